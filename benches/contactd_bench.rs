@@ -1,0 +1,121 @@
+//! `make bench`: prints `BENCH <name> <value> <unit>` lines.
+//!
+//! esl_event_path_ratio: the real plain-text events of `../shared/esl-traces` are streamed
+//! over loopback TCP into (a) freeswitch-esl-tokio's parser alone and (b) the same parser
+//! followed by contactd's event path (conversion, channel table, hand-off to the records
+//! queue). The ratio is (b)'s events per second over (a)'s: 1.0 means contactd adds nothing.
+
+use std::time::{Duration, Instant};
+
+use contactd::esl::events::{EventPath, Routed};
+use freeswitch_esl_tokio::EslClient;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+fn trace_events() -> Vec<u8> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/esl-traces");
+    let mut events = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["from"] == "fs" {
+                if let Some(raw) = v["raw"].as_str() {
+                    if raw.contains("Content-Type: text/event-plain") {
+                        events.push(raw.as_bytes().to_vec());
+                    }
+                }
+            }
+        }
+    }
+    assert!(!events.is_empty(), "no plain events in {dir}");
+    let per = events.len();
+    let mut stream = Vec::new();
+    let mut n = 0;
+    while n < 200_000 {
+        for e in &events {
+            stream.extend_from_slice(e);
+        }
+        n += per;
+    }
+    eprintln!(
+        "esl_event_path: {n} events, {} MB",
+        stream.len() / 1_000_000
+    );
+    stream
+}
+
+async fn feed(bytes: &'static [u8], with_contactd: bool) -> (usize, Duration) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let writer = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(bytes).await.unwrap();
+        s.shutdown().await.unwrap();
+    });
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let opts = freeswitch_esl_tokio::EslConnectOptions::new()
+        .with_event_queue_size(50_000)
+        .with_event_overflow(freeswitch_esl_tokio::EventOverflow::BlockFor(
+            Duration::from_secs(5),
+        ));
+    let (_client, mut events) = EslClient::adopt_stream_with_options(stream, &[], opts).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(10_000);
+    let consumer = tokio::spawn(async move {
+        let mut n = 0usize;
+        while rx.recv().await.is_some() {
+            n += 1;
+        }
+        n
+    });
+    let start = Instant::now();
+    let mut path = EventPath::default();
+    let mut count = 0usize;
+    while let Some(ev) = events.recv().await {
+        let Ok(ev) = ev else { continue };
+        count += 1;
+        if with_contactd {
+            if let Routed::Channel { event, .. } = path.handle(&ev) {
+                let _ = tx.send(event).await;
+            }
+        } else {
+            std::hint::black_box(&ev);
+        }
+    }
+    let elapsed = start.elapsed();
+    drop(tx);
+    let _ = consumer.await;
+    writer.await.unwrap();
+    (count, elapsed)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bytes: &'static [u8] = Box::leak(trace_events().into_boxed_slice());
+    let mut parser = Vec::new();
+    let mut full = Vec::new();
+    // alternate runs so drift in machine load hits both sides alike; best of 5
+    for _ in 0..5 {
+        parser.push(rt.block_on(feed(bytes, false)));
+        full.push(rt.block_on(feed(bytes, true)));
+    }
+    let rate = |runs: &[(usize, Duration)]| {
+        runs.iter()
+            .map(|(n, d)| *n as f64 / d.as_secs_f64())
+            .fold(0.0f64, f64::max)
+    };
+    let (p, f) = (rate(&parser), rate(&full));
+    eprintln!("parser alone {p:.0} events/s, contactd event path {f:.0} events/s");
+    println!("BENCH esl_event_path_ratio {:.3} ratio", f / p);
+    println!("BENCH esl_events_per_s {f:.0} events/s");
+}

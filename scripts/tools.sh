@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Test tools beyond cargo: frslint (PyPI, in .venv) for the FreeSWITCH config, and
+# systemd-analyze for the unit. Installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+command -v cargo >/dev/null || {
+  echo "tools: cargo not found: install Rust with rustup (https://rustup.rs), then re-run" >&2; exit 69; }
+
+if ! command -v systemd-analyze >/dev/null; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq systemd >/dev/null
+fi
+if [ ! -x .venv/bin/frslint ]; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  rm -rf .venv
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check frslint==0.1.0
+fi
+echo "tools: cargo, systemd-analyze and frslint ready"

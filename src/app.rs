@@ -1,0 +1,281 @@
+//! Composition root: builds the adapters, starts the services, and stops them in order.
+//!
+//! Start: stores (PostgreSQL migrated, Redis pinged) → switch links → outbound socket →
+//! HTTP → READY once a switch is connected. Stop (SIGTERM): STOPPING, no new calls, live
+//! calls finish for up to `shutdown.grace_seconds`, then links close and records flush.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::esl::control::{LinkStatus, SwitchLink};
+use crate::esl::outbound;
+use crate::service::inbound::InboundCalls;
+use crate::service::records::Records;
+use crate::store::postgres::{self, Calls};
+use crate::store::redis::LiveState;
+use crate::store::{migrate, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        what: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+impl AppError {
+    /// sysexits code for the binary.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AppError::Store(StoreError::Config(_)) => 78,
+            AppError::Store(StoreError::Migration(_)) => 65,
+            AppError::Store(_) => 69,
+            AppError::Bind { .. } => 71,
+        }
+    }
+}
+
+/// What the HTTP handlers and tests read.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub links: Vec<SwitchLink>,
+    pub pool: Pool,
+    pub live: LiveState,
+    pub calls: Calls,
+    /// Calls on the outbound socket right now.
+    pub outbound_live: Arc<AtomicUsize>,
+    /// Set on SIGTERM: nothing new is started.
+    pub draining: AtomicBool,
+}
+
+/// A started contactd.
+pub struct App {
+    pub shared: Arc<Shared>,
+    pub http_addr: SocketAddr,
+    pub outbound_addr: SocketAddr,
+    accept_stop: watch::Sender<bool>,
+    final_stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    records: JoinHandle<()>,
+}
+
+async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind {
+            what,
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// Opens the stores and applies migrations.
+pub async fn open_stores(config: &Config) -> Result<(Pool, LiveState), StoreError> {
+    let pool = postgres::pool(config.postgres.url.expose(), config.postgres.pool_size)?;
+    let applied = migrate::run(&pool).await?;
+    if !applied.is_empty() {
+        info!(?applied, "applied schema migrations");
+    }
+    let live = LiveState::connect(config.redis.url.expose(), &config.redis.prefix).await?;
+    live.ping().await?;
+    Ok((pool, live))
+}
+
+impl App {
+    pub async fn start(config: Config) -> Result<App, AppError> {
+        let config = Arc::new(config);
+        let (pool, live) = open_stores(&config).await?;
+        let calls = Calls::new(pool.clone());
+
+        let (accept_stop, accept_rx) = watch::channel(false);
+        let (final_stop, final_rx) = watch::channel(false);
+        let (sink, events) = mpsc::channel(10_000);
+        let mut links = Vec::new();
+        let mut tasks = Vec::new();
+        for (name, sw) in &config.switch {
+            let (link, task) = SwitchLink::spawn(name, sw.clone(), sink.clone(), final_rx.clone());
+            links.push(link);
+            tasks.push(task);
+        }
+        drop(sink);
+        let records = tokio::spawn(
+            Records {
+                calls: calls.clone(),
+                live: live.clone(),
+                config: config.clone(),
+            }
+            .run(events),
+        );
+
+        let outbound_listener = bind("outbound socket", &config.outbound.listen).await?;
+        let outbound_addr = outbound_listener
+            .local_addr()
+            .map_err(|source| AppError::Bind {
+                what: "outbound socket",
+                addr: config.outbound.listen.clone(),
+                source,
+            })?;
+        let http_listener = bind("http", &config.http.listen).await?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|source| AppError::Bind {
+                what: "http",
+                addr: config.http.listen.clone(),
+                source,
+            })?;
+
+        let shared = Arc::new(Shared {
+            config: config.clone(),
+            links,
+            pool,
+            live,
+            calls: calls.clone(),
+            outbound_live: Arc::new(AtomicUsize::new(0)),
+            draining: AtomicBool::new(false),
+        });
+        let node = config.switch.keys().next().cloned().unwrap_or_default();
+        let handler = Arc::new(InboundCalls {
+            calls,
+            config: config.clone(),
+            node,
+        });
+        tasks.push(tokio::spawn(outbound::serve(
+            outbound_listener,
+            handler,
+            accept_rx,
+            shared.outbound_live.clone(),
+        )));
+        let router = crate::http::router(shared.clone());
+        let mut http_stop = final_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(http_listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                error!("http server: {e}");
+            }
+        }));
+        info!(%http_addr, %outbound_addr, "contactd started");
+        Ok(App {
+            shared,
+            http_addr,
+            outbound_addr,
+            accept_stop,
+            final_stop,
+            tasks,
+            records,
+        })
+    }
+
+    pub fn link(&self, name: &str) -> Option<&SwitchLink> {
+        self.shared.links.iter().find(|l| l.name() == name)
+    }
+
+    /// Waits until at least one switch link is connected and resynced.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let mut watches: Vec<_> = self.shared.links.iter().map(|l| l.watch_status()).collect();
+        tokio::time::timeout(timeout, async {
+            loop {
+                if watches.iter().any(|w| *w.borrow() == LinkStatus::Connected) {
+                    return;
+                }
+                let changed = futures_util::future::select_all(
+                    watches.iter_mut().map(|w| Box::pin(w.changed())),
+                );
+                let _ = changed.await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Lines held on all trunks plus calls on the outbound socket: what a drain waits for.
+    pub async fn calls_in_progress(&self) -> usize {
+        let mut n = self.shared.outbound_live.load(Ordering::SeqCst);
+        for trunk in self.shared.config.trunk.keys() {
+            n += self.shared.live.lines_in_use(trunk).await.unwrap_or(0);
+        }
+        n
+    }
+
+    /// Graceful stop: no new calls, live ones finish for up to `grace`, then everything
+    /// closes and pending records are written.
+    pub async fn shutdown(self, grace: Duration) {
+        self.shared.draining.store(true, Ordering::SeqCst);
+        let _ = self.accept_stop.send(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let left = self.calls_in_progress().await;
+            if left == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                warn!(left, "grace period over; stopping with calls still up");
+                break;
+            }
+            crate::notify::status(&format!("draining: {left} calls in progress"));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let _ = self.final_stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        // Links are gone, so the event channel closes once records has written the rest.
+        let _ = self.records.await;
+        info!("contactd stopped");
+    }
+}
+
+/// The daemon: start, tell systemd, run until SIGTERM/SIGINT, drain.
+pub async fn run(config: Config) -> Result<(), AppError> {
+    let grace = Duration::from_secs(config.shutdown.grace_seconds);
+    let app = App::start(config).await?;
+    let mut ready_sent = false;
+    let watchdog = crate::notify::watchdog_interval();
+    // Without a watchdog the tick still runs, harmlessly, so one select! serves both cases.
+    let mut tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|source| AppError::Bind {
+            what: "SIGTERM handler",
+            addr: String::new(),
+            source,
+        })?;
+    loop {
+        tokio::select! {
+            up = app.wait_ready(Duration::from_secs(3600)), if !ready_sent => {
+                if up {
+                    crate::notify::ready();
+                    crate::notify::status("running");
+                    info!("ready: stores up and a switch connected");
+                    ready_sent = true;
+                }
+            }
+            _ = tick.tick() => {
+                // Pinged from the main loop: a wedged runtime stops pinging and is restarted.
+                if watchdog.is_some() {
+                    crate::notify::watchdog();
+                }
+            }
+            _ = term.recv() => { info!("SIGTERM: draining"); break; }
+            _ = tokio::signal::ctrl_c() => { info!("SIGINT: draining"); break; }
+        }
+    }
+    crate::notify::stopping();
+    app.shutdown(grace).await;
+    Ok(())
+}

@@ -1,0 +1,646 @@
+//! Configuration: defaults → TOML file → `CONTACTD__SECTION__KEY` environment, then `validate()`.
+//!
+//! Owns the shape of `contactd.toml` and every check made before start. Unknown keys are
+//! rejected and every error names the key path, so a typo in a sysadmin's file is caught at
+//! `contactd check-config`, not at 3 a.m. Secrets (ESL password, HTTP token, SMTP password)
+//! are wrapped in [`Secret`] so they never reach a log line through `Debug`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A string that must not be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub daemon: DaemonConfig,
+    /// FreeSWITCH nodes by name; a map (not a list) so `CONTACTD__SWITCH__FS1__PASSWORD` works.
+    #[serde(default)]
+    pub switch: BTreeMap<String, SwitchConfig>,
+    /// External line groups (E1 span, FXO card, SIP gateway) by name.
+    #[serde(default)]
+    pub trunk: BTreeMap<String, TrunkConfig>,
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+    #[serde(default)]
+    pub redis: RedisConfig,
+    #[serde(default)]
+    pub postgres: PostgresConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+    #[serde(default)]
+    pub prompts: PromptsConfig,
+    #[serde(default)]
+    pub dialing: DialingConfig,
+}
+
+/// How numbers written by people (`8 (916) 123-45-67`, `+7916...`) become one canonical
+/// form, and how that form is dialed on the trunks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialingConfig {
+    /// Country calling code without `+` (`7` Russia/Kazakhstan, `380` Ukraine, `994` Azerbaijan).
+    pub country_code: String,
+    /// Digits of a national significant number (10 in Russia: 916 123 45 67).
+    pub national_number_length: usize,
+    /// Domestic trunk prefix people write before the national number (`8` in Russia, `0` elsewhere).
+    pub trunk_prefix: String,
+    /// Prefix for dialing abroad from this country (`810` in Russia, `00` elsewhere).
+    pub international_prefix: String,
+    /// How a canonical number is sent to the trunk: `national` (trunk prefix + national
+    /// number, e.g. 89161234567), `e164` (+79161234567) or `international` (e.g. 0079161234567).
+    pub dial_format: DialFormat,
+    /// Time zone of subscribers unless a list row says otherwise (calling windows use it).
+    pub default_time_zone: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DialFormat {
+    National,
+    E164,
+    International,
+}
+
+impl Default for DialingConfig {
+    fn default() -> Self {
+        Self {
+            country_code: "7".into(),
+            national_number_length: 10,
+            trunk_prefix: "8".into(),
+            international_prefix: "810".into(),
+            dial_format: DialFormat::National,
+            default_time_zone: "Europe/Moscow".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Names this contactd instance in Redis and logs; several instances may share one Redis.
+    pub instance: String,
+    /// Where recordings made by the switch are stored (must be shared with FreeSWITCH).
+    pub recordings_dir: PathBuf,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            instance: "contactd-1".into(),
+            recordings_dir: PathBuf::from("/var/lib/contactd/recordings"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchConfig {
+    pub host: String,
+    #[serde(default = "default_esl_port")]
+    pub port: u16,
+    pub password: Secret,
+    /// First reconnect delay; doubles up to `reconnect_max_ms`.
+    #[serde(default = "default_reconnect_min")]
+    pub reconnect_min_ms: u64,
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_ms: u64,
+    /// Events buffered between the socket reader and contactd; FreeSWITCH itself drops a
+    /// listener whose queue is full, so read fast into a bounded queue.
+    #[serde(default = "default_event_queue")]
+    pub event_queue: usize,
+}
+
+fn default_esl_port() -> u16 {
+    8021
+}
+fn default_reconnect_min() -> u64 {
+    500
+}
+fn default_reconnect_max() -> u64 {
+    30_000
+}
+fn default_event_queue() -> usize {
+    50_000
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TrunkKind {
+    /// FreeTDM E1 span: 30 voice channels.
+    E1,
+    /// FreeTDM analog FXO card: one call per port.
+    Fxo,
+    /// SIP gateway with a provider-given channel limit.
+    Sip,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Which `[switch.NAME]` carries this trunk.
+    pub switch: String,
+    pub kind: TrunkKind,
+    /// Channels the trunk has; never exceeded across all campaigns.
+    pub channels: u32,
+    /// Dial string with `{number}`, e.g. `freetdm/1/a/{number}` or `sofia/gateway/gw1/{number}`.
+    pub dial: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Where the dialplan's `socket <addr> async full` connects.
+    pub listen: String,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8084".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    pub url: Secret,
+    /// Every key contactd writes starts with this.
+    pub prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret("redis://127.0.0.1:6379/0".into()),
+            prefix: "contactd:".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresConfig {
+    /// libpq-style URL; may carry a password, hence secret.
+    pub url: Secret,
+    pub pool_size: usize,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret("postgres://postgres@127.0.0.1:5432/contactd".into()),
+            pool_size: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub listen: String,
+    /// Bearer token for `/api/*`; `/healthz` and `/metrics` are open (bind to loopback).
+    pub token: Secret,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            token: Secret(String::new()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Plain lines: the journal adds time and unit itself.
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// tracing-subscriber filter, e.g. `info,contactd::esl=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// On SIGTERM live calls may finish for this long before contactd exits.
+    pub grace_seconds: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self { grace_seconds: 60 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptsConfig {
+    /// Directory on the FreeSWITCH host holding `<language>/<prompt>.wav`.
+    pub dir: PathBuf,
+    /// `ru` or `en`.
+    pub language: String,
+}
+
+impl Default for PromptsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("/usr/share/contactd/prompts"),
+            language: "ru".into(),
+        }
+    }
+}
+
+/// One problem in the configuration, naming the key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub key: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("config key {key}: {reason}")]
+    Key { key: String, reason: String },
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+impl Config {
+    /// Layers the file (if given) and the environment, then validates.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError::File {
+                    path: path.into(),
+                    reason: "no such file".into(),
+                });
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("CONTACTD")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let merged = builder.build().map_err(|e| ConfigError::File {
+            path: path.map(Path::to_path_buf).unwrap_or_default(),
+            reason: e.to_string(),
+        })?;
+        Self::from_layers(merged)
+    }
+
+    /// Parses a TOML text alone (tests, the demo).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let merged = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .map_err(|e| ConfigError::File {
+                path: PathBuf::from("<inline>"),
+                reason: e.to_string(),
+            })?;
+        Self::from_layers(merged)
+    }
+
+    fn from_layers(merged: config::Config) -> Result<Self, ConfigError> {
+        // Through serde_json so serde_path_to_error can name the exact key that failed.
+        let tree: serde_json::Value =
+            merged
+                .try_deserialize()
+                .map_err(|e: config::ConfigError| ConfigError::Key {
+                    key: "<root>".into(),
+                    reason: e.to_string(),
+                })?;
+        let cfg: Config = serde_path_to_error::deserialize(tree).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::Key {
+                key: if path == "." { "<root>".into() } else { path },
+                reason: e.into_inner().to_string(),
+            }
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Every check that can be made without touching the network.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut bad = |key: String, problem: &str| {
+            problems.push(ConfigProblem {
+                key,
+                problem: problem.into(),
+            })
+        };
+        if self.switch.is_empty() {
+            bad(
+                "switch".into(),
+                "at least one [switch.NAME] FreeSWITCH node is required",
+            );
+        }
+        for (name, sw) in &self.switch {
+            if !is_identifier(name) {
+                bad(
+                    format!("switch.{name}"),
+                    "name must be letters, digits, '-' or '_'",
+                );
+            }
+            if sw.host.trim().is_empty() || sw.host.contains(char::is_whitespace) {
+                bad(
+                    format!("switch.{name}.host"),
+                    "must be a host name or address",
+                );
+            }
+            if sw.port == 0 {
+                bad(format!("switch.{name}.port"), "must be 1-65535");
+            }
+            if sw.password.expose().is_empty() || sw.password.expose().contains(['\n', '\r', ' ']) {
+                bad(
+                    format!("switch.{name}.password"),
+                    "must be non-empty without spaces or line breaks",
+                );
+            }
+            if sw.reconnect_min_ms == 0 || sw.reconnect_min_ms > sw.reconnect_max_ms {
+                bad(
+                    format!("switch.{name}.reconnect_min_ms"),
+                    "must be > 0 and <= reconnect_max_ms",
+                );
+            }
+            if sw.event_queue < 1000 {
+                bad(
+                    format!("switch.{name}.event_queue"),
+                    "must be at least 1000 events",
+                );
+            }
+        }
+        for (name, t) in &self.trunk {
+            let key = |k: &str| format!("trunk.{name}.{k}");
+            if !is_identifier(name) {
+                bad(
+                    format!("trunk.{name}"),
+                    "name must be letters, digits, '-' or '_'",
+                );
+            }
+            if !self.switch.contains_key(&t.switch) {
+                bad(key("switch"), "names no [switch.NAME] section");
+            }
+            if t.channels == 0 {
+                bad(key("channels"), "must be at least 1");
+            }
+            if t.kind == TrunkKind::E1 && t.channels > 30 {
+                bad(key("channels"), "an E1 span has at most 30 voice channels");
+            }
+            if let Err(problem) = check_dial_template(&t.dial) {
+                bad(key("dial"), &problem);
+            }
+        }
+        if self.outbound.listen.parse::<SocketAddr>().is_err() {
+            bad(
+                "outbound.listen".into(),
+                "must be an address like 127.0.0.1:8084",
+            );
+        }
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            bad(
+                "http.listen".into(),
+                "must be an address like 127.0.0.1:8080",
+            );
+        }
+        if self.http.token.expose().len() < 16 {
+            bad(
+                "http.token".into(),
+                "must be at least 16 characters (set CONTACTD__HTTP__TOKEN)",
+            );
+        }
+        if !self.redis.url.expose().starts_with("redis://")
+            && !self.redis.url.expose().starts_with("rediss://")
+        {
+            bad("redis.url".into(), "must start with redis:// or rediss://");
+        }
+        if self.redis.prefix.is_empty()
+            || !self
+                .redis
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
+        {
+            bad(
+                "redis.prefix".into(),
+                "must be non-empty: letters, digits, '-', '_', ':', '.'",
+            );
+        }
+        if self
+            .postgres
+            .url
+            .expose()
+            .parse::<tokio_postgres::Config>()
+            .is_err()
+        {
+            bad("postgres.url".into(), "is not a valid PostgreSQL URL");
+        }
+        if self.postgres.pool_size == 0 {
+            bad("postgres.pool_size".into(), "must be at least 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            bad(
+                "log.level".into(),
+                "is not a valid filter (e.g. info or info,contactd=debug)",
+            );
+        }
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let d = &self.dialing;
+        if d.country_code.is_empty() || d.country_code.len() > 3 || !digits(&d.country_code) {
+            bad(
+                "dialing.country_code".into(),
+                "must be 1-3 digits without +",
+            );
+        }
+        if !(4..=14).contains(&d.national_number_length) {
+            bad("dialing.national_number_length".into(), "must be 4-14");
+        }
+        if !digits(&d.trunk_prefix) || d.trunk_prefix.len() > 2 {
+            bad("dialing.trunk_prefix".into(), "must be 0-2 digits");
+        }
+        if d.international_prefix.is_empty() || !digits(&d.international_prefix) {
+            bad("dialing.international_prefix".into(), "must be digits");
+        }
+        if d.default_time_zone.parse::<chrono_tz::Tz>().is_err() {
+            bad(
+                "dialing.default_time_zone".into(),
+                "is not an IANA time zone (e.g. Europe/Moscow)",
+            );
+        }
+        if !matches!(self.prompts.language.as_str(), "ru" | "en") {
+            bad("prompts.language".into(), "must be ru or en");
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A dial template must name a known endpoint and put `{number}` where the number goes,
+/// and hold nothing that could smuggle a second argument into `originate`.
+fn check_dial_template(dial: &str) -> Result<(), String> {
+    const ENDPOINTS: [&str; 4] = ["freetdm/", "sofia/", "loopback/", "user/"];
+    if !ENDPOINTS.iter().any(|e| dial.starts_with(e)) {
+        return Err("must start with freetdm/, sofia/, loopback/ or user/".into());
+    }
+    if dial.matches("{number}").count() != 1 {
+        return Err("must contain {number} exactly once".into());
+    }
+    if dial
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "[]&'\"\\,|:".contains(c))
+    {
+        return Err("must not contain spaces, quotes, separators or control characters".into());
+    }
+    let without = dial.replace("{number}", "");
+    if without.contains(['{', '}']) {
+        return Err("braces are only allowed in {number}".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [switch.fs1]
+        host = "127.0.0.1"
+        password = "ClueCon"
+        [trunk.e1]
+        switch = "fs1"
+        kind = "e1"
+        channels = 30
+        dial = "freetdm/1/a/{number}"
+        [http]
+        token = "0123456789abcdef0123"
+    "#;
+
+    #[test]
+    fn good_config_loads_with_defaults() {
+        let cfg = Config::from_toml(GOOD).unwrap();
+        assert_eq!(cfg.switch["fs1"].port, 8021);
+        assert_eq!(cfg.outbound.listen, "127.0.0.1:8084");
+        assert_eq!(cfg.trunk["e1"].channels, 30);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_path() {
+        let text = GOOD.replace("password = \"ClueCon\"", "pasword = \"ClueCon\"");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("pasword"), "{err}");
+        assert!(err.contains("switch.fs1"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_path() {
+        let text = GOOD.replace("channels = 30", "channels = \"thirty\"");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("trunk.e1.channels"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_each_bad_key() {
+        let text = GOOD
+            .replace("channels = 30", "channels = 31")
+            .replace("switch = \"fs1\"", "switch = \"fs9\"")
+            .replace("freetdm/1/a/{number}", "freetdm/1/a/{number} &park()");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("trunk.e1.channels: an E1 span"), "{err}");
+        assert!(err.contains("trunk.e1.switch: names no"), "{err}");
+        assert!(err.contains("trunk.e1.dial"), "{err}");
+    }
+
+    #[test]
+    fn short_token_is_rejected() {
+        let text = GOOD.replace("0123456789abcdef0123", "short");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("http.token"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let cfg = Config::from_toml(GOOD).unwrap();
+        let dump = format!("{cfg:?}");
+        assert!(!dump.contains("ClueCon"));
+        assert!(!dump.contains("0123456789abcdef0123"));
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../contactd.example.toml");
+        let cfg = super::Config::from_toml(text).expect("contactd.example.toml must load");
+        assert_eq!(cfg.trunk["e1"].channels, 30);
+    }
+}

@@ -1,0 +1,179 @@
+//! Call flows as pure state machines: the adapter asks `next(last outcome)` and carries out
+//! the returned [`Step`] on the switch; the flow never does I/O and never reads a clock.
+//!
+//! A caller who hangs up is not an outcome a flow sees: the adapter stops asking and
+//! records the last step reached, so every flow copes with a hang-up at any step.
+
+use std::collections::HashMap;
+
+/// One thing to do on the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Answer,
+    /// A prompt by name (`greeting`), resolved to `<dir>/<lang>/<name>.wav` by the adapter.
+    Play(&'static str),
+    /// Play `prompt` and collect digits (`play_and_get_digits`).
+    Collect(Collect),
+    /// Say digits back one by one (`say <lang> number iterated`).
+    SayDigits(String),
+    Hangup(&'static str),
+    /// The flow is over and has hung up (or handed the call on).
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collect {
+    pub prompt: &'static str,
+    pub invalid_prompt: &'static str,
+    pub min: u32,
+    pub max: u32,
+    pub tries: u32,
+    pub timeout_ms: u32,
+    pub terminators: &'static str,
+    /// Variable FreeSWITCH stores the digits in.
+    pub var: &'static str,
+}
+
+/// What the switch reported for the last step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// `Application-Response` (`FILE PLAYED`, `PLAYBACK ERROR`, `_none_`...).
+    pub response: String,
+    /// Channel variables of the EXECUTE_COMPLETE event, without the `variable_` prefix.
+    pub vars: HashMap<String, String>,
+}
+
+impl Outcome {
+    /// Digits collected into `var`, only when `read_result` is `success`.
+    pub fn digits(&self, var: &str) -> Option<&str> {
+        (self.vars.get("read_result").map(String::as_str) == Some("success"))
+            .then(|| self.vars.get(var).map(String::as_str))
+            .flatten()
+    }
+}
+
+pub trait Flow: Send {
+    /// `last` is `None` on the first call.
+    fn next(&mut self, last: Option<&Outcome>) -> Step;
+    /// Name of the step reached, recorded with the call.
+    fn step_name(&self) -> &'static str;
+}
+
+/// The foundation's inbound flow: greet, collect a number, read it back, say goodbye.
+/// Real entry points (meter readings, short codes, operators) replace it per `contactd_entry`.
+#[derive(Debug, Default)]
+pub struct GreetingFlow {
+    state: GreetingState,
+    pub collected: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum GreetingState {
+    #[default]
+    Start,
+    Answered,
+    Greeted,
+    Collected,
+    SaidBack,
+    Done,
+}
+
+const COLLECT_NUMBER: Collect = Collect {
+    prompt: "enter_number",
+    invalid_prompt: "invalid_entry",
+    min: 1,
+    max: 12,
+    tries: 3,
+    timeout_ms: 5000,
+    terminators: "#",
+    var: "contactd_digits",
+};
+
+impl Flow for GreetingFlow {
+    fn next(&mut self, last: Option<&Outcome>) -> Step {
+        use GreetingState::*;
+        let (state, step) = match self.state {
+            Start => (Answered, Step::Answer),
+            Answered => (Greeted, Step::Play("greeting")),
+            Greeted => (Collected, Step::Collect(COLLECT_NUMBER)),
+            Collected => {
+                self.collected = last
+                    .and_then(|o| o.digits(COLLECT_NUMBER.var))
+                    .map(str::to_string);
+                match &self.collected {
+                    Some(d) => (SaidBack, Step::SayDigits(d.clone())),
+                    None => (Done, Step::Play("goodbye")),
+                }
+            }
+            SaidBack => (Done, Step::Play("goodbye")),
+            Done => return Step::End,
+        };
+        self.state = state;
+        step
+    }
+
+    fn step_name(&self) -> &'static str {
+        match self.state {
+            GreetingState::Start => "start",
+            GreetingState::Answered => "answer",
+            GreetingState::Greeted => "greeting",
+            GreetingState::Collected => "collect_number",
+            GreetingState::SaidBack => "say_back",
+            GreetingState::Done => "goodbye",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collected(digits: Option<&str>) -> Outcome {
+        let mut o = Outcome::default();
+        match digits {
+            Some(d) => {
+                o.vars.insert("read_result".into(), "success".into());
+                o.vars.insert("contactd_digits".into(), d.into());
+            }
+            None => {
+                o.vars.insert("read_result".into(), "failure".into());
+            }
+        }
+        o
+    }
+
+    #[test]
+    fn greets_collects_and_reads_back() {
+        let mut f = GreetingFlow::default();
+        assert_eq!(f.next(None), Step::Answer);
+        assert_eq!(f.next(Some(&Outcome::default())), Step::Play("greeting"));
+        assert!(matches!(
+            f.next(Some(&Outcome::default())),
+            Step::Collect(_)
+        ));
+        assert_eq!(f.step_name(), "collect_number");
+        assert_eq!(
+            f.next(Some(&collected(Some("12345")))),
+            Step::SayDigits("12345".into())
+        );
+        assert_eq!(f.next(Some(&Outcome::default())), Step::Play("goodbye"));
+        assert_eq!(f.next(Some(&Outcome::default())), Step::End);
+    }
+
+    #[test]
+    fn no_digits_after_all_tries_says_goodbye() {
+        let mut f = GreetingFlow::default();
+        f.next(None);
+        f.next(Some(&Outcome::default()));
+        f.next(Some(&Outcome::default()));
+        assert_eq!(f.next(Some(&collected(None))), Step::Play("goodbye"));
+        assert_eq!(f.collected, None);
+    }
+
+    #[test]
+    fn digits_ignored_unless_read_succeeded() {
+        let mut o = collected(Some("99"));
+        o.vars.insert("read_result".into(), "failure".into());
+        assert_eq!(o.digits("contactd_digits"), None);
+    }
+}

@@ -1,0 +1,273 @@
+//! `contactd demo`: the FreeSWITCH simulator and the daemon in one process, against the
+//! local Redis and PostgreSQL (a scratch database and key prefix, removed at the end), with
+//! a scripted scenario that prints what happened and what PostgreSQL recorded.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::esl::commands::{AfterAnswer, MediaFile};
+use crate::service::dialer::{place_call, CallRequest, DialResult};
+use crate::sim::{self, Simulator};
+use crate::store::postgres::CallRecord;
+use crate::store::redis::LiveState;
+use crate::store::scratch::{run_id, ScratchDb};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DemoError(String);
+
+fn err(what: &str) -> impl FnOnce(&dyn Display) -> DemoError + '_ {
+    move |e| DemoError(format!("{what}: {e}"))
+}
+
+fn say(line: impl Display) {
+    println!("{line}");
+}
+
+fn sim_config() -> sim::SimConfig {
+    let mut numbers = std::collections::HashMap::new();
+    numbers.insert(
+        "89161110001".to_string(),
+        sim::Behaviour::Answer {
+            ring_ms: 1500,
+            after: sim::AfterAnswer::Stay,
+        },
+    );
+    numbers.insert(
+        "89161110002".to_string(),
+        sim::Behaviour::Busy { after_ms: 800 },
+    );
+    numbers.insert(
+        "89161110003".to_string(),
+        sim::Behaviour::Reject {
+            cause: "UNALLOCATED_NUMBER".into(),
+            after_ms: 300,
+            ring: false,
+        },
+    );
+    sim::SimConfig {
+        time_scale: 0.25,
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        numbers,
+        default_playback_ms: 3000,
+        ..Default::default()
+    }
+}
+
+fn show_record(r: &CallRecord) {
+    let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
+        d.map_or("-".to_string(), |d| d.format("%H:%M:%S%.3f").to_string())
+    };
+    say(format!(
+        "    postgres: calls[{}] number={} state={} answered={} ended={} cause={} q850={} billsec={} played={} step={} hung up by={}",
+        r.uuid,
+        r.number.as_deref().unwrap_or("-"),
+        r.state,
+        t(r.answered_at),
+        t(r.ended_at),
+        r.hangup_cause.as_deref().unwrap_or("-"),
+        r.q850.map_or("-".into(), |q| q.to_string()),
+        r.billsec.map_or("-".into(), |b| b.to_string()),
+        r.app_response.as_deref().unwrap_or("-"),
+        r.flow_step.as_deref().unwrap_or("-"),
+        r.hungup_by.as_deref().unwrap_or("-"),
+    ));
+}
+
+async fn wait_ended(app: &App, uuid: uuid::Uuid, timeout: Duration) -> Option<CallRecord> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Ok(Some(r)) = app.shared.calls.get(uuid).await {
+            if matches!(r.state.as_str(), "ended" | "failed") && r.hungup_by.is_some() {
+                return Some(r);
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            return app.shared.calls.get(uuid).await.ok().flatten();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn run(pg_server: &str, redis_url: &str, timeout: Duration) -> Result<(), DemoError> {
+    let db = ScratchDb::create(pg_server, "contactd_demo")
+        .await
+        .map_err(|e| err("creating the demo database")(&e))?;
+    let prefix = format!("contactd_demo:{}:", run_id());
+    let outcome = tokio::time::timeout(timeout, scenario(&db.url, redis_url, &prefix)).await;
+    // Clean up whatever happened.
+    if let Ok(live) = LiveState::connect(redis_url, &prefix).await {
+        let _ = live.purge_prefix().await;
+    }
+    let _ = db.drop_now().await;
+    say(format!(
+        "demo: removed scratch database {} and Redis prefix {prefix}",
+        db.name
+    ));
+    match outcome {
+        Ok(r) => r,
+        Err(_) => Err(DemoError(format!(
+            "scenario did not finish within {timeout:?}"
+        ))),
+    }
+}
+
+async fn scenario(db_url: &str, redis_url: &str, prefix: &str) -> Result<(), DemoError> {
+    let sim = Simulator::start(sim_config())
+        .await
+        .map_err(|e| err("starting the simulator")(&e))?;
+    say(format!(
+        "demo: FreeSWITCH simulator listening on {} (E1 span 1: 30 channels)",
+        sim.esl_addr()
+    ));
+    let cfg = Config::from_toml(&format!(
+        r#"
+[switch.fs1]
+host = "127.0.0.1"
+port = {port}
+password = "ClueCon"
+[trunk.e1]
+switch = "fs1"
+kind = "e1"
+channels = 30
+dial = "freetdm/1/a/{{number}}"
+[outbound]
+listen = "127.0.0.1:0"
+[http]
+listen = "127.0.0.1:0"
+token = "demo-token-0123456789"
+[redis]
+url = "{redis_url}"
+prefix = "{prefix}"
+[postgres]
+url = "{db_url}"
+[prompts]
+dir = "/usr/share/contactd/prompts"
+language = "en"
+"#,
+        port = sim.esl_addr().port()
+    ))
+    .map_err(|e| err("demo config")(&e))?;
+    let trunk = cfg.trunk["e1"].clone();
+    let app = App::start(cfg)
+        .await
+        .map_err(|e| err("starting contactd")(&e))?;
+    if !app.wait_ready(Duration::from_secs(10)).await {
+        return Err(DemoError(
+            "contactd did not connect to the simulator".into(),
+        ));
+    }
+    say(format!(
+        "demo: contactd connected to switch fs1 and resynced; health on http://{}/healthz",
+        app.http_addr
+    ));
+    let link = app.link("fs1").expect("fs1").clone();
+    let message = MediaFile::parse("/usr/share/contactd/prompts/en/notice.wav")
+        .map_err(|e| err("message file")(&e))?;
+
+    say("\n1) A notice call: placed, answered, played to the end, hung up");
+    for (number, what) in [
+        ("89161110001", "answers after 1.5 s and listens"),
+        ("89161110002", "is busy"),
+        ("89161110003", "does not exist"),
+    ] {
+        say(format!("  dialing {number} (the subscriber {what})"));
+        let result = place_call(
+            &link,
+            &app.shared.calls,
+            &app.shared.live,
+            CallRequest {
+                trunk_name: "e1",
+                trunk: &trunk,
+                number,
+                then: AfterAnswer::Playback(message.clone()),
+                purpose: "demo",
+                budget: "demo",
+                budget_lines: 5,
+                ring_secs: 30,
+            },
+        )
+        .await
+        .map_err(|e| err("placing a call")(&e))?;
+        let uuid = match &result {
+            DialResult::Answered(u) => {
+                say(format!("    answered: playing {}", message.as_str()));
+                *u
+            }
+            DialResult::Failed { uuid, cause } => {
+                say(format!("    not answered: {cause}"));
+                *uuid
+            }
+        };
+        match wait_ended(&app, uuid, Duration::from_secs(20)).await {
+            Some(r) => show_record(&r),
+            None => say("    postgres: no record (unexpected)"),
+        }
+    }
+
+    say("\n2) A caller on the trunk reaches contactd's outbound socket and keys 12345#");
+    let caller = sim
+        .inbound_call(sim::InboundCall {
+            connect_to: app.outbound_addr.to_string(),
+            caller_number: "89165550123".into(),
+            destination: "250100".into(),
+            vars: vec![
+                ("contactd_entry".into(), "trunk".into()),
+                ("contactd_code".into(), "main".into()),
+            ],
+            script: vec![
+                sim::CallerStep::WaitForAnswer,
+                sim::CallerStep::WaitForPrompt,
+                sim::CallerStep::WaitForPrompt,
+                sim::CallerStep::Dtmf("12345#".into()),
+            ],
+            ..Default::default()
+        })
+        .map_err(|e| err("inbound call")(&e))?;
+    let uuid = uuid::Uuid::parse_str(&caller).map_err(|e| err("inbound uuid")(&e))?;
+    match wait_ended(&app, uuid, Duration::from_secs(30)).await {
+        Some(r) => show_record(&r),
+        None => say("    postgres: no record (unexpected)"),
+    }
+    let said: Vec<String> = sim
+        .api_log()
+        .into_iter()
+        .filter(|c| c.contains("execute-app-name") || c.contains("say "))
+        .collect();
+    if let Some(s) = said.iter().find(|c| c.contains("12345")) {
+        say(format!(
+            "    the switch was told: {}",
+            s.replace('\n', " | ")
+        ));
+    }
+
+    say("\n3) What the simulated parties experienced (the simulator's ground truth)");
+    for p in sim.ground_truth() {
+        say(format!(
+            "    {} {:<12} answered={} heard={}ms digits={:?} hung up by={} cause={}",
+            p.endpoint,
+            p.number,
+            p.answered,
+            p.heard_ms,
+            p.digits,
+            p.hangup_by.as_deref().unwrap_or("-"),
+            p.hangup_cause.as_deref().unwrap_or("-")
+        ));
+    }
+    let metrics = link.counters();
+    say(format!(
+        "\ndemo: {} ESL events processed, {} live calls now",
+        metrics.events.load(std::sync::atomic::Ordering::Relaxed),
+        metrics
+            .live_calls
+            .load(std::sync::atomic::Ordering::Relaxed)
+    ));
+    app.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! The inbound control connection to one FreeSWITCH node: auth, event subscription,
+//! `api`/`bgapi` with job tracking, reconnect with backoff, and resync after every connect.
+//!
+//! ESL has no replay: events sent while disconnected are lost. So after every connect the
+//! link asks `show channels as json` and replaces its channel table with the answer before
+//! it trusts anything else; the app then reconciles Redis and PostgreSQL against it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EslError, EventFormat, EventOverflow};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::config::SwitchConfig;
+use crate::core::channels::{SnapshotRow, SwitchEvent};
+use crate::esl::events::{parse_show_channels, EventPath, Routed, SUBSCRIBED_EVENTS};
+
+/// What a link reports to the rest of contactd, in order.
+#[derive(Debug, Clone)]
+pub enum NodeEvent {
+    /// (Re)connected and resynced: `rows` is the switch's own channel list.
+    Resynced {
+        node: String,
+        rows: Vec<SnapshotRow>,
+        /// Just before `show channels` was asked: calls placed earlier and absent from
+        /// `rows` ended unseen.
+        taken_at: chrono::DateTime<chrono::Utc>,
+    },
+    Event {
+        node: String,
+        event: SwitchEvent,
+    },
+    Disconnected {
+        node: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkStatus {
+    Connecting,
+    Connected,
+    /// The switch refused the password: a config error, retried in case it is fixed there.
+    AuthFailed(String),
+    Down(String),
+    Stopped,
+}
+
+impl LinkStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            LinkStatus::Connecting => "connecting",
+            LinkStatus::Connected => "connected",
+            LinkStatus::AuthFailed(_) => "auth_failed",
+            LinkStatus::Down(_) => "down",
+            LinkStatus::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("switch {0} is not connected")]
+    NotConnected(String),
+    #[error("switch {node}: {source}")]
+    Esl {
+        node: String,
+        #[source]
+        source: EslError,
+    },
+    #[error("switch {0}: connection lost before the background job finished")]
+    JobLost(String),
+    #[error("switch {0}: background job did not finish in time")]
+    JobTimeout(String),
+}
+
+impl LinkError {
+    /// Worth trying again once the link is back.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, LinkError::Esl { source, .. } if !source.is_connection_error())
+    }
+}
+
+#[derive(Default)]
+struct JobTable {
+    waiting: HashMap<String, oneshot::Sender<String>>,
+    /// BACKGROUND_JOB that arrived before `bgapi` returned its Job-UUID to us.
+    early: HashMap<String, String>,
+}
+
+/// Counters exported on `/metrics`.
+#[derive(Default)]
+pub struct LinkCounters {
+    pub events: AtomicU64,
+    pub connects: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub live_calls: AtomicUsize,
+}
+
+struct Shared {
+    name: String,
+    cfg: SwitchConfig,
+    client: Mutex<Option<EslClient>>,
+    jobs: Mutex<JobTable>,
+    status: watch::Sender<LinkStatus>,
+    counters: LinkCounters,
+}
+
+/// A cheap handle to one node's link.
+#[derive(Clone)]
+pub struct SwitchLink {
+    shared: Arc<Shared>,
+}
+
+impl SwitchLink {
+    /// Starts the link task; it runs until `shutdown` turns true.
+    pub fn spawn(
+        name: &str,
+        cfg: SwitchConfig,
+        sink: mpsc::Sender<NodeEvent>,
+        shutdown: watch::Receiver<bool>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (status, _) = watch::channel(LinkStatus::Connecting);
+        let shared = Arc::new(Shared {
+            name: name.to_string(),
+            cfg,
+            client: Mutex::new(None),
+            jobs: Mutex::new(JobTable::default()),
+            status,
+            counters: LinkCounters::default(),
+        });
+        let link = Self {
+            shared: shared.clone(),
+        };
+        let task = tokio::spawn(run(shared, sink, shutdown));
+        (link, task)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    pub fn status(&self) -> LinkStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    pub fn watch_status(&self) -> watch::Receiver<LinkStatus> {
+        self.shared.status.subscribe()
+    }
+
+    pub fn counters(&self) -> &LinkCounters {
+        &self.shared.counters
+    }
+
+    fn client(&self) -> Result<EslClient, LinkError> {
+        self.shared
+            .client
+            .lock()
+            .expect("client lock")
+            .clone()
+            .ok_or_else(|| LinkError::NotConnected(self.shared.name.clone()))
+    }
+
+    fn esl_err(&self, source: EslError) -> LinkError {
+        LinkError::Esl {
+            node: self.shared.name.clone(),
+            source,
+        }
+    }
+
+    /// `api <cmd>`: the body as FreeSWITCH sent it (`-ERR ...` bodies included).
+    pub async fn api(&self, cmd: &str) -> Result<String, LinkError> {
+        let client = self.client()?;
+        let resp = client.api(cmd).await.map_err(|e| self.esl_err(e))?;
+        Ok(resp.body().unwrap_or_default().to_string())
+    }
+
+    /// `bgapi <cmd>` and wait for its BACKGROUND_JOB body (`+OK <uuid>` / `-ERR CAUSE`).
+    pub async fn bgapi(&self, cmd: &str, deadline: Duration) -> Result<String, LinkError> {
+        let client = self.client()?;
+        let resp = client.bgapi(cmd).await.map_err(|e| self.esl_err(e))?;
+        let job = resp
+            .job_uuid()
+            .ok_or_else(|| {
+                self.esl_err(EslError::protocol_error(format!(
+                    "bgapi reply without Job-UUID: {:?}",
+                    resp.reply_text()
+                )))
+            })?
+            .to_string();
+        let rx = {
+            let mut jobs = self.shared.jobs.lock().expect("jobs lock");
+            if let Some(body) = jobs.early.remove(&job) {
+                return Ok(body);
+            }
+            let (tx, rx) = oneshot::channel();
+            jobs.waiting.insert(job.clone(), tx);
+            rx
+        };
+        match tokio::time::timeout(deadline, rx).await {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(_)) => Err(LinkError::JobLost(self.shared.name.clone())),
+            Err(_) => {
+                self.shared
+                    .jobs
+                    .lock()
+                    .expect("jobs lock")
+                    .waiting
+                    .remove(&job);
+                Err(LinkError::JobTimeout(self.shared.name.clone()))
+            }
+        }
+    }
+}
+
+fn set_status(shared: &Shared, s: LinkStatus) {
+    shared.status.send_replace(s);
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    sink: mpsc::Sender<NodeEvent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let min = Duration::from_millis(shared.cfg.reconnect_min_ms);
+    let max = Duration::from_millis(shared.cfg.reconnect_max_ms);
+    let mut backoff = min;
+    let name = shared.name.clone();
+    while !*shutdown.borrow() {
+        set_status(&shared, LinkStatus::Connecting);
+        let opts = EslConnectOptions::new()
+            .with_event_queue_size(shared.cfg.event_queue)
+            .with_connect_timeout(Duration::from_secs(5))
+            // Wait briefly rather than drop: a lost CHANNEL_DESTROY is a stuck line.
+            .with_event_overflow(EventOverflow::BlockFor(Duration::from_millis(200)));
+        let connected = EslClient::connect_with_options(
+            &shared.cfg.host,
+            shared.cfg.port,
+            shared.cfg.password.expose(),
+            opts,
+        )
+        .await;
+        let reason = match connected {
+            Ok((client, events)) => {
+                shared.counters.connects.fetch_add(1, Ordering::Relaxed);
+                let started = tokio::time::Instant::now();
+                let reason = session(&shared, client, events, &sink, &mut shutdown).await;
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = min;
+                }
+                reason
+            }
+            Err(EslError::AuthenticationFailed { reason }) => {
+                shared
+                    .counters
+                    .auth_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                let msg = format!(
+                    "FreeSWITCH {}:{} rejected the ESL password of switch.{name}.password ({reason})",
+                    shared.cfg.host, shared.cfg.port
+                );
+                error!(switch = %name, "{msg}; retrying in {backoff:?}");
+                set_status(&shared, LinkStatus::AuthFailed(msg));
+                String::from("authentication failed")
+            }
+            Err(e) => {
+                warn!(switch = %name, "cannot connect to {}:{}: {e}; retrying in {backoff:?}",
+                    shared.cfg.host, shared.cfg.port);
+                set_status(&shared, LinkStatus::Down(e.to_string()));
+                e.to_string()
+            }
+        };
+        *shared.client.lock().expect("client lock") = None;
+        // Jobs in flight are stranded: FreeSWITCH delivers BACKGROUND_JOB only on the
+        // connection that issued them. Dropping the senders fails their waiters.
+        {
+            let mut jobs = shared.jobs.lock().expect("jobs lock");
+            jobs.waiting.clear();
+            jobs.early.clear();
+        }
+        if !matches!(*shared.status.borrow(), LinkStatus::AuthFailed(_)) {
+            set_status(&shared, LinkStatus::Down(reason.clone()));
+        }
+        let _ = sink
+            .send(NodeEvent::Disconnected {
+                node: name.clone(),
+                reason,
+            })
+            .await;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => {}
+        }
+        backoff = (backoff * 2).min(max);
+    }
+    set_status(&shared, LinkStatus::Stopped);
+}
+
+fn complete_job(shared: &Shared, name: &str, job_uuid: String, body: String) {
+    let mut jobs = shared.jobs.lock().expect("jobs lock");
+    match jobs.waiting.remove(&job_uuid) {
+        Some(tx) => {
+            let _ = tx.send(body);
+        }
+        // Another client's job (BACKGROUND_JOB is global) or ours racing its reply;
+        // bounded so foreign jobs cannot grow it.
+        None if jobs.early.len() < 10_000 => {
+            jobs.early.insert(job_uuid, body);
+        }
+        None => debug!(switch = %name, "dropping unmatched job {job_uuid}"),
+    }
+}
+
+/// One connected session; returns why it ended.
+async fn session(
+    shared: &Arc<Shared>,
+    client: EslClient,
+    mut events: freeswitch_esl_tokio::EslEventStream,
+    sink: &mpsc::Sender<NodeEvent>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> String {
+    let name = shared.name.clone();
+    if let Err(e) = client
+        .subscribe_events_raw(EventFormat::Plain, SUBSCRIBED_EVENTS)
+        .await
+    {
+        return format!("event subscription failed: {e}");
+    }
+    client.set_liveness_timeout(Duration::from_secs(65));
+
+    let taken_at = chrono::Utc::now();
+    let rows = match client.api("show channels as json").await {
+        Ok(resp) => match parse_show_channels(resp.body().unwrap_or_default()) {
+            Ok(rows) => rows,
+            Err(e) => return format!("resync failed: {e}"),
+        },
+        Err(e) => return format!("resync failed: {e}"),
+    };
+    let mut path = EventPath::default();
+    path.table.resync(&rows);
+    shared
+        .counters
+        .live_calls
+        .store(path.table.len(), Ordering::Relaxed);
+    info!(switch = %name, live = rows.len(), "connected and resynced from show channels");
+    if sink
+        .send(NodeEvent::Resynced {
+            node: name.clone(),
+            rows,
+            taken_at,
+        })
+        .await
+        .is_err()
+    {
+        return "contactd is stopping".into();
+    }
+    // Commands only once the table is rebuilt: a call placed before the snapshot would be
+    // taken for one that ended unseen.
+    *shared.client.lock().expect("client lock") = Some(client.clone());
+    set_status(shared, LinkStatus::Connected);
+
+    loop {
+        tokio::select! {
+            next = events.recv() => {
+                let ev = match next {
+                    Some(Ok(ev)) => ev,
+                    Some(Err(e)) if e.is_recoverable() => {
+                        warn!(switch = %name, "event stream: {e}");
+                        continue;
+                    }
+                    Some(Err(e)) => return e.to_string(),
+                    None => return format!("{:?}", events.status()),
+                };
+                shared.counters.events.fetch_add(1, Ordering::Relaxed);
+                let (sev, changed) = match path.handle(&ev) {
+                    Routed::Ignored => continue,
+                    Routed::Job { job_uuid, body } => {
+                        complete_job(shared, &name, job_uuid, body);
+                        continue;
+                    }
+                    Routed::Channel { event, changed } => (event, changed),
+                };
+                if changed {
+                    shared.counters.live_calls.store(path.table.len(), Ordering::Relaxed);
+                }
+                if matches!(sev, SwitchEvent::Shutdown) {
+                    warn!(switch = %name, "FreeSWITCH is shutting down");
+                }
+                if sink.send(NodeEvent::Event { node: name.clone(), event: sev }).await.is_err() {
+                    return "contactd is stopping".into();
+                }
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    let _ = client.disconnect().await;
+                    return "contactd is stopping".into();
+                }
+            }
+        }
+    }
+}

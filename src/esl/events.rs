@@ -1,0 +1,164 @@
+//! The event path: an [`EslEvent`] from the wire becomes a [`SwitchEvent`], or nothing.
+//!
+//! Kept allocation-light because every event FreeSWITCH sends passes through here
+//! (`make bench` measures it against the parser alone).
+
+use freeswitch_esl_tokio::{EslEvent, EslEventType};
+
+use crate::core::channels::{ChannelInfo, ChannelTable, HangupInfo, SnapshotRow, SwitchEvent};
+
+/// Where an event goes after the wire: to the job table, or to the channel table and on to
+/// the records service.
+#[derive(Debug)]
+pub enum Routed {
+    Ignored,
+    Job { job_uuid: String, body: String },
+    Channel { event: SwitchEvent, changed: bool },
+}
+
+/// Everything contactd does with an event on the link's own task; the rest happens after
+/// the hand-off to the records service.
+#[derive(Default)]
+pub struct EventPath {
+    pub table: ChannelTable,
+}
+
+impl EventPath {
+    pub fn handle(&mut self, ev: &EslEvent) -> Routed {
+        match to_switch_event(ev) {
+            None => Routed::Ignored,
+            Some(SwitchEvent::BackgroundJob { job_uuid, body }) => Routed::Job { job_uuid, body },
+            Some(event) => {
+                let changed = self.table.handle_event(&event);
+                Routed::Channel { event, changed }
+            }
+        }
+    }
+}
+
+fn h<'a>(ev: &'a EslEvent, name: &str) -> Option<&'a str> {
+    ev.header_str(name)
+}
+
+fn owned(ev: &EslEvent, name: &str) -> String {
+    h(ev, name).unwrap_or_default().to_string()
+}
+
+fn num(ev: &EslEvent, name: &str) -> Option<i64> {
+    h(ev, name).and_then(|v| v.parse().ok()).filter(|v| *v != 0)
+}
+
+pub fn to_switch_event(ev: &EslEvent) -> Option<SwitchEvent> {
+    let kind = ev.event_type()?;
+    Some(match kind {
+        EslEventType::ChannelCreate => SwitchEvent::Create(ChannelInfo {
+            uuid: owned(ev, "Unique-ID"),
+            name: owned(ev, "Channel-Name"),
+            direction: owned(ev, "Call-Direction"),
+            trunk: h(ev, "variable_contactd_trunk").map(str::to_string),
+            answered: h(ev, "Answer-State") == Some("answered"),
+        }),
+        EslEventType::ChannelUuid => SwitchEvent::Rename {
+            old: owned(ev, "Old-Unique-ID"),
+            new: owned(ev, "Unique-ID"),
+        },
+        EslEventType::ChannelAnswer => SwitchEvent::Answer {
+            uuid: owned(ev, "Unique-ID"),
+            at_us: num(ev, "Caller-Channel-Answered-Time").unwrap_or_default(),
+        },
+        EslEventType::ChannelHangup | EslEventType::ChannelHangupComplete => {
+            SwitchEvent::Hangup(HangupInfo {
+                uuid: owned(ev, "Unique-ID"),
+                cause: owned(ev, "Hangup-Cause"),
+                q850: h(ev, "variable_hangup_cause_q850").and_then(|v| v.parse().ok()),
+                answered_at_us: num(ev, "Caller-Channel-Answered-Time"),
+                ended_at_us: num(ev, "Caller-Channel-Hangup-Time"),
+                billsec: h(ev, "variable_billsec").and_then(|v| v.parse().ok()),
+                complete: kind == EslEventType::ChannelHangupComplete,
+                trunk: h(ev, "variable_contactd_trunk").map(str::to_string),
+                budget: h(ev, "variable_contactd_budget").map(str::to_string),
+            })
+        }
+        EslEventType::ChannelDestroy => SwitchEvent::Destroy {
+            uuid: owned(ev, "Unique-ID"),
+        },
+        EslEventType::ChannelExecuteComplete => SwitchEvent::ExecuteComplete {
+            uuid: owned(ev, "Unique-ID"),
+            application: owned(ev, "Application"),
+            response: owned(ev, "Application-Response"),
+            application_uuid: h(ev, "Application-UUID").map(str::to_string),
+        },
+        EslEventType::PlaybackStop => SwitchEvent::PlaybackStop {
+            uuid: owned(ev, "Unique-ID"),
+            at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
+        },
+        EslEventType::BackgroundJob => SwitchEvent::BackgroundJob {
+            job_uuid: owned(ev, "Job-UUID"),
+            body: ev.body().unwrap_or_default().to_string(),
+        },
+        EslEventType::Heartbeat => SwitchEvent::Heartbeat,
+        EslEventType::Shutdown => SwitchEvent::Shutdown,
+        _ => return None,
+    })
+}
+
+/// Parses the body of `show channels as json`. The empty answer is `{"row_count": 0}`
+/// with no `rows` key at all.
+pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
+    let v: serde_json::Value = serde_json::from_str(body.trim())
+        .map_err(|e| format!("show channels as json: not JSON ({e})"))?;
+    let count = v
+        .get("row_count")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or("show channels as json: no row_count")?;
+    let rows = match v.get("rows") {
+        None if count == 0 => return Ok(Vec::new()),
+        None => {
+            return Err(format!(
+                "show channels as json: row_count {count} but no rows"
+            ))
+        }
+        Some(r) => r
+            .as_array()
+            .ok_or("show channels as json: rows is not a list")?,
+    };
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+            let uuid = s("uuid");
+            (!uuid.is_empty()).then(|| SnapshotRow {
+                uuid: uuid.to_string(),
+                name: s("name").to_string(),
+                direction: s("direction").to_string(),
+                answered: s("callstate") == "ACTIVE" || s("callstate") == "HELD",
+            })
+        })
+        .collect())
+}
+
+/// Subscribed on every control connection: what the tracker, the job table and the call
+/// records need, nothing more (FreeSWITCH drops listeners that read too slowly).
+pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
+CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_STOP BACKGROUND_JOB \
+HEARTBEAT SHUTDOWN";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_full_show_channels() {
+        assert!(parse_show_channels("{\"row_count\": 0}\n")
+            .unwrap()
+            .is_empty());
+        let rows = parse_show_channels(
+            r#"{"row_count":1,"rows":[{"uuid":"u1","direction":"outbound","name":"loopback/530-a","callstate":"ACTIVE"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].answered);
+        assert!(parse_show_channels("-ERR no reply").is_err());
+        assert!(parse_show_channels(r#"{"row_count":2}"#).is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! The outbound socket server: FreeSWITCH's `socket <addr> async full` connects here, one
+//! TCP connection per call. Each call gets a [`CallSession`] that executes applications with
+//! `sendmsg` and waits for their EXECUTE_COMPLETE, and reports the caller hanging up at any
+//! point as [`CallEnded::CallerHungUp`] instead of hanging forever.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use freeswitch_esl_tokio::{EslClient, EslEvent, EslEventStream, EslEventType, EventFormat};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::esl::commands::check_app_arg;
+
+/// Why a call's flow stopped before it finished.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallEnded {
+    #[error("caller hung up")]
+    CallerHungUp,
+    #[error("switch closed the call's socket: {0}")]
+    Disconnected(String),
+    #[error("no answer from the switch within {0:?}")]
+    Timeout(Duration),
+    #[error("refused to send: {0}")]
+    Refused(String),
+}
+
+/// What `connect` told us about the call.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelData {
+    pub uuid: String,
+    pub caller: String,
+    pub destination: String,
+    /// `variable_*` headers without the prefix.
+    pub vars: HashMap<String, String>,
+}
+
+/// One call on the outbound socket.
+pub struct CallSession {
+    client: EslClient,
+    events: EslEventStream,
+    pub data: ChannelData,
+    hung_up: bool,
+    /// Longest any single application may run before contactd gives up on it.
+    pub step_timeout: Duration,
+}
+
+/// `variable_*` headers without their prefix.
+fn variables_of<'a>(
+    headers: impl Iterator<Item = (&'a String, &'a String)>,
+) -> HashMap<String, String> {
+    headers
+        .filter_map(|(k, v)| {
+            k.strip_prefix("variable_")
+                .map(|n| (n.to_string(), v.clone()))
+        })
+        .collect()
+}
+
+impl CallSession {
+    /// `connect`, `myevents`, `linger`: after this the session sees every event of its call.
+    pub async fn establish(client: EslClient, events: EslEventStream) -> Result<Self, CallEnded> {
+        let resp = client
+            .connect_session()
+            .await
+            .map_err(|e| CallEnded::Disconnected(e.to_string()))?;
+        let get = |k: &str| resp.header(k).unwrap_or_default().to_string();
+        let data = ChannelData {
+            uuid: get("Unique-ID"),
+            caller: get("Caller-Caller-ID-Number"),
+            destination: get("Caller-Destination-Number"),
+            vars: variables_of(resp.headers().iter()),
+        };
+        client
+            .myevents(EventFormat::Plain)
+            .await
+            .map_err(|e| CallEnded::Disconnected(e.to_string()))?;
+        // Linger so the hang-up's final events reach us before the socket closes.
+        client
+            .linger(Some(Duration::from_secs(10)))
+            .await
+            .map_err(|e| CallEnded::Disconnected(e.to_string()))?;
+        Ok(Self {
+            client,
+            events,
+            data,
+            hung_up: false,
+            step_timeout: Duration::from_secs(600),
+        })
+    }
+
+    pub fn hung_up(&self) -> bool {
+        self.hung_up
+    }
+
+    /// Runs one dialplan application and waits until it completes.
+    pub async fn execute(
+        &mut self,
+        app: &str,
+        arg: &str,
+    ) -> Result<(String, HashMap<String, String>), CallEnded> {
+        if self.hung_up {
+            return Err(CallEnded::CallerHungUp);
+        }
+        check_app_arg(arg).map_err(|e| CallEnded::Refused(e.to_string()))?;
+        let app_uuid = uuid::Uuid::new_v4().to_string();
+        let mut msg = EslEvent::new();
+        msg.set_header("call-command", "execute");
+        msg.set_header("execute-app-name", app);
+        if !arg.is_empty() {
+            msg.set_header("execute-app-arg", arg);
+        }
+        msg.set_header("event-lock", "true");
+        // Echoed back as Application-UUID, so we match our own completion only.
+        msg.set_header("Event-UUID", app_uuid.as_str());
+        let reply = self
+            .client
+            .sendmsg(Some(&self.data.uuid), msg)
+            .await
+            .map_err(|e| CallEnded::Disconnected(e.to_string()))?;
+        if !reply.is_success() {
+            let text = reply.reply_text().unwrap_or_default().to_string();
+            if text.contains("invalid session") {
+                self.hung_up = true;
+                return Err(CallEnded::CallerHungUp);
+            }
+            return Err(CallEnded::Refused(text));
+        }
+        let deadline = self.step_timeout;
+        let wait = async {
+            loop {
+                let ev = match self.events.recv().await {
+                    Some(Ok(ev)) => ev,
+                    Some(Err(e)) if e.is_recoverable() => continue,
+                    Some(Err(e)) => return Err(CallEnded::Disconnected(e.to_string())),
+                    None => return Err(CallEnded::Disconnected("socket closed".into())),
+                };
+                match ev.event_type() {
+                    Some(EslEventType::ChannelExecuteComplete)
+                        if ev.header_str("Application-UUID") == Some(app_uuid.as_str()) =>
+                    {
+                        let response = ev
+                            .header_str("Application-Response")
+                            .unwrap_or_default()
+                            .to_string();
+                        return Ok((response, variables_of(ev.headers().iter())));
+                    }
+                    Some(EslEventType::ChannelHangup) => {
+                        self.hung_up = true;
+                        return Err(CallEnded::CallerHungUp);
+                    }
+                    _ => {}
+                }
+            }
+        };
+        match tokio::time::timeout(deadline, wait).await {
+            Ok(r) => r,
+            Err(_) => Err(CallEnded::Timeout(deadline)),
+        }
+    }
+
+    /// Hangs up (if the caller has not) and closes the socket.
+    pub async fn finish(mut self, cause: &str) {
+        if !self.hung_up {
+            let mut msg = EslEvent::new();
+            msg.set_header("call-command", "hangup");
+            msg.set_header("hangup-cause", cause);
+            if let Err(e) = self.client.sendmsg(Some(&self.data.uuid), msg).await {
+                debug!(uuid = %self.data.uuid, "hangup: {e}");
+            }
+            // Wait briefly for the hangup to be confirmed so its events are not lost.
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                while let Some(Ok(ev)) = self.events.recv().await {
+                    if ev.event_type() == Some(EslEventType::ChannelHangupComplete) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        let _ = self.client.exit().await;
+    }
+}
+
+/// What runs one call. Implemented by the app; tests may give their own.
+pub trait CallHandler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        session: CallSession,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
+/// Accepts calls until `shutdown`; `live` counts calls in progress (for drain and metrics).
+pub async fn serve(
+    listener: TcpListener,
+    handler: Arc<dyn CallHandler>,
+    mut shutdown: watch::Receiver<bool>,
+    live: Arc<AtomicUsize>,
+) {
+    let addr = listener.local_addr().ok();
+    info!(?addr, "outbound socket server accepting calls");
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        warn!("outbound accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let handler = handler.clone();
+                let live = live.clone();
+                live.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let (client, events) = EslClient::accept_outbound_stream(stream);
+                    match CallSession::establish(client, events).await {
+                        Ok(session) => handler.handle(session).await,
+                        Err(e) => warn!(%peer, "outbound call could not be established: {e}"),
+                    }
+                    live.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    info!("outbound socket server: no new calls (draining)");
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! contactd: a contact-center daemon that drives FreeSWITCH over the Event Socket.
+//!
+//! # Layout
+//! - [`config`]: TOML + environment configuration, validated before start.
+//! - [`core`]: pure logic (live-channel table, call flows); no I/O, no clock reads.
+//! - [`esl`]: adapter over freeswitch-esl-tokio: control link per node (reconnect +
+//!   resync), outbound socket server, event path, validated command builders.
+//! - [`store`]: PostgreSQL (records, migrations from `sql/`) and Redis (live state, Lua).
+//! - [`lists`]: contact lists (CSV import by `COPY`, `lists show`) and the do-not-call list.
+//! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows.
+//! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`.
+//! - [`app`]: composition root, systemd notify, graceful drain.
+//! - [`notify`]: systemd READY / WATCHDOG / STOPPING.
+//! - [`demo`]: `contactd demo`, the daemon against the simulator with a scripted scenario.
+//! - [`sim`]: the FreeSWITCH simulator (tests and demo only; shares no code with `esl`).
+pub mod app;
+pub mod config;
+pub mod core;
+pub mod demo;
+pub mod esl;
+pub mod http;
+pub mod lists;
+pub mod notify;
+pub mod service;
+pub mod sim;
+pub mod store;

@@ -1,0 +1,493 @@
+//! CSV → validated rows: encoding and delimiter sniffing, the header (required, matched
+//! generously), and each record checked on its own so one bad line costs only that line.
+//!
+//! Header names are matched after lower-casing, `ё`→`е` and dropping spaces, `_`, `-`, `.`
+//! and `/` (so `Phone Number`, `phone_number`, `Номер телефона` all match):
+//! - phone: `phone`, `phonenumber`, `telephone`, `tel`, `mobile`, `msisdn`, `number`,
+//!   `телефон`, `тел`, `номер`, `номертелефона`, `мобильный`
+//! - name: `name`, `fullname`, `fio`, `фио`, `имя`, `абонент`, `клиент`
+//! - account: `account`, `accountno`, `accountnumber`, `лицевойсчет`, `лс`, `счет`
+//! - tz: `tz`, `timezone`, `часовойпояс`
+//! - reason (DNC files only): `reason`, `причина`
+//!
+//! Contact files keep any other column in `extra` under its header text; DNC files ignore
+//! them. The delimiter is sniffed from the header line (`,`, `;` as written by a Russian
+//! Excel, or tab); a UTF-8 BOM is skipped; UTF-16 is refused with a hint.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use csv::ByteRecord;
+
+use super::lines::LineTracker;
+use super::{ListError, ProblemKind, RowProblem};
+use crate::config::DialingConfig;
+use crate::core::numbers::normalize;
+
+/// Longest field accepted, in bytes.
+pub const MAX_FIELD_BYTES: usize = 1000;
+/// Characters of a refused record kept for `lists show`.
+pub const MAX_RAW_CHARS: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Contacts,
+    Dnc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Role {
+    Phone,
+    Name,
+    Account,
+    Tz,
+    Reason,
+    /// Kept in `extra` under this (JSON-encoded) key.
+    Extra(String),
+    Ignored,
+}
+
+fn role_of(header: &str, kind: FileKind) -> Role {
+    let key: String = header
+        .trim()
+        .to_lowercase()
+        .replace('ё', "е")
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.' | '/' | '\u{a0}'))
+        .collect();
+    let role = match key.as_str() {
+        "phone"
+        | "phonenumber"
+        | "telephone"
+        | "tel"
+        | "mobile"
+        | "msisdn"
+        | "number"
+        | "телефон"
+        | "тел"
+        | "номер"
+        | "номертелефона"
+        | "мобильный" => Role::Phone,
+        "name" | "fullname" | "fio" | "фио" | "имя" | "абонент" | "клиент" => {
+            Role::Name
+        }
+        "account" | "accountno" | "accountnumber" | "лицевойсчет" | "лс" | "счет" => {
+            Role::Account
+        }
+        "tz" | "timezone" | "часовойпояс" => Role::Tz,
+        "reason" | "причина" if kind == FileKind::Dnc => Role::Reason,
+        _ => Role::Extra(header.trim().to_string()),
+    };
+    match (kind, &role) {
+        (FileKind::Contacts, _) | (FileKind::Dnc, Role::Phone | Role::Reason) => role,
+        (FileKind::Dnc, _) => Role::Ignored,
+    }
+}
+
+/// One accepted row; borrows the reader's current record.
+#[derive(Debug)]
+pub struct Contact<'a> {
+    pub line: u64,
+    pub phone_raw: &'a str,
+    /// Canonical E.164.
+    pub phone: String,
+    pub name: &'a str,
+    pub account: &'a str,
+    /// IANA name, canonical spelling.
+    pub tz: &'static str,
+    pub reason: &'a str,
+    /// `(header, value)` of the columns kept in `extra`, in file order.
+    pub extra: Vec<(&'a str, &'a str)>,
+}
+
+#[derive(Debug)]
+pub enum Row<'a> {
+    Contact(Contact<'a>),
+    Problem(RowProblem),
+}
+
+/// Reads a list file record by record. Holds the canonical numbers seen so far (to find
+/// duplicates), never the rows themselves.
+pub struct RowReader<R: Read> {
+    path: PathBuf,
+    rdr: csv::Reader<LineTracker<BufReader<R>>>,
+    delimiter: u8,
+    roles: Vec<Role>,
+    rec: ByteRecord,
+    rules: DialingConfig,
+    default_tz: Tz,
+    seen: HashMap<String, u64>,
+}
+
+impl RowReader<std::fs::File> {
+    pub fn open(path: &Path, kind: FileKind, rules: &DialingConfig) -> Result<Self, ListError> {
+        let file = std::fs::File::open(path).map_err(|e| ListError::NoInput {
+            path: path.to_path_buf(),
+            reason: match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".into(),
+                _ => e.to_string(),
+            },
+        })?;
+        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+            return Err(ListError::NoInput {
+                path: path.to_path_buf(),
+                reason: "is a directory".into(),
+            });
+        }
+        Self::new(path, file, kind, rules)
+    }
+}
+
+impl<R: Read> RowReader<R> {
+    /// Sniffs the encoding and delimiter, reads and checks the header.
+    pub fn new(
+        path: &Path,
+        input: R,
+        kind: FileKind,
+        rules: &DialingConfig,
+    ) -> Result<Self, ListError> {
+        let bad = |line: u64, reason: String| ListError::BadFile {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let io = |e: std::io::Error| ListError::Io {
+            path: path.to_path_buf(),
+            line: 1,
+            reason: e.to_string(),
+        };
+        let mut buf = BufReader::with_capacity(256 * 1024, input);
+        let head = buf.fill_buf().map_err(io)?;
+        if head.is_empty() {
+            return Err(bad(
+                1,
+                "empty file: a header row (phone,name,…) is required".into(),
+            ));
+        }
+        if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+            return Err(bad(1, "UTF-16 text: save the file as \"CSV UTF-8\"".into()));
+        }
+        let bom = if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            3
+        } else {
+            0
+        };
+        let first_line = &head[bom..];
+        let first_line = &first_line[..first_line
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(first_line.len())];
+        let delimiter = sniff_delimiter(first_line);
+        buf.consume(bom);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(LineTracker::new(buf));
+        let mut header = ByteRecord::new();
+        let got = rdr
+            .read_byte_record(&mut header)
+            .map_err(|e| ListError::Io {
+                path: path.to_path_buf(),
+                line: 1,
+                reason: e.to_string(),
+            })?;
+        if !got {
+            return Err(bad(1, "no header row (phone,name,…)".into()));
+        }
+        let line = rdr
+            .get_mut()
+            .line_at(header.position().map_or(0, |p| p.byte()));
+        let mut roles = Vec::with_capacity(header.len());
+        for (i, field) in header.iter().enumerate() {
+            let text = std::str::from_utf8(field).map_err(|_| {
+                bad(
+                    line,
+                    "header is not UTF-8 text (not a CSV file, or a Windows-1251 one: save it as \"CSV UTF-8\")"
+                        .into(),
+                )
+            })?;
+            if text.contains('\0') || field.len() > MAX_FIELD_BYTES {
+                return Err(bad(line, "header is not CSV text (binary data?)".into()));
+            }
+            let role = match role_of(text, kind) {
+                Role::Extra(name) if name.is_empty() => Role::Extra(format!("column_{}", i + 1)),
+                r => r,
+            };
+            if role != Role::Ignored {
+                if let Some(j) = roles.iter().position(|r| *r == role) {
+                    return Err(bad(
+                        line,
+                        format!(
+                            "columns {} and {} are the same ({:?} and {text:?})",
+                            j + 1,
+                            i + 1,
+                            String::from_utf8_lossy(&header[j])
+                        ),
+                    ));
+                }
+            }
+            roles.push(role);
+        }
+        if !roles.contains(&Role::Phone) {
+            let found: Vec<String> = header
+                .iter()
+                .map(|f| format!("{:?}", String::from_utf8_lossy(f)))
+                .collect();
+            return Err(bad(
+                line,
+                format!(
+                    "no phone column in the header (found {}); name it phone or телефон",
+                    found.join(", ")
+                ),
+            ));
+        }
+        let default_tz: Tz = rules.default_time_zone.parse().map_err(|_| {
+            ListError::Usage(format!(
+                "dialing.default_time_zone {:?} is not an IANA zone",
+                rules.default_time_zone
+            ))
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            rdr,
+            delimiter,
+            roles,
+            rec: ByteRecord::new(),
+            rules: rules.clone(),
+            default_tz,
+            seen: HashMap::new(),
+        })
+    }
+
+    /// The next record, accepted or not; `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<Row<'_>>, ListError> {
+        let more = self
+            .rdr
+            .read_byte_record(&mut self.rec)
+            .map_err(|e| ListError::Io {
+                path: self.path.clone(),
+                line: e.position().map_or(0, |p| p.line()),
+                reason: e.to_string(),
+            })?;
+        if !more {
+            return Ok(None);
+        }
+        let at = self.rec.position().map_or(0, |p| p.byte());
+        let line = self.rdr.get_mut().line_at(at);
+        let problem = |reason: String, kind| {
+            Ok(Some(Row::Problem(RowProblem {
+                line,
+                kind,
+                reason,
+                raw: raw_text(&self.rec, self.delimiter),
+            })))
+        };
+        if self.rec.len() != self.roles.len() {
+            return problem(
+                format!(
+                    "wrong column count: {} (the header has {})",
+                    self.rec.len(),
+                    self.roles.len()
+                ),
+                ProblemKind::Rejected,
+            );
+        }
+        let mut fields: Vec<&str> = Vec::with_capacity(self.rec.len());
+        for (i, f) in self.rec.iter().enumerate() {
+            let column = i + 1;
+            let Ok(text) = std::str::from_utf8(f) else {
+                return problem(
+                    format!("column {column}: not valid UTF-8 (save the file as \"CSV UTF-8\")"),
+                    ProblemKind::Rejected,
+                );
+            };
+            if text.contains('\0') {
+                return problem(format!("column {column}: NUL byte"), ProblemKind::Rejected);
+            }
+            if f.len() > MAX_FIELD_BYTES {
+                let hint = if text.contains('\n') {
+                    " (an unclosed quote?)"
+                } else {
+                    ""
+                };
+                return problem(
+                    format!(
+                        "column {column}: field too long: {} bytes, at most {MAX_FIELD_BYTES}{hint}",
+                        f.len()
+                    ),
+                    ProblemKind::Rejected,
+                );
+            }
+            fields.push(text);
+        }
+        let mut phone_raw = "";
+        let (mut name, mut account, mut tz_text, mut reason) = ("", "", "", "");
+        let mut extra = Vec::new();
+        for (role, value) in self.roles.iter().zip(&fields) {
+            match role {
+                Role::Phone => phone_raw = value,
+                Role::Name => name = value.trim(),
+                Role::Account => account = value.trim(),
+                Role::Tz => tz_text = value.trim(),
+                Role::Reason => reason = value.trim(),
+                Role::Extra(key) => extra.push((key.as_str(), *value)),
+                Role::Ignored => {}
+            }
+        }
+        let phone = match normalize(phone_raw, &self.rules) {
+            Ok(p) => p,
+            Err(crate::core::numbers::NumberError::Empty) => {
+                return problem("empty phone".into(), ProblemKind::Rejected)
+            }
+            Err(e) => {
+                return problem(
+                    format!("bad number {:?}: {e}", phone_raw.trim()),
+                    ProblemKind::Rejected,
+                )
+            }
+        };
+        let tz = if tz_text.is_empty() {
+            self.default_tz.name()
+        } else {
+            match tz_text.parse::<Tz>() {
+                Ok(tz) => tz.name(),
+                Err(_) => {
+                    return problem(
+                        format!(
+                            "unknown time zone {tz_text:?} (IANA name, e.g. Asia/Yekaterinburg)"
+                        ),
+                        ProblemKind::Rejected,
+                    )
+                }
+            }
+        };
+        if let Some(&first_line) = self.seen.get(&phone) {
+            return problem(
+                format!("duplicate of line {first_line} ({phone})"),
+                ProblemKind::Duplicate { first_line },
+            );
+        }
+        self.seen.insert(phone.clone(), line);
+        Ok(Some(Row::Contact(Contact {
+            line,
+            phone_raw,
+            phone,
+            name,
+            account,
+            tz,
+            reason,
+            extra,
+        })))
+    }
+}
+
+/// `,` unless the header line has more `;` or tabs (outside quotes).
+fn sniff_delimiter(line: &[u8]) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in line {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(0);
+    if counts[best] == 0 {
+        b','
+    } else {
+        [b',', b';', b'\t'][best]
+    }
+}
+
+/// The record re-joined as CSV text, lossy, capped at [`MAX_RAW_CHARS`].
+fn raw_text(rec: &ByteRecord, delimiter: u8) -> String {
+    let mut out = String::new();
+    for (i, f) in rec.iter().enumerate() {
+        if i > 0 {
+            out.push(delimiter as char);
+        }
+        let s = String::from_utf8_lossy(&f[..f.len().min(MAX_RAW_CHARS * 4)]);
+        if s.contains([delimiter as char, '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&s.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&s);
+        }
+        if out.len() > MAX_RAW_CHARS * 4 {
+            break;
+        }
+    }
+    let out = out.replace('\0', "\u{fffd}");
+    match out.char_indices().nth(MAX_RAW_CHARS) {
+        Some((cut, _)) => format!("{}…", &out[..cut]),
+        None => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(text: &[u8], kind: FileKind) -> Result<Vec<String>, ListError> {
+        let mut r = RowReader::new(Path::new("t.csv"), text, kind, &DialingConfig::default())?;
+        let mut out = Vec::new();
+        while let Some(row) = r.next_row()? {
+            out.push(match row {
+                Row::Contact(c) => format!("{} ok {} {} {:?}", c.line, c.phone, c.tz, c.extra),
+                Row::Problem(p) => format!("{} {}", p.line, p.reason),
+            });
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn semicolons_bom_and_russian_headers() {
+        let text =
+            "\u{feff}Телефон;ФИО;Лицевой счёт;Адрес\n8 916 123-45-67;Иванов;123;ул. Ленина, 1\n";
+        let rows = read_all(text.as_bytes(), FileKind::Contacts).unwrap();
+        assert_eq!(
+            rows,
+            ["2 ok +79161234567 Europe/Moscow [(\"Адрес\", \"ул. Ленина, 1\")]"]
+        );
+    }
+
+    #[test]
+    fn header_problems_name_line_one() {
+        for (text, want) in [
+            (&b""[..], "empty file"),
+            (b"name,account\nx,1\n", "no phone column"),
+            (b"phone,tel\n1,2\n", "are the same"),
+            (b"\xff\xfep\x00h\x00", "UTF-16"),
+            (b"ph\xf2ne,name\n", "not UTF-8"),
+        ] {
+            let err = read_all(text, FileKind::Contacts).unwrap_err().to_string();
+            assert!(err.contains("line 1") || want == "UTF-16", "{err}");
+            assert!(err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn dnc_files_ignore_other_columns() {
+        let rows = read_all(
+            b"phone,reason,comment\n89161234567,asked,x\n",
+            FileKind::Dnc,
+        )
+        .unwrap();
+        assert_eq!(rows, ["2 ok +79161234567 Europe/Moscow []"]);
+    }
+
+    #[test]
+    fn raw_text_quotes_and_caps() {
+        let rec = ByteRecord::from(vec!["a,b", "c\"d", "e"]);
+        assert_eq!(raw_text(&rec, b','), "\"a,b\",\"c\"\"d\",e");
+        let long = ByteRecord::from(vec!["x".repeat(2000)]);
+        assert_eq!(raw_text(&long, b',').chars().count(), MAX_RAW_CHARS + 1);
+    }
+}

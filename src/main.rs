@@ -1,0 +1,227 @@
+//! The `contactd` binary: arguments → logging → config → the chosen command.
+//! Errors become sysexits codes so systemd (`RestartPreventExitStatus=78`) and scripts can
+//! tell a config typo from an unreachable database.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use contactd::config::{Config, LogConfig, LogFormat};
+use tracing::{error, info};
+
+const EX_USAGE: u8 = 64;
+const EX_UNAVAILABLE: u8 = 69;
+const EX_SOFTWARE: u8 = 70;
+const EX_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(
+    name = "contactd",
+    version,
+    about = "Contact-center daemon driving FreeSWITCH over ESL"
+)]
+struct Cli {
+    /// TOML config file; every key can be overridden by CONTACTD__SECTION__KEY.
+    #[arg(long, short, env = "CONTACTD_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (systemd: Type=notify).
+    Run,
+    /// Load and validate the config, print problems with their keys, exit 0 if fine.
+    CheckConfig,
+    /// Apply the SQL migrations in sql/ to the configured database.
+    Migrate,
+    /// Run the FreeSWITCH simulator alone, on 127.0.0.1.
+    Sim {
+        /// ESL listen address.
+        #[arg(long, default_value = "127.0.0.1:8021")]
+        listen: String,
+        /// ESL password.
+        #[arg(long, default_value = "ClueCon")]
+        password: String,
+        /// Simulator TOML (trunks, subscribers); see contactd::sim::SimConfig.
+        #[arg(long)]
+        sim_config: Option<PathBuf>,
+    },
+    /// Simulator + daemon in one process against local Redis and PostgreSQL, with a
+    /// scripted scenario that prints what happened.
+    Demo {
+        /// PostgreSQL server URL (the demo creates its own database there).
+        #[arg(
+            long,
+            env = "CONTACTD_DEMO_PG",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres: String,
+        #[arg(
+            long,
+            env = "CONTACTD_DEMO_REDIS",
+            default_value = "redis://127.0.0.1:6379/0"
+        )]
+        redis: String,
+    },
+}
+
+fn init_logging(log: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn load(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
+    let path = path
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("/etc/contactd/contactd.toml"));
+    match Config::load(Some(&path)) {
+        Ok(c) => {
+            init_logging(&c.log);
+            Ok(c)
+        }
+        Err(e) => {
+            // Logging starts anyway so the problem reaches the journal.
+            init_logging(&LogConfig::default());
+            error!("{e}");
+            Err(ExitCode::from(EX_CONFIG))
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("cannot start the async runtime: {e}");
+            ExitCode::from(EX_SOFTWARE)
+        })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+fn real_main(cli: Cli) -> Result<(), ExitCode> {
+    match cli.command {
+        Command::CheckConfig => {
+            let cfg = load(cli.config.as_ref())?;
+            println!(
+                "config OK: {} switch(es), {} trunk(s)",
+                cfg.switch.len(),
+                cfg.trunk.len()
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let cfg = load(cli.config.as_ref())?;
+            runtime()?.block_on(async {
+                let pool = contactd::store::postgres::pool(
+                    cfg.postgres.url.expose(),
+                    cfg.postgres.pool_size,
+                )
+                .map_err(|e| {
+                    error!("{e}");
+                    ExitCode::from(EX_CONFIG)
+                })?;
+                match contactd::store::migrate::run(&pool).await {
+                    Ok(applied) if applied.is_empty() => {
+                        println!("schema up to date");
+                        Ok(())
+                    }
+                    Ok(applied) => {
+                        println!("applied: {}", applied.join(", "));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        error!("migration failed: {e}");
+                        Err(ExitCode::from(if e.is_retryable() {
+                            EX_UNAVAILABLE
+                        } else {
+                            65
+                        }))
+                    }
+                }
+            })
+        }
+        Command::Run => {
+            let cfg = load(cli.config.as_ref())?;
+            runtime()?.block_on(async {
+                contactd::app::run(cfg).await.map_err(|e| {
+                    error!("{e}");
+                    ExitCode::from(e.exit_code() as u8)
+                })
+            })
+        }
+        Command::Sim {
+            listen,
+            password,
+            sim_config,
+        } => {
+            init_logging(&LogConfig::default());
+            let mut cfg = match sim_config {
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p).map_err(|e| {
+                        error!("{}: {e}", p.display());
+                        ExitCode::from(66)
+                    })?;
+                    contactd::sim::SimConfig::from_toml(&text).map_err(|e| {
+                        error!("{}: {e}", p.display());
+                        ExitCode::from(EX_CONFIG)
+                    })?
+                }
+                None => contactd::sim::SimConfig::default(),
+            };
+            cfg.listen = listen;
+            cfg.password = password;
+            runtime()?.block_on(async {
+                let sim = contactd::sim::Simulator::start(cfg).await.map_err(|e| {
+                    error!("simulator: {e}");
+                    ExitCode::from(71)
+                })?;
+                info!(addr = %sim.esl_addr(), "FreeSWITCH simulator listening; Ctrl-C stops it");
+                let _ = tokio::signal::ctrl_c().await;
+                Ok(())
+            })
+        }
+        Command::Demo { postgres, redis } => {
+            init_logging(&LogConfig {
+                level: "warn".into(),
+                ..LogConfig::default()
+            });
+            runtime()?.block_on(async {
+                contactd::demo::run(&postgres, &redis, Duration::from_secs(120))
+                    .await
+                    .map_err(|e| {
+                        eprintln!("demo failed: {e:#}");
+                        ExitCode::from(EX_SOFTWARE)
+                    })
+            })
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Places one outbound call safely: line lease first (atomic, Redis), call row second
+//! (PostgreSQL, keyed by the `origination_uuid`), `bgapi originate` last. A crash between
+//! any two steps leaves something a restart can reconcile, never a call nobody knows about.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::config::TrunkConfig;
+use crate::esl::commands::{AfterAnswer, ChannelUuid, InvalidValue, Originate, PhoneNumber};
+use crate::esl::control::{LinkError, SwitchLink};
+use crate::store::postgres::{CallEnd, Calls, NewCall};
+use crate::store::redis::{LineRefused, LiveState};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    #[error("no free line: {0:?}")]
+    NoLine(LineRefused),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+}
+
+/// What the switch said about the originate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialResult {
+    /// Answered; the channel lives on and will be recorded by its events.
+    Answered(Uuid),
+    /// Not answered: the raw FreeSWITCH cause (`USER_BUSY`, `NO_ANSWER`...).
+    Failed { uuid: Uuid, cause: String },
+}
+
+pub struct CallRequest<'a> {
+    pub trunk_name: &'a str,
+    pub trunk: &'a TrunkConfig,
+    pub number: &'a str,
+    pub then: AfterAnswer,
+    pub purpose: &'a str,
+    /// Line budget (a campaign id) the call counts against, with its size.
+    pub budget: &'a str,
+    pub budget_lines: u32,
+    pub ring_secs: u32,
+}
+
+pub async fn place_call(
+    link: &SwitchLink,
+    calls: &Calls,
+    live: &LiveState,
+    req: CallRequest<'_>,
+) -> Result<DialResult, DialError> {
+    let number = PhoneNumber::parse(req.number)?;
+    let uuid = ChannelUuid::new_random();
+    let mut orig = Originate::new(&req.trunk.dial, &number, uuid.clone(), req.then)
+        .var("contactd_trunk", req.trunk_name)?
+        .var("contactd_budget", req.budget)?
+        .var("origination_caller_id_number", "contactd")?;
+    orig.timeout_secs = req.ring_secs;
+    live.acquire_line(
+        req.trunk_name,
+        req.trunk.channels,
+        req.budget,
+        req.budget_lines,
+        uuid.as_str(),
+    )
+    .await?
+    .map_err(DialError::NoLine)?;
+    let id = Uuid::parse_str(uuid.as_str()).expect("validated uuid");
+    let row = NewCall {
+        uuid: id,
+        node: link.name(),
+        direction: "outbound",
+        purpose: req.purpose,
+        trunk: Some(req.trunk_name),
+        number: Some(number.as_str()),
+        entry: None,
+        state: "dialing",
+    };
+    if let Err(e) = calls.insert(&row).await {
+        live.release_line(req.trunk_name, req.budget, uuid.as_str())
+            .await?;
+        return Err(e.into());
+    }
+    info!(%uuid, number = %number, trunk = req.trunk_name, "originate");
+    let deadline = Duration::from_secs(u64::from(req.ring_secs) + 30);
+    let body = match link.bgapi(&orig.command(), deadline).await {
+        Ok(body) => body,
+        Err(e) => {
+            // The originate may or may not have reached the switch: the lease and the row
+            // stay until the next resync says whether the channel exists.
+            warn!(%uuid, "originate not confirmed: {e}");
+            return Err(e.into());
+        }
+    };
+    let body = body.trim();
+    if body.starts_with("+OK") {
+        return Ok(DialResult::Answered(id));
+    }
+    let cause = body
+        .strip_prefix("-ERR ")
+        .unwrap_or(body)
+        .trim()
+        .to_string();
+    // No channel may ever have existed (CHAN_NOT_IMPLEMENTED, congestion): end it here;
+    // if one did, its HANGUP_COMPLETE carries the same cause and changes nothing.
+    live.release_line(req.trunk_name, req.budget, uuid.as_str())
+        .await?;
+    calls
+        .mark_ended(&CallEnd {
+            uuid: id,
+            cause: &cause,
+            q850: None,
+            billsec: None,
+            answered_at: None,
+            ended_at: chrono::Utc::now(),
+            hungup_by: "unknown",
+            state: "failed",
+        })
+        .await?;
+    Ok(DialResult::Failed { uuid: id, cause })
+}

@@ -1,0 +1,5 @@
+//! I/O shells around the pure core: each takes inputs from an adapter, asks the core, and
+//! hands the resulting actions to the adapters.
+pub mod dialer;
+pub mod inbound;
+pub mod records;

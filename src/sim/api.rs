@@ -1,0 +1,205 @@
+//! The `api` / `bgapi` command table: status, originate, show, uuid_* (each with
+//! its own error text), hupall, fsctl, say_string, and the unknown-command text.
+
+use std::sync::Arc;
+
+use super::channel::{known_cause, ChanMsg};
+use super::core::{lock, Core};
+use super::media;
+use super::originate::{originate, After};
+use super::session::Sess;
+use super::show;
+
+/// Side effect requested by an api command that the caller must perform.
+pub enum Effect {
+    /// none
+    None,
+    /// fsctl shutdown
+    Shutdown,
+}
+
+/// Run an api command; returns (body, A-leg follow-up, effect).
+pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effect) {
+    let sess = |u: &str| core.chan(u.trim()).map(|c| Sess::new(core.clone(), c));
+    let a: Vec<&str> = arg.split_whitespace().collect();
+    let body = match cmd {
+        "originate" => {
+            let (b, after) = originate(core, arg).await;
+            return (b, after, Effect::None);
+        }
+        "status" => status(core),
+        "show" => show::show(core, arg),
+        "uuid_dump" => show::uuid_dump(core, arg),
+        "uuid_exists" => {
+            if a.first().and_then(|u| sess(u)).is_some() { "true" } else { "false" }.into()
+        }
+        "uuid_getvar" => match (a.first().and_then(|u| sess(u)), a.get(1)) {
+            (Some(s), Some(k)) => s.with(|st| st.var(k).unwrap_or("_undef_").to_string()),
+            _ => "-ERR No such channel!\n".into(),
+        },
+        "uuid_setvar" => match (a.first().and_then(|u| sess(u)), a.get(1)) {
+            (Some(s), Some(k)) => {
+                let v = a.get(2..).map(|x| x.join(" ")).unwrap_or_default();
+                s.modify(|st| st.set_var(k, &v));
+                "+OK\n".into()
+            }
+            _ => "-ERR No such channel!\n".into(),
+        },
+        "uuid_kill" => match a.first().and_then(|u| sess(u)) {
+            Some(s) => {
+                let c = a.get(1).copied().unwrap_or("NORMAL_CLEARING");
+                s.hangup(c, "switch");
+                "+OK\n".into()
+            }
+            None => "-ERR No such channel!\n".into(),
+        },
+        "uuid_answer" => match a.first().and_then(|u| sess(u)) {
+            Some(s) => {
+                super::apps::answer(&s);
+                "+OK\n".into()
+            }
+            None => "-ERR No such channel!\n".into(),
+        },
+        "uuid_transfer" => match a.first().and_then(|u| sess(u)) {
+            Some(s) if a.len() >= 2 => {
+                let ext = a[1].to_string();
+                let ctx = a.get(3).copied().unwrap_or("default").to_string();
+                let now = core.now_us();
+                s.modify(|st| {
+                    st.transfer = Some((ext, ctx));
+                    st.caller.transfer_us = now;
+                });
+                "+OK\n".into()
+            }
+            Some(_) => "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n".into(),
+            None => "-ERR No such channel!\n".into(),
+        },
+        "uuid_broadcast" => match a.first().and_then(|u| sess(u)) {
+            Some(s) if a.len() >= 2 => {
+                let path = a[1];
+                let (app, aarg) = match path.split_once("::") {
+                    Some((x, y)) => (x.to_string(), y.to_string()),
+                    None => ("playback".to_string(), path.to_string()),
+                };
+                s.modify(|st| {
+                    st.queue.push_back(ChanMsg::Execute {
+                        app,
+                        arg: aarg,
+                        app_uuid: uuid::Uuid::new_v4().to_string(),
+                    })
+                });
+                "+OK Message sent\n".into()
+            }
+            _ => "-ERR invalid uuid\n".into(),
+        },
+        "uuid_bridge" => match (a.first().and_then(|u| sess(u)), a.get(1).and_then(|u| sess(u))) {
+            (Some(x), Some(y)) => {
+                let (ux, uy) = (x.uuid(), y.uuid());
+                x.modify(|s| {
+                    s.bridged_to = Some(uy.clone());
+                    s.bridge_req = Some(uy.clone());
+                });
+                y.modify(|s| {
+                    s.bridged_to = Some(ux.clone());
+                    s.bridge_req = Some(ux.clone());
+                });
+                format!("+OK {uy}\n")
+            }
+            _ => "-ERR Invalid uuid\n".into(),
+        },
+        "uuid_record" => match a.first().and_then(|u| sess(u)) {
+            Some(s) if a.len() >= 3 => {
+                let path = a[2].to_string();
+                let start = a[1] == "start";
+                super::ivr::record_bug(&s, &path, start);
+                "+OK Success\n".into()
+            }
+            _ => "-ERR Cannot locate session!\n".into(),
+        },
+        "uuid_send_dtmf" => match a.first().and_then(|u| sess(u)) {
+            Some(s) if a.len() >= 2 => {
+                let (digits, dur) = match a[1].split_once('@') {
+                    Some((d, ms)) => (d, ms.parse::<u32>().unwrap_or(250) * 8),
+                    None => (a[1], 2000),
+                };
+                let target = s.with(|st| st.partner.clone().or(st.bridged_to.clone()));
+                let t = target.and_then(|t| sess(&t)).unwrap_or(s.clone());
+                t.deliver_dtmf(digits, dur, false);
+                format!("+OK {} sent DTMF {}.\n", s.uuid(), a[1])
+            }
+            _ => "-ERR Cannot locate session!\n".into(),
+        },
+        "hupall" => {
+            let cause = a.first().copied().unwrap_or("MANAGER_REQUEST");
+            let cause = if known_cause(cause) { cause } else { "MANAGER_REQUEST" };
+            let filt = match (a.get(1), a.get(2)) {
+                (Some(k), Some(v)) => Some((k.to_string(), v.to_string())),
+                _ => None,
+            };
+            for c in core.chans() {
+                let s = Sess::new(core.clone(), c);
+                let hit = match &filt {
+                    Some((k, v)) => s.with(|st| st.var(k) == Some(v.as_str())),
+                    None => true,
+                };
+                if hit {
+                    s.hangup(cause, "switch");
+                }
+            }
+            match filt {
+                Some((k, v)) => format!("+OK hangup all channels matching [{k}]=[{v}] with cause: {cause}\n"),
+                None => format!("+OK hangup all channels with cause {cause}\n"),
+            }
+        }
+        "fsctl" => {
+            if a.first() == Some(&"shutdown") {
+                return ("+OK\n".into(), After::Nothing, Effect::Shutdown);
+            }
+            "+OK\n".into()
+        }
+        "say_string" => {
+            // say_string <module_name>[.<ext>] <lang> <say_type> <say_method> [<say_gender>] <text>
+            if a.len() < 5 {
+                "-USAGE: <module_name>[.<ext>] <lang> <say_type> <say_method> [<say_gender>] <text>\n".into()
+            } else {
+                let text = a[a.len() - 1];
+                match media::say_words(a[1], a[2], a[3], text) {
+                    Some(w) => media::file_string(&w),
+                    None => "-ERR no reply\n".into(),
+                }
+            }
+        }
+        "version" => "FreeSWITCH Version 1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit (git a88d069 2024-08-02 21:02:27Z 64bit)\n".into(),
+        "hostname" => core.cfg.hostname.clone(),
+        "global_getvar" => String::new(),
+        "echo" => arg.to_string(),
+        _ => format!("-ERR {cmd} Command not found!\n"),
+    };
+    (body, After::Nothing, Effect::None)
+}
+
+fn status(core: &Arc<Core>) -> String {
+    let up = lock(&core.started).elapsed();
+    let up_ms = (up.as_millis() as f64 / core.scale()) as u64;
+    let (secs, ms) = (up_ms / 1000, up_ms % 1000);
+    let (n, since, peak) = {
+        let st = lock(&core.st);
+        (st.chans.len(), st.session_id - 1, st.peak_sessions)
+    };
+    format!(
+        "UP 0 years, {} days, {} hours, {} minutes, {} seconds, {} milliseconds, 0 microseconds\n\
+FreeSWITCH (Version 1.10.12-release git a88d069 2024-08-02 21:02:27Z 64bit) is ready\n\
+{since} session(s) since startup\n\
+{n} session(s) - peak {peak}, last 5min {peak} \n\
+0 session(s) per Sec out of max 30, peak {peak}, last 5min {peak} \n\
+{} session(s) max\n\
+min idle cpu 0.00/99.00\n\
+Current Stack Size/Max 240K/8192K\n",
+        secs / 86400,
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60,
+        ms,
+        core.cfg.max_sessions
+    )
+}

@@ -1,0 +1,321 @@
+//! Dialplan applications run by a channel's session: answer, pre_answer,
+//! ring_ready, sleep, playback, park, hangup, send_dtmf, play_and_get_digits,
+//! record, say, set/export, bridge, respond. Each runs between CHANNEL_EXECUTE
+//! and CHANNEL_EXECUTE_COMPLETE and is interrupted by hangup / break.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::channel::{ChanMsg, ChanState};
+use super::media;
+use super::session::{Sess, Vars};
+
+const EXEC: (&str, &str, u32) = ("switch_core_session.c", "switch_core_session_exec", 2944);
+const EXEC_DONE: (&str, &str, u32) = ("switch_core_session.c", "switch_core_session_exec", 2967);
+
+fn stop_cond(s: &ChanState) -> bool {
+    s.is_hungup()
+        || s.brk
+        || s.pending_hangup.is_some()
+        || s.transfer.is_some()
+        || s.bridge_req.is_some()
+}
+
+/// Run one application with its EXECUTE / EXECUTE_COMPLETE events.
+pub fn run_app<'a>(
+    sess: &'a Sess,
+    app: &'a str,
+    arg: &'a str,
+    app_uuid: &'a str,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        if !is_known(app) {
+            sess.hangup("DESTINATION_OUT_OF_ORDER", "switch");
+            return;
+        }
+        sess.modify(|s| {
+            s.set_var("current_application", app);
+            s.set_var("current_application_data", arg);
+            s.cur_app = Some(app.to_string());
+            s.prompt_seq += 1;
+        });
+        let mut post = vec![("Application", app.to_string())];
+        if !arg.is_empty() {
+            post.push(("Application-Data", arg.to_string()));
+        }
+        post.push(("Application-UUID", app_uuid.to_string()));
+        sess.fire("CHANNEL_EXECUTE", EXEC, Vars::Yes, &[], &post);
+        let resp = body(sess, app, arg).await;
+        let resp = match resp {
+            Some(r) => {
+                sess.modify(|s| {
+                    s.last_response = r.clone();
+                    s.set_var("current_application_response", &r);
+                });
+                r
+            }
+            None => "_none_".to_string(),
+        };
+        sess.modify(|s| s.cur_app = None);
+        let mut post = vec![("Application", app.to_string())];
+        if !arg.is_empty() {
+            post.push(("Application-Data", arg.to_string()));
+        }
+        post.push(("Application-Response", resp));
+        post.push(("Application-UUID", app_uuid.to_string()));
+        sess.fire("CHANNEL_EXECUTE_COMPLETE", EXEC_DONE, Vars::Yes, &[], &post);
+    })
+}
+
+fn is_known(app: &str) -> bool {
+    matches!(
+        app,
+        "answer"
+            | "pre_answer"
+            | "ring_ready"
+            | "sleep"
+            | "playback"
+            | "park"
+            | "hangup"
+            | "send_dtmf"
+            | "play_and_get_digits"
+            | "record"
+            | "say"
+            | "set"
+            | "export"
+            | "bridge"
+            | "respond"
+            | "record_session"
+            | "echo"
+            | "log"
+            | "uuid_bridge"
+    )
+}
+
+/// Answer this channel; a loopback B-leg answers its A-leg first.
+pub fn answer(sess: &Sess) {
+    let partner = sess.with(|s| if s.far_end { s.partner.clone() } else { None });
+    if let Some(p) = partner.and_then(|p| sess.core.chan(&p)) {
+        let a = Sess::new(sess.core.clone(), p);
+        if a.mark_answered() {
+            a.modify(|s| s.set_var("endpoint_disposition", "ANSWER"));
+        }
+    }
+    sess.mark_answered();
+}
+
+async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
+    match app {
+        "answer" => {
+            answer(sess);
+            sess.modify(|s| s.set_var("endpoint_disposition", "ANSWER"));
+            None
+        }
+        "pre_answer" => {
+            sess.mark_progress();
+            None
+        }
+        "ring_ready" => {
+            let partner = sess.with(|s| s.partner.clone());
+            if let Some(p) = partner.and_then(|p| sess.core.chan(&p)) {
+                Sess::new(sess.core.clone(), p).mark_progress();
+            }
+            sess.mark_progress();
+            sess.set_callstate("RINGING");
+            None
+        }
+        "sleep" => {
+            let ms = arg.trim().parse::<u64>().unwrap_or(0);
+            sess.wait_until(Some(ms), |s| stop_cond(s) || !s.dtmf.is_empty())
+                .await;
+            sess.modify(|s| s.dtmf.clear());
+            None
+        }
+        "playback" => Some(playback(sess, arg, "").await.0),
+        "park" => {
+            park(sess).await;
+            // park reports the stale response of the previous application
+            Some(sess.with(|s| s.last_response.clone()))
+        }
+        "hangup" => {
+            let cause = if arg.trim().is_empty() {
+                "NORMAL_CLEARING"
+            } else {
+                arg.trim()
+            };
+            let by = if sess.with(|s| s.far_end) {
+                "party"
+            } else {
+                "switch"
+            };
+            sess.hangup(cause, by);
+            None
+        }
+        "send_dtmf" => {
+            let target = sess.with(|s| s.bridged_to.clone().or(s.partner.clone()));
+            if let Some(t) = target.and_then(|t| sess.core.chan(&t)) {
+                let far = sess.with(|s| s.far_end);
+                Sess::new(sess.core.clone(), t).deliver_dtmf(arg, 2000, far);
+            }
+            None
+        }
+        "play_and_get_digits" => {
+            super::ivr::play_and_get_digits(sess, arg).await;
+            None
+        }
+        "record" | "record_session" => {
+            super::ivr::record(sess, arg, app == "record_session").await;
+            None
+        }
+        "say" => super::ivr::say(sess, arg).await,
+        "set" | "export" => {
+            if let Some((k, v)) = arg.split_once('=') {
+                sess.modify(|s| s.set_var(k.trim(), v));
+            }
+            None
+        }
+        "bridge" => super::bridge::bridge_app(sess, arg).await,
+        _ => None,
+    }
+}
+
+/// Read queued DTMF, firing a DTMF event per digit; returns the digits.
+pub fn read_dtmf(sess: &Sess) -> Vec<char> {
+    let mut out = Vec::new();
+    loop {
+        let d = sess.modify(|s| s.dtmf.pop_front());
+        match d {
+            Some((c, dur)) => {
+                sess.fire_dtmf(c, dur);
+                out.push(c);
+            }
+            None => return out,
+        }
+    }
+}
+
+/// Play a file: PLAYBACK_START/STOP. `terminators`: DTMF that cut it short.
+/// Returns (Application-Response, digits read, ms played).
+pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Vec<char>, u64) {
+    let ms = media::duration_ms(file, sess.core.cfg.default_playback_ms);
+    sess.fire(
+        "PLAYBACK_START",
+        ("mod_dptools.c", "playback_function", 1), // header names matter, not lines
+        Vars::Yes,
+        &[],
+        &[("Playback-File-Path", file.to_string())],
+    );
+    let start = tokio::time::Instant::now();
+    let mut digits = Vec::new();
+    let mut cut = false;
+    let total = sess.core.dur(ms);
+    loop {
+        let left = total.saturating_sub(start.elapsed());
+        let left_ms = (left.as_secs_f64() * 1000.0 / sess.core.scale()) as u64;
+        if left.is_zero() {
+            break;
+        }
+        let hit = sess
+            .wait_until(Some(left_ms), |s| stop_cond(s) || !s.dtmf.is_empty())
+            .await;
+        if !hit {
+            break;
+        }
+        if sess.with(stop_cond) {
+            cut = true;
+            break;
+        }
+        let got = read_dtmf(sess);
+        let term = got.iter().any(|c| terminators.contains(*c));
+        digits.extend(got);
+        if term {
+            cut = true;
+            break;
+        }
+    }
+    let played = ((start.elapsed().as_secs_f64() * 1000.0 / sess.core.scale()) as u64).min(ms);
+    let hung = sess.hungup();
+    let samples = played * 8;
+    sess.modify(|s| {
+        s.set_var("playback_last_offset_pos", &samples.to_string());
+        s.set_var("playback_seconds", &(played / 1000).to_string());
+        s.set_var("playback_ms", &played.to_string());
+        s.set_var("playback_samples", &samples.to_string());
+    });
+    let status = if hung { "break" } else { "done" };
+    sess.fire(
+        "PLAYBACK_STOP",
+        ("mod_dptools.c", "playback_function", 2),
+        Vars::Yes,
+        &[],
+        &[
+            ("Playback-File-Path", file.to_string()),
+            ("Playback-Status", status.to_string()),
+        ],
+    );
+    let uuid = sess.uuid();
+    let answered = sess.answered();
+    sess.core.truth(&uuid, |r| {
+        if answered {
+            r.heard_ms += played;
+        }
+        if cut || hung {
+            r.playbacks_interrupted += 1;
+        } else {
+            r.playbacks_completed += 1;
+        }
+    });
+    let resp = if hung {
+        "PLAYBACK ERROR"
+    } else {
+        "FILE PLAYED"
+    };
+    (resp.to_string(), digits, played)
+}
+
+/// Park: CHANNEL_PARK, then run queued messages and read DTMF until hangup,
+/// transfer or bridge; CHANNEL_UNPARK at the end.
+pub async fn park(sess: &Sess) {
+    sess.fire(
+        "CHANNEL_PARK",
+        ("switch_ivr.c", "switch_ivr_park", 1010),
+        Vars::Yes,
+        &[],
+        &[],
+    );
+    park_loop(sess).await;
+    sess.fire(
+        "CHANNEL_UNPARK",
+        ("switch_ivr.c", "switch_ivr_park", 1234),
+        Vars::Yes,
+        &[],
+        &[],
+    );
+}
+
+/// The body of park without the PARK/UNPARK events.
+pub async fn park_loop(sess: &Sess) {
+    loop {
+        sess.wait_until(None, |s| {
+            stop_cond(s) || !s.dtmf.is_empty() || !s.queue.is_empty()
+        })
+        .await;
+        if sess.with(|s| {
+            s.is_hungup()
+                || s.pending_hangup.is_some()
+                || s.transfer.is_some()
+                || s.bridge_req.is_some()
+        }) {
+            return;
+        }
+        if sess.modify(|s| std::mem::replace(&mut s.brk, false)) {
+            continue;
+        }
+        read_dtmf(sess);
+        let msg = sess.modify(|s| s.queue.pop_front());
+        if let Some(ChanMsg::Execute { app, arg, app_uuid }) = msg {
+            sess.core.sleep(20).await;
+            run_app(sess, &app, &arg, &app_uuid).await;
+        }
+    }
+}

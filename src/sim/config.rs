@@ -1,0 +1,236 @@
+//! Simulator configuration: listen address, password, time scale, trunks with a
+//! fixed number of channels, simulated subscribers (by number pattern or map),
+//! agent phones, and the scripted behaviour types. Deserializable (serde) so
+//! `contactd sim --config` can load it from TOML.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a simulated far end (subscriber, agent phone) does with an incoming call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Ring `ring_ms` (with ring indication), answer, then follow `after`.
+    Answer {
+        /// ms before answering
+        #[serde(default)]
+        ring_ms: u64,
+        /// what happens after answer
+        #[serde(default)]
+        after: AfterAnswer,
+    },
+    /// Reject with USER_BUSY (17) after `after_ms`.
+    Busy {
+        /// delay
+        #[serde(default)]
+        after_ms: u64,
+    },
+    /// Ring until the originate times out (NO_ANSWER).
+    NoAnswer,
+    /// Never indicates ringing and never answers.
+    Silent,
+    /// Reject with the given cause (UNALLOCATED_NUMBER, NO_ROUTE_DESTINATION,
+    /// NORMAL_TEMPORARY_FAILURE, NORMAL_CIRCUIT_CONGESTION, ...).
+    Reject {
+        /// hangup cause name
+        cause: String,
+        /// delay
+        #[serde(default)]
+        after_ms: u64,
+        /// send ring indication first
+        #[serde(default)]
+        ring: bool,
+    },
+}
+
+/// After answering.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AfterAnswer {
+    /// Stay on the line until the switch hangs up.
+    #[default]
+    Stay,
+    /// Listen `ms` then hang up NORMAL_CLEARING.
+    HangupAfter {
+        /// ms after answer
+        ms: u64,
+    },
+    /// Key `digits` at `at_ms` after answer, then stay (or hang up after `hangup_ms`).
+    PressDigits {
+        /// digits
+        digits: String,
+        /// ms after answer
+        at_ms: u64,
+        /// hang up this many ms after answer (none = stay)
+        #[serde(default)]
+        hangup_ms: Option<u64>,
+    },
+}
+
+/// A subscriber rule: numbers matching `pattern` behave as `behaviour`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubscriberRule {
+    /// regex on the dialed number
+    pub pattern: String,
+    /// behaviour
+    pub behaviour: Behaviour,
+}
+
+/// Kind of trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrunkKind {
+    /// `freetdm/<span>/...`: channels 1..=channels
+    Freetdm,
+    /// `sofia/gateway/<name>/...` with a call limit
+    Gateway,
+}
+
+/// A trunk with a fixed number of channels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrunkConfig {
+    /// span number/name or gateway name
+    pub name: String,
+    /// kind
+    pub kind: TrunkKind,
+    /// channels (E1: 30, FXO: 1) or gateway limit
+    pub channels: u32,
+}
+
+/// Simulator configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimConfig {
+    /// ESL listen address (`127.0.0.1:0` picks a port)
+    pub listen: String,
+    /// ESL password
+    pub password: String,
+    /// multiplies every simulated delay (0.01 = 100x faster)
+    pub time_scale: f64,
+    /// HEARTBEAT interval in simulated ms (0 = none)
+    pub heartbeat_ms: u64,
+    /// trunks
+    pub trunks: Vec<TrunkConfig>,
+    /// exact number -> behaviour
+    pub numbers: HashMap<String, Behaviour>,
+    /// regex rules, first match wins
+    pub rules: Vec<SubscriberRule>,
+    /// behaviour when nothing matches
+    pub default_behaviour: Behaviour,
+    /// agent phones `user/<ext>`
+    pub agents: HashMap<String, Behaviour>,
+    /// playback length when the file is missing (ms)
+    pub default_playback_ms: u64,
+    /// per-connection event queue bound (FreeSWITCH drops a client that lags)
+    pub event_queue: usize,
+    /// max sessions reported by `status`
+    pub max_sessions: u32,
+    /// FreeSWITCH-Hostname
+    pub hostname: String,
+    /// address for the built-in trace extension 540 (`socket <addr> async full`)
+    pub trace_socket_addr: Option<String>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: "127.0.0.1:0".into(),
+            password: "ClueCon".into(),
+            time_scale: 1.0,
+            heartbeat_ms: 20_000,
+            trunks: Vec::new(),
+            numbers: HashMap::new(),
+            rules: Vec::new(),
+            default_behaviour: Behaviour::Answer {
+                ring_ms: 1000,
+                after: AfterAnswer::Stay,
+            },
+            agents: HashMap::new(),
+            default_playback_ms: 1000,
+            event_queue: 10_000,
+            max_sessions: 1000,
+            hostname: "sim".into(),
+            trace_socket_addr: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Parse from TOML text (uses the `config` crate already in the dependency tree).
+    pub fn from_toml(text: &str) -> Result<SimConfig, String> {
+        config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize::<SimConfig>())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Behaviour for a dialed number.
+    pub fn behaviour_for(&self, number: &str) -> Behaviour {
+        if let Some(b) = self.numbers.get(number) {
+            return b.clone();
+        }
+        for r in &self.rules {
+            if let Ok(re) = regex::Regex::new(&r.pattern) {
+                if re.is_match(number) {
+                    return r.behaviour.clone();
+                }
+            }
+        }
+        self.default_behaviour.clone()
+    }
+}
+
+/// One step of a scripted inbound caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CallerStep {
+    /// wait (simulated ms)
+    WaitMs(u64),
+    /// wait until the call is answered
+    WaitForAnswer,
+    /// wait until the channel starts a prompt/reading app (playback, play_and_get_digits, record, park, say)
+    WaitForPrompt,
+    /// key DTMF digits (one per 20 ms frame, 250 ms each)
+    Dtmf(String),
+    /// speak for ms (audio for record)
+    Speak(u64),
+    /// hang up NORMAL_CLEARING
+    Hangup,
+}
+
+/// An inbound call handed to an outbound ESL server (`socket <addr> async full`).
+#[derive(Debug, Clone)]
+pub struct InboundCall {
+    /// where contactd's outbound server listens
+    pub connect_to: String,
+    /// channel name, e.g. `FreeTDM/1:3/5551234`; `None` = `FreeTDM/1:<n>/<dest>`
+    pub channel_name: Option<String>,
+    /// caller id number
+    pub caller_number: String,
+    /// caller id name
+    pub caller_name: String,
+    /// destination number dialed by the caller
+    pub destination: String,
+    /// trunk whose channel the call occupies (counted in live/peak)
+    pub trunk: Option<String>,
+    /// scripted caller
+    pub script: Vec<CallerStep>,
+    /// extra channel variables
+    pub vars: Vec<(String, String)>,
+}
+
+impl Default for InboundCall {
+    fn default() -> Self {
+        InboundCall {
+            connect_to: String::new(),
+            channel_name: None,
+            caller_number: "5552000".into(),
+            caller_name: "caller".into(),
+            destination: "100".into(),
+            trunk: None,
+            script: vec![CallerStep::WaitForAnswer],
+            vars: Vec::new(),
+        }
+    }
+}

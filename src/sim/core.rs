@@ -1,0 +1,444 @@
+//! The simulated switch core: the simulated clock (time_scale), the channel
+//! registry, the event bus with per-listener bounded queues, trunk occupancy
+//! (live and peak per trunk), connection control (drop/shutdown/crash), the
+//! ground-truth party records and the api log.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::channel::ChanState;
+use super::config::SimConfig;
+use super::event::Event;
+use super::truth::PartyRecord;
+
+/// Lock a std mutex, ignoring poisoning (a panicked task must not wedge the sim).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A channel: state plus a change counter that wakes waiting apps.
+pub struct Chan {
+    /// state
+    pub st: Mutex<ChanState>,
+    /// bumped on every change that may interest a waiting app
+    pub tick: watch::Sender<u64>,
+}
+
+impl Chan {
+    /// Wake whoever waits on this channel.
+    pub fn bump(&self) {
+        self.tick.send_modify(|v| *v = v.wrapping_add(1));
+    }
+}
+
+/// What a listener (ESL connection) is subscribed to.
+#[derive(Debug, Default, Clone)]
+pub struct Sub {
+    /// ALL
+    pub all: bool,
+    /// event names
+    pub names: HashSet<String>,
+    /// myevents: only this channel
+    pub uuid: Option<String>,
+    /// `filter <header> <value>` pairs
+    pub filters: Vec<(String, String)>,
+}
+
+impl Sub {
+    fn wants(&self, ev: &Event) -> bool {
+        let n = ev.name();
+        if !(self.all || self.names.contains(n)) {
+            return false;
+        }
+        if let Some(u) = &self.uuid {
+            if ev.chan_uuid.as_deref() != Some(u.as_str()) && ev.get("Unique-ID") != Some(u) {
+                return false;
+            }
+        }
+        if !self.filters.is_empty() {
+            return self
+                .filters
+                .iter()
+                .any(|(k, v)| ev.get(k).map(|x| x == v).unwrap_or(false));
+        }
+        true
+    }
+}
+
+/// A registered event listener.
+pub struct Listener {
+    /// id
+    pub id: u64,
+    /// queue to the connection
+    pub tx: mpsc::Sender<Arc<Event>>,
+    /// subscription
+    pub sub: Arc<Mutex<Sub>>,
+}
+
+/// Control messages broadcast to every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctl {
+    /// close abruptly (network drop)
+    Drop,
+    /// send the shutdown notice and close
+    Shutdown,
+    /// close at once (crash)
+    Crash,
+}
+
+/// Trunk occupancy.
+#[derive(Debug, Default, Clone)]
+pub struct TrunkUse {
+    /// channels (1-based) in use
+    pub busy: BTreeSet<u32>,
+    /// capacity
+    pub limit: u32,
+    /// peak simultaneous
+    pub peak: u32,
+    /// round-robin cursor
+    pub rr: u32,
+}
+
+/// Mutable core state.
+#[derive(Default)]
+pub struct CoreSt {
+    /// Core-UUID
+    pub core_uuid: String,
+    /// Event-Sequence
+    pub seq: u64,
+    /// next session_id
+    pub session_id: u64,
+    /// live channels by uuid
+    pub chans: HashMap<String, Arc<Chan>>,
+    /// listeners
+    pub listeners: Vec<Listener>,
+    /// ground truth by channel uuid (insertion order kept in `truth_order`)
+    pub truth: HashMap<String, PartyRecord>,
+    /// order of truth keys
+    pub truth_order: Vec<String>,
+    /// api/bgapi/sendmsg log
+    pub api_log: Vec<String>,
+    /// trunks
+    pub trunks: HashMap<String, TrunkUse>,
+    /// peak sessions
+    pub peak_sessions: u64,
+}
+
+/// The switch core.
+pub struct Core {
+    /// configuration
+    pub cfg: SimConfig,
+    /// ESL password (changeable)
+    pub password: Mutex<String>,
+    /// state
+    pub st: Mutex<CoreSt>,
+    /// when the (simulated) switch started
+    pub started: Mutex<Instant>,
+    wall_start_us: i64,
+    real_start: Instant,
+    /// connection control
+    pub ctl: broadcast::Sender<Ctl>,
+    /// refuse new ESL connections
+    pub refusing: AtomicBool,
+    /// the switch is down (crashed / shut down, not restarted)
+    pub down: AtomicBool,
+    /// ids
+    pub next_id: AtomicU64,
+}
+
+impl Core {
+    /// New core.
+    pub fn new(cfg: SimConfig) -> Arc<Core> {
+        let (ctl, _) = broadcast::channel(16);
+        let mut trunks = HashMap::new();
+        for t in &cfg.trunks {
+            trunks.insert(
+                t.name.clone(),
+                TrunkUse {
+                    limit: t.channels,
+                    ..Default::default()
+                },
+            );
+        }
+        let st = CoreSt {
+            core_uuid: uuid::Uuid::new_v4().to_string(),
+            seq: 400,
+            session_id: 1,
+            trunks,
+            ..Default::default()
+        };
+        Arc::new(Core {
+            password: Mutex::new(cfg.password.clone()),
+            cfg,
+            st: Mutex::new(st),
+            started: Mutex::new(Instant::now()),
+            wall_start_us: chrono::Utc::now().timestamp_micros(),
+            real_start: Instant::now(),
+            ctl,
+            refusing: AtomicBool::new(false),
+            down: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// Simulated wall clock (µs since epoch): real time stretched by 1/time_scale.
+    pub fn now_us(&self) -> i64 {
+        let real = self.real_start.elapsed().as_micros() as f64;
+        self.wall_start_us + (real / self.scale()) as i64
+    }
+
+    /// Simulated ms since the simulator started.
+    pub fn sim_ms(&self) -> u64 {
+        (self.real_start.elapsed().as_millis() as f64 / self.scale()) as u64
+    }
+
+    /// time scale (>0)
+    pub fn scale(&self) -> f64 {
+        if self.cfg.time_scale > 0.0 {
+            self.cfg.time_scale
+        } else {
+            1.0
+        }
+    }
+
+    /// Real duration for a simulated number of ms.
+    pub fn dur(&self, sim_ms: u64) -> Duration {
+        Duration::from_secs_f64(sim_ms as f64 * self.scale() / 1000.0)
+    }
+
+    /// Sleep for simulated ms.
+    pub async fn sleep(&self, sim_ms: u64) {
+        tokio::time::sleep(self.dur(sim_ms)).await;
+    }
+
+    /// Fresh id.
+    pub fn id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// An event with the standard leading headers (sequence filled in at fire time).
+    pub fn new_event(&self, name: &str, file: &str, func: &str, line: u32) -> Event {
+        let now = self.now_us();
+        let t = chrono::DateTime::from_timestamp_micros(now).unwrap_or_default();
+        let local = t.with_timezone(&chrono::Local);
+        let mut e = Event::default();
+        e.add("Event-Name", name);
+        e.add("Core-UUID", lock(&self.st).core_uuid.clone());
+        e.add("FreeSWITCH-Hostname", &self.cfg.hostname);
+        e.add("FreeSWITCH-Switchname", &self.cfg.hostname);
+        e.add("FreeSWITCH-IPv4", "127.0.0.1");
+        e.add("FreeSWITCH-IPv6", "::1");
+        e.add(
+            "Event-Date-Local",
+            local.format("%Y-%m-%d %H:%M:%S").to_string(),
+        );
+        e.add(
+            "Event-Date-GMT",
+            t.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        );
+        e.add("Event-Date-Timestamp", now.to_string());
+        e.add("Event-Calling-File", file);
+        e.add("Event-Calling-Function", func);
+        e.add("Event-Calling-Line-Number", line.to_string());
+        e.add("Event-Sequence", "");
+        e
+    }
+
+    /// Fire an event to every interested listener. A listener whose queue is full
+    /// is dropped (its connection then closes), like a lagging FreeSWITCH client.
+    pub fn fire(&self, mut ev: Event) {
+        let mut st = lock(&self.st);
+        st.seq += 1;
+        let seq = st.seq.to_string();
+        if let Some(h) = ev.headers.iter_mut().find(|(k, _)| k == "Event-Sequence") {
+            h.1 = seq;
+        }
+        let ev = Arc::new(ev);
+        st.listeners.retain(|l| {
+            let wants = lock(&l.sub).wants(&ev);
+            if !wants {
+                return true;
+            }
+            match l.tx.try_send(ev.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => false,
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+    }
+
+    /// Register a listener; returns (id, receiver, subscription handle).
+    pub fn listen(&self) -> (u64, mpsc::Receiver<Arc<Event>>, Arc<Mutex<Sub>>) {
+        let (tx, rx) = mpsc::channel(self.cfg.event_queue.max(16));
+        let sub = Arc::new(Mutex::new(Sub::default()));
+        let id = self.id();
+        lock(&self.st).listeners.push(Listener {
+            id,
+            tx,
+            sub: sub.clone(),
+        });
+        (id, rx, sub)
+    }
+
+    /// Remove a listener.
+    pub fn unlisten(&self, id: u64) {
+        lock(&self.st).listeners.retain(|l| l.id != id);
+    }
+
+    /// Channel by uuid.
+    pub fn chan(&self, uuid: &str) -> Option<Arc<Chan>> {
+        lock(&self.st).chans.get(uuid).cloned()
+    }
+
+    /// All live channels.
+    pub fn chans(&self) -> Vec<Arc<Chan>> {
+        let st = lock(&self.st);
+        let mut v: Vec<_> = st.chans.values().cloned().collect();
+        v.sort_by_key(|c| {
+            let s = lock(&c.st);
+            (s.caller.created_us, s.session_id)
+        });
+        v
+    }
+
+    /// Register a new channel.
+    pub fn add_chan(&self, mut cs: ChanState) -> Arc<Chan> {
+        let mut st = lock(&self.st);
+        cs.session_id = st.session_id;
+        st.session_id += 1;
+        let uuid = cs.uuid.clone();
+        let (tick, _) = watch::channel(0u64);
+        let ch = Arc::new(Chan {
+            st: Mutex::new(cs),
+            tick,
+        });
+        st.chans.insert(uuid, ch.clone());
+        let n = st.chans.len() as u64;
+        st.peak_sessions = st.peak_sessions.max(n);
+        ch
+    }
+
+    /// Rename a channel's uuid in the registry.
+    pub fn rename_chan(&self, old: &str, new: &str) {
+        let mut st = lock(&self.st);
+        if let Some(c) = st.chans.remove(old) {
+            st.chans.insert(new.to_string(), c);
+        }
+    }
+
+    /// Forget a channel (destroyed); frees its trunk channel.
+    pub fn remove_chan(&self, uuid: &str) {
+        let mut st = lock(&self.st);
+        if let Some(c) = st.chans.remove(uuid) {
+            let (trunk, tchan) = {
+                let s = lock(&c.st);
+                (
+                    s.trunk.clone(),
+                    s.var("sim_trunk_channel")
+                        .and_then(|v| v.parse::<u32>().ok()),
+                )
+            };
+            if let (Some(t), Some(n)) = (trunk, tchan) {
+                if let Some(tu) = st.trunks.get_mut(&t) {
+                    tu.busy.remove(&n);
+                }
+            }
+        }
+    }
+
+    /// Seize a channel on a trunk. `hunt`: a/A/r/R or a channel number.
+    pub fn seize(&self, trunk: &str, hunt: &str) -> Result<u32, &'static str> {
+        let mut st = lock(&self.st);
+        let Some(tu) = st.trunks.get_mut(trunk) else {
+            return Err("DESTINATION_OUT_OF_ORDER");
+        };
+        let free: Vec<u32> = (1..=tu.limit).filter(|c| !tu.busy.contains(c)).collect();
+        if free.is_empty() {
+            return Err("NORMAL_CIRCUIT_CONGESTION");
+        }
+        let pick = match hunt {
+            "a" | "" => free[0],
+            "A" => *free.last().unwrap_or(&free[0]),
+            "r" => {
+                let p = free.iter().copied().find(|c| *c > tu.rr).unwrap_or(free[0]);
+                tu.rr = p;
+                p
+            }
+            "R" => {
+                let p = free
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|c| tu.rr == 0 || *c < tu.rr)
+                    .unwrap_or(*free.last().unwrap_or(&free[0]));
+                tu.rr = p;
+                p
+            }
+            n => match n.parse::<u32>() {
+                Ok(c) if c >= 1 && c <= tu.limit => {
+                    if tu.busy.contains(&c) {
+                        return Err("NORMAL_CIRCUIT_CONGESTION");
+                    }
+                    c
+                }
+                _ => return Err("DESTINATION_OUT_OF_ORDER"),
+            },
+        };
+        tu.busy.insert(pick);
+        tu.peak = tu.peak.max(tu.busy.len() as u32);
+        Ok(pick)
+    }
+
+    /// Release a seized trunk channel that never became a channel.
+    pub fn release(&self, trunk: &str, n: u32) {
+        if let Some(tu) = lock(&self.st).trunks.get_mut(trunk) {
+            tu.busy.remove(&n);
+        }
+    }
+
+    /// Update (or create) the ground-truth record of a party.
+    pub fn truth<F: FnOnce(&mut PartyRecord)>(&self, uuid: &str, f: F) {
+        let mut st = lock(&self.st);
+        if !st.truth.contains_key(uuid) {
+            st.truth_order.push(uuid.to_string());
+            st.truth.insert(
+                uuid.to_string(),
+                PartyRecord {
+                    uuid: uuid.to_string(),
+                    ..Default::default()
+                },
+            );
+        }
+        if let Some(r) = st.truth.get_mut(uuid) {
+            f(r);
+        }
+    }
+
+    /// Rename a ground-truth key.
+    pub fn truth_rename(&self, old: &str, new: &str) {
+        let mut st = lock(&self.st);
+        if let Some(mut r) = st.truth.remove(old) {
+            r.uuid = new.to_string();
+            st.truth.insert(new.to_string(), r);
+            for k in st.truth_order.iter_mut() {
+                if k == old {
+                    *k = new.to_string();
+                }
+            }
+        }
+    }
+
+    /// Does a ground-truth record exist for this uuid?
+    pub fn has_truth(&self, uuid: &str) -> bool {
+        lock(&self.st).truth.contains_key(uuid)
+    }
+
+    /// Log an incoming command.
+    pub fn log_api(&self, s: String) {
+        lock(&self.st).api_log.push(s);
+    }
+}

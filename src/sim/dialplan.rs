@@ -1,0 +1,138 @@
+//! Far-end "dialplans": the built-in `trace` context of the README (500-544) and
+//! the translation of a subscriber [`Behaviour`] into the application list that the
+//! far end runs (on a loopback B-leg for real, or as a phantom for FreeTDM/SIP).
+
+use super::config::{AfterAnswer, Behaviour};
+
+/// An application list.
+pub type Apps = Vec<(String, String)>;
+
+fn a(list: &[(&str, &str)]) -> Apps {
+    list.iter()
+        .map(|(x, y)| (x.to_string(), y.to_string()))
+        .collect()
+}
+
+/// The `trace` context. `None` = no such extension (NO_ROUTE_DESTINATION).
+pub fn trace_ext(ext: &str, socket_addr: &str) -> Option<Apps> {
+    let hello = "/opt/fs-trace/sounds/hello.wav";
+    Some(match ext {
+        "500" => a(&[
+            ("answer", ""),
+            ("playback", hello),
+            ("hangup", "NORMAL_CLEARING"),
+        ]),
+        "501" => a(&[
+            ("answer", ""),
+            ("sleep", "30000"),
+            ("hangup", "NORMAL_CLEARING"),
+        ]),
+        "502" => a(&[
+            ("answer", ""),
+            ("sleep", "1000"),
+            ("hangup", "NORMAL_CLEARING"),
+        ]),
+        "510" => a(&[("respond", "486")]),
+        "511" => a(&[
+            ("ring_ready", ""),
+            ("sleep", "60000"),
+            ("hangup", "NO_ANSWER"),
+        ]),
+        "512" => a(&[("hangup", "UNALLOCATED_NUMBER")]),
+        "513" => a(&[("hangup", "NORMAL_TEMPORARY_FAILURE")]),
+        "514" => a(&[("hangup", "USER_BUSY")]),
+        "515" => a(&[("sleep", "60000"), ("hangup", "NO_ANSWER")]),
+        "520" => a(&[
+            ("answer", ""),
+            ("sleep", "1000"),
+            ("send_dtmf", "1"),
+            ("sleep", "1000"),
+            ("send_dtmf", "23#"),
+            ("park", ""),
+        ]),
+        "530" => a(&[("answer", ""), ("park", "")]),
+        "531" => a(&[
+            ("answer", ""),
+            ("playback", "/opt/fs-trace/sounds/short.wav"),
+            ("park", ""),
+        ]),
+        "540" => vec![("socket".to_string(), format!("{socket_addr} async full"))],
+        "541" => a(&[
+            ("sleep", "2000"),
+            ("send_dtmf", "12345#"),
+            ("sleep", "30000"),
+            ("hangup", "NORMAL_CLEARING"),
+        ]),
+        "542" => a(&[("sleep", "1500"), ("hangup", "NORMAL_CLEARING")]),
+        "543" => a(&[("sleep", "60000"), ("hangup", "NORMAL_CLEARING")]),
+        "544" => a(&[
+            ("sleep", "500"),
+            ("playback", hello),
+            ("sleep", "30000"),
+            ("hangup", "NORMAL_CLEARING"),
+        ]),
+        _ => return None,
+    })
+}
+
+/// Applications a far end with this behaviour runs.
+pub fn behaviour_apps(b: &Behaviour) -> Apps {
+    let mut v: Apps = Vec::new();
+    let push = |v: &mut Apps, x: &str, y: String| v.push((x.to_string(), y));
+    match b {
+        Behaviour::Answer { ring_ms, after } => {
+            if *ring_ms > 0 {
+                push(&mut v, "ring_ready", String::new());
+                push(&mut v, "sleep", ring_ms.to_string());
+            }
+            push(&mut v, "answer", String::new());
+            match after {
+                AfterAnswer::Stay => push(&mut v, "park", String::new()),
+                AfterAnswer::HangupAfter { ms } => {
+                    push(&mut v, "sleep", ms.to_string());
+                    push(&mut v, "hangup", "NORMAL_CLEARING".into());
+                }
+                AfterAnswer::PressDigits {
+                    digits,
+                    at_ms,
+                    hangup_ms,
+                } => {
+                    push(&mut v, "sleep", at_ms.to_string());
+                    push(&mut v, "send_dtmf", digits.clone());
+                    match hangup_ms {
+                        Some(h) => {
+                            push(&mut v, "sleep", h.saturating_sub(*at_ms).to_string());
+                            push(&mut v, "hangup", "NORMAL_CLEARING".into());
+                        }
+                        None => push(&mut v, "park", String::new()),
+                    }
+                }
+            }
+        }
+        Behaviour::Busy { after_ms } => {
+            if *after_ms > 0 {
+                push(&mut v, "sleep", after_ms.to_string());
+            }
+            push(&mut v, "hangup", "USER_BUSY".into());
+        }
+        Behaviour::NoAnswer => {
+            push(&mut v, "ring_ready", String::new());
+            push(&mut v, "park", String::new());
+        }
+        Behaviour::Silent => push(&mut v, "park", String::new()),
+        Behaviour::Reject {
+            cause,
+            after_ms,
+            ring,
+        } => {
+            if *ring {
+                push(&mut v, "ring_ready", String::new());
+            }
+            if *after_ms > 0 {
+                push(&mut v, "sleep", after_ms.to_string());
+            }
+            push(&mut v, "hangup", cause.clone());
+        }
+    }
+    v
+}

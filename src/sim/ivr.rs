@@ -1,0 +1,213 @@
+//! IVR applications: `play_and_get_digits` (tries, timeouts, terminators, regex,
+//! invalid prompt; sets the variable, `read_result`, `read_terminator_used` as in
+//! trace 10), `record` / `record_session` (RECORD_START/STOP, a real WAV file), and
+//! `say` (one file_string playback).
+
+use super::apps::{playback, read_dtmf};
+use super::media;
+use super::session::{Sess, Vars};
+
+const ALL_DIGITS: &str = "0123456789*#ABCD";
+
+/// `play_and_get_digits min max tries timeout terminators file invalid_file var regex [digit_timeout]`
+pub async fn play_and_get_digits(sess: &Sess, arg: &str) {
+    let a: Vec<&str> = arg.split_whitespace().collect();
+    let num = |i: usize, d: u64| a.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(d);
+    let min = num(0, 1) as usize;
+    let max = num(1, 1).max(1) as usize;
+    let tries = num(2, 1).max(1);
+    let timeout = num(3, 5000);
+    let terms = a.get(4).copied().unwrap_or("#");
+    let terms = if terms == "none" { "" } else { terms };
+    let file = a.get(5).copied().unwrap_or("");
+    let invalid = a.get(6).copied().unwrap_or("");
+    let var = a.get(7).copied().unwrap_or("");
+    let re = a
+        .get(8)
+        .and_then(|r| regex::Regex::new(&format!("^(?:{r})$")).ok());
+    let digit_timeout = num(9, timeout);
+    sess.modify(|s| s.dtmf.clear());
+    for _ in 0..tries {
+        let mut got: Vec<char> = Vec::new();
+        let mut term_used: Option<char> = None;
+        if !file.is_empty() {
+            let (_, d, _) = playback(sess, file, ALL_DIGITS).await;
+            got.extend(d);
+        }
+        if sess.hungup() {
+            break;
+        }
+        // digits typed during the prompt count; a terminator there ends input
+        if let Some(pos) = got.iter().position(|c| terms.contains(*c)) {
+            term_used = Some(got[pos]);
+            got.truncate(pos);
+        }
+        while term_used.is_none() && got.len() < max {
+            let wait = if got.is_empty() {
+                timeout
+            } else {
+                digit_timeout
+            };
+            let hit = sess
+                .wait_until(Some(wait), |s| s.is_hungup() || !s.dtmf.is_empty())
+                .await;
+            if !hit || sess.hungup() {
+                break;
+            }
+            for c in read_dtmf(sess) {
+                if term_used.is_some() || got.len() >= max {
+                    continue;
+                }
+                if terms.contains(c) {
+                    term_used = Some(c);
+                } else {
+                    got.push(c);
+                }
+            }
+        }
+        if sess.hungup() {
+            break;
+        }
+        let s: String = got.iter().collect();
+        let ok = s.len() >= min && re.as_ref().map(|r| r.is_match(&s)).unwrap_or(true);
+        if ok && !s.is_empty() {
+            sess.modify(|st| {
+                if !var.is_empty() {
+                    st.set_var(var, &s);
+                }
+                st.set_var("read_result", "success");
+                if let Some(t) = term_used {
+                    st.set_var("read_terminator_used", &t.to_string());
+                }
+            });
+            return;
+        }
+        if !invalid.is_empty() && !invalid.starts_with("silence") {
+            playback(sess, invalid, "").await;
+        }
+        if sess.hungup() {
+            break;
+        }
+    }
+    sess.modify(|st| st.set_var("read_result", "failure"));
+}
+
+/// `record <path> [max_secs] [silence_thresh] [silence_hits]`, or `record_session <path>`.
+pub async fn record(sess: &Sess, arg: &str, session: bool) {
+    let a: Vec<&str> = arg.split_whitespace().collect();
+    let path = a.first().copied().unwrap_or("").to_string();
+    sess.fire(
+        "RECORD_START",
+        ("mod_dptools.c", "record_function", 1),
+        Vars::Yes,
+        &[],
+        &[("Record-File-Path", path.clone())],
+    );
+    if session {
+        sess.modify(|s| s.set_var("sim_record_session", &path));
+        return;
+    }
+    let max_s = a.get(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let silence_hits = a.get(3).and_then(|v| v.parse::<u64>().ok());
+    let terms = sess.with(|s| s.var("record_terminators").map(str::to_string));
+    let terms = terms.unwrap_or_else(|| "#".to_string());
+    let start = tokio::time::Instant::now();
+    let max_ms = if max_s == 0 { None } else { Some(max_s * 1000) };
+    let mut spoke = false;
+    loop {
+        let el = (start.elapsed().as_secs_f64() * 1000.0 / sess.core.scale()) as u64;
+        let left = max_ms.map(|m| m.saturating_sub(el));
+        if left == Some(0) {
+            break;
+        }
+        let step = match (left, silence_hits) {
+            (Some(l), Some(h)) if spoke => Some(l.min(h * 1000)),
+            (l, _) => l,
+        };
+        let was_speaking = sess.with(|s| s.far_speaking);
+        let hit = sess
+            .wait_until(step, |s| {
+                s.is_hungup() || s.brk || !s.dtmf.is_empty() || s.far_speaking != was_speaking
+            })
+            .await;
+        if sess.hungup() || sess.with(|s| s.brk) {
+            break;
+        }
+        if !hit {
+            if spoke && silence_hits.is_some() && !sess.with(|s| s.far_speaking) {
+                break;
+            }
+            continue;
+        }
+        if sess.with(|s| s.far_speaking) {
+            spoke = true;
+        }
+        let d = read_dtmf(sess);
+        if d.iter().any(|c| terms.contains(*c)) {
+            break;
+        }
+    }
+    let el = (start.elapsed().as_secs_f64() * 1000.0 / sess.core.scale()) as u64;
+    media::write_wav(&path, el.min(max_ms.unwrap_or(u64::MAX)));
+    sess.modify(|s| {
+        s.set_var("record_ms", &el.to_string());
+        s.set_var("record_seconds", &(el / 1000).to_string());
+    });
+    sess.fire(
+        "RECORD_STOP",
+        ("mod_dptools.c", "record_function", 2),
+        Vars::Yes,
+        &[],
+        &[("Record-File-Path", path)],
+    );
+}
+
+/// `say <lang> <type> <method> <text>`.
+pub async fn say(sess: &Sess, arg: &str) -> Option<String> {
+    let a: Vec<&str> = arg.split_whitespace().collect();
+    if a.len() < 4 {
+        return None;
+    }
+    let words = media::say_words(a[0], a[1], a[2], a[3])?;
+    let fs = media::file_string(&words);
+    playback(sess, &fs, "").await;
+    None
+}
+
+/// `uuid_record <uuid> start|stop <path>`: RECORD_START + MEDIA_BUG_START, or the STOP pair.
+pub fn record_bug(sess: &Sess, path: &str, start: bool) {
+    let (rec, bug) = if start {
+        ("RECORD_START", "MEDIA_BUG_START")
+    } else {
+        ("RECORD_STOP", "MEDIA_BUG_STOP")
+    };
+    if start {
+        sess.modify(|s| s.set_var("sim_record_started_us", &sess.core.now_us().to_string()));
+    } else {
+        let t0 = sess.with(|s| {
+            s.var("sim_record_started_us")
+                .and_then(|v| v.parse::<i64>().ok())
+        });
+        let ms = t0
+            .map(|t| ((sess.core.now_us() - t) / 1000).max(0) as u64)
+            .unwrap_or(0);
+        media::write_wav(path, ms);
+    }
+    sess.fire(
+        rec,
+        ("switch_ivr_async.c", "record_callback", 1),
+        Vars::Yes,
+        &[],
+        &[("Record-File-Path", path.to_string())],
+    );
+    sess.fire(
+        bug,
+        ("switch_core_media_bug.c", "switch_core_media_bug_add", 1),
+        Vars::Yes,
+        &[],
+        &[
+            ("Media-Bug-Function", "session_record".to_string()),
+            ("Media-Bug-Target", path.to_string()),
+        ],
+    );
+}

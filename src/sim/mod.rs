@@ -1,0 +1,240 @@
+//! FreeSWITCH simulator: an ESL server that behaves like FreeSWITCH 1.10 as
+//! recorded in `shared/esl-traces`, used by tests and `make demo` as an
+//! independent witness. It shares no code with contactd's ESL adapter.
+//!
+//! Entry point: [`Simulator::start`]. The handle is `Clone` and thread-safe.
+
+pub mod api;
+pub mod apps;
+pub mod bridge;
+pub mod channel;
+pub mod config;
+pub mod core;
+pub mod dialplan;
+pub mod esl;
+pub mod event;
+pub mod ivr;
+pub mod lifecycle;
+pub mod media;
+pub mod originate;
+pub mod outbound;
+pub mod runner;
+pub mod session;
+pub mod show;
+pub mod truth;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tokio::task::JoinHandle;
+
+pub use self::config::{
+    AfterAnswer, Behaviour, CallerStep, InboundCall, SimConfig, SubscriberRule, TrunkConfig,
+    TrunkKind,
+};
+pub use self::truth::PartyRecord;
+
+use self::core::{lock, Core, Ctl};
+use self::session::Sess;
+
+struct Inner {
+    cfg: SimConfig,
+    addr: SocketAddr,
+    core: Mutex<Arc<Core>>,
+    accept: Mutex<Option<JoinHandle<()>>>,
+    heartbeat: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(h) = lock(&self.accept).take() {
+            h.abort();
+        }
+        if let Some(h) = lock(&self.heartbeat).take() {
+            h.abort();
+        }
+    }
+}
+
+/// Handle on a running simulator.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+impl Simulator {
+    /// Start listening on `cfg.listen`.
+    pub async fn start(cfg: SimConfig) -> std::io::Result<Simulator> {
+        let l = tokio::net::TcpListener::bind(&cfg.listen).await?;
+        let addr = l.local_addr()?;
+        let core = Core::new(cfg.clone());
+        let accept = lifecycle::spawn_accept(core.clone(), l);
+        let hb = lifecycle::spawn_heartbeat(core.clone());
+        Ok(Simulator {
+            inner: Arc::new(Inner {
+                cfg,
+                addr,
+                core: Mutex::new(core),
+                accept: Mutex::new(Some(accept)),
+                heartbeat: Mutex::new(hb),
+            }),
+        })
+    }
+
+    fn core(&self) -> Arc<Core> {
+        lock(&self.inner.core).clone()
+    }
+
+    /// The ESL address actually bound.
+    pub fn esl_addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// Change the ESL password.
+    pub fn set_password(&self, pw: &str) {
+        *lock(&self.core().password) = pw.to_string();
+    }
+
+    /// Close every ESL TCP connection abruptly (calls continue).
+    pub fn drop_esl_connections(&self) {
+        let _ = self.core().ctl.send(Ctl::Drop);
+    }
+
+    /// Refuse (true: the port is closed) or accept connections again.
+    pub async fn refuse_connections(&self, refuse: bool) {
+        let core = self.core();
+        core.refusing.store(refuse, Ordering::SeqCst);
+        if refuse {
+            if let Some(h) = lock(&self.inner.accept).take() {
+                h.abort();
+            }
+        } else if lock(&self.inner.accept).is_none() && !core.down.load(Ordering::SeqCst) {
+            if let Ok(l) = lifecycle::bind(self.inner.addr).await {
+                *lock(&self.inner.accept) = Some(lifecycle::spawn_accept(core, l));
+            }
+        }
+    }
+
+    /// Like `fsctl shutdown`: SHUTDOWN event, SYSTEM_SHUTDOWN hangups, notices, close; port then refused.
+    pub async fn shutdown_graceful(&self) {
+        let core = self.core();
+        lifecycle::shutdown(&core).await;
+        self.stop_listening();
+    }
+
+    fn stop_listening(&self) {
+        if let Some(h) = lock(&self.inner.accept).take() {
+            h.abort();
+        }
+        if let Some(h) = lock(&self.inner.heartbeat).take() {
+            h.abort();
+        }
+    }
+
+    /// SIGKILL: every connection closes at once; all calls are gone.
+    pub fn crash(&self) {
+        lifecycle::crash(&self.core());
+        self.stop_listening();
+    }
+
+    /// Start again after shutdown/crash: fresh Core-UUID, no calls, same port.
+    pub async fn restart(&self) -> std::io::Result<()> {
+        let old = self.core();
+        if !old.down.load(Ordering::SeqCst) {
+            lifecycle::crash(&old);
+        }
+        self.stop_listening();
+        let core = Core::new(self.inner.cfg.clone());
+        {
+            let mut st = lock(&core.st);
+            let ost = lock(&old.st);
+            st.truth = ost.truth.clone();
+            st.truth_order = ost.truth_order.clone();
+            st.api_log = ost.api_log.clone();
+            for (k, v) in &ost.trunks {
+                if let Some(t) = st.trunks.get_mut(k) {
+                    t.peak = v.peak;
+                }
+            }
+        }
+        *lock(&core.password) = lock(&old.password).clone();
+        let l = lifecycle::bind(self.inner.addr).await?;
+        *lock(&self.inner.accept) = Some(lifecycle::spawn_accept(core.clone(), l));
+        *lock(&self.inner.heartbeat) = lifecycle::spawn_heartbeat(core.clone());
+        *lock(&self.inner.core) = core;
+        Ok(())
+    }
+
+    /// Current Core-UUID.
+    pub fn core_uuid(&self) -> String {
+        lock(&self.core().st).core_uuid.clone()
+    }
+
+    /// Hang up a channel with a cause, as the far end / network would.
+    pub fn hangup(&self, uuid: &str, cause: &str) -> bool {
+        let core = self.core();
+        match core.chan(uuid) {
+            Some(c) => {
+                Sess::new(core, c).hangup(cause, "party");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// uuids of live channels.
+    pub fn live_channels(&self) -> Vec<String> {
+        self.core()
+            .chans()
+            .iter()
+            .map(|c| lock(&c.st).uuid.clone())
+            .collect()
+    }
+
+    /// Live channels on a trunk.
+    pub fn live_channels_on(&self, trunk: &str) -> u32 {
+        lock(&self.core().st)
+            .trunks
+            .get(trunk)
+            .map(|t| t.busy.len() as u32)
+            .unwrap_or(0)
+    }
+
+    /// Peak simultaneous channels on a trunk since start.
+    pub fn peak_channels_on(&self, trunk: &str) -> u32 {
+        lock(&self.core().st)
+            .trunks
+            .get(trunk)
+            .map(|t| t.peak)
+            .unwrap_or(0)
+    }
+
+    /// Create an inbound call handed to an outbound ESL server; returns its uuid.
+    pub fn inbound_call(&self, call: InboundCall) -> Result<String, String> {
+        outbound::inbound_call(&self.core(), call)
+    }
+
+    /// Ground truth of every simulated party, in creation order.
+    pub fn ground_truth(&self) -> Vec<PartyRecord> {
+        let core = self.core();
+        let st = lock(&core.st);
+        st.truth_order
+            .iter()
+            .filter_map(|k| st.truth.get(k).cloned())
+            .collect()
+    }
+
+    /// Every api / bgapi / sendmsg command received.
+    pub fn api_log(&self) -> Vec<String> {
+        lock(&self.core().st).api_log.clone()
+    }
+
+    /// Channel variable of a live channel.
+    pub fn channel_var(&self, uuid: &str, var: &str) -> Option<String> {
+        self.core()
+            .chan(uuid)
+            .and_then(|c| lock(&c.st).var(var).map(str::to_string))
+    }
+}

@@ -1,0 +1,506 @@
+//! `originate`: argument parsing (`{vars}url exten|&app(args) ...`), endpoints
+//! (loopback with its two legs, freetdm spans with hunting and congestion,
+//! sofia gateways with a limit, user/ agent phones), the originate wait
+//! (originate_timeout / leg_timeout / leg_progress_timeout) and the hand-over to
+//! the A-leg's session once the BACKGROUND_JOB / api reply has been sent.
+
+use std::sync::Arc;
+
+use super::channel::{ChanState, Cs};
+use super::core::Core;
+use super::dialplan::{self, Apps};
+use super::runner::{resolve, run_channel, run_phantom};
+use super::session::{Sess, Vars};
+
+/// The usage text of mod_commands' originate.
+pub const USAGE: &str = "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n";
+
+/// Parsed originate arguments.
+#[derive(Debug, Clone, Default)]
+pub struct OrigReq {
+    /// `{k=v}` variables in order
+    pub vars: Vec<(String, String)>,
+    /// endpoint url
+    pub url: String,
+    /// exten or &app(args)
+    pub dest: String,
+    /// context
+    pub context: String,
+}
+
+/// Parse; Err = usage text.
+pub fn parse(arg: &str) -> Result<OrigReq, String> {
+    let mut rest = arg.trim();
+    let mut vars = Vec::new();
+    while rest.starts_with('{') || rest.starts_with('[') {
+        let close = if rest.starts_with('{') { '}' } else { ']' };
+        let Some(end) = rest.find(close) else {
+            return Err(USAGE.into());
+        };
+        for kv in rest[1..end].split(',') {
+            if let Some((k, v)) = kv.split_once('=') {
+                vars.push((k.trim().to_string(), v.to_string()));
+            }
+        }
+        rest = &rest[end + 1..];
+    }
+    let parts: Vec<&str> = rest.split_whitespace().collect();
+    if parts.len() < 2 {
+        return Err(USAGE.into());
+    }
+    Ok(OrigReq {
+        vars,
+        url: parts[0].to_string(),
+        dest: parts[1].to_string(),
+        context: parts.get(3).copied().unwrap_or("default").to_string(),
+    })
+}
+
+/// What to do with the A-leg once the result has been reported.
+pub enum After {
+    /// nothing (no channel)
+    Nothing,
+    /// run the A-leg's app / extension
+    Run(Sess, Apps),
+    /// finish the failed A-leg (reporting sequence)
+    Report(Sess),
+}
+
+impl After {
+    /// Start it (spawns the A-leg's session task).
+    pub fn start(self) {
+        match self {
+            After::Nothing => {}
+            After::Run(s, apps) => {
+                tokio::spawn(run_channel(s, apps));
+            }
+            After::Report(s) => {
+                tokio::spawn(async move {
+                    s.report(true);
+                });
+            }
+        }
+    }
+}
+
+fn var<'a>(r: &'a OrigReq, k: &str) -> Option<&'a str> {
+    r.vars
+        .iter()
+        .rev()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+}
+
+fn dest_apps(req: &OrigReq) -> Apps {
+    let d = &req.dest;
+    if let Some(x) = d.strip_prefix('&') {
+        let (app, arg) = match x.find('(') {
+            Some(i) => (&x[..i], x[i + 1..].trim_end_matches(')')),
+            None => (x, ""),
+        };
+        return vec![(app.to_string(), arg.to_string())];
+    }
+    dialplan::trace_ext(d, "127.0.0.1:8084")
+        .filter(|_| req.context == "trace")
+        .unwrap_or_else(|| vec![("park".into(), String::new())])
+}
+
+/// Run an originate. Returns the api body (`+OK <uuid>\n` / `-ERR CAUSE\n`) and the follow-up.
+pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
+    let req = match parse(arg) {
+        Ok(r) => r,
+        Err(u) => return (u, After::Nothing),
+    };
+    let segs: Vec<&str> = req.url.split('/').collect();
+    let now = core.now_us();
+    let want_uuid = var(&req, "origination_uuid").map(str::to_string);
+    let uuid = want_uuid
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let cid_num = var(&req, "origination_caller_id_number")
+        .unwrap_or("0000000000")
+        .to_string();
+    let cid_name = var(&req, "origination_caller_id_name")
+        .unwrap_or("")
+        .to_string();
+    let (kind, number, name, trunk, tchan, loop_ctx) = match segs.as_slice() {
+        ["loopback", ext, rest @ ..] => {
+            let ctx = rest.first().copied().unwrap_or("default").to_string();
+            (
+                "loopback",
+                ext.to_string(),
+                format!("loopback/{ext}-a"),
+                None,
+                None,
+                Some(ctx),
+            )
+        }
+        ["freetdm", span, hunt, num] => {
+            if !core
+                .cfg
+                .trunks
+                .iter()
+                .any(|t| t.kind == super::config::TrunkKind::Freetdm)
+            {
+                return ("-ERR CHAN_NOT_IMPLEMENTED\n".into(), After::Nothing);
+            }
+            let span = if *span == "0" {
+                core.cfg
+                    .trunks
+                    .iter()
+                    .filter(|t| t.kind == super::config::TrunkKind::Freetdm)
+                    .find(|t| {
+                        let st = super::core::lock(&core.st);
+                        st.trunks
+                            .get(&t.name)
+                            .map(|u| (u.busy.len() as u32) < u.limit)
+                            .unwrap_or(false)
+                    })
+                    .map(|t| t.name.clone())
+                    .unwrap_or_else(|| "0".into())
+            } else {
+                span.to_string()
+            };
+            match core.seize(&span, hunt) {
+                Ok(c) => (
+                    "freetdm",
+                    num.to_string(),
+                    format!("FreeTDM/{span}:{c}/{num}"),
+                    Some(span.clone()),
+                    Some(c),
+                    None,
+                ),
+                Err(cause) => return (format!("-ERR {cause}\n"), After::Nothing),
+            }
+        }
+        ["sofia", "gateway", gw, num] => {
+            if !core
+                .cfg
+                .trunks
+                .iter()
+                .any(|t| t.kind == super::config::TrunkKind::Gateway && t.name == *gw)
+            {
+                // sofia: unknown gateway
+                return ("-ERR INVALID_GATEWAY\n".into(), After::Nothing);
+            }
+            match core.seize(gw, "a") {
+                Ok(c) => (
+                    "gateway",
+                    num.to_string(),
+                    format!("sofia/gateway/{gw}/{num}"),
+                    Some(gw.to_string()),
+                    Some(c),
+                    None,
+                ),
+                // the carrier answers 503 to calls over the contracted limit
+                Err(_) => return ("-ERR NORMAL_TEMPORARY_FAILURE\n".into(), After::Nothing),
+            }
+        }
+        ["user", ext] => (
+            "user",
+            ext.to_string(),
+            format!("sofia/internal/{ext}@sim"),
+            None,
+            None,
+            None,
+        ),
+        _ => return ("-ERR CHAN_NOT_IMPLEMENTED\n".into(), After::Nothing),
+    };
+    if kind == "user" && !core.cfg.agents.contains_key(&number) {
+        return ("-ERR USER_NOT_REGISTERED\n".into(), After::Nothing);
+    }
+    // ---- A-leg
+    let temp = if kind == "loopback" && want_uuid.is_some() {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        uuid.clone()
+    };
+    let first_name = match &loop_ctx {
+        Some(ctx) => format!("loopback/{number}/{ctx}-a"),
+        None => name.clone(),
+    };
+    let mut cs = ChanState::new(&temp, &first_name, "outbound", now);
+    cs.trunk = trunk.clone();
+    let a = Sess::new(core.clone(), core.add_chan(cs));
+    let callee_num = loop_ctx.clone().unwrap_or_else(|| number.clone());
+    core.truth(&temp, |r| {
+        r.number = number.clone();
+        r.trunk = trunk.clone();
+        r.endpoint = kind.to_string();
+    });
+    if kind == "loopback" {
+        codec_events(&a);
+        if want_uuid.is_some() {
+            a.modify(|s| {
+                s.uuid = uuid.clone();
+                s.name = name.clone();
+                s.state = Cs::Init;
+            });
+            core.rename_chan(&temp, &uuid);
+            core.truth_rename(&temp, &uuid);
+        }
+        a.modify(|s| s.name = name.clone());
+    }
+    a.modify(|s| {
+        s.state = Cs::Init;
+        s.codec = (true, true);
+        s.has_profile = true;
+        s.caller.cid_name = cid_name.clone();
+        s.caller.cid_num = cid_num.clone();
+        s.caller.orig_cid_name = cid_name.clone();
+        s.caller.orig_cid_num = cid_num.clone();
+        s.caller.callee_name = "Outbound Call".into();
+        s.caller.callee_num = callee_num.clone();
+        s.caller.ani = cid_num.clone();
+        s.caller.dest = number.clone();
+        s.caller.source = if kind == "loopback" {
+            "mod_loopback"
+        } else {
+            "src/switch_ivr_originate.c"
+        }
+        .into();
+        s.caller.context = loop_ctx.clone().unwrap_or_else(|| "default".into());
+        s.set_var("direction", "outbound");
+        s.set_var("is_outbound", "true");
+        s.set_var("session_id", &s.session_id.to_string());
+        s.set_var("read_codec", "L16");
+        s.set_var("read_rate", "8000");
+        s.set_var("write_codec", "L16");
+        s.set_var("write_rate", "8000");
+        s.set_var("channel_name", &name);
+        s.set_var("uuid", &uuid);
+        s.set_var("call_uuid", &uuid);
+        if let Some(n) = tchan {
+            s.set_var("sim_trunk_channel", &n.to_string());
+        }
+    });
+    if want_uuid.is_some() && kind == "loopback" {
+        a.fire(
+            "CHANNEL_UUID",
+            (
+                "switch_core_session.c",
+                "switch_core_session_set_uuid",
+                2051,
+            ),
+            Vars::Yes,
+            &[("Old-Unique-ID", temp.clone())],
+            &[],
+        );
+    }
+    a.fire(
+        "CHANNEL_OUTGOING",
+        (
+            "switch_core_session.c",
+            "switch_core_session_outgoing_channel",
+            768,
+        ),
+        Vars::No,
+        &[],
+        &[],
+    );
+    a.set_running(Cs::Init);
+    // ---- B-leg (loopback only)
+    let b_uuid = uuid::Uuid::new_v4().to_string();
+    let b = if let Some(ctx) = &loop_ctx {
+        let mut bs = ChanState::new(&b_uuid, &format!("loopback/{number}-b"), "inbound", now);
+        bs.far_end = true;
+        bs.partner = Some(uuid.clone());
+        let b = Sess::new(core.clone(), core.add_chan(bs));
+        codec_events(&b);
+        b.modify(|s| {
+            s.codec = (true, true);
+            s.has_profile = true;
+            s.hit_dialplan = true;
+            s.caller.cid_name = cid_name.clone();
+            s.caller.cid_num = cid_num.clone();
+            s.caller.orig_cid_name = cid_name.clone();
+            s.caller.orig_cid_num = cid_num.clone();
+            s.caller.callee_name = "Outbound Call".into();
+            s.caller.callee_num = ctx.clone();
+            s.caller.ani = cid_num.clone();
+            s.caller.dest = number.clone();
+            s.caller.source = "mod_loopback".into();
+            s.caller.context = ctx.clone();
+            s.set_var("direction", "inbound");
+            s.set_var("uuid", &b_uuid);
+            s.set_var("call_uuid", &b_uuid);
+            s.set_var("session_id", &s.session_id.to_string());
+            s.set_var("channel_name", &format!("loopback/{number}-b"));
+            s.set_var("read_codec", "L16");
+            s.set_var("read_rate", "8000");
+            s.set_var("write_codec", "L16");
+            s.set_var("write_rate", "8000");
+            for (k, v) in &req.vars {
+                if !k.starts_with("originate_") && !k.starts_with("leg_") {
+                    s.set_var(k, v);
+                }
+            }
+            s.set_var("other_loopback_leg_uuid", &uuid);
+            s.set_var("loopback_leg", "B");
+        });
+        Some(b)
+    } else {
+        None
+    };
+    a.modify(|s| {
+        for (k, v) in &req.vars {
+            s.set_var(k, v);
+        }
+        s.set_var("originate_early_media", "false");
+        s.set_var("originate_endpoint", kind);
+        if b.is_some() {
+            s.partner = Some(b_uuid.clone());
+            s.set_var("other_loopback_leg_uuid", &b_uuid);
+            s.set_var("loopback_leg", "A");
+        }
+    });
+    let cre = (
+        "switch_core_state_machine.c",
+        "switch_core_session_run",
+        626,
+    );
+    a.set_state(Cs::Routing);
+    a.fire("CHANNEL_CREATE", cre, Vars::Yes, &[], &[]);
+    a.fire(
+        "CHANNEL_ORIGINATE",
+        (cre.0, cre.1, 632),
+        Vars::Yes,
+        &[],
+        &[],
+    );
+    a.set_running(Cs::Routing);
+    a.set_running(Cs::ConsumeMedia);
+    let behaviour_desc;
+    if let (Some(b), Some(ctx)) = (&b, &loop_ctx) {
+        b.set_running(Cs::Init);
+        b.set_state(Cs::Routing);
+        b.fire("CHANNEL_CREATE", cre, Vars::Yes, &[], &[]);
+        b.modify(|s| s.running = Cs::Routing);
+        b.set_callstate("RINGING");
+        b.set_running(Cs::Routing);
+        let apps = resolve(b, &number, ctx);
+        behaviour_desc = if ctx == "trace" {
+            format!("trace/{number}")
+        } else {
+            format!("{:?}", core.cfg.behaviour_for(&number))
+        };
+        match apps {
+            Some(apps) => {
+                b.set_running(Cs::Execute);
+                tokio::spawn(run_channel(b.clone(), apps));
+            }
+            None => {
+                let b2 = b.clone();
+                b2.hangup("NO_ROUTE_DESTINATION", "party");
+                tokio::spawn(async move { b2.report(true) });
+            }
+        }
+    } else {
+        let beh = if kind == "user" {
+            core.cfg
+                .agents
+                .get(&number)
+                .cloned()
+                .unwrap_or(super::config::Behaviour::NoAnswer)
+        } else {
+            core.cfg.behaviour_for(&number)
+        };
+        behaviour_desc = format!("{beh:?}");
+        tokio::spawn(run_phantom(a.clone(), dialplan::behaviour_apps(&beh)));
+    }
+    core.truth(&uuid, |r| r.behaviour = behaviour_desc);
+    // ---- wait for the outcome
+    let num = |k: &str| var(&req, k).and_then(|v| v.parse::<u64>().ok());
+    let ot = num("originate_timeout").unwrap_or(60) * 1000;
+    let lt = num("leg_timeout").map(|v| v * 1000);
+    let lpt = num("leg_progress_timeout").map(|v| v * 1000);
+    let start = tokio::time::Instant::now();
+    loop {
+        let el = (start.elapsed().as_secs_f64() * 1000.0 / core.scale()) as u64;
+        let mut limits = vec![(ot, "NO_ANSWER")];
+        if let Some(l) = lt {
+            limits.push((l, "ALLOTTED_TIMEOUT"));
+        }
+        if let Some(p) = lpt {
+            if !a.with(|s| s.caller.progress_us > 0) {
+                limits.push((p, "PROGRESS_TIMEOUT"));
+            }
+        }
+        limits.sort();
+        let (lim, cause) = limits[0];
+        if el >= lim {
+            a.hangup(cause, "switch");
+            break;
+        }
+        let ok = a
+            .wait_until(Some(lim - el), |s| {
+                s.is_hungup() || s.caller.answered_us > 0
+            })
+            .await;
+        if ok {
+            break;
+        }
+    }
+    if a.hungup() {
+        let cause = a.with(|s| s.hangup_cause.clone().unwrap_or_default());
+        return (format!("-ERR {cause}\n"), After::Report(a));
+    }
+    // success: flip caller id (CALL_UPDATE)
+    a.modify(|s| {
+        s.set_var("endpoint_disposition", "ANSWER");
+        s.set_var("pre_transfer_caller_id_name", &cid_name);
+        s.set_var("pre_transfer_caller_id_number", &cid_num);
+        s.set_var("channel_cid_flipped", "yes");
+        let c = &mut s.caller;
+        std::mem::swap(&mut c.cid_name, &mut c.callee_name);
+        std::mem::swap(&mut c.cid_num, &mut c.callee_num);
+    });
+    a.hit_dialplan_on();
+    a.fire(
+        "CALL_UPDATE",
+        ("switch_channel.c", "switch_channel_flip_cid", 3277),
+        Vars::Yes,
+        &[("Direction", "RECV".to_string())],
+        &[],
+    );
+    let apps = dest_apps(&req);
+    (format!("+OK {uuid}\n"), After::Run(a, apps))
+}
+
+impl Sess {
+    /// Mark Channel-HIT-Dialplan true.
+    pub fn hit_dialplan_on(&self) {
+        self.modify(|s| s.hit_dialplan = true);
+    }
+}
+
+fn codec_events(s: &Sess) {
+    let f = (
+        "switch_core_codec.c",
+        "switch_core_session_set_read_codec",
+        279,
+    );
+    s.modify(|st| st.codec = (true, false));
+    let ev = {
+        let mut e = s.event("CODEC", f, Vars::No, &[], &[]);
+        e.add("channel-read-codec-name", "L16");
+        e.add("channel-read-codec-rate", "8000");
+        e.add("channel-read-codec-bit-rate", "128000");
+        e
+    };
+    s.core.fire(ev);
+    s.modify(|st| st.codec = (true, true));
+    let mut e = s.event(
+        "CODEC",
+        (
+            "switch_core_codec.c",
+            "switch_core_session_set_write_codec",
+            450,
+        ),
+        Vars::No,
+        &[],
+        &[],
+    );
+    e.add("Channel-Write-codec-bit-rate", "128000");
+    s.core.fire(e);
+}

@@ -1,0 +1,304 @@
+//! Outbound socket mode: the `socket <addr> async full` application (connect to
+//! the outbound server, park, run queued sendmsg apps, then the linger /
+//! disconnect notices of traces 09 and 11), the `connect` reply (channel data as
+//! headers), and inbound calls created by the test API with a scripted caller.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpStream;
+
+use super::apps::park_loop;
+use super::channel::{ChanState, Cs};
+use super::config::{CallerStep, InboundCall};
+use super::core::{lock, Core};
+use super::esl::{raw_msg, Conn, ConnShared};
+use super::runner::run_channel;
+use super::session::{Sess, Vars};
+use super::wire;
+
+/// The reply to `connect`: CHANNEL_DATA headers then the command/reply headers.
+pub fn connect_reply(core: &Arc<Core>, uuid: &str) -> String {
+    let Some(ch) = core.chan(uuid) else {
+        return String::from_utf8_lossy(&wire::command_reply("-ERR invalid session", &[]))
+            .to_string();
+    };
+    let s = Sess::new(core.clone(), ch);
+    let mut ev = s.event(
+        "CHANNEL_DATA",
+        ("mod_event_socket.c", "parse_command", 1),
+        Vars::Yes,
+        &[],
+        &[],
+    );
+    ev.add("Content-Type", "command/reply");
+    ev.add("Reply-Text", "+OK\n");
+    ev.add("Socket-Mode", "async");
+    ev.add("Control", "full");
+    let seq = {
+        let mut st = lock(&core.st);
+        st.seq += 1;
+        st.seq
+    };
+    if let Some(h) = ev.headers.iter_mut().find(|(k, _)| k == "Event-Sequence") {
+        h.1 = seq.to_string();
+    }
+    format!("{}\n", ev.plain_headers())
+}
+
+fn send_raw(core: &Arc<Core>, lid: u64, bytes: Vec<u8>, close: bool) {
+    let st = lock(&core.st);
+    if let Some(l) = st.listeners.iter().find(|l| l.id == lid) {
+        let _ = l.tx.try_send(Arc::new(raw_msg(bytes, close)));
+    }
+}
+
+/// The `socket` application.
+pub async fn socket_app(sess: &Sess, arg: &str) {
+    let app_uuid = uuid::Uuid::new_v4().to_string();
+    let addr = arg.split_whitespace().next().unwrap_or("").to_string();
+    sess.modify(|s| {
+        s.set_var("current_application_data", arg);
+        s.set_var("current_application", "socket");
+        s.set_var(
+            "socket_host",
+            addr.rsplit_once(':').map(|x| x.0).unwrap_or(""),
+        );
+        s.cur_app = Some("socket".into());
+    });
+    let exec = ("switch_core_session.c", "switch_core_session_exec", 2944);
+    let post = [
+        ("Application", "socket".to_string()),
+        ("Application-Data", arg.to_string()),
+        ("Application-UUID", app_uuid.clone()),
+    ];
+    sess.fire("CHANNEL_EXECUTE", exec, Vars::Yes, &[], &post);
+    let core = sess.core.clone();
+    let stream = match TcpStream::connect(&addr).await {
+        Ok(s) => s,
+        Err(_) => {
+            complete(sess, arg, &app_uuid);
+            sess.hangup("DESTINATION_OUT_OF_ORDER", "switch");
+            return;
+        }
+    };
+    let uuid = sess.uuid();
+    let (lid, rx, sub) = core.listen();
+    let shared = Arc::new(Mutex::new(ConnShared::default()));
+    let conn = tokio::spawn(Conn::serve(
+        core.clone(),
+        stream,
+        Some((uuid.clone(), shared.clone(), lid, rx, sub)),
+    ));
+    core.sleep(20).await;
+    if !sess.hungup() {
+        sess.fire(
+            "CHANNEL_PARK",
+            ("switch_ivr.c", "switch_ivr_park", 1010),
+            Vars::Yes,
+            &[],
+            &[],
+        );
+        park_loop(sess).await;
+    }
+    if let Some(c) = sess.with(|s| s.pending_hangup.clone()) {
+        sess.hangup(&c, "switch");
+    }
+    if !sess.hungup() {
+        // transfer / bridge out of the socket app: leave the socket alone
+        sess.fire(
+            "CHANNEL_UNPARK",
+            ("switch_ivr.c", "switch_ivr_park", 1234),
+            Vars::Yes,
+            &[],
+            &[],
+        );
+        complete(sess, arg, &app_uuid);
+        return;
+    }
+    sess.fire(
+        "CHANNEL_UNPARK",
+        ("switch_ivr.c", "switch_ivr_park", 1234),
+        Vars::Yes,
+        &[],
+        &[],
+    );
+    complete(sess, arg, &app_uuid);
+    sess.report(false);
+    let name = sess.with(|s| s.name.clone());
+    let linger = lock(&shared).linger;
+    match linger {
+        None => send_raw(&core, lid, wire::disconnect_outbound(&uuid), true),
+        Some(n) => {
+            send_raw(&core, lid, wire::linger_notice(&uuid, &name, n), false);
+            if n < 0 {
+                let _ = conn.await;
+            } else {
+                let t = core.dur(n as u64 * 1000 + 200);
+                let mut conn = conn;
+                if tokio::time::timeout(t, &mut conn).await.is_err() {
+                    send_raw(&core, lid, wire::disconnect_outbound(&uuid), true);
+                    let _ = conn.await;
+                }
+            }
+        }
+    }
+    sess.modify(|s| s.running = Cs::Reporting);
+    sess.destroy();
+}
+
+fn complete(sess: &Sess, arg: &str, app_uuid: &str) {
+    let resp = sess.with(|s| s.last_response.clone());
+    sess.modify(|s| s.cur_app = None);
+    sess.fire(
+        "CHANNEL_EXECUTE_COMPLETE",
+        ("switch_core_session.c", "switch_core_session_exec", 2967),
+        Vars::Yes,
+        &[],
+        &[
+            ("Application", "socket".to_string()),
+            ("Application-Data", arg.to_string()),
+            ("Application-Response", resp),
+            ("Application-UUID", app_uuid.to_string()),
+        ],
+    );
+}
+
+/// Create an inbound call that runs `socket <connect_to> async full`, with a scripted caller.
+pub fn inbound_call(core: &Arc<Core>, call: InboundCall) -> Result<String, String> {
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let tchan = match &call.trunk {
+        Some(t) => Some(core.seize(t, "a").map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let name = call.channel_name.clone().unwrap_or_else(|| {
+        format!(
+            "FreeTDM/{}:{}/{}",
+            call.trunk.clone().unwrap_or_else(|| "1".into()),
+            tchan.unwrap_or(1),
+            call.destination
+        )
+    });
+    let now = core.now_us();
+    let mut cs = ChanState::new(&uuid, &name, "inbound", now);
+    cs.trunk = call.trunk.clone();
+    cs.codec = (true, true);
+    cs.has_profile = true;
+    cs.hit_dialplan = true;
+    cs.caller.cid_name = call.caller_name.clone();
+    cs.caller.cid_num = call.caller_number.clone();
+    cs.caller.orig_cid_name = call.caller_name.clone();
+    cs.caller.orig_cid_num = call.caller_number.clone();
+    cs.caller.ani = call.caller_number.clone();
+    cs.caller.dest = call.destination.clone();
+    cs.caller.source = if name.starts_with("FreeTDM") {
+        "mod_freetdm"
+    } else {
+        "mod_loopback"
+    }
+    .into();
+    cs.caller.context = "default".into();
+    let looped = name.starts_with("loopback/");
+    if looped {
+        // stands in for the B-leg of `loopback/<dest>/trace` (traces 09-11)
+        cs.caller.callee_name = "Outbound Call".into();
+        cs.caller.callee_num = "trace".into();
+        cs.caller.context = "trace".into();
+    }
+    let ch = core.add_chan(cs);
+    let sess = Sess::new(core.clone(), ch);
+    sess.modify(|s| {
+        s.set_var("direction", "inbound");
+        s.set_var("uuid", &uuid);
+        s.set_var("session_id", &s.session_id.to_string());
+        s.set_var("channel_name", &name);
+        s.set_var("read_codec", "L16");
+        s.set_var("read_rate", "8000");
+        s.set_var("write_codec", "L16");
+        s.set_var("write_rate", "8000");
+        for (k, v) in &call.vars {
+            s.set_var(k, v);
+        }
+        if looped {
+            s.set_var("other_loopback_leg_uuid", &uuid::Uuid::new_v4().to_string());
+            s.set_var("loopback_leg", "B");
+        }
+        s.set_var("call_uuid", &uuid);
+        if let Some(n) = tchan {
+            s.set_var("sim_trunk_channel", &n.to_string());
+        }
+    });
+    core.truth(&uuid, |r| {
+        r.number = call.caller_number.clone();
+        r.trunk = call.trunk.clone();
+        r.endpoint = "inbound".into();
+        r.behaviour = format!("{:?}", call.script);
+    });
+    sess.set_running(Cs::Init);
+    sess.set_state(Cs::Routing);
+    sess.fire(
+        "CHANNEL_CREATE",
+        (
+            "switch_core_state_machine.c",
+            "switch_core_session_run",
+            626,
+        ),
+        Vars::Yes,
+        &[],
+        &[],
+    );
+    sess.modify(|s| s.running = Cs::Routing);
+    sess.set_callstate("RINGING");
+    sess.set_running(Cs::Routing);
+    sess.set_running(Cs::Execute);
+    let apps = vec![(
+        "socket".to_string(),
+        format!("{} async full", call.connect_to),
+    )];
+    tokio::spawn(run_channel(sess.clone(), apps));
+    tokio::spawn(run_caller(sess, call.script));
+    Ok(uuid)
+}
+
+async fn run_caller(sess: Sess, script: Vec<CallerStep>) {
+    for step in script {
+        if sess.hungup() {
+            return;
+        }
+        match step {
+            CallerStep::WaitMs(ms) => {
+                sess.wait_until(Some(ms), |s| s.is_hungup()).await;
+            }
+            CallerStep::WaitForAnswer => {
+                sess.wait_until(None, |s| s.is_hungup() || s.caller.answered_us > 0)
+                    .await;
+            }
+            CallerStep::WaitForPrompt => {
+                let seq0 = sess.with(|s| s.prompt_seq);
+                sess.wait_until(None, |s| {
+                    s.is_hungup()
+                        || (s.prompt_seq > seq0
+                            && matches!(
+                                s.cur_app.as_deref(),
+                                Some(
+                                    "playback" | "play_and_get_digits" | "record" | "park" | "say"
+                                )
+                            ))
+                })
+                .await;
+            }
+            CallerStep::Dtmf(d) => {
+                sess.deliver_dtmf(&d, 2000, true);
+                sess.core.sleep(20 * d.len() as u64 + 5).await;
+            }
+            CallerStep::Speak(ms) => {
+                sess.modify(|s| s.far_speaking = true);
+                sess.wait_until(Some(ms), |s| s.is_hungup()).await;
+                sess.modify(|s| s.far_speaking = false);
+            }
+            CallerStep::Hangup => {
+                sess.hangup("NORMAL_CLEARING", "party");
+                return;
+            }
+        }
+    }
+}

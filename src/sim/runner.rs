@@ -1,0 +1,155 @@
+//! A channel's session task: runs its application list (dialplan or `&app`),
+//! handles transfers, uuid_bridge requests and deferred loopback hangups, then
+//! hangs up and runs the reporting / destroy sequence. Also the phantom far end
+//! of single-leg endpoints (FreeTDM, SIP gateway, user/): the behaviour's apps act
+//! directly on the A-leg.
+
+use super::apps::run_app;
+use super::channel::Cs;
+use super::dialplan::{self, Apps};
+use super::session::Sess;
+
+fn new_app_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Resolve an extension in a context to apps.
+pub fn resolve(sess: &Sess, ext: &str, ctx: &str) -> Option<Apps> {
+    if ctx == "trace" {
+        let addr = sess
+            .core
+            .cfg
+            .trace_socket_addr
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:8084".into());
+        return dialplan::trace_ext(ext, &addr);
+    }
+    Some(dialplan::behaviour_apps(&sess.core.cfg.behaviour_for(ext)))
+}
+
+/// Run apps then hang up (NORMAL_CLEARING if nothing else did) and report.
+pub async fn run_channel(sess: Sess, apps: Apps) {
+    if sess.with(|s| s.running != Cs::Execute) && !sess.hungup() {
+        sess.set_running(Cs::Execute);
+    }
+    let mut apps: std::collections::VecDeque<(String, String)> = apps.into_iter().collect();
+    while let Some((app, arg)) = apps.pop_front() {
+        if sess.hungup() {
+            break;
+        }
+        if let Some(cause) = sess.with(|s| s.pending_hangup.clone()) {
+            if app == "hangup" {
+                let id = new_app_uuid();
+                fire_exec_pair(&sess, &app, &arg, &id);
+            }
+            sess.hangup(&cause, "switch");
+            break;
+        }
+        if app == "socket" {
+            super::outbound::socket_app(&sess, &arg).await;
+            continue;
+        }
+        run_app(&sess, &app, &arg, &new_app_uuid()).await;
+        if let Some((ext, ctx)) = sess.modify(|s| s.transfer.take()) {
+            sess.modify(|s| s.brk = false);
+            match resolve(&sess, &ext, &ctx) {
+                Some(n) => apps = n.into_iter().collect(),
+                None => {
+                    sess.hangup("NO_ROUTE_DESTINATION", "switch");
+                    break;
+                }
+            }
+        }
+        if let Some(other) = sess.modify(|s| s.bridge_req.take()) {
+            super::bridge::bridged_wait(&sess, &other).await;
+        }
+    }
+    if let Some(cause) = sess.with(|s| s.pending_hangup.clone()) {
+        sess.hangup(&cause, "switch");
+    }
+    if !sess.hungup() {
+        let by = if sess.with(|s| s.far_end) {
+            "party"
+        } else {
+            "switch"
+        };
+        sess.hangup("NORMAL_CLEARING", by);
+    }
+    sess.report(true);
+}
+
+fn fire_exec_pair(sess: &Sess, app: &str, arg: &str, id: &str) {
+    use super::session::Vars;
+    sess.modify(|s| {
+        s.set_var("current_application", app);
+        s.set_var("current_application_data", arg);
+    });
+    let src = ("switch_core_session.c", "switch_core_session_exec", 2944);
+    sess.fire(
+        "CHANNEL_EXECUTE",
+        src,
+        Vars::Yes,
+        &[],
+        &[
+            ("Application", app.to_string()),
+            ("Application-Data", arg.to_string()),
+            ("Application-UUID", id.to_string()),
+        ],
+    );
+    sess.fire(
+        "CHANNEL_EXECUTE_COMPLETE",
+        ("switch_core_session.c", "switch_core_session_exec", 2967),
+        Vars::Yes,
+        &[],
+        &[
+            ("Application", app.to_string()),
+            ("Application-Data", arg.to_string()),
+            ("Application-Response", "_none_".to_string()),
+            ("Application-UUID", id.to_string()),
+        ],
+    );
+}
+
+/// Phantom far end acting on the A-leg `a` (no channel of its own).
+pub async fn run_phantom(a: Sess, apps: Apps) {
+    for (app, arg) in apps {
+        if a.hungup() {
+            return;
+        }
+        match app.as_str() {
+            "ring_ready" => {
+                a.mark_progress();
+                a.set_callstate("RINGING");
+            }
+            "sleep" => {
+                let ms = arg.parse::<u64>().unwrap_or(0);
+                a.wait_until(Some(ms), |s| s.is_hungup()).await;
+            }
+            "answer" => {
+                if a.mark_answered() {
+                    a.modify(|s| s.set_var("endpoint_disposition", "ANSWER"));
+                }
+            }
+            "hangup" => {
+                let c = if arg.is_empty() {
+                    "NORMAL_CLEARING"
+                } else {
+                    &arg
+                };
+                a.hangup(c, "party");
+                return;
+            }
+            "send_dtmf" => a.deliver_dtmf(&arg, 2000, true),
+            "park" => {
+                a.wait_until(None, |s| s.is_hungup()).await;
+            }
+            "playback" => {
+                let ms = super::media::duration_ms(&arg, a.core.cfg.default_playback_ms);
+                a.modify(|s| s.far_speaking = true);
+                a.wait_until(Some(ms), |s| s.is_hungup()).await;
+                a.modify(|s| s.far_speaking = false);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! A channel's session handle: firing channel events with the right header
+//! blocks, state / call-state transitions, answer, progress, hangup (with
+//! propagation to the loopback partner and the bridged leg), the hangup/reporting/
+//! destroy sequence, DTMF delivery, and the interruptible wait used by apps.
+
+use std::sync::Arc;
+
+use super::channel::{q850, ChanState, Cs};
+use super::core::{lock, Chan, Core};
+use super::event::Event;
+
+/// Handle on one channel.
+#[derive(Clone)]
+pub struct Sess {
+    /// core
+    pub core: Arc<Core>,
+    /// channel
+    pub ch: Arc<Chan>,
+}
+
+/// Which variables block an event carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Vars {
+    /// variable_* included
+    Yes,
+    /// Channel-* and Caller-* only
+    No,
+}
+
+impl Sess {
+    /// Wrap.
+    pub fn new(core: Arc<Core>, ch: Arc<Chan>) -> Self {
+        Sess { core, ch }
+    }
+
+    /// Current uuid.
+    pub fn uuid(&self) -> String {
+        lock(&self.ch.st).uuid.clone()
+    }
+
+    /// Read state.
+    pub fn with<R>(&self, f: impl FnOnce(&ChanState) -> R) -> R {
+        f(&lock(&self.ch.st))
+    }
+
+    /// Modify state and wake waiters.
+    pub fn modify<R>(&self, f: impl FnOnce(&mut ChanState) -> R) -> R {
+        let r = f(&mut lock(&self.ch.st));
+        self.ch.bump();
+        r
+    }
+
+    /// Build a channel event: base headers, `pre` headers, channel block, `post` headers.
+    pub fn event(
+        &self,
+        name: &str,
+        src: (&str, &str, u32),
+        vars: Vars,
+        pre: &[(&str, String)],
+        post: &[(&str, String)],
+    ) -> Event {
+        let mut ev = self.core.new_event(name, src.0, src.1, src.2);
+        for (k, v) in pre {
+            ev.add(k, v.clone());
+        }
+        let other = {
+            let b = lock(&self.ch.st).bridged_to.clone();
+            b.and_then(|u| self.core.chan(&u))
+                .map(|c| lock(&c.st).clone())
+        };
+        let st = lock(&self.ch.st);
+        st.add_headers_other(&mut ev, vars == Vars::Yes, other.as_ref());
+        ev.chan_uuid = Some(st.uuid.clone());
+        drop(st);
+        for (k, v) in post {
+            ev.add(k, v.clone());
+        }
+        ev
+    }
+
+    /// Build and fire.
+    pub fn fire(
+        &self,
+        name: &str,
+        src: (&str, &str, u32),
+        vars: Vars,
+        pre: &[(&str, String)],
+        post: &[(&str, String)],
+    ) {
+        let ev = self.event(name, src, vars, pre, post);
+        self.core.fire(ev);
+    }
+
+    /// Set the running state and fire CHANNEL_STATE.
+    pub fn set_running(&self, cs: Cs) {
+        self.modify(|s| {
+            s.running = cs;
+            if (s.state as i32) < (cs as i32) || cs == Cs::Init {
+                s.state = cs;
+            }
+        });
+        self.fire(
+            "CHANNEL_STATE",
+            (
+                "switch_channel.c",
+                "switch_channel_perform_set_running_state",
+                2408,
+            ),
+            Vars::No,
+            &[],
+            &[],
+        );
+    }
+
+    /// Set the state number only.
+    pub fn set_state(&self, cs: Cs) {
+        self.modify(|s| s.state = cs);
+    }
+
+    /// Change the call state and fire CHANNEL_CALLSTATE.
+    pub fn set_callstate(&self, new: &'static str) {
+        let old = self.modify(|s| std::mem::replace(&mut s.callstate, new));
+        if old == new {
+            return;
+        }
+        let num = match new {
+            "DOWN" => 0,
+            "DIALING" => 1,
+            "RINGING" => 2,
+            "EARLY" => 3,
+            "ACTIVE" => 4,
+            "HELD" => 5,
+            "RING_WAIT" => 6,
+            "HANGUP" => 7,
+            _ => 8,
+        };
+        self.fire(
+            "CHANNEL_CALLSTATE",
+            (
+                "switch_channel.c",
+                "switch_channel_perform_set_callstate",
+                301,
+            ),
+            Vars::No,
+            &[
+                ("Original-Channel-Call-State", old.to_string()),
+                ("Channel-Call-State-Number", num.to_string()),
+            ],
+            &[],
+        );
+    }
+
+    /// Is it hung up?
+    pub fn hungup(&self) -> bool {
+        self.with(|s| s.is_hungup())
+    }
+
+    /// Is it answered?
+    pub fn answered(&self) -> bool {
+        self.with(|s| s.caller.answered_us > 0)
+    }
+
+    /// Mark answered: CHANNEL_ANSWER + CALLSTATE ACTIVE. No-op if already answered.
+    pub fn mark_answered(&self) -> bool {
+        let now = self.core.now_us();
+        let first = self.modify(|s| {
+            if s.caller.answered_us > 0 || s.is_hungup() {
+                return false;
+            }
+            s.caller.answered_us = now;
+            s.answer_state = "answered";
+            true
+        });
+        if !first {
+            return false;
+        }
+        self.fire(
+            "CHANNEL_ANSWER",
+            (
+                "switch_channel.c",
+                "switch_channel_perform_mark_answered",
+                3846,
+            ),
+            Vars::Yes,
+            &[],
+            &[],
+        );
+        self.set_callstate("ACTIVE");
+        let uuid = self.uuid();
+        let ms = self.core.sim_ms();
+        self.core.truth(&uuid, |r| {
+            r.answered = true;
+            r.answered_at_ms = Some(ms);
+        });
+        true
+    }
+
+    /// Ring indication: CHANNEL_PROGRESS (once).
+    pub fn mark_progress(&self) {
+        let now = self.core.now_us();
+        let first = self.modify(|s| {
+            if s.caller.progress_us > 0 || s.caller.answered_us > 0 || s.is_hungup() {
+                return false;
+            }
+            s.caller.progress_us = now;
+            true
+        });
+        if first {
+            self.fire(
+                "CHANNEL_PROGRESS",
+                (
+                    "switch_channel.c",
+                    "switch_channel_perform_mark_ring_ready_value",
+                    1125,
+                ),
+                Vars::Yes,
+                &[],
+                &[],
+            );
+        }
+    }
+
+    /// Hang up with a cause. Fires CHANNEL_HANGUP; the session task then runs the
+    /// reporting sequence. Propagates to the loopback partner and bridged leg.
+    pub fn hangup(&self, cause: &str, by: &str) {
+        let now = self.core.now_us();
+        let (first, partner, bridged) = self.modify(|s| {
+            if s.is_hungup() {
+                return (false, None, None);
+            }
+            s.hangup_cause = Some(cause.to_string());
+            s.hangup_by = Some(by.to_string());
+            s.caller.hangup_us = now;
+            s.answer_state = "hangup";
+            s.state = Cs::Hangup;
+            if s.var("endpoint_disposition").is_none() && s.caller.answered_us == 0 {
+                // FreeSWITCH leaves it unset on failed originates of the A-leg
+            }
+            (true, s.partner.clone(), s.bridged_to.clone())
+        });
+        if !first {
+            return;
+        }
+        self.fire(
+            "CHANNEL_HANGUP",
+            ("switch_channel.c", "switch_channel_perform_hangup", 3445),
+            Vars::Yes,
+            &[],
+            &[],
+        );
+        let uuid = self.uuid();
+        let ms = self.core.sim_ms();
+        let by_s = by.to_string();
+        let c = cause.to_string();
+        self.core.truth(&uuid, |r| {
+            if r.hangup_cause.is_none() {
+                r.hangup_cause = Some(c.clone());
+                r.q850 = Some(q850(&c));
+                r.hangup_by = Some(by_s);
+                r.ended_at_ms = Some(ms);
+            }
+        });
+        for other in [partner, bridged].into_iter().flatten() {
+            if let Some(ch) = self.core.chan(&other) {
+                let o = Sess::new(self.core.clone(), ch);
+                let by2 = if by == "party" { "party" } else { "switch" };
+                let deferred = o.modify(|s| {
+                    if s.far_end
+                        && s.running == Cs::Execute
+                        && !s.is_hungup()
+                        && s.bridged_to.is_none()
+                        && s.caller.answered_us > 0
+                        && s.cur_app.as_deref() != Some("park")
+                        && cause == "NORMAL_CLEARING"
+                    {
+                        s.pending_hangup = Some(cause.to_string());
+                        true
+                    } else {
+                        false
+                    }
+                });
+                if !deferred {
+                    o.hangup(cause, by2);
+                }
+            }
+        }
+    }
+
+    /// The CS_HANGUP .. CS_DESTROY sequence. `destroy=false` stops after
+    /// CHANNEL_HANGUP_COMPLETE (outbound socket with linger keeps the channel).
+    pub fn report(&self, destroy: bool) {
+        self.set_running(Cs::Hangup);
+        self.set_callstate("HANGUP");
+        self.set_running(Cs::Reporting);
+        let now = self.core.now_us();
+        self.modify(|s| {
+            let c = s.hangup_cause.clone().unwrap_or_default();
+            s.add_cdr_vars(q850(&c), now);
+        });
+        let cause = self.with(|s| s.hangup_cause.clone().unwrap_or_default());
+        self.fire(
+            "CHANNEL_HANGUP_COMPLETE",
+            (
+                "switch_core_state_machine.c",
+                "switch_core_session_reporting_state",
+                943,
+            ),
+            Vars::Yes,
+            &[("Hangup-Cause", cause)],
+            &[],
+        );
+        if destroy {
+            self.destroy();
+        }
+    }
+
+    /// CHANNEL_DESTROY + CHANNEL_STATE CS_DESTROY, then forget the channel.
+    pub fn destroy(&self) {
+        let done = self.modify(|s| std::mem::replace(&mut s.destroyed, true));
+        if done {
+            return;
+        }
+        self.set_state(Cs::Destroy);
+        self.fire(
+            "CHANNEL_DESTROY",
+            (
+                "switch_core_session.c",
+                "switch_core_session_perform_destroy",
+                1584,
+            ),
+            Vars::Yes,
+            &[],
+            &[],
+        );
+        self.set_running(Cs::Destroy);
+        let uuid = self.uuid();
+        self.core.remove_chan(&uuid);
+    }
+
+    /// Queue DTMF for this channel: one digit per 20 ms frame.
+    pub fn deliver_dtmf(&self, digits: &str, duration: u32, by_party: bool) {
+        let me = self.clone();
+        let digits: Vec<char> = digits
+            .chars()
+            .filter(|c| c.is_ascii_digit() || "*#ABCDabcd".contains(*c))
+            .collect();
+        tokio::spawn(async move {
+            for d in digits {
+                me.core.sleep(20).await;
+                if me.hungup() {
+                    return;
+                }
+                me.modify(|s| s.dtmf.push_back((d, duration)));
+                if by_party {
+                    let u = me.uuid();
+                    me.core.truth(&u, |r| r.digits.push(d));
+                }
+            }
+        });
+    }
+
+    /// Fire the DTMF event for a digit an app has read.
+    pub fn fire_dtmf(&self, d: char, dur: u32) {
+        self.fire(
+            "DTMF",
+            ("switch_channel.c", "switch_channel_dequeue_dtmf", 563),
+            Vars::No,
+            &[],
+            &[
+                ("DTMF-Digit", d.to_string()),
+                ("DTMF-Duration", dur.to_string()),
+                ("DTMF-Source", "UNKNOWN".to_string()),
+            ],
+        );
+    }
+
+    /// Wait up to `ms` simulated ms (None = for ever) until `cond` holds.
+    /// Returns true if the condition held, false on timeout.
+    pub async fn wait_until(&self, ms: Option<u64>, cond: impl Fn(&ChanState) -> bool) -> bool {
+        let mut rx = self.ch.tick.subscribe();
+        let deadline = ms.map(|m| tokio::time::Instant::now() + self.core.dur(m));
+        loop {
+            if cond(&lock(&self.ch.st)) {
+                return true;
+            }
+            match deadline {
+                Some(d) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(d) => return cond(&lock(&self.ch.st)),
+                        r = rx.changed() => if r.is_err() { return false; },
+                    }
+                }
+                None => {
+                    if rx.changed().await.is_err() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+}

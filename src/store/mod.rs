@@ -1,0 +1,7 @@
+//! Adapters for the stores: PostgreSQL for durable records, Redis for live shared state.
+pub mod migrate;
+pub mod postgres;
+pub mod redis;
+pub mod scratch;
+
+pub use self::postgres::StoreError;

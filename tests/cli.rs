@@ -1,0 +1,123 @@
+//! Guards what a sysadmin sees from the binary: a config typo names its key and exits 78
+//! (EX_CONFIG) without leaking secrets, environment overrides work, and `contactd migrate`
+//! can be run twice.
+mod common;
+
+use std::process::Command;
+
+fn contactd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_contactd"))
+}
+
+fn write(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join("contactd.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const GOOD: &str = r#"
+[switch.fs1]
+host = "127.0.0.1"
+password = "SuperSecretEsl"
+[http]
+token = "0123456789abcdef-secret"
+"#;
+
+#[test]
+fn check_config_accepts_a_good_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, GOOD);
+    let out = contactd()
+        .args(["check-config", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("config OK"));
+}
+
+#[test]
+fn a_typo_names_the_key_and_exits_ex_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, &GOOD.replace("host =", "hots ="));
+    let out = contactd()
+        .args(["check-config", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("switch.fs1.hots"), "{err}");
+    assert!(!err.contains("SuperSecretEsl"), "secret in logs: {err}");
+}
+
+#[test]
+fn environment_overrides_and_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, GOOD);
+    let out = contactd()
+        .args(["check-config", "--config"])
+        .arg(&p)
+        .env("CONTACTD__SWITCH__FS1__PORT", "not-a-port")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("switch.fs1.port"));
+    let out = contactd()
+        .args(["check-config", "--config"])
+        .arg(&p)
+        .env("CONTACTD__HTTP__TOKEN", "short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("http.token"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let out = contactd()
+        .args(["check-config", "--config", "/nonexistent/contactd.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/contactd.toml"));
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let out = contactd().arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[tokio::test]
+async fn migrate_twice_from_the_command_line() {
+    let env = common::TestEnv::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        &dir,
+        &format!("{GOOD}\n[postgres]\nurl = \"{}\"\n", env.db_url()),
+    );
+    for expected in ["applied: 001_calls.sql", "schema up to date"] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+            .args(["migrate", "--config"])
+            .arg(&p)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(expected),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! Shared by the integration tests: a scratch PostgreSQL database and Redis prefix per test
+//! (dropped even when the test panics), and a contactd config pointing at a simulator.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use contactd::config::Config;
+use contactd::store::redis::LiveState;
+use contactd::store::scratch::{run_id, ScratchDb};
+
+pub fn pg_server() -> String {
+    std::env::var("CONTACTD_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("CONTACTD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+pub struct TestEnv {
+    pub db: Option<ScratchDb>,
+    pub prefix: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let db = ScratchDb::create(&pg_server(), "contactd_test")
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432 (run `make test`, which starts it)");
+        Self {
+            db: Some(db),
+            prefix: format!("contactd_test:{}:", run_id()),
+        }
+    }
+
+    pub fn db_url(&self) -> &str {
+        &self.db.as_ref().unwrap().url
+    }
+
+    /// A valid config: one switch `fs1` at `esl`, trunks `(name, channels, dial)`.
+    pub fn config(&self, esl: SocketAddr, password: &str, trunks: &[(&str, u32, &str)]) -> Config {
+        let mut text = format!(
+            r#"
+[switch.fs1]
+host = "{}"
+port = {}
+password = "{password}"
+reconnect_min_ms = 100
+reconnect_max_ms = 500
+[outbound]
+listen = "127.0.0.1:0"
+[http]
+listen = "127.0.0.1:0"
+token = "test-token-0123456789"
+[redis]
+url = "{}"
+prefix = "{}"
+[postgres]
+url = "{}"
+pool_size = 4
+[shutdown]
+grace_seconds = 5
+[prompts]
+dir = "/usr/share/contactd/prompts"
+language = "en"
+"#,
+            esl.ip(),
+            esl.port(),
+            redis_url(),
+            self.prefix,
+            self.db_url()
+        );
+        for (name, channels, dial) in trunks {
+            text.push_str(&format!(
+                "[trunk.{name}]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = {channels}\ndial = \"{dial}\"\n"
+            ));
+        }
+        Config::from_toml(&text).expect("test config")
+    }
+
+    pub async fn live_state(&self) -> LiveState {
+        LiveState::connect(&redis_url(), &self.prefix)
+            .await
+            .unwrap()
+    }
+
+    pub async fn pg(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(self.db_url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let db = self.db.take();
+        let prefix = self.prefix.clone();
+        // Async cleanup from Drop: its own thread and runtime, so it also runs on panic.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Some(db) = db {
+                    let _ = db.drop_now().await;
+                }
+                if let Ok(live) = LiveState::connect(&redis_url(), &prefix).await {
+                    let _ = live.purge_prefix().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,194 @@
+//! Guards the inbound ESL control link against the two failures that corrupt a contact
+//! center's picture of its lines: a wrong password (clear error, keeps retrying, recovers
+//! once fixed) and the switch dropping the connection mid-call (reconnect, resync from
+//! `show channels as json`, live-call count and line leases right again).
+mod common;
+
+use std::time::Duration;
+
+use contactd::app::App;
+use contactd::esl::commands::AfterAnswer;
+use contactd::esl::control::LinkStatus;
+use contactd::service::dialer::{place_call, CallRequest, DialResult};
+use contactd::sim::{self, Simulator};
+use std::sync::atomic::Ordering;
+
+fn sim_config() -> sim::SimConfig {
+    sim::SimConfig {
+        time_scale: 0.05,
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        default_behaviour: sim::Behaviour::Answer {
+            ring_ms: 200,
+            after: sim::AfterAnswer::Stay,
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_a_clear_error_and_retried_until_fixed() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let cfg = env.config(sim.esl_addr(), "NotTheRightOne", &[]);
+    let app = App::start(cfg).await.unwrap();
+    let link = app.link("fs1").unwrap().clone();
+
+    let failed = common::eventually(Duration::from_secs(10), || async {
+        link.counters().auth_failures.load(Ordering::Relaxed) >= 3
+    })
+    .await;
+    assert!(
+        failed,
+        "contactd did not keep retrying after the password was refused"
+    );
+    match link.status() {
+        LinkStatus::AuthFailed(msg) => {
+            assert!(msg.contains("switch.fs1.password"), "{msg}");
+            assert!(msg.contains(&sim.esl_addr().port().to_string()), "{msg}");
+            assert!(
+                !msg.contains("NotTheRightOne"),
+                "the password leaked: {msg}"
+            );
+        }
+        other => panic!("expected AuthFailed, got {other:?}"),
+    }
+    // /healthz says so, without the secret
+    let body = http_get(app.http_addr, "/healthz").await;
+    assert!(body.starts_with("HTTP/1.1 503"), "{body}");
+    assert!(body.contains("auth_failed"), "{body}");
+    assert!(!body.contains("NotTheRightOne"));
+
+    // the sysadmin fixes the switch side: contactd gets in on its own
+    sim.set_password("NotTheRightOne");
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let body = http_get(app.http_addr, "/healthz").await;
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    app.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connection_mid_call_reconnects_and_resyncs_the_live_count() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let cfg = env.config(
+        sim.esl_addr(),
+        "ClueCon",
+        &[("e1", 30, "freetdm/1/a/{number}")],
+    );
+    let trunk = cfg.trunk["e1"].clone();
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let link = app.link("fs1").unwrap().clone();
+    let live = env.live_state().await;
+
+    // three answered calls, parked
+    let mut uuids = Vec::new();
+    for n in ["5551001", "5551002", "5551003"] {
+        let r = place_call(
+            &link,
+            &app.shared.calls,
+            &live,
+            CallRequest {
+                trunk_name: "e1",
+                trunk: &trunk,
+                number: n,
+                then: AfterAnswer::Park,
+                purpose: "test",
+                budget: "t1",
+                budget_lines: 10,
+                ring_secs: 30,
+            },
+        )
+        .await
+        .unwrap();
+        match r {
+            DialResult::Answered(u) => uuids.push(u.to_string()),
+            other => panic!("{n}: {other:?}"),
+        }
+    }
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            link.counters().live_calls.load(Ordering::Relaxed) == 3
+        })
+        .await
+    );
+    assert_eq!(live.lines_in_use("e1").await.unwrap(), 3);
+
+    // the network drops; while contactd is blind two calls end and a caller rings in
+    sim.refuse_connections(true).await;
+    sim.drop_esl_connections();
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            link.status() != LinkStatus::Connected
+        })
+        .await
+    );
+    sim.hangup(&uuids[0], "NORMAL_CLEARING");
+    sim.hangup(&uuids[1], "NORMAL_CLEARING");
+    let _inbound = sim
+        .inbound_call(sim::InboundCall {
+            connect_to: "127.0.0.1:9".into(), // nobody listens: the channel just exists
+            destination: "5550000".into(),
+            script: vec![sim::CallerStep::WaitMs(60_000)],
+            ..Default::default()
+        })
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let truth = sim.live_channels().len();
+    // contactd still believes the old picture
+    assert_eq!(link.counters().live_calls.load(Ordering::Relaxed), 3);
+
+    sim.refuse_connections(false).await;
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let synced = common::eventually(Duration::from_secs(5), || async {
+        link.counters().live_calls.load(Ordering::Relaxed) == sim.live_channels().len()
+            && live.live_channels("fs1").await.unwrap() == sim.live_channels().len()
+    })
+    .await;
+    assert!(
+        synced,
+        "after resync contactd has {} live (redis {}), the switch {} (was {truth})",
+        link.counters().live_calls.load(Ordering::Relaxed),
+        live.live_channels("fs1").await.unwrap(),
+        sim.live_channels().len()
+    );
+    // the two calls that ended unseen released their lines and are closed in PostgreSQL
+    assert_eq!(live.lines_in_use("e1").await.unwrap(), 1);
+    let pg = env.pg().await;
+    for u in &uuids[..2] {
+        let row = pg
+            .query_one(
+                "SELECT state, hangup_cause FROM calls WHERE uuid = $1::text::uuid",
+                &[u],
+            )
+            .await
+            .unwrap();
+        let state: String = row.get(0);
+        assert_eq!(state, "ended", "{u}");
+    }
+    let open: String = pg
+        .query_one(
+            "SELECT state FROM calls WHERE uuid = $1::text::uuid",
+            &[&uuids[2]],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(open, "answered");
+    app.shutdown(Duration::from_secs(1)).await;
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}

@@ -1,0 +1,144 @@
+//! Guards the outbound socket server (`socket 127.0.0.1:8084 async full`): a caller who
+//! keys digits gets them read back and contactd hangs up; a caller who hangs up at any
+//! step ends the flow there, is recorded with the step reached, and leaves no session open.
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use contactd::app::App;
+use contactd::sim::{self, CallerStep, Simulator};
+
+async fn start(env: &common::TestEnv) -> (Simulator, App) {
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 0.05,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let app = App::start(env.config(sim.esl_addr(), "ClueCon", &[]))
+        .await
+        .unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    (sim, app)
+}
+
+async fn call_row(env: &common::TestEnv, uuid: &str) -> Option<(String, String, String)> {
+    let pg = env.pg().await;
+    pg.query_opt(
+        "SELECT coalesce(flow_step, ''), coalesce(hungup_by, ''), coalesce(entry, '')
+         FROM calls WHERE uuid = $1::text::uuid",
+        &[&uuid],
+    )
+    .await
+    .unwrap()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_keys_digits_and_hears_them_read_back() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    let uuid = sim
+        .inbound_call(sim::InboundCall {
+            connect_to: app.outbound_addr.to_string(),
+            destination: "250100".into(),
+            vars: vec![
+                ("contactd_entry".into(), "trunk".into()),
+                ("contactd_code".into(), "main".into()),
+            ],
+            script: vec![
+                CallerStep::WaitForAnswer,
+                CallerStep::WaitForPrompt, // greeting
+                CallerStep::WaitForPrompt, // enter number
+                CallerStep::Dtmf("12345#".into()),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let done = common::eventually(Duration::from_secs(15), || async {
+        matches!(call_row(&env, &uuid).await, Some((step, _, _)) if !step.is_empty())
+    })
+    .await;
+    assert!(done, "no outcome recorded");
+    let (step, by, entry) = call_row(&env, &uuid).await.unwrap();
+    assert_eq!((step.as_str(), by.as_str()), ("goodbye", "contactd"));
+    assert_eq!(entry, "trunk:main");
+    // the switch really was asked to say the digits back, one by one
+    assert!(
+        sim.api_log()
+            .iter()
+            .any(|c| c.contains("say") && c.contains("12345")),
+        "{:?}",
+        sim.api_log()
+    );
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            app.shared.outbound_live.load(Ordering::SeqCst) == 0
+        })
+        .await
+    );
+    app.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_hanging_up_at_each_step_is_recorded_at_that_step() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    // hang up after the n-th prompt starts: greeting, enter-number, say-back
+    let cases: [(Vec<CallerStep>, &str); 3] = [
+        (
+            vec![CallerStep::WaitForAnswer, CallerStep::WaitForPrompt],
+            "greeting",
+        ),
+        (
+            vec![
+                CallerStep::WaitForAnswer,
+                CallerStep::WaitForPrompt,
+                CallerStep::WaitForPrompt,
+            ],
+            "collect_number",
+        ),
+        (
+            vec![
+                CallerStep::WaitForAnswer,
+                CallerStep::WaitForPrompt,
+                CallerStep::WaitForPrompt,
+                CallerStep::Dtmf("42#".into()),
+                CallerStep::WaitForPrompt,
+            ],
+            "say_back",
+        ),
+    ];
+    for (mut script, expected_step) in cases {
+        script.push(CallerStep::Hangup);
+        let uuid = sim
+            .inbound_call(sim::InboundCall {
+                connect_to: app.outbound_addr.to_string(),
+                destination: "250200".into(),
+                script,
+                ..Default::default()
+            })
+            .unwrap();
+        let done = common::eventually(Duration::from_secs(15), || async {
+            matches!(call_row(&env, &uuid).await, Some((step, _, _)) if !step.is_empty())
+        })
+        .await;
+        assert!(done, "{expected_step}: no outcome recorded");
+        let (step, by, _) = call_row(&env, &uuid).await.unwrap();
+        assert_eq!(
+            (step.as_str(), by.as_str()),
+            (expected_step, "party"),
+            "hang-up during {expected_step}"
+        );
+    }
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            app.shared.outbound_live.load(Ordering::SeqCst) == 0
+        })
+        .await,
+        "a session stayed open after the caller hung up"
+    );
+    assert_eq!(sim.live_channels().len(), 0);
+    app.shutdown(Duration::from_secs(1)).await;
+}
