@@ -20,4 +20,5 @@ if [ ! -x .venv/bin/frslint ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check frslint==0.1.0
 fi
+.venv/bin/python -c "import aiosmtpd" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check aiosmtpd==1.4.6  # SMTP sink of the mail tests
 echo "tools: cargo, systemd-analyze and frslint ready"

@@ -58,7 +58,8 @@ pub struct Shared {
     /// Calls on the outbound socket right now.
     pub outbound_live: Arc<AtomicUsize>,
     /// Set on SIGTERM: nothing new is started.
-    pub draining: AtomicBool,
+    pub draining: Arc<AtomicBool>,
+    pub campaigns: crate::store::campaigns::Campaigns,
 }
 
 /// A started contactd.
@@ -137,6 +138,7 @@ impl App {
                 source,
             })?;
 
+        let pool_for_campaigns = pool.clone();
         let shared = Arc::new(Shared {
             config: config.clone(),
             links,
@@ -144,11 +146,31 @@ impl App {
             live,
             calls: calls.clone(),
             outbound_live: Arc::new(AtomicUsize::new(0)),
-            draining: AtomicBool::new(false),
+            draining: Arc::new(AtomicBool::new(false)),
+            campaigns: crate::store::campaigns::Campaigns::new(pool_for_campaigns),
         });
+        let runner = Arc::new(crate::service::campaigns::CampaignRunner::new(
+            shared.campaigns.clone(),
+            shared.calls.clone(),
+            shared.live.clone(),
+            shared.links.clone(),
+            config.clone(),
+            shared.draining.clone(),
+        ));
+        tasks.push(tokio::spawn(runner.run(final_rx.clone())));
+        match crate::mail::Mailer::new(&config.mail) {
+            Ok(mailer) => tasks.push(tokio::spawn(crate::mail::run_outbox(
+                shared.pool.clone(),
+                mailer,
+                Duration::from_secs(config.mail.retry_seconds),
+                final_rx.clone(),
+            ))),
+            Err(e) => error!("mail is not configured correctly, reports stay queued: {e}"),
+        }
         let node = config.switch.keys().next().cloned().unwrap_or_default();
         let handler = Arc::new(InboundCalls {
             calls,
+            campaigns: shared.campaigns.clone(),
             config: config.clone(),
             node,
         });

@@ -56,6 +56,142 @@ pub struct Config {
     pub prompts: PromptsConfig,
     #[serde(default)]
     pub dialing: DialingConfig,
+    #[serde(default)]
+    pub mail: MailConfig,
+    #[serde(default)]
+    pub campaigns: CampaignDefaults,
+    /// Managers allowed to use the service short codes, by name.
+    #[serde(default)]
+    pub managers: BTreeMap<String, ManagerConfig>,
+    /// Service short code → what it does (`notice`, `notice_confirm`, `progress`, `pause_resume`).
+    #[serde(default = "default_service_codes")]
+    pub service_codes: BTreeMap<String, ServiceAction>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceAction {
+    /// Record a message and send it to a list.
+    Notice,
+    /// The same, asking each subscriber for a confirmation key.
+    NoticeConfirm,
+    /// Say the progress of the manager's last campaign.
+    Progress,
+    /// Pause the manager's running campaign, or resume a paused one.
+    PauseResume,
+}
+
+fn default_service_codes() -> BTreeMap<String, ServiceAction> {
+    [
+        ("300", ServiceAction::PauseResume),
+        ("301", ServiceAction::Notice),
+        ("302", ServiceAction::NoticeConfirm),
+        ("309", ServiceAction::Progress),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerConfig {
+    /// Caller ID (office extension or number) the manager calls from.
+    pub phone: String,
+    /// Keyed after the short code; digits only.
+    pub pin: Secret,
+    /// Gets the campaign report too.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP (a relay on localhost).
+    #[default]
+    None,
+    /// STARTTLS upgrade, required.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: SmtpTls,
+    /// Empty: no authentication.
+    pub username: String,
+    pub password: Secret,
+    pub from: String,
+    /// Receive every campaign report.
+    pub auditors: Vec<String>,
+    /// First retry delay after a failed send; doubles up to an hour. Reports are never dropped.
+    pub retry_seconds: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 25,
+            tls: SmtpTls::None,
+            username: String::new(),
+            password: Secret::default(),
+            from: "contactd <contactd@localhost>".into(),
+            auditors: Vec::new(),
+            retry_seconds: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignDefaults {
+    /// Trunk that campaigns started by phone dial on.
+    pub trunk: String,
+    /// Lines a campaign started by phone may hold at once.
+    pub lines: u32,
+    pub max_attempts: u32,
+    pub retry_busy_seconds: u32,
+    pub retry_no_answer_seconds: u32,
+    pub ring_seconds: u32,
+    /// e.g. `mon-sat`, `mon-fri`, `mon,wed,fri`.
+    pub window_days: String,
+    /// `HH:MM` in the subscriber's time zone.
+    pub window_start: String,
+    pub window_end: String,
+    /// The key a subscriber presses to confirm.
+    pub confirm_key: String,
+    /// Where recorded messages are stored (must be readable by FreeSWITCH).
+    pub audio_dir: PathBuf,
+    /// Longest message a manager may record.
+    pub max_message_seconds: u32,
+    /// Silence that ends a recording.
+    pub silence_seconds: u32,
+}
+
+impl Default for CampaignDefaults {
+    fn default() -> Self {
+        Self {
+            trunk: "e1".into(),
+            lines: 5,
+            max_attempts: 3,
+            retry_busy_seconds: 600,
+            retry_no_answer_seconds: 1800,
+            ring_seconds: 30,
+            window_days: "mon-sat".into(),
+            window_start: "09:00".into(),
+            window_end: "20:00".into(),
+            confirm_key: "1".into(),
+            audio_dir: PathBuf::from("/var/lib/contactd/recordings/campaigns"),
+            max_message_seconds: 120,
+            silence_seconds: 5,
+        }
+    }
 }
 
 /// How numbers written by people (`8 (916) 123-45-67`, `+7916...`) become one canonical
@@ -525,6 +661,68 @@ impl Config {
                 "dialing.default_time_zone".into(),
                 "is not an IANA time zone (e.g. Europe/Moscow)",
             );
+        }
+        let m = &self.mail;
+        if m.smtp_host.trim().is_empty() || m.smtp_port == 0 {
+            bad("mail.smtp_host".into(), "must name an SMTP server and port");
+        }
+        if m.from.parse::<lettre::message::Mailbox>().is_err() {
+            bad("mail.from".into(), "is not an e-mail address");
+        }
+        for (i, a) in m.auditors.iter().enumerate() {
+            if a.parse::<lettre::Address>().is_err() {
+                bad(format!("mail.auditors[{i}]"), "is not an e-mail address");
+            }
+        }
+        if m.retry_seconds == 0 {
+            bad("mail.retry_seconds".into(), "must be at least 1");
+        }
+        let c = &self.campaigns;
+        if !self.trunk.is_empty() && !self.trunk.contains_key(&c.trunk) {
+            bad("campaigns.trunk".into(), "names no [trunk.NAME] section");
+        }
+        if c.lines == 0 {
+            bad("campaigns.lines".into(), "must be at least 1");
+        }
+        if c.max_attempts == 0 {
+            bad("campaigns.max_attempts".into(), "must be at least 1");
+        }
+        if crate::core::campaign::window::Window::parse(
+            &c.window_days,
+            &c.window_start,
+            &c.window_end,
+        )
+        .is_err()
+        {
+            bad(
+                "campaigns.window_days".into(),
+                "window must be days like mon-sat and times like 09:00 / 20:00",
+            );
+        }
+        if c.confirm_key.len() != 1 || crate::esl::commands::check_dtmf(&c.confirm_key).is_err() {
+            bad(
+                "campaigns.confirm_key".into(),
+                "must be one key: 0-9, * or #",
+            );
+        }
+        for (name, mgr) in &self.managers {
+            if crate::esl::commands::PhoneNumber::parse(&mgr.phone).is_err() {
+                bad(format!("managers.{name}.phone"), "must be digits (3 to 20)");
+            }
+            let pin = mgr.pin.expose();
+            if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                bad(format!("managers.{name}.pin"), "must be 4 to 8 digits");
+            }
+            if let Some(e) = &mgr.email {
+                if e.parse::<lettre::Address>().is_err() {
+                    bad(format!("managers.{name}.email"), "is not an e-mail address");
+                }
+            }
+        }
+        for code in self.service_codes.keys() {
+            if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                bad(format!("service_codes.{code}"), "short codes are 3 digits");
+            }
         }
         if !matches!(self.prompts.language.as_str(), "ru" | "en") {
             bad("prompts.language".into(), "must be ru or en");

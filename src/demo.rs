@@ -183,6 +183,8 @@ language = "en"
             &app.shared.calls,
             &app.shared.live,
             CallRequest {
+                uuid: crate::esl::commands::ChannelUuid::new_random(),
+                caller_id: None,
                 trunk_name: "e1",
                 trunk: &trunk,
                 number,

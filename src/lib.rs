@@ -9,18 +9,24 @@
 //! - [`lists`]: contact lists (CSV import by `COPY`, `lists show`) and the do-not-call list.
 //! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows.
 //! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`.
+//! - [`campaign_cli`]: `contactd campaigns ...` (create, pause, resume, cancel, report).
 //! - [`app`]: composition root, systemd notify, graceful drain.
 //! - [`notify`]: systemd READY / WATCHDOG / STOPPING.
+//! - [`report`]: campaign reports: counts, the auditor's text, the per-subscriber CSV.
+//! - [`mail`]: the e-mail outbox (never loses a report) and its SMTP delivery loop.
 //! - [`demo`]: `contactd demo`, the daemon against the simulator with a scripted scenario.
 //! - [`sim`]: the FreeSWITCH simulator (tests and demo only; shares no code with `esl`).
 pub mod app;
+pub mod campaign_cli;
 pub mod config;
 pub mod core;
 pub mod demo;
 pub mod esl;
 pub mod http;
 pub mod lists;
+pub mod mail;
 pub mod notify;
+pub mod report;
 pub mod service;
 pub mod sim;
 pub mod store;

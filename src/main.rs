@@ -37,6 +37,21 @@ enum Command {
     CheckConfig,
     /// Apply the SQL migrations in sql/ to the configured database.
     Migrate,
+    /// Contact lists: import a CSV, show, list.
+    Lists {
+        #[command(subcommand)]
+        cmd: contactd::lists::cli::ListsCommand,
+    },
+    /// The do-not-call list, checked when each call is dialed.
+    Dnc {
+        #[command(subcommand)]
+        cmd: contactd::lists::cli::DncCommand,
+    },
+    /// Notification campaigns: create, ls, show, pause, resume, cancel, report.
+    Campaigns {
+        #[command(subcommand)]
+        cmd: contactd::campaign_cli::CampaignsCommand,
+    },
     /// Run the FreeSWITCH simulator alone, on 127.0.0.1.
     Sim {
         /// ESL listen address.
@@ -109,6 +124,31 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// Loads the config, opens and migrates the database, runs `f`; errors go to the log with
+/// their sysexits code.
+fn with_pool<F, Fut>(path: Option<&PathBuf>, f: F) -> Result<(), ExitCode>
+where
+    F: FnOnce(Config, deadpool_postgres::Pool) -> Fut,
+    Fut: std::future::Future<Output = Result<(), (String, i32)>>,
+{
+    let cfg = load(path)?;
+    runtime()?.block_on(async {
+        let pool = contactd::store::postgres::pool(cfg.postgres.url.expose(), cfg.postgres.pool_size)
+            .map_err(|e| {
+                error!("{e}");
+                ExitCode::from(EX_CONFIG)
+            })?;
+        contactd::store::migrate::run(&pool).await.map_err(|e| {
+            error!("database: {e}");
+            ExitCode::from(if e.is_retryable() { EX_UNAVAILABLE } else { 65 })
+        })?;
+        f(cfg, pool).await.map_err(|(msg, code)| {
+            error!("{msg}");
+            ExitCode::from(code as u8)
+        })
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -169,6 +209,21 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 }
             })
         }
+        Command::Lists { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            contactd::lists::cli::run_lists(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))
+        }),
+        Command::Dnc { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            contactd::lists::cli::run_dnc(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))
+        }),
+        Command::Campaigns { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            contactd::campaign_cli::run_campaigns(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))
+        }),
         Command::Run => {
             let cfg = load(cli.config.as_ref())?;
             runtime()?.block_on(async {

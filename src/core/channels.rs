@@ -28,6 +28,14 @@ pub enum SwitchEvent {
         application: String,
         response: String,
         application_uuid: Option<String>,
+        /// `read_result` and the digits of `play_and_get_digits` into `contactd_digits`.
+        read_result: Option<String>,
+        digits: Option<String>,
+        at_us: i64,
+    },
+    PlaybackStart {
+        uuid: String,
+        at_us: i64,
     },
     PlaybackStop {
         uuid: String,
@@ -65,6 +73,8 @@ pub struct HangupInfo {
     pub billsec: Option<i64>,
     /// Only HANGUP_COMPLETE carries the timing variables.
     pub complete: bool,
+    /// When the event was fired (Event-Date-Timestamp, µs).
+    pub at_us: i64,
     /// `contactd_trunk` / `contactd_budget`: the line lease this channel holds, if any.
     pub trunk: Option<String>,
     pub budget: Option<String>,
@@ -82,6 +92,23 @@ pub struct SnapshotRow {
 #[derive(Debug, Default)]
 pub struct ChannelTable {
     live: HashMap<String, ChannelInfo>,
+}
+
+impl SwitchEvent {
+    /// The channel this event is about, if any.
+    pub fn uuid(&self) -> Option<&str> {
+        match self {
+            SwitchEvent::Create(c) => Some(&c.uuid),
+            SwitchEvent::Rename { new, .. } => Some(new),
+            SwitchEvent::Answer { uuid, .. }
+            | SwitchEvent::Destroy { uuid }
+            | SwitchEvent::ExecuteComplete { uuid, .. }
+            | SwitchEvent::PlaybackStart { uuid, .. }
+            | SwitchEvent::PlaybackStop { uuid, .. } => Some(uuid),
+            SwitchEvent::Hangup(h) => Some(&h.uuid),
+            _ => None,
+        }
+    }
 }
 
 impl ChannelTable {

@@ -16,6 +16,20 @@ pub enum Step {
     Collect(Collect),
     /// Say digits back one by one (`say <lang> number iterated`).
     SayDigits(String),
+    /// Say a count (`say <lang> number pronounced`).
+    SayNumber(i64),
+    /// Play a file that is not a prompt (a recorded message).
+    PlayFile(String),
+    /// A short beep before recording.
+    Beep,
+    /// Record into `path` until `#`, `silence_secs` of silence, or `max_secs`.
+    Record {
+        path: String,
+        max_secs: u32,
+        silence_secs: u32,
+    },
+    /// Ask contactd (not the switch) something; the answer comes back in `Outcome::answer`.
+    Query(Query),
     Hangup(&'static str),
     /// The flow is over and has hung up (or handed the call on).
     End,
@@ -34,9 +48,45 @@ pub struct Collect {
     pub var: &'static str,
 }
 
+/// Questions a flow asks of contactd's own records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// How many subscribers list `n` has (None: no such list).
+    ListSize(i32),
+    /// Start a notice campaign with the recorded message.
+    StartCampaign {
+        list: i32,
+        audio: String,
+        confirm: bool,
+    },
+    /// The manager's newest campaign.
+    LastCampaign,
+    /// Pause a running campaign or resume a paused one.
+    TogglePause(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    ListSize(Option<i64>),
+    CampaignStarted(Option<i64>),
+    Campaign(Option<CampaignStatus>),
+    /// The state after toggling (`running` / `paused`), None if it could not be toggled.
+    Toggled(Option<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignStatus {
+    pub id: i64,
+    pub state: String,
+    pub called: i64,
+    pub total: i64,
+}
+
 /// What the switch reported for the last step.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
+    /// The answer to a [`Step::Query`].
+    pub answer: Option<Answer>,
     /// `Application-Response` (`FILE PLAYED`, `PLAYBACK ERROR`, `_none_`...).
     pub response: String,
     /// Channel variables of the EXECUTE_COMPLETE event, without the `variable_` prefix.

@@ -1,4 +1,6 @@
 //! Pure logic: no async, no I/O, no clock reads. Inputs in, decisions out.
+pub mod campaign;
 pub mod channels;
 pub mod flow;
+pub mod flows;
 pub mod numbers;

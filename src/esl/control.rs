@@ -71,6 +71,8 @@ pub enum LinkError {
         #[source]
         source: EslError,
     },
+    #[error("switch {node} refused: {reply}")]
+    Refused { node: String, reply: String },
     #[error("switch {0}: connection lost before the background job finished")]
     JobLost(String),
     #[error("switch {0}: background job did not finish in time")]
@@ -100,7 +102,40 @@ pub struct LinkCounters {
     pub live_calls: AtomicUsize,
 }
 
+/// What a call's watcher receives.
+#[derive(Debug, Clone)]
+pub enum WatchEvent {
+    Switch(SwitchEvent),
+    /// The control connection dropped: events of this call may have been missed.
+    LinkLost,
+}
+
+/// Events of one channel, from registration until dropped. Register before the originate
+/// so no event can be missed.
+pub struct CallWatch {
+    pub uuid: String,
+    rx: mpsc::UnboundedReceiver<WatchEvent>,
+    shared: Arc<Shared>,
+}
+
+impl CallWatch {
+    pub async fn recv(&mut self) -> Option<WatchEvent> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for CallWatch {
+    fn drop(&mut self) {
+        self.shared
+            .watchers
+            .lock()
+            .expect("watchers lock")
+            .remove(&self.uuid);
+    }
+}
+
 struct Shared {
+    watchers: Mutex<HashMap<String, mpsc::UnboundedSender<WatchEvent>>>,
     name: String,
     cfg: SwitchConfig,
     client: Mutex<Option<EslClient>>,
@@ -125,6 +160,7 @@ impl SwitchLink {
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (status, _) = watch::channel(LinkStatus::Connecting);
         let shared = Arc::new(Shared {
+            watchers: Mutex::new(HashMap::new()),
             name: name.to_string(),
             cfg,
             client: Mutex::new(None),
@@ -168,6 +204,67 @@ impl SwitchLink {
         LinkError::Esl {
             node: self.shared.name.clone(),
             source,
+        }
+    }
+
+    /// Starts delivering the events of channel `uuid` to the returned watch.
+    pub fn watch_call(&self, uuid: &str) -> CallWatch {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.shared
+            .watchers
+            .lock()
+            .expect("watchers lock")
+            .insert(uuid.to_string(), tx);
+        CallWatch {
+            uuid: uuid.to_string(),
+            rx,
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// `sendmsg <uuid>` execute with event-lock; returns the `Event-UUID` that comes back
+    /// as `Application-UUID` in the application's EXECUTE_COMPLETE.
+    pub async fn execute(&self, uuid: &str, app: &str, arg: &str) -> Result<String, LinkError> {
+        crate::esl::commands::check_app_arg(arg)
+            .map_err(|e| self.esl_err(EslError::protocol_error(e.to_string())))?;
+        let app_uuid = uuid::Uuid::new_v4().to_string();
+        let mut msg = freeswitch_esl_tokio::EslEvent::new();
+        msg.set_header("call-command", "execute");
+        msg.set_header("execute-app-name", app);
+        if !arg.is_empty() {
+            msg.set_header("execute-app-arg", arg);
+        }
+        msg.set_header("event-lock", "true");
+        msg.set_header("Event-UUID", app_uuid.as_str());
+        self.sendmsg(uuid, msg).await?;
+        Ok(app_uuid)
+    }
+
+    /// `sendmsg <uuid>` hangup with `cause`.
+    pub async fn hangup(&self, uuid: &str, cause: &str) -> Result<(), LinkError> {
+        let mut msg = freeswitch_esl_tokio::EslEvent::new();
+        msg.set_header("call-command", "hangup");
+        msg.set_header("hangup-cause", cause);
+        self.sendmsg(uuid, msg).await
+    }
+
+    async fn sendmsg(
+        &self,
+        uuid: &str,
+        msg: freeswitch_esl_tokio::EslEvent,
+    ) -> Result<(), LinkError> {
+        let client = self.client()?;
+        let reply = client
+            .sendmsg(Some(uuid), msg)
+            .await
+            .map_err(|e| self.esl_err(e))?;
+        if reply.is_success() {
+            Ok(())
+        } else {
+            Err(LinkError::Refused {
+                node: self.shared.name.clone(),
+                reply: reply.reply_text().unwrap_or_default().to_string(),
+            })
         }
     }
 
@@ -281,6 +378,9 @@ async fn run(
             jobs.waiting.clear();
             jobs.early.clear();
         }
+        for tx in shared.watchers.lock().expect("watchers lock").values() {
+            let _ = tx.send(WatchEvent::LinkLost);
+        }
         if !matches!(*shared.status.borrow(), LinkStatus::AuthFailed(_)) {
             set_status(&shared, LinkStatus::Down(reason.clone()));
         }
@@ -385,6 +485,11 @@ async fn session(
                 };
                 if changed {
                     shared.counters.live_calls.store(path.table.len(), Ordering::Relaxed);
+                }
+                if let Some(uuid) = sev.uuid() {
+                    if let Some(tx) = shared.watchers.lock().expect("watchers lock").get(uuid) {
+                        let _ = tx.send(WatchEvent::Switch(sev.clone()));
+                    }
                 }
                 if matches!(sev, SwitchEvent::Shutdown) {
                     warn!(switch = %name, "FreeSWITCH is shutting down");

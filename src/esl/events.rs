@@ -75,6 +75,7 @@ pub fn to_switch_event(ev: &EslEvent) -> Option<SwitchEvent> {
                 ended_at_us: num(ev, "Caller-Channel-Hangup-Time"),
                 billsec: h(ev, "variable_billsec").and_then(|v| v.parse().ok()),
                 complete: kind == EslEventType::ChannelHangupComplete,
+                at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
                 trunk: h(ev, "variable_contactd_trunk").map(str::to_string),
                 budget: h(ev, "variable_contactd_budget").map(str::to_string),
             })
@@ -87,6 +88,13 @@ pub fn to_switch_event(ev: &EslEvent) -> Option<SwitchEvent> {
             application: owned(ev, "Application"),
             response: owned(ev, "Application-Response"),
             application_uuid: h(ev, "Application-UUID").map(str::to_string),
+            read_result: h(ev, "variable_read_result").map(str::to_string),
+            digits: h(ev, "variable_contactd_digits").map(str::to_string),
+            at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
+        },
+        EslEventType::PlaybackStart => SwitchEvent::PlaybackStart {
+            uuid: owned(ev, "Unique-ID"),
+            at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
         },
         EslEventType::PlaybackStop => SwitchEvent::PlaybackStop {
             uuid: owned(ev, "Unique-ID"),
@@ -140,7 +148,8 @@ pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
 /// Subscribed on every control connection: what the tracker, the job table and the call
 /// records need, nothing more (FreeSWITCH drops listeners that read too slowly).
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
-CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_STOP BACKGROUND_JOB \
+CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_START PLAYBACK_STOP \
+BACKGROUND_JOB \
 HEARTBEAT SHUTDOWN";
 
 #[cfg(test)]

@@ -212,3 +212,19 @@ pub async fn import(
         elapsed: started.elapsed(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Compiles only if the dialer can call these from a spawned task.
+    #[allow(dead_code)]
+    fn checks_are_send(pool: &Pool, client: &deadpool_postgres::Client, batch: &[String]) {
+        assert_send(&is_blocked_in(pool, "+79161234567"));
+        assert_send(&is_blocked(client, "+79161234567"));
+        assert_send(&blocked_among(client, batch));
+        assert_send(&import(pool, Path::new("x"), "", &DialingConfig::default()));
+    }
+}

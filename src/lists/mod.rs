@@ -4,6 +4,7 @@
 //!
 //! - [`rows`]: CSV → validated rows (header aliases, per-line reasons, duplicates); no I/O
 //!   beyond the reader it is given.
+//! - `lines`: true line numbers under the csv reader (its own are wrong for CRLF files).
 //! - [`import`]: [`import_csv`], the staging `COPY` and the atomic store of a list.
 //! - [`dnc`]: the do-not-call list: add, import, remove, [`is_blocked`], [`blocked_among`].
 //! - [`query`]: what `lists show` / `lists ls` print.

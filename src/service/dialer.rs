@@ -36,6 +36,11 @@ pub enum DialResult {
 }
 
 pub struct CallRequest<'a> {
+    /// The `origination_uuid`: chosen by the caller so it can watch the call and write its
+    /// own rows under this key before the originate.
+    pub uuid: ChannelUuid,
+    /// Caller ID presented to the subscriber.
+    pub caller_id: Option<&'a str>,
     pub trunk_name: &'a str,
     pub trunk: &'a TrunkConfig,
     pub number: &'a str,
@@ -54,11 +59,16 @@ pub async fn place_call(
     req: CallRequest<'_>,
 ) -> Result<DialResult, DialError> {
     let number = PhoneNumber::parse(req.number)?;
-    let uuid = ChannelUuid::new_random();
+    let uuid = req.uuid.clone();
     let mut orig = Originate::new(&req.trunk.dial, &number, uuid.clone(), req.then)
         .var("contactd_trunk", req.trunk_name)?
-        .var("contactd_budget", req.budget)?
-        .var("origination_caller_id_number", "contactd")?;
+        .var("contactd_budget", req.budget)?;
+    if let Some(cid) = req.caller_id {
+        orig = orig.var(
+            "origination_caller_id_number",
+            PhoneNumber::parse(cid)?.as_str(),
+        )?;
+    }
     orig.timeout_secs = req.ring_secs;
     live.acquire_line(
         req.trunk_name,

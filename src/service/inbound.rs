@@ -1,5 +1,7 @@
 //! Runs the flow of each call that reaches the outbound socket and records it: the row
-//! when the call arrives, the step reached, and who ended it.
+//! when the call arrives, the step reached, and who ended it. The flow is chosen by the
+//! variables the dialplan set: `contactd_entry` (`service`, `operator`, `trunk`) and
+//! `contactd_code`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,12 +10,16 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::core::flow::{Flow, GreetingFlow, Outcome, Step};
-use crate::esl::outbound::{CallEnded, CallHandler, CallSession};
+use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
+use crate::core::flows::service::{ServiceFlow, ServiceFlowOptions};
+use crate::esl::commands::MediaFile;
+use crate::esl::outbound::{CallEnded, CallHandler, CallSession, ChannelData};
+use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::postgres::{Calls, NewCall};
 
 pub struct InboundCalls {
     pub calls: Calls,
+    pub campaigns: Campaigns,
     pub config: Arc<Config>,
     pub node: String,
 }
@@ -27,15 +33,161 @@ impl InboundCalls {
         )
     }
 
+    /// The manager whose phone this is, if on the allow-list.
+    fn manager_of(&self, caller: &str) -> Option<(&String, &crate::config::ManagerConfig)> {
+        self.config.managers.iter().find(|(_, m)| m.phone == caller)
+    }
+
+    fn flow_for(&self, data: &ChannelData) -> Box<dyn Flow> {
+        let entry = data.vars.get("contactd_entry").map(String::as_str);
+        let code = data.vars.get("contactd_code").map(String::as_str).unwrap_or("");
+        match (entry, self.config.service_codes.get(code)) {
+            (Some("service"), Some(action)) => {
+                let record_base = format!(
+                    "{}/{}",
+                    self.config.campaigns.audio_dir.display(),
+                    data.uuid
+                );
+                Box::new(ServiceFlow::new(ServiceFlowOptions {
+                    action: *action,
+                    pin: self
+                        .manager_of(&data.caller)
+                        .map(|(_, m)| m.pin.expose().to_string()),
+                    record_base,
+                    max_message_secs: self.config.campaigns.max_message_seconds,
+                    silence_secs: self.config.campaigns.silence_seconds,
+                }))
+            }
+            _ => Box::new(GreetingFlow::default()),
+        }
+    }
+
+    async fn answer_query(&self, q: &Query, caller: &str) -> Answer {
+        match q {
+            Query::ListSize(n) => {
+                let size = async {
+                    let db = self.campaigns.pool().get().await.ok()?;
+                    let row = db
+                        .query_opt(
+                            "SELECT (SELECT count(*) FROM contacts WHERE list_number = $1)
+                             FROM contact_lists WHERE number = $1",
+                            &[n],
+                        )
+                        .await
+                        .ok()??;
+                    Some(row.get::<_, i64>(0))
+                };
+                Answer::ListSize(size.await)
+            }
+            Query::StartCampaign {
+                list,
+                audio,
+                confirm,
+            } => {
+                let c = &self.config.campaigns;
+                let email = self.manager_of(caller).and_then(|(_, m)| m.email.clone());
+                let name = format!(
+                    "list {list} by phone {caller} {}",
+                    chrono::Utc::now().format("%Y-%m-%d %H:%M")
+                );
+                let created = self
+                    .campaigns
+                    .create(&NewCampaign {
+                        name,
+                        list_number: *list,
+                        audio: audio.clone(),
+                        confirm: *confirm,
+                        trunk: c.trunk.clone(),
+                        lines: c.lines as i32,
+                        caller_id: None,
+                        window_days: c.window_days.clone(),
+                        window_start: c.window_start.clone(),
+                        window_end: c.window_end.clone(),
+                        time_zone: None,
+                        max_attempts: c.max_attempts as i32,
+                        retry_busy_s: c.retry_busy_seconds as i32,
+                        retry_no_answer_s: c.retry_no_answer_seconds as i32,
+                        ring_s: c.ring_seconds as i32,
+                        created_by: caller.to_string(),
+                        manager_email: email,
+                    })
+                    .await;
+                match created {
+                    Ok((id, n)) => {
+                        info!(campaign = id, subscribers = n, list, manager = caller, "campaign started by phone");
+                        Answer::CampaignStarted(Some(id))
+                    }
+                    Err(e) => {
+                        warn!(list, manager = caller, "cannot start campaign: {e}");
+                        Answer::CampaignStarted(None)
+                    }
+                }
+            }
+            Query::LastCampaign => {
+                let st = async {
+                    let c = self.campaigns.last_by(caller).await.ok()??;
+                    let p = self.campaigns.progress(c.id).await.ok()?;
+                    Some(CampaignStatus {
+                        id: c.id,
+                        state: c.state,
+                        called: p.done,
+                        total: p.total,
+                    })
+                };
+                Answer::Campaign(st.await)
+            }
+            Query::TogglePause(id) => {
+                let to_paused = self
+                    .campaigns
+                    .set_state(*id, &["running"], "paused")
+                    .await
+                    .unwrap_or(false);
+                if to_paused {
+                    info!(campaign = id, manager = caller, "campaign paused by phone");
+                    return Answer::Toggled(Some("paused".into()));
+                }
+                let resumed = self
+                    .campaigns
+                    .set_state(*id, &["paused"], "running")
+                    .await
+                    .unwrap_or(false);
+                if resumed {
+                    info!(campaign = id, manager = caller, "campaign resumed by phone");
+                }
+                Answer::Toggled(resumed.then(|| "running".into()))
+            }
+        }
+    }
+
     /// Carries out one step; `Ok(None)` when the flow is over.
     async fn run_step(
         &self,
         session: &mut CallSession,
         step: Step,
     ) -> Result<Option<Outcome>, CallEnded> {
+        let lang = &self.config.prompts.language;
         let (app, arg) = match step {
             Step::Answer => ("answer", String::new()),
             Step::Play(p) => ("playback", self.prompt(p)),
+            Step::PlayFile(f) => match MediaFile::parse(&f) {
+                Ok(f) => ("playback", f.as_str().to_string()),
+                Err(e) => return Err(CallEnded::Refused(e.to_string())),
+            },
+            Step::Beep => ("playback", "tone_stream://%(500,0,800)".to_string()),
+            Step::Record {
+                path,
+                max_secs,
+                silence_secs,
+            } => {
+                let path = MediaFile::parse(&path)
+                    .map_err(|e| CallEnded::Refused(e.to_string()))?;
+                // `record` stops on a playback terminator: make it `#` as the prompt says.
+                session.execute("set", "playback_terminators=#").await?;
+                (
+                    "record",
+                    format!("{} {max_secs} 200 {silence_secs}", path.as_str()),
+                )
+            }
             Step::Collect(c) => (
                 "play_and_get_digits",
                 format!(
@@ -50,14 +202,23 @@ impl InboundCalls {
                     c.var
                 ),
             ),
-            Step::SayDigits(d) => (
-                "say",
-                format!("{} number iterated {d}", self.config.prompts.language),
-            ),
+            Step::SayDigits(d) => ("say", format!("{lang} number iterated {d}")),
+            Step::SayNumber(n) => ("say", format!("{lang} number pronounced {n}")),
+            Step::Query(q) => {
+                let answer = self.answer_query(&q, &session.data.caller).await;
+                return Ok(Some(Outcome {
+                    answer: Some(answer),
+                    ..Default::default()
+                }));
+            }
             Step::Hangup(_) | Step::End => return Ok(None),
         };
         let (response, vars) = session.execute(app, &arg).await?;
-        Ok(Some(Outcome { response, vars }))
+        Ok(Some(Outcome {
+            answer: None,
+            response,
+            vars,
+        }))
     }
 
     async fn run(&self, mut session: CallSession) {
@@ -93,7 +254,7 @@ impl InboundCalls {
             warn!(%uuid, "cannot record inbound call: {e}");
         }
         info!(%uuid, caller = %data.caller, %entry, "inbound call");
-        let mut flow = GreetingFlow::default();
+        let mut flow = self.flow_for(&data);
         let mut last: Option<Outcome> = None;
         let ended = loop {
             let step = flow.next(last.as_ref());
@@ -104,6 +265,9 @@ impl InboundCalls {
             }
         };
         let step = flow.step_name();
+        if step == "pin_locked" {
+            warn!(%uuid, caller = %data.caller, %entry, "three wrong PINs: call ended");
+        }
         let hungup_by = match &ended {
             None => "contactd",
             Some(CallEnded::CallerHungUp) => "party",

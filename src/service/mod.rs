@@ -1,5 +1,7 @@
 //! I/O shells around the pure core: each takes inputs from an adapter, asks the core, and
 //! hands the resulting actions to the adapters.
+pub mod campaigns;
 pub mod dialer;
+pub mod notice_call;
 pub mod inbound;
 pub mod records;

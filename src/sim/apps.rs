@@ -118,7 +118,9 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
         "ring_ready" => {
             let partner = sess.with(|s| s.partner.clone());
             if let Some(p) = partner.and_then(|p| sess.core.chan(&p)) {
-                Sess::new(sess.core.clone(), p).mark_progress();
+                let a = Sess::new(sess.core.clone(), p);
+                a.mark_progress();
+                a.set_callstate("RINGING");
             }
             sess.mark_progress();
             sess.set_callstate("RINGING");
@@ -197,7 +199,11 @@ pub fn read_dtmf(sess: &Sess) -> Vec<char> {
 /// Play a file: PLAYBACK_START/STOP. `terminators`: DTMF that cut it short.
 /// Returns (Application-Response, digits read, ms played).
 pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Vec<char>, u64) {
-    let ms = media::duration_ms(file, sess.core.cfg.default_playback_ms);
+    let ms = media::duration_ms_with(
+        file,
+        sess.core.cfg.default_playback_ms,
+        &sess.core.cfg.media_ms,
+    );
     sess.fire(
         "PLAYBACK_START",
         ("mod_dptools.c", "playback_function", 1), // header names matter, not lines

@@ -122,6 +122,8 @@ pub struct SimConfig {
     pub agents: HashMap<String, Behaviour>,
     /// playback length when the file is missing (ms)
     pub default_playback_ms: u64,
+    /// known media lengths by path (ms), used before reading the file's WAV header
+    pub media_ms: HashMap<String, u64>,
     /// per-connection event queue bound (FreeSWITCH drops a client that lags)
     pub event_queue: usize,
     /// max sessions reported by `status`
@@ -148,6 +150,7 @@ impl Default for SimConfig {
             },
             agents: HashMap::new(),
             default_playback_ms: 1000,
+            media_ms: HashMap::new(),
             event_queue: 10_000,
             max_sessions: 1000,
             hostname: "sim".into(),

@@ -132,7 +132,19 @@ impl Conn {
                 m = ctl.recv() => {
                     match m {
                         Ok(Ctl::Drop) | Ok(Ctl::Crash) => break,
-                        Ok(Ctl::Shutdown) => { let _ = c.send(&wire::shutdown_notice()).await; break; }
+                        Ok(Ctl::Shutdown) => {
+                            // deliver what is queued first, then the notice
+                            while let Ok(ev) = rx.try_recv() {
+                                if ev.get(RAW).is_some() {
+                                    continue;
+                                }
+                                let json = { lock(&c.shared).json };
+                                let bytes = if json { ev.to_json() } else { ev.to_plain() };
+                                if !c.send(&bytes).await { break; }
+                            }
+                            let _ = c.send(&wire::shutdown_notice()).await;
+                            break;
+                        }
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(_) => break,
                     }

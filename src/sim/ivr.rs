@@ -82,6 +82,7 @@ pub async fn play_and_get_digits(sess: &Sess, arg: &str) {
             });
             return;
         }
+        sess.modify(|st| st.set_var("read_result", "failure"));
         if !invalid.is_empty() && !invalid.starts_with("silence") {
             playback(sess, invalid, "").await;
         }
@@ -109,8 +110,13 @@ pub async fn record(sess: &Sess, arg: &str, session: bool) {
     }
     let max_s = a.get(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     let silence_hits = a.get(3).and_then(|v| v.parse::<u64>().ok());
-    let terms = sess.with(|s| s.var("record_terminators").map(str::to_string));
-    let terms = terms.unwrap_or_else(|| "#".to_string());
+    // mod_dptools' record stops on `playback_terminators` (default `*`; "none" disables).
+    let terms = sess.with(|s| s.var("playback_terminators").map(str::to_string));
+    let terms = match terms.as_deref() {
+        Some("none") => String::new(),
+        Some(t) => t.to_string(),
+        None => "*".to_string(),
+    };
     let start = tokio::time::Instant::now();
     let max_ms = if max_s == 0 { None } else { Some(max_s * 1000) };
     let mut spoke = false;

@@ -18,7 +18,16 @@ use super::session::Sess;
 pub fn spawn_accept(core: Arc<Core>, l: TcpListener) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = l.accept().await else {
+            let acc = tokio::select! {
+                a = l.accept() => a,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
+                    if core.down.load(Ordering::SeqCst) {
+                        return; // the port closes: connections are refused
+                    }
+                    continue;
+                }
+            };
+            let Ok((s, _)) = acc else {
                 continue;
             };
             if core.down.load(Ordering::SeqCst) || core.refusing.load(Ordering::SeqCst) {
@@ -118,6 +127,11 @@ pub async fn shutdown(core: &Arc<Core>) {
     core.fire(e);
     for c in core.chans() {
         Sess::new(core.clone(), c).hangup("SYSTEM_SHUTDOWN", "system");
+    }
+    // let every hangup sequence finish (bounded in real time), then the notices
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !core.chans().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     core.sleep(700).await;
     let _ = core.ctl.send(Ctl::Shutdown);

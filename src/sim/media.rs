@@ -4,7 +4,19 @@
 
 /// Duration of a playable thing in ms.
 pub fn duration_ms(file: &str, default_ms: u64) -> u64 {
+    duration_ms_with(file, default_ms, &std::collections::HashMap::new())
+}
+
+/// Like [`duration_ms`], with a table of known lengths by path.
+pub fn duration_ms_with(
+    file: &str,
+    default_ms: u64,
+    known: &std::collections::HashMap<String, u64>,
+) -> u64 {
     let f = file.trim();
+    if let Some(ms) = known.get(f) {
+        return *ms;
+    }
     if let Some(rest) = f.strip_prefix("silence_stream://") {
         return rest
             .split(',')
@@ -144,7 +156,7 @@ fn en_hundreds(n: u64) -> Vec<String> {
     let r = n % 100;
     if r >= 20 {
         w.push(format!("{}", r / 10 * 10));
-        if r % 10 > 0 {
+        if r.rem_euclid(10) != 0 {
             w.push((r % 10).to_string());
         }
     } else if r > 0 {
@@ -179,7 +191,7 @@ fn ru_hundreds(n: u64) -> Vec<String> {
     let r = n % 100;
     if r >= 20 {
         w.push(format!("{}", r / 10 * 10));
-        if r % 10 > 0 {
+        if r.rem_euclid(10) != 0 {
             w.push((r % 10).to_string());
         }
     } else if r > 0 {

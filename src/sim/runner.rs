@@ -125,11 +125,10 @@ pub async fn run_phantom(a: Sess, apps: Apps) {
                 let ms = arg.parse::<u64>().unwrap_or(0);
                 a.wait_until(Some(ms), |s| s.is_hungup()).await;
             }
-            "answer" => {
-                if a.mark_answered() {
-                    a.modify(|s| s.set_var("endpoint_disposition", "ANSWER"));
-                }
+            "answer" if a.mark_answered() => {
+                a.modify(|s| s.set_var("endpoint_disposition", "ANSWER"));
             }
+            "answer" => {}
             "hangup" => {
                 let c = if arg.is_empty() {
                     "NORMAL_CLEARING"
@@ -144,7 +143,11 @@ pub async fn run_phantom(a: Sess, apps: Apps) {
                 a.wait_until(None, |s| s.is_hungup()).await;
             }
             "playback" => {
-                let ms = super::media::duration_ms(&arg, a.core.cfg.default_playback_ms);
+                let ms = super::media::duration_ms_with(
+                    &arg,
+                    a.core.cfg.default_playback_ms,
+                    &a.core.cfg.media_ms,
+                );
                 a.modify(|s| s.far_speaking = true);
                 a.wait_until(Some(ms), |s| s.is_hungup()).await;
                 a.modify(|s| s.far_speaking = false);

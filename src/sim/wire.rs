@@ -128,8 +128,7 @@ fn find_blank_line(b: &[u8]) -> Option<(usize, usize)> {
 pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
-        let unsafe_ch = b < 0x20
-            || b >= 0x7f
+        let unsafe_ch = !(0x20..0x7f).contains(&b)
             || matches!(
                 b,
                 b' ' | b'"'

@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "002_lists.sql",
         sql: include_str!("../../sql/002_lists.sql"),
     },
+    Migration {
+        version: 3,
+        name: "003_campaigns.sql",
+        sql: include_str!("../../sql/003_campaigns.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.
@@ -59,7 +64,9 @@ pub async fn run(pool: &Pool) -> Result<Vec<&'static str>, StoreError> {
         tx.commit().await?;
     }
     let mut applied_now = Vec::new();
-    for m in MIGRATIONS {
+    let mut ordered: Vec<&Migration> = MIGRATIONS.iter().collect();
+    ordered.sort_by_key(|m| m.version);
+    for m in ordered {
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
             .await?;

@@ -16,6 +16,8 @@ pub enum StoreError {
     Config(String),
     #[error("migration: {0}")]
     Migration(String),
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
 }

@@ -1,0 +1,219 @@
+//! `contactd campaigns ...`: create, list, show, pause, resume, cancel, report. A campaign
+//! created here is the same thing as one a manager starts by phone; the running daemon picks
+//! it up within a second.
+
+use std::path::PathBuf;
+
+use deadpool_postgres::Pool;
+
+use crate::config::Config;
+use crate::esl::commands::MediaFile;
+use crate::store::campaigns::{Campaigns, NewCampaign};
+use crate::store::StoreError;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CampaignsCommand {
+    /// Start a notice campaign to a list.
+    Create {
+        /// List number (as imported with `lists import --number`).
+        #[arg(long)]
+        list: i32,
+        /// The message: an absolute path of a WAV file readable by FreeSWITCH.
+        #[arg(long)]
+        audio: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+        /// Ask each subscriber for the confirmation key after the message.
+        #[arg(long)]
+        confirm: bool,
+        /// Lines this campaign may hold at once (default: [campaigns] lines).
+        #[arg(long)]
+        lines: Option<u32>,
+        /// Trunk to dial on (default: [campaigns] trunk).
+        #[arg(long)]
+        trunk: Option<String>,
+        /// Caller ID shown to subscribers.
+        #[arg(long)]
+        caller_id: Option<String>,
+        /// Calling window days, e.g. mon-sat.
+        #[arg(long)]
+        days: Option<String>,
+        /// Window start HH:MM (subscriber's time zone).
+        #[arg(long)]
+        from: Option<String>,
+        /// Window end HH:MM.
+        #[arg(long)]
+        until: Option<String>,
+        /// Force one time zone for everyone instead of each subscriber's.
+        #[arg(long)]
+        time_zone: Option<String>,
+        #[arg(long)]
+        max_attempts: Option<u32>,
+        /// Gets the report besides the auditors.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// One line per campaign.
+    Ls,
+    /// Progress of one campaign.
+    Show { id: i64 },
+    Pause { id: i64 },
+    Resume { id: i64 },
+    /// Nobody else is called; calls in progress finish; the report follows.
+    Cancel { id: i64 },
+    /// The same report the auditors get by e-mail: summary and every subscriber's outcome.
+    Report { id: i64 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignCliError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Report(String),
+}
+
+impl CampaignCliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CampaignCliError::Invalid(_) => 65,
+            CampaignCliError::Store(StoreError::NotFound(_)) => 65,
+            CampaignCliError::Store(e) if e.is_retryable() => 69,
+            _ => 70,
+        }
+    }
+}
+
+pub async fn run_campaigns(
+    cmd: CampaignsCommand,
+    cfg: &Config,
+    pool: &Pool,
+) -> Result<(), CampaignCliError> {
+    let store = Campaigns::new(pool.clone());
+    match cmd {
+        CampaignsCommand::Create {
+            list,
+            audio,
+            name,
+            confirm,
+            lines,
+            trunk,
+            caller_id,
+            days,
+            from,
+            until,
+            time_zone,
+            max_attempts,
+            email,
+        } => {
+            let d = &cfg.campaigns;
+            let audio = audio.to_string_lossy().to_string();
+            MediaFile::parse(&audio).map_err(|e| CampaignCliError::Invalid(format!("--audio: {e}")))?;
+            let trunk = trunk.unwrap_or_else(|| d.trunk.clone());
+            let Some(t) = cfg.trunk.get(&trunk) else {
+                return Err(CampaignCliError::Invalid(format!("--trunk {trunk}: no such [trunk.{trunk}] in the config")));
+            };
+            let lines = lines.unwrap_or(d.lines);
+            if lines == 0 || lines > t.channels {
+                return Err(CampaignCliError::Invalid(format!(
+                    "--lines {lines}: must be 1 to {} (trunk {trunk} has {} channels)",
+                    t.channels, t.channels
+                )));
+            }
+            let (days, from, until) = (
+                days.unwrap_or_else(|| d.window_days.clone()),
+                from.unwrap_or_else(|| d.window_start.clone()),
+                until.unwrap_or_else(|| d.window_end.clone()),
+            );
+            crate::core::campaign::window::Window::parse(&days, &from, &until)
+                .map_err(|e| CampaignCliError::Invalid(format!("calling window: {e}")))?;
+            if let Some(tz) = &time_zone {
+                tz.parse::<chrono_tz::Tz>()
+                    .map_err(|_| CampaignCliError::Invalid(format!("--time-zone {tz}: not an IANA zone")))?;
+            }
+            if let Some(cid) = &caller_id {
+                crate::esl::commands::PhoneNumber::parse(cid)
+                    .map_err(|e| CampaignCliError::Invalid(format!("--caller-id: {e}")))?;
+            }
+            if let Some(e) = &email {
+                e.parse::<lettre::Address>()
+                    .map_err(|_| CampaignCliError::Invalid(format!("--email {e}: not an e-mail address")))?;
+            }
+            let (id, n) = store
+                .create(&NewCampaign {
+                    name: name.unwrap_or_else(|| format!("list {list}")),
+                    list_number: list,
+                    audio,
+                    confirm,
+                    trunk,
+                    lines: lines as i32,
+                    caller_id,
+                    window_days: days,
+                    window_start: from,
+                    window_end: until,
+                    time_zone,
+                    max_attempts: max_attempts.unwrap_or(d.max_attempts).max(1) as i32,
+                    retry_busy_s: d.retry_busy_seconds as i32,
+                    retry_no_answer_s: d.retry_no_answer_seconds as i32,
+                    ring_s: d.ring_seconds as i32,
+                    created_by: "cli".into(),
+                    manager_email: email,
+                })
+                .await?;
+            println!("campaign {id} started: {n} subscribers, {lines} lines");
+        }
+        CampaignsCommand::Ls => {
+            for c in store.list().await? {
+                let p = store.progress(c.id).await?;
+                println!(
+                    "{:>5}  {:<9}  called {} of {}  reached {}  list {}  {}",
+                    c.id, c.state, p.done, p.total, p.reached, c.list_number, c.name
+                );
+            }
+        }
+        CampaignsCommand::Show { id } => {
+            let c = store
+                .get(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("campaign {id}")))?;
+            let p = store.progress(id).await?;
+            println!(
+                "campaign {id} '{}': {}\n  list {}, {} lines on {}, window {} {}-{}\n  called {} of {}, reached {}, dialing now {}",
+                c.name, c.state, c.list_number, c.lines, c.trunk, c.window_days, c.window_start,
+                c.window_end, p.done, p.total, p.reached, p.dialing
+            );
+        }
+        CampaignsCommand::Pause { id } => state(&store, id, &["running"], "paused").await?,
+        CampaignsCommand::Resume { id } => state(&store, id, &["paused"], "running").await?,
+        CampaignsCommand::Cancel { id } => {
+            if store.cancel(id).await? {
+                println!("campaign {id} cancelled");
+            } else {
+                return Err(CampaignCliError::Invalid(format!(
+                    "campaign {id} is not running or paused"
+                )));
+            }
+        }
+        CampaignsCommand::Report { id } => {
+            let text = crate::report::print_report(pool, id, &cfg.campaigns.confirm_key)
+                .await
+                .map_err(|e| CampaignCliError::Report(e.to_string()))?;
+            print!("{text}");
+        }
+    }
+    Ok(())
+}
+
+async fn state(store: &Campaigns, id: i64, from: &[&str], to: &str) -> Result<(), CampaignCliError> {
+    if store.set_state(id, from, to).await? {
+        println!("campaign {id} {to}");
+        Ok(())
+    } else {
+        Err(CampaignCliError::Invalid(format!(
+            "campaign {id} is not {}",
+            from.join(" or ")
+        )))
+    }
+}

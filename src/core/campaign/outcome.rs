@@ -1,0 +1,183 @@
+//! What an attempt's result means for the subscriber: a final outcome, or a retry later.
+//! Decided from the raw FreeSWITCH hangup cause, which is kept verbatim with the attempt.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    ListenedFull,
+    ListenedPartial,
+    Busy,
+    NoAnswer,
+    Failed,
+    Invalid,
+    Dnc,
+    /// The result cannot be known (contactd was down when it happened).
+    Unknown,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::ListenedFull => "listened_full",
+            Outcome::ListenedPartial => "listened_partial",
+            Outcome::Busy => "busy",
+            Outcome::NoAnswer => "no_answer",
+            Outcome::Failed => "failed",
+            Outcome::Invalid => "invalid",
+            Outcome::Dnc => "dnc",
+            Outcome::Unknown => "unknown",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Outcome::ListenedFull,
+            Outcome::ListenedPartial,
+            Outcome::Busy,
+            Outcome::NoAnswer,
+            Outcome::Failed,
+            Outcome::Invalid,
+            Outcome::Dnc,
+            Outcome::Unknown,
+            Outcome::Cancelled,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
+    /// The subscriber was reached (answered).
+    pub fn reached(self) -> bool {
+        matches!(self, Outcome::ListenedFull | Outcome::ListenedPartial)
+    }
+}
+
+/// An unanswered call by its hangup cause. Busy, no answer and temporary failures are
+/// worth another try; a number that does not exist never is.
+pub fn unanswered(cause: &str) -> Outcome {
+    match cause {
+        "USER_BUSY" => Outcome::Busy,
+        "NO_ANSWER"
+        | "NO_USER_RESPONSE"
+        | "PROGRESS_TIMEOUT"
+        | "ALLOTTED_TIMEOUT"
+        | "ORIGINATOR_CANCEL"
+        | "RECOVERY_ON_TIMER_EXPIRE"
+        | "SUBSCRIBER_ABSENT" => Outcome::NoAnswer,
+        "UNALLOCATED_NUMBER"
+        | "NO_ROUTE_DESTINATION"
+        | "INVALID_NUMBER_FORMAT"
+        | "NUMBER_CHANGED"
+        | "INCOMPATIBLE_DESTINATION"
+        | "NO_ROUTE_TRANSIT_NET" => Outcome::Invalid,
+        _ => Outcome::Failed,
+    }
+}
+
+/// Causes that say nothing about the subscriber: no line was free. Not an attempt.
+pub fn no_line(cause: &str) -> bool {
+    matches!(
+        cause,
+        "NORMAL_CIRCUIT_CONGESTION" | "SWITCH_CONGESTION" | "CHAN_NOT_IMPLEMENTED"
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub busy: Duration,
+    pub no_answer: Duration,
+    /// Temporary network failures.
+    pub failed: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Done(Outcome),
+    /// Try again after the delay; `last` is reported if no later attempt succeeds.
+    Retry {
+        after: Duration,
+        last: Outcome,
+    },
+}
+
+/// After attempt number `attempts_made` (1-based) ended with `outcome`.
+pub fn decide(outcome: Outcome, attempts_made: u32, policy: &RetryPolicy) -> Next {
+    let delay = match outcome {
+        Outcome::Busy => policy.busy,
+        Outcome::NoAnswer => policy.no_answer,
+        Outcome::Failed => policy.failed,
+        done => return Next::Done(done),
+    };
+    if attempts_made >= policy.max_attempts {
+        Next::Done(outcome)
+    } else {
+        Next::Retry {
+            after: delay,
+            last: outcome,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: RetryPolicy = RetryPolicy {
+        max_attempts: 3,
+        busy: Duration::from_secs(600),
+        no_answer: Duration::from_secs(1800),
+        failed: Duration::from_secs(300),
+    };
+
+    #[test]
+    fn causes_are_not_confused() {
+        assert_eq!(unanswered("USER_BUSY"), Outcome::Busy);
+        assert_eq!(unanswered("NO_ANSWER"), Outcome::NoAnswer);
+        assert_eq!(unanswered("NO_USER_RESPONSE"), Outcome::NoAnswer);
+        assert_eq!(unanswered("UNALLOCATED_NUMBER"), Outcome::Invalid);
+        // MFC/R2 reports an unallocated number as NO_ROUTE_DESTINATION
+        assert_eq!(unanswered("NO_ROUTE_DESTINATION"), Outcome::Invalid);
+        assert_eq!(unanswered("NORMAL_TEMPORARY_FAILURE"), Outcome::Failed);
+        assert_eq!(unanswered("CALL_REJECTED"), Outcome::Failed);
+        assert!(no_line("NORMAL_CIRCUIT_CONGESTION"));
+        assert!(!no_line("USER_BUSY"));
+    }
+
+    #[test]
+    fn retries_by_cause_up_to_the_maximum() {
+        assert_eq!(
+            decide(Outcome::Busy, 1, &P),
+            Next::Retry {
+                after: Duration::from_secs(600),
+                last: Outcome::Busy
+            }
+        );
+        assert_eq!(
+            decide(Outcome::NoAnswer, 2, &P),
+            Next::Retry {
+                after: Duration::from_secs(1800),
+                last: Outcome::NoAnswer
+            }
+        );
+        assert_eq!(decide(Outcome::Busy, 3, &P), Next::Done(Outcome::Busy));
+        assert_eq!(
+            decide(Outcome::Invalid, 1, &P),
+            Next::Done(Outcome::Invalid)
+        );
+        assert_eq!(
+            decide(Outcome::ListenedPartial, 1, &P),
+            Next::Done(Outcome::ListenedPartial)
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for o in [Outcome::ListenedFull, Outcome::Dnc, Outcome::Unknown] {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+        }
+        assert_eq!(Outcome::parse("nope"), None);
+    }
+}

@@ -1,0 +1,2 @@
+//! Call flows per entry point (pure state machines; see `core::flow`).
+pub mod service;

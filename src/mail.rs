@@ -1,0 +1,392 @@
+//! E-mail: the outbox of reports and the loop that delivers it over SMTP.
+//!
+//! A report is first written to the `outbox` table (one row per campaign, so enqueuing twice
+//! sends once), then sent by [`run_outbox`]. A row is never deleted: it is marked `sent_at`
+//! once the SMTP server accepted it, and until then every failure is recorded (`tries`,
+//! `last_error`) and retried later. Delivery is at-least-once: a crash between the server's
+//! acceptance and the `sent_at` update sends the report again (with the same Message-ID, so
+//! mail clients can fold the duplicate), which beats a report silently lost.
+
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::watch;
+
+use crate::config::{MailConfig, SmtpTls};
+use crate::report::CampaignReport;
+use crate::store::postgres::StoreError;
+
+/// The outbox `kind` of a campaign report.
+pub const KIND_CAMPAIGN_REPORT: &str = "campaign_report";
+
+/// Retries never wait longer than this, whatever the number of failures.
+pub const MAX_RETRY: Duration = Duration::from_secs(3600);
+
+/// One SMTP conversation may not hang the outbox longer than this.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid e-mail address {address:?}: {reason}")]
+    Address { address: String, reason: String },
+    #[error("no recipients: set mail.auditors or the manager's e-mail")]
+    NoRecipients,
+    #[error("mail config: {0}")]
+    Config(String),
+    #[error("building the message: {0}")]
+    Build(#[from] lettre::error::Error),
+    #[error("smtp: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<tokio_postgres::Error> for MailError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        MailError::Store(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for MailError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        MailError::Store(e.into())
+    }
+}
+
+impl MailError {
+    /// A failure that may pass by itself: connection refused, timeouts, TLS hiccups, 4xx
+    /// replies, the database being away. 5xx replies and bad data are not retryable in
+    /// this sense, yet the outbox still keeps such a report and tries it again at
+    /// [`MAX_RETRY`] intervals: a 5xx is most often the relay's configuration (relaying
+    /// denied, authentication required), which the sysadmin fixes, and dropping the
+    /// report would lose it silently. `last_error` shows the reason meanwhile.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            MailError::Smtp(e) => !e.is_permanent(),
+            MailError::Store(e) => e.is_retryable(),
+            MailError::Address { .. }
+            | MailError::NoRecipients
+            | MailError::Config(_)
+            | MailError::Build(_) => false,
+        }
+    }
+}
+
+/// Parses an address the way lettre will send to it; the error names it.
+pub fn parse_address(address: &str) -> Result<Address, MailError> {
+    address
+        .trim()
+        .parse::<Address>()
+        .map_err(|e| MailError::Address {
+            address: address.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// The SMTP side of the outbox.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    // For log lines; the password is never kept outside the transport.
+    server: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("server", &self.server)
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    pub fn new(cfg: &MailConfig) -> Result<Mailer, MailError> {
+        let from: Mailbox = cfg
+            .from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MailError::Address {
+                address: cfg.from.clone(),
+                reason: e.to_string(),
+            })?;
+        let builder = match cfg.tls {
+            SmtpTls::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.smtp_host.as_str())
+            }
+            SmtpTls::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host)
+                    .map_err(|e| MailError::Config(format!("mail.smtp_host: {e}")))?
+            }
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.smtp_host)
+                .map_err(|e| MailError::Config(format!("mail.smtp_host: {e}")))?,
+        };
+        let mut builder = builder.port(cfg.smtp_port).timeout(Some(SMTP_TIMEOUT));
+        if !cfg.username.is_empty() {
+            builder = builder.credentials(Credentials::new(
+                cfg.username.clone(),
+                cfg.password.expose().to_string(),
+            ));
+        }
+        Ok(Mailer {
+            transport: builder.build(),
+            from,
+            server: format!("{}:{} ({:?})", cfg.smtp_host, cfg.smtp_port, cfg.tls),
+        })
+    }
+
+    /// Builds and sends one outbox row's message.
+    async fn send(&self, m: &OutboxMessage) -> Result<(), MailError> {
+        let msg = self.build(m)?;
+        self.transport.send(msg).await?;
+        Ok(())
+    }
+
+    fn build(&self, m: &OutboxMessage) -> Result<Message, MailError> {
+        let mut b = Message::builder()
+            .from(self.from.clone())
+            .subject(m.subject.as_str())
+            // Stable across retries, so a duplicate after a crash is recognisable.
+            .message_id(Some(format!(
+                "<contactd.outbox.{}.{}@{}>",
+                m.id,
+                m.created_unix,
+                self.from.email.domain()
+            )));
+        if m.recipients.is_empty() {
+            return Err(MailError::NoRecipients);
+        }
+        for r in &m.recipients {
+            b = b.to(Mailbox::new(None, parse_address(r)?));
+        }
+        let text = SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(m.body.clone());
+        let msg = match (&m.attachment_name, &m.attachment) {
+            (Some(name), Some(data)) => {
+                let csv = ContentType::parse("text/csv; charset=utf-8")
+                    .expect("a valid literal content type");
+                b.multipart(
+                    MultiPart::mixed()
+                        .singlepart(text)
+                        .singlepart(Attachment::new(name.clone()).body(data.clone(), csv)),
+                )?
+            }
+            _ => b.singlepart(text)?,
+        };
+        Ok(msg)
+    }
+}
+
+/// Recipients in order, without duplicates (the manager may be an auditor too), each
+/// validated; the first bad address is the error.
+pub fn recipients(addresses: &[String]) -> Result<Vec<String>, MailError> {
+    let mut out: Vec<String> = Vec::new();
+    for a in addresses {
+        let parsed = parse_address(a)?.to_string();
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&parsed)) {
+            out.push(parsed);
+        }
+    }
+    if out.is_empty() {
+        return Err(MailError::NoRecipients);
+    }
+    Ok(out)
+}
+
+/// Writes the campaign's report to the outbox. Returns false when it was already there:
+/// `UNIQUE (kind, campaign_id)` makes a second enqueue (a restart, a second instance) a no-op.
+pub async fn enqueue_report(
+    pool: &Pool,
+    campaign_id: i64,
+    recipients: &[String],
+    report: &CampaignReport,
+) -> Result<bool, MailError> {
+    let to = self::recipients(recipients)?;
+    let db = pool.get().await?;
+    let n = db
+        .execute(
+            "INSERT INTO outbox (kind, campaign_id, recipients, subject, body,
+                                 attachment_name, attachment)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (kind, campaign_id) DO NOTHING",
+            &[
+                &KIND_CAMPAIGN_REPORT,
+                &campaign_id,
+                &to,
+                &report.subject(),
+                &report.render_text(),
+                &report.csv_name(),
+                &report.render_csv(),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// An outbox row as sent.
+struct OutboxMessage {
+    id: i64,
+    created_unix: i64,
+    recipients: Vec<String>,
+    subject: String,
+    body: String,
+    attachment_name: Option<String>,
+    attachment: Option<String>,
+}
+
+/// Delay before the next try after `tries` failures (1-based): `base * 2^(tries-1)`, at
+/// most [`MAX_RETRY`].
+pub fn backoff(base: Duration, tries: u32) -> Duration {
+    let factor = 2u32.saturating_pow(tries.saturating_sub(1));
+    base.checked_mul(factor).unwrap_or(MAX_RETRY).min(MAX_RETRY)
+}
+
+/// Sends every row due now, one at a time, each claimed with `FOR UPDATE SKIP LOCKED` for
+/// the length of its SMTP conversation, so two instances never send the same row. Returns
+/// how many were sent. A failed send is recorded on its row, not returned as an error;
+/// errors are the database's.
+pub async fn send_due_once(
+    pool: &Pool,
+    mailer: &Mailer,
+    retry_base: Duration,
+) -> Result<usize, MailError> {
+    let mut sent = 0;
+    // Walking by id makes one pass finite even when a failed row is due again at once
+    // (retry_base of zero).
+    let mut after_id: i64 = 0;
+    loop {
+        let mut db = pool.get().await?;
+        let tx = db.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT id, extract(epoch FROM created_at)::bigint, recipients, subject, body,
+                        attachment_name, attachment, tries
+                 FROM outbox
+                 WHERE sent_at IS NULL AND next_try_at <= now() AND id > $1
+                 ORDER BY id LIMIT 1
+                 FOR UPDATE SKIP LOCKED",
+                &[&after_id],
+            )
+            .await?
+        else {
+            return Ok(sent);
+        };
+        let m = OutboxMessage {
+            id: row.get(0),
+            created_unix: row.get(1),
+            recipients: row.get(2),
+            subject: row.get(3),
+            body: row.get(4),
+            attachment_name: row.get(5),
+            attachment: row.get(6),
+        };
+        after_id = m.id;
+        let tries = u32::try_from(row.get::<_, i32>(7)).unwrap_or(0) + 1;
+        match mailer.send(&m).await {
+            Ok(()) => {
+                tx.execute(
+                    "UPDATE outbox SET sent_at = now(), tries = tries + 1 WHERE id = $1",
+                    &[&m.id],
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::info!(outbox = m.id, subject = %m.subject, "mail sent");
+                sent += 1;
+            }
+            Err(e) => {
+                // Permanent rejections wait the longest; see MailError::is_retryable.
+                let delay = if e.is_retryable() {
+                    backoff(retry_base, tries)
+                } else {
+                    MAX_RETRY
+                };
+                tx.execute(
+                    "UPDATE outbox SET tries = tries + 1, last_error = $2,
+                            next_try_at = now() + make_interval(secs => $3)
+                     WHERE id = $1",
+                    &[&m.id, &e.to_string(), &delay.as_secs_f64()],
+                )
+                .await?;
+                tx.commit().await?;
+                if e.is_retryable() {
+                    tracing::warn!(outbox = m.id, server = %mailer.server, tries, retry_in_s = delay.as_secs(), error = %e, "mail not sent, will retry");
+                } else {
+                    tracing::error!(outbox = m.id, server = %mailer.server, tries, retry_in_s = delay.as_secs(), error = %e, "mail rejected, kept in the outbox");
+                }
+            }
+        }
+    }
+}
+
+/// Delivers the outbox until `shutdown` turns true (or its sender is gone). Wakes every
+/// second; a database error is logged and the next tick tries again. On shutdown an SMTP
+/// conversation in flight is abandoned: its row stays unsent and goes out after restart.
+pub async fn run_outbox(
+    pool: Pool,
+    mailer: Mailer,
+    retry_base: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = tick.tick() => {}
+            r = shutdown.changed() => if r.is_err() { return } else { continue },
+        }
+        tokio::select! {
+            r = send_due_once(&pool, &mailer, retry_base) => {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "outbox: cannot read the outbox");
+                }
+            }
+            r = shutdown.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let b = Duration::from_secs(60);
+        assert_eq!(backoff(b, 1), Duration::from_secs(60));
+        assert_eq!(backoff(b, 2), Duration::from_secs(120));
+        assert_eq!(backoff(b, 3), Duration::from_secs(240));
+        assert_eq!(backoff(b, 7), MAX_RETRY);
+        assert_eq!(backoff(b, 40), MAX_RETRY);
+        assert_eq!(backoff(b, u32::MAX), MAX_RETRY);
+    }
+
+    #[test]
+    fn recipients_are_checked_and_deduplicated() {
+        let ok = recipients(&["a@x.ru".into(), " b@x.ru".into(), "A@x.ru".into()]).unwrap();
+        assert_eq!(ok, vec!["a@x.ru", "b@x.ru"]);
+        let err = recipients(&["a@x.ru".into(), "not an address".into()]).unwrap_err();
+        assert!(err.to_string().contains("not an address"), "{err}");
+        assert!(matches!(recipients(&[]), Err(MailError::NoRecipients)));
+    }
+
+    #[test]
+    fn the_password_is_not_in_debug() {
+        let cfg = MailConfig {
+            username: "robot".into(),
+            password: Secret("hunter2-smtp".into()),
+            ..MailConfig::default()
+        };
+        let m = Mailer::new(&cfg).unwrap();
+        assert!(!format!("{m:?}").contains("hunter2"));
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,467 @@
+//! PostgreSQL repository of notification campaigns: campaigns, their targets (one per
+//! subscriber) and attempts (one per originate, written before it). Claiming due targets uses
+//! `FOR UPDATE SKIP LOCKED`, so several contactd instances never dial one subscriber twice.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use uuid::Uuid;
+
+use super::StoreError;
+
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    pub list_number: i32,
+    pub audio: String,
+    pub confirm: bool,
+    pub trunk: String,
+    pub lines: i32,
+    pub caller_id: Option<String>,
+    pub window_days: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub time_zone: Option<String>,
+    pub max_attempts: i32,
+    pub retry_busy_s: i32,
+    pub retry_no_answer_s: i32,
+    pub ring_s: i32,
+    pub state: String,
+    pub created_by: String,
+    pub manager_email: Option<String>,
+}
+
+/// What `campaigns create` or the short-code flow asks for.
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    pub name: String,
+    pub list_number: i32,
+    pub audio: String,
+    pub confirm: bool,
+    pub trunk: String,
+    pub lines: i32,
+    pub caller_id: Option<String>,
+    pub window_days: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub time_zone: Option<String>,
+    pub max_attempts: i32,
+    pub retry_busy_s: i32,
+    pub retry_no_answer_s: i32,
+    pub ring_s: i32,
+    pub created_by: String,
+    pub manager_email: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub contact_id: i64,
+    pub phone: String,
+    pub tz: Option<String>,
+    pub attempts: i32,
+}
+
+/// The end of one attempt as contactd saw it.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptEnd {
+    pub cause: Option<String>,
+    pub q850: Option<i32>,
+    pub listened_ms: Option<i32>,
+    pub listened_full: Option<bool>,
+    pub confirm_key: Option<String>,
+    pub outcome: String,
+}
+
+/// Counts for the progress short code and the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub total: i64,
+    /// Subscribers with a final outcome.
+    pub done: i64,
+    pub reached: i64,
+    pub dialing: i64,
+}
+
+const COLUMNS: &str = "id, name, list_number, audio, confirm, trunk, lines, caller_id, window_days,
+    to_char(window_start, 'HH24:MI'), to_char(window_end, 'HH24:MI'), time_zone, max_attempts,
+    retry_busy_s, retry_no_answer_s, ring_s, state, created_by, manager_email";
+
+fn campaign(r: &tokio_postgres::Row) -> Campaign {
+    Campaign {
+        id: r.get(0),
+        name: r.get(1),
+        list_number: r.get(2),
+        audio: r.get(3),
+        confirm: r.get(4),
+        trunk: r.get(5),
+        lines: r.get(6),
+        caller_id: r.get(7),
+        window_days: r.get(8),
+        window_start: r.get(9),
+        window_end: r.get(10),
+        time_zone: r.get(11),
+        max_attempts: r.get(12),
+        retry_busy_s: r.get(13),
+        retry_no_answer_s: r.get(14),
+        ring_s: r.get(15),
+        state: r.get(16),
+        created_by: r.get(17),
+        manager_email: r.get(18),
+    }
+}
+
+#[derive(Clone)]
+pub struct Campaigns {
+    pool: Pool,
+}
+
+impl Campaigns {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Creates the campaign and one target per contact of the list, in one transaction.
+    pub async fn create(&self, c: &NewCampaign) -> Result<(i64, i64), StoreError> {
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        let exists = tx
+            .query_opt(
+                "SELECT 1 FROM contact_lists WHERE number = $1",
+                &[&c.list_number],
+            )
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("list {}", c.list_number)));
+        }
+        let row = tx
+            .query_one(
+                "INSERT INTO campaigns (name, list_number, audio, confirm, trunk, lines, caller_id,
+                    window_days, window_start, window_end, time_zone, max_attempts, retry_busy_s,
+                    retry_no_answer_s, ring_s, state, created_by, manager_email)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::time, $10::text::time, $11, $12,
+                    $13, $14, $15, 'running', $16, $17)
+                 RETURNING id",
+                &[
+                    &c.name,
+                    &c.list_number,
+                    &c.audio,
+                    &c.confirm,
+                    &c.trunk,
+                    &c.lines,
+                    &c.caller_id,
+                    &c.window_days,
+                    &c.window_start,
+                    &c.window_end,
+                    &c.time_zone,
+                    &c.max_attempts,
+                    &c.retry_busy_s,
+                    &c.retry_no_answer_s,
+                    &c.ring_s,
+                    &c.created_by,
+                    &c.manager_email,
+                ],
+            )
+            .await?;
+        let id: i64 = row.get(0);
+        let n = tx
+            .execute(
+                "INSERT INTO campaign_targets (campaign_id, contact_id, phone, tz)
+                 SELECT $1, id, phone, tz FROM contacts WHERE list_number = $2",
+                &[&id, &c.list_number],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok((id, n as i64))
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<Campaign>, StoreError> {
+        let db = self.pool.get().await?;
+        let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1");
+        Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(campaign))
+    }
+
+    /// Campaigns the runner must look at: running ones, and cancelled ones whose last calls
+    /// have not finished yet (their report is still to come).
+    pub async fn active(&self) -> Result<Vec<Campaign>, StoreError> {
+        let db = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns
+             WHERE state = 'running' OR (state = 'cancelled' AND finished_at IS NULL) ORDER BY id"
+        );
+        Ok(db.query(&sql, &[]).await?.iter().map(campaign).collect())
+    }
+
+    pub async fn list(&self) -> Result<Vec<Campaign>, StoreError> {
+        let db = self.pool.get().await?;
+        let sql = format!("SELECT {COLUMNS} FROM campaigns ORDER BY id");
+        Ok(db.query(&sql, &[]).await?.iter().map(campaign).collect())
+    }
+
+    /// The newest campaign started by `who` (a manager's extension).
+    pub async fn last_by(&self, who: &str) -> Result<Option<Campaign>, StoreError> {
+        let db = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE created_by = $1 ORDER BY id DESC LIMIT 1"
+        );
+        Ok(db.query_opt(&sql, &[&who]).await?.as_ref().map(campaign))
+    }
+
+    /// Moves the campaign to `to` if it is in one of `from`; true if it moved.
+    pub async fn set_state(&self, id: i64, from: &[&str], to: &str) -> Result<bool, StoreError> {
+        let db = self.pool.get().await?;
+        let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+        let n = db
+            .execute(
+                "UPDATE campaigns SET state = $3 WHERE id = $1 AND state = ANY($2)",
+                &[&id, &from, &to],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Cancels: nobody not yet called is called; calls in progress finish.
+    pub async fn cancel(&self, id: i64) -> Result<bool, StoreError> {
+        let moved = self
+            .set_state(id, &["running", "paused"], "cancelled")
+            .await?;
+        if moved {
+            let db = self.pool.get().await?;
+            db.execute(
+                "UPDATE campaign_targets SET status = 'done', outcome = COALESCE(outcome, 'cancelled')
+                 WHERE campaign_id = $1 AND status = 'pending'",
+                &[&id],
+            )
+            .await?;
+        }
+        Ok(moved)
+    }
+
+    /// Claims up to `n` subscribers due now, marking them `dialing`.
+    pub async fn claim_due(
+        &self,
+        id: i64,
+        n: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Target>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "UPDATE campaign_targets t SET status = 'dialing'
+                 FROM (SELECT contact_id FROM campaign_targets
+                       WHERE campaign_id = $1 AND status = 'pending' AND next_at <= $3
+                       ORDER BY next_at, contact_id LIMIT $2
+                       FOR UPDATE SKIP LOCKED) due
+                 WHERE t.campaign_id = $1 AND t.contact_id = due.contact_id
+                 RETURNING t.contact_id, t.phone, t.tz, t.attempts",
+                &[&id, &n, &now],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Target {
+                contact_id: r.get(0),
+                phone: r.get(1),
+                tz: r.get(2),
+                attempts: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Back to the queue without counting an attempt (no free line, window closed).
+    pub async fn requeue(
+        &self,
+        id: i64,
+        contact: i64,
+        next_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(
+            "UPDATE campaign_targets SET status = 'pending', next_at = $3
+             WHERE campaign_id = $1 AND contact_id = $2 AND status = 'dialing'",
+            &[&id, &contact, &next_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// An attempt was made; `next_at` = `None` means the subscriber is done with `outcome`.
+    pub async fn after_attempt(
+        &self,
+        id: i64,
+        contact: i64,
+        attempts: i32,
+        outcome: &str,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(
+            "UPDATE campaign_targets SET attempts = $3, outcome = $4,
+                    status = CASE WHEN $5::timestamptz IS NULL THEN 'done' ELSE 'pending' END,
+                    next_at = COALESCE($5, next_at)
+             WHERE campaign_id = $1 AND contact_id = $2",
+            &[&id, &contact, &attempts, &outcome, &next_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Done without dialing (do-not-call).
+    pub async fn skip(&self, id: i64, contact: i64, outcome: &str) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(
+            "UPDATE campaign_targets SET status = 'done', outcome = $3
+             WHERE campaign_id = $1 AND contact_id = $2",
+            &[&id, &contact, &outcome],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_attempt(
+        &self,
+        uuid: Uuid,
+        id: i64,
+        contact: i64,
+        attempt_no: i32,
+        number: &str,
+    ) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(
+            "INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&uuid, &id, &contact, &attempt_no, &number],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// An attempt that never reached the line (no free channel) is not an attempt.
+    pub async fn delete_attempt(&self, uuid: Uuid) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute("DELETE FROM attempts WHERE uuid = $1", &[&uuid])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn attempt_answered(&self, uuid: Uuid) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(
+            "UPDATE attempts SET answered_at = COALESCE(answered_at, now()) WHERE uuid = $1",
+            &[&uuid],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Written before the message is sent to the switch: from here on a restart must not
+    /// dial this subscriber again.
+    pub async fn attempt_playback_started(&self, uuid: Uuid) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(
+            "UPDATE attempts SET playback_started_at = now() WHERE uuid = $1",
+            &[&uuid],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finish_attempt(&self, uuid: Uuid, e: &AttemptEnd) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(
+            "UPDATE attempts SET ended_at = now(), hangup_cause = $2, q850 = $3, listened_ms = $4,
+                    listened_full = $5, confirm_key = $6, outcome = $7
+             WHERE uuid = $1",
+            &[
+                &uuid,
+                &e.cause,
+                &e.q850,
+                &e.listened_ms,
+                &e.listened_full,
+                &e.confirm_key,
+                &e.outcome,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn progress(&self, id: i64) -> Result<Progress, StoreError> {
+        let db = self.pool.get().await?;
+        let r = db
+            .query_one(
+                "SELECT count(*),
+                        count(*) FILTER (WHERE status = 'done'),
+                        count(*) FILTER (WHERE outcome IN ('listened_full', 'listened_partial')),
+                        count(*) FILTER (WHERE status = 'dialing')
+                 FROM campaign_targets WHERE campaign_id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(Progress {
+            total: r.get(0),
+            done: r.get(1),
+            reached: r.get(2),
+            dialing: r.get(3),
+        })
+    }
+
+    /// Running (or cancelled) with nobody pending or being dialed: finished. True if it
+    /// just ended (the caller sends the report).
+    pub async fn finish_if_complete(&self, id: i64) -> Result<bool, StoreError> {
+        let db = self.pool.get().await?;
+        let n = db
+            .execute(
+                "UPDATE campaigns SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'finished' END,
+                        finished_at = now()
+                 WHERE id = $1 AND state IN ('running', 'cancelled') AND finished_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM campaign_targets
+                                   WHERE campaign_id = $1 AND status IN ('pending', 'dialing'))",
+                &[&id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Targets left `dialing` by a crash, with their last attempt.
+    pub async fn stranded(&self, id: i64) -> Result<Vec<Stranded>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "SELECT t.contact_id, t.attempts, a.uuid, a.answered_at IS NOT NULL,
+                        a.playback_started_at IS NOT NULL, a.outcome
+                 FROM campaign_targets t
+                 LEFT JOIN LATERAL (SELECT * FROM attempts a
+                                    WHERE a.campaign_id = t.campaign_id AND a.contact_id = t.contact_id
+                                    ORDER BY attempt_no DESC LIMIT 1) a ON true
+                 WHERE t.campaign_id = $1 AND t.status = 'dialing'",
+                &[&id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Stranded {
+                contact_id: r.get(0),
+                attempts: r.get(1),
+                uuid: r.get(2),
+                answered: r.get::<_, Option<bool>>(3).unwrap_or(false),
+                playback_started: r.get::<_, Option<bool>>(4).unwrap_or(false),
+                outcome: r.get(5),
+            })
+            .collect())
+    }
+}
+
+/// A subscriber whose call was in progress when contactd stopped.
+#[derive(Debug, Clone)]
+pub struct Stranded {
+    pub contact_id: i64,
+    pub attempts: i32,
+    pub uuid: Option<Uuid>,
+    pub answered: bool,
+    pub playback_started: bool,
+    pub outcome: Option<String>,
+}

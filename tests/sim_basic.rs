@@ -1,0 +1,313 @@
+//! Simulator behaviour tests: trunk capacity and peak, subscriber behaviours and
+//! ground truth, an inbound call handed to a raw-socket outbound server (sendmsg,
+//! linger, disconnect notice), and time_scale.
+
+use std::time::{Duration, Instant};
+
+use contactd::sim::{
+    AfterAnswer, Behaviour, CallerStep, InboundCall, SimConfig, Simulator, SubscriberRule,
+    TrunkConfig, TrunkKind,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Client {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(sim: &Simulator) -> Client {
+        let s = TcpStream::connect(sim.esl_addr()).await.unwrap();
+        let mut c = Client { s, buf: Vec::new() };
+        assert!(c.next().await.starts_with("Content-Type: auth/request"));
+        c.cmd("auth ClueCon").await;
+        c
+    }
+
+    /// Next whole message.
+    async fn next(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let head = String::from_utf8_lossy(&self.buf[..i]).to_string();
+                let n = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if self.buf.len() >= i + 2 + n {
+                    let m = String::from_utf8_lossy(&self.buf[..i + 2 + n]).to_string();
+                    self.buf.drain(..i + 2 + n);
+                    return m;
+                }
+            }
+            let mut tmp = [0u8; 65536];
+            let k = tokio::time::timeout(Duration::from_secs(10), self.s.read(&mut tmp))
+                .await
+                .expect("timeout")
+                .unwrap();
+            assert!(k > 0, "eof");
+            self.buf.extend_from_slice(&tmp[..k]);
+        }
+    }
+
+    async fn cmd(&mut self, c: &str) -> String {
+        self.s
+            .write_all(format!("{c}\n\n").as_bytes())
+            .await
+            .unwrap();
+        loop {
+            let m = self.next().await;
+            if !m.contains("text/event") {
+                return m;
+            }
+        }
+    }
+
+    async fn api(&mut self, c: &str) -> String {
+        let m = self.cmd(&format!("api {c}")).await;
+        m.split_once("\n\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default()
+    }
+}
+
+fn cfg() -> SimConfig {
+    SimConfig {
+        time_scale: 0.01,
+        heartbeat_ms: 0,
+        trunks: vec![
+            TrunkConfig {
+                name: "1".into(),
+                kind: TrunkKind::Freetdm,
+                channels: 2,
+            },
+            TrunkConfig {
+                name: "gw1".into(),
+                kind: TrunkKind::Gateway,
+                channels: 1,
+            },
+        ],
+        rules: vec![
+            SubscriberRule {
+                pattern: "^555100".into(),
+                behaviour: Behaviour::Answer {
+                    ring_ms: 500,
+                    after: AfterAnswer::Stay,
+                },
+            },
+            SubscriberRule {
+                pattern: "^555200".into(),
+                behaviour: Behaviour::Busy { after_ms: 300 },
+            },
+            SubscriberRule {
+                pattern: "^555300".into(),
+                behaviour: Behaviour::NoAnswer,
+            },
+            SubscriberRule {
+                pattern: "^555400".into(),
+                behaviour: Behaviour::Reject {
+                    cause: "NO_ROUTE_DESTINATION".into(),
+                    after_ms: 100,
+                    ring: false,
+                },
+            },
+            SubscriberRule {
+                pattern: "^555500".into(),
+                behaviour: Behaviour::Answer {
+                    ring_ms: 200,
+                    after: AfterAnswer::PressDigits {
+                        digits: "1".into(),
+                        at_ms: 1500,
+                        hangup_ms: Some(2500),
+                    },
+                },
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn freetdm_span_capacity_and_peak() {
+    let sim = Simulator::start(cfg()).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let a = c.api("originate freetdm/1/a/5551001 &park()").await;
+    let b = c.api("originate freetdm/1/a/5551002 &park()").await;
+    assert!(a.starts_with("+OK "), "{a}");
+    assert!(b.starts_with("+OK "), "{b}");
+    let x = c.api("originate freetdm/1/a/5551003 &park()").await;
+    assert_eq!(x, "-ERR NORMAL_CIRCUIT_CONGESTION\n");
+    assert_eq!(sim.live_channels_on("1"), 2);
+    assert_eq!(sim.peak_channels_on("1"), 2);
+    let dump = c.api(&format!("uuid_dump {}", a[4..].trim())).await;
+    assert!(
+        dump.contains("Channel-Name: FreeTDM/1%3A1/5551001"),
+        "{dump}"
+    );
+    assert_eq!(
+        c.api("hupall").await,
+        "+OK hangup all channels with cause MANAGER_REQUEST\n"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sim.live_channels_on("1"), 0);
+    assert_eq!(sim.peak_channels_on("1"), 2);
+    // gateway limit
+    let g = c.api("originate sofia/gateway/gw1/5551004 &park()").await;
+    assert!(g.starts_with("+OK"), "{g}");
+    let g2 = c.api("originate sofia/gateway/gw1/5551005 &park()").await;
+    assert_eq!(g2, "-ERR NORMAL_TEMPORARY_FAILURE\n");
+    assert_eq!(
+        c.api("originate nosuch/x &park()").await,
+        "-ERR CHAN_NOT_IMPLEMENTED\n"
+    );
+}
+
+#[tokio::test]
+async fn subscriber_behaviours_and_ground_truth() {
+    let sim = Simulator::start(cfg()).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let busy = c.api("originate freetdm/1/a/5552001 &park()").await;
+    assert_eq!(busy, "-ERR USER_BUSY\n");
+    let na = c
+        .api("originate {originate_timeout=5}freetdm/1/a/5553001 &park()")
+        .await;
+    assert_eq!(na, "-ERR NO_ANSWER\n");
+    let nr = c.api("originate freetdm/1/a/5554001 &park()").await;
+    assert_eq!(nr, "-ERR NO_ROUTE_DESTINATION\n");
+    let ok = c
+        .api("originate {origination_uuid=11111111-0000-4000-8000-000000000001,my_var=x}freetdm/1/a/5555001 &playback(silence_stream://3000)")
+        .await;
+    assert_eq!(ok, "+OK 11111111-0000-4000-8000-000000000001\n");
+    assert_eq!(
+        c.api("uuid_getvar 11111111-0000-4000-8000-000000000001 my_var")
+            .await,
+        "x"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let gt = sim.ground_truth();
+    let rec = |n: &str| gt.iter().find(|r| r.number == n).cloned().unwrap();
+    assert_eq!(rec("5552001").q850, Some(17));
+    assert!(!rec("5552001").answered);
+    assert_eq!(rec("5553001").hangup_cause.as_deref(), Some("NO_ANSWER"));
+    assert_eq!(rec("5554001").q850, Some(3));
+    let p = rec("5555001");
+    assert!(p.answered);
+    assert_eq!(p.digits, "1");
+    assert_eq!(p.hangup_by.as_deref(), Some("party"));
+    assert!(p.heard_ms >= 2000 && p.heard_ms < 3000, "{p:?}");
+    assert_eq!(p.playbacks_interrupted, 1);
+    assert!(sim.api_log().iter().any(|l| l.contains("5555001")));
+}
+
+#[tokio::test]
+async fn inbound_call_to_raw_outbound_server() {
+    let sim = Simulator::start(cfg()).await.unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uuid = sim
+        .inbound_call(InboundCall {
+            connect_to: l.local_addr().unwrap().to_string(),
+            caller_number: "5559000".into(),
+            destination: "100".into(),
+            trunk: Some("1".into()),
+            script: vec![
+                CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(300),
+                CallerStep::Dtmf("42#".into()),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let (s, _) = l.accept().await.unwrap();
+    let mut c = Client { s, buf: Vec::new() };
+    c.s.write_all(b"connect\n\n").await.unwrap();
+    let data = c.next().await;
+    assert!(data.starts_with("Event-Name: CHANNEL_DATA"));
+    assert!(data.contains(&format!("Unique-ID: {uuid}")));
+    assert!(data.ends_with("Reply-Text: %2BOK%0A\nSocket-Mode: async\nControl: full\n\n"));
+    assert!(data.contains("Channel-Name: FreeTDM/1%3A1/100"));
+    assert!(c.cmd("myevents").await.contains("+OK Events Enabled"));
+    assert!(c
+        .cmd("linger 1")
+        .await
+        .contains("+OK will linger 1 seconds"));
+    c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: answer")
+        .await;
+    c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: play_and_get_digits\nexecute-app-arg: 1 4 1 3000 # silence_stream://1000 silence_stream://200 acct \\d+").await;
+    // wait for the IVR to finish
+    loop {
+        let m = c.next().await;
+        if m.contains("CHANNEL_EXECUTE_COMPLETE") && m.contains("play_and_get_digits") {
+            assert!(m.contains("variable_acct: 42"), "{m}");
+            assert!(m.contains("variable_read_result: success"));
+            assert!(m.contains("variable_read_terminator_used: %23"));
+            break;
+        }
+    }
+    assert_eq!(sim.live_channels_on("1"), 1);
+    c.cmd("sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING")
+        .await;
+    let mut saw_linger = false;
+    loop {
+        let m = c.next().await;
+        if m.contains("Content-Disposition: linger") {
+            assert!(m.contains("Linger-Time: 1"));
+            saw_linger = true;
+        }
+        if m.contains("Content-Disposition: disconnect") {
+            break;
+        }
+    }
+    assert!(saw_linger);
+    let gt = sim.ground_truth();
+    let r = gt.iter().find(|r| r.uuid == uuid).unwrap();
+    assert_eq!(r.digits, "42#");
+    assert_eq!(r.hangup_by.as_deref(), Some("switch"));
+}
+
+#[tokio::test]
+async fn auth_events_and_time_scale() {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 0.01,
+        heartbeat_ms: 1000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut bad = TcpStream::connect(sim.esl_addr()).await.unwrap();
+    bad.write_all(b"auth nope\n\n").await.unwrap();
+    let mut all = Vec::new();
+    bad.read_to_end(&mut all).await.unwrap();
+    let all = String::from_utf8_lossy(&all);
+    assert!(all.contains("Reply-Text: -ERR invalid"));
+    assert!(all.contains("Disconnected, goodbye."));
+    let mut c = Client::connect(&sim).await;
+    assert!(c
+        .cmd("event plain HEARTBEAT")
+        .await
+        .contains("+OK event listener enabled plain"));
+    // 1 s heartbeat at time_scale 0.01 -> about 10 ms
+    let t = Instant::now();
+    let hb = c.next().await;
+    assert!(hb.contains("Event-Name: HEARTBEAT"));
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert!(c.cmd("foo bar").await.contains("-ERR command not found"));
+    assert_eq!(
+        c.api("nosuchcmd").await,
+        "-ERR nosuchcmd Command not found!\n"
+    );
+    assert_eq!(c.api("uuid_kill 1-2-3").await, "-ERR No such channel!\n");
+    sim.drop_esl_connections();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match c.s.read(&mut buf).await {
+                Ok(0) | Err(_) => return 0,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(n, 0);
+}
