@@ -22,8 +22,7 @@ demo: services build
 ## Everything: unit, integration (real Redis + PostgreSQL + simulator), trace replay,
 ## FreeSWITCH config (frslint) and the systemd unit.
 test: services tools
-	$(CARGO) build --all-targets --quiet
-	$(CARGO) test --all-targets --no-fail-fast -- --test-threads=4
+	$(CARGO) test --lib --bins --tests --no-fail-fast -- --test-threads=4
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -11,6 +11,8 @@ use crate::esl::commands::MediaFile;
 use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::StoreError;
 
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum CampaignsCommand {
     /// Start a notice campaign to a list.
@@ -56,13 +58,23 @@ pub enum CampaignsCommand {
     /// One line per campaign.
     Ls,
     /// Progress of one campaign.
-    Show { id: i64 },
-    Pause { id: i64 },
-    Resume { id: i64 },
+    Show {
+        id: i64,
+    },
+    Pause {
+        id: i64,
+    },
+    Resume {
+        id: i64,
+    },
     /// Nobody else is called; calls in progress finish; the report follows.
-    Cancel { id: i64 },
+    Cancel {
+        id: i64,
+    },
     /// The same report the auditors get by e-mail: summary and every subscriber's outcome.
-    Report { id: i64 },
+    Report {
+        id: i64,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,10 +122,13 @@ pub async fn run_campaigns(
         } => {
             let d = &cfg.campaigns;
             let audio = audio.to_string_lossy().to_string();
-            MediaFile::parse(&audio).map_err(|e| CampaignCliError::Invalid(format!("--audio: {e}")))?;
+            MediaFile::parse(&audio)
+                .map_err(|e| CampaignCliError::Invalid(format!("--audio: {e}")))?;
             let trunk = trunk.unwrap_or_else(|| d.trunk.clone());
             let Some(t) = cfg.trunk.get(&trunk) else {
-                return Err(CampaignCliError::Invalid(format!("--trunk {trunk}: no such [trunk.{trunk}] in the config")));
+                return Err(CampaignCliError::Invalid(format!(
+                    "--trunk {trunk}: no such [trunk.{trunk}] in the config"
+                )));
             };
             let lines = lines.unwrap_or(d.lines);
             if lines == 0 || lines > t.channels {
@@ -130,16 +145,18 @@ pub async fn run_campaigns(
             crate::core::campaign::window::Window::parse(&days, &from, &until)
                 .map_err(|e| CampaignCliError::Invalid(format!("calling window: {e}")))?;
             if let Some(tz) = &time_zone {
-                tz.parse::<chrono_tz::Tz>()
-                    .map_err(|_| CampaignCliError::Invalid(format!("--time-zone {tz}: not an IANA zone")))?;
+                tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                    CampaignCliError::Invalid(format!("--time-zone {tz}: not an IANA zone"))
+                })?;
             }
             if let Some(cid) = &caller_id {
                 crate::esl::commands::PhoneNumber::parse(cid)
                     .map_err(|e| CampaignCliError::Invalid(format!("--caller-id: {e}")))?;
             }
             if let Some(e) = &email {
-                e.parse::<lettre::Address>()
-                    .map_err(|_| CampaignCliError::Invalid(format!("--email {e}: not an e-mail address")))?;
+                e.parse::<lettre::Address>().map_err(|_| {
+                    CampaignCliError::Invalid(format!("--email {e}: not an e-mail address"))
+                })?;
             }
             let (id, n) = store
                 .create(&NewCampaign {
@@ -206,7 +223,12 @@ pub async fn run_campaigns(
     Ok(())
 }
 
-async fn state(store: &Campaigns, id: i64, from: &[&str], to: &str) -> Result<(), CampaignCliError> {
+async fn state(
+    store: &Campaigns,
+    id: i64,
+    from: &[&str],
+    to: &str,
+) -> Result<(), CampaignCliError> {
     if store.set_state(id, from, to).await? {
         println!("campaign {id} {to}");
         Ok(())

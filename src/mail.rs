@@ -26,6 +26,9 @@ pub const KIND_CAMPAIGN_REPORT: &str = "campaign_report";
 /// Retries never wait longer than this, whatever the number of failures.
 pub const MAX_RETRY: Duration = Duration::from_secs(3600);
 
+/// How long a send in flight may finish after shutdown was asked.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// One SMTP conversation may not hang the outbox longer than this.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -255,11 +258,24 @@ pub async fn send_due_once(
     mailer: &Mailer,
     retry_base: Duration,
 ) -> Result<usize, MailError> {
+    send_due(pool, mailer, retry_base, None).await
+}
+
+/// [`send_due_once`] that stops between two messages once `stop` turns true.
+async fn send_due(
+    pool: &Pool,
+    mailer: &Mailer,
+    retry_base: Duration,
+    stop: Option<&watch::Receiver<bool>>,
+) -> Result<usize, MailError> {
     let mut sent = 0;
     // Walking by id makes one pass finite even when a failed row is due again at once
     // (retry_base of zero).
     let mut after_id: i64 = 0;
     loop {
+        if stop.is_some_and(|s| *s.borrow()) {
+            return Ok(sent);
+        }
         let mut db = pool.get().await?;
         let tx = db.transaction().await?;
         let Some(row) = tx
@@ -324,8 +340,10 @@ pub async fn send_due_once(
 }
 
 /// Delivers the outbox until `shutdown` turns true (or its sender is gone). Wakes every
-/// second; a database error is logged and the next tick tries again. On shutdown an SMTP
-/// conversation in flight is abandoned: its row stays unsent and goes out after restart.
+/// second; a database error is logged and the next tick tries again. On shutdown the message
+/// in flight gets [`SHUTDOWN_GRACE`] to finish and be marked sent, so a report the server
+/// already took is not sent again after restart; past the grace it is abandoned unsent (the
+/// row stays due) rather than hold up the daemon's exit.
 pub async fn run_outbox(
     pool: Pool,
     mailer: Mailer,
@@ -342,13 +360,29 @@ pub async fn run_outbox(
             _ = tick.tick() => {}
             r = shutdown.changed() => if r.is_err() { return } else { continue },
         }
-        tokio::select! {
-            r = send_due_once(&pool, &mailer, retry_base) => {
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "outbox: cannot read the outbox");
+        let stop = shutdown.clone();
+        let work = send_due(&pool, &mailer, retry_base, Some(&stop));
+        tokio::pin!(work);
+        let result = tokio::select! {
+            r = &mut work => r,
+            r = shutdown.changed() => {
+                if r.is_ok() && !*shutdown.borrow() {
+                    // changed back to false: not a shutdown, let the pass finish
+                    work.await
+                } else {
+                    // the pass sees `stop` and ends after the message in flight
+                    match tokio::time::timeout(SHUTDOWN_GRACE, work).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            tracing::warn!("outbox: shutdown interrupted a send; it stays queued");
+                            return;
+                        }
+                    }
                 }
             }
-            r = shutdown.changed() => if r.is_err() { return },
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "outbox: cannot read the outbox");
         }
     }
 }
@@ -376,6 +410,25 @@ mod tests {
         let err = recipients(&["a@x.ru".into(), "not an address".into()]).unwrap_err();
         assert!(err.to_string().contains("not an address"), "{err}");
         assert!(matches!(recipients(&[]), Err(MailError::NoRecipients)));
+    }
+
+    #[test]
+    fn every_tls_mode_builds_and_a_bad_sender_is_named() {
+        for tls in [SmtpTls::None, SmtpTls::Starttls, SmtpTls::Tls] {
+            let cfg = MailConfig {
+                smtp_host: "smtp.vodokanal.example".into(),
+                smtp_port: 587,
+                tls,
+                ..MailConfig::default()
+            };
+            assert!(Mailer::new(&cfg).is_ok(), "{tls:?}");
+        }
+        let cfg = MailConfig {
+            from: "robot at vodokanal".into(),
+            ..MailConfig::default()
+        };
+        let err = Mailer::new(&cfg).unwrap_err().to_string();
+        assert!(err.contains("robot at vodokanal"), "{err}");
     }
 
     #[test]

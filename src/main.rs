@@ -133,11 +133,12 @@ where
 {
     let cfg = load(path)?;
     runtime()?.block_on(async {
-        let pool = contactd::store::postgres::pool(cfg.postgres.url.expose(), cfg.postgres.pool_size)
-            .map_err(|e| {
-                error!("{e}");
-                ExitCode::from(EX_CONFIG)
-            })?;
+        let pool =
+            contactd::store::postgres::pool(cfg.postgres.url.expose(), cfg.postgres.pool_size)
+                .map_err(|e| {
+                    error!("{e}");
+                    ExitCode::from(EX_CONFIG)
+                })?;
         contactd::store::migrate::run(&pool).await.map_err(|e| {
             error!("database: {e}");
             ExitCode::from(if e.is_retryable() { EX_UNAVAILABLE } else { 65 })

@@ -129,8 +129,12 @@ async fn dropped_connection_mid_call_reconnects_and_resyncs_the_live_count() {
         })
         .await
     );
-    sim.hangup(&uuids[0], "NORMAL_CLEARING");
-    sim.hangup(&uuids[1], "NORMAL_CLEARING");
+    assert!(
+        sim.hangup(&uuids[0], "NORMAL_CLEARING"),
+        "sim does not know {}",
+        uuids[0]
+    );
+    assert!(sim.hangup(&uuids[1], "NORMAL_CLEARING"));
     let _inbound = sim
         .inbound_call(sim::InboundCall {
             connect_to: "127.0.0.1:9".into(), // nobody listens: the channel just exists
@@ -159,19 +163,32 @@ async fn dropped_connection_mid_call_reconnects_and_resyncs_the_live_count() {
         sim.live_channels().len()
     );
     // the two calls that ended unseen released their lines and are closed in PostgreSQL
-    assert_eq!(live.lines_in_use("e1").await.unwrap(), 1);
+    let released = common::eventually(Duration::from_secs(5), || async {
+        live.lines_in_use("e1").await.unwrap() == 1
+    })
+    .await;
+    assert!(
+        released,
+        "leases still held: {}",
+        live.lines_in_use("e1").await.unwrap()
+    );
     let pg = env.pg().await;
-    for u in &uuids[..2] {
-        let row = pg
+    let closed = common::eventually(Duration::from_secs(5), || async {
+        let n: i64 = pg
             .query_one(
-                "SELECT state, hangup_cause FROM calls WHERE uuid = $1::text::uuid",
-                &[u],
+                "SELECT count(*) FROM calls WHERE uuid::text = ANY($1) AND state = 'ended'",
+                &[&uuids[..2].to_vec()],
             )
             .await
-            .unwrap();
-        let state: String = row.get(0);
-        assert_eq!(state, "ended", "{u}");
-    }
+            .unwrap()
+            .get(0);
+        n == 2
+    })
+    .await;
+    assert!(
+        closed,
+        "the two calls that ended unseen are still open in PostgreSQL"
+    );
     let open: String = pg
         .query_one(
             "SELECT state FROM calls WHERE uuid = $1::text::uuid",

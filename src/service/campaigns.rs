@@ -116,7 +116,10 @@ impl CampaignRunner {
             to.push(m.clone());
         }
         if to.is_empty() {
-            warn!(campaign = c.id, "no auditors or manager e-mail configured: report not sent");
+            warn!(
+                campaign = c.id,
+                "no auditors or manager e-mail configured: report not sent"
+            );
             return;
         }
         let pool = self.campaigns.pool();
@@ -131,7 +134,12 @@ impl CampaignRunner {
     }
 
     fn active_of(&self, id: i64) -> usize {
-        *self.active.lock().expect("active lock").get(&id).unwrap_or(&0)
+        *self
+            .active
+            .lock()
+            .expect("active lock")
+            .get(&id)
+            .unwrap_or(&0)
     }
 
     async fn dial_more(self: &Arc<Self>, c: &Campaign) -> Result<(), StoreError> {
@@ -169,10 +177,17 @@ impl CampaignRunner {
                 .await
                 .unwrap_or(false);
             if blocked {
-                self.campaigns.skip(c.id, t.contact_id, Outcome::Dnc.as_str()).await?;
+                self.campaigns
+                    .skip(c.id, t.contact_id, Outcome::Dnc.as_str())
+                    .await?;
                 continue;
             }
-            *self.active.lock().expect("active lock").entry(c.id).or_default() += 1;
+            *self
+                .active
+                .lock()
+                .expect("active lock")
+                .entry(c.id)
+                .or_default() += 1;
             let me = self.clone();
             let c = c.clone();
             tokio::spawn(async move {
@@ -180,10 +195,18 @@ impl CampaignRunner {
                     warn!(campaign = c.id, contact = t.contact_id, "call: {e}");
                     let _ = me
                         .campaigns
-                        .requeue(c.id, t.contact_id, Utc::now() + chrono::Duration::seconds(30))
+                        .requeue(
+                            c.id,
+                            t.contact_id,
+                            Utc::now() + chrono::Duration::seconds(30),
+                        )
                         .await;
                 }
-                *me.active.lock().expect("active lock").entry(c.id).or_default() -= 1;
+                *me.active
+                    .lock()
+                    .expect("active lock")
+                    .entry(c.id)
+                    .or_default() -= 1;
             });
         }
         Ok(())
@@ -208,9 +231,9 @@ impl CampaignRunner {
     ) -> Result<(), StoreError> {
         let next_at = match decide(outcome, attempt_no as u32, &Self::policy(c)) {
             Next::Done(_) => None,
-            Next::Retry { after, .. } => Some(
-                Utc::now() + chrono::Duration::from_std(after).unwrap_or_default(),
-            ),
+            Next::Retry { after, .. } => {
+                Some(Utc::now() + chrono::Duration::from_std(after).unwrap_or_default())
+            }
         };
         self.campaigns
             .after_attempt(c.id, contact, attempt_no, outcome.as_str(), next_at)
@@ -256,7 +279,11 @@ impl CampaignRunner {
                 self.campaigns.delete_attempt(id).await?;
                 return self
                     .campaigns
-                    .requeue(c.id, t.contact_id, Utc::now() + chrono::Duration::seconds(1))
+                    .requeue(
+                        c.id,
+                        t.contact_id,
+                        Utc::now() + chrono::Duration::seconds(1),
+                    )
                     .await;
             }
             Err(DialError::Invalid(e)) => {
@@ -279,7 +306,11 @@ impl CampaignRunner {
                 self.campaigns.delete_attempt(id).await?;
                 return self
                     .campaigns
-                    .requeue(c.id, t.contact_id, Utc::now() + chrono::Duration::seconds(2))
+                    .requeue(
+                        c.id,
+                        t.contact_id,
+                        Utc::now() + chrono::Duration::seconds(2),
+                    )
                     .await;
             }
             Ok(DialResult::Failed { cause, .. }) => AttemptEnd {
@@ -327,16 +358,23 @@ impl CampaignRunner {
             if stranded.is_empty() {
                 continue;
             }
-            info!(campaign = c.id, n = stranded.len(), "recovering calls of a previous run");
+            info!(
+                campaign = c.id,
+                n = stranded.len(),
+                "recovering calls of a previous run"
+            );
             let link = self.link_for(&c.trunk);
             for s in stranded {
                 if let Some(outcome) = s.outcome.as_deref().and_then(Outcome::parse) {
                     // The attempt ended but the target was not updated.
-                    self.settle(&c, s.contact_id, s.attempts.max(1), outcome).await?;
+                    self.settle(&c, s.contact_id, s.attempts.max(1), outcome)
+                        .await?;
                     continue;
                 }
                 let Some(uuid) = s.uuid else {
-                    self.campaigns.requeue(c.id, s.contact_id, Utc::now()).await?;
+                    self.campaigns
+                        .requeue(c.id, s.contact_id, Utc::now())
+                        .await?;
                     continue;
                 };
                 let live = match link {

@@ -40,7 +40,11 @@ impl InboundCalls {
 
     fn flow_for(&self, data: &ChannelData) -> Box<dyn Flow> {
         let entry = data.vars.get("contactd_entry").map(String::as_str);
-        let code = data.vars.get("contactd_code").map(String::as_str).unwrap_or("");
+        let code = data
+            .vars
+            .get("contactd_code")
+            .map(String::as_str)
+            .unwrap_or("");
         match (entry, self.config.service_codes.get(code)) {
             (Some("service"), Some(action)) => {
                 let record_base = format!(
@@ -114,7 +118,13 @@ impl InboundCalls {
                     .await;
                 match created {
                     Ok((id, n)) => {
-                        info!(campaign = id, subscribers = n, list, manager = caller, "campaign started by phone");
+                        info!(
+                            campaign = id,
+                            subscribers = n,
+                            list,
+                            manager = caller,
+                            "campaign started by phone"
+                        );
                         Answer::CampaignStarted(Some(id))
                     }
                     Err(e) => {
@@ -179,8 +189,8 @@ impl InboundCalls {
                 max_secs,
                 silence_secs,
             } => {
-                let path = MediaFile::parse(&path)
-                    .map_err(|e| CallEnded::Refused(e.to_string()))?;
+                let path =
+                    MediaFile::parse(&path).map_err(|e| CallEnded::Refused(e.to_string()))?;
                 // `record` stops on a playback terminator: make it `#` as the prompt says.
                 session.execute("set", "playback_terminators=#").await?;
                 (

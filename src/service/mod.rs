@@ -2,6 +2,6 @@
 //! hands the resulting actions to the adapters.
 pub mod campaigns;
 pub mod dialer;
-pub mod notice_call;
 pub mod inbound;
+pub mod notice_call;
 pub mod records;

@@ -33,7 +33,10 @@ pub struct Script<'a> {
 }
 
 enum Wait {
-    Done { response: String, digits: Option<String> },
+    Done {
+        response: String,
+        digits: Option<String>,
+    },
     HungUp,
     Lost,
 }
@@ -129,7 +132,11 @@ impl Driver<'_> {
         if back != Ok(true) {
             return false;
         }
-        match self.link.api(&format!("uuid_exists {}", self.watch.uuid)).await {
+        match self
+            .link
+            .api(&format!("uuid_exists {}", self.watch.uuid))
+            .await
+        {
             Ok(body) if body.trim() == "true" => true,
             _ => {
                 self.heard.unknown = true;

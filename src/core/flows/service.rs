@@ -331,25 +331,43 @@ mod tests {
         let mut f = flow(ServiceAction::NoticeConfirm);
         assert_eq!(f.next(None), Step::Answer);
         assert!(matches!(f.next(Some(&ok())), Step::Collect(c) if c.prompt == "enter_pin"));
-        assert_eq!(f.next(Some(&keyed("4321"))), Step::Play("attention_recording"));
+        assert_eq!(
+            f.next(Some(&keyed("4321"))),
+            Step::Play("attention_recording")
+        );
         assert_eq!(f.next(Some(&ok())), Step::Beep);
-        assert!(matches!(f.next(Some(&ok())), Step::Record { path, .. } if path == "/rec/call1-1.wav"));
+        assert!(
+            matches!(f.next(Some(&ok())), Step::Record { path, .. } if path == "/rec/call1-1.wav")
+        );
         assert!(matches!(f.next(Some(&ok())), Step::Collect(c) if c.prompt == "record_menu"));
         // listen back
-        assert_eq!(f.next(Some(&keyed("1"))), Step::PlayFile("/rec/call1-1.wav".into()));
+        assert_eq!(
+            f.next(Some(&keyed("1"))),
+            Step::PlayFile("/rec/call1-1.wav".into())
+        );
         assert!(matches!(f.next(Some(&ok())), Step::Collect(c) if c.prompt == "record_menu"));
         // re-record: a second take
         assert_eq!(f.next(Some(&keyed("2"))), Step::Play("attention_recording"));
         assert_eq!(f.next(Some(&ok())), Step::Beep);
-        assert!(matches!(f.next(Some(&ok())), Step::Record { path, .. } if path == "/rec/call1-2.wav"));
+        assert!(
+            matches!(f.next(Some(&ok())), Step::Record { path, .. } if path == "/rec/call1-2.wav")
+        );
         f.next(Some(&ok()));
-        assert!(matches!(f.next(Some(&keyed("3"))), Step::Collect(c) if c.prompt == "enter_list_number"));
+        assert!(
+            matches!(f.next(Some(&keyed("3"))), Step::Collect(c) if c.prompt == "enter_list_number")
+        );
         // unknown list first
         assert_eq!(f.next(Some(&keyed("99"))), Step::Query(Query::ListSize(99)));
-        assert_eq!(f.next(Some(&answer(Answer::ListSize(None)))), Step::Play("list_not_found"));
+        assert_eq!(
+            f.next(Some(&answer(Answer::ListSize(None)))),
+            Step::Play("list_not_found")
+        );
         assert!(matches!(f.next(Some(&ok())), Step::Collect(c) if c.prompt == "enter_list_number"));
         assert_eq!(f.next(Some(&keyed("7"))), Step::Query(Query::ListSize(7)));
-        assert_eq!(f.next(Some(&answer(Answer::ListSize(Some(300))))), Step::Play("list_size_is"));
+        assert_eq!(
+            f.next(Some(&answer(Answer::ListSize(Some(300))))),
+            Step::Play("list_size_is")
+        );
         assert_eq!(f.next(Some(&ok())), Step::SayNumber(300));
         assert!(matches!(f.next(Some(&ok())), Step::Collect(c) if c.prompt == "confirm_start"));
         assert_eq!(
@@ -374,8 +392,12 @@ mod tests {
         let mut f = flow(ServiceAction::Notice);
         f.next(None);
         f.next(Some(&ok()));
-        assert!(matches!(f.next(Some(&keyed("1111"))), Step::Collect(c) if c.prompt == "wrong_pin"));
-        assert!(matches!(f.next(Some(&keyed("2222"))), Step::Collect(c) if c.prompt == "wrong_pin"));
+        assert!(
+            matches!(f.next(Some(&keyed("1111"))), Step::Collect(c) if c.prompt == "wrong_pin")
+        );
+        assert!(
+            matches!(f.next(Some(&keyed("2222"))), Step::Collect(c) if c.prompt == "wrong_pin")
+        );
         assert_eq!(f.next(Some(&keyed("3333"))), Step::Play("pin_locked"));
         assert_eq!(f.step_name(), "pin_locked");
         assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
@@ -400,14 +422,20 @@ mod tests {
         let mut f = flow(ServiceAction::Progress);
         f.next(None);
         f.next(Some(&ok()));
-        assert_eq!(f.next(Some(&keyed("4321"))), Step::Query(Query::LastCampaign));
+        assert_eq!(
+            f.next(Some(&keyed("4321"))),
+            Step::Query(Query::LastCampaign)
+        );
         let st = CampaignStatus {
             id: 3,
             state: "running".into(),
             called: 120,
             total: 300,
         };
-        assert_eq!(f.next(Some(&answer(Answer::Campaign(Some(st))))), Step::Play("called"));
+        assert_eq!(
+            f.next(Some(&answer(Answer::Campaign(Some(st))))),
+            Step::Play("called")
+        );
         assert_eq!(f.next(Some(&ok())), Step::SayNumber(120));
         assert_eq!(f.next(Some(&ok())), Step::Play("of"));
         assert_eq!(f.next(Some(&ok())), Step::SayNumber(300));
