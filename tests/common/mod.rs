@@ -2,6 +2,8 @@
 //! (dropped even when the test panics), and a contactd config pointing at a simulator.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
