@@ -47,7 +47,22 @@ fn sim_config() -> sim::SimConfig {
             ring: false,
         },
     );
+    // the campaign's subscribers: ...3 busy, ...7 hang up during the message
+    let rules = vec![
+        sim::SubscriberRule {
+            pattern: "^8916300\\d\\d\\d3$".into(),
+            behaviour: sim::Behaviour::Busy { after_ms: 800 },
+        },
+        sim::SubscriberRule {
+            pattern: "^8916300\\d\\d\\d7$".into(),
+            behaviour: sim::Behaviour::Answer {
+                ring_ms: 1000,
+                after: sim::AfterAnswer::HangupAfter { ms: 1500 },
+            },
+        },
+    ];
     sim::SimConfig {
+        rules,
         time_scale: 0.25,
         trunks: vec![sim::TrunkConfig {
             name: "1".into(),
@@ -119,6 +134,28 @@ pub async fn run(pg_server: &str, redis_url: &str, timeout: Duration) -> Result<
 }
 
 async fn scenario(db_url: &str, redis_url: &str, prefix: &str) -> Result<(), DemoError> {
+    let mailbox = crate::demo_mailbox::Mailbox::default();
+    let smtp_port = mailbox.start().await.map_err(|e| err("demo mailbox")(&e))?;
+    let work = std::env::temp_dir().join(format!("contactd-demo-{}", run_id()));
+    let audio_dir = work.join("messages");
+    std::fs::create_dir_all(&audio_dir).map_err(|e| err("demo directory")(&e))?;
+    let result = scenario_in(
+        db_url, redis_url, prefix, &work, &audio_dir, smtp_port, &mailbox,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+async fn scenario_in(
+    db_url: &str,
+    redis_url: &str,
+    prefix: &str,
+    work: &std::path::Path,
+    audio_dir: &std::path::Path,
+    smtp_port: u16,
+    mailbox: &crate::demo_mailbox::Mailbox,
+) -> Result<(), DemoError> {
     let sim = Simulator::start(sim_config())
         .await
         .map_err(|e| err("starting the simulator")(&e))?;
@@ -150,8 +187,28 @@ url = "{db_url}"
 [prompts]
 dir = "/usr/share/contactd/prompts"
 language = "en"
+[campaigns]
+trunk = "e1"
+lines = 5
+max_attempts = 2
+retry_busy_seconds = 2
+retry_no_answer_seconds = 2
+ring_seconds = 10
+window_days = "mon-sun"
+window_start = "00:00"
+window_end = "23:59"
+audio_dir = "{audio_dir}"
+[managers.ivanova]
+phone = "201"
+pin = "4321"
+email = "ivanova@example.org"
+[mail]
+smtp_port = {smtp_port}
+auditors = ["audit@example.org"]
+retry_seconds = 1
 "#,
-        port = sim.esl_addr().port()
+        port = sim.esl_addr().port(),
+        audio_dir = audio_dir.display(),
     ))
     .map_err(|e| err("demo config")(&e))?;
     let trunk = cfg.trunk["e1"].clone();
@@ -262,6 +319,8 @@ language = "en"
             p.hangup_cause.as_deref().unwrap_or("-")
         ));
     }
+    campaign(&app, &sim, work, mailbox, smtp_port).await?;
+
     let metrics = link.counters();
     say(format!(
         "\ndemo: {} ESL events processed, {} live calls now",
@@ -271,5 +330,133 @@ language = "en"
             .load(std::sync::atomic::Ordering::Relaxed)
     ));
     app.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+/// Capability 1, shortened: a manager dials 301, records a message, picks list 7 (20
+/// subscribers) and confirms; 5 lines; the report is e-mailed.
+async fn campaign(
+    app: &App,
+    sim: &Simulator,
+    work: &std::path::Path,
+    mailbox: &crate::demo_mailbox::Mailbox,
+    smtp_port: u16,
+) -> Result<(), DemoError> {
+    say("\n4) A manager informs 20 subscribers from a desk phone (short code 301, 5 lines)");
+    let csv = work.join("list7.csv");
+    let mut rows = String::from("phone,name,account\n");
+    for i in 0..20 {
+        rows.push_str(&format!("+7916300{i:04},Subscriber {i},ACC{i:05}\n"));
+    }
+    rows.push_str("12345,Bad number,ACC99999\n");
+    std::fs::write(&csv, rows).map_err(|e| err("list file")(&e))?;
+    let imported = crate::lists::import::import_csv(
+        &app.shared.pool,
+        &csv,
+        crate::lists::import::ImportOptions {
+            list_number: 7,
+            name: "Lenina st., water outage".into(),
+            replace: false,
+        },
+        &app.shared.config.dialing,
+    )
+    .await
+    .map_err(|e| err("importing the list")(&e))?;
+    say(format!(
+        "  contactd lists import: {} rows read, {} accepted, {} rejected (with line numbers)",
+        imported.rows_read, imported.accepted, imported.rejected
+    ));
+    let steps = vec![
+        sim::CallerStep::WaitForAnswer,
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::Dtmf("4321#".into()),
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::Speak(3000),
+        sim::CallerStep::Dtmf("#".into()),
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::Dtmf("3".into()),
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::Dtmf("7#".into()),
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::Dtmf("1".into()),
+        sim::CallerStep::WaitForPrompt,
+        sim::CallerStep::Hangup,
+    ];
+    say("  manager (ext. 201) dials 301: PIN 4321#, \"Attention, recording\", beep, speaks 3 s, #, 3 = continue, list 7#, hears \"20\", 1 = start");
+    sim.inbound_call(sim::InboundCall {
+        connect_to: app.outbound_addr.to_string(),
+        caller_number: "201".into(),
+        destination: "301".into(),
+        vars: vec![
+            ("contactd_entry".into(), "service".into()),
+            ("contactd_code".into(), "301".into()),
+        ],
+        script: steps,
+        ..Default::default()
+    })
+    .map_err(|e| err("manager call")(&e))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let id = loop {
+        if let Ok(Some(c)) = app.shared.campaigns.last_by("201").await {
+            break c.id;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(DemoError("the manager's call started no campaign".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    say(format!("  campaign {id} started by phone; dialing..."));
+    let mut last = -1;
+    loop {
+        let p = app
+            .shared
+            .campaigns
+            .progress(id)
+            .await
+            .map_err(|e| err("progress")(&e))?;
+        if p.done != last {
+            say(format!(
+                "    called {} of {} (reached {})",
+                p.done, p.total, p.reached
+            ));
+            last = p.done;
+        }
+        let finished = app
+            .shared
+            .campaigns
+            .get(id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.state == "finished");
+        if finished && !mailbox.messages.lock().expect("mailbox").is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline + Duration::from_secs(60) {
+            return Err(DemoError("the campaign did not finish in time".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    say(format!(
+        "  most lines ever in use on the switch: {} (campaign limit 5)",
+        sim.peak_channels_on("1")
+    ));
+    let report = crate::report::print_report(&app.shared.pool, id, "1")
+        .await
+        .map_err(|e| err("report")(&e))?;
+    say("  the report (contactd campaigns report ID prints the same, then the CSV):");
+    for line in report.lines().take_while(|l| !l.starts_with("phone,")) {
+        say(format!("    | {line}"));
+    }
+    let mail = mailbox.messages.lock().expect("mailbox")[0].clone();
+    say(format!(
+        "  e-mailed by SMTP to 127.0.0.1:{smtp_port} (demo mailbox): to {} ({} bytes, CSV attached)",
+        mail.to.join(", "),
+        mail.data.len()
+    ));
     Ok(())
 }

@@ -15,12 +15,14 @@
 //! - [`report`]: campaign reports: counts, the auditor's text, the per-subscriber CSV.
 //! - [`mail`]: the e-mail outbox (never loses a report) and its SMTP delivery loop.
 //! - [`demo`]: `contactd demo`, the daemon against the simulator with a scripted scenario.
+//! - [`demo_mailbox`]: a tiny in-memory SMTP receiver for the demo only.
 //! - [`sim`]: the FreeSWITCH simulator (tests and demo only; shares no code with `esl`).
 pub mod app;
 pub mod campaign_cli;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod demo_mailbox;
 pub mod esl;
 pub mod http;
 pub mod lists;
