@@ -29,7 +29,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 bench: services tools
-	$(CARGO) bench --bench contactd_bench --quiet
+	$(CARGO) bench --bench contactd_bench
 
 install: build
 	install -Dm0755 target/release/contactd $(DESTDIR)$(PREFIX)/bin/contactd

@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+mod campaign;
+
 use contactd::esl::events::{EventPath, Routed};
 use freeswitch_esl_tokio::EslClient;
 use tokio::io::AsyncWriteExt;
@@ -104,8 +106,8 @@ fn main() {
     let bytes: &'static [u8] = Box::leak(trace_events().into_boxed_slice());
     let mut parser = Vec::new();
     let mut full = Vec::new();
-    // alternate runs so drift in machine load hits both sides alike; best of 5
-    for _ in 0..5 {
+    // alternate runs so drift in machine load hits both sides alike; best of 3
+    for _ in 0..3 {
         parser.push(rt.block_on(feed(bytes, false)));
         full.push(rt.block_on(feed(bytes, true)));
     }
@@ -118,4 +120,10 @@ fn main() {
     eprintln!("parser alone {p:.0} events/s, contactd event path {f:.0} events/s");
     println!("BENCH esl_event_path_ratio {:.3} ratio", f / p);
     println!("BENCH esl_events_per_s {f:.0} events/s");
+
+    let util = rt.block_on(campaign::line_utilisation());
+    println!("BENCH line_utilisation_pct {util:.1} %");
+    let (import_s, rss_mb, _) = rt.block_on(campaign::list_200k(Duration::from_secs(60)));
+    println!("BENCH list_import_200k_s {import_s:.2} s");
+    println!("BENCH list_dial_200k_peak_rss_mb {rss_mb:.1} MB");
 }

@@ -66,6 +66,78 @@ pub struct Config {
     /// Service short code → what it does (`notice`, `notice_confirm`, `progress`, `pause_resume`).
     #[serde(default = "default_service_codes")]
     pub service_codes: BTreeMap<String, ServiceAction>,
+    /// The meter-reading IVR of the trunk numbers (menu, checks, hours, hand-over).
+    #[serde(default)]
+    pub ivr: IvrConfig,
+}
+
+/// What a key of the trunk menu does.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IvrMenuAction {
+    Readings,
+    Balance,
+    Operator,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IvrConfig {
+    /// Key → action of the main menu.
+    pub menu: BTreeMap<String, IvrMenuAction>,
+    /// Where the IVR hands callers over (until the ACD exists): a `user/` or `sofia/` endpoint.
+    pub operator: String,
+    pub account_min_length: u8,
+    pub account_max_length: u8,
+    /// The last digit of an account number is a Luhn check digit.
+    pub account_check_digit: bool,
+    /// Highest plausible consumption per zone per day since the last reading (kWh).
+    pub max_daily_kwh: i64,
+    /// Operators' hours per weekday (`mon` … `sun` → `HH:MM-HH:MM`, local time of
+    /// `dialing.default_time_zone`); a missing day is closed. Readings are taken around the clock.
+    pub hours: BTreeMap<String, String>,
+    /// `YYYY-MM-DD` days the operators do not work.
+    pub holidays: Vec<String>,
+}
+
+impl Default for IvrConfig {
+    fn default() -> Self {
+        let menu = [
+            ("1", IvrMenuAction::Readings),
+            ("2", IvrMenuAction::Balance),
+            ("0", IvrMenuAction::Operator),
+        ];
+        let days = ["mon", "tue", "wed", "thu", "fri", "sat"];
+        Self {
+            menu: menu.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            operator: "user/1000".into(),
+            account_min_length: 6,
+            account_max_length: 12,
+            account_check_digit: false,
+            max_daily_kwh: 100,
+            hours: days
+                .into_iter()
+                .map(|d| (d.to_string(), "08:00-20:00".to_string()))
+                .collect(),
+            holidays: Vec::new(),
+        }
+    }
+}
+
+impl IvrConfig {
+    /// The office hours as the pure core wants them (validated at load).
+    pub fn office_hours(&self) -> crate::core::meter::OfficeHours {
+        let mut h = crate::core::meter::OfficeHours::default();
+        for (day, span) in &self.hours {
+            let _ = h.set_day(day, span);
+        }
+        h.holidays = self
+            .holidays
+            .iter()
+            .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .collect();
+        h
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -724,6 +796,7 @@ impl Config {
                 bad(format!("service_codes.{code}"), "short codes are 3 digits");
             }
         }
+        self.validate_ivr(&mut bad);
         if !matches!(self.prompts.language.as_str(), "ru" | "en") {
             bad("prompts.language".into(), "must be ru or en");
         }
@@ -731,6 +804,53 @@ impl Config {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+impl Config {
+    fn validate_ivr(&self, bad: &mut impl FnMut(String, &str)) {
+        let v = &self.ivr;
+        for key in v.menu.keys() {
+            if key.len() != 1 || !key.bytes().all(|b| b.is_ascii_digit()) {
+                bad(format!("ivr.menu.{key}"), "menu keys are one digit 0-9");
+            }
+        }
+        // The bridge target reaches `sendmsg`: the same strict alphabet as a dial template.
+        let op_ok = ["user/", "sofia/", "freetdm/", "loopback/"]
+            .iter()
+            .any(|p| v.operator.starts_with(p))
+            && v.operator
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_.@+-".contains(&b));
+        if !op_ok {
+            bad(
+                "ivr.operator".into(),
+                "must be an endpoint like user/1000 (letters, digits, / _ . @ + -)",
+            );
+        }
+        if v.account_min_length == 0 || v.account_min_length > v.account_max_length {
+            bad(
+                "ivr.account_min_length".into(),
+                "must be at least 1 and not above account_max_length",
+            );
+        }
+        if v.account_max_length > 20 {
+            bad("ivr.account_max_length".into(), "must be at most 20");
+        }
+        if v.max_daily_kwh <= 0 {
+            bad("ivr.max_daily_kwh".into(), "must be above 0");
+        }
+        for (day, span) in &v.hours {
+            let mut h = crate::core::meter::OfficeHours::default();
+            if let Err(e) = h.set_day(day, span) {
+                bad(format!("ivr.hours.{day}"), &e);
+            }
+        }
+        for (i, d) in v.holidays.iter().enumerate() {
+            if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+                bad(format!("ivr.holidays[{i}]"), "must be a date YYYY-MM-DD");
+            }
         }
     }
 }

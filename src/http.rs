@@ -18,6 +18,7 @@ use crate::app::Shared;
 pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/v1/switches", get(switches))
+        .merge(crate::http_readings::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,

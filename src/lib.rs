@@ -10,6 +10,8 @@
 //! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows.
 //! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`.
 //! - [`campaign_cli`]: `contactd campaigns ...` (create, pause, resume, cancel, report).
+//! - [`accounts`]: accounts, meters, readings in PostgreSQL; billing import/export CLI.
+//! - [`http_readings`]: `POST /api/v1/readings` (web/messenger readings, same checks as the IVR).
 //! - [`app`]: composition root, systemd notify, graceful drain.
 //! - [`notify`]: systemd READY / WATCHDOG / STOPPING.
 //! - [`report`]: campaign reports: counts, the auditor's text, the per-subscriber CSV.
@@ -17,6 +19,7 @@
 //! - [`demo`]: `contactd demo`, the daemon against the simulator with a scripted scenario.
 //! - [`demo_mailbox`]: a tiny in-memory SMTP receiver for the demo only.
 //! - [`sim`]: the FreeSWITCH simulator (tests and demo only; shares no code with `esl`).
+pub mod accounts;
 pub mod app;
 pub mod campaign_cli;
 pub mod config;
@@ -25,6 +28,7 @@ pub mod demo;
 pub mod demo_mailbox;
 pub mod esl;
 pub mod http;
+pub mod http_readings;
 pub mod lists;
 pub mod mail;
 pub mod notify;

@@ -52,6 +52,16 @@ enum Command {
         #[command(subcommand)]
         cmd: contactd::campaign_cli::CampaignsCommand,
     },
+    /// Accounts and meters: import billing's CSV.
+    Accounts {
+        #[command(subcommand)]
+        cmd: contactd::accounts::cli::AccountsCommand,
+    },
+    /// Meter readings: export for billing.
+    Readings {
+        #[command(subcommand)]
+        cmd: contactd::accounts::cli::ReadingsCommand,
+    },
     /// Run the FreeSWITCH simulator alone, on 127.0.0.1.
     Sim {
         /// ESL listen address.
@@ -222,6 +232,16 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
         }),
         Command::Campaigns { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
             contactd::campaign_cli::run_campaigns(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))
+        }),
+        Command::Accounts { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            contactd::accounts::cli::run_accounts(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))
+        }),
+        Command::Readings { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            contactd::accounts::cli::run_readings(cmd, &cfg, &pool)
                 .await
                 .map_err(|e| (e.to_string(), e.exit_code()))
         }),

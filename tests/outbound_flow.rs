@@ -1,6 +1,8 @@
-//! Guards the outbound socket server (`socket 127.0.0.1:8084 async full`): a caller who
-//! keys digits gets them read back and contactd hangs up; a caller who hangs up at any
-//! step ends the flow there, is recorded with the step reached, and leaves no session open.
+//! Guards the outbound socket server (`socket 127.0.0.1:8084 async full`): a caller on the
+//! trunk's main number keys digits (menu, account, a meter reading) and hears the reading
+//! read back before it is stored; a caller who hangs up at any step of the fallback
+//! greeting flow ends it there, is recorded with the step reached, and leaves no session
+//! open (the meter flow's own hang-up guarantee is `tests/meter_hangup.rs`).
 mod common;
 
 use std::sync::atomic::Ordering;
@@ -16,9 +18,12 @@ async fn start(env: &common::TestEnv) -> (Simulator, App) {
     })
     .await
     .unwrap();
-    let app = App::start(env.config(sim.esl_addr(), "ClueCon", &[]))
-        .await
-        .unwrap();
+    let mut cfg = env.config(sim.esl_addr(), "ClueCon", &[]);
+    // operators on duty around the clock: the prompts must not depend on the hour the test runs
+    for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+        cfg.ivr.hours.insert(day.into(), "00:00-24:00".into());
+    }
+    let app = App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);
     (sim, app)
 }
@@ -35,10 +40,49 @@ async fn call_row(env: &common::TestEnv, uuid: &str) -> Option<(String, String, 
     .map(|r| (r.get(0), r.get(1), r.get(2)))
 }
 
+/// An account with one 5-digit meter whose last accepted reading is 1000, ten days ago.
+async fn seed_account(env: &common::TestEnv) {
+    env.pg()
+        .await
+        .batch_execute(
+            "INSERT INTO accounts (number, holder) VALUES ('100001', 'Ivanov');
+             INSERT INTO meters (account, serial, zones, digits) VALUES ('100001', 'M-1', 1, 5);
+             INSERT INTO meter_zones (meter, zone, last_value, last_date)
+                 SELECT id, 1, 1000, current_date - 10 FROM meters WHERE serial = 'M-1';",
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_keys_digits_and_hears_them_read_back() {
     let env = common::TestEnv::new().await;
     let (sim, app) = start(&env).await;
+    seed_account(&env).await;
+    // The trunk's main number runs the meter-reading flow: menu 1, account, reading, confirm.
+    let key = |d: &str| [CallerStep::WaitMs(300), CallerStep::Dtmf(d.into())];
+    let mut script = vec![
+        CallerStep::WaitForAnswer,
+        CallerStep::WaitForPrompt, // greeting
+        CallerStep::WaitForPrompt, // menu
+    ];
+    script.extend(key("1"));
+    script.push(CallerStep::WaitForPrompt); // enter account
+    script.extend(key("100001#"));
+    script.push(CallerStep::WaitForPrompt); // enter reading
+    script.extend(key("12345#"));
+    script.extend([
+        CallerStep::WaitForPrompt, // above the daily maximum
+        CallerStep::WaitForPrompt, // enter reading
+    ]);
+    script.extend(key("1200#"));
+    script.extend([
+        CallerStep::WaitForPrompt, // you entered
+        CallerStep::WaitForPrompt, // 1200
+        CallerStep::WaitForPrompt, // 1 confirms
+    ]);
+    // then silence at the menu: goodbye, and contactd hangs up
+    script.extend(key("1"));
     let uuid = sim
         .inbound_call(sim::InboundCall {
             connect_to: app.outbound_addr.to_string(),
@@ -47,12 +91,7 @@ async fn caller_keys_digits_and_hears_them_read_back() {
                 ("contactd_entry".into(), "trunk".into()),
                 ("contactd_code".into(), "main".into()),
             ],
-            script: vec![
-                CallerStep::WaitForAnswer,
-                CallerStep::WaitForPrompt, // greeting
-                CallerStep::WaitForPrompt, // enter number
-                CallerStep::Dtmf("12345#".into()),
-            ],
+            script,
             ..Default::default()
         })
         .unwrap();
@@ -64,14 +103,25 @@ async fn caller_keys_digits_and_hears_them_read_back() {
     let (step, by, entry) = call_row(&env, &uuid).await.unwrap();
     assert_eq!((step.as_str(), by.as_str()), ("goodbye", "contactd"));
     assert_eq!(entry, "trunk:main");
-    // the switch really was asked to say the digits back, one by one
+    // the switch really was asked to say the reading back
     assert!(
         sim.api_log()
             .iter()
-            .any(|c| c.contains("say") && c.contains("12345")),
+            .any(|c| c.contains("say") && c.contains("number pronounced 1200")),
         "{:?}",
         sim.api_log()
     );
+    let stored: i64 = env
+        .pg()
+        .await
+        .query_one(
+            "SELECT value FROM meter_readings WHERE status = 'pending'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 1200);
     assert!(
         common::eventually(Duration::from_secs(5), || async {
             app.shared.outbound_live.load(Ordering::SeqCst) == 0

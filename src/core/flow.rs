@@ -28,6 +28,16 @@ pub enum Step {
         max_secs: u32,
         silence_secs: u32,
     },
+    /// Say an amount of money (`say <lang> currency pronounced 123.45`), in minor units.
+    SayMoney(i64),
+    /// Set a channel variable (`set name=value`), e.g. what the IVR learned before a bridge.
+    SetVar {
+        name: &'static str,
+        value: String,
+    },
+    /// Hand the call to a validated endpoint (`bridge user/1000`); the flow goes on after
+    /// the other leg hangs up or the bridge fails.
+    Bridge(String),
     /// Ask contactd (not the switch) something; the answer comes back in `Outcome::answer`.
     Query(Query),
     Hangup(&'static str),
@@ -63,6 +73,17 @@ pub enum Query {
     LastCampaign,
     /// Pause a running campaign or resume a paused one.
     TogglePause(i64),
+    /// The account whose phone is the caller's, when exactly one is.
+    AccountOfCaller,
+    /// An account by the number the caller keyed.
+    Account(String),
+    /// Store a meter's readings (every zone) in one transaction; checked again there.
+    StoreReadings {
+        account: String,
+        meter: i64,
+        /// `(zone, value)`.
+        readings: Vec<(u8, i64)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +93,11 @@ pub enum Answer {
     Campaign(Option<CampaignStatus>),
     /// The state after toggling (`running` / `paused`), None if it could not be toggled.
     Toggled(Option<String>),
+    /// The caller's one account number, if any.
+    CallerAccount(Option<String>),
+    Account(Option<crate::core::meter::AccountInfo>),
+    /// Whether the readings were stored.
+    ReadingsStored(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,4 +3,5 @@ pub mod campaign;
 pub mod channels;
 pub mod flow;
 pub mod flows;
+pub mod meter;
 pub mod numbers;

@@ -36,6 +36,8 @@ pub struct CampaignRunner {
     pub draining: Arc<AtomicBool>,
     /// Calls this instance is driving, per campaign: paces claims without a round trip.
     active: Arc<Mutex<HashMap<i64, usize>>>,
+    /// A call ended: a line is free now, no need to wait for the next tick.
+    line_freed: Arc<tokio::sync::Notify>,
 }
 
 /// Budget key of a campaign's line leases in Redis.
@@ -60,6 +62,7 @@ impl CampaignRunner {
             config,
             draining,
             active: Arc::default(),
+            line_freed: Arc::default(),
         }
     }
 
@@ -84,6 +87,11 @@ impl CampaignRunner {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    if let Err(e) = self.tick().await {
+                        warn!("campaign runner: {e}");
+                    }
+                }
+                _ = self.line_freed.notified() => {
                     if let Err(e) = self.tick().await {
                         warn!("campaign runner: {e}");
                     }
@@ -207,6 +215,7 @@ impl CampaignRunner {
                     .expect("active lock")
                     .entry(c.id)
                     .or_default() -= 1;
+                me.line_freed.notify_one();
             });
         }
         Ok(())

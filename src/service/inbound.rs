@@ -1,7 +1,7 @@
 //! Runs the flow of each call that reaches the outbound socket and records it: the row
 //! when the call arrives, the step reached, and who ended it. The flow is chosen by the
 //! variables the dialplan set: `contactd_entry` (`service`, `operator`, `trunk`) and
-//! `contactd_code`.
+//! `contactd_code`: `trunk` with `main` or `readings` runs the meter-reading flow.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
+use crate::core::flows::meter::{MenuChoice, MeterEntry, MeterFlow, MeterFlowOptions};
 use crate::core::flows::service::{ServiceFlow, ServiceFlowOptions};
-use crate::esl::commands::MediaFile;
+use crate::esl::commands::{ChannelVar, MediaFile};
 use crate::esl::outbound::{CallEnded, CallHandler, CallSession, ChannelData};
 use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::postgres::{Calls, NewCall};
@@ -62,11 +63,59 @@ impl InboundCalls {
                     silence_secs: self.config.campaigns.silence_seconds,
                 }))
             }
+            _ if entry == Some("trunk") && matches!(code, "main" | "readings") => {
+                Box::new(self.meter_flow(code))
+            }
             _ => Box::new(GreetingFlow::default()),
         }
     }
 
-    async fn answer_query(&self, q: &Query, caller: &str) -> Answer {
+    /// The meter-reading flow, with the clock read here (the flow never reads it).
+    fn meter_flow(&self, code: &str) -> MeterFlow {
+        let ivr = &self.config.ivr;
+        let local = crate::accounts::local_time(&self.config, chrono::Utc::now());
+        let menu = ivr
+            .menu
+            .iter()
+            .map(|(k, a)| {
+                let c = match a {
+                    crate::config::IvrMenuAction::Readings => MenuChoice::Readings,
+                    crate::config::IvrMenuAction::Balance => MenuChoice::Balance,
+                    crate::config::IvrMenuAction::Operator => MenuChoice::Operator,
+                };
+                (k.clone(), c)
+            })
+            .collect();
+        MeterFlow::new(MeterFlowOptions {
+            entry: if code == "readings" {
+                MeterEntry::Readings
+            } else {
+                MeterEntry::Menu
+            },
+            menu,
+            open: ivr.office_hours().is_open(local),
+            today: local.date(),
+            accounts: crate::core::meter::AccountRules {
+                min_len: ivr.account_min_length,
+                max_len: ivr.account_max_length,
+                check_digit: ivr.account_check_digit,
+            },
+            readings: crate::accounts::reading_rules(&self.config),
+            operator: ivr.operator.clone(),
+        })
+    }
+
+    async fn answer_query(&self, q: &Query, data: &ChannelData) -> Answer {
+        let caller = data.caller.as_str();
+        if let Ok(call) = Uuid::parse_str(&data.uuid) {
+            let pool = self.campaigns.pool();
+            let now = chrono::Utc::now();
+            if let Some(a) =
+                crate::accounts::ivr::answer(pool, &self.config, q, call, caller, now).await
+            {
+                return a;
+            }
+        }
         match q {
             Query::ListSize(n) => {
                 let size = async {
@@ -166,6 +215,9 @@ impl InboundCalls {
                 }
                 Answer::Toggled(resumed.then(|| "running".into()))
             }
+            Query::AccountOfCaller => Answer::CallerAccount(None),
+            Query::Account(_) => Answer::Account(None),
+            Query::StoreReadings { .. } => Answer::ReadingsStored(false),
         }
     }
 
@@ -212,10 +264,39 @@ impl InboundCalls {
                     c.var
                 ),
             ),
-            Step::SayDigits(d) => ("say", format!("{lang} number iterated {d}")),
+            Step::SayDigits(d) => {
+                // Digits may come from the caller or the database: nothing else rides along.
+                if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(CallEnded::Refused(format!("say digits {d:?}: digits only")));
+                }
+                ("say", format!("{lang} number iterated {d}"))
+            }
+            Step::SayMoney(minor) => (
+                "say",
+                format!(
+                    "{lang} currency pronounced {}.{:02}",
+                    minor / 100,
+                    (minor % 100).abs()
+                ),
+            ),
+            Step::SetVar { name, value } => {
+                // Account numbers and step names reach `sendmsg` only through this check.
+                ChannelVar::new(name, &value).map_err(|e| CallEnded::Refused(e.to_string()))?;
+                ("set", format!("{name}={value}"))
+            }
+            Step::Bridge(target) => {
+                // The target is config, checked at load; check again at the boundary.
+                let ok = target
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_.@+-".contains(&b));
+                if !ok || target.is_empty() {
+                    return Err(CallEnded::Refused(format!("bridge target {target:?}")));
+                }
+                ("bridge", target)
+            }
             Step::SayNumber(n) => ("say", format!("{lang} number pronounced {n}")),
             Step::Query(q) => {
-                let answer = self.answer_query(&q, &session.data.caller).await;
+                let answer = self.answer_query(&q, &session.data).await;
                 return Ok(Some(Outcome {
                     answer: Some(answer),
                     ..Default::default()

@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "003_campaigns.sql",
         sql: include_str!("../../sql/003_campaigns.sql"),
     },
+    Migration {
+        version: 4,
+        name: "004_accounts.sql",
+        sql: include_str!("../../sql/004_accounts.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -1,0 +1,264 @@
+//! Campaign figures for `make bench`: line utilisation on the seed scenario, list import
+//! time and contactd's peak memory while dialing a 200,000-subscriber list on 120 lines.
+
+use std::time::{Duration, Instant};
+
+use contactd::app::App;
+use contactd::config::Config;
+use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
+use contactd::store::campaigns::{Campaigns, NewCampaign};
+use contactd::store::redis::LiveState;
+use contactd::store::scratch::{run_id, ScratchDb};
+
+pub fn pg_server() -> String {
+    std::env::var("CONTACTD_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("CONTACTD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+pub struct Scratch {
+    pub db: ScratchDb,
+    pub prefix: String,
+}
+
+impl Scratch {
+    pub async fn new() -> Self {
+        Self {
+            db: ScratchDb::create(&pg_server(), "contactd_bench")
+                .await
+                .unwrap(),
+            prefix: format!("contactd_bench:{}:", run_id()),
+        }
+    }
+    pub async fn drop_now(self) {
+        let _ = self.db.drop_now().await;
+        if let Ok(l) = LiveState::connect(&redis_url(), &self.prefix).await {
+            let _ = l.purge_prefix().await;
+        }
+    }
+}
+
+pub fn config_text(s: &Scratch, esl_port: u16, trunk: &str, http: &str) -> String {
+    format!(
+        r#"
+[switch.fs1]
+host = "127.0.0.1"
+port = {esl_port}
+password = "ClueCon"
+{trunk}
+[outbound]
+listen = "127.0.0.1:0"
+[http]
+listen = "{http}"
+token = "bench-token-0123456789"
+[redis]
+url = "{}"
+prefix = "{}"
+[postgres]
+url = "{}"
+pool_size = 16
+[log]
+level = "warn"
+"#,
+        redis_url(),
+        s.prefix,
+        s.db.url
+    )
+}
+
+fn write_list(path: &std::path::Path, n: usize, prefix: &str) {
+    let mut text = String::with_capacity(n * 40);
+    text.push_str("phone,name,account\n");
+    for i in 0..n {
+        text.push_str(&format!("+7{prefix}{i:06},Subscriber {i},ACC{i:06}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn campaign(list: i32, trunk: &str, lines: i32) -> NewCampaign {
+    NewCampaign {
+        name: "bench".into(),
+        list_number: list,
+        audio: "/var/lib/contactd/recordings/campaigns/bench.wav".into(),
+        confirm: false,
+        trunk: trunk.into(),
+        lines,
+        caller_id: None,
+        window_days: "mon-sun".into(),
+        window_start: "00:00".into(),
+        window_end: "23:59".into(),
+        time_zone: None,
+        max_attempts: 1,
+        retry_busy_s: 1,
+        retry_no_answer_s: 1,
+        ring_s: 10,
+        created_by: "bench".into(),
+        manager_email: None,
+    }
+}
+
+/// The seed scenario with short calls: 300 subscribers, 5 lines on an E1 span.
+pub async fn line_utilisation() -> f64 {
+    let s = Scratch::new().await;
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 0.02,
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        default_behaviour: Behaviour::Answer {
+            ring_ms: 2000,
+            after: AfterAnswer::Stay,
+        },
+        default_playback_ms: 10_000,
+        heartbeat_ms: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let trunk = "[trunk.e1]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = 30\ndial = \"freetdm/1/a/{number}\"";
+    let cfg = Config::from_toml(&config_text(
+        &s,
+        sim.esl_addr().port(),
+        trunk,
+        "127.0.0.1:0",
+    ))
+    .unwrap();
+    let dialing = cfg.dialing.clone();
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("list.csv");
+    write_list(&csv, 300, "9161");
+    contactd::lists::import::import_csv(
+        &app.shared.pool,
+        &csv,
+        contactd::lists::import::ImportOptions {
+            list_number: 1,
+            name: "seed".into(),
+            replace: false,
+        },
+        &dialing,
+    )
+    .await
+    .unwrap();
+    let store = Campaigns::new(app.shared.pool.clone());
+    let (id, _) = store.create(&campaign(1, "e1", 5)).await.unwrap();
+    let start = Instant::now();
+    loop {
+        let c = store.get(id).await.unwrap().unwrap();
+        if c.state == "finished" || start.elapsed() > Duration::from_secs(300) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // busy line-seconds (each attempt from write to end) over lines × campaign time
+    let db = app.shared.pool.get().await.unwrap();
+    let r = db
+        .query_one(
+            "SELECT (SELECT sum(extract(epoch FROM ended_at - created_at)) FROM attempts WHERE campaign_id = $1)::float8,
+                    (SELECT extract(epoch FROM finished_at - created_at) FROM campaigns WHERE id = $1)::float8",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let (busy, span): (f64, f64) = (r.get(0), r.get(1));
+    drop(db);
+    app.shutdown(Duration::from_secs(1)).await;
+    s.drop_now().await;
+    eprintln!("line utilisation: {busy:.1} busy line-s over 5 lines x {span:.1} s");
+    100.0 * busy / (5.0 * span)
+}
+
+/// 200,000 subscribers: import time (library, as `contactd lists import`), then contactd as
+/// its own process dialing them on 120 lines; its peak RSS from /proc.
+pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
+    let s = Scratch::new().await;
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 0.02,
+        trunks: vec![sim::TrunkConfig {
+            name: "gw1".into(),
+            kind: sim::TrunkKind::Gateway,
+            channels: 120,
+        }],
+        default_behaviour: Behaviour::Answer {
+            ring_ms: 500,
+            after: AfterAnswer::Stay,
+        },
+        default_playback_ms: 2000,
+        heartbeat_ms: 0,
+        event_queue: 200_000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let trunk = "[trunk.sip]\nswitch = \"fs1\"\nkind = \"sip\"\nchannels = 120\ndial = \"sofia/gateway/gw1/{number}\"\n[campaigns]\ntrunk = \"sip\"\n[dialing]\ndial_format = \"e164\"";
+    let http = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = config_text(&s, sim.esl_addr().port(), trunk, &http.to_string());
+    let cfg = Config::from_toml(&text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pool = contactd::store::postgres::pool(&s.db.url, 4).unwrap();
+    contactd::store::migrate::run(&pool).await.unwrap();
+    let csv = dir.path().join("list200k.csv");
+    write_list(&csv, 200_000, "9165");
+    let t = Instant::now();
+    let rep = contactd::lists::import::import_csv(
+        &pool,
+        &csv,
+        contactd::lists::import::ImportOptions {
+            list_number: 2,
+            name: "marketing".into(),
+            replace: false,
+        },
+        &cfg.dialing,
+    )
+    .await
+    .unwrap();
+    let import_s = t.elapsed().as_secs_f64();
+    assert_eq!(rep.accepted, 200_000);
+
+    let cfg_path = dir.path().join("contactd.toml");
+    std::fs::write(&cfg_path, &text).unwrap();
+    let bin = env!("CARGO_BIN_EXE_contactd");
+    let mut child = tokio::process::Command::new(bin)
+        .args(["run", "--config"])
+        .arg(&cfg_path)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let store = Campaigns::new(pool.clone());
+    let (id, _) = store.create(&campaign(2, "sip", 120)).await.unwrap();
+    let t = Instant::now();
+    while t.elapsed() < dial_for {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let done = store.progress(id).await.unwrap().done;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm_kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    eprintln!(
+        "200k list: import {import_s:.2} s; dialed {done} subscribers in {:?} on 120 lines (peak on the switch {}); contactd peak RSS {:.1} MB",
+        dial_for,
+        sim.peak_channels_on("gw1"),
+        hwm_kb / 1024.0
+    );
+    s.drop_now().await;
+    (import_s, hwm_kb / 1024.0, done)
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Generates contactd's voice prompts, Russian and English, reproducibly from the texts below:
+# espeak-ng speaks each text, sox makes it 8 kHz 16-bit mono WAV (what FreeTDM/E1 carries).
+#   scripts/prompts.sh OUTDIR     -> OUTDIR/ru/<name>.wav and OUTDIR/en/<name>.wav
+#   scripts/prompts.sh --list     -> the prompt names, one a line (tests/prompts.rs checks that
+#                                    every prompt the code plays is here)
+# Installs espeak-ng and sox from Debian if missing. Generated files are not committed.
+set -euo pipefail
+
+# name|Russian|English
+PROMPTS=$(cat <<'TEXTS'
+greeting|Здравствуйте.|Hello.
+enter_number|Введите номер и нажмите решётку.|Enter the number, then press hash.
+invalid_entry|Неверный ввод.|Invalid entry.
+goodbye|До свидания.|Goodbye.
+ivr_greeting|Здравствуйте, вы позвонили в энергосбытовую компанию.|Hello, you have reached the electricity company.
+after_hours|Операторы сейчас не работают. Показания счётчика принимаются круглосуточно.|Our operators are off duty now. Meter readings are accepted around the clock.
+main_menu|Чтобы передать показания, нажмите 1. Чтобы узнать баланс, нажмите 2. Чтобы связаться с оператором, нажмите 0.|To pass meter readings, press 1. To hear your balance, press 2. To speak to an operator, press 0.
+account_ending|Ваш лицевой счёт оканчивается на|Your account number ends in
+account_offer|Если это ваш счёт, нажмите 1. Чтобы ввести другой, нажмите 2.|If this is your account, press 1. To enter another, press 2.
+enter_account|Введите номер лицевого счёта и нажмите решётку.|Enter your account number, then press hash.
+account_invalid|Номер лицевого счёта введён неверно.|That account number is not valid.
+account_not_found|Лицевой счёт не найден.|That account was not found.
+no_meters|На этом счёте нет счётчиков.|There are no meters on this account.
+choose_meter|Введите порядковый номер счётчика, как в квитанции.|Enter the meter's position as shown on your bill.
+enter_reading|Введите показания счётчика и нажмите решётку.|Enter the meter reading, then press hash.
+enter_reading_day|Введите показания дневной зоны и нажмите решётку.|Enter the day zone reading, then press hash.
+enter_reading_night|Введите показания ночной зоны и нажмите решётку.|Enter the night zone reading, then press hash.
+enter_reading_peak|Введите показания пиковой зоны и нажмите решётку.|Enter the peak zone reading, then press hash.
+enter_reading_half_peak|Введите показания полупиковой зоны и нажмите решётку.|Enter the half-peak zone reading, then press hash.
+reading_too_many_digits|В показаниях больше цифр, чем на счётчике.|The reading has more digits than the meter.
+reading_below_previous|Показания меньше предыдущих принятых.|The reading is below the last accepted reading.
+reading_too_high|Показания слишком велики для прошедшего срока.|The reading is too high for the time since the last one.
+you_entered|Вы ввели|You entered
+confirm_reading|Если верно, нажмите 1. Чтобы ввести заново, нажмите 2.|If this is correct, press 1. To enter it again, press 2.
+reading_accepted|Показания приняты. Спасибо.|Your reading has been accepted. Thank you.
+reading_not_stored|Не удалось сохранить показания.|Your reading could not be saved.
+balance_is|Баланс вашего счёта|Your account balance is
+balance_debt|Задолженность по вашему счёту|Your account is in debt by
+operators_closed|Операторы сейчас не работают. Позвоните в рабочее время.|Our operators are off duty. Please call during office hours.
+operators_busy|Все операторы заняты. Позвоните позже.|All operators are busy. Please call later.
+not_authorised|Доступ запрещён.|Access denied.
+enter_pin|Введите пин-код.|Enter your PIN.
+wrong_pin|Неверный пин-код. Попробуйте ещё раз.|Wrong PIN. Try again.
+pin_locked|Пин-код введён неверно три раза.|The PIN was wrong three times.
+attention_recording|Внимание, запись. Говорите после сигнала.|Attention, recording. Speak after the beep.
+record_menu|Чтобы прослушать, нажмите 1. Чтобы записать заново, нажмите 2. Чтобы продолжить, нажмите 3.|To listen, press 1. To record again, press 2. To continue, press 3.
+enter_list_number|Введите номер списка и нажмите решётку.|Enter the list number, then press hash.
+list_not_found|Список не найден.|List not found.
+list_size_is|В списке абонентов:|Subscribers in the list:
+confirm_start|Чтобы начать обзвон, нажмите 1. Чтобы выбрать другой список, нажмите 2.|To start calling, press 1. To pick another list, press 2.
+campaign_started|Обзвон начат.|Calling has started.
+campaign_failed|Не удалось начать обзвон.|Calling could not be started.
+no_campaign|Обзвонов нет.|There is no campaign.
+called|Обзвонено|Called
+of|из|of
+campaign_paused|Обзвон приостановлен.|Calling is paused.
+campaign_resumed|Обзвон возобновлён.|Calling has resumed.
+campaign_finished|Обзвон завершён.|Calling has finished.
+press_to_confirm|Чтобы подтвердить, что вы прослушали сообщение, нажмите 1.|To confirm you heard this message, press 1.
+TEXTS
+)
+
+if [ "${1:-}" = "--list" ]; then
+  cut -d'|' -f1 <<<"$PROMPTS"
+  exit 0
+fi
+[ $# -eq 1 ] || { echo "usage: $0 OUTDIR | --list" >&2; exit 64; }
+OUT=$1
+
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq espeak-ng sox >/dev/null
+fi
+
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$OUT/ru" "$OUT/en"
+while IFS='|' read -r name ru en; do
+  for lang in ru en; do
+    text=$ru; [ "$lang" = en ] && text=$en
+    # fixed voice, speed and pitch: the same text gives the same audio on every machine
+    espeak-ng -v "$lang" -s 150 -p 50 -w "$tmp/$name.wav" -- "$text"
+    sox "$tmp/$name.wav" -r 8000 -b 16 -c 1 -e signed-integer "$OUT/$lang/$name.wav"
+  done
+done <<<"$PROMPTS"
+echo "prompts: $(wc -l <<<"$PROMPTS") names x ru,en in $OUT"

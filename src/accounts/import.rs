@@ -1,0 +1,289 @@
+//! `contactd accounts import FILE.csv`: billing's export of accounts and meters, one row per
+//! meter: `account, holder, phone, balance, meter, zones, digits, last_date, last_1,
+//! last_2, last_3` (header row required, `,` or `;` separated, a decimal comma allowed with
+//! `;`). Each row is checked on its own; bad rows are reported by line and the good ones
+//! stored (upserted) in one transaction, so a re-import of next month's file updates in place.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use deadpool_postgres::Pool;
+
+use super::AccountsError;
+use crate::config::DialingConfig;
+
+/// One meter row as billing sent it, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    pub account: String,
+    pub holder: String,
+    /// Canonical E.164, if the file gave a usable phone.
+    pub phone: Option<String>,
+    pub balance_minor: i64,
+    pub meter: String,
+    pub zones: u8,
+    pub digits: u8,
+    pub last_date: NaiveDate,
+    /// One per zone.
+    pub last: Vec<i64>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub rows: u64,
+    pub accepted: u64,
+    /// `(line, reason)`; the header is line 1.
+    pub problems: Vec<(u64, String)>,
+}
+
+/// `123.45`, `-12,5`, `100` → minor units.
+pub fn parse_money(s: &str) -> Option<i64> {
+    let s = s.trim().replace(',', ".");
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r.to_string()),
+        None => (false, s),
+    };
+    let (units, frac) = s.split_once('.').unwrap_or((&s, ""));
+    if units.is_empty()
+        || frac.len() > 2
+        || !(units.to_owned() + frac)
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let minor =
+        units.parse::<i64>().ok()?.checked_mul(100)? + format!("{frac:0<2}").parse::<i64>().ok()?;
+    Some(if neg { -minor } else { minor })
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(s, "%d.%m.%Y"))
+        .ok()
+}
+
+/// Checks one record; `col` finds a column by header name.
+pub fn parse_row(
+    col: &dyn Fn(&str) -> Option<String>,
+    dialing: &DialingConfig,
+) -> Result<AccountRow, String> {
+    let get = |k: &str| col(k).unwrap_or_default().trim().to_string();
+    let account = get("account");
+    if account.is_empty() || account.len() > 20 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("account {account:?}: 1-20 digits expected"));
+    }
+    let phone = match get("phone") {
+        p if p.is_empty() => None,
+        p => Some(
+            crate::core::numbers::normalize(&p, dialing)
+                .map_err(|e| format!("phone {p:?}: {e}"))?,
+        ),
+    };
+    let balance = get("balance");
+    let balance_minor = if balance.is_empty() {
+        0
+    } else {
+        parse_money(&balance).ok_or_else(|| format!("balance {balance:?}: not an amount"))?
+    };
+    let meter = get("meter");
+    if meter.is_empty() || meter.len() > 40 {
+        return Err("meter: a serial number is required".into());
+    }
+    let zones: u8 = get("zones")
+        .parse()
+        .ok()
+        .filter(|z| (1..=3).contains(z))
+        .ok_or("zones: 1, 2 or 3")?;
+    let digits: u8 = get("digits")
+        .parse()
+        .ok()
+        .filter(|d| (3..=9).contains(d))
+        .ok_or("digits: 3 to 9")?;
+    let last_date = parse_date(&get("last_date")).ok_or("last_date: YYYY-MM-DD expected")?;
+    let mut last = Vec::new();
+    for z in 1..=zones {
+        let v = get(&format!("last_{z}"));
+        let ok = !v.is_empty()
+            && v.len() <= usize::from(digits)
+            && v.bytes().all(|b| b.is_ascii_digit());
+        if !ok {
+            return Err(format!("last_{z} {v:?}: up to {digits} digits expected"));
+        }
+        last.push(v.parse::<i64>().map_err(|e| e.to_string())?);
+    }
+    Ok(AccountRow {
+        account,
+        holder: get("holder"),
+        phone,
+        balance_minor,
+        meter,
+        zones,
+        digits,
+        last_date,
+        last,
+    })
+}
+
+/// Reads the whole file, checks every row, stores the good ones in one transaction.
+pub async fn import_accounts(
+    pool: &Pool,
+    path: &Path,
+    dialing: &DialingConfig,
+) -> Result<ImportReport, AccountsError> {
+    let text = std::fs::read(path)?;
+    let first_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    let delimiter = if first_line.contains(&b';') {
+        b';'
+    } else {
+        b','
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(text.as_slice());
+    let headers: HashMap<String, usize> = rdr
+        .headers()?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            (
+                h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase(),
+                i,
+            )
+        })
+        .collect();
+    for need in ["account", "meter", "zones", "digits", "last_date", "last_1"] {
+        if !headers.contains_key(need) {
+            return Err(AccountsError::Usage(format!(
+                "{}: header has no column {need:?}",
+                path.display()
+            )));
+        }
+    }
+    let mut report = ImportReport::default();
+    let mut good = Vec::new();
+    for rec in rdr.records() {
+        report.rows += 1;
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                report.problems.push((line, e.to_string()));
+                continue;
+            }
+        };
+        let line = rec.position().map_or(0, |p| p.line());
+        let col = |k: &str| headers.get(k).and_then(|i| rec.get(*i)).map(str::to_string);
+        match parse_row(&col, dialing) {
+            Ok(row) => good.push(row),
+            Err(reason) => report.problems.push((line, reason)),
+        }
+    }
+    let mut db = pool.get().await?;
+    let tx = db.transaction().await?;
+    for r in &good {
+        tx.execute(
+            "INSERT INTO accounts (number, holder, phone, balance_minor) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (number) DO UPDATE SET holder = EXCLUDED.holder,
+                 phone = EXCLUDED.phone, balance_minor = EXCLUDED.balance_minor, updated_at = now()",
+            &[&r.account, &r.holder, &r.phone, &r.balance_minor],
+        )
+        .await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO meters (account, serial, zones, digits) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account, serial) DO UPDATE SET zones = EXCLUDED.zones,
+                     digits = EXCLUDED.digits
+                 RETURNING id",
+                &[
+                    &r.account,
+                    &r.meter,
+                    &i16::from(r.zones),
+                    &i16::from(r.digits),
+                ],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "DELETE FROM meter_zones WHERE meter = $1 AND zone > $2",
+            &[&id, &i16::from(r.zones)],
+        )
+        .await?;
+        for (i, v) in r.last.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO meter_zones (meter, zone, last_value, last_date) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (meter, zone) DO UPDATE SET last_value = EXCLUDED.last_value,
+                     last_date = EXCLUDED.last_date",
+                &[&id, &(i as i16 + 1), v, &r.last_date],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    report.accepted = good.len() as u64;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pairs: &[(&str, &str)]) -> Result<AccountRow, String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_row(&|k| m.get(k).cloned(), &DialingConfig::default())
+    }
+
+    const GOOD: [(&str, &str); 10] = [
+        ("account", "1234534"),
+        ("holder", "Ivanov"),
+        ("phone", "8 (916) 123-45-67"),
+        ("balance", "-12,5"),
+        ("meter", "M1"),
+        ("zones", "2"),
+        ("digits", "5"),
+        ("last_date", "01.03.2025"),
+        ("last_1", "01000"),
+        ("last_2", "500"),
+    ];
+
+    #[test]
+    fn a_good_row_is_normalised() {
+        let r = row(&GOOD).unwrap();
+        assert_eq!(r.phone.as_deref(), Some("+79161234567"));
+        assert_eq!(r.balance_minor, -1250);
+        assert_eq!(r.last, vec![1000, 500]);
+        assert_eq!(r.last_date, NaiveDate::from_ymd_opt(2025, 3, 1).unwrap());
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let with = |k: &str, v: &str| {
+            let mut p = GOOD.to_vec();
+            p.retain(|(n, _)| *n != k);
+            p.push((k, v));
+            row(&p).unwrap_err()
+        };
+        assert!(with("account", "12A").starts_with("account"));
+        assert!(with("zones", "4").starts_with("zones"));
+        assert!(with("last_2", "").starts_with("last_2"));
+        assert!(with("last_1", "123456").starts_with("last_1"));
+        assert!(with("balance", "1.234").starts_with("balance"));
+        assert!(with("last_date", "yesterday").starts_with("last_date"));
+    }
+
+    #[test]
+    fn money() {
+        assert_eq!(parse_money("123.45"), Some(12345));
+        assert_eq!(parse_money("100"), Some(10000));
+        assert_eq!(parse_money("0.5"), Some(50));
+        assert_eq!(parse_money("-0,05"), Some(-5));
+        assert_eq!(parse_money("1e3"), None);
+        assert_eq!(parse_money(""), None);
+    }
+}

@@ -1,0 +1,72 @@
+//! Answers the meter-reading flow's questions (`Query::AccountOfCaller`, `Account`,
+//! `StoreReadings`) from PostgreSQL for the inbound adapter. A failed lookup answers "not
+//! found" / "not stored" (the flow then hands the caller to an operator) and is logged.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::store::{self, Provenance};
+use crate::config::Config;
+use crate::core::flow::{Answer, Query};
+
+/// `None` when the query is not one of the meter flow's.
+pub async fn answer(
+    pool: &Pool,
+    cfg: &Config,
+    q: &Query,
+    call: Uuid,
+    caller: &str,
+    now: DateTime<Utc>,
+) -> Option<Answer> {
+    Some(match q {
+        Query::AccountOfCaller => {
+            let found = match crate::core::numbers::normalize(caller, &cfg.dialing) {
+                Ok(e164) => store::account_of_caller(pool, &e164)
+                    .await
+                    .unwrap_or_else(|e| {
+                        warn!(%call, "account of caller: {e}");
+                        None
+                    }),
+                Err(_) => None,
+            };
+            Answer::CallerAccount(found)
+        }
+        Query::Account(number) => {
+            Answer::Account(store::account(pool, number).await.unwrap_or_else(|e| {
+                warn!(%call, "account lookup: {e}");
+                None
+            }))
+        }
+        Query::StoreReadings {
+            account,
+            meter,
+            readings,
+        } => {
+            let entries: Vec<(u8, String)> =
+                readings.iter().map(|(z, v)| (*z, v.to_string())).collect();
+            let who = Provenance {
+                source: "ivr",
+                call_uuid: Some(call),
+                caller: crate::esl::commands::PhoneNumber::parse(caller)
+                    .ok()
+                    .map(|n| n.as_str().to_string()),
+                at: now,
+                today: super::local_time(cfg, now).date(),
+            };
+            let rules = super::reading_rules(cfg);
+            match store::store_readings(pool, account, *meter, &entries, rules, &who).await {
+                Ok(stored) => {
+                    info!(%call, account, meter, zones = stored.len(), "meter readings stored");
+                    Answer::ReadingsStored(true)
+                }
+                Err(e) => {
+                    warn!(%call, account, meter, "meter readings not stored: {e}");
+                    Answer::ReadingsStored(false)
+                }
+            }
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,271 @@
+//! Unit tests of the meter-reading flow (`super`): explicit dates, no clock, no switch.
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::core::meter::{LastReading, MeterInfo, MeterSpec};
+
+fn d(day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 3, day).unwrap()
+}
+
+fn opts(entry: MeterEntry, open: bool) -> MeterFlowOptions {
+    MeterFlowOptions {
+        entry,
+        menu: vec![
+            ("1".into(), MenuChoice::Readings),
+            ("2".into(), MenuChoice::Balance),
+            ("0".into(), MenuChoice::Operator),
+        ],
+        open,
+        today: d(31),
+        accounts: AccountRules {
+            min_len: 6,
+            max_len: 10,
+            check_digit: false,
+        },
+        readings: ReadingRules { max_daily_kwh: 50 },
+        operator: "user/1000".into(),
+    }
+}
+
+fn account(zones: u8) -> AccountInfo {
+    AccountInfo {
+        number: "1234534".into(),
+        balance_minor: 12345,
+        meters: vec![MeterInfo {
+            id: 7,
+            serial: "M1".into(),
+            spec: MeterSpec { digits: 5, zones },
+            last: (0..zones)
+                .map(|z| LastReading {
+                    value: 1000 * i64::from(z + 1),
+                    date: d(1),
+                })
+                .collect(),
+        }],
+    }
+}
+
+fn keyed(s: &str) -> Outcome {
+    let mut o = Outcome::default();
+    o.vars.insert("read_result".into(), "success".into());
+    o.vars.insert("contactd_digits".into(), s.into());
+    o
+}
+
+fn timeout() -> Outcome {
+    let mut o = Outcome::default();
+    o.vars.insert("read_result".into(), "failure".into());
+    o
+}
+
+fn ans(a: Answer) -> Outcome {
+    Outcome {
+        answer: Some(a),
+        ..Default::default()
+    }
+}
+
+fn ok() -> Outcome {
+    Outcome::default()
+}
+
+fn prompt_of(s: &Step) -> &'static str {
+    match s {
+        Step::Collect(c) => c.prompt,
+        Step::Play(p) => p,
+        other => panic!("not a prompt: {other:?}"),
+    }
+}
+
+/// Answer, greeting, menu key 1, account keyed and found.
+fn to_first_zone(zones: u8) -> MeterFlow {
+    let mut f = MeterFlow::new(opts(MeterEntry::Menu, true));
+    assert_eq!(f.next(None), Step::Answer);
+    assert_eq!(f.next(Some(&ok())), Step::Play("ivr_greeting"));
+    assert_eq!(prompt_of(&f.next(Some(&ok()))), "main_menu");
+    assert_eq!(
+        f.next(Some(&keyed("1"))),
+        Step::Query(Query::AccountOfCaller)
+    );
+    let s = f.next(Some(&ans(Answer::CallerAccount(None))));
+    assert_eq!(prompt_of(&s), "enter_account");
+    let s = f.next(Some(&keyed("1234534")));
+    assert_eq!(s, Step::Query(Query::Account("1234534".into())));
+    let s = f.next(Some(&ans(Answer::Account(Some(account(zones))))));
+    assert!(prompt_of(&s).starts_with("enter_reading"));
+    f
+}
+
+#[test]
+fn two_zone_reading_is_stored_only_after_the_last_confirmation() {
+    let mut f = to_first_zone(2);
+    assert_eq!(f.step_name(), "reading");
+    // day: 1000 -> 1100, read back, confirm
+    let s = f.next(Some(&keyed("1100")));
+    assert_eq!(s, Step::Play("you_entered"));
+    assert_eq!(f.next(Some(&ok())), Step::SayNumber(1100));
+    assert_eq!(prompt_of(&f.next(Some(&ok()))), "confirm_reading");
+    assert_eq!(prompt_of(&f.next(Some(&keyed("1")))), "enter_reading_night");
+    // night: re-entered once with 2
+    f.next(Some(&keyed("2050")));
+    f.next(Some(&ok()));
+    f.next(Some(&ok()));
+    assert_eq!(prompt_of(&f.next(Some(&keyed("2")))), "enter_reading_night");
+    f.next(Some(&keyed("2040")));
+    f.next(Some(&ok()));
+    f.next(Some(&ok()));
+    assert_eq!(
+        f.next(Some(&keyed("1"))),
+        Step::Query(Query::StoreReadings {
+            account: "1234534".into(),
+            meter: 7,
+            readings: vec![(1, 1100), (2, 2040)],
+        })
+    );
+    assert_eq!(
+        f.next(Some(&ans(Answer::ReadingsStored(true)))),
+        Step::Play("reading_accepted")
+    );
+    assert!(f.stored);
+    // back to the menu; silence there is goodbye, not the operator
+    assert_eq!(prompt_of(&f.next(Some(&ok()))), "main_menu");
+    assert_eq!(f.next(Some(&timeout())), Step::Play("goodbye"));
+    assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
+    assert_eq!(f.next(Some(&ok())), Step::End);
+}
+
+#[test]
+fn refused_readings_reprompt_then_go_to_the_operator() {
+    let mut f = to_first_zone(1);
+    assert_eq!(
+        f.next(Some(&keyed("999"))),
+        Step::Play("reading_below_previous")
+    );
+    assert_eq!(prompt_of(&f.next(Some(&ok()))), "enter_reading");
+    assert_eq!(
+        f.next(Some(&keyed("99999"))),
+        Step::Play("reading_too_high")
+    );
+    f.next(Some(&ok()));
+    // third refusal: hand-over with what was learned
+    assert_eq!(
+        f.next(Some(&keyed("123456"))),
+        Step::SetVar {
+            name: "contactd_account",
+            value: "1234534".into()
+        }
+    );
+    assert_eq!(
+        f.next(Some(&ok())),
+        Step::SetVar {
+            name: "contactd_ivr_step",
+            value: "reading".into()
+        }
+    );
+    assert_eq!(f.next(Some(&ok())), Step::Bridge("user/1000".into()));
+    assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
+    assert_eq!(f.step_name(), "operator");
+}
+
+#[test]
+fn value_below_last_with_an_implausible_wrap_is_refused() {
+    let mut f = to_first_zone(1);
+    // last 1000 on the 1st, 5 digits: 00500 would mean a 99 500 kWh wrap
+    assert_eq!(
+        f.next(Some(&keyed("00500"))),
+        Step::Play("reading_below_previous")
+    );
+}
+
+#[test]
+fn three_bad_account_numbers_go_to_the_operator_without_an_account() {
+    let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
+    f.next(None);
+    f.next(Some(&ok()));
+    assert_eq!(f.next(Some(&ok())), Step::Query(Query::AccountOfCaller));
+    f.next(Some(&ans(Answer::CallerAccount(None))));
+    assert_eq!(f.next(Some(&keyed("12"))), Step::Play("account_invalid"));
+    assert_eq!(prompt_of(&f.next(Some(&ok()))), "enter_account");
+    assert_eq!(f.next(Some(&timeout())), Step::Play("account_invalid"));
+    f.next(Some(&ok()));
+    assert_eq!(
+        f.next(Some(&keyed("12345678901"))),
+        Step::SetVar {
+            name: "contactd_ivr_step",
+            value: "account".into()
+        }
+    );
+    assert_eq!(f.next(Some(&ok())), Step::Bridge("user/1000".into()));
+}
+
+#[test]
+fn caller_number_offers_the_account_and_balance_is_said() {
+    let mut f = MeterFlow::new(opts(MeterEntry::Menu, true));
+    f.next(None);
+    f.next(Some(&ok()));
+    f.next(Some(&ok()));
+    assert_eq!(
+        f.next(Some(&keyed("2"))),
+        Step::Query(Query::AccountOfCaller)
+    );
+    let s = f.next(Some(&ans(Answer::CallerAccount(Some("1234534".into())))));
+    assert_eq!(s, Step::Play("account_ending"));
+    assert_eq!(f.next(Some(&ok())), Step::SayDigits("34".into()));
+    assert_eq!(prompt_of(&f.next(Some(&ok()))), "account_offer");
+    assert_eq!(
+        f.next(Some(&keyed("1"))),
+        Step::Query(Query::Account("1234534".into()))
+    );
+    let s = f.next(Some(&ans(Answer::Account(Some(account(1))))));
+    assert_eq!(s, Step::Play("balance_is"));
+    assert_eq!(f.next(Some(&ok())), Step::SayMoney(12345));
+    assert_eq!(f.step_name(), "balance");
+}
+
+#[test]
+fn after_hours_the_operator_is_not_offered_a_call() {
+    let mut f = MeterFlow::new(opts(MeterEntry::Menu, false));
+    f.next(None);
+    f.next(Some(&ok()));
+    assert_eq!(f.next(Some(&ok())), Step::Play("after_hours"));
+    assert_eq!(prompt_of(&f.next(Some(&ok()))), "main_menu");
+    assert_eq!(f.next(Some(&keyed("0"))), Step::Play("operators_closed"));
+    assert_eq!(f.next(Some(&ok())), Step::Play("goodbye"));
+}
+
+#[test]
+fn unknown_account_goes_to_the_operator_with_the_keyed_number() {
+    let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
+    f.next(None);
+    f.next(Some(&ok()));
+    f.next(Some(&ok()));
+    f.next(Some(&ans(Answer::CallerAccount(None))));
+    f.next(Some(&keyed("7654321")));
+    assert_eq!(
+        f.next(Some(&ans(Answer::Account(None)))),
+        Step::Play("account_not_found")
+    );
+    assert_eq!(
+        f.next(Some(&ok())),
+        Step::SetVar {
+            name: "contactd_account",
+            value: "7654321".into()
+        }
+    );
+    assert_eq!(
+        f.next(Some(&ok())),
+        Step::SetVar {
+            name: "contactd_ivr_step",
+            value: "account_unknown".into()
+        }
+    );
+    // no operator reachable
+    f.next(Some(&ok()));
+    let mut failed = Outcome::default();
+    failed
+        .vars
+        .insert("originate_disposition".into(), "USER_NOT_REGISTERED".into());
+    assert_eq!(f.next(Some(&failed)), Step::Play("operators_busy"));
+}

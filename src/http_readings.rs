@@ -1,0 +1,190 @@
+//! `POST /api/v1/readings`: meter readings from the web form or a messenger bot, checked by
+//! the same pure function as the IVR (`core::meter::check_submission`, run inside the
+//! storing transaction) and stored the same way. Errors name the field and the rule:
+//! 422 `{"error", "field", "rule"}`, 404 for an unknown account; the token is checked by
+//! the API's middleware (401).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::accounts::store::{self, Provenance, StoreReadingsError};
+use crate::app::Shared;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new().route("/api/v1/readings", post(submit))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Submission {
+    account: String,
+    #[serde(default)]
+    meter: Option<String>,
+    zones: Vec<ZoneValue>,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneValue {
+    zone: u8,
+    /// A string of digits (`"04512"`) or a non-negative integer.
+    value: Value,
+}
+
+fn refuse(code: StatusCode, field: &str, rule: &str, error: impl std::fmt::Display) -> Response {
+    (
+        code,
+        Json(json!({"error": error.to_string(), "field": field, "rule": rule})),
+    )
+        .into_response()
+}
+
+fn unprocessable(field: &str, rule: &str, error: impl std::fmt::Display) -> Response {
+    refuse(StatusCode::UNPROCESSABLE_ENTITY, field, rule, error)
+}
+
+/// The value as the caller would key it; anything but digits is left for the check to refuse.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let sub: Submission = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => return unprocessable("body", "json", e),
+    };
+    let source: &'static str = match sub.source.as_str() {
+        "web" => "web",
+        "messenger" => "messenger",
+        _ => {
+            return unprocessable(
+                "source",
+                "one_of",
+                "source must be \"web\" or \"messenger\"",
+            )
+        }
+    };
+    let acc = &shared.config.ivr;
+    let rules = crate::core::meter::AccountRules {
+        min_len: acc.account_min_length,
+        max_len: acc.account_max_length,
+        check_digit: acc.account_check_digit,
+    };
+    if let Err(e) = crate::core::meter::check_account_number(&sub.account, rules) {
+        let rule = match e {
+            crate::core::meter::AccountNumberError::NotDigits => "digits_only",
+            crate::core::meter::AccountNumberError::Length { .. } => "length",
+            crate::core::meter::AccountNumberError::CheckDigit => "check_digit",
+        };
+        return unprocessable("account", rule, e);
+    }
+    let info = match store::account(&shared.pool, &sub.account).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "account",
+                "exists",
+                "no such account",
+            )
+        }
+        Err(e) => {
+            tracing::warn!("readings API: {e}");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "",
+                "",
+                "database unavailable",
+            );
+        }
+    };
+    let meter = match (&sub.meter, info.meters.as_slice()) {
+        (Some(serial), ms) => ms.iter().find(|m| &m.serial == serial),
+        (None, [only]) => Some(only),
+        (None, []) => None,
+        (None, _) => {
+            return unprocessable(
+                "meter",
+                "required",
+                "the account has several meters: name one",
+            )
+        }
+    };
+    let Some(meter) = meter else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "meter",
+            "exists",
+            "no such meter on the account",
+        );
+    };
+    let entries: Vec<(u8, String)> = sub
+        .zones
+        .iter()
+        .map(|z| (z.zone, value_text(&z.value)))
+        .collect();
+    let now = chrono::Utc::now();
+    let who = Provenance {
+        source,
+        call_uuid: None,
+        caller: None,
+        at: now,
+        today: crate::accounts::local_time(&shared.config, now).date(),
+    };
+    let rules = crate::accounts::reading_rules(&shared.config);
+    match store::store_readings(&shared.pool, &info.number, meter.id, &entries, rules, &who).await {
+        Ok(stored) => {
+            let zones: Vec<Value> = stored
+                .iter()
+                .map(|r| json!({"zone": r.zone, "value": r.value, "consumption": r.consumption, "rolled_over": r.rolled_over}))
+                .collect();
+            (
+                StatusCode::CREATED,
+                Json(json!({"account": info.number, "meter": meter.serial, "reading_date": who.today.to_string(), "zones": zones})),
+            )
+                .into_response()
+        }
+        Err(StoreReadingsError::Invalid(i, e)) => {
+            let field = match i {
+                Some(i) => format!("zones[{i}].value"),
+                None => "zones".into(),
+            };
+            let field = match (&e, i) {
+                (crate::core::meter::ReadingError::NoSuchZone { .. }, Some(i))
+                | (crate::core::meter::ReadingError::DuplicateZone(_), Some(i)) => {
+                    format!("zones[{i}].zone")
+                }
+                _ => field,
+            };
+            unprocessable(&field, e.rule(), e)
+        }
+        Err(StoreReadingsError::UnknownMeter { .. }) => refuse(
+            StatusCode::NOT_FOUND,
+            "meter",
+            "exists",
+            "no such meter on the account",
+        ),
+        Err(StoreReadingsError::Db(e)) => {
+            tracing::warn!("readings API: {e}");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "",
+                "",
+                "database unavailable",
+            )
+        }
+    }
+}

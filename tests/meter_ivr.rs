@@ -1,0 +1,210 @@
+//! The meter-reading IVR end to end through contactd's outbound socket, with the simulator
+//! playing a caller who keys DTMF and real PostgreSQL: a good single-zone reading, a
+//! two-zone reading stored in one go, a value below the last reading and an absurd jump
+//! refused and re-prompted, a rolled-over dial accepted, three wrong account numbers and
+//! three refused readings handed to the operator (`bridge user/1000` with
+//! `contactd_account` / `contactd_ivr_step` set first), the account offered by caller ID,
+//! and the balance said as currency.
+mod common;
+mod meter_support;
+
+use contactd::sim::CallerStep;
+use meter_support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn good_single_zone_reading_is_stored_with_its_call() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    let mut script = to_account("100001");
+    script.extend(zone("1200", "1"));
+    let uuid = call(&sim, &app, "readings", "5552000", script);
+    let got = outcome(&env, &uuid).await;
+    assert_eq!(
+        got,
+        ("goodbye".into(), "contactd".into()),
+        "{:#?}",
+        executed(&sim, &uuid)
+    );
+    // read back as a number, not digit by digit
+    assert!(
+        executed_app(&sim, &uuid, "say", "number pronounced 1200"),
+        "{:#?}",
+        sim.api_log()
+    );
+    let r = readings(&env).await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    let (acc, zone, value, status, source, call_uuid, caller, rolled) = &r[0];
+    assert_eq!((acc.as_str(), *zone, *value), ("100001", 1, 1200));
+    assert_eq!(
+        (status.as_str(), source.as_str(), *rolled),
+        ("pending", "ivr", false)
+    );
+    assert_eq!(call_uuid.as_deref(), Some(uuid.as_str()));
+    assert_eq!(caller.as_deref(), Some("5552000"));
+    app.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_zone_reading_is_stored_in_one_go_after_a_re_entry() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    let mut script = to_account("200002");
+    script.extend(zone("5100", "1")); // day
+    script.extend(zone("3099", "2")); // night: caller heard a typo, re-enters
+    script.extend(zone("3050", "1"));
+    let uuid = call(&sim, &app, "readings", "5552000", script);
+    let got = outcome(&env, &uuid).await.0;
+    assert_eq!(got, "goodbye", "{:#?}", executed(&sim, &uuid));
+    let got: Vec<(i16, i64)> = readings(&env).await.iter().map(|r| (r.1, r.2)).collect();
+    assert_eq!(got, vec![(1, 5100), (2, 3050)]);
+    assert!(executed_app(&sim, &uuid, "say", "number pronounced 3099"));
+    app.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_below_the_previous_is_refused_and_re_prompted() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    let mut script = to_account("100001");
+    script.extend([
+        CallerStep::WaitForPrompt, // enter reading
+        CallerStep::WaitMs(KEY_PAUSE_MS),
+        CallerStep::Dtmf("900#".into()),
+        CallerStep::WaitForPrompt, // below the previous reading
+    ]);
+    script.extend(zone("1100", "1"));
+    let uuid = call(&sim, &app, "readings", "5552000", script);
+    assert_eq!(outcome(&env, &uuid).await.0, "goodbye");
+    assert!(executed_app(
+        &sim,
+        &uuid,
+        "playback",
+        "reading_below_previous.wav"
+    ));
+    let got: Vec<i64> = readings(&env).await.iter().map(|r| r.2).collect();
+    assert_eq!(got, vec![1100]);
+    app.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_jumps_are_refused_then_the_operator_gets_the_account() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    // last 1000 ten days ago, 50 kWh/day: at most 1500
+    let mut script = to_account("100001");
+    for _ in 0..3 {
+        script.extend([
+            CallerStep::WaitForPrompt,
+            CallerStep::WaitMs(KEY_PAUSE_MS),
+            CallerStep::Dtmf("9000#".into()),
+        ]);
+    }
+    let uuid = call(&sim, &app, "readings", "5552000", script);
+    assert_eq!(outcome(&env, &uuid).await.0, "operator");
+    assert!(executed_app(
+        &sim,
+        &uuid,
+        "playback",
+        "reading_too_high.wav"
+    ));
+    assert!(executed_app(&sim, &uuid, "set", "contactd_account=100001"));
+    assert!(executed_app(
+        &sim,
+        &uuid,
+        "set",
+        "contactd_ivr_step=reading"
+    ));
+    assert!(executed_app(&sim, &uuid, "bridge", "user/1000"));
+    assert!(readings(&env).await.is_empty());
+    app.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolled_over_dial_is_accepted() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    // 99950 -> 00100 is 150 kWh across the wrap of a 5-digit dial
+    let mut script = to_account("300003");
+    script.extend(zone("00100", "1"));
+    let uuid = call(&sim, &app, "readings", "5552000", script);
+    assert_eq!(outcome(&env, &uuid).await.0, "goodbye");
+    let r = readings(&env).await;
+    assert_eq!((r[0].2, r[0].7), (100, true), "{r:?}");
+    app.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_wrong_account_numbers_go_to_the_operator() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    // main menu: 1 readings; then too short, too long, not digits-only by timeout
+    let script = vec![
+        CallerStep::WaitForAnswer,
+        CallerStep::WaitForPrompt, // greeting
+        CallerStep::WaitForPrompt, // menu
+        CallerStep::WaitMs(KEY_PAUSE_MS),
+        CallerStep::Dtmf("1".into()),
+        CallerStep::WaitForPrompt, // enter account
+        CallerStep::WaitMs(KEY_PAUSE_MS),
+        CallerStep::Dtmf("12#".into()),
+        CallerStep::WaitForPrompt, // account invalid
+        CallerStep::WaitForPrompt, // enter account
+        CallerStep::WaitMs(KEY_PAUSE_MS),
+        CallerStep::Dtmf("1234567890123#".into()),
+        CallerStep::WaitForPrompt,
+        CallerStep::WaitForPrompt,
+        CallerStep::WaitMs(KEY_PAUSE_MS),
+        CallerStep::Dtmf("99#".into()),
+    ];
+    let uuid = call(&sim, &app, "main", "5552000", script);
+    assert_eq!(outcome(&env, &uuid).await.0, "operator");
+    assert!(executed_app(
+        &sim,
+        &uuid,
+        "set",
+        "contactd_ivr_step=account"
+    ));
+    assert!(!executed_app(&sim, &uuid, "set", "contactd_account="));
+    let log = executed(&sim, &uuid);
+    let set = log
+        .iter()
+        .position(|l| l.contains("contactd_ivr_step=account"));
+    let bridge = log
+        .iter()
+        .position(|l| l.contains("Execute-App-Name: bridge"));
+    assert!(set < bridge && bridge.is_some(), "{log:#?}");
+    assert!(log[bridge.unwrap()].contains("Execute-App-Arg: user/1000"));
+    assert!(readings(&env).await.is_empty());
+    app.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_id_offers_the_account_and_the_balance_is_said() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(&env).await;
+    let script = vec![
+        CallerStep::WaitForAnswer,
+        CallerStep::WaitForPrompt, // greeting
+        CallerStep::WaitForPrompt, // menu
+        CallerStep::WaitMs(KEY_PAUSE_MS),
+        CallerStep::Dtmf("2".into()),
+        CallerStep::WaitForPrompt, // account ending
+        CallerStep::WaitForPrompt, // "0 3"
+        CallerStep::WaitForPrompt, // press 1
+        CallerStep::WaitMs(KEY_PAUSE_MS),
+        CallerStep::Dtmf("1".into()),
+        CallerStep::WaitForPrompt, // balance is
+        CallerStep::WaitMs(2000),
+        CallerStep::Hangup,
+    ];
+    // the account's phone, as the trunk presents it nationally
+    let uuid = call(&sim, &app, "main", "89161234534", script);
+    outcome(&env, &uuid).await;
+    assert!(
+        executed_app(&sim, &uuid, "say", "number iterated 03"),
+        "{:#?}",
+        executed(&sim, &uuid)
+    );
+    assert!(executed_app(&sim, &uuid, "say", "currency pronounced 0.00"));
+    app.shutdown(std::time::Duration::from_secs(1)).await;
+}
