@@ -4,7 +4,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: demo test lint bench install services tools build clean
+.PHONY: demo test lint bench install services tools build clean prompts
 
 services:
 	@scripts/services.sh
@@ -23,6 +23,10 @@ demo: services build
 ## FreeSWITCH config (frslint) and the systemd unit.
 test: services tools
 	$(CARGO) test --lib --bins --tests --no-fail-fast -- --test-threads=4
+
+## Voice prompts (ru, en; 8 kHz 16-bit mono WAV) into target/prompts: copy to prompts.dir.
+prompts:
+	scripts/prompts.sh target/prompts
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -57,6 +57,7 @@ of|из|of
 campaign_paused|Обзвон приостановлен.|Calling is paused.
 campaign_resumed|Обзвон возобновлён.|Calling has resumed.
 campaign_finished|Обзвон завершён.|Calling has finished.
+notice|Это тестовое оповещение.|This is a test notice.
 press_to_confirm|Чтобы подтвердить, что вы прослушали сообщение, нажмите 1.|To confirm you heard this message, press 1.
 TEXTS
 )

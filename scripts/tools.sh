@@ -12,6 +12,10 @@ command -v cargo >/dev/null || {
 if ! command -v systemd-analyze >/dev/null; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq systemd >/dev/null
 fi
+# prompt generation (scripts/prompts.sh, tests/prompts.rs)
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq espeak-ng sox >/dev/null
+fi
 if [ ! -x .venv/bin/frslint ]; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
@@ -21,4 +25,4 @@ if [ ! -x .venv/bin/frslint ]; then
   .venv/bin/pip install -q --disable-pip-version-check frslint==0.1.0
 fi
 .venv/bin/python -c "import aiosmtpd" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check aiosmtpd==1.4.6  # SMTP sink of the mail tests
-echo "tools: cargo, systemd-analyze and frslint ready"
+echo "tools: cargo, systemd-analyze, frslint, espeak-ng and sox ready"

@@ -333,6 +333,33 @@ retry_seconds = 1
     Ok(())
 }
 
+/// What a manager keys on the phone for the notice short codes (301/302): PIN, listens to
+/// "Attention, recording", speaks `speak_ms`, `#`, 3 = continue, the list number, hears the
+/// list's size, 1 = start. Shared by the demo and the end-to-end test.
+pub fn manager_records_notice(pin: &str, list: &str, speak_ms: u64) -> Vec<sim::CallerStep> {
+    use sim::CallerStep::*;
+    vec![
+        WaitForAnswer,
+        WaitForPrompt, // enter PIN
+        Dtmf(format!("{pin}#")),
+        WaitForPrompt, // attention, recording
+        WaitForPrompt, // beep
+        WaitForPrompt, // record
+        Speak(speak_ms),
+        Dtmf("#".into()),
+        WaitForPrompt, // 1 listen, 2 re-record, 3 continue
+        Dtmf("3".into()),
+        WaitForPrompt, // enter the list number
+        Dtmf(format!("{list}#")),
+        WaitForPrompt, // the list has
+        WaitForPrompt, // N subscribers
+        WaitForPrompt, // 1 to start
+        Dtmf("1".into()),
+        WaitForPrompt, // campaign started
+        Hangup,
+    ]
+}
+
 /// Capability 1, shortened: a manager dials 301, records a message, picks list 7 (20
 /// subscribers) and confirms; 5 lines; the report is e-mailed.
 async fn campaign(
@@ -366,26 +393,7 @@ async fn campaign(
         "  contactd lists import: {} rows read, {} accepted, {} rejected (with line numbers)",
         imported.rows_read, imported.accepted, imported.rejected
     ));
-    let steps = vec![
-        sim::CallerStep::WaitForAnswer,
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::Dtmf("4321#".into()),
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::Speak(3000),
-        sim::CallerStep::Dtmf("#".into()),
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::Dtmf("3".into()),
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::Dtmf("7#".into()),
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::Dtmf("1".into()),
-        sim::CallerStep::WaitForPrompt,
-        sim::CallerStep::Hangup,
-    ];
+    let steps = manager_records_notice("4321", "7", 3000);
     say("  manager (ext. 201) dials 301: PIN 4321#, \"Attention, recording\", beep, speaks 3 s, #, 3 = continue, list 7#, hears \"20\", 1 = start");
     sim.inbound_call(sim::InboundCall {
         connect_to: app.outbound_addr.to_string(),

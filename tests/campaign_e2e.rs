@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::smtp::{free_port, Sink};
 use contactd::app::App;
 use contactd::config::Config;
-use contactd::sim::{self, AfterAnswer, Behaviour, CallerStep, Simulator, SubscriberRule};
+use contactd::sim::{self, AfterAnswer, Behaviour, Simulator, SubscriberRule};
 
 const SUBSCRIBERS: usize = 300;
 
@@ -74,8 +74,7 @@ fn rules() -> Vec<SubscriberRule> {
 }
 
 fn config(env: &common::TestEnv, esl: std::net::SocketAddr, smtp: u16, audio: &str) -> Config {
-    let base = env.config(esl, "ClueCon", &[("e1", 30, "freetdm/1/a/{number}")]);
-    let mut text = toml_of(&base);
+    let mut text = env.config_toml(esl, "ClueCon", &[("e1", 30, "freetdm/1/a/{number}")]);
     text.push_str(&format!(
         r#"
 [campaigns]
@@ -103,45 +102,6 @@ retry_seconds = 1
 "#
     ));
     Config::from_toml(&text).unwrap()
-}
-
-/// The test env's config as TOML again, so sections can be appended.
-fn toml_of(c: &Config) -> String {
-    let s = &c.switch["fs1"];
-    format!(
-        r#"
-[switch.fs1]
-host = "{}"
-port = {}
-password = "{}"
-reconnect_min_ms = 100
-reconnect_max_ms = 500
-[trunk.e1]
-switch = "fs1"
-kind = "e1"
-channels = 30
-dial = "freetdm/1/a/{{number}}"
-[outbound]
-listen = "127.0.0.1:0"
-[http]
-listen = "127.0.0.1:0"
-token = "test-token-0123456789"
-[redis]
-url = "{}"
-prefix = "{}"
-[postgres]
-url = "{}"
-[prompts]
-dir = "/usr/share/contactd/prompts"
-language = "en"
-"#,
-        s.host,
-        s.port,
-        s.password.expose(),
-        c.redis.url.expose(),
-        c.redis.prefix,
-        c.postgres.url.expose()
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,26 +172,7 @@ async fn manager_records_by_phone_and_auditors_get_a_report_matching_ground_trut
                 ("contactd_entry".into(), "service".into()),
                 ("contactd_code".into(), "302".into()),
             ],
-            script: vec![
-                CallerStep::WaitForAnswer,
-                CallerStep::WaitForPrompt, // enter PIN
-                CallerStep::Dtmf("4321#".into()),
-                CallerStep::WaitForPrompt, // attention, recording
-                CallerStep::WaitForPrompt, // beep
-                CallerStep::WaitForPrompt, // record
-                CallerStep::Speak(2500),
-                CallerStep::Dtmf("#".into()),
-                CallerStep::WaitForPrompt, // 1 listen, 2 re-record, 3 continue
-                CallerStep::Dtmf("3".into()),
-                CallerStep::WaitForPrompt, // enter the list number
-                CallerStep::Dtmf("7#".into()),
-                CallerStep::WaitForPrompt, // the list has
-                CallerStep::WaitForPrompt, // 300
-                CallerStep::WaitForPrompt, // 1 to start
-                CallerStep::Dtmf("1".into()),
-                CallerStep::WaitForPrompt, // campaign started
-                CallerStep::Hangup,
-            ],
+            script: contactd::demo::manager_records_notice("4321", "7", 2500),
             ..Default::default()
         })
         .unwrap();

@@ -283,17 +283,11 @@ impl CampaignRunner {
         )
         .await;
         let end = match placed {
-            Err(DialError::NoLine(_)) => {
-                // Nothing happened on the line: not an attempt.
-                self.campaigns.delete_attempt(id).await?;
-                return self
-                    .campaigns
-                    .requeue(
-                        c.id,
-                        t.contact_id,
-                        Utc::now() + chrono::Duration::seconds(1),
-                    )
-                    .await;
+            // No line was free (here or on the switch): nothing reached the subscriber, so
+            // it is not an attempt; try again shortly.
+            Err(DialError::NoLine(_)) => return self.not_an_attempt(c, t, id).await,
+            Ok(DialResult::Failed { cause, .. }) if outcome::no_line(&cause) => {
+                return self.not_an_attempt(c, t, id).await
             }
             Err(DialError::Invalid(e)) => {
                 warn!(campaign = c.id, "number {number}: {e}");
@@ -310,17 +304,6 @@ impl CampaignRunner {
                     outcome: Outcome::Failed.as_str().into(),
                     ..Default::default()
                 }
-            }
-            Ok(DialResult::Failed { cause, .. }) if outcome::no_line(&cause) => {
-                self.campaigns.delete_attempt(id).await?;
-                return self
-                    .campaigns
-                    .requeue(
-                        c.id,
-                        t.contact_id,
-                        Utc::now() + chrono::Duration::seconds(2),
-                    )
-                    .await;
             }
             Ok(DialResult::Failed { cause, .. }) => AttemptEnd {
                 outcome: outcome::unanswered(&cause).as_str().into(),
@@ -346,6 +329,17 @@ impl CampaignRunner {
         self.campaigns.finish_attempt(id, &end).await?;
         let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
         self.settle(c, t.contact_id, attempt_no, outcome).await
+    }
+
+    async fn not_an_attempt(&self, c: &Campaign, t: &Target, id: Uuid) -> Result<(), StoreError> {
+        self.campaigns.delete_attempt(id).await?;
+        self.campaigns
+            .requeue(
+                c.id,
+                t.contact_id,
+                Utc::now() + chrono::Duration::seconds(1),
+            )
+            .await
     }
 
     fn confirm_args(&self) -> String {

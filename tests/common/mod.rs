@@ -42,6 +42,16 @@ impl TestEnv {
 
     /// A valid config: one switch `fs1` at `esl`, trunks `(name, channels, dial)`.
     pub fn config(&self, esl: SocketAddr, password: &str, trunks: &[(&str, u32, &str)]) -> Config {
+        Config::from_toml(&self.config_toml(esl, password, trunks)).expect("test config")
+    }
+
+    /// [`TestEnv::config`] as TOML, for tests that append sections of their own.
+    pub fn config_toml(
+        &self,
+        esl: SocketAddr,
+        password: &str,
+        trunks: &[(&str, u32, &str)],
+    ) -> String {
         let mut text = format!(
             r#"
 [switch.fs1]
@@ -78,7 +88,7 @@ language = "en"
                 "[trunk.{name}]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = {channels}\ndial = \"{dial}\"\n"
             ));
         }
-        Config::from_toml(&text).expect("test config")
+        text
     }
 
     pub async fn live_state(&self) -> LiveState {
