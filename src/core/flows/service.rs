@@ -73,6 +73,7 @@ pub struct ServiceFlow {
     pub started_campaign: Option<i64>,
     /// The list size to say after "the list has".
     pending_number: Option<i64>,
+    hung_up: bool,
 }
 
 pub struct ServiceFlowOptions {
@@ -100,6 +101,7 @@ impl ServiceFlow {
             status: None,
             started_campaign: None,
             pending_number: None,
+            hung_up: false,
         }
     }
 
@@ -147,7 +149,12 @@ impl Flow for ServiceFlow {
                 None => self.go(NotAuthorised, Step::Play("not_authorised")),
                 Some(_) => self.go(Pin, collect("enter_pin", 4, 8, 7000)),
             },
-            NotAuthorised | PinLocked | Said => self.go(Done, Step::Hangup("NORMAL_CLEARING")),
+            // The state stays, so the step recorded with the call says how it ended.
+            NotAuthorised | PinLocked | Said if !self.hung_up => {
+                self.hung_up = true;
+                Step::Hangup("NORMAL_CLEARING")
+            }
+            NotAuthorised | PinLocked | Said => self.go(Done, Step::End),
             Started => match answer {
                 Some(Answer::CampaignStarted(Some(id))) => {
                     self.started_campaign = Some(id);
@@ -384,6 +391,7 @@ mod tests {
         );
         assert_eq!(f.started_campaign, Some(12));
         assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
+        assert_eq!(f.step_name(), "goodbye");
         assert_eq!(f.next(Some(&ok())), Step::End);
     }
 
@@ -401,6 +409,7 @@ mod tests {
         assert_eq!(f.next(Some(&keyed("3333"))), Step::Play("pin_locked"));
         assert_eq!(f.step_name(), "pin_locked");
         assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
+        assert_eq!(f.step_name(), "pin_locked");
     }
 
     #[test]
