@@ -121,3 +121,30 @@ async fn migrate_twice_from_the_command_line() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_simulator_runs_standalone() {
+    use tokio::io::AsyncReadExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .args(["sim", "--listen", &format!("127.0.0.1:{port}")])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut greeting = String::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).await.unwrap();
+            greeting = String::from_utf8_lossy(&buf[..n]).to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(greeting, "Content-Type: auth/request\n\n");
+    child.kill().await.unwrap();
+}

@@ -67,6 +67,30 @@ async fn wrong_password_is_a_clear_error_and_retried_until_fixed() {
     assert!(app.wait_ready(Duration::from_secs(10)).await);
     let body = http_get(app.http_addr, "/healthz").await;
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    // Prometheus text with the link state and the failures counted
+    let metrics = http_get(app.http_addr, "/metrics").await;
+    assert!(
+        metrics.contains("contactd_esl_connected{switch=\"fs1\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("contactd_calls_live{switch=\"fs1\"} 0"),
+        "{metrics}"
+    );
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("contactd_esl_auth_failures_total{switch=\"fs1\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(failures >= 3, "{metrics}");
+    // the API needs the token
+    let denied = http_get(app.http_addr, "/api/v1/switches").await;
+    assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
+    let allowed = http_get_auth(app.http_addr, "/api/v1/switches", "test-token-0123456789").await;
+    assert!(allowed.starts_with("HTTP/1.1 200"), "{allowed}");
+    assert!(allowed.contains("\"state\":\"connected\""), "{allowed}");
+    let wrong = http_get_auth(app.http_addr, "/api/v1/switches", "test-token-0123456788").await;
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
     app.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -202,11 +226,21 @@ async fn dropped_connection_mid_call_reconnects_and_resyncs_the_live_count() {
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    http_request(addr, path, "").await
+}
+
+async fn http_get_auth(addr: std::net::SocketAddr, path: &str, token: &str) -> String {
+    http_request(addr, path, &format!("Authorization: Bearer {token}\r\n")).await
+}
+
+async fn http_request(addr: std::net::SocketAddr, path: &str, headers: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
