@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 mod campaign;
+mod ivr;
 
 use contactd::esl::events::{EventPath, Routed};
 use freeswitch_esl_tokio::EslClient;
@@ -120,6 +121,11 @@ fn main() {
     eprintln!("parser alone {p:.0} events/s, contactd event path {f:.0} events/s");
     println!("BENCH esl_event_path_ratio {:.3} ratio", f / p);
     println!("BENCH esl_events_per_s {f:.0} events/s");
+
+    let (cpu, rss, p99, _) = rt.block_on(ivr::ivr_500());
+    println!("BENCH ivr_hash_to_command_p99_ms {p99:.2} ms");
+    println!("BENCH ivr_cpu_per_call_ms {cpu:.2} ms");
+    println!("BENCH ivr_peak_rss_mb {rss:.1} MB");
 
     let util = rt.block_on(campaign::line_utilisation());
     println!("BENCH line_utilisation_pct {util:.1} %");

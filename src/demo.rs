@@ -333,6 +333,10 @@ retry_seconds = 1
     Ok(())
 }
 
+/// Simulated ms a scripted caller waits after a prompt starts before keying, as a person
+/// does: digits keyed before `play_and_get_digits` starts listening are not collected.
+pub const KEY_PAUSE_MS: u64 = 300;
+
 /// What a manager keys on the phone for the notice short codes (301/302): PIN, listens to
 /// "Attention, recording", speaks `speak_ms`, `#`, 3 = continue, the list number, hears the
 /// list's size, 1 = start. Shared by the demo and the end-to-end test.
@@ -341,6 +345,7 @@ pub fn manager_records_notice(pin: &str, list: &str, speak_ms: u64) -> Vec<sim::
     vec![
         WaitForAnswer,
         WaitForPrompt, // enter PIN
+        WaitMs(KEY_PAUSE_MS),
         Dtmf(format!("{pin}#")),
         WaitForPrompt, // attention, recording
         WaitForPrompt, // beep
@@ -348,12 +353,15 @@ pub fn manager_records_notice(pin: &str, list: &str, speak_ms: u64) -> Vec<sim::
         Speak(speak_ms),
         Dtmf("#".into()),
         WaitForPrompt, // 1 listen, 2 re-record, 3 continue
+        WaitMs(KEY_PAUSE_MS),
         Dtmf("3".into()),
         WaitForPrompt, // enter the list number
+        WaitMs(KEY_PAUSE_MS),
         Dtmf(format!("{list}#")),
         WaitForPrompt, // the list has
         WaitForPrompt, // N subscribers
         WaitForPrompt, // 1 to start
+        WaitMs(KEY_PAUSE_MS),
         Dtmf("1".into()),
         WaitForPrompt, // campaign started
         Hangup,

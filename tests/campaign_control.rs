@@ -165,6 +165,7 @@ async fn two_campaigns_never_exceed_the_trunk_and_progress_code_reports() {
             vec![
                 CallerStep::WaitForAnswer,
                 CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
                 CallerStep::Dtmf("4321#".into()),
             ],
         ))
@@ -203,6 +204,7 @@ async fn pause_resume_by_phone_and_cancel_by_cli() {
             vec![
                 CallerStep::WaitForAnswer,
                 CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
                 CallerStep::Dtmf("4321#".into()),
             ],
         )
@@ -307,10 +309,13 @@ async fn wrong_pins_and_unknown_phones_are_refused() {
             vec![
                 CallerStep::WaitForAnswer,
                 CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
                 CallerStep::Dtmf("1111#".into()),
                 CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
                 CallerStep::Dtmf("2222#".into()),
                 CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
                 CallerStep::Dtmf("3333#".into()),
             ],
         ))

@@ -154,6 +154,7 @@ async fn caller_hanging_up_at_each_step_is_recorded_at_that_step() {
                 CallerStep::WaitForAnswer,
                 CallerStep::WaitForPrompt,
                 CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(300),
                 CallerStep::Dtmf("42#".into()),
                 CallerStep::WaitForPrompt,
             ],

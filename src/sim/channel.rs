@@ -117,6 +117,8 @@ pub struct ChanState {
     pub far_end: bool,
     /// hangup requested by the loopback partner, applied between apps
     pub pending_hangup: Option<String>,
+    /// When the party last keyed `#` and no command has followed yet (benchmarks).
+    pub hash_at: Option<tokio::time::Instant>,
 }
 
 /// Caller profile fields.
@@ -199,6 +201,7 @@ impl ChanState {
             prompt_seq: 0,
             far_end: false,
             pending_hangup: None,
+            hash_at: None,
         }
     }
 

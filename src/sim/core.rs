@@ -122,6 +122,8 @@ pub struct CoreSt {
     pub truth_order: Vec<String>,
     /// api/bgapi/sendmsg log
     pub api_log: Vec<String>,
+    /// Per party `#`: time until the next command for that channel arrived (benchmarks).
+    pub hash_to_command: Vec<std::time::Duration>,
     /// trunks
     pub trunks: HashMap<String, TrunkUse>,
     /// peak sessions

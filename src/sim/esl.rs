@@ -354,6 +354,9 @@ impl Conn {
             return self.reply(&format!("-ERR invalid session id [{u}]")).await;
         };
         let sess = Sess::new(self.core.clone(), ch);
+        if let Some(at) = sess.modify(|s| s.hash_at.take()) {
+            lock(&self.core.st).hash_to_command.push(at.elapsed());
+        }
         match cmd.header("call-command").unwrap_or("") {
             "execute" => {
                 let app = cmd.header("execute-app-name").unwrap_or("").to_string();

@@ -227,6 +227,12 @@ impl Simulator {
     }
 
     /// Every api / bgapi / sendmsg command received.
+    /// For each `#` a scripted party keyed: the real time until the next command for that
+    /// channel reached the switch (what a caller waits after `#`).
+    pub fn hash_to_command(&self) -> Vec<std::time::Duration> {
+        lock(&self.core().st).hash_to_command.clone()
+    }
+
     pub fn api_log(&self) -> Vec<String> {
         lock(&self.core().st).api_log.clone()
     }

@@ -350,7 +350,12 @@ impl Sess {
                 if me.hungup() {
                     return;
                 }
-                me.modify(|s| s.dtmf.push_back((d, duration)));
+                me.modify(|s| {
+                    s.dtmf.push_back((d, duration));
+                    if by_party && d == '#' {
+                        s.hash_at = Some(tokio::time::Instant::now());
+                    }
+                });
                 if by_party {
                     let u = me.uuid();
                     me.core.truth(&u, |r| r.digits.push(d));

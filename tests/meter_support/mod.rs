@@ -18,9 +18,7 @@ use crate::common;
 /// Account 300003: one 5-digit meter at 99950 (about to roll over), phone +79161234534.
 pub const MAX_DAILY: i64 = 50;
 
-/// Simulated ms a caller waits after a prompt starts before keying: the simulator's
-/// `play_and_get_digits` drops DTMF queued before it begins, as a real switch would.
-pub const KEY_PAUSE_MS: u64 = 300;
+pub use contactd::demo::KEY_PAUSE_MS;
 
 pub async fn start(env: &common::TestEnv) -> (Simulator, App) {
     let mut agents = HashMap::new();

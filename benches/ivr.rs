@@ -1,0 +1,166 @@
+//! IVR figures for `make bench`: 500 simulated callers at once pass a meter reading through
+//! contactd (its own process): CPU time per completed call and peak RSS from /proc, and the
+//! p99 delay between a caller's `#` and contactd's next command, measured by the simulator.
+
+use std::time::{Duration, Instant};
+
+use contactd::sim::{self, CallerStep, Simulator};
+
+use crate::campaign::{config_text, Scratch};
+
+const CALLERS: usize = 500;
+
+fn proc_cpu_ms(pid: u32) -> f64 {
+    // utime + stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (100/s on Linux)
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks * 10.0
+}
+
+fn proc_hwm_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn script(account: &str, value: &str) -> Vec<CallerStep> {
+    use CallerStep::*;
+    vec![
+        WaitForAnswer,
+        WaitForPrompt, // greeting
+        WaitForPrompt, // enter account
+        WaitMs(300),
+        Dtmf(format!("{account}#")),
+        WaitForPrompt, // enter reading
+        WaitMs(300),
+        Dtmf(format!("{value}#")),
+        WaitForPrompt, // you entered
+        WaitForPrompt, // the number
+        WaitForPrompt, // 1 confirm, 2 re-enter
+        WaitMs(300),
+        Dtmf("1".into()),
+    ]
+}
+
+/// (cpu ms per call, peak RSS MB, p99 # → command ms, completed)
+pub async fn ivr_500() -> (f64, f64, f64, usize) {
+    let s = Scratch::new().await;
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 0.1,
+        heartbeat_ms: 0,
+        default_playback_ms: 1500,
+        max_sessions: 5000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let outbound = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut text = config_text(&s, sim.esl_addr().port(), "", "127.0.0.1:0");
+    text = text.replace(
+        "listen = \"127.0.0.1:0\"\n[http]",
+        &format!("listen = \"{outbound}\"\n[http]"),
+    );
+    text.push_str(
+        "[ivr]\noperator = \"user/1000\"\nmax_daily_kwh = 100\n[ivr.hours]\nmon = \"00:00-24:00\"\ntue = \"00:00-24:00\"\nwed = \"00:00-24:00\"\nthu = \"00:00-24:00\"\nfri = \"00:00-24:00\"\nsat = \"00:00-24:00\"\nsun = \"00:00-24:00\"\n",
+    );
+    let cfg = contactd::config::Config::from_toml(&text).unwrap();
+    let pool = contactd::store::postgres::pool(&s.db.url, 4).unwrap();
+    contactd::store::migrate::run(&pool).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let last = (chrono::Utc::now() - chrono::Duration::days(10)).date_naive();
+    let mut csv =
+        String::from("account,holder,phone,balance,meter,zones,digits,last_date,last_1,last_2\n");
+    for i in 0..CALLERS {
+        csv.push_str(&format!(
+            "{},Holder {i},,10.00,M-{i},1,6,{last},001000,\n",
+            700_000 + i
+        ));
+    }
+    let path = dir.path().join("billing.csv");
+    std::fs::write(&path, csv).unwrap();
+    let r = contactd::accounts::import::import_accounts(&pool, &path, &cfg.dialing)
+        .await
+        .unwrap();
+    assert_eq!(r.accepted as usize, CALLERS);
+
+    let cfg_path = dir.path().join("contactd.toml");
+    std::fs::write(&cfg_path, &text).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .args(["run", "--config"])
+        .arg(&cfg_path)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu0 = proc_cpu_ms(pid);
+    let t = Instant::now();
+    for i in 0..CALLERS {
+        sim.inbound_call(sim::InboundCall {
+            connect_to: outbound.to_string(),
+            destination: "2500".into(),
+            caller_number: format!("8916777{i:04}"),
+            vars: vec![
+                ("contactd_entry".into(), "trunk".into()),
+                ("contactd_code".into(), "readings".into()),
+            ],
+            script: script(&(700_000 + i).to_string(), "001050"),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let db = pool.get().await.unwrap();
+    let mut done = 0usize;
+    while t.elapsed() < Duration::from_secs(180) {
+        done = db
+            .query_one(
+                "SELECT count(*) FROM meter_readings WHERE source = 'ivr'",
+                &[],
+            )
+            .await
+            .map(|r| r.get::<_, i64>(0) as usize)
+            .unwrap_or(0);
+        if done >= CALLERS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // let the goodbyes and hang-ups finish so their work is counted too
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cpu = proc_cpu_ms(pid) - cpu0;
+    let rss = proc_hwm_mb(pid);
+    let mut lat: Vec<Duration> = sim.hash_to_command();
+    lat.sort();
+    let p99 = lat
+        .get((lat.len() * 99 / 100).min(lat.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    eprintln!(
+        "ivr: {done}/{CALLERS} readings stored in {:.1} s; {} '#' measured; contactd CPU {cpu:.0} ms",
+        t.elapsed().as_secs_f64(),
+        lat.len()
+    );
+    drop(db);
+    s.drop_now().await;
+    (
+        cpu / done.max(1) as f64,
+        rss,
+        p99.as_secs_f64() * 1000.0,
+        done,
+    )
+}
