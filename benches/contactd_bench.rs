@@ -104,6 +104,28 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // BENCH_ONLY=esl|ivr|campaign runs one group (for working on it); default: all.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let run = |g: &str| only.is_empty() || only == g;
+    if run("esl") {
+        esl_ratio(&rt);
+    }
+    if run("ivr") {
+        let (cpu, rss, p99, _) = rt.block_on(ivr::ivr_500());
+        println!("BENCH ivr_hash_to_command_p99_ms {p99:.2} ms");
+        println!("BENCH ivr_cpu_per_call_ms {cpu:.2} ms");
+        println!("BENCH ivr_peak_rss_mb {rss:.1} MB");
+    }
+    if run("campaign") {
+        let util = rt.block_on(campaign::line_utilisation());
+        println!("BENCH line_utilisation_pct {util:.1} %");
+        let (import_s, rss_mb, _) = rt.block_on(campaign::list_200k(Duration::from_secs(60)));
+        println!("BENCH list_import_200k_s {import_s:.2} s");
+        println!("BENCH list_dial_200k_peak_rss_mb {rss_mb:.1} MB");
+    }
+}
+
+fn esl_ratio(rt: &tokio::runtime::Runtime) {
     let bytes: &'static [u8] = Box::leak(trace_events().into_boxed_slice());
     let mut parser = Vec::new();
     let mut full = Vec::new();
@@ -121,15 +143,4 @@ fn main() {
     eprintln!("parser alone {p:.0} events/s, contactd event path {f:.0} events/s");
     println!("BENCH esl_event_path_ratio {:.3} ratio", f / p);
     println!("BENCH esl_events_per_s {f:.0} events/s");
-
-    let (cpu, rss, p99, _) = rt.block_on(ivr::ivr_500());
-    println!("BENCH ivr_hash_to_command_p99_ms {p99:.2} ms");
-    println!("BENCH ivr_cpu_per_call_ms {cpu:.2} ms");
-    println!("BENCH ivr_peak_rss_mb {rss:.1} MB");
-
-    let util = rt.block_on(campaign::line_utilisation());
-    println!("BENCH line_utilisation_pct {util:.1} %");
-    let (import_s, rss_mb, _) = rt.block_on(campaign::list_200k(Duration::from_secs(60)));
-    println!("BENCH list_import_200k_s {import_s:.2} s");
-    println!("BENCH list_dial_200k_peak_rss_mb {rss_mb:.1} MB");
 }
