@@ -54,9 +54,9 @@ fn script(account: &str, value: &str) -> Vec<CallerStep> {
 pub async fn ivr_500() -> (f64, f64, f64, usize) {
     let s = Scratch::new().await;
     let sim = Simulator::start(sim::SimConfig {
-        // prompts at half their real length; arrivals spread over 5 s, so all 500 are in
+        // prompts at their real length, arrivals spread over 5 s: all 500 are in
         // the IVR at once but do not key in lock-step
-        time_scale: 0.5,
+        time_scale: 1.0,
         heartbeat_ms: 0,
         default_playback_ms: 1500,
         max_sessions: 5000,
