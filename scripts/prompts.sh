@@ -35,6 +35,12 @@ you_entered|Вы ввели|You entered
 confirm_reading|Если верно, нажмите 1. Чтобы ввести заново, нажмите 2.|If this is correct, press 1. To enter it again, press 2.
 reading_accepted|Показания приняты. Спасибо.|Your reading has been accepted. Thank you.
 reading_not_stored|Не удалось сохранить показания.|Your reading could not be saved.
+currency_rub_major|рублей|rubles
+currency_rub_minor|копеек|kopecks
+currency_uah_major|гривен|hryvnias
+currency_uah_minor|копеек|kopiykas
+currency_azn_major|манатов|manats
+currency_azn_minor|гяпиков|qapiks
 balance_is|Баланс вашего счёта|Your account balance is
 balance_debt|Задолженность по вашему счёту|Your account is in debt by
 operators_closed|Операторы сейчас не работают. Позвоните в рабочее время.|Our operators are off duty. Please call during office hours.

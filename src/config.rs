@@ -93,6 +93,8 @@ pub struct IvrConfig {
     pub account_check_digit: bool,
     /// Highest plausible consumption per zone per day since the last reading (kWh).
     pub max_daily_kwh: i64,
+    /// Currency the balance is said in: `RUB` (rubles and kopecks), `UAH`, `AZN`.
+    pub currency: String,
     /// Operators' hours per weekday (`mon` … `sun` → `HH:MM-HH:MM`, local time of
     /// `dialing.default_time_zone`); a missing day is closed. Readings are taken around the clock.
     pub hours: BTreeMap<String, String>,
@@ -115,6 +117,7 @@ impl Default for IvrConfig {
             account_max_length: 12,
             account_check_digit: false,
             max_daily_kwh: 100,
+            currency: "RUB".into(),
             hours: days
                 .into_iter()
                 .map(|d| (d.to_string(), "08:00-20:00".to_string()))
@@ -152,6 +155,9 @@ pub enum ServiceAction {
     /// Pause the manager's running campaign, or resume a paused one.
     PauseResume,
 }
+
+/// Currencies the IVR can say a balance in (each has `currency_<code>_major/minor` prompts).
+pub const CURRENCIES: [&str; 3] = ["RUB", "UAH", "AZN"];
 
 fn default_service_codes() -> BTreeMap<String, ServiceAction> {
     [
@@ -840,6 +846,9 @@ impl Config {
         }
         if v.max_daily_kwh <= 0 {
             bad("ivr.max_daily_kwh".into(), "must be above 0");
+        }
+        if !CURRENCIES.contains(&self.ivr.currency.as_str()) {
+            bad("ivr.currency".into(), "must be RUB, UAH or AZN");
         }
         for (day, span) in &v.hours {
             let mut h = crate::core::meter::OfficeHours::default();

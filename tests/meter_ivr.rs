@@ -194,7 +194,7 @@ async fn caller_id_offers_the_account_and_the_balance_is_said() {
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("1".into()),
         CallerStep::WaitForPrompt, // balance is
-        CallerStep::WaitMs(2000),
+        CallerStep::WaitMs(8000),  // the amount: number, rubles, number, kopecks
         CallerStep::Hangup,
     ];
     // the account's phone, as the trunk presents it nationally
@@ -205,6 +205,19 @@ async fn caller_id_offers_the_account_and_the_balance_is_said() {
         "{:#?}",
         executed(&sim, &uuid)
     );
-    assert!(executed_app(&sim, &uuid, "say", "currency pronounced 0.00"));
+    // English prompts, rubles: the number, then the currency's own words
+    assert!(executed_app(&sim, &uuid, "say", "en number pronounced 0"));
+    assert!(executed_app(
+        &sim,
+        &uuid,
+        "playback",
+        "currency_rub_major.wav"
+    ));
+    assert!(executed_app(
+        &sim,
+        &uuid,
+        "playback",
+        "currency_rub_minor.wav"
+    ));
     app.shutdown(std::time::Duration::from_secs(1)).await;
 }

@@ -271,14 +271,26 @@ impl InboundCalls {
                 }
                 ("say", format!("{lang} number iterated {d}"))
             }
-            Step::SayMoney(minor) => (
-                "say",
-                format!(
-                    "{lang} currency pronounced {}.{:02}",
-                    minor / 100,
-                    (minor % 100).abs()
-                ),
-            ),
+            Step::SayMoney(amount) => {
+                let (major, minor) = (amount.abs() / 100, amount.abs() % 100);
+                let cur = self.config.ivr.currency.to_ascii_lowercase();
+                if lang == "ru" && cur == "rub" {
+                    // mod_say_ru agrees the nouns with the number (рубль, рубля, рублей).
+                    ("say", format!("ru currency pronounced {major}.{minor:02}"))
+                } else {
+                    // mod_say_en would say dollars: the number, then the currency's own word.
+                    session
+                        .execute("say", &format!("{lang} number pronounced {major}"))
+                        .await?;
+                    session
+                        .execute("playback", &self.prompt(&format!("currency_{cur}_major")))
+                        .await?;
+                    session
+                        .execute("say", &format!("{lang} number pronounced {minor}"))
+                        .await?;
+                    ("playback", self.prompt(&format!("currency_{cur}_minor")))
+                }
+            }
             Step::SetVar { name, value } => {
                 // Account numbers and step names reach `sendmsg` only through this check.
                 ChannelVar::new(name, &value).map_err(|e| CallEnded::Refused(e.to_string()))?;
