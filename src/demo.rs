@@ -202,6 +202,14 @@ audio_dir = "{audio_dir}"
 phone = "201"
 pin = "4321"
 email = "ivanova@example.org"
+[ivr.hours]
+mon = "00:00-24:00"
+tue = "00:00-24:00"
+wed = "00:00-24:00"
+thu = "00:00-24:00"
+fri = "00:00-24:00"
+sat = "00:00-24:00"
+sun = "00:00-24:00"
 [mail]
 smtp_port = {smtp_port}
 auditors = ["audit@example.org"]
@@ -270,41 +278,7 @@ retry_seconds = 1
         }
     }
 
-    say("\n2) A caller on the trunk reaches contactd's outbound socket and keys 12345#");
-    let caller = sim
-        .inbound_call(sim::InboundCall {
-            connect_to: app.outbound_addr.to_string(),
-            caller_number: "89165550123".into(),
-            destination: "250100".into(),
-            vars: vec![
-                ("contactd_entry".into(), "trunk".into()),
-                ("contactd_code".into(), "main".into()),
-            ],
-            script: vec![
-                sim::CallerStep::WaitForAnswer,
-                sim::CallerStep::WaitForPrompt,
-                sim::CallerStep::WaitForPrompt,
-                sim::CallerStep::Dtmf("12345#".into()),
-            ],
-            ..Default::default()
-        })
-        .map_err(|e| err("inbound call")(&e))?;
-    let uuid = uuid::Uuid::parse_str(&caller).map_err(|e| err("inbound uuid")(&e))?;
-    match wait_ended(&app, uuid, Duration::from_secs(30)).await {
-        Some(r) => show_record(&r),
-        None => say("    postgres: no record (unexpected)"),
-    }
-    let said: Vec<String> = sim
-        .api_log()
-        .into_iter()
-        .filter(|c| c.contains("execute-app-name") || c.contains("say "))
-        .collect();
-    if let Some(s) = said.iter().find(|c| c.contains("12345")) {
-        say(format!(
-            "    the switch was told: {}",
-            s.replace('\n', " | ")
-        ));
-    }
+    meter_reading(&app, &sim, work).await?;
 
     say("\n3) What the simulated parties experienced (the simulator's ground truth)");
     for p in sim.ground_truth() {
@@ -474,5 +448,101 @@ async fn campaign(
         mail.to.join(", "),
         mail.data.len()
     ));
+    Ok(())
+}
+
+/// Capability 2: a caller on the readings number passes a two-zone reading by keypad.
+async fn meter_reading(
+    app: &App,
+    sim: &Simulator,
+    work: &std::path::Path,
+) -> Result<(), DemoError> {
+    say("\n2) A caller on the meter-readings number passes a day/night reading by keypad");
+    let last = (chrono::Utc::now() - chrono::Duration::days(30)).date_naive();
+    let billing = work.join("billing.csv");
+    std::fs::write(
+        &billing,
+        format!(
+            "account,holder,phone,balance,meter,zones,digits,last_date,last_1,last_2\n\
+             100234,Ivanova M.P.,,-152.40,M-1,2,6,{last},012300,004500\n"
+        ),
+    )
+    .map_err(|e| err("billing file")(&e))?;
+    crate::accounts::import::import_accounts(
+        &app.shared.pool,
+        &billing,
+        &app.shared.config.dialing,
+    )
+    .await
+    .map_err(|e| err("importing accounts")(&e))?;
+    say("  contactd accounts import: account 100234, two-zone meter, last 012300 / 004500 30 days ago");
+    use sim::CallerStep::*;
+    let key = |d: &str| [WaitMs(KEY_PAUSE_MS), Dtmf(d.into())];
+    let mut script = vec![WaitForAnswer, WaitForPrompt, WaitForPrompt]; // greeting, account
+    script.extend(key("100234#"));
+    for value in ["012540#", "004610#"] {
+        script.push(WaitForPrompt); // enter the zone's reading
+        script.extend(key(value));
+        script.extend([WaitForPrompt, WaitForPrompt, WaitForPrompt]); // you entered N, 1 = right
+        script.extend(key("1"));
+    }
+    script.extend([WaitForPrompt, Hangup]); // accepted
+    say("  caller keys: account 100234#, day 012540#, confirms 1, night 004610#, confirms 1");
+    let caller = sim
+        .inbound_call(sim::InboundCall {
+            connect_to: app.outbound_addr.to_string(),
+            caller_number: "89165550123".into(),
+            destination: "250200".into(),
+            vars: vec![
+                ("contactd_entry".into(), "trunk".into()),
+                ("contactd_code".into(), "readings".into()),
+            ],
+            script,
+            ..Default::default()
+        })
+        .map_err(|e| err("inbound call")(&e))?;
+    let uuid = uuid::Uuid::parse_str(&caller).map_err(|e| err("inbound uuid")(&e))?;
+    match wait_ended(app, uuid, Duration::from_secs(60)).await {
+        Some(r) => show_record(&r),
+        None => say("    postgres: no record (unexpected)"),
+    }
+    let read_back: Vec<String> = sim
+        .api_log()
+        .into_iter()
+        .filter(|c| c.contains(&caller) && c.contains("number pronounced"))
+        .filter_map(|c| {
+            c.split("Execute-App-Arg: ")
+                .nth(1)
+                .map(|a| a.split(';').next().unwrap_or("").to_string())
+        })
+        .collect();
+    say(format!(
+        "    read back to the caller: say {}",
+        read_back.join(" / say ")
+    ));
+    let db = app
+        .shared
+        .pool
+        .get()
+        .await
+        .map_err(|e| err("postgres")(&e))?;
+    let rows = db
+        .query(
+            "SELECT r.zone, r.value, r.status, r.source, r.caller FROM meter_readings r
+             WHERE r.call_uuid = $1 ORDER BY r.zone",
+            &[&uuid],
+        )
+        .await
+        .map_err(|e| err("readings")(&e))?;
+    for r in rows {
+        say(format!(
+            "    postgres: meter_readings zone={} value={} status={} source={} caller={}",
+            r.get::<_, i16>(0),
+            r.get::<_, i64>(1),
+            r.get::<_, String>(2),
+            r.get::<_, String>(3),
+            r.get::<_, Option<String>>(4).unwrap_or_default()
+        ));
+    }
     Ok(())
 }
