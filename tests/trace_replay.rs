@@ -18,6 +18,9 @@
 //! * CHANNEL_STATE / CHANNEL_CALLSTATE are compared as the set of states a leg
 //!   went through, not by position (the README says they move around);
 //! * CHANNEL_PARK of the outbound socket is optional (missing in some runs);
+//! * for an originated (outbound) leg, the call state of CS_INIT / CS_ROUTING /
+//!   CS_CONSUME_MEDIA (answered before or after them: a FreeSWITCH thread race,
+//!   both occur in the 03-* traces);
 //! * PLAYBACK_STOP and CHANNEL_HANGUP may swap (both orders occur, trace 11);
 //! * the interleaving of different legs and of API / BACKGROUND_JOB events with
 //!   channel events is not compared, only their own order;
@@ -57,21 +60,7 @@ const VALUE_HEADERS: &[&str] = &[
 /// Known simulator gaps (NOT FreeSWITCH variance): differences the simulator
 /// still has, reported on every run but not failing. Each is (file prefix, text
 /// in the difference). Remove an entry once the simulator is fixed.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    // CS_ROUTING/CS_INIT call-state bookkeeping of an A-leg whose far end hangs up
-    ("03-originate-answer-callee-hangup", "states differ"),
-    // transfer / bridge go through CS_HIBERNATE, CS_RESET, CS_SOFT_EXECUTE,
-    // CS_EXCHANGE_MEDIA in FreeSWITCH; the simulator stays in CS_EXECUTE
-    ("06-uuid-commands", "states differ"),
-    // uuid_broadcast's PRIVATE_COMMAND ("COMMAND") event, UNBRIDGE-before-HANGUP
-    // on the surviving leg, Caller-Transfer-Source, uuid_bridge Application-Data
-    ("06-uuid-commands", "event sequence differs"),
-    ("06-uuid-commands", "Caller-Transfer-Source"),
-    // the closing disconnect notice 5 s after `linger 5` is not always seen in time
-    ("09-outbound-basic-linger-5s", "reply #7"),
-    // first digit reaching play_and_get_digits after the prompt in the replay timing
-    ("10-outbound-ivr-digits", ""),
-];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 const TOLERATED_NAMES: &[&str] = &[
     "Event-Calling-File",
@@ -295,6 +284,9 @@ fn compare_replies(file: &str, want: &[Parsed], got: &[Parsed], errs: &mut Vec<S
             (normalise(&a.body), normalise(&b.body))
         };
         if ba != bb {
+            if std::env::var("TRACE_DEBUG").is_ok() {
+                eprintln!("{file}: reply #{i} sim body: {}", b.body);
+            }
             errs.push(format!(
                 "{file}: reply #{i} body differs:\n  trace: {ba:?}\n  sim:   {bb:?}"
             ));
@@ -423,6 +415,7 @@ fn compare_events(
                 .unwrap_or(false)
         })
         .filter_map(|p| p.event.clone())
+        .filter(|e| !foreign_api(e))
         .collect();
     let ge: Vec<_> = got
         .iter()
@@ -465,12 +458,25 @@ fn compare_events(
                     )
                 })
                 .map(|e| {
-                    format!(
-                        "{}:{}:{}",
+                    let (n, cs, call) = (
                         get(e, "Event-Name").unwrap_or(""),
                         get(e, "Channel-State").unwrap_or(""),
-                        get(e, "Channel-Call-State").unwrap_or("")
-                    )
+                        get(e, "Channel-Call-State").unwrap_or(""),
+                    );
+                    // tolerance: whether an originated (outbound) leg is answered
+                    // before or after its own state machine has gone CS_INIT ->
+                    // CS_ROUTING -> CS_CONSUME_MEDIA is a thread race in
+                    // FreeSWITCH (answered in CS_CONSUME_MEDIA in 03-answer-listened
+                    // and 03-callee-plays, in CS_INIT in 03-answer-callee-hangup)
+                    let pre = matches!(cs, "CS_INIT" | "CS_ROUTING" | "CS_CONSUME_MEDIA");
+                    let racy = pre
+                        && get(e, "Call-Direction") == Some("outbound")
+                        && matches!(call, "DOWN" | "ACTIVE");
+                    match (racy, n) {
+                        (true, "CHANNEL_CALLSTATE") => format!("{n}:<before CS_EXECUTE>:{call}"),
+                        (true, _) => format!("{n}:{cs}:<DOWN or ACTIVE>"),
+                        _ => format!("{n}:{cs}:{call}"),
+                    }
                 })
                 .collect()
         };
@@ -526,6 +532,8 @@ struct Wire {
     s: TcpStream,
     buf: Vec<u8>,
     got: Vec<String>,
+    /// how many of `got` count for causal replay (kept up to date by take_msgs)
+    counted: usize,
     eof: bool,
     /// outbound: CHANNEL_PARK is racy (README), do not count it
     skip_park: bool,
@@ -546,6 +554,7 @@ impl Wire {
             s,
             buf: Vec::new(),
             got: Vec::new(),
+            counted: 0,
             eof: false,
             skip_park: false,
         }
@@ -567,6 +576,9 @@ impl Wire {
             }
             let msg = String::from_utf8_lossy(&self.buf[..i + 2 + clen]).to_string();
             self.buf.drain(..i + 2 + clen);
+            if counts(&parse(&msg), self.skip_park) {
+                self.counted += 1;
+            }
             self.got.push(msg);
         }
     }
@@ -576,13 +588,9 @@ impl Wire {
         let deadline = tokio::time::Instant::now() + t;
         loop {
             self.take_msgs();
-            let have = self
-                .got
-                .iter()
-                .map(|m| parse(m))
-                .filter(|p| counts(p, self.skip_park))
-                .count();
-            if have >= n || self.eof {
+            // counted incrementally: re-parsing everything on every read made the
+            // test hog the runtime's 2 worker threads the simulator runs on
+            if self.counted >= n || self.eof {
                 return;
             }
             let mut tmp = [0u8; 65536];
@@ -670,7 +678,11 @@ async fn replay_conn(msgs: &[Msg], mut w: Wire) -> Vec<String> {
             w.send(&raw).await;
         }
     }
-    w.until(fs_seen, Duration::from_millis(1500)).await;
+    // the rest of the trace, at the same scaled pace (e.g. the notice 5.2 s after
+    // `linger 5`), but at least 1.5 s
+    let t_end = msgs.iter().map(|m| m.t).fold(0.0f64, f64::max);
+    let tail = ((t_end - t_prev).max(0.0) * SCALE * 1.5 + 0.3).max(1.5);
+    w.until(fs_seen, Duration::from_secs_f64(tail)).await;
     w.got
 }
 
@@ -807,6 +819,11 @@ async fn replay_all_traces() {
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().map(|x| x == "jsonl").unwrap_or(false))
+        // TRACE_ONLY=<substring>: replay only the matching traces (debugging)
+        .filter(|p| match std::env::var("TRACE_ONLY") {
+            Ok(f) => p.to_string_lossy().contains(&f),
+            Err(_) => true,
+        })
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no traces in {}", dir.display());

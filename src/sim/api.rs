@@ -64,10 +64,21 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
             Some(s) if a.len() >= 2 => {
                 let ext = a[1].to_string();
                 let ctx = a.get(3).copied().unwrap_or("default").to_string();
+                let dp = a.get(2).copied().unwrap_or("XML").to_string();
                 let now = core.now_us();
                 s.modify(|st| {
+                    // switch_ivr_session_transfer: a new caller profile
+                    st.caller.transfer_source = format!(
+                        "{}:{}:bl_xfer:{ext}/{ctx}/{dp}",
+                        now / 1_000_000,
+                        uuid::Uuid::new_v4()
+                    );
+                    st.caller.rdnis = st.caller.dest.clone();
+                    st.caller.dest = ext.clone();
+                    st.caller.context = ctx.clone();
+                    st.caller.dialplan = dp.clone();
+                    st.caller.profile_index = st.caller.profile_index.max(1) + 1;
                     st.transfer = Some((ext, ctx));
-                    st.caller.transfer_us = now;
                 });
                 "+OK\n".into()
             }
@@ -86,6 +97,7 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
                         app,
                         arg: aarg,
                         app_uuid: uuid::Uuid::new_v4().to_string(),
+                        broadcast: true,
                     })
                 });
                 "+OK Message sent\n".into()
@@ -95,14 +107,24 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
         "uuid_bridge" => match (a.first().and_then(|u| sess(u)), a.get(1).and_then(|u| sess(u))) {
             (Some(x), Some(y)) => {
                 let (ux, uy) = (x.uuid(), y.uuid());
-                x.modify(|s| {
-                    s.bridged_to = Some(uy.clone());
-                    s.bridge_req = Some(uy.clone());
-                });
-                y.modify(|s| {
-                    s.bridged_to = Some(ux.clone());
-                    s.bridge_req = Some(ux.clone());
-                });
+                let now = core.now_us();
+                // switch_ivr_uuid_bridge: both legs get a new caller profile
+                // (Caller-Transfer-Source "...:uuid_br:<other>") and leave park
+                for (leg, other, a_side) in [(&x, &uy, true), (&y, &ux, false)] {
+                    leg.modify(|s| {
+                        s.bridged_to = Some(other.clone());
+                        s.bridge_req = Some(other.clone());
+                        s.ubridge = true;
+                        s.peer_gone = false;
+                        s.other_type = if a_side { "originatee" } else { "originator" };
+                        s.caller.transfer_source = format!(
+                            "{}:{}:uuid_br:{other}",
+                            now / 1_000_000,
+                            uuid::Uuid::new_v4()
+                        );
+                        s.caller.profile_index = s.caller.profile_index.max(1) + 1;
+                    });
+                }
                 format!("+OK {uy}\n")
             }
             _ => "-ERR Invalid uuid\n".into(),

@@ -38,6 +38,10 @@ pub fn run_app<'a>(
             s.set_var("current_application_data", arg);
             s.cur_app = Some(app.to_string());
             s.prompt_seq += 1;
+            // switch_core_session_exec clears the response variable before an
+            // application runs: park/socket report what the apps run *inside*
+            // them set (e.g. FILE PLAYED), else _none_
+            s.last_response = "_none_".to_string();
         });
         let mut post = vec![("Application", app.to_string())];
         if !arg.is_empty() {
@@ -319,9 +323,45 @@ pub async fn park_loop(sess: &Sess) {
         }
         read_dtmf(sess);
         let msg = sess.modify(|s| s.queue.pop_front());
-        if let Some(ChanMsg::Execute { app, arg, app_uuid }) = msg {
+        if let Some(ChanMsg::Execute {
+            app,
+            arg,
+            app_uuid,
+            broadcast,
+        }) = msg
+        {
             sess.core.sleep(20).await;
             run_app(sess, &app, &arg, &app_uuid).await;
+            if broadcast {
+                fire_broadcast_command(sess, &app, &arg);
+            }
         }
     }
+}
+
+/// The event uuid_broadcast queued on the channel (`Event-Name: COMMAND`, with the
+/// `call-command` headers), fired once the channel has run it: FreeSWITCH adds
+/// a second header block (`Event-Name: PRIVATE_COMMAND` and the channel data).
+fn fire_broadcast_command(sess: &Sess, app: &str, arg: &str) {
+    let mut ev = sess.core.new_event(
+        "COMMAND",
+        "switch_ivr_async.c",
+        "switch_ivr_broadcast",
+        5731,
+    );
+    ev.add("call-command", "execute");
+    ev.add("execute-app-name", app);
+    ev.add("execute-app-arg", arg);
+    ev.add("event-lock", "true");
+    ev.add("lead-frames", "5");
+    let inner = sess.event(
+        "PRIVATE_COMMAND",
+        ("switch_ivr.c", "switch_ivr_parse_next_event", 804),
+        Vars::No,
+        &[],
+        &[],
+    );
+    ev.headers.extend(inner.headers);
+    ev.chan_uuid = inner.chan_uuid;
+    sess.core.fire(ev);
 }

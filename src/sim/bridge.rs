@@ -3,6 +3,8 @@
 //! the B-leg hangs up, as with hangup_after_bridge=false) and `uuid_bridge`
 //! (both parked legs leave park, CHANNEL_BRIDGE, and one hangup ends both).
 
+use super::channel::Cs;
+use super::core::lock;
 use super::originate::{originate, After};
 use super::session::{Sess, Vars};
 
@@ -84,48 +86,76 @@ pub async fn bridge_app(sess: &Sess, arg: &str) -> Option<String> {
     None
 }
 
-/// The `uuid_bridge` pseudo application run by both legs after leaving park.
+/// What `uuid_bridge` does to each leg once it has left park (switch_ivr_bridge.c,
+/// uuid_bridge_on_soft_execute): CS_HIBERNATE, CS_RESET, CS_SOFT_EXECUTE, then
+/// CHANNEL_EXECUTE `uuid_bridge <other>`; the A side (first uuid) fires
+/// CHANNEL_BRIDGE and runs the bridge in CS_SOFT_EXECUTE, the B side waits in
+/// CS_EXCHANGE_MEDIA. When one leg hangs up, the A side fires CHANNEL_UNBRIDGE
+/// (before its own hangup if it survives); the survivor returns to CS_EXECUTE and,
+/// with nothing left to run, is hung up by its session.
 pub async fn bridged_wait(sess: &Sess, other: &str) {
-    let id = uuid::Uuid::new_v4().to_string();
+    let a_side = sess.with(|s| s.other_type == "originatee");
+    if sess.hungup() {
+        return;
+    }
+    for cs in [Cs::Hibernate, Cs::Reset, Cs::SoftExecute] {
+        sess.set_running(cs);
+    }
+    if sess.wait_until(Some(20), |s| s.is_hungup()).await {
+        return; // hung up before the bridge started
+    }
+    if let Some(ch) = sess.core.chan(other) {
+        let snap = {
+            let mut c = lock(&ch.st).clone();
+            c.other_snap = None;
+            Box::new(c)
+        };
+        sess.modify(|s| {
+            if s.other_snap.is_none() {
+                s.other_snap = Some(snap);
+            }
+        });
+    }
     sess.modify(|s| {
         s.set_var("current_application", "uuid_bridge");
+        s.set_var("current_application_data", other);
     });
+    let line = if a_side { 1236 } else { 1243 };
     sess.fire(
         "CHANNEL_EXECUTE",
-        ("switch_core_session.c", "switch_core_session_exec", 2944),
+        ("switch_ivr_bridge.c", "uuid_bridge_on_soft_execute", line),
         Vars::Yes,
         &[],
         &[
             ("Application", "uuid_bridge".to_string()),
-            ("Application-UUID", id),
+            ("Application-Data", other.to_string()),
         ],
     );
     let me = sess.uuid();
-    if me.as_str() < other {
+    if a_side {
         bridge_events(sess, other);
+    } else {
+        sess.set_running(Cs::ExchangeMedia);
     }
-    sess.wait_until(None, |s| s.is_hungup()).await;
-    let a = if me.as_str() < other {
-        me.clone()
-    } else {
-        other.to_string()
-    };
-    let b = if me.as_str() < other {
-        other.to_string()
-    } else {
-        me.clone()
-    };
-    if me == a {
+    sess.wait_until(None, |s| s.is_hungup() || s.peer_gone)
+        .await;
+    if a_side {
         sess.fire(
             "CHANNEL_UNBRIDGE",
             (
                 "switch_ivr_bridge.c",
                 "switch_ivr_multi_threaded_bridge",
-                1813,
+                1879,
             ),
             Vars::Yes,
-            &[("Bridge-A-Unique-ID", a), ("Bridge-B-Unique-ID", b)],
+            &[
+                ("Bridge-A-Unique-ID", me),
+                ("Bridge-B-Unique-ID", other.to_string()),
+            ],
             &[],
         );
+    }
+    if !sess.hungup() {
+        sess.set_running(Cs::Execute);
     }
 }

@@ -13,8 +13,12 @@ pub enum Cs {
     New = 0,
     Init = 1,
     Routing = 2,
+    SoftExecute = 3,
     Execute = 4,
+    ExchangeMedia = 5,
     ConsumeMedia = 7,
+    Hibernate = 8,
+    Reset = 9,
     Hangup = 10,
     Reporting = 11,
     Destroy = 12,
@@ -28,8 +32,12 @@ impl Cs {
             Cs::New => "CS_NEW",
             Cs::Init => "CS_INIT",
             Cs::Routing => "CS_ROUTING",
+            Cs::SoftExecute => "CS_SOFT_EXECUTE",
             Cs::Execute => "CS_EXECUTE",
+            Cs::ExchangeMedia => "CS_EXCHANGE_MEDIA",
             Cs::ConsumeMedia => "CS_CONSUME_MEDIA",
+            Cs::Hibernate => "CS_HIBERNATE",
+            Cs::Reset => "CS_RESET",
             Cs::Hangup => "CS_HANGUP",
             Cs::Reporting => "CS_REPORTING",
             Cs::Destroy => "CS_DESTROY",
@@ -49,6 +57,8 @@ pub enum ChanMsg {
         arg: String,
         /// Application-UUID
         app_uuid: String,
+        /// queued by uuid_broadcast (fires the PRIVATE_COMMAND "COMMAND" event)
+        broadcast: bool,
     },
 }
 
@@ -119,6 +129,16 @@ pub struct ChanState {
     pub pending_hangup: Option<String>,
     /// When the party last keyed `#` and no command has followed yet (benchmarks).
     pub hash_at: Option<tokio::time::Instant>,
+    /// bridged by `uuid_bridge` (a hangup does not end the other leg directly)
+    pub ubridge: bool,
+    /// the uuid_bridge partner has hung up
+    pub peer_gone: bool,
+    /// `Other-Type` of the Other-Leg block: originatee (A side) / originator (B side)
+    pub other_type: &'static str,
+    /// last known state of the bridged leg (its Other-Leg block outlives it)
+    pub other_snap: Option<Box<ChanState>>,
+    /// CHANNEL_HANGUP is being fired (hangup_cause set right after)
+    pub hangup_started: bool,
 }
 
 /// Caller profile fields.
@@ -158,6 +178,12 @@ pub struct CallerProfile {
     pub hangup_us: i64,
     /// transfer time
     pub transfer_us: i64,
+    /// Caller-Transfer-Source (empty: none)
+    pub transfer_source: String,
+    /// Caller-RDNIS (empty: none)
+    pub rdnis: String,
+    /// Caller-Profile-Index (0 counts as 1)
+    pub profile_index: u32,
     /// bridged time
     pub bridged_us: i64,
 }
@@ -202,6 +228,11 @@ impl ChanState {
             far_end: false,
             pending_hangup: None,
             hash_at: None,
+            ubridge: false,
+            peer_gone: false,
+            other_type: "originatee",
+            other_snap: None,
+            hangup_started: false,
         }
     }
 
@@ -276,7 +307,7 @@ impl ChanState {
             self.add_caller(ev, "Caller-");
         }
         if let Some(o) = other {
-            ev.add("Other-Type", "originatee");
+            ev.add("Other-Type", self.other_type);
             o.add_caller(ev, "Other-Leg-");
         }
         if with_vars {
@@ -307,24 +338,14 @@ impl ChanState {
         opt(ev, "Destination-Number", &c.dest);
         ev.add(&format!("{p}Unique-ID"), &self.uuid);
         opt(ev, "Source", &c.source);
-        opt(ev, "Context", &c.context);
-        if other {
-            ev.add(&format!("{p}RDNIS"), &c.dest);
+        if !other {
+            opt(ev, "Transfer-Source", &c.transfer_source);
         }
+        opt(ev, "Context", &c.context);
+        opt(ev, "RDNIS", &c.rdnis);
         ev.add(&format!("{p}Channel-Name"), &self.name);
         if !other {
-            if c.transfer_us > 0 {
-                ev.add(
-                    "Caller-Transfer-Source",
-                    format!(
-                        "{}:{}:uuid_br:{}",
-                        c.transfer_us / 1_000_000,
-                        self.uuid,
-                        c.dest
-                    ),
-                );
-            }
-            ev.add("Caller-Profile-Index", "1");
+            ev.add("Caller-Profile-Index", c.profile_index.max(1).to_string());
         }
         ev.add(
             &format!("{p}Profile-Created-Time"),

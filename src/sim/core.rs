@@ -256,8 +256,8 @@ impl Core {
         let mut st = lock(&self.st);
         st.seq += 1;
         let seq = st.seq.to_string();
-        if let Some(h) = ev.headers.iter_mut().find(|(k, _)| k == "Event-Sequence") {
-            h.1 = seq;
+        for h in ev.headers.iter_mut().filter(|(k, _)| k == "Event-Sequence") {
+            h.1 = seq.clone();
         }
         let ev = Arc::new(ev);
         st.listeners.retain(|l| {

@@ -380,6 +380,7 @@ impl Conn {
                             app: app.clone(),
                             arg: arg.clone(),
                             app_uuid: id.clone(),
+                            broadcast: false,
                         });
                     }
                 });

@@ -199,12 +199,17 @@ pub fn record_bug(sess: &Sess, path: &str, start: bool) {
             .unwrap_or(0);
         media::write_wav(path, ms);
     }
+    let mut post = vec![("Record-File-Path", path.to_string())];
+    if !start {
+        // uuid_record stop (switch_ivr_stop_record_session) ends it this way
+        post.push(("Record-Completion-Cause", "success-maxtime".to_string()));
+    }
     sess.fire(
         rec,
         ("switch_ivr_async.c", "record_callback", 1),
         Vars::Yes,
         &[],
-        &[("Record-File-Path", path.to_string())],
+        &post,
     );
     sess.fire(
         bug,

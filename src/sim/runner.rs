@@ -52,6 +52,9 @@ pub async fn run_channel(sess: Sess, apps: Apps) {
         run_app(&sess, &app, &arg, &new_app_uuid()).await;
         if let Some((ext, ctx)) = sess.modify(|s| s.transfer.take()) {
             sess.modify(|s| s.brk = false);
+            // switch_ivr_session_transfer: back to CS_ROUTING, then CS_EXECUTE
+            sess.set_running(Cs::Routing);
+            sess.set_running(Cs::Execute);
             match resolve(&sess, &ext, &ctx) {
                 Some(n) => apps = n.into_iter().collect(),
                 None => {

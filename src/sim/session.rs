@@ -59,19 +59,34 @@ impl Sess {
         pre: &[(&str, String)],
         post: &[(&str, String)],
     ) -> Event {
+        let st = lock(&self.ch.st).clone();
+        self.event_from(&st, name, src, vars, pre, post)
+    }
+
+    /// Like `event`, from a given state of this channel (e.g. the state it is
+    /// about to enter). The Other-Leg block comes from the bridged leg if it is
+    /// still alive, else from the last snapshot taken of it.
+    pub fn event_from(
+        &self,
+        st: &ChanState,
+        name: &str,
+        src: (&str, &str, u32),
+        vars: Vars,
+        pre: &[(&str, String)],
+        post: &[(&str, String)],
+    ) -> Event {
         let mut ev = self.core.new_event(name, src.0, src.1, src.2);
         for (k, v) in pre {
             ev.add(k, v.clone());
         }
-        let other = {
-            let b = lock(&self.ch.st).bridged_to.clone();
-            b.and_then(|u| self.core.chan(&u))
+        let other = st.bridged_to.as_ref().and_then(|u| {
+            self.core
+                .chan(u)
                 .map(|c| lock(&c.st).clone())
-        };
-        let st = lock(&self.ch.st);
+                .or_else(|| st.other_snap.as_deref().cloned())
+        });
         st.add_headers_other(&mut ev, vars == Vars::Yes, other.as_ref());
         ev.chan_uuid = Some(st.uuid.clone());
-        drop(st);
         for (k, v) in post {
             ev.add(k, v.clone());
         }
@@ -224,30 +239,38 @@ impl Sess {
     /// reporting sequence. Propagates to the loopback partner and bridged leg.
     pub fn hangup(&self, cause: &str, by: &str) {
         let now = self.core.now_us();
-        let (first, partner, bridged) = self.modify(|s| {
-            if s.is_hungup() {
-                return (false, None, None);
-            }
+        let apply = |s: &mut ChanState| {
             s.hangup_cause = Some(cause.to_string());
             s.hangup_by = Some(by.to_string());
             s.caller.hangup_us = now;
             s.answer_state = "hangup";
             s.state = Cs::Hangup;
-            if s.var("endpoint_disposition").is_none() && s.caller.answered_us == 0 {
-                // FreeSWITCH leaves it unset on failed originates of the A-leg
+        };
+        // Build CHANNEL_HANGUP from the hung-up state and fire it *before* the
+        // channel is marked hung up: the session task (another thread) reacts
+        // to the hangup at once and must not get its events out first.
+        let next = {
+            let mut s = lock(&self.ch.st);
+            if s.is_hungup() || s.hangup_started {
+                return;
             }
-            (true, s.partner.clone(), s.bridged_to.clone())
-        });
-        if !first {
-            return;
-        }
-        self.fire(
+            s.hangup_started = true;
+            let mut n = s.clone();
+            apply(&mut n);
+            n
+        };
+        let (partner, bridged, ubridge) =
+            (next.partner.clone(), next.bridged_to.clone(), next.ubridge);
+        let ev = self.event_from(
+            &next,
             "CHANNEL_HANGUP",
             ("switch_channel.c", "switch_channel_perform_hangup", 3445),
             Vars::Yes,
             &[],
             &[],
         );
+        self.core.fire(ev);
+        self.modify(apply);
         let uuid = self.uuid();
         let ms = self.core.sim_ms();
         let by_s = by.to_string();
@@ -260,6 +283,22 @@ impl Sess {
                 r.ended_at_ms = Some(ms);
             }
         });
+        if ubridge {
+            // uuid_bridge: the other leg's bridge ends (CHANNEL_UNBRIDGE) and it
+            // goes back to CS_EXECUTE with nothing left to run (bridge.rs)
+            if let Some(ch) = bridged.as_ref().and_then(|u| self.core.chan(u)) {
+                let snap = self.with(|s| {
+                    let mut c = s.clone();
+                    c.other_snap = None;
+                    Box::new(c)
+                });
+                Sess::new(self.core.clone(), ch).modify(|s| {
+                    s.peer_gone = true;
+                    s.other_snap = Some(snap);
+                });
+            }
+        }
+        let bridged = if ubridge { None } else { bridged };
         for other in [partner, bridged].into_iter().flatten() {
             if let Some(ch) = self.core.chan(&other) {
                 let o = Sess::new(self.core.clone(), ch);
