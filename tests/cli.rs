@@ -148,3 +148,104 @@ async fn the_simulator_runs_standalone() {
     assert_eq!(greeting, "Content-Type: auth/request\n\n");
     child.kill().await.unwrap();
 }
+
+/// The operator's path: `lists import`, `lists show`, `dnc add` from the binary, with the
+/// database its config names; bad rows are reported with their line numbers.
+#[tokio::test]
+async fn lists_and_dnc_from_the_command_line() {
+    let env = common::TestEnv::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        &dir,
+        &format!("{GOOD}\n[postgres]\nurl = \"{}\"\n", env.db_url()),
+    );
+    let csv = dir.path().join("subs.csv");
+    std::fs::write(
+        &csv,
+        "phone,name,account\n+79161234567,A,1\n8 (916) 123-45-68,B,2\nnot a number,C,3\n89161234567,A again,1\n",
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        let cfg = cfg.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+                .args(&args)
+                .arg("--config")
+                .arg(&cfg)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let out = run(s(&[
+        "lists",
+        "import",
+        csv.to_str().unwrap(),
+        "--number",
+        "5",
+        "--name",
+        "Test",
+    ]))
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("accepted           2"), "{stdout}");
+    assert!(
+        stdout.contains("line 4"),
+        "the bad row is named by its line: {stdout}"
+    );
+    // importing again into list 5 needs --replace
+    let out = run(s(&[
+        "lists",
+        "import",
+        csv.to_str().unwrap(),
+        "--number",
+        "5",
+        "--name",
+        "Test",
+    ]))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(73),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(s(&["lists", "show", "5"])).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("line 4") && stdout.contains("line 5"),
+        "{stdout}"
+    );
+    let out = run(s(&[
+        "lists",
+        "import",
+        "/nonexistent.csv",
+        "--number",
+        "6",
+        "--name",
+        "X",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(66));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.csv"));
+    let out = run(s(&["dnc", "add", "8 916 123-45-67"])).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(s(&["dnc", "add", "12ab"])).await;
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("12ab"));
+    let out = run(s(&["lists", "show", "5"])).await;
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .to_lowercase()
+        .contains("dnc"));
+}
