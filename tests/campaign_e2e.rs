@@ -39,7 +39,7 @@ fn rules() -> Vec<SubscriberRule> {
             "4",
             Behaviour::Answer {
                 ring_ms: 500,
-                after: AfterAnswer::HangupAfter { ms: 1200 },
+                after: AfterAnswer::HangupAfter { ms: 2500 },
             },
         ),
         r("5", Behaviour::Busy { after_ms: 400 }),
@@ -111,7 +111,7 @@ async fn manager_records_by_phone_and_auditors_get_a_report_matching_ground_trut
     let sink = Sink::start(smtp_port, None).await;
     let audio = tempfile::tempdir().unwrap();
     let sim = Simulator::start(sim::SimConfig {
-        time_scale: 0.05,
+        time_scale: 0.1,
         trunks: vec![sim::TrunkConfig {
             name: "1".into(),
             kind: sim::TrunkKind::Freetdm,

@@ -1,4 +1,5 @@
 //! Pure logic: no async, no I/O, no clock reads. Inputs in, decisions out.
+pub mod acd;
 pub mod campaign;
 pub mod channels;
 pub mod flow;

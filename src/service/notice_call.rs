@@ -156,6 +156,8 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>) -> H
         started_us: None,
         deadline: Instant::now() + script.limit,
     };
+    // Answered: from here on what was heard is a measurement, 0 until the message starts.
+    d.heard.listened_ms = Some(0);
     let app = match link.execute(&uuid, "playback", script.audio).await {
         Ok(a) => a,
         Err(e) => {

@@ -1,4 +1,5 @@
 //! Adapters for the stores: PostgreSQL for durable records, Redis for live shared state.
+pub mod acd;
 pub mod campaigns;
 pub mod migrate;
 pub mod postgres;

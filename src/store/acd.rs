@@ -1,0 +1,443 @@
+//! Redis: the live ACD state every contactd instance shares — each queue's waiting callers,
+//! ready operators, their skills, who is offered which call — and the Lua scripts that change
+//! it. Every change that touches more than one key is one script, so two instances routing at
+//! once can never offer one operator two calls or one call to two operators.
+//!
+//! Keys, all under the configured prefix:
+//! - `acd:queue:<q>`  sorted set, call → (255 − priority) · 2⁴⁰ + arrival seq: `ZRANGE 0 0`
+//!   is the highest priority, earliest arrival. Scores stay exact integers below 2⁵³.
+//! - `acd:calls`      hash, call → `priority|seq|arrived_ms|queue`, for as long as the call is
+//!   in the ACD (waiting, ringing or talking); lets a missed call return to its old place.
+//! - `acd:ready`      sorted set, operator → idle-since (ms): the longest idle comes first, and
+//!   equal scores order by id, the same tie-break as `core::acd::routing::pick`.
+//! - `acd:skills`     hash, `operator|skill` → level.
+//! - `acd:agents`     hash, operator → `state|at_ms|idle_ms|offer|call`.
+//! - `acd:offers`     hash, call → operator it is offered to or talking with.
+//! - `acd:clock`      counter; arrivals, offers and requeues each take the next value, so any
+//!   two ACD events (across instances) can be put in order afterwards.
+//!
+//! The scripts compute one key (the operator state) from arguments they also declare; this is
+//! a single Redis, not a cluster, so every key lives on the one server.
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use super::postgres::StoreError;
+
+const ENQUEUE: &str = r"
+-- KEYS queue, calls, clock; ARGV call, priority, max_waiting, now_ms, queue name
+local info = redis.call('HGET', KEYS[2], ARGV[1])
+if info then
+  local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+  if rank then return {1, rank + 1, tonumber(string.match(info, '^%d+|(%d+)|'))} end
+  return {2, 0, 0}
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return {0, 0, 0} end
+local seq = redis.call('INCR', KEYS[3])
+local score = (255 - tonumber(ARGV[2])) * 1099511627776 + seq
+redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. seq .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+return {1, redis.call('ZRANK', KEYS[1], ARGV[1]) + 1, seq}
+";
+
+const RESERVE: &str = r"
+-- KEYS queue, ready, skills, agents, offers, clock; ARGV skill, min_level, now_ms
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #head == 0 then return false end
+local call = head[1]
+local min = tonumber(ARGV[2])
+local ready = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+for i = 1, #ready, 2 do
+  local agent = ready[i]
+  local level = tonumber(redis.call('HGET', KEYS[3], agent .. '|' .. ARGV[1]) or '0')
+  if level > 0 and level >= min then
+    local offer = redis.call('INCR', KEYS[6])
+    redis.call('ZREM', KEYS[1], call)
+    redis.call('ZREM', KEYS[2], agent)
+    redis.call('HSET', KEYS[4], agent,
+      'offered|' .. ARGV[3] .. '|' .. ready[i + 1] .. '|' .. offer .. '|' .. call)
+    redis.call('HSET', KEYS[5], call, agent)
+    return {call, agent, offer}
+  end
+end
+return false
+";
+
+/// Shared by the scripts that read an operator's state.
+const PARSE_AGENT: &str = r"
+local function agent_state(key, agent)
+  local s = redis.call('HGET', key, agent)
+  if not s then return nil end
+  local name, at, idle, offer, call = string.match(s, '^(%a+)|(%d*)|(%d*)|(%d*)|(.*)$')
+  return {name = name, at = at, idle = idle, offer = offer, call = call}
+end
+";
+
+const RELEASE_MISSED: &str = r"
+-- KEYS queue, agents, offers, calls, clock; ARGV call, agent, offer, now_ms
+local st = agent_state(KEYS[2], ARGV[2])
+if not st or st.name ~= 'offered' or st.call ~= ARGV[1] or st.offer ~= ARGV[3] then return 0 end
+local prio, seq = string.match(redis.call('HGET', KEYS[4], ARGV[1]), '^(%d+)|(%d+)|')
+redis.call('HSET', KEYS[2], ARGV[2], 'missed|' .. ARGV[4] .. '|||')
+redis.call('HDEL', KEYS[3], ARGV[1])
+local score = (255 - tonumber(prio)) * 1099511627776 + tonumber(seq)
+redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
+return redis.call('INCR', KEYS[5])
+";
+
+const ANSWER: &str = r"
+-- KEYS agents; ARGV call, agent, offer, now_ms
+local st = agent_state(KEYS[1], ARGV[2])
+if not st or st.name ~= 'offered' or st.call ~= ARGV[1] or st.offer ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], 'talking|' .. ARGV[4] .. '||' .. st.offer .. '|' .. ARGV[1])
+return 1
+";
+
+const FINISH: &str = r"
+-- KEYS agents, offers, calls; ARGV call, agent, now_ms
+local st = agent_state(KEYS[1], ARGV[2])
+if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||')
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+";
+
+const AGENT_READY: &str = r"
+-- KEYS agents, ready; ARGV agent, idle_since_ms
+-- A late 'ready' (from another instance, or a retried event) must not put an operator who
+-- is ringing or talking back into routing: that is how one would get two calls.
+local st = agent_state(KEYS[1], ARGV[1])
+if st and (st.name == 'offered' or st.name == 'talking') then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], 'ready|' .. ARGV[2] .. '|' .. ARGV[2] .. '||')
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+";
+
+const AGENT_AWAY: &str = r"
+-- KEYS agents, ready; ARGV agent, state name, now_ms
+local st = agent_state(KEYS[1], ARGV[1])
+if st and (st.name == 'offered' or st.name == 'talking') then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|||')
+return 1
+";
+
+const ABANDON: &str = r"
+-- KEYS queue, calls, offers, agents, ready; ARGV call
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  return 1
+end
+local agent = redis.call('HGET', KEYS[3], ARGV[1])
+if not agent then return 0 end
+local st = agent_state(KEYS[4], agent)
+if not st or st.name ~= 'offered' or st.call ~= ARGV[1] then return 0 end
+-- Not the operator's fault: they keep their place in the longest-idle order.
+redis.call('HSET', KEYS[4], agent, 'ready|' .. st.idle .. '|' .. st.idle .. '||')
+redis.call('ZADD', KEYS[5], st.idle, agent)
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 2
+";
+
+const TAKE_OVERDUE: &str = r"
+-- KEYS queue, calls; ARGV arrived at or before (ms)
+local cutoff = tonumber(ARGV[1])
+local out = {}
+for _, call in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local arrived = tonumber(string.match(redis.call('HGET', KEYS[2], call) or '', '^%d+|%d+|(%d+)|') or '0')
+  if arrived <= cutoff then
+    redis.call('ZREM', KEYS[1], call)
+    redis.call('HDEL', KEYS[2], call)
+    out[#out + 1] = call
+  end
+end
+return out
+";
+
+const SET_SKILLS: &str = r"
+-- KEYS skills; ARGV agent, skill, level, skill, level, ...
+local mine = ARGV[1] .. '|'
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, #mine) == mine then redis.call('HDEL', KEYS[1], f) end
+end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], mine .. ARGV[i], ARGV[i + 1]) end
+return 1
+";
+
+/// The result of [`AcdStore::enqueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Waiting at 1-based `position`; `seq` is its arrival order (kept if it was already there).
+    Waiting { position: u64, seq: u64 },
+    /// The queue holds `max_waiting` callers already: offer a callback.
+    Refused,
+    /// The call is ringing or talking with an operator; it is not queued twice.
+    AlreadyOffered,
+}
+
+/// A call reserved for an operator. `offer` names this one offer, so a ring timeout that
+/// arrives after the call was offered again is recognised as stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub call: String,
+    pub agent: String,
+    pub offer: u64,
+}
+
+/// What [`AcdStore::abandon`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandoned {
+    WasWaiting,
+    /// The operator's phone was ringing; they are ready again.
+    WasRinging,
+    /// Not in a queue nor ringing (talking, or already gone): nothing changed.
+    NotFound,
+}
+
+#[derive(Clone)]
+pub struct AcdStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl AcdStore {
+    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        Self {
+            conn,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)?;
+        Ok(Self::new(ConnectionManager::new(client).await?, prefix))
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}acd:{name}", self.prefix)
+    }
+
+    fn queue_key(&self, queue: &str) -> String {
+        self.key(&format!("queue:{queue}"))
+    }
+
+    fn with_agent_state(body: &str) -> Script {
+        Script::new(&format!("{PARSE_AGENT}\n{body}"))
+    }
+
+    /// Puts `call` in `queue` unless `max_waiting` callers wait there already (checked and
+    /// applied in one step, so two instances cannot both admit the seventh caller).
+    pub async fn enqueue(
+        &self,
+        queue: &str,
+        call: &str,
+        priority: u8,
+        max_waiting: usize,
+        now_ms: i64,
+    ) -> Result<Enqueued, StoreError> {
+        let mut c = self.conn.clone();
+        let (kind, position, seq): (i64, u64, u64) = Script::new(ENQUEUE)
+            .key(self.queue_key(queue))
+            .key(self.key("calls"))
+            .key(self.key("clock"))
+            .arg(call)
+            .arg(priority)
+            .arg(max_waiting)
+            .arg(now_ms)
+            .arg(queue)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(match kind {
+            1 => Enqueued::Waiting { position, seq },
+            2 => Enqueued::AlreadyOffered,
+            _ => Enqueued::Refused,
+        })
+    }
+
+    /// Takes the head call of `queue` and the longest-idle ready operator with `skill` at
+    /// `min_level` or above (at least 1), and marks the operator offered with that call — all
+    /// or nothing. None: no caller waiting or no such operator ready.
+    pub async fn reserve(
+        &self,
+        queue: &str,
+        skill: &str,
+        min_level: u8,
+        now_ms: i64,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let mut c = self.conn.clone();
+        let r: Option<(String, String, u64)> = Script::new(RESERVE)
+            .key(self.queue_key(queue))
+            .key(self.key("ready"))
+            .key(self.key("skills"))
+            .key(self.key("agents"))
+            .key(self.key("offers"))
+            .key(self.key("clock"))
+            .arg(skill)
+            .arg(min_level.max(1))
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(r.map(|(call, agent, offer)| Reservation { call, agent, offer }))
+    }
+
+    /// The ring timed out: the operator becomes "not ready (missed)" and the call returns to
+    /// its old place at the head of `queue`. Returns the event clock of the requeue, or None
+    /// if the offer was no longer current (answered, abandoned, or already released).
+    pub async fn release_missed(
+        &self,
+        queue: &str,
+        r: &Reservation,
+        now_ms: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut c = self.conn.clone();
+        let at: u64 = Self::with_agent_state(RELEASE_MISSED)
+            .key(self.queue_key(queue))
+            .key(self.key("agents"))
+            .key(self.key("offers"))
+            .key(self.key("calls"))
+            .key(self.key("clock"))
+            .arg(&r.call)
+            .arg(&r.agent)
+            .arg(r.offer)
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok((at > 0).then_some(at))
+    }
+
+    /// The operator answered this offer. False if the offer is no longer current.
+    pub async fn answer(&self, r: &Reservation, now_ms: i64) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Self::with_agent_state(ANSWER)
+            .key(self.key("agents"))
+            .arg(&r.call)
+            .arg(&r.agent)
+            .arg(r.offer)
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The call ended: it leaves the ACD and the operator goes to after-call work, out of
+    /// routing until [`AcdStore::agent_ready`].
+    pub async fn finish(&self, call: &str, agent: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Self::with_agent_state(FINISH)
+            .key(self.key("agents"))
+            .key(self.key("offers"))
+            .key(self.key("calls"))
+            .arg(call)
+            .arg(agent)
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Makes the operator routable, idle since `idle_since_ms`. False (and no change) while
+    /// they are ringing or talking.
+    pub async fn agent_ready(&self, agent: &str, idle_since_ms: i64) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Self::with_agent_state(AGENT_READY)
+            .key(self.key("agents"))
+            .key(self.key("ready"))
+            .arg(agent)
+            .arg(idle_since_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Takes the operator out of routing into `state` (`break`, `absent`, `loggedout`, ...;
+    /// letters only). False (and no change) while they are ringing or talking.
+    pub async fn agent_away(
+        &self,
+        agent: &str,
+        state: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Self::with_agent_state(AGENT_AWAY)
+            .key(self.key("agents"))
+            .key(self.key("ready"))
+            .arg(agent)
+            .arg(state)
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The caller hung up before talking to anyone.
+    pub async fn abandon(&self, queue: &str, call: &str) -> Result<Abandoned, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Self::with_agent_state(ABANDON)
+            .key(self.queue_key(queue))
+            .key(self.key("calls"))
+            .key(self.key("offers"))
+            .key(self.key("agents"))
+            .key(self.key("ready"))
+            .arg(call)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(match n {
+            1 => Abandoned::WasWaiting,
+            2 => Abandoned::WasRinging,
+            _ => Abandoned::NotFound,
+        })
+    }
+
+    /// Removes and returns, in queue order, the callers who arrived at or before
+    /// `arrived_by_ms`: they have waited the maximum and overflow.
+    pub async fn take_overdue(
+        &self,
+        queue: &str,
+        arrived_by_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(Script::new(TAKE_OVERDUE)
+            .key(self.queue_key(queue))
+            .key(self.key("calls"))
+            .arg(arrived_by_ms)
+            .invoke_async(&mut c)
+            .await?)
+    }
+
+    /// Replaces the operator's skills.
+    pub async fn set_skills(&self, agent: &str, skills: &[(&str, u8)]) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let script = Script::new(SET_SKILLS);
+        let mut inv = script.key(self.key("skills"));
+        inv.arg(agent);
+        for (skill, level) in skills {
+            inv.arg(*skill).arg(*level);
+        }
+        inv.invoke_async::<()>(&mut c).await?;
+        Ok(())
+    }
+
+    /// Callers waiting in `queue`, head first.
+    pub async fn waiting(&self, queue: &str) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("ZRANGE")
+            .arg(self.queue_key(queue))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut c)
+            .await?)
+    }
+
+    /// The operator's state name (`ready`, `offered`, `talking`, `missed`, ...), if known.
+    pub async fn agent_state(&self, agent: &str) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn.clone();
+        let s: Option<String> = redis::cmd("HGET")
+            .arg(self.key("agents"))
+            .arg(agent)
+            .query_async(&mut c)
+            .await?;
+        Ok(s.map(|s| s.split('|').next().unwrap_or_default().to_string()))
+    }
+}
