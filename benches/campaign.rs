@@ -81,22 +81,21 @@ fn write_list(path: &std::path::Path, n: usize, prefix: &str) {
 fn campaign(list: i32, trunk: &str, lines: i32) -> NewCampaign {
     NewCampaign {
         name: "bench".into(),
-        list_number: list,
-        audio: "/var/lib/contactd/recordings/campaigns/bench.wav".into(),
-        confirm: false,
         trunk: trunk.into(),
         lines,
-        caller_id: None,
         window_days: "mon-sun".into(),
         window_start: "00:00".into(),
         window_end: "23:59".into(),
-        time_zone: None,
         max_attempts: 1,
         retry_busy_s: 1,
         retry_no_answer_s: 1,
         ring_s: 10,
-        created_by: "bench".into(),
-        manager_email: None,
+        ..NewCampaign::with_defaults(
+            &Default::default(),
+            list,
+            "/var/lib/contactd/recordings/campaigns/bench.wav",
+            "bench",
+        )
     }
 }
 

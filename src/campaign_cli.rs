@@ -161,8 +161,6 @@ pub async fn run_campaigns(
             let (id, n) = store
                 .create(&NewCampaign {
                     name: name.unwrap_or_else(|| format!("list {list}")),
-                    list_number: list,
-                    audio,
                     confirm,
                     trunk,
                     lines: lines as i32,
@@ -172,11 +170,8 @@ pub async fn run_campaigns(
                     window_end: until,
                     time_zone,
                     max_attempts: max_attempts.unwrap_or(d.max_attempts).max(1) as i32,
-                    retry_busy_s: d.retry_busy_seconds as i32,
-                    retry_no_answer_s: d.retry_no_answer_seconds as i32,
-                    ring_s: d.ring_seconds as i32,
-                    created_by: "cli".into(),
                     manager_email: email,
+                    ..NewCampaign::with_defaults(d, list, &audio, "cli")
                 })
                 .await?;
             println!("campaign {id} started: {n} subscribers, {lines} lines");

@@ -12,23 +12,21 @@ use contactd::store::campaigns::NewCampaign;
 
 fn campaign(list: i32, lines: i32) -> NewCampaign {
     NewCampaign {
-        name: format!("list {list}"),
-        list_number: list,
-        audio: "/var/lib/contactd/recordings/campaigns/m.wav".into(),
-        confirm: false,
-        trunk: "e1".into(),
         lines,
         caller_id: Some("4951234567".into()),
         window_days: "mon-sun".into(),
         window_start: "00:00".into(),
         window_end: "23:59".into(),
-        time_zone: None,
         max_attempts: 1,
         retry_busy_s: 1,
         retry_no_answer_s: 1,
         ring_s: 10,
-        created_by: "201".into(),
-        manager_email: None,
+        ..NewCampaign::with_defaults(
+            &Default::default(),
+            list,
+            "/var/lib/contactd/recordings/campaigns/m.wav",
+            "201",
+        )
     }
 }
 

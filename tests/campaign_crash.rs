@@ -136,22 +136,19 @@ retry_seconds = 1
     let (id, _) = campaigns
         .create(&NewCampaign {
             name: "crash test".into(),
-            list_number: 3,
-            audio: "/var/lib/contactd/recordings/campaigns/msg.wav".into(),
-            confirm: false,
-            trunk: "e1".into(),
-            lines: 5,
-            caller_id: None,
             window_days: "mon-sun".into(),
             window_start: "00:00".into(),
             window_end: "23:59".into(),
-            time_zone: None,
             max_attempts: 2,
             retry_busy_s: 1,
             retry_no_answer_s: 1,
             ring_s: 10,
-            created_by: "cli".into(),
-            manager_email: None,
+            ..NewCampaign::with_defaults(
+                &cfg.campaigns,
+                3,
+                "/var/lib/contactd/recordings/campaigns/msg.wav",
+                "cli",
+            )
         })
         .await
         .unwrap();

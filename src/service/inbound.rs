@@ -147,22 +147,9 @@ impl InboundCalls {
                     .campaigns
                     .create(&NewCampaign {
                         name,
-                        list_number: *list,
-                        audio: audio.clone(),
                         confirm: *confirm,
-                        trunk: c.trunk.clone(),
-                        lines: c.lines as i32,
-                        caller_id: None,
-                        window_days: c.window_days.clone(),
-                        window_start: c.window_start.clone(),
-                        window_end: c.window_end.clone(),
-                        time_zone: None,
-                        max_attempts: c.max_attempts as i32,
-                        retry_busy_s: c.retry_busy_seconds as i32,
-                        retry_no_answer_s: c.retry_no_answer_seconds as i32,
-                        ring_s: c.ring_seconds as i32,
-                        created_by: caller.to_string(),
                         manager_email: email,
+                        ..NewCampaign::with_defaults(c, *list, audio, caller)
                     })
                     .await;
                 match created {

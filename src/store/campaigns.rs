@@ -53,6 +53,37 @@ pub struct NewCampaign {
     pub manager_email: Option<String>,
 }
 
+impl NewCampaign {
+    /// A campaign to `list` with the configured defaults (`[campaigns]`): what a manager's
+    /// short code starts; the CLI and tests override what they need.
+    pub fn with_defaults(
+        d: &crate::config::CampaignDefaults,
+        list_number: i32,
+        audio: &str,
+        created_by: &str,
+    ) -> Self {
+        Self {
+            name: format!("list {list_number}"),
+            list_number,
+            audio: audio.to_string(),
+            confirm: false,
+            trunk: d.trunk.clone(),
+            lines: d.lines as i32,
+            caller_id: None,
+            window_days: d.window_days.clone(),
+            window_start: d.window_start.clone(),
+            window_end: d.window_end.clone(),
+            time_zone: None,
+            max_attempts: d.max_attempts.max(1) as i32,
+            retry_busy_s: d.retry_busy_seconds as i32,
+            retry_no_answer_s: d.retry_no_answer_seconds as i32,
+            ring_s: d.ring_seconds as i32,
+            created_by: created_by.to_string(),
+            manager_email: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Target {
     pub contact_id: i64,
