@@ -803,6 +803,26 @@ impl Config {
             }
         }
         self.validate_ivr(&mut bad);
+        // These paths end up inside `playback`/`record` arguments on the switch: a space
+        // would split the argument, so only a plain absolute path is accepted.
+        for (key, path) in [
+            ("prompts.dir", &self.prompts.dir),
+            ("campaigns.audio_dir", &self.campaigns.audio_dir),
+            ("daemon.recordings_dir", &self.daemon.recordings_dir),
+        ] {
+            let p = path.to_string_lossy();
+            if !p.starts_with('/')
+                || p.contains("..")
+                || !p
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b))
+            {
+                bad(
+                    key.into(),
+                    "must be an absolute path of letters, digits, _ . / - only",
+                );
+            }
+        }
         if !matches!(self.prompts.language.as_str(), "ru" | "en") {
             bad("prompts.language".into(), "must be ru or en");
         }
@@ -944,6 +964,13 @@ mod tests {
         assert!(err.contains("trunk.e1.channels: an E1 span"), "{err}");
         assert!(err.contains("trunk.e1.switch: names no"), "{err}");
         assert!(err.contains("trunk.e1.dial"), "{err}");
+    }
+
+    #[test]
+    fn paths_that_would_split_a_switch_argument_are_rejected() {
+        let text = format!("{GOOD}\n[campaigns]\naudio_dir = \"/var/lib/my messages\"\n");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("campaigns.audio_dir"), "{err}");
     }
 
     #[test]
