@@ -327,11 +327,18 @@ impl InboundCalls {
         let caller = crate::esl::commands::PhoneNumber::parse(&data.caller)
             .map(|n| n.as_str().to_string())
             .ok();
+        // With several switches the dialplan names its node (`contactd_node`); a name that is
+        // not configured is not trusted.
+        let node = data
+            .vars
+            .get("contactd_node")
+            .filter(|n| self.config.switch.contains_key(n.as_str()))
+            .map_or(self.node.as_str(), String::as_str);
         if let Err(e) = self
             .calls
             .insert(&NewCall {
                 uuid,
-                node: &self.node,
+                node,
                 direction: "inbound",
                 purpose: "ivr",
                 trunk: data.vars.get("contactd_trunk").map(String::as_str),
