@@ -10,6 +10,7 @@
 //! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows.
 //! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`.
 //! - [`campaign_cli`]: `contactd campaigns ...` (create, pause, resume, cancel, report).
+//! - [`operator_cli`]: `contactd operators ...` (operators, skills, groups, states, day times).
 //! - [`accounts`]: accounts, meters, readings in PostgreSQL; billing import/export CLI.
 //! - [`http_readings`]: `POST /api/v1/readings` (web/messenger readings, same checks as the IVR).
 //! - [`app`]: composition root, systemd notify, graceful drain.
@@ -32,6 +33,7 @@ pub mod http_readings;
 pub mod lists;
 pub mod mail;
 pub mod notify;
+pub mod operator_cli;
 pub mod report;
 pub mod service;
 pub mod sim;

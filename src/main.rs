@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         cmd: contactd::campaign_cli::CampaignsCommand,
     },
+    /// Operators (ACD): add, ls, skill, groups, state, day.
+    Operators {
+        #[command(subcommand)]
+        cmd: contactd::operator_cli::OperatorsCommand,
+    },
     /// Accounts and meters: import billing's CSV.
     Accounts {
         #[command(subcommand)]
@@ -232,6 +237,11 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
         }),
         Command::Campaigns { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
             contactd::campaign_cli::run_campaigns(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))
+        }),
+        Command::Operators { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            contactd::operator_cli::run_operators(cmd, &cfg, &pool)
                 .await
                 .map_err(|e| (e.to_string(), e.exit_code()))
         }),

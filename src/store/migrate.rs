@@ -35,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "004_accounts.sql",
         sql: include_str!("../../sql/004_accounts.sql"),
     },
+    Migration {
+        version: 5,
+        name: "005_operators.sql",
+        sql: include_str!("../../sql/005_operators.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -2,6 +2,7 @@
 pub mod acd;
 pub mod campaigns;
 pub mod migrate;
+pub mod operators;
 pub mod postgres;
 pub mod redis;
 pub mod scratch;

@@ -1,0 +1,276 @@
+//! PostgreSQL repository of operators (ACD agents): who they are and which phone they answer
+//! on, their skills per routing group, and the log of their states — one row per period a state
+//! lasted, from which the KPIs and pay are computed. A change closes the open period and opens
+//! the next in one transaction, under a lock on the operator, so the log has no gaps or overlaps.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::Pool;
+
+use super::StoreError;
+use crate::core::acd::agent::StateName;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub endpoint: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One state period; `until` is `None` for the state the operator is in now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    pub state: String,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The key a state is stored under in `operator_states.state`.
+pub fn state_key(s: StateName) -> &'static str {
+    match s {
+        StateName::LoggedOut => "logged_out",
+        StateName::Ready => "ready",
+        StateName::Offered => "offered",
+        StateName::Talking => "talking",
+        StateName::WrapUp => "wrap_up",
+        StateName::Break => "break",
+        StateName::Absent => "absent",
+        StateName::Missed => "missed",
+    }
+}
+
+/// The inverse of [`state_key`].
+pub fn parse_state_key(key: &str) -> Option<StateName> {
+    Some(match key {
+        "logged_out" => StateName::LoggedOut,
+        "ready" => StateName::Ready,
+        "offered" => StateName::Offered,
+        "talking" => StateName::Talking,
+        "wrap_up" => StateName::WrapUp,
+        "break" => StateName::Break,
+        "absent" => StateName::Absent,
+        "missed" => StateName::Missed,
+        _ => return None,
+    })
+}
+
+const COLUMNS: &str = "id, login, name, endpoint, created_at";
+
+fn operator(r: &tokio_postgres::Row) -> Operator {
+    Operator {
+        id: r.get(0),
+        login: r.get(1),
+        name: r.get(2),
+        endpoint: r.get(3),
+        created_at: r.get(4),
+    }
+}
+
+#[derive(Clone)]
+pub struct Operators {
+    pool: Pool,
+}
+
+impl Operators {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// Inserts an operator (login and endpoint already validated); returns the id.
+    pub async fn create(&self, login: &str, name: &str, endpoint: &str) -> Result<i64, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_one(
+                "INSERT INTO operators (login, name, endpoint) VALUES ($1, $2, $3) RETURNING id",
+                &[&login, &name, &endpoint],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    pub async fn list(&self) -> Result<Vec<Operator>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                &format!("SELECT {COLUMNS} FROM operators ORDER BY login"),
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(operator).collect())
+    }
+
+    pub async fn get(&self, login: &str) -> Result<Option<Operator>, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM operators WHERE login = $1"),
+                &[&login],
+            )
+            .await?;
+        Ok(row.as_ref().map(operator))
+    }
+
+    /// Adds a routing group; `false` if it already existed.
+    pub async fn add_group(&self, name: &str) -> Result<bool, StoreError> {
+        let db = self.pool.get().await?;
+        let n = db
+            .execute(
+                "INSERT INTO operator_groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                &[&name],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Every group with the number of operators skilled in it.
+    pub async fn groups(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "SELECT g.name, count(s.operator)
+                 FROM operator_groups g LEFT JOIN operator_skills s ON s.\"group\" = g.id
+                 GROUP BY g.name ORDER BY g.name",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Sets (or changes) the operator's level in a group; `NotFound` names a missing group.
+    pub async fn set_skill(
+        &self,
+        operator: i64,
+        group: &str,
+        level: i16,
+    ) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        let n = db
+            .execute(
+                "INSERT INTO operator_skills (operator, \"group\", level)
+                 SELECT $1, id, $3 FROM operator_groups WHERE name = $2
+                 ON CONFLICT (operator, \"group\") DO UPDATE SET level = EXCLUDED.level",
+                &[&operator, &group, &level],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("group {group}")));
+        }
+        Ok(())
+    }
+
+    /// The operator's skills as (group, level), by group name.
+    pub async fn skills(&self, operator: i64) -> Result<Vec<(String, i16)>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "SELECT g.name, s.level FROM operator_skills s
+                 JOIN operator_groups g ON g.id = s.\"group\"
+                 WHERE s.operator = $1 ORDER BY g.name",
+                &[&operator],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The open period, if the operator has ever been logged.
+    pub async fn current(&self, operator: i64) -> Result<Option<Period>, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                "SELECT state, reason, since, until FROM operator_states
+                 WHERE operator = $1 AND until IS NULL",
+                &[&operator],
+            )
+            .await?;
+        Ok(row.map(|r| Period {
+            state: r.get(0),
+            reason: r.get(1),
+            since: r.get(2),
+            until: r.get(3),
+        }))
+    }
+
+    /// Closes the open period at `at` and opens `state` from `at`, in one transaction under a
+    /// lock on the operator, so two concurrent changes are serialised rather than overlapping.
+    /// Returns the period closed, if there was one. An `at` before the open period began is
+    /// refused by the `operator_states_period` constraint.
+    pub async fn log_state(
+        &self,
+        operator: i64,
+        state: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Period>, StoreError> {
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        if tx
+            .query_opt(
+                "SELECT 1 FROM operators WHERE id = $1 FOR UPDATE",
+                &[&operator],
+            )
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound(format!("operator {operator}")));
+        }
+        let closed = tx
+            .query_opt(
+                "UPDATE operator_states SET until = $2 WHERE operator = $1 AND until IS NULL
+                 RETURNING state, reason, since, until",
+                &[&operator, &at],
+            )
+            .await?
+            .map(|r| Period {
+                state: r.get(0),
+                reason: r.get(1),
+                since: r.get(2),
+                until: r.get(3),
+            });
+        tx.execute(
+            "INSERT INTO operator_states (operator, state, reason, since) VALUES ($1, $2, $3, $4)",
+            &[&operator, &state, &reason, &at],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(closed)
+    }
+
+    /// Seconds spent per (state, reason) during the local `day` in zone `tz` (an IANA name),
+    /// periods clipped to that day's midnights (DST-aware: a day may be 23 or 25 hours); the
+    /// open period counts up to now. Logged-out time is not reported, as in the KPIs.
+    pub async fn time_in_states(
+        &self,
+        operator: i64,
+        day: NaiveDate,
+        tz: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "WITH b AS (
+                     SELECT ($2::date::timestamp AT TIME ZONE $3) AS lo,
+                            (($2::date + 1)::timestamp AT TIME ZONE $3) AS hi),
+                 p AS (
+                     SELECT s.state, s.reason, s.since, s.until FROM operator_states s, b
+                     WHERE s.operator = $1 AND s.since >= b.lo AND s.since < b.hi
+                     UNION ALL
+                     (SELECT s.state, s.reason, s.since, s.until FROM operator_states s, b
+                      WHERE s.operator = $1 AND s.since < b.lo ORDER BY s.since DESC LIMIT 1)),
+                 c AS (
+                     SELECT p.state, p.reason, greatest(p.since, b.lo) AS f,
+                            least(coalesce(p.until, now()), b.hi) AS t
+                     FROM p, b)
+                 SELECT state, reason, round(sum(extract(epoch FROM t - f)))::bigint
+                 FROM c WHERE t > f AND state <> 'logged_out'
+                 GROUP BY state, reason ORDER BY state, reason",
+                &[&operator, &day, &tz],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+}

@@ -1,0 +1,271 @@
+//! Guards `contactd operators ...` through the binary: operators with validated endpoints,
+//! skills in existing groups, state changes checked by the operator state machine and logged
+//! as periods, and the day report of time per state computed from those periods.
+mod common;
+
+use chrono::{DateTime, TimeZone, Utc};
+use contactd::store::operators::Operators;
+use contactd::store::postgres;
+
+struct Cli {
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Cli {
+    fn new(env: &common::TestEnv) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("contactd.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[switch.fs1]
+host = "127.0.0.1"
+password = "SuperSecretEsl"
+[http]
+token = "0123456789abcdef-secret"
+[postgres]
+url = "{}"
+"#,
+                env.db_url()
+            ),
+        )
+        .unwrap();
+        Self { _dir: dir, config }
+    }
+
+    async fn run(&self, args: &[&str]) -> Out {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("operators")
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        Out {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
+        out.stdout
+    }
+
+    async fn refused(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert_eq!(out.code, Some(65), "{args:?}: {}{}", out.stdout, out.stderr);
+        out.stderr
+    }
+}
+
+#[tokio::test]
+async fn operators_skills_and_state_changes() {
+    let env = common::TestEnv::new().await;
+    let cli = Cli::new(&env);
+
+    let out = cli.ok(&["add", "alice", "Alice Smith", "user/1001"]).await;
+    assert!(out.contains("operator alice added"), "{out}");
+    cli.ok(&["add", "bob", "Bob Jones", "sofia/gateway/gw/84951234567"])
+        .await;
+    for bad in [
+        "user/10 01",
+        "user/1001\n",
+        "sip/1001",
+        "user/1001,user/1002",
+    ] {
+        let err = cli.refused(&["add", "carol", "Carol", bad]).await;
+        assert!(err.contains("endpoint"), "{bad:?}: {err}");
+    }
+    let err = cli.refused(&["add", "Carol!", "Carol", "user/1003"]).await;
+    assert!(err.contains("login"), "{err}");
+    let err = cli.refused(&["add", "alice", "Again", "user/1009"]).await;
+    assert!(err.contains("already exists"), "{err}");
+
+    cli.ok(&["skill", "alice", "meter", "7"]).await;
+    cli.ok(&["skill", "alice", "general", "3"]).await;
+    cli.ok(&["skill", "alice", "meter", "8"]).await; // a change, not a second row
+    cli.ok(&["skill", "bob", "specialists", "10"]).await;
+    let err = cli.refused(&["skill", "alice", "meter", "11"]).await;
+    assert!(err.contains("level 11"), "{err}");
+    let err = cli.refused(&["skill", "alice", "metre", "5"]).await;
+    assert!(err.contains("group metre"), "{err}");
+    let err = cli.refused(&["skill", "nobody", "meter", "5"]).await;
+    assert!(err.contains("operator nobody"), "{err}");
+    let groups = cli.ok(&["groups"]).await;
+    for g in [
+        "general",
+        "meter",
+        "connection",
+        "contracts",
+        "specialists",
+        "supervisors",
+    ] {
+        assert!(groups.contains(g), "{groups}");
+    }
+    assert!(
+        groups
+            .lines()
+            .any(|l| l.starts_with("meter") && l.contains("1 operators")),
+        "{groups}"
+    );
+
+    // Real changes, one after another, through the state machine.
+    let out = cli.ok(&["state", "alice", "login"]).await;
+    assert!(out.contains("logged out -> ready"), "{out}");
+    let err = cli.refused(&["state", "alice", "ready"]).await;
+    assert!(
+        err.contains("operator cannot go from ready to ready"),
+        "{err}"
+    );
+    let err = cli.refused(&["state", "alice", "break"]).await;
+    assert!(err.contains("reason"), "{err}");
+    let out = cli.ok(&["state", "alice", "break", "lunch"]).await;
+    assert!(out.contains("ready -> break (lunch)"), "{out}");
+    let ls = cli.ok(&["ls"]).await;
+    let alice = ls.lines().find(|l| l.starts_with("alice")).unwrap();
+    assert!(alice.contains("break (lunch)"), "{ls}");
+    assert!(alice.contains("general:3,meter:8"), "{ls}");
+    assert!(alice.contains("user/1001"), "{ls}");
+    let bob = ls.lines().find(|l| l.starts_with("bob")).unwrap();
+    assert!(bob.contains("logged out"), "{ls}");
+    cli.ok(&["state", "alice", "ready"]).await;
+    let out = cli.ok(&["state", "alice", "logout"]).await;
+    assert!(out.contains("ready -> logged out"), "{out}");
+    let err = cli.refused(&["state", "alice", "ready"]).await;
+    assert!(
+        err.contains("operator cannot go from logged out to ready"),
+        "{err}"
+    );
+    let err = cli.refused(&["state", "alice", "talking"]).await;
+    assert!(err.contains("talking"), "{err}");
+    let err = cli.refused(&["state", "nobody", "login"]).await;
+    assert!(err.contains("operator nobody"), "{err}");
+
+    let pg = env.pg().await;
+    let rows = pg
+        .query(
+            "SELECT s.state, s.reason, s.until IS NULL FROM operator_states s
+             JOIN operators o ON o.id = s.operator WHERE o.login = 'alice' ORDER BY s.id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let log: Vec<(String, String, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let want = [
+        ("ready", "", false),
+        ("break", "lunch", false),
+        ("ready", "", false),
+        ("logged_out", "", true),
+    ];
+    assert_eq!(log.len(), want.len(), "{log:?}");
+    for ((s, r, open), (ws, wr, wo)) in log.iter().zip(want) {
+        assert_eq!((s.as_str(), r.as_str(), *open), (ws, wr, wo), "{log:?}");
+    }
+    // Contiguous: each period ends where the next begins.
+    let gaps: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM operator_states a JOIN operator_states b
+               ON b.operator = a.operator AND b.id = (SELECT min(id) FROM operator_states
+                                                      WHERE operator = a.operator AND id > a.id)
+             WHERE a.until IS DISTINCT FROM b.since",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(gaps, 0);
+}
+
+fn utc(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap()
+}
+
+#[tokio::test]
+async fn day_reports_time_per_state_clipped_to_local_midnights() {
+    let env = common::TestEnv::new().await;
+    let cli = Cli::new(&env);
+    cli.ok(&["add", "bob", "Bob Jones", "freetdm/1/a/1234"])
+        .await;
+    let store = Operators::new(postgres::pool(env.db_url(), 2).unwrap());
+    let bob = store.get("bob").await.unwrap().unwrap();
+    // Europe/Moscow (the default zone, UTC+3): 10 March is 9 March 21:00Z to 10 March 21:00Z.
+    let log = [
+        (utc(9, 20, 0), "ready", ""),
+        (utc(9, 22, 0), "break", "lunch"),
+        (utc(9, 22, 45), "ready", ""),
+        (utc(9, 23, 0), "break", "coffee"),
+        (utc(9, 23, 10), "absent", ""),
+        (utc(9, 23, 30), "ready", ""),
+        (utc(10, 20, 30), "break", "lunch"),
+        (utc(10, 21, 30), "logged_out", ""),
+    ];
+    for (at, state, reason) in log {
+        store.log_state(bob.id, state, reason, at).await.unwrap();
+    }
+    // A change dated before the open period began would make the log overlap: refused.
+    assert!(store
+        .log_state(bob.id, "ready", "", utc(10, 21, 0))
+        .await
+        .is_err());
+
+    let day = cli.ok(&["day", "bob", "2026-03-10"]).await;
+    let secs = |label: &str| -> i64 {
+        let line = day
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("{label}: {day}"));
+        line.split_whitespace()
+            .rev()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(secs("ready"), 3600 + 900 + 75600, "{day}");
+    assert_eq!(secs("break (lunch)"), 2700 + 1800, "{day}");
+    assert_eq!(secs("break (coffee)"), 600, "{day}");
+    assert_eq!(secs("absent"), 1200, "{day}");
+    assert_eq!(secs("logged in"), 86400, "{day}");
+    assert!(day.contains("22:15:00"), "ready as h:mm:ss: {day}");
+
+    // The day before gets only the hour before its midnight.
+    let before = store
+        .time_in_states(bob.id, "2026-03-09".parse().unwrap(), "Europe/Moscow")
+        .await
+        .unwrap();
+    assert_eq!(before, vec![("ready".into(), String::new(), 3600)]);
+    // The same periods seen from UTC.
+    let utc_day = store
+        .time_in_states(bob.id, "2026-03-10".parse().unwrap(), "UTC")
+        .await
+        .unwrap();
+    assert_eq!(
+        utc_day,
+        vec![
+            ("break".into(), "lunch".into(), 3600),
+            ("ready".into(), String::new(), 20 * 3600 + 30 * 60),
+        ]
+    );
+    let empty = cli.ok(&["day", "bob", "2026-03-12"]).await;
+    assert!(empty.contains("not logged in"), "{empty}");
+
+    let err = cli.refused(&["day", "bob", "10.03.2026"]).await;
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+    let err = cli.refused(&["day", "nobody", "2026-03-10"]).await;
+    assert!(err.contains("operator nobody"), "{err}");
+}
