@@ -41,6 +41,28 @@ impl Scratch {
     }
 }
 
+/// contactd as its own process, so its CPU time and memory can be read from /proc.
+pub fn spawn_contactd(config: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .args(["run", "--config"])
+        .arg(config)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// Peak resident memory (VmHWM) of a process, in MB.
+pub fn proc_hwm_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
 pub fn config_text(s: &Scratch, esl_port: u16, trunk: &str, http: &str) -> String {
     format!(
         r#"
@@ -225,13 +247,7 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
 
     let cfg_path = dir.path().join("contactd.toml");
     std::fs::write(&cfg_path, &text).unwrap();
-    let bin = env!("CARGO_BIN_EXE_contactd");
-    let mut child = tokio::process::Command::new(bin)
-        .args(["run", "--config"])
-        .arg(&cfg_path)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_contactd(&cfg_path);
     let pid = child.id().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let store = Campaigns::new(pool.clone());
@@ -241,13 +257,7 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let done = store.progress(id).await.unwrap().done;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm_kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
+    let rss_mb = proc_hwm_mb(pid);
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -256,8 +266,8 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
         "200k list: import {import_s:.2} s; dialed {done} subscribers in {:?} on 120 lines (peak on the switch {}); contactd peak RSS {:.1} MB",
         dial_for,
         sim.peak_channels_on("gw1"),
-        hwm_kb / 1024.0
+        rss_mb
     );
     s.drop_now().await;
-    (import_s, hwm_kb / 1024.0, done)
+    (import_s, rss_mb, done)
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use contactd::sim::{self, CallerStep, Simulator};
 
-use crate::campaign::{config_text, Scratch};
+use crate::campaign::{config_text, proc_hwm_mb, spawn_contactd, Scratch};
 
 const CALLERS: usize = 500;
 
@@ -18,17 +18,6 @@ fn proc_cpu_ms(pid: u32) -> f64 {
     let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
         + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     ticks * 10.0
-}
-
-fn proc_hwm_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
 }
 
 fn script(account: &str, value: &str) -> Vec<CallerStep> {
@@ -98,12 +87,7 @@ pub async fn ivr_500() -> (f64, f64, f64, usize) {
 
     let cfg_path = dir.path().join("contactd.toml");
     std::fs::write(&cfg_path, &text).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-        .args(["run", "--config"])
-        .arg(&cfg_path)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_contactd(&cfg_path);
     let pid = child.id().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu0 = proc_cpu_ms(pid);

@@ -21,8 +21,6 @@ pub enum InvalidValue {
     Dtmf(String),
     #[error("application argument {0:?}: contains a line break or control character")]
     Argument(String),
-    #[error("hangup cause {0:?}: upper-case letters and _ only")]
-    Cause(String),
 }
 
 /// A dialable number: `+` then digits, or digits. Normalisation by dialing rules happens
@@ -117,14 +115,6 @@ pub fn check_app_arg(s: &str) -> Result<&str, InvalidValue> {
         Err(InvalidValue::Argument(s.to_string()))
     } else {
         Ok(s)
-    }
-}
-
-pub fn check_cause(s: &str) -> Result<&str, InvalidValue> {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
-        Ok(s)
-    } else {
-        Err(InvalidValue::Cause(s.to_string()))
     }
 }
 

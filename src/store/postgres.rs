@@ -201,16 +201,6 @@ impl Calls {
         Ok(())
     }
 
-    pub async fn set_flow_step(&self, uuid: Uuid, step: &str) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE calls SET flow_step = $2 WHERE uuid = $1",
-            &[&uuid, &step],
-        )
-        .await?;
-        Ok(())
-    }
-
     /// The inbound flow knows who ended the call better than the event stream does.
     pub async fn set_outcome(
         &self,
