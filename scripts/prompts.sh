@@ -58,6 +58,20 @@ confirm_start|Чтобы начать обзвон, нажмите 1. Чтобы
 campaign_started|Обзвон начат.|Calling has started.
 campaign_failed|Не удалось начать обзвон.|Calling could not be started.
 no_campaign|Обзвонов нет.|There is no campaign.
+acd_position|Ваш номер в очереди:|Your place in the queue is
+acd_wait_minutes|Ожидаемое время ожидания, минут:|The expected wait in minutes is
+acd_all_busy|Все операторы заняты, и очередь заполнена.|All operators are busy and the queue is full.
+acd_wait_too_long|Извините, ожидание затянулось.|We are sorry the wait is so long.
+acd_callback_offer|Чтобы мы перезвонили на этот номер, нажмите 1. Чтобы ввести другой номер, нажмите 2.|To be called back on this number, press 1. To enter another number, press 2.
+acd_callback_number|Введите номер для обратного звонка и нажмите решётку.|Enter the number to call you back on, then press hash.
+acd_callback_stored|Спасибо. Оператор перезвонит вам.|Thank you. An operator will call you back.
+acd_invalid|Неверный ввод.|Invalid entry.
+operator_ready|Вы готовы принимать звонки.|You are ready for calls.
+operator_break|Перерыв.|You are on a break.
+operator_absent|Вы отмечены отсутствующим.|You are marked absent.
+operator_logged_out|Вы вышли из системы.|You are logged out.
+operator_refused|Сейчас нельзя изменить состояние.|Your state cannot be changed now.
+operator_unknown|Этот телефон не закреплён за оператором.|This phone does not belong to an operator.
 called|Обзвонено|Called
 of|из|of
 campaign_paused|Обзвон приостановлен.|Calling is paused.

@@ -60,6 +60,8 @@ pub struct Shared {
     /// Set on SIGTERM: nothing new is started.
     pub draining: Arc<AtomicBool>,
     pub campaigns: crate::store::campaigns::Campaigns,
+    /// Operator routing on the first switch.
+    pub acd: crate::service::acd::Acd,
 }
 
 /// A started contactd.
@@ -139,6 +141,24 @@ impl App {
             })?;
 
         let pool_for_campaigns = pool.clone();
+        let acd_store = crate::store::acd::AcdStore::connect(
+            config.redis.url.expose(),
+            &config.redis.prefix,
+        )
+        .await
+        .map_err(AppError::Store)?;
+        let first = links.first().cloned().ok_or_else(|| {
+            AppError::Store(crate::store::StoreError::Config("no switch configured".into()))
+        })?;
+        let acd = crate::service::acd::Acd::new(
+            config.clone(),
+            first.clone(),
+            first.name(),
+            acd_store,
+            pool.clone(),
+            Some((calls.clone(), live.clone())),
+        );
+        tasks.push(tokio::spawn(acd.clone().run(final_rx.clone())));
         let shared = Arc::new(Shared {
             config: config.clone(),
             links,
@@ -148,6 +168,7 @@ impl App {
             outbound_live: Arc::new(AtomicUsize::new(0)),
             draining: Arc::new(AtomicBool::new(false)),
             campaigns: crate::store::campaigns::Campaigns::new(pool_for_campaigns),
+            acd: acd.clone(),
         });
         let runner = Arc::new(crate::service::campaigns::CampaignRunner::new(
             shared.campaigns.clone(),
@@ -170,6 +191,7 @@ impl App {
         let node = config.switch.keys().next().cloned().unwrap_or_default();
         let handler = Arc::new(InboundCalls {
             calls,
+            acd,
             campaigns: shared.campaigns.clone(),
             config: config.clone(),
             node,

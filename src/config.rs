@@ -69,6 +69,89 @@ pub struct Config {
     /// The meter-reading IVR of the trunk numbers (menu, checks, hours, hand-over).
     #[serde(default)]
     pub ivr: IvrConfig,
+    /// Operator routing: queues, ring timeout, after-call work, announcements.
+    #[serde(default)]
+    pub acd: AcdConfig,
+}
+
+/// Operator routing (ACD).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcdConfig {
+    /// An operator who does not answer within this becomes "not ready (missed)".
+    pub ring_timeout_seconds: u64,
+    /// After-call work: how long an operator stays out of routing after a call.
+    pub wrap_up_seconds: u64,
+    /// Waiting callers hear their position and the estimated wait this often (0 = never).
+    pub announce_every_seconds: u64,
+    /// What waiting callers hear between announcements.
+    pub music_on_hold: String,
+    /// Optional: the screen-pop card is also POSTed here as JSON (http:// only).
+    pub webhook_url: String,
+    /// Average handle time assumed before any call was handled (estimated wait).
+    pub default_handle_seconds: u64,
+    /// Queues by name; the IVR hands over to `queue:<name>` (see `ivr.operator`).
+    pub queue: BTreeMap<String, AcdQueueConfig>,
+}
+
+impl Default for AcdConfig {
+    fn default() -> Self {
+        let q = |group: &str, overflow: &str| AcdQueueConfig {
+            group: group.into(),
+            overflow: overflow.into(),
+            ..AcdQueueConfig::default()
+        };
+        Self {
+            ring_timeout_seconds: 15,
+            wrap_up_seconds: 30,
+            announce_every_seconds: 30,
+            music_on_hold: "local_stream://moh".into(),
+            webhook_url: String::new(),
+            default_handle_seconds: 180,
+            queue: [
+                ("general", q("general", "callback")),
+                ("meter", q("meter", "queue:general")),
+                ("connection", q("connection", "queue:general")),
+                ("contracts", q("contracts", "queue:general")),
+                ("specialists", q("specialists", "queue:supervisors")),
+                ("supervisors", q("supervisors", "callback")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        }
+    }
+}
+
+/// One queue: which operators take it and what happens when it is full or too slow.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcdQueueConfig {
+    /// The operator group (skill) that answers this queue.
+    pub group: String,
+    /// Lowest skill level in `group` an operator needs.
+    pub min_level: u8,
+    /// Callers waiting at most; the next hears "all operators are busy" and may leave a callback.
+    pub max_waiting: usize,
+    /// After this long waiting the caller overflows (0 = never).
+    pub max_wait_seconds: u64,
+    /// `callback` (offer a callback and end the call) or `queue:<name>`.
+    pub overflow: String,
+    /// 0-200; higher is answered first within the queue. Transfers enter at 250.
+    pub priority: u8,
+}
+
+impl Default for AcdQueueConfig {
+    fn default() -> Self {
+        Self {
+            group: "general".into(),
+            min_level: 1,
+            max_waiting: 6,
+            max_wait_seconds: 300,
+            overflow: "callback".into(),
+            priority: 100,
+        }
+    }
 }
 
 /// What a key of the trunk menu does.
@@ -85,7 +168,8 @@ pub enum IvrMenuAction {
 pub struct IvrConfig {
     /// Key → action of the main menu.
     pub menu: BTreeMap<String, IvrMenuAction>,
-    /// Where the IVR hands callers over (until the ACD exists): a `user/` or `sofia/` endpoint.
+    /// Where the IVR hands callers over: `queue:<name>` (the ACD), or a `user/`, `sofia/`
+    /// endpoint bridged directly (no queue, no records).
     pub operator: String,
     pub account_min_length: u8,
     pub account_max_length: u8,
@@ -112,7 +196,7 @@ impl Default for IvrConfig {
         let days = ["mon", "tue", "wed", "thu", "fri", "sat"];
         Self {
             menu: menu.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            operator: "user/1000".into(),
+            operator: "queue:general".into(),
             account_min_length: 6,
             account_max_length: 12,
             account_check_digit: false,
@@ -803,6 +887,7 @@ impl Config {
             }
         }
         self.validate_ivr(&mut bad);
+        self.validate_acd(&mut bad);
         // These paths end up inside `playback`/`record` arguments on the switch: a space
         // would split the argument, so only a plain absolute path is accepted.
         for (key, path) in [
@@ -835,6 +920,71 @@ impl Config {
 }
 
 impl Config {
+    fn validate_acd(&self, bad: &mut impl FnMut(String, &str)) {
+        let a = &self.acd;
+        if a.ring_timeout_seconds == 0 || a.ring_timeout_seconds > 120 {
+            bad("acd.ring_timeout_seconds".into(), "must be 1-120");
+        }
+        if a.wrap_up_seconds > 3600 {
+            bad("acd.wrap_up_seconds".into(), "must be 0-3600");
+        }
+        if crate::esl::commands::MediaFile::parse(&a.music_on_hold).is_err() {
+            bad(
+                "acd.music_on_hold".into(),
+                "must be a file path or local_stream://NAME without blanks",
+            );
+        }
+        if !a.webhook_url.is_empty()
+            && (!a.webhook_url.starts_with("http://") || a.webhook_url.contains(char::is_whitespace))
+        {
+            bad(
+                "acd.webhook_url".into(),
+                "must be empty or an http:// URL (put a TLS proxy in front for https)",
+            );
+        }
+        if a.queue.is_empty() {
+            bad("acd.queue".into(), "at least one [acd.queue.NAME] is required");
+        }
+        for (name, q) in &a.queue {
+            let key = |k: &str| format!("acd.queue.{name}.{k}");
+            if !is_queue_name(name) {
+                bad(
+                    format!("acd.queue.{name}"),
+                    "name must be 1-32 of a-z, 0-9, '_'",
+                );
+            }
+            if !is_queue_name(&q.group) {
+                bad(key("group"), "must be 1-32 of a-z, 0-9, '_'");
+            }
+            if !(1..=10).contains(&q.min_level) {
+                bad(key("min_level"), "must be 1-10");
+            }
+            if q.max_waiting == 0 || q.max_waiting > 10_000 {
+                bad(key("max_waiting"), "must be 1-10000");
+            }
+            if q.priority > 200 {
+                bad(key("priority"), "must be 0-200");
+            }
+            match q.overflow.strip_prefix("queue:") {
+                Some(to) if to == name => bad(key("overflow"), "cannot overflow to itself"),
+                Some(to) if !a.queue.contains_key(to) => {
+                    bad(key("overflow"), "names a queue that is not configured")
+                }
+                Some(_) => {}
+                None if q.overflow == "callback" => {}
+                None => bad(key("overflow"), "must be `callback` or `queue:NAME`"),
+            }
+        }
+        if let Some(q) = self.ivr.operator.strip_prefix("queue:") {
+            if !a.queue.contains_key(q) {
+                bad(
+                    "ivr.operator".into(),
+                    "names an [acd.queue.NAME] that is not configured",
+                );
+            }
+        }
+    }
+
     fn validate_ivr(&self, bad: &mut impl FnMut(String, &str)) {
         let v = &self.ivr;
         for key in v.menu.keys() {
@@ -843,16 +993,18 @@ impl Config {
             }
         }
         // The bridge target reaches `sendmsg`: the same strict alphabet as a dial template.
-        let op_ok = ["user/", "sofia/", "freetdm/", "loopback/"]
-            .iter()
-            .any(|p| v.operator.starts_with(p))
-            && v.operator
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/_.@+-".contains(&b));
+        let queue = v.operator.strip_prefix("queue:");
+        let op_ok = queue.is_some_and(is_queue_name)
+            || (["user/", "sofia/", "freetdm/", "loopback/"]
+                .iter()
+                .any(|p| v.operator.starts_with(p))
+                && v.operator
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_.@+-".contains(&b)));
         if !op_ok {
             bad(
                 "ivr.operator".into(),
-                "must be an endpoint like user/1000 (letters, digits, / _ . @ + -)",
+                "must be queue:NAME or an endpoint like user/1000 (letters, digits, / _ . @ + -)",
             );
         }
         if v.account_min_length == 0 || v.account_min_length > v.account_max_length {
@@ -882,6 +1034,14 @@ impl Config {
             }
         }
     }
+}
+
+/// Queue and group names reach dialplan extensions (`acd_<queue>`) and Redis keys.
+pub fn is_queue_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn is_identifier(s: &str) -> bool {

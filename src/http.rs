@@ -19,6 +19,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/v1/switches", get(switches))
         .merge(crate::http_readings::routes())
+        .merge(crate::http_acd::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,

@@ -13,6 +13,7 @@
 //! - [`operator_cli`]: `contactd operators ...` (operators, skills, groups, states, day times).
 //! - [`accounts`]: accounts, meters, readings in PostgreSQL; billing import/export CLI.
 //! - [`http_readings`]: `POST /api/v1/readings` (web/messenger readings, same checks as the IVR).
+//! - [`http_acd`]: `/api/v1/operators/*`, `/api/v1/acd/*` (operators, states, screen pops, queues).
 //! - [`app`]: composition root, systemd notify, graceful drain.
 //! - [`notify`]: systemd READY / WATCHDOG / STOPPING.
 //! - [`report`]: campaign reports: counts, the auditor's text, the per-subscriber CSV.
@@ -29,6 +30,7 @@ pub mod demo;
 pub mod demo_mailbox;
 pub mod esl;
 pub mod http;
+pub mod http_acd;
 pub mod http_readings;
 pub mod lists;
 pub mod mail;

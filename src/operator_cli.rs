@@ -58,7 +58,9 @@ impl OperatorCliError {
     }
 }
 
-fn check_name(what: &str, s: &str) -> Result<(), OperatorCliError> {
+/// A login, group or other operator-side name: 1 to 64 of `a-z 0-9 _ . -` (the schema's own
+/// CHECK). Shared by this CLI and the HTTP API.
+pub fn check_name(what: &str, s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.bytes()
@@ -66,49 +68,80 @@ fn check_name(what: &str, s: &str) -> Result<(), OperatorCliError> {
     if ok {
         Ok(())
     } else {
-        Err(OperatorCliError::Invalid(format!(
-            "{what} {s:?}: use 1 to 64 of a-z 0-9 _ . -"
-        )))
+        Err(format!("{what} {s:?}: use 1 to 64 of a-z 0-9 _ . -"))
     }
 }
 
-/// A FreeSWITCH dial string an operator answers on: `user/EXT[@DOMAIN]`,
-/// `sofia/PROFILE/DEST`, `sofia/gateway/GW/NUMBER` or `freetdm/SPAN/CHAN/NUMBER`. Characters
-/// that would change the meaning of an originate (blanks, quotes, braces, commas, pipes) are
-/// refused, so the string can be used verbatim.
+/// A new operator's login, full name (already trimmed: non-empty, printable, at most 200
+/// characters) and endpoint, as both this CLI and the HTTP API accept them.
+pub fn check_new_operator(login: &str, name: &str, endpoint: &str) -> Result<(), String> {
+    check_name("login", login)?;
+    if name.is_empty() || name.chars().count() > 200 || name.contains(char::is_control) {
+        return Err("name: must be 1 to 200 printable characters".into());
+    }
+    check_endpoint(endpoint).map_err(|e| format!("endpoint {endpoint:?}: {e}"))
+}
+
+/// A FreeSWITCH dial string an operator answers on, used verbatim in `originate`, so only
+/// these shapes are accepted (nothing that could add a leg, a variable or an argument):
+/// - `user/EXT[@DOMAIN]`: EXT 1-64 of `a-z 0-9 _ . -`, DOMAIN 1-64 of `a-z 0-9 . -`;
+/// - `sofia/gateway/GW/NUMBER`: GW 1-64 of `a-z 0-9 _ . -`;
+/// - `freetdm/SPAN/CHAN/NUMBER`: SPAN 1-16 of `a-z 0-9 _`, CHAN a channel number or the hunt
+///   order `a` / `A` (bottom-up / top-down) or `r` / `R` (round robin);
+///
+/// where NUMBER is 1-20 digits with an optional leading `+`. The one check for the CLI, the
+/// HTTP API and the ACD.
 pub fn check_endpoint(s: &str) -> Result<(), String> {
+    const SHAPES: &str =
+        "must be user/EXT[@DOMAIN], sofia/gateway/GW/NUMBER or freetdm/SPAN/CHAN/NUMBER";
     if s.is_empty() || s.len() > 200 {
         return Err("must be 1 to 200 characters".into());
     }
     if let Some(c) = s
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/_.-+@:#*".contains(*c)))
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "/_.-+@AR".contains(*c)))
     {
         return Err(format!(
-            "{:?} is not allowed (letters, digits and / _ . - + @ : # * only)",
-            c
+            "{c:?} is not allowed (a-z, 0-9 and / _ . - + @ only)"
         ));
     }
+    let of = |p: &str, max: usize, extra: &[u8]| {
+        !p.is_empty()
+            && p.len() <= max
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
+    };
+    let number = |p: &str| {
+        let d = p.strip_prefix('+').unwrap_or(p);
+        !d.is_empty() && d.len() <= 20 && d.bytes().all(|b| b.is_ascii_digit())
+    };
     let parts: Vec<&str> = s.split('/').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return Err("has an empty part between slashes".into());
-    }
-    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit() || b"+*#".contains(&b));
     match parts.as_slice() {
-        ["user", _] => Ok(()),
-        ["sofia", "gateway", _, n] if digits(n) => Ok(()),
-        ["sofia", "gateway", ..] => Err("sofia/gateway wants sofia/gateway/GW/NUMBER".into()),
-        ["sofia", _, _] => Ok(()),
+        ["user", ext] => {
+            let (ext, domain) = match ext.split_once('@') {
+                Some((e, d)) => (e, Some(d)),
+                None => (*ext, None),
+            };
+            if of(ext, 64, b"_.-") && domain.is_none_or(|d| of(d, 64, b".-")) {
+                Ok(())
+            } else {
+                Err("user wants user/EXT or user/EXT@DOMAIN (a-z 0-9 _ . -)".into())
+            }
+        }
+        ["sofia", "gateway", gw, n] if of(gw, 64, b"_.-") && number(n) => Ok(()),
+        ["sofia", ..] => Err("sofia wants sofia/gateway/GW/NUMBER".into()),
         ["freetdm", span, chan, n]
-            if span.bytes().all(|b| b.is_ascii_alphanumeric())
-                && (chan.bytes().all(|b| b.is_ascii_digit())
-                    || matches!(*chan, "a" | "A" | "r" | "R"))
-                && digits(n) =>
+            if of(span, 16, b"_")
+                && (matches!(*chan, "a" | "A" | "r" | "R")
+                    || (chan.len() <= 4 && chan.bytes().all(|b| b.is_ascii_digit())))
+                && number(n) =>
         {
             Ok(())
         }
-        ["freetdm", ..] => Err("freetdm wants freetdm/SPAN/CHAN/NUMBER".into()),
-        _ => Err("must be user/EXT, sofia/gateway/GW/NUMBER or freetdm/SPAN/CHAN/NUMBER".into()),
+        ["freetdm", ..] => {
+            Err("freetdm wants freetdm/SPAN/CHAN/NUMBER (CHAN: a number, a, A, r or R)".into())
+        }
+        _ => Err(SHAPES.into()),
     }
 }
 
@@ -208,15 +241,8 @@ pub async fn run_operators(
             name,
             endpoint,
         } => {
-            check_name("login", &login)?;
             let name = name.trim();
-            if name.is_empty() || name.contains(char::is_control) {
-                return Err(OperatorCliError::Invalid(
-                    "name: must be non-empty printable text".into(),
-                ));
-            }
-            check_endpoint(&endpoint)
-                .map_err(|e| OperatorCliError::Invalid(format!("endpoint {endpoint:?}: {e}")))?;
+            check_new_operator(&login, name, &endpoint).map_err(OperatorCliError::Invalid)?;
             if store.get(&login).await?.is_some() {
                 return Err(OperatorCliError::Invalid(format!(
                     "operator {login} already exists"
@@ -253,7 +279,7 @@ pub async fn run_operators(
             group,
             level,
         } => {
-            check_name("group", &group)?;
+            check_name("group", &group).map_err(OperatorCliError::Invalid)?;
             if !(1..=10).contains(&level) {
                 return Err(OperatorCliError::Invalid(format!(
                     "level {level}: must be 1 to 10"
@@ -340,10 +366,13 @@ mod tests {
     fn endpoints() {
         for ok in [
             "user/1001",
+            "user/alice.smith",
             "user/1001@pbx.local",
             "sofia/gateway/gw/84951234567",
-            "sofia/internal/1001@10.0.0.1:5060",
+            "sofia/gateway/my-gw_2/+74951234567",
             "freetdm/1/a/1234",
+            "freetdm/1/A/1234",
+            "freetdm/span_2/r/1234",
             "freetdm/1/7/+74951234567",
         ] {
             assert_eq!(check_endpoint(ok), Ok(()), "{ok}");
@@ -352,18 +381,64 @@ mod tests {
             "",
             "user/10 01",
             "user/1001\n",
+            "user/1001\t",
             "user/",
             "user/1/2",
+            "user/Alice",
+            "user/1001@",
+            "user/1001@pbx_local",
             "sip/1001",
+            "loopback/1001",
             "sofia/gateway/gw",
             "sofia/gateway/gw/12a",
+            "sofia/gateway/gw/+",
+            "sofia/gateway//123",
+            "sofia/internal/1001@10.0.0.1:5060",
+            "sofia/gw:_:user/1001",
             "freetdm/1/x/123",
+            "freetdm/1/h/123",
+            "freetdm/1/a/",
             "{origination_caller_id_number=1}user/1001",
+            "[leg_timeout=1]user/1001",
+            "<var=1>user/1001",
             "user/1001,user/1002",
             "user/1001|user/1002",
+            "user/1001:_:user/1002",
+            "user/1001'",
+            "user/1001\"",
+            "sofia/gateway/gw/123456789012345678901",
         ] {
             assert!(check_endpoint(bad).is_err(), "{bad:?}");
         }
+        assert!(check_endpoint(&format!("user/{}", "a".repeat(65))).is_err());
+        assert!(check_endpoint(&format!("user/{}", "a".repeat(64))).is_ok());
+    }
+
+    #[test]
+    fn names_and_new_operators() {
+        for ok in ["alice", "a", "op_1.x-y", &"a".repeat(64)] {
+            assert_eq!(check_name("login", ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "Alice", "al ice", "al/ice", "алиса", &"a".repeat(65)] {
+            let e = check_name("login", bad).unwrap_err();
+            assert!(e.starts_with("login "), "{e}");
+        }
+        assert_eq!(
+            check_new_operator("alice", "Alice Smith", "user/1001"),
+            Ok(())
+        );
+        assert!(check_new_operator("alice", "", "user/1001")
+            .unwrap_err()
+            .starts_with("name"));
+        assert!(check_new_operator("alice", "A\u{7}", "user/1001")
+            .unwrap_err()
+            .starts_with("name"));
+        assert!(check_new_operator("alice", "Alice", "user/1 001")
+            .unwrap_err()
+            .starts_with("endpoint"));
+        assert!(check_new_operator("Alice", "Alice", "user/1001")
+            .unwrap_err()
+            .starts_with("login"));
     }
 
     #[test]

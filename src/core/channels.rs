@@ -41,6 +41,21 @@ pub enum SwitchEvent {
         uuid: String,
         at_us: i64,
     },
+    /// CHANNEL_BRIDGE / CHANNEL_UNBRIDGE, on the A side of the bridge.
+    Bridge {
+        uuid: String,
+        other: String,
+        at_us: i64,
+    },
+    Unbridge {
+        uuid: String,
+        other: String,
+        at_us: i64,
+    },
+    /// CHANNEL_PARK: the channel waits for instructions (again, after a bridge).
+    Park {
+        uuid: String,
+    },
     BackgroundJob {
         job_uuid: String,
         body: String,
@@ -104,7 +119,10 @@ impl SwitchEvent {
             | SwitchEvent::Destroy { uuid }
             | SwitchEvent::ExecuteComplete { uuid, .. }
             | SwitchEvent::PlaybackStart { uuid, .. }
-            | SwitchEvent::PlaybackStop { uuid, .. } => Some(uuid),
+            | SwitchEvent::PlaybackStop { uuid, .. }
+            | SwitchEvent::Bridge { uuid, .. }
+            | SwitchEvent::Unbridge { uuid, .. }
+            | SwitchEvent::Park { uuid } => Some(uuid),
             SwitchEvent::Hangup(h) => Some(&h.uuid),
             _ => None,
         }

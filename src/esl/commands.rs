@@ -85,7 +85,9 @@ impl MediaFile {
             && (s.ends_with(".wav") || s.ends_with(".mp3"))
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b));
-        let ok_stream = (s.starts_with("tone_stream://") || s.starts_with("silence_stream://"))
+        let ok_stream = (s.starts_with("tone_stream://")
+            || s.starts_with("silence_stream://")
+            || s.starts_with("local_stream://"))
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_./:;=%(),-".contains(&b));
         if ok_path || ok_stream {

@@ -114,6 +114,7 @@ pub enum WatchEvent {
 /// so no event can be missed.
 pub struct CallWatch {
     pub uuid: String,
+    id: u64,
     rx: mpsc::UnboundedReceiver<WatchEvent>,
     shared: Arc<Shared>,
 }
@@ -126,16 +127,20 @@ impl CallWatch {
 
 impl Drop for CallWatch {
     fn drop(&mut self) {
-        self.shared
-            .watchers
-            .lock()
-            .expect("watchers lock")
-            .remove(&self.uuid);
+        let mut w = self.shared.watchers.lock().expect("watchers lock");
+        if let Some(list) = w.get_mut(&self.uuid) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                w.remove(&self.uuid);
+            }
+        }
     }
 }
 
 struct Shared {
-    watchers: Mutex<HashMap<String, mpsc::UnboundedSender<WatchEvent>>>,
+    /// Several tasks may watch one channel (the ACD's caller task and an offer).
+    watchers: Mutex<HashMap<String, Vec<(u64, mpsc::UnboundedSender<WatchEvent>)>>>,
+    next_watch: AtomicU64,
     name: String,
     cfg: SwitchConfig,
     client: Mutex<Option<EslClient>>,
@@ -161,6 +166,7 @@ impl SwitchLink {
         let (status, _) = watch::channel(LinkStatus::Connecting);
         let shared = Arc::new(Shared {
             watchers: Mutex::new(HashMap::new()),
+            next_watch: AtomicU64::new(1),
             name: name.to_string(),
             cfg,
             client: Mutex::new(None),
@@ -210,13 +216,17 @@ impl SwitchLink {
     /// Starts delivering the events of channel `uuid` to the returned watch.
     pub fn watch_call(&self, uuid: &str) -> CallWatch {
         let (tx, rx) = mpsc::unbounded_channel();
+        let id = self.shared.next_watch.fetch_add(1, Ordering::Relaxed);
         self.shared
             .watchers
             .lock()
             .expect("watchers lock")
-            .insert(uuid.to_string(), tx);
+            .entry(uuid.to_string())
+            .or_default()
+            .push((id, tx));
         CallWatch {
             uuid: uuid.to_string(),
+            id,
             rx,
             shared: self.shared.clone(),
         }
@@ -378,7 +388,7 @@ async fn run(
             jobs.waiting.clear();
             jobs.early.clear();
         }
-        for tx in shared.watchers.lock().expect("watchers lock").values() {
+        for (_, tx) in shared.watchers.lock().expect("watchers lock").values().flatten() {
             let _ = tx.send(WatchEvent::LinkLost);
         }
         if !matches!(*shared.status.borrow(), LinkStatus::AuthFailed(_)) {
@@ -487,8 +497,10 @@ async fn session(
                     shared.counters.live_calls.store(path.table.len(), Ordering::Relaxed);
                 }
                 if let Some(uuid) = sev.uuid() {
-                    if let Some(tx) = shared.watchers.lock().expect("watchers lock").get(uuid) {
-                        let _ = tx.send(WatchEvent::Switch(sev.clone()));
+                    if let Some(list) = shared.watchers.lock().expect("watchers lock").get(uuid) {
+                        for (_, tx) in list {
+                            let _ = tx.send(WatchEvent::Switch(sev.clone()));
+                        }
                     }
                 }
                 if matches!(sev, SwitchEvent::Shutdown) {

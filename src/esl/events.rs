@@ -100,6 +100,21 @@ pub fn to_switch_event(ev: &EslEvent) -> Option<SwitchEvent> {
             uuid: owned(ev, "Unique-ID"),
             at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
         },
+        EslEventType::ChannelBridge | EslEventType::ChannelUnbridge => {
+            let uuid = owned(ev, "Unique-ID");
+            let a = h(ev, "Bridge-A-Unique-ID").unwrap_or_default();
+            let b = h(ev, "Bridge-B-Unique-ID").unwrap_or_default();
+            let other = if a == uuid { b } else { a }.to_string();
+            let at_us = num(ev, "Event-Date-Timestamp").unwrap_or_default();
+            if kind == EslEventType::ChannelBridge {
+                SwitchEvent::Bridge { uuid, other, at_us }
+            } else {
+                SwitchEvent::Unbridge { uuid, other, at_us }
+            }
+        }
+        EslEventType::ChannelPark => SwitchEvent::Park {
+            uuid: owned(ev, "Unique-ID"),
+        },
         EslEventType::BackgroundJob => SwitchEvent::BackgroundJob {
             job_uuid: owned(ev, "Job-UUID"),
             body: ev.body().unwrap_or_default().to_string(),
@@ -149,7 +164,7 @@ pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
 /// records need, nothing more (FreeSWITCH drops listeners that read too slowly).
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
 CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_START PLAYBACK_STOP \
-BACKGROUND_JOB \
+CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK BACKGROUND_JOB \
 HEARTBEAT SHUTDOWN";
 
 #[cfg(test)]

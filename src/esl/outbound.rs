@@ -163,6 +163,12 @@ impl CallSession {
     }
 
     /// Hangs up (if the caller has not) and closes the socket.
+    /// Closes the socket and leaves the call up: it has been transferred out of the socket
+    /// application (to the ACD's park) and is driven over the control link from now on.
+    pub async fn release(self) {
+        let _ = self.client.exit().await;
+    }
+
     pub async fn finish(mut self, cause: &str) {
         if !self.hung_up {
             let mut msg = EslEvent::new();

@@ -20,6 +20,7 @@ use crate::store::postgres::{Calls, NewCall};
 
 pub struct InboundCalls {
     pub calls: Calls,
+    pub acd: crate::service::acd::Acd,
     pub campaigns: Campaigns,
     pub config: Arc<Config>,
     pub node: String,
@@ -351,10 +352,54 @@ impl InboundCalls {
             warn!(%uuid, "cannot record inbound call: {e}");
         }
         info!(%uuid, caller = %data.caller, %entry, "inbound call");
+        if data.vars.get("contactd_entry").map(String::as_str) == Some("operator") {
+            let step = self.operator_code(&mut session).await;
+            let _ = self.calls.set_outcome(uuid, step, "contactd").await;
+            session.finish("NORMAL_CLEARING").await;
+            return;
+        }
+        // A number that goes straight to a queue (`contactd_code=queue_<name>`).
+        if let Some(q) = data
+            .vars
+            .get("contactd_code")
+            .and_then(|c| c.strip_prefix("queue_"))
+            .filter(|q| self.config.acd.queue.contains_key(*q))
+        {
+            let q = q.to_string();
+            let _ = self.calls.set_outcome(uuid, "operator", "contactd").await;
+            let learned = data
+                .vars
+                .iter()
+                .filter(|(k, _)| k.starts_with("contactd_"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            self.hand_over(session, &q, caller.as_deref(), learned).await;
+            return;
+        }
         let mut flow = self.flow_for(&data);
         let mut last: Option<Outcome> = None;
+        // What the flow set on the channel, for the operator's screen.
+        let mut learned: std::collections::BTreeMap<String, String> = data
+            .vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("contactd_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let ended = loop {
             let step = flow.next(last.as_ref());
+            if let Step::SetVar { name, value } = &step {
+                learned.insert(name.to_string(), value.clone());
+            }
+            if let Step::Bridge(target) = &step {
+                if let Some(queue) = target.strip_prefix("queue:") {
+                    let queue = queue.to_string();
+                    let step = flow.step_name();
+                    let _ = self.calls.set_outcome(uuid, step, "contactd").await;
+                    self.hand_over(session, &queue, caller.as_deref(), learned)
+                        .await;
+                    return;
+                }
+            }
             match self.run_step(&mut session, step).await {
                 Ok(Some(o)) => last = Some(o),
                 Ok(None) => break None,
@@ -377,6 +422,101 @@ impl InboundCalls {
             warn!(%uuid, "cannot record flow outcome: {e}");
         }
         session.finish("NORMAL_CLEARING").await;
+    }
+}
+
+impl InboundCalls {
+    /// Hands the caller to the ACD: queued in Redis (or offered a callback if the queue is
+    /// full), transferred to the ACD's park so the call no longer depends on this socket,
+    /// and driven over the control link from then on.
+    async fn hand_over(
+        &self,
+        session: CallSession,
+        queue: &str,
+        caller: Option<&str>,
+        learned: std::collections::BTreeMap<String, String>,
+    ) {
+        let uuid = session.data.uuid.clone();
+        match self.acd.admit(&uuid, queue, caller, learned).await {
+            Ok(a) => info!(%uuid, queue, ?a, "to the operators' queue"),
+            Err(e) => {
+                warn!(%uuid, queue, "cannot queue the caller: {e}");
+                let mut session = session;
+                let _ = session
+                    .execute("playback", &self.prompt("operators_busy"))
+                    .await;
+                session.finish("NORMAL_CLEARING").await;
+                return;
+            }
+        }
+        let mut parked = self.acd.link().watch_call(&uuid);
+        let mut session = session;
+        // The queue name passed config validation: `[a-z0-9_]` only.
+        let transferred = session
+            .execute("transfer", &format!("acd_{queue} XML contactd-acd"))
+            .await;
+        if let Err(e) = transferred {
+            warn!(%uuid, "transfer to the ACD's park: {e}");
+        }
+        session.release().await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+            while let Some(ev) = parked.recv().await {
+                if matches!(
+                    ev,
+                    crate::esl::control::WatchEvent::Switch(
+                        crate::core::channels::SwitchEvent::Park { .. }
+                            | crate::core::channels::SwitchEvent::Hangup(_)
+                    )
+                ) {
+                    break;
+                }
+            }
+        })
+        .await;
+        drop(parked);
+        if let Err(e) = self.acd.take_over(&uuid, queue).await {
+            warn!(%uuid, "the ACD cannot take the caller: {e}");
+        }
+    }
+
+    /// `*21` log in, `*22` log out, `*23` break, `*24` ready, from the operator's own phone.
+    async fn operator_code(&self, session: &mut CallSession) -> &'static str {
+        use crate::service::acd::OperatorCommand;
+        let code = session
+            .data
+            .vars
+            .get("contactd_code")
+            .cloned()
+            .unwrap_or_default();
+        let cmd = match code.as_str() {
+            "*21" => OperatorCommand::Login,
+            "*22" => OperatorCommand::Logout,
+            "*23" => OperatorCommand::Break("break".into()),
+            "*24" => OperatorCommand::Ready,
+            _ => return "operator_code_unknown",
+        };
+        let _ = session.execute("answer", "").await;
+        let login = self.acd.operator_by_phone(&session.data.caller).await;
+        let (prompt, step) = match login {
+            None => {
+                warn!(phone = %session.data.caller, %code, "feature code from a phone of no operator");
+                ("operator_unknown", "operator_unknown")
+            }
+            Some(login) => match self.acd.command(&login, cmd).await {
+                Ok(state) => match state.as_str() {
+                    "ready" => ("operator_ready", "operator_ready"),
+                    "break" => ("operator_break", "operator_break"),
+                    "absent" => ("operator_absent", "operator_absent"),
+                    _ => ("operator_logged_out", "operator_logged_out"),
+                },
+                Err(e) => {
+                    info!(operator = %login, %code, "feature code refused: {e}");
+                    ("operator_refused", "operator_refused")
+                }
+            },
+        };
+        let _ = session.execute("playback", &self.prompt(prompt)).await;
+        step
     }
 }
 

@@ -5,3 +5,4 @@ pub mod dialer;
 pub mod inbound;
 pub mod notice_call;
 pub mod records;
+pub mod acd;

@@ -1,5 +1,6 @@
 //! The `api` / `bgapi` command table: status, originate, show, uuid_* (each with
-//! its own error text), hupall, fsctl, say_string, and the unknown-command text.
+//! its own error text; uuid_break, uuid_bridge, uuid_transfer, uuid_broadcast...),
+//! hupall, fsctl, say_string, and the unknown-command text.
 
 use std::sync::Arc;
 
@@ -9,6 +10,8 @@ use super::media;
 use super::originate::{originate, After};
 use super::session::Sess;
 use super::show;
+
+const USAGE_TRANSFER: &str = "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n";
 
 /// Side effect requested by an api command that the caller must perform.
 pub enum Effect {
@@ -62,28 +65,48 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
         },
         "uuid_transfer" => match a.first().and_then(|u| sess(u)) {
             Some(s) if a.len() >= 2 => {
-                let ext = a[1].to_string();
-                let ctx = a.get(3).copied().unwrap_or("default").to_string();
-                let dp = a.get(2).copied().unwrap_or("XML").to_string();
-                let now = core.now_us();
-                s.modify(|st| {
-                    // switch_ivr_session_transfer: a new caller profile
-                    st.caller.transfer_source = format!(
-                        "{}:{}:bl_xfer:{ext}/{ctx}/{dp}",
-                        now / 1_000_000,
-                        uuid::Uuid::new_v4()
-                    );
-                    st.caller.rdnis = st.caller.dest.clone();
-                    st.caller.dest = ext.clone();
-                    st.caller.context = ctx.clone();
-                    st.caller.dialplan = dp.clone();
-                    st.caller.profile_index = st.caller.profile_index.max(1) + 1;
-                    st.transfer = Some((ext, ctx));
-                });
-                "+OK\n".into()
+                // <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]
+                let flag = a[1].to_ascii_lowercase();
+                let (bleg, both) = (flag == "-bleg", flag == "-both");
+                let rest = if bleg || both { &a[2..] } else { &a[1..] };
+                match rest.first() {
+                    Some(ext) => {
+                        let (dp, ctx) = (rest.get(1).copied(), rest.get(2).copied());
+                        if bleg || both {
+                            let peer = s.with(|st| st.bridge_peer.clone());
+                            if let Some(p) = peer.and_then(|p| sess(&p)) {
+                                super::runner::transfer(&p, ext, dp, ctx);
+                            }
+                        }
+                        if !bleg {
+                            super::runner::transfer(&s, ext, dp, ctx);
+                        }
+                        "+OK\n".into()
+                    }
+                    None => USAGE_TRANSFER.into(),
+                }
             }
-            Some(_) => "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n".into(),
+            Some(_) => USAGE_TRANSFER.into(),
             None => "-ERR No such channel!\n".into(),
+        },
+        "uuid_break" => match a.first() {
+            // mod_commands break_function: CF_BREAK stops the media application
+            // running now (playback, sleep, record...); `all` also drops what is
+            // queued (switch_core_session_flush_private_events)
+            None => "-USAGE: <uuid> [all]\n".into(),
+            Some(u) => match sess(u) {
+                Some(s) => {
+                    let all = a.get(1).is_some_and(|f| f.contains("all"));
+                    s.modify(|st| {
+                        if all {
+                            st.queue.clear();
+                        }
+                        st.brk = true;
+                    });
+                    "+OK\n".into()
+                }
+                None => "-ERR No such channel!\n".into(),
+            },
         },
         "uuid_broadcast" => match a.first().and_then(|u| sess(u)) {
             Some(s) if a.len() >= 2 => {
@@ -108,11 +131,17 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
             (Some(x), Some(y)) => {
                 let (ux, uy) = (x.uuid(), y.uuid());
                 let now = core.now_us();
-                // switch_ivr_uuid_bridge: both legs get a new caller profile
-                // (Caller-Transfer-Source "...:uuid_br:<other>") and leave park
+                // switch_ivr_uuid_bridge: both legs leave what they are doing (park,
+                // an application, an earlier bridge: CF_TRANSFER ends it, and the
+                // leg left behind there sees its bridge end)
+                super::bridge::leave_bridge(&x, Some(&uy));
+                super::bridge::leave_bridge(&y, Some(&ux));
+                // both legs get a new caller profile (Caller-Transfer-Source
+                // "...:uuid_br:<other>")
                 for (leg, other, a_side) in [(&x, &uy, true), (&y, &ux, false)] {
                     leg.modify(|s| {
                         s.bridged_to = Some(other.clone());
+                        s.bridge_peer = Some(other.clone());
                         s.bridge_req = Some(other.clone());
                         s.ubridge = true;
                         s.peer_gone = false;

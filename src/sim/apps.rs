@@ -1,7 +1,8 @@
 //! Dialplan applications run by a channel's session: answer, pre_answer,
 //! ring_ready, sleep, playback, park, hangup, send_dtmf, play_and_get_digits,
-//! record, say, set/export, bridge, respond. Each runs between CHANNEL_EXECUTE
-//! and CHANNEL_EXECUTE_COMPLETE and is interrupted by hangup / break.
+//! record, record_session, say, set/export, bridge, transfer, respond. Each runs
+//! between CHANNEL_EXECUTE and CHANNEL_EXECUTE_COMPLETE and is interrupted by
+//! hangup / break (uuid_break: CF_BREAK) / transfer / uuid_bridge.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -90,6 +91,8 @@ fn is_known(app: &str) -> bool {
             | "bridge"
             | "respond"
             | "record_session"
+            | "stop_record_session"
+            | "transfer"
             | "echo"
             | "log"
             | "uuid_bridge"
@@ -134,7 +137,10 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             let ms = arg.trim().parse::<u64>().unwrap_or(0);
             sess.wait_until(Some(ms), |s| stop_cond(s) || !s.dtmf.is_empty())
                 .await;
-            sess.modify(|s| s.dtmf.clear());
+            sess.modify(|s| {
+                s.dtmf.clear();
+                s.brk = false; // switch_ivr_sleep ends on CF_BREAK and clears it
+            });
             None
         }
         "playback" => Some(playback(sess, arg, "").await.0),
@@ -169,8 +175,24 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             super::ivr::play_and_get_digits(sess, arg).await;
             None
         }
-        "record" | "record_session" => {
-            super::ivr::record(sess, arg, app == "record_session").await;
+        "record" => {
+            super::ivr::record(sess, arg).await;
+            None
+        }
+        "record_session" => {
+            super::ivr::record_session(sess, arg);
+            None
+        }
+        "stop_record_session" => {
+            let path = sess.with(|s| s.recording.as_ref().map(|r| r.0.clone()));
+            let a = arg.trim();
+            if path.is_some_and(|p| a == "all" || a == p) {
+                super::ivr::stop_record_session(sess);
+            }
+            None
+        }
+        "transfer" => {
+            transfer_app(sess, arg);
             None
         }
         "say" => super::ivr::say(sess, arg).await,
@@ -200,39 +222,88 @@ pub fn read_dtmf(sess: &Sess) -> Vec<char> {
     }
 }
 
+/// `transfer [-bleg|-both] <exten> [<dialplan>] [<context>]` (mod_dptools
+/// transfer_function): switch_ivr_session_transfer on this leg, its bridge peer
+/// (`-bleg`) or both; the session task then routes the new extension.
+fn transfer_app(sess: &Sess, arg: &str) {
+    let a: Vec<&str> = arg.split_whitespace().collect();
+    let (bleg, both) = match a.first() {
+        Some(f) => (
+            f.eq_ignore_ascii_case("-bleg"),
+            f.eq_ignore_ascii_case("-both"),
+        ),
+        None => return,
+    };
+    let rest = if bleg || both { &a[1..] } else { &a[..] };
+    let Some(ext) = rest.first() else {
+        return;
+    };
+    let (dp, ctx) = (rest.get(1).copied(), rest.get(2).copied());
+    if bleg || both {
+        let peer = sess.with(|s| s.bridge_peer.clone());
+        if let Some(p) = peer.and_then(|p| sess.core.chan(&p)) {
+            super::runner::transfer(&Sess::new(sess.core.clone(), p), ext, dp, ctx);
+        }
+    }
+    if !bleg {
+        super::runner::transfer(sess, ext, dp, ctx);
+    }
+}
+
 /// Play a file: PLAYBACK_START/STOP. `terminators`: DTMF that cut it short.
 /// Returns (Application-Response, digits read, ms played).
+///
+/// As switch_ivr_play_file: a `local_stream://` source never ends by itself; CF_BREAK
+/// (uuid_break) or a terminator ends it with status BREAK (`Playback-Status: break`,
+/// response `FILE PLAYED`), a hangup with FALSE (`done`, `PLAYBACK ERROR`).
 pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Vec<char>, u64) {
-    let ms = media::duration_ms_with(
-        file,
-        sess.core.cfg.default_playback_ms,
-        &sess.core.cfg.media_ms,
-    );
+    let endless = media::is_endless(file);
+    let ms = if endless {
+        u64::MAX
+    } else {
+        media::duration_ms_with(
+            file,
+            sess.core.cfg.default_playback_ms,
+            &sess.core.cfg.media_ms,
+        )
+    };
+    let mut head = Vec::new();
+    if let Some(t) = media::file_type(file) {
+        head.push(("Playback-File-Type", t.to_string()));
+    }
+    head.push(("Playback-File-Path", file.to_string()));
     sess.fire(
         "PLAYBACK_START",
         ("mod_dptools.c", "playback_function", 1), // header names matter, not lines
         Vars::Yes,
         &[],
-        &[("Playback-File-Path", file.to_string())],
+        &head,
     );
     let start = tokio::time::Instant::now();
     let mut digits = Vec::new();
     let mut cut = false;
-    let total = sess.core.dur(ms);
+    let mut broke = false;
+    let total = (!endless).then(|| sess.core.dur(ms));
     loop {
-        let left = total.saturating_sub(start.elapsed());
-        let left_ms = (left.as_secs_f64() * 1000.0 / sess.core.scale()) as u64;
-        if left.is_zero() {
-            break;
-        }
+        let left_ms = match total {
+            Some(t) => {
+                let left = t.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                Some((left.as_secs_f64() * 1000.0 / sess.core.scale()) as u64)
+            }
+            None => None,
+        };
         let hit = sess
-            .wait_until(Some(left_ms), |s| stop_cond(s) || !s.dtmf.is_empty())
+            .wait_until(left_ms, |s| stop_cond(s) || !s.dtmf.is_empty())
             .await;
         if !hit {
             break;
         }
         if sess.with(stop_cond) {
             cut = true;
+            broke = sess.modify(|s| std::mem::replace(&mut s.brk, false));
             break;
         }
         let got = read_dtmf(sess);
@@ -240,6 +311,7 @@ pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Ve
         digits.extend(got);
         if term {
             cut = true;
+            broke = true;
             break;
         }
     }
@@ -252,16 +324,14 @@ pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Ve
         s.set_var("playback_ms", &played.to_string());
         s.set_var("playback_samples", &samples.to_string());
     });
-    let status = if hung { "break" } else { "done" };
+    let status = if broke && !hung { "break" } else { "done" };
+    head.push(("Playback-Status", status.to_string()));
     sess.fire(
         "PLAYBACK_STOP",
         ("mod_dptools.c", "playback_function", 2),
         Vars::Yes,
         &[],
-        &[
-            ("Playback-File-Path", file.to_string()),
-            ("Playback-Status", status.to_string()),
-        ],
+        &head,
     );
     let uuid = sess.uuid();
     let answered = sess.answered();
@@ -303,6 +373,23 @@ pub async fn park(sess: &Sess) {
     );
 }
 
+/// CS_PARK (switch_ivr_park_session, e.g. park_after_bridge): CHANNEL_STATE
+/// CS_PARK, then switch_ivr_park (CHANNEL_PARK .. CHANNEL_UNPARK) outside any
+/// application, until hangup, transfer or uuid_bridge.
+pub async fn park_state(sess: &Sess) {
+    if sess.hungup() {
+        return;
+    }
+    sess.modify(|s| s.state = super::channel::Cs::Park);
+    sess.set_running(super::channel::Cs::Park);
+    park(sess).await;
+    sess.modify(|s| {
+        if !s.is_hungup() {
+            s.state = super::channel::Cs::Execute;
+        }
+    });
+}
+
 /// The body of park without the PARK/UNPARK events.
 pub async fn park_loop(sess: &Sess) {
     loop {
@@ -332,6 +419,10 @@ pub async fn park_loop(sess: &Sess) {
         {
             sess.core.sleep(20).await;
             run_app(sess, &app, &arg, &app_uuid).await;
+            // park_after_bridge of a `bridge` run from here: switch_ivr_park_session
+            // sets CS_PARK, but the state machine only acts on it once this park
+            // returns; the channel simply stays in this park
+            sess.modify(|s| s.park_req = false);
             if broadcast {
                 fire_broadcast_command(sess, &app, &arg);
             }

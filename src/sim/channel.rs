@@ -16,6 +16,7 @@ pub enum Cs {
     SoftExecute = 3,
     Execute = 4,
     ExchangeMedia = 5,
+    Park = 6,
     ConsumeMedia = 7,
     Hibernate = 8,
     Reset = 9,
@@ -35,6 +36,7 @@ impl Cs {
             Cs::SoftExecute => "CS_SOFT_EXECUTE",
             Cs::Execute => "CS_EXECUTE",
             Cs::ExchangeMedia => "CS_EXCHANGE_MEDIA",
+            Cs::Park => "CS_PARK",
             Cs::ConsumeMedia => "CS_CONSUME_MEDIA",
             Cs::Hibernate => "CS_HIBERNATE",
             Cs::Reset => "CS_RESET",
@@ -139,6 +141,16 @@ pub struct ChanState {
     pub other_snap: Option<Box<ChanState>>,
     /// CHANNEL_HANGUP is being fired (hangup_cause set right after)
     pub hangup_started: bool,
+    /// the leg this channel is bridged to right now (`bridge` app or `uuid_bridge`);
+    /// `bridged_to` outlives the bridge for the Other-Leg headers, this does not
+    pub bridge_peer: Option<String>,
+    /// go to CS_PARK once the current application returns (switch_ivr_park_session,
+    /// e.g. park_after_bridge)
+    pub park_req: bool,
+    /// agent phone (`user/<ext>`) this leg rings, for the agent offer records
+    pub agent: Option<String>,
+    /// `record_session` running: (path, simulated start µs); written at hangup
+    pub recording: Option<(String, i64)>,
 }
 
 /// Caller profile fields.
@@ -233,6 +245,10 @@ impl ChanState {
             other_type: "originatee",
             other_snap: None,
             hangup_started: false,
+            bridge_peer: None,
+            park_req: false,
+            agent: None,
+            recording: None,
         }
     }
 

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::channel::ChanState;
-use super::config::SimConfig;
+use super::config::{Behaviour, SimConfig};
 use super::event::Event;
-use super::truth::PartyRecord;
+use super::truth::{AgentOffer, PartyRecord};
 
 /// Lock a std mutex, ignoring poisoning (a panicked task must not wedge the sim).
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -128,6 +128,14 @@ pub struct CoreSt {
     pub trunks: HashMap<String, TrunkUse>,
     /// peak sessions
     pub peak_sessions: u64,
+    /// agent phones `user/<ext>` and what they do now (starts as `SimConfig::agents`)
+    pub agents: HashMap<String, Behaviour>,
+    /// every call offered to each agent phone, in order
+    pub offers: HashMap<String, Vec<AgentOffer>>,
+    /// legs ringing or up on each agent phone now
+    pub agent_live: HashMap<String, u32>,
+    /// most legs ringing or up at once on each agent phone
+    pub agent_peak: HashMap<String, u32>,
 }
 
 /// The switch core.
@@ -171,6 +179,7 @@ impl Core {
             seq: 400,
             session_id: 1,
             trunks,
+            agents: cfg.agents.clone(),
             ..Default::default()
         };
         Arc::new(Core {
@@ -437,6 +446,73 @@ impl Core {
     /// Does a ground-truth record exist for this uuid?
     pub fn has_truth(&self, uuid: &str) -> bool {
         lock(&self.st).truth.contains_key(uuid)
+    }
+
+    /// What the agent phone `user/<ext>` does now; None = not registered.
+    pub fn agent_behaviour(&self, ext: &str) -> Option<Behaviour> {
+        lock(&self.st).agents.get(ext).cloned()
+    }
+
+    /// A leg starts ringing agent phone `ext`.
+    pub fn agent_offer_start(&self, ext: &str, uuid: &str, vars: Vec<(String, String)>) {
+        let now = self.now_us();
+        let mut st = lock(&self.st);
+        st.offers
+            .entry(ext.to_string())
+            .or_default()
+            .push(AgentOffer {
+                uuid: uuid.to_string(),
+                ext: ext.to_string(),
+                rang_at_us: now,
+                vars,
+                ..Default::default()
+            });
+        let live = {
+            let n = st.agent_live.entry(ext.to_string()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let peak = st.agent_peak.entry(ext.to_string()).or_insert(0);
+        *peak = (*peak).max(live);
+    }
+
+    fn agent_offer<F: FnOnce(&mut AgentOffer)>(st: &mut CoreSt, ext: &str, uuid: &str, f: F) {
+        if let Some(o) = st
+            .offers
+            .get_mut(ext)
+            .and_then(|v| v.iter_mut().rev().find(|o| o.uuid == uuid))
+        {
+            f(o);
+        }
+    }
+
+    /// The agent phone answered the leg `uuid`.
+    pub fn agent_offer_answered(&self, ext: &str, uuid: &str) {
+        let now = self.now_us();
+        let mut st = lock(&self.st);
+        Self::agent_offer(&mut st, ext, uuid, |o| {
+            o.answered = true;
+            o.answered_at_us = Some(now);
+        });
+    }
+
+    /// The leg `uuid` on agent phone `ext` hung up.
+    pub fn agent_offer_end(&self, ext: &str, uuid: &str, cause: &str) {
+        let now = self.now_us();
+        let mut st = lock(&self.st);
+        let mut ended = false;
+        Self::agent_offer(&mut st, ext, uuid, |o| {
+            if o.ended_at_us.is_none() {
+                o.ended_at_us = Some(now);
+                o.hangup_cause = Some(cause.to_string());
+                ended = true;
+            }
+        });
+        if ended {
+            if let Some(n) = st.agent_live.get_mut(ext) {
+                *n = n.saturating_sub(1);
+            }
+        }
     }
 
     /// Log an incoming command.

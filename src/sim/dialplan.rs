@@ -1,6 +1,8 @@
-//! Far-end "dialplans": the built-in `trace` context of the README (500-544) and
-//! the translation of a subscriber [`Behaviour`] into the application list that the
-//! far end runs (on a loopback B-leg for real, or as a phantom for FreeTDM/SIP).
+//! Simulated dialplans: the built-in `trace` context of the README (500-544), the
+//! `contactd-acd` context of `dialplans/contactd-acd.xml` (the ACD queue contactd
+//! transfers callers into), and the translation of a subscriber [`Behaviour`] into
+//! the application list that the far end runs (on a loopback B-leg for real, or as
+//! a phantom for FreeTDM/SIP).
 
 use super::config::{AfterAnswer, Behaviour};
 
@@ -11,6 +13,28 @@ fn a(list: &[(&str, &str)]) -> Apps {
     list.iter()
         .map(|(x, y)| (x.to_string(), y.to_string()))
         .collect()
+}
+
+/// Name of the ACD queue context.
+pub const CONTACTD_ACD: &str = "contactd-acd";
+
+/// The `contactd-acd` context, as `dialplans/contactd-acd.xml` has it (a test
+/// compares the two): extension `acd_queue`, destination_number
+/// `^acd_([a-z0-9_]{1,32})$`. `None` = no extension matches (NO_ROUTE_DESTINATION).
+pub fn contactd_acd(ext: &str) -> Option<Apps> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"^acd_([a-z0-9_]{1,32})$").expect("acd_queue expression")
+    });
+    let queue = re.captures(ext)?.get(1)?.as_str().to_string();
+    Some(vec![
+        ("set".into(), "contactd_entry=queue".into()),
+        ("set".into(), format!("contactd_queue={queue}")),
+        ("set".into(), "park_after_bridge=true".into()),
+        ("set".into(), "hangup_after_bridge=false".into()),
+        ("answer".into(), String::new()),
+        ("park".into(), String::new()),
+    ])
 }
 
 /// The `trace` context. `None` = no such extension (NO_ROUTE_DESTINATION).

@@ -1,7 +1,8 @@
 //! IVR applications: `play_and_get_digits` (tries, timeouts, terminators, regex,
 //! invalid prompt; sets the variable, `read_result`, `read_terminator_used` as in
-//! trace 10), `record` / `record_session` (RECORD_START/STOP, a real WAV file), and
-//! `say` (one file_string playback).
+//! trace 10), `record` (RECORD_START/STOP, a real WAV file), `record_session` /
+//! `stop_record_session` (a media bug: returns at once, records through bridges
+//! until stopped or hangup, then writes the WAV), and `say` (one file_string playback).
 
 use super::apps::{playback, read_dtmf};
 use super::media;
@@ -93,8 +94,8 @@ pub async fn play_and_get_digits(sess: &Sess, arg: &str) {
     sess.modify(|st| st.set_var("read_result", "failure"));
 }
 
-/// `record <path> [max_secs] [silence_thresh] [silence_hits]`, or `record_session <path>`.
-pub async fn record(sess: &Sess, arg: &str, session: bool) {
+/// `record <path> [max_secs] [silence_thresh] [silence_hits]`.
+pub async fn record(sess: &Sess, arg: &str) {
     let a: Vec<&str> = arg.split_whitespace().collect();
     let path = a.first().copied().unwrap_or("").to_string();
     sess.fire(
@@ -104,10 +105,6 @@ pub async fn record(sess: &Sess, arg: &str, session: bool) {
         &[],
         &[("Record-File-Path", path.clone())],
     );
-    if session {
-        sess.modify(|s| s.set_var("sim_record_session", &path));
-        return;
-    }
     let max_s = a.get(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     let silence_hits = a.get(3).and_then(|v| v.parse::<u64>().ok());
     // mod_dptools' record stops on `playback_terminators` (default `*`; "none" disables).
@@ -136,7 +133,7 @@ pub async fn record(sess: &Sess, arg: &str, session: bool) {
                 s.is_hungup() || s.brk || !s.dtmf.is_empty() || s.far_speaking != was_speaking
             })
             .await;
-        if sess.hungup() || sess.with(|s| s.brk) {
+        if sess.hungup() || sess.modify(|s| std::mem::replace(&mut s.brk, false)) {
             break;
         }
         if !hit {
@@ -165,6 +162,80 @@ pub async fn record(sess: &Sess, arg: &str, session: bool) {
         Vars::Yes,
         &[],
         &[("Record-File-Path", path)],
+    );
+}
+
+fn dir_exists(path: &str) -> bool {
+    match std::path::Path::new(path).parent() {
+        Some(d) => d.as_os_str().is_empty() || d.is_dir(),
+        None => false,
+    }
+}
+
+/// `record_session <path>`: switch_ivr_record_session adds a media bug and the
+/// application returns at once; the recording goes on through bridges until
+/// `stop_record_session` or hangup (CS_HANGUP removes the bug, [`stop_record_session`]).
+/// Like FreeSWITCH it does not create directories: if the file cannot be opened
+/// there is no recording and no event. The path is kept in `sim_record_session`
+/// and in the party's ground truth (`PartyRecord::recording`).
+pub fn record_session(sess: &Sess, arg: &str) {
+    let path = arg.split_whitespace().next().unwrap_or("").to_string();
+    if path.is_empty() || !dir_exists(&path) {
+        return;
+    }
+    stop_record_session(sess); // one recording per channel in the simulator
+    let now = sess.core.now_us();
+    let uuid = sess.modify(|s| {
+        s.recording = Some((path.clone(), now));
+        s.set_var("sim_record_session", &path);
+        s.uuid.clone()
+    });
+    if sess.core.has_truth(&uuid) {
+        sess.core.truth(&uuid, |r| r.recording = Some(path.clone()));
+    }
+    bug_events(sess, &path, true);
+}
+
+/// Close a running `record_session`: write the WAV (as long as the recording ran),
+/// RECORD_STOP and MEDIA_BUG_STOP. No-op if none runs.
+pub fn stop_record_session(sess: &Sess) {
+    let Some((path, t0)) = sess.modify(|s| s.recording.take()) else {
+        return;
+    };
+    let end = sess.with(|s| {
+        if s.caller.hangup_us > 0 {
+            s.caller.hangup_us
+        } else {
+            0
+        }
+    });
+    let end = if end > 0 { end } else { sess.core.now_us() };
+    media::write_wav(&path, ((end - t0) / 1000).max(0) as u64);
+    bug_events(sess, &path, false);
+}
+
+fn bug_events(sess: &Sess, path: &str, start: bool) {
+    let (rec, bug) = if start {
+        ("RECORD_START", "MEDIA_BUG_START")
+    } else {
+        ("RECORD_STOP", "MEDIA_BUG_STOP")
+    };
+    sess.fire(
+        rec,
+        ("switch_ivr_async.c", "record_callback", 1),
+        Vars::Yes,
+        &[],
+        &[("Record-File-Path", path.to_string())],
+    );
+    sess.fire(
+        bug,
+        ("switch_core_media_bug.c", "switch_core_media_bug_add", 1),
+        Vars::Yes,
+        &[],
+        &[
+            ("Media-Bug-Function", "session_record".to_string()),
+            ("Media-Bug-Target", path.to_string()),
+        ],
     );
 }
 

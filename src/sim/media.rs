@@ -1,6 +1,26 @@
 //! Media stand-ins: playback durations (WAV header of the file if present,
-//! `silence_stream://`, `tone_stream://`, `file_string://`), the `say` word lists
-//! (en/ru numbers as in trace 10), and writing a small real WAV for `record`.
+//! `silence_stream://`, `tone_stream://`, `file_string://`; `local_stream://` never
+//! ends), the `say` word lists (en/ru numbers as in trace 10), and writing a small
+//! real WAV for `record`.
+
+/// A `local_stream://<name>` source (mod_local_stream, music on hold): it plays
+/// until the application is broken (uuid_break, transfer, bridge, hangup).
+pub fn is_endless(file: &str) -> bool {
+    file.trim().starts_with("local_stream://")
+}
+
+/// `Playback-File-Type` FreeSWITCH adds to PLAYBACK_START/STOP (switch_ivr_play_file).
+pub fn file_type(file: &str) -> Option<&'static str> {
+    let f = file.trim();
+    let starts = |p: &str| f.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p));
+    if starts("local_stream:") {
+        Some("local_stream")
+    } else if starts("tone_stream:") {
+        Some("tone_stream")
+    } else {
+        None
+    }
+}
 
 /// Duration of a playable thing in ms.
 pub fn duration_ms(file: &str, default_ms: u64) -> u64 {

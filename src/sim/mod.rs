@@ -34,7 +34,7 @@ pub use self::config::{
     AfterAnswer, Behaviour, CallerStep, InboundCall, SimConfig, SubscriberRule, TrunkConfig,
     TrunkKind,
 };
-pub use self::truth::PartyRecord;
+pub use self::truth::{AgentOffer, PartyRecord};
 
 use self::core::{lock, Core, Ctl};
 use self::session::Sess;
@@ -153,6 +153,9 @@ impl Simulator {
             st.truth = ost.truth.clone();
             st.truth_order = ost.truth_order.clone();
             st.api_log = ost.api_log.clone();
+            st.agents = ost.agents.clone();
+            st.offers = ost.offers.clone();
+            st.agent_peak = ost.agent_peak.clone();
             for (k, v) in &ost.trunks {
                 if let Some(t) = st.trunks.get_mut(k) {
                     t.peak = v.peak;
@@ -242,5 +245,39 @@ impl Simulator {
         self.core()
             .chan(uuid)
             .and_then(|c| lock(&c.st).var(var).map(str::to_string))
+    }
+
+    /// The leg a live channel is bridged to right now (`bridge` app or
+    /// `uuid_bridge`); None when it is not bridged or not live.
+    pub fn bridged_to(&self, uuid: &str) -> Option<String> {
+        self.core()
+            .chan(uuid)
+            .and_then(|c| lock(&c.st).bridge_peer.clone())
+    }
+
+    /// Change what agent phone `user/<ext>` does with the next calls offered to it
+    /// (a phone not in `SimConfig::agents` becomes registered). Legs already ringing
+    /// keep the behaviour they started with.
+    pub fn set_agent_behaviour(&self, ext: &str, b: Behaviour) {
+        lock(&self.core().st).agents.insert(ext.to_string(), b);
+    }
+
+    /// Every call that reached agent phone `ext`, in the order it started ringing,
+    /// from the simulator's own channels (survives `restart`).
+    pub fn agent_offers(&self, ext: &str) -> Vec<AgentOffer> {
+        lock(&self.core().st)
+            .offers
+            .get(ext)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Most legs ringing or up at once on agent phone `ext` since start.
+    pub fn agent_peak_concurrent(&self, ext: &str) -> u32 {
+        lock(&self.core().st)
+            .agent_peak
+            .get(ext)
+            .copied()
+            .unwrap_or(0)
     }
 }

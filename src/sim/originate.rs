@@ -206,9 +206,14 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
         ),
         _ => return ("-ERR CHAN_NOT_IMPLEMENTED\n".into(), After::Nothing),
     };
-    if kind == "user" && !core.cfg.agents.contains_key(&number) {
-        return ("-ERR USER_NOT_REGISTERED\n".into(), After::Nothing);
-    }
+    let agent_beh = if kind == "user" {
+        match core.agent_behaviour(&number) {
+            Some(b) => Some(b),
+            None => return ("-ERR USER_NOT_REGISTERED\n".into(), After::Nothing),
+        }
+    } else {
+        None
+    };
     // ---- A-leg
     let temp = if kind == "loopback" && want_uuid.is_some() {
         uuid::Uuid::new_v4().to_string()
@@ -221,7 +226,20 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
     };
     let mut cs = ChanState::new(&temp, &first_name, "outbound", now);
     cs.trunk = trunk.clone();
+    if kind == "user" {
+        cs.agent = Some(number.clone());
+    }
     let a = Sess::new(core.clone(), core.add_chan(cs));
+    if kind == "user" {
+        // the phone rings from now on: an offer, counted until the leg hangs up
+        let vars = req
+            .vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("contactd_"))
+            .cloned()
+            .collect();
+        core.agent_offer_start(&number, &temp, vars);
+    }
     let callee_num = loop_ctx.clone().unwrap_or_else(|| number.clone());
     core.truth(&temp, |r| {
         r.number = number.clone();
@@ -396,14 +414,9 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
             }
         }
     } else {
-        let beh = if kind == "user" {
-            core.cfg
-                .agents
-                .get(&number)
-                .cloned()
-                .unwrap_or(super::config::Behaviour::NoAnswer)
-        } else {
-            core.cfg.behaviour_for(&number)
+        let beh = match &agent_beh {
+            Some(b) => b.clone(),
+            None => core.cfg.behaviour_for(&number),
         };
         behaviour_desc = format!("{beh:?}");
         tokio::spawn(run_phantom(a.clone(), dialplan::behaviour_apps(&beh)));

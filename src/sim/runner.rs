@@ -1,10 +1,11 @@
 //! A channel's session task: runs its application list (dialplan or `&app`),
-//! handles transfers, uuid_bridge requests and deferred loopback hangups, then
-//! hangs up and runs the reporting / destroy sequence. Also the phantom far end
-//! of single-leg endpoints (FreeTDM, SIP gateway, user/): the behaviour's apps act
-//! directly on the A-leg.
+//! handles transfers (into the simulated contexts: `trace`, `contactd-acd`, or a
+//! subscriber's behaviour), uuid_bridge requests, CS_PARK after a bridge and
+//! deferred loopback hangups, then hangs up and runs the reporting / destroy
+//! sequence. Also the phantom far end of single-leg endpoints (FreeTDM, SIP
+//! gateway, user/): the behaviour's apps act directly on the A-leg.
 
-use super::apps::run_app;
+use super::apps::{park_state, run_app};
 use super::channel::Cs;
 use super::dialplan::{self, Apps};
 use super::session::Sess;
@@ -24,7 +25,39 @@ pub fn resolve(sess: &Sess, ext: &str, ctx: &str) -> Option<Apps> {
             .unwrap_or_else(|| "127.0.0.1:8084".into());
         return dialplan::trace_ext(ext, &addr);
     }
+    if ctx == dialplan::CONTACTD_ACD {
+        return dialplan::contactd_acd(ext);
+    }
     Some(dialplan::behaviour_apps(&sess.core.cfg.behaviour_for(ext)))
+}
+
+/// switch_ivr_session_transfer: a new caller profile (destination, dialplan and
+/// context; a missing dialplan / context keeps the current one), Caller-RDNIS,
+/// `Caller-Transfer-Source: <epoch>:<uuid>:bl_xfer:<ext>/<context>/<dialplan>`; the
+/// running application stops and the session task routes the new extension. A
+/// bridge this leg is in ends (its other leg is left to itself).
+pub fn transfer(sess: &Sess, ext: &str, dp: Option<&str>, ctx: Option<&str>) {
+    super::bridge::leave_bridge(sess, None);
+    let now = sess.core.now_us();
+    sess.modify(|st| {
+        let dp = dp
+            .map(str::to_string)
+            .unwrap_or_else(|| st.caller.dialplan.clone());
+        let ctx = ctx
+            .map(str::to_string)
+            .unwrap_or_else(|| st.caller.context.clone());
+        st.caller.transfer_source = format!(
+            "{}:{}:bl_xfer:{ext}/{ctx}/{dp}",
+            now / 1_000_000,
+            uuid::Uuid::new_v4()
+        );
+        st.caller.rdnis = st.caller.dest.clone();
+        st.caller.dest = ext.to_string();
+        st.caller.context = ctx.clone();
+        st.caller.dialplan = dp;
+        st.caller.profile_index = st.caller.profile_index.max(1) + 1;
+        st.transfer = Some((ext.to_string(), ctx));
+    });
 }
 
 /// Run apps then hang up (NORMAL_CLEARING if nothing else did) and report.
@@ -33,10 +66,44 @@ pub async fn run_channel(sess: Sess, apps: Apps) {
         sess.set_running(Cs::Execute);
     }
     let mut apps: std::collections::VecDeque<(String, String)> = apps.into_iter().collect();
-    while let Some((app, arg)) = apps.pop_front() {
-        if sess.hungup() {
+    'run: loop {
+        // What the last application (or an api command) left to do.
+        loop {
+            if sess.hungup() {
+                break 'run;
+            }
+            if let Some((ext, ctx)) = sess.modify(|s| s.transfer.take()) {
+                sess.modify(|s| {
+                    s.brk = false;
+                    s.park_req = false;
+                });
+                // switch_ivr_session_transfer: back to CS_ROUTING, then CS_EXECUTE
+                sess.set_running(Cs::Routing);
+                sess.set_running(Cs::Execute);
+                match resolve(&sess, &ext, &ctx) {
+                    Some(n) => apps = n.into_iter().collect(),
+                    None => {
+                        sess.hangup("NO_ROUTE_DESTINATION", "switch");
+                        break 'run;
+                    }
+                }
+                continue;
+            }
+            if let Some(other) = sess.modify(|s| s.bridge_req.take()) {
+                super::bridge::bridged_wait(&sess, &other).await;
+                continue;
+            }
+            if sess.modify(|s| std::mem::take(&mut s.park_req)) {
+                // CS_PARK replaces CS_EXECUTE: the rest of the extension is not run
+                apps.clear();
+                park_state(&sess).await;
+                continue;
+            }
             break;
         }
+        let Some((app, arg)) = apps.pop_front() else {
+            break;
+        };
         if let Some(cause) = sess.with(|s| s.pending_hangup.clone()) {
             if app == "hangup" {
                 let id = new_app_uuid();
@@ -50,22 +117,6 @@ pub async fn run_channel(sess: Sess, apps: Apps) {
             continue;
         }
         run_app(&sess, &app, &arg, &new_app_uuid()).await;
-        if let Some((ext, ctx)) = sess.modify(|s| s.transfer.take()) {
-            sess.modify(|s| s.brk = false);
-            // switch_ivr_session_transfer: back to CS_ROUTING, then CS_EXECUTE
-            sess.set_running(Cs::Routing);
-            sess.set_running(Cs::Execute);
-            match resolve(&sess, &ext, &ctx) {
-                Some(n) => apps = n.into_iter().collect(),
-                None => {
-                    sess.hangup("NO_ROUTE_DESTINATION", "switch");
-                    break;
-                }
-            }
-        }
-        if let Some(other) = sess.modify(|s| s.bridge_req.take()) {
-            super::bridge::bridged_wait(&sess, &other).await;
-        }
     }
     if let Some(cause) = sess.with(|s| s.pending_hangup.clone()) {
         sess.hangup(&cause, "switch");

@@ -1,7 +1,8 @@
 //! A channel's session handle: firing channel events with the right header
-//! blocks, state / call-state transitions, answer, progress, hangup (with
-//! propagation to the loopback partner and the bridged leg), the hangup/reporting/
-//! destroy sequence, DTMF delivery, and the interruptible wait used by apps.
+//! blocks, state / call-state transitions, answer, progress, hangup (propagated
+//! to the loopback partner; a bridged leg is told its bridge ended), the
+//! hangup/reporting/destroy sequence, DTMF delivery, and the interruptible wait
+//! used by apps.
 
 use std::sync::Arc;
 
@@ -201,12 +202,15 @@ impl Sess {
             &[],
         );
         self.set_callstate("ACTIVE");
-        let uuid = self.uuid();
+        let (uuid, agent) = self.with(|s| (s.uuid.clone(), s.agent.clone()));
         let ms = self.core.sim_ms();
         self.core.truth(&uuid, |r| {
             r.answered = true;
             r.answered_at_ms = Some(ms);
         });
+        if let Some(ext) = agent {
+            self.core.agent_offer_answered(&ext, &uuid);
+        }
         true
     }
 
@@ -236,7 +240,8 @@ impl Sess {
     }
 
     /// Hang up with a cause. Fires CHANNEL_HANGUP; the session task then runs the
-    /// reporting sequence. Propagates to the loopback partner and bridged leg.
+    /// reporting sequence. Propagates to the loopback partner; a leg bridged to
+    /// this one sees its bridge end (`peer_gone`) and decides for itself.
     pub fn hangup(&self, cause: &str, by: &str) {
         let now = self.core.now_us();
         let apply = |s: &mut ChanState| {
@@ -259,8 +264,11 @@ impl Sess {
             apply(&mut n);
             n
         };
-        let (partner, bridged, ubridge) =
-            (next.partner.clone(), next.bridged_to.clone(), next.ubridge);
+        let (partner, peer, agent) = (
+            next.partner.clone(),
+            next.bridge_peer.clone(),
+            next.agent.clone(),
+        );
         let ev = self.event_from(
             &next,
             "CHANNEL_HANGUP",
@@ -283,44 +291,45 @@ impl Sess {
                 r.ended_at_ms = Some(ms);
             }
         });
-        if ubridge {
-            // uuid_bridge: the other leg's bridge ends (CHANNEL_UNBRIDGE) and it
-            // goes back to CS_EXECUTE with nothing left to run (bridge.rs)
-            if let Some(ch) = bridged.as_ref().and_then(|u| self.core.chan(u)) {
-                let snap = self.with(|s| {
-                    let mut c = s.clone();
-                    c.other_snap = None;
-                    Box::new(c)
-                });
-                Sess::new(self.core.clone(), ch).modify(|s| {
+        if let Some(ext) = agent {
+            self.core.agent_offer_end(&ext, &uuid, cause);
+        }
+        // The bridge ends for the leg bridged to this one: it decides on its own
+        // what comes next (bridge.rs: park_after_bridge, hangup_after_bridge, its
+        // remaining applications, or hang up as an abandoned originatee).
+        if let Some(ch) = peer.as_ref().and_then(|u| self.core.chan(u)) {
+            let snap = self.with(|s| {
+                let mut c = s.clone();
+                c.other_snap = None;
+                Box::new(c)
+            });
+            Sess::new(self.core.clone(), ch).modify(|s| {
+                if s.bridge_peer.as_deref() == Some(uuid.as_str()) {
                     s.peer_gone = true;
                     s.other_snap = Some(snap);
-                });
-            }
-        }
-        let bridged = if ubridge { None } else { bridged };
-        for other in [partner, bridged].into_iter().flatten() {
-            if let Some(ch) = self.core.chan(&other) {
-                let o = Sess::new(self.core.clone(), ch);
-                let by2 = if by == "party" { "party" } else { "switch" };
-                let deferred = o.modify(|s| {
-                    if s.far_end
-                        && s.running == Cs::Execute
-                        && !s.is_hungup()
-                        && s.bridged_to.is_none()
-                        && s.caller.answered_us > 0
-                        && s.cur_app.as_deref() != Some("park")
-                        && cause == "NORMAL_CLEARING"
-                    {
-                        s.pending_hangup = Some(cause.to_string());
-                        true
-                    } else {
-                        false
-                    }
-                });
-                if !deferred {
-                    o.hangup(cause, by2);
                 }
+            });
+        }
+        if let Some(ch) = partner.as_ref().and_then(|u| self.core.chan(u)) {
+            let o = Sess::new(self.core.clone(), ch);
+            let by2 = if by == "party" { "party" } else { "switch" };
+            let deferred = o.modify(|s| {
+                if s.far_end
+                    && s.running == Cs::Execute
+                    && !s.is_hungup()
+                    && s.bridged_to.is_none()
+                    && s.caller.answered_us > 0
+                    && s.cur_app.as_deref() != Some("park")
+                    && cause == "NORMAL_CLEARING"
+                {
+                    s.pending_hangup = Some(cause.to_string());
+                    true
+                } else {
+                    false
+                }
+            });
+            if !deferred {
+                o.hangup(cause, by2);
             }
         }
     }
@@ -330,6 +339,8 @@ impl Sess {
     pub fn report(&self, destroy: bool) {
         self.set_running(Cs::Hangup);
         self.set_callstate("HANGUP");
+        // CS_HANGUP removes the media bugs: a record_session file is closed here
+        super::ivr::stop_record_session(self);
         self.set_running(Cs::Reporting);
         let now = self.core.now_us();
         self.modify(|s| {

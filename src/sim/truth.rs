@@ -1,5 +1,6 @@
 //! Ground truth kept by the simulator for tests: one record per simulated party
-//! (a dialed subscriber / agent phone, or a scripted inbound caller).
+//! (a dialed subscriber / agent phone, or a scripted inbound caller), and every
+//! call offered to an agent phone (`user/<ext>`), taken from the sim's own channels.
 
 use serde::Serialize;
 
@@ -36,4 +37,28 @@ pub struct PartyRecord {
     pub q850: Option<u32>,
     /// simulated ms since start at hangup
     pub ended_at_ms: Option<u64>,
+    /// file a `record_session` on this party's channel wrote (until hangup)
+    pub recording: Option<String>,
+}
+
+/// One call that reached an agent phone (`user/<ext>`): a leg ringing it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct AgentOffer {
+    /// uuid of the leg that rang the phone
+    pub uuid: String,
+    /// extension (key of `SimConfig::agents`)
+    pub ext: String,
+    /// when the leg was created and the phone started ringing (simulated µs since the epoch,
+    /// the clock of `Event-Date-Timestamp`)
+    pub rang_at_us: i64,
+    /// when the phone answered, if it did
+    pub answered_at_us: Option<i64>,
+    /// when the leg hung up (None while it is still ringing or up)
+    pub ended_at_us: Option<i64>,
+    /// answered?
+    pub answered: bool,
+    /// hangup cause of the leg
+    pub hangup_cause: Option<String>,
+    /// the `contactd_*` variables the leg was originated with, in order
+    pub vars: Vec<(String, String)>,
 }

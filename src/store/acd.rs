@@ -166,6 +166,40 @@ for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], mine .. ARGV[i], ARGV[i + 1])
 return 1
 ";
 
+const TRANSFER: &str = r"
+-- KEYS agents, offers, calls, to_queue, clock; ARGV call, agent, now_ms, priority, to_queue name
+-- The call leaves its operator (after-call work) and waits at the head of another queue, in
+-- one step: no instance can see it in neither place.
+local st = agent_state(KEYS[1], ARGV[2])
+if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||')
+redis.call('HDEL', KEYS[2], ARGV[1])
+local seq = redis.call('INCR', KEYS[5])
+local score = (255 - tonumber(ARGV[4])) * 1099511627776 + seq
+redis.call('ZADD', KEYS[4], string.format('%.0f', score), ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. '|' .. seq .. '|' .. ARGV[3] .. '|' .. ARGV[5])
+return seq
+";
+
+const WRAP_UP_DONE: &str = r"
+-- KEYS agents, ready; ARGV agent, wrap-up began at (ms), now_ms
+local st = agent_state(KEYS[1], ARGV[1])
+if not st or st.name ~= 'wrapup' or st.at ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], 'ready|' .. ARGV[3] .. '|' .. ARGV[3] .. '||')
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+";
+
+const CLAIM: &str = r"
+-- KEYS owner; ARGV instance, ttl_ms
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] or not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
+
 /// The result of [`AcdStore::enqueue`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -439,5 +473,269 @@ impl AcdStore {
             .query_async(&mut c)
             .await?;
         Ok(s.map(|s| s.split('|').next().unwrap_or_default().to_string()))
+    }
+
+    /// Blind transfer: the call leaves `agent` (who goes to after-call work) and waits in
+    /// `to_queue` at `priority`. False if the call is not talking with that operator.
+    pub async fn transfer(
+        &self,
+        call: &str,
+        agent: &str,
+        to_queue: &str,
+        priority: u8,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let seq: i64 = Self::with_agent_state(TRANSFER)
+            .key(self.key("agents"))
+            .key(self.key("offers"))
+            .key(self.key("calls"))
+            .key(self.queue_key(to_queue))
+            .key(self.key("clock"))
+            .arg(call)
+            .arg(agent)
+            .arg(now_ms)
+            .arg(priority)
+            .arg(to_queue)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(seq > 0)
+    }
+
+    /// After-call work that began at `began_ms` is over: ready, idle from `now_ms`. Only one
+    /// instance gets true for one wrap-up.
+    pub async fn wrap_up_done(
+        &self,
+        agent: &str,
+        began_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Self::with_agent_state(WRAP_UP_DONE)
+            .key(self.key("agents"))
+            .key(self.key("ready"))
+            .arg(agent)
+            .arg(began_ms)
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Takes or keeps the lease on driving `call` (music, announcements, the end of the
+    /// call). An instance that stops renewing it loses the call to another (or to itself
+    /// after a restart).
+    pub async fn claim(&self, call: &str, instance: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Script::new(CLAIM)
+            .key(self.key(&format!("owner:{call}")))
+            .arg(instance)
+            .arg(ttl_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn release_claim(&self, call: &str) -> Result<(), StoreError> {
+        self.cmd_del(&self.key(&format!("owner:{call}"))).await
+    }
+
+    async fn cmd_del(&self, key: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(key)
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    async fn hset(&self, hash: &str, field: &str, value: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("HSET")
+            .arg(self.key(hash))
+            .arg(field)
+            .arg(value)
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    async fn hget(&self, hash: &str, field: &str) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("HGET")
+            .arg(self.key(hash))
+            .arg(field)
+            .query_async(&mut c)
+            .await?)
+    }
+
+    async fn hdel(&self, hash: &str, field: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("HDEL")
+            .arg(self.key(hash))
+            .arg(field)
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    async fn hgetall(&self, hash: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut c = self.conn.clone();
+        let m: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.key(hash))
+            .query_async(&mut c)
+            .await?;
+        let mut v: Vec<_> = m.into_iter().collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// The dial string of the operator's phone, for whichever instance offers the call.
+    pub async fn set_endpoint(&self, agent: &str, endpoint: &str) -> Result<(), StoreError> {
+        self.hset("endpoints", agent, endpoint).await
+    }
+
+    pub async fn endpoint(&self, agent: &str) -> Result<Option<String>, StoreError> {
+        self.hget("endpoints", agent).await
+    }
+
+    /// What is known about a caller (JSON): number, account, IVR variables, entered at.
+    pub async fn set_meta(&self, call: &str, json: &str) -> Result<(), StoreError> {
+        self.hset("meta", call, json).await
+    }
+
+    pub async fn meta(&self, call: &str) -> Result<Option<String>, StoreError> {
+        self.hget("meta", call).await
+    }
+
+    pub async fn del_meta(&self, call: &str) -> Result<(), StoreError> {
+        self.hdel("meta", call).await?;
+        self.hdel("legs", call).await?;
+        self.hdel("transfers", call).await
+    }
+
+    /// Every caller contactd still holds, with its meta.
+    pub async fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.hgetall("meta").await
+    }
+
+    /// The operator leg of the current offer (its origination uuid), set before the originate.
+    pub async fn set_leg(&self, call: &str, leg: &str) -> Result<(), StoreError> {
+        self.hset("legs", call, leg).await
+    }
+
+    pub async fn leg(&self, call: &str) -> Result<Option<String>, StoreError> {
+        self.hget("legs", call).await
+    }
+
+    /// A transfer asked for by the API, done when the operator's leg has gone.
+    pub async fn set_transfer(&self, call: &str, target: &str) -> Result<(), StoreError> {
+        self.hset("transfers", call, target).await
+    }
+
+    pub async fn transfer_target(&self, call: &str) -> Result<Option<String>, StoreError> {
+        self.hget("transfers", call).await
+    }
+
+    pub async fn del_transfer(&self, call: &str) -> Result<(), StoreError> {
+        self.hdel("transfers", call).await
+    }
+
+    /// The operator this call is offered to or talking with.
+    pub async fn offered_to(&self, call: &str) -> Result<Option<String>, StoreError> {
+        self.hget("offers", call).await
+    }
+
+    /// `priority|seq|arrived_ms|queue` while the call is in the ACD.
+    pub async fn call_info(&self, call: &str) -> Result<Option<CallInfo>, StoreError> {
+        Ok(self.hget("calls", call).await?.and_then(|s| CallInfo::parse(&s)))
+    }
+
+    /// Every operator's raw state `state|at_ms|idle_ms|offer|call`.
+    pub async fn agents(&self) -> Result<Vec<(String, AgentInfo)>, StoreError> {
+        Ok(self
+            .hgetall("agents")
+            .await?
+            .into_iter()
+            .filter_map(|(a, s)| AgentInfo::parse(&s).map(|i| (a, i)))
+            .collect())
+    }
+
+    pub async fn agent_info(&self, agent: &str) -> Result<Option<AgentInfo>, StoreError> {
+        Ok(self.hget("agents", agent).await?.and_then(|s| AgentInfo::parse(&s)))
+    }
+
+    /// 1-based place of `call` in `queue`, None if it is not waiting there.
+    pub async fn position(&self, queue: &str, call: &str) -> Result<Option<u64>, StoreError> {
+        let mut c = self.conn.clone();
+        let r: Option<u64> = redis::cmd("ZRANK")
+            .arg(self.queue_key(queue))
+            .arg(call)
+            .query_async(&mut c)
+            .await?;
+        Ok(r.map(|r| r + 1))
+    }
+
+    /// Skills of every operator: `(operator, skill, level)`.
+    pub async fn skills(&self) -> Result<Vec<(String, String, u8)>, StoreError> {
+        Ok(self
+            .hgetall("skills")
+            .await?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let (a, s) = k.split_once('|')?;
+                Some((a.to_string(), s.to_string(), v.parse().ok()?))
+            })
+            .collect())
+    }
+}
+
+/// A call's entry in `acd:calls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInfo {
+    pub priority: u8,
+    pub seq: u64,
+    pub arrived_ms: i64,
+    pub queue: String,
+}
+
+impl CallInfo {
+    fn parse(s: &str) -> Option<Self> {
+        let mut it = s.splitn(4, '|');
+        Some(Self {
+            priority: it.next()?.parse().ok()?,
+            seq: it.next()?.parse().ok()?,
+            arrived_ms: it.next()?.parse().ok()?,
+            queue: it.next()?.to_string(),
+        })
+    }
+}
+
+/// An operator's entry in `acd:agents`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentInfo {
+    /// `ready`, `offered`, `talking`, `wrapup`, `missed`, `break`, `absent`, `loggedout`.
+    pub state: String,
+    pub at_ms: i64,
+    pub idle_ms: Option<i64>,
+    pub offer: Option<u64>,
+    pub call: Option<String>,
+}
+
+impl AgentInfo {
+    fn parse(s: &str) -> Option<Self> {
+        let mut it = s.splitn(5, '|');
+        let state = it.next()?.to_string();
+        let at_ms = it.next()?.parse().unwrap_or(0);
+        let idle_ms = it.next().and_then(|v| v.parse().ok());
+        let offer = it.next().and_then(|v| v.parse().ok());
+        let call = it.next().filter(|v| !v.is_empty()).map(str::to_string);
+        Some(Self {
+            state,
+            at_ms,
+            idle_ms,
+            offer,
+            call,
+        })
     }
 }

@@ -40,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "005_operators.sql",
         sql: include_str!("../../sql/005_operators.sql"),
     },
+    Migration {
+        version: 6,
+        name: "006_acd.sql",
+        sql: include_str!("../../sql/006_acd.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

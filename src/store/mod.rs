@@ -1,5 +1,6 @@
 //! Adapters for the stores: PostgreSQL for durable records, Redis for live shared state.
 pub mod acd;
+pub mod acd_calls;
 pub mod campaigns;
 pub mod migrate;
 pub mod operators;

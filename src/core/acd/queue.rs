@@ -170,6 +170,7 @@ impl Queue {
     /// A rough estimate, position × AHT ÷ operators serving: callers are told a figure they
     /// can plan with, not a promise. With no operator serving, the estimate is for one.
     pub fn estimated_wait(&self, call: &str, operators: usize) -> Option<TimeDelta> {
+        // Same rule as `estimate_wait`, in the model's own time type.
         let position = self.position(call)? as i32;
         let operators = operators.clamp(1, i32::MAX as usize) as i32;
         Some(self.average_handle_time() * position / operators)
@@ -199,6 +200,17 @@ impl Queue {
             })
             .collect()
     }
+}
+
+/// The wait a caller at 1-based `position` can expect: the calls up to theirs shared by the
+/// operators staffing the queue (at least one), each lasting the average handle time.
+pub fn estimate_wait(
+    position: u64,
+    operators: usize,
+    average_handle: std::time::Duration,
+) -> std::time::Duration {
+    let ops = operators.max(1) as u32;
+    average_handle * (position.min(u64::from(u32::MAX)) as u32) / ops
 }
 
 #[cfg(test)]
@@ -334,6 +346,15 @@ mod tests {
         assert_eq!(q.remove("a").map(|w| w.seq), Some(1));
         assert_eq!(q.remove("a"), None);
         assert_eq!(q.position("b"), Some(1));
+    }
+
+    #[test]
+    fn estimate_wait_shares_calls_between_operators() {
+        let aht = std::time::Duration::from_secs(120);
+        assert_eq!(estimate_wait(1, 1, aht).as_secs(), 120);
+        assert_eq!(estimate_wait(3, 2, aht).as_secs(), 180);
+        // Nobody staffed: counted as one operator, not a division by zero.
+        assert_eq!(estimate_wait(2, 0, aht).as_secs(), 240);
     }
 
     #[test]

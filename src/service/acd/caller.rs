@@ -1,0 +1,546 @@
+//! One waiting caller, driven over the control link by the instance holding its lease:
+//! music on hold, position and estimated-wait announcements, overflow after the maximum
+//! wait, the callback offer, and the end of the call (abandon, hang-up after talking, or a
+//! transfer once the operator's leg has gone).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use super::{ms_to_time, now_ms, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
+use crate::core::channels::SwitchEvent;
+use crate::esl::commands::PhoneNumber;
+use crate::esl::control::{CallWatch, LinkStatus, WatchEvent};
+use crate::store::acd::Abandoned;
+
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// Just transferred into the ACD's park: start the music.
+    Fresh,
+    /// Taken over from an instance that stopped: the music is still playing.
+    Adopted,
+    /// Offer a callback instead of waiting: the queue was full, or the wait too long.
+    CallbackOffer { queue: String, full: bool },
+}
+
+enum Next {
+    Continue,
+    Done,
+}
+
+struct Caller {
+    acd: Acd,
+    call: String,
+    meta: Meta,
+    watch: CallWatch,
+    next_announce: Instant,
+    renew_at: Instant,
+    hung_up: bool,
+}
+
+pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
+    let watch = acd.inner.link.watch_call(&call);
+    let every = Duration::from_secs(acd.cfg().announce_every_seconds.max(1));
+    let mut c = Caller {
+        acd: acd.clone(),
+        call: call.clone(),
+        meta,
+        watch,
+        next_announce: Instant::now() + every,
+        renew_at: Instant::now(),
+        hung_up: false,
+    };
+    match start {
+        Start::Fresh => c.music().await,
+        Start::Adopted => {
+            // The operator may have hung up while nobody watched: the caller sits parked.
+            if let Next::Done = c.check_talk().await {
+                c.cleanup().await;
+                return;
+            }
+        }
+        Start::CallbackOffer { queue, full } => {
+            c.offer_callback(&queue, full).await;
+            c.cleanup().await;
+            return;
+        }
+    }
+    c.main_loop().await;
+    c.cleanup().await;
+}
+
+/// A caller whose channel ended while no instance watched it (contactd was down).
+pub async fn gone_unseen(acd: &Acd, call: &str) {
+    let store = &acd.inner.store;
+    let now = now_ms();
+    let outcome = match store.call_info(call).await {
+        Ok(Some(info)) => match store.abandon(&info.queue, call).await {
+            Ok(Abandoned::WasWaiting | Abandoned::WasRinging) => "abandoned",
+            _ => finish_talk(acd, call, now).await.unwrap_or("lost"),
+        },
+        _ => "lost",
+    };
+    if let Ok(u) = Uuid::parse_str(call) {
+        let _ = acd.inner.records.ended(u, outcome, ms_to_time(now)).await;
+    }
+    let _ = store.del_meta(call).await;
+    let _ = store.release_claim(call).await;
+}
+
+/// The talk of `call` is over: its operator goes to after-call work. Returns the outcome
+/// if the call was talking.
+async fn finish_talk(acd: &Acd, call: &str, now: i64) -> Option<&'static str> {
+    let store = &acd.inner.store;
+    let agent = store.offered_to(call).await.ok().flatten()?;
+    if !store.finish(call, &agent, now).await.unwrap_or(false) {
+        return None;
+    }
+    acd.log_state(&agent, "wrap_up", "", ms_to_time(now)).await;
+    if let Ok(u) = Uuid::parse_str(call) {
+        let _ = acd.inner.records.talk_ended(u, ms_to_time(now)).await;
+    }
+    Some("answered")
+}
+
+impl Caller {
+    fn link(&self) -> &crate::esl::control::SwitchLink {
+        &self.acd.inner.link
+    }
+
+    async fn main_loop(&mut self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                ev = self.watch.recv() => {
+                    let next = match ev {
+                        None => Next::Done,
+                        Some(WatchEvent::LinkLost) => self.link_lost().await,
+                        Some(WatchEvent::Switch(ev)) => self.on_event(ev).await,
+                    };
+                    if let Next::Done = next {
+                        return;
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Next::Done = self.on_tick().await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_event(&mut self, ev: SwitchEvent) -> Next {
+        match ev {
+            SwitchEvent::Hangup(_) => {
+                self.hung_up = true;
+                self.caller_left().await;
+                Next::Done
+            }
+            SwitchEvent::Unbridge { .. } => self.operator_left().await,
+            _ => Next::Continue,
+        }
+    }
+
+    /// The control link dropped: events may be lost. Once it is back, is the caller still there?
+    async fn link_lost(&mut self) -> Next {
+        let mut status = self.link().watch_status();
+        let back = tokio::time::timeout(Duration::from_secs(60), async {
+            status.wait_for(|s| *s == LinkStatus::Connected).await.is_ok()
+        })
+        .await;
+        if back != Ok(true) {
+            // Leave the caller to whoever adopts it when the switch is reachable again.
+            return Next::Done;
+        }
+        match self.link().api(&format!("uuid_exists {}", self.call)).await {
+            Ok(b) if b.trim() == "true" => Next::Continue,
+            Ok(_) => {
+                self.hung_up = true;
+                self.caller_left().await;
+                Next::Done
+            }
+            Err(_) => Next::Done,
+        }
+    }
+
+    async fn on_tick(&mut self) -> Next {
+        let now = Instant::now();
+        if now >= self.renew_at {
+            match self
+                .acd
+                .inner
+                .store
+                .claim(&self.call, &self.acd.inner.instance, LEASE_MS)
+                .await
+            {
+                Ok(true) => self.renew_at = now + Duration::from_millis(LEASE_MS / 3),
+                Ok(false) => {
+                    warn!(call = %self.call, "acd: another instance took this caller");
+                    return Next::Done;
+                }
+                Err(e) => debug!(call = %self.call, "acd: lease: {e}"),
+            }
+        }
+        let store = &self.acd.inner.store;
+        let Ok(Some(info)) = store.call_info(&self.call).await else {
+            return Next::Continue;
+        };
+        let Ok(Some(position)) = store.position(&info.queue, &self.call).await else {
+            self.check_offer(&info.queue).await; // ringing or talking
+            return Next::Continue;
+        };
+        let Some(q) = self.acd.cfg().queue.get(&info.queue).cloned() else {
+            return Next::Continue;
+        };
+        let waited_ms = now_ms() - info.arrived_ms;
+        if q.max_wait_seconds > 0 && waited_ms >= q.max_wait_seconds as i64 * 1000 {
+            return self.overflow(&info.queue, &q.overflow).await;
+        }
+        let every = self.acd.cfg().announce_every_seconds;
+        if every > 0 && now >= self.next_announce {
+            self.next_announce = now + Duration::from_secs(every);
+            self.announce(&info.queue, position).await;
+        }
+        Next::Continue
+    }
+
+    /// An offer whose instance stopped while the phone rang never gets its answer: after
+    /// the ring timeout and a margin it is released (not the operator's fault).
+    async fn check_offer(&self, queue: &str) {
+        let store = &self.acd.inner.store;
+        let Ok(Some(agent)) = store.offered_to(&self.call).await else {
+            return;
+        };
+        let Ok(Some(info)) = store.agent_info(&agent).await else {
+            return;
+        };
+        let limit = (self.acd.cfg().ring_timeout_seconds as i64 + 20) * 1000;
+        if info.state != "offered" || info.at_ms + limit > now_ms() {
+            return;
+        }
+        if let Ok(Some(leg)) = store.leg(&self.call).await {
+            let _ = self.link().hangup(&leg, "NORMAL_CLEARING").await;
+        }
+        let r = crate::store::acd::Reservation {
+            call: self.call.clone(),
+            agent: agent.clone(),
+            offer: info.offer.unwrap_or_default(),
+        };
+        if let Ok(Some(_)) = store.release_missed(queue, &r, now_ms()).await {
+            let idle = info.idle_ms.unwrap_or_else(now_ms);
+            let _ = store.agent_ready(&agent, idle).await;
+            warn!(call = %self.call, operator = %agent, "acd: offer left unfinished, caller requeued");
+            self.acd.kick();
+        }
+    }
+
+    /// Talking per Redis but the operator's leg is gone: the talk ended unseen.
+    async fn check_talk(&mut self) -> Next {
+        let store = &self.acd.inner.store;
+        let talking = match store.offered_to(&self.call).await {
+            Ok(Some(agent)) => store
+                .agent_info(&agent)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|i| i.state == "talking"),
+            _ => false,
+        };
+        if !talking {
+            return Next::Continue;
+        }
+        let Ok(Some(leg)) = store.leg(&self.call).await else {
+            return Next::Continue;
+        };
+        match self.link().api(&format!("uuid_exists {leg}")).await {
+            Ok(b) if b.trim() == "false" => self.operator_left().await,
+            _ => Next::Continue,
+        }
+    }
+
+    async fn music(&self) {
+        let moh = self.acd.cfg().music_on_hold.clone();
+        if let Err(e) = self.link().execute(&self.call, "playback", &moh).await {
+            debug!(call = %self.call, "acd: music: {e}");
+        }
+    }
+
+    async fn break_media(&self) {
+        if let Err(e) = self.link().api(&format!("uuid_break {} all", self.call)).await {
+            debug!(call = %self.call, "acd: uuid_break: {e}");
+        }
+    }
+
+    /// "You are number N in the queue; the expected wait is M minutes", then music again.
+    async fn announce(&self, queue: &str, position: u64) {
+        let wait = self.acd.estimated_wait(queue, position).await;
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let lang = self.acd.inner.config.prompts.language.clone();
+        self.break_media().await;
+        let steps = [
+            ("playback", self.acd.prompt("acd_position")),
+            ("say", format!("{lang} number pronounced {position}")),
+            ("playback", self.acd.prompt("acd_wait_minutes")),
+            ("say", format!("{lang} number pronounced {minutes}")),
+            ("playback", self.acd.cfg().music_on_hold.clone()),
+        ];
+        for (app, arg) in steps {
+            if let Err(e) = self.link().execute(&self.call, app, &arg).await {
+                debug!(call = %self.call, "acd: announce: {e}");
+                return;
+            }
+        }
+    }
+
+    /// Waited the maximum: to the overflow queue, or a callback offer.
+    async fn overflow(&mut self, queue: &str, overflow: &str) -> Next {
+        let store = &self.acd.inner.store;
+        // Taken out of the queue first: if an operator got it meanwhile, nothing happens.
+        if !matches!(store.abandon(queue, &self.call).await, Ok(Abandoned::WasWaiting)) {
+            return Next::Continue;
+        }
+        let u = Uuid::parse_str(&self.call).ok();
+        match overflow.strip_prefix("queue:") {
+            Some(to) => {
+                let prio = self.acd.cfg().queue.get(to).map_or(100, |q| q.priority);
+                let _ = store
+                    .enqueue(to, &self.call, prio, usize::MAX / 2, now_ms())
+                    .await;
+                if let Some(u) = u {
+                    let _ = self.acd.inner.records.moved(u, to).await;
+                }
+                info!(call = %self.call, from = queue, to, "acd: overflow");
+                self.acd.kick();
+                Next::Continue
+            }
+            None => {
+                if let Some(u) = u {
+                    let _ = self.acd.inner.records.moved(u, "callback").await;
+                }
+                self.offer_callback(queue, false).await;
+                Next::Done
+            }
+        }
+    }
+
+    /// Runs one `play_and_get_digits` and returns the digits, or None (no valid entry,
+    /// or the caller hung up).
+    async fn collect(&mut self, args: String) -> Option<String> {
+        let app = self
+            .link()
+            .execute(&self.call, "play_and_get_digits", &args)
+            .await
+            .ok()?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            match tokio::time::timeout_at(deadline, self.watch.recv()).await {
+                Ok(Some(WatchEvent::Switch(SwitchEvent::ExecuteComplete {
+                    application_uuid,
+                    digits,
+                    read_result,
+                    ..
+                }))) if application_uuid.as_deref() == Some(app.as_str()) => {
+                    return digits.filter(|_| read_result.as_deref() == Some("success"));
+                }
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) => {
+                    self.hung_up = true;
+                    return None;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    async fn play_and_wait(&mut self, file: &str) {
+        let Ok(app) = self.link().execute(&self.call, "playback", file).await else {
+            return;
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, self.watch.recv()).await {
+            match ev {
+                WatchEvent::Switch(SwitchEvent::ExecuteComplete {
+                    application_uuid, ..
+                }) if application_uuid.as_deref() == Some(app.as_str()) => return,
+                WatchEvent::Switch(SwitchEvent::Hangup(_)) => {
+                    self.hung_up = true;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn digits_args(&self, min: u32, max: u32, prompt: &str, regex: &str) -> String {
+        format!(
+            "{min} {max} 3 7000 # {} {} contactd_digits {regex}",
+            self.acd.prompt(prompt),
+            self.acd.prompt("acd_invalid"),
+        )
+    }
+
+    /// "All operators are busy. Press 1 to be called back on this number, 2 to key
+    /// another number." The promise is stored in PostgreSQL and dialed later.
+    async fn offer_callback(&mut self, queue: &str, full: bool) {
+        self.break_media().await;
+        let now = Utc::now();
+        let u = Uuid::parse_str(&self.call).ok();
+        if full {
+            if let Some(u) = u {
+                let _ = self
+                    .acd
+                    .inner
+                    .records
+                    .entered(
+                        u,
+                        &self.acd.inner.node,
+                        queue,
+                        self.meta.caller.as_deref(),
+                        self.meta.account.as_deref(),
+                        now,
+                    )
+                    .await;
+            }
+        }
+        let intro = if full { "acd_all_busy" } else { "acd_wait_too_long" };
+        self.play_and_wait(&self.acd.prompt(intro)).await;
+        let caller_ok = self
+            .meta
+            .caller
+            .as_deref()
+            .and_then(|c| PhoneNumber::parse(c).ok());
+        let mut number = None;
+        if !self.hung_up {
+            let choice = self
+                .collect(self.digits_args(1, 1, "acd_callback_offer", "[12]"))
+                .await;
+            number = match (choice.as_deref(), &caller_ok) {
+                (Some("1"), Some(n)) => Some(n.as_str().to_string()),
+                (Some("1" | "2"), _) if !self.hung_up => self
+                    .collect(self.digits_args(5, 15, "acd_callback_number", "\\d+"))
+                    .await
+                    .filter(|d| PhoneNumber::parse(d).is_ok()),
+                _ => None,
+            };
+        }
+        let stored = match &number {
+            Some(n) => match self.acd.inner.records.add_callback(queue, n, u).await {
+                Ok(id) => {
+                    info!(call = %self.call, callback = id, number = %n, queue, "acd: callback stored");
+                    true
+                }
+                Err(e) => {
+                    warn!(call = %self.call, "acd: cannot store callback: {e}");
+                    false
+                }
+            },
+            None => false,
+        };
+        if !self.hung_up {
+            let bye = if stored { "acd_callback_stored" } else { "goodbye" };
+            self.play_and_wait(&self.acd.prompt(bye)).await;
+            let _ = self.link().hangup(&self.call, "NORMAL_CLEARING").await;
+        }
+        if let Some(u) = u {
+            let outcome = if stored { "callback" } else { "abandoned" };
+            let _ = self.acd.inner.records.ended(u, outcome, Utc::now()).await;
+        }
+    }
+
+    /// The caller hung up: out of the queue, or the ringing phone stops, or the talk ends.
+    async fn caller_left(&mut self) {
+        let store = &self.acd.inner.store;
+        let now = now_ms();
+        let queue = store
+            .call_info(&self.call)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.queue);
+        let mut outcome = "answered";
+        if let Some(queue) = queue {
+            match store.abandon(&queue, &self.call).await {
+                Ok(Abandoned::WasWaiting) => outcome = "abandoned",
+                Ok(Abandoned::WasRinging) => {
+                    outcome = "abandoned";
+                    if let Ok(Some(leg)) = store.leg(&self.call).await {
+                        let _ = self.link().hangup(&leg, "ORIGINATOR_CANCEL").await;
+                    }
+                    self.acd.kick();
+                }
+                Ok(Abandoned::NotFound) => {
+                    outcome = finish_talk(&self.acd, &self.call, now)
+                        .await
+                        .unwrap_or("lost");
+                }
+                Err(e) => warn!(call = %self.call, "acd: abandon: {e}"),
+            }
+        }
+        if let Ok(u) = Uuid::parse_str(&self.call) {
+            let _ = self
+                .acd
+                .inner
+                .records
+                .ended(u, outcome, ms_to_time(now))
+                .await;
+        }
+        info!(call = %self.call, outcome, "acd: caller left");
+    }
+
+    /// The operator's leg left the bridge: a transfer goes on, anything else ends the call.
+    async fn operator_left(&mut self) -> Next {
+        let store = &self.acd.inner.store;
+        let now = now_ms();
+        let Ok(Some(agent)) = store.offered_to(&self.call).await else {
+            return Next::Continue;
+        };
+        let target = store.transfer_target(&self.call).await.ok().flatten();
+        if let Some(t) = target.as_deref() {
+            if t.starts_with("attended:") {
+                // The operator is consulting the target: the caller is on hold meanwhile.
+                self.music().await;
+                return Next::Continue;
+            }
+            let moved = store
+                .transfer(&self.call, &agent, t, TRANSFER_PRIORITY, now)
+                .await
+                .unwrap_or(false);
+            if moved {
+                let _ = store.del_transfer(&self.call).await;
+                self.acd
+                    .log_state(&agent, "wrap_up", "", ms_to_time(now))
+                    .await;
+                if let Ok(u) = Uuid::parse_str(&self.call) {
+                    let _ = self.acd.inner.records.talk_ended(u, ms_to_time(now)).await;
+                    let _ = self.acd.inner.records.moved(u, t).await;
+                }
+                info!(call = %self.call, from = %agent, to = t, "acd: transferred");
+                self.music().await;
+                self.acd.kick();
+                return Next::Continue;
+            }
+        }
+        finish_talk(&self.acd, &self.call, now).await;
+        if let Ok(u) = Uuid::parse_str(&self.call) {
+            let _ = self
+                .acd
+                .inner
+                .records
+                .ended(u, "answered", ms_to_time(now))
+                .await;
+        }
+        let _ = self.link().hangup(&self.call, "NORMAL_CLEARING").await;
+        Next::Done
+    }
+
+    async fn cleanup(&self) {
+        let store = &self.acd.inner.store;
+        let _ = store.del_meta(&self.call).await;
+        let _ = store.release_claim(&self.call).await;
+        self.acd.disown(&self.call);
+    }
+}

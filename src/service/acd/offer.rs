@@ -1,0 +1,336 @@
+//! One offer: ring the reserved operator's phone, and on answer record and bridge the
+//! caller; on no answer within the ring timeout the operator becomes "not ready (missed)"
+//! and the caller returns to the head of the queue. Also the dialing of stored callbacks.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::{card, ms_to_time, now_ms, valid_endpoint, Acd, AcdError, Meta, ScreenPop};
+use crate::esl::commands::{AfterAnswer, ChannelUuid, Originate};
+use crate::store::acd::Reservation;
+use crate::store::acd_calls::Callback;
+
+pub async fn run(acd: Acd, queue: String, r: Reservation) {
+    let store = &acd.inner.store;
+    let meta: Meta = match store.meta(&r.call).await {
+        Ok(Some(m)) => serde_json::from_str(&m).unwrap_or_default(),
+        _ => Meta::default(),
+    };
+    let leg = ChannelUuid::new_random();
+    if let Err(e) = store.set_leg(&r.call, leg.as_str()).await {
+        warn!(call = %r.call, "acd: cannot note the operator leg: {e}");
+    }
+    let call_uuid = Uuid::parse_str(&r.call).ok();
+    if let Some(u) = call_uuid {
+        let _ = acd.inner.records.offered(u).await;
+    }
+    let offered_at = Utc::now();
+    acd.log_state(&r.agent, "offered", "", offered_at).await;
+    tokio::spawn(pop_screen(acd.clone(), queue.clone(), r.clone(), meta.clone()));
+
+    let ring = acd.cfg().ring_timeout_seconds as u32;
+    let endpoint = match store.endpoint(&r.agent).await {
+        Ok(Some(e)) if valid_endpoint(&e) => e,
+        other => {
+            warn!(operator = %r.agent, "acd: no valid phone for the operator ({other:?})");
+            missed(&acd, &queue, &r, "NO_ENDPOINT").await;
+            return;
+        }
+    };
+    let mut orig = Originate {
+        uuid: leg.clone(),
+        endpoint,
+        vars: Vec::new(),
+        then: AfterAnswer::Park,
+        timeout_secs: ring,
+    };
+    let mut vars = vec![
+        ("contactd_acd_call", r.call.clone()),
+        ("contactd_operator", r.agent.clone()),
+        ("contactd_queue", queue.clone()),
+    ];
+    if let Some(c) = meta.caller.as_deref() {
+        if crate::esl::commands::PhoneNumber::parse(c).is_ok() {
+            vars.push(("origination_caller_id_number", c.to_string()));
+        }
+    }
+    for (k, v) in vars {
+        match orig.var(k, &v) {
+            Ok(o) => orig = o,
+            Err(e) => {
+                warn!(call = %r.call, "acd: variable {k}: {e}");
+                missed(&acd, &queue, &r, "INVALID").await;
+                return;
+            }
+        }
+    }
+    let deadline = Duration::from_secs(u64::from(ring) + 15);
+    let body = match acd.inner.link.bgapi(&orig.command(), deadline).await {
+        Ok(b) => b.trim().to_string(),
+        Err(e) => {
+            warn!(call = %r.call, operator = %r.agent, "acd: originate not confirmed: {e}");
+            let _ = acd.inner.link.hangup(leg.as_str(), "NORMAL_CLEARING").await;
+            // Not the operator's fault: back to the queue, operator ready again.
+            if store
+                .release_missed(&queue, &r, now_ms())
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+            {
+                let _ = store.agent_ready(&r.agent, now_ms()).await;
+                acd.log_state(&r.agent, "ready", "", Utc::now()).await;
+            }
+            return;
+        }
+    };
+    if !body.starts_with("+OK") {
+        let cause = body.strip_prefix("-ERR ").unwrap_or(&body).trim().to_string();
+        missed(&acd, &queue, &r, &cause).await;
+        return;
+    }
+    answered(&acd, &r, leg.as_str(), meta.kind == "callback_dial").await;
+}
+
+/// The phone did not answer (or could not ring): "not ready (missed)", caller to the head.
+async fn missed(acd: &Acd, queue: &str, r: &Reservation, cause: &str) {
+    match acd.inner.store.release_missed(queue, r, now_ms()).await {
+        Ok(Some(_)) => {
+            info!(call = %r.call, operator = %r.agent, cause, "acd: ring missed, caller requeued at the head");
+            acd.log_state(&r.agent, "missed", "", Utc::now()).await;
+            acd.kick();
+        }
+        Ok(None) => {} // the caller left meanwhile
+        Err(e) => warn!(call = %r.call, "acd: release after a missed ring: {e}"),
+    }
+}
+
+async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
+    let store = &acd.inner.store;
+    let link = &acd.inner.link;
+    let now = now_ms();
+    if !store.answer(r, now).await.unwrap_or(false) {
+        // The caller hung up while the phone rang.
+        let _ = link.hangup(leg, "ORIGINATOR_CANCEL").await;
+        return;
+    }
+    acd.log_state(&r.agent, "talking", "", ms_to_time(now)).await;
+    if callback {
+        return dial_callback_customer(acd, r, leg).await;
+    }
+    let day = Utc::now().format("%Y-%m-%d");
+    let recording = format!(
+        "{}/{day}-{}.wav",
+        acd.inner.config.daemon.recordings_dir.display(),
+        r.call
+    );
+    // The music is an app still running on the caller: stop it, so `record_session` (queued
+    // behind it otherwise) starts now, and bridge once the switch says it has.
+    let mut watch = link.watch_call(&r.call);
+    let _ = link.api(&format!("uuid_break {} all", r.call)).await;
+    match link.execute(&r.call, "record_session", &recording).await {
+        Ok(app) => {
+            let _ = tokio::time::timeout(Duration::from_secs(3), async {
+                while let Some(ev) = watch.recv().await {
+                    match ev {
+                        crate::esl::control::WatchEvent::Switch(
+                            crate::core::channels::SwitchEvent::ExecuteComplete {
+                                application_uuid,
+                                ..
+                            },
+                        ) if application_uuid.as_deref() == Some(app.as_str()) => break,
+                        crate::esl::control::WatchEvent::Switch(
+                            crate::core::channels::SwitchEvent::Hangup(_),
+                        ) => break,
+                        _ => {}
+                    }
+                }
+            })
+            .await;
+        }
+        Err(e) => warn!(call = %r.call, "acd: record_session: {e}"),
+    }
+    drop(watch);
+    let bridged = link
+        .api(&format!("uuid_bridge {} {leg}", r.call))
+        .await
+        .map(|b| b.starts_with("+OK"));
+    if !matches!(bridged, Ok(true)) {
+        warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
+        let _ = link.hangup(leg, "NORMAL_CLEARING").await;
+        if store.finish(&r.call, &r.agent, now_ms()).await.unwrap_or(false) {
+            acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
+        }
+        return;
+    }
+    info!(call = %r.call, operator = %r.agent, "acd: answered and bridged");
+    if let Ok(u) = Uuid::parse_str(&r.call) {
+        let id = acd.operator_id(&r.agent).await;
+        let _ = acd
+            .inner
+            .records
+            .answered(u, id, &recording, ms_to_time(now))
+            .await;
+    }
+}
+
+/// Builds the customer card and sends it to the operator's screen (and the webhook).
+async fn pop_screen(acd: Acd, queue: String, r: Reservation, meta: Meta) {
+    let currency = acd.inner.config.ivr.currency.clone();
+    let customer = match card::customer_card(
+        acd.pool(),
+        &acd.inner.config.dialing,
+        meta.caller.as_deref(),
+        meta.account.as_deref(),
+        &currency,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(call = %r.call, "acd: customer card: {e}");
+            None
+        }
+    };
+    let now = Utc::now();
+    let entered = ms_to_time(meta.entered_ms);
+    acd.publish(ScreenPop {
+        call: r.call.clone(),
+        operator: r.agent.clone(),
+        queue,
+        caller: meta.caller.clone(),
+        entered_at: entered.to_rfc3339(),
+        offered_at: now.to_rfc3339(),
+        waited_s: (now - entered).num_milliseconds().max(0) as f64 / 1000.0,
+        ivr: meta.ivr.clone(),
+        customer,
+    });
+}
+
+/// A stored callback is due and an operator of its queue is free: it waits in the queue as
+/// a call of the lowest priority, so callers on the line go first; when an operator
+/// answers, the customer is dialed and bridged to them.
+pub async fn start_callback(acd: Acd, cb: Callback) {
+    let call = Uuid::new_v4().to_string();
+    let meta = Meta {
+        caller: Some(cb.number.clone()),
+        account: None,
+        ivr: [("contactd_callback".to_string(), cb.id.to_string())].into(),
+        node: acd.inner.node.clone(),
+        entered_ms: now_ms(),
+        kind: "callback_dial".into(),
+        callback: Some(cb.id),
+    };
+    let store = &acd.inner.store;
+    let json = serde_json::to_string(&meta).expect("meta json");
+    let ok = store.set_meta(&call, &json).await.is_ok()
+        && store
+            .enqueue(&cb.queue, &call, 0, usize::MAX / 2, now_ms())
+            .await
+            .is_ok();
+    if !ok {
+        let _ = acd
+            .inner
+            .records
+            .callback_result(cb.id, "pending", None, "not queued")
+            .await;
+        return;
+    }
+    info!(callback = cb.id, number = %cb.number, queue = %cb.queue, "acd: dialing callback");
+    acd.kick();
+}
+
+/// The operator answered a callback: dial the customer on the first trunk and bridge.
+async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
+    let store = &acd.inner.store;
+    let meta: Meta = match store.meta(&r.call).await {
+        Ok(Some(m)) => serde_json::from_str(&m).unwrap_or_default(),
+        _ => Meta::default(),
+    };
+    let (Some(id), Some(number)) = (meta.callback, meta.caller.clone()) else {
+        return;
+    };
+    let op = acd.operator_id(&r.agent).await;
+    let trunk = acd
+        .inner
+        .config
+        .trunk
+        .iter()
+        .find(|(_, t)| t.switch == acd.inner.node);
+    let result = match (trunk, &acd.inner.dialing) {
+        (Some((name, t)), Some((calls, live))) => crate::service::dialer::place_call(
+            &acd.inner.link,
+            calls,
+            live,
+            crate::service::dialer::CallRequest {
+                uuid: ChannelUuid::parse(&r.call).unwrap_or_else(|_| ChannelUuid::new_random()),
+                caller_id: None,
+                trunk_name: name,
+                trunk: t,
+                number: &number,
+                then: AfterAnswer::Park,
+                purpose: "callback",
+                budget: "acd_callbacks",
+                budget_lines: t.channels,
+                ring_secs: 40,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        _ => Err("no trunk on this switch".to_string()),
+    };
+    let link = &acd.inner.link;
+    let outcome = match result {
+        Ok(crate::service::dialer::DialResult::Answered(_)) => {
+            let bridged = link
+                .api(&format!("uuid_bridge {} {leg}", r.call))
+                .await
+                .map(|b| b.starts_with("+OK"));
+            if matches!(bridged, Ok(true)) {
+                let _ = acd
+                    .inner
+                    .records
+                    .callback_result(id, "done", op, "answered")
+                    .await;
+                info!(callback = id, operator = %r.agent, "acd: callback connected");
+                // The customer leg's end is seen by its owner like any caller's.
+                let claimed = store.claim(&r.call, &acd.inner.instance, super::LEASE_MS).await;
+                if matches!(claimed, Ok(true)) {
+                    acd.spawn_caller(r.call.clone(), meta, super::caller::Start::Adopted);
+                }
+                return;
+            }
+            format!("bridge failed: {bridged:?}")
+        }
+        Ok(crate::service::dialer::DialResult::Failed { cause, .. }) => cause,
+        Err(e) => e,
+    };
+    warn!(callback = id, "acd: callback not connected: {outcome}");
+    let state = if meta_attempts_left(acd, id).await { "pending" } else { "failed" };
+    let _ = acd.inner.records.callback_result(id, state, op, &outcome).await;
+    let _ = link.hangup(leg, "NORMAL_CLEARING").await;
+    if store.finish(&r.call, &r.agent, now_ms()).await.unwrap_or(false) {
+        acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
+    }
+    let _ = store.del_meta(&r.call).await;
+}
+
+async fn meta_attempts_left(acd: &Acd, id: i64) -> bool {
+    acd.inner.records.callback_attempts(id).await.unwrap_or(3) < 3
+}
+
+/// Attended transfer is not offered over this path yet.
+pub async fn consult(
+    _acd: Acd,
+    call: String,
+    _agent: String,
+    _leg: String,
+    _to: String,
+) -> Result<(), AcdError> {
+    Err(AcdError::Invalid(format!(
+        "call {call}: attended transfer is not available yet, use blind"
+    )))
+}
