@@ -27,6 +27,9 @@ CREATE TABLE acd_calls (
 );
 CREATE INDEX acd_calls_entered ON acd_calls (entered_at);
 CREATE INDEX acd_calls_operator ON acd_calls (operator, entered_at);
+-- the screen pop's "recent calls" of a caller or an account
+CREATE INDEX acd_calls_caller ON acd_calls (caller, entered_at);
+CREATE INDEX acd_calls_account ON acd_calls (account, entered_at);
 
 -- Callbacks promised to callers who found the queue full or waited too long. Dialed later
 -- to a free operator of the queue; `state` moves pending → dialing → done | failed.

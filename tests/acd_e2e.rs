@@ -3,206 +3,14 @@
 //! phone (`agent_offers`, `agent_peak_concurrent`, `bridged_to`) is the witness: it shares no
 //! code with contactd's routing.
 
+mod acd_support;
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use contactd::app::App;
+use acd_support::*;
 use contactd::service::acd::{OperatorCommand, TransferMode};
-use contactd::sim::{self, AfterAnswer, Behaviour, CallerStep, Simulator};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn answers(ring_ms: u64, talk_ms: Option<u64>) -> Behaviour {
-    Behaviour::Answer {
-        ring_ms,
-        after: match talk_ms {
-            Some(ms) => AfterAnswer::HangupAfter { ms },
-            None => AfterAnswer::Stay,
-        },
-    }
-}
-
-struct Setup {
-    max_waiting: usize,
-    trunk: bool,
-}
-
-async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
-    let agents: HashMap<String, Behaviour> = agents
-        .iter()
-        .map(|(e, b)| (e.to_string(), b.clone()))
-        .collect();
-    Simulator::start(sim::SimConfig {
-        time_scale: 1.0,
-        agents,
-        default_behaviour: answers(300, None),
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
-
-fn acd_toml(max_waiting: usize) -> String {
-    format!(
-        r#"
-[daemon]
-recordings_dir = "/tmp/contactd-test-recordings"
-[acd]
-ring_timeout_seconds = 1
-wrap_up_seconds = 0
-announce_every_seconds = 2
-[acd.queue.general]
-group = "general"
-max_waiting = {max_waiting}
-max_wait_seconds = 0
-[acd.queue.meter]
-group = "meter"
-max_wait_seconds = 0
-overflow = "queue:general"
-[acd.queue.specialists]
-group = "specialists"
-max_wait_seconds = 0
-overflow = "callback"
-"#
-    )
-}
-
-async fn start_app(env: &common::TestEnv, sim: &Simulator, s: &Setup) -> App {
-    let trunks: &[(&str, u32, &str)] = if s.trunk {
-        &[("e1", 30, "freetdm/1/a/{number}")]
-    } else {
-        &[]
-    };
-    let mut text = env.config_toml(sim.esl_addr(), "ClueCon", trunks);
-    text.push_str(&acd_toml(s.max_waiting));
-    // The switch records there; FreeSWITCH does not create the directory itself.
-    std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
-    let cfg = contactd::config::Config::from_toml(&text).unwrap();
-    cfg.validate().unwrap();
-    let app = App::start(cfg).await.unwrap();
-    assert!(app.wait_ready(Duration::from_secs(10)).await);
-    app
-}
-
-/// Operators `op<ext>` on `user/<ext>` with their skills.
-async fn add_operators(app: &App, ops: &[(&str, &[(&str, i16)])]) {
-    let store = contactd::store::operators::Operators::new(app.shared.pool.clone());
-    for (ext, skills) in ops {
-        let login = format!("op{ext}");
-        let id = store
-            .create(&login, &login, &format!("user/{ext}"))
-            .await
-            .unwrap();
-        for (g, l) in *skills {
-            store.set_skill(id, g, *l).await.unwrap();
-        }
-        app.shared.acd.sync_operator(&login).await.unwrap();
-    }
-}
-
-async fn login(app: &App, ext: &str) {
-    app.shared
-        .acd
-        .command(&format!("op{ext}"), OperatorCommand::Login)
-        .await
-        .unwrap();
-}
-
-/// A caller to the queue's own number who waits (and hangs up after `hang_ms` if given).
-fn caller(sim: &Simulator, app: &App, queue: &str, number: &str, hang_ms: Option<u64>) -> String {
-    let mut script = vec![CallerStep::WaitForAnswer];
-    if let Some(ms) = hang_ms {
-        script.push(CallerStep::WaitMs(ms));
-        script.push(CallerStep::Hangup);
-    }
-    sim.inbound_call(sim::InboundCall {
-        connect_to: app.outbound_addr.to_string(),
-        destination: "250300".into(),
-        caller_number: number.into(),
-        vars: vec![
-            ("contactd_entry".into(), "trunk".into()),
-            ("contactd_code".into(), format!("queue_{queue}")),
-        ],
-        script,
-        ..Default::default()
-    })
-    .unwrap()
-}
-
-/// The caller channel each offer on `ext`'s phone was for, in order.
-fn offers_on(sim: &Simulator, ext: &str) -> Vec<String> {
-    sim.agent_offers(ext)
-        .into_iter()
-        .filter_map(|o| {
-            o.vars
-                .iter()
-                .find(|(k, _)| k == "contactd_acd_call")
-                .map(|(_, v)| v.clone())
-        })
-        .collect()
-}
-
-async fn acd_row(env: &common::TestEnv, call: &str) -> Option<tokio_postgres::Row> {
-    env.pg()
-        .await
-        .query_opt(
-            "SELECT a.queue, a.offers, o.login, a.outcome, a.transferred_to, a.recording,
-                    a.waited_s, a.talk_s, a.abandoned_after_s
-             FROM acd_calls a LEFT JOIN operators o ON o.id = a.operator
-             WHERE a.call_uuid = $1::text::uuid",
-            &[&call],
-        )
-        .await
-        .unwrap()
-}
-
-async fn answered_by(env: &common::TestEnv, call: &str) -> Option<String> {
-    acd_row(env, call).await.and_then(|r| r.get(2))
-}
-
-async fn wait_answered(env: &common::TestEnv, call: &str) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(who) = answered_by(env, call).await {
-            return who;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "call {call} was never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn waiting_calls(app: &App, queue: &str) -> Vec<String> {
-    app.shared
-        .acd
-        .queues()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|q| q.name == queue)
-        .map(|q| q.waiting)
-        .unwrap_or_default()
-}
-
-async fn waiting(app: &App, queue: &str) -> usize {
-    app.shared
-        .acd
-        .queues()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|q| q.name == queue)
-        .map_or(0, |q| q.waiting.len())
-}
+use contactd::sim::{self, Behaviour, CallerStep};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skill_routing_and_longest_idle_order() {
@@ -213,7 +21,7 @@ async fn skill_routing_and_longest_idle_order() {
         ("1003", answers(100, None)),
     ];
     let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false }).await;
+    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false, meter_max_wait: 0 }).await;
     add_operators(
         &app,
         &[
@@ -261,7 +69,7 @@ async fn ring_timeout_makes_the_operator_missed_and_requeues_at_the_head() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", Behaviour::NoAnswer), ("1002", answers(100, None))];
     let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false }).await;
+    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false, meter_max_wait: 0 }).await;
     add_operators(&app, &[("1001", &[("general", 5)]), ("1002", &[("general", 5)])]).await;
     login(&app, "1001").await;
     tokio::time::sleep(Duration::from_millis(30)).await;
@@ -315,7 +123,7 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(100, None))];
     let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: true }).await;
+    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: true, meter_max_wait: 0 }).await;
     add_operators(&app, &[("1001", &[("general", 5)])]).await;
     // Nobody logged in: six callers fill the queue, then hang up after a while.
     let mut six = Vec::new();
@@ -402,7 +210,7 @@ async fn blind_transfer_to_specialists() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
     let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false }).await;
+    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false, meter_max_wait: 0 }).await;
     add_operators(&app, &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])]).await;
     login(&app, "1001").await;
     login(&app, "1009").await;
@@ -443,7 +251,7 @@ async fn restart_keeps_waiting_callers_in_order() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(50, Some(200)))];
     let sim = start_sim(&agents).await;
-    let setup = Setup { max_waiting: 6, trunk: false };
+    let setup = Setup { max_waiting: 6, trunk: false, meter_max_wait: 0 };
     let app = start_app(&env, &sim, &setup).await;
     add_operators(&app, &[("1001", &[("general", 5)])]).await;
     let mut callers = Vec::new();
@@ -478,7 +286,7 @@ async fn two_instances_never_offer_one_operator_two_calls() {
         ("1003", answers(30, Some(150))),
     ];
     let sim = start_sim(&agents).await;
-    let setup = Setup { max_waiting: 50, trunk: false };
+    let setup = Setup { max_waiting: 50, trunk: false, meter_max_wait: 0 };
     let a = start_app(&env, &sim, &setup).await;
     let b = start_app(&env, &sim, &setup).await;
     add_operators(

@@ -63,7 +63,7 @@ impl Client {
                     return m;
                 }
             }
-            let mut tmp = [0u8; 65536];
+            let mut tmp = vec![0u8; 65536]; // on the heap: futures stay small
             let k = tokio::time::timeout(TIMEOUT, self.s.read(&mut tmp))
                 .await
                 .expect("timeout reading from the simulator")

@@ -137,9 +137,12 @@ impl Drop for CallWatch {
     }
 }
 
+/// One registered watch: its id (to remove it on drop) and where its events go.
+type Watcher = (u64, mpsc::UnboundedSender<WatchEvent>);
+
 struct Shared {
     /// Several tasks may watch one channel (the ACD's caller task and an offer).
-    watchers: Mutex<HashMap<String, Vec<(u64, mpsc::UnboundedSender<WatchEvent>)>>>,
+    watchers: Mutex<HashMap<String, Vec<Watcher>>>,
     next_watch: AtomicU64,
     name: String,
     cfg: SwitchConfig,

@@ -183,7 +183,8 @@ fn peer_state(sess: &Sess, other: &str) -> (bool, Option<String>) {
 
 /// `bridge <dialstring>`.
 pub async fn bridge_app(sess: &Sess, arg: &str) -> Option<String> {
-    let (res, after) = originate(&sess.core, &format!("{arg} &park()")).await;
+    // boxed: originate is a large future, kept off the stack of the app chain
+    let (res, after) = Box::pin(originate(&sess.core, &format!("{arg} &park()"))).await;
     let b = match (res.starts_with("+OK"), after) {
         (true, After::Run(b, _)) => b,
         (_, after) => {

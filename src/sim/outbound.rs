@@ -104,7 +104,14 @@ pub async fn socket_app(sess: &Sess, arg: &str) {
         sess.hangup(&c, "switch");
     }
     if !sess.hungup() {
-        // transfer / bridge out of the socket app: leave the socket alone
+        // Transfer / bridge out of the socket app: the socket app returns, the
+        // connection stays open and the session task goes on (new extension,
+        // bridge). The server closing it later (or `exit`) does not touch the call.
+        // Simplification: mod_event_socket clears CF_CONTROLLED on the channel when
+        // an outbound socket closes, which ends whatever switch_ivr_park is running
+        // then; the simulator applies that to no park (neither this one, whose
+        // closing would let the dialplan go on, nor a later `park` application):
+        // the outcome would depend on races its time_scale distorts.
         sess.fire(
             "CHANNEL_UNPARK",
             ("switch_ivr.c", "switch_ivr_park", 1234),

@@ -190,6 +190,22 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 1
 ";
 
+const CONSULT_COMPLETE: &str = r"
+-- KEYS agents, offers, calls; ARGV call, first agent, consult item, second agent, now_ms
+-- Attended transfer done: the first operator goes to after-call work and the second, who
+-- was talking with the consult item, now has the call itself.
+local a = agent_state(KEYS[1], ARGV[2])
+local b = agent_state(KEYS[1], ARGV[4])
+if not a or a.name ~= 'talking' or a.call ~= ARGV[1] then return 0 end
+if not b or b.name ~= 'talking' or b.call ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[5] .. '|||')
+redis.call('HSET', KEYS[1], ARGV[4], 'talking|' .. b.at .. '||' .. b.offer .. '|' .. ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+redis.call('HDEL', KEYS[2], ARGV[3])
+redis.call('HDEL', KEYS[3], ARGV[3])
+return 1
+";
+
 const CLAIM: &str = r"
 -- KEYS owner; ARGV instance, ttl_ms
 local cur = redis.call('GET', KEYS[1])
@@ -516,6 +532,31 @@ impl AcdStore {
             .key(self.key("ready"))
             .arg(agent)
             .arg(began_ms)
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Attended transfer completed: `call` passes from `first` to `second`, who answered the
+    /// consult item `consult`. False if either is no longer in that state.
+    pub async fn consult_complete(
+        &self,
+        call: &str,
+        first: &str,
+        consult: &str,
+        second: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Self::with_agent_state(CONSULT_COMPLETE)
+            .key(self.key("agents"))
+            .key(self.key("offers"))
+            .key(self.key("calls"))
+            .arg(call)
+            .arg(first)
+            .arg(consult)
+            .arg(second)
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;

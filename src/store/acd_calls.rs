@@ -140,6 +140,19 @@ impl AcdCalls {
         Ok(())
     }
 
+    /// An attended transfer handed the call to another operator.
+    pub async fn reassigned(&self, call: Uuid, operator: Option<i64>) -> Result<(), StoreError> {
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "UPDATE acd_calls SET operator = $2 WHERE call_uuid = $1",
+                &[&call, &operator],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Moved to another queue by a transfer or an overflow.
     pub async fn moved(&self, call: Uuid, to_queue: &str) -> Result<(), StoreError> {
         self.pool

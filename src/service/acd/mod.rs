@@ -57,6 +57,9 @@ pub struct Meta {
     /// For a callback being dialed: its id.
     #[serde(default)]
     pub callback: Option<i64>,
+    /// For an attended transfer's consult item: the call, its first operator and their leg.
+    #[serde(default)]
+    pub consult: Option<(String, String, String)>,
 }
 
 /// Result of [`Acd::admit`].
@@ -78,14 +81,7 @@ fn ms_to_time(ms: i64) -> DateTime<Utc> {
 /// The dial string of an operator's phone goes into `originate`: only the shapes an
 /// operator record may hold, nothing that could add an argument or a variable.
 pub fn valid_endpoint(s: &str) -> bool {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        regex::Regex::new(
-            r"^(user/[a-z0-9_.-]{1,64}(@[a-z0-9.-]{1,64})?|sofia/gateway/[a-z0-9_.-]{1,64}/\+?[0-9]{1,20}|freetdm/[0-9a-z_]{1,16}/[ah]/\+?[0-9]{1,20})$",
-        )
-        .expect("endpoint regex")
-    })
-    .is_match(s)
+    crate::operator_cli::check_endpoint(s).is_ok()
 }
 
 struct Inner {
@@ -100,6 +96,8 @@ struct Inner {
     pops: Mutex<HashMap<String, broadcast::Sender<Arc<ScreenPop>>>>,
     /// Callers this instance drives now.
     owned: Mutex<HashSet<String>>,
+    /// Their tasks (and offers'), stopped when contactd stops.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     ids: Mutex<HashMap<String, i64>>,
     webhook: Option<webhook::Webhook>,
     /// For dialing callbacks' customers on a trunk (line leases, call rows).
@@ -139,6 +137,7 @@ impl Acd {
                 kick: Notify::new(),
                 pops: Mutex::new(HashMap::new()),
                 owned: Mutex::new(HashSet::new()),
+                tasks: Mutex::new(Vec::new()),
                 ids: Mutex::new(HashMap::new()),
                 webhook,
                 dialing,
@@ -201,6 +200,25 @@ impl Acd {
             self.dispatch().await;
         }
         scanner.abort();
+        self.stop_tasks().await;
+    }
+
+    /// contactd is stopping: the callers stay parked on the switch with their music; their
+    /// leases are given back so the next instance (or this one restarted) adopts them at once.
+    async fn stop_tasks(&self) {
+        for t in self.inner.tasks.lock().expect("tasks").drain(..) {
+            t.abort();
+        }
+        let owned: Vec<String> = self.inner.owned.lock().expect("owned").drain().collect();
+        for call in owned {
+            let _ = self.inner.store.release_claim(&call).await;
+        }
+    }
+
+    fn track(&self, h: tokio::task::JoinHandle<()>) {
+        let mut tasks = self.inner.tasks.lock().expect("tasks");
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(h.abort_handle());
     }
 
     /// Offers every call that has a qualified ready operator.
@@ -215,7 +233,7 @@ impl Acd {
                 {
                     Ok(Some(r)) => {
                         debug!(call = %r.call, operator = %r.agent, queue = %name, "offer");
-                        tokio::spawn(offer::run(self.clone(), name.clone(), r));
+                        self.track(tokio::spawn(offer::run(self.clone(), name.clone(), r)));
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -254,11 +272,12 @@ impl Acd {
         let wrap = self.cfg().wrap_up_seconds as i64 * 1000;
         let now = now_ms();
         for (agent, info) in self.inner.store.agents().await? {
-            if info.state == "wrapup" && info.at_ms + wrap <= now {
-                if self.inner.store.wrap_up_done(&agent, info.at_ms, now).await? {
-                    self.log_state(&agent, "ready", "", ms_to_time(now)).await;
-                    self.kick();
-                }
+            if info.state == "wrapup"
+                && info.at_ms + wrap <= now
+                && self.inner.store.wrap_up_done(&agent, info.at_ms, now).await?
+            {
+                self.log_state(&agent, "ready", "", ms_to_time(now)).await;
+                self.kick();
             }
         }
         Ok(())
@@ -311,7 +330,7 @@ impl Acd {
             .lock()
             .expect("owned")
             .insert(call.clone());
-        tokio::spawn(caller::run(self.clone(), call, meta, start));
+        self.track(tokio::spawn(caller::run(self.clone(), call, meta, start)));
     }
 
     pub(crate) fn disown(&self, call: &str) {
@@ -343,6 +362,7 @@ impl Acd {
             entered_ms: now,
             kind: String::new(),
             callback: None,
+            consult: None,
         };
         // The record and the meta first: a reservation may come the moment it is queued.
         let json = serde_json::to_string(&meta).expect("meta json");

@@ -47,6 +47,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         then: AfterAnswer::Park,
         timeout_secs: ring,
     };
+    let consult = meta.kind == "consult";
     let mut vars = vec![
         ("contactd_acd_call", r.call.clone()),
         ("contactd_operator", r.agent.clone()),
@@ -56,6 +57,10 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         if crate::esl::commands::PhoneNumber::parse(c).is_ok() {
             vars.push(("origination_caller_id_number", c.to_string()));
         }
+    }
+    if consult {
+        // If the first operator hangs up during the consult, this leg must stay for the caller.
+        vars.push(("park_after_bridge", "true".into()));
     }
     for (k, v) in vars {
         match orig.var(k, &v) {
@@ -91,6 +96,9 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         let cause = body.strip_prefix("-ERR ").unwrap_or(&body).trim().to_string();
         missed(&acd, &queue, &r, &cause).await;
         return;
+    }
+    if consult {
+        return consult_answered(&acd, &r, leg.as_str(), &meta, &queue).await;
     }
     answered(&acd, &r, leg.as_str(), meta.kind == "callback_dial").await;
 }
@@ -223,6 +231,7 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
         entered_ms: now_ms(),
         kind: "callback_dial".into(),
         callback: Some(cb.id),
+        consult: None,
     };
     let store = &acd.inner.store;
     let json = serde_json::to_string(&meta).expect("meta json");
@@ -322,15 +331,132 @@ async fn meta_attempts_left(acd: &Acd, id: i64) -> bool {
     acd.inner.records.callback_attempts(id).await.unwrap_or(3) < 3
 }
 
-/// Attended transfer is not offered over this path yet.
+/// Attended transfer, first step: a consult item for the target queue, first in line.
+/// When an operator of that queue answers, the first operator talks to them while the
+/// caller is on hold (see [`consult_answered`]).
 pub async fn consult(
-    _acd: Acd,
+    acd: Acd,
     call: String,
-    _agent: String,
-    _leg: String,
-    _to: String,
+    agent: String,
+    leg: String,
+    to: String,
 ) -> Result<(), AcdError> {
-    Err(AcdError::Invalid(format!(
-        "call {call}: attended transfer is not available yet, use blind"
-    )))
+    let store = &acd.inner.store;
+    let caller: Meta = store
+        .meta(&call)
+        .await?
+        .and_then(|m| serde_json::from_str(&m).ok())
+        .unwrap_or_default();
+    let item = Uuid::new_v4().to_string();
+    let mut ivr = caller.ivr.clone();
+    ivr.insert("contactd_transfer_from".into(), agent.clone());
+    let meta = Meta {
+        caller: caller.caller.clone(),
+        account: caller.account.clone(),
+        ivr,
+        node: acd.inner.node.clone(),
+        entered_ms: caller.entered_ms,
+        kind: "consult".into(),
+        callback: None,
+        consult: Some((call.clone(), agent, leg)),
+    };
+    store
+        .set_meta(&item, &serde_json::to_string(&meta).expect("meta json"))
+        .await?;
+    store
+        .enqueue(&to, &item, super::TRANSFER_PRIORITY, usize::MAX / 2, now_ms())
+        .await?;
+    acd.kick();
+    Ok(())
+}
+
+/// The target operator answered the consult: bridge the first operator to them. The first
+/// operator hanging up completes the transfer (the caller is bridged to the target); the
+/// target hanging up cancels it (the caller returns to the first operator).
+async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, queue: &str) {
+    let store = &acd.inner.store;
+    let link = &acd.inner.link;
+    let Some((call, first, leg_a)) = meta.consult.clone() else {
+        return;
+    };
+    let now = now_ms();
+    let item = r.call.clone();
+    let end_item = |reason: &'static str| {
+        let (item, call) = (item.clone(), call.clone());
+        async move {
+            if store.finish(&item, &r.agent, now_ms()).await.unwrap_or(false) {
+                acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
+            }
+            let _ = store.del_meta(&item).await;
+            info!(call = %call, operator = %r.agent, "acd: consult ended ({reason})");
+        }
+    };
+    if !store.answer(r, now).await.unwrap_or(false) {
+        let _ = link.hangup(leg_b, "ORIGINATOR_CANCEL").await;
+        let _ = store.del_meta(&r.call).await;
+        return;
+    }
+    acd.log_state(&r.agent, "talking", "", ms_to_time(now)).await;
+    let mut watch_a = link.watch_call(&leg_a);
+    let mut watch_b = link.watch_call(leg_b);
+    let _ = link
+        .api(&format!("uuid_setvar {leg_a} park_after_bridge true"))
+        .await;
+    let bridged = link.api(&format!("uuid_bridge {leg_a} {leg_b}")).await;
+    if !matches!(&bridged, Ok(b) if b.starts_with("+OK")) {
+        warn!(%call, "acd: consult bridge failed: {bridged:?}");
+        let _ = link.hangup(leg_b, "NORMAL_CLEARING").await;
+        let _ = store.del_transfer(&call).await;
+        end_item("bridge failed").await;
+        return;
+    }
+    info!(%call, from = %first, to = %r.agent, "acd: consulting");
+    let hung = |ev: Option<crate::esl::control::WatchEvent>| {
+        matches!(
+            ev,
+            None | Some(crate::esl::control::WatchEvent::Switch(
+                crate::core::channels::SwitchEvent::Hangup(_)
+            ))
+        )
+    };
+    let first_left = loop {
+        tokio::select! {
+            ev = watch_a.recv() => if hung(ev) { break true },
+            ev = watch_b.recv() => if hung(ev) { break false },
+        }
+    };
+    let _ = store.del_transfer(&call).await;
+    if first_left {
+        // Complete: the caller to the target operator.
+        let ok = matches!(
+            link.api(&format!("uuid_bridge {call} {leg_b}")).await,
+            Ok(b) if b.starts_with("+OK")
+        );
+        let moved = ok
+            && store
+                .consult_complete(&call, &first, &item, &r.agent, now_ms())
+                .await
+                .unwrap_or(false);
+        if !moved {
+            let _ = link.hangup(leg_b, "NORMAL_CLEARING").await;
+            end_item("caller gone").await;
+            return;
+        }
+        let _ = store.set_leg(&call, leg_b).await;
+        let _ = store.del_meta(&item).await;
+        acd.log_state(&first, "wrap_up", "", Utc::now()).await;
+        if let Ok(u) = Uuid::parse_str(&call) {
+            let id = acd.operator_id(&r.agent).await;
+            let _ = acd.inner.records.moved(u, queue).await;
+            let _ = acd.inner.records.reassigned(u, id).await;
+        }
+        info!(%call, from = %first, to = %r.agent, "acd: attended transfer completed");
+    } else {
+        // Cancelled: the caller back to the first operator.
+        let _ = link.api(&format!("uuid_bridge {call} {leg_a}")).await;
+        let _ = link
+            .api(&format!("uuid_setvar {leg_a} park_after_bridge false"))
+            .await;
+        end_item("target hung up").await;
+    }
 }

@@ -1,0 +1,345 @@
+//! The ACD's other paths end to end: attended transfer (completed and cancelled), the
+//! operators' feature codes from their phones, position announcements, overflow after the
+//! maximum wait, the IVR's hand-over with the screen pop over SSE, and a restart while an
+//! operator talks.
+
+mod acd_support;
+mod common;
+
+use std::time::Duration;
+
+use acd_support::*;
+use contactd::service::acd::TransferMode;
+use contactd::sim::{self, CallerStep};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn setup() -> Setup {
+    Setup {
+        max_waiting: 6,
+        trunk: false,
+        meter_max_wait: 0,
+    }
+}
+
+/// The `sendmsg … execute` lines the switch received for `uuid`.
+fn executed(sim: &sim::Simulator, uuid: &str) -> Vec<String> {
+    sim.api_log()
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("sendmsg {uuid}")))
+        .collect()
+}
+
+async fn state_of(app: &contactd::app::App, login: &str) -> String {
+    app.shared
+        .acd
+        .operators()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.login == login)
+        .map(|o| o.state)
+        .unwrap_or_default()
+}
+
+async fn attended_setup() -> (
+    common::TestEnv,
+    sim::Simulator,
+    contactd::app::App,
+    String,
+    String,
+) {
+    let env = common::TestEnv::new().await;
+    let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
+    let sim = start_sim(&agents).await;
+    let app = start_app(&env, &sim, &setup()).await;
+    add_operators(&app, &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])]).await;
+    login(&app, "1001").await;
+    login(&app, "1009").await;
+    let c = caller(&sim, &app, "general", "5550061", None);
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    let leg_a = sim.agent_offers("1001")[0].uuid.clone();
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_a.clone()) }).await);
+    app.shared
+        .acd
+        .transfer(&c, "specialists", TransferMode::Attended)
+        .await
+        .unwrap();
+    // The specialist answers and talks with the first operator; the caller is on hold.
+    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1009").is_empty() }).await);
+    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.bridged_to(&leg_a) == Some(leg_s.clone()) && sim.bridged_to(&c).is_none()
+        })
+        .await,
+        "operator consulting the specialist, caller on hold"
+    );
+    assert!(common::eventually(WAIT, || async {
+        executed(&sim, &c).iter().filter(|l| l.contains("local_stream://moh")).count() >= 2
+    })
+    .await);
+    (env, sim, app, c, leg_a)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_completes_when_the_first_operator_hangs_up() {
+    let (env, sim, app, c, leg_a) = attended_setup().await;
+    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_s.clone()) }).await,
+        "caller bridged to the specialist"
+    );
+    assert!(common::eventually(WAIT, || async {
+        answered_by(&env, &c).await.as_deref() == Some("op1009")
+    })
+    .await);
+    let row = acd_row(&env, &c).await.unwrap();
+    assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("specialists"));
+    assert!(common::eventually(WAIT, || async { state_of(&app, "op1001").await == "ready" }).await);
+    assert_eq!(state_of(&app, "op1009").await, "talking");
+    // The call ends when the specialist hangs up: the caller is released, the record closed.
+    assert!(sim.hangup(&leg_s, "NORMAL_CLEARING"));
+    assert!(common::eventually(WAIT, || async {
+        acd_row(&env, &c).await.unwrap().get::<_, Option<String>>(3).as_deref() == Some("answered")
+    })
+    .await);
+    assert!(common::eventually(WAIT, || async { sim.channel_var(&c, "uuid").is_none() }).await);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_cancelled_when_the_target_hangs_up() {
+    let (env, sim, app, c, leg_a) = attended_setup().await;
+    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    assert!(sim.hangup(&leg_s, "NORMAL_CLEARING"));
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_a.clone()) }).await,
+        "caller back with the first operator"
+    );
+    assert_eq!(answered_by(&env, &c).await.as_deref(), Some("op1001"));
+    assert_eq!(state_of(&app, "op1001").await, "talking");
+    assert!(common::eventually(WAIT, || async { state_of(&app, "op1009").await == "ready" }).await);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+/// An operator dials a feature code from their own phone.
+fn feature_code(sim: &sim::Simulator, app: &contactd::app::App, phone: &str, code: &str) -> String {
+    sim.inbound_call(sim::InboundCall {
+        connect_to: app.outbound_addr.to_string(),
+        destination: code.into(),
+        caller_number: phone.into(),
+        channel_name: Some(format!("sofia/internal/{phone}@10.0.0.1")),
+        vars: vec![
+            ("contactd_entry".into(), "operator".into()),
+            ("contactd_code".into(), code.into()),
+        ],
+        script: vec![CallerStep::WaitForAnswer],
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feature_codes_change_the_state_and_it_is_logged() {
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[("1001", answers(100, None))]).await;
+    let app = start_app(&env, &sim, &setup()).await;
+    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    for (code, want, prompt) in [
+        ("*21", "ready", "operator_ready"),
+        ("*23", "break", "operator_break"),
+        ("*24", "ready", "operator_ready"),
+        ("*22", "logged_out", "operator_logged_out"),
+    ] {
+        let call = feature_code(&sim, &app, "1001", code);
+        assert!(
+            common::eventually(WAIT, || async { state_of(&app, "op1001").await == want }).await,
+            "{code} → {want}"
+        );
+        assert!(common::eventually(WAIT, || async {
+            executed(&sim, &call).iter().any(|l| l.contains(&format!("{prompt}.wav")))
+        })
+        .await);
+    }
+    // A phone that belongs to nobody is told so and changes nothing.
+    let stranger = feature_code(&sim, &app, "1777", "*21");
+    assert!(common::eventually(WAIT, || async {
+        executed(&sim, &stranger).iter().any(|l| l.contains("operator_unknown.wav"))
+    })
+    .await);
+    let states: Vec<(String, String)> = env
+        .pg()
+        .await
+        .query(
+            "SELECT s.state, s.reason FROM operator_states s JOIN operators o ON o.id = s.operator
+             WHERE o.login = 'op1001' ORDER BY s.since, s.id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let names: Vec<&str> = states.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names, ["ready", "break", "ready", "logged_out"]);
+    assert_eq!(states[1].1, "break");
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_callers_hear_position_and_overflow_after_the_maximum_wait() {
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[("1001", answers(100, None)), ("1002", answers(100, None))]).await;
+    let app = start_app(
+        &env,
+        &sim,
+        &Setup {
+            meter_max_wait: 3,
+            ..setup()
+        },
+    )
+    .await;
+    add_operators(&app, &[("1001", &[("meter", 5)]), ("1002", &[("general", 5)])]).await;
+    // Nobody for meter questions: the caller hears their place, then overflows to general.
+    let c = caller(&sim, &app, "meter", "5550071", None);
+    assert!(
+        common::eventually(WAIT, || async {
+            let lines = executed(&sim, &c);
+            lines.iter().any(|l| l.contains("acd_position.wav"))
+                && lines.iter().any(|l| l.contains("number pronounced 1"))
+                && lines.iter().any(|l| l.contains("acd_wait_minutes.wav"))
+        })
+        .await,
+        "position announced"
+    );
+    assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 1 }).await);
+    assert_eq!(waiting(&app, "meter").await, 0);
+    login(&app, "1002").await;
+    assert_eq!(wait_answered(&env, &c).await, "op1002");
+    let row = acd_row(&env, &c).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "meter");
+    assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("general"));
+    assert!(row.get::<_, Option<f64>>(6).unwrap() >= 3.0, "waited at least the maximum");
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+/// Reads one Server-Sent Event named `offer` from the operator's stream.
+async fn read_offer(addr: std::net::SocketAddr, login: &str) -> tokio::task::JoinHandle<String> {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /api/v1/operators/{login}/events HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer test-token-0123456789\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "stream closed: {}", String::from_utf8_lossy(&buf));
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(i) = text.find("event: offer") {
+                if let Some(j) = text[i..].find("\n\n") {
+                    return text[i..i + j].to_string();
+                }
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ivr_hand_over_pops_the_customer_card_on_the_operators_screen() {
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[("1001", answers(300, None))]).await;
+    let mut text = env.config_toml(sim.esl_addr(), "ClueCon", &[]);
+    text.push_str(&acd_toml(6, 0));
+    text.push_str(
+        "[ivr]\noperator = \"queue:general\"\n[ivr.hours]\nmon = \"00:00-24:00\"\ntue = \"00:00-24:00\"\n\
+         wed = \"00:00-24:00\"\nthu = \"00:00-24:00\"\nfri = \"00:00-24:00\"\nsat = \"00:00-24:00\"\nsun = \"00:00-24:00\"\n",
+    );
+    std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
+    let cfg = contactd::config::Config::from_toml(&text).unwrap();
+    cfg.validate().unwrap();
+    let app = contactd::app::App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    env.pg()
+        .await
+        .batch_execute(
+            "INSERT INTO accounts (number, holder, phone, balance_minor)
+             VALUES ('100001', 'Ivanova A.P.', '+74951112233', -12345)",
+        )
+        .await
+        .unwrap();
+    let sse = read_offer(app.http_addr, "op1001").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    login(&app, "1001").await;
+    // Main number, menu: 0 for an operator.
+    let c = sim
+        .inbound_call(sim::InboundCall {
+            connect_to: app.outbound_addr.to_string(),
+            destination: "250100".into(),
+            caller_number: "+74951112233".into(),
+            vars: vec![
+                ("contactd_entry".into(), "trunk".into()),
+                ("contactd_code".into(), "main".into()),
+            ],
+            script: vec![
+                CallerStep::WaitForAnswer,
+                CallerStep::WaitForPrompt,
+                CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
+                CallerStep::Dtmf("0".into()),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let event = tokio::time::timeout(WAIT, sse).await.unwrap().unwrap();
+    let data = event
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .unwrap()
+        .trim();
+    let pop: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(pop["call"], c.as_str());
+    assert_eq!(pop["queue"], "general");
+    assert_eq!(pop["caller"], "+74951112233");
+    assert_eq!(pop["customer"]["account"], "100001");
+    assert_eq!(pop["customer"]["holder"], "Ivanova A.P.");
+    assert_eq!(pop["customer"]["balance_minor"], -12345);
+    assert!(pop["ivr"]["contactd_ivr_step"].is_string(), "{pop}");
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_while_talking_reattaches_the_call() {
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[("1001", answers(100, None))]).await;
+    let app = start_app(&env, &sim, &setup()).await;
+    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    login(&app, "1001").await;
+    let c = caller(&sim, &app, "general", "5550081", None);
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    let leg = sim.agent_offers("1001")[0].uuid.clone();
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg.clone()) }).await);
+    app.shutdown(Duration::from_secs(2)).await;
+    // Still talking while contactd is down.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.bridged_to(&c), Some(leg.clone()));
+    let app = start_app(&env, &sim, &setup()).await;
+    assert_eq!(state_of(&app, "op1001").await, "talking");
+    // The operator finishes the call after the restart: contactd sees it and closes it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(sim.hangup(&leg, "NORMAL_CLEARING"));
+    assert!(common::eventually(WAIT, || async {
+        acd_row(&env, &c).await.unwrap().get::<_, Option<String>>(3).as_deref() == Some("answered")
+    })
+    .await);
+    assert!(acd_row(&env, &c).await.unwrap().get::<_, Option<f64>>(7).unwrap() > 0.0);
+    assert!(common::eventually(WAIT, || async { sim.channel_var(&c, "uuid").is_none() }).await);
+    assert!(common::eventually(WAIT, || async { state_of(&app, "op1001").await == "ready" }).await);
+    app.shutdown(Duration::from_secs(2)).await;
+}

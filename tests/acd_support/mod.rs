@@ -1,0 +1,208 @@
+//! Shared by the ACD tests: the simulator with operator phones and a trunk, contactd with
+//! short ring timeout and no after-call work, operators with skills, scripted callers to a
+//! queue's own number, and readers of the ACD's records.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use contactd::app::App;
+use contactd::service::acd::OperatorCommand;
+use contactd::sim::{self, AfterAnswer, Behaviour, CallerStep, Simulator};
+
+use crate::common;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn answers(ring_ms: u64, talk_ms: Option<u64>) -> Behaviour {
+    Behaviour::Answer {
+        ring_ms,
+        after: match talk_ms {
+            Some(ms) => AfterAnswer::HangupAfter { ms },
+            None => AfterAnswer::Stay,
+        },
+    }
+}
+
+pub struct Setup {
+    pub max_waiting: usize,
+    pub trunk: bool,
+    /// Meter-queue callers overflow to `general` after this long (0 = never).
+    pub meter_max_wait: u64,
+}
+
+pub async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
+    let agents: HashMap<String, Behaviour> = agents
+        .iter()
+        .map(|(e, b)| (e.to_string(), b.clone()))
+        .collect();
+    Simulator::start(sim::SimConfig {
+        time_scale: 1.0,
+        agents,
+        default_behaviour: answers(300, None),
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+pub fn acd_toml(max_waiting: usize, meter_max_wait: u64) -> String {
+    format!(
+        r#"
+[daemon]
+recordings_dir = "/tmp/contactd-test-recordings"
+[acd]
+ring_timeout_seconds = 1
+wrap_up_seconds = 0
+announce_every_seconds = 2
+[acd.queue.general]
+group = "general"
+max_waiting = {max_waiting}
+max_wait_seconds = 0
+[acd.queue.meter]
+group = "meter"
+max_wait_seconds = {meter_max_wait}
+overflow = "queue:general"
+[acd.queue.specialists]
+group = "specialists"
+max_wait_seconds = 0
+overflow = "callback"
+"#
+    )
+}
+
+pub async fn start_app(env: &common::TestEnv, sim: &Simulator, s: &Setup) -> App {
+    let trunks: &[(&str, u32, &str)] = if s.trunk {
+        &[("e1", 30, "freetdm/1/a/{number}")]
+    } else {
+        &[]
+    };
+    let mut text = env.config_toml(sim.esl_addr(), "ClueCon", trunks);
+    text.push_str(&acd_toml(s.max_waiting, s.meter_max_wait));
+    // The switch records there; FreeSWITCH does not create the directory itself.
+    std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
+    let cfg = contactd::config::Config::from_toml(&text).unwrap();
+    cfg.validate().unwrap();
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    app
+}
+
+/// Operators `op<ext>` on `user/<ext>` with their skills.
+pub async fn add_operators(app: &App, ops: &[(&str, &[(&str, i16)])]) {
+    let store = contactd::store::operators::Operators::new(app.shared.pool.clone());
+    for (ext, skills) in ops {
+        let login = format!("op{ext}");
+        let id = store
+            .create(&login, &login, &format!("user/{ext}"))
+            .await
+            .unwrap();
+        for (g, l) in *skills {
+            store.set_skill(id, g, *l).await.unwrap();
+        }
+        app.shared.acd.sync_operator(&login).await.unwrap();
+    }
+}
+
+pub async fn login(app: &App, ext: &str) {
+    app.shared
+        .acd
+        .command(&format!("op{ext}"), OperatorCommand::Login)
+        .await
+        .unwrap();
+}
+
+/// A caller to the queue's own number who waits (and hangs up after `hang_ms` if given).
+pub fn caller(sim: &Simulator, app: &App, queue: &str, number: &str, hang_ms: Option<u64>) -> String {
+    let mut script = vec![CallerStep::WaitForAnswer];
+    if let Some(ms) = hang_ms {
+        script.push(CallerStep::WaitMs(ms));
+        script.push(CallerStep::Hangup);
+    }
+    sim.inbound_call(sim::InboundCall {
+        connect_to: app.outbound_addr.to_string(),
+        destination: "250300".into(),
+        caller_number: number.into(),
+        vars: vec![
+            ("contactd_entry".into(), "trunk".into()),
+            ("contactd_code".into(), format!("queue_{queue}")),
+        ],
+        script,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// The caller channel each offer on `ext`'s phone was for, in order.
+pub fn offers_on(sim: &Simulator, ext: &str) -> Vec<String> {
+    sim.agent_offers(ext)
+        .into_iter()
+        .filter_map(|o| {
+            o.vars
+                .iter()
+                .find(|(k, _)| k == "contactd_acd_call")
+                .map(|(_, v)| v.clone())
+        })
+        .collect()
+}
+
+pub async fn acd_row(env: &common::TestEnv, call: &str) -> Option<tokio_postgres::Row> {
+    env.pg()
+        .await
+        .query_opt(
+            "SELECT a.queue, a.offers, o.login, a.outcome, a.transferred_to, a.recording,
+                    a.waited_s, a.talk_s, a.abandoned_after_s
+             FROM acd_calls a LEFT JOIN operators o ON o.id = a.operator
+             WHERE a.call_uuid = $1::text::uuid",
+            &[&call],
+        )
+        .await
+        .unwrap()
+}
+
+pub async fn answered_by(env: &common::TestEnv, call: &str) -> Option<String> {
+    acd_row(env, call).await.and_then(|r| r.get(2))
+}
+
+pub async fn wait_answered(env: &common::TestEnv, call: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(who) = answered_by(env, call).await {
+            return who;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "call {call} was never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn waiting_calls(app: &App, queue: &str) -> Vec<String> {
+    app.shared
+        .acd
+        .queues()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|q| q.name == queue)
+        .map(|q| q.waiting)
+        .unwrap_or_default()
+}
+
+pub async fn waiting(app: &App, queue: &str) -> usize {
+    app.shared
+        .acd
+        .queues()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|q| q.name == queue)
+        .map_or(0, |q| q.waiting.len())
+}
+
