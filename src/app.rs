@@ -141,14 +141,14 @@ impl App {
             })?;
 
         let pool_for_campaigns = pool.clone();
-        let acd_store = crate::store::acd::AcdStore::connect(
-            config.redis.url.expose(),
-            &config.redis.prefix,
-        )
-        .await
-        .map_err(AppError::Store)?;
+        let acd_store =
+            crate::store::acd::AcdStore::connect(config.redis.url.expose(), &config.redis.prefix)
+                .await
+                .map_err(AppError::Store)?;
         let first = links.first().cloned().ok_or_else(|| {
-            AppError::Store(crate::store::StoreError::Config("no switch configured".into()))
+            AppError::Store(crate::store::StoreError::Config(
+                "no switch configured".into(),
+            ))
         })?;
         let acd = crate::service::acd::Acd::new(
             config.clone(),

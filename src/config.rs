@@ -935,7 +935,8 @@ impl Config {
             );
         }
         if !a.webhook_url.is_empty()
-            && (!a.webhook_url.starts_with("http://") || a.webhook_url.contains(char::is_whitespace))
+            && (!a.webhook_url.starts_with("http://")
+                || a.webhook_url.contains(char::is_whitespace))
         {
             bad(
                 "acd.webhook_url".into(),
@@ -943,7 +944,10 @@ impl Config {
             );
         }
         if a.queue.is_empty() {
-            bad("acd.queue".into(), "at least one [acd.queue.NAME] is required");
+            bad(
+                "acd.queue".into(),
+                "at least one [acd.queue.NAME] is required",
+            );
         }
         for (name, q) in &a.queue {
             let key = |k: &str| format!("acd.queue.{name}.{k}");

@@ -16,13 +16,13 @@ use crate::store::scratch::{run_id, ScratchDb};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct DemoError(String);
+pub struct DemoError(pub(crate) String);
 
-fn err(what: &str) -> impl FnOnce(&dyn Display) -> DemoError + '_ {
+pub(crate) fn err(what: &str) -> impl FnOnce(&dyn Display) -> DemoError + '_ {
     move |e| DemoError(format!("{what}: {e}"))
 }
 
-fn say(line: impl Display) {
+pub(crate) fn say(line: impl Display) {
     println!("{line}");
 }
 
@@ -70,6 +70,7 @@ fn sim_config() -> sim::SimConfig {
             channels: 30,
         }],
         numbers,
+        agents: crate::demo_acd::agents(),
         default_playback_ms: 3000,
         ..Default::default()
     }
@@ -202,6 +203,11 @@ audio_dir = "{audio_dir}"
 phone = "201"
 pin = "4321"
 email = "ivanova@example.org"
+[daemon]
+recordings_dir = "{recordings}"
+[acd]
+ring_timeout_seconds = 8
+wrap_up_seconds = 5
 [ivr.hours]
 mon = "00:00-24:00"
 tue = "00:00-24:00"
@@ -217,9 +223,12 @@ retry_seconds = 1
 "#,
         port = sim.esl_addr().port(),
         audio_dir = audio_dir.display(),
+        recordings = work.join("recordings").display(),
     ))
     .map_err(|e| err("demo config")(&e))?;
     let trunk = cfg.trunk["e1"].clone();
+    // The switch records operator calls there; FreeSWITCH does not create directories.
+    std::fs::create_dir_all(work.join("recordings")).map_err(|e| err("recordings")(&e))?;
     let app = App::start(cfg)
         .await
         .map_err(|e| err("starting contactd")(&e))?;
@@ -279,8 +288,9 @@ retry_seconds = 1
     }
 
     meter_reading(&app, &sim, work).await?;
+    crate::demo_acd::operator_call(&app, &sim).await?;
 
-    say("\n3) What the simulated parties experienced (the simulator's ground truth)");
+    say("\n4) What the simulated parties experienced (the simulator's ground truth)");
     for p in sim.ground_truth() {
         say(format!(
             "    {} {:<12} answered={} heard={}ms digits={:?} hung up by={} cause={}",
@@ -351,7 +361,7 @@ async fn campaign(
     mailbox: &crate::demo_mailbox::Mailbox,
     smtp_port: u16,
 ) -> Result<(), DemoError> {
-    say("\n4) A manager informs 20 subscribers from a desk phone (short code 301, 5 lines)");
+    say("\n5) A manager informs 20 subscribers from a desk phone (short code 301, 5 lines)");
     let csv = work.join("list7.csv");
     let mut rows = String::from("phone,name,account\n");
     for i in 0..20 {
@@ -464,7 +474,7 @@ async fn meter_reading(
         &billing,
         format!(
             "account,holder,phone,balance,meter,zones,digits,last_date,last_1,last_2\n\
-             100234,Ivanova M.P.,,-152.40,M-1,2,6,{last},012300,004500\n"
+             100234,Ivanova M.P.,+74951112233,-152.40,M-1,2,6,{last},012300,004500\n"
         ),
     )
     .map_err(|e| err("billing file")(&e))?;

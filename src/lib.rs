@@ -27,6 +27,7 @@ pub mod campaign_cli;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod demo_acd;
 pub mod demo_mailbox;
 pub mod esl;
 pub mod http;

@@ -21,7 +21,16 @@ async fn skill_routing_and_longest_idle_order() {
         ("1003", answers(100, None)),
     ];
     let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false, meter_max_wait: 0 }).await;
+    let app = start_app(
+        &env,
+        &sim,
+        &Setup {
+            max_waiting: 6,
+            trunk: false,
+            meter_max_wait: 0,
+        },
+    )
+    .await;
     add_operators(
         &app,
         &[
@@ -42,7 +51,10 @@ async fn skill_routing_and_longest_idle_order() {
     let m = caller(&sim, &app, "meter", "5550001", None);
     assert_eq!(wait_answered(&env, &m).await, "op1002");
     assert_eq!(offers_on(&sim, "1002"), vec![m.clone()]);
-    assert_eq!(sim.bridged_to(&m).as_deref(), sim.agent_offers("1002").first().map(|o| o.uuid.as_str()));
+    assert_eq!(
+        sim.bridged_to(&m).as_deref(),
+        sim.agent_offers("1002").first().map(|o| o.uuid.as_str())
+    );
 
     // General callers: longest idle first.
     let g1 = caller(&sim, &app, "general", "5550002", None);
@@ -69,8 +81,21 @@ async fn ring_timeout_makes_the_operator_missed_and_requeues_at_the_head() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", Behaviour::NoAnswer), ("1002", answers(100, None))];
     let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false, meter_max_wait: 0 }).await;
-    add_operators(&app, &[("1001", &[("general", 5)]), ("1002", &[("general", 5)])]).await;
+    let app = start_app(
+        &env,
+        &sim,
+        &Setup {
+            max_waiting: 6,
+            trunk: false,
+            meter_max_wait: 0,
+        },
+    )
+    .await;
+    add_operators(
+        &app,
+        &[("1001", &[("general", 5)]), ("1002", &[("general", 5)])],
+    )
+    .await;
     login(&app, "1001").await;
     tokio::time::sleep(Duration::from_millis(30)).await;
     // Two callers before the second operator is there: the first goes to 1001, who does
@@ -81,11 +106,20 @@ async fn ring_timeout_makes_the_operator_missed_and_requeues_at_the_head() {
     // Let the ring time out: 1001 is "missed" and the first caller is back at the head.
     assert!(
         common::eventually(WAIT, || async {
-            app.shared.acd.operators().await.unwrap().iter().any(|o| o.login == "op1001" && o.state == "missed")
+            app.shared
+                .acd
+                .operators()
+                .await
+                .unwrap()
+                .iter()
+                .any(|o| o.login == "op1001" && o.state == "missed")
         })
         .await
     );
-    assert_eq!(waiting_calls(&app, "general").await, vec![first.clone(), second.clone()]);
+    assert_eq!(
+        waiting_calls(&app, "general").await,
+        vec![first.clone(), second.clone()]
+    );
     login(&app, "1002").await;
     assert_eq!(wait_answered(&env, &first).await, "op1002");
     let row = acd_row(&env, &first).await.unwrap();
@@ -123,12 +157,27 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(100, None))];
     let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: true, meter_max_wait: 0 }).await;
+    let app = start_app(
+        &env,
+        &sim,
+        &Setup {
+            max_waiting: 6,
+            trunk: true,
+            meter_max_wait: 0,
+        },
+    )
+    .await;
     add_operators(&app, &[("1001", &[("general", 5)])]).await;
     // Nobody logged in: six callers fill the queue, then hang up after a while.
     let mut six = Vec::new();
     for i in 0..6 {
-        six.push(caller(&sim, &app, "general", &format!("555002{i}"), Some(6000)));
+        six.push(caller(
+            &sim,
+            &app,
+            "general",
+            &format!("555002{i}"),
+            Some(6000),
+        ));
         assert!(
             common::eventually(WAIT, || async { waiting(&app, "general").await == i + 1 }).await
         );
@@ -167,7 +216,11 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
         .await,
         "callback stored"
     );
-    assert_eq!(waiting(&app, "general").await, 6, "the seventh never queued");
+    assert_eq!(
+        waiting(&app, "general").await,
+        6,
+        "the seventh never queued"
+    );
     assert!(
         common::eventually(WAIT, || async {
             let row = acd_row(&env, &seventh).await;
@@ -200,7 +253,10 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
     assert!(dialed, "the customer was dialed on the trunk");
     // Abandoned callers are recorded with how long they waited.
     let row = acd_row(&env, &six[0]).await.unwrap();
-    assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some("abandoned"));
+    assert_eq!(
+        row.get::<_, Option<String>>(3).as_deref(),
+        Some("abandoned")
+    );
     assert!(row.get::<_, Option<f64>>(8).unwrap() >= 5.0);
     app.shutdown(Duration::from_secs(2)).await;
 }
@@ -210,8 +266,21 @@ async fn blind_transfer_to_specialists() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
     let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &Setup { max_waiting: 6, trunk: false, meter_max_wait: 0 }).await;
-    add_operators(&app, &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])]).await;
+    let app = start_app(
+        &env,
+        &sim,
+        &Setup {
+            max_waiting: 6,
+            trunk: false,
+            meter_max_wait: 0,
+        },
+    )
+    .await;
+    add_operators(
+        &app,
+        &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
+    )
+    .await;
     login(&app, "1001").await;
     login(&app, "1009").await;
     let c = caller(&sim, &app, "general", "5550031", None);
@@ -230,19 +299,37 @@ async fn blind_transfer_to_specialists() {
         .transfer(&c, "specialists", TransferMode::Blind)
         .await
         .unwrap();
-    assert!(common::eventually(WAIT, || async {
-        answered_by(&env, &c).await.as_deref() == Some("op1009")
-    })
-    .await);
+    assert!(
+        common::eventually(WAIT, || async {
+            answered_by(&env, &c).await.as_deref() == Some("op1009")
+        })
+        .await
+    );
     let spec_leg = sim.agent_offers("1009")[0].uuid.clone();
-    assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(spec_leg.clone()) }).await);
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.bridged_to(&c) == Some(spec_leg.clone())
+        })
+        .await
+    );
     let row = acd_row(&env, &c).await.unwrap();
-    assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("specialists"));
+    assert_eq!(
+        row.get::<_, Option<String>>(4).as_deref(),
+        Some("specialists")
+    );
     // The first operator is released into after-call work (0 s here), then ready again.
-    assert!(common::eventually(WAIT, || async {
-        app.shared.acd.operators().await.unwrap().iter().any(|o| o.login == "op1001" && o.state == "ready")
-    })
-    .await);
+    assert!(
+        common::eventually(WAIT, || async {
+            app.shared
+                .acd
+                .operators()
+                .await
+                .unwrap()
+                .iter()
+                .any(|o| o.login == "op1001" && o.state == "ready")
+        })
+        .await
+    );
     app.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -251,7 +338,11 @@ async fn restart_keeps_waiting_callers_in_order() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(50, Some(200)))];
     let sim = start_sim(&agents).await;
-    let setup = Setup { max_waiting: 6, trunk: false, meter_max_wait: 0 };
+    let setup = Setup {
+        max_waiting: 6,
+        trunk: false,
+        meter_max_wait: 0,
+    };
     let app = start_app(&env, &sim, &setup).await;
     add_operators(&app, &[("1001", &[("general", 5)])]).await;
     let mut callers = Vec::new();
@@ -265,14 +356,21 @@ async fn restart_keeps_waiting_callers_in_order() {
     // contactd is down: the callers stay parked on the switch.
     tokio::time::sleep(Duration::from_millis(500)).await;
     for c in &callers {
-        assert!(sim.channel_var(c, "contactd_queue").is_some(), "{c} still on the switch");
+        assert!(
+            sim.channel_var(c, "contactd_queue").is_some(),
+            "{c} still on the switch"
+        );
     }
     let app = start_app(&env, &sim, &setup).await;
     login(&app, "1001").await;
     for c in &callers {
         assert_eq!(wait_answered(&env, c).await, "op1001");
     }
-    assert_eq!(offers_on(&sim, "1001"), callers, "answered in arrival order");
+    assert_eq!(
+        offers_on(&sim, "1001"),
+        callers,
+        "answered in arrival order"
+    );
     assert!(sim.agent_peak_concurrent("1001") <= 1);
     app.shutdown(Duration::from_secs(2)).await;
 }
@@ -286,7 +384,11 @@ async fn two_instances_never_offer_one_operator_two_calls() {
         ("1003", answers(30, Some(150))),
     ];
     let sim = start_sim(&agents).await;
-    let setup = Setup { max_waiting: 50, trunk: false, meter_max_wait: 0 };
+    let setup = Setup {
+        max_waiting: 50,
+        trunk: false,
+        meter_max_wait: 0,
+    };
     let a = start_app(&env, &sim, &setup).await;
     let b = start_app(&env, &sim, &setup).await;
     add_operators(
@@ -314,7 +416,10 @@ async fn two_instances_never_offer_one_operator_two_calls() {
     }
     let mut seen = Vec::new();
     for ext in ["1001", "1002", "1003"] {
-        assert!(sim.agent_peak_concurrent(ext) <= 1, "{ext} rang for two calls at once");
+        assert!(
+            sim.agent_peak_concurrent(ext) <= 1,
+            "{ext} rang for two calls at once"
+        );
         seen.extend(offers_on(&sim, ext));
     }
     seen.sort();

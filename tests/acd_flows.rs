@@ -52,7 +52,11 @@ async fn attended_setup() -> (
     let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
     let sim = start_sim(&agents).await;
     let app = start_app(&env, &sim, &setup()).await;
-    add_operators(&app, &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])]).await;
+    add_operators(
+        &app,
+        &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
+    )
+    .await;
     login(&app, "1001").await;
     login(&app, "1009").await;
     let c = caller(&sim, &app, "general", "5550061", None);
@@ -74,10 +78,16 @@ async fn attended_setup() -> (
         .await,
         "operator consulting the specialist, caller on hold"
     );
-    assert!(common::eventually(WAIT, || async {
-        executed(&sim, &c).iter().filter(|l| l.contains("local_stream://moh")).count() >= 2
-    })
-    .await);
+    assert!(
+        common::eventually(WAIT, || async {
+            executed(&sim, &c)
+                .iter()
+                .filter(|l| l.contains("local_stream://moh"))
+                .count()
+                >= 2
+        })
+        .await
+    );
     (env, sim, app, c, leg_a)
 }
 
@@ -90,20 +100,32 @@ async fn attended_transfer_completes_when_the_first_operator_hangs_up() {
         common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_s.clone()) }).await,
         "caller bridged to the specialist"
     );
-    assert!(common::eventually(WAIT, || async {
-        answered_by(&env, &c).await.as_deref() == Some("op1009")
-    })
-    .await);
+    assert!(
+        common::eventually(WAIT, || async {
+            answered_by(&env, &c).await.as_deref() == Some("op1009")
+        })
+        .await
+    );
     let row = acd_row(&env, &c).await.unwrap();
-    assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("specialists"));
+    assert_eq!(
+        row.get::<_, Option<String>>(4).as_deref(),
+        Some("specialists")
+    );
     assert!(common::eventually(WAIT, || async { state_of(&app, "op1001").await == "ready" }).await);
     assert_eq!(state_of(&app, "op1009").await, "talking");
     // The call ends when the specialist hangs up: the caller is released, the record closed.
     assert!(sim.hangup(&leg_s, "NORMAL_CLEARING"));
-    assert!(common::eventually(WAIT, || async {
-        acd_row(&env, &c).await.unwrap().get::<_, Option<String>>(3).as_deref() == Some("answered")
-    })
-    .await);
+    assert!(
+        common::eventually(WAIT, || async {
+            acd_row(&env, &c)
+                .await
+                .unwrap()
+                .get::<_, Option<String>>(3)
+                .as_deref()
+                == Some("answered")
+        })
+        .await
+    );
     assert!(common::eventually(WAIT, || async { sim.channel_var(&c, "uuid").is_none() }).await);
     app.shutdown(Duration::from_secs(2)).await;
 }
@@ -157,17 +179,25 @@ async fn feature_codes_change_the_state_and_it_is_logged() {
             common::eventually(WAIT, || async { state_of(&app, "op1001").await == want }).await,
             "{code} → {want}"
         );
-        assert!(common::eventually(WAIT, || async {
-            executed(&sim, &call).iter().any(|l| l.contains(&format!("{prompt}.wav")))
-        })
-        .await);
+        assert!(
+            common::eventually(WAIT, || async {
+                executed(&sim, &call)
+                    .iter()
+                    .any(|l| l.contains(&format!("{prompt}.wav")))
+            })
+            .await
+        );
     }
     // A phone that belongs to nobody is told so and changes nothing.
     let stranger = feature_code(&sim, &app, "1777", "*21");
-    assert!(common::eventually(WAIT, || async {
-        executed(&sim, &stranger).iter().any(|l| l.contains("operator_unknown.wav"))
-    })
-    .await);
+    assert!(
+        common::eventually(WAIT, || async {
+            executed(&sim, &stranger)
+                .iter()
+                .any(|l| l.contains("operator_unknown.wav"))
+        })
+        .await
+    );
     let states: Vec<(String, String)> = env
         .pg()
         .await
@@ -200,7 +230,11 @@ async fn waiting_callers_hear_position_and_overflow_after_the_maximum_wait() {
         },
     )
     .await;
-    add_operators(&app, &[("1001", &[("meter", 5)]), ("1002", &[("general", 5)])]).await;
+    add_operators(
+        &app,
+        &[("1001", &[("meter", 5)]), ("1002", &[("general", 5)])],
+    )
+    .await;
     // Nobody for meter questions: the caller hears their place, then overflows to general.
     let c = caller(&sim, &app, "meter", "5550071", None);
     assert!(
@@ -220,7 +254,10 @@ async fn waiting_callers_hear_position_and_overflow_after_the_maximum_wait() {
     let row = acd_row(&env, &c).await.unwrap();
     assert_eq!(row.get::<_, String>(0), "meter");
     assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("general"));
-    assert!(row.get::<_, Option<f64>>(6).unwrap() >= 3.0, "waited at least the maximum");
+    assert!(
+        row.get::<_, Option<f64>>(6).unwrap() >= 3.0,
+        "waited at least the maximum"
+    );
     app.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -334,11 +371,25 @@ async fn restart_while_talking_reattaches_the_call() {
     // The operator finishes the call after the restart: contactd sees it and closes it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(sim.hangup(&leg, "NORMAL_CLEARING"));
-    assert!(common::eventually(WAIT, || async {
-        acd_row(&env, &c).await.unwrap().get::<_, Option<String>>(3).as_deref() == Some("answered")
-    })
-    .await);
-    assert!(acd_row(&env, &c).await.unwrap().get::<_, Option<f64>>(7).unwrap() > 0.0);
+    assert!(
+        common::eventually(WAIT, || async {
+            acd_row(&env, &c)
+                .await
+                .unwrap()
+                .get::<_, Option<String>>(3)
+                .as_deref()
+                == Some("answered")
+        })
+        .await
+    );
+    assert!(
+        acd_row(&env, &c)
+            .await
+            .unwrap()
+            .get::<_, Option<f64>>(7)
+            .unwrap()
+            > 0.0
+    );
     assert!(common::eventually(WAIT, || async { sim.channel_var(&c, "uuid").is_none() }).await);
     assert!(common::eventually(WAIT, || async { state_of(&app, "op1001").await == "ready" }).await);
     app.shutdown(Duration::from_secs(2)).await;

@@ -528,6 +528,17 @@ async fn music_on_hold_plays_until_uuid_break() {
     );
     let stop = c.wait(&[&ev("PLAYBACK_STOP"), &uid(&call)]).await;
     assert_eq!(header(&stop, "Playback-Status"), Some("done"));
+    let done = c
+        .wait(&[
+            &ev("CHANNEL_EXECUTE_COMPLETE"),
+            &uid(&call),
+            "Application: playback",
+        ])
+        .await;
+    assert_eq!(
+        header(&done, "Application-Response"),
+        Some("PLAYBACK%20ERROR")
+    );
     c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
     assert!(sim.hangup(&call, "NORMAL_CLEARING"));
 }
@@ -662,7 +673,8 @@ async fn bridge_app_and_park_after_bridge() {
     c.wait(&[&ev("CHANNEL_UNBRIDGE"), &uid(&b)]).await;
     let h = c.wait(&[&ev("CHANNEL_HANGUP"), &uid(&b)]).await;
     assert_eq!(header(&h, "Hangup-Cause"), Some("NORMAL_CLEARING"));
-    // run from a park (sendmsg): the caller stays in that park afterwards
+    // run from a park (sendmsg): park_after_bridge ends that park (switch_ivr_park_session
+    // sets CS_PARK and CF_TRANSFER) and the channel is parked in CS_PARK instead
     let call = acd_caller(&sim, "general", Leave::Close).await;
     c.execute(&call, "bridge", "user/1003").await;
     c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
@@ -673,6 +685,16 @@ async fn bridge_app_and_park_after_bridge() {
         "Application: bridge",
     ])
     .await;
+    c.wait(&[&ev("CHANNEL_UNPARK"), &uid(&call)]).await;
+    c.wait(&[
+        &ev("CHANNEL_EXECUTE_COMPLETE"),
+        &uid(&call),
+        "Application: park",
+    ])
+    .await;
+    c.wait(&[&ev("CHANNEL_STATE"), &uid(&call), "Channel-State: CS_PARK"])
+        .await;
+    c.wait(&[&ev("CHANNEL_PARK"), &uid(&call)]).await;
     assert!(
         !c.saw_within(
             Duration::from_millis(200),

@@ -391,7 +391,13 @@ async fn run(
             jobs.waiting.clear();
             jobs.early.clear();
         }
-        for (_, tx) in shared.watchers.lock().expect("watchers lock").values().flatten() {
+        for (_, tx) in shared
+            .watchers
+            .lock()
+            .expect("watchers lock")
+            .values()
+            .flatten()
+        {
             let _ = tx.send(WatchEvent::LinkLost);
         }
         if !matches!(*shared.status.borrow(), LinkStatus::AuthFailed(_)) {

@@ -373,7 +373,8 @@ impl InboundCalls {
                 .filter(|(k, _)| k.starts_with("contactd_"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            self.hand_over(session, &q, caller.as_deref(), learned).await;
+            self.hand_over(session, &q, caller.as_deref(), learned)
+                .await;
             return;
         }
         let mut flow = self.flow_for(&data);

@@ -1,8 +1,8 @@
 //! I/O shells around the pure core: each takes inputs from an adapter, asks the core, and
 //! hands the resulting actions to the adapters.
+pub mod acd;
 pub mod campaigns;
 pub mod dialer;
 pub mod inbound;
 pub mod notice_call;
 pub mod records;
-pub mod acd;

@@ -255,7 +255,8 @@ fn transfer_app(sess: &Sess, arg: &str) {
 ///
 /// As switch_ivr_play_file: a `local_stream://` source never ends by itself; CF_BREAK
 /// (uuid_break) or a terminator ends it with status BREAK (`Playback-Status: break`,
-/// response `FILE PLAYED`), a hangup with FALSE (`done`, `PLAYBACK ERROR`).
+/// response `FILE PLAYED`); a hangup, transfer or uuid_bridge with FALSE (`done`,
+/// `PLAYBACK ERROR`).
 pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Vec<char>, u64) {
     let endless = media::is_endless(file);
     let ms = if endless {
@@ -345,7 +346,8 @@ pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Ve
             r.playbacks_completed += 1;
         }
     });
-    let resp = if hung {
+    // a hangup, transfer or uuid_bridge leaves the channel not "ready": FALSE
+    let resp = if hung || (cut && !broke) {
         "PLAYBACK ERROR"
     } else {
         "FILE PLAYED"
@@ -354,7 +356,7 @@ pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Ve
 }
 
 /// Park: CHANNEL_PARK, then run queued messages and read DTMF until hangup,
-/// transfer or bridge; CHANNEL_UNPARK at the end.
+/// transfer, bridge or a pending CS_PARK; CHANNEL_UNPARK at the end.
 pub async fn park(sess: &Sess) {
     sess.fire(
         "CHANNEL_PARK",
@@ -419,12 +421,15 @@ pub async fn park_loop(sess: &Sess) {
         {
             sess.core.sleep(20).await;
             run_app(sess, &app, &arg, &app_uuid).await;
-            // park_after_bridge of a `bridge` run from here: switch_ivr_park_session
-            // sets CS_PARK, but the state machine only acts on it once this park
-            // returns; the channel simply stays in this park
-            sess.modify(|s| s.park_req = false);
             if broadcast {
                 fire_broadcast_command(sess, &app, &arg);
+            }
+            // park_after_bridge of a `bridge` run from here: switch_ivr_park_session
+            // sets CS_PARK and CF_TRANSFER, the channel is no longer "ready" and this
+            // park (and the application around it: park, socket) ends; the session
+            // task then takes the channel to CS_PARK
+            if sess.with(|s| s.park_req) {
+                return;
             }
         }
     }

@@ -104,9 +104,9 @@ pub async fn socket_app(sess: &Sess, arg: &str) {
         sess.hangup(&c, "switch");
     }
     if !sess.hungup() {
-        // Transfer / bridge out of the socket app: the socket app returns, the
-        // connection stays open and the session task goes on (new extension,
-        // bridge). The server closing it later (or `exit`) does not touch the call.
+        // Transfer / bridge / CS_PARK (park_after_bridge) out of the socket app: the
+        // socket app returns, the connection stays open and the session task goes
+        // on. The server closing it later (or `exit`) does not touch the call.
         // Simplification: mod_event_socket clears CF_CONTROLLED on the channel when
         // an outbound socket closes, which ends whatever switch_ivr_park is running
         // then; the simulator applies that to no park (neither this one, whose

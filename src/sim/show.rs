@@ -196,7 +196,7 @@ pub fn show(core: &Arc<Core>, args: &str) -> String {
                     })
                     .collect();
                 let other = s
-                    .bridged_to
+                    .bridge_peer
                     .as_ref()
                     .and_then(|o| states.iter().find(|x| &x.uuid == o));
                 if what == "bridged_calls" && other.is_none() {

@@ -583,10 +583,7 @@ impl AcdStore {
 
     async fn cmd_del(&self, key: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        redis::cmd("DEL")
-            .arg(key)
-            .query_async::<()>(&mut c)
-            .await?;
+        redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await?;
         Ok(())
     }
 
@@ -689,7 +686,10 @@ impl AcdStore {
 
     /// `priority|seq|arrived_ms|queue` while the call is in the ACD.
     pub async fn call_info(&self, call: &str) -> Result<Option<CallInfo>, StoreError> {
-        Ok(self.hget("calls", call).await?.and_then(|s| CallInfo::parse(&s)))
+        Ok(self
+            .hget("calls", call)
+            .await?
+            .and_then(|s| CallInfo::parse(&s)))
     }
 
     /// Every operator's raw state `state|at_ms|idle_ms|offer|call`.
@@ -703,7 +703,10 @@ impl AcdStore {
     }
 
     pub async fn agent_info(&self, agent: &str) -> Result<Option<AgentInfo>, StoreError> {
-        Ok(self.hget("agents", agent).await?.and_then(|s| AgentInfo::parse(&s)))
+        Ok(self
+            .hget("agents", agent)
+            .await?
+            .and_then(|s| AgentInfo::parse(&s)))
     }
 
     /// 1-based place of `call` in `queue`, None if it is not waiting there.

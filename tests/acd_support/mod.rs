@@ -118,7 +118,13 @@ pub async fn login(app: &App, ext: &str) {
 }
 
 /// A caller to the queue's own number who waits (and hangs up after `hang_ms` if given).
-pub fn caller(sim: &Simulator, app: &App, queue: &str, number: &str, hang_ms: Option<u64>) -> String {
+pub fn caller(
+    sim: &Simulator,
+    app: &App,
+    queue: &str,
+    number: &str,
+    hang_ms: Option<u64>,
+) -> String {
     let mut script = vec![CallerStep::WaitForAnswer];
     if let Some(ms) = hang_ms {
         script.push(CallerStep::WaitMs(ms));
@@ -205,4 +211,3 @@ pub async fn waiting(app: &App, queue: &str) -> usize {
         .find(|q| q.name == queue)
         .map_or(0, |q| q.waiting.len())
 }
-

@@ -149,7 +149,10 @@ impl Caller {
     async fn link_lost(&mut self) -> Next {
         let mut status = self.link().watch_status();
         let back = tokio::time::timeout(Duration::from_secs(60), async {
-            status.wait_for(|s| *s == LinkStatus::Connected).await.is_ok()
+            status
+                .wait_for(|s| *s == LinkStatus::Connected)
+                .await
+                .is_ok()
         })
         .await;
         if back != Ok(true) {
@@ -270,7 +273,11 @@ impl Caller {
     }
 
     async fn break_media(&self) {
-        if let Err(e) = self.link().api(&format!("uuid_break {} all", self.call)).await {
+        if let Err(e) = self
+            .link()
+            .api(&format!("uuid_break {} all", self.call))
+            .await
+        {
             debug!(call = %self.call, "acd: uuid_break: {e}");
         }
     }
@@ -300,7 +307,10 @@ impl Caller {
     async fn overflow(&mut self, queue: &str, overflow: &str) -> Next {
         let store = &self.acd.inner.store;
         // Taken out of the queue first: if an operator got it meanwhile, nothing happens.
-        if !matches!(store.abandon(queue, &self.call).await, Ok(Abandoned::WasWaiting)) {
+        if !matches!(
+            store.abandon(queue, &self.call).await,
+            Ok(Abandoned::WasWaiting)
+        ) {
             return Next::Continue;
         }
         let u = Uuid::parse_str(&self.call).ok();
@@ -406,7 +416,11 @@ impl Caller {
                     .await;
             }
         }
-        let intro = if full { "acd_all_busy" } else { "acd_wait_too_long" };
+        let intro = if full {
+            "acd_all_busy"
+        } else {
+            "acd_wait_too_long"
+        };
         self.play_and_wait(&self.acd.prompt(intro)).await;
         let caller_ok = self
             .meta
@@ -441,7 +455,11 @@ impl Caller {
             None => false,
         };
         if !self.hung_up {
-            let bye = if stored { "acd_callback_stored" } else { "goodbye" };
+            let bye = if stored {
+                "acd_callback_stored"
+            } else {
+                "goodbye"
+            };
             self.play_and_wait(&self.acd.prompt(bye)).await;
             let _ = self.link().hangup(&self.call, "NORMAL_CLEARING").await;
         }

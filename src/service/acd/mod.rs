@@ -65,7 +65,9 @@ pub struct Meta {
 /// Result of [`Acd::admit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    Waiting { position: u64 },
+    Waiting {
+        position: u64,
+    },
     /// The queue is full: the caller is offered a callback.
     Full,
 }
@@ -101,7 +103,10 @@ struct Inner {
     ids: Mutex<HashMap<String, i64>>,
     webhook: Option<webhook::Webhook>,
     /// For dialing callbacks' customers on a trunk (line leases, call rows).
-    dialing: Option<(crate::store::postgres::Calls, crate::store::redis::LiveState)>,
+    dialing: Option<(
+        crate::store::postgres::Calls,
+        crate::store::redis::LiveState,
+    )>,
 }
 
 /// A cheap handle to the ACD of this instance.
@@ -117,7 +122,10 @@ impl Acd {
         node: &str,
         store: AcdStore,
         pool: Pool,
-        dialing: Option<(crate::store::postgres::Calls, crate::store::redis::LiveState)>,
+        dialing: Option<(
+            crate::store::postgres::Calls,
+            crate::store::redis::LiveState,
+        )>,
     ) -> Self {
         let instance = format!(
             "{}:{}:{}",
@@ -274,7 +282,11 @@ impl Acd {
         for (agent, info) in self.inner.store.agents().await? {
             if info.state == "wrapup"
                 && info.at_ms + wrap <= now
-                && self.inner.store.wrap_up_done(&agent, info.at_ms, now).await?
+                && self
+                    .inner
+                    .store
+                    .wrap_up_done(&agent, info.at_ms, now)
+                    .await?
             {
                 self.log_state(&agent, "ready", "", ms_to_time(now)).await;
                 self.kick();
@@ -297,7 +309,12 @@ impl Acd {
             if meta.kind == "callback_dial" {
                 continue; // driven by its offer; a stale one is reset by the scanner
             }
-            if !self.inner.store.claim(&call, &self.inner.instance, LEASE_MS).await? {
+            if !self
+                .inner
+                .store
+                .claim(&call, &self.inner.instance, LEASE_MS)
+                .await?
+            {
                 continue;
             }
             let exists = self
@@ -325,11 +342,7 @@ impl Acd {
     }
 
     fn spawn_caller(&self, call: String, meta: Meta, start: caller::Start) {
-        self.inner
-            .owned
-            .lock()
-            .expect("owned")
-            .insert(call.clone());
+        self.inner.owned.lock().expect("owned").insert(call.clone());
         self.track(tokio::spawn(caller::run(self.clone(), call, meta, start)));
     }
 
@@ -480,9 +493,18 @@ impl Acd {
 
     /// Logs an operator's state change in PostgreSQL (best effort: routing goes on if the
     /// database is away; the gap shows in the log as a longer previous period).
-    pub(crate) async fn log_state(&self, login: &str, state: &str, reason: &str, at: DateTime<Utc>) {
+    pub(crate) async fn log_state(
+        &self,
+        login: &str,
+        state: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) {
         let Some(id) = self.operator_id(login).await else {
-            warn!(operator = login, "acd: state {state} for an unknown operator");
+            warn!(
+                operator = login,
+                "acd: state {state} for an unknown operator"
+            );
             return;
         };
         if let Err(e) = self.inner.operators.log_state(id, state, reason, at).await {
@@ -589,9 +611,17 @@ impl Acd {
                     .map_err(|e| AcdError::Switch(e.to_string()))?;
             }
             TransferMode::Attended => {
-                store.set_transfer(call, &format!("attended:{to_queue}")).await?;
-                offer::consult(self.clone(), call.to_string(), agent, leg, to_queue.to_string())
+                store
+                    .set_transfer(call, &format!("attended:{to_queue}"))
                     .await?;
+                offer::consult(
+                    self.clone(),
+                    call.to_string(),
+                    agent,
+                    leg,
+                    to_queue.to_string(),
+                )
+                .await?;
             }
         }
         info!(%call, to = to_queue, ?mode, "transfer");
@@ -674,12 +704,16 @@ impl Acd {
     /// who take the queue, each call lasting the average handle time.
     pub(crate) async fn estimated_wait(&self, queue: &str, position: u64) -> Duration {
         let group = self.cfg().queue.get(queue).map(|q| q.group.clone());
-        let staffed = match (self.inner.store.agents().await, self.inner.store.skills().await) {
+        let staffed = match (
+            self.inner.store.agents().await,
+            self.inner.store.skills().await,
+        ) {
             (Ok(a), Ok(s)) => a
                 .iter()
                 .filter(|(ag, i)| {
                     !matches!(i.state.as_str(), "loggedout" | "absent" | "break")
-                        && s.iter().any(|(sa, g, _)| sa == ag && Some(g) == group.as_ref())
+                        && s.iter()
+                            .any(|(sa, g, _)| sa == ag && Some(g) == group.as_ref())
                 })
                 .count(),
             _ => 0,

@@ -29,7 +29,12 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     }
     let offered_at = Utc::now();
     acd.log_state(&r.agent, "offered", "", offered_at).await;
-    tokio::spawn(pop_screen(acd.clone(), queue.clone(), r.clone(), meta.clone()));
+    tokio::spawn(pop_screen(
+        acd.clone(),
+        queue.clone(),
+        r.clone(),
+        meta.clone(),
+    ));
 
     let ring = acd.cfg().ring_timeout_seconds as u32;
     let endpoint = match store.endpoint(&r.agent).await {
@@ -93,7 +98,11 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         }
     };
     if !body.starts_with("+OK") {
-        let cause = body.strip_prefix("-ERR ").unwrap_or(&body).trim().to_string();
+        let cause = body
+            .strip_prefix("-ERR ")
+            .unwrap_or(&body)
+            .trim()
+            .to_string();
         missed(&acd, &queue, &r, &cause).await;
         return;
     }
@@ -125,7 +134,8 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
         let _ = link.hangup(leg, "ORIGINATOR_CANCEL").await;
         return;
     }
-    acd.log_state(&r.agent, "talking", "", ms_to_time(now)).await;
+    acd.log_state(&r.agent, "talking", "", ms_to_time(now))
+        .await;
     if callback {
         return dial_callback_customer(acd, r, leg).await;
     }
@@ -169,7 +179,11 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
     if !matches!(bridged, Ok(true)) {
         warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
         let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-        if store.finish(&r.call, &r.agent, now_ms()).await.unwrap_or(false) {
+        if store
+            .finish(&r.call, &r.agent, now_ms())
+            .await
+            .unwrap_or(false)
+        {
             acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
         }
         return;
@@ -306,7 +320,9 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
                     .await;
                 info!(callback = id, operator = %r.agent, "acd: callback connected");
                 // The customer leg's end is seen by its owner like any caller's.
-                let claimed = store.claim(&r.call, &acd.inner.instance, super::LEASE_MS).await;
+                let claimed = store
+                    .claim(&r.call, &acd.inner.instance, super::LEASE_MS)
+                    .await;
                 if matches!(claimed, Ok(true)) {
                     acd.spawn_caller(r.call.clone(), meta, super::caller::Start::Adopted);
                 }
@@ -318,10 +334,22 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
         Err(e) => e,
     };
     warn!(callback = id, "acd: callback not connected: {outcome}");
-    let state = if meta_attempts_left(acd, id).await { "pending" } else { "failed" };
-    let _ = acd.inner.records.callback_result(id, state, op, &outcome).await;
+    let state = if meta_attempts_left(acd, id).await {
+        "pending"
+    } else {
+        "failed"
+    };
+    let _ = acd
+        .inner
+        .records
+        .callback_result(id, state, op, &outcome)
+        .await;
     let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-    if store.finish(&r.call, &r.agent, now_ms()).await.unwrap_or(false) {
+    if store
+        .finish(&r.call, &r.agent, now_ms())
+        .await
+        .unwrap_or(false)
+    {
         acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
     }
     let _ = store.del_meta(&r.call).await;
@@ -364,7 +392,13 @@ pub async fn consult(
         .set_meta(&item, &serde_json::to_string(&meta).expect("meta json"))
         .await?;
     store
-        .enqueue(&to, &item, super::TRANSFER_PRIORITY, usize::MAX / 2, now_ms())
+        .enqueue(
+            &to,
+            &item,
+            super::TRANSFER_PRIORITY,
+            usize::MAX / 2,
+            now_ms(),
+        )
         .await?;
     acd.kick();
     Ok(())
@@ -384,7 +418,11 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
     let end_item = |reason: &'static str| {
         let (item, call) = (item.clone(), call.clone());
         async move {
-            if store.finish(&item, &r.agent, now_ms()).await.unwrap_or(false) {
+            if store
+                .finish(&item, &r.agent, now_ms())
+                .await
+                .unwrap_or(false)
+            {
                 acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
             }
             let _ = store.del_meta(&item).await;
@@ -396,7 +434,8 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         let _ = store.del_meta(&r.call).await;
         return;
     }
-    acd.log_state(&r.agent, "talking", "", ms_to_time(now)).await;
+    acd.log_state(&r.agent, "talking", "", ms_to_time(now))
+        .await;
     let mut watch_a = link.watch_call(&leg_a);
     let mut watch_b = link.watch_call(leg_b);
     let _ = link
