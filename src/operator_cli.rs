@@ -325,6 +325,36 @@ pub async fn run_operators(
                 crate::core::acd::agent::AgentState::Break { reason } => reason.clone(),
                 _ => String::new(),
             };
+            // Routing follows at once: the live state in Redis changes first (refused while
+            // the operator rings or talks), then the period is logged.
+            let live =
+                crate::store::acd::AcdStore::connect(cfg.redis.url.expose(), &cfg.redis.prefix)
+                    .await?;
+            let now_ms = now.timestamp_millis();
+            let applied = match to {
+                StateName::Ready => live.agent_ready(&login, now_ms).await?,
+                StateName::Break => live.agent_away(&login, "break", now_ms).await?,
+                StateName::Absent => live.agent_away(&login, "absent", now_ms).await?,
+                StateName::LoggedOut => live.agent_away(&login, "loggedout", now_ms).await?,
+                _ => true,
+            };
+            if !applied {
+                return Err(OperatorCliError::Invalid(format!(
+                    "operator {login} is on a call now: change the state after it"
+                )));
+            }
+            if to == StateName::Ready {
+                let endpoint_ok = crate::service::acd::valid_endpoint(&o.endpoint);
+                if endpoint_ok {
+                    live.set_endpoint(&login, &o.endpoint).await?;
+                    let skills = store.skills(o.id).await?;
+                    let skills: Vec<(&str, u8)> = skills
+                        .iter()
+                        .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
+                        .collect();
+                    live.set_skills(&login, &skills).await?;
+                }
+            }
             store.log_state(o.id, state_key(to), &reason, now).await?;
             if reason.is_empty() {
                 println!("operator {login}: {from} -> {to}");

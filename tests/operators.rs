@@ -33,8 +33,13 @@ password = "SuperSecretEsl"
 token = "0123456789abcdef-secret"
 [postgres]
 url = "{}"
+[redis]
+url = "{}"
+prefix = "{}"
 "#,
-                env.db_url()
+                env.db_url(),
+                common::redis_url(),
+                env.prefix
             ),
         )
         .unwrap();
@@ -124,6 +129,18 @@ async fn operators_skills_and_state_changes() {
     // Real changes, one after another, through the state machine.
     let out = cli.ok(&["state", "alice", "login"]).await;
     assert!(out.contains("logged out -> ready"), "{out}");
+    // Routing follows: the live state every contactd instance reads is ready too.
+    let live = contactd::store::acd::AcdStore::connect(&common::redis_url(), &env.prefix)
+        .await
+        .unwrap();
+    assert_eq!(
+        live.agent_state("alice").await.unwrap().as_deref(),
+        Some("ready")
+    );
+    assert_eq!(
+        live.endpoint("alice").await.unwrap().as_deref(),
+        Some("user/1001")
+    );
     let err = cli.refused(&["state", "alice", "ready"]).await;
     assert!(
         err.contains("operator cannot go from ready to ready"),
@@ -142,6 +159,10 @@ async fn operators_skills_and_state_changes() {
     assert!(bob.contains("logged out"), "{ls}");
     cli.ok(&["state", "alice", "ready"]).await;
     let out = cli.ok(&["state", "alice", "logout"]).await;
+    assert_eq!(
+        live.agent_state("alice").await.unwrap().as_deref(),
+        Some("loggedout")
+    );
     assert!(out.contains("ready -> logged out"), "{out}");
     let err = cli.refused(&["state", "alice", "ready"]).await;
     assert!(
