@@ -194,8 +194,9 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
             ],
             script: vec![
                 CallerStep::WaitForAnswer,
-                CallerStep::WaitForPrompt,
-                CallerStep::WaitForPrompt,
+                CallerStep::WaitForPrompt, // parked in the ACD
+                CallerStep::WaitForPrompt, // all operators are busy
+                CallerStep::WaitForPrompt, // 1 = call me back on this number
                 CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
                 CallerStep::Dtmf("1".into()),
             ],

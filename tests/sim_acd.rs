@@ -344,7 +344,11 @@ fn contactd_acd_context_is_the_dialplan_file() {
         let want = re.captures(n).map(|c| {
             actions
                 .iter()
-                .map(|(a, d)| (a.clone(), d.replace("$1", &c[1])))
+                .map(|(a, d)| {
+                    // the switch expands these when it runs the action
+                    let d = d.replace("$1", &c[1]).replace("${destination_number}", n);
+                    (a.clone(), d)
+                })
                 .collect::<Vec<_>>()
         });
         matched += usize::from(want.is_some());

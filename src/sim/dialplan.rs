@@ -33,7 +33,10 @@ pub fn contactd_acd(ext: &str) -> Option<Apps> {
         ("set".into(), "park_after_bridge=true".into()),
         ("set".into(), "hangup_after_bridge=false".into()),
         ("answer".into(), String::new()),
+        ("sleep".into(), "300".into()),
         ("park".into(), String::new()),
+        // never reached here: the simulator's park is never refused (no socket control)
+        ("transfer".into(), format!("{ext} XML contactd-acd")),
     ])
 }
 
