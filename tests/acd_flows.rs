@@ -392,5 +392,17 @@ async fn restart_while_talking_reattaches_the_call() {
     );
     assert!(common::eventually(WAIT, || async { sim.channel_var(&c, "uuid").is_none() }).await);
     assert!(common::eventually(WAIT, || async { state_of(&app, "op1001").await == "ready" }).await);
+    // After-call work (0 s configured: until the scanner's next pass) is on the record.
+    assert!(
+        common::eventually(WAIT, || async {
+            acd_row(&env, &c)
+                .await
+                .unwrap()
+                .get::<_, Option<f64>>(9)
+                .is_some()
+        })
+        .await,
+        "after-call work recorded"
+    );
     app.shutdown(Duration::from_secs(2)).await;
 }

@@ -120,8 +120,8 @@ pub struct CoreSt {
     pub truth: HashMap<String, PartyRecord>,
     /// order of truth keys
     pub truth_order: Vec<String>,
-    /// api/bgapi/sendmsg log
-    pub api_log: Vec<String>,
+    /// api/bgapi/sendmsg log, each with the real time the command was read off its socket
+    pub api_log: Vec<(Instant, String)>,
     /// Per party `#`: time until the next command for that channel arrived (benchmarks).
     pub hash_to_command: Vec<std::time::Duration>,
     /// trunks
@@ -515,8 +515,8 @@ impl Core {
         }
     }
 
-    /// Log an incoming command.
-    pub fn log_api(&self, s: String) {
-        lock(&self.st).api_log.push(s);
+    /// Log an incoming command read off its socket at `at` (real time).
+    pub fn log_api(&self, at: Instant, s: String) {
+        lock(&self.st).api_log.push((at, s));
     }
 }

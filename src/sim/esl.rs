@@ -116,7 +116,8 @@ impl Conn {
             tokio::select! {
                 cmd = reader.next() => {
                     let Some(cmd) = cmd else { break };
-                    if !c.handle(cmd).await { break; }
+                    let read_at = std::time::Instant::now();
+                    if !c.handle(cmd, read_at).await { break; }
                 }
                 ev = rx.recv() => {
                     let Some(ev) = ev else { break };
@@ -155,8 +156,8 @@ impl Conn {
         let _ = c.wr.shutdown().await;
     }
 
-    /// Handle one command; false = close the connection.
-    async fn handle(&mut self, cmd: ClientCmd) -> bool {
+    /// Handle one command (read off the socket at `read_at`); false = close the connection.
+    async fn handle(&mut self, cmd: ClientCmd, read_at: std::time::Instant) -> bool {
         let line = cmd.line.clone();
         let (verb, rest) = match line.split_once(' ') {
             Some((v, r)) => (v.to_string(), r.trim().to_string()),
@@ -287,7 +288,7 @@ impl Conn {
             "nolog" => self.reply("+OK no longer logging").await,
             "divert_events" => self.reply("+OK events diverted").await,
             "api" => {
-                self.core.log_api(format!("api {rest}"));
+                self.core.log_api(read_at, format!("api {rest}"));
                 let (c, a) = split_cmd(&rest);
                 let (body, after, eff) = api::run(&self.core, &c, &a).await;
                 let ok = self.send(&wire::api_response(&body)).await;
@@ -299,7 +300,7 @@ impl Conn {
                 ok
             }
             "bgapi" => {
-                self.core.log_api(format!("bgapi {rest}"));
+                self.core.log_api(read_at, format!("bgapi {rest}"));
                 let job = cmd
                     .header("Job-UUID")
                     .map(str::to_string)
@@ -331,25 +332,28 @@ impl Conn {
                 });
                 ok
             }
-            "sendmsg" => self.sendmsg(&rest, &cmd).await,
+            "sendmsg" => self.sendmsg(&rest, &cmd, read_at).await,
             _ => self.reply("-ERR command not found").await,
         }
     }
 
-    async fn sendmsg(&mut self, rest: &str, cmd: &ClientCmd) -> bool {
+    async fn sendmsg(&mut self, rest: &str, cmd: &ClientCmd, read_at: std::time::Instant) -> bool {
         let u = if rest.is_empty() {
             self.outbound.clone().unwrap_or_default()
         } else {
             rest.to_string()
         };
-        self.core.log_api(format!(
-            "sendmsg {u} {}",
-            cmd.headers
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
+        self.core.log_api(
+            read_at,
+            format!(
+                "sendmsg {u} {}",
+                cmd.headers
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        );
         let Some(ch) = self.core.chan(&u) else {
             return self.reply(&format!("-ERR invalid session id [{u}]")).await;
         };

@@ -97,7 +97,8 @@ const FINISH: &str = r"
 -- KEYS agents, offers, calls; ARGV call, agent, now_ms
 local st = agent_state(KEYS[1], ARGV[2])
 if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||')
+-- the call stays named in after-call work, so its length can be recorded against it
+redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||' .. ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
@@ -172,7 +173,7 @@ const TRANSFER: &str = r"
 -- one step: no instance can see it in neither place.
 local st = agent_state(KEYS[1], ARGV[2])
 if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||')
+redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||' .. ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 local seq = redis.call('INCR', KEYS[5])
 local score = (255 - tonumber(ARGV[4])) * 1099511627776 + seq
@@ -198,7 +199,7 @@ local a = agent_state(KEYS[1], ARGV[2])
 local b = agent_state(KEYS[1], ARGV[4])
 if not a or a.name ~= 'talking' or a.call ~= ARGV[1] then return 0 end
 if not b or b.name ~= 'talking' or b.call ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[5] .. '|||')
+redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[5] .. '|||' .. ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[4], 'talking|' .. b.at .. '||' .. b.offer .. '|' .. ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HDEL', KEYS[2], ARGV[3])

@@ -162,7 +162,8 @@ pub async fn acd_row(env: &common::TestEnv, call: &str) -> Option<tokio_postgres
         .await
         .query_opt(
             "SELECT a.queue, a.offers, o.login, a.outcome, a.transferred_to, a.recording,
-                    a.waited_s, a.talk_s, a.abandoned_after_s
+                    a.waited_s, a.talk_s, a.abandoned_after_s,
+                    a.wrap_up_s
              FROM acd_calls a LEFT JOIN operators o ON o.id = a.operator
              WHERE a.call_uuid = $1::text::uuid",
             &[&call],

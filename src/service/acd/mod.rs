@@ -288,11 +288,29 @@ impl Acd {
                     .wrap_up_done(&agent, info.at_ms, now)
                     .await?
             {
+                self.record_wrap_up(&info, now).await;
                 self.log_state(&agent, "ready", "", ms_to_time(now)).await;
                 self.kick();
             }
         }
         Ok(())
+    }
+
+    /// The after-call work of the call the operator just finished lasted until `now`.
+    async fn record_wrap_up(&self, info: &crate::store::acd::AgentInfo, now: i64) {
+        if info.state != "wrapup" {
+            return;
+        }
+        if let Some(u) = info
+            .call
+            .as_deref()
+            .and_then(|c| uuid::Uuid::parse_str(c).ok())
+        {
+            let secs = (now - info.at_ms).max(0) as f64 / 1000.0;
+            if let Err(e) = self.inner.records.wrap_up(u, secs).await {
+                warn!(call = %u, "acd: cannot record after-call work: {e}");
+            }
+        }
     }
 
     /// Takes over callers nobody drives (their instance stopped) that are still on the switch.
@@ -533,7 +551,14 @@ impl Acd {
                         "operator {login} is logged out: log in first"
                     )));
                 }
-                (store.agent_ready(login, now).await?, "ready", String::new())
+                {
+                    let ok = store.agent_ready(login, now).await?;
+                    if let (true, Some(c)) = (ok, &current) {
+                        // Back before the after-call work's time was up.
+                        self.record_wrap_up(c, now).await;
+                    }
+                    (ok, "ready", String::new())
+                }
             }
             OperatorCommand::Break(r) => (
                 store.agent_away(login, "break", now).await?,

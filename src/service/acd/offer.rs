@@ -219,8 +219,13 @@ async fn pop_screen(acd: Acd, queue: String, r: Reservation, meta: Meta) {
     };
     let now = Utc::now();
     let entered = ms_to_time(meta.entered_ms);
+    // A consult shows the transferred call itself.
+    let call = meta
+        .consult
+        .as_ref()
+        .map_or_else(|| r.call.clone(), |(c, _, _)| c.clone());
     acd.publish(ScreenPop {
-        call: r.call.clone(),
+        call,
         operator: r.agent.clone(),
         queue,
         caller: meta.caller.clone(),
