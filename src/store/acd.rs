@@ -578,6 +578,19 @@ impl AcdStore {
         Ok(n == 1)
     }
 
+    /// Gives the lease back only if `instance` holds it.
+    pub async fn release_claim_if(&self, call: &str, instance: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1",
+        )
+        .key(self.key(&format!("owner:{call}")))
+        .arg(instance)
+        .invoke_async::<i64>(&mut c)
+        .await?;
+        Ok(())
+    }
+
     pub async fn release_claim(&self, call: &str) -> Result<(), StoreError> {
         self.cmd_del(&self.key(&format!("owner:{call}"))).await
     }

@@ -28,7 +28,11 @@ pub enum Start {
 
 enum Next {
     Continue,
+    /// The caller's part in the ACD is over.
     Done,
+    /// Someone else drives the caller now (another instance, or whoever adopts it once the
+    /// switch is reachable again): stop without touching its records.
+    LetGo,
 }
 
 struct Caller {
@@ -68,8 +72,10 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
             return;
         }
     }
-    c.main_loop().await;
-    c.cleanup().await;
+    match c.main_loop().await {
+        Next::LetGo => c.let_go().await,
+        _ => c.cleanup().await,
+    }
 }
 
 /// A caller whose channel ended while no instance watched it (contactd was down).
@@ -110,25 +116,19 @@ impl Caller {
         &self.acd.inner.link
     }
 
-    async fn main_loop(&mut self) {
+    async fn main_loop(&mut self) -> Next {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
-            tokio::select! {
-                ev = self.watch.recv() => {
-                    let next = match ev {
-                        None => Next::Done,
-                        Some(WatchEvent::LinkLost) => self.link_lost().await,
-                        Some(WatchEvent::Switch(ev)) => self.on_event(ev).await,
-                    };
-                    if let Next::Done = next {
-                        return;
-                    }
-                }
-                _ = tick.tick() => {
-                    if let Next::Done = self.on_tick().await {
-                        return;
-                    }
-                }
+            let next = tokio::select! {
+                ev = self.watch.recv() => match ev {
+                    None => Next::LetGo,
+                    Some(WatchEvent::LinkLost) => self.link_lost().await,
+                    Some(WatchEvent::Switch(ev)) => self.on_event(ev).await,
+                },
+                _ = tick.tick() => self.on_tick().await,
+            };
+            if !matches!(next, Next::Continue) {
+                return next;
             }
         }
     }
@@ -157,7 +157,7 @@ impl Caller {
         .await;
         if back != Ok(true) {
             // Leave the caller to whoever adopts it when the switch is reachable again.
-            return Next::Done;
+            return Next::LetGo;
         }
         match self.link().api(&format!("uuid_exists {}", self.call)).await {
             Ok(b) if b.trim() == "true" => Next::Continue,
@@ -166,7 +166,7 @@ impl Caller {
                 self.caller_left().await;
                 Next::Done
             }
-            Err(_) => Next::Done,
+            Err(_) => Next::LetGo,
         }
     }
 
@@ -183,7 +183,7 @@ impl Caller {
                 Ok(true) => self.renew_at = now + Duration::from_millis(LEASE_MS / 3),
                 Ok(false) => {
                     warn!(call = %self.call, "acd: another instance took this caller");
-                    return Next::Done;
+                    return Next::LetGo;
                 }
                 Err(e) => debug!(call = %self.call, "acd: lease: {e}"),
             }
@@ -553,6 +553,16 @@ impl Caller {
         }
         let _ = self.link().hangup(&self.call, "NORMAL_CLEARING").await;
         Next::Done
+    }
+
+    async fn let_go(&self) {
+        let _ = self
+            .acd
+            .inner
+            .store
+            .release_claim_if(&self.call, &self.acd.inner.instance)
+            .await;
+        self.acd.disown(&self.call);
     }
 
     async fn cleanup(&self) {
