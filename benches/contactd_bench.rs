@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+mod acd;
 mod campaign;
 mod ivr;
 
@@ -104,7 +105,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // BENCH_ONLY=esl|ivr|campaign runs one group (for working on it); default: all.
+    // BENCH_ONLY=esl|ivr|campaign|acd runs one group (for working on it); default: all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |g: &str| only.is_empty() || only == g;
     if run("esl") {
@@ -122,6 +123,11 @@ fn main() {
         let (import_s, rss_mb, _) = rt.block_on(campaign::list_200k(Duration::from_secs(60)));
         println!("BENCH list_import_200k_s {import_s:.2} s");
         println!("BENCH list_dial_200k_peak_rss_mb {rss_mb:.1} MB");
+    }
+    if run("acd") {
+        let (p99, samples) = rt.block_on(acd::routing_ready_to_command());
+        eprintln!("routing: {samples} operators made ready");
+        println!("BENCH routing_ready_to_command_p99_ms {p99:.2} ms");
     }
 }
 

@@ -229,14 +229,24 @@ impl Simulator {
             .collect()
     }
 
-    /// Every api / bgapi / sendmsg command received.
     /// For each `#` a scripted party keyed: the real time until the next command for that
     /// channel reached the switch (what a caller waits after `#`).
     pub fn hash_to_command(&self) -> Vec<std::time::Duration> {
         lock(&self.core().st).hash_to_command.clone()
     }
 
+    /// Every api / bgapi / sendmsg command received.
     pub fn api_log(&self) -> Vec<String> {
+        lock(&self.core().st)
+            .api_log
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+
+    /// Every api / bgapi / sendmsg command received, with the real time it was read off
+    /// its socket (benchmarks: when a command reached the switch).
+    pub fn api_log_timed(&self) -> Vec<(std::time::Instant, String)> {
         lock(&self.core().st).api_log.clone()
     }
 
