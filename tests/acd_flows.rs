@@ -414,13 +414,17 @@ async fn a_dropped_control_link_loses_no_waiting_caller() {
     let app = start_app(&env, &sim, &setup()).await;
     add_operators(&app, &[("1001", &[("general", 5)])]).await;
     let a = caller(&sim, &app, "general", "5550091", None);
+    assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 1 }).await);
     let b = caller(&sim, &app, "general", "5550092", None);
     assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 2 }).await);
     // The switch drops contactd's connections; contactd reconnects and resyncs.
     sim.drop_esl_connections();
     assert!(app.wait_ready(Duration::from_secs(10)).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(waiting_calls(&app, "general").await, vec![a.clone(), b.clone()]);
+    assert_eq!(
+        waiting_calls(&app, "general").await,
+        vec![a.clone(), b.clone()]
+    );
     login(&app, "1001").await;
     assert_eq!(wait_answered(&env, &a).await, "op1001");
     assert_eq!(wait_answered(&env, &b).await, "op1001");

@@ -26,6 +26,9 @@ pub enum Start {
     CallbackOffer { queue: String, full: bool },
 }
 
+/// How often a waiting caller's queue data is looked at when no announcement is due.
+const CHECK_EVERY: Duration = Duration::from_secs(3);
+
 enum Next {
     Continue,
     /// The caller's part in the ACD is over.
@@ -41,6 +44,8 @@ struct Caller {
     meta: Meta,
     watch: CallWatch,
     next_announce: Instant,
+    /// When to look at the queue data again (overflow, stale offers).
+    next_check: Instant,
     renew_at: Instant,
     hung_up: bool,
 }
@@ -54,6 +59,7 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
         meta,
         watch,
         next_announce: Instant::now() + every,
+        next_check: Instant::now(),
         renew_at: Instant::now(),
         hung_up: false,
     };
@@ -188,6 +194,14 @@ impl Caller {
                 Err(e) => debug!(call = %self.call, "acd: lease: {e}"),
             }
         }
+        // Redis is asked only when something may be due: the queue data every few
+        // seconds (an overflow deadline, a stale offer), the position when announcing.
+        let every = self.acd.cfg().announce_every_seconds;
+        let announce_due = every > 0 && now >= self.next_announce;
+        if !announce_due && now < self.next_check {
+            return Next::Continue;
+        }
+        self.next_check = now + CHECK_EVERY;
         let store = &self.acd.inner.store;
         let Ok(Some(info)) = store.call_info(&self.call).await else {
             return Next::Continue;
@@ -199,12 +213,17 @@ impl Caller {
         let Some(q) = self.acd.cfg().queue.get(&info.queue).cloned() else {
             return Next::Continue;
         };
+        let max_ms = q.max_wait_seconds as i64 * 1000;
         let waited_ms = now_ms() - info.arrived_ms;
-        if q.max_wait_seconds > 0 && waited_ms >= q.max_wait_seconds as i64 * 1000 {
+        if q.max_wait_seconds > 0 && waited_ms >= max_ms {
             return self.overflow(&info.queue, &q.overflow).await;
         }
-        let every = self.acd.cfg().announce_every_seconds;
-        if every > 0 && now >= self.next_announce {
+        if q.max_wait_seconds > 0 {
+            // Be back exactly when the maximum wait is reached.
+            let left = Duration::from_millis((max_ms - waited_ms).max(0) as u64);
+            self.next_check = self.next_check.min(now + left);
+        }
+        if announce_due {
             self.next_announce = now + Duration::from_secs(every);
             self.announce(&info.queue, position).await;
         }

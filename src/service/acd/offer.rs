@@ -23,12 +23,18 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     if let Err(e) = store.set_leg(&r.call, leg.as_str()).await {
         warn!(call = %r.call, "acd: cannot note the operator leg: {e}");
     }
-    let call_uuid = Uuid::parse_str(&r.call).ok();
-    if let Some(u) = call_uuid {
-        let _ = acd.inner.records.offered(u).await;
-    }
+    // The records are written while the phone rings, not before: they must be in before
+    // the next state ("talking", "missed") is logged, which waits for them.
     let offered_at = Utc::now();
-    acd.log_state(&r.agent, "offered", "", offered_at).await;
+    let logged = {
+        let (acd, call, agent) = (acd.clone(), r.call.clone(), r.agent.clone());
+        tokio::spawn(async move {
+            if let Ok(u) = Uuid::parse_str(&call) {
+                let _ = acd.inner.records.offered(u).await;
+            }
+            acd.log_state(&agent, "offered", "", offered_at).await;
+        })
+    };
     tokio::spawn(pop_screen(
         acd.clone(),
         queue.clone(),
@@ -41,6 +47,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         Ok(Some(e)) if valid_endpoint(&e) => e,
         other => {
             warn!(operator = %r.agent, "acd: no valid phone for the operator ({other:?})");
+            let _ = logged.await;
             missed(&acd, &queue, &r, "NO_ENDPOINT").await;
             return;
         }
@@ -72,13 +79,16 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
             Ok(o) => orig = o,
             Err(e) => {
                 warn!(call = %r.call, "acd: variable {k}: {e}");
+                let _ = logged.await;
                 missed(&acd, &queue, &r, "INVALID").await;
                 return;
             }
         }
     }
     let deadline = Duration::from_secs(u64::from(ring) + 15);
-    let body = match acd.inner.link.bgapi(&orig.command(), deadline).await {
+    let sent = acd.inner.link.bgapi(&orig.command(), deadline).await;
+    let _ = logged.await;
+    let body = match sent {
         Ok(b) => b.trim().to_string(),
         Err(e) => {
             warn!(call = %r.call, operator = %r.agent, "acd: originate not confirmed: {e}");
