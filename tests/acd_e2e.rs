@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use acd_support::*;
 use contactd::service::acd::{OperatorCommand, TransferMode};
-use contactd::sim::{self, Behaviour, CallerStep};
+use contactd::sim::{Behaviour, CallerStep};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skill_routing_and_longest_idle_order() {
@@ -183,26 +183,20 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
         );
     }
     // The seventh hears "all busy" and keys 1: call me back on this number.
-    let seventh = sim
-        .inbound_call(sim::InboundCall {
-            connect_to: app.outbound_addr.to_string(),
-            destination: "250300".into(),
-            caller_number: "84952223344".into(),
-            vars: vec![
-                ("contactd_entry".into(), "trunk".into()),
-                ("contactd_code".into(), "queue_general".into()),
-            ],
-            script: vec![
-                CallerStep::WaitForAnswer,
-                CallerStep::WaitForPrompt, // parked in the ACD
-                CallerStep::WaitForPrompt, // all operators are busy
-                CallerStep::WaitForPrompt, // 1 = call me back on this number
-                CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
-                CallerStep::Dtmf("1".into()),
-            ],
-            ..Default::default()
-        })
-        .unwrap();
+    let seventh = trunk_call(
+        &sim,
+        &app,
+        "queue_general",
+        "84952223344",
+        vec![
+            CallerStep::WaitForAnswer,
+            CallerStep::WaitForPrompt, // parked in the ACD
+            CallerStep::WaitForPrompt, // all operators are busy
+            CallerStep::WaitForPrompt, // 1 = call me back on this number
+            CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
+            CallerStep::Dtmf("1".into()),
+        ],
+    );
     let pg = env.pg().await;
     assert!(
         common::eventually(WAIT, || async {
@@ -380,9 +374,9 @@ async fn restart_keeps_waiting_callers_in_order() {
 async fn two_instances_never_offer_one_operator_two_calls() {
     let env = common::TestEnv::new().await;
     let agents = [
-        ("1001", answers(30, Some(150))),
-        ("1002", answers(30, Some(150))),
-        ("1003", answers(30, Some(150))),
+        ("1001", answers(30, Some(800))),
+        ("1002", answers(30, Some(800))),
+        ("1003", answers(30, Some(800))),
     ];
     let sim = start_sim(&agents).await;
     let setup = Setup {

@@ -314,25 +314,19 @@ async fn ivr_hand_over_pops_the_customer_card_on_the_operators_screen() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     login(&app, "1001").await;
     // Main number, menu: 0 for an operator.
-    let c = sim
-        .inbound_call(sim::InboundCall {
-            connect_to: app.outbound_addr.to_string(),
-            destination: "250100".into(),
-            caller_number: "+74951112233".into(),
-            vars: vec![
-                ("contactd_entry".into(), "trunk".into()),
-                ("contactd_code".into(), "main".into()),
-            ],
-            script: vec![
-                CallerStep::WaitForAnswer,
-                CallerStep::WaitForPrompt,
-                CallerStep::WaitForPrompt,
-                CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
-                CallerStep::Dtmf("0".into()),
-            ],
-            ..Default::default()
-        })
-        .unwrap();
+    let c = trunk_call(
+        &sim,
+        &app,
+        "main",
+        "+74951112233",
+        vec![
+            CallerStep::WaitForAnswer,
+            CallerStep::WaitForPrompt,
+            CallerStep::WaitForPrompt,
+            CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
+            CallerStep::Dtmf("0".into()),
+        ],
+    );
     let event = tokio::time::timeout(WAIT, sse).await.unwrap().unwrap();
     let data = event
         .lines()
@@ -429,5 +423,23 @@ async fn a_dropped_control_link_loses_no_waiting_caller() {
     assert_eq!(wait_answered(&env, &a).await, "op1001");
     assert_eq!(wait_answered(&env, &b).await, "op1001");
     assert_eq!(offers_on(&sim, "1001"), vec![a, b]);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_who_drops_the_call_on_answer_is_missed_and_the_caller_requeued() {
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[("1001", answers(50, Some(0))), ("1002", answers(50, None))]).await;
+    let app = start_app(&env, &sim, &setup()).await;
+    add_operators(&app, &[("1001", &[("general", 5)]), ("1002", &[("general", 5)])]).await;
+    login(&app, "1001").await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    login(&app, "1002").await;
+    let c = caller(&sim, &app, "general", "5550101", None);
+    assert_eq!(wait_answered(&env, &c).await, "op1002");
+    assert_eq!(offers_on(&sim, "1001"), vec![c.clone()]);
+    assert_eq!(state_of(&app, "op1001").await, "missed");
+    let leg = sim.agent_offers("1002")[0].uuid.clone();
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg.clone()) }).await);
     app.shutdown(Duration::from_secs(2)).await;
 }

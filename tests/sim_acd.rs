@@ -368,7 +368,9 @@ fn contactd_acd_context_is_the_dialplan_file() {
             ("set", "park_after_bridge=true"),
             ("set", "hangup_after_bridge=false"),
             ("answer", ""),
+            ("sleep", "300"),
             ("park", ""),
+            ("transfer", "acd_general XML contactd-acd"),
         ]
         .iter()
         .map(|(a, d)| (a.to_string(), d.to_string()))

@@ -235,6 +235,24 @@ impl SwitchLink {
         }
     }
 
+    /// After the link dropped: waits up to `limit` for it to be back, then asks whether the
+    /// channel still exists. None: the link did not come back (or the question failed).
+    pub async fn back_and_exists(&self, uuid: &str, limit: Duration) -> Option<bool> {
+        let mut status = self.watch_status();
+        let back = tokio::time::timeout(limit, async {
+            status
+                .wait_for(|s| *s == LinkStatus::Connected)
+                .await
+                .is_ok()
+        })
+        .await;
+        if back != Ok(true) {
+            return None;
+        }
+        let body = self.api(&format!("uuid_exists {uuid}")).await.ok()?;
+        Some(body.trim() == "true")
+    }
+
     /// `sendmsg <uuid>` execute with event-lock; returns the `Event-UUID` that comes back
     /// as `Application-UUID` in the application's EXECUTE_COMPLETE.
     pub async fn execute(&self, uuid: &str, app: &str, arg: &str) -> Result<String, LinkError> {

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::core::channels::SwitchEvent;
-use crate::esl::control::{CallWatch, LinkStatus, SwitchLink, WatchEvent};
+use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 
 /// What the subscriber experienced after answering.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,27 +121,14 @@ impl Driver<'_> {
 
     /// After the control link dropped: once it is back, is the channel still there?
     async fn survived_link_loss(&mut self) -> bool {
-        let mut status = self.link.watch_status();
-        let back = tokio::time::timeout_at(self.deadline, async {
-            status
-                .wait_for(|s| *s == LinkStatus::Connected)
-                .await
-                .is_ok()
-        })
-        .await;
-        if back != Ok(true) {
-            return false;
-        }
-        match self
-            .link
-            .api(&format!("uuid_exists {}", self.watch.uuid))
-            .await
-        {
-            Ok(body) if body.trim() == "true" => true,
-            _ => {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match self.link.back_and_exists(&self.watch.uuid, left).await {
+            Some(true) => true,
+            Some(false) => {
                 self.heard.unknown = true;
                 false
             }
+            None => false,
         }
     }
 }

@@ -207,6 +207,22 @@ redis.call('HDEL', KEYS[3], ARGV[3])
 return 1
 ";
 
+const BRIDGE_FAILED: &str = r"
+-- KEYS queue, agents, offers, calls, clock; ARGV call, agent, now_ms
+-- The operator answered but their leg was gone before the caller could be bridged: they
+-- did not take the call ('missed') and the caller returns to its old place at the head.
+local st = agent_state(KEYS[2], ARGV[2])
+if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
+local info = redis.call('HGET', KEYS[4], ARGV[1])
+if not info then return 0 end
+local prio, seq = string.match(info, '^(%d+)|(%d+)|')
+redis.call('HSET', KEYS[2], ARGV[2], 'missed|' .. ARGV[3] .. '|||')
+redis.call('HDEL', KEYS[3], ARGV[1])
+local score = (255 - tonumber(prio)) * 1099511627776 + tonumber(seq)
+redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
+return redis.call('INCR', KEYS[5])
+";
+
 const CLAIM: &str = r"
 -- KEYS owner; ARGV instance, ttl_ms
 local cur = redis.call('GET', KEYS[1])
@@ -537,6 +553,30 @@ impl AcdStore {
             .invoke_async(&mut c)
             .await?;
         Ok(n == 1)
+    }
+
+    /// The caller could not be bridged to the operator who answered (their leg was gone):
+    /// the operator is "missed" and the caller back at the head of `queue`.
+    pub async fn bridge_failed(
+        &self,
+        queue: &str,
+        call: &str,
+        agent: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let at: i64 = Self::with_agent_state(BRIDGE_FAILED)
+            .key(self.queue_key(queue))
+            .key(self.key("agents"))
+            .key(self.key("offers"))
+            .key(self.key("calls"))
+            .key(self.key("clock"))
+            .arg(call)
+            .arg(agent)
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(at > 0)
     }
 
     /// Attended transfer completed: `call` passes from `first` to `second`, who answered the

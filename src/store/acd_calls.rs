@@ -33,6 +33,15 @@ impl AcdCalls {
         &self.pool
     }
 
+    async fn exec(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        self.pool.get().await?.execute(sql, params).await?;
+        Ok(())
+    }
+
     /// The caller entered `queue` (first time only: a re-entry after a transfer keeps the row).
     pub async fn entered(
         &self,
@@ -43,29 +52,21 @@ impl AcdCalls {
         account: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "INSERT INTO acd_calls (call_uuid, node, queue, caller, account, entered_at)
+        self.exec(
+            "INSERT INTO acd_calls (call_uuid, node, queue, caller, account, entered_at)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (call_uuid) DO NOTHING",
-                &[&call, &node, &queue, &caller, &account, &at],
-            )
-            .await?;
-        Ok(())
+            &[&call, &node, &queue, &caller, &account, &at],
+        )
+        .await
     }
 
     /// An operator's phone rings for it.
     pub async fn offered(&self, call: Uuid) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "UPDATE acd_calls SET offers = offers + 1 WHERE call_uuid = $1",
-                &[&call],
-            )
-            .await?;
-        Ok(())
+        self.exec(
+            "UPDATE acd_calls SET offers = offers + 1 WHERE call_uuid = $1",
+            &[&call],
+        )
+        .await
     }
 
     /// Answered by `operator` (id); `recording` is the file `record_session` writes.
@@ -76,45 +77,33 @@ impl AcdCalls {
         recording: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "UPDATE acd_calls SET answered_at = $2, operator = $3, recording = $4,
+        self.exec(
+            "UPDATE acd_calls SET answered_at = $2, operator = $3, recording = $4,
                      waited_s = GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0)
                  WHERE call_uuid = $1",
-                &[&call, &at, &operator, &recording],
-            )
-            .await?;
-        Ok(())
+            &[&call, &at, &operator, &recording],
+        )
+        .await
     }
 
     /// The talk ended (either side hung up, or the operator released it for a transfer).
     pub async fn talk_ended(&self, call: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "UPDATE acd_calls SET talk_s = COALESCE(talk_s, 0)
+        self.exec(
+            "UPDATE acd_calls SET talk_s = COALESCE(talk_s, 0)
                      + GREATEST(EXTRACT(EPOCH FROM ($2 - answered_at)), 0)
                  WHERE call_uuid = $1 AND answered_at IS NOT NULL",
-                &[&call, &at],
-            )
-            .await?;
-        Ok(())
+            &[&call, &at],
+        )
+        .await
     }
 
     /// After-call work of the last operator of `call` lasted `wrap_up` seconds.
     pub async fn wrap_up(&self, call: Uuid, wrap_up_s: f64) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "UPDATE acd_calls SET wrap_up_s = $2 WHERE call_uuid = $1",
-                &[&call, &wrap_up_s],
-            )
-            .await?;
-        Ok(())
+        self.exec(
+            "UPDATE acd_calls SET wrap_up_s = $2 WHERE call_uuid = $1",
+            &[&call, &wrap_up_s],
+        )
+        .await
     }
 
     /// The call left the ACD: `outcome` and, for an abandon, after how long.
@@ -124,46 +113,34 @@ impl AcdCalls {
         outcome: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "UPDATE acd_calls SET ended_at = $2, outcome = $3,
+        self.exec(
+            "UPDATE acd_calls SET ended_at = $2, outcome = $3,
                      abandoned_after_s = CASE WHEN $3 = 'abandoned'
                          THEN GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0) END,
                      waited_s = COALESCE(waited_s, CASE WHEN answered_at IS NULL
                          THEN GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0) END)
                  WHERE call_uuid = $1 AND ended_at IS NULL",
-                &[&call, &at, &outcome],
-            )
-            .await?;
-        Ok(())
+            &[&call, &at, &outcome],
+        )
+        .await
     }
 
     /// An attended transfer handed the call to another operator.
     pub async fn reassigned(&self, call: Uuid, operator: Option<i64>) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "UPDATE acd_calls SET operator = $2 WHERE call_uuid = $1",
-                &[&call, &operator],
-            )
-            .await?;
-        Ok(())
+        self.exec(
+            "UPDATE acd_calls SET operator = $2 WHERE call_uuid = $1",
+            &[&call, &operator],
+        )
+        .await
     }
 
     /// Moved to another queue by a transfer or an overflow.
     pub async fn moved(&self, call: Uuid, to_queue: &str) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "UPDATE acd_calls SET transferred_to = $2 WHERE call_uuid = $1",
-                &[&call, &to_queue],
-            )
-            .await?;
-        Ok(())
+        self.exec(
+            "UPDATE acd_calls SET transferred_to = $2 WHERE call_uuid = $1",
+            &[&call, &to_queue],
+        )
+        .await
     }
 
     /// Stores a callback promise; returns its id.
@@ -218,16 +195,12 @@ impl AcdCalls {
         operator: Option<i64>,
         result: &str,
     ) -> Result<(), StoreError> {
-        self.pool
-            .get()
-            .await?
-            .execute(
-                "UPDATE acd_callbacks SET state = $2, operator = COALESCE($3, operator),
+        self.exec(
+            "UPDATE acd_callbacks SET state = $2, operator = COALESCE($3, operator),
                      result = $4 WHERE id = $1",
-                &[&id, &state, &operator, &result],
-            )
-            .await?;
-        Ok(())
+            &[&id, &state, &operator, &result],
+        )
+        .await
     }
 
     pub async fn callback_attempts(&self, id: i64) -> Result<i32, StoreError> {

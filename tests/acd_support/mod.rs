@@ -77,6 +77,11 @@ overflow = "callback"
 }
 
 pub async fn start_app(env: &common::TestEnv, sim: &Simulator, s: &Setup) -> App {
+    // RUST_LOG=contactd=debug shows what contactd did when a test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let trunks: &[(&str, u32, &str)] = if s.trunk {
         &[("e1", 30, "freetdm/1/a/{number}")]
     } else {
@@ -130,13 +135,24 @@ pub fn caller(
         script.push(CallerStep::WaitMs(ms));
         script.push(CallerStep::Hangup);
     }
+    trunk_call(sim, app, &format!("queue_{queue}"), number, script)
+}
+
+/// A scripted caller to the trunk number whose dialplan sets `contactd_code=code`.
+pub fn trunk_call(
+    sim: &Simulator,
+    app: &App,
+    code: &str,
+    number: &str,
+    script: Vec<CallerStep>,
+) -> String {
     sim.inbound_call(sim::InboundCall {
         connect_to: app.outbound_addr.to_string(),
         destination: "250300".into(),
         caller_number: number.into(),
         vars: vec![
             ("contactd_entry".into(), "trunk".into()),
-            ("contactd_code".into(), format!("queue_{queue}")),
+            ("contactd_code".into(), code.into()),
         ],
         script,
         ..Default::default()

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{ms_to_time, now_ms, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
 use crate::core::channels::SwitchEvent;
 use crate::esl::commands::PhoneNumber;
-use crate::esl::control::{CallWatch, LinkStatus, WatchEvent};
+use crate::esl::control::{CallWatch, WatchEvent};
 use crate::store::acd::Abandoned;
 
 #[derive(Debug, Clone)]
@@ -153,26 +153,19 @@ impl Caller {
 
     /// The control link dropped: events may be lost. Once it is back, is the caller still there?
     async fn link_lost(&mut self) -> Next {
-        let mut status = self.link().watch_status();
-        let back = tokio::time::timeout(Duration::from_secs(60), async {
-            status
-                .wait_for(|s| *s == LinkStatus::Connected)
-                .await
-                .is_ok()
-        })
-        .await;
-        if back != Ok(true) {
-            // Leave the caller to whoever adopts it when the switch is reachable again.
-            return Next::LetGo;
-        }
-        match self.link().api(&format!("uuid_exists {}", self.call)).await {
-            Ok(b) if b.trim() == "true" => Next::Continue,
-            Ok(_) => {
+        match self
+            .link()
+            .back_and_exists(&self.call, Duration::from_secs(60))
+            .await
+        {
+            Some(true) => Next::Continue,
+            Some(false) => {
                 self.hung_up = true;
                 self.caller_left().await;
                 Next::Done
             }
-            Err(_) => Next::LetGo,
+            // Leave the caller to whoever adopts it when the switch is reachable again.
+            None => Next::LetGo,
         }
     }
 

@@ -187,15 +187,34 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
         .await
         .map(|b| b.starts_with("+OK"));
     if !matches!(bridged, Ok(true)) {
-        warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
         let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-        if store
-            .finish(&r.call, &r.agent, now_ms())
-            .await
-            .unwrap_or(false)
-        {
-            acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
+        let caller_there = link.api(&format!("uuid_exists {}", r.call)).await;
+        if matches!(&caller_there, Ok(b) if b.trim() == "true") {
+            // The operator hung up as they answered: the caller goes back to the head.
+            warn!(call = %r.call, operator = %r.agent, "acd: operator gone before the bridge, caller requeued");
+            let queue = store
+                .call_info(&r.call)
+                .await
+                .ok()
+                .flatten()
+                .map(|i| i.queue);
+            if let Some(q) = queue {
+                if store
+                    .bridge_failed(&q, &r.call, &r.agent, now_ms())
+                    .await
+                    .unwrap_or(false)
+                {
+                    acd.log_state(&r.agent, "missed", "", Utc::now()).await;
+                    let _ = link
+                        .execute(&r.call, "playback", &acd.cfg().music_on_hold)
+                        .await;
+                    acd.kick();
+                    return;
+                }
+            }
         }
+        warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
+        end_talk(acd, r).await;
         return;
     }
     info!(call = %r.call, operator = %r.agent, "acd: answered and bridged");
@@ -206,6 +225,15 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
             .records
             .answered(u, id, &recording, ms_to_time(now))
             .await;
+    }
+}
+
+/// The operator's part of `r` is over (the bridge failed, the callback was not reached):
+/// after-call work.
+async fn end_talk(acd: &Acd, r: &Reservation) {
+    let done = acd.inner.store.finish(&r.call, &r.agent, now_ms()).await;
+    if matches!(done, Ok(true)) {
+        acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
     }
 }
 
@@ -360,13 +388,7 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
         .callback_result(id, state, op, &outcome)
         .await;
     let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-    if store
-        .finish(&r.call, &r.agent, now_ms())
-        .await
-        .unwrap_or(false)
-    {
-        acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
-    }
+    end_talk(acd, r).await;
     let _ = store.del_meta(&r.call).await;
 }
 
