@@ -43,6 +43,10 @@ pub fn routes() -> Router<Arc<Shared>> {
             "/api/v1/operators",
             get(list_operators).post(create_operator),
         )
+        .route(
+            "/api/v1/operator-groups",
+            get(list_groups).post(create_group),
+        )
         .route("/api/v1/operators/{login}/skills", put(set_skills))
         .route("/api/v1/operators/{login}/state", post(change_state))
         .route("/api/v1/operators/{login}/day", get(day))
@@ -183,6 +187,38 @@ async fn create_operator(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Api
         .map_err(|e| ApiError::from(e).context("operator stored, but routing not updated"))?;
     let created = json!({"id": id, "login": new.login, "name": name, "endpoint": new.endpoint});
     Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGroup {
+    name: String,
+}
+
+async fn list_groups(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let groups: Vec<_> = Operators::new(shared.pool.clone())
+        .groups()
+        .await?
+        .into_iter()
+        .map(|(name, operators)| json!({"name": name, "operators": operators}))
+        .collect();
+    Ok(Json(groups).into_response())
+}
+
+/// A new routing group; a queue (`[acd.queue.NAME] group = ...`) routes to it.
+async fn create_group(State(shared): State<Arc<Shared>>, bytes: Bytes) -> ApiResult {
+    let new: NewGroup = body(&bytes)?;
+    crate::operator_cli::check_group(&new.name).map_err(ApiError::invalid)?;
+    let created = Operators::new(shared.pool.clone())
+        .add_group(&new.name)
+        .await?;
+    if !created {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("group {} already exists", new.name),
+        ));
+    }
+    Ok((StatusCode::CREATED, Json(json!({"name": new.name}))).into_response())
 }
 
 /// `{"general": 5, "meter": 3}` → (group, level) pairs, every name and level checked.

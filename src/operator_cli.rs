@@ -29,6 +29,8 @@ pub enum OperatorsCommand {
     },
     /// The routing groups and how many operators each has.
     Groups,
+    /// Add a routing group (a-z, 0-9, _; then name it in an [acd.queue.NAME] group).
+    AddGroup { name: String },
     /// Change an operator's state: login, logout, ready, break (with a reason), absent.
     State {
         login: String,
@@ -229,6 +231,15 @@ fn state_label(key: &str) -> String {
         .unwrap_or_else(|| key.to_string())
 }
 
+/// A group name is what queues name in `[acd.queue.NAME] group` and Redis keys skills by.
+pub fn check_group(name: &str) -> Result<(), String> {
+    if crate::config::is_queue_name(name) {
+        Ok(())
+    } else {
+        Err(format!("group {name:?}: 1-32 of a-z, 0-9, '_'"))
+    }
+}
+
 pub async fn run_operators(
     cmd: OperatorsCommand,
     cfg: &Config,
@@ -288,6 +299,15 @@ pub async fn run_operators(
             let o = operator(&store, &login).await?;
             store.set_skill(o.id, &group, level).await?;
             println!("operator {login}: {group} level {level}");
+        }
+        OperatorsCommand::AddGroup { name } => {
+            check_group(&name).map_err(OperatorCliError::Invalid)?;
+            if !store.add_group(&name).await? {
+                return Err(OperatorCliError::Invalid(format!(
+                    "group {name} already exists"
+                )));
+            }
+            println!("group {name} added");
         }
         OperatorsCommand::Groups => {
             for (g, n) in store.groups().await? {

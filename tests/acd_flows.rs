@@ -431,7 +431,11 @@ async fn an_operator_who_drops_the_call_on_answer_is_missed_and_the_caller_reque
     let env = common::TestEnv::new().await;
     let sim = start_sim(&[("1001", answers(50, Some(0))), ("1002", answers(50, None))]).await;
     let app = start_app(&env, &sim, &setup()).await;
-    add_operators(&app, &[("1001", &[("general", 5)]), ("1002", &[("general", 5)])]).await;
+    add_operators(
+        &app,
+        &[("1001", &[("general", 5)]), ("1002", &[("general", 5)])],
+    )
+    .await;
     login(&app, "1001").await;
     tokio::time::sleep(Duration::from_millis(30)).await;
     login(&app, "1002").await;

@@ -130,6 +130,35 @@ async fn operators_and_acd_over_http() {
         refused(api.post("/api/v1/operators", body).await, 400, says);
     }
 
+    // Groups: the six defaults, new ones with queue-safe names, no duplicates.
+    let (code, body) = api
+        .post("/api/v1/operator-groups", json!({"name": "billing"}))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    refused(
+        api.post("/api/v1/operator-groups", json!({"name": "billing"}))
+            .await,
+        409,
+        "already exists",
+    );
+    refused(
+        api.post("/api/v1/operator-groups", json!({"name": "Bill ing"}))
+            .await,
+        400,
+        "group",
+    );
+    let (code, body) = api.get("/api/v1/operator-groups").await;
+    assert_eq!(code, 200, "{body}");
+    let names: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    for g in ["general", "meter", "supervisors", "billing"] {
+        assert!(names.contains(&g), "{names:?}");
+    }
+
     // Skills: existing groups, levels 1-10; nothing changes when one is wrong.
     let (code, body) = api
         .put(

@@ -126,6 +126,15 @@ async fn operators_skills_and_state_changes() {
         "{groups}"
     );
 
+    // A new routing group, named as queues name it.
+    let out = cli.ok(&["add-group", "billing"]).await;
+    assert!(out.contains("group billing added"), "{out}");
+    let err = cli.refused(&["add-group", "billing"]).await;
+    assert!(err.contains("already exists"), "{err}");
+    let err = cli.refused(&["add-group", "Bill-ing"]).await;
+    assert!(err.contains("group"), "{err}");
+    assert!(cli.ok(&["groups"]).await.contains("billing"));
+
     // Real changes, one after another, through the state machine.
     let out = cli.ok(&["state", "alice", "login"]).await;
     assert!(out.contains("logged out -> ready"), "{out}");
