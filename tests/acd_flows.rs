@@ -447,3 +447,59 @@ async fn an_operator_who_drops_the_call_on_answer_is_missed_and_the_caller_reque
     assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg.clone()) }).await);
     app.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_takes_a_callback_number_keyed_by_the_caller() {
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[("1001", answers(100, None))]).await;
+    let app = start_app(
+        &env,
+        &sim,
+        &Setup {
+            max_waiting: 1,
+            ..setup()
+        },
+    )
+    .await;
+    caller(&sim, &app, "general", "5550111", None);
+    assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 1 }).await);
+    // Withheld caller ID: 2, then the number to call back, then #.
+    let full = trunk_call(
+        &sim,
+        &app,
+        "queue_general",
+        "",
+        vec![
+            CallerStep::WaitForAnswer,
+            CallerStep::WaitForPrompt, // parked in the ACD
+            CallerStep::WaitForPrompt, // all operators are busy
+            CallerStep::WaitForPrompt, // 1 = this number, 2 = another
+            CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
+            CallerStep::Dtmf("2".into()),
+            CallerStep::WaitForPrompt, // enter the number
+            CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
+            CallerStep::Dtmf("84957770000#".into()),
+        ],
+    );
+    let pg = env.pg().await;
+    assert!(
+        common::eventually(WAIT, || async {
+            pg.query_opt(
+                "SELECT 1 FROM acd_callbacks WHERE number = '84957770000' AND state = 'pending'
+                   AND call_uuid = $1::text::uuid",
+                &[&full],
+            )
+            .await
+            .unwrap()
+            .is_some()
+        })
+        .await,
+        "callback stored with the keyed number"
+    );
+    assert!(common::eventually(WAIT, || async {
+        executed(&sim, &full).iter().any(|l| l.contains("acd_callback_stored.wav"))
+    })
+    .await);
+    assert_eq!(waiting(&app, "general").await, 1);
+    app.shutdown(Duration::from_secs(2)).await;
+}
