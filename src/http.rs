@@ -24,10 +24,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             require_token,
         ));
+    // An operator's screen-pop stream also takes that operator's own token.
+    let operator = crate::http_acd::operator_stream_routes().route_layer(
+        middleware::from_fn_with_state(shared.clone(), require_operator_token),
+    );
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(api)
+        .merge(operator)
         .with_state(shared)
 }
 
@@ -41,26 +46,70 @@ fn token_matches(given: &[u8], expected: &[u8]) -> bool {
             == 0
 }
 
-async fn require_token(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
+fn bearer(req: &Request) -> &str {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if token_matches(
-        given.as_bytes(),
-        shared.config.http.token.expose().as_bytes(),
-    ) {
+        .unwrap_or_default()
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(json!({"error": "missing or wrong bearer token"})),
+    )
+        .into_response()
+}
+
+async fn require_token(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let expected = shared.config.http.token.expose().as_bytes();
+    if token_matches(bearer(&req).as_bytes(), expected) {
         next.run(req).await
     } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            Json(json!({"error": "missing or wrong bearer token"})),
-        )
-            .into_response()
+        unauthorized()
     }
+}
+
+/// `/api/v1/operators/{login}/events`: the API token, or the token of that operator (so an
+/// operator's desktop holds a token that opens their own stream and nothing else).
+async fn require_operator_token(
+    State(shared): State<Arc<Shared>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let secret = shared.config.http.token.expose();
+    let given = bearer(&req).as_bytes();
+    let login = req
+        .uri()
+        .path()
+        .strip_prefix("/api/v1/operators/")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_default();
+    let own = operator_token(secret, login);
+    let ok = !secret.is_empty()
+        && (token_matches(given, secret.as_bytes()) || token_matches(given, own.as_bytes()));
+    if ok {
+        next.run(req).await
+    } else {
+        unauthorized()
+    }
+}
+
+/// An operator's own token: HMAC-SHA256 of the login under the API token, hex. Nothing to
+/// store; changing `http.token` revokes every operator's token at once.
+pub fn operator_token(secret: &str, login: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any size");
+    mac.update(b"contactd-operator:");
+    mac.update(login.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn switch_states(shared: &Shared) -> serde_json::Value {

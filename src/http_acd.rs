@@ -50,11 +50,15 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/api/v1/operators/{login}/skills", put(set_skills))
         .route("/api/v1/operators/{login}/state", post(change_state))
         .route("/api/v1/operators/{login}/day", get(day))
-        .route("/api/v1/operators/{login}/events", get(events))
         .route("/api/v1/acd/queues", get(queues))
         .route("/api/v1/acd/calls/{uuid}", get(call))
         .route("/api/v1/acd/calls/{uuid}/transfer", post(transfer))
         .route("/api/v1/acd/callbacks", get(callbacks))
+}
+
+/// The screen-pop stream, behind its own check (the API token or the operator's token).
+pub fn operator_stream_routes() -> Router<Arc<Shared>> {
+    Router::new().route("/api/v1/operators/{login}/events", get(events))
 }
 
 /// An API error: the status and the message the client sees.

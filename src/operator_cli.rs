@@ -29,6 +29,8 @@ pub enum OperatorsCommand {
     },
     /// The routing groups and how many operators each has.
     Groups,
+    /// Print the operator's own API token (opens only their screen-pop stream).
+    Token { login: String },
     /// Add a routing group (a-z, 0-9, _; then name it in an [acd.queue.NAME] group).
     AddGroup { name: String },
     /// Change an operator's state: login, logout, ready, break (with a reason), absent.
@@ -299,6 +301,18 @@ pub async fn run_operators(
             let o = operator(&store, &login).await?;
             store.set_skill(o.id, &group, level).await?;
             println!("operator {login}: {group} level {level}");
+        }
+        OperatorsCommand::Token { login } => {
+            let o = operator(&store, &login).await?;
+            if cfg.http.token.expose().is_empty() {
+                return Err(OperatorCliError::Invalid(
+                    "http.token is not set: operator tokens are derived from it".into(),
+                ));
+            }
+            println!(
+                "{}",
+                crate::http::operator_token(cfg.http.token.expose(), &o.login)
+            );
         }
         OperatorsCommand::AddGroup { name } => {
             check_group(&name).map_err(OperatorCliError::Invalid)?;

@@ -262,11 +262,15 @@ async fn waiting_callers_hear_position_and_overflow_after_the_maximum_wait() {
 }
 
 /// Reads one Server-Sent Event named `offer` from the operator's stream.
-async fn read_offer(addr: std::net::SocketAddr, login: &str) -> tokio::task::JoinHandle<String> {
+async fn read_offer(
+    addr: std::net::SocketAddr,
+    login: &str,
+    token: &str,
+) -> tokio::task::JoinHandle<String> {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!(
         "GET /api/v1/operators/{login}/events HTTP/1.1\r\nHost: x\r\n\
-         Authorization: Bearer test-token-0123456789\r\nAccept: text/event-stream\r\n\r\n"
+         Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
     );
     s.write_all(req.as_bytes()).await.unwrap();
     tokio::spawn(async move {
@@ -310,7 +314,20 @@ async fn ivr_hand_over_pops_the_customer_card_on_the_operators_screen() {
         )
         .await
         .unwrap();
-    let sse = read_offer(app.http_addr, "op1001").await;
+    // The operator's desktop holds their own token: it opens their stream, not another's.
+    let own = contactd::http::operator_token("test-token-0123456789", "op1001");
+    let other = contactd::http::operator_token("test-token-0123456789", "op1002");
+    let refused = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://{}/api/v1/operators/op1001/events", app.http_addr))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let sse = read_offer(app.http_addr, "op1001", &own).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     login(&app, "1001").await;
     // Main number, menu: 0 for an operator.
@@ -496,10 +513,14 @@ async fn a_full_queue_takes_a_callback_number_keyed_by_the_caller() {
         .await,
         "callback stored with the keyed number"
     );
-    assert!(common::eventually(WAIT, || async {
-        executed(&sim, &full).iter().any(|l| l.contains("acd_callback_stored.wav"))
-    })
-    .await);
+    assert!(
+        common::eventually(WAIT, || async {
+            executed(&sim, &full)
+                .iter()
+                .any(|l| l.contains("acd_callback_stored.wav"))
+        })
+        .await
+    );
     assert_eq!(waiting(&app, "general").await, 1);
     app.shutdown(Duration::from_secs(2)).await;
 }

@@ -126,6 +126,14 @@ async fn operators_skills_and_state_changes() {
         "{groups}"
     );
 
+    // Each operator's own token for their screen-pop stream, derived from http.token.
+    let token = cli.ok(&["token", "alice"]).await;
+    assert_eq!(
+        token.trim(),
+        contactd::http::operator_token("0123456789abcdef-secret", "alice")
+    );
+    assert!(cli.refused(&["token", "nobody"]).await.contains("operator nobody"));
+
     // A new routing group, named as queues name it.
     let out = cli.ok(&["add-group", "billing"]).await;
     assert!(out.contains("group billing added"), "{out}");
