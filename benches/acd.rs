@@ -126,14 +126,9 @@ async fn queue_waiting(client: &reqwest::Client, base: &str) -> Result<usize, St
     Ok(general["waiting"].as_array().map_or(0, Vec::len))
 }
 
-/// (p99 ms, samples): ready → originate on the switch with 1,000 callers waiting.
-pub async fn routing_ready_to_command() -> (f64, usize) {
-    let started = Instant::now();
-    let s = Scratch::new().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut child: Option<tokio::process::Child> = None;
-    let result = run(&s, dir.path(), &mut child).await;
-    if let Some(mut c) = child {
+/// SIGTERM to contactd (SIGKILL after 10 s), once.
+async fn stop(child: &mut Option<tokio::process::Child>) {
+    if let Some(mut c) = child.take() {
         if let Some(pid) = c.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
@@ -146,6 +141,16 @@ pub async fn routing_ready_to_command() -> (f64, usize) {
             let _ = c.kill().await;
         }
     }
+}
+
+/// (p99 ms, samples): ready → originate on the switch with 1,000 callers waiting.
+pub async fn routing_ready_to_command() -> (f64, usize) {
+    let started = Instant::now();
+    let s = Scratch::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child: Option<tokio::process::Child> = None;
+    let result = run(&s, dir.path(), &mut child).await;
+    stop(&mut child).await;
     s.drop_now().await;
     match result {
         Ok(lat) => {
@@ -390,5 +395,8 @@ max_wait_seconds = 0
         let all: Vec<String> = lat.iter().map(|d| format!("{:.1}", ms(*d))).collect();
         eprintln!("acd: samples in login order (ms): {}", all.join(" "));
     }
+    // contactd stops before the simulator goes, so it does not log the switch vanishing
+    // under the offers still ringing.
+    stop(child).await;
     Ok(sorted)
 }

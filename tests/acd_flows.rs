@@ -321,7 +321,10 @@ async fn ivr_hand_over_pops_the_customer_card_on_the_operators_screen() {
         .no_proxy()
         .build()
         .unwrap()
-        .get(format!("http://{}/api/v1/operators/op1001/events", app.http_addr))
+        .get(format!(
+            "http://{}/api/v1/operators/op1001/events",
+            app.http_addr
+        ))
         .bearer_auth(&other)
         .send()
         .await
@@ -522,5 +525,41 @@ async fn a_full_queue_takes_a_callback_number_keyed_by_the_caller() {
         .await
     );
     assert_eq!(waiting(&app, "general").await, 1);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_nobody_takes_becomes_blind_when_the_operator_hangs_up() {
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[("1001", answers(100, None)), ("1009", answers(100, None))]).await;
+    let app = start_app(&env, &sim, &setup()).await;
+    add_operators(&app, &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])]).await;
+    login(&app, "1001").await;
+    let c = caller(&sim, &app, "general", "5550121", None);
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    let leg_a = sim.agent_offers("1001")[0].uuid.clone();
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_a.clone()) }).await);
+    // No specialist is logged in: the consult waits; the operator gives up and hangs up.
+    app.shared
+        .acd
+        .transfer(&c, "specialists", TransferMode::Attended)
+        .await
+        .unwrap();
+    assert!(common::eventually(WAIT, || async { waiting(&app, "specialists").await == 1 }).await);
+    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
+    // The caller now waits in specialists itself (the consult item is gone), with music.
+    assert!(
+        common::eventually(WAIT, || async {
+            waiting_calls(&app, "specialists").await == vec![c.clone()]
+        })
+        .await
+    );
+    assert!(sim.channel_var(&c, "uuid").is_some(), "caller still on the line");
+    login(&app, "1009").await;
+    assert!(common::eventually(WAIT, || async {
+        answered_by(&env, &c).await.as_deref() == Some("op1009")
+    })
+    .await);
+    assert_eq!(sim.agent_offers("1009").len(), 1);
     app.shutdown(Duration::from_secs(2)).await;
 }

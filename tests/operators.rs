@@ -132,7 +132,10 @@ async fn operators_skills_and_state_changes() {
         token.trim(),
         contactd::http::operator_token("0123456789abcdef-secret", "alice")
     );
-    assert!(cli.refused(&["token", "nobody"]).await.contains("operator nobody"));
+    assert!(cli
+        .refused(&["token", "nobody"])
+        .await
+        .contains("operator nobody"));
 
     // A new routing group, named as queues name it.
     let out = cli.ok(&["add-group", "billing"]).await;

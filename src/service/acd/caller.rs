@@ -528,9 +528,22 @@ impl Caller {
         let Ok(Some(agent)) = store.offered_to(&self.call).await else {
             return Next::Continue;
         };
-        let target = store.transfer_target(&self.call).await.ok().flatten();
+        let mut target = store.transfer_target(&self.call).await.ok().flatten();
+        if let Some(rest) = target.as_deref().and_then(|t| t.strip_prefix("attended:")) {
+            // The operator hung up before anyone took the consult: a blind transfer after
+            // all, and the consult item leaves the target queue.
+            let (q, item) = rest.split_once(':').unwrap_or((rest, ""));
+            let (q, item) = (q.to_string(), item.to_string());
+            if let Ok(Abandoned::WasRinging) = store.abandon(&q, &item).await {
+                if let Ok(Some(leg)) = store.leg(&item).await {
+                    let _ = self.link().hangup(&leg, "ORIGINATOR_CANCEL").await;
+                }
+            }
+            let _ = store.del_meta(&item).await;
+            target = Some(q);
+        }
         if let Some(t) = target.as_deref() {
-            if t.starts_with("attended:") {
+            if t.starts_with("consulting:") {
                 // The operator is consulting the target: the caller is on hold meanwhile.
                 self.music().await;
                 return Next::Continue;

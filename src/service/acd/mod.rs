@@ -636,12 +636,15 @@ impl Acd {
                     .map_err(|e| AcdError::Switch(e.to_string()))?;
             }
             TransferMode::Attended => {
+                // Noted before the consult item can be answered; `consulting:` once it is.
+                let item = uuid::Uuid::new_v4().to_string();
                 store
-                    .set_transfer(call, &format!("attended:{to_queue}"))
+                    .set_transfer(call, &format!("attended:{to_queue}:{item}"))
                     .await?;
                 offer::consult(
                     self.clone(),
                     call.to_string(),
+                    item,
                     agent,
                     leg,
                     to_queue.to_string(),

@@ -402,6 +402,7 @@ async fn meta_attempts_left(acd: &Acd, id: i64) -> bool {
 pub async fn consult(
     acd: Acd,
     call: String,
+    item: String,
     agent: String,
     leg: String,
     to: String,
@@ -412,7 +413,6 @@ pub async fn consult(
         .await?
         .and_then(|m| serde_json::from_str(&m).ok())
         .unwrap_or_default();
-    let item = Uuid::new_v4().to_string();
     let mut ivr = caller.ivr.clone();
     ivr.insert("contactd_transfer_from".into(), agent.clone());
     let meta = Meta {
@@ -477,6 +477,10 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
     let mut watch_b = link.watch_call(leg_b);
     let _ = link
         .api(&format!("uuid_setvar {leg_a} park_after_bridge true"))
+        .await;
+    // From here the caller's bridge ends because of the consult: it holds, not hangs up.
+    let _ = store
+        .set_transfer(&call, &format!("consulting:{queue}"))
         .await;
     let bridged = link.api(&format!("uuid_bridge {leg_a} {leg_b}")).await;
     if !matches!(&bridged, Ok(b) if b.starts_with("+OK")) {
