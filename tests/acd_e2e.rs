@@ -27,7 +27,7 @@ async fn skill_routing_and_longest_idle_order() {
         &Setup {
             max_waiting: 6,
             trunk: false,
-            meter_max_wait: 0,
+            max_wait: 0,
         },
     )
     .await;
@@ -87,7 +87,7 @@ async fn ring_timeout_makes_the_operator_missed_and_requeues_at_the_head() {
         &Setup {
             max_waiting: 6,
             trunk: false,
-            meter_max_wait: 0,
+            max_wait: 0,
         },
     )
     .await;
@@ -163,7 +163,7 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
         &Setup {
             max_waiting: 6,
             trunk: true,
-            meter_max_wait: 0,
+            max_wait: 0,
         },
     )
     .await;
@@ -267,7 +267,7 @@ async fn blind_transfer_to_specialists() {
         &Setup {
             max_waiting: 6,
             trunk: false,
-            meter_max_wait: 0,
+            max_wait: 0,
         },
     )
     .await;
@@ -336,7 +336,7 @@ async fn restart_keeps_waiting_callers_in_order() {
     let setup = Setup {
         max_waiting: 6,
         trunk: false,
-        meter_max_wait: 0,
+        max_wait: 0,
     };
     let app = start_app(&env, &sim, &setup).await;
     add_operators(&app, &[("1001", &[("general", 5)])]).await;
@@ -382,7 +382,7 @@ async fn two_instances_never_offer_one_operator_two_calls() {
     let setup = Setup {
         max_waiting: 50,
         trunk: false,
-        meter_max_wait: 0,
+        max_wait: 0,
     };
     let a = start_app(&env, &sim, &setup).await;
     let b = start_app(&env, &sim, &setup).await;

@@ -17,7 +17,7 @@ fn setup() -> Setup {
     Setup {
         max_waiting: 6,
         trunk: false,
-        meter_max_wait: 0,
+        max_wait: 0,
     }
 }
 
@@ -225,7 +225,7 @@ async fn waiting_callers_hear_position_and_overflow_after_the_maximum_wait() {
         &env,
         &sim,
         &Setup {
-            meter_max_wait: 3,
+            max_wait: 3,
             ..setup()
         },
     )
@@ -533,7 +533,11 @@ async fn attended_transfer_nobody_takes_becomes_blind_when_the_operator_hangs_up
     let env = common::TestEnv::new().await;
     let sim = start_sim(&[("1001", answers(100, None)), ("1009", answers(100, None))]).await;
     let app = start_app(&env, &sim, &setup()).await;
-    add_operators(&app, &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])]).await;
+    add_operators(
+        &app,
+        &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
+    )
+    .await;
     login(&app, "1001").await;
     let c = caller(&sim, &app, "general", "5550121", None);
     assert_eq!(wait_answered(&env, &c).await, "op1001");
@@ -554,12 +558,75 @@ async fn attended_transfer_nobody_takes_becomes_blind_when_the_operator_hangs_up
         })
         .await
     );
-    assert!(sim.channel_var(&c, "uuid").is_some(), "caller still on the line");
+    assert!(
+        sim.channel_var(&c, "uuid").is_some(),
+        "caller still on the line"
+    );
     login(&app, "1009").await;
-    assert!(common::eventually(WAIT, || async {
-        answered_by(&env, &c).await.as_deref() == Some("op1009")
-    })
-    .await);
+    assert!(
+        common::eventually(WAIT, || async {
+            answered_by(&env, &c).await.as_deref() == Some("op1009")
+        })
+        .await
+    );
     assert_eq!(sim.agent_offers("1009").len(), 1);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_long_a_wait_overflows_to_a_callback_offer() {
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[("1009", answers(100, None))]).await;
+    let app = start_app(
+        &env,
+        &sim,
+        &Setup {
+            max_wait: 2,
+            ..setup()
+        },
+    )
+    .await;
+    // Nobody for specialists: after 2 s the caller is sorry-ed and keys 1 for a callback.
+    let c = trunk_call(
+        &sim,
+        &app,
+        "queue_specialists",
+        "84956660011",
+        vec![
+            CallerStep::WaitForAnswer,
+            CallerStep::WaitForPrompt, // parked
+            CallerStep::WaitForPrompt, // music
+            CallerStep::WaitForPrompt, // sorry for the wait
+            CallerStep::WaitForPrompt, // 1 = this number
+            CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
+            CallerStep::Dtmf("1".into()),
+        ],
+    );
+    let pg = env.pg().await;
+    assert!(
+        common::eventually(WAIT, || async {
+            pg.query_opt(
+                "SELECT 1 FROM acd_callbacks WHERE number = '84956660011' AND queue = 'specialists'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .is_some()
+        })
+        .await,
+        "callback stored"
+    );
+    assert!(executed(&sim, &c)
+        .iter()
+        .any(|l| l.contains("acd_wait_too_long.wav")));
+    assert!(
+        common::eventually(WAIT, || async {
+            let r = acd_row(&env, &c).await.unwrap();
+            r.get::<_, Option<String>>(3).as_deref() == Some("callback")
+                && r.get::<_, Option<String>>(4).as_deref() == Some("callback")
+        })
+        .await
+    );
+    assert_eq!(waiting(&app, "specialists").await, 0);
     app.shutdown(Duration::from_secs(2)).await;
 }

@@ -258,11 +258,37 @@ async fn day_reports_time_per_state_clipped_to_local_midnights() {
     for (at, state, reason) in log {
         store.log_state(bob.id, state, reason, at).await.unwrap();
     }
-    // A change dated before the open period began would make the log overlap: refused.
-    assert!(store
+    // A change that reaches the database late (dated before the open period began) takes
+    // its place in the timeline: lunch ends at 21:00, ready until the logout at 21:30.
+    store
         .log_state(bob.id, "ready", "", utc(10, 21, 0))
         .await
-        .is_err());
+        .unwrap();
+    let tail: Vec<(
+        String,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = env
+        .pg()
+        .await
+        .query(
+            "SELECT state, since, until FROM operator_states WHERE operator = $1
+                 ORDER BY since DESC LIMIT 3",
+            &[&bob.id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            ("logged_out".to_string(), utc(10, 21, 30), None),
+            ("ready".to_string(), utc(10, 21, 0), Some(utc(10, 21, 30))),
+            ("break".to_string(), utc(10, 20, 30), Some(utc(10, 21, 0))),
+        ]
+    );
 
     let day = cli.ok(&["day", "bob", "2026-03-10"]).await;
     let secs = |label: &str| -> i64 {
@@ -298,8 +324,9 @@ async fn day_reports_time_per_state_clipped_to_local_midnights() {
     assert_eq!(
         utc_day,
         vec![
-            ("break".into(), "lunch".into(), 3600),
-            ("ready".into(), String::new(), 20 * 3600 + 30 * 60),
+            // lunch 20:30-21:00, then the late "ready" 21:00-21:30
+            ("break".into(), "lunch".into(), 1800),
+            ("ready".into(), String::new(), 20 * 3600 + 30 * 60 + 1800),
         ]
     );
     let empty = cli.ok(&["day", "bob", "2026-03-12"]).await;

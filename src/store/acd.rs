@@ -700,7 +700,17 @@ impl AcdStore {
         self.hget("meta", call).await
     }
 
+    /// The caller sits in the ACD's park: commands to it (record, bridge) now take effect.
+    pub async fn set_parked(&self, call: &str) -> Result<(), StoreError> {
+        self.hset("parked", call, "1").await
+    }
+
+    pub async fn is_parked(&self, call: &str) -> Result<bool, StoreError> {
+        Ok(self.hget("parked", call).await?.is_some())
+    }
+
     pub async fn del_meta(&self, call: &str) -> Result<(), StoreError> {
+        self.hdel("parked", call).await?;
         self.hdel("meta", call).await?;
         self.hdel("legs", call).await?;
         self.hdel("transfers", call).await

@@ -192,10 +192,13 @@ impl Operators {
         }))
     }
 
-    /// Closes the open period at `at` and opens `state` from `at`, in one transaction under a
-    /// lock on the operator, so two concurrent changes are serialised rather than overlapping.
-    /// Returns the period closed, if there was one. An `at` before the open period began is
-    /// refused by the `operator_states_period` constraint.
+    /// Records that the operator went to `state` at `at`, in one transaction under a lock on
+    /// the operator. Normally `at` is after the open period began: that period closes at `at`
+    /// and `state` opens. Changes reach the database out of order when several tasks (or
+    /// instances) make them at once; one dated earlier is put in its place in the timeline —
+    /// the period it falls in ends at `at`, and `state` lasts until that period's old end —
+    /// so the periods never overlap and follow the order the changes happened in.
+    /// Returns the period that was cut at `at`, if any.
     pub async fn log_state(
         &self,
         operator: i64,
@@ -215,22 +218,46 @@ impl Operators {
         {
             return Err(StoreError::NotFound(format!("operator {operator}")));
         }
-        let closed = tx
+        // The period `at` falls in (the latest that began at or before it).
+        let cut = tx
             .query_opt(
-                "UPDATE operator_states SET until = $2 WHERE operator = $1 AND until IS NULL
-                 RETURNING state, reason, since, until",
+                "SELECT id, state, reason, since, until FROM operator_states
+                 WHERE operator = $1 AND since <= $2 ORDER BY since DESC, id DESC LIMIT 1",
                 &[&operator, &at],
             )
-            .await?
-            .map(|r| Period {
-                state: r.get(0),
-                reason: r.get(1),
-                since: r.get(2),
-                until: r.get(3),
-            });
+            .await?;
+        let (closed, until) = match cut {
+            Some(r) => {
+                let id: i64 = r.get(0);
+                let old_until: Option<DateTime<Utc>> = r.get(4);
+                tx.execute(
+                    "UPDATE operator_states SET until = $2 WHERE id = $1",
+                    &[&id, &at],
+                )
+                .await?;
+                let closed = Period {
+                    state: r.get(1),
+                    reason: r.get(2),
+                    since: r.get(3),
+                    until: Some(at),
+                };
+                (Some(closed), old_until)
+            }
+            // Before the first period logged: it lasts until that one began.
+            None => {
+                let first = tx
+                    .query_one(
+                        "SELECT min(since) FROM operator_states WHERE operator = $1",
+                        &[&operator],
+                    )
+                    .await?;
+                (None, first.get::<_, Option<DateTime<Utc>>>(0))
+            }
+        };
         tx.execute(
-            "INSERT INTO operator_states (operator, state, reason, since) VALUES ($1, $2, $3, $4)",
-            &[&operator, &state, &reason, &at],
+            "INSERT INTO operator_states (operator, state, reason, since, until)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&operator, &state, &reason, &at, &until],
         )
         .await?;
         tx.commit().await?;

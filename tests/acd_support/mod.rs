@@ -27,8 +27,9 @@ pub fn answers(ring_ms: u64, talk_ms: Option<u64>) -> Behaviour {
 pub struct Setup {
     pub max_waiting: usize,
     pub trunk: bool,
-    /// Meter-queue callers overflow to `general` after this long (0 = never).
-    pub meter_max_wait: u64,
+    /// Meter-queue callers overflow to `general`, specialists' callers to a callback offer,
+    /// after this long (0 = never).
+    pub max_wait: u64,
 }
 
 pub async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
@@ -51,7 +52,7 @@ pub async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
     .unwrap()
 }
 
-pub fn acd_toml(max_waiting: usize, meter_max_wait: u64) -> String {
+pub fn acd_toml(max_waiting: usize, max_wait: u64) -> String {
     format!(
         r#"
 [daemon]
@@ -66,11 +67,11 @@ max_waiting = {max_waiting}
 max_wait_seconds = 0
 [acd.queue.meter]
 group = "meter"
-max_wait_seconds = {meter_max_wait}
+max_wait_seconds = {max_wait}
 overflow = "queue:general"
 [acd.queue.specialists]
 group = "specialists"
-max_wait_seconds = 0
+max_wait_seconds = {max_wait}
 overflow = "callback"
 "#
     )
@@ -88,7 +89,7 @@ pub async fn start_app(env: &common::TestEnv, sim: &Simulator, s: &Setup) -> App
         &[]
     };
     let mut text = env.config_toml(sim.esl_addr(), "ClueCon", trunks);
-    text.push_str(&acd_toml(s.max_waiting, s.meter_max_wait));
+    text.push_str(&acd_toml(s.max_waiting, s.max_wait));
     // The switch records there; FreeSWITCH does not create the directory itself.
     std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
     let cfg = contactd::config::Config::from_toml(&text).unwrap();

@@ -446,6 +446,7 @@ impl Acd {
             .store
             .claim(call, &self.inner.instance, LEASE_MS)
             .await?;
+        self.inner.store.set_parked(call).await?;
         let start = if meta.kind == "callback" {
             caller::Start::CallbackOffer {
                 queue: queue.to_string(),

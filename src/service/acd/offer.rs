@@ -149,6 +149,13 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
     if callback {
         return dial_callback_customer(acd, r, leg).await;
     }
+    // An operator can answer before the caller has reached the ACD's park (it is queued the
+    // moment the IVR hands it over): commands sent before then would be lost.
+    let parked_by = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !store.is_parked(&r.call).await.unwrap_or(true) && tokio::time::Instant::now() < parked_by
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let day = Utc::now().format("%Y-%m-%d");
     let recording = format!(
         "{}/{day}-{}.wav",
