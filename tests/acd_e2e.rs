@@ -20,19 +20,10 @@ async fn skill_routing_and_longest_idle_order() {
         ("1002", answers(100, None)),
         ("1003", answers(100, None)),
     ];
-    let sim = start_sim(&agents).await;
-    let app = start_app(
+    let (sim, app) = start(
         &env,
-        &sim,
-        &Setup {
-            max_waiting: 6,
-            trunk: false,
-            max_wait: 0,
-        },
-    )
-    .await;
-    add_operators(
-        &app,
+        &agents,
+        &Setup::default(),
         &[
             ("1001", &[("general", 5)]),
             ("1002", &[("general", 5), ("meter", 3)]),
@@ -80,19 +71,10 @@ async fn skill_routing_and_longest_idle_order() {
 async fn ring_timeout_makes_the_operator_missed_and_requeues_at_the_head() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", Behaviour::NoAnswer), ("1002", answers(100, None))];
-    let sim = start_sim(&agents).await;
-    let app = start_app(
+    let (sim, app) = start(
         &env,
-        &sim,
-        &Setup {
-            max_waiting: 6,
-            trunk: false,
-            max_wait: 0,
-        },
-    )
-    .await;
-    add_operators(
-        &app,
+        &agents,
+        &Setup::default(),
         &[("1001", &[("general", 5)]), ("1002", &[("general", 5)])],
     )
     .await;
@@ -156,18 +138,17 @@ async fn ring_timeout_makes_the_operator_missed_and_requeues_at_the_head() {
 async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(100, None))];
-    let sim = start_sim(&agents).await;
-    let app = start_app(
+    let (sim, app) = start(
         &env,
-        &sim,
+        &agents,
         &Setup {
             max_waiting: 6,
             trunk: true,
             max_wait: 0,
         },
+        &[("1001", &[("general", 5)])],
     )
     .await;
-    add_operators(&app, &[("1001", &[("general", 5)])]).await;
     // Nobody logged in: six callers fill the queue, then hang up after a while.
     let mut six = Vec::new();
     for i in 0..6 {
@@ -260,19 +241,10 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
 async fn blind_transfer_to_specialists() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
-    let sim = start_sim(&agents).await;
-    let app = start_app(
+    let (sim, app) = start(
         &env,
-        &sim,
-        &Setup {
-            max_waiting: 6,
-            trunk: false,
-            max_wait: 0,
-        },
-    )
-    .await;
-    add_operators(
-        &app,
+        &agents,
+        &Setup::default(),
         &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
     )
     .await;
@@ -333,11 +305,7 @@ async fn restart_keeps_waiting_callers_in_order() {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(50, Some(200)))];
     let sim = start_sim(&agents).await;
-    let setup = Setup {
-        max_waiting: 6,
-        trunk: false,
-        max_wait: 0,
-    };
+    let setup = Setup::default();
     let app = start_app(&env, &sim, &setup).await;
     add_operators(&app, &[("1001", &[("general", 5)])]).await;
     let mut callers = Vec::new();

@@ -13,14 +13,6 @@ use contactd::service::acd::TransferMode;
 use contactd::sim::{self, CallerStep};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn setup() -> Setup {
-    Setup {
-        max_waiting: 6,
-        trunk: false,
-        max_wait: 0,
-    }
-}
-
 /// The `sendmsg … execute` lines the switch received for `uuid`.
 fn executed(sim: &sim::Simulator, uuid: &str) -> Vec<String> {
     sim.api_log()
@@ -50,10 +42,10 @@ async fn attended_setup() -> (
 ) {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
-    let sim = start_sim(&agents).await;
-    let app = start_app(&env, &sim, &setup()).await;
-    add_operators(
-        &app,
+    let (sim, app) = start(
+        &env,
+        &agents,
+        &Setup::default(),
         &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
     )
     .await;
@@ -165,9 +157,13 @@ fn feature_code(sim: &sim::Simulator, app: &contactd::app::App, phone: &str, cod
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feature_codes_change_the_state_and_it_is_logged() {
     let env = common::TestEnv::new().await;
-    let sim = start_sim(&[("1001", answers(100, None))]).await;
-    let app = start_app(&env, &sim, &setup()).await;
-    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    let (sim, app) = start(
+        &env,
+        &[("1001", answers(100, None))],
+        &Setup::default(),
+        &[("1001", &[("general", 5)])],
+    )
+    .await;
     for (code, want, prompt) in [
         ("*21", "ready", "operator_ready"),
         ("*23", "break", "operator_break"),
@@ -220,18 +216,13 @@ async fn feature_codes_change_the_state_and_it_is_logged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_callers_hear_position_and_overflow_after_the_maximum_wait() {
     let env = common::TestEnv::new().await;
-    let sim = start_sim(&[("1001", answers(100, None)), ("1002", answers(100, None))]).await;
-    let app = start_app(
+    let (sim, app) = start(
         &env,
-        &sim,
+        &[("1001", answers(100, None)), ("1002", answers(100, None))],
         &Setup {
             max_wait: 3,
-            ..setup()
+            ..Setup::default()
         },
-    )
-    .await;
-    add_operators(
-        &app,
         &[("1001", &[("meter", 5)]), ("1002", &[("general", 5)])],
     )
     .await;
@@ -368,9 +359,13 @@ async fn ivr_hand_over_pops_the_customer_card_on_the_operators_screen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_while_talking_reattaches_the_call() {
     let env = common::TestEnv::new().await;
-    let sim = start_sim(&[("1001", answers(100, None))]).await;
-    let app = start_app(&env, &sim, &setup()).await;
-    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    let (sim, app) = start(
+        &env,
+        &[("1001", answers(100, None))],
+        &Setup::default(),
+        &[("1001", &[("general", 5)])],
+    )
+    .await;
     login(&app, "1001").await;
     let c = caller(&sim, &app, "general", "5550081", None);
     assert_eq!(wait_answered(&env, &c).await, "op1001");
@@ -380,7 +375,7 @@ async fn restart_while_talking_reattaches_the_call() {
     // Still talking while contactd is down.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sim.bridged_to(&c), Some(leg.clone()));
-    let app = start_app(&env, &sim, &setup()).await;
+    let app = start_app(&env, &sim, &Setup::default()).await;
     assert_eq!(state_of(&app, "op1001").await, "talking");
     // The operator finishes the call after the restart: contactd sees it and closes it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -424,9 +419,13 @@ async fn restart_while_talking_reattaches_the_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_control_link_loses_no_waiting_caller() {
     let env = common::TestEnv::new().await;
-    let sim = start_sim(&[("1001", answers(100, Some(300)))]).await;
-    let app = start_app(&env, &sim, &setup()).await;
-    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    let (sim, app) = start(
+        &env,
+        &[("1001", answers(100, Some(300)))],
+        &Setup::default(),
+        &[("1001", &[("general", 5)])],
+    )
+    .await;
     let a = caller(&sim, &app, "general", "5550091", None);
     assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 1 }).await);
     let b = caller(&sim, &app, "general", "5550092", None);
@@ -449,10 +448,10 @@ async fn a_dropped_control_link_loses_no_waiting_caller() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_who_drops_the_call_on_answer_is_missed_and_the_caller_requeued() {
     let env = common::TestEnv::new().await;
-    let sim = start_sim(&[("1001", answers(50, Some(0))), ("1002", answers(50, None))]).await;
-    let app = start_app(&env, &sim, &setup()).await;
-    add_operators(
-        &app,
+    let (sim, app) = start(
+        &env,
+        &[("1001", answers(50, Some(0))), ("1002", answers(50, None))],
+        &Setup::default(),
         &[("1001", &[("general", 5)]), ("1002", &[("general", 5)])],
     )
     .await;
@@ -477,7 +476,7 @@ async fn a_full_queue_takes_a_callback_number_keyed_by_the_caller() {
         &sim,
         &Setup {
             max_waiting: 1,
-            ..setup()
+            ..Setup::default()
         },
     )
     .await;
@@ -531,10 +530,10 @@ async fn a_full_queue_takes_a_callback_number_keyed_by_the_caller() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attended_transfer_nobody_takes_becomes_blind_when_the_operator_hangs_up() {
     let env = common::TestEnv::new().await;
-    let sim = start_sim(&[("1001", answers(100, None)), ("1009", answers(100, None))]).await;
-    let app = start_app(&env, &sim, &setup()).await;
-    add_operators(
-        &app,
+    let (sim, app) = start(
+        &env,
+        &[("1001", answers(100, None)), ("1009", answers(100, None))],
+        &Setup::default(),
         &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
     )
     .await;
@@ -582,7 +581,7 @@ async fn too_long_a_wait_overflows_to_a_callback_offer() {
         &sim,
         &Setup {
             max_wait: 2,
-            ..setup()
+            ..Setup::default()
         },
     )
     .await;

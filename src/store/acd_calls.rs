@@ -33,13 +33,35 @@ impl AcdCalls {
         &self.pool
     }
 
+    /// Runs one statement; a record is worth a short wait, so a momentary failure (the
+    /// server restarting, no free connection) is retried twice before it is given up.
     async fn exec(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<(), StoreError> {
-        self.pool.get().await?.execute(sql, params).await?;
-        Ok(())
+        let mut pause = std::time::Duration::from_millis(200);
+        let mut attempt = 0;
+        loop {
+            let result = async {
+                self.pool.get().await?.execute(sql, params).await?;
+                Ok::<_, StoreError>(())
+            }
+            .await;
+            match result {
+                Err(e) if e.is_retryable() && attempt < 2 => {
+                    attempt += 1;
+                    tokio::time::sleep(pause).await;
+                    pause *= 3;
+                }
+                Err(e) => {
+                    // Callers carry on (the call goes on); the gap must at least be visible.
+                    tracing::warn!("acd record not written: {e}");
+                    return Err(e);
+                }
+                ok => return ok,
+            }
+        }
     }
 
     /// The caller entered `queue` (first time only: a re-entry after a transfer keeps the row).

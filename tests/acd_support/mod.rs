@@ -24,12 +24,36 @@ pub fn answers(ring_ms: u64, talk_ms: Option<u64>) -> Behaviour {
     }
 }
 
+#[derive(Clone)]
 pub struct Setup {
     pub max_waiting: usize,
     pub trunk: bool,
     /// Meter-queue callers overflow to `general`, specialists' callers to a callback offer,
     /// after this long (0 = never).
     pub max_wait: u64,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            max_waiting: 6,
+            trunk: false,
+            max_wait: 0,
+        }
+    }
+}
+
+/// The simulator with these operator phones, contactd, and operators `op<ext>` with skills.
+pub async fn start(
+    env: &common::TestEnv,
+    agents: &[(&str, Behaviour)],
+    setup: &Setup,
+    ops: &[(&str, &[(&str, i16)])],
+) -> (Simulator, App) {
+    let sim = start_sim(agents).await;
+    let app = start_app(env, &sim, setup).await;
+    add_operators(&app, ops).await;
+    (sim, app)
 }
 
 pub async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
