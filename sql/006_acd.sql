@@ -27,6 +27,8 @@ CREATE TABLE acd_calls (
 );
 CREATE INDEX acd_calls_entered ON acd_calls (entered_at);
 CREATE INDEX acd_calls_operator ON acd_calls (operator, entered_at);
+-- the average handle time of a queue's last calls (estimated wait)
+CREATE INDEX acd_calls_queue ON acd_calls (queue, entered_at);
 -- the screen pop's "recent calls" of a caller or an account
 CREATE INDEX acd_calls_caller ON acd_calls (caller, entered_at);
 CREATE INDEX acd_calls_account ON acd_calls (account, entered_at);

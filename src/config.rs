@@ -88,7 +88,8 @@ pub struct AcdConfig {
     pub music_on_hold: String,
     /// Optional: the screen-pop card is also POSTed here as JSON (http:// only).
     pub webhook_url: String,
-    /// Average handle time assumed before any call was handled (estimated wait).
+    /// Average handle time assumed until the queue has answered calls of its own (the
+    /// estimated wait then uses its last 50: talk plus after-call work).
     pub default_handle_seconds: u64,
     /// Queues by name; the IVR hands over to `queue:<name>` (see `ivr.operator`).
     pub queue: BTreeMap<String, AcdQueueConfig>,

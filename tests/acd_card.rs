@@ -260,3 +260,47 @@ async fn the_card_of_a_caller() {
     assert_eq!(card(None, None).await, None);
     assert_eq!(card(Some(""), Some(" ")).await, None);
 }
+
+/// The estimated wait uses the queue's own average handle time: talk plus after-call work
+/// of its last answered calls; none yet → no figure (the configured default applies).
+#[tokio::test]
+async fn average_handle_time_of_a_queue() {
+    let env = common::TestEnv::new().await;
+    let pool = postgres::pool(env.db_url(), 1).unwrap();
+    migrate::run(&pool).await.unwrap();
+    let db = env.pg().await;
+    let records = contactd::store::acd_calls::AcdCalls::new(pool);
+    assert_eq!(records.average_handle_s("general", 50).await.unwrap(), None);
+    for (i, (queue, talk, wrap)) in [
+        ("general", Some(100.0), Some(20.0)),
+        ("general", Some(200.0), None),
+        ("general", None, None), // abandoned: not handled
+        ("meter", Some(900.0), Some(0.0)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        db.execute(
+            "INSERT INTO acd_calls (call_uuid, node, queue, entered_at, talk_s, wrap_up_s)
+             VALUES ($1, 'fs1', $2, $3, $4, $5)",
+            &[
+                &Uuid::new_v4(),
+                &queue,
+                &(t0() + Duration::minutes(i as i64)),
+                &talk,
+                &wrap,
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        records.average_handle_s("general", 50).await.unwrap(),
+        Some(160.0)
+    );
+    // Only the last calls count.
+    assert_eq!(
+        records.average_handle_s("general", 1).await.unwrap(),
+        Some(200.0)
+    );
+}

@@ -165,6 +165,27 @@ impl AcdCalls {
         .await
     }
 
+    /// Mean seconds of talk plus after-call work over the queue's last `last` answered calls.
+    pub async fn average_handle_s(
+        &self,
+        queue: &str,
+        last: i64,
+    ) -> Result<Option<f64>, StoreError> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_one(
+                "SELECT avg(talk_s + COALESCE(wrap_up_s, 0)) FROM (
+                     SELECT talk_s, wrap_up_s FROM acd_calls
+                     WHERE queue = $1 AND talk_s IS NOT NULL
+                     ORDER BY entered_at DESC LIMIT $2) t",
+                &[&queue, &last],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// Stores a callback promise; returns its id.
     pub async fn add_callback(
         &self,

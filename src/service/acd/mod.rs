@@ -101,6 +101,8 @@ struct Inner {
     /// Their tasks (and offers'), stopped when contactd stops.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     ids: Mutex<HashMap<String, i64>>,
+    /// Average handle time per queue and when it was read.
+    aht: Mutex<HashMap<String, (std::time::Instant, Duration)>>,
     webhook: Option<webhook::Webhook>,
     /// For dialing callbacks' customers on a trunk (line leases, call rows).
     dialing: Option<(
@@ -147,6 +149,7 @@ impl Acd {
                 owned: Mutex::new(HashSet::new()),
                 tasks: Mutex::new(Vec::new()),
                 ids: Mutex::new(HashMap::new()),
+                aht: Mutex::new(HashMap::new()),
                 webhook,
                 dialing,
                 config,
@@ -747,8 +750,34 @@ impl Acd {
                 .count(),
             _ => 0,
         };
-        let aht = self.cfg().default_handle_seconds;
-        crate::core::acd::queue::estimate_wait(position, staffed, Duration::from_secs(aht))
+        let aht = self.average_handle(queue).await;
+        crate::core::acd::queue::estimate_wait(position, staffed, aht)
+    }
+
+    /// The queue's average handle time (talk + after-call work) over its last answered
+    /// calls, read at most once a minute; the configured default until there are any.
+    async fn average_handle(&self, queue: &str) -> Duration {
+        let fresh = Duration::from_secs(60);
+        if let Some((at, aht)) = self.inner.aht.lock().expect("aht").get(queue) {
+            if at.elapsed() < fresh {
+                return *aht;
+            }
+        }
+        let default = Duration::from_secs(self.cfg().default_handle_seconds);
+        let aht = match self.inner.records.average_handle_s(queue, 50).await {
+            Ok(Some(s)) if s > 0.0 => Duration::from_secs_f64(s),
+            Ok(_) => default,
+            Err(e) => {
+                debug!(queue, "acd: average handle time: {e}");
+                default
+            }
+        };
+        self.inner
+            .aht
+            .lock()
+            .expect("aht")
+            .insert(queue.to_string(), (std::time::Instant::now(), aht));
+        aht
     }
 
     /// Callbacks are dialed when an operator of their queue is ready and nobody waits there.
