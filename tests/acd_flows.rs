@@ -421,7 +421,7 @@ async fn a_dropped_control_link_loses_no_waiting_caller() {
     let env = common::TestEnv::new().await;
     let (sim, app) = start(
         &env,
-        &[("1001", answers(100, Some(300)))],
+        &[("1001", answers(100, Some(1500)))],
         &Setup::default(),
         &[("1001", &[("general", 5)])],
     )
