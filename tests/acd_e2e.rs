@@ -227,6 +227,13 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
         .iter()
         .any(|c| c.contains("originate") && c.contains("freetdm/1/a/84952223344"));
     assert!(dialed, "the customer was dialed on the trunk");
+    let leg = sim.agent_offers("1001")[0].uuid.clone();
+    assert!(
+        sim.api_log()
+            .iter()
+            .any(|l| l.starts_with(&format!("sendmsg {leg}")) && l.contains("tone_stream://")),
+        "the operator heard ringback while the customer was dialed"
+    );
     // Abandoned callers are recorded with how long they waited.
     let row = acd_row(&env, &six[0]).await.unwrap();
     assert_eq!(

@@ -333,6 +333,12 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
         .trunk
         .iter()
         .find(|(_, t)| t.switch == acd.inner.node);
+    // The operator hears ringback (425 Hz, 1 s on, 4 s off) while the customer is dialed.
+    let _ = acd
+        .inner
+        .link
+        .execute(leg, "playback", "tone_stream://%(1000,4000,425);loops=-1")
+        .await;
     let result = match (trunk, &acd.inner.dialing) {
         (Some((name, t)), Some((calls, live))) => crate::service::dialer::place_call(
             &acd.inner.link,
