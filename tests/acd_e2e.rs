@@ -178,18 +178,8 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
             CallerStep::Dtmf("1".into()),
         ],
     );
-    let pg = env.pg().await;
     assert!(
-        common::eventually(WAIT, || async {
-            pg.query_opt(
-                "SELECT 1 FROM acd_callbacks WHERE number = '84952223344' AND queue = 'general'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .is_some()
-        })
-        .await,
+        callback_reaches(&env, "84952223344", "general", "pending").await,
         "callback stored"
     );
     assert_eq!(
@@ -209,16 +199,7 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
     assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 0 }).await);
     login(&app, "1001").await;
     assert!(
-        common::eventually(WAIT, || async {
-            pg.query_opt(
-                "SELECT 1 FROM acd_callbacks WHERE number = '84952223344' AND state = 'done'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .is_some()
-        })
-        .await,
+        callback_reaches(&env, "84952223344", "general", "done").await,
         "callback connected"
     );
     assert_eq!(sim.agent_offers("1001").len(), 1);

@@ -500,21 +500,12 @@ async fn a_full_queue_takes_a_callback_number_keyed_by_the_caller() {
             CallerStep::Dtmf("84957770000#".into()),
         ],
     );
-    let pg = env.pg().await;
     assert!(
-        common::eventually(WAIT, || async {
-            pg.query_opt(
-                "SELECT 1 FROM acd_callbacks WHERE number = '84957770000' AND state = 'pending'
-                   AND call_uuid = $1::text::uuid",
-                &[&full],
-            )
-            .await
-            .unwrap()
-            .is_some()
-        })
-        .await,
+        callback_reaches(&env, "84957770000", "general", "pending").await,
         "callback stored with the keyed number"
     );
+    let (_, _, asked_by) = callback_of(&env, "84957770000").await.unwrap();
+    assert_eq!(asked_by.as_deref(), Some(full.as_str()));
     assert!(
         common::eventually(WAIT, || async {
             executed(&sim, &full)
@@ -601,18 +592,8 @@ async fn too_long_a_wait_overflows_to_a_callback_offer() {
             CallerStep::Dtmf("1".into()),
         ],
     );
-    let pg = env.pg().await;
     assert!(
-        common::eventually(WAIT, || async {
-            pg.query_opt(
-                "SELECT 1 FROM acd_callbacks WHERE number = '84956660011' AND queue = 'specialists'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .is_some()
-        })
-        .await,
+        callback_reaches(&env, "84956660011", "specialists", "pending").await,
         "callback stored"
     );
     assert!(executed(&sim, &c)

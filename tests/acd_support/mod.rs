@@ -253,3 +253,34 @@ pub async fn waiting(app: &App, queue: &str) -> usize {
         .find(|q| q.name == queue)
         .map_or(0, |q| q.waiting.len())
 }
+
+/// `(queue, state, call)` of the callback promised to `number`, once there is one.
+pub async fn callback_of(
+    env: &common::TestEnv,
+    number: &str,
+) -> Option<(String, String, Option<String>)> {
+    env.pg()
+        .await
+        .query_opt(
+            "SELECT queue, state, call_uuid::text FROM acd_callbacks WHERE number = $1",
+            &[&number],
+        )
+        .await
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+}
+
+/// Waits until the callback to `number` is in `state` (in `queue`); false if it never is.
+pub async fn callback_reaches(
+    env: &common::TestEnv,
+    number: &str,
+    queue: &str,
+    state: &str,
+) -> bool {
+    common::eventually(WAIT, || async {
+        callback_of(env, number)
+            .await
+            .is_some_and(|(q, s, _)| q == queue && s == state)
+    })
+    .await
+}
