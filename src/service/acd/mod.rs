@@ -37,6 +37,9 @@ pub use types::*;
 /// How long a caller's lease lasts without renewal: the longest a restarted contactd's
 /// callers go without announcements.
 const LEASE_MS: u64 = 6_000;
+/// A caller is adopted by another instance only this long after it entered the ACD, so the
+/// instance that admitted it has time to take its lease.
+const ADOPT_AFTER_MS: i64 = 10_000;
 /// Transfers wait ahead of every configured priority.
 const TRANSFER_PRIORITY: u8 = 250;
 
@@ -329,6 +332,18 @@ impl Acd {
             };
             if meta.kind == "callback_dial" {
                 continue; // driven by its offer; a stale one is reset by the scanner
+            }
+            let age_ms = now_ms() - meta.entered_ms;
+            if meta.kind == "callback" {
+                // Driven by the instance that took the call until it ends; one left behind
+                // by an instance that died in the middle of the offer is only cleared.
+                if age_ms > 600_000 {
+                    self.inner.store.del_meta(&call).await?;
+                }
+                continue;
+            }
+            if age_ms < ADOPT_AFTER_MS {
+                continue; // just admitted: the instance that took it claims it first
             }
             if !self
                 .inner
