@@ -367,12 +367,7 @@ impl InboundCalls {
         {
             let q = q.to_string();
             let _ = self.calls.set_outcome(uuid, "operator", "contactd").await;
-            let learned = data
-                .vars
-                .iter()
-                .filter(|(k, _)| k.starts_with("contactd_"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let learned = contactd_vars(&data);
             self.hand_over(session, &q, caller.as_deref(), learned)
                 .await;
             return;
@@ -380,12 +375,7 @@ impl InboundCalls {
         let mut flow = self.flow_for(&data);
         let mut last: Option<Outcome> = None;
         // What the flow set on the channel, for the operator's screen.
-        let mut learned: std::collections::BTreeMap<String, String> = data
-            .vars
-            .iter()
-            .filter(|(k, _)| k.starts_with("contactd_"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut learned = contactd_vars(&data);
         let ended = loop {
             let step = flow.next(last.as_ref());
             if let Step::SetVar { name, value } = &step {
@@ -424,6 +414,15 @@ impl InboundCalls {
         }
         session.finish("NORMAL_CLEARING").await;
     }
+}
+
+/// The `contactd_*` variables the dialplan set: what the operator's screen shows of the IVR.
+fn contactd_vars(data: &ChannelData) -> std::collections::BTreeMap<String, String> {
+    data.vars
+        .iter()
+        .filter(|(k, _)| k.starts_with("contactd_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 impl InboundCalls {

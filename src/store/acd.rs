@@ -486,6 +486,15 @@ impl AcdStore {
         Ok(())
     }
 
+    /// How many callers wait in `queue`.
+    pub async fn queue_len(&self, queue: &str) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("ZCARD")
+            .arg(self.queue_key(queue))
+            .query_async(&mut c)
+            .await?)
+    }
+
     /// Callers waiting in `queue`, head first.
     pub async fn waiting(&self, queue: &str) -> Result<Vec<String>, StoreError> {
         let mut c = self.conn.clone();
@@ -499,13 +508,7 @@ impl AcdStore {
 
     /// The operator's state name (`ready`, `offered`, `talking`, `missed`, ...), if known.
     pub async fn agent_state(&self, agent: &str) -> Result<Option<String>, StoreError> {
-        let mut c = self.conn.clone();
-        let s: Option<String> = redis::cmd("HGET")
-            .arg(self.key("agents"))
-            .arg(agent)
-            .query_async(&mut c)
-            .await?;
-        Ok(s.map(|s| s.split('|').next().unwrap_or_default().to_string()))
+        Ok(self.agent_info(agent).await?.map(|i| i.state))
     }
 
     /// Blind transfer: the call leaves `agent` (who goes to after-call work) and waits in
@@ -709,11 +712,16 @@ impl AcdStore {
         Ok(self.hget("parked", call).await?.is_some())
     }
 
+    /// Forgets the caller: its meta, park flag, operator leg and pending transfer, at once.
     pub async fn del_meta(&self, call: &str) -> Result<(), StoreError> {
-        self.hdel("parked", call).await?;
-        self.hdel("meta", call).await?;
-        self.hdel("legs", call).await?;
-        self.hdel("transfers", call).await
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for hash in ["parked", "meta", "legs", "transfers"] {
+            pipe.cmd("HDEL").arg(self.key(hash)).arg(call).ignore();
+        }
+        pipe.query_async::<()>(&mut c).await?;
+        Ok(())
     }
 
     /// Every caller contactd still holds, with its meta.

@@ -105,12 +105,10 @@ pub async fn gone_unseen(acd: &Acd, call: &str) {
 /// The talk of `call` is over: its operator goes to after-call work. Returns the outcome
 /// if the call was talking.
 async fn finish_talk(acd: &Acd, call: &str, now: i64) -> Option<&'static str> {
-    let store = &acd.inner.store;
-    let agent = store.offered_to(call).await.ok().flatten()?;
-    if !store.finish(call, &agent, now).await.unwrap_or(false) {
+    let agent = acd.inner.store.offered_to(call).await.ok().flatten()?;
+    if !acd.end_talk(call, &agent, now).await {
         return None;
     }
-    acd.log_state(&agent, "wrap_up", "", ms_to_time(now)).await;
     if let Ok(u) = Uuid::parse_str(call) {
         let _ = acd.inner.records.talk_ended(u, ms_to_time(now)).await;
     }

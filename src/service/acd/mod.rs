@@ -549,6 +549,22 @@ impl Acd {
         }
     }
 
+    /// The operator's talk on `call` is over: after-call work, logged. False if they were
+    /// not talking with it (already finished, or never answered).
+    pub(crate) async fn end_talk(&self, call: &str, agent: &str, now: i64) -> bool {
+        if !self
+            .inner
+            .store
+            .finish(call, agent, now)
+            .await
+            .unwrap_or(false)
+        {
+            return false;
+        }
+        self.log_state(agent, "wrap_up", "", ms_to_time(now)).await;
+        true
+    }
+
     /// An operator's own change of state (feature code or API). Returns the new state.
     pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<String, AcdError> {
         if self.inner.operators.get(login).await?.is_none() {
@@ -701,15 +717,7 @@ impl Acd {
         let skills = self.inner.store.skills().await?;
         let mut out = Vec::new();
         for (name, q) in &self.cfg().queue {
-            let ready = agents
-                .iter()
-                .filter(|(a, i)| {
-                    i.state == "ready"
-                        && skills
-                            .iter()
-                            .any(|(sa, g, l)| sa == a && *g == q.group && *l >= q.min_level)
-                })
-                .count();
+            let ready = count_operators(&agents, &skills, &q.group, q.min_level, |s| s == "ready");
             out.push(QueueView {
                 name: name.clone(),
                 group: q.group.clone(),
@@ -752,17 +760,13 @@ impl Acd {
     pub(crate) async fn estimated_wait(&self, queue: &str, position: u64) -> Duration {
         let group = self.cfg().queue.get(queue).map(|q| q.group.clone());
         let staffed = match (
+            group,
             self.inner.store.agents().await,
             self.inner.store.skills().await,
         ) {
-            (Ok(a), Ok(s)) => a
-                .iter()
-                .filter(|(ag, i)| {
-                    !matches!(i.state.as_str(), "loggedout" | "absent" | "break")
-                        && s.iter()
-                            .any(|(sa, g, _)| sa == ag && Some(g) == group.as_ref())
-                })
-                .count(),
+            (Some(g), Ok(a), Ok(s)) => count_operators(&a, &s, &g, 0, |st| {
+                !matches!(st, "loggedout" | "absent" | "break")
+            }),
             _ => 0,
         };
         let aht = self.average_handle(queue).await;
@@ -801,17 +805,40 @@ impl Acd {
         records
             .reset_stale_callbacks((self.cfg().ring_timeout_seconds + 120) as f64)
             .await?;
-        for q in self.queues().await? {
-            if q.ready_operators == 0 || !q.waiting.is_empty() {
+        let agents = self.inner.store.agents().await?;
+        let skills = self.inner.store.skills().await?;
+        for (name, q) in &self.cfg().queue {
+            let ready = count_operators(&agents, &skills, &q.group, q.min_level, |s| s == "ready");
+            if ready == 0 || self.inner.store.queue_len(name).await? > 0 {
                 continue;
             }
-            let Some(cb) = records.take_callback(&q.name).await? else {
+            let Some(cb) = records.take_callback(name).await? else {
                 continue;
             };
             offer::start_callback(self.clone(), cb).await;
         }
         Ok(())
     }
+}
+
+/// How many operators, by one read of the live states and skills, have `group` at
+/// `min_level` or above and a state `in_state` accepts.
+fn count_operators(
+    agents: &[(String, crate::store::acd::AgentInfo)],
+    skills: &[(String, String, u8)],
+    group: &str,
+    min_level: u8,
+    in_state: impl Fn(&str) -> bool,
+) -> usize {
+    agents
+        .iter()
+        .filter(|(a, i)| {
+            in_state(&i.state)
+                && skills
+                    .iter()
+                    .any(|(sa, g, l)| sa == a && g == group && *l >= min_level)
+        })
+        .count()
 }
 
 /// Redis state name → the name in `operator_states` and the API.

@@ -221,7 +221,7 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
             }
         }
         warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
-        end_talk(acd, r).await;
+        acd.end_talk(&r.call, &r.agent, now_ms()).await;
         return;
     }
     info!(call = %r.call, operator = %r.agent, "acd: answered and bridged");
@@ -232,15 +232,6 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
             .records
             .answered(u, id, &recording, ms_to_time(now))
             .await;
-    }
-}
-
-/// The operator's part of `r` is over (the bridge failed, the callback was not reached):
-/// after-call work.
-async fn end_talk(acd: &Acd, r: &Reservation) {
-    let done = acd.inner.store.finish(&r.call, &r.agent, now_ms()).await;
-    if matches!(done, Ok(true)) {
-        acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
     }
 }
 
@@ -401,7 +392,7 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
         .callback_result(id, state, op, &outcome)
         .await;
     let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-    end_talk(acd, r).await;
+    acd.end_talk(&r.call, &r.agent, now_ms()).await;
     let _ = store.del_meta(&r.call).await;
 }
 
@@ -468,13 +459,7 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
     let end_item = |reason: &'static str| {
         let (item, call) = (item.clone(), call.clone());
         async move {
-            if store
-                .finish(&item, &r.agent, now_ms())
-                .await
-                .unwrap_or(false)
-            {
-                acd.log_state(&r.agent, "wrap_up", "", Utc::now()).await;
-            }
+            acd.end_talk(&item, &r.agent, now_ms()).await;
             let _ = store.del_meta(&item).await;
             info!(call = %call, operator = %r.agent, "acd: consult ended ({reason})");
         }
