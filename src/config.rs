@@ -1146,6 +1146,42 @@ mod tests {
     }
 
     #[test]
+    fn acd_mistakes_are_named_by_key() {
+        let text = format!(
+            "{GOOD}
+[acd]
+ring_timeout_seconds = 0
+music_on_hold = \"moh music.wav\"
+webhook_url = \"https://crm.example/pop\"
+[acd.queue.general]
+max_waiting = 0
+overflow = \"queue:nowhere\"
+[acd.queue.Meter]
+overflow = \"queue:Meter\"
+[ivr]
+operator = \"queue:sales\"
+"
+        );
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        for key in [
+            "acd.ring_timeout_seconds",
+            "acd.music_on_hold",
+            "acd.webhook_url",
+            "acd.queue.general.max_waiting",
+            "acd.queue.general.overflow: names a queue that is not configured",
+            "acd.queue.Meter: name must be",
+            "acd.queue.Meter.overflow: cannot overflow to itself",
+            "ivr.operator: names an [acd.queue.NAME]",
+        ] {
+            assert!(err.contains(key), "{key} missing in: {err}");
+        }
+        // The defaults are valid, and the IVR hands over to the general queue.
+        let cfg = Config::from_toml(GOOD).unwrap();
+        assert_eq!(cfg.ivr.operator, "queue:general");
+        assert_eq!(cfg.acd.queue["general"].max_waiting, 6);
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let cfg = Config::from_toml(GOOD).unwrap();
         let dump = format!("{cfg:?}");
