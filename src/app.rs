@@ -101,7 +101,13 @@ impl App {
     pub async fn start(config: Config) -> Result<App, AppError> {
         let config = Arc::new(config);
         let (pool, live) = open_stores(&config).await?;
-        let calls = Calls::new(pool.clone());
+        let spool = crate::store::journal::spool_path(
+            &config.daemon.spool_dir,
+            &config.daemon.instance,
+            config.postgres.url.expose(),
+        );
+        let journal = crate::store::journal::Journal::open(&spool, pool.clone())?;
+        let calls = Calls::with_journal(journal.clone());
 
         let (accept_stop, accept_rx) = watch::channel(false);
         let (final_stop, final_rx) = watch::channel(false);
@@ -114,6 +120,14 @@ impl App {
             tasks.push(task);
         }
         drop(sink);
+        tasks.push(tokio::spawn(journal.clone().run(final_rx.clone())));
+        tasks.push(tokio::spawn(
+            Arc::new(crate::service::leases::LeaseGuard {
+                live: live.clone(),
+                links: links.clone(),
+            })
+            .run(final_rx.clone()),
+        ));
         let records = tokio::spawn(
             Records {
                 calls: calls.clone(),
@@ -140,7 +154,6 @@ impl App {
                 source,
             })?;
 
-        let pool_for_campaigns = pool.clone();
         let acd_store =
             crate::store::acd::AcdStore::connect(config.redis.url.expose(), &config.redis.prefix)
                 .await
@@ -167,7 +180,7 @@ impl App {
             calls: calls.clone(),
             outbound_live: Arc::new(AtomicUsize::new(0)),
             draining: Arc::new(AtomicBool::new(false)),
-            campaigns: crate::store::campaigns::Campaigns::new(pool_for_campaigns),
+            campaigns: crate::store::campaigns::Campaigns::with_journal(journal.clone()),
             acd: acd.clone(),
         });
         let runner = Arc::new(crate::service::campaigns::CampaignRunner::new(
@@ -230,8 +243,23 @@ impl App {
         self.shared.links.iter().find(|l| l.name() == name)
     }
 
-    /// Waits until at least one switch link is connected and resynced.
+    /// Waits until at least one switch link is connected and resynced, and the line
+    /// leases are trusted (rebuilt from the switches if Redis had none).
     pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        if !self.wait_linked(timeout).await {
+            return false;
+        }
+        while !self.shared.live.leases_trusted().await.unwrap_or(false) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
+    async fn wait_linked(&self, timeout: Duration) -> bool {
         let mut watches: Vec<_> = self.shared.links.iter().map(|l| l.watch_status()).collect();
         tokio::time::timeout(timeout, async {
             loop {

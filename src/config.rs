@@ -405,6 +405,9 @@ pub struct DaemonConfig {
     pub instance: String,
     /// Where recordings made by the switch are stored (must be shared with FreeSWITCH).
     pub recordings_dir: PathBuf,
+    /// Local write spool: call, campaign, reading and ACD records written while PostgreSQL
+    /// is away wait here (fsync'd) until it is back. Must be on a local disk.
+    pub spool_dir: PathBuf,
 }
 
 impl Default for DaemonConfig {
@@ -412,6 +415,7 @@ impl Default for DaemonConfig {
         Self {
             instance: "contactd-1".into(),
             recordings_dir: PathBuf::from("/var/lib/contactd/recordings"),
+            spool_dir: PathBuf::from("/var/lib/contactd/spool"),
         }
     }
 }

@@ -253,6 +253,44 @@ impl SwitchLink {
         Some(body.trim() == "true")
     }
 
+    /// The switch's live channels now (`show channels as json`).
+    pub async fn channels(&self) -> Result<Vec<SnapshotRow>, LinkError> {
+        let body = self.api("show channels as json").await?;
+        parse_show_channels(&body).map_err(|e| LinkError::Refused {
+            node: self.shared.name.clone(),
+            reply: e,
+        })
+    }
+
+    /// A channel variable; None when the channel or the variable does not exist.
+    pub async fn getvar(&self, uuid: &str, var: &str) -> Result<Option<String>, LinkError> {
+        let bad = |e: crate::esl::commands::InvalidValue| {
+            self.esl_err(EslError::protocol_error(e.to_string()))
+        };
+        let uuid = crate::esl::commands::ChannelUuid::parse(uuid).map_err(bad)?;
+        if !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(self.esl_err(EslError::protocol_error(format!(
+                "bad variable name {var:?}"
+            ))));
+        }
+        let body = self.api(&format!("uuid_getvar {uuid} {var}")).await?;
+        let v = body.trim();
+        Ok((!v.is_empty() && v != "_undef_" && !v.starts_with("-ERR")).then(|| v.to_string()))
+    }
+
+    /// Waits up to `limit` for the link to be connected (and resynced).
+    pub async fn wait_connected(&self, limit: Duration) -> bool {
+        let mut status = self.watch_status();
+        tokio::time::timeout(limit, async {
+            status
+                .wait_for(|s| *s == LinkStatus::Connected)
+                .await
+                .is_ok()
+        })
+        .await
+            == Ok(true)
+    }
+
     /// `sendmsg <uuid>` execute with event-lock; returns the `Event-UUID` that comes back
     /// as `Application-UUID` in the application's EXECUTE_COMPLETE.
     pub async fn execute(&self, uuid: &str, app: &str, arg: &str) -> Result<String, LinkError> {

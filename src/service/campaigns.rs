@@ -4,7 +4,7 @@
 //! report queued for e-mail when the last subscriber is done. After a crash it picks up the
 //! subscribers that were being dialled without calling anyone who may have heard the message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,16 +12,18 @@ use std::time::Duration;
 use chrono::Utc;
 use chrono_tz::Tz;
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
 use crate::config::Config;
 use crate::core::campaign::outcome::{self, decide, Next, Outcome, RetryPolicy};
 use crate::core::campaign::window::Window;
+use crate::core::channels::SwitchEvent;
 use crate::esl::commands::{AfterAnswer, ChannelUuid};
+use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
-use crate::service::notice_call::{self, Heard, Script};
+use crate::service::notice_call::{self, Heard, Script, Start};
 use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, Target};
 use crate::store::postgres::Calls;
 use crate::store::redis::LiveState;
@@ -38,7 +40,14 @@ pub struct CampaignRunner {
     active: Arc<Mutex<HashMap<i64, usize>>>,
     /// A call ended: a line is free now, no need to wait for the next tick.
     line_freed: Arc<tokio::sync::Notify>,
+    /// Subscribers (campaign, contact) a task of this instance is calling: recovery leaves
+    /// them alone.
+    driving: Arc<Mutex<HashSet<(i64, i64)>>>,
 }
+
+/// How often stranded subscribers (a flow that could not finish, a lost originate reply)
+/// are looked for when nothing else triggers it.
+const RECOVER_EVERY: Duration = Duration::from_secs(10);
 
 /// Budget key of a campaign's line leases in Redis.
 pub fn budget_of(id: i64) -> String {
@@ -63,6 +72,7 @@ impl CampaignRunner {
             draining,
             active: Arc::default(),
             line_freed: Arc::default(),
+            driving: Arc::default(),
         }
     }
 
@@ -84,8 +94,32 @@ impl CampaignRunner {
             error!("campaign recovery: {e}");
         }
         let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let mut sweep = tokio::time::interval(RECOVER_EVERY);
+        let mut statuses: Vec<_> = self.links.iter().map(|l| l.watch_status()).collect();
+        let mut backlog = self.campaigns.backlog();
         loop {
+            // A link back, or the spooled writes all in PostgreSQL again: look for the
+            // subscribers whose calls could not be followed meanwhile.
+            let relinked = futures_util::future::select_all(
+                statuses.iter_mut().map(|w| Box::pin(w.changed())),
+            );
             tokio::select! {
+                _ = relinked => {
+                    if self.links.iter().all(|l| l.status() == LinkStatus::Connected) {
+                        if let Err(e) = self.recover().await {
+                            warn!("campaign recovery after reconnect: {e}");
+                        }
+                    }
+                }
+                _ = sweep.tick() => {
+                    let now_backlog = self.campaigns.backlog();
+                    if now_backlog == 0 || backlog > 0 {
+                        if let Err(e) = self.recover().await {
+                            warn!("campaign recovery: {e}");
+                        }
+                    }
+                    backlog = now_backlog;
+                }
                 _ = tick.tick() => {
                     if let Err(e) = self.tick().await {
                         warn!("campaign runner: {e}");
@@ -106,8 +140,14 @@ impl CampaignRunner {
     }
 
     async fn tick(self: &Arc<Self>) -> Result<(), StoreError> {
+        // Every attempt is durably written before its originate: while earlier record
+        // writes wait for PostgreSQL, nobody new is dialed.
+        if self.campaigns.backlog() > 0 {
+            return Ok(());
+        }
+        let leases_ok = self.live.leases_trusted().await.unwrap_or(false);
         for c in self.campaigns.active().await? {
-            if c.state == "running" && !self.draining.load(Ordering::SeqCst) {
+            if c.state == "running" && leases_ok && !self.draining.load(Ordering::SeqCst) {
                 self.dial_more(&c).await?;
             }
             if self.campaigns.finish_if_complete(c.id).await? {
@@ -181,44 +221,68 @@ impl CampaignRunner {
                     .await?;
                 continue;
             }
-            let blocked = crate::lists::dnc::is_blocked_in(self.campaigns.pool(), &t.phone)
-                .await
-                .unwrap_or(false);
+            // Fails closed: a do-not-call list that cannot be read blocks the call for now.
+            let blocked =
+                match crate::lists::dnc::is_blocked_in(self.campaigns.pool(), &t.phone).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        warn!(
+                            campaign = c.id,
+                            "do-not-call list unreadable, dialing later: {e}"
+                        );
+                        self.campaigns
+                            .requeue(c.id, t.contact_id, now + chrono::Duration::seconds(30))
+                            .await?;
+                        continue;
+                    }
+                };
             if blocked {
                 self.campaigns
                     .skip(c.id, t.contact_id, Outcome::Dnc.as_str())
                     .await?;
                 continue;
             }
-            *self
-                .active
-                .lock()
-                .expect("active lock")
-                .entry(c.id)
-                .or_default() += 1;
             let me = self.clone();
             let c = c.clone();
-            tokio::spawn(async move {
-                if let Err(e) = me.call_one(&c, &t).await {
-                    warn!(campaign = c.id, contact = t.contact_id, "call: {e}");
-                    let _ = me
-                        .campaigns
-                        .requeue(
-                            c.id,
-                            t.contact_id,
-                            Utc::now() + chrono::Duration::seconds(30),
-                        )
-                        .await;
-                }
-                *me.active
-                    .lock()
-                    .expect("active lock")
-                    .entry(c.id)
-                    .or_default() -= 1;
-                me.line_freed.notify_one();
+            self.spawn_driver(c.id, t.contact_id, async move {
+                me.call_one(&c, &t).await;
             });
         }
         Ok(())
+    }
+
+    /// Runs `f` as the one task calling `contact`; the line count and the recovery's
+    /// exclusion follow it.
+    fn spawn_driver(
+        self: &Arc<Self>,
+        campaign: i64,
+        contact: i64,
+        f: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        *self
+            .active
+            .lock()
+            .expect("active lock")
+            .entry(campaign)
+            .or_default() += 1;
+        self.driving
+            .lock()
+            .expect("driving lock")
+            .insert((campaign, contact));
+        let me = self.clone();
+        tokio::spawn(async move {
+            f.await;
+            me.driving
+                .lock()
+                .expect("driving lock")
+                .remove(&(campaign, contact));
+            *me.active
+                .lock()
+                .expect("active lock")
+                .entry(campaign)
+                .or_default() -= 1;
+            me.line_freed.notify_one();
+        });
     }
 
     fn policy(c: &Campaign) -> RetryPolicy {
@@ -249,19 +313,50 @@ impl CampaignRunner {
             .await
     }
 
-    async fn call_one(&self, c: &Campaign, t: &Target) -> Result<(), StoreError> {
+    /// Calls one subscriber and records the attempt; every path ends with the attempt's
+    /// outcome written (durably: spooled if PostgreSQL is away) and the call hung up.
+    async fn call_one(self: &Arc<Self>, c: &Campaign, t: &Target) {
         let cfg = &self.config;
         let Some(link) = self.link_for(&c.trunk) else {
-            return Err(StoreError::NotFound(format!("switch of trunk {}", c.trunk)));
+            warn!(campaign = c.id, trunk = %c.trunk, "no switch for the campaign's trunk");
+            self.log_write(
+                self.campaigns
+                    .requeue(
+                        c.id,
+                        t.contact_id,
+                        Utc::now() + chrono::Duration::seconds(30),
+                    )
+                    .await,
+            );
+            return;
         };
         let trunk = &cfg.trunk[&c.trunk];
         let number = crate::core::numbers::dial_string_number(&t.phone, &cfg.dialing);
         let uuid = ChannelUuid::new_random();
         let id = Uuid::parse_str(uuid.as_str()).expect("random uuid");
         let attempt_no = t.attempts + 1;
-        self.campaigns
+        // Written before the originate, straight to PostgreSQL: no originate without it.
+        if let Err(e) = self
+            .campaigns
             .insert_attempt(id, c.id, t.contact_id, attempt_no, &number)
-            .await?;
+            .await
+        {
+            warn!(
+                campaign = c.id,
+                contact = t.contact_id,
+                "attempt not written, not dialing: {e}"
+            );
+            self.log_write(
+                self.campaigns
+                    .requeue(
+                        c.id,
+                        t.contact_id,
+                        Utc::now() + chrono::Duration::seconds(5),
+                    )
+                    .await,
+            );
+            return;
+        }
         let watch = link.watch_call(uuid.as_str());
         let budget = budget_of(c.id);
         let placed = place_call(
@@ -283,9 +378,12 @@ impl CampaignRunner {
         )
         .await;
         let end = match placed {
-            // No line was free (here or on the switch): nothing reached the subscriber, so
-            // it is not an attempt; try again shortly.
-            Err(DialError::NoLine(_)) => return self.not_an_attempt(c, t, id).await,
+            // Nothing reached the subscriber (no line here or on the switch, a store or
+            // the link away before the originate was sent): not an attempt; again shortly.
+            Err(e) if e.not_sent() => {
+                debug!(campaign = c.id, contact = t.contact_id, "not dialed: {e}");
+                return self.not_an_attempt(c, t, id).await;
+            }
             Ok(DialResult::Failed { cause, .. }) if outcome::no_line(&cause) => {
                 return self.not_an_attempt(c, t, id).await
             }
@@ -297,49 +395,201 @@ impl CampaignRunner {
                     ..Default::default()
                 }
             }
+            // The originate may have rung, or be answered and waiting: look it up.
             Err(e) => {
-                warn!(campaign = c.id, "originate to {number}: {e}");
-                AttemptEnd {
-                    cause: None,
-                    outcome: Outcome::Failed.as_str().into(),
-                    ..Default::default()
-                }
+                warn!(campaign = c.id, %id, "originate result lost ({e}); looking the call up");
+                self.reattach(c, id, watch, false).await
             }
             Ok(DialResult::Failed { cause, .. }) => AttemptEnd {
                 outcome: outcome::unanswered(&cause).as_str().into(),
                 cause: Some(cause),
                 ..Default::default()
             },
-            Ok(DialResult::Answered(_)) => {
-                self.campaigns.attempt_answered(id).await?;
-                self.campaigns.attempt_playback_started(id).await?;
-                let heard = notice_call::drive(
-                    link,
-                    watch,
-                    Script {
-                        audio: &c.audio,
-                        confirm: c.confirm.then(|| self.confirm_args()),
-                        limit: Duration::from_secs(30 * 60),
-                    },
-                )
-                .await;
-                answered_end(&heard)
-            }
+            Ok(DialResult::Answered(_)) => self.play(c, id, link, watch, Start::Fresh).await,
         };
-        self.campaigns.finish_attempt(id, &end).await?;
-        let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
-        self.settle(c, t.contact_id, attempt_no, outcome).await
+        self.finish(c, t.contact_id, attempt_no, id, &end).await;
     }
 
-    async fn not_an_attempt(&self, c: &Campaign, t: &Target, id: Uuid) -> Result<(), StoreError> {
-        self.campaigns.delete_attempt(id).await?;
-        self.campaigns
-            .requeue(
-                c.id,
-                t.contact_id,
-                Utc::now() + chrono::Duration::seconds(1),
-            )
-            .await
+    /// Records the attempt's end and the subscriber's next step.
+    async fn finish(
+        &self,
+        c: &Campaign,
+        contact: i64,
+        attempt_no: i32,
+        id: Uuid,
+        end: &AttemptEnd,
+    ) {
+        if end.outcome == NOT_SENT {
+            self.log_write(self.campaigns.delete_attempt(id).await);
+            self.log_write(
+                self.campaigns
+                    .requeue(c.id, contact, Utc::now() + chrono::Duration::seconds(1))
+                    .await,
+            );
+            return;
+        }
+        self.log_write(self.campaigns.finish_attempt(id, end).await);
+        let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
+        self.log_write(self.settle(c, contact, attempt_no, outcome).await);
+    }
+
+    /// A record write that failed even through the journal (PostgreSQL refused it, or the
+    /// spool's disk failed): said loudly, with what was lost.
+    fn log_write(&self, r: Result<(), StoreError>) {
+        if let Err(e) = r {
+            error!("campaign record not written: {e}");
+        }
+    }
+
+    /// Plays the message on an answered call and tells what the subscriber heard.
+    async fn play(
+        &self,
+        c: &Campaign,
+        id: Uuid,
+        link: &SwitchLink,
+        watch: crate::esl::control::CallWatch,
+        start: Start,
+    ) -> AttemptEnd {
+        self.log_write(self.campaigns.attempt_answered(id).await);
+        self.log_write(self.campaigns.attempt_playback_started(id).await);
+        let heard = notice_call::drive(link, watch, self.script(c), start).await;
+        answered_end(&heard)
+    }
+
+    fn script<'a>(&self, c: &'a Campaign) -> Script<'a> {
+        let message = notice_call::wav_length(&c.audio).unwrap_or(Duration::from_secs(u64::from(
+            self.config.campaigns.max_message_seconds,
+        )));
+        Script {
+            audio: &c.audio,
+            confirm: c.confirm.then(|| self.confirm_args()),
+            message,
+            // two tries of the prompt (a few seconds) with 5 s for the key, and the
+            // "invalid entry" prompt between them
+            confirm_time: Duration::from_secs(30),
+        }
+    }
+
+    /// Takes over attempt `id` whose call this instance lost sight of (a lost originate
+    /// reply, a restart): a live channel's flow is continued (ringing: wait for the answer;
+    /// answered: the message), a gone one gets the outcome its recorded events allow, or
+    /// `unknown` — never `failed`, which would call back someone who may have answered.
+    async fn reattach(
+        &self,
+        c: &Campaign,
+        id: Uuid,
+        mut watch: crate::esl::control::CallWatch,
+        message_sent: bool,
+    ) -> AttemptEnd {
+        let unknown = || AttemptEnd {
+            outcome: Outcome::Unknown.as_str().into(),
+            ..Default::default()
+        };
+        let Some(link) = self.link_for(&c.trunk) else {
+            return unknown();
+        };
+        if !link.wait_connected(Duration::from_secs(60)).await {
+            warn!(campaign = c.id, %id, "switch still unreachable; outcome unknown");
+            return unknown();
+        }
+        let uuid = id.to_string();
+        let row = match link.channels().await {
+            Ok(rows) => rows.into_iter().find(|r| r.uuid == uuid),
+            Err(e) => {
+                warn!(campaign = c.id, %id, "cannot list the switch's channels: {e}");
+                return unknown();
+            }
+        };
+        let Some(row) = row else {
+            return self.ended_unseen(id, message_sent).await;
+        };
+        if row.answered {
+            return self
+                .play(c, id, link, watch, Start::Resume { message_sent })
+                .await;
+        }
+        // Still ringing: its answer or hang-up comes through the watch.
+        let ring = Duration::from_secs(c.ring_s.max(5) as u64 + 30);
+        let until = tokio::time::Instant::now() + ring;
+        loop {
+            match tokio::time::timeout_at(until, watch.recv()).await {
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Answer { .. }))) => {
+                    return self.play(c, id, link, watch, Start::Fresh).await
+                }
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => {
+                    return AttemptEnd {
+                        outcome: outcome::unanswered(&h.cause).as_str().into(),
+                        cause: Some(h.cause),
+                        q850: h.q850,
+                        ..Default::default()
+                    }
+                }
+                Ok(Some(WatchEvent::LinkLost)) => {
+                    return Box::pin(self.reattach(c, id, watch, message_sent)).await
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    let _ = link.api(&format!("uuid_kill {uuid} NO_ANSWER")).await;
+                    return AttemptEnd {
+                        outcome: Outcome::NoAnswer.as_str().into(),
+                        cause: Some("NO_ANSWER".into()),
+                        ..Default::default()
+                    };
+                }
+            }
+        }
+    }
+
+    /// The call is gone and contactd did not see it end: what the call record (written
+    /// from the switch's events) allows, else `unknown`.
+    async fn ended_unseen(&self, id: Uuid, message_sent: bool) -> AttemptEnd {
+        let rec = match self.calls.get(id).await {
+            Ok(Some(r)) => Some(r),
+            // No call row: it is written before the originate, so none was sent.
+            Ok(None) => return not_sent(),
+            Err(_) => None,
+        };
+        let known = rec.as_ref().and_then(|r| {
+            r.hangup_cause
+                .clone()
+                .filter(|c| c != "UNKNOWN")
+                .map(|c| (r, c))
+        });
+        match known {
+            Some((r, cause)) if r.answered_at.is_none() => AttemptEnd {
+                outcome: outcome::unanswered(&cause).as_str().into(),
+                cause: Some(cause),
+                q850: r.q850,
+                ..Default::default()
+            },
+            Some((r, cause)) if !message_sent => AttemptEnd {
+                // Answered and gone before the message started: heard nothing of it.
+                outcome: Outcome::ListenedPartial.as_str().into(),
+                cause: Some(cause),
+                q850: r.q850,
+                listened_ms: Some(0),
+                listened_full: Some(false),
+                ..Default::default()
+            },
+            _ => AttemptEnd {
+                outcome: Outcome::Unknown.as_str().into(),
+                cause: rec.and_then(|r| r.hangup_cause),
+                ..Default::default()
+            },
+        }
+    }
+
+    async fn not_an_attempt(&self, c: &Campaign, t: &Target, id: Uuid) {
+        self.log_write(self.campaigns.delete_attempt(id).await);
+        self.log_write(
+            self.campaigns
+                .requeue(
+                    c.id,
+                    t.contact_id,
+                    Utc::now() + chrono::Duration::seconds(1),
+                )
+                .await,
+        );
     }
 
     fn confirm_args(&self) -> String {
@@ -347,26 +597,37 @@ impl CampaignRunner {
         let prompt = |n: &str| format!("{}/{}/{n}.wav", p.dir.display(), p.language);
         // one key, two tries (one re-prompt), 5 s each
         format!(
-            "1 1 2 5000 # {} {} contactd_digits [0-9*#]",
+            "1 1 2 5000 # {} {} {} [0-9*#]",
             prompt("press_to_confirm"),
-            prompt("invalid_entry")
+            prompt("invalid_entry"),
+            notice_call::DIGITS_VAR,
         )
     }
 
-    /// Subscribers left `dialing` by a previous run: anyone who may have heard the message
-    /// is not called again; the others go back to the queue.
-    async fn recover(&self) -> Result<(), StoreError> {
+    /// Subscribers left `dialing` with nobody calling them (a previous run, a flow that
+    /// lost its call): anyone who may have heard the message is not called again; a call
+    /// still up is taken over; the others go back to the queue.
+    async fn recover(self: &Arc<Self>) -> Result<(), StoreError> {
+        if self.campaigns.backlog() > 0 {
+            // The stranded list would miss what is still spooled.
+            return Ok(());
+        }
         for c in self.campaigns.active().await? {
-            let stranded = self.campaigns.stranded(c.id).await?;
+            let stranded: Vec<_> = {
+                let all = self.campaigns.stranded(c.id).await?;
+                let driving = self.driving.lock().expect("driving lock");
+                all.into_iter()
+                    .filter(|s| !driving.contains(&(c.id, s.contact_id)))
+                    .collect()
+            };
             if stranded.is_empty() {
                 continue;
             }
             info!(
                 campaign = c.id,
                 n = stranded.len(),
-                "recovering calls of a previous run"
+                "recovering subscribers whose calls nobody follows"
             );
-            let link = self.link_for(&c.trunk);
             for s in stranded {
                 if let Some(outcome) = s.outcome.as_deref().and_then(Outcome::parse) {
                     // The attempt ended but the target was not updated.
@@ -380,42 +641,32 @@ impl CampaignRunner {
                         .await?;
                     continue;
                 };
-                let live = match link {
-                    Some(l) => l
-                        .api(&format!("uuid_exists {uuid}"))
-                        .await
-                        .map(|b| b.trim() == "true")
-                        .unwrap_or(false),
-                    None => false,
+                let Some(link) = self.link_for(&c.trunk) else {
+                    continue;
                 };
-                if live {
-                    // Nobody drives it any more; whatever it is doing, end it cleanly.
-                    if let Some(l) = link {
-                        let _ = l.hangup(&uuid.to_string(), "NORMAL_CLEARING").await;
-                    }
-                }
+                let watch = link.watch_call(&uuid.to_string());
+                let me = self.clone();
+                let c2 = c.clone();
                 let attempt_no = s.attempts + 1;
-                let outcome = if s.playback_started {
-                    // May have heard (part of) it: never again, and say we do not know how much.
-                    Outcome::Unknown
-                } else {
-                    // Never heard a word of it: a retry is safe.
-                    Outcome::Failed
-                };
-                self.campaigns
-                    .finish_attempt(
-                        uuid,
-                        &AttemptEnd {
-                            cause: None,
-                            outcome: outcome.as_str().into(),
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
-                self.settle(&c, s.contact_id, attempt_no, outcome).await?;
+                let message_sent = s.playback_started;
+                let contact = s.contact_id;
+                self.spawn_driver(c.id, contact, async move {
+                    let end = me.reattach(&c2, uuid, watch, message_sent).await;
+                    me.finish(&c2, contact, attempt_no, uuid, &end).await;
+                });
             }
         }
         Ok(())
+    }
+}
+
+/// Marks an attempt whose originate never left contactd (withdrawn, not an attempt).
+const NOT_SENT: &str = "not_sent";
+
+fn not_sent() -> AttemptEnd {
+    AttemptEnd {
+        outcome: NOT_SENT.into(),
+        ..Default::default()
     }
 }
 

@@ -24,6 +24,21 @@ pub enum DialError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// The originate was sent but its result was lost with the connection (or never came):
+    /// the channel may exist. Never a failure to retry: look it up once the link is back.
+    #[error("originate {uuid} not confirmed: {reason}")]
+    Unconfirmed { uuid: Uuid, reason: LinkError },
+}
+
+impl DialError {
+    /// Nothing reached the switch: the subscriber was not called.
+    pub fn not_sent(&self) -> bool {
+        match self {
+            DialError::NoLine(_) | DialError::Store(_) => true,
+            DialError::Link(LinkError::NotConnected(_)) => true,
+            DialError::Invalid(_) | DialError::Link(_) | DialError::Unconfirmed { .. } => false,
+        }
+    }
 }
 
 /// What the switch said about the originate.
@@ -99,11 +114,22 @@ pub async fn place_call(
     let deadline = Duration::from_secs(u64::from(req.ring_secs) + 30);
     let body = match link.bgapi(&orig.command(), deadline).await {
         Ok(body) => body,
+        Err(e @ LinkError::NotConnected(_)) => {
+            // Never written to the switch.
+            live.forget_held(uuid.as_str());
+            let _ = live
+                .release_line(req.trunk_name, req.budget, uuid.as_str())
+                .await;
+            return Err(e.into());
+        }
         Err(e) => {
             // The originate may or may not have reached the switch: the lease and the row
-            // stay until the next resync says whether the channel exists.
+            // stay until the channel is looked up.
             warn!(%uuid, "originate not confirmed: {e}");
-            return Err(e.into());
+            return Err(DialError::Unconfirmed {
+                uuid: id,
+                reason: e,
+            });
         }
     };
     let body = body.trim();
@@ -117,10 +143,15 @@ pub async fn place_call(
         .to_string();
     // No channel may ever have existed (CHAN_NOT_IMPLEMENTED, congestion): end it here;
     // if one did, its HANGUP_COMPLETE carries the same cause and changes nothing.
-    live.release_line(req.trunk_name, req.budget, uuid.as_str())
-        .await?;
-    calls
-        .mark_ended(&CallEnd {
+    // A release that fails is redone by the lease rebuild; the attempt's result stands.
+    if let Err(e) = live
+        .release_line(req.trunk_name, req.budget, uuid.as_str())
+        .await
+    {
+        warn!(%uuid, "line lease not released: {e}");
+    }
+    if let Err(e) = calls
+        .record_end(&CallEnd {
             uuid: id,
             cause: &cause,
             q850: None,
@@ -130,6 +161,9 @@ pub async fn place_call(
             hungup_by: "unknown",
             state: "failed",
         })
-        .await?;
+        .await
+    {
+        warn!(%uuid, "failed call's end not recorded: {e}");
+    }
     Ok(DialResult::Failed { uuid: id, cause })
 }

@@ -4,5 +4,6 @@ pub mod acd;
 pub mod campaigns;
 pub mod dialer;
 pub mod inbound;
+pub mod leases;
 pub mod notice_call;
 pub mod records;

@@ -4,7 +4,7 @@
 //!
 //! It is the only writer of those keys and columns from the event stream.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -28,10 +28,38 @@ pub struct Records {
 impl Records {
     /// Consumes node events until every link has stopped.
     pub async fn run(self, mut rx: mpsc::Receiver<NodeEvent>) {
-        while let Some(ev) = rx.recv().await {
+        // A resync whose PostgreSQL part could not run yet (the database is away, or
+        // spooled writes of these calls still wait): retried until it has, per node.
+        let mut owed: HashMap<String, NodeEvent> = HashMap::new();
+        loop {
+            let ev = if owed.is_empty() {
+                rx.recv().await
+            } else {
+                tokio::select! {
+                    ev = rx.recv() => ev,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                        for (node, ev) in std::mem::take(&mut owed) {
+                            if let Err(e) = self.handle(&ev).await {
+                                if e.is_retryable() {
+                                    owed.insert(node, ev);
+                                } else {
+                                    warn!(switch = %node, "reconciling with the switch: {e}");
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                }
+            };
+            let Some(ev) = ev else { return };
             // A store hiccup must not kill the loop; the next resync repairs what was missed.
             if let Err(e) = self.handle(&ev).await {
-                warn!("recording {ev:?}: {e}");
+                if let (NodeEvent::Resynced { node, .. }, true) = (&ev, e.is_retryable()) {
+                    warn!(switch = %node, "reconciling with the switch postponed: {e}");
+                    owed.insert(node.clone(), ev);
+                } else {
+                    warn!("recording {ev:?}: {e}");
+                }
             }
         }
     }
@@ -54,11 +82,13 @@ impl Records {
         match event {
             SwitchEvent::Create(c) => {
                 let info = format!("{}|{}", c.direction, c.name);
-                self.live.channel_up(node, &c.uuid, &info).await
+                self.redis(self.live.channel_up(node, &c.uuid, &info).await);
+                Ok(())
             }
             SwitchEvent::Rename { old, new } => {
-                self.live.channel_down(node, old).await?;
-                self.live.channel_up(node, new, "renamed").await
+                self.redis(self.live.channel_down(node, old).await);
+                self.redis(self.live.channel_up(node, new, "renamed").await);
+                Ok(())
             }
             SwitchEvent::Answer { uuid, at_us } => match Uuid::parse_str(uuid) {
                 Ok(u) => {
@@ -67,12 +97,17 @@ impl Records {
                 }
                 Err(_) => Ok(()),
             },
+            // PostgreSQL never waits on Redis: a lease that cannot be released now is
+            // rebuilt from the switch once Redis is back.
             SwitchEvent::Hangup(h) if h.complete => {
-                self.release(h).await?;
-                self.live.channel_down(node, &h.uuid).await?;
+                self.redis(self.release(h).await);
+                self.redis(self.live.channel_down(node, &h.uuid).await);
                 self.record_end(h).await
             }
-            SwitchEvent::Destroy { uuid } => self.live.channel_down(node, uuid).await,
+            SwitchEvent::Destroy { uuid } => {
+                self.redis(self.live.channel_down(node, uuid).await);
+                Ok(())
+            }
             SwitchEvent::ExecuteComplete {
                 uuid,
                 application,
@@ -86,9 +121,20 @@ impl Records {
         }
     }
 
+    /// A Redis write that failed: the live state is rebuilt from the switch before it is
+    /// trusted again (dialing waits meanwhile).
+    fn redis(&self, r: Result<(), StoreError>) {
+        if let Err(e) = r {
+            warn!("Redis: {e}; line leases will be rebuilt from the switch");
+            self.live.mark_dirty();
+        }
+    }
+
     async fn release(&self, h: &HangupInfo) -> Result<(), StoreError> {
         if let (Some(trunk), Some(budget)) = (&h.trunk, &h.budget) {
             self.live.release_line(trunk, budget, &h.uuid).await?;
+        } else {
+            self.live.forget_held(&h.uuid);
         }
         Ok(())
     }
@@ -104,7 +150,7 @@ impl Records {
             "unknown"
         };
         self.calls
-            .mark_ended(&CallEnd {
+            .record_end(&CallEnd {
                 uuid,
                 cause: &h.cause,
                 q850: h.q850,
@@ -118,8 +164,7 @@ impl Records {
                     "failed"
                 },
             })
-            .await?;
-        Ok(())
+            .await
     }
 
     /// The switch's list is the truth: Redis channels are replaced, leases of channels that
@@ -131,23 +176,17 @@ impl Records {
         rows: &[crate::core::channels::SnapshotRow],
         taken_at: chrono::DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let chans: Vec<(String, String)> = rows
-            .iter()
-            .map(|r| (r.uuid.clone(), format!("{}|{}", r.direction, r.name)))
-            .collect();
-        let n = self.live.replace_channels(node, &chans).await?;
-        let live: Vec<String> = rows.iter().map(|r| r.uuid.clone()).collect();
-        for (name, trunk) in &self.config.trunk {
-            if trunk.switch == node {
-                let budgets = self.live_budgets(name).await?;
-                let dropped = self
-                    .live
-                    .drop_dead_leases(name, &budgets, taken_at, &live)
-                    .await?;
-                if dropped > 0 {
-                    info!(trunk = %name, dropped, "released line leases of channels that ended while disconnected");
-                }
-            }
+        let n = rows.len();
+        if self.calls.backlog() > 0 {
+            // Their real ends may be among the spooled writes: close nothing as UNKNOWN
+            // before those are in.
+            return Err(StoreError::Unavailable(
+                "record writes still spooled".into(),
+            ));
+        }
+        if let Err(e) = self.reconcile_redis(node, rows, taken_at).await {
+            warn!(switch = %node, "Redis: {e}; line leases will be rebuilt from the switch");
+            self.live.mark_dirty();
         }
         let live_set: HashSet<&str> = rows.iter().map(|r| r.uuid.as_str()).collect();
         let mut closed = 0;
@@ -173,6 +212,33 @@ impl Records {
         self.calls
             .log_link(node, "resynced", "", Some(n as i32))
             .await
+    }
+
+    async fn reconcile_redis(
+        &self,
+        node: &str,
+        rows: &[crate::core::channels::SnapshotRow],
+        taken_at: chrono::DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let chans: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.uuid.clone(), format!("{}|{}", r.direction, r.name)))
+            .collect();
+        self.live.replace_channels(node, &chans).await?;
+        let live: Vec<String> = rows.iter().map(|r| r.uuid.clone()).collect();
+        for (name, trunk) in &self.config.trunk {
+            if trunk.switch == node {
+                let budgets = self.live_budgets(name).await?;
+                let dropped = self
+                    .live
+                    .drop_dead_leases(name, &budgets, taken_at, &live)
+                    .await?;
+                if dropped > 0 {
+                    info!(trunk = %name, dropped, "released line leases of channels that ended while disconnected");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Budgets that hold leases on `trunk` (the campaign names stored as lease values).

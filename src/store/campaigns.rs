@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
+use super::journal::{Journal, Write, Writer};
 use super::StoreError;
 
 #[derive(Debug, Clone)]
@@ -144,11 +145,31 @@ fn campaign(r: &tokio_postgres::Row) -> Campaign {
 #[derive(Clone)]
 pub struct Campaigns {
     pool: Pool,
+    writer: Writer,
 }
 
 impl Campaigns {
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self {
+            writer: Writer::Direct(pool.clone()),
+            pool,
+        }
+    }
+
+    /// Record writes still waiting in the journal's spool: no new originate meanwhile.
+    pub fn backlog(&self) -> u64 {
+        match &self.writer {
+            Writer::Direct(_) => 0,
+            Writer::Journal(j) => j.backlog(),
+        }
+    }
+
+    /// Attempt and target updates go through `journal` (kept while PostgreSQL is away).
+    pub fn with_journal(journal: Journal) -> Self {
+        Self {
+            pool: journal.pool().clone(),
+            writer: Writer::Journal(journal),
+        }
     }
 
     pub fn pool(&self) -> &Pool {
@@ -309,14 +330,14 @@ impl Campaigns {
         contact: i64,
         next_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE campaign_targets SET status = 'pending', next_at = $3
-             WHERE campaign_id = $1 AND contact_id = $2 AND status = 'dialing'",
-            &[&id, &contact, &next_at],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("campaign {id} contact {contact} requeued"),
+                "UPDATE campaign_targets SET status = 'pending', next_at = $3
+                 WHERE campaign_id = $1 AND contact_id = $2 AND status = 'dialing'",
+                vec![id.into(), contact.into(), next_at.into()],
+            ))
+            .await
     }
 
     /// An attempt was made; `next_at` = `None` means the subscriber is done with `outcome`.
@@ -328,28 +349,34 @@ impl Campaigns {
         outcome: &str,
         next_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE campaign_targets SET attempts = $3, outcome = $4,
-                    status = CASE WHEN $5::timestamptz IS NULL THEN 'done' ELSE 'pending' END,
-                    next_at = COALESCE($5, next_at)
-             WHERE campaign_id = $1 AND contact_id = $2",
-            &[&id, &contact, &attempts, &outcome, &next_at],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("campaign {id} contact {contact} attempt {attempts}: {outcome}"),
+                "UPDATE campaign_targets SET attempts = $3, outcome = $4,
+                        status = CASE WHEN $5::timestamptz IS NULL THEN 'done' ELSE 'pending' END,
+                        next_at = COALESCE($5, next_at)
+                 WHERE campaign_id = $1 AND contact_id = $2",
+                vec![
+                    id.into(),
+                    contact.into(),
+                    attempts.into(),
+                    outcome.into(),
+                    next_at.into(),
+                ],
+            ))
+            .await
     }
 
     /// Done without dialing (do-not-call).
     pub async fn skip(&self, id: i64, contact: i64, outcome: &str) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE campaign_targets SET status = 'done', outcome = $3
-             WHERE campaign_id = $1 AND contact_id = $2",
-            &[&id, &contact, &outcome],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("campaign {id} contact {contact} skipped: {outcome}"),
+                "UPDATE campaign_targets SET status = 'done', outcome = $3
+                 WHERE campaign_id = $1 AND contact_id = $2",
+                vec![id.into(), contact.into(), outcome.into()],
+            ))
+            .await
     }
 
     pub async fn insert_attempt(
@@ -372,52 +399,57 @@ impl Campaigns {
 
     /// An attempt that never reached the line (no free channel) is not an attempt.
     pub async fn delete_attempt(&self, uuid: Uuid) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute("DELETE FROM attempts WHERE uuid = $1", &[&uuid])
-            .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("attempt {uuid} withdrawn"),
+                "DELETE FROM attempts WHERE uuid = $1",
+                vec![uuid.into()],
+            ))
+            .await
     }
 
     pub async fn attempt_answered(&self, uuid: Uuid) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE attempts SET answered_at = COALESCE(answered_at, now()) WHERE uuid = $1",
-            &[&uuid],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("attempt {uuid} answered"),
+                "UPDATE attempts SET answered_at = COALESCE(answered_at, $2) WHERE uuid = $1",
+                vec![uuid.into(), Utc::now().into()],
+            ))
+            .await
     }
 
     /// Written before the message is sent to the switch: from here on a restart must not
     /// dial this subscriber again.
     pub async fn attempt_playback_started(&self, uuid: Uuid) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE attempts SET playback_started_at = now() WHERE uuid = $1",
-            &[&uuid],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("attempt {uuid} message started"),
+                "UPDATE attempts SET playback_started_at = COALESCE(playback_started_at, $2)
+                 WHERE uuid = $1",
+                vec![uuid.into(), Utc::now().into()],
+            ))
+            .await
     }
 
     pub async fn finish_attempt(&self, uuid: Uuid, e: &AttemptEnd) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE attempts SET ended_at = now(), hangup_cause = $2, q850 = $3, listened_ms = $4,
-                    listened_full = $5, confirm_key = $6, outcome = $7
-             WHERE uuid = $1",
-            &[
-                &uuid,
-                &e.cause,
-                &e.q850,
-                &e.listened_ms,
-                &e.listened_full,
-                &e.confirm_key,
-                &e.outcome,
-            ],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("attempt {uuid} ended: {}", e.outcome),
+                "UPDATE attempts SET ended_at = $8, hangup_cause = $2, q850 = $3, listened_ms = $4,
+                        listened_full = $5, confirm_key = $6, outcome = $7
+                 WHERE uuid = $1",
+                vec![
+                    uuid.into(),
+                    e.cause.as_ref().into(),
+                    e.q850.into(),
+                    e.listened_ms.into(),
+                    e.listened_full.into(),
+                    e.confirm_key.as_ref().into(),
+                    e.outcome.as_str().into(),
+                    Utc::now().into(),
+                ],
+            ))
+            .await
     }
 
     pub async fn progress(&self, id: i64) -> Result<Progress, StoreError> {

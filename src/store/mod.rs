@@ -2,6 +2,7 @@
 pub mod acd;
 pub mod acd_calls;
 pub mod campaigns;
+pub mod journal;
 pub mod migrate;
 pub mod operators;
 pub mod postgres;

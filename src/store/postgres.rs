@@ -6,6 +6,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+use super::journal::{Journal, Write, Writer};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("postgres: {}", pg_detail(.0))]
@@ -20,14 +22,17 @@ pub enum StoreError {
     NotFound(String),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// A store did not answer in time, or is known to be away.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
     /// Worth retrying later (the server is down or restarting), as opposed to a bug or bad data.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Pool(_) => true,
-            StoreError::Postgres(e) => e.is_closed() || e.as_db_error().is_none(),
+            StoreError::Pool(_) | StoreError::Unavailable(_) => true,
+            StoreError::Postgres(_) => crate::store::journal::is_transient(self),
             StoreError::Redis(e) => e.is_io_error() || e.is_connection_dropped(),
             _ => false,
         }
@@ -53,8 +58,13 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, StoreError> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    // Timeouts: a server that is down or stalled must fail a request, not hang a call flow.
     Pool::builder(mgr)
         .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(3)))
+        .recycle_timeout(Some(std::time::Duration::from_secs(3)))
         .build()
         .map_err(|e| StoreError::Config(e.to_string()))
 }
@@ -109,11 +119,31 @@ pub struct CallEnd<'a> {
 #[derive(Clone)]
 pub struct Calls {
     pool: Pool,
+    writer: Writer,
 }
 
 impl Calls {
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self {
+            writer: Writer::Direct(pool.clone()),
+            pool,
+        }
+    }
+
+    /// Record writes still waiting in the journal's spool.
+    pub fn backlog(&self) -> u64 {
+        match &self.writer {
+            Writer::Direct(_) => 0,
+            Writer::Journal(j) => j.backlog(),
+        }
+    }
+
+    /// Record writes go through `journal` (kept while PostgreSQL is away).
+    pub fn with_journal(journal: Journal) -> Self {
+        Self {
+            pool: journal.pool().clone(),
+            writer: Writer::Journal(journal),
+        }
     }
 
     pub async fn insert(&self, c: &NewCall<'_>) -> Result<(), StoreError> {
@@ -137,14 +167,34 @@ impl Calls {
     }
 
     pub async fn mark_answered(&self, uuid: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE calls SET state = 'answered', answered_at = COALESCE(answered_at, $2)
-             WHERE uuid = $1 AND state IN ('dialing', 'ringing')",
-            &[&uuid, &at],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("call {uuid} answered"),
+                "UPDATE calls SET state = 'answered', answered_at = COALESCE(answered_at, $2)
+                 WHERE uuid = $1 AND state IN ('dialing', 'ringing')",
+                vec![uuid.into(), at.into()],
+            ))
+            .await
+    }
+
+    /// [`Calls::mark_ended`] through the journal: durable even while PostgreSQL is away.
+    pub async fn record_end(&self, e: &CallEnd<'_>) -> Result<(), StoreError> {
+        self.writer
+            .write(Write::new(
+                format!("call {} ended ({})", e.uuid, e.cause),
+                MARK_ENDED,
+                vec![
+                    e.uuid.into(),
+                    e.state.into(),
+                    e.cause.into(),
+                    e.q850.into(),
+                    e.billsec.into(),
+                    e.answered_at.into(),
+                    e.ended_at.into(),
+                    e.hungup_by.into(),
+                ],
+            ))
+            .await
     }
 
     /// Idempotent: the first end recorded wins, later reports only fill in what is missing
@@ -154,17 +204,7 @@ impl Calls {
         let db = self.pool.get().await?;
         let row = db
             .query_opt(
-                "WITH prev AS (SELECT state FROM calls WHERE uuid = $1 FOR UPDATE)
-                 UPDATE calls SET
-                    state = CASE WHEN calls.state IN ('ended', 'failed') THEN calls.state ELSE $2 END,
-                    hangup_cause = COALESCE(hangup_cause, $3),
-                    q850 = COALESCE(q850, $4),
-                    billsec = COALESCE(billsec, $5),
-                    answered_at = COALESCE(answered_at, $6),
-                    ended_at = COALESCE(ended_at, $7),
-                    hungup_by = COALESCE(hungup_by, $8)
-                 FROM prev WHERE uuid = $1
-                 RETURNING prev.state NOT IN ('ended', 'failed')",
+                MARK_ENDED,
                 &[
                     &e.uuid,
                     &e.state,
@@ -188,17 +228,17 @@ impl Calls {
             "PLAYBACK ERROR" => Some("party"),
             _ => None,
         };
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE calls SET app_response = $2,
-                    hungup_by = CASE WHEN $3::text IS NOT NULL AND direction = 'outbound'
-                                          AND (hungup_by IS NULL OR hungup_by = 'unknown')
-                                     THEN $3::text ELSE hungup_by END
-             WHERE uuid = $1",
-            &[&uuid, &response, &by],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("call {uuid} application response"),
+                "UPDATE calls SET app_response = $2,
+                        hungup_by = CASE WHEN $3::text IS NOT NULL AND direction = 'outbound'
+                                              AND (hungup_by IS NULL OR hungup_by = 'unknown')
+                                         THEN $3::text ELSE hungup_by END
+                 WHERE uuid = $1",
+                vec![uuid.into(), response.into(), by.into()],
+            ))
+            .await
     }
 
     /// The inbound flow knows who ended the call better than the event stream does.
@@ -208,13 +248,13 @@ impl Calls {
         step: &str,
         hungup_by: &str,
     ) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "UPDATE calls SET flow_step = $2, hungup_by = $3 WHERE uuid = $1",
-            &[&uuid, &step, &hungup_by],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("call {uuid} flow outcome"),
+                "UPDATE calls SET flow_step = $2, hungup_by = $3 WHERE uuid = $1",
+                vec![uuid.into(), step.into(), hungup_by.into()],
+            ))
+            .await
     }
 
     pub async fn get(&self, uuid: Uuid) -> Result<Option<CallRecord>, StoreError> {
@@ -274,15 +314,36 @@ impl Calls {
         detail: &str,
         live_calls: Option<i32>,
     ) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(
-            "INSERT INTO switch_links (node, state, detail, live_calls) VALUES ($1, $2, $3, $4)",
-            &[&node, &state, &detail, &live_calls],
-        )
-        .await?;
-        Ok(())
+        self.writer
+            .write(Write::new(
+                format!("switch {node} link {state}"),
+                "INSERT INTO switch_links (node, state, detail, live_calls, at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                vec![
+                    node.into(),
+                    state.into(),
+                    detail.into(),
+                    live_calls.into(),
+                    Utc::now().into(),
+                ],
+            ))
+            .await
     }
 }
+
+/// Idempotent end of a call: the first end recorded wins, later reports only fill in what
+/// is missing. Returns whether this closed the row.
+const MARK_ENDED: &str = "WITH prev AS (SELECT state FROM calls WHERE uuid = $1 FOR UPDATE)
+     UPDATE calls SET
+        state = CASE WHEN calls.state IN ('ended', 'failed') THEN calls.state ELSE $2 END,
+        hangup_cause = COALESCE(hangup_cause, $3),
+        q850 = COALESCE(q850, $4),
+        billsec = COALESCE(billsec, $5),
+        answered_at = COALESCE(answered_at, $6),
+        ended_at = COALESCE(ended_at, $7),
+        hungup_by = COALESCE(hungup_by, $8)
+     FROM prev WHERE uuid = $1
+     RETURNING prev.state NOT IN ('ended', 'failed')";
 
 /// Microseconds since the epoch (FreeSWITCH's `*-Time` headers) as a timestamp.
 pub fn from_micros(us: i64) -> Option<DateTime<Utc>> {

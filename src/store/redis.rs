@@ -5,6 +5,12 @@
 //! until it is destroyed. `acquire_line` grants one only while both counts are under their
 //! limits, atomically, so two campaigns (or two instances) can never hold a 31st E1 channel.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
 use redis::aio::ConnectionManager;
 use redis::Script;
 
@@ -14,10 +20,27 @@ use super::postgres::StoreError;
 pub struct LiveState {
     conn: ConnectionManager,
     prefix: String,
+    /// Leases this process holds (granted, not yet released), kept so a lease rebuild after
+    /// Redis lost its data also counts originates still on their way to the switch.
+    held: Arc<Mutex<HashMap<String, (String, String, std::time::Instant)>>>,
+    /// A lease write failed: the counts must be rebuilt before they are trusted again.
+    dirty: Arc<(AtomicBool, Notify)>,
+}
+
+/// A line lease: the channel (origination uuid), its trunk and its budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub uuid: String,
+    pub trunk: String,
+    pub budget: String,
 }
 
 const ACQUIRE_LINE: &str = r"
--- KEYS[1] trunk leases, KEYS[2] budget leases; ARGV uuid, trunk cap, budget cap, owner|acquired_ms
+-- KEYS[1] trunk leases, KEYS[2] budget leases, KEYS[3] the 'leases trusted' mark;
+-- ARGV uuid, trunk cap, budget cap, owner|acquired_ms.
+-- Without the mark (Redis restarted empty, or a rebuild is under way) the lease counts
+-- cannot be trusted: nothing is granted until they are rebuilt from the switches.
+if redis.call('EXISTS', KEYS[3]) == 0 then return -3 end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 1 end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
 if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return -2 end
@@ -61,11 +84,27 @@ end
 return dropped
 ";
 
+const REBUILD_LEASES: &str = r"
+-- KEYS[1] the 'leases trusted' mark, KEYS[2..] every lease hash to replace;
+-- ARGV: prefix, then trunk, budget, uuid, owner|ms per lease.
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+local n = 0
+for i = 2, #ARGV, 4 do
+  redis.call('HSET', ARGV[1] .. 'trunk:' .. ARGV[i] .. ':leases', ARGV[i + 2], ARGV[i + 3])
+  redis.call('HSET', ARGV[1] .. 'budget:' .. ARGV[i + 1] .. ':leases', ARGV[i + 2], ARGV[i + 3])
+  n = n + 1
+end
+redis.call('SET', KEYS[1], '1')
+return n
+";
+
 /// Why a line was not granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineRefused {
     TrunkFull,
     BudgetFull,
+    /// The lease counts are being rebuilt (Redis lost them): no line until they are.
+    Untrusted,
 }
 
 impl LiveState {
@@ -75,6 +114,8 @@ impl LiveState {
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
+            held: Arc::default(),
+            dirty: Arc::default(),
         })
     }
 
@@ -145,9 +186,19 @@ impl LiveState {
         uuid: &str,
     ) -> Result<Result<(), LineRefused>, StoreError> {
         let mut c = self.conn.clone();
-        let r: i64 = Script::new(ACQUIRE_LINE)
+        // Noted before asking: a rebuild running meanwhile must count this originate.
+        self.held.lock().expect("held lock").insert(
+            uuid.to_string(),
+            (
+                trunk.to_string(),
+                budget.to_string(),
+                std::time::Instant::now(),
+            ),
+        );
+        let r: Result<i64, _> = Script::new(ACQUIRE_LINE)
             .key(self.key(&["trunk", trunk, "leases"]))
             .key(self.key(&["budget", budget, "leases"]))
+            .key(self.key(&["leases", "trusted"]))
             .arg(uuid)
             .arg(trunk_cap)
             .arg(budget_cap)
@@ -156,12 +207,20 @@ impl LiveState {
                 chrono::Utc::now().timestamp_millis()
             ))
             .invoke_async(&mut c)
-            .await?;
-        Ok(match r {
-            1 => Ok(()),
-            -1 => Err(LineRefused::TrunkFull),
-            _ => Err(LineRefused::BudgetFull),
-        })
+            .await;
+        let refused = match r {
+            Ok(1) => return Ok(Ok(())),
+            Ok(-1) => LineRefused::TrunkFull,
+            Ok(-3) => LineRefused::Untrusted,
+            Ok(_) => LineRefused::BudgetFull,
+            Err(e) => {
+                // The script may have run before the reply was lost: rebuild before trusting.
+                self.mark_dirty();
+                return Err(e.into());
+            }
+        };
+        self.held.lock().expect("held lock").remove(uuid);
+        Ok(Err(refused))
     }
 
     /// Returns true if the lease existed.
@@ -171,13 +230,15 @@ impl LiveState {
         budget: &str,
         uuid: &str,
     ) -> Result<bool, StoreError> {
+        self.held.lock().expect("held lock").remove(uuid);
         let mut c = self.conn.clone();
         let n: i64 = Script::new(RELEASE_LINE)
             .key(self.key(&["trunk", trunk, "leases"]))
             .key(self.key(&["budget", budget, "leases"]))
             .arg(uuid)
             .invoke_async(&mut c)
-            .await?;
+            .await
+            .inspect_err(|_| self.mark_dirty())?;
         Ok(n == 1)
     }
 
@@ -236,6 +297,107 @@ impl LiveState {
         owners.sort();
         owners.dedup();
         Ok(owners)
+    }
+
+    /// Asks for a rebuild of the leases before they are trusted again.
+    pub fn mark_dirty(&self) {
+        self.dirty.0.store(true, Ordering::SeqCst);
+        self.dirty.1.notify_one();
+    }
+
+    /// Whether a rebuild was asked for (and clears the request).
+    pub fn take_dirty(&self) -> bool {
+        self.dirty.0.swap(false, Ordering::SeqCst)
+    }
+
+    pub async fn dirty_notified(&self) {
+        self.dirty.1.notified().await
+    }
+
+    /// The leases this process holds, as it knows them, with how long ago each was granted.
+    pub fn held(&self) -> Vec<(Lease, std::time::Duration)> {
+        self.held
+            .lock()
+            .expect("held lock")
+            .iter()
+            .map(|(u, (t, b, at))| {
+                (
+                    Lease {
+                        uuid: u.clone(),
+                        trunk: t.clone(),
+                        budget: b.clone(),
+                    },
+                    at.elapsed(),
+                )
+            })
+            .collect()
+    }
+
+    /// Forgets a lease this process held whose channel is gone (Redis may be away).
+    pub fn forget_held(&self, uuid: &str) {
+        self.held.lock().expect("held lock").remove(uuid);
+    }
+
+    /// Whether the lease counts can be trusted (the mark a rebuild sets is there).
+    pub async fn leases_trusted(&self) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("EXISTS")
+            .arg(self.key(&["leases", "trusted"]))
+            .query_async::<i64>(&mut c)
+            .await?
+            == 1)
+    }
+
+    /// Stops granting lines until [`LiveState::rebuild_leases`] has run.
+    pub async fn distrust_leases(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(self.key(&["leases", "trusted"]))
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces every lease with `leases` (the switches' live channels plus the originates
+    /// on their way) in one step, then marks the counts trusted again.
+    pub async fn rebuild_leases(&self, leases: &[Lease]) -> Result<usize, StoreError> {
+        let mut c = self.conn.clone();
+        let mut keys: Vec<String> = Vec::new();
+        for pattern in [
+            self.key(&["trunk", "*", "leases"]),
+            self.key(&["budget", "*", "leases"]),
+        ] {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500)
+                    .query_async(&mut c)
+                    .await?;
+                keys.extend(found);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        let script = Script::new(REBUILD_LEASES);
+        let mut inv = script.key(self.key(&["leases", "trusted"]));
+        for k in &keys {
+            inv.key(k);
+        }
+        inv.arg(&self.prefix);
+        let now = chrono::Utc::now().timestamp_millis();
+        for l in leases {
+            inv.arg(&l.trunk)
+                .arg(&l.budget)
+                .arg(&l.uuid)
+                .arg(format!("{}|{now}", l.budget));
+        }
+        Ok(inv.invoke_async::<usize>(&mut c).await?)
     }
 
     /// Deletes every key under the prefix (tests and the demo clean up with it).
