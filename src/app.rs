@@ -170,6 +170,7 @@ impl App {
             acd_store,
             pool.clone(),
             Some((calls.clone(), live.clone())),
+            Some(journal.clone()),
         );
         tasks.push(tokio::spawn(acd.clone().run(final_rx.clone())));
         let shared = Arc::new(Shared {

@@ -7,11 +7,13 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
+use super::journal::{Journal, Param, Write, Writer};
 use super::StoreError;
 
 #[derive(Clone)]
 pub struct AcdCalls {
     pool: Pool,
+    writer: Writer,
 }
 
 /// A callback waiting to be dialed.
@@ -26,42 +28,33 @@ pub struct Callback {
 
 impl AcdCalls {
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self {
+            writer: Writer::Direct(pool.clone()),
+            pool,
+        }
+    }
+
+    /// Records go through `journal`: kept while PostgreSQL is away, replayed in order.
+    pub fn with_journal(journal: Journal) -> Self {
+        Self {
+            pool: journal.pool().clone(),
+            writer: Writer::Journal(journal),
+        }
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
-    /// Runs one statement; a record is worth a short wait, so a momentary failure (the
-    /// server restarting, no free connection) is retried twice before it is given up.
-    async fn exec(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<(), StoreError> {
-        let mut pause = std::time::Duration::from_millis(200);
-        let mut attempt = 0;
-        loop {
-            let result = async {
-                self.pool.get().await?.execute(sql, params).await?;
-                Ok::<_, StoreError>(())
-            }
-            .await;
-            match result {
-                Err(e) if e.is_retryable() && attempt < 2 => {
-                    attempt += 1;
-                    tokio::time::sleep(pause).await;
-                    pause *= 3;
-                }
-                Err(e) => {
-                    // Callers carry on (the call goes on); the gap must at least be visible.
-                    tracing::warn!("acd record not written: {e}");
-                    return Err(e);
-                }
-                ok => return ok,
-            }
+    /// Runs one record statement through the writer: with the daemon's journal it is
+    /// durable even while PostgreSQL is away; a write PostgreSQL refuses is logged.
+    async fn exec(&self, what: String, sql: &str, params: Vec<Param>) -> Result<(), StoreError> {
+        let r = self.writer.write(Write::new(what, sql, params)).await;
+        if let Err(e) = &r {
+            // Callers carry on (the call goes on); the gap must at least be visible.
+            tracing::warn!("acd record not written: {e}");
         }
+        r
     }
 
     /// The caller entered `queue` (first time only: a re-entry after a transfer keeps the row).
@@ -75,9 +68,17 @@ impl AcdCalls {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {call}"),
             "INSERT INTO acd_calls (call_uuid, node, queue, caller, account, entered_at)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (call_uuid) DO NOTHING",
-            &[&call, &node, &queue, &caller, &account, &at],
+            vec![
+                call.into(),
+                node.into(),
+                queue.into(),
+                caller.into(),
+                account.into(),
+                at.into(),
+            ],
         )
         .await
     }
@@ -85,8 +86,9 @@ impl AcdCalls {
     /// An operator's phone rings for it.
     pub async fn offered(&self, call: Uuid) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {call}"),
             "UPDATE acd_calls SET offers = offers + 1 WHERE call_uuid = $1",
-            &[&call],
+            vec![call.into()],
         )
         .await
     }
@@ -100,10 +102,11 @@ impl AcdCalls {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {call}"),
             "UPDATE acd_calls SET answered_at = $2, operator = $3, recording = $4,
                      waited_s = GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0)
                  WHERE call_uuid = $1",
-            &[&call, &at, &operator, &recording],
+            vec![call.into(), at.into(), operator.into(), recording.into()],
         )
         .await
     }
@@ -111,10 +114,11 @@ impl AcdCalls {
     /// The talk ended (either side hung up, or the operator released it for a transfer).
     pub async fn talk_ended(&self, call: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {call}"),
             "UPDATE acd_calls SET talk_s = COALESCE(talk_s, 0)
                      + GREATEST(EXTRACT(EPOCH FROM ($2 - answered_at)), 0)
                  WHERE call_uuid = $1 AND answered_at IS NOT NULL",
-            &[&call, &at],
+            vec![call.into(), at.into()],
         )
         .await
     }
@@ -122,8 +126,9 @@ impl AcdCalls {
     /// After-call work of the last operator of `call` lasted `wrap_up` seconds.
     pub async fn wrap_up(&self, call: Uuid, wrap_up_s: f64) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {call}"),
             "UPDATE acd_calls SET wrap_up_s = $2 WHERE call_uuid = $1",
-            &[&call, &wrap_up_s],
+            vec![call.into(), wrap_up_s.into()],
         )
         .await
     }
@@ -136,13 +141,14 @@ impl AcdCalls {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {call}"),
             "UPDATE acd_calls SET ended_at = $2, outcome = $3,
                      abandoned_after_s = CASE WHEN $3 = 'abandoned'
                          THEN GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0) END,
                      waited_s = COALESCE(waited_s, CASE WHEN answered_at IS NULL
                          THEN GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0) END)
                  WHERE call_uuid = $1 AND ended_at IS NULL",
-            &[&call, &at, &outcome],
+            vec![call.into(), at.into(), outcome.into()],
         )
         .await
     }
@@ -150,8 +156,9 @@ impl AcdCalls {
     /// An attended transfer handed the call to another operator.
     pub async fn reassigned(&self, call: Uuid, operator: Option<i64>) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {call}"),
             "UPDATE acd_calls SET operator = $2 WHERE call_uuid = $1",
-            &[&call, &operator],
+            vec![call.into(), operator.into()],
         )
         .await
     }
@@ -159,8 +166,9 @@ impl AcdCalls {
     /// Moved to another queue by a transfer or an overflow.
     pub async fn moved(&self, call: Uuid, to_queue: &str) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {call}"),
             "UPDATE acd_calls SET transferred_to = $2 WHERE call_uuid = $1",
-            &[&call, &to_queue],
+            vec![call.into(), to_queue.into()],
         )
         .await
     }
@@ -239,9 +247,10 @@ impl AcdCalls {
         result: &str,
     ) -> Result<(), StoreError> {
         self.exec(
+            format!("acd call {id}"),
             "UPDATE acd_callbacks SET state = $2, operator = COALESCE($3, operator),
                      result = $4 WHERE id = $1",
-            &[&id, &state, &operator, &result],
+            vec![id.into(), state.into(), operator.into(), result.into()],
         )
         .await
     }

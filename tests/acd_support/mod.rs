@@ -113,7 +113,14 @@ pub async fn start_app(env: &common::TestEnv, sim: &Simulator, s: &Setup) -> App
         &[]
     };
     let mut text = env.config_toml(sim.esl_addr(), "ClueCon", trunks);
-    text.push_str(&acd_toml(s.max_waiting, s.max_wait));
+    // Each instance its own name (and so its own write spool), as on a real site.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    text.push_str(&acd_toml(s.max_waiting, s.max_wait).replacen(
+        "[daemon]\n",
+        &format!("[daemon]\ninstance = \"acd-test-{n}\"\n"),
+        1,
+    ));
     // The switch records there; FreeSWITCH does not create the directory itself.
     std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
     let cfg = contactd::config::Config::from_toml(&text).unwrap();

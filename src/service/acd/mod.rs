@@ -131,6 +131,7 @@ impl Acd {
             crate::store::postgres::Calls,
             crate::store::redis::LiveState,
         )>,
+        journal: Option<crate::store::journal::Journal>,
     ) -> Self {
         let instance = format!(
             "{}:{}:{}",
@@ -144,7 +145,8 @@ impl Acd {
                 link,
                 node: node.to_string(),
                 store,
-                records: AcdCalls::new(pool.clone()),
+                records: journal
+                    .map_or_else(|| AcdCalls::new(pool.clone()), AcdCalls::with_journal),
                 operators: Operators::new(pool),
                 instance,
                 kick: Notify::new(),
