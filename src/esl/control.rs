@@ -447,6 +447,11 @@ async fn run(
             jobs.waiting.clear();
             jobs.early.clear();
         }
+        // Down before the watchers hear of it: a watcher that then waits for the link
+        // must not see the old "connected".
+        if !matches!(*shared.status.borrow(), LinkStatus::AuthFailed(_)) {
+            set_status(&shared, LinkStatus::Down(reason.clone()));
+        }
         for (_, tx) in shared
             .watchers
             .lock()
@@ -455,9 +460,6 @@ async fn run(
             .flatten()
         {
             let _ = tx.send(WatchEvent::LinkLost);
-        }
-        if !matches!(*shared.status.borrow(), LinkStatus::AuthFailed(_)) {
-            set_status(&shared, LinkStatus::Down(reason.clone()));
         }
         let _ = sink
             .send(NodeEvent::Disconnected {

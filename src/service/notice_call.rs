@@ -169,17 +169,23 @@ impl Driver<'_> {
     /// The control link dropped: once it is back, is the call still there, and did what we
     /// wait for finish meanwhile? None: keep waiting (the events flow again).
     async fn after_link_loss(&mut self, probe: Probe) -> Option<Wait> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if !self.link.wait_connected(left.min(LINK_BACK)).await {
-            return Some(Wait::Lost);
-        }
         let uuid = self.watch.uuid.clone();
-        match self.link.api(&format!("uuid_exists {uuid}")).await {
-            Ok(b) if b.trim() == "true" => {}
-            Ok(_) => return Some(Wait::Lost),
-            Err(e) => {
-                debug!(%uuid, "uuid_exists after reconnect: {e}");
+        let mut tries = 0;
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if !self.link.wait_connected(left.min(LINK_BACK)).await {
                 return Some(Wait::Lost);
+            }
+            match self.link.api(&format!("uuid_exists {uuid}")).await {
+                Ok(b) if b.trim() == "true" => break,
+                Ok(_) => return Some(Wait::Lost),
+                // Dropped again meanwhile: wait for it once more.
+                Err(e) if tries < 3 => {
+                    debug!(%uuid, "uuid_exists after reconnect: {e}");
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(_) => return Some(Wait::Lost),
             }
         }
         let var = match probe {
@@ -205,6 +211,29 @@ impl Driver<'_> {
                 Some(Wait::Lost)
             }
         }
+    }
+
+    /// Sends `app` to the call; a link that is down is waited for (the call lives on).
+    /// Err(true): the call is gone; Err(false): the switch could not be reached.
+    async fn execute(&self, app: &str, arg: &str) -> Result<String, bool> {
+        let uuid = &self.watch.uuid;
+        for _ in 0..3 {
+            match self.link.execute(uuid, app, arg).await {
+                Ok(a) => return Ok(a),
+                Err(e) => {
+                    debug!(%uuid, "{app} not sent: {e}");
+                    if !self.link.wait_connected(LINK_BACK).await {
+                        return Err(false);
+                    }
+                    match self.link.api(&format!("uuid_exists {uuid}")).await {
+                        Ok(b) if b.trim() == "true" => {}
+                        Ok(_) => return Err(true),
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        Err(false)
     }
 
     /// Hangs up (best effort) and waits briefly for the switch's own cause.
@@ -262,11 +291,15 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, star
         | Start::Resume {
             message_sent: false,
         } => {
-            let app = match link.execute(&uuid, "playback", script.audio).await {
+            let app = match d.execute("playback", script.audio).await {
                 Ok(a) => a,
-                Err(e) => {
-                    debug!(%uuid, "playback refused: {e}");
-                    d.heard.party_hung_up = true;
+                Err(gone) => {
+                    if gone {
+                        d.heard.party_hung_up = true;
+                    } else {
+                        d.heard.unknown = true;
+                        d.hang_up().await;
+                    }
                     return d.heard;
                 }
             };
@@ -295,7 +328,7 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, star
     }
     if let (true, Some(args)) = (d.heard.full, &script.confirm) {
         d.deadline = Instant::now() + script.confirm_time + MARGIN;
-        match link.execute(&uuid, "play_and_get_digits", args).await {
+        match d.execute("play_and_get_digits", args).await {
             Ok(app) => match d
                 .wait_app(Some(&app), "play_and_get_digits", Probe::Digits, false)
                 .await
@@ -307,7 +340,7 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, star
                     return d.heard;
                 }
             },
-            Err(e) => warn!(%uuid, "confirmation prompt refused: {e}"),
+            Err(_) => warn!(%uuid, "confirmation prompt could not be sent"),
         }
     }
     d.hang_up().await;
