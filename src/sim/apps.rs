@@ -34,6 +34,10 @@ pub fn run_app<'a>(
             sess.hangup("DESTINATION_OUT_OF_ORDER", "switch");
             return;
         }
+        // switch_core_session_exec expands `${var}` from the channel's variables when the
+        // application runs (not when it was queued); events show the expanded data
+        let expanded = sess.with(|s| s.expand(arg));
+        let arg = expanded.as_str();
         sess.modify(|s| {
             s.set_var("current_application", app);
             s.set_var("current_application_data", arg);
@@ -172,11 +176,16 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             None
         }
         "play_and_get_digits" => {
+            // the prompt and the wait for digits: the party is being asked, not left in silence
+            media_begin(sess);
             super::ivr::play_and_get_digits(sess, arg).await;
+            media_end(sess);
             None
         }
         "record" => {
+            media_begin(sess);
             super::ivr::record(sess, arg).await;
+            media_end(sess);
             None
         }
         "record_session" => {
@@ -205,6 +214,27 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
         "bridge" => super::bridge::bridge_app(sess, arg).await,
         _ => None,
     }
+}
+
+/// A media application starts on the channel: the party hears something (ground truth of
+/// dead air, see `ChanState::is_dead_air`).
+pub fn media_begin(sess: &Sess) {
+    sess.modify(|s| s.media += 1);
+}
+
+/// The media application started by [`media_begin`] ended.
+pub fn media_end(sess: &Sess) {
+    sess.modify(|s| s.media = s.media.saturating_sub(1));
+}
+
+/// Is this a plain file that cannot be opened (only with `SimConfig::strict_media`)?
+fn not_found(sess: &Sess, file: &str) -> bool {
+    let cfg = &sess.core.cfg;
+    let f = file.trim();
+    cfg.strict_media
+        && !f.contains("://")
+        && !cfg.media_ms.contains_key(f)
+        && !std::path::Path::new(f).is_file()
 }
 
 /// Read queued DTMF, firing a DTMF event per digit; returns the digits.
@@ -258,6 +288,35 @@ fn transfer_app(sess: &Sess, arg: &str) {
 /// response `FILE PLAYED`); a hangup, transfer or uuid_bridge with FALSE (`done`,
 /// `PLAYBACK ERROR`).
 pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Vec<char>, u64) {
+    playback_as(sess, file, terminators, Some(file)).await
+}
+
+/// [`playback`], noting `label` (if any) in the party's ground truth (`played`) instead of
+/// the file: `say` notes its arguments. With `SimConfig::strict_media` a missing file
+/// plays nothing and answers `FILE NOT FOUND` (switch_ivr_play_file fails before
+/// PLAYBACK_START).
+pub async fn playback_as(
+    sess: &Sess,
+    file: &str,
+    terminators: &str,
+    label: Option<&str>,
+) -> (String, Vec<char>, u64) {
+    if not_found(sess, file) {
+        return ("FILE NOT FOUND".to_string(), Vec::new(), 0);
+    }
+    if let Some(l) = label {
+        if sess.answered() {
+            let uuid = sess.uuid();
+            sess.core.truth_if(&uuid, |r| r.played.push(l.to_string()));
+        }
+    }
+    media_begin(sess);
+    let r = playback_inner(sess, file, terminators).await;
+    media_end(sess);
+    r
+}
+
+async fn playback_inner(sess: &Sess, file: &str, terminators: &str) -> (String, Vec<char>, u64) {
     let endless = media::is_endless(file);
     let ms = if endless {
         u64::MAX
@@ -396,7 +455,7 @@ pub async fn park_state(sess: &Sess) {
 pub async fn park_loop(sess: &Sess) {
     loop {
         sess.wait_until(None, |s| {
-            stop_cond(s) || !s.dtmf.is_empty() || !s.queue.is_empty()
+            stop_cond(s) || !s.dtmf.is_empty() || !s.queue.is_empty() || s.socket_closed
         })
         .await;
         if sess.with(|s| {
@@ -404,6 +463,7 @@ pub async fn park_loop(sess: &Sess) {
                 || s.pending_hangup.is_some()
                 || s.transfer.is_some()
                 || s.bridge_req.is_some()
+                || s.socket_closed
         }) {
             return;
         }

@@ -30,6 +30,13 @@ const UNBRIDGE: (&str, &str, u32) = (
     1879,
 );
 
+/// Ground truth: the party on `leg` is now bridged to `other`.
+fn note_bridged(leg: &Sess, other: &str) {
+    let uuid = leg.uuid();
+    leg.core
+        .truth_if(&uuid, |r| r.bridged_to.push(other.to_string()));
+}
+
 fn bridge_events(a: &Sess, b_uuid: &str) {
     let now = a.core.now_us();
     a.modify(|s| {
@@ -183,8 +190,16 @@ fn peer_state(sess: &Sess, other: &str) -> (bool, Option<String>) {
 
 /// `bridge <dialstring>`.
 pub async fn bridge_app(sess: &Sess, arg: &str) -> Option<String> {
+    // the caller hears ringback while the other leg rings only if `ringback` is set
+    let ringback = sess.with(|s| s.var("ringback").is_some_and(|v| !v.is_empty()));
+    if ringback {
+        super::apps::media_begin(sess);
+    }
     // boxed: originate is a large future, kept off the stack of the app chain
     let (res, after) = Box::pin(originate(&sess.core, &format!("{arg} &park()"))).await;
+    if ringback {
+        super::apps::media_end(sess);
+    }
     let b = match (res.starts_with("+OK"), after) {
         (true, After::Run(b, _)) => b,
         (_, after) => {
@@ -211,6 +226,8 @@ pub async fn bridge_app(sess: &Sess, arg: &str) -> Option<String> {
     if !sess.answered() {
         super::apps::answer(sess);
     }
+    note_bridged(sess, &b_uuid);
+    note_bridged(&b, &a_uuid);
     bridge_events(sess, &b_uuid);
     // the B-leg sits in CS_EXCHANGE_MEDIA until it hangs up
     let b2 = b.clone();
@@ -285,6 +302,7 @@ pub async fn bridged_wait(sess: &Sess, other: &str) {
         s.set_var("current_application", "uuid_bridge");
         s.set_var("current_application_data", other);
     });
+    note_bridged(sess, other);
     let line = if a_side { 1236 } else { 1243 };
     sess.fire(
         "CHANNEL_EXECUTE",

@@ -151,6 +151,16 @@ pub struct ChanState {
     pub agent: Option<String>,
     /// `record_session` running: (path, simulated start µs); written at hangup
     pub recording: Option<(String, i64)>,
+    /// media applications running on this channel now (playback, say, the prompt and wait
+    /// of play_and_get_digits, record): the party hears something
+    pub media: u32,
+    /// simulated ms (since simulator start) when the party's current stretch of dead air
+    /// began: answered, not hung up, no media running and not bridged (ground truth)
+    pub air_since: Option<u64>,
+    /// parked by the `socket` application (under the outbound connection's control)
+    pub in_socket: bool,
+    /// that connection has closed (`SimConfig::socket_close_ends_park`): the park ends
+    pub socket_closed: bool,
 }
 
 /// Caller profile fields.
@@ -249,6 +259,10 @@ impl ChanState {
             park_req: false,
             agent: None,
             recording: None,
+            media: 0,
+            air_since: None,
+            in_socket: false,
+            socket_closed: false,
         }
     }
 
@@ -279,6 +293,96 @@ impl ChanState {
         if !v.is_empty() {
             self.vars.push((k.to_string(), v.to_string()));
         }
+    }
+
+    /// Does the party on this channel hear nothing right now? Answered, not hung up, no
+    /// media application running and not bridged to a leg that is still there.
+    pub fn is_dead_air(&self) -> bool {
+        self.caller.answered_us > 0
+            && !self.is_hungup()
+            && !self.hangup_started
+            && self.media == 0
+            && !(self.bridge_peer.is_some() && !self.peer_gone)
+    }
+
+    /// Follow the dead-air state after a change: opens a stretch at `now_ms` when the party
+    /// starts hearing nothing, and returns the length of the stretch that just ended.
+    pub fn air_update(&mut self, now_ms: impl FnOnce() -> u64) -> Option<u64> {
+        match (self.air_since, self.is_dead_air()) {
+            (None, true) => {
+                self.air_since = Some(now_ms());
+                None
+            }
+            (Some(t0), false) => {
+                self.air_since = None;
+                Some(now_ms().saturating_sub(t0))
+            }
+            _ => None,
+        }
+    }
+
+    /// Value of `${name}` at execution time: a channel variable, else the caller-profile
+    /// fields switch_channel_get_variable falls back to.
+    pub fn lookup_var(&self, k: &str) -> Option<String> {
+        if let Some(v) = self.var(k) {
+            return Some(v.to_string());
+        }
+        let c = &self.caller;
+        let v = match k {
+            "uuid" | "unique_id" => self.uuid.as_str(),
+            "channel_name" => self.name.as_str(),
+            "destination_number" => c.dest.as_str(),
+            "caller_id_number" => c.cid_num.as_str(),
+            "caller_id_name" => c.cid_name.as_str(),
+            "callee_id_number" => c.callee_num.as_str(),
+            "callee_id_name" => c.callee_name.as_str(),
+            "ani" => c.ani.as_str(),
+            "rdnis" => c.rdnis.as_str(),
+            "context" => c.context.as_str(),
+            "dialplan" => c.dialplan.as_str(),
+            "source" => c.source.as_str(),
+            "direction" => self.direction,
+            _ => return None,
+        };
+        Some(v.to_string())
+    }
+
+    /// switch_channel_expand_variables: every `${name}` replaced by the variable's value
+    /// (empty when unset); `\$` keeps a literal `$`. `${api(args)}` and `${name:off:len}`
+    /// forms are left as they are (the simulator has no api expansion).
+    pub fn expand(&self, s: &str) -> String {
+        if !s.contains("${") {
+            return s.to_string();
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(i) = rest.find("${") {
+            if i > 0 && rest[..i].ends_with('\\') {
+                out.push_str(&rest[..i - 1]);
+                out.push_str("${");
+                rest = &rest[i + 2..];
+                continue;
+            }
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[i..]);
+                return out;
+            };
+            let name = &after[..end];
+            let plain = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+            if plain {
+                out.push_str(&self.lookup_var(name).unwrap_or_default());
+            } else {
+                out.push_str(&rest[i..i + 3 + end]);
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
     }
 
     /// Is the channel hung up?

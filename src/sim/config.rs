@@ -124,6 +124,15 @@ pub struct SimConfig {
     pub default_playback_ms: u64,
     /// known media lengths by path (ms), used before reading the file's WAV header
     pub media_ms: HashMap<String, u64>,
+    /// a plain file path that neither exists nor is in `media_ms` is not found (playback:
+    /// no PLAYBACK_START/STOP, `FILE NOT FOUND`, the party hears nothing) instead of
+    /// playing `default_playback_ms`
+    pub strict_media: bool,
+    /// when an outbound socket connection closes while its channel is still parked in the
+    /// `socket` application, the park ends as FreeSWITCH's does (mod_event_socket clears
+    /// CF_CONTROLLED): the dialplan goes on, and with nothing after `socket` the call is
+    /// hung up NORMAL_CLEARING. Off: the channel stays parked (the older simplification).
+    pub socket_close_ends_park: bool,
     /// per-connection event queue bound (FreeSWITCH drops a client that lags)
     pub event_queue: usize,
     /// max sessions reported by `status`
@@ -151,6 +160,8 @@ impl Default for SimConfig {
             agents: HashMap::new(),
             default_playback_ms: 1000,
             media_ms: HashMap::new(),
+            strict_media: false,
+            socket_close_ends_park: false,
             event_queue: 10_000,
             max_sessions: 1000,
             hostname: "sim".into(),

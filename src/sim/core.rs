@@ -136,6 +136,9 @@ pub struct CoreSt {
     pub agent_live: HashMap<String, u32>,
     /// most legs ringing or up at once on each agent phone
     pub agent_peak: HashMap<String, u32>,
+    /// the core that replaced this one (`Simulator::restart`): ground truth written by this
+    /// core's channels after the restart (a playback cut by the crash, ...) goes there
+    pub successor: Option<Arc<Core>>,
 }
 
 /// The switch core.
@@ -163,6 +166,17 @@ pub struct Core {
 impl Core {
     /// New core.
     pub fn new(cfg: SimConfig) -> Arc<Core> {
+        Self::with_clock(cfg, chrono::Utc::now().timestamp_micros(), Instant::now())
+    }
+
+    /// A core that replaces `old` after a restart: a fresh switch (Core-UUID, no calls,
+    /// uptime from now) on the same simulated clock, so times before and after the restart
+    /// (`Event-Date-Timestamp`, the ground truth's `*_ms`) stay comparable.
+    pub fn after(cfg: SimConfig, old: &Core) -> Arc<Core> {
+        Self::with_clock(cfg, old.wall_start_us, old.real_start)
+    }
+
+    fn with_clock(cfg: SimConfig, wall_start_us: i64, real_start: Instant) -> Arc<Core> {
         let (ctl, _) = broadcast::channel(16);
         let mut trunks = HashMap::new();
         for t in &cfg.trunks {
@@ -187,8 +201,8 @@ impl Core {
             cfg,
             st: Mutex::new(st),
             started: Mutex::new(Instant::now()),
-            wall_start_us: chrono::Utc::now().timestamp_micros(),
-            real_start: Instant::now(),
+            wall_start_us,
+            real_start,
             ctl,
             refusing: AtomicBool::new(false),
             down: AtomicBool::new(false),
@@ -414,6 +428,10 @@ impl Core {
     /// Update (or create) the ground-truth record of a party.
     pub fn truth<F: FnOnce(&mut PartyRecord)>(&self, uuid: &str, f: F) {
         let mut st = lock(&self.st);
+        if let Some(next) = st.successor.clone() {
+            drop(st);
+            return next.truth(uuid, f);
+        }
         if !st.truth.contains_key(uuid) {
             st.truth_order.push(uuid.to_string());
             st.truth.insert(
@@ -429,9 +447,25 @@ impl Core {
         }
     }
 
+    /// Update the ground-truth record of a party if it has one (a loopback B-leg has none).
+    pub fn truth_if<F: FnOnce(&mut PartyRecord)>(&self, uuid: &str, f: F) {
+        let mut st = lock(&self.st);
+        if let Some(next) = st.successor.clone() {
+            drop(st);
+            return next.truth_if(uuid, f);
+        }
+        if let Some(r) = st.truth.get_mut(uuid) {
+            f(r);
+        }
+    }
+
     /// Rename a ground-truth key.
     pub fn truth_rename(&self, old: &str, new: &str) {
         let mut st = lock(&self.st);
+        if let Some(next) = st.successor.clone() {
+            drop(st);
+            return next.truth_rename(old, new);
+        }
         if let Some(mut r) = st.truth.remove(old) {
             r.uuid = new.to_string();
             st.truth.insert(new.to_string(), r);
@@ -445,7 +479,12 @@ impl Core {
 
     /// Does a ground-truth record exist for this uuid?
     pub fn has_truth(&self, uuid: &str) -> bool {
-        lock(&self.st).truth.contains_key(uuid)
+        let st = lock(&self.st);
+        if let Some(next) = st.successor.clone() {
+            drop(st);
+            return next.has_truth(uuid);
+        }
+        st.truth.contains_key(uuid)
     }
 
     /// What the agent phone `user/<ext>` does now; None = not registered.

@@ -4,7 +4,7 @@
 //! `stop_record_session` (a media bug: returns at once, records through bridges
 //! until stopped or hangup, then writes the WAV), and `say` (one file_string playback).
 
-use super::apps::{playback, read_dtmf};
+use super::apps::{playback, playback_as, read_dtmf};
 use super::media;
 use super::session::{Sess, Vars};
 
@@ -247,7 +247,7 @@ pub async fn say(sess: &Sess, arg: &str) -> Option<String> {
     }
     let words = media::say_words(a[0], a[1], a[2], a[3])?;
     let fs = media::file_string(&words);
-    playback(sess, &fs, "").await;
+    playback_as(sess, &fs, "", Some(arg)).await;
     None
 }
 

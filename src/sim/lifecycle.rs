@@ -147,13 +147,29 @@ pub fn crash(core: &Arc<Core>) {
     core.down.store(true, Ordering::SeqCst);
     let _ = core.ctl.send(Ctl::Crash);
     lock(&core.st).listeners.clear();
+    let now = core.sim_ms();
     for c in core.chans() {
         let mut s = lock(&c.st);
+        let mut ended = false;
         if s.hangup_cause.is_none() {
             s.hangup_cause = Some("CRASH".into());
             s.hangup_by = Some("system".into());
+            ended = true;
         }
+        let air = s.air_update(|| now);
+        let uuid = s.uuid.clone();
         drop(s);
+        // ground truth: the line dropped with the switch, and the party's dead air ends here
+        core.truth_if(&uuid, |r| {
+            if let Some(ms) = air {
+                r.add_dead_air(ms);
+            }
+            if ended && r.ended_at_ms.is_none() {
+                r.hangup_cause = Some("CRASH".into());
+                r.hangup_by = Some("system".into());
+                r.ended_at_ms = Some(now);
+            }
+        });
         c.bump();
     }
 }

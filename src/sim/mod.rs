@@ -146,10 +146,13 @@ impl Simulator {
             lifecycle::crash(&old);
         }
         self.stop_listening();
-        let core = Core::new(self.inner.cfg.clone());
+        let core = Core::after(self.inner.cfg.clone(), &old);
         {
             let mut st = lock(&core.st);
-            let ost = lock(&old.st);
+            let mut ost = lock(&old.st);
+            // what the old core's channels still record (a playback cut by the crash)
+            // goes to the new core from now on
+            ost.successor = Some(core.clone());
             st.truth = ost.truth.clone();
             st.truth_order = ost.truth_order.clone();
             st.api_log = ost.api_log.clone();
@@ -227,6 +230,31 @@ impl Simulator {
             .iter()
             .filter_map(|k| st.truth.get(k).cloned())
             .collect()
+    }
+
+    /// Live parties hearing nothing right now (see [`PartyRecord::dead_air_ms`]): their
+    /// channel uuid and how long (simulated ms) the current stretch of dead air has lasted.
+    pub fn dead_air_now(&self) -> Vec<(String, u64)> {
+        let core = self.core();
+        let now = core.sim_ms();
+        let live: Vec<(String, u64)> = core
+            .chans()
+            .iter()
+            .filter_map(|c| {
+                let s = lock(&c.st);
+                s.air_since
+                    .filter(|_| s.is_dead_air())
+                    .map(|t0| (s.uuid.clone(), now.saturating_sub(t0)))
+            })
+            .collect();
+        live.into_iter()
+            .filter(|(u, _)| core.has_truth(u))
+            .collect()
+    }
+
+    /// Simulated ms since the simulator started (the clock of the ground truth's `*_ms`).
+    pub fn sim_ms(&self) -> u64 {
+        self.core().sim_ms()
     }
 
     /// For each `#` a scripted party keyed: the real time until the next command for that

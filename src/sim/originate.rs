@@ -241,10 +241,19 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
         core.agent_offer_start(&number, &temp, vars);
     }
     let callee_num = loop_ctx.clone().unwrap_or_else(|| number.clone());
+    let dialed_at = core.sim_ms();
+    let cvars: Vec<(String, String)> = req
+        .vars
+        .iter()
+        .filter(|(k, _)| k.starts_with("contactd_"))
+        .cloned()
+        .collect();
     core.truth(&temp, |r| {
         r.number = number.clone();
         r.trunk = trunk.clone();
         r.endpoint = kind.to_string();
+        r.dialed_at_ms = dialed_at;
+        r.vars = cvars;
     });
     if kind == "loopback" {
         codec_events(&a);

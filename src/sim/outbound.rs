@@ -84,11 +84,21 @@ pub async fn socket_app(sess: &Sess, arg: &str) {
     let uuid = sess.uuid();
     let (lid, rx, sub) = core.listen();
     let shared = Arc::new(Mutex::new(ConnShared::default()));
-    let conn = tokio::spawn(Conn::serve(
+    let serve = Conn::serve(
         core.clone(),
         stream,
         Some((uuid.clone(), shared.clone(), lid, rx, sub)),
-    ));
+    );
+    let ends_park = core.cfg.socket_close_ends_park;
+    let watched = sess.clone();
+    let conn = tokio::spawn(async move {
+        serve.await;
+        if ends_park {
+            // listener_run clears CF_CONTROLLED when the connection goes: the park of
+            // the socket application ends (what runs in it now finishes first)
+            watched.modify(|s| s.socket_closed = s.in_socket);
+        }
+    });
     core.sleep(20).await;
     if !sess.hungup() {
         sess.fire(
@@ -98,7 +108,12 @@ pub async fn socket_app(sess: &Sess, arg: &str) {
             &[],
             &[],
         );
+        sess.modify(|s| s.in_socket = true);
         park_loop(sess).await;
+        sess.modify(|s| {
+            s.in_socket = false;
+            s.socket_closed = false;
+        });
     }
     if let Some(c) = sess.with(|s| s.pending_hangup.clone()) {
         sess.hangup(&c, "switch");
@@ -111,7 +126,10 @@ pub async fn socket_app(sess: &Sess, arg: &str) {
         // an outbound socket closes, which ends whatever switch_ivr_park is running
         // then; the simulator applies that to no park (neither this one, whose
         // closing would let the dialplan go on, nor a later `park` application):
-        // the outcome would depend on races its time_scale distorts.
+        // the outcome would depend on races its time_scale distorts. Only with
+        // `SimConfig::socket_close_ends_park` does a close that comes while the
+        // channel is still parked here end this park (and the call, with nothing
+        // after `socket`).
         sess.fire(
             "CHANNEL_UNPARK",
             ("switch_ivr.c", "switch_ivr_park", 1234),
@@ -234,10 +252,18 @@ pub fn inbound_call(core: &Arc<Core>, call: InboundCall) -> Result<String, Strin
             s.set_var("sim_trunk_channel", &n.to_string());
         }
     });
+    let dialed_at = core.sim_ms();
     core.truth(&uuid, |r| {
         r.number = call.caller_number.clone();
         r.trunk = call.trunk.clone();
         r.endpoint = "inbound".into();
+        r.dialed_at_ms = dialed_at;
+        r.vars = call
+            .vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("contactd_"))
+            .cloned()
+            .collect();
         r.behaviour = format!("{:?}", call.script);
     });
     sess.set_running(Cs::Init);

@@ -58,6 +58,8 @@ pub fn transfer(sess: &Sess, ext: &str, dp: Option<&str>, ctx: Option<&str>) {
         st.caller.profile_index = st.caller.profile_index.max(1) + 1;
         st.transfer = Some((ext.to_string(), ctx));
     });
+    let (uuid, to) = sess.with(|s| (s.uuid.clone(), format!("{ext}@{}", s.caller.context)));
+    sess.core.truth_if(&uuid, |r| r.transfers.push(to));
 }
 
 /// Run apps then hang up (NORMAL_CLEARING if nothing else did) and report.

@@ -46,7 +46,18 @@ impl Sess {
 
     /// Modify state and wake waiters.
     pub fn modify<R>(&self, f: impl FnOnce(&mut ChanState) -> R) -> R {
-        let r = f(&mut lock(&self.ch.st));
+        let (r, air) = {
+            let mut st = lock(&self.ch.st);
+            let r = f(&mut st);
+            let air = st
+                .air_update(|| self.core.sim_ms())
+                .map(|ms| (st.uuid.clone(), ms));
+            (r, air)
+        };
+        // ground truth: a stretch of dead air just ended (media started, bridged, hangup)
+        if let Some((uuid, ms)) = air {
+            self.core.truth_if(&uuid, |r| r.add_dead_air(ms));
+        }
         self.ch.bump();
         r
     }

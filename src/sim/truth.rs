@@ -39,6 +39,41 @@ pub struct PartyRecord {
     pub ended_at_ms: Option<u64>,
     /// file a `record_session` on this party's channel wrote (until hangup)
     pub recording: Option<String>,
+    /// simulated ms since simulator start when the channel was created (dialed / came in)
+    pub dialed_at_ms: u64,
+    /// simulated ms, from answer to hangup, during which the party heard nothing: no media
+    /// application on their channel (playback, say, play_and_get_digits prompt and wait,
+    /// record, music) and not bridged to another leg (`sleep` and `park` are dead air)
+    pub dead_air_ms: u64,
+    /// the longest continuous stretch of dead air, simulated ms
+    pub max_dead_air_ms: u64,
+    /// what was played to the party while answered, in order: each playback's file (prompts
+    /// of play_and_get_digits included), each `say`'s arguments
+    pub played: Vec<String>,
+    /// the `contactd_*` variables the channel was originated (or came in) with, in order
+    pub vars: Vec<(String, String)>,
+    /// every leg this party's channel was bridged to (`bridge` app or `uuid_bridge`), in order
+    pub bridged_to: Vec<String>,
+    /// every transfer of the party's channel (`transfer` app, `uuid_transfer`, transfer after
+    /// bridge) as `<extension>@<context>`, in order
+    pub transfers: Vec<String>,
+}
+
+impl PartyRecord {
+    /// Add a stretch of dead air that just ended.
+    pub fn add_dead_air(&mut self, ms: u64) {
+        self.dead_air_ms += ms;
+        self.max_dead_air_ms = self.max_dead_air_ms.max(ms);
+    }
+
+    /// Value of a `contactd_*` variable the channel was created with.
+    pub fn var(&self, k: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// One call that reached an agent phone (`user/<ext>`): a leg ringing it.

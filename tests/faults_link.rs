@@ -1,0 +1,156 @@
+//! The control link to the switch drops five times, a couple of seconds apart, in the middle
+//! of a campaign; the switch itself stays up and its calls go on. Some subscribers hang up by
+//! themselves halfway through the message. Events sent while the link was down are gone, so
+//! contactd must find out from the switch what became of each call it was placing or driving:
+//!
+//! - by the switch's own truth: nobody who answered is dialed again (an answered call lost
+//!   track of is not a failed one), nobody is dialed twice at once, no answered subscriber is
+//!   left in silence for more than 5 s, and no call is left up on the switch at the end;
+//! - in PostgreSQL: the campaign finishes, every attempt has its outcome, everyone who heard
+//!   the whole message is `listened_full` (and nobody else is).
+mod common;
+mod faults_support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
+use faults_support::{Daemon, DaemonOpts, Findings};
+
+const SUBSCRIBERS: usize = 48;
+/// More lines than drops: calls orphaned by the drops cannot hold every line, so what
+/// contactd does with the subscribers it lost track of shows.
+const LINES: i32 = 8;
+/// 1 real second is 4 simulated seconds: a call (2 s ringing, 6 s message) takes 2 s, so
+/// each drop finds calls ringing, calls mid-message and messages about to end.
+const TIME_SCALE: f64 = 0.25;
+const RING_MS: u64 = 2000;
+const MESSAGE_MS: u64 = 6000;
+/// Every other subscriber hangs up this long after answering, halfway through the message.
+const HANG_UP_AFTER_MS: u64 = 3000;
+/// contactd's first reconnect delay and its cap (real ms): the link is down 1-2 s simulated
+/// after each drop, long enough for events to be lost, short enough that a call answered
+/// meanwhile can still get its message within the dead-air limit.
+const RECONNECT_MS: (u64, u64) = (250, 500);
+const MAX_DEAD_AIR_MS: u64 = 5000;
+/// Real time between the drops (uneven, so they do not beat with the calls).
+const DROP_GAPS_MS: [u64; 4] = [2000, 1700, 2300, 1900];
+const FINISH_AFTER_DROPS: Duration = Duration::from_secs(40);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_link_dropped_5_times_strands_no_call_and_redials_nobody_who_answered() {
+    let env = common::TestEnv::new().await;
+    let numbers: HashMap<String, Behaviour> = (0..SUBSCRIBERS)
+        .filter(|i| i % 2 == 1)
+        .map(|i| {
+            (
+                faults_support::dialed(300, i),
+                Behaviour::Answer {
+                    ring_ms: RING_MS,
+                    after: AfterAnswer::HangupAfter {
+                        ms: HANG_UP_AFTER_MS,
+                    },
+                },
+            )
+        })
+        .collect();
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: TIME_SCALE,
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        numbers,
+        default_behaviour: Behaviour::Answer {
+            ring_ms: RING_MS,
+            after: AfterAnswer::Stay,
+        },
+        default_playback_ms: MESSAGE_MS,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut daemon = Daemon::start(DaemonOpts {
+        env: &env,
+        sim: &sim,
+        pg_url: env.db_url().to_string(),
+        redis_url: common::redis_url(),
+        trunk_channels: 30,
+        reconnect_ms: RECONNECT_MS,
+    })
+    .await;
+    let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
+    let phones: Vec<String> = (0..SUBSCRIBERS)
+        .map(|i| faults_support::number(300, i))
+        .collect();
+    let id = faults_support::start_campaign(&pool, &daemon.config, 3, &phones, LINES).await;
+
+    let going = common::eventually(Duration::from_secs(30), || async {
+        sim.ground_truth()
+            .iter()
+            .filter(|p| p.answered && p.ended_at_ms.is_none())
+            .count()
+            >= 3
+    })
+    .await;
+    assert!(
+        going,
+        "campaign did not get going: {}",
+        faults_support::campaign_summary(&pool, id).await
+    );
+    let mut up_at_drops = Vec::new();
+    for i in 0..=DROP_GAPS_MS.len() {
+        up_at_drops.push(sim.live_channels().len());
+        sim.drop_esl_connections();
+        if let Some(gap) = DROP_GAPS_MS.get(i) {
+            tokio::time::sleep(Duration::from_millis(*gap)).await;
+        }
+    }
+    let finished = faults_support::wait_finished(&pool, &[id], FINISH_AFTER_DROPS).await;
+
+    let db = env.pg().await;
+    let summary = faults_support::campaign_summary(&pool, id).await;
+    let dialing = faults_support::targets_dialing(&db, id).await;
+    let no_outcome = faults_support::attempts_without_outcome(&db, id).await;
+    let recorded = faults_support::outcomes(&db, id).await;
+    let leftovers = faults_support::live_calls(&sim);
+    daemon.stop().await;
+    faults_support::hang_up_all(&sim).await;
+    let truth = sim.ground_truth();
+
+    let mut f = Findings::default();
+    // the switch's truth
+    f.list(
+        "subscribers who answered were dialed again",
+        faults_support::redialed_after_answer(&truth),
+    );
+    f.list(
+        "subscribers dialed twice at once",
+        faults_support::double_dials(&truth),
+    );
+    f.list(
+        &format!("answered calls left in silence for more than {MAX_DEAD_AIR_MS} ms"),
+        faults_support::dead_air_over(&truth, MAX_DEAD_AIR_MS),
+    );
+    f.list(
+        "calls still up on the switch at the end (hung up by the test once contactd stopped)",
+        leftovers,
+    );
+    // PostgreSQL
+    if !finished {
+        f.add(format!(
+            "campaign not finished {} s after the last drop: {summary}",
+            FINISH_AFTER_DROPS.as_secs()
+        ));
+    }
+    f.list("subscribers left dialing", dialing);
+    f.list("attempts without an outcome", no_outcome);
+    let (missed, lies) = faults_support::outcome_mismatches(&truth, &recorded);
+    f.list("whole message heard but not recorded listened_full", missed);
+    f.list("recorded listened_full without hearing it all", lies);
+    f.assert_none(&format!(
+        "control link dropped {} times (channels up at each drop: {up_at_drops:?})",
+        DROP_GAPS_MS.len() + 1
+    ));
+}

@@ -1,0 +1,316 @@
+//! The simulator's ground truth of what each party experienced: when the channel was
+//! dialed, how long the party heard nothing after answering (parked, waiting for the next
+//! command, a switch crash ending it), what was played to them, the `contactd_*` variables
+//! the channel was originated with; `current_application_response` after a playback as
+//! mod_dptools sets it; `${var}` expanded when an application runs.
+
+use std::time::Duration;
+
+use contactd::sim::{
+    AfterAnswer, Behaviour, PartyRecord, SimConfig, Simulator, TrunkConfig, TrunkKind,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// 1 simulated second = 200 ms real.
+const SCALE: f64 = 0.2;
+
+struct Client {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(sim: &Simulator) -> Client {
+        let s = TcpStream::connect(sim.esl_addr()).await.unwrap();
+        let mut c = Client { s, buf: Vec::new() };
+        assert!(c.next().await.starts_with("Content-Type: auth/request"));
+        c.cmd("auth ClueCon").await;
+        c
+    }
+
+    async fn next(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let head = String::from_utf8_lossy(&self.buf[..i]).to_string();
+                let n = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if self.buf.len() >= i + 2 + n {
+                    let m = String::from_utf8_lossy(&self.buf[..i + 2 + n]).to_string();
+                    self.buf.drain(..i + 2 + n);
+                    return m;
+                }
+            }
+            let mut tmp = [0u8; 65536];
+            let k = tokio::time::timeout(Duration::from_secs(10), self.s.read(&mut tmp))
+                .await
+                .expect("timeout")
+                .unwrap();
+            assert!(k > 0, "eof");
+            self.buf.extend_from_slice(&tmp[..k]);
+        }
+    }
+
+    async fn cmd(&mut self, c: &str) -> String {
+        self.s
+            .write_all(format!("{c}\n\n").as_bytes())
+            .await
+            .unwrap();
+        loop {
+            let m = self.next().await;
+            if !m.contains("text/event") {
+                return m;
+            }
+        }
+    }
+
+    async fn api(&mut self, c: &str) -> String {
+        let m = self.cmd(&format!("api {c}")).await;
+        m.split_once("\n\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default()
+    }
+
+    async fn execute(&mut self, uuid: &str, app: &str, arg: &str) {
+        let r = self
+            .cmd(&format!(
+                "sendmsg {uuid}\ncall-command: execute\nexecute-app-name: {app}\nexecute-app-arg: {arg}"
+            ))
+            .await;
+        assert!(r.contains("+OK"), "{r}");
+    }
+
+    /// Polls a channel variable until it has a value other than `_undef_`.
+    async fn wait_var(&mut self, uuid: &str, var: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self.api(&format!("uuid_getvar {uuid} {var}")).await;
+            if v != "_undef_" {
+                return v;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{var} never set");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn cfg() -> SimConfig {
+    SimConfig {
+        time_scale: SCALE,
+        heartbeat_ms: 0,
+        trunks: vec![TrunkConfig {
+            name: "1".into(),
+            kind: TrunkKind::Freetdm,
+            channels: 4,
+        }],
+        default_behaviour: Behaviour::Answer {
+            ring_ms: 500,
+            after: AfterAnswer::Stay,
+        },
+        default_playback_ms: 1000,
+        strict_media: true,
+        ..Default::default()
+    }
+}
+
+fn sim_sleep(sim_ms: u64) -> tokio::time::Sleep {
+    tokio::time::sleep(Duration::from_secs_f64(sim_ms as f64 * SCALE / 1000.0))
+}
+
+fn record(sim: &Simulator, uuid: &str) -> PartyRecord {
+    sim.ground_truth()
+        .into_iter()
+        .find(|r| r.uuid == uuid)
+        .expect("a ground-truth record")
+}
+
+async fn ended(sim: &Simulator, uuid: &str) -> PartyRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if record(sim, uuid).ended_at_ms.is_some() {
+            // the applications cut by the hangup note what was heard as they return
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return record(sim, uuid);
+        }
+        let r = record(sim, uuid);
+        assert!(tokio::time::Instant::now() < deadline, "{r:?} never ended");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_air_is_parked_silence_and_played_lists_the_file() {
+    let sim = Simulator::start(cfg()).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let msg = dir.path().join("msg.wav");
+    // 1 s of audio: its WAV header gives the playback length
+    assert!(contactd::sim::media::write_wav(msg.to_str().unwrap(), 1000));
+    let u = "22222222-0000-4000-8000-000000000001";
+    let ok = c
+        .api(&format!(
+            "originate {{origination_uuid={u},contactd_budget=campaign-7,contactd_trunk=e1,other=x}}freetdm/1/a/5551001 &park()"
+        ))
+        .await;
+    assert_eq!(ok, format!("+OK {u}\n"));
+    // answered and parked: two simulated seconds with nothing on the line
+    sim_sleep(2000).await;
+    c.execute(u, "playback", msg.to_str().unwrap()).await;
+    assert_eq!(
+        c.wait_var(u, "current_application_response").await,
+        "FILE PLAYED"
+    );
+    assert_eq!(c.api(&format!("uuid_kill {u}")).await, "+OK\n");
+    let r = ended(&sim, u).await;
+    assert!(r.answered);
+    let answered = r.answered_at_ms.unwrap();
+    assert!(r.dialed_at_ms <= answered, "{r:?}");
+    // ring 500 ms before the answer
+    assert!(answered - r.dialed_at_ms >= 400, "{r:?}");
+    assert!(
+        (1800..=2700).contains(&r.dead_air_ms),
+        "dead air {} ms, expected about 2000: {r:?}",
+        r.dead_air_ms
+    );
+    assert!(r.max_dead_air_ms >= 1800 && r.max_dead_air_ms <= r.dead_air_ms);
+    assert_eq!(r.played, vec![msg.to_str().unwrap().to_string()]);
+    assert!((900..=1300).contains(&r.heard_ms), "{r:?}");
+    assert_eq!(r.playbacks_completed, 1);
+    assert_eq!(
+        r.vars,
+        vec![
+            ("contactd_budget".to_string(), "campaign-7".to_string()),
+            ("contactd_trunk".to_string(), "e1".to_string()),
+        ]
+    );
+    assert_eq!(r.var("contactd_budget"), Some("campaign-7"));
+    let total = r.ended_at_ms.unwrap() - answered;
+    assert!(r.dead_air_ms + r.heard_ms <= total + 100, "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_and_variables_expanded_at_execution() {
+    let sim = Simulator::start(cfg()).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let u = "22222222-0000-4000-8000-000000000002";
+    let ok = c
+        .api(&format!(
+            "originate {{origination_uuid={u},contactd_x=hello}}freetdm/1/a/5551002 &park()"
+        ))
+        .await;
+    assert_eq!(ok, format!("+OK {u}\n"));
+    // `${var}` takes the value the variable has when the application runs
+    c.execute(
+        u,
+        "set",
+        "contactd_y=${contactd_x}-${nosuch}-${destination_number}",
+    )
+    .await;
+    c.execute(u, "set", "contactd_x=later").await;
+    c.execute(u, "set", "contactd_z=${contactd_x}").await;
+    assert_eq!(c.wait_var(u, "contactd_z").await, "later");
+    assert_eq!(
+        c.api(&format!("uuid_getvar {u} contactd_y")).await,
+        "hello--5551002"
+    );
+    // a file that is not there plays nothing
+    c.execute(u, "playback", "/nonexistent/dir/gone.wav").await;
+    assert_eq!(
+        c.wait_var(u, "current_application_response").await,
+        "FILE NOT FOUND"
+    );
+    // a playback cut short by the far end: PLAYBACK ERROR
+    c.execute(u, "playback", "silence_stream://5000").await;
+    sim_sleep(500).await;
+    assert!(sim.hangup(u, "NORMAL_CLEARING"));
+    let r = ended(&sim, u).await;
+    assert_eq!(r.played, vec!["silence_stream://5000".to_string()]);
+    assert_eq!(r.playbacks_interrupted, 1);
+    assert_eq!(r.hangup_by.as_deref(), Some("party"));
+    // a party who heard nothing but 500 ms of a 5 s message
+    assert!(r.heard_ms >= 300 && r.heard_ms < 1500, "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_crash_ends_the_call_and_its_dead_air() {
+    let sim = Simulator::start(cfg()).await.unwrap();
+    let mut c = Client::connect(&sim).await;
+    let u = "22222222-0000-4000-8000-000000000003";
+    let ok = c
+        .api(&format!(
+            "originate {{origination_uuid={u}}}freetdm/1/a/5551003 &playback(silence_stream://60000)"
+        ))
+        .await;
+    assert_eq!(ok, format!("+OK {u}\n"));
+    sim_sleep(1000).await;
+    sim.restart().await.unwrap();
+    let r = ended(&sim, u).await;
+    assert_eq!(r.hangup_cause.as_deref(), Some("CRASH"));
+    assert_eq!(r.hangup_by.as_deref(), Some("system"));
+    // what the party heard until the crash reaches the restarted switch's truth
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let r = loop {
+        let r = record(&sim, u);
+        if r.playbacks_interrupted == 1 || tokio::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(r.playbacks_interrupted, 1, "{r:?}");
+    assert!(r.heard_ms >= 700 && r.heard_ms < 2000, "{r:?}");
+    assert!(r.dead_air_ms < 300, "{r:?}");
+
+    // parked with nothing when the switch dies: dead air until the crash
+    let mut c = Client::connect(&sim).await;
+    let v = "22222222-0000-4000-8000-000000000004";
+    let ok = c
+        .api(&format!(
+            "originate {{origination_uuid={v}}}freetdm/1/a/5551004 &park()"
+        ))
+        .await;
+    assert_eq!(ok, format!("+OK {v}\n"));
+    sim_sleep(1500).await;
+    sim.restart().await.unwrap();
+    let r = ended(&sim, v).await;
+    assert!(
+        (1300..=2200).contains(&r.dead_air_ms),
+        "dead air {}: {r:?}",
+        r.dead_air_ms
+    );
+    assert_eq!(r.max_dead_air_ms, r.dead_air_ms);
+    assert!(r.played.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_outbound_socket_ends_the_park_when_configured() {
+    let sim = Simulator::start(SimConfig {
+        socket_close_ends_park: true,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uuid = sim
+        .inbound_call(contactd::sim::InboundCall {
+            connect_to: l.local_addr().unwrap().to_string(),
+            script: vec![contactd::sim::CallerStep::WaitForAnswer],
+            ..Default::default()
+        })
+        .unwrap();
+    let (s, _) = l.accept().await.unwrap();
+    let mut c = Client { s, buf: Vec::new() };
+    c.s.write_all(b"connect\n\n").await.unwrap();
+    assert!(c.next().await.starts_with("Event-Name: CHANNEL_DATA"));
+    c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: answer")
+        .await;
+    sim_sleep(1000).await;
+    // the IVR server goes away: parked with nothing, then hung up by the switch
+    drop(c);
+    let r = ended(&sim, &uuid).await;
+    assert_eq!(r.hangup_cause.as_deref(), Some("NORMAL_CLEARING"));
+    assert_eq!(r.hangup_by.as_deref(), Some("switch"));
+    assert!((800..=1600).contains(&r.dead_air_ms), "{r:?}");
+}
