@@ -6,6 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 
+use super::journal::{Journal, Write, Writer};
 use super::StoreError;
 use crate::core::acd::agent::StateName;
 
@@ -71,11 +72,57 @@ fn operator(r: &tokio_postgres::Row) -> Operator {
 #[derive(Clone)]
 pub struct Operators {
     pool: Pool,
+    writer: Writer,
 }
+
+/// [`Operators::log_state`] as one statement, so it can wait in the write spool: the same
+/// placement in the timeline (the period `at` falls in ends at `at`; the new one lasts
+/// until that period's old end, or until the first period if `at` is before it).
+const RECORD_STATE: &str = "WITH op AS (SELECT id FROM operators WHERE id = $1 FOR UPDATE),
+     cut AS (SELECT s.id, s.until FROM operator_states s, op
+             WHERE s.operator = $1 AND s.since <= $4 ORDER BY s.since DESC, s.id DESC LIMIT 1),
+     upd AS (UPDATE operator_states SET until = $4 FROM cut
+             WHERE operator_states.id = cut.id RETURNING cut.until AS old_until),
+     first AS (SELECT min(since) AS m FROM operator_states WHERE operator = $1)
+     INSERT INTO operator_states (operator, state, reason, since, until)
+     SELECT $1, $2, $3, $4,
+            CASE WHEN EXISTS (SELECT 1 FROM cut) THEN (SELECT old_until FROM upd)
+                 ELSE (SELECT m FROM first) END
+     FROM op";
 
 impl Operators {
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self {
+            writer: Writer::Direct(pool.clone()),
+            pool,
+        }
+    }
+
+    /// State changes logged by the ACD go through `journal` (kept while PostgreSQL is away).
+    pub fn with_journal(journal: Journal) -> Self {
+        Self {
+            pool: journal.pool().clone(),
+            writer: Writer::Journal(journal),
+        }
+    }
+
+    /// Logs a state change like [`Operators::log_state`], durably: while PostgreSQL is away
+    /// it waits in the write spool (in order with the call records) and is placed in the
+    /// timeline when replayed.
+    pub async fn record_state(
+        &self,
+        operator: i64,
+        state: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(Write::new(
+                format!("operator {operator} state {state}"),
+                RECORD_STATE,
+                vec![operator.into(), state.into(), reason.into(), at.into()],
+            ))
+            .await
     }
 
     /// Inserts an operator (login and endpoint already validated); returns the id.

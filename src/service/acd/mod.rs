@@ -546,7 +546,12 @@ impl Acd {
             );
             return;
         };
-        if let Err(e) = self.inner.operators.log_state(id, state, reason, at).await {
+        if let Err(e) = self
+            .inner
+            .operators
+            .record_state(id, state, reason, at)
+            .await
+        {
             warn!(operator = login, "acd: cannot log state {state}: {e}");
         }
     }
