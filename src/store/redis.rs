@@ -22,10 +22,13 @@ pub struct LiveState {
     prefix: String,
     /// Leases this process holds (granted, not yet released), kept so a lease rebuild after
     /// Redis lost its data also counts originates still on their way to the switch.
-    held: Arc<Mutex<HashMap<String, (String, String, std::time::Instant)>>>,
+    held: Arc<Mutex<HashMap<String, Held>>>,
     /// A lease write failed: the counts must be rebuilt before they are trusted again.
     dirty: Arc<(AtomicBool, Notify)>,
 }
+
+/// A lease this process was granted: trunk, budget, when.
+type Held = (String, String, std::time::Instant);
 
 /// A line lease: the channel (origination uuid), its trunk and its budget.
 #[derive(Debug, Clone, PartialEq, Eq)]

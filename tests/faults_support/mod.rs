@@ -84,6 +84,15 @@ trunk = "e1"
             prefix = o.env.prefix,
             pg = o.pg_url,
         );
+        // the write spool in the test's own directory, where this contactd has one
+        let spool = dir.path().join("spool");
+        std::fs::create_dir_all(&spool).unwrap();
+        let with_spool = format!("[daemon]\nspool_dir = \"{}\"\n{text}", spool.display());
+        let text = if Config::from_toml(&with_spool).is_ok() {
+            with_spool
+        } else {
+            text
+        };
         let cfg_path = dir.path().join("contactd.toml");
         std::fs::write(&cfg_path, &text).unwrap();
         let config = Config::from_toml(&text).expect("test config");
@@ -577,5 +586,11 @@ pub async fn campaign_summary(pool: &Pool, id: i64) -> String {
         .flatten()
         .map(|c| c.state)
         .unwrap_or_default();
-    format!("campaign {id} is {state}: {:?}", c.progress(id).await)
+    match c.progress(id).await {
+        Ok(p) => format!(
+            "campaign {id} is {state}: {} of {} subscribers done, {} reached, {} dialing",
+            p.done, p.total, p.reached, p.dialing
+        ),
+        Err(e) => format!("campaign {id} is {state} (progress: {e})"),
+    }
 }
