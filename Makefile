@@ -4,7 +4,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: demo test lint bench install services tools build clean prompts
+.PHONY: demo test lint bench install services tools build clean prompts chaos
 
 services:
 	@scripts/services.sh
@@ -23,6 +23,11 @@ demo: services build
 ## FreeSWITCH config (frslint) and the systemd unit.
 test: services tools
 	$(CARGO) test --lib --bins --tests --no-fail-fast -- --test-threads=4
+
+## The fault matrix (tests/chaos): every scenario, one CHAOS line each (about 9 minutes).
+## One alone: cargo test --test chaos -- --scenario NAME
+chaos: services tools
+	$(CARGO) test --test chaos -- --all
 
 ## Voice prompts (ru, en; 8 kHz 16-bit mono WAV) into target/prompts: copy to prompts.dir.
 prompts:

@@ -302,7 +302,7 @@ impl ChanState {
             && !self.is_hungup()
             && !self.hangup_started
             && self.media == 0
-            && !(self.bridge_peer.is_some() && !self.peer_gone)
+            && (self.bridge_peer.is_none() || self.peer_gone)
     }
 
     /// Follow the dead-air state after a change: opens a stretch at `now_ms` when the party
