@@ -158,6 +158,47 @@ pub enum AfterAnswer {
     Park,
     /// `&playback(file)`.
     Playback(MediaFile),
+    /// `'app:data,app:data' inline`: the switch runs the whole script from the answer on,
+    /// whether contactd is there or not.
+    Inline(InlineScript),
+}
+
+/// Applications for the inline dialplan. Each argument is checked so it cannot leave its
+/// place: no `,` (next application), no `'` (the quoted originate argument), no control
+/// characters; application names are plain words.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InlineScript(Vec<(String, String)>);
+
+impl InlineScript {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn then(mut self, app: &str, arg: &str) -> Result<Self, InvalidValue> {
+        if app.is_empty() || !app.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(InvalidValue::Argument(app.to_string()));
+        }
+        if arg.contains([',', '\'']) || arg.chars().any(char::is_control) {
+            return Err(InvalidValue::Argument(arg.to_string()));
+        }
+        self.0.push((app.to_string(), arg.to_string()));
+        Ok(self)
+    }
+
+    fn render(&self) -> String {
+        let apps: Vec<String> = self
+            .0
+            .iter()
+            .map(|(a, d)| {
+                if d.is_empty() {
+                    a.clone()
+                } else {
+                    format!("{a}:{d}")
+                }
+            })
+            .collect();
+        format!("'{}' inline", apps.join(","))
+    }
 }
 
 /// `originate {vars}<endpoint> &app()` for one validated number on one trunk.
@@ -204,6 +245,7 @@ impl Originate {
         let app = match &self.then {
             AfterAnswer::Park => "&park()".to_string(),
             AfterAnswer::Playback(f) => format!("&playback({})", f.as_str()),
+            AfterAnswer::Inline(script) => script.render(),
         };
         format!("originate {{{vars}}}{} {app}", self.endpoint)
     }
@@ -249,6 +291,30 @@ mod tests {
         assert!(check_app_arg("x\nevent-lock: true").is_err());
         assert!(ChannelUuid::parse("0b8b6a4e-5f7e-4bd9-9d5e-6b9d3c0e2a11").is_ok());
         assert!(ChannelUuid::parse("0b8b6a4e-5f7e-4bd9-9d5e-6b9d3c0e2a11 x").is_err());
+    }
+
+    #[test]
+    fn inline_scripts_keep_each_argument_in_its_place() {
+        let s = InlineScript::new()
+            .then("playback", "/p/m.wav")
+            .unwrap()
+            .then("hash", "insert/r/k/${current_application_response}")
+            .unwrap()
+            .then("hangup", "NORMAL_CLEARING")
+            .unwrap();
+        let uuid = ChannelUuid::parse("0b8b6a4e-5f7e-4bd9-9d5e-6b9d3c0e2a11").unwrap();
+        let n = PhoneNumber::parse("5551001").unwrap();
+        let o = Originate::new("freetdm/1/a/{number}", &n, uuid, AfterAnswer::Inline(s));
+        assert!(o.command().ends_with(
+            "freetdm/1/a/5551001 'playback:/p/m.wav,hash:insert/r/k/${current_application_response},hangup:NORMAL_CLEARING' inline"
+        ));
+        for bad in ["a,hangup", "x' &park()", "a\nb"] {
+            assert!(
+                InlineScript::new().then("playback", bad).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(InlineScript::new().then("play back", "x").is_err());
     }
 
     #[test]

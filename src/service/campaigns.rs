@@ -23,7 +23,7 @@ use crate::esl::commands::{AfterAnswer, ChannelUuid};
 use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
-use crate::service::notice_call::{self, Heard, Script, Start};
+use crate::service::notice_call::{self, Heard, Script};
 use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, Target};
 use crate::store::postgres::Calls;
 use crate::store::redis::LiveState;
@@ -357,6 +357,18 @@ impl CampaignRunner {
             );
             return;
         }
+        let script = match notice_call::switch_script(
+            uuid.as_str(),
+            &c.audio,
+            c.confirm.then(|| self.confirm_args()).as_deref(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                // The campaign's message cannot be played (checked when it was created).
+                error!(campaign = c.id, "campaign message not playable: {e}");
+                return self.not_an_attempt(c, t, id).await;
+            }
+        };
         let watch = link.watch_call(uuid.as_str());
         let budget = budget_of(c.id);
         let placed = place_call(
@@ -369,7 +381,7 @@ impl CampaignRunner {
                 trunk_name: &c.trunk,
                 trunk,
                 number: &number,
-                then: AfterAnswer::Park,
+                then: AfterAnswer::Inline(script),
                 purpose: "campaign",
                 budget: &budget,
                 budget_lines: c.lines as u32,
@@ -405,7 +417,7 @@ impl CampaignRunner {
                 cause: Some(cause),
                 ..Default::default()
             },
-            Ok(DialResult::Answered(_)) => self.play(c, id, link, watch, Start::Fresh).await,
+            Ok(DialResult::Answered(_)) => self.play(c, id, link, watch, false).await,
         };
         self.finish(c, t.contact_id, attempt_no, id, &end).await;
     }
@@ -448,11 +460,11 @@ impl CampaignRunner {
         id: Uuid,
         link: &SwitchLink,
         watch: crate::esl::control::CallWatch,
-        start: Start,
+        resume: bool,
     ) -> AttemptEnd {
         self.log_write(self.campaigns.attempt_answered(id).await);
         self.log_write(self.campaigns.attempt_playback_started(id).await);
-        let heard = notice_call::drive(link, watch, self.script(c), start).await;
+        let heard = notice_call::drive(link, watch, self.script(c), resume).await;
         answered_end(&heard)
     }
 
@@ -488,33 +500,43 @@ impl CampaignRunner {
         let Some(link) = self.link_for(&c.trunk) else {
             return unknown();
         };
-        if !link.wait_connected(Duration::from_secs(60)).await {
-            warn!(campaign = c.id, %id, "switch still unreachable; outcome unknown");
-            return unknown();
-        }
         let uuid = id.to_string();
-        let row = match link.channels().await {
-            Ok(rows) => rows.into_iter().find(|r| r.uuid == uuid),
-            Err(e) => {
-                warn!(campaign = c.id, %id, "cannot list the switch's channels: {e}");
+        let mut tries = 0;
+        let row = loop {
+            if !link.wait_connected(Duration::from_secs(60)).await {
+                // Left to the sweep that runs once the link is back (the call, if it lives,
+                // then gets its message or is hung up).
+                warn!(campaign = c.id, %id, "switch still unreachable; outcome unknown");
                 return unknown();
+            }
+            match link.channels().await {
+                Ok(rows) => break rows.into_iter().find(|r| r.uuid == uuid),
+                // The link dropped again meanwhile: once more when it is back.
+                Err(e) if tries < 5 => {
+                    debug!(campaign = c.id, %id, "listing the switch's channels: {e}");
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    warn!(campaign = c.id, %id, "cannot list the switch's channels: {e}");
+                    return unknown();
+                }
             }
         };
         let Some(row) = row else {
-            return self.ended_unseen(id, message_sent).await;
+            return self.ended_unseen(c, id, message_sent).await;
         };
         if row.answered {
-            return self
-                .play(c, id, link, watch, Start::Resume { message_sent })
-                .await;
+            return self.play(c, id, link, watch, true).await;
         }
         // Still ringing: its answer or hang-up comes through the watch.
         let ring = Duration::from_secs(c.ring_s.max(5) as u64 + 30);
         let until = tokio::time::Instant::now() + ring;
         loop {
             match tokio::time::timeout_at(until, watch.recv()).await {
+                // The script runs from the answer on: follow it from its start.
                 Ok(Some(WatchEvent::Switch(SwitchEvent::Answer { .. }))) => {
-                    return self.play(c, id, link, watch, Start::Fresh).await
+                    return self.play(c, id, link, watch, false).await
                 }
                 Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => {
                     return AttemptEnd {
@@ -542,7 +564,30 @@ impl CampaignRunner {
 
     /// The call is gone and contactd did not see it end: what the call record (written
     /// from the switch's events) allows, else `unknown`.
-    async fn ended_unseen(&self, id: Uuid, message_sent: bool) -> AttemptEnd {
+    async fn ended_unseen(&self, c: &Campaign, id: Uuid, message_sent: bool) -> AttemptEnd {
+        // The switch noted the message's result (and the key) itself, if it got that far.
+        if let Some(link) = self.link_for(&c.trunk) {
+            let uuid = id.to_string();
+            if let Some((Some(result), key)) = notice_call::switch_notes(link, &uuid).await {
+                let rec = self.calls.get(id).await.ok().flatten();
+                let full = result == "FILE PLAYED";
+                notice_call::forget_notes(link, &uuid).await;
+                return AttemptEnd {
+                    cause: rec.as_ref().and_then(|r| r.hangup_cause.clone()),
+                    q850: rec.as_ref().and_then(|r| r.q850),
+                    listened_ms: full.then(|| self.script(c).message.as_millis() as i32),
+                    listened_full: Some(full),
+                    confirm_key: key.filter(|_| full),
+                    outcome: if full {
+                        Outcome::ListenedFull
+                    } else {
+                        Outcome::Unknown
+                    }
+                    .as_str()
+                    .into(),
+                };
+            }
+        }
         let rec = match self.calls.get(id).await {
             Ok(Some(r)) => Some(r),
             // No call row: it is written before the originate, so none was sent.

@@ -15,12 +15,42 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::core::channels::SwitchEvent;
+use crate::esl::commands::{InlineScript, InvalidValue, MediaFile};
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 
-/// Set on the channel right after the message, by the switch, to the playback's result.
-pub const MESSAGE_RESULT_VAR: &str = "contactd_msg";
+/// mod_hash realm where the switch itself notes each message's result (`FILE PLAYED`, …)
+/// right after it, keyed by the call's uuid.
+pub const MESSAGE_REALM: &str = "contactd_msg";
+/// mod_hash realm for the confirmation key.
+pub const KEY_REALM: &str = "contactd_key";
 /// Where `play_and_get_digits` puts the confirmation key.
 pub const DIGITS_VAR: &str = "contactd_digits";
+
+/// What the switch noted for call `uuid` (message result, confirmation key), if it is
+/// reachable. Works after the call is gone, which a channel variable would not.
+pub async fn switch_notes(
+    link: &SwitchLink,
+    uuid: &str,
+) -> Option<(Option<String>, Option<String>)> {
+    let get = |realm: &'static str| {
+        let cmd = format!("hash select/{realm}/{uuid}");
+        async move {
+            let v = link.api(&cmd).await.ok()?;
+            let v = v.trim();
+            Some((!v.is_empty() && !v.starts_with("-ERR")).then(|| v.to_string()))
+        }
+    };
+    let msg = get(MESSAGE_REALM).await?;
+    let key = get(KEY_REALM).await?;
+    Some((msg, key))
+}
+
+/// Drops what the switch noted for `uuid` (best effort: it is a few bytes in its memory).
+pub async fn forget_notes(link: &SwitchLink, uuid: &str) {
+    for realm in [MESSAGE_REALM, KEY_REALM] {
+        let _ = link.api(&format!("hash delete/{realm}/{uuid}")).await;
+    }
+}
 
 /// Slack on top of what a wait is for: event delivery, a loaded switch.
 const MARGIN: Duration = Duration::from_secs(20);
@@ -49,16 +79,6 @@ pub struct Script<'a> {
     pub message: Duration,
     /// How long the confirmation may take (prompts and key timeouts).
     pub confirm_time: Duration,
-}
-
-/// Where the call is when contactd takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
-    /// Just answered: nothing was played yet.
-    Fresh,
-    /// Taken over (after a restart or a lost originate reply): the message may already
-    /// have been sent to the switch and be playing, or over.
-    Resume { message_sent: bool },
 }
 
 enum Wait {
@@ -166,8 +186,9 @@ impl Driver<'_> {
         }
     }
 
-    /// The control link dropped: once it is back, is the call still there, and did what we
-    /// wait for finish meanwhile? None: keep waiting (the events flow again).
+    /// The control link dropped: once it is back, did what we wait for finish meanwhile
+    /// (the switch noted it), is the call still there? None: keep waiting (events flow
+    /// again).
     async fn after_link_loss(&mut self, probe: Probe) -> Option<Wait> {
         let uuid = self.watch.uuid.clone();
         let mut tries = 0;
@@ -176,64 +197,60 @@ impl Driver<'_> {
             if !self.link.wait_connected(left.min(LINK_BACK)).await {
                 return Some(Wait::Lost);
             }
-            match self.link.api(&format!("uuid_exists {uuid}")).await {
-                Ok(b) if b.trim() == "true" => break,
-                Ok(_) => return Some(Wait::Lost),
+            let notes = switch_notes(self.link, &uuid).await;
+            let exists = match self.link.api(&format!("uuid_exists {uuid}")).await {
+                Ok(b) => b.trim() == "true",
                 // Dropped again meanwhile: wait for it once more.
                 Err(e) if tries < 3 => {
                     debug!(%uuid, "uuid_exists after reconnect: {e}");
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
                 }
                 Err(_) => return Some(Wait::Lost),
-            }
-        }
-        let var = match probe {
-            Probe::Message => MESSAGE_RESULT_VAR,
-            Probe::Digits => DIGITS_VAR,
-        };
-        match self.link.getvar(&uuid, var).await {
-            // Not expanded: a switch that did not run the marker the way FreeSWITCH does.
-            Ok(Some(v)) if v.contains("${") => None,
-            Ok(Some(v)) => Some(match probe {
-                Probe::Message => Wait::Done {
-                    response: v,
-                    digits: None,
+            };
+            let Some((msg, key)) = notes else {
+                return (!exists).then_some(Wait::Lost);
+            };
+            return match probe {
+                Probe::Message => match msg {
+                    Some(response) => Some(Wait::Done {
+                        response,
+                        digits: None,
+                    }),
+                    None if exists => None,
+                    None => Some(Wait::Lost),
                 },
-                Probe::Digits => Wait::Done {
-                    response: String::new(),
-                    digits: Some(v),
+                Probe::Digits => match key {
+                    Some(k) => Some(Wait::Done {
+                        response: String::new(),
+                        digits: Some(k),
+                    }),
+                    None if exists => None,
+                    // Asked, not answered, and the switch hung up as scripted.
+                    None => Some(Wait::Done {
+                        response: String::new(),
+                        digits: None,
+                    }),
                 },
-            }),
-            Ok(None) => None,
-            Err(e) => {
-                debug!(%uuid, "getvar after reconnect: {e}");
-                Some(Wait::Lost)
-            }
+            };
         }
     }
 
-    /// Sends `app` to the call; a link that is down is waited for (the call lives on).
-    /// Err(true): the call is gone; Err(false): the switch could not be reached.
-    async fn execute(&self, app: &str, arg: &str) -> Result<String, bool> {
-        let uuid = &self.watch.uuid;
-        for _ in 0..3 {
-            match self.link.execute(uuid, app, arg).await {
-                Ok(a) => return Ok(a),
-                Err(e) => {
-                    debug!(%uuid, "{app} not sent: {e}");
-                    if !self.link.wait_connected(LINK_BACK).await {
-                        return Err(false);
-                    }
-                    match self.link.api(&format!("uuid_exists {uuid}")).await {
-                        Ok(b) if b.trim() == "true" => {}
-                        Ok(_) => return Err(true),
-                        Err(_) => {}
-                    }
+    /// The script hangs up right after its last application: wait for that, and hang up
+    /// ourselves only if it does not come.
+    async fn end(&mut self) {
+        let until = Instant::now() + Duration::from_secs(3);
+        while let Ok(Some(ev)) = tokio::time::timeout_at(until, self.watch.recv()).await {
+            if let WatchEvent::Switch(SwitchEvent::Hangup(h)) = ev {
+                self.heard.cause.get_or_insert_with(|| h.cause.clone());
+                self.heard.q850 = self.heard.q850.or(h.q850);
+                if h.complete {
+                    return;
                 }
             }
         }
-        Err(false)
+        self.hang_up().await;
     }
 
     /// Hangs up (best effort) and waits briefly for the switch's own cause.
@@ -262,9 +279,36 @@ impl Driver<'_> {
     }
 }
 
-/// Runs the script on an answered call watched by `watch`; always returns what is known,
-/// and never returns with the call still up unless the switch cannot be reached.
-pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, start: Start) -> Heard {
+/// The applications the switch runs from the subscriber's answer on (an inline dialplan
+/// on the originate): the message, its result noted in mod_hash, the confirmation prompt
+/// and its key if asked for, and the hang-up. The switch runs all of it by itself, so a
+/// contactd that dies or loses the link never leaves anyone listening to silence; contactd
+/// watches the events and measures.
+pub fn switch_script(
+    uuid: &str,
+    audio: &str,
+    confirm: Option<&str>,
+) -> Result<InlineScript, InvalidValue> {
+    let mut s = InlineScript::new()
+        .then("playback", MediaFile::parse(audio)?.as_str())?
+        .then(
+            "hash",
+            &format!("insert/{MESSAGE_REALM}/{uuid}/${{current_application_response}}"),
+        )?;
+    if let Some(args) = confirm {
+        s = s.then("play_and_get_digits", args)?.then(
+            "hash",
+            &format!("insert/{KEY_REALM}/{uuid}/${{{DIGITS_VAR}}}"),
+        )?;
+    }
+    s.then("hangup", "NORMAL_CLEARING")
+}
+
+/// Follows an answered call running [`switch_script`]; always returns what is known, and
+/// never returns with the call still up unless the switch cannot be reached.
+/// `resume`: taken over mid-call (after a restart or a lost originate reply): what
+/// already happened is read from the switch's notes.
+pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, resume: bool) -> Heard {
     let uuid = watch.uuid.clone();
     let mut d = Driver {
         link,
@@ -275,75 +319,67 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, star
     };
     // Answered: from here on what was heard is a measurement, 0 until the message starts.
     d.heard.listened_ms = Some(0);
-    let wait = match start {
-        Start::Resume { message_sent: true } => {
-            // Over already? The switch set the result variable right after it.
-            match link.getvar(&uuid, MESSAGE_RESULT_VAR).await {
-                Ok(Some(r)) if !r.contains("${") => Wait::Done {
-                    response: r,
-                    digits: None,
-                },
-                // Still playing (or the variable was never queued): wait for its end.
-                _ => d.wait_app(None, "playback", Probe::Message, false).await,
+    let mut confirm = script.confirm.is_some();
+    let noted = if resume {
+        // The confirmation of a call taken over is not followed: its result is whatever
+        // the switch notes.
+        confirm = false;
+        match switch_notes(link, &uuid).await {
+            Some((Some(r), key)) => Some((r, key)),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let wait = match noted {
+        Some((response, key)) => {
+            d.heard.confirm_key = key;
+            Wait::Done {
+                response,
+                digits: None,
             }
         }
-        Start::Fresh
-        | Start::Resume {
-            message_sent: false,
-        } => {
-            let app = match d.execute("playback", script.audio).await {
-                Ok(a) => a,
-                Err(gone) => {
-                    if gone {
-                        d.heard.party_hung_up = true;
-                    } else {
-                        d.heard.unknown = true;
-                        d.hang_up().await;
-                    }
-                    return d.heard;
-                }
-            };
-            // Queued behind the message: records its result on the channel, so a link that
-            // drops mid-message does not lose whether it was heard to the end.
-            let marker = format!("{MESSAGE_RESULT_VAR}=${{current_application_response}}");
-            if let Err(e) = link.execute(&uuid, "set", &marker).await {
-                debug!(%uuid, "result marker not queued: {e}");
-            }
-            d.wait_app(Some(&app), "playback", Probe::Message, true)
-                .await
-        }
+        None => d.wait_app(None, "playback", Probe::Message, !resume).await,
     };
     match wait {
         Wait::Done { response, .. } => d.heard.full = response == "FILE PLAYED",
-        Wait::HungUp => return d.heard,
+        Wait::HungUp => {
+            forget_notes(link, &uuid).await;
+            return d.heard;
+        }
         Wait::Lost => {
             d.heard.unknown = true;
             d.hang_up().await;
             return d.heard;
         }
     }
+    if !d.heard.full {
+        d.heard.confirm_key = None;
+    }
     if d.heard.full && d.heard.listened_ms == Some(0) {
         // Played to the end while contactd could not see its events.
         d.heard.listened_ms = Some(script.message.as_millis().min(i32::MAX as u128) as i32);
     }
-    if let (true, Some(args)) = (d.heard.full, &script.confirm) {
+    if confirm {
         d.deadline = Instant::now() + script.confirm_time + MARGIN;
-        match d.execute("play_and_get_digits", args).await {
-            Ok(app) => match d
-                .wait_app(Some(&app), "play_and_get_digits", Probe::Digits, false)
-                .await
-            {
-                Wait::Done { digits, .. } => d.heard.confirm_key = digits,
-                Wait::HungUp => return d.heard,
-                Wait::Lost => {
-                    d.hang_up().await;
-                    return d.heard;
-                }
-            },
-            Err(_) => warn!(%uuid, "confirmation prompt could not be sent"),
+        match d
+            .wait_app(None, "play_and_get_digits", Probe::Digits, false)
+            .await
+        {
+            Wait::Done { digits, .. } if d.heard.full => d.heard.confirm_key = digits,
+            Wait::Done { .. } => {}
+            Wait::HungUp => {
+                forget_notes(link, &uuid).await;
+                return d.heard;
+            }
+            Wait::Lost => {
+                d.hang_up().await;
+                return d.heard;
+            }
         }
     }
-    d.hang_up().await;
+    d.end().await;
+    forget_notes(link, &uuid).await;
     d.heard
 }
 

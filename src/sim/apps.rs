@@ -41,6 +41,9 @@ pub fn run_app<'a>(
         sess.modify(|s| {
             s.set_var("current_application", app);
             s.set_var("current_application_data", arg);
+            // ...and clears the previous application's response (after expanding the data,
+            // so `${current_application_response}` there is the previous app's)
+            s.set_var("current_application_response", "");
             s.cur_app = Some(app.to_string());
             s.prompt_seq += 1;
             // switch_core_session_exec clears the response variable before an
@@ -99,6 +102,7 @@ fn is_known(app: &str) -> bool {
             | "transfer"
             | "echo"
             | "log"
+            | "hash"
             | "uuid_bridge"
     )
 }
@@ -212,7 +216,53 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             None
         }
         "bridge" => super::bridge::bridge_app(sess, arg).await,
+        "hash" => {
+            // mod_hash's app: insert|insert_ifempty|delete|delete_ifmatch/realm/key[/value]
+            hash_op(&sess.core, arg);
+            None
+        }
         _ => None,
+    }
+}
+
+/// mod_hash: one in-memory table per switch process (a restart loses it), keyed
+/// `realm_key`; `/` splits at most four fields. Returns the API's reply text.
+pub fn hash_op(core: &super::core::Core, arg: &str) -> String {
+    let f: Vec<&str> = arg.splitn(4, '/').collect();
+    let usage =
+        "-ERR Usage: hash insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n";
+    if f.len() < 3 || f[0].is_empty() {
+        return usage.into();
+    }
+    let key = format!("{}_{}", f[1], f[2]);
+    let mut st = super::core::lock(&core.st);
+    let table = &mut st.hash_db;
+    match (f[0].to_ascii_lowercase().as_str(), f.get(3)) {
+        ("insert", Some(v)) => {
+            table.insert(key, v.to_string());
+            "+OK\n".into()
+        }
+        ("insert_ifempty", Some(v)) => match table.entry(key) {
+            std::collections::hash_map::Entry::Occupied(_) => "-ERR key already exists\n".into(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(v.to_string());
+                "+OK\n".into()
+            }
+        },
+        ("delete", _) => match table.remove(&key) {
+            Some(_) => "+OK\n".into(),
+            None => "-ERR Not found\n".into(),
+        },
+        ("delete_ifmatch", Some(v)) => match table.get(&key) {
+            Some(x) if x == v => {
+                table.remove(&key);
+                "+OK\n".into()
+            }
+            Some(_) => "-ERR Doesn't match\n".into(),
+            None => "-ERR Not found\n".into(),
+        },
+        ("select", _) => table.get(&key).cloned().unwrap_or_default(),
+        _ => usage.into(),
     }
 }
 

@@ -139,6 +139,8 @@ pub struct CoreSt {
     /// the core that replaced this one (`Simulator::restart`): ground truth written by this
     /// core's channels after the restart (a playback cut by the crash, ...) goes there
     pub successor: Option<Arc<Core>>,
+    /// mod_hash's `db` table (`hash insert/realm/key/value`), in memory like the real one
+    pub hash_db: HashMap<String, String>,
 }
 
 /// The switch core.

@@ -24,8 +24,60 @@ pub struct OrigReq {
     pub url: String,
     /// exten or &app(args)
     pub dest: String,
+    /// dialplan (`XML`, `inline`, ...)
+    pub dialplan: String,
     /// context
     pub context: String,
+}
+
+/// `switch_separate_string` on blanks: `'…'` and `"…"` group words (quotes removed).
+fn split_quoted(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for ch in s.chars() {
+        match quote {
+            Some(q) if ch == q => quote = None,
+            Some(_) => cur.push(ch),
+            None if ch == '\'' || ch == '"' => {
+                quote = Some(ch);
+                any = true;
+            }
+            None if ch.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            None => {
+                cur.push(ch);
+                any = true;
+            }
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// mod_dptools' inline dialplan: `app:data,app:data` (or `m:<d>:` to choose the
+/// delimiter); data after the first colon, leading blanks of the app name dropped.
+pub fn inline_apps(target: &str) -> Apps {
+    let b = target.as_bytes();
+    let (delim, body) = if b.len() > 3 && b[0] == b'm' && b[1] == b':' && b[3] == b':' {
+        (b[2] as char, &target[4..])
+    } else {
+        (',', target)
+    };
+    body.split(delim)
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            let (app, data) = x.split_once(':').unwrap_or((x, ""));
+            (app.trim_start().to_string(), data.to_string())
+        })
+        .collect()
 }
 
 /// Parse; Err = usage text.
@@ -44,15 +96,16 @@ pub fn parse(arg: &str) -> Result<OrigReq, String> {
         }
         rest = &rest[end + 1..];
     }
-    let parts: Vec<&str> = rest.split_whitespace().collect();
+    let parts = split_quoted(rest);
     if parts.len() < 2 {
         return Err(USAGE.into());
     }
     Ok(OrigReq {
         vars,
-        url: parts[0].to_string(),
-        dest: parts[1].to_string(),
-        context: parts.get(3).copied().unwrap_or("default").to_string(),
+        url: parts[0].clone(),
+        dest: parts[1].clone(),
+        dialplan: parts.get(2).cloned().unwrap_or_else(|| "XML".into()),
+        context: parts.get(3).cloned().unwrap_or_else(|| "default".into()),
     })
 }
 
@@ -99,6 +152,9 @@ fn dest_apps(req: &OrigReq) -> Apps {
             None => (x, ""),
         };
         return vec![(app.to_string(), arg.to_string())];
+    }
+    if req.dialplan == "inline" {
+        return inline_apps(d);
     }
     dialplan::trace_ext(d, "127.0.0.1:8084")
         .filter(|_| req.context == "trace")
