@@ -18,10 +18,11 @@ use crate::core::channels::SwitchEvent;
 use crate::esl::commands::{InlineScript, InvalidValue, MediaFile};
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 
-/// mod_hash realm where the switch itself notes each message's result (`FILE PLAYED`, …)
-/// right after it, keyed by the call's uuid.
+/// mod_db realm where the switch itself notes each message's result (`FILE PLAYED`, …)
+/// right after it, keyed by the call's uuid (in the switch's core database: it survives a
+/// restart of the switch, unlike mod_hash).
 pub const MESSAGE_REALM: &str = "contactd_msg";
-/// mod_hash realm for the confirmation key.
+/// mod_db realm for the confirmation key.
 pub const KEY_REALM: &str = "contactd_key";
 /// Where `play_and_get_digits` puts the confirmation key.
 pub const DIGITS_VAR: &str = "contactd_digits";
@@ -33,11 +34,11 @@ pub async fn switch_notes(
     uuid: &str,
 ) -> Option<(Option<String>, Option<String>)> {
     let get = |realm: &'static str| {
-        let cmd = format!("hash select/{realm}/{uuid}");
+        let cmd = format!("db select/{realm}/{uuid}");
         async move {
             let v = link.api(&cmd).await.ok()?;
             let v = v.trim();
-            Some((!v.is_empty() && !v.starts_with("-ERR")).then(|| v.to_string()))
+            Some((!v.is_empty() && !v.starts_with("-ERR") && v != "!err!").then(|| v.to_string()))
         }
     };
     let msg = get(MESSAGE_REALM).await?;
@@ -48,7 +49,7 @@ pub async fn switch_notes(
 /// Drops what the switch noted for `uuid` (best effort: it is a few bytes in its memory).
 pub async fn forget_notes(link: &SwitchLink, uuid: &str) {
     for realm in [MESSAGE_REALM, KEY_REALM] {
-        let _ = link.api(&format!("hash delete/{realm}/{uuid}")).await;
+        let _ = link.api(&format!("db delete/{realm}/{uuid}")).await;
     }
 }
 
@@ -280,7 +281,7 @@ impl Driver<'_> {
 }
 
 /// The applications the switch runs from the subscriber's answer on (an inline dialplan
-/// on the originate): the message, its result noted in mod_hash, the confirmation prompt
+/// on the originate): the message, its result noted in mod_db, the confirmation prompt
 /// and its key if asked for, and the hang-up. The switch runs all of it by itself, so a
 /// contactd that dies or loses the link never leaves anyone listening to silence; contactd
 /// watches the events and measures.
@@ -292,12 +293,12 @@ pub fn switch_script(
     let mut s = InlineScript::new()
         .then("playback", MediaFile::parse(audio)?.as_str())?
         .then(
-            "hash",
+            "db",
             &format!("insert/{MESSAGE_REALM}/{uuid}/${{current_application_response}}"),
         )?;
     if let Some(args) = confirm {
         s = s.then("play_and_get_digits", args)?.then(
-            "hash",
+            "db",
             &format!("insert/{KEY_REALM}/{uuid}/${{{DIGITS_VAR}}}"),
         )?;
     }

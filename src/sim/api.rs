@@ -32,6 +32,7 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
         }
         "status" => status(core),
         "hash" => super::apps::hash_op(core, arg),
+        "db" => super::apps::db_op(core, arg),
         "show" => show::show(core, arg),
         "uuid_dump" => show::uuid_dump(core, arg),
         "uuid_exists" => {

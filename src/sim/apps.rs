@@ -103,6 +103,7 @@ fn is_known(app: &str) -> bool {
             | "echo"
             | "log"
             | "hash"
+            | "db"
             | "uuid_bridge"
     )
 }
@@ -221,7 +222,41 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             hash_op(&sess.core, arg);
             None
         }
+        "db" => {
+            // mod_db's app: insert|delete/realm/key[/value]
+            db_op(&sess.core, arg);
+            None
+        }
         _ => None,
+    }
+}
+
+/// mod_db: `db_data` in the switch's core database (SQLite by default), so unlike mod_hash
+/// it survives a restart or crash of the switch. Returns the API's reply text (`+OK` with no
+/// line break, the selected value, or `!err!`).
+pub fn db_op(core: &super::core::Core, arg: &str) -> String {
+    let f: Vec<&str> = arg.splitn(4, '/').collect();
+    let mut st = super::core::lock(&core.st);
+    let table = &mut st.db_data;
+    match (
+        f.first().map(|c| c.to_ascii_lowercase()),
+        f.get(1),
+        f.get(2),
+        f.get(3),
+    ) {
+        (Some(c), Some(realm), Some(key), Some(v)) if c == "insert" => {
+            table.insert(format!("{realm}/{key}"), v.to_string());
+            "+OK".into()
+        }
+        (Some(c), Some(realm), Some(key), _) if c == "delete" => {
+            table.remove(&format!("{realm}/{key}"));
+            "+OK".into()
+        }
+        (Some(c), Some(realm), Some(key), _) if c == "select" => table
+            .get(&format!("{realm}/{key}"))
+            .cloned()
+            .unwrap_or_default(),
+        _ => "!err!".into(),
     }
 }
 

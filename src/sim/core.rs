@@ -141,6 +141,9 @@ pub struct CoreSt {
     pub successor: Option<Arc<Core>>,
     /// mod_hash's `db` table (`hash insert/realm/key/value`), in memory like the real one
     pub hash_db: HashMap<String, String>,
+    /// mod_db's `db_data` (`db insert/realm/key/value`): in the switch's SQLite core
+    /// database, kept across a restart
+    pub db_data: HashMap<String, String>,
 }
 
 /// The switch core.

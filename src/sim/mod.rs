@@ -159,6 +159,8 @@ impl Simulator {
             st.agents = ost.agents.clone();
             st.offers = ost.offers.clone();
             st.agent_peak = ost.agent_peak.clone();
+            // mod_db keeps its table in the core database file
+            st.db_data = ost.db_data.clone();
             for (k, v) in &ost.trunks {
                 if let Some(t) = st.trunks.get_mut(k) {
                     t.peak = v.peak;
