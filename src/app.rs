@@ -48,6 +48,10 @@ impl AppError {
     }
 }
 
+/// How long a start waits for PostgreSQL and Redis before giving up (exit 69); systemd's
+/// start timeout is 90 s.
+const STORES_WAIT: Duration = Duration::from_secs(60);
+
 /// What the HTTP handlers and tests read.
 pub struct Shared {
     pub config: Arc<Config>,
@@ -100,7 +104,20 @@ pub async fn open_stores(config: &Config) -> Result<(Pool, LiveState), StoreErro
 impl App {
     pub async fn start(config: Config) -> Result<App, AppError> {
         let config = Arc::new(config);
-        let (pool, live) = open_stores(&config).await?;
+        // A database or Redis that is restarting (maintenance, a failover) is waited for a
+        // while rather than failed on: a daemon that exits at once only crash-loops.
+        let started = tokio::time::Instant::now();
+        let (pool, live) = loop {
+            match open_stores(&config).await {
+                Ok(x) => break x,
+                Err(e) if e.is_retryable() && started.elapsed() < STORES_WAIT => {
+                    warn!("stores not reachable yet, retrying: {e}");
+                    crate::notify::status(&format!("waiting for PostgreSQL and Redis: {e}"));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let spool = crate::store::journal::spool_path(
             &config.daemon.spool_dir,
             &config.daemon.instance,
