@@ -144,41 +144,35 @@ fn campaign(r: &tokio_postgres::Row) -> Campaign {
 
 #[derive(Clone)]
 pub struct Campaigns {
-    pool: Pool,
     writer: Writer,
 }
 
 impl Campaigns {
     pub fn new(pool: Pool) -> Self {
         Self {
-            writer: Writer::Direct(pool.clone()),
-            pool,
+            writer: Writer::Direct(pool),
         }
     }
 
     /// Record writes still waiting in the journal's spool: no new originate meanwhile.
     pub fn backlog(&self) -> u64 {
-        match &self.writer {
-            Writer::Direct(_) => 0,
-            Writer::Journal(j) => j.backlog(),
-        }
+        self.writer.backlog()
     }
 
     /// Attempt and target updates go through `journal` (kept while PostgreSQL is away).
     pub fn with_journal(journal: Journal) -> Self {
         Self {
-            pool: journal.pool().clone(),
             writer: Writer::Journal(journal),
         }
     }
 
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.writer.pool()
     }
 
     /// Creates the campaign and one target per contact of the list, in one transaction.
     pub async fn create(&self, c: &NewCampaign) -> Result<(i64, i64), StoreError> {
-        let mut db = self.pool.get().await?;
+        let mut db = self.writer.pool().get().await?;
         let tx = db.transaction().await?;
         let exists = tx
             .query_opt(
@@ -231,7 +225,7 @@ impl Campaigns {
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<Campaign>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1");
         Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(campaign))
     }
@@ -239,7 +233,7 @@ impl Campaigns {
     /// Campaigns the runner must look at: running ones, and cancelled ones whose last calls
     /// have not finished yet (their report is still to come).
     pub async fn active(&self) -> Result<Vec<Campaign>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let sql = format!(
             "SELECT {COLUMNS} FROM campaigns
              WHERE state = 'running' OR (state = 'cancelled' AND finished_at IS NULL) ORDER BY id"
@@ -248,14 +242,14 @@ impl Campaigns {
     }
 
     pub async fn list(&self) -> Result<Vec<Campaign>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let sql = format!("SELECT {COLUMNS} FROM campaigns ORDER BY id");
         Ok(db.query(&sql, &[]).await?.iter().map(campaign).collect())
     }
 
     /// The newest campaign started by `who` (a manager's extension).
     pub async fn last_by(&self, who: &str) -> Result<Option<Campaign>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let sql = format!(
             "SELECT {COLUMNS} FROM campaigns WHERE created_by = $1 ORDER BY id DESC LIMIT 1"
         );
@@ -264,7 +258,7 @@ impl Campaigns {
 
     /// Moves the campaign to `to` if it is in one of `from`; true if it moved.
     pub async fn set_state(&self, id: i64, from: &[&str], to: &str) -> Result<bool, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
         let n = db
             .execute(
@@ -281,7 +275,7 @@ impl Campaigns {
             .set_state(id, &["running", "paused"], "cancelled")
             .await?;
         if moved {
-            let db = self.pool.get().await?;
+            let db = self.writer.pool().get().await?;
             db.execute(
                 "UPDATE campaign_targets SET status = 'done', outcome = COALESCE(outcome, 'cancelled')
                  WHERE campaign_id = $1 AND status = 'pending'",
@@ -299,7 +293,7 @@ impl Campaigns {
         n: i64,
         now: DateTime<Utc>,
     ) -> Result<Vec<Target>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let rows = db
             .query(
                 "UPDATE campaign_targets t SET status = 'dialing'
@@ -387,7 +381,7 @@ impl Campaigns {
         attempt_no: i32,
         number: &str,
     ) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         db.execute(
             "INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
              VALUES ($1, $2, $3, $4, $5)",
@@ -453,7 +447,7 @@ impl Campaigns {
     }
 
     pub async fn progress(&self, id: i64) -> Result<Progress, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let r = db
             .query_one(
                 "SELECT count(*),
@@ -475,7 +469,7 @@ impl Campaigns {
     /// Running (or cancelled) with nobody pending or being dialed: finished. True if it
     /// just ended (the caller sends the report).
     pub async fn finish_if_complete(&self, id: i64) -> Result<bool, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let n = db
             .execute(
                 "UPDATE campaigns SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'finished' END,
@@ -491,7 +485,7 @@ impl Campaigns {
 
     /// Targets left `dialing` by a crash, with their last attempt.
     pub async fn stranded(&self, id: i64) -> Result<Vec<Stranded>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let rows = db
             .query(
                 "SELECT t.contact_id, t.attempts, a.uuid, a.answered_at IS NOT NULL,

@@ -439,6 +439,22 @@ pub enum Writer {
 }
 
 impl Writer {
+    /// The pool reads (and writes that need an answer) go to.
+    pub fn pool(&self) -> &Pool {
+        match self {
+            Writer::Direct(pool) => pool,
+            Writer::Journal(j) => j.pool(),
+        }
+    }
+
+    /// Record writes still waiting in the spool (0 when writing directly).
+    pub fn backlog(&self) -> u64 {
+        match self {
+            Writer::Direct(_) => 0,
+            Writer::Journal(j) => j.backlog(),
+        }
+    }
+
     pub async fn write(&self, w: Write) -> Result<(), StoreError> {
         match self {
             Writer::Direct(pool) => apply(pool, &w).await,

@@ -118,36 +118,30 @@ pub struct CallEnd<'a> {
 
 #[derive(Clone)]
 pub struct Calls {
-    pool: Pool,
     writer: Writer,
 }
 
 impl Calls {
     pub fn new(pool: Pool) -> Self {
         Self {
-            writer: Writer::Direct(pool.clone()),
-            pool,
+            writer: Writer::Direct(pool),
         }
     }
 
     /// Record writes still waiting in the journal's spool.
     pub fn backlog(&self) -> u64 {
-        match &self.writer {
-            Writer::Direct(_) => 0,
-            Writer::Journal(j) => j.backlog(),
-        }
+        self.writer.backlog()
     }
 
     /// Record writes go through `journal` (kept while PostgreSQL is away).
     pub fn with_journal(journal: Journal) -> Self {
         Self {
-            pool: journal.pool().clone(),
             writer: Writer::Journal(journal),
         }
     }
 
     pub async fn insert(&self, c: &NewCall<'_>) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         db.execute(
             "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, entry, state)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (uuid) DO NOTHING",
@@ -201,7 +195,7 @@ impl Calls {
     /// (a failed originate's BACKGROUND_JOB has no Q.850 code; its HANGUP_COMPLETE does).
     /// Returns true if this call closed the row.
     pub async fn mark_ended(&self, e: &CallEnd<'_>) -> Result<bool, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let row = db
             .query_opt(
                 MARK_ENDED,
@@ -258,7 +252,7 @@ impl Calls {
     }
 
     pub async fn get(&self, uuid: Uuid) -> Result<Option<CallRecord>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let row = db
             .query_opt(
                 "SELECT uuid, node, direction, purpose, trunk, number, entry, state, created_at,
@@ -296,7 +290,7 @@ impl Calls {
         node: &str,
         created_before: DateTime<Utc>,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let rows = db
             .query(
                 "SELECT uuid FROM calls WHERE node = $1 AND created_at < $2
