@@ -8,6 +8,7 @@ use deadpool_postgres::Pool;
 
 use crate::config::Config;
 use crate::esl::commands::MediaFile;
+use crate::lists::printable;
 use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::StoreError;
 
@@ -77,6 +78,45 @@ pub enum CampaignsCommand {
     },
 }
 
+/// Most lines one campaign may hold: the schema's own limit (`sql/003_campaigns.sql`,
+/// `CHECK (lines BETWEEN 1 AND 240)`, eight E1 spans).
+pub const MAX_LINES: u32 = crate::config::MAX_CAMPAIGN_LINES;
+/// Most attempts per subscriber `--max-attempts` takes.
+pub const MAX_ATTEMPTS: u32 = 100;
+/// Longest campaign name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A campaign name: 1 to 200 characters, no control characters. The name goes into the
+/// report's e-mail subject, `campaigns ls` and logs, where a line break would start a
+/// header or a line of its own. Checked wherever a campaign is created from a name
+/// someone typed.
+pub fn check_campaign_name(name: &str) -> Result<(), String> {
+    let n = name.chars().count();
+    if name.trim().is_empty() || n > MAX_NAME_CHARS {
+        return Err(format!(
+            "a campaign name is 1 to {MAX_NAME_CHARS} characters (this one has {n})"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err(format!(
+            "control character {c:?} not allowed in a campaign name (one line of text)"
+        ));
+    }
+    Ok(())
+}
+
+/// `lines` for one campaign: 1 to [`MAX_LINES`].
+pub fn check_lines(lines: u32) -> Result<(), String> {
+    if (1..=MAX_LINES).contains(&lines) {
+        Ok(())
+    } else {
+        Err(format!("lines must be 1–{MAX_LINES}"))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignCliError {
     #[error("{0}")]
@@ -124,19 +164,38 @@ pub async fn run_campaigns(
             let audio = audio.to_string_lossy().to_string();
             MediaFile::parse(&audio)
                 .map_err(|e| CampaignCliError::Invalid(format!("--audio: {e}")))?;
+            let name = name.unwrap_or_else(|| format!("list {list}"));
+            check_campaign_name(&name).map_err(|e| {
+                CampaignCliError::Invalid(if name.chars().count() > MAX_NAME_CHARS {
+                    format!("--name: {e}")
+                } else {
+                    format!("--name {name:?}: {e}")
+                })
+            })?;
             let trunk = trunk.unwrap_or_else(|| d.trunk.clone());
             let Some(t) = cfg.trunk.get(&trunk) else {
                 return Err(CampaignCliError::Invalid(format!(
-                    "--trunk {trunk}: no such [trunk.{trunk}] in the config"
+                    "--trunk {trunk:?}: no such [trunk.NAME] section in the config"
                 )));
             };
             let lines = lines.unwrap_or(d.lines);
-            if lines == 0 || lines > t.channels {
+            check_lines(lines)
+                .map_err(|e| CampaignCliError::Invalid(format!("--lines {lines}: {e}")))?;
+            if lines > t.channels {
                 return Err(CampaignCliError::Invalid(format!(
-                    "--lines {lines}: must be 1 to {} (trunk {trunk} has {} channels)",
+                    "--lines {lines}: must be 1 to {} (trunk {trunk:?} has {} channels)",
                     t.channels, t.channels
                 )));
             }
+            let max_attempts = match max_attempts {
+                Some(n) if !(1..=MAX_ATTEMPTS).contains(&n) => {
+                    return Err(CampaignCliError::Invalid(format!(
+                        "--max-attempts {n}: must be 1–{MAX_ATTEMPTS}"
+                    )))
+                }
+                Some(n) => n,
+                None => d.max_attempts.clamp(1, i32::MAX as u32),
+            };
             let (days, from, until) = (
                 days.unwrap_or_else(|| d.window_days.clone()),
                 from.unwrap_or_else(|| d.window_start.clone()),
@@ -146,7 +205,7 @@ pub async fn run_campaigns(
                 .map_err(|e| CampaignCliError::Invalid(format!("calling window: {e}")))?;
             if let Some(tz) = &time_zone {
                 tz.parse::<chrono_tz::Tz>().map_err(|_| {
-                    CampaignCliError::Invalid(format!("--time-zone {tz}: not an IANA zone"))
+                    CampaignCliError::Invalid(format!("--time-zone {tz:?}: not an IANA zone"))
                 })?;
             }
             if let Some(cid) = &caller_id {
@@ -155,12 +214,12 @@ pub async fn run_campaigns(
             }
             if let Some(e) = &email {
                 e.parse::<lettre::Address>().map_err(|_| {
-                    CampaignCliError::Invalid(format!("--email {e}: not an e-mail address"))
+                    CampaignCliError::Invalid(format!("--email {e:?}: not an e-mail address"))
                 })?;
             }
             let (id, n) = store
                 .create(&NewCampaign {
-                    name: name.unwrap_or_else(|| format!("list {list}")),
+                    name,
                     confirm,
                     trunk,
                     lines: lines as i32,
@@ -169,7 +228,7 @@ pub async fn run_campaigns(
                     window_start: from,
                     window_end: until,
                     time_zone,
-                    max_attempts: max_attempts.unwrap_or(d.max_attempts).max(1) as i32,
+                    max_attempts: max_attempts as i32,
                     manager_email: email,
                     ..NewCampaign::with_defaults(d, list, &audio, "cli")
                 })
@@ -181,7 +240,13 @@ pub async fn run_campaigns(
                 let p = store.progress(c.id).await?;
                 println!(
                     "{:>5}  {:<9}  called {} of {}  reached {}  list {}  {}",
-                    c.id, c.state, p.done, p.total, p.reached, c.list_number, c.name
+                    c.id,
+                    c.state,
+                    p.done,
+                    p.total,
+                    p.reached,
+                    c.list_number,
+                    printable(&c.name)
                 );
             }
         }
@@ -193,7 +258,7 @@ pub async fn run_campaigns(
             let p = store.progress(id).await?;
             println!(
                 "campaign {id} '{}': {}\n  list {}, {} lines on {}, window {} {}-{}\n  called {} of {}, reached {}, dialing now {}",
-                c.name, c.state, c.list_number, c.lines, c.trunk, c.window_days, c.window_start,
+                printable(&c.name), c.state, c.list_number, c.lines, c.trunk, c.window_days, c.window_start,
                 c.window_end, p.done, p.total, p.reached, p.dialing
             );
         }

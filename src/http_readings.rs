@@ -61,27 +61,68 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let sub: Submission = match serde_json::from_slice(&body) {
-        Ok(s) => s,
-        Err(e) => return unprocessable("body", "json", e),
-    };
+/// Longest meter serial a body may name (as `accounts import` accepts them).
+pub const MAX_METER_CHARS: usize = 40;
+
+/// A body as far as it can be checked without the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedSubmission {
+    /// Digits, within the configured length (and check digit).
+    pub account: String,
+    pub meter: Option<String>,
+    /// `(zone, value as keyed)` in body order; checked against the meter when stored.
+    pub entries: Vec<(u8, String)>,
+    /// `web` or `messenger`.
+    pub source: &'static str,
+}
+
+/// A refused body: the 422 answer `{"error", "field", "rule"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `body` for JSON that does not fit (the error then starts with the path that did not,
+    /// e.g. `zones[0].zone: invalid type…`), else the field refused.
+    pub field: String,
+    pub rule: &'static str,
+    pub error: String,
+}
+
+impl Refusal {
+    fn new(field: &str, rule: &'static str, error: impl std::fmt::Display) -> Self {
+        Self {
+            field: field.to_string(),
+            rule,
+            error: error.to_string(),
+        }
+    }
+}
+
+/// Parses and checks a `POST /api/v1/readings` body: JSON shape, source, account number,
+/// meter serial. Never panics, whatever the bytes.
+pub fn parse_submission(
+    body: &[u8],
+    rules: crate::core::meter::AccountRules,
+) -> Result<ParsedSubmission, Refusal> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let sub: Submission = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            Refusal::new("body", "json", inner)
+        } else {
+            Refusal::new("body", "json", format!("{path}: {inner}"))
+        }
+    })?;
+    de.end().map_err(|e| Refusal::new("body", "json", e))?;
     let source: &'static str = match sub.source.as_str() {
         "web" => "web",
         "messenger" => "messenger",
         _ => {
-            return unprocessable(
+            return Err(Refusal::new(
                 "source",
                 "one_of",
                 "source must be \"web\" or \"messenger\"",
-            )
+            ))
         }
-    };
-    let acc = &shared.config.ivr;
-    let rules = crate::core::meter::AccountRules {
-        min_len: acc.account_min_length,
-        max_len: acc.account_max_length,
-        check_digit: acc.account_check_digit,
     };
     if let Err(e) = crate::core::meter::check_account_number(&sub.account, rules) {
         let rule = match e {
@@ -89,8 +130,41 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             crate::core::meter::AccountNumberError::Length { .. } => "length",
             crate::core::meter::AccountNumberError::CheckDigit => "check_digit",
         };
-        return unprocessable("account", rule, e);
+        return Err(Refusal::new("account", rule, e));
     }
+    if let Some(m) = &sub.meter {
+        if m.is_empty() || m.chars().count() > MAX_METER_CHARS || m.contains(char::is_control) {
+            return Err(Refusal::new(
+                "meter",
+                "serial",
+                format!("meter: 1 to {MAX_METER_CHARS} printable characters"),
+            ));
+        }
+    }
+    Ok(ParsedSubmission {
+        account: sub.account,
+        meter: sub.meter,
+        entries: sub
+            .zones
+            .iter()
+            .map(|z| (z.zone, value_text(&z.value)))
+            .collect(),
+        source,
+    })
+}
+
+async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let acc = &shared.config.ivr;
+    let rules = crate::core::meter::AccountRules {
+        min_len: acc.account_min_length,
+        max_len: acc.account_max_length,
+        check_digit: acc.account_check_digit,
+    };
+    let sub = match parse_submission(&body, rules) {
+        Ok(s) => s,
+        Err(r) => return unprocessable(&r.field, r.rule, r.error),
+    };
+    let source = sub.source;
     let info = match store::account(&shared.pool, &sub.account).await {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -102,7 +176,7 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             )
         }
         Err(e) => {
-            tracing::warn!("readings API: {e}");
+            tracing::warn!(error = ?e.to_string(), "readings API: database");
             return refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "",
@@ -131,11 +205,7 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             "no such meter on the account",
         );
     };
-    let entries: Vec<(u8, String)> = sub
-        .zones
-        .iter()
-        .map(|z| (z.zone, value_text(&z.value)))
-        .collect();
+    let entries = sub.entries;
     let now = chrono::Utc::now();
     let who = Provenance {
         source,
@@ -178,7 +248,7 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             "no such meter on the account",
         ),
         Err(StoreReadingsError::Db(e)) => {
-            tracing::warn!("readings API: {e}");
+            tracing::warn!(error = ?e.to_string(), "readings API: database");
             refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "",

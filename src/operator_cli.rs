@@ -7,6 +7,7 @@ use deadpool_postgres::Pool;
 
 use crate::config::Config;
 use crate::core::acd::agent::{Agent, AgentAction, AgentInput, StateName};
+use crate::lists::printable;
 use crate::store::operators::{parse_state_key, state_key, Operator, Operators};
 use crate::store::StoreError;
 
@@ -153,7 +154,7 @@ async fn operator(store: &Operators, login: &str) -> Result<Operator, OperatorCl
     store
         .get(login)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("operator {login}")).into())
+        .ok_or_else(|| StoreError::NotFound(format!("operator {}", printable(login))).into())
 }
 
 /// An operator's state machine put into `state` (the last logged one) at `since`, by the
@@ -194,7 +195,7 @@ fn replay(state: StateName, reason: &str, since: DateTime<Utc>) -> Agent {
 fn input(state: &str, reason: Option<String>) -> Result<AgentInput, OperatorCliError> {
     let reason_unused = || {
         Err(OperatorCliError::Invalid(format!(
-            "a reason is only for break, not for {state}"
+            "a reason is only for break, not for {state:?}"
         )))
     };
     Ok(match (state, reason) {
@@ -258,7 +259,8 @@ pub async fn run_operators(
             check_new_operator(&login, name, &endpoint).map_err(OperatorCliError::Invalid)?;
             if store.get(&login).await?.is_some() {
                 return Err(OperatorCliError::Invalid(format!(
-                    "operator {login} already exists"
+                    "operator {} already exists",
+                    printable(&login)
                 )));
             }
             let id = store.create(&login, name, &endpoint).await?;
@@ -318,7 +320,7 @@ pub async fn run_operators(
             check_group(&name).map_err(OperatorCliError::Invalid)?;
             if !store.add_group(&name).await? {
                 return Err(OperatorCliError::Invalid(format!(
-                    "group {name} already exists"
+                    "group {name:?} already exists"
                 )));
             }
             println!("group {name} added");
@@ -347,7 +349,7 @@ pub async fn run_operators(
             };
             let actions = agent
                 .handle(now, input)
-                .map_err(|e| OperatorCliError::Invalid(format!("{login}: {e}")))?;
+                .map_err(|e| OperatorCliError::Invalid(format!("{}: {e}", printable(&login))))?;
             let (from, to) = actions
                 .iter()
                 .find_map(|a| match a {
@@ -374,7 +376,8 @@ pub async fn run_operators(
             };
             if !applied {
                 return Err(OperatorCliError::Invalid(format!(
-                    "operator {login} is on a call now: change the state after it"
+                    "operator {} is on a call now: change the state after it",
+                    printable(&login)
                 )));
             }
             if to == StateName::Ready {

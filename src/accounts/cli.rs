@@ -43,7 +43,7 @@ pub async fn run_accounts(
             let r = import_accounts(pool, &file, &cfg.dialing).await?;
             println!(
                 "{}: {} rows, {} stored, {} refused",
-                file.display(),
+                crate::lists::shown(&file),
                 r.rows,
                 r.accepted,
                 r.problems.len()

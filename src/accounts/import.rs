@@ -37,8 +37,37 @@ pub struct ImportReport {
     pub problems: Vec<(u64, String)>,
 }
 
-/// `123.45`, `-12,5`, `100` → minor units.
-pub fn parse_money(s: &str) -> Option<i64> {
+/// Largest balance accepted either way, in minor units: 999 999 999 999.99. Far above any
+/// real account, far below where sums of balances could overflow.
+pub const MAX_BALANCE_MINOR: i64 = 99_999_999_999_999;
+
+/// The limit as billing writes it, for error messages.
+const MAX_BALANCE_TEXT: &str = "999999999999.99";
+
+/// Longest value accepted per column, in characters (holder: a full name; meter: a serial
+/// number; the rest are numbers and dates with room for spaces). A longer value refuses
+/// the row with the limit stated, before anything else looks at it.
+pub const FIELD_LIMITS: [(&str, usize); 11] = [
+    ("account", 20),
+    ("holder", 200),
+    ("phone", crate::core::numbers::MAX_INPUT_CHARS),
+    ("balance", 30),
+    ("meter", 40),
+    ("zones", 20),
+    ("digits", 20),
+    ("last_date", 20),
+    ("last_1", 20),
+    ("last_2", 20),
+    ("last_3", 20),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MoneyError {
+    NotAnAmount,
+    OutOfRange,
+}
+
+fn money(s: &str) -> Result<i64, MoneyError> {
     let s = s.trim().replace(',', ".");
     let (neg, s) = match s.strip_prefix('-') {
         Some(r) => (true, r.to_string()),
@@ -47,15 +76,38 @@ pub fn parse_money(s: &str) -> Option<i64> {
     let (units, frac) = s.split_once('.').unwrap_or((&s, ""));
     if units.is_empty()
         || frac.len() > 2
-        || !(units.to_owned() + frac)
+        || !units
             .bytes()
+            .chain(frac.bytes())
             .all(|b| b.is_ascii_digit())
     {
-        return None;
+        return Err(MoneyError::NotAnAmount);
     }
-    let minor =
-        units.parse::<i64>().ok()?.checked_mul(100)? + format!("{frac:0<2}").parse::<i64>().ok()?;
-    Some(if neg { -minor } else { minor })
+    let units = units.trim_start_matches('0');
+    // more than 13 digits of units is out of range whatever they are
+    if units.len() > 13 {
+        return Err(MoneyError::OutOfRange);
+    }
+    let units: i64 = if units.is_empty() {
+        0
+    } else {
+        units.parse().map_err(|_| MoneyError::OutOfRange)?
+    };
+    let frac: i64 = format!("{frac:0<2}")
+        .parse()
+        .map_err(|_| MoneyError::NotAnAmount)?;
+    let minor = units
+        .checked_mul(100)
+        .and_then(|u| u.checked_add(frac))
+        .filter(|m| *m <= MAX_BALANCE_MINOR)
+        .ok_or(MoneyError::OutOfRange)?;
+    Ok(if neg { -minor } else { minor })
+}
+
+/// `123.45`, `-12,5`, `100` → minor units; `None` for anything else, or beyond
+/// ±[`MAX_BALANCE_MINOR`].
+pub fn parse_money(s: &str) -> Option<i64> {
+    money(s).ok()
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -70,6 +122,25 @@ pub fn parse_row(
     col: &dyn Fn(&str) -> Option<String>,
     dialing: &DialingConfig,
 ) -> Result<AccountRow, String> {
+    // Every column first: a NUL byte (which PostgreSQL refuses, aborting the whole import),
+    // a value longer than its limit (never echoed), control characters in the text columns.
+    for (name, max) in FIELD_LIMITS {
+        let Some(v) = col(name) else { continue };
+        if v.contains('\0') {
+            return Err(format!("{name}: NUL byte (a binary or damaged file?)"));
+        }
+        let n = v.chars().count();
+        if n > max {
+            return Err(format!("{name}: {n} characters, at most {max}"));
+        }
+        if matches!(name, "holder" | "meter") {
+            if let Some(c) = v.trim().chars().find(|c| c.is_control()) {
+                return Err(format!(
+                    "{name}: control character {c:?} not allowed (one line of printable text)"
+                ));
+            }
+        }
+    }
     let get = |k: &str| col(k).unwrap_or_default().trim().to_string();
     let account = get("account");
     if account.is_empty() || account.len() > 20 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -86,10 +157,15 @@ pub fn parse_row(
     let balance_minor = if balance.is_empty() {
         0
     } else {
-        parse_money(&balance).ok_or_else(|| format!("balance {balance:?}: not an amount"))?
+        money(&balance).map_err(|e| match e {
+            MoneyError::NotAnAmount => format!("balance {balance:?}: not an amount"),
+            MoneyError::OutOfRange => {
+                format!("balance {balance:?}: out of range (at most {MAX_BALANCE_TEXT} either way)")
+            }
+        })?
     };
     let meter = get("meter");
-    if meter.is_empty() || meter.len() > 40 {
+    if meter.is_empty() {
         return Err("meter: a serial number is required".into());
     }
     let zones: u8 = get("zones")
@@ -133,7 +209,10 @@ pub async fn import_accounts(
     path: &Path,
     dialing: &DialingConfig,
 ) -> Result<ImportReport, AccountsError> {
-    let text = std::fs::read(path)?;
+    let text = std::fs::read(path).map_err(|source| AccountsError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let first_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
     let delimiter = if first_line.contains(&b';') {
         b';'
@@ -159,7 +238,7 @@ pub async fn import_accounts(
         if !headers.contains_key(need) {
             return Err(AccountsError::Usage(format!(
                 "{}: header has no column {need:?}",
-                path.display()
+                crate::lists::shown(path)
             )));
         }
     }
@@ -284,6 +363,14 @@ mod tests {
         assert_eq!(parse_money("0.5"), Some(50));
         assert_eq!(parse_money("-0,05"), Some(-5));
         assert_eq!(parse_money("1e3"), None);
+        // overflow and the limit, both ways
+        assert_eq!(parse_money("92233720368547758.99"), None);
+        assert_eq!(parse_money("-92233720368547758.99"), None);
+        assert_eq!(parse_money("999999999999.99"), Some(MAX_BALANCE_MINOR));
+        assert_eq!(parse_money("-999999999999,99"), Some(-MAX_BALANCE_MINOR));
+        assert_eq!(parse_money("1000000000000"), None);
+        assert_eq!(parse_money("0000000000000000000000012.5"), Some(1250));
+        assert_eq!(super::money(&"1".repeat(40)), Err(MoneyError::OutOfRange));
         assert_eq!(parse_money(""), None);
     }
 }

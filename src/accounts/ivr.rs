@@ -26,7 +26,7 @@ pub async fn answer(
                 Ok(e164) => store::account_of_caller(pool, &e164)
                     .await
                     .unwrap_or_else(|e| {
-                        warn!(%call, "account of caller: {e}");
+                        warn!(%call, error = ?e.to_string(), "account of caller");
                         None
                     }),
                 Err(_) => None,
@@ -35,7 +35,7 @@ pub async fn answer(
         }
         Query::Account(number) => {
             Answer::Account(store::account(pool, number).await.unwrap_or_else(|e| {
-                warn!(%call, "account lookup: {e}");
+                warn!(%call, error = ?e.to_string(), "account lookup");
                 None
             }))
         }
@@ -58,11 +58,11 @@ pub async fn answer(
             let rules = super::reading_rules(cfg);
             match store::store_readings(pool, account, *meter, &entries, rules, &who).await {
                 Ok(stored) => {
-                    info!(%call, account, meter, zones = stored.len(), "meter readings stored");
+                    info!(%call, ?account, ?meter, zones = stored.len(), "meter readings stored");
                     Answer::ReadingsStored(true)
                 }
                 Err(e) => {
-                    warn!(%call, account, meter, "meter readings not stored: {e}");
+                    warn!(%call, ?account, ?meter, error = ?e.to_string(), "meter readings not stored");
                     Answer::ReadingsStored(false)
                 }
             }

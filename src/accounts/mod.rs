@@ -25,6 +25,11 @@ pub enum AccountsError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{}: cannot open: {source}", crate::lists::shown(path))]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("csv: {0}")]
     Csv(#[from] csv::Error),
     #[error("{0}")]
@@ -39,6 +44,10 @@ impl AccountsError {
             AccountsError::Postgres(e) if e.is_closed() || e.as_db_error().is_none() => 69,
             AccountsError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => 66,
             AccountsError::Io(_) => 74,
+            AccountsError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                66
+            }
+            AccountsError::Open { .. } => 74,
             AccountsError::Usage(_) => 64,
             _ => 65,
         }

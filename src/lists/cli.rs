@@ -10,7 +10,7 @@ use deadpool_postgres::Pool;
 use super::dnc::{self, DncImportReport};
 use super::import::{import_csv, ImportOptions, ImportReport};
 use super::query::{all_lists, list_problems, list_summary, ListSummary};
-use super::{ListError, RowProblem};
+use super::{printable, shown, ListError, RowProblem};
 use crate::config::Config;
 
 /// Rows shown under an import report.
@@ -132,8 +132,8 @@ pub async fn run_dnc(cmd: DncCommand, cfg: &Config, pool: &Pool) -> Result<(), L
                     "{:<16} {}  {:<20} {}",
                     e.phone,
                     e.added_at.format("%Y-%m-%d %H:%M"),
-                    e.source,
-                    e.reason
+                    printable(&e.source),
+                    printable(&e.reason)
                 );
             }
             let _ = writeln!(out, "{} numbers on the do-not-call list", entries.len());
@@ -160,7 +160,7 @@ pub async fn run_dnc(cmd: DncCommand, cfg: &Config, pool: &Pool) -> Result<(), L
 fn render_problems(out: &mut String, problems: &[RowProblem], shown: usize, total: u64) {
     for p in problems.iter().take(shown) {
         let _ = writeln!(out, "  {p}");
-        let _ = writeln!(out, "      {}", p.raw);
+        let _ = writeln!(out, "      {}", printable(&p.raw));
     }
     let more = total.saturating_sub(shown.min(problems.len()) as u64);
     if more > 0 {
@@ -207,7 +207,7 @@ pub fn render_import(r: &ImportReport) -> String {
 pub fn render_show(s: &ListSummary, problems: &[RowProblem]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "list {} {:?}", s.number, s.name);
-    let _ = writeln!(out, "  source      {}", s.source_file);
+    let _ = writeln!(out, "  source      {}", printable(&s.source_file));
     let _ = writeln!(
         out,
         "  created     {}",
@@ -264,7 +264,7 @@ pub fn render_dnc_import(file: &std::path::Path, r: &DncImportReport) -> String 
     let _ = writeln!(
         out,
         "{}: {} rows read in {:.2} s: {} added, {} already on the list, {} rejected, {} duplicates",
-        file.display(),
+        shown(file),
         r.rows_read,
         r.elapsed.as_secs_f64(),
         r.added,

@@ -12,6 +12,7 @@
 //!
 //! Numbers are normalised by [`crate::core::numbers`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -31,6 +32,30 @@ pub use import::{import_csv, ImportOptions, ImportReport};
 
 /// Lowest and highest list number a manager can key.
 pub const LIST_NUMBERS: std::ops::RangeInclusive<u16> = 1..=9999;
+
+/// `s` as it is when it has no control characters, else with each of them escaped (`\n`,
+/// `\u{1b}`): for values a user typed (file names, logins) that are printed inside messages
+/// and logs, so that a line break in them cannot start a line of its own.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A path for a message: [`printable`].
+pub fn shown(path: &std::path::Path) -> String {
+    printable(&path.display().to_string()).into_owned()
+}
 
 /// A row of a file that was not stored as a contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,22 +86,22 @@ impl fmt::Display for RowProblem {
 /// Everything that can go wrong in `contactd lists` / `contactd dnc`; see [`ListError::exit_code`].
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
-    #[error("{}: cannot open: {reason}", path.display())]
+    #[error("{}: cannot open: {reason}", shown(path))]
     NoInput { path: PathBuf, reason: String },
-    #[error("{}: read error near line {line}: {reason}", path.display())]
+    #[error("{}: read error near line {line}: {reason}", shown(path))]
     Io {
         path: PathBuf,
         line: u64,
         reason: String,
     },
-    #[error("{}, line {line}: {reason}", path.display())]
+    #[error("{}, line {line}: {reason}", shown(path))]
     BadFile {
         path: PathBuf,
         line: u64,
         reason: String,
     },
     #[error("{}: no usable row ({rejected} rejected, {duplicates} duplicates); nothing stored{}",
-        path.display(), first.iter().map(|p| format!("\n  {p}")).collect::<String>())]
+        shown(path), first.iter().map(|p| format!("\n  {p}")).collect::<String>())]
     NoRows {
         path: PathBuf,
         rejected: u64,

@@ -13,6 +13,11 @@
 //! Contact files keep any other column in `extra` under its header text; DNC files ignore
 //! them. The delimiter is sniffed from the header line (`,`, `;` as written by a Russian
 //! Excel, or tab); a UTF-8 BOM is skipped; UTF-16 is refused with a hint.
+//!
+//! A field is at most 1000 bytes without NUL, a name or reason at most 200 characters, an
+//! account at most 40. A line that opens a quote and never closes it is refused alone
+//! ("unclosed quote") and the lines after it are read as rows of their own (see
+//! `RowReader::unclosed_quote`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -30,6 +35,10 @@ use crate::core::numbers::normalize;
 pub const MAX_FIELD_BYTES: usize = 1000;
 /// Characters of a refused record kept for `lists show`.
 pub const MAX_RAW_CHARS: usize = 500;
+/// Longest subscriber name (and DNC reason) accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest account accepted, in characters.
+pub const MAX_ACCOUNT_CHARS: usize = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -276,7 +285,35 @@ impl<R: Read> RowReader<R> {
             return Ok(None);
         }
         let at = self.rec.position().map_or(0, |p| p.byte());
+        let end = self.rdr.position().byte();
         let line = self.rdr.get_mut().line_at(at);
+        if let Some(broken) = self.unclosed_quote(at, end) {
+            if let Some(next) = broken.resume_at {
+                // Read on from the line after the broken one, as if its quote were not there.
+                let mut pos = csv::Position::new();
+                pos.set_byte(next);
+                self.rdr
+                    .seek_raw(std::io::SeekFrom::Start(next), pos)
+                    .map_err(|e| ListError::Io {
+                        path: self.path.clone(),
+                        line,
+                        reason: e.to_string(),
+                    })?;
+            }
+            let reason = match broken.resume_at {
+                Some(_) => format!(
+                    "unclosed quote in column {} (the lines after it are read as rows of their own)",
+                    broken.column
+                ),
+                None => format!("unclosed quote in column {}", broken.column),
+            };
+            return Ok(Some(Row::Problem(RowProblem {
+                line,
+                kind: ProblemKind::Rejected,
+                reason,
+                raw: broken.raw,
+            })));
+        }
         let problem = |reason: String, kind| {
             Ok(Some(Row::Problem(RowProblem {
                 line,
@@ -337,6 +374,19 @@ impl<R: Read> RowReader<R> {
                 Role::Ignored => {}
             }
         }
+        for (what, value, max) in [
+            ("name", name, MAX_NAME_CHARS),
+            ("account", account, MAX_ACCOUNT_CHARS),
+            ("reason", reason, MAX_NAME_CHARS),
+        ] {
+            let n = value.chars().count();
+            if n > max {
+                return problem(
+                    format!("{what}: {n} characters, at most {max}"),
+                    ProblemKind::Rejected,
+                );
+            }
+        }
         let phone = match normalize(phone_raw, &self.rules) {
             Ok(p) => p,
             Err(crate::core::numbers::NumberError::Empty) => {
@@ -381,6 +431,170 @@ impl<R: Read> RowReader<R> {
             reason,
             extra,
         })))
+    }
+}
+
+/// A record that starts with a quote its writer never closed.
+struct UnclosedQuote {
+    /// 1-based column whose quote is open.
+    column: usize,
+    /// The broken line alone, as kept for `lists show`.
+    raw: String,
+    /// Where the line after the broken one starts (`None`: nothing follows it).
+    resume_at: Option<u64>,
+}
+
+/// How a record's raw bytes stand with respect to quoting, read the way csv-core reads
+/// them (a quote opens a field only at its start; `""` inside is a quote; a quote closes
+/// it; a line break outside quotes ends the record).
+struct QuoteScan {
+    /// The record ended (end of file) inside an open quote.
+    open_at_end: bool,
+    /// Column (0-based) of the last quote opened.
+    column: usize,
+    /// Offset, from the record's first byte, of the first line break inside quotes.
+    first_break: Option<usize>,
+    /// Offset of the record's first byte that is not a line break.
+    content_start: usize,
+}
+
+fn scan_quotes(bytes: impl Iterator<Item = u8>, delimiter: u8) -> QuoteScan {
+    #[derive(PartialEq)]
+    enum S {
+        Start,
+        Field,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut st = S::Start;
+    let (mut column, mut open_column) = (0, 0);
+    let mut first_break = None;
+    let mut content_start = None;
+    for (i, b) in bytes.enumerate() {
+        let brk = b == b'\n' || b == b'\r';
+        if content_start.is_none() {
+            if brk {
+                continue;
+            }
+            content_start = Some(i);
+        }
+        st = match st {
+            S::Start | S::Field if brk => break,
+            S::Start if b == b'"' => {
+                open_column = column;
+                S::Quoted
+            }
+            S::Start | S::Field | S::QuoteInQuoted if b == delimiter => {
+                column += 1;
+                S::Start
+            }
+            S::Start | S::Field => S::Field,
+            S::Quoted if b == b'"' => S::QuoteInQuoted,
+            S::Quoted => {
+                if brk && first_break.is_none() {
+                    first_break = Some(i);
+                }
+                S::Quoted
+            }
+            S::QuoteInQuoted if b == b'"' => S::Quoted,
+            S::QuoteInQuoted if brk => break,
+            S::QuoteInQuoted => S::Field,
+        };
+    }
+    QuoteScan {
+        open_at_end: st == S::Quoted,
+        column: open_column,
+        first_break,
+        content_start: content_start.unwrap_or(0),
+    }
+}
+
+impl<R: Read> RowReader<R> {
+    /// Whether the record just read (bytes `at..end`) is an unclosed quote rather than a
+    /// field that really spans lines.
+    ///
+    /// The csv reader reads everything after an unclosed `"` as one field, up to the next
+    /// `"` anywhere below or the end of the file: left alone, a stray quote on line 11 of a
+    /// 50-row list swallows the 40 rows after it into one broken record, or, paired with a
+    /// second stray quote, into a contact with a 20-line name and the right column count.
+    /// A quoted field that spans lines is only taken as written when the record is sound
+    /// and none of the lines inside it is a row of its own (the header's column count,
+    /// split without quotes, with a dialable number in the phone column); otherwise the
+    /// line where the quote opens is refused ("unclosed quote", its line number) and
+    /// reading goes on from the next line.
+    ///
+    /// Refusing that one line, rather than the whole file, is what the manager expects of
+    /// a list import: every other bad row also costs only its own line, the broken one is
+    /// reported with its line and kept in `lists show`, and the rows after it are read,
+    /// checked and reported one by one, so nothing is swallowed silently and nothing is
+    /// lost that was fine. A quoted field that really spans lines (an address typed with
+    /// Alt+Enter in Excel) still reads as one field.
+    fn unclosed_quote(&self, at: u64, end: u64) -> Option<UnclosedQuote> {
+        let tracker = self.rdr.get_ref();
+        // cheap test first: a record without a quote or a line break in a field is sound
+        let multiline = self
+            .rec
+            .iter()
+            .any(|f| f.contains(&b'\n') || f.contains(&b'\r'));
+        if !multiline && !tracker.bytes(at, end).any(|b| b == b'"') {
+            return None;
+        }
+        let scan = scan_quotes(tracker.bytes(at, end), self.delimiter);
+        let column = scan.column + 1;
+        let Some(first_break) = scan.first_break else {
+            // the last line of the file opens a quote and ends
+            return scan.open_at_end.then(|| UnclosedQuote {
+                column,
+                raw: raw_line(tracker.bytes(at, end).skip(scan.content_start)),
+                resume_at: None,
+            });
+        };
+        let bytes: Vec<u8> = tracker.bytes(at, end).collect();
+        let sound = self.rec.len() == self.roles.len()
+            && self.rec.iter().all(|f| f.len() <= MAX_FIELD_BYTES);
+        let swallowed = || {
+            let inner = &bytes[first_break..];
+            inner
+                .split(|&b| b == b'\n' || b == b'\r')
+                .any(|l| self.is_row_of_its_own(l))
+        };
+        if !scan.open_at_end && sound && !swallowed() {
+            return None;
+        }
+        let mut next = first_break + 1;
+        if bytes[first_break] == b'\r' && bytes.get(next) == Some(&b'\n') {
+            next += 1;
+        }
+        // only blank lines after it: nothing to read again
+        let more = bytes[next..].iter().any(|b| !b.is_ascii_whitespace());
+        Some(UnclosedQuote {
+            column,
+            raw: raw_line(bytes[scan.content_start..first_break].iter().copied()),
+            resume_at: more.then_some(at + next as u64),
+        })
+    }
+
+    /// A line that, split at the delimiter without quoting, has the header's column count
+    /// and a dialable number in the phone column.
+    fn is_row_of_its_own(&self, line: &[u8]) -> bool {
+        let fields: Vec<&[u8]> = line.split(|&b| b == self.delimiter).collect();
+        if fields.len() != self.roles.len() {
+            return false;
+        }
+        let Some(i) = self.roles.iter().position(|r| *r == Role::Phone) else {
+            return false;
+        };
+        std::str::from_utf8(fields[i]).is_ok_and(|p| normalize(p, &self.rules).is_ok())
+    }
+}
+
+/// One line of raw bytes as kept for `lists show`: lossy, no NUL, capped.
+fn raw_line(bytes: impl Iterator<Item = u8>) -> String {
+    let bytes: Vec<u8> = bytes.take(MAX_RAW_CHARS * 4).collect();
+    let text = String::from_utf8_lossy(&bytes).replace('\0', "\u{fffd}");
+    match text.char_indices().nth(MAX_RAW_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -481,6 +695,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rows, ["2 ok +79161234567 Europe/Moscow []"]);
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_refused_alone() {
+        // at the end of the file, with or without a line break after it
+        for text in [
+            &b"phone,name\n+79161234567,\"x"[..],
+            b"phone,name\r\n+79161234567,\"x\r\n",
+        ] {
+            let rows = read_all(text, FileKind::Contacts).unwrap();
+            assert_eq!(rows, ["2 unclosed quote in column 2"], "{text:?}");
+        }
+        // in the middle, CRLF: the rows after it are rows
+        let rows = read_all(
+            b"phone;name\r\n\"+79161234567;a\r\n89161234568;b\r\n\r\n89161234569;\"c\r\nd\"\r\n",
+            FileKind::Contacts,
+        )
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                "2 unclosed quote in column 1 (the lines after it are read as rows of their own)",
+                "3 ok +79161234568 Europe/Moscow []",
+                "5 ok +79161234569 Europe/Moscow []",
+            ]
+        );
     }
 
     #[test]

@@ -159,13 +159,13 @@ impl InboundCalls {
                             campaign = id,
                             subscribers = n,
                             list,
-                            manager = caller,
+                            manager = ?caller,
                             "campaign started by phone"
                         );
                         Answer::CampaignStarted(Some(id))
                     }
                     Err(e) => {
-                        warn!(list, manager = caller, "cannot start campaign: {e}");
+                        warn!(list, manager = ?caller, error = ?e.to_string(), "cannot start campaign");
                         Answer::CampaignStarted(None)
                     }
                 }
@@ -190,7 +190,7 @@ impl InboundCalls {
                     .await
                     .unwrap_or(false);
                 if to_paused {
-                    info!(campaign = id, manager = caller, "campaign paused by phone");
+                    info!(campaign = id, manager = ?caller, "campaign paused by phone");
                     return Answer::Toggled(Some("paused".into()));
                 }
                 let resumed = self
@@ -199,7 +199,7 @@ impl InboundCalls {
                     .await
                     .unwrap_or(false);
                 if resumed {
-                    info!(campaign = id, manager = caller, "campaign resumed by phone");
+                    info!(campaign = id, manager = ?caller, "campaign resumed by phone");
                 }
                 Answer::Toggled(resumed.then(|| "running".into()))
             }
@@ -315,7 +315,7 @@ impl InboundCalls {
     async fn run(&self, mut session: CallSession) {
         let data = session.data.clone();
         let Ok(uuid) = Uuid::parse_str(&data.uuid) else {
-            warn!("outbound call with a malformed Unique-ID {:?}", data.uuid);
+            warn!(uuid = ?data.uuid, "outbound call with a malformed Unique-ID");
             return;
         };
         let entry = format!(
@@ -349,9 +349,9 @@ impl InboundCalls {
             })
             .await
         {
-            warn!(%uuid, "cannot record inbound call: {e}");
+            warn!(%uuid, error = ?e.to_string(), "cannot record inbound call");
         }
-        info!(%uuid, caller = %data.caller, %entry, "inbound call");
+        info!(%uuid, caller = ?data.caller, ?entry, "inbound call");
         if data.vars.get("contactd_entry").map(String::as_str) == Some("operator") {
             let step = self.operator_code(&mut session).await;
             let _ = self.calls.set_outcome(uuid, step, "contactd").await;
@@ -399,7 +399,7 @@ impl InboundCalls {
         };
         let step = flow.step_name();
         if step == "pin_locked" {
-            warn!(%uuid, caller = %data.caller, %entry, "three wrong PINs: call ended");
+            warn!(%uuid, caller = ?data.caller, ?entry, "three wrong PINs: call ended");
         }
         let hungup_by = match &ended {
             None => "contactd",
@@ -407,10 +407,10 @@ impl InboundCalls {
             Some(_) => "unknown",
         };
         if let Some(e) = &ended {
-            info!(%uuid, step, "flow stopped: {e}");
+            info!(%uuid, step, error = ?e.to_string(), "flow stopped");
         }
         if let Err(e) = self.calls.set_outcome(uuid, step, hungup_by).await {
-            warn!(%uuid, "cannot record flow outcome: {e}");
+            warn!(%uuid, error = ?e.to_string(), "cannot record flow outcome");
         }
         session.finish("NORMAL_CLEARING").await;
     }
@@ -438,9 +438,9 @@ impl InboundCalls {
     ) {
         let uuid = session.data.uuid.clone();
         match self.acd.admit(&uuid, queue, caller, learned).await {
-            Ok(a) => info!(%uuid, queue, ?a, "to the operators' queue"),
+            Ok(a) => info!(%uuid, ?queue, ?a, "to the operators' queue"),
             Err(e) => {
-                warn!(%uuid, queue, "cannot queue the caller: {e}");
+                warn!(%uuid, ?queue, error = ?e.to_string(), "cannot queue the caller");
                 let mut session = session;
                 let _ = session
                     .execute("playback", &self.prompt("operators_busy"))
@@ -456,7 +456,7 @@ impl InboundCalls {
             .execute("transfer", &format!("acd_{queue} XML contactd-acd"))
             .await;
         if let Err(e) = transferred {
-            warn!(%uuid, "transfer to the ACD's park: {e}");
+            warn!(%uuid, error = ?e.to_string(), "transfer to the ACD's park failed");
         }
         session.release().await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
@@ -475,7 +475,7 @@ impl InboundCalls {
         .await;
         drop(parked);
         if let Err(e) = self.acd.take_over(&uuid, queue).await {
-            warn!(%uuid, "the ACD cannot take the caller: {e}");
+            warn!(%uuid, error = ?e.to_string(), "the ACD cannot take the caller");
         }
     }
 
@@ -499,7 +499,7 @@ impl InboundCalls {
         let login = self.acd.operator_by_phone(&session.data.caller).await;
         let (prompt, step) = match login {
             None => {
-                warn!(phone = %session.data.caller, %code, "feature code from a phone of no operator");
+                warn!(phone = ?session.data.caller, ?code, "feature code from a phone of no operator");
                 ("operator_unknown", "operator_unknown")
             }
             Some(login) => match self.acd.command(&login, cmd).await {
@@ -510,7 +510,7 @@ impl InboundCalls {
                     _ => ("operator_logged_out", "operator_logged_out"),
                 },
                 Err(e) => {
-                    info!(operator = %login, %code, "feature code refused: {e}");
+                    info!(operator = ?login, ?code, error = ?e.to_string(), "feature code refused");
                     ("operator_refused", "operator_refused")
                 }
             },
