@@ -294,6 +294,13 @@ pub struct MailConfig {
     pub auditors: Vec<String>,
     /// First retry delay after a failed send; doubles up to an hour. Reports are never dropped.
     pub retry_seconds: u64,
+    /// Language of the campaign report (subject, text, HTML, CSV and .xlsx): `ru` or `en`.
+    pub report_language: String,
+    /// IANA zone the report's times are shown in (e.g. `Europe/Moscow`), named beside each.
+    pub report_time_zone: String,
+    /// Field separator of the report's CSV: `;`, `,` or a tab. Unset: `;` for `ru` (what
+    /// Excel in a Russian locale splits on), `,` for `en`.
+    pub csv_separator: Option<String>,
 }
 
 impl Default for MailConfig {
@@ -307,9 +314,16 @@ impl Default for MailConfig {
             from: "contactd <contactd@localhost>".into(),
             auditors: Vec::new(),
             retry_seconds: 60,
+            report_language: "en".into(),
+            report_time_zone: "UTC".into(),
+            csv_separator: None,
         }
     }
 }
+
+/// Most lines one campaign may hold: the schema's limit (`sql/003_campaigns.sql`,
+/// `CHECK (lines BETWEEN 1 AND 240)`).
+pub const MAX_CAMPAIGN_LINES: u32 = 240;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -691,6 +705,18 @@ impl Config {
                 problem: problem.into(),
             })
         };
+        let inst = &self.daemon.instance;
+        if inst.is_empty()
+            || inst.len() > 64
+            || !inst
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        {
+            bad(
+                "daemon.instance".into(),
+                "must be 1 to 64 of A-Z a-z 0-9 _ . - (it names this instance in Redis and logs)",
+            );
+        }
         if self.switch.is_empty() {
             bad(
                 "switch".into(),
@@ -844,26 +870,52 @@ impl Config {
         if m.retry_seconds == 0 {
             bad("mail.retry_seconds".into(), "must be at least 1");
         }
+        if let Err(problems) = crate::report::ReportLocale::from_config(m) {
+            for (key, problem) in problems {
+                bad(key.into(), problem);
+            }
+        }
         let c = &self.campaigns;
         if !self.trunk.is_empty() && !self.trunk.contains_key(&c.trunk) {
             bad("campaigns.trunk".into(), "names no [trunk.NAME] section");
         }
-        if c.lines == 0 {
-            bad("campaigns.lines".into(), "must be at least 1");
+        if !(1..=MAX_CAMPAIGN_LINES).contains(&c.lines) {
+            bad(
+                "campaigns.lines".into(),
+                &format!("lines must be 1–{MAX_CAMPAIGN_LINES}"),
+            );
         }
         if c.max_attempts == 0 {
             bad("campaigns.max_attempts".into(), "must be at least 1");
         }
-        if crate::core::campaign::window::Window::parse(
-            &c.window_days,
-            &c.window_start,
-            &c.window_end,
-        )
-        .is_err()
-        {
+        // Each part of the window named by its own key.
+        use crate::core::campaign::window::Window;
+        let hhmm = |s: &str| chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M").is_ok();
+        if Window::parse(&c.window_days, "00:00", "23:59").is_err() {
             bad(
                 "campaigns.window_days".into(),
-                "window must be days like mon-sat and times like 09:00 / 20:00",
+                "must be days like mon-sat, mon-fri,sun or sat",
+            );
+        }
+        if !hhmm(&c.window_start) {
+            bad(
+                "campaigns.window_start".into(),
+                "must be a time HH:MM like 09:00",
+            );
+        }
+        if !hhmm(&c.window_end) {
+            bad(
+                "campaigns.window_end".into(),
+                "must be a time HH:MM like 20:00",
+            );
+        }
+        if hhmm(&c.window_start)
+            && hhmm(&c.window_end)
+            && Window::parse("mon", &c.window_start, &c.window_end).is_err()
+        {
+            bad(
+                "campaigns.window_start".into(),
+                "must be before campaigns.window_end",
             );
         }
         if c.confirm_key.len() != 1 || crate::esl::commands::check_dtmf(&c.confirm_key).is_err() {
@@ -1186,6 +1238,34 @@ operator = \"queue:sales\"
     }
 
     #[test]
+    fn report_keys_are_checked_and_named() {
+        let cfg = Config::from_toml(GOOD).unwrap();
+        assert_eq!(
+            (
+                cfg.mail.report_language.as_str(),
+                cfg.mail.report_time_zone.as_str(),
+                cfg.mail.csv_separator.as_deref()
+            ),
+            ("en", "UTC", None)
+        );
+        let ru = format!(
+            "{GOOD}\n[mail]\nreport_language = \"ru\"\nreport_time_zone = \"Europe/Moscow\"\n"
+        );
+        assert!(Config::from_toml(&ru).is_ok());
+        let text = format!(
+            "{GOOD}\n[mail]\nreport_language = \"russian\"\nreport_time_zone = \"MSK\"\ncsv_separator = \"|\"\n"
+        );
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        for key in [
+            "mail.report_language: must be ru or en",
+            "mail.report_time_zone: is not an IANA time zone",
+            "mail.csv_separator: must be",
+        ] {
+            assert!(err.contains(key), "{key} missing in: {err}");
+        }
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let cfg = Config::from_toml(GOOD).unwrap();
         let dump = format!("{cfg:?}");
@@ -1201,5 +1281,7 @@ mod example_tests {
         let text = include_str!("../contactd.example.toml");
         let cfg = super::Config::from_toml(text).expect("contactd.example.toml must load");
         assert_eq!(cfg.trunk["e1"].channels, 30);
+        assert_eq!(cfg.mail.report_language, "ru");
+        assert_eq!(cfg.mail.csv_separator.as_deref(), Some(";"));
     }
 }

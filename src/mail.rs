@@ -6,6 +6,13 @@
 //! `last_error`) and retried later. Delivery is at-least-once: a crash between the server's
 //! acceptance and the `sent_at` update sends the report again (with the same Message-ID, so
 //! mail clients can fold the duplicate), which beats a report silently lost.
+//!
+//! A campaign report's row keeps the report's facts (`body`: [`CampaignReport::to_outbox_body`];
+//! `attachment`: the machine CSV), and the mailer renders them when it sends, in the
+//! `[mail]` language and time zone: a `multipart/mixed` of a `multipart/alternative` (the
+//! plain-text summary, and the same as HTML with tables), the CSV for Excel (gzip-compressed
+//! above [`GZIP_ABOVE`]) and the `.xlsx` workbook. Rows whose body is finished text (queued
+//! by an older version) are sent as they are.
 
 use std::time::Duration;
 
@@ -17,7 +24,7 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executo
 use tokio::sync::watch;
 
 use crate::config::{MailConfig, SmtpTls};
-use crate::report::CampaignReport;
+use crate::report::{CampaignReport, ReportLocale};
 use crate::store::postgres::StoreError;
 
 /// The outbox `kind` of a campaign report.
@@ -42,6 +49,8 @@ pub enum MailError {
     Config(String),
     #[error("building the message: {0}")]
     Build(#[from] lettre::error::Error),
+    #[error("rendering the report: {0}")]
+    Render(String),
     #[error("smtp: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
     #[error(transparent)]
@@ -74,6 +83,7 @@ impl MailError {
             MailError::Address { .. }
             | MailError::NoRecipients
             | MailError::Config(_)
+            | MailError::Render(_)
             | MailError::Build(_) => false,
         }
     }
@@ -95,6 +105,10 @@ pub fn parse_address(address: &str) -> Result<Address, MailError> {
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// The language, zone and CSV separator reports are rendered in.
+    locale: ReportLocale,
+    /// [`XLSX_ROWS_AT_MOST`]; lowered by tests.
+    xlsx_max: usize,
     // For log lines; the password is never kept outside the transport.
     server: String,
 }
@@ -104,6 +118,7 @@ impl std::fmt::Debug for Mailer {
         f.debug_struct("Mailer")
             .field("server", &self.server)
             .field("from", &self.from.to_string())
+            .field("locale", &self.locale)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +132,10 @@ impl Mailer {
                 address: cfg.from.clone(),
                 reason: e.to_string(),
             })?;
+        let locale = ReportLocale::from_config(cfg).map_err(|problems| {
+            let named: Vec<String> = problems.iter().map(|(k, p)| format!("{k}: {p}")).collect();
+            MailError::Config(named.join("; "))
+        })?;
         let builder = match cfg.tls {
             SmtpTls::None => {
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.smtp_host.as_str())
@@ -138,63 +157,141 @@ impl Mailer {
         Ok(Mailer {
             transport: builder.build(),
             from,
+            locale,
+            xlsx_max: XLSX_ROWS_AT_MOST,
             server: format!("{}:{} ({:?})", cfg.smtp_host, cfg.smtp_port, cfg.tls),
         })
     }
 
-    /// Builds and sends one outbox row's message.
-    async fn send(&self, m: &OutboxMessage) -> Result<(), MailError> {
-        let msg = self.build(m)?;
+    /// Builds and sends one outbox row's message. Rendering a report (a 200,000-row
+    /// `.xlsx` takes seconds of CPU) runs on the blocking pool, not on the runtime.
+    async fn send(&self, m: OutboxMessage) -> Result<(), MailError> {
+        let (from, locale, xlsx_max) = (self.from.clone(), self.locale, self.xlsx_max);
+        let msg = tokio::task::spawn_blocking(move || build(&from, &locale, xlsx_max, m))
+            .await
+            .map_err(|e| MailError::Render(e.to_string()))??;
         self.transport.send(msg).await?;
         Ok(())
     }
 
-    fn build(&self, m: &OutboxMessage) -> Result<Message, MailError> {
-        let mut b = Message::builder()
-            .from(self.from.clone())
-            .subject(m.subject.as_str())
-            // Stable across retries, so a duplicate after a crash is recognisable.
-            .message_id(Some(format!(
-                "<contactd.outbox.{}.{}@{}>",
-                m.id,
-                m.created_unix,
-                self.from.email.domain()
-            )));
-        if m.recipients.is_empty() {
-            return Err(MailError::NoRecipients);
+    #[cfg(test)]
+    fn build(&self, m: OutboxMessage) -> Result<Message, MailError> {
+        build(&self.from, &self.locale, self.xlsx_max, m)
+    }
+}
+
+/// One outbox row's message: a campaign report rendered in `locale`, or a row of finished
+/// text as it is.
+fn build(
+    from: &Mailbox,
+    locale: &ReportLocale,
+    xlsx_max: usize,
+    m: OutboxMessage,
+) -> Result<Message, MailError> {
+    let (report, attachment) = match CampaignReport::from_outbox(&m.body, m.attachment) {
+        Ok(report) => {
+            let parts = report
+                .render_mail(locale, xlsx_max)
+                .map_err(|e| MailError::Render(e.to_string()))?;
+            (Some((report, parts)), None)
         }
-        for r in &m.recipients {
-            b = b.to(Mailbox::new(None, parse_address(r)?));
+        Err(attachment) => (None, attachment),
+    };
+    let subject = match &report {
+        Some((_, parts)) => parts.subject.clone(),
+        None => m.subject,
+    };
+    let mut b = Message::builder()
+        .from(from.clone())
+        .subject(header_text(&subject))
+        // Stable across retries, so a duplicate after a crash is recognisable.
+        .message_id(Some(format!(
+            "<contactd.outbox.{}.{}@{}>",
+            m.id,
+            m.created_unix,
+            from.email.domain()
+        )));
+    if m.recipients.is_empty() {
+        return Err(MailError::NoRecipients);
+    }
+    for r in &m.recipients {
+        b = b.to(Mailbox::new(None, parse_address(r)?));
+    }
+    if let Some((r, parts)) = report {
+        let xlsx_type =
+            ContentType::parse("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                .expect("a valid literal content type");
+        let body = MultiPart::alternative_plain_html(parts.text, parts.html);
+        return Ok(b.multipart(
+            MultiPart::mixed()
+                .multipart(body)
+                .singlepart(csv_attachment(r.csv_name(), parts.csv))
+                .singlepart(Attachment::new(file_name(&r.xlsx_name())).body(parts.xlsx, xlsx_type)),
+        )?);
+    }
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(m.body);
+    let msg = match (m.attachment_name, attachment) {
+        (Some(name), Some(data)) => b.multipart(
+            MultiPart::mixed()
+                .singlepart(text)
+                .singlepart(csv_attachment(name, data.into_bytes())),
+        )?,
+        _ => b.singlepart(text)?,
+    };
+    Ok(msg)
+}
+
+/// A header value built from user data (the campaign name in the subject): every control
+/// character escaped (`\n`, `\u{1b}`), so none reaches a header, raw or RFC 2047-encoded,
+/// where it could fold in a header of its own or drive a terminal.
+pub fn header_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
         }
-        let text = SinglePart::builder()
-            .header(ContentType::TEXT_PLAIN)
-            .body(m.body.clone());
-        let msg = match (&m.attachment_name, &m.attachment) {
-            (Some(name), Some(data)) if data.len() > GZIP_ABOVE => {
-                let gz =
-                    ContentType::parse("application/gzip").expect("a valid literal content type");
-                b.multipart(MultiPart::mixed().singlepart(text).singlepart(
-                    Attachment::new(format!("{name}.gz")).body(gzip(data.as_bytes()), gz),
-                ))?
+    }
+    out
+}
+
+/// An attachment's file name: control characters, `/`, `\` and `"` become `_`.
+pub fn file_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '/' | '\\' | '"' | '\u{2028}' | '\u{2029}') {
+                '_'
+            } else {
+                c
             }
-            (Some(name), Some(data)) => {
-                let csv = ContentType::parse("text/csv; charset=utf-8")
-                    .expect("a valid literal content type");
-                b.multipart(
-                    MultiPart::mixed()
-                        .singlepart(text)
-                        .singlepart(Attachment::new(name.clone()).body(data.clone(), csv)),
-                )?
-            }
-            _ => b.singlepart(text)?,
-        };
-        Ok(msg)
+        })
+        .collect()
+}
+
+/// A CSV attachment as it is, or gzip-compressed as `NAME.gz` above [`GZIP_ABOVE`].
+fn csv_attachment(name: String, data: Vec<u8>) -> SinglePart {
+    let name = file_name(&name);
+    if data.len() > GZIP_ABOVE {
+        let gz = ContentType::parse("application/gzip").expect("a valid literal content type");
+        Attachment::new(format!("{name}.gz")).body(gzip(&data), gz)
+    } else {
+        let csv =
+            ContentType::parse("text/csv; charset=utf-8").expect("a valid literal content type");
+        Attachment::new(name).body(data, csv)
     }
 }
 
 /// Attachments above this are sent gzip-compressed: a 200,000-subscriber CSV is ~20 MB
 /// (~27 MB encoded), more than many SMTP servers accept; compressed it is a few MB.
 pub const GZIP_ABOVE: usize = 1024 * 1024;
+
+/// The report's `.xlsx` carries every subscriber up to this size (about 100,000
+/// subscribers), the summary alone above it: a 200,000-row workbook is ~10 MB (~13 MB
+/// encoded), which with the CSV would pass the 10 MB many relays accept.
+pub const XLSX_ROWS_AT_MOST: usize = 5 * 1024 * 1024;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
@@ -240,8 +337,10 @@ pub async fn enqueue_report(
                 &KIND_CAMPAIGN_REPORT,
                 &campaign_id,
                 &to,
-                &report.subject(),
-                &report.render_text(),
+                // the subject as the log and a reader of the table see it; the message is
+                // rendered in the configured language when it is sent
+                &report.subject(&ReportLocale::default()),
+                &report.to_outbox_body(),
                 &report.csv_name(),
                 &report.render_csv(),
             ],
@@ -322,15 +421,16 @@ async fn send_due(
         };
         after_id = m.id;
         let tries = u32::try_from(row.get::<_, i32>(7)).unwrap_or(0) + 1;
-        match mailer.send(&m).await {
+        let (id, subject) = (m.id, m.subject.clone());
+        match mailer.send(m).await {
             Ok(()) => {
                 tx.execute(
                     "UPDATE outbox SET sent_at = now(), tries = tries + 1 WHERE id = $1",
-                    &[&m.id],
+                    &[&id],
                 )
                 .await?;
                 tx.commit().await?;
-                tracing::info!(outbox = m.id, subject = %m.subject, "mail sent");
+                tracing::info!(outbox = id, subject = ?subject, "mail sent");
                 sent += 1;
             }
             Err(e) => {
@@ -344,14 +444,14 @@ async fn send_due(
                     "UPDATE outbox SET tries = tries + 1, last_error = $2,
                             next_try_at = now() + make_interval(secs => $3)
                      WHERE id = $1",
-                    &[&m.id, &e.to_string(), &delay.as_secs_f64()],
+                    &[&id, &e.to_string(), &delay.as_secs_f64()],
                 )
                 .await?;
                 tx.commit().await?;
                 if e.is_retryable() {
-                    tracing::warn!(outbox = m.id, server = %mailer.server, tries, retry_in_s = delay.as_secs(), error = %e, "mail not sent, will retry");
+                    tracing::warn!(outbox = id, server = %mailer.server, tries, retry_in_s = delay.as_secs(), error = %e, "mail not sent, will retry");
                 } else {
-                    tracing::error!(outbox = m.id, server = %mailer.server, tries, retry_in_s = delay.as_secs(), error = %e, "mail rejected, kept in the outbox");
+                    tracing::error!(outbox = id, server = %mailer.server, tries, retry_in_s = delay.as_secs(), error = %e, "mail rejected, kept in the outbox");
                 }
             }
         }
@@ -463,6 +563,34 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_in_user_data_never_reach_a_header_raw() {
+        let m = Mailer::new(&MailConfig::default()).unwrap();
+        let msg = OutboxMessage {
+            id: 1,
+            created_unix: 0,
+            recipients: vec!["audit@example.org".into()],
+            subject: "C 'W\r\nBcc: e@x.org'\u{1b}".into(),
+            body: "b".into(),
+            attachment_name: Some("a\r\nX-Evil: 1\".csv".into()),
+            attachment: Some("x,y\n".into()),
+        };
+        let formatted = String::from_utf8(m.build(msg).unwrap().formatted()).unwrap();
+        let head = &formatted[..formatted.find("\r\n\r\n").unwrap()];
+        println!("{formatted}");
+        assert!(
+            head.contains("Subject: C 'W\\r\\nBcc: e@x.org'\\u{1b}\r\n"),
+            "{head}"
+        );
+        assert!(
+            formatted.contains("filename=\"a__X-Evil: 1_.csv\""),
+            "{formatted}"
+        );
+        assert!(!formatted
+            .lines()
+            .any(|l| l.starts_with("Bcc:") || l.starts_with("X-Evil")));
+    }
+
+    #[test]
     fn large_csv_is_attached_gzipped_and_small_as_is() {
         let m = Mailer::new(&MailConfig::default()).unwrap();
         let row = "+79161234567,Subscriber,ACC000001,listened_full,1,NORMAL_CLEARING,16,12.0,yes,,2026-11-25T10:00:00Z\n";
@@ -476,7 +604,7 @@ mod tests {
             attachment_name: Some("campaign-1.csv".into()),
             attachment: Some(csv.to_string()),
         };
-        let formatted = String::from_utf8(m.build(&msg(&big)).unwrap().formatted()).unwrap();
+        let formatted = String::from_utf8(m.build(msg(&big)).unwrap().formatted()).unwrap();
         assert!(formatted.contains("campaign-1.csv.gz"), "gzip name missing");
         assert!(formatted.contains("application/gzip"));
         assert!(
@@ -484,7 +612,7 @@ mod tests {
             "not compressed: {}",
             formatted.len()
         );
-        let small = String::from_utf8(m.build(&msg(row)).unwrap().formatted()).unwrap();
+        let small = String::from_utf8(m.build(msg(row)).unwrap().formatted()).unwrap();
         assert!(small.contains("text/csv") && !small.contains(".gz"));
         // what is attached decompresses to the CSV
         use std::io::Read;
@@ -493,5 +621,67 @@ mod tests {
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, big);
+    }
+
+    #[test]
+    fn a_report_row_is_rendered_as_the_config_says() {
+        use crate::report::{CampaignInfo, ReportCounts, CSV_HEADER};
+        let cfg = MailConfig {
+            report_language: "ru".into(),
+            report_time_zone: "Europe/Moscow".into(),
+            ..MailConfig::default()
+        };
+        let m = Mailer::new(&cfg).unwrap();
+        let row = "+79161234567,Абонент,ACC000001,listened_full,1,NORMAL_CLEARING,16,12.0,yes,,2026-11-25T10:00:00Z\n";
+        let rows = GZIP_ABOVE / row.len() + 10;
+        let csv = format!("{}\n{}", CSV_HEADER.join(","), row.repeat(rows));
+        let campaign = CampaignInfo {
+            id: 5,
+            name: "Вода".into(),
+            list_number: 3,
+            list_name: None,
+            created_by: "cli".into(),
+            created_at: "2026-12-01T18:33:37Z".parse().unwrap(),
+            finished_at: None,
+            state: "finished".into(),
+            lines: 5,
+            trunk: "e1".into(),
+            confirm: false,
+        };
+        let counts = ReportCounts {
+            total: rows as i64,
+            ..Default::default()
+        };
+        let body = serde_json::json!({
+            "format": "contactd.campaign_report.v1",
+            "campaign": campaign,
+            "counts": counts,
+            "confirm_key": "1",
+        });
+        let msg = OutboxMessage {
+            id: 1,
+            created_unix: 0,
+            recipients: vec!["audit@example.org".into()],
+            subject: "Campaign 5 'Вода' finished: 0 of 1 reached".into(),
+            body: body.to_string(),
+            attachment_name: Some("campaign-5.csv".into()),
+            attachment: Some(csv),
+        };
+        let formatted = String::from_utf8(m.build(msg).unwrap().formatted()).unwrap();
+        for part in [
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain; charset=utf-8",
+            "text/html; charset=utf-8",
+            "filename=\"campaign-5.csv.gz\"",
+            "application/gzip",
+            "filename=\"campaign-5.xlsx\"",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ] {
+            assert!(formatted.contains(part), "{part} missing");
+        }
+        assert!(!formatted.contains("text/csv"), "the large CSV is gzipped");
+        // the subject is rendered, not the stored one (RFC 2047-encoded: no raw English)
+        assert!(!formatted.contains("Campaign 5"), "stored subject sent");
     }
 }

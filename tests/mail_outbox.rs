@@ -11,7 +11,7 @@ use common::smtp::{free_port, Sink};
 use common::TestEnv;
 use contactd::config::{MailConfig, SmtpTls};
 use contactd::mail::{self, Mailer};
-use contactd::report::{self, CSV_HEADER};
+use contactd::report::{self, ReportLocale};
 use deadpool_postgres::Pool;
 
 fn mail_config(port: u16) -> MailConfig {
@@ -55,14 +55,31 @@ const SEED: &str = "
       (gen_random_uuid(), 100, 2, 1, '89031230002', '2025-06-02T06:01:00Z', NULL,
        '2025-06-02T06:01:30Z', 'USER_BUSY', 17, NULL, NULL, NULL, 'busy');";
 
+/// The CSV attachment's header with the `[mail]` defaults (English, UTC): the machine names,
+/// the outcome's text beside its code, the zone of the times named.
+const HEADER: [&str; 12] = [
+    "phone",
+    "name",
+    "account",
+    "outcome",
+    "outcome_text",
+    "attempts",
+    "last_hangup_cause",
+    "last_q850",
+    "listened_seconds",
+    "listened_fully",
+    "confirm_key",
+    "last_attempt_at (UTC)",
+];
+
 /// The attachment's rows, as the seed says they must be.
 #[rustfmt::skip]
-const ROWS: [[&str; 11]; 3] = [
-    ["+79031230001", "Orlova, Anna", "LS-1", "listened_full", "1", "NORMAL_CLEARING", "16",
-     "42.0", "yes", "1", "2025-06-02T06:00:00Z"],
-    ["+79031230002", "Белов", "LS-2", "busy", "1", "USER_BUSY", "17", "", "no", "",
-     "2025-06-02T06:01:00Z"],
-    ["+79031230003", "Гусев", "LS-3", "pending", "0", "", "", "", "no", "", ""],
+const ROWS: [[&str; 12]; 3] = [
+    ["+79031230001", "Orlova, Anna", "LS-1", "listened_full", "Listened to the end", "1",
+     "NORMAL_CLEARING", "16", "42.0", "yes", "1", "2025-06-02 06:00:00"],
+    ["+79031230002", "Белов", "LS-2", "busy", "Busy", "1", "USER_BUSY", "17", "", "no", "",
+     "2025-06-02 06:01:00"],
+    ["+79031230003", "Гусев", "LS-3", "pending", "Not called yet", "0", "", "", "", "no", "", ""],
 ];
 
 const BODY_LINES: [&str; 8] = [
@@ -194,16 +211,36 @@ async fn the_report_is_mailed_once_with_recipients_subject_body_and_csv() {
     for want in BODY_LINES {
         assert!(lines.contains(&want), "missing {want:?} in:\n{body}");
     }
+    let html = m["html"]
+        .as_str()
+        .expect("a text/html part beside the text");
+    assert!(
+        html.contains("<table") && html.contains(">Busy</td>"),
+        "{html}"
+    );
     let atts = m["attachments"].as_array().unwrap();
-    assert_eq!(atts.len(), 1, "{atts:#?}");
+    assert_eq!(atts.len(), 2, "{atts:#?}");
     assert_eq!(atts[0]["filename"], format!("campaign-{}.csv", s.id));
     assert_eq!(atts[0]["content_type"], "text/csv");
-    let (header, rows) = parse_csv(atts[0]["content"].as_str().unwrap());
-    assert_eq!(header, CSV_HEADER);
+    let csv_text = atts[0]["content"].as_str().unwrap();
+    assert!(
+        csv_text.starts_with('\u{feff}'),
+        "Excel needs the BOM to read UTF-8"
+    );
+    let (header, rows) = parse_csv(csv_text);
+    assert_eq!(header, HEADER);
     assert_eq!(rows, ROWS);
     // and exactly what the report renders
     let r = report::campaign_report(&s.pool, s.id, "1").await.unwrap();
-    assert_eq!(parse_csv(r.render_csv()).1, rows);
+    let local = r.render_local_csv(&ReportLocale::default()).unwrap();
+    assert_eq!(parse_csv(std::str::from_utf8(&local).unwrap()).1, rows);
+    assert_eq!(atts[1]["filename"], format!("campaign-{}.xlsx", s.id));
+    assert!(
+        atts[1]["content_hex"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("504b")),
+        "a zip"
+    );
 
     let row = s.outbox(s.id).await;
     assert!(row.sent && row.tries == 1, "{row:?}");
@@ -330,4 +367,36 @@ async fn the_outbox_loop_delivers_and_stops_on_shutdown() {
         .unwrap();
     assert_eq!(sink.messages().len(), 1);
     assert!(s.outbox(s.id).await.sent);
+}
+
+#[tokio::test]
+async fn a_report_queued_as_text_by_an_older_version_is_sent_as_it_is() {
+    let s = seed().await;
+    let port = free_port();
+    let sink = Sink::start(port, None).await;
+    let mailer = Mailer::new(&mail_config(port)).unwrap();
+    (s.env.pg().await)
+        .execute(
+            "INSERT INTO outbox (kind, campaign_id, recipients, subject, body, attachment_name,
+                                 attachment)
+             VALUES ('campaign_report', 100, $1, 'Campaign 100 finished: 1 of 3 reached',
+                     E'Campaign 100: finished\\nBusy: 1\\n', 'campaign-100.csv',
+                     E'phone,outcome\\n+79031230002,busy\\n')",
+            &[&vec![AUDITOR.to_string()]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.send(&mailer, MINUTE).await, 1);
+    let msgs = sink.messages();
+    let m = &msgs[0];
+    assert_eq!(m["subject"], "Campaign 100 finished: 1 of 3 reached");
+    let unix = |v: &serde_json::Value| v.as_str().unwrap().replace("\r\n", "\n");
+    assert_eq!(unix(&m["text"]), "Campaign 100: finished\nBusy: 1\n");
+    assert!(m["html"].is_null(), "no HTML made up for it");
+    let atts = m["attachments"].as_array().unwrap();
+    assert_eq!(atts.len(), 1, "{atts:#?}");
+    assert_eq!(
+        unix(&atts[0]["content"]),
+        "phone,outcome\n+79031230002,busy\n"
+    );
 }

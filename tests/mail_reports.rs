@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::TestEnv;
-use contactd::report::{self, ReportCounts, CSV_HEADER};
+use contactd::report::{self, Language, ReportCounts, ReportLocale, CSV_HEADER};
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
 
@@ -266,10 +266,21 @@ async fn report_counts_text_and_csv_match_the_database() {
         ("2001", 5)
     );
     let subject = format!("Campaign {} '{NAME}' finished: 4 of 13 reached", s.id);
-    assert_eq!(r.subject(), subject);
-    let text = r.render_text();
+    let en = ReportLocale::default();
+    assert_eq!(r.subject(&en), subject);
+    let text = r.render_text(&en);
     assert_text(&text);
-    assert!(text.contains("Finished at: 2025-06-02T07:02:13Z"), "{text}");
+    assert!(
+        text.contains("Finished at: 2025-06-02 07:02 (UTC)"),
+        "{text}"
+    );
+    let moscow = ReportLocale::new(Language::En, chrono_tz::Europe::Moscow);
+    let local = r.render_text(&moscow);
+    assert_text(&local);
+    assert!(
+        local.contains("Finished at: 2025-06-02 10:02 (Europe/Moscow, UTC+3)"),
+        "{local}"
+    );
 
     let (header, rows) = parse_csv(r.render_csv());
     assert_eq!(header, CSV_HEADER);
@@ -338,4 +349,19 @@ async fn a_report_of_200000_subscribers() {
     assert_eq!((c.confirmed, c.attempts), (33_334, 200_000));
     assert_eq!(r.render_csv().lines().count(), 200_001);
     assert!(took < Duration::from_secs(60), "report took {took:?}");
+
+    // what the auditors get of it: every row in the CSV for Excel; the workbook of every
+    // row (~10 MB) would take the e-mail past common relay limits, so it has the summary
+    let ru = ReportLocale::new(Language::Ru, chrono_tz::Europe::Moscow);
+    let started = std::time::Instant::now();
+    let parts = r
+        .render_mail(&ru, contactd::mail::XLSX_ROWS_AT_MOST)
+        .unwrap();
+    let took = started.elapsed();
+    let lines = parts.csv.split(|b| *b == b'\n').count();
+    assert_eq!(lines, 200_002, "header, 200,000 rows, the final newline");
+    assert!(!parts.xlsx_rows);
+    assert!(parts.xlsx.len() < 64 * 1024, "{}", parts.xlsx.len());
+    assert!(parts.text.contains("только сводка"), "{}", parts.text);
+    assert!(took < Duration::from_secs(120), "rendering took {took:?}");
 }

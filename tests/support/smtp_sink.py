@@ -3,8 +3,9 @@
 Usage: smtp_sink.py --port P --dir D [--reply "554 5.7.1 Relay denied"]
 
 Each accepted message becomes D/NNNN.json with the envelope (mail_from, rcpt_tos), the raw
-data, and what Python's e-mail parser makes of it (headers, text body, attachments decoded),
-so the Rust test checks the MIME the way a mail client would read it. Files are written to a
+data, and what Python's e-mail parser makes of it (headers, text and HTML bodies, attachments
+decoded: text as `content`, binary such as .xlsx or .gz as `content_hex`), so the Rust test
+checks the MIME the way a mail client would read it. Files are written to a
 temporary name and renamed, so a test never reads half a message. With --reply, every DATA
 is answered with that line instead (to test permanent rejections). Runs until killed.
 """
@@ -31,21 +32,27 @@ class Sink:
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         text = None
+        html = None
         attachments = []
         for part in msg.walk():
             if part.is_multipart():
                 continue
             filename = part.get_filename()
             if filename:
-                attachments.append(
-                    {
-                        "filename": filename,
-                        "content_type": part.get_content_type(),
-                        "content": part.get_content(),
-                    }
-                )
+                content = part.get_content()
+                attachment = {
+                    "filename": filename,
+                    "content_type": part.get_content_type(),
+                    "content": content,
+                }
+                if isinstance(content, bytes):
+                    attachment["content"] = None
+                    attachment["content_hex"] = content.hex()
+                attachments.append(attachment)
             elif part.get_content_type() == "text/plain" and text is None:
                 text = part.get_content()
+            elif part.get_content_type() == "text/html" and html is None:
+                html = part.get_content()
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": list(envelope.rcpt_tos),
@@ -54,6 +61,7 @@ class Sink:
             "to": [str(a) for a in msg["to"].addresses] if msg["to"] else [],
             "message_id": str(msg["message-id"]),
             "text": text,
+            "html": html,
             "attachments": attachments,
             "raw": raw.decode("utf-8", "replace"),
         }
