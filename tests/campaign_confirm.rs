@@ -1,0 +1,145 @@
+//! A campaign that asks for a confirmation key: what a subscriber "listened" to is the
+//! message alone, not the "press 1" and "invalid entry" prompts after it; the key is
+//! recorded for those who pressed it, and nobody is left on the line after the prompt.
+mod common;
+mod faults_support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
+use contactd::store::campaigns::{Campaigns, NewCampaign};
+use faults_support::{Daemon, DaemonOpts};
+
+const MESSAGE_MS: u64 = 4000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listened_time_is_the_message_alone_and_the_key_is_recorded() {
+    let env = common::TestEnv::new().await;
+    // Subscribers 0-2 press 1 during the "press 1" prompt; 3-5 press nothing (so they hear
+    // the prompt twice and "invalid entry" between, as the old measure counted).
+    let numbers: HashMap<String, Behaviour> = (0..3)
+        .map(|i| {
+            (
+                faults_support::dialed(500, i),
+                Behaviour::Answer {
+                    ring_ms: 500,
+                    after: AfterAnswer::PressDigits {
+                        digits: "1".into(),
+                        at_ms: MESSAGE_MS + 1500,
+                        hangup_ms: None,
+                    },
+                },
+            )
+        })
+        .collect();
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 0.2,
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        numbers,
+        default_behaviour: Behaviour::Answer {
+            ring_ms: 500,
+            after: AfterAnswer::Stay,
+        },
+        // every file plays this long: the message and each prompt alike
+        default_playback_ms: MESSAGE_MS,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut daemon = Daemon::start(DaemonOpts {
+        env: &env,
+        sim: &sim,
+        pg_url: env.db_url().to_string(),
+        redis_url: common::redis_url(),
+        trunk_channels: 30,
+        reconnect_ms: (100, 500),
+    })
+    .await;
+    let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
+    let phones: Vec<String> = (0..6).map(|i| faults_support::number(500, i)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("list.csv");
+    let mut rows = String::from("phone,name\n");
+    for (i, p) in phones.iter().enumerate() {
+        rows.push_str(&format!("{p},S{i}\n"));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    contactd::lists::import::import_csv(
+        &pool,
+        &csv,
+        contactd::lists::import::ImportOptions {
+            list_number: 5,
+            name: "confirm".into(),
+            replace: false,
+        },
+        &daemon.config.dialing,
+    )
+    .await
+    .unwrap();
+    let (id, _) = Campaigns::new(pool.clone())
+        .create(&NewCampaign {
+            name: "confirm".into(),
+            window_days: "mon-sun".into(),
+            window_start: "00:00".into(),
+            window_end: "23:59".into(),
+            max_attempts: 1,
+            lines: 6,
+            confirm: true,
+            ..NewCampaign::with_defaults(
+                &daemon.config.campaigns,
+                5,
+                "/var/lib/contactd/recordings/campaigns/msg.wav",
+                "cli",
+            )
+        })
+        .await
+        .unwrap();
+    assert!(
+        faults_support::wait_finished(&pool, &[id], Duration::from_secs(60)).await,
+        "campaign not finished: {}",
+        faults_support::campaign_summary(&pool, id).await
+    );
+    let db = env.pg().await;
+    let rows = db
+        .query(
+            "SELECT a.number_dialed, a.listened_ms, a.listened_full, a.confirm_key, a.outcome
+             FROM attempts a WHERE a.campaign_id = $1 ORDER BY a.number_dialed",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    daemon.stop().await;
+    let truth = sim.ground_truth();
+    assert_eq!(rows.len(), 6, "one attempt each");
+    for r in rows {
+        let number: String = r.get(0);
+        let listened: Option<i32> = r.get(1);
+        let full: Option<bool> = r.get(2);
+        let key: Option<String> = r.get(3);
+        let outcome: String = r.get(4);
+        let party = truth.iter().find(|p| p.number == number).unwrap();
+        let pressed = party.digits.contains('1');
+        assert_eq!(outcome, "listened_full", "{number}: {party:?}");
+        assert_eq!(full, Some(true), "{number}");
+        let ms = listened.unwrap_or_default() as u64;
+        assert!(
+            (MESSAGE_MS - 300..=MESSAGE_MS + 300).contains(&ms),
+            "{number}: listened {ms} ms for a {MESSAGE_MS} ms message (prompts counted?)"
+        );
+        assert_eq!(
+            key.as_deref(),
+            pressed.then_some("1"),
+            "{number}: key recorded vs pressed ({})",
+            party.digits
+        );
+        // the switch's truth: they heard the prompts too, and nobody was left on the line
+        assert!(party.heard_ms > MESSAGE_MS, "{number}: {party:?}");
+        assert!(party.ended_at_ms.is_some(), "{number} still on the line");
+        assert!(party.max_dead_air_ms < 5000, "{number}: {party:?}");
+    }
+}
