@@ -301,6 +301,20 @@ async fn manager_records_by_phone_and_auditors_get_a_report_matching_ground_trut
             outcome, want,
             "{phone}: report says {outcome}, the subscriber experienced {want}"
         );
+        // the raw Q.850 code comes with every unanswered attempt, as the switch gave it
+        let want_q850 = match want {
+            "busy" => Some("17"),
+            "no_answer" => Some("19"),
+            "invalid" => Some("1"),
+            _ => None,
+        };
+        if let Some(q) = want_q850 {
+            assert_eq!(
+                row[col("last_q850")],
+                q,
+                "{phone}: {want} without its Q.850 code"
+            );
+        }
         if !attempts.is_empty() {
             assert_eq!(
                 row[col("attempts")],

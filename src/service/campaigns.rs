@@ -369,7 +369,7 @@ impl CampaignRunner {
                 return self.not_an_attempt(c, t, id).await;
             }
         };
-        let watch = link.watch_call(uuid.as_str());
+        let mut watch = link.watch_call(uuid.as_str());
         let budget = budget_of(c.id);
         let placed = place_call(
             link,
@@ -414,6 +414,7 @@ impl CampaignRunner {
             }
             Ok(DialResult::Failed { cause, .. }) => AttemptEnd {
                 outcome: outcome::unanswered(&cause).as_str().into(),
+                q850: failed_q850(&mut watch, &cause).await,
                 cause: Some(cause),
                 ..Default::default()
             },
@@ -703,6 +704,21 @@ impl CampaignRunner {
         }
         Ok(())
     }
+}
+
+/// The Q.850 code of a failed originate: from the channel's own hang-up event when the
+/// switch created one (it may follow the job's reply by a moment), else the code
+/// FreeSWITCH gives that cause name (`switch_channel_cause2str` is a fixed table).
+async fn failed_q850(watch: &mut crate::esl::control::CallWatch, cause: &str) -> Option<i32> {
+    let until = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(until, watch.recv()).await {
+        if let WatchEvent::Switch(SwitchEvent::Hangup(h)) = ev {
+            if h.q850.is_some() {
+                return h.q850;
+            }
+        }
+    }
+    outcome::q850_of(cause)
 }
 
 /// Marks an attempt whose originate never left contactd (withdrawn, not an attempt).

@@ -76,6 +76,43 @@ pub fn unanswered(cause: &str) -> Outcome {
     }
 }
 
+/// The Q.850 code FreeSWITCH pairs with a hangup cause name (switch_types.h,
+/// `switch_call_cause_t`), for results that came without one. Causes of its own above 127
+/// are reported as 16, as `switch_channel_cause_q850` does.
+pub fn q850_of(cause: &str) -> Option<i32> {
+    let code = match cause {
+        "UNALLOCATED_NUMBER" => 1,
+        "NO_ROUTE_TRANSIT_NET" => 2,
+        "NO_ROUTE_DESTINATION" => 3,
+        "CHANNEL_UNACCEPTABLE" => 6,
+        "NORMAL_CLEARING" => 16,
+        "USER_BUSY" => 17,
+        "NO_USER_RESPONSE" => 18,
+        "NO_ANSWER" => 19,
+        "SUBSCRIBER_ABSENT" => 20,
+        "CALL_REJECTED" => 21,
+        "NUMBER_CHANGED" => 22,
+        "DESTINATION_OUT_OF_ORDER" => 27,
+        "INVALID_NUMBER_FORMAT" => 28,
+        "FACILITY_REJECTED" => 29,
+        "NORMAL_UNSPECIFIED" => 31,
+        "NORMAL_CIRCUIT_CONGESTION" => 34,
+        "NETWORK_OUT_OF_ORDER" => 38,
+        "NORMAL_TEMPORARY_FAILURE" => 41,
+        "SWITCH_CONGESTION" => 42,
+        "REQUESTED_CHAN_UNAVAIL" => 44,
+        "BEARERCAPABILITY_NOTAVAIL" => 58,
+        "INCOMPATIBLE_DESTINATION" => 88,
+        "RECOVERY_ON_TIMER_EXPIRE" => 102,
+        "INTERWORKING" => 127,
+        "ORIGINATOR_CANCEL" => 487,
+        "ALLOTTED_TIMEOUT" => 602,
+        "PROGRESS_TIMEOUT" => 607,
+        _ => return None,
+    };
+    Some(if code > 127 { 16 } else { code })
+}
+
 /// Causes that say nothing about the subscriber: no line was free. Not an attempt.
 pub fn no_line(cause: &str) -> bool {
     matches!(
@@ -124,6 +161,16 @@ pub fn decide(outcome: Outcome, attempts_made: u32, policy: &RetryPolicy) -> Nex
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn q850_codes_of_unanswered_causes() {
+        assert_eq!(q850_of("USER_BUSY"), Some(17));
+        assert_eq!(q850_of("NO_ANSWER"), Some(19));
+        assert_eq!(q850_of("UNALLOCATED_NUMBER"), Some(1));
+        assert_eq!(q850_of("NORMAL_TEMPORARY_FAILURE"), Some(41));
+        assert_eq!(q850_of("ORIGINATOR_CANCEL"), Some(16));
+        assert_eq!(q850_of("NOT_A_CAUSE"), None);
+    }
 
     const P: RetryPolicy = RetryPolicy {
         max_attempts: 3,
