@@ -1,8 +1,9 @@
 //! Simulator behaviour the ACD relies on: the `contactd-acd` context (checked
 //! against dialplans/contactd-acd.xml), a caller transferred there from the
 //! outbound socket staying parked after the socket closes, music on hold
-//! (`local_stream://`) until `uuid_break`, `park_after_bridge` (uuid_bridge and the
-//! bridge app), moving a caller to another operator with `uuid_bridge`,
+//! (`local_stream://`) until `uuid_break`, what a caller does when its bridge ends
+//! (`transfer_after_bridge` to acd-hold, `hangup_after_bridge`), `park_after_bridge`
+//! (uuid_bridge and the bridge app), moving a caller to another operator with `uuid_bridge`,
 //! `record_session` through a bridge, agent phones (offers, peak, behaviour changed
 //! at run time) and `originate_timeout` on `user/`.
 
@@ -273,9 +274,12 @@ async fn operator_leg(c: &mut Client, ext: &str, call: &str) -> String {
     leg
 }
 
-/// Every `<action application=".." data=".."/>` of the context's extension, and its
-/// condition, read from the XML file with no XML crate.
-fn xml_context(text: &str, name: &str) -> (String, String, String, Vec<(String, String)>) {
+/// One `<extension>` of a context: its name, its condition's field and expression, and
+/// every `<action application=".." data=".."/>` in order.
+type XmlExtension = (String, String, String, Vec<(String, String)>);
+
+/// The extensions of a context, read from the XML file with no XML crate.
+fn xml_context(text: &str, name: &str) -> Vec<XmlExtension> {
     let attr = |tag: &str, k: &str| -> Option<String> {
         let re = regex::Regex::new(&format!(r#"\b{k}="([^"]*)""#)).unwrap();
         re.captures(tag).map(|c| c[1].to_string())
@@ -288,42 +292,49 @@ fn xml_context(text: &str, name: &str) -> (String, String, String, Vec<(String, 
         .unwrap_or_else(|| panic!("no context {name}"));
     let ctx = &no_comments[start..];
     let ctx = &ctx[..ctx.find("</context>").unwrap()];
-    let exts: Vec<&str> = ctx.matches("<extension ").collect();
-    assert_eq!(exts.len(), 1, "one extension in {name}");
-    let tag = |t: &str| -> Vec<String> {
+    let tag = |body: &str, t: &str| -> Vec<String> {
         regex::Regex::new(&format!(r"<{t}\b[^>]*>"))
             .unwrap()
-            .find_iter(ctx)
+            .find_iter(body)
             .map(|m| m.as_str().to_string())
             .collect()
     };
-    let ext = &tag("extension")[0];
-    let cond = &tag("condition")[0];
-    let actions = tag("action")
-        .iter()
-        .map(|a| {
+    ctx.split("<extension ")
+        .skip(1)
+        .map(|body| {
+            let body = format!("<extension {body}");
+            let ext = &tag(&body, "extension")[0];
+            let conds = tag(&body, "condition");
+            assert_eq!(conds.len(), 1, "one condition per extension in {name}");
+            let actions = tag(&body, "action")
+                .iter()
+                .map(|a| {
+                    (
+                        attr(a, "application").unwrap(),
+                        attr(a, "data").unwrap_or_default(),
+                    )
+                })
+                .collect();
             (
-                attr(a, "application").unwrap(),
-                attr(a, "data").unwrap_or_default(),
+                attr(ext, "name").unwrap(),
+                attr(&conds[0], "field").unwrap(),
+                attr(&conds[0], "expression").unwrap(),
+                actions,
             )
         })
-        .collect();
-    (
-        attr(ext, "name").unwrap(),
-        attr(cond, "field").unwrap(),
-        attr(cond, "expression").unwrap(),
-        actions,
-    )
+        .collect()
 }
 
 #[test]
 fn contactd_acd_context_is_the_dialplan_file() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/contactd-acd.xml");
     let text = std::fs::read_to_string(path).unwrap();
-    let (ext, field, expr, actions) = xml_context(&text, "contactd-acd");
-    assert_eq!(ext, "acd_queue");
-    assert_eq!(field, "destination_number");
-    let re = regex::Regex::new(&expr).unwrap();
+    let exts = xml_context(&text, "contactd-acd");
+    let names: Vec<&str> = exts.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(names, ["acd_queue", "acd_hold"]);
+    for (_, field, _, _) in &exts {
+        assert_eq!(field, "destination_number");
+    }
     let long = format!("acd_{}", "q".repeat(32));
     let too_long = format!("acd_{}", "q".repeat(33));
     let numbers = [
@@ -338,18 +349,27 @@ fn contactd_acd_context_is_the_dialplan_file() {
         "xacd_general",
         "acd_general ",
         "250100",
+        "acd-hold",
+        "acd-hold ",
+        "acd_hold",
+        "xacd-hold",
     ];
     let mut matched = 0;
     for n in numbers {
-        let want = re.captures(n).map(|c| {
-            actions
-                .iter()
-                .map(|(a, d)| {
-                    // the switch expands these when it runs the action
-                    let d = d.replace("$1", &c[1]).replace("${destination_number}", n);
-                    (a.clone(), d)
-                })
-                .collect::<Vec<_>>()
+        // the first extension whose condition matches, as the XML dialplan picks it
+        let want = exts.iter().find_map(|(_, _, expr, actions)| {
+            let re = regex::Regex::new(expr).unwrap();
+            re.captures(n).map(|c| {
+                actions
+                    .iter()
+                    .map(|(a, d)| {
+                        // the switch expands these when it runs the action
+                        let one = c.get(1).map_or("", |m| m.as_str());
+                        let d = d.replace("$1", one).replace("${destination_number}", n);
+                        (a.clone(), d)
+                    })
+                    .collect::<Vec<_>>()
+            })
         });
         matched += usize::from(want.is_some());
         assert_eq!(
@@ -358,15 +378,15 @@ fn contactd_acd_context_is_the_dialplan_file() {
             "destination {n:?}"
         );
     }
-    assert_eq!(matched, 4);
+    // acd_hold is a queue named "hold"; acd-hold the hold extension
+    assert_eq!(matched, 6);
     let general = contactd::sim::dialplan::contactd_acd("acd_general").unwrap();
     assert_eq!(
         general,
         [
             ("set", "contactd_entry=queue"),
             ("set", "contactd_queue=general"),
-            ("set", "park_after_bridge=true"),
-            ("set", "hangup_after_bridge=false"),
+            ("set", "hangup_after_bridge=true"),
             ("answer", ""),
             ("sleep", "300"),
             ("park", ""),
@@ -375,6 +395,14 @@ fn contactd_acd_context_is_the_dialplan_file() {
         .iter()
         .map(|(a, d)| (a.to_string(), d.to_string()))
         .collect::<Vec<_>>()
+    );
+    let hold = contactd::sim::dialplan::contactd_acd(contactd::sim::dialplan::ACD_HOLD).unwrap();
+    assert_eq!(
+        hold,
+        [("playback", "${contactd_moh}"), ("park", "")]
+            .iter()
+            .map(|(a, d)| (a.to_string(), d.to_string()))
+            .collect::<Vec<_>>()
     );
 }
 
@@ -397,13 +425,10 @@ async fn transferred_caller_stays_parked_after_the_socket_goes() {
             sim.channel_var(&call, "contactd_entry").as_deref(),
             Some("queue")
         );
-        assert_eq!(
-            sim.channel_var(&call, "park_after_bridge").as_deref(),
-            Some("true")
-        );
+        assert_eq!(sim.channel_var(&call, "park_after_bridge"), None);
         assert_eq!(
             sim.channel_var(&call, "hangup_after_bridge").as_deref(),
-            Some("false")
+            Some("true")
         );
         let dump = c.api(&format!("uuid_dump {call}")).await;
         assert!(dump.contains("Caller-Context: contactd-acd"), "{dump}");
@@ -550,7 +575,7 @@ async fn music_on_hold_plays_until_uuid_break() {
 }
 
 #[tokio::test]
-async fn caller_parks_again_when_the_operator_hangs_up() {
+async fn caller_holds_when_moved_and_is_hung_up_when_the_operator_hangs_up() {
     let hang_up_after = Behaviour::Answer {
         ring_ms: 300,
         after: AfterAnswer::HangupAfter { ms: 2000 },
@@ -561,6 +586,14 @@ async fn caller_parks_again_when_the_operator_hangs_up() {
     let mut c = Client::control(&sim).await;
     let call = acd_caller(&sim, "general", Leave::Close).await;
     let l1 = operator_leg(&mut c, "1001", &call).await;
+    // contactd is about to move the caller (a transfer): the bridge's end sends it to
+    // acd-hold, which plays the music the variable names
+    for (k, v) in [
+        ("contactd_moh", "local_stream://moh"),
+        ("transfer_after_bridge", "acd-hold:XML:contactd-acd"),
+    ] {
+        assert_eq!(c.api(&format!("uuid_setvar {call} {k} {v}")).await, "+OK\n");
+    }
     assert_eq!(
         c.api(&format!("uuid_bridge {call} {l1}")).await,
         format!("+OK {l1}\n")
@@ -569,15 +602,30 @@ async fn caller_parks_again_when_the_operator_hangs_up() {
     assert_eq!(header(&br, "Bridge-B-Unique-ID"), Some(l1.as_str()));
     assert_eq!(sim.bridged_to(&call), Some(l1.clone()));
     assert_eq!(sim.bridged_to(&l1), Some(call.clone()));
+    let dead_air = |sim: &Simulator| {
+        sim.ground_truth()
+            .into_iter()
+            .find(|r| r.uuid == call)
+            .map_or(0, |r| r.dead_air_ms)
+    };
+    let before = dead_air(&sim);
 
-    // the operator hangs up after 2 s: the caller is unbridged and parked (CS_PARK)
+    // the operator hangs up after 2 s: the caller is unbridged and hears music at once
     let h = c.wait(&[&ev("CHANNEL_HANGUP"), &uid(&l1)]).await;
     assert_eq!(header(&h, "Hangup-Cause"), Some("NORMAL_CLEARING"));
     let ub = c.wait(&[&ev("CHANNEL_UNBRIDGE"), &uid(&call)]).await;
     assert_eq!(header(&ub, "Bridge-B-Unique-ID"), Some(l1.as_str()));
-    c.wait(&[&ev("CHANNEL_STATE"), &uid(&call), "Channel-State: CS_PARK"])
-        .await;
-    c.wait(&[&ev("CHANNEL_PARK"), &uid(&call)]).await;
+    let start = c.wait(&[&ev("PLAYBACK_START"), &uid(&call)]).await;
+    assert_eq!(
+        header(&start, "Playback-File-Path"),
+        Some("local_stream%3A//moh")
+    );
+    // (simulated ms at 100 per real ms: only the scheduling between the two)
+    let gap = dead_air(&sim) - before;
+    assert!(
+        gap < 2000,
+        "{gap} ms of silence between the bridge and the music"
+    );
     assert!(
         !c.saw_within(
             Duration::from_millis(200),
@@ -586,12 +634,19 @@ async fn caller_parks_again_when_the_operator_hangs_up() {
         .await
     );
     assert_eq!(sim.bridged_to(&call), None);
+    // used up by the transfer
+    assert_eq!(sim.channel_var(&call, "transfer_after_bridge"), None);
     let o1 = sim.agent_offers("1001");
     assert_eq!(o1.len(), 1);
     assert!(o1[0].answered);
     assert_eq!(o1[0].hangup_cause.as_deref(), Some("NORMAL_CLEARING"));
 
-    // parked again it takes sendmsg and a new uuid_bridge
+    // contactd takes it back: uuid_break ends the music and the extension parks
+    assert_eq!(c.api(&format!("uuid_break {call} all")).await, "+OK\n");
+    let stop = c.wait(&[&ev("PLAYBACK_STOP"), &uid(&call)]).await;
+    assert_eq!(header(&stop, "Playback-Status"), Some("break"));
+    c.wait(&[&ev("CHANNEL_PARK"), &uid(&call)]).await;
+    // parked it takes sendmsg and a new uuid_bridge
     c.execute(&call, "playback", "silence_stream://300").await;
     c.wait(&[
         &ev("CHANNEL_EXECUTE_COMPLETE"),
@@ -609,11 +664,20 @@ async fn caller_parks_again_when_the_operator_hangs_up() {
     assert_eq!(header(&br, "Bridge-B-Unique-ID"), Some(l2.as_str()));
     assert_eq!(sim.bridged_to(&call), Some(l2.clone()));
 
-    // the caller hangs up: the operator leg (no park_after_bridge) is hung up
-    assert!(sim.hangup(&call, "NORMAL_CLEARING"));
-    let h = c.wait(&[&ev("CHANNEL_HANGUP"), &uid(&l2)]).await;
+    // the talk is over when the operator hangs up: hangup_after_bridge hangs the caller up
+    assert!(sim.hangup(&l2, "NORMAL_CLEARING"));
+    let ub = c.wait(&[&ev("CHANNEL_UNBRIDGE"), &uid(&call)]).await;
+    assert_eq!(header(&ub, "Bridge-B-Unique-ID"), Some(l2.as_str()));
+    let h = c.wait(&[&ev("CHANNEL_HANGUP"), &uid(&call)]).await;
     assert_eq!(header(&h, "Hangup-Cause"), Some("NORMAL_CLEARING"));
     eventually("both legs gone", || sim.live_channels().is_empty()).await;
+    let truth = sim.ground_truth();
+    let me = truth.iter().find(|r| r.uuid == call).unwrap();
+    assert_eq!(me.hangup_by.as_deref(), Some("switch"));
+    assert_eq!(
+        me.transfers,
+        ["acd_general@contactd-acd", "acd-hold@contactd-acd"]
+    );
     let o2 = sim.agent_offers("1002");
     assert_eq!(o2.len(), 1);
     assert_eq!(o2[0].uuid, l2);
@@ -622,6 +686,16 @@ async fn caller_parks_again_when_the_operator_hangs_up() {
         o2[0].vars,
         vec![("contactd_acd_call".to_string(), call.clone())]
     );
+
+    // a caller who hangs up takes the operator leg (no park_after_bridge) with it
+    let call = acd_caller(&sim, "general", Leave::Close).await;
+    let l3 = operator_leg(&mut c, "1002", &call).await;
+    c.api(&format!("uuid_bridge {call} {l3}")).await;
+    c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
+    assert!(sim.hangup(&call, "NORMAL_CLEARING"));
+    let h = c.wait(&[&ev("CHANNEL_HANGUP"), &uid(&l3)]).await;
+    assert_eq!(header(&h, "Hangup-Cause"), Some("NORMAL_CLEARING"));
+    eventually("both legs gone", || sim.live_channels().is_empty()).await;
 }
 
 #[tokio::test]
@@ -682,6 +756,7 @@ async fn bridge_app_and_park_after_bridge() {
     // run from a park (sendmsg): park_after_bridge ends that park (switch_ivr_park_session
     // sets CS_PARK and CF_TRANSFER) and the channel is parked in CS_PARK instead
     let call = acd_caller(&sim, "general", Leave::Close).await;
+    c.execute(&call, "set", "park_after_bridge=true").await;
     c.execute(&call, "bridge", "user/1003").await;
     c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
     c.wait(&[&ev("CHANNEL_UNBRIDGE"), &uid(&call)]).await;

@@ -1,6 +1,7 @@
 //! Simulated dialplans: the built-in `trace` context of the README (500-544), the
 //! `contactd-acd` context of `dialplans/contactd-acd.xml` (the ACD queue contactd
-//! transfers callers into), and the translation of a subscriber [`Behaviour`] into
+//! transfers callers into, and the hold a caller goes to when contactd moves it out of a
+//! bridge), and the translation of a subscriber [`Behaviour`] into
 //! the application list that the far end runs (on a loopback B-leg for real, or as
 //! a phantom for FreeTDM/SIP).
 
@@ -18,20 +19,31 @@ fn a(list: &[(&str, &str)]) -> Apps {
 /// Name of the ACD queue context.
 pub const CONTACTD_ACD: &str = "contactd-acd";
 
+/// The extension of `contactd-acd` a caller is sent to (`transfer_after_bridge`) when
+/// contactd ends its bridge: music on hold, then park.
+pub const ACD_HOLD: &str = "acd-hold";
+
 /// The `contactd-acd` context, as `dialplans/contactd-acd.xml` has it (a test
 /// compares the two): extension `acd_queue`, destination_number
-/// `^acd_([a-z0-9_]{1,32})$`. `None` = no extension matches (NO_ROUTE_DESTINATION).
+/// `^acd_([a-z0-9_]{1,32})$`, and extension `acd_hold`, `^acd-hold$`. `None` = no
+/// extension matches (NO_ROUTE_DESTINATION).
 pub fn contactd_acd(ext: &str) -> Option<Apps> {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
         regex::Regex::new(r"^acd_([a-z0-9_]{1,32})$").expect("acd_queue expression")
     });
+    if ext == ACD_HOLD {
+        return Some(vec![
+            // `${contactd_moh}` is expanded when the application runs
+            ("playback".into(), "${contactd_moh}".into()),
+            ("park".into(), String::new()),
+        ]);
+    }
     let queue = re.captures(ext)?.get(1)?.as_str().to_string();
     Some(vec![
         ("set".into(), "contactd_entry=queue".into()),
         ("set".into(), format!("contactd_queue={queue}")),
-        ("set".into(), "park_after_bridge=true".into()),
-        ("set".into(), "hangup_after_bridge=false".into()),
+        ("set".into(), "hangup_after_bridge=true".into()),
         ("answer".into(), String::new()),
         ("sleep".into(), "300".into()),
         ("park".into(), String::new()),

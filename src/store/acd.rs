@@ -14,15 +14,43 @@
 //! - `acd:agents`     hash, operator → `state|at_ms|idle_ms|offer|call`.
 //! - `acd:offers`     hash, call → operator it is offered to or talking with.
 //! - `acd:clock`      counter; arrivals, offers and requeues each take the next value, so any
-//!   two ACD events (across instances) can be put in order afterwards.
+//!   two ACD events (across instances) can be put in order afterwards. If Redis lost it, it
+//!   starts again from the milliseconds since 2024 rather than from 0, past every arrival
+//!   number handed out before (restored callers keep theirs and so their place).
+//! - `acd:offer_by`   hash, call → instance that reserved its current offer (and rings the
+//!   phone), so an offer whose instance died can be taken over.
+//! - `acd:trusted`    the mark that this live state is complete: set (to a new epoch) once it
+//!   was rebuilt from PostgreSQL, the switch and the instances' own callers; a Redis that lost
+//!   its data has no mark (see `service::acd::rebuild`).
+//! - `acd:alive:<instance>`  set by each running instance every second, expiring after 3:
+//!   a caller or offer whose instance has none was left behind by a dead instance.
 //!
 //! The scripts compute one key (the operator state) from arguments they also declare; this is
 //! a single Redis, not a cluster, so every key lives on the one server.
 
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use super::postgres::StoreError;
+
+/// The next value of the event clock. A missing clock (Redis lost its data) starts again
+/// from the milliseconds since 2024-01-01, past every value handed out before, so callers
+/// restored with their old arrival numbers stay ahead of those who arrive afterwards.
+/// Below 2⁴⁰ until 2058, which keeps queue scores exact.
+const NEXT_SEQ: &str = r"
+local function seed_clock(clock, now_ms)
+  if redis.call('EXISTS', clock) == 0 then
+    local base = math.max(0, tonumber(now_ms) - 1704067200000)
+    redis.call('SET', clock, string.format('%.0f', base))
+  end
+end
+local function next_seq(clock, now_ms)
+  seed_clock(clock, now_ms)
+  return redis.call('INCR', clock)
+end
+";
 
 const ENQUEUE: &str = r"
 -- KEYS queue, calls, clock; ARGV call, priority, max_waiting, now_ms, queue name
@@ -33,7 +61,7 @@ if info then
   return {2, 0, 0}
 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return {0, 0, 0} end
-local seq = redis.call('INCR', KEYS[3])
+local seq = next_seq(KEYS[3], ARGV[4])
 local score = (255 - tonumber(ARGV[2])) * 1099511627776 + seq
 redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. seq .. '|' .. ARGV[4] .. '|' .. ARGV[5])
@@ -41,7 +69,8 @@ return {1, redis.call('ZRANK', KEYS[1], ARGV[1]) + 1, seq}
 ";
 
 const RESERVE: &str = r"
--- KEYS queue, ready, skills, agents, offers, clock; ARGV skill, min_level, now_ms
+-- KEYS queue, ready, skills, agents, offers, clock, offer_by; ARGV skill, min_level, now_ms,
+-- instance
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)
 if #head == 0 then return false end
 local call = head[1]
@@ -57,6 +86,7 @@ for i = 1, #ready, 2 do
     redis.call('HSET', KEYS[4], agent,
       'offered|' .. ARGV[3] .. '|' .. ready[i + 1] .. '|' .. offer .. '|' .. call)
     redis.call('HSET', KEYS[5], call, agent)
+    if ARGV[4] ~= '' then redis.call('HSET', KEYS[7], call, ARGV[4]) end
     return {call, agent, offer}
   end
 end
@@ -175,7 +205,7 @@ local st = agent_state(KEYS[1], ARGV[2])
 if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||' .. ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-local seq = redis.call('INCR', KEYS[5])
+local seq = next_seq(KEYS[5], ARGV[3])
 local score = (255 - tonumber(ARGV[4])) * 1099511627776 + seq
 redis.call('ZADD', KEYS[4], string.format('%.0f', score), ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. '|' .. seq .. '|' .. ARGV[3] .. '|' .. ARGV[5])
@@ -233,6 +263,58 @@ end
 return 0
 ";
 
+const CLAIM_FROM: &str = r"
+-- KEYS owner; ARGV instance, ttl_ms, the dead owner it may be taken from
+local cur = redis.call('GET', KEYS[1])
+if not cur or cur == ARGV[1] or cur == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
+
+const RESTORE_CALL: &str = r"
+-- KEYS queue, calls, clock; ARGV call, priority, seq, arrived_ms, queue name, waiting (1/0),
+-- now_ms
+-- A caller this instance still drives, back after Redis lost it: its old arrival number
+-- (and so its place), and the clock moved past it.
+seed_clock(KEYS[3], ARGV[7])
+local seq = tonumber(ARGV[3])
+if tonumber(redis.call('GET', KEYS[3])) < seq then
+  redis.call('SET', KEYS[3], string.format('%.0f', seq))
+end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+if ARGV[6] == '1' then
+  local score = (255 - tonumber(ARGV[2])) * 1099511627776 + seq
+  redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
+end
+return 1
+";
+
+const RESTORE_AGENT: &str = r"
+-- KEYS agents, ready; ARGV agent, state value, ready since (ms, or '' if not ready), force
+-- Only an operator Redis knows nothing of (a change made since, a login, is newer), unless
+-- forced (an offer this instance is ringing: it knows best).
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+elseif redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return 0
+end
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) else redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 1
+";
+
+const TAKE_OFFER: &str = r"
+-- KEYS offer_by; ARGV call, the instance it is taken from ('' if none), instance
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (not cur and ARGV[2] == '') or cur == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return 1
+end
+return 0
+";
+
 /// The result of [`AcdStore::enqueue`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -277,9 +359,21 @@ impl AcdStore {
         }
     }
 
+    /// Commands fail within about a second while Redis is stopped or frozen, rather than
+    /// waiting for the default reconnection backoff (seconds): the callers' tasks and the
+    /// IVR's hand-over must go on (music, retries) instead of hanging in a Redis call.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)?;
-        Ok(Self::new(ConnectionManager::new(client).await?, prefix))
+        let cfg = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(300))
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)));
+        Ok(Self::new(
+            ConnectionManager::new_with_config(client, cfg).await?,
+            prefix,
+        ))
     }
 
     fn key(&self, name: &str) -> String {
@@ -294,6 +388,10 @@ impl AcdStore {
         Script::new(&format!("{PARSE_AGENT}\n{body}"))
     }
 
+    fn with_clock(body: &str) -> Script {
+        Script::new(&format!("{NEXT_SEQ}\n{PARSE_AGENT}\n{body}"))
+    }
+
     /// Puts `call` in `queue` unless `max_waiting` callers wait there already (checked and
     /// applied in one step, so two instances cannot both admit the seventh caller).
     pub async fn enqueue(
@@ -305,7 +403,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<Enqueued, StoreError> {
         let mut c = self.conn.clone();
-        let (kind, position, seq): (i64, u64, u64) = Script::new(ENQUEUE)
+        let (kind, position, seq): (i64, u64, u64) = Self::with_clock(ENQUEUE)
             .key(self.queue_key(queue))
             .key(self.key("calls"))
             .key(self.key("clock"))
@@ -333,6 +431,19 @@ impl AcdStore {
         min_level: u8,
         now_ms: i64,
     ) -> Result<Option<Reservation>, StoreError> {
+        self.reserve_by(queue, skill, min_level, now_ms, "").await
+    }
+
+    /// [`AcdStore::reserve`], noting `instance` as the one that rings the phone
+    /// ([`AcdStore::offer_by`]).
+    pub async fn reserve_by(
+        &self,
+        queue: &str,
+        skill: &str,
+        min_level: u8,
+        now_ms: i64,
+        instance: &str,
+    ) -> Result<Option<Reservation>, StoreError> {
         let mut c = self.conn.clone();
         let r: Option<(String, String, u64)> = Script::new(RESERVE)
             .key(self.queue_key(queue))
@@ -341,9 +452,11 @@ impl AcdStore {
             .key(self.key("agents"))
             .key(self.key("offers"))
             .key(self.key("clock"))
+            .key(self.key("offer_by"))
             .arg(skill)
             .arg(min_level.max(1))
             .arg(now_ms)
+            .arg(instance)
             .invoke_async(&mut c)
             .await?;
         Ok(r.map(|(call, agent, offer)| Reservation { call, agent, offer }))
@@ -522,7 +635,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let seq: i64 = Self::with_agent_state(TRANSFER)
+        let seq: i64 = Self::with_clock(TRANSFER)
             .key(self.key("agents"))
             .key(self.key("offers"))
             .key(self.key("calls"))
@@ -621,6 +734,206 @@ impl AcdStore {
         Ok(n == 1)
     }
 
+    /// Takes the lease on `call` if nobody holds it, `instance` does, or `dead` (an instance
+    /// known to be gone) does.
+    pub async fn claim_from(
+        &self,
+        call: &str,
+        instance: &str,
+        dead: &str,
+        ttl_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Script::new(CLAIM_FROM)
+            .key(self.key(&format!("owner:{call}")))
+            .arg(instance)
+            .arg(ttl_ms)
+            .arg(dead)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The instance holding the lease on `call`, if any.
+    pub async fn owner(&self, call: &str) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("GET")
+            .arg(self.key(&format!("owner:{call}")))
+            .query_async(&mut c)
+            .await?)
+    }
+
+    /// This instance is running: the mark lasts `ttl_ms` and is renewed every second.
+    pub async fn set_alive(&self, instance: &str, ttl_ms: u64) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.key(&format!("alive:{instance}")))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `instance` renewed its mark lately.
+    pub async fn is_alive(&self, instance: &str) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(self.key(&format!("alive:{instance}")))
+            .query_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The instance that reserved the current offer of `call` (and rings the phone).
+    pub async fn offer_by(&self, call: &str) -> Result<Option<String>, StoreError> {
+        self.hget("offer_by", call).await
+    }
+
+    /// Notes that `instance` now carries on the offer of `call` (taken over from a dead one).
+    pub async fn set_offer_by(&self, call: &str, instance: &str) -> Result<(), StoreError> {
+        self.hset("offer_by", call, instance).await
+    }
+
+    /// The epoch of the live state if it is complete (the mark `acd:trusted`), None if Redis
+    /// lost it (restarted empty) and it must be rebuilt before routing.
+    pub async fn trusted(&self) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("GET")
+            .arg(self.key("trusted"))
+            .query_async(&mut c)
+            .await?)
+    }
+
+    pub async fn set_trusted(&self, epoch: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.key("trusted"))
+            .arg(epoch)
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    /// One instance at a time rebuilds the live state: true if `instance` may.
+    pub async fn lock_rebuild(&self, instance: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let r: Option<String> = redis::cmd("SET")
+            .arg(self.key("rebuilding"))
+            .arg(instance)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut c)
+            .await?;
+        Ok(r.is_some())
+    }
+
+    pub async fn unlock_rebuild(&self, instance: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1",
+        )
+        .key(self.key("rebuilding"))
+        .arg(instance)
+        .invoke_async::<i64>(&mut c)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts back a call Redis lost with its old priority, arrival number and queue, waiting
+    /// in the queue (`waiting`) or only known (ringing, talking). False if Redis has it.
+    pub async fn restore_call(
+        &self,
+        call: &str,
+        info: &CallInfo,
+        waiting: bool,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Self::with_clock(RESTORE_CALL)
+            .key(self.queue_key(&info.queue))
+            .key(self.key("calls"))
+            .key(self.key("clock"))
+            .arg(call)
+            .arg(info.priority)
+            .arg(info.seq)
+            .arg(info.arrived_ms)
+            .arg(&info.queue)
+            .arg(if waiting { "1" } else { "0" })
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// An operator's live state Redis lost: `value` as [`agent_value`] makes it, in routing
+    /// from `ready_at` if given; only if Redis knows nothing of the operator, unless `force`.
+    pub async fn restore_agent(
+        &self,
+        agent: &str,
+        value: &str,
+        ready_at: Option<i64>,
+        force: bool,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Script::new(RESTORE_AGENT)
+            .key(self.key("agents"))
+            .key(self.key("ready"))
+            .arg(agent)
+            .arg(value)
+            .arg(ready_at.map(|t| t.to_string()).unwrap_or_default())
+            .arg(if force { "1" } else { "0" })
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Takes over the offer of `call` from `from` (a dead instance, '' if none is noted):
+    /// false if another instance got there first.
+    pub async fn take_offer(
+        &self,
+        call: &str,
+        from: &str,
+        instance: &str,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = Script::new(TAKE_OFFER)
+            .key(self.key("offer_by"))
+            .arg(call)
+            .arg(from)
+            .arg(instance)
+            .invoke_async(&mut c)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The offer of `call` is settled (the caller and the operator are bridged): no instance
+    /// needs to carry it on any more.
+    pub async fn settle_offer(&self, call: &str) -> Result<(), StoreError> {
+        self.hdel("offer_by", call).await
+    }
+
+    /// A talk Redis lost: `call` is with `agent` on the operator leg `leg`.
+    pub async fn restore_talk(&self, call: &str, agent: &str, leg: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("HSET")
+            .arg(self.key("offers"))
+            .arg(call)
+            .arg(agent)
+            .ignore();
+        pipe.cmd("HSET")
+            .arg(self.key("legs"))
+            .arg(call)
+            .arg(leg)
+            .ignore();
+        pipe.query_async::<()>(&mut c).await?;
+        Ok(())
+    }
+
     /// Gives the lease back only if `instance` holds it.
     pub async fn release_claim_if(&self, call: &str, instance: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
@@ -712,12 +1025,13 @@ impl AcdStore {
         Ok(self.hget("parked", call).await?.is_some())
     }
 
-    /// Forgets the caller: its meta, park flag, operator leg and pending transfer, at once.
+    /// Forgets the caller: its meta, park flag, operator leg, pending transfer and the
+    /// instance of its offer, at once.
     pub async fn del_meta(&self, call: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let mut pipe = redis::pipe();
         pipe.atomic();
-        for hash in ["parked", "meta", "legs", "transfers"] {
+        for hash in ["parked", "meta", "legs", "transfers", "offer_by"] {
             pipe.cmd("HDEL").arg(self.key(hash)).arg(call).ignore();
         }
         pipe.query_async::<()>(&mut c).await?;
@@ -804,6 +1118,22 @@ impl AcdStore {
             })
             .collect())
     }
+}
+
+/// An operator's entry in `acd:agents`: `state|at_ms|idle_ms|offer|call`.
+pub fn agent_value(
+    state: &str,
+    at_ms: i64,
+    idle_ms: Option<i64>,
+    offer: Option<u64>,
+    call: Option<&str>,
+) -> String {
+    format!(
+        "{state}|{at_ms}|{}|{}|{}",
+        idle_ms.map(|v| v.to_string()).unwrap_or_default(),
+        offer.map(|v| v.to_string()).unwrap_or_default(),
+        call.unwrap_or_default()
+    )
 }
 
 /// A call's entry in `acd:calls`.

@@ -16,11 +16,39 @@ use crate::esl::commands::PhoneNumber;
 use crate::esl::control::{CallWatch, WatchEvent};
 use crate::store::acd::Abandoned;
 
+/// How long the steps that end a caller's part keep trying while Redis is unreachable
+/// (stopped, frozen, restarting): giving up would leave an operator "talking" or a caller
+/// queued for ever.
+pub(crate) const PERSIST: Duration = Duration::from_secs(120);
+
+/// Runs a Redis step (an expression giving a `Result` future, evaluated again on each try)
+/// until Redis answers or [`PERSIST`] has passed; None if it never did.
+macro_rules! persist {
+    ($what:expr, $call:expr, $step:expr) => {{
+        let deadline = tokio::time::Instant::now() + $crate::service::acd::caller::PERSIST;
+        loop {
+            match $step.await {
+                Ok(v) => break Some(v),
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(call = %$call, "acd: {} (retrying): {e}", $what);
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(call = %$call, "acd: {}: {e}", $what);
+                    break None;
+                }
+            }
+        }
+    }};
+}
+pub(crate) use persist;
+
 #[derive(Debug, Clone)]
 pub enum Start {
     /// Just transferred into the ACD's park: start the music.
     Fresh,
-    /// Taken over from an instance that stopped: the music is still playing.
+    /// Taken over from an instance that stopped or died: the music should still be playing,
+    /// but the talk may have ended (or an announcement been cut) while nobody watched.
     Adopted,
     /// Offer a callback instead of waiting: the queue was full, or the wait too long.
     CallbackOffer { queue: String, full: bool },
@@ -66,8 +94,9 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
     match start {
         Start::Fresh => c.music().await,
         Start::Adopted => {
-            // The operator may have hung up while nobody watched: the caller sits parked.
-            if let Next::Done = c.check_talk().await {
+            // The operator may have hung up while nobody watched, or the instance died
+            // between an announcement's uuid_break and its music.
+            if let Next::Done = c.resume().await {
                 c.cleanup().await;
                 return;
             }
@@ -88,24 +117,34 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
 pub async fn gone_unseen(acd: &Acd, call: &str) {
     let store = &acd.inner.store;
     let now = now_ms();
-    let outcome = match store.call_info(call).await {
-        Ok(Some(info)) => match store.abandon(&info.queue, call).await {
-            Ok(Abandoned::WasWaiting | Abandoned::WasRinging) => "abandoned",
+    let outcome = match persist!("call info", call, store.call_info(call)).flatten() {
+        Some(info) => match persist!("abandon", call, store.abandon(&info.queue, call)) {
+            Some(Abandoned::WasWaiting | Abandoned::WasRinging) => "abandoned",
             _ => finish_talk(acd, call, now).await.unwrap_or("lost"),
         },
-        _ => "lost",
+        None => "lost",
     };
+    // An operator leg still up for it (ringing, or answered and waiting with music) is
+    // of no use any more.
+    if let Ok(Some(leg)) = store.leg(call).await {
+        let _ = acd.inner.link.hangup(&leg, "ORIGINATOR_CANCEL").await;
+    }
     if let Ok(u) = Uuid::parse_str(call) {
         let _ = acd.inner.records.ended(u, outcome, ms_to_time(now)).await;
     }
-    let _ = store.del_meta(call).await;
+    persist!("forget the caller", call, store.del_meta(call));
     let _ = store.release_claim(call).await;
 }
 
 /// The talk of `call` is over: its operator goes to after-call work. Returns the outcome
 /// if the call was talking.
 async fn finish_talk(acd: &Acd, call: &str, now: i64) -> Option<&'static str> {
-    let agent = acd.inner.store.offered_to(call).await.ok().flatten()?;
+    let agent = persist!(
+        "operator of the call",
+        call,
+        acd.inner.store.offered_to(call)
+    )
+    .flatten()?;
     if !acd.end_talk(call, &agent, now).await {
         return None;
     }
@@ -144,19 +183,39 @@ impl Caller {
                 self.caller_left().await;
                 Next::Done
             }
-            SwitchEvent::Unbridge { .. } => self.operator_left().await,
+            SwitchEvent::Bridge { other, .. } => {
+                let agent = self
+                    .acd
+                    .inner
+                    .store
+                    .offered_to(&self.call)
+                    .await
+                    .ok()
+                    .flatten();
+                if let Some(agent) = agent {
+                    self.acd
+                        .note_caller(&self.call, |s| s.talk = Some((agent, other)));
+                }
+                Next::Continue
+            }
+            SwitchEvent::Unbridge { .. } => {
+                self.acd.note_caller(&self.call, |s| s.talk = None);
+                self.operator_left().await
+            }
             _ => Next::Continue,
         }
     }
 
-    /// The control link dropped: events may be lost. Once it is back, is the caller still there?
+    /// The control link dropped: events may be lost (the operator's hang-up, the end of the
+    /// caller's media). Once it is back: is the caller still there, is its talk still on,
+    /// and if it waits, does it hear its music?
     async fn link_lost(&mut self) -> Next {
         match self
             .link()
             .back_and_exists(&self.call, Duration::from_secs(60))
             .await
         {
-            Some(true) => Next::Continue,
+            Some(true) => self.resume().await,
             Some(false) => {
                 self.hung_up = true;
                 self.caller_left().await;
@@ -167,8 +226,28 @@ impl Caller {
         }
     }
 
+    /// After a gap in what this task saw (adopted, link back): a talk that ended unseen is
+    /// closed, and a caller that waits in its queue is given its music again (an
+    /// announcement's `uuid_break` may have been the last thing the switch got).
+    async fn resume(&mut self) -> Next {
+        if let Next::Done = self.check_talk().await {
+            return Next::Done;
+        }
+        let store = &self.acd.inner.store;
+        let Ok(Some(info)) = store.call_info(&self.call).await else {
+            return Next::Continue;
+        };
+        if let Ok(Some(_)) = store.position(&info.queue, &self.call).await {
+            self.hold_music().await;
+        }
+        Next::Continue
+    }
+
     async fn on_tick(&mut self) -> Next {
         let now = Instant::now();
+        if !self.queue_pending().await {
+            return Next::Continue;
+        }
         if now >= self.renew_at {
             match self
                 .acd
@@ -197,6 +276,8 @@ impl Caller {
         let Ok(Some(info)) = store.call_info(&self.call).await else {
             return Next::Continue;
         };
+        self.acd
+            .note_caller(&self.call, |s| s.info = Some(info.clone()));
         let Ok(Some(position)) = store.position(&info.queue, &self.call).await else {
             self.check_offer(&info.queue).await; // ringing or talking
             return Next::Continue;
@@ -251,9 +332,14 @@ impl Caller {
         }
     }
 
-    /// Talking per Redis but the operator's leg is gone: the talk ended unseen.
+    /// Talking per Redis but the operator's leg is gone: the talk ended unseen. (A talk still
+    /// being set up — its offer not settled — is left to the offer, or to `rebuild::heal`
+    /// if the instance that made it is gone.)
     async fn check_talk(&mut self) -> Next {
         let store = &self.acd.inner.store;
+        if !matches!(store.offer_by(&self.call).await, Ok(None)) {
+            return Next::Continue;
+        }
         let talking = match store.offered_to(&self.call).await {
             Ok(Some(agent)) => store
                 .agent_info(&agent)
@@ -280,6 +366,61 @@ impl Caller {
         if let Err(e) = self.link().execute(&self.call, "playback", &moh).await {
             debug!(call = %self.call, "acd: music: {e}");
         }
+    }
+
+    /// A caller admitted while Redis was unreachable is queued once it answers (true: it is
+    /// queued, or was not waiting for that).
+    async fn queue_pending(&mut self) -> bool {
+        let Some(p) = self
+            .acd
+            .inner
+            .pending
+            .lock()
+            .expect("pending")
+            .get(&self.call)
+            .cloned()
+        else {
+            return true;
+        };
+        let store = &self.acd.inner.store;
+        let json = serde_json::to_string(&p.meta).expect("meta json");
+        let queued = async {
+            store.set_meta(&self.call, &json).await?;
+            store
+                .claim(&self.call, &self.acd.inner.instance, LEASE_MS)
+                .await?;
+            store.set_parked(&self.call).await?;
+            // Never refused now: the caller was told nothing of a full queue.
+            store
+                .enqueue(&p.queue, &self.call, p.priority, usize::MAX / 2, now_ms())
+                .await
+        };
+        match queued.await {
+            Ok(_) => {
+                info!(call = %self.call, queue = %p.queue, "acd: queued now that Redis is back");
+                self.acd
+                    .inner
+                    .pending
+                    .lock()
+                    .expect("pending")
+                    .remove(&self.call);
+                self.renew_at = Instant::now() + Duration::from_millis(LEASE_MS / 3);
+                self.acd.kick();
+                true
+            }
+            Err(e) => {
+                debug!(call = %self.call, "acd: not queued yet: {e}");
+                false
+            }
+        }
+    }
+
+    /// Music again, from whatever the caller hears now (the hold extension's music, the end
+    /// of an announcement, or nothing): `uuid_break` first, so nothing is run inside the
+    /// music the dialplan plays.
+    async fn hold_music(&self) {
+        self.break_media().await;
+        self.music().await;
     }
 
     async fn break_media(&self) {
@@ -483,29 +624,47 @@ impl Caller {
     async fn caller_left(&mut self) {
         let store = &self.acd.inner.store;
         let now = now_ms();
-        let queue = store
-            .call_info(&self.call)
-            .await
-            .ok()
+        if self
+            .acd
+            .inner
+            .pending
+            .lock()
+            .expect("pending")
+            .remove(&self.call)
+            .is_some()
+        {
+            // Never queued (Redis was away all along).
+            if let Ok(u) = Uuid::parse_str(&self.call) {
+                let _ = self
+                    .acd
+                    .inner
+                    .records
+                    .ended(u, "abandoned", ms_to_time(now))
+                    .await;
+            }
+            info!(call = %self.call, outcome = "abandoned", "acd: caller left");
+            return;
+        }
+        let queue = persist!("call info", self.call, store.call_info(&self.call))
             .flatten()
             .map(|i| i.queue);
         let mut outcome = "answered";
         if let Some(queue) = queue {
-            match store.abandon(&queue, &self.call).await {
-                Ok(Abandoned::WasWaiting) => outcome = "abandoned",
-                Ok(Abandoned::WasRinging) => {
+            match persist!("abandon", self.call, store.abandon(&queue, &self.call)) {
+                Some(Abandoned::WasWaiting) => outcome = "abandoned",
+                Some(Abandoned::WasRinging) => {
                     outcome = "abandoned";
                     if let Ok(Some(leg)) = store.leg(&self.call).await {
                         let _ = self.link().hangup(&leg, "ORIGINATOR_CANCEL").await;
                     }
                     self.acd.kick();
                 }
-                Ok(Abandoned::NotFound) => {
+                Some(Abandoned::NotFound) => {
                     outcome = finish_talk(&self.acd, &self.call, now)
                         .await
                         .unwrap_or("lost");
                 }
-                Err(e) => warn!(call = %self.call, "acd: abandon: {e}"),
+                None => {}
             }
         }
         if let Ok(u) = Uuid::parse_str(&self.call) {
@@ -523,10 +682,15 @@ impl Caller {
     async fn operator_left(&mut self) -> Next {
         let store = &self.acd.inner.store;
         let now = now_ms();
-        let Ok(Some(agent)) = store.offered_to(&self.call).await else {
+        let Some(Some(agent)) = persist!(
+            "operator of the call",
+            self.call,
+            store.offered_to(&self.call)
+        ) else {
             return Next::Continue;
         };
-        let mut target = store.transfer_target(&self.call).await.ok().flatten();
+        let mut target =
+            persist!("transfer", self.call, store.transfer_target(&self.call)).flatten();
         if let Some(rest) = target.as_deref().and_then(|t| t.strip_prefix("attended:")) {
             // The operator hung up before anyone took the consult: a blind transfer after
             // all, and the consult item leaves the target queue.
@@ -542,14 +706,17 @@ impl Caller {
         }
         if let Some(t) = target.as_deref() {
             if t.starts_with("consulting:") {
-                // The operator is consulting the target: the caller is on hold meanwhile.
-                self.music().await;
+                // The operator is consulting the target: the caller is on hold meanwhile
+                // (the switch gave it the hold music; contactd's own takes over).
+                self.hold_music().await;
                 return Next::Continue;
             }
-            let moved = store
-                .transfer(&self.call, &agent, t, TRANSFER_PRIORITY, now)
-                .await
-                .unwrap_or(false);
+            let moved = persist!(
+                "transfer",
+                self.call,
+                store.transfer(&self.call, &agent, t, TRANSFER_PRIORITY, now)
+            )
+            .unwrap_or(false);
             if moved {
                 let _ = store.del_transfer(&self.call).await;
                 self.acd
@@ -560,7 +727,7 @@ impl Caller {
                     let _ = self.acd.inner.records.moved(u, t).await;
                 }
                 info!(call = %self.call, from = %agent, to = t, "acd: transferred");
-                self.music().await;
+                self.hold_music().await;
                 self.acd.kick();
                 return Next::Continue;
             }
@@ -590,7 +757,7 @@ impl Caller {
 
     async fn cleanup(&self) {
         let store = &self.acd.inner.store;
-        let _ = store.del_meta(&self.call).await;
+        persist!("forget the caller", self.call, store.del_meta(&self.call));
         let _ = store.release_claim(&self.call).await;
         self.acd.disown(&self.call);
     }

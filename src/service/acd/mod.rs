@@ -10,14 +10,23 @@
 //!   instance's callers are adopted by whoever takes the lease next, after checking the
 //!   channel still exists on the switch;
 //! - after-call work ends by time, checked by every instance's scanner (one wins in Lua).
+//!
+//! Faults ([`rebuild`] has the details): a dead instance's callers and offers are taken
+//! over as soon as it is known dead (no `alive` mark, or an earlier process of this same
+//! instance); callers keep their music and their place while Redis is unreachable (their
+//! tasks retry, an arrival is queued once it is back); a Redis that lost its data is
+//! rebuilt (operators from PostgreSQL and the switch, callers from the tasks that drive
+//! them and the switch's channel list) before anyone is routed again.
 
 mod caller;
 pub mod card;
 mod offer;
+mod rebuild;
 pub mod types;
 pub mod webhook;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,12 +43,22 @@ use crate::store::acd_calls::AcdCalls;
 use crate::store::operators::Operators;
 pub use types::*;
 
-/// How long a caller's lease lasts without renewal: the longest a restarted contactd's
-/// callers go without announcements.
+/// How long a caller's lease lasts without renewal. A caller whose instance is known dead
+/// (see [`ALIVE_MS`]) is taken over before that.
 const LEASE_MS: u64 = 6_000;
-/// A caller is adopted by another instance only this long after it entered the ACD, so the
-/// instance that admitted it has time to take its lease.
+/// A caller nobody holds yet is adopted by another instance only this long after it entered
+/// the ACD, so the (live) instance that admitted it has time to take its lease.
 const ADOPT_AFTER_MS: i64 = 10_000;
+/// How long the IVR's hand-over waits for Redis before the caller is taken without it.
+const ADMIT_WAIT: Duration = Duration::from_millis(300);
+/// Each instance renews its `alive` mark every second; one without a mark for this long is
+/// dead, and its callers and offers are taken over.
+const ALIVE_MS: u64 = 3_000;
+/// The dialplan context callers wait in (`dialplans/contactd-acd.xml`).
+pub const CONTEXT: &str = "contactd-acd";
+/// Its extension that plays `${contactd_moh}` and parks: where a caller goes when contactd
+/// moves it out of a bridge.
+pub const HOLD_EXTENSION: &str = "acd-hold";
 /// Transfers wait ahead of every configured priority.
 const TRANSFER_PRIORITY: u8 = 250;
 
@@ -63,6 +82,9 @@ pub struct Meta {
     /// For an attended transfer's consult item: the call, its first operator and their leg.
     #[serde(default)]
     pub consult: Option<(String, String, String)>,
+    /// The instance that admitted the caller (takes its lease right after the transfer).
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 /// Result of [`Acd::admit`].
@@ -89,6 +111,38 @@ pub fn valid_endpoint(s: &str) -> bool {
     crate::operator_cli::check_endpoint(s).is_ok()
 }
 
+/// What a caller's task knows of its call, kept so that the call can be put back if Redis
+/// loses it ([`rebuild`]).
+#[derive(Debug, Clone)]
+pub(crate) struct CallerSnap {
+    pub meta: Meta,
+    /// The queue it entered (until `info` is read).
+    pub queue: Option<String>,
+    /// Queue, priority, arrival number and time, as last read from Redis (or admitted with).
+    pub info: Option<crate::store::acd::CallInfo>,
+    /// Talking: the operator and their leg (from the bridge the caller is in).
+    pub talk: Option<(String, String)>,
+}
+
+/// An offer this instance is ringing or bridging now.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalOffer {
+    pub r: crate::store::acd::Reservation,
+    pub leg: String,
+    pub answered: bool,
+    pub at_ms: i64,
+    /// Which task carries it (a later offer of the same call has another).
+    pub token: u64,
+}
+
+/// A caller admitted while Redis was unreachable: queued by its task once Redis is back.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub meta: Meta,
+    pub queue: String,
+    pub priority: u8,
+}
+
 struct Inner {
     config: Arc<Config>,
     link: SwitchLink,
@@ -97,7 +151,24 @@ struct Inner {
     records: AcdCalls,
     operators: Operators,
     instance: String,
+    /// `<daemon.instance>:`: a lease holder named so, other than [`Inner::instance`], is an
+    /// earlier process of this instance, dead (one process per instance name, as the write
+    /// spool already requires).
+    incarnation_of: String,
     kick: Notify,
+    /// The live state in Redis is complete (its mark is there): routing may go on.
+    trusted: AtomicBool,
+    /// The epoch of the mark last seen: a new one means another instance rebuilt the state.
+    epoch: Mutex<Option<String>>,
+    /// Callers this instance drives, as their tasks know them.
+    callers: Mutex<HashMap<String, CallerSnap>>,
+    /// Offers this instance is working on.
+    offers: Mutex<HashMap<String, LocalOffer>>,
+    /// Callers admitted while Redis was away.
+    pending: Mutex<HashMap<String, Pending>>,
+    /// What `admit` stored for a caller, until `take_over` starts driving it (which then
+    /// needs no Redis read).
+    admitted: Mutex<HashMap<String, (Meta, std::time::Instant)>>,
     pops: Mutex<HashMap<String, broadcast::Sender<Arc<ScreenPop>>>>,
     /// Callers this instance drives now.
     owned: Mutex<HashSet<String>>,
@@ -140,6 +211,10 @@ impl Acd {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let webhook = webhook::Webhook::new(&config.acd.webhook_url);
+        let operators = match &journal {
+            Some(j) => Operators::with_journal(j.clone()),
+            None => Operators::new(pool.clone()),
+        };
         Self {
             inner: Arc::new(Inner {
                 link,
@@ -147,9 +222,16 @@ impl Acd {
                 store,
                 records: journal
                     .map_or_else(|| AcdCalls::new(pool.clone()), AcdCalls::with_journal),
-                operators: Operators::new(pool),
+                operators,
+                incarnation_of: format!("{}:", config.daemon.instance),
                 instance,
                 kick: Notify::new(),
+                trusted: AtomicBool::new(false),
+                epoch: Mutex::new(None),
+                callers: Mutex::new(HashMap::new()),
+                offers: Mutex::new(HashMap::new()),
+                pending: Mutex::new(HashMap::new()),
+                admitted: Mutex::new(HashMap::new()),
                 pops: Mutex::new(HashMap::new()),
                 owned: Mutex::new(HashSet::new()),
                 tasks: Mutex::new(Vec::new()),
@@ -200,9 +282,15 @@ impl Acd {
 
     /// Runs the dispatcher and the scanner until `shutdown`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let _ = self
+            .inner
+            .store
+            .set_alive(&self.inner.instance, ALIVE_MS)
+            .await;
         if let Err(e) = self.sync_all().await {
             warn!("acd: cannot load operators into Redis: {e}");
         }
+        rebuild::check(&self).await;
         let scanner = tokio::spawn(self.clone().scan_loop(shutdown.clone()));
         loop {
             tokio::select! {
@@ -213,6 +301,11 @@ impl Acd {
             if self.inner.link.status() != crate::esl::control::LinkStatus::Connected {
                 continue;
             }
+            // Not while Redis lost the live state and it is being rebuilt: who is ready and
+            // who waits first is not known yet.
+            if !self.inner.trusted.load(Ordering::SeqCst) {
+                continue;
+            }
             self.dispatch().await;
         }
         scanner.abort();
@@ -220,7 +313,8 @@ impl Acd {
     }
 
     /// contactd is stopping: the callers stay parked on the switch with their music; their
-    /// leases are given back so the next instance (or this one restarted) adopts them at once.
+    /// leases are given back (and this instance's mark removed) so the next instance (or
+    /// this one restarted) adopts them, and takes over the offers, at once.
     async fn stop_tasks(&self) {
         for t in self.inner.tasks.lock().expect("tasks").drain(..) {
             t.abort();
@@ -229,6 +323,7 @@ impl Acd {
         for call in owned {
             let _ = self.inner.store.release_claim(&call).await;
         }
+        let _ = self.inner.store.set_alive(&self.inner.instance, 1).await;
     }
 
     fn track(&self, h: tokio::task::JoinHandle<()>) {
@@ -244,7 +339,7 @@ impl Acd {
                 match self
                     .inner
                     .store
-                    .reserve(name, &q.group, q.min_level, now_ms())
+                    .reserve_by(name, &q.group, q.min_level, now_ms(), &self.inner.instance)
                     .await
                 {
                     Ok(Some(r)) => {
@@ -263,12 +358,26 @@ impl Acd {
 
     async fn scan_loop(self, shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_millis(1000));
+        let mut n: u64 = 0;
         loop {
             tick.tick().await;
             if *shutdown.borrow() {
                 return;
             }
+            n += 1;
+            if let Err(e) = self
+                .inner
+                .store
+                .set_alive(&self.inner.instance, ALIVE_MS)
+                .await
+            {
+                debug!("acd: alive mark: {e}");
+            }
             if self.inner.link.status() != crate::esl::control::LinkStatus::Connected {
+                continue;
+            }
+            rebuild::check(&self).await;
+            if !self.inner.trusted.load(Ordering::SeqCst) {
                 continue;
             }
             if let Err(e) = self.end_wrap_ups().await {
@@ -277,10 +386,27 @@ impl Acd {
             if let Err(e) = self.adopt().await {
                 warn!("acd: adopting callers: {e}");
             }
+            if n % 2 == 0 {
+                if let Err(e) = rebuild::heal(&self).await {
+                    warn!("acd: checking offers and talks: {e}");
+                }
+            }
             if let Err(e) = self.dial_callbacks().await {
                 warn!("acd: callbacks: {e}");
             }
         }
+    }
+
+    /// Whether `other` (an instance name as leases and offers carry it) is gone: an earlier
+    /// process of this instance, or one whose `alive` mark lapsed.
+    async fn gone(&self, other: &str) -> Result<bool, AcdError> {
+        if other == self.inner.instance {
+            return Ok(false);
+        }
+        if other.starts_with(&self.inner.incarnation_of) {
+            return Ok(true);
+        }
+        Ok(!self.inner.store.is_alive(other).await?)
     }
 
     /// Operators whose after-call work is over become ready (idle from now).
@@ -321,7 +447,8 @@ impl Acd {
         }
     }
 
-    /// Takes over callers nobody drives (their instance stopped) that are still on the switch.
+    /// Takes over callers nobody drives (their instance stopped or died) that are still on
+    /// the switch.
     async fn adopt(&self) -> Result<(), AcdError> {
         for (call, meta) in self.inner.store.all_meta().await? {
             if self.inner.owned.lock().expect("owned").contains(&call) {
@@ -344,13 +471,31 @@ impl Acd {
                 }
                 continue;
             }
-            if age_ms < ADOPT_AFTER_MS {
-                continue; // just admitted: the instance that took it claims it first
-            }
+            let dead = match self.inner.store.owner(&call).await? {
+                // a lease of ours with no task (one that ended without giving it back)
+                Some(o) if o == self.inner.instance => o,
+                Some(o) => {
+                    if !self.gone(&o).await? {
+                        continue;
+                    }
+                    o
+                }
+                None => {
+                    // Nobody holds it: just admitted (its instance claims it in a moment),
+                    // or its holder stopped and gave it back.
+                    let by = meta.by.clone().unwrap_or_default();
+                    if age_ms < ADOPT_AFTER_MS
+                        && (by.is_empty() || by == self.inner.instance || !self.gone(&by).await?)
+                    {
+                        continue;
+                    }
+                    String::new()
+                }
+            };
             if !self
                 .inner
                 .store
-                .claim(&call, &self.inner.instance, LEASE_MS)
+                .claim_from(&call, &self.inner.instance, &dead, LEASE_MS)
                 .await?
             {
                 continue;
@@ -363,7 +508,7 @@ impl Acd {
                 .map(|b| b.trim() == "true");
             match exists {
                 Ok(true) => {
-                    info!(%call, "acd: caller adopted");
+                    info!(%call, from = %dead, "acd: caller adopted");
                     self.spawn_caller(call, meta, caller::Start::Adopted);
                 }
                 Ok(false) => {
@@ -381,11 +526,29 @@ impl Acd {
 
     fn spawn_caller(&self, call: String, meta: Meta, start: caller::Start) {
         self.inner.owned.lock().expect("owned").insert(call.clone());
+        self.inner.callers.lock().expect("callers").insert(
+            call.clone(),
+            CallerSnap {
+                meta: meta.clone(),
+                queue: None,
+                info: None,
+                talk: None,
+            },
+        );
         self.track(tokio::spawn(caller::run(self.clone(), call, meta, start)));
     }
 
     pub(crate) fn disown(&self, call: &str) {
         self.inner.owned.lock().expect("owned").remove(call);
+        self.inner.callers.lock().expect("callers").remove(call);
+        self.inner.pending.lock().expect("pending").remove(call);
+    }
+
+    /// Updates what this instance remembers of a caller it drives.
+    pub(crate) fn note_caller(&self, call: &str, f: impl FnOnce(&mut CallerSnap)) {
+        if let Some(s) = self.inner.callers.lock().expect("callers").get_mut(call) {
+            f(s);
+        }
     }
 
     /// A caller handed over by the IVR (or dialing the operators' number): enters `queue`
@@ -414,15 +577,51 @@ impl Acd {
             kind: String::new(),
             callback: None,
             consult: None,
+            by: Some(self.inner.instance.clone()),
         };
         // The record and the meta first: a reservation may come the moment it is queued.
         let json = serde_json::to_string(&meta).expect("meta json");
-        self.inner.store.set_meta(call, &json).await?;
-        let admitted = self
-            .inner
-            .store
-            .enqueue(queue, call, q.priority, q.max_waiting, now)
-            .await?;
+        let queued = async {
+            self.inner.store.set_meta(call, &json).await?;
+            self.inner
+                .store
+                .enqueue(queue, call, q.priority, q.max_waiting, now)
+                .await
+        };
+        // The caller hears nothing while this waits: a Redis that does not answer at once is
+        // treated as away (a late write is harmless: queueing again changes nothing).
+        let queued = match tokio::time::timeout(ADMIT_WAIT, queued).await {
+            Ok(r) => r,
+            Err(_) => Err(crate::store::StoreError::Unavailable(
+                "Redis did not answer in time".into(),
+            )),
+        };
+        let admitted = match queued {
+            Ok(a) => a,
+            Err(e) => {
+                // Redis is unreachable: the caller is taken anyway and waits with music; its
+                // task queues it (in arrival order among those after it) once Redis is back.
+                warn!(%call, queue, "acd: Redis unavailable, the caller waits to be queued: {e}");
+                self.inner.pending.lock().expect("pending").insert(
+                    call.to_string(),
+                    Pending {
+                        meta: meta.clone(),
+                        queue: queue.to_string(),
+                        priority: q.priority,
+                    },
+                );
+                crate::store::acd::Enqueued::Waiting {
+                    position: 0,
+                    seq: 0,
+                }
+            }
+        };
+        if matches!(admitted, crate::store::acd::Enqueued::Waiting { .. }) {
+            let mut admitted = self.inner.admitted.lock().expect("admitted");
+            // a caller who never reached the park (hung up in the transfer) is not kept
+            admitted.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(60));
+            admitted.insert(call.to_string(), (meta.clone(), std::time::Instant::now()));
+        }
         match admitted {
             crate::store::acd::Enqueued::Waiting { position, .. } => {
                 if let Ok(u) = uuid::Uuid::parse_str(call) {
@@ -454,19 +653,33 @@ impl Acd {
     }
 
     /// Starts driving a caller parked by the `contactd-acd` dialplan after [`Acd::admit`].
+    /// A caller admitted while Redis was away is driven from what this instance remembers;
+    /// the lease and the park flag follow once Redis answers.
     pub async fn take_over(&self, call: &str, queue: &str) -> Result<(), AcdError> {
-        let meta = self
+        let local = self
             .inner
-            .store
-            .meta(call)
-            .await?
-            .and_then(|m| serde_json::from_str::<Meta>(&m).ok())
-            .ok_or_else(|| AcdError::NotFound(format!("caller {call}")))?;
-        self.inner
-            .store
-            .claim(call, &self.inner.instance, LEASE_MS)
-            .await?;
-        self.inner.store.set_parked(call).await?;
+            .admitted
+            .lock()
+            .expect("admitted")
+            .remove(call)
+            .map(|(m, _)| m);
+        let pending = self
+            .inner
+            .pending
+            .lock()
+            .expect("pending")
+            .get(call)
+            .map(|p| p.meta.clone());
+        let meta = match local.or(pending) {
+            Some(m) => m,
+            None => self
+                .inner
+                .store
+                .meta(call)
+                .await?
+                .and_then(|m| serde_json::from_str::<Meta>(&m).ok())
+                .ok_or_else(|| AcdError::NotFound(format!("caller {call}")))?,
+        };
         let start = if meta.kind == "callback" {
             caller::Start::CallbackOffer {
                 queue: queue.to_string(),
@@ -476,7 +689,20 @@ impl Acd {
             self.kick();
             caller::Start::Fresh
         };
+        // The music first; the lease and the park flag are Redis's (and renewed by the task).
         self.spawn_caller(call.to_string(), meta, start);
+        self.note_caller(call, |s| s.queue = Some(queue.to_string()));
+        if let Err(e) = self
+            .inner
+            .store
+            .claim(call, &self.inner.instance, LEASE_MS)
+            .await
+        {
+            debug!(%call, "acd: lease not taken yet: {e}");
+        }
+        if let Err(e) = self.inner.store.set_parked(call).await {
+            debug!(%call, "acd: park flag not set: {e}");
+        }
         Ok(())
     }
 
@@ -559,13 +785,30 @@ impl Acd {
     /// The operator's talk on `call` is over: after-call work, logged. False if they were
     /// not talking with it (already finished, or never answered).
     pub(crate) async fn end_talk(&self, call: &str, agent: &str, now: i64) -> bool {
-        if !self
-            .inner
-            .store
-            .finish(call, agent, now)
-            .await
-            .unwrap_or(false)
-        {
+        let store = &self.inner.store;
+        // Kept trying while Redis is away: the operator would stay "talking" for ever. A
+        // try that timed out (Redis frozen) may have been applied when Redis woke up: then
+        // the operator is found in this call's after-call work.
+        let first = store.finish(call, agent, now).await;
+        let done = match first {
+            Ok(done) => done,
+            Err(_) => {
+                let again = caller::persist!("end of talk", call, store.finish(call, agent, now));
+                match again {
+                    Some(true) => true,
+                    Some(false) => store
+                        .agent_info(agent)
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some_and(|i| {
+                            i.state == "wrapup" && i.call.as_deref() == Some(call) && i.at_ms == now
+                        }),
+                    None => false,
+                }
+            }
+        };
+        if !done {
             return false;
         }
         self.log_state(agent, "wrap_up", "", ms_to_time(now)).await;
@@ -667,6 +910,10 @@ impl Acd {
             .leg(call)
             .await?
             .ok_or_else(|| AcdError::NotFound(format!("operator leg of call {call}")))?;
+        // From now on the end of the caller's bridge is a move, not the end of the call: the
+        // switch itself puts the caller on hold (music) when it comes, even if contactd is
+        // not there to see it.
+        self.arm_hold(call).await?;
         match mode {
             TransferMode::Blind => {
                 store.set_transfer(call, to_queue).await?;
@@ -695,6 +942,27 @@ impl Acd {
             }
         }
         info!(%call, to = to_queue, ?mode, "transfer");
+        Ok(())
+    }
+
+    /// When the caller's current bridge ends, the switch sends it to `acd-hold` (music,
+    /// then park) instead of hanging it up (`dialplans/contactd-acd.xml`).
+    pub(crate) async fn arm_hold(&self, call: &str) -> Result<(), AcdError> {
+        let hold = format!("{HOLD_EXTENSION}:XML:{CONTEXT}");
+        for (k, v) in [
+            ("contactd_moh", self.cfg().music_on_hold.as_str()),
+            ("transfer_after_bridge", hold.as_str()),
+        ] {
+            let r = self
+                .inner
+                .link
+                .api(&format!("uuid_setvar {call} {k} {v}"))
+                .await
+                .map_err(|e| AcdError::Switch(e.to_string()))?;
+            if !r.starts_with("+OK") {
+                return Err(AcdError::Switch(format!("uuid_setvar {k}: {}", r.trim())));
+            }
+        }
         Ok(())
     }
 

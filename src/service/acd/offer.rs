@@ -8,10 +8,83 @@ use chrono::Utc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{card, ms_to_time, now_ms, valid_endpoint, Acd, AcdError, Meta, ScreenPop};
-use crate::esl::commands::{AfterAnswer, ChannelUuid, Originate};
+use super::{card, ms_to_time, now_ms, valid_endpoint, Acd, AcdError, LocalOffer, Meta, ScreenPop};
+use crate::core::channels::SwitchEvent;
+use crate::esl::commands::{AfterAnswer, ChannelUuid, MediaFile, Originate};
+use crate::esl::control::WatchEvent;
 use crate::store::acd::Reservation;
 use crate::store::acd_calls::Callback;
+
+/// Marks an offer as carried on by this instance for as long as it lives (`rebuild::heal`
+/// leaves it alone, a rebuild puts it back as it is).
+struct Carried {
+    acd: Acd,
+    call: String,
+    token: u64,
+}
+
+impl Carried {
+    fn new(acd: &Acd, r: &Reservation, leg: &str, answered: bool) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let token = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        acd.inner.offers.lock().expect("offers").insert(
+            r.call.clone(),
+            LocalOffer {
+                r: r.clone(),
+                leg: leg.to_string(),
+                answered,
+                at_ms: now_ms(),
+                token,
+            },
+        );
+        Self {
+            acd: acd.clone(),
+            call: r.call.clone(),
+            token,
+        }
+    }
+
+    fn answered(&self) {
+        if let Some(o) = self
+            .acd
+            .inner
+            .offers
+            .lock()
+            .expect("offers")
+            .get_mut(&self.call)
+            .filter(|o| o.token == self.token)
+        {
+            o.answered = true;
+        }
+    }
+}
+
+impl Drop for Carried {
+    fn drop(&mut self) {
+        let mut offers = self.acd.inner.offers.lock().expect("offers");
+        // not a later offer of the same call (requeued and offered again meanwhile)
+        if offers
+            .get(&self.call)
+            .is_some_and(|o| o.token == self.token)
+        {
+            offers.remove(&self.call);
+        }
+    }
+}
+
+/// What the operator hears once they answer, until the caller is bridged to them: the
+/// music on hold, from the switch itself, so that the wait is never silent (even if
+/// contactd is slow or gone at that moment). A callback's operator leg parks instead:
+/// contactd plays them ringback while the customer is dialed.
+fn operator_wait(acd: &Acd, callback: bool) -> AfterAnswer {
+    if callback {
+        return AfterAnswer::Park;
+    }
+    match MediaFile::parse(&acd.cfg().music_on_hold) {
+        Ok(f) => AfterAnswer::Playback(f),
+        Err(_) => AfterAnswer::Park,
+    }
+}
 
 pub async fn run(acd: Acd, queue: String, r: Reservation) {
     let store = &acd.inner.store;
@@ -20,6 +93,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         _ => Meta::default(),
     };
     let leg = ChannelUuid::new_random();
+    let carried = Carried::new(&acd, &r, leg.as_str(), false);
     if let Err(e) = store.set_leg(&r.call, leg.as_str()).await {
         warn!(call = %r.call, "acd: cannot note the operator leg: {e}");
     }
@@ -56,7 +130,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         uuid: leg.clone(),
         endpoint,
         vars: Vec::new(),
-        then: AfterAnswer::Park,
+        then: operator_wait(&acd, meta.kind == "callback_dial"),
         timeout_secs: ring,
     };
     let consult = meta.kind == "consult";
@@ -87,27 +161,24 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     }
     let deadline = Duration::from_secs(u64::from(ring) + 15);
     let sent = acd.inner.link.bgapi(&orig.command(), deadline).await;
-    let _ = logged.await;
     let body = match sent {
         Ok(b) => b.trim().to_string(),
         Err(e) => {
-            warn!(call = %r.call, operator = %r.agent, "acd: originate not confirmed: {e}");
-            let _ = acd.inner.link.hangup(leg.as_str(), "NORMAL_CLEARING").await;
-            // Not the operator's fault: back to the queue, operator ready again.
-            if store
-                .release_missed(&queue, &r, now_ms())
-                .await
-                .ok()
-                .flatten()
-                .is_some()
-            {
-                let _ = store.agent_ready(&r.agent, now_ms()).await;
-                acd.log_state(&r.agent, "ready", "", Utc::now()).await;
+            // The reply was lost (the link dropped, or it came too late): the phone may be
+            // ringing, or answered and waiting. Never rung again: looked up once the link
+            // is back, and carried on from where it is.
+            warn!(call = %r.call, operator = %r.agent, "acd: originate not confirmed ({e}): looking the operator leg up");
+            let _ = logged.await;
+            if acd.inner.link.wait_connected(Duration::from_secs(30)).await {
+                resume(acd.clone(), queue, r, leg.to_string(), false).await;
             }
+            // else: the switch is away; `rebuild::heal` takes the offer over later
+            drop(carried);
             return;
         }
     };
     if !body.starts_with("+OK") {
+        let _ = logged.await;
         let cause = body
             .strip_prefix("-ERR ")
             .unwrap_or(&body)
@@ -116,10 +187,126 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         missed(&acd, &queue, &r, &cause).await;
         return;
     }
+    carried.answered();
     if consult {
+        let _ = logged.await;
         return consult_answered(&acd, &r, leg.as_str(), &meta, &queue).await;
     }
-    answered(&acd, &r, leg.as_str(), meta.kind == "callback_dial").await;
+    answered(
+        &acd,
+        &r,
+        leg.as_str(),
+        meta.kind == "callback_dial",
+        Some(logged),
+        false,
+    )
+    .await;
+}
+
+/// Carries on an offer whose outcome nobody saw — its originate reply lost with the link,
+/// or its instance dead (`rebuild::heal`): the caller and the operator leg are looked up on
+/// the switch. Bridged already: settled. Answered: bridged now. Ringing: its answer or end
+/// is waited for. Gone: the caller back at the head of the queue (the operator "missed"
+/// only if their phone rang out), or, the caller gone, the operator free again.
+pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String, talking: bool) {
+    let _carried = Carried::new(&acd, &r, &leg, talking);
+    let store = &acd.inner.store;
+    let link = &acd.inner.link;
+    let mut watch = link.watch_call(&leg);
+    let chans = match super::rebuild::switch_channels(&acd).await {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(call = %r.call, "acd: offer not looked up: {e}");
+            return;
+        }
+    };
+    let caller = chans.iter().find(|c| c.uuid == r.call);
+    let op = chans.iter().find(|c| c.uuid == leg);
+    let now = now_ms();
+    match (caller, op) {
+        (None, op) => {
+            if op.is_some() {
+                let _ = link.hangup(&leg, "ORIGINATOR_CANCEL").await;
+            }
+            if talking {
+                // The caller's own end (its task, or whoever adopts it) closes the record;
+                // with nobody left to do so the operator is freed here.
+                if matches!(store.meta(&r.call).await, Ok(None)) {
+                    acd.end_talk(&r.call, &r.agent, now).await;
+                }
+            } else {
+                let _ = store.abandon(&queue, &r.call).await;
+            }
+            acd.kick();
+        }
+        (Some(_), None) => {
+            if talking {
+                // Answered, but the leg was gone before the bridge (else the caller would
+                // have been hung up with it): the caller back to the head, operator ready.
+                if store
+                    .bridge_failed(&queue, &r.call, &r.agent, now)
+                    .await
+                    .unwrap_or(false)
+                {
+                    let _ = store.agent_ready(&r.agent, now).await;
+                    acd.log_state(&r.agent, "ready", "", ms_to_time(now)).await;
+                    requeued_music(&acd, &r.call).await;
+                    warn!(call = %r.call, operator = %r.agent, "acd: operator leg gone before the bridge, caller requeued");
+                }
+                acd.kick();
+            } else {
+                // The phone stopped ringing unseen: rang out or was refused.
+                missed(&acd, &queue, &r, "ENDED_UNSEEN").await;
+            }
+        }
+        (Some(c), Some(o)) => {
+            if c.application == "uuid_bridge" {
+                // Already bridged: the talk is on.
+                if !talking {
+                    let _ = store.answer(&r, now).await;
+                }
+                let _ = store.settle_offer(&r.call).await;
+                info!(call = %r.call, operator = %r.agent, "acd: offer found bridged");
+                return;
+            }
+            if o.answered {
+                answered(&acd, &r, &leg, false, None, talking).await;
+                return;
+            }
+            // Still ringing: its answer or its end comes through the watch.
+            let limit = Duration::from_secs(acd.cfg().ring_timeout_seconds + 5);
+            let outcome = tokio::time::timeout(limit, async {
+                while let Some(ev) = watch.recv().await {
+                    match ev {
+                        WatchEvent::Switch(SwitchEvent::Answer { .. }) => return true,
+                        WatchEvent::Switch(SwitchEvent::Hangup(_)) => return false,
+                        _ => {}
+                    }
+                }
+                false
+            })
+            .await;
+            drop(watch);
+            match outcome {
+                Ok(true) => answered(&acd, &r, &leg, false, None, false).await,
+                Ok(false) => missed(&acd, &queue, &r, "NO_ANSWER").await,
+                Err(_) => {
+                    let _ = link.hangup(&leg, "NORMAL_CLEARING").await;
+                    missed(&acd, &queue, &r, "NO_ANSWER").await;
+                }
+            }
+        }
+    }
+}
+
+/// A caller put back in the queue after an offer that came to nothing hears its music
+/// again (the offer's `uuid_break` may have stopped it).
+async fn requeued_music(acd: &Acd, call: &str) {
+    let link = &acd.inner.link;
+    let _ = link.api(&format!("uuid_break {call} all")).await;
+    let _ = link
+        .execute(call, "playback", &acd.cfg().music_on_hold)
+        .await;
 }
 
 /// The phone did not answer (or could not ring): "not ready (missed)", caller to the head.
@@ -135,20 +322,121 @@ async fn missed(acd: &Acd, queue: &str, r: &Reservation, cause: &str) {
     }
 }
 
-async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
+/// The operator answered: the caller is recorded and bridged to them at once; the state
+/// change is logged after (`logged`: the offer's own records, which must be in first).
+/// `talking`: the answer was already noted in Redis (an offer taken over after it).
+async fn answered(
+    acd: &Acd,
+    r: &Reservation,
+    leg: &str,
+    callback: bool,
+    logged: Option<tokio::task::JoinHandle<()>>,
+    talking: bool,
+) {
     let store = &acd.inner.store;
     let link = &acd.inner.link;
     let now = now_ms();
-    if !store.answer(r, now).await.unwrap_or(false) {
+    if !talking && !note_answer(acd, r, now).await {
         // The caller hung up while the phone rang.
         let _ = link.hangup(leg, "ORIGINATOR_CANCEL").await;
         return;
     }
-    acd.log_state(&r.agent, "talking", "", ms_to_time(now))
-        .await;
+    let log_talking = || async {
+        if let Some(l) = logged {
+            let _ = l.await;
+        }
+        if !talking {
+            acd.log_state(&r.agent, "talking", "", ms_to_time(now))
+                .await;
+        }
+    };
     if callback {
+        log_talking().await;
         return dial_callback_customer(acd, r, leg).await;
     }
+    let bridged = bridge(acd, r, leg).await;
+    log_talking().await;
+    match bridged {
+        Bridge::Done(recording) => {
+            let _ = store.settle_offer(&r.call).await;
+            info!(call = %r.call, operator = %r.agent, "acd: answered and bridged");
+            if let Ok(u) = Uuid::parse_str(&r.call) {
+                let id = acd.operator_id(&r.agent).await;
+                let _ = acd
+                    .inner
+                    .records
+                    .answered(u, id, &recording, ms_to_time(now))
+                    .await;
+            }
+        }
+        Bridge::Failed => {}
+        Bridge::LinkLost => {
+            // Whether the bridge was made is not known: looked up once the link is back.
+            if link.wait_connected(Duration::from_secs(30)).await {
+                if let Some(q) = store.call_info(&r.call).await.ok().flatten() {
+                    Box::pin(resume(
+                        acd.clone(),
+                        q.queue,
+                        r.clone(),
+                        leg.to_string(),
+                        true,
+                    ))
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// Notes the answer in Redis; false if the offer is no longer current (the caller left).
+/// While Redis does not answer, the operator waits (with music) and it is tried again: a
+/// try that timed out may have been applied after all, which the next one recognises.
+async fn note_answer(acd: &Acd, r: &Reservation, now: i64) -> bool {
+    let store = &acd.inner.store;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut failed = false;
+    loop {
+        match store.answer(r, now).await {
+            Ok(true) => return true,
+            Ok(false) if !failed => return false,
+            Ok(false) => {
+                return store
+                    .agent_info(&r.agent)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|i| {
+                        i.state == "talking"
+                            && i.call.as_deref() == Some(r.call.as_str())
+                            && i.offer == Some(r.offer)
+                    });
+            }
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                failed = true;
+                tracing::debug!(call = %r.call, "acd: answer not noted yet: {e}");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => {
+                warn!(call = %r.call, "acd: answer not noted: {e}");
+                return false;
+            }
+        }
+    }
+}
+
+enum Bridge {
+    /// Bridged, recording to this file.
+    Done(String),
+    /// Not bridged; the caller requeued or the talk ended.
+    Failed,
+    /// The link dropped before the switch said.
+    LinkLost,
+}
+
+/// Records and bridges the caller to the operator who answered.
+async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
+    let store = &acd.inner.store;
+    let link = &acd.inner.link;
     // An operator can answer before the caller has reached the ACD's park (it is queued the
     // moment the IVR hands it over): commands sent before then would be lost.
     let parked_by = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -171,15 +459,12 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
             let _ = tokio::time::timeout(Duration::from_secs(3), async {
                 while let Some(ev) = watch.recv().await {
                     match ev {
-                        crate::esl::control::WatchEvent::Switch(
-                            crate::core::channels::SwitchEvent::ExecuteComplete {
-                                application_uuid,
-                                ..
-                            },
-                        ) if application_uuid.as_deref() == Some(app.as_str()) => break,
-                        crate::esl::control::WatchEvent::Switch(
-                            crate::core::channels::SwitchEvent::Hangup(_),
-                        ) => break,
+                        WatchEvent::Switch(SwitchEvent::ExecuteComplete {
+                            application_uuid,
+                            ..
+                        }) if application_uuid.as_deref() == Some(app.as_str()) => break,
+                        WatchEvent::Switch(SwitchEvent::Hangup(_)) => break,
+                        WatchEvent::LinkLost => break,
                         _ => {}
                     }
                 }
@@ -193,46 +478,43 @@ async fn answered(acd: &Acd, r: &Reservation, leg: &str, callback: bool) {
         .api(&format!("uuid_bridge {} {leg}", r.call))
         .await
         .map(|b| b.starts_with("+OK"));
-    if !matches!(bridged, Ok(true)) {
-        let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-        let caller_there = link.api(&format!("uuid_exists {}", r.call)).await;
-        if matches!(&caller_there, Ok(b) if b.trim() == "true") {
-            // The operator hung up as they answered: the caller goes back to the head.
-            warn!(call = %r.call, operator = %r.agent, "acd: operator gone before the bridge, caller requeued");
-            let queue = store
-                .call_info(&r.call)
+    match bridged {
+        Ok(true) => return Bridge::Done(recording),
+        Err(e) => {
+            warn!(call = %r.call, "acd: uuid_bridge not confirmed: {e}");
+            return Bridge::LinkLost;
+        }
+        Ok(false) => {}
+    }
+    let _ = link.hangup(leg, "NORMAL_CLEARING").await;
+    let caller_there = link.api(&format!("uuid_exists {}", r.call)).await;
+    if matches!(&caller_there, Ok(b) if b.trim() == "true") {
+        // The operator hung up as they answered: the caller goes back to the head.
+        warn!(call = %r.call, operator = %r.agent, "acd: operator gone before the bridge, caller requeued");
+        let queue = store
+            .call_info(&r.call)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.queue);
+        if let Some(q) = queue {
+            if store
+                .bridge_failed(&q, &r.call, &r.agent, now_ms())
                 .await
-                .ok()
-                .flatten()
-                .map(|i| i.queue);
-            if let Some(q) = queue {
-                if store
-                    .bridge_failed(&q, &r.call, &r.agent, now_ms())
-                    .await
-                    .unwrap_or(false)
-                {
-                    acd.log_state(&r.agent, "missed", "", Utc::now()).await;
-                    let _ = link
-                        .execute(&r.call, "playback", &acd.cfg().music_on_hold)
-                        .await;
-                    acd.kick();
-                    return;
-                }
+                .unwrap_or(false)
+            {
+                acd.log_state(&r.agent, "missed", "", Utc::now()).await;
+                let _ = link
+                    .execute(&r.call, "playback", &acd.cfg().music_on_hold)
+                    .await;
+                acd.kick();
+                return Bridge::Failed;
             }
         }
-        warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
-        acd.end_talk(&r.call, &r.agent, now_ms()).await;
-        return;
     }
-    info!(call = %r.call, operator = %r.agent, "acd: answered and bridged");
-    if let Ok(u) = Uuid::parse_str(&r.call) {
-        let id = acd.operator_id(&r.agent).await;
-        let _ = acd
-            .inner
-            .records
-            .answered(u, id, &recording, ms_to_time(now))
-            .await;
-    }
+    warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
+    acd.end_talk(&r.call, &r.agent, now_ms()).await;
+    Bridge::Failed
 }
 
 /// Builds the customer card and sends it to the operator's screen (and the webhook).
@@ -287,6 +569,7 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
         kind: "callback_dial".into(),
         callback: Some(cb.id),
         consult: None,
+        by: Some(acd.inner.instance.clone()),
     };
     let store = &acd.inner.store;
     let json = serde_json::to_string(&meta).expect("meta json");
@@ -365,6 +648,7 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
                     .records
                     .callback_result(id, "done", op, "answered")
                     .await;
+                let _ = store.settle_offer(&r.call).await;
                 info!(callback = id, operator = %r.agent, "acd: callback connected");
                 // The customer leg's end is seen by its owner like any caller's.
                 let claimed = store
@@ -428,6 +712,7 @@ pub async fn consult(
         kind: "consult".into(),
         callback: None,
         consult: Some((call.clone(), agent, leg)),
+        by: None,
     };
     store
         .set_meta(&item, &serde_json::to_string(&meta).expect("meta json"))

@@ -1,0 +1,524 @@
+//! The ACD under faults, judged from the simulator's ground truth (1 real second is 5
+//! simulated seconds, so contactd's pauses count five times over in the dead air):
+//!
+//! - contactd SIGKILLed while one caller talks and another's operator phone rings: the
+//!   switch hangs the first caller up when the operator does (nobody waits in silence for a
+//!   dead contactd), the second operator hears music once they answer, and the restarted
+//!   instance takes over at once what its dead predecessor left: the ringing offer is
+//!   bridged, the waiting caller driven again, the talk's record closed;
+//! - Redis stopped, or frozen, for a while: a caller who arrives meanwhile is taken (with
+//!   music) and queued once Redis is back; a talk that ends meanwhile frees its operator;
+//! - Redis restarted empty: the operators' states (from PostgreSQL and the switch) and the
+//!   waiting callers (in their old order) are rebuilt before anyone is routed;
+//! - the control link dropped while an operator's phone rings: the offer is looked up and
+//!   carried on (bridged when answered), never rung again.
+//!
+//! Nobody, caller or operator, hears more than 5 simulated seconds of silence.
+mod acd_support;
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use acd_support::*;
+use common::faultproxy::FaultProxy;
+use contactd::app::App;
+use contactd::service::acd::OperatorCommand;
+use contactd::sim::{self, Behaviour, CallerStep, Simulator};
+
+/// Simulated ms of silence nobody should hear (the fault matrix's rule).
+const SILENT_MS: u64 = 5000;
+const TOKEN: &str = "test-token-0123456789";
+
+fn sim_config(agents: &[(&str, Behaviour)]) -> sim::SimConfig {
+    sim::SimConfig {
+        time_scale: 0.2,
+        agents: agents
+            .iter()
+            .map(|(e, b)| (e.to_string(), b.clone()))
+            .collect(),
+        default_behaviour: answers(1000, None),
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        ..Default::default()
+    }
+}
+
+/// The ACD part of the config: the queues of `acd_support`, ringing 10 (simulated) s.
+fn acd_section(instance: &str) -> String {
+    acd_toml(50, 0)
+        .replacen(
+            "[daemon]\n",
+            &format!("[daemon]\ninstance = \"{instance}\"\n"),
+            1,
+        )
+        .replace("ring_timeout_seconds = 1", "ring_timeout_seconds = 10")
+        .replace("announce_every_seconds = 2", "announce_every_seconds = 0")
+}
+
+/// contactd in this process, reaching Redis at `redis` (a fault proxy).
+async fn app_via(env: &common::TestEnv, sim: &Simulator, redis: &str, instance: &str) -> App {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let mut text = env
+        .config_toml(sim.esl_addr(), "ClueCon", &[])
+        .replace(&common::redis_url(), redis);
+    text.push_str(&acd_section(instance));
+    std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
+    let cfg = contactd::config::Config::from_toml(&text).unwrap();
+    cfg.validate().unwrap();
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    app
+}
+
+fn record<'a>(truth: &'a [sim::PartyRecord], uuid: &str) -> &'a sim::PartyRecord {
+    truth
+        .iter()
+        .find(|r| r.uuid == uuid)
+        .unwrap_or_else(|| panic!("no ground truth for {uuid}"))
+}
+
+/// Every caller and operator leg in `uuids` heard no more than [`SILENT_MS`] of silence.
+fn assert_no_silence(sim: &Simulator, uuids: &[String]) {
+    let truth = sim.ground_truth();
+    let mut silent = Vec::new();
+    for u in uuids {
+        let r = record(&truth, u);
+        if r.answered && r.dead_air_ms > SILENT_MS {
+            silent.push(format!(
+                "{u} ({}, {} ms, longest {} ms, hung up by {:?})",
+                r.endpoint, r.dead_air_ms, r.max_dead_air_ms, r.hangup_by
+            ));
+        }
+    }
+    assert!(silent.is_empty(), "left in silence: {silent:?}");
+}
+
+/// Every leg that rang the operators' phones.
+fn operator_legs(sim: &Simulator, exts: &[&str]) -> Vec<String> {
+    exts.iter()
+        .flat_map(|e| sim.agent_offers(e))
+        .map(|o| o.uuid)
+        .collect()
+}
+
+async fn outcome(env: &common::TestEnv, call: &str) -> Option<String> {
+    acd_row(env, call).await.and_then(|r| r.get(3))
+}
+
+async fn ended_with(env: &common::TestEnv, call: &str, want: &str) -> bool {
+    common::eventually(WAIT, || async {
+        outcome(env, call).await.as_deref() == Some(want)
+    })
+    .await
+}
+
+async fn state_of(app: &App, login: &str) -> String {
+    app.shared
+        .acd
+        .operators()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.login == login)
+        .map(|o| o.state)
+        .unwrap_or_default()
+}
+
+// ---- contactd as a process, to be SIGKILLed ----
+
+struct Proc {
+    cfg: PathBuf,
+    log: PathBuf,
+    child: Option<tokio::process::Child>,
+    http: u16,
+    outbound: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Proc {
+    async fn start(env: &common::TestEnv, sim: &Simulator) -> Proc {
+        let dir = tempfile::tempdir().unwrap();
+        let http = common::smtp::free_port();
+        let outbound = common::smtp::free_port();
+        let spool = dir.path().join("spool");
+        std::fs::create_dir_all(&spool).unwrap();
+        let text = env.config_toml(sim.esl_addr(), "ClueCon", &[]).replace(
+            "listen = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{outbound}\"\n[http]\nlisten = \"127.0.0.1:{http}\""),
+        ) + &acd_section("acd-kill").replacen(
+            "[daemon]\n",
+            &format!("[daemon]\nspool_dir = \"{}\"\n", spool.display()),
+            1,
+        );
+        std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
+        contactd::config::Config::from_toml(&text)
+            .unwrap()
+            .validate()
+            .unwrap();
+        let cfg = dir.path().join("contactd.toml");
+        std::fs::write(&cfg, text).unwrap();
+        let log = dir.path().join("contactd.log");
+        let mut p = Proc {
+            cfg,
+            log,
+            child: None,
+            http,
+            outbound,
+            _dir: dir,
+        };
+        p.spawn().await;
+        p
+    }
+
+    async fn spawn(&mut self) {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+            .args(["run", "--config"])
+            .arg(&self.cfg)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let http = self.http;
+        assert!(
+            common::eventually(Duration::from_secs(30), || healthy(http)).await,
+            "contactd did not become healthy:\n{}",
+            self.log_tail(30)
+        );
+    }
+
+    async fn sigkill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.start_kill().unwrap();
+            let _ = c.wait().await;
+        }
+    }
+
+    fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    async fn login(&self, login: &str) {
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{}/api/v1/operators/{login}/state",
+                self.http
+            ))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(r#"{"state": "login"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    }
+
+    /// A caller to the general queue's own number, waiting until hung up.
+    fn caller(&self, sim: &Simulator, number: &str) -> String {
+        sim.inbound_call(sim::InboundCall {
+            connect_to: format!("127.0.0.1:{}", self.outbound),
+            destination: "250300".into(),
+            caller_number: number.into(),
+            vars: vec![
+                ("contactd_entry".into(), "trunk".into()),
+                ("contactd_code".into(), "queue_general".into()),
+            ],
+            script: vec![CallerStep::WaitForAnswer],
+            ..Default::default()
+        })
+        .unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- contactd's log ----\n{}", self.log_tail(60));
+        }
+    }
+}
+
+async fn healthy(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let _ = s
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out).await;
+    out.starts_with("HTTP/1.1 200")
+}
+
+async fn add_operator(env: &common::TestEnv, ext: &str) {
+    let pool = contactd::store::postgres::pool(env.db_url(), 1).unwrap();
+    let store = contactd::store::operators::Operators::new(pool);
+    let login = format!("op{ext}");
+    let id = store
+        .create(&login, &login, &format!("user/{ext}"))
+        .await
+        .unwrap();
+    store.set_skill(id, "general", 5).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_leaves_nobody_in_silence_and_the_next_process_takes_over_at_once() {
+    let env = common::TestEnv::new().await;
+    // 2001 talks 8 simulated s (1.6 s real); 2002 rings 4 s before answering and stays.
+    let sim = Simulator::start(sim_config(&[
+        ("2001", answers(500, Some(8000))),
+        ("2002", answers(4000, None)),
+    ]))
+    .await
+    .unwrap();
+    let mut d = Proc::start(&env, &sim).await;
+    for ext in ["2001", "2002"] {
+        add_operator(&env, ext).await;
+    }
+    d.login("op2001").await;
+    let talking = d.caller(&sim, "5551001");
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&talking).is_some() }).await,
+        "first caller never bridged"
+    );
+    d.login("op2002").await;
+    let ringing = d.caller(&sim, "5551002");
+    assert!(
+        common::eventually(WAIT, || async { !sim.agent_offers("2002").is_empty() }).await,
+        "2002 never rang"
+    );
+    // and one more, waiting: nobody is free
+    let waiting = d.caller(&sim, "5551003");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    d.sigkill().await;
+    // Down for 2 s (10 simulated): 2001 hangs up, 2002 answers.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !sim.live_channels().contains(&talking),
+        "the switch hangs the caller up when the operator does"
+    );
+    let leg2 = sim.agent_offers("2002")[0].uuid.clone();
+    assert!(sim.agent_offers("2002")[0].answered);
+    d.spawn().await;
+    // The offer its predecessor left ringing is carried on: bridged, never rung again.
+    assert!(
+        common::eventually(Duration::from_secs(8), || async {
+            sim.bridged_to(&ringing) == Some(leg2.clone())
+        })
+        .await,
+        "the answered operator was never bridged to the caller:\n{}",
+        d.log_tail(40)
+    );
+    assert_eq!(sim.agent_offers("2002").len(), 1);
+    // The talk that ended unseen is closed; its operator takes the waiting caller.
+    assert!(ended_with(&env, &talking, "answered").await);
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&waiting).is_some() }).await,
+        "the waiting caller was never answered:\n{}",
+        d.log_tail(40)
+    );
+    assert_eq!(
+        offers_on(&sim, "2001"),
+        vec![talking.clone(), waiting.clone()]
+    );
+    for c in [&ringing, &waiting] {
+        sim.hangup(c, "NORMAL_CLEARING");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut all = vec![talking, ringing, waiting];
+    all.extend(operator_legs(&sim, &["2001", "2002"]));
+    assert_no_silence(&sim, &all);
+    d.sigkill().await;
+}
+
+/// Redis stopped (`cut`: connections closed, port refused) or frozen (`stall`) for 3 s
+/// (15 simulated) while a caller talks; another arrives meanwhile.
+async fn redis_away(frozen: bool) {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config(&[("1001", answers(500, Some(6000)))]))
+        .await
+        .unwrap();
+    let redis = FaultProxy::start(
+        common::redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches("/0"),
+    )
+    .await;
+    let url = format!("redis://{}/0", redis.addr());
+    let app = app_via(&env, &sim, &url, "acd-redis").await;
+    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    login(&app, "1001").await;
+    let first = caller(&sim, &app, "general", "5552001", None);
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&first).is_some() }).await);
+
+    if frozen {
+        redis.stall();
+    } else {
+        redis.cut().await;
+    }
+    // arrives while Redis is away: taken, with music
+    let second = caller(&sim, &app, "general", "5552002", None);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        sim.live_channels().contains(&second),
+        "the caller who came meanwhile is still there"
+    );
+    // the operator hung up meanwhile (6 simulated s after answering): the caller with them
+    assert!(!sim.live_channels().contains(&first));
+    redis.restore().await;
+
+    // The second caller is queued now and the operator, freed, takes them.
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&second).is_some() }).await,
+        "the caller who came while Redis was away was never answered"
+    );
+    assert_eq!(offers_on(&sim, "1001"), vec![first.clone(), second.clone()]);
+    assert!(ended_with(&env, &first, "answered").await);
+    sim.hangup(&second, "NORMAL_CLEARING");
+    assert!(ended_with(&env, &second, "answered").await);
+    let mut all = vec![first, second];
+    all.extend(operator_legs(&sim, &["1001"]));
+    assert_no_silence(&sim, &all);
+    assert!(common::eventually(WAIT, || async { state_of(&app, "op1001").await == "ready" }).await);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_callers_keep_their_music_and_routing_resumes() {
+    redis_away(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_frozen_callers_keep_their_music_and_routing_resumes() {
+    redis_away(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_empty_is_rebuilt_before_routing() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config(&[
+        ("1001", answers(500, Some(3000))),
+        ("1002", answers(500, None)),
+        ("1003", answers(500, None)),
+    ]))
+    .await
+    .unwrap();
+    let redis = FaultProxy::start(
+        common::redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches("/0"),
+    )
+    .await;
+    let url = format!("redis://{}/0", redis.addr());
+    let app = app_via(&env, &sim, &url, "acd-empty").await;
+    let ops: [(&str, &[(&str, i16)]); 3] = [
+        ("1001", &[("general", 5)]),
+        ("1002", &[("general", 5)]),
+        ("1003", &[("general", 5)]),
+    ];
+    add_operators(&app, &ops).await;
+    // 1003 talks (and stays), 1002 is on a break, 1001 too for now: two callers wait.
+    login(&app, "1003").await;
+    let talking = caller(&sim, &app, "general", "5553001", None);
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&talking).is_some() }).await);
+    for ext in ["1001", "1002"] {
+        login(&app, ext).await;
+        app.shared
+            .acd
+            .command(&format!("op{ext}"), OperatorCommand::Break("lunch".into()))
+            .await
+            .unwrap();
+    }
+    let w1 = caller(&sim, &app, "general", "5553002", None);
+    assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 1 }).await);
+    let w2 = caller(&sim, &app, "general", "5553003", None);
+    assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 2 }).await);
+
+    // Redis restarts without its data.
+    redis.cut().await;
+    env.live_state().await.purge_prefix().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restore().await;
+
+    // Rebuilt: the callers in their old order, the talk, the breaks.
+    assert!(
+        common::eventually(WAIT, || async {
+            waiting_calls(&app, "general").await == vec![w1.clone(), w2.clone()]
+        })
+        .await,
+        "waiting callers not put back in order: {:?}",
+        waiting_calls(&app, "general").await
+    );
+    assert!(
+        common::eventually(WAIT, || async {
+            state_of(&app, "op1003").await == "talking"
+        })
+        .await
+    );
+    assert_eq!(state_of(&app, "op1001").await, "break");
+    assert_eq!(state_of(&app, "op1002").await, "break");
+    // 1001 is back: the first caller first, then the second.
+    app.shared
+        .acd
+        .command("op1001", OperatorCommand::Ready)
+        .await
+        .unwrap();
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&w1).is_some() }).await);
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&w2).is_some() }).await);
+    assert_eq!(offers_on(&sim, "1001"), vec![w1.clone(), w2.clone()]);
+    // The talk that went on through it all ends normally.
+    let leg = sim.agent_offers("1003")[0].uuid.clone();
+    sim.hangup(&leg, "NORMAL_CLEARING");
+    assert!(ended_with(&env, &talking, "answered").await);
+    assert!(common::eventually(WAIT, || async { state_of(&app, "op1003").await == "ready" }).await);
+    sim.hangup(&w2, "NORMAL_CLEARING");
+    let mut all = vec![talking, w1, w2];
+    all.extend(operator_legs(&sim, &["1001", "1003"]));
+    assert_no_silence(&sim, &all);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_drop_while_the_phone_rings_carries_the_offer_on() {
+    let env = common::TestEnv::new().await;
+    // rings 3 simulated s (0.6 s real)
+    let sim = Simulator::start(sim_config(&[("1001", answers(3000, None))]))
+        .await
+        .unwrap();
+    let app = app_via(&env, &sim, &common::redis_url(), "acd-link").await;
+    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    login(&app, "1001").await;
+    let c = caller(&sim, &app, "general", "5554001", None);
+    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1001").is_empty() }).await);
+    sim.drop_esl_connections();
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&c).is_some() }).await,
+        "never bridged after the link came back"
+    );
+    assert_eq!(sim.agent_offers("1001").len(), 1, "rung once only");
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    sim.hangup(&c, "NORMAL_CLEARING");
+    let mut all = vec![c];
+    all.extend(operator_legs(&sim, &["1001"]));
+    assert_no_silence(&sim, &all);
+    app.shutdown(Duration::from_secs(2)).await;
+}
