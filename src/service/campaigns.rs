@@ -443,6 +443,10 @@ impl CampaignRunner {
         }
         self.log_write(self.campaigns.finish_attempt(id, end).await);
         let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
+        if outcome == Outcome::Unknown {
+            // Final and never redialed: worth a line saying so, for the auditors' questions.
+            warn!(campaign = c.id, contact, %id, cause = ?end.cause, "attempt's outcome is unknown");
+        }
         self.log_write(self.settle(c, contact, attempt_no, outcome).await);
     }
 
@@ -589,6 +593,7 @@ impl CampaignRunner {
                 };
             }
         }
+        debug!(%id, "call ended unseen and the switch noted no message result");
         let rec = match self.calls.get(id).await {
             Ok(Some(r)) => Some(r),
             // No call row: it is written before the originate, so none was sent.

@@ -349,6 +349,7 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, resu
             return d.heard;
         }
         Wait::Lost => {
+            warn!(%uuid, resume, "lost sight of the message's end; hanging up");
             d.heard.unknown = true;
             d.hang_up().await;
             return d.heard;
