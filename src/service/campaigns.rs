@@ -442,6 +442,9 @@ impl CampaignRunner {
             return;
         }
         self.log_write(self.campaigns.finish_attempt(id, end).await);
+        if let Some(link) = self.link_for(&c.trunk) {
+            notice_call::forget_notes(link, &id.to_string()).await;
+        }
         let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
         if outcome == Outcome::Unknown {
             // Final and never redialed: worth a line saying so, for the auditors' questions.
@@ -576,7 +579,6 @@ impl CampaignRunner {
             if let Some((Some(result), key)) = notice_call::switch_notes(link, &uuid).await {
                 let rec = self.calls.get(id).await.ok().flatten();
                 let full = result == "FILE PLAYED";
-                notice_call::forget_notes(link, &uuid).await;
                 return AttemptEnd {
                     cause: rec.as_ref().and_then(|r| r.hangup_cause.clone()),
                     q850: rec.as_ref().and_then(|r| r.q850),

@@ -46,7 +46,9 @@ pub async fn switch_notes(
     Some((msg, key))
 }
 
-/// Drops what the switch noted for `uuid` (best effort: it is a few bytes in its memory).
+/// Drops what the switch noted for `uuid` (best effort: a row in its database). Only once
+/// the attempt's outcome is durably written: a contactd killed in between reads the notes
+/// again after its restart.
 pub async fn forget_notes(link: &SwitchLink, uuid: &str) {
     for realm in [MESSAGE_REALM, KEY_REALM] {
         let _ = link.api(&format!("db delete/{realm}/{uuid}")).await;
@@ -344,10 +346,7 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, resu
     };
     match wait {
         Wait::Done { response, .. } => d.heard.full = response == "FILE PLAYED",
-        Wait::HungUp => {
-            forget_notes(link, &uuid).await;
-            return d.heard;
-        }
+        Wait::HungUp => return d.heard,
         Wait::Lost => {
             warn!(%uuid, resume, "lost sight of the message's end; hanging up");
             d.heard.unknown = true;
@@ -370,10 +369,7 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, resu
         {
             Wait::Done { digits, .. } if d.heard.full => d.heard.confirm_key = digits,
             Wait::Done { .. } => {}
-            Wait::HungUp => {
-                forget_notes(link, &uuid).await;
-                return d.heard;
-            }
+            Wait::HungUp => return d.heard,
             Wait::Lost => {
                 d.hang_up().await;
                 return d.heard;
@@ -381,7 +377,6 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, resu
         }
     }
     d.end().await;
-    forget_notes(link, &uuid).await;
     d.heard
 }
 
