@@ -12,7 +12,6 @@ use super::StoreError;
 
 #[derive(Clone)]
 pub struct AcdCalls {
-    pool: Pool,
     writer: Writer,
 }
 
@@ -29,21 +28,19 @@ pub struct Callback {
 impl AcdCalls {
     pub fn new(pool: Pool) -> Self {
         Self {
-            writer: Writer::Direct(pool.clone()),
-            pool,
+            writer: Writer::Direct(pool),
         }
     }
 
     /// Records go through `journal`: kept while PostgreSQL is away, replayed in order.
     pub fn with_journal(journal: Journal) -> Self {
         Self {
-            pool: journal.pool().clone(),
             writer: Writer::Journal(journal),
         }
     }
 
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.writer.pool()
     }
 
     /// Runs one record statement through the writer: with the daemon's journal it is
@@ -180,7 +177,8 @@ impl AcdCalls {
         last: i64,
     ) -> Result<Option<f64>, StoreError> {
         let row = self
-            .pool
+            .writer
+            .pool()
             .get()
             .await?
             .query_one(
@@ -202,7 +200,8 @@ impl AcdCalls {
         call: Option<Uuid>,
     ) -> Result<i64, StoreError> {
         let row = self
-            .pool
+            .writer
+            .pool()
             .get()
             .await?
             .query_one(
@@ -217,7 +216,8 @@ impl AcdCalls {
     /// Takes the oldest pending callback of `queue` for dialing (one instance gets it).
     pub async fn take_callback(&self, queue: &str) -> Result<Option<Callback>, StoreError> {
         let row = self
-            .pool
+            .writer
+            .pool()
             .get()
             .await?
             .query_opt(
@@ -257,7 +257,8 @@ impl AcdCalls {
 
     pub async fn callback_attempts(&self, id: i64) -> Result<i32, StoreError> {
         let row = self
-            .pool
+            .writer
+            .pool()
             .get()
             .await?
             .query_one("SELECT attempts FROM acd_callbacks WHERE id = $1", &[&id])
@@ -268,7 +269,8 @@ impl AcdCalls {
     /// Callbacks left `dialing` by an instance that died: pending again.
     pub async fn reset_stale_callbacks(&self, older_than_s: f64) -> Result<u64, StoreError> {
         Ok(self
-            .pool
+            .writer
+            .pool()
             .get()
             .await?
             .execute(

@@ -71,7 +71,6 @@ fn operator(r: &tokio_postgres::Row) -> Operator {
 
 #[derive(Clone)]
 pub struct Operators {
-    pool: Pool,
     writer: Writer,
 }
 
@@ -93,15 +92,13 @@ const RECORD_STATE: &str = "WITH op AS (SELECT id FROM operators WHERE id = $1 F
 impl Operators {
     pub fn new(pool: Pool) -> Self {
         Self {
-            writer: Writer::Direct(pool.clone()),
-            pool,
+            writer: Writer::Direct(pool),
         }
     }
 
     /// State changes logged by the ACD go through `journal` (kept while PostgreSQL is away).
     pub fn with_journal(journal: Journal) -> Self {
         Self {
-            pool: journal.pool().clone(),
             writer: Writer::Journal(journal),
         }
     }
@@ -127,7 +124,7 @@ impl Operators {
 
     /// Inserts an operator (login and endpoint already validated); returns the id.
     pub async fn create(&self, login: &str, name: &str, endpoint: &str) -> Result<i64, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let row = db
             .query_one(
                 "INSERT INTO operators (login, name, endpoint) VALUES ($1, $2, $3) RETURNING id",
@@ -138,7 +135,7 @@ impl Operators {
     }
 
     pub async fn list(&self) -> Result<Vec<Operator>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let rows = db
             .query(
                 &format!("SELECT {COLUMNS} FROM operators ORDER BY login"),
@@ -149,7 +146,7 @@ impl Operators {
     }
 
     pub async fn get(&self, login: &str) -> Result<Option<Operator>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let row = db
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM operators WHERE login = $1"),
@@ -161,7 +158,7 @@ impl Operators {
 
     /// Adds a routing group; `false` if it already existed.
     pub async fn add_group(&self, name: &str) -> Result<bool, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let n = db
             .execute(
                 "INSERT INTO operator_groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
@@ -173,7 +170,7 @@ impl Operators {
 
     /// Every group with the number of operators skilled in it.
     pub async fn groups(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let rows = db
             .query(
                 "SELECT g.name, count(s.operator)
@@ -192,7 +189,7 @@ impl Operators {
         group: &str,
         level: i16,
     ) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let n = db
             .execute(
                 "INSERT INTO operator_skills (operator, \"group\", level)
@@ -209,7 +206,7 @@ impl Operators {
 
     /// The operator's skills as (group, level), by group name.
     pub async fn skills(&self, operator: i64) -> Result<Vec<(String, i16)>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let rows = db
             .query(
                 "SELECT g.name, s.level FROM operator_skills s
@@ -223,7 +220,7 @@ impl Operators {
 
     /// The open period, if the operator has ever been logged.
     pub async fn current(&self, operator: i64) -> Result<Option<Period>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let row = db
             .query_opt(
                 "SELECT state, reason, since, until FROM operator_states
@@ -253,7 +250,7 @@ impl Operators {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<Period>, StoreError> {
-        let mut db = self.pool.get().await?;
+        let mut db = self.writer.pool().get().await?;
         let tx = db.transaction().await?;
         if tx
             .query_opt(
@@ -320,7 +317,7 @@ impl Operators {
         day: NaiveDate,
         tz: &str,
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let db = self.pool.get().await?;
+        let db = self.writer.pool().get().await?;
         let rows = db
             .query(
                 "WITH b AS (
