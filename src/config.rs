@@ -1112,27 +1112,11 @@ fn is_identifier(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// A dial template must name a known endpoint and put `{number}` where the number goes,
-/// and hold nothing that could smuggle a second argument into `originate`.
+/// A dial template must be one endpoint with `{number}` where the number goes, and hold
+/// nothing that could smuggle a second argument into `originate`: the grammar operators'
+/// phones are checked with too (`core::dialstring`).
 fn check_dial_template(dial: &str) -> Result<(), String> {
-    const ENDPOINTS: [&str; 4] = ["freetdm/", "sofia/", "loopback/", "user/"];
-    if !ENDPOINTS.iter().any(|e| dial.starts_with(e)) {
-        return Err("must start with freetdm/, sofia/, loopback/ or user/".into());
-    }
-    if dial.matches("{number}").count() != 1 {
-        return Err("must contain {number} exactly once".into());
-    }
-    if dial
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || "[]&'\"\\,|:".contains(c))
-    {
-        return Err("must not contain spaces, quotes, separators or control characters".into());
-    }
-    let without = dial.replace("{number}", "");
-    if without.contains(['{', '}']) {
-        return Err("braces are only allowed in {number}".into());
-    }
-    Ok(())
+    crate::core::dialstring::check_template(dial)
 }
 
 #[cfg(test)]
@@ -1185,6 +1169,40 @@ mod tests {
         assert!(err.contains("trunk.e1.channels: an E1 span"), "{err}");
         assert!(err.contains("trunk.e1.switch: names no"), "{err}");
         assert!(err.contains("trunk.e1.dial"), "{err}");
+    }
+
+    #[test]
+    fn dial_templates_take_the_operators_grammar() {
+        for ok in [
+            "freetdm/1/a/{number}",
+            "sofia/gateway/provider/{number}",
+            "sofia/external/{number}@sip.provider.example",
+            "loopback/{number}/from-trunk",
+            "loopback/{number}/from-trunk/XML",
+            "user/{number}",
+        ] {
+            assert_eq!(check_dial_template(ok), Ok(()), "{ok}");
+        }
+        for (bad, says) in [
+            ("freetdm/1/a/{number} &park()", "whitespace"),
+            ("freetdm/1/a/{number}\n", "control character"),
+            ("freetdm/1/a/{number},freetdm/2/a/{number}", "exactly once"),
+            ("freetdm/1/a/{number}|user/1", "another leg"),
+            ("sofia/gateway/gw/{number}:_:user/1", "another leg"),
+            ("[x=1]freetdm/1/a/{number}", "variable block"),
+            ("{x=1}freetdm/1/a/{number}", "braces"),
+            ("loopback/{number}/ctx/inline", "only be XML"),
+            ("sip/{number}", "must be user/EXT"),
+        ] {
+            let e = check_dial_template(bad).expect_err(bad);
+            assert!(e.contains(says), "{bad:?}: {e:?}");
+        }
+        let text = GOOD.replace("freetdm/1/a/{number}", "loopback/{number}/x/inline");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("trunk.e1.dial") && err.contains("XML"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -129,6 +129,43 @@ async fn operators_and_acd_over_http() {
     ] {
         refused(api.post("/api/v1/operators", body).await, 400, says);
     }
+    // Endpoints: the trunks' dial-string grammar, with what is wrong named; nothing that
+    // could add a leg, a variable or an argument to `originate`.
+    let overlong = format!("user/{}", "1".repeat(200));
+    for (endpoint, says) in [
+        ("user/1001\napi hupall", "control character"),
+        ("user/10 01", "whitespace"),
+        (
+            "{origination_caller_id_number=1}user/1002",
+            "variable block",
+        ),
+        ("user/1001,user/1002", "another leg"),
+        ("user/1002'", "quote"),
+        ("user/1002&park()", "application"),
+        ("user/^1002", "'^' is not allowed"),
+        ("loopback/op201/test_operators/inline", "only be XML"),
+        (overlong.as_str(), "at most 200"),
+    ] {
+        let body = json!({"login": "bob", "name": "Bob", "endpoint": endpoint});
+        let (code, answer) = api.post("/api/v1/operators", body).await;
+        refused((code, answer.clone()), 400, "endpoint");
+        refused((code, answer), 400, says);
+    }
+    for (login, endpoint) in [
+        ("dave", "loopback/op201/test_operators"),
+        ("erin", "sofia/internal/1005@pbx.local"),
+    ] {
+        let body = json!({"login": login, "name": login, "endpoint": endpoint});
+        let (code, answer) = api.post("/api/v1/operators", body).await;
+        assert_eq!(code, 201, "{endpoint}: {answer}");
+        assert_eq!(answer["endpoint"], endpoint);
+    }
+    // The ACD takes the loopback phone into routing (it checks it again there).
+    let (code, body) = api
+        .post("/api/v1/operators/dave/state", json!({"state": "login"}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body, json!({"login": "dave", "state": "ready"}));
 
     // Groups: the six defaults, new ones with queue-safe names, no duplicates.
     let (code, body) = api

@@ -84,14 +84,33 @@ async fn operators_skills_and_state_changes() {
     assert!(out.contains("operator alice added"), "{out}");
     cli.ok(&["add", "bob", "Bob Jones", "sofia/gateway/gw/84951234567"])
         .await;
-    for bad in [
-        "user/10 01",
-        "user/1001\n",
-        "sip/1001",
-        "user/1001,user/1002",
+    // Whatever a trunk may dial, an operator's phone may be.
+    cli.ok(&["add", "dave", "Dave", "loopback/op201/test_operators"])
+        .await;
+    cli.ok(&["add", "erin", "Erin", "sofia/internal/1005@pbx.local"])
+        .await;
+    let overlong = format!("user/{}", "1".repeat(200));
+    for (bad, says) in [
+        ("user/10 01", "whitespace"),
+        ("user/1001\n", "control character"),
+        ("user/1001\napi hupall", "control character"),
+        (
+            "{origination_caller_id_number=1}user/1001",
+            "variable block",
+        ),
+        ("user/1001,user/1002", "another leg"),
+        ("user/1001'", "quote"),
+        ("user/1001&park()", "application"),
+        ("user/^1001", "'^' is not allowed"),
+        ("loopback/op201/test_operators/inline", "only be XML"),
+        ("sip/1001", "must be user/EXT"),
+        (overlong.as_str(), "at most 200"),
     ] {
         let err = cli.refused(&["add", "carol", "Carol", bad]).await;
         assert!(err.contains("endpoint"), "{bad:?}: {err}");
+        assert!(err.contains(says), "{bad:?}: {err} should say {says:?}");
+        // The value is shown escaped: a newline cannot forge a second line of output.
+        assert_eq!(err.trim_end().lines().count(), 1, "{bad:?}: {err}");
     }
     let err = cli.refused(&["add", "Carol!", "Carol", "user/1003"]).await;
     assert!(err.contains("login"), "{err}");
@@ -160,6 +179,12 @@ async fn operators_skills_and_state_changes() {
     assert_eq!(
         live.endpoint("alice").await.unwrap().as_deref(),
         Some("user/1001")
+    );
+    // A loopback phone is routed like any other (the ACD checks it again before ringing).
+    cli.ok(&["state", "dave", "login"]).await;
+    assert_eq!(
+        live.endpoint("dave").await.unwrap().as_deref(),
+        Some("loopback/op201/test_operators")
     );
     let err = cli.refused(&["state", "alice", "ready"]).await;
     assert!(

@@ -251,6 +251,34 @@ impl Calls {
             .await
     }
 
+    /// The step a flow reached, saying nothing yet of who will end the call: a caller handed
+    /// to the operators' queue goes on there, and the ACD records who ended it
+    /// ([`Calls::set_hungup_by`]).
+    pub async fn set_flow_step(&self, uuid: Uuid, step: &str) -> Result<(), StoreError> {
+        self.writer
+            .write(Write::new(
+                format!("call {uuid} flow step"),
+                "UPDATE calls SET flow_step = $2 WHERE uuid = $1",
+                vec![uuid.into(), step.into()],
+            ))
+            .await
+    }
+
+    /// Who ended a call, from whoever saw it end (the ACD for its callers). It replaces only
+    /// nothing or the `unknown` the end of the channel records when it comes first (the
+    /// event stream alone cannot tell who hung up), so the order of the two writes does not
+    /// matter and a known answer is never overwritten.
+    pub async fn set_hungup_by(&self, uuid: Uuid, hungup_by: &str) -> Result<(), StoreError> {
+        self.writer
+            .write(Write::new(
+                format!("call {uuid} hung up by"),
+                "UPDATE calls SET hungup_by = $2
+                 WHERE uuid = $1 AND (hungup_by IS NULL OR hungup_by = 'unknown')",
+                vec![uuid.into(), hungup_by.into()],
+            ))
+            .await
+    }
+
     pub async fn get(&self, uuid: Uuid) -> Result<Option<CallRecord>, StoreError> {
         let db = self.writer.pool().get().await?;
         let row = db

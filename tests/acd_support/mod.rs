@@ -82,7 +82,8 @@ pub fn acd_toml(max_waiting: usize, max_wait: u64) -> String {
 [daemon]
 recordings_dir = "/tmp/contactd-test-recordings"
 [acd]
-ring_timeout_seconds = 1
+# 2, not 1: originate_timeout counts whole seconds of the clock, so 1 may end a ring at once
+ring_timeout_seconds = 2
 wrap_up_seconds = 0
 announce_every_seconds = 2
 [acd.queue.general]
@@ -290,4 +291,69 @@ pub async fn callback_reaches(
             .is_some_and(|(q, s, _)| q == queue && s == state)
     })
     .await
+}
+
+/// `calls.hungup_by` of a caller's row once the call has ended (None while it is open).
+pub async fn hungup_by(env: &common::TestEnv, call: &str) -> Option<String> {
+    env.pg()
+        .await
+        .query_opt(
+            "SELECT hungup_by FROM calls
+             WHERE uuid = $1::text::uuid AND state IN ('ended', 'failed')",
+            &[&call],
+        )
+        .await
+        .unwrap()
+        .and_then(|r| r.get(0))
+}
+
+/// Who ended `call` according to the simulator, in `calls.hungup_by`'s words: its own record
+/// of the caller's channel (`party`: the caller hung up; `system`: a shutdown; `switch`: the
+/// switch's side), and, when the switch's side did, the record of the operator leg the caller
+/// was last bridged to: that phone hung up first (`operator`), else contactd told the switch
+/// to end it (`contactd`). None while the caller is still on the line.
+pub fn truth_hungup_by(sim: &Simulator, call: &str) -> Option<&'static str> {
+    let truth = sim.ground_truth();
+    let c = truth.iter().find(|r| r.uuid == call)?;
+    match c.hangup_by.as_deref()? {
+        "party" => Some("party"),
+        "system" => Some("switch"),
+        _ => {
+            let operator_first = c
+                .bridged_to
+                .last()
+                .and_then(|leg| truth.iter().find(|r| &r.uuid == leg))
+                .is_some_and(|o| {
+                    o.hangup_by.as_deref() == Some("party") && o.ended_at_ms <= c.ended_at_ms
+                });
+            Some(if operator_first {
+                "operator"
+            } else {
+                "contactd"
+            })
+        }
+    }
+}
+
+/// Waits until the caller's call has ended on the switch and in `calls`, and returns
+/// (what the simulator says, what contactd recorded). The record is read until it agrees or
+/// `WAIT` is over, since the ACD's answer and the channel's end are written independently.
+pub async fn hungup_by_both(
+    env: &common::TestEnv,
+    sim: &Simulator,
+    call: &str,
+) -> (String, String) {
+    assert!(
+        common::eventually(WAIT, || async { truth_hungup_by(sim, call).is_some() }).await,
+        "caller {call} never hung up on the switch"
+    );
+    let truth = truth_hungup_by(sim, call).unwrap().to_string();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let recorded = hungup_by(env, call).await.unwrap_or_default();
+        if recorded == truth || tokio::time::Instant::now() >= deadline {
+            return (truth, recorded);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -20,6 +20,7 @@
 
 mod caller;
 pub mod card;
+pub mod hangup;
 mod offer;
 mod rebuild;
 pub mod types;
@@ -105,10 +106,12 @@ fn ms_to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
 }
 
-/// The dial string of an operator's phone goes into `originate`: only the shapes an
-/// operator record may hold, nothing that could add an argument or a variable.
+/// The dial string of an operator's phone goes into `originate`: only what the dial-string
+/// grammar accepts (the CLI's, the API's and the trunks' own), nothing that could add an
+/// argument, a leg or a variable. Checked again where the phone is rung, since Redis (where
+/// the offer reads it) is not where it was validated.
 pub fn valid_endpoint(s: &str) -> bool {
-    crate::operator_cli::check_endpoint(s).is_ok()
+    crate::core::dialstring::check_endpoint(s).is_ok()
 }
 
 /// What a caller's task knows of its call, kept so that the call can be put back if Redis
@@ -149,6 +152,8 @@ struct Inner {
     node: String,
     store: AcdStore,
     records: AcdCalls,
+    /// The callers' `calls` rows: who ended each call (`hungup_by`).
+    calls: crate::store::postgres::Calls,
     operators: Operators,
     instance: String,
     /// `<daemon.instance>:`: a lease holder named so, other than [`Inner::instance`], is an
@@ -215,6 +220,10 @@ impl Acd {
             Some(j) => Operators::with_journal(j.clone()),
             None => Operators::new(pool.clone()),
         };
+        let calls = match &journal {
+            Some(j) => crate::store::postgres::Calls::with_journal(j.clone()),
+            None => crate::store::postgres::Calls::new(pool.clone()),
+        };
         Self {
             inner: Arc::new(Inner {
                 link,
@@ -222,6 +231,7 @@ impl Acd {
                 store,
                 records: journal
                     .map_or_else(|| AcdCalls::new(pool.clone()), AcdCalls::with_journal),
+                calls,
                 operators,
                 incarnation_of: format!("{}:", config.daemon.instance),
                 instance,
@@ -248,17 +258,15 @@ impl Acd {
         &self.inner.link
     }
 
-    /// The operator whose phone is `phone` (`1001` calling from `user/1001`).
+    /// The operator whose phone is `phone` (`1001` calling from `user/1001`, `op201` from
+    /// `loopback/op201/test_operators`).
     pub async fn operator_by_phone(&self, phone: &str) -> Option<String> {
         if phone.is_empty() {
             return None;
         }
         let ops = self.inner.operators.list().await.ok()?;
         ops.into_iter()
-            .find(|o| {
-                let last = o.endpoint.rsplit('/').next().unwrap_or_default();
-                last.split('@').next() == Some(phone)
-            })
+            .find(|o| crate::core::dialstring::phone_of(&o.endpoint) == Some(phone))
             .map(|o| o.login)
     }
 
@@ -273,6 +281,16 @@ impl Acd {
     pub(crate) fn prompt(&self, name: &str) -> String {
         let p = &self.inner.config.prompts;
         format!("{}/{}/{name}.wav", p.dir.display(), p.language)
+    }
+
+    /// Records who ended a caller's call (`calls.hungup_by`); see [`hangup`].
+    pub(crate) async fn record_hungup_by(&self, call: &str, by: hangup::EndedBy) {
+        let Ok(u) = uuid::Uuid::parse_str(call) else {
+            return;
+        };
+        if let Err(e) = self.inner.calls.set_hungup_by(u, by.as_str()).await {
+            warn!(%call, hungup_by = by.as_str(), "acd: cannot record who ended the call: {e}");
+        }
     }
 
     /// Wakes the dispatcher at once (an operator became ready, a caller arrived).
@@ -561,6 +579,21 @@ impl Acd {
         caller: Option<&str>,
         ivr: std::collections::BTreeMap<String, String>,
     ) -> Result<Admission, AcdError> {
+        let admitted = self.enter(call, queue, caller, ivr).await;
+        if admitted.is_err() {
+            // The IVR then says the operators are busy and hangs up: contactd ends it.
+            self.record_hungup_by(call, hangup::EndedBy::Contactd).await;
+        }
+        admitted
+    }
+
+    async fn enter(
+        &self,
+        call: &str,
+        queue: &str,
+        caller: Option<&str>,
+        ivr: std::collections::BTreeMap<String, String>,
+    ) -> Result<Admission, AcdError> {
         let q = self
             .cfg()
             .queue
@@ -722,9 +755,9 @@ impl Acd {
             .get(login)
             .await?
             .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
-        if !valid_endpoint(&op.endpoint) {
+        if let Err(problem) = crate::core::dialstring::check_endpoint(&op.endpoint) {
             return Err(AcdError::Invalid(format!(
-                "operator {login}: endpoint {:?} is not a dial string contactd accepts",
+                "operator {login}: endpoint {:?}: {problem}",
                 op.endpoint
             )));
         }

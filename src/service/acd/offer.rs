@@ -120,7 +120,20 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     let endpoint = match store.endpoint(&r.agent).await {
         Ok(Some(e)) if valid_endpoint(&e) => e,
         other => {
-            warn!(operator = %r.agent, "acd: no valid phone for the operator ({other:?})");
+            let (endpoint, problem) = match &other {
+                Ok(Some(e)) => (
+                    Some(e.as_str()),
+                    crate::core::dialstring::check_endpoint(e).err(),
+                ),
+                Ok(None) => (None, Some("none known".to_string())),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            warn!(
+                operator = %r.agent,
+                ?endpoint,
+                ?problem,
+                "acd: no valid phone for the operator: not rung"
+            );
             let _ = logged.await;
             missed(&acd, &queue, &r, "NO_ENDPOINT").await;
             return;
