@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Test tools beyond cargo: frslint (PyPI, in .venv) for the FreeSWITCH config, and
-# systemd-analyze for the unit. Installs what is missing.
+# Test tools beyond cargo: frslint (PyPI, in .venv) for the FreeSWITCH config,
+# systemd-analyze for the unit, cargo-deb for the package. Installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -24,5 +24,7 @@ if [ ! -x .venv/bin/frslint ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check frslint==0.1.0
 fi
+# cargo-deb for `make deb` and tests/deb.rs (a few minutes to compile, once per machine)
+cargo deb --version >/dev/null 2>&1 || cargo install -q cargo-deb --locked --version 3.8.0
 .venv/bin/python -c "import aiosmtpd" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check aiosmtpd==1.4.6  # SMTP sink of the mail tests
-echo "tools: cargo, systemd-analyze, frslint, espeak-ng and sox ready"
+echo "tools: cargo, cargo-deb, systemd-analyze, frslint, espeak-ng and sox ready"

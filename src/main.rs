@@ -2,6 +2,8 @@
 //! Errors become sysexits codes so systemd (`RestartPreventExitStatus=78`) and scripts can
 //! tell a config typo from an unreachable database.
 
+mod setup_db;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -37,6 +39,9 @@ enum Command {
     CheckConfig,
     /// Apply the SQL migrations in sql/ to the configured database.
     Migrate,
+    /// Create the PostgreSQL roles and database (least privilege) and migrate as the owner;
+    /// run as the PostgreSQL superuser: `runuser -u postgres -- contactd setup-db`.
+    SetupDb(setup_db::Args),
     /// Contact lists: import a CSV, show, list.
     Lists {
         #[command(subcommand)]
@@ -95,6 +100,18 @@ enum Command {
             default_value = "redis://127.0.0.1:6379/0"
         )]
         redis: String,
+        /// Language of the prompts and of the mailed report: ru or en.
+        #[arg(long, default_value = "ru")]
+        language: String,
+        /// Time zone of the report's times (default: Europe/Moscow for ru, UTC for en).
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// The generated prompts (`make prompts` writes them to target/prompts).
+        #[arg(long, default_value = "target/prompts")]
+        prompts: PathBuf,
+        /// Mail the report to this SMTP port on 127.0.0.1 instead of the demo's own mailbox.
+        #[arg(long)]
+        smtp_port: Option<u16>,
     },
 }
 
@@ -225,6 +242,13 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 }
             })
         }
+        Command::SetupDb(args) => {
+            init_logging(&LogConfig::default());
+            runtime()?.block_on(setup_db::run(args)).map_err(|e| {
+                error!("setup-db: {e}");
+                ExitCode::from(e.code)
+            })
+        }
         Command::Lists { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
             contactd::lists::cli::run_lists(cmd, &cfg, &pool)
                 .await
@@ -295,13 +319,34 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 Ok(())
             })
         }
-        Command::Demo { postgres, redis } => {
+        Command::Demo {
+            postgres,
+            redis,
+            language,
+            time_zone,
+            prompts,
+            smtp_port,
+        } => {
             init_logging(&LogConfig {
                 level: "warn".into(),
                 ..LogConfig::default()
             });
             runtime()?.block_on(async {
-                contactd::demo::run(&postgres, &redis, Duration::from_secs(120))
+                let time_zone = time_zone.unwrap_or_else(|| {
+                    if language == "ru" {
+                        "Europe/Moscow"
+                    } else {
+                        "UTC"
+                    }
+                    .to_string()
+                });
+                let opts = contactd::demo::Options {
+                    language,
+                    time_zone,
+                    prompts,
+                    smtp_port,
+                };
+                contactd::demo::run(&postgres, &redis, Duration::from_secs(120), &opts)
                     .await
                     .map_err(|e| {
                         eprintln!("demo failed: {e:#}");

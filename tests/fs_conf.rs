@@ -325,3 +325,357 @@ fn undocumented_numbers_do_not_reach_contactd() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// What FreeSWITCH itself reads at start: the preprocessed configuration.
+
+/// The text FreeSWITCH parses, made the way its preprocessor does (switch_xml.c
+/// `preprocess`), as far as fs-conf/ uses it: line by line, `$${name}` expanded where set,
+/// `<X-PRE-PROCESS cmd="set|include" .../>` applied (an include is relative to the including
+/// file's directory; `*` globs in the file name, sorted), lines with `<include>`,
+/// `</include>` or `<?` dropped. `overrides` replace the value a `set` gives a variable,
+/// as a site editing vars.xml would. A missing include is an error, as FreeSWITCH logs one.
+fn preprocess(overrides: &[(&str, &str)]) -> Result<String, String> {
+    fn expand(line: &str, vars: &BTreeMap<String, String>) -> String {
+        let mut out = String::new();
+        let mut rest = line;
+        while let Some(i) = rest.find("$${") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 3..];
+            match after.find('}') {
+                Some(j) => {
+                    match vars.get(&after[..j]) {
+                        Some(v) => out.push_str(v),
+                        // the core's own ($${sounds_dir}, $${local_ip_v4}): left as is
+                        None => out.push_str(&rest[i..i + 3 + j + 1]),
+                    }
+                    rest = &after[j + 1..];
+                }
+                None => {
+                    out.push_str(&rest[i..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+    fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let len = tag[start..].find('"')?;
+        Some(&tag[start..start + len])
+    }
+    fn file(
+        path: &Path,
+        vars: &mut BTreeMap<String, String>,
+        overrides: &[(&str, &str)],
+        out: &mut String,
+    ) -> Result<(), String> {
+        let text =
+            fs::read_to_string(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let dir = path.parent().unwrap();
+        for raw in text.lines() {
+            let line = expand(raw, vars);
+            if raw.contains("<include>") || raw.contains("</include>") || raw.contains("<?") {
+                continue;
+            }
+            let Some(at) = line.find("<X-PRE-PROCESS") else {
+                out.push_str(&line);
+                out.push('\n');
+                continue;
+            };
+            let tag = &line[at..];
+            let (Some(cmd), Some(data)) = (attr(tag, "cmd"), attr(tag, "data")) else {
+                return Err(format!("{}: malformed {tag}", path.display()));
+            };
+            match cmd {
+                "set" => {
+                    let (k, v) = data.split_once('=').unwrap_or((data, ""));
+                    let v = overrides
+                        .iter()
+                        .find(|(name, _)| *name == k)
+                        .map_or(v, |(_, value)| *value);
+                    vars.insert(k.to_string(), v.to_string());
+                }
+                "include" => {
+                    if data.contains("$${") {
+                        return Err(format!(
+                            "{}: include of an unset variable: {data}",
+                            path.display()
+                        ));
+                    }
+                    let target = dir.join(data);
+                    let name = target.file_name().unwrap().to_str().unwrap().to_string();
+                    let mut matches: Vec<PathBuf> = match name.split_once('*') {
+                        Some((prefix, suffix)) => fs::read_dir(target.parent().unwrap())
+                            .map_err(|e| format!("{}: {e}", target.display()))?
+                            .flatten()
+                            .map(|e| e.path())
+                            .filter(|p| {
+                                let n = p.file_name().unwrap().to_str().unwrap();
+                                p.is_file() && n.starts_with(prefix) && n.ends_with(suffix)
+                            })
+                            .collect(),
+                        None => vec![target.clone()],
+                    };
+                    matches.sort();
+                    for m in matches {
+                        file(&m, vars, overrides, out)?;
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "{}: X-PRE-PROCESS {other} not handled here",
+                        path.display()
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut vars = BTreeMap::new();
+    let mut out = String::new();
+    file(&root_conf(), &mut vars, overrides, &mut out)?;
+    Ok(out)
+}
+
+/// The text without XML comments (what the parser keeps).
+fn uncommented(text: &str) -> String {
+    regex::Regex::new(r"(?s)<!--.*?-->")
+        .unwrap()
+        .replace_all(text, "")
+        .into_owned()
+}
+
+/// `<configuration name="NAME" ...>…</configuration>` blocks by name.
+fn configurations(xml: &str) -> BTreeMap<String, String> {
+    let re = regex::Regex::new(r#"(?s)<configuration\s+name="([^"]+)"[^>]*>(.*?)</configuration>"#)
+        .unwrap();
+    re.captures_iter(xml)
+        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .collect()
+}
+
+fn loaded_modules(xml: &str) -> Vec<String> {
+    let confs = configurations(xml);
+    let modules = confs.get("modules.conf").expect("modules.conf is loaded");
+    regex::Regex::new(r#"<load\s+module="([^"]+)""#)
+        .unwrap()
+        .captures_iter(modules)
+        .map(|c| c[1].to_string())
+        .collect()
+}
+
+/// `(gateway name, its params)` of every gateway sofia would start.
+fn gateways(xml: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    let gw = regex::Regex::new(r#"(?s)<gateway\s+name="([^"]+)"\s*>(.*?)</gateway>"#).unwrap();
+    let param = regex::Regex::new(r#"<param\s+name="([^"]+)"\s+value="([^"]*)""#).unwrap();
+    gw.captures_iter(xml)
+        .map(|c| {
+            let params = param
+                .captures_iter(&c[2])
+                .map(|p| (p[1].to_string(), p[2].to_string()))
+                .collect();
+            (c[1].to_string(), params)
+        })
+        .collect()
+}
+
+/// The module's configuration FreeSWITCH opens when loading it, for every module fs-conf
+/// loads: `Some` where the module logs `[ERR] Open of X failed` (or db.conf's "Could not
+/// open") without it, `None` where it needs none (read from the 1.10 sources).
+const MODULE_CONFIG: &[(&str, Option<&str>)] = &[
+    ("mod_console", Some("console.conf")),
+    ("mod_logfile", Some("logfile.conf")),
+    ("mod_event_socket", Some("event_socket.conf")),
+    ("mod_sofia", Some("sofia.conf")),
+    ("mod_freetdm", Some("freetdm.conf")),
+    ("mod_db", Some("db.conf")),
+    ("mod_local_stream", Some("local_stream.conf")),
+    ("mod_loopback", None),
+    ("mod_commands", None),
+    ("mod_dptools", None),
+    ("mod_hash", None),
+    ("mod_dialplan_xml", None),
+    ("mod_sndfile", None),
+    ("mod_native_file", None),
+    ("mod_tone_stream", None),
+    ("mod_say_en", None),
+    ("mod_say_ru", None),
+];
+
+/// Every problem of one preprocessed configuration that FreeSWITCH would log at start.
+fn start_problems(xml: &str) -> Vec<String> {
+    let xml = uncommented(xml);
+    let confs = configurations(&xml);
+    let mut problems = Vec::new();
+    for core in ["modules.conf", "switch.conf", "acl.conf"] {
+        if !confs.contains_key(core) {
+            problems.push(format!("no {core}"));
+        }
+    }
+    for m in loaded_modules(&xml) {
+        match MODULE_CONFIG.iter().find(|(name, _)| *name == m) {
+            None => problems.push(format!(
+                "{m}: not in MODULE_CONFIG; look up in its source whether it needs a config"
+            )),
+            Some((_, Some(conf))) if !confs.contains_key(*conf) => {
+                problems.push(format!("{m} is loaded but there is no {conf}.xml"))
+            }
+            _ => {}
+        }
+    }
+    for (name, params) in gateways(&xml) {
+        for (k, v) in &params {
+            if v.contains(".invalid") {
+                problems.push(format!("gateway {name} is enabled with {k}={v}"));
+            }
+        }
+    }
+    problems
+}
+
+/// Well-formed XML, as FreeSWITCH's parser needs it (python3 is frslint's interpreter).
+fn assert_well_formed(xml: &str, what: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("freeswitch.xml.fsxml");
+    fs::write(&path, xml).unwrap();
+    let python = frslint().with_file_name("python3");
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])",
+        ])
+        .arg(&path)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{what}: not well-formed XML:\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn freeswitch_starts_the_shipped_config_without_errors() {
+    let xml = preprocess(&[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_well_formed(&xml, "shipped config");
+    let problems = start_problems(&xml);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let modules = loaded_modules(&uncommented(&xml));
+    // FreeTDM is a separate build: loading it where it is absent is a [CRIT] at start
+    assert!(
+        !modules.iter().any(|m| m == "mod_freetdm"),
+        "mod_freetdm loaded by default: {modules:?}"
+    );
+    // contactd's notification calls store results with the `db` application
+    assert!(modules.iter().any(|m| m == "mod_db"));
+    // nothing registers anywhere until the site configures its trunk
+    assert!(
+        gateways(&uncommented(&xml)).is_empty(),
+        "a SIP gateway is enabled as shipped"
+    );
+}
+
+#[test]
+fn modules_conf_itself_never_loads_mod_freetdm() {
+    let text = fs::read_to_string(manifest_dir().join("fs-conf/autoload_configs/modules.conf.xml"))
+        .unwrap();
+    assert!(
+        !uncommented(&text).contains("mod_freetdm"),
+        "modules.conf.xml must leave mod_freetdm to autoload_configs/tdm/freetdm.xml"
+    );
+    let include =
+        fs::read_to_string(manifest_dir().join("fs-conf/autoload_configs/tdm/freetdm.xml"))
+            .unwrap();
+    assert!(uncommented(&include).contains(r#"<load module="mod_freetdm"/>"#));
+}
+
+/// The documented switches of vars.xml turn FreeTDM and the SIP trunk on, and the result
+/// still starts cleanly and passes frslint.
+#[test]
+fn the_site_switches_enable_freetdm_and_the_sip_trunk() {
+    let on = [
+        ("contactd_tdm", "freetdm"),
+        ("contactd_sip_gateway", "sip_trunk"),
+    ];
+    let xml = preprocess(&on).unwrap_or_else(|e| panic!("{e}"));
+    assert_well_formed(&xml, "config with FreeTDM and the SIP trunk");
+    let clean = uncommented(&xml);
+    assert!(loaded_modules(&clean).iter().any(|m| m == "mod_freetdm"));
+    assert!(configurations(&clean).contains_key("freetdm.conf"));
+    assert!(
+        manifest_dir().join("fs-conf/freetdm.conf").is_file(),
+        "FreeTDM's hardware layout"
+    );
+    let gws = gateways(&clean);
+    assert_eq!(gws.len(), 1, "{gws:?}");
+    let (name, params) = &gws[0];
+    assert_eq!(
+        name, "sip_trunk",
+        "contactd dials sofia/gateway/sip_trunk/NUMBER"
+    );
+    // with vars.xml's placeholder still in place the check catches it
+    assert_eq!(
+        params.get("proxy").map(String::as_str),
+        Some("sip.provider.invalid")
+    );
+    assert!(start_problems(&xml).iter().any(|p| p.contains("sip_trunk")));
+    let real = [
+        ("contactd_tdm", "freetdm"),
+        ("contactd_sip_gateway", "sip_trunk"),
+        ("sip_trunk_proxy", "sip.example.net"),
+    ];
+    let xml = preprocess(&real).unwrap_or_else(|e| panic!("{e}"));
+    let problems = start_problems(&xml);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // frslint on the same tree with the switches flipped in vars.xml
+    let tmp = tempfile::tempdir().unwrap();
+    let conf_dir = tmp.path().join("fs-conf");
+    copy_tree(&manifest_dir().join("fs-conf"), &conf_dir);
+    let vars = fs::read_to_string(conf_dir.join("vars.xml")).unwrap();
+    let flipped = vars
+        .replace("contactd_tdm=none", "contactd_tdm=freetdm")
+        .replace(
+            "contactd_sip_gateway=none",
+            "contactd_sip_gateway=sip_trunk",
+        );
+    assert_ne!(
+        vars, flipped,
+        "vars.xml no longer sets the switches this test flips"
+    );
+    fs::write(conf_dir.join("vars.xml"), flipped).unwrap();
+    let out = analyze(&conf_dir.join("freeswitch.xml"));
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("No issues found"),
+        "frslint analyze with FreeTDM and the SIP trunk on:\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_broken_include_is_caught() {
+    let err = preprocess(&[("contactd_tdm", "isdn")]).unwrap_err();
+    assert!(err.contains("tdm/isdn.xml"), "{err}");
+}
+
+/// The README tells a sysadmin what fs-conf cannot decide for them.
+#[test]
+fn readme_documents_the_site_switches() {
+    let readme = fs::read_to_string(manifest_dir().join("README.md")).unwrap();
+    for needle in [
+        "contactd_tdm=freetdm",
+        "autoload_configs/tdm/freetdm.xml",
+        "contactd_sip_gateway=sip_trunk",
+        "music/8000",
+        "national_number_length",
+        "trunk_prefix = \"\"",
+        "contactd setup-db",
+    ] {
+        assert!(
+            readme.contains(needle),
+            "README.md does not mention {needle}"
+        );
+    }
+}

@@ -167,9 +167,10 @@ fn unit_keeps_its_contract_with_the_daemon() {
     for (k, want) in [
         ("Type", "notify"),
         ("NotifyAccess", "main"),
+        // the package's path; `make install` rewrites it to its PREFIX (tests/install.rs)
         (
             "ExecStart",
-            "/usr/local/bin/contactd --config /etc/contactd/contactd.toml run",
+            "/usr/bin/contactd --config /etc/contactd/contactd.toml run",
         ),
         ("WatchdogSec", "30s"),
         ("Restart", "on-failure"),
@@ -182,6 +183,10 @@ fn unit_keeps_its_contract_with_the_daemon() {
     ] {
         assert_eq!(svc(k), want, "[Service] {k}=");
     }
+    // config errors (78) and a schema needing setup-db (65) are not retried forever
+    let mut no_restart: Vec<&str> = svc("RestartPreventExitStatus").split_whitespace().collect();
+    no_restart.sort_unstable();
+    assert_eq!(no_restart, ["65", "78"], "RestartPreventExitStatus=");
     let stop = seconds(svc("TimeoutStopSec"));
     assert!(
         stop > DRAIN_GRACE_SECS,
@@ -263,22 +268,40 @@ fn unit_is_hardened() {
 
 #[test]
 fn sysusers_and_tmpfiles_match_the_unit() {
-    let sysusers = std::fs::read_to_string(systemd_dir().join("contactd.sysusers.conf")).unwrap();
+    // debhelper's names: cargo-deb installs them as {sysusers,tmpfiles}.d/contactd.conf
+    let sysusers = std::fs::read_to_string(systemd_dir().join("contactd.sysusers")).unwrap();
     assert!(
         sysusers
             .lines()
             .any(|l| l.split_whitespace().take(2).eq(["u", "contactd"])),
-        "contactd.sysusers.conf must declare the contactd user"
+        "contactd.sysusers must declare the contactd user"
     );
-    let tmpfiles = std::fs::read_to_string(systemd_dir().join("contactd.tmpfiles.conf")).unwrap();
-    assert!(
+    let tmpfiles = std::fs::read_to_string(systemd_dir().join("contactd.tmpfile")).unwrap();
+    let has = |kind: &str, path: &str, mode: &str, user: &str, group: &str| {
         tmpfiles.lines().any(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() >= 5
-                && f[0] == "d"
-                && f[1] == "/var/lib/contactd/recordings"
-                && f[3] == "contactd"
-        }),
-        "contactd.tmpfiles.conf must create /var/lib/contactd/recordings owned by contactd"
+            f.len() >= 5 && f[..5] == [kind, path, mode, user, group]
+        })
+    };
+    assert!(
+        has(
+            "d",
+            "/var/lib/contactd/recordings",
+            "2770",
+            "contactd",
+            "contactd"
+        ),
+        "contactd.tmpfile must create /var/lib/contactd/recordings owned by contactd"
+    );
+    // User=contactd must be able to read the config root installs, and nobody else
+    assert!(
+        has(
+            "z",
+            "/etc/contactd/contactd.toml",
+            "0640",
+            "root",
+            "contactd"
+        ),
+        "contactd.tmpfile must make /etc/contactd/contactd.toml root:contactd 0640"
     );
 }

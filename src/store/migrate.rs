@@ -3,8 +3,13 @@
 //! Each file runs in its own transaction under an advisory lock, so two contactd instances
 //! starting together do not race, and `contactd migrate` twice is a no-op. An applied file
 //! whose text changed is refused: the database would no longer match the repository.
+//!
+//! The daemon's role may only read and write rows (`contactd setup-db`): an up-to-date schema
+//! is therefore checked read-only first, and only missing files take the DDL path, which
+//! needs the schema owner.
 
 use deadpool_postgres::Pool;
+use tokio_postgres::Client;
 
 use super::postgres::StoreError;
 
@@ -45,6 +50,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "006_acd.sql",
         sql: include_str!("../../sql/006_acd.sql"),
     },
+    Migration {
+        version: 7,
+        name: "007_operator_side.sql",
+        sql: include_str!("../../sql/007_operator_side.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.
@@ -63,9 +73,80 @@ fn checksum(sql: &str) -> String {
 /// Applies what is missing; returns the names applied now.
 pub async fn run(pool: &Pool) -> Result<Vec<&'static str>, StoreError> {
     let mut client = pool.get().await?;
+    run_on(&mut client).await
+}
+
+/// [`run`] on one connection: `contactd setup-db` runs it after `SET ROLE` to the owner.
+pub async fn run_on(client: &mut Client) -> Result<Vec<&'static str>, StoreError> {
+    if up_to_date(client).await? {
+        return Ok(Vec::new());
+    }
+    match apply_missing(client).await {
+        Err(e) if denied(&e) => {
+            let role: String = match client.query_one("SELECT current_user::text", &[]).await {
+                Ok(r) => r.get(0),
+                Err(_) => "this role".into(),
+            };
+            Err(StoreError::Migration(format!(
+                "the schema needs migrations and role {role} may not change it ({e}): apply \
+                 them as the schema owner: `contactd setup-db` run as the PostgreSQL superuser \
+                 (README, \"Running it for real\")"
+            )))
+        }
+        done => done,
+    }
+}
+
+/// Read-only: every file applied with its text unchanged. An edited file is an error here
+/// already, so a role without DDL rights still gets the right message.
+async fn up_to_date(client: &Client) -> Result<bool, StoreError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(false);
+    }
+    let applied: std::collections::HashMap<i32, String> = client
+        .query("SELECT version, checksum FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut complete = true;
+    for m in MIGRATIONS {
+        match applied.get(&m.version) {
+            Some(have) if *have != checksum(m.sql) => return Err(edited(m, have)),
+            Some(_) => {}
+            None => complete = false,
+        }
+    }
+    Ok(complete)
+}
+
+fn edited(m: &Migration, have: &str) -> StoreError {
+    StoreError::Migration(format!(
+        "{} was applied with different text (checksum {have}); restore the file",
+        m.name
+    ))
+}
+
+/// The server refused DDL for lack of rights (SQLSTATE 42501).
+fn denied(e: &StoreError) -> bool {
+    match e {
+        StoreError::Postgres(pg) => {
+            pg.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+        }
+        StoreError::Migration(m) => m.contains("(42501)"),
+        _ => false,
+    }
+}
+
+async fn apply_missing(client: &mut Client) -> Result<Vec<&'static str>, StoreError> {
     {
         // Even CREATE TABLE IF NOT EXISTS races between two sessions: take the lock first.
         let tx = client.transaction().await?;
+        quiet(&tx).await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
             .await?;
         tx.batch_execute(
@@ -83,6 +164,7 @@ pub async fn run(pool: &Pool) -> Result<Vec<&'static str>, StoreError> {
     ordered.sort_by_key(|m| m.version);
     for m in ordered {
         let tx = client.transaction().await?;
+        quiet(&tx).await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
             .await?;
         let row = tx
@@ -95,10 +177,7 @@ pub async fn run(pool: &Pool) -> Result<Vec<&'static str>, StoreError> {
             Some(r) => {
                 let have: String = r.get(0);
                 if have != checksum(m.sql) {
-                    return Err(StoreError::Migration(format!(
-                        "{} was applied with different text (checksum {have}); restore the file",
-                        m.name
-                    )));
+                    return Err(edited(m, &have));
                 }
             }
             None => {
@@ -116,4 +195,12 @@ pub async fn run(pool: &Pool) -> Result<Vec<&'static str>, StoreError> {
         tx.commit().await?;
     }
     Ok(applied_now)
+}
+
+/// The server's NOTICEs ("relation ... already exists, skipping") would reach the log as
+/// INFO lines through tokio-postgres; warnings and errors still come through.
+async fn quiet(tx: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await?;
+    Ok(())
 }
