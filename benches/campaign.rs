@@ -84,10 +84,14 @@ url = "{}"
 pool_size = 16
 [log]
 level = "warn"
+[prompts]
+dir = "{}"
+language = "en"
 "#,
         redis_url(),
         s.prefix,
-        s.db.url
+        s.db.url,
+        crate::prompts::dir().display()
     )
 }
 
@@ -112,14 +116,12 @@ fn campaign(list: i32, trunk: &str, lines: i32) -> NewCampaign {
         retry_busy_s: 1,
         retry_no_answer_s: 1,
         ring_s: 10,
-        ..NewCampaign::with_defaults(
-            &Default::default(),
-            list,
-            "/var/lib/contactd/recordings/campaigns/bench.wav",
-            "bench",
-        )
+        ..NewCampaign::with_defaults(&Default::default(), list, MESSAGE, "bench")
     }
 }
+
+/// The campaigns' message: a virtual file the simulator plays as long as `media_ms` says.
+const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/bench.wav";
 
 /// The seed scenario with short calls: 300 subscribers, 5 lines on an E1 span.
 pub async fn line_utilisation() -> f64 {
@@ -135,7 +137,7 @@ pub async fn line_utilisation() -> f64 {
             ring_ms: 2000,
             after: AfterAnswer::Stay,
         },
-        default_playback_ms: 10_000,
+        media_ms: [(MESSAGE.to_string(), 10_000)].into(),
         heartbeat_ms: 0,
         ..Default::default()
     })
@@ -210,7 +212,7 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
             ring_ms: 500,
             after: AfterAnswer::Stay,
         },
-        default_playback_ms: 2000,
+        media_ms: [(MESSAGE.to_string(), 2000)].into(),
         heartbeat_ms: 0,
         event_queue: 200_000,
         ..Default::default()

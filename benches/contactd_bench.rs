@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 mod acd;
 mod campaign;
 mod ivr;
+#[path = "../tests/common/prompts.rs"]
+mod prompts;
 
 use contactd::esl::events::{EventPath, Routed};
 use freeswitch_esl_tokio::EslClient;

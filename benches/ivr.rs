@@ -43,11 +43,11 @@ fn script(account: &str, value: &str) -> Vec<CallerStep> {
 pub async fn ivr_500() -> (f64, f64, f64, usize) {
     let s = Scratch::new().await;
     let sim = Simulator::start(sim::SimConfig {
-        // prompts at their real length, arrivals spread over 5 s: all 500 are in
+        // prompts of 1.5 s in real time, arrivals spread over 5 s: all 500 are in
         // the IVR at once but do not key in lock-step
         time_scale: 1.0,
         heartbeat_ms: 0,
-        default_playback_ms: 1500,
+        media_ms: crate::prompts::lengths(1500),
         max_sessions: 5000,
         ..Default::default()
     })

@@ -73,8 +73,15 @@ pub enum CampaignsCommand {
         id: i64,
     },
     /// The same report the auditors get by e-mail: summary and every subscriber's outcome.
+    /// The summary is in `[mail] report_language` and `report_time_zone` unless overridden.
     Report {
         id: i64,
+        /// ru or en.
+        #[arg(long)]
+        language: Option<String>,
+        /// IANA time zone of the times shown, e.g. Europe/Moscow.
+        #[arg(long)]
+        time_zone: Option<String>,
     },
 }
 
@@ -273,8 +280,29 @@ pub async fn run_campaigns(
                 )));
             }
         }
-        CampaignsCommand::Report { id } => {
-            let text = crate::report::print_report(pool, id, &cfg.campaigns.confirm_key)
+        CampaignsCommand::Report {
+            id,
+            language,
+            time_zone,
+        } => {
+            let mut mail = cfg.mail.clone();
+            let flags = [
+                ("mail.report_language", language.is_some(), "--language"),
+                ("mail.report_time_zone", time_zone.is_some(), "--time-zone"),
+            ];
+            mail.report_language = language.unwrap_or(mail.report_language);
+            mail.report_time_zone = time_zone.unwrap_or(mail.report_time_zone);
+            let loc = crate::report::ReportLocale::from_config(&mail).map_err(|problems| {
+                let named: Vec<String> = problems
+                    .iter()
+                    .map(|(key, msg)| {
+                        let by_flag = flags.iter().find(|(k, given, _)| k == key && *given);
+                        format!("{} {msg}", by_flag.map_or(*key, |(_, _, flag)| *flag))
+                    })
+                    .collect();
+                CampaignCliError::Invalid(named.join("; "))
+            })?;
+            let text = crate::report::print_report_in(pool, id, &cfg.campaigns.confirm_key, &loc)
                 .await
                 .map_err(|e| CampaignCliError::Report(e.to_string()))?;
             print!("{text}");

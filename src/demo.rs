@@ -111,12 +111,55 @@ async fn wait_ended(app: &App, uuid: uuid::Uuid, timeout: Duration) -> Option<Ca
     }
 }
 
-pub async fn run(pg_server: &str, redis_url: &str, timeout: Duration) -> Result<(), DemoError> {
+/// How the demo's contactd is configured.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `ru` or `en`: the prompts callers hear and the language of the mailed report.
+    pub language: String,
+    /// The report's time zone (IANA name).
+    pub time_zone: String,
+    /// Generated prompts (`make prompts`): the simulator, like the switch, refuses missing files.
+    pub prompts: std::path::PathBuf,
+    /// Mail the report to this SMTP port on 127.0.0.1 instead of the demo's own mailbox.
+    pub smtp_port: Option<u16>,
+}
+
+impl Options {
+    fn check(&self) -> Result<std::path::PathBuf, DemoError> {
+        if !matches!(self.language.as_str(), "ru" | "en") {
+            return Err(DemoError(format!(
+                "--language {:?}: must be ru or en",
+                self.language
+            )));
+        }
+        let dir = self.prompts.canonicalize().unwrap_or(self.prompts.clone());
+        if !dir.join(&self.language).join("greeting.wav").is_file() {
+            return Err(DemoError(format!(
+                "no prompts in {}: run `make prompts` (scripts/prompts.sh {})",
+                dir.display(),
+                self.prompts.display()
+            )));
+        }
+        Ok(dir)
+    }
+}
+
+pub async fn run(
+    pg_server: &str,
+    redis_url: &str,
+    timeout: Duration,
+    opts: &Options,
+) -> Result<(), DemoError> {
+    let prompts = opts.check()?;
+    let opts = Options {
+        prompts,
+        ..opts.clone()
+    };
     let db = ScratchDb::create(pg_server, "contactd_demo")
         .await
         .map_err(|e| err("creating the demo database")(&e))?;
     let prefix = format!("contactd_demo:{}:", run_id());
-    let outcome = tokio::time::timeout(timeout, scenario(&db.url, redis_url, &prefix)).await;
+    let outcome = tokio::time::timeout(timeout, scenario(&db.url, redis_url, &prefix, &opts)).await;
     // Clean up whatever happened.
     if let Ok(live) = LiveState::connect(redis_url, &prefix).await {
         let _ = live.purge_prefix().await;
@@ -134,14 +177,22 @@ pub async fn run(pg_server: &str, redis_url: &str, timeout: Duration) -> Result<
     }
 }
 
-async fn scenario(db_url: &str, redis_url: &str, prefix: &str) -> Result<(), DemoError> {
+async fn scenario(
+    db_url: &str,
+    redis_url: &str,
+    prefix: &str,
+    opts: &Options,
+) -> Result<(), DemoError> {
     let mailbox = crate::demo_mailbox::Mailbox::default();
-    let smtp_port = mailbox.start().await.map_err(|e| err("demo mailbox")(&e))?;
+    let smtp_port = match opts.smtp_port {
+        Some(p) => p,
+        None => mailbox.start().await.map_err(|e| err("demo mailbox")(&e))?,
+    };
     let work = std::env::temp_dir().join(format!("contactd-demo-{}", run_id()));
     let audio_dir = work.join("messages");
     std::fs::create_dir_all(&audio_dir).map_err(|e| err("demo directory")(&e))?;
     let result = scenario_in(
-        db_url, redis_url, prefix, &work, &audio_dir, smtp_port, &mailbox,
+        db_url, redis_url, prefix, &work, smtp_port, &mailbox, opts,
     )
     .await;
     let _ = std::fs::remove_dir_all(&work);
@@ -153,10 +204,11 @@ async fn scenario_in(
     redis_url: &str,
     prefix: &str,
     work: &std::path::Path,
-    audio_dir: &std::path::Path,
     smtp_port: u16,
     mailbox: &crate::demo_mailbox::Mailbox,
+    opts: &Options,
 ) -> Result<(), DemoError> {
+    let audio_dir = &work.join("messages");
     let sim = Simulator::start(sim_config())
         .await
         .map_err(|e| err("starting the simulator")(&e))?;
@@ -186,8 +238,8 @@ prefix = "{prefix}"
 [postgres]
 url = "{db_url}"
 [prompts]
-dir = "/usr/share/contactd/prompts"
-language = "en"
+dir = "{prompts}"
+language = "{lang}"
 [campaigns]
 trunk = "e1"
 lines = 5
@@ -220,10 +272,22 @@ sun = "00:00-24:00"
 smtp_port = {smtp_port}
 auditors = ["audit@example.org"]
 retry_seconds = 1
+report_language = "{lang}"
+report_time_zone = "{tz}"
+{separator}
 "#,
         port = sim.esl_addr().port(),
         audio_dir = audio_dir.display(),
         recordings = work.join("recordings").display(),
+        prompts = opts.prompts.display(),
+        lang = opts.language,
+        tz = opts.time_zone,
+        // what Excel in a Russian locale expects of a CSV
+        separator = if opts.language == "ru" {
+            "csv_separator = \";\""
+        } else {
+            ""
+        },
     ))
     .map_err(|e| err("demo config")(&e))?;
     let trunk = cfg.trunk["e1"].clone();
@@ -242,8 +306,9 @@ retry_seconds = 1
         app.http_addr
     ));
     let link = app.link("fs1").expect("fs1").clone();
-    let message = MediaFile::parse("/usr/share/contactd/prompts/en/notice.wav")
-        .map_err(|e| err("message file")(&e))?;
+    let notice = opts.prompts.join(&opts.language).join("notice.wav");
+    let message =
+        MediaFile::parse(&notice.to_string_lossy()).map_err(|e| err("message file")(&e))?;
 
     say("\n1) A notice call: placed, answered, played to the end, hung up");
     for (number, what) in [
@@ -303,7 +368,15 @@ retry_seconds = 1
             p.hangup_cause.as_deref().unwrap_or("-")
         ));
     }
-    campaign(&app, &sim, work, mailbox, smtp_port).await?;
+    campaign(
+        &app,
+        &sim,
+        work,
+        mailbox,
+        smtp_port,
+        opts.smtp_port.is_some(),
+    )
+    .await?;
 
     let metrics = link.counters();
     say(format!(
@@ -360,6 +433,7 @@ async fn campaign(
     work: &std::path::Path,
     mailbox: &crate::demo_mailbox::Mailbox,
     smtp_port: u16,
+    external_smtp: bool,
 ) -> Result<(), DemoError> {
     say("\n5) A manager informs 20 subscribers from a desk phone (short code 301, 5 lines)");
     let csv = work.join("list7.csv");
@@ -433,7 +507,7 @@ async fn campaign(
             .ok()
             .flatten()
             .is_some_and(|c| c.state == "finished");
-        if finished && !mailbox.messages.lock().expect("mailbox").is_empty() {
+        if finished && report_sent(app, id, mailbox, external_smtp).await {
             break;
         }
         if tokio::time::Instant::now() > deadline + Duration::from_secs(60) {
@@ -445,20 +519,60 @@ async fn campaign(
         "  most lines ever in use on the switch: {} (campaign limit 5)",
         sim.peak_channels_on("1")
     ));
-    let report = crate::report::print_report(&app.shared.pool, id, "1")
+    let loc = crate::report::ReportLocale::from_config(&app.shared.config.mail)
+        .map_err(|p| DemoError(format!("report locale: {p:?}")))?;
+    let report = crate::report::print_report_in(&app.shared.pool, id, "1", &loc)
         .await
         .map_err(|e| err("report")(&e))?;
     say("  the report (contactd campaigns report ID prints the same, then the CSV):");
     for line in report.lines().take_while(|l| !l.starts_with("phone,")) {
         say(format!("    | {line}"));
     }
+    if external_smtp {
+        say(format!("  e-mailed by SMTP to 127.0.0.1:{smtp_port}"));
+        return Ok(());
+    }
     let mail = mailbox.messages.lock().expect("mailbox")[0].clone();
+    let attached: Vec<&str> = mail
+        .data
+        .split("filename=")
+        .skip(1)
+        .filter_map(|s| {
+            s.trim_start_matches('"')
+                .split(['"', ';', '\r', '\n'])
+                .next()
+        })
+        .collect();
     say(format!(
-        "  e-mailed by SMTP to 127.0.0.1:{smtp_port} (demo mailbox): to {} ({} bytes, CSV attached)",
+        "  e-mailed by SMTP to 127.0.0.1:{smtp_port} (demo mailbox): to {} ({} bytes; text, HTML; attached: {}), report in {} for {}",
         mail.to.join(", "),
-        mail.data.len()
+        mail.data.len(),
+        attached.join(", "),
+        app.shared.config.mail.report_language,
+        app.shared.config.mail.report_time_zone,
     ));
     Ok(())
+}
+
+/// Has the campaign's report left: the demo mailbox got it, or the outbox marked it sent.
+async fn report_sent(
+    app: &App,
+    id: i64,
+    mailbox: &crate::demo_mailbox::Mailbox,
+    external_smtp: bool,
+) -> bool {
+    if !external_smtp {
+        return !mailbox.messages.lock().expect("mailbox").is_empty();
+    }
+    let Ok(db) = app.shared.pool.get().await else {
+        return false;
+    };
+    db.query_opt(
+        "SELECT 1 FROM outbox WHERE campaign_id = $1 AND sent_at IS NOT NULL",
+        &[&id],
+    )
+    .await
+    .is_ok_and(|r| r.is_some())
 }
 
 /// Capability 2: a caller on the readings number passes a two-zone reading by keypad.
@@ -516,19 +630,29 @@ async fn meter_reading(
         Some(r) => show_record(&r),
         None => say("    postgres: no record (unexpected)"),
     }
+    // Numbers are spoken from contactd's own word prompts (num/…), one playback each.
     let read_back: Vec<String> = sim
         .api_log()
         .into_iter()
-        .filter(|c| c.contains(&caller) && c.contains("number pronounced"))
+        .filter(|c| c.contains(&caller) && c.contains("file_string://"))
         .filter_map(|c| {
-            c.split("Execute-App-Arg: ")
-                .nth(1)
-                .map(|a| a.split(';').next().unwrap_or("").to_string())
+            let list = c
+                .split("file_string://")
+                .nth(1)?
+                .split(';')
+                .next()?
+                .to_string();
+            let words: Vec<&str> = list
+                .split('!')
+                .filter_map(|p| p.rsplit_once("/num/"))
+                .map(|(_, w)| w.trim_end_matches(".wav"))
+                .collect();
+            Some(words.join(" "))
         })
         .collect();
     say(format!(
-        "    read back to the caller: say {}",
-        read_back.join(" / say ")
+        "    read back to the caller (word prompts): {}",
+        read_back.join(" / ")
     ));
     let db = app
         .shared

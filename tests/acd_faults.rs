@@ -55,7 +55,7 @@ fn acd_section(instance: &str) -> String {
             &format!("[daemon]\ninstance = \"{instance}\"\n"),
             1,
         )
-        .replace("ring_timeout_seconds = 1", "ring_timeout_seconds = 10")
+        .replace("ring_timeout_seconds = 2", "ring_timeout_seconds = 10")
         .replace("announce_every_seconds = 2", "announce_every_seconds = 0")
 }
 

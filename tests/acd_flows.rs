@@ -232,8 +232,13 @@ async fn waiting_callers_hear_position_and_overflow_after_the_maximum_wait() {
         common::eventually(WAIT, || async {
             let lines = executed(&sim, &c);
             lines.iter().any(|l| l.contains("acd_position.wav"))
-                && lines.iter().any(|l| l.contains("number pronounced 1"))
+                && common::said(&lines, "n1")
                 && lines.iter().any(|l| l.contains("acd_wait_minutes.wav"))
+                // "the expected wait is N minute(s)", agreeing with N
+                && lines
+                    .iter()
+                    .filter_map(|l| common::spoken(l))
+                    .any(|w| w.ends_with(" minute_1") || w.ends_with(" minute_5"))
         })
         .await,
         "position announced"

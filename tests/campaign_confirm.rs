@@ -45,8 +45,8 @@ async fn listened_time_is_the_message_alone_and_the_key_is_recorded() {
             ring_ms: 500,
             after: AfterAnswer::Stay,
         },
-        // every file plays this long: the message and each prompt alike
-        default_playback_ms: MESSAGE_MS,
+        // the message (a virtual file): the prompts are the generated ones
+        media_ms: faults_support::message(MESSAGE_MS),
         ..Default::default()
     })
     .await
@@ -93,7 +93,7 @@ async fn listened_time_is_the_message_alone_and_the_key_is_recorded() {
             ..NewCampaign::with_defaults(
                 &daemon.config.campaigns,
                 5,
-                "/var/lib/contactd/recordings/campaigns/msg.wav",
+                faults_support::MESSAGE,
                 "cli",
             )
         })

@@ -41,6 +41,9 @@ fn spawn(cfg: &std::path::Path) -> tokio::process::Child {
         .unwrap()
 }
 
+/// The campaign's message: known to the simulator only (`media_ms`).
+const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/msg.wav";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_campaign_then_restart_finishes_without_calling_anyone_twice() {
     let env = common::TestEnv::new().await;
@@ -61,7 +64,8 @@ async fn sigkill_mid_campaign_then_restart_finishes_without_calling_anyone_twice
             ring_ms: 1000,
             after: AfterAnswer::Stay,
         },
-        default_playback_ms: 8000,
+        // the message, a virtual file (the prompts are the generated ones)
+        media_ms: [(MESSAGE.to_string(), 8000)].into(),
         ..Default::default()
     })
     .await
@@ -99,7 +103,11 @@ trunk = "e1"
 smtp_port = {smtp_port}
 auditors = ["audit@example.org"]
 retry_seconds = 1
+[prompts]
+dir = "{prompts}"
+language = "en"
 "#,
+        prompts = common::prompts::dir().display(),
         esl = sim.esl_addr().port(),
         redis = common::redis_url(),
         prefix = env.prefix,
@@ -143,12 +151,7 @@ retry_seconds = 1
             retry_busy_s: 1,
             retry_no_answer_s: 1,
             ring_s: 10,
-            ..NewCampaign::with_defaults(
-                &cfg.campaigns,
-                3,
-                "/var/lib/contactd/recordings/campaigns/msg.wav",
-                "cli",
-            )
+            ..NewCampaign::with_defaults(&cfg.campaigns, 3, MESSAGE, "cli")
         })
         .await
         .unwrap();

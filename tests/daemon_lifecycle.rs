@@ -31,6 +31,9 @@ async fn notify_ready_watchdog_and_graceful_drain_on_sigterm() {
     let env = common::TestEnv::new().await;
     let sim = Simulator::start(sim::SimConfig {
         time_scale: 0.1,
+        // prompts of 1 s: the drain stays short (this test reads no STATUS= while it waits,
+        // and a datagram socket holds only a few unread ones)
+        media_ms: common::prompts::lengths(1000),
         ..Default::default()
     })
     .await
@@ -70,11 +73,15 @@ prefix = "{}"
 url = "{}"
 [shutdown]
 grace_seconds = 20
+[prompts]
+dir = "{}"
+language = "en"
 "#,
             sim.esl_addr().port(),
             common::redis_url(),
             env.prefix,
-            env.db_url()
+            env.db_url(),
+            common::prompts::dir().display()
         ),
     )
     .unwrap();

@@ -66,7 +66,7 @@ async fn control_link_dropped_5_times_strands_no_call_and_redials_nobody_who_ans
             ring_ms: RING_MS,
             after: AfterAnswer::Stay,
         },
-        default_playback_ms: MESSAGE_MS,
+        media_ms: faults_support::message(MESSAGE_MS),
         ..Default::default()
     })
     .await

@@ -65,7 +65,7 @@ async fn postgres_stopped_10s_mid_campaign_strands_no_call_and_no_subscriber() {
             ring_ms: 1000,
             after: AfterAnswer::Stay,
         },
-        default_playback_ms: MESSAGE_MS,
+        media_ms: faults_support::message(MESSAGE_MS),
         ..Default::default()
     })
     .await

@@ -37,7 +37,7 @@ fn sim_config(time_scale: f64, message_ms: u64) -> sim::SimConfig {
             ring_ms: 1000,
             after: AfterAnswer::Stay,
         },
-        default_playback_ms: message_ms,
+        media_ms: faults_support::message(message_ms),
         ..Default::default()
     }
 }

@@ -27,7 +27,7 @@ async fn good_single_zone_reading_is_stored_with_its_call() {
     );
     // read back as a number, not digit by digit
     assert!(
-        executed_app(&sim, &uuid, "say", "number pronounced 1200"),
+        common::said(&executed(&sim, &uuid), "n1 thousand n2 hundred"),
         "{:#?}",
         sim.api_log()
     );
@@ -57,7 +57,7 @@ async fn two_zone_reading_is_stored_in_one_go_after_a_re_entry() {
     assert_eq!(got, "goodbye", "{:#?}", executed(&sim, &uuid));
     let got: Vec<(i16, i64)> = readings(&env).await.iter().map(|r| (r.1, r.2)).collect();
     assert_eq!(got, vec![(1, 5100), (2, 3050)]);
-    assert!(executed_app(&sim, &uuid, "say", "number pronounced 3099"));
+    assert!(common::said(&executed(&sim, &uuid), "n3 thousand n90 n9"));
     app.shutdown(std::time::Duration::from_secs(1)).await;
 }
 
@@ -201,23 +201,15 @@ async fn caller_id_offers_the_account_and_the_balance_is_said() {
     let uuid = call(&sim, &app, "main", "89161234534", script);
     outcome(&env, &uuid).await;
     assert!(
-        executed_app(&sim, &uuid, "say", "number iterated 03"),
+        common::said(&executed(&sim, &uuid), "n0 n3"),
         "{:#?}",
         executed(&sim, &uuid)
     );
-    // English prompts, rubles: the number, then the currency's own words
-    assert!(executed_app(&sim, &uuid, "say", "en number pronounced 0"));
-    assert!(executed_app(
-        &sim,
-        &uuid,
-        "playback",
-        "currency_rub_major.wav"
-    ));
-    assert!(executed_app(
-        &sim,
-        &uuid,
-        "playback",
-        "currency_rub_minor.wav"
-    ));
+    // English prompts, a zero balance in rubles: "zero rubles" (no kopecks to say)
+    assert!(
+        common::said(&executed(&sim, &uuid), "n0 rub_5"),
+        "{:#?}",
+        executed(&sim, &uuid)
+    );
     app.shutdown(std::time::Duration::from_secs(1)).await;
 }

@@ -576,9 +576,10 @@ async fn music_on_hold_plays_until_uuid_break() {
 
 #[tokio::test]
 async fn caller_holds_when_moved_and_is_hung_up_when_the_operator_hangs_up() {
+    // 100 real ms of talk: time enough for the bridge to be seen while tests run in parallel
     let hang_up_after = Behaviour::Answer {
         ring_ms: 300,
-        after: AfterAnswer::HangupAfter { ms: 2000 },
+        after: AfterAnswer::HangupAfter { ms: 10_000 },
     };
     let sim = Simulator::start(cfg(&[("1001", hang_up_after), ("1002", stay(300))]))
         .await
@@ -610,7 +611,7 @@ async fn caller_holds_when_moved_and_is_hung_up_when_the_operator_hangs_up() {
     };
     let before = dead_air(&sim);
 
-    // the operator hangs up after 2 s: the caller is unbridged and hears music at once
+    // the operator hangs up after 10 s: the caller is unbridged and hears music at once
     let h = c.wait(&[&ev("CHANNEL_HANGUP"), &uid(&l1)]).await;
     assert_eq!(header(&h, "Hangup-Cause"), Some("NORMAL_CLEARING"));
     let ub = c.wait(&[&ev("CHANNEL_UNBRIDGE"), &uid(&call)]).await;
@@ -905,14 +906,15 @@ async fn agent_phones_offers_peak_and_behaviour_at_run_time() {
         .await
         .unwrap();
     let mut c = Client::control(&sim).await;
-    // originate_timeout on a phone that rings and rings: NO_ANSWER
+    // originate_timeout on a phone that rings and rings: NO_ANSWER, between 2 and 3 s later
+    // (switch_ivr_originate counts whole seconds of the wall clock)
     let t0 = std::time::Instant::now();
     let body = c
         .bgapi("originate {originate_timeout=3,contactd_acd_call=c1,other=x}user/1001 &park()")
         .await;
     assert_eq!(body, "-ERR NO_ANSWER\n");
     assert!(
-        t0.elapsed() >= Duration::from_millis(30),
+        t0.elapsed() >= Duration::from_millis(20),
         "{:?}",
         t0.elapsed()
     );
@@ -946,9 +948,9 @@ async fn agent_phones_offers_peak_and_behaviour_at_run_time() {
         first.vars,
         vec![("contactd_acd_call".to_string(), "c1".to_string())]
     );
-    // rang about 3 simulated seconds
+    // rang 2 to 3 simulated seconds
     let rang = first.ended_at_us.unwrap() - first.rang_at_us;
-    assert!((2_900_000..6_000_000).contains(&rang), "{rang} µs");
+    assert!((2_000_000..6_000_000).contains(&rang), "{rang} µs");
     for (o, (uuid, call)) in offers[1..]
         .iter()
         .zip([(&a, "c2"), (&b, "c3"), (&c4, "c4")])

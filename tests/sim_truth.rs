@@ -111,7 +111,6 @@ fn cfg() -> SimConfig {
             after: AfterAnswer::Stay,
         },
         default_playback_ms: 1000,
-        strict_media: true,
         ..Default::default()
     }
 }

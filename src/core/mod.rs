@@ -2,7 +2,9 @@
 pub mod acd;
 pub mod campaign;
 pub mod channels;
+pub mod dialstring;
 pub mod flow;
 pub mod flows;
 pub mod meter;
 pub mod numbers;
+pub mod speech;

@@ -154,7 +154,8 @@ pub async fn place_call(
         .record_end(&CallEnd {
             uuid: id,
             cause: &cause,
-            q850: None,
+            // the channel's own code wins if its HANGUP_COMPLETE came first (COALESCE)
+            q850: crate::core::campaign::outcome::q850_of(&cause),
             billsec: None,
             answered_at: None,
             ended_at: chrono::Utc::now(),

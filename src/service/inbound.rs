@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
 use crate::core::flows::meter::{MenuChoice, MeterEntry, MeterFlow, MeterFlowOptions};
 use crate::core::flows::service::{ServiceFlow, ServiceFlowOptions};
+use crate::core::speech;
 use crate::esl::commands::{ChannelVar, MediaFile};
 use crate::esl::outbound::{CallEnded, CallHandler, CallSession, ChannelData};
 use crate::store::campaigns::{Campaigns, NewCampaign};
@@ -33,6 +34,16 @@ impl InboundCalls {
             self.config.prompts.dir.display(),
             self.config.prompts.language
         )
+    }
+
+    fn lang(&self) -> speech::Lang {
+        // checked at config load: ru or en
+        speech::Lang::parse(&self.config.prompts.language).unwrap_or(speech::Lang::Ru)
+    }
+
+    /// Word prompts as one playback: the number is heard without gaps between commands.
+    fn spoken(&self, words: &[String]) -> String {
+        speech::file_string(words.iter().map(|w| self.prompt(w)))
     }
 
     /// The manager whose phone this is, if on the allow-list.
@@ -215,7 +226,6 @@ impl InboundCalls {
         session: &mut CallSession,
         step: Step,
     ) -> Result<Option<Outcome>, CallEnded> {
-        let lang = &self.config.prompts.language;
         let (app, arg) = match step {
             Step::Answer => ("answer", String::new()),
             Step::Play(p) => ("playback", self.prompt(p)),
@@ -254,30 +264,16 @@ impl InboundCalls {
             ),
             Step::SayDigits(d) => {
                 // Digits may come from the caller or the database: nothing else rides along.
-                if d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(CallEnded::Refused(format!("say digits {d:?}: digits only")));
-                }
-                ("say", format!("{lang} number iterated {d}"))
+                let words = speech::digits(self.lang(), &d)
+                    .ok_or_else(|| CallEnded::Refused(format!("say digits {d:?}: digits only")))?;
+                ("playback", self.spoken(&words))
             }
             Step::SayMoney(amount) => {
-                let (major, minor) = (amount.abs() / 100, amount.abs() % 100);
-                let cur = self.config.ivr.currency.to_ascii_lowercase();
-                if lang == "ru" && cur == "rub" {
-                    // mod_say_ru agrees the nouns with the number (рубль, рубля, рублей).
-                    ("say", format!("ru currency pronounced {major}.{minor:02}"))
-                } else {
-                    // mod_say_en would say dollars: the number, then the currency's own word.
-                    session
-                        .execute("say", &format!("{lang} number pronounced {major}"))
-                        .await?;
-                    session
-                        .execute("playback", &self.prompt(&format!("currency_{cur}_major")))
-                        .await?;
-                    session
-                        .execute("say", &format!("{lang} number pronounced {minor}"))
-                        .await?;
-                    ("playback", self.prompt(&format!("currency_{cur}_minor")))
-                }
+                // The sign was said by the prompt before ("your debt is").
+                let cur = &self.config.ivr.currency;
+                let words = speech::money(self.lang(), amount.unsigned_abs(), cur)
+                    .ok_or_else(|| CallEnded::Refused(format!("currency {cur:?}")))?;
+                ("playback", self.spoken(&words))
             }
             Step::SetVar { name, value } => {
                 // Account numbers and step names reach `sendmsg` only through this check.
@@ -294,7 +290,10 @@ impl InboundCalls {
                 }
                 ("bridge", target)
             }
-            Step::SayNumber(n) => ("say", format!("{lang} number pronounced {n}")),
+            Step::SayNumber(n) => {
+                let words = speech::number(self.lang(), n.unsigned_abs(), speech::Gender::Masc);
+                ("playback", self.spoken(&words))
+            }
             Step::Query(q) => {
                 let answer = self.answer_query(&q, &session.data).await;
                 return Ok(Some(Outcome {
@@ -366,7 +365,8 @@ impl InboundCalls {
             .filter(|q| self.config.acd.queue.contains_key(*q))
         {
             let q = q.to_string();
-            let _ = self.calls.set_outcome(uuid, "operator", "contactd").await;
+            // Who ends the call is the ACD's to record (caller, operator, or contactd).
+            let _ = self.calls.set_flow_step(uuid, "operator").await;
             let learned = contactd_vars(&data);
             self.hand_over(session, &q, caller.as_deref(), learned)
                 .await;
@@ -385,7 +385,8 @@ impl InboundCalls {
                 if let Some(queue) = target.strip_prefix("queue:") {
                     let queue = queue.to_string();
                     let step = flow.step_name();
-                    let _ = self.calls.set_outcome(uuid, step, "contactd").await;
+                    // Who ends the call is the ACD's to record (caller, operator, contactd).
+                    let _ = self.calls.set_flow_step(uuid, step).await;
                     self.hand_over(session, &queue, caller.as_deref(), learned)
                         .await;
                     return;
@@ -459,21 +460,29 @@ impl InboundCalls {
             warn!(%uuid, error = ?e.to_string(), "transfer to the ACD's park failed");
         }
         session.release().await;
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        use crate::core::channels::SwitchEvent;
+        use crate::esl::control::WatchEvent;
+        let gone = tokio::time::timeout(std::time::Duration::from_secs(3), async {
             while let Some(ev) = parked.recv().await {
-                if matches!(
-                    ev,
-                    crate::esl::control::WatchEvent::Switch(
-                        crate::core::channels::SwitchEvent::Park { .. }
-                            | crate::core::channels::SwitchEvent::Hangup(_)
-                    )
-                ) {
-                    break;
+                match ev {
+                    WatchEvent::Switch(SwitchEvent::Park { .. }) => return false,
+                    WatchEvent::Switch(SwitchEvent::Hangup(_)) => return true,
+                    _ => {}
                 }
             }
+            false
         })
-        .await;
+        .await
+        .unwrap_or(false);
         drop(parked);
+        if gone {
+            // Hung up on the way into the queue: the ACD never sees this caller talk or wait.
+            if let Ok(id) = Uuid::parse_str(&uuid) {
+                if let Err(e) = self.calls.set_hungup_by(id, "party").await {
+                    warn!(%uuid, error = ?e.to_string(), "cannot record who hung up");
+                }
+            }
+        }
         if let Err(e) = self.acd.take_over(&uuid, queue).await {
             warn!(%uuid, error = ?e.to_string(), "the ACD cannot take the caller");
         }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::channel::{known_cause, ChanMsg};
 use super::core::{lock, Core};
-use super::media;
 use super::originate::{originate, After};
+use super::say;
 use super::session::Sess;
 use super::show;
 
@@ -123,6 +123,7 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
                         arg: aarg,
                         app_uuid: uuid::Uuid::new_v4().to_string(),
                         broadcast: true,
+                        command: Vec::new(),
                     })
                 });
                 "+OK Message sent\n".into()
@@ -138,6 +139,28 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
                 // leg left behind there sees its bridge end)
                 super::bridge::leave_bridge(&x, Some(&uy));
                 super::bridge::leave_bridge(&y, Some(&ux));
+                // switch_ivr_uuid_bridge: the first leg takes the second's callee id, the
+                // second the first's caller id; each keeps the other's profile as it was
+                // before that for its Other-Leg block
+                let profile = |l: &Sess| {
+                    l.with(|s| {
+                        let mut c = s.clone();
+                        c.other_snap = None;
+                        c.bridge_profile = None;
+                        Box::new(c)
+                    })
+                };
+                let (px, py) = (profile(&x), profile(&y));
+                let x_cid = (px.caller.cid_name.clone(), px.caller.cid_num.clone());
+                let y_callee = (py.caller.callee_name.clone(), py.caller.callee_num.clone());
+                x.modify(|s| {
+                    (s.caller.callee_name, s.caller.callee_num) = y_callee;
+                    s.bridge_profile = Some(py);
+                });
+                y.modify(|s| {
+                    (s.caller.cid_name, s.caller.cid_num) = x_cid;
+                    s.bridge_profile = Some(px);
+                });
                 // both legs get a new caller profile (Caller-Transfer-Source
                 // "...:uuid_br:<other>")
                 for (leg, other, a_side) in [(&x, &uy, true), (&y, &ux, false)] {
@@ -211,13 +234,23 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
             "+OK\n".into()
         }
         "say_string" => {
-            // say_string <module_name>[.<ext>] <lang> <say_type> <say_method> [<say_gender>] <text>
-            if a.len() < 5 {
+            // say_string <module_name>[.<ext>] <lang>[.<ext>] <say_type> <say_method> [<say_gender>] <text>:
+            // the language's say module composes the list (no channel, no files opened)
+            if a.len() != 5 && a.len() != 6 {
                 "-USAGE: <module_name>[.<ext>] <lang> <say_type> <say_method> [<say_gender>] <text>\n".into()
             } else {
+                let mext = a[0].split_once('.').map(|x| x.1).unwrap_or("");
+                let (lang, lext) = a[1].split_once('.').unwrap_or((a[1], ""));
+                let ext = [mext, lext].into_iter().find(|e| !e.is_empty()).unwrap_or("wav");
                 let text = a[a.len() - 1];
-                match media::say_words(a[1], a[2], a[3], text) {
-                    Some(w) => media::file_string(&w),
+                let words = core
+                    .cfg
+                    .say_prefix(lang)
+                    .and(super::ivr::say_module(lang))
+                    .and_then(|module| say::words(module, a[2], a[3], text, None))
+                    .filter(|w| !w.is_empty());
+                match words {
+                    Some(w) => say::file_string(&w, ext),
                     None => "-ERR no reply\n".into(),
                 }
             }

@@ -8,18 +8,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::channel::{ChanMsg, ChanState};
-use super::media;
 use super::session::{Sess, Vars};
 
 const EXEC: (&str, &str, u32) = ("switch_core_session.c", "switch_core_session_exec", 2944);
 const EXEC_DONE: (&str, &str, u32) = ("switch_core_session.c", "switch_core_session_exec", 2967);
 
-fn stop_cond(s: &ChanState) -> bool {
-    s.is_hungup()
-        || s.brk
-        || s.pending_hangup.is_some()
-        || s.transfer.is_some()
-        || s.bridge_req.is_some()
+/// Does the running application have to stop (hangup, uuid_break, transfer, uuid_bridge)?
+pub fn stop_cond(s: &ChanState) -> bool {
+    s.is_hungup() || s.brk || s.transfer.is_some() || s.bridge_req.is_some()
 }
 
 /// Run one application with its EXECUTE / EXECUTE_COMPLETE events.
@@ -152,7 +148,16 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             });
             None
         }
-        "playback" => Some(playback(sess, arg, "").await.0),
+        "playback" => {
+            // mod_dptools' on_dtmf: a `playback_terminators` digit ends it
+            let terms = super::ivr::playback_terminators(sess);
+            sess.modify(|s| s.set_var("playback_terminator_used", ""));
+            let (resp, digits, _) = super::playback::playback(sess, arg, &terms).await;
+            if let Some(t) = digits.iter().find(|c| terms.contains(**c)) {
+                sess.modify(|s| s.set_var("playback_terminator_used", &t.to_string()));
+            }
+            Some(resp)
+        }
         "park" => {
             park(sess).await;
             // park reports the stale response of the previous application
@@ -312,16 +317,6 @@ pub fn media_end(sess: &Sess) {
     sess.modify(|s| s.media = s.media.saturating_sub(1));
 }
 
-/// Is this a plain file that cannot be opened (only with `SimConfig::strict_media`)?
-fn not_found(sess: &Sess, file: &str) -> bool {
-    let cfg = &sess.core.cfg;
-    let f = file.trim();
-    cfg.strict_media
-        && !f.contains("://")
-        && !cfg.media_ms.contains_key(f)
-        && !std::path::Path::new(f).is_file()
-}
-
 /// Read queued DTMF, firing a DTMF event per digit; returns the digits.
 pub fn read_dtmf(sess: &Sess) -> Vec<char> {
     let mut out = Vec::new();
@@ -363,140 +358,6 @@ fn transfer_app(sess: &Sess, arg: &str) {
     if !bleg {
         super::runner::transfer(sess, ext, dp, ctx);
     }
-}
-
-/// Play a file: PLAYBACK_START/STOP. `terminators`: DTMF that cut it short.
-/// Returns (Application-Response, digits read, ms played).
-///
-/// As switch_ivr_play_file: a `local_stream://` source never ends by itself; CF_BREAK
-/// (uuid_break) or a terminator ends it with status BREAK (`Playback-Status: break`,
-/// response `FILE PLAYED`); a hangup, transfer or uuid_bridge with FALSE (`done`,
-/// `PLAYBACK ERROR`).
-pub async fn playback(sess: &Sess, file: &str, terminators: &str) -> (String, Vec<char>, u64) {
-    playback_as(sess, file, terminators, Some(file)).await
-}
-
-/// [`playback`], noting `label` (if any) in the party's ground truth (`played`) instead of
-/// the file: `say` notes its arguments. With `SimConfig::strict_media` a missing file
-/// plays nothing and answers `FILE NOT FOUND` (switch_ivr_play_file fails before
-/// PLAYBACK_START).
-pub async fn playback_as(
-    sess: &Sess,
-    file: &str,
-    terminators: &str,
-    label: Option<&str>,
-) -> (String, Vec<char>, u64) {
-    if not_found(sess, file) {
-        return ("FILE NOT FOUND".to_string(), Vec::new(), 0);
-    }
-    if let Some(l) = label {
-        if sess.answered() {
-            let uuid = sess.uuid();
-            sess.core.truth_if(&uuid, |r| r.played.push(l.to_string()));
-        }
-    }
-    media_begin(sess);
-    let r = playback_inner(sess, file, terminators).await;
-    media_end(sess);
-    r
-}
-
-async fn playback_inner(sess: &Sess, file: &str, terminators: &str) -> (String, Vec<char>, u64) {
-    let endless = media::is_endless(file);
-    let ms = if endless {
-        u64::MAX
-    } else {
-        media::duration_ms_with(
-            file,
-            sess.core.cfg.default_playback_ms,
-            &sess.core.cfg.media_ms,
-        )
-    };
-    let mut head = Vec::new();
-    if let Some(t) = media::file_type(file) {
-        head.push(("Playback-File-Type", t.to_string()));
-    }
-    head.push(("Playback-File-Path", file.to_string()));
-    sess.fire(
-        "PLAYBACK_START",
-        ("mod_dptools.c", "playback_function", 1), // header names matter, not lines
-        Vars::Yes,
-        &[],
-        &head,
-    );
-    let start = tokio::time::Instant::now();
-    let mut digits = Vec::new();
-    let mut cut = false;
-    let mut broke = false;
-    let total = (!endless).then(|| sess.core.dur(ms));
-    loop {
-        let left_ms = match total {
-            Some(t) => {
-                let left = t.saturating_sub(start.elapsed());
-                if left.is_zero() {
-                    break;
-                }
-                Some((left.as_secs_f64() * 1000.0 / sess.core.scale()) as u64)
-            }
-            None => None,
-        };
-        let hit = sess
-            .wait_until(left_ms, |s| stop_cond(s) || !s.dtmf.is_empty())
-            .await;
-        if !hit {
-            break;
-        }
-        if sess.with(stop_cond) {
-            cut = true;
-            broke = sess.modify(|s| std::mem::replace(&mut s.brk, false));
-            break;
-        }
-        let got = read_dtmf(sess);
-        let term = got.iter().any(|c| terminators.contains(*c));
-        digits.extend(got);
-        if term {
-            cut = true;
-            broke = true;
-            break;
-        }
-    }
-    let played = ((start.elapsed().as_secs_f64() * 1000.0 / sess.core.scale()) as u64).min(ms);
-    let hung = sess.hungup();
-    let samples = played * 8;
-    sess.modify(|s| {
-        s.set_var("playback_last_offset_pos", &samples.to_string());
-        s.set_var("playback_seconds", &(played / 1000).to_string());
-        s.set_var("playback_ms", &played.to_string());
-        s.set_var("playback_samples", &samples.to_string());
-    });
-    let status = if broke && !hung { "break" } else { "done" };
-    head.push(("Playback-Status", status.to_string()));
-    sess.fire(
-        "PLAYBACK_STOP",
-        ("mod_dptools.c", "playback_function", 2),
-        Vars::Yes,
-        &[],
-        &head,
-    );
-    let uuid = sess.uuid();
-    let answered = sess.answered();
-    sess.core.truth(&uuid, |r| {
-        if answered {
-            r.heard_ms += played;
-        }
-        if cut || hung {
-            r.playbacks_interrupted += 1;
-        } else {
-            r.playbacks_completed += 1;
-        }
-    });
-    // a hangup, transfer or uuid_bridge leaves the channel not "ready": FALSE
-    let resp = if hung || (cut && !broke) {
-        "PLAYBACK ERROR"
-    } else {
-        "FILE PLAYED"
-    };
-    (resp.to_string(), digits, played)
 }
 
 /// Park: CHANNEL_PARK, then run queued messages and read DTMF until hangup,
@@ -544,11 +405,7 @@ pub async fn park_loop(sess: &Sess) {
         })
         .await;
         if sess.with(|s| {
-            s.is_hungup()
-                || s.pending_hangup.is_some()
-                || s.transfer.is_some()
-                || s.bridge_req.is_some()
-                || s.socket_closed
+            s.is_hungup() || s.transfer.is_some() || s.bridge_req.is_some() || s.socket_closed
         }) {
             return;
         }
@@ -562,12 +419,15 @@ pub async fn park_loop(sess: &Sess) {
             arg,
             app_uuid,
             broadcast,
+            command,
         }) = msg
         {
             sess.core.sleep(20).await;
             run_app(sess, &app, &arg, &app_uuid).await;
             if broadcast {
                 fire_broadcast_command(sess, &app, &arg);
+            } else if !command.is_empty() {
+                fire_private_command(sess, &command);
             }
             // park_after_bridge of a `bridge` run from here: switch_ivr_park_session
             // sets CS_PARK and CF_TRANSFER, the channel is no longer "ready" and this
@@ -578,6 +438,26 @@ pub async fn park_loop(sess: &Sess) {
             }
         }
     }
+}
+
+/// switch_ivr_parse_next_event: a private event (sendmsg) is fired again once the channel
+/// has parsed it, as PRIVATE_COMMAND: the command's own headers first, then the channel's
+/// (no variables).
+pub fn fire_private_command(sess: &Sess, command: &[(String, String)]) {
+    let inner = sess.event(
+        "PRIVATE_COMMAND",
+        ("switch_ivr.c", "switch_ivr_parse_next_event", 804),
+        Vars::No,
+        &[],
+        &[],
+    );
+    let mut ev = super::event::Event {
+        headers: command.to_vec(),
+        ..Default::default()
+    };
+    ev.headers.extend(inner.headers);
+    ev.chan_uuid = inner.chan_uuid;
+    sess.core.fire(ev);
 }
 
 /// The event uuid_broadcast queued on the channel (`Event-Name: COMMAND`, with the

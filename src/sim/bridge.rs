@@ -99,6 +99,7 @@ pub fn leave_bridge(leg: &Sess, keep: Option<&str>) {
         let snap = leg.with(|s| {
             let mut c = s.clone();
             c.other_snap = None;
+            c.bridge_profile = None;
             Box::new(c)
         });
         Sess::new(leg.core.clone(), ch).modify(|s| {
@@ -290,6 +291,7 @@ pub async fn bridged_wait(sess: &Sess, other: &str) {
         let snap = {
             let mut c = lock(&ch.st).clone();
             c.other_snap = None;
+            c.bridge_profile = None;
             Box::new(c)
         };
         sess.modify(|s| {

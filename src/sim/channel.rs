@@ -61,6 +61,9 @@ pub enum ChanMsg {
         app_uuid: String,
         /// queued by uuid_broadcast (fires the PRIVATE_COMMAND "COMMAND" event)
         broadcast: bool,
+        /// queued by sendmsg: its `Command: sendmsg ..` line and headers, which lead the
+        /// PRIVATE_COMMAND event fired once the application has run
+        command: Vec<(String, String)>,
     },
 }
 
@@ -123,12 +126,12 @@ pub struct ChanState {
     pub trunk: Option<String>,
     /// destroyed
     pub destroyed: bool,
+    /// CHANNEL_HANGUP_COMPLETE fired (the reporting sequence ran)
+    pub reported: bool,
     /// apps started count (for WaitForPrompt)
     pub prompt_seq: u64,
     /// this leg plays the far end (loopback B-leg / subscriber side)
     pub far_end: bool,
-    /// hangup requested by the loopback partner, applied between apps
-    pub pending_hangup: Option<String>,
     /// When the party last keyed `#` and no command has followed yet (benchmarks).
     pub hash_at: Option<tokio::time::Instant>,
     /// bridged by `uuid_bridge` (a hangup does not end the other leg directly)
@@ -139,6 +142,9 @@ pub struct ChanState {
     pub other_type: &'static str,
     /// last known state of the bridged leg (its Other-Leg block outlives it)
     pub other_snap: Option<Box<ChanState>>,
+    /// the other leg's caller profile as cloned when `uuid_bridge` joined them
+    /// (switch_channel_set_originator/originatee_caller_profile): the Other-Leg block
+    pub bridge_profile: Option<Box<ChanState>>,
     /// CHANNEL_HANGUP is being fired (hangup_cause set right after)
     pub hangup_started: bool,
     /// the leg this channel is bridged to right now (`bridge` app or `uuid_bridge`);
@@ -246,14 +252,15 @@ impl ChanState {
             session_id: 0,
             trunk: None,
             destroyed: false,
+            reported: false,
             prompt_seq: 0,
             far_end: false,
-            pending_hangup: None,
             hash_at: None,
             ubridge: false,
             peer_gone: false,
             other_type: "originatee",
             other_snap: None,
+            bridge_profile: None,
             hangup_started: false,
             bridge_peer: None,
             park_req: false,
@@ -408,6 +415,9 @@ impl ChanState {
             "Channel-HIT-Dialplan",
             if self.hit_dialplan { "true" } else { "false" },
         );
+        if let Some(p) = self.var("presence_id") {
+            ev.add("Channel-Presence-ID", p);
+        }
         ev.add("Channel-Call-UUID", &self.uuid);
         ev.add("Answer-State", self.answer_state);
         if let Some(c) = &self.hangup_cause {

@@ -68,6 +68,30 @@ pub enum AfterAnswer {
     },
 }
 
+/// One extension of a configured dialplan context: the first whose `expression` (a regex)
+/// matches the destination number runs its `actions` (application, data); `$1`..`$9` in the
+/// data are the expression's captures, `${var}` is expanded when the application runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Extension {
+    /// regex on destination_number
+    pub expression: String,
+    /// (application, data) in order
+    pub actions: Vec<(String, String)>,
+}
+
+impl Extension {
+    /// An extension from literal actions.
+    pub fn new(expression: &str, actions: &[(&str, &str)]) -> Self {
+        Extension {
+            expression: expression.to_string(),
+            actions: actions
+                .iter()
+                .map(|(a, d)| (a.to_string(), d.to_string()))
+                .collect(),
+        }
+    }
+}
+
 /// A subscriber rule: numbers matching `pattern` behave as `behaviour`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SubscriberRule {
@@ -120,14 +144,30 @@ pub struct SimConfig {
     pub default_behaviour: Behaviour,
     /// agent phones `user/<ext>`
     pub agents: HashMap<String, Behaviour>,
-    /// playback length when the file is missing (ms)
+    /// length (ms) of a file that exists but whose length cannot be read from a WAV header
+    /// (another format), and of URL sources the simulator does not model
     pub default_playback_ms: u64,
-    /// known media lengths by path (ms), used before reading the file's WAV header
+    /// media by path (ms): a path listed here plays for that long whether or not the file
+    /// exists (a virtual file, or a real one played shorter or longer). Any other plain file
+    /// must exist, as on the switch: a missing one is refused (`playback`: `FILE NOT FOUND`
+    /// at once, no PLAYBACK_START/STOP; inside `file_string://` and `say`: a
+    /// `CUSTOM filestring::fail` event), and the party hears nothing
     pub media_ms: HashMap<String, u64>,
-    /// a plain file path that neither exists nor is in `media_ms` is not found (playback:
-    /// no PLAYBACK_START/STOP, `FILE NOT FOUND`, the party hears nothing) instead of
-    /// playing `default_playback_ms`
-    pub strict_media: bool,
+    /// `$${sounds_dir}`: where sound packs would be. The default is where Debian's FreeSWITCH
+    /// packages put them; on a site that follows contactd's README no pack is installed
+    /// there, so `say` finds no file
+    pub sounds_dir: String,
+    /// phrase languages `say` knows (`<language name=.. say-module=.. sound-prefix=..>`):
+    /// name -> sound prefix, `$${sounds_dir}` written `{sounds_dir}`. The say module is the
+    /// name's language (en, ru). `say` in a language not listed does nothing
+    pub say_languages: HashMap<String, String>,
+    /// dialplan contexts (mod_dialplan_xml): name -> extensions, tried in order. A context
+    /// listed here replaces the built-in one of that name (`trace`, `contactd-acd`); a
+    /// destination none of its extensions matches has no route (NO_ROUTE_DESTINATION)
+    pub contexts: HashMap<String, Vec<Extension>>,
+    /// the directory's users: `user/<id>[@domain]` dials this dial-string (e.g.
+    /// `loopback/op201/test_operators`) instead of a simulated phone of `agents`
+    pub users: HashMap<String, String>,
     /// when an outbound socket connection closes while its channel is still parked in the
     /// `socket` application, the park ends as FreeSWITCH's does (mod_event_socket clears
     /// CF_CONTROLLED): the dialplan goes on, and with nothing after `socket` the call is
@@ -160,7 +200,16 @@ impl Default for SimConfig {
             agents: HashMap::new(),
             default_playback_ms: 1000,
             media_ms: HashMap::new(),
-            strict_media: false,
+            sounds_dir: "/usr/share/freeswitch/sounds".into(),
+            say_languages: [
+                ("en", "{sounds_dir}/en/us/callie"),
+                ("ru", "{sounds_dir}/ru/RU/elena"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            contexts: HashMap::new(),
+            users: HashMap::new(),
             socket_close_ends_park: false,
             event_queue: 10_000,
             max_sessions: 1000,
@@ -180,13 +229,20 @@ impl SimConfig {
             .map_err(|e| e.to_string())
     }
 
+    /// Sound prefix of a `say` language (None: no such language).
+    pub fn say_prefix(&self, lang: &str) -> Option<String> {
+        self.say_languages
+            .get(lang)
+            .map(|p| p.replace("{sounds_dir}", &self.sounds_dir))
+    }
+
     /// Behaviour for a dialed number.
     pub fn behaviour_for(&self, number: &str) -> Behaviour {
         if let Some(b) = self.numbers.get(number) {
             return b.clone();
         }
         for r in &self.rules {
-            if let Ok(re) = regex::Regex::new(&r.pattern) {
+            if let Some(re) = super::dialplan::regex(&r.pattern) {
                 if re.is_match(number) {
                     return r.behaviour.clone();
                 }

@@ -46,6 +46,8 @@ pub struct Sub {
     pub uuid: Option<String>,
     /// `filter <header> <value>` pairs
     pub filters: Vec<(String, String)>,
+    /// CUSTOM subclasses named after CUSTOM (`event plain CUSTOM filestring::fail`)
+    pub custom: HashSet<String>,
 }
 
 impl Sub {
@@ -53,6 +55,13 @@ impl Sub {
         let n = ev.name();
         if !(self.all || self.names.contains(n)) {
             return false;
+        }
+        // a CUSTOM event reaches ALL, or a listener that named its subclass
+        if n == "CUSTOM" && !self.all {
+            match ev.get("Event-Subclass") {
+                Some(sc) if !self.custom.contains(sc) => return false,
+                _ => {}
+            }
         }
         if let Some(u) = &self.uuid {
             if ev.chan_uuid.as_deref() != Some(u.as_str()) && ev.get("Unique-ID") != Some(u) {

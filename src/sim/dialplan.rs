@@ -5,7 +5,7 @@
 //! the application list that the far end runs (on a loopback B-leg for real, or as
 //! a phantom for FreeTDM/SIP).
 
-use super::config::{AfterAnswer, Behaviour};
+use super::config::{AfterAnswer, Behaviour, SimConfig};
 
 /// An application list.
 pub type Apps = Vec<(String, String)>;
@@ -14,6 +14,74 @@ fn a(list: &[(&str, &str)]) -> Apps {
     list.iter()
         .map(|(x, y)| (x.to_string(), y.to_string()))
         .collect()
+}
+
+/// The extension `ext` of context `ctx`: a configured context (`SimConfig::contexts`), the
+/// built-in `trace` and `contactd-acd`, else the subscriber behaviour the number has. None:
+/// no extension matches (NO_ROUTE_DESTINATION).
+pub fn route(cfg: &SimConfig, ext: &str, ctx: &str) -> Option<Apps> {
+    if let Some(r) = configured(cfg, ext, ctx) {
+        return r;
+    }
+    if ctx == "trace" {
+        let addr = cfg.trace_socket_addr.as_deref().unwrap_or("127.0.0.1:8084");
+        return trace_ext(ext, addr);
+    }
+    if ctx == CONTACTD_ACD {
+        return contactd_acd(ext);
+    }
+    Some(behaviour_apps(&cfg.behaviour_for(ext)))
+}
+
+/// A compiled regex, kept for the next call with the same pattern (dialplan conditions,
+/// subscriber rules and digit patterns are matched over and over); None if it is invalid.
+pub fn regex(pattern: &str) -> Option<regex::Regex> {
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Option<regex::Regex>>>,
+    > = std::sync::OnceLock::new();
+    let mut c = super::core::lock(CACHE.get_or_init(Default::default));
+    c.entry(pattern.to_string())
+        .or_insert_with(|| regex::Regex::new(pattern).ok())
+        .clone()
+}
+
+/// A context of `SimConfig::contexts` (None: not configured): the actions of the first
+/// extension whose expression matches, with `$1`..`$9` replaced by its captures; Some(None)
+/// when none matches.
+pub fn configured(cfg: &SimConfig, ext: &str, ctx: &str) -> Option<Option<Apps>> {
+    let exts = cfg.contexts.get(ctx)?;
+    for e in exts {
+        let Some(re) = regex(&e.expression) else {
+            continue;
+        };
+        if let Some(c) = re.captures(ext) {
+            let apps = e
+                .actions
+                .iter()
+                .map(|(app, data)| (app.clone(), captures(data, &c)))
+                .collect();
+            return Some(Some(apps));
+        }
+    }
+    Some(None)
+}
+
+/// `$N` in action data (mod_dialplan_xml substitutes the condition's captures; `${var}` and
+/// `$${var}` are left alone).
+fn captures(data: &str, c: &regex::Captures) -> String {
+    let mut out = String::with_capacity(data.len());
+    let mut chars = data.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (ch, chars.peek()) {
+            ('$', Some(d)) if d.is_ascii_digit() => {
+                let i = d.to_digit(10).unwrap_or(0) as usize;
+                chars.next();
+                out.push_str(c.get(i).map(|m| m.as_str()).unwrap_or(""));
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
 }
 
 /// Name of the ACD queue context.
@@ -174,4 +242,34 @@ pub fn behaviour_apps(b: &Behaviour) -> Apps {
         }
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_contexts_from_toml() {
+        let cfg = SimConfig::from_toml(
+            r#"
+[[contexts.test_operators]]
+expression = '^op(\d+)$'
+actions = [["set", "op=$1"], ["answer", ""], ["park", ""]]
+
+[users]
+"201" = "loopback/op201/test_operators"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.users["201"], "loopback/op201/test_operators");
+        let apps = route(&cfg, "op201", "test_operators").unwrap();
+        assert_eq!(apps[0], ("set".to_string(), "op=201".to_string()));
+        assert_eq!(apps.len(), 3);
+        // a configured context routes nothing else
+        assert_eq!(route(&cfg, "noans203", "test_operators"), None);
+        // the built-in contexts and the subscriber behaviours are still there
+        assert!(route(&cfg, "530", "trace").is_some());
+        assert!(route(&cfg, "acd_general", CONTACTD_ACD).is_some());
+        assert!(route(&cfg, "5551234", "default").is_some());
+    }
 }

@@ -115,7 +115,15 @@ impl Conn {
         loop {
             tokio::select! {
                 cmd = reader.next() => {
-                    let Some(cmd) = cmd else { break };
+                    let Some(cmd) = cmd else {
+                        // the client closed its end: FreeSWITCH still says goodbye, then closes
+                        let notice = match &c.outbound {
+                            Some(u) => wire::disconnect_outbound(u),
+                            None => wire::disconnect_goodbye(),
+                        };
+                        let _ = c.send(&notice).await;
+                        break;
+                    };
                     let read_at = std::time::Instant::now();
                     if !c.handle(cmd, read_at).await { break; }
                 }
@@ -199,12 +207,17 @@ impl Conn {
                 let json = fmt == "json";
                 lock(&self.shared).json = json;
                 {
+                    // mod_event_socket: every word after CUSTOM names a subclass
                     let mut s = lock(&self.sub);
+                    let mut custom = false;
                     for n in it {
-                        if n == "ALL" {
+                        if custom {
+                            s.custom.insert(n.to_string());
+                        } else if n == "ALL" {
                             s.all = true;
                         } else if KNOWN_EVENTS.contains(&n) {
                             s.names.insert(n.to_string());
+                            custom = n == "CUSTOM";
                         }
                     }
                 }
@@ -222,6 +235,7 @@ impl Conn {
                     let mut s = lock(&self.sub);
                     s.all = false;
                     s.names.clear();
+                    s.custom.clear();
                 }
                 self.reply("+OK no longer listening for events").await
             }
@@ -378,6 +392,7 @@ impl Conn {
                     .header("Event-UUID")
                     .map(str::to_string)
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let command = command_headers(cmd);
                 sess.modify(|s| {
                     for _ in 0..loops {
                         s.queue.push_back(ChanMsg::Execute {
@@ -385,6 +400,7 @@ impl Conn {
                             arg: arg.clone(),
                             app_uuid: id.clone(),
                             broadcast: false,
+                            command: command.clone(),
                         });
                     }
                 });
@@ -395,9 +411,11 @@ impl Conn {
                     .unwrap_or("NORMAL_CLEARING")
                     .to_string();
                 let s2 = sess.clone();
+                let command = command_headers(cmd);
                 tokio::spawn(async move {
                     s2.core.sleep(20).await;
                     s2.hangup(&c, "switch");
+                    super::apps::fire_private_command(&s2, &command);
                 });
             }
             "unicast" | "nomedia" | "xferext" => {}
@@ -410,6 +428,13 @@ impl Conn {
     pub fn listener(&self) -> u64 {
         self.listener_id
     }
+}
+
+/// The event a sendmsg becomes: `Command: <the command line>`, then its headers as sent.
+fn command_headers(cmd: &ClientCmd) -> Vec<(String, String)> {
+    let mut h = vec![("Command".to_string(), cmd.line.clone())];
+    h.extend(cmd.headers.iter().cloned());
+    h
 }
 
 fn split_cmd(s: &str) -> (String, String) {

@@ -1,49 +1,137 @@
 //! IVR applications: `play_and_get_digits` (tries, timeouts, terminators, regex,
 //! invalid prompt; sets the variable, `read_result`, `read_terminator_used` as in
-//! trace 10), `record` (RECORD_START/STOP, a real WAV file), `record_session` /
+//! traces 10, 26 and 30), `record` (RECORD_START/STOP, a real WAV file), `record_session` /
 //! `stop_record_session` (a media bug: returns at once, records through bridges
-//! until stopped or hangup, then writes the WAV), and `say` (one file_string playback).
+//! until stopped or hangup, then writes the WAV), and `say` (one file_string playback of
+//! the say module's files under the language's sound prefix).
 
-use super::apps::{playback, playback_as, read_dtmf};
+use super::apps::read_dtmf;
 use super::media;
+use super::playback::{playback, playback_as, playback_no_input, NOT_FOUND};
+use super::say;
 use super::session::{Sess, Vars};
 
 const ALL_DIGITS: &str = "0123456789*#ABCD";
 
-/// `play_and_get_digits min max tries timeout terminators file invalid_file var regex [digit_timeout]`
+/// How switch_ivr_read ended.
+#[derive(PartialEq)]
+enum Read {
+    Success,
+    Timeout,
+    TooSmall,
+    /// the prompt could not be opened: nothing is set
+    NotFound,
+    Hangup,
+}
+
+/// `play_and_get_digits min max tries timeout terminators file invalid_file var regex
+/// [digit_timeout]`, as switch_play_and_get_digits: each try is a switch_ivr_read (which
+/// clears `read_result` and the variable first; a prompt that cannot be opened ends it at
+/// once with neither set), then, unless the digits pass, the invalid-input file is played,
+/// after the last try too. `read_terminator_used` is never cleared (stale in later reads).
 pub async fn play_and_get_digits(sess: &Sess, arg: &str) {
     let a: Vec<&str> = arg.split_whitespace().collect();
-    let num = |i: usize, d: u64| a.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(d);
-    let min = num(0, 1) as usize;
-    let max = num(1, 1).max(1) as usize;
-    let tries = num(2, 1).max(1);
-    let timeout = num(3, 5000);
-    let terms = a.get(4).copied().unwrap_or("#");
-    let terms = if terms == "none" { "" } else { terms };
+    let num = |i: usize| a.get(i).map(|v| atoi(v)).unwrap_or(0);
+    let min = num(0).max(0) as usize;
+    let max = (num(1).max(0) as usize).max(min);
+    let mut tries = num(2);
+    let timeout = if a.len() > 3 { num(3).max(1000) } else { 1000 } as u64;
+    let terms = a.get(4).copied().filter(|t| !t.is_empty()).unwrap_or("#");
     let file = a.get(5).copied().unwrap_or("");
     let invalid = a.get(6).copied().unwrap_or("");
     let var = a.get(7).copied().unwrap_or("");
-    let re = a
-        .get(8)
-        .and_then(|r| regex::Regex::new(&format!("^(?:{r})$")).ok());
-    let digit_timeout = num(9, timeout);
-    sess.modify(|s| s.dtmf.clear());
-    for _ in 0..tries {
-        let mut got: Vec<char> = Vec::new();
-        let mut term_used: Option<char> = None;
-        if !file.is_empty() {
-            let (_, d, _) = playback(sess, file, ALL_DIGITS).await;
-            got.extend(d);
+    // switch_regex_match: PCRE, not anchored
+    let re = a.get(8).and_then(|r| super::dialplan::regex(r));
+    let digit_timeout = match a.get(9).map(|v| atoi(v)) {
+        Some(d) if d > 0 => d as u64,
+        _ => timeout,
+    };
+    let invalid_var = format!("{var}_invalid");
+    if re.is_some() && !var.is_empty() {
+        sess.modify(|s| s.set_var(&invalid_var, ""));
+    }
+    // keys pressed before it began are still queued: they count (FreeSWITCH flushes nothing)
+    while tries > 0 && !sess.hungup() {
+        let (status, digits) = read(sess, min, max, timeout, digit_timeout, terms, file, var).await;
+        if status == Read::Hangup {
+            break;
+        }
+        let ok = matches!(status, Read::Success | Read::Timeout) && digits.len() >= min;
+        if ok && !digits.is_empty() {
+            match &re {
+                Some(r) if !r.is_match(&digits) => sess.modify(|s| {
+                    s.set_var(var, "");
+                    if !var.is_empty() {
+                        s.set_var(&invalid_var, &digits);
+                    }
+                }),
+                _ => return,
+            }
         }
         if sess.hungup() {
             break;
         }
-        // digits typed during the prompt count; a terminator there ends input
-        if let Some(pos) = got.iter().position(|c| terms.contains(*c)) {
-            term_used = Some(got[pos]);
-            got.truncate(pos);
+        if !invalid.is_empty() {
+            // played without input: a key pressed meanwhile waits for the next try
+            playback_no_input(sess, invalid).await;
         }
-        while term_used.is_none() && got.len() < max {
+        tries -= 1;
+    }
+}
+
+/// C's atoi: leading digits (with a sign), 0 when there are none.
+fn atoi(v: &str) -> i64 {
+    let v = v.trim_start();
+    let (neg, rest) = match v.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let d: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n = d.parse::<i64>().unwrap_or(0);
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+/// switch_ivr_read: the prompt (any digit cuts it short), then digits until `max`, a
+/// terminator or a timeout (`timeout` for the first digit, `digit_timeout` between them).
+#[allow(clippy::too_many_arguments)]
+async fn read(
+    sess: &Sess,
+    min: usize,
+    max: usize,
+    timeout: u64,
+    digit_timeout: u64,
+    terms: &str,
+    file: &str,
+    var: &str,
+) -> (Read, String) {
+    sess.modify(|s| {
+        s.set_var("read_result", "");
+        s.set_var(var, "");
+    });
+    let mut got: Vec<char> = Vec::new();
+    let mut term_used: Option<char> = None;
+    if !file.is_empty() && !file.eq_ignore_ascii_case("silence") {
+        let (resp, d, _) = playback(sess, file, ALL_DIGITS).await;
+        if resp == NOT_FOUND {
+            return (Read::NotFound, String::new());
+        }
+        got.extend(d);
+    }
+    if sess.hungup() {
+        return (Read::Hangup, String::new());
+    }
+    // digits typed during the prompt count; a terminator there ends the input
+    if let Some(pos) = got.iter().position(|c| terms.contains(*c)) {
+        term_used = Some(got[pos]);
+        got.truncate(pos);
+    }
+    let mut status = Read::Success;
+    if term_used.is_none() && (got.len() < min || got.len() < max) {
+        'collect: loop {
             let wait = if got.is_empty() {
                 timeout
             } else {
@@ -52,46 +140,44 @@ pub async fn play_and_get_digits(sess: &Sess, arg: &str) {
             let hit = sess
                 .wait_until(Some(wait), |s| s.is_hungup() || !s.dtmf.is_empty())
                 .await;
-            if !hit || sess.hungup() {
+            if sess.hungup() {
+                return (Read::Hangup, String::new());
+            }
+            if !hit {
+                status = Read::Timeout;
                 break;
             }
             for c in read_dtmf(sess) {
-                if term_used.is_some() || got.len() >= max {
-                    continue;
-                }
                 if terms.contains(c) {
                     term_used = Some(c);
-                } else {
-                    got.push(c);
+                    break 'collect;
+                }
+                got.push(c);
+                if got.len() >= max {
+                    break 'collect;
                 }
             }
         }
-        if sess.hungup() {
-            break;
-        }
-        let s: String = got.iter().collect();
-        let ok = s.len() >= min && re.as_ref().map(|r| r.is_match(&s)).unwrap_or(true);
-        if ok && !s.is_empty() {
-            sess.modify(|st| {
-                if !var.is_empty() {
-                    st.set_var(var, &s);
-                }
-                st.set_var("read_result", "success");
-                if let Some(t) = term_used {
-                    st.set_var("read_terminator_used", &t.to_string());
-                }
-            });
-            return;
-        }
-        sess.modify(|st| st.set_var("read_result", "failure"));
-        if !invalid.is_empty() && !invalid.starts_with("silence") {
-            playback(sess, invalid, "").await;
-        }
-        if sess.hungup() {
-            break;
-        }
     }
-    sess.modify(|st| st.set_var("read_result", "failure"));
+    if let Some(t) = term_used {
+        sess.modify(|s| s.set_var("read_terminator_used", &t.to_string()));
+    }
+    if min > 0 && got.len() < min {
+        status = Read::TooSmall;
+    }
+    let result = match status {
+        Read::Success => "success",
+        Read::Timeout => "timeout",
+        _ => "failure",
+    };
+    let digits: String = got.iter().collect();
+    sess.modify(|s| {
+        s.set_var("read_result", result);
+        if !var.is_empty() && !digits.is_empty() {
+            s.set_var(var, &digits);
+        }
+    });
+    (status, digits)
 }
 
 /// `record <path> [max_secs] [silence_thresh] [silence_hits]`.
@@ -239,16 +325,60 @@ fn bug_events(sess: &Sess, path: &str, start: bool) {
     );
 }
 
-/// `say <lang> <type> <method> <text>`.
+/// `say <module>[:<lang>] <type> <method> [<gender>] <text>` (switch_ivr_say): the
+/// language's sound prefix becomes the channel's `sound_prefix` (put back afterwards only
+/// if it had one, as FreeSWITCH does), the say module's files are played as one
+/// `file_string://` list. Missing files are each a `filestring::fail` event; with none to
+/// play there are no PLAYBACK events and nothing is heard. The response is always `_none_`.
 pub async fn say(sess: &Sess, arg: &str) -> Option<String> {
     let a: Vec<&str> = arg.split_whitespace().collect();
-    if a.len() < 4 {
+    if a.len() != 4 && a.len() != 5 {
         return None;
     }
-    let words = media::say_words(a[0], a[1], a[2], a[3])?;
-    let fs = media::file_string(&words);
-    playback_as(sess, &fs, "", Some(arg)).await;
+    // `<module>:<lang>`; the language's say-module is what plays, as in FreeSWITCH
+    let lang = a[0].split_once(':').map(|x| x.1).unwrap_or(a[0]);
+    let text = a[a.len() - 1];
+    let prefix = sess.core.cfg.say_prefix(lang)?;
+    let enforced = sess.with(|s| {
+        s.var("sound_prefix_enforced")
+            .is_some_and(|v| matches!(v, "true" | "yes" | "on" | "1"))
+    });
+    let saved = sess.with(|s| s.var("sound_prefix").map(str::to_string));
+    if !enforced {
+        sess.modify(|s| s.set_var("sound_prefix", &prefix));
+    }
+    let gender = sess.with(|s| s.var("gender").map(str::to_string));
+    let list = say_module(lang)
+        .and_then(|m| say::words(m, a[1], a[2], text, gender.as_deref()))
+        .filter(|w| !w.is_empty());
+    if let Some(words) = list {
+        let terms = playback_terminators(sess);
+        playback_as(sess, &say::file_string(&words, "wav"), &terms, Some(arg)).await;
+    }
+    if let Some(p) = saved.filter(|_| !enforced) {
+        sess.modify(|s| s.set_var("sound_prefix", &p));
+    }
     None
+}
+
+/// The say module of a language (`say-module`): en and ru.
+pub fn say_module(lang: &str) -> Option<&'static str> {
+    match lang.split(['-', '_']).next().unwrap_or("") {
+        "en" => Some("en"),
+        "ru" => Some("ru"),
+        _ => None,
+    }
+}
+
+/// mod_dptools' on_dtmf: the digits that end a playback (`playback_terminators`, default `*`).
+pub fn playback_terminators(sess: &Sess) -> String {
+    let t = sess.with(|s| s.var("playback_terminators").map(str::to_string));
+    match t.as_deref() {
+        None => "*".into(),
+        Some(t) if t.eq_ignore_ascii_case("any") => "1234567890*#".into(),
+        Some(t) if t.eq_ignore_ascii_case("none") => String::new(),
+        Some(t) => t.to_string(),
+    }
 }
 
 /// `uuid_record <uuid> start|stop <path>`: RECORD_START + MEDIA_BUG_START, or the STOP pair.

@@ -1,7 +1,8 @@
-//! Media stand-ins: playback durations (WAV header of the file if present,
-//! `silence_stream://`, `tone_stream://`, `file_string://`; `local_stream://` never
-//! ends), the `say` word lists (en/ru numbers as in trace 10), and writing a small
-//! real WAV for `record`.
+//! Media stand-ins: what opening a file finds (a WAV file's length from its header, a
+//! missing file refused, `silence_stream://`, `tone_stream://`, `file_string://` part by
+//! part; `local_stream://` never ends), and writing a small real WAV for `record`.
+
+use super::config::SimConfig;
 
 /// A `local_stream://<name>` source (mod_local_stream, music on hold): it plays
 /// until the application is broken (uuid_break, transfer, bridge, hangup).
@@ -22,54 +23,115 @@ pub fn file_type(file: &str) -> Option<&'static str> {
     }
 }
 
-/// Duration of a playable thing in ms.
-pub fn duration_ms(file: &str, default_ms: u64) -> u64 {
-    duration_ms_with(file, default_ms, &std::collections::HashMap::new())
+/// How long a source plays once opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Length {
+    /// this many ms
+    Ms(u64),
+    /// until the application is broken (music on hold, an endless tone)
+    Endless,
 }
 
-/// Like [`duration_ms`], with a table of known lengths by path.
-pub fn duration_ms_with(
-    file: &str,
-    default_ms: u64,
-    known: &std::collections::HashMap<String, u64>,
-) -> u64 {
+/// What `switch_core_file_open` finds for `file`: its length, or None when it cannot be
+/// opened (a plain file that does not exist). Relative names are looked up under `prefix`
+/// (the channel's `sound_prefix`). A name in `SimConfig::media_ms` plays for that long
+/// whether or not the file exists. `file_string://` lists are opened part by part
+/// ([`file_string_parts`]).
+pub fn open(cfg: &SimConfig, prefix: &str, file: &str) -> Option<Length> {
     let f = file.trim();
-    if let Some(ms) = known.get(f) {
-        return *ms;
+    let path = resolve(prefix, f);
+    if let Some(ms) = cfg.media_ms.get(f).or_else(|| cfg.media_ms.get(&path)) {
+        return Some(Length::Ms(*ms));
+    }
+    if is_endless(f) {
+        return Some(Length::Endless);
     }
     if let Some(rest) = f.strip_prefix("silence_stream://") {
-        return rest
+        // silence_stream://<ms>[,<thresh>]; 0 or -1: silence until broken
+        let ms = rest
             .split(',')
             .next()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|v| *v > 0)
-            .map(|v| v as u64)
-            .unwrap_or(default_ms);
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        return Some(match ms {
+            Some(v) if v > 0 => Length::Ms(v as u64),
+            _ => Length::Endless,
+        });
     }
     if f.starts_with("tone_stream://") {
-        // one cadence, e.g. %(1000,0,425) -> 1 s; loops are capped
-        let re = regex::Regex::new(r"%\((\d+),(\d+)").ok();
-        let mut total = 0u64;
-        if let Some(re) = re {
-            for c in re.captures_iter(f) {
-                total += c[1].parse::<u64>().unwrap_or(0) + c[2].parse::<u64>().unwrap_or(0);
-            }
-        }
-        return if total == 0 { 500 } else { total.min(60_000) };
+        return Some(tone_length(f));
     }
-    if let Some(rest) = f.strip_prefix("file_string://") {
-        return rest.split('!').map(|p| word_ms(p, default_ms)).sum();
+    if f.contains("://") {
+        // a source the simulator does not model (http_cache://, shout://, ...)
+        return Some(Length::Ms(cfg.default_playback_ms));
     }
-    wav_ms(f).unwrap_or(default_ms)
+    if !std::path::Path::new(&path).is_file() {
+        return None;
+    }
+    Some(Length::Ms(wav_ms(&path).unwrap_or(cfg.default_playback_ms)))
 }
 
-fn word_ms(p: &str, default_ms: u64) -> u64 {
-    wav_ms(p).unwrap_or(if p.contains("digits/") {
-        700
+/// An absolute path as is, a relative name under the sound prefix.
+pub fn resolve(prefix: &str, file: &str) -> String {
+    if file.starts_with('/') || file.contains("://") || prefix.is_empty() {
+        file.to_string()
     } else {
-        default_ms
-    })
+        format!("{}/{file}", prefix.trim_end_matches('/'))
+    }
 }
+
+/// `tone_stream://%(on,off,freq)...[;loops=N]`: the cadences once, N times, or endless
+/// with `loops=-1` (mod_tone_stream); a finite tone is capped at a minute.
+fn tone_length(f: &str) -> Length {
+    let loops = f
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("loops="))
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(1);
+    if loops < 0 {
+        return Length::Endless;
+    }
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let mut once = 0u64;
+    if let Some(re) = RE.get_or_init(|| regex::Regex::new(r"%\((\d+),(\d+)").ok()) {
+        for c in re.captures_iter(f) {
+            once += c[1].parse::<u64>().unwrap_or(0) + c[2].parse::<u64>().unwrap_or(0);
+        }
+    }
+    let total = if once == 0 {
+        500
+    } else {
+        once * loops.max(1) as u64
+    };
+    Length::Ms(total.min(60_000))
+}
+
+/// The parts of a `file_string://a!b!c` list, each with its length if it can be opened
+/// (relative names under the sound prefix, as mod_dptools' next_file does).
+pub fn file_string_parts(
+    cfg: &SimConfig,
+    prefix: &str,
+    file: &str,
+) -> Option<Vec<(String, Option<u64>)>> {
+    let rest = file.trim().strip_prefix("file_string://")?;
+    Some(
+        rest.split('!')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let ms = match open(cfg, prefix, p) {
+                    Some(Length::Ms(ms)) => Some(ms),
+                    // an endless source inside a list plays for a minute in the simulator
+                    Some(Length::Endless) => Some(60_000),
+                    None => None,
+                };
+                (p.to_string(), ms)
+            })
+            .collect(),
+    )
+}
+
+/// The silence mod_dptools' file_string plays before its first part (250 ms at 8 kHz), only
+/// when that first part opened.
+pub const FILE_STRING_LEAD_MS: u64 = 250;
 
 /// Length of a PCM WAV file from its header, if readable.
 pub fn wav_ms(path: &str) -> Option<u64> {
@@ -128,121 +190,40 @@ pub fn write_wav(path: &str, ms: u64) -> bool {
     std::fs::write(p, out).is_ok()
 }
 
-/// Words (file names without `.wav`) FreeSWITCH's say module would play.
-/// Supports `number pronounced|iterated` in en and ru; `None` = no reply.
-pub fn say_words(lang: &str, kind: &str, method: &str, text: &str) -> Option<Vec<String>> {
-    let kind = kind.to_ascii_lowercase();
-    if !matches!(kind.as_str(), "number" | "items" | "persons" | "messages") {
-        return None;
-    }
-    let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.is_empty() {
-        return None;
-    }
-    match method.to_ascii_lowercase().as_str() {
-        "iterated" => Some(digits.chars().map(|c| c.to_string()).collect()),
-        "pronounced" | "counted" => {
-            let n: u64 = digits.parse().ok()?;
-            Some(if lang.starts_with("ru") {
-                ru_number(n)
-            } else {
-                en_number(n)
-            })
-        }
-        _ => None,
-    }
-}
-
-fn en_number(n: u64) -> Vec<String> {
-    let mut w = Vec::new();
-    if n == 0 {
-        return vec!["0".into()];
-    }
-    let th = n / 1000 % 1000;
-    if th > 0 {
-        w.extend(en_hundreds(th));
-        w.push("thousand".into());
-    }
-    w.extend(en_hundreds(n % 1000));
-    w
-}
-
-fn en_hundreds(n: u64) -> Vec<String> {
-    let mut w = Vec::new();
-    if n >= 100 {
-        w.push((n / 100).to_string());
-        w.push("hundred".into());
-    }
-    let r = n % 100;
-    if r >= 20 {
-        w.push(format!("{}", r / 10 * 10));
-        if r.rem_euclid(10) != 0 {
-            w.push((r % 10).to_string());
-        }
-    } else if r > 0 {
-        w.push(r.to_string());
-    }
-    w
-}
-
-fn ru_number(n: u64) -> Vec<String> {
-    let mut w = Vec::new();
-    if n == 0 {
-        return vec!["0".into()];
-    }
-    let th = n / 1000 % 1000;
-    if th > 0 {
-        if th == 1 {
-            w.push("1f".into());
-        } else {
-            w.extend(ru_hundreds(th));
-        }
-        w.push("thousand".into());
-    }
-    w.extend(ru_hundreds(n % 1000));
-    w
-}
-
-fn ru_hundreds(n: u64) -> Vec<String> {
-    let mut w = Vec::new();
-    if n >= 100 {
-        w.push(format!("{}", n / 100 * 100));
-    }
-    let r = n % 100;
-    if r >= 20 {
-        w.push(format!("{}", r / 10 * 10));
-        if r.rem_euclid(10) != 0 {
-            w.push((r % 10).to_string());
-        }
-    } else if r > 0 {
-        w.push(r.to_string());
-    }
-    w
-}
-
-/// The `say_string` api output for a word list.
-pub fn file_string(words: &[String]) -> String {
-    let parts: Vec<String> = words.iter().map(|w| format!("digits/{w}.wav")).collect();
-    format!("file_string://{}", parts.join("!"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn say_lists_match_trace_10() {
-        let ru = say_words("ru", "number", "pronounced", "1234").unwrap();
+    fn lengths_of_sources() {
+        let cfg = SimConfig::default();
         assert_eq!(
-            file_string(&ru),
-            "file_string://digits/1f.wav!digits/thousand.wav!digits/200.wav!digits/30.wav!digits/4.wav"
+            open(&cfg, "", "silence_stream://250"),
+            Some(Length::Ms(250))
         );
-        let en = say_words("en", "number", "iterated", "123").unwrap();
         assert_eq!(
-            file_string(&en),
-            "file_string://digits/1.wav!digits/2.wav!digits/3.wav"
+            open(&cfg, "", "tone_stream://%(400,200,600);loops=-1"),
+            Some(Length::Endless)
         );
-        assert!(say_words("en", "number", "nosuchmethod", "123").is_none());
-        assert_eq!(duration_ms("silence_stream://250", 1000), 250);
+        assert_eq!(
+            open(&cfg, "", "tone_stream://%(500,0,800)"),
+            Some(Length::Ms(500))
+        );
+        assert_eq!(open(&cfg, "", "local_stream://moh"), Some(Length::Endless));
+        assert_eq!(open(&cfg, "/nonexistent", "digits/1.wav"), None);
+        assert_eq!(open(&cfg, "", "/nonexistent/x.wav"), None);
+        let mut cfg = SimConfig::default();
+        cfg.media_ms.insert("/virtual/x.wav".into(), 1200);
+        assert_eq!(open(&cfg, "", "/virtual/x.wav"), Some(Length::Ms(1200)));
+        cfg.media_ms.insert("/p/digits/1.wav".into(), 700);
+        let parts =
+            file_string_parts(&cfg, "/p", "file_string://digits/1.wav!digits/2.wav").unwrap();
+        assert_eq!(
+            parts,
+            vec![
+                ("digits/1.wav".to_string(), Some(700)),
+                ("digits/2.wav".to_string(), None)
+            ]
+        );
     }
 }

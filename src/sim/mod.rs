@@ -17,8 +17,11 @@ pub mod ivr;
 pub mod lifecycle;
 pub mod media;
 pub mod originate;
+pub mod origparse;
 pub mod outbound;
+pub mod playback;
 pub mod runner;
+pub mod say;
 pub mod session;
 pub mod show;
 pub mod truth;
@@ -31,8 +34,8 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 pub use self::config::{
-    AfterAnswer, Behaviour, CallerStep, InboundCall, SimConfig, SubscriberRule, TrunkConfig,
-    TrunkKind,
+    AfterAnswer, Behaviour, CallerStep, Extension, InboundCall, SimConfig, SubscriberRule,
+    TrunkConfig, TrunkKind,
 };
 pub use self::truth::{AgentOffer, PartyRecord};
 

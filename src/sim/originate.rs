@@ -7,107 +7,13 @@
 use std::sync::Arc;
 
 use super::channel::{ChanState, Cs};
+use super::config::Behaviour;
 use super::core::Core;
 use super::dialplan::{self, Apps};
+use super::origparse::{dest_apps, var};
+pub use super::origparse::{inline_apps, parse, OrigReq, USAGE};
 use super::runner::{resolve, run_channel, run_phantom};
 use super::session::{Sess, Vars};
-
-/// The usage text of mod_commands' originate.
-pub const USAGE: &str = "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n";
-
-/// Parsed originate arguments.
-#[derive(Debug, Clone, Default)]
-pub struct OrigReq {
-    /// `{k=v}` variables in order
-    pub vars: Vec<(String, String)>,
-    /// endpoint url
-    pub url: String,
-    /// exten or &app(args)
-    pub dest: String,
-    /// dialplan (`XML`, `inline`, ...)
-    pub dialplan: String,
-    /// context
-    pub context: String,
-}
-
-/// `switch_separate_string` on blanks: `'…'` and `"…"` group words (quotes removed).
-fn split_quoted(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for ch in s.chars() {
-        match quote {
-            Some(q) if ch == q => quote = None,
-            Some(_) => cur.push(ch),
-            None if ch == '\'' || ch == '"' => {
-                quote = Some(ch);
-                any = true;
-            }
-            None if ch.is_whitespace() => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            None => {
-                cur.push(ch);
-                any = true;
-            }
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-/// mod_dptools' inline dialplan: `app:data,app:data` (or `m:<d>:` to choose the
-/// delimiter); data after the first colon, leading blanks of the app name dropped.
-pub fn inline_apps(target: &str) -> Apps {
-    let b = target.as_bytes();
-    let (delim, body) = if b.len() > 3 && b[0] == b'm' && b[1] == b':' && b[3] == b':' {
-        (b[2] as char, &target[4..])
-    } else {
-        (',', target)
-    };
-    body.split(delim)
-        .filter(|x| !x.is_empty())
-        .map(|x| {
-            let (app, data) = x.split_once(':').unwrap_or((x, ""));
-            (app.trim_start().to_string(), data.to_string())
-        })
-        .collect()
-}
-
-/// Parse; Err = usage text.
-pub fn parse(arg: &str) -> Result<OrigReq, String> {
-    let mut rest = arg.trim();
-    let mut vars = Vec::new();
-    while rest.starts_with('{') || rest.starts_with('[') {
-        let close = if rest.starts_with('{') { '}' } else { ']' };
-        let Some(end) = rest.find(close) else {
-            return Err(USAGE.into());
-        };
-        for kv in rest[1..end].split(',') {
-            if let Some((k, v)) = kv.split_once('=') {
-                vars.push((k.trim().to_string(), v.to_string()));
-            }
-        }
-        rest = &rest[end + 1..];
-    }
-    let parts = split_quoted(rest);
-    if parts.len() < 2 {
-        return Err(USAGE.into());
-    }
-    Ok(OrigReq {
-        vars,
-        url: parts[0].clone(),
-        dest: parts[1].clone(),
-        dialplan: parts.get(2).cloned().unwrap_or_else(|| "XML".into()),
-        context: parts.get(3).cloned().unwrap_or_else(|| "default".into()),
-    })
-}
 
 /// What to do with the A-leg once the result has been reported.
 pub enum After {
@@ -129,36 +35,15 @@ impl After {
             }
             After::Report(s) => {
                 tokio::spawn(async move {
-                    s.report(true);
+                    if s.with(|st| st.running == Cs::Reporting) {
+                        s.destroy();
+                    } else {
+                        s.report(true);
+                    }
                 });
             }
         }
     }
-}
-
-fn var<'a>(r: &'a OrigReq, k: &str) -> Option<&'a str> {
-    r.vars
-        .iter()
-        .rev()
-        .find(|(n, _)| n == k)
-        .map(|(_, v)| v.as_str())
-}
-
-fn dest_apps(req: &OrigReq) -> Apps {
-    let d = &req.dest;
-    if let Some(x) = d.strip_prefix('&') {
-        let (app, arg) = match x.find('(') {
-            Some(i) => (&x[..i], x[i + 1..].trim_end_matches(')')),
-            None => (x, ""),
-        };
-        return vec![(app.to_string(), arg.to_string())];
-    }
-    if req.dialplan == "inline" {
-        return inline_apps(d);
-    }
-    dialplan::trace_ext(d, "127.0.0.1:8084")
-        .filter(|_| req.context == "trace")
-        .unwrap_or_else(|| vec![("park".into(), String::new())])
 }
 
 /// Run an originate. Returns the api body (`+OK <uuid>\n` / `-ERR CAUSE\n`) and the follow-up.
@@ -179,6 +64,8 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
     let cid_name = var(&req, "origination_caller_id_name")
         .unwrap_or("")
         .to_string();
+    // the network refuses the call the channel places (the far end is not consulted)
+    let mut refused: Option<&str> = None;
     let (kind, number, name, trunk, tchan, loop_ctx) = match segs.as_slice() {
         ["loopback", ext, rest @ ..] => {
             let ctx = rest.first().copied().unwrap_or("default").to_string();
@@ -239,18 +126,42 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
                 // sofia: unknown gateway
                 return ("-ERR INVALID_GATEWAY\n".into(), After::Nothing);
             }
-            match core.seize(gw, "a") {
-                Ok(c) => (
-                    "gateway",
-                    num.to_string(),
-                    format!("sofia/gateway/{gw}/{num}"),
-                    Some(gw.to_string()),
-                    Some(c),
-                    None,
-                ),
-                // the carrier answers 503 to calls over the contracted limit
-                Err(_) => return ("-ERR NORMAL_TEMPORARY_FAILURE\n".into(), After::Nothing),
+            let seized = core.seize(gw, "a").ok();
+            if seized.is_none() {
+                // the carrier answers 503 to a call over the contracted limit: the channel
+                // is placed and hung up with the cause sofia maps 503 to
+                refused = Some("NORMAL_TEMPORARY_FAILURE");
             }
+            (
+                "gateway",
+                num.to_string(),
+                format!("sofia/gateway/{gw}/{num}"),
+                Some(gw.to_string()),
+                seized,
+                None,
+            )
+        }
+        ["user", ext] if core.cfg.users.contains_key(user_id(ext)) => {
+            // mod_dptools' user endpoint: the directory user's dial-string is originated
+            // in its place (its channel is what the caller gets)
+            let id = user_id(ext);
+            let dial = core.cfg.users[id].clone();
+            // the domain: as dialed, else $${domain} ($${local_ip_v4})
+            let domain = ext.split_once('@').map(|x| x.1).unwrap_or("127.0.0.1");
+            let mut vars: Vec<String> = vec![
+                format!("dialed_user={id}"),
+                format!("dialed_domain={domain}"),
+                format!("presence_id={id}@{domain}"),
+            ];
+            vars.extend(req.vars.iter().map(|(k, v)| format!("{k}={v}")));
+            let arg = format!(
+                "{{{}}}{dial} {} {} {}",
+                vars.join(","),
+                req.dest,
+                req.dialplan,
+                req.context
+            );
+            return Box::pin(originate(core, &arg)).await;
         }
         ["user", ext] => (
             "user",
@@ -479,47 +390,31 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
             }
         }
     } else {
-        let beh = match &agent_beh {
-            Some(b) => b.clone(),
-            None => core.cfg.behaviour_for(&number),
+        let beh = match (&agent_beh, refused) {
+            (_, Some(cause)) => Behaviour::Reject {
+                cause: cause.into(),
+                after_ms: 0,
+                ring: false,
+            },
+            (Some(b), None) => b.clone(),
+            (None, None) => core.cfg.behaviour_for(&number),
         };
         behaviour_desc = format!("{beh:?}");
         tokio::spawn(run_phantom(a.clone(), dialplan::behaviour_apps(&beh)));
     }
     core.truth(&uuid, |r| r.behaviour = behaviour_desc);
     // ---- wait for the outcome
-    let num = |k: &str| var(&req, k).and_then(|v| v.parse::<u64>().ok());
-    let ot = num("originate_timeout").unwrap_or(60) * 1000;
-    let lt = num("leg_timeout").map(|v| v * 1000);
-    let lpt = num("leg_progress_timeout").map(|v| v * 1000);
-    let start = tokio::time::Instant::now();
-    loop {
-        let el = (start.elapsed().as_secs_f64() * 1000.0 / core.scale()) as u64;
-        let mut limits = vec![(ot, "NO_ANSWER")];
-        if let Some(l) = lt {
-            limits.push((l, "ALLOTTED_TIMEOUT"));
-        }
-        if let Some(p) = lpt {
-            if !a.with(|s| s.caller.progress_us > 0) {
-                limits.push((p, "PROGRESS_TIMEOUT"));
-            }
-        }
-        limits.sort();
-        let (lim, cause) = limits[0];
-        if el >= lim {
-            a.hangup(cause, "switch");
-            break;
-        }
-        let ok = a
-            .wait_until(Some(lim - el), |s| {
-                s.is_hungup() || s.caller.answered_us > 0
-            })
-            .await;
-        if ok {
-            break;
-        }
+    if !ring(core, &a, &req).await {
+        // the switch's own timeout: the job is answered at once, the A-leg's hangup
+        // sequence (and its loopback partner's) follows
+        let cause = a.with(|s| s.hangup_cause.clone().unwrap_or_default());
+        return (format!("-ERR {cause}\n"), After::Report(a));
     }
     if a.hungup() {
+        // hung up by the far end (or anyone else) while ringing: the A-leg's own thread
+        // has reached CHANNEL_HANGUP_COMPLETE by the time the originate notices; it is
+        // destroyed only once the job has been answered
+        a.report(false);
         let cause = a.with(|s| s.hangup_cause.clone().unwrap_or_default());
         return (format!("-ERR {cause}\n"), After::Report(a));
     }
@@ -541,8 +436,54 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
         &[("Direction", "RECV".to_string())],
         &[],
     );
-    let apps = dest_apps(&req);
+    let apps = dest_apps(&core.cfg, &req);
     (format!("+OK {uuid}\n"), After::Run(a, apps))
+}
+
+/// `<id>` of `user/<id>[@<domain>]`.
+fn user_id(ext: &str) -> &str {
+    ext.split('@').next().unwrap_or(ext)
+}
+
+/// Wait for the A-leg to be answered or hung up. false: the originate's own timeout hung it
+/// up. As switch_ivr_originate, timeouts count whole seconds of the wall clock
+/// (`switch_epoch_time_now`): `originate_timeout` T ends the call T-1 to T seconds after
+/// the start (`elapsed >= T`), `leg_timeout` and `leg_progress_timeout` T to T+1 seconds
+/// after (`elapsed > T`).
+async fn ring(core: &Arc<Core>, a: &Sess, req: &OrigReq) -> bool {
+    let num = |k: &str| var(req, k).and_then(|v| v.trim().parse::<i64>().ok());
+    let start_s = core.now_us().div_euclid(1_000_000);
+    let at = |secs: i64| (start_s + secs) * 1_000_000;
+    let ot = at(num("originate_timeout").filter(|v| *v > 0).unwrap_or(60));
+    let lt = num("leg_timeout").filter(|v| *v > 0).map(|v| at(v + 1));
+    let lpt = num("leg_progress_timeout")
+        .filter(|v| *v > 0)
+        .map(|v| at(v + 1));
+    loop {
+        let mut limits = vec![(ot, "NO_ANSWER")];
+        if let Some(l) = lt {
+            limits.push((l, "ALLOTTED_TIMEOUT"));
+        }
+        if let Some(p) = lpt {
+            if !a.with(|s| s.caller.progress_us > 0) {
+                limits.push((p, "PROGRESS_TIMEOUT"));
+            }
+        }
+        limits.sort();
+        let (deadline, cause) = limits[0];
+        let now = core.now_us();
+        if now >= deadline {
+            a.hangup(cause, "switch");
+            return false;
+        }
+        let left_ms = ((deadline - now) as u64).div_ceil(1000);
+        let done = a
+            .wait_until(Some(left_ms), |s| s.is_hungup() || s.caller.answered_us > 0)
+            .await;
+        if done {
+            return true;
+        }
+    }
 }
 
 impl Sess {

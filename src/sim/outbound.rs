@@ -115,9 +115,6 @@ pub async fn socket_app(sess: &Sess, arg: &str) {
             s.socket_closed = false;
         });
     }
-    if let Some(c) = sess.with(|s| s.pending_hangup.clone()) {
-        sess.hangup(&c, "switch");
-    }
     if !sess.hungup() {
         // Transfer / bridge / CS_PARK (park_after_bridge) out of the socket app: the
         // socket app returns, the connection stays open and the session task goes

@@ -1,9 +1,9 @@
 //! A channel's session task: runs its application list (dialplan or `&app`),
-//! handles transfers (into the simulated contexts: `trace`, `contactd-acd`, or a
-//! subscriber's behaviour), uuid_bridge requests, CS_PARK after a bridge and
-//! deferred loopback hangups, then hangs up and runs the reporting / destroy
-//! sequence. Also the phantom far end of single-leg endpoints (FreeTDM, SIP
-//! gateway, user/): the behaviour's apps act directly on the A-leg.
+//! handles transfers (into the configured contexts, the built-in `trace` and
+//! `contactd-acd`, or a subscriber's behaviour), uuid_bridge requests, CS_PARK after a
+//! bridge, then hangs up and runs the reporting / destroy sequence. Also the phantom far
+//! end of single-leg endpoints (FreeTDM, SIP gateway, user/): the behaviour's apps act
+//! directly on the A-leg.
 
 use super::apps::{park_state, run_app};
 use super::channel::Cs;
@@ -14,21 +14,9 @@ fn new_app_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Resolve an extension in a context to apps.
+/// Resolve an extension in a context to apps (None: no route).
 pub fn resolve(sess: &Sess, ext: &str, ctx: &str) -> Option<Apps> {
-    if ctx == "trace" {
-        let addr = sess
-            .core
-            .cfg
-            .trace_socket_addr
-            .clone()
-            .unwrap_or_else(|| "127.0.0.1:8084".into());
-        return dialplan::trace_ext(ext, &addr);
-    }
-    if ctx == dialplan::CONTACTD_ACD {
-        return dialplan::contactd_acd(ext);
-    }
-    Some(dialplan::behaviour_apps(&sess.core.cfg.behaviour_for(ext)))
+    dialplan::route(&sess.core.cfg, ext, ctx)
 }
 
 /// switch_ivr_session_transfer: a new caller profile (destination, dialplan and
@@ -106,22 +94,11 @@ pub async fn run_channel(sess: Sess, apps: Apps) {
         let Some((app, arg)) = apps.pop_front() else {
             break;
         };
-        if let Some(cause) = sess.with(|s| s.pending_hangup.clone()) {
-            if app == "hangup" {
-                let id = new_app_uuid();
-                fire_exec_pair(&sess, &app, &arg, &id);
-            }
-            sess.hangup(&cause, "switch");
-            break;
-        }
         if app == "socket" {
             super::outbound::socket_app(&sess, &arg).await;
             continue;
         }
         run_app(&sess, &app, &arg, &new_app_uuid()).await;
-    }
-    if let Some(cause) = sess.with(|s| s.pending_hangup.clone()) {
-        sess.hangup(&cause, "switch");
     }
     if !sess.hungup() {
         let by = if sess.with(|s| s.far_end) {
@@ -132,38 +109,6 @@ pub async fn run_channel(sess: Sess, apps: Apps) {
         sess.hangup("NORMAL_CLEARING", by);
     }
     sess.report(true);
-}
-
-fn fire_exec_pair(sess: &Sess, app: &str, arg: &str, id: &str) {
-    use super::session::Vars;
-    sess.modify(|s| {
-        s.set_var("current_application", app);
-        s.set_var("current_application_data", arg);
-    });
-    let src = ("switch_core_session.c", "switch_core_session_exec", 2944);
-    sess.fire(
-        "CHANNEL_EXECUTE",
-        src,
-        Vars::Yes,
-        &[],
-        &[
-            ("Application", app.to_string()),
-            ("Application-Data", arg.to_string()),
-            ("Application-UUID", id.to_string()),
-        ],
-    );
-    sess.fire(
-        "CHANNEL_EXECUTE_COMPLETE",
-        ("switch_core_session.c", "switch_core_session_exec", 2967),
-        Vars::Yes,
-        &[],
-        &[
-            ("Application", app.to_string()),
-            ("Application-Data", arg.to_string()),
-            ("Application-Response", "_none_".to_string()),
-            ("Application-UUID", id.to_string()),
-        ],
-    );
 }
 
 /// Phantom far end acting on the A-leg `a` (no channel of its own).
@@ -199,13 +144,15 @@ pub async fn run_phantom(a: Sess, apps: Apps) {
                 a.wait_until(None, |s| s.is_hungup()).await;
             }
             "playback" => {
-                let ms = super::media::duration_ms_with(
-                    &arg,
-                    a.core.cfg.default_playback_ms,
-                    &a.core.cfg.media_ms,
-                );
+                // the far end speaks (heard by a `record` on the A-leg)
+                let len = super::media::open(&a.core.cfg, &a.core.cfg.sounds_dir, &arg);
+                let ms = match len {
+                    Some(super::media::Length::Ms(ms)) => Some(ms),
+                    Some(super::media::Length::Endless) => None,
+                    None => continue,
+                };
                 a.modify(|s| s.far_speaking = true);
-                a.wait_until(Some(ms), |s| s.is_hungup()).await;
+                a.wait_until(ms, |s| s.is_hungup()).await;
                 a.modify(|s| s.far_speaking = false);
             }
             _ => {}

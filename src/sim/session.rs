@@ -92,9 +92,11 @@ impl Sess {
             ev.add(k, v.clone());
         }
         let other = st.bridged_to.as_ref().and_then(|u| {
-            self.core
-                .chan(u)
-                .map(|c| lock(&c.st).clone())
+            st.bridge_profile
+                .as_deref()
+                .filter(|p| &p.uuid == u)
+                .cloned()
+                .or_else(|| self.core.chan(u).map(|c| lock(&c.st).clone()))
                 .or_else(|| st.other_snap.as_deref().cloned())
         });
         st.add_headers_other(&mut ev, vars == Vars::Yes, other.as_ref());
@@ -126,6 +128,25 @@ impl Sess {
                 s.state = cs;
             }
         });
+        // switch_channel_perform_set_running_state: an inbound channel's call state follows
+        // (RINGING in CS_ROUTING, even when answered, as after a transfer; ACTIVE once
+        // answered, EARLY with early media)
+        let (inbound, answered, early) = self.with(|s| {
+            (
+                s.direction == "inbound",
+                s.caller.answered_us > 0,
+                s.caller.progress_media_us > 0,
+            )
+        });
+        if inbound && (cs as i32) < (Cs::Hangup as i32) {
+            if cs == Cs::Routing {
+                self.set_callstate("RINGING");
+            } else if answered {
+                self.set_callstate("ACTIVE");
+            } else if early {
+                self.set_callstate("EARLY");
+            }
+        }
         self.fire(
             "CHANNEL_STATE",
             (
@@ -251,8 +272,8 @@ impl Sess {
     }
 
     /// Hang up with a cause. Fires CHANNEL_HANGUP; the session task then runs the
-    /// reporting sequence. Propagates to the loopback partner; a leg bridged to
-    /// this one sees its bridge end (`peer_gone`) and decides for itself.
+    /// reporting sequence, which hangs up the loopback partner; a leg bridged to
+    /// this one (or to the partner) sees its bridge end (`peer_gone`) and decides for itself.
     pub fn hangup(&self, cause: &str, by: &str) {
         let now = self.core.now_us();
         let apply = |s: &mut ChanState| {
@@ -312,6 +333,7 @@ impl Sess {
             let snap = self.with(|s| {
                 let mut c = s.clone();
                 c.other_snap = None;
+                c.bridge_profile = None;
                 Box::new(c)
             });
             Sess::new(self.core.clone(), ch).modify(|s| {
@@ -321,35 +343,50 @@ impl Sess {
                 }
             });
         }
+        // mod_loopback's kill_channel unlinks the other leg at once: a bridge it is in ends
+        // now (its bridged leg decides what comes next); the other leg itself is hung up
+        // by this one's CS_HANGUP handler (`report`)
         if let Some(ch) = partner.as_ref().and_then(|u| self.core.chan(u)) {
-            let o = Sess::new(self.core.clone(), ch);
-            let by2 = if by == "party" { "party" } else { "switch" };
-            let deferred = o.modify(|s| {
-                if s.far_end
-                    && s.running == Cs::Execute
-                    && !s.is_hungup()
-                    && s.bridged_to.is_none()
-                    && s.caller.answered_us > 0
-                    && s.cur_app.as_deref() != Some("park")
-                    && cause == "NORMAL_CLEARING"
-                {
-                    s.pending_hangup = Some(cause.to_string());
-                    true
-                } else {
-                    false
-                }
-            });
-            if !deferred {
-                o.hangup(cause, by2);
-            }
+            super::bridge::leave_bridge(&Sess::new(self.core.clone(), ch), None);
+        }
+    }
+
+    /// mod_loopback's on_hangup: the other leg of a loopback pair is hung up with this
+    /// leg's cause.
+    fn hangup_partner(&self) {
+        let (partner, cause, by) = self.with(|s| {
+            (
+                s.partner.clone(),
+                s.hangup_cause
+                    .clone()
+                    .unwrap_or_else(|| "NORMAL_CLEARING".into()),
+                s.hangup_by.clone(),
+            )
+        });
+        if let Some(ch) = partner.as_ref().and_then(|u| self.core.chan(u)) {
+            let by = if by.as_deref() == Some("party") {
+                "party"
+            } else {
+                "switch"
+            };
+            Sess::new(self.core.clone(), ch).hangup(&cause, by);
         }
     }
 
     /// The CS_HANGUP .. CS_DESTROY sequence. `destroy=false` stops after
     /// CHANNEL_HANGUP_COMPLETE (outbound socket with linger keeps the channel).
     pub fn report(&self, destroy: bool) {
+        // once per channel: a session task that finds its channel already reported (by the
+        // socket application, by a failed originate) only destroys it
+        if self.modify(|s| std::mem::replace(&mut s.reported, true)) {
+            if destroy {
+                self.destroy();
+            }
+            return;
+        }
         self.set_running(Cs::Hangup);
         self.set_callstate("HANGUP");
+        self.hangup_partner();
         // CS_HANGUP removes the media bugs: a record_session file is closed here
         super::ivr::stop_record_session(self);
         self.set_running(Cs::Reporting);

@@ -77,7 +77,7 @@ pool_size = 6
 grace_seconds = 1
 
 [prompts]
-dir = "{d}/prompts"
+dir = "{prompts}"
 language = "en"
 
 [campaigns]
@@ -123,6 +123,7 @@ max_wait_seconds = 0
         pg = e.pg_url,
         lines = CAMPAIGN_LINES,
         smtp = e.smtp_port,
+        prompts = crate::prompts::dir().display(),
     );
     let daemon = format!("[daemon]\ninstance = \"chaos-1\"\nrecordings_dir = \"{d}/recordings\"\n");
     let with_spool = format!("{daemon}spool_dir = \"{d}/spool\"\n{body}");
@@ -135,7 +136,7 @@ max_wait_seconds = 0
 
 /// Write the config (and the directories it names); checks it as `check-config` would.
 pub fn write_config(e: &Endpoints) -> Result<PathBuf, String> {
-    for sub in ["recordings", "spool", "prompts/en", "campaigns"] {
+    for sub in ["recordings", "spool", "campaigns"] {
         std::fs::create_dir_all(e.dir.join(sub)).map_err(|x| x.to_string())?;
     }
     let text = config_text(e);

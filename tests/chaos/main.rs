@@ -16,6 +16,8 @@
 mod daemon;
 mod faults;
 mod metrics;
+#[path = "../common/prompts.rs"]
+mod prompts;
 mod services;
 mod traffic;
 

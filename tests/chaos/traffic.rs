@@ -20,7 +20,7 @@ pub const TIME_SCALE: f64 = 0.2;
 pub const SUBSCRIBERS: usize = 300;
 /// The message, simulated ms (a real WAV of this length).
 pub const MESSAGE_MS: u64 = 4000;
-/// Every other prompt (the sim's `default_playback_ms`).
+/// Every prompt (the generated ones, each played this long).
 pub const PROMPT_MS: u64 = 1500;
 /// Dead air a party bears before hanging up (simulated ms).
 pub const SILENCE_PATIENCE_MS: u64 = 30_000;
@@ -99,7 +99,7 @@ pub fn sim_config() -> SimConfig {
             after: AfterAnswer::Stay,
         },
         agents,
-        default_playback_ms: PROMPT_MS,
+        media_ms: crate::prompts::lengths(PROMPT_MS),
         // a dropped outbound socket ends its call as on a real switch
         socket_close_ends_park: true,
         ..Default::default()

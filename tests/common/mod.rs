@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod faultproxy;
+pub mod prompts;
 pub mod smtp;
 
 use std::net::SocketAddr;
@@ -75,14 +76,15 @@ pool_size = 4
 [shutdown]
 grace_seconds = 5
 [prompts]
-dir = "/usr/share/contactd/prompts"
+dir = "{}"
 language = "en"
 "#,
             esl.ip(),
             esl.port(),
             redis_url(),
             self.prefix,
-            self.db_url()
+            self.db_url(),
+            prompts::dir().display()
         );
         for (name, channels, dial) in trunks {
             text.push_str(&format!(
@@ -146,4 +148,23 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The words contactd composed into a `file_string://` playback in a logged command, as the
+/// names of its number prompts without folder or extension ("n1f thousand_1 n200" is "одна
+/// тысяча двести"); None if the line plays no composed words.
+pub fn spoken(line: &str) -> Option<String> {
+    let at = line.find("file_string://")? + "file_string://".len();
+    let list = line[at..].split([' ', ';', '\n']).next()?;
+    let words: Vec<&str> = list
+        .split('!')
+        .filter_map(|p| p.rsplit_once("/num/").map(|(_, w)| w))
+        .map(|w| w.trim_end_matches(".wav"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Did one of `lines` play exactly these composed words?
+pub fn said(lines: &[String], words: &str) -> bool {
+    lines.iter().any(|l| spoken(l).as_deref() == Some(words))
 }

@@ -75,7 +75,11 @@ pool_size = 4
 grace_seconds = 1
 [campaigns]
 trunk = "e1"
+[prompts]
+dir = "{prompts}"
+language = "en"
 "#,
+            prompts = common::prompts::dir().display(),
             esl = o.sim.esl_addr().port(),
             channels = o.trunk_channels,
             reconnect_min = o.reconnect_ms.0,
@@ -182,6 +186,15 @@ pub fn dialed(series: u32, i: usize) -> String {
     format!("8916{series:03}{i:04}")
 }
 
+/// The campaign message of these tests: a virtual file for the simulator (which refuses a file
+/// that exists neither on disk nor in its `media_ms`), as long as [`message`] says.
+pub const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/msg.wav";
+
+/// `SimConfig::media_ms` with [`MESSAGE`] lasting `ms`.
+pub fn message(ms: u64) -> std::collections::HashMap<String, u64> {
+    std::collections::HashMap::from([(MESSAGE.to_string(), ms)])
+}
+
 /// Imports `phones` as list `list_number` and starts a campaign over `lines` lines that
 /// dials at any hour, tries twice, retries after 1 s. Returns the campaign id.
 pub async fn start_campaign(
@@ -221,12 +234,7 @@ pub async fn start_campaign(
             retry_no_answer_s: 1,
             ring_s: 10,
             lines,
-            ..NewCampaign::with_defaults(
-                &config.campaigns,
-                i32::from(list_number),
-                "/var/lib/contactd/recordings/campaigns/msg.wav",
-                "cli",
-            )
+            ..NewCampaign::with_defaults(&config.campaigns, i32::from(list_number), MESSAGE, "cli")
         })
         .await
         .unwrap();

@@ -10,8 +10,10 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::hangup::{self, EndedBy};
 use super::{ms_to_time, now_ms, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
 use crate::core::channels::SwitchEvent;
+use crate::core::speech;
 use crate::esl::commands::PhoneNumber;
 use crate::esl::control::{CallWatch, WatchEvent};
 use crate::store::acd::Abandoned;
@@ -76,6 +78,8 @@ struct Caller {
     next_check: Instant,
     renew_at: Instant,
     hung_up: bool,
+    /// Who ended the call, once the caller's channel is seen gone (`calls.hungup_by`).
+    ended_by: Option<EndedBy>,
 }
 
 pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
@@ -90,6 +94,7 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
         next_check: Instant::now(),
         renew_at: Instant::now(),
         hung_up: false,
+        ended_by: None,
     };
     match start {
         Start::Fresh => c.music().await,
@@ -132,6 +137,8 @@ pub async fn gone_unseen(acd: &Acd, call: &str) {
     if let Ok(u) = Uuid::parse_str(call) {
         let _ = acd.inner.records.ended(u, outcome, ms_to_time(now)).await;
     }
+    // Nobody saw who hung up: not guessed.
+    acd.record_hungup_by(call, EndedBy::Unknown).await;
     persist!("forget the caller", call, store.del_meta(call));
     let _ = store.release_claim(call).await;
 }
@@ -177,9 +184,13 @@ impl Caller {
     }
 
     async fn on_event(&mut self, ev: SwitchEvent) -> Next {
+        // The caller's own events come in the switch's order: its hang-up before its bridge
+        // ends is the caller's doing; the bridge ending first is the operator's (`hangup`).
+        let ends = hangup::ends_talk(&self.call, &ev);
         match ev {
             SwitchEvent::Hangup(_) => {
                 self.hung_up = true;
+                self.ended_by = ends;
                 self.caller_left().await;
                 Next::Done
             }
@@ -217,7 +228,9 @@ impl Caller {
         {
             Some(true) => self.resume().await,
             Some(false) => {
+                // Gone while the link was down: who hung up was not seen.
                 self.hung_up = true;
+                self.ended_by = Some(EndedBy::Unknown);
                 self.caller_left().await;
                 Next::Done
             }
@@ -437,13 +450,22 @@ impl Caller {
     async fn announce(&self, queue: &str, position: u64) {
         let wait = self.acd.estimated_wait(queue, position).await;
         let minutes = wait.as_secs().div_ceil(60).max(1);
-        let lang = self.acd.inner.config.prompts.language.clone();
+        let lang = speech::Lang::parse(&self.acd.inner.config.prompts.language)
+            .unwrap_or(speech::Lang::Ru);
+        let spoken =
+            |words: Vec<String>| speech::file_string(words.iter().map(|w| self.acd.prompt(w)));
         self.break_media().await;
         let steps = [
             ("playback", self.acd.prompt("acd_position")),
-            ("say", format!("{lang} number pronounced {position}")),
+            (
+                "playback",
+                spoken(speech::number(lang, position, speech::Gender::Masc)),
+            ),
             ("playback", self.acd.prompt("acd_wait_minutes")),
-            ("say", format!("{lang} number pronounced {minutes}")),
+            (
+                "playback",
+                spoken(speech::count(lang, minutes, speech::MINUTE)),
+            ),
             ("playback", self.acd.cfg().music_on_hold.clone()),
         ];
         for (app, arg) in steps {
@@ -507,8 +529,9 @@ impl Caller {
                 }))) if application_uuid.as_deref() == Some(app.as_str()) => {
                     return digits.filter(|_| read_result.as_deref() == Some("success"));
                 }
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) => {
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => {
                     self.hung_up = true;
+                    self.ended_by = Some(EndedBy::caller_hung_up(&h.cause));
                     return None;
                 }
                 Ok(Some(_)) => {}
@@ -527,8 +550,9 @@ impl Caller {
                 WatchEvent::Switch(SwitchEvent::ExecuteComplete {
                     application_uuid, ..
                 }) if application_uuid.as_deref() == Some(app.as_str()) => return,
-                WatchEvent::Switch(SwitchEvent::Hangup(_)) => {
+                WatchEvent::Switch(SwitchEvent::Hangup(h)) => {
                     self.hung_up = true;
+                    self.ended_by = Some(EndedBy::caller_hung_up(&h.cause));
                     return;
                 }
                 _ => {}
@@ -612,6 +636,16 @@ impl Caller {
                 "goodbye"
             };
             self.play_and_wait(&self.acd.prompt(bye)).await;
+        }
+        // Prompts played to the end: contactd hangs up. A hang-up heard meanwhile was the
+        // caller's.
+        let by = if self.hung_up {
+            self.ended_by.unwrap_or(EndedBy::Unknown)
+        } else {
+            EndedBy::Contactd
+        };
+        self.acd.record_hungup_by(&self.call, by).await;
+        if !self.hung_up {
             let _ = self.link().hangup(&self.call, "NORMAL_CLEARING").await;
         }
         if let Some(u) = u {
@@ -624,6 +658,9 @@ impl Caller {
     async fn caller_left(&mut self) {
         let store = &self.acd.inner.store;
         let now = now_ms();
+        self.acd
+            .record_hungup_by(&self.call, self.ended_by.unwrap_or(EndedBy::Unknown))
+            .await;
         if self
             .acd
             .inner
@@ -741,6 +778,15 @@ impl Caller {
                 .ended(u, "answered", ms_to_time(now))
                 .await;
         }
+        // The operator's leg left the bridge and no transfer moves the caller: the talk was
+        // ended from the operator's side (the switch hangs the caller up after it). A transfer
+        // that could not be made (Redis away for good) is contactd's failure, not theirs.
+        let by = if target.is_some() {
+            EndedBy::Contactd
+        } else {
+            EndedBy::Operator
+        };
+        self.acd.record_hungup_by(&self.call, by).await;
         let _ = self.link().hangup(&self.call, "NORMAL_CLEARING").await;
         Next::Done
     }
