@@ -191,10 +191,7 @@ async fn scenario(
     let work = std::env::temp_dir().join(format!("contactd-demo-{}", run_id()));
     let audio_dir = work.join("messages");
     std::fs::create_dir_all(&audio_dir).map_err(|e| err("demo directory")(&e))?;
-    let result = scenario_in(
-        db_url, redis_url, prefix, &work, smtp_port, &mailbox, opts,
-    )
-    .await;
+    let result = scenario_in(db_url, redis_url, prefix, &work, smtp_port, &mailbox, opts).await;
     let _ = std::fs::remove_dir_all(&work);
     result
 }

@@ -10,7 +10,21 @@ pub fn stopping() {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
 }
 
+/// No STATUS that repeats the last, and progress of one kind (the text before `:`) at most
+/// once a second: the notify socket is a blocking datagram socket whose queue holds few
+/// messages, and a slow reader must not stall the drain that reports its progress here.
 pub fn status(text: &str) {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static LAST: Mutex<Option<(String, Instant)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((t, at)) = last.as_ref() {
+        let kind = |s: &str| s.split(':').next().unwrap_or_default().to_string();
+        if t == text || (kind(t) == kind(text) && at.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+    }
+    *last = Some((text.to_string(), Instant::now()));
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(text)]);
 }
 

@@ -120,12 +120,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Digits collected into `var`, only when `read_result` is `success`.
+    /// Digits collected into `var`, only when the read succeeded ([`read_ok`]).
     pub fn digits(&self, var: &str) -> Option<&str> {
-        (self.vars.get("read_result").map(String::as_str) == Some("success"))
+        read_ok(self.vars.get("read_result").map(String::as_str))
             .then(|| self.vars.get(var).map(String::as_str))
             .flatten()
     }
+}
+
+/// Did `play_and_get_digits` accept what was keyed? `success`, or `timeout`: enough digits
+/// but no terminator before the digit timeout (switch_ivr_read reports `timeout`, then
+/// play_and_get_digits accepts them and sets the variable only if they match).
+pub fn read_ok(read_result: Option<&str>) -> bool {
+    matches!(read_result, Some("success" | "timeout"))
 }
 
 pub trait Flow: Send {

@@ -155,7 +155,8 @@ impl Driver<'_> {
                         application_uuid.as_deref() == Some(a)
                     }) =>
                     {
-                        let digits = digits.filter(|_| read_result.as_deref() == Some("success"));
+                        let digits =
+                            digits.filter(|_| crate::core::flow::read_ok(read_result.as_deref()));
                         return Wait::Done { response, digits };
                     }
                     SwitchEvent::Hangup(h) => {
@@ -200,7 +201,9 @@ impl Driver<'_> {
             if !self.link.wait_connected(left.min(LINK_BACK)).await {
                 return Some(Wait::Lost);
             }
-            let notes = switch_notes(self.link, &uuid).await;
+            // Existence first, notes second: the script notes its result before it hangs
+            // up, so a channel found gone has its final notes (the other order races a
+            // message that ends in between).
             let exists = match self.link.api(&format!("uuid_exists {uuid}")).await {
                 Ok(b) => b.trim() == "true",
                 // Dropped again meanwhile: wait for it once more.
@@ -212,6 +215,7 @@ impl Driver<'_> {
                 }
                 Err(_) => return Some(Wait::Lost),
             };
+            let notes = switch_notes(self.link, &uuid).await;
             let Some((msg, key)) = notes else {
                 return (!exists).then_some(Wait::Lost);
             };

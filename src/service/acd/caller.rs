@@ -527,7 +527,7 @@ impl Caller {
                     read_result,
                     ..
                 }))) if application_uuid.as_deref() == Some(app.as_str()) => {
-                    return digits.filter(|_| read_result.as_deref() == Some("success"));
+                    return digits.filter(|_| crate::core::flow::read_ok(read_result.as_deref()));
                 }
                 Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => {
                     self.hung_up = true;
