@@ -305,8 +305,18 @@ async fn sigkill_leaves_nobody_in_silence_and_the_next_process_takes_over_at_onc
         common::eventually(WAIT, || async { !sim.agent_offers("2002").is_empty() }).await,
         "2002 never rang"
     );
-    // and one more, waiting: nobody is free
+    // and one more, waiting: nobody is free. Killed once it is on its way to the queue's
+    // park (a fixed pause raced the socket connection on a loaded machine).
     let waiting = d.caller(&sim, "5551003");
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.api_log()
+                .iter()
+                .any(|l| l.starts_with(&format!("sendmsg {waiting}")) && l.contains("transfer"))
+        })
+        .await,
+        "the third caller never reached the queue"
+    );
     tokio::time::sleep(Duration::from_millis(150)).await;
 
     d.sigkill().await;
