@@ -10,24 +10,7 @@ use std::io::Cursor;
 use std::process::Command;
 
 use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
-use common::smtp::{free_port, Sink};
-use serde_json::Value;
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn attachment<'a>(m: &'a Value, suffix: &str) -> &'a Value {
-    m["attachments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["filename"].as_str().unwrap().ends_with(suffix))
-        .unwrap_or_else(|| panic!("no {suffix} attachment in {:#}", m["attachments"]))
-}
+use common::smtp::{attachment, free_port, unhex, Sink};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_russian_demo_mails_a_russian_report_with_a_workbook() {

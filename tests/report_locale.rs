@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use calamine::{open_workbook_from_rs, Data, DataType, Reader, Xlsx};
 use chrono::NaiveDate;
-use common::smtp::{free_port, python, Sink};
+use common::smtp::{attachment, free_port, python, unhex, Sink};
 use common::TestEnv;
 use contactd::config::{MailConfig, SmtpTls};
 use contactd::mail::{self, Mailer};
@@ -92,22 +92,6 @@ async fn mailed(language: &str, csv_separator: Option<&str>) -> Value {
     let mut msgs = sink.messages();
     assert_eq!(msgs.len(), 1);
     msgs.remove(0)
-}
-
-fn attachment<'a>(m: &'a Value, suffix: &str) -> &'a Value {
-    m["attachments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["filename"].as_str().unwrap().ends_with(suffix))
-        .unwrap_or_else(|| panic!("no {suffix} attachment in {:#}", m["attachments"]))
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// The workbook attached to `m`, as bytes.

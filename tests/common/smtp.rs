@@ -11,6 +11,23 @@ pub struct Sink {
     _child: tokio::process::Child,
     dir: tempfile::TempDir,
 }
+/// The attachment of a parsed message whose file name ends with `suffix`.
+pub fn attachment<'a>(m: &'a Value, suffix: &str) -> &'a Value {
+    m["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["filename"].as_str().unwrap().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix} attachment in {:#}", m["attachments"]))
+}
+
+/// A binary attachment's `content_hex`, as bytes.
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
 
 pub fn python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
