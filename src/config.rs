@@ -602,6 +602,23 @@ pub struct PromptsConfig {
     pub language: String,
 }
 
+impl PromptsConfig {
+    /// The file of prompt `name` (`num/n5` for a number word) in the configured language.
+    pub fn path(&self, name: &str) -> String {
+        format!("{}/{}/{name}.wav", self.dir.display(), self.language)
+    }
+
+    /// The language numbers are spoken in (checked at load: ru or en).
+    pub fn speech_lang(&self) -> crate::core::speech::Lang {
+        crate::core::speech::Lang::parse(&self.language).unwrap_or(crate::core::speech::Lang::Ru)
+    }
+
+    /// Number words as one `file_string://` playback: heard without gaps between commands.
+    pub fn spoken(&self, words: &[String]) -> String {
+        crate::core::speech::file_string(words.iter().map(|w| self.path(w)))
+    }
+}
+
 impl Default for PromptsConfig {
     fn default() -> Self {
         Self {

@@ -29,21 +29,15 @@ pub struct InboundCalls {
 
 impl InboundCalls {
     fn prompt(&self, name: &str) -> String {
-        format!(
-            "{}/{}/{name}.wav",
-            self.config.prompts.dir.display(),
-            self.config.prompts.language
-        )
+        self.config.prompts.path(name)
     }
 
     fn lang(&self) -> speech::Lang {
-        // checked at config load: ru or en
-        speech::Lang::parse(&self.config.prompts.language).unwrap_or(speech::Lang::Ru)
+        self.config.prompts.speech_lang()
     }
 
-    /// Word prompts as one playback: the number is heard without gaps between commands.
     fn spoken(&self, words: &[String]) -> String {
-        speech::file_string(words.iter().map(|w| self.prompt(w)))
+        self.config.prompts.spoken(words)
     }
 
     /// The manager whose phone this is, if on the allow-list.

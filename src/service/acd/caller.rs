@@ -450,10 +450,9 @@ impl Caller {
     async fn announce(&self, queue: &str, position: u64) {
         let wait = self.acd.estimated_wait(queue, position).await;
         let minutes = wait.as_secs().div_ceil(60).max(1);
-        let lang = speech::Lang::parse(&self.acd.inner.config.prompts.language)
-            .unwrap_or(speech::Lang::Ru);
-        let spoken =
-            |words: Vec<String>| speech::file_string(words.iter().map(|w| self.acd.prompt(w)));
+        let prompts = &self.acd.inner.config.prompts;
+        let lang = prompts.speech_lang();
+        let spoken = |words: Vec<String>| prompts.spoken(&words);
         self.break_media().await;
         let steps = [
             ("playback", self.acd.prompt("acd_position")),

@@ -279,8 +279,7 @@ impl Acd {
     }
 
     pub(crate) fn prompt(&self, name: &str) -> String {
-        let p = &self.inner.config.prompts;
-        format!("{}/{}/{name}.wav", p.dir.display(), p.language)
+        self.inner.config.prompts.path(name)
     }
 
     /// Records who ended a caller's call (`calls.hungup_by`); see [`hangup`].
