@@ -410,6 +410,14 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
         let cause = a.with(|s| s.hangup_cause.clone().unwrap_or_default());
         return (format!("-ERR {cause}\n"), After::Report(a));
     }
+    if let Some(b) = &b {
+        // mod_loopback marks the A-leg answered from inside the B-leg's answer, whose own
+        // CHANNEL_ANSWER follows before the originating thread runs on: do not act on A
+        // (run its application, perhaps hang it up) before B's answer is marked
+        // (its call state turns ACTIVE once that event is out)
+        b.wait_until(Some(1000), |s| s.is_hungup() || s.callstate == "ACTIVE")
+            .await;
+    }
     if a.hungup() {
         // hung up by the far end (or anyone else) while ringing: the A-leg's own thread
         // has reached CHANNEL_HANGUP_COMPLETE by the time the originate notices; it is
