@@ -24,6 +24,7 @@
 pub mod accounts;
 pub mod app;
 pub mod campaign_cli;
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod demo;
