@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use crate::cli::exit::Exit;
 use crate::config::Config;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::esl::outbound;
@@ -37,13 +38,13 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// sysexits code for the binary.
-    pub fn exit_code(&self) -> i32 {
+    /// The binary's exit code.
+    pub fn exit_code(&self) -> Exit {
         match self {
-            AppError::Store(StoreError::Config(_)) => 78,
-            AppError::Store(StoreError::Migration(_)) => 65,
-            AppError::Store(_) => 69,
-            AppError::Bind { .. } => 71,
+            AppError::Store(StoreError::Config(_)) => Exit::Config,
+            AppError::Store(StoreError::Migration(_)) => Exit::DataErr,
+            AppError::Store(_) => Exit::Unavailable,
+            AppError::Bind { .. } => Exit::OsErr,
         }
     }
 }

@@ -8,36 +8,30 @@
 //! - [`store`]: PostgreSQL (records, migrations from `sql/`) and Redis (live state, Lua).
 //! - [`lists`]: contact lists (CSV import by `COPY`, `lists show`) and the do-not-call list.
 //! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows.
-//! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`.
-//! - [`campaign_cli`]: `contactd campaigns ...` (create, pause, resume, cancel, report).
-//! - [`operator_cli`]: `contactd operators ...` (operators, skills, groups, states, day times).
+//! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`: `acd` (operators, states,
+//!   screen pops, queues) and `readings` (web/messenger readings, same checks as the IVR).
+//! - [`cli`]: the subcommands' runners (campaigns, operators, setup-db) and the exit codes.
 //! - [`accounts`]: accounts, meters, readings in PostgreSQL; billing import/export CLI.
-//! - [`http_readings`]: `POST /api/v1/readings` (web/messenger readings, same checks as the IVR).
-//! - [`http_acd`]: `/api/v1/operators/*`, `/api/v1/acd/*` (operators, states, screen pops, queues).
 //! - [`app`]: composition root, systemd notify, graceful drain.
 //! - [`notify`]: systemd READY / WATCHDOG / STOPPING.
 //! - [`report`]: campaign reports: counts, the auditor's text, the per-subscriber CSV.
 //! - [`mail`]: the e-mail outbox (never loses a report) and its SMTP delivery loop.
-//! - [`demo`]: `contactd demo`, the daemon against the simulator with a scripted scenario.
-//! - [`demo_mailbox`]: a tiny in-memory SMTP receiver for the demo only.
+//! - [`demo`]: `contactd demo`, the daemon against the simulator with a scripted scenario
+//!   (and a tiny in-memory SMTP receiver for it).
+//! - [`clock`]: the one clock services read (core takes the time as an argument).
 //! - [`sim`]: the FreeSWITCH simulator (tests and demo only; shares no code with `esl`).
 pub mod accounts;
 pub mod app;
-pub mod campaign_cli;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
 pub mod demo;
-pub mod demo_acd;
-pub mod demo_mailbox;
 pub mod esl;
 pub mod http;
-pub mod http_acd;
-pub mod http_readings;
 pub mod lists;
 pub mod mail;
 pub mod notify;
-pub mod operator_cli;
 pub mod report;
 pub mod service;
 pub mod sim;

@@ -2,20 +2,14 @@
 //! Errors become sysexits codes so systemd (`RestartPreventExitStatus=78`) and scripts can
 //! tell a config typo from an unreachable database.
 
-mod setup_db;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use contactd::cli::exit::Exit;
 use contactd::config::{Config, LogConfig, LogFormat};
 use tracing::{error, info};
-
-const EX_USAGE: u8 = 64;
-const EX_UNAVAILABLE: u8 = 69;
-const EX_SOFTWARE: u8 = 70;
-const EX_CONFIG: u8 = 78;
 
 #[derive(Parser)]
 #[command(
@@ -41,7 +35,7 @@ enum Command {
     Migrate,
     /// Create the PostgreSQL roles and database (least privilege) and migrate as the owner;
     /// run as the PostgreSQL superuser: `runuser -u postgres -- contactd setup-db`.
-    SetupDb(setup_db::Args),
+    SetupDb(contactd::cli::setup_db::Args),
     /// Contact lists: import a CSV, show, list.
     Lists {
         #[command(subcommand)]
@@ -55,12 +49,12 @@ enum Command {
     /// Notification campaigns: create, ls, show, pause, resume, cancel, report.
     Campaigns {
         #[command(subcommand)]
-        cmd: contactd::campaign_cli::CampaignsCommand,
+        cmd: contactd::cli::campaigns::CampaignsCommand,
     },
     /// Operators (ACD): add, ls, skill, groups, state, day.
     Operators {
         #[command(subcommand)]
-        cmd: contactd::operator_cli::OperatorsCommand,
+        cmd: contactd::cli::operators::OperatorsCommand,
     },
     /// Accounts and meters: import billing's CSV.
     Accounts {
@@ -141,7 +135,7 @@ fn load(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
             // Logging starts anyway so the problem reaches the journal.
             init_logging(&LogConfig::default());
             error!("{e}");
-            Err(ExitCode::from(EX_CONFIG))
+            Err(ExitCode::from(Exit::Config))
         }
     }
 }
@@ -152,7 +146,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .build()
         .map_err(|e| {
             eprintln!("cannot start the async runtime: {e}");
-            ExitCode::from(EX_SOFTWARE)
+            ExitCode::from(Exit::Software)
         })
 }
 
@@ -161,7 +155,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 fn with_pool<F, Fut>(path: Option<&PathBuf>, f: F) -> Result<(), ExitCode>
 where
     F: FnOnce(Config, deadpool_postgres::Pool) -> Fut,
-    Fut: std::future::Future<Output = Result<(), (String, i32)>>,
+    Fut: std::future::Future<Output = Result<(), (String, Exit)>>,
 {
     let cfg = load(path)?;
     runtime()?.block_on(async {
@@ -169,15 +163,19 @@ where
             contactd::store::postgres::pool(cfg.postgres.url.expose(), cfg.postgres.pool_size)
                 .map_err(|e| {
                     error!("{e}");
-                    ExitCode::from(EX_CONFIG)
+                    ExitCode::from(Exit::Config)
                 })?;
         contactd::store::migrate::run(&pool).await.map_err(|e| {
             error!("database: {e}");
-            ExitCode::from(if e.is_retryable() { EX_UNAVAILABLE } else { 65 })
+            ExitCode::from(if e.is_retryable() {
+                Exit::Unavailable
+            } else {
+                Exit::DataErr
+            })
         })?;
         f(cfg, pool).await.map_err(|(msg, code)| {
             error!("{msg}");
-            ExitCode::from(code as u8)
+            ExitCode::from(code)
         })
     })
 }
@@ -188,7 +186,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(EX_USAGE)
+                ExitCode::from(Exit::Usage)
             } else {
                 ExitCode::SUCCESS
             };
@@ -220,7 +218,7 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 )
                 .map_err(|e| {
                     error!("{e}");
-                    ExitCode::from(EX_CONFIG)
+                    ExitCode::from(Exit::Config)
                 })?;
                 match contactd::store::migrate::run(&pool).await {
                     Ok(applied) if applied.is_empty() => {
@@ -234,9 +232,9 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                     Err(e) => {
                         error!("migration failed: {e}");
                         Err(ExitCode::from(if e.is_retryable() {
-                            EX_UNAVAILABLE
+                            Exit::Unavailable
                         } else {
-                            65
+                            Exit::DataErr
                         }))
                     }
                 }
@@ -244,10 +242,12 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
         }
         Command::SetupDb(args) => {
             init_logging(&LogConfig::default());
-            runtime()?.block_on(setup_db::run(args)).map_err(|e| {
-                error!("setup-db: {e}");
-                ExitCode::from(e.code)
-            })
+            runtime()?
+                .block_on(contactd::cli::setup_db::run(args))
+                .map_err(|e| {
+                    error!("setup-db: {e}");
+                    ExitCode::from(e.code)
+                })
         }
         Command::Lists { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
             contactd::lists::cli::run_lists(cmd, &cfg, &pool)
@@ -260,12 +260,12 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 .map_err(|e| (e.to_string(), e.exit_code()))
         }),
         Command::Campaigns { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
-            contactd::campaign_cli::run_campaigns(cmd, &cfg, &pool)
+            contactd::cli::campaigns::run_campaigns(cmd, &cfg, &pool)
                 .await
                 .map_err(|e| (e.to_string(), e.exit_code()))
         }),
         Command::Operators { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
-            contactd::operator_cli::run_operators(cmd, &cfg, &pool)
+            contactd::cli::operators::run_operators(cmd, &cfg, &pool)
                 .await
                 .map_err(|e| (e.to_string(), e.exit_code()))
         }),
@@ -284,7 +284,7 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
             runtime()?.block_on(async {
                 contactd::app::run(cfg).await.map_err(|e| {
                     error!("{e}");
-                    ExitCode::from(e.exit_code() as u8)
+                    ExitCode::from(e.exit_code())
                 })
             })
         }
@@ -298,11 +298,11 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 Some(p) => {
                     let text = std::fs::read_to_string(&p).map_err(|e| {
                         error!("{}: {e}", p.display());
-                        ExitCode::from(66)
+                        ExitCode::from(Exit::NoInput)
                     })?;
                     contactd::sim::SimConfig::from_toml(&text).map_err(|e| {
                         error!("{}: {e}", p.display());
-                        ExitCode::from(EX_CONFIG)
+                        ExitCode::from(Exit::Config)
                     })?
                 }
                 None => contactd::sim::SimConfig::default(),
@@ -312,7 +312,7 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
             runtime()?.block_on(async {
                 let sim = contactd::sim::Simulator::start(cfg).await.map_err(|e| {
                     error!("simulator: {e}");
-                    ExitCode::from(71)
+                    ExitCode::from(Exit::OsErr)
                 })?;
                 info!(addr = %sim.esl_addr(), "FreeSWITCH simulator listening; Ctrl-C stops it");
                 let _ = tokio::signal::ctrl_c().await;
@@ -350,7 +350,7 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                     .await
                     .map_err(|e| {
                         eprintln!("demo failed: {e:#}");
-                        ExitCode::from(EX_SOFTWARE)
+                        ExitCode::from(Exit::Software)
                     })
             })
         }

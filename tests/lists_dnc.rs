@@ -43,11 +43,11 @@ async fn add_check_and_remove_by_any_spelling() {
     }
     // a non-canonical number is an error, never "not blocked"
     let err = is_blocked(&db, "89161234567").await.unwrap_err();
-    assert_eq!(err.exit_code(), 65, "{err}");
+    assert_eq!(err.exit_code().code(), 65, "{err}");
     let err = dnc::add(&db, "9161234567 &park", "", "cli", &rules)
         .await
         .unwrap_err();
-    assert_eq!(err.exit_code(), 65, "{err}");
+    assert_eq!(err.exit_code().code(), 65, "{err}");
 
     let batch: Vec<String> = ["+79161234567", "+79161234568", "+380501234567"]
         .map(String::from)
@@ -127,12 +127,12 @@ async fn import_reports_lines_and_lists_see_the_dnc_list_as_it_is_now() {
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "phone\nabc\n").unwrap();
     let err = dnc::import(&pool, &bad, "", &rules).await.unwrap_err();
-    assert_eq!(err.exit_code(), 65, "{err}");
+    assert_eq!(err.exit_code().code(), 65, "{err}");
     assert!(err.to_string().contains("line 2"), "{err}");
     let err = dnc::import(&pool, &dir.path().join("missing.csv"), "", &rules)
         .await
         .unwrap_err();
-    assert_eq!(err.exit_code(), 66, "{err}");
+    assert_eq!(err.exit_code().code(), 66, "{err}");
 
     // a list imported now counts its contacts on the DNC list, and follows later changes
     let list = dir.path().join("list.csv");

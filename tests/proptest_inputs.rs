@@ -10,7 +10,7 @@ use contactd::accounts::import::{parse_money, parse_row, AccountRow, MAX_BALANCE
 use contactd::config::{Config, ConfigError, DialFormat, DialingConfig};
 use contactd::core::meter::AccountRules;
 use contactd::core::numbers::{is_e164, normalize};
-use contactd::http_readings::parse_submission;
+use contactd::http::readings::parse_submission;
 use contactd::lists::rows::{FileKind, Row, RowReader};
 use proptest::prelude::*;
 

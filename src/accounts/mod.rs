@@ -37,19 +37,22 @@ pub enum AccountsError {
 }
 
 impl AccountsError {
-    /// sysexits: 69 when the database is unreachable, 66 no input file, 65 bad data, 64 usage.
-    pub fn exit_code(&self) -> i32 {
+    /// The process's exit code.
+    pub fn exit_code(&self) -> crate::cli::exit::Exit {
+        use crate::cli::exit::Exit;
         match self {
-            AccountsError::Pool(_) => 69,
-            AccountsError::Postgres(e) if e.is_closed() || e.as_db_error().is_none() => 69,
-            AccountsError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => 66,
-            AccountsError::Io(_) => 74,
-            AccountsError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                66
+            AccountsError::Pool(_) => Exit::Unavailable,
+            AccountsError::Postgres(e) if e.is_closed() || e.as_db_error().is_none() => {
+                Exit::Unavailable
             }
-            AccountsError::Open { .. } => 74,
-            AccountsError::Usage(_) => 64,
-            _ => 65,
+            AccountsError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => Exit::NoInput,
+            AccountsError::Io(_) => Exit::IoErr,
+            AccountsError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Exit::NoInput
+            }
+            AccountsError::Open { .. } => Exit::IoErr,
+            AccountsError::Usage(_) => Exit::Usage,
+            _ => Exit::DataErr,
         }
     }
 }

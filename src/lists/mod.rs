@@ -123,17 +123,18 @@ pub enum ListError {
 }
 
 impl ListError {
-    /// sysexits(3) code for the process exit status.
-    pub fn exit_code(&self) -> i32 {
+    /// The process's exit code.
+    pub fn exit_code(&self) -> crate::cli::exit::Exit {
+        use crate::cli::exit::Exit;
         match self {
-            ListError::Usage(_) => 64,                                  // EX_USAGE
-            ListError::BadFile { .. } | ListError::NoRows { .. } => 65, // EX_DATAERR
-            ListError::BadNumber { .. } => 65,                          // EX_DATAERR
-            ListError::NoInput { .. } | ListError::NoSuchList(_) => 66, // EX_NOINPUT
-            ListError::Unavailable(_) => 69,                            // EX_UNAVAILABLE
-            ListError::Db(_) => 70,                                     // EX_SOFTWARE
-            ListError::ListExists(_) => 73,                             // EX_CANTCREAT
-            ListError::Io { .. } => 74,                                 // EX_IOERR
+            ListError::Usage(_) => Exit::Usage,
+            ListError::BadFile { .. } | ListError::NoRows { .. } => Exit::DataErr,
+            ListError::BadNumber { .. } => Exit::DataErr,
+            ListError::NoInput { .. } | ListError::NoSuchList(_) => Exit::NoInput,
+            ListError::Unavailable(_) => Exit::Unavailable,
+            ListError::Db(_) => Exit::Software,
+            ListError::ListExists(_) => Exit::CantCreat,
+            ListError::Io { .. } => Exit::IoErr,
         }
     }
 }

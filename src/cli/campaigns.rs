@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use deadpool_postgres::Pool;
 
+use super::exit::Exit;
 use crate::config::Config;
 use crate::esl::commands::MediaFile;
 use crate::lists::printable;
@@ -135,12 +136,12 @@ pub enum CampaignCliError {
 }
 
 impl CampaignCliError {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
-            CampaignCliError::Invalid(_) => 65,
-            CampaignCliError::Store(StoreError::NotFound(_)) => 65,
-            CampaignCliError::Store(e) if e.is_retryable() => 69,
-            _ => 70,
+            CampaignCliError::Invalid(_) => Exit::DataErr,
+            CampaignCliError::Store(StoreError::NotFound(_)) => Exit::DataErr,
+            CampaignCliError::Store(e) if e.is_retryable() => Exit::Unavailable,
+            _ => Exit::Software,
         }
     }
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use deadpool_postgres::Pool;
 
+use super::exit::Exit;
 use crate::config::Config;
 use crate::core::acd::agent::{Agent, AgentAction, AgentInput, StateName};
 use crate::lists::printable;
@@ -54,12 +55,12 @@ pub enum OperatorCliError {
 }
 
 impl OperatorCliError {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
-            OperatorCliError::Invalid(_) => 65,
-            OperatorCliError::Store(StoreError::NotFound(_)) => 65,
-            OperatorCliError::Store(e) if e.is_retryable() => 69,
-            _ => 70,
+            OperatorCliError::Invalid(_) => Exit::DataErr,
+            OperatorCliError::Store(StoreError::NotFound(_)) => Exit::DataErr,
+            OperatorCliError::Store(e) if e.is_retryable() => Exit::Unavailable,
+            _ => Exit::Software,
         }
     }
 }

@@ -2,7 +2,6 @@
 //! local Redis and PostgreSQL (a scratch database and key prefix, removed at the end), with
 //! a scripted scenario that prints what happened and what PostgreSQL recorded.
 
-use std::fmt::Display;
 use std::time::Duration;
 
 use crate::app::App;
@@ -14,17 +13,12 @@ use crate::store::postgres::CallRecord;
 use crate::store::redis::LiveState;
 use crate::store::scratch::{run_id, ScratchDb};
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DemoError(pub(crate) String);
+mod acd;
+pub mod mailbox;
+mod script;
 
-pub(crate) fn err(what: &str) -> impl FnOnce(&dyn Display) -> DemoError + '_ {
-    move |e| DemoError(format!("{what}: {e}"))
-}
-
-pub(crate) fn say(line: impl Display) {
-    println!("{line}");
-}
+use script::{err, say};
+pub use script::{DemoError, KEY_PAUSE_MS};
 
 fn sim_config() -> sim::SimConfig {
     let mut numbers = std::collections::HashMap::new();
@@ -70,7 +64,7 @@ fn sim_config() -> sim::SimConfig {
             channels: 30,
         }],
         numbers,
-        agents: crate::demo_acd::agents(),
+        agents: acd::agents(),
         default_playback_ms: 3000,
         ..Default::default()
     }
@@ -183,7 +177,7 @@ async fn scenario(
     prefix: &str,
     opts: &Options,
 ) -> Result<(), DemoError> {
-    let mailbox = crate::demo_mailbox::Mailbox::default();
+    let mailbox = mailbox::Mailbox::default();
     let smtp_port = match opts.smtp_port {
         Some(p) => p,
         None => mailbox.start().await.map_err(|e| err("demo mailbox")(&e))?,
@@ -202,7 +196,7 @@ async fn scenario_in(
     prefix: &str,
     work: &std::path::Path,
     smtp_port: u16,
-    mailbox: &crate::demo_mailbox::Mailbox,
+    mailbox: &mailbox::Mailbox,
     opts: &Options,
 ) -> Result<(), DemoError> {
     let audio_dir = &work.join("messages");
@@ -350,7 +344,7 @@ report_time_zone = "{tz}"
     }
 
     meter_reading(&app, &sim, work).await?;
-    crate::demo_acd::operator_call(&app, &sim).await?;
+    acd::operator_call(&app, &sim).await?;
 
     say("\n4) What the simulated parties experienced (the simulator's ground truth)");
     for p in sim.ground_truth() {
@@ -386,10 +380,6 @@ report_time_zone = "{tz}"
     app.shutdown(Duration::from_secs(5)).await;
     Ok(())
 }
-
-/// Simulated ms a scripted caller waits after a prompt starts before keying, as a person
-/// does: digits keyed before `play_and_get_digits` starts listening are not collected.
-pub const KEY_PAUSE_MS: u64 = 300;
 
 /// What a manager keys on the phone for the notice short codes (301/302): PIN, listens to
 /// "Attention, recording", speaks `speak_ms`, `#`, 3 = continue, the list number, hears the
@@ -428,7 +418,7 @@ async fn campaign(
     app: &App,
     sim: &Simulator,
     work: &std::path::Path,
-    mailbox: &crate::demo_mailbox::Mailbox,
+    mailbox: &mailbox::Mailbox,
     smtp_port: u16,
     external_smtp: bool,
 ) -> Result<(), DemoError> {
@@ -552,12 +542,7 @@ async fn campaign(
 }
 
 /// Has the campaign's report left: the demo mailbox got it, or the outbox marked it sent.
-async fn report_sent(
-    app: &App,
-    id: i64,
-    mailbox: &crate::demo_mailbox::Mailbox,
-    external_smtp: bool,
-) -> bool {
+async fn report_sent(app: &App, id: i64, mailbox: &mailbox::Mailbox, external_smtp: bool) -> bool {
     if !external_smtp {
         return !mailbox.messages.lock().expect("mailbox").is_empty();
     }

@@ -15,19 +15,23 @@ use serde_json::json;
 
 use crate::app::Shared;
 
+pub mod acd;
+pub mod readings;
+
 pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/v1/switches", get(switches))
-        .merge(crate::http_readings::routes())
-        .merge(crate::http_acd::routes())
+        .merge(readings::routes())
+        .merge(acd::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,
         ));
     // An operator's screen-pop stream also takes that operator's own token.
-    let operator = crate::http_acd::operator_stream_routes().route_layer(
-        middleware::from_fn_with_state(shared.clone(), require_operator_token),
-    );
+    let operator = acd::operator_stream_routes().route_layer(middleware::from_fn_with_state(
+        shared.clone(),
+        require_operator_token,
+    ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::service::acd::OperatorCommand;
 use crate::sim::{self, Simulator};
 
-use super::demo::{err, say, DemoError, KEY_PAUSE_MS};
+use super::script::{err, say, DemoError, KEY_PAUSE_MS};
 
 /// The simulated operator phones: 1001 answers after 2 s and talks 6 s, 1002 never answers.
 pub fn agents() -> std::collections::HashMap<String, sim::Behaviour> {

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use tokio_postgres::{Client, NoTls};
 
+use super::exit::Exit;
+
 /// Debian's local socket, peer authentication: the PostgreSQL superuser is the OS user
 /// `postgres`.
 const DEFAULT_ADMIN_URL: &str = "host=/var/run/postgresql user=postgres dbname=postgres";
@@ -52,8 +54,7 @@ pub struct Args {
 #[derive(Debug)]
 pub struct Failed {
     pub message: String,
-    /// sysexits: 64 usage, 66 no input, 69 unavailable, 77 no permission, 65 data.
-    pub code: u8,
+    pub code: Exit,
 }
 
 impl std::fmt::Display for Failed {
@@ -62,7 +63,7 @@ impl std::fmt::Display for Failed {
     }
 }
 
-fn fail(code: u8, message: impl Into<String>) -> Failed {
+fn fail(code: Exit, message: impl Into<String>) -> Failed {
     Failed {
         message: message.into(),
         code,
@@ -71,10 +72,14 @@ fn fail(code: u8, message: impl Into<String>) -> Failed {
 
 fn pg(what: &str) -> impl FnOnce(tokio_postgres::Error) -> Failed + '_ {
     move |e| {
-        let code = if e.as_db_error().is_some() { 65 } else { 69 };
+        let code = if e.as_db_error().is_some() {
+            Exit::DataErr
+        } else {
+            Exit::Unavailable
+        };
         fail(
             code,
-            format!("{what}: {}", contactd::store::postgres::pg_detail(&e)),
+            format!("{what}: {}", crate::store::postgres::pg_detail(&e)),
         )
     }
 }
@@ -96,7 +101,7 @@ fn check_name(what: &str, name: &str) -> Result<(), Failed> {
         Ok(())
     } else {
         Err(fail(
-            64,
+            Exit::Usage,
             format!(
                 "--{what} {name:?}: use 1-63 lower-case letters, digits and '_', not starting \
                  with a digit or pg_"
@@ -108,11 +113,11 @@ fn check_name(what: &str, name: &str) -> Result<(), Failed> {
 /// The first line of a password file; the text never appears in a message.
 fn read_password(what: &str, path: &Path) -> Result<String, Failed> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(66, format!("--{what} {}: {e}", path.display())))?;
+        .map_err(|e| fail(Exit::NoInput, format!("--{what} {}: {e}", path.display())))?;
     let line = text.lines().next().unwrap_or("").to_string();
     if line.chars().count() < 12 {
         return Err(fail(
-            65,
+            Exit::DataErr,
             format!(
                 "--{what} {}: the first line must be a password of at least 12 characters",
                 path.display()
@@ -156,10 +161,10 @@ async fn connect(url: &str, what: &str) -> Result<Client, Failed> {
             ""
         };
         fail(
-            69,
+            Exit::Unavailable,
             format!(
                 "cannot connect to {what}: {}{hint}",
-                contactd::store::postgres::pg_detail(&e)
+                crate::store::postgres::pg_detail(&e)
             ),
         )
     })?;
@@ -198,7 +203,7 @@ pub async fn run(args: Args) -> Result<(), Failed> {
     check_name("app-role", &args.app_role)?;
     if args.owner == args.app_role {
         return Err(fail(
-            64,
+            Exit::Usage,
             "--owner and --app-role must differ: the daemon's role must not own the schema",
         ));
     }
@@ -216,7 +221,7 @@ pub async fn run(args: Args) -> Result<(), Failed> {
     let admin_cfg: tokio_postgres::Config = args
         .admin_url
         .parse()
-        .map_err(|e| fail(64, format!("--admin-url: {e}")))?;
+        .map_err(|e| fail(Exit::Usage, format!("--admin-url: {e}")))?;
     let admin = connect(&args.admin_url, "PostgreSQL as the superuser").await?;
     let me: String = admin
         .query_one("SELECT current_user::text", &[])
@@ -225,7 +230,7 @@ pub async fn run(args: Args) -> Result<(), Failed> {
         .get(0);
     if !role(&admin, &me).await?.superuser {
         return Err(fail(
-            77,
+            Exit::NoPerm,
             format!(
                 "connected as {me}, which is not a superuser; on Debian: runuser -u postgres -- \
                  contactd setup-db"
@@ -246,7 +251,7 @@ pub async fn run(args: Args) -> Result<(), Failed> {
         let r = role(&admin, name).await?;
         if r.superuser {
             return Err(fail(
-                65,
+                Exit::DataErr,
                 format!("role {name} is a superuser; pick another name for the {what} role"),
             ));
         }
@@ -284,7 +289,7 @@ pub async fn run(args: Args) -> Result<(), Failed> {
         .get(0);
     if app_in_owner {
         return Err(fail(
-            65,
+            Exit::DataErr,
             format!(
                 "role {} is a member of {}: it would hold the owner's rights; REVOKE {} FROM {} \
                  first",
@@ -386,9 +391,9 @@ pub async fn run(args: Args) -> Result<(), Failed> {
     } else {
         // As the owner, so every table and sequence is the owner's, not the superuser's.
         ddl(&db, "SET ROLE %I", &[o]).await?;
-        let applied = contactd::store::migrate::run_on(&mut db)
+        let applied = crate::store::migrate::run_on(&mut db)
             .await
-            .map_err(|e| fail(65, format!("migration failed: {e}")))?;
+            .map_err(|e| fail(Exit::DataErr, format!("migration failed: {e}")))?;
         db.batch_execute("RESET ROLE")
             .await
             .map_err(pg("RESET ROLE"))?;

@@ -1,0 +1,53 @@
+//! The process's exit codes, from sysexits.h: systemd (`RestartPreventExitStatus=78`) and
+//! scripts tell a config typo from an unreachable database by them.
+
+/// Why contactd (or one of its subcommands) exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Ok = 0,
+    /// EX_USAGE: wrong arguments.
+    Usage = 64,
+    /// EX_DATAERR: the input (a CSV, a number) is wrong.
+    DataErr = 65,
+    /// EX_NOINPUT: a named file or list does not exist.
+    NoInput = 66,
+    /// EX_UNAVAILABLE: PostgreSQL, Redis or a switch cannot be reached (try again later).
+    Unavailable = 69,
+    /// EX_SOFTWARE: a bug or an unexpected answer.
+    Software = 70,
+    /// EX_OSERR: the operating system refused (a runtime, a signal handler).
+    OsErr = 71,
+    /// EX_CANTCREAT: what was to be created already exists.
+    CantCreat = 73,
+    /// EX_IOERR: reading or writing a file failed.
+    IoErr = 74,
+    /// EX_NOPERM: not allowed (e.g. setup-db not run as the PostgreSQL superuser).
+    NoPerm = 77,
+    /// EX_CONFIG: the configuration is wrong; restarting will not help.
+    Config = 78,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+
+    #[test]
+    fn codes_are_sysexits() {
+        assert_eq!(Exit::Usage.code(), 64);
+        assert_eq!(Exit::Unavailable.code(), 69);
+        assert_eq!(Exit::Config.code(), 78);
+    }
+}

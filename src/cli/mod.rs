@@ -1,0 +1,7 @@
+//! Thin runners for the subcommands: parse what the user typed, call the stores and
+//! services, print, and map failures to an [`exit::Exit`] code.
+
+pub mod campaigns;
+pub mod exit;
+pub mod operators;
+pub mod setup_db;
