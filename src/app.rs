@@ -53,7 +53,7 @@ impl AppError {
 /// start timeout is 90 s.
 const STORES_WAIT: Duration = Duration::from_secs(60);
 
-/// What the HTTP handlers and tests read.
+/// What a running daemon holds, for its tasks and for tests to read.
 pub struct Shared {
     pub config: Arc<Config>,
     pub links: Vec<SwitchLink>,
@@ -234,7 +234,15 @@ impl App {
             accept_rx,
             shared.outbound_live.clone(),
         )));
-        let router = crate::http::router(shared.clone());
+        let router = crate::http::router(Arc::new(crate::http::HttpState {
+            config: shared.config.clone(),
+            links: shared.links.clone(),
+            pool: shared.pool.clone(),
+            live: shared.live.clone(),
+            outbound_live: shared.outbound_live.clone(),
+            draining: shared.draining.clone(),
+            acd: shared.acd.clone(),
+        }));
         let mut http_stop = final_rx.clone();
         tasks.push(tokio::spawn(async move {
             let served = axum::serve(http_listener, router)

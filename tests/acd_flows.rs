@@ -311,8 +311,8 @@ async fn ivr_hand_over_pops_the_customer_card_on_the_operators_screen() {
         .await
         .unwrap();
     // The operator's desktop holds their own token: it opens their stream, not another's.
-    let own = contactd::http::operator_token("test-token-0123456789", "op1001");
-    let other = contactd::http::operator_token("test-token-0123456789", "op1002");
+    let own = contactd::http::auth::operator_token("test-token-0123456789", "op1001");
+    let other = contactd::http::auth::operator_token("test-token-0123456789", "op1002");
     let refused = reqwest::Client::builder()
         .no_proxy()
         .build()

@@ -149,7 +149,7 @@ async fn operators_skills_and_state_changes() {
     let token = cli.ok(&["token", "alice"]).await;
     assert_eq!(
         token.trim(),
-        contactd::http::operator_token("0123456789abcdef-secret", "alice")
+        contactd::http::auth::operator_token("0123456789abcdef-secret", "alice")
     );
     assert!(cli
         .refused(&["token", "nobody"])

@@ -261,7 +261,7 @@ pub async fn run_operators(
             }
             println!(
                 "{}",
-                crate::http::operator_token(cfg.http.token.expose(), &o.login)
+                crate::http::auth::operator_token(cfg.http.token.expose(), &o.login)
             );
         }
         OperatorsCommand::AddGroup { name } => {

@@ -26,7 +26,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use crate::app::Shared;
+use super::HttpState;
 use crate::cli::operators::{check_name, check_new_operator};
 use crate::service::acd::types::{AcdError, OperatorCommand, TransferMode};
 use crate::store::operators::{Operator, Operators};
@@ -37,7 +37,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Most callbacks one request lists.
 const MAX_CALLBACKS: i64 = 1000;
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route(
             "/api/v1/operators",
@@ -57,7 +57,7 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 /// The screen-pop stream, behind its own check (the API token or the operator's token).
-pub fn operator_stream_routes() -> Router<Arc<Shared>> {
+pub fn operator_stream_routes() -> Router<Arc<HttpState>> {
     Router::new().route("/api/v1/operators/{login}/events", get(events))
 }
 
@@ -146,14 +146,14 @@ fn call_of(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
     Uuid::try_parse(&s).map_err(|_| ApiError::invalid(format!("call {s:?}: not a UUID")))
 }
 
-async fn operator(shared: &Shared, login: &str) -> ApiResult<Operator> {
+async fn operator(shared: &HttpState, login: &str) -> ApiResult<Operator> {
     Operators::new(shared.pool.clone())
         .get(login)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("operator {login}")))
 }
 
-async fn list_operators(State(shared): State<Arc<Shared>>) -> ApiResult {
+async fn list_operators(State(shared): State<Arc<HttpState>>) -> ApiResult {
     Ok(Json(shared.acd.operators().await?).into_response())
 }
 
@@ -165,7 +165,7 @@ struct NewOperator {
     endpoint: String,
 }
 
-async fn create_operator(State(shared): State<Arc<Shared>>, bytes: Bytes) -> ApiResult {
+async fn create_operator(State(shared): State<Arc<HttpState>>, bytes: Bytes) -> ApiResult {
     let new: NewOperator = body(&bytes)?;
     let name = new.name.trim();
     check_new_operator(&new.login, name, &new.endpoint).map_err(ApiError::invalid)?;
@@ -199,7 +199,7 @@ struct NewGroup {
     name: String,
 }
 
-async fn list_groups(State(shared): State<Arc<Shared>>) -> ApiResult {
+async fn list_groups(State(shared): State<Arc<HttpState>>) -> ApiResult {
     let groups: Vec<_> = Operators::new(shared.pool.clone())
         .groups()
         .await?
@@ -210,7 +210,7 @@ async fn list_groups(State(shared): State<Arc<Shared>>) -> ApiResult {
 }
 
 /// A new routing group; a queue (`[acd.queue.NAME] group = ...`) routes to it.
-async fn create_group(State(shared): State<Arc<Shared>>, bytes: Bytes) -> ApiResult {
+async fn create_group(State(shared): State<Arc<HttpState>>, bytes: Bytes) -> ApiResult {
     let new: NewGroup = body(&bytes)?;
     crate::cli::operators::check_group(&new.name).map_err(ApiError::invalid)?;
     let created = Operators::new(shared.pool.clone())
@@ -243,7 +243,7 @@ fn skill_levels(body: &BTreeMap<String, i64>) -> Result<Vec<(String, i16)>, Stri
 
 /// Sets each named skill (others are left as they are), then updates routing.
 async fn set_skills(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<HttpState>>,
     path: Result<Path<String>, PathRejection>,
     bytes: Bytes,
 ) -> ApiResult {
@@ -280,7 +280,7 @@ struct StateChange {
 }
 
 async fn change_state(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<HttpState>>,
     path: Result<Path<String>, PathRejection>,
     bytes: Bytes,
 ) -> ApiResult {
@@ -309,7 +309,7 @@ fn parse_day(date: Option<&str>, today: NaiveDate) -> ApiResult<NaiveDate> {
 
 /// Time per state during a local day, as `contactd operators day` prints it.
 async fn day(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<HttpState>>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<DayQuery>, QueryRejection>,
 ) -> ApiResult {
@@ -340,7 +340,7 @@ async fn day(
 /// The operator's screen pops, `event: offer` with the card as JSON data. A client too slow
 /// to keep up gets `event: lagged` with `{"missed": N}` and the stream goes on.
 async fn events(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<HttpState>>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let login = login_of(path)?;
@@ -366,7 +366,7 @@ async fn events(
         .into_response())
 }
 
-async fn queues(State(shared): State<Arc<Shared>>) -> ApiResult {
+async fn queues(State(shared): State<Arc<HttpState>>) -> ApiResult {
     Ok(Json(shared.acd.queues().await?).into_response())
 }
 
@@ -393,7 +393,7 @@ struct AcdCallRecord {
 }
 
 async fn call(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<HttpState>>,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let uuid = call_of(path)?;
@@ -451,7 +451,7 @@ fn transfer_mode(s: &str) -> ApiResult<TransferMode> {
 }
 
 async fn transfer(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<HttpState>>,
     path: Result<Path<String>, PathRejection>,
     bytes: Bytes,
 ) -> ApiResult {
@@ -502,7 +502,7 @@ struct CallbackRecord {
 
 /// Callbacks, oldest request first (at most [`MAX_CALLBACKS`]), optionally of one state.
 async fn callbacks(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<HttpState>>,
     query: Result<Query<CallbacksQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::invalid(format!("query: {e}")))?;

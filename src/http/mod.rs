@@ -5,20 +5,38 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::Shared;
+use crate::config::Config;
+use crate::esl::control::SwitchLink;
+use crate::service::acd::Acd;
+use crate::store::redis::LiveState;
+use auth::{require_operator_token, require_token};
 
 pub mod acd;
+pub mod auth;
 pub mod readings;
 
-pub fn router(shared: Arc<Shared>) -> Router {
+/// What the handlers read: handed over by the composition root, owned here.
+pub struct HttpState {
+    pub config: Arc<Config>,
+    pub links: Vec<SwitchLink>,
+    pub pool: deadpool_postgres::Pool,
+    pub live: LiveState,
+    /// Calls on the outbound socket right now.
+    pub outbound_live: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set on SIGTERM: `/healthz` reports draining.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
+    pub acd: Acd,
+}
+
+pub fn router(shared: Arc<HttpState>) -> Router {
     let api = Router::new()
         .route("/api/v1/switches", get(switches))
         .merge(readings::routes())
@@ -40,83 +58,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Compares without an early exit so the token cannot be guessed byte by byte by timing.
-fn token_matches(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
-fn bearer(req: &Request) -> &str {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-}
-
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        Json(json!({"error": "missing or wrong bearer token"})),
-    )
-        .into_response()
-}
-
-async fn require_token(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let expected = shared.config.http.token.expose().as_bytes();
-    if token_matches(bearer(&req).as_bytes(), expected) {
-        next.run(req).await
-    } else {
-        unauthorized()
-    }
-}
-
-/// `/api/v1/operators/{login}/events`: the API token, or the token of that operator (so an
-/// operator's desktop holds a token that opens their own stream and nothing else).
-async fn require_operator_token(
-    State(shared): State<Arc<Shared>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let secret = shared.config.http.token.expose();
-    let given = bearer(&req).as_bytes();
-    let login = req
-        .uri()
-        .path()
-        .strip_prefix("/api/v1/operators/")
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_default();
-    let own = operator_token(secret, login);
-    let ok = !secret.is_empty()
-        && (token_matches(given, secret.as_bytes()) || token_matches(given, own.as_bytes()));
-    if ok {
-        next.run(req).await
-    } else {
-        unauthorized()
-    }
-}
-
-/// An operator's own token: HMAC-SHA256 of the login under the API token, hex. Nothing to
-/// store; changing `http.token` revokes every operator's token at once.
-pub fn operator_token(secret: &str, login: &str) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes a key of any size");
-    mac.update(b"contactd-operator:");
-    mac.update(login.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn switch_states(shared: &Shared) -> serde_json::Value {
+fn switch_states(shared: &HttpState) -> serde_json::Value {
     shared
         .links
         .iter()
@@ -140,7 +82,7 @@ fn switch_states(shared: &Shared) -> serde_json::Value {
         .into()
 }
 
-async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+async fn healthz(State(shared): State<Arc<HttpState>>) -> Response {
     let pg = shared.pool.get().await.is_ok();
     let redis = shared.live.ping().await.is_ok();
     let any_switch = shared
@@ -163,11 +105,11 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn switches(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+async fn switches(State(shared): State<Arc<HttpState>>) -> Json<serde_json::Value> {
     Json(switch_states(&shared))
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+async fn metrics(State(shared): State<Arc<HttpState>>) -> Response {
     let mut out = String::new();
     let gauge = |out: &mut String, name: &str, help: &str, kind: &str| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -250,15 +192,4 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         shared.outbound_live.load(Ordering::Relaxed)
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn token_comparison() {
-        assert!(super::token_matches(b"abc", b"abc"));
-        assert!(!super::token_matches(b"abd", b"abc"));
-        assert!(!super::token_matches(b"ab", b"abc"));
-        assert!(!super::token_matches(b"", b"abc"));
-    }
 }

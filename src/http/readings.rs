@@ -15,10 +15,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::HttpState;
 use crate::accounts::store::{self, Provenance, StoreReadingsError};
-use crate::app::Shared;
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes() -> Router<Arc<HttpState>> {
     Router::new().route("/api/v1/readings", post(submit))
 }
 
@@ -153,7 +153,7 @@ pub fn parse_submission(
     })
 }
 
-async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn submit(State(shared): State<Arc<HttpState>>, body: Bytes) -> Response {
     let acc = &shared.config.ivr;
     let rules = crate::core::meter::AccountRules {
         min_len: acc.account_min_length,
