@@ -13,6 +13,7 @@ use deadpool_postgres::Pool;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::cli::exit::Exit;
@@ -77,6 +78,8 @@ pub struct App {
     accept_stop: watch::Sender<bool>,
     final_stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The calls on the outbound socket.
+    calls: TaskTracker,
     records: JoinHandle<()>,
 }
 
@@ -228,11 +231,16 @@ impl App {
             config: config.clone(),
             node,
         });
+        let calls_tracker = TaskTracker::new();
         tasks.push(tokio::spawn(outbound::serve(
             outbound_listener,
             handler,
             accept_rx,
-            shared.outbound_live.clone(),
+            outbound::CallTasks {
+                live: shared.outbound_live.clone(),
+                tasks: calls_tracker.clone(),
+                max_calls: config.outbound.max_calls,
+            },
         )));
         let router = crate::http::router(Arc::new(crate::http::HttpState {
             config: shared.config.clone(),
@@ -262,6 +270,7 @@ impl App {
             accept_stop,
             final_stop,
             tasks,
+            calls: calls_tracker,
             records,
         })
     }
@@ -329,6 +338,16 @@ impl App {
             }
             crate::notify::status(&format!("draining: {left} calls in progress"));
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // every call task ended (or the grace is over): a handler that panicked was logged
+        // and counted out by its guard, so it cannot hold the drain
+        self.calls.close();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if tokio::time::timeout(left, self.calls.wait()).await.is_err() {
+            warn!(
+                tasks = self.calls.len(),
+                "grace period over; call tasks still running"
+            );
         }
         let _ = self.final_stop.send(true);
         for t in self.tasks {

@@ -493,12 +493,16 @@ pub struct TrunkConfig {
 pub struct OutboundConfig {
     /// Where the dialplan's `socket <addr> async full` connects.
     pub listen: String,
+    /// Calls handled at once; one more is refused (its `socket` app fails and the
+    /// dialplan goes on), so an overload cannot exhaust the daemon.
+    pub max_calls: usize,
 }
 
 impl Default for OutboundConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8084".into(),
+            max_calls: 2000,
         }
     }
 }
@@ -795,6 +799,12 @@ impl Config {
             if let Err(problem) = check_dial_template(&t.dial) {
                 bad(key("dial"), &problem);
             }
+        }
+        if self.outbound.max_calls == 0 {
+            bad(
+                "outbound.max_calls".into(),
+                "must be at least 1 (calls handled at once)",
+            );
         }
         if self.outbound.listen.parse::<SocketAddr>().is_err() {
             bad(

@@ -11,7 +11,8 @@ use std::time::Duration;
 use freeswitch_esl_tokio::{EslClient, EslEvent, EslEventStream, EslEventType, EventFormat};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tokio_util::task::TaskTracker;
+use tracing::{debug, error, info, warn};
 
 use crate::esl::commands::check_app_arg;
 
@@ -199,15 +200,46 @@ pub trait CallHandler: Send + Sync + 'static {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
 }
 
-/// Accepts calls until `shutdown`; `live` counts calls in progress (for drain and metrics).
+/// Counts a call in progress for as long as its task lives, also when the handler panics.
+struct LiveCall(Arc<AtomicUsize>);
+
+impl LiveCall {
+    fn new(live: &Arc<AtomicUsize>) -> Self {
+        live.fetch_add(1, Ordering::SeqCst);
+        LiveCall(live.clone())
+    }
+}
+
+impl Drop for LiveCall {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Where the accepted calls go: `live` counts calls in progress (for drain and metrics),
+/// `tasks` tracks their tasks (a drain waits on it), at most `max_calls` at once.
+pub struct CallTasks {
+    pub live: Arc<AtomicUsize>,
+    pub tasks: TaskTracker,
+    pub max_calls: usize,
+}
+
+/// Accepts calls until `shutdown`. A call beyond `max_calls` is refused by closing its socket
+/// at once: the switch's `socket` application then fails and its dialplan goes on (to a
+/// "busy" prompt or hangup), instead of the caller waiting on a daemon that is overloaded.
+/// A panicking handler is logged with its call and never stops the server or a drain.
 pub async fn serve(
     listener: TcpListener,
     handler: Arc<dyn CallHandler>,
     mut shutdown: watch::Receiver<bool>,
-    live: Arc<AtomicUsize>,
+    calls: CallTasks,
 ) {
     let addr = listener.local_addr().ok();
-    info!(?addr, "outbound socket server accepting calls");
+    info!(
+        ?addr,
+        max_calls = calls.max_calls,
+        "outbound socket server accepting calls"
+    );
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -219,21 +251,39 @@ pub async fn serve(
                         continue;
                     }
                 };
+                if calls.live.load(Ordering::SeqCst) >= calls.max_calls {
+                    warn!(%peer, max_calls = calls.max_calls, "outbound call refused: too many calls in progress");
+                    drop(stream);
+                    continue;
+                }
                 let handler = handler.clone();
-                let live = live.clone();
-                live.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
+                let live = LiveCall::new(&calls.live);
+                calls.tasks.spawn(async move {
+                    let _live = live;
                     let (client, events) = EslClient::accept_outbound_stream(stream);
-                    match CallSession::establish(client, events).await {
-                        Ok(session) => handler.handle(session).await,
-                        Err(e) => warn!(%peer, "outbound call could not be established: {e}"),
+                    let session = match CallSession::establish(client, events).await {
+                        Ok(session) => session,
+                        Err(e) => {
+                            warn!(%peer, "outbound call could not be established: {e}");
+                            return;
+                        }
+                    };
+                    let uuid = session.data.uuid.clone();
+                    let run = std::panic::AssertUnwindSafe(handler.handle(session));
+                    if let Err(panic) = futures_util::FutureExt::catch_unwind(run).await {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        error!(%peer, %uuid, "call handler panicked: {what}");
                     }
-                    live.fetch_sub(1, Ordering::SeqCst);
                 });
             }
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
                     info!("outbound socket server: no new calls (draining)");
+                    calls.tasks.close();
                     return;
                 }
             }

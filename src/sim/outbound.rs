@@ -108,7 +108,13 @@ pub async fn socket_app(sess: &Sess, arg: &str) {
             &[],
             &[],
         );
-        sess.modify(|s| s.in_socket = true);
+        // a connection already gone cleared CF_CONTROLLED before the park began: the park
+        // ends at once (switch_ivr_park loops only while the channel is controlled)
+        let gone = ends_park && conn.is_finished();
+        sess.modify(|s| {
+            s.in_socket = true;
+            s.socket_closed |= gone;
+        });
         park_loop(sess).await;
         sess.modify(|s| {
             s.in_socket = false;
