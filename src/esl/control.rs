@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EslError, EventFormat, EventOverflow};
+use freeswitch_esl_tokio::{
+    BgJobTracker, EslClient, EslConnectOptions, EslError, EventFormat, EventOverflow, HeaderLookup,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 
@@ -88,7 +90,8 @@ impl LinkError {
 
 #[derive(Default)]
 struct JobTable {
-    waiting: HashMap<String, oneshot::Sender<String>>,
+    /// The crate's tracker matches BACKGROUND_JOB (a global event) to our own bgapi only.
+    waiting: BgJobTracker<oneshot::Sender<String>>,
     /// BACKGROUND_JOB that arrived before `bgapi` returned its Job-UUID to us.
     early: HashMap<String, String>,
 }
@@ -363,7 +366,7 @@ impl SwitchLink {
                 return Ok(body);
             }
             let (tx, rx) = oneshot::channel();
-            jobs.waiting.insert(job.clone(), tx);
+            jobs.waiting.track(job.clone(), tx);
             rx
         };
         match tokio::time::timeout(deadline, rx).await {
@@ -375,7 +378,7 @@ impl SwitchLink {
                     .lock()
                     .expect("jobs lock")
                     .waiting
-                    .remove(&job);
+                    .cancel(&job);
                 Err(LinkError::JobTimeout(self.shared.name.clone()))
             }
         }
@@ -444,7 +447,7 @@ async fn run(
         // connection that issued them. Dropping the senders fails their waiters.
         {
             let mut jobs = shared.jobs.lock().expect("jobs lock");
-            jobs.waiting.clear();
+            jobs.waiting.retain(|_, _| false);
             jobs.early.clear();
         }
         // Down before the watchers hear of it: a watcher that then waits for the link
@@ -476,18 +479,24 @@ async fn run(
     set_status(&shared, LinkStatus::Stopped);
 }
 
-fn complete_job(shared: &Shared, name: &str, job_uuid: String, body: String) {
+fn complete_job(shared: &Shared, name: &str, ev: &freeswitch_esl_tokio::EslEvent) {
     let mut jobs = shared.jobs.lock().expect("jobs lock");
-    match jobs.waiting.remove(&job_uuid) {
-        Some(tx) => {
-            let _ = tx.send(body);
-        }
+    if let Some((tx, result)) = jobs.waiting.try_complete(ev) {
+        let _ = tx.send(result.body().unwrap_or_default().to_string());
+        return;
+    }
+    let Some(job_uuid) = ev.job_uuid() else {
+        return;
+    };
+    if jobs.early.len() < 10_000 {
         // Another client's job (BACKGROUND_JOB is global) or ours racing its reply;
         // bounded so foreign jobs cannot grow it.
-        None if jobs.early.len() < 10_000 => {
-            jobs.early.insert(job_uuid, body);
-        }
-        None => debug!(switch = %name, "dropping unmatched job {job_uuid}"),
+        jobs.early.insert(
+            job_uuid.to_string(),
+            ev.body().unwrap_or_default().to_string(),
+        );
+    } else {
+        debug!(switch = %name, "dropping unmatched job {job_uuid}");
     }
 }
 
@@ -554,8 +563,8 @@ async fn session(
                 shared.counters.events.fetch_add(1, Ordering::Relaxed);
                 let (sev, changed) = match path.handle(&ev) {
                     Routed::Ignored => continue,
-                    Routed::Job { job_uuid, body } => {
-                        complete_job(shared, &name, job_uuid, body);
+                    Routed::Job => {
+                        complete_job(shared, &name, &ev);
                         continue;
                     }
                     Routed::Channel { event, changed } => (event, changed),

@@ -12,8 +12,12 @@ use crate::core::channels::{ChannelInfo, ChannelTable, HangupInfo, SnapshotRow, 
 #[derive(Debug)]
 pub enum Routed {
     Ignored,
-    Job { job_uuid: String, body: String },
-    Channel { event: SwitchEvent, changed: bool },
+    /// A BACKGROUND_JOB: the link matches it to its bgapi.
+    Job,
+    Channel {
+        event: SwitchEvent,
+        changed: bool,
+    },
 }
 
 /// Everything contactd does with an event on the link's own task; the rest happens after
@@ -27,7 +31,7 @@ impl EventPath {
     pub fn handle(&mut self, ev: &EslEvent) -> Routed {
         match to_switch_event(ev) {
             None => Routed::Ignored,
-            Some(SwitchEvent::BackgroundJob { job_uuid, body }) => Routed::Job { job_uuid, body },
+            Some(SwitchEvent::BackgroundJob { .. }) => Routed::Job,
             Some(event) => {
                 let changed = self.table.handle_event(&event);
                 Routed::Channel { event, changed }
