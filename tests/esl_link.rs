@@ -245,3 +245,98 @@ async fn http_request(addr: std::net::SocketAddr, path: &str, headers: &str) -> 
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+/// The typed channel commands: a cause is a `HangupCause`, a uuid is checked, and a value
+/// that would append a second command never reaches the switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_channel_commands_reach_the_switch_and_injections_do_not() {
+    use contactd::esl::control::LinkError;
+    use freeswitch_esl_tokio::HangupCause;
+
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let cfg = env.config(
+        sim.esl_addr(),
+        "ClueCon",
+        &[("e1", 30, "freetdm/1/a/{number}")],
+    );
+    let trunk = cfg.trunk["e1"].clone();
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let link = app.link("fs1").unwrap().clone();
+    let live = env.live_state().await;
+    let r = place_call(
+        &link,
+        &app.shared.calls,
+        &live,
+        CallRequest {
+            uuid: contactd::esl::commands::ChannelUuid::new_random(),
+            caller_id: None,
+            trunk_name: "e1",
+            trunk: &trunk,
+            number: "5551009",
+            then: AfterAnswer::Park,
+            purpose: "test",
+            budget: "t1",
+            budget_lines: 10,
+            ring_secs: 30,
+        },
+    )
+    .await
+    .unwrap();
+    let uuid = match r {
+        DialResult::Answered(u) => u.to_string(),
+        other => panic!("{other:?}"),
+    };
+    assert!(link.exists(&uuid).await.unwrap());
+    assert!(!link
+        .exists("0b8b6a4e-5f7e-4bd9-9d5e-6b9d3c0e2a11")
+        .await
+        .unwrap());
+
+    // injections are refused before anything is sent
+    let sent_before = sim.api_log().len();
+    for (name, value) in [
+        ("contactd_x", "1\nuuid_kill"),
+        ("contactd_x", "a b"),
+        ("x y", "1"),
+        ("", "1"),
+    ] {
+        let e = link.setvar(&uuid, name, value).await.unwrap_err();
+        assert!(matches!(e, LinkError::Invalid { .. }), "{e}");
+        assert!(!e.is_retryable(), "a bad value is not worth retrying: {e}");
+    }
+    assert!(link
+        .kill(
+            &format!("{uuid}\nfsctl shutdown"),
+            HangupCause::NormalClearing
+        )
+        .await
+        .is_err());
+    assert_eq!(sim.api_log().len(), sent_before, "{:?}", sim.api_log());
+
+    // the real thing reaches the switch
+    assert!(link
+        .setvar(&uuid, "contactd_x", "42")
+        .await
+        .unwrap()
+        .starts_with("+OK"));
+    assert_eq!(sim.channel_var(&uuid, "contactd_x").as_deref(), Some("42"));
+    assert!(link
+        .kill(&uuid, HangupCause::UserBusy)
+        .await
+        .unwrap()
+        .starts_with("+OK"));
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            sim.ground_truth()
+                .iter()
+                .any(|r| r.uuid == uuid && r.hangup_cause.as_deref() == Some("USER_BUSY"))
+        })
+        .await,
+        "{:?}",
+        sim.ground_truth()
+    );
+    assert!(!link.exists(&uuid).await.unwrap());
+    app.shutdown(Duration::from_secs(2)).await;
+}

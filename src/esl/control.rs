@@ -75,6 +75,9 @@ pub enum LinkError {
     },
     #[error("switch {node} refused: {reply}")]
     Refused { node: String, reply: String },
+    /// contactd refused to send it (a bad uuid, variable name or value): never retried.
+    #[error("not sent to switch {node}: {what}")]
+    Invalid { node: String, what: String },
     #[error("switch {0}: connection lost before the background job finished")]
     JobLost(String),
     #[error("switch {0}: background job did not finish in time")]
@@ -84,7 +87,11 @@ pub enum LinkError {
 impl LinkError {
     /// Worth trying again once the link is back.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, LinkError::Esl { source, .. } if !source.is_connection_error())
+        match self {
+            LinkError::Invalid { .. } => false,
+            LinkError::Esl { source, .. } => source.is_connection_error(),
+            _ => true,
+        }
     }
 }
 
@@ -252,8 +259,7 @@ impl SwitchLink {
         if back != Ok(true) {
             return None;
         }
-        let body = self.api(&format!("uuid_exists {uuid}")).await.ok()?;
-        Some(body.trim() == "true")
+        self.exists(uuid).await.ok()
     }
 
     /// The switch's live channels now (`show channels as json`).
@@ -267,16 +273,13 @@ impl SwitchLink {
 
     /// A channel variable; None when the channel or the variable does not exist.
     pub async fn getvar(&self, uuid: &str, var: &str) -> Result<Option<String>, LinkError> {
-        let bad = |e: crate::esl::commands::InvalidValue| {
-            self.esl_err(EslError::protocol_error(e.to_string()))
-        };
-        let uuid = crate::esl::commands::ChannelUuid::parse(uuid).map_err(bad)?;
-        if !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(self.esl_err(EslError::protocol_error(format!(
-                "bad variable name {var:?}"
-            ))));
+        let uuid = self.checked(uuid)?;
+        if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(self.refused(format!("bad variable name {var:?}")));
         }
-        let body = self.api(&format!("uuid_getvar {uuid} {var}")).await?;
+        let body = self
+            .api(&freeswitch_esl_tokio::UuidGetVar::new(uuid.as_str(), var).to_string())
+            .await?;
         let v = body.trim();
         Ok((!v.is_empty() && v != "_undef_" && !v.starts_with("-ERR")).then(|| v.to_string()))
     }

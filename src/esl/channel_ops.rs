@@ -1,0 +1,66 @@
+//! Channel commands over the control link, typed: the uuid is checked, the command is built
+//! by the ESL crate's builders (`UuidKill`, `UuidBridge`, `UuidSetVar`, `UuidTransfer`)
+//! where it has one, and a hangup cause is a `HangupCause`, never free text. Services call
+//! these instead of formatting `uuid_*` strings.
+
+use freeswitch_esl_tokio::{HangupCause, UuidBridge, UuidKill, UuidSetVar};
+
+use super::commands::{ChannelUuid, InvalidValue};
+use super::control::{LinkError, SwitchLink};
+
+impl SwitchLink {
+    pub(super) fn checked(&self, uuid: &str) -> Result<ChannelUuid, LinkError> {
+        ChannelUuid::parse(uuid).map_err(|e: InvalidValue| self.refused(e.to_string()))
+    }
+
+    pub(super) fn refused(&self, why: String) -> LinkError {
+        LinkError::Invalid {
+            node: self.name().to_string(),
+            what: why,
+        }
+    }
+
+    /// `uuid_exists`: is the channel still on the switch?
+    pub async fn exists(&self, uuid: &str) -> Result<bool, LinkError> {
+        let uuid = self.checked(uuid)?;
+        Ok(self.api(&format!("uuid_exists {uuid}")).await?.trim() == "true")
+    }
+
+    /// `uuid_kill <uuid> <cause>`; the switch's reply (`+OK`, or `-ERR No such channel!`).
+    pub async fn kill(&self, uuid: &str, cause: HangupCause) -> Result<String, LinkError> {
+        let uuid = self.checked(uuid)?;
+        self.api(&UuidKill::with_cause(uuid.as_str(), cause).to_string())
+            .await
+    }
+
+    /// `uuid_bridge <a> <b>`; the switch's reply (`+OK <b>` or `-ERR …`).
+    pub async fn bridge(&self, a: &str, b: &str) -> Result<String, LinkError> {
+        let (a, b) = (self.checked(a)?, self.checked(b)?);
+        self.api(&UuidBridge::new(a.as_str(), b.as_str()).to_string())
+            .await
+    }
+
+    /// `uuid_break <uuid> all`: stops what the channel is playing, queued prompts included.
+    pub async fn break_all(&self, uuid: &str) -> Result<String, LinkError> {
+        let uuid = self.checked(uuid)?;
+        self.api(&format!("uuid_break {uuid} all")).await
+    }
+
+    /// `uuid_setvar <uuid> <name> <value>`: the name is a plain variable name and the value
+    /// one token (no spaces or line breaks), so nothing can be appended to the command.
+    pub async fn setvar(&self, uuid: &str, name: &str, value: &str) -> Result<String, LinkError> {
+        let uuid = self.checked(uuid)?;
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(self.refused(format!("bad variable name {name:?}")));
+        }
+        if value.is_empty()
+            || value
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(self.refused(format!("bad value for {name}: {value:?}")));
+        }
+        self.api(&UuidSetVar::new(uuid.as_str(), name, value).to_string())
+            .await
+    }
+}
