@@ -6,24 +6,25 @@
 //! - [`esl`]: adapter over freeswitch-esl-tokio: control link per node (reconnect +
 //!   resync), outbound socket server, event path, validated command builders.
 //! - [`store`]: PostgreSQL (records, migrations from `sql/`) and Redis (live state, Lua).
-//! - [`lists`]: contact lists (CSV import by `COPY`, `lists show`) and the do-not-call list.
+//! - [`lists`]: the do-not-call list (contact lists: `core::lists`, `store::lists`).
 //! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows.
 //! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`.
 //! - [`campaign_cli`]: `contactd campaigns ...` (create, pause, resume, cancel, report).
 //! - [`operator_cli`]: `contactd operators ...` (operators, skills, groups, states, day times).
-//! - [`accounts`]: accounts, meters, readings in PostgreSQL; billing import/export CLI.
+//! - [`cli`]: `contactd lists|dnc|accounts|readings ...` (accounts, meters, readings:
+//!   `core::accounts`, `store::accounts`).
 //! - [`http_readings`]: `POST /api/v1/readings` (web/messenger readings, same checks as the IVR).
 //! - [`http_acd`]: `/api/v1/operators/*`, `/api/v1/acd/*` (operators, states, screen pops, queues).
 //! - [`app`]: composition root, systemd notify, graceful drain.
 //! - [`notify`]: systemd READY / WATCHDOG / STOPPING.
-//! - [`report`]: campaign reports: counts, the auditor's text, the per-subscriber CSV.
-//! - [`mail`]: the e-mail outbox (never loses a report) and its SMTP delivery loop.
+//! - [`mail`]: the e-mail outbox (never loses a report), its SMTP delivery loop, and how a
+//!   campaign report reads (its counts: `core::report`, read by `store::report`).
 //! - [`demo`]: `contactd demo`, the daemon against the simulator with a scripted scenario.
 //! - [`demo_mailbox`]: a tiny in-memory SMTP receiver for the demo only.
 //! - [`sim`]: the FreeSWITCH simulator (tests and demo only; shares no code with `esl`).
-pub mod accounts;
 pub mod app;
 pub mod campaign_cli;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
@@ -38,7 +39,6 @@ pub mod lists;
 pub mod mail;
 pub mod notify;
 pub mod operator_cli;
-pub mod report;
 pub mod service;
 pub mod sim;
 pub mod store;

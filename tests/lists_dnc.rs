@@ -5,9 +5,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use contactd::cli::lists as cli;
 use contactd::config::DialingConfig;
-use contactd::lists::query::{all_lists, list_summary};
-use contactd::lists::{blocked_among, cli, dnc, import_csv, is_blocked, ImportOptions};
+use contactd::core::lists::ImportOptions;
+use contactd::lists::dnc::{self, blocked_among, is_blocked};
+use contactd::store::lists::{all_lists, import_csv, list_summary};
 use contactd::store::{migrate, postgres};
 
 fn fixture(name: &str) -> PathBuf {

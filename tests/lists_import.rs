@@ -7,9 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use contactd::cli::lists as cli;
 use contactd::config::DialingConfig;
-use contactd::lists::query::{list_problems, list_summary};
-use contactd::lists::{cli, import_csv, ImportOptions, ListError, ProblemKind};
+use contactd::core::lists::{ImportOptions, ListError, ProblemKind};
+use contactd::store::lists::{import_csv, list_problems, list_summary};
 use contactd::store::{migrate, postgres};
 use deadpool_postgres::Pool;
 

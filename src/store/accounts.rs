@@ -1,17 +1,84 @@
-//! Account lookups and the single place readings are written. Every statement is
-//! parameterised; the checks themselves live in `core::meter` and are re-run here, inside
-//! the transaction, against the meter row locked `FOR UPDATE`, so a reading accepted by the
-//! IVR a minute ago and a web form now cannot both slip past the same last value.
+//! Accounts, meters and meter readings in PostgreSQL: lookups for the IVR and the API, the
+//! single place readings are written, billing's accounts import and the readings export.
+//! Every statement is parameterised; the checks themselves live in `core::meter` (readings)
+//! and `core::accounts` (billing's rows). Readings are checked again here, inside the
+//! transaction, against the meter row locked `FOR UPDATE`, so a reading accepted by the IVR
+//! a minute ago and a web form now cannot both slip past the same last value.
+//!
+//! [`answer`] answers the meter flow's queries for the inbound adapter from these lookups.
+
+use std::io::Write;
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
+use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::AccountsError;
+use crate::config::{Config, DialingConfig};
+use crate::core::accounts::{read_accounts, AccountsFileError, ImportReport};
+use crate::core::flow::{Answer, Query};
+use crate::core::lists::shown;
 use crate::core::meter::{
     check_submission, AccountInfo, CheckedReading, LastReading, MeterInfo, MeterSpec, ReadingError,
     ReadingRules,
 };
+use crate::store::postgres::pg_detail;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    #[error("postgres: {}", pg_detail(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("postgres pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{}: cannot open: {source}", shown(path))]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl AccountsError {
+    /// sysexits: 69 when the database is unreachable, 66 no input file, 65 bad data, 64 usage.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AccountsError::Pool(_) => 69,
+            AccountsError::Postgres(e) if e.is_closed() || e.as_db_error().is_none() => 69,
+            AccountsError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => 66,
+            AccountsError::Io(_) => 74,
+            AccountsError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                66
+            }
+            AccountsError::Open { .. } => 74,
+            AccountsError::Usage(_) => 64,
+            _ => 65,
+        }
+    }
+}
+
+/// Wall-clock time where the utility is (`dialing.default_time_zone`): readings are dated
+/// and office hours judged in it, never in UTC.
+pub fn local_time(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    let tz: chrono_tz::Tz = cfg
+        .dialing
+        .default_time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Europe::Moscow);
+    now.with_timezone(&tz).naive_local()
+}
+
+/// The checks' limits from the config.
+pub fn reading_rules(cfg: &Config) -> ReadingRules {
+    ReadingRules {
+        max_daily_kwh: cfg.ivr.max_daily_kwh,
+    }
+}
 
 /// The account whose phone is `caller_e164`, when exactly one account has it.
 pub async fn account_of_caller(
@@ -184,4 +251,182 @@ pub async fn store_readings(
     }
     tx.commit().await?;
     Ok(checked)
+}
+
+/// Reads billing's file, checks every row (`core::accounts`), stores the good ones in one
+/// transaction (upserted, so next month's file updates in place).
+pub async fn import_accounts(
+    pool: &Pool,
+    path: &Path,
+    dialing: &DialingConfig,
+) -> Result<ImportReport, AccountsError> {
+    let text = std::fs::read(path).map_err(|source| AccountsError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let normalize = |p: &str| crate::core::numbers::normalize(p, dialing);
+    let (report, good) = read_accounts(&text, &normalize).map_err(|e| match e {
+        AccountsFileError::Csv(e) => AccountsError::Csv(e),
+        AccountsFileError::MissingColumn(need) => {
+            AccountsError::Usage(format!("{}: header has no column {need:?}", shown(path)))
+        }
+    })?;
+    let mut db = pool.get().await?;
+    let tx = db.transaction().await?;
+    for r in &good {
+        tx.execute(
+            "INSERT INTO accounts (number, holder, phone, balance_minor) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (number) DO UPDATE SET holder = EXCLUDED.holder,
+                 phone = EXCLUDED.phone, balance_minor = EXCLUDED.balance_minor, updated_at = now()",
+            &[&r.account, &r.holder, &r.phone, &r.balance_minor],
+        )
+        .await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO meters (account, serial, zones, digits) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account, serial) DO UPDATE SET zones = EXCLUDED.zones,
+                     digits = EXCLUDED.digits
+                 RETURNING id",
+                &[
+                    &r.account,
+                    &r.meter,
+                    &i16::from(r.zones),
+                    &i16::from(r.digits),
+                ],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "DELETE FROM meter_zones WHERE meter = $1 AND zone > $2",
+            &[&id, &i16::from(r.zones)],
+        )
+        .await?;
+        for (i, v) in r.last.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO meter_zones (meter, zone, last_value, last_date) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (meter, zone) DO UPDATE SET last_value = EXCLUDED.last_value,
+                     last_date = EXCLUDED.last_date",
+                &[&id, &(i as i16 + 1), v, &r.last_date],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// `contactd readings export --since DATE`: the pending (not replaced) readings submitted
+/// on or after DATE, as CSV for billing, oldest first, with where each came from.
+/// Writes the CSV; returns the number of readings written.
+pub async fn export_readings(
+    pool: &Pool,
+    since: NaiveDate,
+    out: impl Write,
+) -> Result<u64, AccountsError> {
+    let db = pool.get().await?;
+    let rows = db
+        .query(
+            "SELECT m.account, m.serial, r.zone, r.value, r.consumption, r.rolled_over,
+                    r.reading_date, r.source, coalesce(r.call_uuid::text, ''),
+                    coalesce(r.caller, ''),
+                    to_char(r.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+             FROM meter_readings r JOIN meters m ON m.id = r.meter
+             WHERE r.status = 'pending' AND r.reading_date >= $1
+             ORDER BY r.submitted_at, r.id",
+            &[&since],
+        )
+        .await?;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "account",
+        "meter",
+        "zone",
+        "value",
+        "consumption",
+        "rolled_over",
+        "reading_date",
+        "source",
+        "call_uuid",
+        "caller",
+        "submitted_at",
+    ])?;
+    for r in &rows {
+        w.write_record([
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, i16>(2).to_string(),
+            r.get::<_, i64>(3).to_string(),
+            r.get::<_, i64>(4).to_string(),
+            r.get::<_, bool>(5).to_string(),
+            r.get::<_, NaiveDate>(6).to_string(),
+            r.get::<_, String>(7),
+            r.get::<_, String>(8),
+            r.get::<_, String>(9),
+            r.get::<_, String>(10),
+        ])?;
+    }
+    w.flush()?;
+    Ok(rows.len() as u64)
+}
+
+/// Answers the meter-reading flow's questions (`Query::AccountOfCaller`, `Account`,
+/// `StoreReadings`) for the inbound adapter. A failed lookup answers "not found" / "not
+/// stored" (the flow then hands the caller to an operator) and is logged.
+///
+/// `None` when the query is not one of the meter flow's.
+pub async fn answer(
+    pool: &Pool,
+    cfg: &Config,
+    q: &Query,
+    call: Uuid,
+    caller: &str,
+    now: DateTime<Utc>,
+) -> Option<Answer> {
+    Some(match q {
+        Query::AccountOfCaller => {
+            let found = match crate::core::numbers::normalize(caller, &cfg.dialing) {
+                Ok(e164) => account_of_caller(pool, &e164).await.unwrap_or_else(|e| {
+                    warn!(%call, error = ?e.to_string(), "account of caller");
+                    None
+                }),
+                Err(_) => None,
+            };
+            Answer::CallerAccount(found)
+        }
+        Query::Account(number) => {
+            Answer::Account(account(pool, number).await.unwrap_or_else(|e| {
+                warn!(%call, error = ?e.to_string(), "account lookup");
+                None
+            }))
+        }
+        Query::StoreReadings {
+            account,
+            meter,
+            readings,
+        } => {
+            let entries: Vec<(u8, String)> =
+                readings.iter().map(|(z, v)| (*z, v.to_string())).collect();
+            let who = Provenance {
+                source: "ivr",
+                call_uuid: Some(call),
+                caller: crate::esl::commands::PhoneNumber::parse(caller)
+                    .ok()
+                    .map(|n| n.as_str().to_string()),
+                at: now,
+                today: local_time(cfg, now).date(),
+            };
+            let rules = reading_rules(cfg);
+            match store_readings(pool, account, *meter, &entries, rules, &who).await {
+                Ok(stored) => {
+                    info!(%call, ?account, ?meter, zones = stored.len(), "meter readings stored");
+                    Answer::ReadingsStored(true)
+                }
+                Err(e) => {
+                    warn!(%call, ?account, ?meter, error = ?e.to_string(), "meter readings not stored");
+                    Answer::ReadingsStored(false)
+                }
+            }
+        }
+        _ => return None,
+    })
 }

@@ -1,14 +1,11 @@
-//! Contact lists and the do-not-call list: CSV import (streamed, validated row by row, stored
-//! with one `COPY` in one transaction), the global DNC list the dialer checks at dial time,
-//! and the `contactd lists …` / `contactd dnc …` commands.
+//! Contact lists, the checks: a list file read row by row into validated contacts and
+//! refused rows ([`rows`]), what a manager typed for an import ([`ImportOptions`]), and the
+//! errors of `contactd lists` / `contactd dnc`. Pure: the rows come from whatever reader
+//! it is given, the `[dialing]` rules come in as [`rows::RowRules`]; storing a list is
+//! `store::lists`'s, the do-not-call list `lists::dnc`'s.
 //!
-//! - [`rows`]: CSV → validated rows (header aliases, per-line reasons, duplicates); no I/O
-//!   beyond the reader it is given.
+//! - [`rows`]: CSV → validated rows (header aliases, per-line reasons, duplicates).
 //! - `lines`: true line numbers under the csv reader (its own are wrong for CRLF files).
-//! - [`import`]: [`import_csv`], the staging `COPY` and the atomic store of a list.
-//! - [`dnc`]: the do-not-call list: add, import, remove, [`is_blocked`], [`blocked_among`].
-//! - [`query`]: what `lists show` / `lists ls` print.
-//! - [`cli`]: clap subcommands [`cli::ListsCommand`], [`cli::DncCommand`] and their runners.
 //!
 //! Numbers are normalised by [`crate::core::numbers`].
 
@@ -17,18 +14,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::core::numbers::NumberError;
-use crate::store::postgres::pg_detail;
 
-pub mod cli;
-pub mod dnc;
-pub mod import;
 mod lines;
-pub mod query;
 pub mod rows;
-
-pub use crate::core::numbers::{dial_string_number, normalize};
-pub use dnc::{blocked_among, is_blocked};
-pub use import::{import_csv, ImportOptions, ImportReport};
 
 /// Lowest and highest list number a manager can key.
 pub const LIST_NUMBERS: std::ops::RangeInclusive<u16> = 1..=9999;
@@ -138,21 +126,31 @@ impl ListError {
     }
 }
 
-impl From<tokio_postgres::Error> for ListError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        if e.as_db_error().is_none() || e.is_closed() {
-            ListError::Unavailable(pg_detail(&e))
-        } else {
-            ListError::Db(pg_detail(&e))
-        }
-    }
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// 1..=9999, what the manager keys on the phone.
+    pub list_number: u16,
+    pub name: String,
+    /// Replace the contacts of an existing list (refused without it).
+    pub replace: bool,
 }
 
-impl From<deadpool_postgres::PoolError> for ListError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        match e {
-            deadpool_postgres::PoolError::Backend(e) => e.into(),
-            other => ListError::Unavailable(other.to_string()),
+impl ImportOptions {
+    /// The list number is one a manager can key; the name is 1-200 characters without
+    /// control characters.
+    pub fn check(&self) -> Result<(), ListError> {
+        if !LIST_NUMBERS.contains(&self.list_number) {
+            return Err(ListError::Usage(format!(
+                "list number {} is outside 1-9999",
+                self.list_number
+            )));
         }
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(ListError::Usage(
+                "--name must be 1-200 characters without control characters".into(),
+            ));
+        }
+        Ok(())
     }
 }

@@ -28,8 +28,7 @@ use csv::ByteRecord;
 
 use super::lines::LineTracker;
 use super::{ListError, ProblemKind, RowProblem};
-use crate::config::DialingConfig;
-use crate::core::numbers::normalize;
+use crate::core::numbers::NumberError;
 
 /// Longest field accepted, in bytes.
 pub const MAX_FIELD_BYTES: usize = 1000;
@@ -95,6 +94,17 @@ fn role_of(header: &str, kind: FileKind) -> Role {
     }
 }
 
+/// A phone as written → canonical E.164, or why not.
+pub type Normalize = dyn Fn(&str) -> Result<String, NumberError> + Send;
+
+/// What the row checks need of the `[dialing]` rules, handed in so that they read no
+/// config: how a phone as written becomes canonical E.164 (`core::numbers::normalize`
+/// under those rules), and the zone of a row that names none.
+pub struct RowRules {
+    pub normalize: Box<Normalize>,
+    pub default_tz: Tz,
+}
+
 /// One accepted row; borrows the reader's current record.
 #[derive(Debug)]
 pub struct Contact<'a> {
@@ -125,38 +135,13 @@ pub struct RowReader<R: Read> {
     delimiter: u8,
     roles: Vec<Role>,
     rec: ByteRecord,
-    rules: DialingConfig,
-    default_tz: Tz,
+    rules: RowRules,
     seen: HashMap<String, u64>,
-}
-
-impl RowReader<std::fs::File> {
-    pub fn open(path: &Path, kind: FileKind, rules: &DialingConfig) -> Result<Self, ListError> {
-        let file = std::fs::File::open(path).map_err(|e| ListError::NoInput {
-            path: path.to_path_buf(),
-            reason: match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".into(),
-                _ => e.to_string(),
-            },
-        })?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(ListError::NoInput {
-                path: path.to_path_buf(),
-                reason: "is a directory".into(),
-            });
-        }
-        Self::new(path, file, kind, rules)
-    }
 }
 
 impl<R: Read> RowReader<R> {
     /// Sniffs the encoding and delimiter, reads and checks the header.
-    pub fn new(
-        path: &Path,
-        input: R,
-        kind: FileKind,
-        rules: &DialingConfig,
-    ) -> Result<Self, ListError> {
+    pub fn new(path: &Path, input: R, kind: FileKind, rules: RowRules) -> Result<Self, ListError> {
         let bad = |line: u64, reason: String| ListError::BadFile {
             path: path.to_path_buf(),
             line,
@@ -253,20 +238,13 @@ impl<R: Read> RowReader<R> {
                 ),
             ));
         }
-        let default_tz: Tz = rules.default_time_zone.parse().map_err(|_| {
-            ListError::Usage(format!(
-                "dialing.default_time_zone {:?} is not an IANA zone",
-                rules.default_time_zone
-            ))
-        })?;
         Ok(Self {
             path: path.to_path_buf(),
             rdr,
             delimiter,
             roles,
             rec: ByteRecord::new(),
-            rules: rules.clone(),
-            default_tz,
+            rules,
             seen: HashMap::new(),
         })
     }
@@ -387,11 +365,9 @@ impl<R: Read> RowReader<R> {
                 );
             }
         }
-        let phone = match normalize(phone_raw, &self.rules) {
+        let phone = match (self.rules.normalize)(phone_raw) {
             Ok(p) => p,
-            Err(crate::core::numbers::NumberError::Empty) => {
-                return problem("empty phone".into(), ProblemKind::Rejected)
-            }
+            Err(NumberError::Empty) => return problem("empty phone".into(), ProblemKind::Rejected),
             Err(e) => {
                 return problem(
                     format!("bad number {:?}: {e}", phone_raw.trim()),
@@ -400,7 +376,7 @@ impl<R: Read> RowReader<R> {
             }
         };
         let tz = if tz_text.is_empty() {
-            self.default_tz.name()
+            self.rules.default_tz.name()
         } else {
             match tz_text.parse::<Tz>() {
                 Ok(tz) => tz.name(),
@@ -584,7 +560,7 @@ impl<R: Read> RowReader<R> {
         let Some(i) = self.roles.iter().position(|r| *r == Role::Phone) else {
             return false;
         };
-        std::str::from_utf8(fields[i]).is_ok_and(|p| normalize(p, &self.rules).is_ok())
+        std::str::from_utf8(fields[i]).is_ok_and(|p| (self.rules.normalize)(p).is_ok())
     }
 }
 
@@ -649,8 +625,16 @@ fn raw_text(rec: &ByteRecord, delimiter: u8) -> String {
 mod tests {
     use super::*;
 
+    /// The default `[dialing]` rules (Russia, Europe/Moscow), as the store hands them in.
+    fn default_rules() -> RowRules {
+        RowRules {
+            normalize: Box::new(|raw| crate::core::numbers::normalize(raw, &Default::default())),
+            default_tz: chrono_tz::Europe::Moscow,
+        }
+    }
+
     fn read_all(text: &[u8], kind: FileKind) -> Result<Vec<String>, ListError> {
-        let mut r = RowReader::new(Path::new("t.csv"), text, kind, &DialingConfig::default())?;
+        let mut r = RowReader::new(Path::new("t.csv"), text, kind, default_rules())?;
         let mut out = Vec::new();
         while let Some(row) = r.next_row()? {
             out.push(match row {
