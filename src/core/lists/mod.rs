@@ -6,6 +6,7 @@
 //!
 //! - [`rows`]: CSV → validated rows (header aliases, per-line reasons, duplicates).
 //! - `lines`: true line numbers under the csv reader (its own are wrong for CRLF files).
+//! - `quotes`: an unclosed quote told from a field that really spans lines.
 //!
 //! Numbers are normalised by [`crate::core::numbers`].
 
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use crate::core::numbers::NumberError;
 
 mod lines;
+mod quotes;
 pub mod rows;
 
 /// Lowest and highest list number a manager can key.

@@ -27,6 +27,7 @@ use chrono_tz::Tz;
 use csv::ByteRecord;
 
 use super::lines::LineTracker;
+use super::quotes::{raw_line, scan_quotes, UnclosedQuote};
 use super::{ListError, ProblemKind, RowProblem};
 use crate::core::numbers::NumberError;
 
@@ -410,81 +411,6 @@ impl<R: Read> RowReader<R> {
     }
 }
 
-/// A record that starts with a quote its writer never closed.
-struct UnclosedQuote {
-    /// 1-based column whose quote is open.
-    column: usize,
-    /// The broken line alone, as kept for `lists show`.
-    raw: String,
-    /// Where the line after the broken one starts (`None`: nothing follows it).
-    resume_at: Option<u64>,
-}
-
-/// How a record's raw bytes stand with respect to quoting, read the way csv-core reads
-/// them (a quote opens a field only at its start; `""` inside is a quote; a quote closes
-/// it; a line break outside quotes ends the record).
-struct QuoteScan {
-    /// The record ended (end of file) inside an open quote.
-    open_at_end: bool,
-    /// Column (0-based) of the last quote opened.
-    column: usize,
-    /// Offset, from the record's first byte, of the first line break inside quotes.
-    first_break: Option<usize>,
-    /// Offset of the record's first byte that is not a line break.
-    content_start: usize,
-}
-
-fn scan_quotes(bytes: impl Iterator<Item = u8>, delimiter: u8) -> QuoteScan {
-    #[derive(PartialEq)]
-    enum S {
-        Start,
-        Field,
-        Quoted,
-        QuoteInQuoted,
-    }
-    let mut st = S::Start;
-    let (mut column, mut open_column) = (0, 0);
-    let mut first_break = None;
-    let mut content_start = None;
-    for (i, b) in bytes.enumerate() {
-        let brk = b == b'\n' || b == b'\r';
-        if content_start.is_none() {
-            if brk {
-                continue;
-            }
-            content_start = Some(i);
-        }
-        st = match st {
-            S::Start | S::Field if brk => break,
-            S::Start if b == b'"' => {
-                open_column = column;
-                S::Quoted
-            }
-            S::Start | S::Field | S::QuoteInQuoted if b == delimiter => {
-                column += 1;
-                S::Start
-            }
-            S::Start | S::Field => S::Field,
-            S::Quoted if b == b'"' => S::QuoteInQuoted,
-            S::Quoted => {
-                if brk && first_break.is_none() {
-                    first_break = Some(i);
-                }
-                S::Quoted
-            }
-            S::QuoteInQuoted if b == b'"' => S::Quoted,
-            S::QuoteInQuoted if brk => break,
-            S::QuoteInQuoted => S::Field,
-        };
-    }
-    QuoteScan {
-        open_at_end: st == S::Quoted,
-        column: open_column,
-        first_break,
-        content_start: content_start.unwrap_or(0),
-    }
-}
-
 impl<R: Read> RowReader<R> {
     /// Whether the record just read (bytes `at..end`) is an unclosed quote rather than a
     /// field that really spans lines.
@@ -561,16 +487,6 @@ impl<R: Read> RowReader<R> {
             return false;
         };
         std::str::from_utf8(fields[i]).is_ok_and(|p| (self.rules.normalize)(p).is_ok())
-    }
-}
-
-/// One line of raw bytes as kept for `lists show`: lossy, no NUL, capped.
-fn raw_line(bytes: impl Iterator<Item = u8>) -> String {
-    let bytes: Vec<u8> = bytes.take(MAX_RAW_CHARS * 4).collect();
-    let text = String::from_utf8_lossy(&bytes).replace('\0', "\u{fffd}");
-    match text.char_indices().nth(MAX_RAW_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
     }
 }
 
