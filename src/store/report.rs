@@ -40,14 +40,15 @@ const CAMPAIGN_SQL: &str = "
     WHERE c.id = $1";
 
 // Targets by status, stored outcome, and whether an answered attempt pressed the key
-// ($2): the facts the counting rules need, a handful of rows for any campaign.
+// ($2): the facts the counting rules need, a handful of rows for any campaign. The keyed
+// targets are found once and hash-joined, not looked up target by target.
 const GROUPS_SQL: &str = "
-    SELECT t.status, t.outcome,
-           EXISTS (SELECT 1 FROM attempts a
-                   WHERE a.campaign_id = t.campaign_id AND a.contact_id = t.contact_id
-                     AND a.answered_at IS NOT NULL AND a.confirm_key = $2) AS keyed,
-           count(*)
-    FROM campaign_targets t WHERE t.campaign_id = $1
+    WITH keyed AS (
+        SELECT DISTINCT contact_id FROM attempts
+        WHERE campaign_id = $1 AND answered_at IS NOT NULL AND confirm_key = $2)
+    SELECT t.status, t.outcome, k.contact_id IS NOT NULL, count(*)
+    FROM campaign_targets t LEFT JOIN keyed k ON k.contact_id = t.contact_id
+    WHERE t.campaign_id = $1
     GROUP BY 1, 2, 3";
 
 const ATTEMPTS_SQL: &str = "SELECT count(*) FROM attempts WHERE campaign_id = $1";
