@@ -11,6 +11,7 @@ use crate::core::report::{
 };
 use crate::store::postgres::StoreError;
 
+/// Why a report could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("campaign {0} does not exist")]

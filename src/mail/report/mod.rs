@@ -23,8 +23,7 @@ use crate::store::report::{campaign_report, ReportError};
 
 pub mod sheets;
 
-pub use sheets::UTF8_BOM;
-
+/// Why a report's CSV for Excel or its workbook could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("building the CSV: {0}")]
