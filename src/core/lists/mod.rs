@@ -47,6 +47,9 @@ pub fn shown(path: &std::path::Path) -> String {
     printable(&path.display().to_string()).into_owned()
 }
 
+/// Characters of a refused record kept for `lists show`.
+pub const MAX_RAW_CHARS: usize = 500;
+
 /// A row of a file that was not stored as a contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowProblem {

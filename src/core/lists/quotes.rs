@@ -1,9 +1,9 @@
 //! Telling an unclosed quote from a field that really spans lines: how a record's raw
 //! bytes stand with respect to quoting, read the way csv-core reads them, and the broken
-//! line as kept for `lists show`. [`super::rows::RowReader`] decides with these whether a
+//! line as kept for `lists show`. `rows::RowReader` decides with these whether a
 //! multi-line record is refused alone.
 
-use super::rows::MAX_RAW_CHARS;
+use super::MAX_RAW_CHARS;
 
 /// A record that starts with a quote its writer never closed.
 pub(super) struct UnclosedQuote {

@@ -28,13 +28,11 @@ use csv::ByteRecord;
 
 use super::lines::LineTracker;
 use super::quotes::{raw_line, scan_quotes, UnclosedQuote};
-use super::{ListError, ProblemKind, RowProblem};
+use super::{ListError, ProblemKind, RowProblem, MAX_RAW_CHARS};
 use crate::core::numbers::NumberError;
 
 /// Longest field accepted, in bytes.
 pub const MAX_FIELD_BYTES: usize = 1000;
-/// Characters of a refused record kept for `lists show`.
-pub const MAX_RAW_CHARS: usize = 500;
 /// Longest subscriber name (and DNC reason) accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 /// Longest account accepted, in characters.
