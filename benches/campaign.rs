@@ -157,10 +157,10 @@ pub async fn line_utilisation() -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("list.csv");
     write_list(&csv, 300, "9161");
-    contactd::lists::import::import_csv(
+    contactd::store::lists::import_csv(
         &app.shared.pool,
         &csv,
-        contactd::lists::import::ImportOptions {
+        contactd::core::lists::ImportOptions {
             list_number: 1,
             name: "seed".into(),
             replace: false,
@@ -232,10 +232,10 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
     let csv = dir.path().join("list200k.csv");
     write_list(&csv, 200_000, "9165");
     let t = Instant::now();
-    let rep = contactd::lists::import::import_csv(
+    let rep = contactd::store::lists::import_csv(
         &pool,
         &csv,
-        contactd::lists::import::ImportOptions {
+        contactd::core::lists::ImportOptions {
             list_number: 2,
             name: "marketing".into(),
             replace: false,

@@ -80,7 +80,7 @@ pub async fn ivr_500() -> (f64, f64, f64, usize) {
     }
     let path = dir.path().join("billing.csv");
     std::fs::write(&path, csv).unwrap();
-    let r = contactd::accounts::import::import_accounts(&pool, &path, &cfg.dialing)
+    let r = contactd::store::accounts::import_accounts(&pool, &path, &cfg.dialing)
         .await
         .unwrap();
     assert_eq!(r.accepted as usize, CALLERS);

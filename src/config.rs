@@ -897,7 +897,11 @@ impl Config {
         if m.retry_seconds == 0 {
             bad("mail.retry_seconds".into(), "must be at least 1");
         }
-        if let Err(problems) = crate::report::ReportLocale::from_config(m) {
+        if let Err(problems) = crate::core::report::ReportLocale::from_keys(
+            &m.report_language,
+            &m.report_time_zone,
+            m.csv_separator.as_deref(),
+        ) {
             for (key, problem) in problems {
                 bad(key.into(), problem);
             }

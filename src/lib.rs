@@ -6,21 +6,20 @@
 //! - [`esl`]: adapter over freeswitch-esl-tokio: control link per node (reconnect +
 //!   resync), outbound socket server, event path, validated command builders.
 //! - [`store`]: PostgreSQL (records, migrations from `sql/`) and Redis (live state, Lua).
-//! - [`lists`]: contact lists (CSV import by `COPY`, `lists show`) and the do-not-call list.
+//! - [`lists`]: the do-not-call list (contact lists: `core::lists`, `store::lists`).
 //! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows.
 //! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`: `acd` (operators, states,
 //!   screen pops, queues) and `readings` (web/messenger readings, same checks as the IVR).
-//! - [`cli`]: the subcommands' runners (campaigns, operators, setup-db) and the exit codes.
-//! - [`accounts`]: accounts, meters, readings in PostgreSQL; billing import/export CLI.
+//! - [`cli`]: the subcommands' runners (lists, dnc, campaigns, operators, accounts, readings,
+//!   setup-db) and the exit codes.
 //! - [`app`]: composition root, systemd notify, graceful drain.
 //! - [`notify`]: systemd READY / WATCHDOG / STOPPING.
-//! - [`report`]: campaign reports: counts, the auditor's text, the per-subscriber CSV.
-//! - [`mail`]: the e-mail outbox (never loses a report) and its SMTP delivery loop.
+//! - [`mail`]: the e-mail outbox (never loses a report), its SMTP delivery loop, and how a
+//!   campaign report reads (its counts: `core::report`, read by `store::report`).
 //! - [`demo`]: `contactd demo`, the daemon against the simulator with a scripted scenario
 //!   (and a tiny in-memory SMTP receiver for it).
 //! - [`clock`]: the one clock services read (core takes the time as an argument).
 //! - [`sim`]: the FreeSWITCH simulator (tests and demo only; shares no code with `esl`).
-pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -32,7 +31,6 @@ pub mod http;
 pub mod lists;
 pub mod mail;
 pub mod notify;
-pub mod report;
 pub mod service;
 pub mod sim;
 pub mod store;

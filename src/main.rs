@@ -39,12 +39,12 @@ enum Command {
     /// Contact lists: import a CSV, show, list.
     Lists {
         #[command(subcommand)]
-        cmd: contactd::lists::cli::ListsCommand,
+        cmd: contactd::cli::lists::ListsCommand,
     },
     /// The do-not-call list, checked when each call is dialed.
     Dnc {
         #[command(subcommand)]
-        cmd: contactd::lists::cli::DncCommand,
+        cmd: contactd::cli::lists::DncCommand,
     },
     /// Notification campaigns: create, ls, show, pause, resume, cancel, report.
     Campaigns {
@@ -59,12 +59,12 @@ enum Command {
     /// Accounts and meters: import billing's CSV.
     Accounts {
         #[command(subcommand)]
-        cmd: contactd::accounts::cli::AccountsCommand,
+        cmd: contactd::cli::accounts::AccountsCommand,
     },
     /// Meter readings: export for billing.
     Readings {
         #[command(subcommand)]
-        cmd: contactd::accounts::cli::ReadingsCommand,
+        cmd: contactd::cli::accounts::ReadingsCommand,
     },
     /// Run the FreeSWITCH simulator alone, on 127.0.0.1.
     Sim {
@@ -250,14 +250,14 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 })
         }
         Command::Lists { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
-            contactd::lists::cli::run_lists(cmd, &cfg, &pool)
+            contactd::cli::lists::run_lists(cmd, &cfg, &pool)
                 .await
-                .map_err(|e| (e.to_string(), e.exit_code()))
+                .map_err(|e| (e.to_string(), Exit::from(&e)))
         }),
         Command::Dnc { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
-            contactd::lists::cli::run_dnc(cmd, &cfg, &pool)
+            contactd::cli::lists::run_dnc(cmd, &cfg, &pool)
                 .await
-                .map_err(|e| (e.to_string(), e.exit_code()))
+                .map_err(|e| (e.to_string(), Exit::from(&e)))
         }),
         Command::Campaigns { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
             contactd::cli::campaigns::run_campaigns(cmd, &cfg, &pool)
@@ -270,14 +270,14 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 .map_err(|e| (e.to_string(), e.exit_code()))
         }),
         Command::Accounts { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
-            contactd::accounts::cli::run_accounts(cmd, &cfg, &pool)
+            contactd::cli::accounts::run_accounts(cmd, &cfg, &pool)
                 .await
-                .map_err(|e| (e.to_string(), e.exit_code()))
+                .map_err(|e| (e.to_string(), Exit::from(&e)))
         }),
         Command::Readings { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
-            contactd::accounts::cli::run_readings(cmd, &cfg, &pool)
+            contactd::cli::accounts::run_readings(cmd, &cfg, &pool)
                 .await
-                .map_err(|e| (e.to_string(), e.exit_code()))
+                .map_err(|e| (e.to_string(), Exit::from(&e)))
         }),
         Command::Run => {
             let cfg = load(cli.config.as_ref())?;

@@ -69,10 +69,10 @@ async fn listened_time_is_the_message_alone_and_the_key_is_recorded() {
         rows.push_str(&format!("{p},S{i}\n"));
     }
     std::fs::write(&csv, rows).unwrap();
-    contactd::lists::import::import_csv(
+    contactd::store::lists::import_csv(
         &pool,
         &csv,
-        contactd::lists::import::ImportOptions {
+        contactd::core::lists::ImportOptions {
             list_number: 5,
             name: "confirm".into(),
             replace: false,

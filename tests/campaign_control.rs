@@ -68,10 +68,10 @@ async fn import(app: &App, list: u16, n: usize, prefix: &str) {
         t.push_str(&format!("+7{prefix}{i:04}\n"));
     }
     std::fs::write(&csv, t).unwrap();
-    contactd::lists::import::import_csv(
+    contactd::store::lists::import_csv(
         &app.shared.pool,
         &csv,
-        contactd::lists::import::ImportOptions {
+        contactd::core::lists::ImportOptions {
             list_number: list,
             name: format!("l{list}"),
             replace: false,

@@ -128,10 +128,10 @@ language = "en"
         rows.push_str(&format!("{},S{i}\n", number(i)));
     }
     std::fs::write(&csv, rows).unwrap();
-    contactd::lists::import::import_csv(
+    contactd::store::lists::import_csv(
         &pool,
         &csv,
-        contactd::lists::import::ImportOptions {
+        contactd::core::lists::ImportOptions {
             list_number: 3,
             name: "crash".into(),
             replace: false,

@@ -142,10 +142,10 @@ async fn manager_records_by_phone_and_auditors_get_a_report_matching_ground_trut
     text.push_str("not-a-number,Broken,ACC99999\n");
     text.push_str("8 (916) 100-00-01,Duplicate,ACC00001\n");
     std::fs::write(&csv, text).unwrap();
-    let report = contactd::lists::import::import_csv(
+    let report = contactd::store::lists::import_csv(
         &app.shared.pool,
         &csv,
-        contactd::lists::import::ImportOptions {
+        contactd::core::lists::ImportOptions {
             list_number: 7,
             name: "Lenina st.".into(),
             replace: false,
@@ -370,7 +370,7 @@ async fn manager_records_by_phone_and_auditors_get_a_report_matching_ground_trut
     assert_eq!(expected["busy"], 30);
     assert_eq!(expected["no_answer"], 30);
     // `campaigns report ID` prints the same counts
-    let printed = contactd::report::print_report(&app.shared.pool, id, "1")
+    let printed = contactd::mail::report::print_report(&app.shared.pool, id, "1")
         .await
         .unwrap();
     assert!(

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use contactd::accounts::import::import_accounts;
 use contactd::config::{Config, ConfigError, DialingConfig};
-use contactd::lists::{import_csv, ImportOptions, ProblemKind};
+use contactd::core::lists::{ImportOptions, ProblemKind};
+use contactd::store::accounts::import_accounts;
+use contactd::store::lists::import_csv;
 use contactd::store::{migrate, postgres};
 use deadpool_postgres::Pool;
 

@@ -5,9 +5,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use contactd::cli::lists as cli;
 use contactd::config::DialingConfig;
-use contactd::lists::query::{all_lists, list_summary};
-use contactd::lists::{blocked_among, cli, dnc, import_csv, is_blocked, ImportOptions};
+use contactd::core::lists::ImportOptions;
+use contactd::lists::dnc::{self, blocked_among, is_blocked};
+use contactd::store::lists::{all_lists, import_csv, list_summary};
 use contactd::store::{migrate, postgres};
 
 fn fixture(name: &str) -> PathBuf {
@@ -43,11 +45,11 @@ async fn add_check_and_remove_by_any_spelling() {
     }
     // a non-canonical number is an error, never "not blocked"
     let err = is_blocked(&db, "89161234567").await.unwrap_err();
-    assert_eq!(err.exit_code().code(), 65, "{err}");
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 65, "{err}");
     let err = dnc::add(&db, "9161234567 &park", "", "cli", &rules)
         .await
         .unwrap_err();
-    assert_eq!(err.exit_code().code(), 65, "{err}");
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 65, "{err}");
 
     let batch: Vec<String> = ["+79161234567", "+79161234568", "+380501234567"]
         .map(String::from)
@@ -127,12 +129,12 @@ async fn import_reports_lines_and_lists_see_the_dnc_list_as_it_is_now() {
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "phone\nabc\n").unwrap();
     let err = dnc::import(&pool, &bad, "", &rules).await.unwrap_err();
-    assert_eq!(err.exit_code().code(), 65, "{err}");
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 65, "{err}");
     assert!(err.to_string().contains("line 2"), "{err}");
     let err = dnc::import(&pool, &dir.path().join("missing.csv"), "", &rules)
         .await
         .unwrap_err();
-    assert_eq!(err.exit_code().code(), 66, "{err}");
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 66, "{err}");
 
     // a list imported now counts its contacts on the DNC list, and follows later changes
     let list = dir.path().join("list.csv");

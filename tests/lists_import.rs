@@ -7,9 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use contactd::cli::lists as cli;
 use contactd::config::DialingConfig;
-use contactd::lists::query::{list_problems, list_summary};
-use contactd::lists::{cli, import_csv, ImportOptions, ListError, ProblemKind};
+use contactd::core::lists::{ImportOptions, ListError, ProblemKind};
+use contactd::store::lists::{import_csv, list_problems, list_summary};
 use contactd::store::{migrate, postgres};
 use deadpool_postgres::Pool;
 
@@ -171,7 +172,7 @@ async fn an_existing_list_needs_replace_and_replacing_is_atomic() {
     .await
     .unwrap_err();
     assert!(matches!(err, ListError::ListExists(5)), "{err}");
-    assert_eq!(err.exit_code().code(), 73);
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 73);
     assert!(err.to_string().contains("--replace"), "{err}");
     let db = pool.get().await.unwrap();
     let s = list_summary(&db, 5).await.unwrap();
@@ -184,7 +185,7 @@ async fn an_existing_list_needs_replace_and_replacing_is_atomic() {
     let err = import_csv(&pool, &bad, opts(5, "broken", true), &rules)
         .await
         .unwrap_err();
-    assert_eq!(err.exit_code().code(), 65, "{err}");
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 65, "{err}");
     let msg = err.to_string();
     assert!(
         msg.contains("line 2: bad number") && msg.contains("line 3"),
@@ -247,7 +248,11 @@ async fn unreadable_files_are_named_with_the_line() {
         let err = import_csv(&pool, &path, opts(1, "x", false), &rules)
             .await
             .unwrap_err();
-        assert_eq!(err.exit_code().code(), 65, "{name}: {err}");
+        assert_eq!(
+            contactd::cli::exit::Exit::from(&err).code(),
+            65,
+            "{name}: {err}"
+        );
         let msg = err.to_string();
         assert!(msg.contains(name) && msg.contains(want), "{name}: {msg}");
     }
@@ -255,7 +260,7 @@ async fn unreadable_files_are_named_with_the_line() {
     let err = import_csv(&pool, &missing, opts(1, "x", false), &rules)
         .await
         .unwrap_err();
-    assert_eq!(err.exit_code().code(), 66);
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 66);
     assert!(
         err.to_string()
             .contains("nope.csv: cannot open: no such file"),
@@ -264,11 +269,11 @@ async fn unreadable_files_are_named_with_the_line() {
     let err = import_csv(&pool, dir.path(), opts(1, "x", false), &rules)
         .await
         .unwrap_err();
-    assert_eq!(err.exit_code().code(), 66, "{err}");
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 66, "{err}");
     let err = import_csv(&pool, &fixture("small.csv"), opts(0, "x", false), &rules)
         .await
         .unwrap_err();
-    assert_eq!(err.exit_code().code(), 64, "{err}");
+    assert_eq!(contactd::cli::exit::Exit::from(&err).code(), 64, "{err}");
     let pg = env.pg().await;
     let n: i64 = pg
         .query_one("SELECT count(*) FROM contact_lists", &[])
@@ -371,7 +376,10 @@ async fn a_connection_killed_mid_copy_leaves_no_half_list() {
     assert!(killed);
     let result = import.await.unwrap();
     let err = result.expect_err("the import finished before its COPY could be killed");
-    assert!(matches!(err.exit_code().code(), 69 | 70), "{err}");
+    assert!(
+        matches!(contactd::cli::exit::Exit::from(&err).code(), 69 | 70),
+        "{err}"
+    );
     for table in ["contact_lists", "contacts", "list_rejects"] {
         let n: i64 = pg
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])

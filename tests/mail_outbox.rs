@@ -10,8 +10,9 @@ use std::time::Duration;
 use common::smtp::{free_port, Sink};
 use common::TestEnv;
 use contactd::config::{MailConfig, SmtpTls};
+use contactd::core::report::ReportLocale;
 use contactd::mail::{self, Mailer};
-use contactd::report::{self, ReportLocale};
+use contactd::store::report;
 use deadpool_postgres::Pool;
 
 fn mail_config(port: u16) -> MailConfig {

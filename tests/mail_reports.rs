@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::TestEnv;
-use contactd::report::{self, Language, ReportCounts, ReportLocale, CSV_HEADER};
+use contactd::core::report::{Language, ReportCounts, ReportLocale, CSV_HEADER};
+use contactd::store::report;
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
 
@@ -295,7 +296,9 @@ async fn report_counts_text_and_csv_match_the_database() {
     let c = other.counts;
     assert_eq!((c.total, c.confirmed, c.attempts), (1, 1, 1));
 
-    let printed = report::print_report(&s.pool, s.id, "1").await.unwrap();
+    let printed = contactd::mail::report::print_report(&s.pool, s.id, "1")
+        .await
+        .unwrap();
     assert_text(&printed);
     assert!(printed.starts_with(&text));
     let csv_at = printed

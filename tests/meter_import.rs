@@ -4,9 +4,9 @@
 //! the pending readings (not the replaced ones) with their source.
 mod common;
 
-use contactd::accounts::{export::export_readings, import::import_accounts, store};
 use contactd::config::DialingConfig;
 use contactd::core::meter::ReadingRules;
+use contactd::store::accounts::{self as store, export_readings, import_accounts};
 use contactd::store::{migrate, postgres};
 
 #[tokio::test]

@@ -6,12 +6,13 @@
 
 use std::path::Path;
 
-use contactd::accounts::import::{parse_money, parse_row, AccountRow, MAX_BALANCE_MINOR};
 use contactd::config::{Config, ConfigError, DialFormat, DialingConfig};
+use contactd::core::accounts::{parse_money, parse_row, AccountRow, MAX_BALANCE_MINOR};
+use contactd::core::lists::rows::{FileKind, Row, RowReader};
 use contactd::core::meter::AccountRules;
 use contactd::core::numbers::{is_e164, normalize};
 use contactd::http::readings::parse_submission;
-use contactd::lists::rows::{FileKind, Row, RowReader};
+use contactd::store::lists::row_rules;
 use proptest::prelude::*;
 
 fn cases(n: u32) -> ProptestConfig {
@@ -61,8 +62,8 @@ enum Got {
 }
 
 fn read_list(bytes: &[u8]) -> Result<Vec<Got>, String> {
-    let rules = DialingConfig::default();
-    let mut r = RowReader::new(Path::new("p.csv"), bytes, FileKind::Contacts, &rules)
+    let rules = row_rules(&DialingConfig::default()).map_err(|e| e.to_string())?;
+    let mut r = RowReader::new(Path::new("p.csv"), bytes, FileKind::Contacts, rules)
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     while let Some(row) = r.next_row().map_err(|e| e.to_string())? {
@@ -305,7 +306,8 @@ fn account_row(fields: &[(String, String)]) -> Result<AccountRow, String> {
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.clone())
     };
-    parse_row(&col, &DialingConfig::default())
+    let rules = DialingConfig::default();
+    parse_row(&col, &|p| normalize(p, &rules))
 }
 
 fn good_account_fields() -> Vec<(String, String)> {

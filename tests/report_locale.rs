@@ -16,7 +16,7 @@ use common::smtp::{attachment, free_port, python, unhex, Sink};
 use common::TestEnv;
 use contactd::config::{MailConfig, SmtpTls};
 use contactd::mail::{self, Mailer};
-use contactd::report;
+use contactd::store::report;
 use deadpool_postgres::Pool;
 use serde_json::Value;
 

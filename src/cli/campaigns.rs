@@ -8,8 +8,8 @@ use deadpool_postgres::Pool;
 
 use super::exit::Exit;
 use crate::config::Config;
+use crate::core::lists::printable;
 use crate::esl::commands::MediaFile;
-use crate::lists::printable;
 use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::StoreError;
 
@@ -293,7 +293,7 @@ pub async fn run_campaigns(
             ];
             mail.report_language = language.unwrap_or(mail.report_language);
             mail.report_time_zone = time_zone.unwrap_or(mail.report_time_zone);
-            let loc = crate::report::ReportLocale::from_config(&mail).map_err(|problems| {
+            let loc = crate::mail::report::report_locale(&mail).map_err(|problems| {
                 let named: Vec<String> = problems
                     .iter()
                     .map(|(key, msg)| {
@@ -303,9 +303,10 @@ pub async fn run_campaigns(
                     .collect();
                 CampaignCliError::Invalid(named.join("; "))
             })?;
-            let text = crate::report::print_report_in(pool, id, &cfg.campaigns.confirm_key, &loc)
-                .await
-                .map_err(|e| CampaignCliError::Report(e.to_string()))?;
+            let text =
+                crate::mail::report::print_report_in(pool, id, &cfg.campaigns.confirm_key, &loc)
+                    .await
+                    .map_err(|e| CampaignCliError::Report(e.to_string()))?;
             print!("{text}");
         }
     }

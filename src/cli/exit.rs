@@ -40,6 +40,38 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
+impl From<&crate::core::lists::ListError> for Exit {
+    fn from(e: &crate::core::lists::ListError) -> Self {
+        use crate::core::lists::ListError as E;
+        match e {
+            E::Usage(_) => Exit::Usage,
+            E::BadFile { .. } | E::NoRows { .. } | E::BadNumber { .. } => Exit::DataErr,
+            E::NoInput { .. } | E::NoSuchList(_) => Exit::NoInput,
+            E::Unavailable(_) => Exit::Unavailable,
+            E::Db(_) => Exit::Software,
+            E::ListExists(_) => Exit::CantCreat,
+            E::Io { .. } => Exit::IoErr,
+        }
+    }
+}
+
+impl From<&crate::store::accounts::AccountsError> for Exit {
+    fn from(e: &crate::store::accounts::AccountsError) -> Self {
+        use crate::store::accounts::AccountsError as E;
+        use std::io::ErrorKind::NotFound;
+        match e {
+            E::Pool(_) => Exit::Unavailable,
+            E::Postgres(e) if e.is_closed() || e.as_db_error().is_none() => Exit::Unavailable,
+            E::Io(e) if e.kind() == NotFound => Exit::NoInput,
+            E::Io(_) => Exit::IoErr,
+            E::Open { source, .. } if source.kind() == NotFound => Exit::NoInput,
+            E::Open { .. } => Exit::IoErr,
+            E::Usage(_) => Exit::Usage,
+            _ => Exit::DataErr,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Exit;

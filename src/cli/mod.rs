@@ -1,7 +1,9 @@
 //! Thin runners for the subcommands: parse what the user typed, call the stores and
 //! services, print, and map failures to an [`exit::Exit`] code.
 
+pub mod accounts;
 pub mod campaigns;
 pub mod exit;
+pub mod lists;
 pub mod operators;
 pub mod setup_db;

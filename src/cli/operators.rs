@@ -8,7 +8,7 @@ use deadpool_postgres::Pool;
 use super::exit::Exit;
 use crate::config::Config;
 use crate::core::acd::agent::{Agent, AgentAction, AgentInput, StateName};
-use crate::lists::printable;
+use crate::core::lists::printable;
 use crate::store::operators::{parse_state_key, state_key, Operator, Operators};
 use crate::store::StoreError;
 

@@ -430,10 +430,10 @@ async fn campaign(
     }
     rows.push_str("12345,Bad number,ACC99999\n");
     std::fs::write(&csv, rows).map_err(|e| err("list file")(&e))?;
-    let imported = crate::lists::import::import_csv(
+    let imported = crate::store::lists::import_csv(
         &app.shared.pool,
         &csv,
-        crate::lists::import::ImportOptions {
+        crate::core::lists::ImportOptions {
             list_number: 7,
             name: "Lenina st., water outage".into(),
             replace: false,
@@ -506,9 +506,9 @@ async fn campaign(
         "  most lines ever in use on the switch: {} (campaign limit 5)",
         sim.peak_channels_on("1")
     ));
-    let loc = crate::report::ReportLocale::from_config(&app.shared.config.mail)
+    let loc = crate::mail::report::report_locale(&app.shared.config.mail)
         .map_err(|p| DemoError(format!("report locale: {p:?}")))?;
-    let report = crate::report::print_report_in(&app.shared.pool, id, "1", &loc)
+    let report = crate::mail::report::print_report_in(&app.shared.pool, id, "1", &loc)
         .await
         .map_err(|e| err("report")(&e))?;
     say("  the report (contactd campaigns report ID prints the same, then the CSV):");
@@ -574,13 +574,9 @@ async fn meter_reading(
         ),
     )
     .map_err(|e| err("billing file")(&e))?;
-    crate::accounts::import::import_accounts(
-        &app.shared.pool,
-        &billing,
-        &app.shared.config.dialing,
-    )
-    .await
-    .map_err(|e| err("importing accounts")(&e))?;
+    crate::store::accounts::import_accounts(&app.shared.pool, &billing, &app.shared.config.dialing)
+        .await
+        .map_err(|e| err("importing accounts")(&e))?;
     say("  contactd accounts import: account 100234, two-zone meter, last 012300 / 004500 30 days ago");
     use sim::CallerStep::*;
     let key = |d: &str| [WaitMs(KEY_PAUSE_MS), Dtmf(d.into())];

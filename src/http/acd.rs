@@ -315,7 +315,7 @@ async fn day(
 ) -> ApiResult {
     let login = login_of(path)?;
     let Query(q) = query.map_err(|e| ApiError::invalid(format!("query: {e}")))?;
-    let today = crate::accounts::local_time(&shared.config, Utc::now()).date();
+    let today = crate::store::accounts::local_time(&shared.config, Utc::now()).date();
     let date = parse_day(q.date.as_deref(), today)?;
     let op = operator(&shared, &login).await?;
     let tz = &shared.config.dialing.default_time_zone;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::HttpState;
-use crate::accounts::store::{self, Provenance, StoreReadingsError};
+use crate::store::accounts::{self as store, Provenance, StoreReadingsError};
 
 pub fn routes() -> Router<Arc<HttpState>> {
     Router::new().route("/api/v1/readings", post(submit))
@@ -212,9 +212,9 @@ async fn submit(State(shared): State<Arc<HttpState>>, body: Bytes) -> Response {
         call_uuid: None,
         caller: None,
         at: now,
-        today: crate::accounts::local_time(&shared.config, now).date(),
+        today: crate::store::accounts::local_time(&shared.config, now).date(),
     };
-    let rules = crate::accounts::reading_rules(&shared.config);
+    let rules = crate::store::accounts::reading_rules(&shared.config);
     match store::store_readings(&shared.pool, &info.number, meter.id, &entries, rules, &who).await {
         Ok(stored) => {
             let zones: Vec<Value> = stored

@@ -171,7 +171,9 @@ impl CampaignRunner {
             return;
         }
         let pool = self.campaigns.pool();
-        match crate::report::campaign_report(pool, c.id, &self.config.campaigns.confirm_key).await {
+        match crate::store::report::campaign_report(pool, c.id, &self.config.campaigns.confirm_key)
+            .await
+        {
             Ok(report) => {
                 if let Err(e) = crate::mail::enqueue_report(pool, c.id, &to, &report).await {
                     error!(campaign = c.id, "cannot queue the report: {e}");

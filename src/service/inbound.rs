@@ -79,7 +79,7 @@ impl InboundCalls {
     /// The meter-reading flow, with the clock read here (the flow never reads it).
     fn meter_flow(&self, code: &str) -> MeterFlow {
         let ivr = &self.config.ivr;
-        let local = crate::accounts::local_time(&self.config, chrono::Utc::now());
+        let local = crate::store::accounts::local_time(&self.config, chrono::Utc::now());
         let menu = ivr
             .menu
             .iter()
@@ -106,7 +106,7 @@ impl InboundCalls {
                 max_len: ivr.account_max_length,
                 check_digit: ivr.account_check_digit,
             },
-            readings: crate::accounts::reading_rules(&self.config),
+            readings: crate::store::accounts::reading_rules(&self.config),
             operator: ivr.operator.clone(),
         })
     }
@@ -117,7 +117,7 @@ impl InboundCalls {
             let pool = self.campaigns.pool();
             let now = chrono::Utc::now();
             if let Some(a) =
-                crate::accounts::ivr::answer(pool, &self.config, q, call, caller, now).await
+                crate::store::accounts::answer(pool, &self.config, q, call, caller, now).await
             {
                 return a;
             }

@@ -1,12 +1,15 @@
 //! Adapters for the stores: PostgreSQL for durable records, Redis for live shared state.
+pub mod accounts;
 pub mod acd;
 pub mod acd_calls;
 pub mod campaigns;
 pub mod journal;
+pub mod lists;
 pub mod migrate;
 pub mod operators;
 pub mod postgres;
 pub mod redis;
+pub mod report;
 pub mod scratch;
 
 pub use self::postgres::StoreError;

@@ -211,10 +211,10 @@ pub async fn start_campaign(
         rows.push_str(&format!("{p},S{i}\n"));
     }
     std::fs::write(&csv, rows).unwrap();
-    contactd::lists::import::import_csv(
+    contactd::store::lists::import_csv(
         pool,
         &csv,
-        contactd::lists::import::ImportOptions {
+        contactd::core::lists::ImportOptions {
             list_number,
             name: format!("faults {list_number}"),
             replace: false,

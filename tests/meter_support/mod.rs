@@ -51,7 +51,7 @@ pub async fn start(env: &common::TestEnv) -> (Simulator, App) {
 }
 
 pub fn today(app: &App) -> NaiveDate {
-    contactd::accounts::local_time(&app.shared.config, chrono::Utc::now()).date()
+    contactd::store::accounts::local_time(&app.shared.config, chrono::Utc::now()).date()
 }
 
 async fn seed(app: &App) {
@@ -69,7 +69,7 @@ async fn seed(app: &App) {
         ),
     )
     .unwrap();
-    let r = contactd::accounts::import::import_accounts(
+    let r = contactd::store::accounts::import_accounts(
         &app.shared.pool,
         &path,
         &app.shared.config.dialing,

@@ -5,13 +5,13 @@
 //!
 //! The caller is matched to an account exactly as the IVR does it: the caller ID is
 //! normalised by [`crate::core::numbers::normalize`] and looked up by
-//! [`crate::accounts::store::account_of_caller`] (one account with that phone, or none).
+//! [`crate::store::accounts::account_of_caller`] (one account with that phone, or none).
 
 use deadpool_postgres::Pool;
 
 use super::types::{CustomerCard, ReadingView, RecentCall};
-use crate::accounts::AccountsError;
 use crate::config::DialingConfig;
+use crate::store::accounts::AccountsError;
 use crate::store::postgres::StoreError;
 
 /// At most this many readings on a card: the newest per meter and zone.
@@ -51,7 +51,7 @@ pub async fn customer_card(
     };
     if found.is_none() {
         if let Some(e164) = &caller_e164 {
-            if let Some(number) = crate::accounts::store::account_of_caller(pool, e164)
+            if let Some(number) = crate::store::accounts::account_of_caller(pool, e164)
                 .await
                 .map_err(store_error)?
             {

@@ -27,14 +27,12 @@ use chrono_tz::Tz;
 use csv::ByteRecord;
 
 use super::lines::LineTracker;
-use super::{ListError, ProblemKind, RowProblem};
-use crate::config::DialingConfig;
-use crate::core::numbers::normalize;
+use super::quotes::{raw_line, scan_quotes, UnclosedQuote};
+use super::{ListError, ProblemKind, RowProblem, MAX_RAW_CHARS};
+use crate::core::numbers::NumberError;
 
 /// Longest field accepted, in bytes.
 pub const MAX_FIELD_BYTES: usize = 1000;
-/// Characters of a refused record kept for `lists show`.
-pub const MAX_RAW_CHARS: usize = 500;
 /// Longest subscriber name (and DNC reason) accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 /// Longest account accepted, in characters.
@@ -95,6 +93,17 @@ fn role_of(header: &str, kind: FileKind) -> Role {
     }
 }
 
+/// A phone as written → canonical E.164, or why not.
+pub type Normalize = dyn Fn(&str) -> Result<String, NumberError> + Send;
+
+/// What the row checks need of the `[dialing]` rules, handed in so that they read no
+/// config: how a phone as written becomes canonical E.164 (`core::numbers::normalize`
+/// under those rules), and the zone of a row that names none.
+pub struct RowRules {
+    pub normalize: Box<Normalize>,
+    pub default_tz: Tz,
+}
+
 /// One accepted row; borrows the reader's current record.
 #[derive(Debug)]
 pub struct Contact<'a> {
@@ -125,38 +134,13 @@ pub struct RowReader<R: Read> {
     delimiter: u8,
     roles: Vec<Role>,
     rec: ByteRecord,
-    rules: DialingConfig,
-    default_tz: Tz,
+    rules: RowRules,
     seen: HashMap<String, u64>,
-}
-
-impl RowReader<std::fs::File> {
-    pub fn open(path: &Path, kind: FileKind, rules: &DialingConfig) -> Result<Self, ListError> {
-        let file = std::fs::File::open(path).map_err(|e| ListError::NoInput {
-            path: path.to_path_buf(),
-            reason: match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".into(),
-                _ => e.to_string(),
-            },
-        })?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(ListError::NoInput {
-                path: path.to_path_buf(),
-                reason: "is a directory".into(),
-            });
-        }
-        Self::new(path, file, kind, rules)
-    }
 }
 
 impl<R: Read> RowReader<R> {
     /// Sniffs the encoding and delimiter, reads and checks the header.
-    pub fn new(
-        path: &Path,
-        input: R,
-        kind: FileKind,
-        rules: &DialingConfig,
-    ) -> Result<Self, ListError> {
+    pub fn new(path: &Path, input: R, kind: FileKind, rules: RowRules) -> Result<Self, ListError> {
         let bad = |line: u64, reason: String| ListError::BadFile {
             path: path.to_path_buf(),
             line,
@@ -253,20 +237,13 @@ impl<R: Read> RowReader<R> {
                 ),
             ));
         }
-        let default_tz: Tz = rules.default_time_zone.parse().map_err(|_| {
-            ListError::Usage(format!(
-                "dialing.default_time_zone {:?} is not an IANA zone",
-                rules.default_time_zone
-            ))
-        })?;
         Ok(Self {
             path: path.to_path_buf(),
             rdr,
             delimiter,
             roles,
             rec: ByteRecord::new(),
-            rules: rules.clone(),
-            default_tz,
+            rules,
             seen: HashMap::new(),
         })
     }
@@ -387,11 +364,9 @@ impl<R: Read> RowReader<R> {
                 );
             }
         }
-        let phone = match normalize(phone_raw, &self.rules) {
+        let phone = match (self.rules.normalize)(phone_raw) {
             Ok(p) => p,
-            Err(crate::core::numbers::NumberError::Empty) => {
-                return problem("empty phone".into(), ProblemKind::Rejected)
-            }
+            Err(NumberError::Empty) => return problem("empty phone".into(), ProblemKind::Rejected),
             Err(e) => {
                 return problem(
                     format!("bad number {:?}: {e}", phone_raw.trim()),
@@ -400,7 +375,7 @@ impl<R: Read> RowReader<R> {
             }
         };
         let tz = if tz_text.is_empty() {
-            self.default_tz.name()
+            self.rules.default_tz.name()
         } else {
             match tz_text.parse::<Tz>() {
                 Ok(tz) => tz.name(),
@@ -431,81 +406,6 @@ impl<R: Read> RowReader<R> {
             reason,
             extra,
         })))
-    }
-}
-
-/// A record that starts with a quote its writer never closed.
-struct UnclosedQuote {
-    /// 1-based column whose quote is open.
-    column: usize,
-    /// The broken line alone, as kept for `lists show`.
-    raw: String,
-    /// Where the line after the broken one starts (`None`: nothing follows it).
-    resume_at: Option<u64>,
-}
-
-/// How a record's raw bytes stand with respect to quoting, read the way csv-core reads
-/// them (a quote opens a field only at its start; `""` inside is a quote; a quote closes
-/// it; a line break outside quotes ends the record).
-struct QuoteScan {
-    /// The record ended (end of file) inside an open quote.
-    open_at_end: bool,
-    /// Column (0-based) of the last quote opened.
-    column: usize,
-    /// Offset, from the record's first byte, of the first line break inside quotes.
-    first_break: Option<usize>,
-    /// Offset of the record's first byte that is not a line break.
-    content_start: usize,
-}
-
-fn scan_quotes(bytes: impl Iterator<Item = u8>, delimiter: u8) -> QuoteScan {
-    #[derive(PartialEq)]
-    enum S {
-        Start,
-        Field,
-        Quoted,
-        QuoteInQuoted,
-    }
-    let mut st = S::Start;
-    let (mut column, mut open_column) = (0, 0);
-    let mut first_break = None;
-    let mut content_start = None;
-    for (i, b) in bytes.enumerate() {
-        let brk = b == b'\n' || b == b'\r';
-        if content_start.is_none() {
-            if brk {
-                continue;
-            }
-            content_start = Some(i);
-        }
-        st = match st {
-            S::Start | S::Field if brk => break,
-            S::Start if b == b'"' => {
-                open_column = column;
-                S::Quoted
-            }
-            S::Start | S::Field | S::QuoteInQuoted if b == delimiter => {
-                column += 1;
-                S::Start
-            }
-            S::Start | S::Field => S::Field,
-            S::Quoted if b == b'"' => S::QuoteInQuoted,
-            S::Quoted => {
-                if brk && first_break.is_none() {
-                    first_break = Some(i);
-                }
-                S::Quoted
-            }
-            S::QuoteInQuoted if b == b'"' => S::Quoted,
-            S::QuoteInQuoted if brk => break,
-            S::QuoteInQuoted => S::Field,
-        };
-    }
-    QuoteScan {
-        open_at_end: st == S::Quoted,
-        column: open_column,
-        first_break,
-        content_start: content_start.unwrap_or(0),
     }
 }
 
@@ -584,17 +484,7 @@ impl<R: Read> RowReader<R> {
         let Some(i) = self.roles.iter().position(|r| *r == Role::Phone) else {
             return false;
         };
-        std::str::from_utf8(fields[i]).is_ok_and(|p| normalize(p, &self.rules).is_ok())
-    }
-}
-
-/// One line of raw bytes as kept for `lists show`: lossy, no NUL, capped.
-fn raw_line(bytes: impl Iterator<Item = u8>) -> String {
-    let bytes: Vec<u8> = bytes.take(MAX_RAW_CHARS * 4).collect();
-    let text = String::from_utf8_lossy(&bytes).replace('\0', "\u{fffd}");
-    match text.char_indices().nth(MAX_RAW_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
+        std::str::from_utf8(fields[i]).is_ok_and(|p| (self.rules.normalize)(p).is_ok())
     }
 }
 
@@ -649,8 +539,16 @@ fn raw_text(rec: &ByteRecord, delimiter: u8) -> String {
 mod tests {
     use super::*;
 
+    /// The default `[dialing]` rules (Russia, Europe/Moscow), as the store hands them in.
+    fn default_rules() -> RowRules {
+        RowRules {
+            normalize: Box::new(|raw| crate::core::numbers::normalize(raw, &Default::default())),
+            default_tz: chrono_tz::Europe::Moscow,
+        }
+    }
+
     fn read_all(text: &[u8], kind: FileKind) -> Result<Vec<String>, ListError> {
-        let mut r = RowReader::new(Path::new("t.csv"), text, kind, &DialingConfig::default())?;
+        let mut r = RowReader::new(Path::new("t.csv"), text, kind, default_rules())?;
         let mut out = Vec::new();
         while let Some(row) = r.next_row()? {
             out.push(match row {

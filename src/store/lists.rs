@@ -1,37 +1,38 @@
-//! Storing a contact list: the file is parsed on a blocking thread and streamed as `COPY`
+//! Contact lists in PostgreSQL. Storing one: the file is parsed on a blocking thread and streamed as `COPY`
 //! text into a temporary staging table while it is read, then moved into `contacts` and
 //! `list_rejects` with two set statements — all inside ONE transaction, so a crash, a bad
 //! file or a refused replace leaves the previous state untouched.
 //!
 //! Concurrent imports into one list number are serialised by an advisory lock; readers (the
 //! dialer) keep seeing the old contacts until the replacing transaction commits.
+//!
+//! Reading lists back: one list's figures and refused rows (`lists show`), all lists
+//! (`lists ls`). "On DNC" is counted now, against today's do-not-call list.
+//!
+//! The row checks are `core::lists`'; this module feeds them the file and the `[dialing]`
+//! rules ([`row_rules`]) and stores what they accept.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use deadpool_postgres::{Pool, Transaction};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use deadpool_postgres::{GenericClient, Pool, Transaction};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 
-use super::rows::{FileKind, Row, RowReader};
-use super::{ListError, ProblemKind, RowProblem, LIST_NUMBERS};
 use crate::config::DialingConfig;
+use crate::core::lists::rows::{FileKind, Row, RowReader, RowRules};
+use crate::core::lists::{ImportOptions, ListError, ProblemKind, RowProblem};
+use crate::core::numbers::normalize;
+use crate::store::postgres::pg_detail;
 
 /// Problems kept in a report (all of them are stored in `list_rejects`).
 pub const MAX_REPORTED: usize = 1000;
 /// First argument of `pg_advisory_xact_lock(int, int)` for list imports.
 const LIST_LOCK_CLASS: i32 = 0x6c69_7374; // "list"
 const CHUNK: usize = 256 * 1024;
-
-#[derive(Debug, Clone)]
-pub struct ImportOptions {
-    /// 1..=9999, what the manager keys on the phone.
-    pub list_number: u16,
-    pub name: String,
-    /// Replace the contacts of an existing list (refused without it).
-    pub replace: bool,
-}
 
 #[derive(Debug, Clone)]
 pub struct ImportReport {
@@ -63,20 +64,61 @@ pub(crate) struct Parsed {
     aborted: bool,
 }
 
-fn check_options(opts: &ImportOptions) -> Result<(), ListError> {
-    if !LIST_NUMBERS.contains(&opts.list_number) {
-        return Err(ListError::Usage(format!(
-            "list number {} is outside 1-9999",
-            opts.list_number
-        )));
+impl From<tokio_postgres::Error> for ListError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.as_db_error().is_none() || e.is_closed() {
+            ListError::Unavailable(pg_detail(&e))
+        } else {
+            ListError::Db(pg_detail(&e))
+        }
     }
-    let name = opts.name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ListError::Usage(
-            "--name must be 1-200 characters without control characters".into(),
-        ));
+}
+
+impl From<deadpool_postgres::PoolError> for ListError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => ListError::Unavailable(other.to_string()),
+        }
     }
-    Ok(())
+}
+
+/// The `[dialing]` rules as the row checks take them.
+pub fn row_rules(rules: &DialingConfig) -> Result<RowRules, ListError> {
+    let default_tz: Tz = rules.default_time_zone.parse().map_err(|_| {
+        ListError::Usage(format!(
+            "dialing.default_time_zone {:?} is not an IANA zone",
+            rules.default_time_zone
+        ))
+    })?;
+    let rules = rules.clone();
+    Ok(RowRules {
+        normalize: Box::new(move |raw| normalize(raw, &rules)),
+        default_tz,
+    })
+}
+
+/// Opens a list file for [`RowReader`]: the reasons a person reads for a missing file or
+/// a directory.
+fn open_file(
+    path: &Path,
+    kind: FileKind,
+    rules: RowRules,
+) -> Result<RowReader<std::fs::File>, ListError> {
+    let file = std::fs::File::open(path).map_err(|e| ListError::NoInput {
+        path: path.to_path_buf(),
+        reason: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".into(),
+            _ => e.to_string(),
+        },
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(ListError::NoInput {
+            path: path.to_path_buf(),
+            reason: "is a directory".into(),
+        });
+    }
+    RowReader::new(path, file, kind, rules)
 }
 
 /// Opens and checks the header on a blocking thread (no DB work happens for a bad file).
@@ -86,7 +128,7 @@ pub(crate) async fn open_reader(
     rules: &DialingConfig,
 ) -> Result<RowReader<std::fs::File>, ListError> {
     let (p, r) = (path.to_path_buf(), rules.clone());
-    tokio::task::spawn_blocking(move || RowReader::open(&p, kind, &r))
+    tokio::task::spawn_blocking(move || open_file(&p, kind, row_rules(&r)?))
         .await
         .map_err(|e| ListError::Db(format!("reader thread: {e}")))?
 }
@@ -252,7 +294,7 @@ pub async fn import_csv(
     rules: &DialingConfig,
 ) -> Result<ImportReport, ListError> {
     let started = Instant::now();
-    check_options(&opts)?;
+    opts.check()?;
     let reader = open_reader(path, FileKind::Contacts, rules).await?;
     let number = i32::from(opts.list_number);
     let mut client = pool.get().await?;
@@ -360,6 +402,98 @@ pub async fn import_csv(
         problems: parsed.problems,
         elapsed: started.elapsed(),
     })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSummary {
+    pub number: u16,
+    pub name: String,
+    pub source_file: String,
+    pub created_at: DateTime<Utc>,
+    pub replaced_at: Option<DateTime<Utc>>,
+    pub rows_read: i32,
+    pub accepted: i32,
+    pub rejected: i32,
+    pub duplicates: i32,
+    /// Contacts stored now.
+    pub contacts: i64,
+    /// Contacts whose number is on the DNC list now.
+    pub on_dnc: i64,
+}
+
+const SUMMARY: &str = "SELECT l.number, l.name, l.source_file, l.created_at, l.replaced_at,
+        l.rows_read, l.accepted, l.rejected, l.duplicates,
+        (SELECT count(*) FROM contacts c WHERE c.list_number = l.number),
+        (SELECT count(*) FROM contacts c JOIN dnc d ON d.phone = c.phone
+          WHERE c.list_number = l.number)
+    FROM contact_lists l";
+
+fn summary(r: &tokio_postgres::Row) -> ListSummary {
+    let number: i32 = r.get(0);
+    ListSummary {
+        number: u16::try_from(number).unwrap_or(0),
+        name: r.get(1),
+        source_file: r.get(2),
+        created_at: r.get(3),
+        replaced_at: r.get(4),
+        rows_read: r.get(5),
+        accepted: r.get(6),
+        rejected: r.get(7),
+        duplicates: r.get(8),
+        contacts: r.get(9),
+        on_dnc: r.get(10),
+    }
+}
+
+pub async fn list_summary(db: &impl GenericClient, number: u16) -> Result<ListSummary, ListError> {
+    let row = db
+        .query_opt(
+            &format!("{SUMMARY} WHERE l.number = $1"),
+            &[&i32::from(number)],
+        )
+        .await?
+        .ok_or(ListError::NoSuchList(number))?;
+    Ok(summary(&row))
+}
+
+pub async fn all_lists(db: &impl GenericClient) -> Result<Vec<ListSummary>, ListError> {
+    let rows = db
+        .query(&format!("{SUMMARY} ORDER BY l.number"), &[])
+        .await?;
+    Ok(rows.iter().map(summary).collect())
+}
+
+/// The first `limit` refused or duplicate rows of list `number`, by line.
+pub async fn list_problems(
+    db: &impl GenericClient,
+    number: u16,
+    limit: i64,
+) -> Result<Vec<RowProblem>, ListError> {
+    let rows = db
+        .query(
+            "SELECT line_no, kind, raw, reason, duplicate_of FROM list_rejects
+             WHERE list_number = $1 ORDER BY line_no LIMIT $2",
+            &[&i32::from(number), &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let kind: String = r.get(1);
+            let dup: Option<i32> = r.get(4);
+            RowProblem {
+                line: u64::try_from(r.get::<_, i32>(0)).unwrap_or(0),
+                kind: match (kind.as_str(), dup) {
+                    ("duplicate", Some(first)) => ProblemKind::Duplicate {
+                        first_line: u64::try_from(first).unwrap_or(0),
+                    },
+                    _ => ProblemKind::Rejected,
+                },
+                raw: r.get(2),
+                reason: r.get(3),
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 
 use deadpool_postgres::Pool;
 
-use super::dnc::{self, DncImportReport};
-use super::import::{import_csv, ImportOptions, ImportReport};
-use super::query::{all_lists, list_problems, list_summary, ListSummary};
-use super::{printable, shown, ListError, RowProblem};
 use crate::config::Config;
+use crate::core::lists::{printable, shown, ImportOptions, ListError, RowProblem};
+use crate::lists::dnc::{self, DncImportReport};
+use crate::store::lists::{
+    all_lists, import_csv, list_problems, list_summary, ImportReport, ListSummary,
+};
 
 /// Rows shown under an import report.
 const REPORT_ROWS: usize = 20;

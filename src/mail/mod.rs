@@ -13,6 +13,8 @@
 //! plain-text summary, and the same as HTML with tables), the CSV for Excel (gzip-compressed
 //! above [`GZIP_ABOVE`]) and the `.xlsx` workbook. Rows whose body is finished text (queued
 //! by an older version) are sent as they are.
+//!
+//! - [`report`]: how a campaign report reads (subject, text, HTML, CSV for Excel, `.xlsx`).
 
 use std::time::Duration;
 
@@ -24,8 +26,10 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executo
 use tokio::sync::watch;
 
 use crate::config::{MailConfig, SmtpTls};
-use crate::report::{CampaignReport, ReportLocale};
+use crate::core::report::{CampaignReport, ReportLocale};
 use crate::store::postgres::StoreError;
+
+pub mod report;
 
 /// The outbox `kind` of a campaign report.
 pub const KIND_CAMPAIGN_REPORT: &str = "campaign_report";
@@ -132,7 +136,7 @@ impl Mailer {
                 address: cfg.from.clone(),
                 reason: e.to_string(),
             })?;
-        let locale = ReportLocale::from_config(cfg).map_err(|problems| {
+        let locale = report::report_locale(cfg).map_err(|problems| {
             let named: Vec<String> = problems.iter().map(|(k, p)| format!("{k}: {p}")).collect();
             MailError::Config(named.join("; "))
         })?;
@@ -625,7 +629,7 @@ mod tests {
 
     #[test]
     fn a_report_row_is_rendered_as_the_config_says() {
-        use crate::report::{CampaignInfo, ReportCounts, CSV_HEADER};
+        use crate::core::report::{CampaignInfo, ReportCounts, CSV_HEADER};
         let cfg = MailConfig {
             report_language: "ru".into(),
             report_time_zone: "Europe/Moscow".into(),

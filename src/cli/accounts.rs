@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use deadpool_postgres::Pool;
 
-use super::export::export_readings;
-use super::import::import_accounts;
-use super::AccountsError;
 use crate::config::Config;
+use crate::core::lists::shown;
+use crate::store::accounts::{export_readings, import_accounts, AccountsError};
 
 /// Problem rows printed under an import report.
 const REPORT_ROWS: usize = 50;
@@ -43,7 +42,7 @@ pub async fn run_accounts(
             let r = import_accounts(pool, &file, &cfg.dialing).await?;
             println!(
                 "{}: {} rows, {} stored, {} refused",
-                crate::lists::shown(&file),
+                shown(&file),
                 r.rows,
                 r.accepted,
                 r.problems.len()

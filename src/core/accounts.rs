@@ -1,17 +1,15 @@
-//! `contactd accounts import FILE.csv`: billing's export of accounts and meters, one row per
+//! Billing's accounts file, the checks (`contactd accounts import FILE.csv`): one row per
 //! meter: `account, holder, phone, balance, meter, zones, digits, last_date, last_1,
 //! last_2, last_3` (header row required, `,` or `;` separated, a decimal comma allowed with
-//! `;`). Each row is checked on its own; bad rows are reported by line and the good ones
-//! stored (upserted) in one transaction, so a re-import of next month's file updates in place.
+//! `;`). Each row is checked on its own, so bad rows are reported by line and the good ones
+//! kept; storing them is `store::accounts`'. Pure: the file comes in as bytes, and the
+//! `[dialing]` rules as the function that normalises a phone.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use chrono::NaiveDate;
-use deadpool_postgres::Pool;
 
-use super::AccountsError;
-use crate::config::DialingConfig;
+use crate::core::numbers::NumberError;
 
 /// One meter row as billing sent it, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,10 +115,14 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
         .ok()
 }
 
+/// A phone as written → canonical E.164 (`core::numbers::normalize` under `[dialing]`), or
+/// why not.
+pub type Normalize<'a> = dyn Fn(&str) -> Result<String, NumberError> + 'a;
+
 /// Checks one record; `col` finds a column by header name.
 pub fn parse_row(
     col: &dyn Fn(&str) -> Option<String>,
-    dialing: &DialingConfig,
+    normalize: &Normalize<'_>,
 ) -> Result<AccountRow, String> {
     // Every column first: a NUL byte (which PostgreSQL refuses, aborting the whole import),
     // a value longer than its limit (never echoed), control characters in the text columns.
@@ -148,10 +150,7 @@ pub fn parse_row(
     }
     let phone = match get("phone") {
         p if p.is_empty() => None,
-        p => Some(
-            crate::core::numbers::normalize(&p, dialing)
-                .map_err(|e| format!("phone {p:?}: {e}"))?,
-        ),
+        p => Some(normalize(&p).map_err(|e| format!("phone {p:?}: {e}"))?),
     };
     let balance = get("balance");
     let balance_minor = if balance.is_empty() {
@@ -203,16 +202,21 @@ pub fn parse_row(
     })
 }
 
-/// Reads the whole file, checks every row, stores the good ones in one transaction.
-pub async fn import_accounts(
-    pool: &Pool,
-    path: &Path,
-    dialing: &DialingConfig,
-) -> Result<ImportReport, AccountsError> {
-    let text = std::fs::read(path).map_err(|source| AccountsError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// The file's header lacks a column every row needs, or is not CSV.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsFileError {
+    #[error("header has no column {0:?}")]
+    MissingColumn(&'static str),
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// Checks every row of billing's file: the report (rows read, problems by line) and the
+/// rows to store.
+pub fn read_accounts(
+    text: &[u8],
+    normalize: &Normalize<'_>,
+) -> Result<(ImportReport, Vec<AccountRow>), AccountsFileError> {
     let first_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
     let delimiter = if first_line.contains(&b';') {
         b';'
@@ -222,7 +226,7 @@ pub async fn import_accounts(
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
-        .from_reader(text.as_slice());
+        .from_reader(text);
     let headers: HashMap<String, usize> = rdr
         .headers()?
         .iter()
@@ -236,10 +240,7 @@ pub async fn import_accounts(
         .collect();
     for need in ["account", "meter", "zones", "digits", "last_date", "last_1"] {
         if !headers.contains_key(need) {
-            return Err(AccountsError::Usage(format!(
-                "{}: header has no column {need:?}",
-                crate::lists::shown(path)
-            )));
+            return Err(AccountsFileError::MissingColumn(need));
         }
     }
     let mut report = ImportReport::default();
@@ -256,54 +257,13 @@ pub async fn import_accounts(
         };
         let line = rec.position().map_or(0, |p| p.line());
         let col = |k: &str| headers.get(k).and_then(|i| rec.get(*i)).map(str::to_string);
-        match parse_row(&col, dialing) {
+        match parse_row(&col, normalize) {
             Ok(row) => good.push(row),
             Err(reason) => report.problems.push((line, reason)),
         }
     }
-    let mut db = pool.get().await?;
-    let tx = db.transaction().await?;
-    for r in &good {
-        tx.execute(
-            "INSERT INTO accounts (number, holder, phone, balance_minor) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (number) DO UPDATE SET holder = EXCLUDED.holder,
-                 phone = EXCLUDED.phone, balance_minor = EXCLUDED.balance_minor, updated_at = now()",
-            &[&r.account, &r.holder, &r.phone, &r.balance_minor],
-        )
-        .await?;
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO meters (account, serial, zones, digits) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (account, serial) DO UPDATE SET zones = EXCLUDED.zones,
-                     digits = EXCLUDED.digits
-                 RETURNING id",
-                &[
-                    &r.account,
-                    &r.meter,
-                    &i16::from(r.zones),
-                    &i16::from(r.digits),
-                ],
-            )
-            .await?
-            .get(0);
-        tx.execute(
-            "DELETE FROM meter_zones WHERE meter = $1 AND zone > $2",
-            &[&id, &i16::from(r.zones)],
-        )
-        .await?;
-        for (i, v) in r.last.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO meter_zones (meter, zone, last_value, last_date) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (meter, zone) DO UPDATE SET last_value = EXCLUDED.last_value,
-                     last_date = EXCLUDED.last_date",
-                &[&id, &(i as i16 + 1), v, &r.last_date],
-            )
-            .await?;
-        }
-    }
-    tx.commit().await?;
     report.accepted = good.len() as u64;
-    Ok(report)
+    Ok((report, good))
 }
 
 #[cfg(test)]
@@ -315,7 +275,9 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        parse_row(&|k| m.get(k).cloned(), &DialingConfig::default())
+        // the default `[dialing]` rules (Russia)
+        let normalize = |p: &str| crate::core::numbers::normalize(p, &Default::default());
+        parse_row(&|k| m.get(k).cloned(), &normalize)
     }
 
     const GOOD: [(&str, &str); 10] = [

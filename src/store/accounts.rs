@@ -1,0 +1,414 @@
+//! Accounts, meters and meter readings in PostgreSQL: lookups for the IVR and the API, the
+//! single place readings are written, billing's accounts import and the readings export.
+//! Every statement is parameterised; the checks themselves live in `core::meter` (readings)
+//! and `core::accounts` (billing's rows). Readings are checked again here, inside the
+//! transaction, against the meter row locked `FOR UPDATE`, so a reading accepted by the IVR
+//! a minute ago and a web form now cannot both slip past the same last value.
+//!
+//! [`answer`] answers the meter flow's queries for the inbound adapter from these lookups.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::Pool;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::config::{Config, DialingConfig};
+use crate::core::accounts::{read_accounts, AccountsFileError, ImportReport};
+use crate::core::flow::{Answer, Query};
+use crate::core::lists::shown;
+use crate::core::meter::{
+    check_submission, AccountInfo, CheckedReading, LastReading, MeterInfo, MeterSpec, ReadingError,
+    ReadingRules,
+};
+use crate::store::postgres::pg_detail;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    #[error("postgres: {}", pg_detail(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("postgres pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{}: cannot open: {source}", shown(path))]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Wall-clock time where the utility is (`dialing.default_time_zone`): readings are dated
+/// and office hours judged in it, never in UTC.
+pub fn local_time(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    let tz: chrono_tz::Tz = cfg
+        .dialing
+        .default_time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Europe::Moscow);
+    now.with_timezone(&tz).naive_local()
+}
+
+/// The checks' limits from the config.
+pub fn reading_rules(cfg: &Config) -> ReadingRules {
+    ReadingRules {
+        max_daily_kwh: cfg.ivr.max_daily_kwh,
+    }
+}
+
+/// The account whose phone is `caller_e164`, when exactly one account has it.
+pub async fn account_of_caller(
+    pool: &Pool,
+    caller_e164: &str,
+) -> Result<Option<String>, AccountsError> {
+    let db = pool.get().await?;
+    let rows = db
+        .query(
+            "SELECT number FROM accounts WHERE phone = $1 ORDER BY number LIMIT 2",
+            &[&caller_e164],
+        )
+        .await?;
+    Ok(match rows.as_slice() {
+        [one] => Some(one.get(0)),
+        _ => None,
+    })
+}
+
+/// An account with its meters and each zone's last accepted reading.
+pub async fn account(pool: &Pool, number: &str) -> Result<Option<AccountInfo>, AccountsError> {
+    let db = pool.get().await?;
+    let Some(acc) = db
+        .query_opt(
+            "SELECT number, balance_minor FROM accounts WHERE number = $1",
+            &[&number],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rows = db
+        .query(
+            "SELECT m.id, m.serial, m.zones, m.digits, z.zone, z.last_value, z.last_date
+             FROM meters m LEFT JOIN meter_zones z ON z.meter = m.id
+             WHERE m.account = $1 ORDER BY m.id, z.zone",
+            &[&number],
+        )
+        .await?;
+    let mut meters: Vec<MeterInfo> = Vec::new();
+    for r in rows {
+        let id: i64 = r.get(0);
+        if meters.last().map(|m| m.id) != Some(id) {
+            meters.push(MeterInfo {
+                id,
+                serial: r.get(1),
+                spec: MeterSpec {
+                    zones: r.get::<_, i16>(2) as u8,
+                    digits: r.get::<_, i16>(3) as u8,
+                },
+                last: Vec::new(),
+            });
+        }
+        if let (Some(value), Some(date)) = (r.get::<_, Option<i64>>(5), r.get(6)) {
+            if let Some(m) = meters.last_mut() {
+                m.last.push(LastReading { value, date });
+            }
+        }
+    }
+    Ok(Some(AccountInfo {
+        number: acc.get(0),
+        balance_minor: acc.get(1),
+        meters,
+    }))
+}
+
+/// Who sent a reading and how.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    /// `ivr`, `web` or `messenger`.
+    pub source: &'static str,
+    pub call_uuid: Option<Uuid>,
+    pub caller: Option<String>,
+    pub at: DateTime<Utc>,
+    /// The local date of the submission ("the same day" for replacement, days since the last).
+    pub today: NaiveDate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreReadingsError {
+    #[error("no meter {meter} on account {account}")]
+    UnknownMeter { account: String, meter: i64 },
+    /// The entry index (into the submitted list) and the rule it broke.
+    #[error("{1}")]
+    Invalid(Option<usize>, ReadingError),
+    #[error(transparent)]
+    Db(#[from] AccountsError),
+}
+
+impl From<tokio_postgres::Error> for StoreReadingsError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreReadingsError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// Checks and stores every zone of one meter in one transaction. A pending reading of the
+/// same meter, zone and day is marked `replaced` (kept as history), never overwritten.
+pub async fn store_readings(
+    pool: &Pool,
+    account: &str,
+    meter: i64,
+    entries: &[(u8, String)],
+    rules: ReadingRules,
+    who: &Provenance,
+) -> Result<Vec<CheckedReading>, StoreReadingsError> {
+    let mut db = pool.get().await?;
+    let tx = db.transaction().await?;
+    let Some(m) = tx
+        .query_opt(
+            "SELECT zones, digits FROM meters WHERE id = $1 AND account = $2 FOR UPDATE",
+            &[&meter, &account],
+        )
+        .await?
+    else {
+        return Err(StoreReadingsError::UnknownMeter {
+            account: account.to_string(),
+            meter,
+        });
+    };
+    let spec = MeterSpec {
+        zones: m.get::<_, i16>(0) as u8,
+        digits: m.get::<_, i16>(1) as u8,
+    };
+    let last: Vec<LastReading> = tx
+        .query(
+            "SELECT last_value, last_date FROM meter_zones WHERE meter = $1 ORDER BY zone",
+            &[&meter],
+        )
+        .await?
+        .iter()
+        .map(|r| LastReading {
+            value: r.get(0),
+            date: r.get(1),
+        })
+        .collect();
+    let checked = check_submission(spec, &last, entries, who.today, rules)
+        .map_err(|(i, e)| StoreReadingsError::Invalid(i, e))?;
+    for r in &checked {
+        let zone = i16::from(r.zone);
+        tx.execute(
+            "UPDATE meter_readings SET status = 'replaced'
+             WHERE meter = $1 AND zone = $2 AND reading_date = $3 AND status = 'pending'",
+            &[&meter, &zone, &who.today],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO meter_readings (meter, zone, value, consumption, rolled_over,
+                 reading_date, source, call_uuid, caller, submitted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &meter,
+                &zone,
+                &r.value,
+                &r.consumption,
+                &r.rolled_over,
+                &who.today,
+                &who.source,
+                &who.call_uuid,
+                &who.caller,
+                &who.at,
+            ],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(checked)
+}
+
+/// Reads billing's file, checks every row (`core::accounts`), stores the good ones in one
+/// transaction (upserted, so next month's file updates in place).
+pub async fn import_accounts(
+    pool: &Pool,
+    path: &Path,
+    dialing: &DialingConfig,
+) -> Result<ImportReport, AccountsError> {
+    let text = std::fs::read(path).map_err(|source| AccountsError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let normalize = |p: &str| crate::core::numbers::normalize(p, dialing);
+    let (report, good) = read_accounts(&text, &normalize).map_err(|e| match e {
+        AccountsFileError::Csv(e) => AccountsError::Csv(e),
+        AccountsFileError::MissingColumn(need) => {
+            AccountsError::Usage(format!("{}: header has no column {need:?}", shown(path)))
+        }
+    })?;
+    let mut db = pool.get().await?;
+    let tx = db.transaction().await?;
+    for r in &good {
+        tx.execute(
+            "INSERT INTO accounts (number, holder, phone, balance_minor) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (number) DO UPDATE SET holder = EXCLUDED.holder,
+                 phone = EXCLUDED.phone, balance_minor = EXCLUDED.balance_minor, updated_at = now()",
+            &[&r.account, &r.holder, &r.phone, &r.balance_minor],
+        )
+        .await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO meters (account, serial, zones, digits) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account, serial) DO UPDATE SET zones = EXCLUDED.zones,
+                     digits = EXCLUDED.digits
+                 RETURNING id",
+                &[
+                    &r.account,
+                    &r.meter,
+                    &i16::from(r.zones),
+                    &i16::from(r.digits),
+                ],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "DELETE FROM meter_zones WHERE meter = $1 AND zone > $2",
+            &[&id, &i16::from(r.zones)],
+        )
+        .await?;
+        for (i, v) in r.last.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO meter_zones (meter, zone, last_value, last_date) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (meter, zone) DO UPDATE SET last_value = EXCLUDED.last_value,
+                     last_date = EXCLUDED.last_date",
+                &[&id, &(i as i16 + 1), v, &r.last_date],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// `contactd readings export --since DATE`: the pending (not replaced) readings submitted
+/// on or after DATE, as CSV for billing, oldest first, with where each came from.
+/// Writes the CSV; returns the number of readings written.
+pub async fn export_readings(
+    pool: &Pool,
+    since: NaiveDate,
+    out: impl Write,
+) -> Result<u64, AccountsError> {
+    let db = pool.get().await?;
+    let rows = db
+        .query(
+            "SELECT m.account, m.serial, r.zone, r.value, r.consumption, r.rolled_over,
+                    r.reading_date, r.source, coalesce(r.call_uuid::text, ''),
+                    coalesce(r.caller, ''),
+                    to_char(r.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+             FROM meter_readings r JOIN meters m ON m.id = r.meter
+             WHERE r.status = 'pending' AND r.reading_date >= $1
+             ORDER BY r.submitted_at, r.id",
+            &[&since],
+        )
+        .await?;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "account",
+        "meter",
+        "zone",
+        "value",
+        "consumption",
+        "rolled_over",
+        "reading_date",
+        "source",
+        "call_uuid",
+        "caller",
+        "submitted_at",
+    ])?;
+    for r in &rows {
+        w.write_record([
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, i16>(2).to_string(),
+            r.get::<_, i64>(3).to_string(),
+            r.get::<_, i64>(4).to_string(),
+            r.get::<_, bool>(5).to_string(),
+            r.get::<_, NaiveDate>(6).to_string(),
+            r.get::<_, String>(7),
+            r.get::<_, String>(8),
+            r.get::<_, String>(9),
+            r.get::<_, String>(10),
+        ])?;
+    }
+    w.flush()?;
+    Ok(rows.len() as u64)
+}
+
+/// Answers the meter-reading flow's questions (`Query::AccountOfCaller`, `Account`,
+/// `StoreReadings`) for the inbound adapter. A failed lookup answers "not found" / "not
+/// stored" (the flow then hands the caller to an operator) and is logged.
+///
+/// `None` when the query is not one of the meter flow's.
+pub async fn answer(
+    pool: &Pool,
+    cfg: &Config,
+    q: &Query,
+    call: Uuid,
+    caller: &str,
+    now: DateTime<Utc>,
+) -> Option<Answer> {
+    Some(match q {
+        Query::AccountOfCaller => {
+            let found = match crate::core::numbers::normalize(caller, &cfg.dialing) {
+                Ok(e164) => account_of_caller(pool, &e164).await.unwrap_or_else(|e| {
+                    warn!(%call, error = ?e.to_string(), "account of caller");
+                    None
+                }),
+                Err(_) => None,
+            };
+            Answer::CallerAccount(found)
+        }
+        Query::Account(number) => {
+            Answer::Account(account(pool, number).await.unwrap_or_else(|e| {
+                warn!(%call, error = ?e.to_string(), "account lookup");
+                None
+            }))
+        }
+        Query::StoreReadings {
+            account,
+            meter,
+            readings,
+        } => {
+            let entries: Vec<(u8, String)> =
+                readings.iter().map(|(z, v)| (*z, v.to_string())).collect();
+            let who = Provenance {
+                source: "ivr",
+                call_uuid: Some(call),
+                caller: crate::esl::commands::PhoneNumber::parse(caller)
+                    .ok()
+                    .map(|n| n.as_str().to_string()),
+                at: now,
+                today: local_time(cfg, now).date(),
+            };
+            let rules = reading_rules(cfg);
+            match store_readings(pool, account, *meter, &entries, rules, &who).await {
+                Ok(stored) => {
+                    info!(%call, ?account, ?meter, zones = stored.len(), "meter readings stored");
+                    Answer::ReadingsStored(true)
+                }
+                Err(e) => {
+                    warn!(%call, ?account, ?meter, error = ?e.to_string(), "meter readings not stored");
+                    Answer::ReadingsStored(false)
+                }
+            }
+        }
+        _ => return None,
+    })
+}
