@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use deadpool_postgres::Pool;
 
 use crate::config::Config;
-use crate::esl::commands::MediaFile;
+use crate::core::values::MediaFile;
 use crate::lists::printable;
 use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::StoreError;
@@ -216,7 +216,7 @@ pub async fn run_campaigns(
                 })?;
             }
             if let Some(cid) = &caller_id {
-                crate::esl::commands::PhoneNumber::parse(cid)
+                crate::core::values::PhoneNumber::parse(cid)
                     .map_err(|e| CampaignCliError::Invalid(format!("--caller-id: {e}")))?;
             }
             if let Some(e) = &email {

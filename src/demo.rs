@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::esl::commands::{AfterAnswer, MediaFile};
+use crate::core::values::MediaFile;
+use crate::esl::commands::AfterAnswer;
 use crate::service::dialer::{place_call, CallRequest, DialResult};
 use crate::sim::{self, Simulator};
 use crate::store::postgres::CallRecord;
@@ -319,7 +320,7 @@ report_time_zone = "{tz}"
             &app.shared.calls,
             &app.shared.live,
             CallRequest {
-                uuid: crate::esl::commands::ChannelUuid::new_random(),
+                uuid: crate::core::values::ChannelUuid::new_random(),
                 caller_id: None,
                 trunk_name: "e1",
                 trunk: &trunk,

@@ -117,7 +117,7 @@ async fn dropped_connection_mid_call_reconnects_and_resyncs_the_live_count() {
             &app.shared.calls,
             &live,
             CallRequest {
-                uuid: contactd::esl::commands::ChannelUuid::new_random(),
+                uuid: contactd::core::values::ChannelUuid::new_random(),
                 caller_id: None,
                 trunk_name: "e1",
                 trunk: &trunk,

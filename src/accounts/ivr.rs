@@ -49,7 +49,7 @@ pub async fn answer(
             let who = Provenance {
                 source: "ivr",
                 call_uuid: Some(call),
-                caller: crate::esl::commands::PhoneNumber::parse(caller)
+                caller: crate::core::values::PhoneNumber::parse(caller)
                     .ok()
                     .map(|n| n.as_str().to_string()),
                 at: now,

@@ -8,3 +8,4 @@ pub mod flows;
 pub mod meter;
 pub mod numbers;
 pub mod speech;
+pub mod values;

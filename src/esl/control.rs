@@ -264,10 +264,10 @@ impl SwitchLink {
 
     /// A channel variable; None when the channel or the variable does not exist.
     pub async fn getvar(&self, uuid: &str, var: &str) -> Result<Option<String>, LinkError> {
-        let bad = |e: crate::esl::commands::InvalidValue| {
+        let bad = |e: crate::core::values::InvalidValue| {
             self.esl_err(EslError::protocol_error(e.to_string()))
         };
-        let uuid = crate::esl::commands::ChannelUuid::parse(uuid).map_err(bad)?;
+        let uuid = crate::core::values::ChannelUuid::parse(uuid).map_err(bad)?;
         if !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(self.esl_err(EslError::protocol_error(format!(
                 "bad variable name {var:?}"
@@ -294,7 +294,7 @@ impl SwitchLink {
     /// `sendmsg <uuid>` execute with event-lock; returns the `Event-UUID` that comes back
     /// as `Application-UUID` in the application's EXECUTE_COMPLETE.
     pub async fn execute(&self, uuid: &str, app: &str, arg: &str) -> Result<String, LinkError> {
-        crate::esl::commands::check_app_arg(arg)
+        crate::core::values::check_app_arg(arg)
             .map_err(|e| self.esl_err(EslError::protocol_error(e.to_string())))?;
         let app_uuid = uuid::Uuid::new_v4().to_string();
         let mut msg = freeswitch_esl_tokio::EslEvent::new();

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::esl::commands::check_app_arg;
+use crate::core::values::check_app_arg;
 
 /// Why a call's flow stopped before it finished.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,7 +8,8 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::TrunkConfig;
-use crate::esl::commands::{AfterAnswer, ChannelUuid, InvalidValue, Originate, PhoneNumber};
+use crate::core::values::{ChannelUuid, InvalidValue, PhoneNumber};
+use crate::esl::commands::{AfterAnswer, Originate};
 use crate::esl::control::{LinkError, SwitchLink};
 use crate::store::postgres::{CallEnd, Calls, NewCall};
 use crate::store::redis::{LineRefused, LiveState};

@@ -14,7 +14,8 @@ use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Que
 use crate::core::flows::meter::{MenuChoice, MeterEntry, MeterFlow, MeterFlowOptions};
 use crate::core::flows::service::{ServiceFlow, ServiceFlowOptions};
 use crate::core::speech;
-use crate::esl::commands::{ChannelVar, MediaFile};
+use crate::core::values::MediaFile;
+use crate::esl::commands::ChannelVar;
 use crate::esl::outbound::{CallEnded, CallHandler, CallSession, ChannelData};
 use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::postgres::{Calls, NewCall};
@@ -318,7 +319,7 @@ impl InboundCalls {
                 .map_or("unknown", String::as_str),
             data.vars.get("contactd_code").map_or("", String::as_str)
         );
-        let caller = crate::esl::commands::PhoneNumber::parse(&data.caller)
+        let caller = crate::core::values::PhoneNumber::parse(&data.caller)
             .map(|n| n.as_str().to_string())
             .ok();
         // With several switches the dialplan names its node (`contactd_node`); a name that is

@@ -15,7 +15,8 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::core::channels::SwitchEvent;
-use crate::esl::commands::{InlineScript, InvalidValue, MediaFile};
+use crate::core::values::{InvalidValue, MediaFile};
+use crate::esl::commands::InlineScript;
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 
 /// mod_db realm where the switch itself notes each message's result (`FILE PLAYED`, …)
