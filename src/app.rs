@@ -208,6 +208,7 @@ impl App {
             shared.links.clone(),
             config.clone(),
             shared.draining.clone(),
+            crate::clock::Clock::system(),
         ));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {

@@ -3,21 +3,28 @@
 //! window in the subscriber's zone, do-not-call list), retries by hangup cause, and the
 //! report queued for e-mail when the last subscriber is done. After a crash it picks up the
 //! subscribers that were being dialled without calling anyone who may have heard the message.
+//!
+//! The rules themselves live in [`crate::core::campaign::pacer`]; this task carries out its
+//! decisions (claims, requeues, calls) and sleeps until the pacer's next deadline.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::campaign::outcome::{self, decide, Next, Outcome, RetryPolicy};
-use crate::core::campaign::window::Window;
+use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
+use crate::core::campaign::pacer::{
+    CampaignRules, DncVerdict, LineBudget, Notice, Pacer, WindowVerdict,
+};
+use crate::core::campaign::state::CampaignState;
 use crate::core::channels::SwitchEvent;
 use crate::core::values::ChannelUuid;
 use crate::esl::commands::AfterAnswer;
@@ -37,6 +44,9 @@ pub struct CampaignRunner {
     pub links: Vec<SwitchLink>,
     pub config: Arc<Config>,
     pub draining: Arc<AtomicBool>,
+    clock: Clock,
+    /// The rules: what is dialed when. Locked only between awaits.
+    pacer: Mutex<Pacer>,
     /// Calls this instance is driving, per campaign: paces claims without a round trip.
     active: Arc<Mutex<HashMap<i64, usize>>>,
     /// A call ended: a line is free now, no need to wait for the next tick.
@@ -63,8 +73,17 @@ impl CampaignRunner {
         links: Vec<SwitchLink>,
         config: Arc<Config>,
         draining: Arc<AtomicBool>,
+        clock: Clock,
     ) -> Self {
+        // Config::validate refuses a bad zone at start, naming the key; never a guess here.
+        let zone: Tz = config
+            .dialing
+            .default_time_zone
+            .parse()
+            .expect("dialing.default_time_zone is checked by Config::validate");
         Self {
+            pacer: Mutex::new(Pacer::new(zone, clock.now())),
+            clock,
             campaigns,
             calls,
             live,
@@ -75,6 +94,41 @@ impl CampaignRunner {
             line_freed: Arc::default(),
             driving: Arc::default(),
         }
+    }
+
+    fn pacer(&self) -> std::sync::MutexGuard<'_, Pacer> {
+        self.pacer.lock().expect("pacer lock")
+    }
+
+    /// Says what the pacer has to say: once per change, not once per subscriber.
+    fn say(&self) {
+        while let Some(n) = self.pacer().poll_output() {
+            match n {
+                Notice::DncUnreadable { error } => error!(
+                    "do-not-call list unreadable: nobody is dialed until it can be read: {error}"
+                ),
+                Notice::DncReadable { after } => {
+                    info!(?after, "do-not-call list readable again: dialing resumes")
+                }
+                Notice::RulesBroken { campaign, problem } => {
+                    error!(campaign, "campaign not dialed: {problem}")
+                }
+                Notice::RulesMended { campaign } => {
+                    info!(
+                        campaign,
+                        "campaign's calling rules are valid again: dialing"
+                    )
+                }
+            }
+        }
+    }
+
+    /// When the pacer next wants to look, as a tokio instant.
+    fn next_look(&self) -> tokio::time::Instant {
+        let wait = (self.pacer().poll_timeout() - self.clock.now())
+            .to_std()
+            .unwrap_or_default();
+        self.clock.instant() + wait
     }
 
     fn link_for(&self, trunk: &str) -> Option<&SwitchLink> {
@@ -94,7 +148,6 @@ impl CampaignRunner {
         if let Err(e) = self.recover().await {
             error!("campaign recovery: {e}");
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
         let mut sweep = tokio::time::interval(RECOVER_EVERY);
         let mut statuses: Vec<_> = self.links.iter().map(|l| l.watch_status()).collect();
         let mut backlog = self.campaigns.backlog();
@@ -121,7 +174,7 @@ impl CampaignRunner {
                     }
                     backlog = now_backlog;
                 }
-                _ = tick.tick() => {
+                _ = tokio::time::sleep_until(self.next_look()) => {
                     if let Err(e) = self.tick().await {
                         warn!("campaign runner: {e}");
                     }
@@ -141,6 +194,14 @@ impl CampaignRunner {
     }
 
     async fn tick(self: &Arc<Self>) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        self.pacer().handle_timeout(now);
+        let r = self.look(now).await;
+        self.say();
+        r
+    }
+
+    async fn look(self: &Arc<Self>, now: DateTime<Utc>) -> Result<(), StoreError> {
         // Every attempt is durably written before its originate: while earlier record
         // writes wait for PostgreSQL, nobody new is dialed.
         if self.campaigns.backlog() > 0 {
@@ -148,8 +209,9 @@ impl CampaignRunner {
         }
         let leases_ok = self.live.leases_trusted().await.unwrap_or(false);
         for c in self.campaigns.active().await? {
-            if c.state == "running" && leases_ok && !self.draining.load(Ordering::SeqCst) {
-                self.dial_more(&c).await?;
+            let running = c.state == CampaignState::Running.as_str();
+            if running && leases_ok && !self.draining.load(Ordering::SeqCst) {
+                self.dial_more(&c, now).await?;
             }
             if self.campaigns.finish_if_complete(c.id).await? {
                 info!(campaign = c.id, "campaign complete; queueing the report");
@@ -191,63 +253,100 @@ impl CampaignRunner {
             .unwrap_or(&0)
     }
 
-    async fn dial_more(self: &Arc<Self>, c: &Campaign) -> Result<(), StoreError> {
+    async fn dial_more(
+        self: &Arc<Self>,
+        c: &Campaign,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let Some(trunk) = self.config.trunk.get(&c.trunk) else {
             warn!(campaign = c.id, trunk = %c.trunk, "campaign names an unknown trunk");
             return Ok(());
         };
-        let mine = self.active_of(c.id);
-        let campaign_free = (c.lines as usize)
-            .saturating_sub(mine.max(self.live.budget_in_use(&budget_of(c.id)).await?));
-        let trunk_free =
-            (trunk.channels as usize).saturating_sub(self.live.lines_in_use(&c.trunk).await?);
-        let n = campaign_free.min(trunk_free);
+        let parsed = CampaignRules::parse(
+            &c.window_days,
+            &c.window_start,
+            &c.window_end,
+            c.time_zone.as_deref(),
+        );
+        let Some(rules) = self.pacer().rules(c.id, parsed) else {
+            return Ok(());
+        };
+        let budget = LineBudget {
+            lines: c.lines.max(0) as usize,
+            mine: self.active_of(c.id),
+            budget_in_use: self.live.budget_in_use(&budget_of(c.id)).await?,
+            trunk_channels: trunk.channels as usize,
+            trunk_in_use: self.live.lines_in_use(&c.trunk).await?,
+        };
+        let n = self.pacer().free_lines(budget, now);
         if n == 0 {
             return Ok(());
         }
-        let now = Utc::now();
-        let window = Window::parse(&c.window_days, &c.window_start, &c.window_end)
-            .unwrap_or_else(|_| Window::always());
+        let mut open = Vec::new();
         for t in self.campaigns.claim_due(c.id, n as i64, now).await? {
-            let tz: Tz = c
-                .time_zone
-                .as_deref()
-                .or(t.tz.as_deref())
-                .unwrap_or(&self.config.dialing.default_time_zone)
-                .parse()
-                .unwrap_or(chrono_tz::Europe::Moscow);
-            if !window.is_open(now, tz) {
-                self.campaigns
-                    .requeue(c.id, t.contact_id, window.next_open(now, tz))
-                    .await?;
-                continue;
+            let verdict = self.pacer().window(&rules, t.tz.as_deref(), now);
+            match verdict {
+                WindowVerdict::Open => open.push(t),
+                WindowVerdict::ClosedUntil(at) => {
+                    self.campaigns.requeue(c.id, t.contact_id, at).await?
+                }
+                WindowVerdict::BadZone(problem) => {
+                    error!(
+                        campaign = c.id,
+                        contact = t.contact_id,
+                        "not dialed: {problem}"
+                    );
+                    self.campaigns
+                        .skip(c.id, t.contact_id, Outcome::Invalid.as_str())
+                        .await?;
+                }
             }
-            // Fails closed: a do-not-call list that cannot be read blocks the call for now.
-            let blocked =
-                match crate::lists::dnc::is_blocked_in(self.campaigns.pool(), &t.phone).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        warn!(
+        }
+        if open.is_empty() {
+            return Ok(());
+        }
+        // One connection for the lookups; once one fails, the rest are not asked (and not
+        // dialed): the pacer holds everyone back until the list can be read.
+        let mut db = self.campaigns.pool().get().await.map_err(|e| e.to_string());
+        for t in open {
+            let lookup = match &db {
+                Ok(db) => match crate::lists::dnc::is_blocked(db, &t.phone).await {
+                    Ok(blocked) => Ok(blocked),
+                    Err(crate::lists::ListError::BadNumber { input, reason }) => {
+                        // Not a lookup failure: this subscriber's stored number is not canonical.
+                        error!(
                             campaign = c.id,
-                            "do-not-call list unreadable, dialing later: {e}"
+                            contact = t.contact_id,
+                            "not dialed: number {input:?}: {reason}"
                         );
                         self.campaigns
-                            .requeue(c.id, t.contact_id, now + chrono::Duration::seconds(30))
+                            .skip(c.id, t.contact_id, Outcome::Invalid.as_str())
                             .await?;
                         continue;
                     }
-                };
-            if blocked {
-                self.campaigns
-                    .skip(c.id, t.contact_id, Outcome::Dnc.as_str())
-                    .await?;
-                continue;
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.clone()),
+            };
+            if let Err(e) = &lookup {
+                db = Err(e.clone());
             }
-            let me = self.clone();
-            let c = c.clone();
-            self.spawn_driver(c.id, t.contact_id, async move {
-                me.call_one(&c, &t).await;
-            });
+            let verdict = self.pacer().handle_dnc(lookup, now);
+            match verdict {
+                DncVerdict::Dial => {
+                    let me = self.clone();
+                    let c = c.clone();
+                    self.spawn_driver(c.id, t.contact_id, async move {
+                        me.call_one(&c, &t).await;
+                    });
+                }
+                DncVerdict::Skip => {
+                    self.campaigns
+                        .skip(c.id, t.contact_id, Outcome::Dnc.as_str())
+                        .await?
+                }
+                DncVerdict::RetryAt(at) => self.campaigns.requeue(c.id, t.contact_id, at).await?,
+            }
         }
         Ok(())
     }
@@ -303,12 +402,12 @@ impl CampaignRunner {
         attempt_no: i32,
         outcome: Outcome,
     ) -> Result<(), StoreError> {
-        let next_at = match decide(outcome, attempt_no as u32, &Self::policy(c)) {
-            Next::Done(_) => None,
-            Next::Retry { after, .. } => {
-                Some(Utc::now() + chrono::Duration::from_std(after).unwrap_or_default())
-            }
-        };
+        let next_at = self.pacer().retry_at(
+            outcome,
+            attempt_no as u32,
+            &Self::policy(c),
+            self.clock.now(),
+        );
         self.campaigns
             .after_attempt(c.id, contact, attempt_no, outcome.as_str(), next_at)
             .await
@@ -325,7 +424,7 @@ impl CampaignRunner {
                     .requeue(
                         c.id,
                         t.contact_id,
-                        Utc::now() + chrono::Duration::seconds(30),
+                        self.clock.now() + chrono::Duration::seconds(30),
                     )
                     .await,
             );
@@ -352,7 +451,7 @@ impl CampaignRunner {
                     .requeue(
                         c.id,
                         t.contact_id,
-                        Utc::now() + chrono::Duration::seconds(5),
+                        self.clock.now() + chrono::Duration::seconds(5),
                     )
                     .await,
             );
@@ -415,7 +514,7 @@ impl CampaignRunner {
             }
             Ok(DialResult::Failed { cause, .. }) => AttemptEnd {
                 outcome: outcome::unanswered(&cause).as_str().into(),
-                q850: failed_q850(&mut watch, &cause).await,
+                q850: failed_q850(&mut watch, &cause, self.clock.instant()).await,
                 cause: Some(cause),
                 ..Default::default()
             },
@@ -437,7 +536,11 @@ impl CampaignRunner {
             self.log_write(self.campaigns.delete_attempt(id).await);
             self.log_write(
                 self.campaigns
-                    .requeue(c.id, contact, Utc::now() + chrono::Duration::seconds(1))
+                    .requeue(
+                        c.id,
+                        contact,
+                        self.clock.now() + chrono::Duration::seconds(1),
+                    )
                     .await,
             );
             return;
@@ -540,7 +643,7 @@ impl CampaignRunner {
         }
         // Still ringing: its answer or hang-up comes through the watch.
         let ring = Duration::from_secs(c.ring_s.max(5) as u64 + 30);
-        let until = tokio::time::Instant::now() + ring;
+        let until = self.clock.instant() + ring;
         loop {
             match tokio::time::timeout_at(until, watch.recv()).await {
                 // The script runs from the answer on: follow it from its start.
@@ -640,7 +743,7 @@ impl CampaignRunner {
                 .requeue(
                     c.id,
                     t.contact_id,
-                    Utc::now() + chrono::Duration::seconds(1),
+                    self.clock.now() + chrono::Duration::seconds(1),
                 )
                 .await,
         );
@@ -691,7 +794,7 @@ impl CampaignRunner {
                 }
                 let Some(uuid) = s.uuid else {
                     self.campaigns
-                        .requeue(c.id, s.contact_id, Utc::now())
+                        .requeue(c.id, s.contact_id, self.clock.now())
                         .await?;
                     continue;
                 };
@@ -717,8 +820,12 @@ impl CampaignRunner {
 /// The Q.850 code of a failed originate: from the channel's own hang-up event when the
 /// switch created one (it may follow the job's reply by a moment), else the code
 /// FreeSWITCH gives that cause name (`switch_channel_cause2str` is a fixed table).
-async fn failed_q850(watch: &mut crate::esl::control::CallWatch, cause: &str) -> Option<i32> {
-    let until = tokio::time::Instant::now() + Duration::from_millis(300);
+async fn failed_q850(
+    watch: &mut crate::esl::control::CallWatch,
+    cause: &str,
+    now: tokio::time::Instant,
+) -> Option<i32> {
+    let until = now + Duration::from_millis(300);
     while let Ok(Some(ev)) = tokio::time::timeout_at(until, watch.recv()).await {
         if let WatchEvent::Switch(SwitchEvent::Hangup(h)) = ev {
             if h.q850.is_some() {

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::core::campaign::state::CampaignState;
 use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
 use crate::core::flows::meter::{MenuChoice, MeterEntry, MeterFlow, MeterFlowOptions};
 use crate::core::flows::service::{ServiceFlow, ServiceFlowOptions};
@@ -190,24 +191,25 @@ impl InboundCalls {
                 Answer::Campaign(st.await)
             }
             Query::TogglePause(id) => {
+                let (running, paused) = (CampaignState::Running, CampaignState::Paused);
                 let to_paused = self
                     .campaigns
-                    .set_state(*id, &["running"], "paused")
+                    .set_state(*id, &[running.as_str()], paused.as_str())
                     .await
                     .unwrap_or(false);
                 if to_paused {
                     info!(campaign = id, manager = ?caller, "campaign paused by phone");
-                    return Answer::Toggled(Some("paused".into()));
+                    return Answer::Toggled(Some(paused.as_str().into()));
                 }
                 let resumed = self
                     .campaigns
-                    .set_state(*id, &["paused"], "running")
+                    .set_state(*id, &[paused.as_str()], running.as_str())
                     .await
                     .unwrap_or(false);
                 if resumed {
                     info!(campaign = id, manager = ?caller, "campaign resumed by phone");
                 }
-                Answer::Toggled(resumed.then(|| "running".into()))
+                Answer::Toggled(resumed.then(|| running.as_str().into()))
             }
             Query::AccountOfCaller => Answer::CallerAccount(None),
             Query::Account(_) => Answer::Account(None),

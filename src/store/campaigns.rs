@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
+use crate::core::campaign::state::CampaignState;
+
 use super::journal::{Journal, Write, Writer};
 use super::StoreError;
 
@@ -272,7 +274,14 @@ impl Campaigns {
     /// Cancels: nobody not yet called is called; calls in progress finish.
     pub async fn cancel(&self, id: i64) -> Result<bool, StoreError> {
         let moved = self
-            .set_state(id, &["running", "paused"], "cancelled")
+            .set_state(
+                id,
+                &[
+                    CampaignState::Running.as_str(),
+                    CampaignState::Paused.as_str(),
+                ],
+                CampaignState::Cancelled.as_str(),
+            )
             .await?;
         if moved {
             let db = self.writer.pool().get().await?;
