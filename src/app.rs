@@ -150,6 +150,7 @@ impl App {
                 calls: calls.clone(),
                 live: live.clone(),
                 config: config.clone(),
+                clock: crate::clock::Clock::system(),
             }
             .run(events),
         );
@@ -227,6 +228,7 @@ impl App {
             campaigns: shared.campaigns.clone(),
             config: config.clone(),
             node,
+            clock: crate::clock::Clock::system(),
         });
         tasks.push(tokio::spawn(outbound::serve(
             outbound_listener,

@@ -317,6 +317,7 @@ report_time_zone = "{tz}"
         say(format!("  dialing {number} (the subscriber {what})"));
         let result = place_call(
             &link,
+            &crate::clock::Clock::system(),
             &app.shared.calls,
             &app.shared.live,
             CallRequest {

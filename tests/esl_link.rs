@@ -114,6 +114,7 @@ async fn dropped_connection_mid_call_reconnects_and_resyncs_the_live_count() {
     for n in ["5551001", "5551002", "5551003"] {
         let r = place_call(
             &link,
+            &contactd::clock::Clock::system(),
             &app.shared.calls,
             &live,
             CallRequest {

@@ -473,6 +473,7 @@ impl CampaignRunner {
         let budget = budget_of(c.id);
         let placed = place_call(
             link,
+            &self.clock,
             &self.calls,
             &self.live,
             CallRequest {
@@ -576,7 +577,7 @@ impl CampaignRunner {
     ) -> AttemptEnd {
         self.log_write(self.campaigns.attempt_answered(id).await);
         self.log_write(self.campaigns.attempt_playback_started(id).await);
-        let heard = notice_call::drive(link, watch, self.script(c), resume).await;
+        let heard = notice_call::drive(link, &self.clock, watch, self.script(c), resume).await;
         answered_end(&heard)
     }
 

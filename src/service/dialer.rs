@@ -7,6 +7,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::TrunkConfig;
 use crate::core::values::{ChannelUuid, InvalidValue, PhoneNumber};
 use crate::esl::commands::{AfterAnswer, Originate};
@@ -70,6 +71,7 @@ pub struct CallRequest<'a> {
 
 pub async fn place_call(
     link: &SwitchLink,
+    clock: &Clock,
     calls: &Calls,
     live: &LiveState,
     req: CallRequest<'_>,
@@ -159,7 +161,7 @@ pub async fn place_call(
             q850: crate::core::campaign::outcome::q850_of(&cause),
             billsec: None,
             answered_at: None,
-            ended_at: chrono::Utc::now(),
+            ended_at: clock.now(),
             hungup_by: "unknown",
             state: "failed",
         })

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::campaign::state::CampaignState;
 use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
@@ -27,6 +28,7 @@ pub struct InboundCalls {
     pub campaigns: Campaigns,
     pub config: Arc<Config>,
     pub node: String,
+    pub clock: Clock,
 }
 
 impl InboundCalls {
@@ -81,7 +83,7 @@ impl InboundCalls {
     /// The meter-reading flow, with the clock read here (the flow never reads it).
     fn meter_flow(&self, code: &str) -> MeterFlow {
         let ivr = &self.config.ivr;
-        let local = crate::accounts::local_time(&self.config, chrono::Utc::now());
+        let local = crate::accounts::local_time(&self.config, self.clock.now());
         let menu = ivr
             .menu
             .iter()
@@ -117,7 +119,7 @@ impl InboundCalls {
         let caller = data.caller.as_str();
         if let Ok(call) = Uuid::parse_str(&data.uuid) {
             let pool = self.campaigns.pool();
-            let now = chrono::Utc::now();
+            let now = self.clock.now();
             if let Some(a) =
                 crate::accounts::ivr::answer(pool, &self.config, q, call, caller, now).await
             {
@@ -149,7 +151,7 @@ impl InboundCalls {
                 let email = self.manager_of(caller).and_then(|(_, m)| m.email.clone());
                 let name = format!(
                     "list {list} by phone {caller} {}",
-                    chrono::Utc::now().format("%Y-%m-%d %H:%M")
+                    self.clock.now().format("%Y-%m-%d %H:%M")
                 );
                 let created = self
                     .campaigns

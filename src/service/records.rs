@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::channels::{HangupInfo, SwitchEvent};
 use crate::esl::control::NodeEvent;
@@ -23,6 +24,8 @@ pub struct Records {
     pub calls: Calls,
     pub live: LiveState,
     pub config: Arc<Config>,
+    /// For ends the switch gave no time of (or that contactd could not see).
+    pub clock: Clock,
 }
 
 impl Records {
@@ -92,7 +95,7 @@ impl Records {
             }
             SwitchEvent::Answer { uuid, at_us } => match Uuid::parse_str(uuid) {
                 Ok(u) => {
-                    let at = from_micros(*at_us).unwrap_or_else(Utc::now);
+                    let at = from_micros(*at_us).unwrap_or_else(|| self.clock.now());
                     self.calls.mark_answered(u, at).await
                 }
                 Err(_) => Ok(()),
@@ -156,7 +159,10 @@ impl Records {
                 q850: h.q850,
                 billsec: h.billsec.map(|b| b as i32),
                 answered_at,
-                ended_at: h.ended_at_us.and_then(from_micros).unwrap_or_else(Utc::now),
+                ended_at: h
+                    .ended_at_us
+                    .and_then(from_micros)
+                    .unwrap_or_else(|| self.clock.now()),
                 hungup_by,
                 state: if answered_at.is_some() {
                     "ended"
@@ -200,7 +206,7 @@ impl Records {
                         q850: None,
                         billsec: None,
                         answered_at: None,
-                        ended_at: Utc::now(),
+                        ended_at: self.clock.now(),
                         hungup_by: "unknown",
                         state: "ended",
                     })

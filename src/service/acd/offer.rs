@@ -630,6 +630,7 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
     let result = match (trunk, &acd.inner.dialing) {
         (Some((name, t)), Some((calls, live))) => crate::service::dialer::place_call(
             &acd.inner.link,
+            &crate::clock::Clock::system(),
             calls,
             live,
             crate::service::dialer::CallRequest {
