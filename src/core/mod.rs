@@ -1,5 +1,6 @@
 //! Pure logic: no async, no I/O, no clock reads. Inputs in, decisions out.
 pub mod acd;
+pub mod call;
 pub mod campaign;
 pub mod channels;
 pub mod dialstring;

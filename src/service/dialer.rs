@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::TrunkConfig;
+use crate::core::call::CallState;
 use crate::core::values::{ChannelUuid, InvalidValue, PhoneNumber};
 use crate::esl::commands::{AfterAnswer, Originate};
 use crate::esl::control::{LinkError, SwitchLink};
@@ -106,7 +107,7 @@ pub async fn place_call(
         trunk: Some(req.trunk_name),
         number: Some(number.as_str()),
         entry: None,
-        state: "dialing",
+        state: CallState::Dialing.as_str(),
     };
     if let Err(e) = calls.insert(&row).await {
         live.release_line(req.trunk_name, req.budget, uuid.as_str())
@@ -163,7 +164,7 @@ pub async fn place_call(
             answered_at: None,
             ended_at: clock.now(),
             hungup_by: "unknown",
-            state: "failed",
+            state: CallState::Failed.as_str(),
         })
         .await
     {

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::core::call::CallState;
 use crate::core::campaign::state::CampaignState;
 use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
 use crate::core::flows::meter::{MenuChoice, MeterEntry, MeterFlow, MeterFlowOptions};
@@ -343,7 +344,7 @@ impl InboundCalls {
                 trunk: data.vars.get("contactd_trunk").map(String::as_str),
                 number: caller.as_deref(),
                 entry: Some(&entry),
-                state: "answered",
+                state: CallState::Answered.as_str(),
             })
             .await
         {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::core::call::CallState;
 use crate::core::channels::{HangupInfo, SwitchEvent};
 use crate::esl::control::NodeEvent;
 use crate::store::postgres::{from_micros, CallEnd, Calls};
@@ -164,11 +165,7 @@ impl Records {
                     .and_then(from_micros)
                     .unwrap_or_else(|| self.clock.now()),
                 hungup_by,
-                state: if answered_at.is_some() {
-                    "ended"
-                } else {
-                    "failed"
-                },
+                state: CallState::end(answered_at.is_some()).as_str(),
             })
             .await
     }
@@ -208,7 +205,7 @@ impl Records {
                         answered_at: None,
                         ended_at: self.clock.now(),
                         hungup_by: "unknown",
-                        state: "ended",
+                        state: CallState::Ended.as_str(),
                     })
                     .await?;
                 closed += usize::from(ended);
