@@ -1,6 +1,5 @@
-//! The names of a campaign's states and of a subscriber's place in it, as stored in
-//! PostgreSQL (`campaigns.state`, `campaign_targets.status`, checked there by CHECK
-//! constraints). One home, so no service spells them itself.
+//! The names of a campaign's states as stored in PostgreSQL (`campaigns.state`, checked
+//! there by a CHECK constraint). One home, so no service spells them itself.
 
 /// Where a campaign stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,27 +33,6 @@ impl CampaignState {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
-
-/// Where one subscriber of a campaign stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TargetStatus {
-    /// Waiting for its turn (`next_at`).
-    Pending,
-    /// Claimed by a runner: being dialed, or about to be.
-    Dialing,
-    /// Has its final outcome.
-    Done,
-}
-
-impl TargetStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetStatus::Pending => "pending",
-            TargetStatus::Dialing => "dialing",
-            TargetStatus::Done => "done",
-        }
     }
 }
 
