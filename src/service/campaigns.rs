@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
 use crate::core::campaign::pacer::{
-    CampaignRules, DncVerdict, LineBudget, Notice, Pacer, WindowVerdict,
+    CampaignRules, DncVerdict, LineBudget, NotDialed, Notice, Pacer, WindowVerdict,
 };
 use crate::core::campaign::state::CampaignState;
 use crate::core::channels::SwitchEvent;
@@ -98,6 +98,13 @@ impl CampaignRunner {
 
     fn pacer(&self) -> std::sync::MutexGuard<'_, Pacer> {
         self.pacer.lock().expect("pacer lock")
+    }
+
+    /// When a subscriber who was not dialed after all is due again (the pacer's lock is
+    /// released before the caller awaits anything).
+    fn put_back(&self, why: NotDialed) -> DateTime<Utc> {
+        let now = self.clock.now();
+        self.pacer().put_back(why, now)
     }
 
     /// Says what the pacer has to say: once per change, not once per subscriber.
@@ -421,11 +428,7 @@ impl CampaignRunner {
             warn!(campaign = c.id, trunk = %c.trunk, "no switch for the campaign's trunk");
             self.log_write(
                 self.campaigns
-                    .requeue(
-                        c.id,
-                        t.contact_id,
-                        self.clock.now() + chrono::Duration::seconds(30),
-                    )
+                    .requeue(c.id, t.contact_id, self.put_back(NotDialed::NoSwitch))
                     .await,
             );
             return;
@@ -451,7 +454,7 @@ impl CampaignRunner {
                     .requeue(
                         c.id,
                         t.contact_id,
-                        self.clock.now() + chrono::Duration::seconds(5),
+                        self.put_back(NotDialed::AttemptNotWritten),
                     )
                     .await,
             );
@@ -537,16 +540,16 @@ impl CampaignRunner {
             self.log_write(self.campaigns.delete_attempt(id).await);
             self.log_write(
                 self.campaigns
-                    .requeue(
-                        c.id,
-                        contact,
-                        self.clock.now() + chrono::Duration::seconds(1),
-                    )
+                    .requeue(c.id, contact, self.put_back(NotDialed::NotSent))
                     .await,
             );
             return;
         }
-        self.log_write(self.campaigns.finish_attempt(id, end).await);
+        self.log_write(
+            self.campaigns
+                .finish_attempt(id, end, self.clock.now())
+                .await,
+        );
         if let Some(link) = self.link_for(&c.trunk) {
             notice_call::forget_notes(link, &id.to_string()).await;
         }
@@ -575,8 +578,12 @@ impl CampaignRunner {
         watch: crate::esl::control::CallWatch,
         resume: bool,
     ) -> AttemptEnd {
-        self.log_write(self.campaigns.attempt_answered(id).await);
-        self.log_write(self.campaigns.attempt_playback_started(id).await);
+        self.log_write(self.campaigns.attempt_answered(id, self.clock.now()).await);
+        self.log_write(
+            self.campaigns
+                .attempt_playback_started(id, self.clock.now())
+                .await,
+        );
         let heard = notice_call::drive(link, &self.clock, watch, self.script(c), resume).await;
         answered_end(&heard)
     }
@@ -741,11 +748,7 @@ impl CampaignRunner {
         self.log_write(self.campaigns.delete_attempt(id).await);
         self.log_write(
             self.campaigns
-                .requeue(
-                    c.id,
-                    t.contact_id,
-                    self.clock.now() + chrono::Duration::seconds(1),
-                )
+                .requeue(c.id, t.contact_id, self.put_back(NotDialed::NotSent))
                 .await,
         );
     }

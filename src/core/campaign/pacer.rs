@@ -8,7 +8,7 @@
 //! can be, and a campaign whose stored window or zone cannot be parsed is not dialed at all
 //! (never a default window or zone in its place).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -87,6 +87,17 @@ pub enum DncVerdict {
     RetryAt(DateTime<Utc>),
 }
 
+/// Why a claimed subscriber was not dialed after all (not an attempt: nothing reached them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotDialed {
+    /// No switch link serves the campaign's trunk (a config change): not soon.
+    NoSwitch,
+    /// The attempt row could not be written before the originate (PostgreSQL away).
+    AttemptNotWritten,
+    /// No line here or on the switch, or the link went away before the originate left.
+    NotSent,
+}
+
 /// Something the runner should say (once per change, not once per subscriber).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -107,7 +118,10 @@ pub struct Pacer {
     /// Campaigns not dialed because their rules cannot be parsed, with why.
     broken: BTreeMap<i64, RuleProblem>,
     notices: VecDeque<Notice>,
+    /// The next routine look (new campaigns, subscribers made due by other processes).
     next_look: DateTime<Utc>,
+    /// Moments something is due: a retry, a window opening, a put-back subscriber.
+    due: BTreeSet<DateTime<Utc>>,
 }
 
 impl Pacer {
@@ -121,22 +135,27 @@ impl Pacer {
             broken: BTreeMap::new(),
             notices: VecDeque::new(),
             next_look: now,
+            due: BTreeSet::new(),
         }
     }
 
     /// When the runner must look again (claim due subscribers, retry a failed lookup).
     pub fn poll_timeout(&self) -> DateTime<Utc> {
-        self.next_look
+        self.due
+            .first()
+            .map_or(self.next_look, |at| self.next_look.min(*at))
     }
 
-    /// The runner looked at `now`; next time in [`LOOK_EVERY`] unless something sooner is due.
+    /// The runner looked at `now`: what was due by then is done with; the next routine look
+    /// is [`LOOK_EVERY`] from now.
     pub fn handle_timeout(&mut self, now: DateTime<Utc>) {
+        self.due.retain(|at| *at > now);
         self.next_look = now + delta(LOOK_EVERY);
     }
 
-    /// Wake up no later than `at` (a subscriber put back until then, a line freed: `now`).
+    /// Something is due at `at`: be woken then.
     pub fn wake_at(&mut self, at: DateTime<Utc>) {
-        self.next_look = self.next_look.min(at);
+        self.due.insert(at);
     }
 
     /// The next thing to say, if any.
@@ -254,6 +273,18 @@ impl Pacer {
         }
     }
 
+    /// When a subscriber who was not dialed after all is due again (and the pacer wakes).
+    pub fn put_back(&mut self, why: NotDialed, now: DateTime<Utc>) -> DateTime<Utc> {
+        let after = match why {
+            NotDialed::NoSwitch => TimeDelta::seconds(30),
+            NotDialed::AttemptNotWritten => TimeDelta::seconds(5),
+            NotDialed::NotSent => TimeDelta::seconds(1),
+        };
+        let at = now + after;
+        self.wake_at(at);
+        at
+    }
+
     /// After an attempt: `None` = the subscriber is done, else when to try again.
     pub fn retry_at(
         &mut self,
@@ -323,8 +354,14 @@ mod tests {
             p.window(&r, Some("America/New_York"), now),
             WindowVerdict::ClosedUntil(ny)
         );
+        // the routine look comes first; once past it, the opening is still remembered
         p.handle_timeout(now);
-        assert!(p.poll_timeout() <= now + TimeDelta::seconds(1));
+        assert_eq!(p.poll_timeout(), now + TimeDelta::seconds(1));
+        let later = ny - TimeDelta::milliseconds(500);
+        p.handle_timeout(later);
+        assert_eq!(p.poll_timeout(), ny);
+        p.handle_timeout(ny);
+        assert_eq!(p.poll_timeout(), ny + TimeDelta::seconds(1));
     }
 
     #[test]
@@ -430,6 +467,19 @@ mod tests {
         // the trunk is nearly full with another campaign's calls
         assert_eq!(p.free_lines(b(0, 0, 5), now), 1);
         assert_eq!(p.free_lines(b(5, 5, 5), now), 0);
+    }
+
+    #[test]
+    fn a_subscriber_not_dialed_comes_back_soon_and_wakes_the_pacer() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        p.handle_timeout(now);
+        let at = p.put_back(NotDialed::NotSent, now);
+        assert_eq!(at, now + TimeDelta::seconds(1));
+        assert_eq!(p.poll_timeout(), at);
+        assert!(
+            p.put_back(NotDialed::NoSwitch, now) > p.put_back(NotDialed::AttemptNotWritten, now)
+        );
     }
 
     #[test]
