@@ -132,10 +132,8 @@ impl CampaignRunner {
 
     /// When the pacer next wants to look, as a tokio instant.
     fn next_look(&self) -> tokio::time::Instant {
-        let wait = (self.pacer().poll_timeout() - self.clock.now())
-            .to_std()
-            .unwrap_or_default();
-        self.clock.instant() + wait
+        let at = self.pacer().poll_timeout();
+        instant_of(&self.clock, at)
     }
 
     fn link_for(&self, trunk: &str) -> Option<&SwitchLink> {
@@ -865,5 +863,47 @@ fn answered_end(h: &Heard) -> AttemptEnd {
         listened_full: Some(h.full),
         confirm_key: h.confirm_key.clone(),
         outcome: outcome.as_str().into(),
+    }
+}
+
+/// The tokio instant at which `clock` reads `at` (now, if `at` has passed): what the runner
+/// sleeps until.
+fn instant_of(clock: &Clock, at: DateTime<Utc>) -> tokio::time::Instant {
+    let wait = (at - clock.now()).to_std().unwrap_or_default();
+    clock.instant() + wait
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runner's wait, on paused time: a subscriber claimed before their window opens is
+    /// put back until the opening, and the runner's sleeps end there — not before (the
+    /// window is closed) and not a routine look later.
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_window_is_slept_through_to_its_opening() {
+        // Wednesday 05:30 UTC = 08:30 in Moscow; the window opens at 09:00 there.
+        let start = DateTime::parse_from_rfc3339("2026-11-25T05:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let opening = start + chrono::TimeDelta::minutes(30);
+        let clock = Clock::following_tokio(start);
+        let mut pacer = Pacer::new(chrono_tz::Europe::Moscow, clock.now());
+        let rules = CampaignRules::parse("mon-fri", "09:00", "20:00", None).unwrap();
+        let mut looks = 0;
+        loop {
+            tokio::time::sleep_until(instant_of(&clock, pacer.poll_timeout())).await;
+            let now = clock.now();
+            pacer.handle_timeout(now);
+            looks += 1;
+            match pacer.window(&rules, None, now) {
+                WindowVerdict::Open => break,
+                WindowVerdict::ClosedUntil(at) => assert_eq!(at, opening),
+                WindowVerdict::BadZone(z) => panic!("{z}"),
+            }
+        }
+        assert_eq!(clock.now(), opening, "dialed at the opening, not later");
+        // one look at the start, one routine look a second (1800 s), the opening itself
+        assert_eq!(looks, 1 + 1800);
     }
 }
