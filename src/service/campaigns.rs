@@ -56,10 +56,6 @@ pub struct CampaignRunner {
     driving: Arc<Mutex<HashSet<(i64, i64)>>>,
 }
 
-/// How often stranded subscribers (a flow that could not finish, a lost originate reply)
-/// are looked for when nothing else triggers it.
-const RECOVER_EVERY: Duration = Duration::from_secs(10);
-
 /// Budget key of a campaign's line leases in Redis.
 pub fn budget_of(id: i64) -> String {
     format!("campaign-{id}")
@@ -153,7 +149,6 @@ impl CampaignRunner {
         if let Err(e) = self.recover().await {
             error!("campaign recovery: {e}");
         }
-        let mut sweep = tokio::time::interval(RECOVER_EVERY);
         let mut statuses: Vec<_> = self.links.iter().map(|l| l.watch_status()).collect();
         let mut backlog = self.campaigns.backlog();
         loop {
@@ -170,16 +165,17 @@ impl CampaignRunner {
                         }
                     }
                 }
-                _ = sweep.tick() => {
-                    let now_backlog = self.campaigns.backlog();
-                    if now_backlog == 0 || backlog > 0 {
-                        if let Err(e) = self.recover().await {
-                            warn!("campaign recovery: {e}");
-                        }
-                    }
-                    backlog = now_backlog;
-                }
                 _ = tokio::time::sleep_until(self.next_look()) => {
+                    let sweep = self.pacer().sweep_due(self.clock.now());
+                    if sweep {
+                        let now_backlog = self.campaigns.backlog();
+                        if now_backlog == 0 || backlog > 0 {
+                            if let Err(e) = self.recover().await {
+                                warn!("campaign recovery: {e}");
+                            }
+                        }
+                        backlog = now_backlog;
+                    }
                     if let Err(e) = self.tick().await {
                         warn!("campaign runner: {e}");
                     }
@@ -894,6 +890,8 @@ mod tests {
         loop {
             tokio::time::sleep_until(instant_of(&clock, pacer.poll_timeout())).await;
             let now = clock.now();
+            // as the runner does on each wake-up: the sweep, then the look
+            pacer.sweep_due(now);
             pacer.handle_timeout(now);
             looks += 1;
             match pacer.window(&rules, None, now) {

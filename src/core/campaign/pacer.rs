@@ -22,6 +22,9 @@ pub const DNC_RETRY: Duration = Duration::from_secs(2);
 /// How often the runner looks for campaigns and due subscribers when nothing else wakes it
 /// (campaigns are started by other processes: the CLI, another instance).
 pub const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How often subscribers whose calls nobody follows (a flow that gave up, a lost originate
+/// reply) are looked for when nothing else triggers it.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// Why a campaign's stored rules cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +125,8 @@ pub struct Pacer {
     next_look: DateTime<Utc>,
     /// Moments something is due: a retry, a window opening, a put-back subscriber.
     due: BTreeSet<DateTime<Utc>>,
+    /// The next look for stranded subscribers.
+    next_sweep: DateTime<Utc>,
 }
 
 impl Pacer {
@@ -136,14 +141,23 @@ impl Pacer {
             notices: VecDeque::new(),
             next_look: now,
             due: BTreeSet::new(),
+            next_sweep: now + delta(SWEEP_EVERY),
         }
     }
 
     /// When the runner must look again (claim due subscribers, retry a failed lookup).
     pub fn poll_timeout(&self) -> DateTime<Utc> {
-        self.due
-            .first()
-            .map_or(self.next_look, |at| self.next_look.min(*at))
+        let look = self.next_look.min(self.next_sweep);
+        self.due.first().map_or(look, |at| look.min(*at))
+    }
+
+    /// True when it is time to look for stranded subscribers (then again in [`SWEEP_EVERY`]).
+    pub fn sweep_due(&mut self, now: DateTime<Utc>) -> bool {
+        if now < self.next_sweep {
+            return false;
+        }
+        self.next_sweep = now + delta(SWEEP_EVERY);
+        true
     }
 
     /// The runner looked at `now`: what was due by then is done with; the next routine look
@@ -358,8 +372,10 @@ mod tests {
         p.handle_timeout(now);
         assert_eq!(p.poll_timeout(), now + TimeDelta::seconds(1));
         let later = ny - TimeDelta::milliseconds(500);
+        p.sweep_due(later);
         p.handle_timeout(later);
         assert_eq!(p.poll_timeout(), ny);
+        p.sweep_due(ny);
         p.handle_timeout(ny);
         assert_eq!(p.poll_timeout(), ny + TimeDelta::seconds(1));
     }
@@ -480,6 +496,19 @@ mod tests {
         assert!(
             p.put_back(NotDialed::NoSwitch, now) > p.put_back(NotDialed::AttemptNotWritten, now)
         );
+    }
+
+    #[test]
+    fn stranded_subscribers_are_looked_for_every_ten_seconds() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        assert!(!p.sweep_due(now));
+        let sweep = now + TimeDelta::seconds(10);
+        p.handle_timeout(sweep - TimeDelta::milliseconds(300));
+        assert_eq!(p.poll_timeout(), sweep);
+        assert!(p.sweep_due(sweep));
+        assert!(!p.sweep_due(sweep + TimeDelta::seconds(9)));
+        assert!(p.sweep_due(sweep + TimeDelta::seconds(10)));
     }
 
     #[test]
