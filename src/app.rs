@@ -154,6 +154,7 @@ impl App {
                 calls: calls.clone(),
                 live: live.clone(),
                 config: config.clone(),
+                clock: crate::clock::Clock::system(),
             }
             .run(events),
         );
@@ -212,6 +213,7 @@ impl App {
             shared.links.clone(),
             config.clone(),
             shared.draining.clone(),
+            crate::clock::Clock::system(),
         ));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
@@ -230,6 +232,7 @@ impl App {
             campaigns: shared.campaigns.clone(),
             config: config.clone(),
             node,
+            clock: crate::clock::Clock::system(),
         });
         let calls_tracker = TaskTracker::new();
         tasks.push(tokio::spawn(outbound::serve(

@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+// The dialing rules and the service codes' actions are core types (the core decides with them);
+// they are config sections too, under these names.
+pub use crate::core::flows::service::ServiceAction;
+pub use crate::core::numbers::{DialFormat, DialingConfig};
+use crate::core::values::{check_dtmf, MediaFile, PhoneNumber};
+
 /// A string that must not be printed: `Debug` and `Display` show `***`.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -228,19 +234,6 @@ impl IvrConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ServiceAction {
-    /// Record a message and send it to a list.
-    Notice,
-    /// The same, asking each subscriber for a confirmation key.
-    NoticeConfirm,
-    /// Say the progress of the manager's last campaign.
-    Progress,
-    /// Pause the manager's running campaign, or resume a paused one.
-    PauseResume,
-}
-
 /// Currencies the IVR can say a balance in (each has `currency_<code>_major/minor` prompts).
 pub const CURRENCIES: [&str; 3] = ["RUB", "UAH", "AZN"];
 
@@ -367,47 +360,6 @@ impl Default for CampaignDefaults {
             audio_dir: PathBuf::from("/var/lib/contactd/recordings/campaigns"),
             max_message_seconds: 120,
             silence_seconds: 5,
-        }
-    }
-}
-
-/// How numbers written by people (`8 (916) 123-45-67`, `+7916...`) become one canonical
-/// form, and how that form is dialed on the trunks.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DialingConfig {
-    /// Country calling code without `+` (`7` Russia/Kazakhstan, `380` Ukraine, `994` Azerbaijan).
-    pub country_code: String,
-    /// Digits of a national significant number (10 in Russia: 916 123 45 67).
-    pub national_number_length: usize,
-    /// Domestic trunk prefix people write before the national number (`8` in Russia, `0` elsewhere).
-    pub trunk_prefix: String,
-    /// Prefix for dialing abroad from this country (`810` in Russia, `00` elsewhere).
-    pub international_prefix: String,
-    /// How a canonical number is sent to the trunk: `national` (trunk prefix + national
-    /// number, e.g. 89161234567), `e164` (+79161234567) or `international` (e.g. 0079161234567).
-    pub dial_format: DialFormat,
-    /// Time zone of subscribers unless a list row says otherwise (calling windows use it).
-    pub default_time_zone: String,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum DialFormat {
-    National,
-    E164,
-    International,
-}
-
-impl Default for DialingConfig {
-    fn default() -> Self {
-        Self {
-            country_code: "7".into(),
-            national_number_length: 10,
-            trunk_prefix: "8".into(),
-            international_prefix: "810".into(),
-            dial_format: DialFormat::National,
-            default_time_zone: "Europe/Moscow".into(),
         }
     }
 }
@@ -949,14 +901,14 @@ impl Config {
                 "must be before campaigns.window_end",
             );
         }
-        if c.confirm_key.len() != 1 || crate::esl::commands::check_dtmf(&c.confirm_key).is_err() {
+        if c.confirm_key.len() != 1 || check_dtmf(&c.confirm_key).is_err() {
             bad(
                 "campaigns.confirm_key".into(),
                 "must be one key: 0-9, * or #",
             );
         }
         for (name, mgr) in &self.managers {
-            if crate::esl::commands::PhoneNumber::parse(&mgr.phone).is_err() {
+            if PhoneNumber::parse(&mgr.phone).is_err() {
                 bad(format!("managers.{name}.phone"), "must be digits (3 to 20)");
             }
             let pin = mgr.pin.expose();
@@ -1016,7 +968,7 @@ impl Config {
         if a.wrap_up_seconds > 3600 {
             bad("acd.wrap_up_seconds".into(), "must be 0-3600");
         }
-        if crate::esl::commands::MediaFile::parse(&a.music_on_hold).is_err() {
+        if MediaFile::parse(&a.music_on_hold).is_err() {
             bad(
                 "acd.music_on_hold".into(),
                 "must be a file path or local_stream://NAME without blanks",

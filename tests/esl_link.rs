@@ -114,10 +114,11 @@ async fn dropped_connection_mid_call_reconnects_and_resyncs_the_live_count() {
     for n in ["5551001", "5551002", "5551003"] {
         let r = place_call(
             &link,
+            &contactd::clock::Clock::system(),
             &app.shared.calls,
             &live,
             CallRequest {
-                uuid: contactd::esl::commands::ChannelUuid::new_random(),
+                uuid: contactd::core::values::ChannelUuid::new_random(),
                 caller_id: None,
                 trunk_name: "e1",
                 trunk: &trunk,
@@ -267,10 +268,11 @@ async fn typed_channel_commands_reach_the_switch_and_injections_do_not() {
     let live = env.live_state().await;
     let r = place_call(
         &link,
+        &contactd::clock::Clock::system(),
         &app.shared.calls,
         &live,
         CallRequest {
-            uuid: contactd::esl::commands::ChannelUuid::new_random(),
+            uuid: contactd::core::values::ChannelUuid::new_random(),
             caller_id: None,
             trunk_name: "e1",
             trunk: &trunk,

@@ -9,7 +9,7 @@ use deadpool_postgres::Pool;
 use super::exit::Exit;
 use crate::config::Config;
 use crate::core::lists::printable;
-use crate::esl::commands::MediaFile;
+use crate::core::values::MediaFile;
 use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::StoreError;
 
@@ -217,7 +217,7 @@ pub async fn run_campaigns(
                 })?;
             }
             if let Some(cid) = &caller_id {
-                crate::esl::commands::PhoneNumber::parse(cid)
+                crate::core::values::PhoneNumber::parse(cid)
                     .map_err(|e| CampaignCliError::Invalid(format!("--caller-id: {e}")))?;
             }
             if let Some(e) = &email {

@@ -1,6 +1,7 @@
 //! Pure logic: no async, no I/O, no clock reads. Inputs in, decisions out.
 pub mod accounts;
 pub mod acd;
+pub mod call;
 pub mod campaign;
 pub mod channels;
 pub mod dialstring;
@@ -11,3 +12,4 @@ pub mod meter;
 pub mod numbers;
 pub mod report;
 pub mod speech;
+pub mod values;

@@ -18,9 +18,49 @@
 //! 8–15 digits in all (E.164). A foreign number written without `+` or `intl` is ambiguous
 //! and refused.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::config::{DialFormat, DialingConfig};
+/// How numbers written by people (`8 (916) 123-45-67`, `+7916...`) become one canonical
+/// form, and how that form is dialed on the trunks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialingConfig {
+    /// Country calling code without `+` (`7` Russia/Kazakhstan, `380` Ukraine, `994` Azerbaijan).
+    pub country_code: String,
+    /// Digits of a national significant number (10 in Russia: 916 123 45 67).
+    pub national_number_length: usize,
+    /// Domestic trunk prefix people write before the national number (`8` in Russia, `0` elsewhere).
+    pub trunk_prefix: String,
+    /// Prefix for dialing abroad from this country (`810` in Russia, `00` elsewhere).
+    pub international_prefix: String,
+    /// How a canonical number is sent to the trunk: `national` (trunk prefix + national
+    /// number, e.g. 89161234567), `e164` (+79161234567) or `international` (e.g. 0079161234567).
+    pub dial_format: DialFormat,
+    /// Time zone of subscribers unless a list row says otherwise (calling windows use it).
+    pub default_time_zone: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DialFormat {
+    National,
+    E164,
+    International,
+}
+
+impl Default for DialingConfig {
+    fn default() -> Self {
+        Self {
+            country_code: "7".into(),
+            national_number_length: 10,
+            trunk_prefix: "8".into(),
+            international_prefix: "810".into(),
+            dial_format: DialFormat::National,
+            default_time_zone: "Europe/Moscow".into(),
+        }
+    }
+}
 
 /// Longest input accepted, in characters, before any parsing.
 pub const MAX_INPUT_CHARS: usize = 40;
@@ -173,7 +213,7 @@ fn international(digits: &str, rules: &DialingConfig) -> Result<String, NumberEr
 /// `rules.dial_format`: `national` → trunk prefix + national number for our country and
 /// international prefix + digits abroad; `e164` → unchanged; `international` → international
 /// prefix + digits. Input that is not canonical is returned unchanged, so the final check,
-/// [`crate::esl::commands::PhoneNumber::parse`], refuses it rather than this function
+/// [`crate::core::values::PhoneNumber::parse`], refuses it rather than this function
 /// guessing.
 pub fn dial_string_number(e164: &str, rules: &DialingConfig) -> String {
     if !is_e164(e164) {
@@ -195,7 +235,7 @@ pub fn dial_string_number(e164: &str, rules: &DialingConfig) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::esl::commands::PhoneNumber;
+    use crate::core::values::PhoneNumber;
 
     fn ru() -> DialingConfig {
         DialingConfig::default()

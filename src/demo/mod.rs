@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::esl::commands::{AfterAnswer, MediaFile};
+use crate::core::values::MediaFile;
+use crate::esl::commands::AfterAnswer;
 use crate::service::dialer::{place_call, CallRequest, DialResult};
 use crate::sim::{self, Simulator};
 use crate::store::postgres::CallRecord;
@@ -310,10 +311,11 @@ report_time_zone = "{tz}"
         say(format!("  dialing {number} (the subscriber {what})"));
         let result = place_call(
             &link,
+            &crate::clock::Clock::system(),
             &app.shared.calls,
             &app.shared.live,
             CallRequest {
-                uuid: crate::esl::commands::ChannelUuid::new_random(),
+                uuid: crate::core::values::ChannelUuid::new_random(),
                 caller_id: None,
                 trunk_name: "e1",
                 trunk: &trunk,

@@ -5,8 +5,8 @@
 
 use freeswitch_esl_tokio::{HangupCause, UuidBridge, UuidKill, UuidSetVar};
 
-use super::commands::{ChannelUuid, InvalidValue};
 use super::control::{LinkError, SwitchLink};
+use crate::core::values::{ChannelUuid, InvalidValue};
 
 impl SwitchLink {
     pub(super) fn checked(&self, uuid: &str) -> Result<ChannelUuid, LinkError> {

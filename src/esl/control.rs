@@ -300,7 +300,7 @@ impl SwitchLink {
     /// `sendmsg <uuid>` execute with event-lock; returns the `Event-UUID` that comes back
     /// as `Application-UUID` in the application's EXECUTE_COMPLETE.
     pub async fn execute(&self, uuid: &str, app: &str, arg: &str) -> Result<String, LinkError> {
-        crate::esl::commands::check_app_arg(arg)
+        crate::core::values::check_app_arg(arg)
             .map_err(|e| self.esl_err(EslError::protocol_error(e.to_string())))?;
         let app_uuid = uuid::Uuid::new_v4().to_string();
         let mut msg = freeswitch_esl_tokio::EslEvent::new();

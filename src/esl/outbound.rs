@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use crate::esl::commands::check_app_arg;
+use crate::core::values::check_app_arg;
 
 /// Why a call's flow stopped before it finished.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

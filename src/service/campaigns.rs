@@ -3,23 +3,31 @@
 //! window in the subscriber's zone, do-not-call list), retries by hangup cause, and the
 //! report queued for e-mail when the last subscriber is done. After a crash it picks up the
 //! subscribers that were being dialled without calling anyone who may have heard the message.
+//!
+//! The rules themselves live in [`crate::core::campaign::pacer`]; this task carries out its
+//! decisions (claims, requeues, calls) and sleeps until the pacer's next deadline.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::campaign::outcome::{self, decide, Next, Outcome, RetryPolicy};
-use crate::core::campaign::window::Window;
+use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
+use crate::core::campaign::pacer::{
+    CampaignRules, DncVerdict, LineBudget, NotDialed, Notice, Pacer, WindowVerdict,
+};
+use crate::core::campaign::state::CampaignState;
 use crate::core::channels::SwitchEvent;
-use crate::esl::commands::{AfterAnswer, ChannelUuid};
+use crate::core::values::ChannelUuid;
+use crate::esl::commands::AfterAnswer;
 use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
@@ -36,6 +44,9 @@ pub struct CampaignRunner {
     pub links: Vec<SwitchLink>,
     pub config: Arc<Config>,
     pub draining: Arc<AtomicBool>,
+    clock: Clock,
+    /// The rules: what is dialed when. Locked only between awaits.
+    pacer: Mutex<Pacer>,
     /// Calls this instance is driving, per campaign: paces claims without a round trip.
     active: Arc<Mutex<HashMap<i64, usize>>>,
     /// A call ended: a line is free now, no need to wait for the next tick.
@@ -44,10 +55,6 @@ pub struct CampaignRunner {
     /// them alone.
     driving: Arc<Mutex<HashSet<(i64, i64)>>>,
 }
-
-/// How often stranded subscribers (a flow that could not finish, a lost originate reply)
-/// are looked for when nothing else triggers it.
-const RECOVER_EVERY: Duration = Duration::from_secs(10);
 
 /// Budget key of a campaign's line leases in Redis.
 pub fn budget_of(id: i64) -> String {
@@ -62,8 +69,17 @@ impl CampaignRunner {
         links: Vec<SwitchLink>,
         config: Arc<Config>,
         draining: Arc<AtomicBool>,
+        clock: Clock,
     ) -> Self {
+        // Config::validate refuses a bad zone at start, naming the key; never a guess here.
+        let zone: Tz = config
+            .dialing
+            .default_time_zone
+            .parse()
+            .expect("dialing.default_time_zone is checked by Config::validate");
         Self {
+            pacer: Mutex::new(Pacer::new(zone, clock.now())),
+            clock,
             campaigns,
             calls,
             live,
@@ -74,6 +90,46 @@ impl CampaignRunner {
             line_freed: Arc::default(),
             driving: Arc::default(),
         }
+    }
+
+    fn pacer(&self) -> std::sync::MutexGuard<'_, Pacer> {
+        self.pacer.lock().expect("pacer lock")
+    }
+
+    /// When a subscriber who was not dialed after all is due again (the pacer's lock is
+    /// released before the caller awaits anything).
+    fn put_back(&self, why: NotDialed) -> DateTime<Utc> {
+        let now = self.clock.now();
+        self.pacer().put_back(why, now)
+    }
+
+    /// Says what the pacer has to say: once per change, not once per subscriber.
+    fn say(&self) {
+        while let Some(n) = self.pacer().poll_output() {
+            match n {
+                Notice::DncUnreadable { error } => error!(
+                    "do-not-call list unreadable: nobody is dialed until it can be read: {error}"
+                ),
+                Notice::DncReadable { after } => {
+                    info!(?after, "do-not-call list readable again: dialing resumes")
+                }
+                Notice::RulesBroken { campaign, problem } => {
+                    error!(campaign, "campaign not dialed: {problem}")
+                }
+                Notice::RulesMended { campaign } => {
+                    info!(
+                        campaign,
+                        "campaign's calling rules are valid again: dialing"
+                    )
+                }
+            }
+        }
+    }
+
+    /// When the pacer next wants to look, as a tokio instant.
+    fn next_look(&self) -> tokio::time::Instant {
+        let at = self.pacer().poll_timeout();
+        instant_of(&self.clock, at)
     }
 
     fn link_for(&self, trunk: &str) -> Option<&SwitchLink> {
@@ -93,8 +149,6 @@ impl CampaignRunner {
         if let Err(e) = self.recover().await {
             error!("campaign recovery: {e}");
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        let mut sweep = tokio::time::interval(RECOVER_EVERY);
         let mut statuses: Vec<_> = self.links.iter().map(|l| l.watch_status()).collect();
         let mut backlog = self.campaigns.backlog();
         loop {
@@ -111,16 +165,17 @@ impl CampaignRunner {
                         }
                     }
                 }
-                _ = sweep.tick() => {
-                    let now_backlog = self.campaigns.backlog();
-                    if now_backlog == 0 || backlog > 0 {
-                        if let Err(e) = self.recover().await {
-                            warn!("campaign recovery: {e}");
+                _ = tokio::time::sleep_until(self.next_look()) => {
+                    let sweep = self.pacer().sweep_due(self.clock.now());
+                    if sweep {
+                        let now_backlog = self.campaigns.backlog();
+                        if now_backlog == 0 || backlog > 0 {
+                            if let Err(e) = self.recover().await {
+                                warn!("campaign recovery: {e}");
+                            }
                         }
+                        backlog = now_backlog;
                     }
-                    backlog = now_backlog;
-                }
-                _ = tick.tick() => {
                     if let Err(e) = self.tick().await {
                         warn!("campaign runner: {e}");
                     }
@@ -140,6 +195,14 @@ impl CampaignRunner {
     }
 
     async fn tick(self: &Arc<Self>) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        self.pacer().handle_timeout(now);
+        let r = self.look(now).await;
+        self.say();
+        r
+    }
+
+    async fn look(self: &Arc<Self>, now: DateTime<Utc>) -> Result<(), StoreError> {
         // Every attempt is durably written before its originate: while earlier record
         // writes wait for PostgreSQL, nobody new is dialed.
         if self.campaigns.backlog() > 0 {
@@ -147,8 +210,9 @@ impl CampaignRunner {
         }
         let leases_ok = self.live.leases_trusted().await.unwrap_or(false);
         for c in self.campaigns.active().await? {
-            if c.state == "running" && leases_ok && !self.draining.load(Ordering::SeqCst) {
-                self.dial_more(&c).await?;
+            let running = c.state == CampaignState::Running.as_str();
+            if running && leases_ok && !self.draining.load(Ordering::SeqCst) {
+                self.dial_more(&c, now).await?;
             }
             if self.campaigns.finish_if_complete(c.id).await? {
                 info!(campaign = c.id, "campaign complete; queueing the report");
@@ -192,63 +256,100 @@ impl CampaignRunner {
             .unwrap_or(&0)
     }
 
-    async fn dial_more(self: &Arc<Self>, c: &Campaign) -> Result<(), StoreError> {
+    async fn dial_more(
+        self: &Arc<Self>,
+        c: &Campaign,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let Some(trunk) = self.config.trunk.get(&c.trunk) else {
             warn!(campaign = c.id, trunk = %c.trunk, "campaign names an unknown trunk");
             return Ok(());
         };
-        let mine = self.active_of(c.id);
-        let campaign_free = (c.lines as usize)
-            .saturating_sub(mine.max(self.live.budget_in_use(&budget_of(c.id)).await?));
-        let trunk_free =
-            (trunk.channels as usize).saturating_sub(self.live.lines_in_use(&c.trunk).await?);
-        let n = campaign_free.min(trunk_free);
+        let parsed = CampaignRules::parse(
+            &c.window_days,
+            &c.window_start,
+            &c.window_end,
+            c.time_zone.as_deref(),
+        );
+        let Some(rules) = self.pacer().rules(c.id, parsed) else {
+            return Ok(());
+        };
+        let budget = LineBudget {
+            lines: c.lines.max(0) as usize,
+            mine: self.active_of(c.id),
+            budget_in_use: self.live.budget_in_use(&budget_of(c.id)).await?,
+            trunk_channels: trunk.channels as usize,
+            trunk_in_use: self.live.lines_in_use(&c.trunk).await?,
+        };
+        let n = self.pacer().free_lines(budget, now);
         if n == 0 {
             return Ok(());
         }
-        let now = Utc::now();
-        let window = Window::parse(&c.window_days, &c.window_start, &c.window_end)
-            .unwrap_or_else(|_| Window::always());
+        let mut open = Vec::new();
         for t in self.campaigns.claim_due(c.id, n as i64, now).await? {
-            let tz: Tz = c
-                .time_zone
-                .as_deref()
-                .or(t.tz.as_deref())
-                .unwrap_or(&self.config.dialing.default_time_zone)
-                .parse()
-                .unwrap_or(chrono_tz::Europe::Moscow);
-            if !window.is_open(now, tz) {
-                self.campaigns
-                    .requeue(c.id, t.contact_id, window.next_open(now, tz))
-                    .await?;
-                continue;
+            let verdict = self.pacer().window(&rules, t.tz.as_deref(), now);
+            match verdict {
+                WindowVerdict::Open => open.push(t),
+                WindowVerdict::ClosedUntil(at) => {
+                    self.campaigns.requeue(c.id, t.contact_id, at).await?
+                }
+                WindowVerdict::BadZone(problem) => {
+                    error!(
+                        campaign = c.id,
+                        contact = t.contact_id,
+                        "not dialed: {problem}"
+                    );
+                    self.campaigns
+                        .skip(c.id, t.contact_id, Outcome::Invalid.as_str())
+                        .await?;
+                }
             }
-            // Fails closed: a do-not-call list that cannot be read blocks the call for now.
-            let blocked =
-                match crate::lists::dnc::is_blocked_in(self.campaigns.pool(), &t.phone).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        warn!(
+        }
+        if open.is_empty() {
+            return Ok(());
+        }
+        // One connection for the lookups; once one fails, the rest are not asked (and not
+        // dialed): the pacer holds everyone back until the list can be read.
+        let mut db = self.campaigns.pool().get().await.map_err(|e| e.to_string());
+        for t in open {
+            let lookup = match &db {
+                Ok(db) => match crate::lists::dnc::is_blocked(db, &t.phone).await {
+                    Ok(blocked) => Ok(blocked),
+                    Err(crate::core::lists::ListError::BadNumber { input, reason }) => {
+                        // Not a lookup failure: this subscriber's stored number is not canonical.
+                        error!(
                             campaign = c.id,
-                            "do-not-call list unreadable, dialing later: {e}"
+                            contact = t.contact_id,
+                            "not dialed: number {input:?}: {reason}"
                         );
                         self.campaigns
-                            .requeue(c.id, t.contact_id, now + chrono::Duration::seconds(30))
+                            .skip(c.id, t.contact_id, Outcome::Invalid.as_str())
                             .await?;
                         continue;
                     }
-                };
-            if blocked {
-                self.campaigns
-                    .skip(c.id, t.contact_id, Outcome::Dnc.as_str())
-                    .await?;
-                continue;
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.clone()),
+            };
+            if let Err(e) = &lookup {
+                db = Err(e.clone());
             }
-            let me = self.clone();
-            let c = c.clone();
-            self.spawn_driver(c.id, t.contact_id, async move {
-                me.call_one(&c, &t).await;
-            });
+            let verdict = self.pacer().handle_dnc(lookup, now);
+            match verdict {
+                DncVerdict::Dial => {
+                    let me = self.clone();
+                    let c = c.clone();
+                    self.spawn_driver(c.id, t.contact_id, async move {
+                        me.call_one(&c, &t).await;
+                    });
+                }
+                DncVerdict::Skip => {
+                    self.campaigns
+                        .skip(c.id, t.contact_id, Outcome::Dnc.as_str())
+                        .await?
+                }
+                DncVerdict::RetryAt(at) => self.campaigns.requeue(c.id, t.contact_id, at).await?,
+            }
         }
         Ok(())
     }
@@ -304,12 +405,12 @@ impl CampaignRunner {
         attempt_no: i32,
         outcome: Outcome,
     ) -> Result<(), StoreError> {
-        let next_at = match decide(outcome, attempt_no as u32, &Self::policy(c)) {
-            Next::Done(_) => None,
-            Next::Retry { after, .. } => {
-                Some(Utc::now() + chrono::Duration::from_std(after).unwrap_or_default())
-            }
-        };
+        let next_at = self.pacer().retry_at(
+            outcome,
+            attempt_no as u32,
+            &Self::policy(c),
+            self.clock.now(),
+        );
         self.campaigns
             .after_attempt(c.id, contact, attempt_no, outcome.as_str(), next_at)
             .await
@@ -323,11 +424,7 @@ impl CampaignRunner {
             warn!(campaign = c.id, trunk = %c.trunk, "no switch for the campaign's trunk");
             self.log_write(
                 self.campaigns
-                    .requeue(
-                        c.id,
-                        t.contact_id,
-                        Utc::now() + chrono::Duration::seconds(30),
-                    )
+                    .requeue(c.id, t.contact_id, self.put_back(NotDialed::NoSwitch))
                     .await,
             );
             return;
@@ -353,7 +450,7 @@ impl CampaignRunner {
                     .requeue(
                         c.id,
                         t.contact_id,
-                        Utc::now() + chrono::Duration::seconds(5),
+                        self.put_back(NotDialed::AttemptNotWritten),
                     )
                     .await,
             );
@@ -375,6 +472,7 @@ impl CampaignRunner {
         let budget = budget_of(c.id);
         let placed = place_call(
             link,
+            &self.clock,
             &self.calls,
             &self.live,
             CallRequest {
@@ -416,7 +514,7 @@ impl CampaignRunner {
             }
             Ok(DialResult::Failed { cause, .. }) => AttemptEnd {
                 outcome: outcome::unanswered(&cause).as_str().into(),
-                q850: failed_q850(&mut watch, &cause).await,
+                q850: failed_q850(&mut watch, &cause, self.clock.instant()).await,
                 cause: Some(cause),
                 ..Default::default()
             },
@@ -438,12 +536,16 @@ impl CampaignRunner {
             self.log_write(self.campaigns.delete_attempt(id).await);
             self.log_write(
                 self.campaigns
-                    .requeue(c.id, contact, Utc::now() + chrono::Duration::seconds(1))
+                    .requeue(c.id, contact, self.put_back(NotDialed::NotSent))
                     .await,
             );
             return;
         }
-        self.log_write(self.campaigns.finish_attempt(id, end).await);
+        self.log_write(
+            self.campaigns
+                .finish_attempt(id, end, self.clock.now())
+                .await,
+        );
         if let Some(link) = self.link_for(&c.trunk) {
             notice_call::forget_notes(link, &id.to_string()).await;
         }
@@ -472,9 +574,13 @@ impl CampaignRunner {
         watch: crate::esl::control::CallWatch,
         resume: bool,
     ) -> AttemptEnd {
-        self.log_write(self.campaigns.attempt_answered(id).await);
-        self.log_write(self.campaigns.attempt_playback_started(id).await);
-        let heard = notice_call::drive(link, watch, self.script(c), resume).await;
+        self.log_write(self.campaigns.attempt_answered(id, self.clock.now()).await);
+        self.log_write(
+            self.campaigns
+                .attempt_playback_started(id, self.clock.now())
+                .await,
+        );
+        let heard = notice_call::drive(link, &self.clock, watch, self.script(c), resume).await;
         answered_end(&heard)
     }
 
@@ -541,7 +647,7 @@ impl CampaignRunner {
         }
         // Still ringing: its answer or hang-up comes through the watch.
         let ring = Duration::from_secs(c.ring_s.max(5) as u64 + 30);
-        let until = tokio::time::Instant::now() + ring;
+        let until = self.clock.instant() + ring;
         loop {
             match tokio::time::timeout_at(until, watch.recv()).await {
                 // The script runs from the answer on: follow it from its start.
@@ -638,11 +744,7 @@ impl CampaignRunner {
         self.log_write(self.campaigns.delete_attempt(id).await);
         self.log_write(
             self.campaigns
-                .requeue(
-                    c.id,
-                    t.contact_id,
-                    Utc::now() + chrono::Duration::seconds(1),
-                )
+                .requeue(c.id, t.contact_id, self.put_back(NotDialed::NotSent))
                 .await,
         );
     }
@@ -692,7 +794,7 @@ impl CampaignRunner {
                 }
                 let Some(uuid) = s.uuid else {
                     self.campaigns
-                        .requeue(c.id, s.contact_id, Utc::now())
+                        .requeue(c.id, s.contact_id, self.clock.now())
                         .await?;
                     continue;
                 };
@@ -718,8 +820,12 @@ impl CampaignRunner {
 /// The Q.850 code of a failed originate: from the channel's own hang-up event when the
 /// switch created one (it may follow the job's reply by a moment), else the code
 /// FreeSWITCH gives that cause name (`switch_channel_cause2str` is a fixed table).
-async fn failed_q850(watch: &mut crate::esl::control::CallWatch, cause: &str) -> Option<i32> {
-    let until = tokio::time::Instant::now() + Duration::from_millis(300);
+async fn failed_q850(
+    watch: &mut crate::esl::control::CallWatch,
+    cause: &str,
+    now: tokio::time::Instant,
+) -> Option<i32> {
+    let until = now + Duration::from_millis(300);
     while let Ok(Some(ev)) = tokio::time::timeout_at(until, watch.recv()).await {
         if let WatchEvent::Switch(SwitchEvent::Hangup(h)) = ev {
             if h.q850.is_some() {
@@ -755,5 +861,49 @@ fn answered_end(h: &Heard) -> AttemptEnd {
         listened_full: Some(h.full),
         confirm_key: h.confirm_key.clone(),
         outcome: outcome.as_str().into(),
+    }
+}
+
+/// The tokio instant at which `clock` reads `at` (now, if `at` has passed): what the runner
+/// sleeps until.
+fn instant_of(clock: &Clock, at: DateTime<Utc>) -> tokio::time::Instant {
+    let wait = (at - clock.now()).to_std().unwrap_or_default();
+    clock.instant() + wait
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runner's wait, on paused time: a subscriber claimed before their window opens is
+    /// put back until the opening, and the runner's sleeps end there — not before (the
+    /// window is closed) and not a routine look later.
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_window_is_slept_through_to_its_opening() {
+        // Wednesday 05:30 UTC = 08:30 in Moscow; the window opens at 09:00 there.
+        let start = DateTime::parse_from_rfc3339("2026-11-25T05:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let opening = start + chrono::TimeDelta::minutes(30);
+        let clock = Clock::following_tokio(start);
+        let mut pacer = Pacer::new(chrono_tz::Europe::Moscow, clock.now());
+        let rules = CampaignRules::parse("mon-fri", "09:00", "20:00", None).unwrap();
+        let mut looks = 0;
+        loop {
+            tokio::time::sleep_until(instant_of(&clock, pacer.poll_timeout())).await;
+            let now = clock.now();
+            // as the runner does on each wake-up: the sweep, then the look
+            pacer.sweep_due(now);
+            pacer.handle_timeout(now);
+            looks += 1;
+            match pacer.window(&rules, None, now) {
+                WindowVerdict::Open => break,
+                WindowVerdict::ClosedUntil(at) => assert_eq!(at, opening),
+                WindowVerdict::BadZone(z) => panic!("{z}"),
+            }
+        }
+        assert_eq!(clock.now(), opening, "dialed at the opening, not later");
+        // one look at the start, one routine look a second (1800 s), the opening itself
+        assert_eq!(looks, 1 + 1800);
     }
 }

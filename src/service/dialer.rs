@@ -7,8 +7,11 @@ use std::time::Duration;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::TrunkConfig;
-use crate::esl::commands::{AfterAnswer, ChannelUuid, InvalidValue, Originate, PhoneNumber};
+use crate::core::call::CallState;
+use crate::core::values::{ChannelUuid, InvalidValue, PhoneNumber};
+use crate::esl::commands::{AfterAnswer, Originate};
 use crate::esl::control::{LinkError, SwitchLink};
 use crate::store::postgres::{CallEnd, Calls, NewCall};
 use crate::store::redis::{LineRefused, LiveState};
@@ -69,6 +72,7 @@ pub struct CallRequest<'a> {
 
 pub async fn place_call(
     link: &SwitchLink,
+    clock: &Clock,
     calls: &Calls,
     live: &LiveState,
     req: CallRequest<'_>,
@@ -103,7 +107,7 @@ pub async fn place_call(
         trunk: Some(req.trunk_name),
         number: Some(number.as_str()),
         entry: None,
-        state: "dialing",
+        state: CallState::Dialing.as_str(),
     };
     if let Err(e) = calls.insert(&row).await {
         live.release_line(req.trunk_name, req.budget, uuid.as_str())
@@ -158,9 +162,9 @@ pub async fn place_call(
             q850: crate::core::campaign::outcome::q850_of(&cause),
             billsec: None,
             answered_at: None,
-            ended_at: chrono::Utc::now(),
+            ended_at: clock.now(),
             hungup_by: "unknown",
-            state: "failed",
+            state: CallState::Failed.as_str(),
         })
         .await
     {

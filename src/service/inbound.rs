@@ -9,12 +9,16 @@ use std::sync::Arc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::core::call::CallState;
+use crate::core::campaign::state::CampaignState;
 use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
 use crate::core::flows::meter::{MenuChoice, MeterEntry, MeterFlow, MeterFlowOptions};
 use crate::core::flows::service::{ServiceFlow, ServiceFlowOptions};
 use crate::core::speech;
-use crate::esl::commands::{ChannelVar, MediaFile};
+use crate::core::values::MediaFile;
+use crate::esl::commands::ChannelVar;
 use crate::esl::outbound::{CallEnded, CallHandler, CallSession, ChannelData};
 use crate::store::campaigns::{Campaigns, NewCampaign};
 use crate::store::postgres::{Calls, NewCall};
@@ -25,6 +29,7 @@ pub struct InboundCalls {
     pub campaigns: Campaigns,
     pub config: Arc<Config>,
     pub node: String,
+    pub clock: Clock,
 }
 
 impl InboundCalls {
@@ -79,7 +84,7 @@ impl InboundCalls {
     /// The meter-reading flow, with the clock read here (the flow never reads it).
     fn meter_flow(&self, code: &str) -> MeterFlow {
         let ivr = &self.config.ivr;
-        let local = crate::store::accounts::local_time(&self.config, chrono::Utc::now());
+        let local = crate::store::accounts::local_time(&self.config, self.clock.now());
         let menu = ivr
             .menu
             .iter()
@@ -115,9 +120,9 @@ impl InboundCalls {
         let caller = data.caller.as_str();
         if let Ok(call) = Uuid::parse_str(&data.uuid) {
             let pool = self.campaigns.pool();
-            let now = chrono::Utc::now();
+            let now = self.clock.now();
             if let Some(a) =
-                crate::store::accounts::answer(pool, &self.config, q, call, caller, now).await
+                crate::service::meter::answer(pool, &self.config, q, call, caller, now).await
             {
                 return a;
             }
@@ -147,7 +152,7 @@ impl InboundCalls {
                 let email = self.manager_of(caller).and_then(|(_, m)| m.email.clone());
                 let name = format!(
                     "list {list} by phone {caller} {}",
-                    chrono::Utc::now().format("%Y-%m-%d %H:%M")
+                    self.clock.now().format("%Y-%m-%d %H:%M")
                 );
                 let created = self
                     .campaigns
@@ -189,24 +194,25 @@ impl InboundCalls {
                 Answer::Campaign(st.await)
             }
             Query::TogglePause(id) => {
+                let (running, paused) = (CampaignState::Running, CampaignState::Paused);
                 let to_paused = self
                     .campaigns
-                    .set_state(*id, &["running"], "paused")
+                    .set_state(*id, &[running.as_str()], paused.as_str())
                     .await
                     .unwrap_or(false);
                 if to_paused {
                     info!(campaign = id, manager = ?caller, "campaign paused by phone");
-                    return Answer::Toggled(Some("paused".into()));
+                    return Answer::Toggled(Some(paused.as_str().into()));
                 }
                 let resumed = self
                     .campaigns
-                    .set_state(*id, &["paused"], "running")
+                    .set_state(*id, &[paused.as_str()], running.as_str())
                     .await
                     .unwrap_or(false);
                 if resumed {
                     info!(campaign = id, manager = ?caller, "campaign resumed by phone");
                 }
-                Answer::Toggled(resumed.then(|| "running".into()))
+                Answer::Toggled(resumed.then(|| running.as_str().into()))
             }
             Query::AccountOfCaller => Answer::CallerAccount(None),
             Query::Account(_) => Answer::Account(None),
@@ -318,7 +324,7 @@ impl InboundCalls {
                 .map_or("unknown", String::as_str),
             data.vars.get("contactd_code").map_or("", String::as_str)
         );
-        let caller = crate::esl::commands::PhoneNumber::parse(&data.caller)
+        let caller = crate::core::values::PhoneNumber::parse(&data.caller)
             .map(|n| n.as_str().to_string())
             .ok();
         // With several switches the dialplan names its node (`contactd_node`); a name that is
@@ -338,7 +344,7 @@ impl InboundCalls {
                 trunk: data.vars.get("contactd_trunk").map(String::as_str),
                 number: caller.as_deref(),
                 entry: Some(&entry),
-                state: "answered",
+                state: CallState::Answered.as_str(),
             })
             .await
         {

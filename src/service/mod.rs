@@ -5,5 +5,6 @@ pub mod campaigns;
 pub mod dialer;
 pub mod inbound;
 pub mod leases;
+pub mod meter;
 pub mod notice_call;
 pub mod records;

@@ -14,8 +14,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use crate::clock::Clock;
 use crate::core::channels::SwitchEvent;
-use crate::esl::commands::{InlineScript, InvalidValue, MediaFile};
+use crate::core::values::{InvalidValue, MediaFile};
+use crate::esl::commands::InlineScript;
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 
 /// mod_db realm where the switch itself notes each message's result (`FILE PLAYED`, …)
@@ -102,6 +104,7 @@ enum Probe {
 
 struct Driver<'a> {
     link: &'a SwitchLink,
+    clock: &'a Clock,
     watch: CallWatch,
     heard: Heard,
     started_us: Option<i64>,
@@ -175,7 +178,7 @@ impl Driver<'_> {
     }
 
     async fn drain_after_hangup(&mut self, measure: bool) {
-        let until = Instant::now() + Duration::from_millis(500);
+        let until = self.clock.instant() + Duration::from_millis(500);
         while let Ok(Some(WatchEvent::Switch(ev))) =
             tokio::time::timeout_at(until, self.watch.recv()).await
         {
@@ -197,7 +200,9 @@ impl Driver<'_> {
         let uuid = self.watch.uuid.clone();
         let mut tries = 0;
         loop {
-            let left = self.deadline.saturating_duration_since(Instant::now());
+            let left = self
+                .deadline
+                .saturating_duration_since(self.clock.instant());
             if !self.link.wait_connected(left.min(LINK_BACK)).await {
                 return Some(Wait::Lost);
             }
@@ -247,7 +252,7 @@ impl Driver<'_> {
     /// The script hangs up right after its last application: wait for that, and hang up
     /// ourselves only if it does not come.
     async fn end(&mut self) {
-        let until = Instant::now() + Duration::from_secs(3);
+        let until = self.clock.instant() + Duration::from_secs(3);
         while let Ok(Some(ev)) = tokio::time::timeout_at(until, self.watch.recv()).await {
             if let WatchEvent::Switch(SwitchEvent::Hangup(h)) = ev {
                 self.heard.cause.get_or_insert_with(|| h.cause.clone());
@@ -273,7 +278,7 @@ impl Driver<'_> {
                     .await;
             }
         }
-        let until = Instant::now() + Duration::from_secs(5);
+        let until = self.clock.instant() + Duration::from_secs(5);
         while let Ok(Some(ev)) = tokio::time::timeout_at(until, self.watch.recv()).await {
             if let WatchEvent::Switch(SwitchEvent::Hangup(h)) = ev {
                 self.heard.cause.get_or_insert_with(|| h.cause.clone());
@@ -315,14 +320,21 @@ pub fn switch_script(
 /// never returns with the call still up unless the switch cannot be reached.
 /// `resume`: taken over mid-call (after a restart or a lost originate reply): what
 /// already happened is read from the switch's notes.
-pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, resume: bool) -> Heard {
+pub async fn drive(
+    link: &SwitchLink,
+    clock: &Clock,
+    watch: CallWatch,
+    script: Script<'_>,
+    resume: bool,
+) -> Heard {
     let uuid = watch.uuid.clone();
     let mut d = Driver {
         link,
+        clock,
         watch,
         heard: Heard::default(),
         started_us: None,
-        deadline: Instant::now() + script.message + MARGIN,
+        deadline: clock.instant() + script.message + MARGIN,
     };
     // Answered: from here on what was heard is a measurement, 0 until the message starts.
     d.heard.listened_ms = Some(0);
@@ -366,7 +378,7 @@ pub async fn drive(link: &SwitchLink, watch: CallWatch, script: Script<'_>, resu
         d.heard.listened_ms = Some(script.message.as_millis().min(i32::MAX as u128) as i32);
     }
     if confirm {
-        d.deadline = Instant::now() + script.confirm_time + MARGIN;
+        d.deadline = d.clock.instant() + script.confirm_time + MARGIN;
         match d
             .wait_app(None, "play_and_get_digits", Probe::Digits, false)
             .await

@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::core::call::CallState;
 use crate::core::channels::{HangupInfo, SwitchEvent};
 use crate::esl::control::NodeEvent;
 use crate::store::postgres::{from_micros, CallEnd, Calls};
@@ -23,6 +25,8 @@ pub struct Records {
     pub calls: Calls,
     pub live: LiveState,
     pub config: Arc<Config>,
+    /// For ends the switch gave no time of (or that contactd could not see).
+    pub clock: Clock,
 }
 
 impl Records {
@@ -92,7 +96,7 @@ impl Records {
             }
             SwitchEvent::Answer { uuid, at_us } => match Uuid::parse_str(uuid) {
                 Ok(u) => {
-                    let at = from_micros(*at_us).unwrap_or_else(Utc::now);
+                    let at = from_micros(*at_us).unwrap_or_else(|| self.clock.now());
                     self.calls.mark_answered(u, at).await
                 }
                 Err(_) => Ok(()),
@@ -156,13 +160,12 @@ impl Records {
                 q850: h.q850,
                 billsec: h.billsec.map(|b| b as i32),
                 answered_at,
-                ended_at: h.ended_at_us.and_then(from_micros).unwrap_or_else(Utc::now),
+                ended_at: h
+                    .ended_at_us
+                    .and_then(from_micros)
+                    .unwrap_or_else(|| self.clock.now()),
                 hungup_by,
-                state: if answered_at.is_some() {
-                    "ended"
-                } else {
-                    "failed"
-                },
+                state: CallState::end(answered_at.is_some()).as_str(),
             })
             .await
     }
@@ -200,9 +203,9 @@ impl Records {
                         q850: None,
                         billsec: None,
                         answered_at: None,
-                        ended_at: Utc::now(),
+                        ended_at: self.clock.now(),
                         hungup_by: "unknown",
-                        state: "ended",
+                        state: CallState::Ended.as_str(),
                     })
                     .await?;
                 closed += usize::from(ended);

@@ -12,12 +12,10 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
-use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::{Config, DialingConfig};
 use crate::core::accounts::{read_accounts, AccountsFileError, ImportReport};
-use crate::core::flow::{Answer, Query};
 use crate::core::lists::shown;
 use crate::core::meter::{
     check_submission, AccountInfo, CheckedReading, LastReading, MeterInfo, MeterSpec, ReadingError,
@@ -349,66 +347,4 @@ pub async fn export_readings(
     }
     w.flush()?;
     Ok(rows.len() as u64)
-}
-
-/// Answers the meter-reading flow's questions (`Query::AccountOfCaller`, `Account`,
-/// `StoreReadings`) for the inbound adapter. A failed lookup answers "not found" / "not
-/// stored" (the flow then hands the caller to an operator) and is logged.
-///
-/// `None` when the query is not one of the meter flow's.
-pub async fn answer(
-    pool: &Pool,
-    cfg: &Config,
-    q: &Query,
-    call: Uuid,
-    caller: &str,
-    now: DateTime<Utc>,
-) -> Option<Answer> {
-    Some(match q {
-        Query::AccountOfCaller => {
-            let found = match crate::core::numbers::normalize(caller, &cfg.dialing) {
-                Ok(e164) => account_of_caller(pool, &e164).await.unwrap_or_else(|e| {
-                    warn!(%call, error = ?e.to_string(), "account of caller");
-                    None
-                }),
-                Err(_) => None,
-            };
-            Answer::CallerAccount(found)
-        }
-        Query::Account(number) => {
-            Answer::Account(account(pool, number).await.unwrap_or_else(|e| {
-                warn!(%call, error = ?e.to_string(), "account lookup");
-                None
-            }))
-        }
-        Query::StoreReadings {
-            account,
-            meter,
-            readings,
-        } => {
-            let entries: Vec<(u8, String)> =
-                readings.iter().map(|(z, v)| (*z, v.to_string())).collect();
-            let who = Provenance {
-                source: "ivr",
-                call_uuid: Some(call),
-                caller: crate::esl::commands::PhoneNumber::parse(caller)
-                    .ok()
-                    .map(|n| n.as_str().to_string()),
-                at: now,
-                today: local_time(cfg, now).date(),
-            };
-            let rules = reading_rules(cfg);
-            match store_readings(pool, account, *meter, &entries, rules, &who).await {
-                Ok(stored) => {
-                    info!(%call, ?account, ?meter, zones = stored.len(), "meter readings stored");
-                    Answer::ReadingsStored(true)
-                }
-                Err(e) => {
-                    warn!(%call, ?account, ?meter, error = ?e.to_string(), "meter readings not stored");
-                    Answer::ReadingsStored(false)
-                }
-            }
-        }
-        _ => return None,
-    })
 }

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
+use crate::core::campaign::state::CampaignState;
+
 use super::journal::{Journal, Write, Writer};
 use super::StoreError;
 
@@ -272,7 +274,14 @@ impl Campaigns {
     /// Cancels: nobody not yet called is called; calls in progress finish.
     pub async fn cancel(&self, id: i64) -> Result<bool, StoreError> {
         let moved = self
-            .set_state(id, &["running", "paused"], "cancelled")
+            .set_state(
+                id,
+                &[
+                    CampaignState::Running.as_str(),
+                    CampaignState::Paused.as_str(),
+                ],
+                CampaignState::Cancelled.as_str(),
+            )
             .await?;
         if moved {
             let db = self.writer.pool().get().await?;
@@ -402,30 +411,39 @@ impl Campaigns {
             .await
     }
 
-    pub async fn attempt_answered(&self, uuid: Uuid) -> Result<(), StoreError> {
+    pub async fn attempt_answered(&self, uuid: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.writer
             .write(Write::new(
                 format!("attempt {uuid} answered"),
                 "UPDATE attempts SET answered_at = COALESCE(answered_at, $2) WHERE uuid = $1",
-                vec![uuid.into(), Utc::now().into()],
+                vec![uuid.into(), at.into()],
             ))
             .await
     }
 
     /// Written before the message is sent to the switch: from here on a restart must not
     /// dial this subscriber again.
-    pub async fn attempt_playback_started(&self, uuid: Uuid) -> Result<(), StoreError> {
+    pub async fn attempt_playback_started(
+        &self,
+        uuid: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.writer
             .write(Write::new(
                 format!("attempt {uuid} message started"),
                 "UPDATE attempts SET playback_started_at = COALESCE(playback_started_at, $2)
                  WHERE uuid = $1",
-                vec![uuid.into(), Utc::now().into()],
+                vec![uuid.into(), at.into()],
             ))
             .await
     }
 
-    pub async fn finish_attempt(&self, uuid: Uuid, e: &AttemptEnd) -> Result<(), StoreError> {
+    pub async fn finish_attempt(
+        &self,
+        uuid: Uuid,
+        e: &AttemptEnd,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.writer
             .write(Write::new(
                 format!("attempt {uuid} ended: {}", e.outcome),
@@ -440,7 +458,7 @@ impl Campaigns {
                     e.listened_full.into(),
                     e.confirm_key.as_ref().into(),
                     e.outcome.as_str().into(),
-                    Utc::now().into(),
+                    at.into(),
                 ],
             ))
             .await

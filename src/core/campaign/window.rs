@@ -56,15 +56,6 @@ impl Window {
         })
     }
 
-    /// Round the clock, every day.
-    pub fn always() -> Self {
-        Self {
-            days: [true; 7],
-            start: NaiveTime::MIN,
-            end: NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"),
-        }
-    }
-
     pub fn is_open(&self, now: DateTime<Utc>, tz: Tz) -> bool {
         let local = now.with_timezone(&tz);
         let day = local.weekday().num_days_from_monday() as usize;

@@ -6,8 +6,22 @@
 //! - progress (309): "called 120 of 300";
 //! - pause/resume (300) of the manager's newest campaign.
 
-use crate::config::ServiceAction;
+use serde::{Deserialize, Serialize};
+
 use crate::core::flow::{Answer, Collect, Flow, Outcome, Query, Step};
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceAction {
+    /// Record a message and send it to a list.
+    Notice,
+    /// The same, asking each subscriber for a confirmation key.
+    NoticeConfirm,
+    /// Say the progress of the manager's last campaign.
+    Progress,
+    /// Pause the manager's running campaign, or resume a paused one.
+    PauseResume,
+}
 
 const MAX_PIN_TRIES: u32 = 3;
 const MAX_LIST_TRIES: u32 = 3;

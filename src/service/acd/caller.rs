@@ -14,7 +14,7 @@ use super::hangup::{self, EndedBy};
 use super::{ms_to_time, now_ms, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
 use crate::core::channels::SwitchEvent;
 use crate::core::speech;
-use crate::esl::commands::PhoneNumber;
+use crate::core::values::PhoneNumber;
 use crate::esl::control::{CallWatch, WatchEvent};
 use crate::store::acd::Abandoned;
 

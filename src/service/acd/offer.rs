@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::{card, ms_to_time, now_ms, valid_endpoint, Acd, AcdError, LocalOffer, Meta, ScreenPop};
 use crate::core::channels::SwitchEvent;
-use crate::esl::commands::{AfterAnswer, ChannelUuid, MediaFile, Originate};
+use crate::core::values::{ChannelUuid, MediaFile};
+use crate::esl::commands::{AfterAnswer, Originate};
 use crate::esl::control::WatchEvent;
 use crate::store::acd::Reservation;
 use crate::store::acd_calls::Callback;
@@ -153,7 +154,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         ("contactd_queue", queue.clone()),
     ];
     if let Some(c) = meta.caller.as_deref() {
-        if crate::esl::commands::PhoneNumber::parse(c).is_ok() {
+        if crate::core::values::PhoneNumber::parse(c).is_ok() {
             vars.push(("origination_caller_id_number", c.to_string()));
         }
     }
@@ -629,6 +630,7 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
     let result = match (trunk, &acd.inner.dialing) {
         (Some((name, t)), Some((calls, live))) => crate::service::dialer::place_call(
             &acd.inner.link,
+            &crate::clock::Clock::system(),
             calls,
             live,
             crate::service::dialer::CallRequest {

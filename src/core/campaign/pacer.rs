@@ -1,0 +1,535 @@
+//! The campaign pacer, sans-IO: every rule that decides whether a subscriber is dialed now —
+//! the line budget, the calling window in the subscriber's zone, the do-not-call verdict and
+//! the retry after an attempt — and when the runner must look again. Time comes in as an
+//! argument; decisions come out as values; [`Pacer::poll_timeout`] says when it next needs
+//! to be woken. It never reads a clock, a database or a socket: the service does the I/O.
+//!
+//! It fails closed: a do-not-call list that cannot be read means nobody is dialed until it
+//! can be, and a campaign whose stored window or zone cannot be parsed is not dialed at all
+//! (never a default window or zone in its place).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+use super::outcome::{decide, Next, Outcome, RetryPolicy};
+use super::window::Window;
+
+/// How soon the do-not-call list is asked again after it could not be read.
+pub const DNC_RETRY: Duration = Duration::from_secs(2);
+/// How often the runner looks for campaigns and due subscribers when nothing else wakes it
+/// (campaigns are started by other processes: the CLI, another instance).
+pub const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How often subscribers whose calls nobody follows (a flow that gave up, a lost originate
+/// reply) are looked for when nothing else triggers it.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Why a campaign's stored rules cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleProblem {
+    #[error(
+        "calling window window_days={days:?} window_start={start:?} window_end={end:?}: {reason}"
+    )]
+    Window {
+        days: String,
+        start: String,
+        end: String,
+        reason: String,
+    },
+    #[error("time_zone {0:?} is not an IANA time zone")]
+    Zone(String),
+}
+
+/// A campaign's calling window and, when set, the zone that overrides the subscribers' own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRules {
+    window: Window,
+    zone: Option<Tz>,
+}
+
+impl CampaignRules {
+    pub fn parse(
+        days: &str,
+        start: &str,
+        end: &str,
+        zone: Option<&str>,
+    ) -> Result<Self, RuleProblem> {
+        let window = Window::parse(days, start, end).map_err(|reason| RuleProblem::Window {
+            days: days.into(),
+            start: start.into(),
+            end: end.into(),
+            reason,
+        })?;
+        let zone = zone
+            .map(|z| z.parse::<Tz>().map_err(|_| RuleProblem::Zone(z.into())))
+            .transpose()?;
+        Ok(Self { window, zone })
+    }
+}
+
+/// What to do with one claimed subscriber before asking the do-not-call list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowVerdict {
+    /// Inside the window: dial (if the do-not-call list allows).
+    Open,
+    /// Outside it: back to the queue until it opens.
+    ClosedUntil(DateTime<Utc>),
+    /// The subscriber's stored zone is not a zone: not dialed, ever (done as `invalid`).
+    BadZone(String),
+}
+
+/// What to do with one subscriber the window let through, by the do-not-call lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DncVerdict {
+    Dial,
+    /// On the list: done, as `dnc`, without a call.
+    Skip,
+    /// The list could not be read: back to the queue until then, not dialed.
+    RetryAt(DateTime<Utc>),
+}
+
+/// Why a claimed subscriber was not dialed after all (not an attempt: nothing reached them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotDialed {
+    /// No switch link serves the campaign's trunk (a config change): not soon.
+    NoSwitch,
+    /// The attempt row could not be written before the originate (PostgreSQL away).
+    AttemptNotWritten,
+    /// No line here or on the switch, or the link went away before the originate left.
+    NotSent,
+}
+
+/// Something the runner should say (once per change, not once per subscriber).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    DncUnreadable { error: String },
+    DncReadable { after: Duration },
+    RulesBroken { campaign: i64, problem: RuleProblem },
+    RulesMended { campaign: i64 },
+}
+
+/// The campaign pacer of one runner (all its campaigns).
+#[derive(Debug)]
+pub struct Pacer {
+    default_zone: Tz,
+    /// Since when the do-not-call list has been unreadable.
+    dnc_down_since: Option<DateTime<Utc>>,
+    /// While it is: nobody is dialed before this.
+    dnc_retry_at: Option<DateTime<Utc>>,
+    /// Campaigns not dialed because their rules cannot be parsed, with why.
+    broken: BTreeMap<i64, RuleProblem>,
+    notices: VecDeque<Notice>,
+    /// The next routine look (new campaigns, subscribers made due by other processes).
+    next_look: DateTime<Utc>,
+    /// Moments something is due: a retry, a window opening, a put-back subscriber.
+    due: BTreeSet<DateTime<Utc>>,
+    /// The next look for stranded subscribers.
+    next_sweep: DateTime<Utc>,
+}
+
+impl Pacer {
+    /// `default_zone`: the subscribers' zone when neither the campaign nor the list row
+    /// names one (`dialing.default_time_zone`, checked at config load).
+    pub fn new(default_zone: Tz, now: DateTime<Utc>) -> Self {
+        Self {
+            default_zone,
+            dnc_down_since: None,
+            dnc_retry_at: None,
+            broken: BTreeMap::new(),
+            notices: VecDeque::new(),
+            next_look: now,
+            due: BTreeSet::new(),
+            next_sweep: now + delta(SWEEP_EVERY),
+        }
+    }
+
+    /// When the runner must look again (claim due subscribers, retry a failed lookup).
+    pub fn poll_timeout(&self) -> DateTime<Utc> {
+        let look = self.next_look.min(self.next_sweep);
+        self.due.first().map_or(look, |at| look.min(*at))
+    }
+
+    /// True when it is time to look for stranded subscribers (then again in [`SWEEP_EVERY`]).
+    pub fn sweep_due(&mut self, now: DateTime<Utc>) -> bool {
+        if now < self.next_sweep {
+            return false;
+        }
+        self.next_sweep = now + delta(SWEEP_EVERY);
+        true
+    }
+
+    /// The runner looked at `now`: what was due by then is done with; the next routine look
+    /// is [`LOOK_EVERY`] from now.
+    pub fn handle_timeout(&mut self, now: DateTime<Utc>) {
+        self.due.retain(|at| *at > now);
+        self.next_look = now + delta(LOOK_EVERY);
+    }
+
+    /// Something is due at `at`: be woken then.
+    pub fn wake_at(&mut self, at: DateTime<Utc>) {
+        self.due.insert(at);
+    }
+
+    /// The next thing to say, if any.
+    pub fn poll_output(&mut self) -> Option<Notice> {
+        self.notices.pop_front()
+    }
+
+    /// Campaigns currently not dialed because of their stored rules, with why (for status).
+    pub fn broken(&self) -> impl Iterator<Item = (i64, &RuleProblem)> {
+        self.broken.iter().map(|(id, p)| (*id, p))
+    }
+
+    /// The rules of campaign `id` as stored, or `None` (not dialed now; said once).
+    pub fn rules(
+        &mut self,
+        id: i64,
+        parsed: Result<CampaignRules, RuleProblem>,
+    ) -> Option<CampaignRules> {
+        match parsed {
+            Ok(r) => {
+                if self.broken.remove(&id).is_some() {
+                    self.notices.push_back(Notice::RulesMended { campaign: id });
+                }
+                Some(r)
+            }
+            Err(problem) => {
+                if self.broken.get(&id) != Some(&problem) {
+                    self.broken.insert(id, problem.clone());
+                    self.notices.push_back(Notice::RulesBroken {
+                        campaign: id,
+                        problem,
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// How many more subscribers campaign may dial now: its own lines less those in use
+    /// (by this runner's count or by the shared leases, whichever is higher), within the
+    /// trunk's free channels. Nothing while the do-not-call list is unreadable.
+    pub fn free_lines(&self, budget: LineBudget, now: DateTime<Utc>) -> usize {
+        if self.dnc_retry_at.is_some_and(|at| now < at) {
+            return 0;
+        }
+        let campaign_free = budget
+            .lines
+            .saturating_sub(budget.mine.max(budget.budget_in_use));
+        let trunk_free = budget.trunk_channels.saturating_sub(budget.trunk_in_use);
+        campaign_free.min(trunk_free)
+    }
+
+    /// The calling window for one subscriber, in their zone: the campaign's zone if set, else
+    /// the list row's, else the default one.
+    pub fn window(
+        &mut self,
+        rules: &CampaignRules,
+        contact_zone: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> WindowVerdict {
+        let tz = match (rules.zone, contact_zone) {
+            (Some(tz), _) => tz,
+            (None, None) => self.default_zone,
+            (None, Some(z)) => match z.parse::<Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    return WindowVerdict::BadZone(format!(
+                        "time zone {z:?} is not an IANA time zone"
+                    ))
+                }
+            },
+        };
+        if rules.window.is_open(now, tz) {
+            WindowVerdict::Open
+        } else {
+            let at = rules.window.next_open(now, tz);
+            self.wake_at(at);
+            WindowVerdict::ClosedUntil(at)
+        }
+    }
+
+    /// The do-not-call lookup for the subscribers about to be dialed: `Ok(blocked)` or the
+    /// error. An error holds back everyone (fail closed) until [`DNC_RETRY`] from now.
+    pub fn handle_dnc<E: std::fmt::Display>(
+        &mut self,
+        lookup: Result<bool, E>,
+        now: DateTime<Utc>,
+    ) -> DncVerdict {
+        match lookup {
+            Ok(blocked) => {
+                self.dnc_retry_at = None;
+                if let Some(since) = self.dnc_down_since.take() {
+                    self.notices.push_back(Notice::DncReadable {
+                        after: (now - since).to_std().unwrap_or_default(),
+                    });
+                }
+                if blocked {
+                    DncVerdict::Skip
+                } else {
+                    DncVerdict::Dial
+                }
+            }
+            Err(e) => {
+                if self.dnc_down_since.is_none() {
+                    self.dnc_down_since = Some(now);
+                    self.notices.push_back(Notice::DncUnreadable {
+                        error: e.to_string(),
+                    });
+                }
+                let at = now + delta(DNC_RETRY);
+                self.dnc_retry_at = Some(at);
+                self.wake_at(at);
+                DncVerdict::RetryAt(at)
+            }
+        }
+    }
+
+    /// When a subscriber who was not dialed after all is due again (and the pacer wakes).
+    pub fn put_back(&mut self, why: NotDialed, now: DateTime<Utc>) -> DateTime<Utc> {
+        let after = match why {
+            NotDialed::NoSwitch => TimeDelta::seconds(30),
+            NotDialed::AttemptNotWritten => TimeDelta::seconds(5),
+            NotDialed::NotSent => TimeDelta::seconds(1),
+        };
+        let at = now + after;
+        self.wake_at(at);
+        at
+    }
+
+    /// After an attempt: `None` = the subscriber is done, else when to try again.
+    pub fn retry_at(
+        &mut self,
+        outcome: Outcome,
+        attempts_made: u32,
+        policy: &RetryPolicy,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        match decide(outcome, attempts_made, policy) {
+            Next::Done(_) => None,
+            Next::Retry { after, .. } => {
+                let at = now + delta(after);
+                self.wake_at(at);
+                Some(at)
+            }
+        }
+    }
+}
+
+/// The counts [`Pacer::free_lines`] decides from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineBudget {
+    /// The campaign's own line count.
+    pub lines: usize,
+    /// Calls of this campaign this runner is driving.
+    pub mine: usize,
+    /// The campaign's leases in Redis (every instance's calls).
+    pub budget_in_use: usize,
+    pub trunk_channels: usize,
+    pub trunk_in_use: usize,
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn msk() -> Tz {
+        chrono_tz::Europe::Moscow
+    }
+
+    fn day_rules() -> CampaignRules {
+        CampaignRules::parse("mon-fri", "09:00", "20:00", None).unwrap()
+    }
+
+    #[test]
+    fn window_is_the_subscribers_own() {
+        // Wednesday 06:30 UTC: 09:30 in Moscow, 01:30 in New York.
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        let r = day_rules();
+        assert_eq!(p.window(&r, None, now), WindowVerdict::Open);
+        assert_eq!(
+            p.window(&r, Some("Europe/Moscow"), now),
+            WindowVerdict::Open
+        );
+        // New York opens at 09:00 local = 14:00 UTC, and the pacer wants to be woken then.
+        let ny = utc("2026-11-25T14:00:00Z");
+        assert_eq!(
+            p.window(&r, Some("America/New_York"), now),
+            WindowVerdict::ClosedUntil(ny)
+        );
+        // the routine look comes first; once past it, the opening is still remembered
+        p.handle_timeout(now);
+        assert_eq!(p.poll_timeout(), now + TimeDelta::seconds(1));
+        let later = ny - TimeDelta::milliseconds(500);
+        p.sweep_due(later);
+        p.handle_timeout(later);
+        assert_eq!(p.poll_timeout(), ny);
+        p.sweep_due(ny);
+        p.handle_timeout(ny);
+        assert_eq!(p.poll_timeout(), ny + TimeDelta::seconds(1));
+    }
+
+    #[test]
+    fn the_campaign_zone_overrides_the_rows() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        let r =
+            CampaignRules::parse("mon-fri", "09:00", "20:00", Some("America/New_York")).unwrap();
+        assert!(matches!(
+            p.window(&r, Some("Europe/Moscow"), now),
+            WindowVerdict::ClosedUntil(_)
+        ));
+    }
+
+    #[test]
+    fn an_unknown_zone_is_never_a_default() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        assert!(matches!(
+            p.window(&day_rules(), Some("Mars/Olympus"), now),
+            WindowVerdict::BadZone(m) if m.contains("Mars/Olympus")
+        ));
+        assert_eq!(
+            CampaignRules::parse("mon-fri", "09:00", "20:00", Some("MSK")),
+            Err(RuleProblem::Zone("MSK".into()))
+        );
+    }
+
+    #[test]
+    fn broken_rules_stop_the_campaign_and_are_said_once() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        let bad = || CampaignRules::parse("mon-fri", "20:00", "09:00", None);
+        assert!(p.rules(7, bad()).is_none());
+        assert!(p.rules(7, bad()).is_none());
+        let said: Vec<_> = std::iter::from_fn(|| p.poll_output()).collect();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            matches!(&said[0], Notice::RulesBroken { campaign: 7, problem }
+            if problem.to_string().contains("window_start=\"20:00\""))
+        );
+        assert_eq!(p.broken().count(), 1);
+        assert!(p.rules(7, Ok(day_rules())).is_some());
+        assert_eq!(p.poll_output(), Some(Notice::RulesMended { campaign: 7 }));
+        assert_eq!(p.broken().count(), 0);
+    }
+
+    #[test]
+    fn an_unreadable_dnc_list_holds_everyone_back_and_is_said_once() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        let budget = LineBudget {
+            lines: 5,
+            trunk_channels: 30,
+            ..Default::default()
+        };
+        assert_eq!(p.free_lines(budget, now), 5);
+        let retry = now + delta(DNC_RETRY);
+        for _ in 0..3 {
+            assert_eq!(
+                p.handle_dnc(Err::<bool, _>("relation \"dnc\" does not exist"), now),
+                DncVerdict::RetryAt(retry)
+            );
+        }
+        assert_eq!(
+            std::iter::from_fn(|| p.poll_output()).count(),
+            1,
+            "one line for the outage, not one per subscriber"
+        );
+        // nothing is dialed until the retry is due, and the pacer wants waking by then
+        assert_eq!(p.free_lines(budget, now + TimeDelta::seconds(1)), 0);
+        assert!(p.poll_timeout() <= retry);
+        assert_eq!(p.free_lines(budget, retry), 5);
+        let later = retry + TimeDelta::seconds(1);
+        assert_eq!(p.handle_dnc(Ok::<_, String>(true), later), DncVerdict::Skip);
+        assert_eq!(
+            p.poll_output(),
+            Some(Notice::DncReadable {
+                after: Duration::from_secs(3)
+            })
+        );
+        assert_eq!(
+            p.handle_dnc(Ok::<_, String>(false), later),
+            DncVerdict::Dial
+        );
+        assert_eq!(p.poll_output(), None);
+    }
+
+    #[test]
+    fn line_budget_is_the_tighter_of_campaign_and_trunk() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let p = Pacer::new(msk(), now);
+        let b = |mine, budget_in_use, trunk_in_use| LineBudget {
+            lines: 5,
+            mine,
+            budget_in_use,
+            trunk_channels: 6,
+            trunk_in_use,
+        };
+        assert_eq!(p.free_lines(b(0, 0, 0), now), 5);
+        // another instance holds 3 of the campaign's lines
+        assert_eq!(p.free_lines(b(1, 3, 3), now), 2);
+        // the trunk is nearly full with another campaign's calls
+        assert_eq!(p.free_lines(b(0, 0, 5), now), 1);
+        assert_eq!(p.free_lines(b(5, 5, 5), now), 0);
+    }
+
+    #[test]
+    fn a_subscriber_not_dialed_comes_back_soon_and_wakes_the_pacer() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        p.handle_timeout(now);
+        let at = p.put_back(NotDialed::NotSent, now);
+        assert_eq!(at, now + TimeDelta::seconds(1));
+        assert_eq!(p.poll_timeout(), at);
+        assert!(
+            p.put_back(NotDialed::NoSwitch, now) > p.put_back(NotDialed::AttemptNotWritten, now)
+        );
+    }
+
+    #[test]
+    fn stranded_subscribers_are_looked_for_every_ten_seconds() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        assert!(!p.sweep_due(now));
+        let sweep = now + TimeDelta::seconds(10);
+        p.handle_timeout(sweep - TimeDelta::milliseconds(300));
+        assert_eq!(p.poll_timeout(), sweep);
+        assert!(p.sweep_due(sweep));
+        assert!(!p.sweep_due(sweep + TimeDelta::seconds(9)));
+        assert!(p.sweep_due(sweep + TimeDelta::seconds(10)));
+    }
+
+    #[test]
+    fn retries_by_cause_wake_the_pacer() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
+        p.handle_timeout(now);
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            busy: Duration::from_millis(500),
+            no_answer: Duration::from_secs(1800),
+            failed: Duration::from_secs(300),
+        };
+        let busy_again = now + TimeDelta::milliseconds(500);
+        assert_eq!(p.retry_at(Outcome::Busy, 1, &policy, now), Some(busy_again));
+        assert_eq!(p.poll_timeout(), busy_again);
+        assert_eq!(p.retry_at(Outcome::Busy, 2, &policy, now), None);
+        assert_eq!(p.retry_at(Outcome::Invalid, 1, &policy, now), None);
+        assert_eq!(
+            p.retry_at(Outcome::NoAnswer, 1, &policy, now),
+            Some(now + TimeDelta::seconds(1800))
+        );
+    }
+}
