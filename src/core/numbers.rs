@@ -49,6 +49,16 @@ pub enum DialFormat {
     International,
 }
 
+impl DialingConfig {
+    /// The utility's own time zone. `Config::validate` refuses a name that is not one,
+    /// naming `dialing.default_time_zone`, so this never guesses.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.default_time_zone
+            .parse()
+            .expect("dialing.default_time_zone is checked by Config::validate")
+    }
+}
+
 impl Default for DialingConfig {
     fn default() -> Self {
         Self {

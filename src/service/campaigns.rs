@@ -72,11 +72,7 @@ impl CampaignRunner {
         clock: Clock,
     ) -> Self {
         // Config::validate refuses a bad zone at start, naming the key; never a guess here.
-        let zone: Tz = config
-            .dialing
-            .default_time_zone
-            .parse()
-            .expect("dialing.default_time_zone is checked by Config::validate");
+        let zone: Tz = config.dialing.zone();
         Self {
             pacer: Mutex::new(Pacer::new(zone, clock.now())),
             clock,

@@ -45,12 +45,7 @@ pub enum AccountsError {
 /// Wall-clock time where the utility is (`dialing.default_time_zone`): readings are dated
 /// and office hours judged in it, never in UTC.
 pub fn local_time(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
-    let tz: chrono_tz::Tz = cfg
-        .dialing
-        .default_time_zone
-        .parse()
-        .unwrap_or(chrono_tz::Europe::Moscow);
-    now.with_timezone(&tz).naive_local()
+    now.with_timezone(&cfg.dialing.zone()).naive_local()
 }
 
 /// The checks' limits from the config.
