@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use freeswitch_types::HangupCause;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 use uuid::Uuid;
@@ -663,10 +664,12 @@ impl CampaignRunner {
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {
-                    let _ = link.api(&format!("uuid_kill {uuid} NO_ANSWER")).await;
+                    if let Err(e) = link.kill(&uuid, HangupCause::NoAnswer).await {
+                        warn!(campaign = c.id, %uuid, "could not end a call seen no more: {e}");
+                    }
                     return AttemptEnd {
                         outcome: Outcome::NoAnswer.as_str().into(),
-                        cause: Some("NO_ANSWER".into()),
+                        cause: Some(HangupCause::NoAnswer.to_string()),
                         ..Default::default()
                     };
                 }

@@ -121,9 +121,13 @@ pub async fn place_call(
         Err(e @ LinkError::NotConnected(_)) => {
             // Never written to the switch.
             live.forget_held(uuid.as_str());
-            let _ = live
+            if let Err(e) = live
                 .release_line(req.trunk_name, req.budget, uuid.as_str())
-                .await;
+                .await
+            {
+                // the resync sweep releases a lease whose channel does not exist
+                warn!(%uuid, trunk = req.trunk_name, "line not released now: {e}");
+            }
             return Err(e.into());
         }
         Err(e) => {

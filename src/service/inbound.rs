@@ -353,7 +353,9 @@ impl InboundCalls {
         info!(%uuid, caller = ?data.caller, ?entry, "inbound call");
         if data.vars.get("contactd_entry").map(String::as_str) == Some("operator") {
             let step = self.operator_code(&mut session).await;
-            let _ = self.calls.set_outcome(uuid, step, "contactd").await;
+            if let Err(e) = self.calls.set_outcome(uuid, step, "contactd").await {
+                warn!(%uuid, step, error = ?e.to_string(), "operator call's outcome not recorded");
+            }
             session.finish("NORMAL_CLEARING").await;
             return;
         }
@@ -366,7 +368,9 @@ impl InboundCalls {
         {
             let q = q.to_string();
             // Who ends the call is the ACD's to record (caller, operator, or contactd).
-            let _ = self.calls.set_flow_step(uuid, "operator").await;
+            if let Err(e) = self.calls.set_flow_step(uuid, "operator").await {
+                warn!(%uuid, error = ?e.to_string(), "call's step (operator) not recorded");
+            }
             let learned = contactd_vars(&data);
             self.hand_over(session, &q, caller.as_deref(), learned)
                 .await;
@@ -386,7 +390,9 @@ impl InboundCalls {
                     let queue = queue.to_string();
                     let step = flow.step_name();
                     // Who ends the call is the ACD's to record (caller, operator, contactd).
-                    let _ = self.calls.set_flow_step(uuid, step).await;
+                    if let Err(e) = self.calls.set_flow_step(uuid, step).await {
+                        warn!(%uuid, step, error = ?e.to_string(), "call's step not recorded");
+                    }
                     self.hand_over(session, &queue, caller.as_deref(), learned)
                         .await;
                     return;

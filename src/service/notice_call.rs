@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use freeswitch_types::HangupCause;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -53,7 +54,10 @@ pub async fn switch_notes(
 /// again after its restart.
 pub async fn forget_notes(link: &SwitchLink, uuid: &str) {
     for realm in [MESSAGE_REALM, KEY_REALM] {
-        let _ = link.api(&format!("db delete/{realm}/{uuid}")).await;
+        if let Err(e) = link.api(&format!("db delete/{realm}/{uuid}")).await {
+            // harmless: the row is a few bytes in the switch's db, read by nobody now
+            debug!(%uuid, realm, "notes not deleted: {e}");
+        }
     }
 }
 
@@ -209,8 +213,8 @@ impl Driver<'_> {
             // Existence first, notes second: the script notes its result before it hangs
             // up, so a channel found gone has its final notes (the other order races a
             // message that ends in between).
-            let exists = match self.link.api(&format!("uuid_exists {uuid}")).await {
-                Ok(b) => b.trim() == "true",
+            let exists = match self.link.exists(&uuid).await {
+                Ok(there) => there,
                 // Dropped again meanwhile: wait for it once more.
                 Err(e) if tries < 3 => {
                     debug!(%uuid, "uuid_exists after reconnect: {e}");
@@ -272,10 +276,9 @@ impl Driver<'_> {
             debug!(%uuid, "hangup: {e}");
             // The link may be down: make sure the call does not outlive us on the switch.
             if self.link.wait_connected(LINK_BACK).await {
-                let _ = self
-                    .link
-                    .api(&format!("uuid_kill {uuid} NORMAL_CLEARING"))
-                    .await;
+                if let Err(e) = self.link.kill(&uuid, HangupCause::NormalClearing).await {
+                    warn!(%uuid, "call may outlive contactd on the switch: {e}");
+                }
             }
         }
         let until = self.clock.instant() + Duration::from_secs(5);

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use freeswitch_types::HangupCause;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     ListenedFull,
@@ -57,67 +59,45 @@ impl Outcome {
 /// An unanswered call by its hangup cause. Busy, no answer and temporary failures are
 /// worth another try; a number that does not exist never is.
 pub fn unanswered(cause: &str) -> Outcome {
-    match cause {
-        "USER_BUSY" => Outcome::Busy,
-        "NO_ANSWER"
-        | "NO_USER_RESPONSE"
-        | "PROGRESS_TIMEOUT"
-        | "ALLOTTED_TIMEOUT"
-        | "ORIGINATOR_CANCEL"
-        | "RECOVERY_ON_TIMER_EXPIRE"
-        | "SUBSCRIBER_ABSENT" => Outcome::NoAnswer,
-        "UNALLOCATED_NUMBER"
-        | "NO_ROUTE_DESTINATION"
-        | "INVALID_NUMBER_FORMAT"
-        | "NUMBER_CHANGED"
-        | "INCOMPATIBLE_DESTINATION"
-        | "NO_ROUTE_TRANSIT_NET" => Outcome::Invalid,
+    use HangupCause as C;
+    match cause.parse::<HangupCause>() {
+        Ok(C::UserBusy) => Outcome::Busy,
+        Ok(
+            C::NoAnswer
+            | C::NoUserResponse
+            | C::ProgressTimeout
+            | C::AllottedTimeout
+            | C::OriginatorCancel
+            | C::RecoveryOnTimerExpire
+            | C::SubscriberAbsent,
+        ) => Outcome::NoAnswer,
+        Ok(
+            C::UnallocatedNumber
+            | C::NoRouteDestination
+            | C::InvalidNumberFormat
+            | C::NumberChanged
+            | C::IncompatibleDestination
+            | C::NoRouteTransitNet,
+        ) => Outcome::Invalid,
         _ => Outcome::Failed,
     }
 }
 
-/// The Q.850 code FreeSWITCH pairs with a hangup cause name (switch_types.h,
-/// `switch_call_cause_t`), for results that came without one. Causes of its own above 127
-/// are reported as 16, as `switch_channel_cause_q850` does.
+/// The Q.850 code FreeSWITCH pairs with a hangup cause name (`switch_call_cause_t`, as the
+/// ESL types crate numbers it), for results that came without one. Causes of its own above
+/// 127 are reported as 16, as `switch_channel_cause_q850` does.
 pub fn q850_of(cause: &str) -> Option<i32> {
-    let code = match cause {
-        "UNALLOCATED_NUMBER" => 1,
-        "NO_ROUTE_TRANSIT_NET" => 2,
-        "NO_ROUTE_DESTINATION" => 3,
-        "CHANNEL_UNACCEPTABLE" => 6,
-        "NORMAL_CLEARING" => 16,
-        "USER_BUSY" => 17,
-        "NO_USER_RESPONSE" => 18,
-        "NO_ANSWER" => 19,
-        "SUBSCRIBER_ABSENT" => 20,
-        "CALL_REJECTED" => 21,
-        "NUMBER_CHANGED" => 22,
-        "DESTINATION_OUT_OF_ORDER" => 27,
-        "INVALID_NUMBER_FORMAT" => 28,
-        "FACILITY_REJECTED" => 29,
-        "NORMAL_UNSPECIFIED" => 31,
-        "NORMAL_CIRCUIT_CONGESTION" => 34,
-        "NETWORK_OUT_OF_ORDER" => 38,
-        "NORMAL_TEMPORARY_FAILURE" => 41,
-        "SWITCH_CONGESTION" => 42,
-        "REQUESTED_CHAN_UNAVAIL" => 44,
-        "BEARERCAPABILITY_NOTAVAIL" => 58,
-        "INCOMPATIBLE_DESTINATION" => 88,
-        "RECOVERY_ON_TIMER_EXPIRE" => 102,
-        "INTERWORKING" => 127,
-        "ORIGINATOR_CANCEL" => 487,
-        "ALLOTTED_TIMEOUT" => 602,
-        "PROGRESS_TIMEOUT" => 607,
-        _ => return None,
-    };
-    Some(if code > 127 { 16 } else { code })
+    let code = cause.parse::<HangupCause>().ok()? as u16;
+    Some(if code > 127 { 16 } else { i32::from(code) })
 }
 
 /// Causes that say nothing about the subscriber: no line was free. Not an attempt.
 pub fn no_line(cause: &str) -> bool {
     matches!(
-        cause,
-        "NORMAL_CIRCUIT_CONGESTION" | "SWITCH_CONGESTION" | "CHAN_NOT_IMPLEMENTED"
+        cause.parse::<HangupCause>(),
+        Ok(HangupCause::NormalCircuitCongestion
+            | HangupCause::SwitchCongestion
+            | HangupCause::ChanNotImplemented)
     )
 }
 
