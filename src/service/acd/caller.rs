@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::hangup::{self, EndedBy};
 use super::{ms_to_time, now_ms, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
+use crate::core::acd::agent::{Command, StateName};
+use crate::core::acd::queue::Overflow;
 use crate::core::channels::SwitchEvent;
 use crate::core::speech;
 use crate::esl::commands::PhoneNumber;
@@ -326,7 +328,7 @@ impl Caller {
             return;
         };
         let limit = (self.acd.cfg().ring_timeout_seconds as i64 + 20) * 1000;
-        if info.state != "offered" || info.at_ms + limit > now_ms() {
+        if info.state != StateName::Offered || info.at_ms + limit > now_ms() {
             return;
         }
         if let Ok(Some(leg)) = store.leg(&self.call).await {
@@ -339,7 +341,7 @@ impl Caller {
         };
         if let Ok(Some(_)) = store.release_missed(queue, &r, now_ms()).await {
             let idle = info.idle_ms.unwrap_or_else(now_ms);
-            let _ = store.agent_ready(&agent, idle).await;
+            let _ = store.agent_command(&agent, Command::GoReady, idle).await;
             warn!(call = %self.call, operator = %agent, "acd: offer left unfinished, caller requeued");
             self.acd.kick();
         }
@@ -359,7 +361,7 @@ impl Caller {
                 .await
                 .ok()
                 .flatten()
-                .is_some_and(|i| i.state == "talking"),
+                .is_some_and(|i| i.state == StateName::Talking),
             _ => false,
         };
         if !talking {
@@ -486,8 +488,9 @@ impl Caller {
             return Next::Continue;
         }
         let u = Uuid::parse_str(&self.call).ok();
-        match overflow.strip_prefix("queue:") {
-            Some(to) => {
+        match Overflow::parse(overflow).unwrap_or(Overflow::Callback) {
+            Overflow::Queue(to) => {
+                let to = to.as_str();
                 let prio = self.acd.cfg().queue.get(to).map_or(100, |q| q.priority);
                 let _ = store
                     .enqueue(to, &self.call, prio, usize::MAX / 2, now_ms())
@@ -499,7 +502,7 @@ impl Caller {
                 self.acd.kick();
                 Next::Continue
             }
-            None => {
+            Overflow::Callback => {
                 if let Some(u) = u {
                     let _ = self.acd.inner.records.moved(u, "callback").await;
                 }
@@ -756,7 +759,7 @@ impl Caller {
             if moved {
                 let _ = store.del_transfer(&self.call).await;
                 self.acd
-                    .log_state(&agent, "wrap_up", "", ms_to_time(now))
+                    .log_state(&agent, StateName::WrapUp, "", ms_to_time(now))
                     .await;
                 if let Ok(u) = Uuid::parse_str(&self.call) {
                     let _ = self.acd.inner.records.talk_ended(u, ms_to_time(now)).await;

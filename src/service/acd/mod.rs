@@ -20,6 +20,7 @@
 
 mod caller;
 pub mod card;
+mod channels;
 pub mod hangup;
 mod offer;
 mod rebuild;
@@ -38,6 +39,10 @@ use tokio::sync::{broadcast, watch, Notify};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::core::acd::agent::{next, StateName};
+use crate::core::acd::names::check_endpoint;
+use crate::core::acd::queue::CallKind;
+use crate::core::acd::routing::Need;
 use crate::esl::control::SwitchLink;
 use crate::store::acd::AcdStore;
 use crate::store::acd_calls::AcdCalls;
@@ -74,9 +79,9 @@ pub struct Meta {
     pub node: String,
     /// First entered the ACD (ms since the epoch).
     pub entered_ms: i64,
-    /// `callback` while the caller is being offered a callback instead of waiting.
+    /// Waiting, being offered a callback instead, or a callback being dialed.
     #[serde(default)]
-    pub kind: String,
+    pub kind: CallKind,
     /// For a callback being dialed: its id.
     #[serde(default)]
     pub callback: Option<i64>,
@@ -104,14 +109,6 @@ pub(crate) fn now_ms() -> i64 {
 
 fn ms_to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
-}
-
-/// The dial string of an operator's phone goes into `originate`: only what the dial-string
-/// grammar accepts (the CLI's, the API's and the trunks' own), nothing that could add an
-/// argument, a leg or a variable. Checked again where the phone is rung, since Redis (where
-/// the offer reads it) is not where it was validated.
-pub fn valid_endpoint(s: &str) -> bool {
-    crate::core::dialstring::check_endpoint(s).is_ok()
 }
 
 /// What a caller's task knows of its call, kept so that the call can be put back if Redis
@@ -356,7 +353,7 @@ impl Acd {
                 match self
                     .inner
                     .store
-                    .reserve_by(name, &q.group, q.min_level, now_ms(), &self.inner.instance)
+                    .reserve_by(name, need(q), now_ms(), &self.inner.instance)
                     .await
                 {
                     Ok(Some(r)) => {
@@ -431,7 +428,7 @@ impl Acd {
         let wrap = self.cfg().wrap_up_seconds as i64 * 1000;
         let now = now_ms();
         for (agent, info) in self.inner.store.agents().await? {
-            if info.state == "wrapup"
+            if info.state == StateName::WrapUp
                 && info.at_ms + wrap <= now
                 && self
                     .inner
@@ -440,7 +437,8 @@ impl Acd {
                     .await?
             {
                 self.record_wrap_up(&info, now).await;
-                self.log_state(&agent, "ready", "", ms_to_time(now)).await;
+                self.log_state(&agent, StateName::Ready, "", ms_to_time(now))
+                    .await;
                 self.kick();
             }
         }
@@ -449,7 +447,7 @@ impl Acd {
 
     /// The after-call work of the call the operator just finished lasted until `now`.
     async fn record_wrap_up(&self, info: &crate::store::acd::AgentInfo, now: i64) {
-        if info.state != "wrapup" {
+        if info.state != StateName::WrapUp {
             return;
         }
         if let Some(u) = info
@@ -476,11 +474,11 @@ impl Acd {
                 self.inner.store.del_meta(&call).await?;
                 continue;
             };
-            if meta.kind == "callback_dial" {
+            if meta.kind == CallKind::CallbackDial {
                 continue; // driven by its offer; a stale one is reset by the scanner
             }
             let age_ms = now_ms() - meta.entered_ms;
-            if meta.kind == "callback" {
+            if meta.kind == CallKind::Callback {
                 // Driven by the instance that took the call until it ends; one left behind
                 // by an instance that died in the middle of the offer is only cleared.
                 if age_ms > 600_000 {
@@ -606,7 +604,7 @@ impl Acd {
             ivr,
             node: self.inner.node.clone(),
             entered_ms: now,
-            kind: String::new(),
+            kind: CallKind::Waiting,
             callback: None,
             consult: None,
             by: Some(self.inner.instance.clone()),
@@ -674,7 +672,7 @@ impl Acd {
             crate::store::acd::Enqueued::AlreadyOffered => Ok(Admission::Waiting { position: 0 }),
             crate::store::acd::Enqueued::Refused => {
                 let meta = Meta {
-                    kind: "callback".into(),
+                    kind: CallKind::Callback,
                     ..meta
                 };
                 let json = serde_json::to_string(&meta).expect("meta json");
@@ -712,7 +710,7 @@ impl Acd {
                 .and_then(|m| serde_json::from_str::<Meta>(&m).ok())
                 .ok_or_else(|| AcdError::NotFound(format!("caller {call}")))?,
         };
-        let start = if meta.kind == "callback" {
+        let start = if meta.kind == CallKind::Callback {
             caller::Start::CallbackOffer {
                 queue: queue.to_string(),
                 full: true,
@@ -754,7 +752,7 @@ impl Acd {
             .get(login)
             .await?
             .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
-        if let Err(problem) = crate::core::dialstring::check_endpoint(&op.endpoint) {
+        if let Err(problem) = check_endpoint(&op.endpoint) {
             return Err(AcdError::Invalid(format!(
                 "operator {login}: endpoint {:?}: {problem}",
                 op.endpoint
@@ -793,10 +791,11 @@ impl Acd {
     pub(crate) async fn log_state(
         &self,
         login: &str,
-        state: &str,
+        state: StateName,
         reason: &str,
         at: DateTime<Utc>,
     ) {
+        let state = state.key();
         let Some(id) = self.operator_id(login).await else {
             warn!(
                 operator = login,
@@ -834,7 +833,9 @@ impl Acd {
                         .ok()
                         .flatten()
                         .is_some_and(|i| {
-                            i.state == "wrapup" && i.call.as_deref() == Some(call) && i.at_ms == now
+                            i.state == StateName::WrapUp
+                                && i.call.as_deref() == Some(call)
+                                && i.at_ms == now
                         }),
                     None => false,
                 }
@@ -843,68 +844,57 @@ impl Acd {
         if !done {
             return false;
         }
-        self.log_state(agent, "wrap_up", "", ms_to_time(now)).await;
+        self.log_state(agent, StateName::WrapUp, "", ms_to_time(now))
+            .await;
         true
     }
 
-    /// An operator's own change of state (feature code or API). Returns the new state.
+    /// An operator's own change of state (feature code or API), as the core's table allows
+    /// it from their live state. Returns the new state's key. Asking for ready while ready
+    /// changes nothing and is not an error (a second press of the feature code).
     pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<String, AcdError> {
         if self.inner.operators.get(login).await?.is_none() {
             return Err(AcdError::NotFound(format!("operator {login}")));
         }
+        let (command, reason) = cmd.command();
         if matches!(cmd, OperatorCommand::Login) {
             self.sync_operator(login).await?;
         }
         let store = &self.inner.store;
         let current = store.agent_info(login).await?;
-        let now = now_ms();
-        let (ok, state, reason) = match &cmd {
-            OperatorCommand::Login | OperatorCommand::Ready => {
-                if current.as_ref().is_some_and(|c| c.state == "ready") {
-                    return Ok("ready".into());
-                }
-                if current.is_none() && matches!(cmd, OperatorCommand::Ready) {
-                    return Err(AcdError::Conflict(format!(
-                        "operator {login} is logged out: log in first"
-                    )));
-                }
-                {
-                    let ok = store.agent_ready(login, now).await?;
-                    if let (true, Some(c)) = (ok, &current) {
-                        // Back before the after-call work's time was up.
-                        self.record_wrap_up(c, now).await;
-                    }
-                    (ok, "ready", String::new())
-                }
-            }
-            OperatorCommand::Break(r) => (
-                store.agent_away(login, "break", now).await?,
-                "break",
-                r.clone(),
-            ),
-            OperatorCommand::Absent => (
-                store.agent_away(login, "absent", now).await?,
-                "absent",
-                String::new(),
-            ),
-            OperatorCommand::Logout => (
-                store.agent_away(login, "loggedout", now).await?,
-                "logged_out",
-                String::new(),
-            ),
-        };
-        if !ok {
-            let on = current.map(|c| c.state).unwrap_or_default();
-            return Err(AcdError::Conflict(format!(
-                "operator {login} is {on} a call: change the state after it"
-            )));
+        let from = current.as_ref().map_or(StateName::LoggedOut, |c| c.state);
+        if from == StateName::Ready
+            && matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready)
+        {
+            return Ok(StateName::Ready.key().to_string());
         }
-        self.log_state(login, state, &reason, ms_to_time(now)).await;
-        if state == "ready" {
+        let refused = |from: StateName| {
+            let why = next(from, command.input())
+                .err()
+                .map_or_else(|| "it changed meanwhile".to_string(), |e| e.to_string());
+            if from.on_call() {
+                AcdError::Conflict(format!(
+                    "operator {login} is {from} a call: change the state after it"
+                ))
+            } else {
+                AcdError::Conflict(format!("operator {login}: {why}"))
+            }
+        };
+        let to = next(from, command.input()).map_err(|_| refused(from))?;
+        let now = now_ms();
+        if !store.agent_command(login, command, now).await? {
+            return Err(refused(from));
+        }
+        if let (StateName::Ready, Some(c)) = (to, &current) {
+            // Back before the after-call work's time was up.
+            self.record_wrap_up(c, now).await;
+        }
+        self.log_state(login, to, reason, ms_to_time(now)).await;
+        if to == StateName::Ready {
             self.kick();
         }
-        info!(operator = login, state, reason = %reason, "operator state");
-        Ok(state.to_string())
+        info!(operator = login, state = to.key(), reason, "operator state");
+        Ok(to.key().to_string())
     }
 
     /// Transfers a call that is talking with an operator to another queue (a group or the
@@ -932,7 +922,7 @@ impl Acd {
         let talking = store
             .agent_info(&agent)
             .await?
-            .is_some_and(|i| i.state == "talking" && i.call.as_deref() == Some(call));
+            .is_some_and(|i| i.state == StateName::Talking && i.call.as_deref() == Some(call));
         if !talking {
             return Err(AcdError::Conflict(format!(
                 "call {call} is not talking with an operator yet"
@@ -1024,7 +1014,7 @@ impl Acd {
         let skills = self.inner.store.skills().await?;
         let mut out = Vec::new();
         for (name, q) in &self.cfg().queue {
-            let ready = count_operators(&agents, &skills, &q.group, q.min_level, |s| s == "ready");
+            let ready = count_operators(&agents, &skills, need(q), |s| s == StateName::Ready);
             out.push(QueueView {
                 name: name.clone(),
                 group: q.group.clone(),
@@ -1050,7 +1040,10 @@ impl Acd {
                 .map(|(g, l)| (g, l.clamp(0, 10) as u8))
                 .collect();
             out.push(OperatorView {
-                state: info.map_or("logged_out".into(), |i| pg_state(&i.state).to_string()),
+                state: info
+                    .map_or(StateName::LoggedOut, |i| i.state)
+                    .key()
+                    .to_string(),
                 since: info.map(|i| ms_to_time(i.at_ms).to_rfc3339()),
                 call: info.and_then(|i| i.call.clone()),
                 login: op.login,
@@ -1065,15 +1058,13 @@ impl Acd {
     /// Estimated wait for the caller at `position`: the callers ahead share the operators
     /// who take the queue, each call lasting the average handle time.
     pub(crate) async fn estimated_wait(&self, queue: &str, position: u64) -> Duration {
-        let group = self.cfg().queue.get(queue).map(|q| q.group.clone());
+        // The operators routing would offer this queue's calls to, at work now.
         let staffed = match (
-            group,
+            self.cfg().queue.get(queue),
             self.inner.store.agents().await,
             self.inner.store.skills().await,
         ) {
-            (Some(g), Ok(a), Ok(s)) => count_operators(&a, &s, &g, 0, |st| {
-                !matches!(st, "loggedout" | "absent" | "break")
-            }),
+            (Some(q), Ok(a), Ok(s)) => count_operators(&a, &s, need(q), StateName::staffed),
             _ => 0,
         };
         let aht = self.average_handle(queue).await;
@@ -1115,7 +1106,7 @@ impl Acd {
         let agents = self.inner.store.agents().await?;
         let skills = self.inner.store.skills().await?;
         for (name, q) in &self.cfg().queue {
-            let ready = count_operators(&agents, &skills, &q.group, q.min_level, |s| s == "ready");
+            let ready = count_operators(&agents, &skills, need(q), |s| s == StateName::Ready);
             if ready == 0 || self.inner.store.queue_len(name).await? > 0 {
                 continue;
             }
@@ -1128,31 +1119,29 @@ impl Acd {
     }
 }
 
-/// How many operators, by one read of the live states and skills, have `group` at
-/// `min_level` or above and a state `in_state` accepts.
+/// Who takes a configured queue's calls.
+fn need(q: &crate::config::AcdQueueConfig) -> Need<'_> {
+    Need {
+        skill: &q.group,
+        min_level: q.min_level,
+    }
+}
+
+/// How many operators, by one read of the live states and skills, meet `need` (the rule
+/// `reserve` applies) and are in a state `in_state` accepts.
 fn count_operators(
     agents: &[(String, crate::store::acd::AgentInfo)],
     skills: &[(String, String, u8)],
-    group: &str,
-    min_level: u8,
-    in_state: impl Fn(&str) -> bool,
+    need: Need<'_>,
+    in_state: impl Fn(StateName) -> bool,
 ) -> usize {
     agents
         .iter()
         .filter(|(a, i)| {
-            in_state(&i.state)
+            in_state(i.state)
                 && skills
                     .iter()
-                    .any(|(sa, g, l)| sa == a && g == group && *l >= min_level)
+                    .any(|(sa, g, l)| sa == a && need.met_by(g, *l))
         })
         .count()
-}
-
-/// Redis state name → the name in `operator_states` and the API.
-pub fn pg_state(redis: &str) -> &str {
-    match redis {
-        "wrapup" => "wrap_up",
-        "loggedout" => "logged_out",
-        other => other,
-    }
 }

@@ -8,7 +8,10 @@ use chrono::Utc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{card, ms_to_time, now_ms, valid_endpoint, Acd, AcdError, LocalOffer, Meta, ScreenPop};
+use super::{card, ms_to_time, now_ms, Acd, AcdError, LocalOffer, Meta, ScreenPop};
+use crate::core::acd::agent::{Command, StateName};
+use crate::core::acd::names::check_endpoint;
+use crate::core::acd::queue::CallKind;
 use crate::core::channels::SwitchEvent;
 use crate::esl::commands::{AfterAnswer, ChannelUuid, MediaFile, Originate};
 use crate::esl::control::WatchEvent;
@@ -106,7 +109,8 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
             if let Ok(u) = Uuid::parse_str(&call) {
                 let _ = acd.inner.records.offered(u).await;
             }
-            acd.log_state(&agent, "offered", "", offered_at).await;
+            acd.log_state(&agent, StateName::Offered, "", offered_at)
+                .await;
         })
     };
     tokio::spawn(pop_screen(
@@ -118,13 +122,10 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
 
     let ring = acd.cfg().ring_timeout_seconds as u32;
     let endpoint = match store.endpoint(&r.agent).await {
-        Ok(Some(e)) if valid_endpoint(&e) => e,
+        Ok(Some(e)) if check_endpoint(&e).is_ok() => e,
         other => {
             let (endpoint, problem) = match &other {
-                Ok(Some(e)) => (
-                    Some(e.as_str()),
-                    crate::core::dialstring::check_endpoint(e).err(),
-                ),
+                Ok(Some(e)) => (Some(e.as_str()), check_endpoint(e).err()),
                 Ok(None) => (None, Some("none known".to_string())),
                 Err(e) => (None, Some(e.to_string())),
             };
@@ -143,10 +144,10 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         uuid: leg.clone(),
         endpoint,
         vars: Vec::new(),
-        then: operator_wait(&acd, meta.kind == "callback_dial"),
+        then: operator_wait(&acd, meta.kind == CallKind::CallbackDial),
         timeout_secs: ring,
     };
-    let consult = meta.kind == "consult";
+    let consult = meta.kind == CallKind::Consult;
     let mut vars = vec![
         ("contactd_acd_call", r.call.clone()),
         ("contactd_operator", r.agent.clone()),
@@ -209,7 +210,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         &acd,
         &r,
         leg.as_str(),
-        meta.kind == "callback_dial",
+        meta.kind == CallKind::CallbackDial,
         Some(logged),
         false,
     )
@@ -226,7 +227,7 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
     let store = &acd.inner.store;
     let link = &acd.inner.link;
     let mut watch = link.watch_call(&leg);
-    let chans = match super::rebuild::switch_channels(&acd).await {
+    let chans = match super::channels::switch_channels(&acd).await {
         Ok(c) => c,
         Err(e) => {
             warn!(call = %r.call, "acd: offer not looked up: {e}");
@@ -261,8 +262,9 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
                     .await
                     .unwrap_or(false)
                 {
-                    let _ = store.agent_ready(&r.agent, now).await;
-                    acd.log_state(&r.agent, "ready", "", ms_to_time(now)).await;
+                    let _ = store.agent_command(&r.agent, Command::GoReady, now).await;
+                    acd.log_state(&r.agent, StateName::Ready, "", ms_to_time(now))
+                        .await;
                     requeued_music(&acd, &r.call).await;
                     warn!(call = %r.call, operator = %r.agent, "acd: operator leg gone before the bridge, caller requeued");
                 }
@@ -327,7 +329,8 @@ async fn missed(acd: &Acd, queue: &str, r: &Reservation, cause: &str) {
     match acd.inner.store.release_missed(queue, r, now_ms()).await {
         Ok(Some(_)) => {
             info!(call = %r.call, operator = %r.agent, cause, "acd: ring missed, caller requeued at the head");
-            acd.log_state(&r.agent, "missed", "", Utc::now()).await;
+            acd.log_state(&r.agent, StateName::Missed, "", Utc::now())
+                .await;
             acd.kick();
         }
         Ok(None) => {} // the caller left meanwhile
@@ -359,7 +362,7 @@ async fn answered(
             let _ = l.await;
         }
         if !talking {
-            acd.log_state(&r.agent, "talking", "", ms_to_time(now))
+            acd.log_state(&r.agent, StateName::Talking, "", ms_to_time(now))
                 .await;
         }
     };
@@ -419,7 +422,7 @@ async fn note_answer(acd: &Acd, r: &Reservation, now: i64) -> bool {
                     .ok()
                     .flatten()
                     .is_some_and(|i| {
-                        i.state == "talking"
+                        i.state == StateName::Talking
                             && i.call.as_deref() == Some(r.call.as_str())
                             && i.offer == Some(r.offer)
                     });
@@ -516,7 +519,8 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
                 .await
                 .unwrap_or(false)
             {
-                acd.log_state(&r.agent, "missed", "", Utc::now()).await;
+                acd.log_state(&r.agent, StateName::Missed, "", Utc::now())
+                    .await;
                 let _ = link
                     .execute(&r.call, "playback", &acd.cfg().music_on_hold)
                     .await;
@@ -579,7 +583,7 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
         ivr: [("contactd_callback".to_string(), cb.id.to_string())].into(),
         node: acd.inner.node.clone(),
         entered_ms: now_ms(),
-        kind: "callback_dial".into(),
+        kind: CallKind::CallbackDial,
         callback: Some(cb.id),
         consult: None,
         by: Some(acd.inner.instance.clone()),
@@ -722,7 +726,7 @@ pub async fn consult(
         ivr,
         node: acd.inner.node.clone(),
         entered_ms: caller.entered_ms,
-        kind: "consult".into(),
+        kind: CallKind::Consult,
         callback: None,
         consult: Some((call.clone(), agent, leg)),
         by: None,
@@ -767,7 +771,7 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         let _ = store.del_meta(&r.call).await;
         return;
     }
-    acd.log_state(&r.agent, "talking", "", ms_to_time(now))
+    acd.log_state(&r.agent, StateName::Talking, "", ms_to_time(now))
         .await;
     let mut watch_a = link.watch_call(&leg_a);
     let mut watch_b = link.watch_call(leg_b);
@@ -820,7 +824,8 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         }
         let _ = store.set_leg(&call, leg_b).await;
         let _ = store.del_meta(&item).await;
-        acd.log_state(&first, "wrap_up", "", Utc::now()).await;
+        acd.log_state(&first, StateName::WrapUp, "", Utc::now())
+            .await;
         if let Ok(u) = Uuid::parse_str(&call) {
             let id = acd.operator_id(&r.agent).await;
             let _ = acd.inner.records.moved(u, queue).await;
