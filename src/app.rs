@@ -180,15 +180,16 @@ impl App {
                 "no switch configured".into(),
             ))
         })?;
-        let acd = crate::service::acd::Acd::new(
-            config.clone(),
-            first.clone(),
-            first.name(),
-            acd_store,
-            pool.clone(),
-            Some((calls.clone(), live.clone())),
-            Some(journal.clone()),
-        );
+        let acd = crate::service::acd::Acd::new(crate::service::acd::AcdParts {
+            config: config.clone(),
+            link: first.clone(),
+            node: first.name().to_string(),
+            store: acd_store,
+            pool: pool.clone(),
+            dialing: Some((calls.clone(), live.clone())),
+            journal: Some(journal.clone()),
+            clock: crate::clock::Clock::system(),
+        });
         tasks.push(tokio::spawn(acd.clone().run(final_rx.clone())));
         let shared = Arc::new(Shared {
             config: config.clone(),

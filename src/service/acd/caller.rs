@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use super::hangup::{self, EndedBy};
-use super::{ms_to_time, now_ms, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
+use super::{ms_to_time, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::queue::Overflow;
 use crate::core::channels::SwitchEvent;
@@ -29,11 +28,13 @@ pub(crate) const PERSIST: Duration = Duration::from_secs(120);
 /// until Redis answers or [`PERSIST`] has passed; None if it never did.
 macro_rules! persist {
     ($what:expr, $call:expr, $step:expr) => {{
-        let deadline = tokio::time::Instant::now() + $crate::service::acd::caller::PERSIST;
+        // A timer, not a clock read: it runs on tokio's (pausable) time.
+        let deadline = tokio::time::sleep($crate::service::acd::caller::PERSIST);
+        tokio::pin!(deadline);
         loop {
             match $step.await {
                 Ok(v) => break Some(v),
-                Err(e) if tokio::time::Instant::now() < deadline => {
+                Err(e) if !deadline.is_elapsed() => {
                     tracing::debug!(call = %$call, "acd: {} (retrying): {e}", $what);
                     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 }
@@ -92,9 +93,9 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
         call: call.clone(),
         meta,
         watch,
-        next_announce: Instant::now() + every,
-        next_check: Instant::now(),
-        renew_at: Instant::now(),
+        next_announce: acd.clock().instant() + every,
+        next_check: acd.clock().instant(),
+        renew_at: acd.clock().instant(),
         hung_up: false,
         ended_by: None,
     };
@@ -123,7 +124,7 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
 /// A caller whose channel ended while no instance watched it (contactd was down).
 pub async fn gone_unseen(acd: &Acd, call: &str) {
     let store = &acd.inner.store;
-    let now = now_ms();
+    let now = acd.now_ms();
     let outcome = match persist!("call info", call, store.call_info(call)).flatten() {
         Some(info) => match persist!("abandon", call, store.abandon(&info.queue, call)) {
             Some(Abandoned::WasWaiting | Abandoned::WasRinging) => "abandoned",
@@ -259,7 +260,7 @@ impl Caller {
     }
 
     async fn on_tick(&mut self) -> Next {
-        let now = Instant::now();
+        let now = self.acd.clock().instant();
         if !self.queue_pending().await {
             return Next::Continue;
         }
@@ -301,7 +302,7 @@ impl Caller {
             return Next::Continue;
         };
         let max_ms = q.max_wait_seconds as i64 * 1000;
-        let waited_ms = now_ms() - info.arrived_ms;
+        let waited_ms = self.acd.now_ms() - info.arrived_ms;
         if q.max_wait_seconds > 0 && waited_ms >= max_ms {
             return self.overflow(&info.queue, &q.overflow).await;
         }
@@ -328,7 +329,7 @@ impl Caller {
             return;
         };
         let limit = (self.acd.cfg().ring_timeout_seconds as i64 + 20) * 1000;
-        if info.state != StateName::Offered || info.at_ms + limit > now_ms() {
+        if info.state != StateName::Offered || info.at_ms + limit > self.acd.now_ms() {
             return;
         }
         if let Ok(Some(leg)) = store.leg(&self.call).await {
@@ -339,8 +340,8 @@ impl Caller {
             agent: agent.clone(),
             offer: info.offer.unwrap_or_default(),
         };
-        if let Ok(Some(_)) = store.release_missed(queue, &r, now_ms()).await {
-            let idle = info.idle_ms.unwrap_or_else(now_ms);
+        if let Ok(Some(_)) = store.release_missed(queue, &r, self.acd.now_ms()).await {
+            let idle = info.idle_ms.unwrap_or_else(|| self.acd.now_ms());
             let _ = store.agent_command(&agent, Command::GoReady, idle).await;
             warn!(call = %self.call, operator = %agent, "acd: offer left unfinished, caller requeued");
             self.acd.kick();
@@ -407,7 +408,13 @@ impl Caller {
             store.set_parked(&self.call).await?;
             // Never refused now: the caller was told nothing of a full queue.
             store
-                .enqueue(&p.queue, &self.call, p.priority, usize::MAX / 2, now_ms())
+                .enqueue(
+                    &p.queue,
+                    &self.call,
+                    p.priority,
+                    usize::MAX / 2,
+                    self.acd.now_ms(),
+                )
                 .await
         };
         match queued.await {
@@ -419,7 +426,7 @@ impl Caller {
                     .lock()
                     .expect("pending")
                     .remove(&self.call);
-                self.renew_at = Instant::now() + Duration::from_millis(LEASE_MS / 3);
+                self.renew_at = self.acd.clock().instant() + Duration::from_millis(LEASE_MS / 3);
                 self.acd.kick();
                 true
             }
@@ -493,7 +500,7 @@ impl Caller {
                 let to = to.as_str();
                 let prio = self.acd.cfg().queue.get(to).map_or(100, |q| q.priority);
                 let _ = store
-                    .enqueue(to, &self.call, prio, usize::MAX / 2, now_ms())
+                    .enqueue(to, &self.call, prio, usize::MAX / 2, self.acd.now_ms())
                     .await;
                 if let Some(u) = u {
                     let _ = self.acd.inner.records.moved(u, to).await;
@@ -520,7 +527,7 @@ impl Caller {
             .execute(&self.call, "play_and_get_digits", &args)
             .await
             .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = self.acd.clock().instant() + Duration::from_secs(120);
         loop {
             match tokio::time::timeout_at(deadline, self.watch.recv()).await {
                 Ok(Some(WatchEvent::Switch(SwitchEvent::ExecuteComplete {
@@ -546,7 +553,7 @@ impl Caller {
         let Ok(app) = self.link().execute(&self.call, "playback", file).await else {
             return;
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = self.acd.clock().instant() + Duration::from_secs(60);
         while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, self.watch.recv()).await {
             match ev {
                 WatchEvent::Switch(SwitchEvent::ExecuteComplete {
@@ -574,7 +581,7 @@ impl Caller {
     /// another number." The promise is stored in PostgreSQL and dialed later.
     async fn offer_callback(&mut self, queue: &str, full: bool) {
         self.break_media().await;
-        let now = Utc::now();
+        let now = self.acd.clock().now();
         let u = Uuid::parse_str(&self.call).ok();
         if full {
             if let Some(u) = u {
@@ -652,14 +659,19 @@ impl Caller {
         }
         if let Some(u) = u {
             let outcome = if stored { "callback" } else { "abandoned" };
-            let _ = self.acd.inner.records.ended(u, outcome, Utc::now()).await;
+            let _ = self
+                .acd
+                .inner
+                .records
+                .ended(u, outcome, self.acd.clock().now())
+                .await;
         }
     }
 
     /// The caller hung up: out of the queue, or the ringing phone stops, or the talk ends.
     async fn caller_left(&mut self) {
         let store = &self.acd.inner.store;
-        let now = now_ms();
+        let now = self.acd.now_ms();
         self.acd
             .record_hungup_by(&self.call, self.ended_by.unwrap_or(EndedBy::Unknown))
             .await;
@@ -720,7 +732,7 @@ impl Caller {
     /// The operator's leg left the bridge: a transfer goes on, anything else ends the call.
     async fn operator_left(&mut self) -> Next {
         let store = &self.acd.inner.store;
-        let now = now_ms();
+        let now = self.acd.now_ms();
         let Some(Some(agent)) = persist!(
             "operator of the call",
             self.call,

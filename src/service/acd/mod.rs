@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch, Notify};
 use tracing::{debug, info, warn};
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::acd::agent::{next, StateName};
 use crate::core::acd::names::check_endpoint;
@@ -103,12 +104,9 @@ pub enum Admission {
     Full,
 }
 
-pub(crate) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
+/// A time the live state keeps in milliseconds (always in range: it was made from a time).
 fn ms_to_time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
 /// What a caller's task knows of its call, kept so that the call can be put back if Redis
@@ -170,7 +168,7 @@ struct Inner {
     pending: Mutex<HashMap<String, Pending>>,
     /// What `admit` stored for a caller, until `take_over` starts driving it (which then
     /// needs no Redis read).
-    admitted: Mutex<HashMap<String, (Meta, std::time::Instant)>>,
+    admitted: Mutex<HashMap<String, (Meta, tokio::time::Instant)>>,
     pops: Mutex<HashMap<String, broadcast::Sender<Arc<ScreenPop>>>>,
     /// Callers this instance drives now.
     owned: Mutex<HashSet<String>>,
@@ -178,8 +176,10 @@ struct Inner {
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     ids: Mutex<HashMap<String, i64>>,
     /// Average handle time per queue and when it was read.
-    aht: Mutex<HashMap<String, (std::time::Instant, Duration)>>,
+    aht: Mutex<HashMap<String, (tokio::time::Instant, Duration)>>,
     webhook: Option<webhook::Webhook>,
+    /// The only clock the ACD reads (tests hand in one on tokio's paused time).
+    clock: Clock,
     /// For dialing callbacks' customers on a trunk (line leases, call rows).
     dialing: Option<(
         crate::store::postgres::Calls,
@@ -193,19 +193,39 @@ pub struct Acd {
     inner: Arc<Inner>,
 }
 
+/// What the ACD is built from (by `app`, the demo and tests).
+pub struct AcdParts {
+    pub config: Arc<Config>,
+    /// The switch the ACD drives.
+    pub link: SwitchLink,
+    /// The switch's name in records.
+    pub node: String,
+    pub store: AcdStore,
+    pub pool: Pool,
+    /// For dialing callbacks' customers on a trunk (line leases, call rows); none: callbacks
+    /// are not dialed.
+    pub dialing: Option<(
+        crate::store::postgres::Calls,
+        crate::store::redis::LiveState,
+    )>,
+    /// Record writes go through the write spool when given, straight to PostgreSQL if not.
+    pub journal: Option<crate::store::journal::Journal>,
+    /// The only clock the ACD reads.
+    pub clock: Clock,
+}
+
 impl Acd {
-    pub fn new(
-        config: Arc<Config>,
-        link: SwitchLink,
-        node: &str,
-        store: AcdStore,
-        pool: Pool,
-        dialing: Option<(
-            crate::store::postgres::Calls,
-            crate::store::redis::LiveState,
-        )>,
-        journal: Option<crate::store::journal::Journal>,
-    ) -> Self {
+    pub fn new(parts: AcdParts) -> Self {
+        let AcdParts {
+            config,
+            link,
+            node,
+            store,
+            pool,
+            dialing,
+            journal,
+            clock,
+        } = parts;
         let instance = format!(
             "{}:{}:{}",
             config.daemon.instance,
@@ -224,7 +244,7 @@ impl Acd {
         Self {
             inner: Arc::new(Inner {
                 link,
-                node: node.to_string(),
+                node,
                 store,
                 records: journal
                     .map_or_else(|| AcdCalls::new(pool.clone()), AcdCalls::with_journal),
@@ -247,8 +267,18 @@ impl Acd {
                 webhook,
                 dialing,
                 config,
+                clock,
             }),
         }
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Wall-clock now in milliseconds, as the live state keeps times.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now().timestamp_millis()
     }
 
     pub fn link(&self) -> &SwitchLink {
@@ -353,7 +383,7 @@ impl Acd {
                 match self
                     .inner
                     .store
-                    .reserve_by(name, need(q), now_ms(), &self.inner.instance)
+                    .reserve_by(name, need(q), self.now_ms(), &self.inner.instance)
                     .await
                 {
                     Ok(Some(r)) => {
@@ -426,7 +456,7 @@ impl Acd {
     /// Operators whose after-call work is over become ready (idle from now).
     async fn end_wrap_ups(&self) -> Result<(), AcdError> {
         let wrap = self.cfg().wrap_up_seconds as i64 * 1000;
-        let now = now_ms();
+        let now = self.now_ms();
         for (agent, info) in self.inner.store.agents().await? {
             if info.state == StateName::WrapUp
                 && info.at_ms + wrap <= now
@@ -477,7 +507,7 @@ impl Acd {
             if meta.kind == CallKind::CallbackDial {
                 continue; // driven by its offer; a stale one is reset by the scanner
             }
-            let age_ms = now_ms() - meta.entered_ms;
+            let age_ms = self.now_ms() - meta.entered_ms;
             if meta.kind == CallKind::Callback {
                 // Driven by the instance that took the call until it ends; one left behind
                 // by an instance that died in the middle of the offer is only cleared.
@@ -596,7 +626,7 @@ impl Acd {
             .queue
             .get(queue)
             .ok_or_else(|| AcdError::NotFound(format!("queue {queue}")))?;
-        let now = now_ms();
+        let now = self.now_ms();
         let account = ivr.get("contactd_account").cloned();
         let meta = Meta {
             caller: caller.map(str::to_string),
@@ -649,8 +679,9 @@ impl Acd {
         if matches!(admitted, crate::store::acd::Enqueued::Waiting { .. }) {
             let mut admitted = self.inner.admitted.lock().expect("admitted");
             // a caller who never reached the park (hung up in the transfer) is not kept
-            admitted.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(60));
-            admitted.insert(call.to_string(), (meta.clone(), std::time::Instant::now()));
+            let at = self.inner.clock.instant();
+            admitted.retain(|_, (_, t)| at.duration_since(*t) < Duration::from_secs(60));
+            admitted.insert(call.to_string(), (meta.clone(), at));
         }
         match admitted {
             crate::store::acd::Enqueued::Waiting { position, .. } => {
@@ -881,7 +912,7 @@ impl Acd {
             }
         };
         let to = next(from, command.input()).map_err(|_| refused(from))?;
-        let now = now_ms();
+        let now = self.now_ms();
         if !store.agent_command(login, command, now).await? {
             return Err(refused(from));
         }
@@ -1076,7 +1107,7 @@ impl Acd {
     async fn average_handle(&self, queue: &str) -> Duration {
         let fresh = Duration::from_secs(60);
         if let Some((at, aht)) = self.inner.aht.lock().expect("aht").get(queue) {
-            if at.elapsed() < fresh {
+            if self.inner.clock.since(*at) < fresh {
                 return *aht;
             }
         }
@@ -1093,7 +1124,7 @@ impl Acd {
             .aht
             .lock()
             .expect("aht")
-            .insert(queue.to_string(), (std::time::Instant::now(), aht));
+            .insert(queue.to_string(), (self.inner.clock.instant(), aht));
         aht
     }
 

@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{card, ms_to_time, now_ms, Acd, AcdError, LocalOffer, Meta, ScreenPop};
+use super::{card, ms_to_time, Acd, AcdError, LocalOffer, Meta, ScreenPop};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::names::check_endpoint;
 use crate::core::acd::queue::CallKind;
@@ -36,7 +35,7 @@ impl Carried {
                 r: r.clone(),
                 leg: leg.to_string(),
                 answered,
-                at_ms: now_ms(),
+                at_ms: acd.now_ms(),
                 token,
             },
         );
@@ -102,7 +101,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     }
     // The records are written while the phone rings, not before: they must be in before
     // the next state ("talking", "missed") is logged, which waits for them.
-    let offered_at = Utc::now();
+    let offered_at = acd.clock().now();
     let logged = {
         let (acd, call, agent) = (acd.clone(), r.call.clone(), r.agent.clone());
         tokio::spawn(async move {
@@ -236,7 +235,7 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
     };
     let caller = chans.iter().find(|c| c.uuid == r.call);
     let op = chans.iter().find(|c| c.uuid == leg);
-    let now = now_ms();
+    let now = acd.now_ms();
     match (caller, op) {
         (None, op) => {
             if op.is_some() {
@@ -326,10 +325,10 @@ async fn requeued_music(acd: &Acd, call: &str) {
 
 /// The phone did not answer (or could not ring): "not ready (missed)", caller to the head.
 async fn missed(acd: &Acd, queue: &str, r: &Reservation, cause: &str) {
-    match acd.inner.store.release_missed(queue, r, now_ms()).await {
+    match acd.inner.store.release_missed(queue, r, acd.now_ms()).await {
         Ok(Some(_)) => {
             info!(call = %r.call, operator = %r.agent, cause, "acd: ring missed, caller requeued at the head");
-            acd.log_state(&r.agent, StateName::Missed, "", Utc::now())
+            acd.log_state(&r.agent, StateName::Missed, "", acd.clock().now())
                 .await;
             acd.kick();
         }
@@ -351,7 +350,7 @@ async fn answered(
 ) {
     let store = &acd.inner.store;
     let link = &acd.inner.link;
-    let now = now_ms();
+    let now = acd.now_ms();
     if !talking && !note_answer(acd, r, now).await {
         // The caller hung up while the phone rang.
         let _ = link.hangup(leg, "ORIGINATOR_CANCEL").await;
@@ -409,7 +408,7 @@ async fn answered(
 /// try that timed out may have been applied after all, which the next one recognises.
 async fn note_answer(acd: &Acd, r: &Reservation, now: i64) -> bool {
     let store = &acd.inner.store;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = acd.clock().instant() + Duration::from_secs(60);
     let mut failed = false;
     loop {
         match store.answer(r, now).await {
@@ -427,7 +426,7 @@ async fn note_answer(acd: &Acd, r: &Reservation, now: i64) -> bool {
                             && i.offer == Some(r.offer)
                     });
             }
-            Err(e) if tokio::time::Instant::now() < deadline => {
+            Err(e) if acd.clock().instant() < deadline => {
                 failed = true;
                 tracing::debug!(call = %r.call, "acd: answer not noted yet: {e}");
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -455,12 +454,11 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
     let link = &acd.inner.link;
     // An operator can answer before the caller has reached the ACD's park (it is queued the
     // moment the IVR hands it over): commands sent before then would be lost.
-    let parked_by = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !store.is_parked(&r.call).await.unwrap_or(true) && tokio::time::Instant::now() < parked_by
-    {
+    let parked_by = acd.clock().instant() + Duration::from_secs(5);
+    while !store.is_parked(&r.call).await.unwrap_or(true) && acd.clock().instant() < parked_by {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let day = Utc::now().format("%Y-%m-%d");
+    let day = acd.clock().now().format("%Y-%m-%d");
     let recording = format!(
         "{}/{day}-{}.wav",
         acd.inner.config.daemon.recordings_dir.display(),
@@ -515,11 +513,11 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
             .map(|i| i.queue);
         if let Some(q) = queue {
             if store
-                .bridge_failed(&q, &r.call, &r.agent, now_ms())
+                .bridge_failed(&q, &r.call, &r.agent, acd.now_ms())
                 .await
                 .unwrap_or(false)
             {
-                acd.log_state(&r.agent, StateName::Missed, "", Utc::now())
+                acd.log_state(&r.agent, StateName::Missed, "", acd.clock().now())
                     .await;
                 let _ = link
                     .execute(&r.call, "playback", &acd.cfg().music_on_hold)
@@ -530,7 +528,7 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
         }
     }
     warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
-    acd.end_talk(&r.call, &r.agent, now_ms()).await;
+    acd.end_talk(&r.call, &r.agent, acd.now_ms()).await;
     Bridge::Failed
 }
 
@@ -552,7 +550,7 @@ async fn pop_screen(acd: Acd, queue: String, r: Reservation, meta: Meta) {
             None
         }
     };
-    let now = Utc::now();
+    let now = acd.clock().now();
     let entered = ms_to_time(meta.entered_ms);
     // A consult shows the transferred call itself.
     let call = meta
@@ -582,7 +580,7 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
         account: None,
         ivr: [("contactd_callback".to_string(), cb.id.to_string())].into(),
         node: acd.inner.node.clone(),
-        entered_ms: now_ms(),
+        entered_ms: acd.now_ms(),
         kind: CallKind::CallbackDial,
         callback: Some(cb.id),
         consult: None,
@@ -592,7 +590,7 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
     let json = serde_json::to_string(&meta).expect("meta json");
     let ok = store.set_meta(&call, &json).await.is_ok()
         && store
-            .enqueue(&cb.queue, &call, 0, usize::MAX / 2, now_ms())
+            .enqueue(&cb.queue, &call, 0, usize::MAX / 2, acd.now_ms())
             .await
             .is_ok();
     if !ok {
@@ -693,7 +691,7 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
         .callback_result(id, state, op, &outcome)
         .await;
     let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-    acd.end_talk(&r.call, &r.agent, now_ms()).await;
+    acd.end_talk(&r.call, &r.agent, acd.now_ms()).await;
     let _ = store.del_meta(&r.call).await;
 }
 
@@ -740,7 +738,7 @@ pub async fn consult(
             &item,
             super::TRANSFER_PRIORITY,
             usize::MAX / 2,
-            now_ms(),
+            acd.now_ms(),
         )
         .await?;
     acd.kick();
@@ -756,12 +754,12 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
     let Some((call, first, leg_a)) = meta.consult.clone() else {
         return;
     };
-    let now = now_ms();
+    let now = acd.now_ms();
     let item = r.call.clone();
     let end_item = |reason: &'static str| {
         let (item, call) = (item.clone(), call.clone());
         async move {
-            acd.end_talk(&item, &r.agent, now_ms()).await;
+            acd.end_talk(&item, &r.agent, acd.now_ms()).await;
             let _ = store.del_meta(&item).await;
             info!(call = %call, operator = %r.agent, "acd: consult ended ({reason})");
         }
@@ -814,7 +812,7 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         );
         let moved = ok
             && store
-                .consult_complete(&call, &first, &item, &r.agent, now_ms())
+                .consult_complete(&call, &first, &item, &r.agent, acd.now_ms())
                 .await
                 .unwrap_or(false);
         if !moved {
@@ -824,7 +822,7 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         }
         let _ = store.set_leg(&call, leg_b).await;
         let _ = store.del_meta(&item).await;
-        acd.log_state(&first, StateName::WrapUp, "", Utc::now())
+        acd.log_state(&first, StateName::WrapUp, "", acd.clock().now())
             .await;
         if let Ok(u) = Uuid::parse_str(&call) {
             let id = acd.operator_id(&r.agent).await;

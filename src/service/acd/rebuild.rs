@@ -29,7 +29,7 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use super::channels::{switch_channels, Chan};
-use super::{now_ms, offer, Acd, AcdError, CallerSnap, Meta, LEASE_MS};
+use super::{offer, Acd, AcdError, CallerSnap, Meta, LEASE_MS};
 use crate::core::acd::agent::{Command, Since, StateName};
 use crate::store::acd::{agent_value, CallInfo, Reservation};
 
@@ -111,7 +111,7 @@ async fn rebuild(acd: &Acd) -> Result<(), AcdError> {
 async fn restore_own(acd: &Acd) -> Result<(), AcdError> {
     let store = &acd.inner.store;
     let me = &acd.inner.instance;
-    let now = now_ms();
+    let now = acd.now_ms();
     let snaps: Vec<(String, CallerSnap)> = acd
         .inner
         .callers
@@ -190,7 +190,7 @@ fn fresh_info(acd: &Acd, queue: &str, entered_ms: i64) -> CallInfo {
 async fn restore_operators(acd: &Acd, chans: &[Chan]) -> Result<(), AcdError> {
     let store = &acd.inner.store;
     let link = &acd.inner.link;
-    let now = now_ms();
+    let now = acd.now_ms();
     let mut on_call: HashMap<String, (String, Option<String>)> = HashMap::new();
     for ch in chans.iter().filter(|c| c.direction == "outbound") {
         let op = link
@@ -269,7 +269,7 @@ async fn adopt_from_switch(acd: &Acd) -> Result<(), AcdError> {
         let entered_ms = if ch.created_epoch > 0 {
             ch.created_epoch * 1000
         } else {
-            now_ms()
+            acd.now_ms()
         };
         let meta = Meta {
             caller: (!ch.cid_num.is_empty()).then(|| ch.cid_num.clone()),
@@ -288,10 +288,12 @@ async fn adopt_from_switch(acd: &Acd) -> Result<(), AcdError> {
         if store.offered_to(&ch.uuid).await?.is_some() {
             // talking with an operator whose leg the rebuild found
             let info = fresh_info(acd, &queue, entered_ms);
-            store.restore_call(&ch.uuid, &info, false, now_ms()).await?;
+            store
+                .restore_call(&ch.uuid, &info, false, acd.now_ms())
+                .await?;
         } else {
             store
-                .enqueue(&queue, &ch.uuid, q.priority, usize::MAX / 2, now_ms())
+                .enqueue(&queue, &ch.uuid, q.priority, usize::MAX / 2, acd.now_ms())
                 .await?;
         }
         info!(call = %ch.uuid, %queue, "acd: caller taken from the switch's channel list");
@@ -306,7 +308,7 @@ async fn adopt_from_switch(acd: &Acd) -> Result<(), AcdError> {
 pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
     let store = &acd.inner.store;
     let me = acd.inner.instance.clone();
-    let now = now_ms();
+    let now = acd.now_ms();
     let stale_ms = (acd.cfg().ring_timeout_seconds as i64 + 20) * 1000;
     for (agent, info) in store.agents().await? {
         let talking = match info.state {
