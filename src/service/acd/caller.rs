@@ -10,7 +10,7 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use super::hangup::{self, EndedBy};
-use super::{ms_to_time, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
+use super::{ms_to_time, Acd, Meta, Unstored, LEASE_MS, TRANSFER_PRIORITY};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::queue::Overflow;
 use crate::core::channels::SwitchEvent;
@@ -138,12 +138,22 @@ pub async fn gone_unseen(acd: &Acd, call: &str) {
         let _ = acd.inner.link.hangup(&leg, "ORIGINATOR_CANCEL").await;
     }
     if let Ok(u) = Uuid::parse_str(call) {
-        let _ = acd.inner.records.ended(u, outcome, ms_to_time(now)).await;
+        acd.inner
+            .records
+            .ended(u, outcome, ms_to_time(now))
+            .await
+            .or_log(
+                call,
+                &format!("call record end ({outcome} at {})", ms_to_time(now)),
+            );
     }
     // Nobody saw who hung up: not guessed.
     acd.record_hungup_by(call, EndedBy::Unknown).await;
     persist!("forget the caller", call, store.del_meta(call));
-    let _ = store.release_claim(call).await;
+    store.release_claim(call).await.or_log(
+        call,
+        "release of the lease (another instance takes it after it expires)",
+    );
 }
 
 /// The talk of `call` is over: its operator goes to after-call work. Returns the outcome
@@ -159,7 +169,11 @@ async fn finish_talk(acd: &Acd, call: &str, now: i64) -> Option<&'static str> {
         return None;
     }
     if let Ok(u) = Uuid::parse_str(call) {
-        let _ = acd.inner.records.talk_ended(u, ms_to_time(now)).await;
+        acd.inner
+            .records
+            .talk_ended(u, ms_to_time(now))
+            .await
+            .or_log(call, &format!("end of talk at {}", ms_to_time(now)));
     }
     Some("answered")
 }
@@ -342,7 +356,13 @@ impl Caller {
         };
         if let Ok(Some(_)) = store.release_missed(queue, &r, self.acd.now_ms()).await {
             let idle = info.idle_ms.unwrap_or_else(|| self.acd.now_ms());
-            let _ = store.agent_command(&agent, Command::GoReady, idle).await;
+            store
+                .agent_command(&agent, Command::GoReady, idle)
+                .await
+                .or_log(
+                    &self.call,
+                    &format!("operator {agent} ready again (idle since {idle} ms)"),
+                );
             warn!(call = %self.call, operator = %agent, "acd: offer left unfinished, caller requeued");
             self.acd.kick();
         }
@@ -499,11 +519,17 @@ impl Caller {
             Overflow::Queue(to) => {
                 let to = to.as_str();
                 let prio = self.acd.cfg().queue.get(to).map_or(100, |q| q.priority);
-                let _ = store
+                store
                     .enqueue(to, &self.call, prio, usize::MAX / 2, self.acd.now_ms())
-                    .await;
+                    .await
+                    .or_log(&self.call, &format!("overflow into queue {to}"));
                 if let Some(u) = u {
-                    let _ = self.acd.inner.records.moved(u, to).await;
+                    self.acd
+                        .inner
+                        .records
+                        .moved(u, to)
+                        .await
+                        .or_log(&self.call, &format!("call record: moved to {to}"));
                 }
                 info!(call = %self.call, from = queue, to, "acd: overflow");
                 self.acd.kick();
@@ -511,7 +537,12 @@ impl Caller {
             }
             Overflow::Callback => {
                 if let Some(u) = u {
-                    let _ = self.acd.inner.records.moved(u, "callback").await;
+                    self.acd
+                        .inner
+                        .records
+                        .moved(u, "callback")
+                        .await
+                        .or_log(&self.call, "call record: moved to a callback offer");
                 }
                 self.offer_callback(queue, false).await;
                 Next::Done
@@ -585,8 +616,7 @@ impl Caller {
         let u = Uuid::parse_str(&self.call).ok();
         if full {
             if let Some(u) = u {
-                let _ = self
-                    .acd
+                self.acd
                     .inner
                     .records
                     .entered(
@@ -597,7 +627,11 @@ impl Caller {
                         self.meta.account.as_deref(),
                         now,
                     )
-                    .await;
+                    .await
+                    .or_log(
+                        &self.call,
+                        &format!("call record: entered {queue} at {now}"),
+                    );
             }
         }
         let intro = if full {
@@ -659,12 +693,12 @@ impl Caller {
         }
         if let Some(u) = u {
             let outcome = if stored { "callback" } else { "abandoned" };
-            let _ = self
-                .acd
+            self.acd
                 .inner
                 .records
                 .ended(u, outcome, self.acd.clock().now())
-                .await;
+                .await
+                .or_log(&self.call, &format!("call record end ({outcome})"));
         }
     }
 
@@ -686,12 +720,15 @@ impl Caller {
         {
             // Never queued (Redis was away all along).
             if let Ok(u) = Uuid::parse_str(&self.call) {
-                let _ = self
-                    .acd
+                self.acd
                     .inner
                     .records
                     .ended(u, "abandoned", ms_to_time(now))
-                    .await;
+                    .await
+                    .or_log(
+                        &self.call,
+                        &format!("call record end (abandoned at {})", ms_to_time(now)),
+                    );
             }
             info!(call = %self.call, outcome = "abandoned", "acd: caller left");
             return;
@@ -719,12 +756,15 @@ impl Caller {
             }
         }
         if let Ok(u) = Uuid::parse_str(&self.call) {
-            let _ = self
-                .acd
+            self.acd
                 .inner
                 .records
                 .ended(u, outcome, ms_to_time(now))
-                .await;
+                .await
+                .or_log(
+                    &self.call,
+                    &format!("call record end ({outcome} at {})", ms_to_time(now)),
+                );
         }
         info!(call = %self.call, outcome, "acd: caller left");
     }
@@ -752,7 +792,10 @@ impl Caller {
                     let _ = self.link().hangup(&leg, "ORIGINATOR_CANCEL").await;
                 }
             }
-            let _ = store.del_meta(&item).await;
+            store
+                .del_meta(&item)
+                .await
+                .or_log(&self.call, &format!("forgetting the consult item {item}"));
             target = Some(q);
         }
         if let Some(t) = target.as_deref() {
@@ -769,13 +812,29 @@ impl Caller {
             )
             .unwrap_or(false);
             if moved {
-                let _ = store.del_transfer(&self.call).await;
+                store
+                    .del_transfer(&self.call)
+                    .await
+                    .or_log(&self.call, "clearing the done transfer");
                 self.acd
                     .log_state(&agent, StateName::WrapUp, "", ms_to_time(now))
                     .await;
                 if let Ok(u) = Uuid::parse_str(&self.call) {
-                    let _ = self.acd.inner.records.talk_ended(u, ms_to_time(now)).await;
-                    let _ = self.acd.inner.records.moved(u, t).await;
+                    self.acd
+                        .inner
+                        .records
+                        .talk_ended(u, ms_to_time(now))
+                        .await
+                        .or_log(
+                            &self.call,
+                            &format!("call record: talk ended at {}", ms_to_time(now)),
+                        );
+                    self.acd
+                        .inner
+                        .records
+                        .moved(u, t)
+                        .await
+                        .or_log(&self.call, &format!("call record: moved to {t}"));
                 }
                 info!(call = %self.call, from = %agent, to = t, "acd: transferred");
                 self.hold_music().await;
@@ -785,12 +844,15 @@ impl Caller {
         }
         finish_talk(&self.acd, &self.call, now).await;
         if let Ok(u) = Uuid::parse_str(&self.call) {
-            let _ = self
-                .acd
+            self.acd
                 .inner
                 .records
                 .ended(u, "answered", ms_to_time(now))
-                .await;
+                .await
+                .or_log(
+                    &self.call,
+                    &format!("call record end (answered at {})", ms_to_time(now)),
+                );
         }
         // The operator's leg left the bridge and no transfer moves the caller: the talk was
         // ended from the operator's side (the switch hangs the caller up after it). A transfer
@@ -806,19 +868,25 @@ impl Caller {
     }
 
     async fn let_go(&self) {
-        let _ = self
-            .acd
+        self.acd
             .inner
             .store
             .release_claim_if(&self.call, &self.acd.inner.instance)
-            .await;
+            .await
+            .or_log(
+                &self.call,
+                "release of the lease (another instance takes it after it expires)",
+            );
         self.acd.disown(&self.call);
     }
 
     async fn cleanup(&self) {
         let store = &self.acd.inner.store;
         persist!("forget the caller", self.call, store.del_meta(&self.call));
-        let _ = store.release_claim(&self.call).await;
+        store.release_claim(&self.call).await.or_log(
+            &self.call,
+            "release of the lease (another instance takes it after it expires)",
+        );
         self.acd.disown(&self.call);
     }
 }

@@ -104,6 +104,20 @@ pub enum Admission {
     Full,
 }
 
+/// A write the call survives without, which must still not vanish unnoticed: its failure is
+/// logged with the call (or instance) and what was not stored.
+pub(crate) trait Unstored {
+    fn or_log(self, call: impl std::fmt::Display, what: &str);
+}
+
+impl<T, E: std::fmt::Display> Unstored for Result<T, E> {
+    fn or_log(self, call: impl std::fmt::Display, what: &str) {
+        if let Err(e) = self {
+            warn!(%call, "acd: not stored: {what}: {e}");
+        }
+    }
+}
+
 /// A time the live state keeps in milliseconds (always in range: it was made from a time).
 fn ms_to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -326,11 +340,14 @@ impl Acd {
 
     /// Runs the dispatcher and the scanner until `shutdown`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let _ = self
-            .inner
+        self.inner
             .store
             .set_alive(&self.inner.instance, ALIVE_MS)
-            .await;
+            .await
+            .or_log(
+                &self.inner.instance,
+                "this instance's alive mark (renewed every second)",
+            );
         if let Err(e) = self.sync_all().await {
             warn!("acd: cannot load operators into Redis: {e}");
         }
@@ -365,9 +382,19 @@ impl Acd {
         }
         let owned: Vec<String> = self.inner.owned.lock().expect("owned").drain().collect();
         for call in owned {
-            let _ = self.inner.store.release_claim(&call).await;
+            self.inner.store.release_claim(&call).await.or_log(
+                &call,
+                "release of the lease at stop (taken over when it expires)",
+            );
         }
-        let _ = self.inner.store.set_alive(&self.inner.instance, 1).await;
+        self.inner
+            .store
+            .set_alive(&self.inner.instance, 1)
+            .await
+            .or_log(
+                &self.inner.instance,
+                "removal of the alive mark at stop (lapses by itself)",
+            );
     }
 
     fn track(&self, h: tokio::task::JoinHandle<()>) {
@@ -561,7 +588,10 @@ impl Acd {
                     caller::gone_unseen(self, &call).await;
                 }
                 Err(e) => {
-                    let _ = self.inner.store.release_claim(&call).await;
+                    self.inner.store.release_claim(&call).await.or_log(
+                        &call,
+                        "release of the lease taken for adoption (expires by itself)",
+                    );
                     return Err(AcdError::Switch(e.to_string()));
                 }
             }

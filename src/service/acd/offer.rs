@@ -7,7 +7,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{card, ms_to_time, Acd, AcdError, LocalOffer, Meta, ScreenPop};
+use super::{card, ms_to_time, Acd, AcdError, LocalOffer, Meta, ScreenPop, Unstored};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::names::check_endpoint;
 use crate::core::acd::queue::CallKind;
@@ -106,7 +106,11 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         let (acd, call, agent) = (acd.clone(), r.call.clone(), r.agent.clone());
         tokio::spawn(async move {
             if let Ok(u) = Uuid::parse_str(&call) {
-                let _ = acd.inner.records.offered(u).await;
+                acd.inner
+                    .records
+                    .offered(u)
+                    .await
+                    .or_log(&call, "call record: offered");
             }
             acd.log_state(&agent, StateName::Offered, "", offered_at)
                 .await;
@@ -248,7 +252,10 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
                     acd.end_talk(&r.call, &r.agent, now).await;
                 }
             } else {
-                let _ = store.abandon(&queue, &r.call).await;
+                store
+                    .abandon(&queue, &r.call)
+                    .await
+                    .or_log(&r.call, &format!("the caller leaving queue {queue}"));
             }
             acd.kick();
         }
@@ -261,7 +268,10 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
                     .await
                     .unwrap_or(false)
                 {
-                    let _ = store.agent_command(&r.agent, Command::GoReady, now).await;
+                    store
+                        .agent_command(&r.agent, Command::GoReady, now)
+                        .await
+                        .or_log(&r.call, &format!("operator {} ready again", r.agent));
                     acd.log_state(&r.agent, StateName::Ready, "", ms_to_time(now))
                         .await;
                     requeued_music(&acd, &r.call).await;
@@ -277,9 +287,15 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
             if c.application == "uuid_bridge" {
                 // Already bridged: the talk is on.
                 if !talking {
-                    let _ = store.answer(&r, now).await;
+                    store
+                        .answer(&r, now)
+                        .await
+                        .or_log(&r.call, &format!("operator {} talking", r.agent));
                 }
-                let _ = store.settle_offer(&r.call).await;
+                store.settle_offer(&r.call).await.or_log(
+                    &r.call,
+                    "the offer settled (another instance may carry it on)",
+                );
                 info!(call = %r.call, operator = %r.agent, "acd: offer found bridged");
                 return;
             }
@@ -373,15 +389,25 @@ async fn answered(
     log_talking().await;
     match bridged {
         Bridge::Done(recording) => {
-            let _ = store.settle_offer(&r.call).await;
+            store.settle_offer(&r.call).await.or_log(
+                &r.call,
+                "the offer settled (another instance may carry it on)",
+            );
             info!(call = %r.call, operator = %r.agent, "acd: answered and bridged");
             if let Ok(u) = Uuid::parse_str(&r.call) {
                 let id = acd.operator_id(&r.agent).await;
-                let _ = acd
-                    .inner
+                acd.inner
                     .records
                     .answered(u, id, &recording, ms_to_time(now))
-                    .await;
+                    .await
+                    .or_log(
+                        &r.call,
+                        &format!(
+                            "call record: answered by {} at {}, recording {recording}",
+                            r.agent,
+                            ms_to_time(now)
+                        ),
+                    );
             }
         }
         Bridge::Failed => {}
@@ -594,11 +620,14 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
             .await
             .is_ok();
     if !ok {
-        let _ = acd
-            .inner
+        acd.inner
             .records
             .callback_result(cb.id, "pending", None, "not queued")
-            .await;
+            .await
+            .or_log(
+                &call,
+                &format!("callback {} back to pending (not queued)", cb.id),
+            );
         return;
     }
     info!(callback = cb.id, number = %cb.number, queue = %cb.queue, "acd: dialing callback");
@@ -658,12 +687,18 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
                 .await
                 .map(|b| b.starts_with("+OK"));
             if matches!(bridged, Ok(true)) {
-                let _ = acd
-                    .inner
+                acd.inner
                     .records
                     .callback_result(id, "done", op, "answered")
-                    .await;
-                let _ = store.settle_offer(&r.call).await;
+                    .await
+                    .or_log(
+                        &r.call,
+                        &format!("callback {id} done (answered by {})", r.agent),
+                    );
+                store.settle_offer(&r.call).await.or_log(
+                    &r.call,
+                    "the offer settled (another instance may carry it on)",
+                );
                 info!(callback = id, operator = %r.agent, "acd: callback connected");
                 // The customer leg's end is seen by its owner like any caller's.
                 let claimed = store
@@ -685,14 +720,17 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
     } else {
         "failed"
     };
-    let _ = acd
-        .inner
+    acd.inner
         .records
         .callback_result(id, state, op, &outcome)
-        .await;
+        .await
+        .or_log(&r.call, &format!("callback {id} {state}: {outcome}"));
     let _ = link.hangup(leg, "NORMAL_CLEARING").await;
     acd.end_talk(&r.call, &r.agent, acd.now_ms()).await;
-    let _ = store.del_meta(&r.call).await;
+    store
+        .del_meta(&r.call)
+        .await
+        .or_log(&r.call, "forgetting the callback leg");
 }
 
 async fn meta_attempts_left(acd: &Acd, id: i64) -> bool {
@@ -760,13 +798,19 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         let (item, call) = (item.clone(), call.clone());
         async move {
             acd.end_talk(&item, &r.agent, acd.now_ms()).await;
-            let _ = store.del_meta(&item).await;
+            store
+                .del_meta(&item)
+                .await
+                .or_log(&call, &format!("forgetting the consult item {item}"));
             info!(call = %call, operator = %r.agent, "acd: consult ended ({reason})");
         }
     };
     if !store.answer(r, now).await.unwrap_or(false) {
         let _ = link.hangup(leg_b, "ORIGINATOR_CANCEL").await;
-        let _ = store.del_meta(&r.call).await;
+        store
+            .del_meta(&r.call)
+            .await
+            .or_log(&call, &format!("forgetting the consult item {}", r.call));
         return;
     }
     acd.log_state(&r.agent, StateName::Talking, "", ms_to_time(now))
@@ -777,14 +821,18 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         .api(&format!("uuid_setvar {leg_a} park_after_bridge true"))
         .await;
     // From here the caller's bridge ends because of the consult: it holds, not hangs up.
-    let _ = store
+    store
         .set_transfer(&call, &format!("consulting:{queue}"))
-        .await;
+        .await
+        .or_log(&call, &format!("transfer noted as consulting {queue}"));
     let bridged = link.api(&format!("uuid_bridge {leg_a} {leg_b}")).await;
     if !matches!(&bridged, Ok(b) if b.starts_with("+OK")) {
         warn!(%call, "acd: consult bridge failed: {bridged:?}");
         let _ = link.hangup(leg_b, "NORMAL_CLEARING").await;
-        let _ = store.del_transfer(&call).await;
+        store
+            .del_transfer(&call)
+            .await
+            .or_log(&call, "clearing the failed transfer");
         end_item("bridge failed").await;
         return;
     }
@@ -803,7 +851,10 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
             ev = watch_b.recv() => if hung(ev) { break false },
         }
     };
-    let _ = store.del_transfer(&call).await;
+    store
+        .del_transfer(&call)
+        .await
+        .or_log(&call, "clearing the done transfer");
     if first_left {
         // Complete: the caller to the target operator.
         let ok = matches!(
@@ -820,14 +871,28 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
             end_item("caller gone").await;
             return;
         }
-        let _ = store.set_leg(&call, leg_b).await;
-        let _ = store.del_meta(&item).await;
+        store.set_leg(&call, leg_b).await.or_log(
+            &call,
+            &format!("operator leg {leg_b} of the transferred call"),
+        );
+        store
+            .del_meta(&item)
+            .await
+            .or_log(&call, &format!("forgetting the consult item {item}"));
         acd.log_state(&first, StateName::WrapUp, "", acd.clock().now())
             .await;
         if let Ok(u) = Uuid::parse_str(&call) {
             let id = acd.operator_id(&r.agent).await;
-            let _ = acd.inner.records.moved(u, queue).await;
-            let _ = acd.inner.records.reassigned(u, id).await;
+            acd.inner
+                .records
+                .moved(u, queue)
+                .await
+                .or_log(&call, &format!("call record: moved to {queue}"));
+            acd.inner
+                .records
+                .reassigned(u, id)
+                .await
+                .or_log(&call, &format!("call record: reassigned to {}", r.agent));
         }
         info!(%call, from = %first, to = %r.agent, "acd: attended transfer completed");
     } else {

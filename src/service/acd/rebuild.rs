@@ -29,7 +29,7 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use super::channels::{switch_channels, Chan};
-use super::{offer, Acd, AcdError, CallerSnap, Meta, LEASE_MS};
+use super::{offer, Acd, AcdError, CallerSnap, Meta, Unstored, LEASE_MS};
 use crate::core::acd::agent::{Command, Since, StateName};
 use crate::store::acd::{agent_value, CallInfo, Reservation};
 
@@ -89,7 +89,10 @@ async fn rebuild(acd: &Acd) -> Result<(), AcdError> {
         Ok::<_, AcdError>(())
     }
     .await;
-    let _ = store.unlock_rebuild(me).await;
+    store
+        .unlock_rebuild(me)
+        .await
+        .or_log(me, "the rebuild lock's release (expires by itself)");
     result?;
     acd.inner.trusted.store(true, Ordering::SeqCst);
     info!("acd: live state rebuilt (operators from PostgreSQL and the switch, callers from their tasks)");
