@@ -11,12 +11,6 @@ use contactd::core::acd::agent::Command;
 use contactd::core::acd::routing::Need;
 use contactd::store::acd::{AcdStore, Enqueued, Reservation};
 
-fn need(min_level: u8) -> Need<'static> {
-    Need {
-        skill: SKILL,
-        min_level,
-    }
-}
 use contactd::store::redis::LiveState;
 use contactd::store::scratch::run_id;
 
@@ -28,6 +22,13 @@ const OPERATORS: usize = 20;
 const UNDERSKILLED_FROM: usize = 16;
 const CALLERS: usize = 200;
 const ROUNDS: usize = 3;
+
+fn need(min_level: u8) -> Need<'static> {
+    Need {
+        skill: SKILL,
+        min_level,
+    }
+}
 
 fn redis_url() -> String {
     std::env::var("CONTACTD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
