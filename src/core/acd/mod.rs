@@ -8,3 +8,4 @@ pub mod agent;
 pub mod names;
 pub mod queue;
 pub mod routing;
+pub mod timeline;

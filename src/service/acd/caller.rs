@@ -13,6 +13,7 @@ use super::hangup::{self, EndedBy};
 use super::{ms_to_time, Acd, Meta, Unstored, LEASE_MS, TRANSFER_PRIORITY};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::queue::Overflow;
+use crate::core::acd::timeline::{Step, Timeline, TimelineConfig, Wait};
 use crate::core::channels::SwitchEvent;
 use crate::core::speech;
 use crate::esl::commands::PhoneNumber;
@@ -61,6 +62,8 @@ pub enum Start {
 
 /// How often a waiting caller's queue data is looked at when no announcement is due.
 const CHECK_EVERY: Duration = Duration::from_secs(3);
+/// How soon a failed Redis step of the timeline (queueing, the lease) is tried again.
+const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 enum Next {
     Continue,
@@ -76,10 +79,8 @@ struct Caller {
     call: String,
     meta: Meta,
     watch: CallWatch,
-    next_announce: Instant,
-    /// When to look at the queue data again (overflow, stale offers).
-    next_check: Instant,
-    renew_at: Instant,
+    /// What is due when: the lease, the queue data (overflow, stale offers), announcements.
+    timeline: Timeline<Instant>,
     hung_up: bool,
     /// Who ended the call, once the caller's channel is seen gone (`calls.hungup_by`).
     ended_by: Option<EndedBy>,
@@ -87,15 +88,19 @@ struct Caller {
 
 pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
     let watch = acd.inner.link.watch_call(&call);
-    let every = Duration::from_secs(acd.cfg().announce_every_seconds.max(1));
+    let pending = acd
+        .inner
+        .pending
+        .lock()
+        .expect("pending")
+        .contains_key(&call);
+    let timeline = Timeline::new(acd.clock().instant(), timeline_config(&acd), pending);
     let mut c = Caller {
         acd: acd.clone(),
         call: call.clone(),
         meta,
         watch,
-        next_announce: acd.clock().instant() + every,
-        next_check: acd.clock().instant(),
-        renew_at: acd.clock().instant(),
+        timeline,
         hung_up: false,
         ended_by: None,
     };
@@ -118,6 +123,18 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
     match c.main_loop().await {
         Next::LetGo => c.let_go().await,
         _ => c.cleanup().await,
+    }
+}
+
+/// The caller's timeline as the config sets it (the maximum wait is the queue's, applied
+/// each time the queue is read: a caller can change queues).
+fn timeline_config(acd: &Acd) -> TimelineConfig {
+    let every = acd.cfg().announce_every_seconds;
+    TimelineConfig {
+        announce_every: (every > 0).then(|| Duration::from_secs(every)),
+        check_every: CHECK_EVERY,
+        renew_every: Duration::from_millis(LEASE_MS / 3),
+        retry_every: RETRY_EVERY,
     }
 }
 
@@ -183,16 +200,18 @@ impl Caller {
         &self.acd.inner.link
     }
 
+    /// Sleeps until the timeline's next deadline or the caller's next event, never on a
+    /// fixed tick.
     async fn main_loop(&mut self) -> Next {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
+            let deadline = self.timeline.poll_timeout();
             let next = tokio::select! {
                 ev = self.watch.recv() => match ev {
                     None => Next::LetGo,
                     Some(WatchEvent::LinkLost) => self.link_lost().await,
                     Some(WatchEvent::Switch(ev)) => self.on_event(ev).await,
                 },
-                _ = tick.tick() => self.on_tick().await,
+                _ = tokio::time::sleep_until(deadline) => self.on_timeout().await,
             };
             if !matches!(next, Next::Continue) {
                 return next;
@@ -273,35 +292,46 @@ impl Caller {
         Next::Continue
     }
 
-    async fn on_tick(&mut self) -> Next {
+    /// Carries out what the timeline says is due now.
+    async fn on_timeout(&mut self) -> Next {
         let now = self.acd.clock().instant();
-        if !self.queue_pending().await {
-            return Next::Continue;
-        }
-        if now >= self.renew_at {
-            match self
-                .acd
-                .inner
-                .store
-                .claim(&self.call, &self.acd.inner.instance, LEASE_MS)
-                .await
-            {
-                Ok(true) => self.renew_at = now + Duration::from_millis(LEASE_MS / 3),
-                Ok(false) => {
-                    warn!(call = %self.call, "acd: another instance took this caller");
-                    return Next::LetGo;
+        for step in self.timeline.handle_timeout(now) {
+            let next = match step {
+                Step::Queue => {
+                    if self.queue_pending().await {
+                        self.timeline.handle_queued(self.acd.clock().instant());
+                    }
+                    Next::Continue
                 }
-                Err(e) => debug!(call = %self.call, "acd: lease: {e}"),
+                Step::RenewLease => self.renew_lease(now).await,
+                Step::ReadQueue { announce } => self.read_queue(now, announce).await,
+            };
+            if !matches!(next, Next::Continue) {
+                return next;
             }
         }
-        // Redis is asked only when something may be due: the queue data every few
-        // seconds (an overflow deadline, a stale offer), the position when announcing.
-        let every = self.acd.cfg().announce_every_seconds;
-        let announce_due = every > 0 && now >= self.next_announce;
-        if !announce_due && now < self.next_check {
-            return Next::Continue;
+        Next::Continue
+    }
+
+    async fn renew_lease(&mut self, now: Instant) -> Next {
+        let store = &self.acd.inner.store;
+        match store
+            .claim(&self.call, &self.acd.inner.instance, LEASE_MS)
+            .await
+        {
+            Ok(true) => self.timeline.handle_lease_renewed(now),
+            Ok(false) => {
+                warn!(call = %self.call, "acd: another instance took this caller");
+                return Next::LetGo;
+            }
+            Err(e) => debug!(call = %self.call, "acd: lease: {e}"),
         }
-        self.next_check = now + CHECK_EVERY;
+        Next::Continue
+    }
+
+    /// The caller's place: overflow once it waited the maximum, release a stale offer of
+    /// it, tell it its position if due.
+    async fn read_queue(&mut self, now: Instant, announce: bool) -> Next {
         let store = &self.acd.inner.store;
         let Ok(Some(info)) = store.call_info(&self.call).await else {
             return Next::Continue;
@@ -315,18 +345,13 @@ impl Caller {
         let Some(q) = self.acd.cfg().queue.get(&info.queue).cloned() else {
             return Next::Continue;
         };
-        let max_ms = q.max_wait_seconds as i64 * 1000;
-        let waited_ms = self.acd.now_ms() - info.arrived_ms;
-        if q.max_wait_seconds > 0 && waited_ms >= max_ms {
+        let waited = Duration::from_millis((self.acd.now_ms() - info.arrived_ms).max(0) as u64);
+        let max_wait = (q.max_wait_seconds > 0).then(|| Duration::from_secs(q.max_wait_seconds));
+        if self.timeline.handle_waited(now, waited, max_wait) == Wait::Overflow {
             return self.overflow(&info.queue, &q.overflow).await;
         }
-        if q.max_wait_seconds > 0 {
-            // Be back exactly when the maximum wait is reached.
-            let left = Duration::from_millis((max_ms - waited_ms).max(0) as u64);
-            self.next_check = self.next_check.min(now + left);
-        }
-        if announce_due {
-            self.next_announce = now + Duration::from_secs(every);
+        if announce {
+            self.timeline.handle_announced(now);
             self.announce(&info.queue, position).await;
         }
         Next::Continue
@@ -405,7 +430,7 @@ impl Caller {
     }
 
     /// A caller admitted while Redis was unreachable is queued once it answers (true: it is
-    /// queued, or was not waiting for that).
+    /// queued, or was not waiting for that; the lease was taken with it).
     async fn queue_pending(&mut self) -> bool {
         let Some(p) = self
             .acd
@@ -446,7 +471,6 @@ impl Caller {
                     .lock()
                     .expect("pending")
                     .remove(&self.call);
-                self.renew_at = self.acd.clock().instant() + Duration::from_millis(LEASE_MS / 3);
                 self.acd.kick();
                 true
             }
