@@ -212,6 +212,9 @@ impl Caller {
                     Some(WatchEvent::Switch(ev)) => self.on_event(ev).await,
                 },
                 _ = tokio::time::sleep_until(deadline) => self.on_timeout().await,
+                // contactd stops: the caller stays parked with its music, its lease given
+                // back for the next instance to adopt it at once.
+                () = self.acd.inner.stop.cancelled() => Next::LetGo,
             };
             if !matches!(next, Next::Continue) {
                 return next;

@@ -36,6 +36,8 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch, Notify};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
@@ -66,6 +68,8 @@ pub const CONTEXT: &str = "contactd-acd";
 /// Its extension that plays `${contactd_moh}` and parks: where a caller goes when contactd
 /// moves it out of a bridge.
 pub const HOLD_EXTENSION: &str = "acd-hold";
+/// How long a stop waits for the call tasks to let their callers go.
+const STOP_WAIT: Duration = Duration::from_secs(3);
 /// Transfers wait ahead of every configured priority.
 const TRANSFER_PRIORITY: u8 = 250;
 
@@ -186,8 +190,11 @@ struct Inner {
     pops: Mutex<HashMap<String, broadcast::Sender<Arc<ScreenPop>>>>,
     /// Callers this instance drives now.
     owned: Mutex<HashSet<String>>,
-    /// Their tasks (and offers'), stopped when contactd stops.
-    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Their tasks (and offers'), waited for when contactd stops.
+    tasks: TaskTracker,
+    /// Cancelled when contactd stops: callers' tasks let their callers go, offers' tasks
+    /// stop where they stand (another instance carries them on).
+    stop: CancellationToken,
     ids: Mutex<HashMap<String, i64>>,
     /// Average handle time per queue and when it was read.
     aht: Mutex<HashMap<String, (tokio::time::Instant, Duration)>>,
@@ -275,7 +282,8 @@ impl Acd {
                 admitted: Mutex::new(HashMap::new()),
                 pops: Mutex::new(HashMap::new()),
                 owned: Mutex::new(HashSet::new()),
-                tasks: Mutex::new(Vec::new()),
+                tasks: TaskTracker::new(),
+                stop: CancellationToken::new(),
                 ids: Mutex::new(HashMap::new()),
                 aht: Mutex::new(HashMap::new()),
                 webhook,
@@ -352,7 +360,7 @@ impl Acd {
             warn!("acd: cannot load operators into Redis: {e}");
         }
         rebuild::check(&self).await;
-        let scanner = tokio::spawn(self.clone().scan_loop(shutdown.clone()));
+        let scanner = tokio::spawn(self.clone().scan_loop());
         loop {
             tokio::select! {
                 _ = self.inner.kick.notified() => {}
@@ -369,16 +377,28 @@ impl Acd {
             }
             self.dispatch().await;
         }
-        scanner.abort();
         self.stop_tasks().await;
+        if let Err(e) = scanner.await {
+            warn!("acd: scanner: {e}");
+        }
     }
 
     /// contactd is stopping: the callers stay parked on the switch with their music; their
     /// leases are given back (and this instance's mark removed) so the next instance (or
     /// this one restarted) adopts them, and takes over the offers, at once.
     async fn stop_tasks(&self) {
-        for t in self.inner.tasks.lock().expect("tasks").drain(..) {
-            t.abort();
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        if tokio::time::timeout(STOP_WAIT, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            // Busy in a long step (a callback offer's prompts, a Redis retry): their callers'
+            // leases are given back below all the same, and the runtime ends the tasks.
+            warn!(
+                tasks = self.inner.tasks.len(),
+                "acd: call tasks still busy at stop"
+            );
         }
         let owned: Vec<String> = self.inner.owned.lock().expect("owned").drain().collect();
         for call in owned {
@@ -397,10 +417,17 @@ impl Acd {
             );
     }
 
-    fn track(&self, h: tokio::task::JoinHandle<()>) {
-        let mut tasks = self.inner.tasks.lock().expect("tasks");
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(h.abort_handle());
+    /// Runs an offer's task, tracked, until it ends or contactd stops: then it stops at its
+    /// next await, its offer left as it stands for another instance (or this one restarted)
+    /// to carry on, as after a crash.
+    fn spawn_offer(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let stop = self.inner.stop.clone();
+        self.inner.tasks.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                () = stop.cancelled() => {}
+            }
+        });
     }
 
     /// Offers every call that has a qualified ready operator.
@@ -415,7 +442,7 @@ impl Acd {
                 {
                     Ok(Some(r)) => {
                         debug!(call = %r.call, operator = %r.agent, queue = %name, "offer");
-                        self.track(tokio::spawn(offer::run(self.clone(), name.clone(), r)));
+                        self.spawn_offer(offer::run(self.clone(), name.clone(), r));
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -427,13 +454,15 @@ impl Acd {
         }
     }
 
-    async fn scan_loop(self, shutdown: watch::Receiver<bool>) {
+    /// Every second: this instance's alive mark (a heartbeat other instances read), then
+    /// the checks that need another instance's or the switch's state. Ends at stop.
+    async fn scan_loop(self) {
         let mut tick = tokio::time::interval(Duration::from_millis(1000));
         let mut n: u64 = 0;
         loop {
-            tick.tick().await;
-            if *shutdown.borrow() {
-                return;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.inner.stop.cancelled() => return,
             }
             n += 1;
             if let Err(e) = self
@@ -610,7 +639,10 @@ impl Acd {
                 talk: None,
             },
         );
-        self.track(tokio::spawn(caller::run(self.clone(), call, meta, start)));
+        // Not cut off at stop: the task sees `stop` and lets its caller go itself.
+        self.inner
+            .tasks
+            .spawn(caller::run(self.clone(), call, meta, start));
     }
 
     pub(crate) fn disown(&self, call: &str) {

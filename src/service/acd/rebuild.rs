@@ -402,13 +402,7 @@ pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
             continue;
         };
         info!(%call, operator = %agent, from = by.as_deref().unwrap_or("-"), talking, "acd: offer taken over");
-        acd.track(tokio::spawn(offer::resume(
-            acd.clone(),
-            queue,
-            r,
-            leg,
-            talking,
-        )));
+        acd.spawn_offer(offer::resume(acd.clone(), queue, r, leg, talking));
     }
     Ok(())
 }
