@@ -43,6 +43,17 @@ pub enum CallKind {
     Consult,
 }
 
+/// How long past the ring timeout an offer may still be under way at the instance that
+/// made it (the originate's reply, the answer's handling) before others treat it as stale.
+pub const OFFER_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Whether an offer made at `offered_ms` is stale at `now_ms`: its phone would have rung
+/// out (`ring_timeout`) plus [`OFFER_GRACE`], so nobody is carrying it on any more.
+pub fn offer_is_stale(offered_ms: i64, now_ms: i64, ring_timeout: std::time::Duration) -> bool {
+    let limit = (ring_timeout + OFFER_GRACE).as_millis() as i64;
+    now_ms - offered_ms >= limit
+}
+
 /// The wait a caller at 1-based `position` can expect: the calls up to theirs shared by the
 /// operators staffing the queue (at least one), each lasting the average handle time. A
 /// figure to plan with, not a promise.
@@ -66,6 +77,14 @@ mod tests {
         assert_eq!(estimate_wait(3, 2, aht).as_secs(), 180);
         // Nobody staffed: counted as one operator, not a division by zero.
         assert_eq!(estimate_wait(2, 0, aht).as_secs(), 240);
+    }
+
+    #[test]
+    fn an_offer_is_stale_once_it_would_have_rung_out_and_the_grace_is_over() {
+        let ring = std::time::Duration::from_secs(25);
+        assert!(!offer_is_stale(1_000, 1_000 + 44_999, ring));
+        assert!(offer_is_stale(1_000, 1_000 + 45_000, ring));
+        assert!(!offer_is_stale(1_000, 0, ring), "a clock behind the offer");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::hangup::{self, EndedBy};
 use super::{ms_to_time, Acd, Meta, Unstored, LEASE_MS, TRANSFER_PRIORITY};
 use crate::core::acd::agent::{Command, StateName};
-use crate::core::acd::queue::Overflow;
+use crate::core::acd::queue::{offer_is_stale, Overflow};
 use crate::core::acd::timeline::{Step, Timeline, TimelineConfig, Wait};
 use crate::core::channels::SwitchEvent;
 use crate::core::speech;
@@ -370,8 +370,9 @@ impl Caller {
         let Ok(Some(info)) = store.agent_info(&agent).await else {
             return;
         };
-        let limit = (self.acd.cfg().ring_timeout_seconds as i64 + 20) * 1000;
-        if info.state != StateName::Offered || info.at_ms + limit > self.acd.now_ms() {
+        let ring = Duration::from_secs(self.acd.cfg().ring_timeout_seconds);
+        if info.state != StateName::Offered || !offer_is_stale(info.at_ms, self.acd.now_ms(), ring)
+        {
             return;
         }
         if let Ok(Some(leg)) = store.leg(&self.call).await {

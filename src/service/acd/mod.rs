@@ -364,6 +364,8 @@ impl Acd {
         loop {
             tokio::select! {
                 _ = self.inner.kick.notified() => {}
+                // This instance's own arrivals and ready operators kick at once; another
+                // instance's are seen here only by looking (Redis sends no notice of them).
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = shutdown.changed() => if *shutdown.borrow() { break },
             }

@@ -31,6 +31,7 @@ use tracing::{debug, info, warn};
 use super::channels::{switch_channels, Chan};
 use super::{offer, Acd, AcdError, CallerSnap, Meta, Unstored, LEASE_MS};
 use crate::core::acd::agent::{Command, Since, StateName};
+use crate::core::acd::queue::offer_is_stale;
 use crate::store::acd::{agent_value, CallInfo, Reservation};
 
 /// Looks at the mark: trusted, rebuilt by another instance (this one puts its callers
@@ -312,7 +313,7 @@ pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
     let store = &acd.inner.store;
     let me = acd.inner.instance.clone();
     let now = acd.now_ms();
-    let stale_ms = (acd.cfg().ring_timeout_seconds as i64 + 20) * 1000;
+    let ring = Duration::from_secs(acd.cfg().ring_timeout_seconds);
     for (agent, info) in store.agents().await? {
         let talking = match info.state {
             StateName::Offered => false,
@@ -356,7 +357,9 @@ pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
             }
             // A live instance carries it on (unless it has been ringing far too long).
             Some(b)
-                if b != me && !acd.gone(b).await? && (talking || now - info.at_ms < stale_ms) =>
+                if b != me
+                    && !acd.gone(b).await?
+                    && (talking || !offer_is_stale(info.at_ms, now, ring)) =>
             {
                 continue;
             }
