@@ -7,7 +7,9 @@ use deadpool_postgres::Pool;
 
 use crate::config::Config;
 use crate::core::acd::agent::{next, Command, StateName};
-use crate::core::acd::names::{check_endpoint, check_group, check_name, check_new_operator};
+use crate::core::acd::names::{
+    check_break_reason, check_endpoint, check_group, check_name, check_new_operator,
+};
 use crate::lists::printable;
 use crate::store::operators::{Operator, Operators};
 use crate::store::StoreError;
@@ -72,8 +74,8 @@ async fn operator(store: &Operators, login: &str) -> Result<Operator, OperatorCl
         .ok_or_else(|| StoreError::NotFound(format!("operator {}", printable(login))).into())
 }
 
-/// The command and break reason `state` and `reason` ask for. The CLI's reason is freer
-/// than the phone's (any printable text up to 64), as a supervisor types it.
+/// The command and break reason `state` and `reason` ask for; a break's reason follows the
+/// same rule as the API's and the phone's.
 fn command(state: &str, reason: Option<String>) -> Result<(Command, String), OperatorCliError> {
     let command = Command::from_word(state)
         .filter(|c| c.word() == state)
@@ -83,13 +85,12 @@ fn command(state: &str, reason: Option<String>) -> Result<(Command, String), Ope
             ))
         })?;
     match (command, reason) {
-        (Command::TakeBreak, Some(r))
-            if !r.trim().is_empty() && r.len() <= 64 && !r.contains(char::is_control) =>
-        {
-            Ok((command, r.trim().to_string()))
+        (Command::TakeBreak, Some(r)) => {
+            check_break_reason(&r).map_err(OperatorCliError::Invalid)?;
+            Ok((command, r))
         }
-        (Command::TakeBreak, _) => Err(OperatorCliError::Invalid(
-            "break needs a reason (1 to 64 printable characters), e.g. lunch".into(),
+        (Command::TakeBreak, None) => Err(OperatorCliError::Invalid(
+            "break needs a reason (1-32 letters, digits, '_' or '-'), e.g. lunch".into(),
         )),
         (_, Some(_)) => Err(OperatorCliError::Invalid(format!(
             "a reason is only for break, not for {state:?}"
