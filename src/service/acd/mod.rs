@@ -84,7 +84,7 @@ pub struct Meta {
     pub node: String,
     /// First entered the ACD (ms since the epoch).
     pub entered_ms: i64,
-    /// Waiting, being offered a callback instead, or a callback being dialed.
+    /// Waiting, being offered a callback instead, a callback being dialed, or a consult item.
     #[serde(default)]
     pub kind: CallKind,
     /// For a callback being dialed: its id.
