@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::cli::exit::Exit;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::esl::outbound;
@@ -107,6 +108,11 @@ pub async fn open_stores(config: &Config) -> Result<(Pool, LiveState), StoreErro
 
 impl App {
     pub async fn start(config: Config) -> Result<App, AppError> {
+        Self::start_with_clock(config, Clock::system()).await
+    }
+
+    /// Starts with `clock` as every service's one clock (tests pass a paused one).
+    pub async fn start_with_clock(config: Config, clock: Clock) -> Result<App, AppError> {
         let config = Arc::new(config);
         // A database or Redis that is restarting (maintenance, a failover) is waited for a
         // while rather than failed on: a daemon that exits at once only crash-loops.
@@ -154,7 +160,7 @@ impl App {
                 calls: calls.clone(),
                 live: live.clone(),
                 config: config.clone(),
-                clock: crate::clock::Clock::system(),
+                clock: clock.clone(),
             }
             .run(events),
         );
@@ -185,15 +191,16 @@ impl App {
                 "no switch configured".into(),
             ))
         })?;
-        let acd = crate::service::acd::Acd::new(
-            config.clone(),
-            first.clone(),
-            first.name(),
-            acd_store,
-            pool.clone(),
-            Some((calls.clone(), live.clone())),
-            Some(journal.clone()),
-        );
+        let acd = crate::service::acd::Acd::new(crate::service::acd::AcdParts {
+            config: config.clone(),
+            link: first.clone(),
+            node: first.name().to_string(),
+            store: acd_store,
+            pool: pool.clone(),
+            dialing: Some((calls.clone(), live.clone())),
+            journal: Some(journal.clone()),
+            clock: clock.clone(),
+        });
         tasks.push(tokio::spawn(acd.clone().run(final_rx.clone())));
         let shared = Arc::new(Shared {
             config: config.clone(),
@@ -213,7 +220,7 @@ impl App {
             shared.links.clone(),
             config.clone(),
             shared.draining.clone(),
-            crate::clock::Clock::system(),
+            clock.clone(),
         ));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
@@ -232,7 +239,7 @@ impl App {
             campaigns: shared.campaigns.clone(),
             config: config.clone(),
             node,
-            clock: crate::clock::Clock::system(),
+            clock: clock.clone(),
         });
         let calls_tracker = TaskTracker::new();
         tasks.push(tokio::spawn(outbound::serve(

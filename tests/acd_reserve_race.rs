@@ -7,7 +7,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use contactd::core::acd::agent::Command;
+use contactd::core::acd::routing::Need;
 use contactd::store::acd::{AcdStore, Enqueued, Reservation};
+
 use contactd::store::redis::LiveState;
 use contactd::store::scratch::run_id;
 
@@ -19,6 +22,13 @@ const OPERATORS: usize = 20;
 const UNDERSKILLED_FROM: usize = 16;
 const CALLERS: usize = 200;
 const ROUNDS: usize = 3;
+
+fn need(min_level: u8) -> Need<'static> {
+    Need {
+        skill: SKILL,
+        min_level,
+    }
+}
 
 fn redis_url() -> String {
     std::env::var("CONTACTD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
@@ -97,7 +107,7 @@ async fn route_until_done(
 ) {
     while done.load(Ordering::SeqCst) < CALLERS {
         let now = clock.fetch_add(1, Ordering::SeqCst);
-        let Some(r) = store.reserve(QUEUE, SKILL, MIN_LEVEL, now).await.unwrap() else {
+        let Some(r) = store.reserve(QUEUE, need(MIN_LEVEL), now).await.unwrap() else {
             tokio::task::yield_now().await;
             continue;
         };
@@ -129,7 +139,10 @@ async fn route_until_done(
             done.fetch_add(1, Ordering::SeqCst);
         }
         let idle = clock.fetch_add(1, Ordering::SeqCst);
-        assert!(store.agent_ready(&r.agent, idle).await.unwrap());
+        assert!(store
+            .agent_command(&r.agent, Command::GoReady, idle)
+            .await
+            .unwrap());
     }
 }
 
@@ -211,9 +224,13 @@ async fn two_instances_never_double_offer_and_keep_the_order() {
         s.set_skills(&agent(i), &[(SKILL, level), ("outage", 3)])
             .await
             .unwrap();
-        s.agent_ready(&agent(i), clock.fetch_add(1, Ordering::SeqCst))
-            .await
-            .unwrap();
+        s.agent_command(
+            &agent(i),
+            Command::LogIn,
+            clock.fetch_add(1, Ordering::SeqCst),
+        )
+        .await
+        .unwrap();
     }
     for round in 0..ROUNDS {
         let log = Arc::new(Mutex::new(Log::default()));
@@ -316,18 +333,18 @@ async fn missed_ring_requeues_at_the_head_and_stale_events_change_nothing() {
     }
     assert_eq!(s.waiting(QUEUE).await.unwrap(), ["b", "a", "c"]);
     assert_eq!(
-        s.reserve(QUEUE, SKILL, 2, 2).await.unwrap(),
+        s.reserve(QUEUE, need(2), 2).await.unwrap(),
         None,
         "nobody ready"
     );
-    assert!(s.agent_ready("ann", 2).await.unwrap());
-    let r = s.reserve(QUEUE, SKILL, 2, 3).await.unwrap().unwrap();
+    assert!(s.agent_command("ann", Command::LogIn, 2).await.unwrap());
+    let r = s.reserve(QUEUE, need(2), 3).await.unwrap().unwrap();
     assert_eq!((r.call.as_str(), r.agent.as_str()), ("b", "ann"));
     assert!(
-        !s.agent_ready("ann", 4).await.unwrap(),
+        !s.agent_command("ann", Command::GoReady, 4).await.unwrap(),
         "ringing: not ready again"
     );
-    assert!(!s.agent_away("ann", "break", 4).await.unwrap());
+    assert!(!s.agent_command("ann", Command::TakeBreak, 4).await.unwrap());
     assert_eq!(
         s.enqueue(QUEUE, "b", 1, 6, 4).await.unwrap(),
         Enqueued::AlreadyOffered
@@ -344,11 +361,8 @@ async fn missed_ring_requeues_at_the_head_and_stale_events_change_nothing() {
         "stale offer cannot be answered"
     );
     assert_eq!(
-        s.reserve(QUEUE, SKILL, 2, 6).await.unwrap(),
+        s.reserve(QUEUE, need(2), 6).await.unwrap(),
         None,
         "missed is not ready"
     );
-    // Overflow takes the callers who waited long enough, in order.
-    assert_eq!(s.take_overdue(QUEUE, 1).await.unwrap(), ["b", "a", "c"]);
-    assert!(s.waiting(QUEUE).await.unwrap().is_empty());
 }

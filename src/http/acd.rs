@@ -1,8 +1,8 @@
 //! `/api/v1/operators/*` and `/api/v1/acd/*`: operators, their skills and states, their
 //! screen pops as Server-Sent Events, the queues, ACD call records, transfers and callbacks.
 //! Behind the API's bearer token (checked by its middleware, 401). Inputs are checked by the
-//! same functions as `contactd operators` ([`crate::cli::operators::check_new_operator`],
-//! [`crate::cli::operators::check_name`]); the decisions are the ACD's ([`crate::service::acd::Acd`]).
+//! same functions as `contactd operators` ([`crate::core::acd::names::check_new_operator`],
+//! [`crate::core::acd::names::check_name`]); the decisions are the ACD's ([`crate::service::acd::Acd`]).
 //!
 //! Errors are `{"error": "..."}` naming what was wrong: 400 invalid, 404 not found,
 //! 409 conflict, 502 the switch refused, 503 storage unavailable (details only in the log).
@@ -27,7 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::HttpState;
-use crate::cli::operators::{check_name, check_new_operator};
+use crate::core::acd::names::{check_group, check_name, check_new_operator};
 use crate::service::acd::types::{AcdError, OperatorCommand, TransferMode};
 use crate::store::operators::{Operator, Operators};
 use crate::store::StoreError;
@@ -212,7 +212,7 @@ async fn list_groups(State(shared): State<Arc<HttpState>>) -> ApiResult {
 /// A new routing group; a queue (`[acd.queue.NAME] group = ...`) routes to it.
 async fn create_group(State(shared): State<Arc<HttpState>>, bytes: Bytes) -> ApiResult {
     let new: NewGroup = body(&bytes)?;
-    crate::cli::operators::check_group(&new.name).map_err(ApiError::invalid)?;
+    check_group(&new.name).map_err(ApiError::invalid)?;
     let created = Operators::new(shared.pool.clone())
         .add_group(&new.name)
         .await?;

@@ -9,9 +9,11 @@
 //! - `acd:calls`      hash, call → `priority|seq|arrived_ms|queue`, for as long as the call is
 //!   in the ACD (waiting, ringing or talking); lets a missed call return to its old place.
 //! - `acd:ready`      sorted set, operator → idle-since (ms): the longest idle comes first, and
-//!   equal scores order by id, the same tie-break as `core::acd::routing::pick`.
+//!   equal scores order by id; who qualifies is `core::acd::routing::Need`.
 //! - `acd:skills`     hash, `operator|skill` → level.
-//! - `acd:agents`     hash, operator → `state|at_ms|idle_ms|offer|call`.
+//! - `acd:agents`     hash, operator → `state|at_ms|idle_ms|offer|call`; the state is a
+//!   `core::acd::agent::StateName`'s live name and every script changes it only as
+//!   `core::acd::agent::next` allows (its table is generated into the scripts).
 //! - `acd:offers`     hash, call → operator it is offered to or talking with.
 //! - `acd:clock`      counter; arrivals, offers and requeues each take the next value, so any
 //!   two ACD events (across instances) can be put in order afterwards. If Redis lost it, it
@@ -32,6 +34,9 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
+
+use crate::core::acd::agent::{next, AgentInput, Command, StateName};
+use crate::core::acd::routing::Need;
 
 use super::postgres::StoreError;
 
@@ -69,7 +74,7 @@ return {1, redis.call('ZRANK', KEYS[1], ARGV[1]) + 1, seq}
 ";
 
 const RESERVE: &str = r"
--- KEYS queue, ready, skills, agents, offers, clock, offer_by; ARGV skill, min_level, now_ms,
+-- KEYS queue, ready, skills, agents, offers, clock, offer_by; ARGV skill, level, now_ms,
 -- instance
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)
 if #head == 0 then return false end
@@ -79,12 +84,13 @@ local ready = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
 for i = 1, #ready, 2 do
   local agent = ready[i]
   local level = tonumber(redis.call('HGET', KEYS[3], agent .. '|' .. ARGV[1]) or '0')
-  if level > 0 and level >= min then
+  local to = change(agent_state(KEYS[4], agent), @I(offer))
+  if to and level >= min then
     local offer = redis.call('INCR', KEYS[6])
     redis.call('ZREM', KEYS[1], call)
     redis.call('ZREM', KEYS[2], agent)
     redis.call('HSET', KEYS[4], agent,
-      'offered|' .. ARGV[3] .. '|' .. ready[i + 1] .. '|' .. offer .. '|' .. call)
+      to .. '|' .. ARGV[3] .. '|' .. ready[i + 1] .. '|' .. offer .. '|' .. call)
     redis.call('HSET', KEYS[5], call, agent)
     if ARGV[4] ~= '' then redis.call('HSET', KEYS[7], call, ARGV[4]) end
     return {call, agent, offer}
@@ -93,7 +99,9 @@ end
 return false
 ";
 
-/// Shared by the scripts that read an operator's state.
+/// Shared by every script that reads or changes an operator's state: the live value's
+/// parts, and [`next`]'s table as `NEXT[input][from] = to` (an operator Redis does not know
+/// is logged out).
 const PARSE_AGENT: &str = r"
 local function agent_state(key, agent)
   local s = redis.call('HGET', key, agent)
@@ -101,14 +109,19 @@ local function agent_state(key, agent)
   local name, at, idle, offer, call = string.match(s, '^(%a+)|(%d*)|(%d*)|(%d*)|(.*)$')
   return {name = name, at = at, idle = idle, offer = offer, call = call}
 end
+local function change(st, input)
+  local from = st and st.name or @S(logged_out)
+  return NEXT[input][from]
+end
 ";
 
 const RELEASE_MISSED: &str = r"
 -- KEYS queue, agents, offers, calls, clock; ARGV call, agent, offer, now_ms
 local st = agent_state(KEYS[2], ARGV[2])
-if not st or st.name ~= 'offered' or st.call ~= ARGV[1] or st.offer ~= ARGV[3] then return 0 end
+local to = change(st, @I(ring_timeout))
+if not to or st.call ~= ARGV[1] or st.offer ~= ARGV[3] then return 0 end
 local prio, seq = string.match(redis.call('HGET', KEYS[4], ARGV[1]), '^(%d+)|(%d+)|')
-redis.call('HSET', KEYS[2], ARGV[2], 'missed|' .. ARGV[4] .. '|||')
+redis.call('HSET', KEYS[2], ARGV[2], to .. '|' .. ARGV[4] .. '|||')
 redis.call('HDEL', KEYS[3], ARGV[1])
 local score = (255 - tonumber(prio)) * 1099511627776 + tonumber(seq)
 redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
@@ -118,39 +131,38 @@ return redis.call('INCR', KEYS[5])
 const ANSWER: &str = r"
 -- KEYS agents; ARGV call, agent, offer, now_ms
 local st = agent_state(KEYS[1], ARGV[2])
-if not st or st.name ~= 'offered' or st.call ~= ARGV[1] or st.offer ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], 'talking|' .. ARGV[4] .. '||' .. st.offer .. '|' .. ARGV[1])
+local to = change(st, @I(answer))
+if not to or st.call ~= ARGV[1] or st.offer ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], to .. '|' .. ARGV[4] .. '||' .. st.offer .. '|' .. ARGV[1])
 return 1
 ";
 
 const FINISH: &str = r"
 -- KEYS agents, offers, calls; ARGV call, agent, now_ms
 local st = agent_state(KEYS[1], ARGV[2])
-if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
+local to = change(st, @I(hang_up))
+if not to or st.call ~= ARGV[1] then return 0 end
 -- the call stays named in after-call work, so its length can be recorded against it
-redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||' .. ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[2], to .. '|' .. ARGV[3] .. '|||' .. ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 ";
 
-const AGENT_READY: &str = r"
--- KEYS agents, ready; ARGV agent, idle_since_ms
--- A late 'ready' (from another instance, or a retried event) must not put an operator who
--- is ringing or talking back into routing: that is how one would get two calls.
-local st = agent_state(KEYS[1], ARGV[1])
-if st and (st.name == 'offered' or st.name == 'talking') then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], 'ready|' .. ARGV[2] .. '|' .. ARGV[2] .. '||')
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return 1
-";
-
-const AGENT_AWAY: &str = r"
--- KEYS agents, ready; ARGV agent, state name, now_ms
-local st = agent_state(KEYS[1], ARGV[1])
-if st and (st.name == 'offered' or st.name == 'talking') then return 0 end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|||')
+const AGENT_COMMAND: &str = r"
+-- KEYS agents, ready; ARGV agent, input, now_ms
+-- Only what the table allows: a late ready command (from another instance, or a retried event)
+-- must not put an operator who is ringing or talking back into routing, which is how one
+-- would get two calls.
+local to = change(agent_state(KEYS[1], ARGV[1]), ARGV[2])
+if not to then return 0 end
+if to == @S(ready) then
+  redis.call('HSET', KEYS[1], ARGV[1], to .. '|' .. ARGV[3] .. '|' .. ARGV[3] .. '||')
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HSET', KEYS[1], ARGV[1], to .. '|' .. ARGV[3] .. '|||')
+end
 return 1
 ";
 
@@ -163,28 +175,14 @@ end
 local agent = redis.call('HGET', KEYS[3], ARGV[1])
 if not agent then return 0 end
 local st = agent_state(KEYS[4], agent)
-if not st or st.name ~= 'offered' or st.call ~= ARGV[1] then return 0 end
+local to = change(st, @I(caller_gone))
+if not to or st.call ~= ARGV[1] then return 0 end
 -- Not the operator's fault: they keep their place in the longest-idle order.
-redis.call('HSET', KEYS[4], agent, 'ready|' .. st.idle .. '|' .. st.idle .. '||')
+redis.call('HSET', KEYS[4], agent, to .. '|' .. st.idle .. '|' .. st.idle .. '||')
 redis.call('ZADD', KEYS[5], st.idle, agent)
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 2
-";
-
-const TAKE_OVERDUE: &str = r"
--- KEYS queue, calls; ARGV arrived at or before (ms)
-local cutoff = tonumber(ARGV[1])
-local out = {}
-for _, call in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local arrived = tonumber(string.match(redis.call('HGET', KEYS[2], call) or '', '^%d+|%d+|(%d+)|') or '0')
-  if arrived <= cutoff then
-    redis.call('ZREM', KEYS[1], call)
-    redis.call('HDEL', KEYS[2], call)
-    out[#out + 1] = call
-  end
-end
-return out
 ";
 
 const SET_SKILLS: &str = r"
@@ -202,8 +200,9 @@ const TRANSFER: &str = r"
 -- The call leaves its operator (after-call work) and waits at the head of another queue, in
 -- one step: no instance can see it in neither place.
 local st = agent_state(KEYS[1], ARGV[2])
-if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[3] .. '|||' .. ARGV[1])
+local to = change(st, @I(hang_up))
+if not to or st.call ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], to .. '|' .. ARGV[3] .. '|||' .. ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 local seq = next_seq(KEYS[5], ARGV[3])
 local score = (255 - tonumber(ARGV[4])) * 1099511627776 + seq
@@ -215,8 +214,9 @@ return seq
 const WRAP_UP_DONE: &str = r"
 -- KEYS agents, ready; ARGV agent, wrap-up began at (ms), now_ms
 local st = agent_state(KEYS[1], ARGV[1])
-if not st or st.name ~= 'wrapup' or st.at ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], 'ready|' .. ARGV[3] .. '|' .. ARGV[3] .. '||')
+local to = change(st, @I(wrap_up_done))
+if not to or st.at ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], to .. '|' .. ARGV[3] .. '|' .. ARGV[3] .. '||')
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 1
 ";
@@ -224,13 +224,14 @@ return 1
 const CONSULT_COMPLETE: &str = r"
 -- KEYS agents, offers, calls; ARGV call, first agent, consult item, second agent, now_ms
 -- Attended transfer done: the first operator goes to after-call work and the second, who
--- was talking with the consult item, now has the call itself.
+-- was talking with the consult item, now has the call itself (still talking).
 local a = agent_state(KEYS[1], ARGV[2])
 local b = agent_state(KEYS[1], ARGV[4])
-if not a or a.name ~= 'talking' or a.call ~= ARGV[1] then return 0 end
-if not b or b.name ~= 'talking' or b.call ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], 'wrapup|' .. ARGV[5] .. '|||' .. ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[4], 'talking|' .. b.at .. '||' .. b.offer .. '|' .. ARGV[1])
+local to = change(a, @I(hang_up))
+if not to or a.call ~= ARGV[1] then return 0 end
+if not b or b.name ~= @S(talking) or b.call ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], to .. '|' .. ARGV[5] .. '|||' .. ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[4], b.name .. '|' .. b.at .. '||' .. b.offer .. '|' .. ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HDEL', KEYS[2], ARGV[3])
 redis.call('HDEL', KEYS[3], ARGV[3])
@@ -240,13 +241,14 @@ return 1
 const BRIDGE_FAILED: &str = r"
 -- KEYS queue, agents, offers, calls, clock; ARGV call, agent, now_ms
 -- The operator answered but their leg was gone before the caller could be bridged: they
--- did not take the call ('missed') and the caller returns to its old place at the head.
+-- did not take the call (missed) and the caller returns to its old place at the head.
 local st = agent_state(KEYS[2], ARGV[2])
-if not st or st.name ~= 'talking' or st.call ~= ARGV[1] then return 0 end
+local to = change(st, @I(bridge_failed))
+if not to or st.call ~= ARGV[1] then return 0 end
 local info = redis.call('HGET', KEYS[4], ARGV[1])
 if not info then return 0 end
 local prio, seq = string.match(info, '^(%d+)|(%d+)|')
-redis.call('HSET', KEYS[2], ARGV[2], 'missed|' .. ARGV[3] .. '|||')
+redis.call('HSET', KEYS[2], ARGV[2], to .. '|' .. ARGV[3] .. '|||')
 redis.call('HDEL', KEYS[3], ARGV[1])
 local score = (255 - tonumber(prio)) * 1099511627776 + tonumber(seq)
 redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
@@ -314,6 +316,66 @@ if (not cur and ARGV[2] == '') or cur == ARGV[2] then
 end
 return 0
 ";
+
+/// Every operator state and change as the scripts see them, from `core::acd::agent`:
+/// `NEXT[input][from] = to` for each change [`next`] allows. The scripts name states and
+/// inputs only as `@S(key)` / `@I(key)`, replaced here by the core's names, so neither a
+/// state nor a rule is spelled twice.
+fn transitions_lua() -> String {
+    let mut out = String::from("local NEXT = {\n");
+    for input in AgentInput::ALL {
+        out.push_str(&format!("  ['{}'] = {{", input.key()));
+        for from in StateName::ALL {
+            if let Ok(to) = next(from, input) {
+                out.push_str(&format!("['{}'] = '{}', ", from.live_key(), to.live_key()));
+            }
+        }
+        out.push_str("},\n");
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// `text` with `@S(key)` and `@I(key)` replaced by the quoted live state name and input
+/// name. An unknown key is a bug in a script, caught when it is first built (every script
+/// is built by the tests).
+fn expand(text: &str) -> String {
+    let re = regex::Regex::new(r"@([SI])\(([a-z_]+)\)").expect("placeholder pattern");
+    re.replace_all(text, |c: &regex::Captures<'_>| {
+        let key = &c[2];
+        let name = if &c[1] == "S" {
+            StateName::from_key(key).map(StateName::live_key)
+        } else {
+            AgentInput::ALL
+                .into_iter()
+                .find(|i| i.key() == key)
+                .map(AgentInput::key)
+        };
+        format!(
+            "'{}'",
+            name.unwrap_or_else(|| panic!("script names unknown {}", &c[0]))
+        )
+    })
+    .into_owned()
+}
+
+/// A script that reads or changes operator states (and may take the event clock), built
+/// once.
+fn agent_script(body: &str) -> Script {
+    Script::new(&expand(&format!(
+        "{}\n{NEXT_SEQ}\n{PARSE_AGENT}\n{body}",
+        transitions_lua()
+    )))
+}
+
+/// Each script's [`Script`] (its text and SHA), built on first use.
+macro_rules! script {
+    ($body:expr) => {{
+        static SCRIPT: std::sync::LazyLock<Script> =
+            std::sync::LazyLock::new(|| agent_script($body));
+        &*SCRIPT
+    }};
+}
 
 /// The result of [`AcdStore::enqueue`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,14 +446,6 @@ impl AcdStore {
         self.key(&format!("queue:{queue}"))
     }
 
-    fn with_agent_state(body: &str) -> Script {
-        Script::new(&format!("{PARSE_AGENT}\n{body}"))
-    }
-
-    fn with_clock(body: &str) -> Script {
-        Script::new(&format!("{NEXT_SEQ}\n{PARSE_AGENT}\n{body}"))
-    }
-
     /// Puts `call` in `queue` unless `max_waiting` callers wait there already (checked and
     /// applied in one step, so two instances cannot both admit the seventh caller).
     pub async fn enqueue(
@@ -403,7 +457,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<Enqueued, StoreError> {
         let mut c = self.conn.clone();
-        let (kind, position, seq): (i64, u64, u64) = Self::with_clock(ENQUEUE)
+        let (kind, position, seq): (i64, u64, u64) = script!(ENQUEUE)
             .key(self.queue_key(queue))
             .key(self.key("calls"))
             .key(self.key("clock"))
@@ -421,17 +475,16 @@ impl AcdStore {
         })
     }
 
-    /// Takes the head call of `queue` and the longest-idle ready operator with `skill` at
-    /// `min_level` or above (at least 1), and marks the operator offered with that call — all
-    /// or nothing. None: no caller waiting or no such operator ready.
+    /// Takes the head call of `queue` and the longest-idle ready operator who meets `need`
+    /// ([`Need::level`]), and marks the operator offered with that call — all or nothing.
+    /// None: no caller waiting or no such operator ready.
     pub async fn reserve(
         &self,
         queue: &str,
-        skill: &str,
-        min_level: u8,
+        need: Need<'_>,
         now_ms: i64,
     ) -> Result<Option<Reservation>, StoreError> {
-        self.reserve_by(queue, skill, min_level, now_ms, "").await
+        self.reserve_by(queue, need, now_ms, "").await
     }
 
     /// [`AcdStore::reserve`], noting `instance` as the one that rings the phone
@@ -439,13 +492,12 @@ impl AcdStore {
     pub async fn reserve_by(
         &self,
         queue: &str,
-        skill: &str,
-        min_level: u8,
+        need: Need<'_>,
         now_ms: i64,
         instance: &str,
     ) -> Result<Option<Reservation>, StoreError> {
         let mut c = self.conn.clone();
-        let r: Option<(String, String, u64)> = Script::new(RESERVE)
+        let r: Option<(String, String, u64)> = script!(RESERVE)
             .key(self.queue_key(queue))
             .key(self.key("ready"))
             .key(self.key("skills"))
@@ -453,8 +505,8 @@ impl AcdStore {
             .key(self.key("offers"))
             .key(self.key("clock"))
             .key(self.key("offer_by"))
-            .arg(skill)
-            .arg(min_level.max(1))
+            .arg(need.skill)
+            .arg(need.level())
             .arg(now_ms)
             .arg(instance)
             .invoke_async(&mut c)
@@ -472,7 +524,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<Option<u64>, StoreError> {
         let mut c = self.conn.clone();
-        let at: u64 = Self::with_agent_state(RELEASE_MISSED)
+        let at: u64 = script!(RELEASE_MISSED)
             .key(self.queue_key(queue))
             .key(self.key("agents"))
             .key(self.key("offers"))
@@ -490,7 +542,7 @@ impl AcdStore {
     /// The operator answered this offer. False if the offer is no longer current.
     pub async fn answer(&self, r: &Reservation, now_ms: i64) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let n: i64 = Self::with_agent_state(ANSWER)
+        let n: i64 = script!(ANSWER)
             .key(self.key("agents"))
             .arg(&r.call)
             .arg(&r.agent)
@@ -505,7 +557,7 @@ impl AcdStore {
     /// routing until [`AcdStore::agent_ready`].
     pub async fn finish(&self, call: &str, agent: &str, now_ms: i64) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let n: i64 = Self::with_agent_state(FINISH)
+        let n: i64 = script!(FINISH)
             .key(self.key("agents"))
             .key(self.key("offers"))
             .key(self.key("calls"))
@@ -517,34 +569,22 @@ impl AcdStore {
         Ok(n == 1)
     }
 
-    /// Makes the operator routable, idle since `idle_since_ms`. False (and no change) while
-    /// they are ringing or talking.
-    pub async fn agent_ready(&self, agent: &str, idle_since_ms: i64) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
-        let n: i64 = Self::with_agent_state(AGENT_READY)
-            .key(self.key("agents"))
-            .key(self.key("ready"))
-            .arg(agent)
-            .arg(idle_since_ms)
-            .invoke_async(&mut c)
-            .await?;
-        Ok(n == 1)
-    }
-
-    /// Takes the operator out of routing into `state` (`break`, `absent`, `loggedout`, ...;
-    /// letters only). False (and no change) while they are ringing or talking.
-    pub async fn agent_away(
+    /// An operator's own change of state, if [`next`] allows it from their live state
+    /// (an operator Redis does not know is logged out): ready puts them in routing, idle
+    /// from `now_ms`; anything else takes them out. False (and no change) otherwise, e.g.
+    /// while they are ringing or talking.
+    pub async fn agent_command(
         &self,
         agent: &str,
-        state: &str,
+        command: Command,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let n: i64 = Self::with_agent_state(AGENT_AWAY)
+        let n: i64 = script!(AGENT_COMMAND)
             .key(self.key("agents"))
             .key(self.key("ready"))
             .arg(agent)
-            .arg(state)
+            .arg(command.input().key())
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
@@ -554,7 +594,7 @@ impl AcdStore {
     /// The caller hung up before talking to anyone.
     pub async fn abandon(&self, queue: &str, call: &str) -> Result<Abandoned, StoreError> {
         let mut c = self.conn.clone();
-        let n: i64 = Self::with_agent_state(ABANDON)
+        let n: i64 = script!(ABANDON)
             .key(self.queue_key(queue))
             .key(self.key("calls"))
             .key(self.key("offers"))
@@ -568,22 +608,6 @@ impl AcdStore {
             2 => Abandoned::WasRinging,
             _ => Abandoned::NotFound,
         })
-    }
-
-    /// Removes and returns, in queue order, the callers who arrived at or before
-    /// `arrived_by_ms`: they have waited the maximum and overflow.
-    pub async fn take_overdue(
-        &self,
-        queue: &str,
-        arrived_by_ms: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut c = self.conn.clone();
-        Ok(Script::new(TAKE_OVERDUE)
-            .key(self.queue_key(queue))
-            .key(self.key("calls"))
-            .arg(arrived_by_ms)
-            .invoke_async(&mut c)
-            .await?)
     }
 
     /// Replaces the operator's skills.
@@ -619,9 +643,13 @@ impl AcdStore {
             .await?)
     }
 
-    /// The operator's state name (`ready`, `offered`, `talking`, `missed`, ...), if known.
+    /// The operator's live state name (`ready`, `offered`, `talking`, `missed`, ...), if
+    /// known.
     pub async fn agent_state(&self, agent: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.agent_info(agent).await?.map(|i| i.state))
+        Ok(self
+            .agent_info(agent)
+            .await?
+            .map(|i| i.state.live_key().to_string()))
     }
 
     /// Blind transfer: the call leaves `agent` (who goes to after-call work) and waits in
@@ -635,7 +663,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let seq: i64 = Self::with_clock(TRANSFER)
+        let seq: i64 = script!(TRANSFER)
             .key(self.key("agents"))
             .key(self.key("offers"))
             .key(self.key("calls"))
@@ -660,7 +688,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let n: i64 = Self::with_agent_state(WRAP_UP_DONE)
+        let n: i64 = script!(WRAP_UP_DONE)
             .key(self.key("agents"))
             .key(self.key("ready"))
             .arg(agent)
@@ -681,7 +709,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let at: i64 = Self::with_agent_state(BRIDGE_FAILED)
+        let at: i64 = script!(BRIDGE_FAILED)
             .key(self.queue_key(queue))
             .key(self.key("agents"))
             .key(self.key("offers"))
@@ -706,7 +734,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let n: i64 = Self::with_agent_state(CONSULT_COMPLETE)
+        let n: i64 = script!(CONSULT_COMPLETE)
             .key(self.key("agents"))
             .key(self.key("offers"))
             .key(self.key("calls"))
@@ -852,7 +880,7 @@ impl AcdStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let n: i64 = Self::with_clock(RESTORE_CALL)
+        let n: i64 = script!(RESTORE_CALL)
             .key(self.queue_key(&info.queue))
             .key(self.key("calls"))
             .key(self.key("clock"))
@@ -1122,14 +1150,15 @@ impl AcdStore {
 
 /// An operator's entry in `acd:agents`: `state|at_ms|idle_ms|offer|call`.
 pub fn agent_value(
-    state: &str,
+    state: StateName,
     at_ms: i64,
     idle_ms: Option<i64>,
     offer: Option<u64>,
     call: Option<&str>,
 ) -> String {
     format!(
-        "{state}|{at_ms}|{}|{}|{}",
+        "{}|{at_ms}|{}|{}|{}",
+        state.live_key(),
         idle_ms.map(|v| v.to_string()).unwrap_or_default(),
         offer.map(|v| v.to_string()).unwrap_or_default(),
         call.unwrap_or_default()
@@ -1160,8 +1189,7 @@ impl CallInfo {
 /// An operator's entry in `acd:agents`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentInfo {
-    /// `ready`, `offered`, `talking`, `wrapup`, `missed`, `break`, `absent`, `loggedout`.
-    pub state: String,
+    pub state: StateName,
     pub at_ms: i64,
     pub idle_ms: Option<i64>,
     pub offer: Option<u64>,
@@ -1171,7 +1199,7 @@ pub struct AgentInfo {
 impl AgentInfo {
     fn parse(s: &str) -> Option<Self> {
         let mut it = s.splitn(5, '|');
-        let state = it.next()?.to_string();
+        let state = StateName::from_live_key(it.next()?)?;
         let at_ms = it.next()?.parse().unwrap_or(0);
         let idle_ms = it.next().and_then(|v| v.parse().ok());
         let offer = it.next().and_then(|v| v.parse().ok());
@@ -1183,5 +1211,60 @@ impl AgentInfo {
             offer,
             call,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AGENT_SCRIPTS: [&str; 12] = [
+        ENQUEUE,
+        RESERVE,
+        RELEASE_MISSED,
+        ANSWER,
+        FINISH,
+        AGENT_COMMAND,
+        ABANDON,
+        TRANSFER,
+        WRAP_UP_DONE,
+        CONSULT_COMPLETE,
+        BRIDGE_FAILED,
+        RESTORE_CALL,
+    ];
+
+    #[test]
+    fn scripts_spell_no_state_and_name_only_known_ones() {
+        for body in AGENT_SCRIPTS.iter().chain([&PARSE_AGENT]) {
+            for s in StateName::ALL {
+                for quoted in [format!("'{}'", s.live_key()), format!("'{}'", s.key())] {
+                    assert!(!body.contains(&quoted), "{quoted} spelled in a script");
+                }
+            }
+            // Builds every placeholder (an unknown one panics).
+            let text = expand(&format!("{PARSE_AGENT}\n{body}"));
+            assert!(!text.contains('@'), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_scripts_table_is_the_cores() {
+        let table = transitions_lua();
+        for input in AgentInput::ALL {
+            for from in StateName::ALL {
+                let entry = format!("['{}'] = ", from.live_key());
+                let line = table
+                    .lines()
+                    .find(|l| l.starts_with(&format!("  ['{}']", input.key())))
+                    .expect("a line per input");
+                match next(from, input) {
+                    Ok(to) => assert!(
+                        line.contains(&format!("{entry}'{}'", to.live_key())),
+                        "{line}"
+                    ),
+                    Err(_) => assert!(!line.contains(&entry), "{line}"),
+                }
+            }
+        }
     }
 }

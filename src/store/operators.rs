@@ -8,7 +8,6 @@ use deadpool_postgres::Pool;
 
 use super::journal::{Journal, Write, Writer};
 use super::StoreError;
-use crate::core::acd::agent::StateName;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
@@ -26,35 +25,6 @@ pub struct Period {
     pub reason: String,
     pub since: DateTime<Utc>,
     pub until: Option<DateTime<Utc>>,
-}
-
-/// The key a state is stored under in `operator_states.state`.
-pub fn state_key(s: StateName) -> &'static str {
-    match s {
-        StateName::LoggedOut => "logged_out",
-        StateName::Ready => "ready",
-        StateName::Offered => "offered",
-        StateName::Talking => "talking",
-        StateName::WrapUp => "wrap_up",
-        StateName::Break => "break",
-        StateName::Absent => "absent",
-        StateName::Missed => "missed",
-    }
-}
-
-/// The inverse of [`state_key`].
-pub fn parse_state_key(key: &str) -> Option<StateName> {
-    Some(match key {
-        "logged_out" => StateName::LoggedOut,
-        "ready" => StateName::Ready,
-        "offered" => StateName::Offered,
-        "talking" => StateName::Talking,
-        "wrap_up" => StateName::WrapUp,
-        "break" => StateName::Break,
-        "absent" => StateName::Absent,
-        "missed" => StateName::Missed,
-        _ => return None,
-    })
 }
 
 const COLUMNS: &str = "id, login, name, endpoint, created_at";

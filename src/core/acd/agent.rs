@@ -1,51 +1,115 @@
-//! One operator's state machine: logged out, ready, offered (ringing), talking, after-call work,
-//! break (with a reason), absent, and "not ready (missed)" after an unanswered offer. It owns
-//! the legal transitions, the after-call-work deadline and the time spent in each state (the
-//! KPIs); it does not know about queues or Redis — the I/O shell carries out its actions.
+//! One operator's states and the one table of changes between them: logged out, ready,
+//! offered (ringing), talking, after-call work, break, absent, and "not ready (missed)" after
+//! an unanswered offer. Everything that changes an operator's state checks it here: the CLI
+//! against the stored state, the ACD's commands against the live state, and the Redis scripts
+//! through tables generated from [`StateName`] and [`next`] (`store::acd`), so the atomic
+//! part in Redis cannot allow what this forbids. No clock, no I/O.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, TimeDelta, Utc};
-
-use super::CallId;
-
 /// What an operator is doing, as the supervisor's wallboard shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentState {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StateName {
     LoggedOut,
     Ready,
     /// The call rings on the operator's phone.
-    Offered {
-        call: CallId,
-    },
-    Talking {
-        call: CallId,
-    },
-    /// After-call work: ends by itself at `until` unless the operator ends it first.
-    WrapUp {
-        until: DateTime<Utc>,
-    },
-    Break {
-        reason: String,
-    },
+    Offered,
+    Talking,
+    /// After-call work: ends by itself after the configured time unless the operator ends it.
+    WrapUp,
+    Break,
     Absent,
     /// Did not answer an offer within the ring timeout; stays out of routing until they say so,
     /// because an operator who walked away would otherwise be offered every next call.
     Missed,
 }
 
-/// The state's name without its data, for errors, logs and KPIs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum StateName {
-    LoggedOut,
-    Ready,
-    Offered,
-    Talking,
-    WrapUp,
-    Break,
-    Absent,
-    Missed,
+impl StateName {
+    pub const ALL: [StateName; 8] = [
+        StateName::LoggedOut,
+        StateName::Ready,
+        StateName::Offered,
+        StateName::Talking,
+        StateName::WrapUp,
+        StateName::Break,
+        StateName::Absent,
+        StateName::Missed,
+    ];
+
+    /// The name in `operator_states.state` and in the API.
+    pub fn key(self) -> &'static str {
+        match self {
+            StateName::LoggedOut => "logged_out",
+            StateName::Ready => "ready",
+            StateName::Offered => "offered",
+            StateName::Talking => "talking",
+            StateName::WrapUp => "wrap_up",
+            StateName::Break => "break",
+            StateName::Absent => "absent",
+            StateName::Missed => "missed",
+        }
+    }
+
+    /// The name in Redis's live state: letters only, because the live value is
+    /// `name|at|idle|offer|call` and the scripts read the name with Lua's `%a+`; kept as
+    /// it was so a live state written before an upgrade still reads.
+    pub fn live_key(self) -> &'static str {
+        match self {
+            StateName::LoggedOut => "loggedout",
+            StateName::WrapUp => "wrapup",
+            other => other.key(),
+        }
+    }
+
+    /// The inverse of [`StateName::key`].
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    /// The inverse of [`StateName::live_key`].
+    pub fn from_live_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.live_key() == key)
+    }
+
+    /// Ringing or talking: only routing moves the operator on, never a command, or an
+    /// operator could be given a second call.
+    pub fn on_call(self) -> bool {
+        matches!(self, StateName::Offered | StateName::Talking)
+    }
+
+    /// Counted as staffing a queue for a caller's estimated wait: at work, whether free now
+    /// or busy with a call (a break or an absence is not coming back soon).
+    pub fn staffed(self) -> bool {
+        !matches!(
+            self,
+            StateName::LoggedOut | StateName::Absent | StateName::Break
+        )
+    }
+}
+
+/// From when a restored live state counts (see [`StateName::restored`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// From the start of the logged period.
+    Logged,
+    /// From the moment it is restored.
+    Now,
+}
+
+impl StateName {
+    /// The live state to put back for an operator whose last logged state is this one,
+    /// when Redis lost the live state and no leg of theirs is up on the switch: an offer,
+    /// a talk or after-call work was cut short by the loss, so they are ready from now;
+    /// logged out is no live state at all.
+    pub fn restored(self) -> Option<(StateName, Since)> {
+        match self {
+            StateName::LoggedOut => None,
+            StateName::Offered | StateName::Talking | StateName::WrapUp => {
+                Some((StateName::Ready, Since::Now))
+            }
+            s => Some((s, Since::Logged)),
+        }
+    }
 }
 
 impl fmt::Display for StateName {
@@ -63,78 +127,138 @@ impl fmt::Display for StateName {
     }
 }
 
-impl AgentState {
-    pub fn name(&self) -> StateName {
-        match self {
-            AgentState::LoggedOut => StateName::LoggedOut,
-            AgentState::Ready => StateName::Ready,
-            AgentState::Offered { .. } => StateName::Offered,
-            AgentState::Talking { .. } => StateName::Talking,
-            AgentState::WrapUp { .. } => StateName::WrapUp,
-            AgentState::Break { .. } => StateName::Break,
-            AgentState::Absent => StateName::Absent,
-            AgentState::Missed => StateName::Missed,
-        }
-    }
-}
-
-/// What happened to the operator (from their phone, the switch or the supervisor).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What happens to an operator: their own commands (phone, API, CLI) and routing's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AgentInput {
+    /// Start work; also "back to work" for one who is logged in but away.
     LogIn,
     LogOut,
-    /// The operator asks for calls (also ends after-call work, a break, absence or "missed").
+    /// The operator asks for calls (ends after-call work, a break, absence or "missed").
     GoReady,
-    TakeBreak {
-        reason: String,
-    },
+    /// A break (the reason is the caller's to keep; it does not change the rules).
+    TakeBreak,
     GoAbsent,
-    /// Routing reserved `call` for this operator; their phone starts ringing.
-    Offer {
-        call: CallId,
-    },
+    /// Routing reserved a call for this operator; their phone starts ringing.
+    Offer,
     Answer,
     /// The ring timeout passed without an answer.
     RingTimeout,
     /// The caller hung up while the operator's phone rang: no fault of the operator's.
     CallerGone,
-    /// The call ended while talking.
+    /// The talk ended (hang-up or the call moved on by a transfer): after-call work.
     HangUp,
+    /// The after-call work's time is up.
+    WrapUpDone,
+    /// The operator answered but their leg was gone before the bridge: as if they missed it.
+    BridgeFailed,
 }
 
 impl AgentInput {
-    /// The state this input leads to, named for errors.
-    fn target(&self, wrap_up: TimeDelta) -> StateName {
+    pub const ALL: [AgentInput; 12] = [
+        AgentInput::LogIn,
+        AgentInput::LogOut,
+        AgentInput::GoReady,
+        AgentInput::TakeBreak,
+        AgentInput::GoAbsent,
+        AgentInput::Offer,
+        AgentInput::Answer,
+        AgentInput::RingTimeout,
+        AgentInput::CallerGone,
+        AgentInput::HangUp,
+        AgentInput::WrapUpDone,
+        AgentInput::BridgeFailed,
+    ];
+
+    /// Its name in the scripts' transition table.
+    pub fn key(self) -> &'static str {
         match self {
-            AgentInput::LogIn | AgentInput::GoReady | AgentInput::CallerGone => StateName::Ready,
+            AgentInput::LogIn => "log_in",
+            AgentInput::LogOut => "log_out",
+            AgentInput::GoReady => "go_ready",
+            AgentInput::TakeBreak => "take_break",
+            AgentInput::GoAbsent => "go_absent",
+            AgentInput::Offer => "offer",
+            AgentInput::Answer => "answer",
+            AgentInput::RingTimeout => "ring_timeout",
+            AgentInput::CallerGone => "caller_gone",
+            AgentInput::HangUp => "hang_up",
+            AgentInput::WrapUpDone => "wrap_up_done",
+            AgentInput::BridgeFailed => "bridge_failed",
+        }
+    }
+
+    /// The state this input leads to when it is allowed.
+    pub fn target(self) -> StateName {
+        match self {
+            AgentInput::LogIn
+            | AgentInput::GoReady
+            | AgentInput::CallerGone
+            | AgentInput::WrapUpDone => StateName::Ready,
             AgentInput::LogOut => StateName::LoggedOut,
-            AgentInput::TakeBreak { .. } => StateName::Break,
+            AgentInput::TakeBreak => StateName::Break,
             AgentInput::GoAbsent => StateName::Absent,
-            AgentInput::Offer { .. } => StateName::Offered,
+            AgentInput::Offer => StateName::Offered,
             AgentInput::Answer => StateName::Talking,
-            AgentInput::RingTimeout => StateName::Missed,
-            AgentInput::HangUp if wrap_up > TimeDelta::zero() => StateName::WrapUp,
-            AgentInput::HangUp => StateName::Ready,
+            AgentInput::RingTimeout | AgentInput::BridgeFailed => StateName::Missed,
+            AgentInput::HangUp => StateName::WrapUp,
         }
     }
 }
 
-/// What the I/O shell must do after a transition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentAction {
-    /// Every change, with its time, for the operator's day log.
-    Logged {
-        at: DateTime<Utc>,
-        from: StateName,
-        to: StateName,
-    },
-    /// Make the operator routable; `idle_since` orders the longest-idle choice.
-    Available { idle_since: DateTime<Utc> },
-    /// Take the operator out of routing.
-    Unavailable,
-    /// The unanswered call goes back to the head of its queue.
-    ReturnCall { call: CallId },
+/// An operator's own change of state (phone, API, CLI), as opposed to routing's events:
+/// the only inputs a person may give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    LogIn,
+    LogOut,
+    GoReady,
+    TakeBreak,
+    GoAbsent,
 }
+
+impl Command {
+    pub const ALL: [Command; 5] = [
+        Command::LogIn,
+        Command::LogOut,
+        Command::GoReady,
+        Command::TakeBreak,
+        Command::GoAbsent,
+    ];
+
+    /// What a person types or sends for it (`contactd operators state`, the API).
+    pub fn word(self) -> &'static str {
+        match self {
+            Command::LogIn => "login",
+            Command::LogOut => "logout",
+            Command::GoReady => "ready",
+            Command::TakeBreak => "break",
+            Command::GoAbsent => "absent",
+        }
+    }
+
+    /// The inverse of [`Command::word`]; the API also takes the states' own names for
+    /// logging in and out.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "logged_in" => Some(Command::LogIn),
+            "logged_out" => Some(Command::LogOut),
+            _ => Self::ALL.into_iter().find(|c| c.word() == word),
+        }
+    }
+
+    pub fn input(self) -> AgentInput {
+        match self {
+            Command::LogIn => AgentInput::LogIn,
+            Command::LogOut => AgentInput::LogOut,
+            Command::GoReady => AgentInput::GoReady,
+            Command::TakeBreak => AgentInput::TakeBreak,
+            Command::GoAbsent => AgentInput::GoAbsent,
+        }
+    }
+}
+
+/// The reason a break is given when none is named (the phone's feature code has none).
+pub const DEFAULT_BREAK_REASON: &str = "break";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AgentError {
@@ -142,340 +266,148 @@ pub enum AgentError {
     Illegal { from: StateName, to: StateName },
 }
 
-/// Time spent per state since login, for the KPIs (occupancy, ACW share, breaks by reason).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AgentTimes {
-    pub ready: TimeDelta,
-    pub offered: TimeDelta,
-    pub talking: TimeDelta,
-    pub wrap_up: TimeDelta,
-    pub breaks: BTreeMap<String, TimeDelta>,
-    pub absent: TimeDelta,
-    pub missed: TimeDelta,
-    /// Offers that rang out, a KPI of its own.
-    pub missed_offers: u32,
-}
-
-impl AgentTimes {
-    fn add(&mut self, state: &AgentState, d: TimeDelta) {
-        match state {
-            AgentState::LoggedOut => {}
-            AgentState::Ready => self.ready += d,
-            AgentState::Offered { .. } => self.offered += d,
-            AgentState::Talking { .. } => self.talking += d,
-            AgentState::WrapUp { .. } => self.wrap_up += d,
-            AgentState::Break { reason } => {
-                *self.breaks.entry(reason.clone()).or_default() += d;
-            }
-            AgentState::Absent => self.absent += d,
-            AgentState::Missed => self.missed += d,
-        }
+/// The one table of operator state changes: the state `input` leads to from `from`, or why
+/// not. A break may be taken again with another reason; repeating any other change is
+/// refused, so a command that changed nothing says so.
+pub fn next(from: StateName, input: AgentInput) -> Result<StateName, AgentError> {
+    use AgentInput as I;
+    use StateName as S;
+    let to = input.target();
+    let away = matches!(from, S::WrapUp | S::Break | S::Absent | S::Missed);
+    let ok = match input {
+        I::LogIn => from == S::LoggedOut || away,
+        I::GoReady => away,
+        I::LogOut => from == S::Ready || away,
+        I::TakeBreak => from == S::Ready || away,
+        I::GoAbsent => from == S::Ready || (away && from != S::Absent),
+        I::Offer => from == S::Ready,
+        I::Answer | I::RingTimeout | I::CallerGone => from == S::Offered,
+        I::HangUp | I::BridgeFailed => from == S::Talking,
+        I::WrapUpDone => from == S::WrapUp,
+    };
+    if ok {
+        Ok(to)
+    } else {
+        Err(AgentError::Illegal { from, to })
     }
-}
-
-pub struct Agent {
-    state: AgentState,
-    /// When the current state began.
-    since: DateTime<Utc>,
-    /// Since when the operator has had no call: kept across a ring that the caller abandoned,
-    /// so an operator does not lose their place in the longest-idle order for it.
-    idle_since: DateTime<Utc>,
-    wrap_up: TimeDelta,
-    times: AgentTimes,
-}
-
-impl Agent {
-    /// A logged-out operator; `wrap_up` is the configured after-call work (zero: none).
-    pub fn new(now: DateTime<Utc>, wrap_up: TimeDelta) -> Self {
-        Self {
-            state: AgentState::LoggedOut,
-            since: now,
-            idle_since: now,
-            wrap_up,
-            times: AgentTimes::default(),
-        }
-    }
-
-    pub fn state(&self) -> &AgentState {
-        &self.state
-    }
-
-    /// Accumulated times, including the state the operator is in now.
-    pub fn times(&self, now: DateTime<Utc>) -> AgentTimes {
-        let mut t = self.times.clone();
-        t.add(&self.state, elapsed(self.since, now));
-        t
-    }
-
-    /// The after-call-work deadline, if any; the shell calls [`Agent::handle_timeout`] then.
-    pub fn poll_timeout(&self) -> Option<DateTime<Utc>> {
-        match self.state {
-            AgentState::WrapUp { until } => Some(until),
-            _ => None,
-        }
-    }
-
-    /// Ends after-call work whose deadline has passed; nothing otherwise.
-    pub fn handle_timeout(&mut self, now: DateTime<Utc>) -> Vec<AgentAction> {
-        match self.state {
-            AgentState::WrapUp { until } if now >= until => self.become_ready(now),
-            _ => Vec::new(),
-        }
-    }
-
-    pub fn handle(
-        &mut self,
-        now: DateTime<Utc>,
-        input: AgentInput,
-    ) -> Result<Vec<AgentAction>, AgentError> {
-        use AgentState as S;
-        let illegal = AgentError::Illegal {
-            from: self.state.name(),
-            to: input.target(self.wrap_up),
-        };
-        let actions = match (&self.state, input) {
-            (S::LoggedOut, AgentInput::LogIn) => self.become_ready(now),
-            (
-                S::Ready | S::WrapUp { .. } | S::Break { .. } | S::Absent | S::Missed,
-                AgentInput::LogOut,
-            ) => self.leave_routing(now, S::LoggedOut),
-            (S::WrapUp { .. } | S::Break { .. } | S::Absent | S::Missed, AgentInput::GoReady) => {
-                self.become_ready(now)
-            }
-            (
-                S::Ready | S::WrapUp { .. } | S::Absent | S::Missed,
-                AgentInput::TakeBreak { reason },
-            ) => self.leave_routing(now, S::Break { reason }),
-            (S::Ready | S::WrapUp { .. } | S::Break { .. } | S::Missed, AgentInput::GoAbsent) => {
-                self.leave_routing(now, S::Absent)
-            }
-            // Routing already took the operator out of the available set atomically.
-            (S::Ready, AgentInput::Offer { call }) => self.go(now, S::Offered { call }),
-            (S::Offered { call }, AgentInput::Answer) => {
-                let call = call.clone();
-                self.go(now, S::Talking { call })
-            }
-            (S::Offered { call }, AgentInput::RingTimeout) => {
-                let call = call.clone();
-                self.times.missed_offers += 1;
-                let mut a = self.go(now, S::Missed);
-                a.push(AgentAction::ReturnCall { call });
-                a
-            }
-            (S::Offered { .. }, AgentInput::CallerGone) => {
-                let mut a = self.go(now, S::Ready);
-                a.push(AgentAction::Available {
-                    idle_since: self.idle_since,
-                });
-                a
-            }
-            (S::Talking { .. }, AgentInput::HangUp) if self.wrap_up > TimeDelta::zero() => {
-                let until = now + self.wrap_up;
-                self.idle_since = now;
-                self.go(now, S::WrapUp { until })
-            }
-            (S::Talking { .. }, AgentInput::HangUp) => self.become_ready(now),
-            _ => return Err(illegal),
-        };
-        Ok(actions)
-    }
-
-    fn go(&mut self, now: DateTime<Utc>, to: AgentState) -> Vec<AgentAction> {
-        self.times.add(&self.state, elapsed(self.since, now));
-        let from = self.state.name();
-        self.state = to;
-        self.since = now;
-        vec![AgentAction::Logged {
-            at: now,
-            from,
-            to: self.state.name(),
-        }]
-    }
-
-    /// Idle time counts from the moment the operator could take a call.
-    fn become_ready(&mut self, now: DateTime<Utc>) -> Vec<AgentAction> {
-        self.idle_since = now;
-        let mut a = self.go(now, AgentState::Ready);
-        a.push(AgentAction::Available { idle_since: now });
-        a
-    }
-
-    fn leave_routing(&mut self, now: DateTime<Utc>, to: AgentState) -> Vec<AgentAction> {
-        let was_ready = self.state == AgentState::Ready;
-        let mut a = self.go(now, to);
-        if was_ready {
-            a.push(AgentAction::Unavailable);
-        }
-        a
-    }
-}
-
-/// A clock step backwards (NTP) must not subtract time from the KPIs.
-fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
-    (to - from).max(TimeDelta::zero())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use AgentInput as I;
+    use StateName as S;
 
-    fn t(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
-    }
-
-    fn s(secs: i64) -> TimeDelta {
-        TimeDelta::seconds(secs)
-    }
-
-    fn ready_agent(wrap_up: i64) -> Agent {
-        let mut a = Agent::new(t(0), s(wrap_up));
-        a.handle(t(0), AgentInput::LogIn).unwrap();
-        a
-    }
-
-    fn offer(call: &str) -> AgentInput {
-        AgentInput::Offer { call: call.into() }
+    fn walk(inputs: &[AgentInput]) -> Result<StateName, AgentError> {
+        inputs.iter().try_fold(S::LoggedOut, |s, i| next(s, *i))
     }
 
     #[test]
-    fn login_makes_the_operator_available_and_logs_the_change() {
-        let mut a = Agent::new(t(0), s(30));
-        let out = a.handle(t(5), AgentInput::LogIn).unwrap();
+    fn a_full_call_with_after_call_work() {
         assert_eq!(
-            out,
-            vec![
-                AgentAction::Logged {
-                    at: t(5),
-                    from: StateName::LoggedOut,
-                    to: StateName::Ready
-                },
-                AgentAction::Available { idle_since: t(5) }
-            ]
+            walk(&[I::LogIn, I::Offer, I::Answer, I::HangUp]),
+            Ok(S::WrapUp)
+        );
+        assert_eq!(
+            walk(&[I::LogIn, I::Offer, I::Answer, I::HangUp, I::WrapUpDone]),
+            Ok(S::Ready)
+        );
+        // The operator may end after-call work early.
+        assert_eq!(
+            walk(&[I::LogIn, I::Offer, I::Answer, I::HangUp, I::GoReady]),
+            Ok(S::Ready)
         );
     }
 
     #[test]
-    fn a_full_call_with_after_call_work_that_ends_by_itself() {
-        let mut a = ready_agent(30);
-        a.handle(t(10), offer("c1")).unwrap();
-        a.handle(t(14), AgentInput::Answer).unwrap();
-        assert_eq!(a.state(), &AgentState::Talking { call: "c1".into() });
-        let out = a.handle(t(134), AgentInput::HangUp).unwrap();
-        assert_eq!(out.len(), 1, "no availability during after-call work");
-        assert_eq!(a.poll_timeout(), Some(t(164)));
-        assert!(a.handle_timeout(t(163)).is_empty(), "not yet");
-        let out = a.handle_timeout(t(164));
-        assert!(out.contains(&AgentAction::Available { idle_since: t(164) }));
-        assert_eq!(a.poll_timeout(), None);
-        let times = a.times(t(200));
-        assert_eq!(times.ready, s(10 + 36));
-        assert_eq!(times.offered, s(4));
-        assert_eq!(times.talking, s(120));
-        assert_eq!(times.wrap_up, s(30));
-    }
-
-    #[test]
-    fn operator_may_end_after_call_work_early() {
-        let mut a = ready_agent(60);
-        a.handle(t(1), offer("c1")).unwrap();
-        a.handle(t(2), AgentInput::Answer).unwrap();
-        a.handle(t(3), AgentInput::HangUp).unwrap();
-        let out = a.handle(t(13), AgentInput::GoReady).unwrap();
-        assert!(out.contains(&AgentAction::Available { idle_since: t(13) }));
-        assert!(a.handle_timeout(t(63)).is_empty(), "stale deadline ignored");
-        assert_eq!(a.times(t(13)).wrap_up, s(10));
-    }
-
-    #[test]
-    fn without_after_call_work_hangup_returns_straight_to_ready() {
-        let mut a = ready_agent(0);
-        a.handle(t(1), offer("c1")).unwrap();
-        a.handle(t(2), AgentInput::Answer).unwrap();
-        let out = a.handle(t(9), AgentInput::HangUp).unwrap();
-        assert_eq!(a.state(), &AgentState::Ready);
-        assert!(out.contains(&AgentAction::Available { idle_since: t(9) }));
-    }
-
-    #[test]
-    fn ring_timeout_marks_missed_and_returns_the_call() {
-        let mut a = ready_agent(30);
-        a.handle(t(1), offer("c9")).unwrap();
-        let out = a.handle(t(21), AgentInput::RingTimeout).unwrap();
-        assert_eq!(a.state(), &AgentState::Missed);
-        assert!(out.contains(&AgentAction::ReturnCall { call: "c9".into() }));
-        assert!(!out
-            .iter()
-            .any(|x| matches!(x, AgentAction::Available { .. })));
-        assert_eq!(a.times(t(21)).missed_offers, 1);
-        a.handle(t(40), AgentInput::GoReady).unwrap();
-        assert_eq!(a.times(t(40)).missed, s(19));
-    }
-
-    #[test]
-    fn caller_gone_while_ringing_keeps_the_operators_place() {
-        let mut a = ready_agent(30);
-        a.handle(t(50), offer("c1")).unwrap();
-        let out = a.handle(t(55), AgentInput::CallerGone).unwrap();
-        assert!(out.contains(&AgentAction::Available { idle_since: t(0) }));
-    }
-
-    #[test]
-    fn breaks_accumulate_by_reason_and_absence_separately() {
-        let mut a = ready_agent(0);
-        let lunch = || AgentInput::TakeBreak {
-            reason: "lunch".into(),
-        };
-        let out = a.handle(t(100), lunch()).unwrap();
-        assert!(out.contains(&AgentAction::Unavailable));
-        a.handle(t(1900), AgentInput::GoReady).unwrap();
-        a.handle(
-            t(2000),
-            AgentInput::TakeBreak {
-                reason: "coffee".into(),
-            },
-        )
-        .unwrap();
-        a.handle(t(2300), AgentInput::GoAbsent).unwrap();
-        a.handle(t(2400), AgentInput::GoReady).unwrap();
-        a.handle(t(2500), lunch()).unwrap();
-        let times = a.times(t(2600));
-        assert_eq!(times.breaks["lunch"], s(1800 + 100));
-        assert_eq!(times.breaks["coffee"], s(300));
-        assert_eq!(times.absent, s(100));
-        assert_eq!(times.ready, s(100 + 100 + 100));
-    }
-
-    #[test]
-    fn illegal_transitions_name_from_and_to() {
-        let mut a = ready_agent(30);
-        let err = a.handle(t(1), AgentInput::Answer).unwrap_err();
+    fn ring_timeout_and_failed_bridge_leave_the_operator_missed_until_they_say_so() {
+        assert_eq!(walk(&[I::LogIn, I::Offer, I::RingTimeout]), Ok(S::Missed));
         assert_eq!(
-            err,
-            AgentError::Illegal {
-                from: StateName::Ready,
-                to: StateName::Talking
+            walk(&[I::LogIn, I::Offer, I::Answer, I::BridgeFailed]),
+            Ok(S::Missed)
+        );
+        assert!(next(S::Missed, I::Offer).is_err(), "missed is not routable");
+        assert_eq!(next(S::Missed, I::GoReady), Ok(S::Ready));
+        // A caller who hung up while it rang is not the operator's fault.
+        assert_eq!(walk(&[I::LogIn, I::Offer, I::CallerGone]), Ok(S::Ready));
+    }
+
+    #[test]
+    fn no_command_moves_an_operator_on_a_call() {
+        for from in [S::Offered, S::Talking] {
+            assert!(from.on_call());
+            for input in Command::ALL.map(Command::input) {
+                let err = next(from, input).unwrap_err();
+                assert_eq!(
+                    err,
+                    AgentError::Illegal {
+                        from,
+                        to: input.target()
+                    }
+                );
             }
+        }
+        assert_eq!(
+            next(S::Talking, I::TakeBreak).unwrap_err().to_string(),
+            "operator cannot go from talking to break"
         );
-        assert_eq!(err.to_string(), "operator cannot go from ready to talking");
-        a.handle(t(2), offer("c1")).unwrap();
-        // Neither a second offer nor logging out while the phone rings.
-        assert!(a.handle(t(3), offer("c2")).is_err());
-        assert!(a.handle(t(3), AgentInput::LogOut).is_err());
-        a.handle(t(4), AgentInput::Answer).unwrap();
-        let err = a
-            .handle(t(5), AgentInput::TakeBreak { reason: "x".into() })
-            .unwrap_err();
-        assert_eq!(err.to_string(), "operator cannot go from talking to break");
-        assert_eq!(a.state(), &AgentState::Talking { call: "c1".into() });
+        // Nor is an operator offered a second call.
+        assert!(next(S::Offered, I::Offer).is_err());
     }
 
     #[test]
-    fn logged_out_time_is_not_counted_and_backward_clock_adds_nothing() {
-        let mut a = ready_agent(0);
-        a.handle(t(60), AgentInput::LogOut).unwrap();
-        a.handle(t(1000), AgentInput::LogIn).unwrap();
-        assert_eq!(a.times(t(1010)).ready, s(70));
-        assert_eq!(a.times(t(900)).ready, s(60), "clock stepped back");
+    fn commands_as_the_cli_and_the_phone_give_them() {
+        assert_eq!(
+            next(S::Ready, I::GoReady).unwrap_err().to_string(),
+            "operator cannot go from ready to ready"
+        );
+        assert_eq!(
+            next(S::LoggedOut, I::GoReady).unwrap_err().to_string(),
+            "operator cannot go from logged out to ready"
+        );
+        assert!(next(S::LoggedOut, I::TakeBreak).is_err());
+        assert!(next(S::LoggedOut, I::LogOut).is_err());
+        assert!(next(S::Absent, I::GoAbsent).is_err());
+        // Another reason for a break, and logging in again from a break, are fine.
+        assert_eq!(next(S::Break, I::TakeBreak), Ok(S::Break));
+        assert_eq!(next(S::Break, I::LogIn), Ok(S::Ready));
+        assert_eq!(next(S::WrapUp, I::LogOut), Ok(S::LoggedOut));
+    }
+
+    #[test]
+    fn names_round_trip_and_live_names_are_letters_only() {
+        for s in StateName::ALL {
+            assert_eq!(StateName::from_key(s.key()), Some(s));
+            assert_eq!(StateName::from_live_key(s.live_key()), Some(s));
+            assert!(s.live_key().bytes().all(|b| b.is_ascii_lowercase()), "{s}");
+        }
+        assert_eq!(StateName::from_key("wrapup"), None);
+        assert_eq!(
+            AgentInput::ALL
+                .iter()
+                .map(|i| i.key())
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            AgentInput::ALL.len()
+        );
+    }
+
+    #[test]
+    fn a_lost_live_state_is_restored_from_the_logged_one() {
+        assert_eq!(S::LoggedOut.restored(), None);
+        assert_eq!(S::Break.restored(), Some((S::Break, Since::Logged)));
+        assert_eq!(S::Missed.restored(), Some((S::Missed, Since::Logged)));
+        for cut_short in [S::Offered, S::Talking, S::WrapUp] {
+            assert_eq!(cut_short.restored(), Some((S::Ready, Since::Now)));
+        }
+    }
+
+    #[test]
+    fn staffing_counts_operators_at_work() {
+        let staffed: Vec<_> = StateName::ALL.into_iter().filter(|s| s.staffed()).collect();
+        assert_eq!(
+            staffed,
+            [S::Ready, S::Offered, S::Talking, S::WrapUp, S::Missed]
+        );
     }
 }

@@ -1,12 +1,11 @@
-//! Operator routing (ACD), pure: operator states with their times ([`agent`]), one queue's
-//! order and limits ([`queue`]), and the choice of operator for a call ([`routing`]).
-//! No I/O and no clock reads: every input carries `now`; the shared live state (the queue and
-//! operator availability every contactd instance sees) lives in `store::acd`.
+//! Operator routing (ACD), pure: the operator states and the one table of changes between
+//! them ([`agent`]), who qualifies for a queue's calls ([`routing`]), a queue's overflow,
+//! call kinds and estimated wait ([`queue`]), and the names and phones operators are given
+//! ([`names`]). No I/O and no clock reads; the shared live state (the queue and operator
+//! availability every contactd instance sees) lives in `store::acd`, whose scripts take
+//! their states and transitions from here.
 pub mod agent;
+pub mod names;
 pub mod queue;
 pub mod routing;
-
-/// A call's id as the switch knows it (the channel UUID of the caller's leg).
-pub type CallId = String;
-/// An operator's id (login), unique across the contact center.
-pub type AgentId = String;
+pub mod timeline;

@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use super::hangup::{self, EndedBy};
-use super::{ms_to_time, now_ms, Acd, Meta, LEASE_MS, TRANSFER_PRIORITY};
+use super::{ms_to_time, Acd, Meta, Unstored, LEASE_MS, TRANSFER_PRIORITY};
+use crate::core::acd::agent::{Command, StateName};
+use crate::core::acd::queue::{offer_is_stale, Overflow};
+use crate::core::acd::timeline::{Step, Timeline, TimelineConfig, Wait};
 use crate::core::channels::SwitchEvent;
 use crate::core::speech;
 use crate::core::values::PhoneNumber;
@@ -27,11 +29,13 @@ pub(crate) const PERSIST: Duration = Duration::from_secs(120);
 /// until Redis answers or [`PERSIST`] has passed; None if it never did.
 macro_rules! persist {
     ($what:expr, $call:expr, $step:expr) => {{
-        let deadline = tokio::time::Instant::now() + $crate::service::acd::caller::PERSIST;
+        // A timer, not a clock read: it runs on tokio's (pausable) time.
+        let deadline = tokio::time::sleep($crate::service::acd::caller::PERSIST);
+        tokio::pin!(deadline);
         loop {
             match $step.await {
                 Ok(v) => break Some(v),
-                Err(e) if tokio::time::Instant::now() < deadline => {
+                Err(e) if !deadline.is_elapsed() => {
                     tracing::debug!(call = %$call, "acd: {} (retrying): {e}", $what);
                     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 }
@@ -58,6 +62,8 @@ pub enum Start {
 
 /// How often a waiting caller's queue data is looked at when no announcement is due.
 const CHECK_EVERY: Duration = Duration::from_secs(3);
+/// How soon a failed Redis step of the timeline (queueing, the lease) is tried again.
+const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 enum Next {
     Continue,
@@ -73,10 +79,8 @@ struct Caller {
     call: String,
     meta: Meta,
     watch: CallWatch,
-    next_announce: Instant,
-    /// When to look at the queue data again (overflow, stale offers).
-    next_check: Instant,
-    renew_at: Instant,
+    /// What is due when: the lease, the queue data (overflow, stale offers), announcements.
+    timeline: Timeline<Instant>,
     hung_up: bool,
     /// Who ended the call, once the caller's channel is seen gone (`calls.hungup_by`).
     ended_by: Option<EndedBy>,
@@ -84,15 +88,19 @@ struct Caller {
 
 pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
     let watch = acd.inner.link.watch_call(&call);
-    let every = Duration::from_secs(acd.cfg().announce_every_seconds.max(1));
+    let pending = acd
+        .inner
+        .pending
+        .lock()
+        .expect("pending")
+        .contains_key(&call);
+    let timeline = Timeline::new(acd.clock().instant(), timeline_config(&acd), pending);
     let mut c = Caller {
         acd: acd.clone(),
         call: call.clone(),
         meta,
         watch,
-        next_announce: Instant::now() + every,
-        next_check: Instant::now(),
-        renew_at: Instant::now(),
+        timeline,
         hung_up: false,
         ended_by: None,
     };
@@ -118,10 +126,22 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
     }
 }
 
+/// The caller's timeline as the config sets it (the maximum wait is the queue's, applied
+/// each time the queue is read: a caller can change queues).
+fn timeline_config(acd: &Acd) -> TimelineConfig {
+    let every = acd.cfg().announce_every_seconds;
+    TimelineConfig {
+        announce_every: (every > 0).then(|| Duration::from_secs(every)),
+        check_every: CHECK_EVERY,
+        renew_every: Duration::from_millis(LEASE_MS / 3),
+        retry_every: RETRY_EVERY,
+    }
+}
+
 /// A caller whose channel ended while no instance watched it (contactd was down).
 pub async fn gone_unseen(acd: &Acd, call: &str) {
     let store = &acd.inner.store;
-    let now = now_ms();
+    let now = acd.now_ms();
     let outcome = match persist!("call info", call, store.call_info(call)).flatten() {
         Some(info) => match persist!("abandon", call, store.abandon(&info.queue, call)) {
             Some(Abandoned::WasWaiting | Abandoned::WasRinging) => "abandoned",
@@ -135,12 +155,22 @@ pub async fn gone_unseen(acd: &Acd, call: &str) {
         let _ = acd.inner.link.hangup(&leg, "ORIGINATOR_CANCEL").await;
     }
     if let Ok(u) = Uuid::parse_str(call) {
-        let _ = acd.inner.records.ended(u, outcome, ms_to_time(now)).await;
+        acd.inner
+            .records
+            .ended(u, outcome, ms_to_time(now))
+            .await
+            .or_log(
+                call,
+                &format!("call record end ({outcome} at {})", ms_to_time(now)),
+            );
     }
     // Nobody saw who hung up: not guessed.
     acd.record_hungup_by(call, EndedBy::Unknown).await;
     persist!("forget the caller", call, store.del_meta(call));
-    let _ = store.release_claim(call).await;
+    store.release_claim(call).await.or_log(
+        call,
+        "release of the lease (another instance takes it after it expires)",
+    );
 }
 
 /// The talk of `call` is over: its operator goes to after-call work. Returns the outcome
@@ -156,7 +186,11 @@ async fn finish_talk(acd: &Acd, call: &str, now: i64) -> Option<&'static str> {
         return None;
     }
     if let Ok(u) = Uuid::parse_str(call) {
-        let _ = acd.inner.records.talk_ended(u, ms_to_time(now)).await;
+        acd.inner
+            .records
+            .talk_ended(u, ms_to_time(now))
+            .await
+            .or_log(call, &format!("end of talk at {}", ms_to_time(now)));
     }
     Some("answered")
 }
@@ -166,16 +200,21 @@ impl Caller {
         &self.acd.inner.link
     }
 
+    /// Sleeps until the timeline's next deadline or the caller's next event, never on a
+    /// fixed tick.
     async fn main_loop(&mut self) -> Next {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
+            let deadline = self.timeline.poll_timeout();
             let next = tokio::select! {
                 ev = self.watch.recv() => match ev {
                     None => Next::LetGo,
                     Some(WatchEvent::LinkLost) => self.link_lost().await,
                     Some(WatchEvent::Switch(ev)) => self.on_event(ev).await,
                 },
-                _ = tick.tick() => self.on_tick().await,
+                _ = tokio::time::sleep_until(deadline) => self.on_timeout().await,
+                // contactd stops: the caller stays parked with its music, its lease given
+                // back for the next instance to adopt it at once.
+                () = self.acd.inner.stop.cancelled() => Next::LetGo,
             };
             if !matches!(next, Next::Continue) {
                 return next;
@@ -256,35 +295,46 @@ impl Caller {
         Next::Continue
     }
 
-    async fn on_tick(&mut self) -> Next {
-        let now = Instant::now();
-        if !self.queue_pending().await {
-            return Next::Continue;
-        }
-        if now >= self.renew_at {
-            match self
-                .acd
-                .inner
-                .store
-                .claim(&self.call, &self.acd.inner.instance, LEASE_MS)
-                .await
-            {
-                Ok(true) => self.renew_at = now + Duration::from_millis(LEASE_MS / 3),
-                Ok(false) => {
-                    warn!(call = %self.call, "acd: another instance took this caller");
-                    return Next::LetGo;
+    /// Carries out what the timeline says is due now.
+    async fn on_timeout(&mut self) -> Next {
+        let now = self.acd.clock().instant();
+        for step in self.timeline.handle_timeout(now) {
+            let next = match step {
+                Step::Queue => {
+                    if self.queue_pending().await {
+                        self.timeline.handle_queued(self.acd.clock().instant());
+                    }
+                    Next::Continue
                 }
-                Err(e) => debug!(call = %self.call, "acd: lease: {e}"),
+                Step::RenewLease => self.renew_lease(now).await,
+                Step::ReadQueue { announce } => self.read_queue(now, announce).await,
+            };
+            if !matches!(next, Next::Continue) {
+                return next;
             }
         }
-        // Redis is asked only when something may be due: the queue data every few
-        // seconds (an overflow deadline, a stale offer), the position when announcing.
-        let every = self.acd.cfg().announce_every_seconds;
-        let announce_due = every > 0 && now >= self.next_announce;
-        if !announce_due && now < self.next_check {
-            return Next::Continue;
+        Next::Continue
+    }
+
+    async fn renew_lease(&mut self, now: Instant) -> Next {
+        let store = &self.acd.inner.store;
+        match store
+            .claim(&self.call, &self.acd.inner.instance, LEASE_MS)
+            .await
+        {
+            Ok(true) => self.timeline.handle_lease_renewed(now),
+            Ok(false) => {
+                warn!(call = %self.call, "acd: another instance took this caller");
+                return Next::LetGo;
+            }
+            Err(e) => debug!(call = %self.call, "acd: lease: {e}"),
         }
-        self.next_check = now + CHECK_EVERY;
+        Next::Continue
+    }
+
+    /// The caller's place: overflow once it waited the maximum, release a stale offer of
+    /// it, tell it its position if due.
+    async fn read_queue(&mut self, now: Instant, announce: bool) -> Next {
         let store = &self.acd.inner.store;
         let Ok(Some(info)) = store.call_info(&self.call).await else {
             return Next::Continue;
@@ -298,18 +348,13 @@ impl Caller {
         let Some(q) = self.acd.cfg().queue.get(&info.queue).cloned() else {
             return Next::Continue;
         };
-        let max_ms = q.max_wait_seconds as i64 * 1000;
-        let waited_ms = now_ms() - info.arrived_ms;
-        if q.max_wait_seconds > 0 && waited_ms >= max_ms {
+        let waited = Duration::from_millis((self.acd.now_ms() - info.arrived_ms).max(0) as u64);
+        let max_wait = (q.max_wait_seconds > 0).then(|| Duration::from_secs(q.max_wait_seconds));
+        if self.timeline.handle_waited(now, waited, max_wait) == Wait::Overflow {
             return self.overflow(&info.queue, &q.overflow).await;
         }
-        if q.max_wait_seconds > 0 {
-            // Be back exactly when the maximum wait is reached.
-            let left = Duration::from_millis((max_ms - waited_ms).max(0) as u64);
-            self.next_check = self.next_check.min(now + left);
-        }
-        if announce_due {
-            self.next_announce = now + Duration::from_secs(every);
+        if announce {
+            self.timeline.handle_announced(now);
             self.announce(&info.queue, position).await;
         }
         Next::Continue
@@ -325,8 +370,9 @@ impl Caller {
         let Ok(Some(info)) = store.agent_info(&agent).await else {
             return;
         };
-        let limit = (self.acd.cfg().ring_timeout_seconds as i64 + 20) * 1000;
-        if info.state != "offered" || info.at_ms + limit > now_ms() {
+        let ring = Duration::from_secs(self.acd.cfg().ring_timeout_seconds);
+        if info.state != StateName::Offered || !offer_is_stale(info.at_ms, self.acd.now_ms(), ring)
+        {
             return;
         }
         if let Ok(Some(leg)) = store.leg(&self.call).await {
@@ -337,9 +383,15 @@ impl Caller {
             agent: agent.clone(),
             offer: info.offer.unwrap_or_default(),
         };
-        if let Ok(Some(_)) = store.release_missed(queue, &r, now_ms()).await {
-            let idle = info.idle_ms.unwrap_or_else(now_ms);
-            let _ = store.agent_ready(&agent, idle).await;
+        if let Ok(Some(_)) = store.release_missed(queue, &r, self.acd.now_ms()).await {
+            let idle = info.idle_ms.unwrap_or_else(|| self.acd.now_ms());
+            store
+                .agent_command(&agent, Command::GoReady, idle)
+                .await
+                .or_log(
+                    &self.call,
+                    &format!("operator {agent} ready again (idle since {idle} ms)"),
+                );
             warn!(call = %self.call, operator = %agent, "acd: offer left unfinished, caller requeued");
             self.acd.kick();
         }
@@ -359,7 +411,7 @@ impl Caller {
                 .await
                 .ok()
                 .flatten()
-                .is_some_and(|i| i.state == "talking"),
+                .is_some_and(|i| i.state == StateName::Talking),
             _ => false,
         };
         if !talking {
@@ -382,7 +434,7 @@ impl Caller {
     }
 
     /// A caller admitted while Redis was unreachable is queued once it answers (true: it is
-    /// queued, or was not waiting for that).
+    /// queued, or was not waiting for that; the lease was taken with it).
     async fn queue_pending(&mut self) -> bool {
         let Some(p) = self
             .acd
@@ -405,7 +457,13 @@ impl Caller {
             store.set_parked(&self.call).await?;
             // Never refused now: the caller was told nothing of a full queue.
             store
-                .enqueue(&p.queue, &self.call, p.priority, usize::MAX / 2, now_ms())
+                .enqueue(
+                    &p.queue,
+                    &self.call,
+                    p.priority,
+                    usize::MAX / 2,
+                    self.acd.now_ms(),
+                )
                 .await
         };
         match queued.await {
@@ -417,7 +475,6 @@ impl Caller {
                     .lock()
                     .expect("pending")
                     .remove(&self.call);
-                self.renew_at = Instant::now() + Duration::from_millis(LEASE_MS / 3);
                 self.acd.kick();
                 true
             }
@@ -486,22 +543,34 @@ impl Caller {
             return Next::Continue;
         }
         let u = Uuid::parse_str(&self.call).ok();
-        match overflow.strip_prefix("queue:") {
-            Some(to) => {
+        match Overflow::parse(overflow).unwrap_or(Overflow::Callback) {
+            Overflow::Queue(to) => {
+                let to = to.as_str();
                 let prio = self.acd.cfg().queue.get(to).map_or(100, |q| q.priority);
-                let _ = store
-                    .enqueue(to, &self.call, prio, usize::MAX / 2, now_ms())
-                    .await;
+                store
+                    .enqueue(to, &self.call, prio, usize::MAX / 2, self.acd.now_ms())
+                    .await
+                    .or_log(&self.call, &format!("overflow into queue {to}"));
                 if let Some(u) = u {
-                    let _ = self.acd.inner.records.moved(u, to).await;
+                    self.acd
+                        .inner
+                        .records
+                        .moved(u, to)
+                        .await
+                        .or_log(&self.call, &format!("call record: moved to {to}"));
                 }
                 info!(call = %self.call, from = queue, to, "acd: overflow");
                 self.acd.kick();
                 Next::Continue
             }
-            None => {
+            Overflow::Callback => {
                 if let Some(u) = u {
-                    let _ = self.acd.inner.records.moved(u, "callback").await;
+                    self.acd
+                        .inner
+                        .records
+                        .moved(u, "callback")
+                        .await
+                        .or_log(&self.call, "call record: moved to a callback offer");
                 }
                 self.offer_callback(queue, false).await;
                 Next::Done
@@ -517,7 +586,7 @@ impl Caller {
             .execute(&self.call, "play_and_get_digits", &args)
             .await
             .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = self.acd.clock().instant() + Duration::from_secs(120);
         loop {
             match tokio::time::timeout_at(deadline, self.watch.recv()).await {
                 Ok(Some(WatchEvent::Switch(SwitchEvent::ExecuteComplete {
@@ -543,7 +612,7 @@ impl Caller {
         let Ok(app) = self.link().execute(&self.call, "playback", file).await else {
             return;
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = self.acd.clock().instant() + Duration::from_secs(60);
         while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, self.watch.recv()).await {
             match ev {
                 WatchEvent::Switch(SwitchEvent::ExecuteComplete {
@@ -571,12 +640,11 @@ impl Caller {
     /// another number." The promise is stored in PostgreSQL and dialed later.
     async fn offer_callback(&mut self, queue: &str, full: bool) {
         self.break_media().await;
-        let now = Utc::now();
+        let now = self.acd.clock().now();
         let u = Uuid::parse_str(&self.call).ok();
         if full {
             if let Some(u) = u {
-                let _ = self
-                    .acd
+                self.acd
                     .inner
                     .records
                     .entered(
@@ -587,7 +655,11 @@ impl Caller {
                         self.meta.account.as_deref(),
                         now,
                     )
-                    .await;
+                    .await
+                    .or_log(
+                        &self.call,
+                        &format!("call record: entered {queue} at {now}"),
+                    );
             }
         }
         let intro = if full {
@@ -649,14 +721,19 @@ impl Caller {
         }
         if let Some(u) = u {
             let outcome = if stored { "callback" } else { "abandoned" };
-            let _ = self.acd.inner.records.ended(u, outcome, Utc::now()).await;
+            self.acd
+                .inner
+                .records
+                .ended(u, outcome, self.acd.clock().now())
+                .await
+                .or_log(&self.call, &format!("call record end ({outcome})"));
         }
     }
 
     /// The caller hung up: out of the queue, or the ringing phone stops, or the talk ends.
     async fn caller_left(&mut self) {
         let store = &self.acd.inner.store;
-        let now = now_ms();
+        let now = self.acd.now_ms();
         self.acd
             .record_hungup_by(&self.call, self.ended_by.unwrap_or(EndedBy::Unknown))
             .await;
@@ -671,12 +748,15 @@ impl Caller {
         {
             // Never queued (Redis was away all along).
             if let Ok(u) = Uuid::parse_str(&self.call) {
-                let _ = self
-                    .acd
+                self.acd
                     .inner
                     .records
                     .ended(u, "abandoned", ms_to_time(now))
-                    .await;
+                    .await
+                    .or_log(
+                        &self.call,
+                        &format!("call record end (abandoned at {})", ms_to_time(now)),
+                    );
             }
             info!(call = %self.call, outcome = "abandoned", "acd: caller left");
             return;
@@ -704,12 +784,15 @@ impl Caller {
             }
         }
         if let Ok(u) = Uuid::parse_str(&self.call) {
-            let _ = self
-                .acd
+            self.acd
                 .inner
                 .records
                 .ended(u, outcome, ms_to_time(now))
-                .await;
+                .await
+                .or_log(
+                    &self.call,
+                    &format!("call record end ({outcome} at {})", ms_to_time(now)),
+                );
         }
         info!(call = %self.call, outcome, "acd: caller left");
     }
@@ -717,7 +800,7 @@ impl Caller {
     /// The operator's leg left the bridge: a transfer goes on, anything else ends the call.
     async fn operator_left(&mut self) -> Next {
         let store = &self.acd.inner.store;
-        let now = now_ms();
+        let now = self.acd.now_ms();
         let Some(Some(agent)) = persist!(
             "operator of the call",
             self.call,
@@ -737,7 +820,10 @@ impl Caller {
                     let _ = self.link().hangup(&leg, "ORIGINATOR_CANCEL").await;
                 }
             }
-            let _ = store.del_meta(&item).await;
+            store
+                .del_meta(&item)
+                .await
+                .or_log(&self.call, &format!("forgetting the consult item {item}"));
             target = Some(q);
         }
         if let Some(t) = target.as_deref() {
@@ -754,13 +840,29 @@ impl Caller {
             )
             .unwrap_or(false);
             if moved {
-                let _ = store.del_transfer(&self.call).await;
+                store
+                    .del_transfer(&self.call)
+                    .await
+                    .or_log(&self.call, "clearing the done transfer");
                 self.acd
-                    .log_state(&agent, "wrap_up", "", ms_to_time(now))
+                    .log_state(&agent, StateName::WrapUp, "", ms_to_time(now))
                     .await;
                 if let Ok(u) = Uuid::parse_str(&self.call) {
-                    let _ = self.acd.inner.records.talk_ended(u, ms_to_time(now)).await;
-                    let _ = self.acd.inner.records.moved(u, t).await;
+                    self.acd
+                        .inner
+                        .records
+                        .talk_ended(u, ms_to_time(now))
+                        .await
+                        .or_log(
+                            &self.call,
+                            &format!("call record: talk ended at {}", ms_to_time(now)),
+                        );
+                    self.acd
+                        .inner
+                        .records
+                        .moved(u, t)
+                        .await
+                        .or_log(&self.call, &format!("call record: moved to {t}"));
                 }
                 info!(call = %self.call, from = %agent, to = t, "acd: transferred");
                 self.hold_music().await;
@@ -770,12 +872,15 @@ impl Caller {
         }
         finish_talk(&self.acd, &self.call, now).await;
         if let Ok(u) = Uuid::parse_str(&self.call) {
-            let _ = self
-                .acd
+            self.acd
                 .inner
                 .records
                 .ended(u, "answered", ms_to_time(now))
-                .await;
+                .await
+                .or_log(
+                    &self.call,
+                    &format!("call record end (answered at {})", ms_to_time(now)),
+                );
         }
         // The operator's leg left the bridge and no transfer moves the caller: the talk was
         // ended from the operator's side (the switch hangs the caller up after it). A transfer
@@ -791,19 +896,25 @@ impl Caller {
     }
 
     async fn let_go(&self) {
-        let _ = self
-            .acd
+        self.acd
             .inner
             .store
             .release_claim_if(&self.call, &self.acd.inner.instance)
-            .await;
+            .await
+            .or_log(
+                &self.call,
+                "release of the lease (another instance takes it after it expires)",
+            );
         self.acd.disown(&self.call);
     }
 
     async fn cleanup(&self) {
         let store = &self.acd.inner.store;
         persist!("forget the caller", self.call, store.del_meta(&self.call));
-        let _ = store.release_claim(&self.call).await;
+        store.release_claim(&self.call).await.or_log(
+            &self.call,
+            "release of the lease (another instance takes it after it expires)",
+        );
         self.acd.disown(&self.call);
     }
 }

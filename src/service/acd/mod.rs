@@ -20,6 +20,7 @@
 
 mod caller;
 pub mod card;
+mod channels;
 pub mod hangup;
 mod offer;
 mod rebuild;
@@ -35,9 +36,16 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch, Notify};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::core::acd::agent::{next, StateName};
+use crate::core::acd::names::check_endpoint;
+use crate::core::acd::queue::CallKind;
+use crate::core::acd::routing::Need;
 use crate::esl::control::SwitchLink;
 use crate::store::acd::AcdStore;
 use crate::store::acd_calls::AcdCalls;
@@ -60,6 +68,8 @@ pub const CONTEXT: &str = "contactd-acd";
 /// Its extension that plays `${contactd_moh}` and parks: where a caller goes when contactd
 /// moves it out of a bridge.
 pub const HOLD_EXTENSION: &str = "acd-hold";
+/// How long a stop waits for the call tasks to let their callers go.
+const STOP_WAIT: Duration = Duration::from_secs(3);
 /// Transfers wait ahead of every configured priority.
 const TRANSFER_PRIORITY: u8 = 250;
 
@@ -74,9 +84,9 @@ pub struct Meta {
     pub node: String,
     /// First entered the ACD (ms since the epoch).
     pub entered_ms: i64,
-    /// `callback` while the caller is being offered a callback instead of waiting.
+    /// Waiting, being offered a callback instead, a callback being dialed, or a consult item.
     #[serde(default)]
-    pub kind: String,
+    pub kind: CallKind,
     /// For a callback being dialed: its id.
     #[serde(default)]
     pub callback: Option<i64>,
@@ -98,20 +108,23 @@ pub enum Admission {
     Full,
 }
 
-pub(crate) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
+/// A write the call survives without, which must still not vanish unnoticed: its failure is
+/// logged with the call (or instance) and what was not stored.
+pub(crate) trait Unstored {
+    fn or_log(self, call: impl std::fmt::Display, what: &str);
 }
 
+impl<T, E: std::fmt::Display> Unstored for Result<T, E> {
+    fn or_log(self, call: impl std::fmt::Display, what: &str) {
+        if let Err(e) = self {
+            warn!(%call, "acd: not stored: {what}: {e}");
+        }
+    }
+}
+
+/// A time the live state keeps in milliseconds (always in range: it was made from a time).
 fn ms_to_time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
-}
-
-/// The dial string of an operator's phone goes into `originate`: only what the dial-string
-/// grammar accepts (the CLI's, the API's and the trunks' own), nothing that could add an
-/// argument, a leg or a variable. Checked again where the phone is rung, since Redis (where
-/// the offer reads it) is not where it was validated.
-pub fn valid_endpoint(s: &str) -> bool {
-    crate::core::dialstring::check_endpoint(s).is_ok()
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
 /// What a caller's task knows of its call, kept so that the call can be put back if Redis
@@ -173,16 +186,21 @@ struct Inner {
     pending: Mutex<HashMap<String, Pending>>,
     /// What `admit` stored for a caller, until `take_over` starts driving it (which then
     /// needs no Redis read).
-    admitted: Mutex<HashMap<String, (Meta, std::time::Instant)>>,
+    admitted: Mutex<HashMap<String, (Meta, tokio::time::Instant)>>,
     pops: Mutex<HashMap<String, broadcast::Sender<Arc<ScreenPop>>>>,
     /// Callers this instance drives now.
     owned: Mutex<HashSet<String>>,
-    /// Their tasks (and offers'), stopped when contactd stops.
-    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Their tasks (and offers'), waited for when contactd stops.
+    tasks: TaskTracker,
+    /// Cancelled when contactd stops: callers' tasks let their callers go, offers' tasks
+    /// stop where they stand (another instance carries them on).
+    stop: CancellationToken,
     ids: Mutex<HashMap<String, i64>>,
     /// Average handle time per queue and when it was read.
-    aht: Mutex<HashMap<String, (std::time::Instant, Duration)>>,
+    aht: Mutex<HashMap<String, (tokio::time::Instant, Duration)>>,
     webhook: Option<webhook::Webhook>,
+    /// The only clock the ACD reads (tests hand in one on tokio's paused time).
+    clock: Clock,
     /// For dialing callbacks' customers on a trunk (line leases, call rows).
     dialing: Option<(
         crate::store::postgres::Calls,
@@ -196,19 +214,39 @@ pub struct Acd {
     inner: Arc<Inner>,
 }
 
+/// What the ACD is built from (by `app`, the demo and tests).
+pub struct AcdParts {
+    pub config: Arc<Config>,
+    /// The switch the ACD drives.
+    pub link: SwitchLink,
+    /// The switch's name in records.
+    pub node: String,
+    pub store: AcdStore,
+    pub pool: Pool,
+    /// For dialing callbacks' customers on a trunk (line leases, call rows); none: callbacks
+    /// are not dialed.
+    pub dialing: Option<(
+        crate::store::postgres::Calls,
+        crate::store::redis::LiveState,
+    )>,
+    /// Record writes go through the write spool when given, straight to PostgreSQL if not.
+    pub journal: Option<crate::store::journal::Journal>,
+    /// The only clock the ACD reads.
+    pub clock: Clock,
+}
+
 impl Acd {
-    pub fn new(
-        config: Arc<Config>,
-        link: SwitchLink,
-        node: &str,
-        store: AcdStore,
-        pool: Pool,
-        dialing: Option<(
-            crate::store::postgres::Calls,
-            crate::store::redis::LiveState,
-        )>,
-        journal: Option<crate::store::journal::Journal>,
-    ) -> Self {
+    pub fn new(parts: AcdParts) -> Self {
+        let AcdParts {
+            config,
+            link,
+            node,
+            store,
+            pool,
+            dialing,
+            journal,
+            clock,
+        } = parts;
         let instance = format!(
             "{}:{}:{}",
             config.daemon.instance,
@@ -227,7 +265,7 @@ impl Acd {
         Self {
             inner: Arc::new(Inner {
                 link,
-                node: node.to_string(),
+                node,
                 store,
                 records: journal
                     .map_or_else(|| AcdCalls::new(pool.clone()), AcdCalls::with_journal),
@@ -244,14 +282,25 @@ impl Acd {
                 admitted: Mutex::new(HashMap::new()),
                 pops: Mutex::new(HashMap::new()),
                 owned: Mutex::new(HashSet::new()),
-                tasks: Mutex::new(Vec::new()),
+                tasks: TaskTracker::new(),
+                stop: CancellationToken::new(),
                 ids: Mutex::new(HashMap::new()),
                 aht: Mutex::new(HashMap::new()),
                 webhook,
                 dialing,
                 config,
+                clock,
             }),
         }
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Wall-clock now in milliseconds, as the live state keeps times.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now().timestamp_millis()
     }
 
     pub fn link(&self) -> &SwitchLink {
@@ -299,19 +348,24 @@ impl Acd {
 
     /// Runs the dispatcher and the scanner until `shutdown`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let _ = self
-            .inner
+        self.inner
             .store
             .set_alive(&self.inner.instance, ALIVE_MS)
-            .await;
+            .await
+            .or_log(
+                &self.inner.instance,
+                "this instance's alive mark (renewed every second)",
+            );
         if let Err(e) = self.sync_all().await {
             warn!("acd: cannot load operators into Redis: {e}");
         }
         rebuild::check(&self).await;
-        let scanner = tokio::spawn(self.clone().scan_loop(shutdown.clone()));
+        let scanner = tokio::spawn(self.clone().scan_loop());
         loop {
             tokio::select! {
                 _ = self.inner.kick.notified() => {}
+                // This instance's own arrivals and ready operators kick at once; another
+                // instance's are seen here only by looking (Redis sends no notice of them).
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = shutdown.changed() => if *shutdown.borrow() { break },
             }
@@ -325,28 +379,57 @@ impl Acd {
             }
             self.dispatch().await;
         }
-        scanner.abort();
         self.stop_tasks().await;
+        if let Err(e) = scanner.await {
+            warn!("acd: scanner: {e}");
+        }
     }
 
     /// contactd is stopping: the callers stay parked on the switch with their music; their
     /// leases are given back (and this instance's mark removed) so the next instance (or
     /// this one restarted) adopts them, and takes over the offers, at once.
     async fn stop_tasks(&self) {
-        for t in self.inner.tasks.lock().expect("tasks").drain(..) {
-            t.abort();
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        if tokio::time::timeout(STOP_WAIT, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            // Busy in a long step (a callback offer's prompts, a Redis retry): their callers'
+            // leases are given back below all the same, and the runtime ends the tasks.
+            warn!(
+                tasks = self.inner.tasks.len(),
+                "acd: call tasks still busy at stop"
+            );
         }
         let owned: Vec<String> = self.inner.owned.lock().expect("owned").drain().collect();
         for call in owned {
-            let _ = self.inner.store.release_claim(&call).await;
+            self.inner.store.release_claim(&call).await.or_log(
+                &call,
+                "release of the lease at stop (taken over when it expires)",
+            );
         }
-        let _ = self.inner.store.set_alive(&self.inner.instance, 1).await;
+        self.inner
+            .store
+            .set_alive(&self.inner.instance, 1)
+            .await
+            .or_log(
+                &self.inner.instance,
+                "removal of the alive mark at stop (lapses by itself)",
+            );
     }
 
-    fn track(&self, h: tokio::task::JoinHandle<()>) {
-        let mut tasks = self.inner.tasks.lock().expect("tasks");
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(h.abort_handle());
+    /// Runs an offer's task, tracked, until it ends or contactd stops: then it stops at its
+    /// next await, its offer left as it stands for another instance (or this one restarted)
+    /// to carry on, as after a crash.
+    fn spawn_offer(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let stop = self.inner.stop.clone();
+        self.inner.tasks.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                () = stop.cancelled() => {}
+            }
+        });
     }
 
     /// Offers every call that has a qualified ready operator.
@@ -356,12 +439,12 @@ impl Acd {
                 match self
                     .inner
                     .store
-                    .reserve_by(name, &q.group, q.min_level, now_ms(), &self.inner.instance)
+                    .reserve_by(name, need(q), self.now_ms(), &self.inner.instance)
                     .await
                 {
                     Ok(Some(r)) => {
                         debug!(call = %r.call, operator = %r.agent, queue = %name, "offer");
-                        self.track(tokio::spawn(offer::run(self.clone(), name.clone(), r)));
+                        self.spawn_offer(offer::run(self.clone(), name.clone(), r));
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -373,13 +456,15 @@ impl Acd {
         }
     }
 
-    async fn scan_loop(self, shutdown: watch::Receiver<bool>) {
+    /// Every second: this instance's alive mark (a heartbeat other instances read), then
+    /// the checks that need another instance's or the switch's state. Ends at stop.
+    async fn scan_loop(self) {
         let mut tick = tokio::time::interval(Duration::from_millis(1000));
         let mut n: u64 = 0;
         loop {
-            tick.tick().await;
-            if *shutdown.borrow() {
-                return;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.inner.stop.cancelled() => return,
             }
             n += 1;
             if let Err(e) = self
@@ -429,9 +514,9 @@ impl Acd {
     /// Operators whose after-call work is over become ready (idle from now).
     async fn end_wrap_ups(&self) -> Result<(), AcdError> {
         let wrap = self.cfg().wrap_up_seconds as i64 * 1000;
-        let now = now_ms();
+        let now = self.now_ms();
         for (agent, info) in self.inner.store.agents().await? {
-            if info.state == "wrapup"
+            if info.state == StateName::WrapUp
                 && info.at_ms + wrap <= now
                 && self
                     .inner
@@ -440,7 +525,8 @@ impl Acd {
                     .await?
             {
                 self.record_wrap_up(&info, now).await;
-                self.log_state(&agent, "ready", "", ms_to_time(now)).await;
+                self.log_state(&agent, StateName::Ready, "", ms_to_time(now))
+                    .await;
                 self.kick();
             }
         }
@@ -449,7 +535,7 @@ impl Acd {
 
     /// The after-call work of the call the operator just finished lasted until `now`.
     async fn record_wrap_up(&self, info: &crate::store::acd::AgentInfo, now: i64) {
-        if info.state != "wrapup" {
+        if info.state != StateName::WrapUp {
             return;
         }
         if let Some(u) = info
@@ -476,11 +562,11 @@ impl Acd {
                 self.inner.store.del_meta(&call).await?;
                 continue;
             };
-            if meta.kind == "callback_dial" {
+            if meta.kind == CallKind::CallbackDial {
                 continue; // driven by its offer; a stale one is reset by the scanner
             }
-            let age_ms = now_ms() - meta.entered_ms;
-            if meta.kind == "callback" {
+            let age_ms = self.now_ms() - meta.entered_ms;
+            if meta.kind == CallKind::Callback {
                 // Driven by the instance that took the call until it ends; one left behind
                 // by an instance that died in the middle of the offer is only cleared.
                 if age_ms > 600_000 {
@@ -533,7 +619,10 @@ impl Acd {
                     caller::gone_unseen(self, &call).await;
                 }
                 Err(e) => {
-                    let _ = self.inner.store.release_claim(&call).await;
+                    self.inner.store.release_claim(&call).await.or_log(
+                        &call,
+                        "release of the lease taken for adoption (expires by itself)",
+                    );
                     return Err(AcdError::Switch(e.to_string()));
                 }
             }
@@ -552,7 +641,10 @@ impl Acd {
                 talk: None,
             },
         );
-        self.track(tokio::spawn(caller::run(self.clone(), call, meta, start)));
+        // Not cut off at stop: the task sees `stop` and lets its caller go itself.
+        self.inner
+            .tasks
+            .spawn(caller::run(self.clone(), call, meta, start));
     }
 
     pub(crate) fn disown(&self, call: &str) {
@@ -598,7 +690,7 @@ impl Acd {
             .queue
             .get(queue)
             .ok_or_else(|| AcdError::NotFound(format!("queue {queue}")))?;
-        let now = now_ms();
+        let now = self.now_ms();
         let account = ivr.get("contactd_account").cloned();
         let meta = Meta {
             caller: caller.map(str::to_string),
@@ -606,7 +698,7 @@ impl Acd {
             ivr,
             node: self.inner.node.clone(),
             entered_ms: now,
-            kind: String::new(),
+            kind: CallKind::Waiting,
             callback: None,
             consult: None,
             by: Some(self.inner.instance.clone()),
@@ -651,8 +743,9 @@ impl Acd {
         if matches!(admitted, crate::store::acd::Enqueued::Waiting { .. }) {
             let mut admitted = self.inner.admitted.lock().expect("admitted");
             // a caller who never reached the park (hung up in the transfer) is not kept
-            admitted.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(60));
-            admitted.insert(call.to_string(), (meta.clone(), std::time::Instant::now()));
+            let at = self.inner.clock.instant();
+            admitted.retain(|_, (_, t)| at.duration_since(*t) < Duration::from_secs(60));
+            admitted.insert(call.to_string(), (meta.clone(), at));
         }
         match admitted {
             crate::store::acd::Enqueued::Waiting { position, .. } => {
@@ -674,7 +767,7 @@ impl Acd {
             crate::store::acd::Enqueued::AlreadyOffered => Ok(Admission::Waiting { position: 0 }),
             crate::store::acd::Enqueued::Refused => {
                 let meta = Meta {
-                    kind: "callback".into(),
+                    kind: CallKind::Callback,
                     ..meta
                 };
                 let json = serde_json::to_string(&meta).expect("meta json");
@@ -712,7 +805,7 @@ impl Acd {
                 .and_then(|m| serde_json::from_str::<Meta>(&m).ok())
                 .ok_or_else(|| AcdError::NotFound(format!("caller {call}")))?,
         };
-        let start = if meta.kind == "callback" {
+        let start = if meta.kind == CallKind::Callback {
             caller::Start::CallbackOffer {
                 queue: queue.to_string(),
                 full: true,
@@ -754,7 +847,7 @@ impl Acd {
             .get(login)
             .await?
             .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
-        if let Err(problem) = crate::core::dialstring::check_endpoint(&op.endpoint) {
+        if let Err(problem) = check_endpoint(&op.endpoint) {
             return Err(AcdError::Invalid(format!(
                 "operator {login}: endpoint {:?}: {problem}",
                 op.endpoint
@@ -793,10 +886,11 @@ impl Acd {
     pub(crate) async fn log_state(
         &self,
         login: &str,
-        state: &str,
+        state: StateName,
         reason: &str,
         at: DateTime<Utc>,
     ) {
+        let state = state.key();
         let Some(id) = self.operator_id(login).await else {
             warn!(
                 operator = login,
@@ -834,7 +928,9 @@ impl Acd {
                         .ok()
                         .flatten()
                         .is_some_and(|i| {
-                            i.state == "wrapup" && i.call.as_deref() == Some(call) && i.at_ms == now
+                            i.state == StateName::WrapUp
+                                && i.call.as_deref() == Some(call)
+                                && i.at_ms == now
                         }),
                     None => false,
                 }
@@ -843,68 +939,57 @@ impl Acd {
         if !done {
             return false;
         }
-        self.log_state(agent, "wrap_up", "", ms_to_time(now)).await;
+        self.log_state(agent, StateName::WrapUp, "", ms_to_time(now))
+            .await;
         true
     }
 
-    /// An operator's own change of state (feature code or API). Returns the new state.
+    /// An operator's own change of state (feature code or API), as the core's table allows
+    /// it from their live state. Returns the new state's key. Asking for ready while ready
+    /// changes nothing and is not an error (a second press of the feature code).
     pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<String, AcdError> {
         if self.inner.operators.get(login).await?.is_none() {
             return Err(AcdError::NotFound(format!("operator {login}")));
         }
+        let (command, reason) = cmd.command();
         if matches!(cmd, OperatorCommand::Login) {
             self.sync_operator(login).await?;
         }
         let store = &self.inner.store;
         let current = store.agent_info(login).await?;
-        let now = now_ms();
-        let (ok, state, reason) = match &cmd {
-            OperatorCommand::Login | OperatorCommand::Ready => {
-                if current.as_ref().is_some_and(|c| c.state == "ready") {
-                    return Ok("ready".into());
-                }
-                if current.is_none() && matches!(cmd, OperatorCommand::Ready) {
-                    return Err(AcdError::Conflict(format!(
-                        "operator {login} is logged out: log in first"
-                    )));
-                }
-                {
-                    let ok = store.agent_ready(login, now).await?;
-                    if let (true, Some(c)) = (ok, &current) {
-                        // Back before the after-call work's time was up.
-                        self.record_wrap_up(c, now).await;
-                    }
-                    (ok, "ready", String::new())
-                }
-            }
-            OperatorCommand::Break(r) => (
-                store.agent_away(login, "break", now).await?,
-                "break",
-                r.clone(),
-            ),
-            OperatorCommand::Absent => (
-                store.agent_away(login, "absent", now).await?,
-                "absent",
-                String::new(),
-            ),
-            OperatorCommand::Logout => (
-                store.agent_away(login, "loggedout", now).await?,
-                "logged_out",
-                String::new(),
-            ),
-        };
-        if !ok {
-            let on = current.map(|c| c.state).unwrap_or_default();
-            return Err(AcdError::Conflict(format!(
-                "operator {login} is {on} a call: change the state after it"
-            )));
+        let from = current.as_ref().map_or(StateName::LoggedOut, |c| c.state);
+        if from == StateName::Ready
+            && matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready)
+        {
+            return Ok(StateName::Ready.key().to_string());
         }
-        self.log_state(login, state, &reason, ms_to_time(now)).await;
-        if state == "ready" {
+        let refused = |from: StateName| {
+            let why = next(from, command.input())
+                .err()
+                .map_or_else(|| "it changed meanwhile".to_string(), |e| e.to_string());
+            if from.on_call() {
+                AcdError::Conflict(format!(
+                    "operator {login} is {from} a call: change the state after it"
+                ))
+            } else {
+                AcdError::Conflict(format!("operator {login}: {why}"))
+            }
+        };
+        let to = next(from, command.input()).map_err(|_| refused(from))?;
+        let now = self.now_ms();
+        if !store.agent_command(login, command, now).await? {
+            return Err(refused(from));
+        }
+        if let (StateName::Ready, Some(c)) = (to, &current) {
+            // Back before the after-call work's time was up.
+            self.record_wrap_up(c, now).await;
+        }
+        self.log_state(login, to, reason, ms_to_time(now)).await;
+        if to == StateName::Ready {
             self.kick();
         }
-        info!(operator = login, state, reason = %reason, "operator state");
-        Ok(state.to_string())
+        info!(operator = login, state = to.key(), reason, "operator state");
+        Ok(to.key().to_string())
     }
 
     /// Transfers a call that is talking with an operator to another queue (a group or the
@@ -932,7 +1017,7 @@ impl Acd {
         let talking = store
             .agent_info(&agent)
             .await?
-            .is_some_and(|i| i.state == "talking" && i.call.as_deref() == Some(call));
+            .is_some_and(|i| i.state == StateName::Talking && i.call.as_deref() == Some(call));
         if !talking {
             return Err(AcdError::Conflict(format!(
                 "call {call} is not talking with an operator yet"
@@ -1024,7 +1109,7 @@ impl Acd {
         let skills = self.inner.store.skills().await?;
         let mut out = Vec::new();
         for (name, q) in &self.cfg().queue {
-            let ready = count_operators(&agents, &skills, &q.group, q.min_level, |s| s == "ready");
+            let ready = count_operators(&agents, &skills, need(q), |s| s == StateName::Ready);
             out.push(QueueView {
                 name: name.clone(),
                 group: q.group.clone(),
@@ -1050,7 +1135,10 @@ impl Acd {
                 .map(|(g, l)| (g, l.clamp(0, 10) as u8))
                 .collect();
             out.push(OperatorView {
-                state: info.map_or("logged_out".into(), |i| pg_state(&i.state).to_string()),
+                state: info
+                    .map_or(StateName::LoggedOut, |i| i.state)
+                    .key()
+                    .to_string(),
                 since: info.map(|i| ms_to_time(i.at_ms).to_rfc3339()),
                 call: info.and_then(|i| i.call.clone()),
                 login: op.login,
@@ -1065,15 +1153,13 @@ impl Acd {
     /// Estimated wait for the caller at `position`: the callers ahead share the operators
     /// who take the queue, each call lasting the average handle time.
     pub(crate) async fn estimated_wait(&self, queue: &str, position: u64) -> Duration {
-        let group = self.cfg().queue.get(queue).map(|q| q.group.clone());
+        // The operators routing would offer this queue's calls to, at work now.
         let staffed = match (
-            group,
+            self.cfg().queue.get(queue),
             self.inner.store.agents().await,
             self.inner.store.skills().await,
         ) {
-            (Some(g), Ok(a), Ok(s)) => count_operators(&a, &s, &g, 0, |st| {
-                !matches!(st, "loggedout" | "absent" | "break")
-            }),
+            (Some(q), Ok(a), Ok(s)) => count_operators(&a, &s, need(q), StateName::staffed),
             _ => 0,
         };
         let aht = self.average_handle(queue).await;
@@ -1085,7 +1171,7 @@ impl Acd {
     async fn average_handle(&self, queue: &str) -> Duration {
         let fresh = Duration::from_secs(60);
         if let Some((at, aht)) = self.inner.aht.lock().expect("aht").get(queue) {
-            if at.elapsed() < fresh {
+            if self.inner.clock.since(*at) < fresh {
                 return *aht;
             }
         }
@@ -1102,7 +1188,7 @@ impl Acd {
             .aht
             .lock()
             .expect("aht")
-            .insert(queue.to_string(), (std::time::Instant::now(), aht));
+            .insert(queue.to_string(), (self.inner.clock.instant(), aht));
         aht
     }
 
@@ -1115,7 +1201,7 @@ impl Acd {
         let agents = self.inner.store.agents().await?;
         let skills = self.inner.store.skills().await?;
         for (name, q) in &self.cfg().queue {
-            let ready = count_operators(&agents, &skills, &q.group, q.min_level, |s| s == "ready");
+            let ready = count_operators(&agents, &skills, need(q), |s| s == StateName::Ready);
             if ready == 0 || self.inner.store.queue_len(name).await? > 0 {
                 continue;
             }
@@ -1128,31 +1214,29 @@ impl Acd {
     }
 }
 
-/// How many operators, by one read of the live states and skills, have `group` at
-/// `min_level` or above and a state `in_state` accepts.
+/// Who takes a configured queue's calls.
+fn need(q: &crate::config::AcdQueueConfig) -> Need<'_> {
+    Need {
+        skill: &q.group,
+        min_level: q.min_level,
+    }
+}
+
+/// How many operators, by one read of the live states and skills, meet `need` (the rule
+/// `reserve` applies) and are in a state `in_state` accepts.
 fn count_operators(
     agents: &[(String, crate::store::acd::AgentInfo)],
     skills: &[(String, String, u8)],
-    group: &str,
-    min_level: u8,
-    in_state: impl Fn(&str) -> bool,
+    need: Need<'_>,
+    in_state: impl Fn(StateName) -> bool,
 ) -> usize {
     agents
         .iter()
         .filter(|(a, i)| {
-            in_state(&i.state)
+            in_state(i.state)
                 && skills
                     .iter()
-                    .any(|(sa, g, l)| sa == a && g == group && *l >= min_level)
+                    .any(|(sa, g, l)| sa == a && need.met_by(g, *l))
         })
         .count()
-}
-
-/// Redis state name → the name in `operator_states` and the API.
-pub fn pg_state(redis: &str) -> &str {
-    match redis {
-        "wrapup" => "wrap_up",
-        "loggedout" => "logged_out",
-        other => other,
-    }
 }

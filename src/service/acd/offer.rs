@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{card, ms_to_time, now_ms, valid_endpoint, Acd, AcdError, LocalOffer, Meta, ScreenPop};
+use super::{card, ms_to_time, Acd, AcdError, LocalOffer, Meta, ScreenPop, Unstored};
+use crate::core::acd::agent::{Command, StateName};
+use crate::core::acd::names::check_endpoint;
+use crate::core::acd::queue::CallKind;
 use crate::core::channels::SwitchEvent;
 use crate::core::values::{ChannelUuid, MediaFile};
 use crate::esl::commands::{AfterAnswer, Originate};
@@ -34,7 +36,7 @@ impl Carried {
                 r: r.clone(),
                 leg: leg.to_string(),
                 answered,
-                at_ms: now_ms(),
+                at_ms: acd.now_ms(),
                 token,
             },
         );
@@ -100,14 +102,19 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     }
     // The records are written while the phone rings, not before: they must be in before
     // the next state ("talking", "missed") is logged, which waits for them.
-    let offered_at = Utc::now();
+    let offered_at = acd.clock().now();
     let logged = {
         let (acd, call, agent) = (acd.clone(), r.call.clone(), r.agent.clone());
         tokio::spawn(async move {
             if let Ok(u) = Uuid::parse_str(&call) {
-                let _ = acd.inner.records.offered(u).await;
+                acd.inner
+                    .records
+                    .offered(u)
+                    .await
+                    .or_log(&call, "call record: offered");
             }
-            acd.log_state(&agent, "offered", "", offered_at).await;
+            acd.log_state(&agent, StateName::Offered, "", offered_at)
+                .await;
         })
     };
     tokio::spawn(pop_screen(
@@ -119,13 +126,10 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
 
     let ring = acd.cfg().ring_timeout_seconds as u32;
     let endpoint = match store.endpoint(&r.agent).await {
-        Ok(Some(e)) if valid_endpoint(&e) => e,
+        Ok(Some(e)) if check_endpoint(&e).is_ok() => e,
         other => {
             let (endpoint, problem) = match &other {
-                Ok(Some(e)) => (
-                    Some(e.as_str()),
-                    crate::core::dialstring::check_endpoint(e).err(),
-                ),
+                Ok(Some(e)) => (Some(e.as_str()), check_endpoint(e).err()),
                 Ok(None) => (None, Some("none known".to_string())),
                 Err(e) => (None, Some(e.to_string())),
             };
@@ -144,10 +148,10 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         uuid: leg.clone(),
         endpoint,
         vars: Vec::new(),
-        then: operator_wait(&acd, meta.kind == "callback_dial"),
+        then: operator_wait(&acd, meta.kind == CallKind::CallbackDial),
         timeout_secs: ring,
     };
-    let consult = meta.kind == "consult";
+    let consult = meta.kind == CallKind::Consult;
     let mut vars = vec![
         ("contactd_acd_call", r.call.clone()),
         ("contactd_operator", r.agent.clone()),
@@ -210,7 +214,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         &acd,
         &r,
         leg.as_str(),
-        meta.kind == "callback_dial",
+        meta.kind == CallKind::CallbackDial,
         Some(logged),
         false,
     )
@@ -227,7 +231,7 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
     let store = &acd.inner.store;
     let link = &acd.inner.link;
     let mut watch = link.watch_call(&leg);
-    let chans = match super::rebuild::switch_channels(&acd).await {
+    let chans = match super::channels::switch_channels(&acd).await {
         Ok(c) => c,
         Err(e) => {
             warn!(call = %r.call, "acd: offer not looked up: {e}");
@@ -236,7 +240,7 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
     };
     let caller = chans.iter().find(|c| c.uuid == r.call);
     let op = chans.iter().find(|c| c.uuid == leg);
-    let now = now_ms();
+    let now = acd.now_ms();
     match (caller, op) {
         (None, op) => {
             if op.is_some() {
@@ -249,7 +253,10 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
                     acd.end_talk(&r.call, &r.agent, now).await;
                 }
             } else {
-                let _ = store.abandon(&queue, &r.call).await;
+                store
+                    .abandon(&queue, &r.call)
+                    .await
+                    .or_log(&r.call, &format!("the caller leaving queue {queue}"));
             }
             acd.kick();
         }
@@ -262,8 +269,12 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
                     .await
                     .unwrap_or(false)
                 {
-                    let _ = store.agent_ready(&r.agent, now).await;
-                    acd.log_state(&r.agent, "ready", "", ms_to_time(now)).await;
+                    store
+                        .agent_command(&r.agent, Command::GoReady, now)
+                        .await
+                        .or_log(&r.call, &format!("operator {} ready again", r.agent));
+                    acd.log_state(&r.agent, StateName::Ready, "", ms_to_time(now))
+                        .await;
                     requeued_music(&acd, &r.call).await;
                     warn!(call = %r.call, operator = %r.agent, "acd: operator leg gone before the bridge, caller requeued");
                 }
@@ -277,9 +288,15 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
             if c.application == "uuid_bridge" {
                 // Already bridged: the talk is on.
                 if !talking {
-                    let _ = store.answer(&r, now).await;
+                    store
+                        .answer(&r, now)
+                        .await
+                        .or_log(&r.call, &format!("operator {} talking", r.agent));
                 }
-                let _ = store.settle_offer(&r.call).await;
+                store.settle_offer(&r.call).await.or_log(
+                    &r.call,
+                    "the offer settled (another instance may carry it on)",
+                );
                 info!(call = %r.call, operator = %r.agent, "acd: offer found bridged");
                 return;
             }
@@ -325,10 +342,11 @@ async fn requeued_music(acd: &Acd, call: &str) {
 
 /// The phone did not answer (or could not ring): "not ready (missed)", caller to the head.
 async fn missed(acd: &Acd, queue: &str, r: &Reservation, cause: &str) {
-    match acd.inner.store.release_missed(queue, r, now_ms()).await {
+    match acd.inner.store.release_missed(queue, r, acd.now_ms()).await {
         Ok(Some(_)) => {
             info!(call = %r.call, operator = %r.agent, cause, "acd: ring missed, caller requeued at the head");
-            acd.log_state(&r.agent, "missed", "", Utc::now()).await;
+            acd.log_state(&r.agent, StateName::Missed, "", acd.clock().now())
+                .await;
             acd.kick();
         }
         Ok(None) => {} // the caller left meanwhile
@@ -349,7 +367,7 @@ async fn answered(
 ) {
     let store = &acd.inner.store;
     let link = &acd.inner.link;
-    let now = now_ms();
+    let now = acd.now_ms();
     if !talking && !note_answer(acd, r, now).await {
         // The caller hung up while the phone rang.
         let _ = link.hangup(leg, "ORIGINATOR_CANCEL").await;
@@ -360,7 +378,7 @@ async fn answered(
             let _ = l.await;
         }
         if !talking {
-            acd.log_state(&r.agent, "talking", "", ms_to_time(now))
+            acd.log_state(&r.agent, StateName::Talking, "", ms_to_time(now))
                 .await;
         }
     };
@@ -372,15 +390,25 @@ async fn answered(
     log_talking().await;
     match bridged {
         Bridge::Done(recording) => {
-            let _ = store.settle_offer(&r.call).await;
+            store.settle_offer(&r.call).await.or_log(
+                &r.call,
+                "the offer settled (another instance may carry it on)",
+            );
             info!(call = %r.call, operator = %r.agent, "acd: answered and bridged");
             if let Ok(u) = Uuid::parse_str(&r.call) {
                 let id = acd.operator_id(&r.agent).await;
-                let _ = acd
-                    .inner
+                acd.inner
                     .records
                     .answered(u, id, &recording, ms_to_time(now))
-                    .await;
+                    .await
+                    .or_log(
+                        &r.call,
+                        &format!(
+                            "call record: answered by {} at {}, recording {recording}",
+                            r.agent,
+                            ms_to_time(now)
+                        ),
+                    );
             }
         }
         Bridge::Failed => {}
@@ -407,7 +435,7 @@ async fn answered(
 /// try that timed out may have been applied after all, which the next one recognises.
 async fn note_answer(acd: &Acd, r: &Reservation, now: i64) -> bool {
     let store = &acd.inner.store;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = acd.clock().instant() + Duration::from_secs(60);
     let mut failed = false;
     loop {
         match store.answer(r, now).await {
@@ -420,12 +448,12 @@ async fn note_answer(acd: &Acd, r: &Reservation, now: i64) -> bool {
                     .ok()
                     .flatten()
                     .is_some_and(|i| {
-                        i.state == "talking"
+                        i.state == StateName::Talking
                             && i.call.as_deref() == Some(r.call.as_str())
                             && i.offer == Some(r.offer)
                     });
             }
-            Err(e) if tokio::time::Instant::now() < deadline => {
+            Err(e) if acd.clock().instant() < deadline => {
                 failed = true;
                 tracing::debug!(call = %r.call, "acd: answer not noted yet: {e}");
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -453,12 +481,11 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
     let link = &acd.inner.link;
     // An operator can answer before the caller has reached the ACD's park (it is queued the
     // moment the IVR hands it over): commands sent before then would be lost.
-    let parked_by = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !store.is_parked(&r.call).await.unwrap_or(true) && tokio::time::Instant::now() < parked_by
-    {
+    let parked_by = acd.clock().instant() + Duration::from_secs(5);
+    while !store.is_parked(&r.call).await.unwrap_or(true) && acd.clock().instant() < parked_by {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let day = Utc::now().format("%Y-%m-%d");
+    let day = acd.clock().now().format("%Y-%m-%d");
     let recording = format!(
         "{}/{day}-{}.wav",
         acd.inner.config.daemon.recordings_dir.display(),
@@ -513,11 +540,12 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
             .map(|i| i.queue);
         if let Some(q) = queue {
             if store
-                .bridge_failed(&q, &r.call, &r.agent, now_ms())
+                .bridge_failed(&q, &r.call, &r.agent, acd.now_ms())
                 .await
                 .unwrap_or(false)
             {
-                acd.log_state(&r.agent, "missed", "", Utc::now()).await;
+                acd.log_state(&r.agent, StateName::Missed, "", acd.clock().now())
+                    .await;
                 let _ = link
                     .execute(&r.call, "playback", &acd.cfg().music_on_hold)
                     .await;
@@ -527,7 +555,7 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
         }
     }
     warn!(call = %r.call, operator = %r.agent, "acd: bridge failed: {bridged:?}");
-    acd.end_talk(&r.call, &r.agent, now_ms()).await;
+    acd.end_talk(&r.call, &r.agent, acd.now_ms()).await;
     Bridge::Failed
 }
 
@@ -549,7 +577,7 @@ async fn pop_screen(acd: Acd, queue: String, r: Reservation, meta: Meta) {
             None
         }
     };
-    let now = Utc::now();
+    let now = acd.clock().now();
     let entered = ms_to_time(meta.entered_ms);
     // A consult shows the transferred call itself.
     let call = meta
@@ -579,8 +607,8 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
         account: None,
         ivr: [("contactd_callback".to_string(), cb.id.to_string())].into(),
         node: acd.inner.node.clone(),
-        entered_ms: now_ms(),
-        kind: "callback_dial".into(),
+        entered_ms: acd.now_ms(),
+        kind: CallKind::CallbackDial,
         callback: Some(cb.id),
         consult: None,
         by: Some(acd.inner.instance.clone()),
@@ -589,15 +617,18 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
     let json = serde_json::to_string(&meta).expect("meta json");
     let ok = store.set_meta(&call, &json).await.is_ok()
         && store
-            .enqueue(&cb.queue, &call, 0, usize::MAX / 2, now_ms())
+            .enqueue(&cb.queue, &call, 0, usize::MAX / 2, acd.now_ms())
             .await
             .is_ok();
     if !ok {
-        let _ = acd
-            .inner
+        acd.inner
             .records
             .callback_result(cb.id, "pending", None, "not queued")
-            .await;
+            .await
+            .or_log(
+                &call,
+                &format!("callback {} back to pending (not queued)", cb.id),
+            );
         return;
     }
     info!(callback = cb.id, number = %cb.number, queue = %cb.queue, "acd: dialing callback");
@@ -630,7 +661,7 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
     let result = match (trunk, &acd.inner.dialing) {
         (Some((name, t)), Some((calls, live))) => crate::service::dialer::place_call(
             &acd.inner.link,
-            &crate::clock::Clock::system(),
+            acd.clock(),
             calls,
             live,
             crate::service::dialer::CallRequest {
@@ -658,12 +689,18 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
                 .await
                 .map(|b| b.starts_with("+OK"));
             if matches!(bridged, Ok(true)) {
-                let _ = acd
-                    .inner
+                acd.inner
                     .records
                     .callback_result(id, "done", op, "answered")
-                    .await;
-                let _ = store.settle_offer(&r.call).await;
+                    .await
+                    .or_log(
+                        &r.call,
+                        &format!("callback {id} done (answered by {})", r.agent),
+                    );
+                store.settle_offer(&r.call).await.or_log(
+                    &r.call,
+                    "the offer settled (another instance may carry it on)",
+                );
                 info!(callback = id, operator = %r.agent, "acd: callback connected");
                 // The customer leg's end is seen by its owner like any caller's.
                 let claimed = store
@@ -685,14 +722,17 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
     } else {
         "failed"
     };
-    let _ = acd
-        .inner
+    acd.inner
         .records
         .callback_result(id, state, op, &outcome)
-        .await;
+        .await
+        .or_log(&r.call, &format!("callback {id} {state}: {outcome}"));
     let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-    acd.end_talk(&r.call, &r.agent, now_ms()).await;
-    let _ = store.del_meta(&r.call).await;
+    acd.end_talk(&r.call, &r.agent, acd.now_ms()).await;
+    store
+        .del_meta(&r.call)
+        .await
+        .or_log(&r.call, "forgetting the callback leg");
 }
 
 async fn meta_attempts_left(acd: &Acd, id: i64) -> bool {
@@ -724,7 +764,7 @@ pub async fn consult(
         ivr,
         node: acd.inner.node.clone(),
         entered_ms: caller.entered_ms,
-        kind: "consult".into(),
+        kind: CallKind::Consult,
         callback: None,
         consult: Some((call.clone(), agent, leg)),
         by: None,
@@ -738,7 +778,7 @@ pub async fn consult(
             &item,
             super::TRANSFER_PRIORITY,
             usize::MAX / 2,
-            now_ms(),
+            acd.now_ms(),
         )
         .await?;
     acd.kick();
@@ -754,22 +794,28 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
     let Some((call, first, leg_a)) = meta.consult.clone() else {
         return;
     };
-    let now = now_ms();
+    let now = acd.now_ms();
     let item = r.call.clone();
     let end_item = |reason: &'static str| {
         let (item, call) = (item.clone(), call.clone());
         async move {
-            acd.end_talk(&item, &r.agent, now_ms()).await;
-            let _ = store.del_meta(&item).await;
+            acd.end_talk(&item, &r.agent, acd.now_ms()).await;
+            store
+                .del_meta(&item)
+                .await
+                .or_log(&call, &format!("forgetting the consult item {item}"));
             info!(call = %call, operator = %r.agent, "acd: consult ended ({reason})");
         }
     };
     if !store.answer(r, now).await.unwrap_or(false) {
         let _ = link.hangup(leg_b, "ORIGINATOR_CANCEL").await;
-        let _ = store.del_meta(&r.call).await;
+        store
+            .del_meta(&r.call)
+            .await
+            .or_log(&call, &format!("forgetting the consult item {}", r.call));
         return;
     }
-    acd.log_state(&r.agent, "talking", "", ms_to_time(now))
+    acd.log_state(&r.agent, StateName::Talking, "", ms_to_time(now))
         .await;
     let mut watch_a = link.watch_call(&leg_a);
     let mut watch_b = link.watch_call(leg_b);
@@ -777,14 +823,18 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         .api(&format!("uuid_setvar {leg_a} park_after_bridge true"))
         .await;
     // From here the caller's bridge ends because of the consult: it holds, not hangs up.
-    let _ = store
+    store
         .set_transfer(&call, &format!("consulting:{queue}"))
-        .await;
+        .await
+        .or_log(&call, &format!("transfer noted as consulting {queue}"));
     let bridged = link.api(&format!("uuid_bridge {leg_a} {leg_b}")).await;
     if !matches!(&bridged, Ok(b) if b.starts_with("+OK")) {
         warn!(%call, "acd: consult bridge failed: {bridged:?}");
         let _ = link.hangup(leg_b, "NORMAL_CLEARING").await;
-        let _ = store.del_transfer(&call).await;
+        store
+            .del_transfer(&call)
+            .await
+            .or_log(&call, "clearing the failed transfer");
         end_item("bridge failed").await;
         return;
     }
@@ -803,7 +853,10 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
             ev = watch_b.recv() => if hung(ev) { break false },
         }
     };
-    let _ = store.del_transfer(&call).await;
+    store
+        .del_transfer(&call)
+        .await
+        .or_log(&call, "clearing the done transfer");
     if first_left {
         // Complete: the caller to the target operator.
         let ok = matches!(
@@ -812,7 +865,7 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         );
         let moved = ok
             && store
-                .consult_complete(&call, &first, &item, &r.agent, now_ms())
+                .consult_complete(&call, &first, &item, &r.agent, acd.now_ms())
                 .await
                 .unwrap_or(false);
         if !moved {
@@ -820,13 +873,28 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
             end_item("caller gone").await;
             return;
         }
-        let _ = store.set_leg(&call, leg_b).await;
-        let _ = store.del_meta(&item).await;
-        acd.log_state(&first, "wrap_up", "", Utc::now()).await;
+        store.set_leg(&call, leg_b).await.or_log(
+            &call,
+            &format!("operator leg {leg_b} of the transferred call"),
+        );
+        store
+            .del_meta(&item)
+            .await
+            .or_log(&call, &format!("forgetting the consult item {item}"));
+        acd.log_state(&first, StateName::WrapUp, "", acd.clock().now())
+            .await;
         if let Ok(u) = Uuid::parse_str(&call) {
             let id = acd.operator_id(&r.agent).await;
-            let _ = acd.inner.records.moved(u, queue).await;
-            let _ = acd.inner.records.reassigned(u, id).await;
+            acd.inner
+                .records
+                .moved(u, queue)
+                .await
+                .or_log(&call, &format!("call record: moved to {queue}"));
+            acd.inner
+                .records
+                .reassigned(u, id)
+                .await
+                .or_log(&call, &format!("call record: reassigned to {}", r.agent));
         }
         info!(%call, from = %first, to = %r.agent, "acd: attended transfer completed");
     } else {

@@ -28,58 +28,11 @@ use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
-use super::{now_ms, offer, Acd, AcdError, CallerSnap, Meta, LEASE_MS};
+use super::channels::{switch_channels, Chan};
+use super::{offer, Acd, AcdError, CallerSnap, Meta, Unstored, LEASE_MS};
+use crate::core::acd::agent::{Command, Since, StateName};
+use crate::core::acd::queue::offer_is_stale;
 use crate::store::acd::{agent_value, CallInfo, Reservation};
-
-/// One row of `show channels as json`, the columns the ACD looks at.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Chan {
-    pub uuid: String,
-    pub direction: String,
-    pub application: String,
-    pub context: String,
-    pub answered: bool,
-    pub created_epoch: i64,
-    pub cid_num: String,
-}
-
-/// The switch's live channels now.
-pub(crate) async fn switch_channels(acd: &Acd) -> Result<Vec<Chan>, AcdError> {
-    let body = acd
-        .inner
-        .link
-        .api("show channels as json")
-        .await
-        .map_err(|e| AcdError::Switch(e.to_string()))?;
-    let v: serde_json::Value = serde_json::from_str(body.trim())
-        .map_err(|e| AcdError::Switch(format!("show channels as json: {e}")))?;
-    let rows = v
-        .get("rows")
-        .and_then(|r| r.as_array())
-        .cloned()
-        .unwrap_or_default();
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let s = |k: &str| {
-                r.get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let uuid = s("uuid");
-            (!uuid.is_empty()).then(|| Chan {
-                uuid,
-                direction: s("direction"),
-                application: s("application"),
-                context: s("context"),
-                answered: matches!(s("callstate").as_str(), "ACTIVE" | "HELD"),
-                created_epoch: s("created_epoch").parse().unwrap_or(0),
-                cid_num: s("cid_num"),
-            })
-        })
-        .collect())
-}
 
 /// Looks at the mark: trusted, rebuilt by another instance (this one puts its callers
 /// back), or missing (rebuilt here). Redis unreachable: nothing changes.
@@ -137,7 +90,10 @@ async fn rebuild(acd: &Acd) -> Result<(), AcdError> {
         Ok::<_, AcdError>(())
     }
     .await;
-    let _ = store.unlock_rebuild(me).await;
+    store
+        .unlock_rebuild(me)
+        .await
+        .or_log(me, "the rebuild lock's release (expires by itself)");
     result?;
     acd.inner.trusted.store(true, Ordering::SeqCst);
     info!("acd: live state rebuilt (operators from PostgreSQL and the switch, callers from their tasks)");
@@ -159,7 +115,7 @@ async fn rebuild(acd: &Acd) -> Result<(), AcdError> {
 async fn restore_own(acd: &Acd) -> Result<(), AcdError> {
     let store = &acd.inner.store;
     let me = &acd.inner.instance;
-    let now = now_ms();
+    let now = acd.now_ms();
     let snaps: Vec<(String, CallerSnap)> = acd
         .inner
         .callers
@@ -196,7 +152,11 @@ async fn restore_own(acd: &Acd) -> Result<(), AcdError> {
         };
         if let Some(o) = offers.get(&call) {
             store.restore_call(&call, &info, false, now).await?;
-            let state = if o.answered { "talking" } else { "offered" };
+            let state = if o.answered {
+                StateName::Talking
+            } else {
+                StateName::Offered
+            };
             let idle = (!o.answered).then_some(o.at_ms);
             let value = agent_value(state, o.at_ms, idle, Some(o.r.offer), Some(&call));
             store.restore_agent(&o.r.agent, &value, None, true).await?;
@@ -204,7 +164,7 @@ async fn restore_own(acd: &Acd) -> Result<(), AcdError> {
             store.set_offer_by(&call, me).await?;
         } else if let Some((agent, leg)) = &snap.talk {
             store.restore_call(&call, &info, false, now).await?;
-            let value = agent_value("talking", now, None, None, Some(&call));
+            let value = agent_value(StateName::Talking, now, None, None, Some(&call));
             store.restore_agent(agent, &value, None, true).await?;
             store.restore_talk(&call, agent, leg).await?;
         } else {
@@ -231,10 +191,10 @@ fn fresh_info(acd: &Acd, queue: &str, entered_ms: i64) -> CallInfo {
 
 /// Each operator's live state, where Redis has none: on a call if a leg of theirs is up
 /// on the switch, else from their last logged period.
-async fn restore_operators(acd: &Acd, chans: &[super::rebuild::Chan]) -> Result<(), AcdError> {
+async fn restore_operators(acd: &Acd, chans: &[Chan]) -> Result<(), AcdError> {
     let store = &acd.inner.store;
     let link = &acd.inner.link;
-    let now = now_ms();
+    let now = acd.now_ms();
     let mut on_call: HashMap<String, (String, Option<String>)> = HashMap::new();
     for ch in chans.iter().filter(|c| c.direction == "outbound") {
         let op = link
@@ -252,7 +212,7 @@ async fn restore_operators(acd: &Acd, chans: &[super::rebuild::Chan]) -> Result<
     for op in acd.inner.operators.list().await? {
         if let Some((leg, call)) = on_call.get(&op.login) {
             // Ringing or talking: out of routing until that call's end frees them.
-            let value = agent_value("talking", now, None, None, call.as_deref());
+            let value = agent_value(StateName::Talking, now, None, None, call.as_deref());
             if store.restore_agent(&op.login, &value, None, false).await? {
                 if let Some(call) = call {
                     store.restore_talk(call, &op.login, leg).await?;
@@ -263,18 +223,16 @@ async fn restore_operators(acd: &Acd, chans: &[super::rebuild::Chan]) -> Result<
         let Some(period) = acd.inner.operators.current(op.id).await? else {
             continue; // never logged in
         };
-        let since = period.since.timestamp_millis();
-        let (state, at) = match period.state.as_str() {
-            "ready" => ("ready", since),
-            // an offer, a talk or after-call work cut short by the loss: ready from now
-            "offered" | "talking" | "wrap_up" => ("ready", now),
-            "missed" => ("missed", since),
-            "break" => ("break", since),
-            "absent" => ("absent", since),
-            _ => continue, // logged out
+        let logged = StateName::from_key(&period.state).unwrap_or(StateName::LoggedOut);
+        let Some((state, since)) = logged.restored() else {
+            continue;
         };
-        let (value, ready) = if state == "ready" {
-            (agent_value("ready", at, Some(at), None, None), Some(at))
+        let at = match since {
+            Since::Logged => period.since.timestamp_millis(),
+            Since::Now => now,
+        };
+        let (value, ready) = if state == StateName::Ready {
+            (agent_value(state, at, Some(at), None, None), Some(at))
         } else {
             (agent_value(state, at, None, None, None), None)
         };
@@ -315,7 +273,7 @@ async fn adopt_from_switch(acd: &Acd) -> Result<(), AcdError> {
         let entered_ms = if ch.created_epoch > 0 {
             ch.created_epoch * 1000
         } else {
-            now_ms()
+            acd.now_ms()
         };
         let meta = Meta {
             caller: (!ch.cid_num.is_empty()).then(|| ch.cid_num.clone()),
@@ -334,10 +292,12 @@ async fn adopt_from_switch(acd: &Acd) -> Result<(), AcdError> {
         if store.offered_to(&ch.uuid).await?.is_some() {
             // talking with an operator whose leg the rebuild found
             let info = fresh_info(acd, &queue, entered_ms);
-            store.restore_call(&ch.uuid, &info, false, now_ms()).await?;
+            store
+                .restore_call(&ch.uuid, &info, false, acd.now_ms())
+                .await?;
         } else {
             store
-                .enqueue(&queue, &ch.uuid, q.priority, usize::MAX / 2, now_ms())
+                .enqueue(&queue, &ch.uuid, q.priority, usize::MAX / 2, acd.now_ms())
                 .await?;
         }
         info!(call = %ch.uuid, %queue, "acd: caller taken from the switch's channel list");
@@ -352,12 +312,12 @@ async fn adopt_from_switch(acd: &Acd) -> Result<(), AcdError> {
 pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
     let store = &acd.inner.store;
     let me = acd.inner.instance.clone();
-    let now = now_ms();
-    let stale_ms = (acd.cfg().ring_timeout_seconds as i64 + 20) * 1000;
+    let now = acd.now_ms();
+    let ring = Duration::from_secs(acd.cfg().ring_timeout_seconds);
     for (agent, info) in store.agents().await? {
-        let talking = match info.state.as_str() {
-            "offered" => false,
-            "talking" => true,
+        let talking = match info.state {
+            StateName::Offered => false,
+            StateName::Talking => true,
             _ => continue,
         };
         let Some(call) = info.call.clone() else {
@@ -397,7 +357,9 @@ pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
             }
             // A live instance carries it on (unless it has been ringing far too long).
             Some(b)
-                if b != me && !acd.gone(b).await? && (talking || now - info.at_ms < stale_ms) =>
+                if b != me
+                    && !acd.gone(b).await?
+                    && (talking || !offer_is_stale(info.at_ms, now, ring)) =>
             {
                 continue;
             }
@@ -418,7 +380,7 @@ pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
             if let Some(q) = queue {
                 if store.release_missed(&q, &r, now).await?.is_some() {
                     let idle = info.idle_ms.unwrap_or(now);
-                    store.agent_ready(&agent, idle).await?;
+                    store.agent_command(&agent, Command::GoReady, idle).await?;
                     warn!(%call, operator = %agent, "acd: reservation nobody rang for, caller requeued");
                     acd.kick();
                 }
@@ -443,13 +405,7 @@ pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
             continue;
         };
         info!(%call, operator = %agent, from = by.as_deref().unwrap_or("-"), talking, "acd: offer taken over");
-        acd.track(tokio::spawn(offer::resume(
-            acd.clone(),
-            queue,
-            r,
-            leg,
-            talking,
-        )));
+        acd.spawn_offer(offer::resume(acd.clone(), queue, r, leg, talking));
     }
     Ok(())
 }

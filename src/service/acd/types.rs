@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+use crate::core::acd::agent::{Command, DEFAULT_BREAK_REASON};
+use crate::core::acd::names::check_break_reason;
+
 /// What an operator (or a supervisor on their behalf) asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OperatorCommand {
@@ -19,31 +22,32 @@ pub enum OperatorCommand {
 impl OperatorCommand {
     /// Parses the API's `{"state": "...", "reason": "..."}`.
     pub fn parse(state: &str, reason: Option<&str>) -> Result<Self, AcdError> {
-        Ok(match state {
-            "login" | "logged_in" => Self::Login,
-            "logout" | "logged_out" => Self::Logout,
-            "ready" => Self::Ready,
-            "absent" => Self::Absent,
-            "break" => {
-                let r = reason.unwrap_or("break");
-                if r.is_empty()
-                    || r.len() > 32
-                    || !r
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
-                    return Err(AcdError::Invalid(format!(
-                        "break reason {r:?}: 1-32 letters, digits, '_' or '-'"
-                    )));
-                }
+        let command = Command::from_word(state).ok_or_else(|| {
+            let words: Vec<&str> = Command::ALL.iter().map(|c| c.word()).collect();
+            AcdError::Invalid(format!("state {state:?}: one of {}", words.join(", ")))
+        })?;
+        Ok(match command {
+            Command::LogIn => Self::Login,
+            Command::LogOut => Self::Logout,
+            Command::GoReady => Self::Ready,
+            Command::GoAbsent => Self::Absent,
+            Command::TakeBreak => {
+                let r = reason.unwrap_or(DEFAULT_BREAK_REASON);
+                check_break_reason(r).map_err(AcdError::Invalid)?;
                 Self::Break(r.to_string())
             }
-            other => {
-                return Err(AcdError::Invalid(format!(
-                    "state {other:?}: one of login, logout, ready, break, absent"
-                )))
-            }
         })
+    }
+
+    /// The core's command, and the break's reason ("" for the others).
+    pub fn command(&self) -> (Command, &str) {
+        match self {
+            Self::Login => (Command::LogIn, ""),
+            Self::Logout => (Command::LogOut, ""),
+            Self::Ready => (Command::GoReady, ""),
+            Self::Break(r) => (Command::TakeBreak, r),
+            Self::Absent => (Command::GoAbsent, ""),
+        }
     }
 }
 
@@ -117,7 +121,7 @@ pub struct OperatorView {
     pub login: String,
     pub name: String,
     pub endpoint: String,
-    /// `logged_out`, `ready`, `offered`, `talking`, `wrap_up`, `break`, `absent`, `missed`.
+    /// A `core::acd::agent::StateName`'s key.
     pub state: String,
     pub since: Option<String>,
     pub call: Option<String>,

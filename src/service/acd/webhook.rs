@@ -168,8 +168,8 @@ impl Webhook {
 
 #[cfg(test)]
 mod tests {
+    use crate::clock::Clock;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Instant;
 
     use axum::http::StatusCode;
     use axum::routing::post;
@@ -305,14 +305,15 @@ mod tests {
             "http://user:pw-secret@{addr}/pop?token=tok-secret"
         ))
         .unwrap();
-        let t = Instant::now();
+        let clock = Clock::system();
+        let t = clock.instant();
         for _ in 0..(MAX_IN_FLIGHT + 10) {
             hook.send(pop());
         }
         assert!(
-            t.elapsed() < Duration::from_millis(200),
+            clock.since(t) < Duration::from_millis(200),
             "{:?}",
-            t.elapsed()
+            clock.since(t)
         );
         // The failure it would log: the cause, no part of the URL beyond what `target` shows.
         let err = hook.deliver(&pop()).await.unwrap_err();
@@ -332,9 +333,14 @@ mod tests {
             }
         });
         let hook = Webhook::new(&format!("http://{addr}/pop")).unwrap();
-        let t = Instant::now();
+        let clock = Clock::system();
+        let t = clock.instant();
         hook.send(pop());
-        assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
+        assert!(
+            clock.since(t) < Duration::from_millis(50),
+            "{:?}",
+            clock.since(t)
+        );
         let one = Webhook {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_millis(300))
