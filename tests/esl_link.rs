@@ -300,7 +300,8 @@ async fn typed_channel_commands_reach_the_switch_and_injections_do_not() {
     let sent_before = sim.api_log().len();
     for (name, value) in [
         ("contactd_x", "1\nuuid_kill"),
-        ("contactd_x", "a b"),
+        ("contactd_x", "a\r\nb"),
+        ("contactd_x", " "),
         ("x y", "1"),
         ("", "1"),
     ] {

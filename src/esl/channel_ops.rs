@@ -47,17 +47,14 @@ impl SwitchLink {
     }
 
     /// `uuid_setvar <uuid> <name> <value>`: the name is a plain variable name and the value
-    /// one token (no spaces or line breaks), so nothing can be appended to the command.
+    /// one line (the switch takes the rest of the line as the value, spaces included), so
+    /// nothing can be appended to the command.
     pub async fn setvar(&self, uuid: &str, name: &str, value: &str) -> Result<String, LinkError> {
         let uuid = self.checked(uuid)?;
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(self.refused(format!("bad variable name {name:?}")));
         }
-        if value.is_empty()
-            || value
-                .bytes()
-                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
+        if value.trim().is_empty() || value.bytes().any(|b| b.is_ascii_control()) {
             return Err(self.refused(format!("bad value for {name}: {value:?}")));
         }
         self.api(&UuidSetVar::new(uuid.as_str(), name, value).to_string())

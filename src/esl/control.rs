@@ -316,10 +316,14 @@ impl SwitchLink {
     }
 
     /// `sendmsg <uuid>` hangup with `cause`.
-    pub async fn hangup(&self, uuid: &str, cause: &str) -> Result<(), LinkError> {
+    pub async fn hangup(
+        &self,
+        uuid: &str,
+        cause: freeswitch_esl_tokio::HangupCause,
+    ) -> Result<(), LinkError> {
         let mut msg = freeswitch_esl_tokio::EslEvent::new();
         msg.set_header("call-command", "hangup");
-        msg.set_header("hangup-cause", cause);
+        msg.set_header("hangup-cause", cause.as_str());
         self.sendmsg(uuid, msg).await
     }
 

@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use super::HttpState;
 use crate::core::acd::names::{check_group, check_name, check_new_operator};
+use crate::core::acd::outcome::CallbackState;
 use crate::service::acd::types::{AcdError, OperatorCommand, TransferMode};
 use crate::store::operators::{Operator, Operators};
 use crate::store::StoreError;
@@ -479,7 +480,7 @@ struct CallbacksQuery {
 fn callback_state(s: Option<&str>) -> ApiResult<Option<&str>> {
     match s {
         None => Ok(None),
-        Some(s @ ("pending" | "dialing" | "done" | "failed")) => Ok(Some(s)),
+        Some(s) if CallbackState::parse(s).is_some() => Ok(Some(s)),
         Some(other) => Err(ApiError::invalid(format!(
             "state {other:?}: pending, dialing, done or failed"
         ))),

@@ -272,7 +272,11 @@ impl Driver<'_> {
     /// Hangs up (best effort) and waits briefly for the switch's own cause.
     async fn hang_up(&mut self) {
         let uuid = self.watch.uuid.clone();
-        if let Err(e) = self.link.hangup(&uuid, "NORMAL_CLEARING").await {
+        if let Err(e) = self
+            .link
+            .hangup(&uuid, freeswitch_types::HangupCause::NormalClearing)
+            .await
+        {
             debug!(%uuid, "hangup: {e}");
             // The link may be down: make sure the call does not outlive us on the switch.
             if self.link.wait_connected(LINK_BACK).await {

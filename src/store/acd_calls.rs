@@ -3,6 +3,7 @@
 //! Every statement is idempotent on its row so a retried or repeated step (two instances,
 //! a restart) does not count twice.
 
+use crate::core::acd::outcome::{AcdOutcome, CallbackState};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
@@ -134,7 +135,7 @@ impl AcdCalls {
     pub async fn ended(
         &self,
         call: Uuid,
-        outcome: &str,
+        outcome: AcdOutcome,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.exec(
@@ -145,7 +146,7 @@ impl AcdCalls {
                      waited_s = COALESCE(waited_s, CASE WHEN answered_at IS NULL
                          THEN GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0) END)
                  WHERE call_uuid = $1 AND ended_at IS NULL",
-            vec![call.into(), at.into(), outcome.into()],
+            vec![call.into(), at.into(), outcome.as_str().into()],
         )
         .await
     }
@@ -242,7 +243,7 @@ impl AcdCalls {
     pub async fn callback_result(
         &self,
         id: i64,
-        state: &str,
+        state: CallbackState,
         operator: Option<i64>,
         result: &str,
     ) -> Result<(), StoreError> {
@@ -250,7 +251,12 @@ impl AcdCalls {
             format!("acd call {id}"),
             "UPDATE acd_callbacks SET state = $2, operator = COALESCE($3, operator),
                      result = $4 WHERE id = $1",
-            vec![id.into(), state.into(), operator.into(), result.into()],
+            vec![
+                id.into(),
+                state.as_str().into(),
+                operator.into(),
+                result.into(),
+            ],
         )
         .await
     }

@@ -6,6 +6,7 @@
 //! their states and transitions from here.
 pub mod agent;
 pub mod names;
+pub mod outcome;
 pub mod queue;
 pub mod routing;
 pub mod timeline;

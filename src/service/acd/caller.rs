@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::hangup::{self, EndedBy};
 use super::{ms_to_time, Acd, Meta, Unstored, LEASE_MS, TRANSFER_PRIORITY};
 use crate::core::acd::agent::{Command, StateName};
+use crate::core::acd::outcome::AcdOutcome;
 use crate::core::acd::queue::{offer_is_stale, Overflow};
 use crate::core::acd::timeline::{Step, Timeline, TimelineConfig, Wait};
 use crate::core::channels::SwitchEvent;
@@ -144,15 +145,21 @@ pub async fn gone_unseen(acd: &Acd, call: &str) {
     let now = acd.now_ms();
     let outcome = match persist!("call info", call, store.call_info(call)).flatten() {
         Some(info) => match persist!("abandon", call, store.abandon(&info.queue, call)) {
-            Some(Abandoned::WasWaiting | Abandoned::WasRinging) => "abandoned",
-            _ => finish_talk(acd, call, now).await.unwrap_or("lost"),
+            Some(Abandoned::WasWaiting | Abandoned::WasRinging) => AcdOutcome::Abandoned,
+            _ => finish_talk(acd, call, now)
+                .await
+                .unwrap_or(AcdOutcome::Lost),
         },
-        None => "lost",
+        None => AcdOutcome::Lost,
     };
     // An operator leg still up for it (ringing, or answered and waiting with music) is
     // of no use any more.
     if let Ok(Some(leg)) = store.leg(call).await {
-        let _ = acd.inner.link.hangup(&leg, "ORIGINATOR_CANCEL").await;
+        let _ = acd
+            .inner
+            .link
+            .hangup(&leg, freeswitch_types::HangupCause::OriginatorCancel)
+            .await;
     }
     if let Ok(u) = Uuid::parse_str(call) {
         acd.inner
@@ -175,7 +182,7 @@ pub async fn gone_unseen(acd: &Acd, call: &str) {
 
 /// The talk of `call` is over: its operator goes to after-call work. Returns the outcome
 /// if the call was talking.
-async fn finish_talk(acd: &Acd, call: &str, now: i64) -> Option<&'static str> {
+async fn finish_talk(acd: &Acd, call: &str, now: i64) -> Option<AcdOutcome> {
     let agent = persist!(
         "operator of the call",
         call,
@@ -192,7 +199,7 @@ async fn finish_talk(acd: &Acd, call: &str, now: i64) -> Option<&'static str> {
             .await
             .or_log(call, &format!("end of talk at {}", ms_to_time(now)));
     }
-    Some("answered")
+    Some(AcdOutcome::Answered)
 }
 
 impl Caller {
@@ -376,7 +383,10 @@ impl Caller {
             return;
         }
         if let Ok(Some(leg)) = store.leg(&self.call).await {
-            let _ = self.link().hangup(&leg, "NORMAL_CLEARING").await;
+            let _ = self
+                .link()
+                .hangup(&leg, freeswitch_types::HangupCause::NormalClearing)
+                .await;
         }
         let r = crate::store::acd::Reservation {
             call: self.call.clone(),
@@ -420,8 +430,8 @@ impl Caller {
         let Ok(Some(leg)) = store.leg(&self.call).await else {
             return Next::Continue;
         };
-        match self.link().api(&format!("uuid_exists {leg}")).await {
-            Ok(b) if b.trim() == "false" => self.operator_left().await,
+        match self.link().exists(&leg).await {
+            Ok(false) => self.operator_left().await,
             _ => Next::Continue,
         }
     }
@@ -494,11 +504,7 @@ impl Caller {
     }
 
     async fn break_media(&self) {
-        if let Err(e) = self
-            .link()
-            .api(&format!("uuid_break {} all", self.call))
-            .await
-        {
+        if let Err(e) = self.link().break_all(&self.call).await {
             debug!(call = %self.call, "acd: uuid_break: {e}");
         }
     }
@@ -568,7 +574,7 @@ impl Caller {
                     self.acd
                         .inner
                         .records
-                        .moved(u, "callback")
+                        .moved(u, AcdOutcome::Callback.as_str())
                         .await
                         .or_log(&self.call, "call record: moved to a callback offer");
                 }
@@ -717,10 +723,17 @@ impl Caller {
         };
         self.acd.record_hungup_by(&self.call, by).await;
         if !self.hung_up {
-            let _ = self.link().hangup(&self.call, "NORMAL_CLEARING").await;
+            let _ = self
+                .link()
+                .hangup(&self.call, freeswitch_types::HangupCause::NormalClearing)
+                .await;
         }
         if let Some(u) = u {
-            let outcome = if stored { "callback" } else { "abandoned" };
+            let outcome = if stored {
+                AcdOutcome::Callback
+            } else {
+                AcdOutcome::Abandoned
+            };
             self.acd
                 .inner
                 .records
@@ -751,34 +764,37 @@ impl Caller {
                 self.acd
                     .inner
                     .records
-                    .ended(u, "abandoned", ms_to_time(now))
+                    .ended(u, AcdOutcome::Abandoned, ms_to_time(now))
                     .await
                     .or_log(
                         &self.call,
                         &format!("call record end (abandoned at {})", ms_to_time(now)),
                     );
             }
-            info!(call = %self.call, outcome = "abandoned", "acd: caller left");
+            info!(call = %self.call, outcome = AcdOutcome::Abandoned.as_str(), "acd: caller left");
             return;
         }
         let queue = persist!("call info", self.call, store.call_info(&self.call))
             .flatten()
             .map(|i| i.queue);
-        let mut outcome = "answered";
+        let mut outcome = AcdOutcome::Answered;
         if let Some(queue) = queue {
             match persist!("abandon", self.call, store.abandon(&queue, &self.call)) {
-                Some(Abandoned::WasWaiting) => outcome = "abandoned",
+                Some(Abandoned::WasWaiting) => outcome = AcdOutcome::Abandoned,
                 Some(Abandoned::WasRinging) => {
-                    outcome = "abandoned";
+                    outcome = AcdOutcome::Abandoned;
                     if let Ok(Some(leg)) = store.leg(&self.call).await {
-                        let _ = self.link().hangup(&leg, "ORIGINATOR_CANCEL").await;
+                        let _ = self
+                            .link()
+                            .hangup(&leg, freeswitch_types::HangupCause::OriginatorCancel)
+                            .await;
                     }
                     self.acd.kick();
                 }
                 Some(Abandoned::NotFound) => {
                     outcome = finish_talk(&self.acd, &self.call, now)
                         .await
-                        .unwrap_or("lost");
+                        .unwrap_or(AcdOutcome::Lost);
                 }
                 None => {}
             }
@@ -794,7 +810,7 @@ impl Caller {
                     &format!("call record end ({outcome} at {})", ms_to_time(now)),
                 );
         }
-        info!(call = %self.call, outcome, "acd: caller left");
+        info!(call = %self.call, %outcome, "acd: caller left");
     }
 
     /// The operator's leg left the bridge: a transfer goes on, anything else ends the call.
@@ -817,7 +833,10 @@ impl Caller {
             let (q, item) = (q.to_string(), item.to_string());
             if let Ok(Abandoned::WasRinging) = store.abandon(&q, &item).await {
                 if let Ok(Some(leg)) = store.leg(&item).await {
-                    let _ = self.link().hangup(&leg, "ORIGINATOR_CANCEL").await;
+                    let _ = self
+                        .link()
+                        .hangup(&leg, freeswitch_types::HangupCause::OriginatorCancel)
+                        .await;
                 }
             }
             store
@@ -875,7 +894,7 @@ impl Caller {
             self.acd
                 .inner
                 .records
-                .ended(u, "answered", ms_to_time(now))
+                .ended(u, AcdOutcome::Answered, ms_to_time(now))
                 .await
                 .or_log(
                     &self.call,
@@ -891,7 +910,10 @@ impl Caller {
             EndedBy::Operator
         };
         self.acd.record_hungup_by(&self.call, by).await;
-        let _ = self.link().hangup(&self.call, "NORMAL_CLEARING").await;
+        let _ = self
+            .link()
+            .hangup(&self.call, freeswitch_types::HangupCause::NormalClearing)
+            .await;
         Next::Done
     }
 

@@ -603,12 +603,7 @@ impl Acd {
             {
                 continue;
             }
-            let exists = self
-                .inner
-                .link
-                .api(&format!("uuid_exists {call}"))
-                .await
-                .map(|b| b.trim() == "true");
+            let exists = self.inner.link.exists(&call).await;
             match exists {
                 Ok(true) => {
                     info!(%call, from = %dead, "acd: caller adopted");
@@ -1037,7 +1032,7 @@ impl Acd {
                 // The caller's owner sees the bridge end and moves it (see `caller`).
                 self.inner
                     .link
-                    .hangup(&leg, "NORMAL_CLEARING")
+                    .hangup(&leg, freeswitch_types::HangupCause::NormalClearing)
                     .await
                     .map_err(|e| AcdError::Switch(e.to_string()))?;
             }
@@ -1073,7 +1068,7 @@ impl Acd {
             let r = self
                 .inner
                 .link
-                .api(&format!("uuid_setvar {call} {k} {v}"))
+                .setvar(call, k, v)
                 .await
                 .map_err(|e| AcdError::Switch(e.to_string()))?;
             if !r.starts_with("+OK") {

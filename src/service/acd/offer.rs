@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{card, ms_to_time, Acd, AcdError, LocalOffer, Meta, ScreenPop, Unstored};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::names::check_endpoint;
+use crate::core::acd::outcome::{AcdOutcome, CallbackState};
 use crate::core::acd::queue::CallKind;
 use crate::core::channels::SwitchEvent;
 use crate::core::values::{ChannelUuid, MediaFile};
@@ -244,7 +245,9 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
     match (caller, op) {
         (None, op) => {
             if op.is_some() {
-                let _ = link.hangup(&leg, "ORIGINATOR_CANCEL").await;
+                let _ = link
+                    .hangup(&leg, freeswitch_types::HangupCause::OriginatorCancel)
+                    .await;
             }
             if talking {
                 // The caller's own end (its task, or whoever adopts it) closes the record;
@@ -322,7 +325,9 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
                 Ok(true) => answered(&acd, &r, &leg, false, None, false).await,
                 Ok(false) => missed(&acd, &queue, &r, "NO_ANSWER").await,
                 Err(_) => {
-                    let _ = link.hangup(&leg, "NORMAL_CLEARING").await;
+                    let _ = link
+                        .hangup(&leg, freeswitch_types::HangupCause::NormalClearing)
+                        .await;
                     missed(&acd, &queue, &r, "NO_ANSWER").await;
                 }
             }
@@ -334,7 +339,7 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
 /// again (the offer's `uuid_break` may have stopped it).
 async fn requeued_music(acd: &Acd, call: &str) {
     let link = &acd.inner.link;
-    let _ = link.api(&format!("uuid_break {call} all")).await;
+    let _ = link.break_all(call).await;
     let _ = link
         .execute(call, "playback", &acd.cfg().music_on_hold)
         .await;
@@ -370,7 +375,9 @@ async fn answered(
     let now = acd.now_ms();
     if !talking && !note_answer(acd, r, now).await {
         // The caller hung up while the phone rang.
-        let _ = link.hangup(leg, "ORIGINATOR_CANCEL").await;
+        let _ = link
+            .hangup(leg, freeswitch_types::HangupCause::OriginatorCancel)
+            .await;
         return;
     }
     let log_talking = || async {
@@ -494,7 +501,7 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
     // The music is an app still running on the caller: stop it, so `record_session` (queued
     // behind it otherwise) starts now, and bridge once the switch says it has.
     let mut watch = link.watch_call(&r.call);
-    let _ = link.api(&format!("uuid_break {} all", r.call)).await;
+    let _ = link.break_all(&r.call).await;
     match link.execute(&r.call, "record_session", &recording).await {
         Ok(app) => {
             let _ = tokio::time::timeout(Duration::from_secs(3), async {
@@ -516,7 +523,7 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
     }
     drop(watch);
     let bridged = link
-        .api(&format!("uuid_bridge {} {leg}", r.call))
+        .bridge(&r.call, leg)
         .await
         .map(|b| b.starts_with("+OK"));
     match bridged {
@@ -527,9 +534,10 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
         }
         Ok(false) => {}
     }
-    let _ = link.hangup(leg, "NORMAL_CLEARING").await;
-    let caller_there = link.api(&format!("uuid_exists {}", r.call)).await;
-    if matches!(&caller_there, Ok(b) if b.trim() == "true") {
+    let _ = link
+        .hangup(leg, freeswitch_types::HangupCause::NormalClearing)
+        .await;
+    if matches!(link.exists(&r.call).await, Ok(true)) {
         // The operator hung up as they answered: the caller goes back to the head.
         warn!(call = %r.call, operator = %r.agent, "acd: operator gone before the bridge, caller requeued");
         let queue = store
@@ -623,7 +631,7 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
     if !ok {
         acd.inner
             .records
-            .callback_result(cb.id, "pending", None, "not queued")
+            .callback_result(cb.id, CallbackState::Pending, None, "not queued")
             .await
             .or_log(
                 &call,
@@ -685,13 +693,13 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
     let outcome = match result {
         Ok(crate::service::dialer::DialResult::Answered(_)) => {
             let bridged = link
-                .api(&format!("uuid_bridge {} {leg}", r.call))
+                .bridge(&r.call, leg)
                 .await
                 .map(|b| b.starts_with("+OK"));
             if matches!(bridged, Ok(true)) {
                 acd.inner
                     .records
-                    .callback_result(id, "done", op, "answered")
+                    .callback_result(id, CallbackState::Done, op, AcdOutcome::Answered.as_str())
                     .await
                     .or_log(
                         &r.call,
@@ -718,16 +726,18 @@ async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
     };
     warn!(callback = id, "acd: callback not connected: {outcome}");
     let state = if meta_attempts_left(acd, id).await {
-        "pending"
+        CallbackState::Pending
     } else {
-        "failed"
+        CallbackState::Failed
     };
     acd.inner
         .records
         .callback_result(id, state, op, &outcome)
         .await
         .or_log(&r.call, &format!("callback {id} {state}: {outcome}"));
-    let _ = link.hangup(leg, "NORMAL_CLEARING").await;
+    let _ = link
+        .hangup(leg, freeswitch_types::HangupCause::NormalClearing)
+        .await;
     acd.end_talk(&r.call, &r.agent, acd.now_ms()).await;
     store
         .del_meta(&r.call)
@@ -808,7 +818,9 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         }
     };
     if !store.answer(r, now).await.unwrap_or(false) {
-        let _ = link.hangup(leg_b, "ORIGINATOR_CANCEL").await;
+        let _ = link
+            .hangup(leg_b, freeswitch_types::HangupCause::OriginatorCancel)
+            .await;
         store
             .del_meta(&r.call)
             .await
@@ -819,18 +831,18 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         .await;
     let mut watch_a = link.watch_call(&leg_a);
     let mut watch_b = link.watch_call(leg_b);
-    let _ = link
-        .api(&format!("uuid_setvar {leg_a} park_after_bridge true"))
-        .await;
+    let _ = link.setvar(&leg_a, "park_after_bridge", "true").await;
     // From here the caller's bridge ends because of the consult: it holds, not hangs up.
     store
         .set_transfer(&call, &format!("consulting:{queue}"))
         .await
         .or_log(&call, &format!("transfer noted as consulting {queue}"));
-    let bridged = link.api(&format!("uuid_bridge {leg_a} {leg_b}")).await;
+    let bridged = link.bridge(&leg_a, leg_b).await;
     if !matches!(&bridged, Ok(b) if b.starts_with("+OK")) {
         warn!(%call, "acd: consult bridge failed: {bridged:?}");
-        let _ = link.hangup(leg_b, "NORMAL_CLEARING").await;
+        let _ = link
+            .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
+            .await;
         store
             .del_transfer(&call)
             .await
@@ -860,7 +872,7 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
     if first_left {
         // Complete: the caller to the target operator.
         let ok = matches!(
-            link.api(&format!("uuid_bridge {call} {leg_b}")).await,
+            link.bridge(&call, leg_b).await,
             Ok(b) if b.starts_with("+OK")
         );
         let moved = ok
@@ -869,7 +881,9 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
                 .await
                 .unwrap_or(false);
         if !moved {
-            let _ = link.hangup(leg_b, "NORMAL_CLEARING").await;
+            let _ = link
+                .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
+                .await;
             end_item("caller gone").await;
             return;
         }
@@ -899,10 +913,8 @@ async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, 
         info!(%call, from = %first, to = %r.agent, "acd: attended transfer completed");
     } else {
         // Cancelled: the caller back to the first operator.
-        let _ = link.api(&format!("uuid_bridge {call} {leg_a}")).await;
-        let _ = link
-            .api(&format!("uuid_setvar {leg_a} park_after_bridge false"))
-            .await;
+        let _ = link.bridge(&call, &leg_a).await;
+        let _ = link.setvar(&leg_a, "park_after_bridge", "false").await;
         end_item("target hung up").await;
     }
 }

@@ -334,9 +334,8 @@ pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
         let exists = |u: String| async move {
             acd.inner
                 .link
-                .api(&format!("uuid_exists {u}"))
+                .exists(&u)
                 .await
-                .map(|b| b.trim() == "true")
                 .map_err(|e| AcdError::Switch(e.to_string()))
         };
         match by.as_deref() {
