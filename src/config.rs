@@ -1081,12 +1081,7 @@ impl Config {
 }
 
 /// Queue and group names reach dialplan extensions (`acd_<queue>`) and Redis keys.
-pub fn is_queue_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 32
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
+pub use crate::core::acd::names::is_queue_name;
 
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()

@@ -289,7 +289,7 @@ async fn change_state(
     let change: StateChange = body(&bytes)?;
     let cmd = OperatorCommand::parse(&change.state, change.reason.as_deref())?;
     let state = shared.acd.command(&login, cmd).await?;
-    Ok(Json(json!({"login": login, "state": state})).into_response())
+    Ok(Json(json!({"login": login, "state": state.key()})).into_response())
 }
 
 #[derive(Debug, Deserialize)]

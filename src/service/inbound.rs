@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::core::acd::agent::{StateName, DEFAULT_BREAK_REASON};
 use crate::core::call::CallState;
 use crate::core::campaign::state::CampaignState;
 use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
@@ -506,7 +507,8 @@ impl InboundCalls {
         let cmd = match code.as_str() {
             "*21" => OperatorCommand::Login,
             "*22" => OperatorCommand::Logout,
-            "*23" => OperatorCommand::Break("break".into()),
+            // a break keyed on the phone has no reason of its own: the default one
+            "*23" => OperatorCommand::Break(DEFAULT_BREAK_REASON.into()),
             "*24" => OperatorCommand::Ready,
             _ => return "operator_code_unknown",
         };
@@ -518,10 +520,10 @@ impl InboundCalls {
                 ("operator_unknown", "operator_unknown")
             }
             Some(login) => match self.acd.command(&login, cmd).await {
-                Ok(state) => match state.as_str() {
-                    "ready" => ("operator_ready", "operator_ready"),
-                    "break" => ("operator_break", "operator_break"),
-                    "absent" => ("operator_absent", "operator_absent"),
+                Ok(state) => match state {
+                    StateName::Ready => ("operator_ready", "operator_ready"),
+                    StateName::Break => ("operator_break", "operator_break"),
+                    StateName::Absent => ("operator_absent", "operator_absent"),
                     _ => ("operator_logged_out", "operator_logged_out"),
                 },
                 Err(e) => {

@@ -52,11 +52,20 @@ pub fn check_break_reason(r: &str) -> Result<(), String> {
 /// A group name is what queues name in `[acd.queue.NAME] group` and Redis keys skills by,
 /// so it follows the queue-name rule of the config.
 pub fn check_group(name: &str) -> Result<(), String> {
-    if crate::config::is_queue_name(name) {
+    if is_queue_name(name) {
         Ok(())
     } else {
         Err(format!("group {name:?}: 1-32 of a-z, 0-9, '_'"))
     }
+}
+
+/// A queue's name: what `[acd.queue.<name>]`, an operator's group and a transfer's target
+/// use (lowercase letters, digits, `_`; it is also part of a dialplan extension).
+pub fn is_queue_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]

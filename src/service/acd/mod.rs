@@ -942,7 +942,7 @@ impl Acd {
     /// An operator's own change of state (feature code or API), as the core's table allows
     /// it from their live state. Returns the new state's key. Asking for ready while ready
     /// changes nothing and is not an error (a second press of the feature code).
-    pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<String, AcdError> {
+    pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<StateName, AcdError> {
         if self.inner.operators.get(login).await?.is_none() {
             return Err(AcdError::NotFound(format!("operator {login}")));
         }
@@ -956,7 +956,7 @@ impl Acd {
         if from == StateName::Ready
             && matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready)
         {
-            return Ok(StateName::Ready.key().to_string());
+            return Ok(StateName::Ready);
         }
         let refused = |from: StateName| {
             let why = next(from, command.input())
@@ -984,7 +984,7 @@ impl Acd {
             self.kick();
         }
         info!(operator = login, state = to.key(), reason, "operator state");
-        Ok(to.key().to_string())
+        Ok(to)
     }
 
     /// Transfers a call that is talking with an operator to another queue (a group or the
