@@ -2,16 +2,14 @@
 //! cannot be used (start after end, as a hand-edited row could hold) dials nobody — no
 //! default window in its place — and dials once the row is fixed; a subscriber whose stored
 //! time zone is not a zone is never dialed and ends `invalid` (no default zone either).
+mod campaign_support;
 mod common;
 
 use std::time::Duration;
 
-use contactd::app::App;
-use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
+use campaign_support::{import, originates, start, MESSAGE};
 use contactd::store::campaigns::NewCampaign;
 
-/// The campaign's message: known to the simulator only (`media_ms`).
-const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/m.wav";
 const SUBSCRIBERS: usize = 4;
 /// The subscriber whose stored zone is broken.
 const NO_ZONE: usize = 2;
@@ -25,64 +23,11 @@ fn dialed(i: usize) -> String {
     format!("8916800{i:04}")
 }
 
-async fn start(env: &common::TestEnv) -> (Simulator, App) {
-    let sim = Simulator::start(sim::SimConfig {
-        time_scale: 0.05,
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        default_behaviour: Behaviour::Answer {
-            ring_ms: 500,
-            after: AfterAnswer::Stay,
-        },
-        media_ms: [(MESSAGE.to_string(), 2000)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let mut text = env.config_toml(
-        sim.esl_addr(),
-        "ClueCon",
-        &[("e1", 30, "freetdm/1/a/{number}")],
-    );
-    text.push_str("[campaigns]\ntrunk = \"e1\"\n");
-    let cfg = contactd::config::Config::from_toml(&text).unwrap();
-    let app = App::start(cfg).await.unwrap();
-    assert!(app.wait_ready(Duration::from_secs(10)).await);
-    (sim, app)
-}
-
-fn originates(sim: &Simulator) -> Vec<String> {
-    sim.api_log()
-        .into_iter()
-        .filter(|c| c.contains("originate"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_stored_window_or_zone_dials_nobody_it_covers() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(&env).await;
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("l.csv");
-    let rows: String = (0..SUBSCRIBERS)
-        .map(|i| format!("{}\n", number(i)))
-        .collect();
-    std::fs::write(&csv, format!("phone\n{rows}")).unwrap();
-    contactd::store::lists::import_csv(
-        &app.shared.pool,
-        &csv,
-        contactd::core::lists::ImportOptions {
-            list_number: 8,
-            name: "l8".into(),
-            replace: false,
-        },
-        &app.shared.config.dialing,
-    )
-    .await
-    .unwrap();
+    let (sim, app) = start(&env, 30, 2000, "").await;
+    import(&app, 8, (0..SUBSCRIBERS).map(number)).await;
     // A window whose start is after its end: not "always", not "never mind".
     let (id, _) = app
         .shared

@@ -2,12 +2,14 @@
 //! never hold more channels than the trunk has (the simulator counts), the progress short
 //! code says "called N of M", the pause/resume short code and the CLI pause, resume and
 //! cancel, and the PIN guard (three wrong PINs end the call; an unknown phone is refused).
+mod campaign_support;
 mod common;
 
 use std::time::Duration;
 
+use campaign_support::{start, MESSAGE};
 use contactd::app::App;
-use contactd::sim::{self, AfterAnswer, Behaviour, CallerStep, Simulator};
+use contactd::sim::{self, CallerStep};
 use contactd::store::campaigns::NewCampaign;
 
 fn campaign(list: i32, lines: i32) -> NewCampaign {
@@ -25,62 +27,11 @@ fn campaign(list: i32, lines: i32) -> NewCampaign {
     }
 }
 
-/// The campaigns' message: known to the simulator only (`media_ms`).
-const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/m.wav";
-
-async fn start(env: &common::TestEnv, channels: u32) -> (Simulator, App) {
-    let sim = Simulator::start(sim::SimConfig {
-        time_scale: 0.05,
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        default_behaviour: Behaviour::Answer {
-            ring_ms: 500,
-            after: AfterAnswer::Stay,
-        },
-        // the message, a virtual file (the prompts are the generated ones)
-        media_ms: [(MESSAGE.to_string(), 4000)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let mut text = env.config_toml(
-        sim.esl_addr(),
-        "ClueCon",
-        &[("e1", channels, "freetdm/1/a/{number}")],
-    );
-    text.push_str(
-        "[campaigns]\ntrunk = \"e1\"\n[managers.boss]\nphone = \"201\"\npin = \"4321\"\n",
-    );
-    let cfg = contactd::config::Config::from_toml(&text).unwrap();
-    let app = App::start(cfg).await.unwrap();
-    assert!(app.wait_ready(Duration::from_secs(10)).await);
-    (sim, app)
-}
-
 async fn import(app: &App, list: u16, n: usize, prefix: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("l.csv");
-    let mut t = String::from("phone\n");
-    for i in 0..n {
-        t.push_str(&format!("+7{prefix}{i:04}\n"));
-    }
-    std::fs::write(&csv, t).unwrap();
-    contactd::store::lists::import_csv(
-        &app.shared.pool,
-        &csv,
-        contactd::core::lists::ImportOptions {
-            list_number: list,
-            name: format!("l{list}"),
-            replace: false,
-        },
-        &app.shared.config.dialing,
-    )
-    .await
-    .unwrap();
+    campaign_support::import(app, list, (0..n).map(|i| format!("+7{prefix}{i:04}"))).await;
 }
+
+const MANAGER: &str = "[managers.boss]\nphone = \"201\"\npin = \"4321\"\n";
 
 fn service_call(app: &App, code: &str, caller: &str, script: Vec<CallerStep>) -> sim::InboundCall {
     sim::InboundCall {
@@ -125,7 +76,7 @@ async fn flow_end(env: &common::TestEnv, uuid: &str) -> (String, String) {
 async fn two_campaigns_never_exceed_the_trunk_and_progress_code_reports() {
     let env = common::TestEnv::new().await;
     // a 6-channel trunk, two campaigns of 5 lines each
-    let (sim, app) = start(&env, 6).await;
+    let (sim, app) = start(&env, 6, 4000, MANAGER).await;
     import(&app, 1, 40, "916400").await;
     import(&app, 2, 40, "916500").await;
     let (a, _) = app.shared.campaigns.create(&campaign(1, 5)).await.unwrap();
@@ -182,7 +133,7 @@ async fn two_campaigns_never_exceed_the_trunk_and_progress_code_reports() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_by_phone_and_cancel_by_cli() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(&env, 30).await;
+    let (sim, app) = start(&env, 30, 4000, MANAGER).await;
     import(&app, 3, 200, "916600").await;
     let (id, _) = app.shared.campaigns.create(&campaign(3, 2)).await.unwrap();
     let state = |id| {
@@ -294,7 +245,7 @@ async fn pause_resume_by_phone_and_cancel_by_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_pins_and_unknown_phones_are_refused() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(&env, 30).await;
+    let (sim, app) = start(&env, 30, 4000, MANAGER).await;
     let u = sim
         .inbound_call(service_call(
             &app,

@@ -2,16 +2,14 @@
 //! (its table gone), nobody on a running campaign's list is dialed — the simulator sees no
 //! originate and no subscriber is marked done; once the list is readable again the campaign
 //! resumes by itself, dials everyone except the number on the list, and finishes.
+mod campaign_support;
 mod common;
 
 use std::time::Duration;
 
-use contactd::app::App;
-use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
+use campaign_support::{import, originates, start, MESSAGE};
 use contactd::store::campaigns::NewCampaign;
 
-/// The campaign's message: known to the simulator only (`media_ms`).
-const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/m.wav";
 const SUBSCRIBERS: usize = 8;
 
 fn number(i: usize) -> String {
@@ -23,64 +21,11 @@ fn dialed(i: usize) -> String {
     format!("8916700{i:04}")
 }
 
-async fn start(env: &common::TestEnv) -> (Simulator, App) {
-    let sim = Simulator::start(sim::SimConfig {
-        time_scale: 0.05,
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        default_behaviour: Behaviour::Answer {
-            ring_ms: 500,
-            after: AfterAnswer::Stay,
-        },
-        media_ms: [(MESSAGE.to_string(), 2000)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let mut text = env.config_toml(
-        sim.esl_addr(),
-        "ClueCon",
-        &[("e1", 30, "freetdm/1/a/{number}")],
-    );
-    text.push_str("[campaigns]\ntrunk = \"e1\"\n");
-    let cfg = contactd::config::Config::from_toml(&text).unwrap();
-    let app = App::start(cfg).await.unwrap();
-    assert!(app.wait_ready(Duration::from_secs(10)).await);
-    (sim, app)
-}
-
-fn originates(sim: &Simulator) -> Vec<String> {
-    sim.api_log()
-        .into_iter()
-        .filter(|c| c.contains("originate"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_dnc_list_dials_nobody_until_it_is_back() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(&env).await;
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("l.csv");
-    let rows: String = (0..SUBSCRIBERS)
-        .map(|i| format!("{}\n", number(i)))
-        .collect();
-    std::fs::write(&csv, format!("phone\n{rows}")).unwrap();
-    contactd::store::lists::import_csv(
-        &app.shared.pool,
-        &csv,
-        contactd::core::lists::ImportOptions {
-            list_number: 7,
-            name: "l7".into(),
-            replace: false,
-        },
-        &app.shared.config.dialing,
-    )
-    .await
-    .unwrap();
+    let (sim, app) = start(&env, 30, 2000, "").await;
+    import(&app, 7, (0..SUBSCRIBERS).map(number)).await;
     let pg = env.pg().await;
     let dialing = app.shared.config.dialing.clone();
     let db = app.shared.pool.get().await.unwrap();

@@ -1,0 +1,78 @@
+//! What the campaign tests share: the simulator and a daemon dialing on trunk `e1`, a list
+//! imported from numbers, and the originates the switch received.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use contactd::app::App;
+use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
+
+use crate::common::TestEnv;
+
+/// The campaigns' message: known to the simulator only (`media_ms`).
+pub const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/m.wav";
+
+/// A simulator whose subscribers answer after 0.5 s and stay, the message `message_ms`
+/// long, and contactd dialing campaigns on `e1` (`channels` lines; `extra` is more TOML).
+pub async fn start(env: &TestEnv, channels: u32, message_ms: u64, extra: &str) -> (Simulator, App) {
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 0.05,
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        default_behaviour: Behaviour::Answer {
+            ring_ms: 500,
+            after: AfterAnswer::Stay,
+        },
+        // the message, a virtual file (the prompts are the generated ones)
+        media_ms: [(MESSAGE.to_string(), message_ms)].into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut text = env.config_toml(
+        sim.esl_addr(),
+        "ClueCon",
+        &[("e1", channels, "freetdm/1/a/{number}")],
+    );
+    text.push_str("[campaigns]\ntrunk = \"e1\"\n");
+    text.push_str(extra);
+    let cfg = contactd::config::Config::from_toml(&text).unwrap();
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    (sim, app)
+}
+
+/// Imports `numbers` as list `list` (named `l<list>`).
+pub async fn import(app: &App, list: u16, numbers: impl IntoIterator<Item = String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("l.csv");
+    let mut t = String::from("phone\n");
+    for n in numbers {
+        t.push_str(&n);
+        t.push('\n');
+    }
+    std::fs::write(&csv, t).unwrap();
+    contactd::store::lists::import_csv(
+        &app.shared.pool,
+        &csv,
+        contactd::core::lists::ImportOptions {
+            list_number: list,
+            name: format!("l{list}"),
+            replace: false,
+        },
+        &app.shared.config.dialing,
+    )
+    .await
+    .unwrap();
+}
+
+/// The `originate` commands the switch received.
+pub fn originates(sim: &Simulator) -> Vec<String> {
+    sim.api_log()
+        .into_iter()
+        .filter(|c| c.contains("originate"))
+        .collect()
+}
