@@ -93,7 +93,7 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
         .inner
         .pending
         .lock()
-        .expect("pending")
+        .expect("pending callers lock")
         .contains_key(&call);
     let timeline = Timeline::new(acd.clock().instant(), timeline_config(&acd), pending);
     let mut c = Caller {
@@ -451,7 +451,7 @@ impl Caller {
             .inner
             .pending
             .lock()
-            .expect("pending")
+            .expect("pending callers lock")
             .get(&self.call)
             .cloned()
         else {
@@ -483,7 +483,7 @@ impl Caller {
                     .inner
                     .pending
                     .lock()
-                    .expect("pending")
+                    .expect("pending callers lock")
                     .remove(&self.call);
                 self.acd.kick();
                 true
@@ -755,7 +755,7 @@ impl Caller {
             .inner
             .pending
             .lock()
-            .expect("pending")
+            .expect("pending callers lock")
             .remove(&self.call)
             .is_some()
         {

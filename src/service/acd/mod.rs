@@ -645,7 +645,11 @@ impl Acd {
     pub(crate) fn disown(&self, call: &str) {
         self.inner.owned.lock().expect("owned").remove(call);
         self.inner.callers.lock().expect("callers").remove(call);
-        self.inner.pending.lock().expect("pending").remove(call);
+        self.inner
+            .pending
+            .lock()
+            .expect("pending callers lock")
+            .remove(call);
     }
 
     /// Updates what this instance remembers of a caller it drives.
@@ -721,14 +725,18 @@ impl Acd {
                 // Redis is unreachable: the caller is taken anyway and waits with music; its
                 // task queues it (in arrival order among those after it) once Redis is back.
                 warn!(%call, queue, "acd: Redis unavailable, the caller waits to be queued: {e}");
-                self.inner.pending.lock().expect("pending").insert(
-                    call.to_string(),
-                    Pending {
-                        meta: meta.clone(),
-                        queue: queue.to_string(),
-                        priority: q.priority,
-                    },
-                );
+                self.inner
+                    .pending
+                    .lock()
+                    .expect("pending callers lock")
+                    .insert(
+                        call.to_string(),
+                        Pending {
+                            meta: meta.clone(),
+                            queue: queue.to_string(),
+                            priority: q.priority,
+                        },
+                    );
                 crate::store::acd::Enqueued::Waiting {
                     position: 0,
                     seq: 0,
@@ -787,7 +795,7 @@ impl Acd {
             .inner
             .pending
             .lock()
-            .expect("pending")
+            .expect("pending callers lock")
             .get(call)
             .map(|p| p.meta.clone());
         let meta = match local.or(pending) {

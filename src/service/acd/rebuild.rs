@@ -125,7 +125,12 @@ async fn restore_own(acd: &Acd) -> Result<(), AcdError> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let offers = acd.inner.offers.lock().expect("offers").clone();
-    let pending = acd.inner.pending.lock().expect("pending").clone();
+    let pending = acd
+        .inner
+        .pending
+        .lock()
+        .expect("pending callers lock")
+        .clone();
     let mut n = 0;
     for (call, snap) in snaps {
         if pending.contains_key(&call) {
