@@ -340,6 +340,12 @@ async fn typed_channel_commands_reach_the_switch_and_injections_do_not() {
         "{:?}",
         sim.ground_truth()
     );
-    assert!(!link.exists(&uuid).await.unwrap());
+    // gone once the switch has destroyed it (the cause is known at CHANNEL_HANGUP, before)
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            !link.exists(&uuid).await.unwrap()
+        })
+        .await
+    );
     app.shutdown(Duration::from_secs(2)).await;
 }
