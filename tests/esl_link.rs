@@ -7,10 +7,12 @@ mod common;
 use std::time::Duration;
 
 use contactd::app::App;
+use contactd::config::TrunkConfig;
 use contactd::esl::commands::AfterAnswer;
 use contactd::esl::control::LinkStatus;
 use contactd::service::dialer::{place_call, CallRequest, DialResult};
 use contactd::sim::{self, Simulator};
+use contactd::store::redis::LiveState;
 use std::sync::atomic::Ordering;
 
 fn sim_config() -> sim::SimConfig {
@@ -26,6 +28,47 @@ fn sim_config() -> sim::SimConfig {
             after: sim::AfterAnswer::Stay,
         },
         ..Default::default()
+    }
+}
+
+/// contactd dialing on trunk `e1` (30 lines) through `sim`, ready; and that trunk.
+async fn start_on_e1(env: &common::TestEnv, sim: &Simulator) -> (App, TrunkConfig) {
+    let cfg = env.config(
+        sim.esl_addr(),
+        "ClueCon",
+        &[("e1", 30, "freetdm/1/a/{number}")],
+    );
+    let trunk = cfg.trunk["e1"].clone();
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    (app, trunk)
+}
+
+/// Dials `number` on `e1`; once answered the call is parked. Its uuid.
+async fn parked_call(app: &App, live: &LiveState, trunk: &TrunkConfig, number: &str) -> String {
+    let r = place_call(
+        app.link("fs1").unwrap(),
+        &contactd::clock::Clock::system(),
+        &app.shared.calls,
+        live,
+        CallRequest {
+            uuid: contactd::core::values::ChannelUuid::new_random(),
+            caller_id: None,
+            trunk_name: "e1",
+            trunk,
+            number,
+            then: AfterAnswer::Park,
+            purpose: "test",
+            budget: "t1",
+            budget_lines: 10,
+            ring_secs: 30,
+        },
+    )
+    .await
+    .unwrap();
+    match r {
+        DialResult::Answered(u) => u.to_string(),
+        other => panic!("{number}: {other:?}"),
     }
 }
 
@@ -98,44 +141,14 @@ async fn wrong_password_is_a_clear_error_and_retried_until_fixed() {
 async fn dropped_connection_mid_call_reconnects_and_resyncs_the_live_count() {
     let env = common::TestEnv::new().await;
     let sim = Simulator::start(sim_config()).await.unwrap();
-    let cfg = env.config(
-        sim.esl_addr(),
-        "ClueCon",
-        &[("e1", 30, "freetdm/1/a/{number}")],
-    );
-    let trunk = cfg.trunk["e1"].clone();
-    let app = App::start(cfg).await.unwrap();
-    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let (app, trunk) = start_on_e1(&env, &sim).await;
     let link = app.link("fs1").unwrap().clone();
     let live = env.live_state().await;
 
     // three answered calls, parked
     let mut uuids = Vec::new();
     for n in ["5551001", "5551002", "5551003"] {
-        let r = place_call(
-            &link,
-            &contactd::clock::Clock::system(),
-            &app.shared.calls,
-            &live,
-            CallRequest {
-                uuid: contactd::core::values::ChannelUuid::new_random(),
-                caller_id: None,
-                trunk_name: "e1",
-                trunk: &trunk,
-                number: n,
-                then: AfterAnswer::Park,
-                purpose: "test",
-                budget: "t1",
-                budget_lines: 10,
-                ring_secs: 30,
-            },
-        )
-        .await
-        .unwrap();
-        match r {
-            DialResult::Answered(u) => uuids.push(u.to_string()),
-            other => panic!("{n}: {other:?}"),
-        }
+        uuids.push(parked_call(&app, &live, &trunk, n).await);
     }
     assert!(
         common::eventually(Duration::from_secs(5), || async {
@@ -256,40 +269,10 @@ async fn typed_channel_commands_reach_the_switch_and_injections_do_not() {
 
     let env = common::TestEnv::new().await;
     let sim = Simulator::start(sim_config()).await.unwrap();
-    let cfg = env.config(
-        sim.esl_addr(),
-        "ClueCon",
-        &[("e1", 30, "freetdm/1/a/{number}")],
-    );
-    let trunk = cfg.trunk["e1"].clone();
-    let app = App::start(cfg).await.unwrap();
-    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let (app, trunk) = start_on_e1(&env, &sim).await;
     let link = app.link("fs1").unwrap().clone();
     let live = env.live_state().await;
-    let r = place_call(
-        &link,
-        &contactd::clock::Clock::system(),
-        &app.shared.calls,
-        &live,
-        CallRequest {
-            uuid: contactd::core::values::ChannelUuid::new_random(),
-            caller_id: None,
-            trunk_name: "e1",
-            trunk: &trunk,
-            number: "5551009",
-            then: AfterAnswer::Park,
-            purpose: "test",
-            budget: "t1",
-            budget_lines: 10,
-            ring_secs: 30,
-        },
-    )
-    .await
-    .unwrap();
-    let uuid = match r {
-        DialResult::Answered(u) => u.to_string(),
-        other => panic!("{other:?}"),
-    };
+    let uuid = parked_call(&app, &live, &trunk, "5551009").await;
     assert!(link.exists(&uuid).await.unwrap());
     assert!(!link
         .exists("0b8b6a4e-5f7e-4bd9-9d5e-6b9d3c0e2a11")
