@@ -190,6 +190,24 @@ pub async fn line_utilisation() -> f64 {
         .await
         .unwrap();
     let (busy, span): (f64, f64) = (r.get(0), r.get(1));
+    // where the idle time goes: before the first attempt, after the last, and between them
+    let r = db
+        .query_one(
+            "SELECT extract(epoch FROM (SELECT min(created_at) FROM attempts WHERE campaign_id = $1) - c.created_at)::float8,
+                    extract(epoch FROM c.finished_at - (SELECT max(ended_at) FROM attempts WHERE campaign_id = $1))::float8,
+                    (SELECT avg(extract(epoch FROM ended_at - created_at)) FROM attempts WHERE campaign_id = $1)::float8
+             FROM campaigns c WHERE c.id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let (first, last, avg): (f64, f64, f64) = (r.get(0), r.get(1), r.get(2));
+    eprintln!(
+        "line utilisation: first attempt {:.0} ms after the campaign, finished {:.0} ms after the last call; average attempt {:.0} ms",
+        first * 1000.0,
+        last * 1000.0,
+        avg * 1000.0
+    );
     drop(db);
     app.shutdown(Duration::from_secs(1)).await;
     s.drop_now().await;

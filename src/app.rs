@@ -222,6 +222,12 @@ impl App {
             shared.draining.clone(),
             clock.clone(),
         ));
+        tasks.push(tokio::spawn(crate::store::notify::listen(
+            config.postgres.url.expose().to_string(),
+            crate::store::notify::CAMPAIGNS,
+            runner.changed.clone(),
+            final_rx.clone(),
+        )));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
             Ok(mailer) => tasks.push(tokio::spawn(crate::mail::run_outbox(

@@ -50,3 +50,73 @@ async fn concurrent_migrations_do_not_race() {
     let total = a.unwrap().len() + b.unwrap().len();
     assert_eq!(total, migrate::MIGRATIONS.len());
 }
+
+/// A campaign created or changed by any process (here: plain SQL on another connection) wakes
+/// the campaign runners' listener; one whose connection was cut listens again and wakes them
+/// once on its return (what was committed meanwhile is not replayed).
+#[tokio::test]
+async fn campaign_changes_wake_the_listener_also_after_its_connection_is_cut() {
+    use contactd::store::notify;
+    use std::sync::Arc;
+    use std::time::Duration;
+    let env = common::TestEnv::new().await;
+    let pool = postgres::pool(env.db_url(), 2).unwrap();
+    migrate::run(&pool).await.unwrap();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let listener = tokio::spawn(notify::listen(
+        env.db_url().to_string(),
+        notify::CAMPAIGNS,
+        wake.clone(),
+        stop_rx,
+    ));
+    let woken = |what: &'static str| {
+        let wake = wake.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(5), wake.notified())
+                .await
+                .unwrap_or_else(|_| panic!("not woken: {what}"))
+        }
+    };
+    woken("on connecting").await;
+    let pg = env.pg().await;
+    pg.batch_execute(
+        "INSERT INTO contact_lists (number, name, source_file) VALUES (7, 'seed', 'seed.csv');
+         INSERT INTO campaigns (name, list_number, audio, trunk, lines, state, created_by)
+         VALUES ('t', 7, 'msg.wav', 'e1', 2, 'running', 'test')",
+    )
+    .await
+    .unwrap();
+    woken("campaign created").await;
+    // a change that is not the state wakes nobody
+    pg.batch_execute("UPDATE campaigns SET name = 'renamed'")
+        .await
+        .unwrap();
+    let quiet = tokio::time::timeout(Duration::from_millis(500), wake.notified()).await;
+    assert!(quiet.is_err(), "woken by a rename");
+    pg.batch_execute("UPDATE campaigns SET state = 'paused'")
+        .await
+        .unwrap();
+    woken("campaign paused").await;
+    // cut the listening connection: it comes back by itself and wakes once
+    let cut: i64 = pg
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cut, 1, "one listening connection");
+    woken("listening again").await;
+    pg.batch_execute("UPDATE campaigns SET state = 'running'")
+        .await
+        .unwrap();
+    woken("campaign resumed").await;
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), listener)
+        .await
+        .expect("the listener ends at shutdown")
+        .unwrap();
+}

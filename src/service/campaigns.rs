@@ -52,6 +52,8 @@ pub struct CampaignRunner {
     active: Arc<Mutex<HashMap<i64, usize>>>,
     /// A call ended: a line is free now, no need to wait for the next tick.
     line_freed: Arc<tokio::sync::Notify>,
+    /// A campaign was created or changed state (any process): look now.
+    pub changed: Arc<tokio::sync::Notify>,
     /// Subscribers (campaign, contact) a task of this instance is calling: recovery leaves
     /// them alone.
     driving: Arc<Mutex<HashSet<(i64, i64)>>>,
@@ -85,6 +87,7 @@ impl CampaignRunner {
             draining,
             active: Arc::default(),
             line_freed: Arc::default(),
+            changed: Arc::default(),
             driving: Arc::default(),
         }
     }
@@ -148,6 +151,7 @@ impl CampaignRunner {
         }
         let mut statuses: Vec<_> = self.links.iter().map(|l| l.watch_status()).collect();
         let mut backlog = self.campaigns.backlog();
+        let mut released = self.live.watch_released();
         loop {
             // A link back, or the spooled writes all in PostgreSQL again: look for the
             // subscribers whose calls could not be followed meanwhile.
@@ -173,21 +177,25 @@ impl CampaignRunner {
                         }
                         backlog = now_backlog;
                     }
-                    if let Err(e) = self.tick().await {
-                        warn!("campaign runner: {e}");
-                    }
+                    self.tick_logged().await;
                 }
-                _ = self.line_freed.notified() => {
-                    if let Err(e) = self.tick().await {
-                        warn!("campaign runner: {e}");
-                    }
-                }
+                // A call of ours ended, a lease was released (the call's channel is
+                // destroyed), or a campaign was created or changed (any process): look now.
+                _ = self.line_freed.notified() => self.tick_logged().await,
+                _ = self.changed.notified() => self.tick_logged().await,
+                Ok(()) = released.changed() => self.tick_logged().await,
                 _ = shutdown.changed() => {
                     if *shutdown.borrow() {
                         return;
                     }
                 }
             }
+        }
+    }
+
+    async fn tick_logged(self: &Arc<Self>) {
+        if let Err(e) = self.tick().await {
+            warn!("campaign runner: {e}");
         }
     }
 

@@ -55,6 +55,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "007_operator_side.sql",
         sql: include_str!("../../sql/007_operator_side.sql"),
     },
+    Migration {
+        version: 8,
+        name: "008_campaign_notify.sql",
+        sql: include_str!("../../sql/008_campaign_notify.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod journal;
 pub mod lists;
 pub mod migrate;
+pub mod notify;
 pub mod operators;
 pub mod postgres;
 pub mod redis;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use redis::aio::ConnectionManager;
 use redis::Script;
@@ -25,6 +25,9 @@ pub struct LiveState {
     held: Arc<Mutex<HashMap<String, Held>>>,
     /// A lease write failed: the counts must be rebuilt before they are trusted again.
     dirty: Arc<(AtomicBool, Notify)>,
+    /// Counts the leases this process released, so a runner held back by them looks again
+    /// at once instead of at its next routine look.
+    released: Arc<watch::Sender<u64>>,
 }
 
 /// A lease this process was granted: trunk, budget, when.
@@ -119,6 +122,7 @@ impl LiveState {
             prefix: prefix.to_string(),
             held: Arc::default(),
             dirty: Arc::default(),
+            released: Arc::new(watch::Sender::new(0)),
         })
     }
 
@@ -242,7 +246,15 @@ impl LiveState {
             .invoke_async(&mut c)
             .await
             .inspect_err(|_| self.mark_dirty())?;
+        if n == 1 {
+            self.released.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(n == 1)
+    }
+
+    /// Changes each time this process releases a line lease.
+    pub fn watch_released(&self) -> watch::Receiver<u64> {
+        self.released.subscribe()
     }
 
     pub async fn lines_in_use(&self, trunk: &str) -> Result<usize, StoreError> {

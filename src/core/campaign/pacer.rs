@@ -22,6 +22,11 @@ pub const DNC_RETRY: Duration = Duration::from_secs(2);
 /// How often the runner looks for campaigns and due subscribers when nothing else wakes it
 /// (campaigns are started by other processes: the CLI, another instance).
 pub const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How soon the runner looks again when lines it could use are held by leases it does not
+/// drive (another campaign on the trunk, another instance, or its own calls whose leases
+/// are released only once the switch destroys their channels): a line frees within a call's
+/// teardown, and waiting the routine [`LOOK_EVERY`] for it would leave it idle.
+pub const HELD_RECHECK: Duration = Duration::from_millis(200);
 /// How often subscribers whose calls nobody follows (a flow that gave up, a lost originate
 /// reply) are looked for when nothing else triggers it.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -211,7 +216,9 @@ impl Pacer {
     /// How many more subscribers campaign may dial now: its own lines less those in use
     /// (by this runner's count or by the shared leases, whichever is higher), within the
     /// trunk's free channels. Nothing while the do-not-call list is unreadable.
-    pub fn free_lines(&self, budget: LineBudget, now: DateTime<Utc>) -> usize {
+    /// When leases this runner does not drive hold lines back, it asks to be woken again in
+    /// [`HELD_RECHECK`] rather than at the routine look.
+    pub fn free_lines(&mut self, budget: LineBudget, now: DateTime<Utc>) -> usize {
         if self.dnc_retry_at.is_some_and(|at| now < at) {
             return 0;
         }
@@ -219,7 +226,16 @@ impl Pacer {
             .lines
             .saturating_sub(budget.mine.max(budget.budget_in_use));
         let trunk_free = budget.trunk_channels.saturating_sub(budget.trunk_in_use);
-        campaign_free.min(trunk_free)
+        let free = campaign_free.min(trunk_free);
+        // What this runner alone would allow: its own calls against both limits.
+        let own_free = budget
+            .lines
+            .saturating_sub(budget.mine)
+            .min(budget.trunk_channels.saturating_sub(budget.mine));
+        if free < own_free {
+            self.wake_at(now + delta(HELD_RECHECK));
+        }
+        free
     }
 
     /// The calling window for one subscriber, in their zone: the campaign's zone if set, else
@@ -469,7 +485,7 @@ mod tests {
     #[test]
     fn line_budget_is_the_tighter_of_campaign_and_trunk() {
         let now = utc("2026-11-25T06:30:00Z");
-        let p = Pacer::new(msk(), now);
+        let mut p = Pacer::new(msk(), now);
         let b = |mine, budget_in_use, trunk_in_use| LineBudget {
             lines: 5,
             mine,
@@ -483,6 +499,35 @@ mod tests {
         // the trunk is nearly full with another campaign's calls
         assert_eq!(p.free_lines(b(0, 0, 5), now), 1);
         assert_eq!(p.free_lines(b(5, 5, 5), now), 0);
+    }
+
+    #[test]
+    fn lines_held_by_leases_it_does_not_drive_are_looked_at_again_soon() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let b = |mine, budget_in_use, trunk_in_use| LineBudget {
+            lines: 5,
+            mine,
+            budget_in_use,
+            trunk_channels: 6,
+            trunk_in_use,
+        };
+        let routine = now + delta(LOOK_EVERY);
+        // every line busy with its own calls: their ends wake the runner, no early look
+        let mut p = Pacer::new(msk(), now);
+        p.handle_timeout(now);
+        assert_eq!(p.free_lines(b(5, 5, 5), now), 0);
+        assert_eq!(p.poll_timeout(), routine);
+        // nothing held at all: the routine look
+        assert_eq!(p.free_lines(b(0, 0, 0), now), 5);
+        assert_eq!(p.poll_timeout(), routine);
+        // its own call ended but the lease is not released yet: look again soon
+        assert_eq!(p.free_lines(b(4, 5, 5), now), 0);
+        assert_eq!(p.poll_timeout(), now + delta(HELD_RECHECK));
+        // another campaign fills the trunk
+        let mut p = Pacer::new(msk(), now);
+        p.handle_timeout(now);
+        assert_eq!(p.free_lines(b(0, 0, 6), now), 0);
+        assert_eq!(p.poll_timeout(), now + delta(HELD_RECHECK));
     }
 
     #[test]
