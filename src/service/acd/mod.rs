@@ -524,10 +524,10 @@ impl Acd {
                     .wrap_up_done(&agent, info.at_ms, now)
                     .await?
             {
+                self.kick();
                 self.record_wrap_up(&info, now).await;
                 self.log_state(&agent, StateName::Ready, "", ms_to_time(now))
                     .await;
-                self.kick();
             }
         }
         Ok(())
@@ -983,14 +983,16 @@ impl Acd {
         if !store.agent_command(login, command, now).await? {
             return Err(refused(from));
         }
+        // Routing goes first: the records below are PostgreSQL writes (kept in order by
+        // their time, whenever they land) and a caller must not wait for them.
+        if to == StateName::Ready {
+            self.kick();
+        }
         if let (StateName::Ready, Some(c)) = (to, &current) {
             // Back before the after-call work's time was up.
             self.record_wrap_up(c, now).await;
         }
         self.log_state(login, to, reason, ms_to_time(now)).await;
-        if to == StateName::Ready {
-            self.kick();
-        }
         info!(operator = login, state = to.key(), reason, "operator state");
         Ok(to)
     }
