@@ -401,3 +401,46 @@ async fn two_instances_never_offer_one_operator_two_calls() {
     a.shutdown(Duration::from_secs(2)).await;
     b.shutdown(Duration::from_secs(2)).await;
 }
+
+/// The command line changes an operator's state in Redis from its own process: the running
+/// daemon hears of it (Redis pub/sub) and offers the caller who waits, without polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_made_ready_from_the_command_line_gets_the_waiting_caller() {
+    let env = common::TestEnv::new().await;
+    let (sim, app) = start(
+        &env,
+        &[("1001", answers(100, None))],
+        &Setup::default(),
+        &[("1001", &[("general", 5)])],
+    )
+    .await;
+    let c = caller(&sim, &app, "general", "5550101", None);
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            waiting(&app, "general").await == 1
+        })
+        .await,
+        "the caller waits"
+    );
+    // Quiet for a while: nothing else would wake routing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sim.agent_offers("1001").is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("contactd.toml");
+    std::fs::write(&config, env.config_toml(sim.esl_addr(), "ClueCon", &[])).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .arg("--config")
+        .arg(&config)
+        .args(["operators", "state", "op1001", "login"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    assert_eq!(offers_on(&sim, "1001"), vec![c.clone()]);
+    app.shutdown(Duration::from_secs(2)).await;
+}

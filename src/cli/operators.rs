@@ -248,6 +248,8 @@ pub async fn run_operators(
                     .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
                     .collect();
                 live.set_skills(&login, &skills).await?;
+                // The daemons route on a kick: tell them this operator can take a call.
+                live.publish_kick("cli").await?;
             }
             store.log_state(o.id, to.key(), &reason, now).await?;
             if reason.is_empty() {

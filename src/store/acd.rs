@@ -24,6 +24,8 @@
 //! - `acd:trusted`    the mark that this live state is complete: set (to a new epoch) once it
 //!   was rebuilt from PostgreSQL, the switch and the instances' own callers; a Redis that lost
 //!   its data has no mark (see `service::acd::rebuild`).
+//! - `acd:kick`       pub/sub channel: an instance that made routing possible (an operator
+//!   ready, a caller queued) publishes its name; the others route at once instead of polling.
 //! - `acd:alive:<instance>`  set by each running instance every second, expiring after 3:
 //!   a caller or offer whose instance has none was left behind by a dead instance.
 //!
@@ -411,16 +413,11 @@ pub enum Abandoned {
 pub struct AcdStore {
     conn: ConnectionManager,
     prefix: String,
+    /// For the subscription to other instances' kicks (its own connection).
+    client: redis::Client,
 }
 
 impl AcdStore {
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Self {
-            conn,
-            prefix: prefix.to_string(),
-        }
-    }
-
     /// Commands fail within about a second while Redis is stopped or frozen, rather than
     /// waiting for the default reconnection backoff (seconds): the callers' tasks and the
     /// IVR's hand-over must go on (music, retries) instead of hanging in a Redis call.
@@ -432,9 +429,41 @@ impl AcdStore {
             .set_max_delay(Duration::from_millis(300))
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)));
-        Ok(Self::new(
-            ConnectionManager::new_with_config(client, cfg).await?,
-            prefix,
+        Ok(Self {
+            conn: ConnectionManager::new_with_config(client.clone(), cfg).await?,
+            prefix: prefix.to_string(),
+            client,
+        })
+    }
+
+    /// The channel instances tell each other on that routing may have work: an operator
+    /// became ready, a caller arrived or came back to a queue.
+    fn kick_channel(&self) -> String {
+        self.key("kick")
+    }
+
+    /// Tells the other instances to route now (`instance` names the sender, which ignores
+    /// its own message).
+    pub async fn publish_kick(&self, instance: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("PUBLISH")
+            .arg(self.kick_channel())
+            .arg(instance)
+            .query_async::<i64>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    /// Subscribes to the other instances' kicks: a stream of the senders' names that ends
+    /// when the connection does.
+    pub async fn kicks(
+        &self,
+    ) -> Result<impl futures_util::Stream<Item = String> + Send + use<>, StoreError> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(self.kick_channel()).await?;
+        Ok(futures_util::StreamExt::map(
+            pubsub.into_on_message(),
+            |m| m.get_payload::<String>().unwrap_or_default(),
         ))
     }
 

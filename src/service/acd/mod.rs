@@ -70,6 +70,10 @@ pub const CONTEXT: &str = "contactd-acd";
 pub const HOLD_EXTENSION: &str = "acd-hold";
 /// How long a stop waits for the call tasks to let their callers go.
 const STOP_WAIT: Duration = Duration::from_secs(3);
+/// How soon routing is tried again after Redis failed a reservation.
+const DISPATCH_RETRY: Duration = Duration::from_millis(250);
+/// How soon the subscription to other instances' kicks is made again after it failed.
+const KICKS_RETRY: Duration = Duration::from_secs(1);
 /// Transfers wait ahead of every configured priority.
 const TRANSFER_PRIORITY: u8 = 250;
 
@@ -174,6 +178,8 @@ struct Inner {
     /// spool already requires).
     incarnation_of: String,
     kick: Notify,
+    /// Tells the other instances to route too (published by one task, coalesced).
+    announce: Notify,
     /// The live state in Redis is complete (its mark is there): routing may go on.
     trusted: AtomicBool,
     /// The epoch of the mark last seen: a new one means another instance rebuilt the state.
@@ -274,6 +280,7 @@ impl Acd {
                 incarnation_of: format!("{}:", config.daemon.instance),
                 instance,
                 kick: Notify::new(),
+                announce: Notify::new(),
                 trusted: AtomicBool::new(false),
                 epoch: Mutex::new(None),
                 callers: Mutex::new(HashMap::new()),
@@ -341,9 +348,67 @@ impl Acd {
         }
     }
 
-    /// Wakes the dispatcher at once (an operator became ready, a caller arrived).
+    /// Wakes the dispatcher at once (an operator became ready, a caller arrived), this
+    /// instance's and, through Redis, the others'.
     pub fn kick(&self) {
         self.inner.kick.notify_one();
+        self.inner.announce.notify_one();
+    }
+
+    /// Publishes this instance's kicks to the others, one at a time: kicks made while one
+    /// is on its way are sent as one. Ends at stop.
+    async fn announce_loop(self) {
+        loop {
+            tokio::select! {
+                () = self.inner.announce.notified() => {}
+                () = self.inner.stop.cancelled() => return,
+            }
+            if let Err(e) = self.inner.store.publish_kick(&self.inner.instance).await {
+                // Redis away: nothing routes meanwhile anyway; the others look again when
+                // their subscription comes back.
+                debug!("acd: kick not published: {e}");
+            }
+        }
+    }
+
+    /// Routes when another instance (or the command line) says it made routing possible.
+    /// The subscription is made again when its connection drops (said once per outage),
+    /// and each time it is (re)made the dispatcher runs once: a kick sent meanwhile was
+    /// not received.
+    async fn kicks_loop(self) {
+        let mut said_down = false;
+        loop {
+            match self.inner.store.kicks().await {
+                Ok(kicks) => {
+                    if std::mem::take(&mut said_down) {
+                        info!("acd: other instances' routing notices received again");
+                    }
+                    self.inner.kick.notify_one();
+                    let mut kicks = std::pin::pin!(kicks);
+                    loop {
+                        tokio::select! {
+                            k = futures_util::StreamExt::next(&mut kicks) => match k {
+                                Some(from) if from != self.inner.instance => {
+                                    self.inner.kick.notify_one();
+                                }
+                                Some(_) => {}
+                                None => break,
+                            },
+                            () = self.inner.stop.cancelled() => return,
+                        }
+                    }
+                }
+                Err(e) if !said_down => {
+                    warn!("acd: cannot subscribe to other instances' routing notices: {e}");
+                    said_down = true;
+                }
+                Err(e) => debug!("acd: subscribing to routing notices: {e}"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(KICKS_RETRY) => {}
+                () = self.inner.stop.cancelled() => return,
+            }
+        }
     }
 
     /// Runs the dispatcher and the scanner until `shutdown`.
@@ -361,27 +426,50 @@ impl Acd {
         }
         rebuild::check(&self).await;
         let scanner = tokio::spawn(self.clone().scan_loop());
+        let announcer = tokio::spawn(self.clone().announce_loop());
+        let listener = tokio::spawn(self.clone().kicks_loop());
+        let mut link = self.inner.link.watch_status();
+        // Set when a reservation failed (Redis away): try again then, not only on a kick.
+        let mut retry_at: Option<tokio::time::Instant> = None;
         loop {
+            let retry = async {
+                match retry_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            // Routing runs when something makes it possible: a kick (this instance's own
+            // arrivals and ready operators, the other instances' and the command line's
+            // through Redis, the scanner's after-call work and adoptions), the switch link
+            // back, or a retry.
             tokio::select! {
                 _ = self.inner.kick.notified() => {}
-                // This instance's own arrivals and ready operators kick at once; another
-                // instance's are seen here only by looking (Redis sends no notice of them).
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                Ok(()) = link.changed() => {}
+                () = retry => {}
                 _ = shutdown.changed() => if *shutdown.borrow() { break },
             }
+            retry_at = None;
             if self.inner.link.status() != crate::esl::control::LinkStatus::Connected {
                 continue;
             }
             // Not while Redis lost the live state and it is being rebuilt: who is ready and
-            // who waits first is not known yet.
+            // who waits first is not known yet (the rebuild kicks when it is done).
             if !self.inner.trusted.load(Ordering::SeqCst) {
                 continue;
             }
-            self.dispatch().await;
+            if !self.dispatch().await {
+                retry_at = Some(self.inner.clock.instant() + DISPATCH_RETRY);
+            }
         }
         self.stop_tasks().await;
-        if let Err(e) = scanner.await {
-            warn!("acd: scanner: {e}");
+        for (what, task) in [
+            ("scanner", scanner),
+            ("announcer", announcer),
+            ("kicks", listener),
+        ] {
+            if let Err(e) = task.await {
+                warn!("acd: {what}: {e}");
+            }
         }
     }
 
@@ -432,8 +520,10 @@ impl Acd {
         });
     }
 
-    /// Offers every call that has a qualified ready operator.
-    async fn dispatch(&self) {
+    /// Offers every call that has a qualified ready operator. False if Redis failed a
+    /// reservation (some may be left to offer).
+    async fn dispatch(&self) -> bool {
+        let mut done = true;
         for (name, q) in &self.cfg().queue {
             loop {
                 match self
@@ -449,11 +539,13 @@ impl Acd {
                     Ok(None) => break,
                     Err(e) => {
                         warn!(queue = %name, "acd: reserve: {e}");
+                        done = false;
                         break;
                     }
                 }
             }
         }
+        done
     }
 
     /// Every second: this instance's alive mark (a heartbeat other instances read), then
@@ -868,6 +960,8 @@ impl Acd {
             .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
             .collect();
         self.inner.store.set_skills(login, &skills).await?;
+        // New skills may qualify them for a caller who waits.
+        self.kick();
         Ok(())
     }
 

@@ -46,7 +46,10 @@ pub(super) async fn check(acd: &Acd) {
                 .lock()
                 .expect("epoch")
                 .replace(epoch.clone());
-            acd.inner.trusted.store(true, Ordering::SeqCst);
+            if !acd.inner.trusted.swap(true, Ordering::SeqCst) {
+                // Routing was held while the state was untrusted: it may go on now.
+                acd.kick();
+            }
             if prev.is_some_and(|p| p != epoch) {
                 info!("acd: Redis was rebuilt by another instance: putting this instance's callers back");
                 if let Err(e) = restore_own(acd).await {
@@ -256,6 +259,7 @@ async fn adopt_from_switch(acd: &Acd) -> Result<(), AcdError> {
         .filter(|c| c.context == super::CONTEXT)
         .collect();
     chans.sort_by_key(|c| c.created_epoch);
+    let mut adopted = 0;
     for ch in chans {
         if acd.inner.owned.lock().expect("owned").contains(&ch.uuid) {
             continue;
@@ -308,8 +312,11 @@ async fn adopt_from_switch(acd: &Acd) -> Result<(), AcdError> {
         info!(call = %ch.uuid, %queue, "acd: caller taken from the switch's channel list");
         acd.spawn_caller(ch.uuid.clone(), meta, super::caller::Start::Adopted);
         acd.note_caller(&ch.uuid, |s| s.queue = Some(queue.clone()));
+        adopted += 1;
     }
-    acd.kick();
+    if adopted > 0 {
+        acd.kick();
+    }
     Ok(())
 }
 
