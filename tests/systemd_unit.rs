@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `shutdown.grace_seconds` default (src/config.rs): TimeoutStopSec must be longer.
+/// `shutdown.grace_seconds` default (src/config/infra.rs): TimeoutStopSec must be longer.
 const DRAIN_GRACE_SECS: u64 = 60;
 
 fn systemd_dir() -> PathBuf {
