@@ -292,6 +292,11 @@ pub fn next(from: StateName, input: AgentInput) -> Result<StateName, AgentError>
     }
 }
 
+/// When after-call work that began at `since_ms` is over (`WrapUpDone` is due), ms.
+pub fn wrap_up_ends(since_ms: i64, wrap_up: std::time::Duration) -> i64 {
+    since_ms.saturating_add(wrap_up.as_millis().min(i64::MAX as u128) as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,5 +414,12 @@ mod tests {
             staffed,
             [S::Ready, S::Offered, S::Talking, S::WrapUp, S::Missed]
         );
+    }
+
+    #[test]
+    fn after_call_work_ends_its_configured_time_after_it_began() {
+        let wrap = std::time::Duration::from_secs(30);
+        assert_eq!(wrap_up_ends(1_000, wrap), 31_000);
+        assert_eq!(wrap_up_ends(i64::MAX - 5, wrap), i64::MAX, "no overflow");
     }
 }

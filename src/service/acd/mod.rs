@@ -42,7 +42,7 @@ use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::acd::agent::{next, StateName};
+use crate::core::acd::agent::{next, wrap_up_ends, StateName};
 use crate::core::acd::names::check_endpoint;
 use crate::core::acd::queue::CallKind;
 use crate::core::acd::routing::Need;
@@ -70,6 +70,9 @@ pub const CONTEXT: &str = "contactd-acd";
 pub const HOLD_EXTENSION: &str = "acd-hold";
 /// How long a stop waits for the call tasks to let their callers go.
 const STOP_WAIT: Duration = Duration::from_secs(3);
+/// The scanner's beat: this instance's alive mark (it lapses after [`ALIVE_MS`]) and the
+/// checks of what other instances or the switch may have left.
+const BEAT: Duration = Duration::from_secs(1);
 /// How soon routing is tried again after Redis failed a reservation.
 const DISPATCH_RETRY: Duration = Duration::from_millis(250);
 /// How soon the subscription to other instances' kicks is made again after it failed.
@@ -180,6 +183,8 @@ struct Inner {
     kick: Notify,
     /// Tells the other instances to route too (published by one task, coalesced).
     announce: Notify,
+    /// An operator of this instance began after-call work: the scanner learns when it ends.
+    wrap_started: Notify,
     /// The live state in Redis is complete (its mark is there): routing may go on.
     trusted: AtomicBool,
     /// The epoch of the mark last seen: a new one means another instance rebuilt the state.
@@ -281,6 +286,7 @@ impl Acd {
                 instance,
                 kick: Notify::new(),
                 announce: Notify::new(),
+                wrap_started: Notify::new(),
                 trusted: AtomicBool::new(false),
                 epoch: Mutex::new(None),
                 callers: Mutex::new(HashMap::new()),
@@ -551,13 +557,30 @@ impl Acd {
     /// Every second: this instance's alive mark (a heartbeat other instances read), then
     /// the checks that need another instance's or the switch's state. Ends at stop.
     async fn scan_loop(self) {
-        let mut tick = tokio::time::interval(Duration::from_millis(1000));
+        let clock = self.inner.clock.clone();
+        let mut beat = clock.instant();
+        // The next operator's after-call work to end, when known: woken then, not at the
+        // next beat (an operator is ready again on time).
+        let mut wrap_up: Option<tokio::time::Instant> = None;
         let mut n: u64 = 0;
         loop {
+            let until = wrap_up.map_or(beat, |w| w.min(beat));
             tokio::select! {
-                _ = tick.tick() => {}
+                () = tokio::time::sleep_until(until) => {}
+                () = self.inner.wrap_started.notified() => {}
                 () = self.inner.stop.cancelled() => return,
             }
+            if clock.instant() < beat {
+                let connected =
+                    self.inner.link.status() == crate::esl::control::LinkStatus::Connected;
+                wrap_up = if connected && self.inner.trusted.load(Ordering::SeqCst) {
+                    self.wrap_ups_due().await
+                } else {
+                    None // looked at again at the beat
+                };
+                continue;
+            }
+            beat = clock.instant() + BEAT;
             n += 1;
             if let Err(e) = self
                 .inner
@@ -574,9 +597,7 @@ impl Acd {
             if !self.inner.trusted.load(Ordering::SeqCst) {
                 continue;
             }
-            if let Err(e) = self.end_wrap_ups().await {
-                warn!("acd: after-call work: {e}");
-            }
+            wrap_up = self.wrap_ups_due().await;
             if let Err(e) = self.adopt().await {
                 warn!("acd: adopting callers: {e}");
             }
@@ -587,6 +608,20 @@ impl Acd {
             }
             if let Err(e) = self.dial_callbacks().await {
                 warn!("acd: callbacks: {e}");
+            }
+        }
+    }
+
+    /// Ends the after-call work that is over; the instant the next one is.
+    async fn wrap_ups_due(&self) -> Option<tokio::time::Instant> {
+        match self.end_wrap_ups().await {
+            Ok(next) => next.map(|ms| {
+                let wait = Duration::from_millis((ms - self.now_ms()).max(0) as u64);
+                self.inner.clock.instant() + wait
+            }),
+            Err(e) => {
+                warn!("acd: after-call work: {e}");
+                None
             }
         }
     }
@@ -603,18 +638,26 @@ impl Acd {
         Ok(!self.inner.store.is_alive(other).await?)
     }
 
-    /// Operators whose after-call work is over become ready (idle from now).
-    async fn end_wrap_ups(&self) -> Result<(), AcdError> {
-        let wrap = self.cfg().wrap_up_seconds as i64 * 1000;
+    /// Operators whose after-call work is over become ready (idle from now). Returns when
+    /// the next one known is over (ms), for the scanner to wake then.
+    async fn end_wrap_ups(&self) -> Result<Option<i64>, AcdError> {
+        let wrap = Duration::from_secs(self.cfg().wrap_up_seconds);
         let now = self.now_ms();
+        let mut next = None;
         for (agent, info) in self.inner.store.agents().await? {
-            if info.state == StateName::WrapUp
-                && info.at_ms + wrap <= now
-                && self
-                    .inner
-                    .store
-                    .wrap_up_done(&agent, info.at_ms, now)
-                    .await?
+            if info.state != StateName::WrapUp {
+                continue;
+            }
+            let ends = wrap_up_ends(info.at_ms, wrap);
+            if ends > now {
+                next = Some(next.map_or(ends, |n: i64| n.min(ends)));
+                continue;
+            }
+            if self
+                .inner
+                .store
+                .wrap_up_done(&agent, info.at_ms, now)
+                .await?
             {
                 self.kick();
                 self.record_wrap_up(&info, now).await;
@@ -622,7 +665,7 @@ impl Acd {
                     .await;
             }
         }
-        Ok(())
+        Ok(next)
     }
 
     /// The after-call work of the call the operator just finished lasted until `now`.
@@ -1036,6 +1079,8 @@ impl Acd {
         if !done {
             return false;
         }
+        // The scanner wakes when this after-call work is over.
+        self.inner.wrap_started.notify_one();
         self.log_state(agent, StateName::WrapUp, "", ms_to_time(now))
             .await;
         true
