@@ -2,12 +2,13 @@
 //! reservations, answers, ring timeouts, hang-ups, the end of after-call work, abandons and
 //! the operators' own commands), sent through two contactd instances' connections in turn,
 //! are applied to a plain model built on `core::acd` (`next` for every state change, `Need`
-//! for who qualifies) and to the real scripts. After every step both must give the same
+//! for who qualifies, `order_score` and `admits` for the queue) and to the real scripts. After every step both must give the same
 //! answer and show the same live state: the queue in order and every operator's entry.
 
 use std::collections::BTreeMap;
 
 use contactd::core::acd::agent::{next, AgentInput, Command, StateName};
+use contactd::core::acd::queue::{admits, order_score};
 use contactd::core::acd::routing::Need;
 use contactd::store::acd::{Abandoned, AcdStore, AgentInfo, Enqueued, Reservation};
 use contactd::store::redis::LiveState;
@@ -108,7 +109,7 @@ impl Model {
         let mut w = self.waiting.clone();
         w.sort_by_key(|c| {
             let i = &self.calls[c];
-            (std::cmp::Reverse(i.priority), i.seq)
+            order_score(i.priority, i.seq)
         });
         w
     }
@@ -171,7 +172,7 @@ impl Model {
                         None => Enqueued::AlreadyOffered,
                     });
                 }
-                if self.waiting.len() >= MAX_WAITING {
+                if !admits(self.waiting.len(), MAX_WAITING) {
                     return Answer::Enqueued(Enqueued::Refused);
                 }
                 self.clock += 1;

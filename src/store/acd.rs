@@ -4,8 +4,8 @@
 //! once can never offer one operator two calls or one call to two operators.
 //!
 //! Keys, all under the configured prefix:
-//! - `acd:queue:<q>`  sorted set, call → (255 − priority) · 2⁴⁰ + arrival seq: `ZRANGE 0 0`
-//!   is the highest priority, earliest arrival. Scores stay exact integers below 2⁵³.
+//! - `acd:queue:<q>`  sorted set, call → `core::acd::queue::order_score(priority, arrival
+//!   seq)`: `ZRANGE 0 0` is the highest priority, earliest arrival.
 //! - `acd:calls`      hash, call → `priority|seq|arrived_ms|queue`, for as long as the call is
 //!   in the ACD (waiting, ringing or talking); lets a missed call return to its old place.
 //! - `acd:ready`      sorted set, operator → idle-since (ms): the longest idle comes first, and
@@ -38,6 +38,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use crate::core::acd::agent::{next, AgentInput, Command, StateName};
+use crate::core::acd::queue::PRIORITY_STRIDE;
 use crate::core::acd::routing::Need;
 
 use super::postgres::StoreError;
@@ -67,10 +68,9 @@ if info then
   if rank then return {1, rank + 1, tonumber(string.match(info, '^%d+|(%d+)|'))} end
   return {2, 0, 0}
 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return {0, 0, 0} end
+if not admits(redis.call('ZCARD', KEYS[1]), ARGV[3]) then return {0, 0, 0} end
 local seq = next_seq(KEYS[3], ARGV[4])
-local score = (255 - tonumber(ARGV[2])) * 1099511627776 + seq
-redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
+redis.call('ZADD', KEYS[1], queue_score(ARGV[2], seq), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. seq .. '|' .. ARGV[4] .. '|' .. ARGV[5])
 return {1, redis.call('ZRANK', KEYS[1], ARGV[1]) + 1, seq}
 ";
@@ -125,8 +125,7 @@ if not to or st.call ~= ARGV[1] or st.offer ~= ARGV[3] then return 0 end
 local prio, seq = string.match(redis.call('HGET', KEYS[4], ARGV[1]), '^(%d+)|(%d+)|')
 redis.call('HSET', KEYS[2], ARGV[2], to .. '|' .. ARGV[4] .. '|||')
 redis.call('HDEL', KEYS[3], ARGV[1])
-local score = (255 - tonumber(prio)) * 1099511627776 + tonumber(seq)
-redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
+redis.call('ZADD', KEYS[1], queue_score(prio, seq), ARGV[1])
 return redis.call('INCR', KEYS[5])
 ";
 
@@ -207,8 +206,7 @@ if not to or st.call ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], to .. '|' .. ARGV[3] .. '|||' .. ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 local seq = next_seq(KEYS[5], ARGV[3])
-local score = (255 - tonumber(ARGV[4])) * 1099511627776 + seq
-redis.call('ZADD', KEYS[4], string.format('%.0f', score), ARGV[1])
+redis.call('ZADD', KEYS[4], queue_score(ARGV[4], seq), ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4] .. '|' .. seq .. '|' .. ARGV[3] .. '|' .. ARGV[5])
 return seq
 ";
@@ -252,8 +250,7 @@ if not info then return 0 end
 local prio, seq = string.match(info, '^(%d+)|(%d+)|')
 redis.call('HSET', KEYS[2], ARGV[2], to .. '|' .. ARGV[3] .. '|||')
 redis.call('HDEL', KEYS[3], ARGV[1])
-local score = (255 - tonumber(prio)) * 1099511627776 + tonumber(seq)
-redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
+redis.call('ZADD', KEYS[1], queue_score(prio, seq), ARGV[1])
 return redis.call('INCR', KEYS[5])
 ";
 
@@ -290,8 +287,7 @@ end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
 if ARGV[6] == '1' then
-  local score = (255 - tonumber(ARGV[2])) * 1099511627776 + seq
-  redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[1])
+  redis.call('ZADD', KEYS[1], queue_score(ARGV[2], seq), ARGV[1])
 end
 return 1
 ";
@@ -338,6 +334,20 @@ fn transitions_lua() -> String {
     out
 }
 
+/// A queue's order and admission as the scripts apply them, from `core::acd::queue`
+/// ([`order_score`](crate::core::acd::queue::order_score),
+/// [`admits`](crate::core::acd::queue::admits)).
+fn queue_rules_lua() -> String {
+    format!(
+        "local function queue_score(prio, seq)\n\
+         \x20 return string.format('%.0f', (255 - tonumber(prio)) * {PRIORITY_STRIDE} + tonumber(seq))\n\
+         end\n\
+         local function admits(waiting, max_waiting)\n\
+         \x20 return waiting < tonumber(max_waiting)\n\
+         end\n"
+    )
+}
+
 /// `text` with `@S(key)` and `@I(key)` replaced by the quoted live state name and input
 /// name. An unknown key is a bug in a script, caught when it is first built (every script
 /// is built by the tests).
@@ -365,8 +375,9 @@ fn expand(text: &str) -> String {
 /// once.
 fn agent_script(body: &str) -> Script {
     Script::new(&expand(&format!(
-        "{}\n{NEXT_SEQ}\n{PARSE_AGENT}\n{body}",
-        transitions_lua()
+        "{}\n{}\n{NEXT_SEQ}\n{PARSE_AGENT}\n{body}",
+        transitions_lua(),
+        queue_rules_lua()
     )))
 }
 

@@ -1,6 +1,6 @@
-//! A queue's rules that are not the atomic order itself (that is Redis's, `store::acd`):
-//! where a caller who waited too long goes, what kind of ACD call a caller is, and the wait
-//! a caller is told. Pure.
+//! A queue's rules: its order and who it admits (applied atomically by the Redis scripts of
+//! `store::acd`, generated from these), where a caller who waited too long goes, what kind
+//! of ACD call a caller is, and the wait a caller is told. Pure.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,23 @@ impl Overflow {
             None => None,
         }
     }
+}
+
+/// Between two priorities in a queue's order: more arrivals than the ACD's event clock hands
+/// out before 2058, so a lower priority never overtakes a higher one, and the order stays an
+/// exact integer (below 2⁵³) that a Redis sorted set keeps.
+pub const PRIORITY_STRIDE: u64 = 1 << 40;
+
+/// A caller's place in a queue's order, lowest first: the highest priority, then the
+/// earliest arrival (`seq`, from the ACD's event clock). Redis orders the queue by it.
+pub fn order_score(priority: u8, seq: u64) -> u64 {
+    u64::from(255 - priority) * PRIORITY_STRIDE + seq
+}
+
+/// Whether a queue where `waiting` callers wait admits one more; if not, the caller is
+/// offered a callback instead of waiting (`[acd.queue.NAME] max_waiting`).
+pub fn admits(waiting: usize, max_waiting: usize) -> bool {
+    waiting < max_waiting
 }
 
 /// What kind of call an ACD caller is, as every instance must know it (kept with the
@@ -69,6 +86,21 @@ pub fn estimate_wait(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn priority_first_then_arrival_and_a_full_queue_admits_nobody() {
+        // a later arrival of a higher priority goes first; within one, the earlier
+        assert!(order_score(200, 9_000) < order_score(100, 1));
+        assert!(order_score(100, 1) < order_score(100, 2));
+        // the latest arrival the clock hands out before 2058 stays behind the next priority
+        assert!(order_score(100, PRIORITY_STRIDE - 1) < order_score(99, 0));
+        assert!(
+            order_score(0, PRIORITY_STRIDE - 1) < 1 << 53,
+            "exact in a Redis score"
+        );
+        assert!(admits(5, 6));
+        assert!(!admits(6, 6));
+    }
 
     #[test]
     fn estimate_wait_shares_calls_between_operators() {
