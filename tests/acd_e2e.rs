@@ -407,13 +407,7 @@ async fn two_instances_never_offer_one_operator_two_calls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_made_ready_from_the_command_line_gets_the_waiting_caller() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(
-        &env,
-        &[("1001", answers(100, None))],
-        &Setup::default(),
-        &[("1001", &[("general", 5)])],
-    )
-    .await;
+    let (sim, app) = start_one_operator(&env, &Setup::default()).await;
     let c = caller(&sim, &app, "general", "5550101", None);
     assert!(
         common::eventually(Duration::from_secs(10), || async {
@@ -428,18 +422,7 @@ async fn an_operator_made_ready_from_the_command_line_gets_the_waiting_caller() 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("contactd.toml");
     std::fs::write(&config, env.config_toml(sim.esl_addr(), "ClueCon", &[])).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-        .arg("--config")
-        .arg(&config)
-        .args(["operators", "state", "op1001", "login"])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::contactd_ok(&["operators", "state", "op1001", "login"], &config).await;
     assert_eq!(wait_answered(&env, &c).await, "op1001");
     assert_eq!(offers_on(&sim, "1001"), vec![c.clone()]);
     app.shutdown(Duration::from_secs(2)).await;

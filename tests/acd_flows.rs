@@ -157,13 +157,7 @@ fn feature_code(sim: &sim::Simulator, app: &contactd::app::App, phone: &str, cod
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feature_codes_change_the_state_and_it_is_logged() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(
-        &env,
-        &[("1001", answers(100, None))],
-        &Setup::default(),
-        &[("1001", &[("general", 5)])],
-    )
-    .await;
+    let (sim, app) = start_one_operator(&env, &Setup::default()).await;
     for (code, want, prompt) in [
         ("*21", "ready", "operator_ready"),
         ("*23", "break", "operator_break"),
@@ -364,13 +358,7 @@ async fn ivr_hand_over_pops_the_customer_card_on_the_operators_screen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_while_talking_reattaches_the_call() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(
-        &env,
-        &[("1001", answers(100, None))],
-        &Setup::default(),
-        &[("1001", &[("general", 5)])],
-    )
-    .await;
+    let (sim, app) = start_one_operator(&env, &Setup::default()).await;
     login(&app, "1001").await;
     let c = caller(&sim, &app, "general", "5550081", None);
     assert_eq!(wait_answered(&env, &c).await, "op1001");

@@ -22,14 +22,12 @@ async fn ended_by(env: &common::TestEnv, sim: &contactd::sim::Simulator, call: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_caller_who_abandons_is_the_party() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(
+    let (sim, app) = start_one_operator(
         &env,
-        &[("1001", answers(100, None))],
         &Setup {
             max_wait: 1,
             ..Setup::default()
         },
-        &[("1001", &[("general", 5)])],
     )
     .await;
     // Nobody logged in: one caller gives up in its queue, another after its meter queue
@@ -82,14 +80,12 @@ async fn bridged_caller_who_hangs_up_is_the_party_and_an_operator_who_does_is_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contactd_ends_the_full_queues_callback_offer_unless_the_caller_does_first() {
     let env = common::TestEnv::new().await;
-    let (sim, app) = start(
+    let (sim, app) = start_one_operator(
         &env,
-        &[("1001", answers(100, None))],
         &Setup {
             max_waiting: 1,
             ..Setup::default()
         },
-        &[("1001", &[("general", 5)])],
     )
     .await;
     let first = caller(&sim, &app, "general", "5550121", None);

@@ -186,17 +186,7 @@ async fn pause_resume_by_phone_and_cancel_by_cli() {
         ),
     )
     .unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-        .args(["campaigns", "cancel", &id.to_string(), "--config"])
-        .arg(&cfg)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::contactd_ok(&["campaigns", "cancel", &id.to_string()], &cfg).await;
     let finished = common::eventually(Duration::from_secs(15), || async {
         let pg = env.pg().await;
         pg.query_one(

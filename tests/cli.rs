@@ -103,17 +103,7 @@ async fn migrate_twice_from_the_command_line() {
         &format!("{GOOD}\n[postgres]\nurl = \"{}\"\n", env.db_url()),
     );
     for expected in ["applied: 001_calls.sql", "schema up to date"] {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-            .args(["migrate", "--config"])
-            .arg(&p)
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = common::contactd_ok(&["migrate"], &p).await;
         assert!(
             String::from_utf8_lossy(&out.stdout).contains(expected),
             "{}",

@@ -56,6 +56,17 @@ pub async fn start(
     (sim, app)
 }
 
+/// One operator, `op1001` on `user/1001` (answers after 100 ms), in `general` at level 5.
+pub async fn start_one_operator(env: &common::TestEnv, setup: &Setup) -> (Simulator, App) {
+    start(
+        env,
+        &[("1001", answers(100, None))],
+        setup,
+        &[("1001", &[("general", 5)])],
+    )
+    .await
+}
+
 pub async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
     let agents: HashMap<String, Behaviour> = agents
         .iter()

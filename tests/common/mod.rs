@@ -168,3 +168,21 @@ pub fn spoken(line: &str) -> Option<String> {
 pub fn said(lines: &[String], words: &str) -> bool {
     lines.iter().any(|l| spoken(l).as_deref() == Some(words))
 }
+
+/// Runs the `contactd` binary with `args` and `--config config`; its output, after checking
+/// it succeeded (its stderr is the failure message).
+pub async fn contactd_ok(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "contactd {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

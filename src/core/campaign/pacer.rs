@@ -482,17 +482,21 @@ mod tests {
         assert_eq!(p.poll_output(), None);
     }
 
-    #[test]
-    fn line_budget_is_the_tighter_of_campaign_and_trunk() {
-        let now = utc("2026-11-25T06:30:00Z");
-        let mut p = Pacer::new(msk(), now);
-        let b = |mine, budget_in_use, trunk_in_use| LineBudget {
+    /// A 5-line campaign on a 6-channel trunk.
+    fn b(mine: usize, budget_in_use: usize, trunk_in_use: usize) -> LineBudget {
+        LineBudget {
             lines: 5,
             mine,
             budget_in_use,
             trunk_channels: 6,
             trunk_in_use,
-        };
+        }
+    }
+
+    #[test]
+    fn line_budget_is_the_tighter_of_campaign_and_trunk() {
+        let now = utc("2026-11-25T06:30:00Z");
+        let mut p = Pacer::new(msk(), now);
         assert_eq!(p.free_lines(b(0, 0, 0), now), 5);
         // another instance holds 3 of the campaign's lines
         assert_eq!(p.free_lines(b(1, 3, 3), now), 2);
@@ -504,13 +508,6 @@ mod tests {
     #[test]
     fn lines_held_by_leases_it_does_not_drive_are_looked_at_again_soon() {
         let now = utc("2026-11-25T06:30:00Z");
-        let b = |mine, budget_in_use, trunk_in_use| LineBudget {
-            lines: 5,
-            mine,
-            budget_in_use,
-            trunk_channels: 6,
-            trunk_in_use,
-        };
         let routine = now + delta(LOOK_EVERY);
         // every line busy with its own calls: their ends wake the runner, no early look
         let mut p = Pacer::new(msk(), now);
