@@ -24,7 +24,8 @@ impl AcdStore {
     }
 
     /// The call ended: it leaves the ACD and the operator goes to after-call work, out of
-    /// routing until their `Command::GoReady` ([`AcdStore::agent_command`]).
+    /// routing until it is over ([`AcdStore::wrap_up_done`]) or they go ready themselves
+    /// ([`AcdStore::agent_command`]).
     pub async fn finish(&self, call: &str, agent: &str, now_ms: i64) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
         let n: i64 = script!(FINISH)
