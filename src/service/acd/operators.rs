@@ -1,0 +1,190 @@
+//! Operators: their phones and skills copied to Redis, their own changes of state, the end
+//! of their talks, and the state log in PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use super::{caller, ms_to_time, Acd, AcdError, OperatorCommand};
+use crate::core::acd::agent::{next, StateName};
+use crate::core::acd::names::check_endpoint;
+
+impl Acd {
+    /// The operator whose phone is `phone` (`1001` calling from `user/1001`, `op201` from
+    /// `loopback/op201/test_operators`).
+    pub async fn operator_by_phone(&self, phone: &str) -> Option<String> {
+        if phone.is_empty() {
+            return None;
+        }
+        let ops = self.inner.operators.list().await.ok()?;
+        ops.into_iter()
+            .find(|o| crate::core::dialstring::phone_of(&o.endpoint) == Some(phone))
+            .map(|o| o.login)
+    }
+
+    /// Loads every operator's phone and skills into Redis.
+    pub async fn sync_all(&self) -> Result<(), AcdError> {
+        for op in self.inner.operators.list().await? {
+            self.sync_operator(&op.login).await?;
+        }
+        Ok(())
+    }
+
+    /// Copies one operator's phone and skills from PostgreSQL to Redis after a change.
+    pub async fn sync_operator(&self, login: &str) -> Result<(), AcdError> {
+        let op = self
+            .inner
+            .operators
+            .get(login)
+            .await?
+            .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
+        if let Err(problem) = check_endpoint(&op.endpoint) {
+            return Err(AcdError::Invalid(format!(
+                "operator {login}: endpoint {:?}: {problem}",
+                op.endpoint
+            )));
+        }
+        self.inner
+            .ids
+            .lock()
+            .expect("ids")
+            .insert(op.login.clone(), op.id);
+        self.inner.store.set_endpoint(login, &op.endpoint).await?;
+        let skills = self.inner.operators.skills(op.id).await?;
+        let skills: Vec<(&str, u8)> = skills
+            .iter()
+            .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
+            .collect();
+        self.inner.store.set_skills(login, &skills).await?;
+        // New skills may qualify them for a caller who waits.
+        self.kick();
+        Ok(())
+    }
+
+    pub(crate) async fn operator_id(&self, login: &str) -> Option<i64> {
+        if let Some(id) = self.inner.ids.lock().expect("ids").get(login) {
+            return Some(*id);
+        }
+        let op = self.inner.operators.get(login).await.ok().flatten()?;
+        self.inner
+            .ids
+            .lock()
+            .expect("ids")
+            .insert(login.to_string(), op.id);
+        Some(op.id)
+    }
+
+    /// Logs an operator's state change in PostgreSQL (best effort: routing goes on if the
+    /// database is away; the gap shows in the log as a longer previous period).
+    pub(crate) async fn log_state(
+        &self,
+        login: &str,
+        state: StateName,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) {
+        let state = state.key();
+        let Some(id) = self.operator_id(login).await else {
+            warn!(
+                operator = login,
+                "acd: state {state} for an unknown operator"
+            );
+            return;
+        };
+        if let Err(e) = self
+            .inner
+            .operators
+            .record_state(id, state, reason, at)
+            .await
+        {
+            warn!(operator = login, "acd: cannot log state {state}: {e}");
+        }
+    }
+
+    /// The operator's talk on `call` is over: after-call work, logged. False if they were
+    /// not talking with it (already finished, or never answered).
+    pub(crate) async fn end_talk(&self, call: &str, agent: &str, now: i64) -> bool {
+        let store = &self.inner.store;
+        // Kept trying while Redis is away: the operator would stay "talking" for ever. A
+        // try that timed out (Redis frozen) may have been applied when Redis woke up: then
+        // the operator is found in this call's after-call work.
+        let first = store.finish(call, agent, now).await;
+        let done = match first {
+            Ok(done) => done,
+            Err(_) => {
+                let again = caller::persist!("end of talk", call, store.finish(call, agent, now));
+                match again {
+                    Some(true) => true,
+                    Some(false) => store
+                        .agent_info(agent)
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some_and(|i| {
+                            i.state == StateName::WrapUp
+                                && i.call.as_deref() == Some(call)
+                                && i.at_ms == now
+                        }),
+                    None => false,
+                }
+            }
+        };
+        if !done {
+            return false;
+        }
+        // The scanner wakes when this after-call work is over.
+        self.inner.wrap_started.notify_one();
+        self.log_state(agent, StateName::WrapUp, "", ms_to_time(now))
+            .await;
+        true
+    }
+
+    /// An operator's own change of state (feature code or API), as the core's table allows
+    /// it from their live state. Returns the new state's key. Asking for ready while ready
+    /// changes nothing and is not an error (a second press of the feature code).
+    pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<StateName, AcdError> {
+        if self.inner.operators.get(login).await?.is_none() {
+            return Err(AcdError::NotFound(format!("operator {login}")));
+        }
+        let (command, reason) = cmd.command();
+        if matches!(cmd, OperatorCommand::Login) {
+            self.sync_operator(login).await?;
+        }
+        let store = &self.inner.store;
+        let current = store.agent_info(login).await?;
+        let from = current.as_ref().map_or(StateName::LoggedOut, |c| c.state);
+        if from == StateName::Ready
+            && matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready)
+        {
+            return Ok(StateName::Ready);
+        }
+        let refused = |from: StateName| {
+            let why = next(from, command.input())
+                .err()
+                .map_or_else(|| "it changed meanwhile".to_string(), |e| e.to_string());
+            if from.on_call() {
+                AcdError::Conflict(format!(
+                    "operator {login} is {from} a call: change the state after it"
+                ))
+            } else {
+                AcdError::Conflict(format!("operator {login}: {why}"))
+            }
+        };
+        let to = next(from, command.input()).map_err(|_| refused(from))?;
+        let now = self.now_ms();
+        if !store.agent_command(login, command, now).await? {
+            return Err(refused(from));
+        }
+        // Routing goes first: the records below are PostgreSQL writes (kept in order by
+        // their time, whenever they land) and a caller must not wait for them.
+        if to == StateName::Ready {
+            self.kick();
+        }
+        if let (StateName::Ready, Some(c)) = (to, &current) {
+            // Back before the after-call work's time was up.
+            self.record_wrap_up(c, now).await;
+        }
+        self.log_state(login, to, reason, ms_to_time(now)).await;
+        info!(operator = login, state = to.key(), reason, "operator state");
+        Ok(to)
+    }
+}
