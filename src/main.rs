@@ -66,6 +66,8 @@ enum Command {
         #[command(subcommand)]
         cmd: contactd::cli::accounts::ReadingsCommand,
     },
+    /// Operators needed for a load and a service-level goal (Erlang C); needs no config.
+    Staffing(contactd::cli::staffing::Args),
     /// Run the FreeSWITCH simulator alone, on 127.0.0.1.
     Sim {
         /// ESL listen address.
@@ -288,6 +290,16 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 })
             })
         }
+        Command::Staffing(args) => match contactd::cli::staffing::run(&args) {
+            Ok(report) => {
+                print!("{report}");
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("contactd staffing: {e}");
+                Err(ExitCode::from(Exit::Usage))
+            }
+        },
         Command::Sim {
             listen,
             password,

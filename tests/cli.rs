@@ -239,3 +239,52 @@ async fn lists_and_dnc_from_the_command_line() {
         .to_lowercase()
         .contains("dnc"));
 }
+
+/// `contactd staffing` without any config: the worked example (10 Erlangs, 20 s),
+/// and a goal out of range named by its option.
+#[test]
+fn staffing_by_erlang_c_from_the_command_line() {
+    let out = contactd()
+        .args([
+            "staffing",
+            "--calls-per-hour",
+            "200",
+            "--aht-seconds",
+            "180",
+            "--target-seconds",
+            "20",
+            "--service-level",
+            "80",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("10.00 Erlangs"), "{text}");
+    assert!(text.contains("14 operators needed"), "{text}");
+    let chosen = text.lines().find(|l| l.ends_with("<- needed")).unwrap();
+    assert!(
+        chosen.contains("88.8 %") && chosen.contains("7.8 s"),
+        "{chosen}"
+    );
+    let out = contactd()
+        .args([
+            "staffing",
+            "--calls-per-hour",
+            "200",
+            "--aht-seconds",
+            "180",
+            "--target-seconds",
+            "20",
+            "--service-level",
+            "120",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--service-level 120"));
+}

@@ -7,3 +7,4 @@ pub mod exit;
 pub mod lists;
 pub mod operators;
 pub mod setup_db;
+pub mod staffing;

@@ -12,4 +12,5 @@ pub mod meter;
 pub mod numbers;
 pub mod report;
 pub mod speech;
+pub mod staffing;
 pub mod values;
