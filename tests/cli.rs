@@ -240,24 +240,26 @@ async fn lists_and_dnc_from_the_command_line() {
         .contains("dnc"));
 }
 
-/// `contactd staffing` without any config: the worked example (10 Erlangs, 20 s),
-/// and a goal out of range named by its option.
-#[test]
-fn staffing_by_erlang_c_from_the_command_line() {
-    let out = contactd()
+/// `contactd staffing` for 200 calls/h of 180 s, 20 s target, at `service_level` %.
+fn staffing(service_level: &str) -> std::process::Output {
+    contactd()
         .args([
             "staffing",
             "--calls-per-hour",
             "200",
             "--aht-seconds",
             "180",
-            "--target-seconds",
-            "20",
-            "--service-level",
-            "80",
         ])
+        .args(["--target-seconds", "20", "--service-level", service_level])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `contactd staffing` without any config: the worked example (10 Erlangs, 20 s),
+/// and a goal out of range named by its option.
+#[test]
+fn staffing_by_erlang_c_from_the_command_line() {
+    let out = staffing("80");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -271,20 +273,7 @@ fn staffing_by_erlang_c_from_the_command_line() {
         chosen.contains("88.8 %") && chosen.contains("7.8 s"),
         "{chosen}"
     );
-    let out = contactd()
-        .args([
-            "staffing",
-            "--calls-per-hour",
-            "200",
-            "--aht-seconds",
-            "180",
-            "--target-seconds",
-            "20",
-            "--service-level",
-            "120",
-        ])
-        .output()
-        .unwrap();
+    let out = staffing("120");
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--service-level 120"));
 }
