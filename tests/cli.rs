@@ -273,6 +273,27 @@ fn staffing_by_erlang_c_from_the_command_line() {
         chosen.contains("88.8 %") && chosen.contains("7.8 s"),
         "{chosen}"
     );
+    // callers who hang up after 120 s on average: Erlang A needs fewer
+    let out = contactd()
+        .args([
+            "staffing",
+            "--calls-per-hour",
+            "200",
+            "--aht-seconds",
+            "180",
+        ])
+        .args(["--target-seconds", "20", "--service-level", "80"])
+        .args(["--patience-seconds", "120"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let a = text.split("Erlang A").nth(1).unwrap_or_default();
+    assert!(a.contains("12 operators needed"), "{text}");
+    let chosen = a.lines().find(|l| l.ends_with("<- needed")).unwrap();
+    assert!(
+        chosen.contains("82.6 %") && chosen.contains("6.2 %"),
+        "{chosen}"
+    );
     let out = staffing("120");
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--service-level 120"));

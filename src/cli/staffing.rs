@@ -1,9 +1,12 @@
 //! `contactd staffing`: operators needed for a load and a service-level goal, by Erlang C
-//! (`core::staffing`). Needs no config, database or switch.
+//! and, given the callers' patience, Erlang A (`core::staffing`). Needs no config, database
+//! or switch.
 
 use std::time::Duration;
 
-use crate::core::staffing::{operators_needed, with_operators, Load, Staffed};
+use crate::core::staffing::{
+    erlang_a, operators_needed, operators_needed_a, with_operators, Load, Staffed, StaffedA,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -19,6 +22,9 @@ pub struct Args {
     /// …for this percentage of the callers (e.g. 80).
     #[arg(long)]
     pub service_level: f64,
+    /// The callers' average patience, seconds: also staff by Erlang A (callers who hang up).
+    #[arg(long)]
+    pub patience_seconds: Option<u64>,
 }
 
 /// Most operators considered: beyond, the goal is called out of reach.
@@ -47,6 +53,9 @@ pub fn run(a: &Args) -> Result<String, String> {
             a.service_level
         ));
     }
+    if let Some(p) = a.patience_seconds.filter(|p| !(1..=3_600).contains(p)) {
+        return Err(format!("--patience-seconds {p}: must be 1-3600"));
+    }
     let load = Load {
         calls_per_hour: a.calls_per_hour,
         aht: Duration::from_secs(a.aht_seconds),
@@ -74,7 +83,46 @@ pub fn run(a: &Args) -> Result<String, String> {
     for n in first..=need.operators + 1 {
         out.push_str(&row(&with_operators(load, n, target), n == need.operators));
     }
+    if let Some(p) = a.patience_seconds {
+        out.push_str(&erlang_a_report(a, load, target, Duration::from_secs(p)));
+    }
     Ok(out)
+}
+
+/// The Erlang A part: callers hang up after `patience` on average.
+fn erlang_a_report(a: &Args, load: Load, target: Duration, patience: Duration) -> String {
+    let goal = a.service_level / 100.0;
+    let Some(need) = operators_needed_a(load, target, goal, patience, MAX_OPERATORS) else {
+        return format!(
+            "\nErlang A (patience {} s): the goal is out of reach\n",
+            patience.as_secs()
+        );
+    };
+    let mut out = format!(
+        "\nErlang A (callers hang up after {} s on average): {} operators needed\n\n\
+         operators  answered in time  abandoned  average wait  occupancy\n",
+        patience.as_secs(),
+        need.operators
+    );
+    let first = need.operators.saturating_sub(1).max(1);
+    for n in first..=need.operators + 1 {
+        if let Some(s) = erlang_a(load, n, target, patience) {
+            out.push_str(&row_a(&s, n == need.operators));
+        }
+    }
+    out
+}
+
+fn row_a(s: &StaffedA, chosen: bool) -> String {
+    format!(
+        "{:>9}  {:>15.1} %  {:>7.1} %  {:>10.1} s  {:>7.1} %{}\n",
+        s.operators,
+        s.service_level * 100.0,
+        s.abandon_probability * 100.0,
+        s.average_wait_s,
+        s.occupancy * 100.0,
+        if chosen { "  <- needed" } else { "" }
+    )
 }
 
 fn row(s: &Staffed, chosen: bool) -> String {
