@@ -240,8 +240,9 @@ async fn lists_and_dnc_from_the_command_line() {
         .contains("dnc"));
 }
 
-/// `contactd staffing` for 200 calls/h of 180 s, 20 s target, at `service_level` %.
-fn staffing(service_level: &str) -> std::process::Output {
+/// `contactd staffing` for 200 calls/h of 180 s, 20 s target, at `service_level` %, with
+/// `more` arguments.
+fn staffing(service_level: &str, more: &[&str]) -> std::process::Output {
     contactd()
         .args([
             "staffing",
@@ -251,6 +252,7 @@ fn staffing(service_level: &str) -> std::process::Output {
             "180",
         ])
         .args(["--target-seconds", "20", "--service-level", service_level])
+        .args(more)
         .output()
         .unwrap()
 }
@@ -259,7 +261,7 @@ fn staffing(service_level: &str) -> std::process::Output {
 /// and a goal out of range named by its option.
 #[test]
 fn staffing_by_erlang_c_from_the_command_line() {
-    let out = staffing("80");
+    let out = staffing("80", &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -274,18 +276,7 @@ fn staffing_by_erlang_c_from_the_command_line() {
         "{chosen}"
     );
     // callers who hang up after 120 s on average: Erlang A needs fewer
-    let out = contactd()
-        .args([
-            "staffing",
-            "--calls-per-hour",
-            "200",
-            "--aht-seconds",
-            "180",
-        ])
-        .args(["--target-seconds", "20", "--service-level", "80"])
-        .args(["--patience-seconds", "120"])
-        .output()
-        .unwrap();
+    let out = staffing("80", &["--patience-seconds", "120"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let a = text.split("Erlang A").nth(1).unwrap_or_default();
     assert!(a.contains("12 operators needed"), "{text}");
@@ -294,7 +285,7 @@ fn staffing_by_erlang_c_from_the_command_line() {
         chosen.contains("82.6 %") && chosen.contains("6.2 %"),
         "{chosen}"
     );
-    let out = staffing("120");
+    let out = staffing("120", &[]);
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--service-level 120"));
 }

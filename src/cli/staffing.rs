@@ -79,8 +79,7 @@ pub fn run(a: &Args) -> Result<String, String> {
         need.operators, a.service_level, a.target_seconds
     ));
     out.push_str("operators  answered in time  wait at all  ASA       occupancy\n");
-    let first = need.operators.saturating_sub(1).max(1);
-    for n in first..=need.operators + 1 {
+    for n in around(need.operators) {
         out.push_str(&row(&with_operators(load, n, target), n == need.operators));
     }
     if let Some(p) = a.patience_seconds {
@@ -104,8 +103,7 @@ fn erlang_a_report(a: &Args, load: Load, target: Duration, patience: Duration) -
         patience.as_secs(),
         need.operators
     );
-    let first = need.operators.saturating_sub(1).max(1);
-    for n in first..=need.operators + 1 {
+    for n in around(need.operators) {
         if let Some(s) = erlang_a(load, n, target, patience) {
             out.push_str(&row_a(&s, n == need.operators));
         }
@@ -123,6 +121,11 @@ fn row_a(s: &StaffedA, chosen: bool) -> String {
         s.occupancy * 100.0,
         if chosen { "  <- needed" } else { "" }
     )
+}
+
+/// The operators shown: those needed and one either side (at least one).
+fn around(needed: u32) -> std::ops::RangeInclusive<u32> {
+    needed.saturating_sub(1).max(1)..=needed + 1
 }
 
 fn row(s: &Staffed, chosen: bool) -> String {

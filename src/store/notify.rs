@@ -30,9 +30,8 @@ pub async fn listen(
 ) {
     let mut said_down = false;
     loop {
-        let run = listen_once(&url, channel, &wake, &mut said_down);
         let e = tokio::select! {
-            e = run => e,
+            e = listening(&url, channel, &wake, &mut said_down) => e,
             _ = shutdown.wait_for(|s| *s) => return,
         };
         if said_down {
@@ -48,58 +47,38 @@ pub async fn listen(
     }
 }
 
-/// One connection's life: connect, LISTEN, forward notifications until it closes (why is
-/// returned).
-async fn listen_once(url: &str, channel: &str, wake: &Notify, said_down: &mut bool) -> String {
-    match listening(url, channel, wake, said_down).await {
-        Ok(()) => "connection closed".into(),
-        Err(e) => e,
-    }
-}
-
-async fn listening(
-    url: &str,
-    channel: &str,
-    wake: &Notify,
-    said_down: &mut bool,
-) -> Result<(), String> {
-    let (client, mut conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    // The connection is driven here (its replies included) while the LISTEN is sent below.
+/// One connection's life: connect, LISTEN, wake `wake` for each notification until the
+/// connection ends; returns why it ended.
+async fn listening(url: &str, channel: &str, wake: &Arc<Notify>, said_down: &mut bool) -> String {
+    let (client, mut conn) = match tokio_postgres::connect(url, NoTls).await {
+        Ok(c) => c,
+        Err(e) => return e.to_string(),
+    };
+    // The connection is driven here (the LISTEN's reply included) while it is sent below.
+    let notified = wake.clone();
     let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
         while let Some(m) = messages.next().await {
             match m {
-                Ok(AsyncMessage::Notification(_)) => {
-                    if tx.send(()).is_err() {
-                        return Ok(());
-                    }
-                }
+                Ok(AsyncMessage::Notification(_)) => notified.notify_one(),
                 Ok(_) => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return e.to_string(),
             }
         }
-        Ok(())
+        "connection closed".to_string()
     });
     // `channel` is one of this module's constants, never user input.
-    let listening = client.batch_execute(&format!("LISTEN {channel}")).await;
-    if let Err(e) = listening {
+    if let Err(e) = client.batch_execute(&format!("LISTEN {channel}")).await {
         driver.abort();
-        return Err(e.to_string());
+        return e.to_string();
     }
     if std::mem::take(said_down) {
         info!(channel, "PostgreSQL notifications back");
     }
     // Anything committed while no connection listened: look once.
     wake.notify_one();
-    while rx.recv().await.is_some() {
-        wake.notify_one();
-    }
+    // The client stays alive (and so the connection) until the connection itself ends.
+    let why = driver.await.unwrap_or_else(|e| e.to_string());
     drop(client);
-    match driver.await {
-        Ok(r) => r,
-        Err(e) => Err(e.to_string()),
-    }
+    why
 }

@@ -1,8 +1,6 @@
 //! The dispatcher: [`Acd::run`] routes when something makes it possible, and stops the call
 //! tasks when contactd stops.
 
-use std::sync::atomic::Ordering;
-
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
@@ -48,12 +46,7 @@ impl Acd {
                 _ = shutdown.changed() => if *shutdown.borrow() { break },
             }
             retry_at = None;
-            if self.inner.link.status() != crate::esl::control::LinkStatus::Connected {
-                continue;
-            }
-            // Not while Redis lost the live state and it is being rebuilt: who is ready and
-            // who waits first is not known yet (the rebuild kicks when it is done).
-            if !self.inner.trusted.load(Ordering::SeqCst) {
+            if !self.routable() {
                 continue;
             }
             if !self.dispatch().await {

@@ -35,7 +35,7 @@ mod views;
 pub mod webhook;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -326,6 +326,14 @@ impl Acd {
 
     pub fn pool(&self) -> &Pool {
         self.inner.records.pool()
+    }
+
+    /// Whether the live state may be acted on: the switch link is up, and Redis holds the
+    /// complete state (not while it lost it and it is being rebuilt: who is ready and who
+    /// waits first is not known yet; the rebuild kicks when it is done).
+    fn routable(&self) -> bool {
+        self.inner.link.status() == crate::esl::control::LinkStatus::Connected
+            && self.inner.trusted.load(Ordering::SeqCst)
     }
 
     fn cfg(&self) -> &crate::config::AcdConfig {

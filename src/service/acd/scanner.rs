@@ -32,9 +32,7 @@ impl Acd {
                 () = self.inner.stop.cancelled() => return,
             }
             if clock.instant() < beat {
-                let connected =
-                    self.inner.link.status() == crate::esl::control::LinkStatus::Connected;
-                wrap_up = if connected && self.inner.trusted.load(Ordering::SeqCst) {
+                wrap_up = if self.routable() {
                     self.wrap_ups_due().await
                 } else {
                     None // looked at again at the beat
