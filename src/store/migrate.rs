@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "008_campaign_notify.sql",
         sql: include_str!("../../sql/008_campaign_notify.sql"),
     },
+    Migration {
+        version: 11,
+        name: "011_digest.sql",
+        sql: include_str!("../../sql/011_digest.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.
