@@ -7,9 +7,14 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use deadpool_postgres::Pool;
 
-use super::{day_start, CampaignRun, Digest, Kpi, Period, QueueForecast, ReadingsByChannel, Section};
+use super::{
+    day_start, CampaignRun, Digest, IntervalRow, Kpi, OperatorTotals, Period, QueueForecast,
+    QueueTotals, ReadingsByChannel, Section,
+};
 use crate::config::Config;
+use crate::core::kpi::{KpiQuery, KpiReport, OperatorCounts, OperatorKpi, QueueKpi, Span};
 use crate::core::report::{ReportCounts, TargetGroup};
+use crate::store::kpi::KpiStore;
 use crate::mail::MailError;
 
 /// The channels readings arrive by (`meter_readings.source`): each is listed, zeros too.
@@ -38,7 +43,7 @@ impl GatherOptions {
         Ok(GatherOptions {
             zone,
             confirm_key: cfg.campaigns.confirm_key.clone(),
-            targets: BTreeMap::new(),
+            targets: cfg.acd.service_level_targets(),
             queues: cfg.acd.queue.keys().cloned().collect(),
             forecast_days: cfg.mail.digest_forecast_days,
         })
@@ -65,20 +70,108 @@ pub async fn gather(
     })
 }
 
-/// The period's KPIs per queue and operator, and per chart interval.
-///
-/// Not available in this build: `store::kpi` (the KPI queries over `acd_calls` and
-/// `operator_states`) is not part of it yet, and the digest shows no figure it did not read.
+/// The period's KPIs per queue and operator (`store::kpi`, one interval for the whole
+/// period: a day, or the ISO week a weekly digest covers), and per chart interval (30
+/// minutes of a day, the days of a week).
 async fn kpi(
-    _pool: &Pool,
-    _o: &GatherOptions,
-    _period: Period,
-    _from: DateTime<Utc>,
-    _to: DateTime<Utc>,
+    pool: &Pool,
+    o: &GatherOptions,
+    period: Period,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
 ) -> Result<Section<Kpi>, MailError> {
-    Ok(Section::NotAvailable {
-        reason: "the KPI queries (store::kpi) are not in this build".into(),
+    let store = KpiStore::new(pool.clone(), o.zone);
+    let (whole, chart, minutes) = match period {
+        Period::Daily => (Span::Day, Span::Minutes(30), 30),
+        Period::Weekly => (Span::Week, Span::Day, 1440),
+    };
+    let query = |by| KpiQuery {
+        from,
+        to,
+        by,
+        queue: None,
+        operator: None,
+    };
+    let totals = store.report(&query(whole), &o.targets).await?;
+    let intervals = store.report(&query(chart), &o.targets).await?;
+    Ok(Section::Available {
+        data: kpi_of(&totals, &intervals, minutes),
     })
+}
+
+fn queue_totals(q: &QueueKpi) -> QueueTotals {
+    QueueTotals {
+        queue: q.queue.clone(),
+        target_s: q.target_s,
+        offered: q.offered,
+        answered: q.answered,
+        answered_in_target: q.answered_in_target,
+        abandoned: q.abandoned,
+        abandoned_short: q.abandoned_short,
+        transferred: q.transferred,
+        service_level: q.service_level,
+        abandon_rate: q.abandon_rate,
+        asa_s: q.asa_s,
+        aht_s: q.aht_s,
+    }
+}
+
+/// The digest's KPIs from `store::kpi`'s reports: `totals` by the whole period, `intervals`
+/// by the chart's interval. A period cut into several buckets (a week not starting on a
+/// Monday) is taken together: queues by [`QueueTotals::merge`], operators from their
+/// summed counts by `core::kpi`'s rules (AHT over the calls answered).
+pub fn kpi_of(totals: &KpiReport, intervals: &KpiReport, interval_minutes: u32) -> Kpi {
+    let mut queues: BTreeMap<&str, Vec<QueueTotals>> = BTreeMap::new();
+    for q in &totals.queues {
+        queues.entry(&q.queue).or_default().push(queue_totals(q));
+    }
+    let mut operators: BTreeMap<(&str, &str), OperatorCounts> = BTreeMap::new();
+    for op in &totals.operators {
+        let c = operators.entry((&op.login, &op.name)).or_default();
+        c.answered += op.answered;
+        c.answered_in_target += op.answered_in_target;
+        c.talk_s += op.talk_s;
+        c.wrap_up_s += op.wrap_up_s;
+        c.handled += op.answered;
+        for (state, s) in &op.state_s {
+            *c.state_s.entry(state.clone()).or_default() += s;
+        }
+    }
+    Kpi {
+        queues: queues
+            .iter()
+            .map(|(name, rows)| QueueTotals::merge(name, rows))
+            .collect(),
+        operators: operators
+            .into_iter()
+            .map(|((login, name), c)| {
+                // the start is not kept: the row is the whole period
+                let k = OperatorKpi::new(DateTime::UNIX_EPOCH, login.into(), name.into(), &c);
+                OperatorTotals {
+                    login: k.login,
+                    name: k.name,
+                    answered: k.answered,
+                    talk_s: k.talk_s,
+                    wrap_up_s: k.wrap_up_s,
+                    aht_s: k.aht_s,
+                    staffed_s: k.staffed_s,
+                    break_s: k.state_s.get("break").copied().unwrap_or(0.0),
+                    occupancy: k.occupancy,
+                    calls_per_hour: k.calls_per_hour,
+                    service_level: k.service_level,
+                }
+            })
+            .collect(),
+        intervals: intervals
+            .queues
+            .iter()
+            .map(|q| IntervalRow {
+                start: q.start,
+                totals: queue_totals(q),
+            })
+            .collect(),
+        interval_minutes,
+    }
 }
 
 /// The staffing forecast for the `forecast_days` days from `first_day`.
