@@ -26,7 +26,9 @@ const ZONE: chrono_tz::Tz = chrono_tz::Europe::Moscow;
 
 /// A Moscow wall-clock time on 30 November 2026 (`d = -1`: the 29th).
 fn at(d: i64, h: u32, m: u32, s: u32) -> DateTime<Utc> {
-    ZONE.with_ymd_and_hms(2026, 11, 30, h, m, s).unwrap().with_timezone(&Utc)
+    ZONE.with_ymd_and_hms(2026, 11, 30, h, m, s)
+        .unwrap()
+        .with_timezone(&Utc)
         + chrono::Duration::days(d)
 }
 
@@ -73,7 +75,15 @@ const SEED: &str = "
       (2, 1, 480, 20, '2026-11-29', 'pending', 'ivr', '2026-11-29T12:00:00Z');";
 
 /// (queue, entered, waited, answered by, talk, wrap-up, abandoned after)
-type Call = (&'static str, DateTime<Utc>, f64, Option<i64>, f64, f64, Option<f64>);
+type Call = (
+    &'static str,
+    DateTime<Utc>,
+    f64,
+    Option<i64>,
+    f64,
+    f64,
+    Option<f64>,
+);
 
 async fn seed(pg: &tokio_postgres::Client) {
     pg.batch_execute(SEED).await.unwrap();
@@ -91,7 +101,11 @@ async fn seed(pg: &tokio_postgres::Client) {
     for (queue, entered, waited, by, talk, wrap, abandoned) in calls {
         let answered_at =
             by.map(|_| entered + chrono::Duration::milliseconds((waited * 1000.0) as i64));
-        let outcome = if by.is_some() { "answered" } else { "abandoned" };
+        let outcome = if by.is_some() {
+            "answered"
+        } else {
+            "abandoned"
+        };
         let (talk, wrap) = if by.is_some() {
             (Some(talk), Some(wrap))
         } else {
@@ -207,7 +221,10 @@ async fn the_cli_prints_the_days_figures() {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    assert!(text.starts_with("Daily digest: 2026-11-30 (Europe/Moscow)"), "{text}");
+    assert!(
+        text.starts_with("Daily digest: 2026-11-30 (Europe/Moscow)"),
+        "{text}"
+    );
     // offered, answered, in target, abandoned, ≤5 s, transferred, SL, abandon rate, ASA, AHT
     assert_eq!(
         line("general "),
@@ -285,8 +302,12 @@ async fn the_mail_has_text_html_inline_charts_and_csvs_and_is_sent_once() {
     let report = contactd::store::report::campaign_report(&s.pool, 100, "1")
         .await
         .unwrap();
-    assert!(mail::enqueue_report(&s.pool, 100, &to, &report).await.unwrap());
-    assert!(!mail::enqueue_report(&s.pool, 100, &to, &report).await.unwrap());
+    assert!(mail::enqueue_report(&s.pool, 100, &to, &report)
+        .await
+        .unwrap());
+    assert!(!mail::enqueue_report(&s.pool, 100, &to, &report)
+        .await
+        .unwrap());
 
     // two senders at once: every row sent once
     let mailer = Mailer::new(&s.config.mail).unwrap();
@@ -301,24 +322,49 @@ async fn the_mail_has_text_html_inline_charts_and_csvs_and_is_sent_once() {
             .unwrap(),
         0
     );
-    let got = common::eventually(Duration::from_secs(10), || async { sink.messages().len() >= 3 }).await;
+    let got = common::eventually(Duration::from_secs(10), || async {
+        sink.messages().len() >= 3
+    })
+    .await;
     assert!(got, "three messages expected");
     let messages = sink.messages();
     assert_eq!(messages.len(), 3, "each row once");
     let daily = messages
         .iter()
-        .find(|m| m["subject"].as_str().unwrap().starts_with("Ежедневная сводка 30.11.2026"))
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Ежедневная сводка 30.11.2026")
+        })
         .expect("the daily digest");
     assert_eq!(daily["rcpt_tos"][0], "audit@vodokanal.example");
-    assert!(daily["subject"].as_str().unwrap().contains("5 звонков"), "{}", daily["subject"]);
+    assert!(
+        daily["subject"].as_str().unwrap().contains("5 звонков"),
+        "{}",
+        daily["subject"]
+    );
     let text = daily["text"].as_str().unwrap();
-    assert!(text.contains("33,3 %") && text.contains("Анна Орлова (anna)"), "{text}");
+    assert!(
+        text.contains("33,3 %") && text.contains("Анна Орлова (anna)"),
+        "{text}"
+    );
     let html = daily["html"].as_str().unwrap();
-    for cid in ["calls@contactd", "service-level@contactd", "occupancy@contactd"] {
-        assert!(html.contains(&format!("src=\"cid:{cid}\"")), "{cid} not in {html}");
+    for cid in [
+        "calls@contactd",
+        "service-level@contactd",
+        "occupancy@contactd",
+    ] {
+        assert!(
+            html.contains(&format!("src=\"cid:{cid}\"")),
+            "{cid} not in {html}"
+        );
     }
     let raw = daily["raw"].as_str().unwrap();
-    assert!(raw.contains("multipart/related"), "charts not related to the HTML");
+    assert!(
+        raw.contains("multipart/related"),
+        "charts not related to the HTML"
+    );
     for (name, cid) in [
         ("calls.png", "calls@contactd"),
         ("service-level.png", "service-level@contactd"),
@@ -330,22 +376,37 @@ async fn the_mail_has_text_html_inline_charts_and_csvs_and_is_sent_once() {
         let (w, h, px) = decode_png(&unhex(a["content_hex"].as_str().unwrap()));
         assert!(w > 100 && h > 40, "{name}: {w}x{h}");
         let colours: std::collections::BTreeSet<&[u8]> = px.chunks(3).collect();
-        assert!(colours.len() >= 3, "{name} is blank: {} colours", colours.len());
+        assert!(
+            colours.len() >= 3,
+            "{name} is blank: {} colours",
+            colours.len()
+        );
     }
     let queues = attachment(daily, "kpi-queues-2026-11-30.csv");
     let csv = queues["content"].as_str().unwrap();
-    assert!(csv.contains("general;20;4;2;1;2;1;0;33,3;33,3;17,5;190,0"), "{csv}");
+    assert!(
+        csv.contains("general;20;4;2;1;2;1;0;33,3;33,3;17,5;190,0"),
+        "{csv}"
+    );
     let readings = attachment(daily, "readings-2026-11-30.csv")["content"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(readings.contains("ivr;2;1;1") && readings.contains("web;1;1;1"), "{readings}");
+    assert!(
+        readings.contains("ivr;2;1;1") && readings.contains("web;1;1;1"),
+        "{readings}"
+    );
     attachment(daily, "kpi-operators-2026-11-30.csv");
     attachment(daily, "kpi-intervals-2026-11-30.csv");
     attachment(daily, "campaigns-2026-11-30.csv");
     let weekly = messages
         .iter()
-        .find(|m| m["subject"].as_str().unwrap().starts_with("Еженедельная сводка"))
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Еженедельная сводка")
+        })
         .expect("the weekly digest");
     attachment(weekly, "kpi-queues-week-2026-11-30.csv");
 

@@ -78,7 +78,10 @@ pub fn charts(d: &Digest) -> Vec<Chart> {
     };
     let slots = slots(d, kpi);
     let labels = slot_labels(d, &slots);
-    let mut out = vec![calls_chart(&slots, &labels), service_level_chart(&slots, &labels)];
+    let mut out = vec![
+        calls_chart(&slots, &labels),
+        service_level_chart(&slots, &labels),
+    ];
     if !kpi.operators.is_empty() {
         let occupancy: Vec<Option<f64>> = kpi.operators.iter().map(|o| o.occupancy).collect();
         out.push(occupancy_chart(&occupancy));
@@ -141,10 +144,21 @@ fn bar_chart_frame(slots: usize, scale_max: u64, unit: &str, labels: &[Option<St
     let mut c = Canvas::new(width, TOP + PLOT_H + BOTTOM);
     for i in 0..=4u32 {
         let y = TOP + PLOT_H - PLOT_H * i / 4;
-        c.fill(LEFT, y, width - LEFT - RIGHT, 1, if i == 0 { AXIS } else { GRID });
+        c.fill(
+            LEFT,
+            y,
+            width - LEFT - RIGHT,
+            1,
+            if i == 0 { AXIS } else { GRID },
+        );
         let value = format!("{}{unit}", scale_max * u64::from(i) / 4);
         let tw = text_width(&value);
-        c.text(LEFT.saturating_sub(tw + 4), y.saturating_sub(5), &value, AXIS);
+        c.text(
+            LEFT.saturating_sub(tw + 4),
+            y.saturating_sub(5),
+            &value,
+            AXIS,
+        );
     }
     c.fill(LEFT, TOP, 1, PLOT_H, AXIS);
     for (i, label) in labels.iter().enumerate() {
@@ -206,7 +220,12 @@ fn occupancy_chart(occupancy: &[Option<f64>]) -> Chart {
         let x = LEFT + PLOT_W * i / 4;
         c.fill(x, TOP, 1, bottom - TOP, if i == 0 { AXIS } else { GRID });
         let value = format!("{}%", 25 * i);
-        c.text(x.saturating_sub(text_width(&value) / 2), bottom + 8, &value, AXIS);
+        c.text(
+            x.saturating_sub(text_width(&value) / 2),
+            bottom + 8,
+            &value,
+            AXIS,
+        );
     }
     c.fill(LEFT, bottom, PLOT_W, 1, AXIS);
     for (i, occ) in occupancy.iter().enumerate() {
@@ -367,7 +386,10 @@ mod tests {
         let top_answered = TOP + PLOT_H - height(13.0, 20.0);
         assert_eq!(pixel(&img, mid, top_answered), ANSWERED);
         assert_eq!(pixel(&img, mid, top_answered - 2), OFFERED);
-        assert_eq!(pixel(&img, mid, TOP + PLOT_H - height(14.0, 20.0) - 2), WHITE);
+        assert_eq!(
+            pixel(&img, mid, TOP + PLOT_H - height(14.0, 20.0) - 2),
+            WHITE
+        );
         // an empty slot has no bar
         let (x21, _) = bar_x(48, 21);
         assert_eq!(pixel(&img, x21 + 2, TOP + PLOT_H - 3), WHITE);
@@ -389,9 +411,7 @@ mod tests {
     #[test]
     fn no_kpis_no_charts() {
         let mut d = sample::digest();
-        d.kpi = super::super::Section::NotAvailable {
-            reason: "x".into(),
-        };
+        d.kpi = super::super::Section::NotAvailable { reason: "x".into() };
         assert!(charts(&d).is_empty());
     }
 

@@ -14,8 +14,8 @@ use super::{
 use crate::config::Config;
 use crate::core::kpi::{KpiQuery, KpiReport, OperatorCounts, OperatorKpi, QueueKpi, Span};
 use crate::core::report::{ReportCounts, TargetGroup};
-use crate::store::kpi::KpiStore;
 use crate::mail::MailError;
+use crate::store::kpi::KpiStore;
 
 /// The channels readings arrive by (`meter_readings.source`): each is listed, zeros too.
 pub const CHANNELS: [&str; 3] = ["ivr", "web", "messenger"];
@@ -312,13 +312,13 @@ async fn readings(
         })
         .collect();
     // a channel added to the schema later is shown under its own name
-    out.extend(by.into_iter().map(|(channel, (readings, meters, accounts))| {
-        ReadingsByChannel {
+    out.extend(by.into_iter().map(
+        |(channel, (readings, meters, accounts))| ReadingsByChannel {
             channel,
             readings,
             meters,
             accounts,
-        }
-    }));
+        },
+    ));
     Ok(out)
 }

@@ -32,6 +32,7 @@ pub mod gather;
 pub mod render;
 pub mod schedule;
 pub mod sheets;
+mod tables;
 mod totals;
 
 /// Outbox `kind` of the daily digest.

@@ -1,73 +1,23 @@
-//! How a person reads the digest: the subject, the plain text and the HTML (tables, the
-//! charts by Content-ID with their scales and legends), in the `[mail]` language and zone.
-//! Pure functions of a [`Digest`].
+//! How a person reads the digest: the subject, the plain text and the HTML (the tables of
+//! `tables`, the charts by Content-ID with their scales and legends), in the `[mail]`
+//! language and zone. Pure functions of a [`Digest`].
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, NaiveDate, Utc};
-
 use super::chart::{Chart, ChartKind};
-use super::{Digest, Kpi, OperatorTotals, Period, QueueForecast, QueueTotals, Section};
-use crate::core::report::labels::{quoted, state_text};
-use crate::core::report::{percent, Language, ReportLocale};
-
-/// `en` or `ru` text by the language.
-fn tr(lang: Language, en: &'static str, ru: &'static str) -> &'static str {
-    match lang {
-        Language::En => en,
-        Language::Ru => ru,
-    }
-}
-
-fn date(lang: Language, d: NaiveDate) -> String {
-    match lang {
-        Language::En => d.format("%Y-%m-%d").to_string(),
-        Language::Ru => d.format("%d.%m.%Y").to_string(),
-    }
-}
+use super::tables::{
+    campaign_table, date, esc, forecast_table, operator_table, pct, queue_table, readings_table,
+    tr, Table,
+};
+use super::{Digest, Period, QueueTotals, Section};
+use crate::core::report::{Language, ReportLocale};
 
 /// `2026-12-01` or `2026-11-23 – 2026-11-29`.
 fn period(d: &Digest, lang: Language) -> String {
     match d.period {
         Period::Daily => date(lang, d.first_day),
-        Period::Weekly => format!(
-            "{} – {}",
-            date(lang, d.first_day),
-            date(lang, d.last_day())
-        ),
+        Period::Weekly => format!("{} – {}", date(lang, d.first_day), date(lang, d.last_day())),
     }
-}
-
-/// A decimal with the language's mark.
-fn num(lang: Language, v: f64, decimals: usize) -> String {
-    let s = format!("{v:.decimals$}");
-    match lang {
-        Language::En => s,
-        Language::Ru => s.replace('.', ","),
-    }
-}
-
-fn pct(lang: Language, v: Option<f64>) -> String {
-    v.map_or_else(|| "–".into(), |v| format!("{} %", num(lang, v * 100.0, 1)))
-}
-
-fn secs(lang: Language, v: Option<f64>) -> String {
-    v.map_or_else(
-        || "–".into(),
-        |v| format!("{} {}", num(lang, v, 1), tr(lang, "s", "с")),
-    )
-}
-
-/// `7 h 05 min`.
-fn hours(lang: Language, s: f64) -> String {
-    let m = (s / 60.0).round() as i64;
-    format!(
-        "{} {} {:02} {}",
-        m / 60,
-        tr(lang, "h", "ч"),
-        m % 60,
-        tr(lang, "min", "мин")
-    )
 }
 
 /// The subject: `Daily digest 2026-12-01: 44 calls, service level 88.9 %`.
@@ -90,274 +40,6 @@ pub fn subject(d: &Digest, loc: &ReportLocale) -> String {
             )
         }
         None => format!("{title} {}", period(d, lang)),
-    }
-}
-
-/// A table as rows of cells, header first.
-struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-    /// The leading columns that are names (left-aligned); the rest are figures.
-    left: usize,
-}
-
-impl Table {
-    fn text(&self, out: &mut String) {
-        let cols = self.header.len();
-        let mut widths = vec![0; cols];
-        for r in std::iter::once(&self.header).chain(&self.rows) {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        for r in std::iter::once(&self.header).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, (c, w)) in r.iter().zip(&widths).enumerate() {
-                let gap = if i == 0 { "" } else { "  " };
-                if i < self.left {
-                    let _ = write!(line, "{gap}{c:<w$}");
-                } else {
-                    let _ = write!(line, "{gap}{c:>w$}");
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-    }
-
-    fn html(&self, out: &mut String) {
-        out.push_str("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse\">\n<tr>");
-        for h in &self.header {
-            let _ = write!(out, "<th>{}</th>", esc(h));
-        }
-        out.push_str("</tr>\n");
-        for r in &self.rows {
-            out.push_str("<tr>");
-            for (i, c) in r.iter().enumerate() {
-                let align = if i < self.left { "left" } else { "right" };
-                let _ = write!(out, "<td align=\"{align}\">{}</td>", esc(c));
-            }
-            out.push_str("</tr>\n");
-        }
-        out.push_str("</table>\n");
-    }
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn queue_table(lang: Language, k: &Kpi) -> Table {
-    let row = |q: &QueueTotals, name: String| {
-        vec![
-            name,
-            q.offered.to_string(),
-            q.answered.to_string(),
-            if q.target_s > 0 {
-                format!("{} ({} {})", q.answered_in_target, q.target_s, tr(lang, "s", "с"))
-            } else {
-                q.answered_in_target.to_string()
-            },
-            q.abandoned.to_string(),
-            q.abandoned_short.to_string(),
-            q.transferred.to_string(),
-            pct(lang, q.service_level),
-            pct(lang, q.abandon_rate),
-            secs(lang, q.asa_s),
-            secs(lang, q.aht_s),
-        ]
-    };
-    let mut rows: Vec<Vec<String>> = k.queues.iter().map(|q| row(q, q.queue.clone())).collect();
-    if k.queues.len() > 1 {
-        let all = QueueTotals::merge("", &k.queues);
-        rows.push(row(&all, tr(lang, "All queues", "Все очереди").into()));
-    }
-    let header = match lang {
-        Language::En => [
-            "Queue", "Offered", "Answered", "In target", "Abandoned", "of them ≤5 s",
-            "Transferred", "Service level", "Abandon rate", "ASA", "AHT",
-        ],
-        Language::Ru => [
-            "Очередь", "Поступило", "Отвечено", "В норматив", "Брошено", "из них ≤5 с",
-            "Переведено", "Уровень обслуживания", "Доля брошенных", "ССО", "ССВО",
-        ],
-    };
-    Table {
-        header: header.iter().map(|s| s.to_string()).collect(),
-        rows,
-        left: 1,
-    }
-}
-
-fn operator_table(lang: Language, ops: &[OperatorTotals]) -> Table {
-    let header = match lang {
-        Language::En => [
-            "#", "Operator", "Answered", "AHT", "Logged in", "Break", "Occupancy",
-            "Calls/hour", "Service level",
-        ],
-        Language::Ru => [
-            "№", "Оператор", "Отвечено", "ССВО", "В системе", "Перерыв", "Занятость",
-            "Звонков/час", "Уровень обслуживания",
-        ],
-    };
-    let rows = ops
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            vec![
-                (i + 1).to_string(),
-                format!("{} ({})", o.name, o.login),
-                o.answered.to_string(),
-                secs(lang, o.aht_s),
-                hours(lang, o.staffed_s),
-                hours(lang, o.break_s),
-                pct(lang, o.occupancy),
-                o.calls_per_hour
-                    .map_or_else(|| "–".into(), |v| num(lang, v, 1)),
-                pct(lang, o.service_level),
-            ]
-        })
-        .collect();
-    Table {
-        header: header.iter().map(|s| s.to_string()).collect(),
-        rows,
-        left: 2,
-    }
-}
-
-fn campaign_table(lang: Language, d: &Digest) -> Table {
-    let header = match lang {
-        Language::En => [
-            "Campaign", "State", "Calls made", "Answered", "Subscribers", "Reached",
-            "Confirmed", "Busy", "No answer", "Pending",
-        ],
-        Language::Ru => [
-            "Кампания", "Состояние", "Звонков", "Отвечено", "Абонентов", "Дозвонились",
-            "Подтвердили", "Занято", "Не ответили", "Ожидают",
-        ],
-    };
-    let rows = d
-        .campaigns
-        .iter()
-        .map(|c| {
-            let n = &c.counts;
-            vec![
-                format!("{} {}", c.id, quoted(&c.name, lang)),
-                state_text(&c.state, lang).into_owned(),
-                c.attempts_in_period.to_string(),
-                c.answered_in_period.to_string(),
-                n.total.to_string(),
-                format!("{} ({} %)", n.reached, percent(n.reached, n.total)),
-                n.confirmed.to_string(),
-                n.busy.to_string(),
-                n.no_answer.to_string(),
-                n.pending.to_string(),
-            ]
-        })
-        .collect();
-    Table {
-        header: header.iter().map(|s| s.to_string()).collect(),
-        rows,
-        left: 2,
-    }
-}
-
-fn channel_name(lang: Language, channel: &str) -> String {
-    match channel {
-        "ivr" => tr(lang, "IVR (phone)", "IVR (телефон)").into(),
-        "web" => tr(lang, "Web", "Сайт").into(),
-        "messenger" => tr(lang, "Messenger", "Мессенджер").into(),
-        other => other.into(),
-    }
-}
-
-fn readings_table(lang: Language, d: &Digest) -> Table {
-    let header = match lang {
-        Language::En => ["Channel", "Readings", "Meters", "Accounts"],
-        Language::Ru => ["Канал", "Показаний", "Счётчиков", "Лицевых счетов"],
-    };
-    let mut rows: Vec<Vec<String>> = d
-        .readings
-        .iter()
-        .map(|r| {
-            vec![
-                channel_name(lang, &r.channel),
-                r.readings.to_string(),
-                r.meters.to_string(),
-                r.accounts.to_string(),
-            ]
-        })
-        .collect();
-    let total: i64 = d.readings.iter().map(|r| r.readings).sum();
-    rows.push(vec![
-        tr(lang, "Total", "Всего").into(),
-        total.to_string(),
-        String::new(),
-        String::new(),
-    ]);
-    Table {
-        header: header.iter().map(|s| s.to_string()).collect(),
-        rows,
-        left: 1,
-    }
-}
-
-/// Per queue and day: the calls forecast and the most operators to schedule at once.
-fn forecast_table(lang: Language, d: &Digest, f: &[QueueForecast]) -> Table {
-    let zone = d.zone();
-    let header = match lang {
-        Language::En => [
-            "Queue", "Day", "Calls expected", "Peak operators needed", "with breaks",
-            "at", "Breaks (shrinkage)",
-        ],
-        Language::Ru => [
-            "Очередь", "День", "Ожидается звонков", "Пик: нужно операторов", "с перерывами",
-            "в", "Перерывы (shrinkage)",
-        ],
-    };
-    let mut rows = Vec::new();
-    for q in f {
-        let mut days: Vec<(NaiveDate, f64, u32, u32, Option<DateTime<Utc>>)> = Vec::new();
-        for i in &q.intervals {
-            let day = i.start.with_timezone(&zone).date_naive();
-            if days.last().is_none_or(|d| d.0 != day) {
-                days.push((day, 0.0, 0, 0, None));
-            }
-            let e = days.last_mut().expect("pushed above");
-            e.1 += i.calls;
-            if i.with_shrinkage > e.3 || e.4.is_none() {
-                (e.2, e.3, e.4) = (i.operators, i.with_shrinkage, Some(i.start));
-            }
-        }
-        for (day, calls, ops, with, at) in days {
-            rows.push(vec![
-                q.queue.clone(),
-                date(lang, day),
-                num(lang, calls, 0),
-                ops.to_string(),
-                with.to_string(),
-                at.map(|t| t.with_timezone(&zone).format("%H:%M").to_string())
-                    .unwrap_or_default(),
-                format!("{} %", num(lang, q.shrinkage * 100.0, 1)),
-            ]);
-        }
-    }
-    Table {
-        header: header.iter().map(|s| s.to_string()).collect(),
-        rows,
-        left: 2,
     }
 }
 
@@ -387,7 +69,10 @@ fn sections(d: &Digest, lang: Language) -> Vec<(String, Vec<Body>)> {
             vec![Body::Line(not_available(lang, reason))],
         ),
     };
-    out.push((tr(lang, "Calls by queue", "Звонки по очередям").to_string(), queues));
+    out.push((
+        tr(lang, "Calls by queue", "Звонки по очередям").to_string(),
+        queues,
+    ));
     out.push((tr(lang, "Operators", "Операторы").to_string(), operators));
     let campaigns = if d.campaigns.is_empty() {
         Body::Line(tr(lang, "No campaign dialed.", "Обзвонов не было.").into())
@@ -396,18 +81,28 @@ fn sections(d: &Digest, lang: Language) -> Vec<(String, Vec<Body>)> {
     };
     out.push((tr(lang, "Campaigns", "Обзвоны").into(), vec![campaigns]));
     out.push((
-        tr(lang, "Meter readings by channel", "Показания счётчиков по каналам").into(),
+        tr(
+            lang,
+            "Meter readings by channel",
+            "Показания счётчиков по каналам",
+        )
+        .into(),
         vec![Body::Table(readings_table(lang, d))],
     ));
     let forecast = match &d.forecast {
-        Section::Available { data } if data.is_empty() => Body::Line(
-            tr(lang, "No queue to forecast.", "Нет очередей для прогноза.").into(),
-        ),
+        Section::Available { data } if data.is_empty() => {
+            Body::Line(tr(lang, "No queue to forecast.", "Нет очередей для прогноза.").into())
+        }
         Section::Available { data } => Body::Table(forecast_table(lang, d, data)),
         Section::NotAvailable { reason } => Body::Line(not_available(lang, reason)),
     };
     out.push((
-        tr(lang, "Staffing forecast", "Прогноз потребности в операторах").into(),
+        tr(
+            lang,
+            "Staffing forecast",
+            "Прогноз потребности в операторах",
+        )
+        .into(),
         vec![forecast],
     ));
     out
@@ -605,10 +300,16 @@ mod tests {
             reason: "no forecast".into(),
         };
         let t = text(&d, &ReportLocale::default());
-        assert!(t.contains("Not available: the KPI store is not in this build"), "{t}");
+        assert!(
+            t.contains("Not available: the KPI store is not in this build"),
+            "{t}"
+        );
         assert!(t.contains("Not available: no forecast"), "{t}");
         assert!(!t.contains("Service level"), "{t}");
-        assert_eq!(subject(&d, &ReportLocale::default()), "Daily digest 2026-12-01");
+        assert_eq!(
+            subject(&d, &ReportLocale::default()),
+            "Daily digest 2026-12-01"
+        );
         let h = html(&d, &ReportLocale::default(), &chart::charts(&d));
         assert!(!h.contains("cid:"), "{h}");
     }
@@ -623,6 +324,9 @@ mod tests {
             assert!(h.contains(&format!("src=\"cid:{}\"", c.content_id)), "{h}");
         }
         assert!(h.contains("top of the scale: 20."), "{h}");
-        assert!(h.contains("&lt;b&gt;x&lt;/b&gt;") && !h.contains("<b>x"), "{h}");
+        assert!(
+            h.contains("&lt;b&gt;x&lt;/b&gt;") && !h.contains("<b>x"),
+            "{h}"
+        );
     }
 }

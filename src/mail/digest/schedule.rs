@@ -121,7 +121,12 @@ pub async fn enqueue_due(
 
 /// Queues each digest when it falls due, until `shutdown`. Does nothing without
 /// `[mail] digest_at`.
-pub async fn run(pool: Pool, config: Arc<Config>, clock: Clock, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    pool: Pool,
+    config: Arc<Config>,
+    clock: Clock,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let Some(schedule) = DigestSchedule::from_config(&config.mail) else {
         return;
     };
@@ -237,9 +242,18 @@ mod tests {
     #[test]
     fn the_next_fire_is_today_or_tomorrow() {
         let s = msk("07:00", true);
-        assert_eq!(s.next_fire(t("2026-12-02T03:00:00Z")), t("2026-12-02T04:00:00Z"));
-        assert_eq!(s.next_fire(t("2026-12-02T04:00:00Z")), t("2026-12-03T04:00:00Z"));
-        assert_eq!(s.next_fire(t("2026-12-02T22:00:00Z")), t("2026-12-03T04:00:00Z"));
+        assert_eq!(
+            s.next_fire(t("2026-12-02T03:00:00Z")),
+            t("2026-12-02T04:00:00Z")
+        );
+        assert_eq!(
+            s.next_fire(t("2026-12-02T04:00:00Z")),
+            t("2026-12-03T04:00:00Z")
+        );
+        assert_eq!(
+            s.next_fire(t("2026-12-02T22:00:00Z")),
+            t("2026-12-03T04:00:00Z")
+        );
     }
 
     #[test]

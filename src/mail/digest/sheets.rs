@@ -57,8 +57,12 @@ impl<'a> Sheet<'a> {
 
     /// A decimal cell with the locale's mark; empty when there is no value.
     fn dec(&self, v: Option<f64>, decimals: usize) -> String {
-        v.map(|v| self.loc.csv_decimal(&format!("{v:.decimals$}")).into_owned())
-            .unwrap_or_default()
+        v.map(|v| {
+            self.loc
+                .csv_decimal(&format!("{v:.decimals$}"))
+                .into_owned()
+        })
+        .unwrap_or_default()
     }
 
     fn pct(&self, v: Option<f64>) -> String {
@@ -169,7 +173,10 @@ pub fn csvs(d: &Digest, loc: &ReportLocale) -> csv::Result<Vec<(String, Vec<u8>)
     files.push(s.finish()?);
 
     if let Section::Available { data } = &d.forecast {
-        let mut header = vec![("queue", "очередь"), (start_col.0.as_str(), start_col.1.as_str())];
+        let mut header = vec![
+            ("queue", "очередь"),
+            (start_col.0.as_str(), start_col.1.as_str()),
+        ];
         header.extend_from_slice(FORECAST_HEADER);
         let mut s = Sheet::new(loc, &header)?;
         for q in data {
@@ -341,6 +348,9 @@ mod tests {
         d.forecast = Section::NotAvailable { reason: "y".into() };
         let files = csvs(&d, &ReportLocale::default()).unwrap();
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["campaigns-2026-12-01.csv", "readings-2026-12-01.csv"]);
+        assert_eq!(
+            names,
+            ["campaigns-2026-12-01.csv", "readings-2026-12-01.csv"]
+        );
     }
 }

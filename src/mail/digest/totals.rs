@@ -71,7 +71,14 @@ impl QueueTotals {
 mod tests {
     use super::*;
 
-    fn q(offered: u64, answered: u64, in_target: u64, ab: u64, short: u64, asa: f64) -> QueueTotals {
+    fn q(
+        offered: u64,
+        answered: u64,
+        in_target: u64,
+        ab: u64,
+        short: u64,
+        asa: f64,
+    ) -> QueueTotals {
         QueueTotals {
             queue: "general".into(),
             target_s: 20,
@@ -90,7 +97,10 @@ mod tests {
     fn queues_are_summed_and_rates_computed_from_the_sums() {
         // day 1: 10 offered, 8 answered (6 in 20 s), 2 abandoned of which 1 within 5 s
         // day 2: 30 offered, 30 answered (27 in 20 s), ASA 5 s
-        let m = QueueTotals::merge("general", &[q(10, 8, 6, 2, 1, 20.0), q(30, 30, 27, 0, 0, 5.0)]);
+        let m = QueueTotals::merge(
+            "general",
+            &[q(10, 8, 6, 2, 1, 20.0), q(30, 30, 27, 0, 0, 5.0)],
+        );
         assert_eq!((m.offered, m.answered, m.answered_in_target), (40, 38, 33));
         assert_eq!((m.abandoned, m.abandoned_short, m.target_s), (2, 1, 20));
         // 33 / (40 - 1), not the mean of 6/9 and 27/30
@@ -102,13 +112,19 @@ mod tests {
             target_s: 30,
             ..q(1, 1, 1, 0, 0, 1.0)
         };
-        assert_eq!(QueueTotals::merge("all", &[q(1, 1, 1, 0, 0, 1.0), other]).target_s, 0);
+        assert_eq!(
+            QueueTotals::merge("all", &[q(1, 1, 1, 0, 0, 1.0), other]).target_s,
+            0
+        );
     }
 
     #[test]
     fn nothing_offered_has_no_rates() {
         let m = QueueTotals::merge("general", &[]);
         assert_eq!(m.offered, 0);
-        assert_eq!((m.service_level, m.abandon_rate, m.asa_s), (None, None, None));
+        assert_eq!(
+            (m.service_level, m.abandon_rate, m.asa_s),
+            (None, None, None)
+        );
     }
 }
