@@ -286,18 +286,22 @@ async fn the_mail_has_text_html_inline_charts_and_csvs_and_is_sent_once() {
 
     // two instances queue the same digest at once: one row
     let (a, b) = tokio::join!(
-        enqueue_due(&s.pool, &opts, &to, Period::Daily, day()),
-        enqueue_due(&s.pool, &opts, &to, Period::Daily, day()),
+        enqueue_due(&s.pool, &opts, &to, Period::Daily, day(), Utc::now()),
+        enqueue_due(&s.pool, &opts, &to, Period::Daily, day(), Utc::now()),
     );
     assert!(a.unwrap() ^ b.unwrap(), "exactly one of them queued it");
-    assert!(!enqueue_due(&s.pool, &opts, &to, Period::Daily, day())
-        .await
-        .unwrap());
+    assert!(
+        !enqueue_due(&s.pool, &opts, &to, Period::Daily, day(), Utc::now())
+            .await
+            .unwrap()
+    );
     assert_eq!(s.outbox_rows(KIND_DAILY).await, vec![day()]);
     // the weekly digest of the same first day is another row
-    assert!(enqueue_due(&s.pool, &opts, &to, Period::Weekly, day())
-        .await
-        .unwrap());
+    assert!(
+        enqueue_due(&s.pool, &opts, &to, Period::Weekly, day(), Utc::now())
+            .await
+            .unwrap()
+    );
     // the campaign report's uniqueness still holds beside them
     let report = contactd::store::report::campaign_report(&s.pool, 100, "1")
         .await

@@ -64,7 +64,7 @@ pub async fn run(a: &Args, cfg: &Config, pool: &Pool) -> Result<String, DigestCl
         )
     })?;
     let opts = GatherOptions::from_config(cfg)?;
-    let d = gather(pool, &opts, period, day).await?;
+    let d = gather(pool, &opts, period, day, chrono::Utc::now()).await?;
     if !a.send {
         return Ok(render::text(&d, &locale));
     }

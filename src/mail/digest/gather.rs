@@ -50,12 +50,14 @@ impl GatherOptions {
     }
 }
 
-/// The digest of `period` starting on the local day `first_day`.
+/// The digest of `period` starting on the local day `first_day`, gathered at `now` (the
+/// forecast's history ends there).
 pub async fn gather(
     pool: &Pool,
     o: &GatherOptions,
     period: Period,
     first_day: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Result<Digest, MailError> {
     let end_day = first_day + Days::new(period.days());
     let (from, to) = (day_start(o.zone, first_day), day_start(o.zone, end_day));
@@ -66,7 +68,7 @@ pub async fn gather(
         kpi: kpi(pool, o, period, from, to).await?,
         campaigns: campaigns(pool, &o.confirm_key, from, to).await?,
         readings: readings(pool, from, to).await?,
-        forecast: forecast(pool, o, end_day).await?,
+        forecast: forecast(pool, o, end_day, now).await?,
     })
 }
 
@@ -182,6 +184,7 @@ async fn forecast(
     _pool: &Pool,
     _o: &GatherOptions,
     _first_day: NaiveDate,
+    _now: DateTime<Utc>,
 ) -> Result<Section<Vec<QueueForecast>>, MailError> {
     Ok(Section::NotAvailable {
         reason: "the staffing forecast (store::forecast) is not in this build".into(),

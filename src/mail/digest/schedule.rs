@@ -110,12 +110,13 @@ pub async fn enqueue_due(
     recipients: &[String],
     period: Period,
     first_day: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Result<bool, MailError> {
     // cheap look first: gathering reads the whole period
     if queued(pool, period, first_day).await? {
         return Ok(false);
     }
-    let d = gather(pool, opts, period, first_day).await?;
+    let d = gather(pool, opts, period, first_day, now).await?;
     enqueue(pool, recipients, &d).await
 }
 
@@ -147,7 +148,7 @@ pub async fn run(
             if done.contains(&(period.kind(), day)) {
                 continue;
             }
-            match enqueue_due(&pool, &opts, &config.mail.auditors, period, day).await {
+            match enqueue_due(&pool, &opts, &config.mail.auditors, period, day, now).await {
                 Ok(queued_now) => {
                     if queued_now {
                         tracing::info!(kind = period.kind(), %day, "digest queued");
