@@ -4,7 +4,7 @@
 
 use super::{Digest, Period, Section};
 use crate::core::report::{Language, ReportLocale};
-use crate::mail::report::sheets::UTF8_BOM;
+use crate::mail::report::sheets::{excel_text, UTF8_BOM};
 
 /// `2026-12-01` for a day, `week-2026-11-23` for a week.
 fn suffix(d: &Digest) -> String {
@@ -102,7 +102,7 @@ pub fn csvs(d: &Digest, loc: &ReportLocale) -> csv::Result<Vec<(String, Vec<u8>)
         for o in &k.operators {
             let row = vec![
                 o.login.clone(),
-                o.name.clone(),
+                excel_text(&o.name).into_owned(),
                 o.answered.to_string(),
                 s.dec(Some(o.talk_s), 0),
                 s.dec(Some(o.wrap_up_s), 0),
@@ -133,7 +133,7 @@ pub fn csvs(d: &Digest, loc: &ReportLocale) -> csv::Result<Vec<(String, Vec<u8>)
         let n = &c.counts;
         let mut row = vec![
             c.id.to_string(),
-            c.name.clone(),
+            excel_text(&c.name).into_owned(),
             c.state.clone(),
             c.finished_at.map(|t| loc.csv_time(t)).unwrap_or_default(),
             c.attempts_in_period.to_string(),
@@ -339,6 +339,15 @@ mod tests {
         assert_eq!(queues[1][8], "82,1");
         let intervals = parse(&files[2].1, b';');
         assert_eq!(intervals[1][0], "01.12.2026 09:00:00");
+    }
+
+    #[test]
+    fn names_that_excel_would_run_are_quoted() {
+        let mut d = sample::digest();
+        d.campaigns[0].name = "=HYPERLINK(\"http://x\")".into();
+        let files = csvs(&d, &ReportLocale::default()).unwrap();
+        let campaigns = parse(&files[3].1, b',');
+        assert_eq!(campaigns[1][1], "'=HYPERLINK(\"http://x\")");
     }
 
     #[test]
