@@ -341,7 +341,7 @@ fn encode(width: u32, height: u32, px: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::sample;
+    use super::super::{sample, Section};
     use super::*;
 
     fn decode(png_data: &[u8]) -> (u32, u32, Vec<u8>) {
@@ -409,9 +409,35 @@ mod tests {
     }
 
     #[test]
+    fn a_week_has_a_bar_per_day_labelled_by_date() {
+        let mut d = sample::digest();
+        d.period = super::super::Period::Weekly;
+        d.first_day = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let Section::Available { data: kpi } = &mut d.kpi else {
+            unreachable!()
+        };
+        kpi.interval_minutes = 1440;
+        kpi.intervals = vec![super::super::IntervalRow {
+            // Wednesday 2 December, local midnight
+            start: sample::t("2026-12-01T21:00:00Z"),
+            totals: kpi.queues[0].clone(),
+        }];
+        let kpi = d.kpi.available().unwrap();
+        let s = slots(&d, kpi);
+        assert_eq!(s.len(), 7);
+        assert_eq!(s[2].totals.offered, 40);
+        assert_eq!(s[3].totals.offered, 0);
+        let labels = slot_labels(&d, &s);
+        assert_eq!(labels[0].as_deref(), Some("30.11"));
+        assert_eq!(labels[6].as_deref(), Some("06.12"));
+        let calls = &charts(&d)[0];
+        assert_eq!(calls.scale_max, 40);
+    }
+
+    #[test]
     fn no_kpis_no_charts() {
         let mut d = sample::digest();
-        d.kpi = super::super::Section::NotAvailable { reason: "x".into() };
+        d.kpi = Section::NotAvailable { reason: "x".into() };
         assert!(charts(&d).is_empty());
     }
 
