@@ -144,7 +144,10 @@ pub async fn run(
     loop {
         let now = clock.now();
         let mut failed = false;
-        for (period, day) in schedule.due(now) {
+        let due = schedule.due(now);
+        // only what is due today can be looked up again
+        done.retain(|d| due.iter().any(|(p, day)| (p.kind(), *day) == *d));
+        for (period, day) in due {
             if done.contains(&(period.kind(), day)) {
                 continue;
             }
