@@ -67,6 +67,7 @@ enum Command {
         cmd: contactd::cli::accounts::ReadingsCommand,
     },
     /// Operators needed for a load and a service-level goal (Erlang C); needs no config.
+    /// `--from-history --queue Q`: each half-hour of the coming days from past weeks.
     Staffing(contactd::cli::staffing::Args),
     /// Run the FreeSWITCH simulator alone, on 127.0.0.1.
     Sim {
@@ -288,6 +289,15 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                     error!("{e}");
                     ExitCode::from(e.exit_code())
                 })
+            })
+        }
+        Command::Staffing(args) if args.from_history => {
+            with_pool(cli.config.as_ref(), |cfg, pool| async move {
+                let now = chrono::Utc::now();
+                let report =
+                    contactd::cli::staffing::run_from_history(&args, &cfg, &pool, now).await?;
+                print!("{report}");
+                Ok(())
             })
         }
         Command::Staffing(args) => match contactd::cli::staffing::run(&args) {

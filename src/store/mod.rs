@@ -3,6 +3,7 @@ pub mod accounts;
 pub mod acd;
 pub mod acd_calls;
 pub mod campaigns;
+pub mod forecast;
 pub mod journal;
 pub mod lists;
 pub mod migrate;
