@@ -11,6 +11,7 @@ pub mod forecast;
 pub mod lists;
 pub mod meter;
 pub mod numbers;
+pub mod qa;
 pub mod report;
 pub mod speech;
 pub mod staffing;
