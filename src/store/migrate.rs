@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "008_campaign_notify.sql",
         sql: include_str!("../../sql/008_campaign_notify.sql"),
     },
+    Migration {
+        version: 10,
+        name: "010_qa.sql",
+        sql: include_str!("../../sql/010_qa.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod notify;
 pub mod operators;
 pub mod postgres;
+pub mod qa;
 pub mod redis;
 pub mod report;
 pub mod scratch;
