@@ -56,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         cmd: contactd::cli::operators::OperatorsCommand,
     },
+    /// QA: the calls sampled for review on a day (list) and a reviewer's score (review).
+    Qa {
+        #[command(subcommand)]
+        cmd: contactd::cli::qa::QaCommand,
+    },
     /// Accounts and meters: import billing's CSV.
     Accounts {
         #[command(subcommand)]
@@ -271,6 +276,13 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
             contactd::cli::operators::run_operators(cmd, &cfg, &pool)
                 .await
                 .map_err(|e| (e.to_string(), e.exit_code()))
+        }),
+        Command::Qa { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            let out = contactd::cli::qa::run_qa(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))?;
+            print!("{out}");
+            Ok(())
         }),
         Command::Accounts { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
             contactd::cli::accounts::run_accounts(cmd, &cfg, &pool)

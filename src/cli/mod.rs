@@ -6,5 +6,6 @@ pub mod campaigns;
 pub mod exit;
 pub mod lists;
 pub mod operators;
+pub mod qa;
 pub mod setup_db;
 pub mod staffing;

@@ -21,6 +21,7 @@ use auth::{require_operator_token, require_token};
 
 pub mod acd;
 pub mod auth;
+pub mod qa;
 pub mod readings;
 
 /// What the handlers read: handed over by the composition root, owned here.
@@ -41,6 +42,7 @@ pub fn router(shared: Arc<HttpState>) -> Router {
         .route("/api/v1/switches", get(switches))
         .merge(readings::routes())
         .merge(acd::routes())
+        .merge(qa::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,
