@@ -217,6 +217,10 @@ pub fn check_review(reviewer: &str, score: i64, comment: &str) -> Result<Review,
         field,
         problem: problem.into(),
     };
+    let score = u8::try_from(score)
+        .ok()
+        .filter(|s| *s <= 100)
+        .ok_or_else(|| err("score", "must be a whole number 0-100"))?;
     let reviewer = reviewer.trim();
     if reviewer.is_empty() || reviewer.chars().count() > MAX_REVIEWER_CHARS {
         return Err(err("reviewer", "must be 1-64 characters"));
@@ -224,10 +228,6 @@ pub fn check_review(reviewer: &str, score: i64, comment: &str) -> Result<Review,
     if reviewer.chars().any(char::is_control) {
         return Err(err("reviewer", "must not contain control characters"));
     }
-    let score = u8::try_from(score)
-        .ok()
-        .filter(|s| *s <= 100)
-        .ok_or_else(|| err("score", "must be a whole number 0-100"))?;
     if comment.chars().count() > MAX_COMMENT_CHARS {
         return Err(err("comment", "must be at most 2000 characters"));
     }
