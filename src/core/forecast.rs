@@ -224,7 +224,8 @@ pub fn operators_for(calls: f64, aht_s: f64, goal: &Goal) -> (u32, f64) {
 /// Share of staffed time lost to breaks and absence, capped at [`MAX_SHRINKAGE`]; 0 when
 /// nobody was staffed.
 pub fn shrinkage(break_absent_s: f64, staffed_s: f64) -> f64 {
-    if !(staffed_s > 0.0) || !(break_absent_s > 0.0) {
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if !positive(staffed_s) || !positive(break_absent_s) {
         return 0.0;
     }
     (break_absent_s / staffed_s).min(MAX_SHRINKAGE)

@@ -39,12 +39,21 @@ fn error(code: StatusCode, msg: impl std::fmt::Display) -> Response {
     (code, Json(json!({"error": msg.to_string()}))).into_response()
 }
 
-fn refuse(field: &str, rule: &str, msg: impl std::fmt::Display) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({"error": msg.to_string(), "field": field, "rule": rule})),
-    )
-        .into_response()
+/// A body refused: the field, the rule, the message (the 422 answer).
+struct Refused(String, &'static str, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": self.2, "field": self.0, "rule": self.1})),
+        )
+            .into_response()
+    }
+}
+
+fn refuse(field: &str, rule: &'static str, msg: impl std::fmt::Display) -> Refused {
+    Refused(field.to_string(), rule, msg.to_string())
 }
 
 fn store_error(e: StoreError) -> Response {
@@ -113,7 +122,7 @@ async fn list(
 
 /// The body's fields, each refused by name: only `score` (a whole number), `comment` and
 /// `reviewer` (strings).
-fn parse_body(bytes: &[u8]) -> Result<(i64, String, String), Response> {
+fn parse_body(bytes: &[u8]) -> Result<(i64, String, String), Refused> {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(bytes) else {
         return Err(refuse("body", "json", "body: must be a JSON object"));
     };
@@ -147,11 +156,11 @@ async fn review(
     };
     let (score, comment, reviewer) = match parse_body(&bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let r = match check_review(&reviewer, score, &comment) {
         Ok(r) => r,
-        Err(e) => return refuse(e.field, "value", &e),
+        Err(e) => return refuse(e.field, "value", &e).into_response(),
     };
     let at = Utc::now();
     match store(&shared).review(call, &r, at).await {
