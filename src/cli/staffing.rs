@@ -24,10 +24,12 @@ pub struct Args {
     /// Average handle time (talk + after-call work), seconds.
     #[arg(long, required_unless_present = "from_history")]
     pub aht_seconds: Option<u64>,
-    /// Answer within this many seconds… (with --from-history: default 20)
+    /// Answer within this many seconds… (with --from-history: default the queue's
+    /// service_level_seconds)
     #[arg(long, required_unless_present = "from_history")]
     pub target_seconds: Option<u64>,
-    /// …for this percentage of the callers (e.g. 80; with --from-history: default 80).
+    /// …for this percentage of the callers (e.g. 80; with --from-history: default the
+    /// queue's service_level_goal).
     #[arg(long, required_unless_present = "from_history")]
     pub service_level: Option<f64>,
     /// The callers' average patience, seconds: also staff by Erlang A (callers who hang up).
@@ -220,9 +222,12 @@ pub async fn run_from_history(
     let zone = report_locale(&cfg.mail)
         .map_err(|_| ("mail.report_time_zone: invalid".to_string(), Exit::Config))?
         .time_zone;
+    // the queue's own goal unless the options say otherwise
+    let q = &cfg.acd.queue[&queue];
     let goal = goal(
-        a.target_seconds.unwrap_or(DEFAULT_TARGET_S),
-        a.service_level.unwrap_or(DEFAULT_SERVICE_LEVEL),
+        a.target_seconds
+            .unwrap_or(u64::from(q.service_level_seconds)),
+        a.service_level.unwrap_or(q.service_level_goal),
         a.patience_seconds,
     )
     .map_err(usage)?;
@@ -246,10 +251,6 @@ pub async fn run_from_history(
     })?;
     Ok(render_forecast(&f, &q, zone))
 }
-
-/// Goal of `--from-history` when none is given.
-const DEFAULT_TARGET_S: u64 = 20;
-const DEFAULT_SERVICE_LEVEL: f64 = 80.0;
 
 fn render_forecast(f: &Forecast, q: &ForecastQuery, zone: chrono_tz::Tz) -> String {
     let model = match q.goal.patience {

@@ -8,6 +8,7 @@ pub mod dialstring;
 pub mod flow;
 pub mod flows;
 pub mod forecast;
+pub mod kpi;
 pub mod lists;
 pub mod meter;
 pub mod numbers;

@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../sql/008_campaign_notify.sql"),
     },
     Migration {
+        version: 9,
+        name: "009_kpi.sql",
+        sql: include_str!("../../sql/009_kpi.sql"),
+    },
+    Migration {
         version: 10,
         name: "010_qa.sql",
         sql: include_str!("../../sql/010_qa.sql"),

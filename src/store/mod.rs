@@ -5,6 +5,7 @@ pub mod acd_calls;
 pub mod campaigns;
 pub mod forecast;
 pub mod journal;
+pub mod kpi;
 pub mod lists;
 pub mod migrate;
 pub mod notify;
