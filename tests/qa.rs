@@ -12,6 +12,7 @@ mod qa_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use chrono::Utc;
 use contactd::core::qa::{in_percent, Rules};
 use contactd::store::qa::QaStore;
 use qa_support::*;
@@ -447,4 +448,48 @@ async fn review_over_http() {
         .get(0);
     assert_eq!(n, 1);
     app.shutdown(Duration::from_secs(2)).await;
+}
+
+/// The daily sweep samples yesterday at start (no one listed it) and stops on shutdown.
+#[tokio::test]
+async fn the_sweep_samples_yesterday() {
+    let env = common::TestEnv::new().await;
+    let (pool, db) = setup(&env).await;
+    let noon_yesterday = (Utc::now().with_timezone(&MOSCOW) - chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_local_timezone(MOSCOW)
+        .unwrap()
+        .with_timezone(&Utc);
+    insert(
+        &db,
+        &Row {
+            transferred_to: Some("specialists"),
+            ..answered(1, "general", noon_yesterday, "alice", 100.0)
+        },
+    )
+    .await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let qa = QaStore::new(pool.clone(), MOSCOW);
+    let task = tokio::spawn(
+        qa.clone()
+            .sweep(rules(), contactd::clock::Clock::system(), stopped),
+    );
+    let yesterday = noon_yesterday.with_timezone(&MOSCOW).date_naive();
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            !qa.list(yesterday, None, None).await.unwrap().is_empty()
+        })
+        .await
+    );
+    assert_eq!(
+        sampled(&qa, yesterday).await,
+        vec![(id(1), vec!["transferred".to_string()])]
+    );
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the sweep stops on shutdown")
+        .unwrap();
 }

@@ -14,8 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use super::forecast::day_start;
 
 /// Why a call was picked; stored by name (`sql/010_qa.sql` checks the names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -180,6 +183,25 @@ pub fn select(
         }
     }
     picked
+}
+
+/// How long after a local midnight the day just over is swept: calls still ending then
+/// (a talk across midnight) are sampled with it.
+pub const SWEEP_AFTER_MIDNIGHT: chrono::Duration = chrono::Duration::minutes(10);
+
+/// When the daily sweep next runs: [`SWEEP_AFTER_MIDNIGHT`] after the next local midnight
+/// (the day's first instant, in zones that skip midnight).
+pub fn next_sweep(zone: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    let today = now.with_timezone(&zone).date_naive();
+    let at = |d: Option<chrono::NaiveDate>| {
+        d.and_then(|d| day_start(zone, d))
+            .map(|t| t + SWEEP_AFTER_MIDNIGHT)
+    };
+    // still before today's sweep (00:00–00:10), else tomorrow's
+    match at(Some(today)) {
+        Some(t) if t > now => t,
+        _ => at(today.succ_opt()).unwrap_or(now + chrono::Duration::days(1)),
+    }
 }
 
 /// Longest review comment, characters.

@@ -147,3 +147,17 @@ fn reviews_are_checked_by_field() {
         assert_eq!(Reason::parse(r.as_str()), Some(r));
     }
 }
+
+#[test]
+fn the_sweep_runs_after_each_local_midnight() {
+    use chrono::TimeZone;
+    let msk = chrono_tz::Europe::Moscow;
+    let t = |d, h, m| {
+        msk.with_ymd_and_hms(2026, 3, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    assert_eq!(next_sweep(msk, t(23, 15, 0)), t(24, 0, 10));
+    assert_eq!(next_sweep(msk, t(24, 0, 5)), t(24, 0, 10));
+    assert_eq!(next_sweep(msk, t(24, 0, 10)), t(25, 0, 10));
+}

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::core::forecast::day_start;
-use crate::core::qa::{select, Call, Review, Rules};
+use crate::core::qa::{next_sweep, select, Call, Review, Rules};
 
 /// Names the advisory lock that serialises one day's selection across instances.
 const LOCK_KEY: i32 = 0x7161; // "qa"
@@ -263,5 +263,48 @@ impl QaStore {
                 )
             })
             .collect())
+    }
+
+    /// The daily sweep: samples yesterday at start and each day just over
+    /// ([`next_sweep`]), so coverage counts days nobody listed; retried a minute later when
+    /// PostgreSQL fails. Two instances sweeping pick the same calls (`select_day`).
+    pub async fn sweep(
+        self,
+        rules: Rules,
+        clock: crate::clock::Clock,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let yesterday = clock
+                .now()
+                .with_timezone(&self.zone)
+                .date_naive()
+                .pred_opt();
+            let retry = match yesterday {
+                Some(d) => match self.select_day(&rules, d).await {
+                    Ok(n) => {
+                        tracing::info!("QA: {n} call(s) of {d} sampled");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!("QA sampling of {d}: {e}; again in a minute");
+                        true
+                    }
+                },
+                None => false,
+            };
+            let now = clock.now();
+            let wait = if retry {
+                std::time::Duration::from_secs(60)
+            } else {
+                (next_sweep(self.zone, now) - now)
+                    .to_std()
+                    .unwrap_or(std::time::Duration::from_secs(60))
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
     }
 }
