@@ -13,7 +13,7 @@
 //! - **ASA** = mean wait of answered calls; **AHT** = mean talk + after-call work;
 //! - an operator's time per state is the overlap of each state period with the interval
 //!   (a period spanning intervals is split between them; the open one ends now);
-//!   **staffed** time is every state but `logged_out`; **occupancy** = (talking + wrap-up)
+//!   **staffed** time is every state but `logged_out` (not counted at all); **occupancy** = (talking + wrap-up)
 //!   ÷ (ready + offered + talking + wrap-up), breaks and absence excluded; **calls per
 //!   hour** = answered ÷ staffed hours.
 
@@ -33,16 +33,10 @@ pub const DEFAULT_TARGET_S: u32 = 20;
 /// Most intervals one query may ask for (a year by 15 minutes is 35,040).
 pub const MAX_BUCKETS: i64 = 40_000;
 
-/// The states of `operator_states`, in the order tables show them.
-pub const STATES: [&str; 8] = [
-    "ready",
-    "offered",
-    "talking",
-    "wrap_up",
-    "break",
-    "absent",
-    "missed",
-    "logged_out",
+/// The staffed states of `operator_states` (all but `logged_out`), in the order tables
+/// show them.
+pub const STATES: [&str; 7] = [
+    "ready", "offered", "talking", "wrap_up", "break", "absent", "missed",
 ];
 
 /// The interval KPIs are grouped by, in the reports' local time zone.
@@ -256,7 +250,7 @@ pub struct OperatorCounts {
     pub wrap_up_s: f64,
     /// Answered calls whose talk is known (ended).
     pub handled: u64,
-    /// Seconds per state (names of [`STATES`]).
+    /// Seconds per staffed state (names of [`STATES`]).
     pub state_s: BTreeMap<String, f64>,
 }
 
@@ -274,7 +268,7 @@ pub struct OperatorKpi {
     pub wrap_up_s: f64,
     pub aht_s: Option<f64>,
     pub state_s: BTreeMap<String, f64>,
-    /// Every state but `logged_out`.
+    /// Every state but `logged_out` (which is not counted).
     pub staffed_s: f64,
     pub occupancy: Option<f64>,
     pub calls_per_hour: Option<f64>,
@@ -283,12 +277,7 @@ pub struct OperatorKpi {
 impl OperatorKpi {
     pub fn new(start: DateTime<Utc>, login: String, name: String, c: &OperatorCounts) -> Self {
         let s = |k: &str| c.state_s.get(k).copied().unwrap_or(0.0);
-        let staffed: f64 = c
-            .state_s
-            .iter()
-            .filter(|(k, _)| k.as_str() != "logged_out")
-            .map(|(_, v)| v)
-            .sum();
+        let staffed: f64 = c.state_s.values().sum();
         let busy = s("talking") + s("wrap_up");
         let available = busy + s("ready") + s("offered");
         Self {
@@ -574,7 +563,6 @@ mod tests {
                 ("talking", 1200.0),
                 ("wrap_up", 300.0),
                 ("break", 600.0),
-                ("logged_out", 900.0),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
