@@ -267,10 +267,20 @@ async fn review_from_the_command_line_and_coverage() {
             "70",
             "--reviewer",
             "boris",
+            "--comment",
+            "=HYPERLINK(\"http://x\")",
         ],
         &config,
     )
     .await;
+    // the newest review is listed; a comment a spreadsheet would run stays text
+    let out = common::contactd_ok(&["qa", "list", "--date", "2026-03-23", "--csv"], &config).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text.lines().find(|l| l.starts_with(&call)).unwrap();
+    assert!(
+        row.contains(",70,boris,") && row.ends_with(",\"'=HYPERLINK(\"\"http://x\"\")\""),
+        "{row}"
+    );
     let cov = qa.coverage(msk(23, 0, 0), msk(24, 0, 0)).await.unwrap();
     assert_eq!(cov["bob"], (2, 1, Some(70.0)));
     assert!(qa

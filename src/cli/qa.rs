@@ -150,6 +150,15 @@ fn table(samples: &[Sample], cfg: &Config) -> String {
     out
 }
 
+/// Free text a spreadsheet would run as a formula gets a leading `'` (the reports' rule).
+fn as_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
 fn to_csv(samples: &[Sample]) -> Result<String, QaCliError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let bad = |e: csv::Error| QaCliError::Invalid(format!("csv: {e}"));
@@ -185,9 +194,9 @@ fn to_csv(samples: &[Sample]) -> Result<String, QaCliError> {
             num(s.handle_s),
             s.transferred_to.clone().unwrap_or_default(),
             r.map(|r| r.score.to_string()).unwrap_or_default(),
-            r.map(|r| r.reviewer.clone()).unwrap_or_default(),
+            r.map(|r| as_text(&r.reviewer)).unwrap_or_default(),
             r.map(|r| r.reviewed_at.to_rfc3339()).unwrap_or_default(),
-            r.map(|r| r.comment.clone()).unwrap_or_default(),
+            r.map(|r| as_text(&r.comment)).unwrap_or_default(),
         ])
         .map_err(bad)?;
     }
