@@ -1,6 +1,6 @@
 //! The auditors' digest end to end on a hand-made day (Monday 30 November 2026, Moscow):
 //! `contactd digest --date` prints the day's figures (KPIs per queue and operator, the
-//! campaigns that dialed, readings by channel); the mail sent through the outbox to a real
+//! campaigns that dialed, readings by channel, the staffing forecast); the mail sent through the outbox to a real
 //! SMTP server has the text, the HTML with its charts inline (valid, non-blank PNGs) and
 //! the CSVs; two instances queueing and sending it make one e-mail, and the campaign
 //! report's own uniqueness still holds; the schedule queues the digest when the configured
@@ -253,7 +253,22 @@ async fn the_cli_prints_the_days_figures() {
     assert_eq!(line("IVR (phone)"), "IVR (phone) 2 1 1");
     assert_eq!(line("Web"), "Web 1 1 1");
     assert_eq!(line("Messenger"), "Messenger 0 0 0");
-    assert!(text.contains("Staffing forecast"), "{text}");
+    // the forecast from the same weekday of the 4 weeks before, history starting on the
+    // 29th: Monday 7 December expects the 30th's calls. general: 4 calls in 09:00-09:30
+    // (8/h × 190 s, 0.42 Erlang) need 2 operators for 80 % in 20 s, 3 with anna's 25 %
+    // break share; meter: 1 call (2/h × 120 s) needs 1 for 80 % in 30 s, 2 with breaks.
+    assert_eq!(
+        line("general  2026-12-07"),
+        "general 2026-12-07 4 2 3 09:00 25.0 %"
+    );
+    assert_eq!(
+        line("meter    2026-12-07"),
+        "meter 2026-12-07 1 1 2 09:30 25.0 %"
+    );
+    assert_eq!(
+        line("general  2026-12-02"),
+        "general 2026-12-02 0 0 0 – 25.0 %"
+    );
 
     // a bad date is a usage error
     let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
@@ -403,6 +418,14 @@ async fn the_mail_has_text_html_inline_charts_and_csvs_and_is_sent_once() {
     attachment(daily, "kpi-operators-2026-11-30.csv");
     attachment(daily, "kpi-intervals-2026-11-30.csv");
     attachment(daily, "campaigns-2026-11-30.csv");
+    let forecast = attachment(daily, "forecast-2026-11-30.csv")["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        forecast.contains("general;07.12.2026 09:00:00;4,00;190,0;2;3;"),
+        "{forecast}"
+    );
     let weekly = messages
         .iter()
         .find(|m| {

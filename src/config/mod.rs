@@ -9,6 +9,7 @@ mod acd;
 mod campaigns;
 mod infra;
 mod ivr;
+mod qa;
 mod switch;
 mod validate;
 
@@ -26,6 +27,7 @@ pub use infra::{
 };
 use ivr::default_service_codes;
 pub use ivr::{IvrConfig, IvrMenuAction, CURRENCIES};
+pub use qa::QaConfig;
 pub use switch::{OutboundConfig, SwitchConfig, TrunkConfig, TrunkKind};
 pub use validate::{is_queue_name, ConfigProblem};
 
@@ -94,6 +96,9 @@ pub struct Config {
     /// Operator routing: queues, ring timeout, after-call work, announcements.
     #[serde(default)]
     pub acd: AcdConfig,
+    /// Which ACD calls are sampled for review (`[qa]`).
+    #[serde(default)]
+    pub qa: QaConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -184,6 +184,7 @@ impl KpiStore {
             .iter()
             .map(|s| format!("coalesce(sum(secs) FILTER (WHERE state = '{s}'), 0)"))
             .collect();
+        // date_part, not extract: extract's numeric arithmetic doubles the time.
         // Most periods (a ring, a call, its wrap-up) lie within one interval: those skip
         // the series; the rest are split at each boundary. Logged-out time is not split
         // (nights and weekends would make a row per operator per interval for nothing).
@@ -209,13 +210,13 @@ impl KpiStore {
                          FROM p) x
                 WHERE e > a
              ), pb AS (
-               SELECT operator, state, extract(epoch FROM e - a)::float8 AS secs, fa AS lb
+               SELECT operator, state, date_part('epoch', e - a) AS secs, fa AS lb
                  FROM c WHERE fa = fe
                UNION ALL
                SELECT c.operator, c.state,
-                      extract(epoch FROM
+                      date_part('epoch',
                         least(c.e, (b.lb + interval '{step}') AT TIME ZONE $3)
-                        - greatest(c.a, b.lb AT TIME ZONE $3))::float8 AS secs,
+                        - greatest(c.a, b.lb AT TIME ZONE $3)) AS secs,
                       b.lb
                  FROM c CROSS JOIN LATERAL generate_series(c.fa, c.fe, interval '{step}') AS b(lb)
                 WHERE c.fa <> c.fe

@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../sql/009_kpi.sql"),
     },
     Migration {
+        version: 10,
+        name: "010_qa.sql",
+        sql: include_str!("../../sql/010_qa.sql"),
+    },
+    Migration {
         version: 11,
         name: "011_digest.sql",
         sql: include_str!("../../sql/011_digest.sql"),

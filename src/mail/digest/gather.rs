@@ -2,20 +2,25 @@
 //! that does I/O. Days are cut at local midnight in `[mail] report_time_zone`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use deadpool_postgres::Pool;
 
 use super::{
-    day_start, CampaignRun, Digest, IntervalRow, Kpi, OperatorTotals, Period, QueueForecast,
-    QueueTotals, ReadingsByChannel, Section,
+    day_start, CampaignRun, Digest, ForecastInterval, IntervalRow, Kpi, OperatorTotals, Period,
+    QueueForecast, QueueTotals, ReadingsByChannel, Section,
 };
 use crate::config::Config;
 use crate::core::kpi::{KpiQuery, KpiReport, OperatorCounts, OperatorKpi, QueueKpi, Span};
 use crate::core::report::{ReportCounts, TargetGroup};
 use crate::mail::MailError;
+use crate::store::forecast::{forecast as store_forecast, ForecastQuery, Goal};
 use crate::store::kpi::KpiStore;
+
+/// Past weeks the forecast averages (the same weekday and half-hour of each).
+pub const FORECAST_WEEKS: u32 = 4;
 
 /// The channels readings arrive by (`meter_readings.source`): each is listed, zeros too.
 pub const CHANNELS: [&str; 3] = ["ivr", "web", "messenger"];
@@ -29,8 +34,11 @@ pub struct GatherOptions {
     pub confirm_key: String,
     /// Each queue's service-level target, seconds.
     pub targets: BTreeMap<String, u32>,
-    /// The queues forecast (`[acd.queue.*]`).
-    pub queues: Vec<String>,
+    /// The queues forecast (`[acd.queue.*]`) and the goal each is staffed for (its
+    /// `service_level_goal` % within `service_level_seconds`, Erlang C).
+    pub goals: BTreeMap<String, Goal>,
+    /// Handle time assumed where history has no answered call (`[acd] default_handle_seconds`).
+    pub default_handle: Duration,
     /// Days forecast after the period (`[mail] digest_forecast_days`).
     pub forecast_days: u32,
 }
@@ -44,7 +52,20 @@ impl GatherOptions {
             zone,
             confirm_key: cfg.campaigns.confirm_key.clone(),
             targets: cfg.acd.service_level_targets(),
-            queues: cfg.acd.queue.keys().cloned().collect(),
+            goals: cfg
+                .acd
+                .queue
+                .iter()
+                .map(|(name, q)| {
+                    let goal = Goal {
+                        target: Duration::from_secs(u64::from(q.service_level_seconds)),
+                        service_level: q.service_level_goal / 100.0,
+                        patience: None,
+                    };
+                    (name.clone(), goal)
+                })
+                .collect(),
+            default_handle: Duration::from_secs(cfg.acd.default_handle_seconds),
             forecast_days: cfg.mail.digest_forecast_days,
         })
     }
@@ -176,19 +197,53 @@ pub fn kpi_of(totals: &KpiReport, intervals: &KpiReport, interval_minutes: u32) 
     }
 }
 
-/// The staffing forecast for the `forecast_days` days from `first_day`.
-///
-/// Not available in this build: `store::forecast` (the forecast from past weeks) is not
-/// part of it yet.
+/// The staffing forecast of each queue (`store::forecast`) for the `forecast_days` days from
+/// `first_day`. A queue the forecast refuses (bad config, not a database outage) makes the
+/// section not available, with the reason; an outage is an error, retried by the caller.
 async fn forecast(
-    _pool: &Pool,
-    _o: &GatherOptions,
-    _first_day: NaiveDate,
-    _now: DateTime<Utc>,
+    pool: &Pool,
+    o: &GatherOptions,
+    first_day: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Result<Section<Vec<QueueForecast>>, MailError> {
-    Ok(Section::NotAvailable {
-        reason: "the staffing forecast (store::forecast) is not in this build".into(),
-    })
+    let mut out = Vec::new();
+    for (queue, goal) in &o.goals {
+        let q = ForecastQuery {
+            queue: queue.clone(),
+            weeks: FORECAST_WEEKS,
+            first_day,
+            days: o.forecast_days,
+            goal: *goal,
+            default_handle: o.default_handle,
+            now,
+        };
+        let f = match store_forecast(pool, o.zone, &q).await {
+            Ok(f) => f,
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => {
+                return Ok(Section::NotAvailable {
+                    reason: format!("queue {queue}: {e}"),
+                })
+            }
+        };
+        out.push(QueueForecast {
+            queue: f.queue,
+            shrinkage: f.shrinkage,
+            intervals: f
+                .intervals
+                .iter()
+                .map(|i| ForecastInterval {
+                    start: i.start,
+                    calls: i.calls,
+                    aht_s: i.aht_s,
+                    operators: i.operators,
+                    with_shrinkage: i.with_shrinkage,
+                    service_level: i.service_level,
+                })
+                .collect(),
+        });
+    }
+    Ok(Section::Available { data: out })
 }
 
 // Campaigns that dialed in [$1, $2) or finished in it, with the period's calls.

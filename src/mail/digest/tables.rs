@@ -398,7 +398,11 @@ pub(super) fn forecast_table(lang: Language, d: &Digest, f: &[QueueForecast]) ->
                 num(lang, calls, 0),
                 ops.to_string(),
                 with.to_string(),
-                at.with_timezone(&zone).format("%H:%M").to_string(),
+                if with > 0 {
+                    at.with_timezone(&zone).format("%H:%M").to_string()
+                } else {
+                    "–".into()
+                },
                 format!("{} %", num(lang, q.shrinkage * 100.0, 1)),
             ]);
         }
