@@ -252,7 +252,7 @@ pub async fn run_from_history(
     Ok(render_forecast(&f, &q, zone))
 }
 
-fn render_forecast(f: &Forecast, q: &ForecastQuery, zone: chrono_tz::Tz) -> String {
+pub fn render_forecast(f: &Forecast, q: &ForecastQuery, zone: chrono_tz::Tz) -> String {
     let model = match q.goal.patience {
         Some(p) => format!("Erlang A, patience {} s", p.as_secs()),
         None => "Erlang C".into(),

@@ -374,6 +374,7 @@ report_time_zone = "{tz}"
 
     say("\n6) Supervision: the day's figures");
     supervision::kpis_today(&app).await?;
+    supervision::staffing_tomorrow(&app).await?;
 
     let metrics = link.counters();
     say(format!(

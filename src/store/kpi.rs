@@ -17,9 +17,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use deadpool_postgres::Pool;
 
+use super::qa::QaStore;
 use super::StoreError;
 use crate::core::kpi::{
-    KpiQuery, KpiReport, OperatorCounts, OperatorKpi, QueueCounts, QueueKpi, Span,
+    KpiQuery, KpiReport, OperatorCounts, OperatorKpi, QaCoverage, QueueCounts, QueueKpi, Span,
     DEFAULT_TARGET_S, SHORT_ABANDON_S, STATES,
 };
 
@@ -55,7 +56,8 @@ impl KpiStore {
         self.zone
     }
 
-    /// Queues (unless one operator was asked for) and operators, for `q`. `targets`: each
+    /// Queues (unless one operator was asked for), operators, and (unless one queue was
+    /// asked for: samples are per operator) the operators' QA coverage, for `q`. `targets`: each
     /// queue's service-level seconds; queues not named take [`DEFAULT_TARGET_S`].
     pub async fn report(
         &self,
@@ -265,6 +267,18 @@ impl KpiStore {
                 .sort_by(|a, b| (a.start, &a.login).cmp(&(b.start, &b.login)));
         }
         client.commit().await?;
+        if q.queue.is_none() {
+            let cov = QaStore::new(self.pool.clone(), self.zone)
+                .coverage(q.from, q.to)
+                .await?;
+            report.qa = cov
+                .into_iter()
+                .filter(|(login, _)| q.operator.as_ref().is_none_or(|o| o == login))
+                .map(|(login, (sampled, reviewed, score))| {
+                    QaCoverage::new(login, sampled, reviewed, score)
+                })
+                .collect();
+        }
         Ok(report)
     }
 }
