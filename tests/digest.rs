@@ -74,6 +74,15 @@ const SEED: &str = "
       (2, 1, 500, 20, '2026-11-30', 'pending', 'web', '2026-11-30T12:00:00Z'),
       (2, 1, 480, 20, '2026-11-29', 'pending', 'ivr', '2026-11-29T12:00:00Z');";
 
+/// After the calls: anna's call of the day picked for QA and scored 80.
+const QA_SEED: &str = "
+    INSERT INTO qa_samples (call_uuid, day, queue, operator, reasons)
+      SELECT call_uuid, '2026-11-30', queue, operator, ARRAY['percent'] FROM acd_calls
+       WHERE operator = 1 AND entered_at >= '2026-11-29T21:00:00Z'
+         AND entered_at < '2026-11-30T21:00:00Z';
+    INSERT INTO qa_reviews (call_uuid, reviewer, score, reviewed_at)
+      SELECT call_uuid, 'petrova', 80, '2026-11-30T15:00:00Z' FROM qa_samples;";
+
 /// (queue, entered, waited, answered by, talk, wrap-up, abandoned after)
 type Call = (
     &'static str,
@@ -151,6 +160,7 @@ async fn seed(pg: &tokio_postgres::Client) {
         .await
         .unwrap();
     }
+    pg.batch_execute(QA_SEED).await.unwrap();
 }
 
 struct Setup {
@@ -238,10 +248,11 @@ async fn the_cli_prints_the_days_figures() {
         line("All queues"),
         "All queues 5 3 2 2 1 0 50.0 % 25.0 % 20.0 s 166.7 s"
     );
-    // anna: 1 answered, AHT 150 s, an hour logged in with 15 min break, occupancy 150/2700
+    // anna: 1 answered, AHT 150 s, an hour logged in with 15 min break, occupancy 150/2700,
+    // her one call picked for QA and reviewed (80)
     assert_eq!(
         line("1  Анна Орлова"),
-        "1 Анна Орлова (anna) 1 150.0 s 1 h 00 min 0 h 15 min 5.6 % 1.0 100.0 %"
+        "1 Анна Орлова (anna) 1 150.0 s 1 h 00 min 0 h 15 min 5.6 % 1.0 100.0 % 1/1, 80.0"
     );
     assert!(text.contains("(boris)"), "{text}");
     // only the campaign that dialed that day, with the day's calls and where it stands

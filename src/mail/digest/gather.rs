@@ -170,7 +170,11 @@ pub fn kpi_of(totals: &KpiReport, intervals: &KpiReport, interval_minutes: u32) 
             .map(|((login, name), c)| {
                 // the start is not kept: the row is the whole period
                 let k = OperatorKpi::new(DateTime::UNIX_EPOCH, login.into(), name.into(), &c);
+                let qa = totals.qa.iter().find(|q| q.login == k.login);
                 OperatorTotals {
+                    qa_sampled: qa.map_or(0, |q| q.sampled),
+                    qa_reviewed: qa.map_or(0, |q| q.reviewed),
+                    qa_score: qa.and_then(|q| q.mean_score),
                     login: k.login,
                     name: k.name,
                     answered: k.answered,

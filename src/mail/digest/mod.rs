@@ -155,6 +155,14 @@ pub struct OperatorTotals {
     pub occupancy: Option<f64>,
     pub calls_per_hour: Option<f64>,
     pub service_level: Option<f64>,
+    /// QA: calls picked for review in the period, how many were reviewed, their mean score
+    /// (absent from digests queued before QA existed).
+    #[serde(default)]
+    pub qa_sampled: u64,
+    #[serde(default)]
+    pub qa_reviewed: u64,
+    #[serde(default)]
+    pub qa_score: Option<f64>,
 }
 
 /// A campaign that dialed in the period, or finished in it.

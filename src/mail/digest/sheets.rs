@@ -112,6 +112,9 @@ pub fn csvs(d: &Digest, loc: &ReportLocale) -> csv::Result<Vec<(String, Vec<u8>)
                 s.pct(o.occupancy),
                 s.dec(o.calls_per_hour, 2),
                 s.pct(o.service_level),
+                o.qa_sampled.to_string(),
+                o.qa_reviewed.to_string(),
+                s.dec(o.qa_score, 1),
             ];
             s.row(&row)?;
         }
@@ -243,6 +246,9 @@ const OPERATOR_HEADER: &[(&str, &str)] = &[
     ("occupancy_pct", "занятость_проц"),
     ("calls_per_hour", "звонков_в_час"),
     ("service_level_pct", "уровень_обслуживания_проц"),
+    ("qa_sampled", "контроль_выбрано"),
+    ("qa_reviewed", "контроль_прослушано"),
+    ("qa_score", "контроль_оценка"),
 ];
 
 const CAMPAIGN_HEADER: &[(&str, &str)] = &[

@@ -200,6 +200,7 @@ pub(super) fn operator_table(lang: Language, ops: &[OperatorTotals]) -> Table {
             "Occupancy",
             "Calls/hour",
             "Service level",
+            "QA reviewed",
         ],
         Language::Ru => [
             "№",
@@ -211,6 +212,7 @@ pub(super) fn operator_table(lang: Language, ops: &[OperatorTotals]) -> Table {
             "Занятость",
             "Звонков/час",
             "Уровень обслуживания",
+            "Прослушано (контроль)",
         ],
     };
     let rows = ops
@@ -228,6 +230,7 @@ pub(super) fn operator_table(lang: Language, ops: &[OperatorTotals]) -> Table {
                 o.calls_per_hour
                     .map_or_else(|| "–".into(), |v| num(lang, v, 1)),
                 pct(lang, o.service_level),
+                qa_cell(lang, o),
             ]
         })
         .collect();
@@ -412,4 +415,15 @@ pub(super) fn forecast_table(lang: Language, d: &Digest, f: &[QueueForecast]) ->
         rows,
         left: 2,
     }
+}
+
+/// "reviewed of sampled, mean score": `1/2, 85.0`; a dash when nothing was sampled.
+fn qa_cell(lang: Language, o: &OperatorTotals) -> String {
+    if o.qa_sampled == 0 {
+        return "–".into();
+    }
+    let score = o
+        .qa_score
+        .map_or_else(String::new, |v| format!(", {}", num(lang, v, 1)));
+    format!("{}/{}{score}", o.qa_reviewed, o.qa_sampled)
 }
