@@ -47,9 +47,39 @@ async fn the_russian_demo_mails_a_russian_report_with_a_workbook() {
         "{stdout}"
     );
 
+    // the supervision part: the day's KPIs, tomorrow's staffing, the digest mailed
+    assert!(stdout.contains("/wallboard"), "{stdout}");
+    assert!(
+        stdout.contains("contactd kpi --from") && stdout.contains("general"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("operators  with shrinkage"), "{stdout}");
+
     let msgs = sink.messages();
-    assert_eq!(msgs.len(), 1, "one report mail");
-    let m = &msgs[0];
+    assert_eq!(msgs.len(), 2, "the campaign report and the digest");
+    let digest = msgs
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Ежедневная сводка"))
+        })
+        .expect("the daily digest, in Russian");
+    let charts = digest["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["content_type"] == "image/png")
+        .count();
+    assert_eq!(charts, 3, "{:#}", digest["attachments"]);
+    let m = msgs
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Кампания "))
+        })
+        .expect("the campaign report");
     let subject = m["subject"].as_str().unwrap();
     assert!(subject.starts_with("Кампания "), "{subject}");
     assert!(subject.contains("дозвонились до "), "{subject}");

@@ -373,8 +373,10 @@ report_time_zone = "{tz}"
     .await?;
 
     say("\n6) Supervision: the day's figures");
+    supervision::wallboard(&app);
     supervision::kpis_today(&app).await?;
     supervision::staffing_tomorrow(&app).await?;
+    supervision::digest_mailed(&app, mailbox, opts.smtp_port.is_some()).await?;
 
     let metrics = link.counters();
     say(format!(

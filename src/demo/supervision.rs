@@ -1,6 +1,6 @@
 //! The demo's last act: what a supervisor and the auditors see of the day — the interval
 //! KPIs of the demo's calls, as `contactd kpi --by 30m` prints them, and tomorrow's staffing
-//! forecast from (sample) history.
+//! forecast from (sample) history, the wallboard's address, and the auditors' digest mailed.
 
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
@@ -9,6 +9,9 @@ use super::script::{err, say, DemoError};
 use crate::app::App;
 use crate::cli::staffing::render_forecast;
 use crate::core::kpi::{render_text, KpiQuery, Span};
+use crate::mail::digest::gather::GatherOptions;
+use crate::mail::digest::schedule::enqueue_due;
+use crate::mail::digest::Period;
 use crate::store::forecast::{forecast, ForecastQuery, Goal};
 use crate::store::kpi::KpiStore;
 
@@ -130,4 +133,99 @@ pub async fn staffing_tomorrow(app: &App) -> Result<(), DemoError> {
         say(format!("    {line}"));
     }
     Ok(())
+}
+
+/// Today's digest queued in the outbox (as the schedule queues yesterday's each morning)
+/// and sent by the daemon's outbox loop to the demo mailbox; what arrived is described.
+pub async fn digest_mailed(
+    app: &App,
+    mailbox: &super::mailbox::Mailbox,
+    external_smtp: bool,
+) -> Result<(), DemoError> {
+    let cfg = &app.shared.config;
+    let opts = GatherOptions::from_config(cfg).map_err(|e| err("digest")(&e))?;
+    let today = Utc::now().with_timezone(&opts.zone).date_naive();
+    let before = mailbox.messages.lock().expect("mailbox").len();
+    let queued = enqueue_due(
+        &app.shared.pool,
+        &opts,
+        &cfg.mail.auditors,
+        Period::Daily,
+        today,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| err("digest")(&e))?;
+    say(format!(
+        "  the auditors' digest of {today} {} (`contactd digest --date {today} --send`)",
+        if queued {
+            "queued in the outbox"
+        } else {
+            "was already queued"
+        }
+    ));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    if external_smtp {
+        // Another SMTP server: wait for the outbox to mark it sent.
+        let client = app
+            .shared
+            .pool
+            .get()
+            .await
+            .map_err(|e| err("PostgreSQL")(&e))?;
+        loop {
+            let sent = client
+                .query_opt(
+                    "SELECT 1 FROM outbox WHERE kind = $1 AND period = $2 AND sent_at IS NOT NULL",
+                    &[&crate::mail::digest::KIND_DAILY, &today],
+                )
+                .await
+                .map_err(|e| err("outbox")(&e))?;
+            if sent.is_some() {
+                say("  e-mailed by the outbox");
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(DemoError("the digest was not sent in 30 s".into()));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let mail = loop {
+        if let Some(m) = mailbox.messages.lock().expect("mailbox").get(before) {
+            break m.clone();
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(DemoError(
+                "the digest did not reach the demo mailbox in 30 s".into(),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let inline = mail.data.matches("Content-Type: image/png").count();
+    let csvs = mail
+        .data
+        .split("filename=")
+        .skip(1)
+        .filter(|s| {
+            s.trim_start_matches('"')
+                .split(['"', ';', '\r', '\n'])
+                .next()
+                .is_some_and(|n| n.ends_with(".csv"))
+        })
+        .count();
+    say(format!(
+        "  e-mailed to {} by the outbox ({} bytes: text, HTML with {inline} inline PNG chart(s), {csvs} CSV(s) attached)",
+        mail.to.join(", "),
+        mail.data.len()
+    ));
+    Ok(())
+}
+
+/// Where the supervisor's wall screen is.
+pub fn wallboard(app: &App) {
+    say(format!(
+        "  wallboard: http://{}/wallboard (log in with the API token or [http] supervisor_token)",
+        app.http_addr
+    ));
 }
