@@ -11,6 +11,7 @@ mod infra;
 mod ivr;
 mod switch;
 mod validate;
+mod wallboard;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +29,7 @@ use ivr::default_service_codes;
 pub use ivr::{IvrConfig, IvrMenuAction, CURRENCIES};
 pub use switch::{OutboundConfig, SwitchConfig, TrunkConfig, TrunkKind};
 pub use validate::{is_queue_name, ConfigProblem};
+pub use wallboard::WallboardConfig;
 
 // The dialing rules and the service codes' actions are core types (the core decides with them);
 // they are config sections too, under these names.
@@ -94,6 +96,9 @@ pub struct Config {
     /// Operator routing: queues, ring timeout, after-call work, announcements.
     #[serde(default)]
     pub acd: AcdConfig,
+    /// The supervisors' live board, its plan and the public wait counter.
+    #[serde(default)]
+    pub wallboard: WallboardConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -302,6 +302,7 @@ impl Config {
         if !matches!(self.prompts.language.as_str(), "ru" | "en") {
             bad("prompts.language".into(), "must be ru or en");
         }
+        self.validate_wallboard(&mut bad);
         if problems.is_empty() {
             Ok(())
         } else {

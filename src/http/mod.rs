@@ -22,6 +22,7 @@ use auth::{require_operator_token, require_token};
 pub mod acd;
 pub mod auth;
 pub mod readings;
+pub mod wallboard;
 
 /// What the handlers read: handed over by the composition root, owned here.
 pub struct HttpState {
@@ -34,6 +35,8 @@ pub struct HttpState {
     /// Set on SIGTERM: `/healthz` reports draining.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub acd: Acd,
+    /// The wallboard's hub and the public counter's limits.
+    pub wallboard: wallboard::Wallboard,
 }
 
 pub fn router(shared: Arc<HttpState>) -> Router {
@@ -55,6 +58,7 @@ pub fn router(shared: Arc<HttpState>) -> Router {
         .route("/metrics", get(metrics))
         .merge(api)
         .merge(operator)
+        .merge(wallboard::routes())
         .with_state(shared)
 }
 
@@ -191,5 +195,6 @@ async fn metrics(State(shared): State<Arc<HttpState>>) -> Response {
         "contactd_outbound_sessions {}",
         shared.outbound_live.load(Ordering::Relaxed)
     );
+    wallboard::metrics::write(&shared, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
