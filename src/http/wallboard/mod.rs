@@ -30,6 +30,8 @@ const PAGE: &str = include_str!("assets/board.html");
 const LOGIN: &str = include_str!("assets/login.html");
 const SCRIPT: &str = include_str!("assets/board.js");
 const STYLE: &str = include_str!("assets/board.css");
+/// How often an open event stream looks whether contactd is stopping.
+const DRAIN_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The wallboard's state in `HttpState`.
 pub struct Wallboard {
@@ -229,25 +231,37 @@ async fn events(State(shared): State<Arc<HttpState>>, headers: HeaderMap) -> Res
     let (mut live, mut stats) = shared.wallboard.hub.subscribe();
     live.mark_changed();
     stats.mark_changed();
-    let stream = futures_util::stream::unfold((live, stats), |(mut live, mut stats)| async move {
-        loop {
-            let (name, frame) = tokio::select! {
-                biased;
-                r = live.changed() => {
-                    r.ok()?;
-                    ("live", live.borrow_and_update().clone())
+    let draining = shared.draining.clone();
+    let stream = futures_util::stream::unfold(
+        (live, stats, draining),
+        |(mut live, mut stats, draining)| async move {
+            loop {
+                let (name, frame) = tokio::select! {
+                    biased;
+                    r = live.changed() => {
+                        r.ok()?;
+                        ("live", live.borrow_and_update().clone())
+                    }
+                    r = stats.changed() => {
+                        r.ok()?;
+                        ("stats", stats.borrow_and_update().clone())
+                    }
+                    // An open stream would hold the server's graceful stop forever: it
+                    // ends once contactd drains (the page reconnects to another instance).
+                    _ = tokio::time::sleep(DRAIN_CHECK) => {
+                        if draining.load(std::sync::atomic::Ordering::Relaxed) {
+                            return None;
+                        }
+                        continue;
+                    }
+                };
+                if !frame.is_empty() {
+                    let ev = Event::default().event(name).data(&*frame);
+                    return Some((Ok::<_, Infallible>(ev), (live, stats, draining)));
                 }
-                r = stats.changed() => {
-                    r.ok()?;
-                    ("stats", stats.borrow_and_update().clone())
-                }
-            };
-            if !frame.is_empty() {
-                let ev = Event::default().event(name).data(&*frame);
-                return Some((Ok::<_, Infallible>(ev), (live, stats)));
             }
-        }
-    });
+        },
+    );
     no_store(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
