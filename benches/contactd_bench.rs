@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 mod acd;
 mod campaign;
 mod ivr;
+mod kpi;
 #[path = "../tests/common/prompts.rs"]
 mod prompts;
 
@@ -107,7 +108,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // BENCH_ONLY=esl|ivr|campaign|acd runs one group (for working on it); default: all.
+    // BENCH_ONLY=esl|ivr|campaign|acd|kpi runs one group (for working on it); default: all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |g: &str| only.is_empty() || only == g;
     if run("esl") {
@@ -130,6 +131,11 @@ fn main() {
         let (p99, samples) = rt.block_on(acd::routing_ready_to_command());
         eprintln!("routing: {samples} operators made ready");
         println!("BENCH routing_ready_to_command_p99_ms {p99:.2} ms");
+    }
+    if run("kpi") {
+        let (ms, queues, operators) = rt.block_on(kpi::month_query());
+        eprintln!("kpi: {queues} queue rows, {operators} operator rows");
+        println!("BENCH kpi_month_query_ms {ms:.0} ms");
     }
 }
 

@@ -68,6 +68,8 @@ enum Command {
     },
     /// Operators needed for a load and a service-level goal (Erlang C); needs no config.
     Staffing(contactd::cli::staffing::Args),
+    /// Queue and operator KPIs per interval (15m, 30m, day, week, month), table or CSV.
+    Kpi(contactd::cli::kpi::Args),
     /// Run the FreeSWITCH simulator alone, on 127.0.0.1.
     Sim {
         /// ESL listen address.
@@ -290,6 +292,13 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 })
             })
         }
+        Command::Kpi(args) => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            let out = contactd::cli::kpi::run(&args, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))?;
+            print!("{out}");
+            Ok(())
+        }),
         Command::Staffing(args) => match contactd::cli::staffing::run(&args) {
             Ok(report) => {
                 print!("{report}");

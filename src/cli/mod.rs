@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod campaigns;
 pub mod exit;
+pub mod kpi;
 pub mod lists;
 pub mod operators;
 pub mod setup_db;

@@ -70,6 +70,10 @@ pub struct AcdQueueConfig {
     pub overflow: String,
     /// 0-200; higher is answered first within the queue. Transfers enter at 250.
     pub priority: u8,
+    /// The service-level target: answered within this many seconds (KPIs, wallboard).
+    pub service_level_seconds: u32,
+    /// The share of calls to answer within that target, percent (staffing forecasts).
+    pub service_level_goal: f64,
 }
 
 impl Default for AcdQueueConfig {
@@ -81,6 +85,18 @@ impl Default for AcdQueueConfig {
             max_wait_seconds: 300,
             overflow: "callback".into(),
             priority: 100,
+            service_level_seconds: 20,
+            service_level_goal: 80.0,
         }
+    }
+}
+
+impl AcdConfig {
+    /// Each queue's service-level target, seconds (the KPIs' "answered in time").
+    pub fn service_level_targets(&self) -> BTreeMap<String, u32> {
+        self.queue
+            .iter()
+            .map(|(name, q)| (name.clone(), q.service_level_seconds))
+            .collect()
     }
 }

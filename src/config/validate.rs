@@ -361,6 +361,15 @@ impl Config {
             if q.priority > 200 {
                 bad(key("priority"), "must be 0-200");
             }
+            if q.service_level_seconds > 3_600 {
+                bad(key("service_level_seconds"), "must be 0-3600");
+            }
+            if !(q.service_level_goal > 0.0 && q.service_level_goal < 100.0) {
+                bad(
+                    key("service_level_goal"),
+                    "a percentage above 0 and below 100",
+                );
+            }
             match q.overflow.strip_prefix("queue:") {
                 Some(to) if to == name => bad(key("overflow"), "cannot overflow to itself"),
                 Some(to) if !a.queue.contains_key(to) => {

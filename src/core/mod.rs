@@ -7,6 +7,7 @@ pub mod channels;
 pub mod dialstring;
 pub mod flow;
 pub mod flows;
+pub mod kpi;
 pub mod lists;
 pub mod meter;
 pub mod numbers;

@@ -17,6 +17,7 @@ use crate::store::scratch::{run_id, ScratchDb};
 mod acd;
 pub mod mailbox;
 mod script;
+mod supervision;
 
 use script::{err, say};
 pub use script::{DemoError, KEY_PAUSE_MS};
@@ -370,6 +371,9 @@ report_time_zone = "{tz}"
         opts.smtp_port.is_some(),
     )
     .await?;
+
+    say("\n6) Supervision: the day's figures");
+    supervision::kpis_today(&app).await?;
 
     let metrics = link.counters();
     say(format!(

@@ -21,6 +21,7 @@ use auth::{require_operator_token, require_token};
 
 pub mod acd;
 pub mod auth;
+pub mod kpi;
 pub mod readings;
 pub mod wallboard;
 
@@ -44,6 +45,7 @@ pub fn router(shared: Arc<HttpState>) -> Router {
         .route("/api/v1/switches", get(switches))
         .merge(readings::routes())
         .merge(acd::routes())
+        .merge(kpi::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,

@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "008_campaign_notify.sql",
         sql: include_str!("../../sql/008_campaign_notify.sql"),
     },
+    Migration {
+        version: 9,
+        name: "009_kpi.sql",
+        sql: include_str!("../../sql/009_kpi.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

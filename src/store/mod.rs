@@ -4,6 +4,7 @@ pub mod acd;
 pub mod acd_calls;
 pub mod campaigns;
 pub mod journal;
+pub mod kpi;
 pub mod lists;
 pub mod migrate;
 pub mod notify;
