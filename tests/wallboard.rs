@@ -187,6 +187,17 @@ async fn the_board_follows_the_switch_in_a_browser() {
     assert!(w >= 800 && h >= 600, "{w}x{h}");
     assert!(colours >= 50, "only {colours} colours: blank?");
 
+    // The day's figures are there (from the KPI store), with the plan's progress.
+    assert!(
+        page.wait_for(
+            "document.getElementById('kpi-note').hidden && document.querySelector('#queues tr[data-queue=\"general\"] .plan .bar')",
+            Duration::from_secs(10)
+        )
+        .await
+        .is_some(),
+        "today's figures and the plan on the board"
+    );
+
     // Russian, and the wall's large-screen mode (no controls).
     page.goto(&format!("{base}/wallboard?lang=ru&wall=1")).await;
     assert!(

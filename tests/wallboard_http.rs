@@ -172,6 +172,12 @@ async fn login_session_and_event_stream() {
     assert_eq!(general(&first), 0);
     let stats = next_event(&mut events, &mut buf, "stats", |_| true).await;
     assert_eq!(stats["campaigns"], serde_json::json!([]));
+    // The day's figures come from the KPI store: every queue, with its plan.
+    assert_eq!(stats["kpi"], true, "{stats}");
+    let g = &stats["queues"][0];
+    assert_eq!(g["name"], "general");
+    assert_eq!(g["today"]["offered"], 0);
+    assert_eq!(g["plan"]["goal"], 300);
     let t = Instant::now();
     let call = caller(&sim, &app, "general", "5550201", None);
     let v = next_event(&mut events, &mut buf, "live", |v| general(v) == 1).await;

@@ -5,10 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::core::acd::agent::StateName;
 use crate::core::acd::routing::Need;
+use crate::core::kpi::{KpiReport, QueueKpi};
 use crate::store::acd::LiveBoard;
 
 /// Pushed on every change of the live state.
@@ -224,6 +226,85 @@ pub fn stats_snapshot(
     }
 }
 
+/// How long "this interval" is on the board.
+pub const INTERVAL_MINUTES: u32 = 30;
+
+/// The start of the day and of the current interval containing `now`, local to `zone`, as
+/// UTC (a local midnight or boundary that does not exist, in a DST gap, takes the next
+/// instant that does).
+pub fn day_and_interval(
+    now: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    minutes: u32,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let local = now.with_timezone(&zone).naive_local();
+    let midnight = local.date().and_hms_opt(0, 0, 0).unwrap_or(local);
+    let into_day = (local - midnight).num_minutes();
+    let step = i64::from(minutes.max(1));
+    let boundary = midnight + chrono::Duration::minutes(into_day / step * step);
+    let utc = |t: chrono::NaiveDateTime| {
+        (0..=120)
+            .find_map(|m| {
+                zone.from_local_datetime(&(t + chrono::Duration::minutes(m)))
+                    .earliest()
+            })
+            .map_or(now, |t| t.with_timezone(&Utc))
+    };
+    (utc(midnight), utc(boundary))
+}
+
+fn figures(q: &QueueKpi) -> Figures {
+    Figures {
+        offered: q.offered,
+        answered: q.answered,
+        abandoned: q.abandoned,
+        service_level: q.service_level,
+        abandon_rate: q.abandon_rate,
+        asa_s: q.asa_s,
+        aht_s: q.aht_s,
+    }
+}
+
+/// The board's figures from two KPI reports of one interval each (today, this interval):
+/// every configured queue in order (no calls yet: zeros and no ratios), every operator with
+/// calls or time today.
+pub fn figures_from(
+    today: &KpiReport,
+    interval: &KpiReport,
+    queues: &[String],
+) -> (Vec<QueueStats>, Vec<OperatorStats>) {
+    let find = |r: &KpiReport, name: &str| {
+        r.queues
+            .iter()
+            .find(|q| q.queue == name)
+            .map(figures)
+            .unwrap_or_default()
+    };
+    let queues = queues
+        .iter()
+        .map(|name| QueueStats {
+            name: name.clone(),
+            today: find(today, name),
+            interval: find(interval, name),
+            plan: None,
+        })
+        .collect();
+    let operators = today
+        .operators
+        .iter()
+        .map(|o| OperatorStats {
+            login: o.login.clone(),
+            name: o.name.clone(),
+            answered: o.answered,
+            aht_s: o.aht_s,
+            service_level: o.service_level,
+            qa_score: None,
+            plan: None,
+        })
+        .collect();
+    (queues, operators)
+}
+
 /// Reached share of the subscribers done.
 pub fn reached_share(reached: i64, done: i64) -> Option<f64> {
     (done > 0).then(|| reached as f64 / done as f64)
@@ -378,6 +459,70 @@ mod tests {
         let none = stats_snapshot(None, &plan, 0, vec![], 5);
         assert!(!none.kpi && none.queues.is_empty());
         assert_eq!(progress(5, 0), None);
+    }
+
+    #[test]
+    fn today_and_this_interval_in_the_local_zone() {
+        let zone: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
+        // 21:47 UTC is 00:47 the next day in Moscow (UTC+3).
+        let now = "2026-12-01T21:47:10Z".parse::<DateTime<Utc>>().unwrap();
+        let (day, interval) = day_and_interval(now, zone, 30);
+        assert_eq!(day.to_rfc3339(), "2026-12-01T21:00:00+00:00");
+        assert_eq!(interval.to_rfc3339(), "2026-12-01T21:30:00+00:00");
+        let (_, i15) = day_and_interval(now, zone, 15);
+        assert_eq!(i15.to_rfc3339(), "2026-12-01T21:45:00+00:00");
+        // Nepal is UTC+5:45: the local boundaries, not UTC's.
+        let nepal: chrono_tz::Tz = "Asia/Kathmandu".parse().unwrap();
+        let (day, interval) = day_and_interval(now, nepal, 30);
+        assert_eq!(day.to_rfc3339(), "2026-12-01T18:15:00+00:00");
+        assert_eq!(interval.to_rfc3339(), "2026-12-01T21:45:00+00:00");
+    }
+
+    #[test]
+    fn figures_cover_every_queue_and_todays_operators() {
+        use crate::core::kpi::{OperatorCounts, OperatorKpi, QueueCounts};
+        let t = DateTime::<Utc>::default();
+        let counts = QueueCounts {
+            offered: 10,
+            answered: 8,
+            answered_in_target: 6,
+            abandoned: 2,
+            abandoned_short: 0,
+            transferred: 0,
+            wait_sum_s: 80.0,
+            handle_sum_s: 1600.0,
+            handled: 8,
+        };
+        let today = KpiReport {
+            queues: vec![QueueKpi::new(t, "general".into(), 20, &counts)],
+            operators: vec![OperatorKpi::new(
+                t,
+                "op1".into(),
+                "Anna".into(),
+                &OperatorCounts {
+                    answered: 8,
+                    answered_in_target: 6,
+                    talk_s: 1200.0,
+                    wrap_up_s: 400.0,
+                    handled: 8,
+                    ..OperatorCounts::default()
+                },
+            )],
+        };
+        let interval = KpiReport {
+            queues: vec![],
+            operators: vec![],
+        };
+        let (q, o) = figures_from(&today, &interval, &["general".into(), "meter".into()]);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0].today.service_level, Some(0.6));
+        assert_eq!(q[0].today.abandon_rate, Some(0.2));
+        assert_eq!(q[0].today.asa_s, Some(10.0));
+        assert_eq!(q[0].interval, Figures::default());
+        assert_eq!(q[1].today.offered, 0);
+        assert_eq!((o[0].name.as_str(), o[0].answered), ("Anna", 8));
+        assert_eq!(o[0].aht_s, Some(200.0));
+        assert_eq!(o[0].service_level, Some(0.75));
     }
 
     #[test]

@@ -277,14 +277,49 @@ async fn build_stats(src: &Sources) -> board::StatsSnapshot {
     )
 }
 
-/// Today's and this interval's figures per queue and operator, with QA scores: where the
-/// KPI store (`store::kpi`, issue 13) plugs in. None until it does; the board then shows
-/// the figures as not available rather than as zeros.
+/// Today's and this interval's figures per queue and operator, from the KPI store (the same
+/// definitions as `contactd kpi` and the digest), in the reports' time zone. QA scores come
+/// once the KPI report carries them. None if the database cannot answer: the board then
+/// says the figures are not available rather than showing zeros.
 async fn kpi_figures(
-    _src: &Sources,
-    _now: chrono::DateTime<chrono::Utc>,
+    src: &Sources,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Option<(Vec<QueueStats>, Vec<OperatorStats>)> {
-    None
+    use crate::core::kpi::{KpiQuery, Span};
+    let zone: chrono_tz::Tz = src
+        .config
+        .mail
+        .report_time_zone
+        .parse()
+        .unwrap_or(chrono_tz::UTC);
+    let store = crate::store::kpi::KpiStore::new(src.pool.clone(), zone);
+    let (day, interval) = board::day_and_interval(now, zone, board::INTERVAL_MINUTES);
+    let targets = src.config.acd.service_level_targets();
+    let query = |from, by| KpiQuery {
+        from,
+        to: now.max(from + chrono::Duration::seconds(1)),
+        by,
+        queue: None,
+        operator: None,
+    };
+    let (q_today, q_this) = (
+        query(day, Span::Day),
+        query(interval, Span::Minutes(board::INTERVAL_MINUTES)),
+    );
+    let both = tokio::try_join!(
+        store.report(&q_today, &targets),
+        store.report(&q_this, &targets)
+    );
+    match both {
+        Ok((today, this)) => {
+            let queues: Vec<String> = src.config.acd.queue.keys().cloned().collect();
+            Some(board::figures_from(&today, &this, &queues))
+        }
+        Err(e) => {
+            debug!("wallboard: KPIs: {e}");
+            None
+        }
+    }
 }
 
 /// Running campaigns with their lines in use and progress.
