@@ -28,13 +28,19 @@ where
     let start = Instant::now();
     let mut at_store = None;
     loop {
-        assert!(start.elapsed() < Duration::from_secs(20), "{what}: never happened");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what}: never happened"
+        );
         if at_store.is_none() && changed().await {
             at_store = Some(Instant::now());
         }
         if page.eval(&format!("!!({shown})")).await == true {
             let lag = at_store.map_or(Duration::ZERO, |t| t.elapsed());
-            eprintln!("wallboard: {what}: on the page {} ms after the store", lag.as_millis());
+            eprintln!(
+                "wallboard: {what}: on the page {} ms after the store",
+                lag.as_millis()
+            );
             return lag;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -71,7 +77,11 @@ async fn the_board_follows_the_switch_in_a_browser() {
     let sim = start_sim(&[("1001", answers(300, None)), ("1002", answers(300, None))]).await;
     let app = start_app(&env, &sim, WALLBOARD_TOML).await;
     // 1002 takes only meter calls: ready, but the general callers wait for 1001.
-    add_operators(&app, &[("1001", &[("general", 5)]), ("1002", &[("meter", 5)])]).await;
+    add_operators(
+        &app,
+        &[("1001", &[("general", 5)]), ("1002", &[("meter", 5)])],
+    )
+    .await;
     login(&app, "1002").await;
     let base = format!("http://{}", app.http_addr);
     let mut browser = Browser::launch().await;
@@ -81,10 +91,14 @@ async fn the_board_follows_the_switch_in_a_browser() {
     let operator = contactd::http::auth::operator_token(&api_token(&app), "op1001");
     sign_in(page, &base, &operator, "?lang=en").await;
     assert_eq!(
-        page.eval("document.getElementById('error').textContent").await,
+        page.eval("document.getElementById('error').textContent")
+            .await,
         "This token does not open the wallboard."
     );
-    assert_eq!(page.eval("!!document.getElementById('queues')").await, false);
+    assert_eq!(
+        page.eval("!!document.getElementById('queues')").await,
+        false
+    );
 
     // The supervisor token does; the board is live (its status and first snapshot).
     sign_in(page, &base, SUPERVISOR, "?lang=en").await;
@@ -173,8 +187,10 @@ async fn the_board_follows_the_switch_in_a_browser() {
         "no reload happened"
     );
     assert_eq!(
-        page.eval("document.querySelector('#operators [data-login=\"op1002\"] .state').textContent")
-            .await,
+        page.eval(
+            "document.querySelector('#operators [data-login=\"op1002\"] .state').textContent"
+        )
+        .await,
         "break"
     );
 
@@ -200,19 +216,20 @@ async fn the_board_follows_the_switch_in_a_browser() {
 
     // Russian, and the wall's large-screen mode (no controls).
     page.goto(&format!("{base}/wallboard?lang=ru&wall=1")).await;
-    assert!(
-        page.wait_for(&state_is("op1001", "talking"), Duration::from_secs(5))
-            .await
-            .is_some()
-    );
+    assert!(page
+        .wait_for(&state_is("op1001", "talking"), Duration::from_secs(5))
+        .await
+        .is_some());
     assert_eq!(
         page.eval("document.querySelector('#queues-section h2').textContent")
             .await,
         "Очереди"
     );
     assert_eq!(
-        page.eval("document.querySelector('#operators [data-login=\"op1002\"] .state').textContent")
-            .await,
+        page.eval(
+            "document.querySelector('#operators [data-login=\"op1002\"] .state').textContent"
+        )
+        .await,
         "перерыв"
     );
     assert_eq!(

@@ -42,7 +42,10 @@ async fn next_event(
 ) -> Value {
     let start = Instant::now();
     loop {
-        assert!(start.elapsed() < Duration::from_secs(10), "no {name} event in 10 s: {buf}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no {name} event in 10 s: {buf}"
+        );
         while let Some(end) = buf.find("\n\n") {
             let block: String = buf.drain(..end + 2).collect();
             let mut ev = "";
@@ -80,7 +83,11 @@ async fn login_session_and_event_stream() {
     let base = format!("http://{}", app.http_addr);
 
     // No session: the login form, and no stream.
-    let r = client().get(format!("{base}/wallboard")).send().await.unwrap();
+    let r = client()
+        .get(format!("{base}/wallboard"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("id=\"login\""));
     let r = client()
@@ -104,7 +111,11 @@ async fn login_session_and_event_stream() {
         let r = sign_in(&base, bad).await;
         assert_eq!(r.status(), 401, "{bad:?}");
         assert!(r.headers().get("set-cookie").is_none());
-        assert!(r.text().await.unwrap().contains("Этот токен не открывает табло"));
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("Этот токен не открывает табло"));
     }
     // A forged cookie is refused.
     let r = client()
@@ -138,7 +149,10 @@ async fn login_session_and_event_stream() {
             .unwrap()
             .contains("default-src 'self'"));
         let html = page.text().await.unwrap();
-        assert!(html.contains("lang=\"ru\"") && html.contains("class=\"wall\""), "{html}");
+        assert!(
+            html.contains("lang=\"ru\"") && html.contains("class=\"wall\""),
+            "{html}"
+        );
     }
 
     // The stream pushes the current board, then a caller's arrival.
@@ -181,8 +195,16 @@ async fn login_session_and_event_stream() {
     let t = Instant::now();
     let call = caller(&sim, &app, "general", "5550201", None);
     let v = next_event(&mut events, &mut buf, "live", |v| general(v) == 1).await;
-    eprintln!("caller pushed {} ms after the call was placed", t.elapsed().as_millis());
-    let waiting = &v["queues"].as_array().unwrap().iter().find(|q| q["name"] == "general").unwrap()["waiting"][0];
+    eprintln!(
+        "caller pushed {} ms after the call was placed",
+        t.elapsed().as_millis()
+    );
+    let waiting = &v["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "general")
+        .unwrap()["waiting"][0];
     assert_eq!(waiting["id"], call[..8]);
     app.shutdown(Duration::from_secs(2)).await;
 }
@@ -266,15 +288,24 @@ async fn metrics_and_the_grafana_dashboard() {
         .await
         .unwrap();
     for (name, kind, _) in contactd::http::wallboard::metrics::FAMILIES {
-        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name} in:\n{text}");
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name} in:\n{text}"
+        );
         assert!(text.contains(&format!("# HELP {name} ")), "{name}");
     }
-    assert!(text.contains("contactd_operators{state=\"ready\"} 1\n"), "{text}");
+    assert!(
+        text.contains("contactd_operators{state=\"ready\"} 1\n"),
+        "{text}"
+    );
     assert!(text.contains("contactd_queue_callers_waiting{queue=\"general\"} 0\n"));
     assert!(text.contains("contactd_queue_operators_ready{queue=\"general\"} 1\n"));
 
     // Every metric the dashboard queries is exported (its name's family is in /metrics).
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/grafana/contactd-dashboard.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/grafana/contactd-dashboard.json"
+    );
     let dash: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let exported: Vec<String> = text
         .lines()
@@ -287,7 +318,11 @@ async fn metrics_and_the_grafana_dashboard() {
         for target in panel["targets"].as_array().into_iter().flatten() {
             let expr = target["expr"].as_str().unwrap();
             for m in names.find_iter(expr) {
-                assert!(exported.iter().any(|e| e == m.as_str()), "{} not exported", m.as_str());
+                assert!(
+                    exported.iter().any(|e| e == m.as_str()),
+                    "{} not exported",
+                    m.as_str()
+                );
                 queried += 1;
             }
         }

@@ -56,10 +56,7 @@ impl Config {
             }
         }
         if !(1..=300).contains(&w.stats_refresh_seconds) {
-            bad(
-                "wallboard.stats_refresh_seconds".into(),
-                "must be 1 to 300",
-            );
+            bad("wallboard.stats_refresh_seconds".into(), "must be 1 to 300");
         }
         if w.public_burst == 0 || w.public_burst > 10_000 {
             bad("wallboard.public_burst".into(), "must be 1 to 10000");

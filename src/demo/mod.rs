@@ -374,6 +374,10 @@ report_time_zone = "{tz}"
 
     say("\n6) Supervision: the day's figures");
     supervision::kpis_today(&app).await?;
+    say(format!(
+        "  wallboard (while the demo runs): http://{}/wallboard — sign in with http.token; ?wall=1 for a wall screen, ?lang=ru|en",
+        app.http_addr
+    ));
 
     let metrics = link.counters();
     say(format!(

@@ -148,9 +148,12 @@ impl Page {
     pub async fn settle(&mut self) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(
-            self.wait_for("document.readyState === 'complete'", Duration::from_secs(10))
-                .await
-                .is_some(),
+            self.wait_for(
+                "document.readyState === 'complete'",
+                Duration::from_secs(10)
+            )
+            .await
+            .is_some(),
             "page did not load"
         );
     }

@@ -31,8 +31,7 @@ pub fn opens_board(given: &str, api: &str, supervisor: &str) -> bool {
 }
 
 fn mac_hex(key: &str, expires_s: i64) -> String {
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("any key size");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("any key size");
     mac.update(b"contactd-wallboard:");
     mac.update(expires_s.to_string().as_bytes());
     mac.finalize()
@@ -202,7 +201,10 @@ mod tests {
     #[test]
     fn language_by_query_then_browser_then_default() {
         assert_eq!(choose_lang(Some("en"), Some("ru"), "ru"), Lang::En);
-        assert_eq!(choose_lang(Some("xx"), Some("ru-RU,ru;q=0.9"), "en"), Lang::Ru);
+        assert_eq!(
+            choose_lang(Some("xx"), Some("ru-RU,ru;q=0.9"), "en"),
+            Lang::Ru
+        );
         assert_eq!(
             choose_lang(None, Some("de-DE,en;q=0.5,ru;q=0.8"), "en"),
             Lang::Ru

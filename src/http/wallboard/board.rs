@@ -412,7 +412,14 @@ mod tests {
         let ops: Vec<_> = s
             .operators
             .iter()
-            .map(|o| (o.name.as_str(), o.state.as_str(), o.since_ms, o.queue.as_deref()))
+            .map(|o| {
+                (
+                    o.name.as_str(),
+                    o.state.as_str(),
+                    o.since_ms,
+                    o.queue.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             ops,

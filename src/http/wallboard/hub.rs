@@ -80,10 +80,10 @@ impl Hub {
         let (remote_tx, remote_rx) = watch::channel(0u64);
         let stats_kick = Arc::new(Notify::new());
         let stop = hub.stop.clone();
-        tokio::spawn(stop.clone().run_until_cancelled_owned(relay(
-            src.clone(),
-            instance.clone(),
-        )));
+        tokio::spawn(
+            stop.clone()
+                .run_until_cancelled_owned(relay(src.clone(), instance.clone())),
+        );
         tokio::spawn(stop.clone().run_until_cancelled_owned(listen(
             src.clone(),
             instance,
@@ -233,18 +233,15 @@ async fn live_loop(
     }
 }
 
-async fn stats_loop(
-    src: Sources,
-    out: watch::Sender<Frame>,
-    wake: Arc<Notify>,
-    kick: Arc<Notify>,
-) {
+async fn stats_loop(src: Sources, out: watch::Sender<Frame>, wake: Arc<Notify>, kick: Arc<Notify>) {
     let every = Duration::from_secs(src.config.wallboard.stats_refresh_seconds.max(1));
     loop {
         if out.receiver_count() > 0 {
             refresh_names(&src).await;
             let snap = build_stats(&src).await;
-            out.send_replace(Frame::from(serde_json::to_string(&snap).unwrap_or_default()));
+            out.send_replace(Frame::from(
+                serde_json::to_string(&snap).unwrap_or_default(),
+            ));
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -49,7 +49,10 @@ impl Wallboard {
     ) -> Self {
         let w = &config.wallboard;
         Self {
-            limiter: Mutex::new(access::RateLimiter::new(w.public_burst, w.public_per_minute)),
+            limiter: Mutex::new(access::RateLimiter::new(
+                w.public_burst,
+                w.public_per_minute,
+            )),
             cache: public::Cache::default(),
             hub: hub::Hub::start(acd, config.clone(), pool, live),
         }
@@ -127,8 +130,14 @@ fn login_page(lang: Lang, wall: bool, refused: bool) -> Response {
     let html = LOGIN
         .replace("{{lang}}", lang.code())
         .replace("{{wall}}", if wall { "1" } else { "" })
-        .replace("{{title}}", t("Табло контакт-центра", "Contact center wallboard"))
-        .replace("{{label}}", t("Токен API или супервизора", "API or supervisor token"))
+        .replace(
+            "{{title}}",
+            t("Табло контакт-центра", "Contact center wallboard"),
+        )
+        .replace(
+            "{{label}}",
+            t("Токен API или супервизора", "API or supervisor token"),
+        )
         .replace("{{button}}", t("Войти", "Sign in"))
         .replace(
             "{{error}}",
@@ -262,7 +271,11 @@ async fn events(State(shared): State<Arc<HttpState>>, headers: HeaderMap) -> Res
             }
         },
     );
-    no_store(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    no_store(
+        Sse::new(stream)
+            .keep_alive(KeepAlive::default())
+            .into_response(),
+    )
 }
 
 async fn script() -> Response {

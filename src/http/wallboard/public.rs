@@ -22,9 +22,12 @@ use super::super::HttpState;
 /// How long an answer may be reused, by browsers and proxies and by contactd itself.
 const FRESH: Duration = Duration::from_secs(5);
 
-/// Answers by queue: when made, the body and its ETag.
+/// An answer: its JSON body and ETag.
+type Answer = Arc<(String, String)>;
+
+/// Answers by queue, with when each was made.
 #[derive(Default)]
-pub(super) struct Cache(Mutex<HashMap<String, (Instant, Arc<(String, String)>)>>);
+pub(super) struct Cache(Mutex<HashMap<String, (Instant, Answer)>>);
 
 fn error(code: StatusCode, msg: String) -> Response {
     (code, Json(json!({ "error": msg }))).into_response()
@@ -106,7 +109,7 @@ async fn answer(
     shared: &HttpState,
     queue: &str,
     now: Instant,
-) -> Result<Arc<(String, String)>, crate::store::StoreError> {
+) -> Result<Answer, crate::store::StoreError> {
     let cache = &shared.wallboard.cache;
     if let Some((at, a)) = cache.0.lock().expect("cache").get(queue) {
         if now.saturating_duration_since(*at) < FRESH {
