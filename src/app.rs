@@ -202,6 +202,16 @@ impl App {
             clock: clock.clone(),
         });
         tasks.push(tokio::spawn(acd.clone().run(final_rx.clone())));
+        if config.qa.rules() != crate::core::qa::Rules::default() {
+            let zone = crate::mail::report::report_locale(&config.mail)
+                .map_or(chrono_tz::UTC, |l| l.time_zone);
+            let qa = crate::store::qa::QaStore::new(pool.clone(), zone);
+            tasks.push(tokio::spawn(qa.sweep(
+                config.qa.rules(),
+                clock.clone(),
+                final_rx.clone(),
+            )));
+        }
         let shared = Arc::new(Shared {
             config: config.clone(),
             links,

@@ -56,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         cmd: contactd::cli::operators::OperatorsCommand,
     },
+    /// QA: the calls sampled for review on a day (list) and a reviewer's score (review).
+    Qa {
+        #[command(subcommand)]
+        cmd: contactd::cli::qa::QaCommand,
+    },
     /// Accounts and meters: import billing's CSV.
     Accounts {
         #[command(subcommand)]
@@ -67,6 +72,7 @@ enum Command {
         cmd: contactd::cli::accounts::ReadingsCommand,
     },
     /// Operators needed for a load and a service-level goal (Erlang C); needs no config.
+    /// `--from-history --queue Q`: each half-hour of the coming days from past weeks.
     Staffing(contactd::cli::staffing::Args),
     /// Queue and operator KPIs per interval (15m, 30m, day, week, month), table or CSV.
     Kpi(contactd::cli::kpi::Args),
@@ -273,6 +279,13 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
                 .await
                 .map_err(|e| (e.to_string(), e.exit_code()))
         }),
+        Command::Qa { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            let out = contactd::cli::qa::run_qa(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))?;
+            print!("{out}");
+            Ok(())
+        }),
         Command::Accounts { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
             contactd::cli::accounts::run_accounts(cmd, &cfg, &pool)
                 .await
@@ -299,6 +312,15 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
             print!("{out}");
             Ok(())
         }),
+        Command::Staffing(args) if args.from_history => {
+            with_pool(cli.config.as_ref(), |cfg, pool| async move {
+                let now = chrono::Utc::now();
+                let report =
+                    contactd::cli::staffing::run_from_history(&args, &cfg, &pool, now).await?;
+                print!("{report}");
+                Ok(())
+            })
+        }
         Command::Staffing(args) => match contactd::cli::staffing::run(&args) {
             Ok(report) => {
                 print!("{report}");

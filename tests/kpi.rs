@@ -119,7 +119,8 @@ async fn seed(pg: &tokio_postgres::Client) -> (i64, i64) {
     }
     // anna's day: logged out since the evening before, 09:00-10:00 at work with a break,
     // then logged out (still open).
-    let periods: [(&str, DateTime<Utc>, Option<DateTime<Utc>>); 10] = [
+    type Period = (&'static str, DateTime<Utc>, Option<DateTime<Utc>>);
+    let periods: [Period; 10] = [
         (
             "logged_out",
             ZONE.with_ymd_and_hms(2026, 11, 29, 20, 0, 0)
@@ -361,7 +362,35 @@ async fn the_api_answers_json_and_names_bad_parameters() {
     let cfg = contactd::config::Config::from_toml(&toml).unwrap();
     let app = contactd::app::App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);
-    seed(&env.pg().await).await;
+    let pg = env.pg().await;
+    let (anna, boris) = seed(&pg).await;
+    // QA: one of anna's calls picked and scored 80, one of boris's picked, not yet heard.
+    for (op, score) in [(anna, Some(80i16)), (boris, None)] {
+        let call: uuid::Uuid = pg
+            .query_one(
+                "SELECT call_uuid FROM acd_calls WHERE operator = $1 ORDER BY entered_at LIMIT 1",
+                &[&op],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        pg.execute(
+            "INSERT INTO qa_samples (call_uuid, day, queue, operator, reasons)
+             VALUES ($1, '2026-11-30', 'general', $2, ARRAY['percent'])",
+            &[&call, &op],
+        )
+        .await
+        .unwrap();
+        if let Some(score) = score {
+            pg.execute(
+                "INSERT INTO qa_reviews (call_uuid, reviewer, score, reviewed_at)
+                 VALUES ($1, 'petrova', $2, now())",
+                &[&call, &score],
+            )
+            .await
+            .unwrap();
+        }
+    }
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let get = |path: &str, token: bool| {
         let mut req = client.get(format!("http://{}{path}", app.http_addr));
@@ -387,6 +416,20 @@ async fn the_api_answers_json_and_names_bad_parameters() {
     assert_eq!(general["offered"], 6, "{body}");
     assert_eq!(general["abandoned_short"], 1);
     assert_eq!(general["answered_in_target"], 3);
+    // QA coverage per operator over the period (not per queue: asked without one).
+    let (code, body) = get("/api/v1/kpi?from=2026-11-30&by=day", true).await;
+    assert_eq!(code, 200, "{body}");
+    let qa = body["qa"].as_array().unwrap();
+    let of = |login: &str| qa.iter().find(|q| q["login"] == login).unwrap().clone();
+    assert_eq!(
+        (
+            of("anna")["sampled"].as_u64(),
+            of("anna")["reviewed"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(of("anna")["mean_score"].as_f64(), Some(80.0));
+    assert_eq!(of("boris")["coverage"].as_f64(), Some(0.0));
     for (query, field) in [
         ("from=yesterday", "from"),
         ("from=2026-11-30&by=5m", "by"),

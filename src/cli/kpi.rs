@@ -5,7 +5,8 @@ use chrono_tz::Tz;
 
 use crate::config::Config;
 use crate::core::kpi::{
-    parse_local, render_operators_csv, render_queues_csv, render_text, KpiQuery, Span,
+    parse_local, render_operators_csv, render_qa_csv, render_qa_text, render_queues_csv,
+    render_text, KpiQuery, Span,
 };
 use crate::store::kpi::KpiStore;
 use crate::store::StoreError;
@@ -30,7 +31,7 @@ pub struct Args {
     /// One operator (login) only: their figures, without the queues'.
     #[arg(long)]
     pub operator: Option<String>,
-    /// CSV (queues, a blank line, operators) instead of a table.
+    /// CSV (queues, operators, QA coverage; blank lines between) instead of a table.
     #[arg(long)]
     pub csv: bool,
 }
@@ -98,8 +99,10 @@ pub async fn run(
         let mut out = render_queues_csv(&report, q.by, &zone);
         out.push('\n');
         out.push_str(&render_operators_csv(&report, q.by, &zone));
+        out.push('\n');
+        out.push_str(&render_qa_csv(&report));
         out
     } else {
-        render_text(&report, &zone)
+        render_text(&report, &zone) + &render_qa_text(&report)
     })
 }

@@ -7,5 +7,6 @@ pub mod exit;
 pub mod kpi;
 pub mod lists;
 pub mod operators;
+pub mod qa;
 pub mod setup_db;
 pub mod staffing;

@@ -9,6 +9,7 @@ mod acd;
 mod campaigns;
 mod infra;
 mod ivr;
+mod qa;
 mod switch;
 mod validate;
 mod wallboard;
@@ -27,6 +28,7 @@ pub use infra::{
 };
 use ivr::default_service_codes;
 pub use ivr::{IvrConfig, IvrMenuAction, CURRENCIES};
+pub use qa::QaConfig;
 pub use switch::{OutboundConfig, SwitchConfig, TrunkConfig, TrunkKind};
 pub use validate::{is_queue_name, ConfigProblem};
 pub use wallboard::WallboardConfig;
@@ -99,6 +101,9 @@ pub struct Config {
     /// The supervisors' live board, its plan and the public wait counter.
     #[serde(default)]
     pub wallboard: WallboardConfig,
+    /// Which ACD calls are sampled for review (`[qa]`).
+    #[serde(default)]
+    pub qa: QaConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

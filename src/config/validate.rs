@@ -303,6 +303,7 @@ impl Config {
             bad("prompts.language".into(), "must be ru or en");
         }
         self.validate_wallboard(&mut bad);
+        problems.extend(self.qa.problems(&self.acd.queue));
         if problems.is_empty() {
             Ok(())
         } else {

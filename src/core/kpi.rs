@@ -298,11 +298,37 @@ impl OperatorKpi {
     }
 }
 
-/// Queues and operators, each sorted by interval then name.
+/// An operator's QA coverage over the whole period: calls picked for review (of those
+/// that entered in it), how many were reviewed, their mean score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QaCoverage {
+    pub login: String,
+    pub sampled: u64,
+    pub reviewed: u64,
+    /// 0..=1 of the sampled.
+    pub coverage: Option<f64>,
+    pub mean_score: Option<f64>,
+}
+
+impl QaCoverage {
+    pub fn new(login: String, sampled: u64, reviewed: u64, mean_score: Option<f64>) -> Self {
+        Self {
+            login,
+            sampled,
+            reviewed,
+            coverage: ratio(reviewed as f64, sampled as f64),
+            mean_score,
+        }
+    }
+}
+
+/// Queues and operators, each sorted by interval then name, and the operators' QA
+/// coverage over the period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KpiReport {
     pub queues: Vec<QueueKpi>,
     pub operators: Vec<OperatorKpi>,
+    pub qa: Vec<QaCoverage>,
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -429,7 +455,7 @@ where
     Tz::Offset: std::fmt::Display,
 {
     let mut out = String::new();
-    if r.queues.is_empty() && r.operators.is_empty() {
+    if r.queues.is_empty() && r.operators.is_empty() && r.qa.is_empty() {
         out.push_str("no calls and no operator activity in this period\n");
         return out;
     }
@@ -500,6 +526,49 @@ where
                 hms(st("ready"))
             );
         }
+    }
+    out
+}
+
+/// The QA coverage table (after the KPI tables of [`render_text`]).
+pub fn render_qa_text(r: &KpiReport) -> String {
+    let mut out = String::new();
+    if r.qa.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:>8} {:>8} {:>10} {:>10}",
+        "QA: operator", "sampled", "reviewed", "coverage %", "mean score"
+    );
+    for q in &r.qa {
+        let _ = writeln!(
+            out,
+            "{:<14} {:>8} {:>8} {:>10} {:>10}",
+            q.login,
+            q.sampled,
+            q.reviewed,
+            pct(q.coverage),
+            q.mean_score.map_or("-".into(), |v| format!("{v:.1}"))
+        );
+    }
+    out
+}
+
+/// The QA coverage as CSV.
+pub fn render_qa_csv(r: &KpiReport) -> String {
+    let mut out = String::from("operator,qa_sampled,qa_reviewed,qa_coverage_pct,qa_mean_score\n");
+    for q in &r.qa {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{}",
+            q.login,
+            q.sampled,
+            q.reviewed,
+            q.coverage
+                .map_or(String::new(), |v| format!("{:.1}", v * 100.0)),
+            q.mean_score.map_or(String::new(), |v| format!("{v:.1}"))
+        );
     }
     out
 }

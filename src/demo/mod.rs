@@ -374,6 +374,7 @@ report_time_zone = "{tz}"
 
     say("\n6) Supervision: the day's figures");
     supervision::kpis_today(&app).await?;
+    supervision::staffing_tomorrow(&app).await?;
     say(format!(
         "  wallboard (while the demo runs): http://{}/wallboard — sign in with http.token; ?wall=1 for a wall screen, ?lang=ru|en",
         app.http_addr

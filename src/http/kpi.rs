@@ -89,6 +89,7 @@ async fn kpi(
             "time_zone": zone.name(),
             "queues": r.queues,
             "operators": r.operators,
+            "qa": r.qa,
         }))
         .into_response(),
         Err(e) => {

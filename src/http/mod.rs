@@ -22,6 +22,7 @@ use auth::{require_operator_token, require_token};
 pub mod acd;
 pub mod auth;
 pub mod kpi;
+pub mod qa;
 pub mod readings;
 pub mod wallboard;
 
@@ -46,6 +47,7 @@ pub fn router(shared: Arc<HttpState>) -> Router {
         .merge(readings::routes())
         .merge(acd::routes())
         .merge(kpi::routes())
+        .merge(qa::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,

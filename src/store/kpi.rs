@@ -17,9 +17,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use deadpool_postgres::Pool;
 
+use super::qa::QaStore;
 use super::StoreError;
 use crate::core::kpi::{
-    KpiQuery, KpiReport, OperatorCounts, OperatorKpi, QueueCounts, QueueKpi, Span,
+    KpiQuery, KpiReport, OperatorCounts, OperatorKpi, QaCoverage, QueueCounts, QueueKpi, Span,
     DEFAULT_TARGET_S, SHORT_ABANDON_S, STATES,
 };
 
@@ -55,7 +56,8 @@ impl KpiStore {
         self.zone
     }
 
-    /// Queues (unless one operator was asked for) and operators, for `q`. `targets`: each
+    /// Queues (unless one operator was asked for), operators, and (unless one queue was
+    /// asked for: samples are per operator) the operators' QA coverage, for `q`. `targets`: each
     /// queue's service-level seconds; queues not named take [`DEFAULT_TARGET_S`].
     pub async fn report(
         &self,
@@ -184,6 +186,7 @@ impl KpiStore {
             .iter()
             .map(|s| format!("coalesce(sum(secs) FILTER (WHERE state = '{s}'), 0)"))
             .collect();
+        // date_part, not extract: extract's numeric arithmetic doubles the time.
         // Most periods (a ring, a call, its wrap-up) lie within one interval: those skip
         // the series; the rest are split at each boundary. Logged-out time is not split
         // (nights and weekends would make a row per operator per interval for nothing).
@@ -209,13 +212,13 @@ impl KpiStore {
                          FROM p) x
                 WHERE e > a
              ), pb AS (
-               SELECT operator, state, extract(epoch FROM e - a)::float8 AS secs, fa AS lb
+               SELECT operator, state, date_part('epoch', e - a) AS secs, fa AS lb
                  FROM c WHERE fa = fe
                UNION ALL
                SELECT c.operator, c.state,
-                      extract(epoch FROM
+                      date_part('epoch',
                         least(c.e, (b.lb + interval '{step}') AT TIME ZONE $3)
-                        - greatest(c.a, b.lb AT TIME ZONE $3))::float8 AS secs,
+                        - greatest(c.a, b.lb AT TIME ZONE $3)) AS secs,
                       b.lb
                  FROM c CROSS JOIN LATERAL generate_series(c.fa, c.fe, interval '{step}') AS b(lb)
                 WHERE c.fa <> c.fe
@@ -264,6 +267,18 @@ impl KpiStore {
                 .sort_by(|a, b| (a.start, &a.login).cmp(&(b.start, &b.login)));
         }
         client.commit().await?;
+        if q.queue.is_none() {
+            let cov = QaStore::new(self.pool.clone(), self.zone)
+                .coverage(q.from, q.to)
+                .await?;
+            report.qa = cov
+                .into_iter()
+                .filter(|(login, _)| q.operator.as_ref().is_none_or(|o| o == login))
+                .map(|(login, (sampled, reviewed, score))| {
+                    QaCoverage::new(login, sampled, reviewed, score)
+                })
+                .collect();
+        }
         Ok(report)
     }
 }

@@ -65,6 +65,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "009_kpi.sql",
         sql: include_str!("../../sql/009_kpi.sql"),
     },
+    Migration {
+        version: 10,
+        name: "010_qa.sql",
+        sql: include_str!("../../sql/010_qa.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

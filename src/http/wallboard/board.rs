@@ -267,7 +267,7 @@ fn figures(q: &QueueKpi) -> Figures {
 
 /// The board's figures from two KPI reports of one interval each (today, this interval):
 /// every configured queue in order (no calls yet: zeros and no ratios), every operator with
-/// calls or time today.
+/// calls or time today, with the mean score of their reviewed calls (QA) today.
 pub fn figures_from(
     today: &KpiReport,
     interval: &KpiReport,
@@ -298,7 +298,11 @@ pub fn figures_from(
             answered: o.answered,
             aht_s: o.aht_s,
             service_level: o.service_level,
-            qa_score: None,
+            qa_score: today
+                .qa
+                .iter()
+                .find(|q| q.login == o.login)
+                .and_then(|q| q.mean_score),
             plan: None,
         })
         .collect();
@@ -515,11 +519,9 @@ mod tests {
                     ..OperatorCounts::default()
                 },
             )],
+            qa: vec![crate::core::kpi::QaCoverage::new("op1".into(), 2, 1, Some(4.5))],
         };
-        let interval = KpiReport {
-            queues: vec![],
-            operators: vec![],
-        };
+        let interval = KpiReport::default();
         let (q, o) = figures_from(&today, &interval, &["general".into(), "meter".into()]);
         assert_eq!(q.len(), 2);
         assert_eq!(q[0].today.service_level, Some(0.6));
@@ -530,6 +532,7 @@ mod tests {
         assert_eq!((o[0].name.as_str(), o[0].answered), ("Anna", 8));
         assert_eq!(o[0].aht_s, Some(200.0));
         assert_eq!(o[0].service_level, Some(0.75));
+        assert_eq!(o[0].qa_score, Some(4.5));
     }
 
     #[test]
