@@ -519,7 +519,12 @@ mod tests {
                     ..OperatorCounts::default()
                 },
             )],
-            qa: vec![crate::core::kpi::QaCoverage::new("op1".into(), 2, 1, Some(4.5))],
+            qa: vec![crate::core::kpi::QaCoverage::new(
+                "op1".into(),
+                2,
+                1,
+                Some(4.5),
+            )],
         };
         let interval = KpiReport::default();
         let (q, o) = figures_from(&today, &interval, &["general".into(), "meter".into()]);
