@@ -248,6 +248,13 @@ impl App {
             ))),
             Err(e) => error!("mail is not configured correctly, reports stay queued: {e}"),
         }
+        // the auditors' digest, queued when due (nothing without `[mail] digest_at`)
+        tasks.push(tokio::spawn(crate::mail::digest::schedule::run(
+            shared.pool.clone(),
+            config.clone(),
+            clock.clone(),
+            final_rx.clone(),
+        )));
         let node = config.switch.keys().next().cloned().unwrap_or_default();
         let handler = Arc::new(InboundCalls {
             calls,

@@ -76,6 +76,8 @@ enum Command {
     Staffing(contactd::cli::staffing::Args),
     /// Queue and operator KPIs per interval (15m, 30m, day, week, month), table or CSV.
     Kpi(contactd::cli::kpi::Args),
+    /// The auditors' digest of a day (or a week): print its text, or queue it with --send.
+    Digest(contactd::cli::digest::Args),
     /// Run the FreeSWITCH simulator alone, on 127.0.0.1.
     Sim {
         /// ESL listen address.
@@ -295,6 +297,13 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
             contactd::cli::accounts::run_readings(cmd, &cfg, &pool)
                 .await
                 .map_err(|e| (e.to_string(), Exit::from(&e)))
+        }),
+        Command::Digest(args) => with_pool(cli.config.as_ref(), |cfg, pool| async move {
+            let out = contactd::cli::digest::run(&args, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))?;
+            print!("{out}");
+            Ok(())
         }),
         Command::Run => {
             let cfg = load(cli.config.as_ref())?;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod campaigns;
+pub mod digest;
 pub mod exit;
 pub mod kpi;
 pub mod lists;

@@ -52,6 +52,13 @@ pub struct MailConfig {
     /// Field separator of the report's CSV: `;`, `,` or a tab. Unset: `;` for `ru` (what
     /// Excel in a Russian locale splits on), `,` for `en`.
     pub csv_separator: Option<String>,
+    /// The auditors' digest: the local time (`HH:MM` in `report_time_zone`) the day
+    /// before's digest is mailed to `auditors`. Unset: no digest.
+    pub digest_at: Option<String>,
+    /// Also a weekly digest on Mondays, covering the seven days before.
+    pub digest_weekly: bool,
+    /// Days of staffing forecast the digest carries, from the day after the period.
+    pub digest_forecast_days: u32,
 }
 
 impl Default for MailConfig {
@@ -68,6 +75,9 @@ impl Default for MailConfig {
             report_language: "en".into(),
             report_time_zone: "UTC".into(),
             csv_separator: None,
+            digest_at: None,
+            digest_weekly: true,
+            digest_forecast_days: 7,
         }
     }
 }

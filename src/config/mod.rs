@@ -345,6 +345,32 @@ operator = \"queue:sales\"
     }
 
     #[test]
+    fn digest_keys_are_checked_and_named() {
+        let ok =
+            format!("{GOOD}\n[mail]\nauditors = [\"audit@x.example\"]\ndigest_at = \"07:00\"\n");
+        assert_eq!(
+            Config::from_toml(&ok).unwrap().mail.digest_at.as_deref(),
+            Some("07:00")
+        );
+        let text = format!("{GOOD}\n[mail]\ndigest_at = \"7 am\"\ndigest_forecast_days = 0\n");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("mail.digest_at: must be a local time HH:MM"),
+            "{err}"
+        );
+        assert!(
+            err.contains("mail.digest_forecast_days: must be 1-14"),
+            "{err}"
+        );
+        let text = format!("{GOOD}\n[mail]\ndigest_at = \"07:00\"\n");
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("mail.auditors: must name at least one recipient"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let cfg = Config::from_toml(GOOD).unwrap();
         let dump = format!("{cfg:?}");

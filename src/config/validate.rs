@@ -200,6 +200,22 @@ impl Config {
         if m.retry_seconds == 0 {
             bad("mail.retry_seconds".into(), "must be at least 1");
         }
+        if let Some(at) = &m.digest_at {
+            if crate::mail::digest::schedule::parse_time(at).is_none() {
+                bad(
+                    "mail.digest_at".into(),
+                    "must be a local time HH:MM (e.g. \"07:00\")",
+                );
+            } else if m.auditors.is_empty() {
+                bad(
+                    "mail.auditors".into(),
+                    "must name at least one recipient when mail.digest_at is set",
+                );
+            }
+        }
+        if !(1..=14).contains(&m.digest_forecast_days) {
+            bad("mail.digest_forecast_days".into(), "must be 1-14");
+        }
         if let Err(problems) = crate::core::report::ReportLocale::from_keys(
             &m.report_language,
             &m.report_time_zone,

@@ -15,6 +15,7 @@
 //! by an older version) are sent as they are.
 //!
 //! - [`report`]: how a campaign report reads (subject, text, HTML, CSV for Excel, `.xlsx`).
+//! - [`digest`]: the auditors' daily and weekly digest (gathered facts, rendered when sent).
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use crate::config::{MailConfig, SmtpTls};
 use crate::core::report::{CampaignReport, ReportLocale};
 use crate::store::postgres::StoreError;
 
+pub mod digest;
 pub mod report;
 
 /// The outbox `kind` of a campaign report.
@@ -192,6 +194,11 @@ fn build(
     xlsx_max: usize,
     m: OutboxMessage,
 ) -> Result<Message, MailError> {
+    // a digest's row keeps its facts, rendered here like a report's
+    let digest = match digest::Digest::from_outbox(&m.body) {
+        Some(d) => Some(digest::mail_body(&d, locale)?),
+        None => None,
+    };
     let (report, attachment) = match CampaignReport::from_outbox(&m.body, m.attachment) {
         Ok(report) => {
             let parts = report
@@ -201,9 +208,10 @@ fn build(
         }
         Err(attachment) => (None, attachment),
     };
-    let subject = match &report {
-        Some((_, parts)) => parts.subject.clone(),
-        None => m.subject,
+    let subject = match (&digest, &report) {
+        (Some((subject, _)), _) => subject.clone(),
+        (None, Some((_, parts))) => parts.subject.clone(),
+        (None, None) => m.subject,
     };
     let mut b = Message::builder()
         .from(from.clone())
@@ -220,6 +228,9 @@ fn build(
     }
     for r in &m.recipients {
         b = b.to(Mailbox::new(None, parse_address(r)?));
+    }
+    if let Some((_, body)) = digest {
+        return Ok(b.multipart(body)?);
     }
     if let Some((r, parts)) = report {
         let xlsx_type =

@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "010_qa.sql",
         sql: include_str!("../../sql/010_qa.sql"),
     },
+    Migration {
+        version: 11,
+        name: "011_digest.sql",
+        sql: include_str!("../../sql/011_digest.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -101,7 +101,7 @@ const COLUMN_WIDTHS: [f64; LOCAL_COLUMNS] = [
 
 /// A free-text field (a name, an account) that Excel would take for a formula is prefixed
 /// with `'`: a subscriber list must not run code on an auditor's desktop.
-fn excel_text(s: &str) -> Cow<'_, str> {
+pub(crate) fn excel_text(s: &str) -> Cow<'_, str> {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         Cow::Owned(format!("'{s}"))
     } else {
