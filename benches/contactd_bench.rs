@@ -13,6 +13,7 @@ mod ivr;
 mod kpi;
 #[path = "../tests/common/prompts.rs"]
 mod prompts;
+mod wallboard;
 
 use contactd::esl::events::{EventPath, Routed};
 use freeswitch_esl_tokio::EslClient;
@@ -108,7 +109,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // BENCH_ONLY=esl|ivr|campaign|acd|kpi runs one group (for working on it); default: all.
+    // BENCH_ONLY=esl|ivr|campaign|acd|kpi|wallboard runs one group (for working on it); default: all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |g: &str| only.is_empty() || only == g;
     if run("esl") {
@@ -136,6 +137,11 @@ fn main() {
         let (ms, queues, operators) = rt.block_on(kpi::month_query());
         eprintln!("kpi: {queues} queue rows, {operators} operator rows");
         println!("BENCH kpi_month_query_ms {ms:.0} ms");
+    }
+    if run("wallboard") {
+        let (p99, samples) = rt.block_on(wallboard::event_to_screen());
+        eprintln!("wallboard: {samples} callers arrived");
+        println!("BENCH wallboard_event_to_screen_p99_ms {p99:.2} ms");
     }
 }
 

@@ -24,7 +24,11 @@ if [ ! -x .venv/bin/frslint ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check frslint==0.1.0
 fi
+# headless Chromium: tests/wallboard.rs drives the wallboard page in it
+if ! command -v chromium >/dev/null; then
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 # cargo-deb for `make deb` and tests/deb.rs (a few minutes to compile, once per machine)
 cargo deb --version >/dev/null 2>&1 || cargo install -q cargo-deb --locked --version 3.8.0
 .venv/bin/python -c "import aiosmtpd" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check aiosmtpd==1.4.6  # SMTP sink of the mail tests
-echo "tools: cargo, cargo-deb, systemd-analyze, frslint, espeak-ng and sox ready"
+echo "tools: cargo, cargo-deb, systemd-analyze, frslint, espeak-ng, sox and chromium ready"

@@ -283,14 +283,24 @@ impl App {
             outbound_live: shared.outbound_live.clone(),
             draining: shared.draining.clone(),
             acd: shared.acd.clone(),
+            wallboard: crate::http::wallboard::Wallboard::start(
+                shared.acd.clone(),
+                shared.config.clone(),
+                shared.pool.clone(),
+                shared.live.clone(),
+            ),
         }));
         let mut http_stop = final_rx.clone();
         tasks.push(tokio::spawn(async move {
-            let served = axum::serve(http_listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = http_stop.wait_for(|s| *s).await;
-                })
-                .await;
+            // The client's address: the public wait counter limits each one.
+            let served = axum::serve(
+                http_listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await;
             if let Err(e) = served {
                 error!("http server: {e}");
             }

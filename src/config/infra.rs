@@ -69,6 +69,8 @@ pub struct HttpConfig {
     pub listen: String,
     /// Bearer token for `/api/*`; `/healthz` and `/metrics` are open (bind to loopback).
     pub token: Secret,
+    /// Opens the wallboard (`/wallboard`) and nothing else; empty: only `token` does.
+    pub supervisor_token: Secret,
 }
 
 impl Default for HttpConfig {
@@ -76,6 +78,7 @@ impl Default for HttpConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             token: Secret(String::new()),
+            supervisor_token: Secret(String::new()),
         }
     }
 }

@@ -12,6 +12,7 @@ mod ivr;
 mod qa;
 mod switch;
 mod validate;
+mod wallboard;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,6 +31,7 @@ pub use ivr::{IvrConfig, IvrMenuAction, CURRENCIES};
 pub use qa::QaConfig;
 pub use switch::{OutboundConfig, SwitchConfig, TrunkConfig, TrunkKind};
 pub use validate::{is_queue_name, ConfigProblem};
+pub use wallboard::WallboardConfig;
 
 // The dialing rules and the service codes' actions are core types (the core decides with them);
 // they are config sections too, under these names.
@@ -96,6 +98,9 @@ pub struct Config {
     /// Operator routing: queues, ring timeout, after-call work, announcements.
     #[serde(default)]
     pub acd: AcdConfig,
+    /// The supervisors' live board, its plan and the public wait counter.
+    #[serde(default)]
+    pub wallboard: WallboardConfig,
     /// Which ACD calls are sampled for review (`[qa]`).
     #[serde(default)]
     pub qa: QaConfig,

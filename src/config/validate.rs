@@ -318,6 +318,7 @@ impl Config {
         if !matches!(self.prompts.language.as_str(), "ru" | "en") {
             bad("prompts.language".into(), "must be ru or en");
         }
+        self.validate_wallboard(&mut bad);
         problems.extend(self.qa.problems(&self.acd.queue));
         if problems.is_empty() {
             Ok(())

@@ -225,7 +225,7 @@ pub async fn digest_mailed(
 /// Where the supervisor's wall screen is.
 pub fn wallboard(app: &App) {
     say(format!(
-        "  wallboard: http://{}/wallboard (log in with the API token or [http] supervisor_token)",
+        "  wallboard (while the demo runs): http://{}/wallboard — sign in with http.token or http.supervisor_token; ?wall=1 for a wall screen, ?lang=ru|en",
         app.http_addr
     ));
 }

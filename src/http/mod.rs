@@ -24,6 +24,7 @@ pub mod auth;
 pub mod kpi;
 pub mod qa;
 pub mod readings;
+pub mod wallboard;
 
 /// What the handlers read: handed over by the composition root, owned here.
 pub struct HttpState {
@@ -36,6 +37,8 @@ pub struct HttpState {
     /// Set on SIGTERM: `/healthz` reports draining.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub acd: Acd,
+    /// The wallboard's hub and the public counter's limits.
+    pub wallboard: wallboard::Wallboard,
 }
 
 pub fn router(shared: Arc<HttpState>) -> Router {
@@ -59,6 +62,7 @@ pub fn router(shared: Arc<HttpState>) -> Router {
         .route("/metrics", get(metrics))
         .merge(api)
         .merge(operator)
+        .merge(wallboard::routes())
         .with_state(shared)
 }
 
@@ -195,5 +199,6 @@ async fn metrics(State(shared): State<Arc<HttpState>>) -> Response {
         "contactd_outbound_sessions {}",
         shared.outbound_live.load(Ordering::Relaxed)
     );
+    wallboard::metrics::write(&shared, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -320,6 +320,11 @@ impl Acd {
         self.inner.clock.now().timestamp_millis()
     }
 
+    /// The live state in Redis (the wallboard reads it and follows its changes).
+    pub fn store(&self) -> &AcdStore {
+        &self.inner.store
+    }
+
     pub fn link(&self) -> &SwitchLink {
         &self.inner.link
     }

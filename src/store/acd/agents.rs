@@ -20,6 +20,7 @@ impl AcdStore {
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(n == 1)
     }
 
@@ -37,6 +38,7 @@ impl AcdStore {
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
+        self.changed_call_end();
         Ok(n == 1)
     }
 
@@ -61,6 +63,7 @@ impl AcdStore {
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(n == 1)
     }
 
@@ -74,6 +77,7 @@ impl AcdStore {
             inv.arg(*skill).arg(*level);
         }
         inv.invoke_async::<()>(&mut c).await?;
+        self.changed();
         Ok(())
     }
 
@@ -103,6 +107,7 @@ impl AcdStore {
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(n == 1)
     }
 

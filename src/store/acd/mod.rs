@@ -39,12 +39,14 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::postgres::StoreError;
 
 mod agents;
+mod board;
 mod meta;
 mod queue;
 mod recovery;
 mod scripts;
 mod types;
 
+pub use board::{BoardSignal, LiveBoard};
 pub use types::{agent_value, Abandoned, AgentInfo, CallInfo, Enqueued, Reservation};
 
 #[derive(Clone)]
@@ -53,6 +55,9 @@ pub struct AcdStore {
     prefix: String,
     /// For the subscription to other instances' kicks (its own connection).
     client: redis::Client,
+    /// Bumped after each change this instance made to the live state (the wallboard
+    /// follows it, and relays it to the other instances).
+    signal: std::sync::Arc<BoardSignal>,
 }
 
 impl AcdStore {
@@ -71,6 +76,7 @@ impl AcdStore {
             conn: ConnectionManager::new_with_config(client.clone(), cfg).await?,
             prefix: prefix.to_string(),
             client,
+            signal: std::sync::Arc::new(BoardSignal::default()),
         })
     }
 

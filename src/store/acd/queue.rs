@@ -31,6 +31,7 @@ impl AcdStore {
             .arg(queue)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(match kind {
             1 => Enqueued::Waiting { position, seq },
             2 => Enqueued::AlreadyOffered,
@@ -74,6 +75,9 @@ impl AcdStore {
             .arg(instance)
             .invoke_async(&mut c)
             .await?;
+        if r.is_some() {
+            self.changed();
+        }
         Ok(r.map(|(call, agent, offer)| Reservation { call, agent, offer }))
     }
 
@@ -99,6 +103,7 @@ impl AcdStore {
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok((at > 0).then_some(at))
     }
 
@@ -114,6 +119,7 @@ impl AcdStore {
             .arg(call)
             .invoke_async(&mut c)
             .await?;
+        self.changed_call_end();
         Ok(match n {
             1 => Abandoned::WasWaiting,
             2 => Abandoned::WasRinging,
@@ -165,6 +171,7 @@ impl AcdStore {
             .arg(to_queue)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(seq > 0)
     }
 
@@ -189,6 +196,7 @@ impl AcdStore {
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(at > 0)
     }
 
@@ -214,6 +222,7 @@ impl AcdStore {
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(n == 1)
     }
 

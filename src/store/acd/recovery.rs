@@ -102,6 +102,7 @@ impl AcdStore {
             .arg(epoch)
             .query_async::<()>(&mut c)
             .await?;
+        self.changed();
         Ok(())
     }
 
@@ -154,6 +155,7 @@ impl AcdStore {
             .arg(now_ms)
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(n == 1)
     }
 
@@ -178,6 +180,7 @@ impl AcdStore {
             .arg(if force { "1" } else { "0" })
             .invoke_async(&mut c)
             .await?;
+        self.changed();
         Ok(n == 1)
     }
 
@@ -222,6 +225,7 @@ impl AcdStore {
             .arg(leg)
             .ignore();
         pipe.query_async::<()>(&mut c).await?;
+        self.changed();
         Ok(())
     }
 
