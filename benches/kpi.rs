@@ -1,6 +1,7 @@
 //! kpi_month_query_ms: a month of 60,000 calls by 140 operators (every operator 14 calls a
-//! day, each call five state periods: ready, offered, talking, wrap-up, ready; logged out
-//! between shifts: 298,200 periods), then `KpiStore::report` for the whole month by
+//! day, each call the four state periods the ACD writes: offered, talking, wrap-up, then
+//! ready until the next call rings; logged out between shifts: 243,600 periods), then
+//! `KpiStore::report` for the whole month by
 //! 30-minute interval, every queue and every operator. The median of 5 runs after one
 //! warm-up (what a supervisor waits for `contactd kpi --by 30m` over a month).
 
@@ -23,10 +24,16 @@ SELECT o.id AS op, d, s,
          + make_interval(secs => s * 1920) AS base
   FROM operators o, generate_series(0, 29) d, generate_series(0, 13) s;
 
+-- what the ACD writes: ready until the phone rings, offered, talking, wrap-up, ready again
+-- until the next call rings (one ready period between two calls)
 INSERT INTO operator_states (operator, state, since, until)
-SELECT op, p.state, base + make_interval(secs => p.a), base + make_interval(secs => p.b)
-  FROM slot, (VALUES ('ready', 0, 600), ('offered', 600, 610), ('talking', 610, 1400),
+SELECT op, p.state, base + make_interval(secs => p.a),
+       base + make_interval(secs => CASE WHEN p.state = 'ready' AND s < 13 THEN 2520 ELSE p.b END)
+  FROM slot, (VALUES ('offered', 600, 610), ('talking', 610, 1400),
                      ('wrap_up', 1400, 1430), ('ready', 1430, 1920)) p(state, a, b);
+-- the shift's first ready, from logging in to the first call
+INSERT INTO operator_states (operator, state, since, until)
+SELECT op, 'ready', base, base + interval '600 seconds' FROM slot WHERE s = 0;
 
 -- logged out from the shift's end to the next morning
 INSERT INTO operator_states (operator, state, since, until)

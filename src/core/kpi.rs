@@ -276,6 +276,16 @@ pub struct OperatorKpi {
 
 impl OperatorKpi {
     pub fn new(start: DateTime<Utc>, login: String, name: String, c: &OperatorCounts) -> Self {
+        Self::from_counts(start, login, name, c.clone())
+    }
+
+    /// [`OperatorKpi::new`] taking the counts (a month's report builds 60,000 of these).
+    pub fn from_counts(
+        start: DateTime<Utc>,
+        login: String,
+        name: String,
+        c: OperatorCounts,
+    ) -> Self {
         let s = |k: &str| c.state_s.get(k).copied().unwrap_or(0.0);
         let staffed: f64 = c.state_s.values().sum();
         let busy = s("talking") + s("wrap_up");
@@ -290,10 +300,10 @@ impl OperatorKpi {
             talk_s: c.talk_s,
             wrap_up_s: c.wrap_up_s,
             aht_s: ratio(c.talk_s + c.wrap_up_s, c.handled as f64),
-            state_s: c.state_s.clone(),
             staffed_s: staffed,
             occupancy: ratio(busy, available),
             calls_per_hour: ratio(c.answered as f64 * 3600.0, staffed),
+            state_s: c.state_s,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! reports' local time zone: a day is the local calendar day, 30 minutes start at :00 and
 //! :30 local time.
 //!
-//! Three range scans, each bounded on an indexed time column so a year of history does not
+//! Four queries at once, each on its own connection; three range scans, each bounded on an indexed time column so a year of history does not
 //! slow today's wallboard:
 //! - queues: calls by `entered_at` (`acd_calls_entered`);
 //! - operators' calls: by `answered_at`, looked up through `entered_at` from a day earlier
@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use deadpool_postgres::Pool;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use super::qa::QaStore;
 use super::StoreError;
@@ -56,6 +58,25 @@ impl KpiStore {
         self.zone
     }
 
+    /// One query on its own connection: the four of a report run at once (PostgreSQL
+    /// works them on separate cores), each in a transaction so its settings stay its own.
+    async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // The planner overestimates the split periods by 100x and would JIT-compile the
+        // query (over a second on this machine, more than the query itself); the hash of
+        // a month's intervals wants more than the default 4 MB.
+        tx.batch_execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+            .await?;
+        let rows = tx.query(sql, params).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     /// Queues (unless one operator was asked for), operators, and (unless one queue was
     /// asked for: samples are per operator) the operators' QA coverage, for `q`. `targets`: each
     /// queue's service-level seconds; queues not named take [`DEFAULT_TARGET_S`].
@@ -64,14 +85,6 @@ impl KpiStore {
         q: &KpiQuery,
         targets: &BTreeMap<String, u32>,
     ) -> Result<KpiReport, StoreError> {
-        let mut client = self.pool.get().await?;
-        let client = client.transaction().await?;
-        // The planner overestimates the split periods by 100x and would JIT-compile the
-        // query (over a second on this machine, more than the query itself); the hash of
-        // a month's intervals wants more than the default 4 MB.
-        client
-            .batch_execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
-            .await?;
         let tz = self.zone.name();
         let names: Vec<&str> = targets.keys().map(String::as_str).collect();
         let secs: Vec<i32> = targets
@@ -80,68 +93,29 @@ impl KpiStore {
             .collect();
         let def = i32::try_from(DEFAULT_TARGET_S).unwrap_or(20);
         let target_of = |queue: &str| targets.get(queue).copied().unwrap_or(DEFAULT_TARGET_S);
-        let mut report = KpiReport::default();
 
-        if q.operator.is_none() {
-            let sql = format!(
-                "WITH t AS (SELECT * FROM unnest($4::text[], $5::int[]) AS t(queue, target_s))
-                 SELECT ({b} AT TIME ZONE $3) AS start, c.queue,
-                   count(*),
-                   count(*) FILTER (WHERE c.answered_at IS NOT NULL),
-                   count(*) FILTER (WHERE c.answered_at IS NOT NULL
-                                     AND c.waited_s <= coalesce(t.target_s, $6)),
-                   count(*) FILTER (WHERE c.outcome = 'abandoned'),
-                   count(*) FILTER (WHERE c.outcome = 'abandoned'
-                                     AND coalesce(c.abandoned_after_s, c.waited_s) < $7),
-                   count(*) FILTER (WHERE c.outcome IN ('transferred', 'overflowed')),
-                   coalesce(sum(c.waited_s) FILTER (WHERE c.answered_at IS NOT NULL), 0),
-                   coalesce(sum(c.talk_s + coalesce(c.wrap_up_s, 0))
-                            FILTER (WHERE c.answered_at IS NOT NULL AND c.talk_s IS NOT NULL), 0),
-                   count(*) FILTER (WHERE c.answered_at IS NOT NULL AND c.talk_s IS NOT NULL)
-                 FROM acd_calls c LEFT JOIN t ON t.queue = c.queue
-                 WHERE c.entered_at >= $1 AND c.entered_at < $2
-                   AND ($8::text IS NULL OR c.queue = $8)
-                 GROUP BY 1, 2 ORDER BY 1, 2",
-                b = trunc(q.by, "(c.entered_at AT TIME ZONE $3)")
-            );
-            let rows = client
-                .query(
-                    &sql,
-                    &[
-                        &q.from,
-                        &q.to,
-                        &tz,
-                        &names,
-                        &secs,
-                        &def,
-                        &SHORT_ABANDON_S,
-                        &q.queue,
-                    ],
-                )
-                .await?;
-            for r in rows {
-                let queue: String = r.get(1);
-                let c = QueueCounts {
-                    offered: count(r.get(2)),
-                    answered: count(r.get(3)),
-                    answered_in_target: count(r.get(4)),
-                    abandoned: count(r.get(5)),
-                    abandoned_short: count(r.get(6)),
-                    transferred: count(r.get(7)),
-                    wait_sum_s: r.get(8),
-                    handle_sum_s: r.get(9),
-                    handled: count(r.get(10)),
-                };
-                let target = target_of(&queue);
-                report
-                    .queues
-                    .push(QueueKpi::new(r.get(0), queue, target, &c));
-            }
-        }
-
-        // Operators: their answered calls, then their time per state, merged by interval.
-        let mut ops: BTreeMap<(DateTime<Utc>, i64), OperatorCounts> = BTreeMap::new();
-        let sql = format!(
+        let queue_sql = format!(
+            "WITH t AS (SELECT * FROM unnest($4::text[], $5::int[]) AS t(queue, target_s))
+             SELECT ({b} AT TIME ZONE $3) AS start, c.queue,
+               count(*),
+               count(*) FILTER (WHERE c.answered_at IS NOT NULL),
+               count(*) FILTER (WHERE c.answered_at IS NOT NULL
+                                 AND c.waited_s <= coalesce(t.target_s, $6)),
+               count(*) FILTER (WHERE c.outcome = 'abandoned'),
+               count(*) FILTER (WHERE c.outcome = 'abandoned'
+                                 AND coalesce(c.abandoned_after_s, c.waited_s) < $7),
+               count(*) FILTER (WHERE c.outcome IN ('transferred', 'overflowed')),
+               coalesce(sum(c.waited_s) FILTER (WHERE c.answered_at IS NOT NULL), 0),
+               coalesce(sum(c.talk_s + coalesce(c.wrap_up_s, 0))
+                        FILTER (WHERE c.answered_at IS NOT NULL AND c.talk_s IS NOT NULL), 0),
+               count(*) FILTER (WHERE c.answered_at IS NOT NULL AND c.talk_s IS NOT NULL)
+             FROM acd_calls c LEFT JOIN t ON t.queue = c.queue
+             WHERE c.entered_at >= $1 AND c.entered_at < $2
+               AND ($8::text IS NULL OR c.queue = $8)
+             GROUP BY 1, 2 ORDER BY 1, 2",
+            b = trunc(q.by, "(c.entered_at AT TIME ZONE $3)")
+        );
+        let calls_sql = format!(
             "WITH t AS (SELECT * FROM unnest($4::text[], $5::int[]) AS t(queue, target_s))
              SELECT ({b} AT TIME ZONE $3) AS start, c.operator,
                count(*),
@@ -157,40 +131,16 @@ impl KpiStore {
              GROUP BY 1, 2",
             b = trunc(q.by, "(c.answered_at AT TIME ZONE $3)")
         );
-        for r in client
-            .query(
-                &sql,
-                &[
-                    &q.from,
-                    &q.to,
-                    &tz,
-                    &names,
-                    &secs,
-                    &def,
-                    &q.queue,
-                    &q.operator,
-                ],
-            )
-            .await?
-        {
-            let c = ops.entry((r.get(0), r.get(1))).or_default();
-            c.answered = count(r.get(2));
-            c.answered_in_target = count(r.get(3));
-            c.talk_s = r.get(4);
-            c.wrap_up_s = r.get(5);
-            c.handled = count(r.get(6));
-        }
-
         let step = q.by.pg_interval();
-        let per_state: Vec<String> = STATES
+        let cols = STATES
             .iter()
             .map(|s| format!("coalesce(sum(secs) FILTER (WHERE state = '{s}'), 0)"))
-            .collect();
-        // date_part, not extract: extract's numeric arithmetic doubles the time.
-        // Most periods (a ring, a call, its wrap-up) lie within one interval: those skip
-        // the series; the rest are split at each boundary. Logged-out time is not split
-        // (nights and weekends would make a row per operator per interval for nothing).
-        let sql = format!(
+            .collect::<Vec<_>>()
+            .join(", ");
+        // The periods in the range, clipped to it: those that began in it and each
+        // operator's last one before it. Logged-out time is not counted (nights and
+        // weekends would make a row per operator per interval for nothing).
+        let periods = format!(
             "WITH p AS (
                SELECT operator, state, since, until FROM operator_states
                 WHERE since >= $1 AND since < $2 AND state <> 'logged_out'
@@ -204,47 +154,119 @@ impl KpiStore {
                 WHERE (l.until IS NULL OR l.until > $1) AND l.state <> 'logged_out'
                   AND ($4::text IS NULL OR o.login = $4)
              ), c AS (
-               SELECT operator, state, a, e,
-                      {fa} AS fa,
-                      {fe} AS fe
+               SELECT operator, state, a, e, {fa} AS fa, {fe} AS fe
                  FROM (SELECT operator, state, greatest(since, $1) AS a,
                               least(coalesce(until, greatest(now(), since)), $2) AS e
                          FROM p) x
                 WHERE e > a
-             ), pb AS (
-               SELECT operator, state, date_part('epoch', e - a) AS secs, fa AS lb
-                 FROM c WHERE fa = fe
-               UNION ALL
-               SELECT c.operator, c.state,
-                      date_part('epoch',
-                        least(c.e, (b.lb + interval '{step}') AT TIME ZONE $3)
-                        - greatest(c.a, b.lb AT TIME ZONE $3)) AS secs,
-                      b.lb
-                 FROM c CROSS JOIN LATERAL generate_series(c.fa, c.fe, interval '{step}') AS b(lb)
-                WHERE c.fa <> c.fe
-             )
-             SELECT (lb AT TIME ZONE $3) AS start, operator, {cols}
-               FROM pb WHERE secs > 0 GROUP BY lb, operator",
+             )",
             fa = trunc(q.by, "(a AT TIME ZONE $3)"),
             fe = trunc(q.by, "((e - interval '1 microsecond') AT TIME ZONE $3)"),
-            cols = per_state.join(", ")
         );
-        for r in client
-            .query(&sql, &[&q.from, &q.to, &tz, &q.operator])
-            .await?
-        {
+        // Most periods (a ring, a call, its wrap-up) lie within one interval: summed as
+        // they are; the rest are split at each boundary by a second query. date_part, not
+        // extract: extract's numeric arithmetic doubles the time.
+        let within_sql = format!(
+            "{periods}
+             SELECT (fa AT TIME ZONE $3) AS start, operator, {cols}
+               FROM (SELECT operator, state, date_part('epoch', e - a) AS secs, fa
+                       FROM c WHERE fa = fe) w
+              GROUP BY fa, operator"
+        );
+        let across_sql = format!(
+            "{periods}
+             SELECT (lb AT TIME ZONE $3) AS start, operator, {cols}
+               FROM (SELECT c.operator, c.state, b.lb,
+                            date_part('epoch',
+                              least(c.e, (b.lb + interval '{step}') AT TIME ZONE $3)
+                              - greatest(c.a, b.lb AT TIME ZONE $3)) AS secs
+                       FROM c CROSS JOIN LATERAL
+                            generate_series(c.fa, c.fe, interval '{step}') AS b(lb)
+                      WHERE c.fa <> c.fe) s
+              WHERE secs > 0 GROUP BY lb, operator"
+        );
+        let state_params: [&(dyn ToSql + Sync); 4] = [&q.from, &q.to, &tz, &q.operator];
+        let call_params: [&(dyn ToSql + Sync); 8] = [
+            &q.from,
+            &q.to,
+            &tz,
+            &names,
+            &secs,
+            &def,
+            &q.queue,
+            &q.operator,
+        ];
+        let (queue_rows, call_rows, within, across) = tokio::try_join!(
+            async {
+                if q.operator.is_some() {
+                    return Ok(Vec::new());
+                }
+                self.rows(
+                    &queue_sql,
+                    &[
+                        &q.from,
+                        &q.to,
+                        &tz,
+                        &names,
+                        &secs,
+                        &def,
+                        &SHORT_ABANDON_S,
+                        &q.queue,
+                    ],
+                )
+                .await
+            },
+            self.rows(&calls_sql, &call_params),
+            self.rows(&within_sql, &state_params),
+            self.rows(&across_sql, &state_params),
+        )?;
+
+        let mut report = KpiReport::default();
+        for r in queue_rows {
+            let queue: String = r.get(1);
+            let c = QueueCounts {
+                offered: count(r.get(2)),
+                answered: count(r.get(3)),
+                answered_in_target: count(r.get(4)),
+                abandoned: count(r.get(5)),
+                abandoned_short: count(r.get(6)),
+                transferred: count(r.get(7)),
+                wait_sum_s: r.get(8),
+                handle_sum_s: r.get(9),
+                handled: count(r.get(10)),
+            };
+            let target = target_of(&queue);
+            report
+                .queues
+                .push(QueueKpi::new(r.get(0), queue, target, &c));
+        }
+
+        // Operators: their answered calls and their time per state, merged by interval.
+        let mut ops: BTreeMap<(DateTime<Utc>, i64), OperatorCounts> = BTreeMap::new();
+        for r in call_rows {
+            let c = ops.entry((r.get(0), r.get(1))).or_default();
+            c.answered = count(r.get(2));
+            c.answered_in_target = count(r.get(3));
+            c.talk_s = r.get(4);
+            c.wrap_up_s = r.get(5);
+            c.handled = count(r.get(6));
+        }
+        for r in within.iter().chain(&across) {
             let c = ops.entry((r.get(0), r.get(1))).or_default();
             for (i, s) in STATES.iter().enumerate() {
                 let v: f64 = r.get(2 + i);
                 if v > 0.0 {
-                    c.state_s.insert((*s).to_string(), v);
+                    *c.state_s.entry((*s).to_string()).or_default() += v;
                 }
             }
         }
 
         if !ops.is_empty() {
             let ids: Vec<i64> = ops.keys().map(|(_, id)| *id).collect();
-            let who: HashMap<i64, (String, String)> = client
+            let who: HashMap<i64, (String, String)> = self
+                .pool
+                .get()
+                .await?
                 .query(
                     "SELECT id, login, name FROM operators WHERE id = ANY($1)",
                     &[&ids],
@@ -260,13 +282,12 @@ impl KpiStore {
                     .unwrap_or_else(|| (format!("#{id}"), String::new()));
                 report
                     .operators
-                    .push(OperatorKpi::new(start, login, name, &c));
+                    .push(OperatorKpi::from_counts(start, login, name, c));
             }
             report
                 .operators
                 .sort_by(|a, b| (a.start, &a.login).cmp(&(b.start, &b.login)));
         }
-        client.commit().await?;
         if q.queue.is_none() {
             let cov = QaStore::new(self.pool.clone(), self.zone)
                 .coverage(q.from, q.to)
