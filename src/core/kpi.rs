@@ -7,8 +7,9 @@
 //!   midnight is yesterday's offer); an operator's answered call counts in the interval it
 //!   was **answered**, with its talk and after-call work;
 //! - **service level** = answered within the queue's target ÷ (offered − abandoned within
-//!   [`SHORT_ABANDON_S`]): a caller who hangs up in the first seconds (a misdial, a caller
-//!   who heard the greeting and knew) is not held against the queue;
+//!   [`SHORT_ABANDON_S`] − still waiting and not yet past the target): a caller who hangs up
+//!   in the first seconds (a misdial, a caller who heard the greeting and knew) is not held
+//!   against the queue, nor is one still waiting within the target;
 //! - **abandon rate** = (abandoned − short abandons) ÷ (offered − short abandons);
 //! - **ASA** = mean wait of answered calls; **AHT** = mean talk + after-call work;
 //! - an operator's time per state is the overlap of each state period with the interval
@@ -184,6 +185,8 @@ pub struct QueueCounts {
     pub abandoned: u64,
     pub abandoned_short: u64,
     pub transferred: u64,
+    /// Still waiting and not yet past the target: neither in time nor late yet.
+    pub waiting_in_target: u64,
     /// Sum of the answered calls' waits, seconds.
     pub wait_sum_s: f64,
     /// Sum of talk + wrap-up of answered calls whose talk is known, and how many those are.
@@ -220,6 +223,11 @@ fn ratio(n: f64, d: f64) -> Option<f64> {
 impl QueueKpi {
     pub fn new(start: DateTime<Utc>, queue: String, target_s: u32, c: &QueueCounts) -> Self {
         let counted = c.offered.saturating_sub(c.abandoned_short) as f64;
+        // A caller still waiting counts against the service level only once the target
+        // has passed (the wallboard's "today" includes callers waiting now).
+        let judged = (c
+            .offered
+            .saturating_sub(c.abandoned_short + c.waiting_in_target)) as f64;
         Self {
             start,
             queue,
@@ -230,7 +238,7 @@ impl QueueKpi {
             abandoned: c.abandoned,
             abandoned_short: c.abandoned_short,
             transferred: c.transferred,
-            service_level: ratio(c.answered_in_target as f64, counted),
+            service_level: ratio(c.answered_in_target as f64, judged),
             abandon_rate: ratio(
                 c.abandoned.saturating_sub(c.abandoned_short) as f64,
                 counted,
@@ -625,6 +633,18 @@ mod tests {
         assert_eq!(k.abandon_rate, Some(1.0 / 8.0));
         assert_eq!(k.asa_s, Some(10.0));
         assert_eq!(k.aht_s, Some(200.0));
+        // Two more callers waiting now, one of them past the target already.
+        let live = QueueKpi::new(
+            k.start,
+            "general".into(),
+            20,
+            &QueueCounts {
+                offered: 12,
+                waiting_in_target: 1,
+                ..c.clone()
+            },
+        );
+        assert_eq!(live.service_level, Some(6.0 / 9.0));
         let none = QueueKpi::new(k.start, "x".into(), 20, &QueueCounts::default());
         assert_eq!((none.service_level, none.asa_s), (None, None));
     }

@@ -108,7 +108,10 @@ impl KpiStore {
                coalesce(sum(c.waited_s) FILTER (WHERE c.answered_at IS NOT NULL), 0),
                coalesce(sum(c.talk_s + coalesce(c.wrap_up_s, 0))
                         FILTER (WHERE c.answered_at IS NOT NULL AND c.talk_s IS NOT NULL), 0),
-               count(*) FILTER (WHERE c.answered_at IS NOT NULL AND c.talk_s IS NOT NULL)
+               count(*) FILTER (WHERE c.answered_at IS NOT NULL AND c.talk_s IS NOT NULL),
+               count(*) FILTER (WHERE c.answered_at IS NULL AND c.outcome IS NULL
+                                 AND c.entered_at > now() - make_interval(
+                                       secs => coalesce(t.target_s, $6)))
              FROM acd_calls c LEFT JOIN t ON t.queue = c.queue
              WHERE c.entered_at >= $1 AND c.entered_at < $2
                AND ($8::text IS NULL OR c.queue = $8)
@@ -234,6 +237,7 @@ impl KpiStore {
                 wait_sum_s: r.get(8),
                 handle_sum_s: r.get(9),
                 handled: count(r.get(10)),
+                waiting_in_target: count(r.get(11)),
             };
             let target = target_of(&queue);
             report

@@ -503,6 +503,7 @@ mod tests {
             wait_sum_s: 80.0,
             handle_sum_s: 1600.0,
             handled: 8,
+            waiting_in_target: 0,
         };
         let today = KpiReport {
             queues: vec![QueueKpi::new(t, "general".into(), 20, &counts)],
