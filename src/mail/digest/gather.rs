@@ -13,7 +13,7 @@ use super::{
     QueueForecast, QueueTotals, ReadingsByChannel, Section,
 };
 use crate::config::Config;
-use crate::core::kpi::{KpiQuery, KpiReport, OperatorCounts, OperatorKpi, QueueKpi, Span};
+use crate::core::kpi::{KpiQuery, KpiReport, OperatorCounts, OperatorKpi, Span};
 use crate::core::report::{ReportCounts, TargetGroup};
 use crate::mail::MailError;
 use crate::store::forecast::{forecast as store_forecast, ForecastQuery, Goal};
@@ -122,23 +122,6 @@ async fn kpi(
     })
 }
 
-fn queue_totals(q: &QueueKpi) -> QueueTotals {
-    QueueTotals {
-        queue: q.queue.clone(),
-        target_s: q.target_s,
-        offered: q.offered,
-        answered: q.answered,
-        answered_in_target: q.answered_in_target,
-        abandoned: q.abandoned,
-        abandoned_short: q.abandoned_short,
-        transferred: q.transferred,
-        service_level: q.service_level,
-        abandon_rate: q.abandon_rate,
-        asa_s: q.asa_s,
-        aht_s: q.aht_s,
-    }
-}
-
 /// The digest's KPIs from `store::kpi`'s reports: `totals` by the whole period, `intervals`
 /// by the chart's interval. A period cut into several buckets (a week not starting on a
 /// Monday) is taken together: queues by [`QueueTotals::merge`], operators from their
@@ -146,7 +129,10 @@ fn queue_totals(q: &QueueKpi) -> QueueTotals {
 pub fn kpi_of(totals: &KpiReport, intervals: &KpiReport, interval_minutes: u32) -> Kpi {
     let mut queues: BTreeMap<&str, Vec<QueueTotals>> = BTreeMap::new();
     for q in &totals.queues {
-        queues.entry(&q.queue).or_default().push(queue_totals(q));
+        queues
+            .entry(&q.queue)
+            .or_default()
+            .push(QueueTotals::from(q));
     }
     let mut operators: BTreeMap<(&str, &str), OperatorCounts> = BTreeMap::new();
     for op in &totals.operators {
@@ -194,7 +180,7 @@ pub fn kpi_of(totals: &KpiReport, intervals: &KpiReport, interval_minutes: u32) 
             .iter()
             .map(|q| IntervalRow {
                 start: q.start,
-                totals: queue_totals(q),
+                totals: QueueTotals::from(q),
             })
             .collect(),
         interval_minutes,

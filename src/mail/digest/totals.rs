@@ -1,69 +1,67 @@
 //! Several queues' KPI rows taken together: all queues of an interval (the charts) and of
 //! the period (the "all queues" line). Counts are summed and the rates computed again from
-//! the sums by `core::kpi`'s definitions, never averaged; the averages per call (ASA, AHT)
-//! are weighted by the calls answered (AHT exactly so once every answered call has ended).
+//! the sums by `core::kpi` (`QueueKpi::new`), never averaged; the averages per call (ASA,
+//! AHT) are weighted by the calls answered (AHT exactly so once every answered call has ended).
 //! For one row the result is that row.
 
+use chrono::DateTime;
+
 use super::QueueTotals;
+use crate::core::kpi::{QueueCounts, QueueKpi};
 
-fn ratio(part: f64, whole: f64) -> Option<f64> {
-    (whole > 0.0).then(|| part / whole)
-}
-
-/// `Σ value·weight / Σ weight` over the rows that have a value.
-fn weighted(rows: &[(Option<f64>, f64)]) -> Option<f64> {
-    let (sum, weight) = rows
-        .iter()
-        .filter_map(|(v, w)| v.map(|v| (v * w, *w)))
-        .fold((0.0, 0.0), |(s, ws), (x, w)| (s + x, ws + w));
-    ratio(sum, weight)
+impl From<&QueueKpi> for QueueTotals {
+    fn from(q: &QueueKpi) -> Self {
+        QueueTotals {
+            queue: q.queue.clone(),
+            target_s: q.target_s,
+            offered: q.offered,
+            answered: q.answered,
+            answered_in_target: q.answered_in_target,
+            abandoned: q.abandoned,
+            abandoned_short: q.abandoned_short,
+            transferred: q.transferred,
+            service_level: q.service_level,
+            abandon_rate: q.abandon_rate,
+            asa_s: q.asa_s,
+            aht_s: q.aht_s,
+        }
+    }
 }
 
 impl QueueTotals {
-    /// `rows` taken together under `queue`. Service level: answered within the target ÷
-    /// offered less those abandoned within 5 s (which do not count against it); abandon
-    /// rate: abandoned ÷ offered, both less those; the target is kept when every row has
-    /// the same, else 0.
+    /// `rows` taken together under `queue`: the counts summed, the rates by
+    /// [`QueueKpi::new`] (service level, abandon rate: `core::kpi`'s rules). ASA and AHT
+    /// come back as sums over the calls answered (a row without AHT, its calls still in
+    /// talk, adds none); the target is kept when every row has the same, else 0.
     pub fn merge<'a>(queue: &str, rows: impl IntoIterator<Item = &'a QueueTotals>) -> Self {
         let rows: Vec<&QueueTotals> = rows.into_iter().collect();
-        let sum = |f: fn(&QueueTotals) -> u64| rows.iter().map(|r| f(r)).sum::<u64>();
-        let offered = sum(|r| r.offered);
-        let answered = sum(|r| r.answered);
-        let answered_in_target = sum(|r| r.answered_in_target);
-        let abandoned = sum(|r| r.abandoned);
-        let abandoned_short = sum(|r| r.abandoned_short);
-        let per_answered = |f: fn(&QueueTotals) -> Option<f64>| {
-            weighted(
-                &rows
-                    .iter()
-                    .map(|r| (f(r), r.answered as f64))
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let mut c = QueueCounts::default();
+        for r in &rows {
+            c.offered += r.offered;
+            c.answered += r.answered;
+            c.answered_in_target += r.answered_in_target;
+            c.abandoned += r.abandoned;
+            c.abandoned_short += r.abandoned_short;
+            c.transferred += r.transferred;
+            let answered = r.answered as f64;
+            if let Some(asa) = r.asa_s {
+                c.wait_sum_s += asa * answered;
+            }
+            if let Some(aht) = r.aht_s {
+                c.handle_sum_s += aht * answered;
+                c.handled += r.answered;
+            }
+        }
         let target_s = match rows.first() {
             Some(first) if rows.iter().all(|r| r.target_s == first.target_s) => first.target_s,
             _ => 0,
         };
-        QueueTotals {
-            queue: queue.to_string(),
+        QueueTotals::from(&QueueKpi::new(
+            DateTime::UNIX_EPOCH,
+            queue.to_string(),
             target_s,
-            offered,
-            answered,
-            answered_in_target,
-            abandoned,
-            abandoned_short,
-            transferred: sum(|r| r.transferred),
-            service_level: ratio(
-                answered_in_target as f64,
-                offered.saturating_sub(abandoned_short) as f64,
-            ),
-            abandon_rate: ratio(
-                abandoned.saturating_sub(abandoned_short) as f64,
-                offered.saturating_sub(abandoned_short) as f64,
-            ),
-            asa_s: per_answered(|r| r.asa_s),
-            aht_s: per_answered(|r| r.aht_s),
-        }
+            &c,
+        ))
     }
 }
 
