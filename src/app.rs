@@ -223,15 +223,27 @@ impl App {
             campaigns: crate::store::campaigns::Campaigns::with_journal(journal.clone()),
             acd: acd.clone(),
         });
-        let runner = Arc::new(crate::service::campaigns::CampaignRunner::new(
-            shared.campaigns.clone(),
-            shared.calls.clone(),
-            shared.live.clone(),
-            shared.links.clone(),
-            config.clone(),
-            shared.draining.clone(),
-            clock.clone(),
-        ));
+        // e-mail and SMS during calls: queued by operators and campaign rules, sent here
+        let messages = crate::service::messages::Messages::new(shared.pool.clone(), config.clone());
+        tasks.push(tokio::spawn(messages.clone().run(final_rx.clone())));
+        tasks.push(tokio::spawn(crate::store::notify::listen(
+            config.postgres.url.expose().to_string(),
+            crate::service::messages::CHANNEL,
+            messages.wake_handle(),
+            final_rx.clone(),
+        )));
+        let runner = Arc::new(
+            crate::service::campaigns::CampaignRunner::new(
+                shared.campaigns.clone(),
+                shared.calls.clone(),
+                shared.live.clone(),
+                shared.links.clone(),
+                config.clone(),
+                shared.draining.clone(),
+                clock.clone(),
+            )
+            .with_messages(messages.clone()),
+        );
         tasks.push(tokio::spawn(crate::store::notify::listen(
             config.postgres.url.expose().to_string(),
             crate::store::notify::CAMPAIGNS,
@@ -283,6 +295,7 @@ impl App {
             outbound_live: shared.outbound_live.clone(),
             draining: shared.draining.clone(),
             acd: shared.acd.clone(),
+            messages,
             wallboard: crate::http::wallboard::Wallboard::start(
                 shared.acd.clone(),
                 shared.config.clone(),

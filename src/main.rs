@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         cmd: contactd::cli::qa::QaCommand,
     },
+    /// E-mail and SMS sent during calls: ls --call UUID | --campaign ID.
+    Messages {
+        #[command(subcommand)]
+        cmd: contactd::cli::messages::MessagesCommand,
+    },
     /// Accounts and meters: import billing's CSV.
     Accounts {
         #[command(subcommand)]
@@ -283,6 +288,13 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
         }),
         Command::Qa { cmd } => with_pool(cli.config.as_ref(), |cfg, pool| async move {
             let out = contactd::cli::qa::run_qa(cmd, &cfg, &pool)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code()))?;
+            print!("{out}");
+            Ok(())
+        }),
+        Command::Messages { cmd } => with_pool(cli.config.as_ref(), |_cfg, pool| async move {
+            let out = contactd::cli::messages::run_messages(cmd, &pool)
                 .await
                 .map_err(|e| (e.to_string(), e.exit_code()))?;
             print!("{out}");

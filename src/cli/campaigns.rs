@@ -56,6 +56,14 @@ pub enum CampaignsCommand {
         /// Gets the report besides the auditors.
         #[arg(long)]
         email: Option<String>,
+        /// A `[messages.templates.NAME]` sent to subscribers who pressed the
+        /// confirmation key (needs --confirm).
+        #[arg(long)]
+        after_confirm: Option<String>,
+        /// A `[messages.templates.NAME]` sent to subscribers not reached after the last
+        /// retry (busy, no answer, network failure).
+        #[arg(long)]
+        when_unreached: Option<String>,
     },
     /// One line per campaign.
     Ls,
@@ -167,8 +175,31 @@ pub async fn run_campaigns(
             time_zone,
             max_attempts,
             email,
+            after_confirm,
+            when_unreached,
         } => {
             let d = &cfg.campaigns;
+            for (flag, t) in [
+                ("--after-confirm", &after_confirm),
+                ("--when-unreached", &when_unreached),
+            ] {
+                if let Some(t) = t {
+                    if !crate::config::is_template_name(t)
+                        || !cfg.messages.templates.contains_key(t)
+                    {
+                        return Err(CampaignCliError::Invalid(format!(
+                            "{flag} {:?}: no such [messages.templates.NAME] in the config",
+                            printable(t)
+                        )));
+                    }
+                }
+            }
+            if after_confirm.is_some() && !confirm {
+                return Err(CampaignCliError::Invalid(
+                    "--after-confirm needs --confirm (nobody is asked for the key otherwise)"
+                        .into(),
+                ));
+            }
             let audio = audio.to_string_lossy().to_string();
             MediaFile::parse(&audio)
                 .map_err(|e| CampaignCliError::Invalid(format!("--audio: {e}")))?;
@@ -241,6 +272,15 @@ pub async fn run_campaigns(
                     ..NewCampaign::with_defaults(d, list, &audio, "cli")
                 })
                 .await?;
+            if after_confirm.is_some() || when_unreached.is_some() {
+                crate::store::messages::set_campaign_rules(
+                    pool,
+                    id,
+                    after_confirm.as_deref(),
+                    when_unreached.as_deref(),
+                )
+                .await?;
+            }
             println!("campaign {id} started: {n} subscribers, {lines} lines");
         }
         CampaignsCommand::Ls => {

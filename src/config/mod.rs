@@ -9,6 +9,7 @@ mod acd;
 mod campaigns;
 mod infra;
 mod ivr;
+mod messages;
 mod qa;
 mod switch;
 mod validate;
@@ -28,6 +29,7 @@ pub use infra::{
 };
 use ivr::default_service_codes;
 pub use ivr::{IvrConfig, IvrMenuAction, CURRENCIES};
+pub use messages::{is_template_name, MessageTemplate, MessagesConfig, SmsConfig};
 pub use qa::QaConfig;
 pub use switch::{OutboundConfig, SwitchConfig, TrunkConfig, TrunkKind};
 pub use validate::{is_queue_name, ConfigProblem};
@@ -104,6 +106,12 @@ pub struct Config {
     /// Which ACD calls are sampled for review (`[qa]`).
     #[serde(default)]
     pub qa: QaConfig,
+    /// E-mail and SMS templates sent during a call, and their delivery (`[messages]`).
+    #[serde(default)]
+    pub messages: MessagesConfig,
+    /// The HTTP SMS gateway (`[sms]`).
+    #[serde(default)]
+    pub sms: SmsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -295,6 +295,7 @@ impl Config {
         }
         self.validate_ivr(&mut bad);
         self.validate_acd(&mut bad);
+        self.validate_messages(&mut bad);
         // These paths end up inside `playback`/`record` arguments on the switch: a space
         // would split the argument, so only a plain absolute path is accepted.
         for (key, path) in [

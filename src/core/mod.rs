@@ -10,6 +10,7 @@ pub mod flows;
 pub mod forecast;
 pub mod kpi;
 pub mod lists;
+pub mod messages;
 pub mod meter;
 pub mod numbers;
 pub mod qa;

@@ -22,6 +22,7 @@ use auth::{require_operator_token, require_token};
 pub mod acd;
 pub mod auth;
 pub mod kpi;
+pub mod messages;
 pub mod qa;
 pub mod readings;
 pub mod wallboard;
@@ -37,6 +38,8 @@ pub struct HttpState {
     /// Set on SIGTERM: `/healthz` reports draining.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub acd: Acd,
+    /// E-mail and SMS during a call (`/api/v1/calls/{uuid}/messages`).
+    pub messages: crate::service::messages::Messages,
     /// The wallboard's hub and the public counter's limits.
     pub wallboard: wallboard::Wallboard,
 }
@@ -48,6 +51,7 @@ pub fn router(shared: Arc<HttpState>) -> Router {
         .merge(acd::routes())
         .merge(kpi::routes())
         .merge(qa::routes())
+        .merge(messages::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,

@@ -106,6 +106,28 @@ pub fn parse_address(address: &str) -> Result<Address, MailError> {
         })
 }
 
+/// The SMTP transport `[mail]` describes (host, port, TLS mode, credentials, timeout): the
+/// reports' outbox and the messages sent during calls both send through it.
+pub fn smtp_transport(cfg: &MailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let builder = match cfg.tls {
+        SmtpTls::None => {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.smtp_host.as_str())
+        }
+        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host)
+            .map_err(|e| MailError::Config(format!("mail.smtp_host: {e}")))?,
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.smtp_host)
+            .map_err(|e| MailError::Config(format!("mail.smtp_host: {e}")))?,
+    };
+    let mut builder = builder.port(cfg.smtp_port).timeout(Some(SMTP_TIMEOUT));
+    if !cfg.username.is_empty() {
+        builder = builder.credentials(Credentials::new(
+            cfg.username.clone(),
+            cfg.password.expose().to_string(),
+        ));
+    }
+    Ok(builder.build())
+}
+
 /// The SMTP side of the outbox.
 #[derive(Clone)]
 pub struct Mailer {
@@ -142,26 +164,9 @@ impl Mailer {
             let named: Vec<String> = problems.iter().map(|(k, p)| format!("{k}: {p}")).collect();
             MailError::Config(named.join("; "))
         })?;
-        let builder = match cfg.tls {
-            SmtpTls::None => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.smtp_host.as_str())
-            }
-            SmtpTls::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host)
-                    .map_err(|e| MailError::Config(format!("mail.smtp_host: {e}")))?
-            }
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.smtp_host)
-                .map_err(|e| MailError::Config(format!("mail.smtp_host: {e}")))?,
-        };
-        let mut builder = builder.port(cfg.smtp_port).timeout(Some(SMTP_TIMEOUT));
-        if !cfg.username.is_empty() {
-            builder = builder.credentials(Credentials::new(
-                cfg.username.clone(),
-                cfg.password.expose().to_string(),
-            ));
-        }
+        let transport = smtp_transport(cfg)?;
         Ok(Mailer {
-            transport: builder.build(),
+            transport,
             from,
             locale,
             xlsx_max: XLSX_ROWS_AT_MOST,

@@ -57,6 +57,8 @@ pub struct CampaignRunner {
     /// Subscribers (campaign, contact) a task of this instance is calling: recovery leaves
     /// them alone.
     driving: Arc<Mutex<HashSet<(i64, i64)>>>,
+    /// The campaigns' message rules (`after_confirm`, `when_unreached`) queue through it.
+    messages: Option<crate::service::messages::Messages>,
 }
 
 /// Budget key of a campaign's line leases in Redis.
@@ -89,7 +91,14 @@ impl CampaignRunner {
             line_freed: Arc::default(),
             changed: Arc::default(),
             driving: Arc::default(),
+            messages: None,
         }
+    }
+
+    /// Applies the campaigns' message rules through `messages` after each settled attempt.
+    pub fn with_messages(mut self, messages: crate::service::messages::Messages) -> Self {
+        self.messages = Some(messages);
+        self
     }
 
     fn pacer(&self) -> std::sync::MutexGuard<'_, Pacer> {
@@ -416,9 +425,20 @@ impl CampaignRunner {
             &Self::policy(c),
             self.clock.now(),
         );
-        self.campaigns
+        let written = self
+            .campaigns
             .after_attempt(c.id, contact, attempt_no, outcome.as_str(), next_at)
-            .await
+            .await;
+        if let Some(m) = &self.messages {
+            m.on_attempt_settled(crate::service::messages::Settled {
+                campaign_id: c.id,
+                contact_id: contact,
+                outcome,
+                last: next_at.is_none(),
+            })
+            .await;
+        }
+        written
     }
 
     /// Calls one subscriber and records the attempt; every path ends with the attempt's

@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod dialer;
 pub mod inbound;
 pub mod leases;
+pub mod messages;
 pub mod meter;
 pub mod notice_call;
 pub mod records;

@@ -24,6 +24,7 @@ pub mod runner;
 pub mod say;
 pub mod session;
 pub mod show;
+pub mod smsc;
 pub mod truth;
 pub mod wire;
 

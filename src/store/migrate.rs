@@ -75,6 +75,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "011_digest.sql",
         sql: include_str!("../../sql/011_digest.sql"),
     },
+    Migration {
+        version: 13,
+        name: "013_messages.sql",
+        sql: include_str!("../../sql/013_messages.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -7,6 +7,7 @@ pub mod forecast;
 pub mod journal;
 pub mod kpi;
 pub mod lists;
+pub mod messages;
 pub mod migrate;
 pub mod notify;
 pub mod operators;

@@ -15,7 +15,19 @@ pub const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/m.wav";
 /// A simulator whose subscribers answer after 0.5 s and stay, the message `message_ms`
 /// long, and contactd dialing campaigns on `e1` (`channels` lines; `extra` is more TOML).
 pub async fn start(env: &TestEnv, channels: u32, message_ms: u64, extra: &str) -> (Simulator, App) {
+    start_with_rules(env, channels, message_ms, extra, Vec::new()).await
+}
+
+/// [`start`] with subscribers that behave otherwise (`rules`, by dialed number).
+pub async fn start_with_rules(
+    env: &TestEnv,
+    channels: u32,
+    message_ms: u64,
+    extra: &str,
+    rules: Vec<sim::SubscriberRule>,
+) -> (Simulator, App) {
     let sim = Simulator::start(sim::SimConfig {
+        rules,
         time_scale: 0.05,
         trunks: vec![sim::TrunkConfig {
             name: "1".into(),
