@@ -116,6 +116,8 @@ async fn rows(app: &App, of: Of) -> Vec<MessageRow> {
 }
 
 struct World {
+    /// The daemon's config as TOML, for the CLI.
+    toml: String,
     env: common::TestEnv,
     sink: Sink,
     smsc: Smsc,
@@ -132,19 +134,17 @@ async fn world(sim_extra: Vec<SubscriberRule>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let att = dir.path().join("tariffs-2027.pdf");
     std::fs::write(&att, b"%PDF-1.4 tariffs").unwrap();
-    let (sim, app) = if sim_extra.is_empty() {
-        campaign_support::start(&env, 5, 2000, &extra(port, &smsc.url(), &att)).await
-    } else {
-        campaign_support::start_with_rules(
-            &env,
-            5,
-            2000,
-            &extra(port, &smsc.url(), &att),
-            sim_extra,
-        )
-        .await
-    };
+    let more = extra(port, &smsc.url(), &att);
+    let (sim, app) = campaign_support::start_with_rules(&env, 5, 2000, &more, sim_extra).await;
+    let mut toml = env.config_toml(
+        sim.esl_addr(),
+        "ClueCon",
+        &[("e1", 5, "freetdm/1/a/{number}")],
+    );
+    toml.push_str("[campaigns]\ntrunk = \"e1\"\n");
+    toml.push_str(&more);
     World {
+        toml,
         env,
         sink,
         smsc,
@@ -384,4 +384,98 @@ async fn a_subscriber_busy_to_the_last_try_gets_the_when_unreached_sms() {
     let r = &rows(&w.app, Of::Campaign(id)).await;
     assert_eq!(r.len(), 1, "only the unreached subscriber, once: {r:?}");
     assert_eq!(r[0].trigger, "when_unreached");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_sets_a_campaigns_rules_and_lists_messages() {
+    let w = world(vec![]).await;
+    let cfg = w._dir.path().join("contactd.toml");
+    std::fs::write(&cfg, &w.toml).unwrap();
+    campaign_support::import(&w.app, 8, ["+79162000009".to_string()]).await;
+    let cli = |args: Vec<&str>| {
+        let cfg = cfg.clone();
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+                .args(&args)
+                .arg("--config")
+                .arg(&cfg)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let create = |rule: &'static str, template: &'static str, confirm: bool| {
+        let mut a = vec![
+            "campaigns",
+            "create",
+            "--list",
+            "8",
+            "--audio",
+            campaign_support::MESSAGE,
+            rule,
+            template,
+            "--days",
+            "mon-sun",
+            "--from",
+            "00:00",
+            "--until",
+            "00:01",
+        ];
+        if confirm {
+            a.push("--confirm");
+        }
+        a
+    };
+    let out = cli(create("--after-confirm", "outage", false)).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--after-confirm needs --confirm"));
+    let out = cli(create("--when-unreached", "nope", false)).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such [messages.templates.NAME]"));
+    let out = cli(create("--after-confirm", "outage", true)).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = w.env.pg().await;
+    let r = db
+        .query_one("SELECT after_confirm, when_unreached FROM campaigns", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.get::<_, Option<String>>(0), r.get::<_, Option<String>>(1)),
+        (Some("outage".into()), None)
+    );
+
+    let call = operator_call(&w.env, "+79161234571").await;
+    let (code, _) = post(
+        &w.app,
+        &call.to_string(),
+        json!({"template": "outage"}),
+        TOKEN,
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert!(
+        common::eventually(Duration::from_secs(20), || async {
+            rows(&w.app, Of::Call(call)).await[0].state == "sent"
+        })
+        .await
+    );
+    let out = cli(vec!["messages", "ls", "--call", &call.to_string()]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("sent") && text.contains("+79161234571") && text.contains("#1"),
+        "{text}"
+    );
+    assert!(text.contains("accepted"), "{text}");
+    let out = cli(vec!["messages", "ls", "--call", "nope"]).await;
+    assert_eq!(out.status.code(), Some(65), "a bad uuid is a data error");
 }
