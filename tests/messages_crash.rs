@@ -279,6 +279,13 @@ async fn an_email_sent_during_the_call_is_sent_once_when_contactd_is_killed_righ
         "the kill came after every e-mail: the test proves nothing"
     );
 
+    eprintln!(
+        "at the kill: {:?}",
+        at_kill
+            .iter()
+            .map(|m| (m.id, m.state.as_str()))
+            .collect::<Vec<_>>()
+    );
     let sent_at_kill: Vec<i64> = at_kill
         .iter()
         .filter(|m| m.state == "sent")
@@ -314,6 +321,10 @@ async fn an_email_sent_during_the_call_is_sent_once_when_contactd_is_killed_righ
     tokio::time::sleep(Duration::from_secs(2)).await;
     sigterm(child).await;
     let copies = copies(&sink, N);
+    eprintln!(
+        "after the restart: {} e-mails, copies per subscriber {copies:?}",
+        rows.len()
+    );
     assert!(
         copies.iter().all(|&n| n <= 1),
         "an e-mail sent twice: {copies:?} {rows:#?}"
