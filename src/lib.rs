@@ -7,7 +7,8 @@
 //!   resync), outbound socket server, event path, validated command builders.
 //! - [`store`]: PostgreSQL (records, migrations from `sql/`) and Redis (live state, Lua).
 //! - [`lists`]: the do-not-call list (contact lists: `core::lists`, `store::lists`).
-//! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows.
+//! - [`service`]: I/O shells: call records from events, the dialer, inbound call flows, e-mail
+//!   and SMS during a call (`service::messages`).
 //! - [`http`]: `/healthz`, `/metrics`, token-protected `/api/v1`: `acd` (operators, states,
 //!   screen pops, queues) and `readings` (web/messenger readings, same checks as the IVR).
 //! - [`cli`]: the subcommands' runners (lists, dnc, campaigns, operators, accounts, readings,

@@ -269,11 +269,13 @@ pub async fn mark_failed(
         None => ("failed", "rejected"),
     };
     let secs = retry_in.unwrap_or_default().as_secs_f64();
+    // Only while the row is still this send's: a sender whose lease ran out (and whose row
+    // another sender took over) must not put it back in the queue under the new one.
     tx.execute(
         "UPDATE messages SET state = $2, last_error = $3, lease_until = NULL,
                 next_at = now() + make_interval(secs => $4)
-         WHERE id = $1",
-        &[&id, &state, &error, &secs],
+         WHERE id = $1 AND tries = $5 AND state = 'sending'",
+        &[&id, &state, &error, &secs, &attempt_no],
     )
     .await?;
     tx.execute(

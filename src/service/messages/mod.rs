@@ -112,6 +112,16 @@ impl Messages {
         &self.pool
     }
 
+    /// The configured templates an operator may send (for a screen pop): name and channel.
+    pub fn templates(&self) -> Vec<(String, Channel)> {
+        self.config
+            .messages
+            .templates
+            .iter()
+            .map(|(name, t)| (name.clone(), t.channel))
+            .collect()
+    }
+
     /// Queues `template` about call `call_uuid` for `to`, once per `trigger`: a second
     /// call with the same three returns the first one's id and sends nothing more. Checks
     /// before writing: the template exists, the call is known, the recipient is a valid
