@@ -56,6 +56,25 @@ async fn an_operators_email_is_delivered_once_even_when_clicked_twice() {
     );
     assert_eq!((row.tries, row.attempts.len()), (1, 1));
     assert_eq!(row.attempts[0].result, "accepted");
+    // what the operator's screen may offer
+    let r = reqwest::Client::new()
+        .get(format!(
+            "http://{}/api/v1/messages/templates",
+            w.app.http_addr
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(
+        v["templates"],
+        json!([
+            {"name": "bill", "channel": "email"},
+            {"name": "missed", "channel": "sms"},
+            {"name": "outage", "channel": "sms"}
+        ])
+    );
     // the listing shows it with its state and attempts
     let listed = listed(&w.app, call).await;
     assert_eq!(listed.len(), 1);

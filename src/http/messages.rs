@@ -11,6 +11,9 @@
 //! address from the list (400 if there is none).
 //!
 //! `GET` → 200 `{"messages": [...]}` with each message's state and every send attempt.
+//!
+//! `GET /api/v1/messages/templates` → 200 `{"templates": [{"name", "channel"}]}`: what an
+//! operator's screen may offer.
 
 use std::sync::Arc;
 
@@ -32,7 +35,9 @@ use crate::store::messages::{self as store, Of};
 pub const OPERATOR: &str = "operator";
 
 pub fn routes() -> Router<Arc<HttpState>> {
-    Router::new().route("/api/v1/calls/{uuid}/messages", get(list).post(send))
+    Router::new()
+        .route("/api/v1/calls/{uuid}/messages", get(list).post(send))
+        .route("/api/v1/messages/templates", get(templates))
 }
 
 fn error(code: StatusCode, msg: impl std::fmt::Display) -> Response {
@@ -111,4 +116,14 @@ async fn list(State(shared): State<Arc<HttpState>>, Path(uuid): Path<String>) ->
         Ok(rows) => Json(json!({"messages": rows})).into_response(),
         Err(e) => unavailable(e),
     }
+}
+
+async fn templates(State(shared): State<Arc<HttpState>>) -> Response {
+    let list: Vec<_> = shared
+        .messages
+        .templates()
+        .into_iter()
+        .map(|(name, channel)| json!({"name": name, "channel": channel}))
+        .collect();
+    Json(json!({"templates": list})).into_response()
 }
