@@ -707,6 +707,7 @@ impl CampaignRunner {
                     }
                     .as_str()
                     .into(),
+                    ..Default::default()
                 };
             }
         }
@@ -868,6 +869,7 @@ fn answered_end(h: &Heard) -> AttemptEnd {
         listened_full: Some(h.full),
         confirm_key: h.confirm_key.clone(),
         outcome: outcome.as_str().into(),
+        ..Default::default()
     }
 }
 

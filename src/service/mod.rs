@@ -1,6 +1,7 @@
 //! I/O shells around the pure core: each takes inputs from an adapter, asks the core, and
 //! hands the resulting actions to the adapters.
 pub mod acd;
+pub mod amd;
 pub mod campaigns;
 pub mod dialer;
 pub mod inbound;

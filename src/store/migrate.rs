@@ -75,6 +75,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "011_digest.sql",
         sql: include_str!("../../sql/011_digest.sql"),
     },
+    Migration {
+        version: 12,
+        name: "012_amd.sql",
+        sql: include_str!("../../sql/012_amd.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.
