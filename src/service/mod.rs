@@ -7,5 +7,6 @@ pub mod dialer;
 pub mod inbound;
 pub mod leases;
 pub mod meter;
+pub mod notice_amd;
 pub mod notice_call;
 pub mod records;

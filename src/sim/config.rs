@@ -261,9 +261,7 @@ impl Default for SimConfig {
             // as fs-conf/autoload_configs/spandsp.conf.xml
             tone_descriptors: [(
                 "contactd".to_string(),
-                ["SIT", "SIT_IC", "SIT_VC", "SIT_RO", "SIT_NC", "CNG", "CED"]
-                    .map(String::from)
-                    .to_vec(),
+                ["SIT", "CNG", "CED"].map(String::from).to_vec(),
             )]
             .into(),
             max_sessions: 1000,
