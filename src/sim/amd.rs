@@ -127,12 +127,21 @@ pub struct Detectors {
     pub tones: Option<(String, u64)>,
 }
 
-/// The party's sounds and its answer (sim ms since start), if it answered.
+/// The party's sounds and its answer (sim ms since start), if it answered. The answer is
+/// the channel's own (its ground truth is written a moment after CHANNEL_ANSWER).
 fn party(core: &Core, uuid: &str) -> Option<(Vec<Seg>, u64)> {
-    let (number, answered) = {
+    let answered_us = core.chan(uuid).map(|c| lock(&c.st).caller.answered_us)?;
+    let (number, noted) = {
         let st = lock(&core.st);
         let r = st.truth.get(uuid)?;
-        (r.number.clone(), r.answered_at_ms?)
+        (r.number.clone(), r.answered_at_ms)
+    };
+    let answered = match answered_us {
+        0 => noted?,
+        us => {
+            let ago_ms = (core.now_us() - us).max(0) as u64 / 1000;
+            core.sim_ms().saturating_sub(ago_ms)
+        }
     };
     Some((sounds(&core.cfg.behaviour_for(&number)), answered))
 }
