@@ -34,8 +34,8 @@ pub struct CampaignInfo {
     pub confirm: bool,
 }
 
-/// Subscribers by final outcome. `reached + busy + no_answer + machine + announcement + fax
-/// + silence + failed + invalid + dnc + unknown + cancelled + pending == total`; `rejected_at_import` is outside `total` (those
+/// Subscribers by final outcome. `reached + busy + no_answer + machine + announcement +
+/// fax + silence + failed + invalid + dnc + unknown + cancelled + pending == total`; `rejected_at_import` is outside `total` (those
 /// rows never became targets).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportCounts {
