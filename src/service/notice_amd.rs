@@ -55,6 +55,13 @@ pub enum Screened {
     HungUp(HangupInfo),
 }
 
+/// The message scripts: for a person, and for a machine (no confirmation asked: a machine
+/// presses no key).
+pub struct Tails<'a> {
+    pub person: &'a InlineScript,
+    pub machine: &'a InlineScript,
+}
+
 /// Classifies the answered notice call `uuid` and sets its script accordingly.
 pub async fn screen(
     link: &SwitchLink,
@@ -62,7 +69,7 @@ pub async fn screen(
     watch: &mut CallWatch,
     uuid: &str,
     s: &AmdSettings,
-    tail: &InlineScript,
+    tails: Tails<'_>,
 ) -> Screened {
     let c = amd::classify_call(link, watch, uuid, s, clock, Listen::Script).await;
     if c.lost {
@@ -77,11 +84,11 @@ pub async fn screen(
         Detection::Person => {
             amd::stop_detectors(link, uuid, s).await;
             // if this fails the script plays the message after its wait
-            amd::run_script(link, uuid, tail).await;
+            amd::run_script(link, uuid, tails.person).await;
             return Screened::Person;
         }
         Detection::Machine { beep } => {
-            return machine(link, clock, watch, uuid, s, tail, beep).await
+            return machine(link, clock, watch, uuid, s, tails.machine, beep).await
         }
         Detection::Announcement { kind } => (Outcome::Announcement, kind),
         Detection::Fax => (Outcome::Fax, "fax".to_string()),
