@@ -7,7 +7,7 @@
 //! - an announcement, a fax, silence: hung up, not reached.
 //!
 //! If contactd cannot act (the link dropped, it died), the script still plays the message
-//! after the wait and hangs up, so nobody is left on an open line.
+//! after the wait (2.5 s) and hangs up, so nobody is left on an open line.
 
 use std::time::Duration;
 
@@ -24,17 +24,17 @@ use crate::esl::commands::InlineScript;
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 use crate::service::amd::{self, Listen};
 
-/// How long the first script waits after listening before it plays the message by itself.
-fn fallback(s: &AmdSettings) -> Duration {
-    Duration::from_millis(s.beep_wait_ms.max(5000))
-}
+/// How long the first script waits after listening before it plays the message by itself:
+/// ample for contactd to act on the verdict (milliseconds), short enough that a person whose
+/// call contactd lost sight of hears the message within about 4 s of answering.
+const FALLBACK: Duration = Duration::from_millis(2500);
 
 /// The script the notice's originate runs from the answer on: listen, wait, then `tail`
 /// (the message script of [`crate::service::notice_call::switch_script`]).
 pub fn first_script(s: &AmdSettings, tail: &InlineScript) -> Result<InlineScript, InvalidValue> {
     Ok(InlineScript::new()
         .then("wait_for_silence", &s.listen_args())?
-        .then("sleep", &fallback(s).as_millis().to_string())?
+        .then("sleep", &FALLBACK.as_millis().to_string())?
         .and(tail))
 }
 
