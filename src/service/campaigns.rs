@@ -594,65 +594,30 @@ impl CampaignRunner {
         );
         let amd = &self.config.amd;
         let mut watch = watch;
-        let mut detected = None;
+        let mut person = false;
         if amd.notices && !resume {
-            let uuid = id.to_string();
             let confirm = c.confirm.then(|| self.confirm_args());
-            let tails = notice_call::switch_script(&uuid, &c.audio, confirm.as_deref())
-                .and_then(|p| Ok((p, notice_call::switch_script(&uuid, &c.audio, None)?)));
-            if let Ok((person, machine)) = tails {
-                let tails = notice_amd::Tails {
-                    person: &person,
-                    machine: &machine,
-                };
-                let s = notice_amd::screen(link, &self.clock, &mut watch, &uuid, amd, tails);
-                match s.await {
-                    Screened::Person => detected = Some(("person", None)),
-                    Screened::Machine { beep } => {
-                        // a machine presses no key: the message alone
-                        let script = Script {
-                            confirm: None,
-                            ..self.script(c)
-                        };
-                        let heard = notice_call::drive(link, &self.clock, watch, script, false);
-                        return machine_end(&heard.await, beep);
-                    }
-                    Screened::NotReached {
-                        outcome,
-                        kind,
-                        hangup,
-                    } => {
-                        return AttemptEnd {
-                            q850: hangup.as_ref().and_then(|h| h.q850),
-                            cause: hangup.map(|h| h.cause),
-                            listened_ms: Some(0),
-                            listened_full: Some(false),
-                            outcome: outcome.as_str().into(),
-                            detected: Some(outcome.as_str().into()),
-                            detected_kind: Some(kind),
-                            ..Default::default()
-                        }
-                    }
-                    // answered and gone before anything was decided: as a hang-up before
-                    // the message
-                    Screened::HungUp(h) => {
-                        return AttemptEnd {
-                            q850: h.q850,
-                            cause: Some(h.cause),
-                            listened_ms: Some(0),
-                            listened_full: Some(false),
-                            outcome: Outcome::ListenedPartial.as_str().into(),
-                            ..Default::default()
-                        }
-                    }
+            let (uuid, audio) = (id.to_string(), c.audio.as_str());
+            let tails = notice_amd::tails(&uuid, audio, confirm.as_deref());
+            let s = notice_amd::screen(link, &self.clock, &mut watch, &uuid, amd, tails);
+            match s.await {
+                Screened::Person => person = true,
+                Screened::Machine { beep } => {
+                    // a machine presses no key: the message alone
+                    let script = Script {
+                        confirm: None,
+                        ..self.script(c)
+                    };
+                    let heard = notice_call::drive(link, &self.clock, watch, script, false);
+                    return notice_amd::machine_end(answered_end(&heard.await), beep);
                 }
+                other => return other.end(),
             }
         }
         let heard = notice_call::drive(link, &self.clock, watch, self.script(c), resume).await;
         let mut end = answered_end(&heard);
-        if let Some((d, k)) = detected {
-            end.detected = Some(d.into());
-            end.detected_kind = k;
+        if person {
+            end.detected = Some("person".into());
         }
         end
     }
@@ -919,16 +884,6 @@ fn not_sent() -> AttemptEnd {
     AttemptEnd {
         outcome: NOT_SENT.into(),
         ..Default::default()
-    }
-}
-
-/// A machine took the message (or its start): reported `machine`, never as listened.
-fn machine_end(h: &Heard, beep: bool) -> AttemptEnd {
-    AttemptEnd {
-        outcome: Outcome::Machine.as_str().into(),
-        detected: Some("machine".into()),
-        detected_kind: Some(if beep { "beep" } else { "no_beep" }.into()),
-        ..answered_end(h)
     }
 }
 

@@ -23,6 +23,8 @@ use crate::core::values::InvalidValue;
 use crate::esl::commands::InlineScript;
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 use crate::service::amd::{self, Listen};
+use crate::service::notice_call;
+use crate::store::campaigns::AttemptEnd;
 
 /// How long the first script waits after listening before it plays the message by itself:
 /// ample for contactd to act on the verdict (milliseconds), short enough that a person whose
@@ -56,10 +58,66 @@ pub enum Screened {
 }
 
 /// The message scripts: for a person, and for a machine (no confirmation asked: a machine
-/// presses no key).
-pub struct Tails<'a> {
-    pub person: &'a InlineScript,
-    pub machine: &'a InlineScript,
+/// presses no key). None: the message cannot be scripted (checked when the campaign was
+/// made); the first script's own message then plays.
+pub struct Tails {
+    pub person: InlineScript,
+    pub machine: InlineScript,
+}
+
+/// The notice's message scripts for call `uuid` ([`notice_call::switch_script`]).
+pub fn tails(uuid: &str, audio: &str, confirm: Option<&str>) -> Option<Tails> {
+    Some(Tails {
+        person: notice_call::switch_script(uuid, audio, confirm).ok()?,
+        machine: notice_call::switch_script(uuid, audio, None).ok()?,
+    })
+}
+
+impl Screened {
+    /// The attempt's end for a call that is over: not reached, or hung up before a verdict
+    /// (as a hang-up before the message: `listened_partial`, 0 ms). Person and machine calls
+    /// end as their message does.
+    pub fn end(self) -> AttemptEnd {
+        match self {
+            Screened::NotReached {
+                outcome,
+                kind,
+                hangup,
+            } => AttemptEnd {
+                q850: hangup.as_ref().and_then(|h| h.q850),
+                cause: hangup.map(|h| h.cause),
+                listened_ms: Some(0),
+                listened_full: Some(false),
+                outcome: outcome.as_str().into(),
+                detected: Some(outcome.as_str().into()),
+                detected_kind: Some(kind),
+                ..Default::default()
+            },
+            Screened::HungUp(h) => AttemptEnd {
+                q850: h.q850,
+                cause: Some(h.cause),
+                listened_ms: Some(0),
+                listened_full: Some(false),
+                outcome: Outcome::ListenedPartial.as_str().into(),
+                ..Default::default()
+            },
+            Screened::Person | Screened::Machine { .. } => AttemptEnd {
+                outcome: Outcome::Unknown.as_str().into(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// A machine took the message (or its start): reported `machine`, never as listened;
+/// `heard` is the end its message had.
+pub fn machine_end(heard: AttemptEnd, beep: bool) -> AttemptEnd {
+    AttemptEnd {
+        outcome: Outcome::Machine.as_str().into(),
+        detected: Some("machine".into()),
+        detected_kind: Some(if beep { "beep" } else { "no_beep" }.into()),
+        ..heard
+    }
 }
 
 /// Classifies the answered notice call `uuid` and sets its script accordingly.
@@ -69,8 +127,12 @@ pub async fn screen(
     watch: &mut CallWatch,
     uuid: &str,
     s: &AmdSettings,
-    tails: Tails<'_>,
+    tails: Option<Tails>,
 ) -> Screened {
+    let Some(tails) = tails else {
+        warn!(%uuid, "message not scriptable; the call's own script plays it");
+        return Screened::Person;
+    };
     let c = amd::classify_call(link, watch, uuid, s, clock, Listen::Script).await;
     if c.lost {
         // the script goes on by itself; the message's follower looks the call up
@@ -84,11 +146,11 @@ pub async fn screen(
         Detection::Person => {
             amd::stop_detectors(link, uuid, s).await;
             // if this fails the script plays the message after its wait
-            amd::run_script(link, uuid, tails.person).await;
+            amd::run_script(link, uuid, &tails.person).await;
             return Screened::Person;
         }
         Detection::Machine { beep } => {
-            return machine(link, clock, watch, uuid, s, tails.machine, beep).await
+            return machine(link, clock, watch, uuid, s, &tails.machine, beep).await
         }
         Detection::Announcement { kind } => (Outcome::Announcement, kind),
         Detection::Fax => (Outcome::Fax, "fax".to_string()),
