@@ -1,7 +1,8 @@
 //! A notice campaign with call progress, end to end against the simulator: an answering
 //! machine gets the message after its beep and is reported `machine` (the simulator's
-//! tape: the message starts after the beep ended); a network announcement (SIT), a fax and
-//! a silent line are hung up by contactd and reported not reached with what was detected;
+//! tape: the message starts after the beep ended); a network announcement (SIT, after the
+//! answer or as early media), a fax and a silent line are hung up by contactd and reported
+//! not reached with what was detected;
 //! people still hear the whole message (and the confirmation prompt a machine is spared),
 //! the first words of a "hello" classified fast.
 mod campaign_support;
@@ -67,6 +68,15 @@ async fn machines_announcements_fax_and_silence_are_told_from_people() {
             }),
         ),
         ("plain", answer(AfterAnswer::Stay)),
+        // "subscriber unavailable" as early media, never answered
+        (
+            "early_announcement",
+            Behaviour::EarlyAnnouncement {
+                tone: "SIT".into(),
+                voice_ms: 6000,
+                cause: "SUBSCRIBER_ABSENT".into(),
+            },
+        ),
     ];
     let numbers: HashMap<String, Behaviour> = subscribers
         .iter()
@@ -156,6 +166,7 @@ async fn machines_announcements_fax_and_silence_are_told_from_people() {
     // not reached: hung up by contactd, with what was detected
     for (name, outcome, kind) in [
         ("announcement", "announcement", "sit"),
+        ("early_announcement", "announcement", "sit"),
         ("fax", "fax", "fax"),
         ("silence", "silence", "silence"),
     ] {
@@ -166,10 +177,17 @@ async fn machines_announcements_fax_and_silence_are_told_from_people() {
         assert!(p.played.is_empty(), "{name} heard {:?}", p.played);
         assert_eq!(p.hangup_by.as_deref(), Some("switch"), "{name}: {p:?}");
     }
-    // the announcement was cut short: its voice (3 s after 1.2 s) never finished
+    // the announcements were cut short: their voice (from 1.2 s) never finished
     let (_, ann) = get("announcement");
     let answered = ann.answered_at_ms.unwrap();
     assert!(ann.ended_at_ms.unwrap() - answered < 3000, "{ann:?}");
+    let (_, early) = get("early_announcement");
+    assert!(!early.answered, "{early:?}");
+    assert!(early.detectors.iter().any(|d| d == "spandsp:contactd"));
+    assert!(
+        early.ended_at_ms.unwrap() - early.dialed_at_ms < 4000,
+        "{early:?}"
+    );
 
     // people: the whole message, starting right after their "hello"
     for name in ["person", "plain"] {
@@ -182,14 +200,14 @@ async fn machines_announcements_fax_and_silence_are_told_from_people() {
         assert!(after <= 2200, "{name}: message {after} ms after the answer");
     }
 
-    // the report counts them apart: two reached of seven
+    // the report counts them apart: two reached of eight
     let report = contactd::store::report::campaign_report(&pool, id, "1")
         .await
         .unwrap();
     let n = report.counts;
     assert_eq!(
         (n.reached, n.machine, n.announcement, n.fax, n.silence),
-        (2, 2, 1, 1, 1),
+        (2, 2, 2, 1, 1),
         "{n:?}"
     );
     app.shutdown(Duration::from_secs(1)).await;

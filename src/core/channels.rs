@@ -56,6 +56,10 @@ pub enum SwitchEvent {
     Park {
         uuid: String,
     },
+    /// CHANNEL_PROGRESS_MEDIA: the far end sends early media (ring-back or an announcement).
+    EarlyMedia {
+        uuid: String,
+    },
     /// mod_avmd's `CUSTOM avmd::beep`: a voicemail beep heard on the channel.
     Beep {
         uuid: String,
@@ -136,6 +140,7 @@ impl SwitchEvent {
             | SwitchEvent::Bridge { uuid, .. }
             | SwitchEvent::Unbridge { uuid, .. }
             | SwitchEvent::Park { uuid }
+            | SwitchEvent::EarlyMedia { uuid }
             | SwitchEvent::Beep { uuid, .. }
             | SwitchEvent::Tone { uuid, .. } => Some(uuid),
             SwitchEvent::Hangup(h) => Some(&h.uuid),

@@ -134,6 +134,9 @@ pub fn to_switch_event(ev: &EslEvent) -> Option<SwitchEvent> {
                     .map(|f| f.round() as u32),
             }
         }
+        EslEventType::ChannelProgressMedia => SwitchEvent::EarlyMedia {
+            uuid: owned(ev, "Unique-ID"),
+        },
         EslEventType::DetectedTone => SwitchEvent::Tone {
             uuid: owned(ev, "Unique-ID"),
             name: owned(ev, "Detected-Tone"),
@@ -185,7 +188,7 @@ pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
 /// progress detectors' events last: every word after `CUSTOM` names a subclass.
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
 CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_START PLAYBACK_STOP \
-CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK BACKGROUND_JOB \
+CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK CHANNEL_PROGRESS_MEDIA BACKGROUND_JOB \
 HEARTBEAT SHUTDOWN DETECTED_TONE CUSTOM avmd::beep";
 
 #[cfg(test)]

@@ -255,3 +255,53 @@ pub async fn wait_beep(
         }
     }
 }
+
+/// Follows an originate until it is answered or gone: when the far end sends early media,
+/// starts tone detection on it; a SIT heard there is a network announcement ("subscriber
+/// unavailable" before any answer), and the call is hung up at once. Returns its kind.
+pub async fn watch_early_media(
+    link: SwitchLink,
+    mut watch: CallWatch,
+    s: AmdSettings,
+) -> Option<String> {
+    let uuid = checked(&watch.uuid)?;
+    if s.tone_descriptor.is_empty() {
+        return None;
+    }
+    let mut listening = false;
+    let stop = |listening: bool| {
+        let (link, uuid) = (link.clone(), uuid.clone());
+        async move {
+            if listening {
+                let _ = link.api(&format!("spandsp_stop_tone_detect {uuid}")).await;
+            }
+        }
+    };
+    loop {
+        match watch.recv().await? {
+            WatchEvent::Switch(SwitchEvent::EarlyMedia { .. }) if !listening => {
+                listening = true;
+                let cmd = format!("spandsp_start_tone_detect {uuid} {}", s.tone_descriptor);
+                if let Err(e) = link.api(&cmd).await {
+                    debug!(%uuid, "{cmd}: {e}");
+                }
+            }
+            WatchEvent::Switch(SwitchEvent::Tone { name, .. }) => {
+                if let Some(Detection::Announcement { kind }) = crate::core::amd::tone_kind(&name) {
+                    stop(listening).await;
+                    let cause = freeswitch_types::HangupCause::NormalClearing;
+                    if let Err(e) = link.kill(&uuid, cause).await {
+                        warn!(%uuid, "announcement not hung up: {e}");
+                    }
+                    return Some(kind);
+                }
+            }
+            WatchEvent::Switch(SwitchEvent::Answer { .. }) => {
+                stop(listening).await;
+                return None;
+            }
+            WatchEvent::Switch(SwitchEvent::Hangup(_)) | WatchEvent::LinkLost => return None,
+            WatchEvent::Switch(_) => {}
+        }
+    }
+}

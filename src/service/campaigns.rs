@@ -31,6 +31,7 @@ use crate::core::values::ChannelUuid;
 use crate::esl::commands::AfterAnswer;
 use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
+use crate::service::amd;
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
 use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
@@ -481,6 +482,11 @@ impl CampaignRunner {
             }
         };
         let mut watch = link.watch_call(uuid.as_str());
+        // a network announcement may come as early media, before (instead of) an answer
+        let early = amd.notices.then(|| {
+            let w = link.watch_call(uuid.as_str());
+            tokio::spawn(amd::watch_early_media(link.clone(), w, amd.clone()))
+        });
         let budget = budget_of(c.id);
         let placed = place_call(
             link,
@@ -523,6 +529,14 @@ impl CampaignRunner {
             Err(e) => {
                 warn!(campaign = c.id, %id, "originate result lost ({e}); looking the call up");
                 self.reattach(c, id, watch, false).await
+            }
+            Ok(DialResult::Failed { cause, .. }) if early.is_some() => {
+                let q850 = failed_q850(&mut watch, &cause, self.clock.instant()).await;
+                let kind = match early {
+                    Some(t) => tokio::time::timeout(Duration::from_secs(2), t).await,
+                    None => Ok(Ok(None)),
+                };
+                notice_amd::unanswered_end(cause, q850, kind.ok().and_then(Result::ok).flatten())
             }
             Ok(DialResult::Failed { cause, .. }) => AttemptEnd {
                 outcome: outcome::unanswered(&cause).as_str().into(),

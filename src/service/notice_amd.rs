@@ -109,6 +109,23 @@ impl Screened {
     }
 }
 
+/// An originate that was not answered: a network announcement if one was heard in its
+/// early media (`kind`), else by its cause as without call progress.
+pub fn unanswered_end(cause: String, q850: Option<i32>, kind: Option<String>) -> AttemptEnd {
+    let (outcome, detected) = match &kind {
+        Some(_) => (Outcome::Announcement, Some("announcement".to_string())),
+        None => (crate::core::campaign::outcome::unanswered(&cause), None),
+    };
+    AttemptEnd {
+        outcome: outcome.as_str().into(),
+        cause: Some(cause),
+        q850,
+        detected,
+        detected_kind: kind,
+        ..Default::default()
+    }
+}
+
 /// A machine took the message (or its start): reported `machine`, never as listened;
 /// `heard` is the end its message had.
 pub fn machine_end(heard: AttemptEnd, beep: bool) -> AttemptEnd {

@@ -45,6 +45,9 @@ pub fn sounds(b: &Behaviour) -> Vec<Seg> {
         to: from + len,
         sound: Sound::Speech,
     };
+    if let Behaviour::EarlyAnnouncement { tone, voice_ms, .. } = b {
+        return announcement(tone, *voice_ms);
+    }
     let Behaviour::Answer { after, .. } = b else {
         return Vec::new();
     };
@@ -72,15 +75,7 @@ pub fn sounds(b: &Behaviour) -> Vec<Seg> {
                 },
             ]
         }
-        AfterAnswer::Announcement { tone, voice_ms } => vec![
-            // three SIT segments of ~330 ms, heard as one tone
-            Seg {
-                from: 100,
-                to: 1100,
-                sound: Sound::Tone(tone.clone()),
-            },
-            speech(1200, *voice_ms),
-        ],
+        AfterAnswer::Announcement { tone, voice_ms } => announcement(tone, *voice_ms),
         AfterAnswer::Fax { hangup_ms } => (0..hangup_ms.div_ceil(CNG_CYCLE))
             .map(|k| Seg {
                 from: 500 + k * CNG_CYCLE,
@@ -89,6 +84,48 @@ pub fn sounds(b: &Behaviour) -> Vec<Seg> {
             })
             .collect(),
         AfterAnswer::Silence { .. } => Vec::new(),
+    }
+}
+
+/// SIT (three segments of ~330 ms, heard as one tone), then the voice.
+fn announcement(tone: &str, voice_ms: u64) -> Vec<Seg> {
+    vec![
+        Seg {
+            from: 100,
+            to: 1100,
+            sound: Sound::Tone(tone.to_string()),
+        },
+        Seg {
+            from: 1200,
+            to: 1200 + voice_ms,
+            sound: Sound::Speech,
+        },
+    ]
+}
+
+/// Early media from the far end (switch_channel_perform_mark_pre_answered): the sounds of
+/// an unanswered call are timed from here.
+pub fn early_media(a: &Sess) {
+    let now = a.core.now_us();
+    let first = a.modify(|s| {
+        let first = s.caller.progress_media_us == 0 && s.caller.answered_us == 0;
+        if first {
+            s.caller.progress_media_us = now;
+        }
+        first && !s.is_hungup()
+    });
+    if first {
+        a.fire(
+            "CHANNEL_PROGRESS_MEDIA",
+            (
+                "switch_channel.c",
+                "switch_channel_perform_mark_pre_answered",
+                3652,
+            ),
+            Vars::Yes,
+            &[],
+            &[],
+        );
     }
 }
 
@@ -130,7 +167,14 @@ pub struct Detectors {
 /// The party's sounds and its answer (sim ms since start), if it answered. The answer is
 /// the channel's own (its ground truth is written a moment after CHANNEL_ANSWER).
 fn party(core: &Core, uuid: &str) -> Option<(Vec<Seg>, u64)> {
-    let answered_us = core.chan(uuid).map(|c| lock(&c.st).caller.answered_us)?;
+    // answered, else the early media's start
+    let answered_us = core.chan(uuid).map(|c| {
+        let st = lock(&c.st);
+        match st.caller.answered_us {
+            0 => st.caller.progress_media_us,
+            us => us,
+        }
+    })?;
     let (number, noted) = {
         let st = lock(&core.st);
         let r = st.truth.get(uuid)?;

@@ -28,6 +28,17 @@ pub enum Behaviour {
     },
     /// Ring until the originate times out (NO_ANSWER).
     NoAnswer,
+    /// A network announcement as early media, never answered: `tone` (spandsp's name)
+    /// from 100 to 1100 ms after the media starts, "subscriber unavailable" for
+    /// `voice_ms`, then the network releases the call with `cause`.
+    EarlyAnnouncement {
+        /// tone name
+        tone: String,
+        /// voice length
+        voice_ms: u64,
+        /// release cause (e.g. SUBSCRIBER_ABSENT)
+        cause: String,
+    },
     /// Never indicates ringing and never answers.
     Silent,
     /// Reject with the given cause (UNALLOCATED_NUMBER, NO_ROUTE_DESTINATION,

@@ -134,6 +134,7 @@ pub async fn run_phantom(a: Sess, apps: Apps) {
                 a.modify(|s| s.set_var("endpoint_disposition", "ANSWER"));
             }
             "answer" => {}
+            "pre_answer" => super::amd::early_media(&a),
             "hangup" => {
                 let c = if arg.is_empty() {
                     "NORMAL_CLEARING"
