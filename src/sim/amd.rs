@@ -434,11 +434,22 @@ pub fn tone_detect(core: &Arc<Core>, uuid: &str, descriptor: Option<&str>) -> St
     reply
 }
 
-/// The detectors' applications (the API's twins, acting on the channel running them).
-pub fn app(sess: &Sess, app: &str, arg: &str) {
+/// The call progress applications this module runs.
+pub const APPS: [&str; 5] = [
+    "wait_for_silence",
+    "avmd_start",
+    "avmd_stop",
+    "spandsp_start_tone_detect",
+    "spandsp_stop_tone_detect",
+];
+
+/// One of [`APPS`]: `wait_for_silence`, or a detector's app (the API's twin, acting on the
+/// channel running it).
+pub async fn app(sess: &Sess, app: &str, arg: &str) {
     let uuid = sess.uuid();
     let core = &sess.core;
     match app {
+        "wait_for_silence" => wait_for_silence(sess, arg).await,
         "avmd_start" => drop(avmd(core, &uuid, true)),
         "avmd_stop" => drop(avmd(core, &uuid, false)),
         "spandsp_start_tone_detect" => drop(tone_detect(core, &uuid, Some(arg.trim()))),

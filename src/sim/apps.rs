@@ -101,12 +101,7 @@ fn is_known(app: &str) -> bool {
             | "hash"
             | "db"
             | "uuid_bridge"
-            | "wait_for_silence"
-            | "avmd_start"
-            | "avmd_stop"
-            | "spandsp_start_tone_detect"
-            | "spandsp_stop_tone_detect"
-    )
+    ) || super::amd::APPS.contains(&app)
 }
 
 /// Answer this channel; a loopback B-leg answers its A-leg first.
@@ -132,12 +127,8 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             sess.mark_progress();
             None
         }
-        "wait_for_silence" => {
-            super::amd::wait_for_silence(sess, arg).await;
-            None
-        }
-        "avmd_start" | "avmd_stop" | "spandsp_start_tone_detect" | "spandsp_stop_tone_detect" => {
-            super::amd::app(sess, app, arg);
+        app if super::amd::APPS.contains(&app) => {
+            super::amd::app(sess, app, arg).await;
             None
         }
         "ring_ready" => {
