@@ -6,6 +6,7 @@
 //! are wrapped in [`Secret`] so they never reach a log line through `Debug`.
 
 mod acd;
+mod amd;
 mod campaigns;
 mod infra;
 mod ivr;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use acd::{AcdConfig, AcdQueueConfig};
+pub use amd::AmdSettings;
 pub use campaigns::{CampaignDefaults, MailConfig, ManagerConfig, SmtpTls, MAX_CAMPAIGN_LINES};
 pub use infra::{
     DaemonConfig, HttpConfig, LogConfig, LogFormat, PostgresConfig, PromptsConfig, RedisConfig,
@@ -112,6 +114,10 @@ pub struct Config {
     /// The HTTP SMS gateway (`[sms]`).
     #[serde(default)]
     pub sms: SmsConfig,
+
+    /// Answering-machine detection and call progress on campaign calls (`[amd]`).
+    #[serde(default)]
+    pub amd: AmdSettings,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -123,6 +123,25 @@ pub fn to_switch_event(ev: &EslEvent) -> Option<SwitchEvent> {
             job_uuid: owned(ev, "Job-UUID"),
             body: ev.body().unwrap_or_default().to_string(),
         },
+        // mod_avmd fires its events with only Unique-ID of the channel's headers
+        EslEventType::Custom if h(ev, "Event-Subclass") == Some("avmd::beep") => {
+            SwitchEvent::Beep {
+                uuid: owned(ev, "Unique-ID"),
+                at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
+                frequency_hz: h(ev, "Frequency")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f.round() as u32),
+            }
+        }
+        EslEventType::ChannelProgressMedia => SwitchEvent::EarlyMedia {
+            uuid: owned(ev, "Unique-ID"),
+        },
+        EslEventType::DetectedTone => SwitchEvent::Tone {
+            uuid: owned(ev, "Unique-ID"),
+            name: owned(ev, "Detected-Tone"),
+            at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
+        },
         EslEventType::Heartbeat => SwitchEvent::Heartbeat,
         EslEventType::Shutdown => SwitchEvent::Shutdown,
         _ => return None,
@@ -165,11 +184,12 @@ pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
 }
 
 /// Subscribed on every control connection: what the tracker, the job table and the call
-/// records need, nothing more (FreeSWITCH drops listeners that read too slowly).
+/// records need, nothing more (FreeSWITCH drops listeners that read too slowly). The call
+/// progress detectors' events last: every word after `CUSTOM` names a subclass.
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
 CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_START PLAYBACK_STOP \
-CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK BACKGROUND_JOB \
-HEARTBEAT SHUTDOWN";
+CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK CHANNEL_PROGRESS_MEDIA BACKGROUND_JOB \
+HEARTBEAT SHUTDOWN DETECTED_TONE CUSTOM avmd::beep";
 
 #[cfg(test)]
 mod tests {
@@ -188,5 +208,45 @@ mod tests {
         assert!(rows[0].answered);
         assert!(parse_show_channels("-ERR no reply").is_err());
         assert!(parse_show_channels(r#"{"row_count":2}"#).is_err());
+    }
+
+    /// The call progress detectors' events, with the headers their modules write.
+    #[test]
+    fn avmd_beep_and_spandsp_tone() {
+        let mut beep = EslEvent::with_type(EslEventType::Custom);
+        for (k, v) in [
+            ("Event-Subclass", "avmd::beep"),
+            ("Event-Date-Timestamp", "1764676800123456"),
+            ("Unique-ID", "u1"),
+            ("Call-command", "avmd"),
+            ("Beep-Status", "DETECTED"),
+            ("Frequency", "949.812345"),
+            ("Frequency-variance", "0.000012"),
+        ] {
+            beep.set_header(k, v);
+        }
+        assert_eq!(
+            to_switch_event(&beep),
+            Some(SwitchEvent::Beep {
+                uuid: "u1".into(),
+                at_us: 1_764_676_800_123_456,
+                frequency_hz: Some(950),
+            })
+        );
+        // another module's CUSTOM event is not a beep
+        beep.set_header("Event-Subclass", "avmd::start");
+        assert_eq!(to_switch_event(&beep), None);
+        let mut tone = EslEvent::with_type(EslEventType::DetectedTone);
+        tone.set_header("Detected-Tone", "SIT");
+        tone.set_header("Unique-ID", "u2");
+        tone.set_header("Event-Date-Timestamp", "1764676801000000");
+        assert_eq!(
+            to_switch_event(&tone),
+            Some(SwitchEvent::Tone {
+                uuid: "u2".into(),
+                name: "SIT".into(),
+                at_us: 1_764_676_801_000_000,
+            })
+        );
     }
 }

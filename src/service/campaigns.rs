@@ -31,7 +31,9 @@ use crate::core::values::ChannelUuid;
 use crate::esl::commands::AfterAnswer;
 use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
+use crate::service::amd;
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
+use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
 use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, Target};
 use crate::store::postgres::Calls;
@@ -481,11 +483,17 @@ impl CampaignRunner {
             );
             return;
         }
+        let amd = &self.config.amd;
         let script = match notice_call::switch_script(
             uuid.as_str(),
             &c.audio,
             c.confirm.then(|| self.confirm_args()).as_deref(),
-        ) {
+        )
+        .and_then(|tail| match amd.notices {
+            // call progress first: what answered decides what the script does next
+            true => notice_amd::first_script(amd, &tail),
+            false => Ok(tail),
+        }) {
             Ok(s) => s,
             Err(e) => {
                 // The campaign's message cannot be played (checked when it was created).
@@ -494,6 +502,11 @@ impl CampaignRunner {
             }
         };
         let mut watch = link.watch_call(uuid.as_str());
+        // a network announcement may come as early media, before (instead of) an answer
+        let early = amd.notices.then(|| {
+            let w = link.watch_call(uuid.as_str());
+            tokio::spawn(amd::watch_early_media(link.clone(), w, amd.clone()))
+        });
         let budget = budget_of(c.id);
         let placed = place_call(
             link,
@@ -536,6 +549,14 @@ impl CampaignRunner {
             Err(e) => {
                 warn!(campaign = c.id, %id, "originate result lost ({e}); looking the call up");
                 self.reattach(c, id, watch, false).await
+            }
+            Ok(DialResult::Failed { cause, .. }) if early.is_some() => {
+                let q850 = failed_q850(&mut watch, &cause, self.clock.instant()).await;
+                let kind = match early {
+                    Some(t) => tokio::time::timeout(Duration::from_secs(2), t).await,
+                    None => Ok(Ok(None)),
+                };
+                notice_amd::unanswered_end(cause, q850, kind.ok().and_then(Result::ok).flatten())
             }
             Ok(DialResult::Failed { cause, .. }) => AttemptEnd {
                 outcome: outcome::unanswered(&cause).as_str().into(),
@@ -605,8 +626,34 @@ impl CampaignRunner {
                 .attempt_playback_started(id, self.clock.now())
                 .await,
         );
+        let amd = &self.config.amd;
+        let mut watch = watch;
+        let mut person = false;
+        if amd.notices && !resume {
+            let confirm = c.confirm.then(|| self.confirm_args());
+            let (uuid, audio) = (id.to_string(), c.audio.as_str());
+            let tails = notice_amd::tails(&uuid, audio, confirm.as_deref());
+            let s = notice_amd::screen(link, &self.clock, &mut watch, &uuid, amd, tails);
+            match s.await {
+                Screened::Person => person = true,
+                Screened::Machine { beep } => {
+                    // a machine presses no key: the message alone
+                    let script = Script {
+                        confirm: None,
+                        ..self.script(c)
+                    };
+                    let heard = notice_call::drive(link, &self.clock, watch, script, false);
+                    return notice_amd::machine_end(answered_end(&heard.await), beep);
+                }
+                other => return other.end(),
+            }
+        }
         let heard = notice_call::drive(link, &self.clock, watch, self.script(c), resume).await;
-        answered_end(&heard)
+        let mut end = answered_end(&heard);
+        if person {
+            end.detected = Some("person".into());
+        }
+        end
     }
 
     fn script<'a>(&self, c: &'a Campaign) -> Script<'a> {
@@ -727,6 +774,7 @@ impl CampaignRunner {
                     }
                     .as_str()
                     .into(),
+                    ..Default::default()
                 };
             }
         }
@@ -888,6 +936,7 @@ fn answered_end(h: &Heard) -> AttemptEnd {
         listened_full: Some(h.full),
         confirm_key: h.confirm_key.clone(),
         outcome: outcome.as_str().into(),
+        ..Default::default()
     }
 }
 

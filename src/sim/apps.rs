@@ -101,7 +101,7 @@ fn is_known(app: &str) -> bool {
             | "hash"
             | "db"
             | "uuid_bridge"
-    )
+    ) || super::amd::APPS.contains(&app)
 }
 
 /// Answer this channel; a loopback B-leg answers its A-leg first.
@@ -125,6 +125,10 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
         }
         "pre_answer" => {
             sess.mark_progress();
+            None
+        }
+        app if super::amd::APPS.contains(&app) => {
+            super::amd::app(sess, app, arg).await;
             None
         }
         "ring_ready" => {

@@ -214,6 +214,11 @@ pub fn behaviour_apps(b: &Behaviour) -> Apps {
                         None => push(&mut v, "park", String::new()),
                     }
                 }
+                other => {
+                    for (app, arg) in super::amd::after_apps(other) {
+                        push(&mut v, app, arg);
+                    }
+                }
             }
         }
         Behaviour::Busy { after_ms } => {
@@ -227,6 +232,13 @@ pub fn behaviour_apps(b: &Behaviour) -> Apps {
             push(&mut v, "park", String::new());
         }
         Behaviour::Silent => push(&mut v, "park", String::new()),
+        Behaviour::EarlyAnnouncement {
+            voice_ms, cause, ..
+        } => {
+            push(&mut v, "pre_answer", String::new());
+            push(&mut v, "sleep", (1200 + voice_ms + 200).to_string());
+            push(&mut v, "hangup", cause.clone());
+        }
         Behaviour::Reject {
             cause,
             after_ms,

@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../sql/011_digest.sql"),
     },
     Migration {
+        version: 12,
+        name: "012_amd.sql",
+        sql: include_str!("../../sql/012_amd.sql"),
+    },
+    Migration {
         version: 13,
         name: "013_messages.sql",
         sql: include_str!("../../sql/013_messages.sql"),
