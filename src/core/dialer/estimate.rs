@@ -21,10 +21,11 @@ pub fn predictive_weight(abandon_pct: f64, cap_pct: f64) -> f64 {
     if cap_pct <= 0.0 {
         return 0.0;
     }
+    // 1e-9: 2.1 % of a 3 % cap is 70 % of it, not 70.000…01 %
     let share = abandon_pct / cap_pct;
-    if share <= BLEND_FROM {
+    if share <= BLEND_FROM + 1e-9 {
         1.0
-    } else if share >= 1.0 {
+    } else if share >= 1.0 - 1e-9 {
         0.0
     } else {
         (1.0 - share) / (1.0 - BLEND_FROM)

@@ -360,7 +360,14 @@ impl Pacer {
             .collect();
         let expected_free = f64::from(ready) + chances.iter().sum::<f64>();
         let pmf = operators_free(ready, &chances);
-        let full = calls_to_hold(floor.in_flight, answer_rate, &pmf, RISK_PER_CALL, limit);
+        // one past the limit, so that `plan` can say when the limit is what held it
+        let full = calls_to_hold(
+            floor.in_flight,
+            answer_rate,
+            &pmf,
+            RISK_PER_CALL,
+            limit.saturating_add(1),
+        );
         let w = e.weight;
         // the blend goes from one call per ready operator (w = 0) to the full level (w = 1)
         let hold = if full <= ready {
