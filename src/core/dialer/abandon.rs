@@ -80,10 +80,10 @@ impl AbandonWindow {
         }
     }
 
-    /// The rolling 24 h percentage the pacer's fallback works from.
-    pub(super) fn pct_24h(&self, now: DateTime<Utc>) -> f64 {
+    /// The rolling 24 h (answered, percentage) the pacer's fallback works from.
+    pub(super) fn last_24h(&self, now: DateTime<Utc>) -> (u32, f64) {
         let (answered, abandoned) = self.count(now - TimeDelta::hours(24), now);
-        pct(abandoned, answered)
+        (answered, pct(abandoned, answered))
     }
 }
 

@@ -29,6 +29,10 @@ const SAMPLES_KEPT: usize = 300;
 pub const MIN_ATTEMPTS: usize = 20;
 pub const MIN_RINGS: usize = 5;
 pub const MIN_HANDLES: usize = 10;
+/// With fewer answered persons than this in the 24 h window, one abandon weighs heavily on
+/// the legal rate (1 of 30 is over 3 %) and would hold the campaign progressive for
+/// minutes: the per-call risk is scaled down in proportion (to a quarter at least).
+pub const YOUNG_WINDOW: f64 = 100.0;
 
 /// What the pacer decided at one re-estimate, for the log, the demo and the API.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +90,8 @@ struct Estimate {
     handles: Vec<f64>,
     wrap_ups: Vec<f64>,
     abandon_pct: f64,
+    /// The per-call risk allowed now (see [`YOUNG_WINDOW`]).
+    risk: f64,
     /// 1 = fully predictive, 0 = progressive (the abandon fallback).
     weight: f64,
 }
@@ -258,7 +264,7 @@ impl Pacer {
         let persons = self.attempts.iter().filter(|a| a.1).count();
         let answer_rate = (self.attempts.len() >= MIN_ATTEMPTS && self.rings.len() >= MIN_RINGS)
             .then(|| persons as f64 / self.attempts.len() as f64);
-        let abandon_pct = self.abandon.pct_24h(now);
+        let (answered, abandon_pct) = self.abandon.last_24h(now);
         self.estimate = Estimate {
             answer_rate,
             mean_ring: mean(&self.rings),
@@ -268,6 +274,7 @@ impl Pacer {
             wrap_ups: sorted_if(&self.wrap_ups, MIN_HANDLES),
             abandon_pct,
             weight: predictive_weight(abandon_pct, self.settings.abandon_cap_pct),
+            risk: RISK_PER_CALL * (f64::from(answered) / YOUNG_WINDOW).clamp(0.25, 1.0),
         };
         self.next_estimate = now + delta(self.settings.reestimate_every);
         let floor = self.last_floor.clone();
@@ -411,7 +418,7 @@ impl Pacer {
             });
         // one past the room, so that `plan` can say when the limit is what held it
         let room = limit.saturating_sub(floor.in_flight).saturating_add(1);
-        let full = floor.in_flight + calls_to_add(&moments, RISK_PER_CALL, room);
+        let full = floor.in_flight + calls_to_add(&moments, e.risk, room);
         let w = e.weight;
         // the blend goes from one call per ready operator (w = 0) to the full level (w = 1)
         let wanted = full;

@@ -65,8 +65,10 @@ fn warm(mode: DialMode) -> (Pacer, DateTime<Utc>) {
     let mut p = Pacer::new(settings(mode), t0());
     feed_history(&mut p, t0());
     let now = t0() + TimeDelta::seconds(15);
-    p.handle_timeout(now);
-    (p, now)
+    // the next routine re-estimate sees them
+    let later = now + TimeDelta::seconds(15);
+    p.handle_timeout(later);
+    (p, later)
 }
 
 #[test]
@@ -208,8 +210,10 @@ fn with_abandons(answered: u32, abandoned: u32) -> (Pacer, DateTime<Utc>) {
             p.handle_connected(now, Duration::from_millis(300));
         }
     }
-    p.handle_timeout(now);
-    (p, now)
+    // the next routine re-estimate sees them
+    let later = now + TimeDelta::seconds(15);
+    p.handle_timeout(later);
+    (p, later)
 }
 
 #[test]
@@ -332,4 +336,20 @@ fn abandon_figures_are_rolling_24h_and_since_the_day_start() {
     // a day later the evening has left the rolling window
     let next = utc("2026-12-01T21:30:00Z");
     assert_eq!(p.abandon(next, day_start).answered_24h, 4);
+}
+
+#[test]
+fn a_young_window_allows_less_risk_per_call() {
+    let f = Floor {
+        talking: vec![secs(238); 10],
+        ..floor(6, 0, 100)
+    };
+    let (mut seasoned, now) = with_abandons(200, 0);
+    let full = seasoned.to_dial(now, &f);
+    let (mut hundred, _) = with_abandons(100, 0);
+    assert_eq!(hundred.to_dial(now, &f), full);
+    // no answered person yet: a quarter of the risk, fewer calls, still above progressive
+    let (mut young, _) = with_abandons(0, 0);
+    let fewer = young.to_dial(now, &f);
+    assert!(fewer < full && fewer >= 6, "{fewer} of {full}");
 }
