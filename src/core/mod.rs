@@ -5,6 +5,7 @@ pub mod amd;
 pub mod call;
 pub mod campaign;
 pub mod channels;
+pub mod dialer;
 pub mod dialstring;
 pub mod flow;
 pub mod flows;
