@@ -74,6 +74,8 @@ pub struct Shared {
 /// A started contactd.
 pub struct App {
     pub shared: Arc<Shared>,
+    /// Operator campaigns' runner (pacing decisions, preview, dispositions).
+    pub opcamp: Arc<crate::service::opcamp::OpRunner>,
     pub http_addr: SocketAddr,
     pub outbound_addr: SocketAddr,
     accept_stop: watch::Sender<bool>,
@@ -239,6 +241,18 @@ impl App {
             final_rx.clone(),
         )));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
+        let opcamp = Arc::new(crate::service::opcamp::OpRunner::new(
+            shared.campaigns.clone(),
+            crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
+            shared.calls.clone(),
+            shared.live.clone(),
+            shared.links.clone(),
+            shared.acd.clone(),
+            config.clone(),
+            shared.draining.clone(),
+            clock.clone(),
+        ));
+        tasks.push(tokio::spawn(opcamp.clone().run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
             Ok(mailer) => tasks.push(tokio::spawn(crate::mail::run_outbox(
                 shared.pool.clone(),
@@ -283,6 +297,7 @@ impl App {
             outbound_live: shared.outbound_live.clone(),
             draining: shared.draining.clone(),
             acd: shared.acd.clone(),
+            opcamp: opcamp.clone(),
             wallboard: crate::http::wallboard::Wallboard::start(
                 shared.acd.clone(),
                 shared.config.clone(),
@@ -308,6 +323,7 @@ impl App {
         info!(%http_addr, %outbound_addr, "contactd started");
         Ok(App {
             shared,
+            opcamp,
             http_addr,
             outbound_addr,
             accept_stop,

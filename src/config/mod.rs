@@ -7,6 +7,7 @@
 
 mod acd;
 mod campaigns;
+mod dialer;
 mod infra;
 mod ivr;
 mod qa;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use acd::{AcdConfig, AcdQueueConfig};
 pub use campaigns::{CampaignDefaults, MailConfig, ManagerConfig, SmtpTls, MAX_CAMPAIGN_LINES};
+pub use dialer::OperatorCampaignConfig;
 pub use infra::{
     DaemonConfig, HttpConfig, LogConfig, LogFormat, PostgresConfig, PromptsConfig, RedisConfig,
     ShutdownConfig,

@@ -22,6 +22,7 @@ use auth::{require_operator_token, require_token};
 pub mod acd;
 pub mod auth;
 pub mod kpi;
+pub mod op_campaigns;
 pub mod qa;
 pub mod readings;
 pub mod wallboard;
@@ -37,6 +38,8 @@ pub struct HttpState {
     /// Set on SIGTERM: `/healthz` reports draining.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub acd: Acd,
+    /// Operator campaigns: preview dialing, dispositions.
+    pub opcamp: Arc<crate::service::opcamp::OpRunner>,
     /// The wallboard's hub and the public counter's limits.
     pub wallboard: wallboard::Wallboard,
 }
@@ -53,10 +56,12 @@ pub fn router(shared: Arc<HttpState>) -> Router {
             require_token,
         ));
     // An operator's screen-pop stream also takes that operator's own token.
-    let operator = acd::operator_stream_routes().route_layer(middleware::from_fn_with_state(
-        shared.clone(),
-        require_operator_token,
-    ));
+    let operator = acd::operator_stream_routes()
+        .merge(op_campaigns::routes())
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_operator_token,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

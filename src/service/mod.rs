@@ -7,4 +7,5 @@ pub mod inbound;
 pub mod leases;
 pub mod meter;
 pub mod notice_call;
+pub mod opcamp;
 pub mod records;

@@ -75,6 +75,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "011_digest.sql",
         sql: include_str!("../../sql/011_digest.sql"),
     },
+    Migration {
+        version: 14,
+        name: "014_operator_campaigns.sql",
+        sql: include_str!("../../sql/014_operator_campaigns.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

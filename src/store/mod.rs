@@ -9,6 +9,7 @@ pub mod kpi;
 pub mod lists;
 pub mod migrate;
 pub mod notify;
+pub mod op_campaigns;
 pub mod operators;
 pub mod postgres;
 pub mod qa;
