@@ -92,7 +92,11 @@ async fn playback_with(
     if let Some(l) = label {
         if sess.answered() {
             let uuid = sess.uuid();
-            sess.core.truth_if(&uuid, |r| r.played.push(l.to_string()));
+            let at = sess.core.sim_ms();
+            sess.core.truth_if(&uuid, |r| {
+                r.played.push(l.to_string());
+                r.played_at_ms.push(at);
+            });
         }
     }
     media_begin(sess);

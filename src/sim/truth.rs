@@ -50,6 +50,8 @@ pub struct PartyRecord {
     /// what was played to the party while answered, in order: each playback's file (prompts
     /// of play_and_get_digits included), each `say`'s arguments
     pub played: Vec<String>,
+    /// when each of `played` started, simulated ms since simulator start (same order)
+    pub played_at_ms: Vec<u64>,
     /// the `contactd_*` variables the channel was originated (or came in) with, in order
     pub vars: Vec<(String, String)>,
     /// every leg this party's channel was bridged to (`bridge` app or `uuid_bridge`), in order

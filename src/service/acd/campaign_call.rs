@@ -104,6 +104,8 @@ impl Acd {
         store
             .set_meta(call, &serde_json::to_string(&meta).expect("meta json"))
             .await?;
+        // Parked since its answer (`&park()`): the offer may bridge it at once.
+        store.set_parked(call).await?;
         store
             .enqueue(queue, call, priority, usize::MAX / 2, now)
             .await?;
