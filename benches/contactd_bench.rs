@@ -11,6 +11,7 @@ mod acd;
 mod campaign;
 mod ivr;
 mod kpi;
+mod predictive;
 #[path = "../tests/common/prompts.rs"]
 mod prompts;
 mod wallboard;
@@ -109,7 +110,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // BENCH_ONLY=esl|ivr|campaign|acd|kpi|wallboard runs one group (for working on it); default: all.
+    // BENCH_ONLY=esl|ivr|campaign|acd|kpi|wallboard|predictive runs one group (for working on it); default: all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |g: &str| only.is_empty() || only == g;
     if run("esl") {
@@ -142,6 +143,9 @@ fn main() {
         let (p99, samples) = rt.block_on(wallboard::event_to_screen());
         eprintln!("wallboard: {samples} callers arrived");
         println!("BENCH wallboard_event_to_screen_p99_ms {p99:.2} ms");
+    }
+    if run("predictive") {
+        predictive::run();
     }
 }
 

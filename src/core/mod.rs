@@ -4,6 +4,7 @@ pub mod acd;
 pub mod call;
 pub mod campaign;
 pub mod channels;
+pub mod dialer;
 pub mod dialstring;
 pub mod flow;
 pub mod flows;
