@@ -6,6 +6,7 @@
 //! are wrapped in [`Secret`] so they never reach a log line through `Debug`.
 
 mod acd;
+mod amd;
 mod campaigns;
 mod dialer;
 mod infra;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use acd::{AcdConfig, AcdQueueConfig};
+pub use amd::AmdSettings;
 pub use campaigns::{CampaignDefaults, MailConfig, ManagerConfig, SmtpTls, MAX_CAMPAIGN_LINES};
 pub use dialer::OperatorCampaignConfig;
 pub use infra::{
@@ -106,6 +108,9 @@ pub struct Config {
     /// Which ACD calls are sampled for review (`[qa]`).
     #[serde(default)]
     pub qa: QaConfig,
+    /// Answering-machine detection and call progress on campaign calls (`[amd]`).
+    #[serde(default)]
+    pub amd: AmdSettings,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -324,6 +324,7 @@ impl Config {
         }
         self.validate_wallboard(&mut bad);
         problems.extend(self.qa.problems(&self.acd.queue));
+        problems.extend(self.amd.problems());
         if problems.is_empty() {
             Ok(())
         } else {

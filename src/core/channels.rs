@@ -56,6 +56,19 @@ pub enum SwitchEvent {
     Park {
         uuid: String,
     },
+    /// mod_avmd's `CUSTOM avmd::beep`: a voicemail beep heard on the channel.
+    Beep {
+        uuid: String,
+        at_us: i64,
+        /// `Frequency`, rounded to Hz.
+        frequency_hz: Option<u32>,
+    },
+    /// `DETECTED_TONE` of mod_spandsp's tone descriptor (`Detected-Tone`).
+    Tone {
+        uuid: String,
+        name: String,
+        at_us: i64,
+    },
     BackgroundJob {
         job_uuid: String,
         body: String,
@@ -122,7 +135,9 @@ impl SwitchEvent {
             | SwitchEvent::PlaybackStop { uuid, .. }
             | SwitchEvent::Bridge { uuid, .. }
             | SwitchEvent::Unbridge { uuid, .. }
-            | SwitchEvent::Park { uuid } => Some(uuid),
+            | SwitchEvent::Park { uuid }
+            | SwitchEvent::Beep { uuid, .. }
+            | SwitchEvent::Tone { uuid, .. } => Some(uuid),
             SwitchEvent::Hangup(h) => Some(&h.uuid),
             _ => None,
         }

@@ -1,6 +1,7 @@
 //! Pure logic: no async, no I/O, no clock reads. Inputs in, decisions out.
 pub mod accounts;
 pub mod acd;
+pub mod amd;
 pub mod call;
 pub mod campaign;
 pub mod channels;

@@ -79,6 +79,17 @@ impl InlineScript {
         Ok(self)
     }
 
+    /// The applications of `other` after these (each was checked when added).
+    pub fn and(mut self, other: &InlineScript) -> Self {
+        self.0.extend(other.0.iter().cloned());
+        self
+    }
+
+    /// `'app:data,…' inline`: the dialplan arguments of `originate` or `uuid_transfer`.
+    pub fn dialplan(&self) -> String {
+        self.render()
+    }
+
     fn render(&self) -> String {
         let apps: Vec<String> = self
             .0

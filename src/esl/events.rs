@@ -123,6 +123,22 @@ pub fn to_switch_event(ev: &EslEvent) -> Option<SwitchEvent> {
             job_uuid: owned(ev, "Job-UUID"),
             body: ev.body().unwrap_or_default().to_string(),
         },
+        // mod_avmd fires its events with only Unique-ID of the channel's headers
+        EslEventType::Custom if h(ev, "Event-Subclass") == Some("avmd::beep") => {
+            SwitchEvent::Beep {
+                uuid: owned(ev, "Unique-ID"),
+                at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
+                frequency_hz: h(ev, "Frequency")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f.round() as u32),
+            }
+        }
+        EslEventType::DetectedTone => SwitchEvent::Tone {
+            uuid: owned(ev, "Unique-ID"),
+            name: owned(ev, "Detected-Tone"),
+            at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
+        },
         EslEventType::Heartbeat => SwitchEvent::Heartbeat,
         EslEventType::Shutdown => SwitchEvent::Shutdown,
         _ => return None,
@@ -165,11 +181,12 @@ pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
 }
 
 /// Subscribed on every control connection: what the tracker, the job table and the call
-/// records need, nothing more (FreeSWITCH drops listeners that read too slowly).
+/// records need, nothing more (FreeSWITCH drops listeners that read too slowly). The call
+/// progress detectors' events last: every word after `CUSTOM` names a subclass.
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
 CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_START PLAYBACK_STOP \
 CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK BACKGROUND_JOB \
-HEARTBEAT SHUTDOWN";
+HEARTBEAT SHUTDOWN DETECTED_TONE CUSTOM avmd::beep";
 
 #[cfg(test)]
 mod tests {

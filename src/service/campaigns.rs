@@ -32,6 +32,7 @@ use crate::esl::commands::AfterAnswer;
 use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
+use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
 use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, Target};
 use crate::store::postgres::Calls;
@@ -461,11 +462,17 @@ impl CampaignRunner {
             );
             return;
         }
+        let amd = &self.config.amd;
         let script = match notice_call::switch_script(
             uuid.as_str(),
             &c.audio,
             c.confirm.then(|| self.confirm_args()).as_deref(),
-        ) {
+        )
+        .and_then(|tail| match amd.notices {
+            // call progress first: what answered decides what the script does next
+            true => notice_amd::first_script(amd, &tail),
+            false => Ok(tail),
+        }) {
             Ok(s) => s,
             Err(e) => {
                 // The campaign's message cannot be played (checked when it was created).
@@ -585,8 +592,60 @@ impl CampaignRunner {
                 .attempt_playback_started(id, self.clock.now())
                 .await,
         );
+        let amd = &self.config.amd;
+        let mut watch = watch;
+        let mut detected = None;
+        if amd.notices && !resume {
+            let uuid = id.to_string();
+            let confirm = c.confirm.then(|| self.confirm_args());
+            if let Ok(tail) = notice_call::switch_script(&uuid, &c.audio, confirm.as_deref()) {
+                let s = notice_amd::screen(link, &self.clock, &mut watch, &uuid, amd, &tail);
+                match s.await {
+                    Screened::Person => detected = Some(("person", None)),
+                    Screened::Machine { beep } => {
+                        let heard =
+                            notice_call::drive(link, &self.clock, watch, self.script(c), false)
+                                .await;
+                        return machine_end(&heard, beep);
+                    }
+                    Screened::NotReached {
+                        outcome,
+                        kind,
+                        hangup,
+                    } => {
+                        return AttemptEnd {
+                            q850: hangup.as_ref().and_then(|h| h.q850),
+                            cause: hangup.map(|h| h.cause),
+                            listened_ms: Some(0),
+                            listened_full: Some(false),
+                            outcome: outcome.as_str().into(),
+                            detected: Some(outcome.as_str().into()),
+                            detected_kind: Some(kind),
+                            ..Default::default()
+                        }
+                    }
+                    // answered and gone before anything was decided: as a hang-up before
+                    // the message
+                    Screened::HungUp(h) => {
+                        return AttemptEnd {
+                            q850: h.q850,
+                            cause: Some(h.cause),
+                            listened_ms: Some(0),
+                            listened_full: Some(false),
+                            outcome: Outcome::ListenedPartial.as_str().into(),
+                            ..Default::default()
+                        }
+                    }
+                }
+            }
+        }
         let heard = notice_call::drive(link, &self.clock, watch, self.script(c), resume).await;
-        answered_end(&heard)
+        let mut end = answered_end(&heard);
+        if let Some((d, k)) = detected {
+            end.detected = Some(d.into());
+            end.detected_kind = k;
+        }
+        end
     }
 
     fn script<'a>(&self, c: &'a Campaign) -> Script<'a> {
@@ -707,6 +766,7 @@ impl CampaignRunner {
                     }
                     .as_str()
                     .into(),
+                    ..Default::default()
                 };
             }
         }
@@ -853,6 +913,16 @@ fn not_sent() -> AttemptEnd {
     }
 }
 
+/// A machine took the message (or its start): reported `machine`, never as listened.
+fn machine_end(h: &Heard, beep: bool) -> AttemptEnd {
+    AttemptEnd {
+        outcome: Outcome::Machine.as_str().into(),
+        detected: Some("machine".into()),
+        detected_kind: Some(if beep { "beep" } else { "no_beep" }.into()),
+        ..answered_end(h)
+    }
+}
+
 fn answered_end(h: &Heard) -> AttemptEnd {
     let outcome = if h.full {
         Outcome::ListenedFull
@@ -868,6 +938,7 @@ fn answered_end(h: &Heard) -> AttemptEnd {
         listened_full: Some(h.full),
         confirm_key: h.confirm_key.clone(),
         outcome: outcome.as_str().into(),
+        ..Default::default()
     }
 }
 

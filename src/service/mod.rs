@@ -1,11 +1,13 @@
 //! I/O shells around the pure core: each takes inputs from an adapter, asks the core, and
 //! hands the resulting actions to the adapters.
 pub mod acd;
+pub mod amd;
 pub mod campaigns;
 pub mod dialer;
 pub mod inbound;
 pub mod leases;
 pub mod meter;
+pub mod notice_amd;
 pub mod notice_call;
 pub mod opcamp;
 pub mod records;

@@ -65,8 +65,23 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
             }
             None => "-ERR No such channel!\n".into(),
         },
+        "avmd" => match (a.first(), a.get(1).copied()) {
+            (Some(u), Some("start" | "stop")) => super::amd::avmd(core, u, a[1] == "start"),
+            _ => "-ERR, usage: avmd <uuid> < start | stop | set [inbound|outbound|default] | load [inbound|outbound] | reload | show >\n".into(),
+        },
+        "spandsp_start_tone_detect" => match (a.first(), a.get(1)) {
+            (Some(u), Some(d)) => super::amd::tone_detect(core, u, Some(d)),
+            _ => "-USAGE: <uuid> <name>\n".into(),
+        },
+        "spandsp_stop_tone_detect" => match a.first() {
+            Some(u) => super::amd::tone_detect(core, u, None),
+            None => "-USAGE: <uuid>\n".into(),
+        },
         "uuid_transfer" => match a.first().and_then(|u| sess(u)) {
             Some(s) if a.len() >= 2 => {
+                // switch_separate_string: '…' groups an inline dialplan's words
+                let q = super::origparse::split_quoted(arg);
+                let a: Vec<&str> = q.iter().map(String::as_str).collect();
                 // <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]
                 let flag = a[1].to_ascii_lowercase();
                 let (bleg, both) = (flag == "-bleg", flag == "-both");

@@ -101,6 +101,11 @@ fn is_known(app: &str) -> bool {
             | "hash"
             | "db"
             | "uuid_bridge"
+            | "wait_for_silence"
+            | "avmd_start"
+            | "avmd_stop"
+            | "spandsp_start_tone_detect"
+            | "spandsp_stop_tone_detect"
     )
 }
 
@@ -125,6 +130,14 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
         }
         "pre_answer" => {
             sess.mark_progress();
+            None
+        }
+        "wait_for_silence" => {
+            super::amd::wait_for_silence(sess, arg).await;
+            None
+        }
+        "avmd_start" | "avmd_stop" | "spandsp_start_tone_detect" | "spandsp_stop_tone_detect" => {
+            super::amd::app(sess, app, arg);
             None
         }
         "ring_ready" => {

@@ -66,6 +66,50 @@ pub enum AfterAnswer {
         #[serde(default)]
         hangup_ms: Option<u64>,
     },
+    /// A person: says hello from `after_ms` for `speak_ms`, then listens (the plain
+    /// behaviours above say "hello" from 200 to 600 ms).
+    Person {
+        /// ms after answer before speaking
+        after_ms: u64,
+        /// ms of speech
+        speak_ms: u64,
+        /// hang up this many ms after answer (none = stay)
+        #[serde(default)]
+        hangup_ms: Option<u64>,
+    },
+    /// An answering machine: a greeting from 300 ms for `greeting_ms`, `gap_ms` of quiet, a
+    /// beep of `beep_ms` at `beep_hz`, then it records `record_ms` and hangs up.
+    Machine {
+        /// greeting length
+        greeting_ms: u64,
+        /// quiet between greeting and beep
+        gap_ms: u64,
+        /// beep frequency
+        beep_hz: f64,
+        /// beep length
+        beep_ms: u64,
+        /// how long it records after the beep
+        record_ms: u64,
+    },
+    /// A network announcement after the answer: `tone` (spandsp's name, e.g. `SIT`) from
+    /// 100 to 1100 ms, "subscriber unavailable" for `voice_ms`, then the network hangs up.
+    Announcement {
+        /// tone name
+        tone: String,
+        /// voice length
+        voice_ms: u64,
+    },
+    /// A fax: CNG (0.5 s of 1100 Hz every 3.5 s) until it hangs up after `hangup_ms`.
+    Fax {
+        /// ms after answer
+        hangup_ms: u64,
+    },
+    /// Answers and says nothing.
+    Silence {
+        /// hang up this many ms after answer (none = stay)
+        #[serde(default)]
+        hangup_ms: Option<u64>,
+    },
 }
 
 /// One extension of a configured dialplan context: the first whose `expression` (a regex)
@@ -175,6 +219,8 @@ pub struct SimConfig {
     pub socket_close_ends_park: bool,
     /// per-connection event queue bound (FreeSWITCH drops a client that lags)
     pub event_queue: usize,
+    /// mod_spandsp's tone descriptors (spandsp.conf): name -> the tones it detects
+    pub tone_descriptors: HashMap<String, Vec<String>>,
     /// max sessions reported by `status`
     pub max_sessions: u32,
     /// FreeSWITCH-Hostname
@@ -212,6 +258,12 @@ impl Default for SimConfig {
             users: HashMap::new(),
             socket_close_ends_park: false,
             event_queue: 10_000,
+            // as fs-conf/autoload_configs/spandsp.conf.xml
+            tone_descriptors: [(
+                "contactd".to_string(),
+                ["SIT", "CNG", "CED"].map(String::from).to_vec(),
+            )]
+            .into(),
             max_sessions: 1000,
             hostname: "sim".into(),
             trace_socket_addr: None,

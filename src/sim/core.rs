@@ -153,6 +153,8 @@ pub struct CoreSt {
     /// mod_db's `db_data` (`db insert/realm/key/value`): in the switch's SQLite core
     /// database, kept across a restart
     pub db_data: HashMap<String, String>,
+    /// call progress detectors running, by channel uuid
+    pub detectors: HashMap<String, super::amd::Detectors>,
 }
 
 /// The switch core.

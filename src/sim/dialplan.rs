@@ -214,6 +214,11 @@ pub fn behaviour_apps(b: &Behaviour) -> Apps {
                         None => push(&mut v, "park", String::new()),
                     }
                 }
+                other => {
+                    for (app, arg) in super::amd::after_apps(other) {
+                        push(&mut v, app, arg);
+                    }
+                }
             }
         }
         Behaviour::Busy { after_ms } => {

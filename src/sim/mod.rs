@@ -4,6 +4,7 @@
 //!
 //! Entry point: [`Simulator::start`]. The handle is `Clone` and thread-safe.
 
+pub mod amd;
 pub mod api;
 pub mod apps;
 pub mod bridge;

@@ -24,7 +24,7 @@ pub struct OrigReq {
 }
 
 /// `switch_separate_string` on blanks: `'…'` and `"…"` group words (quotes removed).
-fn split_quoted(s: &str) -> Vec<String> {
+pub fn split_quoted(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;

@@ -16,6 +16,10 @@ fn new_app_uuid() -> String {
 
 /// Resolve an extension in a context to apps (None: no route).
 pub fn resolve(sess: &Sess, ext: &str, ctx: &str) -> Option<Apps> {
+    // mod_dptools' inline dialplan: the "extension" is the applications themselves
+    if sess.with(|s| s.caller.dialplan == "inline") {
+        return Some(super::origparse::inline_apps(ext));
+    }
     dialplan::route(&sess.core.cfg, ext, ctx)
 }
 

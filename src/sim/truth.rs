@@ -50,8 +50,14 @@ pub struct PartyRecord {
     /// what was played to the party while answered, in order: each playback's file (prompts
     /// of play_and_get_digits included), each `say`'s arguments
     pub played: Vec<String>,
-    /// when each of `played` started, simulated ms since simulator start (same order)
+    /// simulated ms since simulator start when each of `played` began
     pub played_at_ms: Vec<u64>,
+    /// an answering machine: simulated ms since start when its beep ended (it records from
+    /// there: what `played` holds after this is on the tape)
+    pub beep_end_ms: Option<u64>,
+    /// call progress detectors started on the channel, in order (`avmd`,
+    /// `spandsp:<descriptor>`, `wait_for_silence`)
+    pub detectors: Vec<String>,
     /// the `contactd_*` variables the channel was originated (or came in) with, in order
     pub vars: Vec<(String, String)>,
     /// every leg this party's channel was bridged to (`bridge` app or `uuid_bridge`), in order

@@ -104,6 +104,10 @@ pub struct AttemptEnd {
     pub listened_full: Option<bool>,
     pub confirm_key: Option<String>,
     pub outcome: String,
+    /// What answered (`person`, `machine`, …) when call progress ran.
+    pub detected: Option<String>,
+    /// Its detail: the tone of an announcement, `beep`/`no_beep` of a machine.
+    pub detected_kind: Option<String>,
 }
 
 /// Counts for the progress short code and the CLI.
@@ -451,7 +455,8 @@ impl Campaigns {
             .write(Write::new(
                 format!("attempt {uuid} ended: {}", e.outcome),
                 "UPDATE attempts SET ended_at = $8, hangup_cause = $2, q850 = $3, listened_ms = $4,
-                        listened_full = $5, confirm_key = $6, outcome = $7
+                        listened_full = $5, confirm_key = $6, outcome = $7, detected = $9,
+                        detected_kind = $10
                  WHERE uuid = $1",
                 vec![
                     uuid.into(),
@@ -462,6 +467,8 @@ impl Campaigns {
                     e.confirm_key.as_ref().into(),
                     e.outcome.as_str().into(),
                     at.into(),
+                    e.detected.as_ref().into(),
+                    e.detected_kind.as_ref().into(),
                 ],
             ))
             .await

@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../sql/011_digest.sql"),
     },
     Migration {
+        version: 12,
+        name: "012_amd.sql",
+        sql: include_str!("../../sql/012_amd.sql"),
+    },
+    Migration {
         version: 14,
         name: "014_operator_campaigns.sql",
         sql: include_str!("../../sql/014_operator_campaigns.sql"),

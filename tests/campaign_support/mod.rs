@@ -15,7 +15,19 @@ pub const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/m.wav";
 /// A simulator whose subscribers answer after 0.5 s and stay, the message `message_ms`
 /// long, and contactd dialing campaigns on `e1` (`channels` lines; `extra` is more TOML).
 pub async fn start(env: &TestEnv, channels: u32, message_ms: u64, extra: &str) -> (Simulator, App) {
-    let sim = Simulator::start(sim::SimConfig {
+    start_with(env, channels, message_ms, extra, |_| {}).await
+}
+
+/// [`start`] with the simulator's configuration changed by `tune` first (subscribers by
+/// number, time scale...).
+pub async fn start_with(
+    env: &TestEnv,
+    channels: u32,
+    message_ms: u64,
+    extra: &str,
+    tune: impl FnOnce(&mut sim::SimConfig),
+) -> (Simulator, App) {
+    let mut cfg = sim::SimConfig {
         time_scale: 0.05,
         trunks: vec![sim::TrunkConfig {
             name: "1".into(),
@@ -29,9 +41,9 @@ pub async fn start(env: &TestEnv, channels: u32, message_ms: u64, extra: &str) -
         // the message, a virtual file (the prompts are the generated ones)
         media_ms: [(MESSAGE.to_string(), message_ms)].into(),
         ..Default::default()
-    })
-    .await
-    .unwrap();
+    };
+    tune(&mut cfg);
+    let sim = Simulator::start(cfg).await.unwrap();
     let mut text = env.config_toml(
         sim.esl_addr(),
         "ClueCon",

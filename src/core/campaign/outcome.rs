@@ -17,6 +17,14 @@ pub enum Outcome {
     /// The result cannot be known (contactd was down when it happened).
     Unknown,
     Cancelled,
+    /// An answering machine took the message after its beep (not reached).
+    Machine,
+    /// A network announcement answered (SIT, "subscriber unavailable"): not reached.
+    Announcement,
+    /// A fax answered: not reached.
+    Fax,
+    /// Answered, and nobody spoke: not reached.
+    Silence,
 }
 
 impl Outcome {
@@ -31,6 +39,10 @@ impl Outcome {
             Outcome::Dnc => "dnc",
             Outcome::Unknown => "unknown",
             Outcome::Cancelled => "cancelled",
+            Outcome::Machine => "machine",
+            Outcome::Announcement => "announcement",
+            Outcome::Fax => "fax",
+            Outcome::Silence => "silence",
         }
     }
 
@@ -45,6 +57,10 @@ impl Outcome {
             Outcome::Dnc,
             Outcome::Unknown,
             Outcome::Cancelled,
+            Outcome::Machine,
+            Outcome::Announcement,
+            Outcome::Fax,
+            Outcome::Silence,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -120,11 +136,14 @@ pub enum Next {
     },
 }
 
-/// After attempt number `attempts_made` (1-based) ended with `outcome`.
+/// After attempt number `attempts_made` (1-based) ended with `outcome`. A network
+/// announcement ("subscriber unavailable") and silence are retried like no answer: the
+/// subscriber may be there later. A machine that took the message and a fax line are
+/// final: calling again would leave the message twice or reach the fax again.
 pub fn decide(outcome: Outcome, attempts_made: u32, policy: &RetryPolicy) -> Next {
     let delay = match outcome {
         Outcome::Busy => policy.busy,
-        Outcome::NoAnswer => policy.no_answer,
+        Outcome::NoAnswer | Outcome::Announcement | Outcome::Silence => policy.no_answer,
         Outcome::Failed => policy.failed,
         done => return Next::Done(done),
     };
@@ -198,11 +217,36 @@ mod tests {
             decide(Outcome::ListenedPartial, 1, &P),
             Next::Done(Outcome::ListenedPartial)
         );
+        assert_eq!(
+            decide(Outcome::Machine, 1, &P),
+            Next::Done(Outcome::Machine)
+        );
+        assert_eq!(decide(Outcome::Fax, 1, &P), Next::Done(Outcome::Fax));
+        assert_eq!(
+            decide(Outcome::Announcement, 1, &P),
+            Next::Retry {
+                after: Duration::from_secs(1800),
+                last: Outcome::Announcement
+            }
+        );
+        assert_eq!(
+            decide(Outcome::Silence, 3, &P),
+            Next::Done(Outcome::Silence)
+        );
+        assert!(!Outcome::Machine.reached());
     }
 
     #[test]
     fn names_round_trip() {
-        for o in [Outcome::ListenedFull, Outcome::Dnc, Outcome::Unknown] {
+        for o in [
+            Outcome::ListenedFull,
+            Outcome::Dnc,
+            Outcome::Unknown,
+            Outcome::Machine,
+            Outcome::Announcement,
+            Outcome::Fax,
+            Outcome::Silence,
+        ] {
             assert_eq!(Outcome::parse(o.as_str()), Some(o));
         }
         assert_eq!(Outcome::parse("nope"), None);

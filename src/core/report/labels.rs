@@ -31,6 +31,10 @@ pub enum Label {
     ConfirmedWithKey,
     Busy,
     NoAnswer,
+    Machine,
+    Announcement,
+    Fax,
+    Silence,
     Failed,
     Invalid,
     Dnc,
@@ -80,6 +84,19 @@ impl Label {
             Label::ConfirmedWithKey => ("Confirmed with key", "Подтвердили клавишей"),
             Label::Busy => ("Busy", "Занято"),
             Label::NoAnswer => ("No answer", "Не ответили"),
+            Label::Machine => (
+                "Answering machine (message left after the beep)",
+                "Автоответчик (сообщение оставлено после сигнала)",
+            ),
+            Label::Announcement => (
+                "Network announcement (not reached)",
+                "Сообщение сети (не дозвонились)",
+            ),
+            Label::Fax => ("Fax (not reached)", "Факс (не дозвонились)"),
+            Label::Silence => (
+                "Answered, nobody spoke (not reached)",
+                "Ответили, но молчали (не дозвонились)",
+            ),
             Label::Failed => ("Failed (network or line error)", "Ошибка сети или линии"),
             Label::Invalid => ("Invalid number", "Неверный номер"),
             Label::Dnc => (
@@ -147,6 +164,19 @@ pub fn outcome_text(code: &str, language: Language) -> Cow<'_, str> {
         "listened_partial" => ("Hung up before the end", "Положил трубку до конца"),
         "busy" => ("Busy", "Занято"),
         "no_answer" => ("No answer", "Не ответил"),
+        "machine" => (
+            "Answering machine: message left after the beep",
+            "Автоответчик: сообщение оставлено после сигнала",
+        ),
+        "announcement" => (
+            "Network announcement: not reached",
+            "Сообщение сети: не дозвонились",
+        ),
+        "fax" => ("Fax: not reached", "Факс: не дозвонились"),
+        "silence" => (
+            "Answered, nobody spoke: not reached",
+            "Ответили, но молчали: не дозвонились",
+        ),
         "failed" => ("Failed (network or line error)", "Ошибка сети или линии"),
         "invalid" => ("Invalid number", "Неверный номер"),
         "dnc" => ("On the do-not-call list", "В списке «не звонить»"),

@@ -34,8 +34,8 @@ pub struct CampaignInfo {
     pub confirm: bool,
 }
 
-/// Subscribers by final outcome. `reached + busy + no_answer + failed + invalid + dnc +
-/// unknown + cancelled + pending == total`; `rejected_at_import` is outside `total` (those
+/// Subscribers by final outcome. `reached + busy + no_answer + machine + announcement + fax
+/// + silence + failed + invalid + dnc + unknown + cancelled + pending == total`; `rejected_at_import` is outside `total` (those
 /// rows never became targets).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportCounts {
@@ -46,6 +46,17 @@ pub struct ReportCounts {
     pub confirmed: i64,
     pub busy: i64,
     pub no_answer: i64,
+    /// Answering machines that took the message after their beep: not reached.
+    #[serde(default)]
+    pub machine: i64,
+    /// Network announcements (SIT, "subscriber unavailable"): not reached.
+    #[serde(default)]
+    pub announcement: i64,
+    #[serde(default)]
+    pub fax: i64,
+    /// Answered and nobody spoke: not reached.
+    #[serde(default)]
+    pub silence: i64,
     pub failed: i64,
     pub invalid: i64,
     pub dnc: i64,
@@ -95,6 +106,10 @@ impl ReportCounts {
                 Some("listened_partial") => &mut c.listened_partial,
                 Some("busy") => &mut c.busy,
                 Some("no_answer") => &mut c.no_answer,
+                Some("machine") => &mut c.machine,
+                Some("announcement") => &mut c.announcement,
+                Some("fax") => &mut c.fax,
+                Some("silence") => &mut c.silence,
                 Some("failed") => &mut c.failed,
                 Some("invalid") => &mut c.invalid,
                 Some("dnc") => &mut c.dnc,

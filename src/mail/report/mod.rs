@@ -147,10 +147,10 @@ impl CampaignReport {
     }
 
     /// The counts, labelled, in the order the auditor reads them.
-    fn count_lines(&self, lang: Language) -> [(String, i64); 16] {
+    fn count_lines(&self, lang: Language) -> Vec<(String, i64)> {
         let n = &self.counts;
         let l = |label: L| label.tr(lang).to_string();
-        [
+        let mut lines = vec![
             (l(L::Subscribers), n.total),
             (l(L::Reached), n.reached),
             (l(L::ListenedFull), n.listened_full),
@@ -161,6 +161,19 @@ impl CampaignReport {
             ),
             (l(L::Busy), n.busy),
             (l(L::NoAnswer), n.no_answer),
+        ];
+        // call progress outcomes: shown when there are any (older reports read as before)
+        for (label, v) in [
+            (L::Machine, n.machine),
+            (L::Announcement, n.announcement),
+            (L::Fax, n.fax),
+            (L::Silence, n.silence),
+        ] {
+            if v > 0 {
+                lines.push((l(label), v));
+            }
+        }
+        lines.extend([
             (l(L::Failed), n.failed),
             (l(L::Invalid), n.invalid),
             (l(L::Dnc), n.dnc),
@@ -170,7 +183,8 @@ impl CampaignReport {
             (l(L::RejectedAtImport), n.rejected_at_import),
             (l(L::Attempts), n.attempts),
             (l(L::ReachedPercent), percent(n.reached, n.total)),
-        ]
+        ]);
+        lines
     }
 
     /// `Each subscriber's outcome: campaign-12.csv and campaign-12.xlsx`, or, when the

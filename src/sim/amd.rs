@@ -1,0 +1,435 @@
+//! Call progress on the simulated line: what a far end "sounds like" after it answered
+//! (a person's hello, a machine's greeting and beep, a network announcement's SIT tones
+//! and voice, a fax's CNG tones, silence), and the switch's detectors that listen to it:
+//! mod_avmd (`avmd <uuid> start|stop` API, `avmd_start`/`avmd_stop` apps; `CUSTOM
+//! avmd::start|beep|stop`), mod_spandsp's tone descriptors (`spandsp_start_tone_detect`
+//! API/app; `DETECTED_TONE` with `Detected-Tone` and the channel's headers, once per tone
+//! heard), and mod_dptools' `wait_for_silence` (its loop run frame by frame over the
+//! sounds). Nothing is fired unless a detector runs. The sounds are timed from the answer.
+
+use std::sync::Arc;
+
+use super::config::{AfterAnswer, Behaviour};
+use super::core::{lock, Core};
+use super::session::{Sess, Vars};
+
+/// What the far end sends during one stretch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sound {
+    Speech,
+    /// A voicemail beep (a steady sine).
+    Beep {
+        hz: f64,
+    },
+    /// A tone of spandsp's descriptor, by name (`SIT`, `CNG`).
+    Tone(String),
+}
+
+/// One stretch of sound, ms after the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seg {
+    pub from: u64,
+    pub to: u64,
+    pub sound: Sound,
+}
+
+/// A person who says nothing particular: "Алло?" from 200 to 600 ms.
+const HELLO: (u64, u64) = (200, 400);
+/// CNG: 1100 Hz, 0.5 s on, 3 s off (T.30).
+const CNG_CYCLE: u64 = 3500;
+
+/// The sounds of a far end with this behaviour (none for one that never answers).
+pub fn sounds(b: &Behaviour) -> Vec<Seg> {
+    let speech = |from: u64, len: u64| Seg {
+        from,
+        to: from + len,
+        sound: Sound::Speech,
+    };
+    let Behaviour::Answer { after, .. } = b else {
+        return Vec::new();
+    };
+    match after {
+        AfterAnswer::Stay | AfterAnswer::HangupAfter { .. } | AfterAnswer::PressDigits { .. } => {
+            vec![speech(HELLO.0, HELLO.1)]
+        }
+        AfterAnswer::Person {
+            after_ms, speak_ms, ..
+        } => vec![speech(*after_ms, *speak_ms)],
+        AfterAnswer::Machine {
+            greeting_ms,
+            gap_ms,
+            beep_hz,
+            beep_ms,
+            ..
+        } => {
+            let beep = 300 + greeting_ms + gap_ms;
+            vec![
+                speech(300, *greeting_ms),
+                Seg {
+                    from: beep,
+                    to: beep + beep_ms,
+                    sound: Sound::Beep { hz: *beep_hz },
+                },
+            ]
+        }
+        AfterAnswer::Announcement { tone, voice_ms } => vec![
+            // three SIT segments of ~330 ms, heard as one tone
+            Seg {
+                from: 100,
+                to: 1100,
+                sound: Sound::Tone(tone.clone()),
+            },
+            speech(1200, *voice_ms),
+        ],
+        AfterAnswer::Fax { hangup_ms } => (0..hangup_ms.div_ceil(CNG_CYCLE))
+            .map(|k| Seg {
+                from: 500 + k * CNG_CYCLE,
+                to: 1000 + k * CNG_CYCLE,
+                sound: Sound::Tone("CNG".into()),
+            })
+            .collect(),
+        AfterAnswer::Silence { .. } => Vec::new(),
+    }
+}
+
+/// The far end's applications after its answer for the call-progress behaviours.
+pub fn after_apps(after: &AfterAnswer) -> Vec<(&'static str, String)> {
+    let stay_or_hang = |ms: Option<u64>| match ms {
+        Some(ms) => vec![
+            ("sleep", ms.to_string()),
+            ("hangup", "NORMAL_CLEARING".into()),
+        ],
+        None => vec![("park", String::new())],
+    };
+    match after {
+        AfterAnswer::Person { hangup_ms, .. } | AfterAnswer::Silence { hangup_ms } => {
+            stay_or_hang(*hangup_ms)
+        }
+        AfterAnswer::Machine {
+            greeting_ms,
+            gap_ms,
+            beep_ms,
+            record_ms,
+            ..
+        } => stay_or_hang(Some(300 + greeting_ms + gap_ms + beep_ms + record_ms)),
+        AfterAnswer::Announcement { voice_ms, .. } => stay_or_hang(Some(1200 + voice_ms + 200)),
+        AfterAnswer::Fax { hangup_ms } => stay_or_hang(Some(*hangup_ms)),
+        _ => Vec::new(),
+    }
+}
+
+/// Detectors running on channels.
+#[derive(Debug, Clone, Default)]
+pub struct Detectors {
+    /// mod_avmd running (its generation: a stopped one's task fires nothing)
+    pub avmd: Option<u64>,
+    /// tone detection running: (descriptor, generation)
+    pub tones: Option<(String, u64)>,
+}
+
+/// The party's sounds and its answer (sim ms since start), if it answered. The answer is
+/// the channel's own (its ground truth is written a moment after CHANNEL_ANSWER).
+fn party(core: &Core, uuid: &str) -> Option<(Vec<Seg>, u64)> {
+    let answered_us = core.chan(uuid).map(|c| lock(&c.st).caller.answered_us)?;
+    let (number, noted) = {
+        let st = lock(&core.st);
+        let r = st.truth.get(uuid)?;
+        (r.number.clone(), r.answered_at_ms)
+    };
+    let answered = match answered_us {
+        0 => noted?,
+        us => {
+            let ago_ms = (core.now_us() - us).max(0) as u64 / 1000;
+            core.sim_ms().saturating_sub(ago_ms)
+        }
+    };
+    Some((sounds(&core.cfg.behaviour_for(&number)), answered))
+}
+
+/// The party answered: note when a machine's beep ends (it records from there).
+pub fn note_answer(core: &Core, uuid: &str, answered_ms: u64) {
+    let number = match lock(&core.st).truth.get(uuid) {
+        Some(r) => r.number.clone(),
+        None => return,
+    };
+    let beep = sounds(&core.cfg.behaviour_for(&number))
+        .into_iter()
+        .find(|s| matches!(s.sound, Sound::Beep { .. }));
+    if let Some(b) = beep {
+        core.truth_if(uuid, |r| r.beep_end_ms = Some(answered_ms + b.to));
+    }
+}
+
+fn loud(sounds: &[Seg], t: u64) -> bool {
+    sounds.iter().any(|s| s.from <= t && t < s.to)
+}
+
+/// switch_ivr_wait_for_silence over the sounds from `start` (ms after the answer): when it
+/// returns, ms after the answer. Frames of 20 ms; after `silence_hits` quiet frames that
+/// follow more than `listen_hits` loud ones it reads 25 more frames, then returns; at
+/// `timeout_ms` (0: none) it returns anyway.
+pub fn silence_end(
+    sounds: &[Seg],
+    start: u64,
+    silence_hits: u32,
+    listen_hits: u32,
+    timeout_ms: u64,
+) -> Option<u64> {
+    let mut left = (timeout_ms / 20) as i64;
+    let (mut listening, mut hits, mut countdown) = (0u32, silence_hits.max(1), 0u32);
+    for k in 0..(24 * 3600 * 50u64) {
+        let t = start + k * 20;
+        if timeout_ms > 0 {
+            left -= 1;
+            if left <= 0 {
+                return Some(t);
+            }
+        }
+        if countdown > 0 {
+            countdown -= 1;
+            if countdown == 0 {
+                return Some(t);
+            }
+            continue;
+        }
+        let is_loud = loud(sounds, t);
+        if is_loud {
+            listening += 1;
+        }
+        if listening > listen_hits && !is_loud {
+            hits -= 1;
+            if hits == 0 {
+                countdown = 25;
+            }
+        } else {
+            hits = silence_hits.max(1);
+        }
+    }
+    None
+}
+
+/// The `wait_for_silence` application: `<thresh> <silence_hits> <listen_hits> <timeout_ms>`.
+/// Only a hangup, transfer or bridge ends it early (its loop does not look at CF_BREAK).
+pub async fn wait_for_silence(sess: &Sess, arg: &str) {
+    let a: Vec<u64> = arg
+        .split_whitespace()
+        .map_while(|w| w.parse().ok())
+        .collect();
+    if a.len() < 4 {
+        return;
+    }
+    let core = &sess.core;
+    let uuid = sess.uuid();
+    let (sounds, answered) = party(core, &uuid).unwrap_or((Vec::new(), core.sim_ms()));
+    let start = core.sim_ms().saturating_sub(answered);
+    let end = silence_end(&sounds, start, a[1] as u32, a[2] as u32, a[3]);
+    core.truth_if(&uuid, |r| r.detectors.push("wait_for_silence".into()));
+    let ms = end.map(|e| e.saturating_sub(start));
+    sess.wait_until(ms, |s| {
+        s.is_hungup() || s.transfer.is_some() || s.bridge_req.is_some()
+    })
+    .await;
+}
+
+fn custom(core: &Core, sub: &str, uuid: &str, line: u32, extra: &[(&str, String)]) {
+    let mut ev = core.new_event("CUSTOM", "mod_avmd.c", "avmd_fire_event", line);
+    ev.headers
+        .insert(0, ("Event-Subclass".into(), sub.to_string()));
+    ev.add("Unique-ID", uuid);
+    ev.add("Call-command", "avmd");
+    for (k, v) in extra {
+        ev.add(k, v.clone());
+    }
+    ev.chan_uuid = Some(uuid.to_string());
+    core.fire(ev);
+}
+
+/// `avmd <uuid> start|stop` (and the apps): beep detection on the channel's read stream.
+pub fn avmd(core: &Arc<Core>, uuid: &str, start: bool) -> String {
+    let Some(ch) = core.chan(uuid) else {
+        return "-ERR No such channel!\n".into();
+    };
+    let gen = core.id();
+    let was = {
+        let mut st = lock(&core.st);
+        let d = st.detectors.entry(uuid.to_string()).or_default();
+        std::mem::replace(&mut d.avmd, start.then_some(gen))
+    };
+    let now = core.now_us().to_string();
+    if !start {
+        if was.is_some() {
+            custom(
+                core,
+                "avmd::stop",
+                uuid,
+                1400,
+                &[
+                    ("Beep-Status", "NOTDETECTED".into()),
+                    ("Total-time", "0".into()),
+                ],
+            );
+        }
+        return "+OK\n".into();
+    }
+    if was.is_some() {
+        return "-ERR avmd already started!\n".into();
+    }
+    core.truth_if(uuid, |r| r.detectors.push("avmd".into()));
+    custom(core, "avmd::start", uuid, 1392, &[("Start-time", now)]);
+    let sess = Sess::new(core.clone(), ch);
+    let uuid = uuid.to_string();
+    tokio::spawn(async move {
+        let core = sess.core.clone();
+        let Some((sounds, answered)) = party(&core, &uuid) else {
+            return;
+        };
+        let Some((hz, from, to)) = sounds.iter().find_map(|s| match s.sound {
+            Sound::Beep { hz } => Some((hz, s.from, s.to)),
+            _ => None,
+        }) else {
+            return;
+        };
+        // DESA-2 needs a steady stretch: detected ~100 ms in, if the beep is not over
+        let at = from + 100.min((to - from) / 2);
+        let now = core.sim_ms().saturating_sub(answered);
+        if now > at {
+            return;
+        }
+        sess.wait_until(Some(at - now), |s| s.is_hungup()).await;
+        let running = lock(&core.st)
+            .detectors
+            .get(&uuid)
+            .is_some_and(|d| d.avmd == Some(gen));
+        if !running || sess.hungup() {
+            return;
+        }
+        sess.modify(|s| s.set_var("avmd_detect", "TRUE"));
+        custom(
+            &core,
+            "avmd::beep",
+            &uuid,
+            1330,
+            &[
+                ("Beep-Status", "DETECTED".into()),
+                ("Frequency", format!("{hz:.6}")),
+                ("Frequency-variance", "0.000012".into()),
+                ("Amplitude", "2412.000000".into()),
+                ("Amplitude-variance", "0.000031".into()),
+                ("Detection-time", "100000".into()),
+                ("Detector-resolution", "2".into()),
+                ("Detector-offset", "0".into()),
+                ("Detector-index", "1".into()),
+            ],
+        );
+    });
+    "+OK\n".into()
+}
+
+/// `spandsp_start_tone_detect <uuid> <descriptor>` / `spandsp_stop_tone_detect <uuid>`.
+pub fn tone_detect(core: &Arc<Core>, uuid: &str, descriptor: Option<&str>) -> String {
+    let Some(ch) = core.chan(uuid) else {
+        return "-ERR No such channel!\n".into();
+    };
+    let gen = core.id();
+    let tones = match descriptor {
+        Some(d) => match core.cfg.tone_descriptors.get(d) {
+            Some(t) => Some((d.to_string(), t.clone())),
+            None => return format!("-ERR descriptor {d} not found\n"),
+        },
+        None => None,
+    };
+    lock(&core.st)
+        .detectors
+        .entry(uuid.to_string())
+        .or_default()
+        .tones = tones.as_ref().map(|(d, _)| (d.clone(), gen));
+    let Some((d, names)) = tones else {
+        return "+OK stopped\n".into();
+    };
+    core.truth_if(uuid, |r| r.detectors.push(format!("spandsp:{d}")));
+    let sess = Sess::new(core.clone(), ch);
+    let reply = format!("+OK started tone detection for {uuid}\n");
+    let uuid = uuid.to_string();
+    tokio::spawn(async move {
+        let core = sess.core.clone();
+        let Some((sounds, answered)) = party(&core, &uuid) else {
+            return;
+        };
+        let now = core.sim_ms().saturating_sub(answered);
+        for s in sounds {
+            let Sound::Tone(name) = &s.sound else {
+                continue;
+            };
+            // reported once its cadence is complete
+            if s.to < now || !names.iter().any(|n| n == name) {
+                continue;
+            }
+            let wait = s.to.saturating_sub(core.sim_ms().saturating_sub(answered));
+            sess.wait_until(Some(wait), |st| st.is_hungup()).await;
+            let running = lock(&core.st)
+                .detectors
+                .get(&uuid)
+                .and_then(|d| d.tones.as_ref())
+                .is_some_and(|t| t.1 == gen);
+            if !running || sess.hungup() {
+                return;
+            }
+            sess.fire(
+                "DETECTED_TONE",
+                (
+                    "mod_spandsp_dsp.c",
+                    "callprogress_detector_process_buffer",
+                    256,
+                ),
+                Vars::Yes,
+                &[("Detected-Tone", name.clone())],
+                &[],
+            );
+        }
+    });
+    reply
+}
+
+/// The detectors' applications (the API's twins, acting on the channel running them).
+pub fn app(sess: &Sess, app: &str, arg: &str) {
+    let uuid = sess.uuid();
+    let core = &sess.core;
+    match app {
+        "avmd_start" => drop(avmd(core, &uuid, true)),
+        "avmd_stop" => drop(avmd(core, &uuid, false)),
+        "spandsp_start_tone_detect" => drop(tone_detect(core, &uuid, Some(arg.trim()))),
+        _ => drop(tone_detect(core, &uuid, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_for_silence_follows_the_frames() {
+        let hello = [Seg {
+            from: 200,
+            to: 600,
+            sound: Sound::Speech,
+        }];
+        // 15 quiet frames after 600, then 25 more: 600 + 300 + 500 (a frame of slack)
+        let end = silence_end(&hello, 0, 15, 5, 5000).unwrap();
+        assert!((1380..=1440).contains(&end), "{end}");
+        // nobody speaks: the timeout
+        assert_eq!(silence_end(&[], 0, 15, 5, 5000), Some(4980));
+        // a greeting then a beep: ends after the beep's quiet
+        let b = Behaviour::Answer {
+            ring_ms: 0,
+            after: AfterAnswer::Machine {
+                greeting_ms: 3000,
+                gap_ms: 200,
+                beep_hz: 1000.0,
+                beep_ms: 500,
+                record_ms: 20_000,
+            },
+        };
+        let end = silence_end(&sounds(&b), 0, 15, 5, 8000).unwrap();
+        assert!((4800..=4860).contains(&end), "{end}");
+    }
+}
