@@ -1,21 +1,33 @@
 //! What answered an operator-campaign call, as the pacer and the records name it: the
-//! answering-machine detector's verdict (`service::amd::classify`, started on the answered
-//! call) mapped to `core::dialer::AnsweredBy`, with an announcement's detected kind.
+//! answering-machine detector's verdict (`service::amd::classify`: the switch's detectors
+//! started on the answered, parked call and stopped after), mapped to
+//! `core::dialer::AnsweredBy`, with an announcement's detected kind. `[amd] enabled = false`
+//! takes every answer for a person.
 
+use crate::core::amd::Detection;
 use crate::core::dialer::AnsweredBy;
 use crate::esl::control::{CallWatch, SwitchLink};
 
 use super::OpRunner;
 
-/// Classifies the answered call `uuid`. Until the detector is wired in (branch i14-amd) every
-/// answer is taken for a person.
+/// Classifies the answered call `uuid`.
 pub(super) async fn classify(
-    _runner: &OpRunner,
-    _link: &SwitchLink,
-    _watch: &mut CallWatch,
-    _uuid: &str,
+    runner: &OpRunner,
+    link: &SwitchLink,
+    watch: &mut CallWatch,
+    uuid: &str,
 ) -> (AnsweredBy, Option<String>) {
-    (AnsweredBy::Person, None)
+    let s = &runner.config.amd;
+    if !s.enabled {
+        return (AnsweredBy::Person, None);
+    }
+    match crate::service::amd::classify(link, watch, uuid, s, &runner.clock).await {
+        Detection::Person => (AnsweredBy::Person, None),
+        Detection::Machine { beep } => (AnsweredBy::Machine, beep.then(|| "beep".to_string())),
+        Detection::Announcement { kind } => (AnsweredBy::Announcement, Some(kind)),
+        Detection::Fax => (AnsweredBy::Fax, None),
+        Detection::Silence => (AnsweredBy::Silence, None),
+    }
 }
 
 /// The records' word for what answered.
