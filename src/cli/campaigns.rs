@@ -57,6 +57,8 @@ pub enum CampaignsCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Start an operator campaign: --mode preview|progressive|predictive --queue Q --list N.
+    Start(super::op_campaigns::StartArgs),
     /// One line per campaign.
     Ls,
     /// Progress of one campaign.
@@ -153,6 +155,7 @@ pub async fn run_campaigns(
 ) -> Result<(), CampaignCliError> {
     let store = Campaigns::new(pool.clone());
     match cmd {
+        CampaignsCommand::Start(args) => super::op_campaigns::start(args, cfg, pool).await?,
         CampaignsCommand::Create {
             list,
             audio,

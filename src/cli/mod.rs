@@ -7,6 +7,7 @@ pub mod digest;
 pub mod exit;
 pub mod kpi;
 pub mod lists;
+pub mod op_campaigns;
 pub mod operators;
 pub mod qa;
 pub mod setup_db;

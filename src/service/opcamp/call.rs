@@ -104,7 +104,14 @@ impl OpRunner {
         )
         .await;
         let ringing = self.clock.since(dialed);
-        self.with_pacing(c.id, |p| p.ringing = p.ringing.saturating_sub(1));
+        let answered = matches!(placed, Ok(DialResult::Answered(_)));
+        self.with_pacing(c.id, |p| {
+            p.ringing = p.ringing.saturating_sub(1);
+            // Answered: waits for the detector and an operator (released in `answered`).
+            if answered {
+                p.connecting += 1;
+            }
+        });
         let now = self.clock.now();
         let end = match placed {
             Err(e) if e.not_sent() => {
@@ -188,6 +195,7 @@ impl OpRunner {
             p.pacer.handle_answered(self.clock.now(), ringing, by)
         });
         if by != AnsweredBy::Person {
+            self.with_pacing(c.id, |p| p.connecting = p.connecting.saturating_sub(1));
             info!(campaign = c.id, %id, answered_by = word, "not a person: not connected");
             let _ = link
                 .kill(&id.to_string(), HangupCause::NormalClearing)
@@ -202,7 +210,6 @@ impl OpRunner {
                 .operator
                 .connect_within()
                 .saturating_sub(MESSAGE_MARGIN);
-        self.with_pacing(c.id, |p| p.connecting += 1);
         let reached = self
             .connect(op, id, &mut watch, number, card, deadline, only)
             .await;
