@@ -225,8 +225,8 @@ pub fn subscriber(sim: &Simulator, i: usize) -> Option<sim::PartyRecord> {
     let suffix = format!("200{i:04}");
     sim.ground_truth()
         .into_iter()
-        .filter(|r| r.number.ends_with(&suffix))
-        .last()
+        .rev()
+        .find(|r| r.number.ends_with(&suffix))
 }
 
 /// The operator extension the party's channel was bridged to (by the operator leg's offer).

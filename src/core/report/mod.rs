@@ -34,9 +34,9 @@ pub struct CampaignInfo {
     pub confirm: bool,
 }
 
-/// Subscribers by final outcome. `reached + busy + no_answer + machine + announcement + fax
-/// + silence + failed + invalid + dnc + unknown + cancelled + pending == total`; `rejected_at_import` is outside `total` (those
-/// rows never became targets).
+/// Subscribers by final outcome. `reached + busy + no_answer + machine + announcement +
+/// fax + silence + failed + invalid + dnc + unknown + cancelled + pending == total`;
+/// `rejected_at_import` is outside `total` (those rows never became targets).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportCounts {
     pub total: i64,

@@ -243,6 +243,7 @@ impl OpRunner {
     }
 
     /// Waits in the ACD for an operator until `deadline`; then takes the call back.
+    #[allow(clippy::too_many_arguments)]
     async fn connect(
         &self,
         op: &OpCampaign,
@@ -456,10 +457,10 @@ async fn wait_hangup(link: &SwitchLink, watch: &mut CallWatch, call: &str) {
     while let Some(ev) = watch.recv().await {
         match ev {
             WatchEvent::Switch(SwitchEvent::Hangup(_)) => return,
-            WatchEvent::LinkLost => {
-                if link.back_and_exists(call, Duration::from_secs(60)).await != Some(true) {
-                    return;
-                }
+            WatchEvent::LinkLost
+                if link.back_and_exists(call, Duration::from_secs(60)).await != Some(true) =>
+            {
+                return
             }
             _ => {}
         }
