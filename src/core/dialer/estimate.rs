@@ -1,18 +1,21 @@
 //! The arithmetic of predictive pacing, as plain functions of numbers: the chance that a
 //! busy operator is free within a horizon given how long they have been busy (from the
 //! empirical handle-time distribution), the distribution of operators free by then, the
-//! largest number of calls in flight whose next call still risks little, and the blend
-//! toward progressive as the abandon rate nears the cap.
+//! chance that a call still ringing brings a person, how many new calls to add before the
+//! next one risks too much, and the blend toward progressive as the abandon rate nears the
+//! cap.
 
 /// Above this share of the cap the dial level is blended down toward progressive; at the
 /// cap it is progressive. 0.7: room for the ~15 s until the next re-estimate at full pace.
 pub const BLEND_FROM: f64 = 0.7;
 
 /// The largest chance, for one more call, that its person would answer with every operator
-/// free by then already taken by the persons of the calls before it. Tuned on
-/// `benches/predictive.rs` (20 operators, 30 % answer rate): lower wastes operator time,
-/// higher abandons more than the 3 % cap allows.
-pub const RISK_PER_CALL: f64 = 0.2;
+/// free by then already taken by the persons of the calls before it. The pacer tops calls
+/// up to this at every event, so it is about the abandon rate the raw policy reaches (on
+/// `benches/predictive.rs`, 20 operators at 30 %: 0.01 → 1.3 %, 0.02 → 2.3 %, 0.04 →
+/// 4.6 %, 0.1 → 10.6 % over ten seeds): kept under the 70 % of the cap where the fallback
+/// starts to brake.
+pub const RISK_PER_CALL: f64 = 0.02;
 
 /// How much of the way from progressive to predictive the pacer goes, given the rolling
 /// abandon percentage and the cap: 1 below [`BLEND_FROM`] × cap, 0 at or above the cap,
@@ -65,51 +68,105 @@ pub fn operators_free(sure: u32, chances: &[f64]) -> Vec<f64> {
     pmf
 }
 
-/// How many calls to have in flight: starting from those already in flight, one more is
-/// added while the chance that the persons of the calls before it already take every
-/// operator free by then stays at most `risk` (the marginal call's abandon risk), and never
-/// beyond `limit`. Each call brings a person with probability `answer_rate`.
-pub fn calls_to_hold(
-    in_flight: u32,
-    answer_rate: f64,
-    free_pmf: &[f64],
-    risk: f64,
-    limit: u32,
-) -> u32 {
-    let p = answer_rate.clamp(0.0, 1.0);
-    // persons among the calls so far: Binomial(m, p), built one call at a time
-    let mut persons = vec![1.0];
-    let add_call = |persons: &mut Vec<f64>| {
-        persons.push(0.0);
-        for k in (1..persons.len()).rev() {
-            persons[k] = persons[k] * (1.0 - p) + persons[k - 1] * p;
-        }
-        persons[0] *= 1.0 - p;
-    };
-    for _ in 0..in_flight {
-        add_call(&mut persons);
+/// The ring times at which a new call's person is taken to answer, equally likely: the
+/// 10th, 30th, 50th, 70th and 90th percentiles of `sorted` persons' ring times.
+pub fn ring_quantiles(sorted: &[f64]) -> Vec<f64> {
+    if sorted.is_empty() {
+        return Vec::new();
     }
-    let mut m = in_flight;
-    while m < limit {
-        // P(persons ≥ free) = Σ_f P(free = f) · P(persons ≥ f)
-        let mut tail = 0.0;
-        let mut at_least = vec![0.0; persons.len() + 1];
-        for k in (0..persons.len()).rev() {
-            tail += persons[k];
-            at_least[k] = tail;
+    let last = (sorted.len() - 1) as f64;
+    [0.1, 0.3, 0.5, 0.7, 0.9]
+        .iter()
+        .map(|q| sorted[(last * q).round() as usize])
+        .collect()
+}
+
+/// The chance that a call still ringing after `elapsed` s brings a person within the next
+/// `within` s: of the calls that ring that long, persons (`answer_rate` of all calls, ring
+/// times `rings`) against the rest (`unanswered`: how long busy, unanswered and machine
+/// calls rang), both ascending. A call that has rung longer than any sample of either (a
+/// no-answer about to time out) brings nobody.
+pub fn person_within(
+    rings: &[f64],
+    unanswered: &[f64],
+    answer_rate: f64,
+    elapsed: f64,
+    within: f64,
+) -> f64 {
+    let survives = |sorted: &[f64], t: f64| {
+        if sorted.is_empty() {
+            return 1.0;
         }
-        let taken: f64 = free_pmf
+        (sorted.len() - sorted.partition_point(|x| *x <= t)) as f64 / sorted.len() as f64
+    };
+    let person = answer_rate * survives(rings, elapsed);
+    let other = (1.0 - answer_rate) * survives(unanswered, elapsed);
+    if person + other <= 0.0 {
+        return 0.0;
+    }
+    (person - answer_rate * survives(rings, elapsed + within)) / (person + other)
+}
+
+/// One moment a new call's person may answer at, `at` s from now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moment {
+    /// P(k operators free by `at` + connect_within).
+    pub free: Vec<f64>,
+    /// Per call in flight: the chance its person has answered by `at`.
+    pub flight: Vec<f64>,
+    /// The chance that another new call's person has answered by `at`.
+    pub new_call: f64,
+}
+
+/// How many new calls to place: one more is added while its person's risk of finding no
+/// operator stays at most `risk`, never more than `room`. That risk, averaged over the
+/// `moments` its person may answer at, is the chance that the persons answered by then
+/// (of the calls in flight and of the other new calls) already take every operator free by
+/// then (plus connect_within).
+pub fn calls_to_add(moments: &[Moment], risk: f64, room: u32) -> u32 {
+    if moments.is_empty() {
+        return 0;
+    }
+    let mut persons: Vec<Vec<f64>> = moments
+        .iter()
+        .map(|m| operators_free(0, &m.flight))
+        .collect();
+    let mut added = 0;
+    while added < room {
+        let taken: f64 = moments
             .iter()
-            .enumerate()
-            .map(|(f, pf)| pf * at_least.get(f).copied().unwrap_or(0.0))
-            .sum();
+            .zip(&persons)
+            .map(|(m, pmf)| all_taken(pmf, &m.free))
+            .sum::<f64>()
+            / moments.len() as f64;
         if taken > risk {
             break;
         }
-        add_call(&mut persons);
-        m += 1;
+        for (m, pmf) in moments.iter().zip(&mut persons) {
+            let q = m.new_call.clamp(0.0, 1.0);
+            pmf.push(0.0);
+            for k in (1..pmf.len()).rev() {
+                pmf[k] = pmf[k] * (1.0 - q) + pmf[k - 1] * q;
+            }
+            pmf[0] *= 1.0 - q;
+        }
+        added += 1;
     }
-    m
+    added
+}
+
+/// P(persons ≥ free) = Σ_f P(free = f) · P(persons ≥ f).
+fn all_taken(persons: &[f64], free: &[f64]) -> f64 {
+    let mut at_least = vec![0.0; persons.len() + 1];
+    let mut tail = 0.0;
+    for k in (0..persons.len()).rev() {
+        tail += persons[k];
+        at_least[k] = tail;
+    }
+    free.iter()
+        .enumerate()
+        .map(|(f, pf)| pf * at_least.get(f).copied().unwrap_or(0.0))
+        .sum()
 }
 
 #[cfg(test)]
@@ -154,20 +211,58 @@ mod tests {
         }
     }
 
+    /// One moment: `free` operators free for certain, no calls in flight.
+    fn moment(free: u32, flight: Vec<f64>, new_call: f64) -> Moment {
+        Moment {
+            free: operators_free(free, &[]),
+            flight,
+            new_call,
+        }
+    }
+
     #[test]
-    fn calls_to_hold_covers_the_sure_operators_and_stops_at_the_risk() {
-        // 2 ready for certain, answer rate 1: exactly two calls carry no risk, a third does
-        let pmf = operators_free(2, &[]);
-        assert_eq!(calls_to_hold(0, 1.0, &pmf, 0.2, 10), 2);
-        // at 30 %: the third call's risk is P(both earlier answer) = 0.09, the fourth's 0.216
-        assert_eq!(calls_to_hold(0, 0.3, &pmf, 0.1, 10), 3);
-        assert_eq!(calls_to_hold(0, 0.3, &pmf, 0.085, 10), 2);
-        assert_eq!(calls_to_hold(0, 0.3, &pmf, 0.22, 10), 4);
-        // nobody free soon: nothing, whatever is in flight
-        let none = operators_free(0, &[]);
-        assert_eq!(calls_to_hold(0, 0.3, &none, 0.2, 10), 0);
-        assert_eq!(calls_to_hold(4, 0.3, &none, 0.2, 10), 4);
-        // the limit holds even with a huge risk allowance
-        assert_eq!(calls_to_hold(0, 0.3, &operators_free(20, &[]), 1.0, 7), 7);
+    fn calls_to_add_covers_the_sure_operators_and_stops_at_the_risk() {
+        // 2 free for certain, every call a person by then: two calls carry no risk, a third does
+        assert_eq!(calls_to_add(&[moment(2, vec![], 1.0)], 0.2, 10), 2);
+        // at 30 %: the third call's risk is P(both earlier answered) = 0.09, the fourth's 0.216
+        assert_eq!(calls_to_add(&[moment(2, vec![], 0.3)], 0.1, 10), 3);
+        assert_eq!(calls_to_add(&[moment(2, vec![], 0.3)], 0.085, 10), 2);
+        assert_eq!(calls_to_add(&[moment(2, vec![], 0.3)], 0.22, 10), 4);
+        // calls in flight count by their own chances: two sure persons fill both operators,
+        // two that can no longer bring one leave room for three
+        assert_eq!(calls_to_add(&[moment(2, vec![1.0, 1.0], 0.3)], 0.1, 10), 0);
+        assert_eq!(calls_to_add(&[moment(2, vec![0.0, 0.0], 0.3)], 0.1, 10), 3);
+        // the risk is averaged over the moments: nobody free at the early one
+        let early_late = [moment(0, vec![], 0.3), moment(2, vec![], 0.3)];
+        assert_eq!(calls_to_add(&early_late, 0.4, 10), 0);
+        assert_eq!(calls_to_add(&early_late, 0.5, 10), 2);
+        assert_eq!(calls_to_add(&early_late, 0.55, 10), 3);
+        // nobody free: nothing; the room holds even with a huge risk allowance
+        assert_eq!(calls_to_add(&[moment(0, vec![], 0.3)], 0.2, 10), 0);
+        assert_eq!(calls_to_add(&[moment(20, vec![], 0.3)], 1.0, 7), 7);
+        assert_eq!(calls_to_add(&[], 1.0, 7), 0);
+    }
+
+    #[test]
+    fn a_call_that_rang_long_is_less_likely_a_person() {
+        // persons answer after 5–15 s; the others are busy at 3 s or time out at 30 s
+        let rings = [5.0, 7.0, 9.0, 11.0, 13.0, 15.0];
+        let unanswered = [3.0, 3.0, 30.0, 30.0, 30.0, 30.0];
+        let within = |e, w| person_within(&rings, &unanswered, 0.3, e, w);
+        assert!((within(0.0, 60.0) - 0.3).abs() < 1e-9);
+        assert!((within(0.0, 10.0) - 0.3 * 3.0 / 6.0).abs() < 1e-9);
+        // at 10 s: half the persons still to come, busy calls are over
+        let at10 = 0.3 * 0.5 / (0.3 * 0.5 + 0.7 * 4.0 / 6.0);
+        assert!((within(10.0, 60.0) - at10).abs() < 1e-9);
+        // past every person's ring: a no-answer about to time out
+        assert_eq!(within(20.0, 60.0), 0.0);
+        assert_eq!(within(40.0, 60.0), 0.0);
+    }
+
+    #[test]
+    fn ring_quantiles_are_five_equal_steps() {
+        let s: Vec<f64> = (0..=10).map(f64::from).collect();
+        assert_eq!(ring_quantiles(&s), vec![1.0, 3.0, 5.0, 7.0, 9.0]);
+        assert!(ring_quantiles(&[]).is_empty());
     }
 }

@@ -108,6 +108,10 @@ pub struct Floor {
     pub talking: Vec<Duration>,
     /// Calls placed, not yet answered or failed.
     pub in_flight: u32,
+    /// Per call in flight: how long since it was placed. A call that has rung long is less
+    /// likely a person (most no-answers ring to their timeout). Optional: when its length
+    /// is not `in_flight`, every call in flight is taken as just placed (fewer calls).
+    pub ringing: Vec<Duration>,
     /// Lines the campaign may still take (campaign cap and trunk).
     pub lines_free: u32,
 }

@@ -11,7 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::abandon::{AbandonFigures, AbandonWindow};
 use super::estimate::{
-    calls_to_hold, free_within, operators_free, predictive_weight, BLEND_FROM, RISK_PER_CALL,
+    calls_to_add, free_within, operators_free, person_within, predictive_weight, ring_quantiles,
+    Moment, BLEND_FROM, RISK_PER_CALL,
 };
 use super::{AnsweredBy, DialMode, Floor, PacingSettings};
 
@@ -78,6 +79,9 @@ struct Estimate {
     /// `None` until [`MIN_ATTEMPTS`] finished attempts and [`MIN_RINGS`] persons.
     answer_rate: Option<f64>,
     mean_ring: f64,
+    /// Ascending: persons' ring times, unanswered calls' ring times.
+    rings: Vec<f64>,
+    unanswered: Vec<f64>,
     /// Ascending; empty until [`MIN_HANDLES`].
     handles: Vec<f64>,
     wrap_ups: Vec<f64>,
@@ -99,8 +103,9 @@ pub struct Pacer {
     settings: PacingSettings,
     /// Finished attempts (at, a person answered), oldest first.
     attempts: VecDeque<(DateTime<Utc>, bool)>,
-    /// Seconds: persons' ring, handle (talk + wrap-up), wrap-up alone.
+    /// Seconds: persons' ring, unanswered calls' ring, handle (talk + wrap-up), wrap-up.
     rings: VecDeque<f64>,
+    unanswered: VecDeque<f64>,
     handles: VecDeque<f64>,
     wrap_ups: VecDeque<f64>,
     dialed: u64,
@@ -118,6 +123,7 @@ impl Pacer {
             settings,
             attempts: VecDeque::new(),
             rings: VecDeque::new(),
+            unanswered: VecDeque::new(),
             handles: VecDeque::new(),
             wrap_ups: VecDeque::new(),
             dialed: 0,
@@ -151,8 +157,9 @@ impl Pacer {
     }
 
     /// A call that was not answered (busy, no answer, failed): how long it rang.
-    pub fn handle_unanswered(&mut self, now: DateTime<Utc>, _ringing: Duration) {
+    pub fn handle_unanswered(&mut self, now: DateTime<Utc>, ringing: Duration) {
         self.push_attempt(now, false);
+        push_kept(&mut self.unanswered, ringing.as_secs_f64());
     }
 
     /// A call answered, after `ringing`, classified as `by` (machines etc. are not
@@ -160,9 +167,15 @@ impl Pacer {
     pub fn handle_answered(&mut self, now: DateTime<Utc>, ringing: Duration, by: AnsweredBy) {
         let person = by == AnsweredBy::Person;
         self.push_attempt(now, person);
-        if person {
-            push_kept(&mut self.rings, ringing.as_secs_f64());
-        }
+        // a machine's ring is the ring of a call that brought no person
+        push_kept(
+            if person {
+                &mut self.rings
+            } else {
+                &mut self.unanswered
+            },
+            ringing.as_secs_f64(),
+        );
     }
 
     /// An answered person reached an operator `after` their answer; later than
@@ -249,6 +262,8 @@ impl Pacer {
         self.estimate = Estimate {
             answer_rate,
             mean_ring: mean(&self.rings),
+            rings: sorted_if(&self.rings, 0),
+            unanswered: sorted_if(&self.unanswered, 0),
             handles: sorted_if(&self.handles, MIN_HANDLES),
             wrap_ups: sorted_if(&self.wrap_ups, MIN_HANDLES),
             abandon_pct,
@@ -288,13 +303,16 @@ impl Pacer {
         // `as` saturates: a ratio beyond u32 is no limit
         let limit = lines.min(ratio as u32);
         let progressive = floor.ready;
-        let (hold, expected_free, reason) = match self.settings.mode {
+        // `wanted`: what the mode would hold with no limit, to say when the limit bit
+        let (hold, wanted, expected_free, reason) = match self.settings.mode {
             DialMode::Preview => (
+                0,
                 0,
                 f64::from(floor.ready),
                 "preview: the operator places each call".to_string(),
             ),
             DialMode::Progressive => (
+                progressive,
                 progressive,
                 f64::from(floor.ready),
                 "progressive: one call per ready operator".to_string(),
@@ -302,7 +320,7 @@ impl Pacer {
             DialMode::Predictive => self.predictive(floor, limit),
         };
         let capped = hold.min(limit);
-        let reason = if capped < hold {
+        let reason = if wanted > capped && capped == limit {
             let by = if limit == lines {
                 "the lines"
             } else {
@@ -319,7 +337,8 @@ impl Pacer {
         }
     }
 
-    fn predictive(&self, floor: &Floor, limit: u32) -> (u32, f64, String) {
+    /// (calls to hold, what the full level wanted, expected free, why).
+    fn predictive(&self, floor: &Floor, limit: u32) -> (u32, u32, f64, String) {
         let e = &self.estimate;
         let ready = floor.ready;
         let Some(answer_rate) = e.answer_rate else {
@@ -329,11 +348,8 @@ impl Pacer {
                 self.attempts.len(),
                 self.rings.len()
             );
-            return (ready, f64::from(ready), reason);
+            return (ready, ready, f64::from(ready), reason);
         };
-        // a call placed now is answered after about the mean ring, and its person may wait
-        // connect_within for an operator
-        let horizon = e.mean_ring + self.settings.connect_within.as_secs_f64();
         // a talking operator still has their wrap-up ahead: with T + W ≈ H and W ≈ its
         // mean, P(T + W ≤ e + h | T > e) = P(H ≤ e + h | H > e + W)
         let wrap = if e.wrap_ups.is_empty() {
@@ -341,35 +357,65 @@ impl Pacer {
         } else {
             e.wrap_ups.iter().sum::<f64>() / e.wrap_ups.len() as f64
         };
-        let chances: Vec<f64> = floor
-            .talking
-            .iter()
-            .map(|t| {
-                if horizon <= wrap {
-                    0.0
-                } else {
-                    free_within(&e.handles, t.as_secs_f64() + wrap, horizon - wrap)
+        let connect = self.settings.connect_within.as_secs_f64();
+        let fresh = vec![Duration::ZERO; floor.in_flight as usize];
+        let ringing = if floor.ringing.len() == floor.in_flight as usize {
+            &floor.ringing
+        } else {
+            &fresh
+        };
+        // a new call's person answers at one of the ring quantiles, and may wait
+        // connect_within there for an operator
+        let moments: Vec<Moment> = ring_quantiles(&e.rings)
+            .into_iter()
+            .map(|at| {
+                let horizon = at + connect;
+                let chances: Vec<f64> = floor
+                    .talking
+                    .iter()
+                    .map(|t| {
+                        if horizon <= wrap {
+                            0.0
+                        } else {
+                            free_within(&e.handles, t.as_secs_f64() + wrap, horizon - wrap)
+                        }
+                    })
+                    .chain(
+                        floor
+                            .wrapping_up
+                            .iter()
+                            .map(|w| free_within(&e.wrap_ups, w.as_secs_f64(), horizon)),
+                    )
+                    .collect();
+                let flight = ringing
+                    .iter()
+                    .map(|r| {
+                        person_within(&e.rings, &e.unanswered, answer_rate, r.as_secs_f64(), at)
+                    })
+                    .collect();
+                // another's person answers first: ring shorter, or as long half of the time
+                let shorter = e.rings.partition_point(|x| *x < at);
+                let as_long = e.rings.partition_point(|x| *x <= at) - shorter;
+                let before = (shorter as f64 + as_long as f64 / 2.0) / e.rings.len() as f64;
+                Moment {
+                    free: operators_free(ready, &chances),
+                    flight,
+                    new_call: answer_rate * before,
                 }
             })
-            .chain(
-                floor
-                    .wrapping_up
-                    .iter()
-                    .map(|w| free_within(&e.wrap_ups, w.as_secs_f64(), horizon)),
-            )
             .collect();
-        let expected_free = f64::from(ready) + chances.iter().sum::<f64>();
-        let pmf = operators_free(ready, &chances);
-        // one past the limit, so that `plan` can say when the limit is what held it
-        let full = calls_to_hold(
-            floor.in_flight,
-            answer_rate,
-            &pmf,
-            RISK_PER_CALL,
-            limit.saturating_add(1),
-        );
+        let expected_free = moments
+            .get(moments.len() / 2)
+            .map_or(f64::from(ready), |m| {
+                m.free.iter().enumerate().map(|(k, p)| k as f64 * p).sum()
+            });
+        // one past the room, so that `plan` can say when the limit is what held it
+        let room = limit.saturating_sub(floor.in_flight).saturating_add(1);
+        let full = floor.in_flight + calls_to_add(&moments, RISK_PER_CALL, room);
         let w = e.weight;
         // the blend goes from one call per ready operator (w = 0) to the full level (w = 1)
+        let wanted = full;
+        let full = full.min(limit);
         let hold = if full <= ready {
             full
         } else {
@@ -398,7 +444,7 @@ impl Pacer {
                 e.abandon_pct / cap * 100.0
             )
         };
-        (hold, expected_free, reason)
+        (hold, wanted, expected_free, reason)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::estimate::{calls_to_hold, operators_free, predictive_weight, RISK_PER_CALL};
+use super::estimate::predictive_weight;
 use super::*;
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -38,13 +38,16 @@ fn floor(ready: u32, in_flight: u32, lines_free: u32) -> Floor {
     }
 }
 
-/// 100 finished attempts, 30 of them persons after 10 s; 50 handle times 150–248 s;
+/// 100 finished attempts: 30 persons after 6–14 s, the others busy after 3 s or
+/// unanswered after 30 s; 50 handle times 150–248 s;
 /// 20 wrap-ups 5–9.75 s (mean 7.375 s): enough for every estimate.
 fn feed_history(p: &mut Pacer, at: DateTime<Utc>) {
     for i in 0..100 {
         p.handle_dialed(at);
         if i % 10 < 3 {
-            p.handle_answered(at, secs(10), AnsweredBy::Person);
+            p.handle_answered(at, secs(6 + i % 9), AnsweredBy::Person);
+        } else if i % 10 < 5 {
+            p.handle_unanswered(at, secs(3));
         } else {
             p.handle_unanswered(at, secs(30));
         }
@@ -119,34 +122,50 @@ fn predictive_starts_progressive_until_enough_samples() {
 #[test]
 fn predictive_overdials_from_the_answer_rate_and_who_is_about_to_finish() {
     let (mut p, now) = warm(DialMode::Predictive);
-    let ready_only = floor(2, 0, 60);
-    // 2 ready at 30 %: the exact rule, computed by hand from the estimate functions
-    let want = calls_to_hold(0, 0.3, &operators_free(2, &[]), RISK_PER_CALL, 60);
-    assert!(want > 2, "overdials: {want}");
-    assert_eq!(p.to_dial(now, &ready_only), want);
-    // operators just started talking change nothing (none of 150–248 s ends within the
-    // 12 s horizon, wrap-up included) …
-    let fresh = Floor {
+    // 6 ready, 5 who just started talking (none of 150–248 s ends within the horizon,
+    // wrap-up included): more calls than ready operators, at 30 %
+    let base = Floor {
         talking: vec![secs(1); 5],
-        ..ready_only.clone()
+        ..floor(6, 0, 60)
     };
-    assert_eq!(p.to_dial(now, &fresh), want);
+    let want = p.to_dial(now, &base);
+    assert!((7..=18).contains(&want), "{want}");
+    // the same with calls already in flight: fewer
+    assert_eq!(
+        p.to_dial(
+            now,
+            &Floor {
+                in_flight: 2,
+                ..base.clone()
+            }
+        ),
+        want - 2
+    );
     // … those 238 s in will likely be free by the time a call placed now is answered:
-    // every handle time longer than 238 + 7.375 s ends by 238 + 12 s
+    // most handle times longer than 238 + 7.375 s end by 238 + 16 s
     let finishing = Floor {
         talking: vec![secs(238); 5],
-        ..ready_only.clone()
+        ..base.clone()
     };
     assert!(p.to_dial(now, &finishing) > want + 2);
     // so will those 8 s into a 5–9.75 s wrap-up
     let wrapping = Floor {
         wrapping_up: vec![secs(8); 5],
-        ..ready_only.clone()
+        ..floor(6, 0, 60)
     };
     assert!(p.to_dial(now, &wrapping) > want + 2);
     // calls in flight count against what is placed
-    let covered = p.to_dial(now, &floor(2, want, 60));
-    assert_eq!(covered, 0);
+    let covered = Floor {
+        in_flight: want,
+        ..base.clone()
+    };
+    assert_eq!(p.to_dial(now, &covered), 0);
+    // but not those that rang past every person's ring: no-answers about to time out
+    let dead = Floor {
+        ringing: vec![secs(25); want as usize],
+        ..covered
+    };
+    assert_eq!(p.to_dial(now, &dead), want);
     // the decision reports the persons' rate
     let d = std::iter::from_fn(|| p.poll_decision()).last().unwrap();
     assert!((d.answer_rate - 0.3).abs() < 1e-9, "{d}");
@@ -157,7 +176,7 @@ fn predictive_never_exceeds_the_lines_nor_the_max_ratio() {
     let (mut p, now) = warm(DialMode::Predictive);
     let finishing = Floor {
         talking: vec![secs(238); 10],
-        ..floor(2, 0, 4)
+        ..floor(6, 0, 4)
     };
     assert_eq!(p.to_dial(now, &finishing), 4, "4 lines free");
     let mut s = settings(DialMode::Predictive);
@@ -165,12 +184,12 @@ fn predictive_never_exceeds_the_lines_nor_the_max_ratio() {
     let mut p = Pacer::new(s, t0());
     feed_history(&mut p, t0());
     p.handle_timeout(now);
-    // 12 operators present × 1.5 = 18 in flight at most, 5 already
+    // 16 operators present × 1.5 = 24 in flight at most, 5 already
     let f = Floor {
         talking: vec![secs(238); 10],
-        ..floor(2, 5, 100)
+        ..floor(6, 5, 100)
     };
-    assert_eq!(p.to_dial(now, &f), 13);
+    assert_eq!(p.to_dial(now, &f), 19);
     let d = std::iter::from_fn(|| p.poll_decision()).last();
     assert!(d.is_none() || d.unwrap().dial_level <= 1.5);
     p.handle_timeout(now + TimeDelta::seconds(15));
@@ -197,11 +216,11 @@ fn with_abandons(answered: u32, abandoned: u32) -> (Pacer, DateTime<Utc>) {
 fn abandon_rate_near_the_cap_blends_toward_progressive_and_at_the_cap_is_progressive() {
     let f = Floor {
         talking: vec![secs(238); 10],
-        ..floor(2, 0, 100)
+        ..floor(6, 0, 100)
     };
     let (mut clean, now) = with_abandons(200, 0);
     let full = clean.to_dial(now, &f);
-    assert!(full > 8, "{full}");
+    assert!(full > 10, "{full}");
     // 4 of 200 = 2 %: 67 % of the 3 % cap, still full pace
     let (mut p, _) = with_abandons(200, 4);
     assert_eq!(p.to_dial(now, &f), full);
@@ -211,13 +230,13 @@ fn abandon_rate_near_the_cap_blends_toward_progressive_and_at_the_cap_is_progres
     assert!((w - 5.0 / 9.0).abs() < 1e-9);
     assert_eq!(
         p.to_dial(now, &f),
-        2 + ((full - 2) as f64 * w).floor() as u32
+        6 + ((full - 6) as f64 * w).floor() as u32
     );
     let d = std::iter::from_fn(|| p.poll_decision()).last().unwrap();
     assert!(d.reason.contains("blended 44 % toward progressive"), "{d}");
     // 6 of 200 = 3 %: at the cap, one call per ready operator
     let (mut p, _) = with_abandons(200, 6);
-    assert_eq!(p.to_dial(now, &f), 2);
+    assert_eq!(p.to_dial(now, &f), 6);
     let d = std::iter::from_fn(|| p.poll_decision()).last().unwrap();
     assert!(d.reason.contains("held to progressive"), "{d}");
 }
@@ -248,16 +267,16 @@ fn an_abandon_brings_the_next_estimate_forward() {
 fn estimates_change_only_at_a_reestimate_and_each_gives_one_decision() {
     let mut p = Pacer::new(settings(DialMode::Predictive), t0());
     assert_eq!(p.poll_timeout(), t0(), "the first estimate is due at once");
-    assert_eq!(p.to_dial(t0(), &floor(2, 0, 60)), 2);
+    assert_eq!(p.to_dial(t0(), &floor(6, 0, 60)), 6);
     assert_eq!(p.poll_timeout(), t0() + TimeDelta::seconds(15));
     // samples arrive, but until the re-estimate the pacer still warms up
     let mid = t0() + TimeDelta::seconds(5);
     feed_history(&mut p, mid);
     p.handle_timeout(mid);
-    assert_eq!(p.to_dial(mid, &floor(2, 0, 60)), 2);
+    assert_eq!(p.to_dial(mid, &floor(6, 0, 60)), 6);
     let due = t0() + TimeDelta::seconds(15);
     p.handle_timeout(due);
-    assert!(p.to_dial(due, &floor(2, 0, 60)) > 2);
+    assert!(p.to_dial(due, &floor(6, 0, 60)) > 6);
     p.handle_timeout(due + TimeDelta::seconds(15));
     let decisions: Vec<_> = std::iter::from_fn(|| p.poll_decision()).collect();
     assert_eq!(decisions.len(), 3, "{decisions:?}");
@@ -277,7 +296,7 @@ fn estimates_change_only_at_a_reestimate_and_each_gives_one_decision() {
 fn history_seeds_the_abandon_window_and_the_fallback() {
     let f = Floor {
         talking: vec![secs(238); 10],
-        ..floor(2, 0, 100)
+        ..floor(6, 0, 100)
     };
     let (mut p, now) = warm(DialMode::Predictive);
     let full = p.to_dial(now, &f);
@@ -286,7 +305,7 @@ fn history_seeds_the_abandon_window_and_the_fallback() {
     let hour_ago = now - TimeDelta::hours(1);
     p.handle_history((0..100).map(|i| (hour_ago, i < 10)));
     assert!(p.poll_timeout() <= now, "due at once after seeding");
-    assert_eq!(p.to_dial(now, &f), 2);
+    assert_eq!(p.to_dial(now, &f), 6);
     // the same a day and more ago no longer counts
     let (mut p, _) = warm(DialMode::Predictive);
     p.handle_history((0..100).map(|i| (now - TimeDelta::hours(25), i < 10)));
