@@ -2,7 +2,8 @@
 //! machine gets the message after its beep and is reported `machine` (the simulator's
 //! tape: the message starts after the beep ended); a network announcement (SIT), a fax and
 //! a silent line are hung up by contactd and reported not reached with what was detected;
-//! people still hear the whole message, the first words of a "hello" classified fast.
+//! people still hear the whole message (and the confirmation prompt a machine is spared),
+//! the first words of a "hello" classified fast.
 mod campaign_support;
 mod common;
 
@@ -87,6 +88,8 @@ async fn machines_announcements_fax_and_silence_are_told_from_people() {
             window_end: "23:59".into(),
             max_attempts: 1,
             lines: 10,
+            // people are asked for the key after the message; machines are not
+            confirm: true,
             ..NewCampaign::with_defaults(
                 &app.shared.config.campaigns,
                 21,
@@ -143,7 +146,11 @@ async fn machines_announcements_fax_and_silence_are_told_from_people() {
             "{name}: message {} ms after the beep",
             at - beep_end
         );
-        assert_eq!(p.played.len(), 1, "{name}: played once: {:?}", p.played);
+        assert_eq!(
+            p.played,
+            [campaign_support::MESSAGE],
+            "{name}: the message once, no confirmation prompt"
+        );
     }
 
     // not reached: hung up by contactd, with what was detected

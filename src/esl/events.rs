@@ -206,4 +206,44 @@ mod tests {
         assert!(parse_show_channels("-ERR no reply").is_err());
         assert!(parse_show_channels(r#"{"row_count":2}"#).is_err());
     }
+
+    /// The call progress detectors' events, with the headers their modules write.
+    #[test]
+    fn avmd_beep_and_spandsp_tone() {
+        let mut beep = EslEvent::with_type(EslEventType::Custom);
+        for (k, v) in [
+            ("Event-Subclass", "avmd::beep"),
+            ("Event-Date-Timestamp", "1764676800123456"),
+            ("Unique-ID", "u1"),
+            ("Call-command", "avmd"),
+            ("Beep-Status", "DETECTED"),
+            ("Frequency", "949.812345"),
+            ("Frequency-variance", "0.000012"),
+        ] {
+            beep.set_header(k, v);
+        }
+        assert_eq!(
+            to_switch_event(&beep),
+            Some(SwitchEvent::Beep {
+                uuid: "u1".into(),
+                at_us: 1_764_676_800_123_456,
+                frequency_hz: Some(950),
+            })
+        );
+        // another module's CUSTOM event is not a beep
+        beep.set_header("Event-Subclass", "avmd::start");
+        assert_eq!(to_switch_event(&beep), None);
+        let mut tone = EslEvent::with_type(EslEventType::DetectedTone);
+        tone.set_header("Detected-Tone", "SIT");
+        tone.set_header("Unique-ID", "u2");
+        tone.set_header("Event-Date-Timestamp", "1764676801000000");
+        assert_eq!(
+            to_switch_event(&tone),
+            Some(SwitchEvent::Tone {
+                uuid: "u2".into(),
+                name: "SIT".into(),
+                at_us: 1_764_676_801_000_000,
+            })
+        );
+    }
 }

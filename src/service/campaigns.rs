@@ -598,15 +598,24 @@ impl CampaignRunner {
         if amd.notices && !resume {
             let uuid = id.to_string();
             let confirm = c.confirm.then(|| self.confirm_args());
-            if let Ok(tail) = notice_call::switch_script(&uuid, &c.audio, confirm.as_deref()) {
-                let s = notice_amd::screen(link, &self.clock, &mut watch, &uuid, amd, &tail);
+            let tails = notice_call::switch_script(&uuid, &c.audio, confirm.as_deref())
+                .and_then(|p| Ok((p, notice_call::switch_script(&uuid, &c.audio, None)?)));
+            if let Ok((person, machine)) = tails {
+                let tails = notice_amd::Tails {
+                    person: &person,
+                    machine: &machine,
+                };
+                let s = notice_amd::screen(link, &self.clock, &mut watch, &uuid, amd, tails);
                 match s.await {
                     Screened::Person => detected = Some(("person", None)),
                     Screened::Machine { beep } => {
-                        let heard =
-                            notice_call::drive(link, &self.clock, watch, self.script(c), false)
-                                .await;
-                        return machine_end(&heard, beep);
+                        // a machine presses no key: the message alone
+                        let script = Script {
+                            confirm: None,
+                            ..self.script(c)
+                        };
+                        let heard = notice_call::drive(link, &self.clock, watch, script, false);
+                        return machine_end(&heard.await, beep);
                     }
                     Screened::NotReached {
                         outcome,

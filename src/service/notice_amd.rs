@@ -7,7 +7,7 @@
 //! - an announcement, a fax, silence: hung up, not reached.
 //!
 //! If contactd cannot act (the link dropped, it died), the script still plays the message
-//! after the wait and hangs up, so nobody is left on an open line.
+//! after the wait (2.5 s) and hangs up, so nobody is left on an open line.
 
 use std::time::Duration;
 
@@ -24,17 +24,17 @@ use crate::esl::commands::InlineScript;
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 use crate::service::amd::{self, Listen};
 
-/// How long the first script waits after listening before it plays the message by itself.
-fn fallback(s: &AmdSettings) -> Duration {
-    Duration::from_millis(s.beep_wait_ms.max(5000))
-}
+/// How long the first script waits after listening before it plays the message by itself:
+/// ample for contactd to act on the verdict (milliseconds), short enough that a person whose
+/// call contactd lost sight of hears the message within about 4 s of answering.
+const FALLBACK: Duration = Duration::from_millis(2500);
 
 /// The script the notice's originate runs from the answer on: listen, wait, then `tail`
 /// (the message script of [`crate::service::notice_call::switch_script`]).
 pub fn first_script(s: &AmdSettings, tail: &InlineScript) -> Result<InlineScript, InvalidValue> {
     Ok(InlineScript::new()
         .then("wait_for_silence", &s.listen_args())?
-        .then("sleep", &fallback(s).as_millis().to_string())?
+        .then("sleep", &FALLBACK.as_millis().to_string())?
         .and(tail))
 }
 
@@ -55,6 +55,13 @@ pub enum Screened {
     HungUp(HangupInfo),
 }
 
+/// The message scripts: for a person, and for a machine (no confirmation asked: a machine
+/// presses no key).
+pub struct Tails<'a> {
+    pub person: &'a InlineScript,
+    pub machine: &'a InlineScript,
+}
+
 /// Classifies the answered notice call `uuid` and sets its script accordingly.
 pub async fn screen(
     link: &SwitchLink,
@@ -62,7 +69,7 @@ pub async fn screen(
     watch: &mut CallWatch,
     uuid: &str,
     s: &AmdSettings,
-    tail: &InlineScript,
+    tails: Tails<'_>,
 ) -> Screened {
     let c = amd::classify_call(link, watch, uuid, s, clock, Listen::Script).await;
     if c.lost {
@@ -77,11 +84,11 @@ pub async fn screen(
         Detection::Person => {
             amd::stop_detectors(link, uuid, s).await;
             // if this fails the script plays the message after its wait
-            amd::run_script(link, uuid, tail).await;
+            amd::run_script(link, uuid, tails.person).await;
             return Screened::Person;
         }
         Detection::Machine { beep } => {
-            return machine(link, clock, watch, uuid, s, tail, beep).await
+            return machine(link, clock, watch, uuid, s, tails.machine, beep).await
         }
         Detection::Announcement { kind } => (Outcome::Announcement, kind),
         Detection::Fax => (Outcome::Fax, "fax".to_string()),

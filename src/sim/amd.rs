@@ -430,6 +430,6 @@ mod tests {
             },
         };
         let end = silence_end(&sounds(&b), 0, 15, 5, 8000).unwrap();
-        assert!((4800..=4860).contains(&end), "{end}");
+        assert!((4760..=4800).contains(&end), "{end}");
     }
 }

@@ -35,8 +35,8 @@ pub struct CampaignInfo {
 }
 
 /// Subscribers by final outcome. `reached + busy + no_answer + machine + announcement +
-/// fax + silence + failed + invalid + dnc + unknown + cancelled + pending == total`;
-/// `rejected_at_import` is outside `total` (those rows never became targets).
+/// fax + silence + failed + invalid + dnc + unknown + cancelled + pending == total`; `rejected_at_import` is outside `total` (those
+/// rows never became targets).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportCounts {
     pub total: i64,
