@@ -79,11 +79,11 @@ impl OpRunner {
         }
         let watch = link.watch_call(uuid.as_str());
         let budget = budget_of(c.id);
+        let dialed = self.clock.instant();
         self.with_pacing(c.id, |p| {
-            p.ringing += 1;
+            p.ringing.insert(id, dialed);
             p.pacer.handle_dialed(self.clock.now());
         });
-        let dialed = self.clock.instant();
         let placed = place_call(
             link,
             &self.clock,
@@ -106,7 +106,7 @@ impl OpRunner {
         let ringing = self.clock.since(dialed);
         let answered = matches!(placed, Ok(DialResult::Answered(_)));
         self.with_pacing(c.id, |p| {
-            p.ringing = p.ringing.saturating_sub(1);
+            p.ringing.remove(&id);
             // Answered: waits for the detector and an operator (released in `answered`).
             if answered {
                 p.connecting += 1;

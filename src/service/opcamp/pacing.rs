@@ -18,8 +18,8 @@ pub struct CampaignPacing {
     pub mode: DialMode,
     /// Calls this runner drives for the campaign (ringing, being connected or talking).
     pub calls: u32,
-    /// Of those, placed and not yet answered or failed.
-    pub ringing: u32,
+    /// Of those, placed and not yet answered or failed: since when, by call.
+    pub ringing: std::collections::HashMap<uuid::Uuid, tokio::time::Instant>,
     /// Answered people waiting for an operator now.
     pub connecting: u32,
 }
@@ -58,7 +58,7 @@ impl OpRunner {
                 pacer,
                 mode,
                 calls: 0,
-                ringing: 0,
+                ringing: Default::default(),
                 connecting: 0,
             });
     }
@@ -88,7 +88,8 @@ impl OpRunner {
             ready: q.ready.saturating_sub(taken),
             wrapping_up: q.wrapping_up.clone(),
             talking: q.talking.clone(),
-            in_flight: p.ringing,
+            in_flight: p.ringing.len() as u32,
+            ringing: p.ringing.values().map(|at| self.clock.since(*at)).collect(),
             lines_free,
         };
         p.pacer.handle_timeout(now);
