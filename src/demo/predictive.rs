@@ -21,7 +21,7 @@ pub const ABANDON: &str = "/var/lib/contactd/prompts/abandon_demo.wav";
 const OPERATORS: [(&str, &str); 3] = [("anna", "3001"), ("boris", "3002"), ("vera", "3003")];
 const SUBSCRIBERS: usize = 30;
 /// The campaign's part of the demo ends by then at the latest.
-const LIMIT: Duration = Duration::from_secs(45);
+const LIMIT: Duration = Duration::from_secs(40);
 
 /// The three operators' phones: they answer by themselves (auto-answer).
 pub fn agents() -> HashMap<String, sim::Behaviour> {
@@ -74,6 +74,10 @@ pub async fn campaign(app: &App) -> Result<(), DemoError> {
     say("\n7) A predictive operator campaign: 3 operators, 30 subscribers, the pacer's decisions");
     let ops = crate::store::operators::Operators::new(app.shared.pool.clone());
     let acd = &app.shared.acd;
+    // The inbound operators of part 3 (their phones do not answer by themselves) leave.
+    for login in ["ivanova", "petrov"] {
+        let _ = acd.command(login, OperatorCommand::Logout).await;
+    }
     for (login, ext) in OPERATORS {
         let id = ops
             .create(login, login, &format!("user/{ext}"))
@@ -126,6 +130,25 @@ pub async fn campaign(app: &App) -> Result<(), DemoError> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let worked = started.elapsed();
+    let p = app
+        .shared
+        .campaigns
+        .progress(id)
+        .await
+        .map_err(|e| err("progress")(&e))?;
+    if p.done < p.total {
+        // The demo's time is up: nobody else is called, the calls on finish.
+        let _ = app.shared.campaigns.cancel(id).await;
+        say(format!(
+            "  demo time is up: campaign cancelled with {} of {} subscribers done; the calls on finish",
+            p.done, p.total
+        ));
+        let until = Instant::now() + Duration::from_secs(20);
+        while app.opcamp.calls_in_progress(id) > 0 && Instant::now() < until {
+            dispose(app).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
     let f = store.figures(id).await.map_err(|e| err("figures")(&e))?;
     let talk_s = talk_seconds(app, id).await?;
     let occupancy = 100.0 * talk_s / (worked.as_secs_f64() * OPERATORS.len() as f64);

@@ -213,7 +213,27 @@ impl OpRunner {
         let reached = self
             .connect(op, id, &mut watch, number, card, deadline, only)
             .await;
-        self.with_pacing(c.id, |p| p.connecting = p.connecting.saturating_sub(1));
+        self.with_pacing(c.id, |p| {
+            p.connecting = p.connecting.saturating_sub(1);
+            p.answered += 1;
+        });
+        let end = self
+            .after_reached(c, id, link, &mut watch, answered, reached)
+            .await;
+        self.with_pacing(c.id, |p| p.answered = p.answered.saturating_sub(1));
+        end
+    }
+
+    /// The talk with the operator, or the abandon message.
+    async fn after_reached(
+        &self,
+        c: &Campaign,
+        id: Uuid,
+        link: &SwitchLink,
+        watch: &mut CallWatch,
+        answered: tokio::time::Instant,
+        reached: Reached,
+    ) -> AttemptEnd {
         let now = self.clock.now();
         match reached {
             Reached::Operator(login) => {
@@ -223,7 +243,7 @@ impl OpRunner {
                 self.acd.adopt_campaign_call(&id.to_string(), &login).await;
                 info!(campaign = c.id, %id, operator = %login, after_ms = after.as_millis() as u64, "connected");
                 let talk_from = self.clock.instant();
-                wait_hangup(link, &mut watch, &id.to_string()).await;
+                wait_hangup(link, watch, &id.to_string()).await;
                 let end = self.clock.now();
                 self.log_write(self.ops.talk_ended(id, end).await);
                 let wrap = Duration::from_secs(self.config.acd.wrap_up_seconds);
@@ -232,7 +252,7 @@ impl OpRunner {
                 end_with(CONNECTED, None)
             }
             Reached::Nobody => {
-                let message_at = self.abandon_message(c, id, link, &mut watch).await;
+                let message_at = self.abandon_message(c, id, link, watch).await;
                 self.log_write(self.ops.abandoned(id, now, message_at).await);
                 self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
                 info!(campaign = c.id, %id, "abandoned: no operator in time, message played");

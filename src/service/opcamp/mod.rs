@@ -327,6 +327,11 @@ impl OpRunner {
         });
     }
 
+    /// Calls this runner drives for campaign `id` now (ringing, connecting or talking).
+    pub fn calls_in_progress(&self, id: i64) -> usize {
+        self.in_progress(id)
+    }
+
     fn in_progress(&self, id: i64) -> usize {
         self.pacing
             .lock()

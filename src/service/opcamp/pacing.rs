@@ -22,6 +22,8 @@ pub struct CampaignPacing {
     pub ringing: std::collections::HashMap<uuid::Uuid, tokio::time::Instant>,
     /// Answered people waiting for an operator now.
     pub connecting: u32,
+    /// Answered calls past that: talking with an operator, or hearing the abandon message.
+    pub answered: u32,
 }
 
 impl OpRunner {
@@ -60,6 +62,7 @@ impl OpRunner {
                 calls: 0,
                 ringing: Default::default(),
                 connecting: 0,
+                answered: 0,
             });
     }
 
@@ -88,7 +91,9 @@ impl OpRunner {
             ready: q.ready.saturating_sub(taken),
             wrapping_up: q.wrapping_up.clone(),
             talking: q.talking.clone(),
-            in_flight: p.ringing.len() as u32,
+            // every call not answered yet, the ones still being written before their
+            // originate included (not in `ringing` yet)
+            in_flight: p.calls.saturating_sub(p.connecting + p.answered),
             ringing: p.ringing.values().map(|at| self.clock.since(*at)).collect(),
             lines_free,
         };
