@@ -11,6 +11,7 @@ mod acd;
 mod campaign;
 mod ivr;
 mod kpi;
+mod opcamp;
 mod predictive;
 #[path = "../tests/common/prompts.rs"]
 mod prompts;
@@ -110,7 +111,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // BENCH_ONLY=esl|ivr|campaign|acd|kpi|wallboard|predictive runs one group (for working on it); default: all.
+    // BENCH_ONLY=esl|ivr|campaign|acd|kpi|wallboard|predictive|opcamp runs one group (for working on it); default: all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |g: &str| only.is_empty() || only == g;
     if run("esl") {
@@ -146,6 +147,16 @@ fn main() {
     }
     if run("predictive") {
         predictive::run();
+    }
+    if run("opcamp") {
+        let (within, abandoned, connected) = rt.block_on(opcamp::abandon_message_within_2s());
+        eprintln!("opcamp: {connected} connected, {abandoned} abandoned, {within} heard the message within 2 s");
+        let pct = if abandoned == 0 {
+            0.0
+        } else {
+            100.0 * within as f64 / abandoned as f64
+        };
+        println!("BENCH abandon_message_within_2s_pct {pct:.1} %");
     }
 }
 

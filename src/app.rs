@@ -74,6 +74,8 @@ pub struct Shared {
 /// A started contactd.
 pub struct App {
     pub shared: Arc<Shared>,
+    /// Operator campaigns' runner (pacing decisions, preview, dispositions).
+    pub opcamp: Arc<crate::service::opcamp::OpRunner>,
     pub http_addr: SocketAddr,
     pub outbound_addr: SocketAddr,
     accept_stop: watch::Sender<bool>,
@@ -251,6 +253,18 @@ impl App {
             final_rx.clone(),
         )));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
+        let opcamp = Arc::new(crate::service::opcamp::OpRunner::new(
+            shared.campaigns.clone(),
+            crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
+            shared.calls.clone(),
+            shared.live.clone(),
+            shared.links.clone(),
+            shared.acd.clone(),
+            config.clone(),
+            shared.draining.clone(),
+            clock.clone(),
+        ));
+        tasks.push(tokio::spawn(opcamp.clone().run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
             Ok(mailer) => tasks.push(tokio::spawn(crate::mail::run_outbox(
                 shared.pool.clone(),
@@ -296,6 +310,7 @@ impl App {
             draining: shared.draining.clone(),
             acd: shared.acd.clone(),
             messages,
+            opcamp: opcamp.clone(),
             wallboard: crate::http::wallboard::Wallboard::start(
                 shared.acd.clone(),
                 shared.config.clone(),
@@ -321,6 +336,7 @@ impl App {
         info!(%http_addr, %outbound_addr, "contactd started");
         Ok(App {
             shared,
+            opcamp,
             http_addr,
             outbound_addr,
             accept_stop,

@@ -65,6 +65,8 @@ pub enum CampaignsCommand {
         #[arg(long)]
         when_unreached: Option<String>,
     },
+    /// Start an operator campaign: --mode preview|progressive|predictive --queue Q --list N.
+    Start(super::op_campaigns::StartArgs),
     /// One line per campaign.
     Ls,
     /// Progress of one campaign.
@@ -161,6 +163,7 @@ pub async fn run_campaigns(
 ) -> Result<(), CampaignCliError> {
     let store = Campaigns::new(pool.clone());
     match cmd {
+        CampaignsCommand::Start(args) => super::op_campaigns::start(args, cfg, pool).await?,
         CampaignsCommand::Create {
             list,
             audio,

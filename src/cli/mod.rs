@@ -8,6 +8,7 @@ pub mod exit;
 pub mod kpi;
 pub mod lists;
 pub mod messages;
+pub mod op_campaigns;
 pub mod operators;
 pub mod qa;
 pub mod setup_db;

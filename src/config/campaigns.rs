@@ -110,6 +110,8 @@ pub struct CampaignDefaults {
     pub max_message_seconds: u32,
     /// Silence that ends a recording.
     pub silence_seconds: u32,
+    /// `[campaigns.operator]`: operator campaigns (preview, progressive, predictive).
+    pub operator: super::dialer::OperatorCampaignConfig,
 }
 
 impl Default for CampaignDefaults {
@@ -128,6 +130,7 @@ impl Default for CampaignDefaults {
             audio_dir: PathBuf::from("/var/lib/contactd/recordings/campaigns"),
             max_message_seconds: 120,
             silence_seconds: 5,
+            operator: Default::default(),
         }
     }
 }

@@ -8,6 +8,7 @@
 mod acd;
 mod amd;
 mod campaigns;
+mod dialer;
 mod infra;
 mod ivr;
 mod messages;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use acd::{AcdConfig, AcdQueueConfig};
 pub use amd::AmdSettings;
 pub use campaigns::{CampaignDefaults, MailConfig, ManagerConfig, SmtpTls, MAX_CAMPAIGN_LINES};
+pub use dialer::OperatorCampaignConfig;
 pub use infra::{
     DaemonConfig, HttpConfig, LogConfig, LogFormat, PostgresConfig, PromptsConfig, RedisConfig,
     ShutdownConfig,

@@ -296,6 +296,11 @@ impl Config {
         self.validate_ivr(&mut bad);
         self.validate_acd(&mut bad);
         self.validate_messages(&mut bad);
+
+        for p in self.campaigns.operator.problems() {
+            let (key, problem) = p.split_once(": ").unwrap_or(("campaigns.operator", &p));
+            bad(key.to_string(), problem);
+        }
         // These paths end up inside `playback`/`record` arguments on the switch: a space
         // would split the argument, so only a plain absolute path is accepted.
         for (key, path) in [

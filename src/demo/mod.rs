@@ -16,6 +16,7 @@ use crate::store::scratch::{run_id, ScratchDb};
 
 mod acd;
 pub mod mailbox;
+pub mod predictive;
 mod script;
 mod supervision;
 
@@ -57,6 +58,7 @@ fn sim_config() -> sim::SimConfig {
             },
         },
     ];
+    let rules = rules.into_iter().chain(predictive::rules()).collect();
     sim::SimConfig {
         rules,
         time_scale: 0.25,
@@ -66,7 +68,11 @@ fn sim_config() -> sim::SimConfig {
             channels: 30,
         }],
         numbers,
-        agents: acd::agents(),
+        agents: acd::agents()
+            .into_iter()
+            .chain(predictive::agents())
+            .collect(),
+        media_ms: predictive::media(),
         default_playback_ms: 3000,
         ..Default::default()
     }
@@ -244,6 +250,9 @@ window_days = "mon-sun"
 window_start = "00:00"
 window_end = "23:59"
 audio_dir = "{audio_dir}"
+[campaigns.operator]
+abandon_message = "{abandon}"
+reestimate_seconds = 5
 [managers.ivanova]
 phone = "201"
 pin = "4321"
@@ -270,6 +279,7 @@ report_time_zone = "{tz}"
 {separator}
 "#,
         port = sim.esl_addr().port(),
+        abandon = predictive::ABANDON,
         audio_dir = audio_dir.display(),
         recordings = work.join("recordings").display(),
         prompts = opts.prompts.display(),
@@ -377,6 +387,7 @@ report_time_zone = "{tz}"
     supervision::kpis_today(&app).await?;
     supervision::staffing_tomorrow(&app).await?;
     supervision::digest_mailed(&app, mailbox, opts.smtp_port.is_some()).await?;
+    predictive::campaign(&app).await?;
 
     let metrics = link.counters();
     say(format!(

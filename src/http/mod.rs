@@ -23,6 +23,7 @@ pub mod acd;
 pub mod auth;
 pub mod kpi;
 pub mod messages;
+pub mod op_campaigns;
 pub mod qa;
 pub mod readings;
 pub mod wallboard;
@@ -40,6 +41,8 @@ pub struct HttpState {
     pub acd: Acd,
     /// E-mail and SMS during a call (`/api/v1/calls/{uuid}/messages`).
     pub messages: crate::service::messages::Messages,
+    /// Operator campaigns: preview dialing, dispositions.
+    pub opcamp: Arc<crate::service::opcamp::OpRunner>,
     /// The wallboard's hub and the public counter's limits.
     pub wallboard: wallboard::Wallboard,
 }
@@ -57,10 +60,12 @@ pub fn router(shared: Arc<HttpState>) -> Router {
             require_token,
         ));
     // An operator's screen-pop stream also takes that operator's own token.
-    let operator = acd::operator_stream_routes().route_layer(middleware::from_fn_with_state(
-        shared.clone(),
-        require_operator_token,
-    ));
+    let operator = acd::operator_stream_routes()
+        .merge(op_campaigns::routes())
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_operator_token,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -10,4 +10,5 @@ pub mod messages;
 pub mod meter;
 pub mod notice_amd;
 pub mod notice_call;
+pub mod opcamp;
 pub mod records;

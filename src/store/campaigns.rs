@@ -236,13 +236,16 @@ impl Campaigns {
         Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(campaign))
     }
 
-    /// Campaigns the runner must look at: running ones, and cancelled ones whose last calls
-    /// have not finished yet (their report is still to come).
+    /// Notice campaigns the runner must look at: running ones, and cancelled ones whose last
+    /// calls have not finished yet (their report is still to come). Operator campaigns
+    /// (`operator_campaigns`) have their own runner (`service::opcamp`).
     pub async fn active(&self) -> Result<Vec<Campaign>, StoreError> {
         let db = self.writer.pool().get().await?;
         let sql = format!(
             "SELECT {COLUMNS} FROM campaigns
-             WHERE state = 'running' OR (state = 'cancelled' AND finished_at IS NULL) ORDER BY id"
+             WHERE (state = 'running' OR (state = 'cancelled' AND finished_at IS NULL))
+               AND NOT EXISTS (SELECT 1 FROM operator_campaigns o WHERE o.campaign_id = campaigns.id)
+             ORDER BY id"
         );
         Ok(db.query(&sql, &[]).await?.iter().map(campaign).collect())
     }

@@ -85,6 +85,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "013_messages.sql",
         sql: include_str!("../../sql/013_messages.sql"),
     },
+    Migration {
+        version: 14,
+        name: "014_operator_campaigns.sql",
+        sql: include_str!("../../sql/014_operator_campaigns.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -10,6 +10,7 @@ pub mod lists;
 pub mod messages;
 pub mod migrate;
 pub mod notify;
+pub mod op_campaigns;
 pub mod operators;
 pub mod postgres;
 pub mod qa;

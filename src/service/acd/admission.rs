@@ -88,6 +88,7 @@ impl Acd {
             callback: None,
             consult: None,
             by: Some(self.inner.instance.clone()),
+            campaign: None,
         };
         // The record and the meta first: a reservation may come the moment it is queued.
         let json = serde_json::to_string(&meta).expect("meta json");

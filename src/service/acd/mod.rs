@@ -20,6 +20,7 @@
 
 mod admission;
 mod caller;
+mod campaign_call;
 pub mod card;
 mod channels;
 mod dispatcher;
@@ -54,6 +55,7 @@ use crate::esl::control::SwitchLink;
 use crate::store::acd::AcdStore;
 use crate::store::acd_calls::AcdCalls;
 use crate::store::operators::Operators;
+pub use campaign_call::QueueFloor;
 pub use types::*;
 
 /// How long a caller's lease lasts without renewal. A caller whose instance is known dead
@@ -107,6 +109,9 @@ pub struct Meta {
     /// The instance that admitted the caller (takes its lease right after the transfer).
     #[serde(default)]
     pub by: Option<String>,
+    /// An operator campaign's answered call: the campaign, the contact, the script.
+    #[serde(default)]
+    pub campaign: Option<crate::service::opcamp::CampaignCard>,
 }
 
 /// Result of [`Acd::admit`].

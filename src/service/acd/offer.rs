@@ -163,6 +163,11 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
             vars.push(("origination_caller_id_number", c.to_string()));
         }
     }
+    if meta.campaign.is_some() {
+        // A person answered a campaign call and must reach the operator within 2 s: their
+        // phone answers by itself (mod_sofia sends `Call-Info: answer-after=0`).
+        vars.push(("sip_auto_answer", "true".into()));
+    }
     if consult {
         // If the first operator hangs up during the consult, this leg must stay for the caller.
         vars.push(("park_after_bridge", "true".into()));
@@ -602,6 +607,7 @@ async fn pop_screen(acd: Acd, queue: String, r: Reservation, meta: Meta) {
         waited_s: (now - entered).num_milliseconds().max(0) as f64 / 1000.0,
         ivr: meta.ivr.clone(),
         customer,
+        campaign: meta.campaign.clone(),
     });
 }
 
@@ -620,6 +626,7 @@ pub async fn start_callback(acd: Acd, cb: Callback) {
         callback: Some(cb.id),
         consult: None,
         by: Some(acd.inner.instance.clone()),
+        campaign: None,
     };
     let store = &acd.inner.store;
     let json = serde_json::to_string(&meta).expect("meta json");
@@ -778,6 +785,7 @@ pub async fn consult(
         callback: None,
         consult: Some((call.clone(), agent, leg)),
         by: None,
+        campaign: None,
     };
     store
         .set_meta(&item, &serde_json::to_string(&meta).expect("meta json"))

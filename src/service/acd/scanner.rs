@@ -107,6 +107,10 @@ impl Acd {
             if info.state != StateName::WrapUp {
                 continue;
             }
+            // An operator-campaign call's disposition is owed: they stay until it is set.
+            if matches!(self.inner.store.disposition_due(&agent).await, Ok(Some(_))) {
+                continue;
+            }
             let ends = wrap_up_ends(info.at_ms, wrap);
             if ends > now {
                 next = Some(next.map_or(ends, |n: i64| n.min(ends)));

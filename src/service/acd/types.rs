@@ -75,6 +75,9 @@ pub struct ScreenPop {
     /// What the IVR learned: account, step reached, and any `contactd_*` variables.
     pub ivr: std::collections::BTreeMap<String, String>,
     pub customer: Option<CustomerCard>,
+    /// An operator campaign's call: the campaign, the contact's row, the call script.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<crate::service::opcamp::CampaignCard>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]

@@ -197,6 +197,7 @@ mod tests {
                 currency: "RUB".into(),
                 ..CustomerCard::default()
             }),
+            campaign: None,
         })
     }
 

@@ -26,6 +26,7 @@
 //!   its data has no mark (see `service::acd::rebuild`).
 //! - `acd:kick`       pub/sub channel: an instance that made routing possible (an operator
 //!   ready, a caller queued) publishes its name; the others route at once instead of polling.
+//! - `acd:dispo_due` hash, operator → the operator-campaign call whose disposition they owe.
 //! - `acd:alive:<instance>`  set by each running instance every second, expiring after 3:
 //!   a caller or offer whose instance has none was left behind by a dead instance.
 //!
@@ -40,6 +41,7 @@ use super::postgres::StoreError;
 
 mod agents;
 mod board;
+mod dispositions;
 mod meta;
 mod queue;
 mod recovery;

@@ -60,6 +60,19 @@ impl AcdStore {
         now_ms: i64,
         instance: &str,
     ) -> Result<Option<Reservation>, StoreError> {
+        self.reserve_only(queue, need, now_ms, instance, "").await
+    }
+
+    /// [`AcdStore::reserve_by`] for operator `only` alone (`""`: anyone): an operator
+    /// campaign's callback goes to the operator who scheduled it.
+    pub async fn reserve_only(
+        &self,
+        queue: &str,
+        need: Need<'_>,
+        now_ms: i64,
+        instance: &str,
+        only: &str,
+    ) -> Result<Option<Reservation>, StoreError> {
         let mut c = self.conn.clone();
         let r: Option<(String, String, u64)> = script!(RESERVE)
             .key(self.queue_key(queue))
@@ -73,6 +86,7 @@ impl AcdStore {
             .arg(need.level())
             .arg(now_ms)
             .arg(instance)
+            .arg(only)
             .invoke_async(&mut c)
             .await?;
         if r.is_some() {

@@ -40,7 +40,7 @@ return {1, redis.call('ZRANK', KEYS[1], ARGV[1]) + 1, seq}
 
 pub(super) const RESERVE: &str = r"
 -- KEYS queue, ready, skills, agents, offers, clock, offer_by; ARGV skill, level, now_ms,
--- instance
+-- instance, only (an operator: nobody else is reserved; '' for anyone)
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)
 if #head == 0 then return false end
 local call = head[1]
@@ -50,7 +50,8 @@ for i = 1, #ready, 2 do
   local agent = ready[i]
   local level = tonumber(redis.call('HGET', KEYS[3], agent .. '|' .. ARGV[1]) or '0')
   local to = change(agent_state(KEYS[4], agent), @I(offer))
-  if to and level >= min then
+  local only = ARGV[5] or ''
+  if to and level >= min and (only == '' or only == agent) then
     local offer = redis.call('INCR', KEYS[6])
     redis.call('ZREM', KEYS[1], call)
     redis.call('ZREM', KEYS[2], agent)

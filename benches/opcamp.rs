@@ -1,0 +1,225 @@
+//! `BENCH abandon_message_within_2s_pct`: an operator campaign against the simulator (in
+//! real time: the 2 s rule is the subscriber's, so the simulator runs at `time_scale` 1),
+//! with more people answering than operators take in time — five operators, of whom two do
+//! not answer their phone within the 2 s (no auto-answer on their desk), every subscriber
+//! a person — so some answered people are abandoned. The figure is, by the simulator's own
+//! ground truth, the share of abandoned calls whose abandon message started within 2 s of
+//! the person's answer. Goal 100 %. Bounded to about 40 s.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use contactd::app::App;
+use contactd::config::Config;
+use contactd::service::acd::OperatorCommand;
+use contactd::sim::{self, AfterAnswer, Behaviour, Simulator, SubscriberRule};
+use contactd::store::campaigns::NewCampaign;
+use contactd::store::op_campaigns::{OpCampaign, OpCampaigns};
+
+use crate::campaign::{config_text, Scratch};
+
+const ABANDON: &str = "/var/lib/contactd/prompts/abandon_bench.wav";
+const SUBSCRIBERS: usize = 30;
+const LIMIT: Duration = Duration::from_secs(40);
+
+/// (abandoned calls whose message started within 2 s of the answer, abandoned calls,
+/// connected calls).
+pub async fn abandon_message_within_2s() -> (usize, usize, usize) {
+    let s = Scratch::new().await;
+    let mut agents: HashMap<String, Behaviour> = HashMap::new();
+    for (ext, ring_ms) in [
+        ("2001", 0),
+        ("2002", 0),
+        ("2003", 0),
+        ("2004", 4000),
+        ("2005", 4000),
+    ] {
+        agents.insert(
+            ext.into(),
+            Behaviour::Answer {
+                ring_ms,
+                after: AfterAnswer::Stay,
+            },
+        );
+    }
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 1.0,
+        agents,
+        rules: vec![SubscriberRule {
+            pattern: "^8916300".into(),
+            behaviour: Behaviour::Answer {
+                ring_ms: 800,
+                after: AfterAnswer::HangupAfter { ms: 3000 },
+            },
+        }],
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        media_ms: [(ABANDON.to_string(), 1500)].into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut text = config_text(
+        &s,
+        sim.esl_addr().port(),
+        "[trunk.e1]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = 30\ndial = \"freetdm/1/a/{number}\"\n",
+        "127.0.0.1:0",
+    );
+    text.push_str(&format!(
+        r#"
+[daemon]
+instance = "opcamp-bench"
+recordings_dir = "/tmp/contactd-bench-recordings"
+[acd]
+ring_timeout_seconds = 5
+wrap_up_seconds = 0
+[acd.queue.general]
+group = "general"
+max_waiting = 50
+max_wait_seconds = 0
+[campaigns]
+trunk = "e1"
+[campaigns.operator]
+abandon_message = "{ABANDON}"
+queue = "general"
+"#
+    ));
+    std::fs::create_dir_all("/tmp/contactd-bench-recordings").unwrap();
+    let cfg = Config::from_toml(&text).unwrap();
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let exts = ["2001", "2002", "2003", "2004", "2005"];
+    operators(&app, &exts).await;
+    let id = start_campaign(&app).await;
+    let ops = OpCampaigns::new(app.shared.pool.clone());
+    let started = Instant::now();
+    // Operators set their disposition as soon as a call ends (their desk software).
+    while started.elapsed() < LIMIT {
+        dispose(&app).await;
+        let f = ops.figures(id).await.unwrap();
+        if f.connected + f.abandoned >= SUBSCRIBERS as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // the last messages finish playing
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let db = app.shared.pool.get().await.unwrap();
+    let abandoned: Vec<String> = db
+        .query(
+            "SELECT uuid::text FROM operator_calls WHERE campaign_id = $1 AND abandoned_at IS NOT NULL",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let connected = ops.figures(id).await.unwrap().connected as usize;
+    let truth = sim.ground_truth();
+    let within = abandoned
+        .iter()
+        .filter(|u| {
+            truth.iter().find(|r| &r.uuid == *u).is_some_and(|r| {
+                let i = r.played.iter().position(|p| p == ABANDON);
+                match (i, r.answered_at_ms) {
+                    (Some(i), Some(a)) => r.played_at_ms[i].saturating_sub(a) <= 2000,
+                    _ => false,
+                }
+            })
+        })
+        .count();
+    app.shutdown(Duration::from_secs(2)).await;
+    drop(db);
+    s.drop_now().await;
+    (within, abandoned.len(), connected)
+}
+
+async fn operators(app: &App, exts: &[&str]) {
+    let store = contactd::store::operators::Operators::new(app.shared.pool.clone());
+    for ext in exts {
+        let login = format!("op{ext}");
+        let id = store
+            .create(&login, &login, &format!("user/{ext}"))
+            .await
+            .unwrap();
+        store.set_skill(id, "general", 5).await.unwrap();
+        app.shared.acd.sync_operator(&login).await.unwrap();
+        app.shared
+            .acd
+            .command(&login, OperatorCommand::Login)
+            .await
+            .unwrap();
+    }
+}
+
+async fn start_campaign(app: &App) -> i64 {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("l.csv");
+    let mut t = String::from("phone,name,account\n");
+    for i in 0..SUBSCRIBERS {
+        t.push_str(&format!(
+            "+7916300{i:04},Subscriber {i},{:07}\n",
+            2_000_000 + i
+        ));
+    }
+    std::fs::write(&csv, t).unwrap();
+    contactd::store::lists::import_csv(
+        &app.shared.pool,
+        &csv,
+        contactd::core::lists::ImportOptions {
+            list_number: 1,
+            name: "bench".into(),
+            replace: false,
+        },
+        &app.shared.config.dialing,
+    )
+    .await
+    .unwrap();
+    let mut c = NewCampaign::with_defaults(&app.shared.config.campaigns, 1, ABANDON, "bench");
+    c.lines = 10;
+    c.window_days = "mon-sun".into();
+    c.window_start = "00:00".into();
+    c.window_end = "23:59".into();
+    c.max_attempts = 1;
+    let (id, _) = OpCampaigns::new(app.shared.pool.clone())
+        .create(
+            &c,
+            &OpCampaign {
+                campaign_id: 0,
+                mode: "predictive".into(),
+                queue: "general".into(),
+                script_url: None,
+            },
+        )
+        .await
+        .unwrap();
+    app.opcamp.wake.notify_one();
+    id
+}
+
+/// Every disposition owed is set ("sale").
+async fn dispose(app: &App) {
+    for ext in ["2001", "2002", "2003", "2004", "2005"] {
+        let login = format!("op{ext}");
+        if let Ok(Some(call)) = app.shared.acd.disposition_due(&login).await {
+            if let Ok(call) = uuid::Uuid::parse_str(&call) {
+                let _ = app
+                    .opcamp
+                    .set_disposition(
+                        &login,
+                        contactd::service::opcamp::operator::Disposition {
+                            call,
+                            code: "sale".into(),
+                            callback_at: None,
+                            callback_number: None,
+                        },
+                    )
+                    .await;
+            }
+        }
+    }
+}

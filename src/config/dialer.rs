@@ -1,0 +1,137 @@
+//! `[campaigns.operator]`: what operator campaigns (preview, progressive, predictive) share:
+//! the dispositions operators choose from, the abandon message, the default queue, the
+//! pacing limits (most calls per available operator, the legal abandon cap) and how campaign
+//! calls blend with inbound callers on the same operators.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperatorCampaignConfig {
+    /// The codes an operator may set after a campaign call (`POST …/disposition`).
+    pub dispositions: Vec<String>,
+    /// Of those, the ones that schedule a callback (`callback_at` and `callback_number`).
+    pub callback_dispositions: Vec<String>,
+    /// The abandon message (who is calling, a callback number): an absolute path readable by
+    /// FreeSWITCH. A campaign started without `--abandon-message` plays this one.
+    pub abandon_message: String,
+    /// The ACD queue (`[acd.queue.NAME]`) a campaign started without `--queue` uses.
+    pub queue: String,
+    /// Most calls in flight per available operator (predictive).
+    pub max_ratio: f64,
+    /// The legal abandon cap, percent of answered calls (rolling 24 h and the day).
+    pub abandon_cap_pct: f64,
+    /// An answered person must reach an operator within this (ms); else the abandon message.
+    pub connect_within_ms: u64,
+    /// How often the predictive dial level is re-estimated at the latest (s).
+    pub reestimate_seconds: u64,
+    /// Blending: the priority a person answered by a campaign call gets in the ACD queue
+    /// (inbound callers have their queue's `priority`; transfers 250). Higher goes first.
+    pub outbound_priority: u8,
+    /// Blending: inbound callers waiting in the campaign's queue take that many ready
+    /// operators away from the campaign's pacing (true), or not (false).
+    pub inbound_first: bool,
+    /// A callback scheduled by an operator who is not logged in (or not ready) this long
+    /// after it is due goes to any operator of the queue (s).
+    pub callback_grace_seconds: u64,
+    /// Ring time of the campaign's calls (s).
+    pub ring_seconds: u32,
+}
+
+impl Default for OperatorCampaignConfig {
+    fn default() -> Self {
+        Self {
+            dispositions: [
+                "sale",
+                "not_interested",
+                "callback",
+                "wrong_number",
+                "do_not_call",
+            ]
+            .map(String::from)
+            .to_vec(),
+            callback_dispositions: vec!["callback".into()],
+            abandon_message: "/var/lib/contactd/prompts/abandon.wav".into(),
+            queue: "general".into(),
+            max_ratio: 3.0,
+            abandon_cap_pct: 3.0,
+            connect_within_ms: 2000,
+            reestimate_seconds: 15,
+            outbound_priority: 240,
+            inbound_first: true,
+            callback_grace_seconds: 300,
+            ring_seconds: 25,
+        }
+    }
+}
+
+impl OperatorCampaignConfig {
+    pub fn connect_within(&self) -> Duration {
+        Duration::from_millis(self.connect_within_ms)
+    }
+
+    /// Problems a start must refuse, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let key = "campaigns.operator";
+        if self.dispositions.is_empty() {
+            out.push(format!("{key}.dispositions: at least one code"));
+        }
+        for d in self.dispositions.iter().chain(&self.callback_dispositions) {
+            if d.is_empty()
+                || d.len() > 40
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                out.push(format!(
+                    "{key}.dispositions: {d:?}: letters, digits, _ and - (1-40)"
+                ));
+            }
+        }
+        for d in &self.callback_dispositions {
+            if !self.dispositions.contains(d) {
+                out.push(format!(
+                    "{key}.callback_dispositions: {d:?} is not in dispositions"
+                ));
+            }
+        }
+        if !(1.0..=10.0).contains(&self.max_ratio) {
+            out.push(format!("{key}.max_ratio: 1.0 to 10.0"));
+        }
+        if !(0.0..=100.0).contains(&self.abandon_cap_pct) {
+            out.push(format!("{key}.abandon_cap_pct: 0 to 100"));
+        }
+        if !(200..=10_000).contains(&self.connect_within_ms) {
+            out.push(format!("{key}.connect_within_ms: 200 to 10000"));
+        }
+        if !(1..=15).contains(&self.reestimate_seconds) {
+            out.push(format!("{key}.reestimate_seconds: 1 to 15"));
+        }
+        if !self.abandon_message.starts_with('/') {
+            out.push(format!("{key}.abandon_message: an absolute path"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert!(OperatorCampaignConfig::default().problems().is_empty());
+    }
+
+    #[test]
+    fn a_callback_code_must_be_a_disposition() {
+        let c = OperatorCampaignConfig {
+            callback_dispositions: vec!["later".into()],
+            ..Default::default()
+        };
+        assert!(c.problems()[0].contains("later"), "{:?}", c.problems());
+    }
+}

@@ -1,0 +1,226 @@
+//! Operator-campaign calls in the ACD (`service::opcamp` drives them): a person who answered
+//! a campaign call waits in the campaign's queue like an inbound caller, ahead of them by
+//! `[campaigns.operator] outbound_priority`, so the dispatcher reserves a ready operator for
+//! them with the same atomic Lua reservation (`store::acd` RESERVE) and the offer rings the
+//! operator (auto-answer) and bridges. The campaign's task gives the call up if that has not
+//! happened within `connect_within` (then it plays the abandon message), and hands the
+//! bridged call to an ACD caller task (end of talk, after-call work) as callbacks do.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::views::{count_operators, need};
+use super::{caller, Acd, AcdError, Meta, LEASE_MS};
+use crate::core::acd::agent::StateName;
+use crate::core::acd::queue::CallKind;
+use crate::service::opcamp::CampaignCard;
+use crate::store::acd::Abandoned;
+
+/// What the campaign's pacing needs of the operators of one queue, from one read of Redis.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueFloor {
+    /// Qualified operators ready now (not reserved).
+    pub ready: u32,
+    /// Qualified operators in after-call work, and for how long so far.
+    pub wrapping_up: Vec<Duration>,
+    /// Qualified operators talking or being offered a call, and for how long so far.
+    pub talking: Vec<Duration>,
+    /// Callers (inbound or campaign) waiting in the queue now.
+    pub waiting: u32,
+}
+
+impl Acd {
+    /// Whether `queue` is one of the ACD's queues.
+    pub fn has_queue(&self, queue: &str) -> bool {
+        self.cfg().queue.contains_key(queue)
+    }
+
+    /// The operators of `queue` as the pacing sees them.
+    pub async fn queue_floor(&self, queue: &str) -> Result<QueueFloor, AcdError> {
+        let q = self
+            .cfg()
+            .queue
+            .get(queue)
+            .ok_or_else(|| AcdError::NotFound(format!("queue {queue}")))?;
+        let store = &self.inner.store;
+        let agents = store.agents().await?;
+        let skills = store.skills().await?;
+        let now = self.now_ms();
+        let mut floor = QueueFloor {
+            ready: count_operators(&agents, &skills, need(q), |s| s == StateName::Ready) as u32,
+            waiting: store.queue_len(queue).await? as u32,
+            ..Default::default()
+        };
+        for (login, info) in &agents {
+            let one = [(login.clone(), info.clone())];
+            if count_operators(&one, &skills, need(q), |_| true) == 0 {
+                continue;
+            }
+            let since = Duration::from_millis((now - info.at_ms).max(0) as u64);
+            match info.state {
+                StateName::WrapUp => floor.wrapping_up.push(since),
+                StateName::Talking | StateName::Offered => floor.talking.push(since),
+                _ => {}
+            }
+        }
+        Ok(floor)
+    }
+
+    /// A person answered campaign call `call` (parked on the switch): they wait in `queue`
+    /// at `priority` for the next ready operator of that queue.
+    pub async fn queue_campaign_call(
+        &self,
+        call: &str,
+        queue: &str,
+        priority: u8,
+        number: &str,
+        card: CampaignCard,
+    ) -> Result<(), AcdError> {
+        if !self.has_queue(queue) && !queue.starts_with("opcb-") {
+            return Err(AcdError::NotFound(format!("queue {queue}")));
+        }
+        let now = self.now_ms();
+        let account = (!card.contact.account.is_empty()).then(|| card.contact.account.clone());
+        let ivr: BTreeMap<String, String> = [
+            ("contactd_campaign".to_string(), card.campaign.to_string()),
+            ("contactd_contact".to_string(), card.contact.id.to_string()),
+        ]
+        .into();
+        let meta = Meta {
+            caller: Some(number.to_string()),
+            account,
+            ivr,
+            node: self.inner.node.clone(),
+            entered_ms: now,
+            kind: CallKind::Waiting,
+            callback: None,
+            consult: None,
+            by: Some(self.inner.instance.clone()),
+            campaign: Some(card),
+        };
+        let store = &self.inner.store;
+        store
+            .set_meta(call, &serde_json::to_string(&meta).expect("meta json"))
+            .await?;
+        // Parked since its answer (`&park()`): the offer may bridge it at once.
+        store.set_parked(call).await?;
+        store
+            .enqueue(queue, call, priority, usize::MAX / 2, now)
+            .await?;
+        self.kick();
+        Ok(())
+    }
+
+    /// The queue of `operator`'s own campaign callbacks: no dispatcher routes it, only
+    /// [`Acd::offer_to`] (to that operator alone).
+    pub fn personal_queue(operator: &str) -> String {
+        format!("opcb-{operator}")
+    }
+
+    /// Offers the head of `personal` (a [`Acd::personal_queue`]) to `operator` if they are
+    /// ready and qualified for `queue`; true if their phone is being rung.
+    pub async fn offer_to(
+        &self,
+        personal: &str,
+        queue: &str,
+        operator: &str,
+    ) -> Result<bool, AcdError> {
+        let q = self
+            .cfg()
+            .queue
+            .get(queue)
+            .ok_or_else(|| AcdError::NotFound(format!("queue {queue}")))?;
+        let r = self
+            .inner
+            .store
+            .reserve_only(
+                personal,
+                need(q),
+                self.now_ms(),
+                &self.inner.instance,
+                operator,
+            )
+            .await?;
+        let Some(r) = r else {
+            return Ok(false);
+        };
+        self.spawn_offer(super::offer::run(self.clone(), personal.to_string(), r));
+        Ok(true)
+    }
+
+    /// No operator in time: takes the call out of the ACD. True if it was still waiting or
+    /// only ringing an operator (who is ready again); false if an operator has answered it
+    /// (it is being bridged: the caller is theirs).
+    pub async fn withdraw_campaign_call(&self, queue: &str, call: &str) -> Result<bool, AcdError> {
+        let store = &self.inner.store;
+        let found = store.abandon(queue, call).await?;
+        if found == Abandoned::NotFound {
+            return Ok(false);
+        }
+        if found == Abandoned::WasRinging {
+            if let Ok(Some(leg)) = store.leg(call).await {
+                let _ = self
+                    .inner
+                    .link
+                    .hangup(&leg, freeswitch_types::HangupCause::OriginatorCancel)
+                    .await;
+            }
+            self.kick();
+        }
+        if let Err(e) = store.del_meta(call).await {
+            warn!(%call, "acd: campaign call's record not removed: {e}");
+        }
+        Ok(true)
+    }
+
+    /// The operator who talks with (or was offered) `call`, if any.
+    pub async fn operator_of(&self, call: &str) -> Option<String> {
+        self.inner.store.offered_to(call).await.ok().flatten()
+    }
+
+    /// The campaign call is bridged to its operator: an ACD caller task of this instance
+    /// follows it from here (the talk's end, who hung up, the after-call work), and the
+    /// operator owes its disposition.
+    pub async fn adopt_campaign_call(&self, call: &str, operator: &str) {
+        let store = &self.inner.store;
+        if let Err(e) = store.set_disposition_due(operator, call).await {
+            warn!(%call, operator, "acd: disposition owed not noted: {e}");
+        }
+        let meta: Meta = match store.meta(call).await {
+            Ok(Some(m)) => serde_json::from_str(&m).unwrap_or_default(),
+            _ => return,
+        };
+        if matches!(
+            store.claim(call, &self.inner.instance, LEASE_MS).await,
+            Ok(true)
+        ) {
+            self.spawn_caller(call.to_string(), meta, caller::Start::Adopted);
+            info!(%call, operator, "acd: campaign call connected");
+        }
+    }
+
+    /// The disposition of `call` was set by `operator`: they may go ready (and do, if their
+    /// after-call work time is over).
+    pub async fn disposition_set(&self, operator: &str, call: &str) -> Result<(), AcdError> {
+        self.inner
+            .store
+            .clear_disposition_due(operator, call)
+            .await?;
+        self.inner.wrap_started.notify_one();
+        Ok(())
+    }
+
+    /// The campaign call `operator` owes a disposition for, if any.
+    pub async fn disposition_due(&self, operator: &str) -> Result<Option<String>, AcdError> {
+        Ok(self.inner.store.disposition_due(operator).await?)
+    }
+
+    /// An operator's live state and how long they have been in it (None: logged out/unknown).
+    pub async fn operator_state(&self, login: &str) -> Option<(StateName, Duration)> {
+        let info = self.inner.store.agent_info(login).await.ok().flatten()?;
+        let since = Duration::from_millis((self.now_ms() - info.at_ms).max(0) as u64);
+        Some((info.state, since))
+    }
+}

@@ -1,0 +1,488 @@
+//! One operator-campaign call: placed through the safe dialer path, and once answered the
+//! detector's verdict (machines, announcements, fax and silence never reach an operator),
+//! then for a person the ACD's reservation of a ready operator (auto-answer phone, bridge)
+//! within `connect_within` of the answer — or, when no operator is reached in time, the
+//! campaign's abandon message, started before that same limit, and the hang-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use freeswitch_types::HangupCause;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use super::{budget_of, detect, CampaignCard, OpRunner};
+use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
+use crate::core::campaign::pacer::NotDialed;
+use crate::core::channels::SwitchEvent;
+use crate::core::dialer::AnsweredBy;
+use crate::core::values::{ChannelUuid, MediaFile};
+use crate::esl::commands::AfterAnswer;
+use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
+use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
+use crate::store::campaigns::{AttemptEnd, Campaign, Target};
+use crate::store::op_campaigns::{OpCallback, OpCampaign};
+
+/// The abandon message is sent this long before `connect_within` is up, so that it starts
+/// on the switch within the limit.
+const MESSAGE_MARGIN: Duration = Duration::from_millis(300);
+/// An operator answered as the time ran out: how long the bridge may still take.
+const BRIDGE_GRACE: Duration = Duration::from_secs(5);
+
+/// How an answered call ended for the campaign (the attempt's outcome).
+pub const CONNECTED: &str = "connected";
+pub const ABANDONED: &str = "abandoned";
+/// A person who hung up before an operator or the message reached them.
+pub const HUNG_UP: &str = "hung_up";
+
+impl OpRunner {
+    /// Calls one subscriber (or an operator's callback) and records the attempt.
+    pub(super) async fn call_one(
+        self: &Arc<Self>,
+        c: &Campaign,
+        op: &OpCampaign,
+        t: &Target,
+        callback: Option<&OpCallback>,
+        requested_by: Option<&str>,
+    ) {
+        let Some(link) = self.link_for(&c.trunk) else {
+            let at = self.rules().put_back(NotDialed::NoSwitch, self.clock.now());
+            self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+            return;
+        };
+        let cfg = &self.config;
+        let trunk = &cfg.trunk[&c.trunk];
+        let number = crate::core::numbers::dial_string_number(&t.phone, &cfg.dialing);
+        let uuid = ChannelUuid::new_random();
+        let id = Uuid::parse_str(uuid.as_str()).expect("random uuid");
+        let attempt_no = t.attempts + 1;
+        let written = async {
+            self.campaigns
+                .insert_attempt(id, c.id, t.contact_id, attempt_no, &number)
+                .await?;
+            self.ops
+                .insert_call(id, c.id, t.contact_id, callback.map(|b| b.id), requested_by)
+                .await
+        };
+        if let Err(e) = written.await {
+            warn!(
+                campaign = c.id,
+                contact = t.contact_id,
+                "attempt not written, not dialing: {e}"
+            );
+            let at = self
+                .rules()
+                .put_back(NotDialed::AttemptNotWritten, self.clock.now());
+            self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+            return;
+        }
+        let watch = link.watch_call(uuid.as_str());
+        let budget = budget_of(c.id);
+        let dialed = self.clock.instant();
+        self.with_pacing(c.id, |p| {
+            p.ringing.insert(id, dialed);
+            p.pacer.handle_dialed(self.clock.now());
+        });
+        let placed = place_call(
+            link,
+            &self.clock,
+            &self.calls,
+            &self.live,
+            CallRequest {
+                uuid,
+                caller_id: c.caller_id.as_deref(),
+                trunk_name: &c.trunk,
+                trunk,
+                number: &number,
+                then: AfterAnswer::Park,
+                purpose: "opcampaign",
+                budget: &budget,
+                budget_lines: c.lines as u32,
+                ring_secs: c.ring_s.max(5) as u32,
+            },
+        )
+        .await;
+        let ringing = self.clock.since(dialed);
+        let answered = matches!(placed, Ok(DialResult::Answered(_)));
+        self.with_pacing(c.id, |p| {
+            p.ringing.remove(&id);
+            // Answered: waits for the detector and an operator (released in `answered`).
+            if answered {
+                p.connecting += 1;
+            }
+        });
+        let now = self.clock.now();
+        let end = match placed {
+            Err(e) if e.not_sent() => {
+                debug!(campaign = c.id, contact = t.contact_id, "not dialed: {e}");
+                return self.not_an_attempt(c, t, id).await;
+            }
+            Ok(DialResult::Failed { cause, .. }) if outcome::no_line(&cause) => {
+                return self.not_an_attempt(c, t, id).await
+            }
+            Err(DialError::Invalid(e)) => {
+                warn!(campaign = c.id, "number {number}: {e}");
+                end_with(
+                    Outcome::Invalid.as_str(),
+                    Some("INVALID_NUMBER_FORMAT".into()),
+                )
+            }
+            Err(e) => {
+                // The originate may have rung or been answered: whoever it reached may have
+                // been connected, so it is ended and never dialed again.
+                warn!(campaign = c.id, %id, "originate result lost ({e}); ending the call");
+                let _ = link
+                    .kill(&id.to_string(), HangupCause::NormalClearing)
+                    .await;
+                end_with(Outcome::Unknown.as_str(), None)
+            }
+            Ok(DialResult::Failed { cause, .. }) => {
+                self.with_pacing(c.id, |p| p.pacer.handle_unanswered(now, ringing));
+                let o = outcome::unanswered(&cause);
+                end_with(o.as_str(), Some(cause))
+            }
+            Ok(DialResult::Answered(_)) => {
+                // A callback to its operator, a preview call to the operator who asked.
+                let only = callback
+                    .and_then(|b| b.to_operator.then_some(b.operator.as_str()))
+                    .or(requested_by);
+                self.answered(c, op, t, id, link, watch, ringing, &number, only)
+                    .await
+            }
+        };
+        match callback {
+            // A callback leaves the subscriber's place in the campaign as it is.
+            Some(cb) => {
+                self.log_write(
+                    self.campaigns
+                        .finish_attempt(id, &end, self.clock.now())
+                        .await,
+                );
+                let state = if end.outcome == CONNECTED {
+                    "done"
+                } else {
+                    "failed"
+                };
+                self.log_write(self.ops.callback_state(cb.id, state, None, Some(id)).await);
+            }
+            None => self.finish(c, t.contact_id, attempt_no, id, &end).await,
+        }
+    }
+
+    /// An answered call: detector, then operator or abandon message.
+    #[allow(clippy::too_many_arguments)]
+    async fn answered(
+        self: &Arc<Self>,
+        c: &Campaign,
+        op: &OpCampaign,
+        t: &Target,
+        id: Uuid,
+        link: &SwitchLink,
+        mut watch: CallWatch,
+        ringing: Duration,
+        number: &str,
+        only: Option<&str>,
+    ) -> AttemptEnd {
+        let answered = self.clock.instant();
+        let at = self.clock.now();
+        // From here a restart never dials this subscriber again.
+        self.log_write(self.campaigns.attempt_answered(id, at).await);
+        let (by, kind) = detect::classify(self, link, &mut watch, &id.to_string()).await;
+        let word = detect::word(by);
+        self.log_write(self.ops.answered(id, at, Some(word), kind.as_deref()).await);
+        self.with_pacing(c.id, |p| {
+            p.pacer.handle_answered(self.clock.now(), ringing, by)
+        });
+        if by != AnsweredBy::Person {
+            self.with_pacing(c.id, |p| p.connecting = p.connecting.saturating_sub(1));
+            info!(campaign = c.id, %id, answered_by = word, "not a person: not connected");
+            let _ = link
+                .kill(&id.to_string(), HangupCause::NormalClearing)
+                .await;
+            return end_with(word, None);
+        }
+        let card = self.card(c, op, t).await;
+        let deadline = answered
+            + self
+                .config
+                .campaigns
+                .operator
+                .connect_within()
+                .saturating_sub(MESSAGE_MARGIN);
+        let reached = self
+            .connect(op, id, &mut watch, number, card, deadline, only)
+            .await;
+        self.with_pacing(c.id, |p| {
+            p.connecting = p.connecting.saturating_sub(1);
+            p.answered += 1;
+        });
+        let end = self
+            .after_reached(c, id, link, &mut watch, answered, reached)
+            .await;
+        self.with_pacing(c.id, |p| p.answered = p.answered.saturating_sub(1));
+        end
+    }
+
+    /// The talk with the operator, or the abandon message.
+    async fn after_reached(
+        &self,
+        c: &Campaign,
+        id: Uuid,
+        link: &SwitchLink,
+        watch: &mut CallWatch,
+        answered: tokio::time::Instant,
+        reached: Reached,
+    ) -> AttemptEnd {
+        let now = self.clock.now();
+        match reached {
+            Reached::Operator(login) => {
+                let after = self.clock.since(answered);
+                self.log_write(self.ops.connected(id, now, &login).await);
+                self.with_pacing(c.id, |p| p.pacer.handle_connected(now, after));
+                self.acd.adopt_campaign_call(&id.to_string(), &login).await;
+                info!(campaign = c.id, %id, operator = %login, after_ms = after.as_millis() as u64, "connected");
+                let talk_from = self.clock.instant();
+                wait_hangup(link, watch, &id.to_string()).await;
+                let end = self.clock.now();
+                self.log_write(self.ops.talk_ended(id, end).await);
+                let wrap = Duration::from_secs(self.config.acd.wrap_up_seconds);
+                let handle = self.clock.since(talk_from) + wrap;
+                self.with_pacing(c.id, |p| p.pacer.handle_handled(end, handle));
+                end_with(CONNECTED, None)
+            }
+            Reached::Nobody => {
+                let message_at = self.abandon_message(c, id, link, watch).await;
+                self.log_write(self.ops.abandoned(id, now, message_at).await);
+                self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
+                info!(campaign = c.id, %id, "abandoned: no operator in time, message played");
+                end_with(ABANDONED, None)
+            }
+            Reached::HungUp => end_with(HUNG_UP, None),
+        }
+    }
+
+    /// Waits in the ACD for an operator until `deadline`; then takes the call back.
+    #[allow(clippy::too_many_arguments)]
+    async fn connect(
+        &self,
+        op: &OpCampaign,
+        id: Uuid,
+        watch: &mut CallWatch,
+        number: &str,
+        card: CampaignCard,
+        deadline: tokio::time::Instant,
+        only: Option<&str>,
+    ) -> Reached {
+        let call = id.to_string();
+        let priority = self.config.campaigns.operator.outbound_priority;
+        let queue = match only {
+            Some(login) => crate::service::acd::Acd::personal_queue(login),
+            None => op.queue.clone(),
+        };
+        if let Err(e) = self
+            .acd
+            .queue_campaign_call(&call, &queue, priority, number, card)
+            .await
+        {
+            warn!(%call, %queue, "not queued for an operator: {e}");
+            return Reached::Nobody;
+        }
+        // A callback for its operator: offered to them alone, as soon as they are ready.
+        let mut offer_to = only;
+        loop {
+            if let Some(login) = offer_to {
+                match self.acd.offer_to(&queue, &op.queue, login).await {
+                    Ok(true) => offer_to = None,
+                    Ok(false) => {}
+                    Err(e) => debug!(%call, "callback not offered yet: {e}"),
+                }
+            }
+            let again = offer_to.is_some();
+            let retry = async move {
+                if again {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            tokio::select! {
+                () = retry => {}
+                ev = watch.recv() => match ev {
+                    Some(WatchEvent::Switch(SwitchEvent::Bridge { .. })) => {
+                        return match self.acd.operator_of(&call).await {
+                            Some(login) => Reached::Operator(login),
+                            None => Reached::Operator(String::new()),
+                        };
+                    }
+                    Some(WatchEvent::Switch(SwitchEvent::Hangup(_))) | None => {
+                        let _ = self.acd.withdraw_campaign_call(&queue, &call).await;
+                        return Reached::HungUp;
+                    }
+                    _ => {}
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        match self.acd.withdraw_campaign_call(&queue, &call).await {
+            Ok(true) => return Reached::Nobody,
+            Ok(false) => {}
+            Err(e) => {
+                warn!(%call, "campaign call not withdrawn from the ACD: {e}");
+                return Reached::Nobody;
+            }
+        }
+        // An operator answered just in time: the bridge is under way.
+        let until = self.clock.instant() + BRIDGE_GRACE;
+        loop {
+            match tokio::time::timeout_at(until, watch.recv()).await {
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Bridge { .. }))) => {
+                    let login = self.acd.operator_of(&call).await.unwrap_or_default();
+                    return Reached::Operator(login);
+                }
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) | Ok(None) => {
+                    return Reached::HungUp
+                }
+                Ok(Some(_)) => {}
+                Err(_) => return Reached::Nobody,
+            }
+        }
+    }
+
+    /// Plays the campaign's abandon message and hangs up; when the message was sent.
+    async fn abandon_message(
+        &self,
+        c: &Campaign,
+        id: Uuid,
+        link: &SwitchLink,
+        watch: &mut CallWatch,
+    ) -> Option<chrono::DateTime<Utc>> {
+        let call = id.to_string();
+        let Ok(file) = MediaFile::parse(&c.audio) else {
+            warn!(campaign = c.id, audio = %c.audio, "abandon message not playable: hanging up");
+            let _ = link.kill(&call, HangupCause::NormalClearing).await;
+            return None;
+        };
+        let sent = self.clock.now();
+        let app = match link.execute(&call, "playback", file.as_str()).await {
+            Ok(app) => app,
+            Err(e) => {
+                warn!(%call, "abandon message not played: {e}");
+                let _ = link.kill(&call, HangupCause::NormalClearing).await;
+                return None;
+            }
+        };
+        let limit = Duration::from_secs(u64::from(self.config.campaigns.max_message_seconds) + 5);
+        let _ = tokio::time::timeout(limit, async {
+            while let Some(ev) = watch.recv().await {
+                match ev {
+                    WatchEvent::Switch(SwitchEvent::ExecuteComplete {
+                        application_uuid, ..
+                    }) if application_uuid.as_deref() == Some(app.as_str()) => break,
+                    WatchEvent::Switch(SwitchEvent::Hangup(_)) => return,
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        let _ = link.kill(&call, HangupCause::NormalClearing).await;
+        Some(sent)
+    }
+
+    async fn card(&self, c: &Campaign, op: &OpCampaign, t: &Target) -> CampaignCard {
+        let contact = match self.ops.contact(t.contact_id).await {
+            Ok(Some(r)) => r.into(),
+            _ => super::ContactCard {
+                id: t.contact_id,
+                phone: t.phone.clone(),
+                ..Default::default()
+            },
+        };
+        CampaignCard {
+            campaign: c.id,
+            name: c.name.clone(),
+            mode: op.mode.clone(),
+            script_url: op.script_url.clone(),
+            contact,
+            dispositions: self.config.campaigns.operator.dispositions.clone(),
+        }
+    }
+
+    /// Nothing reached the subscriber: not an attempt, again shortly.
+    async fn not_an_attempt(&self, c: &Campaign, t: &Target, id: Uuid) {
+        self.log_write(self.campaigns.delete_attempt(id).await);
+        let at = self.rules().put_back(NotDialed::NotSent, self.clock.now());
+        self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+    }
+
+    /// Records the attempt's end and the subscriber's next step: a person (connected or
+    /// abandoned) is done; machines and silence are tried again like an unanswered call.
+    pub(super) async fn finish(
+        &self,
+        c: &Campaign,
+        contact: i64,
+        attempt_no: i32,
+        id: Uuid,
+        end: &AttemptEnd,
+    ) {
+        self.log_write(
+            self.campaigns
+                .finish_attempt(id, end, self.clock.now())
+                .await,
+        );
+        self.settle(c, contact, attempt_no, &end.outcome).await;
+    }
+
+    /// The subscriber's next step after an attempt with `outcome`.
+    pub(super) async fn settle(&self, c: &Campaign, contact: i64, attempt_no: i32, outcome: &str) {
+        let as_rule = match outcome {
+            CONNECTED | ABANDONED | HUNG_UP | "fax" | "announcement" => None,
+            "machine" | "silence" => Some(Outcome::NoAnswer),
+            other => Some(Outcome::parse(other).unwrap_or(Outcome::Unknown)),
+        };
+        let next_at = as_rule.and_then(|o| {
+            let policy = RetryPolicy {
+                max_attempts: c.max_attempts.max(1) as u32,
+                busy: Duration::from_secs(c.retry_busy_s.max(0) as u64),
+                no_answer: Duration::from_secs(c.retry_no_answer_s.max(0) as u64),
+                failed: Duration::from_secs(c.retry_busy_s.max(0) as u64),
+            };
+            self.rules()
+                .retry_at(o, attempt_no as u32, &policy, self.clock.now())
+        });
+        self.log_write(
+            self.campaigns
+                .after_attempt(c.id, contact, attempt_no, outcome, next_at)
+                .await,
+        );
+    }
+}
+
+enum Reached {
+    Operator(String),
+    Nobody,
+    HungUp,
+}
+
+fn end_with(outcome: &str, cause: Option<String>) -> AttemptEnd {
+    AttemptEnd {
+        outcome: outcome.to_string(),
+        cause,
+        ..Default::default()
+    }
+}
+
+/// Until the call ends (looked up after a lost link: its hang-up may have been missed).
+async fn wait_hangup(link: &SwitchLink, watch: &mut CallWatch, call: &str) {
+    while let Some(ev) = watch.recv().await {
+        match ev {
+            WatchEvent::Switch(SwitchEvent::Hangup(_)) => return,
+            WatchEvent::LinkLost
+                if link.back_and_exists(call, Duration::from_secs(60)).await != Some(true) =>
+            {
+                return
+            }
+            _ => {}
+        }
+    }
+}

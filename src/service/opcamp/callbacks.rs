@@ -1,0 +1,69 @@
+//! Callbacks operators schedule with a disposition: dialed at their time, when the operator
+//! who scheduled it is ready (the person is offered to them alone); if that operator is
+//! still not ready `callback_grace_seconds` after the time, to any operator of the queue.
+//! The time was agreed with the person: neither the calling window nor the do-not-call list
+//! holds a callback back.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tracing::{info, warn};
+
+use super::OpRunner;
+use crate::core::acd::agent::StateName;
+use crate::store::campaigns::Target;
+
+impl OpRunner {
+    pub(super) async fn callbacks_due(self: &Arc<Self>, now: DateTime<Utc>) {
+        let due = match self.ops.take_due_callbacks(now).await {
+            Ok(d) => d,
+            Err(e) => {
+                warn!("operator callbacks not read: {e}");
+                return;
+            }
+        };
+        let grace = self.config.campaigns.operator.callback_grace_seconds;
+        for mut cb in due {
+            let (Ok(Some(c)), Ok(Some(op))) = (
+                self.campaigns.get(cb.campaign_id).await,
+                self.ops.get(cb.campaign_id).await,
+            ) else {
+                self.log_write(self.ops.callback_state(cb.id, "failed", None, None).await);
+                continue;
+            };
+            let ready = matches!(
+                self.acd.operator_state(&cb.operator).await,
+                Some((StateName::Ready, _))
+            );
+            let late = now - cb.due_at > TimeDelta::seconds(grace as i64);
+            if ready {
+                cb.to_operator = true;
+            } else if late {
+                cb.to_operator = false;
+            } else {
+                // Their operator is busy or away: looked at again at the next look.
+                self.log_write(self.ops.callback_state(cb.id, "pending", None, None).await);
+                continue;
+            }
+            let attempts = self
+                .ops
+                .attempts_of(c.id, cb.contact_id)
+                .await
+                .unwrap_or_default();
+            let t = Target {
+                contact_id: cb.contact_id,
+                phone: cb.number.clone(),
+                tz: None,
+                attempts,
+            };
+            info!(
+                campaign = c.id,
+                callback = cb.id,
+                operator = %cb.operator,
+                to_operator = cb.to_operator,
+                "dialing an operator's callback"
+            );
+            self.spawn_call(c, op, t, Some(cb), None);
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! PostgreSQL repository of operator campaigns (`sql/014_operator_campaigns.sql`): the row
+//! that makes a campaign an operator campaign, each call's record (answer, what answered,
+//! connected or abandoned, operator, disposition) and the callbacks operators schedule. The
+//! list, targets, attempts and their claiming are the notice campaigns' own
+//! (`store::campaigns`): one set of dialing rules for both kinds.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use uuid::Uuid;
+
+use super::campaigns::NewCampaign;
+use super::StoreError;
+
+/// What makes a campaign an operator campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpCampaign {
+    pub campaign_id: i64,
+    pub mode: String,
+    pub queue: String,
+    pub script_url: Option<String>,
+}
+
+/// A contact's row as the screen pop shows it.
+#[derive(Debug, Clone, Default)]
+pub struct ContactRow {
+    pub id: i64,
+    pub phone: String,
+    pub name: String,
+    pub account: String,
+    pub extra: serde_json::Value,
+}
+
+/// A callback an operator scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpCallback {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub contact_id: i64,
+    pub operator: String,
+    pub number: String,
+    pub due_at: DateTime<Utc>,
+    /// Offered to `operator` alone (false once they were away past the grace time).
+    pub to_operator: bool,
+}
+
+/// Per-campaign figures (the demo, `campaigns show`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpFigures {
+    pub calls: i64,
+    pub answered_people: i64,
+    pub connected: i64,
+    pub abandoned: i64,
+    pub machines: i64,
+}
+
+#[derive(Clone)]
+pub struct OpCampaigns {
+    pool: Pool,
+}
+
+impl OpCampaigns {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Creates the campaign, its operator row and one target per contact, in one
+    /// transaction (the notice runner never sees it without its operator row).
+    pub async fn create(&self, c: &NewCampaign, op: &OpCampaign) -> Result<(i64, i64), StoreError> {
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        if tx
+            .query_opt(
+                "SELECT 1 FROM contact_lists WHERE number = $1",
+                &[&c.list_number],
+            )
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound(format!("list {}", c.list_number)));
+        }
+        let row = tx
+            .query_one(
+                "INSERT INTO campaigns (name, list_number, audio, confirm, trunk, lines, caller_id,
+                    window_days, window_start, window_end, time_zone, max_attempts, retry_busy_s,
+                    retry_no_answer_s, ring_s, state, created_by, manager_email)
+                 VALUES ($1, $2, $3, false, $4, $5, $6, $7, $8::text::time, $9::text::time, $10,
+                    $11, $12, $13, $14, 'running', $15, $16)
+                 RETURNING id",
+                &[
+                    &c.name,
+                    &c.list_number,
+                    &c.audio,
+                    &c.trunk,
+                    &c.lines,
+                    &c.caller_id,
+                    &c.window_days,
+                    &c.window_start,
+                    &c.window_end,
+                    &c.time_zone,
+                    &c.max_attempts,
+                    &c.retry_busy_s,
+                    &c.retry_no_answer_s,
+                    &c.ring_s,
+                    &c.created_by,
+                    &c.manager_email,
+                ],
+            )
+            .await?;
+        let id: i64 = row.get(0);
+        tx.execute(
+            "INSERT INTO operator_campaigns (campaign_id, mode, queue, script_url)
+             VALUES ($1, $2, $3, $4)",
+            &[&id, &op.mode, &op.queue, &op.script_url],
+        )
+        .await?;
+        let n = tx
+            .execute(
+                "INSERT INTO campaign_targets (campaign_id, contact_id, phone, tz)
+                 SELECT $1, id, phone, tz FROM contacts WHERE list_number = $2",
+                &[&id, &c.list_number],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok((id, n as i64))
+    }
+
+    /// Operator campaigns still to be worked (running, or cancelled with calls going on).
+    pub async fn active(&self) -> Result<Vec<OpCampaign>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "SELECT o.campaign_id, o.mode, o.queue, o.script_url
+                 FROM operator_campaigns o JOIN campaigns c ON c.id = o.campaign_id
+                 WHERE c.state = 'running' OR (c.state = 'cancelled' AND c.finished_at IS NULL)
+                 ORDER BY o.campaign_id",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(op_row).collect())
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<OpCampaign>, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                "SELECT campaign_id, mode, queue, script_url FROM operator_campaigns
+                 WHERE campaign_id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.as_ref().map(op_row))
+    }
+
+    pub async fn contact(&self, id: i64) -> Result<Option<ContactRow>, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                "SELECT id, phone, name, account, extra FROM contacts WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.map(|r| ContactRow {
+            id: r.get(0),
+            phone: r.get(1),
+            name: r.get(2),
+            account: r.get(3),
+            extra: r.get(4),
+        }))
+    }
+
+    /// Written with the attempt, before the originate.
+    pub async fn insert_call(
+        &self,
+        uuid: Uuid,
+        campaign: i64,
+        contact: i64,
+        callback: Option<i64>,
+        requested_by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(
+            "INSERT INTO operator_calls (uuid, campaign_id, contact_id, callback_id, requested_by)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (uuid) DO NOTHING",
+            &[&uuid, &campaign, &contact, &callback, &requested_by],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Answered, and what answered (`person`, `machine`, ...; `kind` for an announcement).
+    pub async fn answered(
+        &self,
+        uuid: Uuid,
+        at: DateTime<Utc>,
+        by: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE operator_calls SET answered_at = COALESCE(answered_at, $2),
+                    answered_by = COALESCE($3, answered_by), detected_kind = COALESCE($4, detected_kind)
+             WHERE uuid = $1",
+            &[&uuid, &at, &by, &kind],
+        )
+        .await
+    }
+
+    pub async fn connected(
+        &self,
+        uuid: Uuid,
+        at: DateTime<Utc>,
+        operator: &str,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE operator_calls SET connected_at = COALESCE(connected_at, $2), operator = $3
+             WHERE uuid = $1",
+            &[&uuid, &at, &operator],
+        )
+        .await
+    }
+
+    /// No operator in time: abandoned, the message sent to the switch at `message_at`.
+    pub async fn abandoned(
+        &self,
+        uuid: Uuid,
+        at: DateTime<Utc>,
+        message_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE operator_calls SET abandoned_at = COALESCE(abandoned_at, $2),
+                    message_started_at = COALESCE(message_started_at, $3)
+             WHERE uuid = $1",
+            &[&uuid, &at, &message_at],
+        )
+        .await
+    }
+
+    pub async fn talk_ended(&self, uuid: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE operator_calls SET talk_ended_at = COALESCE(talk_ended_at, $2)
+             WHERE uuid = $1 AND connected_at IS NOT NULL",
+            &[&uuid, &at],
+        )
+        .await
+    }
+
+    /// Sets the disposition of `call` talked by `operator`; the campaign and contact, or None
+    /// if it is not that operator's campaign call (or already has one).
+    pub async fn set_disposition(
+        &self,
+        call: Uuid,
+        operator: &str,
+        code: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                "UPDATE operator_calls SET disposition = $3, disposed_at = $4
+                 WHERE uuid = $1 AND operator = $2 AND disposition IS NULL
+                 RETURNING campaign_id, contact_id",
+                &[&call, &operator, &code, &at],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Schedules a callback (with the disposition that asked for it).
+    pub async fn schedule_callback(&self, cb: &OpCallback, from: Uuid) -> Result<i64, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_one(
+                "INSERT INTO operator_callbacks (campaign_id, contact_id, operator, number, due_at, from_call)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[&cb.campaign_id, &cb.contact_id, &cb.operator, &cb.number, &cb.due_at, &from],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Takes the callbacks due by `now` of running campaigns (marked `dialing`).
+    pub async fn take_due_callbacks(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OpCallback>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "UPDATE operator_callbacks b SET state = 'dialing'
+                 FROM (SELECT b2.id FROM operator_callbacks b2
+                       JOIN campaigns c ON c.id = b2.campaign_id
+                            AND c.state IN ('running', 'finished')
+                       WHERE b2.state = 'pending' AND b2.due_at <= $1
+                       ORDER BY b2.due_at LIMIT 20 FOR UPDATE OF b2 SKIP LOCKED) due
+                 WHERE b.id = due.id
+                 RETURNING b.id, b.campaign_id, b.contact_id, b.operator, b.number, b.due_at",
+                &[&now],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| OpCallback {
+                id: r.get(0),
+                campaign_id: r.get(1),
+                contact_id: r.get(2),
+                operator: r.get(3),
+                number: r.get(4),
+                due_at: r.get(5),
+                to_operator: true,
+            })
+            .collect())
+    }
+
+    /// A taken callback: back to pending at `due_at` (not dialed yet), or done/failed.
+    pub async fn callback_state(
+        &self,
+        id: i64,
+        state: &str,
+        due_at: Option<DateTime<Utc>>,
+        call: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE operator_callbacks SET state = $2, due_at = COALESCE($3, due_at),
+                    call_uuid = COALESCE($4, call_uuid)
+             WHERE id = $1",
+            &[&id, &state, &due_at, &call],
+        )
+        .await
+    }
+
+    /// Attempts made so far to the campaign's `contact`.
+    pub async fn attempts_of(&self, campaign: i64, contact: i64) -> Result<i32, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                "SELECT attempts FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2",
+                &[&campaign, &contact],
+            )
+            .await?;
+        Ok(row.map_or(0, |r| r.get(0)))
+    }
+
+    /// The campaign's answered calls since `since`: (answered at, abandoned), for the pacer.
+    pub async fn history(
+        &self,
+        campaign: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, bool)>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "SELECT answered_at, abandoned_at IS NOT NULL FROM operator_calls
+                 WHERE campaign_id = $1 AND answered_at >= $2 AND answered_by = 'person'
+                 ORDER BY answered_at",
+                &[&campaign, &since],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    pub async fn figures(&self, campaign: i64) -> Result<OpFigures, StoreError> {
+        let db = self.pool.get().await?;
+        let r = db
+            .query_one(
+                "SELECT count(*),
+                        count(*) FILTER (WHERE answered_by = 'person'),
+                        count(*) FILTER (WHERE connected_at IS NOT NULL),
+                        count(*) FILTER (WHERE abandoned_at IS NOT NULL),
+                        count(*) FILTER (WHERE answered_by IS NOT NULL AND answered_by <> 'person')
+                 FROM operator_calls WHERE campaign_id = $1",
+                &[&campaign],
+            )
+            .await?;
+        Ok(OpFigures {
+            calls: r.get(0),
+            answered_people: r.get(1),
+            connected: r.get(2),
+            abandoned: r.get(3),
+            machines: r.get(4),
+        })
+    }
+
+    async fn exec(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        let db = self.pool.get().await?;
+        db.execute(sql, params).await?;
+        Ok(())
+    }
+}
+
+fn op_row(r: &tokio_postgres::Row) -> OpCampaign {
+    OpCampaign {
+        campaign_id: r.get(0),
+        mode: r.get(1),
+        queue: r.get(2),
+        script_url: r.get(3),
+    }
+}
