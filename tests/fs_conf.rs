@@ -502,6 +502,9 @@ const MODULE_CONFIG: &[(&str, Option<&str>)] = &[
     ("mod_tone_stream", None),
     ("mod_say_en", None),
     ("mod_say_ru", None),
+    // answering-machine detection (docs/design.md): both read their own configuration
+    ("mod_avmd", Some("avmd.conf")),
+    ("mod_spandsp", Some("spandsp.conf")),
 ];
 
 /// Every problem of one preprocessed configuration that FreeSWITCH would log at start.

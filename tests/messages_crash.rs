@@ -55,7 +55,8 @@ struct Setup {
 
 async fn setup(subscribers: usize, smtp_port: u16) -> Setup {
     let env = common::TestEnv::new().await;
-    // every subscriber presses 1 after the message, then hangs up
+    // every subscriber presses 1 after the message, then hangs up; the message starts
+    // only once answering-machine detection has heard their "hello" end (~1.4 s)
     let numbers: HashMap<String, Behaviour> = (0..subscribers)
         .map(|i| {
             (
@@ -64,8 +65,8 @@ async fn setup(subscribers: usize, smtp_port: u16) -> Setup {
                     ring_ms: 300,
                     after: AfterAnswer::PressDigits {
                         digits: "1".into(),
-                        at_ms: MESSAGE_MS + 1200,
-                        hangup_ms: Some(MESSAGE_MS + 2500),
+                        at_ms: MESSAGE_MS + 2700,
+                        hangup_ms: Some(MESSAGE_MS + 4000),
                     },
                 },
             )
