@@ -180,54 +180,10 @@ impl Campaigns {
     pub async fn create(&self, c: &NewCampaign) -> Result<(i64, i64), StoreError> {
         let mut db = self.writer.pool().get().await?;
         let tx = db.transaction().await?;
-        let exists = tx
-            .query_opt(
-                "SELECT 1 FROM contact_lists WHERE number = $1",
-                &[&c.list_number],
-            )
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!("list {}", c.list_number)));
-        }
-        let row = tx
-            .query_one(
-                "INSERT INTO campaigns (name, list_number, audio, confirm, trunk, lines, caller_id,
-                    window_days, window_start, window_end, time_zone, max_attempts, retry_busy_s,
-                    retry_no_answer_s, ring_s, state, created_by, manager_email)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::time, $10::text::time, $11, $12,
-                    $13, $14, $15, 'running', $16, $17)
-                 RETURNING id",
-                &[
-                    &c.name,
-                    &c.list_number,
-                    &c.audio,
-                    &c.confirm,
-                    &c.trunk,
-                    &c.lines,
-                    &c.caller_id,
-                    &c.window_days,
-                    &c.window_start,
-                    &c.window_end,
-                    &c.time_zone,
-                    &c.max_attempts,
-                    &c.retry_busy_s,
-                    &c.retry_no_answer_s,
-                    &c.ring_s,
-                    &c.created_by,
-                    &c.manager_email,
-                ],
-            )
-            .await?;
-        let id: i64 = row.get(0);
-        let n = tx
-            .execute(
-                "INSERT INTO campaign_targets (campaign_id, contact_id, phone, tz)
-                 SELECT $1, id, phone, tz FROM contacts WHERE list_number = $2",
-                &[&id, &c.list_number],
-            )
-            .await?;
+        let id = insert_campaign(&tx, c, c.confirm).await?;
+        let n = insert_targets(&tx, id, c.list_number).await?;
         tx.commit().await?;
-        Ok((id, n as i64))
+        Ok((id, n))
     }
 
     pub async fn get(&self, id: i64) -> Result<Option<Campaign>, StoreError> {
@@ -549,4 +505,68 @@ pub struct Stranded {
     pub answered: bool,
     pub playback_started: bool,
     pub outcome: Option<String>,
+}
+
+/// The `campaigns` row of `c` (running), in the caller's transaction, once its list is known
+/// to exist: the one home of that insert for notice and operator campaigns alike.
+pub(crate) async fn insert_campaign(
+    tx: &deadpool_postgres::Transaction<'_>,
+    c: &NewCampaign,
+    confirm: bool,
+) -> Result<i64, StoreError> {
+    let exists = tx
+        .query_opt(
+            "SELECT 1 FROM contact_lists WHERE number = $1",
+            &[&c.list_number],
+        )
+        .await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("list {}", c.list_number)));
+    }
+    let row = tx
+        .query_one(
+            "INSERT INTO campaigns (name, list_number, audio, confirm, trunk, lines, caller_id,
+                window_days, window_start, window_end, time_zone, max_attempts, retry_busy_s,
+                retry_no_answer_s, ring_s, state, created_by, manager_email)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::time, $10::text::time, $11, $12,
+                $13, $14, $15, 'running', $16, $17)
+             RETURNING id",
+            &[
+                &c.name,
+                &c.list_number,
+                &c.audio,
+                &confirm,
+                &c.trunk,
+                &c.lines,
+                &c.caller_id,
+                &c.window_days,
+                &c.window_start,
+                &c.window_end,
+                &c.time_zone,
+                &c.max_attempts,
+                &c.retry_busy_s,
+                &c.retry_no_answer_s,
+                &c.ring_s,
+                &c.created_by,
+                &c.manager_email,
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// One target per contact of list `list` for campaign `id`, in the caller's transaction.
+pub(crate) async fn insert_targets(
+    tx: &deadpool_postgres::Transaction<'_>,
+    id: i64,
+    list: i32,
+) -> Result<i64, StoreError> {
+    let n = tx
+        .execute(
+            "INSERT INTO campaign_targets (campaign_id, contact_id, phone, tz)
+             SELECT $1, id, phone, tz FROM contacts WHERE list_number = $2",
+            &[&id, &list],
+        )
+        .await?;
+    Ok(n as i64)
 }

@@ -72,60 +72,17 @@ impl OpCampaigns {
     pub async fn create(&self, c: &NewCampaign, op: &OpCampaign) -> Result<(i64, i64), StoreError> {
         let mut db = self.pool.get().await?;
         let tx = db.transaction().await?;
-        if tx
-            .query_opt(
-                "SELECT 1 FROM contact_lists WHERE number = $1",
-                &[&c.list_number],
-            )
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::NotFound(format!("list {}", c.list_number)));
-        }
-        let row = tx
-            .query_one(
-                "INSERT INTO campaigns (name, list_number, audio, confirm, trunk, lines, caller_id,
-                    window_days, window_start, window_end, time_zone, max_attempts, retry_busy_s,
-                    retry_no_answer_s, ring_s, state, created_by, manager_email)
-                 VALUES ($1, $2, $3, false, $4, $5, $6, $7, $8::text::time, $9::text::time, $10,
-                    $11, $12, $13, $14, 'running', $15, $16)
-                 RETURNING id",
-                &[
-                    &c.name,
-                    &c.list_number,
-                    &c.audio,
-                    &c.trunk,
-                    &c.lines,
-                    &c.caller_id,
-                    &c.window_days,
-                    &c.window_start,
-                    &c.window_end,
-                    &c.time_zone,
-                    &c.max_attempts,
-                    &c.retry_busy_s,
-                    &c.retry_no_answer_s,
-                    &c.ring_s,
-                    &c.created_by,
-                    &c.manager_email,
-                ],
-            )
-            .await?;
-        let id: i64 = row.get(0);
+        // an operator campaign asks no confirmation key: its people talk to an operator
+        let id = super::campaigns::insert_campaign(&tx, c, false).await?;
         tx.execute(
             "INSERT INTO operator_campaigns (campaign_id, mode, queue, script_url)
              VALUES ($1, $2, $3, $4)",
             &[&id, &op.mode, &op.queue, &op.script_url],
         )
         .await?;
-        let n = tx
-            .execute(
-                "INSERT INTO campaign_targets (campaign_id, contact_id, phone, tz)
-                 SELECT $1, id, phone, tz FROM contacts WHERE list_number = $2",
-                &[&id, &c.list_number],
-            )
-            .await?;
+        let n = super::campaigns::insert_targets(&tx, id, c.list_number).await?;
         tx.commit().await?;
-        Ok((id, n as i64))
+        Ok((id, n))
     }
 
     /// Operator campaigns still to be worked (running, or cancelled with calls going on).
