@@ -122,13 +122,7 @@ impl AmdSettings {
 mod tests {
     use crate::config::Config;
 
-    const GOOD: &str = r#"
-        [switch.fs1]
-        host = "127.0.0.1"
-        password = "ClueCon"
-        [http]
-        token = "0123456789abcdef0123"
-    "#;
+    use crate::config::tests::MINIMAL as GOOD;
 
     #[test]
     fn defaults_load_and_mistakes_are_named_by_key() {

@@ -224,18 +224,7 @@ pub fn is_template_name(name: &str) -> bool {
 mod tests {
     use crate::config::Config;
 
-    const BASE: &str = r#"
-        [switch.fs1]
-        host = "127.0.0.1"
-        password = "ClueCon"
-        [trunk.e1]
-        switch = "fs1"
-        kind = "e1"
-        channels = 30
-        dial = "freetdm/1/a/{number}"
-        [http]
-        token = "0123456789abcdef0123"
-    "#;
+    use crate::config::tests::GOOD as BASE;
 
     #[test]
     fn good_templates_load() {

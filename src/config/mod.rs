@@ -200,7 +200,9 @@ mod tests {
     use super::validate::check_dial_template;
     use super::*;
 
-    const GOOD: &str = r#"
+    /// A whole valid configuration: one switch, one trunk, the API token. The sections'
+    /// own tests (`config::messages`, …) build on it too.
+    pub(super) const GOOD: &str = r#"
         [switch.fs1]
         host = "127.0.0.1"
         password = "ClueCon"
@@ -209,6 +211,15 @@ mod tests {
         kind = "e1"
         channels = 30
         dial = "freetdm/1/a/{number}"
+        [http]
+        token = "0123456789abcdef0123"
+    "#;
+
+    /// The least a configuration needs (no trunk): for the sections' own tests.
+    pub(super) const MINIMAL: &str = r#"
+        [switch.fs1]
+        host = "127.0.0.1"
+        password = "ClueCon"
         [http]
         token = "0123456789abcdef0123"
     "#;

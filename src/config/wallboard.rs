@@ -87,13 +87,7 @@ impl Config {
 mod tests {
     use crate::config::Config;
 
-    const GOOD: &str = r#"
-        [switch.fs1]
-        host = "127.0.0.1"
-        password = "ClueCon"
-        [http]
-        token = "0123456789abcdef0123"
-    "#;
+    use crate::config::tests::MINIMAL as GOOD;
 
     #[test]
     fn wallboard_defaults_are_valid() {
