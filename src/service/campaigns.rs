@@ -22,9 +22,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
-use crate::core::campaign::pacer::{
-    CampaignRules, DncVerdict, LineBudget, NotDialed, Notice, Pacer, WindowVerdict,
-};
+use crate::core::campaign::pacer::{CampaignRules, LineBudget, NotDialed, Notice, Pacer};
 use crate::core::campaign::state::CampaignState;
 use crate::core::channels::SwitchEvent;
 use crate::core::values::ChannelUuid;
@@ -35,6 +33,7 @@ use crate::service::amd;
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
 use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
+use crate::service::screen::screen;
 use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, Target};
 use crate::store::postgres::Calls;
 use crate::store::redis::LiveState;
@@ -301,71 +300,13 @@ impl CampaignRunner {
         if n == 0 {
             return Ok(());
         }
-        let mut open = Vec::new();
-        for t in self.campaigns.claim_due(c.id, n as i64, now).await? {
-            let verdict = self.pacer().window(&rules, t.tz.as_deref(), now);
-            match verdict {
-                WindowVerdict::Open => open.push(t),
-                WindowVerdict::ClosedUntil(at) => {
-                    self.campaigns.requeue(c.id, t.contact_id, at).await?
-                }
-                WindowVerdict::BadZone(problem) => {
-                    error!(
-                        campaign = c.id,
-                        contact = t.contact_id,
-                        "not dialed: {problem}"
-                    );
-                    self.campaigns
-                        .skip(c.id, t.contact_id, Outcome::Invalid.as_str())
-                        .await?;
-                }
-            }
-        }
-        if open.is_empty() {
-            return Ok(());
-        }
-        // One connection for the lookups; once one fails, the rest are not asked (and not
-        // dialed): the pacer holds everyone back until the list can be read.
-        let mut db = self.campaigns.pool().get().await.map_err(|e| e.to_string());
-        for t in open {
-            let lookup = match &db {
-                Ok(db) => match crate::lists::dnc::is_blocked(db, &t.phone).await {
-                    Ok(blocked) => Ok(blocked),
-                    Err(crate::core::lists::ListError::BadNumber { input, reason }) => {
-                        // Not a lookup failure: this subscriber's stored number is not canonical.
-                        error!(
-                            campaign = c.id,
-                            contact = t.contact_id,
-                            "not dialed: number {input:?}: {reason}"
-                        );
-                        self.campaigns
-                            .skip(c.id, t.contact_id, Outcome::Invalid.as_str())
-                            .await?;
-                        continue;
-                    }
-                    Err(e) => Err(e.to_string()),
-                },
-                Err(e) => Err(e.clone()),
-            };
-            if let Err(e) = &lookup {
-                db = Err(e.clone());
-            }
-            let verdict = self.pacer().handle_dnc(lookup, now);
-            match verdict {
-                DncVerdict::Dial => {
-                    let me = self.clone();
-                    let c = c.clone();
-                    self.spawn_driver(c.id, t.contact_id, async move {
-                        me.call_one(&c, &t).await;
-                    });
-                }
-                DncVerdict::Skip => {
-                    self.campaigns
-                        .skip(c.id, t.contact_id, Outcome::Dnc.as_str())
-                        .await?
-                }
-                DncVerdict::RetryAt(at) => self.campaigns.requeue(c.id, t.contact_id, at).await?,
-            }
+        let claimed = self.campaigns.claim_due(c.id, n as i64, now).await?;
+        for t in screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await? {
+            let me = self.clone();
+            let c = c.clone();
+            self.spawn_driver(c.id, t.contact_id, async move {
+                me.call_one(&c, &t).await;
+            });
         }
         Ok(())
     }
@@ -950,6 +891,7 @@ fn instant_of(clock: &Clock, at: DateTime<Utc>) -> tokio::time::Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::campaign::pacer::WindowVerdict;
 
     /// The runner's wait, on paused time: a subscriber claimed before their window opens is
     /// put back until the opening, and the runner's sleeps end there — not before (the

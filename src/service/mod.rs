@@ -12,3 +12,4 @@ pub mod notice_amd;
 pub mod notice_call;
 pub mod opcamp;
 pub mod records;
+pub mod screen;

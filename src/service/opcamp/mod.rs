@@ -30,11 +30,11 @@ pub use pacing::CampaignPacing;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::campaign::outcome::Outcome;
-use crate::core::campaign::pacer::{CampaignRules, DncVerdict, Pacer as Rules, WindowVerdict};
+use crate::core::campaign::pacer::{CampaignRules, Pacer as Rules};
 use crate::core::dialer::PacingDecision;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::acd::Acd;
+use crate::service::screen::screen;
 use crate::store::campaigns::{Campaign, Campaigns, Target};
 use crate::store::op_campaigns::{OpCampaign, OpCampaigns};
 use crate::store::postgres::Calls;
@@ -268,39 +268,9 @@ impl OpRunner {
         claimed: Vec<Target>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for t in claimed {
-            let verdict = self.rules().window(rules, t.tz.as_deref(), now);
-            match verdict {
-                WindowVerdict::Open => {}
-                WindowVerdict::ClosedUntil(at) => {
-                    self.campaigns.requeue(c.id, t.contact_id, at).await?;
-                    continue;
-                }
-                WindowVerdict::BadZone(problem) => {
-                    warn!(
-                        campaign = c.id,
-                        contact = t.contact_id,
-                        "not dialed: {problem}"
-                    );
-                    self.campaigns
-                        .skip(c.id, t.contact_id, Outcome::Invalid.as_str())
-                        .await?;
-                    continue;
-                }
-            }
-            let lookup = crate::lists::dnc::is_blocked_in(self.campaigns.pool(), &t.phone)
-                .await
-                .map_err(|e| e.to_string());
-            let verdict = self.rules().handle_dnc(lookup, now);
-            match verdict {
-                DncVerdict::Dial => self.spawn_call(c.clone(), op.clone(), t, None, None),
-                DncVerdict::Skip => {
-                    self.campaigns
-                        .skip(c.id, t.contact_id, Outcome::Dnc.as_str())
-                        .await?
-                }
-                DncVerdict::RetryAt(at) => self.campaigns.requeue(c.id, t.contact_id, at).await?,
-            }
+        let dial = screen(&self.campaigns, &self.rules, rules, c.id, claimed, now).await?;
+        for t in dial {
+            self.spawn_call(c.clone(), op.clone(), t, None, None);
         }
         Ok(())
     }
