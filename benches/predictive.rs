@@ -21,6 +21,10 @@
 //! stderr also shows (talk + wrap-up) ÷ logged-in (the industry's and `core::kpi`'s
 //! occupancy), idle time, the same figures over ten other seeds, and a world with 5–10 s
 //! wrap-ups, where the talk ceiling is 95 %.
+//!
+//! The same world paced by a VICIdial-style adaptive dial level ([`Vicidial`], the
+//! reference the issue names) gives `vicidial_occupancy_pct` / `vicidial_abandon_pct`: the
+//! figures to beat at the same abandon rate.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -100,8 +104,96 @@ struct World {
     abandoned: u32,
 }
 
+/// Who paces the simulated hour: contactd's production pacer in one of its modes, or the
+/// VICIdial-style baseline the issue asks to beat.
+#[derive(Debug, Clone, Copy)]
+pub enum Dialer {
+    Contactd(DialMode),
+    Vicidial,
+}
+
+/// VICIdial's ADAPT_HARD_LIMIT as its `AST_VDadapt.pl` does it, with the defaults
+/// (intensity 0, dial-level differential target 0, `available_only_ratio_tally` N): every
+/// 15 s the dial level is scaled by (1 + the last minute's mean of agents waiting minus
+/// calls waiting, over the mean of agents active), kept within 1.0 and the 3.0 maximum, and
+/// set to 1.0 while today's drops exceed the cap (after 50 calls). The auto-dialer holds
+/// level × (agents ready + in call) lines: calls ringing, waiting and talking. Agents in
+/// their disposition screen are paused for it and do not count.
+struct Vicidial {
+    level: f64,
+    /// Per second of the last minute: (agents waiting − calls waiting, agents active).
+    samples: VecDeque<(f64, f64)>,
+    next_sample: i64,
+    next_adapt: i64,
+}
+
+impl Vicidial {
+    const ADAPT_MS: i64 = 15_000;
+    const MAX_LEVEL: f64 = 3.0;
+
+    fn new() -> Self {
+        Self {
+            level: 1.0,
+            samples: VecDeque::new(),
+            next_sample: 0,
+            next_adapt: Self::ADAPT_MS,
+        }
+    }
+
+    fn due(&self) -> i64 {
+        self.next_sample.min(self.next_adapt)
+    }
+
+    fn tick(&mut self, w: &World, dialed: u32) {
+        let f = w.floor();
+        if w.now >= self.next_sample {
+            let active = f64::from(f.ready) + f.talking.len() as f64;
+            let waiting = w.waiting.len() as f64;
+            self.samples
+                .push_back((f64::from(f.ready) - waiting, active));
+            if self.samples.len() > 60 {
+                self.samples.pop_front();
+            }
+            self.next_sample += 1_000;
+        }
+        if w.now >= self.next_adapt {
+            let n = self.samples.len().max(1) as f64;
+            let diff = self.samples.iter().map(|s| s.0).sum::<f64>() / n;
+            let agents = self.samples.iter().map(|s| s.1).sum::<f64>() / n;
+            if agents > 0.0 {
+                self.level *= 1.0 + diff / agents;
+            }
+            self.level = self.level.clamp(1.0, Self::MAX_LEVEL);
+            let drops = f64::from(w.abandoned) * 100.0 / f64::from(w.answered.max(1));
+            if dialed > 50 && drops > 3.0 {
+                self.level = 1.0;
+            }
+            self.next_adapt += Self::ADAPT_MS;
+        }
+    }
+
+    fn to_dial(&self, w: &World) -> u32 {
+        let f = w.floor();
+        let talking = f.talking.len() as u32;
+        let hold = (self.level * f64::from(f.ready + talking)).floor() as u32;
+        let used = f.in_flight + talking + w.waiting.len() as u32;
+        hold.saturating_sub(used).min(f.lines_free)
+    }
+}
+
 /// One simulated hour paced in `mode`.
 pub fn hour(mode: DialMode, seed: u64, wrap_up: WrapUp) -> Figures {
+    paced_hour(Dialer::Contactd(mode), seed, wrap_up)
+}
+
+/// One simulated hour paced by `dialer`.
+pub fn paced_hour(dialer: Dialer, seed: u64, wrap_up: WrapUp) -> Figures {
+    let mode = match dialer {
+        Dialer::Contactd(mode) => mode,
+        // the pacer still gets every event, but the baseline decides
+        Dialer::Vicidial => DialMode::Progressive,
+    };
+    let mut vici = matches!(dialer, Dialer::Vicidial).then(Vicidial::new);
     let base = DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
         .unwrap()
         .with_timezone(&Utc);
@@ -129,7 +221,10 @@ pub fn hour(mode: DialMode, seed: u64, wrap_up: WrapUp) -> Figures {
     let mut pacer = Pacer::new(settings, base);
     let mut decisions = Vec::new();
     loop {
-        let pace_at = (pacer.poll_timeout() - base).num_milliseconds().max(w.now);
+        let mut pace_at = (pacer.poll_timeout() - base).num_milliseconds().max(w.now);
+        if let Some(v) = &vici {
+            pace_at = pace_at.min(v.due());
+        }
         let event_at = w.events.peek().map_or(i64::MAX, |Reverse(e)| e.0);
         let at = pace_at.min(event_at);
         if at >= HOUR_MS {
@@ -142,7 +237,11 @@ pub fn hour(mode: DialMode, seed: u64, wrap_up: WrapUp) -> Figures {
             let Reverse((_, _, ev)) = w.events.pop().unwrap();
             w.apply(ev, &mut pacer, connect_within);
         }
-        let n = pacer.to_dial(w.at(), &w.floor());
+        let mut n = pacer.to_dial(w.at(), &w.floor());
+        if let Some(v) = &mut vici {
+            v.tick(&w, u32::try_from(pacer.dialed()).unwrap_or(u32::MAX));
+            n = v.to_dial(&w);
+        }
         for _ in 0..n {
             pacer.handle_dialed(w.at());
             w.dial();
@@ -318,10 +417,15 @@ fn ms(d: Duration) -> i64 {
 pub fn run() {
     let predictive = hour(DialMode::Predictive, SEED, WRAP_UP);
     let progressive = hour(DialMode::Progressive, SEED, WRAP_UP);
+    let vicidial = paced_hour(Dialer::Vicidial, SEED, WRAP_UP);
     for d in predictive.decisions.iter().step_by(20) {
         eprintln!("pacing: {d}");
     }
-    for (name, f) in [("predictive", &predictive), ("progressive", &progressive)] {
+    for (name, f) in [
+        ("predictive", &predictive),
+        ("progressive", &progressive),
+        ("vicidial adapt_hard_limit", &vicidial),
+    ] {
         eprintln!(
             "{name}: talk {:.1} %, talk + wrap-up {:.1} %, idle {:.1} %, dialed {}, \
              answered {}, abandoned {} ({:.2} %)",
@@ -352,6 +456,16 @@ pub fn run() {
         "predictive over 10 other seeds: talk {occ:.1} % (lowest {occ_min:.1} %), \
          abandon {ab:.2} % (highest {ab_max:.2} %)"
     );
+    let vici: Vec<Figures> = (1..=10)
+        .map(|s| paced_hour(Dialer::Vicidial, SEED + s, WRAP_UP))
+        .collect();
+    let mean =
+        |v: &[Figures], get: fn(&Figures) -> f64| v.iter().map(get).sum::<f64>() / v.len() as f64;
+    eprintln!(
+        "vicidial over the same 10 seeds: talk {:.1} %, abandon {:.2} %",
+        mean(&vici, |f| f.occupancy_pct),
+        mean(&vici, |f| f.abandon_pct)
+    );
     let short = hour(DialMode::Predictive, SEED, WrapUp(5_000, 10_000));
     eprintln!(
         "predictive with 5-10 s wrap-ups: talk {:.1} %, abandon {:.2} %",
@@ -369,4 +483,9 @@ pub fn run() {
         "BENCH progressive_occupancy_pct {:.1} %",
         progressive.occupancy_pct
     );
+    println!(
+        "BENCH vicidial_occupancy_pct {:.1} %",
+        vicidial.occupancy_pct
+    );
+    println!("BENCH vicidial_abandon_pct {:.2} %", vicidial.abandon_pct);
 }
