@@ -18,6 +18,10 @@ use crate::core::acd::queue::CallKind;
 use crate::service::opcamp::CampaignCard;
 use crate::store::acd::Abandoned;
 
+/// An offer rung this recently (ms) cannot have been answered yet: withdrawing its call is
+/// not the operator's miss.
+const JUST_OFFERED_MS: i64 = 100;
+
 /// What the campaign's pacing needs of the operators of one queue, from one read of Redis.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueFloor {
@@ -155,6 +159,19 @@ impl Acd {
     /// (it is being bridged: the caller is theirs).
     pub async fn withdraw_campaign_call(&self, queue: &str, call: &str) -> Result<bool, AcdError> {
         let store = &self.inner.store;
+        // An operator whose phone is still ringing at the limit missed the offer, as after
+        // `operator_answer_ms` (`offer::run`), unless it was rung only just now.
+        let ringing = self
+            .inner
+            .offers
+            .lock()
+            .expect("offers")
+            .get(call)
+            .filter(|o| !o.answered && self.now_ms() - o.at_ms >= JUST_OFFERED_MS)
+            .map(|o| (o.r.clone(), o.leg.clone()));
+        if let Some((r, leg)) = ringing {
+            super::offer::missed_campaign_offer(self, queue, &r, &leg, None).await;
+        }
         let found = store.abandon(queue, call).await?;
         if found == Abandoned::NotFound {
             return Ok(false);
