@@ -43,9 +43,9 @@ pub struct OperatorCampaignConfig {
     /// offered to the next ready operator while `connect_within_ms` lasts.
     pub operator_answer_ms: u64,
     /// An operator's callback that is not answered, busy or failed is dialed again this
-    /// many times, `callback_retry_minutes` apart, then marked failed.
+    /// many times, `callback_retry_seconds` apart, then marked failed.
     pub callback_retries: u32,
-    pub callback_retry_minutes: u32,
+    pub callback_retry_seconds: u32,
 }
 
 impl Default for OperatorCampaignConfig {
@@ -73,7 +73,7 @@ impl Default for OperatorCampaignConfig {
             ring_seconds: 25,
             operator_answer_ms: 500,
             callback_retries: 2,
-            callback_retry_minutes: 10,
+            callback_retry_seconds: 600,
         }
     }
 }
@@ -131,8 +131,8 @@ impl OperatorCampaignConfig {
         if self.callback_retries > 20 {
             out.push(format!("{key}.callback_retries: 0 to 20"));
         }
-        if !(1..=1440).contains(&self.callback_retry_minutes) {
-            out.push(format!("{key}.callback_retry_minutes: 1 to 1440"));
+        if !(1..=86_400).contains(&self.callback_retry_seconds) {
+            out.push(format!("{key}.callback_retry_seconds: 1 to 86400"));
         }
         if !(1..=15).contains(&self.reestimate_seconds) {
             out.push(format!("{key}.reestimate_seconds: 1 to 15"));

@@ -230,8 +230,27 @@ impl Acd {
     }
 
     /// The campaign call `operator` owes a disposition for, if any.
+    /// Redis holds it while it has its data; PostgreSQL's call records are the truth (Redis
+    /// restarted empty, or the note was lost): found there, it is noted in Redis again.
     pub async fn disposition_due(&self, operator: &str) -> Result<Option<String>, AcdError> {
-        Ok(self.inner.store.disposition_due(operator).await?)
+        if let Some(call) = self.inner.store.disposition_due(operator).await? {
+            return Ok(Some(call));
+        }
+        match crate::store::op_held::disposition_owed(self.pool(), operator).await {
+            Ok(Some(u)) => {
+                let call = u.to_string();
+                if let Err(e) = self.inner.store.set_disposition_due(operator, &call).await {
+                    warn!(operator, %call, "acd: disposition owed not noted again: {e}");
+                }
+                Ok(Some(call))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                // PostgreSQL away: Redis's answer stands rather than keeping everyone out.
+                warn!(operator, "acd: disposition owed not looked up: {e}");
+                Ok(None)
+            }
+        }
     }
 
     /// An operator's live state and how long they have been in it (None: logged out/unknown).
