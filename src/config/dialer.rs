@@ -154,6 +154,23 @@ mod tests {
     }
 
     #[test]
+    fn the_operator_answer_and_callback_retry_limits_are_named() {
+        let c = OperatorCampaignConfig {
+            operator_answer_ms: 2500,
+            callback_retry_seconds: 0,
+            callback_retries: 21,
+            ..Default::default()
+        };
+        let p = c.problems().join("\n");
+        assert!(
+            p.contains("operator_answer_ms: 100 to connect_within_ms (2000)"),
+            "{p}"
+        );
+        assert!(p.contains("callback_retry_seconds: 1 to 86400"), "{p}");
+        assert!(p.contains("callback_retries: 0 to 20"), "{p}");
+    }
+
+    #[test]
     fn a_callback_code_must_be_a_disposition() {
         let c = OperatorCampaignConfig {
             callback_dispositions: vec!["later".into()],
