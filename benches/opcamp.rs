@@ -221,5 +221,12 @@ async fn dispose(app: &App) {
                     .await;
             }
         }
+        // A slow desk's unanswered offer makes it "missed": its operator presses ready
+        // again, so the slow phones keep being offered and people keep being abandoned.
+        if let Some((contactd::core::acd::agent::StateName::Missed, _)) =
+            app.shared.acd.operator_state(&login).await
+        {
+            let _ = app.shared.acd.command(&login, OperatorCommand::Ready).await;
+        }
     }
 }

@@ -22,6 +22,17 @@ async fn a_person_no_operator_reached_hears_the_abandon_message_within_2_s() {
     let (sim, app) = start(&env, &[("1001", slow)], rules, "").await;
     operators(&app, &["1001"]).await;
     let id = campaign(&app, 2, 3, "progressive", 1).await;
+    // Each unanswered offer makes the operator "missed"; they press ready again each time
+    // (else the campaign has nobody to dial for).
+    let acd = app.shared.acd.clone();
+    let again = tokio::spawn(async move {
+        loop {
+            let _ = acd
+                .command("op1001", contactd::service::acd::OperatorCommand::Ready)
+                .await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
     assert!(
         eventually(|| async { done(&env, id).await == 3 }).await,
         "calls: {:?}",
@@ -46,6 +57,7 @@ async fn a_person_no_operator_reached_hears_the_abandon_message_within_2_s() {
     // every abandon is in the pacer's figures
     let f = app.opcamp.abandon_figures(id).unwrap();
     assert_eq!((f.answered_24h, f.abandoned_24h), (3, 3), "{f:?}");
+    again.abort();
     app.shutdown(Duration::from_secs(2)).await;
 }
 

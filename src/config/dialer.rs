@@ -38,6 +38,14 @@ pub struct OperatorCampaignConfig {
     pub callback_grace_seconds: u64,
     /// Ring time of the campaign's calls (s).
     pub ring_seconds: u32,
+    /// An operator's phone rung (auto-answer) for a campaign call and not answered within
+    /// this (ms) is a missed offer, as for inbound: "not ready (missed)", and the person is
+    /// offered to the next ready operator while `connect_within_ms` lasts.
+    pub operator_answer_ms: u64,
+    /// An operator's callback that is not answered, busy or failed is dialed again this
+    /// many times, `callback_retry_seconds` apart, then marked failed.
+    pub callback_retries: u32,
+    pub callback_retry_seconds: u32,
 }
 
 impl Default for OperatorCampaignConfig {
@@ -63,6 +71,9 @@ impl Default for OperatorCampaignConfig {
             inbound_first: true,
             callback_grace_seconds: 300,
             ring_seconds: 25,
+            operator_answer_ms: 500,
+            callback_retries: 2,
+            callback_retry_seconds: 600,
         }
     }
 }
@@ -70,6 +81,10 @@ impl Default for OperatorCampaignConfig {
 impl OperatorCampaignConfig {
     pub fn connect_within(&self) -> Duration {
         Duration::from_millis(self.connect_within_ms)
+    }
+
+    pub fn operator_answer(&self) -> Duration {
+        Duration::from_millis(self.operator_answer_ms)
     }
 
     /// Problems a start must refuse, each naming its key.
@@ -107,6 +122,18 @@ impl OperatorCampaignConfig {
         if !(200..=10_000).contains(&self.connect_within_ms) {
             out.push(format!("{key}.connect_within_ms: 200 to 10000"));
         }
+        if !(100..=self.connect_within_ms.max(100)).contains(&self.operator_answer_ms) {
+            out.push(format!(
+                "{key}.operator_answer_ms: 100 to connect_within_ms ({})",
+                self.connect_within_ms
+            ));
+        }
+        if self.callback_retries > 20 {
+            out.push(format!("{key}.callback_retries: 0 to 20"));
+        }
+        if !(1..=86_400).contains(&self.callback_retry_seconds) {
+            out.push(format!("{key}.callback_retry_seconds: 1 to 86400"));
+        }
         if !(1..=15).contains(&self.reestimate_seconds) {
             out.push(format!("{key}.reestimate_seconds: 1 to 15"));
         }
@@ -124,6 +151,23 @@ mod tests {
     #[test]
     fn the_defaults_are_valid() {
         assert!(OperatorCampaignConfig::default().problems().is_empty());
+    }
+
+    #[test]
+    fn the_operator_answer_and_callback_retry_limits_are_named() {
+        let c = OperatorCampaignConfig {
+            operator_answer_ms: 2500,
+            callback_retry_seconds: 0,
+            callback_retries: 21,
+            ..Default::default()
+        };
+        let p = c.problems().join("\n");
+        assert!(
+            p.contains("operator_answer_ms: 100 to connect_within_ms (2000)"),
+            "{p}"
+        );
+        assert!(p.contains("callback_retry_seconds: 1 to 86400"), "{p}");
+        assert!(p.contains("callback_retries: 0 to 20"), "{p}");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!   callback, 404 no such call of theirs waiting for a disposition.
 //! - `GET /api/v1/operators/{login}/preview?campaign=ID` → the contact (204: none due).
 //! - `POST /api/v1/operators/{login}/preview/dial` `{"campaign"}` → 202, the call is placed.
+//! - `GET /api/v1/operators/{login}/callbacks` → `{"callbacks": [...]}`: the callbacks they
+//!   scheduled (latest due first, at most 200) with state, calls not connected and last outcome.
 //!
 //! Errors are `{"error": "..."}`.
 
@@ -31,6 +33,7 @@ pub fn routes() -> Router<Arc<HttpState>> {
         .route("/api/v1/operators/{login}/disposition", post(disposition))
         .route("/api/v1/operators/{login}/preview", get(preview))
         .route("/api/v1/operators/{login}/preview/dial", post(dial))
+        .route("/api/v1/operators/{login}/callbacks", get(callbacks))
 }
 
 struct ApiError(StatusCode, String);
@@ -153,4 +156,20 @@ async fn dial(
         Json(json!({"campaign": b.campaign, "contact": contact})),
     )
         .into_response())
+}
+
+/// Most callbacks one request lists.
+const CALLBACKS_LIMIT: i64 = 200;
+
+async fn callbacks(
+    State(shared): State<Arc<HttpState>>,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    let login = login_of(&login)?;
+    let list = shared
+        .opcamp
+        .callbacks_of(&login, CALLBACKS_LIMIT)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(json!({"operator": login, "callbacks": list})).into_response())
 }

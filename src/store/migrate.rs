@@ -90,6 +90,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "014_operator_campaigns.sql",
         sql: include_str!("../../sql/014_operator_campaigns.sql"),
     },
+    Migration {
+        version: 15,
+        name: "015_opcamp_durable.sql",
+        sql: include_str!("../../sql/015_opcamp_durable.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -11,6 +11,7 @@ pub mod messages;
 pub mod migrate;
 pub mod notify;
 pub mod op_campaigns;
+pub mod op_held;
 pub mod operators;
 pub mod postgres;
 pub mod qa;

@@ -18,6 +18,10 @@ use crate::core::acd::queue::CallKind;
 use crate::service::opcamp::CampaignCard;
 use crate::store::acd::Abandoned;
 
+/// An offer rung this recently (ms) cannot have been answered yet: withdrawing its call is
+/// not the operator's miss.
+const JUST_OFFERED_MS: i64 = 100;
+
 /// What the campaign's pacing needs of the operators of one queue, from one read of Redis.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueFloor {
@@ -155,6 +159,19 @@ impl Acd {
     /// (it is being bridged: the caller is theirs).
     pub async fn withdraw_campaign_call(&self, queue: &str, call: &str) -> Result<bool, AcdError> {
         let store = &self.inner.store;
+        // An operator whose phone is still ringing at the limit missed the offer, as after
+        // `operator_answer_ms` (`offer::run`), unless it was rung only just now.
+        let ringing = self
+            .inner
+            .offers
+            .lock()
+            .expect("offers")
+            .get(call)
+            .filter(|o| !o.answered && self.now_ms() - o.at_ms >= JUST_OFFERED_MS)
+            .map(|o| (o.r.clone(), o.leg.clone()));
+        if let Some((r, leg)) = ringing {
+            super::offer::missed_campaign_offer(self, queue, &r, &leg, None).await;
+        }
         let found = store.abandon(queue, call).await?;
         if found == Abandoned::NotFound {
             return Ok(false);
@@ -213,8 +230,27 @@ impl Acd {
     }
 
     /// The campaign call `operator` owes a disposition for, if any.
+    /// Redis holds it while it has its data; PostgreSQL's call records are the truth (Redis
+    /// restarted empty, or the note was lost): found there, it is noted in Redis again.
     pub async fn disposition_due(&self, operator: &str) -> Result<Option<String>, AcdError> {
-        Ok(self.inner.store.disposition_due(operator).await?)
+        if let Some(call) = self.inner.store.disposition_due(operator).await? {
+            return Ok(Some(call));
+        }
+        match crate::store::op_held::disposition_owed(self.pool(), operator).await {
+            Ok(Some(u)) => {
+                let call = u.to_string();
+                if let Err(e) = self.inner.store.set_disposition_due(operator, &call).await {
+                    warn!(operator, %call, "acd: disposition owed not noted again: {e}");
+                }
+                Ok(Some(call))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                // PostgreSQL away: Redis's answer stands rather than keeping everyone out.
+                warn!(operator, "acd: disposition owed not looked up: {e}");
+                Ok(None)
+            }
+        }
     }
 
     /// An operator's live state and how long they have been in it (None: logged out/unknown).

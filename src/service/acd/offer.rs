@@ -104,7 +104,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     // The records are written while the phone rings, not before: they must be in before
     // the next state ("talking", "missed") is logged, which waits for them.
     let offered_at = acd.clock().now();
-    let logged = {
+    let mut logged = {
         let (acd, call, agent) = (acd.clone(), r.call.clone(), r.agent.clone());
         tokio::spawn(async move {
             if let Ok(u) = Uuid::parse_str(&call) {
@@ -184,7 +184,28 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         }
     }
     let deadline = Duration::from_secs(u64::from(ring) + 15);
-    let sent = acd.inner.link.bgapi(&orig.command(), deadline).await;
+    let command = orig.command();
+    let sent = acd.inner.link.bgapi(&command, deadline);
+    let sent = if meta.campaign.is_some() {
+        // A person of a campaign is waiting on the line: an auto-answer phone that has not
+        // answered within `operator_answer_ms` is a missed offer, and the person goes on to
+        // the next ready operator (`campaign_call`).
+        let limit = acd.inner.config.campaigns.operator.operator_answer();
+        tokio::pin!(sent);
+        tokio::select! {
+            s = &mut sent => s,
+            () = tokio::time::sleep(limit) => {
+                if missed_campaign_offer(&acd, &queue, &r, leg.as_str(), Some(&mut logged)).await {
+                    // its reply (the leg cancelled) is of no further use
+                    let _ = sent.await;
+                    return;
+                }
+                sent.await
+            }
+        }
+    } else {
+        sent.await
+    };
     let body = match sent {
         Ok(b) => b.trim().to_string(),
         Err(e) => {
@@ -348,6 +369,40 @@ async fn requeued_music(acd: &Acd, call: &str) {
     let _ = link
         .execute(call, "playback", &acd.cfg().music_on_hold)
         .await;
+}
+
+/// A campaign offer's phone did not answer in time: "not ready (missed)" as for inbound, the
+/// person back at the head of the queue for the next operator, the operator's leg hung up.
+/// False if the offer was no longer current (answered meanwhile, or the call withdrawn).
+pub(super) async fn missed_campaign_offer(
+    acd: &Acd,
+    queue: &str,
+    r: &Reservation,
+    leg: &str,
+    logged: Option<&mut tokio::task::JoinHandle<()>>,
+) -> bool {
+    match acd.inner.store.release_missed(queue, r, acd.now_ms()).await {
+        Ok(Some(_)) => {
+            if let Some(l) = logged {
+                let _ = l.await;
+            }
+            info!(call = %r.call, operator = %r.agent, "acd: campaign offer not answered in time: operator missed, person requeued at the head");
+            let _ = acd
+                .inner
+                .link
+                .hangup(leg, freeswitch_types::HangupCause::OriginatorCancel)
+                .await;
+            acd.log_state(&r.agent, StateName::Missed, "", acd.clock().now())
+                .await;
+            acd.kick();
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            warn!(call = %r.call, "acd: release after a missed campaign offer: {e}");
+            false
+        }
+    }
 }
 
 /// The phone did not answer (or could not ring): "not ready (missed)", caller to the head.

@@ -171,7 +171,7 @@ impl Acd {
         };
         let to = next(from, command.input()).map_err(|_| refused(from))?;
         if to == StateName::Ready {
-            if let Some(call) = store.disposition_due(login).await? {
+            if let Some(call) = self.disposition_due(login).await? {
                 return Err(AcdError::Conflict(format!(
                     "operator {login} must set the disposition of campaign call {call} \
                      (POST /api/v1/operators/{login}/disposition) before going ready"

@@ -235,6 +235,18 @@ async fn restore_operators(acd: &Acd, chans: &[Chan]) -> Result<(), AcdError> {
         let Some((state, since)) = logged.restored() else {
             continue;
         };
+        if matches!(
+            logged,
+            StateName::Offered | StateName::Talking | StateName::WrapUp
+        ) {
+            // Back from a call that owes its disposition (PostgreSQL's record): after-call
+            // work until it is set, not ready.
+            if let Some(call) = acd.disposition_due(&op.login).await? {
+                let value = agent_value(StateName::WrapUp, now, None, None, Some(&call));
+                store.restore_agent(&op.login, &value, None, false).await?;
+                continue;
+            }
+        }
         let at = match since {
             Since::Logged => period.since.timestamp_millis(),
             Since::Now => now,

@@ -159,15 +159,40 @@ impl OpRunner {
                         .finish_attempt(id, &end, self.clock.now())
                         .await,
                 );
-                let state = if end.outcome == CONNECTED {
-                    "done"
-                } else {
-                    "failed"
-                };
-                self.log_write(self.ops.callback_state(cb.id, state, None, Some(id)).await);
+                self.callback_ended(cb, id, &end.outcome).await;
             }
             None => self.finish(c, t.contact_id, attempt_no, id, &end).await,
         }
+    }
+
+    /// A callback's call ended: done if the person talked with an operator; else dialed
+    /// again `callback_retry_seconds` later while `callback_retries` allow, then failed
+    /// (listed with its last outcome).
+    async fn callback_ended(&self, cb: &OpCallback, call: Uuid, outcome: &str) {
+        if outcome == CONNECTED {
+            self.log_write(
+                self.ops
+                    .callback_state(cb.id, "done", None, Some(call))
+                    .await,
+            );
+            return;
+        }
+        let o = &self.config.campaigns.operator;
+        let held = self.held();
+        let tries = match held.callback_dialed(cb.id).await {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(callback = cb.id, "callback's calls not counted: {e}");
+                i32::MAX
+            }
+        };
+        // A number that cannot be dialed will not become dialable by waiting.
+        let again = outcome != Outcome::Invalid.as_str() && tries <= o.callback_retries as i32;
+        let retry_at = again.then(|| {
+            self.clock.now() + chrono::TimeDelta::seconds(i64::from(o.callback_retry_seconds))
+        });
+        info!(callback = cb.id, operator = %cb.operator, outcome, tries, retry_at = ?retry_at, "callback not connected");
+        self.log_write(held.callback_tried(cb.id, outcome, retry_at, call).await);
     }
 
     /// An answered call: detector, then operator or abandon message.

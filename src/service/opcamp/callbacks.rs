@@ -14,6 +14,16 @@ use crate::core::acd::agent::StateName;
 use crate::store::campaigns::Target;
 
 impl OpRunner {
+    /// The callbacks `login` scheduled, latest due first: how each went (done, failed after
+    /// its retries, pending again).
+    pub async fn callbacks_of(
+        &self,
+        login: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::store::op_held::CallbackRow>, super::operator::OpError> {
+        Ok(self.held().callbacks_of(login, limit).await?)
+    }
+
     pub(super) async fn callbacks_due(self: &Arc<Self>, now: DateTime<Utc>) {
         let due = match self.ops.take_due_callbacks(now).await {
             Ok(d) => d,

@@ -64,8 +64,6 @@ pub struct OpRunner {
     pub wake: Arc<tokio::sync::Notify>,
     /// The decisions every pacer took, kept for the demo and the API (newest last).
     decisions: Mutex<Vec<(i64, PacingDecision)>>,
-    /// Preview: the contact each operator was shown (campaign, claimed target).
-    previews: Mutex<HashMap<String, (i64, Target)>>,
 }
 
 impl OpRunner {
@@ -88,7 +86,6 @@ impl OpRunner {
             driving: Mutex::default(),
             wake: Arc::default(),
             decisions: Mutex::default(),
-            previews: Mutex::default(),
             clock,
             campaigns,
             ops,
@@ -103,6 +100,11 @@ impl OpRunner {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// What is held for operators in PostgreSQL (previews, dispositions, callbacks).
+    fn held(&self) -> crate::store::op_held::OpHeld {
+        crate::store::op_held::OpHeld::new(self.ops.pool().clone())
     }
 
     fn rules(&self) -> std::sync::MutexGuard<'_, Rules> {

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{ContactCard, OpRunner};
 use crate::core::campaign::pacer::{CampaignRules, DncVerdict, WindowVerdict};
+use crate::store::campaigns::Target;
 use crate::store::op_campaigns::OpCallback;
 use crate::store::StoreError;
 
@@ -125,19 +126,23 @@ impl OpRunner {
         Ok(id)
     }
 
-    /// Preview: the next contact of `campaign` for `login` (the same one until it is dialed).
+    /// Preview: the next contact of `campaign` for `login` (the same one until it is dialed,
+    /// held for them in PostgreSQL: a restart of contactd does not lose it or give it away).
     pub async fn preview_next(
         &self,
         login: &str,
         campaign: i64,
     ) -> Result<Option<ContactCard>, OpError> {
-        if let Some((c, t)) = self.previews.lock().expect("previews").get(login) {
-            if *c == campaign {
-                return Ok(Some(ContactCard {
-                    id: t.contact_id,
-                    phone: t.phone.clone(),
-                    ..Default::default()
-                }));
+        let held = self.held();
+        if let Some((c, t)) = held.held_preview(login).await? {
+            if c == campaign {
+                return Ok(Some(self.contact_card(&t).await?));
+            }
+            // Another campaign's contact on their screen: back to its list.
+            if let Some(t) = held.take_preview(login, c).await? {
+                self.campaigns
+                    .requeue(c, t.contact_id, self.clock.now())
+                    .await?;
             }
         }
         let op = self
@@ -155,19 +160,26 @@ impl OpRunner {
         let Some(t) = self.campaigns.claim_due(campaign, 1, now).await?.pop() else {
             return Ok(None);
         };
-        let card = match self.ops.contact(t.contact_id).await? {
+        if let Err(e) = held.hold_preview(login, campaign, &t).await {
+            // Not held (e.g. a second request of the same operator got there first): the
+            // contact goes back to the list rather than stay claimed by nobody.
+            self.campaigns.requeue(campaign, t.contact_id, now).await?;
+            return Err(OpError::Conflict(format!(
+                "operator {login}: preview not held ({e}): ask again"
+            )));
+        }
+        Ok(Some(self.contact_card(&t).await?))
+    }
+
+    async fn contact_card(&self, t: &Target) -> Result<ContactCard, OpError> {
+        Ok(match self.ops.contact(t.contact_id).await? {
             Some(r) => r.into(),
             None => ContactCard {
                 id: t.contact_id,
                 phone: t.phone.clone(),
                 ..Default::default()
             },
-        };
-        self.previews
-            .lock()
-            .expect("previews")
-            .insert(login.to_string(), (campaign, t));
-        Ok(Some(card))
+        })
     }
 
     /// Preview: the operator pressed call: the contact they were shown is dialed now (its
@@ -177,12 +189,13 @@ impl OpRunner {
         login: &str,
         campaign: i64,
     ) -> Result<i64, OpError> {
-        let held = self.previews.lock().expect("previews").remove(login);
-        let Some((id, t)) = held.filter(|(c, _)| *c == campaign) else {
+        // Taken from the operator in one step: a second press finds nothing to dial.
+        let Some(t) = self.held().take_preview(login, campaign).await? else {
             return Err(OpError::Conflict(format!(
                 "operator {login} has no contact of campaign {campaign} on screen: GET …/preview first"
             )));
         };
+        let id = campaign;
         let (Some(c), Some(op)) = (self.campaigns.get(id).await?, self.ops.get(id).await?) else {
             return Err(OpError::NotFound(format!("operator campaign {campaign}")));
         };

@@ -19,11 +19,14 @@ impl OpRunner {
             let Some(c) = self.campaigns.get(op.campaign_id).await? else {
                 continue;
             };
+            // A preview contact on an operator's screen is theirs, not stranded.
+            let held = self.held().held_contacts(c.id).await?;
             let stranded: Vec<_> = {
                 let all = self.campaigns.stranded(c.id).await?;
                 let driving = self.driving.lock().expect("driving");
                 all.into_iter()
                     .filter(|s| !driving.contains(&(c.id, s.contact_id)))
+                    .filter(|s| !held.contains(&s.contact_id))
                     .collect()
             };
             if !stranded.is_empty() {

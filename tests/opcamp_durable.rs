@@ -1,0 +1,241 @@
+//! What operator campaigns keep across a restart and a Redis that lost its data, end to end
+//! on the simulator: a callback that finds the line busy is dialed again per
+//! `callback_retries` / `callback_retry_seconds`, then listed failed; a preview contact on an
+//! operator's screen is still theirs after contactd restarts (and dialed once); the
+//! disposition of the last campaign call is still owed after the test's Redis keys are wiped.
+mod common;
+mod opcamp_support;
+
+use std::time::Duration;
+
+use contactd::app::App;
+use contactd::core::acd::agent::StateName;
+use contactd::service::acd::{AcdError, OperatorCommand};
+use contactd::sim::Behaviour;
+use opcamp_support::*;
+use serde_json::json;
+
+/// Calls the simulator saw to subscriber number `i`.
+fn dialed(sim: &contactd::sim::Simulator, i: usize) -> Vec<contactd::sim::PartyRecord> {
+    let suffix = format!("200{i:04}");
+    sim.ground_truth()
+        .into_iter()
+        .filter(|r| r.number.ends_with(&suffix))
+        .collect()
+}
+
+async fn get_as(app: &App, login: &str, path: &str) -> (u16, serde_json::Value) {
+    let token = contactd::http::auth::operator_token(TOKEN, login);
+    let resp = reqwest::Client::new()
+        .get(format!("http://{}{path}", app.http_addr))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let code = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (code, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// The operator's first connected call, once the person hung up.
+async fn connected_call(env: &common::TestEnv, id: i64, login: &str) -> String {
+    let find = || async {
+        calls(env, id)
+            .await
+            .into_iter()
+            .find(|c| c.3 && c.2.as_deref() == Some(login))
+            .map(|c| c.0)
+    };
+    assert!(
+        eventually(|| async { find().await.is_some() }).await,
+        "no call connected to {login}: {:?}",
+        calls(env, id).await
+    );
+    find().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_callback_is_retried_then_listed_failed() {
+    let env = common::TestEnv::new().await;
+    let rules = vec![
+        rule(0, person(300, 5000)),
+        rule(9, Behaviour::Busy { after_ms: 200 }),
+    ];
+    let extra = "callback_retries = 2\ncallback_retry_seconds = 3\n";
+    let (sim, app) = start(&env, &[("1001", auto_answer())], rules, extra).await;
+    operators(&app, &["1001"]).await;
+    let id = campaign(&app, 8, 1, "progressive", 1).await;
+    let call = connected_call(&env, id, "op1001").await;
+    let due = chrono::Utc::now() + chrono::TimeDelta::seconds(2);
+    let (code, body) = post_as(
+        &app,
+        "op1001",
+        "/api/v1/operators/op1001/disposition",
+        json!({"call": call, "code": "callback", "callback_at": due.to_rfc3339(),
+               "callback_number": number(9)}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let cb = body["callback"].as_i64().unwrap();
+    let _ = app
+        .shared
+        .acd
+        .command("op1001", OperatorCommand::Ready)
+        .await;
+
+    // 1 call + 2 retries, 3 s apart, then failed.
+    assert!(
+        common::eventually(Duration::from_secs(40), || async {
+            let (_, b) = get_as(&app, "op1001", "/api/v1/operators/op1001/callbacks").await;
+            b["callbacks"][0]["state"] == "failed"
+        })
+        .await,
+        "callback not failed: {:?}; dialed {}",
+        get_as(&app, "op1001", "/api/v1/operators/op1001/callbacks").await,
+        dialed(&sim, 9).len()
+    );
+    let calls9 = dialed(&sim, 9);
+    assert_eq!(calls9.len(), 3, "{calls9:?}");
+    for w in calls9.windows(2) {
+        let gap = w[1].dialed_at_ms - w[0].dialed_at_ms;
+        assert!(gap >= 3000, "retried {gap} ms after the last call");
+    }
+    let (code, b) = get_as(&app, "op1001", "/api/v1/operators/op1001/callbacks").await;
+    assert_eq!(code, 200);
+    let row = &b["callbacks"][0];
+    assert_eq!(row["id"], cb, "{b}");
+    assert_eq!(row["tries"], 3, "{b}");
+    assert_eq!(row["last_outcome"], "busy", "{b}");
+    // another operator's list is not theirs to read
+    let (code, _) = get_as(&app, "op1001", "/api/v1/operators/op1002/callbacks").await;
+    assert_eq!(code, 401);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(dialed(&sim, 9).len(), 3, "dialed after it failed");
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_contact_stays_the_operators_across_a_restart_and_is_dialed_once() {
+    let env = common::TestEnv::new().await;
+    let agents = [("1001", auto_answer()), ("1002", auto_answer())];
+    let rules = (0..3).map(|i| rule(i, person(300, 5000))).collect();
+    let (sim, app) = start(&env, &agents, rules, "").await;
+    operators(&app, &["1001", "1002"]).await;
+    let id = campaign(&app, 9, 3, "preview", 2).await;
+    let path = format!("/api/v1/operators/op1001/preview?campaign={id}");
+    let (code, shown) = get_as(&app, "op1001", &path).await;
+    assert_eq!(code, 200, "{shown}");
+    let contact = shown["contact"]["id"].as_i64().unwrap();
+
+    let mut cfg = (*app.shared.config).clone();
+    app.shutdown(Duration::from_secs(2)).await;
+    // The stopped instance's spool stays locked in this process: the restart comes up under
+    // another instance name (the same database, Redis and switch).
+    cfg.daemon.instance.push_str("-restarted");
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    tokio::time::sleep(Duration::from_secs(2)).await; // the runner's recovery has run
+
+    let (code, again) = get_as(&app, "op1001", &path).await;
+    assert_eq!(code, 200, "{again}");
+    assert_eq!(again["contact"]["id"], contact, "{again} vs {shown}");
+    assert_eq!(again["contact"]["name"], shown["contact"]["name"]);
+    // another operator is shown another contact
+    let (code, other) = get_as(
+        &app,
+        "op1002",
+        &format!("/api/v1/operators/op1002/preview?campaign={id}"),
+    )
+    .await;
+    assert_eq!(code, 200, "{other}");
+    assert_ne!(other["contact"]["id"], contact, "{other}");
+    assert!(sim.ground_truth().is_empty(), "dialed before the press");
+
+    let (code, body) = post_as(
+        &app,
+        "op1001",
+        "/api/v1/operators/op1001/preview/dial",
+        json!({"campaign": id}),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["contact"], contact);
+    let name = shown["contact"]["name"].as_str().unwrap();
+    let i: usize = name.trim_start_matches("Subscriber ").parse().unwrap();
+    assert!(
+        eventually(|| async { subscriber(&sim, i).is_some_and(|p| p.ended_at_ms.is_some()) }).await
+    );
+    let p = subscriber(&sim, i).unwrap();
+    assert_eq!(
+        talked_with(&sim, &p, &["1001", "1002"]).as_deref(),
+        Some("1001")
+    );
+    let (code, _) = post_as(
+        &app,
+        "op1001",
+        "/api/v1/operators/op1001/preview/dial",
+        json!({"campaign": id}),
+    )
+    .await;
+    assert_eq!(code, 409);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(dialed(&sim, i).len(), 1, "dialed twice");
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disposition_is_still_owed_after_redis_lost_its_data() {
+    let env = common::TestEnv::new().await;
+    let rules = vec![rule(0, person(300, 5000))];
+    let (_sim, app) = start(&env, &[("1001", auto_answer())], rules, "").await;
+    operators(&app, &["1001"]).await;
+    let id = campaign(&app, 10, 1, "progressive", 1).await;
+    let call = connected_call(&env, id, "op1001").await;
+    let acd = &app.shared.acd;
+    assert!(
+        eventually(|| async {
+            matches!(
+                acd.operator_state("op1001").await,
+                Some((StateName::WrapUp, _))
+            )
+        })
+        .await
+    );
+
+    env.live_state().await.purge_prefix().await.unwrap();
+    // Rebuilt from PostgreSQL: back in after-call work, ready still refused.
+    assert!(
+        eventually(|| async {
+            matches!(
+                acd.operator_state("op1001").await,
+                Some((StateName::WrapUp, _))
+            )
+        })
+        .await,
+        "op1001 after the rebuild: {:?}",
+        acd.operator_state("op1001").await
+    );
+    match acd.command("op1001", OperatorCommand::Ready).await {
+        Err(AcdError::Conflict(m)) => assert!(m.contains(&call), "{m}"),
+        other => panic!("ready without the disposition: {other:?}"),
+    }
+    let (code, body) = post_as(
+        &app,
+        "op1001",
+        "/api/v1/operators/op1001/disposition",
+        json!({"call": call, "code": "sale"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        eventually(|| async {
+            let _ = acd.command("op1001", OperatorCommand::Ready).await;
+            matches!(
+                acd.operator_state("op1001").await,
+                Some((StateName::Ready, _))
+            )
+        })
+        .await
+    );
+    app.shutdown(Duration::from_secs(2)).await;
+}
