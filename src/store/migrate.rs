@@ -90,6 +90,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "014_operator_campaigns.sql",
         sql: include_str!("../../sql/014_operator_campaigns.sql"),
     },
+    Migration {
+        version: 16,
+        name: "016_outbound_supervision.sql",
+        sql: include_str!("../../sql/016_outbound_supervision.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

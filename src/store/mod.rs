@@ -6,6 +6,8 @@ pub mod campaigns;
 pub mod forecast;
 pub mod journal;
 pub mod kpi;
+mod kpi_outbound;
+pub mod op_board;
 pub mod lists;
 pub mod messages;
 pub mod migrate;
