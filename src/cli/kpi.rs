@@ -5,8 +5,8 @@ use chrono_tz::Tz;
 
 use crate::config::Config;
 use crate::core::kpi::{
-    parse_local, render_campaigns_csv, render_campaigns_text, render_operators_csv, render_qa_csv, render_qa_text, render_queues_csv,
-    render_text, KpiQuery, Span,
+    parse_local, render_campaigns_csv, render_campaigns_text, render_operators_csv, render_qa_csv,
+    render_qa_text, render_queues_csv, render_text, KpiQuery, Span,
 };
 use crate::store::kpi::KpiStore;
 use crate::store::StoreError;

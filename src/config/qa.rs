@@ -67,7 +67,10 @@ impl QaConfig {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
             {
-                bad(key.clone(), "must be an operator login ([a-z0-9_.-], 1-64 characters)");
+                bad(
+                    key.clone(),
+                    "must be an operator login ([a-z0-9_.-], 1-64 characters)",
+                );
             }
             if !(p.is_finite() && (0.0..=100.0).contains(p)) {
                 bad(key, "must be a percentage 0-100");

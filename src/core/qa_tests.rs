@@ -182,11 +182,11 @@ fn only_the_outbound_calls_of_the_named_operator_are_sampled_by_the_outbound_rul
     let calls = vec![
         out(1, 7),
         out(2, 7),
-        out(3, 8),                          // another operator's outbound call
-        answered(4, "general", 7, 60.0),    // op7's inbound call: the queue's percent
+        out(3, 8),                       // another operator's outbound call
+        answered(4, "general", 7, 60.0), // op7's inbound call: the queue's percent
         Call {
             handle_s: None,
-            ..out(5, 7)                     // never talked: nothing to listen to
+            ..out(5, 7) // never talked: nothing to listen to
         },
     ];
     let got = select(&rules, &calls, &BTreeMap::new());

@@ -84,6 +84,7 @@ impl AcdCalls {
     /// A person who answered operator campaign `campaign`'s call entered `queue` (the
     /// campaign's queue) to wait for its operator: an `outbound` row, so the operator's
     /// talk, AHT and QA count it while queue KPIs (inbound) leave it out.
+    #[allow(clippy::too_many_arguments)]
     pub async fn entered_outbound(
         &self,
         call: Uuid,

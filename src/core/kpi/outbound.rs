@@ -47,7 +47,12 @@ pub struct CampaignKpi {
 }
 
 impl CampaignKpi {
-    pub fn new(start: DateTime<Utc>, campaign_id: i64, campaign: String, c: &CampaignCounts) -> Self {
+    pub fn new(
+        start: DateTime<Utc>,
+        campaign_id: i64,
+        campaign: String,
+        c: &CampaignCounts,
+    ) -> Self {
         Self {
             start,
             campaign_id,
@@ -79,7 +84,14 @@ where
     let _ = writeln!(
         out,
         "\n{:<16} {:<20} {:>8} {:>9} {:>9} {:>7} {:>9} {:>7}",
-        "interval", "outbound campaign", "answered", "connected", "abandoned", "ab. %", "talk", "AHT s"
+        "interval",
+        "outbound campaign",
+        "answered",
+        "connected",
+        "abandoned",
+        "ab. %",
+        "talk",
+        "AHT s"
     );
     for c in r {
         let _ = writeln!(
@@ -145,9 +157,15 @@ mod tests {
         assert_eq!(k.aht_s, Some(100.0));
         let none = CampaignKpi::new(k.start, 7, "x".into(), &CampaignCounts::default());
         assert_eq!((none.abandon_rate, none.aht_s), (None, None));
-        let text = render_campaigns_text(&[k.clone()], &Utc);
+        let text = render_campaigns_text(std::slice::from_ref(&k), &Utc);
         assert!(text.contains("renewals") && text.contains("2.5"), "{text}");
         let csv = render_campaigns_csv(&[k], &Utc);
-        assert!(csv.lines().nth(1).unwrap().contains(",7,renewals,40,38,1,2.5,3000.0,600.0,100.0"), "{csv}");
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .contains(",7,renewals,40,38,1,2.5,3000.0,600.0,100.0"),
+            "{csv}"
+        );
     }
 }

@@ -131,8 +131,7 @@ where
     Tz::Offset: std::fmt::Display,
 {
     let mut out = String::new();
-    if r.queues.is_empty() && r.operators.is_empty() && r.qa.is_empty() && r.campaigns.is_empty()
-    {
+    if r.queues.is_empty() && r.operators.is_empty() && r.qa.is_empty() && r.campaigns.is_empty() {
         out.push_str("no calls and no operator activity in this period\n");
         return out;
     }

@@ -529,6 +529,7 @@ mod tests {
                 1,
                 Some(4.5),
             )],
+            campaigns: Vec::new(),
         };
         let interval = KpiReport::default();
         let (q, o) = figures_from(&today, &interval, &["general".into(), "meter".into()]);
