@@ -397,7 +397,7 @@ mod tests {
             finished_at: None,
             attempts_in_period: 50,
             answered_in_period: 20,
-            counts: d.campaigns[0].counts.clone(),
+            counts: d.campaigns[0].counts,
             outbound: Some(OutboundRun {
                 answered: 20,
                 connected: 19,
