@@ -316,6 +316,7 @@ impl App {
                 shared.config.clone(),
                 shared.pool.clone(),
                 shared.live.clone(),
+                Some(opcamp.clone()),
             ),
         }));
         let mut http_stop = final_rx.clone();

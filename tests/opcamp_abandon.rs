@@ -58,6 +58,40 @@ async fn a_person_no_operator_reached_hears_the_abandon_message_within_2_s() {
     let f = app.opcamp.abandon_figures(id).unwrap();
     assert_eq!((f.answered_24h, f.abandoned_24h), (3, 3), "{f:?}");
     again.abort();
+    // ... and in the supervisors' KPIs: the campaign's outbound abandons (not the queue's)
+    let now = chrono::Utc::now();
+    let q = contactd::core::kpi::KpiQuery {
+        from: now - chrono::Duration::hours(1),
+        to: now + chrono::Duration::minutes(1),
+        by: contactd::core::kpi::Span::Day,
+        queue: None,
+        operator: None,
+    };
+    let report = contactd::store::kpi::KpiStore::new(app.shared.pool.clone(), chrono_tz::UTC)
+        .report(&q, &app.shared.config.acd.service_level_targets())
+        .await
+        .unwrap();
+    let c = &report.campaigns[0];
+    assert_eq!((c.answered, c.connected, c.abandoned), (3, 0, 3), "{c:?}");
+    assert_eq!(c.abandon_rate, Some(1.0));
+    assert!(
+        report.queues.iter().all(|k| k.abandoned == 0),
+        "{:?}",
+        report.queues
+    );
+    let rows: Vec<(Option<String>, Option<i64>)> = env
+        .pg()
+        .await
+        .query(
+            "SELECT outcome, operator FROM acd_calls WHERE campaign_id = $1 AND direction = 'outbound'",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(rows, vec![(Some("abandoned".to_string()), None); 3]);
     app.shutdown(Duration::from_secs(2)).await;
 }
 

@@ -5,8 +5,8 @@ use chrono_tz::Tz;
 
 use crate::config::Config;
 use crate::core::kpi::{
-    parse_local, render_operators_csv, render_qa_csv, render_qa_text, render_queues_csv,
-    render_text, KpiQuery, Span,
+    parse_local, render_campaigns_csv, render_campaigns_text, render_operators_csv, render_qa_csv,
+    render_qa_text, render_queues_csv, render_text, KpiQuery, Span,
 };
 use crate::store::kpi::KpiStore;
 use crate::store::StoreError;
@@ -101,8 +101,14 @@ pub async fn run(
         out.push_str(&render_operators_csv(&report, q.by, &zone));
         out.push('\n');
         out.push_str(&render_qa_csv(&report));
+        if !report.campaigns.is_empty() {
+            out.push('\n');
+            out.push_str(&render_campaigns_csv(&report.campaigns, &zone));
+        }
         out
     } else {
-        render_text(&report, &zone) + &render_qa_text(&report)
+        render_text(&report, &zone)
+            + &render_campaigns_text(&report.campaigns, &zone)
+            + &render_qa_text(&report)
     })
 }

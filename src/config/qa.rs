@@ -23,6 +23,9 @@ pub struct QaConfig {
     pub transferred: bool,
     /// Calls abandoned after waiting longer than this, seconds (0: off).
     pub abandoned_after_seconds: u64,
+    /// Percentage (0–100) of an operator's outbound (operator-campaign) calls, by operator
+    /// login, e.g. `outbound = { ivanova = 20 }`: "only outbound calls of one operator".
+    pub outbound: BTreeMap<String, f64>,
 }
 
 impl QaConfig {
@@ -34,6 +37,7 @@ impl QaConfig {
             long_call_factor: self.long_call_factor,
             transferred: self.transferred,
             abandoned_after_seconds: self.abandoned_after_seconds,
+            outbound: self.outbound.clone(),
         }
     }
 
@@ -50,6 +54,23 @@ impl QaConfig {
             let key = format!("qa.percent.{queue}");
             if !queues.contains_key(queue) {
                 bad(key.clone(), "names no [acd.queue.NAME]");
+            }
+            if !(p.is_finite() && (0.0..=100.0).contains(p)) {
+                bad(key, "must be a percentage 0-100");
+            }
+        }
+        for (login, p) in &self.outbound {
+            let key = format!("qa.outbound.{login}");
+            if login.is_empty()
+                || login.len() > 64
+                || !login
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+            {
+                bad(
+                    key.clone(),
+                    "must be an operator login ([a-z0-9_.-], 1-64 characters)",
+                );
             }
             if !(p.is_finite() && (0.0..=100.0).contains(p)) {
                 bad(key, "must be a percentage 0-100");

@@ -9,8 +9,12 @@
 //! once picked stays picked even if the day's figures move later (the queue's average
 //! handle time grows, another rule already covered an operator).
 //!
-//! Campaign calls are not sampled: they are recorded messages played to subscribers, with
-//! no operator and no recording of the call (`calls` has no recording column).
+//! Notice campaign calls are not sampled: they are recorded messages played to subscribers,
+//! with no operator and no recording of the call (`calls` has no recording column).
+//! Operator-campaign calls a person answered are: they wait in the ACD and are recorded
+//! like inbound calls (`acd_calls.direction = 'outbound'`). The queue's percentage and its
+//! long-call average are about the queue's inbound calls; `[qa] outbound` samples an
+//! operator's outbound calls, and the per-operator rule counts both directions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,15 +37,18 @@ pub enum Reason {
     Transferred,
     /// Abandoned after waiting longer than `[qa] abandoned_after_seconds`.
     AbandonedWait,
+    /// An operator's outbound (operator-campaign) call, by `[qa] outbound`.
+    Outbound,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::Percent,
         Reason::PerOperator,
         Reason::Long,
         Reason::Transferred,
         Reason::AbandonedWait,
+        Reason::Outbound,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +58,7 @@ impl Reason {
             Reason::Long => "long",
             Reason::Transferred => "transferred",
             Reason::AbandonedWait => "abandoned_wait",
+            Reason::Outbound => "outbound",
         }
     }
 
@@ -72,6 +80,8 @@ pub struct Rules {
     pub transferred: bool,
     /// Calls abandoned after waiting longer than this, seconds (0: off).
     pub abandoned_after_seconds: u64,
+    /// Percentage (0–100) of an operator's handled outbound calls, by operator login.
+    pub outbound: BTreeMap<String, f64>,
 }
 
 /// One finished call of the day, as selection sees it.
@@ -87,6 +97,10 @@ pub struct Call {
     pub transferred: bool,
     /// Seconds waited before hanging up unanswered.
     pub abandoned_after_s: Option<f64>,
+    /// An operator-campaign call (else an inbound caller).
+    pub outbound: bool,
+    /// The login of [`Call::operator`].
+    pub login: Option<String>,
 }
 
 /// Where a call falls in the stable order: the first 8 bytes of SHA-256 of its uuid's 16
@@ -117,17 +131,28 @@ pub fn select(
             picked.entry(uuid).or_default().insert(why);
         }
     };
-    // each queue's average handle time of the day, over all its answered calls
-    let mut handled: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
+    // each queue's average handle time of the day, over its answered calls of the same
+    // direction (an outbound call is long against outbound calls)
+    let mut handled: BTreeMap<(&str, bool), (f64, u32)> = BTreeMap::new();
     for c in calls {
         if let Some(h) = c.handle_s {
-            let e = handled.entry(c.queue.as_str()).or_default();
+            let e = handled.entry((c.queue.as_str(), c.outbound)).or_default();
             *e = (e.0 + h, e.1 + 1);
         }
     }
     for c in calls {
         let answered = c.handle_s.is_some();
         if answered
+            && c.outbound
+            && c.login
+                .as_ref()
+                .and_then(|l| rules.outbound.get(l))
+                .is_some_and(|p| in_percent(c.uuid, *p))
+        {
+            pick(c.uuid, Reason::Outbound);
+        }
+        if answered
+            && !c.outbound
             && rules
                 .percent
                 .get(&c.queue)
@@ -136,7 +161,7 @@ pub fn select(
             pick(c.uuid, Reason::Percent);
         }
         if let (Some(h), true) = (c.handle_s, rules.long_call_factor > 0.0) {
-            let (sum, n) = handled[c.queue.as_str()];
+            let (sum, n) = handled[&(c.queue.as_str(), c.outbound)];
             if h > rules.long_call_factor * sum / f64::from(n) {
                 pick(c.uuid, Reason::Long);
             }

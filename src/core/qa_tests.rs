@@ -12,6 +12,8 @@ fn answered(n: u128, queue: &str, op: i64, handle_s: f64) -> Call {
         handle_s: Some(handle_s),
         transferred: false,
         abandoned_after_s: None,
+        outbound: false,
+        login: Some(format!("op{op}")),
     }
 }
 
@@ -39,6 +41,7 @@ fn each_rule_picks_its_calls() {
         long_call_factor: 2.0,
         transferred: true,
         abandoned_after_seconds: 60,
+        outbound: BTreeMap::new(),
     };
     let mut calls = vec![
         answered(1, "meter", 7, 100.0),
@@ -58,6 +61,8 @@ fn each_rule_picks_its_calls() {
         handle_s: None,
         transferred: false,
         abandoned_after_s: Some(w),
+        outbound: false,
+        login: None,
     };
     calls.push(abandoned(7, 61.0));
     calls.push(abandoned(8, 60.0)); // not longer than 60
@@ -160,4 +165,43 @@ fn the_sweep_runs_after_each_local_midnight() {
     assert_eq!(next_sweep(msk, t(23, 15, 0)), t(24, 0, 10));
     assert_eq!(next_sweep(msk, t(24, 0, 5)), t(24, 0, 10));
     assert_eq!(next_sweep(msk, t(24, 0, 10)), t(25, 0, 10));
+}
+
+#[test]
+fn only_the_outbound_calls_of_the_named_operator_are_sampled_by_the_outbound_rule() {
+    let rules = Rules {
+        // the queue's own percentage must not pick the operators' campaign calls
+        percent: [("general".to_string(), 100.0)].into(),
+        outbound: [("op7".to_string(), 100.0)].into(),
+        ..Rules::default()
+    };
+    let out = |n, op| Call {
+        outbound: true,
+        ..answered(n, "general", op, 120.0)
+    };
+    let calls = vec![
+        out(1, 7),
+        out(2, 7),
+        out(3, 8),                       // another operator's outbound call
+        answered(4, "general", 7, 60.0), // op7's inbound call: the queue's percent
+        Call {
+            handle_s: None,
+            ..out(5, 7) // never talked: nothing to listen to
+        },
+    ];
+    let got = select(&rules, &calls, &BTreeMap::new());
+    let reasons = |n| got.get(&uuid(n)).cloned().unwrap_or_default();
+    assert_eq!(reasons(1), [Reason::Outbound].into());
+    assert_eq!(reasons(2), [Reason::Outbound].into());
+    assert_eq!(reasons(4), [Reason::Percent].into());
+    assert_eq!(got.len(), 3, "{got:?}");
+    // a percentage below 100 picks a stable share of them
+    let half = Rules {
+        outbound: [("op7".to_string(), 50.0)].into(),
+        ..Rules::default()
+    };
+    let many: Vec<Call> = (0..1000).map(|n| out(n, 7)).collect();
+    let n = select(&half, &many, &BTreeMap::new()).len();
+    assert!((430..=570).contains(&n), "{n}");
+    assert_eq!(select(&half, &many, &BTreeMap::new()).len(), n);
 }

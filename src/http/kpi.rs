@@ -90,6 +90,7 @@ async fn kpi(
             "queues": r.queues,
             "operators": r.operators,
             "qa": r.qa,
+            "campaigns": r.campaigns,
         }))
         .into_response(),
         Err(e) => {

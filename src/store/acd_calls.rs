@@ -81,6 +81,39 @@ impl AcdCalls {
         .await
     }
 
+    /// A person who answered operator campaign `campaign`'s call entered `queue` (the
+    /// campaign's queue) to wait for its operator: an `outbound` row, so the operator's
+    /// talk, AHT and QA count it while queue KPIs (inbound) leave it out.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn entered_outbound(
+        &self,
+        call: Uuid,
+        node: &str,
+        queue: &str,
+        campaign: i64,
+        number: &str,
+        account: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            format!("acd call {call}"),
+            "INSERT INTO acd_calls (call_uuid, node, queue, caller, account, entered_at,
+                                    direction, campaign_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'outbound', $7)
+                 ON CONFLICT (call_uuid) DO NOTHING",
+            vec![
+                call.into(),
+                node.into(),
+                queue.into(),
+                number.into(),
+                account.into(),
+                at.into(),
+                campaign.into(),
+            ],
+        )
+        .await
+    }
+
     /// An operator's phone rings for it.
     pub async fn offered(&self, call: Uuid) -> Result<(), StoreError> {
         self.exec(

@@ -4,12 +4,13 @@
 //!
 //! Four queries at once, each on its own connection; three range scans, each bounded on an indexed time column so a year of history does not
 //! slow today's wallboard:
-//! - queues: calls by `entered_at` (`acd_calls_entered`);
+//! - queues: inbound calls by `entered_at` (`acd_calls_entered`);
 //! - operators' calls: by `answered_at`, looked up through `entered_at` from a day earlier
 //!   (nobody waits a day in a queue);
 //! - operators' time: the state periods that began in the range (`operator_states_since`)
 //!   plus each operator's last one before it (`operator_states_day`, one step back per
-//!   operator), split at every interval boundary by `generate_series`.
+//!   operator), split at every interval boundary by `generate_series`;
+//! - operator campaigns' outbound calls by `answered_at` (`store::kpi_outbound`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,7 +35,7 @@ pub struct KpiStore {
 
 /// The SQL for the local interval a local timestamp falls in. Only [`Span`]'s fixed
 /// values reach the text; every value the user gives is a parameter.
-fn trunc(by: Span, local: &str) -> String {
+pub(super) fn trunc(by: Span, local: &str) -> String {
     match by {
         Span::Minutes(m) => {
             format!("date_bin(interval '{m} minutes', {local}, timestamp '2000-01-01')")
@@ -60,7 +61,7 @@ impl KpiStore {
 
     /// One query on its own connection: the four of a report run at once (PostgreSQL
     /// works them on separate cores), each in a transaction so its settings stay its own.
-    async fn rows(
+    pub(super) async fn rows(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -113,7 +114,7 @@ impl KpiStore {
                                  AND c.entered_at > now() - make_interval(
                                        secs => coalesce(t.target_s, $6)))
              FROM acd_calls c LEFT JOIN t ON t.queue = c.queue
-             WHERE c.entered_at >= $1 AND c.entered_at < $2
+             WHERE c.entered_at >= $1 AND c.entered_at < $2 AND c.direction = 'inbound'
                AND ($8::text IS NULL OR c.queue = $8)
              GROUP BY 1, 2 ORDER BY 1, 2",
             b = trunc(q.by, "(c.entered_at AT TIME ZONE $3)")
@@ -122,9 +123,11 @@ impl KpiStore {
             "WITH t AS (SELECT * FROM unnest($4::text[], $5::int[]) AS t(queue, target_s))
              SELECT ({b} AT TIME ZONE $3) AS start, c.operator,
                count(*),
-               count(*) FILTER (WHERE c.waited_s <= coalesce(t.target_s, $6)),
+               count(*) FILTER (WHERE c.waited_s <= coalesce(t.target_s, $6)
+                                 AND c.direction = 'inbound'),
                coalesce(sum(c.talk_s), 0), coalesce(sum(c.wrap_up_s), 0),
-               count(*) FILTER (WHERE c.talk_s IS NOT NULL)
+               count(*) FILTER (WHERE c.talk_s IS NOT NULL),
+               count(*) FILTER (WHERE c.direction = 'outbound')
              FROM acd_calls c LEFT JOIN t ON t.queue = c.queue
              WHERE c.operator IS NOT NULL
                AND c.entered_at >= $1::timestamptz - interval '1 day' AND c.entered_at < $2
@@ -199,7 +202,7 @@ impl KpiStore {
             &q.queue,
             &q.operator,
         ];
-        let (queue_rows, call_rows, within, across) = tokio::try_join!(
+        let (queue_rows, call_rows, within, across, campaigns) = tokio::try_join!(
             async {
                 if q.operator.is_some() {
                     return Ok(Vec::new());
@@ -222,9 +225,18 @@ impl KpiStore {
             self.rows(&calls_sql, &call_params),
             self.rows(&within_sql, &state_params),
             self.rows(&across_sql, &state_params),
+            async {
+                if q.operator.is_some() || q.queue.is_some() {
+                    return Ok(Vec::new());
+                }
+                self.campaigns(q).await
+            },
         )?;
 
-        let mut report = KpiReport::default();
+        let mut report = KpiReport {
+            campaigns,
+            ..KpiReport::default()
+        };
         for r in queue_rows {
             let queue: String = r.get(1);
             let c = QueueCounts {
@@ -254,6 +266,7 @@ impl KpiStore {
             c.talk_s = r.get(4);
             c.wrap_up_s = r.get(5);
             c.handled = count(r.get(6));
+            c.outbound = count(r.get(7));
         }
         for r in within.iter().chain(&across) {
             let c = ops.entry((r.get(0), r.get(1))).or_default();

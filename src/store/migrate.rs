@@ -95,6 +95,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "015_opcamp_durable.sql",
         sql: include_str!("../../sql/015_opcamp_durable.sql"),
     },
+    Migration {
+        version: 16,
+        name: "016_outbound_supervision.sql",
+        sql: include_str!("../../sql/016_outbound_supervision.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -80,14 +80,15 @@ impl QaStore {
         .await?;
         let rows = tx
             .query(
-                "SELECT call_uuid, queue, operator,
-                        CASE WHEN talk_s IS NOT NULL THEN talk_s + COALESCE(wrap_up_s, 0) END,
-                        answered_at IS NOT NULL
-                            AND (transferred_to IS NOT NULL OR outcome = 'transferred'),
-                        CASE WHEN outcome = 'abandoned' THEN abandoned_after_s END,
-                        recording
-                 FROM acd_calls
-                 WHERE entered_at >= $1 AND entered_at < $2 AND ended_at IS NOT NULL",
+                "SELECT c.call_uuid, c.queue, c.operator,
+                        CASE WHEN c.talk_s IS NOT NULL
+                             THEN c.talk_s + COALESCE(c.wrap_up_s, 0) END,
+                        c.answered_at IS NOT NULL
+                            AND (c.transferred_to IS NOT NULL OR c.outcome = 'transferred'),
+                        CASE WHEN c.outcome = 'abandoned' THEN c.abandoned_after_s END,
+                        c.recording, c.direction = 'outbound', o.login
+                 FROM acd_calls c LEFT JOIN operators o ON o.id = c.operator
+                 WHERE c.entered_at >= $1 AND c.entered_at < $2 AND c.ended_at IS NOT NULL",
                 &[&from, &to],
             )
             .await?;
@@ -103,6 +104,8 @@ impl QaStore {
                     handle_s: r.get(3),
                     transferred: r.get(4),
                     abandoned_after_s: r.get(5),
+                    outbound: r.get(7),
+                    login: r.get(8),
                 }
             })
             .collect();

@@ -161,6 +161,7 @@ pub fn rules() -> Rules {
         long_call_factor: 2.0,
         transferred: true,
         abandoned_after_seconds: 60,
+        outbound: Default::default(),
     }
 }
 

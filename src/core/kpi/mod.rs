@@ -17,6 +17,10 @@
 //!   **staffed** time is every state but `logged_out` (not counted at all); **occupancy** = (talking + wrap-up)
 //!   ÷ (ready + offered + talking + wrap-up), breaks and absence excluded; **calls per
 //!   hour** = answered ÷ staffed hours.
+//! - operator-campaign (outbound) calls that reached an operator count in the operator's
+//!   answered calls, talk, after-call work (until the disposition), AHT and occupancy; the
+//!   queues' figures are inbound only, and each campaign's outbound figures are their own
+//!   table ([`CampaignKpi`]).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -24,7 +28,9 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 
+mod outbound;
 mod render;
+pub use outbound::*;
 pub use render::*;
 
 /// A caller gone within this many seconds is a short abandon.
@@ -218,7 +224,7 @@ pub struct QueueKpi {
     pub aht_s: Option<f64>,
 }
 
-fn ratio(n: f64, d: f64) -> Option<f64> {
+pub(crate) fn ratio(n: f64, d: f64) -> Option<f64> {
     (d > 0.0).then(|| n / d)
 }
 
@@ -254,7 +260,11 @@ impl QueueKpi {
 /// The counts of one operator in one interval, as the SQL returns them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OperatorCounts {
+    /// Calls answered, both directions (operator-campaign calls included).
     pub answered: u64,
+    /// Of them, operator-campaign (outbound) calls.
+    pub outbound: u64,
+    /// Inbound calls answered within their queue's target.
     pub answered_in_target: u64,
     pub talk_s: f64,
     pub wrap_up_s: f64,
@@ -270,9 +280,13 @@ pub struct OperatorKpi {
     pub start: DateTime<Utc>,
     pub login: String,
     pub name: String,
+    /// Calls handled, both directions.
     pub answered: u64,
+    /// Of them, operator-campaign (outbound) calls.
+    pub outbound: u64,
     pub answered_in_target: u64,
-    /// Of the calls this operator answered, the share answered within the queue's target.
+    /// Of the inbound calls this operator answered, the share answered within the queue's
+    /// target (outbound calls have no caller waiting in a queue).
     pub service_level: Option<f64>,
     pub talk_s: f64,
     pub wrap_up_s: f64,
@@ -305,8 +319,12 @@ impl OperatorKpi {
             login,
             name,
             answered: c.answered,
+            outbound: c.outbound,
             answered_in_target: c.answered_in_target,
-            service_level: ratio(c.answered_in_target as f64, c.answered as f64),
+            service_level: ratio(
+                c.answered_in_target as f64,
+                c.answered.saturating_sub(c.outbound) as f64,
+            ),
             talk_s: c.talk_s,
             wrap_up_s: c.wrap_up_s,
             aht_s: ratio(c.talk_s + c.wrap_up_s, c.handled as f64),
@@ -346,8 +364,11 @@ impl QaCoverage {
 /// coverage over the period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KpiReport {
+    /// Inbound only.
     pub queues: Vec<QueueKpi>,
     pub operators: Vec<OperatorKpi>,
+    /// Operator campaigns' outbound figures (none when one queue or operator was asked for).
+    pub campaigns: Vec<CampaignKpi>,
     pub qa: Vec<QaCoverage>,
 }
 
@@ -408,6 +429,7 @@ mod tests {
     fn occupancy_excludes_breaks_and_calls_per_hour_use_staffed_time() {
         let c = OperatorCounts {
             answered: 6,
+            outbound: 0,
             answered_in_target: 3,
             talk_s: 1200.0,
             wrap_up_s: 300.0,

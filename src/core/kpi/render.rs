@@ -84,7 +84,7 @@ where
     for s in STATES {
         let _ = write!(out, ",{s}_s");
     }
-    let _ = writeln!(out, ",interval");
+    let _ = writeln!(out, ",outbound,interval");
     for o in &r.operators {
         let _ = write!(
             out,
@@ -104,7 +104,7 @@ where
         for s in STATES {
             let _ = write!(out, ",{:.1}", o.state_s.get(s).copied().unwrap_or(0.0));
         }
-        let _ = writeln!(out, ",{}", by.label());
+        let _ = writeln!(out, ",{},{}", o.outbound, by.label());
     }
     out
 }
@@ -131,7 +131,7 @@ where
     Tz::Offset: std::fmt::Display,
 {
     let mut out = String::new();
-    if r.queues.is_empty() && r.operators.is_empty() && r.qa.is_empty() {
+    if r.queues.is_empty() && r.operators.is_empty() && r.qa.is_empty() && r.campaigns.is_empty() {
         out.push_str("no calls and no operator activity in this period\n");
         return out;
     }
@@ -173,10 +173,11 @@ where
         }
         let _ = writeln!(
             out,
-            "{:<16} {:<14} {:>8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8} {:>8}",
+            "{:<16} {:<14} {:>8} {:>8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8} {:>8}",
             "interval",
             "operator",
             "answered",
+            "outbound",
             "SL %",
             "AHT s",
             "staffed",
@@ -189,10 +190,11 @@ where
             let st = |k: &str| o.state_s.get(k).copied().unwrap_or(0.0);
             let _ = writeln!(
                 out,
-                "{:<16} {:<14} {:>8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8} {:>8}",
+                "{:<16} {:<14} {:>8} {:>8} {:>7} {:>7} {:>9} {:>7} {:>8} {:>8} {:>8}",
                 local(o.start, zone),
                 o.login,
                 o.answered,
+                o.outbound,
                 pct(o.service_level),
                 secs(o.aht_s),
                 hms(o.staffed_s),

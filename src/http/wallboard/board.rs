@@ -195,6 +195,8 @@ pub struct StatsSnapshot {
     pub queues: Vec<QueueStats>,
     pub operators: Vec<OperatorStats>,
     pub campaigns: Vec<CampaignLive>,
+    /// Running operator campaigns (`super::opcamps`).
+    pub op_campaigns: Vec<super::opcamps::OpCampaignLive>,
 }
 
 /// The day's plan applied to the KPI figures: queues in configured order with their plan,
@@ -223,6 +225,7 @@ pub fn stats_snapshot(
         queues,
         operators,
         campaigns,
+        op_campaigns: Vec::new(),
     }
 }
 
@@ -526,6 +529,7 @@ mod tests {
                 1,
                 Some(4.5),
             )],
+            campaigns: Vec::new(),
         };
         let interval = KpiReport::default();
         let (q, o) = figures_from(&today, &interval, &["general".into(), "meter".into()]);

@@ -51,6 +51,8 @@ struct Sources {
     pool: deadpool_postgres::Pool,
     live_state: LiveState,
     names: Arc<RwLock<HashMap<String, String>>>,
+    /// This instance's operator-campaign runner (the dial levels it decided).
+    opcamp: Option<Arc<crate::service::opcamp::OpRunner>>,
 }
 
 impl Hub {
@@ -60,6 +62,7 @@ impl Hub {
         config: Arc<Config>,
         pool: deadpool_postgres::Pool,
         live_state: LiveState,
+        opcamp: Option<Arc<crate::service::opcamp::OpRunner>>,
     ) -> Self {
         let (live, _) = watch::channel(Frame::from(""));
         let (stats, _) = watch::channel(Frame::from(""));
@@ -75,6 +78,7 @@ impl Hub {
             pool,
             live_state,
             names: Arc::default(),
+            opcamp,
         };
         let instance = uuid::Uuid::new_v4().simple().to_string();
         let (remote_tx, remote_rx) = watch::channel(0u64);
@@ -265,13 +269,31 @@ async fn refresh_names(src: &Sources) {
 async fn build_stats(src: &Sources) -> board::StatsSnapshot {
     let w = &src.config.wallboard;
     let now = src.acd.clock().now();
-    board::stats_snapshot(
+    let mut snap = board::stats_snapshot(
         kpi_figures(src, now).await,
         &w.plan_calls_per_queue,
         w.plan_calls_per_operator,
         campaigns(src).await,
         now.timestamp_millis(),
+    );
+    let zone: chrono_tz::Tz = src
+        .config
+        .mail
+        .report_time_zone
+        .parse()
+        .unwrap_or(chrono_tz::UTC);
+    let (day, _) = board::day_and_interval(now, zone, board::INTERVAL_MINUTES);
+    snap.op_campaigns = super::opcamps::op_campaigns(
+        &src.pool,
+        &src.acd,
+        src.opcamp.as_deref(),
+        &src.live_state,
+        src.config.campaigns.operator.abandon_cap_pct,
+        day,
+        now,
     )
+    .await;
+    snap
 }
 
 /// Today's and this interval's figures per queue and operator, from the KPI store (the same

@@ -7,6 +7,7 @@ pub mod access;
 pub mod board;
 pub mod hub;
 pub mod metrics;
+pub mod opcamps;
 mod public;
 
 use std::convert::Infallible;
@@ -46,6 +47,7 @@ impl Wallboard {
         config: Arc<Config>,
         pool: deadpool_postgres::Pool,
         live: LiveState,
+        opcamp: Option<Arc<crate::service::opcamp::OpRunner>>,
     ) -> Self {
         let w = &config.wallboard;
         Self {
@@ -54,7 +56,7 @@ impl Wallboard {
                 w.public_per_minute,
             )),
             cache: public::Cache::default(),
-            hub: hub::Hub::start(acd, config.clone(), pool, live),
+            hub: hub::Hub::start(acd, config.clone(), pool, live, opcamp),
         }
     }
 }

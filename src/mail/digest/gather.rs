@@ -142,6 +142,7 @@ pub fn kpi_of(totals: &KpiReport, intervals: &KpiReport, interval_minutes: u32) 
         c.talk_s += op.talk_s;
         c.wrap_up_s += op.wrap_up_s;
         c.handled += op.answered;
+        c.outbound += op.outbound;
         for (state, s) in &op.state_s {
             *c.state_s.entry(state.clone()).or_default() += s;
         }
@@ -172,6 +173,7 @@ pub fn kpi_of(totals: &KpiReport, intervals: &KpiReport, interval_minutes: u32) 
                     occupancy: k.occupancy,
                     calls_per_hour: k.calls_per_hour,
                     service_level: k.service_level,
+                    outbound: k.outbound,
                 }
             })
             .collect(),
@@ -305,6 +307,26 @@ async fn campaigns(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    let mut outbound: BTreeMap<i64, super::OutboundRun> = tx
+        .query(OUTBOUND_SQL, &[&ids])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), super::OutboundRun::default()))
+        .collect();
+    for r in tx.query(OUTBOUND_CALLS_SQL, &[&ids, &from, &to]).await? {
+        let handled: i64 = r.get(6);
+        let (talk, wrap): (f64, f64) = (r.get(4), r.get(5));
+        outbound.insert(
+            r.get(0),
+            super::OutboundRun {
+                answered: r.get(1),
+                connected: r.get(2),
+                abandoned: r.get(3),
+                talk_s: talk,
+                aht_s: (handled > 0).then(|| (talk + wrap) / handled as f64),
+            },
+        );
+    }
     tx.commit().await?;
     Ok(rows
         .iter()
@@ -323,10 +345,26 @@ async fn campaigns(
                     attempts.get(&id).copied().unwrap_or(0),
                     rejected.get(&list).copied().unwrap_or(0),
                 ),
+                outbound: outbound.get(&id).cloned(),
             }
         })
         .collect())
 }
+
+// Which of the campaigns are operator campaigns.
+const OUTBOUND_SQL: &str = "SELECT campaign_id FROM operator_campaigns WHERE campaign_id = ANY($1)";
+
+// An operator campaign's persons answered in the period (`core::kpi::outbound`'s meaning).
+const OUTBOUND_CALLS_SQL: &str = "
+    SELECT o.campaign_id, count(*),
+           count(*) FILTER (WHERE o.connected_at IS NOT NULL),
+           count(*) FILTER (WHERE o.abandoned_at IS NOT NULL),
+           coalesce(sum(a.talk_s), 0)::float8, coalesce(sum(a.wrap_up_s), 0)::float8,
+           count(*) FILTER (WHERE a.talk_s IS NOT NULL)
+    FROM operator_calls o LEFT JOIN acd_calls a ON a.call_uuid = o.uuid
+    WHERE o.campaign_id = ANY($1) AND o.answered_by = 'person'
+      AND o.answered_at >= $2 AND o.answered_at < $3
+    GROUP BY 1";
 
 // Every reading submitted in the period, a replaced one too (it was received).
 const READINGS_SQL: &str = "

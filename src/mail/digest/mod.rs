@@ -163,6 +163,9 @@ pub struct OperatorTotals {
     pub qa_reviewed: u64,
     #[serde(default)]
     pub qa_score: Option<f64>,
+    /// Of `answered`, operator-campaign (outbound) calls (0 in digests queued before).
+    #[serde(default)]
+    pub outbound: u64,
 }
 
 /// A campaign that dialed in the period, or finished in it.
@@ -178,6 +181,22 @@ pub struct CampaignRun {
     pub answered_in_period: i64,
     /// Where the whole campaign stands (its report's counts).
     pub counts: ReportCounts,
+    /// An operator campaign's outbound figures in the period (`core::kpi::outbound`); none
+    /// for a notice campaign and in digests queued before.
+    #[serde(default)]
+    pub outbound: Option<OutboundRun>,
+}
+
+/// An operator campaign's calls a person answered in the period.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OutboundRun {
+    pub answered: i64,
+    pub connected: i64,
+    /// No operator within `connect_within` (the legal definition).
+    pub abandoned: i64,
+    pub talk_s: f64,
+    /// Talk + after-call work of the connected calls whose talk ended.
+    pub aht_s: Option<f64>,
 }
 
 /// Meter readings received through one channel in the period.
@@ -344,6 +363,57 @@ mod tests {
             Digest::from_outbox(r#"{"format":"contactd.campaign_report.v1"}"#),
             None
         );
+    }
+
+    #[test]
+    fn outbound_figures_are_shown_and_older_rows_without_them_read_back() {
+        let mut d = sample::digest();
+        // a row queued before the outbound figures: the fields absent
+        let mut old: serde_json::Value = serde_json::from_str(&d.to_outbox_body()).unwrap();
+        let text = old.to_string();
+        assert!(text.contains("\"outbound\""), "{text}");
+        fn strip(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    m.remove("outbound");
+                    m.values_mut().for_each(strip);
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        strip(&mut old);
+        assert!(!old.to_string().contains("\"outbound\""));
+        assert_eq!(Digest::from_outbox(&old.to_string()), Some(d.clone()));
+
+        let Section::Available { data } = &mut d.kpi else {
+            panic!("sample has KPIs")
+        };
+        data.operators[1].outbound = 6;
+        d.campaigns.push(CampaignRun {
+            id: 101,
+            name: "Winter offers".into(),
+            state: "running".into(),
+            finished_at: None,
+            attempts_in_period: 50,
+            answered_in_period: 20,
+            counts: d.campaigns[0].counts,
+            outbound: Some(OutboundRun {
+                answered: 20,
+                connected: 19,
+                abandoned: 1,
+                talk_s: 3600.0,
+                aht_s: Some(210.0),
+            }),
+        });
+        let loc = ReportLocale::default();
+        let text = render::text(&d, &loc);
+        assert!(text.contains("15 (6 "), "{text}");
+        assert!(
+            text.contains("Winter offers") && text.contains("1 (5"),
+            "{text}"
+        );
+        assert_eq!(Digest::from_outbox(&d.to_outbox_body()), Some(d));
     }
 
     #[test]

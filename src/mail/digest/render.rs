@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use super::chart::{Chart, ChartKind};
 use super::tables::{
-    campaign_table, date, esc, forecast_table, operator_table, pct, queue_table, readings_table,
-    tr, Table,
+    campaign_table, date, esc, forecast_table, operator_table, outbound_table, pct, queue_table,
+    readings_table, tr, Table,
 };
 use super::{Digest, Period, QueueTotals, Section};
 use crate::core::report::{Language, ReportLocale};
@@ -79,7 +79,11 @@ fn sections(d: &Digest, lang: Language) -> Vec<(String, Vec<Body>)> {
     } else {
         Body::Table(campaign_table(lang, d))
     };
-    out.push((tr(lang, "Campaigns", "Обзвоны").into(), vec![campaigns]));
+    let mut bodies = vec![campaigns];
+    if let Some(t) = outbound_table(lang, d) {
+        bodies.push(Body::Table(t));
+    }
+    out.push((tr(lang, "Campaigns", "Обзвоны").into(), bodies));
     out.push((
         tr(
             lang,

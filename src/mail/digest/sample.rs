@@ -64,6 +64,7 @@ pub fn digest() -> Digest {
                         qa_sampled: 2,
                         qa_reviewed: 1,
                         qa_score: Some(85.0),
+                        outbound: 0,
                     },
                     OperatorTotals {
                         login: "petrov".into(),
@@ -80,6 +81,7 @@ pub fn digest() -> Digest {
                         qa_sampled: 0,
                         qa_reviewed: 0,
                         qa_score: None,
+                        outbound: 0,
                     },
                 ],
                 intervals,
@@ -103,6 +105,7 @@ pub fn digest() -> Digest {
                 attempts: 2,
                 ..ReportCounts::default()
             },
+            outbound: None,
         }],
         readings: vec![
             ReadingsByChannel {

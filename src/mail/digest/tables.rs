@@ -222,7 +222,17 @@ pub(super) fn operator_table(lang: Language, ops: &[OperatorTotals]) -> Table {
             vec![
                 (i + 1).to_string(),
                 format!("{} ({})", o.name, o.login),
-                o.answered.to_string(),
+                if o.outbound > 0 {
+                    // outbound work is the operator's too, shown so it is not taken for inbound
+                    format!(
+                        "{} ({} {})",
+                        o.answered,
+                        o.outbound,
+                        tr(lang, "outbound", "исходящих")
+                    )
+                } else {
+                    o.answered.to_string()
+                },
                 secs(lang, o.aht_s),
                 hours(lang, o.staffed_s),
                 hours(lang, o.break_s),
@@ -292,6 +302,48 @@ pub(super) fn campaign_table(lang: Language, d: &Digest) -> Table {
         rows,
         left: 2,
     }
+}
+
+/// The operator campaigns' outbound figures (None when no operator campaign ran).
+pub(super) fn outbound_table(lang: Language, d: &Digest) -> Option<Table> {
+    let header = match lang {
+        Language::En => [
+            "Operator campaign",
+            "Answered (persons)",
+            "Connected",
+            "Abandoned",
+            "Talk",
+            "AHT",
+        ],
+        Language::Ru => [
+            "Кампания операторов",
+            "Ответили (люди)",
+            "Соединено",
+            "Брошено",
+            "Разговор",
+            "ССВО",
+        ],
+    };
+    let rows: Vec<Vec<String>> = d
+        .campaigns
+        .iter()
+        .filter_map(|c| c.outbound.as_ref().map(|o| (c, o)))
+        .map(|(c, o)| {
+            vec![
+                format!("{} {}", c.id, quoted(&c.name, lang)),
+                o.answered.to_string(),
+                o.connected.to_string(),
+                format!("{} ({} %)", o.abandoned, percent(o.abandoned, o.answered)),
+                hours(lang, o.talk_s),
+                secs(lang, o.aht_s),
+            ]
+        })
+        .collect();
+    (!rows.is_empty()).then(|| Table {
+        header: header.iter().map(|s| s.to_string()).collect(),
+        rows,
+        left: 1,
+    })
 }
 
 fn channel_name(lang: Language, channel: &str) -> String {

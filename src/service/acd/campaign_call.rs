@@ -73,11 +73,14 @@ impl Acd {
     }
 
     /// A person answered campaign call `call` (parked on the switch): they wait in `queue`
-    /// at `priority` for the next ready operator of that queue.
+    /// at `priority` for the next ready operator of that queue. `home` is the campaign's
+    /// queue (`queue` may be an operator's personal one), named in the call's record.
+    #[allow(clippy::too_many_arguments)]
     pub async fn queue_campaign_call(
         &self,
         call: &str,
         queue: &str,
+        home: &str,
         priority: u8,
         number: &str,
         card: CampaignCard,
@@ -87,6 +90,22 @@ impl Acd {
         }
         let now = self.now_ms();
         let account = (!card.contact.account.is_empty()).then(|| card.contact.account.clone());
+        if let Ok(u) = uuid::Uuid::parse_str(call) {
+            // Written before it can be offered: the offer's answer and the talk update it.
+            let _ = self
+                .inner
+                .records
+                .entered_outbound(
+                    u,
+                    &self.inner.node,
+                    home,
+                    card.campaign,
+                    number,
+                    account.as_deref(),
+                    super::ms_to_time(now),
+                )
+                .await;
+        }
         let ivr: BTreeMap<String, String> = [
             ("contactd_campaign".to_string(), card.campaign.to_string()),
             ("contactd_contact".to_string(), card.contact.id.to_string()),
@@ -188,6 +207,19 @@ impl Acd {
         }
         if let Err(e) = store.del_meta(call).await {
             warn!(%call, "acd: campaign call's record not removed: {e}");
+        }
+        if let Ok(u) = uuid::Uuid::parse_str(call) {
+            // No operator reached them: abandoned (the campaign's legal figure is
+            // `operator_calls`; this row is the ACD's view of the same call).
+            let _ = self
+                .inner
+                .records
+                .ended(
+                    u,
+                    crate::core::acd::outcome::AcdOutcome::Abandoned,
+                    self.clock().now(),
+                )
+                .await;
         }
         Ok(true)
     }

@@ -307,7 +307,7 @@ impl OpRunner {
         };
         if let Err(e) = self
             .acd
-            .queue_campaign_call(&call, &queue, priority, number, card)
+            .queue_campaign_call(&call, &queue, &op.queue, priority, number, card)
             .await
         {
             warn!(%call, %queue, "not queued for an operator: {e}");

@@ -10,6 +10,10 @@ const TEXT = {
     sl_today: "Service level today", sl_interval: "This interval", abandon: "Abandoned",
     asa: "ASA", plan: "Plan", operators: "Operators", campaigns: "Campaigns",
     campaign: "Campaign", lines: "Lines", called: "Called", reached: "Reached",
+    opcampaigns: "Operator campaigns", mode: "Mode", dial_level: "Dial level", dialed: "Dialed",
+    answered: "Answered", connected: "Connected", abandon_24h: "Abandoned 24 h",
+    abandon_today: "Abandoned today", cap: "cap",
+    modes: { preview: "preview", progressive: "progressive", predictive: "predictive" },
     achievements: "Today's achievements", calls: "calls", aht: "AHT", sl: "SL", qa: "QA",
     kpi_missing: "Today's figures are not available yet.", none: "none",
     of: "of", live: "live", lost: "connection lost, reconnecting",
@@ -22,6 +26,10 @@ const TEXT = {
     sl_today: "Уровень сервиса за день", sl_interval: "За интервал", abandon: "Брошено",
     asa: "Ср. ожидание ответа", plan: "План", operators: "Операторы", campaigns: "Обзвоны",
     campaign: "Обзвон", lines: "Линии", called: "Обзвонено", reached: "Дозвон",
+    opcampaigns: "Исходящие кампании операторов", mode: "Режим", dial_level: "Уровень набора",
+    dialed: "Набрано", answered: "Ответили", connected: "Соединено", abandon_24h: "Брошено за 24 ч",
+    abandon_today: "Брошено за день", cap: "предел",
+    modes: { preview: "предпросмотр", progressive: "прогрессивный", predictive: "предиктивный" },
     achievements: "Достижения за день", calls: "звонков", aht: "Ср. время", sl: "УС", qa: "Оценка",
     kpi_missing: "Показатели за день пока недоступны.", none: "нет",
     of: "из", live: "на связи", lost: "нет связи, переподключение",
@@ -112,6 +120,26 @@ function renderStats() {
       el("td", {}, `${c.lines_in_use} / ${c.lines}`),
       el("td", {}, `${c.called} ${T.of} ${c.total}`),
       el("td", {}, pct(c.reached)))));
+  const ops = stats.op_campaigns || [];
+  document.getElementById("opcampaigns-section").hidden = ops.length === 0;
+  document.querySelector("#opcampaigns tbody").replaceChildren(...ops.map((c) => {
+    // over the cap (or at it) is the supervisor's alarm: marked, not only coloured
+    const over = (p) => p !== null && p !== undefined && p >= c.abandon_cap_pct;
+    const abandon = (p, cls) => el("td", { class: over(p) ? `${cls} over` : cls },
+      p === null || p === undefined ? "—" : `${p.toFixed(1)}%`, ` / ${c.abandon_cap_pct}% ${T.cap}`,
+      over(p) ? " ⚠" : "");
+    return el("tr", { "data-opcampaign": c.id },
+      el("td", { class: "name" }, c.name),
+      el("td", { class: "mode" }, T.modes[c.mode] || c.mode),
+      el("td", { class: "dial-level" }, c.dial_level === null || c.dial_level === undefined ? "—" : c.dial_level.toFixed(2)),
+      el("td", { class: "lines" }, `${c.lines_in_use} / ${c.lines}`),
+      el("td", { class: "dialed" }, c.dialed),
+      el("td", { class: "answered" }, c.answered),
+      el("td", { class: "connected" }, c.connected),
+      abandon(c.abandon_pct_24h, "abandon-24h"),
+      abandon(c.abandon_pct_today, "abandon-today"),
+      el("td", { class: "operators" }, c.operators));
+  }));
   document.getElementById("achievements").replaceChildren(...stats.operators.map((o) =>
     el("li", { "data-login": o.login },
       el("b", {}, o.name), ` — ${o.answered} ${T.calls}`,
