@@ -45,16 +45,21 @@ pub struct MessageTemplate {
     /// E-mail only; placeholders allowed; no line breaks.
     #[serde(default)]
     pub subject: Option<String>,
-    /// The text, with `{name}`, `{account}`, `{phone}`, `{campaign}`, `{email}`.
+    /// The text, with placeholders (`core::messages::PLACEHOLDERS`): `{name}`,
+    /// `{account}`, `{phone}`, `{email}`, `{balance}`, `{debt}`, `{campaign}`,
+    /// `{operator}`, `{date}`, and a list column as `{extra.COLUMN}`. An unknown one is
+    /// refused at start; one a call has no value for fails that message, named.
     pub body: String,
     /// E-mail only: files attached as they are (absolute paths).
     #[serde(default)]
     pub attachments: Vec<PathBuf>,
 }
 
-/// `[sms]`: an HTTP gateway (plain `http://`, as the screen-pop webhook: a TLS proxy goes
-/// in front of an https one) taking `POST {url}` with JSON `{to, text, client_ref}` and a
+/// `[sms]`: an HTTP gateway taking `POST {url}` with JSON `{to, text, client_ref}` and a
 /// bearer token. 2xx is accepted, 4xx refused for good, 5xx and timeouts tried again.
+/// `https://` is verified against the bundled Mozilla roots plus `ca_file` (rustls);
+/// plain `http://` is accepted only to a loopback address (a local relay), since the token
+/// and the texts would cross the network in clear.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmsConfig {
@@ -65,6 +70,9 @@ pub struct SmsConfig {
     /// The sender name or number the gateway shows, if it takes one.
     pub sender: Option<String>,
     pub timeout_seconds: u64,
+    /// A PEM file of CA certificates trusted besides the bundled roots: a private
+    /// gateway's own CA (or its self-signed certificate).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for SmsConfig {
@@ -74,6 +82,7 @@ impl Default for SmsConfig {
             token: Secret::default(),
             sender: None,
             timeout_seconds: 10,
+            ca_file: None,
         }
     }
 }
@@ -91,14 +100,25 @@ impl Config {
         let sms = &self.sms;
         if !sms.url.is_empty() {
             match reqwest::Url::parse(&sms.url) {
-                Ok(u) if u.scheme() == "http" && u.host_str().is_some() => {}
+                Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+                Ok(u) if u.scheme() == "http" && u.host_str().is_some_and(is_loopback) => {}
+                Ok(u) if u.scheme() == "http" && u.host_str().is_some() => bad(
+                    "sms.url".into(),
+                    "http:// is allowed only to a loopback address: the token and the texts would \
+                     cross the network in clear; use https:// (a private CA goes in sms.ca_file)",
+                ),
                 _ => bad(
                     "sms.url".into(),
-                    "must be a plain http:// URL (contactd has no TLS client: put a TLS proxy in front of an https gateway)",
+                    "must be an https:// URL (or http:// to a loopback address)",
                 ),
             }
             if sms.token.expose().contains(['\r', '\n']) {
                 bad("sms.token".into(), "must not contain line breaks");
+            }
+        }
+        if let Some(path) = &sms.ca_file {
+            if let Err(e) = read_ca_file(path) {
+                bad("sms.ca_file".into(), &e);
             }
         }
         if sms.timeout_seconds == 0 || sms.timeout_seconds > 120 {
@@ -209,6 +229,24 @@ impl Config {
             }
         }
     }
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
+/// The certificates of `[sms] ca_file`: at least one PEM certificate, each one parsed.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("is not a PEM certificate file: {e}"))?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(certs)
 }
 
 /// A template's name: what the API and the campaign rules refer to it by.
