@@ -356,4 +356,49 @@ body = \"no subject\"
         let cfg = Config::from_toml(&text).unwrap();
         assert!(!format!("{cfg:?}").contains("sms-secret-42"));
     }
+
+    #[test]
+    fn the_sms_gateway_url_is_https_or_loopback_http_and_its_ca_file_is_checked() {
+        let with = |sms: &str| Config::from_toml(&format!("{BASE}\n[sms]\n{sms}\n"));
+        for ok in [
+            "url = \"https://sms.example.com/api/send\"",
+            "url = \"http://127.0.0.1:8080/send\"",
+            "url = \"http://localhost/send\"",
+            "url = \"http://[::1]:9/send\"",
+        ] {
+            assert!(with(ok).is_ok(), "{ok}: {:?}", with(ok).err());
+        }
+        // the bearer token and the texts would cross the network in clear
+        let err = with("url = \"http://10.1.2.3/send\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sms.url: http:// is allowed only to a loopback address"),
+            "{err}"
+        );
+        let err = with("url = \"ftp://sms.example.com/\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sms.url: must be an https:// URL"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("ca.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        for (file, says) in [
+            (
+                junk.display().to_string(),
+                "sms.ca_file: holds no PEM certificate",
+            ),
+            (
+                "/nonexistent/ca.pem".to_string(),
+                "sms.ca_file: cannot be read",
+            ),
+        ] {
+            let err = with(&format!(
+                "url = \"https://sms.example.com/send\"\nca_file = \"{file}\""
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(says), "{says} missing in: {err}");
+        }
+    }
 }
