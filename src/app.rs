@@ -226,7 +226,8 @@ impl App {
             acd: acd.clone(),
         });
         // e-mail and SMS during calls: queued by operators and campaign rules, sent here
-        let messages = crate::service::messages::Messages::new(shared.pool.clone(), config.clone());
+        let messages = crate::service::messages::Messages::new(shared.pool.clone(), config.clone())
+            .with_journal(journal.clone());
         tasks.push(tokio::spawn(messages.clone().run(final_rx.clone())));
         tasks.push(tokio::spawn(crate::store::notify::listen(
             config.postgres.url.expose().to_string(),

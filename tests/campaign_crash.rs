@@ -3,6 +3,7 @@
 //! lines than the campaign has (by the simulator's own count), and the report is right —
 //! with `unknown` for the calls whose end it could not see.
 mod common;
+mod faults_support;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,24 +12,12 @@ use common::smtp::{free_port, Sink};
 use contactd::config::Config;
 use contactd::sim::{self, AfterAnswer, Behaviour, Simulator, SubscriberRule};
 use contactd::store::campaigns::{Campaigns, NewCampaign};
+use faults_support::healthy;
 
 const SUBSCRIBERS: usize = 40;
 
 fn number(i: usize) -> String {
     format!("+7916200{i:04}")
-}
-
-async fn healthy(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let _ = s
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    out.starts_with("HTTP/1.1 200")
 }
 
 fn spawn(cfg: &std::path::Path) -> tokio::process::Child {

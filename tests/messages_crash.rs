@@ -6,6 +6,7 @@
 //! attempt. Then: killed while an e-mail is only queued (the SMTP server away, the message
 //! waiting for its retry) — after the restart it is sent once.
 mod common;
+mod faults_support;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use contactd::config::Config;
 use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
 use contactd::store::campaigns::{Campaigns, NewCampaign};
 use contactd::store::messages::{self as store, Of};
+use faults_support::{Daemon, DaemonOpts};
 
 const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/msg.wav";
 const MESSAGE_MS: u64 = 2000;
@@ -31,29 +33,30 @@ fn email(i: usize) -> String {
     format!("subscriber{i}@example.org")
 }
 
-async fn healthy(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let _ = s
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    out.starts_with("HTTP/1.1 200")
-}
-
 struct Setup {
     env: common::TestEnv,
-    _sim: Simulator,
-    cfg_path: std::path::PathBuf,
-    cfg: Config,
-    http: u16,
+    sim: Simulator,
     _dir: tempfile::TempDir,
 }
 
-async fn setup(subscribers: usize, smtp_port: u16) -> Setup {
+/// The e-mail template and mail settings, on top of the fault tests' daemon config.
+fn extra(smtp_port: u16) -> String {
+    format!(
+        r#"
+[mail]
+smtp_port = {smtp_port}
+retry_seconds = 1
+[messages]
+retry_seconds = 1
+[messages.templates.thanks]
+channel = "email"
+subject = "Спасибо, {{name}}: вы подтвердили"
+body = "Вы подтвердили получение сообщения «{{campaign}}». Лицевой счёт {{account}}."
+"#
+    )
+}
+
+async fn setup(subscribers: usize) -> Setup {
     let env = common::TestEnv::new().await;
     // every subscriber presses 1 after the message, then hangs up; the message starts
     // only once answering-machine detection has heard their "hello" end (~1.4 s)
@@ -89,108 +92,37 @@ async fn setup(subscribers: usize, smtp_port: u16) -> Setup {
     })
     .await
     .unwrap();
-    let http = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg_path = dir.path().join("contactd.toml");
-    let text = format!(
-        r#"
-[daemon]
-spool_dir = "{spool}"
-[switch.fs1]
-host = "127.0.0.1"
-port = {esl}
-password = "ClueCon"
-reconnect_min_ms = 100
-[trunk.e1]
-switch = "fs1"
-kind = "e1"
-channels = 30
-dial = "freetdm/1/a/{{number}}"
-[outbound]
-listen = "127.0.0.1:0"
-[http]
-listen = "127.0.0.1:{http}"
-token = "test-token-0123456789"
-[redis]
-url = "{redis}"
-prefix = "{prefix}"
-[postgres]
-url = "{db}"
-[shutdown]
-grace_seconds = 1
-[campaigns]
-trunk = "e1"
-[mail]
-smtp_port = {smtp_port}
-retry_seconds = 1
-[messages]
-retry_seconds = 1
-[messages.templates.thanks]
-channel = "email"
-subject = "Спасибо, {{name}}: вы подтвердили"
-body = "Вы подтвердили получение сообщения «{{campaign}}». Лицевой счёт {{account}}."
-[prompts]
-dir = "{prompts}"
-language = "en"
-"#,
-        spool = dir.path().display(),
-        prompts = common::prompts::dir().display(),
-        esl = sim.esl_addr().port(),
-        redis = common::redis_url(),
-        prefix = env.prefix,
-        db = env.db_url(),
-    );
-    std::fs::write(&cfg_path, &text).unwrap();
-    let cfg = Config::from_toml(&text).unwrap();
     Setup {
         env,
-        _sim: sim,
-        cfg_path,
-        cfg,
-        http,
-        _dir: dir,
+        sim,
+        _dir: tempfile::tempdir().unwrap(),
     }
 }
 
-fn spawn(s: &Setup) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-        .args(["run", "--config"])
-        .arg(&s.cfg_path)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-async fn start(s: &Setup) -> tokio::process::Child {
-    let child = spawn(s);
-    assert!(
-        common::eventually(Duration::from_secs(30), || healthy(s.http)).await,
-        "contactd did not become healthy"
-    );
-    child
-}
-
-async fn sigkill(mut child: tokio::process::Child) {
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap();
-    let _ = child.wait().await;
-}
-
-async fn sigterm(mut child: tokio::process::Child) {
-    let pid = child.id().unwrap().to_string();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+/// contactd as its own process (`faults_support::Daemon`), with the mail settings.
+async fn start(s: &Setup, smtp_port: u16) -> Daemon {
+    Daemon::start_with(
+        DaemonOpts {
+            env: &s.env,
+            sim: &s.sim,
+            pg_url: s.env.db_url().to_string(),
+            redis_url: common::redis_url(),
+            trunk_channels: 30,
+            reconnect_ms: (100, 500),
+        },
+        &extra(smtp_port),
+    )
+    .await
 }
 
 /// A campaign with `after_confirm = "thanks"` over `subscribers` (each with an e-mail in
 /// the list), one line so they are called one after the other.
-async fn campaign(s: &Setup, pool: &deadpool_postgres::Pool, subscribers: usize) -> i64 {
+async fn campaign(
+    s: &Setup,
+    cfg: &Config,
+    pool: &deadpool_postgres::Pool,
+    subscribers: usize,
+) -> i64 {
     let csv = s._dir.path().join("list.csv");
     let mut rows = String::from("phone,name,account,email\n");
     for i in 0..subscribers {
@@ -205,7 +137,7 @@ async fn campaign(s: &Setup, pool: &deadpool_postgres::Pool, subscribers: usize)
             name: "msg crash".into(),
             replace: false,
         },
-        &s.cfg.dialing,
+        &cfg.dialing,
     )
     .await
     .unwrap();
@@ -218,7 +150,7 @@ async fn campaign(s: &Setup, pool: &deadpool_postgres::Pool, subscribers: usize)
             max_attempts: 1,
             lines: 1,
             confirm: true,
-            ..NewCampaign::with_defaults(&s.cfg.campaigns, 4, MESSAGE, "cli")
+            ..NewCampaign::with_defaults(&cfg.campaigns, 4, MESSAGE, "cli")
         })
         .await
         .unwrap();
@@ -254,10 +186,10 @@ async fn an_email_sent_during_the_call_is_sent_once_when_contactd_is_killed_righ
     const N: usize = 4;
     let smtp_port = free_port();
     let sink = Sink::start(smtp_port, None).await;
-    let s = setup(N, smtp_port).await;
+    let s = setup(N).await;
     let pool = contactd::store::postgres::pool(s.env.db_url(), 2).unwrap();
-    let child = start(&s).await;
-    let id = campaign(&s, &pool, N).await;
+    let mut daemon = start(&s, smtp_port).await;
+    let id = campaign(&s, &daemon.config, &pool, N).await;
 
     // the first e-mail recorded sent: kill at once
     let first_sent = common::eventually(Duration::from_secs(60), || async {
@@ -273,7 +205,7 @@ async fn an_email_sent_during_the_call_is_sent_once_when_contactd_is_killed_righ
         "no e-mail sent: {:?}",
         store::list(&pool, Of::Campaign(id)).await
     );
-    sigkill(child).await;
+    daemon.kill().await;
     let at_kill = store::list(&pool, Of::Campaign(id)).await.unwrap();
     assert!(
         at_kill.iter().filter(|m| m.state == "sent").count() < N,
@@ -293,7 +225,7 @@ async fn an_email_sent_during_the_call_is_sent_once_when_contactd_is_killed_righ
         .map(|m| m.id)
         .collect();
 
-    let child = start(&s).await;
+    daemon.restart().await;
     let db = s.env.pg().await;
     // every subscriber who confirmed (as recorded) gets their e-mail; a call that ended
     // while contactd was dead has no key on record, so no rule fires for it
@@ -320,7 +252,7 @@ async fn an_email_sent_during_the_call_is_sent_once_when_contactd_is_killed_righ
     );
     // a moment for any duplicate to arrive
     tokio::time::sleep(Duration::from_secs(2)).await;
-    sigterm(child).await;
+    daemon.stop().await;
     let copies = copies(&sink, N);
     eprintln!(
         "after the restart: {} e-mails, copies per subscriber {copies:?}",
@@ -365,10 +297,10 @@ async fn an_email_only_queued_when_contactd_is_killed_is_sent_once_after_restart
     const N: usize = 1;
     // the SMTP server is away at first: the e-mail waits in the table for its retry
     let smtp_port = free_port();
-    let s = setup(N, smtp_port).await;
+    let s = setup(N).await;
     let pool = contactd::store::postgres::pool(s.env.db_url(), 2).unwrap();
-    let child = start(&s).await;
-    let id = campaign(&s, &pool, N).await;
+    let mut daemon = start(&s, smtp_port).await;
+    let id = campaign(&s, &daemon.config, &pool, N).await;
     let waiting = common::eventually(Duration::from_secs(60), || async {
         store::list(&pool, Of::Campaign(id))
             .await
@@ -378,7 +310,7 @@ async fn an_email_only_queued_when_contactd_is_killed_is_sent_once_after_restart
     })
     .await;
     assert!(waiting, "{:?}", store::list(&pool, Of::Campaign(id)).await);
-    sigkill(child).await;
+    daemon.kill().await;
     let before = store::list(&pool, Of::Campaign(id)).await.unwrap();
     assert_eq!(before[0].state, "queued", "{before:?}");
     assert!(
@@ -387,13 +319,13 @@ async fn an_email_only_queued_when_contactd_is_killed_is_sent_once_after_restart
     );
 
     let sink = Sink::start(smtp_port, None).await;
-    let child = start(&s).await;
+    daemon.restart().await;
     let sent = common::eventually(Duration::from_secs(60), || async {
         store::list(&pool, Of::Campaign(id)).await.unwrap()[0].state == "sent"
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    sigterm(child).await;
+    daemon.stop().await;
     let after = store::list(&pool, Of::Campaign(id)).await.unwrap();
     assert!(sent, "{after:?}");
     assert_eq!(copies(&sink, N), vec![1], "{after:?}");

@@ -45,16 +45,21 @@ pub struct MessageTemplate {
     /// E-mail only; placeholders allowed; no line breaks.
     #[serde(default)]
     pub subject: Option<String>,
-    /// The text, with `{name}`, `{account}`, `{phone}`, `{campaign}`, `{email}`.
+    /// The text, with placeholders (`core::messages::PLACEHOLDERS`): `{name}`,
+    /// `{account}`, `{phone}`, `{email}`, `{balance}`, `{debt}`, `{campaign}`,
+    /// `{operator}`, `{date}`, and a list column as `{extra.COLUMN}`. An unknown one is
+    /// refused at start; one a call has no value for fails that message, named.
     pub body: String,
     /// E-mail only: files attached as they are (absolute paths).
     #[serde(default)]
     pub attachments: Vec<PathBuf>,
 }
 
-/// `[sms]`: an HTTP gateway (plain `http://`, as the screen-pop webhook: a TLS proxy goes
-/// in front of an https one) taking `POST {url}` with JSON `{to, text, client_ref}` and a
+/// `[sms]`: an HTTP gateway taking `POST {url}` with JSON `{to, text, client_ref}` and a
 /// bearer token. 2xx is accepted, 4xx refused for good, 5xx and timeouts tried again.
+/// `https://` is verified against the bundled Mozilla roots plus `ca_file` (rustls);
+/// plain `http://` is accepted only to a loopback address (a local relay), since the token
+/// and the texts would cross the network in clear.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmsConfig {
@@ -65,6 +70,9 @@ pub struct SmsConfig {
     /// The sender name or number the gateway shows, if it takes one.
     pub sender: Option<String>,
     pub timeout_seconds: u64,
+    /// A PEM file of CA certificates trusted besides the bundled roots: a private
+    /// gateway's own CA (or its self-signed certificate).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for SmsConfig {
@@ -74,6 +82,7 @@ impl Default for SmsConfig {
             token: Secret::default(),
             sender: None,
             timeout_seconds: 10,
+            ca_file: None,
         }
     }
 }
@@ -91,14 +100,25 @@ impl Config {
         let sms = &self.sms;
         if !sms.url.is_empty() {
             match reqwest::Url::parse(&sms.url) {
-                Ok(u) if u.scheme() == "http" && u.host_str().is_some() => {}
+                Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+                Ok(u) if u.scheme() == "http" && u.host_str().is_some_and(is_loopback) => {}
+                Ok(u) if u.scheme() == "http" && u.host_str().is_some() => bad(
+                    "sms.url".into(),
+                    "http:// is allowed only to a loopback address: the token and the texts would \
+                     cross the network in clear; use https:// (a private CA goes in sms.ca_file)",
+                ),
                 _ => bad(
                     "sms.url".into(),
-                    "must be a plain http:// URL (contactd has no TLS client: put a TLS proxy in front of an https gateway)",
+                    "must be an https:// URL (or http:// to a loopback address)",
                 ),
             }
             if sms.token.expose().contains(['\r', '\n']) {
                 bad("sms.token".into(), "must not contain line breaks");
+            }
+        }
+        if let Some(path) = &sms.ca_file {
+            if let Err(e) = read_ca_file(path) {
+                bad("sms.ca_file".into(), &e);
             }
         }
         if sms.timeout_seconds == 0 || sms.timeout_seconds > 120 {
@@ -211,6 +231,24 @@ impl Config {
     }
 }
 
+/// `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
+/// The certificates of `[sms] ca_file`: at least one PEM certificate, each one parsed.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("is not a PEM certificate file: {e}"))?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(certs)
+}
+
 /// A template's name: what the API and the campaign rules refer to it by.
 pub fn is_template_name(name: &str) -> bool {
     !name.is_empty()
@@ -317,5 +355,50 @@ body = \"no subject\"
             format!("{BASE}\n[sms]\nurl = \"http://127.0.0.1:9/\"\ntoken = \"sms-secret-42\"\n");
         let cfg = Config::from_toml(&text).unwrap();
         assert!(!format!("{cfg:?}").contains("sms-secret-42"));
+    }
+
+    #[test]
+    fn the_sms_gateway_url_is_https_or_loopback_http_and_its_ca_file_is_checked() {
+        let with = |sms: &str| Config::from_toml(&format!("{BASE}\n[sms]\n{sms}\n"));
+        for ok in [
+            "url = \"https://sms.example.com/api/send\"",
+            "url = \"http://127.0.0.1:8080/send\"",
+            "url = \"http://localhost/send\"",
+            "url = \"http://[::1]:9/send\"",
+        ] {
+            assert!(with(ok).is_ok(), "{ok}: {:?}", with(ok).err());
+        }
+        // the bearer token and the texts would cross the network in clear
+        let err = with("url = \"http://10.1.2.3/send\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sms.url: http:// is allowed only to a loopback address"),
+            "{err}"
+        );
+        let err = with("url = \"ftp://sms.example.com/\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sms.url: must be an https:// URL"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("ca.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        for (file, says) in [
+            (
+                junk.display().to_string(),
+                "sms.ca_file: holds no PEM certificate",
+            ),
+            (
+                "/nonexistent/ca.pem".to_string(),
+                "sms.ca_file: cannot be read",
+            ),
+        ] {
+            let err = with(&format!(
+                "url = \"https://sms.example.com/send\"\nca_file = \"{file}\""
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(says), "{says} missing in: {err}");
+        }
     }
 }

@@ -33,7 +33,7 @@ pub use infra::{
 };
 use ivr::default_service_codes;
 pub use ivr::{IvrConfig, IvrMenuAction, CURRENCIES};
-pub use messages::{is_template_name, MessageTemplate, MessagesConfig, SmsConfig};
+pub use messages::{is_template_name, read_ca_file, MessageTemplate, MessagesConfig, SmsConfig};
 pub use qa::QaConfig;
 pub use switch::{OutboundConfig, SwitchConfig, TrunkConfig, TrunkKind};
 pub use validate::{is_queue_name, ConfigProblem};

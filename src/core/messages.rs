@@ -6,8 +6,31 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Placeholders a template may use, filled from the call's contact or card.
-pub const PLACEHOLDERS: [&str; 5] = ["name", "account", "phone", "campaign", "email"];
+/// Placeholders a template may use, filled from the call's contact (the list row), the
+/// account card, the campaign, the operator and the day. A list's own columns are
+/// `{extra.COLUMN}` (the header as imported).
+pub const PLACEHOLDERS: [&str; 9] = [
+    "name", "account", "phone", "email", "balance", "debt", "campaign", "operator", "date",
+];
+
+/// The prefix of a list column's placeholder: `{extra.tariff}`.
+pub const EXTRA: &str = "extra.";
+
+fn known(name: &str) -> bool {
+    PLACEHOLDERS.contains(&name)
+        || name.strip_prefix(EXTRA).is_some_and(|c| {
+            !c.is_empty()
+                && c.chars()
+                    .all(|ch| !ch.is_control() && ch != '{' && ch != '}')
+        })
+}
+
+/// Formats minor units (kopecks, cents) as `1234.56`, `-7.05`.
+pub fn money(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    format!("{sign}{}.{:02}", m / 100, m % 100)
+}
 
 /// How a message travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -68,9 +91,9 @@ pub fn parse_template(template: &str) -> Result<Vec<Piece<'_>>, String> {
                 return Err("a '{' is not closed (write '{{' for a brace)".into());
             };
             let name = &tail[1..end];
-            if !PLACEHOLDERS.contains(&name) {
+            if !known(name) {
                 return Err(format!(
-                    "unknown placeholder {{{name}}} (known: {})",
+                    "unknown placeholder {{{name}}} (known: {}, {{{EXTRA}COLUMN}})",
                     PLACEHOLDERS
                         .iter()
                         .map(|p| format!("{{{p}}}"))
@@ -85,21 +108,34 @@ pub fn parse_template(template: &str) -> Result<Vec<Piece<'_>>, String> {
     Ok(out)
 }
 
-/// The values of one call's placeholders; a missing one renders empty.
-pub type Fields = BTreeMap<&'static str, String>;
+/// The values of one call's placeholders (`extra.COLUMN` for a list column). A field the
+/// call does not have is absent (or blank).
+pub type Fields = BTreeMap<String, String>;
+
+/// Why a template could not be filled for one call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The template itself is wrong (the config check refuses this at start).
+    #[error("{0}")]
+    Template(String),
+    /// This call has no value for a placeholder: sending a blank in its place would be
+    /// wrong (a debt of "" roubles), so the message fails, naming it.
+    #[error("{{{0}}} has no value for this call")]
+    Missing(String),
+}
 
 /// Fills `template` with `fields`. Values are inserted as they are (they come from the
-/// contact list or the account card, already checked on import).
-pub fn render(template: &str, fields: &Fields) -> Result<String, String> {
+/// contact list or the account card, already checked on import). A placeholder without a
+/// value (absent or blank) is an error naming it, never an empty gap.
+pub fn render(template: &str, fields: &Fields) -> Result<String, RenderError> {
     let mut out = String::with_capacity(template.len());
-    for piece in parse_template(template)? {
+    for piece in parse_template(template).map_err(RenderError::Template)? {
         match piece {
             Piece::Text(t) => out.push_str(t),
-            Piece::Field(f) => {
-                if let Some(v) = fields.get(f) {
-                    out.push_str(v);
-                }
-            }
+            Piece::Field(f) => match fields.get(f).filter(|v| !v.trim().is_empty()) {
+                Some(v) => out.push_str(v),
+                None => return Err(RenderError::Missing(f.to_string())),
+            },
         }
     }
     Ok(out)
@@ -191,26 +227,59 @@ mod tests {
     use super::*;
 
     fn fields() -> Fields {
-        Fields::from([
-            ("name", "Орлова Анна".to_string()),
-            ("account", "100234".to_string()),
-            ("phone", "+79161234567".to_string()),
-        ])
+        [
+            ("name", "Орлова Анна"),
+            ("account", "100234"),
+            ("phone", "+79161234567"),
+            ("debt", "1520.40"),
+            ("extra.tariff", "двухставочный"),
+            ("campaign", " "),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
     }
 
     #[test]
     fn placeholders_are_filled_and_braces_escaped() {
-        let t = "{name}, лицевой счёт {account}: {{не поле}} {campaign}.";
+        let t = "{name}, лицевой счёт {account}, долг {debt} ₽, тариф {extra.tariff}: {{не поле}}.";
         assert_eq!(
             render(t, &fields()).unwrap(),
-            "Орлова Анна, лицевой счёт 100234: {не поле} ."
+            "Орлова Анна, лицевой счёт 100234, долг 1520.40 ₽, тариф двухставочный: {не поле}."
         );
+    }
+
+    #[test]
+    fn a_field_the_call_lacks_fails_the_render_naming_it() {
+        assert_eq!(
+            render("{name}: {balance}", &fields()),
+            Err(RenderError::Missing("balance".into()))
+        );
+        // blank is as good as absent: never a gap in the text
+        assert_eq!(
+            render("{campaign}", &fields()),
+            Err(RenderError::Missing("campaign".into()))
+        );
+        assert_eq!(
+            render("{extra.meter}", &fields()).unwrap_err().to_string(),
+            "{extra.meter} has no value for this call"
+        );
+    }
+
+    #[test]
+    fn money_is_minor_units_with_two_decimals() {
+        assert_eq!(money(152040), "1520.40");
+        assert_eq!(money(-705), "-7.05");
+        assert_eq!(money(0), "0.00");
+        assert_eq!(money(i64::MIN), "-92233720368547758.08");
     }
 
     #[test]
     fn template_mistakes_are_named() {
         let e = parse_template("Hello {nmae}").unwrap_err();
         assert!(e.contains("{nmae}") && e.contains("{name}"), "{e}");
+        assert!(parse_template("{extra.}").is_err());
+        assert!(parse_template("{extra.tariff} {operator} {date} {debt}").is_ok());
         assert!(parse_template("a { b").unwrap_err().contains("not closed"));
         assert!(parse_template("a } b").unwrap_err().contains("lone"));
         assert!(parse_template("").unwrap().is_empty());

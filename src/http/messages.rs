@@ -7,7 +7,9 @@
 //! not a uuid, a body that is not that JSON, an unknown template or a recipient refused
 //! (`to` is an E.164-able phone number for SMS — `core::numbers` — or an e-mail address
 //! lettre accepts); 404 for a call contactd has no record of; 503 when the database is
-//! away. Without `to`, an SMS goes to the call's number and an e-mail to the contact's
+//! away; 422 `{"error", "message"}` when the call has no value for a placeholder of the
+//! template (`{balance}` of a caller without an account): the message is recorded `failed`
+//! with that reason, not sent with a gap. Without `to`, an SMS goes to the call's number and an e-mail to the contact's
 //! address from the list (400 if there is none).
 //!
 //! `GET` → 200 `{"messages": [...]}` with each message's state and every send attempt.
@@ -92,16 +94,22 @@ async fn send(
     };
     match store::list(&shared.pool, Of::Id(id.0)).await {
         Ok(mut rows) if !rows.is_empty() => {
+            let m = rows.remove(0);
+            if created && m.state == "failed" {
+                // the call lacks a field the template needs: recorded with the call, refused here
+                let why = m.last_error.clone().unwrap_or_default();
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({"error": why, "message": m, "created": true})),
+                )
+                    .into_response();
+            }
             let code = if created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
             };
-            (
-                code,
-                Json(json!({"message": rows.remove(0), "created": created})),
-            )
-                .into_response()
+            (code, Json(json!({"message": m, "created": created}))).into_response()
         }
         Ok(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "message vanished"),
         Err(e) => unavailable(e),

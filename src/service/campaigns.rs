@@ -31,6 +31,7 @@ use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::amd;
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
+use crate::service::messages::Rules;
 use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
 use crate::service::screen::screen;
@@ -60,6 +61,11 @@ pub struct CampaignRunner {
     driving: Arc<Mutex<HashSet<(i64, i64)>>>,
     /// The campaigns' message rules (`after_confirm`, `when_unreached`) queue through it.
     messages: Option<crate::service::messages::Messages>,
+    /// The message rules of the calls this instance is driving, made when each was placed:
+    /// fired at the key press and at the settle, without reading PostgreSQL then.
+    rules: Arc<Mutex<HashMap<Uuid, Arc<Rules>>>>,
+    /// The tasks waiting for a call's confirmation key (see `key_hook`).
+    key_tasks: Arc<Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>>,
 }
 
 /// Budget key of a campaign's line leases in Redis.
@@ -93,6 +99,8 @@ impl CampaignRunner {
             changed: Arc::default(),
             driving: Arc::default(),
             messages: None,
+            rules: Arc::default(),
+            key_tasks: Arc::default(),
         }
     }
 
@@ -361,6 +369,7 @@ impl CampaignRunner {
         contact: i64,
         attempt_no: i32,
         outcome: Outcome,
+        rules: Option<&Rules>,
     ) -> Result<(), StoreError> {
         let next_at = self.pacer().retry_at(
             outcome,
@@ -373,13 +382,13 @@ impl CampaignRunner {
             .after_attempt(c.id, contact, attempt_no, outcome.as_str(), next_at)
             .await;
         if let Some(m) = &self.messages {
-            m.on_attempt_settled(crate::service::messages::Settled {
+            let s = crate::service::messages::Settled {
                 campaign_id: c.id,
                 contact_id: contact,
                 outcome,
                 last: next_at.is_none(),
-            })
-            .await;
+            };
+            m.on_settled(rules, s, self.clock.now()).await;
         }
         written
     }
@@ -402,6 +411,27 @@ impl CampaignRunner {
         let uuid = ChannelUuid::new_random();
         let id = Uuid::parse_str(uuid.as_str()).expect("random uuid");
         let attempt_no = t.attempts + 1;
+        // The campaign's message rules, filled from the subscriber's row now, while the
+        // database answers: they fire later (at the key press, at the settle) even if it
+        // is away then.
+        let rules = match &self.messages {
+            Some(m) => match m
+                .prepare_rules(c.id, t.contact_id, id, self.clock.now())
+                .await
+            {
+                Ok(r) => (!r.is_empty()).then(|| Arc::new(r)),
+                Err(e) => {
+                    warn!(
+                        campaign = c.id,
+                        contact = t.contact_id,
+                        "message rules not read, not dialing: {e}"
+                    );
+                    let at = self.put_back(NotDialed::AttemptNotWritten);
+                    return self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+                }
+            },
+            None => None,
+        };
         // Written before the originate, straight to PostgreSQL: no originate without it.
         if let Err(e) = self
             .campaigns
@@ -423,6 +453,9 @@ impl CampaignRunner {
                     .await,
             );
             return;
+        }
+        if let Some(r) = rules {
+            self.rules.lock().expect("rules lock").insert(id, r);
         }
         let amd = &self.config.amd;
         let script = match notice_call::switch_script(
@@ -519,6 +552,13 @@ impl CampaignRunner {
         id: Uuid,
         end: &AttemptEnd,
     ) {
+        let rules = self.rules.lock().expect("rules lock").remove(&id);
+        let key_task = self.key_tasks.lock().expect("key tasks lock").remove(&id);
+        if let Some(task) = key_task {
+            // the flow is over, so its key was told or never will be: the key press's
+            // message is written (with its own time) before the attempt's end
+            let _ = task.await;
+        }
         if end.outcome == NOT_SENT {
             self.log_write(self.campaigns.delete_attempt(id).await);
             self.log_write(
@@ -541,7 +581,12 @@ impl CampaignRunner {
             // Final and never redialed: worth a line saying so, for the auditors' questions.
             warn!(campaign = c.id, contact, %id, cause = ?end.cause, "attempt's outcome is unknown");
         }
-        self.log_write(self.settle(c, contact, attempt_no, outcome).await);
+        if let (Some(m), Some(r), Some(key)) = (&self.messages, &rules, &end.confirm_key) {
+            // the key seen only now (a call taken over mid-way): its message, once
+            m.on_key(r, key, self.clock.now()).await;
+        }
+        let settled = self.settle(c, contact, attempt_no, outcome, rules.as_deref());
+        self.log_write(settled.await);
     }
 
     /// A record write that failed even through the journal (PostgreSQL refused it, or the
@@ -589,7 +634,11 @@ impl CampaignRunner {
                 other => return other.end(),
             }
         }
-        let heard = notice_call::drive(link, &self.clock, watch, self.script(c), resume).await;
+        let script = Script {
+            on_key: self.key_hook(id),
+            ..self.script(c)
+        };
+        let heard = notice_call::drive(link, &self.clock, watch, script, resume).await;
         let mut end = answered_end(&heard);
         if person {
             end.detected = Some("person".into());
@@ -608,7 +657,29 @@ impl CampaignRunner {
             // two tries of the prompt (a few seconds) with 5 s for the key, and the
             // "invalid entry" prompt between them
             confirm_time: Duration::from_secs(30),
+            on_key: None,
         }
+    }
+
+    /// Where call `id`'s flow reports the confirmation key the moment it is pressed, when a
+    /// message rule waits for it: the message is queued then, while the call is up.
+    fn key_hook(&self, id: Uuid) -> Option<tokio::sync::oneshot::Sender<(String, DateTime<Utc>)>> {
+        let messages = self.messages.clone()?;
+        let rules = self.rules.lock().expect("rules lock").get(&id).cloned()?;
+        if !rules.on_key() {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<(String, DateTime<Utc>)>();
+        let task = tokio::spawn(async move {
+            if let Ok((key, at)) = rx.await {
+                messages.on_key(&rules, &key, at).await;
+            }
+        });
+        self.key_tasks
+            .lock()
+            .expect("key tasks lock")
+            .insert(id, task);
+        Some(tx)
     }
 
     /// Takes over attempt `id` whose call this instance lost sight of (a lost originate
@@ -757,6 +828,8 @@ impl CampaignRunner {
     }
 
     async fn not_an_attempt(&self, c: &Campaign, t: &Target, id: Uuid) {
+        self.rules.lock().expect("rules lock").remove(&id);
+        self.key_tasks.lock().expect("key tasks lock").remove(&id);
         self.log_write(self.campaigns.delete_attempt(id).await);
         self.log_write(
             self.campaigns
@@ -804,7 +877,7 @@ impl CampaignRunner {
             for s in stranded {
                 if let Some(outcome) = s.outcome.as_deref().and_then(Outcome::parse) {
                     // The attempt ended but the target was not updated.
-                    self.settle(&c, s.contact_id, s.attempts.max(1), outcome)
+                    self.settle(&c, s.contact_id, s.attempts.max(1), outcome, None)
                         .await?;
                     continue;
                 }

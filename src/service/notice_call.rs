@@ -88,6 +88,9 @@ pub struct Script<'a> {
     pub message: Duration,
     /// How long the confirmation may take (prompts and key timeouts).
     pub confirm_time: Duration,
+    /// Told the key, and when it was seen, the moment the subscriber pressed it after the
+    /// whole message (a message rule fires then, while the call is still up).
+    pub on_key: Option<tokio::sync::oneshot::Sender<(String, chrono::DateTime<chrono::Utc>)>>,
 }
 
 enum Wait {
@@ -390,7 +393,12 @@ pub async fn drive(
             .wait_app(None, "play_and_get_digits", Probe::Digits, false)
             .await
         {
-            Wait::Done { digits, .. } if d.heard.full => d.heard.confirm_key = digits,
+            Wait::Done { digits, .. } if d.heard.full => {
+                if let (Some(k), Some(tx)) = (&digits, script.on_key) {
+                    let _ = tx.send((k.clone(), d.clock.now()));
+                }
+                d.heard.confirm_key = digits
+            }
             Wait::Done { .. } => {}
             Wait::HungUp => return d.heard,
             Wait::Lost => {

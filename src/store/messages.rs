@@ -11,117 +11,215 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::journal::Write;
 use super::StoreError;
-use crate::core::messages::Fields;
+use crate::core::messages::{money, Fields, EXTRA};
 
-/// What a template can be filled from: the call's contact (a campaign's subscriber), the
-/// caller's account card (an operator's call) or the call record alone.
+/// What a template can be filled from: the call's contact (a campaign's subscriber: the
+/// list row with its own columns, and the account card of its account), the caller's
+/// account card (an operator's call), the operator, or the call record alone.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
     /// The number of the other party, E.164 when known.
     pub phone: Option<String>,
-    pub name: Option<String>,
-    pub account: Option<String>,
-    pub campaign: Option<String>,
-    pub campaign_id: Option<i64>,
+    /// The contact's e-mail (a list column `email`, `e-mail` or `mail`).
     pub email: Option<String>,
+    pub campaign_id: Option<i64>,
+    /// Every placeholder this call has a value for (`core::messages::PLACEHOLDERS` and
+    /// `extra.COLUMN`); the service adds `date`.
+    pub fields: Fields,
 }
 
-impl CallContext {
-    /// The placeholders' values.
-    pub fn fields(&self) -> Fields {
+/// The list row's e-mail column, under any of the usual headers.
+fn email_of(extra: &serde_json::Value) -> Option<String> {
+    ["email", "e-mail", "Email", "E-mail", "EMAIL", "mail"]
+        .iter()
+        .find_map(|k| extra.get(*k).and_then(|v| v.as_str()))
+        .map(str::to_string)
+}
+
+/// The parts a context is made of, as the queries read them.
+#[derive(Default)]
+struct Parts {
+    phone: Option<String>,
+    name: Option<String>,
+    account: Option<String>,
+    campaign: Option<String>,
+    campaign_id: Option<i64>,
+    extra: Option<serde_json::Value>,
+    balance_minor: Option<i64>,
+    operator: Option<String>,
+}
+
+impl Parts {
+    fn context(self) -> CallContext {
+        let extra = self.extra.unwrap_or_default();
+        let email = email_of(&extra);
         let mut f = Fields::new();
-        let mut put = |k: &'static str, v: &Option<String>| {
-            if let Some(v) = v {
-                f.insert(k, v.clone());
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+                f.insert(k.to_string(), v);
             }
         };
-        put("phone", &self.phone);
-        put("name", &self.name);
-        put("account", &self.account);
-        put("campaign", &self.campaign);
-        put("email", &self.email);
-        f
+        put("phone", self.phone.clone());
+        put("name", self.name);
+        put("account", self.account);
+        put("campaign", self.campaign);
+        put("email", email.clone());
+        put("operator", self.operator);
+        put("balance", self.balance_minor.map(money));
+        // what is owed: a negative balance; none owed is 0.00, not a missing field
+        put(
+            "debt",
+            self.balance_minor.map(|b| money(b.min(0).saturating_neg())),
+        );
+        if let Some(cols) = extra.as_object() {
+            for (k, v) in cols {
+                let v = match v {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Number(n) => Some(n.to_string()),
+                    serde_json::Value::Bool(b) => Some(b.to_string()),
+                    _ => None,
+                };
+                put(&format!("{EXTRA}{k}"), v);
+            }
+        }
+        CallContext {
+            phone: self.phone,
+            email,
+            campaign_id: self.campaign_id,
+            fields: f,
+        }
     }
+}
+
+/// A campaign's subscriber: the list row, its campaign and its account card. `$1`/`$2` are
+/// the campaign and the contact, or (with `ATTEMPT`/`OPERATOR_CALL`) the call.
+const CONTACT: &str =
+    "SELECT ct.phone, ct.name, ct.account, c.name, c.id, ct.extra, acc.balance_minor";
+const CONTACT_JOINS: &str = "JOIN contacts ct ON ct.id = x.contact_id
+     JOIN campaigns c ON c.id = x.campaign_id
+     LEFT JOIN accounts acc ON acc.number = ct.account";
+
+fn contact_parts(r: &tokio_postgres::Row) -> Parts {
+    Parts {
+        phone: r.get(0),
+        name: r.get(1),
+        account: r.get(2),
+        campaign: r.get(3),
+        campaign_id: r.get(4),
+        extra: r.get(5),
+        balance_minor: r.get(6),
+        operator: None,
+    }
+}
+
+/// Subscriber `contact` of campaign `campaign` as a template sees them (a notice campaign's
+/// rules are filled from this when the call is placed, while PostgreSQL is reachable).
+pub async fn contact_context(
+    pool: &Pool,
+    campaign: i64,
+    contact: i64,
+) -> Result<Option<CallContext>, StoreError> {
+    let db = pool.get().await?;
+    let sql = format!(
+        "{CONTACT} FROM (SELECT $1::bigint AS campaign_id, $2::bigint AS contact_id) x {CONTACT_JOINS}"
+    );
+    let r = db.query_opt(&sql, &[&campaign, &contact]).await?;
+    Ok(r.map(|r| contact_parts(&r).context()))
 }
 
 /// The call `uuid` as a message template sees it; None if contactd has no record of it.
 pub async fn call_context(pool: &Pool, uuid: Uuid) -> Result<Option<CallContext>, StoreError> {
     let db = pool.get().await?;
-    // a campaign's call: its subscriber and campaign; the e-mail from the list's extra
-    // columns (any of the usual headers)
-    if let Some(r) = db
-        .query_opt(
-            "SELECT ct.phone, ct.name, ct.account, c.name, c.id,
-                    COALESCE(ct.extra->>'email', ct.extra->>'e-mail', ct.extra->>'Email',
-                             ct.extra->>'E-mail', ct.extra->>'mail')
-             FROM attempts a
-             JOIN campaigns c ON c.id = a.campaign_id
-             JOIN contacts ct ON ct.id = a.contact_id
-             WHERE a.uuid = $1",
-            &[&uuid],
-        )
-        .await?
-    {
-        return Ok(Some(CallContext {
-            phone: r.get(0),
-            name: r.get(1),
-            account: r.get(2),
-            campaign: r.get(3),
-            campaign_id: r.get(4),
-            email: r.get(5),
-        }));
+    // a notice campaign's call
+    let sql = format!("{CONTACT} FROM attempts x {CONTACT_JOINS} WHERE x.uuid = $1");
+    if let Some(r) = db.query_opt(&sql, &[&uuid]).await? {
+        return Ok(Some(contact_parts(&r).context()));
     }
-    // an operator's call: the caller and the account offered on the screen pop
+    // an operator campaign's call: its subscriber and the operator who took it
+    let sql = format!(
+        "{CONTACT}, o.name FROM operator_calls x {CONTACT_JOINS}
+         LEFT JOIN operators o ON o.login = x.operator WHERE x.uuid = $1"
+    );
+    if let Some(r) = db.query_opt(&sql, &[&uuid]).await? {
+        let mut p = contact_parts(&r);
+        p.operator = r.get(7);
+        return Ok(Some(p.context()));
+    }
+    // an operator's inbound call: the caller, the account offered on the screen pop, and
+    // the operator who answered
     if let Some(r) = db
         .query_opt(
-            "SELECT q.caller, a.holder, q.account FROM acd_calls q
+            "SELECT q.caller, a.holder, q.account, a.balance_minor, o.name FROM acd_calls q
              LEFT JOIN accounts a ON a.number = q.account
+             LEFT JOIN operators o ON o.id = q.operator
              WHERE q.call_uuid = $1",
             &[&uuid],
         )
         .await?
     {
-        return Ok(Some(CallContext {
-            phone: r.get(0),
-            name: r.get(1),
-            account: r.get(2),
-            ..Default::default()
-        }));
+        return Ok(Some(
+            Parts {
+                phone: r.get(0),
+                name: r.get(1),
+                account: r.get(2),
+                balance_minor: r.get(3),
+                operator: r.get(4),
+                ..Default::default()
+            }
+            .context(),
+        ));
     }
     let r = db
         .query_opt("SELECT number FROM calls WHERE uuid = $1", &[&uuid])
         .await?;
-    Ok(r.map(|r| CallContext {
-        phone: r.get(0),
-        ..Default::default()
+    Ok(r.map(|r| {
+        Parts {
+            phone: r.get(0),
+            ..Default::default()
+        }
+        .context()
     }))
 }
 
-/// A message to write, rendered and checked.
-#[derive(Debug, Clone)]
-pub struct NewMessage<'a> {
+/// A message to write, rendered and checked — or, with `error`, one that could not be
+/// made for this call (a field the subscriber lacks, no address on record), written
+/// `failed` with the reason so the failure is on record with the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
     pub call_uuid: Uuid,
-    pub template: &'a str,
-    pub trigger: &'a str,
+    pub template: String,
+    pub trigger: String,
     pub campaign_id: Option<i64>,
-    pub channel: &'a str,
-    pub recipient: &'a str,
-    pub subject: Option<&'a str>,
-    pub body: &'a str,
-    pub attachments: &'a [String],
+    pub channel: String,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub attachments: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl NewMessage {
+    fn state(&self) -> &'static str {
+        if self.error.is_some() {
+            "failed"
+        } else {
+            "queued"
+        }
+    }
 }
 
 /// Writes the message unless `(call_uuid, template, trigger)` is already there. Returns its
 /// id and whether this call wrote it.
-pub async fn enqueue(pool: &Pool, m: &NewMessage<'_>) -> Result<(i64, bool), StoreError> {
+pub async fn enqueue(pool: &Pool, m: &NewMessage) -> Result<(i64, bool), StoreError> {
     let db = pool.get().await?;
     let reference = Uuid::new_v4().simple().to_string();
     if let Some(r) = db
         .query_opt(
             "INSERT INTO messages (call_uuid, template, trigger, campaign_id, channel, recipient,
-                                   subject, body, attachments, ref)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                   subject, body, attachments, ref, state, last_error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (call_uuid, template, trigger) DO NOTHING
              RETURNING id",
             &[
@@ -135,6 +233,8 @@ pub async fn enqueue(pool: &Pool, m: &NewMessage<'_>) -> Result<(i64, bool), Sto
                 &m.body,
                 &m.attachments,
                 &reference,
+                &m.state(),
+                &m.error,
             ],
         )
         .await?
@@ -148,6 +248,42 @@ pub async fn enqueue(pool: &Pool, m: &NewMessage<'_>) -> Result<(i64, bool), Sto
         )
         .await?;
     Ok((r.get(0), false))
+}
+
+/// [`enqueue`] as a journal write (`store::journal`): durable while PostgreSQL is away and
+/// replayed once it is back. Idempotent like every journal write — the key `(call,
+/// template, trigger)` makes a replay, or the same rule firing again, write nothing — and
+/// it carries its own time `at` (queued at, due at), not the replay's.
+pub fn enqueue_write(m: &NewMessage, at: DateTime<Utc>) -> Write {
+    let attachments = serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into());
+    Write::new(
+        format!(
+            "message {} ({}) for call {}",
+            m.template, m.trigger, m.call_uuid
+        ),
+        "INSERT INTO messages (call_uuid, template, trigger, campaign_id, channel, recipient,
+                               subject, body, attachments, ref, state, last_error,
+                               created_at, next_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                 ARRAY(SELECT jsonb_array_elements_text(($9::text)::jsonb)),
+                 $10, $11, $12, $13, $13)
+         ON CONFLICT (call_uuid, template, trigger) DO NOTHING",
+        vec![
+            m.call_uuid.into(),
+            m.template.as_str().into(),
+            m.trigger.as_str().into(),
+            m.campaign_id.into(),
+            m.channel.as_str().into(),
+            m.recipient.as_str().into(),
+            m.subject.as_deref().into(),
+            m.body.as_str().into(),
+            attachments.into(),
+            Uuid::new_v4().simple().to_string().into(),
+            m.state().into(),
+            m.error.as_deref().into(),
+            at.into(),
+        ],
+    )
 }
 
 /// A message claimed for one send.

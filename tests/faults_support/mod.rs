@@ -39,12 +39,18 @@ pub struct Daemon {
     child: Option<tokio::process::Child>,
     pub http: u16,
     pub config: Config,
+    cfg_path: PathBuf,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Daemon {
     pub async fn start(o: DaemonOpts<'_>) -> Daemon {
+        Self::start_with(o, "").await
+    }
+
+    /// [`Daemon::start`] with `extra` TOML (sections the base config has not) appended.
+    pub async fn start_with(o: DaemonOpts<'_>, extra: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let http = common::smtp::free_port();
         let text = format!(
@@ -87,7 +93,7 @@ language = "en"
             redis = o.redis_url,
             prefix = o.env.prefix,
             pg = o.pg_url,
-        );
+        ) + extra;
         // the write spool in the test's own directory, where this contactd has one
         let spool = dir.path().join("spool");
         std::fs::create_dir_all(&spool).unwrap();
@@ -101,10 +107,30 @@ language = "en"
         std::fs::write(&cfg_path, &text).unwrap();
         let config = Config::from_toml(&text).expect("test config");
         let log = dir.path().join("contactd.log");
-        let out = std::fs::File::create(&log).unwrap();
+        let mut d = Daemon {
+            child: None,
+            http,
+            config,
+            cfg_path,
+            log,
+            _dir: dir,
+        };
+        d.restart().await;
+        d
+    }
+
+    /// Starts the process (again, after [`Daemon::kill`] or [`Daemon::stop`]) with the same
+    /// config and spool, its log appended to the same file; waits until it is healthy.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "contactd is still running");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
             .args(["run", "--config"])
-            .arg(&cfg_path)
+            .arg(&self.cfg_path)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(out.try_clone().unwrap())
@@ -112,19 +138,24 @@ language = "en"
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let d = Daemon {
-            child: Some(child),
-            http,
-            config,
-            log,
-            _dir: dir,
-        };
+        self.child = Some(child);
         assert!(
-            common::eventually(Duration::from_secs(30), || healthy(http)).await,
+            common::eventually(Duration::from_secs(30), || healthy(self.http)).await,
             "contactd did not become healthy:\n{}",
-            d.log_tail(30)
+            self.log_tail(30)
         );
-        d
+    }
+
+    /// SIGKILL: no shutdown of any kind, as a crash or the OOM killer.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            let _ = child.wait().await;
+        }
     }
 
     /// The last `n` lines contactd logged.
@@ -163,7 +194,8 @@ impl Drop for Daemon {
     }
 }
 
-async fn healthy(port: u16) -> bool {
+/// `GET /healthz` on 127.0.0.1:`port` answers 200.
+pub async fn healthy(port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
         return false;

@@ -123,6 +123,11 @@ pub struct World {
 }
 
 pub async fn world(sim_extra: Vec<SubscriberRule>) -> World {
+    world_with(sim_extra, "").await
+}
+
+/// [`world`] with more config (templates of the test's own) appended.
+pub async fn world_with(sim_extra: Vec<SubscriberRule>, more_config: &str) -> World {
     let env = TestEnv::new().await;
     let port = free_port();
     let sink = Sink::start(port, None).await;
@@ -130,7 +135,7 @@ pub async fn world(sim_extra: Vec<SubscriberRule>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let att = dir.path().join("tariffs-2027.pdf");
     std::fs::write(&att, b"%PDF-1.4 tariffs").unwrap();
-    let more = extra(port, &smsc.url(), &att);
+    let more = extra(port, &smsc.url(), &att) + more_config;
     let (sim, app) = campaign_support::start_with_rules(&env, 5, 2000, &more, sim_extra).await;
     let mut toml = env.config_toml(
         sim.esl_addr(),

@@ -20,13 +20,15 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::config::Config;
-use crate::core::messages::{render, sms_segments, Channel};
-use crate::store::messages::{self as store, NewMessage};
+use crate::config::{Config, MessageTemplate};
+use crate::core::messages::{render, sms_segments, Channel, RenderError};
+use crate::store::journal::{Journal, Writer};
+use crate::store::messages::{self as store, CallContext, NewMessage};
 use crate::store::StoreError;
 
 mod providers;
@@ -34,7 +36,7 @@ mod rules;
 mod sender;
 
 pub use providers::{ProviderError, SmsGateway};
-pub use rules::Settled;
+pub use rules::{Rules, Settled};
 
 /// The channel PostgreSQL notifies when a message is queued (`sql/013_messages.sql` has no
 /// trigger: [`Messages::send_for_call`] notifies), so every instance's sender wakes.
@@ -68,6 +70,9 @@ pub enum MessageError {
     NoRecipient(&'static str),
     #[error("template {template}: {reason}")]
     Render { template: String, reason: String },
+    /// The template asks for a field this call has none of: recorded as a failed message.
+    #[error("template {template}: {reason}")]
+    Missing { template: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -86,6 +91,9 @@ pub struct Messages {
     config: Arc<Config>,
     /// A message was queued (here or, through NOTIFY, on another instance): look now.
     wake: Arc<Notify>,
+    /// Where a campaign rule's message is written: through the daemon's journal, so a rule
+    /// firing while PostgreSQL is away is kept and written once it is back.
+    writer: Writer,
 }
 
 impl std::fmt::Debug for Messages {
@@ -97,10 +105,17 @@ impl std::fmt::Debug for Messages {
 impl Messages {
     pub fn new(pool: Pool, config: Arc<Config>) -> Self {
         Messages {
+            writer: Writer::Direct(pool.clone()),
             pool,
             config,
             wake: Arc::default(),
         }
+    }
+
+    /// Campaign rules' messages go through `journal` (the daemon's record-write spool).
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        self.writer = Writer::Journal(journal);
+        self
     }
 
     /// What wakes the sender; `store::notify::listen` on [`CHANNEL`] is given it.
@@ -139,7 +154,8 @@ impl Messages {
     }
 
     /// [`Messages::send_for_call`] that also says whether this call queued it (false: it
-    /// was already there).
+    /// was already there). A template asking for a field the call lacks is recorded as a
+    /// failed message (its `last_error` names the field) rather than refused unrecorded.
     pub async fn queue(
         &self,
         call_uuid: &str,
@@ -147,24 +163,76 @@ impl Messages {
         to: Recipient,
         trigger: &str,
     ) -> Result<(MessageId, bool), MessageError> {
-        let t = self
-            .config
-            .messages
-            .templates
-            .get(template)
-            .filter(|_| crate::config::is_template_name(template))
-            .ok_or_else(|| MessageError::UnknownTemplate(template.to_string()))?;
+        let t = self.template(template)?;
         let uuid = Uuid::parse_str(call_uuid)
             .map_err(|_| MessageError::BadCallId(call_uuid.to_string()))?;
         let ctx = store::call_context(&self.pool, uuid)
             .await?
             .ok_or_else(|| MessageError::UnknownCall(uuid.to_string()))?;
-        let recipient = self.recipient(t.channel, to, &ctx)?;
-        let fields = ctx.fields();
+        let m = match self.build(uuid, template, t, to.clone(), trigger, &ctx, Utc::now()) {
+            Ok(m) => m,
+            Err(e @ MessageError::Missing { .. }) => {
+                failed(uuid, template, t, to, trigger, &ctx, &e)
+            }
+            Err(e) => return Err(e),
+        };
+        let (id, created) = store::enqueue(&self.pool, &m).await?;
+        if created {
+            self.queued(&m, id).await;
+        }
+        Ok((MessageId(id), created))
+    }
+
+    fn template(&self, name: &str) -> Result<&MessageTemplate, MessageError> {
+        self.config
+            .messages
+            .templates
+            .get(name)
+            .filter(|_| crate::config::is_template_name(name))
+            .ok_or_else(|| MessageError::UnknownTemplate(name.to_string()))
+    }
+
+    /// Logs a message written and wakes the senders (a failed one has nothing to send).
+    async fn queued(&self, m: &NewMessage, id: i64) {
+        match &m.error {
+            None => {
+                tracing::info!(message = id, call = %m.call_uuid, template = %m.template, trigger = %m.trigger, channel = %m.channel, "message queued");
+                self.wake.notify_one();
+                self.notify_others().await;
+            }
+            Some(e) => {
+                tracing::warn!(message = id, call = %m.call_uuid, template = %m.template, trigger = %m.trigger, error = %e, "message cannot be made for this call; recorded failed")
+            }
+        }
+    }
+
+    /// Renders template `t` for the call and checks the recipient and the SMS length.
+    /// `now` fills `{date}` (the day in `[dialing] zone`, DD.MM.YYYY).
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        &self,
+        call_uuid: Uuid,
+        name: &str,
+        t: &MessageTemplate,
+        to: Recipient,
+        trigger: &str,
+        ctx: &CallContext,
+        now: DateTime<Utc>,
+    ) -> Result<NewMessage, MessageError> {
+        let recipient = self.recipient(t.channel, to, ctx)?;
+        let mut fields = ctx.fields.clone();
+        let day = now.with_timezone(&self.config.dialing.zone());
+        fields.insert("date".into(), day.format("%d.%m.%Y").to_string());
         let rendered = |text: &str| {
-            render(text, &fields).map_err(|reason| MessageError::Render {
-                template: template.to_string(),
-                reason,
+            render(text, &fields).map_err(|e| match e {
+                RenderError::Missing(_) => MessageError::Missing {
+                    template: name.to_string(),
+                    reason: e.to_string(),
+                },
+                RenderError::Template(reason) => MessageError::Render {
+                    template: name.to_string(),
+                    reason,
+                },
             })
         };
         let body = rendered(&t.body)?;
@@ -174,7 +242,7 @@ impl Messages {
             let max = self.config.messages.sms_max_segments;
             if s.count > max {
                 return Err(MessageError::Render {
-                    template: template.to_string(),
+                    template: name.to_string(),
                     reason: format!(
                         "filled in, it takes {} SMS parts ({:?}), more than [messages] \
                          sms_max_segments ({max})",
@@ -183,32 +251,22 @@ impl Messages {
                 });
             }
         }
-        let attachments: Vec<String> = t
-            .attachments
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        let (id, created) = store::enqueue(
-            &self.pool,
-            &NewMessage {
-                call_uuid: uuid,
-                template,
-                trigger,
-                campaign_id: ctx.campaign_id,
-                channel: t.channel.as_str(),
-                recipient: &recipient,
-                subject: subject.as_deref(),
-                body: &body,
-                attachments: &attachments,
-            },
-        )
-        .await?;
-        if created {
-            tracing::info!(message = id, call = %uuid, template, trigger, channel = t.channel.as_str(), "message queued");
-            self.wake.notify_one();
-            self.notify_others().await;
-        }
-        Ok((MessageId(id), created))
+        Ok(NewMessage {
+            call_uuid,
+            template: name.to_string(),
+            trigger: trigger.to_string(),
+            campaign_id: ctx.campaign_id,
+            channel: t.channel.as_str().to_string(),
+            recipient,
+            subject,
+            body,
+            attachments: t
+                .attachments
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            error: None,
+        })
     }
 
     /// The recipient checked for `channel`: an E.164 number (`core::numbers`) or an
@@ -217,7 +275,7 @@ impl Messages {
         &self,
         channel: Channel,
         to: Recipient,
-        ctx: &store::CallContext,
+        ctx: &CallContext,
     ) -> Result<String, MessageError> {
         let given = match to {
             Recipient::To(s) => s,
@@ -257,5 +315,38 @@ impl Messages {
             // CHANNEL is a constant; pg_notify takes it as a parameter anyway
             let _ = db.execute("SELECT pg_notify($1, '')", &[&CHANNEL]).await;
         }
+    }
+}
+
+/// The record of a message that could not be made for this call: `failed` at once, with
+/// why, to whom it would have gone (as far as known) and the template's text unfilled.
+fn failed(
+    call_uuid: Uuid,
+    name: &str,
+    t: &MessageTemplate,
+    to: Recipient,
+    trigger: &str,
+    ctx: &CallContext,
+    e: &MessageError,
+) -> NewMessage {
+    let recipient = match to {
+        Recipient::To(s) => s.chars().take(100).collect(),
+        Recipient::Default => match t.channel {
+            Channel::Sms => ctx.phone.clone(),
+            Channel::Email => ctx.email.clone(),
+        }
+        .unwrap_or_default(),
+    };
+    NewMessage {
+        call_uuid,
+        template: name.to_string(),
+        trigger: trigger.to_string(),
+        campaign_id: ctx.campaign_id,
+        channel: t.channel.as_str().to_string(),
+        recipient,
+        subject: t.subject.clone(),
+        body: t.body.clone(),
+        attachments: Vec::new(),
+        error: Some(e.to_string()),
     }
 }

@@ -166,14 +166,29 @@ impl std::fmt::Debug for SmsGateway {
 }
 
 impl SmsGateway {
-    /// None without `[sms] url` (validation refuses a bad one).
+    /// None without `[sms] url` (validation refuses a bad one, and a bad `ca_file`).
+    /// TLS is rustls with the bundled Mozilla roots and the certificates of `ca_file`.
     pub fn new(cfg: &SmsConfig) -> Option<Self> {
         let url = reqwest::Url::parse(&cfg.url).ok()?;
-        let client = reqwest::Client::builder()
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .https_only(url.scheme() == "https")
             .timeout(Duration::from_secs(cfg.timeout_seconds.max(1)))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .ok()?;
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &cfg.ca_file {
+            match crate::config::read_ca_file(path) {
+                Ok(certs) => {
+                    for c in certs {
+                        b = b.add_root_certificate(c);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(ca_file = %path.display(), "sms.ca_file {e}; no SMS gateway");
+                    return None;
+                }
+            }
+        }
+        let client = b.build().ok()?;
         Some(SmsGateway {
             client,
             url,
