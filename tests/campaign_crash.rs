@@ -18,29 +18,6 @@ fn number(i: usize) -> String {
     format!("+7916200{i:04}")
 }
 
-async fn healthy(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let _ = s
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    out.starts_with("HTTP/1.1 200")
-}
-
-fn spawn(cfg: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-        .args(["run", "--config"])
-        .arg(cfg)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
 /// The campaign's message: known to the simulator only (`media_ms`).
 const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/msg.wav";
 
@@ -116,9 +93,9 @@ language = "en"
     std::fs::write(&cfg_path, &text).unwrap();
     let cfg = Config::from_toml(&text).unwrap();
 
-    let mut child = spawn(&cfg_path);
+    let mut child = common::daemon::spawn(&cfg_path);
     assert!(
-        common::eventually(Duration::from_secs(20), || healthy(http)).await,
+        common::eventually(Duration::from_secs(20), || common::daemon::healthy(http)).await,
         "contactd did not become healthy"
     );
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
@@ -175,7 +152,7 @@ language = "en"
     let _ = child.wait().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut child = spawn(&cfg_path);
+    let mut child = common::daemon::spawn(&cfg_path);
     let finished = common::eventually(Duration::from_secs(120), || async {
         campaigns
             .get(id)
