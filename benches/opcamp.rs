@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use contactd::app::App;
 use contactd::config::Config;
-use contactd::service::acd::OperatorCommand;
 use contactd::sim::{self, AfterAnswer, Behaviour, Simulator, SubscriberRule};
-use contactd::store::campaigns::NewCampaign;
-use contactd::store::op_campaigns::{OpCampaign, OpCampaigns};
+use contactd::store::op_campaigns::OpCampaigns;
 
 use crate::campaign::{config_text, Scratch};
+
+#[path = "../tests/opcamp_support/setup.rs"]
+mod setup;
 
 const ABANDON: &str = "/var/lib/contactd/prompts/abandon_bench.wav";
 const SUBSCRIBERS: usize = 30;
@@ -92,13 +93,14 @@ queue = "general"
     let app = App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);
     let exts = ["2001", "2002", "2003", "2004", "2005"];
-    operators(&app, &exts).await;
+    setup::operators(&app, &exts).await;
     let id = start_campaign(&app).await;
     let ops = OpCampaigns::new(app.shared.pool.clone());
     let started = Instant::now();
     // Operators set their disposition as soon as a call ends (their desk software).
     while started.elapsed() < LIMIT {
-        dispose(&app).await;
+        setup::dispose(&app, &exts).await;
+        ready_after_missed(&app, &exts).await;
         let f = ops.figures(id).await.unwrap();
         if f.connected + f.abandoned >= SUBSCRIBERS as i64 {
             break;
@@ -138,91 +140,22 @@ queue = "general"
     (within, abandoned.len(), connected)
 }
 
-async fn operators(app: &App, exts: &[&str]) {
-    let store = contactd::store::operators::Operators::new(app.shared.pool.clone());
+async fn start_campaign(app: &App) -> i64 {
+    let phones: Vec<String> = (0..SUBSCRIBERS)
+        .map(|i| format!("+7916300{i:04}"))
+        .collect();
+    setup::campaign(app, 1, &phones, ABANDON, "predictive", 10, |c, _| {
+        c.max_attempts = 1;
+    })
+    .await
+}
+
+/// A slow desk's unanswered offer makes it "missed": its operator presses ready again, so
+/// the slow phones keep being offered and people keep being abandoned (the figure under
+/// test needs abandoned people).
+async fn ready_after_missed(app: &App, exts: &[&str]) {
     for ext in exts {
         let login = format!("op{ext}");
-        let id = store
-            .create(&login, &login, &format!("user/{ext}"))
-            .await
-            .unwrap();
-        store.set_skill(id, "general", 5).await.unwrap();
-        app.shared.acd.sync_operator(&login).await.unwrap();
-        app.shared
-            .acd
-            .command(&login, OperatorCommand::Login)
-            .await
-            .unwrap();
-    }
-}
-
-async fn start_campaign(app: &App) -> i64 {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("l.csv");
-    let mut t = String::from("phone,name,account\n");
-    for i in 0..SUBSCRIBERS {
-        t.push_str(&format!(
-            "+7916300{i:04},Subscriber {i},{:07}\n",
-            2_000_000 + i
-        ));
-    }
-    std::fs::write(&csv, t).unwrap();
-    contactd::store::lists::import_csv(
-        &app.shared.pool,
-        &csv,
-        contactd::core::lists::ImportOptions {
-            list_number: 1,
-            name: "bench".into(),
-            replace: false,
-        },
-        &app.shared.config.dialing,
-    )
-    .await
-    .unwrap();
-    let mut c = NewCampaign::with_defaults(&app.shared.config.campaigns, 1, ABANDON, "bench");
-    c.lines = 10;
-    c.window_days = "mon-sun".into();
-    c.window_start = "00:00".into();
-    c.window_end = "23:59".into();
-    c.max_attempts = 1;
-    let (id, _) = OpCampaigns::new(app.shared.pool.clone())
-        .create(
-            &c,
-            &OpCampaign {
-                campaign_id: 0,
-                mode: "predictive".into(),
-                queue: "general".into(),
-                script_url: None,
-            },
-        )
-        .await
-        .unwrap();
-    app.opcamp.wake.notify_one();
-    id
-}
-
-/// Every disposition owed is set ("sale").
-async fn dispose(app: &App) {
-    for ext in ["2001", "2002", "2003", "2004", "2005"] {
-        let login = format!("op{ext}");
-        if let Ok(Some(call)) = app.shared.acd.disposition_due(&login).await {
-            if let Ok(call) = uuid::Uuid::parse_str(&call) {
-                let _ = app
-                    .opcamp
-                    .set_disposition(
-                        &login,
-                        contactd::service::opcamp::operator::Disposition {
-                            call,
-                            code: "sale".into(),
-                            callback_at: None,
-                            callback_number: None,
-                        },
-                    )
-                    .await;
-            }
-        }
-        // A slow desk's unanswered offer makes it "missed": its operator presses ready
-        // again, so the slow phones keep being offered and people keep being abandoned.
         if let Some((contactd::core::acd::agent::StateName::Missed, _)) =
             app.shared.acd.operator_state(&login).await
         {

@@ -75,6 +75,7 @@ async fn machines_announcements_fax_and_silence_are_told_from_people() {
                 tone: "SIT".into(),
                 voice_ms: 6000,
                 cause: "SUBSCRIBER_ABSENT".into(),
+                answer_ms: None,
             },
         ),
     ];

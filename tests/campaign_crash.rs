@@ -3,7 +3,6 @@
 //! lines than the campaign has (by the simulator's own count), and the report is right —
 //! with `unknown` for the calls whose end it could not see.
 mod common;
-mod faults_support;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,22 +11,11 @@ use common::smtp::{free_port, Sink};
 use contactd::config::Config;
 use contactd::sim::{self, AfterAnswer, Behaviour, Simulator, SubscriberRule};
 use contactd::store::campaigns::{Campaigns, NewCampaign};
-use faults_support::healthy;
 
 const SUBSCRIBERS: usize = 40;
 
 fn number(i: usize) -> String {
     format!("+7916200{i:04}")
-}
-
-fn spawn(cfg: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-        .args(["run", "--config"])
-        .arg(cfg)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
 }
 
 /// The campaign's message: known to the simulator only (`media_ms`).
@@ -105,9 +93,9 @@ language = "en"
     std::fs::write(&cfg_path, &text).unwrap();
     let cfg = Config::from_toml(&text).unwrap();
 
-    let mut child = spawn(&cfg_path);
+    let mut child = common::daemon::spawn(&cfg_path);
     assert!(
-        common::eventually(Duration::from_secs(20), || healthy(http)).await,
+        common::eventually(Duration::from_secs(20), || common::daemon::healthy(http)).await,
         "contactd did not become healthy"
     );
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
@@ -164,7 +152,7 @@ language = "en"
     let _ = child.wait().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut child = spawn(&cfg_path);
+    let mut child = common::daemon::spawn(&cfg_path);
     let finished = common::eventually(Duration::from_secs(120), || async {
         campaigns
             .get(id)

@@ -55,6 +55,29 @@ async fn the_russian_demo_mails_a_russian_report_with_a_workbook() {
     );
     assert!(stdout.contains("operators  with shrinkage"), "{stdout}");
 
+    // the predictive campaign gets past the pacer's warm-up and shows how it paced then
+    let pacing: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("pacing "))
+        .collect();
+    assert!(
+        pacing
+            .iter()
+            .any(|l| l.contains("predictive dial level") && !l.contains("warming up")),
+        "no predictive decision after the warm-up: {pacing:#?}"
+    );
+    let paced = stdout
+        .lines()
+        .find_map(|l| {
+            l.split(" decisions while warming up (progressive), ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split(' ').next()?.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no count of paced decisions:\n{stdout}"));
+    assert!(paced >= 1, "{stdout}");
+    assert!(stdout.contains("  occupancy: "), "{stdout}");
+    assert!(stdout.contains("  abandon rate: "), "{stdout}");
+
     let msgs = sink.messages();
     assert_eq!(msgs.len(), 2, "the campaign report and the digest");
     let digest = msgs

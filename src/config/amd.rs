@@ -60,16 +60,13 @@ impl AmdSettings {
             greeting: Duration::from_millis(self.greeting_ms),
             after_greeting_silence: Duration::from_millis(self.after_greeting_silence_ms),
             total_analysis: Duration::from_millis(self.total_analysis_ms),
+            min_word: Duration::from_millis(self.min_word_ms),
         }
     }
 
     /// `wait_for_silence` arguments for the first utterance.
     pub fn listen_args(&self) -> String {
-        crate::core::amd::listen_args(
-            &self.rules(),
-            self.threshold,
-            Duration::from_millis(self.min_word_ms),
-        )
+        crate::core::amd::listen_args(&self.rules(), self.threshold)
     }
 
     /// Problems, named by key.

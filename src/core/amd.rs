@@ -8,7 +8,18 @@
 //!   `SIT*` is a network announcement, `CNG`/`CED` a fax;
 //! - the end of `wait_for_silence`: the first utterance ended. Its loop ends
 //!   `after_greeting_silence` of quiet after the utterance, plus 25 frames (500 ms) it
-//!   always waits before returning; it ends at its timeout if nobody spoke.
+//!   always waits before returning; else it ends at its timeout. As it returns it sets
+//!   `wait_for_silence_timeout` (`true`: the timeout ended it, `false`: the silence) and
+//!   `wait_for_silence_listenhits` (loud frames heard), which CHANNEL_EXECUTE_COMPLETE
+//!   carries (`switch_ivr_wait_for_silence`). A timeout with more loud frames than a
+//!   word needs is talk without a pause for the whole analysis: a machine's greeting (or
+//!   a recorded announcement), never "nobody spoke"; with fewer it is silence. A switch
+//!   that does not report them is judged by the time alone (a timeout is silence).
+//!
+//! Limits: a recorded voice without SIT tones and without a beep sounds like a beepless
+//! machine once answered; the service tells it apart by what follows (the far end
+//! releases the call instead of waiting for a message, or the voice was already heard as
+//! early media before the answer: see `service::amd`).
 
 use std::time::Duration;
 
@@ -45,8 +56,13 @@ impl Detection {
 /// What a detector reported, at the switch's time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Heard {
-    /// `wait_for_silence` returned.
-    ListenDone { at_us: i64 },
+    /// `wait_for_silence` returned; `timed_out` and `loud_frames` are its channel
+    /// variables when the switch reported them.
+    ListenDone {
+        at_us: i64,
+        timed_out: Option<bool>,
+        loud_frames: Option<u32>,
+    },
     /// `avmd::beep`.
     Beep { at_us: i64 },
     /// `DETECTED_TONE` with its `Detected-Tone` name.
@@ -67,6 +83,8 @@ pub struct Rules {
     pub after_greeting_silence: Duration,
     /// `wait_for_silence`'s timeout: nobody spoke by then is silence.
     pub total_analysis: Duration,
+    /// Speech shorter than this does not start an utterance (`listen_hits`).
+    pub min_word: Duration,
 }
 
 impl Default for Rules {
@@ -75,6 +93,7 @@ impl Default for Rules {
             greeting: Duration::from_millis(1500),
             after_greeting_silence: Duration::from_millis(300),
             total_analysis: Duration::from_millis(5000),
+            min_word: Duration::from_millis(100),
         }
     }
 }
@@ -123,7 +142,14 @@ impl Classifier {
             (Some(_), _) => None,
             (None, Heard::Beep { .. }) => Some(Detection::Machine { beep: true }),
             (None, Heard::Tone { name, .. }) => tone_kind(name),
-            (None, Heard::ListenDone { at_us }) => Some(self.listen_done(*at_us)),
+            (
+                None,
+                Heard::ListenDone {
+                    at_us,
+                    timed_out,
+                    loud_frames,
+                },
+            ) => Some(self.listen_done(*at_us, *timed_out, *loud_frames)),
         };
         if let Some(v) = next {
             self.verdict = Some(v);
@@ -131,11 +157,16 @@ impl Classifier {
         self.verdict.clone()
     }
 
-    fn listen_done(&self, at_us: i64) -> Detection {
+    fn listen_done(&self, at_us: i64, timed_out: Option<bool>, loud: Option<u32>) -> Detection {
         let elapsed = Duration::from_micros((at_us - self.started_us).max(0) as u64);
-        // Returned at its timeout (give or take a frame): no utterance ended.
-        if elapsed + FRAME * 2 >= self.rules.total_analysis {
-            return Detection::Silence;
+        // Returned at its timeout: no utterance ended. The switch's own account says
+        // whether anybody spoke meanwhile; without it, the time (give or take a frame).
+        let timed_out = timed_out.unwrap_or(elapsed + FRAME * 2 >= self.rules.total_analysis);
+        if timed_out {
+            return match loud {
+                Some(n) if n > frames(self.rules.min_word) => Detection::Machine { beep: false },
+                _ => Detection::Silence,
+            };
         }
         let ended = elapsed.saturating_sub(self.rules.after_greeting_silence + LISTEN_COUNTDOWN);
         if ended <= self.rules.greeting {
@@ -151,14 +182,18 @@ impl Classifier {
     }
 }
 
+/// Whole 20 ms frames in `d` (at least one).
+fn frames(d: Duration) -> u32 {
+    (d.as_millis() / FRAME.as_millis()).max(1) as u32
+}
+
 /// `wait_for_silence` arguments for the first utterance: `<thresh> <silence_hits>
 /// <listen_hits> <timeout_ms>` (hits are 20 ms frames).
-pub fn listen_args(rules: &Rules, threshold: u32, min_word: Duration) -> String {
-    let frames = |d: Duration| (d.as_millis() / FRAME.as_millis()).max(1);
+pub fn listen_args(rules: &Rules, threshold: u32) -> String {
     format!(
         "{threshold} {} {} {}",
         frames(rules.after_greeting_silence),
-        frames(min_word),
+        frames(rules.min_word),
         rules.total_analysis.as_millis()
     )
 }
@@ -180,14 +215,19 @@ mod tests {
         T0 + v * 1000
     }
 
+    fn done(at: i64, timed_out: bool, loud: u32) -> Heard {
+        Heard::ListenDone {
+            at_us: ms(at),
+            timed_out: Some(timed_out),
+            loud_frames: Some(loud),
+        }
+    }
+
     #[test]
     fn a_short_hello_is_a_person_within_a_second_and_a_half() {
         let mut c = Classifier::new(Rules::default(), T0);
         // "Алло?" from 200 to 700 ms: done at 700 + 300 + 500
-        assert_eq!(
-            c.handle(&Heard::ListenDone { at_us: ms(1500) }),
-            Some(Detection::Person)
-        );
+        assert_eq!(c.handle(&done(1500, false, 20)), Some(Detection::Person));
         // a beep later changes nothing
         assert_eq!(
             c.handle(&Heard::Beep { at_us: ms(3000) }),
@@ -199,7 +239,7 @@ mod tests {
     fn a_long_greeting_is_a_machine_and_its_beep_is_noted() {
         let mut c = Classifier::new(Rules::default(), T0);
         assert_eq!(
-            c.handle(&Heard::ListenDone { at_us: ms(4200) }),
+            c.handle(&done(4200, false, 150)),
             Some(Detection::Machine { beep: false })
         );
         assert_eq!(
@@ -236,21 +276,42 @@ mod tests {
             at_us: ms(600),
         };
         assert_eq!(c.handle(&busy), None);
-        assert_eq!(
-            c.handle(&Heard::ListenDone { at_us: ms(5000) }),
-            Some(Detection::Silence)
-        );
+        assert_eq!(c.handle(&done(5000, true, 0)), Some(Detection::Silence));
         let mut c = Classifier::new(Rules::default(), T0);
         assert_eq!(c.hung_up(), Detection::Silence);
     }
 
     #[test]
+    fn a_timeout_after_talk_without_a_pause_is_a_machine_not_silence() {
+        // 4.9 s of greeting with no 300 ms pause: the timeout ends it, 245 loud frames
+        let mut c = Classifier::new(Rules::default(), T0);
+        assert_eq!(
+            c.handle(&done(5000, true, 245)),
+            Some(Detection::Machine { beep: false })
+        );
+        // a cough (3 loud frames, under a word's 5) and nothing else: silence
+        let mut c = Classifier::new(Rules::default(), T0);
+        assert_eq!(c.handle(&done(5000, true, 3)), Some(Detection::Silence));
+        // a switch that does not say: the time decides, a timeout is silence
+        let mut c = Classifier::new(Rules::default(), T0);
+        let bare = Heard::ListenDone {
+            at_us: ms(4990),
+            timed_out: None,
+            loud_frames: None,
+        };
+        assert_eq!(c.handle(&bare), Some(Detection::Silence));
+        // the switch's word beats the clock: silence found just before the timeout
+        let mut c = Classifier::new(Rules::default(), T0);
+        assert_eq!(
+            c.handle(&done(4990, false, 150)),
+            Some(Detection::Machine { beep: false })
+        );
+    }
+
+    #[test]
     fn switch_arguments() {
         let r = Rules::default();
-        assert_eq!(
-            listen_args(&r, 200, Duration::from_millis(100)),
-            "200 15 5 5000"
-        );
+        assert_eq!(listen_args(&r, 200), "200 15 5 5000");
         assert_eq!(after_beep_args(200), "200 5 0 2000");
         assert_eq!(Detection::Machine { beep: true }.code(), "machine");
     }

@@ -31,6 +31,11 @@ pub enum SwitchEvent {
         /// `read_result` and the digits of `play_and_get_digits` into `contactd_digits`.
         read_result: Option<String>,
         digits: Option<String>,
+        /// `wait_for_silence`'s own account (channel variables it sets as it returns):
+        /// `wait_for_silence_timeout` (true: its timeout, not the silence, ended it) and
+        /// `wait_for_silence_listenhits` (the loud frames it heard).
+        silence_timeout: Option<bool>,
+        listen_hits: Option<u32>,
         at_us: i64,
     },
     PlaybackStart {

@@ -3,6 +3,11 @@
 //! level, answer rate, abandon rate, why), then the operators' occupancy (talk time ÷ their
 //! time logged in during the campaign) and the abandon figures (rolling 24 h, as the
 //! pacer keeps them, and from the records).
+//!
+//! The pacer dials progressively until it has seen 20 finished attempts and 5 people
+//! (`core::dialer::pacer`): the subscribers here ring, talk and fail briefly (a 3-minute
+//! list compressed for a demo) and there are enough of them that about half of the
+//! campaign's ~45 s is paced predictively.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -19,9 +24,9 @@ use super::script::{err, say, DemoError};
 /// The abandon message: a virtual file of the simulator (4 s).
 pub const ABANDON: &str = "/var/lib/contactd/prompts/abandon_demo.wav";
 const OPERATORS: [(&str, &str); 3] = [("anna", "3001"), ("boris", "3002"), ("vera", "3003")];
-const SUBSCRIBERS: usize = 30;
+const SUBSCRIBERS: usize = 120;
 /// The campaign's part of the demo ends by then at the latest.
-const LIMIT: Duration = Duration::from_secs(40);
+const LIMIT: Duration = Duration::from_secs(45);
 
 /// The three operators' phones: they answer by themselves (auto-answer).
 pub fn agents() -> HashMap<String, sim::Behaviour> {
@@ -39,9 +44,9 @@ pub fn agents() -> HashMap<String, sim::Behaviour> {
         .collect()
 }
 
-/// The campaign's subscribers (`+7916400NNNN`): by the last digit, 0-3 answer and talk
-/// 24-36 s, 4-6 are busy, 7-9 ring and are not answered (simulated time: the demo's
-/// simulator runs 4× faster).
+/// The campaign's subscribers (`+7916400NNNN`): by the last digit, 0-3 answer after 1-2 s
+/// and talk 10-14 s, 4-6 are busy, 7-9 ring 6 s and are not answered (simulated time: the
+/// demo's simulator runs 4× faster, so a person's call takes an operator about 3.5 s).
 pub fn rules() -> Vec<sim::SubscriberRule> {
     let r = |digits: &str, behaviour: sim::Behaviour| sim::SubscriberRule {
         pattern: format!("^8916400\\d\\d\\d[{digits}]$"),
@@ -52,14 +57,14 @@ pub fn rules() -> Vec<sim::SubscriberRule> {
         after: sim::AfterAnswer::HangupAfter { ms },
     };
     vec![
-        r("01", talk(3000, 24_000)),
-        r("23", talk(6000, 36_000)),
-        r("456", sim::Behaviour::Busy { after_ms: 2000 }),
+        r("01", talk(1000, 10_000)),
+        r("23", talk(2000, 14_000)),
+        r("456", sim::Behaviour::Busy { after_ms: 1000 }),
         r(
             "789",
             sim::Behaviour::Reject {
                 cause: "NO_ANSWER".into(),
-                after_ms: 16_000,
+                after_ms: 6000,
                 ring: true,
             },
         ),
@@ -71,7 +76,9 @@ pub fn media() -> HashMap<String, u64> {
 }
 
 pub async fn campaign(app: &App) -> Result<(), DemoError> {
-    say("\n7) A predictive operator campaign: 3 operators, 30 subscribers, the pacer's decisions");
+    say(format!(
+        "\n7) A predictive operator campaign: 3 operators, {SUBSCRIBERS} subscribers, the pacer's decisions"
+    ));
     let ops = crate::store::operators::Operators::new(app.shared.pool.clone());
     let acd = &app.shared.acd;
     // The inbound operators of part 3 (their phones do not answer by themselves) leave.
@@ -98,12 +105,17 @@ pub async fn campaign(app: &App) -> Result<(), DemoError> {
     let store = OpCampaigns::new(app.shared.pool.clone());
     let started = Instant::now();
     let mut shown = 0;
+    let (mut warming, mut paced) = (0, 0);
     while started.elapsed() < LIMIT {
         dispose(app).await;
         for (c, d) in app.opcamp.decisions().into_iter().skip(shown) {
             shown += 1;
             if c != id {
                 continue;
+            }
+            match d.reason.contains("warming up") {
+                true => warming += 1,
+                false => paced += 1,
             }
             say(format!(
                 "  pacing {}: {} dial level {:.2} ({} calls to hold), answer rate {:.0} %, mean ring {:.1} s, mean handle {:.1} s, abandon 24 h {:.1} % — {}",
@@ -130,6 +142,9 @@ pub async fn campaign(app: &App) -> Result<(), DemoError> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let worked = started.elapsed();
+    say(format!(
+        "  {warming} decisions while warming up (progressive), {paced} paced predictively after it"
+    ));
     let p = app
         .shared
         .campaigns

@@ -94,6 +94,8 @@ pub fn to_switch_event(ev: &EslEvent) -> Option<SwitchEvent> {
             application_uuid: h(ev, "Application-UUID").map(str::to_string),
             read_result: h(ev, "variable_read_result").map(str::to_string),
             digits: h(ev, "variable_contactd_digits").map(str::to_string),
+            silence_timeout: h(ev, "variable_wait_for_silence_timeout").map(|v| v == "true"),
+            listen_hits: h(ev, "variable_wait_for_silence_listenhits").and_then(|v| v.parse().ok()),
             at_us: num(ev, "Event-Date-Timestamp").unwrap_or_default(),
         },
         EslEventType::PlaybackStart => SwitchEvent::PlaybackStart {

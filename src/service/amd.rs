@@ -5,6 +5,12 @@
 //! (about 0.8 s after it: `after_greeting_silence_ms` + the 500 ms `wait_for_silence` always
 //! adds), so a typical "hello" is classified within 1.5 s of the answer.
 //!
+//! What the pure rules cannot hear is judged here by what the call does: early media
+//! before the answer (CHANNEL_PROGRESS_MEDIA) is noted on the verdict ([`Classified`]) so
+//! a beepless "machine" that was already talking before it answered can be taken for the
+//! network's recorded voice it usually is; [`watch_early_media`] reports early media the
+//! network released without an answer as a `voice` announcement.
+//!
 //! [`core::amd`]: crate::core::amd
 
 use std::time::Duration;
@@ -36,6 +42,9 @@ pub struct Classified {
     pub hangup: Option<HangupInfo>,
     /// The control link dropped: the verdict is a guess (`Person`), the call's script goes on.
     pub lost: bool,
+    /// The far end sent early media before it answered (CHANNEL_PROGRESS_MEDIA): ring-back,
+    /// or an announcement that may go on after the answer.
+    pub early_media: bool,
 }
 
 /// Slack on top of the analysis time for events to arrive.
@@ -154,6 +163,7 @@ pub async fn classify_call(
     let mut started_us: Option<i64> = None;
     let mut classifier: Option<Classifier> = None;
     let mut pending: Vec<Heard> = Vec::new();
+    let mut early_media = false;
     loop {
         let ev = match tokio::time::timeout_at(deadline, watch.recv()).await {
             Ok(Some(WatchEvent::Switch(ev))) => ev,
@@ -162,6 +172,7 @@ pub async fn classify_call(
                     detection: Detection::Person,
                     hangup: None,
                     lost: true,
+                    early_media,
                 }
             }
             Err(_) => {
@@ -171,10 +182,15 @@ pub async fn classify_call(
                     detection: Detection::Silence,
                     hangup: None,
                     lost: false,
+                    early_media,
                 };
             }
         };
         let heard = match ev {
+            SwitchEvent::EarlyMedia { .. } => {
+                early_media = true;
+                continue;
+            }
             SwitchEvent::Answer { at_us, .. } => {
                 started_us.get_or_insert(at_us);
                 continue;
@@ -183,6 +199,8 @@ pub async fn classify_call(
                 application,
                 application_uuid,
                 at_us,
+                silence_timeout,
+                listen_hits,
                 ..
             } if application == "wait_for_silence"
                 && listen_app
@@ -193,7 +211,11 @@ pub async fn classify_call(
                     // the answer was read before: time it by contactd's clock
                     started_us = Some(at_us - clock.since(sent).as_micros() as i64);
                 }
-                Heard::ListenDone { at_us }
+                Heard::ListenDone {
+                    at_us,
+                    timed_out: silence_timeout,
+                    loud_frames: listen_hits,
+                }
             }
             SwitchEvent::Beep { at_us, .. } => Heard::Beep { at_us },
             SwitchEvent::Tone { name, at_us, .. } => Heard::Tone { name, at_us },
@@ -206,6 +228,7 @@ pub async fn classify_call(
                     detection,
                     hangup: Some(h),
                     lost: false,
+                    early_media,
                 };
             }
             _ => continue,
@@ -226,6 +249,7 @@ pub async fn classify_call(
                 detection,
                 hangup: None,
                 lost: false,
+                early_media,
             };
         }
     }
@@ -258,7 +282,10 @@ pub async fn wait_beep(
 
 /// Follows an originate until it is answered or gone: when the far end sends early media,
 /// starts tone detection on it; a SIT heard there is a network announcement ("subscriber
-/// unavailable" before any answer), and the call is hung up at once. Returns its kind.
+/// unavailable" before any answer), and the call is hung up at once. Returns its kind;
+/// `voice` when the far end released the call after early media without a SIT (a voice
+/// announcement, or ring-back the caller gave up on: the cause tells them apart, see
+/// `notice_amd::unanswered_end`).
 pub async fn watch_early_media(
     link: SwitchLink,
     mut watch: CallWatch,
@@ -300,8 +327,15 @@ pub async fn watch_early_media(
                 stop(listening).await;
                 return None;
             }
+            WatchEvent::Switch(SwitchEvent::Hangup(_)) if listening => {
+                stop(listening).await;
+                return Some(VOICE.to_string());
+            }
             WatchEvent::Switch(SwitchEvent::Hangup(_)) | WatchEvent::LinkLost => return None,
             WatchEvent::Switch(_) => {}
         }
     }
 }
+
+/// The announcement kind of a recorded voice without SIT tones.
+pub const VOICE: &str = "voice";

@@ -615,13 +615,18 @@ impl CampaignRunner {
         let amd = &self.config.amd;
         let mut watch = watch;
         let mut person = false;
+        // taken over before its message: classified again (notice_amd's module doc)
+        let relisten =
+            amd.notices && resume && notice_amd::before_message(link, &id.to_string()).await;
+        let resume = resume && !relisten;
         if amd.notices && !resume {
             let confirm = c.confirm.then(|| self.confirm_args());
             let (uuid, audio) = (id.to_string(), c.audio.as_str());
             let tails = notice_amd::tails(&uuid, audio, confirm.as_deref());
-            let s = notice_amd::screen(link, &self.clock, &mut watch, &uuid, amd, tails);
+            let s = notice_amd::screen(link, &self.clock, &mut watch, &uuid, amd, tails, relisten);
             match s.await {
                 Screened::Person => person = true,
+                Screened::Unsure => {}
                 Screened::Machine { beep } => {
                     // a machine presses no key: the message alone
                     let script = Script {

@@ -8,6 +8,12 @@
 //!
 //! If contactd cannot act (the link dropped, it died), the script still plays the message
 //! after the wait (2.5 s) and hangs up, so nobody is left on an open line.
+//!
+//! A call taken over after a restart while still before its message (the switch says it
+//! runs `wait_for_silence`, `sleep` or `park`) is classified again: parked, then listened
+//! to afresh from the take-over. The first words may be gone by then, so silence there is
+//! not "nobody answered": the message plays as to a person, reported without a verdict.
+//! A call whose message already plays is followed as it is (it cannot be unplayed).
 
 use std::time::Duration;
 
@@ -55,6 +61,8 @@ pub enum Screened {
     },
     /// The party hung up before a verdict.
     HungUp(HangupInfo),
+    /// Taken over and silent since: the message plays as to a person, no verdict noted.
+    Unsure,
 }
 
 /// The message scripts: for a person, and for a machine (no confirmation asked: a machine
@@ -101,7 +109,7 @@ impl Screened {
                 outcome: Outcome::ListenedPartial.as_str().into(),
                 ..Default::default()
             },
-            Screened::Person | Screened::Machine { .. } => AttemptEnd {
+            Screened::Person | Screened::Unsure | Screened::Machine { .. } => AttemptEnd {
                 outcome: Outcome::Unknown.as_str().into(),
                 ..Default::default()
             },
@@ -110,8 +118,12 @@ impl Screened {
 }
 
 /// An originate that was not answered: a network announcement if one was heard in its
-/// early media (`kind`), else by its cause as without call progress.
+/// early media (`kind`), else by its cause as without call progress. Early media without
+/// a SIT (`voice`) counts as an announcement only when the network released the call for
+/// a reason of its own: busy, an invalid number, and the ring timeouts (ring-back music
+/// nobody answered) keep their cause's outcome.
 pub fn unanswered_end(cause: String, q850: Option<i32>, kind: Option<String>) -> AttemptEnd {
+    let kind = kind.filter(|k| k != amd::VOICE || released_after_voice(&cause));
     let (outcome, detected) = match &kind {
         Some(_) => (Outcome::Announcement, Some("announcement".to_string())),
         None => (crate::core::campaign::outcome::unanswered(&cause), None),
@@ -126,6 +138,23 @@ pub fn unanswered_end(cause: String, q850: Option<i32>, kind: Option<String>) ->
     }
 }
 
+/// Whether a release after early media without a SIT was the network ending its voice
+/// announcement (not a busy line, a wrong number, or a ring-back that timed out).
+fn released_after_voice(cause: &str) -> bool {
+    use crate::core::campaign::outcome::unanswered;
+    use HangupCause as C;
+    let timed_out = matches!(
+        cause.parse::<HangupCause>(),
+        Ok(C::NoAnswer
+            | C::NoUserResponse
+            | C::OriginatorCancel
+            | C::ProgressTimeout
+            | C::AllottedTimeout
+            | C::RecoveryOnTimerExpire)
+    );
+    !timed_out && !matches!(unanswered(cause), Outcome::Busy | Outcome::Invalid)
+}
+
 /// A machine took the message (or its start): reported `machine`, never as listened;
 /// `heard` is the end its message had.
 pub fn machine_end(heard: AttemptEnd, beep: bool) -> AttemptEnd {
@@ -137,7 +166,17 @@ pub fn machine_end(heard: AttemptEnd, beep: bool) -> AttemptEnd {
     }
 }
 
-/// Classifies the answered notice call `uuid` and sets its script accordingly.
+/// Whether the answered call `uuid`, taken over, has not reached its message: the switch
+/// runs the first script's listening or wait, or the park of a classification.
+pub async fn before_message(link: &SwitchLink, uuid: &str) -> bool {
+    match link.getvar(uuid, "current_application").await {
+        Ok(Some(app)) => matches!(app.as_str(), "wait_for_silence" | "sleep" | "park"),
+        _ => false,
+    }
+}
+
+/// Classifies the answered notice call `uuid` and sets its script accordingly. `resumed`:
+/// taken over before its message ([`before_message`]); listened to again from now.
 pub async fn screen(
     link: &SwitchLink,
     clock: &Clock,
@@ -145,12 +184,23 @@ pub async fn screen(
     uuid: &str,
     s: &AmdSettings,
     tails: Option<Tails>,
+    resumed: bool,
 ) -> Screened {
     let Some(tails) = tails else {
         warn!(%uuid, "message not scriptable; the call's own script plays it");
         return Screened::Person;
     };
-    let c = amd::classify_call(link, watch, uuid, s, clock, Listen::Script).await;
+    let listen = if resumed {
+        // the running script's listening cannot be told from a new one's: park the call
+        // and listen by an execute whose completion is known by its uuid
+        if let Ok(park) = InlineScript::new().then("park", "") {
+            amd::run_script(link, uuid, &park).await;
+        }
+        Listen::Execute
+    } else {
+        Listen::Script
+    };
+    let c = amd::classify_call(link, watch, uuid, s, clock, listen).await;
     if c.lost {
         // the script goes on by itself; the message's follower looks the call up
         return Screened::Person;
@@ -167,7 +217,13 @@ pub async fn screen(
             return Screened::Person;
         }
         Detection::Machine { beep } => {
-            return machine(link, clock, watch, uuid, s, &tails.machine, beep).await
+            let early = c.early_media;
+            return machine(link, clock, watch, uuid, s, &tails.machine, beep, early).await;
+        }
+        Detection::Silence if resumed => {
+            amd::stop_detectors(link, uuid, s).await;
+            amd::run_script(link, uuid, &tails.person).await;
+            return Screened::Unsure;
         }
         Detection::Announcement { kind } => (Outcome::Announcement, kind),
         Detection::Fax => (Outcome::Fax, "fax".to_string()),
@@ -183,6 +239,12 @@ pub async fn screen(
 }
 
 /// A machine: waits for its beep (bounded), then the message once the beep is over.
+/// Without a beep it may be a network's voice announcement instead (no SIT): one that
+/// releases the call during the wait is reported `announcement` (`voice`), as is one whose
+/// voice began as early media before the answer (`early_media`) and never beeps — a
+/// voicemail beeps, a network's recorded voice does not; such a call is hung up, not given
+/// the message.
+#[allow(clippy::too_many_arguments)]
 async fn machine(
     link: &SwitchLink,
     clock: &Clock,
@@ -191,6 +253,7 @@ async fn machine(
     s: &AmdSettings,
     tail: &InlineScript,
     mut beep: bool,
+    early_media: bool,
 ) -> Screened {
     let after_beep = || -> Result<InlineScript, InvalidValue> {
         Ok(InlineScript::new()
@@ -199,16 +262,41 @@ async fn machine(
     };
     if !beep {
         let wait = Duration::from_millis(s.beep_wait_ms);
+        // after early media the message waits for a beep; the switch hangs up by itself
+        // if contactd is gone
+        let then = match early_media {
+            true => InlineScript::new().then("hangup", "NORMAL_CLEARING"),
+            false => Ok(tail.clone()),
+        };
         if let Ok(script) = InlineScript::new()
             .then("sleep", &wait.as_millis().to_string())
-            .map(|w| w.and(tail))
+            .and_then(|w| then.map(|t| w.and(&t)))
         {
             amd::run_script(link, uuid, &script).await;
         }
         let mut hangup = None;
-        match amd::wait_beep(watch, clock, wait + Duration::from_secs(5), &mut hangup).await {
-            Some(heard) => beep = heard,
-            // hung up (or the link dropped) before a beep: a machine all the same
+        let heard = amd::wait_beep(watch, clock, wait + Duration::from_secs(5), &mut hangup);
+        match heard.await {
+            Some(true) => beep = true,
+            Some(false) if early_media => {
+                amd::stop_detectors(link, uuid, s).await;
+                return Screened::NotReached {
+                    outcome: Outcome::Announcement,
+                    kind: amd::VOICE.into(),
+                    hangup: hang_up(link, clock, watch, uuid).await,
+                };
+            }
+            Some(false) => {}
+            // released before any beep or message: nobody was there to take one
+            None if hangup.is_some() => {
+                amd::stop_detectors(link, uuid, s).await;
+                return Screened::NotReached {
+                    outcome: Outcome::Announcement,
+                    kind: amd::VOICE.into(),
+                    hangup,
+                };
+            }
+            // the link dropped: the script goes on by itself
             None => {
                 amd::stop_detectors(link, uuid, s).await;
                 return Screened::Machine { beep: false };

@@ -87,20 +87,23 @@ pub fn sounds(b: &Behaviour) -> Vec<Seg> {
     }
 }
 
-/// SIT (three segments of ~330 ms, heard as one tone), then the voice.
+/// SIT (three segments of ~330 ms, heard as one tone), then the voice; an empty `tone`: a
+/// network that plays the voice alone (quiet until it starts).
 fn announcement(tone: &str, voice_ms: u64) -> Vec<Seg> {
-    vec![
-        Seg {
-            from: 100,
-            to: 1100,
-            sound: Sound::Tone(tone.to_string()),
-        },
-        Seg {
-            from: 1200,
-            to: 1200 + voice_ms,
-            sound: Sound::Speech,
-        },
-    ]
+    let sit = Seg {
+        from: 100,
+        to: 1100,
+        sound: Sound::Tone(tone.to_string()),
+    };
+    let voice = Seg {
+        from: 1200,
+        to: 1200 + voice_ms,
+        sound: Sound::Speech,
+    };
+    match tone.is_empty() {
+        true => vec![voice],
+        false => vec![sit, voice],
+    }
 }
 
 /// Early media from the far end (switch_channel_perform_mark_pre_answered): the sounds of
@@ -164,14 +167,15 @@ pub struct Detectors {
     pub tones: Option<(String, u64)>,
 }
 
-/// The party's sounds and its answer (sim ms since start), if it answered. The answer is
-/// the channel's own (its ground truth is written a moment after CHANNEL_ANSWER).
+/// The party's sounds and when they start (sim ms since start): its early media, else its
+/// answer. The answer is the channel's own (its ground truth is written a moment after
+/// CHANNEL_ANSWER).
 fn party(core: &Core, uuid: &str) -> Option<(Vec<Seg>, u64)> {
-    // answered, else the early media's start
+    // a voice that began as early media goes on through the answer
     let answered_us = core.chan(uuid).map(|c| {
         let st = lock(&c.st);
-        match st.caller.answered_us {
-            0 => st.caller.progress_media_us,
+        match st.caller.progress_media_us {
+            0 => st.caller.answered_us,
             us => us,
         }
     })?;
@@ -208,31 +212,46 @@ fn loud(sounds: &[Seg], t: u64) -> bool {
     sounds.iter().any(|s| s.from <= t && t < s.to)
 }
 
-/// switch_ivr_wait_for_silence over the sounds from `start` (ms after the answer): when it
-/// returns, ms after the answer. Frames of 20 ms; after `silence_hits` quiet frames that
-/// follow more than `listen_hits` loud ones it reads 25 more frames, then returns; at
-/// `timeout_ms` (0: none) it returns anyway.
+/// How `wait_for_silence` returned: when (ms after the answer), and what it sets on the
+/// channel as it does (`wait_for_silence_timeout`, `…_listenhits`, `…_silence_hits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SilenceEnd {
+    pub at: u64,
+    pub timeout: bool,
+    pub listening: u32,
+    pub silence_hits: u32,
+}
+
+/// switch_ivr_wait_for_silence over the sounds from `start` (ms after the answer). Frames of
+/// 20 ms; after `silence_hits` quiet frames that follow more than `listen_hits` loud ones it
+/// reads 25 more frames, then returns; at `timeout_ms` (0: none) it returns anyway.
 pub fn silence_end(
     sounds: &[Seg],
     start: u64,
     silence_hits: u32,
     listen_hits: u32,
     timeout_ms: u64,
-) -> Option<u64> {
+) -> Option<SilenceEnd> {
     let mut left = (timeout_ms / 20) as i64;
     let (mut listening, mut hits, mut countdown) = (0u32, silence_hits.max(1), 0u32);
     for k in 0..(24 * 3600 * 50u64) {
         let t = start + k * 20;
+        let end = |timeout, hits| SilenceEnd {
+            at: t,
+            timeout,
+            listening,
+            silence_hits: hits,
+        };
         if timeout_ms > 0 {
             left -= 1;
             if left <= 0 {
-                return Some(t);
+                return Some(end(true, hits));
             }
         }
         if countdown > 0 {
             countdown -= 1;
             if countdown == 0 {
-                return Some(t);
+                return Some(end(false, hits));
             }
             continue;
         }
@@ -253,7 +272,9 @@ pub fn silence_end(
 }
 
 /// The `wait_for_silence` application: `<thresh> <silence_hits> <listen_hits> <timeout_ms>`.
-/// Only a hangup, transfer or bridge ends it early (its loop does not look at CF_BREAK).
+/// Only a hangup, transfer or bridge ends it early (its loop does not look at CF_BREAK);
+/// returning by itself it sets its three variables first, as the switch does, so its
+/// CHANNEL_EXECUTE_COMPLETE carries them.
 pub async fn wait_for_silence(sess: &Sess, arg: &str) {
     let a: Vec<u64> = arg
         .split_whitespace()
@@ -268,11 +289,19 @@ pub async fn wait_for_silence(sess: &Sess, arg: &str) {
     let start = core.sim_ms().saturating_sub(answered);
     let end = silence_end(&sounds, start, a[1] as u32, a[2] as u32, a[3]);
     core.truth_if(&uuid, |r| r.detectors.push("wait_for_silence".into()));
-    let ms = end.map(|e| e.saturating_sub(start));
-    sess.wait_until(ms, |s| {
-        s.is_hungup() || s.transfer.is_some() || s.bridge_req.is_some()
-    })
-    .await;
+    let ms = end.map(|e| e.at.saturating_sub(start));
+    let broken = sess
+        .wait_until(ms, |s| {
+            s.is_hungup() || s.transfer.is_some() || s.bridge_req.is_some()
+        })
+        .await;
+    if let (false, Some(e)) = (broken, end) {
+        sess.modify(|s| {
+            s.set_var("wait_for_silence_timeout", &e.timeout.to_string());
+            s.set_var("wait_for_silence_listenhits", &e.listening.to_string());
+            s.set_var("wait_for_silence_silence_hits", &e.silence_hits.to_string());
+        });
+    }
 }
 
 fn custom(core: &Core, sub: &str, uuid: &str, line: u32, extra: &[(&str, String)]) {
@@ -470,9 +499,19 @@ mod tests {
         }];
         // 15 quiet frames after 600, then 25 more: 600 + 300 + 500 (a frame of slack)
         let end = silence_end(&hello, 0, 15, 5, 5000).unwrap();
-        assert!((1380..=1440).contains(&end), "{end}");
-        // nobody speaks: the timeout
-        assert_eq!(silence_end(&[], 0, 15, 5, 5000), Some(4980));
+        assert!((1380..=1440).contains(&end.at), "{end:?}");
+        assert!(!end.timeout && end.listening == 20, "{end:?}");
+        // nobody speaks: the timeout, nothing loud
+        let end = silence_end(&[], 0, 15, 5, 5000).unwrap();
+        assert_eq!((end.at, end.timeout, end.listening), (4980, true, 0));
+        // talk without a pause: the timeout too, but loud all along
+        let talk = [Seg {
+            from: 300,
+            to: 9000,
+            sound: Sound::Speech,
+        }];
+        let end = silence_end(&talk, 0, 15, 5, 5000).unwrap();
+        assert_eq!((end.at, end.timeout, end.listening), (4980, true, 234));
         // a greeting then a beep: ends after the beep's quiet
         let b = Behaviour::Answer {
             ring_ms: 0,
@@ -485,6 +524,6 @@ mod tests {
             },
         };
         let end = silence_end(&sounds(&b), 0, 15, 5, 8000).unwrap();
-        assert!((4760..=4800).contains(&end), "{end}");
+        assert!((4760..=4800).contains(&end.at), "{end:?}");
     }
 }

@@ -28,9 +28,10 @@ pub enum Behaviour {
     },
     /// Ring until the originate times out (NO_ANSWER).
     NoAnswer,
-    /// A network announcement as early media, never answered: `tone` (spandsp's name)
-    /// from 100 to 1100 ms after the media starts, "subscriber unavailable" for
-    /// `voice_ms`, then the network releases the call with `cause`.
+    /// A network announcement as early media: `tone` (spandsp's name; empty: none, the
+    /// voice alone) from 100 to 1100 ms after the media starts, "subscriber unavailable"
+    /// for `voice_ms`, then the network releases the call with `cause`. Never answered,
+    /// unless `answer_ms` (after the media starts): then the voice goes on after the answer.
     EarlyAnnouncement {
         /// tone name
         tone: String,
@@ -38,6 +39,9 @@ pub enum Behaviour {
         voice_ms: u64,
         /// release cause (e.g. SUBSCRIBER_ABSENT)
         cause: String,
+        /// answer this long after the media started (some networks connect the voice)
+        #[serde(default)]
+        answer_ms: Option<u64>,
     },
     /// Never indicates ringing and never answers.
     Silent,

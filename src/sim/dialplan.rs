@@ -233,10 +233,21 @@ pub fn behaviour_apps(b: &Behaviour) -> Apps {
         }
         Behaviour::Silent => push(&mut v, "park", String::new()),
         Behaviour::EarlyAnnouncement {
-            voice_ms, cause, ..
+            voice_ms,
+            cause,
+            answer_ms,
+            ..
         } => {
+            let release = 1200 + voice_ms + 200;
             push(&mut v, "pre_answer", String::new());
-            push(&mut v, "sleep", (1200 + voice_ms + 200).to_string());
+            match answer_ms {
+                Some(a) if *a < release => {
+                    push(&mut v, "sleep", a.to_string());
+                    push(&mut v, "answer", String::new());
+                    push(&mut v, "sleep", (release - a).to_string());
+                }
+                _ => push(&mut v, "sleep", release.to_string()),
+            }
             push(&mut v, "hangup", cause.clone());
         }
         Behaviour::Reject {

@@ -2,6 +2,7 @@
 //! (dropped even when the test panics), and a contactd config pointing at a simulator.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod faultproxy;
 pub mod prompts;
 pub mod smtp;

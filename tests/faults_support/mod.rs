@@ -195,18 +195,7 @@ impl Drop for Daemon {
 }
 
 /// `GET /healthz` on 127.0.0.1:`port` answers 200.
-pub async fn healthy(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let _ = s
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    out.starts_with("HTTP/1.1 200")
-}
+pub use crate::common::daemon::healthy;
 
 /// `+7916<series><i>`: a Russian mobile number; the switch is dialed `8916<series><i>`.
 pub fn number(series: u32, i: usize) -> String {

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use contactd::app::App;
-use contactd::service::acd::OperatorCommand;
 use contactd::sim::{self, AfterAnswer, Behaviour, Simulator, SubscriberRule};
-use contactd::store::campaigns::NewCampaign;
-use contactd::store::op_campaigns::{OpCampaign, OpCampaigns};
 
 use crate::common::{self, TestEnv};
+
+mod setup;
+pub use setup::operators;
 
 pub const TOKEN: &str = "test-token-0123456789";
 /// The abandon message: a virtual file of the simulator (`media_ms`), 1.5 s long.
@@ -113,71 +113,14 @@ queue = "general"
     (sim, app)
 }
 
-/// Operators `op<ext>` on `user/<ext>` in `general`, logged in (ready).
-pub async fn operators(app: &App, exts: &[&str]) {
-    let store = contactd::store::operators::Operators::new(app.shared.pool.clone());
-    for ext in exts {
-        let login = format!("op{ext}");
-        let id = store
-            .create(&login, &login, &format!("user/{ext}"))
-            .await
-            .unwrap();
-        store.set_skill(id, "general", 5).await.unwrap();
-        app.shared.acd.sync_operator(&login).await.unwrap();
-        app.shared
-            .acd
-            .command(&login, OperatorCommand::Login)
-            .await
-            .unwrap();
-    }
-}
-
 /// Imports subscribers `0..n` as list `list` and starts an operator campaign on it.
 pub async fn campaign(app: &App, list: u16, n: usize, mode: &str, lines: i32) -> i64 {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("l.csv");
-    let mut t = String::from("phone,name,account,plan\n");
-    for i in 0..n {
-        t.push_str(&format!(
-            "{},Subscriber {i},{:07},gold\n",
-            number(i),
-            1_000_000 + i
-        ));
-    }
-    std::fs::write(&csv, t).unwrap();
-    contactd::store::lists::import_csv(
-        &app.shared.pool,
-        &csv,
-        contactd::core::lists::ImportOptions {
-            list_number: list,
-            name: format!("l{list}"),
-            replace: false,
-        },
-        &app.shared.config.dialing,
-    )
+    let phones: Vec<String> = (0..n).map(number).collect();
+    setup::campaign(app, list, &phones, ABANDON, mode, lines, |c, op| {
+        c.ring_s = 20;
+        op.script_url = Some("https://intranet.example/scripts/winter".into());
+    })
     .await
-    .unwrap();
-    let cfg = &app.shared.config;
-    let mut c = NewCampaign::with_defaults(&cfg.campaigns, i32::from(list), ABANDON, "test");
-    c.lines = lines;
-    c.window_days = "mon-sun".into();
-    c.window_start = "00:00".into();
-    c.window_end = "23:59".into();
-    c.ring_s = 20;
-    let (id, _) = OpCampaigns::new(app.shared.pool.clone())
-        .create(
-            &c,
-            &OpCampaign {
-                campaign_id: 0,
-                mode: mode.into(),
-                queue: "general".into(),
-                script_url: Some("https://intranet.example/scripts/winter".into()),
-            },
-        )
-        .await
-        .unwrap();
-    app.opcamp.wake.notify_one();
-    id
 }
 
 /// `(uuid, answered_by, operator, connected, abandoned, disposition)` of the campaign's calls.
