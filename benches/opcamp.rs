@@ -159,7 +159,11 @@ async fn ready_after_missed(app: &App, exts: &[&str]) {
         if let Some((contactd::core::acd::agent::StateName::Missed, _)) =
             app.shared.acd.operator_state(&login).await
         {
-            let _ = app.shared.acd.command(&login, OperatorCommand::Ready).await;
+            let _ = app
+                .shared
+                .acd
+                .command(&login, contactd::service::acd::OperatorCommand::Ready)
+                .await;
         }
     }
 }
