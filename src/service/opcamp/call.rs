@@ -251,7 +251,7 @@ impl OpRunner {
 
     /// The talk with the operator, or the abandon message.
     async fn after_reached(
-        &self,
+        self: &Arc<Self>,
         c: &Campaign,
         id: Uuid,
         link: &SwitchLink,
@@ -271,9 +271,11 @@ impl OpRunner {
                 wait_hangup(link, watch, &id.to_string()).await;
                 let end = self.clock.now();
                 self.log_write(self.ops.talk_ended(id, end).await);
-                let wrap = Duration::from_secs(self.config.acd.wrap_up_seconds);
-                let handle = self.clock.since(talk_from) + wrap;
-                self.with_pacing(c.id, |p| p.pacer.handle_handled(end, handle));
+                let talk = self.clock.since(talk_from);
+                // the attempt settles now; the operator's after-call work is followed aside
+                let me = Arc::clone(self);
+                let campaign = c.id;
+                tokio::spawn(async move { me.follow_wrap_up(campaign, login, talk).await });
                 end_with(CONNECTED, None)
             }
             Reached::Nobody => {
@@ -285,6 +287,37 @@ impl OpRunner {
             }
             Reached::HungUp => end_with(HUNG_UP, None),
         }
+    }
+
+    /// Follows `login`'s after-call work once the talk of a campaign call ended, and tells
+    /// the pacer how long it lasted (the disposition or the ACD's wrap-up end) and the whole
+    /// handle time: the pacer judges who is about to finish their wrap-up from these, and
+    /// without them counts every operator in after-call work as not finishing soon.
+    async fn follow_wrap_up(self: Arc<Self>, campaign: i64, login: String, talk: Duration) {
+        use crate::core::acd::agent::StateName;
+        // the ACD's wrap-up timer bounds it; past this the operator went on a break instead
+        let longest = Duration::from_secs(self.config.acd.wrap_up_seconds.max(60) * 4);
+        let from = self.clock.instant();
+        let mut seen = false;
+        loop {
+            let state = self.acd.operator_state(&login).await.map(|s| s.0);
+            match state {
+                Some(StateName::WrapUp) => seen = true,
+                // not yet moved to after-call work by the ACD
+                Some(StateName::Talking) if !seen => {}
+                _ => break,
+            }
+            if self.clock.since(from) > longest {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let wrap = self.clock.since(from);
+        let now = self.clock.now();
+        self.with_pacing(campaign, |p| {
+            p.pacer.handle_wrap_up(now, wrap);
+            p.pacer.handle_handled(now, talk + wrap);
+        });
     }
 
     /// Waits in the ACD for an operator until `deadline`; then takes the call back.
