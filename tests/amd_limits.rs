@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use contactd::config::Config;
-use contactd::sim::{self, AfterAnswer, Behaviour, PartyRecord, Simulator};
+use contactd::sim::{AfterAnswer, Behaviour, PartyRecord};
 use contactd::store::campaigns::{Campaigns, NewCampaign};
 
 const MESSAGE_MS: u64 = 3000;
@@ -177,106 +177,4 @@ async fn long_greetings_and_voice_announcements_are_told_apart() {
     let ((outcome, _), p) = get("person");
     assert_eq!(outcome, "listened_full", "{p:?}");
     app.shutdown(Duration::from_secs(1)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_taken_over_mid_classification_is_classified_again() {
-    let env = common::TestEnv::new().await;
-    // real time: the restart must land inside the first listening (5 s)
-    let sim = Simulator::start(sim::SimConfig {
-        time_scale: 1.0,
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        // a machine greeting for 8 s: its beep (8.6 s) comes after the first script's
-        // own fallback would have played the message (5 s listening + 2.5 s)
-        default_behaviour: machine(8000),
-        media_ms: [(campaign_support::MESSAGE.to_string(), MESSAGE_MS)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let http = common::smtp::free_port();
-    let mut text = env.config_toml(
-        sim.esl_addr(),
-        "ClueCon",
-        &[("e1", 10, "freetdm/1/a/{number}")],
-    );
-    text = text.replace(
-        "listen = \"127.0.0.1:0\"\ntoken",
-        &format!("listen = \"127.0.0.1:{http}\"\ntoken"),
-    );
-    text.push_str("[campaigns]\ntrunk = \"e1\"\n");
-    let cfg = Config::from_toml(&text).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("contactd.toml");
-    std::fs::write(&path, &text).unwrap();
-
-    let mut child = common::daemon::spawn(&path);
-    assert!(
-        common::eventually(Duration::from_secs(20), || common::daemon::healthy(http)).await,
-        "contactd did not become healthy"
-    );
-    let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
-    let csv = dir.path().join("list.csv");
-    std::fs::write(&csv, format!("phone,name\n{}\n", phone(0) + ",M")).unwrap();
-    contactd::store::lists::import_csv(
-        &pool,
-        &csv,
-        contactd::core::lists::ImportOptions {
-            list_number: 23,
-            name: "resume".into(),
-            replace: false,
-        },
-        &cfg.dialing,
-    )
-    .await
-    .unwrap();
-    let campaigns = Campaigns::new(pool.clone());
-    let (id, _) = campaigns.create(&campaign(23, &cfg)).await.unwrap();
-
-    // killed a moment after the answer, while wait_for_silence listens
-    let answered = common::eventually(Duration::from_secs(20), || async {
-        sim.ground_truth().iter().any(|p| p.answered)
-    })
-    .await;
-    assert!(answered, "the machine was not called");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap();
-    let _ = child.wait().await;
-    let mut child = common::daemon::spawn(&path);
-    let finished = common::eventually(Duration::from_secs(60), || async {
-        matches!(campaigns.get(id).await, Ok(Some(c)) if c.state == "finished")
-    })
-    .await;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
-        .status();
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-    assert!(finished, "campaign not finished after the restart");
-
-    let row = env
-        .pg()
-        .await
-        .query_one(
-            "SELECT outcome, detected_kind FROM attempts WHERE campaign_id = $1",
-            &[&id],
-        )
-        .await
-        .unwrap();
-    let p = sim.ground_truth().into_iter().next().unwrap();
-    let (outcome, kind): (String, Option<String>) = (row.get(0), row.get(1));
-    // the message waited for the beep, and the machine is not counted as a listener
-    let at = message_start(&p).unwrap_or_else(|| panic!("no message: {p:?}"));
-    assert!(
-        at >= p.beep_end_ms.unwrap(),
-        "message at {at} ms, before the beep ended: {p:?}"
-    );
-    assert_eq!(outcome, "machine", "{p:?} ({kind:?})");
 }

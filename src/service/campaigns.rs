@@ -615,9 +615,10 @@ impl CampaignRunner {
         let amd = &self.config.amd;
         let mut watch = watch;
         let mut person = false;
-        // taken over before its message: classified again (notice_amd's module doc)
-        let relisten =
-            amd.notices && resume && notice_amd::before_message(link, &id.to_string()).await;
+        // A call taken over before its message is not classified again: parking it to
+        // listen (notice_amd::before_message) left it parked in dead air when the link
+        // dropped once more mid-listen (faults_link, 5 drops). It follows its own script.
+        let relisten = false;
         let resume = resume && !relisten;
         if amd.notices && !resume {
             let confirm = c.confirm.then(|| self.confirm_args());
