@@ -9,11 +9,10 @@
 //! If contactd cannot act (the link dropped, it died), the script still plays the message
 //! after the wait (2.5 s) and hangs up, so nobody is left on an open line.
 //!
-//! A call taken over after a restart while still before its message (the switch says it
-//! runs `wait_for_silence`, `sleep` or `park`) is classified again: parked, then listened
-//! to afresh from the take-over. The first words may be gone by then, so silence there is
-//! not "nobody answered": the message plays as to a person, reported without a verdict.
-//! A call whose message already plays is followed as it is (it cannot be unplayed).
+//! A call taken over after a restart or a link drop is followed as it is: its own script
+//! plays the message after the wait. Classifying it again ([`before_message`], then
+//! [`screen`] with `resumed`) parked it to listen, and a further link drop mid-listen left
+//! it parked in dead air (faults_link), so the notice runner does not do it for now.
 
 use std::time::Duration;
 
