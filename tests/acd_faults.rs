@@ -196,7 +196,7 @@ impl Proc {
         self.child = Some(child);
         let http = self.http;
         assert!(
-            common::eventually(Duration::from_secs(30), || healthy(http)).await,
+            common::eventually(Duration::from_secs(30), || common::daemon::healthy(http)).await,
             "contactd did not become healthy:\n{}",
             self.log_tail(30)
         );
@@ -253,19 +253,6 @@ impl Drop for Proc {
             eprintln!("---- contactd's log ----\n{}", self.log_tail(60));
         }
     }
-}
-
-async fn healthy(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let _ = s
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    out.starts_with("HTTP/1.1 200")
 }
 
 async fn add_operator(env: &common::TestEnv, ext: &str) {
