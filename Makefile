@@ -36,7 +36,7 @@ demo: services build $(PROMPTS)/.generated
 test: services tools
 	$(CARGO) test --lib --bins --tests --no-fail-fast -- --test-threads=4
 
-## The fault matrix (tests/chaos): every scenario, one CHAOS line each (about 9 minutes).
+## The fault matrix (tests/chaos): every scenario, one CHAOS line each (about 12 minutes).
 ## One alone: cargo test --test chaos -- --scenario NAME
 chaos: services tools
 	$(CARGO) test --test chaos -- --all

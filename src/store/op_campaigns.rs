@@ -195,6 +195,18 @@ impl OpCampaigns {
         .await
     }
 
+    /// How far a call got, as recorded: `(connected, operator)`; None without its row.
+    pub async fn progress(&self, uuid: Uuid) -> Result<Option<(bool, Option<String>)>, StoreError> {
+        let db = self.pool.get().await?;
+        let row = db
+            .query_opt(
+                "SELECT connected_at IS NOT NULL, operator FROM operator_calls WHERE uuid = $1",
+                &[&uuid],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
     pub async fn talk_ended(&self, uuid: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.exec(
             "UPDATE operator_calls SET talk_ended_at = COALESCE(talk_ended_at, $2)

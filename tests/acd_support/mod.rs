@@ -250,24 +250,27 @@ pub async fn wait_answered(env: &common::TestEnv, call: &str) -> String {
     }
 }
 
+/// The callers waiting in `queue`, oldest first; none while Redis cannot be read (polled by
+/// `eventually` through a Redis outage and its rebuild, so an error is "not yet", not a panic).
 pub async fn waiting_calls(app: &App, queue: &str) -> Vec<String> {
     app.shared
         .acd
         .queues()
         .await
-        .unwrap()
+        .unwrap_or_default()
         .into_iter()
         .find(|q| q.name == queue)
         .map(|q| q.waiting)
         .unwrap_or_default()
 }
 
+/// How many wait in `queue` (0 while Redis cannot be read, as [`waiting_calls`]).
 pub async fn waiting(app: &App, queue: &str) -> usize {
     app.shared
         .acd
         .queues()
         .await
-        .unwrap()
+        .unwrap_or_default()
         .into_iter()
         .find(|q| q.name == queue)
         .map_or(0, |q| q.waiting.len())

@@ -114,7 +114,7 @@ music_on_hold = "local_stream://moh"
 group = "general"
 max_waiting = 50
 max_wait_seconds = 0
-"#,
+{opcamp}"#,
         esl = e.esl_port,
         cap = TRUNK_CAP,
         out = e.outbound_port,
@@ -124,6 +124,7 @@ max_wait_seconds = 0
         lines = CAMPAIGN_LINES,
         smtp = e.smtp_port,
         prompts = crate::prompts::dir().display(),
+        opcamp = crate::opcamp::config_text(&e.dir),
     );
     let daemon = format!("[daemon]\ninstance = \"chaos-1\"\nrecordings_dir = \"{d}/recordings\"\n");
     let with_spool = format!("{daemon}spool_dir = \"{d}/spool\"\n{body}");
@@ -366,6 +367,12 @@ pub async fn cli(cfg: &Path, args: &[&str]) -> Result<String, String> {
 
 /// The `general` group and the operators on their phones, logged in (ready) over the API.
 pub async fn add_operators(http: u16) -> Result<(), String> {
+    add_group_operators(http, "general", &OPERATORS).await
+}
+
+/// Group `group` (also the name of its queue) and operators `op<ext>` on `user/<ext>` in it,
+/// logged in (ready) over the API.
+pub async fn add_group_operators(http: u16, group: &str, exts: &[&str]) -> Result<(), String> {
     let call = |m: &'static str, p: String, b: String| async move {
         http_raw(http, m, &p, Some(&b))
             .await
@@ -374,13 +381,13 @@ pub async fn add_operators(http: u16) -> Result<(), String> {
     let (c, b) = call(
         "POST",
         "/api/v1/operator-groups".into(),
-        r#"{"name":"general"}"#.into(),
+        format!(r#"{{"name":"{group}"}}"#),
     )
     .await?;
     if c != 201 && c != 409 {
         return Err(format!("operator group: {c} {b}"));
     }
-    for ext in OPERATORS {
+    for ext in exts {
         let login = format!("op{ext}");
         let (c, b) = call(
             "POST",
@@ -394,7 +401,7 @@ pub async fn add_operators(http: u16) -> Result<(), String> {
         let (c, b) = call(
             "PUT",
             format!("/api/v1/operators/{login}/skills"),
-            r#"{"general":5}"#.into(),
+            format!(r#"{{"{group}":5}}"#),
         )
         .await?;
         if c != 200 {

@@ -40,6 +40,11 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// An operator campaign runs beside the rest (`opcamp_*` scenarios).
+    pub fn opcamp(&self) -> bool {
+        self.name.starts_with("opcamp_")
+    }
+
     /// When the last action runs (s after the fault starts).
     pub fn span(&self) -> f64 {
         self.timeline.iter().map(|x| x.0).fold(0.0, f64::max)
@@ -87,6 +92,14 @@ pub fn matrix() -> Vec<Scenario> {
             timeline: every(5, 4.0, SwitchRestart),
         },
         Scenario {
+            name: "opcamp_sigkill_x3",
+            timeline: every(3, 8.0, KillContactd),
+        },
+        Scenario {
+            name: "opcamp_link_drop_x5",
+            timeline: every(5, 4.0, LinkDrop),
+        },
+        Scenario {
             name: "all_at_once",
             timeline: vec![
                 (0.0, LinkDrop),
@@ -124,8 +137,9 @@ pub fn control() -> Scenario {
     }
 }
 
-/// The two quickest scenarios: what a plain `cargo test` runs.
-pub const QUICK: [&str; 2] = ["link_drop_x5", "sigkill_x3"];
+/// What a plain `cargo test` runs: the two quickest scenarios, and a kill with an operator
+/// campaign (its calls taken over after a restart).
+pub const QUICK: [&str; 3] = ["link_drop_x5", "sigkill_x3", "opcamp_sigkill_x3"];
 
 /// What the timeline did, for the report.
 pub struct Applied {

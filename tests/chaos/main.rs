@@ -8,14 +8,15 @@
 //! `CHAOS <scenario> finished=yes|no double_dials=N dead_air_redials=N lost_outcomes=N
 //! silent_calls=N over_cap=N stranded=N lost_readings=N lost_acd_callers=N resume_s=X`
 //!
-//! Arguments: none (as under `cargo test`, whose flags are ignored): the two quickest
-//! scenarios; `--all`: the whole matrix; `--scenario NAME`: one. Exit status 1 if any
+//! Arguments: none (as under `cargo test`, whose flags are ignored): the three of
+//! `faults::QUICK`; `--all`: the whole matrix; `--scenario NAME`: one. Exit status 1 if any
 //! scenario did not finish or counted anything. The README's "Fault matrix" section
 //! defines every count.
 
 mod daemon;
 mod faults;
 mod metrics;
+mod opcamp;
 #[path = "../common/prompts.rs"]
 mod prompts;
 mod services;
@@ -482,6 +483,22 @@ async fn drive(
     );
     let id = create_campaign(cfg, &msg).await?;
     let budget = contactd::service::campaigns::budget_of(id);
+    let disposed = opcamp::Disposed::default();
+    let (desk_stop, desk_rx) = tokio::sync::watch::channel(false);
+    let op_id = if sc.opcamp() {
+        Some(opcamp::start(cfg, dir, daemon.http_port).await?)
+    } else {
+        None
+    };
+    let desk = op_id.map(|op| {
+        opcamp::spawn_desk(
+            pg_url.to_string(),
+            daemon.http_port,
+            op,
+            disposed.clone(),
+            desk_rx,
+        )
+    });
     let t0 = Instant::now();
     let fault_t0 = t0 + Duration::from_secs_f64(FAULT_AT);
     let limit = Duration::from_secs_f64(FAULT_AT + sc.span() + FINISH_SLACK);
@@ -493,7 +510,11 @@ async fn drive(
     };
     let finish = async {
         loop {
-            if campaign_state(pg_url, id).await.as_deref() == Some("finished") {
+            let op_done = match op_id {
+                Some(op) => campaign_state(pg_url, op).await.as_deref() == Some("finished"),
+                None => true,
+            };
+            if op_done && campaign_state(pg_url, id).await.as_deref() == Some("finished") {
                 return Some(Instant::now());
             }
             if t0.elapsed() > limit {
@@ -545,6 +566,14 @@ async fn drive(
     let _ = stop_tx.send(true);
     let _ = patience.await;
     let ended = Instant::now();
+    // the desk sets the dispositions still owed (contactd may still be writing the calls)
+    if desk.is_some() {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let _ = desk_stop.send(true);
+    if let Some(d) = desk {
+        let _ = d.await;
+    }
 
     // contactd completes its records (e.g. from its spool once PostgreSQL is back)
     let truth = sim.ground_truth();
@@ -558,7 +587,24 @@ async fn drive(
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     };
+    let op_budget = op_id.map(contactd::service::campaigns::budget_of);
+    let op_records = match (op_id, &op_budget) {
+        (Some(op), Some(b)) => Some(loop {
+            let r = opcamp::read_records(pg_url, op).await;
+            let done = Instant::now() >= settle_until;
+            match r {
+                Ok(r) if done || opcamp::settled(&r, &truth, b, &disposed) => break r,
+                Err(e) if done => return Err(format!("reading the operator campaign: {e}")),
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }),
+        _ => None,
+    };
     let offers: Vec<_> = daemon::OPERATORS
+        .iter()
+        .flat_map(|e| sim.agent_offers(e))
+        .collect();
+    let op_offers: Vec<_> = opcamp::OPERATORS
         .iter()
         .flat_map(|e| sim.agent_offers(e))
         .collect();
@@ -566,9 +612,27 @@ async fn drive(
     let callers = callers.all();
     let api_log = sim.api_log_timed();
     dump(sc.name, &truth, &api_log, t0);
-    Ok(metrics::compute(&Input {
+    let states = match op_id {
+        Some(_) => opcamp::operator_states(daemon.http_port).await,
+        None => String::new(),
+    };
+    let op = match (&op_records, &op_budget) {
+        (Some(r), Some(b)) => Some(opcamp::compute(&opcamp::OpInput {
+            truth: &truth,
+            budget: b,
+            dir,
+            offers: &op_offers,
+            records: r,
+            disposed: &disposed,
+            states: &states,
+            time_scale: traffic::TIME_SCALE,
+        })),
+        _ => None,
+    };
+    let mut m = metrics::compute(&Input {
         truth: &truth,
         budget: &budget,
+        op_budget: op_budget.as_deref(),
         message: &msg,
         callers: &callers,
         offers: &offers,
@@ -580,5 +644,11 @@ async fn drive(
         cleared: applied.cleared,
         ended,
         records: &records,
-    }))
+    });
+    if let Some(o) = op {
+        m.why.extend(o.why.iter().cloned());
+        m.notes.extend(o.notes.iter().cloned());
+        m.op = Some(o);
+    }
+    Ok(m)
 }

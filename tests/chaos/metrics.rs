@@ -32,6 +32,8 @@ pub struct Records {
 pub struct Input<'a> {
     pub truth: &'a [PartyRecord],
     pub budget: &'a str,
+    /// the operator campaign's calls, counted by `opcamp::compute` against its own limit
+    pub op_budget: Option<&'a str>,
     pub message: &'a str,
     pub callers: &'a [(String, Kind)],
     pub offers: &'a [AgentOffer],
@@ -57,6 +59,8 @@ pub struct Metrics {
     pub lost_readings: usize,
     pub lost_acd_callers: usize,
     pub resume_s: f64,
+    /// the operator campaign's counts (`opcamp_*` scenarios)
+    pub op: Option<crate::opcamp::OpMetrics>,
     /// one line per non-zero count (and a stalled resume)
     pub why: Vec<String>,
     /// what else is worth knowing when reading the log (not counted)
@@ -78,7 +82,7 @@ impl Metrics {
             self.lost_readings,
             self.lost_acd_callers,
             self.resume_s
-        )
+        ) + &self.op.as_ref().map(|o| o.line_part()).unwrap_or_default()
     }
 
     pub fn passed(&self) -> bool {
@@ -91,6 +95,7 @@ impl Metrics {
             && self.stranded == 0
             && self.lost_readings == 0
             && self.lost_acd_callers == 0
+            && self.op.as_ref().is_none_or(|o| o.passed())
     }
 }
 
@@ -114,7 +119,7 @@ pub fn heard(r: &PartyRecord, message: &str) -> bool {
 }
 
 /// Largest number of intervals open at once.
-fn peak(mut iv: Vec<(u64, u64)>) -> u32 {
+pub fn peak(mut iv: Vec<(u64, u64)>) -> u32 {
     let mut ev: Vec<(u64, i32)> = Vec::with_capacity(iv.len() * 2);
     for (a, b) in iv.drain(..) {
         ev.push((a, 1));
@@ -251,6 +256,7 @@ pub fn compute(i: &Input) -> Metrics {
         .truth
         .iter()
         .filter(|r| r.answered && r.dead_air_ms > SILENT_MS)
+        .filter(|r| i.op_budget.is_none() || r.var("contactd_budget") != i.op_budget)
         .collect();
     m.silent_calls = silent.len();
     if !silent.is_empty() {

@@ -67,7 +67,9 @@ pub fn sim_config() -> SimConfig {
     let numbers: HashMap<String, Behaviour> = (0..SUBSCRIBERS)
         .map(|i| (dialed(i), subscriber(i)))
         .collect();
-    let agents: HashMap<String, Behaviour> = crate::daemon::OPERATORS
+    let mut numbers = numbers;
+    numbers.extend(crate::opcamp::numbers());
+    let mut agents: HashMap<String, Behaviour> = crate::daemon::OPERATORS
         .iter()
         .map(|e| {
             (
@@ -79,6 +81,7 @@ pub fn sim_config() -> SimConfig {
             )
         })
         .collect();
+    agents.extend(crate::opcamp::agents());
     SimConfig {
         time_scale: TIME_SCALE,
         trunks: vec![
@@ -89,6 +92,11 @@ pub fn sim_config() -> SimConfig {
             },
             TrunkConfig {
                 name: IN_SPAN.into(),
+                kind: TrunkKind::Freetdm,
+                channels: SIM_TRUNK_CHANNELS,
+            },
+            TrunkConfig {
+                name: crate::opcamp::SPAN.into(),
                 kind: TrunkKind::Freetdm,
                 channels: SIM_TRUNK_CHANNELS,
             },

@@ -12,6 +12,7 @@ use freeswitch_types::HangupCause;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::reattach::Found;
 use super::{budget_of, detect, CampaignCard, OpRunner};
 use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
 use crate::core::campaign::pacer::NotDialed;
@@ -128,14 +129,19 @@ impl OpRunner {
                     Some("INVALID_NUMBER_FORMAT".into()),
                 )
             }
+            // The originate may be ringing, or answered and waiting: looked up on the switch.
             Err(e) => {
-                // The originate may have rung or been answered: whoever it reached may have
-                // been connected, so it is ended and never dialed again.
-                warn!(campaign = c.id, %id, "originate result lost ({e}); ending the call");
-                let _ = link
-                    .kill(&id.to_string(), HangupCause::NormalClearing)
-                    .await;
-                end_with(Outcome::Unknown.as_str(), None)
+                warn!(campaign = c.id, %id, "originate result lost ({e}); looking the call up");
+                match self.reattach(c, id, link, watch).await {
+                    Found::Answered(watch) => {
+                        let only = callback
+                            .and_then(|b| b.to_operator.then_some(b.operator.as_str()))
+                            .or(requested_by);
+                        self.answered(c, op, t, id, link, watch, ringing, &number, only)
+                            .await
+                    }
+                    Found::End(end) => end,
+                }
             }
             Ok(DialResult::Failed { cause, .. }) => {
                 self.with_pacing(c.id, |p| p.pacer.handle_unanswered(now, ringing));
@@ -408,7 +414,7 @@ impl OpRunner {
     }
 
     /// Plays the campaign's abandon message and hangs up; when the message was sent.
-    async fn abandon_message(
+    pub(super) async fn abandon_message(
         &self,
         c: &Campaign,
         id: Uuid,
@@ -522,7 +528,7 @@ enum Reached {
     HungUp,
 }
 
-fn end_with(outcome: &str, cause: Option<String>) -> AttemptEnd {
+pub(super) fn end_with(outcome: &str, cause: Option<String>) -> AttemptEnd {
     AttemptEnd {
         outcome: outcome.to_string(),
         cause,
@@ -531,7 +537,7 @@ fn end_with(outcome: &str, cause: Option<String>) -> AttemptEnd {
 }
 
 /// Until the call ends (looked up after a lost link: its hang-up may have been missed).
-async fn wait_hangup(link: &SwitchLink, watch: &mut CallWatch, call: &str) {
+pub(super) async fn wait_hangup(link: &SwitchLink, watch: &mut CallWatch, call: &str) {
     while let Some(ev) = watch.recv().await {
         match ev {
             WatchEvent::Switch(SwitchEvent::Hangup(_)) => return,

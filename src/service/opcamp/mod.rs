@@ -14,6 +14,7 @@ mod card;
 mod detect;
 pub mod operator;
 mod pacing;
+mod reattach;
 mod recover;
 
 use std::collections::{HashMap, HashSet};

@@ -1,0 +1,130 @@
+//! An operator-campaign call whose originate result was lost with the switch link: looked up
+//! on the switch once the link is back instead of being given up, so that nobody it reached
+//! is left in silence. Still ringing: followed, and once answered handled as any answered
+//! call. Answered while nobody followed it: the person has waited longer than
+//! `connect_within` already, so they hear the abandon message (as every abandoned call does).
+//! Gone: what the call record allows (never dialed again once answered).
+
+use std::time::Duration;
+
+use freeswitch_types::HangupCause;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use super::call::{end_with, ABANDONED};
+use super::OpRunner;
+use crate::core::campaign::outcome::{self, Outcome};
+use crate::core::channels::SwitchEvent;
+use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
+use crate::store::campaigns::{AttemptEnd, Campaign};
+
+/// How long the link may take to come back before the call counts as lost.
+const LINK_BACK: Duration = Duration::from_secs(60);
+
+/// Where a looked-up call stands.
+pub(super) enum Found {
+    /// Answered now, while followed: the detector and an operator come next.
+    Answered(CallWatch),
+    /// Settled (ended, or answered unseen and given the abandon message).
+    End(AttemptEnd),
+}
+
+impl OpRunner {
+    pub(super) async fn reattach(
+        &self,
+        c: &Campaign,
+        id: Uuid,
+        link: &SwitchLink,
+        mut watch: CallWatch,
+    ) -> Found {
+        let uuid = id.to_string();
+        let mut tries = 0;
+        let row = loop {
+            if !link.wait_connected(LINK_BACK).await {
+                warn!(campaign = c.id, %id, "switch still unreachable; outcome unknown");
+                let _ = link.kill(&uuid, HangupCause::NormalClearing).await;
+                return Found::End(end_with(Outcome::Unknown.as_str(), None));
+            }
+            match link.channels().await {
+                Ok(rows) => break rows.into_iter().find(|r| r.uuid == uuid),
+                // dropped again meanwhile: once more when it is back
+                Err(e) if tries < 5 => {
+                    debug!(campaign = c.id, %id, "listing the switch's channels: {e}");
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    warn!(campaign = c.id, %id, "cannot list the switch's channels: {e}");
+                    let _ = link.kill(&uuid, HangupCause::NormalClearing).await;
+                    return Found::End(end_with(Outcome::Unknown.as_str(), None));
+                }
+            }
+        };
+        let Some(row) = row else {
+            return Found::End(self.ended_unseen(id).await);
+        };
+        if row.answered {
+            return Found::End(self.answered_unseen(c, id, link, &mut watch).await);
+        }
+        let until = self.clock.instant() + Duration::from_secs(c.ring_s.max(5) as u64 + 30);
+        loop {
+            match tokio::time::timeout_at(until, watch.recv()).await {
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Answer { .. }))) => {
+                    return Found::Answered(watch)
+                }
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => {
+                    return Found::End(end_with(
+                        outcome::unanswered(&h.cause).as_str(),
+                        Some(h.cause),
+                    ))
+                }
+                Ok(Some(WatchEvent::LinkLost)) => {
+                    return Box::pin(self.reattach(c, id, link, watch)).await
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    if let Err(e) = link.kill(&uuid, HangupCause::NoAnswer).await {
+                        warn!(campaign = c.id, %uuid, "could not end a call seen no more: {e}");
+                    }
+                    return Found::End(end_with(
+                        Outcome::NoAnswer.as_str(),
+                        Some(HangupCause::NoAnswer.to_string()),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Answered while nobody followed it: the abandon message, then the hang-up.
+    async fn answered_unseen(
+        &self,
+        c: &Campaign,
+        id: Uuid,
+        link: &SwitchLink,
+        watch: &mut CallWatch,
+    ) -> AttemptEnd {
+        let now = self.clock.now();
+        // from here a restart never dials this subscriber again
+        self.log_write(self.campaigns.attempt_answered(id, now).await);
+        self.log_write(self.ops.answered(id, now, None, None).await);
+        info!(campaign = c.id, %id, "answered while the link was away: abandon message");
+        let message_at = self.abandon_message(c, id, link, watch).await;
+        self.log_write(self.ops.abandoned(id, now, message_at).await);
+        self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
+        end_with(ABANDONED, None)
+    }
+
+    /// Gone before it was seen again: answered ones are never dialed again (`unknown`),
+    /// others are retried by their cause.
+    async fn ended_unseen(&self, id: Uuid) -> AttemptEnd {
+        match self.calls.get(id).await.ok().flatten() {
+            Some(r) if r.answered_at.is_none() => match r.hangup_cause {
+                Some(cause) if cause != "UNKNOWN" => {
+                    end_with(outcome::unanswered(&cause).as_str(), Some(cause))
+                }
+                _ => end_with(Outcome::Unknown.as_str(), None),
+            },
+            r => end_with(Outcome::Unknown.as_str(), r.and_then(|r| r.hangup_cause)),
+        }
+    }
+}
