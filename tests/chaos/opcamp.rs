@@ -493,10 +493,7 @@ pub fn compute(i: &OpInput) -> OpMetrics {
             (real_ms > 2000.0).then(|| format!("{} after {real_ms:.0} ms", short(&r.uuid)))
         })
         .collect();
-    let abandoned = calls
-        .iter()
-        .filter(|r| r.played.iter().any(|p| *p == abandon))
-        .count();
+    let abandoned = calls.iter().filter(|r| r.played.contains(&abandon)).count();
     let talked = calls.iter().filter(|r| !r.bridged_to.is_empty()).count();
     m.notes
         .push(format!("note: operator states at the end: {}", i.states));
