@@ -614,7 +614,7 @@ async fn drive(
     dump(sc.name, &truth, &api_log, t0);
     let states = match op_id {
         Some(_) => opcamp::operator_states(daemon.http_port).await,
-        None => String::new(),
+        None => Vec::new(),
     };
     let op = match (&op_records, &op_budget) {
         (Some(r), Some(b)) => Some(opcamp::compute(&opcamp::OpInput {

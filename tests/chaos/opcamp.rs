@@ -217,29 +217,25 @@ pub fn spawn_desk(
     })
 }
 
-/// Each operator's state as the API shows it (for the report: one left on a call or in
-/// after-call work stops a progressive campaign).
-pub async fn operator_states(http: u16) -> String {
-    match daemon::http_raw(http, "GET", "/api/v1/operators", None).await {
-        Some((200, body)) => {
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            let list = v.get("operators").cloned().unwrap_or(v);
-            list.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter(|o| {
-                            o["login"]
-                                .as_str()
-                                .is_some_and(|l| OPERATORS.iter().any(|e| l == format!("op{e}")))
-                        })
-                        .map(|o| format!("{} {}", o["login"], o["state"]))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or(body)
-        }
-        other => format!("{other:?}"),
-    }
+/// Each operator's state as the API shows it, `(login, state)`: one left on a call, in
+/// after-call work or "missed" stops working the campaign.
+pub async fn operator_states(http: u16) -> Vec<(String, String)> {
+    let Some((200, body)) = daemon::http_raw(http, "GET", "/api/v1/operators", None).await else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let list = v.get("operators").cloned().unwrap_or(v);
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| {
+            Some((
+                o["login"].as_str()?.to_string(),
+                o["state"].as_str()?.to_string(),
+            ))
+        })
+        .filter(|(l, _)| OPERATORS.iter().any(|e| *l == format!("op{e}")))
+        .collect()
 }
 
 /// What contactd recorded of the campaign, read after the run.
@@ -332,6 +328,8 @@ pub struct OpMetrics {
     /// an operator phone carrying two campaign calls at once
     pub double_booked: usize,
     pub stranded: usize,
+    /// operators not ready at the end (the harness never takes them out of ready)
+    pub not_ready: usize,
     pub why: Vec<String>,
     pub notes: Vec<String>,
 }
@@ -340,7 +338,8 @@ impl OpMetrics {
     pub fn line_part(&self) -> String {
         format!(
             " op_finished={} op_double_dials={} op_unserved={} op_silent={} op_cut_off={} \
-             op_lost_outcomes={} op_over_cap={} op_double_booked={} op_stranded={}",
+             op_lost_outcomes={} op_over_cap={} op_double_booked={} op_stranded={} \
+             op_not_ready={}",
             if self.finished { "yes" } else { "no" },
             self.double_dials,
             self.unserved,
@@ -349,7 +348,8 @@ impl OpMetrics {
             self.lost_outcomes,
             self.over_cap,
             self.double_booked,
-            self.stranded
+            self.stranded,
+            self.not_ready
         )
     }
 
@@ -363,6 +363,7 @@ impl OpMetrics {
             && self.over_cap == 0
             && self.double_booked == 0
             && self.stranded == 0
+            && self.not_ready == 0
     }
 }
 
@@ -382,7 +383,7 @@ pub struct OpInput<'a> {
     pub records: &'a OpRecords,
     pub disposed: &'a Disposed,
     /// the operators' states at the end
-    pub states: &'a str,
+    pub states: &'a [(String, String)],
     /// simulated ms per real ms
     pub time_scale: f64,
 }
@@ -495,8 +496,20 @@ pub fn compute(i: &OpInput) -> OpMetrics {
         .collect();
     let abandoned = calls.iter().filter(|r| r.played.contains(&abandon)).count();
     let talked = calls.iter().filter(|r| !r.bridged_to.is_empty()).count();
-    m.notes
-        .push(format!("note: operator states at the end: {}", i.states));
+    let not_ready: Vec<String> = OPERATORS
+        .iter()
+        .map(|e| format!("op{e}"))
+        .filter_map(|l| match i.states.iter().find(|(x, _)| *x == l) {
+            Some((_, s)) if s == "ready" => None,
+            Some((_, s)) => Some(format!("{l} {s}")),
+            None => Some(format!("{l} not listed")),
+        })
+        .collect();
+    m.not_ready = not_ready.len();
+    if !not_ready.is_empty() {
+        m.why
+            .push(format!("op_not_ready: {}", not_ready.join(", ")));
+    }
     m.notes.push(format!(
         "note: operator campaign: {} calls, {talked} talked with an operator, {abandoned} heard \
          the abandon message ({} of them later than 2 s{}{})",

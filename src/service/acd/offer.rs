@@ -185,6 +185,9 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     }
     let deadline = Duration::from_secs(u64::from(ring) + 15);
     let command = orig.command();
+    // a change of the link's status from here on means the reply may be lost with it
+    let mut link_status = acd.inner.link.watch_status();
+    link_status.mark_unchanged();
     let sent = acd.inner.link.bgapi(&command, deadline);
     let sent = if meta.campaign.is_some() {
         // A person of a campaign is waiting on the line: an auto-answer phone that has not
@@ -194,8 +197,11 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
         tokio::pin!(sent);
         tokio::select! {
             s = &mut sent => s,
+            // not the operator's miss if the link dropped meanwhile: the reply is then
+            // lost, and the leg is looked up below once the link is back
             () = tokio::time::sleep(limit) => {
-                if missed_campaign_offer(&acd, &queue, &r, leg.as_str(), Some(&mut logged)).await {
+                let blip = link_status.has_changed().unwrap_or(true);
+                if !blip && missed_campaign_offer(&acd, &queue, &r, leg.as_str(), Some(&mut logged)).await {
                     // its reply (the leg cancelled) is of no further use
                     let _ = sent.await;
                     return;
