@@ -1,7 +1,8 @@
 //! What operator campaigns keep across a restart and a Redis that lost its data, end to end
 //! on the simulator: a callback that finds the line busy is dialed again per
 //! `callback_retries` / `callback_retry_seconds`, then listed failed; a preview contact on an
-//! operator's screen is still theirs after contactd restarts (and dialed once); the
+//! operator's screen is still theirs after contactd restarts (and dialed once); a callback a
+//! stop left `dialing` before its call went out is dialed after the restart; the
 //! disposition of the last campaign call is still owed after the test's Redis keys are wiped.
 mod common;
 mod opcamp_support;
@@ -236,6 +237,68 @@ async fn the_disposition_is_still_owed_after_redis_lost_its_data() {
             )
         })
         .await
+    );
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_left_dialing_by_a_stop_is_dialed_after_the_restart() {
+    let env = common::TestEnv::new().await;
+    let rules = vec![rule(0, person(300, 3000)), rule(9, person(300, 3000))];
+    let (sim, app) = start(&env, &[("1001", auto_answer())], rules, "").await;
+    operators(&app, &["1001"]).await;
+    let id = campaign(&app, 10, 1, "progressive", 1).await;
+    let call = connected_call(&env, id, "op1001").await;
+    // due in an hour: not dialed by this instance
+    let due = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+    let (code, body) = post_as(
+        &app,
+        "op1001",
+        "/api/v1/operators/op1001/disposition",
+        json!({"call": call, "code": "callback", "callback_at": due.to_rfc3339(),
+               "callback_number": number(9)}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let cb = body["callback"].as_i64().unwrap();
+    let mut cfg = (*app.shared.config).clone();
+    app.shutdown(Duration::from_secs(2)).await;
+    // As a stop right after the callback was taken to be dialed leaves it: `dialing`, due,
+    // and no call placed for it.
+    env.pg()
+        .await
+        .execute(
+            "UPDATE operator_callbacks SET state = 'dialing', due_at = now() WHERE id = $1",
+            &[&cb],
+        )
+        .await
+        .unwrap();
+    assert!(dialed(&sim, 9).is_empty());
+
+    cfg.daemon.instance.push_str("-restarted");
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let _ = app
+        .shared
+        .acd
+        .command("op1001", OperatorCommand::Ready)
+        .await;
+    assert!(
+        common::eventually(Duration::from_secs(30), || async {
+            let (_, b) = get_as(&app, "op1001", "/api/v1/operators/op1001/callbacks").await;
+            b["callbacks"][0]["state"] == "done"
+        })
+        .await,
+        "callback not carried out after the restart: {:?}; dialed {}",
+        get_as(&app, "op1001", "/api/v1/operators/op1001/callbacks").await,
+        dialed(&sim, 9).len()
+    );
+    let calls9 = dialed(&sim, 9);
+    assert_eq!(calls9.len(), 1, "{calls9:?}");
+    assert_eq!(
+        talked_with(&sim, &calls9[0], &["1001"]).as_deref(),
+        Some("1001"),
+        "the callback reached its operator"
     );
     app.shutdown(Duration::from_secs(2)).await;
 }

@@ -28,6 +28,15 @@ pub struct CallbackRow {
     pub last_outcome: Option<String>,
 }
 
+/// A callback a restart found `dialing`, with the last call placed for it.
+#[derive(Debug, Clone)]
+pub struct DialingCallback {
+    pub callback: super::op_campaigns::OpCallback,
+    /// the last call placed for it, its attempt's outcome (None: in flight at the stop) and
+    /// whether the callback already counted that call
+    pub call: Option<(Uuid, Option<String>, bool)>,
+}
+
 #[derive(Clone)]
 pub struct OpHeld {
     pool: Pool,
@@ -121,6 +130,39 @@ impl OpHeld {
 
     /// Notes one call of callback `id` that did not connect: `retry_at` pending again then,
     /// or (None) failed for good.
+    /// Callbacks left `dialing` (by a stop while they were being dialed).
+    pub async fn callbacks_dialing(&self) -> Result<Vec<DialingCallback>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "SELECT b.id, b.campaign_id, b.contact_id, b.operator, b.number, b.due_at,
+                        last.uuid, last.outcome, last.uuid IS NOT DISTINCT FROM b.call_uuid
+                 FROM operator_callbacks b
+                 LEFT JOIN LATERAL (SELECT a.uuid, a.outcome FROM operator_calls oc
+                                    JOIN attempts a ON a.uuid = oc.uuid
+                                    WHERE oc.callback_id = b.id
+                                    ORDER BY a.created_at DESC LIMIT 1) last ON true
+                 WHERE b.state = 'dialing'",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DialingCallback {
+                callback: super::op_campaigns::OpCallback {
+                    id: r.get(0),
+                    campaign_id: r.get(1),
+                    contact_id: r.get(2),
+                    operator: r.get(3),
+                    number: r.get(4),
+                    due_at: r.get(5),
+                    to_operator: true,
+                },
+                call: r.get::<_, Option<Uuid>>(6).map(|u| (u, r.get(7), r.get(8))),
+            })
+            .collect())
+    }
+
     pub async fn callback_tried(
         &self,
         id: i64,

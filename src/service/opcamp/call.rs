@@ -174,7 +174,7 @@ impl OpRunner {
     /// A callback's call ended: done if the person talked with an operator; else dialed
     /// again `callback_retry_seconds` later while `callback_retries` allow, then failed
     /// (listed with its last outcome).
-    async fn callback_ended(&self, cb: &OpCallback, call: Uuid, outcome: &str) {
+    pub(super) async fn callback_ended(&self, cb: &OpCallback, call: Uuid, outcome: &str) {
         if outcome == CONNECTED {
             self.log_write(
                 self.ops

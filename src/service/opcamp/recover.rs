@@ -10,6 +10,9 @@
 //! - a call gone: one that had reached an operator is `connected` (its talk ended now: the
 //!   disposition is owed), another answered one is done (`unknown`), one never answered is
 //!   retried by its cause, one with no call row was never sent.
+//!
+//! Operators' callbacks left `dialing` are settled the same way: due again if never dialed,
+//! counted by their call's end (done, tried again later, failed) otherwise.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +25,15 @@ use super::call::{end_with, wait_hangup, ABANDONED, CONNECTED};
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
 use crate::esl::control::SwitchLink;
-use crate::store::campaigns::{Campaign, Stranded};
+use crate::store::campaigns::{AttemptEnd, Campaign, Stranded};
+use crate::store::op_campaigns::OpCallback;
 use crate::store::StoreError;
+
+/// Whom a recovered call was placed for.
+enum Owner {
+    Target { contact: i64, attempt_no: i32 },
+    Callback(OpCallback),
+}
 
 /// How long recovery waits for the switch link before it judges a call it cannot see.
 const LINK_WAIT: Duration = Duration::from_secs(10);
@@ -55,6 +65,47 @@ impl OpRunner {
                 self.recover_one(&c, s).await?;
             }
         }
+        self.recover_callbacks().await
+    }
+
+    /// Callbacks left `dialing`: one never dialed is due again now; one whose call ended is
+    /// counted as that call went (done, tried again, failed); one whose call is still up is
+    /// taken over as any call.
+    async fn recover_callbacks(self: &Arc<Self>) -> Result<(), StoreError> {
+        for d in self.held().callbacks_dialing().await? {
+            let cb = d.callback;
+            let Some(c) = self.campaigns.get(cb.campaign_id).await? else {
+                continue;
+            };
+            match d.call {
+                None | Some((_, _, true)) => {
+                    info!(
+                        callback = cb.id,
+                        "callback left dialing, never dialed: due again"
+                    );
+                    self.ops
+                        .callback_state(cb.id, "pending", Some(self.clock.now()), None)
+                        .await?;
+                }
+                Some((uuid, Some(outcome), false)) => {
+                    self.callback_ended(&cb, uuid, &outcome).await
+                }
+                Some((uuid, None, false)) => match self.calls.get(uuid).await.ok().flatten() {
+                    // no call row: written before the originate, so none was sent
+                    None => {
+                        self.campaigns.delete_attempt(uuid).await?;
+                        self.ops
+                            .callback_state(cb.id, "pending", Some(self.clock.now()), None)
+                            .await?;
+                    }
+                    Some(r) => {
+                        let answered = r.answered_at.is_some();
+                        self.recover_call(&c, Owner::Callback(cb), uuid, answered)
+                            .await;
+                    }
+                },
+            }
+        }
         Ok(())
     }
 
@@ -70,16 +121,41 @@ impl OpRunner {
                 .await?;
             return Ok(());
         };
-        let call = uuid.to_string();
         let rec = self.calls.get(uuid).await.ok().flatten();
         let answered = s.answered || rec.as_ref().is_some_and(|r| r.answered_at.is_some());
+        if rec.is_none() {
+            // No call row: written before the originate, so none was sent.
+            self.campaigns.delete_attempt(uuid).await?;
+            self.campaigns
+                .requeue(c.id, s.contact_id, self.clock.now())
+                .await?;
+            return Ok(());
+        }
+        let owner = Owner::Target {
+            contact: s.contact_id,
+            attempt_no,
+        };
+        self.recover_call(c, owner, uuid, answered).await;
+        Ok(())
+    }
+
+    /// A call nobody follows: taken over if it is up and answered; ended if it still rings;
+    /// settled from the records if it is gone.
+    async fn recover_call(
+        self: &Arc<Self>,
+        c: &Campaign,
+        owner: Owner,
+        uuid: Uuid,
+        answered: bool,
+    ) {
+        let call = uuid.to_string();
         if let Some(link) = self.link_for(&c.trunk) {
             // watched before asking, so that an end in between is not missed
             let watch = link.watch_call(&call);
             match link.back_and_exists(&call, LINK_WAIT).await {
                 Some(true) if answered => {
-                    self.take_over(c, s.contact_id, attempt_no, uuid, watch);
-                    return Ok(());
+                    self.take_over(c, owner, uuid, watch);
+                    return;
                 }
                 Some(true) => {
                     // still ringing: nobody follows it; ended, then retried by its cause
@@ -96,42 +172,52 @@ impl OpRunner {
         }
         let rec = self.calls.get(uuid).await.ok().flatten();
         let outcome = match &rec {
-            None => {
-                // No call row: written before the originate, so none was sent.
-                self.campaigns.delete_attempt(uuid).await?;
-                self.campaigns
-                    .requeue(c.id, s.contact_id, self.clock.now())
-                    .await?;
-                return Ok(());
-            }
             // it ended while nobody followed it; if it had reached an operator, it counts
             // as their talk and the disposition is owed as for any other
-            Some(_)
-                if self
-                    .ops
-                    .progress(uuid)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|p| p.0) =>
+            _ if self
+                .ops
+                .progress(uuid)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|p| p.0) =>
             {
                 self.log_write(self.ops.talk_ended(uuid, self.clock.now()).await);
                 CONNECTED
             }
-            Some(r) if s.answered || r.answered_at.is_some() => Outcome::Unknown.as_str(),
+            _ if answered => Outcome::Unknown.as_str(),
+            Some(r) if r.answered_at.is_some() => Outcome::Unknown.as_str(),
             Some(r) => match r.hangup_cause.as_deref() {
                 Some(cause) if cause != "UNKNOWN" => outcome::unanswered(cause).as_str(),
                 _ => Outcome::NoAnswer.as_str(),
             },
+            None => Outcome::Unknown.as_str(),
         };
-        warn!(campaign = c.id, contact = s.contact_id, %uuid, outcome, "operator campaign attempt recovered");
+        warn!(campaign = c.id, %uuid, outcome, "operator campaign attempt recovered");
         let end = crate::store::campaigns::AttemptEnd {
             outcome: outcome.to_string(),
             cause: rec.and_then(|r| r.hangup_cause),
             ..Default::default()
         };
-        self.finish(c, s.contact_id, attempt_no, uuid, &end).await;
-        Ok(())
+        self.close(c, &owner, uuid, &end).await;
+    }
+
+    /// Records the end of a recovered call for whoever it was placed for.
+    async fn close(&self, c: &Campaign, owner: &Owner, uuid: Uuid, end: &AttemptEnd) {
+        match owner {
+            Owner::Target {
+                contact,
+                attempt_no,
+            } => self.finish(c, *contact, *attempt_no, uuid, end).await,
+            Owner::Callback(cb) => {
+                self.log_write(
+                    self.campaigns
+                        .finish_attempt(uuid, end, self.clock.now())
+                        .await,
+                );
+                self.callback_ended(cb, uuid, &end.outcome).await;
+            }
+        }
     }
 
     /// An answered call still up that nobody follows: its talk with the operator is followed
@@ -139,21 +225,28 @@ impl OpRunner {
     fn take_over(
         self: &Arc<Self>,
         c: &Campaign,
-        contact: i64,
-        attempt_no: i32,
+        owner: Owner,
         uuid: Uuid,
         mut watch: crate::esl::control::CallWatch,
     ) {
-        let key = (c.id, contact);
-        self.driving.lock().expect("driving").insert(key);
+        // a subscriber's call is theirs while followed (a callback leaves their place alone)
+        let key = match &owner {
+            Owner::Target { contact, .. } => Some((c.id, *contact)),
+            Owner::Callback(_) => None,
+        };
+        if let Some(k) = key {
+            self.driving.lock().expect("driving").insert(k);
+        }
         let me = Arc::clone(self);
         let c = c.clone();
         tokio::spawn(async move {
             if let Some(link) = me.link_for(&c.trunk) {
                 let end = me.follow_taken_over(&c, uuid, link, &mut watch).await;
-                me.finish(&c, contact, attempt_no, uuid, &end).await;
+                me.close(&c, &owner, uuid, &end).await;
             }
-            me.driving.lock().expect("driving").remove(&key);
+            if let Some(k) = key {
+                me.driving.lock().expect("driving").remove(&k);
+            }
         });
     }
 
@@ -163,7 +256,7 @@ impl OpRunner {
         uuid: Uuid,
         link: &SwitchLink,
         watch: &mut crate::esl::control::CallWatch,
-    ) -> crate::store::campaigns::AttemptEnd {
+    ) -> AttemptEnd {
         let call = uuid.to_string();
         let recorded = self.ops.progress(uuid).await.ok().flatten();
         let (connected, operator) = recorded.unwrap_or((false, None));
