@@ -13,3 +13,4 @@ pub mod notice_call;
 pub mod opcamp;
 pub mod records;
 pub mod screen;
+pub mod trunks;

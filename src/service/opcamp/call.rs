@@ -46,13 +46,17 @@ impl OpRunner {
         callback: Option<&OpCallback>,
         requested_by: Option<&str>,
     ) {
-        let Some(link) = self.link_for(&c.trunk) else {
+        // the trunk of the group this call takes (the trunk itself if it is no group)
+        let picked = self.trunks.pick(&c.trunk).await.ok().flatten();
+        let Some((trunk_name, link, picked)) =
+            picked.and_then(|p| Some((p.trunk.clone(), self.link_for(&p.trunk)?, p)))
+        else {
             let at = self.rules().put_back(NotDialed::NoSwitch, self.clock.now());
             self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
             return;
         };
         let cfg = &self.config;
-        let trunk = &cfg.trunk[&c.trunk];
+        let trunk = &cfg.trunk[&trunk_name];
         let number = crate::core::numbers::dial_string_number(&t.phone, &cfg.dialing);
         let uuid = ChannelUuid::new_random();
         let id = Uuid::parse_str(uuid.as_str()).expect("random uuid");
@@ -92,7 +96,7 @@ impl OpRunner {
             CallRequest {
                 uuid,
                 caller_id: c.caller_id.as_deref(),
-                trunk_name: &c.trunk,
+                trunk_name: &trunk_name,
                 trunk,
                 number: &number,
                 then: AfterAnswer::Park,
@@ -103,6 +107,7 @@ impl OpRunner {
             },
         )
         .await;
+        drop(picked); // the line is leased now (or was refused)
         let ringing = self.clock.since(dialed);
         let answered = matches!(placed, Ok(DialResult::Answered(_)));
         self.with_pacing(c.id, |p| {

@@ -49,7 +49,7 @@ impl OpRunner {
                     continue;
                 };
                 let call = uuid.to_string();
-                if let Some(link) = self.link_for(&c.trunk) {
+                if let Some(link) = self.trunks.call_link(&c.trunk, uuid, &self.calls).await {
                     if matches!(link.exists(&call).await, Ok(true)) {
                         // Nobody follows it any more: ended (its row then says if it was answered).
                         let _ = link.kill(&call, HangupCause::NormalClearing).await;
