@@ -238,9 +238,13 @@ impl Trunks {
         }
         drop(tx);
         self.publish_all().await;
+        // the states are said again now and then, so `contactd trunks` can tell a running
+        // daemon's view from a stale one
+        let mut refresh = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             tokio::select! {
                 Some(input) = rx.recv() => self.handle(input).await,
+                _ = refresh.tick() => self.publish_all().await,
                 _ = shutdown.changed() => if *shutdown.borrow() { return },
             }
         }
