@@ -263,18 +263,20 @@ impl App {
             final_rx.clone(),
         )));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
-        let opcamp = Arc::new(crate::service::opcamp::OpRunner::new(
-            shared.campaigns.clone(),
-            crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
-            shared.calls.clone(),
-            shared.live.clone(),
-            shared.links.clone(),
-            shared.acd.clone(),
-            config.clone(),
-            shared.draining.clone(),
-            clock.clone(),
-        )
-        .with_trunks(trunks));
+        let opcamp = Arc::new(
+            crate::service::opcamp::OpRunner::new(
+                shared.campaigns.clone(),
+                crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
+                shared.calls.clone(),
+                shared.live.clone(),
+                shared.links.clone(),
+                shared.acd.clone(),
+                config.clone(),
+                shared.draining.clone(),
+                clock.clone(),
+            )
+            .with_trunks(trunks),
+        );
         tasks.push(tokio::spawn(opcamp.clone().run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
             Ok(mailer) => tasks.push(tokio::spawn(crate::mail::run_outbox(

@@ -18,14 +18,25 @@ async fn fill_first_fills_the_first_trunk_and_overflows_to_the_second_switch() {
     const N: usize = 24;
     import(&app, N).await;
     let (id, _) = app.shared.campaigns.create(&campaign(1, 5)).await.unwrap();
-    assert!(finished(&app, id, Duration::from_secs(90)).await, "campaign not finished");
+    assert!(
+        finished(&app, id, Duration::from_secs(90)).await,
+        "campaign not finished"
+    );
 
     // ground truth: each switch's own count of channels on its span
     assert_eq!(a.peak_channels_on("1"), 2, "e1a (2 channels) filled first");
     assert!(b.peak_channels_on("1") <= 3, "e1b above its 3 channels");
-    assert!(answered(&a) > 0 && answered(&b) > 0, "calls on both switches");
+    assert!(
+        answered(&a) > 0 && answered(&b) > 0,
+        "calls on both switches"
+    );
     assert_eq!(reached(&a, &b).len(), N, "every subscriber reached");
-    assert_eq!(answered(&a) + answered(&b), N, "called twice: {:#?}", twice(&a, &b));
+    assert_eq!(
+        answered(&a) + answered(&b),
+        N,
+        "called twice: {:#?}",
+        twice(&a, &b)
+    );
     app.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -38,12 +49,18 @@ async fn round_robin_spreads_calls_over_both_switches() {
     const N: usize = 20;
     import(&app, N).await;
     let (id, _) = app.shared.campaigns.create(&campaign(1, 2)).await.unwrap();
-    assert!(finished(&app, id, Duration::from_secs(90)).await, "campaign not finished");
+    assert!(
+        finished(&app, id, Duration::from_secs(90)).await,
+        "campaign not finished"
+    );
 
     let (na, nb) = (answered(&a), answered(&b));
     assert_eq!(na + nb, N, "every subscriber once: {na} + {nb}");
     assert_eq!(reached(&a, &b).len(), N);
-    assert!(na >= N * 3 / 10 && nb >= N * 3 / 10, "not spread: {na} on fs1, {nb} on fs2");
+    assert!(
+        na >= N * 3 / 10 && nb >= N * 3 / 10,
+        "not spread: {na} on fs1, {nb} on fs2"
+    );
     assert!(a.peak_channels_on("1") <= 4 && b.peak_channels_on("1") <= 4);
     app.shutdown(Duration::from_secs(1)).await;
 }

@@ -43,10 +43,17 @@ async fn a_link_drop_takes_the_switch_trunks_out_until_it_is_back() {
     // the campaign goes on over e1b meanwhile
     let b_before = answered(&b);
     assert!(
-        common::eventually(Duration::from_secs(30), || async { answered(&b) >= b_before + 4 }).await,
+        common::eventually(Duration::from_secs(30), || async {
+            answered(&b) >= b_before + 4
+        })
+        .await,
         "the campaign stopped with one switch down"
     );
-    let on_a = a.api_log().iter().filter(|c| c.contains("originate")).count();
+    let on_a = a
+        .api_log()
+        .iter()
+        .filter(|c| c.contains("originate"))
+        .count();
 
     // back: resynced, then in the group again
     a.refuse_connections(false).await;
@@ -60,14 +67,26 @@ async fn a_link_drop_takes_the_switch_trunks_out_until_it_is_back() {
     );
     assert!(
         common::eventually(Duration::from_secs(30), || async {
-            a.api_log().iter().filter(|c| c.contains("originate")).count() > on_a
+            a.api_log()
+                .iter()
+                .filter(|c| c.contains("originate"))
+                .count()
+                > on_a
         })
         .await,
         "no calls on e1a after its switch came back"
     );
-    assert!(finished(&app, id, Duration::from_secs(120)).await, "campaign not finished");
+    assert!(
+        finished(&app, id, Duration::from_secs(120)).await,
+        "campaign not finished"
+    );
     assert_eq!(reached(&a, &b).len(), N, "every subscriber reached");
-    assert_eq!(answered(&a) + answered(&b), N, "called twice: {:#?}", twice(&a, &b));
+    assert_eq!(
+        answered(&a) + answered(&b),
+        N,
+        "called twice: {:#?}",
+        twice(&a, &b)
+    );
     assert!(a.peak_channels_on("1") <= 3 && b.peak_channels_on("1") <= 3);
     app.shutdown(Duration::from_secs(1)).await;
 }

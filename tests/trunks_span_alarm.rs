@@ -52,13 +52,24 @@ async fn a_span_alarm_moves_the_calls_to_the_other_trunk_and_mails_the_sysadmins
     assert!(metrics.contains("contactd_trunk_in_service{trunk=\"e1b\",state=\"in_service\"} 1"));
 
     // calls go on over e1b, none is placed on the span in alarm
-    let on_a = a.api_log().iter().filter(|c| c.contains("originate")).count();
+    let on_a = a
+        .api_log()
+        .iter()
+        .filter(|c| c.contains("originate"))
+        .count();
     let b_before = answered(&b);
     assert!(
-        common::eventually(Duration::from_secs(30), || async { answered(&b) >= b_before + 4 }).await,
+        common::eventually(Duration::from_secs(30), || async {
+            answered(&b) >= b_before + 4
+        })
+        .await,
         "the campaign did not go on over e1b"
     );
-    let on_a_now = a.api_log().iter().filter(|c| c.contains("originate")).count();
+    let on_a_now = a
+        .api_log()
+        .iter()
+        .filter(|c| c.contains("originate"))
+        .count();
     assert!(
         on_a_now <= on_a + 1,
         "originates still sent to the span in alarm: {on_a} then {on_a_now}"
@@ -66,7 +77,10 @@ async fn a_span_alarm_moves_the_calls_to_the_other_trunk_and_mails_the_sysadmins
 
     // one e-mail to the sysadmins
     assert!(
-        common::eventually(Duration::from_secs(20), || async { !sink.messages().is_empty() }).await,
+        common::eventually(Duration::from_secs(20), || async {
+            !sink.messages().is_empty()
+        })
+        .await,
         "no alert e-mail"
     );
     // the alarm clears and is raised again on no channel: still one e-mail for this episode
@@ -92,12 +106,23 @@ async fn a_span_alarm_moves_the_calls_to_the_other_trunk_and_mails_the_sysadmins
     );
     let a_before = answered(&a);
     assert!(
-        common::eventually(Duration::from_secs(30), || async { answered(&a) > a_before }).await,
+        common::eventually(Duration::from_secs(30), || async {
+            answered(&a) > a_before
+        })
+        .await,
         "no calls on e1a after the alarm cleared"
     );
-    assert!(finished(&app, id, Duration::from_secs(120)).await, "campaign not finished");
+    assert!(
+        finished(&app, id, Duration::from_secs(120)).await,
+        "campaign not finished"
+    );
     assert_eq!(reached(&a, &b).len(), N, "every subscriber reached");
-    assert_eq!(answered(&a) + answered(&b), N, "called twice: {:#?}", twice(&a, &b));
+    assert_eq!(
+        answered(&a) + answered(&b),
+        N,
+        "called twice: {:#?}",
+        twice(&a, &b)
+    );
     assert!(a.peak_channels_on("1") <= 3 && b.peak_channels_on("1") <= 3);
     // still one e-mail after the whole episode
     assert_eq!(sink.messages().len(), 1);

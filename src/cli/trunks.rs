@@ -22,7 +22,9 @@ pub async fn run(cfg: &Config, now: DateTime<Utc>) -> Result<String, (String, Ex
         .await
         .map_err(unavailable)?;
     let states = trunk_state::read_all(&live).await.map_err(unavailable)?;
-    let alarms = trunk_state::alarm_counts(&live).await.map_err(unavailable)?;
+    let alarms = trunk_state::alarm_counts(&live)
+        .await
+        .map_err(unavailable)?;
     let mut rows = Vec::new();
     for (name, t) in &cfg.trunk {
         let in_use = live.lines_in_use(name).await.map_err(unavailable)?;
@@ -146,10 +148,22 @@ mod tests {
             now,
         );
         let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[1].contains("in service") && lines[1].contains("30/30"), "{t}");
-        assert!(lines[2].contains("alarm (red)") && lines[2].contains("0/30"), "{t}");
-        assert!(lines[3].contains("switch down") && lines[3].contains("0/30"), "{t}");
-        assert!(lines[1].contains("2025-12-02 12:00:00Z") || lines[1].contains("Z"), "{t}");
+        assert!(
+            lines[1].contains("in service") && lines[1].contains("30/30"),
+            "{t}"
+        );
+        assert!(
+            lines[2].contains("alarm (red)") && lines[2].contains("0/30"),
+            "{t}"
+        );
+        assert!(
+            lines[3].contains("switch down") && lines[3].contains("0/30"),
+            "{t}"
+        );
+        assert!(
+            lines[1].contains("2025-12-02 12:00:00Z") || lines[1].contains("Z"),
+            "{t}"
+        );
         assert!(!t.contains("note:"), "{t}");
     }
 }

@@ -70,7 +70,10 @@ impl Config {
             }
             for (i, t) in g.trunks.iter().enumerate() {
                 if !self.trunk.contains_key(t) {
-                    bad(key("trunks"), &format!("{t:?} names no [trunk.NAME] section"));
+                    bad(
+                        key("trunks"),
+                        &format!("{t:?} names no [trunk.NAME] section"),
+                    );
                 }
                 if g.trunks[..i].contains(t) {
                     bad(key("trunks"), &format!("{t:?} is listed twice"));
@@ -93,7 +96,10 @@ impl Config {
         }
         for a in &self.mail.sysadmins {
             if crate::mail::parse_address(a).is_err() {
-                bad("mail.sysadmins".into(), &format!("{a:?} is not an e-mail address"));
+                bad(
+                    "mail.sysadmins".into(),
+                    &format!("{a:?} is not an e-mail address"),
+                );
             }
         }
         out
@@ -127,12 +133,18 @@ mod tests {
     #[test]
     fn bad_groups_are_named_by_their_key() {
         let e = cfg("[trunk_group.all]\ntrunks = [\"e1\", \"nope\", \"e1\"]\n").unwrap_err();
-        assert!(e.contains("trunk_group.all.trunks: \"nope\" names no"), "{e}");
+        assert!(
+            e.contains("trunk_group.all.trunks: \"nope\" names no"),
+            "{e}"
+        );
         assert!(e.contains("\"e1\" is listed twice"), "{e}");
         let e = cfg("[trunk_group.all]\ntrunks = []\norder = \"random\"\n").unwrap_err();
         assert!(e.contains("order") || e.contains("random"), "{e}");
         let e = cfg("[trunk_group.e1]\ntrunks = [\"gw\"]\n").unwrap_err();
-        assert!(e.contains("trunk_group.e1: a [trunk.NAME] has this name"), "{e}");
+        assert!(
+            e.contains("trunk_group.e1: a [trunk.NAME] has this name"),
+            "{e}"
+        );
         let e = cfg("[campaigns]\ntrunk = \"nope\"\n").unwrap_err();
         assert!(e.contains("campaigns.trunk"), "{e}");
         let e = cfg("[mail]\nsysadmins = [\"not an address\"]\n").unwrap_err();

@@ -98,7 +98,9 @@ pub fn pick(order: GroupOrder, trunks: &[TrunkLoad], last: Option<usize>) -> Opt
         GroupOrder::FillFirst => trunks.iter().position(|t| t.free() > 0),
         GroupOrder::RoundRobin => {
             let start = last.map_or(0, |l| l + 1);
-            (0..n).map(|k| (start + k) % n).find(|&i| trunks[i].free() > 0)
+            (0..n)
+                .map(|k| (start + k) % n)
+                .find(|&i| trunks[i].free() > 0)
         }
         GroupOrder::LeastUsed => trunks
             .iter()
@@ -263,7 +265,10 @@ mod tests {
     #[test]
     fn the_span_of_a_freetdm_dial_string() {
         assert_eq!(span_of_dial("freetdm/1/a/{number}").as_deref(), Some("1"));
-        assert_eq!(span_of_dial("freetdm/wp2/A/{number}").as_deref(), Some("wp2"));
+        assert_eq!(
+            span_of_dial("freetdm/wp2/A/{number}").as_deref(),
+            Some("wp2")
+        );
         assert_eq!(span_of_dial("sofia/gateway/gw1/{number}"), None);
         assert_eq!(span_of_dial("freetdm//a/{number}"), None);
     }

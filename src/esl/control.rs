@@ -210,9 +210,7 @@ impl SwitchLink {
     }
 
     /// The span alarms this switch reports from now on (see `esl::span_alarm`).
-    pub fn span_alarms(
-        &self,
-    ) -> tokio::sync::broadcast::Receiver<crate::core::trunks::AlarmEvent> {
+    pub fn span_alarms(&self) -> tokio::sync::broadcast::Receiver<crate::core::trunks::AlarmEvent> {
         self.shared.alarms.subscribe()
     }
 

@@ -54,7 +54,11 @@ pub async fn write(shared: &HttpState, out: &mut String) {
             } else {
                 0
             };
-            let _ = writeln!(out, "contactd_trunk_capacity{{trunk=\"{}\"}} {cap}", label(name));
+            let _ = writeln!(
+                out,
+                "contactd_trunk_capacity{{trunk=\"{}\"}} {cap}",
+                label(name)
+            );
         }
     }
     let _ = writeln!(

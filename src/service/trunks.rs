@@ -122,7 +122,10 @@ impl Trunks {
         let Some(span) = t.span_name() else {
             return TrunkState::InService;
         };
-        if !self.follows_alarms.load(std::sync::atomic::Ordering::SeqCst) {
+        if !self
+            .follows_alarms
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
             return TrunkState::InService;
         }
         let h = self.health();
@@ -319,7 +322,9 @@ impl Trunks {
                         }
                     }
                     // no mod_freetdm there (a SIP-only box): nothing can alarm
-                    None => warn!(switch, span, reply = %body.trim(), "ftdm dump: no span state; taken as in service"),
+                    None => {
+                        warn!(switch, span, reply = %body.trim(), "ftdm dump: no span state; taken as in service")
+                    }
                 },
                 Err(e) => {
                     // the link dropped again: the next connect resyncs
@@ -355,20 +360,38 @@ impl Trunks {
             .collect();
         match c {
             SpanChange::Down { alarms } => {
-                error!(switch, span = span_id, span_name, ?alarms, ?trunks, "FreeTDM span in alarm: its trunks are out of service");
+                error!(
+                    switch,
+                    span = span_id,
+                    span_name,
+                    ?alarms,
+                    ?trunks,
+                    "FreeTDM span in alarm: its trunks are out of service"
+                );
                 self.health().alarms.insert(key, alarms.clone());
                 for t in &trunks {
                     if let Err(e) = trunk_state::count_alarm(&self.live, t).await {
                         warn!(trunk = %t, "alarm not counted: {e}");
                     }
                 }
-                self.alert(switch, span_id, span_name, &alarms, &trunks).await;
+                self.alert(switch, span_id, span_name, &alarms, &trunks)
+                    .await;
             }
             SpanChange::Up => {
-                info!(switch, span = span_id, span_name, ?trunks, "FreeTDM span alarm cleared: its trunks are back in service");
+                info!(
+                    switch,
+                    span = span_id,
+                    span_name,
+                    ?trunks,
+                    "FreeTDM span alarm cleared: its trunks are back in service"
+                );
                 self.health().alarms.remove(&key);
                 if let Err(e) = trunk_state::end_alert(&self.live, switch, span_id).await {
-                    warn!(switch, span = span_id, "alarm episode not closed in Redis: {e}");
+                    warn!(
+                        switch,
+                        span = span_id,
+                        "alarm episode not closed in Redis: {e}"
+                    );
                 }
                 self.wake();
             }

@@ -119,7 +119,12 @@ cid_date: \ncid_name: \ncid_num: \nani: \naniII: \ndnis: \nrdnis: \ncause: NONE\
         }
         ["list", ..] => {
             let mut out = String::new();
-            for t in core.cfg.trunks.iter().filter(|t| t.kind == TrunkKind::Freetdm) {
+            for t in core
+                .cfg
+                .trunks
+                .iter()
+                .filter(|t| t.kind == TrunkKind::Freetdm)
+            {
                 let (id, name) = span_of(core, &t.name).unwrap_or((0, String::new()));
                 let alarm = lock(&core.st).trunks.get(&t.name).is_some_and(|u| u.alarm);
                 out.push_str(&format!(

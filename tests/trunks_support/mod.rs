@@ -178,9 +178,24 @@ pub async fn import(app: &contactd::app::App, n: usize) {
 
 /// The answered records of numbers answered more than once (for failure messages).
 pub fn twice(a: &Simulator, b: &Simulator) -> Vec<String> {
-    let all: Vec<PartyRecord> = calls(a).into_iter().chain(calls(b)).filter(|r| r.answered).collect();
+    let all: Vec<PartyRecord> = calls(a)
+        .into_iter()
+        .chain(calls(b))
+        .filter(|r| r.answered)
+        .collect();
     all.iter()
         .filter(|r| all.iter().filter(|o| o.number == r.number).count() > 1)
-        .map(|r| format!("{} {} {:?} heard {} ms, dialed at {} ms, ended {:?} by {:?}", r.number, r.uuid, r.hangup_cause, r.heard_ms, r.dialed_at_ms, r.ended_at_ms, r.hangup_by))
+        .map(|r| {
+            format!(
+                "{} {} {:?} heard {} ms, dialed at {} ms, ended {:?} by {:?}",
+                r.number,
+                r.uuid,
+                r.hangup_cause,
+                r.heard_ms,
+                r.dialed_at_ms,
+                r.ended_at_ms,
+                r.hangup_by
+            )
+        })
         .collect()
 }
