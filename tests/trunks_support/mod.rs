@@ -199,3 +199,27 @@ pub fn twice(a: &Simulator, b: &Simulator) -> Vec<String> {
         })
         .collect()
 }
+
+/// Subscribers dialed again after they heard the whole message (the simulator's records:
+/// a completed playback), across both switches. Must be empty; a subscriber who heard only
+/// part of it may be called again (the campaign's retry rule).
+pub fn redialed_after_hearing(a: &Simulator, b: &Simulator) -> Vec<String> {
+    let mut all: Vec<PartyRecord> = calls(a).into_iter().chain(calls(b)).collect();
+    all.sort_by_key(|r| r.dialed_at_ms);
+    let mut heard = std::collections::BTreeMap::<String, u64>::new();
+    let mut out = Vec::new();
+    for r in &all {
+        if let Some(at) = heard.get(&r.number) {
+            out.push(format!(
+                "{} dialed at {} ms after hearing it by {} ms",
+                r.number, r.dialed_at_ms, at
+            ));
+        }
+        if r.playbacks_completed > 0 {
+            heard
+                .entry(r.number.clone())
+                .or_insert(r.ended_at_ms.unwrap_or(r.dialed_at_ms));
+        }
+    }
+    out
+}
