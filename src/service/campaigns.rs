@@ -500,6 +500,7 @@ impl CampaignRunner {
         });
         let budget = budget_of(c.id);
         self.trunks.placed(id, &trunk_name);
+        drop(picked); // from here the call's line lease counts it
         let placed = place_call(
             link,
             &self.clock,
@@ -519,7 +520,6 @@ impl CampaignRunner {
             },
         )
         .await;
-        drop(picked); // the line is leased now (or was refused)
         let end = match placed {
             // Nothing reached the subscriber (no line here or on the switch, a store or
             // the link away before the originate was sent): not an attempt; again shortly.

@@ -46,16 +46,20 @@ struct Health {
     picking: HashMap<String, u32>,
 }
 
-/// A trunk picked for one call: counted as taken until dropped (once its line lease is
-/// held or refused).
+/// A trunk picked for one call: counted as taken until dropped, just before the call asks
+/// for its line lease (then the lease counts it).
 pub struct Picked {
     pub trunk: String,
-    trunks: Arc<Trunks>,
+    /// Set for a group's pick: whose count to give back.
+    trunks: Option<Arc<Trunks>>,
 }
 
 impl Drop for Picked {
     fn drop(&mut self) {
-        let mut h = self.trunks.health();
+        let Some(trunks) = &self.trunks else {
+            return;
+        };
+        let mut h = trunks.health();
         if let Some(n) = h.picking.get_mut(&self.trunk) {
             *n = n.saturating_sub(1);
         }
@@ -180,6 +184,13 @@ impl Trunks {
     /// The trunk the next call of `name` takes, in the group's order; none while no trunk
     /// of it is in service with a free channel.
     pub async fn pick(self: &Arc<Self>, name: &str) -> Result<Option<Picked>, StoreError> {
+        if self.config.trunk.contains_key(name) {
+            // a lone trunk: in service or not; its line lease decides the rest, as always
+            return Ok((self.state(name) == TrunkState::InService).then(|| Picked {
+                trunk: name.to_string(),
+                trunks: None,
+            }));
+        }
         let list = self.config.trunks_of(name);
         let loads = self.loads_with_picks(&list).await?;
         let order = self
@@ -197,7 +208,7 @@ impl Trunks {
         *h.picking.entry(list[i].clone()).or_default() += 1;
         Ok(Some(Picked {
             trunk: list[i].clone(),
-            trunks: self.clone(),
+            trunks: Some(self.clone()),
         }))
     }
 

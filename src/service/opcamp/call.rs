@@ -88,6 +88,7 @@ impl OpRunner {
             p.ringing.insert(id, dialed);
             p.pacer.handle_dialed(self.clock.now());
         });
+        drop(picked); // from here the call's line lease counts it
         let placed = place_call(
             link,
             &self.clock,
@@ -107,7 +108,6 @@ impl OpRunner {
             },
         )
         .await;
-        drop(picked); // the line is leased now (or was refused)
         let ringing = self.clock.since(dialed);
         let answered = matches!(placed, Ok(DialResult::Answered(_)));
         self.with_pacing(c.id, |p| {
