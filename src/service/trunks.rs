@@ -18,12 +18,10 @@ use crate::config::Config;
 use crate::core::trunks::{self, AlarmEvent, SpanAlarms, SpanChange, TrunkLoad, TrunkState};
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::esl::span_alarm;
+use crate::service::trunk_alert::{alert_text, enqueue_alert};
 use crate::store::redis::LiveState;
 use crate::store::trunk_state::{self, TrunkStatus};
 use crate::store::StoreError;
-
-/// Outbox `kind` of a span alarm's e-mail to the sysadmins.
-pub const KIND_SPAN_ALARM: &str = "span_alarm";
 
 #[derive(Default)]
 struct Health {
@@ -524,70 +522,4 @@ async fn follow_link(
             _ = shutdown.changed() => if *shutdown.borrow() { return },
         }
     }
-}
-
-/// The sysadmins' e-mail: what is down, what it means for the campaigns, where to look.
-fn alert_text(
-    switch: &str,
-    span: &str,
-    span_name: &str,
-    alarms: &[String],
-    trunks: &[String],
-    cfg: &Config,
-) -> (String, String) {
-    let alarm = if alarms.is_empty() {
-        "alarm".to_string()
-    } else {
-        alarms.join(", ")
-    };
-    let named = if span_name.is_empty() || span_name == span {
-        String::new()
-    } else {
-        format!(" ({span_name})")
-    };
-    let subject = format!("contactd: E1/FXO span {span}{named} on {switch} in alarm ({alarm})");
-    let groups: Vec<&str> = cfg
-        .trunk_group
-        .iter()
-        .filter(|(_, g)| g.trunks.iter().any(|t| trunks.contains(t)))
-        .map(|(n, _)| n.as_str())
-        .collect();
-    let body = format!(
-        "FreeSWITCH node {switch} reports FreeTDM span {span}{named} in alarm: {alarm}.\n\
-         \n\
-         Trunks out of service (capacity 0): {}\n\
-         Trunk groups going on over their other trunks: {}\n\
-         \n\
-         Calls are no longer placed on this span; campaigns on a group go on over the rest\n\
-         of it, campaigns on this trunk alone wait. The trunk comes back by itself when the\n\
-         span's alarm clears. Check the line (cable, provider) and `fs_cli -x \"ftdm dump {span}\"`;\n\
-         `contactd trunks` shows every trunk's state.\n",
-        if trunks.is_empty() {
-            "(none configured on this span)".to_string()
-        } else {
-            trunks.join(", ")
-        },
-        if groups.is_empty() {
-            "(none)".to_string()
-        } else {
-            groups.join(", ")
-        },
-    );
-    (subject, body)
-}
-
-async fn enqueue_alert(
-    pool: &deadpool_postgres::Pool,
-    to: &[String],
-    subject: &str,
-    body: &str,
-) -> Result<(), crate::mail::MailError> {
-    let to = crate::mail::recipients(to)?;
-    let db = pool.get().await?;
-    db.execute(
-        "INSERT INTO outbox (kind, recipients, subject, body) VALUES ($1, $2, $3, $4)",
-        &[&KIND_SPAN_ALARM, &to, &subject, &body],
-    )
-    .await?;
-    Ok(())
 }
