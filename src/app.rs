@@ -235,6 +235,14 @@ impl App {
             messages.wake_handle(),
             final_rx.clone(),
         )));
+        // trunk groups and span alarms: one view shared by both runners
+        let trunks = crate::service::trunks::Trunks::new(
+            config.clone(),
+            shared.live.clone(),
+            shared.links.clone(),
+            Some(shared.pool.clone()),
+        );
+        tasks.push(tokio::spawn(trunks.clone().run(final_rx.clone())));
         let runner = Arc::new(
             crate::service::campaigns::CampaignRunner::new(
                 shared.campaigns.clone(),
@@ -245,7 +253,8 @@ impl App {
                 shared.draining.clone(),
                 clock.clone(),
             )
-            .with_messages(messages.clone()),
+            .with_messages(messages.clone())
+            .with_trunks(trunks.clone()),
         );
         tasks.push(tokio::spawn(crate::store::notify::listen(
             config.postgres.url.expose().to_string(),
@@ -254,17 +263,20 @@ impl App {
             final_rx.clone(),
         )));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
-        let opcamp = Arc::new(crate::service::opcamp::OpRunner::new(
-            shared.campaigns.clone(),
-            crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
-            shared.calls.clone(),
-            shared.live.clone(),
-            shared.links.clone(),
-            shared.acd.clone(),
-            config.clone(),
-            shared.draining.clone(),
-            clock.clone(),
-        ));
+        let opcamp = Arc::new(
+            crate::service::opcamp::OpRunner::new(
+                shared.campaigns.clone(),
+                crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
+                shared.calls.clone(),
+                shared.live.clone(),
+                shared.links.clone(),
+                shared.acd.clone(),
+                config.clone(),
+                shared.draining.clone(),
+                clock.clone(),
+            )
+            .with_trunks(trunks),
+        );
         tasks.push(tokio::spawn(opcamp.clone().run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
             Ok(mailer) => tasks.push(tokio::spawn(crate::mail::run_outbox(

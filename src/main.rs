@@ -36,6 +36,8 @@ enum Command {
     /// Create the PostgreSQL roles and database (least privilege) and migrate as the owner;
     /// run as the PostgreSQL superuser: `runuser -u postgres -- contactd setup-db`.
     SetupDb(contactd::cli::setup_db::Args),
+    /// Every trunk: state (in service, alarm, switch down), capacity, lines in use.
+    Trunks,
     /// Contact lists: import a CSV, show, list.
     Lists {
         #[command(subcommand)]
@@ -317,6 +319,21 @@ fn real_main(cli: Cli) -> Result<(), ExitCode> {
             print!("{out}");
             Ok(())
         }),
+        Command::Trunks => {
+            let cfg = load(cli.config.as_ref())?;
+            runtime()?.block_on(async {
+                match contactd::cli::trunks::run(&cfg, chrono::Utc::now()).await {
+                    Ok(out) => {
+                        print!("{out}");
+                        Ok(())
+                    }
+                    Err((msg, code)) => {
+                        error!("{msg}");
+                        Err(ExitCode::from(code))
+                    }
+                }
+            })
+        }
         Command::Run => {
             let cfg = load(cli.config.as_ref())?;
             runtime()?.block_on(async {

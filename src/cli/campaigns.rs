@@ -215,18 +215,18 @@ pub async fn run_campaigns(
                 })
             })?;
             let trunk = trunk.unwrap_or_else(|| d.trunk.clone());
-            let Some(t) = cfg.trunk.get(&trunk) else {
+            // a trunk or a trunk group: its channels in all
+            let Some(channels) = cfg.channels_of(&trunk) else {
                 return Err(CampaignCliError::Invalid(format!(
-                    "--trunk {trunk:?}: no such [trunk.NAME] section in the config"
+                    "--trunk {trunk:?}: no such [trunk.NAME] or [trunk_group.NAME] section in the config"
                 )));
             };
             let lines = lines.unwrap_or(d.lines);
             check_lines(lines)
                 .map_err(|e| CampaignCliError::Invalid(format!("--lines {lines}: {e}")))?;
-            if lines > t.channels {
+            if lines > channels {
                 return Err(CampaignCliError::Invalid(format!(
-                    "--lines {lines}: must be 1 to {} (trunk {trunk:?} has {} channels)",
-                    t.channels, t.channels
+                    "--lines {lines}: must be 1 to {channels} (trunk {trunk:?} has {channels} channels)"
                 )));
             }
             let max_attempts = match max_attempts {

@@ -13,3 +13,4 @@ pub mod operators;
 pub mod qa;
 pub mod setup_db;
 pub mod staffing;
+pub mod trunks;

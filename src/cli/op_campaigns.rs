@@ -94,17 +94,17 @@ pub async fn start(a: StartArgs, cfg: &Config, pool: &Pool) -> Result<(), Campai
     let name = a.name.unwrap_or_else(|| format!("{mode} list {}", a.list));
     check_campaign_name(&name).map_err(|e| invalid(format!("--name: {e}")))?;
     let trunk = a.trunk.unwrap_or_else(|| d.trunk.clone());
-    let Some(t) = cfg.trunk.get(&trunk) else {
+    // a trunk or a trunk group: its channels in all
+    let Some(channels) = cfg.channels_of(&trunk) else {
         return Err(invalid(format!(
-            "--trunk {trunk:?}: no such [trunk.NAME] section in the config"
+            "--trunk {trunk:?}: no such [trunk.NAME] or [trunk_group.NAME] section in the config"
         )));
     };
     let lines = a.lines.unwrap_or(d.lines);
     check_lines(lines).map_err(|e| invalid(format!("--lines {lines}: {e}")))?;
-    if lines > t.channels {
+    if lines > channels {
         return Err(invalid(format!(
-            "--lines {lines}: trunk {trunk:?} has {} channels",
-            t.channels
+            "--lines {lines}: trunk {trunk:?} has {channels} channels"
         )));
     }
     if let Some(cid) = &a.caller_id {

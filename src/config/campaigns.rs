@@ -43,6 +43,8 @@ pub struct MailConfig {
     pub from: String,
     /// Receive every campaign report.
     pub auditors: Vec<String>,
+    /// Receive the alerts about the lines themselves (a FreeTDM span in alarm).
+    pub sysadmins: Vec<String>,
     /// First retry delay after a failed send; doubles up to an hour. Reports are never dropped.
     pub retry_seconds: u64,
     /// Language of the campaign report (subject, text, HTML, CSV and .xlsx): `ru` or `en`.
@@ -71,6 +73,7 @@ impl Default for MailConfig {
             password: Secret::default(),
             from: "contactd <contactd@localhost>".into(),
             auditors: Vec::new(),
+            sysadmins: Vec::new(),
             retry_seconds: 60,
             report_language: "en".into(),
             report_time_zone: "UTC".into(),

@@ -14,6 +14,7 @@ mod ivr;
 mod messages;
 mod qa;
 mod switch;
+mod trunks;
 mod validate;
 mod wallboard;
 
@@ -36,6 +37,7 @@ pub use ivr::{IvrConfig, IvrMenuAction, CURRENCIES};
 pub use messages::{is_template_name, read_ca_file, MessageTemplate, MessagesConfig, SmsConfig};
 pub use qa::QaConfig;
 pub use switch::{OutboundConfig, SwitchConfig, TrunkConfig, TrunkKind};
+pub use trunks::{GroupOrder, TrunkGroupConfig};
 pub use validate::{is_queue_name, ConfigProblem};
 pub use wallboard::WallboardConfig;
 
@@ -72,6 +74,9 @@ pub struct Config {
     /// External line groups (E1 span, FXO card, SIP gateway) by name.
     #[serde(default)]
     pub trunk: BTreeMap<String, TrunkConfig>,
+    /// Named groups of trunks (possibly on several switches) a campaign may dial through.
+    #[serde(default)]
+    pub trunk_group: BTreeMap<String, TrunkGroupConfig>,
     #[serde(default)]
     pub outbound: OutboundConfig,
     #[serde(default)]

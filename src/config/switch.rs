@@ -57,6 +57,20 @@ pub struct TrunkConfig {
     pub channels: u32,
     /// Dial string with `{number}`, e.g. `freetdm/1/a/{number}` or `sofia/gateway/gw1/{number}`.
     pub dial: String,
+    /// The FreeTDM span (its number, or its name in freetdm.conf) whose alarms take this
+    /// trunk out of service. Unset: the span the dial string names (`freetdm/1/...` → 1);
+    /// none for other endpoints.
+    #[serde(default)]
+    pub span: Option<String>,
+}
+
+impl TrunkConfig {
+    /// The span whose alarms this trunk follows, if it is a FreeTDM trunk.
+    pub fn span_name(&self) -> Option<String> {
+        self.span
+            .clone()
+            .or_else(|| crate::core::trunks::span_of_dial(&self.dial))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

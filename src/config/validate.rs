@@ -226,8 +226,14 @@ impl Config {
             }
         }
         let c = &self.campaigns;
-        if !self.trunk.is_empty() && !self.trunk.contains_key(&c.trunk) {
-            bad("campaigns.trunk".into(), "names no [trunk.NAME] section");
+        if !self.trunk.is_empty() && !self.names_trunk_or_group(&c.trunk) {
+            bad(
+                "campaigns.trunk".into(),
+                "names no [trunk.NAME] or [trunk_group.NAME] section",
+            );
+        }
+        for p in self.trunk_group_problems() {
+            bad(p.key, &p.problem);
         }
         if !(1..=MAX_CAMPAIGN_LINES).contains(&c.lines) {
             bad(

@@ -19,4 +19,5 @@ pub mod qa;
 pub mod report;
 pub mod speech;
 pub mod staffing;
+pub mod trunks;
 pub mod values;

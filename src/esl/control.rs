@@ -160,6 +160,8 @@ struct Shared {
     jobs: Mutex<JobTable>,
     status: watch::Sender<LinkStatus>,
     counters: LinkCounters,
+    /// mod_freetdm's span alarms, to the trunk-health service.
+    alarms: tokio::sync::broadcast::Sender<crate::core::trunks::AlarmEvent>,
 }
 
 /// A cheap handle to one node's link.
@@ -186,6 +188,7 @@ impl SwitchLink {
             jobs: Mutex::new(JobTable::default()),
             status,
             counters: LinkCounters::default(),
+            alarms: tokio::sync::broadcast::channel(1024).0,
         });
         let link = Self {
             shared: shared.clone(),
@@ -204,6 +207,11 @@ impl SwitchLink {
 
     pub fn watch_status(&self) -> watch::Receiver<LinkStatus> {
         self.shared.status.subscribe()
+    }
+
+    /// The span alarms this switch reports from now on (see `esl::span_alarm`).
+    pub fn span_alarms(&self) -> tokio::sync::broadcast::Receiver<crate::core::trunks::AlarmEvent> {
+        self.shared.alarms.subscribe()
     }
 
     pub fn counters(&self) -> &LinkCounters {
@@ -570,6 +578,11 @@ async fn session(
                 shared.counters.events.fetch_add(1, Ordering::Relaxed);
                 let (sev, changed) = match path.handle(&ev) {
                     Routed::Ignored => continue,
+                    Routed::SpanAlarm(a) => {
+                        // nobody listening (no FreeTDM trunk) is fine
+                        let _ = shared.alarms.send(a);
+                        continue;
+                    }
                     Routed::Job => {
                         complete_job(shared, &name, &ev);
                         continue;

@@ -18,6 +18,8 @@ pub enum Routed {
         event: SwitchEvent,
         changed: bool,
     },
+    /// mod_freetdm's span alarm (a TRAP event): to the trunk-health service.
+    SpanAlarm(crate::core::trunks::AlarmEvent),
 }
 
 /// Everything contactd does with an event on the link's own task; the rest happens after
@@ -30,7 +32,10 @@ pub struct EventPath {
 impl EventPath {
     pub fn handle(&mut self, ev: &EslEvent) -> Routed {
         match to_switch_event(ev) {
-            None => Routed::Ignored,
+            None => match crate::esl::span_alarm::parse(ev) {
+                Some(a) => Routed::SpanAlarm(a),
+                None => Routed::Ignored,
+            },
             Some(SwitchEvent::BackgroundJob { .. }) => Routed::Job,
             Some(event) => {
                 let changed = self.table.handle_event(&event);
@@ -187,11 +192,12 @@ pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
 
 /// Subscribed on every control connection: what the tracker, the job table and the call
 /// records need, nothing more (FreeSWITCH drops listeners that read too slowly). The call
-/// progress detectors' events last: every word after `CUSTOM` names a subclass.
+/// progress detectors' events last: every word after `CUSTOM` names a subclass. `TRAP`
+/// carries mod_freetdm's span alarms (see `esl::span_alarm`).
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
 CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_START PLAYBACK_STOP \
 CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK CHANNEL_PROGRESS_MEDIA BACKGROUND_JOB \
-HEARTBEAT SHUTDOWN DETECTED_TONE CUSTOM avmd::beep";
+HEARTBEAT SHUTDOWN DETECTED_TONE TRAP CUSTOM avmd::beep";
 
 #[cfg(test)]
 mod tests {

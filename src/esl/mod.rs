@@ -5,3 +5,4 @@ pub mod commands;
 pub mod control;
 pub mod events;
 pub mod outbound;
+pub mod span_alarm;

@@ -26,6 +26,7 @@ pub mod messages;
 pub mod op_campaigns;
 pub mod qa;
 pub mod readings;
+pub mod trunk_metrics;
 pub mod wallboard;
 
 /// What the handlers read: handed over by the composition root, owned here.
@@ -209,5 +210,6 @@ async fn metrics(State(shared): State<Arc<HttpState>>) -> Response {
         shared.outbound_live.load(Ordering::Relaxed)
     );
     wallboard::metrics::write(&shared, &mut out).await;
+    trunk_metrics::write(&shared, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -35,6 +35,7 @@ use crate::service::messages::Rules;
 use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
 use crate::service::screen::screen;
+use crate::service::trunks::Trunks;
 use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, Target};
 use crate::store::postgres::Calls;
 use crate::store::redis::LiveState;
@@ -66,6 +67,8 @@ pub struct CampaignRunner {
     rules: Arc<Mutex<HashMap<Uuid, Arc<Rules>>>>,
     /// The tasks waiting for a call's confirmation key (see `key_hook`).
     key_tasks: Arc<Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>>,
+    /// Which trunks are in service and which one a call takes (a campaign may name a group).
+    trunks: Arc<Trunks>,
 }
 
 /// Budget key of a campaign's line leases in Redis.
@@ -85,7 +88,9 @@ impl CampaignRunner {
     ) -> Self {
         // Config::validate refuses a bad zone at start, naming the key; never a guess here.
         let zone: Tz = config.dialing.zone();
+        let trunks = Trunks::new(config.clone(), live.clone(), links.clone(), None);
         Self {
+            trunks,
             pacer: Mutex::new(Pacer::new(zone, clock.now())),
             clock,
             campaigns,
@@ -102,6 +107,13 @@ impl CampaignRunner {
             rules: Arc::default(),
             key_tasks: Arc::default(),
         }
+    }
+
+    /// Picks trunks through `trunks` (shared with the trunk-health service).
+    pub fn with_trunks(mut self, trunks: Arc<Trunks>) -> Self {
+        trunks.wake_on_change(self.changed.clone());
+        self.trunks = trunks;
+        self
     }
 
     /// Applies the campaigns' message rules through `messages` after each settled attempt.
@@ -284,7 +296,8 @@ impl CampaignRunner {
         c: &Campaign,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let Some(trunk) = self.config.trunk.get(&c.trunk) else {
+        // a trunk or a group: its channels in service and their lines in use
+        let Some((trunk_channels, trunk_in_use)) = self.trunks.capacity(&c.trunk).await? else {
             warn!(campaign = c.id, trunk = %c.trunk, "campaign names an unknown trunk");
             return Ok(());
         };
@@ -301,8 +314,8 @@ impl CampaignRunner {
             lines: c.lines.max(0) as usize,
             mine: self.active_of(c.id),
             budget_in_use: self.live.budget_in_use(&budget_of(c.id)).await?,
-            trunk_channels: trunk.channels as usize,
-            trunk_in_use: self.live.lines_in_use(&c.trunk).await?,
+            trunk_channels,
+            trunk_in_use,
         };
         let n = self.pacer().free_lines(budget, now);
         if n == 0 {
@@ -397,8 +410,12 @@ impl CampaignRunner {
     /// outcome written (durably: spooled if PostgreSQL is away) and the call hung up.
     async fn call_one(self: &Arc<Self>, c: &Campaign, t: &Target) {
         let cfg = &self.config;
-        let Some(link) = self.link_for(&c.trunk) else {
-            warn!(campaign = c.id, trunk = %c.trunk, "no switch for the campaign's trunk");
+        // the trunk of the group this call takes (the trunk itself if it is no group)
+        let picked = self.trunks.pick(&c.trunk).await.ok().flatten();
+        let Some((trunk_name, link, picked)) =
+            picked.and_then(|p| Some((p.trunk.clone(), self.link_for(&p.trunk)?, p)))
+        else {
+            debug!(campaign = c.id, trunk = %c.trunk, "no trunk in service with a free channel");
             self.log_write(
                 self.campaigns
                     .requeue(c.id, t.contact_id, self.put_back(NotDialed::NoSwitch))
@@ -406,7 +423,7 @@ impl CampaignRunner {
             );
             return;
         };
-        let trunk = &cfg.trunk[&c.trunk];
+        let trunk = &cfg.trunk[&trunk_name];
         let number = crate::core::numbers::dial_string_number(&t.phone, &cfg.dialing);
         let uuid = ChannelUuid::new_random();
         let id = Uuid::parse_str(uuid.as_str()).expect("random uuid");
@@ -482,6 +499,8 @@ impl CampaignRunner {
             tokio::spawn(amd::watch_early_media(link.clone(), w, amd.clone()))
         });
         let budget = budget_of(c.id);
+        self.trunks.placed(id, &trunk_name);
+        drop(picked); // from here the call's line lease counts it
         let placed = place_call(
             link,
             &self.clock,
@@ -490,7 +509,7 @@ impl CampaignRunner {
             CallRequest {
                 uuid,
                 caller_id: c.caller_id.as_deref(),
-                trunk_name: &c.trunk,
+                trunk_name: &trunk_name,
                 trunk,
                 number: &number,
                 then: AfterAnswer::Inline(script),
@@ -573,9 +592,10 @@ impl CampaignRunner {
                 .finish_attempt(id, end, self.clock.now())
                 .await,
         );
-        if let Some(link) = self.link_for(&c.trunk) {
-            notice_call::forget_notes(link, &id.to_string()).await;
+        if let Some(link) = self.trunks.call_link(&c.trunk, id, &self.calls).await {
+            notice_call::forget_notes(&link, &id.to_string()).await;
         }
+        self.trunks.ended(id);
         let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
         if outcome == Outcome::Unknown {
             // Final and never redialed: worth a line saying so, for the auditors' questions.
@@ -703,9 +723,10 @@ impl CampaignRunner {
             outcome: Outcome::Unknown.as_str().into(),
             ..Default::default()
         };
-        let Some(link) = self.link_for(&c.trunk) else {
+        let Some(link) = self.trunks.call_link(&c.trunk, id, &self.calls).await else {
             return unknown();
         };
+        let link = &link;
         let uuid = id.to_string();
         let mut tries = 0;
         let row = loop {
@@ -774,9 +795,9 @@ impl CampaignRunner {
     /// from the switch's events) allows, else `unknown`.
     async fn ended_unseen(&self, c: &Campaign, id: Uuid, message_sent: bool) -> AttemptEnd {
         // The switch noted the message's result (and the key) itself, if it got that far.
-        if let Some(link) = self.link_for(&c.trunk) {
+        if let Some(link) = self.trunks.call_link(&c.trunk, id, &self.calls).await {
             let uuid = id.to_string();
-            if let Some((Some(result), key)) = notice_call::switch_notes(link, &uuid).await {
+            if let Some((Some(result), key)) = notice_call::switch_notes(&link, &uuid).await {
                 let rec = self.calls.get(id).await.ok().flatten();
                 let full = result == "FILE PLAYED";
                 return AttemptEnd {
@@ -834,6 +855,7 @@ impl CampaignRunner {
     }
 
     async fn not_an_attempt(&self, c: &Campaign, t: &Target, id: Uuid) {
+        self.trunks.ended(id);
         self.rules.lock().expect("rules lock").remove(&id);
         self.key_tasks.lock().expect("key tasks lock").remove(&id);
         self.log_write(self.campaigns.delete_attempt(id).await);
@@ -893,7 +915,7 @@ impl CampaignRunner {
                         .await?;
                     continue;
                 };
-                let Some(link) = self.link_for(&c.trunk) else {
+                let Some(link) = self.trunks.call_link(&c.trunk, uuid, &self.calls).await else {
                     continue;
                 };
                 let watch = link.watch_call(&uuid.to_string());

@@ -13,3 +13,5 @@ pub mod notice_call;
 pub mod opcamp;
 pub mod records;
 pub mod screen;
+pub mod trunk_alert;
+pub mod trunks;

@@ -31,6 +31,7 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
             return (b, after, Effect::None);
         }
         "status" => status(core),
+        "ftdm" => super::ftdm::api(core, arg),
         "hash" => super::apps::hash_op(core, arg),
         "db" => super::apps::db_op(core, arg),
         "show" => show::show(core, arg),

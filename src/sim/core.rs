@@ -110,6 +110,8 @@ pub struct TrunkUse {
     pub peak: u32,
     /// round-robin cursor
     pub rr: u32,
+    /// FreeTDM span in alarm (`Simulator::span_alarm`): no channel can be hunted
+    pub alarm: bool,
 }
 
 /// Mutable core state.
@@ -397,6 +399,10 @@ impl Core {
         let Some(tu) = st.trunks.get_mut(trunk) else {
             return Err("DESTINATION_OUT_OF_ORDER");
         };
+        if tu.alarm {
+            // mod_freetdm: no channel to hunt on a span in alarm
+            return Err("NORMAL_CIRCUIT_CONGESTION");
+        }
         let free: Vec<u32> = (1..=tu.limit).filter(|c| !tu.busy.contains(c)).collect();
         if free.is_empty() {
             return Err("NORMAL_CIRCUIT_CONGESTION");

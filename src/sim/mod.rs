@@ -14,6 +14,7 @@ pub mod core;
 pub mod dialplan;
 pub mod esl;
 pub mod event;
+pub mod ftdm;
 pub mod ivr;
 pub mod lifecycle;
 pub mod media;
@@ -213,6 +214,13 @@ impl Simulator {
             .get(trunk)
             .map(|t| t.busy.len() as u32)
             .unwrap_or(0)
+    }
+
+    /// Raises (`true`) or clears the alarm of FreeTDM span `span` (number or name), as
+    /// mod_freetdm reports it: a TRAP event per channel, and originates on the span fail
+    /// `NORMAL_CIRCUIT_CONGESTION` meanwhile. False when there is no such span.
+    pub fn span_alarm(&self, span: &str, raised: bool) -> bool {
+        ftdm::span_alarm(&self.core(), span, raised)
     }
 
     /// Peak simultaneous channels on a trunk since start.

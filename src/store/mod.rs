@@ -20,5 +20,6 @@ pub mod qa;
 pub mod redis;
 pub mod report;
 pub mod scratch;
+pub mod trunk_state;
 
 pub use self::postgres::StoreError;

@@ -126,6 +126,11 @@ impl LiveState {
         })
     }
 
+    /// The connection, for the stores of other live state (`store::trunk_state`).
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     pub fn key(&self, parts: &[&str]) -> String {
         let mut k = self.prefix.clone();
         k.push_str(&parts.join(":"));

@@ -47,13 +47,17 @@ impl OpRunner {
         callback: Option<&OpCallback>,
         requested_by: Option<&str>,
     ) {
-        let Some(link) = self.link_for(&c.trunk) else {
+        // the trunk of the group this call takes (the trunk itself if it is no group)
+        let picked = self.trunks.pick(&c.trunk).await.ok().flatten();
+        let Some((trunk_name, link, picked)) =
+            picked.and_then(|p| Some((p.trunk.clone(), self.link_for(&p.trunk)?, p)))
+        else {
             let at = self.rules().put_back(NotDialed::NoSwitch, self.clock.now());
             self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
             return;
         };
         let cfg = &self.config;
-        let trunk = &cfg.trunk[&c.trunk];
+        let trunk = &cfg.trunk[&trunk_name];
         let number = crate::core::numbers::dial_string_number(&t.phone, &cfg.dialing);
         let uuid = ChannelUuid::new_random();
         let id = Uuid::parse_str(uuid.as_str()).expect("random uuid");
@@ -85,6 +89,7 @@ impl OpRunner {
             p.ringing.insert(id, dialed);
             p.pacer.handle_dialed(self.clock.now());
         });
+        drop(picked); // from here the call's line lease counts it
         let placed = place_call(
             link,
             &self.clock,
@@ -93,7 +98,7 @@ impl OpRunner {
             CallRequest {
                 uuid,
                 caller_id: c.caller_id.as_deref(),
-                trunk_name: &c.trunk,
+                trunk_name: &trunk_name,
                 trunk,
                 number: &number,
                 then: AfterAnswer::Park,

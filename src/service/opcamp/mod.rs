@@ -65,6 +65,8 @@ pub struct OpRunner {
     pub wake: Arc<tokio::sync::Notify>,
     /// The decisions every pacer took, kept for the demo and the API (newest last).
     decisions: Mutex<Vec<(i64, PacingDecision)>>,
+    /// Which trunks are in service and which one a call takes (a campaign may name a group).
+    trunks: Arc<crate::service::trunks::Trunks>,
 }
 
 impl OpRunner {
@@ -81,7 +83,10 @@ impl OpRunner {
         clock: Clock,
     ) -> Self {
         let zone = config.dialing.zone();
+        let trunks =
+            crate::service::trunks::Trunks::new(config.clone(), live.clone(), links.clone(), None);
         Self {
+            trunks,
             rules: Mutex::new(Rules::new(zone, clock.now())),
             pacing: Mutex::default(),
             driving: Mutex::default(),
@@ -97,6 +102,13 @@ impl OpRunner {
             config,
             draining,
         }
+    }
+
+    /// Picks trunks through `trunks` (shared with the trunk-health service).
+    pub fn with_trunks(mut self, trunks: Arc<crate::service::trunks::Trunks>) -> Self {
+        trunks.wake_on_change(self.wake.clone());
+        self.trunks = trunks;
+        self
     }
 
     pub fn clock(&self) -> &Clock {
@@ -226,7 +238,8 @@ impl OpRunner {
         op: &OpCampaign,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let Some(trunk) = self.config.trunk.get(&c.trunk) else {
+        // a trunk or a group: its channels in service and their lines in use
+        let Some((trunk_channels, trunk_in_use)) = self.trunks.capacity(&c.trunk).await? else {
             warn!(campaign = c.id, trunk = %c.trunk, "operator campaign names an unknown trunk");
             return Ok(());
         };
@@ -250,8 +263,8 @@ impl OpRunner {
             lines: c.lines.max(0) as usize,
             mine: self.in_progress(c.id),
             budget_in_use: self.live.budget_in_use(&budget_of(c.id)).await?,
-            trunk_channels: trunk.channels as usize,
-            trunk_in_use: self.live.lines_in_use(&c.trunk).await?,
+            trunk_channels,
+            trunk_in_use,
         };
         let lines_free = self.rules().free_lines(budget, now) as u32;
         let n = self.to_dial(c.id, &floor, lines_free, now);

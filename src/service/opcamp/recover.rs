@@ -149,7 +149,9 @@ impl OpRunner {
         answered: bool,
     ) {
         let call = uuid.to_string();
-        if let Some(link) = self.link_for(&c.trunk) {
+        // the call's own switch (a campaign on a trunk group spans several)
+        if let Some(link) = self.trunks.call_link(&c.trunk, uuid, &self.calls).await {
+            let link = &link;
             // watched before asking, so that an end in between is not missed
             let watch = link.watch_call(&call);
             match link.back_and_exists(&call, LINK_WAIT).await {
@@ -240,8 +242,8 @@ impl OpRunner {
         let me = Arc::clone(self);
         let c = c.clone();
         tokio::spawn(async move {
-            if let Some(link) = me.link_for(&c.trunk) {
-                let end = me.follow_taken_over(&c, uuid, link, &mut watch).await;
+            if let Some(link) = me.trunks.call_link(&c.trunk, uuid, &me.calls).await {
+                let end = me.follow_taken_over(&c, uuid, &link, &mut watch).await;
                 me.close(&c, &owner, uuid, &end).await;
             }
             if let Some(k) = key {
