@@ -235,18 +235,25 @@ impl App {
             messages.wake_handle(),
             final_rx.clone(),
         )));
-        let runner = Arc::new(
-            crate::service::campaigns::CampaignRunner::new(
-                shared.campaigns.clone(),
-                shared.calls.clone(),
-                shared.live.clone(),
-                shared.links.clone(),
-                config.clone(),
-                shared.draining.clone(),
-                clock.clone(),
-            )
-            .with_messages(messages.clone()),
+        let runner = crate::service::campaigns::CampaignRunner::new(
+            shared.campaigns.clone(),
+            shared.calls.clone(),
+            shared.live.clone(),
+            shared.links.clone(),
+            config.clone(),
+            shared.draining.clone(),
+            clock.clone(),
+        )
+        .with_messages(messages.clone());
+        let holder = crate::service::campaign_lease::holder_id(&config.daemon.instance);
+        let notice_drivers = crate::service::campaign_lease::Drivers::new(
+            shared.live.clone(),
+            &holder,
+            crate::core::driver_lease::DEFAULT_TIMING,
+            runner.changed.clone(),
         );
+        tasks.push(tokio::spawn(notice_drivers.clone().run(final_rx.clone())));
+        let runner = Arc::new(runner.with_drivers(notice_drivers.clone()));
         tasks.push(tokio::spawn(crate::store::notify::listen(
             config.postgres.url.expose().to_string(),
             crate::store::notify::CAMPAIGNS,
@@ -254,7 +261,7 @@ impl App {
             final_rx.clone(),
         )));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
-        let opcamp = Arc::new(crate::service::opcamp::OpRunner::new(
+        let opcamp = crate::service::opcamp::OpRunner::new(
             shared.campaigns.clone(),
             crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
             shared.calls.clone(),
@@ -264,7 +271,15 @@ impl App {
             config.clone(),
             shared.draining.clone(),
             clock.clone(),
-        ));
+        );
+        let op_drivers = crate::service::campaign_lease::Drivers::new(
+            shared.live.clone(),
+            &holder,
+            crate::core::driver_lease::DEFAULT_TIMING,
+            opcamp.wake.clone(),
+        );
+        tasks.push(tokio::spawn(op_drivers.clone().run(final_rx.clone())));
+        let opcamp = Arc::new(opcamp.with_drivers(op_drivers.clone()));
         tasks.push(tokio::spawn(opcamp.clone().run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
             Ok(mailer) => tasks.push(tokio::spawn(crate::mail::run_outbox(
@@ -312,6 +327,7 @@ impl App {
             acd: shared.acd.clone(),
             messages,
             opcamp: opcamp.clone(),
+            drivers: vec![notice_drivers, op_drivers],
             wallboard: crate::http::wallboard::Wallboard::start(
                 shared.acd.clone(),
                 shared.config.clone(),

@@ -2,6 +2,7 @@
 //! hands the resulting actions to the adapters.
 pub mod acd;
 pub mod amd;
+pub mod campaign_lease;
 pub mod campaigns;
 pub mod dialer;
 pub mod inbound;

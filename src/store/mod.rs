@@ -3,6 +3,7 @@ pub mod accounts;
 pub mod acd;
 pub mod acd_calls;
 pub mod campaigns;
+pub mod drivers;
 pub mod forecast;
 pub mod journal;
 pub mod kpi;

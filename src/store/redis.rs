@@ -126,6 +126,12 @@ impl LiveState {
         })
     }
 
+    /// A handle on the connection, for the adapters that keep their own keys here
+    /// (`store::drivers`).
+    pub fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     pub fn key(&self, parts: &[&str]) -> String {
         let mut k = self.prefix.clone();
         k.push_str(&parts.join(":"));

@@ -16,6 +16,9 @@ use crate::store::StoreError;
 impl OpRunner {
     pub(super) async fn recover(self: &Arc<Self>) -> Result<(), StoreError> {
         for op in self.ops.active().await? {
+            if !self.drives(op.campaign_id) {
+                continue; // another instance's calls, or nobody's yet: its driver's to recover
+            }
             let Some(c) = self.campaigns.get(op.campaign_id).await? else {
                 continue;
             };
