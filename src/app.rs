@@ -103,7 +103,9 @@ pub async fn open_stores(config: &Config) -> Result<(Pool, LiveState), StoreErro
     if !applied.is_empty() {
         info!(?applied, "applied schema migrations");
     }
-    let live = LiveState::connect(config.redis.url.expose(), &config.redis.prefix).await?;
+    let target = crate::store::redis_conn::RedisTarget::of(&config.redis);
+    let live = LiveState::connect_to(target, &config.redis.prefix).await?;
+    crate::store::redis_conn::log_target(&target, &live.conn());
     live.ping().await?;
     Ok((pool, live))
 }
@@ -150,6 +152,10 @@ impl App {
         }
         drop(sink);
         tasks.push(tokio::spawn(journal.clone().run(final_rx.clone())));
+        tasks.push(tokio::spawn(crate::service::failover::run(
+            live.clone(),
+            final_rx.clone(),
+        )));
         tasks.push(tokio::spawn(
             Arc::new(crate::service::leases::LeaseGuard {
                 live: live.clone(),
@@ -184,10 +190,12 @@ impl App {
                 source,
             })?;
 
-        let acd_store =
-            crate::store::acd::AcdStore::connect(config.redis.url.expose(), &config.redis.prefix)
-                .await
-                .map_err(AppError::Store)?;
+        let acd_store = crate::store::acd::AcdStore::connect_to(
+            crate::store::redis_conn::RedisTarget::of(&config.redis),
+            &config.redis.prefix,
+        )
+        .await
+        .map_err(AppError::Store)?;
         let first = links.first().cloned().ok_or_else(|| {
             AppError::Store(crate::store::StoreError::Config(
                 "no switch configured".into(),

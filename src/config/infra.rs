@@ -32,7 +32,12 @@ impl Default for DaemonConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
+    /// The one server; with `sentinels`, only its database number and password are used.
     pub url: Secret,
+    /// Redis Sentinel (`host:port` each): contactd uses the primary they name as
+    /// `master_name` and follows it after a failover. Empty: `url` is the server.
+    pub sentinels: Vec<String>,
+    pub master_name: String,
     /// Every key contactd writes starts with this.
     pub prefix: String,
 }
@@ -41,6 +46,8 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: Secret("redis://127.0.0.1:6379/0".into()),
+            sentinels: Vec::new(),
+            master_name: String::new(),
             prefix: "contactd:".into(),
         }
     }

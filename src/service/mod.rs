@@ -5,6 +5,7 @@ pub mod amd;
 pub mod campaign_lease;
 pub mod campaigns;
 pub mod dialer;
+pub mod failover;
 pub mod inbound;
 pub mod leases;
 pub mod messages;

@@ -19,6 +19,7 @@ pub mod operators;
 pub mod postgres;
 pub mod qa;
 pub mod redis;
+pub mod redis_conn;
 pub mod report;
 pub mod scratch;
 
