@@ -57,6 +57,17 @@ impl Daemon {
     /// [`Daemon::start_with`] as `[daemon] instance = instance` (several instances sharing
     /// Redis and PostgreSQL, each with its own spool).
     pub async fn start_named(o: DaemonOpts<'_>, instance: &str, extra: &str) -> Daemon {
+        Self::start_edited(o, instance, extra, |t| t).await
+    }
+
+    /// [`Daemon::start_named`] with the config text passed through `edit` first (a test that
+    /// needs keys in a section the base config already has, e.g. `[redis] sentinels`).
+    pub async fn start_edited(
+        o: DaemonOpts<'_>,
+        instance: &str,
+        extra: &str,
+        edit: impl Fn(String) -> String,
+    ) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let http = common::smtp::free_port();
         let text = format!(
@@ -100,6 +111,7 @@ language = "en"
             prefix = o.env.prefix,
             pg = o.pg_url,
         ) + extra;
+        let text = edit(text);
         // the write spool in the test's own directory, where this contactd has one
         let spool = dir.path().join("spool");
         std::fs::create_dir_all(&spool).unwrap();

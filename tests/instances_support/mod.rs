@@ -84,3 +84,90 @@ pub fn reports_for(messages: &[serde_json::Value], id: i64) -> usize {
         })
         .count()
 }
+
+/// A throwaway Redis primary + replica + 3 sentinels (`scripts/sentinel.sh`), stopped when
+/// dropped.
+pub struct Sentinels {
+    dir: tempfile::TempDir,
+    pub base: u16,
+}
+
+pub const MASTER_NAME: &str = "contactd";
+
+impl Sentinels {
+    pub fn start() -> Sentinels {
+        let dir = tempfile::tempdir().unwrap();
+        let base = free_block();
+        let out = std::process::Command::new(script())
+            .arg("start")
+            .arg(dir.path())
+            .arg(base.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/sentinel.sh start failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Sentinels { dir, base }
+    }
+
+    /// `[redis]` keys for contactd: the sentinels and the master name.
+    pub fn toml_keys(&self) -> String {
+        let list: Vec<String> = (10..13)
+            .map(|i| format!("\"127.0.0.1:{}\"", self.base + i))
+            .collect();
+        format!(
+            "sentinels = [{}]\nmaster_name = \"{MASTER_NAME}\"\n",
+            list.join(", ")
+        )
+    }
+
+    pub fn sentinel_port(&self) -> u16 {
+        self.base + 10
+    }
+
+    /// `redis-cli -p port args...`, its stdout.
+    pub fn cli(port: u16, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The primary's port as the sentinels name it.
+    pub fn primary_port(&self) -> Option<u16> {
+        let out = Self::cli(
+            self.sentinel_port(),
+            &["sentinel", "get-master-addr-by-name", MASTER_NAME],
+        );
+        out.lines().nth(1)?.trim().parse().ok()
+    }
+}
+
+impl Drop for Sentinels {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/sentinel.sh")
+}
+
+/// A base port whose 13 ports from it are free now (primary, replica, three sentinels).
+fn free_block() -> u16 {
+    let start = 30_000 + (std::process::id() % 500) as u16 * 20;
+    (0..200)
+        .map(|k| start.wrapping_add(k * 20) % 20_000 + 30_000)
+        .find(|b| {
+            (0..13).all(|i| std::net::TcpListener::bind(("127.0.0.1", b + i)).is_ok())
+        })
+        .expect("no free block of ports")
+}
