@@ -88,6 +88,7 @@ pub async fn takeover_s() -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
     let trunk = "[trunk.e1]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = 30\ndial = \"freetdm/1/a/{number}\"";
     let mut instances = Vec::new();
+    let mut dialing = None;
     for name in ["bench-a", "bench-b"] {
         let http = free_port();
         let spool = dir.path().join(name);
@@ -102,6 +103,7 @@ pub async fn takeover_s() -> Vec<f64> {
                 &format!("127.0.0.1:{http}")
             )
         );
+        dialing = Some(contactd::config::Config::from_toml(&text).unwrap().dialing);
         let cfg = dir.path().join(format!("{name}.toml"));
         std::fs::write(&cfg, text).unwrap();
         let mut i = Instance {
@@ -120,7 +122,7 @@ pub async fn takeover_s() -> Vec<f64> {
         rows.push_str(&format!("+7916300{i:04},S{i}\n"));
     }
     std::fs::write(&csv, rows).unwrap();
-    let dialing = contactd::config::Config::default().dialing;
+    let dialing = dialing.unwrap();
     contactd::store::lists::import_csv(
         &pool,
         &csv,

@@ -163,3 +163,34 @@ impl Default for PromptsConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::MINIMAL as GOOD;
+    use crate::config::Config;
+
+    #[test]
+    fn sentinels_load_and_their_mistakes_are_named_by_key() {
+        let text = format!(
+            "{GOOD}\n[redis]\nsentinels = [\"10.0.0.1:26379\", \"s2:26379\"]\nmaster_name = \"contactd\"\n"
+        );
+        let cfg = Config::from_toml(&text).unwrap();
+        assert_eq!(cfg.redis.sentinels.len(), 2);
+        let err = Config::from_toml(&format!(
+            "{GOOD}\n[redis]\nsentinels = [\"10.0.0.1\", \"s2:0\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        for key in [
+            "redis.sentinels[0]",
+            "redis.sentinels[1]",
+            "redis.master_name",
+        ] {
+            assert!(err.contains(key), "{key} missing in: {err}");
+        }
+        let err = Config::from_toml(&format!("{GOOD}\n[redis]\nmaster_name = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only with redis.sentinels"), "{err}");
+    }
+}
