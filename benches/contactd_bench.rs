@@ -160,7 +160,10 @@ fn main() {
         println!("BENCH abandon_message_within_2s_pct {pct:.1} %");
     }
     if run("failover") {
-        let worst = rt.block_on(failover::takeover_s()).into_iter().fold(0.0, f64::max);
+        let worst = rt
+            .block_on(failover::takeover_s())
+            .into_iter()
+            .fold(0.0, f64::max);
         println!("BENCH failover_takeover_s {worst:.2} s");
     }
 }

@@ -27,7 +27,11 @@ impl Instance {
         self.child = Some(crate::campaign::spawn_contactd(&self.cfg));
         let t = Instant::now();
         while !healthy(self.http).await {
-            assert!(t.elapsed() < Duration::from_secs(30), "{} not healthy", self.name);
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "{} not healthy",
+                self.name
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -155,13 +159,19 @@ pub async fn takeover_s() -> Vec<f64> {
         // the driver, once it has calls up
         let t = Instant::now();
         let driver = loop {
-            let who = contactd::store::drivers::driver(&live, id).await.ok().flatten();
+            let who = contactd::store::drivers::driver(&live, id)
+                .await
+                .ok()
+                .flatten();
             if let Some((w, _)) = who {
                 if sim.live_channels_on("1") >= 3 {
                     break w;
                 }
             }
-            assert!(t.elapsed() < Duration::from_secs(60), "nobody drives the campaign");
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "nobody drives the campaign"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let k = instances
@@ -180,10 +190,17 @@ pub async fn takeover_s() -> Vec<f64> {
             if let Some(d) = first {
                 break d;
             }
-            assert!(killed.elapsed() < Duration::from_secs(60), "nobody took over");
+            assert!(
+                killed.elapsed() < Duration::from_secs(60),
+                "nobody took over"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        eprintln!("failover: {} killed, next originate after {:.2} s", instances[k].name, took.as_secs_f64());
+        eprintln!(
+            "failover: {} killed, next originate after {:.2} s",
+            instances[k].name,
+            took.as_secs_f64()
+        );
         figures.push(took.as_secs_f64());
         // the killed one back as the standby
         instances[k].start().await;

@@ -84,7 +84,9 @@ async fn the_driving_instance_killed_the_other_takes_over_within_10_s_without_di
     assert!(!drives(other.http).await.contains(&id));
     let metric = format!("contactd_campaign_driver{{campaign=\"{id}\",instance=\"{first}\"}} 1");
     assert!(
-        instances_support::metrics(driver.http).await.contains(&metric),
+        instances_support::metrics(driver.http)
+            .await
+            .contains(&metric),
         "/metrics of the driver lacks {metric}"
     );
 
@@ -95,7 +97,11 @@ async fn the_driving_instance_killed_the_other_takes_over_within_10_s_without_di
         p.done >= 10 && p.dialing >= 3
     })
     .await;
-    assert!(busy, "campaign did not get going: {:?}", campaigns.progress(id).await);
+    assert!(
+        busy,
+        "campaign did not get going: {:?}",
+        campaigns.progress(id).await
+    );
     let killed_at = Instant::now();
     driver.kill().await;
 
@@ -149,7 +155,9 @@ async fn the_driving_instance_killed_the_other_takes_over_within_10_s_without_di
     );
     let peak = sim.peak_channels_on("1");
     if peak > LINES as u32 {
-        f.add(format!("{peak} channels at once on a {LINES}-line campaign"));
+        f.add(format!(
+            "{peak} channels at once on a {LINES}-line campaign"
+        ));
     }
     let db = env.pg().await;
     f.list(

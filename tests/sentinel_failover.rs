@@ -55,7 +55,12 @@ async fn a_sentinel_failover_mid_campaign_is_followed_and_the_campaign_finishes_
         },
         "sentinel-1",
         "",
-        |t| t.replace(&format!("url = \"{url}\"\n"), &format!("url = \"{url}\"\n{keys}")),
+        |t| {
+            t.replace(
+                &format!("url = \"{url}\"\n"),
+                &format!("url = \"{url}\"\n{keys}"),
+            )
+        },
     )
     .await;
     assert!(
@@ -73,7 +78,11 @@ async fn a_sentinel_failover_mid_campaign_is_followed_and_the_campaign_finishes_
         p.done >= 10 && p.dialing >= 3
     })
     .await;
-    assert!(busy, "campaign did not get going: {:?}", campaigns.progress(id).await);
+    assert!(
+        busy,
+        "campaign did not get going: {:?}",
+        campaigns.progress(id).await
+    );
 
     let out = Sentinels::cli(
         sentinels.sentinel_port(),
@@ -123,7 +132,9 @@ async fn a_sentinel_failover_mid_campaign_is_followed_and_the_campaign_finishes_
         .lines()
         .position(|l| l.contains("Redis primary changed") && l.contains(&new.to_string()));
     match followed {
-        None => f.add(format!("contactd never said it follows the new primary :{new}")),
+        None => f.add(format!(
+            "contactd never said it follows the new primary :{new}"
+        )),
         Some(i) => {
             if !log
                 .lines()
@@ -158,7 +169,9 @@ async fn a_sentinel_failover_mid_campaign_is_followed_and_the_campaign_finishes_
     );
     let peak = sim.peak_channels_on("1");
     if peak > LINES as u32 {
-        f.add(format!("{peak} channels at once on a {LINES}-line campaign"));
+        f.add(format!(
+            "{peak} channels at once on a {LINES}-line campaign"
+        ));
     }
     let db = env.pg().await;
     f.list(

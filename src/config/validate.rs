@@ -136,7 +136,10 @@ impl Config {
             let port = s.rsplit_once(':').and_then(|(h, p)| {
                 (!h.is_empty() && !h.contains(char::is_whitespace)).then_some(p)
             });
-            if port.and_then(|p| p.parse::<u16>().ok()).is_none_or(|p| p == 0) {
+            if port
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_none_or(|p| p == 0)
+            {
                 bad(format!("redis.sentinels[{i}]"), "must be host:port");
             }
         }

@@ -77,7 +77,10 @@ mod tests {
         let t = DEFAULT_TIMING;
         // two renewals may be lost in a row without the holder stopping to dial
         assert!(3 * t.renew_ms <= t.lease_ms - t.margin_ms);
-        assert!(t.worst_takeover_ms() < 10_000, "issue 15: takeover within 10 s");
+        assert!(
+            t.worst_takeover_ms() < 10_000,
+            "issue 15: takeover within 10 s"
+        );
     }
 
     #[test]

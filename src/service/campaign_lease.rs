@@ -197,7 +197,13 @@ impl Drivers {
         let mut st = self.state();
         match r {
             Ok(Some(token)) => {
-                let before = st.held.insert(id, Grant { token, sent_ms: sent });
+                let before = st.held.insert(
+                    id,
+                    Grant {
+                        token,
+                        sent_ms: sent,
+                    },
+                );
                 st.wanted.remove(&id);
                 if before.is_none_or(|g| g.token != token) {
                     info!(
@@ -231,7 +237,10 @@ impl Drivers {
     async fn release_one(&self, id: i64, token: u64) {
         match drivers::release(&self.inner.live, id, &self.inner.instance, token).await {
             Ok(()) => info!(campaign = id, "campaign lease released"),
-            Err(e) => debug!(campaign = id, "campaign lease not released (lapses by itself): {e}"),
+            Err(e) => debug!(
+                campaign = id,
+                "campaign lease not released (lapses by itself): {e}"
+            ),
         }
     }
 
@@ -273,7 +282,10 @@ impl Drivers {
                     h.sent_ms = sent;
                 }
             } else if st.held.remove(&id).is_some() {
-                warn!(campaign = id, "campaign lease lost: another instance drives it now");
+                warn!(
+                    campaign = id,
+                    "campaign lease lost: another instance drives it now"
+                );
                 st.wanted.insert(id);
             }
         }

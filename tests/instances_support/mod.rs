@@ -166,8 +166,6 @@ fn free_block() -> u16 {
     let start = 30_000 + (std::process::id() % 500) as u16 * 20;
     (0..200)
         .map(|k| start.wrapping_add(k * 20) % 20_000 + 30_000)
-        .find(|b| {
-            (0..13).all(|i| std::net::TcpListener::bind(("127.0.0.1", b + i)).is_ok())
-        })
+        .find(|b| (0..13).all(|i| std::net::TcpListener::bind(("127.0.0.1", b + i)).is_ok()))
         .expect("no free block of ports")
 }
