@@ -57,9 +57,44 @@ pub fn parse_lease_value(v: &str) -> Option<(&str, u64)> {
     Some((who, token.parse().ok()?))
 }
 
+/// Whether lease `holder` (`instance@host:pid`) is an earlier process of this very instance
+/// (`me`, same form) on this host that is gone (`alive(pid)` false): a restart takes its
+/// campaigns over at once instead of waiting for the lease to lapse. A holder on another
+/// host, or still running, is never taken from.
+pub fn earlier_process(me: &str, holder: &str, alive: impl Fn(u32) -> bool) -> bool {
+    let split = |s: &str| -> Option<(String, u32)> {
+        let (who, pid) = s.rsplit_once(':')?;
+        Some((who.to_string(), pid.parse().ok()?))
+    };
+    match (split(me), split(holder)) {
+        (Some((a, my_pid)), Some((b, pid))) => a == b && pid != my_pid && !alive(pid),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_dead_earlier_process_of_this_instance_on_this_host_is_taken_from() {
+        let me = "alpha@h1:200";
+        assert!(earlier_process(me, "alpha@h1:100", |_| false));
+        assert!(
+            !earlier_process(me, "alpha@h1:100", |_| true),
+            "still running"
+        );
+        assert!(
+            !earlier_process(me, "alpha@h2:100", |_| false),
+            "another host"
+        );
+        assert!(
+            !earlier_process(me, "beta@h1:100", |_| false),
+            "another instance"
+        );
+        assert!(!earlier_process(me, "alpha@h1:200", |_| false), "itself");
+        assert!(!earlier_process(me, "junk", |_| false));
+    }
 
     #[test]
     fn the_holder_stops_dialing_before_another_instance_can_take_over() {

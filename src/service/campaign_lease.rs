@@ -18,15 +18,17 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
-use crate::core::driver_lease::LeaseTiming;
+use crate::core::driver_lease::{earlier_process, LeaseTiming};
 use crate::store::drivers;
 use crate::store::redis::LiveState;
 use crate::store::StoreError;
 
 /// Who holds a lease: the configured `[daemon] instance` (stable across restarts: it names
 /// the write spool and the ACD's alive mark), this host and this process. Two processes
-/// configured with the same instance name by mistake still never both drive a campaign,
-/// and a restarted process waits for its predecessor's lease to lapse like any other.
+/// configured with the same instance name by mistake still never both drive a campaign;
+/// a restarted process takes over at once from its predecessor on this host once that
+/// process is gone (`core::driver_lease::earlier_process`), any other holder's lease must
+/// lapse first.
 pub fn holder_id(instance: &str) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -185,13 +187,24 @@ impl Drivers {
         v
     }
 
+    /// The holder of `id`'s lease if it is an earlier process of this instance, gone.
+    async fn dead_predecessor(&self, id: i64) -> Option<String> {
+        let (who, _) = drivers::driver(&self.inner.live, id).await.ok()??;
+        earlier_process(&self.inner.instance, &who, |pid| {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
+        .then_some(who)
+    }
+
     async fn try_take(&self, id: i64) -> bool {
+        let dead = self.dead_predecessor(id).await;
         let sent = self.now_ms();
         let r = drivers::acquire(
             &self.inner.live,
             id,
             &self.inner.instance,
             self.inner.timing.lease_ms,
+            dead.as_deref(),
         )
         .await;
         let mut st = self.state();

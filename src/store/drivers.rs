@@ -12,7 +12,8 @@ use super::redis::LiveState;
 use crate::core::driver_lease::{lease_value, parse_lease_value};
 
 const ACQUIRE: &str = r"
--- KEYS[1] driver key, KEYS[2] fence counter; ARGV instance, lease ms.
+-- KEYS[1] driver key, KEYS[2] fence counter; ARGV instance, lease ms, and the holder
+-- known dead (an earlier process of this instance) or ''.
 -- Already ours (a renewal lost its reply): keep the token, extend.
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -21,7 +22,7 @@ if cur then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
     return tonumber(token)
   end
-  return -1
+  if ARGV[3] == '' or who ~= ARGV[3] then return -1 end
 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
@@ -51,13 +52,15 @@ fn fence_key(live: &LiveState, campaign: i64) -> String {
     live.key(&["campaign", &campaign.to_string(), "fence"])
 }
 
-/// Takes campaign `campaign` for `instance` if nobody holds it (or extends it if this
-/// instance already does). The fencing token, or `None` while another instance holds it.
+/// Takes campaign `campaign` for `instance` if nobody holds it, or `dead` does (an earlier
+/// process of this instance, known gone), or extends it if this instance already holds it.
+/// The fencing token, or `None` while another instance holds it.
 pub async fn acquire(
     live: &LiveState,
     campaign: i64,
     instance: &str,
     lease_ms: u64,
+    dead: Option<&str>,
 ) -> Result<Option<u64>, StoreError> {
     let mut c = live.conn();
     let n: i64 = Script::new(ACQUIRE)
@@ -65,6 +68,7 @@ pub async fn acquire(
         .key(fence_key(live, campaign))
         .arg(instance)
         .arg(lease_ms)
+        .arg(dead.unwrap_or(""))
         .invoke_async(&mut c)
         .await?;
     Ok(u64::try_from(n).ok())
