@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 mod acd;
 mod campaign;
+mod failover;
 mod ivr;
 mod kpi;
 mod opcamp;
@@ -111,7 +112,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // BENCH_ONLY=esl|ivr|campaign|acd|kpi|wallboard|predictive|opcamp runs one group (for working on it); default: all.
+    // BENCH_ONLY=esl|ivr|campaign|acd|kpi|wallboard|predictive|opcamp|failover runs one group (for working on it); default: all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |g: &str| only.is_empty() || only == g;
     if run("esl") {
@@ -157,6 +158,13 @@ fn main() {
             100.0 * within as f64 / abandoned as f64
         };
         println!("BENCH abandon_message_within_2s_pct {pct:.1} %");
+    }
+    if run("failover") {
+        let worst = rt
+            .block_on(failover::takeover_s())
+            .into_iter()
+            .fold(0.0, f64::max);
+        println!("BENCH failover_takeover_s {worst:.2} s");
     }
 }
 

@@ -103,7 +103,9 @@ pub async fn open_stores(config: &Config) -> Result<(Pool, LiveState), StoreErro
     if !applied.is_empty() {
         info!(?applied, "applied schema migrations");
     }
-    let live = LiveState::connect(config.redis.url.expose(), &config.redis.prefix).await?;
+    let target = crate::store::redis_conn::RedisTarget::of(&config.redis);
+    let live = LiveState::connect_to(target, &config.redis.prefix).await?;
+    crate::store::redis_conn::log_target(&target, &live.conn());
     live.ping().await?;
     Ok((pool, live))
 }
@@ -150,6 +152,10 @@ impl App {
         }
         drop(sink);
         tasks.push(tokio::spawn(journal.clone().run(final_rx.clone())));
+        tasks.push(tokio::spawn(crate::service::failover::run(
+            live.clone(),
+            final_rx.clone(),
+        )));
         tasks.push(tokio::spawn(
             Arc::new(crate::service::leases::LeaseGuard {
                 live: live.clone(),
@@ -184,10 +190,12 @@ impl App {
                 source,
             })?;
 
-        let acd_store =
-            crate::store::acd::AcdStore::connect(config.redis.url.expose(), &config.redis.prefix)
-                .await
-                .map_err(AppError::Store)?;
+        let acd_store = crate::store::acd::AcdStore::connect_to(
+            crate::store::redis_conn::RedisTarget::of(&config.redis),
+            &config.redis.prefix,
+        )
+        .await
+        .map_err(AppError::Store)?;
         let first = links.first().cloned().ok_or_else(|| {
             AppError::Store(crate::store::StoreError::Config(
                 "no switch configured".into(),
@@ -243,19 +251,26 @@ impl App {
             Some(shared.pool.clone()),
         );
         tasks.push(tokio::spawn(trunks.clone().run(final_rx.clone())));
-        let runner = Arc::new(
-            crate::service::campaigns::CampaignRunner::new(
-                shared.campaigns.clone(),
-                shared.calls.clone(),
-                shared.live.clone(),
-                shared.links.clone(),
-                config.clone(),
-                shared.draining.clone(),
-                clock.clone(),
-            )
-            .with_messages(messages.clone())
-            .with_trunks(trunks.clone()),
+        let runner = crate::service::campaigns::CampaignRunner::new(
+            shared.campaigns.clone(),
+            shared.calls.clone(),
+            shared.live.clone(),
+            shared.links.clone(),
+            config.clone(),
+            shared.draining.clone(),
+            clock.clone(),
+        )
+        .with_messages(messages.clone())
+        .with_trunks(trunks.clone());
+        let holder = crate::service::campaign_lease::holder_id(&config.daemon.instance);
+        let notice_drivers = crate::service::campaign_lease::Drivers::new(
+            shared.live.clone(),
+            &holder,
+            crate::core::driver_lease::DEFAULT_TIMING,
+            runner.changed.clone(),
         );
+        tasks.push(tokio::spawn(notice_drivers.clone().run(final_rx.clone())));
+        let runner = Arc::new(runner.with_drivers(notice_drivers.clone()));
         tasks.push(tokio::spawn(crate::store::notify::listen(
             config.postgres.url.expose().to_string(),
             crate::store::notify::CAMPAIGNS,
@@ -263,20 +278,26 @@ impl App {
             final_rx.clone(),
         )));
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
-        let opcamp = Arc::new(
-            crate::service::opcamp::OpRunner::new(
-                shared.campaigns.clone(),
-                crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
-                shared.calls.clone(),
-                shared.live.clone(),
-                shared.links.clone(),
-                shared.acd.clone(),
-                config.clone(),
-                shared.draining.clone(),
-                clock.clone(),
-            )
-            .with_trunks(trunks),
+        let opcamp = crate::service::opcamp::OpRunner::new(
+            shared.campaigns.clone(),
+            crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
+            shared.calls.clone(),
+            shared.live.clone(),
+            shared.links.clone(),
+            shared.acd.clone(),
+            config.clone(),
+            shared.draining.clone(),
+            clock.clone(),
+        )
+        .with_trunks(trunks);
+        let op_drivers = crate::service::campaign_lease::Drivers::new(
+            shared.live.clone(),
+            &holder,
+            crate::core::driver_lease::DEFAULT_TIMING,
+            opcamp.wake.clone(),
         );
+        tasks.push(tokio::spawn(op_drivers.clone().run(final_rx.clone())));
+        let opcamp = Arc::new(opcamp.with_drivers(op_drivers.clone()));
         tasks.push(tokio::spawn(opcamp.clone().run(final_rx.clone())));
         match crate::mail::Mailer::new(&config.mail) {
             Ok(mailer) => tasks.push(tokio::spawn(crate::mail::run_outbox(
@@ -324,6 +345,7 @@ impl App {
             acd: shared.acd.clone(),
             messages,
             opcamp: opcamp.clone(),
+            drivers: vec![notice_drivers, op_drivers],
             wallboard: crate::http::wallboard::Wallboard::start(
                 shared.acd.clone(),
                 shared.config.clone(),

@@ -216,9 +216,11 @@ pub async fn run_operators(
                 .map_err(|e| OperatorCliError::Invalid(format!("{}: {e}", printable(&login))))?;
             // Routing follows at once: the live state in Redis changes first (refused while
             // the operator rings or talks), then the period is logged.
-            let live =
-                crate::store::acd::AcdStore::connect(cfg.redis.url.expose(), &cfg.redis.prefix)
-                    .await?;
+            let live = crate::store::acd::AcdStore::connect_to(
+                crate::store::redis_conn::RedisTarget::of(&cfg.redis),
+                &cfg.redis.prefix,
+            )
+            .await?;
             if !live
                 .agent_command(&login, command, now.timestamp_millis())
                 .await?

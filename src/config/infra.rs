@@ -32,7 +32,12 @@ impl Default for DaemonConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
+    /// The one server; with `sentinels`, only its database number and password are used.
     pub url: Secret,
+    /// Redis Sentinel (`host:port` each): contactd uses the primary they name as
+    /// `master_name` and follows it after a failover. Empty: `url` is the server.
+    pub sentinels: Vec<String>,
+    pub master_name: String,
     /// Every key contactd writes starts with this.
     pub prefix: String,
 }
@@ -41,6 +46,8 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: Secret("redis://127.0.0.1:6379/0".into()),
+            sentinels: Vec::new(),
+            master_name: String::new(),
             prefix: "contactd:".into(),
         }
     }
@@ -154,5 +161,36 @@ impl Default for PromptsConfig {
             dir: PathBuf::from("/usr/share/contactd/prompts"),
             language: "ru".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::MINIMAL as GOOD;
+    use crate::config::Config;
+
+    #[test]
+    fn sentinels_load_and_their_mistakes_are_named_by_key() {
+        let text = format!(
+            "{GOOD}\n[redis]\nsentinels = [\"10.0.0.1:26379\", \"s2:26379\"]\nmaster_name = \"contactd\"\n"
+        );
+        let cfg = Config::from_toml(&text).unwrap();
+        assert_eq!(cfg.redis.sentinels.len(), 2);
+        let err = Config::from_toml(&format!(
+            "{GOOD}\n[redis]\nsentinels = [\"10.0.0.1\", \"s2:0\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        for key in [
+            "redis.sentinels[0]",
+            "redis.sentinels[1]",
+            "redis.master_name",
+        ] {
+            assert!(err.contains(key), "{key} missing in: {err}");
+        }
+        let err = Config::from_toml(&format!("{GOOD}\n[redis]\nmaster_name = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only with redis.sentinels"), "{err}");
     }
 }

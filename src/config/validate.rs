@@ -132,6 +132,26 @@ impl Config {
         {
             bad("redis.url".into(), "must start with redis:// or rediss://");
         }
+        for (i, s) in self.redis.sentinels.iter().enumerate() {
+            let port = s.rsplit_once(':').and_then(|(h, p)| {
+                (!h.is_empty() && !h.contains(char::is_whitespace)).then_some(p)
+            });
+            if port
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_none_or(|p| p == 0)
+            {
+                bad(format!("redis.sentinels[{i}]"), "must be host:port");
+            }
+        }
+        if !self.redis.sentinels.is_empty() && !is_identifier(&self.redis.master_name) {
+            bad(
+                "redis.master_name".into(),
+                "with redis.sentinels, the name the sentinels monitor the primary by (letters, digits, '-', '_')",
+            );
+        }
+        if self.redis.sentinels.is_empty() && !self.redis.master_name.is_empty() {
+            bad("redis.master_name".into(), "only with redis.sentinels");
+        }
         if self.redis.prefix.is_empty()
             || !self
                 .redis

@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod channels;
 pub mod dialer;
 pub mod dialstring;
+pub mod driver_lease;
 pub mod flow;
 pub mod flows;
 pub mod forecast;

@@ -21,6 +21,7 @@ use auth::{require_operator_token, require_token};
 
 pub mod acd;
 pub mod auth;
+mod drivers;
 pub mod kpi;
 pub mod messages;
 pub mod op_campaigns;
@@ -44,6 +45,8 @@ pub struct HttpState {
     pub messages: crate::service::messages::Messages,
     /// Operator campaigns: preview dialing, dispositions.
     pub opcamp: Arc<crate::service::opcamp::OpRunner>,
+    /// The campaign leases this instance holds (notice and operator runners).
+    pub drivers: Vec<crate::service::campaign_lease::Drivers>,
     /// The wallboard's hub and the public counter's limits.
     pub wallboard: wallboard::Wallboard,
 }
@@ -114,6 +117,7 @@ async fn healthz(State(shared): State<Arc<HttpState>>) -> Response {
         "redis": redis,
         "draining": shared.draining.load(Ordering::Relaxed),
         "switches": switch_states(&shared),
+        "campaigns": drivers::health(&shared.drivers),
     });
     let code = if ok {
         StatusCode::OK
@@ -209,6 +213,7 @@ async fn metrics(State(shared): State<Arc<HttpState>>) -> Response {
         "contactd_outbound_sessions {}",
         shared.outbound_live.load(Ordering::Relaxed)
     );
+    drivers::metrics(&shared.drivers, &mut out);
     wallboard::metrics::write(&shared, &mut out).await;
     trunk_metrics::write(&shared, &mut out).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()

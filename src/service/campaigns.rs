@@ -69,6 +69,8 @@ pub struct CampaignRunner {
     key_tasks: Arc<Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>>,
     /// Which trunks are in service and which one a call takes (a campaign may name a group).
     trunks: Arc<Trunks>,
+    /// Which campaigns this instance drives (one instance per campaign); `None`: all.
+    drivers: Option<crate::service::campaign_lease::Drivers>,
 }
 
 /// Budget key of a campaign's line leases in Redis.
@@ -106,6 +108,7 @@ impl CampaignRunner {
             messages: None,
             rules: Arc::default(),
             key_tasks: Arc::default(),
+            drivers: None,
         }
     }
 
@@ -114,6 +117,17 @@ impl CampaignRunner {
         trunks.wake_on_change(self.changed.clone());
         self.trunks = trunks;
         self
+    }
+
+    /// Drives only the campaigns whose lease `drivers` holds (several instances).
+    pub fn with_drivers(mut self, drivers: crate::service::campaign_lease::Drivers) -> Self {
+        self.drivers = Some(drivers);
+        self
+    }
+
+    /// Whether this instance drives campaign `id` now (by its own clock).
+    fn drives(&self, id: i64) -> bool {
+        self.drivers.as_ref().is_none_or(|d| d.holds(id))
     }
 
     /// Applies the campaigns' message rules through `messages` after each settled attempt.
@@ -244,7 +258,15 @@ impl CampaignRunner {
             return Ok(());
         }
         let leases_ok = self.live.leases_trusted().await.unwrap_or(false);
-        for c in self.campaigns.active().await? {
+        let active = self.campaigns.active().await?;
+        if let Some(d) = &self.drivers {
+            let ids: Vec<i64> = active.iter().map(|c| c.id).collect();
+            if d.drive(&ids).await.taken_over {
+                // The previous driver's calls first: followed or settled, never redialed.
+                self.recover().await?;
+            }
+        }
+        for c in active.into_iter().filter(|c| self.drives(c.id)) {
             let running = c.state == CampaignState::Running.as_str();
             if running && leases_ok && !self.draining.load(Ordering::SeqCst) {
                 self.dial_more(&c, now).await?;
@@ -320,6 +342,11 @@ impl CampaignRunner {
         let n = self.pacer().free_lines(budget, now);
         if n == 0 {
             return Ok(());
+        }
+        if let Some(d) = &self.drivers {
+            if !d.fenced(c.id).await {
+                return Ok(());
+            }
         }
         let claimed = self.campaigns.claim_due(c.id, n as i64, now).await?;
         for t in screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await? {
@@ -887,6 +914,9 @@ impl CampaignRunner {
             return Ok(());
         }
         for c in self.campaigns.active().await? {
+            if !self.drives(c.id) {
+                continue; // another instance's calls, or nobody's yet: its driver's to recover
+            }
             let stranded: Vec<_> = {
                 let all = self.campaigns.stranded(c.id).await?;
                 let driving = self.driving.lock().expect("driving lock");

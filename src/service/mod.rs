@@ -2,8 +2,10 @@
 //! hands the resulting actions to the adapters.
 pub mod acd;
 pub mod amd;
+pub mod campaign_lease;
 pub mod campaigns;
 pub mod dialer;
+pub mod failover;
 pub mod inbound;
 pub mod leases;
 pub mod messages;

@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, Notify};
 
-use redis::aio::ConnectionManager;
 use redis::Script;
 
 use super::postgres::StoreError;
+use super::redis_conn::{RedisConn, RedisTarget};
 
 #[derive(Clone)]
 pub struct LiveState {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     /// Leases this process holds (granted, not yet released), kept so a lease rebuild after
     /// Redis lost its data also counts originates still on their way to the switch.
@@ -115,8 +115,12 @@ pub enum LineRefused {
 
 impl LiveState {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        Self::connect_to(RedisTarget::Url(url), prefix).await
+    }
+
+    /// [`LiveState::connect`] to a server or through Redis Sentinel.
+    pub async fn connect_to(target: RedisTarget<'_>, prefix: &str) -> Result<Self, StoreError> {
+        let conn = RedisConn::open(target, None).await?;
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
@@ -126,8 +130,9 @@ impl LiveState {
         })
     }
 
-    /// The connection, for the stores of other live state (`store::trunk_state`).
-    pub(crate) fn connection(&self) -> ConnectionManager {
+    /// A handle on the connection, for the adapters that keep their own keys here
+    /// (`store::drivers`).
+    pub fn conn(&self) -> RedisConn {
         self.conn.clone()
     }
 

@@ -49,7 +49,7 @@ impl TrunkStatus {
 }
 
 pub async fn publish(live: &LiveState, trunk: &str, st: &TrunkStatus) -> Result<(), StoreError> {
-    let mut c = live.connection();
+    let mut c = live.conn();
     let _: () = c
         .hset(live.key(&["trunks", "state"]), trunk, st.encode())
         .await?;
@@ -57,7 +57,7 @@ pub async fn publish(live: &LiveState, trunk: &str, st: &TrunkStatus) -> Result<
 }
 
 pub async fn read_all(live: &LiveState) -> Result<HashMap<String, TrunkStatus>, StoreError> {
-    let mut c = live.connection();
+    let mut c = live.conn();
     let raw: HashMap<String, String> = c.hgetall(live.key(&["trunks", "state"])).await?;
     Ok(raw
         .into_iter()
@@ -67,20 +67,20 @@ pub async fn read_all(live: &LiveState) -> Result<HashMap<String, TrunkStatus>, 
 
 /// Counts one more alarm on `trunk` (for `/metrics`).
 pub async fn count_alarm(live: &LiveState, trunk: &str) -> Result<(), StoreError> {
-    let mut c = live.connection();
+    let mut c = live.conn();
     let _: i64 = c.hincr(live.key(&["trunks", "alarms"]), trunk, 1).await?;
     Ok(())
 }
 
 pub async fn alarm_counts(live: &LiveState) -> Result<HashMap<String, u64>, StoreError> {
-    let mut c = live.connection();
+    let mut c = live.conn();
     Ok(c.hgetall(live.key(&["trunks", "alarms"])).await?)
 }
 
 /// Claims the e-mail of a span's alarm episode: true for the first instance to ask, false
 /// while the episode lasts (another instance, or this one again after a resync).
 pub async fn claim_alert(live: &LiveState, switch: &str, span: &str) -> Result<bool, StoreError> {
-    let mut c = live.connection();
+    let mut c = live.conn();
     let set: bool = redis::cmd("SET")
         .arg(live.key(&["trunks", "alerted", switch, span]))
         .arg(1)
@@ -93,7 +93,7 @@ pub async fn claim_alert(live: &LiveState, switch: &str, span: &str) -> Result<b
 
 /// The episode is over (the span cleared): the next alarm is mailed again.
 pub async fn end_alert(live: &LiveState, switch: &str, span: &str) -> Result<(), StoreError> {
-    let mut c = live.connection();
+    let mut c = live.conn();
     let _: i64 = c
         .del(live.key(&["trunks", "alerted", switch, span]))
         .await?;

@@ -51,6 +51,23 @@ impl Daemon {
 
     /// [`Daemon::start`] with `extra` TOML (sections the base config has not) appended.
     pub async fn start_with(o: DaemonOpts<'_>, extra: &str) -> Daemon {
+        Self::start_named(o, "contactd-1", extra).await
+    }
+
+    /// [`Daemon::start_with`] as `[daemon] instance = instance` (several instances sharing
+    /// Redis and PostgreSQL, each with its own spool).
+    pub async fn start_named(o: DaemonOpts<'_>, instance: &str, extra: &str) -> Daemon {
+        Self::start_edited(o, instance, extra, |t| t).await
+    }
+
+    /// [`Daemon::start_named`] with the config text passed through `edit` first (a test that
+    /// needs keys in a section the base config already has, e.g. `[redis] sentinels`).
+    pub async fn start_edited(
+        o: DaemonOpts<'_>,
+        instance: &str,
+        extra: &str,
+        edit: impl Fn(String) -> String,
+    ) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let http = common::smtp::free_port();
         let text = format!(
@@ -94,10 +111,14 @@ language = "en"
             prefix = o.env.prefix,
             pg = o.pg_url,
         ) + extra;
+        let text = edit(text);
         // the write spool in the test's own directory, where this contactd has one
         let spool = dir.path().join("spool");
         std::fs::create_dir_all(&spool).unwrap();
-        let with_spool = format!("[daemon]\nspool_dir = \"{}\"\n{text}", spool.display());
+        let with_spool = format!(
+            "[daemon]\ninstance = \"{instance}\"\nspool_dir = \"{}\"\n{text}",
+            spool.display()
+        );
         let text = if Config::from_toml(&with_spool).is_ok() {
             with_spool
         } else {
@@ -144,6 +165,11 @@ language = "en"
             "contactd did not become healthy:\n{}",
             self.log_tail(30)
         );
+    }
+
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
     }
 
     /// SIGKILL: no shutdown of any kind, as a crash or the OOM killer.

@@ -67,6 +67,8 @@ pub struct OpRunner {
     decisions: Mutex<Vec<(i64, PacingDecision)>>,
     /// Which trunks are in service and which one a call takes (a campaign may name a group).
     trunks: Arc<crate::service::trunks::Trunks>,
+    /// Which campaigns this instance drives (one instance per campaign); `None`: all.
+    drivers: Option<crate::service::campaign_lease::Drivers>,
 }
 
 impl OpRunner {
@@ -92,6 +94,7 @@ impl OpRunner {
             driving: Mutex::default(),
             wake: Arc::default(),
             decisions: Mutex::default(),
+            drivers: None,
             clock,
             campaigns,
             ops,
@@ -109,6 +112,17 @@ impl OpRunner {
         trunks.wake_on_change(self.wake.clone());
         self.trunks = trunks;
         self
+    }
+
+    /// Drives only the campaigns whose lease `drivers` holds (several instances).
+    pub fn with_drivers(mut self, drivers: crate::service::campaign_lease::Drivers) -> Self {
+        self.drivers = Some(drivers);
+        self
+    }
+
+    /// Whether this instance drives campaign `id` now (by its own clock).
+    fn drives(&self, id: i64) -> bool {
+        self.drivers.as_ref().is_none_or(|d| d.holds(id))
     }
 
     pub fn clock(&self) -> &Clock {
@@ -189,7 +203,15 @@ impl OpRunner {
         }
         let leases_ok = self.live.leases_trusted().await.unwrap_or(false);
         let dialing = leases_ok && !self.draining.load(Ordering::SeqCst);
-        for op in self.ops.active().await? {
+        let active = self.ops.active().await?;
+        if let Some(d) = &self.drivers {
+            let ids: Vec<i64> = active.iter().map(|o| o.campaign_id).collect();
+            if d.drive(&ids).await.taken_over {
+                // The previous driver's calls first: followed or settled, never redialed.
+                self.recover().await?;
+            }
+        }
+        for op in active.into_iter().filter(|o| self.drives(o.campaign_id)) {
             let Some(c) = self.campaigns.get(op.campaign_id).await? else {
                 continue;
             };
@@ -270,6 +292,11 @@ impl OpRunner {
         let n = self.to_dial(c.id, &floor, lines_free, now);
         if n == 0 {
             return Ok(());
+        }
+        if let Some(d) = &self.drivers {
+            if !d.fenced(c.id).await {
+                return Ok(());
+            }
         }
         let claimed = self.campaigns.claim_due(c.id, i64::from(n), now).await?;
         self.dial_targets(c, op, &rules, claimed, now).await

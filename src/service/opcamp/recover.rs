@@ -41,6 +41,9 @@ const LINK_WAIT: Duration = Duration::from_secs(10);
 impl OpRunner {
     pub(super) async fn recover(self: &Arc<Self>) -> Result<(), StoreError> {
         for op in self.ops.active().await? {
+            if !self.drives(op.campaign_id) {
+                continue; // another instance's calls, or nobody's yet: its driver's to recover
+            }
             let Some(c) = self.campaigns.get(op.campaign_id).await? else {
                 continue;
             };
@@ -74,6 +77,9 @@ impl OpRunner {
     async fn recover_callbacks(self: &Arc<Self>) -> Result<(), StoreError> {
         for d in self.held().callbacks_dialing().await? {
             let cb = d.callback;
+            if !self.drives(cb.campaign_id) {
+                continue; // its campaign's driver settles it
+            }
             let Some(c) = self.campaigns.get(cb.campaign_id).await? else {
                 continue;
             };

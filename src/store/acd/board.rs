@@ -90,7 +90,7 @@ impl AcdStore {
     pub async fn board_changes(
         &self,
     ) -> Result<impl futures_util::Stream<Item = String> + Send + use<>, StoreError> {
-        let mut pubsub = self.client.get_async_pubsub().await?;
+        let mut pubsub = self.conn.client().get_async_pubsub().await?;
         pubsub.subscribe(self.board_channel()).await?;
         Ok(futures_util::StreamExt::map(
             pubsub.into_on_message(),

@@ -35,7 +35,9 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
+
+use super::redis_conn::{RedisConn, RedisTarget};
 
 use super::postgres::StoreError;
 
@@ -53,10 +55,8 @@ pub use types::{agent_value, Abandoned, AgentInfo, CallInfo, Enqueued, Reservati
 
 #[derive(Clone)]
 pub struct AcdStore {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
-    /// For the subscription to other instances' kicks (its own connection).
-    client: redis::Client,
     /// Bumped after each change this instance made to the live state (the wallboard
     /// follows it, and relays it to the other instances).
     signal: std::sync::Arc<BoardSignal>,
@@ -67,7 +67,11 @@ impl AcdStore {
     /// waiting for the default reconnection backoff (seconds): the callers' tasks and the
     /// IVR's hand-over must go on (music, retries) instead of hanging in a Redis call.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
+        Self::connect_to(RedisTarget::Url(url), prefix).await
+    }
+
+    /// [`AcdStore::connect`] to a server or through Redis Sentinel.
+    pub async fn connect_to(target: RedisTarget<'_>, prefix: &str) -> Result<Self, StoreError> {
         let cfg = ConnectionManagerConfig::new()
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
@@ -75,9 +79,8 @@ impl AcdStore {
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)));
         Ok(Self {
-            conn: ConnectionManager::new_with_config(client.clone(), cfg).await?,
+            conn: RedisConn::open(target, Some(cfg)).await?,
             prefix: prefix.to_string(),
-            client,
             signal: std::sync::Arc::new(BoardSignal::default()),
         })
     }
@@ -105,7 +108,8 @@ impl AcdStore {
     pub async fn kicks(
         &self,
     ) -> Result<impl futures_util::Stream<Item = String> + Send + use<>, StoreError> {
-        let mut pubsub = self.client.get_async_pubsub().await?;
+        // the current primary's: after a failover the stream ends and is opened again there
+        let mut pubsub = self.conn.client().get_async_pubsub().await?;
         pubsub.subscribe(self.kick_channel()).await?;
         Ok(futures_util::StreamExt::map(
             pubsub.into_on_message(),
