@@ -239,15 +239,106 @@ pub fn case_alias_key(key: &str) -> Option<String> {
 /// 3. Unknown dash-separated keys are Title-Cased to match FreeSWITCH's
 ///    dominant convention for event and framing headers.
 pub fn normalize_header_key(raw: &str) -> String {
-    if let Ok(eh) = raw.parse::<EventHeader>() {
-        return eh
-            .as_str()
-            .to_string();
+    canonical_header_key(raw).into_owned()
+}
+
+/// [`normalize_header_key`] without allocating when `raw` is already canonical,
+/// which is the case for nearly every header FreeSWITCH sends.
+///
+/// Same strategy and result as [`normalize_header_key`]; the known-header match
+/// is one hash probe instead of a case-insensitive compare against every
+/// [`EventHeader`] variant.
+pub fn canonical_header_key(raw: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if let Some(known) = known_header(raw) {
+        return Cow::Borrowed(known);
     }
-    if case_alias_key(raw).is_none() {
-        raw.to_string()
+    if raw.contains('_') || is_title_case_dashes(raw) {
+        Cow::Borrowed(raw)
     } else {
-        title_case_dashes(raw)
+        Cow::Owned(title_case_dashes(raw))
+    }
+}
+
+/// `true` when [`title_case_dashes`] would return `s` unchanged.
+fn is_title_case_dashes(s: &str) -> bool {
+    let mut capitalize_next = true;
+    for c in s.bytes() {
+        if c == b'-' {
+            capitalize_next = true;
+        } else if capitalize_next {
+            if c != c.to_ascii_uppercase() {
+                return false;
+            }
+            capitalize_next = false;
+        } else if c != c.to_ascii_lowercase() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Case-insensitive FNV-1a, so that any casing of a name lands in one slot.
+fn ci_hash(s: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Open-addressed table of every [`EventHeader`] wire name, built once.
+struct KnownHeaders {
+    slots: Vec<Option<&'static str>>,
+    mask: usize,
+    longest: usize,
+}
+
+fn known_headers() -> &'static KnownHeaders {
+    static TABLE: std::sync::OnceLock<KnownHeaders> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let size = (EventHeader::ALL.len() * 4).next_power_of_two();
+        let mut slots = vec![None; size];
+        let mask = size - 1;
+        let mut longest = 0;
+        for h in EventHeader::ALL {
+            let name = h.as_str();
+            longest = longest.max(name.len());
+            let mut i = ci_hash(name.as_bytes()) as usize & mask;
+            // the first variant of a name wins, as in `EventHeader::from_str`
+            loop {
+                match slots[i] {
+                    None => {
+                        slots[i] = Some(name);
+                        break;
+                    }
+                    Some(other) if other.eq_ignore_ascii_case(name) => break,
+                    Some(_) => i = (i + 1) & mask,
+                }
+            }
+        }
+        KnownHeaders {
+            slots,
+            mask,
+            longest,
+        }
+    })
+}
+
+/// The canonical wire name of a known [`EventHeader`], matched case-insensitively.
+fn known_header(raw: &str) -> Option<&'static str> {
+    let table = known_headers();
+    if raw.len() > table.longest || raw.starts_with("variable_") {
+        return None;
+    }
+    let mut i = ci_hash(raw.as_bytes()) as usize & table.mask;
+    loop {
+        match table.slots[i] {
+            None => return None,
+            Some(name) if name.eq_ignore_ascii_case(raw) => return Some(name),
+            Some(_) => i = (i + 1) & table.mask,
+        }
     }
 }
 
@@ -475,6 +566,38 @@ mod tests {
         assert_eq!(normalize_header_key("profile-name"), "profile-name");
         assert_eq!(normalize_header_key("PROFILE-NAME"), "profile-name");
         assert_eq!(normalize_header_key("profile_name"), "profile_name");
+    }
+
+    #[test]
+    fn canonical_header_key_agrees_with_from_str() {
+        for h in EventHeader::ALL {
+            let name = h.as_str();
+            for spelled in [
+                name.to_string(),
+                name.to_ascii_lowercase(),
+                name.to_ascii_uppercase(),
+            ] {
+                let expect = spelled
+                    .parse::<EventHeader>()
+                    .unwrap()
+                    .as_str();
+                assert_eq!(canonical_header_key(&spelled), expect, "{spelled}");
+            }
+        }
+        for (raw, expect) in [
+            ("variable_Foo_bar", "variable_Foo_bar"),
+            ("x-custom-header", "X-Custom-Header"),
+            ("X-Custom-Header", "X-Custom-Header"),
+            ("X-CUSTOM", "X-Custom"),
+            ("", ""),
+        ] {
+            assert_eq!(canonical_header_key(raw), expect);
+            assert_eq!(normalize_header_key(raw), expect);
+        }
+        assert!(matches!(
+            canonical_header_key("Unique-ID"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -82,7 +82,9 @@ pub use event::{
     EslEvent, EslEventPriority, EslEventType, EventFormat, EventSubscription,
     EventSubscriptionError, ParseEventFormatError, ParseEventTypeError, ParsePriorityError,
 };
-pub use headers::{case_alias_key, normalize_header_key, EventHeader, ParseEventHeaderError};
+pub use headers::{
+    canonical_header_key, case_alias_key, normalize_header_key, EventHeader, ParseEventHeaderError,
+};
 pub use log_level::{LogLevel, ParseLogLevelError};
 pub use lookup::{variable_key, HeaderLookup, ParseHeaderError};
 #[cfg(feature = "esl")]

@@ -43,12 +43,14 @@ pub(crate) fn decode_serialized_event(
         None => (payload, None),
     };
 
+    // One map allocation: a channel event carries a few hundred headers.
+    event.reserve_headers(memchr::memchr_iter(b'\n', header_section.as_bytes()).count() + 1);
     decode_header_block(
         header_section,
         "event header",
         options.skip_undef,
         EslParser::lossy_sink(options.strict_utf8, &mut lossy),
-        |key, value| event.set_header(key, value),
+        |key, value| event.set_header_str(key, value),
     )?;
 
     event.set_lossy_values(lossy);

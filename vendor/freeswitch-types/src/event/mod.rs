@@ -124,6 +124,19 @@ impl EslEvent {
             .insert(name, value);
     }
 
+    /// [`set_header`](Self::set_header) from a borrowed name: the key is
+    /// allocated once, already canonical. For parsers that hold the wire text.
+    pub fn set_header_str(&mut self, name: &str, value: String) {
+        self.headers
+            .insert_str(name, value);
+    }
+
+    /// Reserve room for `additional` more headers.
+    pub fn reserve_headers(&mut self, additional: usize) {
+        self.headers
+            .reserve(additional);
+    }
+
     /// Remove a header, returning its value if it existed.
     ///
     /// Accepts both canonical and original (non-normalized) key names.

@@ -19,7 +19,11 @@
 use indexmap::IndexMap;
 use sip_header::{HistoryInfo, HistoryInfoError, SipHeaderLookup, UriInfo, UriInfoError};
 
+use std::borrow::Cow;
+
+#[allow(unused_imports)] // named by the docs
 use crate::headers::{case_alias_key, normalize_header_key};
+use crate::headers::canonical_header_key;
 use crate::lookup::{variable_key, HeaderLookup};
 use crate::variables::{EslArray, EslArrayError, MAX_ARRAY_ITEMS};
 
@@ -58,11 +62,10 @@ use crate::variables::{EslArray, EslArrayError, MAX_ARRAY_ITEMS};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct EslHeaders {
+    /// Keyed canonically ([`normalize_header_key`]): any other casing of a
+    /// dash-separated name normalizes to the same key, so the case-insensitive
+    /// read path needs no alias table (and the parse path no second map).
     map: IndexMap<String, String>,
-    /// Lowercase alias to canonical key, for the case-insensitive read path.
-    /// Derived from `map`, so it is rebuilt rather than serialized.
-    #[cfg_attr(feature = "serde", serde(skip))]
-    aliases: IndexMap<String, String>,
 }
 
 impl EslHeaders {
@@ -89,34 +92,49 @@ impl EslHeaders {
 
     /// Insert a header under its canonical key, replacing any entry there.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let key = normalize_header_key(&key.into());
-        if let Some(alias) = case_alias_key(&key) {
-            self.aliases
-                .insert(alias, key.clone());
-        }
+        let key = key.into();
+        let key = match canonical_header_key(&key) {
+            Cow::Borrowed(k) if k == key.as_str() => key,
+            other => other.into_owned(),
+        };
         self.map
             .insert(key, value.into());
     }
 
+    /// [`insert`](Self::insert) from borrowed text: allocates the key only once,
+    /// already canonical. For parsers that hold the wire bytes.
+    pub fn insert_str(&mut self, key: &str, value: String) {
+        let key = canonical_header_key(key).into_owned();
+        self.map
+            .insert(key, value);
+    }
+
+    /// Reserve room for `additional` more headers.
+    pub fn reserve(&mut self, additional: usize) {
+        self.map
+            .reserve(additional);
+    }
+
     /// Remove a header, by canonical key or by any other casing of it.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let canonical = if self
+        if let Some(v) = self
             .map
-            .contains_key(key)
+            .shift_remove(key)
         {
-            key.to_string()
-        } else {
-            let alias = case_alias_key(key)?;
-            self.aliases
-                .get(&alias)?
-                .clone()
-        };
-        if let Some(alias) = case_alias_key(&canonical) {
-            self.aliases
-                .shift_remove(&alias);
+            return Some(v);
         }
+        let canonical = Self::alias_of(key)?;
         self.map
-            .shift_remove(&canonical)
+            .shift_remove(canonical.as_ref())
+    }
+
+    /// The stored key another casing of `name` resolves to, if any applies:
+    /// keys with `_` are exact-match only (see [`case_alias_key`]).
+    fn alias_of(name: &str) -> Option<Cow<'_, str>> {
+        if name.contains('_') {
+            return None;
+        }
+        Some(canonical_header_key(name))
     }
 
     /// Number of entries.
@@ -138,12 +156,12 @@ impl EslHeaders {
         {
             return Some(value.as_str());
         }
-        self.aliases
-            .get(&case_alias_key(name)?)
-            .and_then(|canonical| {
-                self.map
-                    .get(canonical)
-            })
+        let canonical = Self::alias_of(name)?;
+        if canonical.as_ref() == name {
+            return None;
+        }
+        self.map
+            .get(canonical.as_ref())
             .map(|s| s.as_str())
     }
 }
