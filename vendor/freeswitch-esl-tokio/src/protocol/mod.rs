@@ -32,7 +32,7 @@ fn decode_header_block(
     context: &'static str,
     skip_undef: bool,
     mut lossy: Option<&mut LossyValues>,
-    mut sink: impl FnMut(&str, String),
+    mut sink: impl FnMut(&str, std::borrow::Cow<'_, str>),
 ) -> EslResult<()> {
     for line in block.lines() {
         let Some((key, raw_value)) = EslParser::parse_header_line(line)? else {
@@ -360,7 +360,7 @@ impl EslParser {
             false,
             Self::lossy_sink(self.strict_header_utf8, &mut lossy),
             |key, value| {
-                headers.insert(normalize_header_key(key), value);
+                headers.insert(normalize_header_key(key), value.into_owned());
             },
         )?;
         Ok((headers, lossy))
@@ -406,14 +406,15 @@ impl EslParser {
 
     /// Percent-decode a header value; `context` labels the error site. A
     /// `lossy` accumulator records U+FFFD substitutions instead of erroring.
-    fn decode_value(
+    fn decode_value<'a>(
         key: &str,
-        raw_value: &str,
+        raw_value: &'a str,
         context: &'static str,
         lossy: Option<&mut LossyValues>,
-    ) -> EslResult<String> {
+    ) -> EslResult<std::borrow::Cow<'a, str>> {
+        // borrowed unless the value holds a `%` escape
         match percent_decode_str(raw_value).decode_utf8() {
-            Ok(cow) => Ok(cow.into_owned()),
+            Ok(cow) => Ok(cow),
             Err(source) => match lossy {
                 // `key` is the wire spelling; the signal names the stored key
                 None => Err(EslError::InvalidUtf8InHeader {
@@ -423,9 +424,11 @@ impl EslParser {
                 }),
                 Some(acc) => {
                     acc.push(LossyValue::new(normalize_header_key(key), raw_value.to_string()));
-                    Ok(percent_decode_str(raw_value)
-                        .decode_utf8_lossy()
-                        .into_owned())
+                    Ok(std::borrow::Cow::Owned(
+                        percent_decode_str(raw_value)
+                            .decode_utf8_lossy()
+                            .into_owned(),
+                    ))
                 }
             },
         }

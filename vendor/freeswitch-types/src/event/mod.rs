@@ -124,17 +124,18 @@ impl EslEvent {
             .insert(name, value);
     }
 
-    /// [`set_header`](Self::set_header) from a borrowed name: the key is
-    /// allocated once, already canonical. For parsers that hold the wire text.
-    pub fn set_header_str(&mut self, name: &str, value: String) {
+    /// [`set_header`](Self::set_header) from borrowed text, for parsers that
+    /// hold the wire text: on a freshly parsed event no allocation per header
+    /// (see [`EslHeaders::insert_str`]).
+    pub fn set_header_str(&mut self, name: &str, value: &str) {
         self.headers
             .insert_str(name, value);
     }
 
-    /// Reserve room for `additional` more headers.
-    pub fn reserve_headers(&mut self, additional: usize) {
+    /// Reserve room for `headers` more headers of `text` bytes in all.
+    pub fn reserve_headers(&mut self, headers: usize, text: usize) {
         self.headers
-            .reserve(additional);
+            .reserve(headers, text);
     }
 
     /// Remove a header, returning its value if it existed.

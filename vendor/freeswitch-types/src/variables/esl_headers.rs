@@ -24,6 +24,9 @@ use std::borrow::Cow;
 #[allow(unused_imports)] // named by the docs
 use crate::headers::{case_alias_key, normalize_header_key};
 use crate::headers::canonical_header_key;
+use std::sync::OnceLock;
+
+use super::packed_headers::PackedHeaders;
 use crate::lookup::{variable_key, HeaderLookup};
 use crate::variables::{EslArray, EslArrayError, MAX_ARRAY_ITEMS};
 
@@ -59,13 +62,40 @@ use crate::variables::{EslArray, EslArrayError, MAX_ARRAY_ITEMS};
 /// spelling one header two ways collapses to one entry, and every read falls
 /// back to a lowercase alias, so a query in any casing resolves. Keys
 /// containing `_` are exempt from both: their suffix carries SIP wire casing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
+#[derive(Clone, Default)]
 pub struct EslHeaders {
     /// Keyed canonically ([`normalize_header_key`]): any other casing of a
     /// dash-separated name normalizes to the same key, so the case-insensitive
-    /// read path needs no alias table (and the parse path no second map).
-    map: IndexMap<String, String>,
+    /// read path needs no alias table. While `packed` holds the headers this is
+    /// only a cache, built on the first [`as_map`](Self::as_map).
+    map: OnceLock<IndexMap<String, String>>,
+    /// The parse-time form ([`insert_str`](Self::insert_str)): the headers as
+    /// long as nothing else was written; any other write moves them into `map`.
+    packed: Option<PackedHeaders>,
+}
+
+impl std::fmt::Debug for EslHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EslHeaders")
+            .field("map", self.as_map())
+            .finish()
+    }
+}
+
+impl PartialEq for EslHeaders {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_map() == other.as_map()
+    }
+}
+
+impl Eq for EslHeaders {}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for EslHeaders {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_map()
+            .serialize(serializer)
+    }
 }
 
 impl EslHeaders {
@@ -82,12 +112,44 @@ impl EslHeaders {
 
     /// Access the underlying map, keyed canonically.
     pub fn as_map(&self) -> &IndexMap<String, String> {
-        &self.map
+        self.map
+            .get_or_init(|| {
+                self.packed
+                    .as_ref()
+                    .map(PackedHeaders::to_map)
+                    .unwrap_or_default()
+            })
     }
 
     /// Consume and return the underlying map, keyed canonically.
-    pub fn into_map(self) -> IndexMap<String, String> {
+    pub fn into_map(mut self) -> IndexMap<String, String> {
+        std::mem::take(self.map_mut())
+    }
+
+    /// The map for a write: the packed headers (if any) move into it first.
+    fn map_mut(&mut self) -> &mut IndexMap<String, String> {
+        if let Some(packed) = self
+            .packed
+            .take()
+        {
+            if self
+                .map
+                .get()
+                .is_none()
+            {
+                self.map = OnceLock::from(packed.to_map());
+            }
+        }
+        if self
+            .map
+            .get()
+            .is_none()
+        {
+            self.map = OnceLock::from(IndexMap::new());
+        }
         self.map
+            .get_mut()
+            .expect("initialised above")
     }
 
     /// Insert a header under its canonical key, replacing any entry there.
@@ -97,35 +159,69 @@ impl EslHeaders {
             Cow::Borrowed(k) if k == key.as_str() => key,
             other => other.into_owned(),
         };
-        self.map
+        self.map_mut()
             .insert(key, value.into());
     }
 
-    /// [`insert`](Self::insert) from borrowed text: allocates the key only once,
-    /// already canonical. For parsers that hold the wire bytes.
-    pub fn insert_str(&mut self, key: &str, value: String) {
-        let key = canonical_header_key(key).into_owned();
-        self.map
-            .insert(key, value);
+    /// [`insert`](Self::insert) from borrowed text, for parsers that hold the
+    /// wire text. Into a store that was only ever written this way, the header
+    /// costs no allocation of its own (see `PackedHeaders`).
+    pub fn insert_str(&mut self, key: &str, value: &str) {
+        let key = canonical_header_key(key);
+        let fresh = self
+            .map
+            .get()
+            .is_none_or(IndexMap::is_empty);
+        match &mut self.packed {
+            Some(p) if p.fits(&key, value) => {
+                p.push(&key, value);
+                // a map built by an earlier read is stale now
+                self.map = OnceLock::new();
+            }
+            None if fresh => {
+                let mut p = PackedHeaders::with_capacity(16, 256);
+                p.push(&key, value);
+                self.map = OnceLock::new();
+                self.packed = Some(p);
+            }
+            _ => {
+                self.map_mut()
+                    .insert(key.into_owned(), value.to_string());
+            }
+        }
     }
 
-    /// Reserve room for `additional` more headers.
-    pub fn reserve(&mut self, additional: usize) {
-        self.map
-            .reserve(additional);
+    /// Reserve room for `headers` more headers of `text` bytes in all; the
+    /// store takes the packed form if it is empty.
+    pub fn reserve(&mut self, headers: usize, text: usize) {
+        let fresh = self
+            .map
+            .get()
+            .is_none_or(IndexMap::is_empty);
+        if self
+            .packed
+            .is_none()
+            && fresh
+        {
+            self.map = OnceLock::new();
+            self.packed = Some(PackedHeaders::with_capacity(headers, text));
+        } else if self
+            .packed
+            .is_none()
+        {
+            self.map_mut()
+                .reserve(headers);
+        }
     }
 
     /// Remove a header, by canonical key or by any other casing of it.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        if let Some(v) = self
-            .map
-            .shift_remove(key)
-        {
+        let map = self.map_mut();
+        if let Some(v) = map.shift_remove(key) {
             return Some(v);
         }
         let canonical = Self::alias_of(key)?;
-        self.map
-            .shift_remove(canonical.as_ref())
+        map.shift_remove(canonical.as_ref())
     }
 
     /// The stored key another casing of `name` resolves to, if any applies:
@@ -139,30 +235,39 @@ impl EslHeaders {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map
+        self.as_map()
             .len()
     }
 
     /// `true` if there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.map
-            .is_empty()
+        match &self.packed {
+            Some(p) => p.is_empty(),
+            None => self
+                .as_map()
+                .is_empty(),
+        }
+    }
+
+    fn get_exact(&self, name: &str) -> Option<&str> {
+        match &self.packed {
+            Some(p) => p.get(name),
+            None => self
+                .as_map()
+                .get(name)
+                .map(String::as_str),
+        }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        if let Some(value) = self
-            .map
-            .get(name)
-        {
-            return Some(value.as_str());
+        if let Some(value) = self.get_exact(name) {
+            return Some(value);
         }
         let canonical = Self::alias_of(name)?;
         if canonical.as_ref() == name {
             return None;
         }
-        self.map
-            .get(canonical.as_ref())
-            .map(|s| s.as_str())
+        self.get_exact(canonical.as_ref())
     }
 }
 
@@ -397,6 +502,47 @@ impl HeaderLookup for EslHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parse-time form answers like the map, and any other write or read
+    /// order leaves the same headers as plain inserts would.
+    #[test]
+    fn packed_form_agrees_with_map_form() {
+        let lines = [
+            ("Event-Name", "CHANNEL_ANSWER"),
+            ("unique-id", "u1"),
+            ("variable_sip_h_X-Foo", "bar"),
+            ("x-custom", "1"),
+            ("Event-Name", "CHANNEL_HANGUP"),
+        ];
+        let mut packed = EslHeaders::new();
+        packed.reserve(lines.len(), 100);
+        let mut plain = EslHeaders::new();
+        for (k, v) in lines {
+            packed.insert_str(k, v);
+            plain.insert(k, v);
+        }
+        assert_eq!(packed, plain);
+        assert_eq!(packed.header_str("UNIQUE-ID"), Some("u1"));
+        assert_eq!(packed.header_str("Unique-ID"), Some("u1"));
+        assert_eq!(packed.header_str("X-Custom"), Some("1"));
+        assert_eq!(packed.header_str("Event-Name"), Some("CHANNEL_HANGUP"));
+        assert_eq!(packed.header_str("variable_sip_h_x-foo"), None);
+        assert_eq!(packed.len(), 4);
+        // a read builds the map; a later parse-time write must not leave it stale
+        assert_eq!(packed.as_map()["Unique-ID"], "u1");
+        packed.insert_str("Unique-ID", "u2");
+        plain.insert("Unique-ID", "u2");
+        assert_eq!(packed.as_map(), plain.as_map());
+        // any other write moves the headers into the map
+        packed.insert("New-Header", "n");
+        plain.insert("New-Header", "n");
+        packed.insert_str("Later", "l");
+        plain.insert("Later", "l");
+        assert_eq!(packed.remove("new-header"), Some("n".to_string()));
+        plain.remove("New-Header");
+        assert_eq!(packed, plain);
+        assert_eq!(packed.clone().into_map(), plain.into_map());
+    }
     use crate::headers::EventHeader;
 
     #[test]

@@ -7,6 +7,8 @@ mod core_media;
 mod esl_array;
 #[cfg(feature = "esl")]
 mod esl_headers;
+#[cfg(feature = "esl")]
+mod packed_headers;
 mod loopback;
 mod sip_multipart;
 mod sip_passthrough;
