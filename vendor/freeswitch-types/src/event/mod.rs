@@ -118,6 +118,14 @@ impl EslEvent {
             .as_map()
     }
 
+    /// Every header as `(name, value)` without building the
+    /// [`headers()`](Self::headers) map: in insertion order, where a name
+    /// written twice may appear twice (the last is its value).
+    pub fn iter_headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.headers
+            .iter()
+    }
+
     /// Set or overwrite a header, normalizing the key.
     pub fn set_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.headers

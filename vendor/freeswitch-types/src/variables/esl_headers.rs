@@ -214,6 +214,19 @@ impl EslHeaders {
         }
     }
 
+    /// Every header without building the map: in insertion order, where a
+    /// key written twice may appear twice (the last is the value it has).
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
+        match &self.packed {
+            Some(p) => Box::new(p.iter()),
+            None => Box::new(
+                self.as_map()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
+        }
+    }
+
     /// Remove a header, by canonical key or by any other casing of it.
     pub fn remove(&mut self, key: &str) -> Option<String> {
         let map = self.map_mut();

@@ -86,6 +86,13 @@ impl PackedHeaders {
             .map(|e| self.value(e))
     }
 
+    /// Every header in wire order; a repeated key appears each time.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.entries
+            .iter()
+            .map(|e| (self.key(e), self.value(e)))
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.entries
             .is_empty()
