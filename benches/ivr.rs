@@ -67,7 +67,9 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
         // prompts of 1.5 s in real time, arrivals spread over 5 s: all 500 are in
         // the IVR at once but do not key in lock-step
         time_scale: 1.0,
-        heartbeat_ms: 0,
+        // as FreeSWITCH does (every 20 s): without it the control link's liveness check
+        // drops and resyncs the link every 65 s in the middle of the run
+        heartbeat_ms: 20_000,
         media_ms: crate::prompts::lengths(1500),
         max_sessions: 5000,
         ..Default::default()
