@@ -11,7 +11,6 @@ use contactd::sim::{self, CallerStep, Simulator};
 
 use crate::campaign::{config_text, proc_hwm_mb, spawn_contactd, Scratch};
 
-
 fn proc_cpu_ms(pid: u32) -> f64 {
     // utime + stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (100/s on Linux)
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

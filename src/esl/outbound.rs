@@ -80,11 +80,7 @@ impl CallSession {
             uuid: get("Unique-ID"),
             caller: get("Caller-Caller-ID-Number"),
             destination: get("Caller-Destination-Number"),
-            vars: variables_of(
-                resp.headers()
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            ),
+            vars: variables_of(resp.headers().iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         };
         client
             .myevents(EventFormat::Plain)
