@@ -1,14 +1,15 @@
 //! IVR figures for `make bench`: 500 simulated callers at once pass a meter reading through
 //! contactd (its own process): CPU time per completed call and peak RSS from /proc, and the
 //! p99 delay between a caller's `#` and contactd's next command, measured by the simulator.
+//! Then 3,000 callers arriving over a minute: the same p99, and how many flows were cut
+//! short (a caller whose reading was not stored, or whose call contactd did not end itself
+//! after the goodbye).
 
 use std::time::{Duration, Instant};
 
 use contactd::sim::{self, CallerStep, Simulator};
 
 use crate::campaign::{config_text, proc_hwm_mb, spawn_contactd, Scratch};
-
-const CALLERS: usize = 500;
 
 fn proc_cpu_ms(pid: u32) -> f64 {
     // utime + stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (100/s on Linux)
@@ -39,14 +40,35 @@ fn script(account: &str, value: &str) -> Vec<CallerStep> {
     ]
 }
 
-/// (cpu ms per call, peak RSS MB, p99 # → command ms, completed)
-pub async fn ivr_500() -> (f64, f64, f64, usize) {
+/// What one IVR run measured.
+pub struct IvrRun {
+    pub cpu_per_call_ms: f64,
+    pub peak_rss_mb: f64,
+    pub p99_ms: f64,
+    pub completed: usize,
+    /// callers whose reading was not stored or whose flow contactd did not finish
+    pub cut_short: usize,
+}
+
+/// 500 callers arriving over 5 s: all in the IVR at once.
+pub async fn ivr_500() -> IvrRun {
+    ivr_run(500, Duration::from_secs(5)).await
+}
+
+/// 3,000 callers arriving evenly over a minute.
+pub async fn ivr_3000() -> IvrRun {
+    ivr_run(3000, Duration::from_secs(60)).await
+}
+
+async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
     let s = Scratch::new().await;
     let sim = Simulator::start(sim::SimConfig {
         // prompts of 1.5 s in real time, arrivals spread over 5 s: all 500 are in
         // the IVR at once but do not key in lock-step
         time_scale: 1.0,
-        heartbeat_ms: 0,
+        // as FreeSWITCH does (every 20 s): without it the control link's liveness check
+        // drops and resyncs the link every 65 s in the middle of the run
+        heartbeat_ms: 20_000,
         media_ms: crate::prompts::lengths(1500),
         max_sessions: 5000,
         ..Default::default()
@@ -72,7 +94,7 @@ pub async fn ivr_500() -> (f64, f64, f64, usize) {
     let last = (chrono::Utc::now() - chrono::Duration::days(10)).date_naive();
     let mut csv =
         String::from("account,holder,phone,balance,meter,zones,digits,last_date,last_1,last_2\n");
-    for i in 0..CALLERS {
+    for i in 0..callers {
         csv.push_str(&format!(
             "{},Holder {i},,10.00,M-{i},1,6,{last},001000,\n",
             700_000 + i
@@ -83,7 +105,7 @@ pub async fn ivr_500() -> (f64, f64, f64, usize) {
     let r = contactd::store::accounts::import_accounts(&pool, &path, &cfg.dialing)
         .await
         .unwrap();
-    assert_eq!(r.accepted as usize, CALLERS);
+    assert_eq!(r.accepted as usize, callers);
 
     let cfg_path = dir.path().join("contactd.toml");
     std::fs::write(&cfg_path, &text).unwrap();
@@ -92,7 +114,7 @@ pub async fn ivr_500() -> (f64, f64, f64, usize) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu0 = proc_cpu_ms(pid);
     let t = Instant::now();
-    for i in 0..CALLERS {
+    for i in 0..callers {
         sim.inbound_call(sim::InboundCall {
             connect_to: outbound.to_string(),
             destination: "2500".into(),
@@ -105,12 +127,14 @@ pub async fn ivr_500() -> (f64, f64, f64, usize) {
             ..Default::default()
         })
         .unwrap();
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // paced against the start, not by sleeps that add up under load
+        let due = t + arrivals_over.mul_f64((i + 1) as f64 / callers as f64);
+        tokio::time::sleep_until(due.into()).await;
     }
     let db = pool.get().await.unwrap();
     let mut done = 0usize;
     let mut most_at_once = 0usize;
-    while t.elapsed() < Duration::from_secs(180) {
+    while t.elapsed() < arrivals_over + Duration::from_secs(180) {
         most_at_once = most_at_once.max(sim.live_channels().len());
         done = db
             .query_one(
@@ -120,13 +144,23 @@ pub async fn ivr_500() -> (f64, f64, f64, usize) {
             .await
             .map(|r| r.get::<_, i64>(0) as usize)
             .unwrap_or(0);
-        if done >= CALLERS {
+        if done >= callers {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // let the goodbyes and hang-ups finish so their work is counted too
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // every caller's flow ran to its end: contactd hung up after the goodbye
+    let finished = db
+        .query_one(
+            "SELECT count(*) FROM calls WHERE purpose = 'ivr' AND hungup_by = 'contactd'",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, i64>(0) as usize)
+        .unwrap_or(0);
+    let cut_short = callers - done.min(callers).min(finished);
     let cpu = proc_cpu_ms(pid) - cpu0;
     let rss = proc_hwm_mb(pid);
     let mut lat: Vec<Duration> = sim.hash_to_command();
@@ -140,16 +174,17 @@ pub async fn ivr_500() -> (f64, f64, f64, usize) {
         .status();
     let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
     eprintln!(
-        "ivr: {done}/{CALLERS} readings stored in {:.1} s, {most_at_once} callers in the IVR at once; {} '#' measured; contactd CPU {cpu:.0} ms",
+        "ivr: {done}/{callers} readings stored, {finished} flows ended by contactd, in {:.1} s, {most_at_once} callers in the IVR at once; {} '#' measured; contactd CPU {cpu:.0} ms",
         t.elapsed().as_secs_f64(),
         lat.len()
     );
     drop(db);
     s.drop_now().await;
-    (
-        cpu / done.max(1) as f64,
-        rss,
-        p99.as_secs_f64() * 1000.0,
-        done,
-    )
+    IvrRun {
+        cpu_per_call_ms: cpu / done.max(1) as f64,
+        peak_rss_mb: rss,
+        p99_ms: p99.as_secs_f64() * 1000.0,
+        completed: done,
+        cut_short,
+    }
 }

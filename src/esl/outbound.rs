@@ -49,14 +49,21 @@ pub struct CallSession {
     pub step_timeout: Duration,
 }
 
+/// What `myevents` enables and a call's flow never reads: everything but
+/// CHANNEL_EXECUTE_COMPLETE, CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE.
+pub const UNUSED_CALL_EVENTS: &str = "CHANNEL_CREATE CHANNEL_DESTROY CHANNEL_STATE \
+CHANNEL_ANSWER CHANNEL_EXECUTE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PROGRESS \
+CHANNEL_PROGRESS_MEDIA CHANNEL_OUTGOING CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_PARK \
+CHANNEL_UNPARK CHANNEL_APPLICATION CHANNEL_DATA DETECTED_SPEECH DTMF TALK NOTALK";
+
 /// `variable_*` headers without their prefix.
-fn variables_of<'a>(
-    headers: impl Iterator<Item = (&'a String, &'a String)>,
-) -> HashMap<String, String> {
+/// For an event, read from its parsed headers as they are (`iter_headers`): its map
+/// view is never built.
+fn variables_of<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> HashMap<String, String> {
     headers
         .filter_map(|(k, v)| {
             k.strip_prefix("variable_")
-                .map(|n| (n.to_string(), v.clone()))
+                .map(|n| (n.to_string(), v.to_string()))
         })
         .collect()
 }
@@ -73,10 +80,17 @@ impl CallSession {
             uuid: get("Unique-ID"),
             caller: get("Caller-Caller-ID-Number"),
             destination: get("Caller-Destination-Number"),
-            vars: variables_of(resp.headers().iter()),
+            vars: variables_of(resp.headers().iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         };
         client
             .myevents(EventFormat::Plain)
+            .await
+            .map_err(|e| CallEnded::Disconnected(e.to_string()))?;
+        // `myevents` enables a fixed list of the call's events (mod_event_socket); a flow
+        // reads only its applications' completions and the hang-up. Every other event
+        // would be a full channel dump (hundreds of headers) parsed for nothing.
+        client
+            .nixevent_raw(UNUSED_CALL_EVENTS)
             .await
             .map_err(|e| CallEnded::Disconnected(e.to_string()))?;
         // Linger so the hang-up's final events reach us before the socket closes.
@@ -147,7 +161,7 @@ impl CallSession {
                             .header_str("Application-Response")
                             .unwrap_or_default()
                             .to_string();
-                        return Ok((response, variables_of(ev.headers().iter())));
+                        return Ok((response, variables_of(ev.iter_headers())));
                     }
                     Some(EslEventType::ChannelHangup) => {
                         self.hung_up = true;
