@@ -25,12 +25,11 @@ use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
 use crate::core::campaign::pacer::{CampaignRules, LineBudget, NotDialed, Notice, Pacer};
 use crate::core::campaign::state::CampaignState;
 use crate::core::channels::SwitchEvent;
-use crate::core::values::ChannelUuid;
 use crate::esl::commands::AfterAnswer;
 use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::amd;
-use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
+use crate::service::dialer::{place_prepared_call, CallRequest, DialError, DialResult};
 use crate::service::messages::Rules;
 use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
@@ -297,23 +296,56 @@ impl CampaignRunner {
         let Some(rules) = self.pacer().rules(c.id, parsed) else {
             return Ok(());
         };
+        let (budget_in_use, trunk_in_use) = futures_util::future::join(
+            self.live.budget_in_use(&budget_of(c.id)),
+            self.live.lines_in_use(&c.trunk),
+        )
+        .await;
         let budget = LineBudget {
             lines: c.lines.max(0) as usize,
             mine: self.active_of(c.id),
-            budget_in_use: self.live.budget_in_use(&budget_of(c.id)).await?,
+            budget_in_use: budget_in_use?,
             trunk_channels: trunk.channels as usize,
-            trunk_in_use: self.live.lines_in_use(&c.trunk).await?,
+            trunk_in_use: trunk_in_use?,
         };
         let n = self.pacer().free_lines(budget, now);
         if n == 0 {
             return Ok(());
         }
         let claimed = self.campaigns.claim_due(c.id, n as i64, now).await?;
-        for t in screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await? {
+        let targets = screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        // Leases, then the batch's rows in one transaction, then the originates (dial_batch).
+        let Some(link) = self.link_for(&c.trunk) else {
+            warn!(campaign = c.id, trunk = %c.trunk, "no switch for the campaign's trunk");
+            for t in targets {
+                let at = self.put_back(NotDialed::NoSwitch);
+                self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+            }
+            return Ok(());
+        };
+        let budget = budget_of(c.id);
+        let batch = crate::service::dial_batch::Batch {
+            pool: self.campaigns.pool(),
+            live: &self.live,
+            messages: self.messages.as_ref(),
+            dialing: &self.config.dialing,
+            node: link.name(),
+            trunk,
+            budget: &budget,
+        };
+        let (ready, back) = crate::service::dial_batch::prepare(&batch, c, targets, now).await;
+        for (t, why) in back {
+            let at = self.put_back(why);
+            self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+        }
+        for p in ready {
             let me = self.clone();
             let c = c.clone();
-            self.spawn_driver(c.id, t.contact_id, async move {
-                me.call_one(&c, &t).await;
+            self.spawn_driver(c.id, p.target.contact_id, async move {
+                me.call_one(&c, p).await;
             });
         }
         Ok(())
@@ -395,66 +427,15 @@ impl CampaignRunner {
 
     /// Calls one subscriber and records the attempt; every path ends with the attempt's
     /// outcome written (durably: spooled if PostgreSQL is away) and the call hung up.
-    async fn call_one(self: &Arc<Self>, c: &Campaign, t: &Target) {
+    async fn call_one(self: &Arc<Self>, c: &Campaign, p: crate::service::dial_batch::Prepared) {
         let cfg = &self.config;
-        let Some(link) = self.link_for(&c.trunk) else {
-            warn!(campaign = c.id, trunk = %c.trunk, "no switch for the campaign's trunk");
-            self.log_write(
-                self.campaigns
-                    .requeue(c.id, t.contact_id, self.put_back(NotDialed::NoSwitch))
-                    .await,
-            );
-            return;
-        };
+        let (t, uuid, number) = (&p.target, p.uuid, p.number);
         let trunk = &cfg.trunk[&c.trunk];
-        let number = crate::core::numbers::dial_string_number(&t.phone, &cfg.dialing);
-        let uuid = ChannelUuid::new_random();
         let id = Uuid::parse_str(uuid.as_str()).expect("random uuid");
         let attempt_no = t.attempts + 1;
-        // The campaign's message rules, filled from the subscriber's row now, while the
-        // database answers: they fire later (at the key press, at the settle) even if it
-        // is away then.
-        let rules = match &self.messages {
-            Some(m) => match m
-                .prepare_rules(c.id, t.contact_id, id, self.clock.now())
-                .await
-            {
-                Ok(r) => (!r.is_empty()).then(|| Arc::new(r)),
-                Err(e) => {
-                    warn!(
-                        campaign = c.id,
-                        contact = t.contact_id,
-                        "message rules not read, not dialing: {e}"
-                    );
-                    let at = self.put_back(NotDialed::AttemptNotWritten);
-                    return self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
-                }
-            },
-            None => None,
-        };
-        // Written before the originate, straight to PostgreSQL: no originate without it.
-        if let Err(e) = self
-            .campaigns
-            .insert_attempt(id, c.id, t.contact_id, attempt_no, &number)
-            .await
-        {
-            warn!(
-                campaign = c.id,
-                contact = t.contact_id,
-                "attempt not written, not dialing: {e}"
-            );
-            self.log_write(
-                self.campaigns
-                    .requeue(
-                        c.id,
-                        t.contact_id,
-                        self.put_back(NotDialed::AttemptNotWritten),
-                    )
-                    .await,
-            );
-            return;
-        }
-        if let Some(r) = rules {
+        let link = self.link_for(&c.trunk).expect("checked by dial_more");
+        // Lease held and rows committed by the batch (dial_batch): the originate alone.
+        if let Some(r) = p.rules {
             self.rules.lock().expect("rules lock").insert(id, r);
         }
         let amd = &self.config.amd;
@@ -472,6 +453,12 @@ impl CampaignRunner {
             Err(e) => {
                 // The campaign's message cannot be played (checked when it was created).
                 error!(campaign = c.id, "campaign message not playable: {e}");
+                self.live.forget_held(uuid.as_str());
+                let budget = budget_of(c.id);
+                let released = self.live.release_line(&c.trunk, &budget, uuid.as_str());
+                if let Err(e) = released.await {
+                    warn!(campaign = c.id, "line lease not released now: {e}");
+                }
                 return self.not_an_attempt(c, t, id).await;
             }
         };
@@ -482,7 +469,7 @@ impl CampaignRunner {
             tokio::spawn(amd::watch_early_media(link.clone(), w, amd.clone()))
         });
         let budget = budget_of(c.id);
-        let placed = place_call(
+        let placed = place_prepared_call(
             link,
             &self.clock,
             &self.calls,
@@ -574,7 +561,9 @@ impl CampaignRunner {
                 .await,
         );
         if let Some(link) = self.link_for(&c.trunk) {
-            notice_call::forget_notes(link, &id.to_string()).await;
+            // Tidying the switch's notes needs no wait: the line is counted free sooner.
+            let (link, uuid) = (link.clone(), id.to_string());
+            tokio::spawn(async move { notice_call::forget_notes(&link, &uuid).await });
         }
         let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
         if outcome == Outcome::Unknown {

@@ -3,6 +3,7 @@
 pub mod acd;
 pub mod amd;
 pub mod campaigns;
+pub mod dial_batch;
 pub mod dialer;
 pub mod inbound;
 pub mod leases;
