@@ -254,7 +254,8 @@ pub async fn list_dial(n: usize, lines: u32, dial_for: Duration) -> (f64, f64, i
     let pool = contactd::store::postgres::pool(&s.db.url, 4).unwrap();
     contactd::store::migrate::run(&pool).await.unwrap();
     let csv = dir.path().join("list.csv");
-    write_list(&csv, n, "9165");
+    // ten digits after +7: a shorter prefix leaves room for 2,000,000 numbers
+    write_list(&csv, n, if n > 1_000_000 { "916" } else { "9165" });
     let t = Instant::now();
     let rep = contactd::store::lists::import_csv(
         &pool,

@@ -81,7 +81,14 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
     // BENCH_PERF=1: a CPU profile of contactd while it dials (perf.data in the cwd).
     let perf = std::env::var_os("BENCH_PERF").map(|_| {
         std::process::Command::new("perf")
-            .args(["record", "-g", "-o", "/tmp/g4-dialing.perf", "-p", &pid.to_string()])
+            .args([
+                "record",
+                "-g",
+                "-o",
+                "/tmp/g4-dialing.perf",
+                "-p",
+                &pid.to_string(),
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -112,7 +119,10 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
             .status();
         let _ = p.wait_with_output();
     }
-    eprintln!("dialing: contactd used {:.1} s of CPU", crate::acd::proc_cpu_ms(pid) / 1000.0);
+    eprintln!(
+        "dialing: contactd used {:.1} s of CPU",
+        crate::acd::proc_cpu_ms(pid) / 1000.0
+    );
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();

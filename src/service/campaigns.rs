@@ -230,8 +230,10 @@ impl CampaignRunner {
         if self.campaigns.backlog() > 0 {
             return Ok(());
         }
-        let leases_ok = self.live.leases_trusted().await.unwrap_or(false);
-        for c in self.campaigns.active().await? {
+        let (leases_ok, active) =
+            futures_util::future::join(self.live.leases_trusted(), self.campaigns.active()).await;
+        let leases_ok = leases_ok.unwrap_or(false);
+        for c in active? {
             let running = c.state == CampaignState::Running.as_str();
             if running && leases_ok && !self.draining.load(Ordering::SeqCst) {
                 self.dial_more(&c, now).await?;

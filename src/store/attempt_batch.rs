@@ -1,5 +1,5 @@
 //! The rows a batch of campaign calls needs before any of its originates: one `attempts` row
-//! and one `calls` row each, written in ONE transaction of two multi-row inserts. Committed
+//! and one `calls` row each, written by ONE statement of two multi-row inserts. Committed
 //! means durable for every call of the batch at once, so the dialer sends the batch's
 //! originates only after `write` returns Ok, and none of them if it fails.
 
@@ -51,29 +51,32 @@ pub async fn write(pool: &Pool, rows: &[AttemptRow]) -> Result<(), StoreError> {
             call_numbers.push(r.number.as_str());
         }
     }
-    let mut db = pool.get().await?;
-    let tx = db.transaction().await?;
-    // Both statements pipelined on the one connection: one round trip each way, plus COMMIT.
-    let attempt_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&uuids, &campaigns, &contacts, &attempt_nos, &numbers];
-    let state = CallState::Dialing.as_str();
-    let call_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-        [&call_uuids, &nodes, &trunks, &call_numbers, &state];
-    let attempts = tx.execute(
-        "INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
-         SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::int4[], $5::text[])",
-        &attempt_params,
-    );
-    let calls = tx.execute(
-        "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, state)
-         SELECT u, n, 'outbound', 'campaign', t, num, $5
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(u, n, t, num)
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+        &uuids,
+        &campaigns,
+        &contacts,
+        &attempt_nos,
+        &numbers,
+        &call_uuids,
+        &nodes,
+        &trunks,
+        &call_numbers,
+        &CallState::Dialing.as_str(),
+    ];
+    // ONE statement, so one round trip and atomic without BEGIN/COMMIT of their own: both
+    // inserts or neither.
+    let db = pool.get().await?;
+    db.execute(
+        "WITH a AS (
+            INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
+            SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::int4[], $5::text[])
+         )
+         INSERT INTO calls (uuid, node, direction, purpose, trunk, number, state)
+         SELECT u, n, 'outbound', 'campaign', t, num, $10
+         FROM unnest($6::uuid[], $7::text[], $8::text[], $9::text[]) AS x(u, n, t, num)
          ON CONFLICT (uuid) DO NOTHING",
-        &call_params,
-    );
-    let (a, c) = futures_util::future::join(attempts, calls).await;
-    a?;
-    c?;
-    tx.commit().await?;
+        &params,
+    )
+    .await?;
     Ok(())
 }
