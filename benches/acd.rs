@@ -22,7 +22,7 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(90);
 const ORIGINATE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// CPU time (user + system) of a process so far, ms.
-fn proc_cpu_ms(pid: u32) -> f64 {
+pub fn proc_cpu_ms(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = after.split_whitespace().collect();

@@ -95,16 +95,20 @@ language = "en"
     )
 }
 
-fn write_list(path: &std::path::Path, n: usize, prefix: &str) {
-    let mut text = String::with_capacity(n * 40);
-    text.push_str("phone,name,account\n");
+/// A list file of `n` subscribers written as it goes (a 2,000,000-row list is ~90 MB).
+pub fn write_list(path: &std::path::Path, n: usize, prefix: &str) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    f.write_all(b"phone,name,account\n").unwrap();
+    // ten digits after +7, whatever the prefix's length
+    let width = 10 - prefix.len();
     for i in 0..n {
-        text.push_str(&format!("+7{prefix}{i:06},Subscriber {i},ACC{i:06}\n"));
+        writeln!(f, "+7{prefix}{i:0width$},Subscriber {i},ACC{i:07}").unwrap();
     }
-    std::fs::write(path, text).unwrap();
+    f.flush().unwrap();
 }
 
-fn campaign(list: i32, trunk: &str, lines: i32) -> NewCampaign {
+pub fn campaign(list: i32, trunk: &str, lines: i32) -> NewCampaign {
     NewCampaign {
         name: "bench".into(),
         trunk: trunk.into(),
@@ -121,7 +125,7 @@ fn campaign(list: i32, trunk: &str, lines: i32) -> NewCampaign {
 }
 
 /// The campaigns' message: a virtual file the simulator plays as long as `media_ms` says.
-const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/bench.wav";
+pub const MESSAGE: &str = "/var/lib/contactd/recordings/campaigns/bench.wav";
 
 /// The seed scenario with short calls: 300 subscribers, 5 lines on an E1 span.
 pub async fn line_utilisation() -> f64 {
@@ -215,16 +219,18 @@ pub async fn line_utilisation() -> f64 {
     100.0 * busy / (5.0 * span)
 }
 
-/// 200,000 subscribers: import time (library, as `contactd lists import`), then contactd as
-/// its own process dialing them on 120 lines; its peak RSS from /proc.
-pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
+/// `n` subscribers: import time (library, as `contactd lists import`), then contactd as its
+/// own process dialing them on `lines` lines for `dial_for` (bounded in time: the list is
+/// not dialed to its end; the peak RSS is read once contactd has dialed at steady state for
+/// that long, its dialer paging targets from PostgreSQL); its peak RSS from /proc.
+pub async fn list_dial(n: usize, lines: u32, dial_for: Duration) -> (f64, f64, i64) {
     let s = Scratch::new().await;
     let sim = Simulator::start(sim::SimConfig {
         time_scale: 0.02,
         trunks: vec![sim::TrunkConfig {
             name: "gw1".into(),
             kind: sim::TrunkKind::Gateway,
-            channels: 120,
+            channels: lines,
         }],
         default_behaviour: Behaviour::Answer {
             ring_ms: 500,
@@ -237,18 +243,19 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
     })
     .await
     .unwrap();
-    let trunk = "[trunk.sip]\nswitch = \"fs1\"\nkind = \"sip\"\nchannels = 120\ndial = \"sofia/gateway/gw1/{number}\"\n[campaigns]\ntrunk = \"sip\"\n[dialing]\ndial_format = \"e164\"";
+    let trunk = format!("[trunk.sip]\nswitch = \"fs1\"\nkind = \"sip\"\nchannels = {lines}\ndial = \"sofia/gateway/gw1/{{number}}\"\n[campaigns]\ntrunk = \"sip\"\n[dialing]\ndial_format = \"e164\"");
     let http = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let text = config_text(&s, sim.esl_addr().port(), trunk, &http.to_string());
+    let text = config_text(&s, sim.esl_addr().port(), &trunk, &http.to_string());
     let cfg = Config::from_toml(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let pool = contactd::store::postgres::pool(&s.db.url, 4).unwrap();
     contactd::store::migrate::run(&pool).await.unwrap();
-    let csv = dir.path().join("list200k.csv");
-    write_list(&csv, 200_000, "9165");
+    let csv = dir.path().join("list.csv");
+    // ten digits after +7: a shorter prefix leaves room for 2,000,000 numbers
+    write_list(&csv, n, if n > 1_000_000 { "916" } else { "9165" });
     let t = Instant::now();
     let rep = contactd::store::lists::import_csv(
         &pool,
@@ -263,7 +270,7 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
     .await
     .unwrap();
     let import_s = t.elapsed().as_secs_f64();
-    assert_eq!(rep.accepted, 200_000);
+    assert_eq!(rep.accepted, n as u64);
 
     let cfg_path = dir.path().join("contactd.toml");
     std::fs::write(&cfg_path, &text).unwrap();
@@ -271,7 +278,10 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
     let pid = child.id().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let store = Campaigns::new(pool.clone());
-    let (id, _) = store.create(&campaign(2, "sip", 120)).await.unwrap();
+    let (id, _) = store
+        .create(&campaign(2, "sip", lines as i32))
+        .await
+        .unwrap();
     let t = Instant::now();
     while t.elapsed() < dial_for {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -283,7 +293,7 @@ pub async fn list_200k(dial_for: Duration) -> (f64, f64, i64) {
         .status();
     let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
     eprintln!(
-        "200k list: import {import_s:.2} s; dialed {done} subscribers in {:?} on 120 lines (peak on the switch {}); contactd peak RSS {:.1} MB",
+        "{n} list: import {import_s:.2} s; dialed {done} subscribers in {:?} on {lines} lines (peak on the switch {}); contactd peak RSS {:.1} MB",
         dial_for,
         sim.peak_channels_on("gw1"),
         rss_mb

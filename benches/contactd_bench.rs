@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 mod acd;
 mod campaign;
+mod dialing;
 mod failover;
 mod ivr;
 mod kpi;
@@ -168,7 +169,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // BENCH_ONLY=esl|ivr|campaign|acd|kpi|wallboard|predictive|opcamp|failover runs one group (for working on it); default: all.
+    // BENCH_ONLY=esl|ivr|campaign|dialing|list2m|acd|kpi|wallboard|predictive|opcamp|failover runs one group (for working on it); default: all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |g: &str| only.is_empty() || only == g || (g == "ivr" && only == "ivr500");
     if run("esl") {
@@ -190,9 +191,23 @@ fn main() {
     if run("campaign") {
         let util = rt.block_on(campaign::line_utilisation());
         println!("BENCH line_utilisation_pct {util:.1} %");
-        let (import_s, rss_mb, _) = rt.block_on(campaign::list_200k(Duration::from_secs(60)));
+        let (import_s, rss_mb, _) =
+            rt.block_on(campaign::list_dial(200_000, 120, Duration::from_secs(60)));
         println!("BENCH list_import_200k_s {import_s:.2} s");
         println!("BENCH list_dial_200k_peak_rss_mb {rss_mb:.1} MB");
+    }
+    // BENCH_ONLY=dialing: the dialer's rate; BENCH_ONLY=list2m: the 2,000,000-subscriber list.
+    if run("campaign") || only == "dialing" {
+        let (rate, n, missing) = rt.block_on(dialing::originates_per_s());
+        assert_eq!(missing, 0, "originates without an attempt row");
+        eprintln!("dialing: {n} originates");
+        println!("BENCH originates_per_s {rate:.0} originates/s");
+    }
+    if run("campaign") || only == "list2m" {
+        let (import_s, rss_mb, _) =
+            rt.block_on(campaign::list_dial(2_000_000, 240, Duration::from_secs(60)));
+        println!("BENCH list_import_2m_s {import_s:.2} s");
+        println!("BENCH list_dial_2m_peak_rss_mb {rss_mb:.1} MB");
     }
     if run("acd") {
         let (p99, samples) = rt.block_on(acd::routing_ready_to_command());

@@ -364,7 +364,7 @@ async fn a_connection_killed_mid_copy_leaves_no_half_list() {
         let rows = pg
             .query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE datname = current_database() AND query LIKE 'COPY list_stage%'
+                 WHERE datname = current_database() AND query LIKE 'COPY contacts%'
                    AND state = 'active'",
                 &[],
             )

@@ -25,12 +25,11 @@ use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
 use crate::core::campaign::pacer::{CampaignRules, LineBudget, NotDialed, Notice, Pacer};
 use crate::core::campaign::state::CampaignState;
 use crate::core::channels::SwitchEvent;
-use crate::core::values::ChannelUuid;
 use crate::esl::commands::AfterAnswer;
 use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::amd;
-use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
+use crate::service::dialer::{place_prepared_call, CallRequest, DialError, DialResult};
 use crate::service::messages::Rules;
 use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
@@ -257,8 +256,10 @@ impl CampaignRunner {
         if self.campaigns.backlog() > 0 {
             return Ok(());
         }
-        let leases_ok = self.live.leases_trusted().await.unwrap_or(false);
-        let active = self.campaigns.active().await?;
+        let (leases_ok, active) =
+            futures_util::future::join(self.live.leases_trusted(), self.campaigns.active()).await;
+        let leases_ok = leases_ok.unwrap_or(false);
+        let active = active?;
         if let Some(d) = &self.drivers {
             let ids: Vec<i64> = active.iter().map(|c| c.id).collect();
             if d.drive(&ids).await.taken_over {
@@ -349,11 +350,31 @@ impl CampaignRunner {
             }
         }
         let claimed = self.campaigns.claim_due(c.id, n as i64, now).await?;
-        for t in screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await? {
+        let targets = screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        // A trunk per call (of the group, in its order), its lease, then the batch's rows in
+        // one transaction, then the originates (dial_batch).
+        let budget = budget_of(c.id);
+        let batch = crate::service::dial_batch::Batch {
+            pool: self.campaigns.pool(),
+            live: &self.live,
+            messages: self.messages.as_ref(),
+            config: &self.config,
+            trunks: &self.trunks,
+            budget: &budget,
+        };
+        let (ready, back) = crate::service::dial_batch::prepare(&batch, c, targets, now).await;
+        for (t, why) in back {
+            let at = self.put_back(why);
+            self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+        }
+        for p in ready {
             let me = self.clone();
             let c = c.clone();
-            self.spawn_driver(c.id, t.contact_id, async move {
-                me.call_one(&c, &t).await;
+            self.spawn_driver(c.id, p.target.contact_id, async move {
+                me.call_one(&c, p).await;
             });
         }
         Ok(())
@@ -435,70 +456,19 @@ impl CampaignRunner {
 
     /// Calls one subscriber and records the attempt; every path ends with the attempt's
     /// outcome written (durably: spooled if PostgreSQL is away) and the call hung up.
-    async fn call_one(self: &Arc<Self>, c: &Campaign, t: &Target) {
+    async fn call_one(self: &Arc<Self>, c: &Campaign, p: crate::service::dial_batch::Prepared) {
         let cfg = &self.config;
-        // the trunk of the group this call takes (the trunk itself if it is no group)
-        let picked = self.trunks.pick(&c.trunk).await.ok().flatten();
-        let Some((trunk_name, link, picked)) =
-            picked.and_then(|p| Some((p.trunk.clone(), self.link_for(&p.trunk)?, p)))
-        else {
-            debug!(campaign = c.id, trunk = %c.trunk, "no trunk in service with a free channel");
-            self.log_write(
-                self.campaigns
-                    .requeue(c.id, t.contact_id, self.put_back(NotDialed::NoSwitch))
-                    .await,
-            );
-            return;
-        };
+        let (t, uuid, number) = (&p.target, p.uuid, p.number);
+        let trunk_name = p.trunk;
         let trunk = &cfg.trunk[&trunk_name];
-        let number = crate::core::numbers::dial_string_number(&t.phone, &cfg.dialing);
-        let uuid = ChannelUuid::new_random();
         let id = Uuid::parse_str(uuid.as_str()).expect("random uuid");
         let attempt_no = t.attempts + 1;
-        // The campaign's message rules, filled from the subscriber's row now, while the
-        // database answers: they fire later (at the key press, at the settle) even if it
-        // is away then.
-        let rules = match &self.messages {
-            Some(m) => match m
-                .prepare_rules(c.id, t.contact_id, id, self.clock.now())
-                .await
-            {
-                Ok(r) => (!r.is_empty()).then(|| Arc::new(r)),
-                Err(e) => {
-                    warn!(
-                        campaign = c.id,
-                        contact = t.contact_id,
-                        "message rules not read, not dialing: {e}"
-                    );
-                    let at = self.put_back(NotDialed::AttemptNotWritten);
-                    return self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
-                }
-            },
-            None => None,
+        let Some(link) = self.link_for(&trunk_name) else {
+            // the batch picked a trunk in service: its switch is configured
+            return self.not_an_attempt(c, t, id).await;
         };
-        // Written before the originate, straight to PostgreSQL: no originate without it.
-        if let Err(e) = self
-            .campaigns
-            .insert_attempt(id, c.id, t.contact_id, attempt_no, &number)
-            .await
-        {
-            warn!(
-                campaign = c.id,
-                contact = t.contact_id,
-                "attempt not written, not dialing: {e}"
-            );
-            self.log_write(
-                self.campaigns
-                    .requeue(
-                        c.id,
-                        t.contact_id,
-                        self.put_back(NotDialed::AttemptNotWritten),
-                    )
-                    .await,
-            );
-            return;
-        }
-        if let Some(r) = rules {
+        // Lease held and rows committed by the batch (dial_batch): the originate alone.
+        if let Some(r) = p.rules {
             self.rules.lock().expect("rules lock").insert(id, r);
         }
         let amd = &self.config.amd;
@@ -516,6 +486,12 @@ impl CampaignRunner {
             Err(e) => {
                 // The campaign's message cannot be played (checked when it was created).
                 error!(campaign = c.id, "campaign message not playable: {e}");
+                self.live.forget_held(uuid.as_str());
+                let budget = budget_of(c.id);
+                let released = self.live.release_line(&trunk_name, &budget, uuid.as_str());
+                if let Err(e) = released.await {
+                    warn!(campaign = c.id, "line lease not released now: {e}");
+                }
                 return self.not_an_attempt(c, t, id).await;
             }
         };
@@ -527,8 +503,7 @@ impl CampaignRunner {
         });
         let budget = budget_of(c.id);
         self.trunks.placed(id, &trunk_name);
-        drop(picked); // from here the call's line lease counts it
-        let placed = place_call(
+        let placed = place_prepared_call(
             link,
             &self.clock,
             &self.calls,
@@ -620,7 +595,9 @@ impl CampaignRunner {
                 .await,
         );
         if let Some(link) = self.trunks.call_link(&c.trunk, id, &self.calls).await {
-            notice_call::forget_notes(&link, &id.to_string()).await;
+            // Tidying the switch's notes needs no wait: the line is counted free sooner.
+            let uuid = id.to_string();
+            tokio::spawn(async move { notice_call::forget_notes(&link, &uuid).await });
         }
         self.trunks.ended(id);
         let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);

@@ -77,18 +77,8 @@ pub async fn place_call(
     live: &LiveState,
     req: CallRequest<'_>,
 ) -> Result<DialResult, DialError> {
-    let number = PhoneNumber::parse(req.number)?;
+    let (orig, number) = originate_of(&req)?;
     let uuid = req.uuid.clone();
-    let mut orig = Originate::new(&req.trunk.dial, &number, uuid.clone(), req.then)
-        .var("contactd_trunk", req.trunk_name)?
-        .var("contactd_budget", req.budget)?;
-    if let Some(cid) = req.caller_id {
-        orig = orig.var(
-            "origination_caller_id_number",
-            PhoneNumber::parse(cid)?.as_str(),
-        )?;
-    }
-    orig.timeout_secs = req.ring_secs;
     live.acquire_line(
         req.trunk_name,
         req.trunk.channels,
@@ -114,6 +104,66 @@ pub async fn place_call(
             .await?;
         return Err(e.into());
     }
+    send(link, clock, calls, live, &req, &orig, &number).await
+}
+
+/// [`place_call`] for a call whose line lease is held and whose call row is committed
+/// already (`service::dial_batch` does both for a whole batch): the originate alone. An
+/// invalid number fails here before anything is sent, its lease released.
+pub async fn place_prepared_call(
+    link: &SwitchLink,
+    clock: &Clock,
+    calls: &Calls,
+    live: &LiveState,
+    req: CallRequest<'_>,
+) -> Result<DialResult, DialError> {
+    let (orig, number) = match originate_of(&req) {
+        Ok(o) => o,
+        Err(e) => {
+            release(live, &req).await;
+            return Err(e);
+        }
+    };
+    send(link, clock, calls, live, &req, &orig, &number).await
+}
+
+/// The originate `req` asks for, with its number checked.
+fn originate_of(req: &CallRequest<'_>) -> Result<(Originate, PhoneNumber), DialError> {
+    let number = PhoneNumber::parse(req.number)?;
+    let mut orig = Originate::new(&req.trunk.dial, &number, req.uuid.clone(), req.then.clone())
+        .var("contactd_trunk", req.trunk_name)?
+        .var("contactd_budget", req.budget)?;
+    if let Some(cid) = req.caller_id {
+        orig = orig.var(
+            "origination_caller_id_number",
+            PhoneNumber::parse(cid)?.as_str(),
+        )?;
+    }
+    orig.timeout_secs = req.ring_secs;
+    Ok((orig, number))
+}
+
+/// Gives back `req`'s line lease (a failed release is redone by the lease rebuild).
+pub async fn release(live: &LiveState, req: &CallRequest<'_>) {
+    let uuid = req.uuid.as_str();
+    live.forget_held(uuid);
+    if let Err(e) = live.release_line(req.trunk_name, req.budget, uuid).await {
+        warn!(%uuid, trunk = req.trunk_name, "line not released now: {e}");
+    }
+}
+
+/// Sends the originate (lease held, call row written) and reads the switch's answer.
+async fn send(
+    link: &SwitchLink,
+    clock: &Clock,
+    calls: &Calls,
+    live: &LiveState,
+    req: &CallRequest<'_>,
+    orig: &Originate,
+    number: &PhoneNumber,
+) -> Result<DialResult, DialError> {
+    let uuid = req.uuid.clone();
+    let id = Uuid::parse_str(uuid.as_str()).expect("validated uuid");
     info!(%uuid, number = %number, trunk = req.trunk_name, "originate");
     let deadline = Duration::from_secs(u64::from(req.ring_secs) + 30);
     let body = match link.bgapi(&orig.command(), deadline).await {

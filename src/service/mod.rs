@@ -4,6 +4,7 @@ pub mod acd;
 pub mod amd;
 pub mod campaign_lease;
 pub mod campaigns;
+pub mod dial_batch;
 pub mod dialer;
 pub mod failover;
 pub mod inbound;

@@ -44,34 +44,43 @@ pub async fn screen(
     if open.is_empty() {
         return Ok(open);
     }
-    // One connection for the lookups; once one fails, the rest are not asked (and not
-    // dialed): the pacer holds everyone back until the list can be read.
-    let mut db = campaigns.pool().get().await.map_err(|e| e.to_string());
-    let mut dial = Vec::new();
+    // Stored numbers that are not canonical are not lookups that failed: those subscribers
+    // are skipped as invalid. The others are looked up in ONE query (a round trip per
+    // subscriber capped the dialing rate); if it fails, nobody of the batch is dialed: the
+    // pacer holds everyone back until the list can be read.
+    let mut valid = Vec::with_capacity(open.len());
     for t in open {
-        let lookup = match &db {
-            Ok(db) => match crate::lists::dnc::is_blocked(db, &t.phone).await {
-                Ok(blocked) => Ok(blocked),
-                Err(crate::core::lists::ListError::BadNumber { input, reason }) => {
-                    // Not a lookup failure: this subscriber's stored number is not canonical.
-                    error!(
-                        campaign,
-                        contact = t.contact_id,
-                        "not dialed: number {input:?}: {reason}"
-                    );
-                    campaigns
-                        .skip(campaign, t.contact_id, Outcome::Invalid.as_str())
-                        .await?;
-                    continue;
-                }
-                Err(e) => Err(e.to_string()),
-            },
+        if crate::core::numbers::is_e164(&t.phone) {
+            valid.push(t);
+        } else {
+            error!(
+                campaign,
+                contact = t.contact_id,
+                "not dialed: number {:?} is not canonical E.164",
+                t.phone
+            );
+            campaigns
+                .skip(campaign, t.contact_id, Outcome::Invalid.as_str())
+                .await?;
+        }
+    }
+    if valid.is_empty() {
+        return Ok(valid);
+    }
+    let phones: Vec<String> = valid.iter().map(|t| t.phone.clone()).collect();
+    let lookup = match campaigns.pool().get().await {
+        Ok(db) => crate::lists::dnc::blocked_among(&db, &phones)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let mut dial = Vec::new();
+    for t in valid {
+        let one = match &lookup {
+            Ok(blocked) => Ok(blocked.contains(&t.phone)),
             Err(e) => Err(e.clone()),
         };
-        if let Err(e) = &lookup {
-            db = Err(e.clone());
-        }
-        let verdict = pacer.lock().expect("pacer lock").handle_dnc(lookup, now);
+        let verdict = pacer.lock().expect("pacer lock").handle_dnc(one, now);
         match verdict {
             DncVerdict::Dial => dial.push(t),
             DncVerdict::Skip => {

@@ -1,7 +1,7 @@
-//! Contact lists in PostgreSQL. Storing one: the file is parsed on a blocking thread and streamed as `COPY`
-//! text into a temporary staging table while it is read, then moved into `contacts` and
-//! `list_rejects` with two set statements — all inside ONE transaction, so a crash, a bad
-//! file or a refused replace leaves the previous state untouched.
+//! Contact lists in PostgreSQL. Storing one: the file is parsed on a blocking thread and its
+//! rows streamed as `COPY` text straight into `contacts` while it is read (the refused ones
+//! into `list_rejects` after, `store::list_copy`) — all inside ONE transaction, so a crash, a
+//! bad file or a refused replace leaves the previous state untouched.
 //!
 //! Concurrent imports into one list number are serialised by an advisory lock; readers (the
 //! dialer) keep seeing the old contacts until the replacing transaction commits.
@@ -32,7 +32,7 @@ use crate::store::postgres::pg_detail;
 pub const MAX_REPORTED: usize = 1000;
 /// First argument of `pg_advisory_xact_lock(int, int)` for list imports.
 const LIST_LOCK_CLASS: i32 = 0x6c69_7374; // "list"
-const CHUNK: usize = 256 * 1024;
+pub(crate) const CHUNK: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ImportReport {
@@ -61,7 +61,7 @@ pub(crate) struct Parsed {
     pub duplicates: u64,
     pub problems: Vec<RowProblem>,
     /// The COPY side went away (its error is the one to report).
-    aborted: bool,
+    pub aborted: bool,
 }
 
 impl From<tokio_postgres::Error> for ListError {
@@ -216,69 +216,6 @@ pub(crate) fn put(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(&bytes[start..]);
 }
 
-const STAGE_DDL: &str = "CREATE TEMP TABLE list_stage (
-    line_no integer NOT NULL,
-    kind    text    NOT NULL,
-    raw     text    NOT NULL,
-    phone   text,
-    name    text,
-    account text,
-    tz      text,
-    extra   text,
-    reason  text    NOT NULL,
-    dup_of  integer
-) ON COMMIT DROP";
-
-const STAGE_COPY: &str =
-    "COPY list_stage (line_no, kind, raw, phone, name, account, tz, extra, reason, dup_of) FROM STDIN";
-
-/// One staging line per record: contacts with their fields, problems with raw text and reason.
-fn encode_contact_row(row: &Row<'_>, buf: &mut Vec<u8>, json: &mut Vec<u8>) {
-    match row {
-        Row::Contact(c) => {
-            json.clear();
-            json.push(b'{');
-            for (i, (k, v)) in c.extra.iter().enumerate() {
-                if i > 0 {
-                    json.push(b',');
-                }
-                // Writing a &str into a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut *json, k);
-                json.push(b':');
-                let _ = serde_json::to_writer(&mut *json, v);
-            }
-            json.push(b'}');
-            buf.extend_from_slice(format!("{}\tok\t", c.line).as_bytes());
-            put(buf, c.phone_raw);
-            buf.push(b'\t');
-            put(buf, &c.phone);
-            buf.push(b'\t');
-            put(buf, c.name);
-            buf.push(b'\t');
-            put(buf, c.account);
-            buf.push(b'\t');
-            put(buf, c.tz);
-            buf.push(b'\t');
-            // serde_json output is valid UTF-8
-            put(buf, std::str::from_utf8(json).unwrap_or("{}"));
-            buf.extend_from_slice(b"\t\t\\N\n");
-        }
-        Row::Problem(p) => {
-            let (kind, dup) = match p.kind {
-                ProblemKind::Rejected => ("rejected", "\\N".to_string()),
-                ProblemKind::Duplicate { first_line } => ("duplicate", first_line.to_string()),
-            };
-            buf.extend_from_slice(format!("{}\t{kind}\t", p.line).as_bytes());
-            put(buf, &p.raw);
-            buf.extend_from_slice(b"\t\\N\t\\N\t\\N\t\\N\t\\N\t");
-            put(buf, &p.reason);
-            buf.push(b'\t');
-            buf.extend_from_slice(dup.as_bytes());
-            buf.push(b'\n');
-        }
-    }
-}
-
 fn source_name(path: &Path) -> String {
     std::fs::canonicalize(path)
         .unwrap_or_else(|_| PathBuf::from(path))
@@ -314,29 +251,9 @@ pub async fn import_csv(
     if exists && !opts.replace {
         return Err(ListError::ListExists(opts.list_number));
     }
-    tx.batch_execute(STAGE_DDL).await?;
-    let mut json = Vec::with_capacity(256);
-    let parsed = copy_rows(&tx, STAGE_COPY, reader, move |row, buf| {
-        encode_contact_row(row, buf, &mut json)
-    })
-    .await?;
-    if parsed.accepted == 0 {
-        return Err(ListError::NoRows {
-            path: path.to_path_buf(),
-            rejected: parsed.rejected,
-            duplicates: parsed.duplicates,
-            first: parsed.problems.into_iter().take(10).collect(),
-        });
-    }
-    let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-    let (read, acc, rej, dup) = (
-        count(parsed.rows_read),
-        count(parsed.accepted),
-        count(parsed.rejected),
-        count(parsed.duplicates),
-    );
     let name = opts.name.trim();
     let source = source_name(path);
+    // The list's row first (the contacts refer to it), its counts once the file is read.
     if exists {
         tx.execute("DELETE FROM contacts WHERE list_number = $1", &[&number])
             .await?;
@@ -346,39 +263,45 @@ pub async fn import_csv(
         )
         .await?;
         tx.execute(
-            "UPDATE contact_lists SET name = $2, source_file = $3, replaced_at = now(),
-                rows_read = $4, accepted = $5, rejected = $6, duplicates = $7
+            "UPDATE contact_lists SET name = $2, source_file = $3, replaced_at = now()
              WHERE number = $1",
-            &[&number, &name, &source, &read, &acc, &rej, &dup],
+            &[&number, &name, &source],
         )
         .await?;
     } else {
         tx.execute(
-            "INSERT INTO contact_lists
-                (number, name, source_file, rows_read, accepted, rejected, duplicates)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[&number, &name, &source, &read, &acc, &rej, &dup],
+            "INSERT INTO contact_lists (number, name, source_file) VALUES ($1, $2, $3)",
+            &[&number, &name, &source],
         )
         .await?;
     }
-    let stored = tx
-        .execute(
-            "INSERT INTO contacts (list_number, line_no, phone_raw, phone, name, account, tz, extra)
-             SELECT $1, line_no, raw, phone, name, account, tz, extra::jsonb
-             FROM list_stage WHERE kind = 'ok' ORDER BY line_no",
-            &[&number],
-        )
-        .await?;
+    let (parsed, stored) = super::list_copy::copy_list(&tx, number, reader).await?;
+    if parsed.accepted == 0 {
+        // the transaction is rolled back: an existing list stays as it was
+        return Err(ListError::NoRows {
+            path: path.to_path_buf(),
+            rejected: parsed.rejected,
+            duplicates: parsed.duplicates,
+            first: parsed.problems.into_iter().take(10).collect(),
+        });
+    }
     if stored != parsed.accepted {
         return Err(ListError::Db(format!(
             "stored {stored} contacts, expected {}",
             parsed.accepted
         )));
     }
+    let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    let (read, acc, rej, dup) = (
+        count(parsed.rows_read),
+        count(parsed.accepted),
+        count(parsed.rejected),
+        count(parsed.duplicates),
+    );
     tx.execute(
-        "INSERT INTO list_rejects (list_number, line_no, kind, raw, reason, duplicate_of)
-         SELECT $1, line_no, kind, raw, reason, dup_of FROM list_stage WHERE kind <> 'ok'",
-        &[&number],
+        "UPDATE contact_lists SET rows_read = $2, accepted = $3, rejected = $4, duplicates = $5
+         WHERE number = $1",
+        &[&number, &read, &acc, &rej, &dup],
     )
     .await?;
     let on_dnc: i64 = tx

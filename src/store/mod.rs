@@ -2,12 +2,14 @@
 pub mod accounts;
 pub mod acd;
 pub mod acd_calls;
+pub mod attempt_batch;
 pub mod campaigns;
 pub mod drivers;
 pub mod forecast;
 pub mod journal;
 pub mod kpi;
 mod kpi_outbound;
+mod list_copy;
 pub mod lists;
 pub mod messages;
 pub mod migrate;

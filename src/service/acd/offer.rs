@@ -92,13 +92,21 @@ fn operator_wait(acd: &Acd, callback: bool) -> AfterAnswer {
 
 pub async fn run(acd: Acd, queue: String, r: Reservation) {
     let store = &acd.inner.store;
-    let meta: Meta = match store.meta(&r.call).await {
+    let leg = ChannelUuid::new_random();
+    let carried = Carried::new(&acd, &r, leg.as_str(), false);
+    // The three Redis steps before the originate at once (one round trip, not three: the
+    // caller waits on this path); the leg is noted before the originate all the same.
+    let (meta, noted, endpoint) = futures_util::future::join3(
+        store.meta(&r.call),
+        store.set_leg(&r.call, leg.as_str()),
+        store.endpoint(&r.agent),
+    )
+    .await;
+    let meta: Meta = match meta {
         Ok(Some(m)) => serde_json::from_str(&m).unwrap_or_default(),
         _ => Meta::default(),
     };
-    let leg = ChannelUuid::new_random();
-    let carried = Carried::new(&acd, &r, leg.as_str(), false);
-    if let Err(e) = store.set_leg(&r.call, leg.as_str()).await {
+    if let Err(e) = noted {
         warn!(call = %r.call, "acd: cannot note the operator leg: {e}");
     }
     // The records are written while the phone rings, not before: they must be in before
@@ -126,7 +134,7 @@ pub async fn run(acd: Acd, queue: String, r: Reservation) {
     ));
 
     let ring = acd.cfg().ring_timeout_seconds as u32;
-    let endpoint = match store.endpoint(&r.agent).await {
+    let endpoint = match endpoint {
         Ok(Some(e)) if check_endpoint(&e).is_ok() => e,
         other => {
             let (endpoint, problem) = match &other {

@@ -37,6 +37,13 @@ impl Acd {
             .get(login)
             .await?
             .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
+        self.sync_row(&op).await
+    }
+
+    /// [`Acd::sync_operator`] with the operator's row in hand: the skills read and the
+    /// phone's write go together (a login waits for this before routing can use them).
+    async fn sync_row(&self, op: &crate::store::operators::Operator) -> Result<(), AcdError> {
+        let login = op.login.as_str();
         if let Err(problem) = check_endpoint(&op.endpoint) {
             return Err(AcdError::Invalid(format!(
                 "operator {login}: endpoint {:?}: {problem}",
@@ -48,8 +55,13 @@ impl Acd {
             .lock()
             .expect("ids")
             .insert(op.login.clone(), op.id);
-        self.inner.store.set_endpoint(login, &op.endpoint).await?;
-        let skills = self.inner.operators.skills(op.id).await?;
+        let (endpoint, skills) = futures_util::future::join(
+            self.inner.store.set_endpoint(login, &op.endpoint),
+            self.inner.operators.skills(op.id),
+        )
+        .await;
+        endpoint?;
+        let skills = skills?;
         let skills: Vec<(&str, u8)> = skills
             .iter()
             .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
@@ -142,15 +154,36 @@ impl Acd {
     /// it from their live state. Returns the new state's key. Asking for ready while ready
     /// changes nothing and is not an error (a second press of the feature code).
     pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<StateName, AcdError> {
-        if self.inner.operators.get(login).await?.is_none() {
-            return Err(AcdError::NotFound(format!("operator {login}")));
-        }
+        let op = self
+            .inner
+            .operators
+            .get(login)
+            .await?
+            .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
         let (command, reason) = cmd.command();
-        if matches!(cmd, OperatorCommand::Login) {
-            self.sync_operator(login).await?;
-        }
         let store = &self.inner.store;
-        let current = store.agent_info(login).await?;
+        // The reads a ready operator waits for, together rather than one after another (a
+        // caller waits on this path): the copy of a login's skills, the live state, and
+        // whether a campaign call's disposition is owed (asked only when ready may follow).
+        let may_be_ready = matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready);
+        let (synced, current, owed) = futures_util::future::join3(
+            async {
+                match cmd {
+                    OperatorCommand::Login => self.sync_row(&op).await,
+                    _ => Ok(()),
+                }
+            },
+            store.agent_info(login),
+            async {
+                match may_be_ready {
+                    true => self.disposition_due(login).await,
+                    false => Ok(None),
+                }
+            },
+        )
+        .await;
+        synced?;
+        let current = current?;
         let from = current.as_ref().map_or(StateName::LoggedOut, |c| c.state);
         if from == StateName::Ready
             && matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready)
@@ -171,7 +204,7 @@ impl Acd {
         };
         let to = next(from, command.input()).map_err(|_| refused(from))?;
         if to == StateName::Ready {
-            if let Some(call) = self.disposition_due(login).await? {
+            if let Some(call) = owed? {
                 return Err(AcdError::Conflict(format!(
                     "operator {login} must set the disposition of campaign call {call} \
                      (POST /api/v1/operators/{login}/disposition) before going ready"
