@@ -77,12 +77,14 @@ impl OpRunner {
     async fn recover_callbacks(self: &Arc<Self>) -> Result<(), StoreError> {
         for d in self.held().callbacks_dialing().await? {
             let cb = d.callback;
-            if !self.drives(cb.campaign_id) {
-                continue; // its campaign's driver settles it
-            }
             let Some(c) = self.campaigns.get(cb.campaign_id).await? else {
                 continue;
             };
+            // A running campaign's driver settles its callbacks; a finished campaign has no
+            // driver, and its callbacks are settled by whichever instance starts.
+            if c.state != "finished" && !self.drives(cb.campaign_id) {
+                continue;
+            }
             match d.call {
                 None | Some((_, _, true)) => {
                     info!(
@@ -160,7 +162,16 @@ impl OpRunner {
             let link = &link;
             // watched before asking, so that an end in between is not missed
             let watch = link.watch_call(&call);
-            match link.back_and_exists(&call, LINK_WAIT).await {
+            let live = link.back_and_exists(&call, LINK_WAIT).await;
+            // answered while nobody wrote it down (the stop came first): the switch knows
+            let answered = answered
+                || (live == Some(true)
+                    && link
+                        .channels()
+                        .await
+                        .ok()
+                        .is_some_and(|rows| rows.iter().any(|r| r.uuid == call && r.answered)));
+            match live {
                 Some(true) if answered => {
                     self.take_over(c, owner, uuid, watch);
                     return;
