@@ -22,6 +22,7 @@ mod prompts;
 mod services;
 mod traffic;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -276,24 +277,23 @@ async fn campaign_state(url: &str, id: i64) -> Option<String> {
     Some(r.get(0))
 }
 
-async fn read_records(url: &str, id: i64, finished: bool) -> Result<Records, String> {
-    let c = pg_client(url).await.ok_or("PostgreSQL unreachable")?;
+/// A campaign's attempts (uuid → outcome) and its targets not done (phone, status).
+pub(crate) async fn campaign_rows(
+    c: &tokio_postgres::Client,
+    id: i64,
+) -> Result<(HashMap<String, Option<String>>, Vec<(String, String)>), String> {
     let e = |x: tokio_postgres::Error| services::pg_error(&x);
-    let mut r = Records {
-        finished,
-        ..Default::default()
-    };
-    for row in c
+    let attempts = c
         .query(
             "SELECT uuid::text, outcome FROM attempts WHERE campaign_id = $1",
             &[&id],
         )
         .await
         .map_err(e)?
-    {
-        r.attempts.insert(row.get(0), row.get(1));
-    }
-    for row in c
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let stranded = c
         .query(
             "SELECT phone, status FROM campaign_targets WHERE campaign_id = $1 AND status <> 'done'
              ORDER BY phone",
@@ -301,9 +301,20 @@ async fn read_records(url: &str, id: i64, finished: bool) -> Result<Records, Str
         )
         .await
         .map_err(e)?
-    {
-        r.stranded.push((row.get(0), row.get(1)));
-    }
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    Ok((attempts, stranded))
+}
+
+async fn read_records(url: &str, id: i64, finished: bool) -> Result<Records, String> {
+    let c = pg_client(url).await.ok_or("PostgreSQL unreachable")?;
+    let e = |x: tokio_postgres::Error| services::pg_error(&x);
+    let mut r = Records {
+        finished,
+        ..Default::default()
+    };
+    (r.attempts, r.stranded) = campaign_rows(&c, id).await?;
     for row in c
         .query(
             "SELECT uuid::text, state FROM calls

@@ -259,27 +259,7 @@ pub async fn read_records(url: &str, id: i64) -> Result<OpRecords, String> {
         finished: crate::campaign_state(url, id).await.as_deref() == Some("finished"),
         ..Default::default()
     };
-    for row in c
-        .query(
-            "SELECT uuid::text, outcome FROM attempts WHERE campaign_id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(e)?
-    {
-        r.attempts.insert(row.get(0), row.get(1));
-    }
-    for row in c
-        .query(
-            "SELECT phone, status FROM campaign_targets WHERE campaign_id = $1 AND status <> 'done'
-             ORDER BY phone",
-            &[&id],
-        )
-        .await
-        .map_err(e)?
-    {
-        r.stranded.push((row.get(0), row.get(1)));
-    }
+    (r.attempts, r.stranded) = crate::campaign_rows(&c, id).await?;
     for row in c
         .query(
             "SELECT uuid::text FROM operator_calls
