@@ -265,6 +265,7 @@ impl App {
         let holder = crate::service::campaign_lease::holder_id(&config.daemon.instance);
         let notice_drivers = crate::service::campaign_lease::Drivers::new(
             shared.live.clone(),
+            shared.pool.clone(),
             &holder,
             crate::core::driver_lease::DEFAULT_TIMING,
             runner.changed.clone(),
@@ -292,6 +293,7 @@ impl App {
         .with_trunks(trunks);
         let op_drivers = crate::service::campaign_lease::Drivers::new(
             shared.live.clone(),
+            shared.pool.clone(),
             &holder,
             crate::core::driver_lease::DEFAULT_TIMING,
             opcamp.wake.clone(),

@@ -44,6 +44,8 @@ pub struct Drivers {
 
 struct Inner {
     live: LiveState,
+    /// Where the fencing tokens live (`campaign_fences`): the claims check them.
+    pool: deadpool_postgres::Pool,
     instance: String,
     timing: LeaseTiming,
     epoch: Instant,
@@ -66,6 +68,9 @@ struct State {
 struct Grant {
     token: u64,
     sent_ms: u64,
+    /// The PostgreSQL fence of this grant; `None` until bumped (PostgreSQL away): no
+    /// claims meanwhile.
+    fence: Option<i64>,
 }
 
 /// What [`Drivers::drive`] found.
@@ -78,10 +83,17 @@ pub struct Driving {
 }
 
 impl Drivers {
-    pub fn new(live: LiveState, instance: &str, timing: LeaseTiming, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        live: LiveState,
+        pool: deadpool_postgres::Pool,
+        instance: &str,
+        timing: LeaseTiming,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 live,
+                pool,
                 instance: instance.to_string(),
                 timing,
                 epoch: Instant::now(),
@@ -139,6 +151,23 @@ impl Drivers {
         for id in ask {
             self.try_take(id).await;
         }
+        // Fresh grants get their PostgreSQL fence bumped before the runner hears of them
+        // (and recovers): an earlier driver's claims from then on take nothing.
+        let unfenced: Vec<i64> = {
+            let st = self.state();
+            st.fresh
+                .iter()
+                .copied()
+                .filter(|id| st.held.get(id).is_some_and(|g| g.fence.is_none()))
+                .collect()
+        };
+        for id in unfenced {
+            if let Some(f) = self.bump(id).await {
+                if let Some(g) = self.state().held.get_mut(&id) {
+                    g.fence.get_or_insert(f);
+                }
+            }
+        }
         let mut st = self.state();
         let mine = st
             .held
@@ -160,16 +189,41 @@ impl Drivers {
             .is_some_and(|g| self.inner.timing.may_dial(g.sent_ms, now))
     }
 
-    /// The fence, checked just before subscribers are claimed: the lease in Redis still
-    /// carries this instance's token (a larger one means another instance took over while
-    /// this one was stalled).
-    pub async fn fenced(&self, campaign: i64) -> bool {
-        let Some(token) = self.state().held.get(&campaign).map(|g| g.token) else {
-            return false;
+    /// The fence to claim subscribers of `campaign` with: this instance holds the lease by
+    /// its own clock and has bumped the campaign's token in PostgreSQL, which the claim
+    /// checks in the same statement (a driver that took over since bumped it past ours).
+    /// `None`: claim nothing now.
+    pub async fn fence(&self, campaign: i64) -> Option<i64> {
+        let now = self.now_ms();
+        let (token, fence) = {
+            let st = self.state();
+            let g = st.held.get(&campaign)?;
+            if !self.inner.timing.may_dial(g.sent_ms, now) {
+                return None;
+            }
+            (g.token, g.fence)
         };
-        match drivers::driver(&self.inner.live, campaign).await {
-            Ok(Some((who, t))) => who == self.inner.instance && t == token,
-            Ok(None) | Err(_) => false,
+        if fence.is_some() {
+            return fence;
+        }
+        // PostgreSQL was away at the grant: bump now, before the first claim.
+        let f = self.bump(campaign).await?;
+        let mut st = self.state();
+        let g = st.held.get_mut(&campaign).filter(|g| g.token == token)?;
+        g.fence = Some(f);
+        Some(f)
+    }
+
+    async fn bump(&self, campaign: i64) -> Option<i64> {
+        match drivers::bump_fence(&self.inner.pool, campaign, &self.inner.instance).await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                warn!(
+                    campaign,
+                    "campaign fence not bumped, no claims until it is: {e}"
+                );
+                None
+            }
         }
     }
 
@@ -207,18 +261,24 @@ impl Drivers {
             dead.as_deref(),
         )
         .await;
-        let mut st = self.state();
-        match r {
-            Ok(Some(token)) => {
-                let before = st.held.insert(
-                    id,
-                    Grant {
-                        token,
-                        sent_ms: sent,
-                    },
-                );
-                st.wanted.remove(&id);
-                if before.is_none_or(|g| g.token != token) {
+        {
+            let mut st = self.state();
+            match r {
+                Ok(Some(token)) => {
+                    // A renewal whose reply was lost keeps its fence; a new grant has none yet.
+                    let same = st.held.get(&id).filter(|g| g.token == token).copied();
+                    st.held.insert(
+                        id,
+                        Grant {
+                            token,
+                            sent_ms: sent,
+                            fence: same.and_then(|g| g.fence),
+                        },
+                    );
+                    st.wanted.remove(&id);
+                    if same.is_some() {
+                        return false;
+                    }
                     info!(
                         campaign = id,
                         token,
@@ -226,23 +286,22 @@ impl Drivers {
                         "driving the campaign"
                     );
                     st.fresh.insert(id);
-                    return true;
+                    true
                 }
-                false
-            }
-            Ok(None) => {
-                if st.held.remove(&id).is_some() {
-                    warn!(
-                        campaign = id,
-                        "another instance drives the campaign now: no more dialing here"
-                    );
+                Ok(None) => {
+                    if st.held.remove(&id).is_some() {
+                        warn!(
+                            campaign = id,
+                            "another instance drives the campaign now: no more dialing here"
+                        );
+                    }
+                    st.wanted.insert(id);
+                    false
                 }
-                st.wanted.insert(id);
-                false
-            }
-            Err(e) => {
-                debug!(campaign = id, "campaign lease: {e}");
-                false
+                Err(e) => {
+                    debug!(campaign = id, "campaign lease: {e}");
+                    false
+                }
             }
         }
     }

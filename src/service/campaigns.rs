@@ -344,12 +344,14 @@ impl CampaignRunner {
         if n == 0 {
             return Ok(());
         }
-        if let Some(d) = &self.drivers {
-            if !d.fenced(c.id).await {
-                return Ok(());
-            }
-        }
-        let claimed = self.campaigns.claim_due(c.id, n as i64, now).await?;
+        let fence = match &self.drivers {
+            Some(d) => match d.fence(c.id).await {
+                Some(f) => Some(f),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let claimed = self.campaigns.claim_due(c.id, n as i64, now, fence).await?;
         let targets = screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await?;
         if targets.is_empty() {
             return Ok(());

@@ -259,11 +259,16 @@ impl Campaigns {
     }
 
     /// Claims up to `n` subscribers due now, marking them `dialing`.
+    ///
+    /// `fence`: the driver's token (`store::drivers::bump_fence`); the claim takes nothing
+    /// once another driver bumped it. `None` where no driver lease applies (an operator's
+    /// own preview request).
     pub async fn claim_due(
         &self,
         id: i64,
         n: i64,
         now: DateTime<Utc>,
+        fence: Option<i64>,
     ) -> Result<Vec<Target>, StoreError> {
         let db = self.writer.pool().get().await?;
         let rows = db
@@ -271,11 +276,14 @@ impl Campaigns {
                 "UPDATE campaign_targets t SET status = 'dialing'
                  FROM (SELECT contact_id FROM campaign_targets
                        WHERE campaign_id = $1 AND status = 'pending' AND next_at <= $3
+                         AND ($4::bigint IS NULL OR EXISTS (
+                               SELECT 1 FROM campaign_fences f
+                               WHERE f.campaign_id = $1 AND f.token = $4))
                        ORDER BY next_at, contact_id LIMIT $2
                        FOR UPDATE SKIP LOCKED) due
                  WHERE t.campaign_id = $1 AND t.contact_id = due.contact_id
                  RETURNING t.contact_id, t.phone, t.tz, t.attempts",
-                &[&id, &n, &now],
+                &[&id, &n, &now, &fence],
             )
             .await?;
         Ok(rows

@@ -4,7 +4,13 @@
 //! from `campaign:<id>:fence`, incremented at every new grant, so a driver that lost its
 //! lease (stalled past its TTL, then back) finds a larger token there and stops. Renewal and
 //! release only touch a key that still holds this instance's own value (a Lua compare).
+//!
+//! The Redis token alone cannot fence PostgreSQL (a failover can lose the INCR, and it is
+//! checked in another round trip than the claim). So each new driver also bumps the
+//! campaign's token in `campaign_fences` before it recovers, and claims of subscribers
+//! carry that token in the same statement ([`super::campaigns::Campaigns::claim_due`]).
 
+use deadpool_postgres::Pool;
 use redis::Script;
 
 use super::postgres::StoreError;
@@ -118,4 +124,21 @@ pub async fn driver(live: &LiveState, campaign: i64) -> Result<Option<(String, u
     Ok(v.as_deref()
         .and_then(parse_lease_value)
         .map(|(who, t)| (who.to_string(), t)))
+}
+
+/// A new driver's fencing token in PostgreSQL: one more than any earlier driver's, so
+/// their claims from now on find it changed and claim nothing.
+pub async fn bump_fence(pool: &Pool, campaign: i64, instance: &str) -> Result<i64, StoreError> {
+    let db = pool.get().await?;
+    let row = db
+        .query_one(
+            "INSERT INTO campaign_fences (campaign_id, token, instance) VALUES ($1, 1, $2)
+             ON CONFLICT (campaign_id) DO UPDATE
+               SET token = campaign_fences.token + 1, instance = EXCLUDED.instance,
+                   since = now()
+             RETURNING token",
+            &[&campaign, &instance],
+        )
+        .await?;
+    Ok(row.get(0))
 }

@@ -293,12 +293,17 @@ impl OpRunner {
         if n == 0 {
             return Ok(());
         }
-        if let Some(d) = &self.drivers {
-            if !d.fenced(c.id).await {
-                return Ok(());
-            }
-        }
-        let claimed = self.campaigns.claim_due(c.id, i64::from(n), now).await?;
+        let fence = match &self.drivers {
+            Some(d) => match d.fence(c.id).await {
+                Some(f) => Some(f),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let claimed = self
+            .campaigns
+            .claim_due(c.id, i64::from(n), now, fence)
+            .await?;
         self.dial_targets(c, op, &rules, claimed, now).await
     }
 

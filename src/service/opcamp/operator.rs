@@ -157,7 +157,12 @@ impl OpRunner {
             )));
         }
         let now = self.clock.now();
-        let Some(t) = self.campaigns.claim_due(campaign, 1, now).await?.pop() else {
+        let Some(t) = self
+            .campaigns
+            .claim_due(campaign, 1, now, None)
+            .await?
+            .pop()
+        else {
             return Ok(None);
         };
         if let Err(e) = held.hold_preview(login, campaign, &t).await {
