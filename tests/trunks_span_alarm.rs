@@ -127,3 +127,22 @@ async fn a_span_alarm_moves_the_calls_to_the_other_trunk_and_mails_the_sysadmins
     assert_eq!(sink.messages().len(), 1);
     app.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Two instances read the same switch's events at their own pace: the fast one has seen the
+/// alarm and its clear before the slow one handles the alarm. The slow one must not mail
+/// the episode again.
+#[tokio::test]
+async fn a_slow_instance_does_not_mail_an_episode_a_fast_one_saw_cleared() {
+    use contactd::store::trunk_state::{claim_alert, end_alert, unclaim_alert};
+    let env = common::TestEnv::new().await;
+    let live = env.live_state().await;
+    assert!(claim_alert(&live, "fs1", "1").await.unwrap(), "fast: mails");
+    end_alert(&live, "fs1", "1").await.unwrap();
+    assert!(
+        !claim_alert(&live, "fs1", "1").await.unwrap(),
+        "slow: the same episode mailed twice"
+    );
+    // a mail that could not be queued is given back: the next event tries again
+    unclaim_alert(&live, "fs1", "1").await.unwrap();
+    assert!(claim_alert(&live, "fs1", "1").await.unwrap());
+}

@@ -436,7 +436,7 @@ impl Trunks {
         if let Err(e) = enqueue_alert(pool, to, &subject, &body).await {
             error!(switch, span, "span alarm not queued for mail: {e}");
             // unclaimed, so the next event or resync tries again
-            let _ = trunk_state::end_alert(&self.live, switch, span).await;
+            let _ = trunk_state::unclaim_alert(&self.live, switch, span).await;
         }
     }
 

@@ -91,8 +91,26 @@ pub async fn claim_alert(live: &LiveState, switch: &str, span: &str) -> Result<b
     Ok(set)
 }
 
-/// The episode is over (the span cleared): the next alarm is mailed again.
+/// How long a cleared episode's mark outlives the clear. Every instance reads the same
+/// switch's events, some later than others: a slow instance's alarm event of an episode a
+/// faster one has already seen cleared must still find the mark, or the sysadmins get the
+/// episode twice. A span flapping within this time is one episode too.
+pub const ALERT_QUIET_MS: u64 = 60_000;
+
+/// The episode is over (the span cleared): an alarm after [`ALERT_QUIET_MS`] is mailed again.
 pub async fn end_alert(live: &LiveState, switch: &str, span: &str) -> Result<(), StoreError> {
+    let mut c = live.conn();
+    let _: i64 = c
+        .pexpire(
+            live.key(&["trunks", "alerted", switch, span]),
+            ALERT_QUIET_MS as i64,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Gives the episode's mail back (it could not be queued): the next event or resync tries.
+pub async fn unclaim_alert(live: &LiveState, switch: &str, span: &str) -> Result<(), StoreError> {
     let mut c = live.conn();
     let _: i64 = c
         .del(live.key(&["trunks", "alerted", switch, span]))
