@@ -57,3 +57,57 @@ async fn a_stale_driver_claims_nothing_once_the_next_one_bumped_the_fence() {
         2
     );
 }
+
+/// A running operator campaign's callbacks are dialed by its driver only (it counts the
+/// campaign's lines); a finished campaign's by whichever instance claims them first.
+#[tokio::test]
+async fn callbacks_of_a_running_campaign_go_to_its_driver_only() {
+    use contactd::store::op_campaigns::OpCampaigns;
+    let env = common::TestEnv::new().await;
+    let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
+    contactd::store::migrate::run(&pool).await.unwrap();
+    let config = env.config("127.0.0.1:8021".parse().unwrap(), "ClueCon", &[]);
+    let phones = vec![faults_support::number(32, 0), faults_support::number(32, 1)];
+    let running = faults_support::start_campaign(&pool, &config, 32, &phones[..1], 2).await;
+    let finished = faults_support::start_campaign(&pool, &config, 33, &phones[1..], 2).await;
+    let db = pool.get().await.unwrap();
+    db.execute(
+        "UPDATE campaigns SET state = 'running' WHERE id = $1",
+        &[&running],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE campaigns SET state = 'finished' WHERE id = $1",
+        &[&finished],
+    )
+    .await
+    .unwrap();
+    for id in [running, finished] {
+        db.execute(
+            "INSERT INTO operator_campaigns (campaign_id, mode, queue) VALUES ($1, 'progressive', 'q');
+             ",
+            &[&id],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "INSERT INTO operator_callbacks (campaign_id, contact_id, operator, number, due_at)
+             VALUES ($1, 1, '2101', '+79160000000', now() - interval '1 minute')",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    }
+    let ops = OpCampaigns::new(pool.clone());
+    let now = Utc::now();
+    // beta drives nothing: only the finished campaign's callback
+    let beta = ops.take_due_callbacks(now, Some(&[])).await.unwrap();
+    let ids: Vec<i64> = beta.iter().map(|c| c.campaign_id).collect();
+    assert_eq!(ids, [finished]);
+    // alpha drives the running one: its callback, once
+    let alpha = ops.take_due_callbacks(now, Some(&[running])).await.unwrap();
+    let ids: Vec<i64> = alpha.iter().map(|c| c.campaign_id).collect();
+    assert_eq!(ids, [running]);
+    assert!(ops.take_due_callbacks(now, None).await.unwrap().is_empty());
+}

@@ -251,9 +251,14 @@ impl OpCampaigns {
     }
 
     /// Takes the callbacks due by `now` of running campaigns (marked `dialing`).
+    ///
+    /// `driven`: the running campaigns this instance drives (their callbacks are dialed by
+    /// their driver, which counts their lines); a finished campaign has no driver and its
+    /// callbacks go to whichever instance claims them first. `None`: no driver leases.
     pub async fn take_due_callbacks(
         &self,
         now: DateTime<Utc>,
+        driven: Option<&[i64]>,
     ) -> Result<Vec<OpCallback>, StoreError> {
         let db = self.pool.get().await?;
         let rows = db
@@ -261,12 +266,14 @@ impl OpCampaigns {
                 "UPDATE operator_callbacks b SET state = 'dialing'
                  FROM (SELECT b2.id FROM operator_callbacks b2
                        JOIN campaigns c ON c.id = b2.campaign_id
-                            AND c.state IN ('running', 'finished')
+                            AND (c.state = 'finished'
+                                 OR (c.state = 'running'
+                                     AND ($2::bigint[] IS NULL OR c.id = ANY($2))))
                        WHERE b2.state = 'pending' AND b2.due_at <= $1
                        ORDER BY b2.due_at LIMIT 20 FOR UPDATE OF b2 SKIP LOCKED) due
                  WHERE b.id = due.id
                  RETURNING b.id, b.campaign_id, b.contact_id, b.operator, b.number, b.due_at",
-                &[&now],
+                &[&now, &driven],
             )
             .await?;
         Ok(rows

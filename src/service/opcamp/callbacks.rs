@@ -25,7 +25,11 @@ impl OpRunner {
     }
 
     pub(super) async fn callbacks_due(self: &Arc<Self>, now: DateTime<Utc>) {
-        let due = match self.ops.take_due_callbacks(now).await {
+        let driven: Option<Vec<i64>> = self
+            .drivers
+            .as_ref()
+            .map(|d| d.driven().into_iter().map(|(id, _)| id).collect());
+        let due = match self.ops.take_due_callbacks(now, driven.as_deref()).await {
             Ok(d) => d,
             Err(e) => {
                 warn!("operator callbacks not read: {e}");
