@@ -9,3 +9,11 @@ CREATE TABLE campaign_fences (
     instance    text        NOT NULL,
     since       timestamptz NOT NULL DEFAULT now()
 );
+
+-- Who took an operator's callback to dial it (`instance@host:pid`) and when: a finished
+-- campaign has no driver, so a callback left `dialing` is settled only by a later process
+-- of the instance that took it (that one is gone), or once it is long stale, never while
+-- another live instance may be dialing it.
+ALTER TABLE operator_callbacks
+    ADD COLUMN claimed_by text,
+    ADD COLUMN claimed_at timestamptz;

@@ -102,12 +102,39 @@ async fn callbacks_of_a_running_campaign_go_to_its_driver_only() {
     let ops = OpCampaigns::new(pool.clone());
     let now = Utc::now();
     // beta drives nothing: only the finished campaign's callback
-    let beta = ops.take_due_callbacks(now, Some(&[])).await.unwrap();
+    let beta = ops
+        .take_due_callbacks(now, Some(&[]), "beta@h:2")
+        .await
+        .unwrap();
     let ids: Vec<i64> = beta.iter().map(|c| c.campaign_id).collect();
     assert_eq!(ids, [finished]);
     // alpha drives the running one: its callback, once
-    let alpha = ops.take_due_callbacks(now, Some(&[running])).await.unwrap();
+    let alpha = ops
+        .take_due_callbacks(now, Some(&[running]), "alpha@h:1")
+        .await
+        .unwrap();
     let ids: Vec<i64> = alpha.iter().map(|c| c.campaign_id).collect();
     assert_eq!(ids, [running]);
-    assert!(ops.take_due_callbacks(now, None).await.unwrap().is_empty());
+    assert!(ops
+        .take_due_callbacks(now, None, "gamma@h:3")
+        .await
+        .unwrap()
+        .is_empty());
+    // who took each is recorded, for a later recovery to tell whose call it may settle
+    let by: Vec<(i64, String)> = db
+        .query(
+            "SELECT campaign_id, claimed_by FROM operator_callbacks ORDER BY campaign_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut want = vec![
+        (running, "alpha@h:1".to_string()),
+        (finished, "beta@h:2".to_string()),
+    ];
+    want.sort();
+    assert_eq!(by, want);
 }

@@ -259,11 +259,13 @@ impl OpCampaigns {
         &self,
         now: DateTime<Utc>,
         driven: Option<&[i64]>,
+        by: &str,
     ) -> Result<Vec<OpCallback>, StoreError> {
         let db = self.pool.get().await?;
         let rows = db
             .query(
-                "UPDATE operator_callbacks b SET state = 'dialing'
+                "UPDATE operator_callbacks b
+                 SET state = 'dialing', claimed_by = $3, claimed_at = $1
                  FROM (SELECT b2.id FROM operator_callbacks b2
                        JOIN campaigns c ON c.id = b2.campaign_id
                             AND (c.state = 'finished'
@@ -273,7 +275,7 @@ impl OpCampaigns {
                        ORDER BY b2.due_at LIMIT 20 FOR UPDATE OF b2 SKIP LOCKED) due
                  WHERE b.id = due.id
                  RETURNING b.id, b.campaign_id, b.contact_id, b.operator, b.number, b.due_at",
-                &[&now, &driven],
+                &[&now, &driven, &by],
             )
             .await?;
         Ok(rows

@@ -35,6 +35,8 @@ pub struct DialingCallback {
     /// the last call placed for it, its attempt's outcome (None: in flight at the stop) and
     /// whether the callback already counted that call
     pub call: Option<(Uuid, Option<String>, bool)>,
+    /// the process that took it to dial (`instance@host:pid`; None: before sql/017) and when
+    pub claimed: Option<(String, DateTime<Utc>)>,
 }
 
 #[derive(Clone)]
@@ -136,7 +138,8 @@ impl OpHeld {
         let rows = db
             .query(
                 "SELECT b.id, b.campaign_id, b.contact_id, b.operator, b.number, b.due_at,
-                        last.uuid, last.outcome, last.uuid IS NOT DISTINCT FROM b.call_uuid
+                        last.uuid, last.outcome, last.uuid IS NOT DISTINCT FROM b.call_uuid,
+                        b.claimed_by, b.claimed_at
                  FROM operator_callbacks b
                  LEFT JOIN LATERAL (SELECT a.uuid, a.outcome FROM operator_calls oc
                                     JOIN attempts a ON a.uuid = oc.uuid
@@ -159,6 +162,9 @@ impl OpHeld {
                     to_operator: true,
                 },
                 call: r.get::<_, Option<Uuid>>(6).map(|u| (u, r.get(7), r.get(8))),
+                claimed: r
+                    .get::<_, Option<String>>(9)
+                    .zip(r.get::<_, Option<DateTime<Utc>>>(10)),
             })
             .collect())
     }

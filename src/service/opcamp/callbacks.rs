@@ -29,7 +29,12 @@ impl OpRunner {
             .drivers
             .as_ref()
             .map(|d| d.driven().into_iter().map(|(id, _)| id).collect());
-        let due = match self.ops.take_due_callbacks(now, driven.as_deref()).await {
+        let by = self.holder();
+        let due = match self
+            .ops
+            .take_due_callbacks(now, driven.as_deref(), &by)
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 warn!("operator callbacks not read: {e}");

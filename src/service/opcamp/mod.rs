@@ -121,6 +121,15 @@ impl OpRunner {
     }
 
     /// Whether this instance drives campaign `id` now (by its own clock).
+    /// This process as a lease holder (`instance@host:pid`), also written on the callbacks
+    /// it takes.
+    fn holder(&self) -> String {
+        match &self.drivers {
+            Some(d) => d.instance().to_string(),
+            None => crate::service::campaign_lease::holder_id(&self.config.daemon.instance),
+        }
+    }
+
     fn drives(&self, id: i64) -> bool {
         self.drivers.as_ref().is_none_or(|d| d.holds(id))
     }

@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -28,6 +29,10 @@ use crate::esl::control::SwitchLink;
 use crate::store::campaigns::{AttemptEnd, Campaign, Stranded};
 use crate::store::op_campaigns::OpCallback;
 use crate::store::StoreError;
+
+/// A finished campaign's callback taken by another process that long ago is settled by
+/// any instance (the taker is gone for good: a callback call never lasts this long).
+const CALLBACK_STALE_HOURS: i64 = 4;
 
 /// Whom a recovered call was placed for.
 enum Owner {
@@ -80,9 +85,13 @@ impl OpRunner {
             let Some(c) = self.campaigns.get(cb.campaign_id).await? else {
                 continue;
             };
-            // A running campaign's driver settles its callbacks; a finished campaign has no
-            // driver, and its callbacks are settled by whichever instance starts.
+            // A running campaign's driver settles its callbacks. A finished campaign has no
+            // driver: its callback is settled by a later process of the instance that took
+            // it (gone), or once stale; never one this or another live process is dialing.
             if c.state != "finished" && !self.drives(cb.campaign_id) {
+                continue;
+            }
+            if c.state == "finished" && !self.settles_taken_by(d.claimed.as_ref()) {
                 continue;
             }
             match d.call {
@@ -115,6 +124,21 @@ impl OpRunner {
             }
         }
         Ok(())
+    }
+
+    fn settles_taken_by(&self, claimed: Option<&(String, DateTime<Utc>)>) -> bool {
+        let Some((by, at)) = claimed else {
+            return true; // taken before sql/017 recorded who
+        };
+        let me = self.holder();
+        if *by == me {
+            return false; // this process follows its own calls
+        }
+        let stale = self.clock.now() - *at > TimeDelta::hours(CALLBACK_STALE_HOURS);
+        stale
+            || crate::core::driver_lease::earlier_process(&me, by, |pid| {
+                std::path::Path::new(&format!("/proc/{pid}")).exists()
+            })
     }
 
     async fn recover_one(self: &Arc<Self>, c: &Campaign, s: Stranded) -> Result<(), StoreError> {
