@@ -46,6 +46,9 @@ pub struct OperatorCampaignConfig {
     /// many times, `callback_retry_seconds` apart, then marked failed.
     pub callback_retries: u32,
     pub callback_retry_seconds: u32,
+    /// A previewed contact held by an operator who has been logged out, absent, on a break
+    /// or not ready (missed) this long (s) goes back to the list for someone else.
+    pub preview_release_seconds: u64,
 }
 
 impl Default for OperatorCampaignConfig {
@@ -74,6 +77,7 @@ impl Default for OperatorCampaignConfig {
             operator_answer_ms: 500,
             callback_retries: 2,
             callback_retry_seconds: 600,
+            preview_release_seconds: 900,
         }
     }
 }
@@ -133,6 +137,9 @@ impl OperatorCampaignConfig {
         }
         if !(1..=86_400).contains(&self.callback_retry_seconds) {
             out.push(format!("{key}.callback_retry_seconds: 1 to 86400"));
+        }
+        if !(60..=86_400).contains(&self.preview_release_seconds) {
+            out.push(format!("{key}.preview_release_seconds: 60 to 86400"));
         }
         if !(1..=15).contains(&self.reestimate_seconds) {
             out.push(format!("{key}.reestimate_seconds: 1 to 15"));

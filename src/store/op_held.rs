@@ -73,6 +73,18 @@ impl OpHeld {
         Ok(())
     }
 
+    /// Every operator holding a previewed contact, with its campaign.
+    pub async fn previews(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let db = self.pool.get().await?;
+        let rows = db
+            .query(
+                "SELECT operator, campaign_id FROM operator_previews ORDER BY shown_at",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// The contact held for `operator`, with its campaign.
     pub async fn held_preview(&self, operator: &str) -> Result<Option<(i64, Target)>, StoreError> {
         let db = self.pool.get().await?;

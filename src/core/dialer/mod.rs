@@ -135,3 +135,19 @@ pub enum AnsweredBy {
     Fax,
     Silence,
 }
+
+/// Whether a preview held on the screen of an operator in `state` (and for how long in it;
+/// `None`: their state is not known) is left behind: they are away (logged out, absent, on a
+/// break, or not ready after a missed offer) for `release_after` or more. An operator
+/// working (ready, offered, talking, wrap-up) keeps it; an unknown state (the live state
+/// lost) never releases it — the contact stays theirs until it is known.
+pub fn preview_left_behind(
+    state: Option<(crate::core::acd::agent::StateName, Duration)>,
+    release_after: Duration,
+) -> bool {
+    use crate::core::acd::agent::StateName as S;
+    match state {
+        Some((S::LoggedOut | S::Absent | S::Break | S::Missed, for_)) => for_ >= release_after,
+        _ => false,
+    }
+}

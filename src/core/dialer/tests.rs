@@ -353,3 +353,29 @@ fn a_young_window_allows_less_risk_per_call() {
     let fewer = young.to_dial(now, &f);
     assert!(fewer < full && fewer >= 6, "{fewer} of {full}");
 }
+
+#[test]
+fn a_preview_is_released_only_from_an_operator_away_long_enough() {
+    use crate::core::acd::agent::StateName as S;
+    let after = secs(900);
+    for away in [S::LoggedOut, S::Absent, S::Break, S::Missed] {
+        assert!(
+            preview_left_behind(Some((away, secs(900))), after),
+            "{away:?}"
+        );
+        assert!(
+            !preview_left_behind(Some((away, secs(899))), after),
+            "{away:?}"
+        );
+    }
+    for working in [S::Ready, S::Offered, S::Talking, S::WrapUp] {
+        assert!(
+            !preview_left_behind(Some((working, secs(86_400))), after),
+            "{working:?}"
+        );
+    }
+    assert!(
+        !preview_left_behind(None, after),
+        "unknown state releases nothing"
+    );
+}

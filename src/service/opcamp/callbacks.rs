@@ -5,13 +5,16 @@
 //! holds a callback back.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::{info, warn};
 
 use super::OpRunner;
 use crate::core::acd::agent::StateName;
+use crate::core::dialer::preview_left_behind;
 use crate::store::campaigns::Target;
+use crate::store::StoreError;
 
 impl OpRunner {
     /// The callbacks `login` scheduled, latest due first: how each went (done, failed after
@@ -84,5 +87,32 @@ impl OpRunner {
             );
             self.spawn_call(c, op, t, Some(cb), None);
         }
+    }
+}
+
+impl OpRunner {
+    /// Previewed contacts held by operators who went away (`[campaigns.operator]
+    /// preview_release_seconds`) go back to their list for someone else. Taken in one step
+    /// (as a dial is), so an operator pressing call at that moment gets one or the other.
+    pub(super) async fn release_left_previews(&self) -> Result<(), StoreError> {
+        let held = self.held();
+        let after = Duration::from_secs(self.config.campaigns.operator.preview_release_seconds);
+        for (login, campaign) in held.previews().await? {
+            if !preview_left_behind(self.acd.operator_state(&login).await, after) {
+                continue;
+            }
+            if let Some(t) = held.take_preview(&login, campaign).await? {
+                info!(
+                    operator = %login,
+                    campaign,
+                    contact = t.contact_id,
+                    "operator away: previewed contact back to the list"
+                );
+                self.campaigns
+                    .requeue(campaign, t.contact_id, self.clock.now())
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }

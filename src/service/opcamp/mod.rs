@@ -239,6 +239,7 @@ impl OpRunner {
         if dialing {
             self.callbacks_due(now).await;
         }
+        self.release_left_previews().await?;
         Ok(())
     }
 
