@@ -100,6 +100,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "016_outbound_supervision.sql",
         sql: include_str!("../../sql/016_outbound_supervision.sql"),
     },
+    Migration {
+        version: 17,
+        name: "017_contacts_bulk_load.sql",
+        sql: include_str!("../../sql/017_contacts_bulk_load.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.
