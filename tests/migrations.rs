@@ -120,3 +120,85 @@ async fn campaign_changes_wake_the_listener_also_after_its_connection_is_cut() {
         .expect("the listener ends at shutdown")
         .unwrap();
 }
+
+/// Contacts name an existing list (checked once per statement since 017, as the foreign
+/// key did per row), go with their list, and keep its number; the phone check still holds.
+#[tokio::test]
+async fn contacts_keep_to_an_existing_list() {
+    let env = common::TestEnv::new().await;
+    let pool = postgres::pool(env.db_url(), 2).unwrap();
+    migrate::run(&pool).await.unwrap();
+    let pg = env.pg().await;
+    let insert = "INSERT INTO contacts (list_number, line_no, phone_raw, phone, tz)
+                  VALUES ($1, 2, 'x', $2, 'Europe/Moscow')";
+    let err = pg
+        .execute(insert, &[&7i32, &"+79161234567"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{err}"
+    );
+    pg.execute(
+        "INSERT INTO contact_lists (number, name, source_file) VALUES (7, 'l', 'f')",
+        &[],
+    )
+    .await
+    .unwrap();
+    pg.execute(insert, &[&7i32, &"+79161234567"]).await.unwrap();
+    // one statement naming a missing list among existing ones is refused whole
+    let err = pg
+        .execute(
+            "INSERT INTO contacts (list_number, line_no, phone_raw, phone, tz)
+             VALUES (7, 3, 'x', '+79161234568', 'UTC'), (8, 2, 'x', '+79161234569', 'UTC')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{err}"
+    );
+    let err = pg
+        .execute("UPDATE contacts SET list_number = 8", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{err}"
+    );
+    let err = pg
+        .execute("UPDATE contact_lists SET number = 8 WHERE number = 7", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{err}"
+    );
+    // the same phone rule: '+', 1-9, then 7 to 14 digits
+    for (phone, ok) in [
+        ("+12345678", true),
+        ("+123456789012345", true),
+        ("+1234567", false),
+        ("+1234567890123456", false),
+        ("+02345678", false),
+        ("79161234567", false),
+        ("+7916123456a", false),
+    ] {
+        let r = pg.execute(insert, &[&7i32, &phone]).await;
+        assert_eq!(r.is_ok(), ok, "{phone}: {r:?}");
+    }
+    pg.execute("DELETE FROM contact_lists WHERE number = 7", &[])
+        .await
+        .unwrap();
+    let left: i64 = pg
+        .query_one("SELECT count(*) FROM contacts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "a deleted list's contacts go with it");
+}

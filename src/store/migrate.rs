@@ -101,6 +101,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../sql/016_outbound_supervision.sql"),
     },
     Migration {
+        version: 17,
+        name: "017_contacts_bulk_load.sql",
+        sql: include_str!("../../sql/017_contacts_bulk_load.sql"),
+    },
+    Migration {
         version: 18,
         name: "018_campaign_fences.sql",
         sql: include_str!("../../sql/018_campaign_fences.sql"),

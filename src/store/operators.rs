@@ -126,6 +126,35 @@ impl Operators {
         Ok(row.as_ref().map(operator))
     }
 
+    /// [`Operators::get`] with the operator's skills (as [`Operators::skills`]), in one
+    /// round trip: an operator logging in waits for both before routing can use them.
+    pub async fn get_with_skills(
+        &self,
+        login: &str,
+    ) -> Result<Option<(Operator, Vec<(String, i16)>)>, StoreError> {
+        let db = self.writer.pool().get().await?;
+        let row = db
+            .query_opt(
+                &format!(
+                    "SELECT {COLUMNS},
+                        ARRAY(SELECT g.name FROM operator_skills s
+                              JOIN operator_groups g ON g.id = s.\"group\"
+                              WHERE s.operator = o.id ORDER BY g.name),
+                        ARRAY(SELECT s.level FROM operator_skills s
+                              JOIN operator_groups g ON g.id = s.\"group\"
+                              WHERE s.operator = o.id ORDER BY g.name)
+                     FROM operators o WHERE login = $1"
+                ),
+                &[&login],
+            )
+            .await?;
+        Ok(row.map(|r| {
+            let names: Vec<String> = r.get(5);
+            let levels: Vec<i16> = r.get(6);
+            (operator(&r), names.into_iter().zip(levels).collect())
+        }))
+    }
+
     /// Adds a routing group; `false` if it already existed.
     pub async fn add_group(&self, name: &str) -> Result<bool, StoreError> {
         let db = self.writer.pool().get().await?;

@@ -169,7 +169,12 @@ impl Acd {
         let Some(r) = r else {
             return Ok(false);
         };
-        self.spawn_offer(super::offer::run(self.clone(), personal.to_string(), r));
+        self.spawn_offer(super::offer::run(
+            self.clone(),
+            personal.to_string(),
+            r,
+            None,
+        ));
         Ok(true)
     }
 

@@ -6,6 +6,7 @@ use tracing::{debug, warn};
 
 use super::views::need;
 use super::{offer, rebuild, Acd, Unstored, ALIVE_MS, DISPATCH_RETRY, STOP_WAIT};
+use crate::core::values::ChannelUuid;
 
 impl Acd {
     /// Runs the dispatcher and the scanner until `shutdown`.
@@ -118,15 +119,31 @@ impl Acd {
         let mut done = true;
         for (name, q) in &self.cfg().queue {
             loop {
+                // the operator leg is noted with the reservation, and what the offer
+                // reads before it rings comes back with it: the phone rings one Redis
+                // round trip sooner
+                let leg = ChannelUuid::new_random();
                 match self
                     .inner
                     .store
-                    .reserve_by(name, need(q), self.now_ms(), &self.inner.instance)
+                    .reserve_offer(
+                        name,
+                        need(q),
+                        self.now_ms(),
+                        &self.inner.instance,
+                        "",
+                        leg.as_str(),
+                    )
                     .await
                 {
-                    Ok(Some(r)) => {
+                    Ok(Some((r, start))) => {
                         debug!(call = %r.call, operator = %r.agent, queue = %name, "offer");
-                        self.spawn_offer(offer::run(self.clone(), name.clone(), r));
+                        self.spawn_offer(offer::run(
+                            self.clone(),
+                            name.clone(),
+                            r,
+                            Some((leg, start)),
+                        ));
                     }
                     Ok(None) => break,
                     Err(e) => {

@@ -16,7 +16,7 @@ use crate::core::channels::SwitchEvent;
 use crate::core::values::{ChannelUuid, MediaFile};
 use crate::esl::commands::{AfterAnswer, Originate};
 use crate::esl::control::WatchEvent;
-use crate::store::acd::Reservation;
+use crate::store::acd::{OfferStart, Reservation};
 use crate::store::acd_calls::Callback;
 
 /// Marks an offer as carried on by this instance for as long as it lives (`rebuild::heal`
@@ -90,25 +90,40 @@ fn operator_wait(acd: &Acd, callback: bool) -> AfterAnswer {
     }
 }
 
-pub async fn run(acd: Acd, queue: String, r: Reservation) {
+/// Rings the operator of reservation `r`. `started`: the operator leg the reservation
+/// already noted, with what it read (the dispatcher's reservations); `None`: noted and read
+/// here.
+pub async fn run(
+    acd: Acd,
+    queue: String,
+    r: Reservation,
+    started: Option<(ChannelUuid, OfferStart)>,
+) {
     let store = &acd.inner.store;
-    let leg = ChannelUuid::new_random();
+    let (leg, meta, endpoint) = match started {
+        Some((leg, start)) => (leg, Ok(start.meta), Ok(start.endpoint)),
+        None => {
+            let leg = ChannelUuid::new_random();
+            // The three Redis steps before the originate at once (one round trip, not
+            // three: the caller waits on this path); the leg is noted before the originate
+            // all the same.
+            let (meta, noted, endpoint) = futures_util::future::join3(
+                store.meta(&r.call),
+                store.set_leg(&r.call, leg.as_str()),
+                store.endpoint(&r.agent),
+            )
+            .await;
+            if let Err(e) = noted {
+                warn!(call = %r.call, "acd: cannot note the operator leg: {e}");
+            }
+            (leg, meta, endpoint)
+        }
+    };
     let carried = Carried::new(&acd, &r, leg.as_str(), false);
-    // The three Redis steps before the originate at once (one round trip, not three: the
-    // caller waits on this path); the leg is noted before the originate all the same.
-    let (meta, noted, endpoint) = futures_util::future::join3(
-        store.meta(&r.call),
-        store.set_leg(&r.call, leg.as_str()),
-        store.endpoint(&r.agent),
-    )
-    .await;
     let meta: Meta = match meta {
         Ok(Some(m)) => serde_json::from_str(&m).unwrap_or_default(),
         _ => Meta::default(),
     };
-    if let Err(e) = noted {
-        warn!(call = %r.call, "acd: cannot note the operator leg: {e}");
-    }
     // The records are written while the phone rings, not before: they must be in before
     // the next state ("talking", "missed") is logged, which waits for them.
     let offered_at = acd.clock().now();

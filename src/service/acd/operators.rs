@@ -31,19 +31,22 @@ impl Acd {
 
     /// Copies one operator's phone and skills from PostgreSQL to Redis after a change.
     pub async fn sync_operator(&self, login: &str) -> Result<(), AcdError> {
-        let op = self
-            .inner
-            .operators
-            .get(login)
-            .await?
-            .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
-        self.sync_row(&op).await
+        self.load_operator(login).await?;
+        // New skills may qualify them for a caller who waits.
+        self.kick();
+        Ok(())
     }
 
-    /// [`Acd::sync_operator`] with the operator's row in hand: the skills read and the
-    /// phone's write go together (a login waits for this before routing can use them).
-    async fn sync_row(&self, op: &crate::store::operators::Operator) -> Result<(), AcdError> {
-        let login = op.login.as_str();
+    /// The operator's row and skills (one PostgreSQL round trip), copied to Redis (the
+    /// phone and the skills written together): a login waits for this before routing can
+    /// use them.
+    async fn load_operator(&self, login: &str) -> Result<(), AcdError> {
+        let (op, skills) = self
+            .inner
+            .operators
+            .get_with_skills(login)
+            .await?
+            .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
         if let Err(problem) = check_endpoint(&op.endpoint) {
             return Err(AcdError::Invalid(format!(
                 "operator {login}: endpoint {:?}: {problem}",
@@ -55,20 +58,18 @@ impl Acd {
             .lock()
             .expect("ids")
             .insert(op.login.clone(), op.id);
-        let (endpoint, skills) = futures_util::future::join(
-            self.inner.store.set_endpoint(login, &op.endpoint),
-            self.inner.operators.skills(op.id),
-        )
-        .await;
-        endpoint?;
-        let skills = skills?;
         let skills: Vec<(&str, u8)> = skills
             .iter()
             .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
             .collect();
-        self.inner.store.set_skills(login, &skills).await?;
-        // New skills may qualify them for a caller who waits.
-        self.kick();
+        // sent together: one round trip, not two
+        let (endpoint, skills) = futures_util::future::join(
+            self.inner.store.set_endpoint(login, &op.endpoint),
+            self.inner.store.set_skills(login, &skills),
+        )
+        .await;
+        endpoint?;
+        skills?;
         Ok(())
     }
 
@@ -154,23 +155,21 @@ impl Acd {
     /// it from their live state. Returns the new state's key. Asking for ready while ready
     /// changes nothing and is not an error (a second press of the feature code).
     pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<StateName, AcdError> {
-        let op = self
-            .inner
-            .operators
-            .get(login)
-            .await?
-            .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
         let (command, reason) = cmd.command();
         let store = &self.inner.store;
         // The reads a ready operator waits for, together rather than one after another (a
-        // caller waits on this path): the copy of a login's skills, the live state, and
-        // whether a campaign call's disposition is owed (asked only when ready may follow).
+        // caller waits on this path): the operator's row (with a login, their phone and
+        // skills, copied to Redis), the live state, and whether a campaign call's
+        // disposition is owed (asked only when ready may follow).
         let may_be_ready = matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready);
         let (synced, current, owed) = futures_util::future::join3(
             async {
                 match cmd {
-                    OperatorCommand::Login => self.sync_row(&op).await,
-                    _ => Ok(()),
+                    OperatorCommand::Login => self.load_operator(login).await,
+                    _ => match self.inner.operators.get(login).await? {
+                        Some(_) => Ok(()),
+                        None => Err(AcdError::NotFound(format!("operator {login}"))),
+                    },
                 }
             },
             store.agent_info(login),
@@ -188,6 +187,10 @@ impl Acd {
         if from == StateName::Ready
             && matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready)
         {
+            if cmd == OperatorCommand::Login {
+                // skills copied again may qualify them for a caller who waits
+                self.kick();
+            }
             return Ok(StateName::Ready);
         }
         let refused = |from: StateName| {

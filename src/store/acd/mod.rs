@@ -51,7 +51,7 @@ mod scripts;
 mod types;
 
 pub use board::{BoardSignal, LiveBoard};
-pub use types::{agent_value, Abandoned, AgentInfo, CallInfo, Enqueued, Reservation};
+pub use types::{agent_value, Abandoned, AgentInfo, CallInfo, Enqueued, OfferStart, Reservation};
 
 #[derive(Clone)]
 pub struct AcdStore {

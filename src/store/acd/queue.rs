@@ -6,7 +6,7 @@ use crate::store::StoreError;
 use super::scripts::{
     script, ABANDON, BRIDGE_FAILED, CONSULT_COMPLETE, ENQUEUE, RELEASE_MISSED, RESERVE, TRANSFER,
 };
-use super::{Abandoned, AcdStore, Enqueued, Reservation};
+use super::{Abandoned, AcdStore, Enqueued, OfferStart, Reservation};
 
 impl AcdStore {
     /// Puts `call` in `queue` unless `max_waiting` callers wait there already (checked and
@@ -73,8 +73,26 @@ impl AcdStore {
         instance: &str,
         only: &str,
     ) -> Result<Option<Reservation>, StoreError> {
+        Ok(self
+            .reserve_offer(queue, need, now_ms, instance, only, "")
+            .await?
+            .map(|(r, _)| r))
+    }
+
+    /// [`AcdStore::reserve_only`] that also notes `leg` (if not empty) as the call's
+    /// operator leg, and returns what the offer reads before it rings the phone.
+    pub async fn reserve_offer(
+        &self,
+        queue: &str,
+        need: Need<'_>,
+        now_ms: i64,
+        instance: &str,
+        only: &str,
+        leg: &str,
+    ) -> Result<Option<(Reservation, OfferStart)>, StoreError> {
         let mut c = self.conn.clone();
-        let r: Option<(String, String, u64)> = script!(RESERVE)
+        type Reply = (String, String, u64, Option<String>, Option<String>);
+        let r: Option<Reply> = script!(RESERVE)
             .key(self.queue_key(queue))
             .key(self.key("ready"))
             .key(self.key("skills"))
@@ -82,17 +100,26 @@ impl AcdStore {
             .key(self.key("offers"))
             .key(self.key("clock"))
             .key(self.key("offer_by"))
+            .key(self.key("legs"))
+            .key(self.key("meta"))
+            .key(self.key("endpoints"))
             .arg(need.skill)
             .arg(need.level())
             .arg(now_ms)
             .arg(instance)
             .arg(only)
+            .arg(leg)
             .invoke_async(&mut c)
             .await?;
         if r.is_some() {
             self.changed();
         }
-        Ok(r.map(|(call, agent, offer)| Reservation { call, agent, offer }))
+        Ok(r.map(|(call, agent, offer, meta, endpoint)| {
+            (
+                Reservation { call, agent, offer },
+                OfferStart { meta, endpoint },
+            )
+        }))
     }
 
     /// The ring timed out: the operator becomes "not ready (missed)" and the call returns to

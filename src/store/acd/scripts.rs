@@ -39,8 +39,11 @@ return {1, redis.call('ZRANK', KEYS[1], ARGV[1]) + 1, seq}
 ";
 
 pub(super) const RESERVE: &str = r"
--- KEYS queue, ready, skills, agents, offers, clock, offer_by; ARGV skill, level, now_ms,
--- instance, only (an operator: nobody else is reserved; '' for anyone)
+-- KEYS queue, ready, skills, agents, offers, clock, offer_by, legs, meta, endpoints; ARGV
+-- skill, level, now_ms, instance, only (an operator: nobody else is reserved; '' for anyone),
+-- leg (the operator leg the offer will ring, noted with it; '' for none yet).
+-- Returns the call, the operator, the offer, and what the offer reads before it rings: the
+-- call's meta and the operator's phone (one round trip, not two, while the caller waits).
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)
 if #head == 0 then return false end
 local call = head[1]
@@ -59,7 +62,9 @@ for i = 1, #ready, 2 do
       to .. '|' .. ARGV[3] .. '|' .. ready[i + 1] .. '|' .. offer .. '|' .. call)
     redis.call('HSET', KEYS[5], call, agent)
     if ARGV[4] ~= '' then redis.call('HSET', KEYS[7], call, ARGV[4]) end
-    return {call, agent, offer}
+    if (ARGV[6] or '') ~= '' then redis.call('HSET', KEYS[8], call, ARGV[6]) end
+    return {call, agent, offer, redis.call('HGET', KEYS[9], call),
+            redis.call('HGET', KEYS[10], agent)}
   end
 end
 return false

@@ -22,6 +22,14 @@ pub struct Reservation {
     pub offer: u64,
 }
 
+/// What an offer reads before it rings, returned with its reservation: the call's meta
+/// (JSON) and the operator's phone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfferStart {
+    pub meta: Option<String>,
+    pub endpoint: Option<String>,
+}
+
 /// What [`AcdStore::abandon`](super::AcdStore::abandon) found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Abandoned {
