@@ -1,7 +1,10 @@
 use std::borrow::Borrow;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::OwnedMutexGuard;
 use tokio::time::timeout;
 use tracing::{debug, info};
 
@@ -13,14 +16,27 @@ use crate::{
     headers::EventHeader,
 };
 
-use super::{ConnectionStatus, EslClient, EslEventStream};
+use super::{ConnectionStatus, EslClient, EslEventStream, SharedState};
 
 impl EslClient {
     /// Send a command and wait for the reply.
     ///
-    /// The writer lock is held through the entire send-and-receive cycle to
-    /// prevent concurrent commands from overwriting the pending reply slot
-    /// (ESL is a sequential request/response protocol).
+    /// Commands are pipelined: the writer lock is held only while a command is
+    /// written, so concurrent callers each have theirs on the wire without
+    /// waiting for the replies before it. A connection answers its commands in
+    /// the order they were sent (`command/reply` and `api/response` alike), so
+    /// each reply goes to the oldest command still waiting (see `pending.rs`).
+    ///
+    /// A command that times out keeps its place in that order: its late reply
+    /// is discarded, never handed to the next command. A command the switch
+    /// runs inline (`api`) still holds up the replies of every command sent
+    /// after it on the same connection; the timeout of each counts from its
+    /// own send.
+    ///
+    /// Cancel-safe: dropping the future before the command is fully written
+    /// either takes the command back (nothing written) or finishes writing it
+    /// in the background (partly written), so the connection never carries
+    /// half a command and the replies of the others stay in step.
     pub async fn send_command(&self, command: EslCommand) -> EslResult<EslResponse> {
         if !self.is_connected() {
             return Err(EslError::NotConnected);
@@ -29,15 +45,14 @@ impl EslClient {
         let command_str = command.to_wire_format()?;
         debug!(">> {}", command.redact_wire(&command_str));
 
-        // Lock writer -- serializes concurrent commands and holds through reply.
-        let mut writer = self
+        // Lock writer -- serializes the writes, so waiter order is wire order.
+        let writer = self
             .writer
-            .lock()
+            .clone()
+            .lock_owned()
             .await;
 
-        // Set up reply channel
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        {
+        let (seq, rx) = {
             let mut pending = self
                 .shared
                 .pending_reply
@@ -45,35 +60,39 @@ impl EslClient {
                 .await;
             // Checked under the same lock fail_pending_reply takes: the entry
             // is_connected() snapshot can go stale while awaiting the writer
-            // lock, and a waiter installed after the reader exited would never
+            // lock, and a waiter queued after the reader exited would never
             // be woken.
-            if pending.reader_dead {
-                return Err(EslError::ConnectionClosed);
+            match pending.push() {
+                Some(w) => w,
+                None => return Err(EslError::ConnectionClosed),
             }
-            pending.waiting = Some(tx);
-        }
+        };
 
-        // Write command
-        if let Err(e) = writer
-            .write_all(command_str.as_bytes())
+        let mut write = CommandWrite {
+            writer: Some(writer),
+            shared: self
+                .shared
+                .clone(),
+            seq,
+            bytes: command_str.into_bytes(),
+            written: 0,
+        };
+        if let Err(e) = write
+            .write()
             .await
         {
-            let mut pending = self
-                .shared
-                .pending_reply
-                .lock()
-                .await;
-            // Mirror of the timeout branch, minus the stale_replies
-            // increment: the command never hit the wire, so no reply can be
-            // in flight for it. Leaving the sender installed would make
+            // The connection is broken: no reply can come for this command
+            // (the reader fails the others when it sees the socket close).
+            // Leaving its waiter queued would shift every later reply and make
             // teardown_for_reexec see a phantom in-flight command.
-            pending.waiting = None;
-            drop(pending);
-            drop(writer);
+            write
+                .take_back()
+                .await;
             return Err(EslError::Io(e));
         }
+        // On the wire: the next command may be written now.
+        drop(write);
 
-        // Wait for reply from reader task with command timeout (writer still locked)
         let timeout_ms = self
             .shared
             .command_timeout_ms
@@ -82,30 +101,12 @@ impl EslClient {
             Ok(Ok(message)) => message,
             Ok(Err(e)) => {
                 debug!("pending reply channel closed: {e}");
-                drop(writer);
                 return Err(EslError::ConnectionClosed);
             }
-            Err(_) => {
-                let mut pending = self
-                    .shared
-                    .pending_reply
-                    .lock()
-                    .await;
-                // take() == Some: the reply is still in flight and would land on
-                // the next waiter, so count it. None: the reader already took it.
-                if pending
-                    .waiting
-                    .take()
-                    .is_some()
-                {
-                    pending.stale_replies += 1;
-                }
-                drop(writer);
-                return Err(EslError::Timeout { timeout_ms });
-            }
+            // Dropping the receiver marks this command's place: its reply, when
+            // it comes, is discarded there rather than handed to the next one.
+            Err(_) => return Err(EslError::Timeout { timeout_ms }),
         };
-
-        drop(writer);
 
         let response = EslResponse::from_message(message);
         debug!("Received response: success={}", response.is_success());
@@ -905,6 +906,104 @@ impl EslClient {
             .await
             .map_err(EslError::Io)?;
         Ok(())
+    }
+}
+
+/// One command being written, its waiter already queued, the writer lock held.
+///
+/// Dropped unfinished (the caller's future cancelled mid-write), it keeps the
+/// wire and the waiter queue in step from a background task that still holds
+/// the writer lock: nothing written, the waiter is taken back; part written,
+/// the rest is written and the reply will be discarded in its place.
+struct CommandWrite {
+    writer: Option<OwnedMutexGuard<OwnedWriteHalf>>,
+    shared: Arc<SharedState>,
+    seq: u64,
+    bytes: Vec<u8>,
+    written: usize,
+}
+
+impl CommandWrite {
+    /// Writes what is left; `written` counts every byte the socket took, so a
+    /// cancellation at any await leaves it exact.
+    async fn write(&mut self) -> std::io::Result<()> {
+        let Some(writer) = self
+            .writer
+            .as_mut()
+        else {
+            return Ok(());
+        };
+        while self.written
+            < self
+                .bytes
+                .len()
+        {
+            let n = writer
+                .write(&self.bytes[self.written..])
+                .await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.written += n;
+        }
+        self.writer = None;
+        Ok(())
+    }
+
+    /// The command did not make it to the wire: its waiter leaves the queue
+    /// before the writer lock is released.
+    async fn take_back(&mut self) {
+        if let Some(writer) = self
+            .writer
+            .take()
+        {
+            self.shared
+                .pending_reply
+                .lock()
+                .await
+                .forget(self.seq);
+            drop(writer);
+        }
+    }
+}
+
+impl Drop for CommandWrite {
+    fn drop(&mut self) {
+        let Some(mut writer) = self
+            .writer
+            .take()
+        else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime: nothing can read the replies either.
+            return;
+        };
+        let shared = self
+            .shared
+            .clone();
+        let (seq, written) = (self.seq, self.written);
+        let rest = self.bytes[written..].to_vec();
+        runtime.spawn(async move {
+            if written == 0 {
+                shared
+                    .pending_reply
+                    .lock()
+                    .await
+                    .forget(seq);
+            } else if let Err(e) = writer
+                .write_all(&rest)
+                .await
+            {
+                debug!("finishing a cancelled command's write: {e}");
+                shared
+                    .pending_reply
+                    .lock()
+                    .await
+                    .forget(seq);
+            }
+            drop(writer);
+        });
     }
 }
 

@@ -14,17 +14,19 @@ use crate::{
     constants::{DEFAULT_TIMEOUT_MS, MAX_EVENT_QUEUE_SIZE, SOCKET_BUF_SIZE},
     error::{EslError, EslResult},
     event::EslEvent,
-    protocol::{EslMessage, EslParser},
+    protocol::EslParser,
 };
 
 mod auth;
 mod client;
+mod pending;
 mod reader;
 mod reexec;
 
 pub use auth::AuthMethod;
 
 use auth::{authenticate, Handshake};
+use pending::PendingReply;
 use reader::reader_loop;
 #[cfg(unix)]
 use reexec::ReexecCaller;
@@ -168,32 +170,6 @@ pub enum ConnectionMode {
 
 /// Default command timeout in milliseconds (5 seconds)
 const DEFAULT_COMMAND_TIMEOUT_MS: u64 = 5000;
-
-/// Slot for the in-flight command waiter and its stale-reply counter.
-///
-/// ESL carries no correlation IDs, so a reply arriving after its command timed
-/// out has to be discarded before the next waiter can consume it by mistake.
-struct PendingReply {
-    /// Waiter for the currently in-flight command (`None` between commands).
-    waiting: Option<oneshot::Sender<EslMessage>>,
-    /// Late replies the reader drains before dispatching to `waiting`. Non-zero
-    /// coexists with `waiting: Some`: the next command installs while one is
-    /// still in flight.
-    stale_replies: u32,
-    /// Set by the reader loop on exit and checked under this same lock before a
-    /// waiter is installed, which closes the window after `is_connected()`.
-    reader_dead: bool,
-}
-
-impl PendingReply {
-    fn new() -> Self {
-        Self {
-            waiting: None,
-            stale_replies: 0,
-            reader_dead: false,
-        }
-    }
-}
 
 /// Shared state between EslClient and the reader task
 struct SharedState {
@@ -595,6 +571,12 @@ impl EslClient {
             .event_queue_size
             .max(1);
 
+        // Commands are pipelined (several on the wire, replies matched in
+        // order): Nagle would hold a command back until the previous one is
+        // acknowledged.
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!("TCP_NODELAY not set: {e}");
+        }
         let (read_half, write_half) = stream.into_split();
 
         let (status_tx, status_rx) = watch::channel(ConnectionStatus::Connected);
@@ -706,13 +688,11 @@ mod tests {
                 .pending_reply
                 .lock()
                 .await;
-            assert!(
-                pending
-                    .waiting
-                    .is_none(),
-                "waiting slot must be cleared on write failure"
+            assert_eq!(
+                pending.queued(),
+                0,
+                "the waiter must be taken back on write failure"
             );
-            assert_eq!(pending.stale_replies, 0);
         }
 
         // User-visible symptom: teardown_for_reexec must not report a
@@ -728,5 +708,260 @@ mod tests {
                 result.err()
             );
         }
+    }
+
+    /// A client on one end of a loopback pair, the test playing the switch on
+    /// the other.
+    async fn pair() -> (EslClient, EslEventStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = listener
+            .local_addr()
+            .unwrap();
+        let (client_stream, accept_result) =
+            tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (server, _) = accept_result.unwrap();
+        let (client, events) = EslClient::split_and_spawn_with_options(
+            client_stream.unwrap(),
+            EslParser::new(),
+            EslConnectOptions::default(),
+            None,
+            ConnectionMode::Inbound,
+        );
+        (client, events, server)
+    }
+
+    /// Reads `n` whole commands (each ends with an empty line) off the switch's
+    /// end: the first line of each.
+    async fn read_commands(server: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> Vec<String> {
+        use tokio::io::AsyncReadExt;
+        let mut out = Vec::new();
+        while out.len() < n {
+            if let Some(end) = buf
+                .windows(2)
+                .position(|w| w == b"\n\n")
+            {
+                let cmd: Vec<u8> = buf
+                    .drain(..end + 2)
+                    .collect();
+                let text = String::from_utf8(cmd).unwrap();
+                out.push(
+                    text.lines()
+                        .next()
+                        .unwrap()
+                        .to_string(),
+                );
+                continue;
+            }
+            let mut chunk = [0u8; 4096];
+            let got = tokio::time::timeout(Duration::from_secs(5), server.read(&mut chunk))
+                .await
+                .expect("the client sent its commands")
+                .unwrap();
+            assert!(got > 0, "client closed");
+            buf.extend_from_slice(&chunk[..got]);
+        }
+        out
+    }
+
+    async fn reply(server: &mut TcpStream, text: &str) {
+        use tokio::io::AsyncWriteExt;
+        server
+            .write_all(format!("Content-Type: command/reply\nReply-Text: {text}\n\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    async fn api_response(server: &mut TcpStream, body: &str) {
+        use tokio::io::AsyncWriteExt;
+        server
+            .write_all(
+                format!(
+                    "Content-Type: api/response\nContent-Length: {}\n\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Three commands are on the wire before the first reply (the switch here
+    /// answers nothing until it has read all three), and each caller gets the
+    /// reply to its own command, `api/response` and `command/reply` alike.
+    #[tokio::test]
+    async fn pipelined_commands_get_their_own_replies_in_order() {
+        let (client, _events, mut server) = pair().await;
+        let (a, b, c) = (client.clone(), client.clone(), client.clone());
+        let ta = tokio::spawn(async move { a.api("status").await });
+        let mut buf = Vec::new();
+        assert_eq!(read_commands(&mut server, &mut buf, 1).await, ["api status"]);
+        let tb = tokio::spawn(async move { b.bgapi("originate x").await });
+        assert_eq!(
+            read_commands(&mut server, &mut buf, 1).await,
+            ["bgapi originate x"]
+        );
+        let tc = tokio::spawn(async move { c.api("version").await });
+        assert_eq!(read_commands(&mut server, &mut buf, 1).await, ["api version"]);
+        api_response(&mut server, "UP 0 years").await;
+        reply(&mut server, "+OK Job-UUID: j1").await;
+        api_response(&mut server, "FreeSWITCH 1.10").await;
+        let ra = ta
+            .await
+            .unwrap()
+            .unwrap();
+        let rb = tb
+            .await
+            .unwrap()
+            .unwrap();
+        let rc = tc
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ra.body(), Some("UP 0 years"));
+        assert_eq!(rb.reply_text(), Some("+OK Job-UUID: j1"));
+        assert_eq!(rc.body(), Some("FreeSWITCH 1.10"));
+    }
+
+    /// A command that timed out keeps its place: its late reply, arriving after
+    /// the next command was sent, is discarded instead of answering that one.
+    #[tokio::test]
+    async fn a_timed_out_command_does_not_steal_the_next_reply() {
+        let (client, _events, mut server) = pair().await;
+        client.set_command_timeout(Duration::from_millis(100));
+        let mut buf = Vec::new();
+        let late = client.clone();
+        let t = tokio::spawn(async move { late.api("slow").await });
+        assert_eq!(read_commands(&mut server, &mut buf, 1).await, ["api slow"]);
+        let err = t
+            .await
+            .unwrap()
+            .expect_err("no reply within the timeout");
+        assert!(matches!(err, EslError::Timeout { .. }), "got: {err}");
+
+        client.set_command_timeout(Duration::from_secs(5));
+        let next = client.clone();
+        let t = tokio::spawn(async move { next.api("fast").await });
+        assert_eq!(read_commands(&mut server, &mut buf, 1).await, ["api fast"]);
+        api_response(&mut server, "slow's answer").await;
+        api_response(&mut server, "fast's answer").await;
+        let r = t
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.body(), Some("fast's answer"));
+        assert_eq!(
+            client
+                .shared
+                .pending_reply
+                .lock()
+                .await
+                .queued(),
+            0
+        );
+    }
+
+    /// The same with both on the wire when the first times out.
+    #[tokio::test]
+    async fn a_timeout_between_pipelined_commands_keeps_them_in_step() {
+        let (client, _events, mut server) = pair().await;
+        client.set_command_timeout(Duration::from_millis(150));
+        let mut buf = Vec::new();
+        let first = client.clone();
+        let t1 = tokio::spawn(async move { first.api("one").await });
+        assert_eq!(read_commands(&mut server, &mut buf, 1).await, ["api one"]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let second = client.clone();
+        let t2 = tokio::spawn(async move { second.api("two").await });
+        assert_eq!(read_commands(&mut server, &mut buf, 1).await, ["api two"]);
+        // the first times out with the second still waiting
+        let err = t1
+            .await
+            .unwrap()
+            .expect_err("first times out");
+        assert!(matches!(err, EslError::Timeout { .. }), "got: {err}");
+        api_response(&mut server, "one's answer").await;
+        api_response(&mut server, "two's answer").await;
+        let r = t2
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.body(), Some("two's answer"));
+    }
+
+    /// The connection lost with several commands on the wire: each fails at
+    /// once as closed (not after its timeout), and later ones are refused.
+    #[tokio::test]
+    async fn connection_loss_fails_every_command_in_flight() {
+        let (client, _events, mut server) = pair().await;
+        let mut buf = Vec::new();
+        let tasks: Vec<_> = (0..3)
+            .map(|i| {
+                let c = client.clone();
+                tokio::spawn(async move { c.api(&format!("cmd{i}")).await })
+            })
+            .collect();
+        read_commands(&mut server, &mut buf, 3).await;
+        reply(&mut server, "+OK first").await;
+        let started = std::time::Instant::now();
+        drop(server);
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(
+                t.await
+                    .unwrap(),
+            );
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "not a timeout");
+        let ok = results
+            .iter()
+            .filter(|r| r.is_ok())
+            .count();
+        assert_eq!(ok, 1, "the one answered before the loss");
+        for r in results
+            .iter()
+            .filter(|r| r.is_err())
+        {
+            assert!(
+                matches!(r, Err(EslError::ConnectionClosed)),
+                "got: {r:?}"
+            );
+        }
+        let err = client
+            .api("after")
+            .await
+            .expect_err("connection is gone");
+        assert!(
+            matches!(err, EslError::NotConnected | EslError::ConnectionClosed),
+            "got: {err}"
+        );
+    }
+
+    /// A caller that gives up (its future dropped) after its command was sent
+    /// keeps its place as a timed-out one does; the next caller's reply is its
+    /// own.
+    #[tokio::test]
+    async fn a_cancelled_command_does_not_steal_the_next_reply() {
+        let (client, _events, mut server) = pair().await;
+        let mut buf = Vec::new();
+        let gone = client.clone();
+        let t = tokio::spawn(async move { gone.api("abandoned").await });
+        assert_eq!(
+            read_commands(&mut server, &mut buf, 1).await,
+            ["api abandoned"]
+        );
+        t.abort();
+        let _ = t.await;
+        let next = client.clone();
+        let t = tokio::spawn(async move { next.api("kept").await });
+        assert_eq!(read_commands(&mut server, &mut buf, 1).await, ["api kept"]);
+        api_response(&mut server, "abandoned's answer").await;
+        api_response(&mut server, "kept's answer").await;
+        let r = t
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.body(), Some("kept's answer"));
     }
 }

@@ -269,25 +269,18 @@ pub(super) async fn reader_loop(
     fail_pending_reply(&shared).await;
 }
 
-/// Fail the in-flight waiter: dropping its `oneshot::Sender` resolves
-/// `send_command` to `ConnectionClosed` rather than its full command timeout.
+/// Fail the in-flight waiters: dropping their `oneshot::Sender`s resolves
+/// every `send_command` on the wire to `ConnectionClosed` rather than its full
+/// command timeout.
 ///
 /// `reader_dead` is set under the same lock so a later install fails fast
 /// instead of waiting on a task that is gone.
 async fn fail_pending_reply(shared: &SharedState) {
-    let mut pending = shared
+    shared
         .pending_reply
         .lock()
-        .await;
-    pending.reader_dead = true;
-    if pending
-        .waiting
-        .take()
-        .is_some()
-    {
-        debug!("Failing in-flight command waiter: reader loop exited");
-    }
-    pending.stale_replies = 0;
+        .await
+        .fail_all();
 }
 
 /// Pick the body format from `Content-Type`, parse the event, hand it over.
@@ -351,40 +344,13 @@ async fn dispatch_message(
     match message.message_type {
         MessageType::Event => return dispatch_parsed_event(message, parser, shared, sink).await,
         MessageType::CommandReply | MessageType::ApiResponse => {
-            let mut pending = shared
+            // Matched by position (pending.rs): a late reply of a command that
+            // timed out is consumed by that command's place in the queue.
+            shared
                 .pending_reply
                 .lock()
-                .await;
-            if pending.stale_replies > 0 {
-                // A previous command timed out and its server reply
-                // arrived late. Discard to preserve correlation.
-                pending.stale_replies -= 1;
-                let reply_text = message
-                    .headers
-                    .get("Reply-Text")
-                    .map(|s| s.as_str())
-                    .unwrap_or("<none>");
-                warn!(
-                    "Discarded stale {:?} reply (Reply-Text: {}) to preserve \
-                     command-reply correlation; {} stale replies remaining",
-                    message.message_type, reply_text, pending.stale_replies,
-                );
-            } else if let Some(tx) = pending
-                .waiting
-                .take()
-            {
-                if tx
-                    .send(message)
-                    .is_err()
-                {
-                    debug!("Reply channel closed before delivery (timeout race); reply discarded");
-                }
-            } else {
-                warn!(
-                    "Received unsolicited {:?} with no pending command",
-                    message.message_type,
-                );
-            }
+                .await
+                .deliver(message);
         }
         MessageType::Disconnect => {
             let disposition = message

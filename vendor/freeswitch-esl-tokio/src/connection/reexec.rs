@@ -76,10 +76,7 @@ impl EslClient {
                 .pending_reply
                 .lock()
                 .await;
-            if pending
-                .waiting
-                .is_some()
-            {
+            if pending.in_flight() > 0 {
                 return Err(EslError::ReexecFailed {
                     reason: "command still in-flight".into(),
                 });
