@@ -161,6 +161,9 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
         .map(|r| r.get::<_, i64>(0) as usize)
         .unwrap_or(0);
     let cut_short = callers - done.min(callers).min(finished);
+    if cut_short > 0 {
+        explain_cut_short(&db, &sim).await;
+    }
     let cpu = proc_cpu_ms(pid) - cpu0;
     let rss = proc_hwm_mb(pid);
     let mut lat: Vec<Duration> = sim.hash_to_command();
@@ -186,5 +189,52 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
         p99_ms: p99.as_secs_f64() * 1000.0,
         completed: done,
         cut_short,
+    }
+}
+
+/// Why flows were cut short: for every caller whose reading is missing or whose call
+/// contactd did not end, the simulator's own record of the call (what the caller heard
+/// and keyed, who hung up, when) next to contactd's call row.
+async fn explain_cut_short(db: &tokio_postgres::Client, sim: &Simulator) {
+    let rows = db
+        .query(
+            "SELECT c.uuid::text, c.flow_step, c.hungup_by, c.hangup_cause, \
+                    (SELECT count(*) FROM meter_readings r WHERE r.call_uuid = c.uuid) \
+             FROM calls c WHERE c.purpose = 'ivr'",
+            &[],
+        )
+        .await
+        .unwrap_or_default();
+    let mut contactd = std::collections::HashMap::new();
+    for r in &rows {
+        let uuid: String = r.get(0);
+        let step: Option<String> = r.get(1);
+        let by: Option<String> = r.get(2);
+        let cause: Option<String> = r.get(3);
+        let readings: i64 = r.get(4);
+        contactd.insert(uuid, (step, by, cause, readings));
+    }
+    for p in sim.ground_truth() {
+        if p.endpoint != "inbound" {
+            continue;
+        }
+        let row = contactd.get(&p.uuid);
+        let ok = row.is_some_and(|(_, by, _, n)| by.as_deref() == Some("contactd") && *n > 0);
+        if !ok {
+            eprintln!(
+                "cut short: {} caller {} contactd row {row:?}; sim: dialed {} ms, answered {:?} ms, \
+                 ended {:?} ms by {:?} ({:?}), digits {:?}, played {:?} at {:?}",
+                p.uuid,
+                p.number,
+                p.dialed_at_ms,
+                p.answered_at_ms,
+                p.ended_at_ms,
+                p.hangup_by,
+                p.hangup_cause,
+                p.digits,
+                p.played,
+                p.played_at_ms
+            );
+        }
     }
 }

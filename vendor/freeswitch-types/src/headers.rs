@@ -249,14 +249,22 @@ pub fn normalize_header_key(raw: &str) -> String {
 /// is one hash probe instead of a case-insensitive compare against every
 /// [`EventHeader`] variant.
 pub fn canonical_header_key(raw: &str) -> std::borrow::Cow<'_, str> {
+    canonical_header_key_hashed(raw).0
+}
+
+/// [`canonical_header_key`] and the name's case-insensitive hash, which the
+/// canonical key shares (canonicalisation changes ASCII case only): the packed
+/// header store keeps it, so a parsed header's name is hashed once.
+pub(crate) fn canonical_header_key_hashed(raw: &str) -> (std::borrow::Cow<'_, str>, u64) {
     use std::borrow::Cow;
-    if let Some(known) = known_header(raw) {
-        return Cow::Borrowed(known);
+    let hash = ci_hash(raw.as_bytes());
+    if let Some(known) = known_header(raw, hash) {
+        return (Cow::Borrowed(known), hash);
     }
     if raw.contains('_') || is_title_case_dashes(raw) {
-        Cow::Borrowed(raw)
+        (Cow::Borrowed(raw), hash)
     } else {
-        Cow::Owned(title_case_dashes(raw))
+        (Cow::Owned(title_case_dashes(raw)), hash)
     }
 }
 
@@ -278,19 +286,37 @@ fn is_title_case_dashes(s: &str) -> bool {
     true
 }
 
-/// Case-insensitive FNV-1a, so that any casing of a name lands in one slot.
-fn ci_hash(s: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// Case-insensitive hash of a header name, eight bytes at a time: `| 0x20`
+/// folds ASCII upper case onto lower case (it also folds some punctuation
+/// together, which only costs a compare). Any casing of a name lands in one
+/// slot; [`PackedHeaders`](crate::variables::EslHeaders) keeps the same hash of
+/// each canonical key, which is why the parser computes it only once.
+pub(crate) fn ci_hash(s: &[u8]) -> u64 {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, w: u64| {
+        let h = (h ^ (w | FOLD)).wrapping_mul(K);
+        h ^ (h >> 29)
+    };
+    let mut h = (s.len() as u64).wrapping_mul(K);
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = mix(h, u64::from_le_bytes(w));
     }
     h
 }
 
 /// Open-addressed table of every [`EventHeader`] wire name, built once.
 struct KnownHeaders {
-    slots: Vec<Option<&'static str>>,
+    slots: Vec<Option<(u64, &'static str)>>,
     mask: usize,
     longest: usize,
 }
@@ -305,15 +331,16 @@ fn known_headers() -> &'static KnownHeaders {
         for h in EventHeader::ALL {
             let name = h.as_str();
             longest = longest.max(name.len());
-            let mut i = ci_hash(name.as_bytes()) as usize & mask;
+            let hash = ci_hash(name.as_bytes());
+            let mut i = hash as usize & mask;
             // the first variant of a name wins, as in `EventHeader::from_str`
             loop {
                 match slots[i] {
                     None => {
-                        slots[i] = Some(name);
+                        slots[i] = Some((hash, name));
                         break;
                     }
-                    Some(other) if other.eq_ignore_ascii_case(name) => break,
+                    Some((_, other)) if other.eq_ignore_ascii_case(name) => break,
                     Some(_) => i = (i + 1) & mask,
                 }
             }
@@ -326,17 +353,18 @@ fn known_headers() -> &'static KnownHeaders {
     })
 }
 
-/// The canonical wire name of a known [`EventHeader`], matched case-insensitively.
-fn known_header(raw: &str) -> Option<&'static str> {
+/// The canonical wire name of a known [`EventHeader`], matched case-insensitively;
+/// `hash` is [`ci_hash`] of `raw`.
+fn known_header(raw: &str, hash: u64) -> Option<&'static str> {
     let table = known_headers();
     if raw.len() > table.longest || raw.starts_with("variable_") {
         return None;
     }
-    let mut i = ci_hash(raw.as_bytes()) as usize & table.mask;
+    let mut i = hash as usize & table.mask;
     loop {
         match table.slots[i] {
             None => return None,
-            Some(name) if name.eq_ignore_ascii_case(raw) => return Some(name),
+            Some((h, name)) if h == hash && name.eq_ignore_ascii_case(raw) => return Some(name),
             Some(_) => i = (i + 1) & table.mask,
         }
     }

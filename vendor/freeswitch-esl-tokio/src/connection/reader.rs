@@ -283,16 +283,10 @@ async fn fail_pending_reply(shared: &SharedState) {
         .fail_all();
 }
 
-/// Pick the body format from `Content-Type`, parse the event, hand it over.
-///
-/// `Break` ends the reader loop, which here only happens once the consumer has
-/// dropped the stream.
-async fn dispatch_parsed_event(
-    message: EslMessage,
-    parser: &EslParser,
-    shared: &SharedState,
-    sink: &mut EventSink<'_>,
-) -> ControlFlow<Option<DisconnectReason>> {
+/// Pick the body format from `Content-Type` and parse the event. The flag
+/// marks an item to hand over as a notice (never waiting for capacity): an
+/// unknown event content type.
+fn prepare_event(message: EslMessage, parser: &EslParser) -> (Result<EslEvent, EslError>, bool) {
     let ct = message
         .headers
         .get(HEADER_CONTENT_TYPE)
@@ -306,26 +300,38 @@ async fn dispatch_parsed_event(
             Some(Ok(f)) => f,
             Some(Err(e)) => {
                 warn!("Unknown event content type: {}", e);
-                if !dispatch_notice(
-                    sink.tx,
-                    shared,
+                return (
                     Err(EslError::InvalidEventFormat {
                         format: e
                             .0
                             .clone(),
                     }),
-                ) {
-                    debug!("Event channel closed, reader exiting");
-                    return ControlFlow::Break(None);
-                }
-                return ControlFlow::Continue(());
+                    true,
+                );
             }
             None => EventFormat::Plain,
         }
     };
 
-    let event_result = parser.parse_event(message, format);
-    if !dispatch_event(sink, shared, event_result).await {
+    (parser.parse_event(message, format), false)
+}
+
+/// Hand one prepared event (or its error) to the application.
+///
+/// `Break` ends the reader loop, which here only happens once the consumer has
+/// dropped the stream.
+async fn dispatch_prepared(
+    item: Result<EslEvent, EslError>,
+    notice: bool,
+    shared: &SharedState,
+    sink: &mut EventSink<'_>,
+) -> ControlFlow<Option<DisconnectReason>> {
+    let delivered = if notice {
+        dispatch_notice(sink.tx, shared, item)
+    } else {
+        dispatch_event(sink, shared, item).await
+    };
+    if !delivered {
         debug!("Event channel closed, reader exiting");
         return ControlFlow::Break(None);
     }
@@ -342,7 +348,10 @@ async fn dispatch_message(
     sink: &mut EventSink<'_>,
 ) -> ControlFlow<Option<DisconnectReason>> {
     match message.message_type {
-        MessageType::Event => return dispatch_parsed_event(message, parser, shared, sink).await,
+        MessageType::Event => {
+            let (item, notice) = prepare_event(message, parser);
+            return dispatch_prepared(item, notice, shared, sink).await;
+        }
         MessageType::CommandReply | MessageType::ApiResponse => {
             // Matched by position (pending.rs): a late reply of a command that
             // timed out is consumed by that command's place in the queue.
@@ -508,6 +517,81 @@ fn liveness_expired(shared: &SharedState, last_recv: Instant) -> bool {
     true
 }
 
+/// Most events parsed from buffered bytes before they are handed over together.
+const EVENT_BATCH: usize = 64;
+
+/// What the reader loop hands on: a message to route, or an event already
+/// parsed (with its notice flag, see [`prepare_event`]).
+enum Delivery {
+    Message(EslMessage),
+    Prepared(Result<EslEvent, EslError>, bool),
+}
+
+/// Routes one delivery under the current overflow and re-exec state.
+///
+/// `Break` ends the reader loop with the reason its exits return.
+#[allow(clippy::too_many_arguments)]
+async fn deliver(
+    delivery: Delivery,
+    parser: &EslParser,
+    shared: &SharedState,
+    event_tx: &mpsc::Sender<Result<EslEvent, EslError>>,
+    overflow: EventOverflow,
+    #[cfg_attr(not(unix), allow(unused_variables))] reexec: &mut ReexecReader,
+    #[cfg_attr(not(unix), allow(unused_variables))] draining: &mut bool,
+    last_recv: &mut Instant,
+) -> ControlFlow<Option<DisconnectReason>> {
+    // Draining never waits for capacity: teardown has a budget of
+    // its own and a parked dispatch would spend it.
+    #[cfg(unix)]
+    let mut sink = EventSink {
+        tx: event_tx,
+        overflow: if *draining {
+            EventOverflow::DropIncoming
+        } else {
+            overflow
+        },
+        stop: if *draining {
+            None
+        } else {
+            Some(&mut reexec.stop_rx)
+        },
+        stalled: Duration::ZERO,
+        stop_fired: false,
+    };
+    #[cfg(not(unix))]
+    let mut sink = EventSink {
+        tx: event_tx,
+        overflow,
+        stalled: Duration::ZERO,
+    };
+
+    let flow = match delivery {
+        Delivery::Message(message) => dispatch_message(message, parser, shared, &mut sink).await,
+        Delivery::Prepared(item, notice) => {
+            dispatch_prepared(item, notice, shared, &mut sink).await
+        }
+    };
+    // A stall reads nothing, but the peer never stopped sending.
+    *last_recv += sink.stalled;
+    #[cfg(unix)]
+    if sink.stop_fired {
+        *draining = true;
+    }
+    #[cfg(unix)]
+    if let ControlFlow::Break(_) = &flow {
+        if *draining {
+            fail_reexec(
+                reexec,
+                EslError::ReexecFailed {
+                    reason: "reader stopped before the drain completed".into(),
+                },
+            );
+        }
+    }
+    flow
+}
+
 /// Returns the reason its caller broadcasts, or `None` for the exits that
 /// publish none: a closed event channel, or a re-exec failure already delivered
 /// on the teardown result channel.
@@ -521,65 +605,69 @@ async fn reader_loop_inner(
 ) -> Option<DisconnectReason> {
     let mut read_buffer = [0u8; SOCKET_BUF_SIZE];
     let mut last_recv = Instant::now();
-    #[cfg(unix)]
+    // only a re-exec (unix) ever sets it
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut draining = false;
+
+    // Events parsed from the bytes already buffered, handed over together:
+    // the consumer is woken once for them rather than once per event (a
+    // cross-thread wake-up per event cost more than parsing it). Every one is
+    // handed over before the next non-event message, before a parse error
+    // ends the loop, and before the reader waits on the socket again.
+    let mut batch: Vec<(Result<EslEvent, EslError>, bool)> = Vec::new();
 
     loop {
         // Try to parse a complete message from buffered data first
-        match parser.parse_message() {
-            Ok(Some(message)) => {
-                // Draining never waits for capacity: teardown has a budget of
-                // its own and a parked dispatch would spend it.
-                #[cfg(unix)]
-                let mut sink = EventSink {
-                    tx: event_tx,
-                    overflow: if draining {
-                        EventOverflow::DropIncoming
-                    } else {
-                        overflow
-                    },
-                    stop: if draining {
-                        None
-                    } else {
-                        Some(&mut reexec.stop_rx)
-                    },
-                    stalled: Duration::ZERO,
-                    stop_fired: false,
-                };
-                #[cfg(not(unix))]
-                let mut sink = EventSink {
-                    tx: event_tx,
+        let next = match parser.parse_message() {
+            Ok(Some(message))
+                if message.message_type == MessageType::Event && batch.len() < EVENT_BATCH =>
+            {
+                batch.push(prepare_event(message, &parser));
+                continue;
+            }
+            Ok(Some(message)) => Some(Ok(message)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        };
+        for (item, notice) in batch.drain(..) {
+            let delivery = Delivery::Prepared(item, notice);
+            if let ControlFlow::Break(reason) = deliver(
+                delivery,
+                &parser,
+                &shared,
+                event_tx,
+                overflow,
+                &mut reexec,
+                &mut draining,
+                &mut last_recv,
+            )
+            .await
+            {
+                return reason;
+            }
+        }
+        match next {
+            Some(Ok(message)) => {
+                match deliver(
+                    Delivery::Message(message),
+                    &parser,
+                    &shared,
+                    event_tx,
                     overflow,
-                    stalled: Duration::ZERO,
-                };
-
-                let flow = dispatch_message(message, &parser, &shared, &mut sink).await;
-                // A stall reads nothing, but the peer never stopped sending.
-                last_recv += sink.stalled;
-                #[cfg(unix)]
-                if sink.stop_fired {
-                    draining = true;
-                }
-                match flow {
+                    &mut reexec,
+                    &mut draining,
+                    &mut last_recv,
+                )
+                .await
+                {
                     ControlFlow::Continue(()) => continue,
-                    ControlFlow::Break(reason) => {
-                        #[cfg(unix)]
-                        if draining {
-                            fail_reexec(
-                                &mut reexec,
-                                EslError::ReexecFailed {
-                                    reason: "reader stopped before the drain completed".into(),
-                                },
-                            );
-                        }
-                        return reason;
-                    }
+                    ControlFlow::Break(reason) => return reason,
                 }
             }
-            Ok(None) => {
+            None => {
                 // Need more data from socket
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 warn!("Parser error: {}", e);
                 return Some(DisconnectReason::ProtocolError(e.to_string()));
             }

@@ -5,14 +5,10 @@
 
 use indexmap::IndexMap;
 
-/// FNV-1a: short keys, computed once per header at parse time.
+/// The low half of the case-insensitive name hash the parser already computed
+/// (`crate::headers::ci_hash`): a filter before the exact key compare.
 fn key_hash(key: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in key {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
+    crate::headers::ci_hash(key) as u32
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +36,14 @@ impl PackedHeaders {
     }
 
     /// Appends one header; `key` must already be canonical.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, key: &str, value: &str) {
+        self.push_hashed(key, value, crate::headers::ci_hash(key.as_bytes()));
+    }
+
+    /// [`push`](Self::push) with `hash`, the `ci_hash` of `key` (or of any
+    /// casing of it) the caller already has.
+    pub(crate) fn push_hashed(&mut self, key: &str, value: &str, hash: u64) {
         let key_start = self
             .text
             .len();
@@ -50,7 +53,7 @@ impl PackedHeaders {
             .push_str(value);
         self.entries
             .push(Entry {
-                hash: key_hash(key.as_bytes()),
+                hash: hash as u32,
                 key_start: key_start as u32,
                 key_len: key.len() as u32,
                 value_len: value.len() as u32,
