@@ -15,7 +15,7 @@ CARGO_DEB_VERSION := 3.8.0
 
 SHARE = $(DESTDIR)$(PREFIX)/share/contactd
 
-.PHONY: demo test lint bench install services tools build clean prompts chaos deb cargo-deb
+.PHONY: demo test lint bench install services tools build clean prompts chaos scale deb cargo-deb
 
 services:
 	@scripts/services.sh
@@ -40,6 +40,10 @@ test: services tools
 ## One alone: cargo test --test chaos -- --scenario NAME
 chaos: services tools
 	$(CARGO) test --test chaos -- --all
+
+## Issue 15's whole scale-out scenario (3 switches, 2 instances, Sentinel; 1–3 minutes).
+scale: services tools
+	$(CARGO) test --test scale_e2e -- --ignored --nocapture
 
 ## Voice prompts (ru, en; 8 kHz 16-bit mono WAV) and music on hold into $(PROMPTS).
 prompts:

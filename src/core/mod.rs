@@ -20,5 +20,6 @@ pub mod qa;
 pub mod report;
 pub mod speech;
 pub mod staffing;
+pub mod switch_witness;
 pub mod trunks;
 pub mod values;

@@ -18,6 +18,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::SwitchConfig;
 use crate::core::channels::{SnapshotRow, SwitchEvent};
+use crate::core::switch_witness::{Verdict, Witness};
 use crate::esl::events::{parse_show_channels, EventPath, Routed, SUBSCRIBED_EVENTS};
 
 /// What a link reports to the rest of contactd, in order.
@@ -162,7 +163,16 @@ struct Shared {
     counters: LinkCounters,
     /// mod_freetdm's span alarms, to the trunk-health service.
     alarms: tokio::sync::broadcast::Sender<crate::core::trunks::AlarmEvent>,
+    /// The channel uuids this link saw lately and since when it has been up without a
+    /// break (`core::switch_witness`): proof that an attempt never reached the switch.
+    witness: Mutex<Witness>,
 }
+
+/// How far back the witness keeps the uuids it saw, and at most how many.
+const WITNESS_WINDOW_MIN: i64 = 15;
+const WITNESS_CAP: usize = 200_000;
+/// Clock slack between contactd instances and PostgreSQL (the attempt's `created_at`).
+const WITNESS_SLACK_S: i64 = 2;
 
 /// A cheap handle to one node's link.
 #[derive(Clone)]
@@ -189,6 +199,11 @@ impl SwitchLink {
             status,
             counters: LinkCounters::default(),
             alarms: tokio::sync::broadcast::channel(1024).0,
+            witness: Mutex::new(Witness::new(
+                chrono::Duration::minutes(WITNESS_WINDOW_MIN),
+                WITNESS_CAP,
+                chrono::Duration::seconds(WITNESS_SLACK_S),
+            )),
         });
         let link = Self {
             shared: shared.clone(),
@@ -232,6 +247,14 @@ impl SwitchLink {
             node: self.shared.name.clone(),
             source,
         }
+    }
+
+    /// What this link's record of the switch's channels says of `uuid` (not listed by the
+    /// switch now), whose attempt row was committed at `attempt_at`.
+    pub fn witness(&self, uuid: &str, attempt_at: chrono::DateTime<chrono::Utc>) -> Verdict {
+        let mut w = self.shared.witness.lock().expect("witness lock");
+        w.evict(chrono::Utc::now());
+        w.verdict(uuid, attempt_at)
     }
 
     /// Starts delivering the events of channel `uuid` to the returned watch.
@@ -458,6 +481,7 @@ async fn run(
             }
         };
         *shared.client.lock().expect("client lock") = None;
+        shared.witness.lock().expect("witness lock").link_down();
         // Jobs in flight are stranded: FreeSWITCH delivers BACKGROUND_JOB only on the
         // connection that issued them. Dropping the senders fails their waiters.
         {
@@ -515,6 +539,25 @@ fn complete_job(shared: &Shared, name: &str, ev: &freeswitch_esl_tokio::EslEvent
     }
 }
 
+/// Notes a channel event's uuid in the link's witness.
+fn witness_saw(shared: &Shared, ev: &SwitchEvent) {
+    let now = chrono::Utc::now();
+    let mut w = shared.witness.lock().expect("witness lock");
+    match ev {
+        SwitchEvent::Rename { old, new } => {
+            w.saw(old, now);
+            w.saw(new, now);
+        }
+        SwitchEvent::Answer { uuid, .. } => w.saw_answer(uuid, now),
+        SwitchEvent::Hangup(h) => w.saw_hangup(&h.uuid, &h.cause, h.q850, now),
+        other => {
+            if let Some(uuid) = other.uuid() {
+                w.saw(uuid, now);
+            }
+        }
+    }
+}
+
 /// One connected session; returns why it ended.
 async fn session(
     shared: &Arc<Shared>,
@@ -524,6 +567,9 @@ async fn session(
     shutdown: &mut watch::Receiver<bool>,
 ) -> String {
     let name = shared.name.clone();
+    // Every channel event from here on is seen (until the session ends): the witness's
+    // span starts before the subscription.
+    let subscribed_at = chrono::Utc::now();
     if let Err(e) = client
         .subscribe_events_raw(EventFormat::Plain, SUBSCRIBED_EVENTS)
         .await
@@ -542,6 +588,12 @@ async fn session(
     };
     let mut path = EventPath::default();
     path.table.resync(&rows);
+    {
+        let mut w = shared.witness.lock().expect("witness lock");
+        for r in &rows {
+            w.saw(&r.uuid, taken_at);
+        }
+    }
     shared
         .counters
         .live_calls
@@ -561,6 +613,11 @@ async fn session(
     // Commands only once the table is rebuilt: a call placed before the snapshot would be
     // taken for one that ended unseen.
     *shared.client.lock().expect("client lock") = Some(client.clone());
+    shared
+        .witness
+        .lock()
+        .expect("witness lock")
+        .link_up(subscribed_at);
     set_status(shared, LinkStatus::Connected);
 
     loop {
@@ -592,6 +649,7 @@ async fn session(
                 if changed {
                     shared.counters.live_calls.store(path.table.len(), Ordering::Relaxed);
                 }
+                witness_saw(shared, &sev);
                 if let Some(uuid) = sev.uuid() {
                     if let Some(list) = shared.watchers.lock().expect("watchers lock").get(uuid) {
                         for (_, tx) in list {

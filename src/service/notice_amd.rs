@@ -174,6 +174,17 @@ pub async fn before_message(link: &SwitchLink, uuid: &str) -> bool {
     }
 }
 
+/// Whether the answered call `uuid` is past the first script's listening and wait: its own
+/// fallback started the message (contactd's verdict came later than the wait).
+async fn message_began(link: &SwitchLink, uuid: &str) -> bool {
+    match link.getvar(uuid, "current_application").await {
+        Ok(Some(app)) => {
+            !app.is_empty() && !matches!(app.as_str(), "wait_for_silence" | "sleep" | "park")
+        }
+        _ => false,
+    }
+}
+
 /// Classifies the answered notice call `uuid` and sets its script accordingly. `resumed`:
 /// taken over before its message ([`before_message`]); listened to again from now.
 pub async fn screen(
@@ -222,6 +233,15 @@ pub async fn screen(
         Detection::Silence if resumed => {
             amd::stop_detectors(link, uuid, s).await;
             amd::run_script(link, uuid, &tails.person).await;
+            return Screened::Unsure;
+        }
+        // Silence, told only after the script's own wait ran out (contactd slow to read
+        // the verdict: a loaded machine, a store stalling): the message is already playing
+        // to whoever is there. Hung up now it was heard in part and recorded `silence`,
+        // and so dialed again — the message twice. It plays on and is followed as any.
+        Detection::Silence if message_began(link, uuid).await => {
+            warn!(%uuid, "silence told after the message began; following the message");
+            amd::stop_detectors(link, uuid, s).await;
             return Screened::Unsure;
         }
         Detection::Announcement { kind } => (Outcome::Announcement, kind),

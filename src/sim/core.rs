@@ -112,6 +112,9 @@ pub struct TrunkUse {
     pub rr: u32,
     /// FreeTDM span in alarm (`Simulator::span_alarm`): no channel can be hunted
     pub alarm: bool,
+    /// calls refused because every channel was busy (not for an alarm): what the switch
+    /// answers a caller that asks for more lines than the trunk has
+    pub refused_full: u32,
 }
 
 /// Mutable core state.
@@ -405,6 +408,7 @@ impl Core {
         }
         let free: Vec<u32> = (1..=tu.limit).filter(|c| !tu.busy.contains(c)).collect();
         if free.is_empty() {
+            tu.refused_full += 1;
             return Err("NORMAL_CIRCUIT_CONGESTION");
         }
         let pick = match hunt {
@@ -428,6 +432,7 @@ impl Core {
             n => match n.parse::<u32>() {
                 Ok(c) if c >= 1 && c <= tu.limit => {
                     if tu.busy.contains(&c) {
+                        tu.refused_full += 1;
                         return Err("NORMAL_CIRCUIT_CONGESTION");
                     }
                     c

@@ -232,6 +232,16 @@ impl Simulator {
             .unwrap_or(0)
     }
 
+    /// Calls refused on a trunk since start because every one of its channels was busy
+    /// (a span in alarm is not counted): attempts to use more lines than the trunk has.
+    pub fn refused_full_on(&self, trunk: &str) -> u32 {
+        lock(&self.core().st)
+            .trunks
+            .get(trunk)
+            .map(|t| t.refused_full)
+            .unwrap_or(0)
+    }
+
     /// Create an inbound call handed to an outbound ESL server; returns its uuid.
     pub fn inbound_call(&self, call: InboundCall) -> Result<String, String> {
         outbound::inbound_call(&self.core(), call)

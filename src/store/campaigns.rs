@@ -371,6 +371,19 @@ impl Campaigns {
         Ok(())
     }
 
+    /// When attempt `uuid`'s row was committed (the database's clock), if it exists: its
+    /// originate can only have followed.
+    pub async fn attempt_created(
+        &self,
+        uuid: Uuid,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let db = self.writer.pool().get().await?;
+        let row = db
+            .query_opt("SELECT created_at FROM attempts WHERE uuid = $1", &[&uuid])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// An attempt that never reached the line (no free channel) is not an attempt.
     pub async fn delete_attempt(&self, uuid: Uuid) -> Result<(), StoreError> {
         self.writer

@@ -64,6 +64,46 @@ pub fn first_originate_after(sim: &Simulator, since: Instant) -> Option<Duration
         .min()
 }
 
+/// Every party record of several simulators (each its own switch with its own clock since
+/// it started), their times moved onto the clock of the first one so calls on different
+/// switches can be compared (who was dialed again after hearing the message elsewhere, two
+/// calls to one subscriber at once on two switches). Read the clocks back to back: the
+/// offsets are right to well under a simulated millisecond per real microsecond.
+pub fn records_on_one_clock(sims: &[&Simulator]) -> Vec<contactd::sim::PartyRecord> {
+    let Some(first) = sims.first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for sim in sims {
+        let shift = first.sim_ms() as i64 - sim.sim_ms() as i64;
+        let on = |ms: u64| (ms as i64 + shift).max(0) as u64;
+        for mut r in sim.ground_truth() {
+            r.dialed_at_ms = on(r.dialed_at_ms);
+            r.answered_at_ms = r.answered_at_ms.map(on);
+            r.ended_at_ms = r.ended_at_ms.map(on);
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Originates a switch received (its own command log) between `from` and `to` whose dial
+/// string contains `dial` (e.g. `freetdm/1/`), each as how long after `from` it came and
+/// the command.
+pub fn originates_between(
+    sim: &Simulator,
+    dial: &str,
+    from: Instant,
+    to: Instant,
+) -> Vec<(Duration, String)> {
+    sim.api_log_timed()
+        .into_iter()
+        .filter(|(at, cmd)| *at >= from && *at < to && cmd.contains("originate"))
+        .filter(|(_, cmd)| cmd.contains(dial))
+        .map(|(at, cmd)| (at - from, cmd))
+        .collect()
+}
+
 /// Report mails received for campaign `id` (the report's attachment names the campaign).
 pub fn reports_for(messages: &[serde_json::Value], id: i64) -> usize {
     let tag = format!("campaign-{id}.");

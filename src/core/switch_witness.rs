@@ -1,0 +1,264 @@
+//! What one contactd instance saw of one switch's channels, to tell — for an attempt whose
+//! call it finds neither live on the switch nor ended in its records — whether the switch
+//! ever had that channel.
+//!
+//! Every instance keeps its own event connection to every switch and sees every channel's
+//! events; each originate carries `origination_uuid` = the attempt's uuid. So if this
+//! instance's link to the switch has been up without a break since before the attempt's
+//! row was committed (the originate can only follow that commit), and the record of the
+//! uuids seen since then is complete (nothing evicted from that span), a uuid never seen
+//! was never a channel there: nobody was called. Anything less — the link dropped in
+//! between, this instance connected after the attempt, the span evicted — is not proof,
+//! and the verdict is `Unknown` (never a guess that could call someone twice).
+//!
+//! Bounded: entries older than `window` (or beyond `cap`) are evicted, and eviction moves
+//! the start of the complete span past them.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
+
+/// One uuid seen on the switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub first_at: DateTime<Utc>,
+    pub answered: bool,
+    /// The hang-up's cause name and Q.850 code, once seen.
+    pub hangup: Option<(String, Option<i32>)>,
+}
+
+/// What the record allows saying about one attempt's uuid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Provably never a channel on the switch: the subscriber was not called.
+    NeverDialed,
+    /// Seen, and seen hung up with this cause (and whether it was answered).
+    Ended {
+        cause: String,
+        q850: Option<i32>,
+        answered: bool,
+    },
+    /// No proof either way.
+    Unknown,
+}
+
+#[derive(Debug)]
+pub struct Witness {
+    window: Duration,
+    cap: usize,
+    /// Clock slack between instances and the database (the attempt's time is the
+    /// database's `now()`): the link must have been up this much before it.
+    slack: Duration,
+    up_since: Option<DateTime<Utc>>,
+    /// The record holds every uuid seen since this time (None: nothing to vouch for).
+    complete_since: Option<DateTime<Utc>>,
+    seen: HashMap<String, Seen>,
+    order: VecDeque<(DateTime<Utc>, String)>,
+}
+
+impl Witness {
+    pub fn new(window: Duration, cap: usize, slack: Duration) -> Self {
+        Self {
+            window,
+            cap: cap.max(1),
+            slack,
+            up_since: None,
+            complete_since: None,
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// The event subscription is in place as of `at` (taken before asking for it): every
+    /// channel event from then on reaches `saw_*` until `link_down`.
+    pub fn link_up(&mut self, at: DateTime<Utc>) {
+        self.up_since = Some(at);
+        self.complete_since = Some(at);
+    }
+
+    /// The link dropped: events from now on may be missed until the next `link_up`.
+    pub fn link_down(&mut self) {
+        self.up_since = None;
+        self.complete_since = None;
+    }
+
+    pub fn up_since(&self) -> Option<DateTime<Utc>> {
+        self.up_since
+    }
+
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    fn entry(&mut self, uuid: &str, at: DateTime<Utc>) -> &mut Seen {
+        if !self.seen.contains_key(uuid) {
+            self.order.push_back((at, uuid.to_string()));
+            self.seen.insert(
+                uuid.to_string(),
+                Seen {
+                    first_at: at,
+                    answered: false,
+                    hangup: None,
+                },
+            );
+            self.evict(at);
+        }
+        self.seen.get_mut(uuid).expect("just inserted")
+    }
+
+    /// A channel event naming `uuid` (created, renamed to it, any other).
+    pub fn saw(&mut self, uuid: &str, at: DateTime<Utc>) {
+        self.entry(uuid, at);
+    }
+
+    pub fn saw_answer(&mut self, uuid: &str, at: DateTime<Utc>) {
+        self.entry(uuid, at).answered = true;
+    }
+
+    pub fn saw_hangup(&mut self, uuid: &str, cause: &str, q850: Option<i32>, at: DateTime<Utc>) {
+        let e = self.entry(uuid, at);
+        if e.hangup.is_none() {
+            e.hangup = Some((cause.to_string(), q850));
+        }
+    }
+
+    /// Drops entries older than the window or beyond the cap; the complete span then
+    /// starts after the newest one dropped.
+    pub fn evict(&mut self, now: DateTime<Utc>) {
+        while let Some((at, _)) = self.order.front() {
+            if *at >= now - self.window && self.order.len() <= self.cap {
+                break;
+            }
+            let (at, uuid) = self.order.pop_front().expect("front exists");
+            self.seen.remove(&uuid);
+            if let Some(c) = self.complete_since.as_mut() {
+                if *c <= at {
+                    *c = at + Duration::milliseconds(1);
+                }
+            }
+        }
+    }
+
+    /// What can be said of `uuid`, whose attempt row was committed at `attempt_at` and
+    /// whose channel the switch does not list now.
+    pub fn verdict(&self, uuid: &str, attempt_at: DateTime<Utc>) -> Verdict {
+        if let Some(s) = self.seen.get(uuid) {
+            return match &s.hangup {
+                Some((cause, q850)) => Verdict::Ended {
+                    cause: cause.clone(),
+                    q850: *q850,
+                    answered: s.answered,
+                },
+                // It was a channel and its end went unseen.
+                None => Verdict::Unknown,
+            };
+        }
+        let vouched =
+            |since: Option<DateTime<Utc>>| since.is_some_and(|t| t <= attempt_at - self.slack);
+        if vouched(self.up_since) && vouched(self.complete_since) {
+            Verdict::NeverDialed
+        } else {
+            Verdict::Unknown
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    fn w() -> Witness {
+        Witness::new(Duration::minutes(15), 1000, Duration::seconds(2))
+    }
+
+    #[test]
+    fn never_seen_while_the_link_was_up_since_before_the_attempt_is_never_dialed() {
+        let mut w = w();
+        w.link_up(t(0));
+        w.saw("other", t(20));
+        assert_eq!(w.verdict("a", t(10)), Verdict::NeverDialed);
+    }
+
+    #[test]
+    fn a_link_up_only_after_the_attempt_vouches_for_nothing() {
+        let mut w = w();
+        w.link_up(t(9));
+        assert_eq!(w.verdict("a", t(10)), Verdict::Unknown, "within the slack");
+        w.link_up(t(30));
+        assert_eq!(w.verdict("a", t(10)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_drop_in_between_vouches_for_nothing_even_once_back() {
+        let mut w = w();
+        w.link_up(t(0));
+        w.link_down();
+        assert_eq!(w.verdict("a", t(10)), Verdict::Unknown);
+        w.link_up(t(12));
+        assert_eq!(w.verdict("a", t(10)), Verdict::Unknown);
+        assert_eq!(w.verdict("b", t(20)), Verdict::NeverDialed);
+    }
+
+    #[test]
+    fn seen_and_hung_up_gives_the_cause_seen() {
+        let mut w = w();
+        w.link_up(t(0));
+        w.saw("a", t(11));
+        w.saw_hangup("a", "USER_BUSY", Some(17), t(12));
+        assert_eq!(
+            w.verdict("a", t(10)),
+            Verdict::Ended {
+                cause: "USER_BUSY".into(),
+                q850: Some(17),
+                answered: false
+            }
+        );
+        w.saw_answer("b", t(13));
+        w.saw_hangup("b", "NORMAL_CLEARING", Some(16), t(14));
+        assert!(matches!(
+            w.verdict("b", t(10)),
+            Verdict::Ended { answered: true, .. }
+        ));
+    }
+
+    #[test]
+    fn seen_without_a_hangup_is_unknown() {
+        let mut w = w();
+        w.link_up(t(0));
+        w.saw("a", t(11));
+        assert_eq!(w.verdict("a", t(10)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn eviction_by_age_or_count_moves_the_complete_span() {
+        let mut w = Witness::new(Duration::seconds(60), 2, Duration::seconds(2));
+        w.link_up(t(0));
+        w.saw("x", t(20));
+        w.saw("y", t(21));
+        w.saw("z", t(22)); // over the cap: x goes, the record is complete only after t(20)
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            w.verdict("x", t(10)),
+            Verdict::Unknown,
+            "x may have been it"
+        );
+        assert_eq!(w.verdict("q", t(30)), Verdict::NeverDialed);
+        w.evict(t(200)); // all older than the window
+        assert!(w.is_empty());
+        assert_eq!(w.verdict("z", t(21)), Verdict::Unknown);
+        assert_eq!(w.verdict("q", t(30)), Verdict::NeverDialed);
+    }
+
+    #[test]
+    fn never_linked_is_unknown() {
+        assert_eq!(w().verdict("a", t(10)), Verdict::Unknown);
+    }
+}

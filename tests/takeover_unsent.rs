@@ -1,0 +1,142 @@
+//! Issue 15: an instance SIGKILLed after its batch's attempt and call rows were committed
+//! but before the originate reached the switch. The state it leaves is written here as it
+//! would be (the lease of a holder that never renews, a subscriber `dialing` with an
+//! attempt and a call row whose uuid no switch ever had), while a surviving instance is
+//! connected to the switch. Once the lease lapses the survivor takes over and must call
+//! that subscriber (its own event record proves the uuid never appeared on the switch),
+//! exactly once — not settle them `unknown` and never call them.
+mod common;
+mod faults_support;
+
+use std::time::Duration;
+
+use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
+use faults_support::{Daemon, DaemonOpts};
+
+const SUBSCRIBERS: usize = 6;
+const STRANDED: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_whose_originate_never_left_the_dead_instance_is_called_once_by_the_survivor()
+{
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 0.05,
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        default_behaviour: Behaviour::Answer {
+            ring_ms: 1000,
+            after: AfterAnswer::Stay,
+        },
+        media_ms: faults_support::message(8000),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let opts = DaemonOpts {
+        env: &env,
+        sim: &sim,
+        pg_url: env.db_url().to_string(),
+        redis_url: common::redis_url(),
+        trunk_channels: 30,
+        reconnect_ms: (100, 1000),
+    };
+    let mut b = Daemon::start_named(opts, "beta", "").await;
+    let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
+    let db = env.pg().await;
+    let live = env.live_state().await;
+
+    // the dead instance held the next campaign's lease (and never renews it)
+    let next: i64 = db
+        .query_one(
+            "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM campaigns_id_seq",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let lease_ms = 8000;
+    let took = contactd::store::drivers::acquire(&live, next, "dead@nowhere:1", lease_ms, None)
+        .await
+        .unwrap();
+    assert!(took.is_some(), "the fake holder did not get the lease");
+    // the survivor's link has been up a while when the dead instance commits its batch
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let phones: Vec<String> = (0..SUBSCRIBERS)
+        .map(|i| faults_support::number(16, i))
+        .collect();
+    let id = faults_support::start_campaign(&pool, &b.config, 16, &phones, 2).await;
+    assert_eq!(
+        id, next,
+        "the campaign is not the one whose lease was taken"
+    );
+    let stranded = &phones[STRANDED];
+    let contact: i64 = db
+        .query_one(
+            "UPDATE campaign_targets SET status = 'dialing'
+             WHERE campaign_id = $1 AND phone = $2 RETURNING contact_id",
+            &[&id, stranded],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let uuid = uuid::Uuid::new_v4();
+    db.execute(
+        "INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
+         VALUES ($1, $2, $3, 1, $4)",
+        &[&uuid, &id, &contact, stranded],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, state)
+         VALUES ($1, 'fs1', 'outbound', 'campaign', 'e1', $2, 'dialing')",
+        &[&uuid, stranded],
+    )
+    .await
+    .unwrap();
+
+    // the lease lapses, the survivor takes over, recovers and finishes the campaign
+    let finished = faults_support::wait_finished(&pool, &[id], Duration::from_secs(120)).await;
+    let log = b.log_tail(40);
+    b.stop().await;
+    assert!(finished, "campaign not finished:\n{log}");
+
+    let dialed = faults_support::dialed(16, STRANDED);
+    let calls = sim
+        .ground_truth()
+        .iter()
+        .filter(|r| r.number == dialed)
+        .count();
+    let outcome: Option<String> = db
+        .query_one(
+            "SELECT outcome FROM campaign_targets WHERE campaign_id = $1 AND contact_id = $2",
+            &[&id, &contact],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let ghost: i64 = db
+        .query_one("SELECT count(*) FROM attempts WHERE uuid = $1", &[&uuid])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        calls, 1,
+        "the subscriber whose originate never left was called {calls} times (outcome {outcome:?}):\n{log}"
+    );
+    assert_ne!(outcome.as_deref(), Some("unknown"), "{log}");
+    assert_eq!(
+        ghost, 0,
+        "the attempt that never reached the switch still counts"
+    );
+    // everyone else: called once each
+    for i in (0..SUBSCRIBERS).filter(|i| *i != STRANDED) {
+        let n = faults_support::dialed(16, i);
+        let c = sim.ground_truth().iter().filter(|r| r.number == n).count();
+        assert_eq!(c, 1, "subscriber {i} called {c} times");
+    }
+}
