@@ -67,7 +67,7 @@ async fn callbacks_of_a_running_campaign_go_to_its_driver_only() {
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
     contactd::store::migrate::run(&pool).await.unwrap();
     let config = env.config("127.0.0.1:8021".parse().unwrap(), "ClueCon", &[]);
-    let phones = vec![faults_support::number(32, 0), faults_support::number(32, 1)];
+    let phones = [faults_support::number(32, 0), faults_support::number(32, 1)];
     let running = faults_support::start_campaign(&pool, &config, 32, &phones[..1], 2).await;
     let finished = faults_support::start_campaign(&pool, &config, 33, &phones[1..], 2).await;
     let db = pool.get().await.unwrap();
