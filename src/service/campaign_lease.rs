@@ -36,6 +36,11 @@ pub fn holder_id(instance: &str) -> String {
     format!("{instance}@{host}:{}", std::process::id())
 }
 
+/// Whether process `pid` runs on this host (for [`earlier_process`]).
+pub fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// The campaign leases of one runner (notice or operator campaigns) on this instance.
 #[derive(Clone)]
 pub struct Drivers {
@@ -162,11 +167,7 @@ impl Drivers {
                 .collect()
         };
         for id in unfenced {
-            if let Some(f) = self.bump(id).await {
-                if let Some(g) = self.state().held.get_mut(&id) {
-                    g.fence.get_or_insert(f);
-                }
-            }
+            self.fence(id).await;
         }
         let mut st = self.state();
         let mine = st
@@ -206,7 +207,7 @@ impl Drivers {
         if fence.is_some() {
             return fence;
         }
-        // PostgreSQL was away at the grant: bump now, before the first claim.
+        // A fresh grant (or PostgreSQL away when it came): bump now, before any claim.
         let f = self.bump(campaign).await?;
         let mut st = self.state();
         let g = st.held.get_mut(&campaign).filter(|g| g.token == token)?;
@@ -244,10 +245,7 @@ impl Drivers {
     /// The holder of `id`'s lease if it is an earlier process of this instance, gone.
     async fn dead_predecessor(&self, id: i64) -> Option<String> {
         let (who, _) = drivers::driver(&self.inner.live, id).await.ok()??;
-        earlier_process(&self.inner.instance, &who, |pid| {
-            std::path::Path::new(&format!("/proc/{pid}")).exists()
-        })
-        .then_some(who)
+        earlier_process(&self.inner.instance, &who, process_alive).then_some(who)
     }
 
     async fn try_take(&self, id: i64) -> bool {

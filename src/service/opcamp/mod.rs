@@ -120,7 +120,6 @@ impl OpRunner {
         self
     }
 
-    /// Whether this instance drives campaign `id` now (by its own clock).
     /// This process as a lease holder (`instance@host:pid`), also written on the callbacks
     /// it takes.
     fn holder(&self) -> String {
@@ -130,6 +129,7 @@ impl OpRunner {
         }
     }
 
+    /// Whether this instance drives campaign `id` now (by its own clock).
     fn drives(&self, id: i64) -> bool {
         self.drivers.as_ref().is_none_or(|d| d.holds(id))
     }

@@ -128,7 +128,7 @@ impl OpRunner {
 
     fn settles_taken_by(&self, claimed: Option<&(String, DateTime<Utc>)>) -> bool {
         let Some((by, at)) = claimed else {
-            return true; // taken before sql/017 recorded who
+            return true; // taken before sql/018 recorded who
         };
         let me = self.holder();
         if *by == me {
@@ -136,9 +136,11 @@ impl OpRunner {
         }
         let stale = self.clock.now() - *at > TimeDelta::hours(CALLBACK_STALE_HOURS);
         stale
-            || crate::core::driver_lease::earlier_process(&me, by, |pid| {
-                std::path::Path::new(&format!("/proc/{pid}")).exists()
-            })
+            || crate::core::driver_lease::earlier_process(
+                &me,
+                by,
+                crate::service::campaign_lease::process_alive,
+            )
     }
 
     async fn recover_one(self: &Arc<Self>, c: &Campaign, s: Stranded) -> Result<(), StoreError> {
