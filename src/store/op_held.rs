@@ -35,7 +35,7 @@ pub struct DialingCallback {
     /// the last call placed for it, its attempt's outcome (None: in flight at the stop) and
     /// whether the callback already counted that call
     pub call: Option<(Uuid, Option<String>, bool)>,
-    /// the process that took it to dial (`instance@host:pid`; None: before sql/017) and when
+    /// the process that took it to dial (`instance@host:pid`; None: before sql/018) and when
     pub claimed: Option<(String, DateTime<Utc>)>,
 }
 

@@ -44,6 +44,7 @@ use crate::store::StoreError;
 
 /// How often the runner looks when nothing wakes it.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
+const PREVIEW_SWEEP_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 pub struct OpRunner {
     pub campaigns: Campaigns,
@@ -59,6 +60,9 @@ pub struct OpRunner {
     rules: Mutex<Rules>,
     /// Each campaign's pacer and its calls in flight.
     pacing: Mutex<HashMap<i64, CampaignPacing>>,
+    /// When previews held by absent operators were last looked for (every
+    /// [`PREVIEW_SWEEP_EVERY`], not at every look: a release is a matter of minutes).
+    previews_swept: Mutex<Option<DateTime<Utc>>>,
     /// Subscribers (campaign, contact) a task of this instance is calling.
     driving: Mutex<HashSet<(i64, i64)>>,
     /// A call ended or an operator's state changed: look now.
@@ -91,6 +95,7 @@ impl OpRunner {
             trunks,
             rules: Mutex::new(Rules::new(zone, clock.now())),
             pacing: Mutex::default(),
+            previews_swept: Mutex::default(),
             driving: Mutex::default(),
             wake: Arc::default(),
             decisions: Mutex::default(),
@@ -239,7 +244,17 @@ impl OpRunner {
         if dialing {
             self.callbacks_due(now).await;
         }
-        self.release_left_previews().await?;
+        let sweep = {
+            let mut last = self.previews_swept.lock().expect("previews swept");
+            let due = last.is_none_or(|t| now - t >= PREVIEW_SWEEP_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if sweep {
+            self.release_left_previews().await?;
+        }
         Ok(())
     }
 
