@@ -43,7 +43,7 @@ chaos: services tools
 
 ## Issue 15's whole scale-out scenario (3 switches, 2 instances, Sentinel; 1–3 minutes).
 scale: services tools
-	$(CARGO) test --test scale_e2e -- --ignored --nocapture
+	$(CARGO) test --test suite scale_e2e:: -- --ignored --nocapture
 
 ## Voice prompts (ru, en; 8 kHz 16-bit mono WAV) and music on hold into $(PROMPTS).
 prompts:

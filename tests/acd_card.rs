@@ -4,7 +4,7 @@
 //! (at most 6, replaced ones superseded) and the last 5 finished operator calls of the
 //! account or the caller's number, with the operator's login; and it needs only one pooled
 //! connection at a time.
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use contactd::config::DialingConfig;

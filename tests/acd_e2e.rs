@@ -3,8 +3,8 @@
 //! phone (`agent_offers`, `agent_peak_concurrent`, `bridged_to`) is the witness: it shares no
 //! code with contactd's routing.
 
-mod acd_support;
-mod common;
+use crate::acd_support;
+use crate::common;
 
 use std::time::Duration;
 

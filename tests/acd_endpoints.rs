@@ -3,8 +3,8 @@
 //! phone that is not a valid dial string never reaches `originate`, even when it is put into
 //! Redis behind the CLI's and the API's back: the ACD checks it again before ringing.
 
-mod acd_support;
-mod common;
+use crate::acd_support;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -14,8 +14,8 @@
 //!   carried on (bridged when answered), never rung again.
 //!
 //! Nobody, caller or operator, hears more than 5 simulated seconds of silence.
-mod acd_support;
-mod common;
+use crate::acd_support;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,10 +61,8 @@ fn acd_section(instance: &str) -> String {
 
 /// contactd in this process, reaching Redis at `redis` (a fault proxy).
 async fn app_via(env: &common::TestEnv, sim: &Simulator, redis: &str, instance: &str) -> App {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    // RUST_LOG=contactd=debug shows what contactd did when a test fails.
+    common::logs::init();
     let mut text = env
         .config_toml(sim.esl_addr(), "ClueCon", &[])
         .replace(&common::redis_url(), redis);

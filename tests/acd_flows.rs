@@ -3,8 +3,8 @@
 //! maximum wait, the IVR's hand-over with the screen pop over SSE, and a restart while an
 //! operator talks.
 
-mod acd_support;
-mod common;
+use crate::acd_support;
+use crate::common;
 
 use std::time::Duration;
 

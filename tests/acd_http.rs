@@ -4,7 +4,7 @@
 //! are set only in existing groups at levels 1-10, states go through the ACD, the day report
 //! and the record lookups answer 400/404 as documented, and every error is `{"error"}` JSON.
 //! Screen pops over SSE with a call routed to the operator are the ACD's own tests.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

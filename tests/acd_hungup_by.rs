@@ -5,8 +5,8 @@
 //! contactd's prompts then hang-up are `contactd`, and a transferred caller is whoever ends
 //! the call at last.
 
-mod acd_support;
-mod common;
+use crate::acd_support;
+use crate::common;
 
 use acd_support::*;
 use contactd::service::acd::TransferMode;

@@ -2,7 +2,7 @@
 //! against the simulator: a person is told within the analysis, a machine by its beep, a
 //! network announcement by its SIT tone, and a switch whose detectors were not started
 //! reports nothing.
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

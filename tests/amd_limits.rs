@@ -8,8 +8,8 @@
 //!   message; a ring-back nobody answered stays `no_answer`;
 //! - a call whose contactd was killed while it was being classified is classified again
 //!   after the restart: a machine gets the message after its beep, not a person's message.
-mod campaign_support;
-mod common;
+use crate::campaign_support;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

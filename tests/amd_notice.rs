@@ -5,8 +5,8 @@
 //! not reached with what was detected;
 //! people still hear the whole message (and the confirmation prompt a machine is spared),
 //! the first words of a "hello" classified fast.
-mod campaign_support;
-mod common;
+use crate::campaign_support;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -2,8 +2,8 @@
 //! cannot be used (start after end, as a hand-edited row could hold) dials nobody — no
 //! default window in its place — and dials once the row is fixed; a subscriber whose stored
 //! time zone is not a zone is never dialed and ends `invalid` (no default zone either).
-mod campaign_support;
-mod common;
+use crate::campaign_support;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! A campaign that asks for a confirmation key: what a subscriber "listened" to is the
 //! message alone, not the "press 1" and "invalid entry" prompts after it; the key is
 //! recorded for those who pressed it, and nobody is left on the line after the prompt.
-mod common;
-mod faults_support;
+use crate::common;
+use crate::faults_support;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -2,8 +2,8 @@
 //! never hold more channels than the trunk has (the simulator counts), the progress short
 //! code says "called N of M", the pause/resume short code and the CLI pause, resume and
 //! cancel, and the PIN guard (three wrong PINs end the call; an unknown phone is refused).
-mod campaign_support;
-mod common;
+use crate::campaign_support;
+use crate::common;
 
 use std::time::Duration;
 

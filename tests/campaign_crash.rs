@@ -2,7 +2,7 @@
 //! the campaign, calls nobody again who may already have heard the message, never holds more
 //! lines than the campaign has (by the simulator's own count), and the report is right —
 //! with `unknown` for the calls whose end it could not see.
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

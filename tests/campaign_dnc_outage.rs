@@ -2,8 +2,8 @@
 //! (its table gone), nobody on a running campaign's list is dialed — the simulator sees no
 //! originate and no subscriber is marked done; once the list is readable again the campaign
 //! resumes by itself, dials everyone except the number on the list, and finishes.
-mod campaign_support;
-mod common;
+use crate::campaign_support;
+use crate::common;
 
 use std::time::Duration;
 

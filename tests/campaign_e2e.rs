@@ -5,7 +5,7 @@
 //! unanswered numbers, skips a number put on the do-not-call list after the import, and
 //! e-mails the report to the auditors and the manager. The report must match the
 //! simulator's ground truth exactly.
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

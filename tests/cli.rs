@@ -1,7 +1,7 @@
 //! Guards what a sysadmin sees from the binary: a config typo names its key and exits 78
 //! (EX_CONFIG) without leaking secrets, environment overrides work, and `contactd migrate`
 //! can be run twice.
-mod common;
+use crate::common;
 
 use std::process::Command;
 

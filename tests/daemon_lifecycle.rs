@@ -1,7 +1,7 @@
 //! Guards the daemon as systemd runs it: READY=1 only once stores and a switch are up,
 //! WATCHDOG=1 pings, and on SIGTERM STOPPING=1, no new calls, the live call allowed to
 //! finish, then a clean exit 0.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

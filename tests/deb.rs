@@ -7,7 +7,7 @@
 //! build. Needs root (dpkg) and cargo-deb (`make tools`). The contactd user, which the purge
 //! leaves (Debian keeps system users), is removed again when this test created it; tmpfiles
 //! runs for /etc/contactd only (other tests' daemons share /var/lib/contactd).
-mod install_support;
+use crate::install_support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! a row per subscriber and the outcomes in words. The demo runs with the generated prompts,
 //! which the simulator, like the switch, insists exist.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 use std::process::Command;

@@ -6,7 +6,7 @@
 //! report's own uniqueness still holds; the schedule queues the digest when the configured
 //! time comes (a clock started just before it), and a daemon started late catches up.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! center's picture of its lines: a wrong password (clear error, keeps retrying, recovers
 //! once fixed) and the switch dropping the connection mid-call (reconnect, resync from
 //! `show channels as json`, live-call count and line leases right again).
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -8,8 +8,8 @@
 //!   left in silence for more than 5 s, and no call is left up on the switch at the end;
 //! - in PostgreSQL: the campaign finishes, every attempt has its outcome, everyone who heard
 //!   the whole message is `listened_full` (and nobody else is).
-mod common;
-mod faults_support;
+use crate::common;
+use crate::faults_support;
 
 use std::collections::HashMap;
 use std::time::Duration;

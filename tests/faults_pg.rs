@@ -7,8 +7,8 @@
 //! - in PostgreSQL once it is back: the campaign finishes within 30 s of the restore, no
 //!   subscriber is left `dialing`, every attempt has its outcome, everyone who heard the
 //!   whole message is `listened_full`, and every call that ended has its end recorded.
-mod common;
-mod faults_support;
+use crate::common;
+use crate::faults_support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};

@@ -9,8 +9,8 @@
 //! - stopped for 10 s (connections closed, port refused):
 //!   every call that ended has its hangup cause and end time in PostgreSQL, no call is left
 //!   up on the switch, and the campaign finishes.
-mod common;
-mod faults_support;
+use crate::common;
+use crate::faults_support;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! half-hour and another weekday do not leak in; shrinkage comes from operator state
 //! periods clipped to the window (a period across its start, an open one ending now, one
 //! after now left out); and `contactd staffing --from-history` prints the same figures.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

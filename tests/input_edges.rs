@@ -2,10 +2,9 @@
 //! overflowing balance, a NUL byte or a 10 MB field in billing's export, line breaks in
 //! caller IDs and command-line values (log forging), control characters in campaign names,
 //! the campaign line limit, and config keys named by their own name.
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use contactd::config::{Config, ConfigError, DialingConfig};
@@ -293,36 +292,6 @@ async fn over_long_account_fields_are_refused_with_the_limit() {
 // 3. Log forging
 // ---------------------------------------------------------------------------------------
 
-#[derive(Clone)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of this test binary, as the daemon's text format writes it.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = Captured(buf.clone());
-        let sub = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_env_filter("info")
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(sub).expect("no other subscriber");
-        buf
-    })
-    .clone()
-}
-
 const FORGED: &str = "ERROR contactd: forged line";
 
 /// No log line starts with the forged text; it only ever appears escaped inside a field.
@@ -337,7 +306,7 @@ fn assert_not_forged(logs: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_ids_with_line_breaks_are_logged_escaped() {
-    let logs = captured_logs();
+    let logs = common::logs::captured();
     let env = common::TestEnv::new().await;
     let sim = contactd::sim::Simulator::start(contactd::sim::SimConfig::default())
         .await

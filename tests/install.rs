@@ -6,8 +6,8 @@
 //! the daemon's role until /healthz says 200, then stops cleanly on SIGTERM.
 //!
 //! `make install BIN=<this test build>` installs the debug binary: no release build here.
-mod common;
-mod install_support;
+use crate::common;
+use crate::install_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

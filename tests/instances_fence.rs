@@ -1,8 +1,8 @@
 //! Campaign-driver fencing in PostgreSQL: a driver that lost its lease (stalled past it, or
 //! its Redis grant lost in a failover) claims no subscriber once the next driver has bumped
 //! the campaign's token, whatever Redis says; the claim checks the token in one statement.
-mod common;
-mod faults_support;
+use crate::common;
+use crate::faults_support;
 
 use chrono::Utc;
 use contactd::store::campaigns::Campaigns;

@@ -5,9 +5,9 @@
 //! switch's channels, and finishes. From the simulator's ground truth: nobody dialed again
 //! after hearing the message, never two calls to one subscriber at once, never more calls
 //! than the campaign's lines; every subscriber has an outcome; the report is mailed once.
-mod common;
-mod faults_support;
-mod instances_support;
+use crate::common;
+use crate::faults_support;
+use crate::instances_support;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! crash of contactd, and reach PostgreSQL in order when it is back; a write PostgreSQL
 //! refuses becomes a dead letter instead of blocking the rest. Real PostgreSQL, cut off by a
 //! TCP fault proxy.
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

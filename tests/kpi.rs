@@ -3,7 +3,7 @@
 //! after it, state periods that span intervals (and one that began the day before, and
 //! one still open), per-queue targets; then the CLI's table, CSV and refusals, and the
 //! HTTP API's answers and 400s against a running daemon.
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

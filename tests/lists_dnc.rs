@@ -1,7 +1,7 @@
 //! The do-not-call list against a real PostgreSQL: add/remove by any spelling, import with
 //! per-line errors, `is_blocked` / `blocked_among` as the dialer calls them, and a list's
 //! "on DNC now" count following the DNC list after the import.
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! Contact-list import against a real PostgreSQL: per-line reasons, duplicates, extra
 //! columns and time zones in the database, `--replace` atomicity, unreadable files, a killed
 //! connection mid-COPY, and a 200,000-row file.
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

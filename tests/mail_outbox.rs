@@ -3,7 +3,7 @@
 //! once, a server that is down or refuses keeps the report for later, two senders never send
 //! the same row, and the delivery loop stops on shutdown.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! the per-subscriber CSV and `contactd campaigns report` output, from a realistic mix of
 //! outcomes (and a second campaign on the same list that must not leak in).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

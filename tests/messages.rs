@@ -4,9 +4,9 @@
 //! failing twice is tried three times and delivers one SMS; a refusal is final after one
 //! try; bad requests are refused before anything is written; a notice campaign's
 //! `when_unreached` rule texts a subscriber who was busy to the last try.
-mod campaign_support;
-mod common;
-mod messages_support;
+use crate::campaign_support;
+use crate::common;
+use crate::messages_support;
 
 use std::time::Duration;
 

@@ -5,8 +5,8 @@
 //! (a real one) holds exactly one e-mail per subscriber, and each row says `sent` after one
 //! attempt. Then: killed while an e-mail is only queued (the SMTP server away, the message
 //! waiting for its retry) — after the restart it is sent once.
-mod common;
-mod faults_support;
+use crate::common;
+use crate::faults_support;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -6,9 +6,9 @@
 //!   a field the template needs gets no SMS with a gap but a `failed` message naming it;
 //! - the key pressed while PostgreSQL is away: the rule's message is kept in the journal's
 //!   spool and, once PostgreSQL is back, sent exactly once.
-mod campaign_support;
-mod common;
-mod messages_support;
+use crate::campaign_support;
+use crate::common;
+use crate::messages_support;
 
 use std::time::Duration;
 

@@ -4,9 +4,8 @@
 //! `sent` was written is taken over once its lease runs out, sent again with the same
 //! `client_ref` (the one duplicate the design allows, recognisable by that reference), and
 //! its lost send recorded as `interrupted`.
-mod campaign_support;
-mod common;
-mod messages_support;
+use crate::common;
+use crate::messages_support;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -2,8 +2,8 @@
 //! step — greeting, account, a zone's value, its read-back, its confirmation, even after the
 //! day zone of a two-zone meter was confirmed — ends the flow at that step (recorded with
 //! the call, hung up by the party), leaves no reading in PostgreSQL and no session open.
-mod common;
-mod meter_support;
+use crate::common;
+use crate::meter_support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

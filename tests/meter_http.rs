@@ -2,8 +2,8 @@
 //! the values the IVR does (the same `core::meter` check decides), names the field and the
 //! rule in a 422, answers 404 for an unknown account and 401 without the token, stores like
 //! the IVR, and a second submission the same day replaces the pending one, keeping history.
-mod common;
-mod meter_support;
+use crate::common;
+use crate::meter_support;
 
 use chrono::Duration as Days;
 use contactd::core::meter::{check_reading, LastReading, MeterSpec, ReadingRules};

@@ -2,7 +2,7 @@
 //! export (decimal commas, national phone numbers, 1-3 zone meters) and reports each bad
 //! row by its line; a re-import updates in place; `readings export --since` gives billing
 //! the pending readings (not the replaced ones) with their source.
-mod common;
+use crate::common;
 
 use contactd::config::DialingConfig;
 use contactd::core::meter::ReadingRules;

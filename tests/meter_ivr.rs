@@ -5,8 +5,8 @@
 //! three refused readings handed to the operator (`bridge user/1000` with
 //! `contactd_account` / `contactd_ivr_step` set first), the account offered by caller ID,
 //! and the balance said as currency.
-mod common;
-mod meter_support;
+use crate::common;
+use crate::meter_support;
 
 use contactd::sim::CallerStep;
 use meter_support::*;

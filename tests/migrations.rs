@@ -1,6 +1,6 @@
 //! Guards the schema migrations: applied once, a second run is a no-op, and an applied file
 //! whose text changed is refused rather than silently diverging.
-mod common;
+use crate::common;
 
 use contactd::store::{migrate, postgres};
 

@@ -2,8 +2,8 @@
 //! whom no operator reached in time hears the campaign's abandon message within 2 s of
 //! their answer (the simulator's ground truth) and is recorded `abandoned`; an answering
 //! machine is recognised by the detector and never reaches an operator.
-mod common;
-mod opcamp_support;
+use crate::common;
+use crate::opcamp_support;
 
 use std::time::Duration;
 

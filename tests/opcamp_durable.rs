@@ -4,8 +4,8 @@
 //! operator's screen is still theirs after contactd restarts (and dialed once); a callback a
 //! stop left `dialing` before its call went out is dialed after the restart; the
 //! disposition of the last campaign call is still owed after the test's Redis keys are wiped.
-mod common;
-mod opcamp_support;
+use crate::common;
+use crate::opcamp_support;
 
 use std::time::Duration;
 

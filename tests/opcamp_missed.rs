@@ -3,8 +3,8 @@
 //! calls; the person goes on to another ready operator while `connect_within_ms` lasts, or
 //! else hears the abandon message and is recorded abandoned. Judged by the simulator's
 //! records of what the subscriber and the operators' phones went through.
-mod common;
-mod opcamp_support;
+use crate::common;
+use crate::opcamp_support;
 
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! Preview dialing over the operator's API: the operator sees the next contact (with its
 //! row), presses call, and the person is connected to that operator — while another
 //! operator who has been ready longer is left alone. Nothing is dialed before the press.
-mod common;
-mod opcamp_support;
+use crate::common;
+use crate::opcamp_support;
 
 use std::time::Duration;
 

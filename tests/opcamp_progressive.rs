@@ -4,8 +4,8 @@
 //! operator cannot go ready before the call's disposition is set, and can after; a callback
 //! an operator schedules with the disposition is dialed at its time and reaches that same
 //! operator although others are ready longer.
-mod common;
-mod opcamp_support;
+use crate::common;
+use crate::opcamp_support;
 
 use std::collections::HashSet;
 use std::time::Duration;

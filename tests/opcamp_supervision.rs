@@ -5,8 +5,8 @@
 //! operators' KPIs count them (talk, AHT) while the queue's KPIs (inbound) do not; the
 //! campaign's outbound figures are in the KPI report and `GET /api/v1/kpi`; the wallboard
 //! lists the running campaign with its figures; `[qa] outbound` samples one operator's outbound calls only.
-mod common;
-mod opcamp_support;
+use crate::common;
+use crate::opcamp_support;
 
 use std::time::Duration;
 

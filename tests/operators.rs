@@ -1,7 +1,7 @@
 //! Guards `contactd operators ...` through the binary: operators with validated endpoints,
 //! skills in existing groups, state changes checked by the operator state machine and logged
 //! as periods, and the day report of time per state computed from those periods.
-mod common;
+use crate::common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use contactd::store::operators::Operators;

@@ -3,7 +3,7 @@
 //! read back before it is stored; a caller who hangs up at any step of the fallback
 //! greeting flow ends it there, is recorded with the step reached, and leaves no session
 //! open (the meter flow's own hang-up guarantee is `tests/meter_hangup.rs`).
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

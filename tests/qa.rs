@@ -6,8 +6,8 @@
 //! change; reviews through `contactd qa` and through `POST /api/v1/qa/{call}` on a running
 //! daemon (token, 404 for a call not sampled, 422 naming the field for a bad score, a wrong
 //! type, an unknown field or control bytes); and coverage per operator.
-mod common;
-mod qa_support;
+use crate::common;
+use crate::qa_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! with calamine (sheets, header, typed cells; bold frozen filtered header from the sheet XML).
 //! An English-configured one stays English.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 use std::time::Duration;

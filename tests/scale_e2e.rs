@@ -19,11 +19,12 @@
 //! cause, no originate on the span while it was in alarm, the campaign still dialing after
 //! each fault; and from the SMTP sink: the report mailed once, the span alarm mailed once.
 //!
-//! Alone: `cargo test --test scale_e2e -- --nocapture` (needs PostgreSQL, Redis's
-//! `redis-server` and `redis-sentinel`, and the SMTP sink's python; about a minute).
-mod common;
-mod faults_support;
-mod instances_support;
+//! Alone: `make scale` (`cargo test --test suite scale_e2e:: -- --ignored --nocapture`; needs
+//! PostgreSQL, Redis's `redis-server` and `redis-sentinel`, and the SMTP sink's python; about
+//! a minute).
+use crate::common;
+use crate::faults_support;
+use crate::instances_support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

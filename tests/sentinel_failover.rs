@@ -6,9 +6,9 @@
 //! ground truth: nobody dialed again after hearing the message, never two calls to one
 //! subscriber at once, never more calls than the campaign's lines; every subscriber has an
 //! outcome.
-mod common;
-mod faults_support;
-mod instances_support;
+use crate::common;
+use crate::faults_support;
+use crate::instances_support;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! seconds). A SIP carrier refusing a call over its limit is such a refusal too. Also:
 //! configured dialplan contexts and directory users.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::collections::HashMap;
 use std::time::Instant;

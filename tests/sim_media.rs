@@ -4,7 +4,7 @@
 //! `play_and_get_digits` with a missing prompt ends at once with no result, and the party
 //! hears nothing of what was refused.
 
-mod sim_support;
+use crate::sim_support;
 
 use std::time::{Duration, Instant};
 

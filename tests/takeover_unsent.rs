@@ -5,8 +5,8 @@
 //! connected to the switch. Once the lease lapses the survivor takes over and must call
 //! that subscriber (its own event record proves the uuid never appeared on the switch),
 //! exactly once — not settle them `unknown` and never call them.
-mod common;
-mod faults_support;
+use crate::common;
+use crate::faults_support;
 
 use std::time::Duration;
 

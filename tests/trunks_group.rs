@@ -3,8 +3,8 @@
 //! once on a trunk than its channels (the simulators' own peak counts), and reaches every
 //! subscriber once. `fill_first` keeps the first trunk full; `round_robin` spreads calls
 //! over both even when the campaign's lines would fit on one.
-mod common;
-mod trunks_support;
+use crate::common;
+use crate::trunks_support;
 
 use std::time::Duration;
 

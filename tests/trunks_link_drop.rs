@@ -3,8 +3,8 @@
 //! trunks` and on `/metrics`) and the campaign goes on over `e1b` on the other switch; once
 //! the link is back (and resynced) `e1a` carries calls again. Every subscriber is reached
 //! once and no trunk carries more calls than its channels (the simulators' own records).
-mod common;
-mod trunks_support;
+use crate::common;
+use crate::trunks_support;
 
 use std::time::Duration;
 

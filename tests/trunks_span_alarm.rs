@@ -4,8 +4,8 @@
 //! `contactd trunks` and `/metrics` say so, the sysadmins get one e-mail (and only one, the
 //! SMTP sink counts), and once the alarm clears calls go to `e1a` again. Every subscriber is
 //! reached once, and no trunk ever carries more calls than its channels (simulators' counts).
-mod common;
-mod trunks_support;
+use crate::common;
+use crate::trunks_support;
 
 use std::time::Duration;
 

@@ -5,9 +5,9 @@
 //! reload; the page speaks Russian and English and has a wall mode; a screenshot is saved
 //! under target/wallboard/ and is not blank.
 
-mod acd_support;
-mod common;
-mod wallboard_support;
+use crate::acd_support;
+use crate::common;
+use crate::wallboard_support;
 
 use std::time::{Duration, Instant};
 

@@ -6,9 +6,9 @@
 //! client (429 with Retry-After); `/metrics` carries the board's families, and the Grafana
 //! dashboard queries only metrics that are exported.
 
-mod acd_support;
-mod common;
-mod wallboard_support;
+use crate::acd_support;
+use crate::common;
+use crate::wallboard_support;
 
 use std::time::{Duration, Instant};
 

@@ -115,10 +115,7 @@ overflow = "callback"
 
 pub async fn start_app(env: &common::TestEnv, sim: &Simulator, s: &Setup) -> App {
     // RUST_LOG=contactd=debug shows what contactd did when a test fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    common::logs::init();
     let trunks: &[(&str, u32, &str)] = if s.trunk {
         &[("e1", 30, "freetdm/1/a/{number}")]
     } else {

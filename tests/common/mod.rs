@@ -4,6 +4,7 @@
 
 pub mod daemon;
 pub mod faultproxy;
+pub mod logs;
 pub mod prompts;
 pub mod smtp;
 

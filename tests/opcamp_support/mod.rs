@@ -55,10 +55,8 @@ pub async fn start(
     rules: Vec<SubscriberRule>,
     extra: &str,
 ) -> (Simulator, App) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    // RUST_LOG=contactd=debug shows what contactd did when a test fails.
+    common::logs::init();
     let agents: HashMap<String, Behaviour> = agents
         .iter()
         .map(|(e, b)| (e.to_string(), b.clone()))

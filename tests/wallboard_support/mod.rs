@@ -22,10 +22,8 @@ pub fn api_token(app: &App) -> String {
 
 /// contactd as `acd_support::start_app` starts it, plus the wallboard's keys.
 pub async fn start_app(env: &common::TestEnv, sim: &Simulator, extra: &str) -> App {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    // RUST_LOG=contactd=debug shows what contactd did when a test fails.
+    common::logs::init();
     let mut text = env.config_toml(sim.esl_addr(), "ClueCon", &[]);
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
