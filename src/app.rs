@@ -160,6 +160,11 @@ impl App {
             Arc::new(crate::service::leases::LeaseGuard {
                 live: live.clone(),
                 links: links.clone(),
+                trunks: config
+                    .trunk
+                    .iter()
+                    .map(|(name, t)| (name.clone(), t.switch.clone()))
+                    .collect(),
             })
             .run(final_rx.clone()),
         ));

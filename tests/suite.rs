@@ -56,6 +56,7 @@ mod instances_fence;
 mod instances_takeover;
 mod journal;
 mod kpi;
+mod leases_audit;
 
 mod lists_dnc;
 mod lists_import;

@@ -6,6 +6,13 @@
 //! (the acquire script refuses without the mark), and the leases are rebuilt from the
 //! switches' own channel lists plus the originates this process has on their way, before
 //! any new line is granted.
+//!
+//! And every 30 s, while the leases are trusted, each switch's channel list is compared with
+//! the leases of its trunks: a lease a minute old whose channel the switch does not have is
+//! dropped. That is the line of a holder that died between taking it and its originate (an
+//! instance SIGKILLed mid-batch: no other instance knows the call was never placed) or of a
+//! call whose end no instance read; without the audit it stays taken until the switch's next
+//! reconnect, a line lost per such call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +26,8 @@ use crate::store::redis::{Lease, LiveState};
 pub struct LeaseGuard {
     pub live: LiveState,
     pub links: Vec<SwitchLink>,
+    /// Each trunk's name and its switch's: the leases the audit checks against each list.
+    pub trunks: Vec<(String, String)>,
 }
 
 /// An originate older than this that the switch does not list has ended (a ring never
@@ -28,9 +37,20 @@ const IN_FLIGHT: Duration = Duration::from_secs(20);
 /// How often the mark is looked at when nothing else wakes the guard.
 const CHECK_EVERY: Duration = Duration::from_millis(500);
 
+/// How often the leases are compared with the switches' channel lists.
+const AUDIT_EVERY: Duration = Duration::from_secs(30);
+
+/// A lease at least this old whose channel the switch does not list is dead. Three times
+/// [`IN_FLIGHT`]: a holder that is alive sends its originate right after its batch's
+/// PostgreSQL commit, and a server that is away fails that commit within the pool's
+/// timeouts (seconds), giving the line back. (A server that accepts the commit and then
+/// stalls over a minute mid-statement is the case this does not cover.)
+pub const STALE: Duration = Duration::from_secs(60);
+
 impl LeaseGuard {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut statuses: Vec<_> = self.links.iter().map(|l| l.watch_status()).collect();
+        let mut next_audit = tokio::time::Instant::now() + AUDIT_EVERY;
         loop {
             let all_up = self
                 .links
@@ -39,7 +59,14 @@ impl LeaseGuard {
             if all_up {
                 let dirty = self.live.take_dirty();
                 match self.live.leases_trusted().await {
-                    Ok(true) if !dirty => {}
+                    Ok(true) if !dirty => {
+                        if tokio::time::Instant::now() >= next_audit {
+                            next_audit = tokio::time::Instant::now() + AUDIT_EVERY;
+                            if let Err(e) = self.audit(chrono::Utc::now()).await {
+                                warn!("line leases not checked against the switches: {e}");
+                            }
+                        }
+                    }
                     Ok(_) => {
                         if let Err(e) = self.rebuild().await {
                             // Stays untrusted (no lines granted) and is tried again.
@@ -67,6 +94,52 @@ impl LeaseGuard {
                 }
             }
         }
+    }
+
+    /// Drops the leases taken [`STALE`] before `now` whose channels the switches do not
+    /// list (this process's originates in flight excepted); a switch this instance cannot
+    /// reach is left alone. Returns how many were dropped.
+    pub async fn audit(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize, String> {
+        let before = now - chrono::TimeDelta::from_std(STALE).expect("a minute");
+        let held: Vec<String> = self
+            .live
+            .held()
+            .into_iter()
+            .filter(|(_, age)| *age < STALE)
+            .map(|(l, _)| l.uuid)
+            .collect();
+        let mut dropped = 0;
+        for link in &self.links {
+            let Ok(rows) = link.channels().await else {
+                continue; // its reconnect resyncs it
+            };
+            let mut live: Vec<String> = rows.into_iter().map(|r| r.uuid).collect();
+            live.extend(held.iter().cloned());
+            for (trunk, _) in self.trunks.iter().filter(|(_, sw)| sw == link.name()) {
+                let owners = self
+                    .live
+                    .lease_owners(trunk)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if owners.is_empty() {
+                    continue;
+                }
+                let n = self
+                    .live
+                    .drop_dead_leases(trunk, &owners, before, &live)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if n > 0 {
+                    warn!(
+                        trunk = %trunk,
+                        dropped = n,
+                        "line leases given back: their calls are not on the switch (a holder stopped before its originate, or their end was not read)"
+                    );
+                }
+                dropped += n;
+            }
+        }
+        Ok(dropped)
     }
 
     /// Every lease again, from the switches' channel lists and this process's own
