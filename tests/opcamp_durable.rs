@@ -302,3 +302,98 @@ async fn a_callback_left_dialing_by_a_stop_is_dialed_after_the_restart() {
     );
     app.shutdown(Duration::from_secs(2)).await;
 }
+
+/// Issue 15, operator side: an instance SIGKILLed after its batch's rows were committed but
+/// before the originate reached the switch (written here as it leaves them: a lease that is
+/// never renewed, the subscriber `dialing` with an attempt and a call row whose uuid no
+/// switch ever had). Once the lease lapses, this instance takes over; its own record of the
+/// switch's events proves the call was never placed, so the subscriber is called now and
+/// that attempt does not count — not settled as a no-answer to be retried hours later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_never_left_a_dead_instance_is_placed_by_the_survivor_and_not_counted() {
+    let env = common::TestEnv::new().await;
+    let rules = vec![rule(0, person(300, 3000))];
+    let (sim, app) = start(&env, &[("1001", auto_answer())], rules, "").await;
+    operators(&app, &["1001"]).await;
+    let db = env.pg().await;
+    let next: i64 = db
+        .query_one(
+            "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM campaigns_id_seq",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let live = env.live_state().await;
+    let took = contactd::store::drivers::acquire(&live, next, "dead@nowhere:1", 6000, None)
+        .await
+        .unwrap();
+    assert!(took.is_some(), "the fake holder did not get the lease");
+    // this instance's link has been up a while when the dead one commits its batch
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let id = campaign(&app, 10, 1, "progressive", 1).await;
+    assert_eq!(
+        id, next,
+        "the campaign is not the one whose lease was taken"
+    );
+    let contact: i64 = db
+        .query_one(
+            "UPDATE campaign_targets SET status = 'dialing' WHERE campaign_id = $1
+             RETURNING contact_id",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let ghost = uuid::Uuid::new_v4();
+    db.execute(
+        "INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
+         VALUES ($1, $2, $3, 1, '89162000000')",
+        &[&ghost, &id, &contact],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, state)
+         VALUES ($1, 'fs1', 'outbound', 'campaign', 'e1', '89162000000', 'dialing')",
+        &[&ghost],
+    )
+    .await
+    .unwrap();
+
+    // the lease lapses (6 s), the takeover's recovery waits 5 s for proof, then dials
+    assert!(
+        common::eventually(Duration::from_secs(40), || async {
+            done(&env, id).await == 1
+        })
+        .await,
+        "the subscriber was not called after the takeover: dialed {} time(s), calls {:?}",
+        dialed(&sim, 0).len(),
+        calls(&env, id).await
+    );
+    let placed = dialed(&sim, 0);
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert_eq!(
+        talked_with(&sim, &placed[0], &["1001"]).as_deref(),
+        Some("1001"),
+        "the call reached the operator: {placed:?} {:?}",
+        calls(&env, id).await
+    );
+    let attempts: Vec<(uuid::Uuid, Option<String>)> = db
+        .query(
+            "SELECT uuid, outcome FROM attempts WHERE campaign_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        attempts.len(),
+        1,
+        "the call never placed still counts: {attempts:?}"
+    );
+    assert_ne!(attempts[0].0, ghost);
+    app.shutdown(Duration::from_secs(2)).await;
+}

@@ -25,7 +25,6 @@ use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
 use crate::core::campaign::pacer::{CampaignRules, LineBudget, NotDialed, Notice, Pacer};
 use crate::core::campaign::state::CampaignState;
 use crate::core::channels::SwitchEvent;
-use crate::core::switch_witness::Verdict;
 use crate::esl::commands::AfterAnswer;
 use crate::esl::control::WatchEvent;
 use crate::esl::control::{LinkStatus, SwitchLink};
@@ -36,6 +35,7 @@ use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
 use crate::service::screen::screen;
 use crate::service::trunks::Trunks;
+use crate::service::witnessed::{witnessed, Witnessed};
 use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, Target};
 use crate::store::postgres::Calls;
 use crate::store::redis::LiveState;
@@ -870,29 +870,16 @@ impl CampaignRunner {
     }
 
     /// The call is gone and its records say nothing of how it ended: what this instance's
-    /// own view of the switch's channels proves (`core::switch_witness`) — never a channel
-    /// there (the originate never reached the switch: put back, not an attempt), or seen
-    /// unanswered and hung up (that cause). None: no proof, the caller says `unknown`.
+    /// own view of the switch's channels proves (`service::witnessed`). None: no proof, the
+    /// caller says `unknown`.
     async fn witnessed_end(&self, c: &Campaign, id: Uuid) -> Option<AttemptEnd> {
         let link = self.trunks.call_link(&c.trunk, id, &self.calls).await?;
-        let attempt_at = self.campaigns.attempt_created(id).await.ok().flatten()?;
-        let uuid = id.to_string();
-        // An originate sent just before the takeover (its sender fenced or dead since), or
-        // its events still on their way to this instance: look again once they would be in.
-        tokio::time::sleep(WITNESS_SETTLE).await;
-        if link.channels().await.ok()?.iter().any(|r| r.uuid == uuid) {
-            return None;
-        }
-        match link.witness(&uuid, attempt_at) {
-            Verdict::NeverDialed => {
+        match witnessed(&link, &self.campaigns, id).await? {
+            Witnessed::NeverDialed => {
                 info!(campaign = c.id, %id, "the switch never had this call: put back, not dialed");
                 Some(not_sent())
             }
-            Verdict::Ended {
-                cause,
-                q850,
-                answered: false,
-            } => {
+            Witnessed::Unanswered { cause, q850 } => {
                 info!(campaign = c.id, %id, %cause, "ended unanswered, as seen on the switch");
                 Some(AttemptEnd {
                     outcome: outcome::unanswered(&cause).as_str().into(),
@@ -901,7 +888,6 @@ impl CampaignRunner {
                     ..Default::default()
                 })
             }
-            _ => None,
         }
     }
 
@@ -1006,11 +992,6 @@ async fn failed_q850(
     }
     outcome::q850_of(cause)
 }
-
-/// How long recovery waits, for a call the switch does not list and its records leave
-/// open, before it asks the switch again and trusts its own record of the switch's events:
-/// an originate already on its way, or events this instance has yet to read, land in it.
-const WITNESS_SETTLE: Duration = Duration::from_secs(5);
 
 /// Marks an attempt whose originate never left contactd (withdrawn, not an attempt).
 const NOT_SENT: &str = "not_sent";

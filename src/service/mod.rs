@@ -18,3 +18,4 @@ pub mod records;
 pub mod screen;
 pub mod trunk_alert;
 pub mod trunks;
+pub mod witnessed;

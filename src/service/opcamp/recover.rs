@@ -9,7 +9,9 @@
 //! - a call still ringing is ended and retried by its cause;
 //! - a call gone: one that had reached an operator is `connected` (its talk ended now: the
 //!   disposition is owed), another answered one is done (`unknown`), one never answered is
-//!   retried by its cause, one with no call row was never sent.
+//!   retried by its cause, one with no call row was never sent, and one with no end recorded
+//!   that this instance's record of the switch proves never placed (`service::witnessed`:
+//!   its sender died before the originate left) is put back, not counted as an attempt.
 //!
 //! Operators' callbacks left `dialing` are settled the same way: due again if never dialed,
 //! counted by their call's end (done, tried again later, failed) otherwise.
@@ -26,6 +28,7 @@ use super::call::{end_with, wait_hangup, ABANDONED, CONNECTED};
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
 use crate::esl::control::SwitchLink;
+use crate::service::witnessed::{witnessed, Witnessed};
 use crate::store::campaigns::{AttemptEnd, Campaign, Stranded};
 use crate::store::op_campaigns::OpCallback;
 use crate::store::StoreError;
@@ -183,6 +186,8 @@ impl OpRunner {
         answered: bool,
     ) {
         let call = uuid.to_string();
+        // the switch of a call it does not list (asked, not guessed)
+        let mut gone_from = None;
         // the call's own switch (a campaign on a trunk group spans several)
         if let Some(link) = self.trunks.call_link(&c.trunk, uuid, &self.calls).await {
             let link = &link;
@@ -207,7 +212,7 @@ impl OpRunner {
                     let _ = link.kill(&call, HangupCause::NormalClearing).await;
                     tokio::time::sleep(Duration::from_millis(300)).await;
                 }
-                Some(false) => {}
+                Some(false) => gone_from = Some(link.clone()),
                 None => {
                     // the switch cannot be asked: whoever it reached may be connected, so
                     // it is ended and never dialed again (below, `unknown` if answered)
@@ -216,6 +221,44 @@ impl OpRunner {
             }
         }
         let rec = self.calls.get(uuid).await.ok().flatten();
+        let silent = rec.as_ref().is_some_and(|r| {
+            r.answered_at.is_none() && r.hangup_cause.as_deref().is_none_or(|c| c == "UNKNOWN")
+        });
+        if let (Some(link), true, false) = (&gone_from, silent, answered) {
+            // gone with nothing recorded of its end (its sender may have died before the
+            // originate left): what this instance saw of the switch
+            match witnessed(link, &self.campaigns, uuid).await {
+                Some(Witnessed::NeverDialed) => {
+                    info!(campaign = c.id, %uuid, "the switch never had this call: put back, not dialed");
+                    self.log_write(self.campaigns.delete_attempt(uuid).await);
+                    let again = match &owner {
+                        Owner::Target { contact, .. } => {
+                            self.campaigns
+                                .requeue(c.id, *contact, self.clock.now())
+                                .await
+                        }
+                        Owner::Callback(cb) => {
+                            let now = Some(self.clock.now());
+                            self.ops.callback_state(cb.id, "pending", now, None).await
+                        }
+                    };
+                    self.log_write(again);
+                    return;
+                }
+                Some(Witnessed::Unanswered { cause, q850 }) => {
+                    let end = AttemptEnd {
+                        outcome: outcome::unanswered(&cause).as_str().into(),
+                        cause: Some(cause),
+                        q850,
+                        ..Default::default()
+                    };
+                    warn!(campaign = c.id, %uuid, outcome = %end.outcome, "operator campaign attempt recovered, as seen on the switch");
+                    self.close(c, &owner, uuid, &end).await;
+                    return;
+                }
+                None => {}
+            }
+        }
         let outcome = match &rec {
             // it ended while nobody followed it; if it had reached an operator, it counts
             // as their talk and the disposition is owed as for any other
