@@ -395,5 +395,11 @@ async fn a_call_that_never_left_a_dead_instance_is_placed_by_the_survivor_and_no
         "the call never placed still counts: {attempts:?}"
     );
     assert_ne!(attempts[0].0, ghost);
+    let phantom: i64 = db
+        .query_one("SELECT count(*) FROM calls WHERE uuid = $1", &[&ghost])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(phantom, 0, "a call the switch never had is still on record");
     app.shutdown(Duration::from_secs(2)).await;
 }

@@ -133,6 +133,12 @@ async fn a_subscriber_whose_originate_never_left_the_dead_instance_is_called_onc
         ghost, 0,
         "the attempt that never reached the switch still counts"
     );
+    let phantom: i64 = db
+        .query_one("SELECT count(*) FROM calls WHERE uuid = $1", &[&uuid])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(phantom, 0, "a call the switch never had is still on record");
     // everyone else: called once each
     for i in (0..SUBSCRIBERS).filter(|i| *i != STRANDED) {
         let n = faults_support::dialed(16, i);

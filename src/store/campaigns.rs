@@ -384,12 +384,16 @@ impl Campaigns {
         Ok(row.map(|r| r.get(0)))
     }
 
-    /// An attempt that never reached the line (no free channel) is not an attempt.
+    /// An attempt that never reached the line (no free channel) is not an attempt. Its call
+    /// row goes too while the switch's events never touched it (a call that never existed
+    /// is not a record; one the switch did create and end keeps its row).
     pub async fn delete_attempt(&self, uuid: Uuid) -> Result<(), StoreError> {
         self.writer
             .write(Write::new(
                 format!("attempt {uuid} withdrawn"),
-                "DELETE FROM attempts WHERE uuid = $1",
+                "WITH a AS (DELETE FROM attempts WHERE uuid = $1)
+                 DELETE FROM calls WHERE uuid = $1 AND state = 'dialing'
+                   AND answered_at IS NULL AND ended_at IS NULL",
                 vec![uuid.into()],
             ))
             .await
