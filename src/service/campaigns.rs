@@ -823,6 +823,19 @@ impl CampaignRunner {
                     ..Default::default()
                 };
             }
+            // Unanswered, its end as the switch noted it is the attempt's outcome, whoever
+            // saw it or not (a link down then, a driver dead): a busy subscriber is retried.
+            if let Some(Some(end)) = notice_call::switch_end(&link, &uuid).await {
+                if !end.answered {
+                    info!(campaign = c.id, %id, cause = %end.cause, "ended unanswered, as the switch noted");
+                    return AttemptEnd {
+                        outcome: outcome::unanswered(&end.cause).as_str().into(),
+                        cause: Some(end.cause),
+                        q850: end.q850,
+                        ..Default::default()
+                    };
+                }
+            }
         }
         debug!(%id, "call ended unseen and the switch noted no message result");
         let rec = match self.calls.get(id).await {
