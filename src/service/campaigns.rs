@@ -533,7 +533,10 @@ impl CampaignRunner {
                 return self.not_an_attempt(c, t, id).await;
             }
             Ok(DialResult::Failed { cause, .. }) if outcome::no_line(&cause) => {
-                return self.not_an_attempt(c, t, id).await
+                // a channel refused for want of a line noted its end too: not an attempt
+                let (link, uuid) = (link.clone(), id.to_string());
+                tokio::spawn(async move { notice_call::forget_notes(&link, &uuid).await });
+                return self.not_an_attempt(c, t, id).await;
             }
             Err(DialError::Invalid(e)) => {
                 warn!(campaign = c.id, "number {number}: {e}");
