@@ -16,8 +16,10 @@
 //! trunk, the most calls up at once, and no call refused for want of a free channel), nobody
 //! dialed again after hearing the message, never two calls to one subscriber at once, every
 //! subscriber reached (answered and heard the message) or failed with the switch's final
-//! cause, no originate on the span while it was in alarm, the campaign still dialing after
-//! each fault; and from the SMTP sink: the report mailed once, the span alarm mailed once.
+//! cause — a busy one refused busy at each of the campaign's attempts, whoever saw (or did
+//! not see) each refusal —, no originate on the span while it was in alarm, the campaign
+//! still dialing after each fault; and from the SMTP sink: the report mailed once, the span
+//! alarm mailed once.
 //!
 //! Alone: `cargo test --test scale_e2e -- --nocapture` (needs PostgreSQL, Redis's
 //! `redis-server` and `redis-sentinel`, and the SMTP sink's python; about a minute).
@@ -458,7 +460,9 @@ notices = false
 
 /// Subscribers without an outcome by the switches' records: never dialed; a call never
 /// ended; an answering subscriber who never heard the message; a busy one whose calls were
-/// not all refused busy; or anyone dialed more than the campaign's attempts.
+/// not all refused busy, or who was not dialed again up to the campaign's attempts (the
+/// busy retry they are owed: a refusal the switch noted is the attempt's outcome even when
+/// no instance saw it happen); or anyone dialed more than the campaign's attempts.
 fn without_outcome(truth: &[PartyRecord]) -> Vec<String> {
     let calls = faults_support::by_number(truth);
     let mut out = Vec::new();
@@ -493,6 +497,12 @@ fn without_outcome(truth: &[PartyRecord]) -> Vec<String> {
             });
             if causes.keys().any(|c| *c != "USER_BUSY") {
                 out.push(format!("{n} is busy but ended {causes:?}: {}", show()));
+            } else if mine.len() < MAX_ATTEMPTS {
+                out.push(format!(
+                    "{n} is busy and was dialed {} time(s) of the campaign's {MAX_ATTEMPTS}: {}",
+                    mine.len(),
+                    show()
+                ));
             }
         } else if !mine.iter().any(|c| c.answered && c.heard_ms > 0) {
             out.push(format!(
