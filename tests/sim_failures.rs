@@ -4,7 +4,9 @@
 //! end's refusal is complete before the job is answered, the switch's own timeout is
 //! answered at once (between T-1 and T seconds of `originate_timeout`, counted in whole
 //! seconds). A SIP carrier refusing a call over its limit is such a refusal too. Also:
-//! configured dialplan contexts and directory users.
+//! configured dialplan contexts and directory users, and `api_hangup_hook` (run as the leg
+//! hangs up, its `${…}` expanded; refused by originate's variable check without
+//! `origination_nested_vars=true`).
 
 use crate::sim_support;
 
@@ -269,4 +271,34 @@ async fn directory_users_and_configured_contexts() {
     .await;
     assert_eq!(body, "-ERR NO_ROUTE_DESTINATION\n");
     c.api(&format!("uuid_kill {q}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hangup_hook_notes_the_end_of_a_refused_call() {
+    let sim = Simulator::start(cfg()).await.unwrap();
+    let mut c = Client::connect(&sim, "plain ALL").await;
+    let hook = |u: &str| {
+        format!("api_hangup_hook=db::insert/ends/{u}/${{hangup_cause}}/${{hangup_cause_q850}}/${{answer_epoch}}")
+    };
+    // busy, and the switch's own timeout: noted, unanswered (answer_epoch 0)
+    for (n, (url, noted)) in [
+        ("freetdm/1/a/5550017", "USER_BUSY/17/0"),
+        ("freetdm/1/a/5550019", "NO_ANSWER/19/0"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let u = format!("44444444-0000-4000-8000-00000000005{n}");
+        let vars = format!(
+            ",originate_timeout=3,origination_nested_vars=true,{}",
+            hook(&u)
+        );
+        failed(&mut c, &u, &vars, url).await;
+        assert_eq!(c.api(&format!("db select/ends/{u}")).await, noted, "{url}");
+    }
+    // without origination_nested_vars the hook's value holds a variable: never set
+    let u = "44444444-0000-4000-8000-000000000060";
+    let (body, _) = failed(&mut c, u, &format!(",{}", hook(u)), "freetdm/1/a/5550017").await;
+    assert_eq!(body, "-ERR USER_BUSY\n");
+    assert_eq!(c.api(&format!("db select/ends/{u}")).await, "");
 }

@@ -45,6 +45,22 @@ impl ChannelVar {
     }
 }
 
+impl ChannelVar {
+    /// `api_hangup_hook` inserting the call's end into the switch's database (mod_db) under
+    /// `realm`/`uuid` as `cause/q850/answer_epoch`, the `${…}` expanded by the switch as the
+    /// channel hangs up. `realm` is checked as a plain value; the rest is fixed text.
+    fn end_note(realm: &str, uuid: &ChannelUuid) -> Result<Self, InvalidValue> {
+        let head = Self::new("api_hangup_hook", &format!("db::insert/{realm}/{uuid}"))?;
+        Ok(Self {
+            value: format!(
+                "{}/${{hangup_cause}}/${{hangup_cause_q850}}/${{answer_epoch}}",
+                head.value
+            ),
+            ..head
+        })
+    }
+}
+
 /// What the A-leg runs once answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterAnswer {
@@ -135,6 +151,18 @@ impl Originate {
         Ok(self)
     }
 
+    /// Has the switch itself note the call's end in its database (`db select/<realm>/<uuid>`
+    /// reads `cause/q850/answer_epoch`), written as the channel hangs up whether or not anyone
+    /// follows its events then, and kept after the channel is gone. Originate refuses a
+    /// `{…}` value holding `${…}` unless `origination_nested_vars=true`; every other value
+    /// of an `Originate` is checked plain text, so that lets only the hook's through.
+    pub fn note_end(self, realm: &str) -> Result<Self, InvalidValue> {
+        let hook = ChannelVar::end_note(realm, &self.uuid)?;
+        let mut o = self.var("origination_nested_vars", "true")?;
+        o.vars.push(hook);
+        Ok(o)
+    }
+
     /// The text after `bgapi `.
     pub fn command(&self) -> String {
         let mut vars = format!(
@@ -192,6 +220,29 @@ mod tests {
             );
         }
         assert!(InlineScript::new().then("play back", "x").is_err());
+    }
+
+    #[test]
+    fn the_end_note_is_the_only_value_with_a_variable() {
+        let uuid = ChannelUuid::parse("0b8b6a4e-5f7e-4bd9-9d5e-6b9d3c0e2a11").unwrap();
+        let n = PhoneNumber::parse("5551001").unwrap();
+        let o = Originate::new("freetdm/1/a/{number}", &n, uuid, AfterAnswer::Park)
+            .note_end("contactd_end")
+            .unwrap();
+        assert_eq!(
+            o.command(),
+            "originate {origination_uuid=0b8b6a4e-5f7e-4bd9-9d5e-6b9d3c0e2a11,originate_timeout=30,\
+             origination_nested_vars=true,api_hangup_hook=db::insert/contactd_end/\
+             0b8b6a4e-5f7e-4bd9-9d5e-6b9d3c0e2a11/${hangup_cause}/${hangup_cause_q850}/\
+             ${answer_epoch}}freetdm/1/a/5551001 &park()"
+        );
+        let o = Originate::new(
+            "freetdm/1/a/{number}",
+            &n,
+            ChannelUuid::new_random(),
+            AfterAnswer::Park,
+        );
+        assert!(o.note_end("a,b").is_err());
     }
 
     #[test]

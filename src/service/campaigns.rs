@@ -533,7 +533,10 @@ impl CampaignRunner {
                 return self.not_an_attempt(c, t, id).await;
             }
             Ok(DialResult::Failed { cause, .. }) if outcome::no_line(&cause) => {
-                return self.not_an_attempt(c, t, id).await
+                // a channel refused for want of a line noted its end too: not an attempt
+                let (link, uuid) = (link.clone(), id.to_string());
+                tokio::spawn(async move { notice_call::forget_notes(&link, &uuid).await });
+                return self.not_an_attempt(c, t, id).await;
             }
             Err(DialError::Invalid(e)) => {
                 warn!(campaign = c.id, "number {number}: {e}");
@@ -822,6 +825,19 @@ impl CampaignRunner {
                     .into(),
                     ..Default::default()
                 };
+            }
+            // Unanswered, its end as the switch noted it is the attempt's outcome, whoever
+            // saw it or not (a link down then, a driver dead): a busy subscriber is retried.
+            if let Some(Some(end)) = notice_call::switch_end(&link, &uuid).await {
+                if !end.answered {
+                    info!(campaign = c.id, %id, cause = %end.cause, "ended unanswered, as the switch noted");
+                    return AttemptEnd {
+                        outcome: outcome::unanswered(&end.cause).as_str().into(),
+                        cause: Some(end.cause),
+                        q850: end.q850,
+                        ..Default::default()
+                    };
+                }
             }
         }
         debug!(%id, "call ended unseen and the switch noted no message result");

@@ -13,6 +13,7 @@ use crate::core::call::CallState;
 use crate::core::values::{ChannelUuid, InvalidValue, PhoneNumber};
 use crate::esl::commands::{AfterAnswer, Originate};
 use crate::esl::control::{LinkError, SwitchLink};
+use crate::service::notice_call::END_REALM;
 use crate::store::postgres::{CallEnd, Calls, NewCall};
 use crate::store::redis::{LineRefused, LiveState};
 use crate::store::StoreError;
@@ -109,7 +110,9 @@ pub async fn place_call(
 
 /// [`place_call`] for a call whose line lease is held and whose call row is committed
 /// already (`service::dial_batch` does both for a whole batch): the originate alone. An
-/// invalid number fails here before anything is sent, its lease released.
+/// invalid number fails here before anything is sent, its lease released. The switch notes
+/// the call's end itself (`Originate::note_end`): the campaign's recovery reads it for a
+/// call that ended while nobody followed it.
 pub async fn place_prepared_call(
     link: &SwitchLink,
     clock: &Clock,
@@ -117,7 +120,8 @@ pub async fn place_prepared_call(
     live: &LiveState,
     req: CallRequest<'_>,
 ) -> Result<DialResult, DialError> {
-    let (orig, number) = match originate_of(&req) {
+    let noted = originate_of(&req).and_then(|(o, n)| Ok((o.note_end(END_REALM)?, n)));
+    let (orig, number) = match noted {
         Ok(o) => o,
         Err(e) => {
             release(live, &req).await;

@@ -49,11 +49,47 @@ pub async fn switch_notes(
     Some((msg, key))
 }
 
+/// Where the switch notes each campaign call's end itself (`Originate::note_end`).
+pub const END_REALM: &str = "contactd_end";
+
+/// A call's end as the switch noted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotedEnd {
+    pub cause: String,
+    pub q850: Option<i32>,
+    pub answered: bool,
+}
+
+/// What the switch noted of call `uuid`'s end: None if it cannot be asked now, Some(None)
+/// if it noted nothing (the channel has not hung up, or its originate carried no note).
+pub async fn switch_end(link: &SwitchLink, uuid: &str) -> Option<Option<NotedEnd>> {
+    let v = link
+        .api(&format!("db select/{END_REALM}/{uuid}"))
+        .await
+        .ok()?;
+    Some(noted_end(v.trim()))
+}
+
+/// `cause/q850/answer_epoch` (answer_epoch is 0 for a call never answered).
+fn noted_end(v: &str) -> Option<NotedEnd> {
+    let mut f = v.split('/');
+    let cause = f
+        .next()
+        .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))?;
+    let q850 = f.next().and_then(|q| q.parse().ok());
+    let answered = f.next()?.parse::<i64>().ok()? > 0;
+    Some(NotedEnd {
+        cause: cause.to_string(),
+        q850,
+        answered,
+    })
+}
+
 /// Drops what the switch noted for `uuid` (best effort: a row in its database). Only once
 /// the attempt's outcome is durably written: a contactd killed in between reads the notes
 /// again after its restart.
 pub async fn forget_notes(link: &SwitchLink, uuid: &str) {
-    for realm in [MESSAGE_REALM, KEY_REALM] {
+    for realm in [MESSAGE_REALM, KEY_REALM, END_REALM] {
         if let Err(e) = link.api(&format!("db delete/{realm}/{uuid}")).await {
             // harmless: the row is a few bytes in the switch's db, read by nobody now
             debug!(%uuid, realm, "notes not deleted: {e}");
@@ -473,5 +509,19 @@ mod tests {
         assert_eq!(wav_length("/nonexistent/x.wav"), None);
         std::fs::write(dir.path().join("t.txt"), "not a wav").unwrap();
         assert_eq!(wav_length(dir.path().join("t.txt").to_str().unwrap()), None);
+    }
+
+    #[test]
+    fn a_noted_end_says_its_cause_and_whether_it_was_answered() {
+        let busy = noted_end("USER_BUSY/17/0").unwrap();
+        assert_eq!(
+            (busy.cause.as_str(), busy.q850, busy.answered),
+            ("USER_BUSY", Some(17), false)
+        );
+        assert!(noted_end("NORMAL_CLEARING/16/1796000000").unwrap().answered);
+        // nothing noted, mod_db's error, a hook the switch did not expand
+        for none in ["", "!err!", "-ERR no reply", "${hangup_cause}//"] {
+            assert_eq!(noted_end(none), None, "{none:?}");
+        }
     }
 }

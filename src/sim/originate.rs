@@ -325,7 +325,8 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
             s.set_var("write_codec", "L16");
             s.set_var("write_rate", "8000");
             for (k, v) in &req.vars {
-                if !k.starts_with("originate_") && !k.starts_with("leg_") {
+                let own = !k.starts_with("originate_") && !k.starts_with("leg_");
+                if own && super::origparse::settable(&req, v) {
                     s.set_var(k, v);
                 }
             }
@@ -337,7 +338,11 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
         None
     };
     a.modify(|s| {
-        for (k, v) in &req.vars {
+        for (k, v) in req
+            .vars
+            .iter()
+            .filter(|(_, v)| super::origparse::settable(&req, v))
+        {
             s.set_var(k, v);
         }
         s.set_var("originate_early_media", "false");

@@ -78,8 +78,12 @@ pub fn parse(arg: &str) -> Result<OrigReq, String> {
     let mut rest = arg.trim();
     let mut vars = Vec::new();
     while rest.starts_with('{') || rest.starts_with('[') {
-        let close = if rest.starts_with('{') { '}' } else { ']' };
-        let Some(end) = rest.find(close) else {
+        let (open, close) = if rest.starts_with('{') {
+            ('{', '}')
+        } else {
+            ('[', ']')
+        };
+        let Some(end) = end_paren(rest, open, close) else {
             return Err(USAGE.into());
         };
         for kv in rest[1..end].split(',') {
@@ -100,6 +104,29 @@ pub fn parse(arg: &str) -> Result<OrigReq, String> {
         dialplan: parts.get(2).cloned().unwrap_or_else(|| "XML".into()),
         context: parts.get(3).cloned().unwrap_or_else(|| "default".into()),
     })
+}
+
+/// `switch_find_end_paren`: the byte index of the `close` matching the `open` that `s`
+/// starts with, nested pairs skipped (a `${var}` inside a `{…}` block).
+fn end_paren(s: &str, open: char, close: char) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, ch) in s.char_indices() {
+        if ch == open {
+            depth += 1;
+        } else if ch == close {
+            depth = depth.checked_sub(1)?;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+/// `switch_channel_set_variable_var_check` as originate calls it: a `{…}` value holding a
+/// `${…}` is refused (logged, not set) unless `origination_nested_vars=true`.
+pub fn settable(r: &OrigReq, value: &str) -> bool {
+    !value.contains("${") || var(r, "origination_nested_vars").is_some_and(|v| v == "true")
 }
 
 pub fn var<'a>(r: &'a OrigReq, k: &str) -> Option<&'a str> {

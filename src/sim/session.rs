@@ -396,6 +396,7 @@ impl Sess {
             let c = s.hangup_cause.clone().unwrap_or_default();
             s.add_cdr_vars(q850(&c), now);
         });
+        self.api_hangup_hook();
         let cause = self.with(|s| s.hangup_cause.clone().unwrap_or_default());
         self.fire(
             "CHANNEL_HANGUP_COMPLETE",
@@ -410,6 +411,37 @@ impl Sess {
         );
         if destroy {
             self.destroy();
+        }
+    }
+
+    /// `api_hangup_hook` (switch_core_session_hangup_state): the API command it names
+    /// (`cmd::arg`, else `cmd arg`), its argument expanded with the channel's variables
+    /// (`hangup_cause`, the timestamps and the rest are set by then), run as the channel
+    /// hangs up — before CHANNEL_HANGUP_COMPLETE, whether or not anyone listens to events.
+    fn api_hangup_hook(&self) {
+        let hook = self.with(|s| {
+            let hook = s.var("api_hangup_hook")?;
+            let (cmd, arg) = match hook.find(':') {
+                Some(i) if hook[i + 1..].starts_with(':') => (&hook[..i], &hook[i + 2..]),
+                _ => hook.split_once(' ').unwrap_or((hook, "")),
+            };
+            Some((cmd.to_string(), s.expand(arg)))
+        });
+        let Some((cmd, arg)) = hook else {
+            return;
+        };
+        match cmd.as_str() {
+            // mod_db and mod_hash answer at once: done within the hang-up, as on the switch
+            "db" => {
+                super::apps::db_op(&self.core, &arg);
+            }
+            "hash" => {
+                super::apps::hash_op(&self.core, &arg);
+            }
+            _ => {
+                let core = self.core.clone();
+                tokio::spawn(async move { super::api::run(&core, &cmd, &arg).await });
+            }
         }
     }
 
