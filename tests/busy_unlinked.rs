@@ -3,8 +3,8 @@
 //! those hang-ups, but the switch noted each call's end itself (`Originate::note_end`): a
 //! busy subscriber is owed the campaign's retry, so each must be dialed again — not
 //! settled `unknown` (never called again) because the refusal went unseen.
-mod common;
-mod faults_support;
+use crate::common;
+use crate::faults_support;
 
 use std::time::Duration;
 

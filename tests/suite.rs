@@ -32,6 +32,7 @@ mod acd_reserve_race;
 mod amd_classify;
 mod amd_limits;
 mod amd_notice;
+mod busy_unlinked;
 mod campaign_bad_rules;
 mod campaign_confirm;
 mod campaign_control;
