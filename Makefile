@@ -35,6 +35,8 @@ demo: services build $(PROMPTS)/.generated
 ## FreeSWITCH config (frslint), the systemd unit, `make install` and the .deb.
 test: services tools
 	$(CARGO) test --lib --bins --tests --no-fail-fast -- --test-threads=4
+	# the scale-out scenario alone afterwards: five processes of its own on 2 cores
+	$(CARGO) test --test suite scale_e2e:: -- --ignored --test-threads=1
 
 ## The fault matrix (tests/chaos): every scenario, one CHAOS line each (about 12 minutes).
 ## One alone: cargo test --test chaos -- --scenario NAME
