@@ -71,6 +71,10 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
         heartbeat_ms: 20_000,
         media_ms: crate::prompts::lengths(1500),
         max_sessions: 5000,
+        // as FreeSWITCH does: a call whose socket contactd closes (refused beyond
+        // `outbound.max_calls`, or given up while being set up) leaves the park and is
+        // hung up, instead of staying parked in the simulator's record for ever
+        socket_close_ends_park: true,
         ..Default::default()
     })
     .await

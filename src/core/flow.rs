@@ -115,9 +115,15 @@ pub struct Outcome {
     pub answer: Option<Answer>,
     /// `Application-Response` (`FILE PLAYED`, `PLAYBACK ERROR`, `_none_`...).
     pub response: String,
-    /// Channel variables of the EXECUTE_COMPLETE event, without the `variable_` prefix.
+    /// Channel variables of the EXECUTE_COMPLETE event, without the `variable_` prefix:
+    /// those named in [`OUTCOME_VARIABLES`].
     pub vars: HashMap<String, String>,
 }
+
+/// The channel variables a flow reads from a step's completion: what `play_and_get_digits`
+/// collected (every [`Collect::var`] is `contactd_digits`) and whether a bridge reached
+/// anybody. The adapter copies these only, not the hundred-odd others of the channel.
+pub const OUTCOME_VARIABLES: &[&str] = &["read_result", "contactd_digits", "originate_disposition"];
 
 impl Outcome {
     /// Digits collected into `var`, only when the read succeeded ([`read_ok`]).
@@ -230,9 +236,10 @@ mod tests {
         let mut f = GreetingFlow::default();
         assert_eq!(f.next(None), Step::Answer);
         assert_eq!(f.next(Some(&Outcome::default())), Step::Play("greeting"));
+        // the adapter copies only OUTCOME_VARIABLES from a completion
         assert!(matches!(
             f.next(Some(&Outcome::default())),
-            Step::Collect(_)
+            Step::Collect(c) if OUTCOME_VARIABLES.contains(&c.var)
         ));
         assert_eq!(f.step_name(), "collect_number");
         assert_eq!(

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
+use crate::core::flow::OUTCOME_VARIABLES;
 use crate::core::values::check_app_arg;
 
 /// Why a call's flow stopped before it finished.
@@ -35,7 +36,8 @@ pub struct ChannelData {
     pub uuid: String,
     pub caller: String,
     pub destination: String,
-    /// `variable_*` headers without the prefix.
+    /// The `variable_contactd_*` headers (what contactd's dialplans set), without the
+    /// `variable_` prefix: all contactd reads of the channel's variables.
     pub vars: HashMap<String, String>,
 }
 
@@ -56,14 +58,19 @@ CHANNEL_ANSWER CHANNEL_EXECUTE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PROGRESS 
 CHANNEL_PROGRESS_MEDIA CHANNEL_OUTGOING CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_PARK \
 CHANNEL_UNPARK CHANNEL_APPLICATION CHANNEL_DATA DETECTED_SPEECH DTMF TALK NOTALK";
 
-/// `variable_*` headers without their prefix.
-/// For an event, read from its parsed headers as they are (`iter_headers`): its map
-/// view is never built.
-fn variables_of<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> HashMap<String, String> {
+/// The `variable_*` headers whose name (without the prefix) `keep` accepts, without the
+/// prefix. The connect reply and every completion are full channel dumps (a hundred-odd
+/// variables) of which contactd reads a handful: copying them all was a map of owned
+/// strings per step. For an event, read from its parsed headers as they are
+/// (`iter_headers`): its map view is never built.
+fn variables_of<'a>(
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    keep: impl Fn(&str) -> bool,
+) -> HashMap<String, String> {
     headers
         .filter_map(|(k, v)| {
-            k.strip_prefix("variable_")
-                .map(|n| (n.to_string(), v.to_string()))
+            let name = k.strip_prefix("variable_")?;
+            keep(name).then(|| (name.to_string(), v.to_string()))
         })
         .collect()
 }
@@ -80,7 +87,10 @@ impl CallSession {
             uuid: get("Unique-ID"),
             caller: get("Caller-Caller-ID-Number"),
             destination: get("Caller-Destination-Number"),
-            vars: variables_of(resp.headers().iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            vars: variables_of(
+                resp.headers().iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                |name| name.starts_with("contactd_"),
+            ),
         };
         client
             .myevents(EventFormat::Plain)
@@ -111,7 +121,9 @@ impl CallSession {
         self.hung_up
     }
 
-    /// Runs one dialplan application and waits until it completes.
+    /// Runs one dialplan application and waits until it completes: its
+    /// `Application-Response` and those of its channel variables a flow reads
+    /// ([`OUTCOME_VARIABLES`]).
     pub async fn execute(
         &mut self,
         app: &str,
@@ -161,7 +173,10 @@ impl CallSession {
                             .header_str("Application-Response")
                             .unwrap_or_default()
                             .to_string();
-                        return Ok((response, variables_of(ev.iter_headers())));
+                        let vars = variables_of(ev.iter_headers(), |name| {
+                            OUTCOME_VARIABLES.contains(&name)
+                        });
+                        return Ok((response, vars));
                     }
                     Some(EslEventType::ChannelHangup) => {
                         self.hung_up = true;

@@ -61,12 +61,11 @@ pub async fn account_of_caller(
     caller_e164: &str,
 ) -> Result<Option<String>, AccountsError> {
     let db = pool.get().await?;
-    let rows = db
-        .query(
-            "SELECT number FROM accounts WHERE phone = $1 ORDER BY number LIMIT 2",
-            &[&caller_e164],
-        )
+    // Asked by every IVR call: prepared once per connection, then one round trip.
+    let q = db
+        .prepare_cached("SELECT number FROM accounts WHERE phone = $1 ORDER BY number LIMIT 2")
         .await?;
+    let rows = db.query(&q, &[&caller_e164]).await?;
     Ok(match rows.as_slice() {
         [one] => Some(one.get(0)),
         _ => None,
@@ -76,23 +75,20 @@ pub async fn account_of_caller(
 /// An account with its meters and each zone's last accepted reading.
 pub async fn account(pool: &Pool, number: &str) -> Result<Option<AccountInfo>, AccountsError> {
     let db = pool.get().await?;
-    let Some(acc) = db
-        .query_opt(
-            "SELECT number, balance_minor FROM accounts WHERE number = $1",
-            &[&number],
-        )
-        .await?
-    else {
+    let q = db
+        .prepare_cached("SELECT number, balance_minor FROM accounts WHERE number = $1")
+        .await?;
+    let Some(acc) = db.query_opt(&q, &[&number]).await? else {
         return Ok(None);
     };
-    let rows = db
-        .query(
+    let q = db
+        .prepare_cached(
             "SELECT m.id, m.serial, m.zones, m.digits, z.zone, z.last_value, z.last_date
              FROM meters m LEFT JOIN meter_zones z ON z.meter = m.id
              WHERE m.account = $1 ORDER BY m.id, z.zone",
-            &[&number],
         )
         .await?;
+    let rows = db.query(&q, &[&number]).await?;
     let mut meters: Vec<MeterInfo> = Vec::new();
     for r in rows {
         let id: i64 = r.get(0);
@@ -167,13 +163,14 @@ pub async fn store_readings(
 ) -> Result<Vec<CheckedReading>, StoreReadingsError> {
     let mut db = pool.get().await?;
     let tx = db.transaction().await?;
-    let Some(m) = tx
-        .query_opt(
+    // Each statement prepared once per connection: an IVR call that stores its readings
+    // then makes one round trip per statement, not two.
+    let q = tx
+        .prepare_cached(
             "SELECT zones, digits FROM meters WHERE id = $1 AND account = $2 FOR UPDATE",
-            &[&meter, &account],
         )
-        .await?
-    else {
+        .await?;
+    let Some(m) = tx.query_opt(&q, &[&meter, &account]).await? else {
         return Err(StoreReadingsError::UnknownMeter {
             account: account.to_string(),
             meter,
@@ -183,11 +180,13 @@ pub async fn store_readings(
         zones: m.get::<_, i16>(0) as u8,
         digits: m.get::<_, i16>(1) as u8,
     };
-    let last: Vec<LastReading> = tx
-        .query(
+    let q = tx
+        .prepare_cached(
             "SELECT last_value, last_date FROM meter_zones WHERE meter = $1 ORDER BY zone",
-            &[&meter],
         )
+        .await?;
+    let last: Vec<LastReading> = tx
+        .query(&q, &[&meter])
         .await?
         .iter()
         .map(|r| LastReading {
@@ -197,18 +196,24 @@ pub async fn store_readings(
         .collect();
     let checked = check_submission(spec, &last, entries, who.today, rules)
         .map_err(|(i, e)| StoreReadingsError::Invalid(i, e))?;
-    for r in &checked {
-        let zone = i16::from(r.zone);
-        tx.execute(
+    let replace = tx
+        .prepare_cached(
             "UPDATE meter_readings SET status = 'replaced'
              WHERE meter = $1 AND zone = $2 AND reading_date = $3 AND status = 'pending'",
-            &[&meter, &zone, &who.today],
         )
         .await?;
-        tx.execute(
+    let insert = tx
+        .prepare_cached(
             "INSERT INTO meter_readings (meter, zone, value, consumption, rolled_over,
                  reading_date, source, call_uuid, caller, submitted_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .await?;
+    for r in &checked {
+        let zone = i16::from(r.zone);
+        tx.execute(&replace, &[&meter, &zone, &who.today]).await?;
+        tx.execute(
+            &insert,
             &[
                 &meter,
                 &zone,

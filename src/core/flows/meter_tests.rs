@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 
 use super::*;
+use crate::core::flow::OUTCOME_VARIABLES;
 use crate::core::meter::{LastReading, MeterInfo, MeterSpec};
 
 fn d(day: u32) -> NaiveDate {
@@ -73,7 +74,11 @@ fn ok() -> Outcome {
 
 fn prompt_of(s: &Step) -> &'static str {
     match s {
-        Step::Collect(c) => c.prompt,
+        Step::Collect(c) => {
+            // the adapter copies only these variables from a completion
+            assert!(OUTCOME_VARIABLES.contains(&c.var), "{} not copied", c.var);
+            c.prompt
+        }
         Step::Play(p) => p,
         other => panic!("not a prompt: {other:?}"),
     }
