@@ -599,8 +599,8 @@ impl CampaignRunner {
         );
         if let Some(link) = self.trunks.call_link(&c.trunk, id, &self.calls).await {
             // Tidying the switch's notes needs no wait: the line is counted free sooner.
-            let uuid = id.to_string();
-            tokio::spawn(async move { notice_call::forget_notes(&link, &uuid).await });
+            let (uuid, confirm) = (id.to_string(), c.confirm);
+            tokio::spawn(async move { notice_call::forget_notes(&link, &uuid, confirm).await });
         }
         self.trunks.ended(id);
         let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
