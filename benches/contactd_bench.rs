@@ -169,7 +169,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // BENCH_ONLY=esl|ivr|campaign|dialing|list2m|acd|kpi|wallboard|predictive|opcamp|failover runs one group (for working on it); default: all.
+    // BENCH_ONLY=esl|ivr|campaign|utilisation|dialing|list2m|acd|kpi|wallboard|predictive|opcamp|failover runs one group (for working on it); default: all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |g: &str| only.is_empty() || only == g || (g == "ivr" && only == "ivr500");
     if run("esl") {
@@ -188,9 +188,12 @@ fn main() {
             println!("BENCH ivr_3000_cut_short {} flows", r.cut_short);
         }
     }
-    if run("campaign") {
+    // BENCH_ONLY=utilisation: the seed campaign's line utilisation alone (about 30 s).
+    if run("campaign") || only == "utilisation" {
         let util = rt.block_on(campaign::line_utilisation());
         println!("BENCH line_utilisation_pct {util:.1} %");
+    }
+    if run("campaign") {
         let (import_s, rss_mb, _) =
             rt.block_on(campaign::list_dial(200_000, 120, Duration::from_secs(60)));
         println!("BENCH list_import_200k_s {import_s:.2} s");

@@ -33,6 +33,7 @@ mod amd_classify;
 mod amd_limits;
 mod amd_notice;
 mod busy_unlinked;
+mod call_records_batch;
 mod campaign_bad_rules;
 mod campaign_confirm;
 mod campaign_control;

@@ -535,7 +535,7 @@ impl CampaignRunner {
             Ok(DialResult::Failed { cause, .. }) if outcome::no_line(&cause) => {
                 // a channel refused for want of a line noted its end too: not an attempt
                 let (link, uuid) = (link.clone(), id.to_string());
-                tokio::spawn(async move { notice_call::forget_notes(&link, &uuid).await });
+                tokio::spawn(async move { notice_call::forget_notes(&link, &uuid, false).await });
                 return self.not_an_attempt(c, t, id).await;
             }
             Err(DialError::Invalid(e)) => {
@@ -602,8 +602,8 @@ impl CampaignRunner {
         );
         if let Some(link) = self.trunks.call_link(&c.trunk, id, &self.calls).await {
             // Tidying the switch's notes needs no wait: the line is counted free sooner.
-            let uuid = id.to_string();
-            tokio::spawn(async move { notice_call::forget_notes(&link, &uuid).await });
+            let (uuid, confirm) = (id.to_string(), c.confirm);
+            tokio::spawn(async move { notice_call::forget_notes(&link, &uuid, confirm).await });
         }
         self.trunks.ended(id);
         let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);

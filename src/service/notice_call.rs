@@ -87,9 +87,15 @@ fn noted_end(v: &str) -> Option<NotedEnd> {
 
 /// Drops what the switch noted for `uuid` (best effort: a row in its database). Only once
 /// the attempt's outcome is durably written: a contactd killed in between reads the notes
-/// again after its restart.
-pub async fn forget_notes(link: &SwitchLink, uuid: &str) {
-    for realm in [MESSAGE_REALM, KEY_REALM, END_REALM] {
+/// again after its restart. `confirm`: the call's script asked for the key; a script that
+/// did not noted none, and a command fewer per call leaves the control link to originates.
+pub async fn forget_notes(link: &SwitchLink, uuid: &str, confirm: bool) {
+    let realms: &[&str] = if confirm {
+        &[MESSAGE_REALM, KEY_REALM, END_REALM]
+    } else {
+        &[MESSAGE_REALM, END_REALM]
+    };
+    for &realm in realms {
         if let Err(e) = link.api(&format!("db delete/{realm}/{uuid}")).await {
             // harmless: the row is a few bytes in the switch's db, read by nobody now
             debug!(%uuid, realm, "notes not deleted: {e}");

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use crate::core::call::CallState;
 use crate::core::channels::{HangupInfo, SwitchEvent};
 use crate::esl::control::NodeEvent;
 use crate::store::postgres::{from_micros, CallEnd, Calls};
-use crate::store::redis::LiveState;
+use crate::store::redis::{LiveState, LiveWrite};
 use crate::store::StoreError;
 
 pub struct Records {
@@ -29,12 +29,17 @@ pub struct Records {
     pub clock: Clock,
 }
 
+/// The most events written per wake-up: every event already queued is taken (the switch
+/// link waits when the queue is full), bounded so one statement stays small.
+const BATCH: usize = 512;
+
 impl Records {
     /// Consumes node events until every link has stopped.
     pub async fn run(self, mut rx: mpsc::Receiver<NodeEvent>) {
         // A resync whose PostgreSQL part could not run yet (the database is away, or
         // spooled writes of these calls still wait): retried until it has, per node.
         let mut owed: HashMap<String, NodeEvent> = HashMap::new();
+        let mut batch = Vec::with_capacity(BATCH);
         loop {
             let ev = if owed.is_empty() {
                 rx.recv().await
@@ -56,11 +61,39 @@ impl Records {
                 }
             };
             let Some(ev) = ev else { return };
+            batch.push(ev);
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(ev) => batch.push(ev),
+                    Err(_) => break,
+                }
+            }
+            self.handle_batch(&batch, &mut owed).await;
+            batch.clear();
+        }
+    }
+
+    /// Writes each run of switch events together; a resync or a link's loss between them
+    /// keeps its place (a resync reconciles only what came before it).
+    async fn handle_batch(&self, batch: &[NodeEvent], owed: &mut HashMap<String, NodeEvent>) {
+        let mut i = 0;
+        while i < batch.len() {
+            let run = batch[i..]
+                .iter()
+                .take_while(|e| matches!(e, NodeEvent::Event { .. }))
+                .count();
+            if run > 0 {
+                self.on_events(&batch[i..i + run]).await;
+                i += run;
+                continue;
+            }
+            let ev = &batch[i];
+            i += 1;
             // A store hiccup must not kill the loop; the next resync repairs what was missed.
-            if let Err(e) = self.handle(&ev).await {
-                if let (NodeEvent::Resynced { node, .. }, true) = (&ev, e.is_retryable()) {
+            if let Err(e) = self.handle(ev).await {
+                if let (NodeEvent::Resynced { node, .. }, true) = (ev, e.is_retryable()) {
                     warn!(switch = %node, "reconciling with the switch postponed: {e}");
-                    owed.insert(node.clone(), ev);
+                    owed.insert(node.clone(), ev.clone());
                 } else {
                     warn!("recording {ev:?}: {e}");
                 }
@@ -78,96 +111,123 @@ impl Records {
             NodeEvent::Disconnected { node, reason } => {
                 self.calls.log_link(node, "down", reason, None).await
             }
-            NodeEvent::Event { node, event } => self.on_event(node, event).await,
+            NodeEvent::Event { .. } => {
+                self.on_events(std::slice::from_ref(ev)).await;
+                Ok(())
+            }
         }
     }
 
-    async fn on_event(&self, node: &str, event: &SwitchEvent) -> Result<(), StoreError> {
-        match event {
-            SwitchEvent::Create(c) => {
-                let info = format!("{}|{}", c.direction, c.name);
-                self.redis(self.live.channel_up(node, &c.uuid, &info).await);
-                Ok(())
-            }
-            SwitchEvent::Rename { old, new } => {
-                self.redis(self.live.channel_down(node, old).await);
-                self.redis(self.live.channel_up(node, new, "renamed").await);
-                Ok(())
-            }
-            SwitchEvent::Answer { uuid, at_us } => match Uuid::parse_str(uuid) {
-                Ok(u) => {
-                    let at = from_micros(*at_us).unwrap_or_else(|| self.clock.now());
-                    self.calls.mark_answered(u, at).await
+    /// Records a run of switch events: Redis first, in one round trip (line leases given
+    /// back the moment the batch is read, so the dialer reuses them at once), then the
+    /// PostgreSQL rows, one statement per kind in the order a call's events need — answers,
+    /// the applications' responses, ends. PostgreSQL never waits on Redis: a lease that
+    /// cannot be released now is rebuilt from the switch once Redis is back.
+    async fn on_events(&self, run: &[NodeEvent]) {
+        let mut live = Vec::new();
+        let mut answers = Vec::new();
+        let mut responses = Vec::new();
+        let mut ends = Vec::new();
+        // calls ended earlier in the run: an answer reported after its end changes nothing,
+        // as when written one at a time
+        let mut ended = HashSet::new();
+        let now = self.clock.now();
+        for ev in run {
+            let NodeEvent::Event { node, event } = ev else {
+                continue;
+            };
+            match event {
+                SwitchEvent::Create(c) => live.push(LiveWrite::ChannelUp {
+                    node,
+                    uuid: &c.uuid,
+                    info: format!("{}|{}", c.direction, c.name),
+                }),
+                SwitchEvent::Rename { old, new } => {
+                    live.push(LiveWrite::ChannelDown { node, uuid: old });
+                    live.push(LiveWrite::ChannelUp {
+                        node,
+                        uuid: new,
+                        info: "renamed".into(),
+                    });
                 }
-                Err(_) => Ok(()),
-            },
-            // PostgreSQL never waits on Redis: a lease that cannot be released now is
-            // rebuilt from the switch once Redis is back.
-            SwitchEvent::Hangup(h) if h.complete => {
-                self.redis(self.release(h).await);
-                self.redis(self.live.channel_down(node, &h.uuid).await);
-                self.record_end(h).await
+                SwitchEvent::Answer { uuid, at_us } => {
+                    if let Ok(u) = Uuid::parse_str(uuid) {
+                        if !ended.contains(&u) {
+                            answers.push((u, from_micros(*at_us).unwrap_or(now)));
+                        }
+                    }
+                }
+                SwitchEvent::Hangup(h) if h.complete => {
+                    match (&h.trunk, &h.budget) {
+                        (Some(trunk), Some(budget)) => live.push(LiveWrite::Release {
+                            trunk,
+                            budget,
+                            uuid: &h.uuid,
+                        }),
+                        _ => self.live.forget_held(&h.uuid),
+                    }
+                    live.push(LiveWrite::ChannelDown {
+                        node,
+                        uuid: &h.uuid,
+                    });
+                    if let Some(end) = self.end_of(h, now) {
+                        ended.insert(end.uuid);
+                        ends.push(end);
+                    }
+                }
+                SwitchEvent::Destroy { uuid } => live.push(LiveWrite::ChannelDown { node, uuid }),
+                SwitchEvent::ExecuteComplete {
+                    uuid,
+                    application,
+                    response,
+                    ..
+                } if application == "playback" => {
+                    if let Ok(u) = Uuid::parse_str(uuid) {
+                        responses.push((u, response.as_str()));
+                    }
+                }
+                _ => {}
             }
-            SwitchEvent::Destroy { uuid } => {
-                self.redis(self.live.channel_down(node, uuid).await);
-                Ok(())
-            }
-            SwitchEvent::ExecuteComplete {
-                uuid,
-                application,
-                response,
-                ..
-            } if application == "playback" => match Uuid::parse_str(uuid) {
-                Ok(u) => self.calls.set_app_response(u, response).await,
-                Err(_) => Ok(()),
-            },
-            _ => Ok(()),
         }
-    }
-
-    /// A Redis write that failed: the live state is rebuilt from the switch before it is
-    /// trusted again (dialing waits meanwhile).
-    fn redis(&self, r: Result<(), StoreError>) {
-        if let Err(e) = r {
+        if let Err(e) = self.live.apply(&live).await {
             warn!("Redis: {e}; line leases will be rebuilt from the switch");
             self.live.mark_dirty();
         }
-    }
-
-    async fn release(&self, h: &HangupInfo) -> Result<(), StoreError> {
-        if let (Some(trunk), Some(budget)) = (&h.trunk, &h.budget) {
-            self.live.release_line(trunk, budget, &h.uuid).await?;
-        } else {
-            self.live.forget_held(&h.uuid);
+        let written = [
+            ("answers", self.calls.mark_answered_all(&answers).await),
+            (
+                "application responses",
+                self.calls.set_app_responses(&responses).await,
+            ),
+            ("ends", self.calls.record_ends(&ends).await),
+        ];
+        for (what, r) in written {
+            if let Err(e) = r {
+                warn!(calls = run.len(), "recording the calls' {what}: {e}");
+            }
         }
-        Ok(())
     }
 
-    async fn record_end(&self, h: &HangupInfo) -> Result<(), StoreError> {
-        let Ok(uuid) = Uuid::parse_str(&h.uuid) else {
-            return Ok(());
-        };
+    /// The call row's end as the hang-up reports it (`now` for an end the switch gave no
+    /// time of).
+    fn end_of<'a>(&self, h: &'a HangupInfo, now: DateTime<Utc>) -> Option<CallEnd<'a>> {
+        let uuid = Uuid::parse_str(&h.uuid).ok()?;
         let answered_at = h.answered_at_us.and_then(from_micros);
         let hungup_by = if h.cause == "SYSTEM_SHUTDOWN" {
             "switch"
         } else {
             "unknown"
         };
-        self.calls
-            .record_end(&CallEnd {
-                uuid,
-                cause: &h.cause,
-                q850: h.q850,
-                billsec: h.billsec.map(|b| b as i32),
-                answered_at,
-                ended_at: h
-                    .ended_at_us
-                    .and_then(from_micros)
-                    .unwrap_or_else(|| self.clock.now()),
-                hungup_by,
-                state: CallState::end(answered_at.is_some()).as_str(),
-            })
-            .await
+        Some(CallEnd {
+            uuid,
+            cause: &h.cause,
+            q850: h.q850,
+            billsec: h.billsec.map(|b| b as i32),
+            answered_at,
+            ended_at: h.ended_at_us.and_then(from_micros).unwrap_or(now),
+            hungup_by,
+            state: CallState::end(answered_at.is_some()).as_str(),
+        })
     }
 
     /// The switch's list is the truth: Redis channels are replaced, leases of channels that
@@ -177,7 +237,7 @@ impl Records {
         &self,
         node: &str,
         rows: &[crate::core::channels::SnapshotRow],
-        taken_at: chrono::DateTime<Utc>,
+        taken_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let n = rows.len();
         if self.calls.backlog() > 0 {
@@ -221,7 +281,7 @@ impl Records {
         &self,
         node: &str,
         rows: &[crate::core::channels::SnapshotRow],
-        taken_at: chrono::DateTime<Utc>,
+        taken_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let chans: Vec<(String, String)> = rows
             .iter()

@@ -46,6 +46,23 @@ pub enum Param {
     Text(String),
     Uuid(Uuid),
     Ts(DateTime<Utc>),
+    /// Arrays: one statement writes a batch of rows (`unnest`), spooled as one write.
+    Uuids(Vec<Uuid>),
+    Texts(Vec<Option<String>>),
+    I32s(Vec<Option<i32>>),
+    Tss(Vec<Option<DateTime<Utc>>>),
+}
+
+/// An array's `to_sql`, refused (not a panic) when the statement wants no array there.
+fn array_to_sql<T: ToSql>(
+    v: &T,
+    ty: &Type,
+    out: &mut BytesMut,
+) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    if !T::accepts(ty) {
+        return Err(format!("an array where the statement wants {ty}").into());
+    }
+    v.to_sql(ty, out)
 }
 
 impl ToSql for Param {
@@ -63,6 +80,10 @@ impl ToSql for Param {
             Param::Text(v) => v.to_sql(ty, out),
             Param::Uuid(v) => v.to_sql(ty, out),
             Param::Ts(v) => v.to_sql(ty, out),
+            Param::Uuids(v) => array_to_sql(v, ty, out),
+            Param::Texts(v) => array_to_sql(v, ty, out),
+            Param::I32s(v) => array_to_sql(v, ty, out),
+            Param::Tss(v) => array_to_sql(v, ty, out),
         }
     }
 

@@ -104,6 +104,26 @@ redis.call('SET', KEYS[1], '1')
 return n
 ";
 
+/// One write of the event stream's to Redis (see [`LiveState::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveWrite<'a> {
+    /// A channel's line lease given back (as [`LiveState::release_line`]).
+    Release {
+        trunk: &'a str,
+        budget: &'a str,
+        uuid: &'a str,
+    },
+    ChannelUp {
+        node: &'a str,
+        uuid: &'a str,
+        info: String,
+    },
+    ChannelDown {
+        node: &'a str,
+        uuid: &'a str,
+    },
+}
+
 /// Why a line was not granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineRefused {
@@ -260,6 +280,61 @@ impl LiveState {
             self.released.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(n == 1)
+    }
+
+    /// Applies `writes` in one round trip (MULTI/EXEC, so atomic as each lease's own
+    /// release is), in their order. Returns how many leases existed and were released.
+    pub async fn apply(&self, writes: &[LiveWrite<'_>]) -> Result<usize, StoreError> {
+        if writes.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        // where each release's trunk HDEL sits among the replies
+        let mut releases = Vec::new();
+        let mut replies = 0;
+        for w in writes {
+            match w {
+                LiveWrite::Release {
+                    trunk,
+                    budget,
+                    uuid,
+                } => {
+                    self.held.lock().expect("held lock").remove(*uuid);
+                    releases.push(replies);
+                    pipe.hdel(self.key(&["trunk", trunk, "leases"]), *uuid);
+                    pipe.hdel(self.key(&["budget", budget, "leases"]), *uuid);
+                    replies += 2;
+                }
+                LiveWrite::ChannelUp { node, uuid, info } => {
+                    pipe.hset(self.key(&["switch", node, "channels"]), *uuid, info);
+                    replies += 1;
+                }
+                LiveWrite::ChannelDown { node, uuid } => {
+                    pipe.hdel(self.key(&["switch", node, "channels"]), *uuid);
+                    replies += 1;
+                }
+            }
+        }
+        let mut c = self.conn.clone();
+        let r: Result<Vec<i64>, _> = pipe.query_async(&mut c).await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                if !releases.is_empty() {
+                    self.mark_dirty();
+                }
+                return Err(e.into());
+            }
+        };
+        let n = releases
+            .iter()
+            .filter(|&&i| r.get(i).copied() == Some(1))
+            .count();
+        if n > 0 {
+            self.released.send_modify(|c| *c = c.wrapping_add(n as u64));
+        }
+        Ok(n)
     }
 
     /// Changes each time this process releases a line lease.
