@@ -251,13 +251,14 @@ impl OpHeld {
 /// if it has none yet.
 pub async fn disposition_owed(pool: &Pool, operator: &str) -> Result<Option<Uuid>, StoreError> {
     let db = pool.get().await?;
-    let row = db
-        .query_opt(
+    // prepared once per connection: every login and ready waits for this query
+    let query = db
+        .prepare_cached(
             "SELECT uuid, disposition IS NULL FROM operator_calls
              WHERE operator = $1 AND connected_at IS NOT NULL
              ORDER BY connected_at DESC LIMIT 1",
-            &[&operator],
         )
         .await?;
+    let row = db.query_opt(&query, &[&operator]).await?;
     Ok(row.filter(|r| r.get::<_, bool>(1)).map(|r| r.get(0)))
 }

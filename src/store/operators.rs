@@ -133,21 +133,21 @@ impl Operators {
         login: &str,
     ) -> Result<Option<(Operator, Vec<(String, i16)>)>, StoreError> {
         let db = self.writer.pool().get().await?;
-        let row = db
-            .query_opt(
-                &format!(
-                    "SELECT {COLUMNS},
-                        ARRAY(SELECT g.name FROM operator_skills s
-                              JOIN operator_groups g ON g.id = s.\"group\"
-                              WHERE s.operator = o.id ORDER BY g.name),
-                        ARRAY(SELECT s.level FROM operator_skills s
-                              JOIN operator_groups g ON g.id = s.\"group\"
-                              WHERE s.operator = o.id ORDER BY g.name)
-                     FROM operators o WHERE login = $1"
-                ),
-                &[&login],
-            )
+        // prepared once per connection: a login waits for this query before the operator
+        // is ready, and an unprepared one costs a second round trip (parse, then execute)
+        let query = db
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS},
+                    ARRAY(SELECT g.name FROM operator_skills s
+                          JOIN operator_groups g ON g.id = s.\"group\"
+                          WHERE s.operator = o.id ORDER BY g.name),
+                    ARRAY(SELECT s.level FROM operator_skills s
+                          JOIN operator_groups g ON g.id = s.\"group\"
+                          WHERE s.operator = o.id ORDER BY g.name)
+                 FROM operators o WHERE login = $1"
+            ))
             .await?;
+        let row = db.query_opt(&query, &[&login]).await?;
         Ok(row.map(|r| {
             let names: Vec<String> = r.get(5);
             let levels: Vec<i16> = r.get(6);
