@@ -5,6 +5,7 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use contactd::config::{Config, ConfigError, DialingConfig};
@@ -304,9 +305,56 @@ fn assert_not_forged(logs: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn caller_ids_with_line_breaks_are_logged_escaped() {
-    let logs = common::logs::captured();
+/// The test's own log capture, formatted as the daemon writes it: a dispatcher set on every
+/// thread of the test's runtime, so other tests of the binary neither feed nor disturb it.
+fn with_captured_logs<F>(test: impl FnOnce(Arc<Mutex<Vec<u8>>>) -> F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let writer = Captured(buf.clone());
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_env_filter("info")
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
+    let on_workers = dispatch.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            // for the thread's whole life
+            std::mem::forget(tracing::dispatcher::set_default(&on_workers));
+        })
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || rt.block_on(test(buf)));
+}
+
+#[derive(Clone)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn caller_ids_with_line_breaks_are_logged_escaped() {
+    with_captured_logs(caller_ids_logged);
+}
+
+async fn caller_ids_logged(logs: Arc<Mutex<Vec<u8>>>) {
     let env = common::TestEnv::new().await;
     let sim = contactd::sim::Simulator::start(contactd::sim::SimConfig::default())
         .await
