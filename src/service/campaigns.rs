@@ -891,6 +891,8 @@ impl CampaignRunner {
     async fn witnessed_end(&self, c: &Campaign, id: Uuid) -> Option<AttemptEnd> {
         let link = self.trunks.call_link(&c.trunk, id, &self.calls).await?;
         match witnessed(&link, &self.campaigns, id).await? {
+            // as before the witness: no proof of an end (an `unknown` outcome)
+            Witnessed::OnSwitch => None,
             Witnessed::NeverDialed => {
                 info!(campaign = c.id, %id, "the switch never had this call: put back, not dialed");
                 Some(not_sent())

@@ -24,15 +24,17 @@ pub enum Witnessed {
     NeverDialed,
     /// Seen, and seen hung up unanswered with this cause.
     Unanswered { cause: String, q850: Option<i32> },
+    /// On the switch after all (its originate was on its way): a live call to follow.
+    OnSwitch,
 }
 
-/// None: no proof (still up after all, answered, or not watched long enough).
+/// None: no proof (answered, or not watched long enough).
 pub async fn witnessed(link: &SwitchLink, campaigns: &Campaigns, id: Uuid) -> Option<Witnessed> {
     let attempt_at = campaigns.attempt_created(id).await.ok().flatten()?;
     let uuid = id.to_string();
     tokio::time::sleep(SETTLE).await;
     if link.channels().await.ok()?.iter().any(|r| r.uuid == uuid) {
-        return None;
+        return Some(Witnessed::OnSwitch);
     }
     match link.witness(&uuid, attempt_at) {
         Verdict::NeverDialed => Some(Witnessed::NeverDialed),

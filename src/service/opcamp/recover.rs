@@ -72,8 +72,11 @@ impl OpRunner {
                     "operator campaign: recovering subscribers nobody follows"
                 );
             }
-            for s in stranded {
-                self.recover_one(&c, s).await?;
+            // side by side: one call's wait for proof (`service::witnessed`, seconds) must
+            // not keep an answered person in silence while it lasts
+            let each = stranded.into_iter().map(|s| self.recover_one(&c, s));
+            for r in futures_util::future::join_all(each).await {
+                r?;
             }
         }
         self.recover_callbacks().await
@@ -255,6 +258,11 @@ impl OpRunner {
                     warn!(campaign = c.id, %uuid, outcome = %end.outcome, "operator campaign attempt recovered, as seen on the switch");
                     self.close(c, &owner, uuid, &end).await;
                     return;
+                }
+                Some(Witnessed::OnSwitch) => {
+                    // its originate was on its way when asked: a live call, followed (or
+                    // ended if still ringing) as any other, not settled from the records
+                    return Box::pin(self.recover_call(c, owner, uuid, answered)).await;
                 }
                 None => {}
             }
