@@ -35,7 +35,8 @@ use common::smtp::{free_port, Sink};
 use contactd::sim::{self, AfterAnswer, Behaviour, PartyRecord, Simulator, SubscriberRule};
 use faults_support::{Daemon, DaemonOpts, Findings};
 use instances_support::{
-    drives, first_originate_after, originates_between, records_on_one_clock, reports_for, Sentinels,
+    drives, first_originate_after, first_originate_after_but, originated_by, originates_between,
+    records_on_one_clock, reports_for, Sentinels,
 };
 
 const SUBSCRIBERS: usize = 2_000;
@@ -460,29 +461,6 @@ notices = false
         started.elapsed()
     );
     f.assert_none("three switches, two instances, span alarm, link drop, kill, Redis failover");
-}
-
-/// The uuids of the originates an instance's log says it sent.
-fn originated_by(log: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| l.contains("dialer: originate "))
-        .filter_map(|l| l.split_once("uuid=")?.1.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
-/// How long after `since` the switch received its first originate (its own command log)
-/// of a uuid not in `not`.
-fn first_originate_after_but(sim: &Simulator, since: Instant, not: &[String]) -> Option<Duration> {
-    sim.api_log_timed()
-        .into_iter()
-        .filter(|(at, cmd)| *at > since && cmd.contains("originate"))
-        .filter(|(_, cmd)| {
-            !not.iter()
-                .any(|u| cmd.contains(&format!("origination_uuid={u}")))
-        })
-        .map(|(at, _)| at - since)
-        .min()
 }
 
 /// Subscribers without an outcome by the switches' records: never dialed; a call never

@@ -64,6 +64,33 @@ pub fn first_originate_after(sim: &Simulator, since: Instant) -> Option<Duration
         .min()
 }
 
+/// The uuids of the originates an instance's log says it sent.
+pub fn originated_by(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("dialer: originate "))
+        .filter_map(|l| l.split_once("uuid=")?.1.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// How long after `since` the switch received its first originate (its own command log)
+/// of a uuid not in `not`.
+pub fn first_originate_after_but(
+    sim: &Simulator,
+    since: Instant,
+    not: &[String],
+) -> Option<Duration> {
+    sim.api_log_timed()
+        .into_iter()
+        .filter(|(at, cmd)| *at > since && cmd.contains("originate"))
+        .filter(|(_, cmd)| {
+            !not.iter()
+                .any(|u| cmd.contains(&format!("origination_uuid={u}")))
+        })
+        .map(|(at, _)| at - since)
+        .min()
+}
+
 /// Every party record of several simulators (each its own switch with its own clock since
 /// it started), their times moved onto the clock of the first one so calls on different
 /// switches can be compared (who was dialed again after hearing the message elsewhere, two
