@@ -316,19 +316,7 @@ async fn a_call_that_never_left_a_dead_instance_is_placed_by_the_survivor_and_no
     let (sim, app) = start(&env, &[("1001", auto_answer())], rules, "").await;
     operators(&app, &["1001"]).await;
     let db = env.pg().await;
-    let next: i64 = db
-        .query_one(
-            "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM campaigns_id_seq",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let live = env.live_state().await;
-    let took = contactd::store::drivers::acquire(&live, next, "dead@nowhere:1", 6000, None)
-        .await
-        .unwrap();
-    assert!(took.is_some(), "the fake holder did not get the lease");
+    let next = common::dead_driver_of_next_campaign(&env, 6000).await;
     // this instance's link has been up a while when the dead one commits its batch
     tokio::time::sleep(Duration::from_secs(2)).await;
     let id = campaign(&app, 10, 1, "progressive", 1).await;
@@ -345,21 +333,7 @@ async fn a_call_that_never_left_a_dead_instance_is_placed_by_the_survivor_and_no
         .await
         .unwrap()
         .get(0);
-    let ghost = uuid::Uuid::new_v4();
-    db.execute(
-        "INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
-         VALUES ($1, $2, $3, 1, '89162000000')",
-        &[&ghost, &id, &contact],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, state)
-         VALUES ($1, 'fs1', 'outbound', 'campaign', 'e1', '89162000000', 'dialing')",
-        &[&ghost],
-    )
-    .await
-    .unwrap();
+    let ghost = common::unsent_attempt(&db, id, contact, "89162000000").await;
 
     // the lease lapses (6 s), the takeover's recovery waits 5 s for proof, then dials
     assert!(

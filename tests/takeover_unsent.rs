@@ -47,22 +47,9 @@ async fn a_subscriber_whose_originate_never_left_the_dead_instance_is_called_onc
     let mut b = Daemon::start_named(opts, "beta", "").await;
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
     let db = env.pg().await;
-    let live = env.live_state().await;
 
     // the dead instance held the next campaign's lease (and never renews it)
-    let next: i64 = db
-        .query_one(
-            "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM campaigns_id_seq",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let lease_ms = 8000;
-    let took = contactd::store::drivers::acquire(&live, next, "dead@nowhere:1", lease_ms, None)
-        .await
-        .unwrap();
-    assert!(took.is_some(), "the fake holder did not get the lease");
+    let next = common::dead_driver_of_next_campaign(&env, 8000).await;
     // the survivor's link has been up a while when the dead instance commits its batch
     tokio::time::sleep(Duration::from_secs(3)).await;
     let phones: Vec<String> = (0..SUBSCRIBERS)
@@ -83,21 +70,7 @@ async fn a_subscriber_whose_originate_never_left_the_dead_instance_is_called_onc
         .await
         .unwrap()
         .get(0);
-    let uuid = uuid::Uuid::new_v4();
-    db.execute(
-        "INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
-         VALUES ($1, $2, $3, 1, $4)",
-        &[&uuid, &id, &contact, stranded],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, state)
-         VALUES ($1, 'fs1', 'outbound', 'campaign', 'e1', $2, 'dialing')",
-        &[&uuid, stranded],
-    )
-    .await
-    .unwrap();
+    let uuid = common::unsent_attempt(&db, id, contact, stranded).await;
 
     // the lease lapses, the survivor takes over, recovers and finishes the campaign
     let finished = faults_support::wait_finished(&pool, &[id], Duration::from_secs(120)).await;

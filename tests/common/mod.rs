@@ -188,3 +188,56 @@ pub async fn contactd_ok(args: &[&str], config: &std::path::Path) -> std::proces
     );
     out
 }
+
+/// What an instance SIGKILLed between its batch's commit and its originate leaves behind,
+/// written as it would: the next campaign's driver lease taken by a holder that never renews
+/// it (`lease_ms`); returns that campaign's id (the next one created).
+pub async fn dead_driver_of_next_campaign(env: &TestEnv, lease_ms: u64) -> i64 {
+    let next: i64 = env
+        .pg()
+        .await
+        .query_one(
+            "SELECT last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM campaigns_id_seq",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let took = contactd::store::drivers::acquire(
+        &env.live_state().await,
+        next,
+        "dead@nowhere:1",
+        lease_ms,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(took.is_some(), "the fake holder did not get the lease");
+    next
+}
+
+/// ... and its attempt of `contact` (already `dialing`): attempt and call rows committed, a
+/// uuid no switch ever had.
+pub async fn unsent_attempt(
+    db: &tokio_postgres::Client,
+    campaign: i64,
+    contact: i64,
+    number: &str,
+) -> uuid::Uuid {
+    let uuid = uuid::Uuid::new_v4();
+    db.execute(
+        "INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
+         VALUES ($1, $2, $3, 1, $4)",
+        &[&uuid, &campaign, &contact, &number],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, state)
+         VALUES ($1, 'fs1', 'outbound', 'campaign', 'e1', $2, 'dialing')",
+        &[&uuid, &number],
+    )
+    .await
+    .unwrap();
+    uuid
+}
