@@ -149,8 +149,15 @@ async fn a_sentinel_failover_mid_campaign_is_followed_and_the_campaign_finishes_
     if !new_live.leases_trusted().await.unwrap_or(false) {
         f.add("no trusted line leases on the new primary");
     }
-    // the campaign is over: its lease given up
-    if let Some(w) = driver_of(&new_live, id).await {
+    // the campaign is over: its lease given up. The driver marks it finished
+    // before it lets go (the other way round another instance could take over a
+    // campaign still running), so the release trails the state by a moment.
+    let released = common::eventually(Duration::from_secs(5), || async {
+        driver_of(&new_live, id).await.is_none()
+    })
+    .await;
+    if !released {
+        let w = driver_of(&new_live, id).await.unwrap_or_default();
         f.add(format!("the finished campaign is still held by {w}"));
     }
     if !common::daemon::healthy(d.http).await {
