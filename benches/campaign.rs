@@ -212,6 +212,36 @@ pub async fn line_utilisation() -> f64 {
         last * 1000.0,
         avg * 1000.0
     );
+    // Each line's idle time between a call's end and the next attempt: with the lines busy
+    // throughout, the i-th end (in time) frees the line the (i+5)-th attempt takes.
+    let rows = db
+        .query(
+            "SELECT extract(epoch FROM created_at)::float8, extract(epoch FROM ended_at)::float8
+             FROM attempts WHERE campaign_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let mut starts: Vec<f64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut ends: Vec<f64> = rows.iter().map(|r| r.get(1)).collect();
+    starts.sort_by(f64::total_cmp);
+    ends.sort_by(f64::total_cmp);
+    let mut gaps: Vec<f64> = ends
+        .iter()
+        .zip(starts.iter().skip(5))
+        .map(|(e, s)| (s - e) * 1000.0)
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    if !gaps.is_empty() {
+        let q = |p: f64| gaps[((gaps.len() - 1) as f64 * p) as usize];
+        eprintln!(
+            "line utilisation: a line's idle gap between calls: median {:.1} ms, p90 {:.1} ms, max {:.1} ms, total {:.2} line-s",
+            q(0.5),
+            q(0.9),
+            q(1.0),
+            gaps.iter().sum::<f64>() / 1000.0
+        );
+    }
     drop(db);
     app.shutdown(Duration::from_secs(1)).await;
     s.drop_now().await;

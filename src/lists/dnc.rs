@@ -68,9 +68,11 @@ pub async fn blocked_among(
     for n in numbers {
         canonical(n)?;
     }
-    let rows = db
-        .query("SELECT phone FROM dnc WHERE phone = ANY($1)", &[&numbers])
+    // every dialing batch asks: prepared once per connection
+    let stmt = db
+        .prepare_cached("SELECT phone FROM dnc WHERE phone = ANY($1)")
         .await?;
+    let rows = db.query(&stmt, &[&numbers]).await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 

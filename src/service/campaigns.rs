@@ -60,6 +60,9 @@ pub struct CampaignRunner {
     /// Subscribers (campaign, contact) a task of this instance is calling: recovery leaves
     /// them alone.
     driving: Arc<Mutex<HashSet<(i64, i64)>>>,
+    /// Of those, the ones whose call is over and no longer counted in `active`: their
+    /// records are still being written, but their line is free.
+    line_done: Arc<Mutex<HashSet<(i64, i64)>>>,
     /// The campaigns' message rules (`after_confirm`, `when_unreached`) queue through it.
     messages: Option<crate::service::messages::Messages>,
     /// The message rules of the calls this instance is driving, made when each was placed:
@@ -105,6 +108,7 @@ impl CampaignRunner {
             line_freed: Arc::default(),
             changed: Arc::default(),
             driving: Arc::default(),
+            line_done: Arc::default(),
             messages: None,
             rules: Arc::default(),
             key_tasks: Arc::default(),
@@ -270,8 +274,10 @@ impl CampaignRunner {
         }
         for c in active.into_iter().filter(|c| self.drives(c.id)) {
             let running = c.state == CampaignState::Running.as_str();
-            if running && leases_ok && !self.draining.load(Ordering::SeqCst) {
-                self.dial_more(&c, now).await?;
+            let dialing = running && leases_ok && !self.draining.load(Ordering::SeqCst);
+            // a subscriber just claimed: the campaign is not complete, no need to ask
+            if dialing && self.dial_more(&c, now).await? {
+                continue;
             }
             if self.campaigns.finish_if_complete(c.id).await? {
                 info!(campaign = c.id, "campaign complete; queueing the report");
@@ -319,11 +325,19 @@ impl CampaignRunner {
         self: &Arc<Self>,
         c: &Campaign,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        // true: subscribers were claimed (dialed, or put back for later)
         // a trunk or a group: its channels in service and their lines in use
-        let Some((trunk_channels, trunk_in_use)) = self.trunks.capacity(&c.trunk).await? else {
+        let budget_key = budget_of(c.id);
+        // both asked at once: each round trip here delays the next call on a freed line
+        let (capacity, budget_in_use) = futures_util::future::join(
+            self.trunks.capacity(&c.trunk),
+            self.live.budget_in_use(&budget_key),
+        )
+        .await;
+        let Some((trunk_channels, trunk_in_use)) = capacity? else {
             warn!(campaign = c.id, trunk = %c.trunk, "campaign names an unknown trunk");
-            return Ok(());
+            return Ok(false);
         };
         let parsed = CampaignRules::parse(
             &c.window_days,
@@ -332,30 +346,33 @@ impl CampaignRunner {
             c.time_zone.as_deref(),
         );
         let Some(rules) = self.pacer().rules(c.id, parsed) else {
-            return Ok(());
+            return Ok(false);
         };
         let budget = LineBudget {
             lines: c.lines.max(0) as usize,
             mine: self.active_of(c.id),
-            budget_in_use: self.live.budget_in_use(&budget_of(c.id)).await?,
+            budget_in_use: budget_in_use?,
             trunk_channels,
             trunk_in_use,
         };
         let n = self.pacer().free_lines(budget, now);
         if n == 0 {
-            return Ok(());
+            return Ok(false);
         }
         let fence = match &self.drivers {
             Some(d) => match d.fence(c.id).await {
                 Some(f) => Some(f),
-                None => return Ok(()),
+                None => return Ok(false),
             },
             None => None,
         };
         let claimed = self.campaigns.claim_due(c.id, n as i64, now, fence).await?;
+        if claimed.is_empty() {
+            return Ok(false);
+        }
         let targets = screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await?;
         if targets.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         // A trunk per call (of the group, in its order), its lease, then the batch's rows in
         // one transaction, then the originates (dial_batch).
@@ -380,7 +397,7 @@ impl CampaignRunner {
                 me.call_one(&c, p).await;
             });
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Runs `f` as the one task calling `contact`; the line count and the recovery's
@@ -408,12 +425,25 @@ impl CampaignRunner {
                 .lock()
                 .expect("driving lock")
                 .remove(&(campaign, contact));
-            *me.active
+            let done = me
+                .line_done
                 .lock()
-                .expect("active lock")
-                .entry(campaign)
-                .or_default() -= 1;
-            me.line_freed.notify_one();
+                .expect("line done lock")
+                .remove(&(campaign, contact));
+            let left = {
+                let mut active = me.active.lock().expect("active lock");
+                let n = active.entry(campaign).or_default();
+                if !done {
+                    *n -= 1;
+                }
+                *n
+            };
+            // Its line was counted free when the call ended (`line_done`); once settled
+            // the campaign may be complete, which the last call's look finds out (a look
+            // per settle would keep the runner busy when the next line frees).
+            if !done || left == 0 {
+                me.line_freed.notify_one();
+            }
         });
     }
 
@@ -570,6 +600,26 @@ impl CampaignRunner {
         self.finish(c, t.contact_id, attempt_no, id, &end).await;
     }
 
+    /// The call of `contact` is over: its line no longer counts against the campaign here,
+    /// before its records are written (a dozen milliseconds of round trips per call, idle
+    /// line time otherwise). The switch's lease still counts it until its channel is gone.
+    fn line_done(&self, campaign: i64, contact: i64) {
+        let first = self
+            .line_done
+            .lock()
+            .expect("line done lock")
+            .insert((campaign, contact));
+        if first {
+            *self
+                .active
+                .lock()
+                .expect("active lock")
+                .entry(campaign)
+                .or_default() -= 1;
+            self.line_freed.notify_one();
+        }
+    }
+
     /// Records the attempt's end and the subscriber's next step.
     async fn finish(
         &self,
@@ -579,6 +629,7 @@ impl CampaignRunner {
         id: Uuid,
         end: &AttemptEnd,
     ) {
+        self.line_done(c.id, contact);
         let rules = self.rules.lock().expect("rules lock").remove(&id);
         let key_task = self.key_tasks.lock().expect("key tasks lock").remove(&id);
         if let Some(task) = key_task {

@@ -66,8 +66,9 @@ pub async fn write(pool: &Pool, rows: &[AttemptRow]) -> Result<(), StoreError> {
     // ONE statement, so one round trip and atomic without BEGIN/COMMIT of their own: both
     // inserts or neither.
     let db = pool.get().await?;
-    db.execute(
-        "WITH a AS (
+    let stmt = db
+        .prepare_cached(
+            "WITH a AS (
             INSERT INTO attempts (uuid, campaign_id, contact_id, attempt_no, number_dialed)
             SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::int4[], $5::text[])
          )
@@ -75,8 +76,8 @@ pub async fn write(pool: &Pool, rows: &[AttemptRow]) -> Result<(), StoreError> {
          SELECT u, n, 'outbound', 'campaign', t, num, $10
          FROM unnest($6::uuid[], $7::text[], $8::text[], $9::text[]) AS x(u, n, t, num)
          ON CONFLICT (uuid) DO NOTHING",
-        &params,
-    )
-    .await?;
+        )
+        .await?;
+    db.execute(&stmt, &params).await?;
     Ok(())
 }

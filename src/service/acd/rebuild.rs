@@ -119,7 +119,7 @@ async fn restore_own(acd: &Acd) -> Result<(), AcdError> {
     let store = &acd.inner.store;
     let me = &acd.inner.instance;
     let now = acd.now_ms();
-    let snaps: Vec<(String, CallerSnap)> = acd
+    let mut snaps: Vec<(String, CallerSnap)> = acd
         .inner
         .callers
         .lock()
@@ -127,6 +127,9 @@ async fn restore_own(acd: &Acd) -> Result<(), AcdError> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // In arrival order: a caller whose place was never read is queued anew below, and two
+    // of them must not swap places by the map's order.
+    snaps.sort_by(|a, b| (a.1.meta.entered_ms, &a.0).cmp(&(b.1.meta.entered_ms, &b.0)));
     let offers = acd.inner.offers.lock().expect("offers").clone();
     let pending = acd
         .inner
