@@ -59,6 +59,17 @@ impl EslBuffer {
             .extend_from_slice(data);
     }
 
+    /// The buffer for a socket read to append to, with at least a quarter of
+    /// [`BUF_CHUNK`] free: a read fills what is free, so the unread tail moves
+    /// (or the buffer grows) once per read, never once per message.
+    pub fn read_target(&mut self) -> &mut BytesMut {
+        if self.write_capacity() < BUF_CHUNK / 4 {
+            self.buffer
+                .reserve(BUF_CHUNK);
+        }
+        &mut self.buffer
+    }
+
     /// Get reference to unconsumed data
     pub fn data(&self) -> &[u8] {
         &self.buffer
@@ -261,6 +272,43 @@ mod tests {
 
         assert!(buffer.write_capacity() >= BUF_CHUNK);
         assert_eq!(buffer.data(), b"xxxxx");
+    }
+
+    /// A read appends after the unread tail: room is made only when little is
+    /// left, and the tail reads back identically across it.
+    #[test]
+    fn read_target_keeps_the_unread_tail_and_leaves_room() {
+        let mut buffer = EslBuffer::new();
+        let filled = buffer
+            .buffer
+            .capacity();
+        buffer
+            .read_target()
+            .extend_from_slice(&vec![b'x'; filled - 8]);
+        buffer
+            .extract_bytes(filled - 13)
+            .unwrap();
+        assert!(buffer.write_capacity() < BUF_CHUNK / 4);
+        let room = buffer
+            .read_target()
+            .capacity()
+            - 5;
+        assert!(room >= BUF_CHUNK, "{room} bytes free for the next read");
+        buffer
+            .read_target()
+            .extend_from_slice(b"yy");
+        assert_eq!(buffer.data(), b"xxxxxyy");
+        // plenty of room: no move, no growth
+        let cap = buffer
+            .buffer
+            .capacity();
+        buffer.read_target();
+        assert_eq!(
+            buffer
+                .buffer
+                .capacity(),
+            cap
+        );
     }
 
     #[test]

@@ -1,8 +1,5 @@
 //! Protocol constants and configuration values
 
-/// Socket buffer size for reading from TCP stream (64KB) - standard TCP receive window
-pub const SOCKET_BUF_SIZE: usize = 65536;
-
 /// Buffer allocation size (64KB) - used for both initial allocation and growth increments.
 /// Sized to handle most ESL messages without reallocation.
 pub const BUF_CHUNK: usize = 64 * 1024;

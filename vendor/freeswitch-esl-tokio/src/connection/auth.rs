@@ -49,7 +49,6 @@ impl AuthMethod {
 pub(super) struct Handshake<'a> {
     pub(super) stream: &'a mut TcpStream,
     pub(super) parser: &'a mut EslParser,
-    pub(super) read_buffer: &'a mut [u8],
 }
 
 impl Handshake<'_> {
@@ -69,7 +68,7 @@ impl Handshake<'_> {
             }
 
             trace!("[RECV] Buffer needs more data, reading from socket");
-            match read_into_parser(self.stream, self.parser, self.read_buffer, read_timeout).await?
+            match read_into_parser(self.stream, self.parser, read_timeout).await?
             {
                 ReadStep::Fed => {}
                 ReadStep::Eof => return Err(EslError::ConnectionClosed),
@@ -369,12 +368,10 @@ mod tests {
             .await
             .unwrap();
         let mut parser = EslParser::new();
-        let mut read_buffer = [0u8; 1024];
         let err = authenticate(
             &mut Handshake {
                 stream: &mut stream,
                 parser: &mut parser,
-                read_buffer: &mut read_buffer,
             },
             &AuthMethod::password("ClueCon"),
             Duration::from_millis(200),

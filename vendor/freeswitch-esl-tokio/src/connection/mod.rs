@@ -11,7 +11,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     command::EslResponse,
-    constants::{DEFAULT_TIMEOUT_MS, MAX_EVENT_QUEUE_SIZE, SOCKET_BUF_SIZE},
+    constants::{DEFAULT_TIMEOUT_MS, MAX_EVENT_QUEUE_SIZE},
     error::{EslError, EslResult},
     event::EslEvent,
     protocol::EslParser,
@@ -141,12 +141,12 @@ enum ReadStep {
 async fn read_into_parser<S: tokio::io::AsyncRead + Unpin>(
     stream: &mut S,
     parser: &mut EslParser,
-    read_buffer: &mut [u8],
     read_timeout: Duration,
 ) -> EslResult<ReadStep> {
     use tokio::io::AsyncReadExt;
 
-    let bytes_read = match timeout(read_timeout, stream.read(read_buffer)).await {
+    // straight into the parser's buffer: no staging array copied from per read
+    let bytes_read = match timeout(read_timeout, stream.read_buf(parser.read_target())).await {
         Ok(Ok(n)) => n,
         Ok(Err(e)) => return Err(EslError::Io(e)),
         Err(_) => return Ok(ReadStep::Idle),
@@ -154,7 +154,7 @@ async fn read_into_parser<S: tokio::io::AsyncRead + Unpin>(
     if bytes_read == 0 {
         return Ok(ReadStep::Eof);
     }
-    parser.add_data(&read_buffer[..bytes_read])?;
+    parser.check_size_limits()?;
     Ok(ReadStep::Fed)
 }
 
@@ -430,13 +430,10 @@ impl EslClient {
         let connect_timeout = options.connect_timeout;
         let mut stream = tcp_connect_with_timeout(host, port, connect_timeout).await?;
         let mut parser = EslParser::new().with_strict_header_utf8(options.strict_header_utf8());
-        let mut read_buffer = [0u8; SOCKET_BUF_SIZE];
-
         let auth_response = authenticate(
             &mut Handshake {
                 stream: &mut stream,
                 parser: &mut parser,
-                read_buffer: &mut read_buffer,
             },
             &method,
             connect_timeout,

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::{
-    constants::{CONTENT_TYPE_LOG_DATA, HEADER_CONTENT_TYPE, READER_TICK_MS, SOCKET_BUF_SIZE},
+    constants::{CONTENT_TYPE_LOG_DATA, HEADER_CONTENT_TYPE, READER_TICK_MS},
     error::EslError,
     event::{EslEvent, EventFormat},
     protocol::{EslMessage, EslParser, MessageType},
@@ -439,7 +439,6 @@ fn fail_reexec(reexec: &mut ReexecReader, error: EslError) {
 async fn drain_for_reexec(
     reader: &mut OwnedReadHalf,
     parser: &mut EslParser,
-    read_buffer: &mut [u8],
     reexec: &mut ReexecReader,
 ) -> ControlFlow<Option<DisconnectReason>> {
     use crate::constants::REEXEC_DRAIN_TIMEOUT_MS;
@@ -465,7 +464,7 @@ async fn drain_for_reexec(
 
     // WaitingForBody: more socket data is needed to finish the current message.
     let drain_timeout = Duration::from_millis(REEXEC_DRAIN_TIMEOUT_MS);
-    match read_into_parser(reader, parser, read_buffer, drain_timeout).await {
+    match read_into_parser(reader, parser, drain_timeout).await {
         Ok(ReadStep::Fed) => ControlFlow::Continue(()),
         Ok(ReadStep::Eof) => {
             warn!("Connection closed during re-exec drain");
@@ -603,7 +602,6 @@ async fn reader_loop_inner(
     overflow: EventOverflow,
     #[cfg_attr(not(unix), allow(unused_variables, unused_mut))] mut reexec: ReexecReader,
 ) -> Option<DisconnectReason> {
-    let mut read_buffer = [0u8; SOCKET_BUF_SIZE];
     let mut last_recv = Instant::now();
     // only a re-exec (unix) ever sets it
     #[cfg_attr(not(unix), allow(unused_mut))]
@@ -677,7 +675,7 @@ async fn reader_loop_inner(
         // the drain inspects for a clean stop.
         #[cfg(unix)]
         if draining {
-            match drain_for_reexec(&mut reader, &mut parser, &mut read_buffer, &mut reexec).await {
+            match drain_for_reexec(&mut reader, &mut parser, &mut reexec).await {
                 ControlFlow::Continue(()) => continue,
                 ControlFlow::Break(reason) => return reason,
             }
@@ -693,11 +691,11 @@ async fn reader_loop_inner(
                 draining = true;
                 continue;
             }
-            result = read_into_parser(&mut reader, &mut parser, &mut read_buffer, tick) => result,
+            result = read_into_parser(&mut reader, &mut parser, tick) => result,
         };
 
         #[cfg(not(unix))]
-        let read_result = read_into_parser(&mut reader, &mut parser, &mut read_buffer, tick).await;
+        let read_result = read_into_parser(&mut reader, &mut parser, tick).await;
 
         match read_result {
             Ok(ReadStep::Fed) => last_recv = Instant::now(),

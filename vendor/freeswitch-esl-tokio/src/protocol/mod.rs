@@ -206,6 +206,20 @@ impl EslParser {
             .compact();
     }
 
+    /// Where a socket read puts its bytes: the parser's own buffer, with room
+    /// for a read (see [`EslBuffer::read_target`]). Follow the read with
+    /// [`check_size_limits`](Self::check_size_limits).
+    pub(crate) fn read_target(&mut self) -> &mut bytes::BytesMut {
+        self.buffer
+            .read_target()
+    }
+
+    /// The buffer's size limit, after a read through [`read_target`](Self::read_target).
+    pub(crate) fn check_size_limits(&self) -> EslResult<()> {
+        self.buffer
+            .check_size_limits()
+    }
+
     /// Add data to the parser buffer
     pub fn add_data(&mut self, data: &[u8]) -> EslResult<()> {
         self.buffer
@@ -234,8 +248,8 @@ impl EslParser {
         else {
             return Ok(None);
         };
-        self.buffer
-            .compact();
+        // no compaction per message: `extend_from_slice` reserves when a read does not
+        // fit, and BytesMut then moves the unread tail once instead of once per event
 
         let headers_str = String::from_utf8(headers_data)
             .map_err(|_| EslError::protocol_error("Invalid UTF-8 in headers"))?;
@@ -292,8 +306,6 @@ impl EslParser {
             self.state = ParseState::WaitingForBody(pending);
             return Ok(None);
         };
-        self.buffer
-            .compact();
 
         // Content-Length frames the body in bytes, so non-UTF-8 is no desync:
         // decode lossily and keep the wire bytes, unless strict says otherwise.
