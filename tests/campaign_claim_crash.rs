@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use campaign_support::{originates, MESSAGE};
 use contactd::config::Config;
-use contactd::sim::{self, AfterAnswer, Behaviour, Simulator};
+use contactd::sim::Simulator;
 use contactd::store::campaigns::{Campaigns, NewCampaign};
 
 const SUBSCRIBERS: usize = 4;
@@ -27,22 +27,9 @@ fn dialed(i: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_between_claim_and_attempt_write_dials_each_once_after_restart() {
     let env = common::TestEnv::new().await;
-    let sim = Simulator::start(sim::SimConfig {
-        time_scale: 0.05,
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        default_behaviour: Behaviour::Answer {
-            ring_ms: 500,
-            after: AfterAnswer::Stay,
-        },
-        media_ms: [(MESSAGE.to_string(), 2000)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Simulator::start(campaign_support::sim_config(2000))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg_path = dir.path().join("contactd.toml");
     let mut text = env.config_toml(
@@ -56,21 +43,7 @@ async fn killed_between_claim_and_attempt_write_dials_each_once_after_restart() 
 
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
     contactd::store::migrate::run(&pool).await.unwrap();
-    let csv = dir.path().join("list.csv");
-    let rows: String = (0..SUBSCRIBERS).map(|i| number(i) + "\n").collect();
-    std::fs::write(&csv, format!("phone\n{rows}")).unwrap();
-    contactd::store::lists::import_csv(
-        &pool,
-        &csv,
-        contactd::core::lists::ImportOptions {
-            list_number: 4,
-            name: "claimed".into(),
-            replace: false,
-        },
-        &cfg.dialing,
-    )
-    .await
-    .unwrap();
+    campaign_support::import_into(&pool, &cfg.dialing, 4, (0..SUBSCRIBERS).map(number)).await;
 
     // No attempt row can be written while the test holds this lock.
     let lock = env.pg().await;
@@ -167,20 +140,12 @@ async fn killed_between_claim_and_attempt_write_dials_each_once_after_restart() 
         "campaign not finished after restart: {:?}",
         campaigns.progress(id).await
     );
-    let sent = originates(&sim);
     for i in 0..SUBSCRIBERS {
-        let times = sent.iter().filter(|c| c.contains(&dialed(i))).count();
+        let times = campaign_support::times_dialed(&sim, &dialed(i));
         assert_eq!(times, 1, "{} dialed {times} times", number(i));
     }
     let heard = sim.ground_truth().iter().filter(|r| r.heard_ms > 0).count();
     assert_eq!(heard, SUBSCRIBERS, "not everyone heard the message");
-    let unsettled: i64 = pg
-        .query_one(
-            "SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND outcome IS NULL",
-            &[&id],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let unsettled = campaign_support::unsettled(&pg, id).await;
     assert_eq!(unsettled, 0, "subscribers without an outcome");
 }

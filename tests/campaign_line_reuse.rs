@@ -113,19 +113,11 @@ async fn next_subscriber_dialed_while_the_last_calls_records_still_wait() {
     })
     .await;
     assert!(finished, "campaign did not finish once the lock was gone");
-    let sent = originates(&sim);
     for i in 0..SUBSCRIBERS {
-        let times = sent.iter().filter(|c| c.contains(&dialed(i))).count();
+        let times = campaign_support::times_dialed(&sim, &dialed(i));
         assert_eq!(times, 1, "{} dialed {times} times", number(i));
     }
-    let unsettled: i64 = pg
-        .query_one(
-            "SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND outcome IS NULL",
-            &[&id],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let unsettled = campaign_support::unsettled(&pg, id).await;
     assert_eq!(unsettled, 0, "subscribers without an outcome");
     app.shutdown(Duration::from_secs(1)).await;
 }

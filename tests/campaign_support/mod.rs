@@ -29,16 +29,10 @@ pub async fn start_with_rules(
     start_with(env, channels, message_ms, extra, |c| c.rules = rules).await
 }
 
-/// [`start`] with the simulator's configuration changed by `tune` first (subscribers by
-/// number, time scale...).
-pub async fn start_with(
-    env: &TestEnv,
-    channels: u32,
-    message_ms: u64,
-    extra: &str,
-    tune: impl FnOnce(&mut sim::SimConfig),
-) -> (Simulator, App) {
-    let mut cfg = sim::SimConfig {
+/// The simulator [`start`] runs: a 30-channel E1 span (`freetdm/1`) at 1/20 of real time,
+/// subscribers who answer after 0.5 s and stay, and the message `message_ms` long.
+pub fn sim_config(message_ms: u64) -> sim::SimConfig {
+    sim::SimConfig {
         time_scale: 0.05,
         trunks: vec![sim::TrunkConfig {
             name: "1".into(),
@@ -52,7 +46,19 @@ pub async fn start_with(
         // the message, a virtual file (the prompts are the generated ones)
         media_ms: [(MESSAGE.to_string(), message_ms)].into(),
         ..Default::default()
-    };
+    }
+}
+
+/// [`start`] with the simulator's configuration changed by `tune` first (subscribers by
+/// number, time scale...).
+pub async fn start_with(
+    env: &TestEnv,
+    channels: u32,
+    message_ms: u64,
+    extra: &str,
+    tune: impl FnOnce(&mut sim::SimConfig),
+) -> (Simulator, App) {
+    let mut cfg = sim_config(message_ms);
     tune(&mut cfg);
     let sim = Simulator::start(cfg).await.unwrap();
     let mut text = env.config_toml(
@@ -70,6 +76,16 @@ pub async fn start_with(
 
 /// Imports `numbers` as list `list` (named `l<list>`).
 pub async fn import(app: &App, list: u16, numbers: impl IntoIterator<Item = String>) {
+    import_into(&app.shared.pool, &app.shared.config.dialing, list, numbers).await
+}
+
+/// [`import`] through a pool of its own (for a daemon run as its own process).
+pub async fn import_into(
+    pool: &deadpool_postgres::Pool,
+    dialing: &contactd::config::DialingConfig,
+    list: u16,
+    numbers: impl IntoIterator<Item = String>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("l.csv");
     let mut t = String::from("phone\n");
@@ -79,14 +95,14 @@ pub async fn import(app: &App, list: u16, numbers: impl IntoIterator<Item = Stri
     }
     std::fs::write(&csv, t).unwrap();
     contactd::store::lists::import_csv(
-        &app.shared.pool,
+        pool,
         &csv,
         contactd::core::lists::ImportOptions {
             list_number: list,
             name: format!("l{list}"),
             replace: false,
         },
-        &app.shared.config.dialing,
+        dialing,
     )
     .await
     .unwrap();
@@ -98,4 +114,24 @@ pub fn originates(sim: &Simulator) -> Vec<String> {
         .into_iter()
         .filter(|c| c.contains("originate"))
         .collect()
+}
+
+/// How many times the switch was sent an originate for `dialed` (the number as the trunk
+/// sees it).
+pub fn times_dialed(sim: &Simulator, dialed: &str) -> usize {
+    originates(sim)
+        .iter()
+        .filter(|c| c.contains(dialed))
+        .count()
+}
+
+/// Subscribers of campaign `id` without an outcome, in PostgreSQL.
+pub async fn unsettled(pg: &tokio_postgres::Client, id: i64) -> i64 {
+    pg.query_one(
+        "SELECT count(*) FROM campaign_targets WHERE campaign_id = $1 AND outcome IS NULL",
+        &[&id],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }
