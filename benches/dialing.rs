@@ -100,6 +100,7 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
         let c = crate::campaign::campaign(10 + l as i32, "sip", CAMPAIGN_LINES);
         ids.push(store.create(&c).await.unwrap().0);
     }
+    let bench_cpu_before = crate::acd::proc_cpu_ms(std::process::id()) / 1000.0;
     let t = Instant::now();
     let total = (LISTS * PER_LIST) as i64;
     while t.elapsed() < LIMIT {
@@ -120,8 +121,10 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
         let _ = p.wait_with_output();
     }
     eprintln!(
-        "dialing: contactd used {:.1} s of CPU",
-        crate::acd::proc_cpu_ms(pid) / 1000.0
+        "dialing: contactd used {:.1} s of CPU; the bench process (the simulator) {:.1} s, over {:.1} s",
+        crate::acd::proc_cpu_ms(pid) / 1000.0,
+        crate::acd::proc_cpu_ms(std::process::id()) / 1000.0 - bench_cpu_before,
+        elapsed.as_secs_f64()
     );
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -156,6 +159,77 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
         .unwrap()
         .get(0);
     let missing = uuids.len() as i64 - found;
+    // written → read by the switch: the simulator's read instants on the wall clock
+    let (wall, mono) = (chrono::Utc::now(), Instant::now());
+    let read_at: Vec<chrono::DateTime<chrono::Utc>> = originated
+        .iter()
+        .map(|(at, _)| wall - chrono::Duration::from_std(mono.duration_since(*at)).unwrap())
+        .collect();
+    let rows = db
+        .query(
+            "SELECT a.created_at, x.read_at FROM unnest($1::uuid[], $2::timestamptz[]) AS x(u, read_at)
+             JOIN attempts a ON a.uuid = x.u",
+            &[&uuids, &read_at],
+        )
+        .await
+        .unwrap();
+    let mut lag: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            let (w, s): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+                (r.get(0), r.get(1));
+            (s - w).num_microseconds().unwrap_or(0) as f64 / 1e3
+        })
+        .collect();
+    lag.sort_by(f64::total_cmp);
+    // the switch's own side: channel created → answered, in simulated (here real) ms
+    let mut ring: Vec<u64> = sim
+        .ground_truth()
+        .iter()
+        .filter_map(|p| Some(p.answered_at_ms? - p.dialed_at_ms))
+        .collect();
+    ring.sort_unstable();
+    // the originate read → its channel created, on the switch (sim ms on the bench's clock)
+    let (sim_now, now) = (sim.sim_ms(), Instant::now());
+    let created: std::collections::HashMap<String, Instant> = sim
+        .ground_truth()
+        .into_iter()
+        .map(|p| (p.uuid, now - Duration::from_millis(sim_now.saturating_sub(p.dialed_at_ms))))
+        .collect();
+    let mut made: Vec<f64> = originated
+        .iter()
+        .zip(&uuids)
+        .filter_map(|((read, _), u)| {
+            let c = created.get(&u.to_string())?;
+            Some(c.saturating_duration_since(*read).as_secs_f64() * 1e3)
+        })
+        .collect();
+    made.sort_by(f64::total_cmp);
+    if !made.is_empty() {
+        eprintln!(
+            "dialing: on the switch, originate read → channel created: median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+            made[made.len() / 2],
+            made[made.len() * 9 / 10],
+            made[made.len() - 1]
+        );
+    }
+    if !ring.is_empty() {
+        eprintln!(
+            "dialing: on the switch, channel created → answered: median {} ms, p90 {} ms, max {} ms",
+            ring[ring.len() / 2],
+            ring[ring.len() * 9 / 10],
+            ring[ring.len() - 1]
+        );
+    }
+    if !lag.is_empty() {
+        let q = |p: f64| lag[((lag.len() - 1) as f64 * p) as usize];
+        eprintln!(
+            "dialing: attempt written → originate read by the switch: median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+            q(0.5),
+            q(0.9),
+            q(1.0)
+        );
+    }
     // where a line's time goes: written → answered → ended, and the calls' own records
     let r = db
         .query_one(
