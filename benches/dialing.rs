@@ -194,7 +194,12 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
     let created: std::collections::HashMap<String, Instant> = sim
         .ground_truth()
         .into_iter()
-        .map(|p| (p.uuid, now - Duration::from_millis(sim_now.saturating_sub(p.dialed_at_ms))))
+        .map(|p| {
+            (
+                p.uuid,
+                now - Duration::from_millis(sim_now.saturating_sub(p.dialed_at_ms)),
+            )
+        })
         .collect();
     let mut made: Vec<f64> = originated
         .iter()

@@ -149,19 +149,17 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
         &[("1001", &[("general", 5)])],
     )
     .await;
-    // Nobody logged in: six callers fill the queue, then hang up after a while.
+    // Nobody logged in: six callers fill the queue. They stay until the seventh has been
+    // offered the callback (leaving on a timer of their own, they could leave first on a
+    // loaded machine and make room for the seventh), then hang up.
     let mut six = Vec::new();
+    let mut first_queued = None;
     for i in 0..6 {
-        six.push(caller(
-            &sim,
-            &app,
-            "general",
-            &format!("555002{i}"),
-            Some(6000),
-        ));
+        six.push(caller(&sim, &app, "general", &format!("555002{i}"), None));
         assert!(
             common::eventually(WAIT, || async { waiting(&app, "general").await == i + 1 }).await
         );
+        first_queued.get_or_insert_with(std::time::Instant::now);
     }
     // The seventh hears "all busy" and keys 1: call me back on this number.
     let seventh = trunk_call(
@@ -195,7 +193,16 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
         .await,
         "the seventh caller's record says callback"
     );
-    // The waiting callers give up; an operator logs in: the callback is dialed to them.
+    // The waiting callers give up after 6 s or more; an operator logs in: the callback is
+    // dialed to them.
+    let since = first_queued.expect("six queued").elapsed();
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(since)).await;
+    for call in &six {
+        assert!(
+            sim.hangup(call, "NORMAL_CLEARING"),
+            "{call} gone before it gave up"
+        );
+    }
     assert!(common::eventually(WAIT, || async { waiting(&app, "general").await == 0 }).await);
     login(&app, "1001").await;
     assert!(
