@@ -173,7 +173,7 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
         )
         .await
         .unwrap();
-    let mut lag: Vec<f64> = rows
+    let lag: Vec<f64> = rows
         .iter()
         .map(|r| {
             let (w, s): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
@@ -181,60 +181,32 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
             (s - w).num_microseconds().unwrap_or(0) as f64 / 1e3
         })
         .collect();
-    lag.sort_by(f64::total_cmp);
-    // the switch's own side: channel created → answered, in simulated (here real) ms
-    let mut ring: Vec<u64> = sim
-        .ground_truth()
+    // the switch's own side: the originate read → its channel created → answered, in
+    // simulated (here real) ms, put on the bench's clock
+    let truth = sim.ground_truth();
+    let ring: Vec<f64> = truth
         .iter()
-        .filter_map(|p| Some(p.answered_at_ms? - p.dialed_at_ms))
+        .filter_map(|p| Some((p.answered_at_ms? - p.dialed_at_ms) as f64))
         .collect();
-    ring.sort_unstable();
-    // the originate read → its channel created, on the switch (sim ms on the bench's clock)
     let (sim_now, now) = (sim.sim_ms(), Instant::now());
-    let created: std::collections::HashMap<String, Instant> = sim
-        .ground_truth()
-        .into_iter()
+    let created: std::collections::HashMap<&str, Instant> = truth
+        .iter()
         .map(|p| {
-            (
-                p.uuid,
-                now - Duration::from_millis(sim_now.saturating_sub(p.dialed_at_ms)),
-            )
+            let ago = Duration::from_millis(sim_now.saturating_sub(p.dialed_at_ms));
+            (p.uuid.as_str(), now - ago)
         })
         .collect();
-    let mut made: Vec<f64> = originated
+    let made: Vec<f64> = originated
         .iter()
         .zip(&uuids)
         .filter_map(|((read, _), u)| {
-            let c = created.get(&u.to_string())?;
+            let c = created.get(u.to_string().as_str())?;
             Some(c.saturating_duration_since(*read).as_secs_f64() * 1e3)
         })
         .collect();
-    made.sort_by(f64::total_cmp);
-    if !made.is_empty() {
-        eprintln!(
-            "dialing: on the switch, originate read → channel created: median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
-            made[made.len() / 2],
-            made[made.len() * 9 / 10],
-            made[made.len() - 1]
-        );
-    }
-    if !ring.is_empty() {
-        eprintln!(
-            "dialing: on the switch, channel created → answered: median {} ms, p90 {} ms, max {} ms",
-            ring[ring.len() / 2],
-            ring[ring.len() * 9 / 10],
-            ring[ring.len() - 1]
-        );
-    }
-    if !lag.is_empty() {
-        let q = |p: f64| lag[((lag.len() - 1) as f64 * p) as usize];
-        eprintln!(
-            "dialing: attempt written → originate read by the switch: median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
-            q(0.5),
-            q(0.9),
-            q(1.0)
-        );
-    }
+    spread("on the switch, originate read → channel created", made);
+    spread("on the switch, channel created → answered", ring);
+    spread("attempt written → originate read by the switch", lag);
     // where a line's time goes: written → answered → ended, and the calls' own records
     let r = db
         .query_one(
@@ -279,4 +251,19 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
     drop(db);
     s.drop_now().await;
     (rate, n, missing)
+}
+
+/// Prints `what`'s median, p90 and max in ms (nothing when there were no samples).
+fn spread(what: &str, mut ms: Vec<f64>) {
+    ms.sort_by(f64::total_cmp);
+    if ms.is_empty() {
+        return;
+    }
+    let q = |p: f64| ms[((ms.len() - 1) as f64 * p) as usize];
+    eprintln!(
+        "dialing: {what}: median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        q(0.5),
+        q(0.9),
+        q(1.0)
+    );
 }

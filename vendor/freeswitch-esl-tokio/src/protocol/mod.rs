@@ -248,8 +248,8 @@ impl EslParser {
         else {
             return Ok(None);
         };
-        // no compaction per message: `extend_from_slice` reserves when a read does not
-        // fit, and BytesMut then moves the unread tail once instead of once per event
+        // no compaction per message: the next read makes room (`read_target`), moving
+        // the unread tail once per read instead of once per event
 
         let headers_str = String::from_utf8(headers_data)
             .map_err(|_| EslError::protocol_error("Invalid UTF-8 in headers"))?;
