@@ -20,6 +20,11 @@ mod prompts;
 mod wallboard;
 
 use contactd::esl::events::{EventPath, Routed};
+
+// The allocator the `contactd` binary runs with (src/main.rs): the event path measured in
+// this process, and the simulator beside it, allocate as the daemon does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use freeswitch_esl_tokio::EslClient;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
