@@ -362,3 +362,61 @@ async fn day_reports_time_per_state_clipped_to_local_midnights() {
     let err = cli.refused(&["day", "nobody", "2026-03-10"]).await;
     assert!(err.contains("operator nobody"), "{err}");
 }
+
+/// State changes of one operator written at once from many tasks (the ACD's offer, answer
+/// and wrap-up paths each log their own, through the journal's several connections): every
+/// one is kept, in the order of the times they happened, with exactly one period open. A
+/// single statement that locks the operator and then reads the open period reads it from
+/// before the lock wait, so two writers both closed the same period and both opened one
+/// (`operator_states_open` refused the second, and the state was lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changes_written_at_once_all_land_in_order_with_one_open_period() {
+    let env = common::TestEnv::new().await;
+    let cli = Cli::new(&env);
+    cli.ok(&["add", "vera", "Vera Orlova", "user/3003"]).await;
+    let store = std::sync::Arc::new(Operators::new(postgres::pool(env.db_url(), 8).unwrap()));
+    let vera = store.get("vera").await.unwrap().unwrap();
+    const N: u32 = 40;
+    let states = ["ready", "offered", "talking", "wrap_up"];
+    let at = |i: u32| utc(11, 9, 0) + chrono::Duration::seconds(i64::from(i));
+    let writes: Vec<_> = (0..N)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_state(vera.id, states[i as usize % 4], "", at(i))
+                    .await
+            })
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for (i, w) in writes.into_iter().enumerate() {
+        if let Err(e) = w.await.unwrap() {
+            refused.push(format!("change {i}: {e}"));
+        }
+    }
+    assert!(refused.is_empty(), "state changes refused: {refused:#?}");
+    let rows: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = env
+        .pg()
+        .await
+        .query(
+            "SELECT state, since, until FROM operator_states WHERE operator = $1 ORDER BY since",
+            &[&vera.id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(rows.len(), N as usize, "{rows:#?}");
+    for (i, (state, since, until)) in rows.iter().enumerate() {
+        let i = i as u32;
+        assert_eq!(state, states[i as usize % 4], "period {i}: {rows:#?}");
+        assert_eq!(*since, at(i));
+        let want = (i + 1 < N).then(|| at(i + 1));
+        assert_eq!(
+            *until, want,
+            "period {i} ends when the next begins: {rows:#?}"
+        );
+    }
+}

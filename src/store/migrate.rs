@@ -110,6 +110,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "018_campaign_fences.sql",
         sql: include_str!("../../sql/018_campaign_fences.sql"),
     },
+    Migration {
+        version: 19,
+        name: "019_operator_state_fn.sql",
+        sql: include_str!("../../sql/019_operator_state_fn.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.

@@ -47,17 +47,8 @@ pub struct Operators {
 /// [`Operators::log_state`] as one statement, so it can wait in the write spool: the same
 /// placement in the timeline (the period `at` falls in ends at `at`; the new one lasts
 /// until that period's old end, or until the first period if `at` is before it).
-const RECORD_STATE: &str = "WITH op AS (SELECT id FROM operators WHERE id = $1 FOR UPDATE),
-     cut AS (SELECT s.id, s.until FROM operator_states s, op
-             WHERE s.operator = $1 AND s.since <= $4 ORDER BY s.since DESC, s.id DESC LIMIT 1),
-     upd AS (UPDATE operator_states SET until = $4 FROM cut
-             WHERE operator_states.id = cut.id RETURNING cut.until AS old_until),
-     first AS (SELECT min(since) AS m FROM operator_states WHERE operator = $1)
-     INSERT INTO operator_states (operator, state, reason, since, until)
-     SELECT $1, $2, $3, $4,
-            CASE WHEN EXISTS (SELECT 1 FROM cut) THEN (SELECT old_until FROM upd)
-                 ELSE (SELECT m FROM first) END
-     FROM op";
+// sql/019: the lock on the operator, then the reads, each with its own snapshot.
+const RECORD_STATE: &str = "SELECT contactd_record_operator_state($1, $2, $3, $4)";
 
 impl Operators {
     pub fn new(pool: Pool) -> Self {
@@ -235,76 +226,29 @@ impl Operators {
         }))
     }
 
-    /// Records that the operator went to `state` at `at`, in one transaction under a lock on
-    /// the operator. Normally `at` is after the open period began: that period closes at `at`
-    /// and `state` opens. Changes reach the database out of order when several tasks (or
-    /// instances) make them at once; one dated earlier is put in its place in the timeline —
-    /// the period it falls in ends at `at`, and `state` lasts until that period's old end —
-    /// so the periods never overlap and follow the order the changes happened in.
-    /// Returns the period that was cut at `at`, if any.
+    /// Records that the operator went to `state` at `at`, under a lock on the operator
+    /// (`contactd_record_operator_state`, sql/019). Normally `at` is after the open period
+    /// began: that period closes at `at` and `state` opens. Changes reach the database out
+    /// of order when several tasks (or instances) make them at once; one dated earlier is
+    /// put in its place in the timeline — the period it falls in ends at `at`, and `state`
+    /// lasts until that period's old end — so the periods never overlap and follow the
+    /// order the changes happened in.
     pub async fn log_state(
         &self,
         operator: i64,
         state: &str,
         reason: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<Period>, StoreError> {
-        let mut db = self.writer.pool().get().await?;
-        let tx = db.transaction().await?;
-        if tx
-            .query_opt(
-                "SELECT 1 FROM operators WHERE id = $1 FOR UPDATE",
-                &[&operator],
-            )
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::NotFound(format!("operator {operator}")));
-        }
-        // The period `at` falls in (the latest that began at or before it).
-        let cut = tx
-            .query_opt(
-                "SELECT id, state, reason, since, until FROM operator_states
-                 WHERE operator = $1 AND since <= $2 ORDER BY since DESC, id DESC LIMIT 1",
-                &[&operator, &at],
-            )
+    ) -> Result<(), StoreError> {
+        let db = self.writer.pool().get().await?;
+        let row = db
+            .query_one(RECORD_STATE, &[&operator, &state, &reason, &at])
             .await?;
-        let (closed, until) = match cut {
-            Some(r) => {
-                let id: i64 = r.get(0);
-                let old_until: Option<DateTime<Utc>> = r.get(4);
-                tx.execute(
-                    "UPDATE operator_states SET until = $2 WHERE id = $1",
-                    &[&id, &at],
-                )
-                .await?;
-                let closed = Period {
-                    state: r.get(1),
-                    reason: r.get(2),
-                    since: r.get(3),
-                    until: Some(at),
-                };
-                (Some(closed), old_until)
-            }
-            // Before the first period logged: it lasts until that one began.
-            None => {
-                let first = tx
-                    .query_one(
-                        "SELECT min(since) FROM operator_states WHERE operator = $1",
-                        &[&operator],
-                    )
-                    .await?;
-                (None, first.get::<_, Option<DateTime<Utc>>>(0))
-            }
-        };
-        tx.execute(
-            "INSERT INTO operator_states (operator, state, reason, since, until)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[&operator, &state, &reason, &at, &until],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(closed)
+        if row.get::<_, bool>(0) {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound(format!("operator {operator}")))
+        }
     }
 
     /// Seconds spent per (state, reason) during the local `day` in zone `tz` (an IANA name),
