@@ -470,6 +470,11 @@ impl App {
         }
         // Links are gone, so the event channel closes once records has written the rest.
         let _ = self.records.await;
+        // Closed, the pool ends its connections now (each sends PostgreSQL its Terminate)
+        // rather than whenever the last holder of `shared` goes: the demo and the tests
+        // drop their scratch database right after, and a connection still open then is
+        // killed by the server and logged as a connection error.
+        self.shared.pool.close();
         info!("contactd stopped");
     }
 }
