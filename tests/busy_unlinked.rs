@@ -39,14 +39,7 @@ async fn subscribers_busy_while_the_link_was_down_are_dialed_again() {
     })
     .await
     .unwrap();
-    let opts = DaemonOpts {
-        env: &env,
-        sim: &sim,
-        pg_url: env.db_url().to_string(),
-        redis_url: common::redis_url(),
-        trunk_channels: 30,
-        reconnect_ms: (100, 1000),
-    };
+    let opts = DaemonOpts::new(&env, &sim);
     let mut d = Daemon::start(opts).await;
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
     let phones: Vec<String> = (0..SUBSCRIBERS)

@@ -52,12 +52,8 @@ async fn listened_time_is_the_message_alone_and_the_key_is_recorded() {
     .await
     .unwrap();
     let mut daemon = Daemon::start(DaemonOpts {
-        env: &env,
-        sim: &sim,
-        pg_url: env.db_url().to_string(),
-        redis_url: common::redis_url(),
-        trunk_channels: 30,
         reconnect_ms: (100, 500),
+        ..DaemonOpts::new(&env, &sim)
     })
     .await;
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();

@@ -72,12 +72,8 @@ async fn control_link_dropped_5_times_strands_no_call_and_redials_nobody_who_ans
     .await
     .unwrap();
     let mut daemon = Daemon::start(DaemonOpts {
-        env: &env,
-        sim: &sim,
-        pg_url: env.db_url().to_string(),
-        redis_url: common::redis_url(),
-        trunk_channels: 30,
         reconnect_ms: RECONNECT_MS,
+        ..DaemonOpts::new(&env, &sim)
     })
     .await;
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();

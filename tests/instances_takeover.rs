@@ -49,14 +49,7 @@ async fn the_driving_instance_killed_the_other_takes_over_within_10_s_without_di
     let mail = format!(
         "[mail]\nsmtp_port = {smtp_port}\nauditors = [\"audit@example.org\"]\nretry_seconds = 1\n"
     );
-    let opts = || DaemonOpts {
-        env: &env,
-        sim: &sim,
-        pg_url: env.db_url().to_string(),
-        redis_url: common::redis_url(),
-        trunk_channels: 30,
-        reconnect_ms: (100, 1000),
-    };
+    let opts = || DaemonOpts::new(&env, &sim);
     let mut a = Daemon::start_named(opts(), "alpha", &mail).await;
     let mut b = Daemon::start_named(opts(), "beta", &mail).await;
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
@@ -147,30 +140,8 @@ async fn the_driving_instance_killed_the_other_takes_over_within_10_s_without_di
     other.stop().await;
 
     let mut f = Findings::default();
-    let truth = sim.ground_truth();
-    f.list(
-        "dialed again after hearing the message",
-        faults_support::redialed_after_hearing(&truth),
-    );
-    f.list(
-        "two calls to one subscriber at once",
-        faults_support::double_dials(&truth),
-    );
-    let peak = sim.peak_channels_on("1");
-    if peak > LINES as u32 {
-        f.add(format!(
-            "{peak} channels at once on a {LINES}-line campaign"
-        ));
-    }
     let db = env.pg().await;
-    f.list(
-        "subscribers left dialing",
-        faults_support::targets_dialing(&db, id).await,
-    );
-    f.list(
-        "attempts without an outcome",
-        faults_support::attempts_without_outcome(&db, id).await,
-    );
+    faults_support::campaign_safety(&mut f, &sim, "1", LINES as u32, &db, id).await;
     let no_outcome: Vec<String> = db
         .query(
             "SELECT phone FROM campaign_targets WHERE campaign_id = $1 AND outcome IS NULL",

@@ -46,12 +46,8 @@ async fn a_sentinel_failover_mid_campaign_is_followed_and_the_campaign_finishes_
     let keys = sentinels.toml_keys();
     let mut d = Daemon::start_edited(
         DaemonOpts {
-            env: &env,
-            sim: &sim,
-            pg_url: env.db_url().to_string(),
             redis_url: url.clone(),
-            trunk_channels: 30,
-            reconnect_ms: (100, 1000),
+            ..DaemonOpts::new(&env, &sim)
         },
         "sentinel-1",
         "",
@@ -165,29 +161,7 @@ async fn a_sentinel_failover_mid_campaign_is_followed_and_the_campaign_finishes_
     }
     d.stop().await;
 
-    let truth = sim.ground_truth();
-    f.list(
-        "dialed again after hearing the message",
-        faults_support::redialed_after_hearing(&truth),
-    );
-    f.list(
-        "two calls to one subscriber at once",
-        faults_support::double_dials(&truth),
-    );
-    let peak = sim.peak_channels_on("1");
-    if peak > LINES as u32 {
-        f.add(format!(
-            "{peak} channels at once on a {LINES}-line campaign"
-        ));
-    }
     let db = env.pg().await;
-    f.list(
-        "subscribers left dialing",
-        faults_support::targets_dialing(&db, id).await,
-    );
-    f.list(
-        "attempts without an outcome",
-        faults_support::attempts_without_outcome(&db, id).await,
-    );
+    faults_support::campaign_safety(&mut f, &sim, "1", LINES as u32, &db, id).await;
     f.assert_none("Sentinel failover mid-campaign");
 }

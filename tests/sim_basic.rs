@@ -11,66 +11,7 @@ use contactd::sim::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-struct Client {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    async fn connect(sim: &Simulator) -> Client {
-        let s = TcpStream::connect(sim.esl_addr()).await.unwrap();
-        let mut c = Client { s, buf: Vec::new() };
-        assert!(c.next().await.starts_with("Content-Type: auth/request"));
-        c.cmd("auth ClueCon").await;
-        c
-    }
-
-    /// Next whole message.
-    async fn next(&mut self) -> String {
-        loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let head = String::from_utf8_lossy(&self.buf[..i]).to_string();
-                let n = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Content-Length: "))
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if self.buf.len() >= i + 2 + n {
-                    let m = String::from_utf8_lossy(&self.buf[..i + 2 + n]).to_string();
-                    self.buf.drain(..i + 2 + n);
-                    return m;
-                }
-            }
-            let mut tmp = [0u8; 65536];
-            let k = tokio::time::timeout(Duration::from_secs(10), self.s.read(&mut tmp))
-                .await
-                .expect("timeout")
-                .unwrap();
-            assert!(k > 0, "eof");
-            self.buf.extend_from_slice(&tmp[..k]);
-        }
-    }
-
-    async fn cmd(&mut self, c: &str) -> String {
-        self.s
-            .write_all(format!("{c}\n\n").as_bytes())
-            .await
-            .unwrap();
-        loop {
-            let m = self.next().await;
-            if !m.contains("text/event") {
-                return m;
-            }
-        }
-    }
-
-    async fn api(&mut self, c: &str) -> String {
-        let m = self.cmd(&format!("api {c}")).await;
-        m.split_once("\n\n")
-            .map(|x| x.1.to_string())
-            .unwrap_or_default()
-    }
-}
+use crate::sim_support::raw::Client;
 
 fn cfg() -> SimConfig {
     SimConfig {
@@ -219,8 +160,8 @@ async fn inbound_call_to_raw_outbound_server() {
         })
         .unwrap();
     let (s, _) = l.accept().await.unwrap();
-    let mut c = Client { s, buf: Vec::new() };
-    c.s.write_all(b"connect\n\n").await.unwrap();
+    let mut c = Client::raw(s);
+    c.send("connect").await;
     let data = c.next().await;
     assert!(data.starts_with("Event-Name: CHANNEL_DATA"));
     assert!(data.contains(&format!("Unique-ID: {uuid}")));

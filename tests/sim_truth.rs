@@ -9,93 +9,11 @@ use std::time::Duration;
 use contactd::sim::{
     AfterAnswer, Behaviour, PartyRecord, SimConfig, Simulator, TrunkConfig, TrunkKind,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use crate::sim_support::raw::Client;
 
 /// 1 simulated second = 200 ms real.
 const SCALE: f64 = 0.2;
-
-struct Client {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    async fn connect(sim: &Simulator) -> Client {
-        let s = TcpStream::connect(sim.esl_addr()).await.unwrap();
-        let mut c = Client { s, buf: Vec::new() };
-        assert!(c.next().await.starts_with("Content-Type: auth/request"));
-        c.cmd("auth ClueCon").await;
-        c
-    }
-
-    async fn next(&mut self) -> String {
-        loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let head = String::from_utf8_lossy(&self.buf[..i]).to_string();
-                let n = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Content-Length: "))
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if self.buf.len() >= i + 2 + n {
-                    let m = String::from_utf8_lossy(&self.buf[..i + 2 + n]).to_string();
-                    self.buf.drain(..i + 2 + n);
-                    return m;
-                }
-            }
-            let mut tmp = [0u8; 65536];
-            let k = tokio::time::timeout(Duration::from_secs(10), self.s.read(&mut tmp))
-                .await
-                .expect("timeout")
-                .unwrap();
-            assert!(k > 0, "eof");
-            self.buf.extend_from_slice(&tmp[..k]);
-        }
-    }
-
-    async fn cmd(&mut self, c: &str) -> String {
-        self.s
-            .write_all(format!("{c}\n\n").as_bytes())
-            .await
-            .unwrap();
-        loop {
-            let m = self.next().await;
-            if !m.contains("text/event") {
-                return m;
-            }
-        }
-    }
-
-    async fn api(&mut self, c: &str) -> String {
-        let m = self.cmd(&format!("api {c}")).await;
-        m.split_once("\n\n")
-            .map(|x| x.1.to_string())
-            .unwrap_or_default()
-    }
-
-    async fn execute(&mut self, uuid: &str, app: &str, arg: &str) {
-        let r = self
-            .cmd(&format!(
-                "sendmsg {uuid}\ncall-command: execute\nexecute-app-name: {app}\nexecute-app-arg: {arg}"
-            ))
-            .await;
-        assert!(r.contains("+OK"), "{r}");
-    }
-
-    /// Polls a channel variable until it has a value other than `_undef_`.
-    async fn wait_var(&mut self, uuid: &str, var: &str) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let v = self.api(&format!("uuid_getvar {uuid} {var}")).await;
-            if v != "_undef_" {
-                return v;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{var} never set");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
 
 fn cfg() -> SimConfig {
     SimConfig {
@@ -157,7 +75,7 @@ async fn dead_air_is_parked_silence_and_played_lists_the_file() {
     assert_eq!(ok, format!("+OK {u}\n"));
     // answered and parked: two simulated seconds with nothing on the line
     sim_sleep(2000).await;
-    c.execute(u, "playback", msg.to_str().unwrap()).await;
+    c.execute_ok(u, "playback", msg.to_str().unwrap()).await;
     assert_eq!(
         c.wait_var(u, "current_application_response").await,
         "FILE PLAYED"
@@ -202,27 +120,28 @@ async fn responses_and_variables_expanded_at_execution() {
         .await;
     assert_eq!(ok, format!("+OK {u}\n"));
     // `${var}` takes the value the variable has when the application runs
-    c.execute(
+    c.execute_ok(
         u,
         "set",
         "contactd_y=${contactd_x}-${nosuch}-${destination_number}",
     )
     .await;
-    c.execute(u, "set", "contactd_x=later").await;
-    c.execute(u, "set", "contactd_z=${contactd_x}").await;
+    c.execute_ok(u, "set", "contactd_x=later").await;
+    c.execute_ok(u, "set", "contactd_z=${contactd_x}").await;
     assert_eq!(c.wait_var(u, "contactd_z").await, "later");
     assert_eq!(
         c.api(&format!("uuid_getvar {u} contactd_y")).await,
         "hello--5551002"
     );
     // a file that is not there plays nothing
-    c.execute(u, "playback", "/nonexistent/dir/gone.wav").await;
+    c.execute_ok(u, "playback", "/nonexistent/dir/gone.wav")
+        .await;
     assert_eq!(
         c.wait_var(u, "current_application_response").await,
         "FILE NOT FOUND"
     );
     // a playback cut short by the far end: PLAYBACK ERROR
-    c.execute(u, "playback", "silence_stream://5000").await;
+    c.execute_ok(u, "playback", "silence_stream://5000").await;
     sim_sleep(500).await;
     assert!(sim.hangup(u, "NORMAL_CLEARING"));
     let r = ended(&sim, u).await;
@@ -300,8 +219,8 @@ async fn a_closed_outbound_socket_ends_the_park_when_configured() {
         })
         .unwrap();
     let (s, _) = l.accept().await.unwrap();
-    let mut c = Client { s, buf: Vec::new() };
-    c.s.write_all(b"connect\n\n").await.unwrap();
+    let mut c = Client::raw(s);
+    c.send("connect").await;
     assert!(c.next().await.starts_with("Event-Name: CHANNEL_DATA"));
     c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: answer")
         .await;

@@ -36,14 +36,7 @@ async fn a_subscriber_whose_originate_never_left_the_dead_instance_is_called_onc
     })
     .await
     .unwrap();
-    let opts = DaemonOpts {
-        env: &env,
-        sim: &sim,
-        pg_url: env.db_url().to_string(),
-        redis_url: common::redis_url(),
-        trunk_channels: 30,
-        reconnect_ms: (100, 1000),
-    };
+    let opts = DaemonOpts::new(&env, &sim);
     let mut b = Daemon::start_named(opts, "beta", "").await;
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
     let db = env.pg().await;

@@ -33,6 +33,21 @@ pub struct DaemonOpts<'a> {
     pub reconnect_ms: (u64, u64),
 }
 
+impl<'a> DaemonOpts<'a> {
+    /// Straight to the test's database and the real Redis, a 30-channel trunk, the link
+    /// redialed after 100 ms to 1 s.
+    pub fn new(env: &'a TestEnv, sim: &'a Simulator) -> Self {
+        Self {
+            env,
+            sim,
+            pg_url: env.db_url().to_string(),
+            redis_url: common::redis_url(),
+            trunk_channels: 30,
+            reconnect_ms: (100, 1000),
+        }
+    }
+}
+
 /// contactd running as its own process (as in production), its log kept in a file and
 /// printed when the test fails.
 pub struct Daemon {
@@ -648,4 +663,34 @@ pub async fn campaign_summary(pool: &Pool, id: i64) -> String {
         ),
         Err(e) => format!("campaign {id} is {state} (progress: {e})"),
     }
+}
+
+/// A campaign's safety, from the switch's own records and the store: nobody dialed again
+/// after hearing the message, never two calls to one subscriber at once, trunk `trunk`
+/// never above the campaign's `lines`, nobody left `dialing`, every attempt with an outcome.
+pub async fn campaign_safety(
+    f: &mut Findings,
+    sim: &Simulator,
+    trunk: &str,
+    lines: u32,
+    db: &tokio_postgres::Client,
+    id: i64,
+) {
+    let truth = sim.ground_truth();
+    f.list(
+        "dialed again after hearing the message",
+        redialed_after_hearing(&truth),
+    );
+    f.list("two calls to one subscriber at once", double_dials(&truth));
+    let peak = sim.peak_channels_on(trunk);
+    if peak > lines {
+        f.add(format!(
+            "{peak} channels at once on a {lines}-line campaign"
+        ));
+    }
+    f.list("subscribers left dialing", targets_dialing(db, id).await);
+    f.list(
+        "attempts without an outcome",
+        attempts_without_outcome(db, id).await,
+    );
 }

@@ -2,6 +2,8 @@
 //! (URL-decoded headers), helpers to wait for a reply or an event.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::time::Duration;
 
 use contactd::sim::Simulator;
