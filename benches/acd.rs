@@ -84,15 +84,12 @@ impl Usage {
     }
 }
 
-fn free_addr() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+pub(crate) fn free_addr() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], contactd::store::scratch::free_port()))
 }
 
 /// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -100,8 +97,55 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// Operators `op<ext>` on `user/<ext>` with `skill` at level 5, in PostgreSQL before
+/// contactd starts: it loads them into Redis (`sync_all`).
+pub(crate) async fn operators_in_pg(
+    s: &Scratch,
+    exts: impl Iterator<Item = usize>,
+    skill: &str,
+) -> Result<(), String> {
+    let pool = contactd::store::postgres::pool(&s.db.url, 4).map_err(|e| e.to_string())?;
+    contactd::store::migrate::run(&pool)
+        .await
+        .map_err(|e| format!("migrate: {e}"))?;
+    let ops = contactd::store::operators::Operators::new(pool.clone());
+    for ext in exts {
+        let login = format!("op{ext}");
+        let id = ops
+            .create(&login, &format!("Operator {ext}"), &format!("user/{ext}"))
+            .await
+            .map_err(|e| format!("operator {login}: {e}"))?;
+        ops.set_skill(id, skill, 5)
+            .await
+            .map_err(|e| format!("operator {login} skill: {e}"))?;
+    }
+    Ok(())
+}
+
+/// contactd's config for `sim` with its outbound socket and HTTP API on fixed free ports
+/// (the simulator's calls connect to the first) and `dir/recordings` made; then `[daemon]`.
+pub(crate) fn daemon_config(
+    s: &Scratch,
+    sim: &Simulator,
+    dir: &std::path::Path,
+) -> Result<(String, std::net::SocketAddr, std::net::SocketAddr), String> {
+    let (outbound, http) = (free_addr(), free_addr());
+    let mut text = config_text(s, sim.esl_addr().port(), "", &http.to_string());
+    text = text.replace(
+        "listen = \"127.0.0.1:0\"\n[http]",
+        &format!("listen = \"{outbound}\"\n[http]"),
+    );
+    let recordings = dir.join("recordings");
+    std::fs::create_dir_all(&recordings).map_err(|e| e.to_string())?;
+    text.push_str(&format!(
+        "[daemon]\nrecordings_dir = \"{}\"\n",
+        recordings.display()
+    ));
+    Ok((text, outbound, http))
 }
 
 /// Callers waiting in queue `general`, from `GET /api/v1/acd/queues`.
@@ -192,37 +236,10 @@ async fn run(
     .await
     .map_err(|e| format!("simulator: {e}"))?;
 
-    // Operators in PostgreSQL before contactd starts: it loads them into Redis (`sync_all`).
-    let pool = contactd::store::postgres::pool(&s.db.url, 4).map_err(|e| e.to_string())?;
-    contactd::store::migrate::run(&pool)
-        .await
-        .map_err(|e| format!("migrate: {e}"))?;
-    let ops = contactd::store::operators::Operators::new(pool.clone());
-    for ext in &exts {
-        let login = format!("op{ext}");
-        let id = ops
-            .create(&login, &format!("Operator {ext}"), &format!("user/{ext}"))
-            .await
-            .map_err(|e| format!("operator {login}: {e}"))?;
-        ops.set_skill(id, "general", 5)
-            .await
-            .map_err(|e| format!("operator {login} skill: {e}"))?;
-    }
-    drop(ops);
-    drop(pool);
-
-    let (outbound, http) = (free_addr(), free_addr());
-    let mut text = config_text(s, sim.esl_addr().port(), "", &http.to_string());
-    text = text.replace(
-        "listen = \"127.0.0.1:0\"\n[http]",
-        &format!("listen = \"{outbound}\"\n[http]"),
-    );
-    let recordings = dir.join("recordings");
-    std::fs::create_dir_all(&recordings).map_err(|e| e.to_string())?;
-    text.push_str(&format!(
-        r#"[daemon]
-recordings_dir = "{}"
-[acd]
+    operators_in_pg(s, FIRST_EXT..FIRST_EXT + OPERATORS, "general").await?;
+    let (mut text, outbound, http) = daemon_config(s, &sim, dir)?;
+    text.push_str(
+        r#"[acd]
 ring_timeout_seconds = 30
 wrap_up_seconds = 3600
 announce_every_seconds = 0
@@ -231,8 +248,7 @@ group = "general"
 max_waiting = 5000
 max_wait_seconds = 0
 "#,
-        recordings.display()
-    ));
+    );
     contactd::config::Config::from_toml(&text)
         .and_then(|c| c.validate().map(|_| c))
         .map_err(|e| format!("config: {e}"))?;

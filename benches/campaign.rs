@@ -274,10 +274,7 @@ pub async fn list_dial(n: usize, lines: u32, dial_for: Duration) -> (f64, f64, i
     .await
     .unwrap();
     let trunk = format!("[trunk.sip]\nswitch = \"fs1\"\nkind = \"sip\"\nchannels = {lines}\ndial = \"sofia/gateway/gw1/{{number}}\"\n[campaigns]\ntrunk = \"sip\"\n[dialing]\ndial_format = \"e164\"");
-    let http = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let http = std::net::SocketAddr::from(([127, 0, 0, 1], contactd::store::scratch::free_port()));
     let text = config_text(&s, sim.esl_addr().port(), &trunk, &http.to_string());
     let cfg = Config::from_toml(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -61,13 +61,7 @@ async fn healthy(port: u16) -> bool {
     out.starts_with("HTTP/1.1 200")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use contactd::store::scratch::free_port;
 
 /// Seconds from each SIGKILL of the driving instance to the next originate.
 pub async fn takeover_s() -> Vec<f64> {

@@ -11,33 +11,14 @@ use std::time::{Duration, Instant};
 
 use contactd::sim::{self, CallerStep, Simulator};
 
-use crate::campaign::{config_text, spawn_contactd, Scratch};
+use crate::acd::{daemon_config, ms, operators_in_pg, percentile};
+use crate::campaign::{spawn_contactd, Scratch};
 
 const CALLERS: usize = 500;
 const OPERATORS: usize = 100;
 const FIRST_EXT: usize = 3001;
 const TOKEN: &str = "bench-token-0123456789";
 const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn free_addr() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 /// (p99 ms, samples).
 pub async fn event_to_screen() -> (f64, usize) {
@@ -117,36 +98,10 @@ async fn run(
     })
     .await
     .map_err(|e| format!("simulator: {e}"))?;
-    let pool = contactd::store::postgres::pool(&s.db.url, 4).map_err(|e| e.to_string())?;
-    contactd::store::migrate::run(&pool)
-        .await
-        .map_err(|e| format!("migrate: {e}"))?;
-    let ops = contactd::store::operators::Operators::new(pool.clone());
-    for ext in FIRST_EXT..FIRST_EXT + OPERATORS {
-        let login = format!("op{ext}");
-        let id = ops
-            .create(&login, &format!("Operator {ext}"), &format!("user/{ext}"))
-            .await
-            .map_err(|e| format!("operator {login}: {e}"))?;
-        ops.set_skill(id, "meter", 5)
-            .await
-            .map_err(|e| format!("operator {login} skill: {e}"))?;
-    }
-    drop(ops);
-    drop(pool);
-
-    let (outbound, http) = (free_addr(), free_addr());
-    let mut text = config_text(s, sim.esl_addr().port(), "", &http.to_string());
-    text = text.replace(
-        "listen = \"127.0.0.1:0\"\n[http]",
-        &format!("listen = \"{outbound}\"\n[http]"),
-    );
-    let recordings = dir.join("recordings");
-    std::fs::create_dir_all(&recordings).map_err(|e| e.to_string())?;
-    text.push_str(&format!(
-        r#"[daemon]
-recordings_dir = "{}"
-[acd]
+    operators_in_pg(s, FIRST_EXT..FIRST_EXT + OPERATORS, "meter").await?;
+    let (mut text, outbound, http) = daemon_config(s, &sim, dir)?;
+    text.push_str(
+        r#"[acd]
 announce_every_seconds = 0
 [acd.queue.general]
 group = "general"
@@ -156,8 +111,7 @@ max_wait_seconds = 0
 group = "meter"
 max_wait_seconds = 0
 "#,
-        recordings.display()
-    ));
+    );
     contactd::config::Config::from_toml(&text).map_err(|e| format!("config: {e}"))?;
     let cfg_path = dir.join("contactd.toml");
     std::fs::write(&cfg_path, &text).map_err(|e| e.to_string())?;

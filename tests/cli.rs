@@ -115,11 +115,7 @@ async fn migrate_twice_from_the_command_line() {
 #[tokio::test]
 async fn the_simulator_runs_standalone() {
     use tokio::io::AsyncReadExt;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = contactd::store::scratch::free_port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
         .args(["sim", "--listen", &format!("127.0.0.1:{port}")])
         .kill_on_drop(true)

@@ -43,14 +43,9 @@ async fn notify_ready_watchdog_and_graceful_drain_on_sigterm() {
     let notify = UnixDatagram::bind(&notify_path).unwrap();
 
     // fixed free ports for the child's listeners
-    let outbound = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let http = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let outbound =
+        std::net::SocketAddr::from(([127, 0, 0, 1], contactd::store::scratch::free_port()));
+    let http = std::net::SocketAddr::from(([127, 0, 0, 1], contactd::store::scratch::free_port()));
     let cfg_path = dir.path().join("contactd.toml");
     std::fs::write(
         &cfg_path,

@@ -19,13 +19,7 @@ use std::time::{Duration, Instant};
 
 use install_support::{exec_start, files_below, make, manifest_dir, test_binary, text};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use contactd::store::scratch::free_port;
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p)

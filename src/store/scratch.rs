@@ -1,5 +1,5 @@
-//! Throw-away databases and key prefixes for tests and the demo, so runs never collide and
-//! leave nothing behind.
+//! Throw-away databases, key prefixes and ports for tests and the demo, so runs never
+//! collide and leave nothing behind.
 
 use rand::Rng;
 use tokio_postgres::NoTls;
@@ -19,6 +19,32 @@ pub fn run_id() -> String {
     (0..10)
         .map(|_| (b'a' + rng.random_range(0..26u8)) as char)
         .collect()
+}
+
+/// A TCP port on 127.0.0.1 free now (bound, then released), for a server that a test or
+/// the demo starts in another process. Taken below the kernel's ephemeral range
+/// (`ip_local_port_range`): a port of that range can be handed, between its release and the
+/// server's bind, to an outgoing connection of anything on the machine, which may hold it
+/// for the whole run (a chaos scenario's contactd once retried its HTTP port for 30 s).
+pub fn free_port() -> u16 {
+    let ephemeral_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let mut rng = rand::rng();
+    if ephemeral_from > 11_000 {
+        for _ in 0..200 {
+            let port = rng.random_range(10_000..ephemeral_from);
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    // an unusual range (or everything below it taken): any port the kernel gives
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
 }
 
 fn with_dbname(server_url: &str, db: &str) -> String {

@@ -77,13 +77,7 @@ pub fn signal(pid: u32, sig: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub use contactd::store::scratch::free_port;
 
 /// A scratch directory everybody can enter (the postgres user writes under it).
 pub fn scratch_root() -> PathBuf {

@@ -33,10 +33,7 @@ pub fn python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
 }
 
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+pub use contactd::store::scratch::free_port;
 
 impl Sink {
     /// Starts aiosmtpd on `port` and waits until it accepts connections.
