@@ -151,17 +151,26 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // let the goodbyes and hang-ups finish so their work is counted too
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    // every caller's flow ran to its end: contactd hung up after the goodbye
-    let finished = db
-        .query_one(
+    // Every caller's flow ran to its end: contactd hung up after the goodbye. Waited for
+    // (bounded), so that their work is counted too: the last reading is stored 3 s or more
+    // before its caller's goodbye ends (a fixed 3 s once counted a flow still playing it).
+    let ended_by_contactd = || async {
+        db.query_one(
             "SELECT count(*) FROM calls WHERE purpose = 'ivr' AND hungup_by = 'contactd'",
             &[],
         )
         .await
         .map(|r| r.get::<_, i64>(0) as usize)
-        .unwrap_or(0);
+        .unwrap_or(0)
+    };
+    let settle_until = Instant::now() + Duration::from_secs(20);
+    let mut finished = ended_by_contactd().await;
+    while finished < callers && Instant::now() < settle_until {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        finished = ended_by_contactd().await;
+    }
+    // the records of the last hang-ups are written
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let cut_short = callers - done.min(callers).min(finished);
     if cut_short > 0 {
         explain_cut_short(&db, &sim).await;
