@@ -7,8 +7,6 @@ pub mod raw;
 use std::time::Duration;
 
 use contactd::sim::Simulator;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// An event: its headers in order (values decoded) and its body.
 #[derive(Debug, Clone)]
@@ -43,8 +41,7 @@ impl Ev {
 }
 
 pub struct Client {
-    s: TcpStream,
-    buf: Vec<u8>,
+    raw: raw::Client,
     /// every event received, in order
     pub events: Vec<Ev>,
 }
@@ -66,49 +63,18 @@ fn headers(block: &str) -> Vec<(String, String)> {
 impl Client {
     /// Connected and authenticated, subscribed to `events` (`plain ...`) if not empty.
     pub async fn connect(sim: &Simulator, events: &str) -> Client {
-        let s = TcpStream::connect(sim.esl_addr()).await.unwrap();
         let mut c = Client {
-            s,
-            buf: Vec::new(),
+            raw: raw::Client::connect(sim).await,
             events: Vec::new(),
         };
-        assert!(c.next_raw().await.starts_with("Content-Type: auth/request"));
-        c.cmd("auth ClueCon").await;
         if !events.is_empty() {
             c.cmd(&format!("event {events}")).await;
         }
         c
     }
 
-    async fn next_raw(&mut self) -> String {
-        loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let head = String::from_utf8_lossy(&self.buf[..i]).to_string();
-                let n = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Content-Length: "))
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if self.buf.len() >= i + 2 + n {
-                    let m = String::from_utf8_lossy(&self.buf[..i + 2 + n]).to_string();
-                    self.buf.drain(..i + 2 + n);
-                    return m;
-                }
-            }
-            // on the heap: a 64 KiB array would sit in every future awaiting this one
-            let mut tmp = vec![0u8; 65536];
-            let k = tokio::time::timeout(Duration::from_secs(10), self.s.read(&mut tmp))
-                .await
-                .expect("nothing from the switch for 10 s")
-                .unwrap();
-            assert!(k > 0, "the switch closed the connection");
-            self.buf.extend_from_slice(&tmp[..k]);
-        }
-    }
-
-    /// Next message; events are kept in `events` and returned as None.
-    async fn next(&mut self) -> Option<String> {
-        let m = self.next_raw().await;
+    /// `m` kept in `events` if it is an event (None), else handed back.
+    fn keep(&mut self, m: String) -> Option<String> {
         let (head, body) = m.split_once("\n\n").unwrap_or((&m, ""));
         if head.contains("Content-Type: text/event-plain") {
             let (eh, eb) = body.split_once("\n\n").unwrap_or((body, ""));
@@ -121,11 +87,14 @@ impl Client {
         Some(m)
     }
 
+    /// Next message; events are kept in `events` and returned as None.
+    async fn next(&mut self) -> Option<String> {
+        let m = self.raw.next().await;
+        self.keep(m)
+    }
+
     pub async fn send(&mut self, c: &str) {
-        self.s
-            .write_all(format!("{c}\n\n").as_bytes())
-            .await
-            .unwrap();
+        self.raw.send(c).await;
     }
 
     /// Send a command and return its reply (events meanwhile are kept).
@@ -170,15 +139,8 @@ impl Client {
     /// Read whatever comes within `t`.
     pub async fn drain(&mut self, t: Duration) {
         let deadline = tokio::time::Instant::now() + t;
-        while let Ok(m) = tokio::time::timeout_at(deadline, self.next_raw()).await {
-            let (head, body) = m.split_once("\n\n").unwrap_or((&m, ""));
-            if head.contains("Content-Type: text/event-plain") {
-                let (eh, eb) = body.split_once("\n\n").unwrap_or((body, ""));
-                self.events.push(Ev {
-                    headers: headers(eh),
-                    body: eb.to_string(),
-                });
-            }
+        while let Ok(m) = tokio::time::timeout_at(deadline, self.raw.next()).await {
+            self.keep(m);
         }
     }
 
