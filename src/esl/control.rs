@@ -302,6 +302,33 @@ impl SwitchLink {
         })
     }
 
+    /// Channel `uuid` as the switch lists it once the link is back (waited for up to
+    /// `link_back`), or None when the switch has no such channel. A listing cut by another
+    /// drop is asked again (5 times, 200 ms apart). Err says why the switch could not be
+    /// asked: then nothing is known of the call. For a caller that lost sight of a call
+    /// (a dropped link, a restart) and must not guess its fate.
+    pub async fn find_channel(
+        &self,
+        uuid: &str,
+        link_back: Duration,
+    ) -> Result<Option<SnapshotRow>, String> {
+        let mut tries = 0;
+        loop {
+            if !self.wait_connected(link_back).await {
+                return Err(format!("switch still unreachable after {link_back:?}"));
+            }
+            match self.channels().await {
+                Ok(rows) => return Ok(rows.into_iter().find(|r| r.uuid == uuid)),
+                Err(e) if tries < 5 => {
+                    debug!(uuid, "listing the switch's channels: {e}");
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(format!("cannot list the switch's channels: {e}")),
+            }
+        }
+    }
+
     /// A channel variable; None when the channel or the variable does not exist.
     pub async fn getvar(&self, uuid: &str, var: &str) -> Result<Option<String>, LinkError> {
         let uuid = self.checked(uuid)?;

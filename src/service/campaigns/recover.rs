@@ -40,26 +40,14 @@ impl CampaignRunner {
         };
         let link = &link;
         let uuid = id.to_string();
-        let mut tries = 0;
-        let row = loop {
-            if !link.wait_connected(Duration::from_secs(60)).await {
-                // Left to the sweep that runs once the link is back (the call, if it lives,
-                // then gets its message or is hung up).
-                warn!(campaign = c.id, %id, "switch still unreachable; outcome unknown");
+        // how long to wait for a dropped link before the call is left to the sweep
+        let row = match link.find_channel(&uuid, Duration::from_secs(60)).await {
+            Ok(row) => row,
+            // Left to the sweep that runs once the link is back (the call, if it lives,
+            // then gets its message or is hung up).
+            Err(why) => {
+                warn!(campaign = c.id, %id, "{why}; outcome unknown");
                 return unknown();
-            }
-            match link.channels().await {
-                Ok(rows) => break rows.into_iter().find(|r| r.uuid == uuid),
-                // The link dropped again meanwhile: once more when it is back.
-                Err(e) if tries < 5 => {
-                    debug!(campaign = c.id, %id, "listing the switch's channels: {e}");
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => {
-                    warn!(campaign = c.id, %id, "cannot list the switch's channels: {e}");
-                    return unknown();
-                }
             }
         };
         let Some(row) = row else {

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use freeswitch_types::HangupCause;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::call::{end_with, ABANDONED};
@@ -38,26 +38,12 @@ impl OpRunner {
         mut watch: CallWatch,
     ) -> Found {
         let uuid = id.to_string();
-        let mut tries = 0;
-        let row = loop {
-            if !link.wait_connected(LINK_BACK).await {
-                warn!(campaign = c.id, %id, "switch still unreachable; outcome unknown");
+        let row = match link.find_channel(&uuid, LINK_BACK).await {
+            Ok(row) => row,
+            Err(why) => {
+                warn!(campaign = c.id, %id, "{why}; outcome unknown");
                 let _ = link.kill(&uuid, HangupCause::NormalClearing).await;
                 return Found::End(end_with(Outcome::Unknown.as_str(), None));
-            }
-            match link.channels().await {
-                Ok(rows) => break rows.into_iter().find(|r| r.uuid == uuid),
-                // dropped again meanwhile: once more when it is back
-                Err(e) if tries < 5 => {
-                    debug!(campaign = c.id, %id, "listing the switch's channels: {e}");
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => {
-                    warn!(campaign = c.id, %id, "cannot list the switch's channels: {e}");
-                    let _ = link.kill(&uuid, HangupCause::NormalClearing).await;
-                    return Found::End(end_with(Outcome::Unknown.as_str(), None));
-                }
             }
         };
         let Some(row) = row else {
