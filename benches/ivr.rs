@@ -79,8 +79,7 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
     })
     .await
     .unwrap();
-    let outbound =
-        std::net::SocketAddr::from(([127, 0, 0, 1], contactd::store::scratch::free_port()));
+    let outbound = crate::acd::free_addr();
     let mut text = config_text(&s, sim.esl_addr().port(), "", "127.0.0.1:0");
     text = text.replace(
         "listen = \"127.0.0.1:0\"\n[http]",

@@ -44,10 +44,10 @@ pub struct Operators {
     writer: Writer,
 }
 
-/// [`Operators::log_state`] as one statement, so it can wait in the write spool: the same
-/// placement in the timeline (the period `at` falls in ends at `at`; the new one lasts
-/// until that period's old end, or until the first period if `at` is before it).
-// sql/019: the lock on the operator, then the reads, each with its own snapshot.
+/// A state change placed in the operator's timeline (the period `at` falls in ends at `at`;
+/// the new one lasts until that period's old end, or until the first period if `at` is
+/// before it), by sql/019's function: one statement, so it can wait in the write spool, and
+/// the one rule for [`Operators::log_state`] and [`Operators::record_state`].
 const RECORD_STATE: &str = "SELECT contactd_record_operator_state($1, $2, $3, $4)";
 
 impl Operators {

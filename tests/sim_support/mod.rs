@@ -109,10 +109,7 @@ impl Client {
 
     /// `api` and its body.
     pub async fn api(&mut self, c: &str) -> String {
-        let m = self.cmd(&format!("api {c}")).await;
-        m.split_once("\n\n")
-            .map(|x| x.1.to_string())
-            .unwrap_or_default()
+        raw::body_of(&self.cmd(&format!("api {c}")).await)
     }
 
     /// `sendmsg <uuid>` execute `app arg` (event-lock, Event-UUID).

@@ -95,11 +95,9 @@ impl Client {
         }
     }
 
+    /// `api` and its body.
     pub async fn api(&mut self, c: &str) -> String {
-        let m = self.cmd(&format!("api {c}")).await;
-        m.split_once("\n\n")
-            .map(|x| x.1.to_string())
-            .unwrap_or_default()
+        body_of(&self.cmd(&format!("api {c}")).await)
     }
 
     /// `bgapi`; the BACKGROUND_JOB body.
@@ -178,4 +176,11 @@ impl Client {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+}
+
+/// What follows a message's header block (an `api/response`'s body).
+pub fn body_of(m: &str) -> String {
+    m.split_once("\n\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default()
 }
