@@ -58,6 +58,66 @@ async fn a_stale_driver_claims_nothing_once_the_next_one_bumped_the_fence() {
     );
 }
 
+/// The runner reuses its list of active campaigns between looks (up to a second), so the
+/// claim itself refuses a campaign that is no longer running: a pause or a cancel stops the
+/// dialing at once, whatever the driver last read.
+#[tokio::test]
+async fn a_paused_or_cancelled_campaign_claims_nobody() {
+    let env = common::TestEnv::new().await;
+    let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
+    contactd::store::migrate::run(&pool).await.unwrap();
+    let config = env.config("127.0.0.1:8021".parse().unwrap(), "ClueCon", &[]);
+    let phones: Vec<String> = (0..4).map(|i| faults_support::number(34, i)).collect();
+    let id = faults_support::start_campaign(&pool, &config, 34, &phones, 5).await;
+    let campaigns = Campaigns::new(pool.clone());
+    let now = Utc::now();
+    let fence = bump_fence(&pool, id, "alpha@h:1").await.unwrap();
+    assert_eq!(
+        campaigns
+            .claim_due(id, 1, now, Some(fence))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert!(campaigns
+        .set_state(id, &["running"], "paused")
+        .await
+        .unwrap());
+    assert!(campaigns
+        .claim_due(id, 3, now, Some(fence))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(campaigns
+        .claim_due(id, 3, now, None)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // resumed: the rest are claimed again
+    assert!(campaigns
+        .set_state(id, &["paused"], "running")
+        .await
+        .unwrap());
+    assert_eq!(
+        campaigns
+            .claim_due(id, 1, now, Some(fence))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert!(campaigns.cancel(id).await.unwrap());
+    assert!(campaigns
+        .claim_due(id, 3, now, Some(fence))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// A running operator campaign's callbacks are dialed by its driver only (it counts the
 /// campaign's lines); a finished campaign's by whichever instance claims them first.
 #[tokio::test]

@@ -23,6 +23,7 @@ use crate::service::trunks::Trunks;
 use crate::store::attempt_batch::{self, AttemptRow};
 use crate::store::campaigns::{Campaign, Target};
 use crate::store::redis::LiveState;
+use crate::store::StoreError;
 
 /// One call ready to go: its lease held (if its number is valid), its rows committed.
 pub struct Prepared {
@@ -53,6 +54,7 @@ pub async fn prepare(
     b: &Batch<'_>,
     c: &Campaign,
     targets: Vec<Target>,
+    message_rules: Result<MessageRules, StoreError>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> (Vec<Prepared>, Vec<(Target, NotDialed)>) {
     let mut back = Vec::new();
@@ -79,7 +81,7 @@ pub async fn prepare(
             }
         }
     }
-    if let Err(e) = rules_of(b, c, &mut calls, now).await {
+    if let Err(e) = rules_of(b, c, &mut calls, message_rules, now).await {
         warn!(campaign = c.id, "message rules not read, not dialing: {e}");
         let back = calls
             .into_iter()
@@ -155,19 +157,36 @@ pub async fn prepare(
     (ready, back)
 }
 
-/// The campaign's message rules for each call: read once for the batch, and per subscriber
-/// only when the campaign has any.
+/// A campaign's message rules (`after_confirm`, `when_unreached`); both none when the runner
+/// sends no messages.
+pub type MessageRules = (Option<String>, Option<String>);
+
+/// The campaign's message rules, read for each batch (they may be set after the campaign
+/// started) and meant to be asked at the same time as the claim: a round trip less before the
+/// batch's originates.
+pub async fn read_message_rules(
+    messages: Option<&Messages>,
+    pool: &deadpool_postgres::Pool,
+    campaign: i64,
+) -> Result<MessageRules, StoreError> {
+    match messages {
+        Some(_) => crate::store::messages::campaign_rules(pool, campaign).await,
+        None => Ok((None, None)),
+    }
+}
+
+/// The campaign's message rules for each call: per subscriber only when the campaign has any.
 async fn rules_of(
     b: &Batch<'_>,
     c: &Campaign,
     calls: &mut [Prepared],
+    message_rules: Result<MessageRules, StoreError>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     let Some(m) = b.messages else {
         return Ok(());
     };
-    let (after_confirm, when_unreached) =
-        crate::store::messages::campaign_rules(b.pool, c.id).await?;
+    let (after_confirm, when_unreached) = message_rules?;
     if after_confirm.is_none() && when_unreached.is_none() {
         return Ok(());
     }

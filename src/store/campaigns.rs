@@ -284,6 +284,10 @@ impl Campaigns {
                  FROM (SELECT contact_id FROM campaign_targets
                        WHERE campaign_id = $1 AND status = 'pending' AND next_at <= $3
                          AND EXISTS (SELECT 1 FROM async_commit)
+                         -- paused or cancelled: nobody more (the runner may look with an
+                         -- active list read a moment before)
+                         AND EXISTS (SELECT 1 FROM campaigns c
+                                     WHERE c.id = $1 AND c.state = 'running')
                          AND ($4::bigint IS NULL OR EXISTS (
                                SELECT 1 FROM campaign_fences f
                                WHERE f.campaign_id = $1 AND f.token = $4))

@@ -74,7 +74,15 @@ pub struct CampaignRunner {
     trunks: Arc<Trunks>,
     /// Which campaigns this instance drives (one instance per campaign); `None`: all.
     drivers: Option<crate::service::campaign_lease::Drivers>,
+    /// The active campaigns as last read, and when: a look on a freed line reuses them for
+    /// up to [`ACTIVE_FOR`] rather than wait a round trip. A campaign created or changing
+    /// state (NOTIFY), the routine look, a completion and a recovery read them again; the
+    /// claim itself checks that the campaign is still running.
+    active_read: Mutex<Option<(tokio::time::Instant, Vec<Campaign>)>>,
 }
+
+/// How long the active campaigns read at a look stand for the next looks.
+const ACTIVE_FOR: Duration = Duration::from_secs(1);
 
 /// Budget key of a campaign's line leases in Redis.
 pub fn budget_of(id: i64) -> String {
@@ -113,6 +121,7 @@ impl CampaignRunner {
             rules: Arc::default(),
             key_tasks: Arc::default(),
             drivers: None,
+            active_read: Mutex::new(None),
         }
     }
 
@@ -225,12 +234,16 @@ impl CampaignRunner {
                         }
                         backlog = now_backlog;
                     }
+                    self.forget_active();
                     self.tick_logged().await;
                 }
                 // A call of ours ended, a lease was released (the call's channel is
                 // destroyed), or a campaign was created or changed (any process): look now.
                 _ = self.line_freed.notified() => self.tick_logged().await,
-                _ = self.changed.notified() => self.tick_logged().await,
+                _ = self.changed.notified() => {
+                    self.forget_active();
+                    self.tick_logged().await
+                }
                 Ok(()) = released.changed() => self.tick_logged().await,
                 _ = shutdown.changed() => {
                     if *shutdown.borrow() {
@@ -261,10 +274,15 @@ impl CampaignRunner {
         if self.campaigns.backlog() > 0 {
             return Ok(());
         }
-        let (leases_ok, active) =
-            futures_util::future::join(self.live.leases_trusted(), self.campaigns.active()).await;
-        let leases_ok = leases_ok.unwrap_or(false);
-        let active = active?;
+        let active = match self.active_as_read() {
+            Some(active) => active,
+            None => {
+                let active = self.campaigns.active().await?;
+                *self.active_read.lock().expect("active read lock") =
+                    Some((self.clock.instant(), active.clone()));
+                active
+            }
+        };
         if let Some(d) = &self.drivers {
             let ids: Vec<i64> = active.iter().map(|c| c.id).collect();
             if d.drive(&ids).await.taken_over {
@@ -274,12 +292,13 @@ impl CampaignRunner {
         }
         for c in active.into_iter().filter(|c| self.drives(c.id)) {
             let running = c.state == CampaignState::Running.as_str();
-            let dialing = running && leases_ok && !self.draining.load(Ordering::SeqCst);
+            let dialing = running && !self.draining.load(Ordering::SeqCst);
             // a subscriber just claimed: the campaign is not complete, no need to ask
             if dialing && self.dial_more(&c, now).await? {
                 continue;
             }
             if self.campaigns.finish_if_complete(c.id).await? {
+                self.forget_active();
                 info!(campaign = c.id, "campaign complete; queueing the report");
                 self.queue_report(&c).await;
             }
@@ -312,6 +331,18 @@ impl CampaignRunner {
         }
     }
 
+    /// The active campaigns as read at an earlier look, if recent and not since forgotten.
+    fn active_as_read(&self) -> Option<Vec<Campaign>> {
+        let read = self.active_read.lock().expect("active read lock");
+        let (at, active) = read.as_ref()?;
+        (self.clock.instant().saturating_duration_since(*at) < ACTIVE_FOR).then(|| active.clone())
+    }
+
+    /// The next look reads the active campaigns again.
+    fn forget_active(&self) {
+        *self.active_read.lock().expect("active read lock") = None;
+    }
+
     fn active_of(&self, id: i64) -> usize {
         *self
             .active
@@ -330,11 +361,16 @@ impl CampaignRunner {
         // a trunk or a group: its channels in service and their lines in use
         let budget_key = budget_of(c.id);
         // both asked at once: each round trip here delays the next call on a freed line
-        let (capacity, budget_in_use) = futures_util::future::join(
+        // (and whether the leases can be trusted: not while they are rebuilt)
+        let (capacity, budget_in_use, leases_ok) = futures_util::future::join3(
             self.trunks.capacity(&c.trunk),
             self.live.budget_in_use(&budget_key),
+            self.live.leases_trusted(),
         )
         .await;
+        if !leases_ok.unwrap_or(false) {
+            return Ok(false);
+        }
         let Some((trunk_channels, trunk_in_use)) = capacity? else {
             warn!(campaign = c.id, trunk = %c.trunk, "campaign names an unknown trunk");
             return Ok(false);
@@ -366,7 +402,17 @@ impl CampaignRunner {
             },
             None => None,
         };
-        let claimed = self.campaigns.claim_due(c.id, n as i64, now, fence).await?;
+        // the message rules asked with the claim: one round trip fewer before the originates
+        let (claimed, message_rules) = futures_util::future::join(
+            self.campaigns.claim_due(c.id, n as i64, now, fence),
+            crate::service::dial_batch::read_message_rules(
+                self.messages.as_ref(),
+                self.campaigns.pool(),
+                c.id,
+            ),
+        )
+        .await;
+        let claimed = claimed?;
         if claimed.is_empty() {
             return Ok(false);
         }
@@ -385,7 +431,8 @@ impl CampaignRunner {
             trunks: &self.trunks,
             budget: &budget,
         };
-        let (ready, back) = crate::service::dial_batch::prepare(&batch, c, targets, now).await;
+        let (ready, back) =
+            crate::service::dial_batch::prepare(&batch, c, targets, message_rules, now).await;
         for (t, why) in back {
             let at = self.put_back(why);
             self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);

@@ -203,6 +203,7 @@ impl CampaignRunner {
     /// lost its call): anyone who may have heard the message is not called again; a call
     /// still up is taken over; the others go back to the queue.
     pub(super) async fn recover(self: &Arc<Self>) -> Result<(), StoreError> {
+        self.forget_active();
         if self.campaigns.backlog() > 0 {
             // The stranded list would miss what is still spooled.
             return Ok(());
