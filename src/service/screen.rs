@@ -3,6 +3,7 @@
 //! for notice and operator campaigns alike; the decisions are `core::campaign::pacer`'s,
 //! this only carries them out (requeue, skip) and hands back who may be called now.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,8 @@ use crate::core::campaign::pacer::{CampaignRules, DncVerdict, Pacer, WindowVerdi
 use crate::store::campaigns::{Campaigns, Target};
 use crate::store::StoreError;
 
-/// Of `claimed` (subscribers of campaign `campaign`), those to call now. The others are
+/// Of `claimed` (subscribers of campaign `campaign`), those to call now; `known_blocked`: the
+/// do-not-call numbers among them if the claim already asked (else they are looked up here). The others are
 /// requeued (window closed, list unreadable) or skipped (`invalid`: a zone or stored number
 /// that cannot be used; `dnc`). The pacer's lock is never held across an await.
 pub async fn screen(
@@ -22,6 +24,7 @@ pub async fn screen(
     rules: &CampaignRules,
     campaign: i64,
     claimed: Vec<Target>,
+    known_blocked: Option<HashSet<String>>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Target>, StoreError> {
     let mut open = Vec::new();
@@ -67,12 +70,18 @@ pub async fn screen(
     if valid.is_empty() {
         return Ok(valid);
     }
-    let phones: Vec<String> = valid.iter().map(|t| t.phone.clone()).collect();
-    let lookup = match campaigns.pool().get().await {
-        Ok(db) => crate::lists::dnc::blocked_among(&db, &phones)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let lookup = match known_blocked {
+        // asked by the claim itself
+        Some(blocked) => Ok(blocked),
+        None => {
+            let phones: Vec<String> = valid.iter().map(|t| t.phone.clone()).collect();
+            match campaigns.pool().get().await {
+                Ok(db) => crate::lists::dnc::blocked_among(&db, &phones)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
     };
     let mut dial = Vec::new();
     for t in valid {

@@ -2,6 +2,8 @@
 //! subscriber) and attempts (one per originate, written before it). Claiming due targets uses
 //! `FOR UPDATE SKIP LOCKED`, so several contactd instances never dial one subscriber twice.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
@@ -93,6 +95,15 @@ pub struct Target {
     pub phone: String,
     pub tz: Option<String>,
     pub attempts: i32,
+}
+
+fn target(r: &tokio_postgres::Row) -> Target {
+    Target {
+        contact_id: r.get(0),
+        phone: r.get(1),
+        tz: r.get(2),
+        attempts: r.get(3),
+    }
 }
 
 /// The end of one attempt as contactd saw it.
@@ -272,41 +283,64 @@ impl Campaigns {
         now: DateTime<Utc>,
         fence: Option<i64>,
     ) -> Result<Vec<Target>, StoreError> {
-        let db = self.writer.pool().get().await?;
-        let stmt = db
-            .prepare_cached(
-                // The claim alone does not wait for its WAL flush (synchronous_commit off
-                // for this statement's transaction): nobody is dialed until the batch's
-                // attempt rows commit, synchronously, which flushes the WAL up to and with
-                // the claim; a claim lost in a crash before that dialed nobody.
-                "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-                 UPDATE campaign_targets t SET status = 'dialing'
-                 FROM (SELECT contact_id FROM campaign_targets
-                       WHERE campaign_id = $1 AND status = 'pending' AND next_at <= $3
-                         AND EXISTS (SELECT 1 FROM async_commit)
-                         -- paused or cancelled: nobody more (the runner may look with an
-                         -- active list read a moment before)
-                         AND EXISTS (SELECT 1 FROM campaigns c
-                                     WHERE c.id = $1 AND c.state = 'running')
-                         AND ($4::bigint IS NULL OR EXISTS (
-                               SELECT 1 FROM campaign_fences f
-                               WHERE f.campaign_id = $1 AND f.token = $4))
-                       ORDER BY next_at, contact_id LIMIT $2
-                       FOR UPDATE SKIP LOCKED) due
-                 WHERE t.campaign_id = $1 AND t.contact_id = due.contact_id
-                 RETURNING t.contact_id, t.phone, t.tz, t.attempts",
-            )
-            .await?;
-        let rows = db.query(&stmt, &[&id, &n, &now, &fence]).await?;
-        Ok(rows
+        let rows = self.claim(id, n, now, fence, "").await?;
+        Ok(rows.iter().map(target).collect())
+    }
+
+    /// [`Campaigns::claim_due`], and which of the claimed numbers are on the do-not-call list
+    /// now, asked in the same statement: a round trip less between a freed line and its next
+    /// call. Fails as a whole when the list cannot be read.
+    pub async fn claim_due_screened(
+        &self,
+        id: i64,
+        n: i64,
+        now: DateTime<Utc>,
+        fence: Option<i64>,
+    ) -> Result<(Vec<Target>, HashSet<String>), StoreError> {
+        let dnc = ", EXISTS (SELECT 1 FROM dnc d WHERE d.phone = t.phone)";
+        let rows = self.claim(id, n, now, fence, dnc).await?;
+        let blocked = rows
             .iter()
-            .map(|r| Target {
-                contact_id: r.get(0),
-                phone: r.get(1),
-                tz: r.get(2),
-                attempts: r.get(3),
-            })
-            .collect())
+            .filter(|r| r.get::<_, bool>(4))
+            .map(|r| r.get::<_, String>(1))
+            .collect();
+        Ok((rows.iter().map(target).collect(), blocked))
+    }
+
+    /// The claim's one statement; `more` adds columns after the target's four.
+    async fn claim(
+        &self,
+        id: i64,
+        n: i64,
+        now: DateTime<Utc>,
+        fence: Option<i64>,
+        more: &str,
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let db = self.writer.pool().get().await?;
+        let sql = format!(
+            // The claim alone does not wait for its WAL flush (synchronous_commit off for
+            // this statement's transaction): nobody is dialed until the batch's attempt rows
+            // commit, synchronously, which flushes the WAL up to and with the claim; a claim
+            // lost in a crash before that dialed nobody.
+            "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+             UPDATE campaign_targets t SET status = 'dialing'
+             FROM (SELECT contact_id FROM campaign_targets
+                   WHERE campaign_id = $1 AND status = 'pending' AND next_at <= $3
+                     AND EXISTS (SELECT 1 FROM async_commit)
+                     -- paused or cancelled: nobody more (the runner may look with an
+                     -- active list read a moment before)
+                     AND EXISTS (SELECT 1 FROM campaigns c
+                                 WHERE c.id = $1 AND c.state = 'running')
+                     AND ($4::bigint IS NULL OR EXISTS (
+                           SELECT 1 FROM campaign_fences f
+                           WHERE f.campaign_id = $1 AND f.token = $4))
+                   ORDER BY next_at, contact_id LIMIT $2
+                   FOR UPDATE SKIP LOCKED) due
+             WHERE t.campaign_id = $1 AND t.contact_id = due.contact_id
+             RETURNING t.contact_id, t.phone, t.tz, t.attempts{more}"
+        );
+        let stmt = db.prepare_cached(&sql).await?;
+        Ok(db.query(&stmt, &[&id, &n, &now, &fence]).await?)
     }
 
     /// Back to the queue without counting an attempt (no free line, window closed).

@@ -404,7 +404,7 @@ impl CampaignRunner {
         };
         // the message rules asked with the claim: one round trip fewer before the originates
         let (claimed, message_rules) = futures_util::future::join(
-            self.campaigns.claim_due(c.id, n as i64, now, fence),
+            self.claim(c.id, n as i64, now, fence),
             crate::service::dial_batch::read_message_rules(
                 self.messages.as_ref(),
                 self.campaigns.pool(),
@@ -412,11 +412,20 @@ impl CampaignRunner {
             ),
         )
         .await;
-        let claimed = claimed?;
+        let (claimed, blocked) = claimed?;
         if claimed.is_empty() {
             return Ok(false);
         }
-        let targets = screen(&self.campaigns, &self.pacer, &rules, c.id, claimed, now).await?;
+        let targets = screen(
+            &self.campaigns,
+            &self.pacer,
+            &rules,
+            c.id,
+            claimed,
+            blocked,
+            now,
+        )
+        .await?;
         if targets.is_empty() {
             return Ok(true);
         }
@@ -445,6 +454,26 @@ impl CampaignRunner {
             });
         }
         Ok(true)
+    }
+
+    /// Claims up to `n` subscribers with their do-not-call verdicts in the same statement. If
+    /// that fails (the list unreadable, say) the plain claim is tried, and the screening asks
+    /// the list itself, so that an unreadable list is told and paced as such.
+    async fn claim(
+        &self,
+        id: i64,
+        n: i64,
+        now: DateTime<Utc>,
+        fence: Option<i64>,
+    ) -> Result<(Vec<Target>, Option<HashSet<String>>), StoreError> {
+        match self.campaigns.claim_due_screened(id, n, now, fence).await {
+            Ok((claimed, blocked)) => Ok((claimed, Some(blocked))),
+            Err(e) => {
+                debug!(campaign = id, "claim with the do-not-call list failed: {e}");
+                let claimed = self.campaigns.claim_due(id, n, now, fence).await?;
+                Ok((claimed, None))
+            }
+        }
     }
 
     /// Runs `f` as the one task calling `contact`; the line count and the recovery's

@@ -341,7 +341,16 @@ impl OpRunner {
         claimed: Vec<Target>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let dial = screen(&self.campaigns, &self.rules, rules, c.id, claimed, now).await?;
+        let dial = screen(
+            &self.campaigns,
+            &self.rules,
+            rules,
+            c.id,
+            claimed,
+            None,
+            now,
+        )
+        .await?;
         for t in dial {
             self.spawn_call(c.clone(), op.clone(), t, None, None);
         }
