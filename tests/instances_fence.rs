@@ -8,14 +8,22 @@ use chrono::Utc;
 use contactd::store::campaigns::Campaigns;
 use contactd::store::drivers::bump_fence;
 
-#[tokio::test]
-async fn a_stale_driver_claims_nothing_once_the_next_one_bumped_the_fence() {
+/// A scratch database with a running campaign of `n` subscribers on list `list`.
+async fn running_campaign(list: u16, n: usize) -> (common::TestEnv, deadpool_postgres::Pool, i64) {
     let env = common::TestEnv::new().await;
     let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
     contactd::store::migrate::run(&pool).await.unwrap();
     let config = env.config("127.0.0.1:8021".parse().unwrap(), "ClueCon", &[]);
-    let phones: Vec<String> = (0..6).map(|i| faults_support::number(31, i)).collect();
-    let id = faults_support::start_campaign(&pool, &config, 31, &phones, 5).await;
+    let phones: Vec<String> = (0..n)
+        .map(|i| faults_support::number(u32::from(list), i))
+        .collect();
+    let id = faults_support::start_campaign(&pool, &config, list, &phones, 5).await;
+    (env, pool, id)
+}
+
+#[tokio::test]
+async fn a_stale_driver_claims_nothing_once_the_next_one_bumped_the_fence() {
+    let (_env, pool, id) = running_campaign(31, 6).await;
     let campaigns = Campaigns::new(pool.clone());
     let now = Utc::now();
 
@@ -63,12 +71,7 @@ async fn a_stale_driver_claims_nothing_once_the_next_one_bumped_the_fence() {
 /// dialing at once, whatever the driver last read.
 #[tokio::test]
 async fn a_paused_or_cancelled_campaign_claims_nobody() {
-    let env = common::TestEnv::new().await;
-    let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
-    contactd::store::migrate::run(&pool).await.unwrap();
-    let config = env.config("127.0.0.1:8021".parse().unwrap(), "ClueCon", &[]);
-    let phones: Vec<String> = (0..4).map(|i| faults_support::number(34, i)).collect();
-    let id = faults_support::start_campaign(&pool, &config, 34, &phones, 5).await;
+    let (_env, pool, id) = running_campaign(34, 4).await;
     let campaigns = Campaigns::new(pool.clone());
     let now = Utc::now();
     let fence = bump_fence(&pool, id, "alpha@h:1").await.unwrap();
