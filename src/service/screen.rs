@@ -14,10 +14,11 @@ use crate::core::campaign::pacer::{CampaignRules, DncVerdict, Pacer, WindowVerdi
 use crate::store::campaigns::{Campaigns, Target};
 use crate::store::StoreError;
 
-/// Of `claimed` (subscribers of campaign `campaign`), those to call now; `known_blocked`: the
-/// do-not-call numbers among them if the claim already asked (else they are looked up here). The others are
+/// Of `claimed` (subscribers of campaign `campaign`), those to call now. The others are
 /// requeued (window closed, list unreadable) or skipped (`invalid`: a zone or stored number
-/// that cannot be used; `dnc`). The pacer's lock is never held across an await.
+/// that cannot be used; `dnc`). `known_blocked`: the do-not-call numbers among them if the
+/// claim already asked (else they are looked up here). The pacer's lock is never held across
+/// an await.
 pub async fn screen(
     campaigns: &Campaigns,
     pacer: &Mutex<Pacer>,

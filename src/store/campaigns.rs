@@ -97,12 +97,15 @@ pub struct Target {
     pub attempts: i32,
 }
 
-fn target(r: &tokio_postgres::Row) -> Target {
-    Target {
-        contact_id: r.get(0),
-        phone: r.get(1),
-        tz: r.get(2),
-        attempts: r.get(3),
+impl Target {
+    /// A target from a row whose first four columns are `contact_id, phone, tz, attempts`.
+    pub(crate) fn from_row(r: &tokio_postgres::Row) -> Target {
+        Target {
+            contact_id: r.get(0),
+            phone: r.get(1),
+            tz: r.get(2),
+            attempts: r.get(3),
+        }
     }
 }
 
@@ -284,7 +287,7 @@ impl Campaigns {
         fence: Option<i64>,
     ) -> Result<Vec<Target>, StoreError> {
         let rows = self.claim(id, n, now, fence, "").await?;
-        Ok(rows.iter().map(target).collect())
+        Ok(rows.iter().map(Target::from_row).collect())
     }
 
     /// [`Campaigns::claim_due`], and which of the claimed numbers are on the do-not-call list
@@ -304,7 +307,7 @@ impl Campaigns {
             .filter(|r| r.get::<_, bool>(4))
             .map(|r| r.get::<_, String>(1))
             .collect();
-        Ok((rows.iter().map(target).collect(), blocked))
+        Ok((rows.iter().map(Target::from_row).collect(), blocked))
     }
 
     /// The claim's one statement; `more` adds columns after the target's four.

@@ -122,12 +122,7 @@ impl OpHeld {
                 &[&operator, &campaign],
             )
             .await?;
-        Ok(row.map(|r| Target {
-            contact_id: r.get(0),
-            phone: r.get(1),
-            tz: r.get(2),
-            attempts: r.get(3),
-        }))
+        Ok(row.as_ref().map(Target::from_row))
     }
 
     /// Contacts of `campaign` held on an operator's screen (not stranded: nobody dials them).
