@@ -1,6 +1,7 @@
 //! Simulator behaviour tests: trunk capacity and peak, subscriber behaviours and
 //! ground truth, an inbound call handed to a raw-socket outbound server (sendmsg,
-//! linger, disconnect notice), and time_scale.
+//! linger, disconnect notice), the control link's filters against a call on contactd's
+//! own outbound socket, and time_scale.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::sim_support::raw::Client;
+use contactd::esl::events::{control_filters, SUBSCRIBED_EVENTS};
+use contactd::esl::outbound::CallSession;
+use freeswitch_esl_tokio::EslClient;
 
 fn cfg() -> SimConfig {
     SimConfig {
@@ -204,6 +208,115 @@ async fn inbound_call_to_raw_outbound_server() {
     let r = gt.iter().find(|r| r.uuid == uuid).unwrap();
     assert_eq!(r.digits, "42#");
     assert_eq!(r.hangup_by.as_deref(), Some("switch"));
+}
+
+/// contactd's control link filters (`control_filters`) as the simulator applies them: a
+/// call on contactd's outbound socket has its applications' completions and its prompts on
+/// that socket only, while the control link still hears the call answered and hung up.
+/// A second connection without filters shows the switch did send those events, marked.
+#[tokio::test]
+async fn control_filters_leave_a_socket_calls_prompts_to_its_socket() {
+    // slow enough that the digits fall inside the second prompt, whatever the machine
+    let sim = Simulator::start(SimConfig {
+        time_scale: 0.1,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let mut filtered = Client::connect(&sim).await;
+    for (header, value) in control_filters() {
+        let r = filtered.cmd(&format!("filter {header} {value}")).await;
+        assert!(
+            r.contains(&format!("+OK filter added. [{header}]=[{value}]")),
+            "{r}"
+        );
+    }
+    let r = filtered
+        .cmd(&format!("event plain {SUBSCRIBED_EVENTS}"))
+        .await;
+    assert!(r.contains("+OK event listener"), "{r}");
+    let mut unfiltered = Client::control(&sim).await;
+
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uuid = sim
+        .inbound_call(InboundCall {
+            connect_to: l.local_addr().unwrap().to_string(),
+            caller_number: "5559000".into(),
+            destination: "100".into(),
+            trunk: Some("1".into()),
+            script: vec![
+                CallerStep::WaitForPrompt,
+                CallerStep::WaitMs(600),
+                CallerStep::Dtmf("42#".into()),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let (s, _) = l.accept().await.unwrap();
+    let (client, events) = EslClient::accept_outbound_stream(s);
+    let mut call = CallSession::establish(client, events).await.unwrap();
+    call.execute("answer", "").await.unwrap();
+    let (played, _) = call
+        .execute("playback", "silence_stream://300")
+        .await
+        .unwrap();
+    assert_eq!(played, "FILE PLAYED");
+    let (_, vars) = call
+        .execute(
+            "play_and_get_digits",
+            "1 4 1 3000 # silence_stream://1000 silence_stream://200 contactd_digits \\d+",
+        )
+        .await
+        .unwrap();
+    assert_eq!(vars.get("contactd_digits").map(String::as_str), Some("42"));
+    call.finish("NORMAL_CLEARING").await;
+
+    let of_call = format!("Unique-ID: {uuid}");
+    let done = ["Event-Name: CHANNEL_HANGUP_COMPLETE", of_call.as_str()];
+    filtered.wait(&done).await;
+    unfiltered.wait(&done).await;
+    // whatever else is on its way
+    filtered.saw_within(Duration::from_millis(300), &[]).await;
+    unfiltered.saw_within(Duration::from_millis(300), &[]).await;
+    let on = |c: &Client, lines: &[&str]| {
+        c.kept()
+            .filter(|m| m.lines().any(|l| l == of_call))
+            .filter(|m| lines.iter().all(|w| m.lines().any(|l| l == *w)))
+            .count()
+    };
+    let prompts = ["Event-Name: PLAYBACK_START", "contactd_link: socket"];
+    let completions = ["Application-UUID-Name: contactd-socket"];
+    // the switch sent them, marked: the prompt and the digits' prompt, three applications
+    assert_eq!(on(&unfiltered, &prompts), 2);
+    assert_eq!(
+        on(&unfiltered, &completions),
+        6,
+        "EXECUTE and EXECUTE_COMPLETE"
+    );
+    // ...and the control link got none of them, but the call's answer
+    assert_eq!(on(&filtered, &["Event-Name: PLAYBACK_START"]), 0);
+    assert_eq!(on(&filtered, &["Event-Name: PLAYBACK_STOP"]), 0);
+    assert_eq!(on(&filtered, &completions), 0);
+    assert_eq!(on(&filtered, &["Event-Name: CHANNEL_ANSWER"]), 1);
+    // an application of the control link's own on another call is still heard there
+    let other = filtered
+        .api("originate {origination_uuid=0c1d2e3f-0000-4000-8000-000000000001}freetdm/1/a/5551001 &park()")
+        .await;
+    assert!(other.starts_with("+OK"), "{other}");
+    filtered
+        .execute_ok(
+            "0c1d2e3f-0000-4000-8000-000000000001",
+            "playback",
+            "silence_stream://200",
+        )
+        .await;
+    filtered
+        .wait(&[
+            "Event-Name: CHANNEL_EXECUTE_COMPLETE",
+            "Unique-ID: 0c1d2e3f-0000-4000-8000-000000000001",
+            "Application: playback",
+        ])
+        .await;
 }
 
 #[tokio::test]

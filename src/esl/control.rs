@@ -19,7 +19,9 @@ use tracing::{debug, error, info, warn};
 use crate::config::SwitchConfig;
 use crate::core::channels::{SnapshotRow, SwitchEvent};
 use crate::core::switch_witness::{Verdict, Witness};
-use crate::esl::events::{parse_show_channels, EventPath, Routed, SUBSCRIBED_EVENTS};
+use crate::esl::events::{
+    control_filters, parse_show_channels, EventPath, Routed, SUBSCRIBED_EVENTS,
+};
 
 /// What a link reports to the rest of contactd, in order.
 #[derive(Debug, Clone)]
@@ -597,6 +599,11 @@ async fn session(
     // Every channel event from here on is seen (until the session ends): the witness's
     // span starts before the subscription.
     let subscribed_at = chrono::Utc::now();
+    for (header, value) in control_filters() {
+        if let Err(e) = client.filter_raw(header, &value).await {
+            return format!("event filter {header} {value} failed: {e}");
+        }
+    }
     if let Err(e) = client
         .subscribe_events_raw(EventFormat::Plain, SUBSCRIBED_EVENTS)
         .await

@@ -194,6 +194,32 @@ pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
 /// records need, nothing more (FreeSWITCH drops listeners that read too slowly). The call
 /// progress detectors' events last: every word after `CUSTOM` names a subclass. `TRAP`
 /// carries mod_freetdm's span alarms (see `esl::span_alarm`).
+/// `Event-UUID-Name` of every application a call's own socket runs: the switch echoes it
+/// as `Application-UUID-Name` in that application's EXECUTE / EXECUTE_COMPLETE (and in no
+/// other event), so the control link's filter can refuse them.
+pub const SOCKET_APP_NAME: &str = "contactd-socket";
+
+/// The file parameter (`{contactd_link=socket}<file>`) on every source a call's own socket
+/// plays: switch_ivr_play_file merges a file's parameters into its PLAYBACK_START / STOP.
+pub const SOCKET_FILE_PARAM: (&str, &str) = ("contactd_link", "socket");
+
+/// The control link's `filter`s: every subscribed event, except the applications and
+/// playbacks of calls on contactd's outbound socket. Those reach contactd on the call's
+/// socket; on the control link they were each parsed a second time for nothing (an IVR
+/// call's prompts made most of its events there). A negative filter alone lets nothing
+/// through (mod_event_socket sends an event only once a positive filter matched it), so
+/// each subscribed event name gets a positive one.
+pub fn control_filters() -> Vec<(&'static str, String)> {
+    let mut f: Vec<(&'static str, String)> = SUBSCRIBED_EVENTS
+        .split_whitespace()
+        .filter(|w| !w.contains("::"))
+        .map(|name| ("Event-Name", name.to_string()))
+        .collect();
+    f.push(("Application-UUID-Name", format!("-{SOCKET_APP_NAME}")));
+    f.push((SOCKET_FILE_PARAM.0, format!("-{}", SOCKET_FILE_PARAM.1)));
+    f
+}
+
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
 CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_START PLAYBACK_STOP \
 CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK CHANNEL_PROGRESS_MEDIA BACKGROUND_JOB \

@@ -16,6 +16,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::core::flow::OUTCOME_VARIABLES;
 use crate::core::values::check_app_arg;
+use crate::esl::events::{SOCKET_APP_NAME, SOCKET_FILE_PARAM};
 
 /// Why a call's flow stopped before it finished.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +58,32 @@ pub const UNUSED_CALL_EVENTS: &str = "CHANNEL_CREATE CHANNEL_DESTROY CHANNEL_STA
 CHANNEL_ANSWER CHANNEL_EXECUTE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PROGRESS \
 CHANNEL_PROGRESS_MEDIA CHANNEL_OUTGOING CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_PARK \
 CHANNEL_UNPARK CHANNEL_APPLICATION CHANNEL_DATA DETECTED_SPEECH DTMF TALK NOTALK";
+
+/// `arg` with the sources `app` plays marked as this socket's ([`SOCKET_FILE_PARAM`]): a
+/// `playback`'s file, a `play_and_get_digits`' prompt and invalid-input file.
+fn mark_sources(app: &str, arg: &str) -> String {
+    let (k, v) = SOCKET_FILE_PARAM;
+    let mark = |f: &str| {
+        if f.is_empty() {
+            String::new()
+        } else {
+            format!("{{{k}={v}}}{f}")
+        }
+    };
+    match app {
+        "playback" => mark(arg),
+        "play_and_get_digits" => arg
+            .split(' ')
+            .enumerate()
+            .map(|(i, part)| match i {
+                5 | 6 => mark(part),
+                _ => part.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => arg.to_string(),
+    }
+}
 
 /// The `variable_*` headers whose name (without the prefix) `keep` accepts, without the
 /// prefix. The connect reply and every completion are full channel dumps (a hundred-odd
@@ -137,12 +164,14 @@ impl CallSession {
         let mut msg = EslEvent::new();
         msg.set_header("call-command", "execute");
         msg.set_header("execute-app-name", app);
+        let arg = mark_sources(app, arg);
         if !arg.is_empty() {
-            msg.set_header("execute-app-arg", arg);
+            msg.set_header("execute-app-arg", arg.as_str());
         }
         msg.set_header("event-lock", "true");
         // Echoed back as Application-UUID, so we match our own completion only.
         msg.set_header("Event-UUID", app_uuid.as_str());
+        msg.set_header("Event-UUID-Name", SOCKET_APP_NAME);
         let reply = self
             .client
             .sendmsg(Some(&self.data.uuid), msg)

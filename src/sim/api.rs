@@ -138,6 +138,7 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
                         app,
                         arg: aarg,
                         app_uuid: uuid::Uuid::new_v4().to_string(),
+                        app_uuid_name: None,
                         broadcast: true,
                         command: Vec::new(),
                     })

@@ -34,6 +34,11 @@ pub fn run_app<'a>(
         // application runs (not when it was queued); events show the expanded data
         let expanded = sess.with(|s| s.expand(arg));
         let arg = expanded.as_str();
+        let uuid_name = sess.modify(|s| {
+            let n = s.var("app_uuid_name").map(str::to_string);
+            s.set_var("app_uuid_name", "");
+            n
+        });
         sess.modify(|s| {
             s.set_var("current_application", app);
             s.set_var("current_application_data", arg);
@@ -52,6 +57,9 @@ pub fn run_app<'a>(
             post.push(("Application-Data", arg.to_string()));
         }
         post.push(("Application-UUID", app_uuid.to_string()));
+        if let Some(n) = &uuid_name {
+            post.push(("Application-UUID-Name", n.clone()));
+        }
         sess.fire("CHANNEL_EXECUTE", EXEC, Vars::Yes, &[], &post);
         let resp = body(sess, app, arg).await;
         let resp = match resp {
@@ -71,6 +79,9 @@ pub fn run_app<'a>(
         }
         post.push(("Application-Response", resp));
         post.push(("Application-UUID", app_uuid.to_string()));
+        if let Some(n) = uuid_name {
+            post.push(("Application-UUID-Name", n));
+        }
         sess.fire("CHANNEL_EXECUTE_COMPLETE", EXEC_DONE, Vars::Yes, &[], &post);
     })
 }
@@ -422,11 +433,17 @@ pub async fn park_loop(sess: &Sess) {
             app,
             arg,
             app_uuid,
+            app_uuid_name,
             broadcast,
             command,
         }) = msg
         {
             sess.core.sleep(20).await;
+            // switch_ivr_parse_event keeps it as a channel variable that the application's
+            // start takes (and clears)
+            if let Some(n) = app_uuid_name {
+                sess.modify(|s| s.set_var("app_uuid_name", &n));
+            }
             run_app(sess, &app, &arg, &app_uuid).await;
             if broadcast {
                 fire_broadcast_command(sess, &app, &arg);

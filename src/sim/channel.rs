@@ -59,6 +59,8 @@ pub enum ChanMsg {
         arg: String,
         /// Application-UUID
         app_uuid: String,
+        /// sendmsg's `Event-UUID-Name`, echoed as `Application-UUID-Name` (switch_ivr.c)
+        app_uuid_name: Option<String>,
         /// queued by uuid_broadcast (fires the PRIVATE_COMMAND "COMMAND" event)
         broadcast: bool,
         /// queued by sendmsg: its `Command: sendmsg ..` line and headers, which lead the

@@ -254,12 +254,44 @@ impl Conn {
                 self.reply("+OK events nixed").await
             }
             "filter" => {
-                let mut p = rest.splitn(2, ' ');
-                let (k, v) = (p.next().unwrap_or(""), p.next().unwrap_or(""));
-                if k == "delete" {
-                    lock(&self.sub).filters.clear();
-                    return self.reply(&format!("+OK filter deleted. [{v}]")).await;
+                // mod_event_socket: `filter [add] <header> <value>`, `filter delete all`,
+                // `filter delete <header> [<value>]` (without a value: every filter on it)
+                let (k, v) = match rest.split_once(' ') {
+                    Some((k, v)) => (k, Some(v)),
+                    None => (rest.as_str(), None),
+                };
+                if k.eq_ignore_ascii_case("delete") {
+                    if let Some(v) = v {
+                        let (h, val) = match v.split_once(' ') {
+                            Some((h, val)) => (h, Some(val)),
+                            None => (v, None),
+                        };
+                        {
+                            let filters = &mut lock(&self.sub).filters;
+                            if h.eq_ignore_ascii_case("all") {
+                                filters.clear();
+                            } else {
+                                filters.retain(|(n, x)| {
+                                    !(n.eq_ignore_ascii_case(h) && val.is_none_or(|val| x == val))
+                                });
+                            }
+                        }
+                        let shown = val.unwrap_or("");
+                        return self
+                            .reply(&format!("+OK filter deleted. [{h}][{shown}]"))
+                            .await;
+                    }
                 }
+                let (k, v) = match (k, v) {
+                    (k, Some(v)) if k.eq_ignore_ascii_case("add") => match v.split_once(' ') {
+                        Some((k, v)) => (k, Some(v)),
+                        None => (v, None),
+                    },
+                    kv => kv,
+                };
+                let Some(v) = v else {
+                    return self.reply("-ERR invalid syntax").await;
+                };
                 lock(&self.sub).filters.push((k.to_string(), v.to_string()));
                 self.reply(&format!("+OK filter added. [{k}]=[{v}]")).await
             }
@@ -392,6 +424,7 @@ impl Conn {
                     .header("Event-UUID")
                     .map(str::to_string)
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let name = cmd.header("Event-UUID-Name").map(str::to_string);
                 let command = command_headers(cmd);
                 sess.modify(|s| {
                     for _ in 0..loops {
@@ -399,6 +432,7 @@ impl Conn {
                             app: app.clone(),
                             arg: arg.clone(),
                             app_uuid: id.clone(),
+                            app_uuid_name: name.clone(),
                             broadcast: false,
                             command: command.clone(),
                         });

@@ -70,6 +70,46 @@ pub fn open(cfg: &SimConfig, prefix: &str, file: &str) -> Option<Length> {
     Some(Length::Ms(wav_ms(&path).unwrap_or(cfg.default_playback_ms)))
 }
 
+/// A source's leading `{name=value,...}` blocks (switch_core_file_open's parameters, as
+/// switch_event_create_brackets reads them: `,` between pairs, `'...'` around a value that
+/// holds one) and the source after them.
+pub fn file_params(file: &str) -> (Vec<(String, String)>, &str) {
+    let mut params = Vec::new();
+    let mut rest = file.trim_start();
+    while let Some(inner) = rest.strip_prefix('{') {
+        let Some(end) = inner.find('}') else { break };
+        for pair in split_unquoted(&inner[..end]) {
+            if let Some((k, v)) = pair.split_once('=') {
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('\'')
+                    .and_then(|x| x.strip_suffix('\''))
+                    .unwrap_or(v);
+                params.push((k.trim().to_string(), v.to_string()));
+            }
+        }
+        rest = inner[end + 1..].trim_start();
+    }
+    (params, rest)
+}
+
+/// `a=1,b='x,y'` split at the commas outside quotes.
+fn split_unquoted(s: &str) -> Vec<&str> {
+    let (mut out, mut start, mut quoted) = (Vec::new(), 0, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
 /// An absolute path as is, a relative name under the sound prefix.
 pub fn resolve(prefix: &str, file: &str) -> String {
     if file.starts_with('/') || file.contains("://") || prefix.is_empty() {

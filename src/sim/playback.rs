@@ -79,12 +79,16 @@ async fn playback_with(
 ) -> (String, Vec<char>, u64) {
     let prefix = sound_prefix(sess);
     let cfg = &sess.core.cfg;
-    let (length, marks) = match media::file_string_parts(cfg, &prefix, file) {
+    // `{name=value,...}` ahead of the source: switch_core_file_open's file parameters,
+    // merged into PLAYBACK_START/STOP as headers
+    let (params, source) = media::file_params(file);
+    let label = label.map(|l| media::file_params(l).1);
+    let (length, marks) = match media::file_string_parts(cfg, &prefix, source) {
         Some(parts) => match file_string_schedule(&sess.core, &parts) {
             Some(x) => x,
             None => return (NOT_FOUND.to_string(), Vec::new(), 0),
         },
-        None => match media::open(cfg, &prefix, file) {
+        None => match media::open(cfg, &prefix, source) {
             Some(l) => (l, Vec::new()),
             None => return (NOT_FOUND.to_string(), Vec::new(), 0),
         },
@@ -100,7 +104,7 @@ async fn playback_with(
         }
     }
     media_begin(sess);
-    let r = play(sess, file, terminators, length, marks).await;
+    let r = play(sess, file, &params, terminators, length, marks).await;
     media_end(sess);
     r
 }
@@ -159,6 +163,7 @@ fn left_until(core: &Core, start: tokio::time::Instant, at_ms: u64) -> u64 {
 async fn play(
     sess: &Sess,
     file: &str,
+    params: &[(String, String)],
     terminators: Option<&str>,
     length: Length,
     mut marks: Marks,
@@ -174,6 +179,7 @@ async fn play(
         head.push(("Playback-File-Type", t.to_string()));
     }
     head.push(("Playback-File-Path", file.to_string()));
+    head.extend(params.iter().map(|(k, v)| (k.as_str(), v.clone())));
     sess.fire(
         "PLAYBACK_START",
         ("mod_dptools.c", "playback_function", 1), // header names matter, not lines
@@ -244,7 +250,10 @@ async fn play(
         s.set_var("playback_samples", &samples.to_string());
     });
     let status = if broke && !hung { "break" } else { "done" };
+    // switch_ivr_play_file: the status goes before the file's parameters
+    head.truncate(head.len() - params.len());
     head.push(("Playback-Status", status.to_string()));
+    head.extend(params.iter().map(|(k, v)| (k.as_str(), v.clone())));
     sess.fire(
         "PLAYBACK_STOP",
         ("mod_dptools.c", "playback_function", 2),

@@ -158,6 +158,11 @@ impl Client {
         seen
     }
 
+    /// The events read meanwhile and not consumed by [`wait`](Self::wait).
+    pub fn kept(&self) -> impl Iterator<Item = &String> {
+        self.events.iter()
+    }
+
     /// `sendmsg <uuid>` execute, which the switch must accept.
     pub async fn execute_ok(&mut self, uuid: &str, app: &str, arg: &str) {
         let r = self.execute(uuid, app, arg).await;
