@@ -359,7 +359,7 @@ impl Findings {
 pub fn show(p: &PartyRecord) -> String {
     format!(
         "{} to {}: dialed at {} ms, answered at {:?}, ended at {:?} ({:?} by {:?}), heard {} ms, \
-         playbacks {} full / {} cut, longest dead air {} ms",
+         playbacks {} full / {} cut ({:?}), longest dead air {} ms",
         p.uuid,
         p.number,
         p.dialed_at_ms,
@@ -370,6 +370,7 @@ pub fn show(p: &PartyRecord) -> String {
         p.heard_ms,
         p.playbacks_completed,
         p.playbacks_interrupted,
+        p.played,
         p.max_dead_air_ms
     )
 }
@@ -392,11 +393,13 @@ pub fn redialed_after_hearing(truth: &[PartyRecord]) -> Vec<String> {
     for (n, calls) in by_number(truth) {
         if let Some(i) = calls.iter().position(|c| c.heard_ms > 0) {
             for again in &calls[i + 1..] {
+                // both calls in full: who ended the first, and when, says which side erred
                 out.push(format!(
-                    "{n} heard {} ms in {} and was dialed again: {}",
+                    "{n} heard {} ms in {} and was dialed again: {}\n        first: {}",
                     calls[i].heard_ms,
                     calls[i].uuid,
-                    show(again)
+                    show(again),
+                    show(&calls[i])
                 ));
             }
         }
