@@ -58,6 +58,15 @@ pub enum Screened {
         kind: String,
         hangup: Option<HangupInfo>,
     },
+    /// `silence` by the verdict, but the first script's own fallback had begun the
+    /// message when contactd hung up (its last look and its hangup raced the script's
+    /// wait): heard in part, so never dialed again. `detected`/`kind`: the verdict.
+    HeardPart {
+        detected: Outcome,
+        kind: String,
+        hangup: Option<HangupInfo>,
+        listened_ms: i32,
+    },
     /// The party hung up before a verdict.
     HungUp(HangupInfo),
     /// Taken over and silent since: the message plays as to a person, no verdict noted.
@@ -97,6 +106,21 @@ impl Screened {
                 listened_full: Some(false),
                 outcome: outcome.as_str().into(),
                 detected: Some(outcome.as_str().into()),
+                detected_kind: Some(kind),
+                ..Default::default()
+            },
+            Screened::HeardPart {
+                detected,
+                kind,
+                hangup,
+                listened_ms,
+            } => AttemptEnd {
+                q850: hangup.as_ref().and_then(|h| h.q850),
+                cause: hangup.map(|h| h.cause),
+                listened_ms: Some(listened_ms),
+                listened_full: Some(false),
+                outcome: Outcome::ListenedPartial.as_str().into(),
+                detected: Some(detected.as_str().into()),
                 detected_kind: Some(kind),
                 ..Default::default()
             },
@@ -249,11 +273,37 @@ pub async fn screen(
         Detection::Silence => (Outcome::Silence, "silence".to_string()),
     };
     amd::stop_detectors(link, uuid, s).await;
-    let hangup = hang_up(link, clock, watch, uuid).await;
-    Screened::NotReached {
-        outcome,
-        kind,
-        hangup,
+    not_reached(link, clock, watch, uuid, outcome, kind).await
+}
+
+/// Hangs up a call the verdict says was not reached. A `silence` verdict whose hangup came
+/// after the message had begun (the script's wait ran out between contactd's last look,
+/// [`message_began`], and its hangup) is [`Screened::HeardPart`]: a silent person may have
+/// heard it. A tone, fax or voice announcement is no person, and stays not reached.
+async fn not_reached(
+    link: &SwitchLink,
+    clock: &Clock,
+    watch: &mut CallWatch,
+    uuid: &str,
+    outcome: Outcome,
+    kind: String,
+) -> Screened {
+    let (hangup, heard) = hang_up(link, clock, watch, uuid).await;
+    match heard.filter(|_| outcome == Outcome::Silence) {
+        Some(listened_ms) => {
+            warn!(%uuid, verdict = outcome.as_str(), listened_ms, "the message had begun when contactd hung up: heard in part, not dialed again");
+            Screened::HeardPart {
+                detected: outcome,
+                kind,
+                hangup,
+                listened_ms,
+            }
+        }
+        None => Screened::NotReached {
+            outcome,
+            kind,
+            hangup,
+        },
     }
 }
 
@@ -299,11 +349,8 @@ async fn machine(
             Some(true) => beep = true,
             Some(false) if early_media => {
                 amd::stop_detectors(link, uuid, s).await;
-                return Screened::NotReached {
-                    outcome: Outcome::Announcement,
-                    kind: amd::VOICE.into(),
-                    hangup: hang_up(link, clock, watch, uuid).await,
-                };
+                let voice = amd::VOICE.to_string();
+                return not_reached(link, clock, watch, uuid, Outcome::Announcement, voice).await;
             }
             Some(false) => {}
             // released before any beep or message: nobody was there to take one
@@ -334,13 +381,15 @@ async fn machine(
     Screened::Machine { beep }
 }
 
-/// Hangs up (best effort) and waits briefly for the switch's hangup event.
+/// Hangs up (best effort) and waits briefly for the switch's hangup event. Also says how
+/// much of a playback began meanwhile (ms; None: none began): nothing but the message plays
+/// on a notice call, and the first script starts it by itself once its wait is over.
 async fn hang_up(
     link: &SwitchLink,
     clock: &Clock,
     watch: &mut CallWatch,
     uuid: &str,
-) -> Option<HangupInfo> {
+) -> (Option<HangupInfo>, Option<i32>) {
     if let Err(e) = link.hangup(uuid, HangupCause::NormalClearing).await {
         debug!(%uuid, "hangup: {e}");
         if let Err(e) = link.kill(uuid, HangupCause::NormalClearing).await {
@@ -349,6 +398,7 @@ async fn hang_up(
     }
     let until = clock.instant() + Duration::from_secs(5);
     let mut seen = None;
+    let (mut began, mut stopped) = (None, None);
     while let Ok(Some(ev)) = tokio::time::timeout_at(until, watch.recv()).await {
         match ev {
             WatchEvent::Switch(SwitchEvent::Hangup(h)) => {
@@ -358,9 +408,14 @@ async fn hang_up(
                     break;
                 }
             }
+            WatchEvent::Switch(SwitchEvent::PlaybackStart { at_us, .. }) => {
+                began.get_or_insert(at_us);
+            }
+            WatchEvent::Switch(SwitchEvent::PlaybackStop { at_us, .. }) => stopped = Some(at_us),
             WatchEvent::LinkLost => break,
             _ => {}
         }
     }
-    seen
+    let heard = began.map(|b| ((stopped.unwrap_or(b) - b) / 1000).max(0) as i32);
+    (seen, heard)
 }
