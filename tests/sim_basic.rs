@@ -145,9 +145,9 @@ async fn subscriber_behaviours_and_ground_truth() {
     assert!(sim.api_log().iter().any(|l| l.contains("5555001")));
 }
 
-#[tokio::test]
-async fn inbound_call_to_raw_outbound_server() {
-    let sim = Simulator::start(cfg()).await.unwrap();
+/// An inbound call on trunk 1 handed to a socket of the test's, whose caller keys `42#`
+/// `after_ms` (simulated) after the first prompt began: its uuid and the accepted socket.
+async fn caller_keying_42(sim: &Simulator, after_ms: u64) -> (String, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let uuid = sim
         .inbound_call(InboundCall {
@@ -157,13 +157,20 @@ async fn inbound_call_to_raw_outbound_server() {
             trunk: Some("1".into()),
             script: vec![
                 CallerStep::WaitForPrompt,
-                CallerStep::WaitMs(300),
+                CallerStep::WaitMs(after_ms),
                 CallerStep::Dtmf("42#".into()),
             ],
             ..Default::default()
         })
         .unwrap();
     let (s, _) = l.accept().await.unwrap();
+    (uuid, s)
+}
+
+#[tokio::test]
+async fn inbound_call_to_raw_outbound_server() {
+    let sim = Simulator::start(cfg()).await.unwrap();
+    let (uuid, s) = caller_keying_42(&sim, 300).await;
     let mut c = Client::raw(s);
     c.send("connect").await;
     let data = c.next().await;
@@ -237,22 +244,7 @@ async fn control_filters_leave_a_socket_calls_prompts_to_its_socket() {
     assert!(r.contains("+OK event listener"), "{r}");
     let mut unfiltered = Client::control(&sim).await;
 
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let uuid = sim
-        .inbound_call(InboundCall {
-            connect_to: l.local_addr().unwrap().to_string(),
-            caller_number: "5559000".into(),
-            destination: "100".into(),
-            trunk: Some("1".into()),
-            script: vec![
-                CallerStep::WaitForPrompt,
-                CallerStep::WaitMs(600),
-                CallerStep::Dtmf("42#".into()),
-            ],
-            ..Default::default()
-        })
-        .unwrap();
-    let (s, _) = l.accept().await.unwrap();
+    let (uuid, s) = caller_keying_42(&sim, 600).await;
     let (client, events) = EslClient::accept_outbound_stream(s);
     let mut call = CallSession::establish(client, events).await.unwrap();
     call.execute("answer", "").await.unwrap();
