@@ -379,6 +379,41 @@ notices = false
     );
 
     let truth = records_on_one_clock(&sims);
+    // contactd's own attempt rows, one line each: dumped on request, and quoted for any
+    // subscriber the switches' records find without an outcome
+    let db = env.pg().await;
+    let rows = db
+        .query(
+            "SELECT a.number_dialed, a.uuid::text, a.attempt_no, a.outcome, a.hangup_cause,
+                    a.listened_ms, a.listened_full, a.detected, a.answered_at IS NOT NULL,
+                    a.playback_started_at IS NOT NULL, t.status, t.outcome, t.attempts
+             FROM attempts a JOIN campaign_targets t USING (campaign_id, contact_id)
+             WHERE a.campaign_id = $1 ORDER BY a.number_dialed, a.created_at",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let text: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {:?} {:?} {:?} {:?} {:?} {} {} {} {:?} {}",
+                r.get::<_, String>(0),
+                r.get::<_, String>(1),
+                r.get::<_, i32>(2),
+                r.get::<_, Option<String>>(3),
+                r.get::<_, Option<String>>(4),
+                r.get::<_, Option<i32>>(5),
+                r.get::<_, Option<bool>>(6),
+                r.get::<_, Option<String>>(7),
+                r.get::<_, bool>(8),
+                r.get::<_, bool>(9),
+                r.get::<_, String>(10),
+                r.get::<_, Option<String>>(11),
+                r.get::<_, i32>(12),
+            )
+        })
+        .collect();
     if let Ok(dir) = std::env::var("SCALE_E2E_DUMP") {
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(
@@ -390,39 +425,6 @@ notices = false
             driver.log_tail(10_000_000),
         );
         let _ = std::fs::write(format!("{dir}/other.log"), other.log_tail(10_000_000));
-        let db = env.pg().await;
-        let rows = db
-            .query(
-                "SELECT a.number_dialed, a.uuid::text, a.attempt_no, a.outcome, a.hangup_cause,
-                        a.listened_ms, a.listened_full, a.detected, a.answered_at IS NOT NULL,
-                        a.playback_started_at IS NOT NULL, t.status, t.outcome, t.attempts
-                 FROM attempts a JOIN campaign_targets t USING (campaign_id, contact_id)
-                 WHERE a.campaign_id = $1 ORDER BY a.number_dialed, a.created_at",
-                &[&id],
-            )
-            .await
-            .unwrap();
-        let text: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} {} {} {:?} {:?} {:?} {:?} {:?} {} {} {} {:?} {}",
-                    r.get::<_, String>(0),
-                    r.get::<_, String>(1),
-                    r.get::<_, i32>(2),
-                    r.get::<_, Option<String>>(3),
-                    r.get::<_, Option<String>>(4),
-                    r.get::<_, Option<i32>>(5),
-                    r.get::<_, Option<bool>>(6),
-                    r.get::<_, Option<String>>(7),
-                    r.get::<_, bool>(8),
-                    r.get::<_, bool>(9),
-                    r.get::<_, String>(10),
-                    r.get::<_, Option<String>>(11),
-                    r.get::<_, i32>(12),
-                )
-            })
-            .collect();
         let _ = std::fs::write(format!("{dir}/attempts.txt"), text.join("\n"));
         eprintln!(
             "kill at sim ms {}",
@@ -437,7 +439,28 @@ notices = false
         "two calls to one subscriber at once",
         faults_support::double_dials(&truth),
     );
-    f.list("subscribers without an outcome", without_outcome(&truth));
+    let missing = without_outcome(&truth);
+    for finding in &missing {
+        let Some(n) = finding.split_whitespace().next() else {
+            continue;
+        };
+        for a in text.iter().filter(|t| t.starts_with(n)) {
+            eprintln!("{n}: attempt {a}");
+            let uuid = a.split_whitespace().nth(1).unwrap_or(n);
+            for l in [driver.log_tail(10_000_000), other.log_tail(10_000_000)]
+                .iter()
+                .flat_map(|log| {
+                    log.lines()
+                        .filter(|l| l.contains(uuid))
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+            {
+                eprintln!("{n}: log {l}");
+            }
+        }
+    }
+    f.list("subscribers without an outcome", missing);
 
     let reports = reports_for(&sink.messages(), id);
     if reports != 1 {
