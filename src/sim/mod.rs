@@ -14,6 +14,7 @@ pub mod core;
 pub mod dialplan;
 pub mod esl;
 pub mod event;
+mod filter;
 pub mod ftdm;
 pub mod ivr;
 pub mod lifecycle;
