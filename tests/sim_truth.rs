@@ -163,11 +163,19 @@ async fn a_switch_crash_ends_the_call_and_its_dead_air() {
         ))
         .await;
     assert_eq!(ok, format!("+OK {u}\n"));
+    // which process this is (contactd's proof that a switch did not restart across a break)
+    let before = c.api("global_getvar core_uuid").await;
+    assert_eq!(before, sim.core_uuid());
     sim_sleep(1000).await;
     sim.restart().await.unwrap();
     let r = ended(&sim, u).await;
     assert_eq!(r.hangup_cause.as_deref(), Some("CRASH"));
     assert_eq!(r.hangup_by.as_deref(), Some("system"));
+    // the new process has a new Core-UUID
+    let mut c = Client::connect(&sim).await;
+    let after = c.api("global_getvar core_uuid").await;
+    assert_eq!(after, sim.core_uuid());
+    assert_ne!(after, before);
     // what the party heard until the crash reaches the restarted switch's truth
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let r = loop {

@@ -3,8 +3,11 @@
 //! would be (the lease of a holder that never renews, a subscriber `dialing` with an
 //! attempt and a call row whose uuid no switch ever had), while a surviving instance is
 //! connected to the switch. Once the lease lapses the survivor takes over and must call
-//! that subscriber (its own event record proves the uuid never appeared on the switch),
-//! exactly once — not settle them `unknown` and never call them.
+//! that subscriber exactly once — not settle them `unknown` and never call them. Its proof
+//! that the uuid never appeared on the switch is its own event record when its link was up
+//! from before the attempt; when the link had just come back (a dropped link, the moment
+//! in issue 15's scenario when the driver died), the switch's own notes: no channel now, no
+//! end noted by the call's hang-up hook, and the same switch (Core-UUID) all along.
 use crate::common;
 use crate::faults_support;
 
@@ -19,6 +22,17 @@ const STRANDED: usize = 3;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_whose_originate_never_left_the_dead_instance_is_called_once_by_the_survivor()
 {
+    stranded_by_a_dead_instance(false).await;
+}
+
+/// The survivor's link to the switch dropped and came back just before the dead instance
+/// committed its batch: its event record cannot vouch for that moment, the switch can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_when_the_survivors_link_came_back_only_just_before_the_attempt() {
+    stranded_by_a_dead_instance(true).await;
+}
+
+async fn stranded_by_a_dead_instance(relinked: bool) {
     let env = common::TestEnv::new().await;
     let sim = Simulator::start(sim::SimConfig {
         time_scale: 0.05,
@@ -63,6 +77,17 @@ async fn a_subscriber_whose_originate_never_left_the_dead_instance_is_called_onc
         .await
         .unwrap()
         .get(0);
+    if relinked {
+        let dropped = std::time::Instant::now();
+        sim.drop_esl_connections();
+        let back = common::eventually(Duration::from_secs(15), || async {
+            sim.api_log_timed()
+                .iter()
+                .any(|(at, cmd)| *at > dropped && cmd.starts_with("api show channels"))
+        })
+        .await;
+        assert!(back, "the survivor did not resync after the drop");
+    }
     let uuid = common::unsent_attempt(&db, id, contact, stranded).await;
 
     // the lease lapses, the survivor takes over, recovers and finishes the campaign

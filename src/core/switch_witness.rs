@@ -13,6 +13,16 @@
 //!
 //! Bounded: entries older than `window` (or beyond `cap`) are evicted, and eviction moves
 //! the start of the complete span past them.
+//!
+//! The switch keeps a record of its own that outlives a link's break: a campaign call's
+//! `api_hangup_hook` notes its end in mod_db as the channel hangs up (FreeSWITCH runs the
+//! hook in `switch_core_session_hangup_state`, for every session that existed, answered or
+//! not), and the note stays until its outcome is written. So a uuid the switch does not list
+//! and for which it noted no end was never a channel — provided the switch is the same
+//! process since before the attempt: a crash ends channels without their hooks, and mod_db's
+//! table survives a restart. A new process is a new Core-UUID, which the link reads at each
+//! connect (`core_seen`): the same Core-UUID on both sides of a break proves no restart in
+//! between. This covers what the event record cannot: a link that had just come back.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -25,6 +35,19 @@ pub struct Seen {
     pub answered: bool,
     /// The hang-up's cause name and Q.850 code, once seen.
     pub hangup: Option<(String, Option<i32>)>,
+}
+
+/// What the switch's mod_db holds for a uuid whose originate carried the end-note hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Noted {
+    /// The hook ran: the channel existed and hung up.
+    End {
+        cause: String,
+        q850: Option<i32>,
+        answered: bool,
+    },
+    /// No note (asked after the switch stopped listing the channel).
+    Nothing,
 }
 
 /// What the record allows saying about one attempt's uuid.
@@ -54,6 +77,9 @@ pub struct Witness {
     complete_since: Option<DateTime<Utc>>,
     seen: HashMap<String, Seen>,
     order: VecDeque<(DateTime<Utc>, String)>,
+    /// The switch's Core-UUID, and since when this link has known that same process
+    /// (the first connect that found it), across any breaks.
+    core: Option<(String, DateTime<Utc>)>,
 }
 
 impl Witness {
@@ -66,7 +92,19 @@ impl Witness {
             complete_since: None,
             seen: HashMap::new(),
             order: VecDeque::new(),
+            core: None,
         }
+    }
+
+    /// A connect at `at` found the switch running as `core_uuid` (None: it could not be
+    /// read, and nothing is vouched for until a connect reads it). The same process as
+    /// last time keeps its start; another one starts now.
+    pub fn core_seen(&mut self, core_uuid: Option<&str>, at: DateTime<Utc>) {
+        self.core = match (core_uuid, self.core.take()) {
+            (Some(now), Some((was, since))) if was == now => Some((was, since)),
+            (Some(now), _) => Some((now.to_string(), at)),
+            (None, _) => None,
+        };
     }
 
     /// The event subscription is in place as of `at` (taken before asking for it): every
@@ -167,6 +205,41 @@ impl Witness {
     }
 }
 
+impl Witness {
+    /// [`Self::verdict`], with what the switch noted for `uuid` (whose originate carried the
+    /// end-note hook), asked once the switch no longer lists it. A noted end is the switch's
+    /// own word; no note proves the call was never a channel only if this link has known the
+    /// same switch process since before the attempt, and never saw the uuid without its end
+    /// (a channel gone with no note means a hook that did not run: no proof).
+    pub fn verdict_noted(&self, uuid: &str, attempt_at: DateTime<Utc>, noted: Noted) -> Verdict {
+        if let Noted::End {
+            cause,
+            q850,
+            answered,
+        } = noted
+        {
+            return Verdict::Ended {
+                cause,
+                q850,
+                answered,
+            };
+        }
+        let seen = self.verdict(uuid, attempt_at);
+        if seen != Verdict::Unknown || self.seen.contains_key(uuid) {
+            return seen;
+        }
+        let same_switch = self
+            .core
+            .as_ref()
+            .is_some_and(|(_, since)| *since <= attempt_at - self.slack);
+        if same_switch {
+            Verdict::NeverDialed
+        } else {
+            Verdict::Unknown
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +333,75 @@ mod tests {
     #[test]
     fn never_linked_is_unknown() {
         assert_eq!(w().verdict("a", t(10)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn with_the_switchs_notes_a_link_just_back_can_vouch_if_the_switch_is_the_same() {
+        let mut w = w();
+        w.core_seen(Some("core-1"), t(0));
+        w.link_up(t(0));
+        w.link_down();
+        w.core_seen(Some("core-1"), t(9));
+        w.link_up(t(9));
+        // the event record cannot vouch for an attempt at t(10): the link was away
+        assert_eq!(w.verdict("a", t(10)), Verdict::Unknown);
+        assert_eq!(
+            w.verdict_noted("a", t(10), Noted::Nothing),
+            Verdict::NeverDialed
+        );
+        // the switch's noted end is its own word, answered or not
+        let end = Noted::End {
+            cause: "NORMAL_CLEARING".into(),
+            q850: Some(16),
+            answered: true,
+        };
+        assert!(matches!(
+            w.verdict_noted("a", t(10), end),
+            Verdict::Ended { answered: true, .. }
+        ));
+    }
+
+    #[test]
+    fn a_restarted_switch_or_an_unread_core_vouches_for_nothing_by_its_notes() {
+        let mut w = w();
+        w.core_seen(Some("core-1"), t(0));
+        w.link_up(t(0));
+        w.link_down();
+        // a crash ends channels without their hang-up hooks
+        w.core_seen(Some("core-2"), t(9));
+        w.link_up(t(9));
+        assert_eq!(
+            w.verdict_noted("a", t(10), Noted::Nothing),
+            Verdict::Unknown
+        );
+        // the new process vouches from its first sight on (less the clock slack)
+        assert_eq!(
+            w.verdict_noted("b", t(11), Noted::Nothing),
+            Verdict::NeverDialed
+        );
+        w.link_down();
+        w.core_seen(None, t(20));
+        w.link_up(t(20));
+        assert_eq!(
+            w.verdict_noted("c", t(30), Noted::Nothing),
+            Verdict::NeverDialed,
+            "the event record alone"
+        );
+        assert_eq!(
+            w.verdict_noted("d", t(21), Noted::Nothing),
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn a_channel_seen_whose_end_was_neither_seen_nor_noted_is_unknown() {
+        let mut w = w();
+        w.core_seen(Some("core-1"), t(0));
+        w.link_up(t(0));
+        w.saw("a", t(11));
+        assert_eq!(
+            w.verdict_noted("a", t(10), Noted::Nothing),
+            Verdict::Unknown
+        );
     }
 }

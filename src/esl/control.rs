@@ -18,7 +18,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::SwitchConfig;
 use crate::core::channels::{SnapshotRow, SwitchEvent};
-use crate::core::switch_witness::{Verdict, Witness};
+use crate::core::switch_witness::{Noted, Verdict, Witness};
 use crate::esl::events::{
     control_filters, parse_show_channels, EventPath, Routed, SUBSCRIBED_EVENTS,
 };
@@ -257,6 +257,19 @@ impl SwitchLink {
         let mut w = self.shared.witness.lock().expect("witness lock");
         w.evict(chrono::Utc::now());
         w.verdict(uuid, attempt_at)
+    }
+
+    /// [`Self::witness`] with what the switch noted for `uuid` (its originate carried the
+    /// end-note hook), asked after the switch stopped listing it.
+    pub fn witness_noted(
+        &self,
+        uuid: &str,
+        attempt_at: chrono::DateTime<chrono::Utc>,
+        noted: Noted,
+    ) -> Verdict {
+        let mut w = self.shared.witness.lock().expect("witness lock");
+        w.evict(chrono::Utc::now());
+        w.verdict_noted(uuid, attempt_at, noted)
     }
 
     /// Starts delivering the events of channel `uuid` to the returned watch.
@@ -568,6 +581,12 @@ fn complete_job(shared: &Shared, name: &str, ev: &freeswitch_esl_tokio::EslEvent
     }
 }
 
+/// `global_getvar core_uuid`'s reply: the uuid, or None (an empty or error reply).
+fn core_uuid_of(body: &str) -> Option<String> {
+    let v = body.trim();
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')).then(|| v.to_string())
+}
+
 /// Notes a channel event's uuid in the link's witness.
 fn witness_saw(shared: &Shared, ev: &SwitchEvent) {
     let now = chrono::Utc::now();
@@ -620,6 +639,17 @@ async fn session(
         },
         Err(e) => return format!("resync failed: {e}"),
     };
+    // Which switch process this is: the same Core-UUID as before a break proves it did not
+    // restart in between (`core::switch_witness`). Unreadable: no proof from its notes.
+    let core = match client.api("global_getvar core_uuid").await {
+        Ok(resp) => core_uuid_of(resp.body().unwrap_or_default()),
+        Err(e) => return format!("reading the switch's core_uuid failed: {e}"),
+    };
+    shared
+        .witness
+        .lock()
+        .expect("witness lock")
+        .core_seen(core.as_deref(), chrono::Utc::now());
     let mut path = EventPath::default();
     path.table.resync(&rows);
     {

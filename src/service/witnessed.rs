@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::core::switch_witness::Verdict;
+use crate::core::switch_witness::{Noted, Verdict};
 use crate::esl::control::SwitchLink;
 use crate::store::campaigns::Campaigns;
 
@@ -28,15 +28,33 @@ pub enum Witnessed {
     OnSwitch,
 }
 
-/// None: no proof (answered, or not watched long enough).
-pub async fn witnessed(link: &SwitchLink, campaigns: &Campaigns, id: Uuid) -> Option<Witnessed> {
+/// None: no proof (answered, or not watched long enough). `noted`: the call's originate
+/// carried the end-note hook (`Originate::note_end`), so the switch's own notes count too.
+pub async fn witnessed(
+    link: &SwitchLink,
+    campaigns: &Campaigns,
+    id: Uuid,
+    noted: bool,
+) -> Option<Witnessed> {
     let attempt_at = campaigns.attempt_created(id).await.ok().flatten()?;
     let uuid = id.to_string();
     tokio::time::sleep(SETTLE).await;
+    // The note is read before and after the listing: a channel that came and went between
+    // them left its note by the second read (its hook runs before it leaves the list).
+    let before = if noted {
+        Some(note(link, &uuid).await?)
+    } else {
+        None
+    };
     if link.channels().await.ok()?.iter().any(|r| r.uuid == uuid) {
         return Some(Witnessed::OnSwitch);
     }
-    match link.witness(&uuid, attempt_at) {
+    let verdict = match before {
+        None => link.witness(&uuid, attempt_at),
+        Some(Noted::Nothing) => link.witness_noted(&uuid, attempt_at, note(link, &uuid).await?),
+        Some(end) => link.witness_noted(&uuid, attempt_at, end),
+    };
+    match verdict {
         Verdict::NeverDialed => Some(Witnessed::NeverDialed),
         Verdict::Ended {
             cause,
@@ -45,4 +63,18 @@ pub async fn witnessed(link: &SwitchLink, campaigns: &Campaigns, id: Uuid) -> Op
         } => Some(Witnessed::Unanswered { cause, q850 }),
         _ => None,
     }
+}
+
+/// What the switch noted of `uuid`'s end; None if it cannot be asked.
+async fn note(link: &SwitchLink, uuid: &str) -> Option<Noted> {
+    Some(
+        match crate::service::notice_call::switch_end(link, uuid).await? {
+            Some(e) => Noted::End {
+                cause: e.cause,
+                q850: e.q850,
+                answered: e.answered,
+            },
+            None => Noted::Nothing,
+        },
+    )
 }

@@ -274,7 +274,18 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
         }
         "version" => "FreeSWITCH Version 1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit (git a88d069 2024-08-02 21:02:27Z 64bit)\n".into(),
         "hostname" => core.cfg.hostname.clone(),
-        "global_getvar" => String::new(),
+        // mod_commands' global_getvar: the value, unterminated (empty when unset); switch_core
+        // sets core_uuid at startup, a new one per process
+        "global_getvar" => match arg.trim() {
+            "core_uuid" => lock(&core.st).core_uuid.clone(),
+            "hostname" => core.cfg.hostname.clone(),
+            "" => format!(
+                "core_uuid={}\nhostname={}\n",
+                lock(&core.st).core_uuid,
+                core.cfg.hostname
+            ),
+            _ => String::new(),
+        },
         "echo" => arg.to_string(),
         _ => format!("-ERR {cmd} Command not found!\n"),
     };

@@ -180,7 +180,8 @@ impl CampaignRunner {
     /// caller says `unknown`.
     async fn witnessed_end(&self, c: &Campaign, id: Uuid) -> Option<AttemptEnd> {
         let link = self.trunks.call_link(&c.trunk, id, &self.calls).await?;
-        match witnessed(&link, &self.campaigns, id).await? {
+        // `place_prepared_call` adds the end note to every campaign originate
+        match witnessed(&link, &self.campaigns, id, true).await? {
             // as before the witness: no proof of an end (an `unknown` outcome)
             Witnessed::OnSwitch => None,
             Witnessed::NeverDialed => {

@@ -230,7 +230,8 @@ impl OpRunner {
         if let (Some(link), true, false) = (&gone_from, silent, answered) {
             // gone with nothing recorded of its end (its sender may have died before the
             // originate left): what this instance saw of the switch
-            match witnessed(link, &self.campaigns, uuid).await {
+            // its originate carried no end note (`place_call`): the event record alone
+            match witnessed(link, &self.campaigns, uuid, false).await {
                 Some(Witnessed::NeverDialed) => {
                     info!(campaign = c.id, %uuid, "the switch never had this call: put back, not dialed");
                     self.log_write(self.campaigns.delete_attempt(uuid).await);
