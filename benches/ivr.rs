@@ -112,8 +112,15 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
     std::fs::write(&cfg_path, &text).unwrap();
     let mut child = spawn_contactd(&cfg_path);
     let pid = child.id().unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // what contactd spends with nobody calling (timers, heartbeats, leases), for the reader
+    let idle0 = proc_cpu_ms(pid);
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let cpu0 = proc_cpu_ms(pid);
+    eprintln!(
+        "ivr: contactd idle before the callers: {:.1} ms CPU per s",
+        (cpu0 - idle0) / 3.0
+    );
     let t = Instant::now();
     for i in 0..callers {
         sim.inbound_call(sim::InboundCall {
@@ -175,6 +182,30 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
         explain_cut_short(&db, &sim).await;
     }
     let cpu = proc_cpu_ms(pid) - cpu0;
+    // what contactd asked of the switch per call, for the reader (each is a round trip)
+    let mut asked = std::collections::BTreeMap::<String, usize>::new();
+    for c in sim.api_log() {
+        let mut w = c.split_whitespace();
+        let kind = match (w.next(), w.next()) {
+            (Some("sendmsg"), _) => c
+                .split("execute-app-name: ")
+                .nth(1)
+                .and_then(|r| r.split(';').next())
+                .map_or("sendmsg".to_string(), |a| format!("sendmsg {a}")),
+            (Some(a), Some(b)) => format!("{a} {b}"),
+            (Some(a), None) => a.to_string(),
+            _ => continue,
+        };
+        *asked.entry(kind).or_default() += 1;
+    }
+    eprintln!(
+        "ivr: commands per call: {}",
+        asked
+            .iter()
+            .map(|(k, n)| format!("{k} {:.2}", *n as f64 / callers as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let rss = proc_hwm_mb(pid);
     let mut lat: Vec<Duration> = sim.hash_to_command();
     lat.sort();

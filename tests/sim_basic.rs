@@ -155,6 +155,8 @@ async fn caller_keying_42(sim: &Simulator, after_ms: u64) -> (String, TcpStream)
             caller_number: "5559000".into(),
             destination: "100".into(),
             trunk: Some("1".into()),
+            // set by the dialplan's `set` before its `socket`
+            vars: vec![("contactd_entry".into(), "trunk".into())],
             script: vec![
                 CallerStep::WaitForPrompt,
                 CallerStep::WaitMs(after_ms),
@@ -290,6 +292,12 @@ async fn control_filters_leave_a_socket_calls_prompts_to_its_socket() {
     assert_eq!(on(&filtered, &["Event-Name: PLAYBACK_STOP"]), 0);
     assert_eq!(on(&filtered, &completions), 0);
     assert_eq!(on(&filtered, &["Event-Name: CHANNEL_ANSWER"]), 1);
+    // nor the dialplan's own applications: its `set` and the `socket` itself
+    for app in ["Application: set", "Application: socket"] {
+        let done = ["Event-Name: CHANNEL_EXECUTE_COMPLETE", app];
+        assert_eq!(on(&unfiltered, &done), 1, "{app}");
+        assert_eq!(on(&filtered, &done), 0, "{app}");
+    }
     // an application of the control link's own on another call is still heard there
     let other = filtered
         .api("originate {origination_uuid=0c1d2e3f-0000-4000-8000-000000000001}freetdm/1/a/5551001 &park()")

@@ -190,10 +190,6 @@ pub fn parse_show_channels(body: &str) -> Result<Vec<SnapshotRow>, String> {
         .collect())
 }
 
-/// Subscribed on every control connection: what the tracker, the job table and the call
-/// records need, nothing more (FreeSWITCH drops listeners that read too slowly). The call
-/// progress detectors' events last: every word after `CUSTOM` names a subclass. `TRAP`
-/// carries mod_freetdm's span alarms (see `esl::span_alarm`).
 /// `Event-UUID-Name` of every application a call's own socket runs: the switch echoes it
 /// as `Application-UUID-Name` in that application's EXECUTE / EXECUTE_COMPLETE (and in no
 /// other event), so the control link's filter can refuse them.
@@ -217,9 +213,22 @@ pub fn control_filters() -> Vec<(&'static str, String)> {
         .collect();
     f.push(("Application-UUID-Name", format!("-{SOCKET_APP_NAME}")));
     f.push((SOCKET_FILE_PARAM.0, format!("-{}", SOCKET_FILE_PARAM.1)));
+    for app in DIALPLAN_ONLY_APPS {
+        f.push(("Application", format!("-{app}")));
+    }
     f
 }
 
+/// Applications only dialplans run (dialplans/ sets an inbound call's variables with a
+/// `set` each, then hands it to the `socket`): no part of contactd waits for their
+/// completion, and each would be a full channel dump on the control link (trace 27: four
+/// `set`s and the `socket` per IVR call).
+pub const DIALPLAN_ONLY_APPS: [&str; 3] = ["set", "export", "socket"];
+
+/// Subscribed on every control connection: what the tracker, the job table and the call
+/// records need, nothing more (FreeSWITCH drops listeners that read too slowly). The call
+/// progress detectors' events last: every word after `CUSTOM` names a subclass. `TRAP`
+/// carries mod_freetdm's span alarms (see `esl::span_alarm`).
 pub const SUBSCRIBED_EVENTS: &str = "CHANNEL_CREATE CHANNEL_UUID CHANNEL_ANSWER CHANNEL_HANGUP \
 CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY CHANNEL_EXECUTE_COMPLETE PLAYBACK_START PLAYBACK_STOP \
 CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PARK CHANNEL_PROGRESS_MEDIA BACKGROUND_JOB \

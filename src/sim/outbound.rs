@@ -286,10 +286,18 @@ pub fn inbound_call(core: &Arc<Core>, call: InboundCall) -> Result<String, Strin
     sess.set_callstate("RINGING");
     sess.set_running(Cs::Routing);
     sess.set_running(Cs::Execute);
-    let apps = vec![(
+    // The dialplan sets the call's variables with `set` before the `socket` (as
+    // dialplans/ and trace 27 do): each is an application with its EXECUTE and
+    // EXECUTE_COMPLETE, which every listener subscribed to them receives.
+    let mut apps: Vec<(String, String)> = call
+        .vars
+        .iter()
+        .map(|(k, v)| ("set".to_string(), format!("{k}={v}")))
+        .collect();
+    apps.push((
         "socket".to_string(),
         format!("{} async full", call.connect_to),
-    )];
+    ));
     tokio::spawn(run_channel(sess.clone(), apps));
     tokio::spawn(run_caller(sess, call.script));
     Ok(uuid)

@@ -75,20 +75,24 @@ pub async fn account_of_caller(
 /// An account with its meters and each zone's last accepted reading.
 pub async fn account(pool: &Pool, number: &str) -> Result<Option<AccountInfo>, AccountsError> {
     let db = pool.get().await?;
-    let q = db
-        .prepare_cached("SELECT number, balance_minor FROM accounts WHERE number = $1")
-        .await?;
-    let Some(acc) = db.query_opt(&q, &[&number]).await? else {
-        return Ok(None);
-    };
-    let q = db
-        .prepare_cached(
+    let (acc_q, meters_q) = tokio::try_join!(
+        db.prepare_cached("SELECT number, balance_minor FROM accounts WHERE number = $1"),
+        db.prepare_cached(
             "SELECT m.id, m.serial, m.zones, m.digits, z.zone, z.last_value, z.last_date
              FROM meters m LEFT JOIN meter_zones z ON z.meter = m.id
              WHERE m.account = $1 ORDER BY m.id, z.zone",
-        )
-        .await?;
-    let rows = db.query(&q, &[&number]).await?;
+        ),
+    )?;
+    // Both sent at once (tokio-postgres pipelines requests polled together): an IVR call
+    // waits one round trip for its account, not two.
+    let by_number: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&number];
+    let (acc, rows) = tokio::try_join!(
+        db.query_opt(&acc_q, &by_number),
+        db.query(&meters_q, &by_number),
+    )?;
+    let Some(acc) = acc else {
+        return Ok(None);
+    };
     let mut meters: Vec<MeterInfo> = Vec::new();
     for r in rows {
         let id: i64 = r.get(0);
@@ -163,60 +167,60 @@ pub async fn store_readings(
 ) -> Result<Vec<CheckedReading>, StoreReadingsError> {
     let mut db = pool.get().await?;
     let tx = db.transaction().await?;
-    // Each statement prepared once per connection: an IVR call that stores its readings
-    // then makes one round trip per statement, not two.
-    let q = tx
-        .prepare_cached(
-            "SELECT zones, digits FROM meters WHERE id = $1 AND account = $2 FOR UPDATE",
-        )
-        .await?;
-    let Some(m) = tx.query_opt(&q, &[&meter, &account]).await? else {
+    // Each statement prepared once per connection, and the meter read with its zones in
+    // one query: an IVR call that stores its readings waits four round trips (begin, read,
+    // write, commit).
+    let (read, replace, insert) = tokio::try_join!(
+        tx.prepare_cached(
+            "SELECT m.zones, m.digits, z.last_value, z.last_date
+             FROM meters m LEFT JOIN meter_zones z ON z.meter = m.id
+             WHERE m.id = $1 AND m.account = $2 ORDER BY z.zone FOR UPDATE OF m",
+        ),
+        tx.prepare_cached(
+            "UPDATE meter_readings SET status = 'replaced'
+             WHERE meter = $1 AND zone = $2 AND reading_date = $3 AND status = 'pending'",
+        ),
+        tx.prepare_cached(
+            "INSERT INTO meter_readings (meter, zone, value, consumption, rolled_over,
+                 reading_date, source, call_uuid, caller, submitted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        ),
+    )?;
+    let rows = tx.query(&read, &[&meter, &account]).await?;
+    let Some(first) = rows.first() else {
         return Err(StoreReadingsError::UnknownMeter {
             account: account.to_string(),
             meter,
         });
     };
     let spec = MeterSpec {
-        zones: m.get::<_, i16>(0) as u8,
-        digits: m.get::<_, i16>(1) as u8,
+        zones: first.get::<_, i16>(0) as u8,
+        digits: first.get::<_, i16>(1) as u8,
     };
-    let q = tx
-        .prepare_cached(
-            "SELECT last_value, last_date FROM meter_zones WHERE meter = $1 ORDER BY zone",
-        )
-        .await?;
-    let last: Vec<LastReading> = tx
-        .query(&q, &[&meter])
-        .await?
+    // a meter without zone rows yet: one row of NULLs from the outer join
+    let last: Vec<LastReading> = rows
         .iter()
-        .map(|r| LastReading {
-            value: r.get(0),
-            date: r.get(1),
+        .filter_map(|r| {
+            Some(LastReading {
+                value: r.get::<_, Option<i64>>(2)?,
+                date: r.get::<_, Option<NaiveDate>>(3)?,
+            })
         })
         .collect();
     let checked = check_submission(spec, &last, entries, who.today, rules)
         .map_err(|(i, e)| StoreReadingsError::Invalid(i, e))?;
-    let replace = tx
-        .prepare_cached(
-            "UPDATE meter_readings SET status = 'replaced'
-             WHERE meter = $1 AND zone = $2 AND reading_date = $3 AND status = 'pending'",
-        )
-        .await?;
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO meter_readings (meter, zone, value, consumption, rolled_over,
-                 reading_date, source, call_uuid, caller, submitted_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .await?;
-    for r in &checked {
-        let zone = i16::from(r.zone);
-        tx.execute(&replace, &[&meter, &zone, &who.today]).await?;
-        tx.execute(
-            &insert,
-            &[
-                &meter,
-                &zone,
+    let zones: Vec<i16> = checked.iter().map(|r| i16::from(r.zone)).collect();
+    // Sent together, run in order on the one connection: each zone's pending reading of
+    // the day is marked replaced before the new one goes in (the one-pending index).
+    type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    let replaced: Vec<[P; 3]> = zones.iter().map(|z| [&meter as P, z, &who.today]).collect();
+    let inserted: Vec<[P; 10]> = checked
+        .iter()
+        .zip(&zones)
+        .map(|(r, z)| {
+            [
+                &meter as P,
+                z,
                 &r.value,
                 &r.consumption,
                 &r.rolled_over,
@@ -225,10 +229,15 @@ pub async fn store_readings(
                 &who.call_uuid,
                 &who.caller,
                 &who.at,
-            ],
-        )
-        .await?;
+            ]
+        })
+        .collect();
+    let mut writes = Vec::with_capacity(2 * checked.len());
+    for (rp, ip) in replaced.iter().zip(&inserted) {
+        writes.push(tx.execute(&replace, rp));
+        writes.push(tx.execute(&insert, ip));
     }
+    futures_util::future::try_join_all(writes).await?;
     tx.commit().await?;
     Ok(checked)
 }
