@@ -53,8 +53,10 @@ pub struct CallSession {
 }
 
 /// What `myevents` enables and a call's flow never reads: everything but
-/// CHANNEL_EXECUTE_COMPLETE, CHANNEL_HANGUP and CHANNEL_HANGUP_COMPLETE.
-pub const UNUSED_CALL_EVENTS: &str = "CHANNEL_CREATE CHANNEL_DESTROY CHANNEL_STATE \
+/// CHANNEL_EXECUTE_COMPLETE and CHANNEL_HANGUP. CHANNEL_HANGUP_COMPLETE (the largest event
+/// of a call, its CDR variables) is the control link's, which records the call's end.
+pub const UNUSED_CALL_EVENTS: &str =
+    "CHANNEL_HANGUP_COMPLETE CHANNEL_CREATE CHANNEL_DESTROY CHANNEL_STATE \
 CHANNEL_ANSWER CHANNEL_EXECUTE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PROGRESS \
 CHANNEL_PROGRESS_MEDIA CHANNEL_OUTGOING CHANNEL_ORIGINATE CHANNEL_UUID CHANNEL_PARK \
 CHANNEL_UNPARK CHANNEL_APPLICATION CHANNEL_DATA DETECTED_SPEECH DTMF TALK NOTALK";
@@ -234,10 +236,11 @@ impl CallSession {
             if let Err(e) = self.client.sendmsg(Some(&self.data.uuid), msg).await {
                 debug!(uuid = %self.data.uuid, "hangup: {e}");
             }
-            // Wait briefly for the hangup to be confirmed so its events are not lost.
+            // Wait briefly for the hangup to be confirmed: a socket closed before it would
+            // let the dialplan go on after `socket` (async full).
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
                 while let Some(Ok(ev)) = self.events.recv().await {
-                    if ev.event_type() == Some(EslEventType::ChannelHangupComplete) {
+                    if ev.event_type() == Some(EslEventType::ChannelHangup) {
                         break;
                     }
                 }
