@@ -77,6 +77,9 @@ async fn confirm_campaign(app: &App, list: u16, template: &str) -> i64 {
             window_end: "23:59".into(),
             max_attempts: 1,
             confirm: true,
+            // with the campaign, as the CLI does: set after it, the first batch could be
+            // dialed without it and its message queued only at the settle
+            after_confirm: Some(template.into()),
             ..NewCampaign::with_defaults(
                 &cfg.campaigns,
                 list.into(),
@@ -84,9 +87,6 @@ async fn confirm_campaign(app: &App, list: u16, template: &str) -> i64 {
                 "cli",
             )
         })
-        .await
-        .unwrap();
-    store::set_campaign_rules(&app.shared.pool, id, Some(template), None)
         .await
         .unwrap();
     id

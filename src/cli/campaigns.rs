@@ -272,18 +272,11 @@ pub async fn run_campaigns(
                     time_zone,
                     max_attempts: max_attempts as i32,
                     manager_email: email,
+                    after_confirm,
+                    when_unreached,
                     ..NewCampaign::with_defaults(d, list, &audio, "cli")
                 })
                 .await?;
-            if after_confirm.is_some() || when_unreached.is_some() {
-                crate::store::messages::set_campaign_rules(
-                    pool,
-                    id,
-                    after_confirm.as_deref(),
-                    when_unreached.as_deref(),
-                )
-                .await?;
-            }
             println!("campaign {id} started: {n} subscribers, {lines} lines");
         }
         CampaignsCommand::Ls => {

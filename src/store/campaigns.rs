@@ -56,6 +56,11 @@ pub struct NewCampaign {
     pub ring_s: i32,
     pub created_by: String,
     pub manager_email: Option<String>,
+    /// Message rules (`[messages.templates]` names), written with the campaign in its
+    /// transaction: its first batch already sees them, so the first subscribers' key
+    /// presses queue their message at the key press too.
+    pub after_confirm: Option<String>,
+    pub when_unreached: Option<String>,
 }
 
 impl NewCampaign {
@@ -85,6 +90,8 @@ impl NewCampaign {
             ring_s: d.ring_seconds as i32,
             created_by: created_by.to_string(),
             manager_email: None,
+            after_confirm: None,
+            when_unreached: None,
         }
     }
 }
@@ -601,9 +608,10 @@ pub(crate) async fn insert_campaign(
         .query_one(
             "INSERT INTO campaigns (name, list_number, audio, confirm, trunk, lines, caller_id,
                 window_days, window_start, window_end, time_zone, max_attempts, retry_busy_s,
-                retry_no_answer_s, ring_s, state, created_by, manager_email)
+                retry_no_answer_s, ring_s, state, created_by, manager_email, after_confirm,
+                when_unreached)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::time, $10::text::time, $11, $12,
-                $13, $14, $15, 'running', $16, $17)
+                $13, $14, $15, 'running', $16, $17, $18, $19)
              RETURNING id",
             &[
                 &c.name,
@@ -623,6 +631,8 @@ pub(crate) async fn insert_campaign(
                 &c.ring_s,
                 &c.created_by,
                 &c.manager_email,
+                &c.after_confirm,
+                &c.when_unreached,
             ],
         )
         .await?;
