@@ -37,17 +37,13 @@ pub struct Seen {
     pub hangup: Option<(String, Option<i32>)>,
 }
 
-/// What the switch's mod_db holds for a uuid whose originate carried the end-note hook.
+/// A call's end as the switch noted it in mod_db (its originate's end-note hook ran: the
+/// channel existed and hung up).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Noted {
-    /// The hook ran: the channel existed and hung up.
-    End {
-        cause: String,
-        q850: Option<i32>,
-        answered: bool,
-    },
-    /// No note (asked after the switch stopped listing the channel).
-    Nothing,
+pub struct NotedEnd {
+    pub cause: String,
+    pub q850: Option<i32>,
+    pub answered: bool,
 }
 
 /// What the record allows saying about one attempt's uuid.
@@ -181,6 +177,44 @@ impl Witness {
         }
     }
 
+    /// [`Self::verdict`], with what the switch noted for `uuid` (whose originate carried the
+    /// end-note hook; None: no note), asked once the switch no longer lists it. A noted end is the switch's
+    /// own word; no note proves the call was never a channel only if this link has known the
+    /// same switch process since before the attempt, and never saw the uuid without its end
+    /// (a channel gone with no note means a hook that did not run: no proof).
+    pub fn verdict_noted(
+        &self,
+        uuid: &str,
+        attempt_at: DateTime<Utc>,
+        noted: Option<NotedEnd>,
+    ) -> Verdict {
+        if let Some(NotedEnd {
+            cause,
+            q850,
+            answered,
+        }) = noted
+        {
+            return Verdict::Ended {
+                cause,
+                q850,
+                answered,
+            };
+        }
+        let seen = self.verdict(uuid, attempt_at);
+        if seen != Verdict::Unknown || self.seen.contains_key(uuid) {
+            return seen;
+        }
+        let same_switch = self
+            .core
+            .as_ref()
+            .is_some_and(|(_, since)| *since <= attempt_at - self.slack);
+        if same_switch {
+            Verdict::NeverDialed
+        } else {
+            Verdict::Unknown
+        }
+    }
+
     /// What can be said of `uuid`, whose attempt row was committed at `attempt_at` and
     /// whose channel the switch does not list now.
     pub fn verdict(&self, uuid: &str, attempt_at: DateTime<Utc>) -> Verdict {
@@ -198,41 +232,6 @@ impl Witness {
         let vouched =
             |since: Option<DateTime<Utc>>| since.is_some_and(|t| t <= attempt_at - self.slack);
         if vouched(self.up_since) && vouched(self.complete_since) {
-            Verdict::NeverDialed
-        } else {
-            Verdict::Unknown
-        }
-    }
-}
-
-impl Witness {
-    /// [`Self::verdict`], with what the switch noted for `uuid` (whose originate carried the
-    /// end-note hook), asked once the switch no longer lists it. A noted end is the switch's
-    /// own word; no note proves the call was never a channel only if this link has known the
-    /// same switch process since before the attempt, and never saw the uuid without its end
-    /// (a channel gone with no note means a hook that did not run: no proof).
-    pub fn verdict_noted(&self, uuid: &str, attempt_at: DateTime<Utc>, noted: Noted) -> Verdict {
-        if let Noted::End {
-            cause,
-            q850,
-            answered,
-        } = noted
-        {
-            return Verdict::Ended {
-                cause,
-                q850,
-                answered,
-            };
-        }
-        let seen = self.verdict(uuid, attempt_at);
-        if seen != Verdict::Unknown || self.seen.contains_key(uuid) {
-            return seen;
-        }
-        let same_switch = self
-            .core
-            .as_ref()
-            .is_some_and(|(_, since)| *since <= attempt_at - self.slack);
-        if same_switch {
             Verdict::NeverDialed
         } else {
             Verdict::Unknown
@@ -345,16 +344,13 @@ mod tests {
         w.link_up(t(9));
         // the event record cannot vouch for an attempt at t(10): the link was away
         assert_eq!(w.verdict("a", t(10)), Verdict::Unknown);
-        assert_eq!(
-            w.verdict_noted("a", t(10), Noted::Nothing),
-            Verdict::NeverDialed
-        );
+        assert_eq!(w.verdict_noted("a", t(10), None), Verdict::NeverDialed);
         // the switch's noted end is its own word, answered or not
-        let end = Noted::End {
+        let end = Some(NotedEnd {
             cause: "NORMAL_CLEARING".into(),
             q850: Some(16),
             answered: true,
-        };
+        });
         assert!(matches!(
             w.verdict_noted("a", t(10), end),
             Verdict::Ended { answered: true, .. }
@@ -370,27 +366,18 @@ mod tests {
         // a crash ends channels without their hang-up hooks
         w.core_seen(Some("core-2"), t(9));
         w.link_up(t(9));
-        assert_eq!(
-            w.verdict_noted("a", t(10), Noted::Nothing),
-            Verdict::Unknown
-        );
+        assert_eq!(w.verdict_noted("a", t(10), None), Verdict::Unknown);
         // the new process vouches from its first sight on (less the clock slack)
-        assert_eq!(
-            w.verdict_noted("b", t(11), Noted::Nothing),
-            Verdict::NeverDialed
-        );
+        assert_eq!(w.verdict_noted("b", t(11), None), Verdict::NeverDialed);
         w.link_down();
         w.core_seen(None, t(20));
         w.link_up(t(20));
         assert_eq!(
-            w.verdict_noted("c", t(30), Noted::Nothing),
+            w.verdict_noted("c", t(30), None),
             Verdict::NeverDialed,
             "the event record alone"
         );
-        assert_eq!(
-            w.verdict_noted("d", t(21), Noted::Nothing),
-            Verdict::Unknown
-        );
+        assert_eq!(w.verdict_noted("d", t(21), None), Verdict::Unknown);
     }
 
     #[test]
@@ -399,9 +386,6 @@ mod tests {
         w.core_seen(Some("core-1"), t(0));
         w.link_up(t(0));
         w.saw("a", t(11));
-        assert_eq!(
-            w.verdict_noted("a", t(10), Noted::Nothing),
-            Verdict::Unknown
-        );
+        assert_eq!(w.verdict_noted("a", t(10), None), Verdict::Unknown);
     }
 }

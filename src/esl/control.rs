@@ -18,7 +18,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::SwitchConfig;
 use crate::core::channels::{SnapshotRow, SwitchEvent};
-use crate::core::switch_witness::{Noted, Verdict, Witness};
+use crate::core::switch_witness::{NotedEnd, Verdict, Witness};
 use crate::esl::events::{
     control_filters, parse_show_channels, EventPath, Routed, SUBSCRIBED_EVENTS,
 };
@@ -252,24 +252,21 @@ impl SwitchLink {
     }
 
     /// What this link's record of the switch's channels says of `uuid` (not listed by the
-    /// switch now), whose attempt row was committed at `attempt_at`.
-    pub fn witness(&self, uuid: &str, attempt_at: chrono::DateTime<chrono::Utc>) -> Verdict {
-        let mut w = self.shared.witness.lock().expect("witness lock");
-        w.evict(chrono::Utc::now());
-        w.verdict(uuid, attempt_at)
-    }
-
-    /// [`Self::witness`] with what the switch noted for `uuid` (its originate carried the
-    /// end-note hook), asked after the switch stopped listing it.
-    pub fn witness_noted(
+    /// switch now), whose attempt row was committed at `attempt_at`; with `noted`, what the
+    /// switch noted of its end (its originate carried the end-note hook), asked after the
+    /// switch stopped listing it.
+    pub fn witness(
         &self,
         uuid: &str,
         attempt_at: chrono::DateTime<chrono::Utc>,
-        noted: Noted,
+        noted: Option<Option<NotedEnd>>,
     ) -> Verdict {
         let mut w = self.shared.witness.lock().expect("witness lock");
         w.evict(chrono::Utc::now());
-        w.verdict_noted(uuid, attempt_at, noted)
+        match noted {
+            None => w.verdict(uuid, attempt_at),
+            Some(end) => w.verdict_noted(uuid, attempt_at, end),
+        }
     }
 
     /// Starts delivering the events of channel `uuid` to the returned watch.

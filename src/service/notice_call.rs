@@ -52,13 +52,7 @@ pub async fn switch_notes(
 /// Where the switch notes each campaign call's end itself (`Originate::note_end`).
 pub const END_REALM: &str = "contactd_end";
 
-/// A call's end as the switch noted it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotedEnd {
-    pub cause: String,
-    pub q850: Option<i32>,
-    pub answered: bool,
-}
+pub use crate::core::switch_witness::NotedEnd;
 
 /// What the switch noted of call `uuid`'s end: None if it cannot be asked now, Some(None)
 /// if it noted nothing (the channel has not hung up, or its originate carried no note).

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::core::switch_witness::{Noted, Verdict};
+use crate::core::switch_witness::Verdict;
 use crate::esl::control::SwitchLink;
+use crate::service::notice_call::switch_end;
 use crate::store::campaigns::Campaigns;
 
 /// How long recovery waits before it asks the switch again and trusts its record of the
@@ -42,19 +43,18 @@ pub async fn witnessed(
     // The note is read before and after the listing: a channel that came and went between
     // them left its note by the second read (its hook runs before it leaves the list).
     let before = if noted {
-        Some(note(link, &uuid).await?)
+        Some(switch_end(link, &uuid).await?)
     } else {
         None
     };
     if link.channels().await.ok()?.iter().any(|r| r.uuid == uuid) {
         return Some(Witnessed::OnSwitch);
     }
-    let verdict = match before {
-        None => link.witness(&uuid, attempt_at),
-        Some(Noted::Nothing) => link.witness_noted(&uuid, attempt_at, note(link, &uuid).await?),
-        Some(end) => link.witness_noted(&uuid, attempt_at, end),
+    let noted = match before {
+        Some(None) => Some(switch_end(link, &uuid).await?),
+        other => other,
     };
-    match verdict {
+    match link.witness(&uuid, attempt_at, noted) {
         Verdict::NeverDialed => Some(Witnessed::NeverDialed),
         Verdict::Ended {
             cause,
@@ -63,18 +63,4 @@ pub async fn witnessed(
         } => Some(Witnessed::Unanswered { cause, q850 }),
         _ => None,
     }
-}
-
-/// What the switch noted of `uuid`'s end; None if it cannot be asked.
-async fn note(link: &SwitchLink, uuid: &str) -> Option<Noted> {
-    Some(
-        match crate::service::notice_call::switch_end(link, uuid).await? {
-            Some(e) => Noted::End {
-                cause: e.cause,
-                q850: e.q850,
-                answered: e.answered,
-            },
-            None => Noted::Nothing,
-        },
-    )
 }
