@@ -187,7 +187,9 @@ async fn ivr_run(callers: usize, arrivals_over: Duration) -> IvrRun {
     for c in sim.api_log() {
         let mut w = c.split_whitespace();
         let kind = match (w.next(), w.next()) {
+            // header names as the client wrote them (`Execute-App-Name`), compared caseless
             (Some("sendmsg"), _) => c
+                .to_ascii_lowercase()
                 .split("execute-app-name: ")
                 .nth(1)
                 .and_then(|r| r.split(';').next())
