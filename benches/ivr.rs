@@ -25,16 +25,13 @@ fn script(account: &str, value: &str) -> Vec<CallerStep> {
     use CallerStep::*;
     vec![
         WaitForAnswer,
-        WaitForPrompt, // greeting
-        WaitForPrompt, // enter account
+        WaitForPlay("enter_account".into()), // after the greeting
         WaitMs(300),
         Dtmf(format!("{account}#")),
-        WaitForPrompt, // enter reading
+        WaitForPlay("enter_reading".into()),
         WaitMs(300),
         Dtmf(format!("{value}#")),
-        WaitForPrompt, // you entered
-        WaitForPrompt, // the number
-        WaitForPrompt, // 1 confirm, 2 re-enter
+        WaitForPlay("confirm_reading".into()), // after "you entered" and the number
         WaitMs(300),
         Dtmf("1".into()),
     ]

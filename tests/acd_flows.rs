@@ -331,8 +331,7 @@ async fn ivr_hand_over_pops_the_customer_card_on_the_operators_screen() {
         "+74951112233",
         vec![
             CallerStep::WaitForAnswer,
-            CallerStep::WaitForPrompt,
-            CallerStep::WaitForPrompt,
+            CallerStep::WaitForPlay("main_menu".into()), // after the greeting
             CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
             CallerStep::Dtmf("0".into()),
         ],

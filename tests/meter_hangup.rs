@@ -1,7 +1,9 @@
 //! Guards "nothing half-stored": a caller of the meter-reading IVR who hangs up at any
 //! step — greeting, account, a zone's value, its read-back, its confirmation, even after the
 //! day zone of a two-zone meter was confirmed — ends the flow at that step (recorded with
-//! the call, hung up by the party), leaves no reading in PostgreSQL and no session open.
+//! the call, hung up by the party; the greeting and the read-back are said with the question
+//! that follows them and recorded as it), leaves no reading in PostgreSQL and no session
+//! open.
 use crate::common;
 use crate::meter_support;
 
@@ -16,74 +18,43 @@ async fn caller_hanging_up_at_each_step_leaves_nothing_stored() {
     let env = common::TestEnv::new().await;
     let (sim, app) = start(&env).await;
     let base = to_account("200002");
+    let hear = |prompt: &str| CallerStep::WaitForPlay(prompt.into());
     let enter_day = [
-        CallerStep::WaitForPrompt,
+        hear("enter_reading"),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("5100#".into()),
     ];
     let day_confirmed: Vec<CallerStep> = base.iter().cloned().chain(zone("5100", "1")).collect();
+    let then = |before: &[CallerStep], more: &[CallerStep]| -> Vec<CallerStep> {
+        before.iter().chain(more).cloned().collect()
+    };
+    let answered = [CallerStep::WaitForAnswer];
+    // Sounds said on the way to a question go out with it as one command: a hang-up while
+    // they play is recorded at that question (the greeting at the account's).
     let cases: Vec<(Vec<CallerStep>, &str)> = vec![
+        (then(&answered, &[hear("ivr_greeting")]), "account"),
+        (then(&answered, &[hear("enter_account")]), "account"),
+        (then(&base, &[hear("enter_reading")]), "reading"),
         (
-            vec![CallerStep::WaitForAnswer, CallerStep::WaitForPrompt],
-            "greeting",
+            then(&then(&base, &enter_day), &[hear("you_entered")]),
+            "confirm",
         ),
         (
-            vec![
-                CallerStep::WaitForAnswer,
-                CallerStep::WaitForPrompt,
-                CallerStep::WaitForPrompt,
-            ],
-            "account",
-        ),
-        (
-            base.iter()
-                .cloned()
-                .chain([CallerStep::WaitForPrompt])
-                .collect(),
-            "reading",
-        ),
-        (
-            base.iter()
-                .cloned()
-                .chain(enter_day.clone())
-                .chain([CallerStep::WaitForPrompt, CallerStep::WaitForPrompt])
-                .collect(),
-            "say_back",
-        ),
-        (
-            base.iter()
-                .cloned()
-                .chain(enter_day.clone())
-                .chain([
-                    CallerStep::WaitForPrompt,
-                    CallerStep::WaitForPrompt,
-                    CallerStep::WaitForPrompt,
-                ])
-                .collect(),
+            then(&then(&base, &enter_day), &[hear("confirm_reading")]),
             "confirm",
         ),
         // the day zone is confirmed: still nothing may be stored
+        (then(&day_confirmed, &[hear("enter_reading")]), "reading"),
         (
-            day_confirmed
-                .iter()
-                .cloned()
-                .chain([CallerStep::WaitForPrompt])
-                .collect(),
-            "reading",
-        ),
-        (
-            day_confirmed
-                .iter()
-                .cloned()
-                .chain([
-                    CallerStep::WaitForPrompt,
+            then(
+                &day_confirmed,
+                &[
+                    hear("enter_reading"),
                     CallerStep::WaitMs(KEY_PAUSE_MS),
                     CallerStep::Dtmf("3050#".into()),
-                    CallerStep::WaitForPrompt,
-                    CallerStep::WaitForPrompt,
-                    CallerStep::WaitForPrompt,
-                ])
-                .collect(),
+                    hear("confirm_reading"),
+                ],
+            ),
             "confirm",
         ),
     ];

@@ -67,19 +67,19 @@ async fn reading_below_the_previous_is_refused_and_re_prompted() {
     let (sim, app) = start(&env).await;
     let mut script = to_account("100001");
     script.extend([
-        CallerStep::WaitForPrompt, // enter reading
+        CallerStep::WaitForPlay("enter_reading".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("900#".into()),
-        CallerStep::WaitForPrompt, // below the previous reading
     ]);
+    // "below the previous reading" goes with the prompt to enter it again
     script.extend(zone("1100", "1"));
     let uuid = call(&sim, &app, "readings", "5552000", script);
     assert_eq!(outcome(&env, &uuid).await.0, "goodbye");
     assert!(executed_app(
         &sim,
         &uuid,
-        "playback",
-        "reading_below_previous.wav"
+        "play_and_get_digits",
+        "reading_below_previous.wav!"
     ));
     let got: Vec<i64> = readings(&env).await.iter().map(|r| r.2).collect();
     assert_eq!(got, vec![1100]);
@@ -94,7 +94,7 @@ async fn absurd_jumps_are_refused_then_the_operator_gets_the_account() {
     let mut script = to_account("100001");
     for _ in 0..3 {
         script.extend([
-            CallerStep::WaitForPrompt,
+            CallerStep::WaitForPlay("enter_reading".into()),
             CallerStep::WaitMs(KEY_PAUSE_MS),
             CallerStep::Dtmf("9000#".into()),
         ]);
@@ -104,8 +104,8 @@ async fn absurd_jumps_are_refused_then_the_operator_gets_the_account() {
     assert!(executed_app(
         &sim,
         &uuid,
-        "playback",
-        "reading_too_high.wav"
+        "play_and_get_digits",
+        "reading_too_high.wav!"
     ));
     assert!(executed_app(&sim, &uuid, "set", "contactd_account=100001"));
     assert!(executed_app(
@@ -140,19 +140,16 @@ async fn three_wrong_account_numbers_go_to_the_operator() {
     // main menu: 1 readings; then too short, too long, not digits-only by timeout
     let script = vec![
         CallerStep::WaitForAnswer,
-        CallerStep::WaitForPrompt, // greeting
-        CallerStep::WaitForPrompt, // menu
+        CallerStep::WaitForPlay("main_menu".into()), // after the greeting
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("1".into()),
-        CallerStep::WaitForPrompt, // enter account
+        CallerStep::WaitForPlay("enter_account".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("12#".into()),
-        CallerStep::WaitForPrompt, // account invalid
-        CallerStep::WaitForPrompt, // enter account
+        CallerStep::WaitForPlay("enter_account".into()), // after "account invalid"
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("1234567890123#".into()),
-        CallerStep::WaitForPrompt,
-        CallerStep::WaitForPrompt,
+        CallerStep::WaitForPlay("enter_account".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("99#".into()),
     ];
@@ -184,17 +181,15 @@ async fn caller_id_offers_the_account_and_the_balance_is_said() {
     let (sim, app) = start(&env).await;
     let script = vec![
         CallerStep::WaitForAnswer,
-        CallerStep::WaitForPrompt, // greeting
-        CallerStep::WaitForPrompt, // menu
+        CallerStep::WaitForPlay("main_menu".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("2".into()),
-        CallerStep::WaitForPrompt, // account ending
-        CallerStep::WaitForPrompt, // "0 3"
-        CallerStep::WaitForPrompt, // press 1
+        // "your account ends in", "0 3", then "press 1"
+        CallerStep::WaitForPlay("account_offer".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("1".into()),
-        CallerStep::WaitForPrompt, // balance is
-        CallerStep::WaitMs(8000),  // the amount: number, rubles, number, kopecks
+        CallerStep::WaitForPlay("balance_is".into()),
+        CallerStep::WaitMs(8000), // the amount: number, rubles, number, kopecks
         CallerStep::Hangup,
     ];
     // the account's phone, as the trunk presents it nationally

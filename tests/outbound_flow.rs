@@ -61,27 +61,17 @@ async fn caller_keys_digits_and_hears_them_read_back() {
     seed_account(&env).await;
     // The trunk's main number runs the meter-reading flow: menu 1, account, reading, confirm.
     let key = |d: &str| [CallerStep::WaitMs(300), CallerStep::Dtmf(d.into())];
-    let mut script = vec![
-        CallerStep::WaitForAnswer,
-        CallerStep::WaitForPrompt, // greeting
-        CallerStep::WaitForPrompt, // menu
-    ];
+    let hear = |prompt: &str| CallerStep::WaitForPlay(prompt.into());
+    let mut script = vec![CallerStep::WaitForAnswer, hear("main_menu")]; // after the greeting
     script.extend(key("1"));
-    script.push(CallerStep::WaitForPrompt); // enter account
+    script.push(hear("enter_account"));
     script.extend(key("100001#"));
-    script.push(CallerStep::WaitForPrompt); // enter reading
+    script.push(hear("enter_reading"));
     script.extend(key("12345#"));
-    script.extend([
-        CallerStep::WaitForPrompt, // above the daily maximum
-        CallerStep::WaitForPrompt, // enter reading
-    ]);
+    script.push(hear("enter_reading")); // after "above the daily maximum"
     script.extend(key("1200#"));
-    script.extend([
-        CallerStep::WaitForPrompt, // you entered
-        CallerStep::WaitForPrompt, // 1200
-        CallerStep::WaitForPrompt, // 1 confirms
-    ]);
-    // then silence at the menu: goodbye, and contactd hangs up
+    script.push(hear("confirm_reading")); // after "you entered", "1200"
+                                          // then silence at the menu: goodbye, and contactd hangs up
     script.extend(key("1"));
     let uuid = sim
         .inbound_call(sim::InboundCall {

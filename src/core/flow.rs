@@ -30,6 +30,8 @@ pub enum Step {
     },
     /// Say an amount of money (`say <lang> currency pronounced 123.45`), in minor units.
     SayMoney(i64),
+    /// Several sounds as one playback: what [`Joiner`] made of sounds said back to back.
+    Say(Vec<Utterance>),
     /// Set a channel variable (`set name=value`), e.g. what the IVR learned before a bridge.
     SetVar {
         name: &'static str,
@@ -56,6 +58,81 @@ pub struct Collect {
     pub terminators: &'static str,
     /// Variable FreeSWITCH stores the digits in.
     pub var: &'static str,
+    /// Said before `prompt` in the same `play_and_get_digits` (a key cuts it short too).
+    pub preface: Vec<Utterance>,
+}
+
+/// One sound of a step: a prompt or words composed from number prompts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Utterance {
+    Prompt(&'static str),
+    Digits(String),
+    Number(i64),
+    /// Minor units.
+    Money(i64),
+}
+
+impl Utterance {
+    /// The sound a single-sound step says; None for every other step.
+    pub fn of(step: &Step) -> Option<Self> {
+        Some(match step {
+            Step::Play(p) => Self::Prompt(p),
+            Step::SayDigits(d) => Self::Digits(d.clone()),
+            Step::SayNumber(n) => Self::Number(*n),
+            Step::SayMoney(m) => Self::Money(*m),
+            _ => return None,
+        })
+    }
+}
+
+/// Joins the sounds a flow says without waiting for the caller onto the next sound it
+/// plays, so that they reach the switch as one command: no gap between them, one command
+/// and its four events fewer each, and a key pressed during them cuts them short as it
+/// does the prompt (type-ahead). A step without sound (a query of contactd's records, a
+/// channel variable) leaves them waiting; any other (bridge, hang-up) is held back until
+/// they have been said. A flow routes every step through [`Joiner::join`] and returns
+/// [`Joiner::held`] first when asked for its next step.
+#[derive(Debug, Default)]
+pub struct Joiner {
+    unsaid: Vec<Utterance>,
+    held: Option<Step>,
+}
+
+impl Joiner {
+    /// The step to carry out now; None when `step` was a sound kept for the next one (the
+    /// flow then goes on at once, as if it had been played).
+    pub fn join(&mut self, step: Step) -> Option<Step> {
+        if let Some(u) = Utterance::of(&step) {
+            self.unsaid.push(u);
+            return None;
+        }
+        if self.unsaid.is_empty() {
+            return Some(step);
+        }
+        Some(match step {
+            Step::Collect(mut c) => {
+                let mut preface = std::mem::take(&mut self.unsaid);
+                preface.append(&mut c.preface);
+                c.preface = preface;
+                Step::Collect(c)
+            }
+            Step::Say(mut u) => {
+                let mut all = std::mem::take(&mut self.unsaid);
+                all.append(&mut u);
+                Step::Say(all)
+            }
+            Step::Query(_) | Step::SetVar { .. } => step,
+            other => {
+                self.held = Some(other);
+                Step::Say(std::mem::take(&mut self.unsaid))
+            }
+        })
+    }
+
+    /// The step held back behind sounds, once they have been said.
+    pub fn held(&mut self) -> Option<Step> {
+        self.held.take()
+    }
 }
 
 /// Questions a flow asks of contactd's own records.
@@ -176,6 +253,7 @@ const COLLECT_NUMBER: Collect = Collect {
     timeout_ms: 5000,
     terminators: "#",
     var: "contactd_digits",
+    preface: Vec::new(),
 };
 
 impl Flow for GreetingFlow {
@@ -265,5 +343,37 @@ mod tests {
         let mut o = collected(Some("99"));
         o.vars.insert("read_result".into(), "failure".into());
         assert_eq!(o.digits("contactd_digits"), None);
+    }
+
+    #[test]
+    fn joiner_puts_sounds_before_the_next_question_and_holds_a_bridge_behind_them() {
+        let mut j = Joiner::default();
+        assert_eq!(j.join(Step::Answer), Some(Step::Answer));
+        assert_eq!(j.join(Step::Play("greeting")), None);
+        assert_eq!(j.join(Step::SayNumber(12)), None);
+        // no sound: the sounds wait
+        let q = Step::Query(Query::AccountOfCaller);
+        assert_eq!(j.join(q.clone()), Some(q));
+        match j.join(Step::Collect(COLLECT_NUMBER)) {
+            Some(Step::Collect(c)) => assert_eq!(
+                c.preface,
+                [Utterance::Prompt("greeting"), Utterance::Number(12)]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(j.held(), None);
+        // a bridge waits until what is unsaid has been said
+        assert_eq!(j.join(Step::Play("goodbye")), None);
+        assert_eq!(
+            j.join(Step::Bridge("user/1000".into())),
+            Some(Step::Say(vec![Utterance::Prompt("goodbye")]))
+        );
+        assert_eq!(j.held(), Some(Step::Bridge("user/1000".into())));
+        assert_eq!(j.held(), None);
+        // nothing unsaid: every step passes as it is
+        assert_eq!(
+            j.join(Step::Hangup("NORMAL_CLEARING")),
+            Some(Step::Hangup("NORMAL_CLEARING"))
+        );
     }
 }

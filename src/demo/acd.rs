@@ -70,8 +70,7 @@ pub async fn operator_call(app: &App, sim: &Simulator) -> Result<(), DemoError> 
             ],
             script: vec![
                 WaitForAnswer,
-                WaitForPrompt,
-                WaitForPrompt,
+                WaitForPlay("main_menu".into()), // after the greeting
                 WaitMs(KEY_PAUSE_MS),
                 Dtmf("0".into()),
             ],

@@ -600,15 +600,16 @@ async fn meter_reading(
     say("  contactd accounts import: account 100234, two-zone meter, last 012300 / 004500 30 days ago");
     use sim::CallerStep::*;
     let key = |d: &str| [WaitMs(KEY_PAUSE_MS), Dtmf(d.into())];
-    let mut script = vec![WaitForAnswer, WaitForPrompt, WaitForPrompt]; // greeting, account
+    let hear = |prompt: &str| WaitForPlay(prompt.into());
+    let mut script = vec![WaitForAnswer, hear("enter_account")]; // after the greeting
     script.extend(key("100234#"));
     for value in ["012540#", "004610#"] {
-        script.push(WaitForPrompt); // enter the zone's reading
+        script.push(hear("enter_reading")); // the zone's
         script.extend(key(value));
-        script.extend([WaitForPrompt, WaitForPrompt, WaitForPrompt]); // you entered N, 1 = right
+        script.push(hear("confirm_reading")); // after "you entered N"
         script.extend(key("1"));
     }
-    script.extend([WaitForPrompt, Hangup]); // accepted
+    script.extend([hear("reading_accepted"), Hangup]);
     say("  caller keys: account 100234#, day 012540#, confirms 1, night 004610#, confirms 1");
     let caller = sim
         .inbound_call(sim::InboundCall {
@@ -628,7 +629,8 @@ async fn meter_reading(
         Some(r) => show_record(&r),
         None => say("    postgres: no record (unexpected)"),
     }
-    // Numbers are spoken from contactd's own word prompts (num/…), one playback each.
+    // Numbers are spoken from contactd's own word prompts (num/…), inside the sounds they
+    // are said with.
     let read_back: Vec<String> = sim
         .api_log()
         .into_iter()

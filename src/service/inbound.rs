@@ -14,7 +14,9 @@ use crate::config::Config;
 use crate::core::acd::agent::{StateName, DEFAULT_BREAK_REASON};
 use crate::core::call::CallState;
 use crate::core::campaign::state::CampaignState;
-use crate::core::flow::{Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step};
+use crate::core::flow::{
+    Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step, Utterance,
+};
 use crate::core::flows::meter::{MenuChoice, MeterEntry, MeterFlow, MeterFlowOptions};
 use crate::core::flows::service::{ServiceFlow, ServiceFlowOptions};
 use crate::core::speech;
@@ -42,8 +44,38 @@ impl InboundCalls {
         self.config.prompts.speech_lang()
     }
 
-    fn spoken(&self, words: &[String]) -> String {
-        self.config.prompts.spoken(words)
+    /// What `said` sounds like as one source: a lone prompt's own file, else one
+    /// `file_string://` list of every file, heard without gaps.
+    fn sounds(&self, said: &[Utterance]) -> Result<String, CallEnded> {
+        if let [Utterance::Prompt(p)] = said {
+            return Ok(self.prompt(p));
+        }
+        let mut words: Vec<String> = Vec::new();
+        for u in said {
+            match u {
+                Utterance::Prompt(p) => words.push((*p).to_string()),
+                Utterance::Digits(d) => {
+                    // Digits may come from the caller or the database: nothing else rides along.
+                    let w = speech::digits(self.lang(), d).ok_or_else(|| {
+                        CallEnded::Refused(format!("say digits {d:?}: digits only"))
+                    })?;
+                    words.extend(w);
+                }
+                Utterance::Number(n) => words.extend(speech::number(
+                    self.lang(),
+                    n.unsigned_abs(),
+                    speech::Gender::Masc,
+                )),
+                Utterance::Money(amount) => {
+                    // The sign was said by the prompt before ("your debt is").
+                    let cur = &self.config.ivr.currency;
+                    let w = speech::money(self.lang(), amount.unsigned_abs(), cur)
+                        .ok_or_else(|| CallEnded::Refused(format!("currency {cur:?}")))?;
+                    words.extend(w);
+                }
+            }
+        }
+        Ok(self.config.prompts.spoken(&words))
     }
 
     /// The manager whose phone this is, if on the allow-list.
@@ -229,7 +261,11 @@ impl InboundCalls {
     ) -> Result<Option<Outcome>, CallEnded> {
         let (app, arg) = match step {
             Step::Answer => ("answer", String::new()),
-            Step::Play(p) => ("playback", self.prompt(p)),
+            Step::Play(_) | Step::SayDigits(_) | Step::SayNumber(_) | Step::SayMoney(_) => {
+                let said = Utterance::of(&step).into_iter().collect::<Vec<_>>();
+                ("playback", self.sounds(&said)?)
+            }
+            Step::Say(said) => ("playback", self.sounds(&said)?),
             Step::PlayFile(f) => match MediaFile::parse(&f) {
                 Ok(f) => ("playback", f.as_str().to_string()),
                 Err(e) => return Err(CallEnded::Refused(e.to_string())),
@@ -249,32 +285,22 @@ impl InboundCalls {
                     format!("{} {max_secs} 200 {silence_secs}", path.as_str()),
                 )
             }
-            Step::Collect(c) => (
-                "play_and_get_digits",
-                format!(
-                    "{} {} {} {} {} {} {} {} \\d+",
-                    c.min,
-                    c.max,
-                    c.tries,
-                    c.timeout_ms,
-                    c.terminators,
-                    self.prompt(c.prompt),
-                    self.prompt(c.invalid_prompt),
-                    c.var
-                ),
-            ),
-            Step::SayDigits(d) => {
-                // Digits may come from the caller or the database: nothing else rides along.
-                let words = speech::digits(self.lang(), &d)
-                    .ok_or_else(|| CallEnded::Refused(format!("say digits {d:?}: digits only")))?;
-                ("playback", self.spoken(&words))
-            }
-            Step::SayMoney(amount) => {
-                // The sign was said by the prompt before ("your debt is").
-                let cur = &self.config.ivr.currency;
-                let words = speech::money(self.lang(), amount.unsigned_abs(), cur)
-                    .ok_or_else(|| CallEnded::Refused(format!("currency {cur:?}")))?;
-                ("playback", self.spoken(&words))
+            Step::Collect(mut c) => {
+                c.preface.push(Utterance::Prompt(c.prompt));
+                (
+                    "play_and_get_digits",
+                    format!(
+                        "{} {} {} {} {} {} {} {} \\d+",
+                        c.min,
+                        c.max,
+                        c.tries,
+                        c.timeout_ms,
+                        c.terminators,
+                        self.sounds(&c.preface)?,
+                        self.prompt(c.invalid_prompt),
+                        c.var
+                    ),
+                )
             }
             Step::SetVar { name, value } => {
                 // Account numbers and step names reach `sendmsg` only through this check.
@@ -290,10 +316,6 @@ impl InboundCalls {
                     return Err(CallEnded::Refused(format!("bridge target {target:?}")));
                 }
                 ("bridge", target)
-            }
-            Step::SayNumber(n) => {
-                let words = speech::number(self.lang(), n.unsigned_abs(), speech::Gender::Masc);
-                ("playback", self.spoken(&words))
             }
             Step::Query(q) => {
                 let answer = self.answer_query(&q, &session.data).await;

@@ -132,6 +132,9 @@ pub struct ChanState {
     pub reported: bool,
     /// apps started count (for WaitForPrompt)
     pub prompt_seq: u64,
+    /// The files this leg began to hear, in order, a `file_string://`'s parts one by one
+    /// as each begins (for WaitForPlay).
+    pub opened: Vec<String>,
     /// this leg plays the far end (loopback B-leg / subscriber side)
     pub far_end: bool,
     /// When the party last keyed `#` and no command has followed yet (benchmarks).
@@ -256,6 +259,7 @@ impl ChanState {
             destroyed: false,
             reported: false,
             prompt_seq: 0,
+            opened: Vec::new(),
             far_end: false,
             hash_at: None,
             ubridge: false,

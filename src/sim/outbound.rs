@@ -303,7 +303,15 @@ pub fn inbound_call(core: &Arc<Core>, call: InboundCall) -> Result<String, Strin
     Ok(uuid)
 }
 
+/// A file's name without its folder and extension: the prompt's name.
+fn stem(file: &str) -> &str {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    name.rsplit_once('.').map_or(name, |(s, _)| s)
+}
+
 async fn run_caller(sess: Sess, script: Vec<CallerStep>) {
+    // how many of the files heard WaitForPlay has been through
+    let mut heard = 0;
     for step in script {
         if sess.hungup() {
             return;
@@ -329,6 +337,17 @@ async fn run_caller(sess: Sess, script: Vec<CallerStep>) {
                             ))
                 })
                 .await;
+            }
+            CallerStep::WaitForPlay(name) => {
+                let is = |f: &String| stem(f).starts_with(name.as_str());
+                sess.wait_until(None, |s| s.is_hungup() || s.opened[heard..].iter().any(is))
+                    .await;
+                heard = sess.with(|s| {
+                    s.opened[heard..]
+                        .iter()
+                        .position(is)
+                        .map_or(s.opened.len(), |i| heard + i + 1)
+                });
             }
             CallerStep::Dtmf(d) => {
                 sess.deliver_dtmf(&d, 2000, true);

@@ -83,16 +83,17 @@ async fn playback_with(
     // merged into PLAYBACK_START/STOP as headers
     let (params, source) = media::file_params(file);
     let label = label.map(|l| media::file_params(l).1);
-    let (length, marks) = match media::file_string_parts(cfg, &prefix, source) {
+    let (length, marks, first) = match media::file_string_parts(cfg, &prefix, source) {
         Some(parts) => match file_string_schedule(&sess.core, &parts) {
             Some(x) => x,
             None => return (NOT_FOUND.to_string(), Vec::new(), 0),
         },
         None => match media::open(cfg, &prefix, source) {
-            Some(l) => (l, Vec::new()),
+            Some(l) => (l, Vec::new(), source.to_string()),
             None => return (NOT_FOUND.to_string(), Vec::new(), 0),
         },
     };
+    sess.modify(|s| s.opened.push(first));
     if let Some(l) = label {
         if sess.answered() {
             let uuid = sess.uuid();
@@ -112,8 +113,11 @@ async fn playback_with(
 /// Open a file_string list as next_file does: `fail` for each part that cannot be opened
 /// up to the first that can (then `open`); None when none can. The rest is scheduled at
 /// the part boundaries: `close` of the finished part, `fail` of missing ones, `open` of
-/// the next, and `close` of the last at the end.
-fn file_string_schedule(core: &Core, parts: &[(String, Option<u64>)]) -> Option<(Length, Marks)> {
+/// the next, and `close` of the last at the end. Also returns the part opened first.
+fn file_string_schedule(
+    core: &Core,
+    parts: &[(String, Option<u64>)],
+) -> Option<(Length, Marks, String)> {
     let first = parts.iter().position(|(_, ms)| ms.is_some());
     let upto = first.unwrap_or(parts.len());
     for (p, _) in &parts[..upto] {
@@ -142,7 +146,7 @@ fn file_string_schedule(core: &Core, parts: &[(String, Option<u64>)]) -> Option<
         }
     }
     marks.push((at, events));
-    Some((Length::Ms(at), marks))
+    Some((Length::Ms(at), marks, parts[first].0.clone()))
 }
 
 /// Simulated ms elapsed since `start`.
@@ -199,6 +203,9 @@ async fn play(
         {
             for (what, p) in marks.remove(0).1 {
                 fire_filestring(&sess.core, what, &p);
+                if what == "open" {
+                    sess.modify(|s| s.opened.push(p));
+                }
             }
         }
         let next = marks.first().map(|(at, _)| *at).or(total);

@@ -199,16 +199,14 @@ pub fn meter_call(sim: &Simulator, outbound: &str, n: usize, callers: &Callers) 
     let value = LAST_READING + 20 + n as i64;
     let script = vec![
         CallerStep::WaitForAnswer,
-        CallerStep::WaitForPrompt, // greeting
-        CallerStep::WaitForPrompt, // enter account
+        CallerStep::WaitForPlay("enter_account".into()), // after the greeting
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf(format!("{acc}#")),
-        CallerStep::WaitForPrompt, // enter reading
+        CallerStep::WaitForPlay("enter_reading".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf(format!("{value:05}#")),
-        CallerStep::WaitForPrompt, // you entered
-        CallerStep::WaitForPrompt, // the number
-        CallerStep::WaitForPrompt, // 1 confirm, 2 re-enter
+        // "you entered", the number, "1 confirm, 2 re-enter"
+        CallerStep::WaitForPlay("confirm_reading".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("1".into()),
     ];
@@ -229,8 +227,7 @@ pub fn meter_call(sim: &Simulator, outbound: &str, n: usize, callers: &Callers) 
 pub fn acd_call(sim: &Simulator, outbound: &str, n: usize, callers: &Callers) {
     let script = vec![
         CallerStep::WaitForAnswer,
-        CallerStep::WaitForPrompt, // greeting
-        CallerStep::WaitForPrompt, // menu
+        CallerStep::WaitForPlay("main_menu".into()), // after the greeting
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("0".into()),
         CallerStep::WaitMs(QUEUE_PATIENCE_MS),

@@ -169,8 +169,7 @@ pub async fn readings(
 pub fn to_account(account: &str) -> Vec<CallerStep> {
     vec![
         CallerStep::WaitForAnswer,
-        CallerStep::WaitForPrompt, // greeting
-        CallerStep::WaitForPrompt, // enter account
+        CallerStep::WaitForPlay("enter_account".into()), // after the greeting
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf(format!("{account}#")),
     ]
@@ -179,12 +178,11 @@ pub fn to_account(account: &str) -> Vec<CallerStep> {
 /// One zone: wait for its prompt, key the value, hear it read back, press `confirm`.
 pub fn zone(value: &str, confirm: &str) -> Vec<CallerStep> {
     vec![
-        CallerStep::WaitForPrompt, // enter reading
+        CallerStep::WaitForPlay("enter_reading".into()), // _day, _night...
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf(format!("{value}#")),
-        CallerStep::WaitForPrompt, // you entered
-        CallerStep::WaitForPrompt, // the number
-        CallerStep::WaitForPrompt, // 1 confirm, 2 re-enter
+        // "you entered", the number, then "1 confirm, 2 re-enter"
+        CallerStep::WaitForPlay("confirm_reading".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf(confirm.into()),
     ]

@@ -10,7 +10,7 @@
 
 use chrono::NaiveDate;
 
-use crate::core::flow::{Answer, Collect, Flow, Outcome, Query, Step};
+use crate::core::flow::{Answer, Collect, Flow, Joiner, Outcome, Query, Step};
 use crate::core::meter::{
     check_account_number, check_reading, AccountInfo, AccountRules, CheckedReading, ReadingError,
     ReadingRules,
@@ -34,6 +34,7 @@ fn collect(prompt: &'static str, min: u32, max: u32, timeout_ms: u32) -> Step {
         timeout_ms,
         terminators: "#",
         var: "contactd_digits",
+        preface: Vec::new(),
     })
 }
 
@@ -121,6 +122,8 @@ pub struct MeterFlow {
     handover_step: &'static str,
     /// Readings were stored by this call.
     pub stored: bool,
+    /// Every step goes through it: prompts said back to back reach the switch as one.
+    joiner: Joiner,
 }
 
 impl MeterFlow {
@@ -142,12 +145,17 @@ impl MeterFlow {
             confirmed: Vec::new(),
             handover_step: "",
             stored: false,
+            joiner: Joiner::default(),
         }
     }
 
     fn go(&mut self, state: State, step: Step) -> Step {
         self.state = state;
-        step
+        match self.joiner.join(step) {
+            Some(step) => step,
+            // A sound: no state after one reads its outcome, so go on as if it was played.
+            None => self.next(None),
+        }
     }
 
     fn after_greeting(&mut self) -> Step {
@@ -324,6 +332,9 @@ impl MeterFlow {
 impl Flow for MeterFlow {
     fn next(&mut self, last: Option<&Outcome>) -> Step {
         use State::*;
+        if let Some(step) = self.joiner.held() {
+            return step;
+        }
         let digits = last
             .and_then(|o| o.digits("contactd_digits"))
             .map(str::to_string);

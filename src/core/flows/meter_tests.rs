@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::*;
-use crate::core::flow::OUTCOME_VARIABLES;
+use crate::core::flow::{Utterance, OUTCOME_VARIABLES};
 use crate::core::meter::{LastReading, MeterInfo, MeterSpec};
 
 fn d(day: u32) -> NaiveDate {
@@ -84,18 +84,44 @@ fn prompt_of(s: &Step) -> &'static str {
     }
 }
 
-/// Answer, greeting, menu key 1, account keyed and found.
+fn word(u: &Utterance) -> String {
+    match u {
+        Utterance::Prompt(p) => (*p).to_string(),
+        Utterance::Digits(d) => format!("digits {d}"),
+        Utterance::Number(n) => format!("number {n}"),
+        Utterance::Money(m) => format!("money {m}"),
+    }
+}
+
+/// What the caller hears from one step, in order; a question's prompt last.
+fn heard(s: &Step) -> Vec<String> {
+    match s {
+        Step::Collect(c) => {
+            prompt_of(s);
+            let mut w: Vec<String> = c.preface.iter().map(word).collect();
+            w.push(c.prompt.to_string());
+            w
+        }
+        Step::Say(u) => u.iter().map(word).collect(),
+        other => Utterance::of(other)
+            .map(|u| vec![word(&u)])
+            .unwrap_or_default(),
+    }
+}
+
+/// Answer; greeting with the menu; key 1; account keyed and found.
 fn to_first_zone(zones: u8) -> MeterFlow {
     let mut f = MeterFlow::new(opts(MeterEntry::Menu, true));
     assert_eq!(f.next(None), Step::Answer);
-    assert_eq!(f.next(Some(&ok())), Step::Play("ivr_greeting"));
-    assert_eq!(prompt_of(&f.next(Some(&ok()))), "main_menu");
+    // the greeting goes with the menu: one command, a key cuts it short
+    assert_eq!(heard(&f.next(Some(&ok()))), ["ivr_greeting", "main_menu"]);
+    assert_eq!(f.step_name(), "menu");
     assert_eq!(
         f.next(Some(&keyed("1"))),
         Step::Query(Query::AccountOfCaller)
     );
     let s = f.next(Some(&ans(Answer::CallerAccount(None))));
-    assert_eq!(prompt_of(&s), "enter_account");
+    assert_eq!(heard(&s), ["enter_account"]);
     let s = f.next(Some(&keyed("1234534")));
     assert_eq!(s, Step::Query(Query::Account("1234534".into())));
     let s = f.next(Some(&ans(Answer::Account(Some(account(zones))))));
@@ -107,20 +133,15 @@ fn to_first_zone(zones: u8) -> MeterFlow {
 fn two_zone_reading_is_stored_only_after_the_last_confirmation() {
     let mut f = to_first_zone(2);
     assert_eq!(f.step_name(), "reading");
-    // day: 1000 -> 1100, read back, confirm
+    // day: 1000 -> 1100, read back with the question, confirmed
     let s = f.next(Some(&keyed("1100")));
-    assert_eq!(s, Step::Play("you_entered"));
-    assert_eq!(f.next(Some(&ok())), Step::SayNumber(1100));
-    assert_eq!(prompt_of(&f.next(Some(&ok()))), "confirm_reading");
+    assert_eq!(heard(&s), ["you_entered", "number 1100", "confirm_reading"]);
+    assert_eq!(f.step_name(), "confirm");
     assert_eq!(prompt_of(&f.next(Some(&keyed("1")))), "enter_reading_night");
     // night: re-entered once with 2
     f.next(Some(&keyed("2050")));
-    f.next(Some(&ok()));
-    f.next(Some(&ok()));
     assert_eq!(prompt_of(&f.next(Some(&keyed("2")))), "enter_reading_night");
     f.next(Some(&keyed("2040")));
-    f.next(Some(&ok()));
-    f.next(Some(&ok()));
     assert_eq!(
         f.next(Some(&keyed("1"))),
         Step::Query(Query::StoreReadings {
@@ -129,31 +150,46 @@ fn two_zone_reading_is_stored_only_after_the_last_confirmation() {
             readings: vec![(1, 1100), (2, 2040)],
         })
     );
-    assert_eq!(
-        f.next(Some(&ans(Answer::ReadingsStored(true)))),
-        Step::Play("reading_accepted")
-    );
+    // back to the menu, told first; silence there is goodbye, not the operator
+    let s = f.next(Some(&ans(Answer::ReadingsStored(true))));
+    assert_eq!(heard(&s), ["reading_accepted", "main_menu"]);
     assert!(f.stored);
-    // back to the menu; silence there is goodbye, not the operator
-    assert_eq!(prompt_of(&f.next(Some(&ok()))), "main_menu");
-    assert_eq!(f.next(Some(&timeout())), Step::Play("goodbye"));
+    // goodbye, then the hang-up held back until it has been said
+    assert_eq!(heard(&f.next(Some(&timeout()))), ["goodbye"]);
     assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
     assert_eq!(f.next(Some(&ok())), Step::End);
 }
 
 #[test]
+fn readings_line_says_accepted_and_goodbye_as_one_sound_then_hangs_up() {
+    let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
+    f.next(None);
+    // the greeting waits while contactd looks the caller up
+    assert_eq!(f.next(Some(&ok())), Step::Query(Query::AccountOfCaller));
+    let s = f.next(Some(&ans(Answer::CallerAccount(None))));
+    assert_eq!(heard(&s), ["ivr_greeting", "enter_account"]);
+    f.next(Some(&keyed("1234534")));
+    f.next(Some(&ans(Answer::Account(Some(account(1))))));
+    f.next(Some(&keyed("1100")));
+    assert!(matches!(f.next(Some(&keyed("1"))), Step::Query(_)));
+    let s = f.next(Some(&ans(Answer::ReadingsStored(true))));
+    assert_eq!(
+        s,
+        Step::Say(vec![
+            Utterance::Prompt("reading_accepted"),
+            Utterance::Prompt("goodbye"),
+        ])
+    );
+    assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
+}
+
+#[test]
 fn refused_readings_reprompt_then_go_to_the_operator() {
     let mut f = to_first_zone(1);
-    assert_eq!(
-        f.next(Some(&keyed("999"))),
-        Step::Play("reading_below_previous")
-    );
-    assert_eq!(prompt_of(&f.next(Some(&ok()))), "enter_reading");
-    assert_eq!(
-        f.next(Some(&keyed("99999"))),
-        Step::Play("reading_too_high")
-    );
-    f.next(Some(&ok()));
+    let s = f.next(Some(&keyed("999")));
+    assert_eq!(heard(&s), ["reading_below_previous", "enter_reading"]);
+    let s = f.next(Some(&keyed("99999")));
+    assert_eq!(heard(&s), ["reading_too_high", "enter_reading"]);
     // third refusal: hand-over with what was learned
     assert_eq!(
         f.next(Some(&keyed("123456"))),
@@ -178,23 +214,20 @@ fn refused_readings_reprompt_then_go_to_the_operator() {
 fn value_below_last_with_an_implausible_wrap_is_refused() {
     let mut f = to_first_zone(1);
     // last 1000 on the 1st, 5 digits: 00500 would mean a 99 500 kWh wrap
-    assert_eq!(
-        f.next(Some(&keyed("00500"))),
-        Step::Play("reading_below_previous")
-    );
+    let s = f.next(Some(&keyed("00500")));
+    assert_eq!(heard(&s)[0], "reading_below_previous");
 }
 
 #[test]
 fn three_bad_account_numbers_go_to_the_operator_without_an_account() {
     let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
     f.next(None);
-    f.next(Some(&ok()));
     assert_eq!(f.next(Some(&ok())), Step::Query(Query::AccountOfCaller));
     f.next(Some(&ans(Answer::CallerAccount(None))));
-    assert_eq!(f.next(Some(&keyed("12"))), Step::Play("account_invalid"));
-    assert_eq!(prompt_of(&f.next(Some(&ok()))), "enter_account");
-    assert_eq!(f.next(Some(&timeout())), Step::Play("account_invalid"));
-    f.next(Some(&ok()));
+    let s = f.next(Some(&keyed("12")));
+    assert_eq!(heard(&s), ["account_invalid", "enter_account"]);
+    let s = f.next(Some(&timeout()));
+    assert_eq!(heard(&s), ["account_invalid", "enter_account"]);
     assert_eq!(
         f.next(Some(&keyed("12345678901"))),
         Step::SetVar {
@@ -210,34 +243,37 @@ fn caller_number_offers_the_account_and_balance_is_said() {
     let mut f = MeterFlow::new(opts(MeterEntry::Menu, true));
     f.next(None);
     f.next(Some(&ok()));
-    f.next(Some(&ok()));
     assert_eq!(
         f.next(Some(&keyed("2"))),
         Step::Query(Query::AccountOfCaller)
     );
     let s = f.next(Some(&ans(Answer::CallerAccount(Some("1234534".into())))));
-    assert_eq!(s, Step::Play("account_ending"));
-    assert_eq!(f.next(Some(&ok())), Step::SayDigits("34".into()));
-    assert_eq!(prompt_of(&f.next(Some(&ok()))), "account_offer");
+    assert_eq!(heard(&s), ["account_ending", "digits 34", "account_offer"]);
     assert_eq!(
         f.next(Some(&keyed("1"))),
         Step::Query(Query::Account("1234534".into()))
     );
+    // the balance, then the menu again
     let s = f.next(Some(&ans(Answer::Account(Some(account(1))))));
-    assert_eq!(s, Step::Play("balance_is"));
-    assert_eq!(f.next(Some(&ok())), Step::SayMoney(12345));
-    assert_eq!(f.step_name(), "balance");
+    assert_eq!(heard(&s), ["balance_is", "money 12345", "main_menu"]);
+    assert_eq!(f.step_name(), "menu");
 }
 
 #[test]
 fn after_hours_the_operator_is_not_offered_a_call() {
     let mut f = MeterFlow::new(opts(MeterEntry::Menu, false));
     f.next(None);
-    f.next(Some(&ok()));
-    assert_eq!(f.next(Some(&ok())), Step::Play("after_hours"));
-    assert_eq!(prompt_of(&f.next(Some(&ok()))), "main_menu");
-    assert_eq!(f.next(Some(&keyed("0"))), Step::Play("operators_closed"));
-    assert_eq!(f.next(Some(&ok())), Step::Play("goodbye"));
+    let s = f.next(Some(&ok()));
+    assert_eq!(heard(&s), ["ivr_greeting", "after_hours", "main_menu"]);
+    let s = f.next(Some(&keyed("0")));
+    assert_eq!(
+        s,
+        Step::Say(vec![
+            Utterance::Prompt("operators_closed"),
+            Utterance::Prompt("goodbye")
+        ])
+    );
+    assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
 }
 
 #[test]
@@ -245,15 +281,11 @@ fn unknown_account_goes_to_the_operator_with_the_keyed_number() {
     let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
     f.next(None);
     f.next(Some(&ok()));
-    f.next(Some(&ok()));
     f.next(Some(&ans(Answer::CallerAccount(None))));
     f.next(Some(&keyed("7654321")));
+    // the variables go first (no sound); "not found" is said just before the bridge
     assert_eq!(
         f.next(Some(&ans(Answer::Account(None)))),
-        Step::Play("account_not_found")
-    );
-    assert_eq!(
-        f.next(Some(&ok())),
         Step::SetVar {
             name: "contactd_account",
             value: "7654321".into()
@@ -266,11 +298,14 @@ fn unknown_account_goes_to_the_operator_with_the_keyed_number() {
             value: "account_unknown".into()
         }
     );
+    assert_eq!(heard(&f.next(Some(&ok()))), ["account_not_found"]);
+    assert_eq!(f.next(Some(&ok())), Step::Bridge("user/1000".into()));
     // no operator reachable
-    f.next(Some(&ok()));
     let mut failed = Outcome::default();
     failed
         .vars
         .insert("originate_disposition".into(), "USER_NOT_REGISTERED".into());
-    assert_eq!(f.next(Some(&failed)), Step::Play("operators_busy"));
+    let s = f.next(Some(&failed));
+    assert_eq!(heard(&s), ["operators_busy", "goodbye"]);
+    assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
 }

@@ -36,6 +36,7 @@ fn collect(prompt: &'static str, min: u32, max: u32, timeout_ms: u32) -> Step {
         timeout_ms,
         terminators: "#",
         var: "contactd_digits",
+        preface: Vec::new(),
     })
 }
 
