@@ -647,7 +647,8 @@ async fn meter_reading(
                 .filter_map(|p| p.rsplit_once("/num/"))
                 .map(|(_, w)| w.trim_end_matches(".wav"))
                 .collect();
-            Some(words.join(" "))
+            // prompts joined without a number (greeting and question) say no words
+            (!words.is_empty()).then(|| words.join(" "))
         })
         .collect();
     say(format!(
