@@ -231,7 +231,7 @@ async fn waiting_callers_hear_position_and_overflow_after_the_maximum_wait() {
                 // "the expected wait is N minute(s)", agreeing with N
                 && lines
                     .iter()
-                    .filter_map(|l| common::spoken(l))
+                    .filter_map(|l| contactd::core::speech::words_in(l))
                     .any(|w| w.ends_with(" minute_1") || w.ends_with(" minute_5"))
         })
         .await,

@@ -124,7 +124,7 @@ async fn two_campaigns_never_exceed_the_trunk_and_progress_code_reports() {
     let says: Vec<String> = log
         .iter()
         .filter(|c| c.contains(&uuid))
-        .filter_map(|c| common::spoken(c))
+        .filter_map(|c| contactd::core::speech::words_in(c))
         .collect();
     assert_eq!(says, ["n40", "n40"], "called 40 of 40");
     app.shutdown(Duration::from_secs(1)).await;

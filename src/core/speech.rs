@@ -254,9 +254,35 @@ pub fn file_string(paths: impl Iterator<Item = String>) -> String {
     format!("file_string://{}", paths.collect::<Vec<_>>().join("!"))
 }
 
+/// The number words (`num/<word>` prompts, by name without folder or extension: "n1f
+/// thousand_1 n200") a logged command's `file_string://` list says; None if it says none
+/// (no list, or only other prompts). For readers of the switch's command log: the demo and
+/// the tests.
+pub fn words_in(command: &str) -> Option<String> {
+    let at = command.find("file_string://")? + "file_string://".len();
+    let list = command[at..].split([' ', ';', '\n']).next()?;
+    let words: Vec<&str> = list
+        .split('!')
+        .filter_map(|p| p.rsplit_once("/num/").map(|(_, w)| w))
+        .map(|w| w.trim_end_matches(".wav"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_in_reads_the_number_words_of_a_logged_command_back() {
+        let pagd = "sendmsg u\nexecute-app-arg: 1 2 1 7000 # file_string:///p/ru/you_entered.wav!\
+/p/ru/num/n1.wav!/p/ru/num/thousand.wav!/p/ru/confirm_reading.wav /p/ru/invalid_entry.wav \
+contactd_digits \\d+";
+        assert_eq!(words_in(pagd).as_deref(), Some("n1 thousand"));
+        let greeting = "file_string:///p/ru/ivr_greeting.wav!/p/ru/enter_account.wav;x";
+        assert_eq!(words_in(greeting), None);
+        assert_eq!(words_in("playback /p/ru/num/n1.wav"), None);
+    }
 
     fn said(v: Vec<String>) -> String {
         v.iter()

@@ -178,10 +178,11 @@ impl Witness {
     }
 
     /// [`Self::verdict`], with what the switch noted for `uuid` (whose originate carried the
-    /// end-note hook; None: no note), asked once the switch no longer lists it. A noted end is the switch's
-    /// own word; no note proves the call was never a channel only if this link has known the
-    /// same switch process since before the attempt, and never saw the uuid without its end
-    /// (a channel gone with no note means a hook that did not run: no proof).
+    /// end-note hook; None: no note), asked once the switch no longer lists it. A noted end
+    /// is the switch's own word; no note proves the call was never a channel only if this
+    /// link has known the same switch process since before the attempt, and never saw the
+    /// uuid without its end (a channel gone with no note means a hook that did not run: no
+    /// proof).
     pub fn verdict_noted(
         &self,
         uuid: &str,

@@ -634,22 +634,9 @@ async fn meter_reading(
     let read_back: Vec<String> = sim
         .api_log()
         .into_iter()
-        .filter(|c| c.contains(&caller) && c.contains("file_string://"))
-        .filter_map(|c| {
-            let list = c
-                .split("file_string://")
-                .nth(1)?
-                .split(';')
-                .next()?
-                .to_string();
-            let words: Vec<&str> = list
-                .split('!')
-                .filter_map(|p| p.rsplit_once("/num/"))
-                .map(|(_, w)| w.trim_end_matches(".wav"))
-                .collect();
-            // prompts joined without a number (greeting and question) say no words
-            (!words.is_empty()).then(|| words.join(" "))
-        })
+        .filter(|c| c.contains(&caller))
+        // prompts joined without a number (greeting and question) say no words
+        .filter_map(|c| crate::core::speech::words_in(&c))
         .collect();
     say(format!(
         "    read back to the caller (word prompts): {}",

@@ -329,8 +329,9 @@ pub enum CallerStep {
     /// wait until the channel starts a prompt/reading app (playback, play_and_get_digits, record, park, say)
     WaitForPrompt,
     /// wait until the caller begins to hear a file whose name (without folder and
-    /// extension: a prompt's name) begins with this, later than the one the previous `WaitForPlay` matched: as a person waits for
-    /// the question, however many prompts or commands come before it
+    /// extension: a prompt's name) begins with this, later than the one the previous
+    /// `WaitForPlay` matched: as a person waits for the question, however many prompts or
+    /// commands come before it
     WaitForPlay(String),
     /// key DTMF digits (one per 20 ms frame, 250 ms each)
     Dtmf(String),

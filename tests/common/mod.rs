@@ -152,23 +152,11 @@ where
     }
 }
 
-/// The words contactd composed into a `file_string://` playback in a logged command, as the
-/// names of its number prompts without folder or extension ("n1f thousand_1 n200" is "одна
-/// тысяча двести"); None if the line plays no composed words.
-pub fn spoken(line: &str) -> Option<String> {
-    let at = line.find("file_string://")? + "file_string://".len();
-    let list = line[at..].split([' ', ';', '\n']).next()?;
-    let words: Vec<&str> = list
-        .split('!')
-        .filter_map(|p| p.rsplit_once("/num/").map(|(_, w)| w))
-        .map(|w| w.trim_end_matches(".wav"))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
-}
-
-/// Did one of `lines` play exactly these composed words?
+/// Did one of `lines` play exactly these composed words (`core::speech::words_in`)?
 pub fn said(lines: &[String], words: &str) -> bool {
-    lines.iter().any(|l| spoken(l).as_deref() == Some(words))
+    lines
+        .iter()
+        .any(|l| contactd::core::speech::words_in(l).as_deref() == Some(words))
 }
 
 /// Runs the `contactd` binary with `args` and `--config config`; its output, after checking

@@ -97,9 +97,8 @@ fn word(u: &Utterance) -> String {
 fn heard(s: &Step) -> Vec<String> {
     match s {
         Step::Collect(c) => {
-            prompt_of(s);
             let mut w: Vec<String> = c.preface.iter().map(word).collect();
-            w.push(c.prompt.to_string());
+            w.push(prompt_of(s).to_string());
             w
         }
         Step::Say(u) => u.iter().map(word).collect(),
