@@ -15,7 +15,6 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::sim_support::raw::Client;
 use contactd::esl::events::{control_filters, SUBSCRIBED_EVENTS};
 use contactd::esl::outbound::CallSession;
-use freeswitch_esl_tokio::EslClient;
 
 fn cfg() -> SimConfig {
     SimConfig {
@@ -247,8 +246,7 @@ async fn control_filters_leave_a_socket_calls_prompts_to_its_socket() {
     let mut unfiltered = Client::control(&sim).await;
 
     let (uuid, s) = caller_keying_42(&sim, 600).await;
-    let (client, events) = EslClient::accept_outbound_stream(s);
-    let mut call = CallSession::establish(client, events).await.unwrap();
+    let mut call = CallSession::establish(s).await.unwrap();
     call.execute("answer", "").await.unwrap();
     let (played, _) = call
         .execute("playback", "silence_stream://300")

@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use freeswitch_esl_tokio::{EslClient, EslEvent, EslEventStream, EslEventType, EventFormat};
-use tokio::net::TcpListener;
+use freeswitch_esl_tokio::{
+    EslCommand, EslEvent, EslEventType, EslResponse, EslSession, EventFormat,
+};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
@@ -44,8 +46,7 @@ pub struct ChannelData {
 
 /// One call on the outbound socket.
 pub struct CallSession {
-    client: EslClient,
-    events: EslEventStream,
+    session: EslSession,
     pub data: ChannelData,
     hung_up: bool,
     /// Longest any single application may run before contactd gives up on it.
@@ -105,12 +106,41 @@ fn variables_of<'a>(
 }
 
 impl CallSession {
-    /// `connect`, `myevents`, `linger`: after this the session sees every event of its call.
-    pub async fn establish(client: EslClient, events: EslEventStream) -> Result<Self, CallEnded> {
-        let resp = client
-            .connect_session()
+    /// `connect`, `myevents`, `nixevent`, `linger`: after this the session sees every event
+    /// of its call it reads. The socket is read by the call's own task ([`EslSession`]): a
+    /// call is one conversation of command, reply, completion, so a reader task handing
+    /// each message over was a second wake-up per message for nothing.
+    pub async fn establish(stream: TcpStream) -> Result<Self, CallEnded> {
+        let mut session = EslSession::accept_outbound(stream);
+        // `myevents` enables a fixed list of the call's events (mod_event_socket); a flow
+        // reads only its applications' completions and the hang-up. Every other event
+        // would be a full channel dump (hundreds of headers) parsed for nothing. Linger so
+        // the hang-up's final events reach us before the socket closes. The switch reads a
+        // connection's commands one at a time and answers each in turn, so the four go in
+        // one write (`connect` first, as it must be): one round trip per call, not four.
+        let replies = session
+            .pipeline(&[
+                EslCommand::Connect,
+                EslCommand::MyEvents {
+                    format: EventFormat::Plain.to_string(),
+                    uuid: None,
+                },
+                EslCommand::NixEvent {
+                    events: UNUSED_CALL_EVENTS.to_string(),
+                },
+                EslCommand::Linger {
+                    timeout: Some(Duration::from_secs(10)),
+                },
+            ])
             .await
             .map_err(|e| CallEnded::Disconnected(e.to_string()))?;
+        for r in &replies[1..] {
+            if !r.is_success() {
+                let text = r.reply_text().unwrap_or_default();
+                return Err(CallEnded::Disconnected(format!("setup refused: {text}")));
+            }
+        }
+        let resp = &replies[0];
         let get = |k: &str| resp.header(k).unwrap_or_default().to_string();
         let data = ChannelData {
             uuid: get("Unique-ID"),
@@ -121,23 +151,8 @@ impl CallSession {
                 |name| name.starts_with("contactd_"),
             ),
         };
-        // `myevents` enables a fixed list of the call's events (mod_event_socket); a flow
-        // reads only its applications' completions and the hang-up. Every other event
-        // would be a full channel dump (hundreds of headers) parsed for nothing. Linger so
-        // the hang-up's final events reach us before the socket closes. The three are sent
-        // back to back (the client writes in call order and matches replies in wire order;
-        // the switch runs them in that order): one round trip instead of three per call.
-        let (events_on, nixed, lingering) = tokio::join!(
-            client.myevents(EventFormat::Plain),
-            client.nixevent_raw(UNUSED_CALL_EVENTS),
-            client.linger(Some(Duration::from_secs(10))),
-        );
-        for r in [events_on, nixed, lingering] {
-            r.map_err(|e| CallEnded::Disconnected(e.to_string()))?;
-        }
         Ok(Self {
-            client,
-            events,
+            session,
             data,
             hung_up: false,
             step_timeout: Duration::from_secs(600),
@@ -146,6 +161,16 @@ impl CallSession {
 
     pub fn hung_up(&self) -> bool {
         self.hung_up
+    }
+
+    async fn sendmsg(&mut self, msg: EslEvent) -> Result<EslResponse, CallEnded> {
+        self.session
+            .command(EslCommand::SendMsg {
+                uuid: Some(self.data.uuid.clone()),
+                event: msg,
+            })
+            .await
+            .map_err(|e| CallEnded::Disconnected(e.to_string()))
     }
 
     /// Runs one dialplan application and waits until it completes: its
@@ -172,11 +197,7 @@ impl CallSession {
         // Echoed back as Application-UUID, so we match our own completion only.
         msg.set_header("Event-UUID", app_uuid.as_str());
         msg.set_header("Event-UUID-Name", SOCKET_APP_NAME);
-        let reply = self
-            .client
-            .sendmsg(Some(&self.data.uuid), msg)
-            .await
-            .map_err(|e| CallEnded::Disconnected(e.to_string()))?;
+        let reply = self.sendmsg(msg).await?;
         if !reply.is_success() {
             let text = reply.reply_text().unwrap_or_default().to_string();
             if text.contains("invalid session") {
@@ -188,7 +209,7 @@ impl CallSession {
         let deadline = self.step_timeout;
         let wait = async {
             loop {
-                let ev = match self.events.recv().await {
+                let ev = match self.session.recv().await {
                     Some(Ok(ev)) => ev,
                     Some(Err(e)) if e.is_recoverable() => continue,
                     Some(Err(e)) => return Err(CallEnded::Disconnected(e.to_string())),
@@ -221,25 +242,26 @@ impl CallSession {
         }
     }
 
-    /// Hangs up (if the caller has not) and closes the socket.
     /// Closes the socket and leaves the call up: it has been transferred out of the socket
     /// application (to the ACD's park) and is driven over the control link from now on.
-    pub async fn release(self) {
-        let _ = self.client.exit().await;
+    pub async fn release(mut self) {
+        let _ = self.session.command(EslCommand::Exit).await;
+        self.session.close().await;
     }
 
+    /// Hangs up (if the caller has not) and closes the socket.
     pub async fn finish(mut self, cause: &str) {
         if !self.hung_up {
             let mut msg = EslEvent::new();
             msg.set_header("call-command", "hangup");
             msg.set_header("hangup-cause", cause);
-            if let Err(e) = self.client.sendmsg(Some(&self.data.uuid), msg).await {
+            if let Err(e) = self.sendmsg(msg).await {
                 debug!(uuid = %self.data.uuid, "hangup: {e}");
             }
             // Wait briefly for the hangup to be confirmed: a socket closed before it would
             // let the dialplan go on after `socket` (async full).
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
-                while let Some(Ok(ev)) = self.events.recv().await {
+                while let Some(Ok(ev)) = self.session.recv().await {
                     if ev.event_type() == Some(EslEventType::ChannelHangup) {
                         break;
                     }
@@ -247,7 +269,9 @@ impl CallSession {
             })
             .await;
         }
-        let _ = self.client.exit().await;
+        // The channel is gone: nothing more is needed from the socket, so it is closed
+        // rather than asked to `exit` (a command and its reply for nothing).
+        self.session.close().await;
     }
 }
 
@@ -319,8 +343,7 @@ pub async fn serve(
                 let live = LiveCall::new(&calls.live);
                 calls.tasks.spawn(async move {
                     let _live = live;
-                    let (client, events) = EslClient::accept_outbound_stream(stream);
-                    let session = match CallSession::establish(client, events).await {
+                    let session = match CallSession::establish(stream).await {
                         Ok(session) => session,
                         Err(e) => {
                             warn!(%peer, "outbound call could not be established: {e}");

@@ -22,8 +22,10 @@ mod client;
 mod pending;
 mod reader;
 mod reexec;
+mod session;
 
 pub use auth::AuthMethod;
+pub use session::EslSession;
 
 use auth::{authenticate, Handshake};
 use pending::PendingReply;

@@ -286,7 +286,7 @@ async fn fail_pending_reply(shared: &SharedState) {
 /// Pick the body format from `Content-Type` and parse the event. The flag
 /// marks an item to hand over as a notice (never waiting for capacity): an
 /// unknown event content type.
-fn prepare_event(message: EslMessage, parser: &EslParser) -> (Result<EslEvent, EslError>, bool) {
+pub(super) fn prepare_event(message: EslMessage, parser: &EslParser) -> (Result<EslEvent, EslError>, bool) {
     let ct = message
         .headers
         .get(HEADER_CONTENT_TYPE)
