@@ -283,10 +283,22 @@ async fn fail_pending_reply(shared: &SharedState) {
         .fail_all();
 }
 
+/// A disconnect notice that only says the call hung up: the switch keeps the socket open
+/// (`linger`) for the events that follow.
+pub(super) fn is_linger_notice(message: &EslMessage) -> bool {
+    message
+        .headers
+        .get("Content-Disposition")
+        .is_some_and(|d| d == "linger")
+}
+
 /// Pick the body format from `Content-Type` and parse the event. The flag
 /// marks an item to hand over as a notice (never waiting for capacity): an
 /// unknown event content type.
-pub(super) fn prepare_event(message: EslMessage, parser: &EslParser) -> (Result<EslEvent, EslError>, bool) {
+pub(super) fn prepare_event(
+    message: EslMessage,
+    parser: &EslParser,
+) -> (Result<EslEvent, EslError>, bool) {
     let ct = message
         .headers
         .get(HEADER_CONTENT_TYPE)
@@ -362,11 +374,7 @@ async fn dispatch_message(
                 .deliver(message);
         }
         MessageType::Disconnect => {
-            let disposition = message
-                .headers
-                .get("Content-Disposition")
-                .map(|s| s.as_str());
-            if disposition == Some("linger") {
+            if is_linger_notice(&message) {
                 debug!("Received disconnect notice with linger disposition, ignoring");
                 return ControlFlow::Continue(());
             }

@@ -24,7 +24,7 @@ use crate::error::{EslError, EslResult};
 use crate::event::EslEvent;
 use crate::protocol::{EslMessage, EslParser, MessageType};
 
-use super::reader::prepare_event;
+use super::reader::{is_linger_notice, prepare_event};
 
 /// Longest wait for a command's reply (FreeSWITCH answers `sendmsg`, `myevents`, `linger`
 /// at once; `connect` with the channel's data).
@@ -36,8 +36,9 @@ pub struct EslSession {
     parser: EslParser,
     /// Events read while waiting for a reply, oldest first.
     events: VecDeque<EslEvent>,
-    /// Set once the switch said goodbye (a `disconnect` notice) or closed the socket:
-    /// every later read ends at once.
+    /// Set once the switch said goodbye (a `disconnect` notice) or closed the socket, or
+    /// the stream fell out of step (a read or parse error, a reply timed out): every later
+    /// read ends at once and every later command fails.
     closed: bool,
     reply_timeout: Duration,
 }
@@ -67,7 +68,9 @@ impl EslSession {
 
     /// Sends one command and waits for its reply.
     pub async fn command(&mut self, command: EslCommand) -> EslResult<EslResponse> {
-        let mut replies = self.pipeline(&[command]).await?;
+        let mut replies = self
+            .pipeline(&[command])
+            .await?;
         replies
             .pop()
             .ok_or(EslError::ConnectionClosed)
@@ -88,11 +91,18 @@ impl EslSession {
             .await
             .map_err(EslError::Io)?;
         let mut replies = Vec::with_capacity(commands.len());
-        let timeout_ms = self.reply_timeout.as_millis() as u64;
+        let timeout_ms = self
+            .reply_timeout
+            .as_millis() as u64;
         while replies.len() < commands.len() {
-            let message = tokio::time::timeout(self.reply_timeout, self.next_reply())
-                .await
-                .map_err(|_| EslError::Timeout { timeout_ms })??;
+            let Ok(message) = tokio::time::timeout(self.reply_timeout, self.next_reply()).await
+            else {
+                // Its late reply would be taken for the next command's: the session can no
+                // longer match replies to commands, so it ends here.
+                self.closed = true;
+                return Err(EslError::Timeout { timeout_ms });
+            };
+            let message = message?;
             replies.push(EslResponse::from_message(message));
         }
         Ok(replies)
@@ -101,18 +111,24 @@ impl EslSession {
     /// The next event of the call: one kept while a command waited, else the next read.
     /// `None` once the switch has closed the connection or said goodbye.
     pub async fn recv(&mut self) -> Option<EslResult<EslEvent>> {
-        if let Some(ev) = self.events.pop_front() {
+        if let Some(ev) = self
+            .events
+            .pop_front()
+        {
             return Some(Ok(ev));
         }
         loop {
-            let message = match self.next_message().await {
+            let message = match self
+                .next_message()
+                .await
+            {
                 Ok(Some(m)) => m,
                 Ok(None) => return None,
                 Err(e) => return Some(Err(e)),
             };
             match message.message_type {
                 MessageType::Event => return Some(prepare_event(message, &self.parser).0),
-                // a reply nobody waits for (its command was given up on): not an event
+                // a reply no command waits for: not an event
                 MessageType::CommandReply | MessageType::ApiResponse => {
                     debug!("reply with no command waiting, discarded")
                 }
@@ -124,19 +140,27 @@ impl EslSession {
     /// Closes the connection (both directions), without `exit`: what the switch sees when
     /// a client goes away.
     pub async fn close(mut self) {
-        let _ = self.stream.shutdown().await;
+        let _ = self
+            .stream
+            .shutdown()
+            .await;
     }
 
     /// Reads until a reply, keeping the events met on the way.
     async fn next_reply(&mut self) -> EslResult<EslMessage> {
         loop {
-            let Some(message) = self.next_message().await? else {
+            let Some(message) = self
+                .next_message()
+                .await?
+            else {
                 return Err(EslError::ConnectionClosed);
             };
             match message.message_type {
                 MessageType::CommandReply | MessageType::ApiResponse => return Ok(message),
                 MessageType::Event => match prepare_event(message, &self.parser).0 {
-                    Ok(ev) => self.events.push_back(ev),
+                    Ok(ev) => self
+                        .events
+                        .push_back(ev),
                     Err(e) => warn!("event not parsed: {e}"),
                 },
                 _ => {}
@@ -148,7 +172,9 @@ impl EslSession {
     /// socket's end. A read or parse error ends the session too: the stream can no longer
     /// be trusted to be in step.
     async fn next_message(&mut self) -> EslResult<Option<EslMessage>> {
-        let r = self.read_message().await;
+        let r = self
+            .read_message()
+            .await;
         if r.is_err() {
             self.closed = true;
         }
@@ -161,15 +187,13 @@ impl EslSession {
             if self.closed {
                 return Ok(None);
             }
-            if let Some(message) = self.parser.parse_message()? {
+            if let Some(message) = self
+                .parser
+                .parse_message()?
+            {
                 match message.message_type {
                     MessageType::Disconnect => {
-                        let linger = message
-                            .headers
-                            .get("Content-Disposition")
-                            .is_some_and(|d| d == "linger");
-                        // the call hung up; the switch keeps the socket open for what follows
-                        if linger {
+                        if is_linger_notice(&message) {
                             continue;
                         }
                         self.closed = true;
@@ -177,7 +201,9 @@ impl EslSession {
                     }
                     MessageType::RudeRejection => {
                         return Err(EslError::AccessDenied {
-                            reason: message.body.unwrap_or_default(),
+                            reason: message
+                                .body
+                                .unwrap_or_default(),
                         });
                     }
                     MessageType::AuthRequest => {
@@ -190,14 +216,18 @@ impl EslSession {
             }
             let n = self
                 .stream
-                .read_buf(self.parser.read_target())
+                .read_buf(
+                    self.parser
+                        .read_target(),
+                )
                 .await
                 .map_err(EslError::Io)?;
             if n == 0 {
                 self.closed = true;
                 return Ok(None);
             }
-            self.parser.check_size_limits()?;
+            self.parser
+                .check_size_limits()?;
         }
     }
 }
@@ -210,10 +240,19 @@ mod tests {
 
     /// A switch's side of the socket: answers what the test scripts, reads the commands.
     async fn pair() -> (EslSession, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let switch = TcpStream::connect(addr).await.unwrap();
-        let (ours, _) = listener.accept().await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = listener
+            .local_addr()
+            .unwrap();
+        let switch = TcpStream::connect(addr)
+            .await
+            .unwrap();
+        let (ours, _) = listener
+            .accept()
+            .await
+            .unwrap();
         (EslSession::accept_outbound(ours), switch)
     }
 
@@ -230,7 +269,10 @@ mod tests {
         let mut cur = String::new();
         while out.len() < n {
             let mut line = String::new();
-            switch.read_line(&mut line).await.unwrap();
+            switch
+                .read_line(&mut line)
+                .await
+                .unwrap();
             if line == "\n" {
                 out.push(std::mem::take(&mut cur));
             } else {
@@ -251,7 +293,11 @@ mod tests {
                 "Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n{}Content-Type: command/reply\nReply-Text: +OK will linger 10 seconds\n\n",
                 event("CHANNEL_EXECUTE_COMPLETE", "Application: answer")
             );
-            switch.get_mut().write_all(wire.as_bytes()).await.unwrap();
+            switch
+                .get_mut()
+                .write_all(wire.as_bytes())
+                .await
+                .unwrap();
             (cmds, switch)
         });
         let replies = s
@@ -266,12 +312,18 @@ mod tests {
             ])
             .await
             .unwrap();
-        let (cmds, mut switch) = server.await.unwrap();
+        let (cmds, mut switch) = server
+            .await
+            .unwrap();
         assert_eq!(cmds, ["myevents plain\n", "linger 10\n"]);
         assert_eq!(replies.len(), 2);
         assert_eq!(replies[0].reply_text(), Some("+OK Events Enabled"));
         assert_eq!(replies[1].reply_text(), Some("+OK will linger 10 seconds"));
-        let ev = s.recv().await.unwrap().unwrap();
+        let ev = s
+            .recv()
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(ev.header_str("Application"), Some("answer"));
 
         // a linger notice is skipped; the disconnect notice ends the session
@@ -279,12 +331,24 @@ mod tests {
             "{}Content-Type: text/disconnect-notice\nContent-Disposition: linger\nContent-Length: 0\n\nContent-Type: text/disconnect-notice\nContent-Disposition: disconnect\nContent-Length: 3\n\nbye",
             event("CHANNEL_HANGUP", "Hangup-Cause: NORMAL_CLEARING")
         );
-        switch.get_mut().write_all(wire.as_bytes()).await.unwrap();
-        let ev = s.recv().await.unwrap().unwrap();
+        switch
+            .get_mut()
+            .write_all(wire.as_bytes())
+            .await
+            .unwrap();
+        let ev = s
+            .recv()
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(ev.header_str("Hangup-Cause"), Some("NORMAL_CLEARING"));
-        assert!(s.recv().await.is_none());
+        assert!(s
+            .recv()
+            .await
+            .is_none());
         assert!(matches!(
-            s.command(EslCommand::Exit).await,
+            s.command(EslCommand::Exit)
+                .await,
             Err(EslError::ConnectionClosed)
         ));
     }
@@ -293,19 +357,36 @@ mod tests {
     async fn a_closed_socket_fails_the_waiting_command_and_ends_recv() {
         let (mut s, switch) = pair().await;
         drop(switch);
-        assert!(s.command(EslCommand::Connect).await.is_err());
-        assert!(s.recv().await.is_none());
+        assert!(s
+            .command(EslCommand::Connect)
+            .await
+            .is_err());
+        assert!(s
+            .recv()
+            .await
+            .is_none());
     }
 
     #[tokio::test]
     async fn a_message_out_of_step_ends_the_session() {
         let (mut s, mut switch) = pair().await;
         // no Content-Type: the stream is out of step
-        switch.write_all(b"Reply-Text: +OK\n\n").await.unwrap();
-        assert!(matches!(s.recv().await, Some(Err(EslError::ProtocolError { .. }))));
-        assert!(s.recv().await.is_none());
+        switch
+            .write_all(b"Reply-Text: +OK\n\n")
+            .await
+            .unwrap();
         assert!(matches!(
-            s.command(EslCommand::Exit).await,
+            s.recv()
+                .await,
+            Some(Err(EslError::ProtocolError { .. }))
+        ));
+        assert!(s
+            .recv()
+            .await
+            .is_none());
+        assert!(matches!(
+            s.command(EslCommand::Exit)
+                .await,
             Err(EslError::ConnectionClosed)
         ));
     }
@@ -315,8 +396,15 @@ mod tests {
         let (mut s, _switch) = pair().await;
         s.set_reply_timeout(Duration::from_millis(50));
         assert!(matches!(
-            s.command(EslCommand::Connect).await,
+            s.command(EslCommand::Connect)
+                .await,
             Err(EslError::Timeout { timeout_ms: 50 })
+        ));
+        // a late reply could no longer be told from the next command's
+        assert!(matches!(
+            s.command(EslCommand::Exit)
+                .await,
+            Err(EslError::ConnectionClosed)
         ));
     }
 }
