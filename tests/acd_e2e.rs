@@ -169,9 +169,9 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
         "84952223344",
         vec![
             CallerStep::WaitForAnswer,
-            CallerStep::WaitForPrompt, // parked in the ACD
-            CallerStep::WaitForPrompt, // all operators are busy
-            CallerStep::WaitForPrompt, // 1 = call me back on this number
+            // by the file, not by counting prompts: a caller task that lags behind the
+            // switch would count from a later prompt and key into the wrong one
+            CallerStep::WaitForPlay("acd_callback_offer".into()), // 1 = this number
             CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
             CallerStep::Dtmf("1".into()),
         ],

@@ -482,12 +482,12 @@ async fn a_full_queue_takes_a_callback_number_keyed_by_the_caller() {
         "",
         vec![
             CallerStep::WaitForAnswer,
-            CallerStep::WaitForPrompt, // parked in the ACD
-            CallerStep::WaitForPrompt, // all operators are busy
-            CallerStep::WaitForPrompt, // 1 = this number, 2 = another
+            // by the file, not by counting prompts: a caller task that lags behind the
+            // switch would count from a later prompt and key into the wrong one
+            CallerStep::WaitForPlay("acd_callback_offer".into()), // 1 = this number, 2 = another
             CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
             CallerStep::Dtmf("2".into()),
-            CallerStep::WaitForPrompt, // enter the number
+            CallerStep::WaitForPlay("acd_callback_number".into()), // enter the number
             CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
             CallerStep::Dtmf("84957770000#".into()),
         ],
@@ -576,10 +576,9 @@ async fn too_long_a_wait_overflows_to_a_callback_offer() {
         "84956660011",
         vec![
             CallerStep::WaitForAnswer,
-            CallerStep::WaitForPrompt, // parked
-            CallerStep::WaitForPrompt, // music
-            CallerStep::WaitForPrompt, // sorry for the wait
-            CallerStep::WaitForPrompt, // 1 = this number
+            // by the file, not by counting prompts: a caller task that lags behind the
+            // switch would count from a later prompt and key into the wrong one
+            CallerStep::WaitForPlay("acd_callback_offer".into()), // 1 = this number
             CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
             CallerStep::Dtmf("1".into()),
         ],

@@ -97,9 +97,9 @@ async fn contactd_ends_the_full_queues_callback_offer_unless_the_caller_does_fir
         "84952223301",
         vec![
             CallerStep::WaitForAnswer,
-            CallerStep::WaitForPrompt, // parked in the ACD
-            CallerStep::WaitForPrompt, // all operators are busy
-            CallerStep::WaitForPrompt, // 1 = call me back on this number
+            // by the file, not by counting prompts: a caller task that lags behind the
+            // switch would count from a later prompt and key into the wrong one
+            CallerStep::WaitForPlay("acd_callback_offer".into()), // 1 = this number
             CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
             CallerStep::Dtmf("1".into()),
         ],
@@ -113,8 +113,7 @@ async fn contactd_ends_the_full_queues_callback_offer_unless_the_caller_does_fir
         "84952223302",
         vec![
             CallerStep::WaitForAnswer,
-            CallerStep::WaitForPrompt, // parked in the ACD
-            CallerStep::WaitForPrompt, // all operators are busy
+            CallerStep::WaitForPlay("acd_all_busy".into()),
             CallerStep::WaitMs(300),
             CallerStep::Hangup,
         ],
@@ -146,10 +145,9 @@ async fn contactd_ends_a_caller_who_waited_too_long() {
         "84952223311",
         vec![
             CallerStep::WaitForAnswer,
-            CallerStep::WaitForPrompt, // parked in the ACD
-            CallerStep::WaitForPrompt, // music on hold
-            CallerStep::WaitForPrompt, // waited too long
-            CallerStep::WaitForPrompt, // 1 = call me back on this number
+            // by the file, not by counting prompts: a caller task that lags behind the
+            // switch would count from a later prompt and key into the wrong one
+            CallerStep::WaitForPlay("acd_callback_offer".into()), // 1 = this number
             CallerStep::WaitMs(contactd::demo::KEY_PAUSE_MS),
             CallerStep::Dtmf("1".into()),
         ],

@@ -327,6 +327,10 @@ pub enum CallerStep {
     /// wait until the call is answered
     WaitForAnswer,
     /// wait until the channel starts a prompt/reading app (playback, play_and_get_digits, record, park, say)
+    /// later than the one running when this step starts. Counted from then, so two in a
+    /// row skip a prompt when the caller's task runs late and the prompts follow each
+    /// other at once (a park, then contactd's playback): wait for such a prompt by its
+    /// file with `WaitForPlay`
     WaitForPrompt,
     /// wait until the caller begins to hear a file whose name (without folder and
     /// extension: a prompt's name) begins with this, later than the one the previous
