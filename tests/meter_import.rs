@@ -42,20 +42,9 @@ async fn import_reports_bad_rows_by_line_and_export_gives_pending_readings() {
     assert_eq!(again.meters.len(), 2);
 
     // two submissions the same day: only the second is exported
-    let m = store::account(&pool, "100001")
-        .await
-        .unwrap()
-        .unwrap()
-        .meters[0]
-        .id;
+    let m = first_meter(&pool, "100001").await;
     let today = chrono::NaiveDate::from_ymd_opt(2025, 3, 11).unwrap();
-    let who = store::Provenance {
-        source: "web",
-        call_uuid: None,
-        caller: None,
-        at: chrono::Utc::now(),
-        today,
-    };
+    let who = from_the_web(today);
     let rules = ReadingRules { max_daily_kwh: 50 };
     for v in ["1100", "1090"] {
         store::store_readings(&pool, "100001", m, &[(1, v.into())], rules, &who)
@@ -114,19 +103,8 @@ async fn refused_or_dropped_reading_transactions_leave_the_pool_clean() {
                 .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
         }
     };
-    let m = store::account(&pool, "100001")
-        .await
-        .unwrap()
-        .unwrap()
-        .meters[0]
-        .id;
-    let who = store::Provenance {
-        source: "web",
-        call_uuid: None,
-        caller: None,
-        at: chrono::Utc::now(),
-        today: chrono::NaiveDate::from_ymd_opt(2025, 3, 11).unwrap(),
-    };
+    let m = first_meter(&pool, "100001").await;
+    let who = from_the_web(chrono::NaiveDate::from_ymd_opt(2025, 3, 11).unwrap());
     let rules = ReadingRules { max_daily_kwh: 50 };
     let first = pid().await;
 
@@ -204,4 +182,20 @@ async fn refused_or_dropped_reading_transactions_leave_the_pool_clean() {
         .unwrap()
         .get(0);
     assert_eq!(seen, 0, "the dropped transaction's write was rolled back");
+}
+
+/// The id of `account`'s first meter.
+async fn first_meter(pool: &deadpool_postgres::Pool, account: &str) -> i64 {
+    store::account(pool, account).await.unwrap().unwrap().meters[0].id
+}
+
+/// A submission through the web form on `today`.
+fn from_the_web(today: chrono::NaiveDate) -> store::Provenance {
+    store::Provenance {
+        source: "web",
+        call_uuid: None,
+        caller: None,
+        at: chrono::Utc::now(),
+        today,
+    }
 }
