@@ -7,6 +7,7 @@ use crate::common;
 use contactd::config::DialingConfig;
 use contactd::core::meter::ReadingRules;
 use contactd::store::accounts::{self as store, export_readings, import_accounts};
+use contactd::store::pipelined_tx::PipelinedTx;
 use contactd::store::{migrate, postgres};
 
 #[tokio::test]
@@ -151,7 +152,7 @@ async fn refused_or_dropped_reading_transactions_leave_the_pool_clean() {
 
     // begun and dropped before its end: the connection leaves the pool and is closed
     {
-        let tx = postgres::PipelinedTx::new(pool.get().await.unwrap());
+        let tx = PipelinedTx::new(pool.get().await.unwrap());
         tx.begin_with(tx.client().execute(
             "UPDATE meter_readings SET value = 7 WHERE meter = $1",
             &[&m],

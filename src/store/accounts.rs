@@ -21,7 +21,8 @@ use crate::core::meter::{
     check_submission, AccountInfo, CheckedReading, LastReading, MeterInfo, MeterSpec, ReadingError,
     ReadingRules,
 };
-use crate::store::postgres::{pg_detail, PipelinedTx};
+use crate::store::pipelined_tx::PipelinedTx;
+use crate::store::postgres::pg_detail;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountsError {

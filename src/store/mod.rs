@@ -18,6 +18,7 @@ pub mod op_board;
 pub mod op_campaigns;
 pub mod op_held;
 pub mod operators;
+pub mod pipelined_tx;
 pub mod postgres;
 pub mod qa;
 pub mod redis;
