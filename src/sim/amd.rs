@@ -165,6 +165,60 @@ pub struct Detectors {
     pub avmd: Option<u64>,
     /// tone detection running: (descriptor, generation)
     pub tones: Option<(String, u64)>,
+    /// The next event each running detector will fire (by generation), ms after the answer.
+    /// The switch runs the detectors and `wait_for_silence` on the channel's one media
+    /// thread, frame by frame, so their events come in frame order; the simulator's tasks
+    /// wake in any order on a loaded machine, so `wait_for_silence` waits for these first.
+    pub due: std::collections::HashMap<u64, u64>,
+}
+
+/// A detector's entry in [`Detectors::due`], removed when its task ends whatever way.
+struct Due {
+    core: Arc<Core>,
+    uuid: String,
+    gen: u64,
+}
+
+impl Due {
+    fn new(core: &Arc<Core>, uuid: &str, gen: u64) -> Due {
+        Due {
+            core: core.clone(),
+            uuid: uuid.to_string(),
+            gen,
+        }
+    }
+
+    /// The next event is due at `ms` after the answer (None: no more).
+    fn set(&self, ms: Option<u64>) {
+        let mut st = lock(&self.core.st);
+        let d = st.detectors.entry(self.uuid.clone()).or_default();
+        match ms {
+            Some(ms) => d.due.insert(self.gen, ms),
+            None => d.due.remove(&self.gen),
+        };
+    }
+}
+
+impl Drop for Due {
+    fn drop(&mut self) {
+        if let Some(d) = lock(&self.core.st).detectors.get_mut(&self.uuid) {
+            d.due.remove(&self.gen);
+        }
+    }
+}
+
+/// Waits until no detector of the channel has an event due at or before `at_ms` (after the
+/// answer) still to fire: see [`Detectors::due`]. Bounded, in case a task is gone for good.
+async fn detectors_caught_up(core: &Core, uuid: &str, at_ms: u64) {
+    let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while lock(&core.st)
+        .detectors
+        .get(uuid)
+        .is_some_and(|d| d.due.values().any(|&t| t <= at_ms))
+        && tokio::time::Instant::now() < give_up
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
 }
 
 /// The party's sounds and when they start (sim ms since start): its early media, else its
@@ -296,6 +350,7 @@ pub async fn wait_for_silence(sess: &Sess, arg: &str) {
         })
         .await;
     if let (false, Some(e)) = (broken, end) {
+        detectors_caught_up(core, &uuid, e.at).await;
         sess.modify(|s| {
             s.set_var("wait_for_silence_timeout", &e.timeout.to_string());
             s.set_var("wait_for_silence_listenhits", &e.listening.to_string());
@@ -326,7 +381,14 @@ pub fn avmd(core: &Arc<Core>, uuid: &str, start: bool) -> String {
     let was = {
         let mut st = lock(&core.st);
         let d = st.detectors.entry(uuid.to_string()).or_default();
-        std::mem::replace(&mut d.avmd, start.then_some(gen))
+        let was = std::mem::replace(&mut d.avmd, start.then_some(gen));
+        if !start {
+            // a stopped detector reports nothing more
+            if let Some(g) = was {
+                d.due.remove(&g);
+            }
+        }
+        was
     };
     let now = core.now_us().to_string();
     if !start {
@@ -349,26 +411,30 @@ pub fn avmd(core: &Arc<Core>, uuid: &str, start: bool) -> String {
     }
     core.truth_if(uuid, |r| r.detectors.push("avmd".into()));
     custom(core, "avmd::start", uuid, 1392, &[("Start-time", now)]);
+    let Some((sounds, answered)) = party(core, uuid) else {
+        return "+OK\n".into();
+    };
+    let Some((hz, from, to)) = sounds.iter().find_map(|s| match s.sound {
+        Sound::Beep { hz } => Some((hz, s.from, s.to)),
+        _ => None,
+    }) else {
+        return "+OK\n".into();
+    };
+    // DESA-2 needs a steady stretch: detected ~100 ms in, if the beep is not over
+    let at = from + 100.min((to - from) / 2);
+    if core.sim_ms().saturating_sub(answered) > at {
+        return "+OK\n".into();
+    }
+    // noted before the task runs: a late task must still come before `wait_for_silence`
+    let due = Due::new(core, uuid, gen);
+    due.set(Some(at));
     let sess = Sess::new(core.clone(), ch);
     let uuid = uuid.to_string();
     tokio::spawn(async move {
         let core = sess.core.clone();
-        let Some((sounds, answered)) = party(&core, &uuid) else {
-            return;
-        };
-        let Some((hz, from, to)) = sounds.iter().find_map(|s| match s.sound {
-            Sound::Beep { hz } => Some((hz, s.from, s.to)),
-            _ => None,
-        }) else {
-            return;
-        };
-        // DESA-2 needs a steady stretch: detected ~100 ms in, if the beep is not over
-        let at = from + 100.min((to - from) / 2);
         let now = core.sim_ms().saturating_sub(answered);
-        if now > at {
-            return;
-        }
-        sess.wait_until(Some(at - now), |s| s.is_hungup()).await;
+        sess.wait_until(Some(at.saturating_sub(now)), |s| s.is_hungup())
+            .await;
         let running = lock(&core.st)
             .detectors
             .get(&uuid)
@@ -377,6 +443,7 @@ pub fn avmd(core: &Arc<Core>, uuid: &str, start: bool) -> String {
             return;
         }
         sess.modify(|s| s.set_var("avmd_detect", "TRUE"));
+        let _due = due; // cleared once the beep is out
         custom(
             &core,
             "avmd::beep",
@@ -411,33 +478,42 @@ pub fn tone_detect(core: &Arc<Core>, uuid: &str, descriptor: Option<&str>) -> St
         },
         None => None,
     };
-    lock(&core.st)
-        .detectors
-        .entry(uuid.to_string())
-        .or_default()
-        .tones = tones.as_ref().map(|(d, _)| (d.clone(), gen));
+    {
+        let mut st = lock(&core.st);
+        let d = st.detectors.entry(uuid.to_string()).or_default();
+        let was = std::mem::replace(&mut d.tones, tones.as_ref().map(|(d, _)| (d.clone(), gen)));
+        // a stopped or replaced detector reports nothing more
+        if let Some((_, g)) = was {
+            d.due.remove(&g);
+        }
+    }
     let Some((d, names)) = tones else {
         return "+OK stopped\n".into();
     };
     core.truth_if(uuid, |r| r.detectors.push(format!("spandsp:{d}")));
-    let sess = Sess::new(core.clone(), ch);
     let reply = format!("+OK started tone detection for {uuid}\n");
+    let Some((sounds, answered)) = party(core, uuid) else {
+        return reply;
+    };
+    let now = core.sim_ms().saturating_sub(answered);
+    // each reported once its cadence is complete
+    let heard: Vec<(u64, String)> = sounds
+        .into_iter()
+        .filter_map(|s| match s.sound {
+            Sound::Tone(name) if s.to >= now && names.contains(&name) => Some((s.to, name)),
+            _ => None,
+        })
+        .collect();
+    // noted before the task runs: a late task must still come before `wait_for_silence`
+    let due = Due::new(core, uuid, gen);
+    due.set(heard.first().map(|(at, _)| *at));
+    let sess = Sess::new(core.clone(), ch);
     let uuid = uuid.to_string();
     tokio::spawn(async move {
         let core = sess.core.clone();
-        let Some((sounds, answered)) = party(&core, &uuid) else {
-            return;
-        };
-        let now = core.sim_ms().saturating_sub(answered);
-        for s in sounds {
-            let Sound::Tone(name) = &s.sound else {
-                continue;
-            };
-            // reported once its cadence is complete
-            if s.to < now || !names.iter().any(|n| n == name) {
-                continue;
-            }
-            let wait = s.to.saturating_sub(core.sim_ms().saturating_sub(answered));
+        for (at, name) in &heard {
+            due.set(Some(*at));
+            let wait = at.saturating_sub(core.sim_ms().saturating_sub(answered));
             sess.wait_until(Some(wait), |st| st.is_hungup()).await;
             let running = lock(&core.st)
                 .detectors

@@ -233,7 +233,8 @@ impl Core {
 
     /// Simulated ms since the simulator started.
     pub fn sim_ms(&self) -> u64 {
-        (self.real_start.elapsed().as_millis() as f64 / self.scale()) as u64
+        // from µs: whole real ms would make it step by 1/time_scale ms
+        (self.real_start.elapsed().as_micros() as f64 / self.scale() / 1000.0) as u64
     }
 
     /// time scale (>0)
