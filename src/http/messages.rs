@@ -30,7 +30,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::HttpState;
-use crate::service::messages::{MessageError, Recipient};
+use crate::service::messages::{MessageError, Queued, Recipient};
 use crate::store::messages::{self as store, Of};
 
 /// The trigger an operator's request writes: one message per call and template.
@@ -84,7 +84,11 @@ async fn send(
         .messages
         .queue(&uuid.to_string(), &req.template, to, OPERATOR)
         .await;
-    let (id, created) = match queued {
+    let Queued {
+        id,
+        created,
+        refused,
+    } = match queued {
         Ok(x) => x,
         Err(MessageError::UnknownCall(c)) => {
             return error(StatusCode::NOT_FOUND, format!("no call {c} is known"))
@@ -95,9 +99,8 @@ async fn send(
     match store::list(&shared.pool, Of::Id(id.0)).await {
         Ok(mut rows) if !rows.is_empty() => {
             let m = rows.remove(0);
-            if created && m.state == "failed" {
+            if let Some(why) = refused {
                 // the call lacks a field the template needs: recorded with the call, refused here
-                let why = m.last_error.clone().unwrap_or_default();
                 return (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Json(json!({"error": why, "message": m, "created": true})),

@@ -46,6 +46,18 @@ pub const CHANNEL: &str = "contactd_messages";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct MessageId(pub i64);
 
+/// What [`Messages::queue`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub id: MessageId,
+    /// false: the same template was already queued for the call by the same trigger
+    pub created: bool,
+    /// Written `failed` at once, and why (a field of the template the call lacks). Told
+    /// by the write itself, not by the row read back: the gateway may refuse a message
+    /// and the row turn `failed` before the reader looks.
+    pub refused: Option<String>,
+}
+
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
@@ -150,7 +162,7 @@ impl Messages {
     ) -> Result<MessageId, MessageError> {
         self.queue(call_uuid, template, to, trigger)
             .await
-            .map(|(id, _)| id)
+            .map(|q| q.id)
     }
 
     /// [`Messages::send_for_call`] that also says whether this call queued it (false: it
@@ -162,7 +174,7 @@ impl Messages {
         template: &str,
         to: Recipient,
         trigger: &str,
-    ) -> Result<(MessageId, bool), MessageError> {
+    ) -> Result<Queued, MessageError> {
         let t = self.template(template)?;
         let uuid = Uuid::parse_str(call_uuid)
             .map_err(|_| MessageError::BadCallId(call_uuid.to_string()))?;
@@ -180,7 +192,11 @@ impl Messages {
         if created {
             self.queued(&m, id).await;
         }
-        Ok((MessageId(id), created))
+        Ok(Queued {
+            id: MessageId(id),
+            created,
+            refused: created.then(|| m.error.clone()).flatten(),
+        })
     }
 
     fn template(&self, name: &str) -> Result<&MessageTemplate, MessageError> {
