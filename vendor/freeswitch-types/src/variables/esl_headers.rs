@@ -167,20 +167,20 @@ impl EslHeaders {
     /// wire text. Into a store that was only ever written this way, the header
     /// costs no allocation of its own (see `PackedHeaders`).
     pub fn insert_str(&mut self, key: &str, value: &str) {
-        let (key, hash) = crate::headers::canonical_header_key_hashed(key);
+        let key = canonical_header_key(key);
         let fresh = self
             .map
             .get()
             .is_none_or(IndexMap::is_empty);
         match &mut self.packed {
             Some(p) if p.fits(&key, value) => {
-                p.push_hashed(&key, value, hash);
+                p.push(&key, value);
                 // a map built by an earlier read is stale now
                 self.map = OnceLock::new();
             }
             None if fresh => {
                 let mut p = PackedHeaders::with_capacity(16, 256);
-                p.push_hashed(&key, value, hash);
+                p.push(&key, value);
                 self.map = OnceLock::new();
                 self.packed = Some(p);
             }

@@ -5,15 +5,8 @@
 
 use indexmap::IndexMap;
 
-/// The low half of the case-insensitive name hash the parser already computed
-/// (`crate::headers::ci_hash`): a filter before the exact key compare.
-fn key_hash(key: &[u8]) -> u32 {
-    crate::headers::ci_hash(key) as u32
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    hash: u32,
     key_start: u32,
     key_len: u32,
     value_len: u32,
@@ -36,14 +29,7 @@ impl PackedHeaders {
     }
 
     /// Appends one header; `key` must already be canonical.
-    #[cfg(test)]
     pub(crate) fn push(&mut self, key: &str, value: &str) {
-        self.push_hashed(key, value, crate::headers::ci_hash(key.as_bytes()));
-    }
-
-    /// [`push`](Self::push) with `hash`, the `ci_hash` of `key` (or of any
-    /// casing of it) the caller already has.
-    pub(crate) fn push_hashed(&mut self, key: &str, value: &str, hash: u64) {
         let key_start = self
             .text
             .len();
@@ -53,7 +39,6 @@ impl PackedHeaders {
             .push_str(value);
         self.entries
             .push(Entry {
-                hash: hash as u32,
                 key_start: key_start as u32,
                 key_len: key.len() as u32,
                 value_len: value.len() as u32,
@@ -79,13 +64,13 @@ impl PackedHeaders {
         &self.text[s..s + e.value_len as usize]
     }
 
-    /// The last value stored under exactly `key`.
+    /// The last value stored under exactly `key`. The length is the filter: a
+    /// name hash per header cost the parser more than these compares save.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        let hash = key_hash(key.as_bytes());
         self.entries
             .iter()
             .rev()
-            .find(|e| e.hash == hash && e.key_len as usize == key.len() && self.key(e) == key)
+            .find(|e| e.key_len as usize == key.len() && self.key(e) == key)
             .map(|e| self.value(e))
     }
 
