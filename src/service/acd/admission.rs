@@ -6,8 +6,8 @@ use std::time::Duration;
 use tracing::{debug, warn};
 
 use super::{
-    caller, hangup, ms_to_time, Acd, AcdError, Admission, CallerSnap, Meta, Pending, ADMIT_WAIT,
-    LEASE_MS,
+    caller, hangup, ms_to_time, Acd, AcdError, Admission, Admitted, CallerSnap, Meta, Pending,
+    ADMIT_WAIT, LEASE_MS,
 };
 use crate::core::acd::queue::CallKind;
 
@@ -131,12 +131,29 @@ impl Acd {
                 }
             }
         };
-        if matches!(admitted, crate::store::acd::Enqueued::Waiting { .. }) {
+        if let crate::store::acd::Enqueued::Waiting { seq, .. } = admitted {
+            // Its place as the enqueue gave it (0: not queued yet, Redis away). Two callers
+            // whose places were not both known were put back out of order after Redis lost
+            // them: one queued anew by a new arrival number went ahead of one put back with
+            // its old one (acd_faults::redis_restarted_empty_is_rebuilt_before_routing).
+            let info = (seq > 0).then(|| crate::store::acd::CallInfo {
+                priority: q.priority,
+                seq,
+                arrived_ms: now,
+                queue: queue.to_string(),
+            });
             let mut admitted = self.inner.admitted.lock().expect("admitted");
             // a caller who never reached the park (hung up in the transfer) is not kept
             let at = self.inner.clock.instant();
-            admitted.retain(|_, (_, t)| at.duration_since(*t) < Duration::from_secs(60));
-            admitted.insert(call.to_string(), (meta.clone(), at));
+            admitted.retain(|_, a| at.duration_since(a.at) < Duration::from_secs(60));
+            admitted.insert(
+                call.to_string(),
+                Admitted {
+                    meta: meta.clone(),
+                    at,
+                    info,
+                },
+            );
         }
         match admitted {
             crate::store::acd::Enqueued::Waiting { position, .. } => {
@@ -178,7 +195,11 @@ impl Acd {
             .lock()
             .expect("admitted")
             .remove(call)
-            .map(|(m, _)| m);
+            .map(|a| (a.meta, a.info));
+        let (local, info) = match local {
+            Some((m, info)) => (Some(m), info),
+            None => (None, None),
+        };
         let pending = self
             .inner
             .pending
@@ -207,7 +228,12 @@ impl Acd {
         };
         // The music first; the lease and the park flag are Redis's (and renewed by the task).
         self.spawn_caller(call.to_string(), meta, start);
-        self.note_caller(call, |s| s.queue = Some(queue.to_string()));
+        self.note_caller(call, |s| {
+            s.queue = Some(queue.to_string());
+            if s.info.is_none() {
+                s.info = info;
+            }
+        });
         if let Err(e) = self
             .inner
             .store

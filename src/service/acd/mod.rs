@@ -143,6 +143,13 @@ fn ms_to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// A caller admitted by [`Acd::admit`], until [`Acd::take_over`].
+pub(crate) struct Admitted {
+    meta: Meta,
+    at: tokio::time::Instant,
+    info: Option<crate::store::acd::CallInfo>,
+}
+
 /// What a caller's task knows of its call, kept so that the call can be put back if Redis
 /// loses it ([`rebuild`]).
 #[derive(Debug, Clone)]
@@ -206,7 +213,10 @@ struct Inner {
     pending: Mutex<HashMap<String, Pending>>,
     /// What `admit` stored for a caller, until `take_over` starts driving it (which then
     /// needs no Redis read).
-    admitted: Mutex<HashMap<String, (Meta, tokio::time::Instant)>>,
+    /// Admitted callers not yet taken over: what they were admitted with, when, and their
+    /// place in the queue (known from the enqueue itself, so that a rebuild before the
+    /// caller's task first reads it still puts it back in its place).
+    admitted: Mutex<HashMap<String, Admitted>>,
     pops: Mutex<HashMap<String, broadcast::Sender<Arc<ScreenPop>>>>,
     /// Callers this instance drives now.
     owned: Mutex<HashSet<String>>,
