@@ -443,7 +443,6 @@ pub fn avmd(core: &Arc<Core>, uuid: &str, start: bool) -> String {
             return;
         }
         sess.modify(|s| s.set_var("avmd_detect", "TRUE"));
-        let _due = due; // cleared once the beep is out
         custom(
             &core,
             "avmd::beep",
@@ -461,6 +460,7 @@ pub fn avmd(core: &Arc<Core>, uuid: &str, start: bool) -> String {
                 ("Detector-index", "1".into()),
             ],
         );
+        drop(due); // the beep is out: `wait_for_silence` need not wait for it
     });
     "+OK\n".into()
 }

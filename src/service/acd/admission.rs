@@ -189,17 +189,13 @@ impl Acd {
     /// A caller admitted while Redis was away is driven from what this instance remembers;
     /// the lease and the park flag follow once Redis answers.
     pub async fn take_over(&self, call: &str, queue: &str) -> Result<(), AcdError> {
-        let local = self
+        let (local, info) = self
             .inner
             .admitted
             .lock()
             .expect("admitted")
             .remove(call)
-            .map(|a| (a.meta, a.info));
-        let (local, info) = match local {
-            Some((m, info)) => (Some(m), info),
-            None => (None, None),
-        };
+            .map_or((None, None), |a| (Some(a.meta), a.info));
         let pending = self
             .inner
             .pending

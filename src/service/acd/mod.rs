@@ -143,7 +143,9 @@ fn ms_to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// A caller admitted by [`Acd::admit`], until [`Acd::take_over`].
+/// A caller admitted by [`Acd::admit`], until [`Acd::take_over`]: what it was admitted
+/// with, when, and its place in the queue as the enqueue gave it (so that a rebuild before
+/// the caller's task first reads it still puts it back in its place).
 pub(crate) struct Admitted {
     meta: Meta,
     at: tokio::time::Instant,
@@ -212,10 +214,7 @@ struct Inner {
     /// Callers admitted while Redis was away.
     pending: Mutex<HashMap<String, Pending>>,
     /// What `admit` stored for a caller, until `take_over` starts driving it (which then
-    /// needs no Redis read).
-    /// Admitted callers not yet taken over: what they were admitted with, when, and their
-    /// place in the queue (known from the enqueue itself, so that a rebuild before the
-    /// caller's task first reads it still puts it back in its place).
+    /// needs no Redis read): see [`Admitted`].
     admitted: Mutex<HashMap<String, Admitted>>,
     pops: Mutex<HashMap<String, broadcast::Sender<Arc<ScreenPop>>>>,
     /// Callers this instance drives now.
