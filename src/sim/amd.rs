@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::config::{AfterAnswer, Behaviour};
 use super::core::{lock, Core};
+use super::frame_order::{detectors_caught_up, Due};
 use super::session::{Sess, Vars};
 
 /// What the far end sends during one stretch.
@@ -170,55 +171,6 @@ pub struct Detectors {
     /// thread, frame by frame, so their events come in frame order; the simulator's tasks
     /// wake in any order on a loaded machine, so `wait_for_silence` waits for these first.
     pub due: std::collections::HashMap<u64, u64>,
-}
-
-/// A detector's entry in [`Detectors::due`], removed when its task ends whatever way.
-struct Due {
-    core: Arc<Core>,
-    uuid: String,
-    gen: u64,
-}
-
-impl Due {
-    fn new(core: &Arc<Core>, uuid: &str, gen: u64) -> Due {
-        Due {
-            core: core.clone(),
-            uuid: uuid.to_string(),
-            gen,
-        }
-    }
-
-    /// The next event is due at `ms` after the answer (None: no more).
-    fn set(&self, ms: Option<u64>) {
-        let mut st = lock(&self.core.st);
-        let d = st.detectors.entry(self.uuid.clone()).or_default();
-        match ms {
-            Some(ms) => d.due.insert(self.gen, ms),
-            None => d.due.remove(&self.gen),
-        };
-    }
-}
-
-impl Drop for Due {
-    fn drop(&mut self) {
-        if let Some(d) = lock(&self.core.st).detectors.get_mut(&self.uuid) {
-            d.due.remove(&self.gen);
-        }
-    }
-}
-
-/// Waits until no detector of the channel has an event due at or before `at_ms` (after the
-/// answer) still to fire: see [`Detectors::due`]. Bounded, in case a task is gone for good.
-async fn detectors_caught_up(core: &Core, uuid: &str, at_ms: u64) {
-    let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-    while lock(&core.st)
-        .detectors
-        .get(uuid)
-        .is_some_and(|d| d.due.values().any(|&t| t <= at_ms))
-        && tokio::time::Instant::now() < give_up
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
 }
 
 /// The party's sounds and when they start (sim ms since start): its early media, else its

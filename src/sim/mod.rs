@@ -15,6 +15,7 @@ pub mod dialplan;
 pub mod esl;
 pub mod event;
 mod filter;
+mod frame_order;
 pub mod ftdm;
 pub mod ivr;
 pub mod lifecycle;
