@@ -34,8 +34,13 @@ pub(crate) fn decode_serialized_event(
     let mut event = EslEvent::new();
     let mut lossy = LossyValues::default();
 
-    // Headers are terminated by \n\n; anything after is the inner body.
-    let (header_section, inner_body) = match payload.find(HEADER_TERMINATOR) {
+    // Headers are terminated by \n\n; anything after is the inner body. Found with
+    // memchr's SIMD `memmem`: `str::find`'s two-way searcher over a ~2.6 KB channel
+    // event was about a sixth of the parse.
+    let (header_section, inner_body) = match memchr::memmem::find(
+        payload.as_bytes(),
+        HEADER_TERMINATOR.as_bytes(),
+    ) {
         Some(pos) => (
             &payload[..pos],
             Some(&payload[pos + HEADER_TERMINATOR.len()..]),
