@@ -27,6 +27,7 @@ mod acd_faults;
 mod acd_flows;
 mod acd_http;
 mod acd_hungup_by;
+mod acd_login;
 mod acd_model_vs_redis;
 mod acd_reserve_race;
 mod amd_classify;

@@ -77,6 +77,22 @@ async fn operator(store: &Operators, login: &str) -> Result<Operator, OperatorCl
 
 /// The command and break reason `state` and `reason` ask for; a break's reason follows the
 /// same rule as the API's and the phone's.
+/// The operator's skills from PostgreSQL into routing's copy in Redis.
+async fn copy_skills(
+    live: &crate::store::acd::AcdStore,
+    store: &Operators,
+    login: &str,
+    id: i64,
+) -> Result<(), OperatorCliError> {
+    let skills = store.skills(id).await?;
+    let skills: Vec<(&str, u8)> = skills
+        .iter()
+        .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
+        .collect();
+    live.set_skills(login, &skills).await?;
+    Ok(())
+}
+
 fn command(state: &str, reason: Option<String>) -> Result<(Command, String), OperatorCliError> {
     let command = Command::from_word(state)
         .filter(|c| c.word() == state)
@@ -170,6 +186,28 @@ pub async fn run_operators(
             let o = operator(&store, &login).await?;
             store.set_skill(o.id, &group, level).await?;
             println!("operator {login}: {group} level {level}");
+            // Routing's copy follows at once (a login no longer waits to re-read the row).
+            // Without Redis, the row stands and the operator's next login copies it.
+            let copied = async {
+                let live = crate::store::acd::AcdStore::connect_to(
+                    crate::store::redis_conn::RedisTarget::of(&cfg.redis),
+                    &cfg.redis.prefix,
+                )
+                .await?;
+                if live.endpoint(&login).await?.is_none() {
+                    // never copied: the daemon copies the row when it starts or they log in
+                    return Ok(());
+                }
+                copy_skills(&live, &store, &login, o.id).await?;
+                live.publish_kick("cli").await?;
+                Ok::<(), OperatorCliError>(())
+            };
+            if let Err(e) = copied.await {
+                eprintln!(
+                    "warning: routing not updated ({e}); it takes the skill at {}'s next login",
+                    printable(&login)
+                );
+            }
         }
         OperatorsCommand::Token { login } => {
             let o = operator(&store, &login).await?;
@@ -244,12 +282,7 @@ pub async fn run_operators(
             }
             if to == StateName::Ready && check_endpoint(&o.endpoint).is_ok() {
                 live.set_endpoint(&login, &o.endpoint).await?;
-                let skills = store.skills(o.id).await?;
-                let skills: Vec<(&str, u8)> = skills
-                    .iter()
-                    .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
-                    .collect();
-                live.set_skills(&login, &skills).await?;
+                copy_skills(&live, &store, &login, o.id).await?;
                 // The daemons route on a kick: tell them this operator can take a call.
                 live.publish_kick("cli").await?;
             }

@@ -114,6 +114,16 @@ overflow = "callback"
 }
 
 pub async fn start_app(env: &common::TestEnv, sim: &Simulator, s: &Setup) -> App {
+    start_app_with_db(env, sim, s, env.db_url()).await
+}
+
+/// [`start_app`] reaching PostgreSQL at `db_url` (a fault proxy).
+pub async fn start_app_with_db(
+    env: &common::TestEnv,
+    sim: &Simulator,
+    s: &Setup,
+    db_url: &str,
+) -> App {
     // RUST_LOG=contactd=debug shows what contactd did when a test fails.
     common::logs::init();
     let trunks: &[(&str, u32, &str)] = if s.trunk {
@@ -121,7 +131,9 @@ pub async fn start_app(env: &common::TestEnv, sim: &Simulator, s: &Setup) -> App
     } else {
         &[]
     };
-    let mut text = env.config_toml(sim.esl_addr(), "ClueCon", trunks);
+    let mut text = env
+        .config_toml(sim.esl_addr(), "ClueCon", trunks)
+        .replace(env.db_url(), db_url);
     // Each instance its own name (and so its own write spool), as on a real site.
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
