@@ -155,3 +155,26 @@ async fn a_skill_given_from_the_command_line_routes_a_ready_operator_at_once() {
     assert_eq!(offers_on(&sim, "1001"), vec![m.clone()]);
     app.shutdown(Duration::from_secs(2)).await;
 }
+
+/// A login re-reads the row each time: writing back the skills routing already has must not
+/// count as a change (no write, no wallboard refresh, no extra dispatch); any real change does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skills_written_back_unchanged_are_not_a_change() {
+    let env = common::TestEnv::new().await;
+    let (_sim, app) = start_one_operator(&env, &Setup::default()).await;
+    let store = app.shared.acd.store();
+    let set = |skills: &'static [(&'static str, u8)]| async move {
+        store.set_skills("op1001", skills).await.unwrap()
+    };
+    assert!(!set(&[("general", 5)]).await, "the same skill again");
+    assert!(set(&[("general", 6)]).await, "a new level");
+    assert!(set(&[("general", 6), ("meter", 2)]).await, "a skill added");
+    assert!(
+        !set(&[("general", 6), ("meter", 2)]).await,
+        "the same two again"
+    );
+    assert!(set(&[("meter", 2)]).await, "a skill removed");
+    assert!(set(&[]).await, "every skill removed");
+    assert!(!set(&[]).await, "none again");
+    app.shutdown(Duration::from_secs(2)).await;
+}

@@ -38,14 +38,14 @@ impl Acd {
     }
 
     /// The operator's row and skills (one PostgreSQL round trip), copied to Redis (the
-    /// phone and the skills written together).
-    async fn load_operator(&self, login: &str) -> Result<(), AcdError> {
-        let (op, skills) = self
-            .inner
-            .operators
-            .get_with_skills(login)
-            .await?
-            .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
+    /// phone and the skills written together). True if the copy changed.
+    async fn load_operator(&self, login: &str) -> Result<bool, AcdError> {
+        let (row, copy) = futures_util::future::join(
+            self.inner.operators.get_with_skills(login),
+            self.inner.store.endpoint(login),
+        )
+        .await;
+        let (op, skills) = row?.ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
         if let Err(problem) = check_endpoint(&op.endpoint) {
             return Err(AcdError::Invalid(format!(
                 "operator {login}: endpoint {:?}: {problem}",
@@ -61,15 +61,22 @@ impl Acd {
             .iter()
             .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
             .collect();
+        // A copy that is already right is not written again: a login's re-read then costs
+        // routing nothing more (no write, no wallboard refresh, no extra dispatch).
+        let new_phone = copy.ok().flatten().as_deref() != Some(op.endpoint.as_str());
         // sent together: one round trip, not two
         let (endpoint, skills) = futures_util::future::join(
-            self.inner.store.set_endpoint(login, &op.endpoint),
+            async {
+                match new_phone {
+                    true => self.inner.store.set_endpoint(login, &op.endpoint).await,
+                    false => Ok(()),
+                }
+            },
             self.inner.store.set_skills(login, &skills),
         )
         .await;
         endpoint?;
-        skills?;
-        Ok(())
+        Ok(new_phone | skills?)
     }
 
     pub(crate) async fn operator_id(&self, login: &str) -> Option<i64> {
@@ -208,10 +215,11 @@ impl Acd {
         if from == StateName::Ready
             && matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready)
         {
+            // skills copied again may qualify them for a caller who waits
             if let Some(r) = reload.take() {
-                reloaded(r).await?;
-                // skills copied again may qualify them for a caller who waits
-                self.kick();
+                if reloaded(r).await? {
+                    self.kick();
+                }
             }
             return Ok(StateName::Ready);
         }
@@ -257,7 +265,8 @@ impl Acd {
         if let Some(r) = reload {
             match reloaded(r).await {
                 // what the row changed in the copy may route a caller now
-                Ok(()) => self.kick(),
+                Ok(true) => self.kick(),
+                Ok(false) => {}
                 // PostgreSQL away: routing goes on by the copy, corrected at the next login
                 Err(AcdError::Store(e)) => {
                     warn!(operator = login, "acd: logged in by routing's copy of the operator; their row not re-read: {e}");
@@ -284,7 +293,8 @@ impl Acd {
 }
 
 /// The result of a login's re-read of the operator's row (`load_operator`, spawned).
-async fn reloaded(task: tokio::task::JoinHandle<Result<(), AcdError>>) -> Result<(), AcdError> {
+/// True if it changed the copy.
+async fn reloaded(task: tokio::task::JoinHandle<Result<bool, AcdError>>) -> Result<bool, AcdError> {
     task.await
         .map_err(|e| AcdError::Store(format!("re-reading the operator: {e}")))?
 }

@@ -67,8 +67,8 @@ impl AcdStore {
         Ok(n == 1)
     }
 
-    /// Replaces the operator's skills.
-    pub async fn set_skills(&self, agent: &str, skills: &[(&str, u8)]) -> Result<(), StoreError> {
+    /// Replaces the operator's skills; true if they changed.
+    pub async fn set_skills(&self, agent: &str, skills: &[(&str, u8)]) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
         let script = Script::new(SET_SKILLS);
         let mut inv = script.key(self.key("skills"));
@@ -76,9 +76,11 @@ impl AcdStore {
         for (skill, level) in skills {
             inv.arg(*skill).arg(*level);
         }
-        inv.invoke_async::<()>(&mut c).await?;
-        self.changed();
-        Ok(())
+        let changed = inv.invoke_async::<i64>(&mut c).await? == 1;
+        if changed {
+            self.changed();
+        }
+        Ok(changed)
     }
 
     /// The operator's live state name (`ready`, `offered`, `talking`, `missed`, ...), if

@@ -157,10 +157,19 @@ return 2
 
 pub(super) const SET_SKILLS: &str = r"
 -- KEYS skills; ARGV agent, skill, level, skill, level, ...
+-- 1 if the operator's skills changed; 0 (and nothing written) if they were these already
 local mine = ARGV[1] .. '|'
+local old = {}
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(f, 1, #mine) == mine then redis.call('HDEL', KEYS[1], f) end
+  if string.sub(f, 1, #mine) == mine then old[#old + 1] = f end
 end
+local same = #old * 2 == #ARGV - 1
+for i = 2, #ARGV, 2 do
+  if not same then break end
+  same = redis.call('HGET', KEYS[1], mine .. ARGV[i]) == ARGV[i + 1]
+end
+if same then return 0 end
+for _, f in ipairs(old) do redis.call('HDEL', KEYS[1], f) end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], mine .. ARGV[i], ARGV[i + 1]) end
 return 1
 ";
