@@ -75,8 +75,6 @@ async fn operator(store: &Operators, login: &str) -> Result<Operator, OperatorCl
         .ok_or_else(|| StoreError::NotFound(format!("operator {}", printable(login))).into())
 }
 
-/// The command and break reason `state` and `reason` ask for; a break's reason follows the
-/// same rule as the API's and the phone's.
 /// The operator's skills from PostgreSQL into routing's copy in Redis.
 async fn copy_skills(
     live: &crate::store::acd::AcdStore,
@@ -85,14 +83,13 @@ async fn copy_skills(
     id: i64,
 ) -> Result<(), OperatorCliError> {
     let skills = store.skills(id).await?;
-    let skills: Vec<(&str, u8)> = skills
-        .iter()
-        .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
-        .collect();
-    live.set_skills(login, &skills).await?;
+    live.set_skills(login, &crate::store::acd::skill_levels(&skills))
+        .await?;
     Ok(())
 }
 
+/// The command and break reason `state` and `reason` ask for; a break's reason follows the
+/// same rule as the API's and the phone's.
 fn command(state: &str, reason: Option<String>) -> Result<(Command, String), OperatorCliError> {
     let command = Command::from_word(state)
         .filter(|c| c.word() == state)

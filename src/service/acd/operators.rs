@@ -31,21 +31,23 @@ impl Acd {
 
     /// Copies one operator's phone and skills from PostgreSQL to Redis after a change.
     pub async fn sync_operator(&self, login: &str) -> Result<(), AcdError> {
-        self.load_operator(login).await?;
+        let copy = self.inner.store.endpoint(login).await.ok().flatten();
+        self.load_operator(login, copy.as_deref()).await?;
         // New skills may qualify them for a caller who waits.
         self.kick();
         Ok(())
     }
 
     /// The operator's row and skills (one PostgreSQL round trip), copied to Redis (the
-    /// phone and the skills written together). True if the copy changed.
-    async fn load_operator(&self, login: &str) -> Result<bool, AcdError> {
-        let (row, copy) = futures_util::future::join(
-            self.inner.operators.get_with_skills(login),
-            self.inner.store.endpoint(login),
-        )
-        .await;
-        let (op, skills) = row?.ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
+    /// phone and the skills written together); `copy` is the phone routing's copy has now.
+    /// True if the copy changed.
+    async fn load_operator(&self, login: &str, copy: Option<&str>) -> Result<bool, AcdError> {
+        let (op, skills) = self
+            .inner
+            .operators
+            .get_with_skills(login)
+            .await?
+            .ok_or_else(|| AcdError::NotFound(format!("operator {login}")))?;
         if let Err(problem) = check_endpoint(&op.endpoint) {
             return Err(AcdError::Invalid(format!(
                 "operator {login}: endpoint {:?}: {problem}",
@@ -57,13 +59,10 @@ impl Acd {
             .lock()
             .expect("ids")
             .insert(op.login.clone(), op.id);
-        let skills: Vec<(&str, u8)> = skills
-            .iter()
-            .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
-            .collect();
+        let skills = crate::store::acd::skill_levels(&skills);
         // A copy that is already right is not written again: a login's re-read then costs
         // routing nothing more (no write, no wallboard refresh, no extra dispatch).
-        let new_phone = copy.ok().flatten().as_deref() != Some(op.endpoint.as_str());
+        let new_phone = copy != Some(op.endpoint.as_str());
         // sent together: one round trip, not two
         let (endpoint, skills) = futures_util::future::join(
             async {
@@ -163,32 +162,17 @@ impl Acd {
     pub async fn command(&self, login: &str, cmd: OperatorCommand) -> Result<StateName, AcdError> {
         let (command, reason) = cmd.command();
         let store = &self.inner.store;
-        // A login re-reads the operator's row (phone, skills) from PostgreSQL into routing's
-        // copy. If there is a copy already (loaded at start-up, kept by the API and the
-        // command line), the login does not wait for PostgreSQL: the copy is used and the
-        // row is read beside it, written over the copy as it comes (a kick then routes by
-        // what changed). Without a copy, the login waits for the row. That keeps PostgreSQL
-        // off the path a waiting caller is on (`routing_ready_to_command_p99_ms`).
-        let reload = (cmd == OperatorCommand::Login).then(|| {
-            let (acd, login) = (self.clone(), login.to_string());
-            tokio::spawn(async move { acd.load_operator(&login).await })
-        });
         // The reads a ready operator waits for, together rather than one after another (a
-        // caller waits on this path): whether routing has a copy of the operator (for any
-        // other command, whether the operator exists), the live state, and whether a
-        // campaign call's disposition is owed (asked only when ready may follow).
+        // caller waits on this path): for a login, the phone routing's copy of the operator
+        // has (for any other command, whether the operator exists), the live state, and
+        // whether a campaign call's disposition is owed (asked only when ready may follow).
         let may_be_ready = matches!(cmd, OperatorCommand::Login | OperatorCommand::Ready);
-        let (copied, current, owed) = futures_util::future::join3(
+        let (copy, current, owed) = futures_util::future::join3(
             async {
                 match cmd {
-                    OperatorCommand::Login => Ok(store
-                        .endpoint(login)
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some_and(|e| check_endpoint(&e).is_ok())),
+                    OperatorCommand::Login => Ok(store.endpoint(login).await.ok().flatten()),
                     _ => match self.inner.operators.get(login).await? {
-                        Some(_) => Ok(true),
+                        Some(_) => Ok(None),
                         None => Err(AcdError::NotFound(format!("operator {login}"))),
                     },
                 }
@@ -202,14 +186,24 @@ impl Acd {
             },
         )
         .await;
-        let mut reload = match (copied?, reload) {
-            // no copy to route by: the row first
-            (false, Some(r)) => {
-                reloaded(r).await?;
-                None
+        let copy = copy?;
+        // A login re-reads the operator's row (phone, skills) from PostgreSQL into routing's
+        // copy. If there is a copy already (loaded at start-up, kept by the API and the
+        // command line), the login does not wait for PostgreSQL: the copy is used and the
+        // row is read beside it, written over the copy as it comes (a kick then routes by
+        // what changed). Without a copy, the login waits for the row. That keeps PostgreSQL
+        // off the path a waiting caller is on (`routing_ready_to_command_p99_ms`).
+        let (mut reload, mut copied_now) = (None, false);
+        if cmd == OperatorCommand::Login {
+            if copy.as_deref().is_some_and(|e| check_endpoint(e).is_ok()) {
+                let (acd, login) = (self.clone(), login.to_string());
+                reload = Some(tokio::spawn(async move {
+                    acd.load_operator(&login, copy.as_deref()).await
+                }));
+            } else {
+                copied_now = self.load_operator(login, copy.as_deref()).await?;
             }
-            (_, r) => r,
-        };
+        }
         let current = current?;
         let from = current.as_ref().map_or(StateName::LoggedOut, |c| c.state);
         if from == StateName::Ready
@@ -217,9 +211,10 @@ impl Acd {
         {
             // skills copied again may qualify them for a caller who waits
             if let Some(r) = reload.take() {
-                if reloaded(r).await? {
-                    self.kick();
-                }
+                copied_now = reloaded(r).await?;
+            }
+            if copied_now {
+                self.kick();
             }
             return Ok(StateName::Ready);
         }

@@ -152,3 +152,11 @@ impl AcdStore {
             .collect())
     }
 }
+
+/// An operator's skills as PostgreSQL stores them (group, level) in the form routing's copy
+/// takes ([`AcdStore::set_skills`]): levels held to 0–10.
+pub fn skill_levels(rows: &[(String, i16)]) -> Vec<(&str, u8)> {
+    rows.iter()
+        .map(|(g, l)| (g.as_str(), (*l).clamp(0, 10) as u8))
+        .collect()
+}

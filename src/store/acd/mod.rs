@@ -50,6 +50,7 @@ mod recovery;
 mod scripts;
 mod types;
 
+pub use agents::skill_levels;
 pub use board::{BoardSignal, LiveBoard};
 pub use types::{agent_value, Abandoned, AgentInfo, CallInfo, Enqueued, OfferStart, Reservation};
 
