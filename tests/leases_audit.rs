@@ -2,16 +2,18 @@
 //! its holder, another instance, SIGKILLed between taking the line and sending the
 //! originate — is given back once it is a minute old, so the trunk has that line again;
 //! the lease of a call the switch has, and this process's own originate still on its way,
-//! stay.
+//! stay. And a lease asked for while Redis was away is not kept by the rebuild that follows:
+//! nobody placed that call, so nobody would give its line back.
 use crate::common;
 
 use std::time::Duration;
 
+use common::faultproxy::FaultProxy;
 use contactd::config::Config;
 use contactd::esl::control::SwitchLink;
 use contactd::service::leases::{LeaseGuard, STALE};
 use contactd::sim::{self, Simulator};
-use contactd::store::redis::LineRefused;
+use contactd::store::redis::{LineRefused, LiveState};
 use tokio::sync::{mpsc, watch};
 
 const DEAD: &str = "0000aaaa-0000-4000-8000-000000000001";
@@ -102,4 +104,73 @@ async fn a_lease_whose_call_never_reached_the_switch_is_given_back_after_a_minut
         !live.release_line("e1", BUDGET, DEAD).await.unwrap(),
         "the dead lease is gone"
     );
+}
+
+/// CI, fresh clone: Redis stopped for 10 s under a 5-line campaign; when it came back the
+/// runner's first batch asked for its 5 leases, the asks failed, and the rebuild those
+/// errors asked for ran before the batch gave the calls up. It kept the 5 as originates on
+/// their way; nobody held them any more, so the campaign dialed nobody until the audit's
+/// minute. A failed ask is not a held line: the rebuild after it leaves the line free.
+#[tokio::test]
+async fn a_lease_asked_for_while_redis_was_away_is_not_kept_by_the_rebuild() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim::SimConfig {
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 3,
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cfg = Config::from_toml(&env.config_toml(
+        sim.esl_addr(),
+        "ClueCon",
+        &[("e1", 3, "freetdm/1/a/{number}")],
+    ))
+    .unwrap();
+    let (name, sw) = cfg.switch.iter().next().unwrap();
+    let (sink, mut events) = mpsc::channel(10_000);
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let (stop, stop_rx) = watch::channel(false);
+    let (link, _task) = SwitchLink::spawn(name, sw.clone(), sink, stop_rx.clone());
+    assert!(link.wait_connected(Duration::from_secs(5)).await);
+
+    let (redis, url) = FaultProxy::for_url(&common::redis_url()).await;
+    let live = LiveState::connect(&url, &env.prefix).await.unwrap();
+    live.rebuild_leases(&[]).await.unwrap(); // trusted, empty
+    redis.cut().await;
+    let asked = tokio::time::timeout(
+        Duration::from_secs(10),
+        live.acquire_line("e1", 3, BUDGET, 1, IN_FLIGHT),
+    )
+    .await
+    .expect("an ask with Redis away fails, it does not hang");
+    assert!(asked.is_err(), "Redis is away: {asked:?}");
+    redis.restore().await;
+
+    let guard = std::sync::Arc::new(LeaseGuard {
+        live: live.clone(),
+        links: vec![link.clone()],
+        trunks: vec![("e1".into(), name.clone())],
+    });
+    tokio::spawn(guard.run(stop_rx));
+    // the failed ask asked for a rebuild: the guard's first look runs it
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        live.leases_trusted().await.unwrap(),
+        "the leases were not trusted again after Redis came back"
+    );
+    assert_eq!(
+        live.budget_in_use(BUDGET).await.unwrap(),
+        0,
+        "the rebuild kept a line for a call that was never placed"
+    );
+    // the campaign's one line is free: the next call gets it
+    live.acquire_line("e1", 3, BUDGET, 1, NEXT)
+        .await
+        .unwrap()
+        .expect("the campaign's only line is free after Redis came back");
+    let _ = stop.send(true);
 }

@@ -106,14 +106,27 @@ pub async fn prepare(
     // from here each call's line lease counts it
     drop(picks);
     let mut ready = Vec::with_capacity(calls.len());
+    let mut lost = 0;
+    let mut error = None;
     for (p, lease) in calls.into_iter().zip(leases) {
         match lease {
             Ok(Ok(())) => ready.push(p),
             Ok(Err(_)) | Err(_) => {
+                if let Err(e) = lease {
+                    lost += 1;
+                    error = Some(e);
+                }
                 b.live.forget_held(p.uuid.as_str());
                 back.push((p.target, NotDialed::NotSent));
             }
         }
+    }
+    if let Some(e) = error {
+        warn!(
+            campaign = c.id,
+            calls = lost,
+            "line leases not granted, subscribers put back: {e}"
+        );
     }
     let rows: Vec<AttemptRow> = ready
         .iter()

@@ -213,7 +213,8 @@ impl LiveState {
             .await?)
     }
 
-    /// Grants a line on `trunk` for `uuid` within `budget` (a campaign's line count).
+    /// Grants a line on `trunk` for `uuid` within `budget` (a campaign's line count). On an
+    /// error the caller must not place the call: the line is not counted as held.
     pub async fn acquire_line(
         &self,
         trunk: &str,
@@ -251,6 +252,11 @@ impl LiveState {
             Ok(-3) => LineRefused::Untrusted,
             Ok(_) => LineRefused::BudgetFull,
             Err(e) => {
+                // The caller sends no originate on an error, so the line is not held: forgotten
+                // before the rebuild is asked for, or that rebuild would keep it as an
+                // originate on its way, with no holder left to give it back (a campaign's
+                // lines all taken by calls never placed, until the audit's minute).
+                self.held.lock().expect("held lock").remove(uuid);
                 // The script may have run before the reply was lost: rebuild before trusting.
                 self.mark_dirty();
                 return Err(e.into());
