@@ -110,7 +110,12 @@ fn trace_events(json: bool) -> Vec<u8> {
     let per = events.len();
     let mut stream = Vec::new();
     let mut n = 0;
-    while n < 200_000 {
+    // BENCH_ESL_EVENTS: fewer events, for a run under callgrind (instruction counts)
+    let want: usize = std::env::var("BENCH_ESL_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    while n < want {
         for e in &events {
             stream.extend_from_slice(e);
         }

@@ -256,13 +256,77 @@ pub fn canonical_header_key(raw: &str) -> std::borrow::Cow<'_, str> {
     if raw.starts_with("variable_") {
         return Cow::Borrowed(raw);
     }
+    // The same few hundred names come in every event: a name seen before on this
+    // thread is one compare, not a hash, a probe and a casing check.
+    let slot = seen_slot(raw.as_bytes());
+    let hit = SEEN.with(|seen| match &seen.borrow()[slot] {
+        Some((name, canon)) if **name == *raw => Some(canon.clone()),
+        _ => None,
+    });
+    let canon = match hit {
+        Some(canon) => canon,
+        None => match canonical_uncached(raw) {
+            Canon::Retitled(owned) => return Cow::Owned(owned),
+            canon => {
+                SEEN.with(|seen| seen.borrow_mut()[slot] = Some((raw.into(), canon.clone())));
+                canon
+            }
+        },
+    };
+    match canon {
+        Canon::Known(known) => Cow::Borrowed(known),
+        _ => Cow::Borrowed(raw),
+    }
+}
+
+/// What [`canonical_header_key`] makes of a name.
+#[derive(Clone)]
+enum Canon {
+    /// A known header's wire spelling.
+    Known(&'static str),
+    /// The name itself.
+    AsIs,
+    /// Title-cased (not memoised: never sent that way by FreeSWITCH itself).
+    Retitled(String),
+}
+
+const SEEN_SLOTS: usize = 512;
+
+thread_local! {
+    /// Names seen, direct-mapped by [`seen_slot`]; a collision only costs a miss.
+    static SEEN: std::cell::RefCell<Vec<Option<(Box<str>, Canon)>>> =
+        std::cell::RefCell::new(vec![None; SEEN_SLOTS]);
+}
+
+/// A name's slot in [`SEEN`]: its length and its first and last eight bytes.
+fn seen_slot(b: &[u8]) -> usize {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let word = |s: &[u8]| s.iter().fold(0u64, |w, &c| (w << 8) | u64::from(c));
+    let (first, last) = match b.len() {
+        8.. => {
+            let mut f = [0u8; 8];
+            let mut l = [0u8; 8];
+            f.copy_from_slice(&b[..8]);
+            l.copy_from_slice(&b[b.len() - 8..]);
+            (u64::from_le_bytes(f), u64::from_le_bytes(l))
+        }
+        _ => (word(b), 0),
+    };
+    let h = ((b.len() as u64) ^ first)
+        .wrapping_mul(K)
+        .rotate_left(23)
+        ^ last;
+    (h.wrapping_mul(K) >> (64 - SEEN_SLOTS.trailing_zeros())) as usize
+}
+
+fn canonical_uncached(raw: &str) -> Canon {
     if let Some(known) = known_header(raw, ci_hash(raw.as_bytes())) {
-        return Cow::Borrowed(known);
+        return Canon::Known(known);
     }
     if raw.contains('_') || is_title_case_dashes(raw) {
-        Cow::Borrowed(raw)
+        Canon::AsIs
     } else {
-        Cow::Owned(title_case_dashes(raw))
+        Canon::Retitled(title_case_dashes(raw))
     }
 }
 
@@ -669,6 +733,34 @@ mod tests {
             canonical_header_key("Unique-ID"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    /// The memo of names seen: a first sight, a hit and a slot taken over by another
+    /// name all give what the rule itself gives.
+    #[test]
+    fn a_name_seen_before_gives_the_same_key() {
+        let mut names: Vec<String> = EventHeader::ALL
+            .iter()
+            .flat_map(|h| {
+                let n = h.as_str();
+                [n.to_string(), n.to_ascii_lowercase(), n.to_ascii_uppercase()]
+            })
+            .collect();
+        // more names than slots, so slots are taken over
+        names.extend((0..2000).map(|i| format!("X-Name-{i}")));
+        names.extend((0..2000).map(|i| format!("x-name-{i}")));
+        names.extend((0..500).map(|i| format!("sip_h_X-{i}")));
+        names.extend(["", "a", "ab-c", "Short"].map(String::from));
+        for _ in 0..2 {
+            for n in &names {
+                let expect = match canonical_uncached(n) {
+                    Canon::Known(k) => k.to_string(),
+                    Canon::AsIs => n.clone(),
+                    Canon::Retitled(t) => t,
+                };
+                assert_eq!(canonical_header_key(n), expect, "{n}");
+            }
+        }
     }
 
     #[test]

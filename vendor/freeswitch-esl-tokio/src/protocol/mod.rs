@@ -346,10 +346,9 @@ impl EslParser {
         if line.is_empty() {
             return Ok(None);
         }
-        let Some(colon_pos) = line
-            .bytes()
-            .position(|b| b == b':')
-        else {
+        // memchr's SIMD scan: a byte-at-a-time `position` over each name was
+        // about a sixth of an event's decode
+        let Some(colon_pos) = memchr::memchr(b':', line.as_bytes()) else {
             return Err(EslError::InvalidHeader {
                 header: line.to_string(),
             });
