@@ -343,7 +343,7 @@ max_wait_seconds = 0
     let mut http_rtt = Vec::with_capacity(OPERATORS);
     for ext in &exts {
         let needle = format!("}}user/{ext} ");
-        let from = sim.api_log_timed().len();
+        let from = sim.api_log_len();
         let t0 = Instant::now();
         let r = client
             .post(format!("{base}/api/v1/operators/op{ext}/state"))
@@ -364,8 +364,8 @@ max_wait_seconds = 0
         let t1 = loop {
             if !sim.agent_offers(ext).is_empty() || looked.elapsed() > Duration::from_millis(250) {
                 looked = Instant::now();
-                let log = sim.api_log_timed();
-                let hit = log.get(from..).unwrap_or_default().iter().find(|(_, l)| {
+                let log = sim.api_log_timed_since(from);
+                let hit = log.iter().find(|(_, l)| {
                     l.strip_prefix("bgapi originate ")
                         .is_some_and(|r| r.contains(&needle))
                 });
@@ -384,6 +384,30 @@ max_wait_seconds = 0
             tokio::time::sleep(Duration::from_millis(2)).await;
         };
         lat.push(t1.saturating_duration_since(t0));
+        // BENCH_ACD_DIAG: for each login slower than 3 ms, the commands the switch read
+        // between the login and its originate (what the originate queued behind)
+        if std::env::var_os("BENCH_ACD_DIAG").is_some()
+            && t1.saturating_duration_since(t0) > Duration::from_millis(3)
+        {
+            let log = sim.api_log_timed_since(from);
+            let lines: Vec<String> = log
+                .iter()
+                .filter(|(at, _)| *at <= t1)
+                .map(|(at, l)| {
+                    format!(
+                        "  +{:.2} {}",
+                        at.saturating_duration_since(t0).as_secs_f64() * 1000.0,
+                        l.chars().take(60).collect::<String>()
+                    )
+                })
+                .collect();
+            eprintln!(
+                "DIAG op{ext} log {from} {:.2} ms http {:.2} ms\n{}",
+                ms(t1.saturating_duration_since(t0)),
+                ms(*http_rtt.last().unwrap()),
+                lines.join("\n")
+            );
+        }
     }
     let phase = usage.since(pid).await;
     let left = queue_waiting(&client, &base).await?;

@@ -305,6 +305,23 @@ impl Simulator {
         lock(&self.core().st).api_log.clone()
     }
 
+    /// How many commands [`api_log_timed`](Self::api_log_timed) holds.
+    pub fn api_log_len(&self) -> usize {
+        lock(&self.core().st).api_log.len()
+    }
+
+    /// The commands received from the `from`th on, timed: a poll that copies only what is
+    /// new. (Copying the whole log holds the switch's state lock for as long, and a
+    /// benchmark polling it slowed the very commands it timed as the log grew.)
+    pub fn api_log_timed_since(&self, from: usize) -> Vec<(std::time::Instant, String)> {
+        let core = self.core();
+        let st = lock(&core.st);
+        st.api_log
+            .get(from..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// Channel variable of a live channel.
     pub fn channel_var(&self, uuid: &str, var: &str) -> Option<String> {
         self.core()
