@@ -22,9 +22,9 @@ const IN_FLIGHT: &str = "0000aaaa-0000-4000-8000-000000000003";
 const NEXT: &str = "0000aaaa-0000-4000-8000-000000000004";
 const BUDGET: &str = "campaign:1";
 
-#[tokio::test]
-async fn a_lease_whose_call_never_reached_the_switch_is_given_back_after_a_minute() {
-    let env = common::TestEnv::new().await;
+/// A simulated E1 of 3 channels and contactd's control link to it, connected: the switch,
+/// its name in the config, the link, and the sender that stops the link.
+async fn switch(env: &common::TestEnv) -> (Simulator, String, SwitchLink, watch::Sender<bool>) {
     let sim = Simulator::start(sim::SimConfig {
         trunks: vec![sim::TrunkConfig {
             name: "1".into(),
@@ -44,9 +44,16 @@ async fn a_lease_whose_call_never_reached_the_switch_is_given_back_after_a_minut
     let (name, sw) = cfg.switch.iter().next().unwrap();
     let (sink, mut events) = mpsc::channel(10_000);
     tokio::spawn(async move { while events.recv().await.is_some() {} });
-    let (_stop, stop_rx) = watch::channel(false);
+    let (stop, stop_rx) = watch::channel(false);
     let (link, _task) = SwitchLink::spawn(name, sw.clone(), sink, stop_rx);
     assert!(link.wait_connected(Duration::from_secs(5)).await);
+    (sim, name.clone(), link, stop)
+}
+
+#[tokio::test]
+async fn a_lease_whose_call_never_reached_the_switch_is_given_back_after_a_minute() {
+    let env = common::TestEnv::new().await;
+    let (_sim, name, link, _stop) = switch(&env).await;
 
     let live = env.live_state().await;
     live.rebuild_leases(&[]).await.unwrap(); // trusted, empty
@@ -114,28 +121,8 @@ async fn a_lease_whose_call_never_reached_the_switch_is_given_back_after_a_minut
 #[tokio::test]
 async fn a_lease_asked_for_while_redis_was_away_is_not_kept_by_the_rebuild() {
     let env = common::TestEnv::new().await;
-    let sim = Simulator::start(sim::SimConfig {
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 3,
-        }],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let cfg = Config::from_toml(&env.config_toml(
-        sim.esl_addr(),
-        "ClueCon",
-        &[("e1", 3, "freetdm/1/a/{number}")],
-    ))
-    .unwrap();
-    let (name, sw) = cfg.switch.iter().next().unwrap();
-    let (sink, mut events) = mpsc::channel(10_000);
-    tokio::spawn(async move { while events.recv().await.is_some() {} });
-    let (stop, stop_rx) = watch::channel(false);
-    let (link, _task) = SwitchLink::spawn(name, sw.clone(), sink, stop_rx.clone());
-    assert!(link.wait_connected(Duration::from_secs(5)).await);
+    let (_sim, name, link, stop) = switch(&env).await;
+    let stop_rx = stop.subscribe();
 
     let (redis, url) = FaultProxy::for_url(&common::redis_url()).await;
     let live = LiveState::connect(&url, &env.prefix).await.unwrap();
