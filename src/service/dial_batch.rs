@@ -112,11 +112,11 @@ pub async fn prepare(
         match lease {
             Ok(Ok(())) => ready.push(p),
             Ok(Err(_)) | Err(_) => {
+                // (a refused or failed ask is not held: `acquire_line` forgot it)
                 if let Err(e) = lease {
                     lost += 1;
                     error = Some(e);
                 }
-                b.live.forget_held(p.uuid.as_str());
                 back.push((p.target, NotDialed::NotSent));
             }
         }

@@ -171,15 +171,11 @@ impl EslHeaders {
         match &mut self.packed {
             Some(p) if p.fits(&key, value) => {
                 p.push(&key, value);
-                // a map built by an earlier read is stale now (only then: dropping
-                // an empty cell per header was a measurable share of a decode)
-                if self
-                    .map
-                    .get()
-                    .is_some()
-                {
-                    self.map = OnceLock::new();
-                }
+                // a map built by an earlier read is stale now (`take` drops it only
+                // if built: replacing the empty cell per header was a measurable
+                // share of a decode)
+                self.map
+                    .take();
             }
             None if self
                 .map
