@@ -67,6 +67,68 @@ async fn skill_routing_and_longest_idle_order() {
     app.shutdown(Duration::from_secs(2)).await;
 }
 
+/// The switch records into a directory it makes itself; where it cannot (a file in the
+/// way), the caller is still put through and the call's record says there is no recording
+/// rather than naming a file that was never written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_the_switch_refuses_does_not_keep_the_caller_from_the_operator() {
+    let env = common::TestEnv::new().await;
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("new/recordings");
+    let (sim, app) = start(
+        &env,
+        &[("1001", answers(50, None))],
+        &Setup {
+            recordings_dir: dir.to_str().unwrap().into(),
+            ..Setup::default()
+        },
+        &[("1001", &[("general", 5)])],
+    )
+    .await;
+    login(&app, "1001").await;
+    let first = caller(&sim, &app, "general", "5550061", Some(1500));
+    assert_eq!(wait_answered(&env, &first).await, "op1001");
+    let rec: Option<String> = acd_row(&env, &first).await.unwrap().get(5);
+    let rec = rec.expect("recording named");
+    assert!(rec.starts_with(dir.to_str().unwrap()), "{rec}");
+    // written by the switch when the caller hangs up, as long as the talk
+    assert!(
+        common::eventually(WAIT, || async {
+            contactd::sim::media::wav_ms(&rec).is_some_and(|ms| ms >= 1000)
+        })
+        .await,
+        "{rec} written"
+    );
+
+    // A plain file where the directory should be: the switch answers -ERR.
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    assert!(
+        common::eventually(WAIT, || async {
+            app.shared
+                .acd
+                .operators()
+                .await
+                .unwrap()
+                .iter()
+                .any(|o| o.login == "op1001" && o.state == "ready")
+        })
+        .await
+    );
+    let second = caller(&sim, &app, "general", "5550062", None);
+    assert_eq!(wait_answered(&env, &second).await, "op1001");
+    let leg = sim.agent_offers("1001").last().map(|o| o.uuid.clone());
+    assert_eq!(
+        sim.bridged_to(&second),
+        leg,
+        "the caller talks to the operator"
+    );
+    let rec: Option<String> = acd_row(&env, &second).await.unwrap().get(5);
+    assert_eq!(rec, None);
+    assert_eq!(sim.channel_var(&second, "sim_record_session"), None);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ring_timeout_makes_the_operator_missed_and_requeues_at_the_head() {
     let env = common::TestEnv::new().await;
@@ -144,7 +206,7 @@ async fn seventh_caller_gets_a_callback_that_is_dialed_to_a_free_operator() {
         &Setup {
             max_waiting: 6,
             trunk: true,
-            max_wait: 0,
+            ..Setup::default()
         },
         &[("1001", &[("general", 5)])],
     )
@@ -344,8 +406,7 @@ async fn two_instances_never_offer_one_operator_two_calls() {
     let sim = start_sim(&agents).await;
     let setup = Setup {
         max_waiting: 50,
-        trunk: false,
-        max_wait: 0,
+        ..Setup::default()
     };
     let a = start_app(&env, &sim, &setup).await;
     let b = start_app(&env, &sim, &setup).await;

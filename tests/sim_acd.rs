@@ -737,27 +737,113 @@ async fn record_session_records_through_the_bridge_until_hangup() {
     let rec = truth.iter().find(|r| r.uuid == call).unwrap();
     assert_eq!(rec.recording, Some(path_s));
 
-    // FreeSWITCH does not create directories: no file, no recording
+    // switch_ivr_record_session_event makes the file's directory (switch_dir_make_recursive)
     let call2 = acd_caller(&sim, "general", Leave::Close).await;
-    let missing = dir.path().join("no/such/dir/rec.wav");
-    c.execute(&call2, "record_session", missing.to_str().unwrap())
+    let nested = dir.path().join("2026/12/rec.wav");
+    c.execute(&call2, "record_session", nested.to_str().unwrap())
         .await;
-    c.wait(&[
-        &ev("CHANNEL_EXECUTE_COMPLETE"),
-        &uid(&call2),
-        "Application: record_session",
-    ])
-    .await;
-    assert_eq!(sim.channel_var(&call2, "sim_record_session"), None);
+    c.wait(&[&ev("RECORD_START"), &uid(&call2)]).await;
     assert!(sim.hangup(&call2, "NORMAL_CLEARING"));
     c.wait(&[&ev("CHANNEL_HANGUP_COMPLETE"), &uid(&call2)])
         .await;
-    assert!(!dir.path().join("no").exists());
+    assert!(contactd::sim::media::wav_ms(nested.to_str().unwrap()).is_some());
+
+    // ...but one it cannot make (a file is in the way): no file, no recording, no event
+    std::fs::write(dir.path().join("plain"), b"x").unwrap();
+    let call3 = acd_caller(&sim, "general", Leave::Close).await;
+    let blocked = dir.path().join("plain/rec.wav");
+    c.execute(&call3, "record_session", blocked.to_str().unwrap())
+        .await;
+    let done = c
+        .wait(&[
+            &ev("CHANNEL_EXECUTE_COMPLETE"),
+            &uid(&call3),
+            "Application: record_session",
+        ])
+        .await;
+    assert!(!done.is_empty());
+    assert_eq!(sim.channel_var(&call3, "sim_record_session"), None);
+    assert!(sim.hangup(&call3, "NORMAL_CLEARING"));
+    c.wait(&[&ev("CHANNEL_HANGUP_COMPLETE"), &uid(&call3)])
+        .await;
     let truth = sim.ground_truth();
     assert_eq!(
-        truth.iter().find(|r| r.uuid == call2).unwrap().recording,
+        truth.iter().find(|r| r.uuid == call3).unwrap().recording,
         None
     );
+}
+
+/// `uuid_record start` is the api form of `record_session` (trace 06): `+OK Success` at once,
+/// the recording runs through the bridge until hangup; `-ERR Cannot record session!` when
+/// the file cannot be made; `stop` takes the path or `all`.
+#[tokio::test]
+async fn uuid_record_start_records_like_record_session_and_says_when_it_cannot() {
+    let sim = Simulator::start(cfg(&[("1001", stay(300))])).await.unwrap();
+    let mut c = Client::control(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("day/rec.wav");
+    let path_s = path.to_str().unwrap().to_string();
+    let call = acd_caller(&sim, "general", Leave::Close).await;
+    assert_eq!(
+        c.api(&format!("uuid_record {call} start {path_s}")).await,
+        "+OK Success\n"
+    );
+    let rs = c.wait(&[&ev("RECORD_START"), &uid(&call)]).await;
+    assert_eq!(header(&rs, "Record-File-Path"), Some(path_s.as_str()));
+    assert_eq!(
+        sim.channel_var(&call, "sim_record_session"),
+        Some(path_s.clone())
+    );
+    let leg = operator_leg(&mut c, "1001", &call).await;
+    c.api(&format!("uuid_bridge {call} {leg}")).await;
+    c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await; // 5 s of talk
+    assert!(sim.hangup(&call, "NORMAL_CLEARING"));
+    c.wait(&[&ev("RECORD_STOP"), &uid(&call)]).await;
+    c.wait(&[&ev("CHANNEL_HANGUP_COMPLETE"), &uid(&call)]).await;
+    let ms = contactd::sim::media::wav_ms(&path_s).expect("a WAV file");
+    assert!(ms >= 5000, "{ms} ms recorded");
+    let truth = sim.ground_truth();
+    assert_eq!(
+        truth.iter().find(|r| r.uuid == call).unwrap().recording,
+        Some(path_s)
+    );
+
+    std::fs::write(dir.path().join("plain"), b"x").unwrap();
+    let call2 = acd_caller(&sim, "general", Leave::Close).await;
+    let blocked = dir.path().join("plain/rec.wav");
+    assert_eq!(
+        c.api(&format!("uuid_record {call2} start {}", blocked.display()))
+            .await,
+        "-ERR Cannot record session!\n"
+    );
+    assert_eq!(sim.channel_var(&call2, "sim_record_session"), None);
+    // stop: a path not being recorded is refused, the one that is stops with the trace's cause
+    let other = dir.path().join("other.wav");
+    assert_eq!(
+        c.api(&format!("uuid_record {call2} stop {}", other.display()))
+            .await,
+        "-ERR Cannot stop record session!\n"
+    );
+    let rec2 = dir.path().join("rec2.wav");
+    c.api(&format!("uuid_record {call2} start {}", rec2.display()))
+        .await;
+    assert_eq!(
+        c.api(&format!("uuid_record {call2} stop all")).await,
+        "+OK Success\n"
+    );
+    let stop = c.wait(&[&ev("RECORD_STOP"), &uid(&call2)]).await;
+    assert_eq!(
+        header(&stop, "Record-Completion-Cause"),
+        Some("success-maxtime")
+    );
+    assert!(rec2.exists());
+    assert_eq!(
+        c.api("uuid_record 99999999-0000-4000-8000-000000000000 start /tmp/x.wav")
+            .await,
+        "-ERR Cannot locate session!\n"
+    );
+    assert!(sim.hangup(&call2, "NORMAL_CLEARING"));
 }
 
 #[tokio::test]

@@ -40,6 +40,24 @@ impl SwitchLink {
             .await
     }
 
+    /// `uuid_record <uuid> start <path>`: the api form of `record_session` (one
+    /// switch_ivr_record_session_event: the directory is made, the file opened and a media
+    /// bug added before the reply), so the reply says whether the recording runs: `+OK
+    /// Success` or `-ERR Cannot record session!`. The bug stays through bridges until
+    /// hangup. The path is one plain absolute path (the api splits on spaces).
+    pub async fn record_start(&self, uuid: &str, path: &str) -> Result<String, LinkError> {
+        let uuid = self.checked(uuid)?;
+        if !path.starts_with('/')
+            || path.contains("..")
+            || !path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b))
+        {
+            return Err(self.refused(format!("bad recording path {path:?}")));
+        }
+        self.api(&format!("uuid_record {uuid} start {path}")).await
+    }
+
     /// `uuid_break <uuid> all`: stops what the channel is playing, queued prompts included.
     pub async fn break_all(&self, uuid: &str) -> Result<String, LinkError> {
         let uuid = self.checked(uuid)?;

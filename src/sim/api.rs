@@ -200,15 +200,29 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
             }
             _ => "-ERR Invalid uuid\n".into(),
         },
-        "uuid_record" => match a.first().and_then(|u| sess(u)) {
-            Some(s) if a.len() >= 3 => {
-                let path = a[2].to_string();
-                let start = a[1] == "start";
-                super::ivr::record_bug(&s, &path, start);
-                "+OK Success\n".into()
+        // mod_commands' uuid_record: start is switch_ivr_record_session_event (as the
+        // record_session app), stop is switch_ivr_stop_record_session ("all" or the path)
+        "uuid_record" => {
+            const USAGE: &str =
+                "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n";
+            match (a.len() >= 3, a.first().and_then(|u| sess(u))) {
+                (false, _) => USAGE.into(),
+                (true, None) => "-ERR Cannot locate session!\n".into(),
+                (true, Some(s)) => match a[1].to_ascii_lowercase().as_str() {
+                    "start" if super::ivr::record_session(&s, a[2]) => "+OK Success\n".into(),
+                    "start" => "-ERR Cannot record session!\n".into(),
+                    "stop"
+                        if super::ivr::recording_path(&s)
+                            .is_some_and(|p| a[2] == "all" || a[2] == p) =>
+                    {
+                        super::ivr::stop_record_session(&s, Some("success-maxtime"));
+                        "+OK Success\n".into()
+                    }
+                    "stop" => "-ERR Cannot stop record session!\n".into(),
+                    _ => USAGE.into(),
+                },
             }
-            _ => "-ERR Cannot locate session!\n".into(),
-        },
+        }
         "uuid_send_dtmf" => match a.first().and_then(|u| sess(u)) {
             Some(s) if a.len() >= 2 => {
                 let (digits, dur) = match a[1].split_once('@') {

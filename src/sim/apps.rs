@@ -218,10 +218,9 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             None
         }
         "stop_record_session" => {
-            let path = sess.with(|s| s.recording.as_ref().map(|r| r.0.clone()));
             let a = arg.trim();
-            if path.is_some_and(|p| a == "all" || a == p) {
-                super::ivr::stop_record_session(sess);
+            if super::ivr::recording_path(sess).is_some_and(|p| a == "all" || a == p) {
+                super::ivr::stop_record_session(sess, None);
             }
             None
         }

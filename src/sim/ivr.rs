@@ -180,10 +180,19 @@ async fn read(
     (status, digits)
 }
 
-/// `record <path> [max_secs] [silence_thresh] [silence_hits]`.
+/// `record <path> [max_secs] [silence_thresh] [silence_hits]`. Unlike `record_session`,
+/// switch_ivr_record_file makes no directory: a file it cannot open hangs the channel up
+/// (DESTINATION_OUT_OF_ORDER) before any RECORD_START.
 pub async fn record(sess: &Sess, arg: &str) {
     let a: Vec<&str> = arg.split_whitespace().collect();
     let path = a.first().copied().unwrap_or("").to_string();
+    if path.is_empty() {
+        return; // mod_dptools logs its usage and returns
+    }
+    if !dir_exists(&path) {
+        sess.hangup("DESTINATION_OUT_OF_ORDER", "switch");
+        return;
+    }
     sess.fire(
         "RECORD_START",
         ("mod_dptools.c", "record_function", 1),
@@ -258,18 +267,28 @@ fn dir_exists(path: &str) -> bool {
     }
 }
 
-/// `record_session <path>`: switch_ivr_record_session adds a media bug and the
-/// application returns at once; the recording goes on through bridges until
-/// `stop_record_session` or hangup (CS_HANGUP removes the bug, [`stop_record_session`]).
-/// Like FreeSWITCH it does not create directories: if the file cannot be opened
-/// there is no recording and no event. The path is kept in `sim_record_session`
-/// and in the party's ground truth (`PartyRecord::recording`).
-pub fn record_session(sess: &Sess, arg: &str) {
-    let path = arg.split_whitespace().next().unwrap_or("").to_string();
-    if path.is_empty() || !dir_exists(&path) {
-        return;
+/// switch_dir_make_recursive on the file's directory: true when it exists afterwards.
+fn make_parent_dir(path: &str) -> bool {
+    match std::path::Path::new(path).parent() {
+        Some(d) => d.as_os_str().is_empty() || std::fs::create_dir_all(d).is_ok(),
+        None => false,
     }
-    stop_record_session(sess); // one recording per channel in the simulator
+}
+
+/// `record_session <path>` (the app) and `uuid_record <uuid> start <path>` (the api) both
+/// come down to switch_ivr_record_session_event: it creates the file's directory
+/// (switch_dir_make_recursive, since 2011), opens the file and adds a media bug, then
+/// returns at once; the recording goes on through bridges until it is stopped or the
+/// channel hangs up (CS_HANGUP removes the bug, [`stop_record_session`]). If the
+/// directory cannot be made there is no recording and no event, and `false` comes back
+/// (the api then answers `-ERR Cannot record session!`). The path is kept in
+/// `sim_record_session` and in the party's ground truth (`PartyRecord::recording`).
+pub fn record_session(sess: &Sess, arg: &str) -> bool {
+    let path = arg.split_whitespace().next().unwrap_or("").to_string();
+    if path.is_empty() || !make_parent_dir(&path) {
+        return false;
+    }
+    stop_record_session(sess, None); // one recording per channel in the simulator
     let now = sess.core.now_us();
     let uuid = sess.modify(|s| {
         s.recording = Some((path.clone(), now));
@@ -279,12 +298,19 @@ pub fn record_session(sess: &Sess, arg: &str) {
     if sess.core.has_truth(&uuid) {
         sess.core.truth(&uuid, |r| r.recording = Some(path.clone()));
     }
-    bug_events(sess, &path, true);
+    bug_events(sess, &path, true, None);
+    true
 }
 
-/// Close a running `record_session`: write the WAV (as long as the recording ran),
-/// RECORD_STOP and MEDIA_BUG_STOP. No-op if none runs.
-pub fn stop_record_session(sess: &Sess) {
+/// The path of the recording running on the channel, if any.
+pub fn recording_path(sess: &Sess) -> Option<String> {
+    sess.with(|s| s.recording.as_ref().map(|r| r.0.clone()))
+}
+
+/// Close a running recording: write the WAV (as long as the recording ran), RECORD_STOP
+/// and MEDIA_BUG_STOP. `cause` is the Record-Completion-Cause an explicit stop reports
+/// (`uuid_record stop` gives `success-maxtime`, trace 06). No-op if none runs.
+pub fn stop_record_session(sess: &Sess, cause: Option<&str>) {
     let Some((path, t0)) = sess.modify(|s| s.recording.take()) else {
         return;
     };
@@ -297,21 +323,25 @@ pub fn stop_record_session(sess: &Sess) {
     });
     let end = if end > 0 { end } else { sess.core.now_us() };
     media::write_wav(&path, ((end - t0) / 1000).max(0) as u64);
-    bug_events(sess, &path, false);
+    bug_events(sess, &path, false, cause);
 }
 
-fn bug_events(sess: &Sess, path: &str, start: bool) {
+fn bug_events(sess: &Sess, path: &str, start: bool, cause: Option<&str>) {
     let (rec, bug) = if start {
         ("RECORD_START", "MEDIA_BUG_START")
     } else {
         ("RECORD_STOP", "MEDIA_BUG_STOP")
     };
+    let mut post = vec![("Record-File-Path", path.to_string())];
+    if let Some(c) = cause {
+        post.push(("Record-Completion-Cause", c.to_string()));
+    }
     sess.fire(
         rec,
         ("switch_ivr_async.c", "record_callback", 1),
         Vars::Yes,
         &[],
-        &[("Record-File-Path", path.to_string())],
+        &post,
     );
     sess.fire(
         bug,
@@ -379,47 +409,4 @@ pub fn playback_terminators(sess: &Sess) -> String {
         Some(t) if t.eq_ignore_ascii_case("none") => String::new(),
         Some(t) => t.to_string(),
     }
-}
-
-/// `uuid_record <uuid> start|stop <path>`: RECORD_START + MEDIA_BUG_START, or the STOP pair.
-pub fn record_bug(sess: &Sess, path: &str, start: bool) {
-    let (rec, bug) = if start {
-        ("RECORD_START", "MEDIA_BUG_START")
-    } else {
-        ("RECORD_STOP", "MEDIA_BUG_STOP")
-    };
-    if start {
-        sess.modify(|s| s.set_var("sim_record_started_us", &sess.core.now_us().to_string()));
-    } else {
-        let t0 = sess.with(|s| {
-            s.var("sim_record_started_us")
-                .and_then(|v| v.parse::<i64>().ok())
-        });
-        let ms = t0
-            .map(|t| ((sess.core.now_us() - t) / 1000).max(0) as u64)
-            .unwrap_or(0);
-        media::write_wav(path, ms);
-    }
-    let mut post = vec![("Record-File-Path", path.to_string())];
-    if !start {
-        // uuid_record stop (switch_ivr_stop_record_session) ends it this way
-        post.push(("Record-Completion-Cause", "success-maxtime".to_string()));
-    }
-    sess.fire(
-        rec,
-        ("switch_ivr_async.c", "record_callback", 1),
-        Vars::Yes,
-        &[],
-        &post,
-    );
-    sess.fire(
-        bug,
-        ("switch_core_media_bug.c", "switch_core_media_bug_add", 1),
-        Vars::Yes,
-        &[],
-        &[
-            ("Media-Bug-Function", "session_record".to_string()),
-            ("Media-Bug-Target", path.to_string()),
-        ],
-    );
 }

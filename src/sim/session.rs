@@ -389,7 +389,7 @@ impl Sess {
         self.set_callstate("HANGUP");
         self.hangup_partner();
         // CS_HANGUP removes the media bugs: a record_session file is closed here
-        super::ivr::stop_record_session(self);
+        super::ivr::stop_record_session(self, None);
         self.set_running(Cs::Reporting);
         let now = self.core.now_us();
         self.modify(|s| {

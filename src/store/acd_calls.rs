@@ -124,12 +124,13 @@ impl AcdCalls {
         .await
     }
 
-    /// Answered by `operator` (id); `recording` is the file `record_session` writes.
+    /// Answered by `operator` (id); `recording` is the file `uuid_record` writes (None when
+    /// the switch refused to record).
     pub async fn answered(
         &self,
         call: Uuid,
         operator: Option<i64>,
-        recording: &str,
+        recording: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.exec(

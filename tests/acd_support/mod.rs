@@ -31,6 +31,8 @@ pub struct Setup {
     /// Meter-queue callers overflow to `general`, specialists' callers to a callback offer,
     /// after this long (0 = never).
     pub max_wait: u64,
+    /// Where the switch records the calls (`daemon.recordings_dir`).
+    pub recordings_dir: String,
 }
 
 impl Default for Setup {
@@ -39,9 +41,12 @@ impl Default for Setup {
             max_waiting: 6,
             trunk: false,
             max_wait: 0,
+            recordings_dir: RECORDINGS.into(),
         }
     }
 }
+
+pub const RECORDINGS: &str = "/tmp/contactd-test-recordings";
 
 /// The simulator with these operator phones, contactd, and operators `op<ext>` with skills.
 pub async fn start(
@@ -91,7 +96,7 @@ pub fn acd_toml(max_waiting: usize, max_wait: u64) -> String {
     format!(
         r#"
 [daemon]
-recordings_dir = "/tmp/contactd-test-recordings"
+recordings_dir = "{RECORDINGS}"
 [acd]
 # 2, not 1: originate_timeout counts whole seconds of the clock, so 1 may end a ring at once
 ring_timeout_seconds = 2
@@ -137,13 +142,15 @@ pub async fn start_app_with_db(
     // Each instance its own name (and so its own write spool), as on a real site.
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    text.push_str(&acd_toml(s.max_waiting, s.max_wait).replacen(
-        "[daemon]\n",
-        &format!("[daemon]\ninstance = \"acd-test-{n}\"\n"),
-        1,
-    ));
-    // The switch records there; FreeSWITCH does not create the directory itself.
-    std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
+    text.push_str(
+        &acd_toml(s.max_waiting, s.max_wait)
+            .replacen(
+                "[daemon]\n",
+                &format!("[daemon]\ninstance = \"acd-test-{n}\"\n"),
+                1,
+            )
+            .replacen(RECORDINGS, &s.recordings_dir, 1),
+    );
     let cfg = contactd::config::Config::from_toml(&text).unwrap();
     cfg.validate().unwrap();
     let app = App::start(cfg).await.unwrap();

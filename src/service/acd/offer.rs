@@ -495,14 +495,15 @@ async fn answered(
                 let id = acd.operator_id(&r.agent).await;
                 acd.inner
                     .records
-                    .answered(u, id, &recording, ms_to_time(now))
+                    .answered(u, id, recording.as_deref(), ms_to_time(now))
                     .await
                     .or_log(
                         &r.call,
                         &format!(
-                            "call record: answered by {} at {}, recording {recording}",
+                            "call record: answered by {} at {}, recording {}",
                             r.agent,
-                            ms_to_time(now)
+                            ms_to_time(now),
+                            recording.as_deref().unwrap_or("none")
                         ),
                     );
             }
@@ -563,8 +564,8 @@ async fn note_answer(acd: &Acd, r: &Reservation, now: i64) -> bool {
 }
 
 enum Bridge {
-    /// Bridged, recording to this file.
-    Done(String),
+    /// Bridged, recording to this file (None: the switch could not record).
+    Done(Option<String>),
     /// Not bridged; the caller requeued or the talk ended.
     Failed,
     /// The link dropped before the switch said.
@@ -587,30 +588,21 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
         acd.inner.config.daemon.recordings_dir.display(),
         r.call
     );
-    // The music is an app still running on the caller: stop it, so `record_session` (queued
-    // behind it otherwise) starts now, and bridge once the switch says it has.
-    let mut watch = link.watch_call(&r.call);
-    let _ = link.break_all(&r.call).await;
-    match link.execute(&r.call, "record_session", &recording).await {
-        Ok(app) => {
-            let _ = tokio::time::timeout(Duration::from_secs(3), async {
-                while let Some(ev) = watch.recv().await {
-                    match ev {
-                        WatchEvent::Switch(SwitchEvent::ExecuteComplete {
-                            application_uuid,
-                            ..
-                        }) if application_uuid.as_deref() == Some(app.as_str()) => break,
-                        WatchEvent::Switch(SwitchEvent::Hangup(_)) => break,
-                        WatchEvent::LinkLost => break,
-                        _ => {}
-                    }
-                }
-            })
-            .await;
+    // `uuid_record start` is an api: the recording runs (or the reply says why not) before
+    // the bridge, with no wait on the caller's channel thread. The music is an app still
+    // running on the caller: stop it so the bridge does not wait behind it either.
+    let recording = match link.record_start(&r.call, &recording).await {
+        Ok(reply) if reply.starts_with("+OK") => Some(recording),
+        Ok(reply) => {
+            warn!(call = %r.call, "acd: not recorded to {recording}: {}", reply.trim_end());
+            None
         }
-        Err(e) => warn!(call = %r.call, "acd: record_session: {e}"),
-    }
-    drop(watch);
+        Err(e) => {
+            warn!(call = %r.call, "acd: uuid_record {recording}: {e}");
+            None
+        }
+    };
+    let _ = link.break_all(&r.call).await;
     let bridged = link
         .bridge(&r.call, leg)
         .await
