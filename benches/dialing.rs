@@ -204,6 +204,55 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
             Some(c.saturating_duration_since(*read).as_secs_f64() * 1e3)
         })
         .collect();
+    // how late contactd noted what the switch did: its answered_at / ended_at against the
+    // simulator's own instants (the BACKGROUND_JOB of an answered originate, the hangup)
+    let wall_of = |sim_ms: u64| {
+        wall - chrono::Duration::from_std(
+            mono.duration_since(now - Duration::from_millis(sim_now.saturating_sub(sim_ms))),
+        )
+        .unwrap()
+    };
+    let (seen, ans_at, end_at): (
+        Vec<uuid::Uuid>,
+        Vec<chrono::DateTime<chrono::Utc>>,
+        Vec<chrono::DateTime<chrono::Utc>>,
+    ) = truth
+        .iter()
+        .filter_map(|p| {
+            Some((
+                uuid::Uuid::parse_str(&p.uuid).ok()?,
+                wall_of(p.answered_at_ms?),
+                wall_of(p.ended_at_ms?),
+            ))
+        })
+        .fold(
+            (vec![], vec![], vec![]),
+            |(mut a, mut b, mut c), (x, y, z)| {
+                a.push(x);
+                b.push(y);
+                c.push(z);
+                (a, b, c)
+            },
+        );
+    let rows = db
+        .query(
+            "SELECT extract(epoch FROM a.answered_at - x.ans)::float8 * 1e3,
+                    extract(epoch FROM a.ended_at - x.ended)::float8 * 1e3
+             FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS x(u, ans, ended)
+             JOIN attempts a ON a.uuid = x.u
+             WHERE a.answered_at IS NOT NULL AND a.ended_at IS NOT NULL",
+            &[&seen, &ans_at, &end_at],
+        )
+        .await
+        .unwrap();
+    spread(
+        "switch answered → contactd's answered_at",
+        rows.iter().map(|r| r.get::<_, f64>(0)).collect(),
+    );
+    spread(
+        "switch hung up → contactd's ended_at",
+        rows.iter().map(|r| r.get::<_, f64>(1)).collect(),
+    );
     spread("on the switch, originate read → channel created", made);
     spread("on the switch, channel created → answered", ring);
     spread("attempt written → originate read by the switch", lag);
