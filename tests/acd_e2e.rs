@@ -103,18 +103,7 @@ async fn a_recording_the_switch_refuses_does_not_keep_the_caller_from_the_operat
     // A plain file where the directory should be: the switch answers -ERR.
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::write(&dir, b"not a directory").unwrap();
-    assert!(
-        common::eventually(WAIT, || async {
-            app.shared
-                .acd
-                .operators()
-                .await
-                .unwrap()
-                .iter()
-                .any(|o| o.login == "op1001" && o.state == "ready")
-        })
-        .await
-    );
+    assert!(operator_in(&app, "op1001", "ready").await);
     let second = caller(&sim, &app, "general", "5550062", None);
     assert_eq!(wait_answered(&env, &second).await, "op1001");
     let leg = sim.agent_offers("1001").last().map(|o| o.uuid.clone());
@@ -148,18 +137,7 @@ async fn ring_timeout_makes_the_operator_missed_and_requeues_at_the_head() {
     assert!(common::eventually(WAIT, || async { !sim.agent_offers("1001").is_empty() }).await);
     let second = caller(&sim, &app, "general", "5550012", None);
     // Let the ring time out: 1001 is "missed" and the first caller is back at the head.
-    assert!(
-        common::eventually(WAIT, || async {
-            app.shared
-                .acd
-                .operators()
-                .await
-                .unwrap()
-                .iter()
-                .any(|o| o.login == "op1001" && o.state == "missed")
-        })
-        .await
-    );
+    assert!(operator_in(&app, "op1001", "missed").await);
     assert_eq!(
         waiting_calls(&app, "general").await,
         vec![first.clone(), second.clone()]
@@ -342,18 +320,7 @@ async fn blind_transfer_to_specialists() {
         Some("specialists")
     );
     // The first operator is released into after-call work (0 s here), then ready again.
-    assert!(
-        common::eventually(WAIT, || async {
-            app.shared
-                .acd
-                .operators()
-                .await
-                .unwrap()
-                .iter()
-                .any(|o| o.login == "op1001" && o.state == "ready")
-        })
-        .await
-    );
+    assert!(operator_in(&app, "op1001", "ready").await);
     app.shutdown(Duration::from_secs(2)).await;
 }
 

@@ -85,18 +85,7 @@ async fn a_hostile_phone_slipped_into_redis_is_never_dialed() {
     live.set_endpoint("op1001", hostile).await.unwrap();
     let c = caller(&sim, &app, "general", "5550202", None);
     // The offer ends before any originate: the operator "missed", the caller still waiting.
-    assert!(
-        common::eventually(WAIT, || async {
-            app.shared
-                .acd
-                .operators()
-                .await
-                .unwrap()
-                .iter()
-                .any(|o| o.login == "op1001" && o.state == "missed")
-        })
-        .await
-    );
+    assert!(operator_in(&app, "op1001", "missed").await);
     assert!(
         sim.api_log().iter().all(|l| !l.contains("evil")),
         "{:#?}",

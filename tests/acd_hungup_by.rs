@@ -201,18 +201,7 @@ async fn a_transferred_caller_is_ended_by_whoever_ends_it_last() {
 
     // To a specialist who never answers now: the caller waits there and gives up.
     sim.set_agent_behaviour("1009", Behaviour::NoAnswer);
-    assert!(
-        common::eventually(WAIT, || async {
-            app.shared
-                .acd
-                .operators()
-                .await
-                .unwrap()
-                .iter()
-                .any(|o| o.login == "op1001" && o.state == "ready")
-        })
-        .await
-    );
+    assert!(operator_in(&app, "op1001", "ready").await);
     let d = caller(&sim, &app, "general", "5550132", Some(6000));
     assert_eq!(wait_answered(&env, &d).await, "op1001");
     assert!(common::eventually(WAIT, || async { sim.bridged_to(&d).is_some() }).await);

@@ -700,13 +700,34 @@ async fn uuid_bridge_moves_the_caller_and_the_old_operator_leg_hangs_up() {
     eventually("all gone", || sim.live_channels().is_empty()).await;
 }
 
+/// `call`, recording to `path`, is bridged to operator 1001 and talks 5 simulated seconds,
+/// then hangs up: the recording ran through the bridge and was written only at its end.
+async fn bridge_talk_and_hang_up(sim: &Simulator, c: &mut Client, call: &str, path: &str) {
+    let leg = operator_leg(c, "1001", call).await;
+    c.api(&format!("uuid_bridge {call} {leg}")).await;
+    c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(call)]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await; // 5 s of talk
+    assert!(
+        !std::path::Path::new(path).exists(),
+        "written only when the recording ends"
+    );
+    assert!(sim.hangup(call, "NORMAL_CLEARING"));
+    let stop = c.wait(&[&ev("RECORD_STOP"), &uid(call)]).await;
+    assert_eq!(header(&stop, "Record-File-Path"), Some(path));
+    c.wait(&[&ev("CHANNEL_HANGUP_COMPLETE"), &uid(call)]).await;
+    let ms = contactd::sim::media::wav_ms(path).expect("a WAV file");
+    assert!(ms >= 5000, "{ms} ms recorded");
+    let truth = sim.ground_truth();
+    let rec = truth.iter().find(|r| r.uuid == call).unwrap();
+    assert_eq!(rec.recording.as_deref(), Some(path));
+}
+
 #[tokio::test]
 async fn record_session_records_through_the_bridge_until_hangup() {
     let sim = Simulator::start(cfg(&[("1001", stay(300))])).await.unwrap();
     let mut c = Client::control(&sim).await;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rec.wav");
-    let path_s = path.to_str().unwrap().to_string();
+    let path_s = dir.path().join("rec.wav").to_str().unwrap().to_string();
     let call = acd_caller(&sim, "general", Leave::Close).await;
     c.execute(&call, "record_session", &path_s).await;
     let rs = c.wait(&[&ev("RECORD_START"), &uid(&call)]).await;
@@ -722,20 +743,7 @@ async fn record_session_records_through_the_bridge_until_hangup() {
         sim.channel_var(&call, "sim_record_session"),
         Some(path_s.clone())
     );
-    let leg = operator_leg(&mut c, "1001", &call).await;
-    c.api(&format!("uuid_bridge {call} {leg}")).await;
-    c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
-    tokio::time::sleep(Duration::from_millis(50)).await; // 5 s of talk
-    assert!(!path.exists(), "written only when the recording ends");
-    assert!(sim.hangup(&call, "NORMAL_CLEARING"));
-    let stop = c.wait(&[&ev("RECORD_STOP"), &uid(&call)]).await;
-    assert!(stop.contains("Record-File-Path: "));
-    c.wait(&[&ev("CHANNEL_HANGUP_COMPLETE"), &uid(&call)]).await;
-    let ms = contactd::sim::media::wav_ms(&path_s).expect("a WAV file");
-    assert!(ms >= 5000, "{ms} ms recorded");
-    let truth = sim.ground_truth();
-    let rec = truth.iter().find(|r| r.uuid == call).unwrap();
-    assert_eq!(rec.recording, Some(path_s));
+    bridge_talk_and_hang_up(&sim, &mut c, &call, &path_s).await;
 
     // switch_ivr_record_session_event makes the file's directory (switch_dir_make_recursive)
     let call2 = acd_caller(&sim, "general", Leave::Close).await;
@@ -781,8 +789,7 @@ async fn uuid_record_start_records_like_record_session_and_says_when_it_cannot()
     let sim = Simulator::start(cfg(&[("1001", stay(300))])).await.unwrap();
     let mut c = Client::control(&sim).await;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("day/rec.wav");
-    let path_s = path.to_str().unwrap().to_string();
+    let path_s = dir.path().join("day/rec.wav").to_str().unwrap().to_string();
     let call = acd_caller(&sim, "general", Leave::Close).await;
     assert_eq!(
         c.api(&format!("uuid_record {call} start {path_s}")).await,
@@ -794,20 +801,7 @@ async fn uuid_record_start_records_like_record_session_and_says_when_it_cannot()
         sim.channel_var(&call, "sim_record_session"),
         Some(path_s.clone())
     );
-    let leg = operator_leg(&mut c, "1001", &call).await;
-    c.api(&format!("uuid_bridge {call} {leg}")).await;
-    c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
-    tokio::time::sleep(Duration::from_millis(50)).await; // 5 s of talk
-    assert!(sim.hangup(&call, "NORMAL_CLEARING"));
-    c.wait(&[&ev("RECORD_STOP"), &uid(&call)]).await;
-    c.wait(&[&ev("CHANNEL_HANGUP_COMPLETE"), &uid(&call)]).await;
-    let ms = contactd::sim::media::wav_ms(&path_s).expect("a WAV file");
-    assert!(ms >= 5000, "{ms} ms recorded");
-    let truth = sim.ground_truth();
-    assert_eq!(
-        truth.iter().find(|r| r.uuid == call).unwrap().recording,
-        Some(path_s)
-    );
+    bridge_talk_and_hang_up(&sim, &mut c, &call, &path_s).await;
 
     std::fs::write(dir.path().join("plain"), b"x").unwrap();
     let call2 = acd_caller(&sim, "general", Leave::Close).await;

@@ -174,6 +174,20 @@ pub async fn add_operators(app: &App, ops: &[(&str, &[(&str, i16)])]) {
     }
 }
 
+/// Waits (up to [`WAIT`]) for operator `login` to be in `state`; false if they never were.
+pub async fn operator_in(app: &App, login: &str, state: &str) -> bool {
+    common::eventually(WAIT, || async {
+        app.shared
+            .acd
+            .operators()
+            .await
+            .unwrap()
+            .iter()
+            .any(|o| o.login == login && o.state == state)
+    })
+    .await
+}
+
 pub async fn login(app: &App, ext: &str) {
     app.shared
         .acd
