@@ -212,6 +212,10 @@ pub struct SimConfig {
     /// at once, no PLAYBACK_START/STOP; inside `file_string://` and `say`: a
     /// `CUSTOM filestring::fail` event), and the party hears nothing
     pub media_ms: HashMap<String, u64>,
+    /// Directories the simulated switch's disk has besides the real ones (a trace's
+    /// recording targets, `/opt/fs-trace/rec`): `record` may write there. What it writes
+    /// lands on the real disk only where the directory really exists.
+    pub disk_dirs: Vec<String>,
     /// `$${sounds_dir}`: where sound packs would be. The default is where Debian's FreeSWITCH
     /// packages put them; on a site that follows contactd's README no pack is installed
     /// there, so `say` finds no file
@@ -261,6 +265,7 @@ impl Default for SimConfig {
             agents: HashMap::new(),
             default_playback_ms: 1000,
             media_ms: HashMap::new(),
+            disk_dirs: Vec::new(),
             sounds_dir: "/usr/share/freeswitch/sounds".into(),
             say_languages: [
                 ("en", "{sounds_dir}/en/us/callie"),

@@ -189,7 +189,7 @@ pub async fn record(sess: &Sess, arg: &str) {
     if path.is_empty() {
         return; // mod_dptools logs its usage and returns
     }
-    if !dir_exists(&path) {
+    if !dir_exists(&sess.core.cfg, &path) {
         sess.hangup("DESTINATION_OUT_OF_ORDER", "switch");
         return;
     }
@@ -260,9 +260,13 @@ pub async fn record(sess: &Sess, arg: &str) {
     );
 }
 
-fn dir_exists(path: &str) -> bool {
+fn dir_exists(cfg: &super::SimConfig, path: &str) -> bool {
     match std::path::Path::new(path).parent() {
-        Some(d) => d.as_os_str().is_empty() || d.is_dir(),
+        Some(d) => {
+            d.as_os_str().is_empty()
+                || d.is_dir()
+                || cfg.disk_dirs.iter().any(|v| std::path::Path::new(v) == d)
+        }
         None => false,
     }
 }

@@ -152,6 +152,7 @@ pub fn sim_config(traces: &[&[Msg]], socket: &str) -> SimConfig {
         hostname: "vm".into(),
         sounds_dir: SOUNDS_DIR.into(),
         media_ms: media_lengths(traces),
+        disk_dirs: record_dirs(traces),
         contexts,
         users: [
             ("203", "loopback/noans203/test_operators"),
@@ -200,6 +201,35 @@ fn media_lengths(traces: &[&[Msg]]) -> HashMap<String, u64> {
                 }
                 _ => {}
             }
+        }
+    }
+    out
+}
+
+/// The directories the captures' `record`s wrote to (contactd's `sendmsg … execute record
+/// <file> …`; its sessions did not subscribe to RECORD_START): they existed on the capture
+/// machine, so `record` may write there in the replay.
+fn record_dirs(traces: &[&[Msg]]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in traces.iter().flat_map(|t| t.iter()) {
+        if m.from != "client" || !m.raw.starts_with("sendmsg ") {
+            continue;
+        }
+        let header = |name: &str| {
+            m.raw.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+            })
+        };
+        if header("Execute-App-Name") != Some("record") {
+            continue;
+        }
+        let dir = header("Execute-App-Arg")
+            .and_then(|a| a.split_whitespace().next())
+            .and_then(|p| std::path::Path::new(p).parent())
+            .map(|d| d.to_string_lossy().to_string());
+        if let Some(d) = dir.filter(|d| !out.contains(d)) {
+            out.push(d);
         }
     }
     out
