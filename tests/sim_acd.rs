@@ -797,6 +797,12 @@ async fn uuid_record_start_records_like_record_session_and_says_when_it_cannot()
     );
     let rs = c.wait(&[&ev("RECORD_START"), &uid(&call)]).await;
     assert_eq!(header(&rs, "Record-File-Path"), Some(path_s.as_str()));
+    // asked again (a bridge retried after the link came back): "Already recording", the
+    // running recording goes on (not closed and written now)
+    assert_eq!(
+        c.api(&format!("uuid_record {call} start {path_s}")).await,
+        "+OK Success\n"
+    );
     assert_eq!(
         sim.channel_var(&call, "sim_record_session"),
         Some(path_s.clone())

@@ -111,7 +111,8 @@ pub fn leave_bridge(leg: &Sess, keep: Option<&str>) {
     }
 }
 
-fn true_var(s: &ChanState, k: &str) -> bool {
+/// switch_true on a channel variable.
+pub(super) fn true_var(s: &ChanState, k: &str) -> bool {
     s.var(k).is_some_and(|v| {
         matches!(
             v.to_ascii_lowercase().as_str(),

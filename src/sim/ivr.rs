@@ -289,7 +289,17 @@ fn make_parent_dir(path: &str) -> bool {
 /// `sim_record_session` and in the party's ground truth (`PartyRecord::recording`).
 pub fn record_session(sess: &Sess, arg: &str) -> bool {
     let path = arg.split_whitespace().next().unwrap_or("").to_string();
-    if path.is_empty() || !make_parent_dir(&path) {
+    if path.is_empty() {
+        return false;
+    }
+    if recording_path(sess).as_deref() == Some(path.as_str()) {
+        // "Already recording [file]": success, and the running recording goes on untouched
+        if sess.with(|s| super::bridge::true_var(s, "RECORD_TOGGLE_ON_REPEAT")) {
+            stop_record_session(sess, None);
+        }
+        return true;
+    }
+    if !make_parent_dir(&path) {
         return false;
     }
     stop_record_session(sess, None); // one recording per channel in the simulator
