@@ -465,17 +465,19 @@ impl Campaigns {
             .await
     }
 
-    /// Written before the message is sent to the switch: from here on a restart must not
-    /// dial this subscriber again.
-    pub async fn attempt_playback_started(
+    /// The call was answered and its message is about to be sent to the switch, in one
+    /// write (one round trip and commit per answered call, not two): from here on a restart
+    /// must not dial this subscriber again.
+    pub async fn attempt_answered_and_playing(
         &self,
         uuid: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.writer
             .write(Write::new(
-                format!("attempt {uuid} message started"),
-                "UPDATE attempts SET playback_started_at = COALESCE(playback_started_at, $2)
+                format!("attempt {uuid} answered, message started"),
+                "UPDATE attempts SET answered_at = COALESCE(answered_at, $2),
+                        playback_started_at = COALESCE(playback_started_at, $2)
                  WHERE uuid = $1",
                 vec![uuid.into(), at.into()],
             ))

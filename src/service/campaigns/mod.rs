@@ -763,12 +763,8 @@ impl CampaignRunner {
         watch: crate::esl::control::CallWatch,
         resume: bool,
     ) -> AttemptEnd {
-        self.log_write(self.campaigns.attempt_answered(id, self.clock.now()).await);
-        self.log_write(
-            self.campaigns
-                .attempt_playback_started(id, self.clock.now())
-                .await,
-        );
+        let now = self.clock.now();
+        self.log_write(self.campaigns.attempt_answered_and_playing(id, now).await);
         let amd = &self.config.amd;
         let mut watch = watch;
         let mut person = false;
