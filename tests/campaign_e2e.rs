@@ -378,3 +378,72 @@ async fn manager_records_by_phone_and_auditors_get_a_report_matching_ground_trut
     );
     app.shutdown(Duration::from_secs(2)).await;
 }
+
+/// The switch cannot open the manager's recording (campaigns.audio_dir missing on its disk,
+/// here a plain file in the way): as switch_ivr_record_file, it hangs the manager up. The
+/// call's record says the switch ended it, at the recording, and no campaign starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_the_switch_cannot_write_ends_the_call_as_the_switchs() {
+    let env = common::TestEnv::new().await;
+    let scratch = tempfile::tempdir().unwrap();
+    let blocked = scratch.path().join("campaigns");
+    std::fs::write(&blocked, b"not a directory").unwrap();
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 0.1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cfg = config(
+        &env,
+        sim.esl_addr(),
+        free_port(),
+        &blocked.join("messages").display().to_string(),
+    );
+    let app = App::start(cfg).await.unwrap();
+    assert!(app.wait_ready(Duration::from_secs(10)).await);
+    let manager = sim
+        .inbound_call(sim::InboundCall {
+            connect_to: app.outbound_addr.to_string(),
+            caller_number: "201".into(),
+            destination: "302".into(),
+            vars: vec![
+                ("contactd_entry".into(), "service".into()),
+                ("contactd_code".into(), "302".into()),
+            ],
+            script: contactd::demo::manager_records_notice("4321", "7", 2500),
+            ..Default::default()
+        })
+        .unwrap();
+    let pg = env.pg().await;
+    let ended = common::eventually(Duration::from_secs(20), || async {
+        pg.query_opt(
+            "SELECT 1 FROM calls WHERE uuid = $1::text::uuid AND hungup_by IS NOT NULL",
+            &[&manager],
+        )
+        .await
+        .unwrap()
+        .is_some()
+    })
+    .await;
+    assert!(ended, "the manager's call has no end recorded");
+    let r = pg
+        .query_one(
+            "SELECT flow_step, hungup_by FROM calls WHERE uuid = $1::text::uuid",
+            &[&manager],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, String>(1), "switch");
+    assert_eq!(r.get::<_, String>(0), "recording");
+    let truth = sim.ground_truth();
+    let t = truth.iter().find(|p| p.uuid == manager).unwrap();
+    assert_eq!(t.hangup_by.as_deref(), Some("switch"));
+    assert_eq!(t.hangup_cause.as_deref(), Some("DESTINATION_OUT_OF_ORDER"));
+    assert!(pg
+        .query_opt("SELECT id FROM campaigns", &[])
+        .await
+        .unwrap()
+        .is_none());
+    app.shutdown(Duration::from_secs(1)).await;
+}

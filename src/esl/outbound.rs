@@ -25,6 +25,14 @@ use crate::esl::events::{SOCKET_APP_NAME, SOCKET_FILE_PARAM};
 pub enum CallEnded {
     #[error("caller hung up")]
     CallerHungUp,
+    /// The switch itself ended the call while it ran `app` (DESTINATION_OUT_OF_ORDER: a file
+    /// `record` could not open, an application it does not have).
+    #[error("the switch hung up the call during {app} {arg} ({cause})")]
+    SwitchHungUp {
+        app: String,
+        arg: String,
+        cause: String,
+    },
     #[error("switch closed the call's socket: {0}")]
     Disconnected(String),
     #[error("no answer from the switch within {0:?}")]
@@ -230,6 +238,14 @@ impl CallSession {
                     }
                     Some(EslEventType::ChannelHangup) => {
                         self.hung_up = true;
+                        let cause = ev.header_str("Hangup-Cause").unwrap_or_default();
+                        if cause == "DESTINATION_OUT_OF_ORDER" {
+                            return Err(CallEnded::SwitchHungUp {
+                                app: app.to_string(),
+                                arg: arg.clone(),
+                                cause: cause.to_string(),
+                            });
+                        }
                         return Err(CallEnded::CallerHungUp);
                     }
                     _ => {}

@@ -6,7 +6,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -434,10 +434,23 @@ impl InboundCalls {
         let hungup_by = match &ended {
             None => "contactd",
             Some(CallEnded::CallerHungUp) => "party",
+            Some(CallEnded::SwitchHungUp { .. }) => "switch",
             Some(_) => "unknown",
         };
-        if let Some(e) = &ended {
-            info!(%uuid, step, error = ?e.to_string(), "flow stopped");
+        match &ended {
+            // switch_ivr_record_file hangs up when it cannot open the file: the sysadmin's
+            // to fix, so said as such
+            Some(CallEnded::SwitchHungUp { app, arg, cause }) if app == "record" => {
+                let file = arg.split_whitespace().next().unwrap_or_default();
+                error!(
+                    %uuid, step, %cause,
+                    "the switch could not record to {file} and hung up the caller: the \
+                     directory must exist on the switch, writable by FreeSWITCH \
+                     (campaigns.audio_dir)"
+                );
+            }
+            Some(e) => info!(%uuid, step, error = ?e.to_string(), "flow stopped"),
+            None => {}
         }
         if let Err(e) = self.calls.set_outcome(uuid, step, hungup_by).await {
             warn!(%uuid, error = ?e.to_string(), "cannot record flow outcome");
