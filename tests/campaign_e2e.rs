@@ -73,6 +73,22 @@ fn rules() -> Vec<SubscriberRule> {
     ]
 }
 
+/// The manager (extension 201, PIN 4321) dials 302, records a message and starts list 7.
+fn manager_dials_302(sim: &Simulator, app: &App) -> String {
+    sim.inbound_call(sim::InboundCall {
+        connect_to: app.outbound_addr.to_string(),
+        caller_number: "201".into(),
+        destination: "302".into(),
+        vars: vec![
+            ("contactd_entry".into(), "service".into()),
+            ("contactd_code".into(), "302".into()),
+        ],
+        script: contactd::demo::manager_records_notice("4321", "7", 2500),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 fn config(env: &common::TestEnv, esl: std::net::SocketAddr, smtp: u16, audio: &str) -> Config {
     let mut text = env.config_toml(esl, "ClueCon", &[("e1", 30, "freetdm/1/a/{number}")]);
     text.push_str(&format!(
@@ -163,19 +179,7 @@ async fn manager_records_by_phone_and_auditors_get_a_report_matching_ground_trut
     drop(db);
 
     // the manager dials 302 from extension 201
-    let manager = sim
-        .inbound_call(sim::InboundCall {
-            connect_to: app.outbound_addr.to_string(),
-            caller_number: "201".into(),
-            destination: "302".into(),
-            vars: vec![
-                ("contactd_entry".into(), "service".into()),
-                ("contactd_code".into(), "302".into()),
-            ],
-            script: contactd::demo::manager_records_notice("4321", "7", 2500),
-            ..Default::default()
-        })
-        .unwrap();
+    let manager = manager_dials_302(&sim, &app);
 
     let pg = env.pg().await;
     let started = common::eventually(Duration::from_secs(20), || async {
@@ -402,19 +406,7 @@ async fn a_recording_the_switch_cannot_write_ends_the_call_as_the_switchs() {
     );
     let app = App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);
-    let manager = sim
-        .inbound_call(sim::InboundCall {
-            connect_to: app.outbound_addr.to_string(),
-            caller_number: "201".into(),
-            destination: "302".into(),
-            vars: vec![
-                ("contactd_entry".into(), "service".into()),
-                ("contactd_code".into(), "302".into()),
-            ],
-            script: contactd::demo::manager_records_notice("4321", "7", 2500),
-            ..Default::default()
-        })
-        .unwrap();
+    let manager = manager_dials_302(&sim, &app);
     let pg = env.pg().await;
     let ended = common::eventually(Duration::from_secs(20), || async {
         pg.query_opt(
