@@ -348,8 +348,8 @@ fn cfg() -> SimConfig {
     SimConfig {
         time_scale: SCALE,
         media_ms: media,
-        // where trace 10's `record` wrote on the capture machine
-        disk_dirs: vec!["/opt/fs-trace/rec".into()],
+        // the capture machine's tree, where the traces record (nothing written here)
+        disk_dirs: vec![contactd_replay::CAPTURE_TREE.into()],
         say_languages: [
             ("en", "/opt/fs-trace/sounds/en"),
             ("ru", "/opt/fs-trace/sounds/ru"),

@@ -212,9 +212,9 @@ pub struct SimConfig {
     /// at once, no PLAYBACK_START/STOP; inside `file_string://` and `say`: a
     /// `CUSTOM filestring::fail` event), and the party hears nothing
     pub media_ms: HashMap<String, u64>,
-    /// Directories the simulated switch's disk has besides the real ones (a trace's
-    /// recording targets, `/opt/fs-trace/rec`): `record` may write there. What it writes
-    /// lands on the real disk only where the directory really exists.
+    /// Directories the simulated switch's disk has besides the real ones, each with all
+    /// below it (the capture machine's `/opt/fs-trace` in the trace replay): a file there
+    /// may be recorded into, and nothing is made or written on the real disk for it.
     pub disk_dirs: Vec<String>,
     /// `$${sounds_dir}`: where sound packs would be. The default is where Debian's FreeSWITCH
     /// packages put them; on a site that follows contactd's README no pack is installed

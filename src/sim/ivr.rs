@@ -5,11 +5,14 @@
 //! until stopped or hangup, then writes the WAV), and `say` (one file_string playback of
 //! the say module's files under the language's sound prefix).
 
+use std::path::Path;
+
 use super::apps::read_dtmf;
 use super::media;
 use super::playback::{playback, playback_as, playback_no_input, NOT_FOUND};
 use super::say;
 use super::session::{Sess, Vars};
+use super::SimConfig;
 
 const ALL_DIGITS: &str = "0123456789*#ABCD";
 
@@ -246,7 +249,7 @@ pub async fn record(sess: &Sess, arg: &str) {
         }
     }
     let el = (start.elapsed().as_secs_f64() * 1000.0 / sess.core.scale()) as u64;
-    media::write_wav(&path, el.min(max_ms.unwrap_or(u64::MAX)));
+    write_recording(&sess.core.cfg, &path, el.min(max_ms.unwrap_or(u64::MAX)));
     sess.modify(|s| {
         s.set_var("record_ms", &el.to_string());
         s.set_var("record_seconds", &(el / 1000).to_string());
@@ -260,22 +263,38 @@ pub async fn record(sess: &Sess, arg: &str) {
     );
 }
 
-fn dir_exists(cfg: &super::SimConfig, path: &str) -> bool {
-    match std::path::Path::new(path).parent() {
+/// Is `dir` on the simulated switch's disk only ([`SimConfig::disk_dirs`])?
+fn virtual_dir(cfg: &SimConfig, dir: &Path) -> bool {
+    cfg.disk_dirs.iter().any(|v| dir.starts_with(v))
+}
+
+/// Can a file be opened at `path`: its directory exists (on the real disk or the simulated
+/// one)?
+fn dir_exists(cfg: &SimConfig, path: &str) -> bool {
+    match Path::new(path).parent() {
+        Some(d) => d.as_os_str().is_empty() || d.is_dir() || virtual_dir(cfg, d),
+        None => false,
+    }
+}
+
+/// switch_dir_make_recursive on the file's directory: true when it exists afterwards
+/// (made on the real disk unless the simulated one has it).
+fn make_parent_dir(cfg: &SimConfig, path: &str) -> bool {
+    match Path::new(path).parent() {
         Some(d) => {
-            d.as_os_str().is_empty()
-                || d.is_dir()
-                || cfg.disk_dirs.iter().any(|v| std::path::Path::new(v) == d)
+            d.as_os_str().is_empty() || virtual_dir(cfg, d) || std::fs::create_dir_all(d).is_ok()
         }
         None => false,
     }
 }
 
-/// switch_dir_make_recursive on the file's directory: true when it exists afterwards.
-fn make_parent_dir(path: &str) -> bool {
-    match std::path::Path::new(path).parent() {
-        Some(d) => d.as_os_str().is_empty() || std::fs::create_dir_all(d).is_ok(),
-        None => false,
+/// A finished recording, `ms` long, written as a WAV unless it is on the simulated disk.
+fn write_recording(cfg: &SimConfig, path: &str, ms: u64) {
+    if !Path::new(path)
+        .parent()
+        .is_some_and(|d| virtual_dir(cfg, d))
+    {
+        media::write_wav(path, ms);
     }
 }
 
@@ -299,7 +318,7 @@ pub fn record_session(sess: &Sess, arg: &str) -> bool {
         }
         return true;
     }
-    if !make_parent_dir(&path) {
+    if !make_parent_dir(&sess.core.cfg, &path) {
         return false;
     }
     stop_record_session(sess, None); // one recording per channel in the simulator
@@ -336,7 +355,7 @@ pub fn stop_record_session(sess: &Sess, cause: Option<&str>) {
         }
     });
     let end = if end > 0 { end } else { sess.core.now_us() };
-    media::write_wav(&path, ((end - t0) / 1000).max(0) as u64);
+    write_recording(&sess.core.cfg, &path, ((end - t0) / 1000).max(0) as u64);
     bug_events(sess, &path, false, cause);
 }
 
@@ -422,5 +441,38 @@ pub fn playback_terminators(sess: &Sess) -> String {
         Some(t) if t.eq_ignore_ascii_case("any") => "1234567890*#".into(),
         Some(t) if t.eq_ignore_ascii_case("none") => String::new(),
         Some(t) => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_simulated_disk_has_its_directories_and_nothing_is_made_or_written_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let virt = tmp.path().join("capture");
+        let cfg = SimConfig {
+            disk_dirs: vec![virt.display().to_string()],
+            ..Default::default()
+        };
+        let inside = virt.join("run/recordings/a.wav").display().to_string();
+        assert!(dir_exists(&cfg, &inside));
+        assert!(make_parent_dir(&cfg, &inside));
+        write_recording(&cfg, &inside, 1000);
+        assert!(!virt.exists(), "nothing on the real disk");
+
+        // elsewhere, the real disk: missing until made, then written
+        let real = tmp.path().join("real/day/b.wav").display().to_string();
+        assert!(!dir_exists(&cfg, &real));
+        assert!(make_parent_dir(&cfg, &real));
+        assert!(dir_exists(&cfg, &real));
+        write_recording(&cfg, &real, 1000);
+        assert!(media::wav_ms(&real).is_some());
+
+        // a plain file in the way: the directory cannot be made
+        std::fs::write(tmp.path().join("plain"), b"x").unwrap();
+        let blocked = tmp.path().join("plain/c.wav").display().to_string();
+        assert!(!make_parent_dir(&cfg, &blocked));
     }
 }

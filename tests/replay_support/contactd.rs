@@ -19,6 +19,11 @@ const SOUNDS_DIR: &str = "/opt/fs-trace/run/sounds";
 /// Length given to a file the captures only show cut short.
 const CUT_SHORT_MS: u64 = 5000;
 
+/// Where the captures' switch kept its sounds, prompts and recordings
+/// (`../shared/esl-traces/README.md`): the replay's simulated disk has it, so what the traces
+/// record there is neither refused nor written on this machine.
+pub const CAPTURE_TREE: &str = "/opt/fs-trace";
+
 /// The switch of the captures; `socket` is where its `socket` application connects
 /// (contactd's `[outbound]` listener, played by the test).
 pub fn sim_config(traces: &[&[Msg]], socket: &str) -> SimConfig {
@@ -152,7 +157,7 @@ pub fn sim_config(traces: &[&[Msg]], socket: &str) -> SimConfig {
         hostname: "vm".into(),
         sounds_dir: SOUNDS_DIR.into(),
         media_ms: media_lengths(traces),
-        disk_dirs: record_dirs(traces),
+        disk_dirs: vec![CAPTURE_TREE.into()],
         contexts,
         users: [
             ("203", "loopback/noans203/test_operators"),
@@ -201,35 +206,6 @@ fn media_lengths(traces: &[&[Msg]]) -> HashMap<String, u64> {
                 }
                 _ => {}
             }
-        }
-    }
-    out
-}
-
-/// The directories the captures' `record`s wrote to (contactd's `sendmsg … execute record
-/// <file> …`; its sessions did not subscribe to RECORD_START): they existed on the capture
-/// machine, so `record` may write there in the replay.
-fn record_dirs(traces: &[&[Msg]]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for m in traces.iter().flat_map(|t| t.iter()) {
-        if m.from != "client" || !m.raw.starts_with("sendmsg ") {
-            continue;
-        }
-        let header = |name: &str| {
-            m.raw.lines().find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-            })
-        };
-        if header("Execute-App-Name") != Some("record") {
-            continue;
-        }
-        let dir = header("Execute-App-Arg")
-            .and_then(|a| a.split_whitespace().next())
-            .and_then(|p| std::path::Path::new(p).parent())
-            .map(|d| d.to_string_lossy().to_string());
-        if let Some(d) = dir.filter(|d| !out.contains(d)) {
-            out.push(d);
         }
     }
     out
