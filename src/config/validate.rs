@@ -334,13 +334,7 @@ impl Config {
             ("campaigns.audio_dir", &self.campaigns.audio_dir),
             ("daemon.recordings_dir", &self.daemon.recordings_dir),
         ] {
-            let p = path.to_string_lossy();
-            if !p.starts_with('/')
-                || p.contains("..")
-                || !p
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b))
-            {
+            if !crate::core::values::is_plain_path(&path.to_string_lossy()) {
                 bad(
                     key.into(),
                     "must be an absolute path of letters, digits, _ . / - only",

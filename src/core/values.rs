@@ -74,19 +74,33 @@ impl fmt::Display for ChannelUuid {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaFile(String);
 
+/// A plain absolute path: letters, digits and `_ . / -` only, no `..`. Nothing in it can
+/// split a switch command's argument or leave the directory it names.
+pub fn is_plain_path(s: &str) -> bool {
+    s.starts_with('/')
+        && !s.contains("..")
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b))
+}
+
 impl MediaFile {
+    /// A sound file (see [`MediaFile::parse_path`]) or a stream the switch generates.
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let ok_path = s.starts_with('/')
-            && !s.contains("..")
-            && (s.ends_with(".wav") || s.ends_with(".mp3"))
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b));
+        let ok_path = Self::parse_path(s).is_ok();
         let ok_stream = (s.starts_with("tone_stream://")
             || s.starts_with("silence_stream://")
             || s.starts_with("local_stream://"))
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_./:;=%(),-".contains(&b));
         if ok_path || ok_stream {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(InvalidValue::File(s.to_string()))
+        }
+    }
+    /// A file on disk only, no stream: a plain absolute path ending in `.wav` or `.mp3`.
+    pub fn parse_path(s: &str) -> Result<Self, InvalidValue> {
+        if is_plain_path(s) && (s.ends_with(".wav") || s.ends_with(".mp3")) {
             Ok(Self(s.to_string()))
         } else {
             Err(InvalidValue::File(s.to_string()))
@@ -145,6 +159,14 @@ mod tests {
         assert!(MediaFile::parse("/a b.wav").is_err());
         assert!(MediaFile::parse("/a.wav)&hangup(").is_err());
         assert!(MediaFile::parse("tone_stream://%(200,0,800)").is_ok());
+        // a file to record into: a path only, never a stream or a path that splits
+        assert!(MediaFile::parse_path("/var/lib/contactd/rec/2026-12-05-x.wav").is_ok());
+        assert!(MediaFile::parse_path("tone_stream://%(200,0,800)").is_err());
+        assert!(MediaFile::parse_path("/rec/a.wav start /etc/x.wav").is_err());
+        assert!(MediaFile::parse_path("/rec/a.wav\nuuid_kill").is_err());
+        assert!(is_plain_path("/var/lib/contactd/recordings"));
+        assert!(!is_plain_path("/var/lib/my messages"));
+        assert!(!is_plain_path("relative/dir"));
         assert!(check_dtmf("12#").is_ok());
         assert!(check_dtmf("1\n2").is_err());
         assert!(check_app_arg("1 6 3 5000 #").is_ok());

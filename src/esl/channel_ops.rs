@@ -6,7 +6,7 @@
 use freeswitch_esl_tokio::{HangupCause, UuidBridge, UuidKill, UuidSetVar};
 
 use super::control::{LinkError, SwitchLink};
-use crate::core::values::{ChannelUuid, InvalidValue};
+use crate::core::values::{ChannelUuid, InvalidValue, MediaFile};
 
 impl SwitchLink {
     pub(super) fn checked(&self, uuid: &str) -> Result<ChannelUuid, LinkError> {
@@ -44,18 +44,12 @@ impl SwitchLink {
     /// switch_ivr_record_session_event: the directory is made, the file opened and a media
     /// bug added before the reply), so the reply says whether the recording runs: `+OK
     /// Success` or `-ERR Cannot record session!`. The bug stays through bridges until
-    /// hangup. The path is one plain absolute path (the api splits on spaces).
+    /// hangup. The path is one plain file path (the api splits on spaces).
     pub async fn record_start(&self, uuid: &str, path: &str) -> Result<String, LinkError> {
         let uuid = self.checked(uuid)?;
-        if !path.starts_with('/')
-            || path.contains("..")
-            || !path
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b))
-        {
-            return Err(self.refused(format!("bad recording path {path:?}")));
-        }
-        self.api(&format!("uuid_record {uuid} start {path}")).await
+        let file = MediaFile::parse_path(path).map_err(|e| self.refused(e.to_string()))?;
+        self.api(&format!("uuid_record {uuid} start {}", file.as_str()))
+            .await
     }
 
     /// `uuid_break <uuid> all`: stops what the channel is playing, queued prompts included.

@@ -276,8 +276,9 @@ impl InboundCalls {
                 max_secs,
                 silence_secs,
             } => {
+                // a file to write: a path, never a stream
                 let path =
-                    MediaFile::parse(&path).map_err(|e| CallEnded::Refused(e.to_string()))?;
+                    MediaFile::parse_path(&path).map_err(|e| CallEnded::Refused(e.to_string()))?;
                 // `record` stops on a playback terminator: make it `#` as the prompt says.
                 session.execute("set", "playback_terminators=#").await?;
                 (
