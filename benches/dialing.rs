@@ -212,28 +212,18 @@ pub async fn originates_per_s() -> (f64, usize, i64) {
         )
         .unwrap()
     };
-    let (seen, ans_at, end_at): (
-        Vec<uuid::Uuid>,
-        Vec<chrono::DateTime<chrono::Utc>>,
-        Vec<chrono::DateTime<chrono::Utc>>,
-    ) = truth
-        .iter()
-        .filter_map(|p| {
-            Some((
-                uuid::Uuid::parse_str(&p.uuid).ok()?,
-                wall_of(p.answered_at_ms?),
-                wall_of(p.ended_at_ms?),
-            ))
-        })
-        .fold(
-            (vec![], vec![], vec![]),
-            |(mut a, mut b, mut c), (x, y, z)| {
-                a.push(x);
-                b.push(y);
-                c.push(z);
-                (a, b, c)
-            },
-        );
+    let (mut seen, mut ans_at, mut end_at) = (Vec::new(), Vec::new(), Vec::new());
+    for p in &truth {
+        if let (Ok(u), Some(a), Some(e)) = (
+            uuid::Uuid::parse_str(&p.uuid),
+            p.answered_at_ms,
+            p.ended_at_ms,
+        ) {
+            seen.push(u);
+            ans_at.push(wall_of(a));
+            end_at.push(wall_of(e));
+        }
+    }
     let rows = db
         .query(
             "SELECT extract(epoch FROM a.answered_at - x.ans)::float8 * 1e3,
