@@ -115,6 +115,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "019_operator_state_fn.sql",
         sql: include_str!("../../sql/019_operator_state_fn.sql"),
     },
+    Migration {
+        version: 20,
+        name: "020_campaign_targets_due_order.sql",
+        sql: include_str!("../../sql/020_campaign_targets_due_order.sql"),
+    },
 ];
 
 /// Arbitrary constant naming contactd's migration lock.
