@@ -43,6 +43,7 @@ mod campaign_crash;
 mod campaign_dnc_outage;
 mod campaign_e2e;
 mod campaign_line_reuse;
+mod campaign_settle;
 mod cli;
 mod daemon_lifecycle;
 mod deb;

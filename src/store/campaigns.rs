@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::core::campaign::state::CampaignState;
 
-use super::journal::{Journal, Write, Writer};
+use super::journal::{Journal, Param, Write, Writer};
 use super::StoreError;
 
 #[derive(Debug, Clone)]
@@ -129,6 +129,41 @@ pub struct AttemptEnd {
     pub detected: Option<String>,
     /// Its detail: the tone of an announcement, `beep`/`no_beep` of a machine.
     pub detected_kind: Option<String>,
+}
+
+/// An attempt's end: `$1` its uuid, `$2`–`$10` as [`end_params`] gives them.
+macro_rules! end_attempt_sql {
+    () => {
+        "UPDATE attempts SET ended_at = $8, hangup_cause = $2, q850 = $3, listened_ms = $4,
+                listened_full = $5, confirm_key = $6, outcome = $7, detected = $9,
+                detected_kind = $10
+         WHERE uuid = $1"
+    };
+}
+
+fn end_params(uuid: Uuid, e: &AttemptEnd, at: DateTime<Utc>) -> Vec<Param> {
+    vec![
+        uuid.into(),
+        e.cause.as_ref().into(),
+        e.q850.into(),
+        e.listened_ms.into(),
+        e.listened_full.into(),
+        e.confirm_key.as_ref().into(),
+        e.outcome.as_str().into(),
+        at.into(),
+        e.detected.as_ref().into(),
+        e.detected_kind.as_ref().into(),
+    ]
+}
+
+/// What happens to a subscriber after an attempt ([`Campaigns::after_attempt`]'s fields).
+pub struct NextStep<'a> {
+    pub campaign: i64,
+    pub contact: i64,
+    pub attempts: i32,
+    pub outcome: &'a str,
+    /// `None`: the subscriber is done with `outcome`.
+    pub next_at: Option<DateTime<Utc>>,
 }
 
 /// Counts for the progress short code and the CLI.
@@ -493,22 +528,45 @@ impl Campaigns {
         self.writer
             .write(Write::new(
                 format!("attempt {uuid} ended: {}", e.outcome),
-                "UPDATE attempts SET ended_at = $8, hangup_cause = $2, q850 = $3, listened_ms = $4,
-                        listened_full = $5, confirm_key = $6, outcome = $7, detected = $9,
-                        detected_kind = $10
-                 WHERE uuid = $1",
-                vec![
-                    uuid.into(),
-                    e.cause.as_ref().into(),
-                    e.q850.into(),
-                    e.listened_ms.into(),
-                    e.listened_full.into(),
-                    e.confirm_key.as_ref().into(),
-                    e.outcome.as_str().into(),
-                    at.into(),
-                    e.detected.as_ref().into(),
-                    e.detected_kind.as_ref().into(),
-                ],
+                end_attempt_sql!(),
+                end_params(uuid, e, at),
+            ))
+            .await
+    }
+
+    /// [`Self::finish_attempt`] and [`Self::after_attempt`] in one statement: one round
+    /// trip and one commit per call instead of two, and no moment at which the attempt has
+    /// ended while its subscriber is still `dialing`.
+    pub async fn finish_and_settle(
+        &self,
+        uuid: Uuid,
+        e: &AttemptEnd,
+        at: DateTime<Utc>,
+        next: &NextStep<'_>,
+    ) -> Result<(), StoreError> {
+        let mut params = end_params(uuid, e, at);
+        params.extend([
+            next.campaign.into(),
+            next.contact.into(),
+            next.attempts.into(),
+            next.outcome.into(),
+            next.next_at.into(),
+        ]);
+        self.writer
+            .write(Write::new(
+                format!(
+                    "attempt {uuid} ended: {}; campaign {} contact {} attempt {}: {}",
+                    e.outcome, next.campaign, next.contact, next.attempts, next.outcome
+                ),
+                concat!(
+                    "WITH a AS (",
+                    end_attempt_sql!(),
+                    ") UPDATE campaign_targets SET attempts = $13, outcome = $14,
+                        status = CASE WHEN $15::timestamptz IS NULL THEN 'done' ELSE 'pending' END,
+                        next_at = COALESCE($15, next_at)
+                 WHERE campaign_id = $11 AND contact_id = $12"
+                ),
+                params,
             ))
             .await
     }

@@ -34,7 +34,7 @@ use crate::service::notice_amd::{self, Screened};
 use crate::service::notice_call::{self, Heard, Script};
 use crate::service::screen::screen;
 use crate::service::trunks::Trunks;
-use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, Target};
+use crate::store::campaigns::{AttemptEnd, Campaign, Campaigns, NextStep, Target};
 use crate::store::postgres::Calls;
 use crate::store::redis::LiveState;
 use crate::store::StoreError;
@@ -67,7 +67,8 @@ pub struct CampaignRunner {
     messages: Option<crate::service::messages::Messages>,
     /// The message rules of the calls this instance is driving, made when each was placed:
     /// fired at the key press and at the settle, without reading PostgreSQL then.
-    rules: Arc<Mutex<HashMap<Uuid, Arc<Rules>>>>,
+    /// `None`: the campaign had none when the call was placed.
+    rules: Arc<Mutex<HashMap<Uuid, Option<Arc<Rules>>>>>,
     /// The tasks waiting for a call's confirmation key (see `key_hook`).
     key_tasks: Arc<Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>>,
     /// Which trunks are in service and which one a call takes (a campaign may name a group).
@@ -297,6 +298,12 @@ impl CampaignRunner {
             if dialing && self.dial_more(&c, now).await? {
                 continue;
             }
+            // a subscriber this instance is still calling or settling is `dialing`: the
+            // campaign is not complete, no need to ask (it was a statement per look while
+            // every line was busy)
+            if self.driving_any(c.id) {
+                continue;
+            }
             if self.campaigns.finish_if_complete(c.id).await? {
                 self.forget_active();
                 info!(campaign = c.id, "campaign complete; queueing the report");
@@ -341,6 +348,16 @@ impl CampaignRunner {
     /// The next look reads the active campaigns again.
     fn forget_active(&self) {
         *self.active_read.lock().expect("active read lock") = None;
+    }
+
+    /// Whether a task of this instance is calling a subscriber of campaign `id` or
+    /// writing that call's records.
+    fn driving_any(&self, id: i64) -> bool {
+        self.driving
+            .lock()
+            .expect("driving lock")
+            .iter()
+            .any(|&(c, _)| c == id)
     }
 
     fn active_of(&self, id: i64) -> usize {
@@ -539,14 +556,9 @@ impl CampaignRunner {
         contact: i64,
         attempt_no: i32,
         outcome: Outcome,
-        rules: Option<&Rules>,
+        rules: CallRules<'_>,
     ) -> Result<(), StoreError> {
-        let next_at = self.pacer().retry_at(
-            outcome,
-            attempt_no as u32,
-            &Self::policy(c),
-            self.clock.now(),
-        );
+        let next_at = self.next_at(c, attempt_no, outcome);
         let written = self
             .campaigns
             .after_attempt(c.id, contact, attempt_no, outcome.as_str(), next_at)
@@ -558,9 +570,23 @@ impl CampaignRunner {
                 outcome,
                 last: next_at.is_none(),
             };
-            m.on_settled(rules, s, self.clock.now()).await;
+            match rules {
+                CallRules::Placed(None) => {}
+                CallRules::Placed(Some(r)) => m.on_settled(Some(r), s, self.clock.now()).await,
+                CallRules::Unknown => m.on_settled(None, s, self.clock.now()).await,
+            }
         }
         written
+    }
+
+    /// When the subscriber is called again after `outcome` (`None`: never, they are done).
+    fn next_at(&self, c: &Campaign, attempt_no: i32, outcome: Outcome) -> Option<DateTime<Utc>> {
+        self.pacer().retry_at(
+            outcome,
+            attempt_no as u32,
+            &Self::policy(c),
+            self.clock.now(),
+        )
     }
 
     /// Calls one subscriber and records the attempt; every path ends with the attempt's
@@ -577,9 +603,7 @@ impl CampaignRunner {
             return self.not_an_attempt(c, t, id).await;
         };
         // Lease held and rows committed by the batch (dial_batch): the originate alone.
-        if let Some(r) = p.rules {
-            self.rules.lock().expect("rules lock").insert(id, r);
-        }
+        self.rules.lock().expect("rules lock").insert(id, p.rules);
         let amd = &self.config.amd;
         let script = match notice_call::switch_script(
             uuid.as_str(),
@@ -706,7 +730,11 @@ impl CampaignRunner {
         end: &AttemptEnd,
     ) {
         self.line_done(c.id, contact);
-        let rules = self.rules.lock().expect("rules lock").remove(&id);
+        let placed = self.rules.lock().expect("rules lock").remove(&id);
+        let rules = match &placed {
+            Some(r) => CallRules::Placed(r.as_deref()),
+            None => CallRules::Unknown,
+        };
         let key_task = self.key_tasks.lock().expect("key tasks lock").remove(&id);
         if let Some(task) = key_task {
             // the flow is over, so its key was told or never will be: the key press's
@@ -722,27 +750,51 @@ impl CampaignRunner {
             );
             return;
         }
-        self.log_write(
+        let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
+        // No message can follow from this end (none sent by this runner, or none in the
+        // campaign's rules when the call was placed): the attempt's end and the
+        // subscriber's next step are one write. Otherwise the end is written first and the
+        // subscriber settled after the messages, so that a restart in between still finds
+        // the subscriber `dialing` and applies the rules (recover).
+        let quiet = self.messages.is_none() || matches!(rules, CallRules::Placed(None));
+        let written = if quiet {
+            let next = NextStep {
+                campaign: c.id,
+                contact,
+                attempts: attempt_no,
+                outcome: outcome.as_str(),
+                next_at: self.next_at(c, attempt_no, outcome),
+            };
+            let now = self.clock.now();
+            self.campaigns.finish_and_settle(id, end, now, &next).await
+        } else {
             self.campaigns
                 .finish_attempt(id, end, self.clock.now())
-                .await,
-        );
+                .await
+        };
+        self.log_write(written);
+        // Only once the end is written: a restart finds what the call ended with in the
+        // attempt row, since the switch's notes are gone.
         if let Some(link) = self.trunks.call_link(&c.trunk, id, &self.calls).await {
             // Tidying the switch's notes needs no wait: the line is counted free sooner.
             let (uuid, confirm) = (id.to_string(), c.confirm);
             tokio::spawn(async move { notice_call::forget_notes(&link, &uuid, confirm).await });
         }
         self.trunks.ended(id);
-        let outcome = Outcome::parse(&end.outcome).unwrap_or(Outcome::Unknown);
         if outcome == Outcome::Unknown {
             // Final and never redialed: worth a line saying so, for the auditors' questions.
             warn!(campaign = c.id, contact, %id, cause = ?end.cause, "attempt's outcome is unknown");
         }
-        if let (Some(m), Some(r), Some(key)) = (&self.messages, &rules, &end.confirm_key) {
+        if quiet {
+            return;
+        }
+        if let (Some(m), CallRules::Placed(Some(r)), Some(key)) =
+            (&self.messages, rules, &end.confirm_key)
+        {
             // the key seen only now (a call taken over mid-way): its message, once
             m.on_key(r, key, self.clock.now()).await;
         }
-        let settled = self.settle(c, contact, attempt_no, outcome, rules.as_deref());
+        let settled = self.settle(c, contact, attempt_no, outcome, rules);
         self.log_write(settled.await);
     }
 
@@ -824,7 +876,7 @@ impl CampaignRunner {
     /// message rule waits for it: the message is queued then, while the call is up.
     fn key_hook(&self, id: Uuid) -> Option<tokio::sync::oneshot::Sender<(String, DateTime<Utc>)>> {
         let messages = self.messages.clone()?;
-        let rules = self.rules.lock().expect("rules lock").get(&id).cloned()?;
+        let rules = self.rules.lock().expect("rules lock").get(&id).cloned()??;
         if !rules.on_key() {
             return None;
         }
@@ -883,6 +935,17 @@ async fn failed_q850(
         }
     }
     outcome::q850_of(cause)
+}
+
+/// A call's message rules as this instance knows them.
+#[derive(Clone, Copy)]
+enum CallRules<'a> {
+    /// Placed by this instance, its rules made with its batch (`None`: the campaign had
+    /// none then).
+    Placed(Option<&'a Rules>),
+    /// Taken over (from another instance, or after a restart): read from PostgreSQL at the
+    /// settle.
+    Unknown,
 }
 
 /// Marks an attempt whose originate never left contactd (withdrawn, not an attempt).
