@@ -122,17 +122,38 @@ queue = "general"
         .collect();
     let connected = ops.figures(id).await.unwrap().connected as usize;
     let truth = sim.ground_truth();
-    let within = abandoned
+    // each abandoned person's wait from their answer to the message, by the simulator
+    let waits: Vec<(&String, Option<u64>)> = abandoned
         .iter()
-        .filter(|u| {
-            truth.iter().find(|r| &r.uuid == *u).is_some_and(|r| {
-                let i = r.played.iter().position(|p| p == ABANDON);
-                match (i, r.answered_at_ms) {
-                    (Some(i), Some(a)) => r.played_at_ms[i].saturating_sub(a) <= 2000,
-                    _ => false,
-                }
-            })
+        .map(|u| {
+            let r = truth.iter().find(|r| &r.uuid == u);
+            let wait = r.and_then(|r| {
+                let i = r.played.iter().position(|p| p == ABANDON)?;
+                Some(r.played_at_ms[i].saturating_sub(r.answered_at_ms?))
+            });
+            (u, wait)
         })
+        .collect();
+    for (u, wait) in &waits {
+        match wait {
+            Some(ms) if *ms <= 2000 => {}
+            Some(ms) => {
+                eprintln!("opcamp: {u}: the abandon message started {ms} ms after the answer")
+            }
+            None => eprintln!("opcamp: {u}: abandoned, but the simulator played it no message"),
+        }
+    }
+    let mut heard: Vec<u64> = waits.iter().filter_map(|(_, w)| *w).collect();
+    heard.sort_unstable();
+    if let (Some(first), Some(last)) = (heard.first(), heard.last()) {
+        eprintln!(
+            "opcamp: answer → abandon message: shortest {first} ms, median {} ms, longest {last} ms",
+            heard[heard.len() / 2]
+        );
+    }
+    let within = waits
+        .iter()
+        .filter(|(_, w)| w.is_some_and(|ms| ms <= 2000))
         .count();
     app.shutdown(Duration::from_secs(2)).await;
     drop(db);

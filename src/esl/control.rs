@@ -129,12 +129,30 @@ pub struct CallWatch {
     pub uuid: String,
     id: u64,
     rx: mpsc::UnboundedReceiver<WatchEvent>,
+    /// Events already taken from `rx` by a look ([`CallWatch::answered_at_us`]), not yet
+    /// received.
+    looked: std::collections::VecDeque<WatchEvent>,
     shared: Arc<Shared>,
 }
 
 impl CallWatch {
     pub async fn recv(&mut self) -> Option<WatchEvent> {
-        self.rx.recv().await
+        match self.looked.pop_front() {
+            Some(ev) => Some(ev),
+            None => self.rx.recv().await,
+        }
+    }
+
+    /// When the switch answered the call (its clock, µs since the epoch), if that answer
+    /// has arrived. Takes nothing away: every event looked at is still received.
+    pub fn answered_at_us(&mut self) -> Option<i64> {
+        while let Ok(ev) = self.rx.try_recv() {
+            self.looked.push_back(ev);
+        }
+        self.looked.iter().find_map(|ev| match ev {
+            WatchEvent::Switch(SwitchEvent::Answer { at_us, .. }) => Some(*at_us),
+            _ => None,
+        })
     }
 }
 
@@ -284,6 +302,7 @@ impl SwitchLink {
             uuid: uuid.to_string(),
             id,
             rx,
+            looked: Default::default(),
             shared: self.shared.clone(),
         }
     }

@@ -6,6 +6,25 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+/// Beyond this, a gap between the switch's answer and contactd's clock is taken for the two
+/// clocks disagreeing (NTP not running on one of them), not for the person's wait: counting
+/// it would send every call to the abandon message at once.
+pub const MAX_ANSWER_LAG: TimeDelta = TimeDelta::milliseconds(1_000);
+
+/// How long ago the person answered, for the abandon limit that runs from their answer: the
+/// switch's answer time (`answered_us`, its clock) against contactd's `now`. Zero when the
+/// answer is not known, is in the future, or is older than [`MAX_ANSWER_LAG`] (the clocks
+/// disagree; contactd hearing of the answer then starts the limit, as before).
+pub fn answer_lag(answered_us: Option<i64>, now: DateTime<Utc>) -> std::time::Duration {
+    let Some(at) = answered_us.and_then(DateTime::from_timestamp_micros) else {
+        return std::time::Duration::ZERO;
+    };
+    match now.signed_duration_since(at) {
+        lag if lag > TimeDelta::zero() && lag <= MAX_ANSWER_LAG => lag.to_std().unwrap_or_default(),
+        _ => std::time::Duration::ZERO,
+    }
+}
+
 /// How long answered calls are kept: 24 h, and a local day start up to 25 h back.
 const KEEP_HOURS: i64 = 26;
 
@@ -92,5 +111,38 @@ fn pct(part: u32, whole: u32) -> f64 {
         0.0
     } else {
         f64::from(part) * 100.0 / f64::from(whole)
+    }
+}
+
+#[cfg(test)]
+mod lag_tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_780_000_000_000 + ms).unwrap()
+    }
+
+    #[test]
+    fn the_wait_counts_from_the_switchs_answer() {
+        let answered = at(0).timestamp_micros();
+        assert_eq!(
+            answer_lag(Some(answered), at(350)),
+            Duration::from_millis(350)
+        );
+        assert_eq!(
+            answer_lag(Some(answered), at(1_000)),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn clocks_that_disagree_are_not_taken_for_a_wait() {
+        let answered = at(0).timestamp_micros();
+        // the switch's clock ahead of contactd's, or behind by more than a lag can be
+        assert_eq!(answer_lag(Some(answered), at(-200)), Duration::ZERO);
+        assert_eq!(answer_lag(Some(answered), at(1_001)), Duration::ZERO);
+        assert_eq!(answer_lag(Some(answered), at(60_000)), Duration::ZERO);
+        assert_eq!(answer_lag(None, at(0)), Duration::ZERO);
     }
 }

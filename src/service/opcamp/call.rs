@@ -220,8 +220,15 @@ impl OpRunner {
         number: &str,
         only: Option<&str>,
     ) -> AttemptEnd {
-        let answered = self.clock.instant();
         let at = self.clock.now();
+        // The limit runs from the person's answer on the switch: contactd hears of it a
+        // moment later (the originate's reply), more under load.
+        let lag = crate::core::dialer::answer_lag(watch.answered_at_us(), at);
+        let answered = self
+            .clock
+            .instant()
+            .checked_sub(lag)
+            .unwrap_or(self.clock.instant());
         // From here a restart never dials this subscriber again.
         self.log_write(self.campaigns.attempt_answered(id, at).await);
         let (by, kind) = detect::classify(self, link, &mut watch, &id.to_string()).await;
