@@ -156,6 +156,41 @@ fn end_params(uuid: Uuid, e: &AttemptEnd, at: DateTime<Utc>) -> Vec<Param> {
     ]
 }
 
+/// A subscriber's next step after an attempt ([`NextStep`]), given the places of its
+/// parameters: campaign, contact, attempts, outcome, next_at (NULL: done with the outcome).
+macro_rules! settle_target_sql {
+    ($campaign:literal, $contact:literal, $attempts:literal, $outcome:literal, $next:literal) => {
+        concat!(
+            "UPDATE campaign_targets SET attempts = ",
+            $attempts,
+            ", outcome = ",
+            $outcome,
+            ",
+                    status = CASE WHEN ",
+            $next,
+            "::timestamptz IS NULL THEN 'done' ELSE 'pending' END,
+                    next_at = COALESCE(",
+            $next,
+            ", next_at)
+             WHERE campaign_id = ",
+            $campaign,
+            " AND contact_id = ",
+            $contact
+        )
+    };
+}
+
+/// [`settle_target_sql`]'s parameters, in its order.
+fn next_params(n: &NextStep<'_>) -> [Param; 5] {
+    [
+        n.campaign.into(),
+        n.contact.into(),
+        n.attempts.into(),
+        n.outcome.into(),
+        n.next_at.into(),
+    ]
+}
+
 /// What happens to a subscriber after an attempt ([`Campaigns::after_attempt`]'s fields).
 pub struct NextStep<'a> {
     pub campaign: i64,
@@ -414,20 +449,18 @@ impl Campaigns {
         outcome: &str,
         next_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
+        let next = NextStep {
+            campaign: id,
+            contact,
+            attempts,
+            outcome,
+            next_at,
+        };
         self.writer
             .write(Write::new(
                 format!("campaign {id} contact {contact} attempt {attempts}: {outcome}"),
-                "UPDATE campaign_targets SET attempts = $3, outcome = $4,
-                        status = CASE WHEN $5::timestamptz IS NULL THEN 'done' ELSE 'pending' END,
-                        next_at = COALESCE($5, next_at)
-                 WHERE campaign_id = $1 AND contact_id = $2",
-                vec![
-                    id.into(),
-                    contact.into(),
-                    attempts.into(),
-                    outcome.into(),
-                    next_at.into(),
-                ],
+                settle_target_sql!("$1", "$2", "$3", "$4", "$5"),
+                next_params(&next).into(),
             ))
             .await
     }
@@ -545,13 +578,7 @@ impl Campaigns {
         next: &NextStep<'_>,
     ) -> Result<(), StoreError> {
         let mut params = end_params(uuid, e, at);
-        params.extend([
-            next.campaign.into(),
-            next.contact.into(),
-            next.attempts.into(),
-            next.outcome.into(),
-            next.next_at.into(),
-        ]);
+        params.extend(next_params(next));
         self.writer
             .write(Write::new(
                 format!(
@@ -561,10 +588,8 @@ impl Campaigns {
                 concat!(
                     "WITH a AS (",
                     end_attempt_sql!(),
-                    ") UPDATE campaign_targets SET attempts = $13, outcome = $14,
-                        status = CASE WHEN $15::timestamptz IS NULL THEN 'done' ELSE 'pending' END,
-                        next_at = COALESCE($15, next_at)
-                 WHERE campaign_id = $11 AND contact_id = $12"
+                    ") ",
+                    settle_target_sql!("$11", "$12", "$13", "$14", "$15")
                 ),
                 params,
             ))

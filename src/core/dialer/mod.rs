@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use abandon::{answer_lag, AbandonFigures, MAX_ANSWER_LAG};
+pub use abandon::{answer_lag, AbandonFigures};
 pub use pacer::{Pacer, PacingDecision};
 
 /// How an operator campaign decides when to dial.

@@ -556,7 +556,7 @@ impl CampaignRunner {
         contact: i64,
         attempt_no: i32,
         outcome: Outcome,
-        rules: CallRules<'_>,
+        rules: Option<&Rules>,
     ) -> Result<(), StoreError> {
         let next_at = self.next_at(c, attempt_no, outcome);
         let written = self
@@ -570,11 +570,7 @@ impl CampaignRunner {
                 outcome,
                 last: next_at.is_none(),
             };
-            match rules {
-                CallRules::Placed(None) => {}
-                CallRules::Placed(Some(r)) => m.on_settled(Some(r), s, self.clock.now()).await,
-                CallRules::Unknown => m.on_settled(None, s, self.clock.now()).await,
-            }
+            m.on_settled(rules, s, self.clock.now()).await;
         }
         written
     }
@@ -730,11 +726,11 @@ impl CampaignRunner {
         end: &AttemptEnd,
     ) {
         self.line_done(c.id, contact);
+        // Some(None): placed here, the campaign had no rules then; None: taken over, its
+        // rules are read from PostgreSQL at the settle
         let placed = self.rules.lock().expect("rules lock").remove(&id);
-        let rules = match &placed {
-            Some(r) => CallRules::Placed(r.as_deref()),
-            None => CallRules::Unknown,
-        };
+        let quiet = self.messages.is_none() || matches!(placed, Some(None));
+        let rules = placed.flatten();
         let key_task = self.key_tasks.lock().expect("key tasks lock").remove(&id);
         if let Some(task) = key_task {
             // the flow is over, so its key was told or never will be: the key press's
@@ -756,7 +752,6 @@ impl CampaignRunner {
         // subscriber's next step are one write. Otherwise the end is written first and the
         // subscriber settled after the messages, so that a restart in between still finds
         // the subscriber `dialing` and applies the rules (recover).
-        let quiet = self.messages.is_none() || matches!(rules, CallRules::Placed(None));
         let written = if quiet {
             let next = NextStep {
                 campaign: c.id,
@@ -788,13 +783,11 @@ impl CampaignRunner {
         if quiet {
             return;
         }
-        if let (Some(m), CallRules::Placed(Some(r)), Some(key)) =
-            (&self.messages, rules, &end.confirm_key)
-        {
+        if let (Some(m), Some(r), Some(key)) = (&self.messages, &rules, &end.confirm_key) {
             // the key seen only now (a call taken over mid-way): its message, once
             m.on_key(r, key, self.clock.now()).await;
         }
-        let settled = self.settle(c, contact, attempt_no, outcome, rules);
+        let settled = self.settle(c, contact, attempt_no, outcome, rules.as_deref());
         self.log_write(settled.await);
     }
 
@@ -935,17 +928,6 @@ async fn failed_q850(
         }
     }
     outcome::q850_of(cause)
-}
-
-/// A call's message rules as this instance knows them.
-#[derive(Clone, Copy)]
-enum CallRules<'a> {
-    /// Placed by this instance, its rules made with its batch (`None`: the campaign had
-    /// none then).
-    Placed(Option<&'a Rules>),
-    /// Taken over (from another instance, or after a restart): read from PostgreSQL at the
-    /// settle.
-    Unknown,
 }
 
 /// Marks an attempt whose originate never left contactd (withdrawn, not an attempt).

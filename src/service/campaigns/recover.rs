@@ -10,7 +10,7 @@ use freeswitch_types::HangupCause;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use super::{not_sent, CallRules, CampaignRunner};
+use super::{not_sent, CampaignRunner};
 use crate::core::campaign::outcome::{self, Outcome};
 use crate::core::channels::SwitchEvent;
 use crate::esl::control::WatchEvent;
@@ -231,14 +231,8 @@ impl CampaignRunner {
             for s in stranded {
                 if let Some(outcome) = s.outcome.as_deref().and_then(Outcome::parse) {
                     // The attempt ended but the target was not updated.
-                    self.settle(
-                        &c,
-                        s.contact_id,
-                        s.attempts.max(1),
-                        outcome,
-                        CallRules::Unknown,
-                    )
-                    .await?;
+                    self.settle(&c, s.contact_id, s.attempts.max(1), outcome, None)
+                        .await?;
                     continue;
                 }
                 let Some(uuid) = s.uuid else {

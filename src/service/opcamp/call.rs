@@ -224,11 +224,8 @@ impl OpRunner {
         // The limit runs from the person's answer on the switch: contactd hears of it a
         // moment later (the originate's reply), more under load.
         let lag = crate::core::dialer::answer_lag(watch.answered_at_us(), at);
-        let answered = self
-            .clock
-            .instant()
-            .checked_sub(lag)
-            .unwrap_or(self.clock.instant());
+        let heard = self.clock.instant();
+        let answered = heard.checked_sub(lag).unwrap_or(heard);
         // From here a restart never dials this subscriber again.
         self.log_write(self.campaigns.attempt_answered(id, at).await);
         let (by, kind) = detect::classify(self, link, &mut watch, &id.to_string()).await;
