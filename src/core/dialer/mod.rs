@@ -21,6 +21,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use abandon::{answer_lag, AbandonFigures};
+// the arithmetic itself, for the bench's reference dialer that feeds it the world's truth
+pub use estimate::{
+    calls_to_add, operators_free, person_within, ring_quantiles, Moment, RISK_PER_CALL,
+};
 pub use pacer::{Pacer, PacingDecision};
 
 /// How an operator campaign decides when to dial.
