@@ -19,10 +19,12 @@
 //! them and the switch's channel list) before anyone is routed again.
 
 mod admission;
+mod callback;
 mod caller;
 mod campaign_call;
 pub mod card;
 mod channels;
+mod consult;
 mod dispatcher;
 pub mod hangup;
 mod kicks;

@@ -1,23 +1,22 @@
 //! One offer: ring the reserved operator's phone, and on answer record and bridge the
 //! caller; on no answer within the ring timeout the operator becomes "not ready (missed)"
-//! and the caller returns to the head of the queue. Also the dialing of stored callbacks.
+//! and the caller returns to the head of the queue. What an answered offer of a stored
+//! callback or of a consult does next is in `callback` and `consult`.
 
 use std::time::Duration;
 
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{card, ms_to_time, Acd, AcdError, LocalOffer, Meta, ScreenPop, Unstored};
+use super::{card, ms_to_time, Acd, LocalOffer, Meta, ScreenPop, Unstored};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::names::check_endpoint;
-use crate::core::acd::outcome::{AcdOutcome, CallbackState};
 use crate::core::acd::queue::CallKind;
 use crate::core::channels::SwitchEvent;
 use crate::core::values::{ChannelUuid, MediaFile};
 use crate::esl::commands::{AfterAnswer, Originate};
 use crate::esl::control::WatchEvent;
 use crate::store::acd::{OfferStart, Reservation};
-use crate::store::acd_calls::Callback;
 
 /// Marks an offer as carried on by this instance for as long as it lives (`rebuild::heal`
 /// leaves it alone, a rebuild puts it back as it is).
@@ -264,7 +263,7 @@ pub async fn run(
     carried.answered();
     if consult {
         let _ = logged.await;
-        return consult_answered(&acd, &r, leg.as_str(), &meta, &queue).await;
+        return super::consult::answered(&acd, &r, leg.as_str(), &meta, &queue).await;
     }
     answered(
         &acd,
@@ -480,7 +479,7 @@ async fn answered(
     };
     if callback {
         log_talking().await;
-        return dial_callback_customer(acd, r, leg).await;
+        return super::callback::dial_customer(acd, r, leg).await;
     }
     let bridged = bridge(acd, r, leg).await;
     log_talking().await;
@@ -685,320 +684,4 @@ async fn pop_screen(acd: Acd, queue: String, r: Reservation, meta: Meta) {
         customer,
         campaign: meta.campaign.clone(),
     });
-}
-
-/// A stored callback is due and an operator of its queue is free: it waits in the queue as
-/// a call of the lowest priority, so callers on the line go first; when an operator
-/// answers, the customer is dialed and bridged to them.
-pub async fn start_callback(acd: Acd, cb: Callback) {
-    let call = Uuid::new_v4().to_string();
-    let meta = Meta {
-        caller: Some(cb.number.clone()),
-        account: None,
-        ivr: [("contactd_callback".to_string(), cb.id.to_string())].into(),
-        node: acd.inner.node.clone(),
-        entered_ms: acd.now_ms(),
-        kind: CallKind::CallbackDial,
-        callback: Some(cb.id),
-        consult: None,
-        by: Some(acd.inner.instance.clone()),
-        campaign: None,
-    };
-    let store = &acd.inner.store;
-    let json = serde_json::to_string(&meta).expect("meta json");
-    let ok = store.set_meta(&call, &json).await.is_ok()
-        && store
-            .enqueue(&cb.queue, &call, 0, usize::MAX / 2, acd.now_ms())
-            .await
-            .is_ok();
-    if !ok {
-        acd.inner
-            .records
-            .callback_result(cb.id, CallbackState::Pending, None, "not queued")
-            .await
-            .or_log(
-                &call,
-                &format!("callback {} back to pending (not queued)", cb.id),
-            );
-        return;
-    }
-    info!(callback = cb.id, number = %cb.number, queue = %cb.queue, "acd: dialing callback");
-    acd.kick();
-}
-
-/// The operator answered a callback: dial the customer on the first trunk and bridge.
-async fn dial_callback_customer(acd: &Acd, r: &Reservation, leg: &str) {
-    let store = &acd.inner.store;
-    let meta: Meta = match store.meta(&r.call).await {
-        Ok(Some(m)) => serde_json::from_str(&m).unwrap_or_default(),
-        _ => Meta::default(),
-    };
-    let (Some(id), Some(number)) = (meta.callback, meta.caller.clone()) else {
-        return;
-    };
-    let op = acd.operator_id(&r.agent).await;
-    let trunk = acd
-        .inner
-        .config
-        .trunk
-        .iter()
-        .find(|(_, t)| t.switch == acd.inner.node);
-    // The operator hears ringback (425 Hz, 1 s on, 4 s off) while the customer is dialed.
-    let _ = acd
-        .inner
-        .link
-        .execute(leg, "playback", "tone_stream://%(1000,4000,425);loops=-1")
-        .await;
-    let result = match (trunk, &acd.inner.dialing) {
-        (Some((name, t)), Some((calls, live))) => crate::service::dialer::place_call(
-            &acd.inner.link,
-            acd.clock(),
-            calls,
-            live,
-            crate::service::dialer::CallRequest {
-                uuid: ChannelUuid::parse(&r.call).unwrap_or_else(|_| ChannelUuid::new_random()),
-                caller_id: None,
-                trunk_name: name,
-                trunk: t,
-                number: &number,
-                then: AfterAnswer::Park,
-                purpose: "callback",
-                budget: "acd_callbacks",
-                budget_lines: t.channels,
-                ring_secs: 40,
-            },
-        )
-        .await
-        .map_err(|e| e.to_string()),
-        _ => Err("no trunk on this switch".to_string()),
-    };
-    let link = &acd.inner.link;
-    let outcome = match result {
-        Ok(crate::service::dialer::DialResult::Answered(_)) => {
-            let bridged = link
-                .bridge(&r.call, leg)
-                .await
-                .map(|b| b.starts_with("+OK"));
-            if matches!(bridged, Ok(true)) {
-                acd.inner
-                    .records
-                    .callback_result(id, CallbackState::Done, op, AcdOutcome::Answered.as_str())
-                    .await
-                    .or_log(
-                        &r.call,
-                        &format!("callback {id} done (answered by {})", r.agent),
-                    );
-                store.settle_offer(&r.call).await.or_log(
-                    &r.call,
-                    "the offer settled (another instance may carry it on)",
-                );
-                info!(callback = id, operator = %r.agent, "acd: callback connected");
-                // The customer leg's end is seen by its owner like any caller's.
-                let claimed = store
-                    .claim(&r.call, &acd.inner.instance, super::LEASE_MS)
-                    .await;
-                if matches!(claimed, Ok(true)) {
-                    acd.spawn_caller(r.call.clone(), meta, super::caller::Start::Adopted);
-                }
-                return;
-            }
-            format!("bridge failed: {bridged:?}")
-        }
-        Ok(crate::service::dialer::DialResult::Failed { cause, .. }) => cause,
-        Err(e) => e,
-    };
-    warn!(callback = id, "acd: callback not connected: {outcome}");
-    let state = if meta_attempts_left(acd, id).await {
-        CallbackState::Pending
-    } else {
-        CallbackState::Failed
-    };
-    acd.inner
-        .records
-        .callback_result(id, state, op, &outcome)
-        .await
-        .or_log(&r.call, &format!("callback {id} {state}: {outcome}"));
-    let _ = link
-        .hangup(leg, freeswitch_types::HangupCause::NormalClearing)
-        .await;
-    acd.end_talk(&r.call, &r.agent, acd.now_ms()).await;
-    store
-        .del_meta(&r.call)
-        .await
-        .or_log(&r.call, "forgetting the callback leg");
-}
-
-async fn meta_attempts_left(acd: &Acd, id: i64) -> bool {
-    acd.inner.records.callback_attempts(id).await.unwrap_or(3) < 3
-}
-
-/// Attended transfer, first step: a consult item for the target queue, first in line.
-/// When an operator of that queue answers, the first operator talks to them while the
-/// caller is on hold (see [`consult_answered`]).
-pub async fn consult(
-    acd: Acd,
-    call: String,
-    item: String,
-    agent: String,
-    leg: String,
-    to: String,
-) -> Result<(), AcdError> {
-    let store = &acd.inner.store;
-    let caller: Meta = store
-        .meta(&call)
-        .await?
-        .and_then(|m| serde_json::from_str(&m).ok())
-        .unwrap_or_default();
-    let mut ivr = caller.ivr.clone();
-    ivr.insert("contactd_transfer_from".into(), agent.clone());
-    let meta = Meta {
-        caller: caller.caller.clone(),
-        account: caller.account.clone(),
-        ivr,
-        node: acd.inner.node.clone(),
-        entered_ms: caller.entered_ms,
-        kind: CallKind::Consult,
-        callback: None,
-        consult: Some((call.clone(), agent, leg)),
-        by: None,
-        campaign: None,
-    };
-    store
-        .set_meta(&item, &serde_json::to_string(&meta).expect("meta json"))
-        .await?;
-    store
-        .enqueue(
-            &to,
-            &item,
-            super::TRANSFER_PRIORITY,
-            usize::MAX / 2,
-            acd.now_ms(),
-        )
-        .await?;
-    acd.kick();
-    Ok(())
-}
-
-/// The target operator answered the consult: bridge the first operator to them. The first
-/// operator hanging up completes the transfer (the caller is bridged to the target); the
-/// target hanging up cancels it (the caller returns to the first operator).
-async fn consult_answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, queue: &str) {
-    let store = &acd.inner.store;
-    let link = &acd.inner.link;
-    let Some((call, first, leg_a)) = meta.consult.clone() else {
-        return;
-    };
-    let now = acd.now_ms();
-    let item = r.call.clone();
-    let end_item = |reason: &'static str| {
-        let (item, call) = (item.clone(), call.clone());
-        async move {
-            acd.end_talk(&item, &r.agent, acd.now_ms()).await;
-            store
-                .del_meta(&item)
-                .await
-                .or_log(&call, &format!("forgetting the consult item {item}"));
-            info!(call = %call, operator = %r.agent, "acd: consult ended ({reason})");
-        }
-    };
-    if !store.answer(r, now).await.unwrap_or(false) {
-        let _ = link
-            .hangup(leg_b, freeswitch_types::HangupCause::OriginatorCancel)
-            .await;
-        store
-            .del_meta(&r.call)
-            .await
-            .or_log(&call, &format!("forgetting the consult item {}", r.call));
-        return;
-    }
-    acd.log_state(&r.agent, StateName::Talking, "", ms_to_time(now))
-        .await;
-    let mut watch_a = link.watch_call(&leg_a);
-    let mut watch_b = link.watch_call(leg_b);
-    let _ = link.setvar(&leg_a, "park_after_bridge", "true").await;
-    // From here the caller's bridge ends because of the consult: it holds, not hangs up.
-    store
-        .set_transfer(&call, &format!("consulting:{queue}"))
-        .await
-        .or_log(&call, &format!("transfer noted as consulting {queue}"));
-    let bridged = link.bridge(&leg_a, leg_b).await;
-    if !matches!(&bridged, Ok(b) if b.starts_with("+OK")) {
-        warn!(%call, "acd: consult bridge failed: {bridged:?}");
-        let _ = link
-            .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
-            .await;
-        store
-            .del_transfer(&call)
-            .await
-            .or_log(&call, "clearing the failed transfer");
-        end_item("bridge failed").await;
-        return;
-    }
-    info!(%call, from = %first, to = %r.agent, "acd: consulting");
-    let hung = |ev: Option<crate::esl::control::WatchEvent>| {
-        matches!(
-            ev,
-            None | Some(crate::esl::control::WatchEvent::Switch(
-                crate::core::channels::SwitchEvent::Hangup(_)
-            ))
-        )
-    };
-    let first_left = loop {
-        tokio::select! {
-            ev = watch_a.recv() => if hung(ev) { break true },
-            ev = watch_b.recv() => if hung(ev) { break false },
-        }
-    };
-    store
-        .del_transfer(&call)
-        .await
-        .or_log(&call, "clearing the done transfer");
-    if first_left {
-        // Complete: the caller to the target operator.
-        let ok = matches!(
-            link.bridge(&call, leg_b).await,
-            Ok(b) if b.starts_with("+OK")
-        );
-        let moved = ok
-            && store
-                .consult_complete(&call, &first, &item, &r.agent, acd.now_ms())
-                .await
-                .unwrap_or(false);
-        if !moved {
-            let _ = link
-                .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
-                .await;
-            end_item("caller gone").await;
-            return;
-        }
-        store.set_leg(&call, leg_b).await.or_log(
-            &call,
-            &format!("operator leg {leg_b} of the transferred call"),
-        );
-        store
-            .del_meta(&item)
-            .await
-            .or_log(&call, &format!("forgetting the consult item {item}"));
-        acd.log_state(&first, StateName::WrapUp, "", acd.clock().now())
-            .await;
-        if let Ok(u) = Uuid::parse_str(&call) {
-            let id = acd.operator_id(&r.agent).await;
-            acd.inner
-                .records
-                .moved(u, queue)
-                .await
-                .or_log(&call, &format!("call record: moved to {queue}"));
-            acd.inner
-                .records
-                .reassigned(u, id)
-                .await
-                .or_log(&call, &format!("call record: reassigned to {}", r.agent));
-        }
-        info!(%call, from = %first, to = %r.agent, "acd: attended transfer completed");
-    } else {
-        // Cancelled: the caller back to the first operator.
-        let _ = link.bridge(&call, &leg_a).await;
-        let _ = link.setvar(&leg_a, "park_after_bridge", "false").await;
-        end_item("target hung up").await;
-    }
 }

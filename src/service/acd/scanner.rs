@@ -8,7 +8,7 @@ use tracing::{debug, info, warn};
 
 use super::views::{count_operators, need};
 use super::{
-    caller, ms_to_time, offer, rebuild, Acd, AcdError, Meta, Unstored, ADOPT_AFTER_MS, ALIVE_MS,
+    callback, caller, ms_to_time, rebuild, Acd, AcdError, Meta, Unstored, ADOPT_AFTER_MS, ALIVE_MS,
     BEAT, LEASE_MS,
 };
 use crate::core::acd::agent::{wrap_up_ends, StateName};
@@ -239,7 +239,7 @@ impl Acd {
             let Some(cb) = records.take_callback(name).await? else {
                 continue;
             };
-            offer::start_callback(self.clone(), cb).await;
+            callback::start_callback(self.clone(), cb).await;
         }
         Ok(())
     }

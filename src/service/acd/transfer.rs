@@ -2,7 +2,7 @@
 
 use tracing::info;
 
-use super::{offer, Acd, AcdError, TransferMode, CONTEXT, HOLD_EXTENSION};
+use super::{consult, Acd, AcdError, TransferMode, CONTEXT, HOLD_EXTENSION};
 use crate::core::acd::agent::StateName;
 
 impl Acd {
@@ -61,7 +61,7 @@ impl Acd {
                 store
                     .set_transfer(call, &format!("attended:{to_queue}:{item}"))
                     .await?;
-                offer::consult(
+                consult::consult(
                     self.clone(),
                     call.to_string(),
                     item,

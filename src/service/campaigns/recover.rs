@@ -10,7 +10,8 @@ use freeswitch_types::HangupCause;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use super::{not_sent, CampaignRunner};
+use super::call::not_sent;
+use super::CampaignRunner;
 use crate::core::campaign::outcome::{self, Outcome};
 use crate::core::channels::SwitchEvent;
 use crate::esl::control::WatchEvent;

@@ -1,0 +1,212 @@
+//! The end of a caller's part: the caller or the operator hung up (a talk's end, an
+//! abandon, a transfer completed once the operator's leg has gone), or another instance
+//! drives the caller now.
+
+use tracing::info;
+use uuid::Uuid;
+
+use super::{finish_talk, persist, Caller, Next};
+use crate::core::acd::agent::StateName;
+use crate::core::acd::outcome::AcdOutcome;
+use crate::service::acd::hangup::EndedBy;
+use crate::service::acd::{ms_to_time, Unstored, TRANSFER_PRIORITY};
+use crate::store::acd::Abandoned;
+
+impl Caller {
+    /// The caller hung up: out of the queue, or the ringing phone stops, or the talk ends.
+    pub(super) async fn caller_left(&mut self) {
+        let store = &self.acd.inner.store;
+        let now = self.acd.now_ms();
+        self.acd
+            .record_hungup_by(&self.call, self.ended_by.unwrap_or(EndedBy::Unknown))
+            .await;
+        if self
+            .acd
+            .inner
+            .pending
+            .lock()
+            .expect("pending callers lock")
+            .remove(&self.call)
+            .is_some()
+        {
+            // Never queued (Redis was away all along).
+            if let Ok(u) = Uuid::parse_str(&self.call) {
+                self.acd
+                    .inner
+                    .records
+                    .ended(u, AcdOutcome::Abandoned, ms_to_time(now))
+                    .await
+                    .or_log(
+                        &self.call,
+                        &format!("call record end (abandoned at {})", ms_to_time(now)),
+                    );
+            }
+            info!(call = %self.call, outcome = AcdOutcome::Abandoned.as_str(), "acd: caller left");
+            return;
+        }
+        let queue = persist!("call info", self.call, store.call_info(&self.call))
+            .flatten()
+            .map(|i| i.queue);
+        let mut outcome = AcdOutcome::Answered;
+        if let Some(queue) = queue {
+            match persist!("abandon", self.call, store.abandon(&queue, &self.call)) {
+                Some(Abandoned::WasWaiting) => outcome = AcdOutcome::Abandoned,
+                Some(Abandoned::WasRinging) => {
+                    outcome = AcdOutcome::Abandoned;
+                    if let Ok(Some(leg)) = store.leg(&self.call).await {
+                        let _ = self
+                            .link()
+                            .hangup(&leg, freeswitch_types::HangupCause::OriginatorCancel)
+                            .await;
+                    }
+                    self.acd.kick();
+                }
+                Some(Abandoned::NotFound) => {
+                    outcome = finish_talk(&self.acd, &self.call, now)
+                        .await
+                        .unwrap_or(AcdOutcome::Lost);
+                }
+                None => {}
+            }
+        }
+        if let Ok(u) = Uuid::parse_str(&self.call) {
+            self.acd
+                .inner
+                .records
+                .ended(u, outcome, ms_to_time(now))
+                .await
+                .or_log(
+                    &self.call,
+                    &format!("call record end ({outcome} at {})", ms_to_time(now)),
+                );
+        }
+        info!(call = %self.call, %outcome, "acd: caller left");
+    }
+
+    /// The operator's leg left the bridge: a transfer goes on, anything else ends the call.
+    pub(super) async fn operator_left(&mut self) -> Next {
+        let store = &self.acd.inner.store;
+        let now = self.acd.now_ms();
+        let Some(Some(agent)) = persist!(
+            "operator of the call",
+            self.call,
+            store.offered_to(&self.call)
+        ) else {
+            return Next::Continue;
+        };
+        let mut target =
+            persist!("transfer", self.call, store.transfer_target(&self.call)).flatten();
+        if let Some(rest) = target.as_deref().and_then(|t| t.strip_prefix("attended:")) {
+            // The operator hung up before anyone took the consult: a blind transfer after
+            // all, and the consult item leaves the target queue.
+            let (q, item) = rest.split_once(':').unwrap_or((rest, ""));
+            let (q, item) = (q.to_string(), item.to_string());
+            if let Ok(Abandoned::WasRinging) = store.abandon(&q, &item).await {
+                if let Ok(Some(leg)) = store.leg(&item).await {
+                    let _ = self
+                        .link()
+                        .hangup(&leg, freeswitch_types::HangupCause::OriginatorCancel)
+                        .await;
+                }
+            }
+            store
+                .del_meta(&item)
+                .await
+                .or_log(&self.call, &format!("forgetting the consult item {item}"));
+            target = Some(q);
+        }
+        if let Some(t) = target.as_deref() {
+            if t.starts_with("consulting:") {
+                // The operator is consulting the target: the caller is on hold meanwhile
+                // (the switch gave it the hold music; contactd's own takes over).
+                self.hold_music().await;
+                return Next::Continue;
+            }
+            let moved = persist!(
+                "transfer",
+                self.call,
+                store.transfer(&self.call, &agent, t, TRANSFER_PRIORITY, now)
+            )
+            .unwrap_or(false);
+            if moved {
+                store
+                    .del_transfer(&self.call)
+                    .await
+                    .or_log(&self.call, "clearing the done transfer");
+                self.acd
+                    .log_state(&agent, StateName::WrapUp, "", ms_to_time(now))
+                    .await;
+                if let Ok(u) = Uuid::parse_str(&self.call) {
+                    self.acd
+                        .inner
+                        .records
+                        .talk_ended(u, ms_to_time(now))
+                        .await
+                        .or_log(
+                            &self.call,
+                            &format!("call record: talk ended at {}", ms_to_time(now)),
+                        );
+                    self.acd
+                        .inner
+                        .records
+                        .moved(u, t)
+                        .await
+                        .or_log(&self.call, &format!("call record: moved to {t}"));
+                }
+                info!(call = %self.call, from = %agent, to = t, "acd: transferred");
+                self.hold_music().await;
+                self.acd.kick();
+                return Next::Continue;
+            }
+        }
+        finish_talk(&self.acd, &self.call, now).await;
+        if let Ok(u) = Uuid::parse_str(&self.call) {
+            self.acd
+                .inner
+                .records
+                .ended(u, AcdOutcome::Answered, ms_to_time(now))
+                .await
+                .or_log(
+                    &self.call,
+                    &format!("call record end (answered at {})", ms_to_time(now)),
+                );
+        }
+        // The operator's leg left the bridge and no transfer moves the caller: the talk was
+        // ended from the operator's side (the switch hangs the caller up after it). A transfer
+        // that could not be made (Redis away for good) is contactd's failure, not theirs.
+        let by = if target.is_some() {
+            EndedBy::Contactd
+        } else {
+            EndedBy::Operator
+        };
+        self.acd.record_hungup_by(&self.call, by).await;
+        let _ = self
+            .link()
+            .hangup(&self.call, freeswitch_types::HangupCause::NormalClearing)
+            .await;
+        Next::Done
+    }
+
+    pub(super) async fn let_go(&self) {
+        self.acd
+            .inner
+            .store
+            .release_claim_if(&self.call, &self.acd.inner.instance)
+            .await
+            .or_log(
+                &self.call,
+                "release of the lease (another instance takes it after it expires)",
+            );
+        self.acd.disown(&self.call);
+    }
+
+    pub(super) async fn cleanup(&self) {
+        let store = &self.acd.inner.store;
+        persist!("forget the caller", self.call, store.del_meta(&self.call));
+        store.release_claim(&self.call).await.or_log(
+            &self.call,
+            "release of the lease (another instance takes it after it expires)",
+        );
+        self.acd.disown(&self.call);
+    }
+}

@@ -1,0 +1,182 @@
+//! Attended transfer: the consult item queued for the target queue, and the talk between
+//! the two operators while the caller holds, which ends in the transfer or back to the
+//! first operator.
+
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::{ms_to_time, Acd, AcdError, Meta, Unstored};
+use crate::core::acd::agent::StateName;
+use crate::core::acd::queue::CallKind;
+use crate::store::acd::Reservation;
+
+/// Attended transfer, first step: a consult item for the target queue, first in line.
+/// When an operator of that queue answers, the first operator talks to them while the
+/// caller is on hold (see [`answered`]).
+pub async fn consult(
+    acd: Acd,
+    call: String,
+    item: String,
+    agent: String,
+    leg: String,
+    to: String,
+) -> Result<(), AcdError> {
+    let store = &acd.inner.store;
+    let caller: Meta = store
+        .meta(&call)
+        .await?
+        .and_then(|m| serde_json::from_str(&m).ok())
+        .unwrap_or_default();
+    let mut ivr = caller.ivr.clone();
+    ivr.insert("contactd_transfer_from".into(), agent.clone());
+    let meta = Meta {
+        caller: caller.caller.clone(),
+        account: caller.account.clone(),
+        ivr,
+        node: acd.inner.node.clone(),
+        entered_ms: caller.entered_ms,
+        kind: CallKind::Consult,
+        callback: None,
+        consult: Some((call.clone(), agent, leg)),
+        by: None,
+        campaign: None,
+    };
+    store
+        .set_meta(&item, &serde_json::to_string(&meta).expect("meta json"))
+        .await?;
+    store
+        .enqueue(
+            &to,
+            &item,
+            super::TRANSFER_PRIORITY,
+            usize::MAX / 2,
+            acd.now_ms(),
+        )
+        .await?;
+    acd.kick();
+    Ok(())
+}
+
+/// The target operator answered the consult: bridge the first operator to them. The first
+/// operator hanging up completes the transfer (the caller is bridged to the target); the
+/// target hanging up cancels it (the caller returns to the first operator).
+pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Meta, queue: &str) {
+    let store = &acd.inner.store;
+    let link = &acd.inner.link;
+    let Some((call, first, leg_a)) = meta.consult.clone() else {
+        return;
+    };
+    let now = acd.now_ms();
+    let item = r.call.clone();
+    let end_item = |reason: &'static str| {
+        let (item, call) = (item.clone(), call.clone());
+        async move {
+            acd.end_talk(&item, &r.agent, acd.now_ms()).await;
+            store
+                .del_meta(&item)
+                .await
+                .or_log(&call, &format!("forgetting the consult item {item}"));
+            info!(call = %call, operator = %r.agent, "acd: consult ended ({reason})");
+        }
+    };
+    if !store.answer(r, now).await.unwrap_or(false) {
+        let _ = link
+            .hangup(leg_b, freeswitch_types::HangupCause::OriginatorCancel)
+            .await;
+        store
+            .del_meta(&r.call)
+            .await
+            .or_log(&call, &format!("forgetting the consult item {}", r.call));
+        return;
+    }
+    acd.log_state(&r.agent, StateName::Talking, "", ms_to_time(now))
+        .await;
+    let mut watch_a = link.watch_call(&leg_a);
+    let mut watch_b = link.watch_call(leg_b);
+    let _ = link.setvar(&leg_a, "park_after_bridge", "true").await;
+    // From here the caller's bridge ends because of the consult: it holds, not hangs up.
+    store
+        .set_transfer(&call, &format!("consulting:{queue}"))
+        .await
+        .or_log(&call, &format!("transfer noted as consulting {queue}"));
+    let bridged = link.bridge(&leg_a, leg_b).await;
+    if !matches!(&bridged, Ok(b) if b.starts_with("+OK")) {
+        warn!(%call, "acd: consult bridge failed: {bridged:?}");
+        let _ = link
+            .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
+            .await;
+        store
+            .del_transfer(&call)
+            .await
+            .or_log(&call, "clearing the failed transfer");
+        end_item("bridge failed").await;
+        return;
+    }
+    info!(%call, from = %first, to = %r.agent, "acd: consulting");
+    let hung = |ev: Option<crate::esl::control::WatchEvent>| {
+        matches!(
+            ev,
+            None | Some(crate::esl::control::WatchEvent::Switch(
+                crate::core::channels::SwitchEvent::Hangup(_)
+            ))
+        )
+    };
+    let first_left = loop {
+        tokio::select! {
+            ev = watch_a.recv() => if hung(ev) { break true },
+            ev = watch_b.recv() => if hung(ev) { break false },
+        }
+    };
+    store
+        .del_transfer(&call)
+        .await
+        .or_log(&call, "clearing the done transfer");
+    if first_left {
+        // Complete: the caller to the target operator.
+        let ok = matches!(
+            link.bridge(&call, leg_b).await,
+            Ok(b) if b.starts_with("+OK")
+        );
+        let moved = ok
+            && store
+                .consult_complete(&call, &first, &item, &r.agent, acd.now_ms())
+                .await
+                .unwrap_or(false);
+        if !moved {
+            let _ = link
+                .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
+                .await;
+            end_item("caller gone").await;
+            return;
+        }
+        store.set_leg(&call, leg_b).await.or_log(
+            &call,
+            &format!("operator leg {leg_b} of the transferred call"),
+        );
+        store
+            .del_meta(&item)
+            .await
+            .or_log(&call, &format!("forgetting the consult item {item}"));
+        acd.log_state(&first, StateName::WrapUp, "", acd.clock().now())
+            .await;
+        if let Ok(u) = Uuid::parse_str(&call) {
+            let id = acd.operator_id(&r.agent).await;
+            acd.inner
+                .records
+                .moved(u, queue)
+                .await
+                .or_log(&call, &format!("call record: moved to {queue}"));
+            acd.inner
+                .records
+                .reassigned(u, id)
+                .await
+                .or_log(&call, &format!("call record: reassigned to {}", r.agent));
+        }
+        info!(%call, from = %first, to = %r.agent, "acd: attended transfer completed");
+    } else {
+        // Cancelled: the caller back to the first operator.
+        let _ = link.bridge(&call, &leg_a).await;
+        let _ = link.setvar(&leg_a, "park_after_bridge", "false").await;
+        end_item("target hung up").await;
+    }
+}
