@@ -24,18 +24,46 @@
 //! connect (`core_seen`): the same Core-UUID on both sides of a break proves no restart in
 //! between. This covers what the event record cannot: a link that had just come back.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
 /// One uuid seen on the switch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
-    pub first_at: DateTime<Utc>,
-    pub answered: bool,
-    /// The hang-up's cause name and Q.850 code, once seen.
-    pub hangup: Option<(String, Option<i32>)>,
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    answered: bool,
+    /// The hang-up's cause name (one shared copy per name) and Q.850 code, once seen.
+    hangup: Option<(Arc<str>, Option<i32>)>,
 }
+
+/// A uuid as the record keeps it. A channel uuid in its canonical form (lower-case,
+/// hyphenated: what contactd originates with and the switch reports back) is 16 bytes
+/// rather than two 36-byte strings: the record holds every channel of the last
+/// [`Witness::new`] window, up to hundreds of thousands at full dialing speed. Anything
+/// else is kept as it came. Two keys are equal exactly when their strings are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Uuid([u8; 16]),
+    Other(Box<str>),
+}
+
+impl Key {
+    fn of(s: &str) -> Self {
+        // 36 characters that parse are the hyphenated form; lower-case makes it one string
+        // per uuid, so the bytes stand for exactly that string
+        if s.len() == 36 && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            if let Ok(u) = uuid::Uuid::try_parse(s) {
+                return Self::Uuid(*u.as_bytes());
+            }
+        }
+        Self::Other(s.into())
+    }
+}
+
+/// At most this many distinct cause names are shared; past it (a switch inventing names)
+/// each is kept on its own.
+const CAUSES_SHARED: usize = 256;
 
 /// A call's end as the switch noted it in mod_db (its originate's end-note hook ran: the
 /// channel existed and hung up).
@@ -71,8 +99,10 @@ pub struct Witness {
     up_since: Option<DateTime<Utc>>,
     /// The record holds every uuid seen since this time (None: nothing to vouch for).
     complete_since: Option<DateTime<Utc>>,
-    seen: HashMap<String, Seen>,
-    order: VecDeque<(DateTime<Utc>, String)>,
+    seen: HashMap<Key, Seen>,
+    order: VecDeque<(DateTime<Utc>, Key)>,
+    /// The hang-up cause names seen, one copy each.
+    causes: HashSet<Arc<str>>,
     /// The switch's Core-UUID, and since when this link has known that same process
     /// (the first connect that found it), across any breaks.
     core: Option<(String, DateTime<Utc>)>,
@@ -88,6 +118,7 @@ impl Witness {
             complete_since: None,
             seen: HashMap::new(),
             order: VecDeque::new(),
+            causes: HashSet::new(),
             core: None,
         }
     }
@@ -129,19 +160,24 @@ impl Witness {
     }
 
     fn entry(&mut self, uuid: &str, at: DateTime<Utc>) -> &mut Seen {
-        if !self.seen.contains_key(uuid) {
-            self.order.push_back((at, uuid.to_string()));
-            self.seen.insert(
-                uuid.to_string(),
-                Seen {
-                    first_at: at,
-                    answered: false,
-                    hangup: None,
-                },
-            );
+        let key = Key::of(uuid);
+        if !self.seen.contains_key(&key) {
+            self.order.push_back((at, key.clone()));
+            self.seen.insert(key.clone(), Seen::default());
             self.evict(at);
         }
-        self.seen.get_mut(uuid).expect("just inserted")
+        self.seen.get_mut(&key).expect("just inserted")
+    }
+
+    fn cause(&mut self, name: &str) -> Arc<str> {
+        if let Some(c) = self.causes.get(name) {
+            return c.clone();
+        }
+        let c: Arc<str> = name.into();
+        if self.causes.len() < CAUSES_SHARED {
+            self.causes.insert(c.clone());
+        }
+        c
     }
 
     /// A channel event naming `uuid` (created, renamed to it, any other).
@@ -154,9 +190,10 @@ impl Witness {
     }
 
     pub fn saw_hangup(&mut self, uuid: &str, cause: &str, q850: Option<i32>, at: DateTime<Utc>) {
+        let cause = self.cause(cause);
         let e = self.entry(uuid, at);
         if e.hangup.is_none() {
-            e.hangup = Some((cause.to_string(), q850));
+            e.hangup = Some((cause, q850));
         }
     }
 
@@ -202,7 +239,7 @@ impl Witness {
             };
         }
         let seen = self.verdict(uuid, attempt_at);
-        if seen != Verdict::Unknown || self.seen.contains_key(uuid) {
+        if seen != Verdict::Unknown || self.seen.contains_key(&Key::of(uuid)) {
             return seen;
         }
         let same_switch = self
@@ -219,10 +256,10 @@ impl Witness {
     /// What can be said of `uuid`, whose attempt row was committed at `attempt_at` and
     /// whose channel the switch does not list now.
     pub fn verdict(&self, uuid: &str, attempt_at: DateTime<Utc>) -> Verdict {
-        if let Some(s) = self.seen.get(uuid) {
+        if let Some(s) = self.seen.get(&Key::of(uuid)) {
             return match &s.hangup {
                 Some((cause, q850)) => Verdict::Ended {
-                    cause: cause.clone(),
+                    cause: cause.to_string(),
                     q850: *q850,
                     answered: s.answered,
                 },
@@ -300,6 +337,26 @@ mod tests {
             w.verdict("b", t(10)),
             Verdict::Ended { answered: true, .. }
         ));
+    }
+
+    #[test]
+    fn a_channel_uuid_is_known_by_its_own_spelling_only() {
+        let mut w = w();
+        w.link_up(t(0));
+        let uuid = "0b5c2f6e-3d1a-4c7e-9f00-1234567890ab";
+        w.saw_answer(uuid, t(11));
+        w.saw_hangup(uuid, "NORMAL_CLEARING", Some(16), t(12));
+        assert_eq!(
+            w.verdict(uuid, t(10)),
+            Verdict::Ended {
+                cause: "NORMAL_CLEARING".into(),
+                q850: Some(16),
+                answered: true
+            }
+        );
+        // the switch looks channels up by their exact string: capitals name another one
+        assert_eq!(w.verdict(&uuid.to_uppercase(), t(10)), Verdict::NeverDialed);
+        assert_eq!(w.len(), 1);
     }
 
     #[test]
