@@ -12,9 +12,44 @@ use deadpool_postgres::Transaction;
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 
-use super::lists::{put, Parsed, CHUNK, MAX_REPORTED};
 use crate::core::lists::rows::{Row, RowReader};
-use crate::core::lists::{ListError, ProblemKind};
+use crate::core::lists::{ListError, ProblemKind, RowProblem};
+
+/// Problems kept in a report (all of them are stored in `list_rejects`).
+pub const MAX_REPORTED: usize = 1000;
+/// Bytes of COPY data per message to the writer.
+pub(crate) const CHUNK: usize = 256 * 1024;
+
+/// What the parser thread counted.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    pub rows_read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub problems: Vec<RowProblem>,
+    /// The COPY side went away (its error is the one to report).
+    pub aborted: bool,
+}
+
+/// Appends `s` as one COPY text-format field (escaping `\`, tab, CR, LF).
+pub(crate) fn put(buf: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(esc);
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
 
 const CONTACTS_COPY: &str =
     "COPY contacts (list_number, line_no, phone_raw, phone, name, account, tz, extra) FROM STDIN";

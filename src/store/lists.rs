@@ -28,11 +28,12 @@ use crate::core::lists::{ImportOptions, ListError, ProblemKind, RowProblem};
 use crate::core::numbers::normalize;
 use crate::store::postgres::pg_detail;
 
-/// Problems kept in a report (all of them are stored in `list_rejects`).
-pub const MAX_REPORTED: usize = 1000;
+pub(crate) use super::list_copy::put;
+pub use super::list_copy::MAX_REPORTED;
+use super::list_copy::{Parsed, CHUNK};
+
 /// First argument of `pg_advisory_xact_lock(int, int)` for list imports.
 const LIST_LOCK_CLASS: i32 = 0x6c69_7374; // "list"
-pub(crate) const CHUNK: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ImportReport {
@@ -50,18 +51,6 @@ pub struct ImportReport {
     /// The first [`MAX_REPORTED`] rejected and duplicate rows, in file order.
     pub problems: Vec<RowProblem>,
     pub elapsed: Duration,
-}
-
-/// What the parser thread counted.
-#[derive(Debug, Default)]
-pub(crate) struct Parsed {
-    pub rows_read: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub duplicates: u64,
-    pub problems: Vec<RowProblem>,
-    /// The COPY side went away (its error is the one to report).
-    pub aborted: bool,
 }
 
 impl From<tokio_postgres::Error> for ListError {
@@ -195,25 +184,6 @@ where
         return Err(ListError::Db("COPY ended before the file was read".into()));
     }
     Ok(parsed)
-}
-
-/// Appends `s` as one COPY text-format field (escaping `\`, tab, CR, LF).
-pub(crate) fn put(buf: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'\\' => b"\\\\",
-            b'\t' => b"\\t",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            _ => continue,
-        };
-        buf.extend_from_slice(&bytes[start..i]);
-        buf.extend_from_slice(esc);
-        start = i + 1;
-    }
-    buf.extend_from_slice(&bytes[start..]);
 }
 
 fn source_name(path: &Path) -> String {

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
+use super::campaign_card::CampaignCard;
 use super::views::{count_operators, need};
 use super::{caller, Acd, AcdError, Meta, LEASE_MS};
 use crate::core::acd::agent::StateName;
 use crate::core::acd::queue::CallKind;
-use crate::service::opcamp::CampaignCard;
 use crate::store::acd::Abandoned;
 
 /// An offer rung this recently (ms) cannot have been answered yet: withdrawing its call is

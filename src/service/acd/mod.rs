@@ -22,6 +22,7 @@ mod admission;
 mod callback;
 mod caller;
 mod campaign_call;
+pub mod campaign_card;
 pub mod card;
 mod channels;
 mod consult;
@@ -113,7 +114,7 @@ pub struct Meta {
     pub by: Option<String>,
     /// An operator campaign's answered call: the campaign, the contact, the script.
     #[serde(default)]
-    pub campaign: Option<crate::service::opcamp::CampaignCard>,
+    pub campaign: Option<campaign_card::CampaignCard>,
 }
 
 /// Result of [`Acd::admit`].

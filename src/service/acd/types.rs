@@ -77,7 +77,7 @@ pub struct ScreenPop {
     pub customer: Option<CustomerCard>,
     /// An operator campaign's call: the campaign, the contact's row, the call script.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub campaign: Option<crate::service::opcamp::CampaignCard>,
+    pub campaign: Option<super::campaign_card::CampaignCard>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]

@@ -12,6 +12,7 @@ use freeswitch_types::HangupCause;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::ends::{end_with, wait_hangup, ABANDONED, CONNECTED, HUNG_UP};
 use super::reattach::Found;
 use super::{budget_of, detect, CampaignCard, OpRunner};
 use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
@@ -30,12 +31,6 @@ use crate::store::op_campaigns::{OpCallback, OpCampaign};
 const MESSAGE_MARGIN: Duration = Duration::from_millis(300);
 /// An operator answered as the time ran out: how long the bridge may still take.
 const BRIDGE_GRACE: Duration = Duration::from_secs(5);
-
-/// How an answered call ended for the campaign (the attempt's outcome).
-pub const CONNECTED: &str = "connected";
-pub const ABANDONED: &str = "abandoned";
-/// A person who hung up before an operator or the message reached them.
-pub const HUNG_UP: &str = "hung_up";
 
 impl OpRunner {
     /// Calls one subscriber (or an operator's callback) and records the attempt.
@@ -535,27 +530,4 @@ enum Reached {
     Operator(String),
     Nobody,
     HungUp,
-}
-
-pub(super) fn end_with(outcome: &str, cause: Option<String>) -> AttemptEnd {
-    AttemptEnd {
-        outcome: outcome.to_string(),
-        cause,
-        ..Default::default()
-    }
-}
-
-/// Until the call ends (looked up after a lost link: its hang-up may have been missed).
-pub(super) async fn wait_hangup(link: &SwitchLink, watch: &mut CallWatch, call: &str) {
-    while let Some(ev) = watch.recv().await {
-        match ev {
-            WatchEvent::Switch(SwitchEvent::Hangup(_)) => return,
-            WatchEvent::LinkLost
-                if link.back_and_exists(call, Duration::from_secs(60)).await != Some(true) =>
-            {
-                return
-            }
-            _ => {}
-        }
-    }
 }

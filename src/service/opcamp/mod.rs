@@ -10,8 +10,8 @@
 
 mod call;
 pub mod callbacks;
-mod card;
 mod detect;
+mod ends;
 pub mod operator;
 mod pacing;
 mod reattach;
@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-pub use card::{CampaignCard, ContactCard};
+pub use crate::service::acd::campaign_card::{CampaignCard, ContactCard};
 pub use pacing::CampaignPacing;
 
 use crate::clock::Clock;

@@ -11,7 +11,7 @@ use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::call::{end_with, ABANDONED};
+use super::ends::{end_with, ABANDONED};
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
 use crate::core::channels::SwitchEvent;

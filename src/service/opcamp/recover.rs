@@ -24,7 +24,7 @@ use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::call::{end_with, wait_hangup, ABANDONED, CONNECTED};
+use super::ends::{end_with, wait_hangup, ABANDONED, CONNECTED};
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
 use crate::esl::control::SwitchLink;
