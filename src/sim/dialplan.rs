@@ -196,7 +196,11 @@ pub fn behaviour_apps(b: &Behaviour) -> Apps {
             match after {
                 AfterAnswer::Stay => push(&mut v, "park", String::new()),
                 AfterAnswer::HangupAfter { ms } => {
-                    push(&mut v, "sleep", ms.to_string());
+                    // 0: hangs up as it answers, in the same run of its session (a
+                    // `sleep 0` would let whoever answered act on the channel first)
+                    if *ms > 0 {
+                        push(&mut v, "sleep", ms.to_string());
+                    }
                     push(&mut v, "hangup", "NORMAL_CLEARING".into());
                 }
                 AfterAnswer::PressDigits {
