@@ -238,8 +238,9 @@ impl Witness {
                 answered,
             };
         }
-        let seen = self.verdict(uuid, attempt_at);
-        if seen != Verdict::Unknown || self.seen.contains_key(&Key::of(uuid)) {
+        let key = Key::of(uuid);
+        let seen = self.verdict_of(&key, attempt_at);
+        if seen != Verdict::Unknown || self.seen.contains_key(&key) {
             return seen;
         }
         let same_switch = self
@@ -256,7 +257,11 @@ impl Witness {
     /// What can be said of `uuid`, whose attempt row was committed at `attempt_at` and
     /// whose channel the switch does not list now.
     pub fn verdict(&self, uuid: &str, attempt_at: DateTime<Utc>) -> Verdict {
-        if let Some(s) = self.seen.get(&Key::of(uuid)) {
+        self.verdict_of(&Key::of(uuid), attempt_at)
+    }
+
+    fn verdict_of(&self, key: &Key, attempt_at: DateTime<Utc>) -> Verdict {
+        if let Some(s) = self.seen.get(key) {
             return match &s.hangup {
                 Some((cause, q850)) => Verdict::Ended {
                     cause: cause.to_string(),
