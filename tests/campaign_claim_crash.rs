@@ -38,6 +38,7 @@ async fn killed_between_claim_and_attempt_write_dials_each_once_after_restart() 
         &[("e1", 30, "freetdm/1/a/{number}")],
     );
     text.push_str("[campaigns]\ntrunk = \"e1\"\n");
+    let text = common::guard::for_sim(&text, &sim);
     std::fs::write(&cfg_path, &text).unwrap();
     let cfg = Config::from_toml(&text).unwrap();
 

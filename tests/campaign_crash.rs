@@ -90,6 +90,7 @@ language = "en"
         prefix = env.prefix,
         db = env.db_url(),
     );
+    let text = common::guard::for_sim(&text, &sim);
     std::fs::write(&cfg_path, &text).unwrap();
     let cfg = Config::from_toml(&text).unwrap();
 

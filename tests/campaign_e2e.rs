@@ -89,8 +89,12 @@ fn manager_dials_302(sim: &Simulator, app: &App) -> String {
     .unwrap()
 }
 
-fn config(env: &common::TestEnv, esl: std::net::SocketAddr, smtp: u16, audio: &str) -> Config {
-    let mut text = env.config_toml(esl, "ClueCon", &[("e1", 30, "freetdm/1/a/{number}")]);
+fn config(env: &common::TestEnv, sim: &Simulator, smtp: u16, audio: &str) -> Config {
+    let mut text = env.config_toml(
+        sim.esl_addr(),
+        "ClueCon",
+        &[("e1", 30, "freetdm/1/a/{number}")],
+    );
     text.push_str(&format!(
         r#"
 [campaigns]
@@ -117,7 +121,7 @@ auditors = ["audit@example.org"]
 retry_seconds = 1
 "#
     ));
-    Config::from_toml(&text).unwrap()
+    Config::from_toml(&common::guard::for_sim(&text, sim)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,12 +142,7 @@ async fn manager_records_by_phone_and_auditors_get_a_report_matching_ground_trut
     })
     .await
     .unwrap();
-    let cfg = config(
-        &env,
-        sim.esl_addr(),
-        smtp_port,
-        &audio.path().display().to_string(),
-    );
+    let cfg = config(&env, &sim, smtp_port, &audio.path().display().to_string());
     let dialing = cfg.dialing.clone();
     let app = App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);
@@ -400,7 +399,7 @@ async fn a_recording_the_switch_cannot_write_ends_the_call_as_the_switchs() {
     .unwrap();
     let cfg = config(
         &env,
-        sim.esl_addr(),
+        &sim,
         free_port(),
         &blocked.join("messages").display().to_string(),
     );

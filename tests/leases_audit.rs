@@ -103,12 +103,17 @@ async fn a_lease_whose_call_never_reached_the_switch_is_given_back_after_a_minut
         .expect("the dead holder's line is free again");
     for uuid in [ON_SWITCH, IN_FLIGHT] {
         assert!(
-            live.release_line("e1", BUDGET, uuid).await.unwrap(),
+            live.release_line("e1", BUDGET, uuid, Duration::ZERO)
+                .await
+                .unwrap(),
             "{uuid} kept its lease"
         );
     }
     assert!(
-        !live.release_line("e1", BUDGET, DEAD).await.unwrap(),
+        !live
+            .release_line("e1", BUDGET, DEAD, Duration::ZERO)
+            .await
+            .unwrap(),
         "the dead lease is gone"
     );
 }

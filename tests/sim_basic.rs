@@ -107,6 +107,62 @@ async fn freetdm_span_capacity_and_peak() {
     );
 }
 
+/// mod_freetdm hangs its channel up in CS_HANGUP and ftmod_analog holds it 500 ms in HANGUP
+/// before it can be hunted again: an originate right after a busy one finds the span full.
+/// A SIP gateway's call is over with its BYE.
+#[tokio::test]
+async fn a_hung_up_freetdm_channel_clears_for_500_ms_a_gateway_call_at_once() {
+    let sim = Simulator::start(SimConfig {
+        time_scale: 1.0,
+        trunks: vec![
+            TrunkConfig {
+                name: "1".into(),
+                kind: TrunkKind::Freetdm,
+                channels: 1,
+            },
+            TrunkConfig {
+                name: "gw1".into(),
+                kind: TrunkKind::Gateway,
+                channels: 1,
+            },
+        ],
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let mut c = Client::connect(&sim).await;
+    assert_eq!(
+        c.api("originate freetdm/1/a/5552001 &park()").await,
+        "-ERR USER_BUSY\n"
+    );
+    let ended = Instant::now();
+    assert_eq!(
+        c.api("originate freetdm/1/a/5552002 &park()").await,
+        "-ERR NORMAL_CIRCUIT_CONGESTION\n"
+    );
+    assert_eq!(sim.refused_full_on("1"), 1);
+    tokio::time::sleep(Duration::from_millis(600).saturating_sub(ended.elapsed())).await;
+    assert_eq!(
+        c.api("originate freetdm/1/a/5552003 &park()").await,
+        "-ERR USER_BUSY\n"
+    );
+    assert_eq!(
+        sim.refused_full_on("1"),
+        1,
+        "the cleared channel was refused"
+    );
+
+    assert_eq!(
+        c.api("originate sofia/gateway/gw1/5552004 &park()").await,
+        "-ERR USER_BUSY\n"
+    );
+    assert_eq!(
+        c.api("originate sofia/gateway/gw1/5552005 &park()").await,
+        "-ERR USER_BUSY\n",
+        "the gateway's call was still counted after its hang-up"
+    );
+}
+
 #[tokio::test]
 async fn subscriber_behaviours_and_ground_truth() {
     let sim = Simulator::start(cfg()).await.unwrap();
@@ -119,6 +175,8 @@ async fn subscriber_behaviours_and_ground_truth() {
     assert_eq!(na, "-ERR NO_ANSWER\n");
     let nr = c.api("originate freetdm/1/a/5554001 &park()").await;
     assert_eq!(nr, "-ERR NO_ROUTE_DESTINATION\n");
+    // both channels clear for 500 simulated ms (5 ms here) before they can be hunted again
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let ok = c
         .api("originate {origination_uuid=11111111-0000-4000-8000-000000000001,my_var=x}freetdm/1/a/5555001 &playback(silence_stream://3000)")
         .await;

@@ -11,7 +11,7 @@
 use crate::sim_support;
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use contactd::sim::{Behaviour, Extension, SimConfig, Simulator, TrunkConfig, TrunkKind};
 use sim_support::{is, Client};
@@ -210,6 +210,8 @@ async fn single_leg_endpoints_fail_with_the_networks_cause() {
         );
     }
     assert!(sim.live_channels().is_empty());
+    // the FreeTDM channel is free once it has cleared (500 simulated ms, 25 ms here)
+    tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(sim.live_channels_on("1"), 0);
 }
 

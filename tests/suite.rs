@@ -42,6 +42,7 @@ mod campaign_control;
 mod campaign_crash;
 mod campaign_dnc_outage;
 mod campaign_e2e;
+mod campaign_line_guard;
 mod campaign_line_reuse;
 mod campaign_settle;
 mod cli;
@@ -63,6 +64,7 @@ mod instances_takeover;
 mod journal;
 mod kpi;
 mod leases_audit;
+mod leases_guard;
 
 mod lists_dnc;
 mod lists_import;

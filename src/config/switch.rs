@@ -1,6 +1,8 @@
 //! `[switch.NAME]` (FreeSWITCH nodes over ESL), `[trunk.NAME]` (external line groups) and
 //! `[outbound]` (the socket the dialplan connects calls to).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::Secret;
@@ -62,9 +64,27 @@ pub struct TrunkConfig {
     /// none for other endpoints.
     #[serde(default)]
     pub span: Option<String>,
+    /// How long a channel of this trunk stays unusable after its call ends, before it is
+    /// dialed on again. Unset: 600 ms on FreeTDM (its analog module holds a hung-up channel
+    /// 500 ms before it is free; an ISDN or R2 span clears with the network), 0 on SIP.
+    #[serde(default)]
+    pub release_guard_ms: Option<u64>,
 }
 
+/// A hung-up FreeTDM channel's time to be free again: ftmod_analog keeps it in HANGUP for
+/// 500 ms, then needs a poll of its span thread to close it.
+const FREETDM_RELEASE_GUARD: Duration = Duration::from_millis(600);
+
 impl TrunkConfig {
+    /// How long a channel stays unusable after its call ends (see `release_guard_ms`).
+    pub fn release_guard(&self) -> Duration {
+        match (self.release_guard_ms, self.kind) {
+            (Some(ms), _) => Duration::from_millis(ms),
+            (None, TrunkKind::E1 | TrunkKind::Fxo) => FREETDM_RELEASE_GUARD,
+            (None, TrunkKind::Sip) => Duration::ZERO,
+        }
+    }
+
     /// The span whose alarms this trunk follows, if it is a FreeTDM trunk.
     pub fn span_name(&self) -> Option<String> {
         self.span

@@ -102,6 +102,12 @@ impl Config {
             if let Err(problem) = check_dial_template(&t.dial) {
                 bad(key("dial"), &problem);
             }
+            if t.release_guard_ms.is_some_and(|ms| ms > 10_000) {
+                bad(
+                    key("release_guard_ms"),
+                    "at most 10000 (a channel clears in well under a second)",
+                );
+            }
         }
         if self.outbound.max_calls == 0 {
             bad(

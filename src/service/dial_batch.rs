@@ -10,6 +10,7 @@
 //! (never dialed again) exactly as for a single call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use tracing::warn;
@@ -151,7 +152,7 @@ pub async fn prepare(
         let mut released = join_all(ready.iter().map(|p| async {
             b.live.forget_held(p.uuid.as_str());
             b.live
-                .release_line(&p.trunk, b.budget, p.uuid.as_str())
+                .release_line(&p.trunk, b.budget, p.uuid.as_str(), Duration::ZERO)
                 .await
         }))
         .await

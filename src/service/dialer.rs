@@ -101,7 +101,7 @@ pub async fn place_call(
         state: CallState::Dialing.as_str(),
     };
     if let Err(e) = calls.insert(&row).await {
-        live.release_line(req.trunk_name, req.budget, uuid.as_str())
+        live.release_line(req.trunk_name, req.budget, uuid.as_str(), Duration::ZERO)
             .await?;
         return Err(e.into());
     }
@@ -151,7 +151,10 @@ fn originate_of(req: &CallRequest<'_>) -> Result<(Originate, PhoneNumber), DialE
 pub async fn release(live: &LiveState, req: &CallRequest<'_>) {
     let uuid = req.uuid.as_str();
     live.forget_held(uuid);
-    if let Err(e) = live.release_line(req.trunk_name, req.budget, uuid).await {
+    if let Err(e) = live
+        .release_line(req.trunk_name, req.budget, uuid, Duration::ZERO)
+        .await
+    {
         warn!(%uuid, trunk = req.trunk_name, "line not released now: {e}");
     }
 }
@@ -176,7 +179,7 @@ async fn send(
             // Never written to the switch.
             live.forget_held(uuid.as_str());
             if let Err(e) = live
-                .release_line(req.trunk_name, req.budget, uuid.as_str())
+                .release_line(req.trunk_name, req.budget, uuid.as_str(), Duration::ZERO)
                 .await
             {
                 // the resync sweep releases a lease whose channel does not exist
@@ -206,8 +209,14 @@ async fn send(
     // No channel may ever have existed (CHAN_NOT_IMPLEMENTED, congestion): end it here;
     // if one did, its HANGUP_COMPLETE carries the same cause and changes nothing.
     // A release that fails is redone by the lease rebuild; the attempt's result stands.
+    // A channel that was seized (busy, no answer) is still clearing on the trunk.
+    let guard = if crate::core::campaign::outcome::no_line(&cause) {
+        Duration::ZERO
+    } else {
+        req.trunk.release_guard()
+    };
     if let Err(e) = live
-        .release_line(req.trunk_name, req.budget, uuid.as_str())
+        .release_line(req.trunk_name, req.budget, uuid.as_str(), guard)
         .await
     {
         warn!(%uuid, "line lease not released: {e}");

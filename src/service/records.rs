@@ -163,6 +163,12 @@ impl Records {
                             trunk,
                             budget,
                             uuid: &h.uuid,
+                            guard: self
+                                .config
+                                .trunk
+                                .get(trunk)
+                                .map(|t| t.release_guard())
+                                .unwrap_or_default(),
                         }),
                         _ => self.live.forget_held(&h.uuid),
                     }

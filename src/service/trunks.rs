@@ -150,7 +150,7 @@ impl Trunks {
         for t in trunks {
             out.push(TrunkLoad {
                 channels: self.config.trunk[t].channels,
-                in_use: self.live.lines_in_use(t).await? as u32,
+                in_use: self.live.lines_unavailable(t).await? as u32,
                 state: self.state(t),
             });
         }

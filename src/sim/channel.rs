@@ -126,6 +126,8 @@ pub struct ChanState {
     pub session_id: u64,
     /// trunk name this channel occupies
     pub trunk: Option<String>,
+    /// its trunk channel was given back (or is being cleared): not again
+    pub trunk_freed: bool,
     /// destroyed
     pub destroyed: bool,
     /// CHANNEL_HANGUP_COMPLETE fired (the reporting sequence ran)
@@ -256,6 +258,7 @@ impl ChanState {
             far_speaking: false,
             session_id: 0,
             trunk: None,
+            trunk_freed: false,
             destroyed: false,
             reported: false,
             prompt_seq: 0,

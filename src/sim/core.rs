@@ -371,24 +371,44 @@ impl Core {
         }
     }
 
-    /// Forget a channel (destroyed); frees its trunk channel.
+    /// Forget a channel (destroyed); frees its trunk channel if its hang-up did not.
     pub fn remove_chan(&self, uuid: &str) {
         let mut st = lock(&self.st);
         if let Some(c) = st.chans.remove(uuid) {
-            let (trunk, tchan) = {
-                let s = lock(&c.st);
-                (
-                    s.trunk.clone(),
-                    s.var("sim_trunk_channel")
-                        .and_then(|v| v.parse::<u32>().ok()),
-                )
-            };
-            if let (Some(t), Some(n)) = (trunk, tchan) {
+            if let Some((t, n)) = take_trunk_channel(&c) {
                 if let Some(tu) = st.trunks.get_mut(&t) {
                     tu.busy.remove(&n);
                 }
             }
         }
+    }
+
+    /// The endpoint's on_hangup (CS_HANGUP) for a channel on a trunk. mod_freetdm hangs up
+    /// its FreeTDM channel there, and ftmod_analog holds it in HANGUP for 500 ms before it
+    /// goes DOWN and can be hunted again, whatever FreeSWITCH's session does meanwhile
+    /// (CHANNEL_HANGUP_COMPLETE, CHANNEL_DESTROY come first). A SIP gateway's call is over
+    /// with its BYE.
+    pub fn hangup_trunk_channel(self: &Arc<Self>, uuid: &str) {
+        let Some(c) = self.chan(uuid) else {
+            return;
+        };
+        let Some((t, n)) = take_trunk_channel(&c) else {
+            return;
+        };
+        let freetdm = self
+            .cfg
+            .trunks
+            .iter()
+            .any(|tc| tc.name == t && tc.kind == super::config::TrunkKind::Freetdm);
+        if !freetdm {
+            self.release(&t, n);
+            return;
+        }
+        let core = self.clone();
+        tokio::spawn(async move {
+            core.sleep(FREETDM_HANGUP_MS).await;
+            core.release(&t, n);
+        });
     }
 
     /// Seize a channel on a trunk. `hunt`: a/A/r/R or a channel number.
@@ -440,7 +460,7 @@ impl Core {
         Ok(pick)
     }
 
-    /// Release a seized trunk channel that never became a channel.
+    /// Free trunk channel `n` (seized for a call that never became a channel, or cleared).
     pub fn release(&self, trunk: &str, n: u32) {
         if let Some(tu) = lock(&self.st).trunks.get_mut(trunk) {
             tu.busy.remove(&n);
@@ -580,4 +600,18 @@ impl Core {
     pub fn log_api(&self, at: Instant, s: String) {
         lock(&self.st).api_log.push((at, s));
     }
+}
+
+/// ftmod_analog: a channel the user hung up stays in HANGUP this long (sim ms) before DOWN.
+pub const FREETDM_HANGUP_MS: u64 = 500;
+
+/// The trunk channel a channel holds, taken from it (it frees it once only).
+fn take_trunk_channel(c: &Chan) -> Option<(String, u32)> {
+    let mut s = lock(&c.st);
+    let n = s.var("sim_trunk_channel")?.parse::<u32>().ok()?;
+    let t = s.trunk.clone()?;
+    if std::mem::replace(&mut s.trunk_freed, true) {
+        return None;
+    }
+    Some((t, n))
 }

@@ -225,6 +225,12 @@ impl Simulator {
         ftdm::span_alarm(&self.core(), span, raised)
     }
 
+    /// How long (real time) a hung-up FreeTDM channel takes to clear before it can be
+    /// hunted again: ftmod_analog's 500 ms, at this simulator's time scale.
+    pub fn freetdm_clearing(&self) -> std::time::Duration {
+        self.core().dur(core::FREETDM_HANGUP_MS)
+    }
+
     /// Peak simultaneous channels on a trunk since start.
     pub fn peak_channels_on(&self, trunk: &str) -> u32 {
         lock(&self.core().st)

@@ -387,6 +387,8 @@ impl Sess {
         }
         self.set_running(Cs::Hangup);
         self.set_callstate("HANGUP");
+        // the endpoint's on_hangup: a FreeTDM channel starts clearing
+        self.core.hangup_trunk_channel(&self.uuid());
         self.hangup_partner();
         // CS_HANGUP removes the media bugs: a record_session file is closed here
         super::ivr::stop_record_session(self, None);

@@ -2,12 +2,15 @@
 //! prefix; every multi-key update is a Lua script, so no reader sees half of it.
 //!
 //! Line leases: a channel contactd places holds a lease on its trunk and on its campaign
-//! until it is destroyed. `acquire_line` grants one only while both counts are under their
+//! until its call is over. `acquire_line` grants one only while both counts are under their
 //! limits, atomically, so two campaigns (or two instances) can never hold a 31st E1 channel.
+//! A FreeTDM channel is still clearing for a moment after its call (the trunk's release
+//! guard): its trunk and its campaign count it that long more (a line is a channel).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
@@ -42,24 +45,50 @@ pub struct Lease {
 }
 
 const ACQUIRE_LINE: &str = r"
--- KEYS[1] trunk leases, KEYS[2] budget leases, KEYS[3] the 'leases trusted' mark;
--- ARGV uuid, trunk cap, budget cap, owner|acquired_ms.
+-- KEYS[1] trunk leases, KEYS[2] budget leases, KEYS[3] the 'leases trusted' mark,
+-- KEYS[4], KEYS[5] the trunk's and the budget's channels still clearing (uuid -> ms they
+-- are free at); ARGV uuid, trunk cap, budget cap, owner|acquired_ms.
 -- Without the mark (Redis restarted empty, or a rebuild is under way) the lease counts
 -- cannot be trusted: nothing is granted until they are rebuilt from the switches.
 if redis.call('EXISTS', KEYS[3]) == 0 then return -3 end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 1 end
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
-if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return -2 end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+local trunk = redis.call('HLEN', KEYS[1]) + redis.call('ZCARD', KEYS[4])
+if trunk >= tonumber(ARGV[2]) then return -1 end
+local budget = redis.call('HLEN', KEYS[2]) + redis.call('ZCARD', KEYS[5])
+if budget >= tonumber(ARGV[3]) then return -2 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 return 1
 ";
 
 const RELEASE_LINE: &str = r"
--- KEYS[1] trunk leases, KEYS[2] budget leases; ARGV uuid
+-- KEYS[1] trunk leases, KEYS[2] budget leases, KEYS[3], KEYS[4] their channels clearing;
+-- ARGV uuid, guard ms. The channel of a lease given back stays counted, on its trunk and
+-- its budget, for the guard: the switch's card is still clearing it, and a line is a
+-- channel. A lease already given back adds nothing.
 local n = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+local guard = tonumber(ARGV[2])
+if n == 1 and guard > 0 then
+  local t = redis.call('TIME')
+  local free_at = t[1] * 1000 + math.floor(t[2] / 1000) + guard
+  for k = 3, 4 do
+    redis.call('ZADD', KEYS[k], free_at, ARGV[1])
+    redis.call('PEXPIRE', KEYS[k], guard + 1000)
+  end
+end
 return n
+";
+
+const LINES_UNAVAILABLE: &str = r"
+-- KEYS[1] leases (of a trunk or a budget), KEYS[2] its channels clearing: neither dialable.
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+return redis.call('HLEN', KEYS[1]) + redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')
 ";
 
 const REPLACE_CHANNELS: &str = r"
@@ -112,6 +141,8 @@ pub enum LiveWrite<'a> {
         trunk: &'a str,
         budget: &'a str,
         uuid: &'a str,
+        /// The trunk's release guard (`TrunkConfig::release_guard`).
+        guard: std::time::Duration,
     },
     ChannelUp {
         node: &'a str,
@@ -237,6 +268,8 @@ impl LiveState {
             .key(self.key(&["trunk", trunk, "leases"]))
             .key(self.key(&["budget", budget, "leases"]))
             .key(self.key(&["leases", "trusted"]))
+            .key(self.key(&["trunk", trunk, "clearing"]))
+            .key(self.key(&["budget", budget, "clearing"]))
             .arg(uuid)
             .arg(trunk_cap)
             .arg(budget_cap)
@@ -266,26 +299,46 @@ impl LiveState {
         Ok(Err(refused))
     }
 
+    /// Gives `uuid`'s line back; its trunk counts the channel for `guard` more (the
+    /// switch's hardware is still clearing it: zero when no channel was ever seized).
     /// Returns true if the lease existed.
     pub async fn release_line(
         &self,
         trunk: &str,
         budget: &str,
         uuid: &str,
+        guard: Duration,
     ) -> Result<bool, StoreError> {
         self.held.lock().expect("held lock").remove(uuid);
         let mut c = self.conn.clone();
         let n: i64 = Script::new(RELEASE_LINE)
             .key(self.key(&["trunk", trunk, "leases"]))
             .key(self.key(&["budget", budget, "leases"]))
+            .key(self.key(&["trunk", trunk, "clearing"]))
+            .key(self.key(&["budget", budget, "clearing"]))
             .arg(uuid)
+            .arg(guard.as_millis() as u64)
             .invoke_async(&mut c)
             .await
             .inspect_err(|_| self.mark_dirty())?;
         if n == 1 {
             self.released.send_modify(|n| *n = n.wrapping_add(1));
+            self.wake_after(guard);
         }
         Ok(n == 1)
+    }
+
+    /// A runner held back by a channel still clearing looks again once it is free.
+    fn wake_after(&self, guard: Duration) {
+        if guard.is_zero() {
+            return;
+        }
+        let released = self.released.clone();
+        tokio::spawn(async move {
+            // the guard is counted from Redis's clock: a hair later is on the safe side
+            tokio::time::sleep(guard + Duration::from_millis(5)).await;
+            released.send_modify(|n| *n = n.wrapping_add(1));
+        });
     }
 
     /// Applies `writes` in one round trip (MULTI/EXEC, so atomic as each lease's own
@@ -296,7 +349,7 @@ impl LiveState {
         }
         let mut pipe = redis::pipe();
         pipe.atomic();
-        // where each release's trunk HDEL sits among the replies
+        // where each release's reply sits among the replies, with its guard
         let mut releases = Vec::new();
         let mut replies = 0;
         for w in writes {
@@ -305,12 +358,20 @@ impl LiveState {
                     trunk,
                     budget,
                     uuid,
+                    guard,
                 } => {
                     self.held.lock().expect("held lock").remove(*uuid);
-                    releases.push(replies);
-                    pipe.hdel(self.key(&["trunk", trunk, "leases"]), *uuid);
-                    pipe.hdel(self.key(&["budget", budget, "leases"]), *uuid);
-                    replies += 2;
+                    releases.push((replies, *guard));
+                    pipe.cmd("EVAL")
+                        .arg(RELEASE_LINE)
+                        .arg(4)
+                        .arg(self.key(&["trunk", trunk, "leases"]))
+                        .arg(self.key(&["budget", budget, "leases"]))
+                        .arg(self.key(&["trunk", trunk, "clearing"]))
+                        .arg(self.key(&["budget", budget, "clearing"]))
+                        .arg(*uuid)
+                        .arg(guard.as_millis() as u64);
+                    replies += 1;
                 }
                 LiveWrite::ChannelUp { node, uuid, info } => {
                     pipe.hset(self.key(&["switch", node, "channels"]), *uuid, info);
@@ -333,14 +394,18 @@ impl LiveState {
                 return Err(e.into());
             }
         };
-        let n = releases
+        let done: Vec<Duration> = releases
             .iter()
-            .filter(|&&i| r.get(i).copied() == Some(1))
-            .count();
-        if n > 0 {
-            self.released.send_modify(|c| *c = c.wrapping_add(n as u64));
+            .filter(|(i, _)| r.get(*i).copied() == Some(1))
+            .map(|(_, g)| *g)
+            .collect();
+        if !done.is_empty() {
+            self.released
+                .send_modify(|c| *c = c.wrapping_add(done.len() as u64));
+            // one look once the last of these channels is clear serves them all
+            self.wake_after(done.iter().copied().max().unwrap_or_default());
         }
-        Ok(n)
+        Ok(done.len())
     }
 
     /// Changes each time this process releases a line lease.
@@ -348,6 +413,22 @@ impl LiveState {
         self.released.subscribe()
     }
 
+    /// Lines of `trunk` that cannot be dialed now: its calls, and its channels still clearing
+    /// after their call ended (within the trunk's release guard).
+    pub async fn lines_unavailable(&self, trunk: &str) -> Result<usize, StoreError> {
+        self.unavailable("trunk", trunk).await
+    }
+
+    async fn unavailable(&self, kind: &str, name: &str) -> Result<usize, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(Script::new(LINES_UNAVAILABLE)
+            .key(self.key(&[kind, name, "leases"]))
+            .key(self.key(&[kind, name, "clearing"]))
+            .invoke_async::<usize>(&mut c)
+            .await?)
+    }
+
+    /// Calls up on `trunk` (the leases held).
     pub async fn lines_in_use(&self, trunk: &str) -> Result<usize, StoreError> {
         let mut c = self.conn.clone();
         Ok(redis::cmd("HLEN")
@@ -356,12 +437,9 @@ impl LiveState {
             .await?)
     }
 
+    /// Lines of `budget` (a campaign) in use: its calls, and its channels still clearing.
     pub async fn budget_in_use(&self, budget: &str) -> Result<usize, StoreError> {
-        let mut c = self.conn.clone();
-        Ok(redis::cmd("HLEN")
-            .arg(self.key(&["budget", budget, "leases"]))
-            .query_async::<usize>(&mut c)
-            .await?)
+        self.unavailable("budget", budget).await
     }
 
     /// After a resync: leases whose channel the switch no longer has are released.

@@ -68,6 +68,7 @@ pub async fn start_with(
     );
     text.push_str("[campaigns]\ntrunk = \"e1\"\n");
     text.push_str(extra);
+    let text = crate::common::guard::for_sim(&text, &sim);
     let cfg = contactd::config::Config::from_toml(&text).unwrap();
     let app = App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);

@@ -15,6 +15,9 @@
 
 mod daemon;
 mod faults;
+#[allow(dead_code)] // for_sim: the suite's; chaos knows its time scale
+#[path = "../common/guard.rs"]
+mod guard;
 mod metrics;
 mod opcamp;
 #[path = "../common/prompts.rs"]

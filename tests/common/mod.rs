@@ -4,6 +4,7 @@
 
 pub mod daemon;
 pub mod faultproxy;
+pub mod guard;
 pub mod logs;
 pub mod prompts;
 pub mod smtp;

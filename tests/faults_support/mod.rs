@@ -126,7 +126,7 @@ language = "en"
             prefix = o.env.prefix,
             pg = o.pg_url,
         ) + extra;
-        let text = edit(text);
+        let text = crate::common::guard::for_sim(&edit(text), o.sim);
         // the write spool in the test's own directory, where this contactd has one
         let spool = dir.path().join("spool");
         std::fs::create_dir_all(&spool).unwrap();

@@ -73,6 +73,7 @@ trunk = "all"
         b.esl_addr().port(),
     ));
     text.push_str(extra);
+    let text = crate::common::guard::for_sim(&text, a);
     let cfg = contactd::config::Config::from_toml(&text).unwrap();
     let app = App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);

@@ -23,9 +23,9 @@ pub const DNC_RETRY: Duration = Duration::from_secs(2);
 /// (campaigns are started by other processes: the CLI, another instance).
 pub const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// How soon the runner looks again when lines it could use are held by leases it does not
-/// drive (another campaign on the trunk, another instance, or its own calls whose leases
-/// are released only once the switch destroys their channels): a line frees within a call's
-/// teardown, and waiting the routine [`LOOK_EVERY`] for it would leave it idle.
+/// drive (another campaign on the trunk, another instance, or its own calls whose channels
+/// are still clearing on the switch's card): a line frees within a call's teardown, and
+/// waiting the routine [`LOOK_EVERY`] for it would leave it idle.
 pub const HELD_RECHECK: Duration = Duration::from_millis(200);
 /// How often subscribers whose calls nobody follows (a flow that gave up, a lost originate
 /// reply) are looked for when nothing else triggers it.

@@ -58,7 +58,9 @@ impl CampaignRunner {
                 error!(campaign = c.id, "campaign message not playable: {e}");
                 self.live.forget_held(uuid.as_str());
                 let budget = budget_of(c.id);
-                let released = self.live.release_line(&trunk_name, &budget, uuid.as_str());
+                let released =
+                    self.live
+                        .release_line(&trunk_name, &budget, uuid.as_str(), Duration::ZERO);
                 if let Err(e) = released.await {
                     warn!(campaign = c.id, "line lease not released now: {e}");
                 }

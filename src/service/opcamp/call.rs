@@ -47,9 +47,7 @@ impl OpRunner {
         let Some((trunk_name, link, picked)) =
             picked.and_then(|p| Some((p.trunk.clone(), self.link_for(&p.trunk)?, p)))
         else {
-            let at = self.rules().put_back(NotDialed::NoSwitch, self.clock.now());
-            self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
-            return;
+            return self.not_dialed(c, t, callback, NotDialed::NoSwitch).await;
         };
         let cfg = &self.config;
         let trunk = &cfg.trunk[&trunk_name];
@@ -71,11 +69,9 @@ impl OpRunner {
                 contact = t.contact_id,
                 "attempt not written, not dialing: {e}"
             );
-            let at = self
-                .rules()
-                .put_back(NotDialed::AttemptNotWritten, self.clock.now());
-            self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
-            return;
+            return self
+                .not_dialed(c, t, callback, NotDialed::AttemptNotWritten)
+                .await;
         }
         let watch = link.watch_call(uuid.as_str());
         let budget = budget_of(c.id);
@@ -117,10 +113,10 @@ impl OpRunner {
         let end = match placed {
             Err(e) if e.not_sent() => {
                 debug!(campaign = c.id, contact = t.contact_id, "not dialed: {e}");
-                return self.not_an_attempt(c, t, id).await;
+                return self.not_an_attempt(c, t, callback, id).await;
             }
             Ok(DialResult::Failed { cause, .. }) if outcome::no_line(&cause) => {
-                return self.not_an_attempt(c, t, id).await
+                return self.not_an_attempt(c, t, callback, id).await
             }
             Err(DialError::Invalid(e)) => {
                 warn!(campaign = c.id, "number {number}: {e}");
@@ -477,10 +473,41 @@ impl OpRunner {
     }
 
     /// Nothing reached the subscriber: not an attempt, again shortly.
-    async fn not_an_attempt(&self, c: &Campaign, t: &Target, id: Uuid) {
+    async fn not_an_attempt(
+        &self,
+        c: &Campaign,
+        t: &Target,
+        callback: Option<&OpCallback>,
+        id: Uuid,
+    ) {
         self.log_write(self.campaigns.delete_attempt(id).await);
-        let at = self.rules().put_back(NotDialed::NotSent, self.clock.now());
-        self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+        self.not_dialed(c, t, callback, NotDialed::NotSent).await;
+    }
+
+    /// A call that did not go out (no line, no switch, nothing written): the subscriber back
+    /// to their list for later; an operator's callback pending again, due as it was, for the
+    /// next look (its subscriber's place in the campaign stays as it is).
+    async fn not_dialed(
+        &self,
+        c: &Campaign,
+        t: &Target,
+        callback: Option<&OpCallback>,
+        why: NotDialed,
+    ) {
+        match callback {
+            Some(cb) => {
+                debug!(
+                    campaign = c.id,
+                    callback = cb.id,
+                    "callback not dialed ({why:?}): pending again"
+                );
+                self.log_write(self.ops.callback_state(cb.id, "pending", None, None).await);
+            }
+            None => {
+                let at = self.rules().put_back(why, self.clock.now());
+                self.log_write(self.campaigns.requeue(c.id, t.contact_id, at).await);
+            }
+        }
     }
 
     /// Records the attempt's end and the subscriber's next step: a person (connected or
