@@ -147,11 +147,14 @@ pub async fn line_utilisation() -> f64 {
     })
     .await
     .unwrap();
-    let trunk = "[trunk.e1]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = 30\ndial = \"freetdm/1/a/{number}\"";
+    let trunk = format!(
+        "[trunk.e1]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = 30\ndial = \"freetdm/1/a/{{number}}\"\nrelease_guard_ms = {}",
+        sim.trunk_guard_ms()
+    );
     let cfg = Config::from_toml(&config_text(
         &s,
         sim.esl_addr().port(),
-        trunk,
+        &trunk,
         "127.0.0.1:0",
     ))
     .unwrap();

@@ -84,7 +84,10 @@ pub async fn takeover_s() -> Vec<f64> {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let trunk = "[trunk.e1]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = 30\ndial = \"freetdm/1/a/{number}\"";
+    let trunk = format!(
+        "[trunk.e1]\nswitch = \"fs1\"\nkind = \"e1\"\nchannels = 30\ndial = \"freetdm/1/a/{{number}}\"\nrelease_guard_ms = {}",
+        sim.trunk_guard_ms()
+    );
     let mut instances = Vec::new();
     let mut dialing = None;
     for name in ["bench-a", "bench-b"] {
@@ -97,7 +100,7 @@ pub async fn takeover_s() -> Vec<f64> {
             config_text(
                 &s,
                 sim.esl_addr().port(),
-                trunk,
+                &trunk,
                 &format!("127.0.0.1:{http}")
             )
         );

@@ -226,6 +226,8 @@ switch = "fs1"
 kind = "e1"
 channels = 30
 dial = "freetdm/1/a/{{number}}"
+# the simulated span clears a channel on its own clock (real E1s: the 600 ms default)
+release_guard_ms = {guard}
 [outbound]
 listen = "127.0.0.1:0"
 [http]
@@ -279,6 +281,7 @@ report_time_zone = "{tz}"
 {separator}
 "#,
         port = sim.esl_addr().port(),
+        guard = sim.trunk_guard_ms(),
         abandon = predictive::ABANDON,
         audio_dir = audio_dir.display(),
         recordings = work.join("recordings").display(),

@@ -231,6 +231,13 @@ impl Simulator {
         self.core().dur(core::FREETDM_HANGUP_MS)
     }
 
+    /// The `release_guard_ms` for a contactd trunk on this simulator's FreeTDM spans: their
+    /// clearing time and a fifth more (contactd's default, 600 ms, is real hardware's; on a
+    /// compressed clock it would idle each line many simulated seconds after every call).
+    pub fn trunk_guard_ms(&self) -> u64 {
+        (self.freetdm_clearing().as_secs_f64() * 1000.0 * 1.2).ceil() as u64 + 1
+    }
+
     /// Peak simultaneous channels on a trunk since start.
     pub fn peak_channels_on(&self, trunk: &str) -> u32 {
         lock(&self.core().st)

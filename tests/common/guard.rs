@@ -2,14 +2,11 @@
 
 use contactd::sim::Simulator;
 
-/// `text` (a contactd config) with `release_guard_ms` set on every `[trunk.*]` that has none:
-/// the time the simulator's FreeTDM channels take to clear (its 500 simulated ms) and a
-/// fifth more. The default, 600 ms, is real hardware's: at 1/20 of real time it would keep
-/// each line idle for 12 simulated seconds after every call. The simulator still refuses a
-/// channel that has not cleared, and counts it.
+/// `text` (a contactd config) with `release_guard_ms` set on every `[trunk.*]` that has none
+/// to what the simulator's clock wants (`Simulator::trunk_guard_ms`). The simulator still
+/// refuses a channel that has not cleared, and counts it.
 pub fn for_sim(text: &str, sim: &Simulator) -> String {
-    let ms = (sim.freetdm_clearing().as_secs_f64() * 1000.0 * 1.2).ceil() as u64 + 1;
-    with_guard(text, ms)
+    with_guard(text, sim.trunk_guard_ms())
 }
 
 /// `text` with `release_guard_ms = ms` added to every `[trunk.*]` section that has none.
