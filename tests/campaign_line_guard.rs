@@ -14,7 +14,6 @@ use std::time::Duration;
 use campaign_support::{import, times_dialed, MESSAGE};
 use contactd::app::App;
 use contactd::sim::{self, Behaviour, Simulator};
-use contactd::store::campaigns::NewCampaign;
 
 const SUBSCRIBERS: usize = 4;
 
@@ -63,20 +62,7 @@ async fn run(env: &common::TestEnv, guard: Option<u64>) -> (Simulator, App, i64)
     let app = App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);
     import(&app, 3, (0..SUBSCRIBERS).map(number)).await;
-    let (id, _) = app
-        .shared
-        .campaigns
-        .create(&NewCampaign {
-            lines: 1,
-            window_days: "mon-sun".into(),
-            window_start: "00:00".into(),
-            window_end: "23:59".into(),
-            max_attempts: 1,
-            ring_s: 10,
-            ..NewCampaign::with_defaults(&Default::default(), 3, MESSAGE, "cli")
-        })
-        .await
-        .unwrap();
+    let id = campaign_support::one_line_all_day(&app, 3).await;
     let finished = common::eventually(Duration::from_secs(60), || async {
         app.shared.campaigns.get(id).await.unwrap().unwrap().state == "finished"
     })

@@ -8,8 +8,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use campaign_support::{import, originates, start, MESSAGE};
-use contactd::store::campaigns::NewCampaign;
+use campaign_support::{import, originates, start};
 
 const SUBSCRIBERS: usize = 3;
 
@@ -28,20 +27,7 @@ async fn next_subscriber_dialed_while_the_last_calls_records_still_wait() {
     // a message of 1 s (20 s of simulated time): room to take the lock mid-call
     let (sim, app) = start(&env, 30, 20_000, "").await;
     import(&app, 7, (0..SUBSCRIBERS).map(number)).await;
-    let (id, _) = app
-        .shared
-        .campaigns
-        .create(&NewCampaign {
-            lines: 1,
-            window_days: "mon-sun".into(),
-            window_start: "00:00".into(),
-            window_end: "23:59".into(),
-            max_attempts: 1,
-            ring_s: 10,
-            ..NewCampaign::with_defaults(&Default::default(), 7, MESSAGE, "cli")
-        })
-        .await
-        .unwrap();
+    let id = campaign_support::one_line_all_day(&app, 7).await;
     let first = common::eventually(Duration::from_secs(10), || async {
         !originates(&sim).is_empty()
     })

@@ -126,6 +126,30 @@ pub fn times_dialed(sim: &Simulator, dialed: &str) -> usize {
         .count()
 }
 
+/// Creates a 1-line campaign over list `list` that may call at any hour, each subscriber
+/// once (ringing 10 s): its id.
+pub async fn one_line_all_day(app: &App, list: i32) -> i64 {
+    app.shared
+        .campaigns
+        .create(&contactd::store::campaigns::NewCampaign {
+            lines: 1,
+            window_days: "mon-sun".into(),
+            window_start: "00:00".into(),
+            window_end: "23:59".into(),
+            max_attempts: 1,
+            ring_s: 10,
+            ..contactd::store::campaigns::NewCampaign::with_defaults(
+                &Default::default(),
+                list,
+                MESSAGE,
+                "cli",
+            )
+        })
+        .await
+        .unwrap()
+        .0
+}
+
 /// Subscribers of campaign `id` without an outcome, in PostgreSQL.
 pub async fn unsettled(pg: &tokio_postgres::Client, id: i64) -> i64 {
     pg.query_one(
