@@ -2,7 +2,8 @@
 //! on the simulator: a callback that finds the line busy is dialed again per
 //! `callback_retries` / `callback_retry_seconds`, then listed failed; a preview contact on an
 //! operator's screen is still theirs after contactd restarts (and dialed once); a callback a
-//! stop left `dialing` before its call went out is dialed after the restart; the
+//! stop left `dialing` before its call went out is dialed after the restart; a callback due
+//! while its campaign's line is taken is dialed once the line is free; the
 //! disposition of the last campaign call is still owed after the test's Redis keys are wiped.
 use crate::common;
 use crate::opcamp_support;
@@ -112,6 +113,69 @@ async fn a_busy_callback_is_retried_then_listed_failed() {
     assert_eq!(code, 401);
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(dialed(&sim, 9).len(), 3, "dialed after it failed");
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+/// A callback that comes due while its campaign's line is taken is not dialed then, and not
+/// left `dialing` either: it is dialed once the line is free (it used to wait for a restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_due_while_the_campaigns_line_is_taken_is_dialed_once_it_is_free() {
+    let env = common::TestEnv::new().await;
+    let rules = vec![rule(0, person(300, 3000)), rule(9, person(300, 3000))];
+    let (sim, app) = start(&env, &[("1001", auto_answer())], rules, "").await;
+    operators(&app, &["1001"]).await;
+    let id = campaign(&app, 8, 1, "progressive", 1).await;
+    let call = connected_call(&env, id, "op1001").await;
+
+    // the campaign's one line held by someone else (its channel clears first: 600 ms)
+    const HOLD: &str = "0000cccc-0000-4000-8000-000000000001";
+    let budget = contactd::service::opcamp::budget_of(id);
+    let live = &app.shared.live;
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            live.acquire_line("e1", 30, &budget, 1, HOLD)
+                .await
+                .unwrap()
+                .is_ok()
+        })
+        .await,
+        "the campaign's line never came free"
+    );
+    let due = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let (code, body) = post_as(
+        &app,
+        "op1001",
+        "/api/v1/operators/op1001/disposition",
+        json!({"call": call, "code": "callback", "callback_at": due.to_rfc3339(),
+               "callback_number": number(9)}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let _ = app
+        .shared
+        .acd
+        .command("op1001", OperatorCommand::Ready)
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        dialed(&sim, 9).is_empty(),
+        "dialed over the campaign's line"
+    );
+
+    live.release_line("e1", &budget, HOLD, Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(
+        common::eventually(Duration::from_secs(20), || async {
+            let (_, b) = get_as(&app, "op1001", "/api/v1/operators/op1001/callbacks").await;
+            b["callbacks"][0]["state"] == "done"
+        })
+        .await,
+        "callback not carried out once the line was free: {:?}; dialed {}",
+        get_as(&app, "op1001", "/api/v1/operators/op1001/callbacks").await,
+        dialed(&sim, 9).len()
+    );
+    assert_eq!(dialed(&sim, 9).len(), 1);
     app.shutdown(Duration::from_secs(2)).await;
 }
 
