@@ -56,6 +56,20 @@ async fn connected_call(env: &common::TestEnv, id: i64, login: &str) -> String {
     find().await.unwrap()
 }
 
+/// op1001 sets their last call's disposition to a callback of subscriber 9 at `due`: its id.
+async fn ask_callback(app: &App, call: &str, due: chrono::DateTime<chrono::Utc>) -> i64 {
+    let (code, body) = post_as(
+        app,
+        "op1001",
+        "/api/v1/operators/op1001/disposition",
+        json!({"call": call, "code": "callback", "callback_at": due.to_rfc3339(),
+               "callback_number": number(9)}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    body["callback"].as_i64().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_callback_is_retried_then_listed_failed() {
     let env = common::TestEnv::new().await;
@@ -69,16 +83,7 @@ async fn a_busy_callback_is_retried_then_listed_failed() {
     let id = campaign(&app, 8, 1, "progressive", 1).await;
     let call = connected_call(&env, id, "op1001").await;
     let due = chrono::Utc::now() + chrono::TimeDelta::seconds(2);
-    let (code, body) = post_as(
-        &app,
-        "op1001",
-        "/api/v1/operators/op1001/disposition",
-        json!({"call": call, "code": "callback", "callback_at": due.to_rfc3339(),
-               "callback_number": number(9)}),
-    )
-    .await;
-    assert_eq!(code, 200, "{body}");
-    let cb = body["callback"].as_i64().unwrap();
+    let cb = ask_callback(&app, &call, due).await;
     let _ = app
         .shared
         .acd
@@ -142,15 +147,7 @@ async fn a_callback_due_while_the_campaigns_line_is_taken_is_dialed_once_it_is_f
         "the campaign's line never came free"
     );
     let due = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
-    let (code, body) = post_as(
-        &app,
-        "op1001",
-        "/api/v1/operators/op1001/disposition",
-        json!({"call": call, "code": "callback", "callback_at": due.to_rfc3339(),
-               "callback_number": number(9)}),
-    )
-    .await;
-    assert_eq!(code, 200, "{body}");
+    ask_callback(&app, &call, due).await;
     let _ = app
         .shared
         .acd
@@ -315,16 +312,7 @@ async fn a_callback_left_dialing_by_a_stop_is_dialed_after_the_restart() {
     let call = connected_call(&env, id, "op1001").await;
     // due in an hour: not dialed by this instance
     let due = chrono::Utc::now() + chrono::TimeDelta::hours(1);
-    let (code, body) = post_as(
-        &app,
-        "op1001",
-        "/api/v1/operators/op1001/disposition",
-        json!({"call": call, "code": "callback", "callback_at": due.to_rfc3339(),
-               "callback_number": number(9)}),
-    )
-    .await;
-    assert_eq!(code, 200, "{body}");
-    let cb = body["callback"].as_i64().unwrap();
+    let cb = ask_callback(&app, &call, due).await;
     let mut cfg = (*app.shared.config).clone();
     app.shutdown(Duration::from_secs(2)).await;
     // As a stop right after the callback was taken to be dialed leaves it: `dialing`, due,

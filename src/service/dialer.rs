@@ -177,14 +177,7 @@ async fn send(
         Ok(body) => body,
         Err(e @ LinkError::NotConnected(_)) => {
             // Never written to the switch.
-            live.forget_held(uuid.as_str());
-            if let Err(e) = live
-                .release_line(req.trunk_name, req.budget, uuid.as_str(), Duration::ZERO)
-                .await
-            {
-                // the resync sweep releases a lease whose channel does not exist
-                warn!(%uuid, trunk = req.trunk_name, "line not released now: {e}");
-            }
+            release(live, req).await;
             return Err(e.into());
         }
         Err(e) => {

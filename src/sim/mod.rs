@@ -66,6 +66,14 @@ impl Drop for Inner {
     }
 }
 
+/// The `release_guard_ms` for a contactd trunk on FreeTDM spans of a simulator running at
+/// `time_scale`: their clearing time and a fifth more (contactd's default, 600 ms, is real
+/// hardware's; on a compressed clock it would idle each line many simulated seconds after
+/// every call).
+pub fn trunk_guard_ms(time_scale: f64) -> u64 {
+    (core::FREETDM_HANGUP_MS as f64 * time_scale * 1.2).ceil() as u64 + 1
+}
+
 /// Handle on a running simulator.
 #[derive(Clone)]
 pub struct Simulator {
@@ -231,11 +239,10 @@ impl Simulator {
         self.core().dur(core::FREETDM_HANGUP_MS)
     }
 
-    /// The `release_guard_ms` for a contactd trunk on this simulator's FreeTDM spans: their
-    /// clearing time and a fifth more (contactd's default, 600 ms, is real hardware's; on a
-    /// compressed clock it would idle each line many simulated seconds after every call).
+    /// The `release_guard_ms` for a contactd trunk on this simulator's FreeTDM spans
+    /// ([`trunk_guard_ms`] at its time scale).
     pub fn trunk_guard_ms(&self) -> u64 {
-        (self.freetdm_clearing().as_secs_f64() * 1000.0 * 1.2).ceil() as u64 + 1
+        trunk_guard_ms(self.core().scale())
     }
 
     /// Peak simultaneous channels on a trunk since start.

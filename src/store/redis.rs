@@ -311,11 +311,12 @@ impl LiveState {
     ) -> Result<bool, StoreError> {
         self.held.lock().expect("held lock").remove(uuid);
         let mut c = self.conn.clone();
-        let n: i64 = Script::new(RELEASE_LINE)
-            .key(self.key(&["trunk", trunk, "leases"]))
-            .key(self.key(&["budget", budget, "leases"]))
-            .key(self.key(&["trunk", trunk, "clearing"]))
-            .key(self.key(&["budget", budget, "clearing"]))
+        let script = Script::new(RELEASE_LINE);
+        let mut inv = script.prepare_invoke();
+        for k in self.release_keys(trunk, budget) {
+            inv.key(k);
+        }
+        let n: i64 = inv
             .arg(uuid)
             .arg(guard.as_millis() as u64)
             .invoke_async(&mut c)
@@ -326,6 +327,16 @@ impl LiveState {
             self.wake_after(guard);
         }
         Ok(n == 1)
+    }
+
+    /// [`RELEASE_LINE`]'s keys, in its order.
+    fn release_keys(&self, trunk: &str, budget: &str) -> [String; 4] {
+        [
+            self.key(&["trunk", trunk, "leases"]),
+            self.key(&["budget", budget, "leases"]),
+            self.key(&["trunk", trunk, "clearing"]),
+            self.key(&["budget", budget, "clearing"]),
+        ]
     }
 
     /// A runner held back by a channel still clearing looks again once it is free.
@@ -362,13 +373,11 @@ impl LiveState {
                 } => {
                     self.held.lock().expect("held lock").remove(*uuid);
                     releases.push((replies, *guard));
+                    let keys = self.release_keys(trunk, budget);
                     pipe.cmd("EVAL")
                         .arg(RELEASE_LINE)
-                        .arg(4)
-                        .arg(self.key(&["trunk", trunk, "leases"]))
-                        .arg(self.key(&["budget", budget, "leases"]))
-                        .arg(self.key(&["trunk", trunk, "clearing"]))
-                        .arg(self.key(&["budget", budget, "clearing"]))
+                        .arg(keys.len())
+                        .arg(&keys[..])
                         .arg(*uuid)
                         .arg(guard.as_millis() as u64);
                     replies += 1;

@@ -126,8 +126,8 @@ max_wait_seconds = 0
         prompts = crate::prompts::dir().display(),
         opcamp = crate::opcamp::config_text(&e.dir),
     );
-    // the trunks' release guard: the simulated channels' 500 ms of clearing, on its clock
-    let guard_ms = (500.0 * crate::traffic::TIME_SCALE * 1.2).ceil() as u64 + 1;
+    // the trunks' release guard: the simulated channels' clearing, on the simulator's clock
+    let guard_ms = contactd::sim::trunk_guard_ms(crate::traffic::TIME_SCALE);
     let body = crate::guard::with_guard(&body, guard_ms);
     let daemon = format!("[daemon]\ninstance = \"chaos-1\"\nrecordings_dir = \"{d}/recordings\"\n");
     let with_spool = format!("{daemon}spool_dir = \"{d}/spool\"\n{body}");
