@@ -23,6 +23,7 @@ pub mod postgres;
 pub mod qa;
 pub mod redis;
 pub mod redis_conn;
+mod redis_scripts;
 pub mod report;
 pub mod scratch;
 pub mod trunk_state;
