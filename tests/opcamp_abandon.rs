@@ -144,3 +144,45 @@ async fn an_answering_machine_never_reaches_an_operator() {
     assert_eq!(talked_with(&sim, &p, &["1001"]).as_deref(), Some("1001"));
     app.shutdown(Duration::from_secs(2)).await;
 }
+
+/// contactd gone the moment a person answers (as when it is killed): nobody on the switch's
+/// side of the link waits for it — the call's own script plays the abandon message within
+/// 2 s of the answer and hangs up, where a parked call would have left them in silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_contactd_gone_at_the_answer_the_switch_still_plays_the_abandon_message() {
+    let env = common::TestEnv::new().await;
+    // the operator's phone rings on: nobody takes the person before contactd is gone
+    let slow = Behaviour::Answer {
+        ring_ms: 10_000,
+        after: AfterAnswer::Stay,
+    };
+    let rules = vec![rule(0, person(1500, 20_000))];
+    let (sim, app) = start(&env, &[("1001", slow)], rules, "").await;
+    operators(&app, &["1001"]).await;
+    let _id = campaign(&app, 4, 1, "progressive", 1).await;
+    assert!(
+        eventually(|| async { subscriber(&sim, 0).is_some_and(|p| p.answered_at_ms.is_some()) })
+            .await,
+        "the subscriber never answered: {:?}",
+        subscriber(&sim, 0)
+    );
+    app.shutdown(Duration::ZERO).await;
+    let ended = common::eventually(Duration::from_secs(10), || async {
+        subscriber(&sim, 0).is_some_and(|p| p.ended_at_ms.is_some())
+    })
+    .await;
+    let p = subscriber(&sim, 0).unwrap();
+    assert!(ended, "the person is still on the line: {p:?}");
+    let after = message_after_answer(&p)
+        .unwrap_or_else(|| panic!("the person never heard the message: {p:?}"));
+    assert!(after <= 2000, "message {after} ms after the answer: {p:?}");
+    assert!(p.bridged_to.is_empty(), "bridged: {p:?}");
+    // the switch ended the call after the message, long before the person would have
+    assert_eq!(p.hangup_by.as_deref(), Some("switch"), "{p:?}");
+    assert_eq!(p.playbacks_completed, 1, "the message was cut: {p:?}");
+    assert!(
+        p.max_dead_air_ms <= 2000,
+        "{} ms of silence: {p:?}",
+        p.max_dead_air_ms
+    );
+}

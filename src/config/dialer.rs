@@ -25,6 +25,12 @@ pub struct OperatorCampaignConfig {
     pub abandon_cap_pct: f64,
     /// An answered person must reach an operator within this (ms); else the abandon message.
     pub connect_within_ms: u64,
+    /// The switch itself starts the abandon message this long after the answer (ms, on the
+    /// switch's clock) on a call not bridged to an operator by then: the call's own script
+    /// (`sleep`, `playback`, `hangup`), so the message is heard even while contactd is down
+    /// or cut off from the switch. Unset: `connect_within_ms` − 200. Only a simulator on a
+    /// compressed clock wants it set (scaled to that clock).
+    pub abandon_message_after_ms: Option<u64>,
     /// How often the predictive dial level is re-estimated at the latest (s).
     pub reestimate_seconds: u64,
     /// Blending: the priority a person answered by a campaign call gets in the ACD queue
@@ -69,6 +75,7 @@ impl Default for OperatorCampaignConfig {
             max_ratio: 3.0,
             abandon_cap_pct: 3.0,
             connect_within_ms: 2000,
+            abandon_message_after_ms: None,
             reestimate_seconds: 15,
             outbound_priority: 240,
             inbound_first: true,
@@ -85,6 +92,12 @@ impl Default for OperatorCampaignConfig {
 impl OperatorCampaignConfig {
     pub fn connect_within(&self) -> Duration {
         Duration::from_millis(self.connect_within_ms)
+    }
+
+    /// When the switch starts the abandon message itself (ms after the answer, switch clock).
+    pub fn abandon_message_after_ms(&self) -> u64 {
+        self.abandon_message_after_ms
+            .unwrap_or(self.connect_within_ms.saturating_sub(200))
     }
 
     pub fn operator_answer(&self) -> Duration {
@@ -125,6 +138,11 @@ impl OperatorCampaignConfig {
         }
         if !(200..=10_000).contains(&self.connect_within_ms) {
             out.push(format!("{key}.connect_within_ms: 200 to 10000"));
+        }
+        if let Some(ms) = self.abandon_message_after_ms {
+            if !(100..=600_000).contains(&ms) {
+                out.push(format!("{key}.abandon_message_after_ms: 100 to 600000"));
+            }
         }
         if !(100..=self.connect_within_ms.max(100)).contains(&self.operator_answer_ms) {
             out.push(format!(

@@ -254,6 +254,8 @@ window_end = "23:59"
 audio_dir = "{audio_dir}"
 [campaigns.operator]
 abandon_message = "{abandon}"
+# the switch's own abandon message, 1.8 s after the answer, on the simulator's clock
+abandon_message_after_ms = {message_after}
 reestimate_seconds = 5
 [managers.ivanova]
 phone = "201"
@@ -282,6 +284,7 @@ report_time_zone = "{tz}"
 "#,
         port = sim.esl_addr().port(),
         guard = sim.trunk_guard_ms(),
+        message_after = sim.switch_ms(1800),
         abandon = predictive::ABANDON,
         audio_dir = audio_dir.display(),
         recordings = work.join("recordings").display(),

@@ -130,15 +130,27 @@ pub struct CallWatch {
     /// Events already taken from `rx` by a look ([`CallWatch::answered_at_us`]), not yet
     /// received.
     looked: std::collections::VecDeque<WatchEvent>,
+    /// The first PLAYBACK_START received (the switch's clock, µs since the epoch).
+    playback_started_us: Option<i64>,
     shared: Arc<Shared>,
 }
 
 impl CallWatch {
     pub async fn recv(&mut self) -> Option<WatchEvent> {
-        match self.looked.pop_front() {
+        let ev = match self.looked.pop_front() {
             Some(ev) => Some(ev),
             None => self.rx.recv().await,
+        };
+        if let Some(WatchEvent::Switch(SwitchEvent::PlaybackStart { at_us, .. })) = &ev {
+            self.playback_started_us.get_or_insert(*at_us);
         }
+        ev
+    }
+
+    /// When the first playback on the channel started, among the events received so far
+    /// (whoever received them): a wait that began late still knows it.
+    pub fn playback_started_us(&self) -> Option<i64> {
+        self.playback_started_us
     }
 
     /// When the switch answered the call (its clock, µs since the epoch), if that answer
@@ -301,6 +313,7 @@ impl SwitchLink {
             id,
             rx,
             looked: Default::default(),
+            playback_started_us: None,
             shared: self.shared.clone(),
         }
     }

@@ -154,13 +154,7 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             None
         }
         "sleep" => {
-            let ms = arg.trim().parse::<u64>().unwrap_or(0);
-            sess.wait_until(Some(ms), |s| stop_cond(s) || !s.dtmf.is_empty())
-                .await;
-            sess.modify(|s| {
-                s.dtmf.clear();
-                s.brk = false; // switch_ivr_sleep ends on CF_BREAK and clears it
-            });
+            sleep(sess, arg).await;
             None
         }
         "playback" => {
@@ -411,6 +405,53 @@ pub async fn park_state(sess: &Sess) {
     });
 }
 
+/// The `sleep` application (mod_dptools sleep_function, switch_ivr_sleep): until its ms
+/// are up, a hangup, a transfer or uuid_bridge, or CF_BREAK (cleared). A DTMF ends it,
+/// unless `sleep_eat_digits` is true: then mod_dptools' on_dtmf takes the digit, and only
+/// a `playback_terminators` digit (default `*`, `none`: none) ends it. Each turn it parses
+/// the channel's queued messages (switch_ivr_parse_all_events): a `sendmsg execute` runs
+/// inside it, and the sleep goes on after it until its time is up.
+async fn sleep(sess: &Sess, arg: &str) {
+    let ms = arg.trim().parse::<u64>().unwrap_or(0);
+    let until = sess.core.sim_ms() + ms;
+    let eat = sess.with(|s| super::bridge::true_var(s, "sleep_eat_digits"));
+    let terms = if eat {
+        sess.modify(|s| s.set_var("playback_terminator_used", ""));
+        super::ivr::playback_terminators(sess)
+    } else {
+        String::new()
+    };
+    loop {
+        let left = until.saturating_sub(sess.core.sim_ms());
+        if left == 0 {
+            return;
+        }
+        sess.wait_until(Some(left), |s| {
+            stop_cond(s) || !s.dtmf.is_empty() || !s.queue.is_empty()
+        })
+        .await;
+        if sess.with(|s| s.is_hungup() || s.transfer.is_some() || s.bridge_req.is_some()) {
+            return;
+        }
+        if sess.modify(|s| std::mem::replace(&mut s.brk, false)) {
+            return;
+        }
+        if sess.with(|s| !s.dtmf.is_empty()) {
+            if !eat {
+                sess.modify(|s| s.dtmf.clear());
+                return;
+            }
+            if let Some(t) = read_dtmf(sess).into_iter().find(|c| terms.contains(*c)) {
+                sess.modify(|s| s.set_var("playback_terminator_used", &t.to_string()));
+                return;
+            }
+        }
+        if sess.with(|s| !s.queue.is_empty()) && run_queued(sess).await {
+            return;
+        }
+    }
+}
+
 /// The body of park without the PARK/UNPARK events.
 pub async fn park_loop(sess: &Sess) {
     loop {
@@ -427,37 +468,44 @@ pub async fn park_loop(sess: &Sess) {
             continue;
         }
         read_dtmf(sess);
-        let msg = sess.modify(|s| s.queue.pop_front());
-        if let Some(ChanMsg::Execute {
-            app,
-            arg,
-            app_uuid,
-            app_uuid_name,
-            broadcast,
-            command,
-        }) = msg
-        {
-            sess.core.sleep(20).await;
-            // switch_ivr_parse_event keeps it as a channel variable that the application's
-            // start takes (and clears)
-            if let Some(n) = app_uuid_name {
-                sess.modify(|s| s.set_var("app_uuid_name", &n));
-            }
-            run_app(sess, &app, &arg, &app_uuid).await;
-            if broadcast {
-                fire_broadcast_command(sess, &app, &arg);
-            } else if !command.is_empty() {
-                fire_private_command(sess, &command);
-            }
-            // park_after_bridge of a `bridge` run from here: switch_ivr_park_session
-            // sets CS_PARK and CF_TRANSFER, the channel is no longer "ready" and this
-            // park (and the application around it: park, socket) ends; the session
-            // task then takes the channel to CS_PARK
-            if sess.with(|s| s.park_req) {
-                return;
-            }
+        if run_queued(sess).await {
+            return;
         }
     }
+}
+
+/// Runs the next message queued on the channel (a `sendmsg execute`, a broadcast) as
+/// switch_ivr_parse_event does, inside the application that parsed it. True when it left
+/// the channel to be parked: park_after_bridge of a `bridge` run from here
+/// (switch_ivr_park_session sets CS_PARK and CF_TRANSFER, the channel is no longer
+/// "ready" and the application around it — park, socket, sleep — ends; the session task
+/// then takes the channel to CS_PARK).
+async fn run_queued(sess: &Sess) -> bool {
+    let msg = sess.modify(|s| s.queue.pop_front());
+    let Some(ChanMsg::Execute {
+        app,
+        arg,
+        app_uuid,
+        app_uuid_name,
+        broadcast,
+        command,
+    }) = msg
+    else {
+        return false;
+    };
+    sess.core.sleep(20).await;
+    // switch_ivr_parse_event keeps it as a channel variable that the application's start
+    // takes (and clears)
+    if let Some(n) = app_uuid_name {
+        sess.modify(|s| s.set_var("app_uuid_name", &n));
+    }
+    run_app(sess, &app, &arg, &app_uuid).await;
+    if broadcast {
+        fire_broadcast_command(sess, &app, &arg);
+    } else if !command.is_empty() {
+        fire_private_command(sess, &command);
+    }
+    sess.with(|s| s.park_req)
 }
 
 /// switch_ivr_parse_next_event: a private event (sendmsg) is fired again once the channel

@@ -74,6 +74,12 @@ pub fn trunk_guard_ms(time_scale: f64) -> u64 {
     (core::FREETDM_HANGUP_MS as f64 * time_scale * 1.2).ceil() as u64 + 1
 }
 
+/// `real_ms` of contactd's clock as ms of a simulator's at `time_scale`: for a time contactd
+/// hands the switch itself to keep (`abandon_message_after_ms`, a `sleep` in a script).
+pub fn switch_ms(real_ms: u64, time_scale: f64) -> u64 {
+    (real_ms as f64 / time_scale).round() as u64
+}
+
 /// Handle on a running simulator.
 #[derive(Clone)]
 pub struct Simulator {
@@ -243,6 +249,11 @@ impl Simulator {
     /// ([`trunk_guard_ms`] at its time scale).
     pub fn trunk_guard_ms(&self) -> u64 {
         trunk_guard_ms(self.core().scale())
+    }
+
+    /// [`switch_ms`] at this simulator's time scale.
+    pub fn switch_ms(&self, real_ms: u64) -> u64 {
+        switch_ms(real_ms, self.core().scale())
     }
 
     /// Peak simultaneous channels on a trunk since start.

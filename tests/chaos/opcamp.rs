@@ -99,6 +99,8 @@ max_wait_seconds = 0
 abandon_message = "{abandon}"
 queue = "outbound"
 ring_seconds = 8
+# the switch's own abandon message, 1.8 s after the answer, on the simulator's clock
+abandon_message_after_ms = {message_after}
 
 # No answering-machine detection here: on the clock compressed 5 times, contactd's own
 # quarter second between an answer and its listening is over a second of the callee's, so
@@ -108,6 +110,7 @@ ring_seconds = 8
 enabled = false
 "#,
         abandon = abandon_path(dir),
+        message_after = contactd::sim::switch_ms(1800, crate::traffic::TIME_SCALE),
     )
 }
 

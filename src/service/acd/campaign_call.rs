@@ -127,7 +127,8 @@ impl Acd {
         store
             .set_meta(call, &serde_json::to_string(&meta).expect("meta json"))
             .await?;
-        // Parked since its answer (`&park()`): the offer may bridge it at once.
+        // Waiting in its own script since its answer (`service::opcamp::message`): the
+        // offer may bridge it at once.
         store.set_parked(call).await?;
         store
             .enqueue(queue, call, priority, usize::MAX / 2, now)

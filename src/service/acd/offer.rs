@@ -389,9 +389,24 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
     }
 }
 
+/// A person answered by an operator campaign: their call runs its own script on the switch
+/// (a `sleep` that the bridge ends, then the abandon message: `service::opcamp::message`),
+/// so nothing is broken or played on it here. A `uuid_break` would end the `sleep` and
+/// start the message; music run inside the `sleep` would hold the message back past the
+/// 2 s the person may wait, and with it a person nobody takes would hear nothing at all.
+async fn runs_own_script(acd: &Acd, call: &str) -> bool {
+    match acd.inner.store.meta(call).await {
+        Ok(Some(m)) => serde_json::from_str::<Meta>(&m).is_ok_and(|m| m.campaign.is_some()),
+        _ => false,
+    }
+}
+
 /// A caller put back in the queue after an offer that came to nothing hears its music
 /// again (the offer's `uuid_break` may have stopped it).
 async fn requeued_music(acd: &Acd, call: &str) {
+    if runs_own_script(acd, call).await {
+        return;
+    }
     let link = &acd.inner.link;
     let _ = link.break_all(call).await;
     let _ = link
@@ -601,7 +616,9 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
             None
         }
     };
-    let _ = link.break_all(&r.call).await;
+    if !runs_own_script(acd, &r.call).await {
+        let _ = link.break_all(&r.call).await;
+    }
     let bridged = link
         .bridge(&r.call, leg)
         .await
@@ -634,9 +651,7 @@ async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
             {
                 acd.log_state(&r.agent, StateName::Missed, "", acd.clock().now())
                     .await;
-                let _ = link
-                    .execute(&r.call, "playback", &acd.cfg().music_on_hold)
-                    .await;
+                requeued_music(acd, &r.call).await;
                 acd.kick();
                 return Bridge::Failed;
             }

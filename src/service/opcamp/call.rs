@@ -2,12 +2,12 @@
 //! detector's verdict (machines, announcements, fax and silence never reach an operator),
 //! then for a person the ACD's reservation of a ready operator (auto-answer phone, bridge)
 //! within `connect_within` of the answer — or, when no operator is reached in time, the
-//! campaign's abandon message, started before that same limit, and the hang-up.
+//! campaign's abandon message, which the call's own script plays on the switch
+//! ([`super::message`]), and the hang-up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use freeswitch_types::HangupCause;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
@@ -19,15 +19,14 @@ use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
 use crate::core::campaign::pacer::NotDialed;
 use crate::core::channels::SwitchEvent;
 use crate::core::dialer::AnsweredBy;
-use crate::core::values::{ChannelUuid, MediaFile};
-use crate::esl::commands::AfterAnswer;
+use crate::core::values::ChannelUuid;
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
 use crate::store::campaigns::{AttemptEnd, Campaign, Target};
 use crate::store::op_campaigns::{OpCallback, OpCampaign};
 
-/// The abandon message is sent this long before `connect_within` is up, so that it starts
-/// on the switch within the limit.
+/// Offers to operators stop this long before `connect_within` is up: a bridge under way
+/// then still ends the call's `sleep` before the switch starts the abandon message.
 const MESSAGE_MARGIN: Duration = Duration::from_millis(300);
 /// An operator answered as the time ran out: how long the bridge may still take.
 const BRIDGE_GRACE: Duration = Duration::from_secs(5);
@@ -92,7 +91,7 @@ impl OpRunner {
                 trunk_name: &trunk_name,
                 trunk,
                 number: &number,
-                then: AfterAnswer::Park,
+                then: super::message::call_script(c, &cfg.campaigns.operator),
                 purpose: "opcampaign",
                 budget: &budget,
                 budget_lines: c.lines as u32,
@@ -285,10 +284,10 @@ impl OpRunner {
                 end_with(CONNECTED, None)
             }
             Reached::Nobody => {
-                let message_at = self.abandon_message(c, id, link, watch).await;
+                info!(campaign = c.id, %id, "abandoned: no operator in time, the switch plays the message");
+                let message_at = self.abandon_heard(c, id, link, watch).await;
                 self.log_write(self.ops.abandoned(id, now, message_at).await);
                 self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
-                info!(campaign = c.id, %id, "abandoned: no operator in time, message played");
                 end_with(ABANDONED, None)
             }
             Reached::HungUp => end_with(HUNG_UP, None),
@@ -411,46 +410,6 @@ impl OpRunner {
                 Err(_) => return Reached::Nobody,
             }
         }
-    }
-
-    /// Plays the campaign's abandon message and hangs up; when the message was sent.
-    pub(super) async fn abandon_message(
-        &self,
-        c: &Campaign,
-        id: Uuid,
-        link: &SwitchLink,
-        watch: &mut CallWatch,
-    ) -> Option<chrono::DateTime<Utc>> {
-        let call = id.to_string();
-        let Ok(file) = MediaFile::parse(&c.audio) else {
-            warn!(campaign = c.id, audio = %c.audio, "abandon message not playable: hanging up");
-            let _ = link.kill(&call, HangupCause::NormalClearing).await;
-            return None;
-        };
-        let sent = self.clock.now();
-        let app = match link.execute(&call, "playback", file.as_str()).await {
-            Ok(app) => app,
-            Err(e) => {
-                warn!(%call, "abandon message not played: {e}");
-                let _ = link.kill(&call, HangupCause::NormalClearing).await;
-                return None;
-            }
-        };
-        let limit = Duration::from_secs(u64::from(self.config.campaigns.max_message_seconds) + 5);
-        let _ = tokio::time::timeout(limit, async {
-            while let Some(ev) = watch.recv().await {
-                match ev {
-                    WatchEvent::Switch(SwitchEvent::ExecuteComplete {
-                        application_uuid, ..
-                    }) if application_uuid.as_deref() == Some(app.as_str()) => break,
-                    WatchEvent::Switch(SwitchEvent::Hangup(_)) => return,
-                    _ => {}
-                }
-            }
-        })
-        .await;
-        let _ = link.kill(&call, HangupCause::NormalClearing).await;
-        Some(sent)
     }
 
     async fn card(&self, c: &Campaign, op: &OpCampaign, t: &Target) -> CampaignCard {

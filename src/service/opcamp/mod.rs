@@ -4,7 +4,8 @@
 //! notice campaigns' safe path (line lease, attempt row, `bgapi originate`), with the same
 //! rules checked at the moment of dialling (`core::campaign::pacer`: calling window in the
 //! subscriber's zone, do-not-call list, retries by cause). What happens to one call — the
-//! answer, the detector's verdict, the operator or the abandon message — is in [`call`];
+//! answer, the detector's verdict, the operator or the abandon message (played by the
+//! switch itself, [`message`]) — is in [`call`];
 //! operators' callbacks in [`callbacks`]; dispositions and preview dialing in [`operator`];
 //! restarts in [`recover`].
 
@@ -12,6 +13,7 @@ mod call;
 pub mod callbacks;
 mod detect;
 mod ends;
+mod message;
 pub mod operator;
 mod pacing;
 mod reattach;

@@ -1,8 +1,8 @@
 //! An operator-campaign call whose originate result was lost with the switch link: looked up
 //! on the switch once the link is back instead of being given up, so that nobody it reached
 //! is left in silence. Still ringing: followed, and once answered handled as any answered
-//! call. Answered while nobody followed it: the person has waited longer than
-//! `connect_within` already, so they hear the abandon message (as every abandoned call does).
+//! call. Answered while nobody followed it: nobody took the person, so the call's own script
+//! plays them the abandon message (as on every abandoned call), and contactd waits for it.
 //! Gone: what the call record allows (never dialed again once answered).
 
 use std::time::Duration;
@@ -81,7 +81,7 @@ impl OpRunner {
         }
     }
 
-    /// Answered while nobody followed it: the abandon message, then the hang-up.
+    /// Answered while nobody followed it: the switch's abandon message, then the hang-up.
     async fn answered_unseen(
         &self,
         c: &Campaign,
@@ -93,8 +93,8 @@ impl OpRunner {
         // from here a restart never dials this subscriber again
         self.log_write(self.campaigns.attempt_answered(id, now).await);
         self.log_write(self.ops.answered(id, now, None, None).await);
-        info!(campaign = c.id, %id, "answered while the link was away: abandon message");
-        let message_at = self.abandon_message(c, id, link, watch).await;
+        info!(campaign = c.id, %id, "answered while the link was away: the switch plays the abandon message");
+        let message_at = self.abandon_heard(c, id, link, watch).await;
         self.log_write(self.ops.abandoned(id, now, message_at).await);
         self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
         end_with(ABANDONED, None)

@@ -366,9 +366,9 @@ impl OpRunner {
             self.log_write(self.ops.talk_ended(uuid, self.clock.now()).await);
             return end_with(CONNECTED, None);
         }
-        info!(campaign = c.id, %uuid, "taken over: answered, no operator: abandon message");
+        info!(campaign = c.id, %uuid, "taken over: answered, no operator: the switch plays the abandon message");
         let now = self.clock.now();
-        let message_at = self.abandon_message(c, uuid, link, watch).await;
+        let message_at = self.abandon_heard(c, uuid, link, watch).await;
         self.log_write(self.ops.abandoned(uuid, now, message_at).await);
         self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
         end_with(ABANDONED, None)
