@@ -32,8 +32,8 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
         }
         "status" => status(core),
         "ftdm" => super::ftdm::api(core, arg),
-        "hash" => super::apps::hash_op(core, arg),
-        "db" => super::apps::db_op(core, arg),
+        "hash" => super::tables::hash_op(core, arg),
+        "db" => super::tables::db_op(core, arg),
         "show" => show::show(core, arg),
         "uuid_dump" => show::uuid_dump(core, arg),
         "uuid_exists" => {

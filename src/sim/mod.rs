@@ -29,6 +29,7 @@ pub mod say;
 pub mod session;
 pub mod show;
 pub mod smsc;
+pub mod tables;
 pub mod truth;
 pub mod wire;
 

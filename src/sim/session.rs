@@ -435,10 +435,10 @@ impl Sess {
         match cmd.as_str() {
             // mod_db and mod_hash answer at once: done within the hang-up, as on the switch
             "db" => {
-                super::apps::db_op(&self.core, &arg);
+                super::tables::db_op(&self.core, &arg);
             }
             "hash" => {
-                super::apps::hash_op(&self.core, &arg);
+                super::tables::hash_op(&self.core, &arg);
             }
             _ => {
                 let core = self.core.clone();
