@@ -8,6 +8,7 @@ pub mod channels;
 pub mod dialer;
 pub mod dialstring;
 pub mod driver_lease;
+pub mod drivers;
 pub mod flow;
 pub mod flows;
 pub mod forecast;

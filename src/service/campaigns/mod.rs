@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::core::campaign::outcome::{Outcome, RetryPolicy};
 use crate::core::campaign::pacer::{CampaignRules, LineBudget, NotDialed, Notice, Pacer};
 use crate::core::campaign::state::CampaignState;
+use crate::core::drivers::Drivers;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::messages::Rules;
 use crate::service::screen::screen;
@@ -51,9 +52,9 @@ pub struct CampaignRunner {
     line_freed: Arc<tokio::sync::Notify>,
     /// A campaign was created or changed state (any process): look now.
     pub changed: Arc<tokio::sync::Notify>,
-    /// Subscribers (campaign, contact) a task of this instance is calling: recovery leaves
-    /// them alone.
-    driving: Arc<Mutex<HashSet<(i64, i64)>>>,
+    /// Subscribers (campaign, contact) a task of this instance is calling, or called while
+    /// a recovery's read was under way: recovery leaves them alone.
+    driving: Arc<Mutex<Drivers>>,
     /// Of those, the ones whose call is over and no longer counted in `active`: their
     /// records are still being written, but their line is free.
     line_done: Arc<Mutex<HashSet<(i64, i64)>>>,
@@ -347,11 +348,7 @@ impl CampaignRunner {
     /// Whether a task of this instance is calling a subscriber of campaign `id` or
     /// writing that call's records.
     fn driving_any(&self, id: i64) -> bool {
-        self.driving
-            .lock()
-            .expect("driving lock")
-            .iter()
-            .any(|&(c, _)| c == id)
+        self.driving.lock().expect("driving lock").any_of(id)
     }
 
     fn active_of(&self, id: i64) -> usize {
@@ -504,14 +501,15 @@ impl CampaignRunner {
         self.driving
             .lock()
             .expect("driving lock")
-            .insert((campaign, contact));
+            .begin((campaign, contact));
         let me = self.clone();
         tokio::spawn(async move {
             f.await;
+            let at = me.clock.instant();
             me.driving
                 .lock()
                 .expect("driving lock")
-                .remove(&(campaign, contact));
+                .end((campaign, contact), at);
             let done = me
                 .line_done
                 .lock()

@@ -214,11 +214,14 @@ impl CampaignRunner {
             if !self.drives(c.id) {
                 continue; // another instance's calls, or nobody's yet: its driver's to recover
             }
+            // a driver that lets go while the read is under way may have written its end
+            // after the read's snapshot (`core::drivers`)
+            let since = self.clock.instant();
             let stranded: Vec<_> = {
                 let all = self.campaigns.stranded(c.id).await?;
                 let driving = self.driving.lock().expect("driving lock");
                 all.into_iter()
-                    .filter(|s| !driving.contains(&(c.id, s.contact_id)))
+                    .filter(|s| !driving.busy_since((c.id, s.contact_id), since))
                     .collect()
             };
             if stranded.is_empty() {

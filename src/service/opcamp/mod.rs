@@ -19,7 +19,7 @@ mod pacing;
 mod reattach;
 mod recover;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +35,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::campaign::pacer::{CampaignRules, Pacer as Rules};
 use crate::core::dialer::PacingDecision;
+use crate::core::drivers::Drivers;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::acd::Acd;
 use crate::service::screen::screen;
@@ -66,7 +67,7 @@ pub struct OpRunner {
     /// [`PREVIEW_SWEEP_EVERY`], not at every look: a release is a matter of minutes).
     previews_swept: Mutex<Option<DateTime<Utc>>>,
     /// Subscribers (campaign, contact) a task of this instance is calling.
-    driving: Mutex<HashSet<(i64, i64)>>,
+    driving: Mutex<Drivers>,
     /// A call ended or an operator's state changed: look now.
     pub wake: Arc<tokio::sync::Notify>,
     /// The decisions every pacer took, kept for the demo and the API (newest last).
@@ -369,13 +370,14 @@ impl OpRunner {
         requested_by: Option<String>,
     ) {
         let key = (c.id, t.contact_id);
-        self.driving.lock().expect("driving").insert(key);
+        self.driving.lock().expect("driving").begin(key);
         self.with_pacing(c.id, |p| p.calls += 1);
         let me = self.clone();
         tokio::spawn(async move {
             me.call_one(&c, &op, &t, callback.as_ref(), requested_by.as_deref())
                 .await;
-            me.driving.lock().expect("driving").remove(&key);
+            let at = me.clock.instant();
+            me.driving.lock().expect("driving").end(key, at);
             me.with_pacing(c.id, |p| p.calls = p.calls.saturating_sub(1));
             me.wake.notify_one();
         });

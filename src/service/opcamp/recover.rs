@@ -57,11 +57,14 @@ impl OpRunner {
             };
             // A preview contact on an operator's screen is theirs, not stranded.
             let held = self.held().held_contacts(c.id).await?;
+            // a call that ends while the read is under way may have written its end after
+            // the read's snapshot (`core::drivers`)
+            let since = self.clock.instant();
             let stranded: Vec<_> = {
                 let all = self.campaigns.stranded(c.id).await?;
                 let driving = self.driving.lock().expect("driving");
                 all.into_iter()
-                    .filter(|s| !driving.contains(&(c.id, s.contact_id)))
+                    .filter(|s| !driving.busy_since((c.id, s.contact_id), since))
                     .filter(|s| !held.contains(&s.contact_id))
                     .collect()
             };
@@ -332,7 +335,7 @@ impl OpRunner {
             Owner::Callback(_) => None,
         };
         if let Some(k) = key {
-            self.driving.lock().expect("driving").insert(k);
+            self.driving.lock().expect("driving").begin(k);
         }
         let me = Arc::clone(self);
         let c = c.clone();
@@ -342,7 +345,8 @@ impl OpRunner {
                 me.close(&c, &owner, uuid, &end).await;
             }
             if let Some(k) = key {
-                me.driving.lock().expect("driving").remove(&k);
+                let at = me.clock.instant();
+                me.driving.lock().expect("driving").end(k, at);
             }
         });
     }
