@@ -179,6 +179,16 @@ impl Acd {
         Ok(true)
     }
 
+    /// A campaign call its driver lost sight of (a restart, a lost link), now settled as
+    /// abandoned: taken out of whichever queue still holds it, so that no operator is rung
+    /// for it later. True if an operator has it already (answered: being bridged).
+    pub async fn withdraw_lost_campaign_call(&self, call: &str) -> Result<bool, AcdError> {
+        let Some(info) = self.inner.store.call_info(call).await? else {
+            return Ok(false);
+        };
+        Ok(!self.withdraw_campaign_call(&info.queue, call).await?)
+    }
+
     /// No operator in time: takes the call out of the ACD. True if it was still waiting or
     /// only ringing an operator (who is ready again); false if an operator has answered it
     /// (it is being bridged: the caller is theirs).

@@ -13,6 +13,7 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use super::ends::{end_with, wait_hangup, ABANDONED, CONNECTED, HUNG_UP};
+use super::message::Abandon;
 use super::reattach::Found;
 use super::{budget_of, detect, CampaignCard, OpRunner};
 use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
@@ -254,8 +255,9 @@ impl OpRunner {
         end
     }
 
-    /// The talk with the operator, or the abandon message.
-    async fn after_reached(
+    /// The talk with the operator, or the abandon message (the switch's; an operator
+    /// bridged meanwhile makes it a talk after all).
+    pub(super) async fn after_reached(
         self: &Arc<Self>,
         c: &Campaign,
         id: Uuid,
@@ -265,33 +267,39 @@ impl OpRunner {
         reached: Reached,
     ) -> AttemptEnd {
         let now = self.clock.now();
-        match reached {
-            Reached::Operator(login) => {
-                let after = self.clock.since(answered);
-                self.log_write(self.ops.connected(id, now, &login).await);
-                self.with_pacing(c.id, |p| p.pacer.handle_connected(now, after));
-                self.acd.adopt_campaign_call(&id.to_string(), &login).await;
-                info!(campaign = c.id, %id, operator = %login, after_ms = after.as_millis() as u64, "connected");
-                let talk_from = self.clock.instant();
-                wait_hangup(link, watch, &id.to_string()).await;
-                let end = self.clock.now();
-                self.log_write(self.ops.talk_ended(id, end).await);
-                let talk = self.clock.since(talk_from);
-                // the attempt settles now; the operator's after-call work is followed aside
-                let me = Arc::clone(self);
-                let campaign = c.id;
-                tokio::spawn(async move { me.follow_wrap_up(campaign, login, talk).await });
-                end_with(CONNECTED, None)
-            }
-            Reached::Nobody => {
-                info!(campaign = c.id, %id, "abandoned: no operator in time, the switch plays the message");
-                let message_at = self.abandon_heard(c, id, link, watch).await;
-                self.log_write(self.ops.abandoned(id, now, message_at).await);
-                self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
-                end_with(ABANDONED, None)
-            }
-            Reached::HungUp => end_with(HUNG_UP, None),
-        }
+        let login = match reached {
+            Reached::HungUp => return end_with(HUNG_UP, None),
+            Reached::Operator(login) => login,
+            Reached::Nobody => match self.abandon_heard(c, id, link, watch).await {
+                Abandon::Taken => self
+                    .acd
+                    .operator_of(&id.to_string())
+                    .await
+                    .unwrap_or_default(),
+                Abandon::Heard(message_at) => {
+                    self.log_write(self.ops.abandoned(id, now, message_at).await);
+                    self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
+                    info!(campaign = c.id, %id, "abandoned: no operator in time, the switch played the message");
+                    return end_with(ABANDONED, None);
+                }
+            },
+        };
+        let now = self.clock.now();
+        let after = self.clock.since(answered);
+        self.log_write(self.ops.connected(id, now, &login).await);
+        self.with_pacing(c.id, |p| p.pacer.handle_connected(now, after));
+        self.acd.adopt_campaign_call(&id.to_string(), &login).await;
+        info!(campaign = c.id, %id, operator = %login, after_ms = after.as_millis() as u64, "connected");
+        let talk_from = self.clock.instant();
+        wait_hangup(link, watch, &id.to_string()).await;
+        let end = self.clock.now();
+        self.log_write(self.ops.talk_ended(id, end).await);
+        let talk = self.clock.since(talk_from);
+        // the attempt settles now; the operator's after-call work is followed aside
+        let me = Arc::clone(self);
+        let campaign = c.id;
+        tokio::spawn(async move { me.follow_wrap_up(campaign, login, talk).await });
+        end_with(CONNECTED, None)
     }
 
     /// Follows `login`'s after-call work once the talk of a campaign call ended, and tells
@@ -512,7 +520,7 @@ impl OpRunner {
     }
 }
 
-enum Reached {
+pub(super) enum Reached {
     Operator(String),
     Nobody,
     HungUp,

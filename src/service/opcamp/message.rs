@@ -15,13 +15,16 @@ use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use super::call::Reached;
 use super::OpRunner;
 use crate::config::OperatorCampaignConfig;
 use crate::core::channels::SwitchEvent;
 use crate::core::values::MediaFile;
 use crate::esl::commands::{AfterAnswer, InlineScript};
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
-use crate::store::campaigns::Campaign;
+use crate::store::campaigns::{AttemptEnd, Campaign};
 
 /// What an answered operator-campaign call runs (module doc). A campaign whose message is
 /// not a playable path gets the `sleep` and the hang-up without it: it ends the call of a
@@ -51,7 +54,44 @@ pub(super) fn call_script(c: &Campaign, o: &OperatorCampaignConfig) -> AfterAnsw
     AfterAnswer::Inline(script.expect("fixed applications and a checked path"))
 }
 
+/// How an abandoned call ended.
+pub(super) enum Abandon {
+    /// The message was played and the call hung up: when the message started, if seen.
+    Heard(Option<DateTime<Utc>>),
+    /// An operator was bridged to the call after all (an offer answered at the last moment,
+    /// or one made while contactd had lost sight of the call): it is a talk.
+    Taken,
+}
+
 impl OpRunner {
+    /// A call answered while nobody followed it (a restart, a lost link), found without an
+    /// operator: taken out of the ACD so that none is rung for it later — unless one has
+    /// answered already, when it is a talk — then the switch's message. Its answer was
+    /// not seen, so a talk is counted as connected past the limit (the cautious side of
+    /// the legal figure).
+    pub(super) async fn settle_lost_call(
+        self: &Arc<Self>,
+        c: &Campaign,
+        id: Uuid,
+        link: &SwitchLink,
+        watch: &mut CallWatch,
+    ) -> AttemptEnd {
+        let call = id.to_string();
+        let reached = match self.acd.withdraw_lost_campaign_call(&call).await {
+            Ok(true) => Reached::Operator(self.acd.operator_of(&call).await.unwrap_or_default()),
+            Ok(false) => Reached::Nobody,
+            Err(e) => {
+                warn!(campaign = c.id, %call, "lost call not withdrawn from the ACD: {e}");
+                Reached::Nobody
+            }
+        };
+        let late = self.config.campaigns.operator.connect_within() + Duration::from_millis(1);
+        let now = self.clock.instant();
+        let answered = now.checked_sub(late).unwrap_or(now);
+        self.after_reached(c, id, link, watch, answered, reached)
+            .await
+    }
+
     /// No operator took the call: the switch plays the message (module doc); waits for
     /// the call's end and returns when the message started, as the switch reported it.
     /// A call still up long after the message would have ended is hung up.
@@ -61,7 +101,7 @@ impl OpRunner {
         id: Uuid,
         link: &SwitchLink,
         watch: &mut CallWatch,
-    ) -> Option<DateTime<Utc>> {
+    ) -> Abandon {
         let call = id.to_string();
         let o = &self.config.campaigns.operator;
         let limit = Duration::from_millis(o.abandon_message_after_ms().max(o.connect_within_ms))
@@ -69,21 +109,30 @@ impl OpRunner {
         let ended = tokio::time::timeout(limit, async {
             while let Some(ev) = watch.recv().await {
                 match ev {
-                    WatchEvent::Switch(SwitchEvent::Hangup(_)) => return,
+                    WatchEvent::Switch(SwitchEvent::Hangup(_)) => return false,
+                    WatchEvent::Switch(SwitchEvent::Bridge { .. }) => return true,
                     WatchEvent::LinkLost
                         if link.back_and_exists(&call, Duration::from_secs(60)).await
                             != Some(true) =>
                     {
-                        return
+                        return false
                     }
                     _ => {}
                 }
             }
+            false
         })
         .await;
-        if ended.is_err() {
-            warn!(campaign = c.id, %call, "abandoned call still up after its message: hanging up");
-            let _ = link.kill(&call, HangupCause::NormalClearing).await;
+        match ended {
+            Ok(true) => {
+                info!(campaign = c.id, %call, "an operator was bridged to the call after all");
+                return Abandon::Taken;
+            }
+            Ok(false) => {}
+            Err(_) => {
+                warn!(campaign = c.id, %call, "abandoned call still up after its message: hanging up");
+                let _ = link.kill(&call, HangupCause::NormalClearing).await;
+            }
         }
         let started = watch
             .playback_started_us()
@@ -91,6 +140,6 @@ impl OpRunner {
         if started.is_none() {
             info!(campaign = c.id, %call, "abandoned: the message's start was not seen");
         }
-        started
+        Abandon::Heard(started)
     }
 }

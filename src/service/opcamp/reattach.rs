@@ -5,13 +5,14 @@
 //! plays them the abandon message (as on every abandoned call), and contactd waits for it.
 //! Gone: what the call record allows (never dialed again once answered).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::ends::{end_with, ABANDONED};
+use super::ends::end_with;
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
 use crate::core::channels::SwitchEvent;
@@ -31,7 +32,7 @@ pub(super) enum Found {
 
 impl OpRunner {
     pub(super) async fn reattach(
-        &self,
+        self: &Arc<Self>,
         c: &Campaign,
         id: Uuid,
         link: &SwitchLink,
@@ -81,9 +82,10 @@ impl OpRunner {
         }
     }
 
-    /// Answered while nobody followed it: the switch's abandon message, then the hang-up.
+    /// Answered while nobody followed it, not connected: the switch's abandon message, then
+    /// the hang-up (or the talk, if an operator has it after all).
     async fn answered_unseen(
-        &self,
+        self: &Arc<Self>,
         c: &Campaign,
         id: Uuid,
         link: &SwitchLink,
@@ -94,10 +96,7 @@ impl OpRunner {
         self.log_write(self.campaigns.attempt_answered(id, now).await);
         self.log_write(self.ops.answered(id, now, None, None).await);
         info!(campaign = c.id, %id, "answered while the link was away: the switch plays the abandon message");
-        let message_at = self.abandon_heard(c, id, link, watch).await;
-        self.log_write(self.ops.abandoned(id, now, message_at).await);
-        self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
-        end_with(ABANDONED, None)
+        self.settle_lost_call(c, id, link, watch).await
     }
 
     /// Gone before it was seen again: answered ones are never dialed again (`unknown`),

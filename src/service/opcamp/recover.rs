@@ -24,7 +24,7 @@ use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::ends::{end_with, wait_hangup, ABANDONED, CONNECTED};
+use super::ends::{end_with, wait_hangup, CONNECTED};
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
 use crate::esl::control::SwitchLink;
@@ -371,10 +371,6 @@ impl OpRunner {
             return end_with(CONNECTED, None);
         }
         info!(campaign = c.id, %uuid, "taken over: answered, no operator: the switch plays the abandon message");
-        let now = self.clock.now();
-        let message_at = self.abandon_heard(c, uuid, link, watch).await;
-        self.log_write(self.ops.abandoned(uuid, now, message_at).await);
-        self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
-        end_with(ABANDONED, None)
+        self.settle_lost_call(c, uuid, link, watch).await
     }
 }
