@@ -9,7 +9,7 @@ use crate::sim_support;
 use std::time::{Duration, Instant};
 
 use contactd::sim::{PartyRecord, SimConfig, Simulator};
-use sim_support::{is, Client};
+use sim_support::{is, wav, Client};
 
 /// 1 simulated second = 50 ms.
 const SCALE: f64 = 0.05;
@@ -41,13 +41,6 @@ fn truth(sim: &Simulator, uuid: &str) -> PartyRecord {
         .into_iter()
         .find(|r| r.uuid == uuid)
         .expect("a ground-truth record")
-}
-
-fn wav(dir: &std::path::Path, name: &str, ms: u64) -> String {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    assert!(contactd::sim::media::write_wav(p.to_str().unwrap(), ms));
-    p.display().to_string()
 }
 
 /// The `File` of each `filestring::<what>` event from index `from` on.

@@ -8,17 +8,10 @@
 use crate::sim_support;
 
 use contactd::sim::{SimConfig, Simulator};
-use sim_support::{is, Client};
+use sim_support::{is, wav, Client};
 
 /// 1 simulated second = 50 ms.
 const SCALE: f64 = 0.05;
-
-fn wav(dir: &std::path::Path, name: &str, ms: u64) -> String {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    assert!(contactd::sim::media::write_wav(p.to_str().unwrap(), ms));
-    p.display().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_during_sleep_runs_inside_it_and_the_sleep_keeps_its_time() {

@@ -155,3 +155,11 @@ impl Client {
 pub fn is(e: &Ev, key: &str, uuid: &str) -> bool {
     e.key() == key && e.uuid() == Some(uuid)
 }
+
+/// A WAV file of `ms` written under `dir` (its directories made): its path.
+pub fn wav(dir: &std::path::Path, name: &str, ms: u64) -> String {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    assert!(contactd::sim::media::write_wav(p.to_str().unwrap(), ms));
+    p.display().to_string()
+}

@@ -19,6 +19,7 @@
 //! them and the switch's channel list) before anyone is routed again.
 
 mod admission;
+mod bridging;
 mod callback;
 mod caller;
 mod campaign_call;
