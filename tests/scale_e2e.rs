@@ -351,8 +351,16 @@ notices = false
         }
         let refused = sim.refused_full_on(name);
         if refused > 0 {
+            // when (on that simulator's clock, as the faults' times above), and how many of
+            // the busy channels were only clearing then
+            let when: Vec<String> = sim
+                .refusals_on(name)
+                .iter()
+                .map(|(ms, clearing)| format!("at {ms} ms ({clearing} clearing)"))
+                .collect();
             f.add(format!(
-                "{dial}: {refused} call(s) refused with all {channels} channels busy"
+                "{dial}: {refused} call(s) refused with all {channels} channels busy: {}",
+                when.join(", ")
             ));
         }
         // the gateway's carrier refuses over its limit with a 503 (a party record)

@@ -3,7 +3,7 @@
 //! (live and peak per trunk), connection control (drop/shutdown/crash), the
 //! ground-truth party records and the api log.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -109,6 +109,13 @@ pub struct TrunkUse {
     /// calls refused because every channel was busy (not for an alarm): what the switch
     /// answers a caller that asks for more lines than the trunk has
     pub refused_full: u32,
+    /// when each of those was refused (simulated ms since the start)
+    pub refused_full_at: Vec<u64>,
+    /// of those, how many of the busy channels were only clearing then (hung up, not yet
+    /// free: `hangup_trunk_channel`)
+    pub refused_clearing: Vec<u32>,
+    /// busy channels that are clearing, and when each is free (simulated ms)
+    pub clearing: BTreeMap<u32, u64>,
 }
 
 /// Mutable core state.
@@ -404,15 +411,26 @@ impl Core {
             self.release(&t, n);
             return;
         }
+        let free_at = self.sim_ms() + FREETDM_HANGUP_MS;
+        if let Some(tu) = lock(&self.st).trunks.get_mut(&t) {
+            tu.clearing.insert(n, free_at);
+        }
         let core = self.clone();
         tokio::spawn(async move {
             core.sleep(FREETDM_HANGUP_MS).await;
-            core.release(&t, n);
+            // unless a seize found it cleared already (and it may be another call's now)
+            if let Some(tu) = lock(&core.st).trunks.get_mut(&t) {
+                if tu.clearing.get(&n) == Some(&free_at) {
+                    tu.clearing.remove(&n);
+                    tu.busy.remove(&n);
+                }
+            }
         });
     }
 
     /// Seize a channel on a trunk. `hunt`: a/A/r/R or a channel number.
     pub fn seize(&self, trunk: &str, hunt: &str) -> Result<u32, &'static str> {
+        let now = self.sim_ms();
         let mut st = lock(&self.st);
         let Some(tu) = st.trunks.get_mut(trunk) else {
             return Err("DESTINATION_OUT_OF_ORDER");
@@ -421,9 +439,23 @@ impl Core {
             // mod_freetdm: no channel to hunt on a span in alarm
             return Err("NORMAL_CIRCUIT_CONGESTION");
         }
+        // a channel whose clearing is over is free by the switch's clock, whenever the
+        // timer that frees it runs (late, on a loaded machine)
+        let cleared: Vec<u32> = tu
+            .clearing
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in cleared {
+            tu.clearing.remove(&c);
+            tu.busy.remove(&c);
+        }
         let free: Vec<u32> = (1..=tu.limit).filter(|c| !tu.busy.contains(c)).collect();
         if free.is_empty() {
             tu.refused_full += 1;
+            tu.refused_full_at.push(now);
+            tu.refused_clearing.push(tu.clearing.len() as u32);
             return Err("NORMAL_CIRCUIT_CONGESTION");
         }
         let pick = match hunt {
@@ -448,6 +480,9 @@ impl Core {
                 Ok(c) if c >= 1 && c <= tu.limit => {
                     if tu.busy.contains(&c) {
                         tu.refused_full += 1;
+                        tu.refused_full_at.push(now);
+                        tu.refused_clearing
+                            .push(tu.clearing.contains_key(&c) as u32);
                         return Err("NORMAL_CIRCUIT_CONGESTION");
                     }
                     c
@@ -464,6 +499,7 @@ impl Core {
     pub fn release(&self, trunk: &str, n: u32) {
         if let Some(tu) = lock(&self.st).trunks.get_mut(trunk) {
             tu.busy.remove(&n);
+            tu.clearing.remove(&n);
         }
     }
 

@@ -276,6 +276,22 @@ impl Simulator {
             .unwrap_or(0)
     }
 
+    /// Each refusal counted by [`Simulator::refused_full_on`]: when (simulated ms since the
+    /// start) and how many of the busy channels were only clearing then.
+    pub fn refusals_on(&self, trunk: &str) -> Vec<(u64, u32)> {
+        lock(&self.core().st)
+            .trunks
+            .get(trunk)
+            .map(|t| {
+                t.refused_full_at
+                    .iter()
+                    .copied()
+                    .zip(t.refused_clearing.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Create an inbound call handed to an outbound ESL server; returns its uuid.
     pub fn inbound_call(&self, call: InboundCall) -> Result<String, String> {
         outbound::inbound_call(&self.core(), call)
