@@ -72,6 +72,28 @@ impl From<&crate::store::accounts::AccountsError> for Exit {
     }
 }
 
+/// What a `campaigns` command can fail with, and the exit code each gives.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignCliError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Report(String),
+}
+
+impl CampaignCliError {
+    pub fn exit_code(&self) -> Exit {
+        match self {
+            CampaignCliError::Invalid(_) => Exit::DataErr,
+            CampaignCliError::Store(crate::store::StoreError::NotFound(_)) => Exit::DataErr,
+            CampaignCliError::Store(e) if e.is_retryable() => Exit::Unavailable,
+            _ => Exit::Software,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Exit;

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use deadpool_postgres::Pool;
 
-use super::campaigns::{check_campaign_name, check_lines, CampaignCliError};
+use super::exit::CampaignCliError;
 use crate::config::Config;
+use crate::core::campaign::limits::{check_campaign_name, check_lines};
 use crate::core::dialer::DialMode;
 use crate::core::values::MediaFile;
 use crate::store::campaigns::NewCampaign;

@@ -6,6 +6,7 @@ pub mod campaign_lease;
 pub mod campaigns;
 pub mod dial_batch;
 pub mod dialer;
+pub mod driving;
 pub mod failover;
 pub mod inbound;
 pub mod leases;

@@ -10,22 +10,38 @@ use super::{Acd, Meta};
 use crate::core::acd::agent::StateName;
 use crate::store::acd::Reservation;
 
-/// A person answered by an operator campaign: their call runs its own script on the switch
+/// Whether the call is a person answered by an operator campaign, whose call runs its own script on the switch
 /// (a `sleep` that the bridge ends, then the abandon message: `service::opcamp::message`),
 /// so nothing is broken or played on it here. A `uuid_break` would end the `sleep` and
 /// start the message; music run inside the `sleep` would hold the message back past the
 /// 2 s the person may wait, and with it a person nobody takes would hear nothing at all.
-async fn runs_own_script(acd: &Acd, call: &str) -> bool {
-    match acd.inner.store.meta(call).await {
-        Ok(Some(m)) => serde_json::from_str::<Meta>(&m).is_ok_and(|m| m.campaign.is_some()),
-        _ => false,
+/// An offer started from the call's meta knows; one carried on after a lost link or a dead
+/// instance looks it up in Redis.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OwnScript(Option<bool>);
+
+impl OwnScript {
+    pub(super) const UNKNOWN: Self = Self(None);
+
+    pub(super) fn of(meta: &Meta) -> Self {
+        Self(Some(meta.campaign.is_some()))
+    }
+
+    async fn runs(self, acd: &Acd, call: &str) -> bool {
+        if let Some(known) = self.0 {
+            return known;
+        }
+        match acd.inner.store.meta(call).await {
+            Ok(Some(m)) => serde_json::from_str::<Meta>(&m).is_ok_and(|m| m.campaign.is_some()),
+            _ => false,
+        }
     }
 }
 
 /// A caller put back in the queue after an offer that came to nothing hears its music
 /// again (the offer's `uuid_break` may have stopped it).
-pub(super) async fn requeued_music(acd: &Acd, call: &str) {
-    if runs_own_script(acd, call).await {
+pub(super) async fn requeued_music(acd: &Acd, call: &str, script: OwnScript) {
+    if script.runs(acd, call).await {
         return;
     }
     let link = &acd.inner.link;
@@ -45,7 +61,7 @@ pub(super) enum Bridge {
 }
 
 /// Records and bridges the caller to the operator who answered.
-pub(super) async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
+pub(super) async fn bridge(acd: &Acd, r: &Reservation, leg: &str, script: OwnScript) -> Bridge {
     let store = &acd.inner.store;
     let link = &acd.inner.link;
     // An operator can answer before the caller has reached the ACD's park (it is queued the
@@ -75,7 +91,8 @@ pub(super) async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
             None
         }
     };
-    if !runs_own_script(acd, &r.call).await {
+    let own_script = script.runs(acd, &r.call).await;
+    if !own_script {
         let _ = link.break_all(&r.call).await;
     }
     let bridged = link
@@ -110,7 +127,7 @@ pub(super) async fn bridge(acd: &Acd, r: &Reservation, leg: &str) -> Bridge {
             {
                 acd.log_state(&r.agent, StateName::Missed, "", acd.clock().now())
                     .await;
-                requeued_music(acd, &r.call).await;
+                requeued_music(acd, &r.call, OwnScript(Some(own_script))).await;
                 acd.kick();
                 return Bridge::Failed;
             }

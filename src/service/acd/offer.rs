@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::bridging::{bridge, requeued_music, Bridge};
+use super::bridging::{bridge, requeued_music, Bridge, OwnScript};
 use super::{card, ms_to_time, Acd, LocalOffer, Meta, ScreenPop, Unstored};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::names::check_endpoint;
@@ -273,6 +273,7 @@ pub async fn run(
         meta.kind == CallKind::CallbackDial,
         Some(logged),
         false,
+        OwnScript::of(&meta),
     )
     .await;
 }
@@ -333,7 +334,7 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
                         .or_log(&r.call, &format!("operator {} ready again", r.agent));
                     acd.log_state(&r.agent, StateName::Ready, "", ms_to_time(now))
                         .await;
-                    requeued_music(&acd, &r.call).await;
+                    requeued_music(&acd, &r.call, OwnScript::UNKNOWN).await;
                     warn!(call = %r.call, operator = %r.agent, "acd: operator leg gone before the bridge, caller requeued");
                 }
                 acd.kick();
@@ -359,7 +360,7 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
                 return;
             }
             if o.answered {
-                answered(&acd, &r, &leg, false, None, talking).await;
+                answered(&acd, &r, &leg, false, None, talking, OwnScript::UNKNOWN).await;
                 return;
             }
             // Still ringing: its answer or its end comes through the watch.
@@ -377,7 +378,7 @@ pub(super) async fn resume(acd: Acd, queue: String, r: Reservation, leg: String,
             .await;
             drop(watch);
             match outcome {
-                Ok(true) => answered(&acd, &r, &leg, false, None, false).await,
+                Ok(true) => answered(&acd, &r, &leg, false, None, false, OwnScript::UNKNOWN).await,
                 Ok(false) => missed(&acd, &queue, &r, "NO_ANSWER").await,
                 Err(_) => {
                     let _ = link
@@ -448,6 +449,7 @@ async fn answered(
     callback: bool,
     logged: Option<tokio::task::JoinHandle<()>>,
     talking: bool,
+    script: OwnScript,
 ) {
     let store = &acd.inner.store;
     let link = &acd.inner.link;
@@ -472,7 +474,7 @@ async fn answered(
         log_talking().await;
         return super::callback::dial_customer(acd, r, leg).await;
     }
-    let bridged = bridge(acd, r, leg).await;
+    let bridged = bridge(acd, r, leg, script).await;
     log_talking().await;
     match bridged {
         Bridge::Done(recording) => {

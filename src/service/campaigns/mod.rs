@@ -23,8 +23,8 @@ use crate::config::Config;
 use crate::core::campaign::outcome::{Outcome, RetryPolicy};
 use crate::core::campaign::pacer::{CampaignRules, LineBudget, NotDialed, Notice, Pacer};
 use crate::core::campaign::state::CampaignState;
-use crate::core::drivers::Drivers;
 use crate::esl::control::{LinkStatus, SwitchLink};
+use crate::service::driving::Driving;
 use crate::service::messages::Rules;
 use crate::service::screen::screen;
 use crate::service::trunks::Trunks;
@@ -54,7 +54,7 @@ pub struct CampaignRunner {
     pub changed: Arc<tokio::sync::Notify>,
     /// Subscribers (campaign, contact) a task of this instance is calling, or called while
     /// a recovery's read was under way: recovery leaves them alone.
-    driving: Arc<Mutex<Drivers>>,
+    driving: Arc<Driving>,
     /// Of those, the ones whose call is over and no longer counted in `active`: their
     /// records are still being written, but their line is free.
     line_done: Arc<Mutex<HashSet<(i64, i64)>>>,
@@ -101,6 +101,7 @@ impl CampaignRunner {
         Self {
             trunks,
             pacer: Mutex::new(Pacer::new(zone, clock.now())),
+            driving: Arc::new(Driving::new(clock.clone())),
             clock,
             campaigns,
             calls,
@@ -111,7 +112,6 @@ impl CampaignRunner {
             active: Arc::default(),
             line_freed: Arc::default(),
             changed: Arc::default(),
-            driving: Arc::default(),
             line_done: Arc::default(),
             messages: None,
             rules: Arc::default(),
@@ -348,7 +348,7 @@ impl CampaignRunner {
     /// Whether a task of this instance is calling a subscriber of campaign `id` or
     /// writing that call's records.
     fn driving_any(&self, id: i64) -> bool {
-        self.driving.lock().expect("driving lock").any_of(id)
+        self.driving.any_of(id)
     }
 
     fn active_of(&self, id: i64) -> usize {
@@ -498,18 +498,11 @@ impl CampaignRunner {
             .expect("active lock")
             .entry(campaign)
             .or_default() += 1;
-        self.driving
-            .lock()
-            .expect("driving lock")
-            .begin((campaign, contact));
+        self.driving.begin((campaign, contact));
         let me = self.clone();
         tokio::spawn(async move {
             f.await;
-            let at = me.clock.instant();
-            me.driving
-                .lock()
-                .expect("driving lock")
-                .end((campaign, contact), at);
+            me.driving.end((campaign, contact));
             let done = me
                 .line_done
                 .lock()

@@ -216,14 +216,12 @@ impl CampaignRunner {
             }
             // a driver that lets go while the read is under way may have written its end
             // after the read's snapshot (`core::drivers`)
-            let since = self.clock.instant();
-            let stranded: Vec<_> = {
-                let all = self.campaigns.stranded(c.id).await?;
-                let driving = self.driving.lock().expect("driving lock");
-                all.into_iter()
-                    .filter(|s| !driving.busy_since((c.id, s.contact_id), since))
-                    .collect()
-            };
+            let since = self.driving.read_begins();
+            let stranded =
+                self.driving
+                    .left_alone(self.campaigns.stranded(c.id).await?, since, |s| {
+                        (c.id, s.contact_id)
+                    });
             if stranded.is_empty() {
                 continue;
             }

@@ -35,9 +35,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::campaign::pacer::{CampaignRules, Pacer as Rules};
 use crate::core::dialer::PacingDecision;
-use crate::core::drivers::Drivers;
 use crate::esl::control::{LinkStatus, SwitchLink};
 use crate::service::acd::Acd;
+use crate::service::driving::Driving;
 use crate::service::screen::screen;
 use crate::store::campaigns::{Campaign, Campaigns, Target};
 use crate::store::op_campaigns::{OpCampaign, OpCampaigns};
@@ -67,7 +67,7 @@ pub struct OpRunner {
     /// [`PREVIEW_SWEEP_EVERY`], not at every look: a release is a matter of minutes).
     previews_swept: Mutex<Option<DateTime<Utc>>>,
     /// Subscribers (campaign, contact) a task of this instance is calling.
-    driving: Mutex<Drivers>,
+    driving: Driving,
     /// A call ended or an operator's state changed: look now.
     pub wake: Arc<tokio::sync::Notify>,
     /// The decisions every pacer took, kept for the demo and the API (newest last).
@@ -99,7 +99,7 @@ impl OpRunner {
             rules: Mutex::new(Rules::new(zone, clock.now())),
             pacing: Mutex::default(),
             previews_swept: Mutex::default(),
-            driving: Mutex::default(),
+            driving: Driving::new(clock.clone()),
             wake: Arc::default(),
             decisions: Mutex::default(),
             drivers: None,
@@ -370,14 +370,13 @@ impl OpRunner {
         requested_by: Option<String>,
     ) {
         let key = (c.id, t.contact_id);
-        self.driving.lock().expect("driving").begin(key);
+        self.driving.begin(key);
         self.with_pacing(c.id, |p| p.calls += 1);
         let me = self.clone();
         tokio::spawn(async move {
             me.call_one(&c, &op, &t, callback.as_ref(), requested_by.as_deref())
                 .await;
-            let at = me.clock.instant();
-            me.driving.lock().expect("driving").end(key, at);
+            me.driving.end(key);
             me.with_pacing(c.id, |p| p.calls = p.calls.saturating_sub(1));
             me.wake.notify_one();
         });

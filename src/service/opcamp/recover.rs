@@ -59,15 +59,13 @@ impl OpRunner {
             let held = self.held().held_contacts(c.id).await?;
             // a call that ends while the read is under way may have written its end after
             // the read's snapshot (`core::drivers`)
-            let since = self.clock.instant();
-            let stranded: Vec<_> = {
-                let all = self.campaigns.stranded(c.id).await?;
-                let driving = self.driving.lock().expect("driving");
-                all.into_iter()
-                    .filter(|s| !driving.busy_since((c.id, s.contact_id), since))
-                    .filter(|s| !held.contains(&s.contact_id))
-                    .collect()
-            };
+            let since = self.driving.read_begins();
+            let mut stranded =
+                self.driving
+                    .left_alone(self.campaigns.stranded(c.id).await?, since, |s| {
+                        (c.id, s.contact_id)
+                    });
+            stranded.retain(|s| !held.contains(&s.contact_id));
             if !stranded.is_empty() {
                 info!(
                     campaign = c.id,
@@ -335,7 +333,7 @@ impl OpRunner {
             Owner::Callback(_) => None,
         };
         if let Some(k) = key {
-            self.driving.lock().expect("driving").begin(k);
+            self.driving.begin(k);
         }
         let me = Arc::clone(self);
         let c = c.clone();
@@ -345,8 +343,7 @@ impl OpRunner {
                 me.close(&c, &owner, uuid, &end).await;
             }
             if let Some(k) = key {
-                let at = me.clock.instant();
-                me.driving.lock().expect("driving").end(k, at);
+                me.driving.end(k);
             }
         });
     }
