@@ -99,6 +99,7 @@ mod sim_acd;
 mod sim_basic;
 mod sim_failures;
 mod sim_media;
+mod sim_sched;
 mod sim_sleep;
 mod sim_truth;
 mod systemd_unit;

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use super::channel::{known_cause, ChanMsg};
 use super::core::{lock, Core};
+use super::headers::known_cause;
 use super::originate::{originate, After};
 use super::say;
 use super::session::Sess;
@@ -36,6 +36,10 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
         "db" => super::tables::db_op(core, arg),
         "show" => show::show(core, arg),
         "uuid_dump" => show::uuid_dump(core, arg),
+        "sched_del" => match arg.trim() {
+            "" => "-ERR Invalid syntax\n".into(),
+            what => format!("+OK Deleted: {}\n", super::scheduler::delete(core, what)),
+        },
         "uuid_exists" => {
             if a.first().and_then(|u| sess(u)).is_some() { "true" } else { "false" }.into()
         }
@@ -126,23 +130,8 @@ pub async fn run(core: &Arc<Core>, cmd: &str, arg: &str) -> (String, After, Effe
                 None => "-ERR No such channel!\n".into(),
             },
         },
-        "uuid_broadcast" => match a.first().and_then(|u| sess(u)) {
-            Some(s) if a.len() >= 2 => {
-                let path = a[1];
-                let (app, aarg) = match path.split_once("::") {
-                    Some((x, y)) => (x.to_string(), y.to_string()),
-                    None => ("playback".to_string(), path.to_string()),
-                };
-                s.modify(|st| {
-                    st.queue.push_back(ChanMsg::Execute {
-                        app,
-                        arg: aarg,
-                        app_uuid: uuid::Uuid::new_v4().to_string(),
-                        app_uuid_name: None,
-                        broadcast: true,
-                        command: Vec::new(),
-                    })
-                });
+        "uuid_broadcast" => match a.first() {
+            Some(u) if a.len() >= 2 && super::scheduler::broadcast(core, u.trim(), a[1]) => {
                 "+OK Message sent\n".into()
             }
             _ => "-ERR invalid uuid\n".into(),

@@ -1,6 +1,6 @@
 //! Dialplan applications run by a channel's session: answer, pre_answer,
 //! ring_ready, sleep, playback, park, hangup, send_dtmf, play_and_get_digits,
-//! record, record_session, say, set/export, bridge, transfer, respond. Each runs
+//! record, record_session, say, set/export, bridge, transfer, respond, sched_broadcast. Each runs
 //! between CHANNEL_EXECUTE and CHANNEL_EXECUTE_COMPLETE and is interrupted by
 //! hangup / break (uuid_break: CF_BREAK) / transfer / uuid_bridge.
 
@@ -112,6 +112,7 @@ fn is_known(app: &str) -> bool {
             | "hash"
             | "db"
             | "uuid_bridge"
+            | "sched_broadcast"
     ) || super::amd::APPS.contains(&app)
 }
 
@@ -223,6 +224,13 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             None
         }
         "say" => super::ivr::say(sess, arg).await,
+        "sched_broadcast" => {
+            let uuid = sess.uuid();
+            if let Some(id) = super::scheduler::schedule_broadcast(&sess.core, &uuid, arg) {
+                sess.modify(|s| s.set_var("last_sched_id", &id.to_string()));
+            }
+            None
+        }
         "set" | "export" => {
             if let Some((k, v)) = arg.split_once('=') {
                 sess.modify(|s| s.set_var(k.trim(), v));

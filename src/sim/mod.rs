@@ -17,6 +17,7 @@ pub mod event;
 mod filter;
 mod frame_order;
 pub mod ftdm;
+pub mod headers;
 pub mod ivr;
 pub mod lifecycle;
 pub mod media;
@@ -26,10 +27,12 @@ pub mod outbound;
 pub mod playback;
 pub mod runner;
 pub mod say;
+pub mod scheduler;
 pub mod session;
 pub mod show;
 pub mod smsc;
 pub mod tables;
+pub mod trunk_use;
 pub mod truth;
 pub mod wire;
 
@@ -72,7 +75,7 @@ impl Drop for Inner {
 /// hardware's; on a compressed clock it would idle each line many simulated seconds after
 /// every call).
 pub fn trunk_guard_ms(time_scale: f64) -> u64 {
-    (core::FREETDM_HANGUP_MS as f64 * time_scale * 1.2).ceil() as u64 + 1
+    (trunk_use::FREETDM_HANGUP_MS as f64 * time_scale * 1.2).ceil() as u64 + 1
 }
 
 /// `real_ms` of contactd's clock as ms of a simulator's at `time_scale`: for a time contactd
@@ -243,7 +246,7 @@ impl Simulator {
     /// How long (real time) a hung-up FreeTDM channel takes to clear before it can be
     /// hunted again: ftmod_analog's 500 ms, at this simulator's time scale.
     pub fn freetdm_clearing(&self) -> std::time::Duration {
-        self.core().dur(core::FREETDM_HANGUP_MS)
+        self.core().dur(trunk_use::FREETDM_HANGUP_MS)
     }
 
     /// The `release_guard_ms` for a contactd trunk on this simulator's FreeTDM spans

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use super::channel::{q850, ChanState, Cs};
+use super::channel::{ChanState, Cs};
 use super::core::{lock, Chan, Core};
 use super::event::Event;
+use super::headers::q850;
 
 /// Handle on one channel.
 #[derive(Clone)]
