@@ -345,6 +345,71 @@ async fn sigkill_leaves_nobody_in_silence_and_the_next_process_takes_over_at_onc
     d.sigkill().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_the_transfer_and_the_park_the_switch_plays_the_music_itself() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config(&[("2001", answers(500, None))]))
+        .await
+        .unwrap();
+    let mut d = Proc::start(&env, &sim).await;
+    add_operator(&env, "2001").await;
+    // Nobody logged in: the caller waits. Killed the moment its transfer to the queue's
+    // park is sent, before the park (300 simulated ms later) lets contactd take it.
+    let waiting = d.caller(&sim, "5551004");
+    let sent = |sim: &Simulator| {
+        sim.api_log()
+            .iter()
+            .any(|l| l.starts_with(&format!("sendmsg {waiting}")) && l.contains("transfer"))
+    };
+    let until = std::time::Instant::now() + WAIT;
+    while !sent(&sim) && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(sent(&sim), "the caller never reached the queue");
+    d.sigkill().await;
+    assert!(
+        !sim.api_log()
+            .iter()
+            .any(|l| l == &format!("api sched_del {waiting}")),
+        "killed after contactd took the caller: nothing shown"
+    );
+    // Down for 2 s (10 simulated): the switch's scheduled music, 1–2.5 s after it was set.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let truth = sim.ground_truth();
+    let r = record(&truth, &waiting);
+    assert!(
+        r.played.iter().any(|p| p.contains("moh")),
+        "nobody played music to the caller: {r:?}"
+    );
+    assert!(
+        r.dead_air_ms <= 2600,
+        "{} ms of silence: {r:?}",
+        r.dead_air_ms
+    );
+    // The next process takes the caller with no park seen: an operator who logs in is
+    // bridged at once (not after the bridge's 5 s wait for the park).
+    d.spawn().await;
+    d.login("op2001").await;
+    let logged_in = std::time::Instant::now();
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&waiting).is_some() }).await,
+        "the waiting caller was never answered:\n{}",
+        d.log_tail(40)
+    );
+    let took = logged_in.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "bridged {took:?} after the login:\n{}",
+        d.log_tail(40)
+    );
+    sim.hangup(&waiting, "NORMAL_CLEARING");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut all = vec![waiting];
+    all.extend(operator_legs(&sim, &["2001"]));
+    assert_no_silence(&sim, &all);
+    d.sigkill().await;
+}
+
 /// Redis stopped (`cut`: connections closed, port refused) or frozen (`stall`) for 3 s
 /// (15 simulated) while a caller talks; another arrives meanwhile.
 async fn redis_away(frozen: bool) {

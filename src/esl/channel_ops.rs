@@ -58,6 +58,13 @@ impl SwitchLink {
         self.api(&format!("uuid_break {uuid} all")).await
     }
 
+    /// `sched_del <uuid>`: cancels the tasks the switch's scheduler holds for the channel
+    /// (`sched_broadcast` makes the channel's uuid their group).
+    pub async fn sched_del(&self, uuid: &str) -> Result<String, LinkError> {
+        let uuid = self.checked(uuid)?;
+        self.api(&format!("sched_del {uuid}")).await
+    }
+
     /// `uuid_setvar <uuid> <name> <value>`: the name is a plain variable name and the value
     /// one line (the switch takes the rest of the line as the value, spaces included), so
     /// nothing can be appended to the command.

@@ -6,7 +6,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -495,6 +495,14 @@ impl InboundCalls {
         }
         let mut parked = self.acd.link().watch_call(&uuid);
         let mut session = session;
+        // The park is silent until the ACD takes the caller; should this process die first,
+        // the switch plays the music by itself (`acd::FALLBACK_MUSIC_AFTER_S`).
+        if let Err(e) = session
+            .execute("sched_broadcast", &self.acd.fallback_music())
+            .await
+        {
+            debug!(%uuid, error = ?e.to_string(), "fallback music not scheduled");
+        }
         // The queue name passed config validation: `[a-z0-9_]` only.
         let transferred = session
             .execute("transfer", &format!("acd_{queue} XML contactd-acd"))

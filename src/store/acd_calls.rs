@@ -185,6 +185,24 @@ impl AcdCalls {
         .await
     }
 
+    /// A call that never reached an operator left the ACD abandoned; a row an operator
+    /// answered is left alone (its talk's end closes it).
+    pub async fn abandoned_unanswered(
+        &self,
+        call: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            format!("acd call {call}"),
+            "UPDATE acd_calls SET ended_at = $2, outcome = 'abandoned',
+                     abandoned_after_s = GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0),
+                     waited_s = COALESCE(waited_s, GREATEST(EXTRACT(EPOCH FROM ($2 - entered_at)), 0))
+                 WHERE call_uuid = $1 AND ended_at IS NULL AND answered_at IS NULL",
+            vec![call.into(), at.into()],
+        )
+        .await
+    }
+
     /// An attended transfer handed the call to another operator.
     pub async fn reassigned(&self, call: Uuid, operator: Option<i64>) -> Result<(), StoreError> {
         self.exec(

@@ -13,6 +13,9 @@ use crate::services::{signal, Pg, Redis};
 pub enum Action {
     /// SIGKILL contactd (its supervisor starts it again 2 s later, like systemd)
     KillContactd,
+    /// SIGKILL contactd the moment a person answers an operator-campaign call (by the
+    /// simulator's record, polled every 2 ms), so that person waits with nobody watching
+    KillContactdAtAnswer,
     /// `pg_ctl stop -m fast`
     PgStop,
     /// `pg_ctl start`
@@ -96,6 +99,10 @@ pub fn matrix() -> Vec<Scenario> {
             timeline: every(3, 8.0, KillContactd),
         },
         Scenario {
+            name: "opcamp_kill_at_answer_x3",
+            timeline: every(3, 6.0, KillContactdAtAnswer),
+        },
+        Scenario {
             name: "opcamp_link_drop_x5",
             timeline: every(5, 4.0, LinkDrop),
         },
@@ -137,9 +144,10 @@ pub fn control() -> Scenario {
     }
 }
 
-/// What a plain `cargo test` runs: the two quickest scenarios, and a kill with an operator
-/// campaign (its calls taken over after a restart).
-pub const QUICK: [&str; 3] = ["link_drop_x5", "sigkill_x3", "opcamp_sigkill_x3"];
+/// What a plain `cargo test` runs: the two quickest scenarios, and kills with an operator
+/// campaign at its most delicate moment, a customer's answer (its calls taken over after a
+/// restart, the abandon message the switch's own).
+pub const QUICK: [&str; 3] = ["link_drop_x5", "sigkill_x3", "opcamp_kill_at_answer_x3"];
 
 /// What the timeline did, for the report.
 pub struct Applied {
@@ -183,7 +191,17 @@ async fn run(
     log: &mut Vec<String>,
 ) -> Instant {
     match a {
-        Action::KillContactd => {
+        Action::KillContactd | Action::KillContactdAtAnswer => {
+            if a == Action::KillContactdAtAnswer {
+                match next_answer(sim, Duration::from_secs(30)).await {
+                    Some((uuid, number, waited)) => log.push(format!(
+                        "  {number} ({}) answered; killed {} ms after the simulator recorded it",
+                        uuid.get(..8).unwrap_or(&uuid),
+                        waited.as_millis()
+                    )),
+                    None => log.push("  (no person answered within 30 s: killed anyway)".into()),
+                }
+            }
             let at = Instant::now();
             if !daemon.sigkill() {
                 log.push("  (contactd was not running)".into());
@@ -250,6 +268,29 @@ async fn run(
             Instant::now()
         }
     }
+}
+
+/// Waits for a person to answer an operator-campaign call after now: (uuid, number, how
+/// long after the answer was seen here).
+async fn next_answer(sim: &Simulator, within: Duration) -> Option<(String, String, Duration)> {
+    let answered = |sim: &Simulator| {
+        sim.ground_truth()
+            .into_iter()
+            .filter(|r| crate::opcamp::is_campaign_number(&r.number) && r.answered)
+            .map(|r| (r.uuid, r.number))
+            .collect::<Vec<_>>()
+    };
+    let before: std::collections::HashSet<String> =
+        answered(sim).into_iter().map(|(u, _)| u).collect();
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        let seen = Instant::now();
+        if let Some((u, n)) = answered(sim).into_iter().find(|(u, _)| !before.contains(u)) {
+            return Some((u, n, seen.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    None
 }
 
 /// Runs a blocking service command without stalling the runtime's other tasks for long

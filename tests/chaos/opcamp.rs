@@ -37,6 +37,11 @@ fn dialed(i: usize) -> String {
     format!("8916400{i:04}")
 }
 
+/// A number the switch dials for this campaign ([`dialed`]).
+pub fn is_campaign_number(n: &str) -> bool {
+    n.len() == 11 && n.starts_with("8916400")
+}
+
 fn abandon_path(dir: &Path) -> String {
     dir.join("campaigns")
         .join("abandon.wav")

@@ -185,6 +185,26 @@ impl Acd {
         }
     }
 
+    /// The `sched_broadcast` argument that has the switch play the music by itself if this
+    /// instance is gone before it takes the caller ([`super::FALLBACK_MUSIC_AFTER_S`]).
+    pub fn fallback_music(&self) -> String {
+        format!(
+            "+{} {}",
+            super::FALLBACK_MUSIC_AFTER_S,
+            self.cfg().music_on_hold
+        )
+    }
+
+    /// Cancels the switch's fallback music for `call`: whoever takes the caller plays its
+    /// own. Before the park flag is set, so that no bridge can come before it. A failure is
+    /// only logged: the music would then start inside this instance's, which is harmless
+    /// while the caller waits.
+    pub(super) async fn cancel_fallback_music(&self, call: &str) {
+        if let Err(e) = self.inner.link.sched_del(call).await {
+            debug!(%call, "acd: sched_del: {e}");
+        }
+    }
+
     /// Starts driving a caller parked by the `contactd-acd` dialplan after [`Acd::admit`].
     /// A caller admitted while Redis was away is driven from what this instance remembers;
     /// the lease and the park flag follow once Redis answers.
@@ -213,6 +233,7 @@ impl Acd {
                 .and_then(|m| serde_json::from_str::<Meta>(&m).ok())
                 .ok_or_else(|| AcdError::NotFound(format!("caller {call}")))?,
         };
+        self.cancel_fallback_music(call).await;
         let start = if meta.kind == CallKind::Callback {
             caller::Start::CallbackOffer {
                 queue: queue.to_string(),

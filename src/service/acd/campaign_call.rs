@@ -184,6 +184,15 @@ impl Acd {
     /// for it later. True if an operator has it already (answered: being bridged).
     pub async fn withdraw_lost_campaign_call(&self, call: &str) -> Result<bool, AcdError> {
         let Some(info) = self.inner.store.call_info(call).await? else {
+            // Never queued: its instance died between the call's record and its place in
+            // the queue. Its record, if one was written, is closed as the abandon it is.
+            self.inner.store.del_meta(call).await?;
+            if let Ok(u) = uuid::Uuid::parse_str(call) {
+                self.inner
+                    .records
+                    .abandoned_unanswered(u, self.clock().now())
+                    .await?;
+            }
             return Ok(false);
         };
         Ok(!self.withdraw_campaign_call(&info.queue, call).await?)

@@ -78,6 +78,11 @@ pub const CONTEXT: &str = "contactd-acd";
 /// Its extension that plays `${contactd_moh}` and parks: where a caller goes when contactd
 /// moves it out of a bridge.
 pub const HOLD_EXTENSION: &str = "acd-hold";
+/// The switch's own music for a caller handed to the ACD, scheduled (`sched_broadcast`,
+/// whole seconds: it plays 1–2.5 s later) before the transfer: the park is silent, and
+/// should this instance die before it takes the caller, nobody else would start the music
+/// until the caller is adopted. Taking the caller cancels it ([`Acd::take_over`]).
+pub const FALLBACK_MUSIC_AFTER_S: u32 = 2;
 /// How long a stop waits for the call tasks to let their callers go.
 const STOP_WAIT: Duration = Duration::from_secs(3);
 /// The scanner's beat: this instance's alive mark (it lapses after [`ALIVE_MS`]) and the

@@ -190,6 +190,18 @@ impl Acd {
                     {
                         continue;
                     }
+                    if meta.campaign.is_some() && !self.bridged(&call).await {
+                        // An operator-campaign call nobody holds is still waiting for its
+                        // operator, in its own script (a wait, then the abandon message):
+                        // its runner's recovery settles it (`service::opcamp::recover`),
+                        // and music here would break that script. Only one an operator has
+                        // taken (bridged, its follower lost) is followed here; one left
+                        // over is dropped.
+                        if age_ms > 600_000 {
+                            self.inner.store.del_meta(&call).await?;
+                        }
+                        continue;
+                    }
                     String::new()
                 }
             };
@@ -205,6 +217,7 @@ impl Acd {
             match exists {
                 Ok(true) => {
                     info!(%call, from = %dead, "acd: caller adopted");
+                    self.mark_parked_unseen(&call).await;
                     self.spawn_caller(call, meta, caller::Start::Adopted);
                 }
                 Ok(false) => {
@@ -221,6 +234,26 @@ impl Acd {
             }
         }
         Ok(())
+    }
+
+    /// The switch says `call` is bridged (unreachable: no).
+    async fn bridged(&self, call: &str) -> bool {
+        matches!(self.inner.link.getvar(call, "bridge_uuid").await, Ok(Some(v)) if !v.is_empty())
+    }
+
+    /// A caller whose instance died between its transfer to the park and taking it never
+    /// had the park noted: an offer's bridge would wait for it in vain. It is in the park
+    /// by now (adopted seconds after it entered), hearing the switch's fallback music.
+    async fn mark_parked_unseen(&self, call: &str) {
+        let store = &self.inner.store;
+        if store.is_parked(call).await.unwrap_or(true) {
+            return;
+        }
+        self.cancel_fallback_music(call).await;
+        store
+            .set_parked(call)
+            .await
+            .or_log(call, "the park noted for an adopted caller");
     }
 
     /// Callbacks are dialed when an operator of their queue is ready and nobody waits there.
