@@ -15,16 +15,13 @@ use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use std::sync::Arc;
-
-use super::call::Reached;
 use super::OpRunner;
 use crate::config::OperatorCampaignConfig;
 use crate::core::channels::SwitchEvent;
 use crate::core::values::MediaFile;
 use crate::esl::commands::{AfterAnswer, InlineScript};
 use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
-use crate::store::campaigns::{AttemptEnd, Campaign};
+use crate::store::campaigns::Campaign;
 
 /// What an answered operator-campaign call runs (module doc). A campaign whose message is
 /// not a playable path gets the `sleep` and the hang-up without it: it ends the call of a
@@ -64,34 +61,6 @@ pub(super) enum Abandon {
 }
 
 impl OpRunner {
-    /// A call answered while nobody followed it (a restart, a lost link), found without an
-    /// operator: taken out of the ACD so that none is rung for it later — unless one has
-    /// answered already, when it is a talk — then the switch's message. Its answer was
-    /// not seen, so a talk is counted as connected past the limit (the cautious side of
-    /// the legal figure).
-    pub(super) async fn settle_lost_call(
-        self: &Arc<Self>,
-        c: &Campaign,
-        id: Uuid,
-        link: &SwitchLink,
-        watch: &mut CallWatch,
-    ) -> AttemptEnd {
-        let call = id.to_string();
-        let reached = match self.acd.withdraw_lost_campaign_call(&call).await {
-            Ok(true) => Reached::Operator(self.acd.operator_of(&call).await.unwrap_or_default()),
-            Ok(false) => Reached::Nobody,
-            Err(e) => {
-                warn!(campaign = c.id, %call, "lost call not withdrawn from the ACD: {e}");
-                Reached::Nobody
-            }
-        };
-        let late = self.config.campaigns.operator.connect_within() + Duration::from_millis(1);
-        let now = self.clock.instant();
-        let answered = now.checked_sub(late).unwrap_or(now);
-        self.after_reached(c, id, link, watch, answered, reached)
-            .await
-    }
-
     /// No operator took the call: the switch plays the message (module doc); waits for
     /// the call's end and returns when the message started, as the switch reported it.
     /// A call still up long after the message would have ended is hung up.

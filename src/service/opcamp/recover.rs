@@ -24,10 +24,11 @@ use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use super::call::Reached;
 use super::ends::{end_with, wait_hangup, CONNECTED};
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
-use crate::esl::control::SwitchLink;
+use crate::esl::control::{CallWatch, SwitchLink};
 use crate::service::witnessed::{witnessed, Witnessed};
 use crate::store::campaigns::{AttemptEnd, Campaign, Stranded};
 use crate::store::op_campaigns::OpCallback;
@@ -325,7 +326,7 @@ impl OpRunner {
         c: &Campaign,
         owner: Owner,
         uuid: Uuid,
-        mut watch: crate::esl::control::CallWatch,
+        mut watch: CallWatch,
     ) {
         // a subscriber's call is theirs while followed (a callback leaves their place alone)
         let key = match &owner {
@@ -353,7 +354,7 @@ impl OpRunner {
         c: &Campaign,
         uuid: Uuid,
         link: &SwitchLink,
-        watch: &mut crate::esl::control::CallWatch,
+        watch: &mut CallWatch,
     ) -> AttemptEnd {
         let call = uuid.to_string();
         let recorded = self.ops.progress(uuid).await.ok().flatten();
@@ -369,5 +370,33 @@ impl OpRunner {
         }
         info!(campaign = c.id, %uuid, "taken over: answered, no operator: the switch plays the abandon message");
         self.settle_lost_call(c, uuid, link, watch).await
+    }
+
+    /// A call answered while nobody followed it (a restart, a lost link), found without an
+    /// operator: taken out of the ACD so that none is rung for it later — unless one has
+    /// answered already, when it is a talk — then the switch's message. Its answer was
+    /// not seen, so a talk is counted as connected past the limit (the cautious side of
+    /// the legal figure).
+    pub(super) async fn settle_lost_call(
+        self: &Arc<Self>,
+        c: &Campaign,
+        id: Uuid,
+        link: &SwitchLink,
+        watch: &mut CallWatch,
+    ) -> AttemptEnd {
+        let call = id.to_string();
+        let reached = match self.acd.withdraw_lost_campaign_call(&call).await {
+            Ok(true) => Reached::Operator(self.acd.operator_of(&call).await.unwrap_or_default()),
+            Ok(false) => Reached::Nobody,
+            Err(e) => {
+                warn!(campaign = c.id, %call, "lost call not withdrawn from the ACD: {e}");
+                Reached::Nobody
+            }
+        };
+        let late = self.config.campaigns.operator.connect_within() + Duration::from_millis(1);
+        let now = self.clock.instant();
+        let answered = now.checked_sub(late).unwrap_or(now);
+        self.after_reached(c, id, link, watch, answered, reached)
+            .await
     }
 }
