@@ -13,9 +13,9 @@ use crate::services::{signal, Pg, Redis};
 pub enum Action {
     /// SIGKILL contactd (its supervisor starts it again 2 s later, like systemd)
     KillContactd,
-    /// SIGKILL contactd the moment a person answers an operator-campaign call (by the
-    /// simulator's record, polled every 2 ms), so that person waits with nobody watching
-    KillContactdAtAnswer,
+    /// SIGKILL contactd at the next such moment, as the simulator records it (polled every
+    /// 2 ms): the party concerned goes on with nobody watching
+    KillContactdAt(Moment),
     /// `pg_ctl stop -m fast`
     PgStop,
     /// `pg_ctl start`
@@ -34,6 +34,19 @@ pub enum Action {
     LinkDrop,
     /// `sim.restart()`: the switch crashes (every call gone) and comes back
     SwitchRestart,
+}
+
+/// A delicate moment of a call to kill contactd at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// a person answers an operator-campaign call (the 2 s to reach an operator begin)
+    OpcampAnswer,
+    /// a subscriber answers a notice-campaign call (the detector runs, the message is due)
+    NoticeAnswer,
+    /// an operator's phone answers an inbound caller's offer (the bridge is due)
+    OperatorAnswer,
+    /// an IVR caller is sent to the ACD's park (`transfer`; the music is due)
+    AcdTransfer,
 }
 
 pub struct Scenario {
@@ -99,8 +112,13 @@ pub fn matrix() -> Vec<Scenario> {
             timeline: every(3, 8.0, KillContactd),
         },
         Scenario {
-            name: "opcamp_kill_at_answer_x3",
-            timeline: every(3, 6.0, KillContactdAtAnswer),
+            name: "opcamp_kill_at_moments_x4",
+            timeline: vec![
+                (0.0, KillContactdAt(Moment::OpcampAnswer)),
+                (5.0, KillContactdAt(Moment::AcdTransfer)),
+                (10.0, KillContactdAt(Moment::NoticeAnswer)),
+                (15.0, KillContactdAt(Moment::OperatorAnswer)),
+            ],
         },
         Scenario {
             name: "opcamp_link_drop_x5",
@@ -147,7 +165,7 @@ pub fn control() -> Scenario {
 /// What a plain `cargo test` runs: the two quickest scenarios, and kills with an operator
 /// campaign at its most delicate moment, a customer's answer (its calls taken over after a
 /// restart, the abandon message the switch's own).
-pub const QUICK: [&str; 3] = ["link_drop_x5", "sigkill_x3", "opcamp_kill_at_answer_x3"];
+pub const QUICK: [&str; 3] = ["link_drop_x5", "sigkill_x3", "opcamp_kill_at_moments_x4"];
 
 /// What the timeline did, for the report.
 pub struct Applied {
@@ -191,15 +209,14 @@ async fn run(
     log: &mut Vec<String>,
 ) -> Instant {
     match a {
-        Action::KillContactd | Action::KillContactdAtAnswer => {
-            if a == Action::KillContactdAtAnswer {
-                match next_answer(sim, Duration::from_secs(30)).await {
-                    Some((uuid, number, waited)) => log.push(format!(
-                        "  {number} ({}) answered; killed {} ms after the simulator recorded it",
-                        uuid.get(..8).unwrap_or(&uuid),
+        Action::KillContactd | Action::KillContactdAt(_) => {
+            if let Action::KillContactdAt(m) = a {
+                match next_moment(sim, m, Duration::from_secs(30)).await {
+                    Some((what, waited)) => log.push(format!(
+                        "  {what}; killed {} ms after the simulator recorded it",
                         waited.as_millis()
                     )),
-                    None => log.push("  (no person answered within 30 s: killed anyway)".into()),
+                    None => log.push(format!("  (no {m:?} within 30 s: killed anyway)")),
                 }
             }
             let at = Instant::now();
@@ -270,23 +287,73 @@ async fn run(
     }
 }
 
-/// Waits for a person to answer an operator-campaign call after now: (uuid, number, how
-/// long after the answer was seen here).
-async fn next_answer(sim: &Simulator, within: Duration) -> Option<(String, String, Duration)> {
-    let answered = |sim: &Simulator| {
-        sim.ground_truth()
+/// What the simulator has recorded of `m` so far: one key per occurrence, and what to
+/// say of it.
+fn occurrences(sim: &Simulator, m: Moment, log_from: usize) -> Vec<(String, String)> {
+    let short = |u: &str| u.get(..8).unwrap_or(u).to_string();
+    match m {
+        Moment::OpcampAnswer | Moment::NoticeAnswer => sim
+            .ground_truth()
             .into_iter()
-            .filter(|r| crate::opcamp::is_campaign_number(&r.number) && r.answered)
-            .map(|r| (r.uuid, r.number))
-            .collect::<Vec<_>>()
-    };
-    let before: std::collections::HashSet<String> =
-        answered(sim).into_iter().map(|(u, _)| u).collect();
+            .filter(|r| r.answered)
+            .filter(|r| match m {
+                Moment::OpcampAnswer => crate::opcamp::is_campaign_number(&r.number),
+                _ => crate::traffic::is_subscriber_number(&r.number),
+            })
+            .map(|r| {
+                (
+                    r.uuid.clone(),
+                    format!("{} ({}) answered", r.number, short(&r.uuid)),
+                )
+            })
+            .collect(),
+        Moment::OperatorAnswer => crate::daemon::OPERATORS
+            .iter()
+            .flat_map(|e| sim.agent_offers(e))
+            .filter(|o| o.answered)
+            .map(|o| {
+                let call = o
+                    .vars
+                    .iter()
+                    .find(|(k, _)| k == "contactd_acd_call")
+                    .map_or(String::new(), |(_, v)| short(v));
+                (
+                    o.uuid.clone(),
+                    format!("operator {} answered caller {call}", o.ext),
+                )
+            })
+            .collect(),
+        Moment::AcdTransfer => sim
+            .api_log_timed_since(log_from)
+            .into_iter()
+            .map(|(_, l)| l)
+            .filter(|l| l.starts_with("sendmsg ") && l.contains("Execute-App-Name: transfer"))
+            .filter(|l| l.contains("XML contactd-acd"))
+            .map(|l| {
+                let uuid = l.split_whitespace().nth(1).unwrap_or_default().to_string();
+                let said = format!("caller {} sent to the ACD's park", short(&uuid));
+                (uuid, said)
+            })
+            .collect(),
+    }
+}
+
+/// Waits for the next occurrence of `m` after now: what it was, and how long after it was
+/// seen here the kill comes.
+async fn next_moment(sim: &Simulator, m: Moment, within: Duration) -> Option<(String, Duration)> {
+    let log_from = sim.api_log_len();
+    let before: std::collections::HashSet<String> = occurrences(sim, m, log_from)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     let end = Instant::now() + within;
     while Instant::now() < end {
         let seen = Instant::now();
-        if let Some((u, n)) = answered(sim).into_iter().find(|(u, _)| !before.contains(u)) {
-            return Some((u, n, seen.elapsed()));
+        if let Some((_, what)) = occurrences(sim, m, log_from)
+            .into_iter()
+            .find(|(k, _)| !before.contains(k))
+        {
+            return Some((what, seen.elapsed()));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }

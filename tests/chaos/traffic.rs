@@ -45,6 +45,11 @@ pub fn dialed(i: usize) -> String {
     format!("8916300{i:04}")
 }
 
+/// A number the switch dials for the notice campaign ([`dialed`]).
+pub fn is_subscriber_number(n: &str) -> bool {
+    n.len() == 11 && n.starts_with("8916300")
+}
+
 /// What subscriber `i` does: 10% busy, 10% never answer, 10% hang up 2.5 s into the
 /// message, the rest answer after a 1-2.2 s ring and stay until the switch hangs up.
 pub fn subscriber(i: usize) -> Behaviour {
