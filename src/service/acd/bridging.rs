@@ -10,13 +10,13 @@ use super::{Acd, Meta};
 use crate::core::acd::agent::StateName;
 use crate::store::acd::Reservation;
 
-/// Whether the call is a person answered by an operator campaign, whose call runs its own script on the switch
-/// (a `sleep` that the bridge ends, then the abandon message: `service::opcamp::message`),
-/// so nothing is broken or played on it here. A `uuid_break` would end the `sleep` and
-/// start the message; music run inside the `sleep` would hold the message back past the
-/// 2 s the person may wait, and with it a person nobody takes would hear nothing at all.
-/// An offer started from the call's meta knows; one carried on after a lost link or a dead
-/// instance looks it up in Redis.
+/// Whether the call is a person answered by an operator campaign, whose call runs its own
+/// script on the switch (a `sleep` that the bridge ends, then the abandon message:
+/// `service::opcamp::message`), so nothing is broken or played on it here. A `uuid_break`
+/// would end the `sleep` and start the message; music run inside the `sleep` would hold
+/// the message back past the 2 s the person may wait, and with it a person nobody takes
+/// would hear nothing at all. An offer started from the call's meta knows; one carried on
+/// after a lost link or a dead instance looks it up in Redis.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct OwnScript(Option<bool>);
 
@@ -39,7 +39,7 @@ impl OwnScript {
 }
 
 /// A caller put back in the queue after an offer that came to nothing hears its music
-/// again (the offer's `uuid_break` may have stopped it).
+/// again (the `uuid_bridge` that came to nothing may have stopped it).
 pub(super) async fn requeued_music(acd: &Acd, call: &str, script: OwnScript) {
     if script.runs(acd, call).await {
         return;
@@ -77,9 +77,11 @@ pub(super) async fn bridge(acd: &Acd, r: &Reservation, leg: &str, script: OwnScr
         r.call
     );
     // `uuid_record start` is an api: the recording runs (or the reply says why not) before
-    // the bridge, with no wait on the caller's channel thread. The music is an app still
-    // running on the caller: stop it so the bridge does not wait behind it either (a
-    // campaign call runs no music: its `sleep` ends with the bridge itself).
+    // the bridge, with no wait on the caller's channel thread. No `uuid_break` before the
+    // bridge: `uuid_bridge` itself interrupts what the caller runs (switch_ivr_uuid_bridge:
+    // switch_channel_stop_broadcast, then CF_TRANSFER), and a break first would leave the
+    // caller in silence should this process die between the two (`make chaos` killed it
+    // there once: 3 s of silence until the next instance healed the offer).
     let recording = match link.record_start(&r.call, &recording).await {
         Ok(reply) if reply.starts_with("+OK") => Some(recording),
         Ok(reply) => {
@@ -91,10 +93,6 @@ pub(super) async fn bridge(acd: &Acd, r: &Reservation, leg: &str, script: OwnScr
             None
         }
     };
-    let own_script = script.runs(acd, &r.call).await;
-    if !own_script {
-        let _ = link.break_all(&r.call).await;
-    }
     let bridged = link
         .bridge(&r.call, leg)
         .await
@@ -127,7 +125,7 @@ pub(super) async fn bridge(acd: &Acd, r: &Reservation, leg: &str, script: OwnScr
             {
                 acd.log_state(&r.agent, StateName::Missed, "", acd.clock().now())
                     .await;
-                requeued_music(acd, &r.call, OwnScript(Some(own_script))).await;
+                requeued_music(acd, &r.call, script).await;
                 acd.kick();
                 return Bridge::Failed;
             }
