@@ -5,8 +5,7 @@
 
 use crate::sim_support;
 
-use contactd::sim::{SimConfig, Simulator};
-use sim_support::{is, wav, Client};
+use sim_support::{is, quiet_sim, wav, Client};
 
 /// 1 simulated second = 50 ms.
 const SCALE: f64 = 0.05;
@@ -26,14 +25,7 @@ async fn parked_with_music_scheduled(c: &mut Client, u: &str, music: &str) -> St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_broadcast_plays_into_the_park_and_sched_del_cancels_it() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::start(SimConfig {
-        time_scale: SCALE,
-        heartbeat_ms: 0,
-        sounds_dir: dir.path().display().to_string(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = quiet_sim(dir.path(), SCALE).await;
     let mut c = Client::connect(&sim, "plain ALL").await;
     let music = wav(dir.path(), "moh/music.wav", 60_000);
 
@@ -86,13 +78,8 @@ async fn a_scheduled_broadcast_plays_into_the_park_and_sched_del_cancels_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sched_broadcast_without_a_path_schedules_nothing_and_sched_del_wants_an_argument() {
-    let sim = Simulator::start(SimConfig {
-        time_scale: SCALE,
-        heartbeat_ms: 0,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sim = quiet_sim(dir.path(), SCALE).await;
     let mut c = Client::connect(&sim, "plain ALL").await;
     let u = "55555555-0000-4000-8000-000000000003";
     // `${contactd_moh}` unset expands to nothing: FreeSWITCH logs "Invalid Args"

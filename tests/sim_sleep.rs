@@ -7,8 +7,7 @@
 
 use crate::sim_support;
 
-use contactd::sim::{SimConfig, Simulator};
-use sim_support::{is, wav, Client};
+use sim_support::{is, quiet_sim, wav, Client};
 
 /// 1 simulated second = 50 ms.
 const SCALE: f64 = 0.05;
@@ -16,14 +15,7 @@ const SCALE: f64 = 0.05;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_during_sleep_runs_inside_it_and_the_sleep_keeps_its_time() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::start(SimConfig {
-        time_scale: SCALE,
-        heartbeat_ms: 0,
-        sounds_dir: dir.path().display().to_string(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = quiet_sim(dir.path(), SCALE).await;
     let mut c = Client::connect(&sim, "plain ALL").await;
     let inside = wav(dir.path(), "prompts/en/inside.wav", 500);
     let after = wav(dir.path(), "prompts/en/after.wav", 300);

@@ -16,10 +16,13 @@ use crate::store::scratch::{run_id, ScratchDb};
 
 mod acd;
 pub mod mailbox;
+mod meter;
+mod notice;
 pub mod predictive;
 mod script;
 mod supervision;
 
+pub use notice::manager_records_notice;
 use script::{err, say};
 pub use script::{DemoError, KEY_PAUSE_MS};
 
@@ -78,7 +81,7 @@ fn sim_config() -> sim::SimConfig {
     }
 }
 
-fn show_record(r: &CallRecord) {
+pub(super) fn show_record(r: &CallRecord) {
     let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
         d.map_or("-".to_string(), |d| d.format("%H:%M:%S%.3f").to_string())
     };
@@ -98,7 +101,11 @@ fn show_record(r: &CallRecord) {
     ));
 }
 
-async fn wait_ended(app: &App, uuid: uuid::Uuid, timeout: Duration) -> Option<CallRecord> {
+pub(super) async fn wait_ended(
+    app: &App,
+    uuid: uuid::Uuid,
+    timeout: Duration,
+) -> Option<CallRecord> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if let Ok(Some(r)) = app.shared.calls.get(uuid).await {
@@ -362,7 +369,7 @@ report_time_zone = "{tz}"
         }
     }
 
-    meter_reading(&app, &sim, work).await?;
+    meter::meter_reading(&app, &sim, work).await?;
     acd::operator_call(&app, &sim).await?;
 
     say("\n4) What the simulated parties experienced (the simulator's ground truth)");
@@ -378,7 +385,7 @@ report_time_zone = "{tz}"
             p.hangup_cause.as_deref().unwrap_or("-")
         ));
     }
-    campaign(
+    notice::campaign(
         &app,
         &sim,
         work,
@@ -404,273 +411,5 @@ report_time_zone = "{tz}"
             .load(std::sync::atomic::Ordering::Relaxed)
     ));
     app.shutdown(Duration::from_secs(5)).await;
-    Ok(())
-}
-
-/// What a manager keys on the phone for the notice short codes (301/302): PIN, listens to
-/// "Attention, recording", speaks `speak_ms`, `#`, 3 = continue, the list number, hears the
-/// list's size, 1 = start. Shared by the demo and the end-to-end test.
-pub fn manager_records_notice(pin: &str, list: &str, speak_ms: u64) -> Vec<sim::CallerStep> {
-    use sim::CallerStep::*;
-    vec![
-        WaitForAnswer,
-        WaitForPrompt, // enter PIN
-        WaitMs(KEY_PAUSE_MS),
-        Dtmf(format!("{pin}#")),
-        WaitForPrompt, // attention, recording
-        WaitForPrompt, // beep
-        WaitForPrompt, // record
-        Speak(speak_ms),
-        Dtmf("#".into()),
-        WaitForPrompt, // 1 listen, 2 re-record, 3 continue
-        WaitMs(KEY_PAUSE_MS),
-        Dtmf("3".into()),
-        WaitForPrompt, // enter the list number
-        WaitMs(KEY_PAUSE_MS),
-        Dtmf(format!("{list}#")),
-        WaitForPrompt, // the list has
-        WaitForPrompt, // N subscribers
-        WaitForPrompt, // 1 to start
-        WaitMs(KEY_PAUSE_MS),
-        Dtmf("1".into()),
-        WaitForPrompt, // campaign started
-        Hangup,
-    ]
-}
-
-/// Capability 1, shortened: a manager dials 301, records a message, picks list 7 (20
-/// subscribers) and confirms; 5 lines; the report is e-mailed.
-async fn campaign(
-    app: &App,
-    sim: &Simulator,
-    work: &std::path::Path,
-    mailbox: &mailbox::Mailbox,
-    smtp_port: u16,
-    external_smtp: bool,
-) -> Result<(), DemoError> {
-    say("\n5) A manager informs 20 subscribers from a desk phone (short code 301, 5 lines)");
-    let csv = work.join("list7.csv");
-    let mut rows = String::from("phone,name,account\n");
-    for i in 0..20 {
-        rows.push_str(&format!("+7916300{i:04},Subscriber {i},ACC{i:05}\n"));
-    }
-    rows.push_str("12345,Bad number,ACC99999\n");
-    std::fs::write(&csv, rows).map_err(|e| err("list file")(&e))?;
-    let imported = crate::store::lists::import_csv(
-        &app.shared.pool,
-        &csv,
-        crate::core::lists::ImportOptions {
-            list_number: 7,
-            name: "Lenina st., water outage".into(),
-            replace: false,
-        },
-        &app.shared.config.dialing,
-    )
-    .await
-    .map_err(|e| err("importing the list")(&e))?;
-    say(format!(
-        "  contactd lists import: {} rows read, {} accepted, {} rejected (with line numbers)",
-        imported.rows_read, imported.accepted, imported.rejected
-    ));
-    let steps = manager_records_notice("4321", "7", 3000);
-    say("  manager (ext. 201) dials 301: PIN 4321#, \"Attention, recording\", beep, speaks 3 s, #, 3 = continue, list 7#, hears \"20\", 1 = start");
-    sim.inbound_call(sim::InboundCall {
-        connect_to: app.outbound_addr.to_string(),
-        caller_number: "201".into(),
-        destination: "301".into(),
-        vars: vec![
-            ("contactd_entry".into(), "service".into()),
-            ("contactd_code".into(), "301".into()),
-        ],
-        script: steps,
-        ..Default::default()
-    })
-    .map_err(|e| err("manager call")(&e))?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let id = loop {
-        if let Ok(Some(c)) = app.shared.campaigns.last_by("201").await {
-            break c.id;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(DemoError("the manager's call started no campaign".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    say(format!("  campaign {id} started by phone; dialing..."));
-    let mut last = -1;
-    loop {
-        let p = app
-            .shared
-            .campaigns
-            .progress(id)
-            .await
-            .map_err(|e| err("progress")(&e))?;
-        if p.done != last {
-            say(format!(
-                "    called {} of {} (reached {})",
-                p.done, p.total, p.reached
-            ));
-            last = p.done;
-        }
-        let finished = app
-            .shared
-            .campaigns
-            .get(id)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.state == "finished");
-        if finished && report_sent(app, id, mailbox, external_smtp).await {
-            break;
-        }
-        if tokio::time::Instant::now() > deadline + Duration::from_secs(60) {
-            return Err(DemoError("the campaign did not finish in time".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    say(format!(
-        "  most lines ever in use on the switch: {} (campaign limit 5)",
-        sim.peak_channels_on("1")
-    ));
-    let loc = crate::mail::report::report_locale(&app.shared.config.mail)
-        .map_err(|p| DemoError(format!("report locale: {p:?}")))?;
-    let report = crate::mail::report::print_report_in(&app.shared.pool, id, "1", &loc)
-        .await
-        .map_err(|e| err("report")(&e))?;
-    say("  the report (contactd campaigns report ID prints the same, then the CSV):");
-    for line in report.lines().take_while(|l| !l.starts_with("phone,")) {
-        say(format!("    | {line}"));
-    }
-    if external_smtp {
-        say(format!("  e-mailed by SMTP to 127.0.0.1:{smtp_port}"));
-        return Ok(());
-    }
-    let mail = mailbox.messages.lock().expect("mailbox")[0].clone();
-    let attached: Vec<&str> = mail
-        .data
-        .split("filename=")
-        .skip(1)
-        .filter_map(|s| {
-            s.trim_start_matches('"')
-                .split(['"', ';', '\r', '\n'])
-                .next()
-        })
-        .collect();
-    say(format!(
-        "  e-mailed by SMTP to 127.0.0.1:{smtp_port} (demo mailbox): to {} ({} bytes; text, HTML; attached: {}), report in {} for {}",
-        mail.to.join(", "),
-        mail.data.len(),
-        attached.join(", "),
-        app.shared.config.mail.report_language,
-        app.shared.config.mail.report_time_zone,
-    ));
-    Ok(())
-}
-
-/// Has the campaign's report left: the demo mailbox got it, or the outbox marked it sent.
-async fn report_sent(app: &App, id: i64, mailbox: &mailbox::Mailbox, external_smtp: bool) -> bool {
-    if !external_smtp {
-        return !mailbox.messages.lock().expect("mailbox").is_empty();
-    }
-    let Ok(db) = app.shared.pool.get().await else {
-        return false;
-    };
-    db.query_opt(
-        "SELECT 1 FROM outbox WHERE campaign_id = $1 AND sent_at IS NOT NULL",
-        &[&id],
-    )
-    .await
-    .is_ok_and(|r| r.is_some())
-}
-
-/// Capability 2: a caller on the readings number passes a two-zone reading by keypad.
-async fn meter_reading(
-    app: &App,
-    sim: &Simulator,
-    work: &std::path::Path,
-) -> Result<(), DemoError> {
-    say("\n2) A caller on the meter-readings number passes a day/night reading by keypad");
-    let last = (chrono::Utc::now() - chrono::Duration::days(30)).date_naive();
-    let billing = work.join("billing.csv");
-    std::fs::write(
-        &billing,
-        format!(
-            "account,holder,phone,balance,meter,zones,digits,last_date,last_1,last_2\n\
-             100234,Ivanova M.P.,+74951112233,-152.40,M-1,2,6,{last},012300,004500\n"
-        ),
-    )
-    .map_err(|e| err("billing file")(&e))?;
-    crate::store::accounts::import_accounts(&app.shared.pool, &billing, &app.shared.config.dialing)
-        .await
-        .map_err(|e| err("importing accounts")(&e))?;
-    say("  contactd accounts import: account 100234, two-zone meter, last 012300 / 004500 30 days ago");
-    use sim::CallerStep::*;
-    let key = |d: &str| [WaitMs(KEY_PAUSE_MS), Dtmf(d.into())];
-    let hear = |prompt: &str| WaitForPlay(prompt.into());
-    let mut script = vec![WaitForAnswer, hear("enter_account")]; // after the greeting
-    script.extend(key("100234#"));
-    for value in ["012540#", "004610#"] {
-        script.push(hear("enter_reading")); // the zone's
-        script.extend(key(value));
-        script.push(hear("confirm_reading")); // after "you entered N"
-        script.extend(key("1"));
-    }
-    script.extend([hear("reading_accepted"), Hangup]);
-    say("  caller keys: account 100234#, day 012540#, confirms 1, night 004610#, confirms 1");
-    let caller = sim
-        .inbound_call(sim::InboundCall {
-            connect_to: app.outbound_addr.to_string(),
-            caller_number: "89165550123".into(),
-            destination: "250200".into(),
-            vars: vec![
-                ("contactd_entry".into(), "trunk".into()),
-                ("contactd_code".into(), "readings".into()),
-            ],
-            script,
-            ..Default::default()
-        })
-        .map_err(|e| err("inbound call")(&e))?;
-    let uuid = uuid::Uuid::parse_str(&caller).map_err(|e| err("inbound uuid")(&e))?;
-    match wait_ended(app, uuid, Duration::from_secs(60)).await {
-        Some(r) => show_record(&r),
-        None => say("    postgres: no record (unexpected)"),
-    }
-    // Numbers are spoken from contactd's own word prompts (num/…), inside the sounds they
-    // are said with.
-    let read_back: Vec<String> = sim
-        .api_log()
-        .into_iter()
-        .filter(|c| c.contains(&caller))
-        // prompts joined without a number (greeting and question) say no words
-        .filter_map(|c| crate::core::speech::words_in(&c))
-        .collect();
-    say(format!(
-        "    read back to the caller (word prompts): {}",
-        read_back.join(" / ")
-    ));
-    let db = app
-        .shared
-        .pool
-        .get()
-        .await
-        .map_err(|e| err("postgres")(&e))?;
-    let rows = db
-        .query(
-            "SELECT r.zone, r.value, r.status, r.source, r.caller FROM meter_readings r
-             WHERE r.call_uuid = $1 ORDER BY r.zone",
-            &[&uuid],
-        )
-        .await
-        .map_err(|e| err("readings")(&e))?;
-    for r in rows {
-        say(format!(
-            "    postgres: meter_readings zone={} value={} status={} source={} caller={}",
-            r.get::<_, i16>(0),
-            r.get::<_, i64>(1),
-            r.get::<_, String>(2),
-            r.get::<_, String>(3),
-            r.get::<_, Option<String>>(4).unwrap_or_default()
-        ));
-    }
     Ok(())
 }

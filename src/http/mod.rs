@@ -20,6 +20,7 @@ use crate::store::redis::LiveState;
 use auth::{require_operator_token, require_token};
 
 pub mod acd;
+mod api_error;
 pub mod auth;
 mod drivers;
 pub mod kpi;

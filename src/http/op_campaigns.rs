@@ -25,8 +25,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::api_error::ApiError;
 use super::HttpState;
-use crate::service::opcamp::operator::{Disposition, OpError};
+use crate::service::opcamp::operator::Disposition;
 
 pub fn routes() -> Router<Arc<HttpState>> {
     Router::new()
@@ -36,38 +37,9 @@ pub fn routes() -> Router<Arc<HttpState>> {
         .route("/api/v1/operators/{login}/callbacks", get(callbacks))
 }
 
-struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
-    }
-}
-
-impl From<OpError> for ApiError {
-    fn from(e: OpError) -> Self {
-        match e {
-            OpError::Invalid(m) => Self(StatusCode::BAD_REQUEST, m),
-            OpError::NotFound(w) => Self(StatusCode::NOT_FOUND, format!("no such {w}")),
-            OpError::Conflict(m) => Self(StatusCode::CONFLICT, m),
-            OpError::Store(detail) => {
-                tracing::warn!("operator campaigns API: {detail}");
-                Self(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage unavailable".into(),
-                )
-            }
-        }
-    }
-}
-
-fn invalid(m: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, m.into())
-}
-
 /// A login as the operators' routes take it (`crate::core::acd::names` rules).
 fn login_of(login: &str) -> Result<String, ApiError> {
-    crate::core::acd::names::check_name("login", login).map_err(invalid)?;
+    crate::core::acd::names::check_name("login", login).map_err(ApiError::invalid)?;
     Ok(login.to_string())
 }
 
@@ -89,15 +61,15 @@ async fn disposition(
 ) -> Result<Response, ApiError> {
     let login = login_of(&login)?;
     let b: DispositionBody =
-        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("body: {e}")))?;
-    let call =
-        Uuid::parse_str(&b.call).map_err(|_| invalid(format!("call {:?}: not a UUID", b.call)))?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+    let call = Uuid::parse_str(&b.call)
+        .map_err(|_| ApiError::invalid(format!("call {:?}: not a UUID", b.call)))?;
     let callback_at = match &b.callback_at {
         None => None,
         Some(t) => Some(
             DateTime::parse_from_rfc3339(t)
                 .map_err(|_| {
-                    invalid(format!(
+                    ApiError::invalid(format!(
                         "callback_at {t:?}: RFC 3339, e.g. 2026-12-02T15:00:00+03:00"
                     ))
                 })?
@@ -149,7 +121,8 @@ async fn dial(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let login = login_of(&login)?;
-    let b: DialBody = serde_json::from_slice(&bytes).map_err(|e| invalid(format!("body: {e}")))?;
+    let b: DialBody =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
     let contact = shared.opcamp.preview_dial(&login, b.campaign).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -16,31 +16,33 @@
 //!
 //! - [`report`]: how a campaign report reads (subject, text, HTML, CSV for Excel, `.xlsx`).
 //! - [`digest`]: the auditors' daily and weekly digest (gathered facts, rendered when sent).
+//! - `outbox`: the table's rows written, claimed, sent, retried; `message`: a row made into
+//!   the MIME message.
 
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio::sync::watch;
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::config::{MailConfig, SmtpTls};
-use crate::core::report::{CampaignReport, ReportLocale};
+use crate::core::report::ReportLocale;
 use crate::store::postgres::StoreError;
 
+mod attach;
 pub mod digest;
+mod message;
+mod outbox;
 pub mod report;
 
-/// The outbox `kind` of a campaign report.
-pub const KIND_CAMPAIGN_REPORT: &str = "campaign_report";
-
-/// Retries never wait longer than this, whatever the number of failures.
-pub const MAX_RETRY: Duration = Duration::from_secs(3600);
-
-/// How long a send in flight may finish after shutdown was asked.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub use attach::{file_name, GZIP_ABOVE};
+use message::build;
+pub use message::{header_text, XLSX_ROWS_AT_MOST};
+use outbox::OutboxMessage;
+pub use outbox::{
+    backoff, enqueue_report, run_outbox, send_due_once, KIND_CAMPAIGN_REPORT, MAX_RETRY,
+    SHUTDOWN_GRACE,
+};
 
 /// One SMTP conversation may not hang the outbox longer than this.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -186,139 +188,9 @@ impl Mailer {
     }
 
     #[cfg(test)]
-    fn build(&self, m: OutboxMessage) -> Result<Message, MailError> {
+    fn build(&self, m: OutboxMessage) -> Result<lettre::Message, MailError> {
         build(&self.from, &self.locale, self.xlsx_max, m)
     }
-}
-
-/// One outbox row's message: a campaign report rendered in `locale`, or a row of finished
-/// text as it is.
-fn build(
-    from: &Mailbox,
-    locale: &ReportLocale,
-    xlsx_max: usize,
-    m: OutboxMessage,
-) -> Result<Message, MailError> {
-    // a digest's row keeps its facts, rendered here like a report's
-    let digest = match digest::Digest::from_outbox(&m.body) {
-        Some(d) => Some(digest::mail_body(&d, locale)?),
-        None => None,
-    };
-    let (report, attachment) = match CampaignReport::from_outbox(&m.body, m.attachment) {
-        Ok(report) => {
-            let parts = report
-                .render_mail(locale, xlsx_max)
-                .map_err(|e| MailError::Render(e.to_string()))?;
-            (Some((report, parts)), None)
-        }
-        Err(attachment) => (None, attachment),
-    };
-    let subject = match (&digest, &report) {
-        (Some((subject, _)), _) => subject.clone(),
-        (None, Some((_, parts))) => parts.subject.clone(),
-        (None, None) => m.subject,
-    };
-    let mut b = Message::builder()
-        .from(from.clone())
-        .subject(header_text(&subject))
-        // Stable across retries, so a duplicate after a crash is recognisable.
-        .message_id(Some(format!(
-            "<contactd.outbox.{}.{}@{}>",
-            m.id,
-            m.created_unix,
-            from.email.domain()
-        )));
-    if m.recipients.is_empty() {
-        return Err(MailError::NoRecipients);
-    }
-    for r in &m.recipients {
-        b = b.to(Mailbox::new(None, parse_address(r)?));
-    }
-    if let Some((_, body)) = digest {
-        return Ok(b.multipart(body)?);
-    }
-    if let Some((r, parts)) = report {
-        let xlsx_type =
-            ContentType::parse("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-                .expect("a valid literal content type");
-        let body = MultiPart::alternative_plain_html(parts.text, parts.html);
-        return Ok(b.multipart(
-            MultiPart::mixed()
-                .multipart(body)
-                .singlepart(csv_attachment(r.csv_name(), parts.csv))
-                .singlepart(Attachment::new(file_name(&r.xlsx_name())).body(parts.xlsx, xlsx_type)),
-        )?);
-    }
-    let text = SinglePart::builder()
-        .header(ContentType::TEXT_PLAIN)
-        .body(m.body);
-    let msg = match (m.attachment_name, attachment) {
-        (Some(name), Some(data)) => b.multipart(
-            MultiPart::mixed()
-                .singlepart(text)
-                .singlepart(csv_attachment(name, data.into_bytes())),
-        )?,
-        _ => b.singlepart(text)?,
-    };
-    Ok(msg)
-}
-
-/// A header value built from user data (the campaign name in the subject): every control
-/// character escaped (`\n`, `\u{1b}`), so none reaches a header, raw or RFC 2047-encoded,
-/// where it could fold in a header of its own or drive a terminal.
-pub fn header_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// An attachment's file name: control characters, `/`, `\` and `"` become `_`.
-pub fn file_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '/' | '\\' | '"' | '\u{2028}' | '\u{2029}') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// A CSV attachment as it is, or gzip-compressed as `NAME.gz` above [`GZIP_ABOVE`].
-fn csv_attachment(name: String, data: Vec<u8>) -> SinglePart {
-    let name = file_name(&name);
-    if data.len() > GZIP_ABOVE {
-        let gz = ContentType::parse("application/gzip").expect("a valid literal content type");
-        Attachment::new(format!("{name}.gz")).body(gzip(&data), gz)
-    } else {
-        let csv =
-            ContentType::parse("text/csv; charset=utf-8").expect("a valid literal content type");
-        Attachment::new(name).body(data, csv)
-    }
-}
-
-/// Attachments above this are sent gzip-compressed: a 200,000-subscriber CSV is ~20 MB
-/// (~27 MB encoded), more than many SMTP servers accept; compressed it is a few MB.
-pub const GZIP_ABOVE: usize = 1024 * 1024;
-
-/// The report's `.xlsx` carries every subscriber up to this size (about 100,000
-/// subscribers), the summary alone above it: a 200,000-row workbook is ~10 MB (~13 MB
-/// encoded), which with the CSV would pass the 10 MB many relays accept.
-pub const XLSX_ROWS_AT_MOST: usize = 5 * 1024 * 1024;
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing into a Vec cannot fail.
-    enc.write_all(data).expect("gzip into memory");
-    enc.finish().expect("gzip into memory")
 }
 
 /// Recipients in order, without duplicates (the manager may be an auditor too), each
@@ -337,210 +209,10 @@ pub fn recipients(addresses: &[String]) -> Result<Vec<String>, MailError> {
     Ok(out)
 }
 
-/// Writes the campaign's report to the outbox. Returns false when it was already there:
-/// `UNIQUE (kind, campaign_id)` makes a second enqueue (a restart, a second instance) a no-op.
-pub async fn enqueue_report(
-    pool: &Pool,
-    campaign_id: i64,
-    recipients: &[String],
-    report: &CampaignReport,
-) -> Result<bool, MailError> {
-    let to = self::recipients(recipients)?;
-    let db = pool.get().await?;
-    let n = db
-        .execute(
-            "INSERT INTO outbox (kind, campaign_id, recipients, subject, body,
-                                 attachment_name, attachment)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (kind, campaign_id) DO NOTHING",
-            &[
-                &KIND_CAMPAIGN_REPORT,
-                &campaign_id,
-                &to,
-                // the subject as the log and a reader of the table see it; the message is
-                // rendered in the configured language when it is sent
-                &report.subject(&ReportLocale::default()),
-                &report.to_outbox_body(),
-                &report.csv_name(),
-                &report.render_csv(),
-            ],
-        )
-        .await?;
-    Ok(n == 1)
-}
-
-/// An outbox row as sent.
-struct OutboxMessage {
-    id: i64,
-    created_unix: i64,
-    recipients: Vec<String>,
-    subject: String,
-    body: String,
-    attachment_name: Option<String>,
-    attachment: Option<String>,
-}
-
-/// Delay before the next try after `tries` failures (1-based): `base * 2^(tries-1)`, at
-/// most [`MAX_RETRY`].
-pub fn backoff(base: Duration, tries: u32) -> Duration {
-    let factor = 2u32.saturating_pow(tries.saturating_sub(1));
-    base.checked_mul(factor).unwrap_or(MAX_RETRY).min(MAX_RETRY)
-}
-
-/// Sends every row due now, one at a time, each claimed with `FOR UPDATE SKIP LOCKED` for
-/// the length of its SMTP conversation, so two instances never send the same row. Returns
-/// how many were sent. A failed send is recorded on its row, not returned as an error;
-/// errors are the database's.
-pub async fn send_due_once(
-    pool: &Pool,
-    mailer: &Mailer,
-    retry_base: Duration,
-) -> Result<usize, MailError> {
-    send_due(pool, mailer, retry_base, None).await
-}
-
-/// [`send_due_once`] that stops between two messages once `stop` turns true.
-async fn send_due(
-    pool: &Pool,
-    mailer: &Mailer,
-    retry_base: Duration,
-    stop: Option<&watch::Receiver<bool>>,
-) -> Result<usize, MailError> {
-    let mut sent = 0;
-    // Walking by id makes one pass finite even when a failed row is due again at once
-    // (retry_base of zero).
-    let mut after_id: i64 = 0;
-    loop {
-        if stop.is_some_and(|s| *s.borrow()) {
-            return Ok(sent);
-        }
-        let mut db = pool.get().await?;
-        let tx = db.transaction().await?;
-        let Some(row) = tx
-            .query_opt(
-                "SELECT id, extract(epoch FROM created_at)::bigint, recipients, subject, body,
-                        attachment_name, attachment, tries
-                 FROM outbox
-                 WHERE sent_at IS NULL AND next_try_at <= now() AND id > $1
-                 ORDER BY id LIMIT 1
-                 FOR UPDATE SKIP LOCKED",
-                &[&after_id],
-            )
-            .await?
-        else {
-            return Ok(sent);
-        };
-        let m = OutboxMessage {
-            id: row.get(0),
-            created_unix: row.get(1),
-            recipients: row.get(2),
-            subject: row.get(3),
-            body: row.get(4),
-            attachment_name: row.get(5),
-            attachment: row.get(6),
-        };
-        after_id = m.id;
-        let tries = u32::try_from(row.get::<_, i32>(7)).unwrap_or(0) + 1;
-        let (id, subject) = (m.id, m.subject.clone());
-        match mailer.send(m).await {
-            Ok(()) => {
-                tx.execute(
-                    "UPDATE outbox SET sent_at = now(), tries = tries + 1 WHERE id = $1",
-                    &[&id],
-                )
-                .await?;
-                tx.commit().await?;
-                tracing::info!(outbox = id, subject = ?subject, "mail sent");
-                sent += 1;
-            }
-            Err(e) => {
-                // Permanent rejections wait the longest; see MailError::is_retryable.
-                let delay = if e.is_retryable() {
-                    backoff(retry_base, tries)
-                } else {
-                    MAX_RETRY
-                };
-                tx.execute(
-                    "UPDATE outbox SET tries = tries + 1, last_error = $2,
-                            next_try_at = now() + make_interval(secs => $3)
-                     WHERE id = $1",
-                    &[&id, &e.to_string(), &delay.as_secs_f64()],
-                )
-                .await?;
-                tx.commit().await?;
-                if e.is_retryable() {
-                    tracing::warn!(outbox = id, server = %mailer.server, tries, retry_in_s = delay.as_secs(), error = %e, "mail not sent, will retry");
-                } else {
-                    tracing::error!(outbox = id, server = %mailer.server, tries, retry_in_s = delay.as_secs(), error = %e, "mail rejected, kept in the outbox");
-                }
-            }
-        }
-    }
-}
-
-/// Delivers the outbox until `shutdown` turns true (or its sender is gone). Wakes every
-/// second; a database error is logged and the next tick tries again. On shutdown the message
-/// in flight gets [`SHUTDOWN_GRACE`] to finish and be marked sent, so a report the server
-/// already took is not sent again after restart; past the grace it is abandoned unsent (the
-/// row stays due) rather than hold up the daemon's exit.
-pub async fn run_outbox(
-    pool: Pool,
-    mailer: Mailer,
-    retry_base: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        tokio::select! {
-            _ = tick.tick() => {}
-            r = shutdown.changed() => if r.is_err() { return } else { continue },
-        }
-        let stop = shutdown.clone();
-        let work = send_due(&pool, &mailer, retry_base, Some(&stop));
-        tokio::pin!(work);
-        let result = tokio::select! {
-            r = &mut work => r,
-            r = shutdown.changed() => {
-                if r.is_ok() && !*shutdown.borrow() {
-                    // changed back to false: not a shutdown, let the pass finish
-                    work.await
-                } else {
-                    // the pass sees `stop` and ends after the message in flight
-                    match tokio::time::timeout(SHUTDOWN_GRACE, work).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            tracing::warn!("outbox: shutdown interrupted a send; it stays queued");
-                            return;
-                        }
-                    }
-                }
-            }
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "outbox: cannot read the outbox");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Secret;
-
-    #[test]
-    fn backoff_doubles_up_to_an_hour() {
-        let b = Duration::from_secs(60);
-        assert_eq!(backoff(b, 1), Duration::from_secs(60));
-        assert_eq!(backoff(b, 2), Duration::from_secs(120));
-        assert_eq!(backoff(b, 3), Duration::from_secs(240));
-        assert_eq!(backoff(b, 7), MAX_RETRY);
-        assert_eq!(backoff(b, 40), MAX_RETRY);
-        assert_eq!(backoff(b, u32::MAX), MAX_RETRY);
-    }
 
     #[test]
     fn recipients_are_checked_and_deduplicated() {
@@ -580,128 +252,5 @@ mod tests {
         let m = Mailer::new(&cfg).unwrap();
         assert!(!format!("{m:?}").contains("hunter2"));
         assert!(!format!("{cfg:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn control_characters_in_user_data_never_reach_a_header_raw() {
-        let m = Mailer::new(&MailConfig::default()).unwrap();
-        let msg = OutboxMessage {
-            id: 1,
-            created_unix: 0,
-            recipients: vec!["audit@example.org".into()],
-            subject: "C 'W\r\nBcc: e@x.org'\u{1b}".into(),
-            body: "b".into(),
-            attachment_name: Some("a\r\nX-Evil: 1\".csv".into()),
-            attachment: Some("x,y\n".into()),
-        };
-        let formatted = String::from_utf8(m.build(msg).unwrap().formatted()).unwrap();
-        let head = &formatted[..formatted.find("\r\n\r\n").unwrap()];
-        println!("{formatted}");
-        assert!(
-            head.contains("Subject: C 'W\\r\\nBcc: e@x.org'\\u{1b}\r\n"),
-            "{head}"
-        );
-        assert!(
-            formatted.contains("filename=\"a__X-Evil: 1_.csv\""),
-            "{formatted}"
-        );
-        assert!(!formatted
-            .lines()
-            .any(|l| l.starts_with("Bcc:") || l.starts_with("X-Evil")));
-    }
-
-    #[test]
-    fn large_csv_is_attached_gzipped_and_small_as_is() {
-        let m = Mailer::new(&MailConfig::default()).unwrap();
-        let row = "+79161234567,Subscriber,ACC000001,listened_full,1,NORMAL_CLEARING,16,12.0,yes,,2026-11-25T10:00:00Z\n";
-        let big = row.repeat(GZIP_ABOVE / row.len() + 10);
-        let msg = |csv: &str| OutboxMessage {
-            id: 1,
-            created_unix: 0,
-            recipients: vec!["audit@example.org".into()],
-            subject: "s".into(),
-            body: "b".into(),
-            attachment_name: Some("campaign-1.csv".into()),
-            attachment: Some(csv.to_string()),
-        };
-        let formatted = String::from_utf8(m.build(msg(&big)).unwrap().formatted()).unwrap();
-        assert!(formatted.contains("campaign-1.csv.gz"), "gzip name missing");
-        assert!(formatted.contains("application/gzip"));
-        assert!(
-            formatted.len() < big.len() / 10,
-            "not compressed: {}",
-            formatted.len()
-        );
-        let small = String::from_utf8(m.build(msg(row)).unwrap().formatted()).unwrap();
-        assert!(small.contains("text/csv") && !small.contains(".gz"));
-        // what is attached decompresses to the CSV
-        use std::io::Read;
-        let mut out = String::new();
-        flate2::read::GzDecoder::new(&gzip(big.as_bytes())[..])
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, big);
-    }
-
-    #[test]
-    fn a_report_row_is_rendered_as_the_config_says() {
-        use crate::core::report::{CampaignInfo, ReportCounts, CSV_HEADER};
-        let cfg = MailConfig {
-            report_language: "ru".into(),
-            report_time_zone: "Europe/Moscow".into(),
-            ..MailConfig::default()
-        };
-        let m = Mailer::new(&cfg).unwrap();
-        let row = "+79161234567,Абонент,ACC000001,listened_full,1,NORMAL_CLEARING,16,12.0,yes,,2026-11-25T10:00:00Z\n";
-        let rows = GZIP_ABOVE / row.len() + 10;
-        let csv = format!("{}\n{}", CSV_HEADER.join(","), row.repeat(rows));
-        let campaign = CampaignInfo {
-            id: 5,
-            name: "Вода".into(),
-            list_number: 3,
-            list_name: None,
-            created_by: "cli".into(),
-            created_at: "2026-12-01T18:33:37Z".parse().unwrap(),
-            finished_at: None,
-            state: "finished".into(),
-            lines: 5,
-            trunk: "e1".into(),
-            confirm: false,
-        };
-        let counts = ReportCounts {
-            total: rows as i64,
-            ..Default::default()
-        };
-        let body = serde_json::json!({
-            "format": "contactd.campaign_report.v1",
-            "campaign": campaign,
-            "counts": counts,
-            "confirm_key": "1",
-        });
-        let msg = OutboxMessage {
-            id: 1,
-            created_unix: 0,
-            recipients: vec!["audit@example.org".into()],
-            subject: "Campaign 5 'Вода' finished: 0 of 1 reached".into(),
-            body: body.to_string(),
-            attachment_name: Some("campaign-5.csv".into()),
-            attachment: Some(csv),
-        };
-        let formatted = String::from_utf8(m.build(msg).unwrap().formatted()).unwrap();
-        for part in [
-            "multipart/mixed",
-            "multipart/alternative",
-            "text/plain; charset=utf-8",
-            "text/html; charset=utf-8",
-            "filename=\"campaign-5.csv.gz\"",
-            "application/gzip",
-            "filename=\"campaign-5.xlsx\"",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ] {
-            assert!(formatted.contains(part), "{part} missing");
-        }
-        assert!(!formatted.contains("text/csv"), "the large CSV is gzipped");
-        // the subject is rendered, not the stored one (RFC 2047-encoded: no raw English)
-        assert!(!formatted.contains("Campaign 5"), "stored subject sent");
     }
 }

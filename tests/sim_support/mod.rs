@@ -163,3 +163,15 @@ pub fn wav(dir: &std::path::Path, name: &str, ms: u64) -> String {
     assert!(contactd::sim::media::write_wav(p.to_str().unwrap(), ms));
     p.display().to_string()
 }
+
+/// A simulator at `time_scale` with no heartbeat, its sounds under `dir`.
+pub async fn quiet_sim(dir: &std::path::Path, time_scale: f64) -> contactd::sim::Simulator {
+    contactd::sim::Simulator::start(contactd::sim::SimConfig {
+        time_scale,
+        heartbeat_ms: 0,
+        sounds_dir: dir.display().to_string(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}

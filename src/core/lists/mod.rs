@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use crate::core::numbers::NumberError;
 
+mod header;
 mod lines;
 mod quotes;
 pub mod rows;

@@ -341,7 +341,7 @@ pub fn mail_body(d: &Digest, loc: &ReportLocale) -> Result<(String, MultiPart), 
         .multipart(related);
     let mut mixed = MultiPart::mixed().multipart(body);
     for (name, data) in sheets::csvs(d, loc).map_err(|e| MailError::Render(e.to_string()))? {
-        mixed = mixed.singlepart(super::csv_attachment(name, data));
+        mixed = mixed.singlepart(super::attach::csv_attachment(name, data));
     }
     Ok((render::subject(d, loc), mixed))
 }

@@ -321,13 +321,7 @@ impl OpRunner {
 
     /// An answered call still up that nobody follows: its talk with the operator is followed
     /// to the end, or, with no operator, the person hears the abandon message.
-    fn take_over(
-        self: &Arc<Self>,
-        c: &Campaign,
-        owner: Owner,
-        uuid: Uuid,
-        mut watch: CallWatch,
-    ) {
+    fn take_over(self: &Arc<Self>, c: &Campaign, owner: Owner, uuid: Uuid, mut watch: CallWatch) {
         // a subscriber's call is theirs while followed (a callback leaves their place alone)
         let key = match &owner {
             Owner::Target { contact, .. } => Some((c.id, *contact)),
