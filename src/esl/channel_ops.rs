@@ -58,6 +58,12 @@ impl SwitchLink {
         self.api(&format!("uuid_break {uuid} all")).await
     }
 
+    /// Whether the switch says `uuid` is bridged now (`bridge_uuid` set); false when it
+    /// cannot say (no such channel, link down).
+    pub async fn bridged(&self, uuid: &str) -> bool {
+        matches!(self.getvar(uuid, "bridge_uuid").await, Ok(Some(v)) if !v.is_empty())
+    }
+
     /// `sched_del <uuid>`: cancels the tasks the switch's scheduler holds for the channel
     /// (`sched_broadcast` makes the channel's uuid their group).
     pub async fn sched_del(&self, uuid: &str) -> Result<String, LinkError> {

@@ -190,7 +190,7 @@ impl Acd {
                     {
                         continue;
                     }
-                    if meta.campaign.is_some() && !self.bridged(&call).await {
+                    if meta.campaign.is_some() && !self.inner.link.bridged(&call).await {
                         // An operator-campaign call nobody holds is still waiting for its
                         // operator, in its own script (a wait, then the abandon message):
                         // its runner's recovery settles it (`service::opcamp::recover`),
@@ -234,11 +234,6 @@ impl Acd {
             }
         }
         Ok(())
-    }
-
-    /// The switch says `call` is bridged (unreachable: no).
-    async fn bridged(&self, call: &str) -> bool {
-        matches!(self.inner.link.getvar(call, "bridge_uuid").await, Ok(Some(v)) if !v.is_empty())
     }
 
     /// A caller whose instance died between its transfer to the park and taking it never

@@ -354,8 +354,7 @@ impl OpRunner {
         let recorded = self.ops.progress(uuid).await.ok().flatten();
         let (connected, operator) = recorded.unwrap_or((false, None));
         // the switch's own word too: the connect may be the write a crash lost
-        let bridged =
-            matches!(link.getvar(&call, "bridge_uuid").await, Ok(Some(v)) if !v.is_empty());
+        let bridged = link.bridged(&call).await;
         if connected || bridged {
             info!(campaign = c.id, %uuid, operator = ?operator, "taken over: talking with an operator, followed to its end");
             wait_hangup(link, watch, &call).await;
