@@ -23,6 +23,7 @@ account_offer|Если это ваш счёт, нажмите 1. Чтобы вв
 enter_account|Введите номер лицевого счёта и нажмите решётку.|Enter your account number, then press hash.
 account_invalid|Номер лицевого счёта введён неверно.|That account number is not valid.
 account_not_found|Лицевой счёт не найден.|That account was not found.
+account_check_failed|Сейчас не удаётся проверить лицевой счёт. Соединяем с оператором.|We cannot check your account right now. Connecting you to an operator.
 no_meters|На этом счёте нет счётчиков.|There are no meters on this account.
 choose_meter|Введите порядковый номер счётчика, как в квитанции.|Enter the meter's position as shown on your bill.
 enter_reading|Введите показания счётчика и нажмите решётку.|Enter the meter reading, then press hash.

@@ -173,6 +173,9 @@ pub enum Answer {
     /// The caller's one account number, if any.
     CallerAccount(Option<String>),
     Account(Option<crate::core::meter::AccountInfo>),
+    /// The account could not be looked up (the accounts store did not answer): not the
+    /// same as not found, which would tell the caller their number is wrong.
+    AccountLookupFailed,
     /// Whether the readings were stored.
     ReadingsStored(bool),
 }

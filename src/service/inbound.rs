@@ -248,7 +248,7 @@ impl InboundCalls {
                 Answer::Toggled(resumed.then(|| running.as_str().into()))
             }
             Query::AccountOfCaller => Answer::CallerAccount(None),
-            Query::Account(_) => Answer::Account(None),
+            Query::Account(_) => Answer::AccountLookupFailed,
             Query::StoreReadings { .. } => Answer::ReadingsStored(false),
         }
     }

@@ -13,8 +13,9 @@ use crate::store::accounts::{
 };
 
 /// Answers the meter-reading flow's questions (`Query::AccountOfCaller`, `Account`,
-/// `StoreReadings`) for the inbound adapter. A failed lookup answers "not found" / "not
-/// stored" (the flow then hands the caller to an operator) and is logged.
+/// `StoreReadings`) for the inbound adapter. A failed lookup answers "lookup failed" (the
+/// caller's account, "none": they key it) / "not stored" (the flow then hands the caller to
+/// an operator) and is logged.
 ///
 /// `None` when the query is not one of the meter flow's.
 pub async fn answer(
@@ -36,12 +37,13 @@ pub async fn answer(
             };
             Answer::CallerAccount(found)
         }
-        Query::Account(number) => {
-            Answer::Account(account(pool, number).await.unwrap_or_else(|e| {
+        Query::Account(number) => match account(pool, number).await {
+            Ok(found) => Answer::Account(found),
+            Err(e) => {
                 warn!(%call, error = ?e.to_string(), "account lookup");
-                None
-            }))
-        }
+                Answer::AccountLookupFailed
+            }
+        },
         Query::StoreReadings {
             account,
             meter,

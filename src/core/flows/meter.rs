@@ -398,6 +398,10 @@ impl Flow for MeterFlow {
                     self.account = Some(acc);
                     self.with_account()
                 }
+                Some(Answer::AccountLookupFailed) => {
+                    self.handover_step = "account_check_failed";
+                    self.go(UnknownAccount, Step::Play("account_check_failed"))
+                }
                 _ => {
                     self.handover_step = "account_unknown";
                     self.go(UnknownAccount, Step::Play("account_not_found"))

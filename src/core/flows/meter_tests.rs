@@ -276,6 +276,32 @@ fn after_hours_the_operator_is_not_offered_a_call() {
 }
 
 #[test]
+fn an_account_that_could_not_be_looked_up_is_not_called_unknown() {
+    let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
+    f.next(None);
+    f.next(Some(&ok()));
+    f.next(Some(&ans(Answer::CallerAccount(None))));
+    f.next(Some(&keyed("7654321")));
+    assert_eq!(
+        f.next(Some(&ans(Answer::AccountLookupFailed))),
+        Step::SetVar {
+            name: "contactd_account",
+            value: "7654321".into()
+        }
+    );
+    assert_eq!(
+        f.next(Some(&ok())),
+        Step::SetVar {
+            name: "contactd_ivr_step",
+            value: "account_check_failed".into()
+        }
+    );
+    // the caller is told the check failed, not that their number is wrong
+    assert_eq!(heard(&f.next(Some(&ok()))), ["account_check_failed"]);
+    assert_eq!(f.next(Some(&ok())), Step::Bridge("user/1000".into()));
+}
+
+#[test]
 fn unknown_account_goes_to_the_operator_with_the_keyed_number() {
     let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
     f.next(None);
