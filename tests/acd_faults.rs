@@ -17,18 +17,17 @@
 use crate::acd_support;
 use crate::common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use acd_support::process::{acd_section, add_operator, Proc};
 use acd_support::*;
 use common::faultproxy::FaultProxy;
 use contactd::app::App;
 use contactd::service::acd::OperatorCommand;
-use contactd::sim::{self, Behaviour, CallerStep, Simulator};
+use contactd::sim::{self, Behaviour, Simulator};
 
 /// Simulated ms of silence nobody should hear (the fault matrix's rule).
 const SILENT_MS: u64 = 5000;
-const TOKEN: &str = "test-token-0123456789";
 
 fn sim_config(agents: &[(&str, Behaviour)]) -> sim::SimConfig {
     sim::SimConfig {
@@ -45,18 +44,6 @@ fn sim_config(agents: &[(&str, Behaviour)]) -> sim::SimConfig {
         }],
         ..Default::default()
     }
-}
-
-/// The ACD part of the config: the queues of `acd_support`, ringing 10 (simulated) s.
-fn acd_section(instance: &str) -> String {
-    acd_toml(50, 0)
-        .replacen(
-            "[daemon]\n",
-            &format!("[daemon]\ninstance = \"{instance}\"\n"),
-            1,
-        )
-        .replace("ring_timeout_seconds = 2", "ring_timeout_seconds = 10")
-        .replace("announce_every_seconds = 2", "announce_every_seconds = 0")
 }
 
 /// contactd in this process, reaching Redis at `redis` (a fault proxy).
@@ -127,141 +114,6 @@ async fn state_of(app: &App, login: &str) -> String {
         .find(|o| o.login == login)
         .map(|o| o.state)
         .unwrap_or_default()
-}
-
-// ---- contactd as a process, to be SIGKILLed ----
-
-struct Proc {
-    cfg: PathBuf,
-    log: PathBuf,
-    child: Option<tokio::process::Child>,
-    http: u16,
-    outbound: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Proc {
-    async fn start(env: &common::TestEnv, sim: &Simulator) -> Proc {
-        let dir = tempfile::tempdir().unwrap();
-        let http = common::smtp::free_port();
-        let outbound = common::smtp::free_port();
-        let spool = dir.path().join("spool");
-        std::fs::create_dir_all(&spool).unwrap();
-        let text = env.config_toml(sim.esl_addr(), "ClueCon", &[]).replace(
-            "listen = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{outbound}\"\n[http]\nlisten = \"127.0.0.1:{http}\""),
-        ) + &acd_section("acd-kill").replacen(
-            "[daemon]\n",
-            &format!("[daemon]\nspool_dir = \"{}\"\n", spool.display()),
-            1,
-        );
-        std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
-        contactd::config::Config::from_toml(&text)
-            .unwrap()
-            .validate()
-            .unwrap();
-        let cfg = dir.path().join("contactd.toml");
-        std::fs::write(&cfg, text).unwrap();
-        let log = dir.path().join("contactd.log");
-        let mut p = Proc {
-            cfg,
-            log,
-            child: None,
-            http,
-            outbound,
-            _dir: dir,
-        };
-        p.spawn().await;
-        p
-    }
-
-    async fn spawn(&mut self) {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-            .args(["run", "--config"])
-            .arg(&self.cfg)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let http = self.http;
-        assert!(
-            common::eventually(Duration::from_secs(30), || common::daemon::healthy(http)).await,
-            "contactd did not become healthy:\n{}",
-            self.log_tail(30)
-        );
-    }
-
-    async fn sigkill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.start_kill().unwrap();
-            let _ = c.wait().await;
-        }
-    }
-
-    fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
-
-    async fn login(&self, login: &str) {
-        let resp = reqwest::Client::new()
-            .post(format!(
-                "http://127.0.0.1:{}/api/v1/operators/{login}/state",
-                self.http
-            ))
-            .bearer_auth(TOKEN)
-            .header("content-type", "application/json")
-            .body(r#"{"state": "login"}"#)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{:?}", resp.text().await);
-    }
-
-    /// A caller to the general queue's own number, waiting until hung up.
-    fn caller(&self, sim: &Simulator, number: &str) -> String {
-        sim.inbound_call(sim::InboundCall {
-            connect_to: format!("127.0.0.1:{}", self.outbound),
-            destination: "250300".into(),
-            caller_number: number.into(),
-            vars: vec![
-                ("contactd_entry".into(), "trunk".into()),
-                ("contactd_code".into(), "queue_general".into()),
-            ],
-            script: vec![CallerStep::WaitForAnswer],
-            ..Default::default()
-        })
-        .unwrap()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("---- contactd's log ----\n{}", self.log_tail(60));
-        }
-    }
-}
-
-async fn add_operator(env: &common::TestEnv, ext: &str) {
-    let pool = contactd::store::postgres::pool(env.db_url(), 1).unwrap();
-    let store = contactd::store::operators::Operators::new(pool);
-    let login = format!("op{ext}");
-    let id = store
-        .create(&login, &login, &format!("user/{ext}"))
-        .await
-        .unwrap();
-    store.set_skill(id, "general", 5).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

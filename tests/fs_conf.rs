@@ -682,3 +682,66 @@ fn readme_documents_the_site_switches() {
         );
     }
 }
+
+/// A trunk call whose `socket` returns with the call up (contactd down, or its connection
+/// dropped) goes to `contactd-reconnect`: 15 tries, each the wait tone then the socket
+/// again, then NORMAL_TEMPORARY_FAILURE. The simulator's copy of that context
+/// (`sim::dialplan::contactd_reconnect`) must be this file's.
+#[test]
+fn trunk_calls_reconnect_to_contactd_fifteen_times_then_fail() {
+    let first = format!(
+        "{} XML {}",
+        contactd::sim::dialplan::RECONNECT_FIRST,
+        contactd::sim::dialplan::CONTACTD_RECONNECT
+    );
+    for en in ENTRIES.iter().filter(|e| e.context == "from-trunk") {
+        let t = debug(en.context, en.number);
+        let at = t.socket_index().unwrap();
+        let after: Vec<(String, String)> = t.actions[at + 1..]
+            .iter()
+            .map(|(a, d)| (a.clone(), t.resolve(d)))
+            .collect();
+        assert_eq!(
+            after,
+            [("transfer".to_string(), first.clone())],
+            "{}: after the socket\n{}",
+            en.number,
+            t.raw
+        );
+    }
+    let socket = SOCKET.trim_end_matches(" async full");
+    let mut dest = contactd::sim::dialplan::RECONNECT_FIRST.to_string();
+    for n in 1..=16 {
+        let t = debug(contactd::sim::dialplan::CONTACTD_RECONNECT, &dest);
+        let got: Vec<(String, String)> = t
+            .actions
+            .iter()
+            .map(|(a, d)| (a.clone(), t.resolve(d)))
+            .collect();
+        let want: Vec<(String, String)> = if n <= 15 {
+            vec![
+                (
+                    "playback".into(),
+                    t.resolve("$${contactd_wait_tone}").to_string(),
+                ),
+                ("socket".into(), SOCKET.into()),
+                (
+                    "transfer".into(),
+                    format!(
+                        "{dest}x XML {}",
+                        contactd::sim::dialplan::CONTACTD_RECONNECT
+                    ),
+                ),
+            ]
+        } else {
+            vec![("hangup".into(), "NORMAL_TEMPORARY_FAILURE".into())]
+        };
+        assert_eq!(got, want, "try {n} ({dest})\n{}", t.raw);
+        assert_eq!(
+            contactd::sim::dialplan::contactd_reconnect(&dest, socket),
+            want,
+            "the simulator's contactd-reconnect differs at {dest}"
+        );
+        dest.push('x');
+    }
+}

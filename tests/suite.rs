@@ -61,6 +61,7 @@ mod input_edges;
 mod install;
 mod instances_fence;
 mod instances_takeover;
+mod ivr_reconnect;
 mod journal;
 mod kpi;
 mod leases_audit;

@@ -324,8 +324,9 @@ pub struct CallTasks {
 }
 
 /// Accepts calls until `shutdown`. A call beyond `max_calls` is refused by closing its socket
-/// at once: the switch's `socket` application then fails and its dialplan goes on (to a
-/// "busy" prompt or hangup), instead of the caller waiting on a daemon that is overloaded.
+/// at once: the switch's `socket` application then returns and its dialplan goes on (for a
+/// trunk call, `contactd-reconnect`: a beep and another try 2 s later, 15 times), instead of
+/// the caller waiting on a daemon that is overloaded.
 /// A panicking handler is logged with its call and never stops the server or a drain.
 pub async fn serve(
     listener: TcpListener,

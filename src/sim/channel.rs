@@ -171,6 +171,9 @@ pub struct ChanState {
     pub in_socket: bool,
     /// that connection has closed (`SimConfig::socket_close_ends_park`): the park ends
     pub socket_closed: bool,
+    /// `$${contactd_socket}` of the `from-trunk` context this call runs in (None: not
+    /// routed by it), for its reconnect extension
+    pub trunk_socket: Option<String>,
 }
 
 /// Caller profile fields.
@@ -276,6 +279,7 @@ impl ChanState {
             air_since: None,
             in_socket: false,
             socket_closed: false,
+            trunk_socket: None,
         }
     }
 

@@ -369,6 +369,14 @@ pub struct InboundCall {
     pub script: Vec<CallerStep>,
     /// extra channel variables
     pub vars: Vec<(String, String)>,
+    /// run as `dialplans/from-trunk.xml` does: when the `socket` application returns with
+    /// the call still up (contactd down, or its connection dropped), the extension
+    /// `contactd_reconnect` holds the caller with the wait tone and connects again
+    /// ([`super::dialplan::from_trunk`]). false: nothing follows the `socket`
+    pub from_trunk: bool,
+    /// the person starts the script over when they hear this prompt (a file whose name
+    /// begins so) again: what a caller does when the menu starts again after a reconnect
+    pub start_over_on: Option<String>,
 }
 
 impl Default for InboundCall {
@@ -382,6 +390,8 @@ impl Default for InboundCall {
             trunk: None,
             script: vec![CallerStep::WaitForAnswer],
             vars: Vec::new(),
+            from_trunk: false,
+            start_over_on: None,
         }
     }
 }

@@ -87,6 +87,34 @@ fn captures(data: &str, c: &regex::Captures) -> String {
 /// Name of the ACD queue context.
 pub const CONTACTD_ACD: &str = "contactd-acd";
 
+/// The context a trunk call goes to when its `socket` returns with the call up
+/// (`dialplans/from-trunk.xml`), and its first extension.
+pub const CONTACTD_RECONNECT: &str = "contactd-reconnect";
+/// The extension `from-trunk` transfers to after the `socket`.
+pub const RECONNECT_FIRST: &str = "reconnect-x";
+/// `$${contactd_wait_tone}` of `fs-conf/vars.xml`: heard before each try.
+pub const WAIT_TONE: &str = "tone_stream://%(200,1800,440)";
+
+/// The `contactd-reconnect` context, as `dialplans/from-trunk.xml` has it (a test compares
+/// the two through frslint): `reconnect-x` .. `reconnect-x{15}` play the wait tone, run
+/// `socket <socket> async full` again and go on to the next; anything else hangs up
+/// NORMAL_TEMPORARY_FAILURE.
+pub fn contactd_reconnect(ext: &str, socket: &str) -> Apps {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r"^reconnect-x{1,15}$").expect("reconnect"));
+    if !re.is_match(ext) {
+        return a(&[("hangup", "NORMAL_TEMPORARY_FAILURE")]);
+    }
+    vec![
+        ("playback".into(), WAIT_TONE.into()),
+        ("socket".into(), format!("{socket} async full")),
+        (
+            "transfer".into(),
+            format!("{ext}x XML {CONTACTD_RECONNECT}"),
+        ),
+    ]
+}
+
 /// The extension of `contactd-acd` a caller is sent to (`transfer_after_bridge`) when
 /// contactd ends its bridge: music on hold, then park.
 pub const ACD_HOLD: &str = "acd-hold";

@@ -76,8 +76,9 @@ pub async fn socket_app(sess: &Sess, arg: &str) {
     let stream = match TcpStream::connect(&addr).await {
         Ok(s) => s,
         Err(_) => {
+            // socket_function logs "Socket Error!" and returns: the dialplan goes on
+            // (from-trunk.xml's reconnect; with nothing after it the extension ends)
             complete(sess, arg, &app_uuid);
-            sess.hangup("DESTINATION_OUT_OF_ORDER", "switch");
             return;
         }
     };
@@ -209,6 +210,7 @@ pub fn inbound_call(core: &Arc<Core>, call: InboundCall) -> Result<String, Strin
     let now = core.now_us();
     let mut cs = ChanState::new(&uuid, &name, "inbound", now);
     cs.trunk = call.trunk.clone();
+    cs.trunk_socket = call.from_trunk.then(|| call.connect_to.clone());
     cs.codec = (true, true);
     cs.has_profile = true;
     cs.hit_dialplan = true;
@@ -298,8 +300,18 @@ pub fn inbound_call(core: &Arc<Core>, call: InboundCall) -> Result<String, Strin
         "socket".to_string(),
         format!("{} async full", call.connect_to),
     ));
+    if call.from_trunk {
+        apps.push((
+            "transfer".to_string(),
+            format!(
+                "{} XML {}",
+                super::dialplan::RECONNECT_FIRST,
+                super::dialplan::CONTACTD_RECONNECT
+            ),
+        ));
+    }
     tokio::spawn(run_channel(sess.clone(), apps));
-    tokio::spawn(run_caller(sess, call.script));
+    tokio::spawn(run_caller(sess, call.script, call.start_over_on));
     Ok(uuid)
 }
 
@@ -309,59 +321,126 @@ fn stem(file: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(s, _)| s)
 }
 
-async fn run_caller(sess: Sess, script: Vec<CallerStep>) {
-    // how many of the files heard WaitForPlay has been through
-    let mut heard = 0;
-    for step in script {
-        if sess.hungup() {
-            return;
+/// Runs the caller's script; with `start_over_on`, a person who hears that prompt again
+/// (the menu started over after a reconnect) starts the script over from that point.
+async fn run_caller(sess: Sess, script: Vec<CallerStep>, start_over_on: Option<String>) {
+    let is_restart = |f: &String| {
+        start_over_on
+            .as_deref()
+            .is_some_and(|p| stem(f).starts_with(p))
+    };
+    // from which opened file on the script looks (files heard before do not count)
+    let mut from = 0;
+    loop {
+        let run = CallerRun {
+            sess: &sess,
+            from,
+            again: &is_restart,
+            watching: start_over_on.is_some(),
+        };
+        match run.play(&script).await {
+            Some(again) => from = again,
+            None => return,
         }
-        match step {
-            CallerStep::WaitMs(ms) => {
-                sess.wait_until(Some(ms), |s| s.is_hungup()).await;
+    }
+}
+
+/// One pass of a caller's script over the files opened from `from` on.
+struct CallerRun<'a> {
+    sess: &'a Sess,
+    from: usize,
+    /// is this file the prompt that makes the person start over?
+    again: &'a (dyn Fn(&String) -> bool + Sync),
+    /// does the person start over at all (else the script ends the caller's part)?
+    watching: bool,
+}
+
+impl CallerRun<'_> {
+    /// Index of the start-over prompt heard a second time in this pass, if it has been: the
+    /// pass begins with its first hearing (the menu's start), a second is the menu again.
+    fn restarted(&self, s: &ChanState) -> Option<usize> {
+        s.opened[self.from.min(s.opened.len())..]
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| (self.again)(f))
+            .map(|(i, _)| self.from + i)
+            .nth(1)
+    }
+
+    /// Runs the steps; Some(index of the prompt heard again) to start over from it, None
+    /// when the script is done or the call is over.
+    async fn play(&self, script: &[CallerStep]) -> Option<usize> {
+        let sess = self.sess;
+        // how many of the files heard WaitForPlay has been through
+        let mut heard = self.from;
+        let over = |s: &ChanState| s.is_hungup() || self.restarted(s).is_some();
+        for step in script {
+            if let Some(i) = sess.with(|s| self.restarted(s)) {
+                return Some(i);
             }
-            CallerStep::WaitForAnswer => {
-                sess.wait_until(None, |s| s.is_hungup() || s.caller.answered_us > 0)
+            if sess.hungup() {
+                return None;
+            }
+            match step {
+                CallerStep::WaitMs(ms) => {
+                    sess.wait_until(Some(*ms), over).await;
+                }
+                CallerStep::WaitForAnswer => {
+                    sess.wait_until(None, |s| over(s) || s.caller.answered_us > 0)
+                        .await;
+                }
+                CallerStep::WaitForPrompt => {
+                    let seq0 = sess.with(|s| s.prompt_seq);
+                    sess.wait_until(None, |s| {
+                        over(s)
+                            || (s.prompt_seq > seq0
+                                && matches!(
+                                    s.cur_app.as_deref(),
+                                    Some(
+                                        "playback"
+                                            | "play_and_get_digits"
+                                            | "record"
+                                            | "park"
+                                            | "say"
+                                    )
+                                ))
+                    })
                     .await;
-            }
-            CallerStep::WaitForPrompt => {
-                let seq0 = sess.with(|s| s.prompt_seq);
-                sess.wait_until(None, |s| {
-                    s.is_hungup()
-                        || (s.prompt_seq > seq0
-                            && matches!(
-                                s.cur_app.as_deref(),
-                                Some(
-                                    "playback" | "play_and_get_digits" | "record" | "park" | "say"
-                                )
-                            ))
-                })
-                .await;
-            }
-            CallerStep::WaitForPlay(name) => {
-                let is = |f: &String| stem(f).starts_with(name.as_str());
-                sess.wait_until(None, |s| s.is_hungup() || s.opened[heard..].iter().any(is))
+                }
+                CallerStep::WaitForPlay(name) => {
+                    let is = |f: &String| stem(f).starts_with(name.as_str());
+                    sess.wait_until(None, |s| {
+                        over(s) || s.opened[heard.min(s.opened.len())..].iter().any(is)
+                    })
                     .await;
-                heard = sess.with(|s| {
-                    s.opened[heard..]
-                        .iter()
-                        .position(is)
-                        .map_or(s.opened.len(), |i| heard + i + 1)
-                });
-            }
-            CallerStep::Dtmf(d) => {
-                sess.deliver_dtmf(&d, 2000, true);
-                sess.core.sleep(20 * d.len() as u64 + 5).await;
-            }
-            CallerStep::Speak(ms) => {
-                sess.modify(|s| s.far_speaking = true);
-                sess.wait_until(Some(ms), |s| s.is_hungup()).await;
-                sess.modify(|s| s.far_speaking = false);
-            }
-            CallerStep::Hangup => {
-                sess.hangup("NORMAL_CLEARING", "party");
-                return;
+                    heard = sess.with(|s| {
+                        let h = heard.min(s.opened.len());
+                        s.opened[h..]
+                            .iter()
+                            .position(is)
+                            .map_or(s.opened.len(), |i| h + i + 1)
+                    });
+                }
+                CallerStep::Dtmf(d) => {
+                    sess.deliver_dtmf(d, 2000, true);
+                    sess.core.sleep(20 * d.len() as u64 + 5).await;
+                }
+                CallerStep::Speak(ms) => {
+                    sess.modify(|s| s.far_speaking = true);
+                    sess.wait_until(Some(*ms), over).await;
+                    sess.modify(|s| s.far_speaking = false);
+                }
+                CallerStep::Hangup => {
+                    sess.hangup("NORMAL_CLEARING", "party");
+                    return None;
+                }
             }
         }
+        if !self.watching {
+            return None;
+        }
+        // the script is done; a person who still hears the menu start again goes again
+        sess.wait_until(None, over).await;
+        sess.with(|s| self.restarted(s))
     }
 }

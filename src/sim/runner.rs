@@ -20,6 +20,13 @@ pub fn resolve(sess: &Sess, ext: &str, ctx: &str) -> Option<Apps> {
     if sess.with(|s| s.caller.dialplan == "inline") {
         return Some(super::origparse::inline_apps(ext));
     }
+    if ctx == dialplan::CONTACTD_RECONNECT {
+        // `$${contactd_socket}` is a global of the switch's config; the simulator keeps the
+        // one the call was started with
+        if let Some(socket) = sess.with(|s| s.trunk_socket.clone()) {
+            return Some(dialplan::contactd_reconnect(ext, &socket));
+        }
+    }
     dialplan::route(&sess.core.cfg, ext, ctx)
 }
 

@@ -3,6 +3,8 @@
 //! queue's own number, and readers of the ACD's records.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::collections::HashMap;
 use std::time::Duration;
 

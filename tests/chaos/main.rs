@@ -6,7 +6,7 @@
 //! simulator's ground truth and printed as one line per scenario:
 //!
 //! `CHAOS <scenario> finished=yes|no double_dials=N dead_air_redials=N lost_outcomes=N
-//! silent_calls=N over_cap=N stranded=N lost_readings=N lost_acd_callers=N resume_s=X`
+//! silent_calls=N over_cap=N stranded=N lost_readings=N lost_acd_callers=N cut_off_callers=N resume_s=X`
 //!
 //! Arguments: none (as under `cargo test`, whose flags are ignored): the three of
 //! `faults::QUICK`; `--all`: the whole matrix; `--scenario NAME`: one. Exit status 1 if any

@@ -58,6 +58,7 @@ pub struct Metrics {
     pub stranded: usize,
     pub lost_readings: usize,
     pub lost_acd_callers: usize,
+    pub cut_off_callers: usize,
     pub resume_s: f64,
     /// the operator campaign's counts (`opcamp_*` scenarios)
     pub op: Option<crate::opcamp::OpMetrics>,
@@ -71,7 +72,7 @@ impl Metrics {
     pub fn line(&self, name: &str) -> String {
         format!(
             "CHAOS {name} finished={} double_dials={} dead_air_redials={} lost_outcomes={} \
-             silent_calls={} over_cap={} stranded={} lost_readings={} lost_acd_callers={} resume_s={:.1}",
+             silent_calls={} over_cap={} stranded={} lost_readings={} lost_acd_callers={} cut_off_callers={} resume_s={:.1}",
             if self.finished { "yes" } else { "no" },
             self.double_dials,
             self.dead_air_redials,
@@ -81,6 +82,7 @@ impl Metrics {
             self.stranded,
             self.lost_readings,
             self.lost_acd_callers,
+            self.cut_off_callers,
             self.resume_s
         ) + &self.op.as_ref().map(|o| o.line_part()).unwrap_or_default()
     }
@@ -95,6 +97,7 @@ impl Metrics {
             && self.stranded == 0
             && self.lost_readings == 0
             && self.lost_acd_callers == 0
+            && self.cut_off_callers == 0
             && self.op.as_ref().is_none_or(|o| o.passed())
     }
 }
@@ -384,18 +387,19 @@ pub fn compute(i: &Input) -> Metrics {
         m.why.push(format!("lost_acd_callers: {}", sample(lost)));
     }
 
-    // not a count: inbound callers the switch hung up before their business was done
+    // cut_off_callers: inbound callers the switch side hung up in the IVR (before any
+    // transfer to the queue, where lost_acd_callers takes over) with their business not
+    // done; a switch crash ("system") is not contactd's doing
     let cut: Vec<String> = i
         .callers
         .iter()
         .filter_map(|(u, k)| {
             let r = by_uuid.get(u.as_str())?;
-            let done = match k {
-                Kind::Meter { .. } => r.played.iter().any(|p| p.contains(READING_ACCEPTED)),
-                Kind::Acd => !r.bridged_to.is_empty(),
-            };
-            let by_switch = matches!(r.hangup_by.as_deref(), Some("switch" | "system"));
-            (!done && by_switch).then(|| {
+            let done =
+                r.played.iter().any(|p| p.contains(READING_ACCEPTED)) || !r.bridged_to.is_empty();
+            let queued = r.transfers.iter().any(|t| t.ends_with("@contactd-acd"));
+            let by_switch = r.hangup_by.as_deref() == Some("switch");
+            (!done && !queued && by_switch).then(|| {
                 format!(
                     "{} {} {}",
                     if matches!(k, Kind::Acd) { "acd" } else { "ivr" },
@@ -405,10 +409,10 @@ pub fn compute(i: &Input) -> Metrics {
             })
         })
         .collect();
+    m.cut_off_callers = cut.len();
     if !cut.is_empty() {
-        m.notes.push(format!(
-            "note: {} inbound callers hung up by the switch side before done: {}",
-            cut.len(),
+        m.why.push(format!(
+            "cut_off_callers: hung up by the switch side in the IVR: {}",
             sample(cut)
         ));
     }

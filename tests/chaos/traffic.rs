@@ -193,6 +193,10 @@ fn trunk_call(
             ("contactd_did".into(), "2500".into()),
         ],
         script,
+        // dialplans/from-trunk.xml: held and connected again while contactd restarts; the
+        // person starts over when the greeting comes again
+        from_trunk: true,
+        start_over_on: Some("ivr_greeting".into()),
         ..Default::default()
     })
     .ok()
@@ -214,6 +218,10 @@ pub fn meter_call(sim: &Simulator, outbound: &str, n: usize, callers: &Callers) 
         CallerStep::WaitForPlay("confirm_reading".into()),
         CallerStep::WaitMs(KEY_PAUSE_MS),
         CallerStep::Dtmf("1".into()),
+        // done: hangs up once told the reading is accepted (a later menu is not for them)
+        CallerStep::WaitForPlay(READING_ACCEPTED.into()),
+        CallerStep::WaitForPlay("main_menu".into()),
+        CallerStep::Hangup,
     ];
     let caller = format!("8495100{n:04}");
     if let Some(u) = trunk_call(sim, outbound, "readings", &caller, script) {

@@ -24,3 +24,23 @@ pub fn spawn(cfg: &std::path::Path) -> tokio::process::Child {
         .spawn()
         .unwrap()
 }
+
+/// `contactd run --config <cfg>` logging at info into `log` (appended: a restart's log
+/// follows the last one's), killed if dropped.
+pub fn spawn_logged(cfg: &std::path::Path, log: &std::path::Path) -> tokio::process::Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .args(["run", "--config"])
+        .arg(cfg)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}

@@ -159,21 +159,7 @@ language = "en"
     /// config and spool, its log appended to the same file; waits until it is healthy.
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "contactd is still running");
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
-            .args(["run", "--config"])
-            .arg(&self.cfg_path)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let child = common::daemon::spawn_logged(&self.cfg_path, &self.log);
         self.child = Some(child);
         assert!(
             common::eventually(Duration::from_secs(30), || healthy(self.http)).await,

@@ -1,0 +1,210 @@
+//! A trunk caller whose contactd goes away is kept by the switch (`dialplans/from-trunk.xml`,
+//! context `contactd-reconnect`): a beep every 2 s while contactd is down, connected again
+//! once it is back, and the menu starts over. Judged from the simulator's ground truth (1
+//! real second is 5 simulated seconds):
+//!
+//! - contactd SIGKILLed while a caller hears the main menu: the caller is not hung up, hears
+//!   the wait tone, hears the greeting again from the restarted contactd, presses 0 and
+//!   reaches the operator;
+//! - a caller who arrives while contactd is down waits for it and is served;
+//! - with nobody listening, the switch gives up after 15 tries (about 30 simulated s) with
+//!   NORMAL_TEMPORARY_FAILURE.
+use crate::acd_support;
+use crate::common;
+
+use std::time::Duration;
+
+use acd_support::process::{add_operator, Proc};
+use acd_support::*;
+use contactd::sim::{self, dialplan, CallerStep, PartyRecord, Simulator};
+
+/// Simulated ms of silence nobody should hear (the fault matrix's rule).
+const SILENT_MS: u64 = 5000;
+
+fn sim_config() -> sim::SimConfig {
+    sim::SimConfig {
+        time_scale: 0.2,
+        agents: [("2001".to_string(), answers(500, None))].into(),
+        default_behaviour: answers(1000, None),
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        // a dropped outbound socket ends the socket application's park, as on a real switch
+        socket_close_ends_park: true,
+        ..Default::default()
+    }
+}
+
+/// A caller on the main number who waits for the menu, presses 0 and waits; who starts
+/// over when they hear the greeting again.
+fn main_number_caller(sim: &Simulator, outbound: u16, number: &str) -> String {
+    sim.inbound_call(sim::InboundCall {
+        connect_to: format!("127.0.0.1:{outbound}"),
+        destination: "250100".into(),
+        caller_number: number.into(),
+        trunk: Some("1".into()),
+        vars: vec![
+            ("contactd_entry".into(), "trunk".into()),
+            ("contactd_code".into(), "main".into()),
+            ("contactd_did".into(), "250100".into()),
+        ],
+        script: vec![
+            CallerStep::WaitForAnswer,
+            CallerStep::WaitForPlay("main_menu".into()),
+            CallerStep::WaitMs(1500),
+            CallerStep::Dtmf("0".into()),
+        ],
+        from_trunk: true,
+        start_over_on: Some("ivr_greeting".into()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// The main menu's operator choice open all day, every day.
+fn ivr_open() -> String {
+    let days: String = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| format!("{d} = \"00:00-24:00\"\n"))
+        .collect();
+    format!("[ivr]\noperator = \"queue:general\"\n[ivr.hours]\n{days}")
+}
+
+fn record(sim: &Simulator, uuid: &str) -> PartyRecord {
+    sim.ground_truth()
+        .into_iter()
+        .find(|r| r.uuid == uuid)
+        .unwrap_or_else(|| panic!("no ground truth for {uuid}"))
+}
+
+fn times_heard(r: &PartyRecord, prompt: &str) -> usize {
+    r.played.iter().filter(|p| p.contains(prompt)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_in_the_menu_the_switch_holds_the_caller_and_connects_again() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let mut d = Proc::start_with(&env, &sim, &ivr_open()).await;
+    add_operator(&env, "2001").await;
+    d.login("op2001").await;
+    let caller = main_number_caller(&sim, d.outbound, "5551101");
+    assert!(
+        common::eventually(WAIT, || async {
+            times_heard(&record(&sim, &caller), "main_menu") > 0
+        })
+        .await,
+        "the caller never heard the main menu:\n{}",
+        d.log_tail(30)
+    );
+    d.sigkill().await;
+    // The menu that was playing runs to its end (the socket's park ends after it), then
+    // the switch holds the caller with the wait tone.
+    let first = format!("reconnect-x@{}", dialplan::CONTACTD_RECONNECT);
+    assert!(
+        common::eventually(WAIT, || async {
+            record(&sim, &caller).transfers.contains(&first)
+        })
+        .await,
+        "never sent to contactd-reconnect: {:?}",
+        record(&sim, &caller)
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let r = record(&sim, &caller);
+    assert_eq!(r.hangup_cause, None, "the switch hung the caller up: {r:?}");
+    assert!(
+        r.played.iter().any(|p| p == dialplan::WAIT_TONE),
+        "no wait tone while contactd was down: {r:?}"
+    );
+    assert!(sim.bridged_to(&caller).is_none());
+
+    d.spawn().await;
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&caller).is_some() }).await,
+        "the caller never reached the operator after the restart: {:?}\n{}",
+        record(&sim, &caller),
+        d.log_tail(40)
+    );
+    let r = record(&sim, &caller);
+    assert_eq!(
+        times_heard(&r, "ivr_greeting"),
+        2,
+        "the menu did not start over once: {r:?}"
+    );
+    assert!(
+        r.max_dead_air_ms <= SILENT_MS,
+        "{} ms of silence at once: {r:?}",
+        r.max_dead_air_ms
+    );
+    sim.hangup(&caller, "NORMAL_CLEARING");
+    d.sigkill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_finds_contactd_down_waits_for_it() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let mut d = Proc::start_with(&env, &sim, &ivr_open()).await;
+    add_operator(&env, "2001").await;
+    d.login("op2001").await;
+    d.sigkill().await;
+    let caller = main_number_caller(&sim, d.outbound, "5551102");
+    // 2 s (10 simulated: about 5 tries) before contactd is back
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = record(&sim, &caller);
+    assert_eq!(r.hangup_cause, None, "the switch hung the caller up: {r:?}");
+    assert!(
+        r.transfers.len() >= 3,
+        "fewer than 3 tries in 10 simulated s: {r:?}"
+    );
+    d.spawn().await;
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&caller).is_some() }).await,
+        "the caller was never served: {:?}\n{}",
+        record(&sim, &caller),
+        d.log_tail(40)
+    );
+    assert_eq!(times_heard(&record(&sim, &caller), "ivr_greeting"), 1);
+    sim.hangup(&caller, "NORMAL_CLEARING");
+    d.sigkill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nobody_listening_the_switch_gives_up_after_fifteen_tries() {
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    // a port nobody listens on
+    let port = common::smtp::free_port();
+    let caller = main_number_caller(&sim, port, "5551103");
+    assert!(
+        common::eventually(Duration::from_secs(15), || async {
+            record(&sim, &caller).hangup_cause.is_some()
+        })
+        .await,
+        "still up after 75 simulated s: {:?}",
+        record(&sim, &caller)
+    );
+    let r = record(&sim, &caller);
+    assert_eq!(
+        r.hangup_cause.as_deref(),
+        Some("NORMAL_TEMPORARY_FAILURE"),
+        "{r:?}"
+    );
+    let tries: Vec<String> = (1..=16)
+        .map(|n| {
+            format!(
+                "reconnect-{}@{}",
+                "x".repeat(n),
+                dialplan::CONTACTD_RECONNECT
+            )
+        })
+        .collect();
+    assert_eq!(r.transfers, tries, "{r:?}");
+    // 15 tones of 2 s: about 30 simulated s from the call's start to its end
+    let lasted = r.ended_at_ms.unwrap() - r.dialed_at_ms;
+    assert!(
+        (29_000..40_000).contains(&lasted),
+        "gave up after {lasted} simulated ms: {r:?}"
+    );
+}
