@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::service::acd::OperatorCommand;
 use crate::sim::{self, Simulator};
 
-use super::script::{err, say, DemoError, KEY_PAUSE_MS};
+use super::script::{err, say, trunk_caller, DemoError, KEY_PAUSE_MS};
 
 /// The simulated operator phones: 1001 answers after 2 s and talks 6 s, 1002 never answers.
 pub fn agents() -> std::collections::HashMap<String, sim::Behaviour> {
@@ -59,24 +59,19 @@ pub async fn operator_call(app: &App, sim: &Simulator) -> Result<(), DemoError> 
     say("  operators: petrov (user/1002, general 3) and ivanova (user/1001, general 5) log in");
     let mut pops = acd.subscribe("ivanova");
     use sim::CallerStep::*;
-    let caller = sim
-        .inbound_call(sim::InboundCall {
-            connect_to: app.outbound_addr.to_string(),
-            caller_number: "+74951112233".into(),
-            destination: "250100".into(),
-            vars: vec![
-                ("contactd_entry".into(), "trunk".into()),
-                ("contactd_code".into(), "main".into()),
-            ],
-            script: vec![
-                WaitForAnswer,
-                WaitForPlay("main_menu".into()), // after the greeting
-                WaitMs(KEY_PAUSE_MS),
-                Dtmf("0".into()),
-            ],
-            ..Default::default()
-        })
-        .map_err(|e| err("inbound call")(&e))?;
+    let caller = trunk_caller(
+        app,
+        sim,
+        "+74951112233",
+        "250100",
+        "main",
+        vec![
+            WaitForAnswer,
+            WaitForPlay("main_menu".into()), // after the greeting
+            WaitMs(KEY_PAUSE_MS),
+            Dtmf("0".into()),
+        ],
+    )?;
     say(format!(
         "  +74951112233 (account 100234's phone) calls 250100 and presses 0: call {caller}"
     ));

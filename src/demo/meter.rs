@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::app::App;
 use crate::sim::{self, Simulator};
 
-use super::script::{err, say, DemoError, KEY_PAUSE_MS};
+use super::script::{err, say, trunk_caller, DemoError, KEY_PAUSE_MS};
 use super::{show_record, wait_ended};
 
 /// Capability 2: a caller on the readings number passes a two-zone reading by keypad.
@@ -43,19 +43,7 @@ pub(super) async fn meter_reading(
     }
     script.extend([hear("reading_accepted"), Hangup]);
     say("  caller keys: account 100234#, day 012540#, confirms 1, night 004610#, confirms 1");
-    let caller = sim
-        .inbound_call(sim::InboundCall {
-            connect_to: app.outbound_addr.to_string(),
-            caller_number: "89165550123".into(),
-            destination: "250200".into(),
-            vars: vec![
-                ("contactd_entry".into(), "trunk".into()),
-                ("contactd_code".into(), "readings".into()),
-            ],
-            script,
-            ..Default::default()
-        })
-        .map_err(|e| err("inbound call")(&e))?;
+    let caller = trunk_caller(app, sim, "89165550123", "250200", "readings", script)?;
     let uuid = uuid::Uuid::parse_str(&caller).map_err(|e| err("inbound uuid")(&e))?;
     match wait_ended(app, uuid, Duration::from_secs(60)).await {
         Some(r) => show_record(&r),

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::sim::{self, Simulator};
 
 use super::mailbox;
-use super::script::{err, say, DemoError, KEY_PAUSE_MS};
+use super::script::{err, import_list, say, DemoError, KEY_PAUSE_MS};
 
 /// What a manager keys on the phone for the notice short codes (301/302): PIN, listens to
 /// "Attention, recording", speaks `speak_ms`, `#`, 3 = continue, the list number, hears the
@@ -58,19 +58,7 @@ pub(super) async fn campaign(
         rows.push_str(&format!("+7916300{i:04},Subscriber {i},ACC{i:05}\n"));
     }
     rows.push_str("12345,Bad number,ACC99999\n");
-    std::fs::write(&csv, rows).map_err(|e| err("list file")(&e))?;
-    let imported = crate::store::lists::import_csv(
-        &app.shared.pool,
-        &csv,
-        crate::core::lists::ImportOptions {
-            list_number: 7,
-            name: "Lenina st., water outage".into(),
-            replace: false,
-        },
-        &app.shared.config.dialing,
-    )
-    .await
-    .map_err(|e| err("importing the list")(&e))?;
+    let imported = import_list(app, &csv, &rows, 7, "Lenina st., water outage").await?;
     say(format!(
         "  contactd lists import: {} rows read, {} accepted, {} rejected (with line numbers)",
         imported.rows_read, imported.accepted, imported.rejected

@@ -19,7 +19,7 @@ use crate::sim;
 use crate::store::campaigns::NewCampaign;
 use crate::store::op_campaigns::{OpCampaign, OpCampaigns};
 
-use super::script::{err, say, DemoError};
+use super::script::{err, import_list, say, DemoError};
 
 /// The abandon message: a virtual file of the simulator (4 s).
 pub const ABANDON: &str = "/var/lib/contactd/prompts/abandon_demo.wav";
@@ -199,19 +199,7 @@ async fn start(app: &App) -> Result<i64, DemoError> {
             4_000_000 + i
         ));
     }
-    std::fs::write(&csv, t).map_err(|e| err("list")(&e))?;
-    crate::store::lists::import_csv(
-        &app.shared.pool,
-        &csv,
-        crate::core::lists::ImportOptions {
-            list_number: 40,
-            name: "winter offer".into(),
-            replace: false,
-        },
-        &app.shared.config.dialing,
-    )
-    .await
-    .map_err(|e| err("list import")(&e))?;
+    import_list(app, &csv, &t, 40, "winter offer").await?;
     let _ = std::fs::remove_dir_all(&dir);
     let mut c = NewCampaign::with_defaults(&app.shared.config.campaigns, 40, ABANDON, "demo");
     c.name = "winter offer".into();
