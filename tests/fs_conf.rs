@@ -684,8 +684,9 @@ fn readme_documents_the_site_switches() {
 }
 
 /// A trunk call whose `socket` returns with the call up (contactd down, or its connection
-/// dropped) goes to `contactd-reconnect`: 15 tries, each the wait tone then the socket
-/// again, then NORMAL_TEMPORARY_FAILURE. The simulator's copy of that context
+/// dropped) goes to `contactd-reconnect`: 15 tries, each cancelling the channel's scheduled
+/// tasks (after running what the drop left queued), the wait tone, then the socket again;
+/// then NORMAL_TEMPORARY_FAILURE. The simulator's copy of that context
 /// (`sim::dialplan::contactd_reconnect`) must be this file's.
 #[test]
 fn trunk_calls_reconnect_to_contactd_fifteen_times_then_fail() {
@@ -720,6 +721,8 @@ fn trunk_calls_reconnect_to_contactd_fifteen_times_then_fail() {
             .collect();
         let want: Vec<(String, String)> = if n <= 15 {
             vec![
+                ("sleep".into(), "100".into()),
+                ("sched_cancel".into(), String::new()),
                 (
                     "playback".into(),
                     t.resolve("$${contactd_wait_tone}").to_string(),

@@ -240,3 +240,61 @@ async fn a_closed_outbound_socket_ends_the_park_when_configured() {
     assert_eq!(r.hangup_by.as_deref(), Some("switch"));
     assert!((800..=1600).contains(&r.dead_air_ms), "{r:?}");
 }
+
+/// A trunk call (`dialplans/from-trunk.xml`) whose IVR scheduled its music (as contactd's
+/// hand-over to the ACD does just before the transfer) and then lost its socket: the
+/// `contactd-reconnect` context cancels the channel's scheduled tasks first, so the music
+/// never plays over the tone or the next connection's greeting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnected_trunk_call_never_hears_music_scheduled_before_the_drop() {
+    let sim = Simulator::start(SimConfig {
+        socket_close_ends_park: true,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uuid = sim
+        .inbound_call(contactd::sim::InboundCall {
+            connect_to: l.local_addr().unwrap().to_string(),
+            script: vec![contactd::sim::CallerStep::WaitForAnswer],
+            from_trunk: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let (s, _) = l.accept().await.unwrap();
+    let mut c = Client::raw(s);
+    c.send("connect").await;
+    assert!(c.next().await.starts_with("Event-Name: CHANNEL_DATA"));
+    c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: answer")
+        .await;
+    c.cmd(
+        "sendmsg\ncall-command: execute\nexecute-app-name: sched_broadcast\n\
+         execute-app-arg: +2 local_stream://moh",
+    )
+    .await;
+    // contactd dies before its transfer
+    drop(c);
+    // the switch's next try, 2 s later: a new connection for the same call
+    let (s, _) = tokio::time::timeout(Duration::from_secs(5), l.accept())
+        .await
+        .expect("the switch connected again")
+        .unwrap();
+    let mut c = Client::raw(s);
+    c.send("connect").await;
+    assert!(c.next().await.contains(&uuid));
+    // past the time the music was scheduled for
+    sim_sleep(3000).await;
+    let r = record(&sim, &uuid);
+    assert_eq!(r.hangup_cause, None, "{r:?}");
+    assert_eq!(
+        r.transfers,
+        ["reconnect-x@contactd-reconnect"],
+        "one try, then connected: {r:?}"
+    );
+    assert!(
+        !r.played.iter().any(|p| p.contains("moh")),
+        "the music scheduled before the drop played: {r:?}"
+    );
+    sim.hangup(&uuid, "NORMAL_CLEARING");
+}

@@ -1,6 +1,7 @@
 //! Dialplan applications run by a channel's session: answer, pre_answer,
 //! ring_ready, sleep, playback, park, hangup, send_dtmf, play_and_get_digits,
-//! record, record_session, say, set/export, bridge, transfer, respond, sched_broadcast. Each runs
+//! record, record_session, say, set/export, bridge, transfer, respond, sched_broadcast,
+//! sched_cancel. Each runs
 //! between CHANNEL_EXECUTE and CHANNEL_EXECUTE_COMPLETE and is interrupted by
 //! hangup / break (uuid_break: CF_BREAK) / transfer / uuid_bridge.
 
@@ -113,6 +114,7 @@ fn is_known(app: &str) -> bool {
             | "db"
             | "uuid_bridge"
             | "sched_broadcast"
+            | "sched_cancel"
     ) || super::amd::APPS.contains(&app)
 }
 
@@ -229,6 +231,16 @@ async fn body(sess: &Sess, app: &str, arg: &str) -> Option<String> {
             if let Some(id) = super::scheduler::schedule_broadcast(&sess.core, &uuid, arg) {
                 sess.modify(|s| s.set_var("last_sched_id", &id.to_string()));
             }
+            None
+        }
+        "sched_cancel" => {
+            // mod_dptools: the group given, or the channel's own (its sched_broadcasts)
+            let group = if arg.trim().is_empty() {
+                sess.uuid()
+            } else {
+                arg.trim().to_string()
+            };
+            super::scheduler::delete(&sess.core, &group);
             None
         }
         "set" | "export" => {

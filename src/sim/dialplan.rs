@@ -96,7 +96,9 @@ pub const RECONNECT_FIRST: &str = "reconnect-x";
 pub const WAIT_TONE: &str = "tone_stream://%(200,1800,440)";
 
 /// The `contactd-reconnect` context, as `dialplans/from-trunk.xml` has it (a test compares
-/// the two through frslint): `reconnect-x` .. `reconnect-x{15}` play the wait tone, run
+/// the two through frslint): `reconnect-x` .. `reconnect-x{15}` run what the dropped
+/// connection left queued (a short `sleep`), cancel the channel's scheduled tasks (the
+/// music a dropped IVR scheduled for its hand-over), play the wait tone, run
 /// `socket <socket> async full` again and go on to the next; anything else hangs up
 /// NORMAL_TEMPORARY_FAILURE.
 pub fn contactd_reconnect(ext: &str, socket: &str) -> Apps {
@@ -106,6 +108,8 @@ pub fn contactd_reconnect(ext: &str, socket: &str) -> Apps {
         return a(&[("hangup", "NORMAL_TEMPORARY_FAILURE")]);
     }
     vec![
+        ("sleep".into(), "100".into()),
+        ("sched_cancel".into(), String::new()),
         ("playback".into(), WAIT_TONE.into()),
         ("socket".into(), format!("{socket} async full")),
         (

@@ -1,5 +1,5 @@
 //! The switch's task scheduler (switch_scheduler.c) as far as the simulator needs it:
-//! mod_dptools' `sched_broadcast` app and mod_commands' `sched_del` api.
+//! mod_dptools' `sched_broadcast` and `sched_cancel` apps and mod_commands' `sched_del` api.
 //!
 //! A task has a numeric id (one counter for the whole switch, from 1) and a group: a
 //! `sched_broadcast` task's group is its channel's uuid, so `sched_del <uuid>` cancels every
