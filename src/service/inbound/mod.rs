@@ -6,25 +6,24 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::acd::agent::{StateName, DEFAULT_BREAK_REASON};
 use crate::core::call::CallState;
-use crate::core::campaign::state::CampaignState;
-use crate::core::flow::{
-    Answer, CampaignStatus, Flow, GreetingFlow, Outcome, Query, Step, Utterance,
-};
+use crate::core::flow::{Flow, GreetingFlow, Outcome, Step, Utterance};
 use crate::core::flows::meter::{MenuChoice, MeterEntry, MeterFlow, MeterFlowOptions};
 use crate::core::flows::service::{ServiceFlow, ServiceFlowOptions};
 use crate::core::speech;
 use crate::core::values::MediaFile;
 use crate::esl::commands::ChannelVar;
 use crate::esl::outbound::{CallEnded, CallHandler, CallSession, ChannelData};
-use crate::store::campaigns::{Campaigns, NewCampaign};
+use crate::store::campaigns::Campaigns;
 use crate::store::postgres::{Calls, NewCall};
+
+mod handover;
+mod queries;
 
 pub struct InboundCalls {
     pub calls: Calls,
@@ -147,110 +146,6 @@ impl InboundCalls {
             readings: crate::store::accounts::reading_rules(&self.config),
             operator: ivr.operator.clone(),
         })
-    }
-
-    async fn answer_query(&self, q: &Query, data: &ChannelData) -> Answer {
-        let caller = data.caller.as_str();
-        if let Ok(call) = Uuid::parse_str(&data.uuid) {
-            let pool = self.campaigns.pool();
-            let now = self.clock.now();
-            if let Some(a) =
-                crate::service::meter::answer(pool, &self.config, q, call, caller, now).await
-            {
-                return a;
-            }
-        }
-        match q {
-            Query::ListSize(n) => {
-                let size = async {
-                    let db = self.campaigns.pool().get().await.ok()?;
-                    let row = db
-                        .query_opt(
-                            "SELECT (SELECT count(*) FROM contacts WHERE list_number = $1)
-                             FROM contact_lists WHERE number = $1",
-                            &[n],
-                        )
-                        .await
-                        .ok()??;
-                    Some(row.get::<_, i64>(0))
-                };
-                Answer::ListSize(size.await)
-            }
-            Query::StartCampaign {
-                list,
-                audio,
-                confirm,
-            } => {
-                let c = &self.config.campaigns;
-                let email = self.manager_of(caller).and_then(|(_, m)| m.email.clone());
-                let name = format!(
-                    "list {list} by phone {caller} {}",
-                    self.clock.now().format("%Y-%m-%d %H:%M")
-                );
-                let created = self
-                    .campaigns
-                    .create(&NewCampaign {
-                        name,
-                        confirm: *confirm,
-                        manager_email: email,
-                        ..NewCampaign::with_defaults(c, *list, audio, caller)
-                    })
-                    .await;
-                match created {
-                    Ok((id, n)) => {
-                        info!(
-                            campaign = id,
-                            subscribers = n,
-                            list,
-                            manager = ?caller,
-                            "campaign started by phone"
-                        );
-                        Answer::CampaignStarted(Some(id))
-                    }
-                    Err(e) => {
-                        warn!(list, manager = ?caller, error = ?e.to_string(), "cannot start campaign");
-                        Answer::CampaignStarted(None)
-                    }
-                }
-            }
-            Query::LastCampaign => {
-                let st = async {
-                    let c = self.campaigns.last_by(caller).await.ok()??;
-                    let p = self.campaigns.progress(c.id).await.ok()?;
-                    Some(CampaignStatus {
-                        id: c.id,
-                        state: c.state,
-                        called: p.done,
-                        total: p.total,
-                    })
-                };
-                Answer::Campaign(st.await)
-            }
-            Query::TogglePause(id) => {
-                let (running, paused) = (CampaignState::Running, CampaignState::Paused);
-                let to_paused = self
-                    .campaigns
-                    .set_state(*id, &[running.as_str()], paused.as_str())
-                    .await
-                    .unwrap_or(false);
-                if to_paused {
-                    info!(campaign = id, manager = ?caller, "campaign paused by phone");
-                    return Answer::Toggled(Some(paused.as_str().into()));
-                }
-                let resumed = self
-                    .campaigns
-                    .set_state(*id, &[paused.as_str()], running.as_str())
-                    .await
-                    .unwrap_or(false);
-                if resumed {
-                    info!(campaign = id, manager = ?caller, "campaign resumed by phone");
-                }
-                Answer::Toggled(resumed.then(|| running.as_str().into()))
-            }
-            Query::AccountOfCaller => Answer::CallerAccount(None),
-            Query::Account(_) => Answer::AccountLookupFailed,
-            Query::StoreReadings { .. } => Answer::ReadingsStored(false),
-        }
     }
 
     /// Carries out one step; `Ok(None)` when the flow is over.
@@ -467,118 +362,6 @@ fn contactd_vars(data: &ChannelData) -> std::collections::BTreeMap<String, Strin
         .filter(|(k, _)| k.starts_with("contactd_"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-impl InboundCalls {
-    /// Hands the caller to the ACD: queued in Redis (or offered a callback if the queue is
-    /// full), transferred to the ACD's park so the call no longer depends on this socket,
-    /// and driven over the control link from then on.
-    async fn hand_over(
-        &self,
-        session: CallSession,
-        queue: &str,
-        caller: Option<&str>,
-        learned: std::collections::BTreeMap<String, String>,
-    ) {
-        let uuid = session.data.uuid.clone();
-        match self.acd.admit(&uuid, queue, caller, learned).await {
-            Ok(a) => info!(%uuid, ?queue, ?a, "to the operators' queue"),
-            Err(e) => {
-                warn!(%uuid, ?queue, error = ?e.to_string(), "cannot queue the caller");
-                let mut session = session;
-                let _ = session
-                    .execute("playback", &self.prompt("operators_busy"))
-                    .await;
-                session.finish("NORMAL_CLEARING").await;
-                return;
-            }
-        }
-        let mut parked = self.acd.link().watch_call(&uuid);
-        let mut session = session;
-        // The park is silent until the ACD takes the caller; should this process die first,
-        // the switch plays the music by itself (`acd::FALLBACK_MUSIC_AFTER_S`).
-        if let Err(e) = session
-            .execute("sched_broadcast", &self.acd.fallback_music())
-            .await
-        {
-            debug!(%uuid, error = ?e.to_string(), "fallback music not scheduled");
-        }
-        // The queue name passed config validation: `[a-z0-9_]` only.
-        let transferred = session
-            .execute("transfer", &format!("acd_{queue} XML contactd-acd"))
-            .await;
-        if let Err(e) = transferred {
-            warn!(%uuid, error = ?e.to_string(), "transfer to the ACD's park failed");
-        }
-        session.release().await;
-        use crate::core::channels::SwitchEvent;
-        use crate::esl::control::WatchEvent;
-        let gone = tokio::time::timeout(std::time::Duration::from_secs(3), async {
-            while let Some(ev) = parked.recv().await {
-                match ev {
-                    WatchEvent::Switch(SwitchEvent::Park { .. }) => return false,
-                    WatchEvent::Switch(SwitchEvent::Hangup(_)) => return true,
-                    _ => {}
-                }
-            }
-            false
-        })
-        .await
-        .unwrap_or(false);
-        drop(parked);
-        if gone {
-            // Hung up on the way into the queue: the ACD never sees this caller talk or wait.
-            if let Ok(id) = Uuid::parse_str(&uuid) {
-                if let Err(e) = self.calls.set_hungup_by(id, "party").await {
-                    warn!(%uuid, error = ?e.to_string(), "cannot record who hung up");
-                }
-            }
-        }
-        if let Err(e) = self.acd.take_over(&uuid, queue).await {
-            warn!(%uuid, error = ?e.to_string(), "the ACD cannot take the caller");
-        }
-    }
-
-    /// `*21` log in, `*22` log out, `*23` break, `*24` ready, from the operator's own phone.
-    async fn operator_code(&self, session: &mut CallSession) -> &'static str {
-        use crate::service::acd::OperatorCommand;
-        let code = session
-            .data
-            .vars
-            .get("contactd_code")
-            .cloned()
-            .unwrap_or_default();
-        let cmd = match code.as_str() {
-            "*21" => OperatorCommand::Login,
-            "*22" => OperatorCommand::Logout,
-            // a break keyed on the phone has no reason of its own: the default one
-            "*23" => OperatorCommand::Break(DEFAULT_BREAK_REASON.into()),
-            "*24" => OperatorCommand::Ready,
-            _ => return "operator_code_unknown",
-        };
-        let _ = session.execute("answer", "").await;
-        let login = self.acd.operator_by_phone(&session.data.caller).await;
-        let (prompt, step) = match login {
-            None => {
-                warn!(phone = ?session.data.caller, ?code, "feature code from a phone of no operator");
-                ("operator_unknown", "operator_unknown")
-            }
-            Some(login) => match self.acd.command(&login, cmd).await {
-                Ok(state) => match state {
-                    StateName::Ready => ("operator_ready", "operator_ready"),
-                    StateName::Break => ("operator_break", "operator_break"),
-                    StateName::Absent => ("operator_absent", "operator_absent"),
-                    _ => ("operator_logged_out", "operator_logged_out"),
-                },
-                Err(e) => {
-                    info!(operator = ?login, ?code, error = ?e.to_string(), "feature code refused");
-                    ("operator_refused", "operator_refused")
-                }
-            },
-        };
-        let _ = session.execute("playback", &self.prompt(prompt)).await;
-        step
-    }
 }
 
 impl CallHandler for InboundCalls {
