@@ -210,19 +210,19 @@ async fn a_switch_crash_ends_the_call_and_its_dead_air() {
     assert!(r.played.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_outbound_socket_ends_the_park_when_configured() {
-    let sim = Simulator::start(SimConfig {
-        socket_close_ends_park: true,
-        ..cfg()
-    })
-    .await
-    .unwrap();
+/// An inbound call whose `socket` reaches a listener of the test's (`from_trunk`: with the
+/// trunk dialplan's reconnect after it), connected and answered over that socket: the
+/// call's uuid, the connection, the listener (the switch's next try connects to it again).
+async fn answered_on_socket(
+    sim: &Simulator,
+    from_trunk: bool,
+) -> (String, Client, tokio::net::TcpListener) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let uuid = sim
         .inbound_call(contactd::sim::InboundCall {
             connect_to: l.local_addr().unwrap().to_string(),
             script: vec![contactd::sim::CallerStep::WaitForAnswer],
+            from_trunk,
             ..Default::default()
         })
         .unwrap();
@@ -232,6 +232,18 @@ async fn a_closed_outbound_socket_ends_the_park_when_configured() {
     assert!(c.next().await.starts_with("Event-Name: CHANNEL_DATA"));
     c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: answer")
         .await;
+    (uuid, c, l)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_outbound_socket_ends_the_park_when_configured() {
+    let sim = Simulator::start(SimConfig {
+        socket_close_ends_park: true,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let (uuid, c, _l) = answered_on_socket(&sim, false).await;
     sim_sleep(1000).await;
     // the IVR server goes away: parked with nothing, then hung up by the switch
     drop(c);
@@ -253,21 +265,7 @@ async fn a_reconnected_trunk_call_never_hears_music_scheduled_before_the_drop() 
     })
     .await
     .unwrap();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let uuid = sim
-        .inbound_call(contactd::sim::InboundCall {
-            connect_to: l.local_addr().unwrap().to_string(),
-            script: vec![contactd::sim::CallerStep::WaitForAnswer],
-            from_trunk: true,
-            ..Default::default()
-        })
-        .unwrap();
-    let (s, _) = l.accept().await.unwrap();
-    let mut c = Client::raw(s);
-    c.send("connect").await;
-    assert!(c.next().await.starts_with("Event-Name: CHANNEL_DATA"));
-    c.cmd("sendmsg\ncall-command: execute\nexecute-app-name: answer")
-        .await;
+    let (uuid, mut c, l) = answered_on_socket(&sim, true).await;
     c.cmd(
         "sendmsg\ncall-command: execute\nexecute-app-name: sched_broadcast\n\
          execute-app-arg: +2 local_stream://moh",

@@ -275,15 +275,18 @@ fn after_hours_the_operator_is_not_offered_a_call() {
     assert_eq!(f.next(Some(&ok())), Step::Hangup("NORMAL_CLEARING"));
 }
 
-#[test]
-fn an_account_that_could_not_be_looked_up_is_not_called_unknown() {
+/// The readings line, account 7654321 keyed, the lookup answered `lookup`: the steps up to
+/// the bridge to the operator, after the two variables (`contactd_ivr_step` = `step`), and
+/// what the caller heard just before it.
+fn keyed_account_to_the_operator(lookup: Answer, step: &str) -> (MeterFlow, Vec<String>) {
     let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
     f.next(None);
     f.next(Some(&ok()));
     f.next(Some(&ans(Answer::CallerAccount(None))));
     f.next(Some(&keyed("7654321")));
+    // the variables go first (no sound); what was found is said just before the bridge
     assert_eq!(
-        f.next(Some(&ans(Answer::AccountLookupFailed))),
+        f.next(Some(&ans(lookup))),
         Step::SetVar {
             name: "contactd_account",
             value: "7654321".into()
@@ -293,38 +296,26 @@ fn an_account_that_could_not_be_looked_up_is_not_called_unknown() {
         f.next(Some(&ok())),
         Step::SetVar {
             name: "contactd_ivr_step",
-            value: "account_check_failed".into()
+            value: step.into()
         }
     );
-    // the caller is told the check failed, not that their number is wrong
-    assert_eq!(heard(&f.next(Some(&ok()))), ["account_check_failed"]);
+    let said = heard(&f.next(Some(&ok())));
     assert_eq!(f.next(Some(&ok())), Step::Bridge("user/1000".into()));
+    (f, said)
+}
+
+#[test]
+fn an_account_that_could_not_be_looked_up_is_not_called_unknown() {
+    let (_, said) =
+        keyed_account_to_the_operator(Answer::AccountLookupFailed, "account_check_failed");
+    // the caller is told the check failed, not that their number is wrong
+    assert_eq!(said, ["account_check_failed"]);
 }
 
 #[test]
 fn unknown_account_goes_to_the_operator_with_the_keyed_number() {
-    let mut f = MeterFlow::new(opts(MeterEntry::Readings, true));
-    f.next(None);
-    f.next(Some(&ok()));
-    f.next(Some(&ans(Answer::CallerAccount(None))));
-    f.next(Some(&keyed("7654321")));
-    // the variables go first (no sound); "not found" is said just before the bridge
-    assert_eq!(
-        f.next(Some(&ans(Answer::Account(None)))),
-        Step::SetVar {
-            name: "contactd_account",
-            value: "7654321".into()
-        }
-    );
-    assert_eq!(
-        f.next(Some(&ok())),
-        Step::SetVar {
-            name: "contactd_ivr_step",
-            value: "account_unknown".into()
-        }
-    );
-    assert_eq!(heard(&f.next(Some(&ok()))), ["account_not_found"]);
-    assert_eq!(f.next(Some(&ok())), Step::Bridge("user/1000".into()));
+    let (mut f, said) = keyed_account_to_the_operator(Answer::Account(None), "account_unknown");
+    assert_eq!(said, ["account_not_found"]);
     // no operator reachable
     let mut failed = Outcome::default();
     failed
