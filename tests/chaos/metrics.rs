@@ -9,6 +9,10 @@ use contactd::sim::{AgentOffer, PartyRecord};
 
 use crate::traffic::{Kind, READING_ACCEPTED};
 
+/// The extension of the dialplan's last try to reach contactd (`contactd-reconnect`): a
+/// caller transferred there waited out all 15.
+const RECONNECT_LAST: &str = "reconnect-xxxxxxxxxxxxxxxx@";
+
 /// An answered party who heard nothing for longer than this (simulated ms, in total) was
 /// left in silence.
 pub const SILENT_MS: u64 = 5000;
@@ -389,7 +393,33 @@ pub fn compute(i: &Input) -> Metrics {
 
     // cut_off_callers: inbound callers the switch side hung up in the IVR (before any
     // transfer to the queue, where lost_acd_callers takes over) with their business not
-    // done; a switch crash ("system") is not contactd's doing
+    // done; a switch crash ("system") is not contactd's doing. Nor is the dialplan giving
+    // up after its 15 tries (about 30 simulated s) while contactd could not start: that is
+    // a note, since here every real second contactd is away is 5 simulated ones
+    let gave_up = |r: &PartyRecord| {
+        r.hangup_cause.as_deref() == Some("NORMAL_TEMPORARY_FAILURE")
+            && r.transfers.iter().any(|t| t.starts_with(RECONNECT_LAST))
+    };
+    let waited_out: Vec<String> = i
+        .callers
+        .iter()
+        .filter_map(|(u, _)| by_uuid.get(u.as_str()).filter(|r| gave_up(r)))
+        .map(|r| {
+            let on_line = r.ended_at_ms.unwrap_or(r.dialed_at_ms) - r.dialed_at_ms;
+            format!(
+                "{} ({} simulated s on the line)",
+                short(&r.uuid),
+                on_line / 1000
+            )
+        })
+        .collect();
+    if !waited_out.is_empty() {
+        m.notes.push(format!(
+            "note: {} inbound callers waited out the 15 tries to reach contactd: {}",
+            waited_out.len(),
+            sample(waited_out)
+        ));
+    }
     let cut: Vec<String> = i
         .callers
         .iter()
@@ -399,7 +429,7 @@ pub fn compute(i: &Input) -> Metrics {
                 r.played.iter().any(|p| p.contains(READING_ACCEPTED)) || !r.bridged_to.is_empty();
             let queued = r.transfers.iter().any(|t| t.ends_with("@contactd-acd"));
             let by_switch = r.hangup_by.as_deref() == Some("switch");
-            (!done && !queued && by_switch).then(|| {
+            (!done && !queued && by_switch && !gave_up(r)).then(|| {
                 format!(
                     "{} {} {}",
                     if matches!(k, Kind::Acd) { "acd" } else { "ivr" },
