@@ -108,7 +108,24 @@ pub async fn run(acd: Acd, call: String, meta: Meta, start: Start) {
         ended_by: None,
     };
     match start {
-        Start::Fresh => c.music().await,
+        Start::Fresh => {
+            if !c.music().await {
+                // A park seen late (the link dropped and came back in between, a switch
+                // restart among them): the caller may be gone already, and no event of
+                // theirs would ever come to end this task and close their record.
+                match c.link_lost().await {
+                    Next::Done => {
+                        c.cleanup().await;
+                        return;
+                    }
+                    Next::LetGo => {
+                        c.let_go().await;
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+        }
         Start::Adopted => {
             // The operator may have hung up while nobody watched, or the instance died
             // between an announcement's uuid_break and its music.
@@ -438,11 +455,14 @@ impl Caller {
         }
     }
 
-    async fn music(&self) {
+    /// Starts the music; false if the switch refused it (or the link was down).
+    async fn music(&self) -> bool {
         let moh = self.acd.cfg().music_on_hold.clone();
         if let Err(e) = self.link().execute(&self.call, "playback", &moh).await {
             debug!(call = %self.call, "acd: music: {e}");
+            return false;
         }
+        true
     }
 
     /// A caller admitted while Redis was unreachable is queued once it answers (true: it is
