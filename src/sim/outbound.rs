@@ -324,19 +324,13 @@ fn stem(file: &str) -> &str {
 /// Runs the caller's script; with `start_over_on`, a person who hears that prompt again
 /// (the menu started over after a reconnect) starts the script over from that point.
 async fn run_caller(sess: Sess, script: Vec<CallerStep>, start_over_on: Option<String>) {
-    let is_restart = |f: &String| {
-        start_over_on
-            .as_deref()
-            .is_some_and(|p| stem(f).starts_with(p))
-    };
     // from which opened file on the script looks (files heard before do not count)
     let mut from = 0;
     loop {
         let run = CallerRun {
             sess: &sess,
             from,
-            again: &is_restart,
-            watching: start_over_on.is_some(),
+            start_over_on: start_over_on.as_deref(),
         };
         match run.play(&script).await {
             Some(again) => from = again,
@@ -349,20 +343,20 @@ async fn run_caller(sess: Sess, script: Vec<CallerStep>, start_over_on: Option<S
 struct CallerRun<'a> {
     sess: &'a Sess,
     from: usize,
-    /// is this file the prompt that makes the person start over?
-    again: &'a (dyn Fn(&String) -> bool + Sync),
-    /// does the person start over at all (else the script ends the caller's part)?
-    watching: bool,
+    /// the prompt (a file whose name begins so) that makes the person start over; None:
+    /// the script ends the caller's part
+    start_over_on: Option<&'a str>,
 }
 
 impl CallerRun<'_> {
     /// Index of the start-over prompt heard a second time in this pass, if it has been: the
     /// pass begins with its first hearing (the menu's start), a second is the menu again.
     fn restarted(&self, s: &ChanState) -> Option<usize> {
+        let p = self.start_over_on?;
         s.opened[self.from.min(s.opened.len())..]
             .iter()
             .enumerate()
-            .filter(|(_, f)| (self.again)(f))
+            .filter(|(_, f)| stem(f).starts_with(p))
             .map(|(i, _)| self.from + i)
             .nth(1)
     }
@@ -436,9 +430,7 @@ impl CallerRun<'_> {
                 }
             }
         }
-        if !self.watching {
-            return None;
-        }
+        self.start_over_on?;
         // the script is done; a person who still hears the menu start again goes again
         sess.wait_until(None, over).await;
         sess.with(|s| self.restarted(s))
