@@ -41,6 +41,7 @@ reading_not_stored|Не удалось сохранить показания.|Yo
 balance_is|Баланс вашего счёта|Your account balance is
 balance_debt|Задолженность по вашему счёту|Your account is in debt by
 operators_closed|Операторы сейчас не работают. Позвоните в рабочее время.|Our operators are off duty. Please call during office hours.
+service_unavailable|Сервис временно недоступен. Позвоните позже.|The service is temporarily unavailable. Please call later.
 operators_busy|Все операторы заняты. Позвоните позже.|All operators are busy. Please call later.
 not_authorised|Доступ запрещён.|Access denied.
 enter_pin|Введите пин-код.|Enter your PIN.

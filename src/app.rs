@@ -118,6 +118,32 @@ impl App {
     /// Starts with `clock` as every service's one clock (tests pass a paused one).
     pub async fn start_with_clock(config: Config, clock: Clock) -> Result<App, AppError> {
         let config = Arc::new(config);
+        // The outbound socket opens first: a caller who arrives while the stores are
+        // waited for is held there (`service::lobby`), not left to the switch's retries.
+        let (accept_stop, accept_rx) = watch::channel(false);
+        let outbound_listener = bind("outbound socket", &config.outbound.listen).await?;
+        let outbound_addr = outbound_listener
+            .local_addr()
+            .map_err(|source| AppError::Bind {
+                what: "outbound socket",
+                addr: config.outbound.listen.clone(),
+                source,
+            })?;
+        let outbound_live = Arc::new(AtomicUsize::new(0));
+        let calls_tracker = TaskTracker::new();
+        let (lobby, doors) = crate::service::lobby::Lobby::new(&config);
+        // Aborted with its held calls if the start fails (their sockets close, and the
+        // switch's contactd-reconnect takes the callers).
+        let serving = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(outbound::serve(
+            outbound_listener,
+            Arc::new(lobby),
+            accept_rx,
+            outbound::CallTasks {
+                live: outbound_live.clone(),
+                tasks: calls_tracker.clone(),
+                max_calls: config.outbound.max_calls,
+            },
+        )));
         // A database or Redis that is restarting (maintenance, a failover) is waited for a
         // while rather than failed on: a daemon that exits at once only crash-loops.
         let started = tokio::time::Instant::now();
@@ -140,7 +166,6 @@ impl App {
         let journal = crate::store::journal::Journal::open(&spool, pool.clone())?;
         let calls = Calls::with_journal(journal.clone());
 
-        let (accept_stop, accept_rx) = watch::channel(false);
         let (final_stop, final_rx) = watch::channel(false);
         let (sink, events) = mpsc::channel(10_000);
         let mut links = Vec::new();
@@ -178,14 +203,6 @@ impl App {
             .run(events),
         );
 
-        let outbound_listener = bind("outbound socket", &config.outbound.listen).await?;
-        let outbound_addr = outbound_listener
-            .local_addr()
-            .map_err(|source| AppError::Bind {
-                what: "outbound socket",
-                addr: config.outbound.listen.clone(),
-                source,
-            })?;
         let http_listener = bind("http", &config.http.listen).await?;
         let http_addr = http_listener
             .local_addr()
@@ -233,7 +250,7 @@ impl App {
             pool,
             live,
             calls: calls.clone(),
-            outbound_live: Arc::new(AtomicUsize::new(0)),
+            outbound_live,
             draining: Arc::new(AtomicBool::new(false)),
             campaigns: crate::store::campaigns::Campaigns::with_journal(journal.clone()),
             acd: acd.clone(),
@@ -331,17 +348,9 @@ impl App {
             node,
             clock: clock.clone(),
         });
-        let calls_tracker = TaskTracker::new();
-        tasks.push(tokio::spawn(outbound::serve(
-            outbound_listener,
-            handler,
-            accept_rx,
-            outbound::CallTasks {
-                live: shared.outbound_live.clone(),
-                tasks: calls_tracker.clone(),
-                max_calls: config.outbound.max_calls,
-            },
-        )));
+        // the lobby's callers, and every call from now on, go to the IVR
+        doors.send_replace(Some(handler));
+        tasks.push(serving.detach());
         let router = crate::http::router(Arc::new(crate::http::HttpState {
             config: shared.config.clone(),
             links: shared.links.clone(),

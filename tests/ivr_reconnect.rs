@@ -8,7 +8,11 @@
 //!   reaches the operator;
 //! - a caller who arrives while contactd is down waits for it and is served;
 //! - with nobody listening, the switch gives up after 15 tries (about 30 simulated s) with
-//!   NORMAL_TEMPORARY_FAILURE.
+//!   NORMAL_TEMPORARY_FAILURE;
+//! - contactd started while PostgreSQL is away holds a caller itself (`service::lobby`): the
+//!   wait tone, then the IVR once the database answers;
+//! - one held past `outbound.lobby_max_seconds` (Redis away) is told the service is
+//!   unavailable and hung up.
 use crate::acd_support;
 use crate::common;
 
@@ -16,6 +20,7 @@ use std::time::Duration;
 
 use acd_support::process::{add_operator, Proc};
 use acd_support::*;
+use common::faultproxy::FaultProxy;
 use contactd::sim::{self, dialplan, CallerStep, PartyRecord, Simulator};
 
 /// Simulated ms of silence nobody should hear (the fault matrix's rule).
@@ -207,4 +212,124 @@ async fn with_nobody_listening_the_switch_gives_up_after_fifteen_tries() {
         (29_000..40_000).contains(&lasted),
         "gave up after {lasted} simulated ms: {r:?}"
     );
+}
+
+/// contactd started with a store behind `proxy`, cut: its outbound socket listening, its
+/// stores not reachable; `lobby_max_seconds` as given.
+async fn start_without(
+    env: &common::TestEnv,
+    sim: &Simulator,
+    url: &str,
+    lobby_max_seconds: u64,
+) -> (Proc, FaultProxy) {
+    let (proxy, via) = FaultProxy::for_url(url).await;
+    proxy.cut().await;
+    let mut d = Proc::configure(env, sim, &ivr_open(), |t| {
+        t.replace(url, &via).replacen(
+            "\n[http]\n",
+            &format!("\nlobby_max_seconds = {lobby_max_seconds}\n[http]\n"),
+            1,
+        )
+    });
+    d.spawn_unready();
+    assert!(
+        common::eventually(WAIT, || async {
+            d.log_tail(40)
+                .contains("outbound socket server accepting calls")
+        })
+        .await,
+        "the outbound socket never opened:\n{}",
+        d.log_tail(40)
+    );
+    (d, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_while_postgres_is_away_contactd_holds_the_caller_and_then_serves_them() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let (mut d, pg) = start_without(&env, &sim, env.db_url(), 120).await;
+    let caller = main_number_caller(&sim, d.outbound, "5551104");
+    // 3 s (15 simulated): contactd holds the caller, answered, with the wait tone
+    assert!(
+        common::eventually(WAIT, || async {
+            times_heard(&record(&sim, &caller), dialplan::WAIT_TONE) >= 5
+        })
+        .await,
+        "no wait tone from contactd: {:?}\n{}",
+        record(&sim, &caller),
+        d.log_tail(30)
+    );
+    let r = record(&sim, &caller);
+    assert!(r.answered, "{r:?}");
+    assert_eq!(r.hangup_cause, None, "{r:?}");
+    assert!(
+        r.transfers.is_empty(),
+        "the switch's reconnect loop held the caller, not contactd: {r:?}"
+    );
+    assert_eq!(times_heard(&r, "ivr_greeting"), 0, "{r:?}");
+
+    pg.restore().await;
+    d.wait_healthy().await;
+    add_operator(&env, "2001").await;
+    d.login("op2001").await;
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&caller).is_some() }).await,
+        "the held caller never reached the operator: {:?}\n{}",
+        record(&sim, &caller),
+        d.log_tail(40)
+    );
+    let r = record(&sim, &caller);
+    assert_eq!(times_heard(&r, "ivr_greeting"), 1, "{r:?}");
+    assert!(
+        !r.transfers
+            .iter()
+            .any(|t| t.ends_with(dialplan::CONTACTD_RECONNECT)),
+        "{r:?}"
+    );
+    assert!(
+        r.max_dead_air_ms <= SILENT_MS,
+        "{} ms of silence at once: {r:?}",
+        r.max_dead_air_ms
+    );
+    sim.hangup(&caller, "NORMAL_CLEARING");
+    d.sigkill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_held_past_the_lobby_limit_is_told_and_let_go() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    // Redis away for good; a limit of 20 (simulated) s, 4 real
+    let (mut d, _redis) = start_without(&env, &sim, &common::redis_url(), 20).await;
+    let caller = main_number_caller(&sim, d.outbound, "5551105");
+    assert!(
+        common::eventually(WAIT, || async {
+            record(&sim, &caller).hangup_cause.is_some()
+        })
+        .await,
+        "still held: {:?}\n{}",
+        record(&sim, &caller),
+        d.log_tail(30)
+    );
+    let r = record(&sim, &caller);
+    assert_eq!(r.hangup_cause.as_deref(), Some("NORMAL_CLEARING"), "{r:?}");
+    assert_ne!(r.hangup_by.as_deref(), Some("caller"), "{r:?}");
+    assert_eq!(
+        r.played.last().map(|p| p.contains("service_unavailable")),
+        Some(true),
+        "not told why: {r:?}"
+    );
+    assert!(times_heard(&r, dialplan::WAIT_TONE) >= 8, "{r:?}");
+    let lasted = r.ended_at_ms.unwrap() - r.dialed_at_ms;
+    assert!(
+        (20_000..30_000).contains(&lasted),
+        "let go after {lasted} simulated ms: {r:?}"
+    );
+    assert!(
+        r.max_dead_air_ms <= SILENT_MS,
+        "{} ms of silence at once: {r:?}",
+        r.max_dead_air_ms
+    );
+    d.sigkill().await;
 }

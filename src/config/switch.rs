@@ -101,6 +101,10 @@ pub struct OutboundConfig {
     /// Calls handled at once; one more is refused (its `socket` app fails and the
     /// dialplan goes on), so an overload cannot exhaust the daemon.
     pub max_calls: usize,
+    /// How old a call may grow, from its first ring, while contactd holds it at start
+    /// waiting for PostgreSQL and Redis (`service::lobby`); then the caller is told the
+    /// service is unavailable and hung up.
+    pub lobby_max_seconds: u64,
 }
 
 impl Default for OutboundConfig {
@@ -108,6 +112,7 @@ impl Default for OutboundConfig {
         Self {
             listen: "127.0.0.1:8084".into(),
             max_calls: 2000,
+            lobby_max_seconds: 120,
         }
     }
 }

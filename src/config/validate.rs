@@ -115,6 +115,12 @@ impl Config {
                 "must be at least 1 (calls handled at once)",
             );
         }
+        if !(1..=3600).contains(&self.outbound.lobby_max_seconds) {
+            bad(
+                "outbound.lobby_max_seconds".into(),
+                "must be 1 to 3600 (seconds a caller is held while the stores are away)",
+            );
+        }
         if self.outbound.listen.parse::<SocketAddr>().is_err() {
             bad(
                 "outbound.listen".into(),

@@ -50,6 +50,9 @@ pub struct ChannelData {
     /// The `variable_contactd_*` headers (what contactd's dialplans set), without the
     /// `variable_` prefix: all contactd reads of the channel's variables.
     pub vars: HashMap<String, String>,
+    /// When the switch created the channel (`Caller-Channel-Created-Time`, µs since the
+    /// epoch, the switch's clock): the same across a reconnect, unlike the caller profile's.
+    pub created_us: Option<i64>,
 }
 
 /// One call on the outbound socket.
@@ -59,6 +62,9 @@ pub struct CallSession {
     hung_up: bool,
     /// Longest any single application may run before contactd gives up on it.
     pub step_timeout: Duration,
+    /// The switch's clock at the last message read (`Event-Date-Timestamp`, µs).
+    switch_now_us: Option<i64>,
+    established: std::time::Instant,
 }
 
 /// What `myevents` enables and a call's flow never reads: everything but
@@ -150,6 +156,7 @@ impl CallSession {
         }
         let resp = &replies[0];
         let get = |k: &str| resp.header(k).unwrap_or_default().to_string();
+        let micros = |k: &str| resp.header(k).and_then(|v| v.parse::<i64>().ok());
         let data = ChannelData {
             uuid: get("Unique-ID"),
             caller: get("Caller-Caller-ID-Number"),
@@ -158,13 +165,29 @@ impl CallSession {
                 resp.headers().iter().map(|(k, v)| (k.as_str(), v.as_str())),
                 |name| name.starts_with("contactd_"),
             ),
+            created_us: micros("Caller-Channel-Created-Time").filter(|&t| t > 0),
         };
         Ok(Self {
             session,
             data,
             hung_up: false,
             step_timeout: Duration::from_secs(600),
+            switch_now_us: micros("Event-Date-Timestamp"),
+            established: std::time::Instant::now(),
         })
+    }
+
+    /// How long the call has existed: by the switch's own clock (the channel's creation
+    /// and the last message read) where it sent both, so a caller who reconnected after
+    /// contactd restarted counts from their first ring and no skew between the hosts'
+    /// clocks enters; else since contactd took the call.
+    pub fn age(&self) -> Duration {
+        match (self.data.created_us, self.switch_now_us) {
+            (Some(created), Some(now)) => {
+                Duration::from_micros(u64::try_from(now - created).unwrap_or(0))
+            }
+            _ => self.established.elapsed(),
+        }
     }
 
     pub fn hung_up(&self) -> bool {
@@ -227,6 +250,12 @@ impl CallSession {
                     Some(EslEventType::ChannelExecuteComplete)
                         if ev.header_str("Application-UUID") == Some(app_uuid.as_str()) =>
                     {
+                        if let Some(now) = ev
+                            .header_str("Event-Date-Timestamp")
+                            .and_then(|v| v.parse().ok())
+                        {
+                            self.switch_now_us = Some(now);
+                        }
                         let response = ev
                             .header_str("Application-Response")
                             .unwrap_or_default()

@@ -10,6 +10,7 @@ pub mod driving;
 pub mod failover;
 pub mod inbound;
 pub mod leases;
+pub mod lobby;
 pub mod messages;
 pub mod meter;
 pub mod notice_amd;

@@ -39,6 +39,19 @@ impl Proc {
 
     /// [`Proc::start`] with `extra` appended to the config (sections of its own).
     pub async fn start_with(env: &common::TestEnv, sim: &Simulator, extra: &str) -> Proc {
+        let mut p = Proc::configure(env, sim, extra, |t| t);
+        p.spawn().await;
+        p
+    }
+
+    /// The config of [`Proc::start_with`], its text passed through `edit` (another address
+    /// for a store), written but not started.
+    pub fn configure(
+        env: &common::TestEnv,
+        sim: &Simulator,
+        extra: &str,
+        edit: impl FnOnce(String) -> String,
+    ) -> Proc {
         let dir = tempfile::tempdir().unwrap();
         let http = common::smtp::free_port();
         let outbound = common::smtp::free_port();
@@ -52,6 +65,7 @@ impl Proc {
             &format!("[daemon]\nspool_dir = \"{}\"\n", spool.display()),
             1,
         ) + extra;
+        let text = edit(text);
         std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
         contactd::config::Config::from_toml(&text)
             .unwrap()
@@ -60,21 +74,27 @@ impl Proc {
         let cfg = dir.path().join("contactd.toml");
         std::fs::write(&cfg, text).unwrap();
         let log = dir.path().join("contactd.log");
-        let mut p = Proc {
+        Proc {
             cfg,
             log,
             child: None,
             http,
             outbound,
             _dir: dir,
-        };
-        p.spawn().await;
-        p
+        }
     }
 
     pub async fn spawn(&mut self) {
-        let child = common::daemon::spawn_logged(&self.cfg, &self.log);
-        self.child = Some(child);
+        self.spawn_unready();
+        self.wait_healthy().await;
+    }
+
+    /// Starts the process without waiting for it to be ready.
+    pub fn spawn_unready(&mut self) {
+        self.child = Some(common::daemon::spawn_logged(&self.cfg, &self.log));
+    }
+
+    pub async fn wait_healthy(&self) {
         let http = self.http;
         assert!(
             common::eventually(Duration::from_secs(30), || common::daemon::healthy(http)).await,
