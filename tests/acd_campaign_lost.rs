@@ -2,7 +2,9 @@
 //! - an operator-campaign call whose instance died between writing the call's ACD record
 //!   and queueing it: the recovery (`Acd::withdraw_lost_campaign_call`) finds no place in
 //!   any queue, and closes that record as the abandon it is, unless an operator answered;
-//! - a caller gone before the ACD took them over (the switch restarted in between).
+//! - a caller gone before the ACD took them over (the switch restarted in between);
+//! - a campaign call a dead instance left waiting for its operator is not adopted by the
+//!   scanner (its runner settles it), while a caller left the same way is.
 use crate::common;
 use crate::opcamp_support;
 
@@ -98,4 +100,104 @@ async fn a_caller_gone_before_the_take_over_has_the_record_closed() {
         "the record is {:?}",
         row(&env, gone).await
     );
+}
+
+/// Left by an instance that is gone (no alive mark), 20 s ago, nobody holding its lease:
+/// the scanner's adoption candidates. A campaign call not bridged is still in its runner's
+/// script (waiting for an operator, then the abandon message; `service::opcamp::recover`
+/// settles it): music from an adoption would break that script, so the scanner leaves it.
+/// A plain caller left the same way is adopted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scanner_adopts_a_dead_instances_caller_but_leaves_its_waiting_campaign_call() {
+    use crate::acd_support;
+    use contactd::service::acd::campaign_card::CampaignCard;
+    use contactd::service::acd::Meta;
+    use contactd::store::acd::AcdStore;
+    use contactd::store::redis_conn::RedisTarget;
+
+    let env = common::TestEnv::new().await;
+    let sim = acd_support::start_sim(&[]).await;
+    let app = acd_support::start_app(&env, &sim, &acd_support::Setup::default()).await;
+    let link = app.link("fs1").unwrap().clone();
+    // answered and parked on the switch, as a dead instance's calls are
+    let park = |number: &'static str| {
+        let link = link.clone();
+        async move {
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let reply = link
+                .bgapi(
+                    &format!("originate {{origination_uuid={uuid}}}freetdm/1/a/{number} &park()"),
+                    std::time::Duration::from_secs(10),
+                )
+                .await
+                .unwrap();
+            assert!(reply.starts_with("+OK"), "{number}: {reply}");
+            uuid
+        }
+    };
+    let campaign_call = park("89160000010").await;
+    let caller = park("89160000011").await;
+    let config = &app.shared.config;
+    let store = AcdStore::connect_to(RedisTarget::of(&config.redis), &config.redis.prefix)
+        .await
+        .unwrap();
+    let left = |campaign: Option<CampaignCard>| {
+        serde_json::to_string(&Meta {
+            caller: Some("89160000010".into()),
+            node: "fs1".into(),
+            entered_ms: chrono::Utc::now().timestamp_millis() - 20_000,
+            by: Some("instance-that-died".into()),
+            campaign,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let card = CampaignCard {
+        campaign: 1,
+        name: "survey".into(),
+        mode: "progressive".into(),
+        ..Default::default()
+    };
+    store
+        .set_meta(&campaign_call, &left(Some(card)))
+        .await
+        .unwrap();
+    store.set_meta(&caller, &left(None)).await.unwrap();
+
+    let heard = |uuid: String| {
+        let sim = &sim;
+        async move {
+            sim.ground_truth()
+                .into_iter()
+                .find(|r| r.uuid == uuid)
+                .map(|r| r.played)
+                .unwrap_or_default()
+        }
+    };
+    // adopted: this instance holds the caller's lease (the music the dead instance started
+    // plays on in the switch)
+    assert!(
+        common::eventually(acd_support::WAIT, || async {
+            store.owner(&caller).await.unwrap().is_some()
+        })
+        .await,
+        "the dead instance's caller was never adopted"
+    );
+    // a few more beats for the campaign call
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        heard(campaign_call.clone()).await,
+        Vec::<String>::new(),
+        "the scanner played to the campaign call"
+    );
+    assert_eq!(store.owner(&campaign_call).await.unwrap(), None);
+    assert!(store
+        .all_meta()
+        .await
+        .unwrap()
+        .iter()
+        .any(|(c, _)| *c == campaign_call));
+    sim.hangup(&campaign_call, "NORMAL_CLEARING");
+    sim.hangup(&caller, "NORMAL_CLEARING");
+    app.shutdown(std::time::Duration::from_secs(2)).await;
 }
