@@ -96,10 +96,9 @@ async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, AppError> {
         })
 }
 
-/// Opens the stores and applies migrations.
-pub async fn open_stores(config: &Config) -> Result<(Pool, LiveState), StoreError> {
-    let pool = postgres::pool(config.postgres.url.expose(), config.postgres.pool_size)?;
-    let applied = migrate::run(&pool).await?;
+/// Applies migrations through `pool` and opens Redis.
+pub async fn open_stores(config: &Config, pool: &Pool) -> Result<LiveState, StoreError> {
+    let applied = migrate::run(pool).await?;
     if !applied.is_empty() {
         info!(?applied, "applied schema migrations");
     }
@@ -107,7 +106,7 @@ pub async fn open_stores(config: &Config) -> Result<(Pool, LiveState), StoreErro
     let live = LiveState::connect_to(target, &config.redis.prefix).await?;
     crate::store::redis_conn::log_target(&target, &live.conn());
     live.ping().await?;
-    Ok((pool, live))
+    Ok(live)
 }
 
 impl App {
@@ -118,6 +117,17 @@ impl App {
     /// Starts with `clock` as every service's one clock (tests pass a paused one).
     pub async fn start_with_clock(config: Config, clock: Clock) -> Result<App, AppError> {
         let config = Arc::new(config);
+        // The pool connects lazily, and the journal is a local file: both are there before
+        // PostgreSQL answers, so the lobby below can record the calls that end in it.
+        let pool = postgres::pool(config.postgres.url.expose(), config.postgres.pool_size)?;
+        let spool = crate::store::journal::spool_path(
+            &config.daemon.spool_dir,
+            &config.daemon.instance,
+            config.postgres.url.expose(),
+        );
+        let journal = crate::store::journal::Journal::open(&spool, pool.clone())?;
+        let calls = Calls::with_journal(journal.clone());
+        let node = config.switch.keys().next().cloned().unwrap_or_default();
         // The outbound socket opens first: a caller who arrives while the stores are
         // waited for is held there (`service::lobby`), not left to the switch's retries.
         let (accept_stop, accept_rx) = watch::channel(false);
@@ -131,7 +141,11 @@ impl App {
             })?;
         let outbound_live = Arc::new(AtomicUsize::new(0));
         let calls_tracker = TaskTracker::new();
-        let (lobby, doors) = crate::service::lobby::Lobby::new(&config);
+        let (lobby, doors) = crate::service::lobby::Lobby::new(
+            config.clone(),
+            Calls::spooled(journal.clone()),
+            node.clone(),
+        );
         // Aborted with its held calls if the start fails (their sockets close, and the
         // switch's contactd-reconnect takes the callers).
         let serving = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(outbound::serve(
@@ -147,8 +161,8 @@ impl App {
         // A database or Redis that is restarting (maintenance, a failover) is waited for a
         // while rather than failed on: a daemon that exits at once only crash-loops.
         let started = tokio::time::Instant::now();
-        let (pool, live) = loop {
-            match open_stores(&config).await {
+        let live = loop {
+            match open_stores(&config, &pool).await {
                 Ok(x) => break x,
                 Err(e) if e.is_retryable() && started.elapsed() < STORES_WAIT => {
                     warn!("stores not reachable yet, retrying: {e}");
@@ -158,14 +172,6 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         };
-        let spool = crate::store::journal::spool_path(
-            &config.daemon.spool_dir,
-            &config.daemon.instance,
-            config.postgres.url.expose(),
-        );
-        let journal = crate::store::journal::Journal::open(&spool, pool.clone())?;
-        let calls = Calls::with_journal(journal.clone());
-
         let (final_stop, final_rx) = watch::channel(false);
         let (sink, events) = mpsc::channel(10_000);
         let mut links = Vec::new();
@@ -339,7 +345,6 @@ impl App {
             clock.clone(),
             final_rx.clone(),
         )));
-        let node = config.switch.keys().next().cloned().unwrap_or_default();
         let handler = Arc::new(InboundCalls {
             calls,
             acd,

@@ -12,7 +12,8 @@
 //! - contactd started while PostgreSQL is away holds a caller itself (`service::lobby`): the
 //!   wait tone, then the IVR once the database answers;
 //! - one held past `outbound.lobby_max_seconds` (Redis away) is told the service is
-//!   unavailable and hung up.
+//!   unavailable and hung up; calls that end in the lobby are recorded (into the journal's
+//!   spool, replayed once contactd has started).
 use crate::acd_support;
 use crate::common;
 
@@ -250,6 +251,8 @@ async fn started_while_postgres_is_away_contactd_holds_the_caller_and_then_serve
     let sim = Simulator::start(sim_config()).await.unwrap();
     let (mut d, pg) = start_without(&env, &sim, env.db_url(), 120).await;
     let caller = main_number_caller(&sim, d.outbound, "5551104");
+    // another one gives up while held: recorded once PostgreSQL is back
+    let gave_up = main_number_caller(&sim, d.outbound, "5551106");
     // 3 s (15 simulated): contactd holds the caller, answered, with the wait tone
     assert!(
         common::eventually(WAIT, || async {
@@ -268,6 +271,7 @@ async fn started_while_postgres_is_away_contactd_holds_the_caller_and_then_serve
         "the switch's reconnect loop held the caller, not contactd: {r:?}"
     );
     assert_eq!(times_heard(&r, "ivr_greeting"), 0, "{r:?}");
+    assert!(sim.hangup(&gave_up, "NORMAL_CLEARING"));
 
     pg.restore().await;
     d.wait_healthy().await;
@@ -292,8 +296,38 @@ async fn started_while_postgres_is_away_contactd_holds_the_caller_and_then_serve
         "{} ms of silence at once: {r:?}",
         r.max_dead_air_ms
     );
+    // the journal wrote the held call that ended in the lobby
+    assert!(
+        common::eventually(WAIT, || async {
+            call_row(&env, &gave_up).await
+                == Some(("lobby".into(), "party".into(), "trunk:main".into(), true))
+        })
+        .await,
+        "{:?}",
+        call_row(&env, &gave_up).await
+    );
     sim.hangup(&caller, "NORMAL_CLEARING");
     d.sigkill().await;
+}
+
+/// `(flow_step, hungup_by, entry, ended)` of a call's row.
+async fn call_row(env: &common::TestEnv, uuid: &str) -> Option<(String, String, String, bool)> {
+    let row = env
+        .pg()
+        .await
+        .query_opt(
+            "SELECT flow_step, hungup_by, entry, ended_at IS NOT NULL FROM calls
+             WHERE uuid = $1::text::uuid",
+            &[&uuid],
+        )
+        .await
+        .unwrap()?;
+    Some((
+        row.get::<_, Option<String>>(0).unwrap_or_default(),
+        row.get::<_, Option<String>>(1).unwrap_or_default(),
+        row.get::<_, Option<String>>(2).unwrap_or_default(),
+        row.get(3),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,7 +335,7 @@ async fn a_caller_held_past_the_lobby_limit_is_told_and_let_go() {
     let env = common::TestEnv::new().await;
     let sim = Simulator::start(sim_config()).await.unwrap();
     // Redis away for good; a limit of 20 (simulated) s, 4 real
-    let (mut d, _redis) = start_without(&env, &sim, &common::redis_url(), 20).await;
+    let (mut d, redis) = start_without(&env, &sim, &common::redis_url(), 20).await;
     let caller = main_number_caller(&sim, d.outbound, "5551105");
     assert!(
         common::eventually(WAIT, || async {
@@ -330,6 +364,19 @@ async fn a_caller_held_past_the_lobby_limit_is_told_and_let_go() {
         r.max_dead_air_ms <= SILENT_MS,
         "{} ms of silence at once: {r:?}",
         r.max_dead_air_ms
+    );
+    // written into the spool while contactd waited, replayed once it started
+    assert_eq!(call_row(&env, &caller).await, None);
+    redis.restore().await;
+    d.wait_healthy().await;
+    assert!(
+        common::eventually(WAIT, || async {
+            call_row(&env, &caller).await
+                == Some(("lobby".into(), "contactd".into(), "trunk:main".into(), true))
+        })
+        .await,
+        "{:?}",
+        call_row(&env, &caller).await
     );
     d.sigkill().await;
 }

@@ -460,6 +460,9 @@ async fn apply(pool: &Pool, w: &Write) -> Result<(), StoreError> {
 pub enum Writer {
     Direct(Pool),
     Journal(Journal),
+    /// Into the spool without trying PostgreSQL: for writes made before the schema is known
+    /// to be migrated (contactd waiting for its stores at start), replayed after it is.
+    Spool(Journal),
 }
 
 impl Writer {
@@ -467,7 +470,7 @@ impl Writer {
     pub fn pool(&self) -> &Pool {
         match self {
             Writer::Direct(pool) => pool,
-            Writer::Journal(j) => j.pool(),
+            Writer::Journal(j) | Writer::Spool(j) => j.pool(),
         }
     }
 
@@ -475,7 +478,7 @@ impl Writer {
     pub fn backlog(&self) -> u64 {
         match self {
             Writer::Direct(_) => 0,
-            Writer::Journal(j) => j.backlog(),
+            Writer::Journal(j) | Writer::Spool(j) => j.backlog(),
         }
     }
 
@@ -483,6 +486,7 @@ impl Writer {
         match self {
             Writer::Direct(pool) => apply(pool, &w).await,
             Writer::Journal(j) => j.write(w).await,
+            Writer::Spool(j) => j.append(w).await,
         }
     }
 }

@@ -142,16 +142,21 @@ impl Calls {
         }
     }
 
+    /// Record writes go into `journal`'s spool only, replayed once the journal runs (after
+    /// the migrations): for calls recorded before contactd knows its schema is there.
+    pub fn spooled(journal: Journal) -> Self {
+        Self {
+            writer: Writer::Spool(journal),
+        }
+    }
+
+    /// Straight to PostgreSQL, so the caller knows the row is there: the dialer dials no
+    /// one whose call it cannot record (no new subscriber is dialed while it is away).
     pub async fn insert(&self, c: &NewCall<'_>) -> Result<(), StoreError> {
         let db = self.writer.pool().get().await?;
-        // Every inbound call writes one: prepared once per connection, so it is one round
-        // trip (a plain string is parsed again each time, two).
-        let insert = db
-            .prepare_cached(
-                "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, entry, state)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (uuid) DO NOTHING",
-            )
-            .await?;
+        // prepared once per connection, so it is one round trip (a plain string is parsed
+        // again each time, two)
+        let insert = db.prepare_cached(INSERT_CALL).await?;
         db.execute(
             &insert,
             &[
@@ -167,6 +172,28 @@ impl Calls {
         )
         .await?;
         Ok(())
+    }
+
+    /// A call that came to contactd (the IVR, the lobby): it exists whatever PostgreSQL
+    /// does, so its row goes through the journal and is written once PostgreSQL is back,
+    /// ahead of the call's later writes.
+    pub async fn record_arrival(&self, c: &NewCall<'_>) -> Result<(), StoreError> {
+        self.writer
+            .write(Write::new(
+                format!("call {} arrived", c.uuid),
+                INSERT_CALL,
+                vec![
+                    c.uuid.into(),
+                    c.node.into(),
+                    c.direction.into(),
+                    c.purpose.into(),
+                    c.trunk.into(),
+                    c.number.into(),
+                    c.entry.into(),
+                    c.state.into(),
+                ],
+            ))
+            .await
     }
 
     pub async fn mark_answered(&self, uuid: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -465,6 +492,10 @@ impl Calls {
 
 /// Idempotent end of a call: the first end recorded wins, later reports only fill in what
 /// is missing. Returns whether this closed the row.
+const INSERT_CALL: &str =
+    "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, entry, state)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (uuid) DO NOTHING";
+
 const MARK_ENDED: &str = "WITH prev AS (SELECT state FROM calls WHERE uuid = $1 FOR UPDATE)
      UPDATE calls SET
         state = CASE WHEN calls.state IN ('ended', 'failed') THEN calls.state ELSE $2 END,

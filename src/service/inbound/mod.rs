@@ -236,39 +236,11 @@ impl InboundCalls {
             warn!(uuid = ?data.uuid, "outbound call with a malformed Unique-ID");
             return;
         };
-        let entry = format!(
-            "{}:{}",
-            data.vars
-                .get("contactd_entry")
-                .map_or("unknown", String::as_str),
-            data.vars.get("contactd_code").map_or("", String::as_str)
-        );
-        let caller = crate::core::values::PhoneNumber::parse(&data.caller)
-            .map(|n| n.as_str().to_string())
-            .ok();
-        // With several switches the dialplan names its node (`contactd_node`); a name that is
-        // not configured is not trusted.
-        let node = data
-            .vars
-            .get("contactd_node")
-            .filter(|n| self.config.switch.contains_key(n.as_str()))
-            .map_or(self.node.as_str(), String::as_str);
-        if let Err(e) = self
-            .calls
-            .insert(&NewCall {
-                uuid,
-                node,
-                direction: "inbound",
-                purpose: "ivr",
-                trunk: data.vars.get("contactd_trunk").map(String::as_str),
-                number: caller.as_deref(),
-                entry: Some(&entry),
-                state: CallState::Answered.as_str(),
-            })
-            .await
-        {
+        let arrival = Arrival::of(&data, &self.config, &self.node);
+        if let Err(e) = self.calls.record_arrival(&arrival.row(uuid)).await {
             warn!(%uuid, error = ?e.to_string(), "cannot record inbound call");
         }
+        let (entry, caller) = (arrival.entry, arrival.caller);
         info!(%uuid, caller = ?data.caller, ?entry, "inbound call");
         if data.vars.get("contactd_entry").map(String::as_str) == Some("operator") {
             let step = self.operator_code(&mut session).await;
@@ -362,6 +334,52 @@ fn contactd_vars(data: &ChannelData) -> std::collections::BTreeMap<String, Strin
         .filter(|(k, _)| k.starts_with("contactd_"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// The call row of a call that reached the outbound socket, from what the switch told.
+pub struct Arrival {
+    /// `contactd_entry:contactd_code`, as the dialplan set them.
+    pub entry: String,
+    /// The caller's number, when it is one.
+    pub caller: Option<String>,
+    pub node: String,
+    pub trunk: Option<String>,
+}
+
+impl Arrival {
+    pub fn of(data: &ChannelData, config: &Config, default_node: &str) -> Arrival {
+        let var = |k: &str| data.vars.get(k).map(String::as_str);
+        Arrival {
+            entry: format!(
+                "{}:{}",
+                var("contactd_entry").unwrap_or("unknown"),
+                var("contactd_code").unwrap_or("")
+            ),
+            caller: crate::core::values::PhoneNumber::parse(&data.caller)
+                .map(|n| n.as_str().to_string())
+                .ok(),
+            // With several switches the dialplan names its node (`contactd_node`); a name
+            // that is not configured is not trusted.
+            node: var("contactd_node")
+                .filter(|n| config.switch.contains_key(*n))
+                .unwrap_or(default_node)
+                .to_string(),
+            trunk: var("contactd_trunk").map(str::to_string),
+        }
+    }
+
+    pub fn row(&self, uuid: Uuid) -> NewCall<'_> {
+        NewCall {
+            uuid,
+            node: &self.node,
+            direction: "inbound",
+            purpose: "ivr",
+            trunk: self.trunk.as_deref(),
+            number: self.caller.as_deref(),
+            entry: Some(&self.entry),
+            state: CallState::Answered.as_str(),
+        }
+    }
 }
 
 impl CallHandler for InboundCalls {
