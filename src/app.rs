@@ -196,6 +196,12 @@ impl App {
                     .iter()
                     .map(|(name, t)| (name.clone(), t.switch.clone()))
                     .collect(),
+                settle: config
+                    .trunk
+                    .values()
+                    .map(|t| t.release_guard())
+                    .max()
+                    .unwrap_or_default(),
             })
             .run(final_rx.clone()),
         ));

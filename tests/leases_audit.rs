@@ -3,7 +3,9 @@
 //! originate — is given back once it is a minute old, so the trunk has that line again;
 //! the lease of a call the switch has, and this process's own originate still on its way,
 //! stay. And a lease asked for while Redis was away is not kept by the rebuild that follows:
-//! nobody placed that call, so nobody would give its line back.
+//! nobody placed that call, so nobody would give its line back. And a rebuild right after a
+//! hang-up (Redis lost the leases and the guard with them) grants no line while the hung-up
+//! channel is still clearing.
 use crate::common;
 
 use std::time::Duration;
@@ -25,11 +27,18 @@ const BUDGET: &str = "campaign:1";
 /// A simulated E1 of 3 channels and contactd's control link to it, connected: the switch,
 /// its name in the config, the link, and the sender that stops the link.
 async fn switch(env: &common::TestEnv) -> (Simulator, String, SwitchLink, watch::Sender<bool>) {
+    switch_of(env, 3).await
+}
+
+async fn switch_of(
+    env: &common::TestEnv,
+    channels: u32,
+) -> (Simulator, String, SwitchLink, watch::Sender<bool>) {
     let sim = Simulator::start(sim::SimConfig {
         trunks: vec![sim::TrunkConfig {
             name: "1".into(),
             kind: sim::TrunkKind::Freetdm,
-            channels: 3,
+            channels,
         }],
         ..Default::default()
     })
@@ -84,6 +93,7 @@ async fn a_lease_whose_call_never_reached_the_switch_is_given_back_after_a_minut
         live: live.clone(),
         links: vec![link.clone()],
         trunks: vec![("e1".into(), name.clone())],
+        settle: Duration::ZERO,
     };
     let now = chrono::Utc::now();
     assert_eq!(
@@ -146,6 +156,7 @@ async fn a_lease_asked_for_while_redis_was_away_is_not_kept_by_the_rebuild() {
         live: live.clone(),
         links: vec![link.clone()],
         trunks: vec![("e1".into(), name.clone())],
+        settle: Duration::from_millis(600),
     });
     tokio::spawn(guard.run(stop_rx));
     // the failed ask asked for a rebuild: the guard's first look runs it
@@ -165,4 +176,89 @@ async fn a_lease_asked_for_while_redis_was_away_is_not_kept_by_the_rebuild() {
         .unwrap()
         .expect("the campaign's only line is free after Redis came back");
     let _ = stop.send(true);
+}
+
+/// One FreeTDM channel: a call on it hangs up, its line is given back with the trunk's guard
+/// (600 ms; the simulator's card clears for 500), and at once Redis loses every lease, guard
+/// and the mark (a restart empty; a failover drops the last writes). The lease guard
+/// rebuilds with `settle`; the first line it grants goes straight into an originate.
+/// Returns the switch's refusals for want of a channel.
+async fn first_call_after_a_lost_guard(settle: Duration) -> u32 {
+    let env = common::TestEnv::new().await;
+    let (sim, name, link, stop) = switch_of(&env, 1).await;
+    let live = env.live_state().await;
+    live.rebuild_leases(&[]).await.unwrap(); // trusted, empty
+    live.acquire_line("e1", 1, BUDGET, 1, ON_SWITCH)
+        .await
+        .unwrap()
+        .unwrap();
+    let placed = link
+        .api(&format!(
+            "originate {{origination_uuid={ON_SWITCH}}}freetdm/1/a/89160000001 &park()"
+        ))
+        .await
+        .unwrap();
+    assert!(placed.starts_with("+OK"), "{placed}");
+    assert!(sim.hangup(ON_SWITCH, "NORMAL_CLEARING"));
+    assert!(live
+        .release_line("e1", BUDGET, ON_SWITCH, Duration::from_millis(600))
+        .await
+        .unwrap());
+    let mut c = live.conn();
+    let mut keys: Vec<String> = Vec::new();
+    for pattern in ["trunk:*", "budget:*"] {
+        let found: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}{pattern}", env.prefix))
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        keys.extend(found);
+    }
+    keys.push(live.key(&["leases", "trusted"]));
+    redis::cmd("DEL")
+        .arg(&keys)
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+
+    let guard = std::sync::Arc::new(LeaseGuard {
+        live: live.clone(),
+        links: vec![link.clone()],
+        trunks: vec![("e1".into(), name.clone())],
+        settle,
+    });
+    tokio::spawn(guard.run(stop.subscribe()));
+    live.mark_dirty();
+    assert!(
+        common::eventually(Duration::from_secs(5), || async {
+            matches!(live.acquire_line("e1", 1, BUDGET, 1, NEXT).await, Ok(Ok(_)))
+        })
+        .await,
+        "no line granted after the rebuild"
+    );
+    let _ = link
+        .api(&format!(
+            "originate {{origination_uuid={NEXT}}}freetdm/1/a/89160000002 &park()"
+        ))
+        .await;
+    let refused = sim.refused_full_on("1");
+    sim.hangup(NEXT, "NORMAL_CLEARING");
+    let _ = stop.send(true);
+    refused
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_right_after_a_hang_up_grants_no_line_while_the_channel_clears() {
+    assert_eq!(
+        first_call_after_a_lost_guard(Duration::from_millis(600)).await,
+        0,
+        "the first line granted after the rebuild found the channel still clearing"
+    );
+}
+
+/// The same without the wait: the rebuild counts the clearing channel free, and the switch
+/// refuses the originate (what `scale_e2e` saw right after its Redis failover).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_that_does_not_wait_lets_the_clearing_channel_be_dialed() {
+    assert_eq!(first_call_after_a_lost_guard(Duration::ZERO).await, 1);
 }

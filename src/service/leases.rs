@@ -28,6 +28,9 @@ pub struct LeaseGuard {
     pub links: Vec<SwitchLink>,
     /// Each trunk's name and its switch's: the leases the audit checks against each list.
     pub trunks: Vec<(String, String)>,
+    /// The longest release guard of the trunks: how long a rebuild waits between taking
+    /// the mark away and reading the switches' channel lists.
+    pub settle: Duration,
 }
 
 /// An originate older than this that the switch does not list has ended (a ring never
@@ -149,6 +152,14 @@ impl LeaseGuard {
             .distrust_leases()
             .await
             .map_err(|e| e.to_string())?;
+        // A channel hung up just before is still clearing on its card (the trunk's release
+        // guard), and its guard may be what Redis lost (a failover drops the last writes, a
+        // restart all): the switch no longer lists it, so a rebuild right away would count
+        // its line free and the next originate would find the span full. No line is granted
+        // from here until the rebuild ends, so waiting out the longest guard first lets
+        // every channel released before this point finish clearing; those released later
+        // write their guards into this Redis.
+        tokio::time::sleep(self.settle).await;
         let held = self.live.held();
         let mut leases: Vec<Lease> = Vec::new();
         let mut live = std::collections::HashSet::new();
