@@ -13,7 +13,8 @@
 //!   wait tone, then the IVR once the database answers;
 //! - one held past `outbound.lobby_max_seconds` (Redis away) is told the service is
 //!   unavailable and hung up; calls that end in the lobby are recorded (into the journal's
-//!   spool, replayed once contactd has started).
+//!   spool, replayed once contactd has started);
+//! - a call that reaches the running IVR while PostgreSQL is away has its row once it is back.
 use crate::acd_support;
 use crate::common;
 
@@ -377,6 +378,59 @@ async fn a_caller_held_past_the_lobby_limit_is_told_and_let_go() {
         .await,
         "{:?}",
         call_row(&env, &caller).await
+    );
+    d.sigkill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_the_ivr_while_postgres_is_away_is_recorded_once_it_is_back() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let (pg, via) = FaultProxy::for_url(env.db_url()).await;
+    let mut d = Proc::configure(&env, &sim, &ivr_open(), |t| t.replace(env.db_url(), &via));
+    d.spawn().await;
+    pg.cut().await;
+    let caller = sim
+        .inbound_call(sim::InboundCall {
+            connect_to: format!("127.0.0.1:{}", d.outbound),
+            destination: "250100".into(),
+            caller_number: "5551107".into(),
+            trunk: Some("1".into()),
+            vars: vec![
+                ("contactd_entry".into(), "trunk".into()),
+                ("contactd_code".into(), "main".into()),
+            ],
+            script: vec![
+                CallerStep::WaitForAnswer,
+                CallerStep::WaitForPlay("main_menu".into()),
+                CallerStep::Hangup,
+            ],
+            from_trunk: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        common::eventually(WAIT, || async {
+            record(&sim, &caller).hangup_cause.is_some()
+        })
+        .await,
+        "{:?}",
+        record(&sim, &caller)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pg.restore().await;
+    assert!(
+        common::eventually(WAIT, || async {
+            call_row(&env, &caller)
+                .await
+                .is_some_and(|(_, by, entry, ended)| {
+                    by == "party" && entry == "trunk:main" && ended
+                })
+        })
+        .await,
+        "{:?}\n{}",
+        call_row(&env, &caller).await,
+        d.log_tail(30)
     );
     d.sigkill().await;
 }
