@@ -86,14 +86,16 @@ pub struct App {
     records: JoinHandle<()>,
 }
 
-async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, AppError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| AppError::Bind {
-            what,
-            addr: addr.to_string(),
-            source,
-        })
+/// The listener on `addr` and the address it got (port 0 picks one).
+async fn bind(what: &'static str, addr: &str) -> Result<(TcpListener, SocketAddr), AppError> {
+    let err = |source| AppError::Bind {
+        what,
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(err)?;
+    let local = listener.local_addr().map_err(err)?;
+    Ok((listener, local))
 }
 
 /// Applies migrations through `pool` and opens Redis.
@@ -131,14 +133,8 @@ impl App {
         // The outbound socket opens first: a caller who arrives while the stores are
         // waited for is held there (`service::lobby`), not left to the switch's retries.
         let (accept_stop, accept_rx) = watch::channel(false);
-        let outbound_listener = bind("outbound socket", &config.outbound.listen).await?;
-        let outbound_addr = outbound_listener
-            .local_addr()
-            .map_err(|source| AppError::Bind {
-                what: "outbound socket",
-                addr: config.outbound.listen.clone(),
-                source,
-            })?;
+        let (outbound_listener, outbound_addr) =
+            bind("outbound socket", &config.outbound.listen).await?;
         let outbound_live = Arc::new(AtomicUsize::new(0));
         let calls_tracker = TaskTracker::new();
         let (lobby, doors) = crate::service::lobby::Lobby::new(
@@ -215,14 +211,7 @@ impl App {
             .run(events),
         );
 
-        let http_listener = bind("http", &config.http.listen).await?;
-        let http_addr = http_listener
-            .local_addr()
-            .map_err(|source| AppError::Bind {
-                what: "http",
-                addr: config.http.listen.clone(),
-                source,
-            })?;
+        let (http_listener, http_addr) = bind("http", &config.http.listen).await?;
 
         let acd_store = crate::store::acd::AcdStore::connect_to(
             crate::store::redis_conn::RedisTarget::of(&config.redis),

@@ -3,6 +3,7 @@ pub mod accounts;
 pub mod acd;
 pub mod acd_calls;
 pub mod attempt_batch;
+pub mod calls;
 pub mod campaigns;
 pub mod drivers;
 pub mod forecast;
