@@ -14,7 +14,9 @@
 //! - one held past `outbound.lobby_max_seconds` (Redis away) is told the service is
 //!   unavailable and hung up; calls that end in the lobby are recorded (into the journal's
 //!   spool, replayed once contactd has started);
-//! - a call that reaches the running IVR while PostgreSQL is away has its row once it is back.
+//! - a call that reaches the running IVR while PostgreSQL is away has its row once it is back;
+//! - a held caller whose contactd dies, and who hangs up in the switch's reconnect loop, is on
+//!   record once contactd is up again.
 use crate::acd_support;
 use crate::common;
 
@@ -425,6 +427,49 @@ async fn a_call_to_the_ivr_while_postgres_is_away_is_recorded_once_it_is_back() 
                 .await
                 .is_some_and(|(_, by, entry, ended)| {
                     by == "party" && entry == "trunk:main" && ended
+                })
+        })
+        .await,
+        "{:?}\n{}",
+        call_row(&env, &caller).await,
+        d.log_tail(30)
+    );
+    d.sigkill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_caller_who_hangs_up_after_contactd_died_is_on_record() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let (mut d, pg) = start_without(&env, &sim, env.db_url(), 120).await;
+    let caller = main_number_caller(&sim, d.outbound, "5551108");
+    assert!(
+        common::eventually(WAIT, || async {
+            times_heard(&record(&sim, &caller), dialplan::WAIT_TONE) >= 2
+        })
+        .await,
+        "never held: {:?}",
+        record(&sim, &caller)
+    );
+    d.sigkill().await;
+    let first = format!("reconnect-x@{}", dialplan::CONTACTD_RECONNECT);
+    assert!(
+        common::eventually(WAIT, || async {
+            record(&sim, &caller).transfers.contains(&first)
+        })
+        .await,
+        "never back with the switch: {:?}",
+        record(&sim, &caller)
+    );
+    assert!(sim.hangup(&caller, "NORMAL_CLEARING"));
+    pg.restore().await;
+    d.spawn().await;
+    assert!(
+        common::eventually(WAIT, || async {
+            call_row(&env, &caller)
+                .await
+                .is_some_and(|(step, _, entry, ended)| {
+                    step == "lobby" && entry == "trunk:main" && ended
                 })
         })
         .await,

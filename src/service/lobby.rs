@@ -9,10 +9,9 @@
 //! A caller is not held for ever: once their call is `outbound.lobby_max_seconds` old (by
 //! the switch's clock, from their first ring, across contactd restarts) they hear
 //! `service_unavailable` and are hung up with NORMAL_CLEARING, as a person would be told.
-//! A call that ends here (let go, or the caller hung up) is recorded through the journal
-//! (written once PostgreSQL is back) with `flow_step = lobby`; one handed over is the IVR's
-//! to record, and one whose socket closed (contactd stopping) goes back to the switch and
-//! comes again.
+//! Every held call has its row (`flow_step = lobby`) in the journal's spool from the moment
+//! it is held, written once contactd has started; one that ends here (let go, or the caller
+//! hung up) has its end there too.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -101,6 +100,7 @@ impl Lobby {
                 held = true;
                 session.execute("answer", "").await.map_err(ended)?;
                 *answered_at = Some(Utc::now());
+                self.arrived(&session.data).await;
             }
             if session.age() >= self.max_age {
                 warn!(%uuid, age = ?session.age(), "held caller let go: the stores did not answer in time");
@@ -118,7 +118,27 @@ impl Lobby {
         }
     }
 
-    /// The call's row, through the journal: it arrived, waited in the lobby, and ended.
+    /// The call's row, in the spool as soon as it is held: a call whose socket goes with the
+    /// caller still on the line (contactd stopping, the store wait given up) and who hangs
+    /// up in the switch's reconnect loop is on record too, closed by the records task's
+    /// reconciliation once contactd is up; one handed over keeps this row (the IVR's
+    /// insert does nothing on a conflict) and the IVR's writes queue behind it.
+    async fn arrived(&self, data: &ChannelData) {
+        let Ok(uuid) = Uuid::parse_str(&data.uuid) else {
+            return;
+        };
+        let arrival = Arrival::of(data, &self.config, &self.node);
+        let written = async {
+            self.calls.record_arrival(&arrival.row(uuid)).await?;
+            self.calls.set_flow_step(uuid, "lobby").await
+        };
+        if let Err(e) = written.await {
+            warn!(%uuid, "held call's arrival not recorded: {e}");
+        }
+    }
+
+    /// The end of a call held here: its row again (nothing if [`Lobby::arrived`] wrote
+    /// it), the step and who hung up.
     async fn record(&self, data: &ChannelData, answered_at: Option<DateTime<Utc>>, by: &str) {
         let Ok(uuid) = Uuid::parse_str(&data.uuid) else {
             return;
