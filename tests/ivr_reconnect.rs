@@ -300,21 +300,34 @@ async fn started_while_postgres_is_away_contactd_holds_the_caller_and_then_serve
         r.max_dead_air_ms
     );
     // the journal wrote the held call that ended in the lobby
-    assert!(
-        common::eventually(WAIT, || async {
-            call_row(&env, &gave_up).await
-                == Some(("lobby".into(), "party".into(), "trunk:main".into(), true))
-        })
-        .await,
-        "{:?}",
-        call_row(&env, &gave_up).await
-    );
+    row_comes(&env, &d, &gave_up, |r| *r == row("lobby", "party", true)).await;
     sim.hangup(&caller, "NORMAL_CLEARING");
     d.sigkill().await;
 }
 
 /// `(flow_step, hungup_by, entry, ended)` of a call's row.
-async fn call_row(env: &common::TestEnv, uuid: &str) -> Option<(String, String, String, bool)> {
+type Row = (String, String, String, bool);
+
+/// A main-number call's row with `step` and `by`.
+fn row(step: &str, by: &str, ended: bool) -> Row {
+    (step.into(), by.into(), "trunk:main".into(), ended)
+}
+
+/// Waits until the call's row is there and `ok` holds for it; fails with the row and
+/// contactd's log.
+async fn row_comes(env: &common::TestEnv, d: &Proc, uuid: &str, ok: impl Fn(&Row) -> bool) {
+    assert!(
+        common::eventually(WAIT, || async {
+            call_row(env, uuid).await.is_some_and(|r| ok(&r))
+        })
+        .await,
+        "{:?}\n{}",
+        call_row(env, uuid).await,
+        d.log_tail(30)
+    );
+}
+
+async fn call_row(env: &common::TestEnv, uuid: &str) -> Option<Row> {
     let row = env
         .pg()
         .await
@@ -372,15 +385,7 @@ async fn a_caller_held_past_the_lobby_limit_is_told_and_let_go() {
     assert_eq!(call_row(&env, &caller).await, None);
     redis.restore().await;
     d.wait_healthy().await;
-    assert!(
-        common::eventually(WAIT, || async {
-            call_row(&env, &caller).await
-                == Some(("lobby".into(), "contactd".into(), "trunk:main".into(), true))
-        })
-        .await,
-        "{:?}",
-        call_row(&env, &caller).await
-    );
+    row_comes(&env, &d, &caller, |r| *r == row("lobby", "contactd", true)).await;
     d.sigkill().await;
 }
 
@@ -421,19 +426,10 @@ async fn a_call_to_the_ivr_while_postgres_is_away_is_recorded_once_it_is_back() 
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     pg.restore().await;
-    assert!(
-        common::eventually(WAIT, || async {
-            call_row(&env, &caller)
-                .await
-                .is_some_and(|(_, by, entry, ended)| {
-                    by == "party" && entry == "trunk:main" && ended
-                })
-        })
-        .await,
-        "{:?}\n{}",
-        call_row(&env, &caller).await,
-        d.log_tail(30)
-    );
+    row_comes(&env, &d, &caller, |(_, by, entry, ended)| {
+        by == "party" && entry == "trunk:main" && *ended
+    })
+    .await;
     d.sigkill().await;
 }
 
@@ -464,18 +460,9 @@ async fn a_held_caller_who_hangs_up_after_contactd_died_is_on_record() {
     assert!(sim.hangup(&caller, "NORMAL_CLEARING"));
     pg.restore().await;
     d.spawn().await;
-    assert!(
-        common::eventually(WAIT, || async {
-            call_row(&env, &caller)
-                .await
-                .is_some_and(|(step, _, entry, ended)| {
-                    step == "lobby" && entry == "trunk:main" && ended
-                })
-        })
-        .await,
-        "{:?}\n{}",
-        call_row(&env, &caller).await,
-        d.log_tail(30)
-    );
+    row_comes(&env, &d, &caller, |(step, _, entry, ended)| {
+        step == "lobby" && entry == "trunk:main" && *ended
+    })
+    .await;
     d.sigkill().await;
 }

@@ -62,12 +62,11 @@ impl Lobby {
     async fn hold(&self, session: CallSession) {
         let mut answered_at = None;
         let uuid = session.data.uuid.clone();
-        let data = session.data.clone();
         let hung_up_by = match self.held(session, &mut answered_at).await {
             Ok(()) | Err(None) => return, // handed over, or back to the switch
             Err(Some(by)) => by,
         };
-        self.record(&data, answered_at, hung_up_by).await;
+        self.ended_here(&uuid, answered_at, hung_up_by).await;
         info!(%uuid, hung_up_by, "held call ended in the lobby");
     }
 
@@ -98,9 +97,9 @@ impl Lobby {
             if !held {
                 warn!(%uuid, caller = %session.data.caller, "call arrived while contactd waits for PostgreSQL and Redis: holding it");
                 held = true;
+                self.arrived(&session.data).await;
                 session.execute("answer", "").await.map_err(ended)?;
                 *answered_at = Some(Utc::now());
-                self.arrived(&session.data).await;
             }
             if session.age() >= self.max_age {
                 warn!(%uuid, age = ?session.age(), "held caller let go: the stores did not answer in time");
@@ -137,32 +136,27 @@ impl Lobby {
         }
     }
 
-    /// The end of a call held here: its row again (nothing if [`Lobby::arrived`] wrote
-    /// it), the step and who hung up.
-    async fn record(&self, data: &ChannelData, answered_at: Option<DateTime<Utc>>, by: &str) {
-        let Ok(uuid) = Uuid::parse_str(&data.uuid) else {
+    /// The end of a call held here (its row is [`Lobby::arrived`]'s): who hung up, when.
+    async fn ended_here(&self, uuid: &str, answered_at: Option<DateTime<Utc>>, by: &str) {
+        let Ok(uuid) = Uuid::parse_str(uuid) else {
             return;
         };
-        let arrival = Arrival::of(data, &self.config, &self.node);
         let ended_at = Utc::now();
-        let written = async {
-            self.calls.record_arrival(&arrival.row(uuid)).await?;
-            self.calls.set_flow_step(uuid, "lobby").await?;
-            self.calls
-                .record_end(&CallEnd {
-                    uuid,
-                    cause: "NORMAL_CLEARING",
-                    q850: Some(16),
-                    billsec: answered_at.map(|a| (ended_at - a).num_seconds() as i32),
-                    answered_at,
-                    ended_at,
-                    hungup_by: by,
-                    state: CallState::Ended.as_str(),
-                })
-                .await
-        };
-        if let Err(e) = written.await {
-            warn!(%uuid, "held call not recorded: {e}");
+        let written = self
+            .calls
+            .record_end(&CallEnd {
+                uuid,
+                cause: "NORMAL_CLEARING",
+                q850: Some(16),
+                billsec: answered_at.map(|a| (ended_at - a).num_seconds() as i32),
+                answered_at,
+                ended_at,
+                hungup_by: by,
+                state: CallState::Ended.as_str(),
+            })
+            .await;
+        if let Err(e) = written {
+            warn!(%uuid, "held call's end not recorded: {e}");
         }
     }
 }
