@@ -261,3 +261,105 @@ async fn a_rebuild_right_after_a_hang_up_grants_no_line_while_the_channel_clears
 async fn a_rebuild_that_does_not_wait_lets_the_clearing_channel_be_dialed() {
     assert_eq!(first_call_after_a_lost_guard(Duration::ZERO).await, 1);
 }
+
+/// CI, fresh clone (`scale_e2e`): fs2's link came back to both instances a moment apart.
+/// The one driving the campaign read fs2's channel list, took its 4 FXO lines and sent its
+/// originates; the other read the list a few ms later, before the switch had those
+/// channels, took the leases for calls that ended while it was away and released them; the
+/// driver took 4 more lines, and the switch refused 8 calls with all 4 channels busy.
+/// Another instance's young lease is its holder's to give back; this process's own, a dead
+/// earlier process's, and another's older than an originate can be on its way, are not.
+#[tokio::test]
+async fn a_resync_leaves_another_instances_line_whose_originate_is_on_its_way() {
+    use contactd::service::campaign_lease::holder_id;
+    use contactd::service::leases::drop_ended_while_away;
+    let env = common::TestEnv::new().await;
+    let (sim, _name, link, _stop) = switch_of(&env, 1).await;
+    let alpha = env.live_state().await.held_by(&holder_id("alpha"));
+    let beta = env.live_state().await.held_by(&holder_id("beta"));
+    alpha.rebuild_leases(&[]).await.unwrap(); // trusted, empty
+    let budgets = [BUDGET.to_string()];
+
+    // alpha takes the span's one line; its originate is not on the switch yet
+    alpha
+        .acquire_line("e1", 1, BUDGET, 1, IN_FLIGHT)
+        .await
+        .unwrap()
+        .unwrap();
+    // beta reads the list a moment later (its PostgreSQL commit holds alpha's originate)
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let listed: Vec<String> = link
+        .channels()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.uuid)
+        .collect();
+    assert!(listed.is_empty());
+    let taken_at = chrono::Utc::now();
+    let dropped = drop_ended_while_away(&beta, "e1", &budgets, taken_at, &listed)
+        .await
+        .unwrap();
+    assert_eq!(dropped, 0, "beta's resync released alpha's line");
+    assert_eq!(
+        beta.acquire_line("e1", 1, BUDGET, 1, NEXT).await.unwrap(),
+        Err(LineRefused::TrunkFull),
+        "the line is alpha's"
+    );
+    park(&link, IN_FLIGHT, "89160000001").await;
+    assert_eq!(sim.refused_full_on("1"), 0);
+
+    // alpha's call ends unseen: alpha's own resync knows its lease exactly
+    assert!(sim.hangup(IN_FLIGHT, "NORMAL_CLEARING"));
+    let later = chrono::Utc::now() + chrono::TimeDelta::milliseconds(1);
+    assert_eq!(
+        drop_ended_while_away(&alpha, "e1", &budgets, later, &[])
+            .await
+            .unwrap(),
+        1,
+        "alpha's own ended call kept its line"
+    );
+
+    // another's lease older than an originate on its way is ended, whoever resyncs
+    alpha
+        .acquire_line("e1", 1, BUDGET, 1, DEAD)
+        .await
+        .unwrap()
+        .unwrap();
+    let much_later = chrono::Utc::now() + chrono::TimeDelta::seconds(21);
+    assert_eq!(
+        drop_ended_while_away(&beta, "e1", &budgets, much_later, &[])
+            .await
+            .unwrap(),
+        1
+    );
+
+    // a dead earlier process of beta (same host, its pid gone) is beta's to settle at once
+    let me = holder_id("beta");
+    let (who, _) = me.rsplit_once(':').unwrap();
+    let gone = (3_000_000..4_000_000u32)
+        .rev()
+        .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        .unwrap();
+    let predecessor = env.live_state().await.held_by(&format!("{who}:{gone}"));
+    predecessor
+        .acquire_line("e1", 1, BUDGET, 1, ON_SWITCH)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = chrono::Utc::now() + chrono::TimeDelta::milliseconds(1);
+    assert_eq!(
+        drop_ended_while_away(&alpha, "e1", &budgets, now, &[])
+            .await
+            .unwrap(),
+        0,
+        "beta's predecessor is not alpha's to settle"
+    );
+    assert_eq!(
+        drop_ended_while_away(&beta, "e1", &budgets, now, &[])
+            .await
+            .unwrap(),
+        1,
+        "beta's dead predecessor's line"
+    );
+}

@@ -108,7 +108,11 @@ pub async fn open_stores(config: &Config, pool: &Pool) -> Result<LiveState, Stor
         info!(?applied, "applied schema migrations");
     }
     let target = crate::store::redis_conn::RedisTarget::of(&config.redis);
-    let live = LiveState::connect_to(target, &config.redis.prefix).await?;
+    let live = LiveState::connect_to(target, &config.redis.prefix)
+        .await?
+        .held_by(&crate::service::campaign_lease::holder_id(
+            &config.daemon.instance,
+        ));
     crate::store::redis_conn::log_target(&target, &live.conn());
     live.ping().await?;
     Ok(live)

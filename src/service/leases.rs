@@ -21,7 +21,8 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::esl::control::{LinkStatus, SwitchLink};
-use crate::store::redis::{Lease, LiveState};
+use crate::store::redis::{DropCutoffs, Lease, LiveState};
+use crate::store::StoreError;
 
 pub struct LeaseGuard {
     pub live: LiveState,
@@ -49,6 +50,45 @@ const AUDIT_EVERY: Duration = Duration::from_secs(30);
 /// timeouts (seconds), giving the line back. (A server that accepts the commit and then
 /// stalls over a minute mid-statement is the case this does not cover.)
 pub const STALE: Duration = Duration::from_secs(60);
+
+/// After a resync with a switch (its channel list `live`, read at `taken_at`): the leases
+/// of `trunk` whose channels ended while nobody here could see them are released. This
+/// process's own, and a dead earlier process's of this instance, are known exactly: every
+/// one granted before the list was read. Another instance's line may be for an originate
+/// it has on its way (granted, its PostgreSQL batch committing, the switch not listing the
+/// channel yet): only one older than [`IN_FLIGHT`] is taken for ended; a younger one is its
+/// holder's to give back (or the audit's, if that holder died).
+pub async fn drop_ended_while_away(
+    state: &LiveState,
+    trunk: &str,
+    budgets: &[String],
+    taken_at: chrono::DateTime<chrono::Utc>,
+    live: &[String],
+) -> Result<usize, StoreError> {
+    let me = state.holder().to_string();
+    let mut settled: Vec<String> = state
+        .lease_holders(trunk)
+        .await?
+        .into_iter()
+        .filter(|h| {
+            *h == me
+                || crate::core::driver_lease::earlier_process(
+                    &me,
+                    h,
+                    crate::service::campaign_lease::process_alive,
+                )
+        })
+        .collect();
+    if !me.is_empty() && !settled.contains(&me) {
+        settled.push(me);
+    }
+    let cut = DropCutoffs {
+        settled,
+        settled_before: taken_at,
+        others_before: taken_at - chrono::TimeDelta::from_std(IN_FLIGHT).expect("seconds"),
+    };
+    state.drop_dead_leases(trunk, budgets, &cut, live).await
+}
 
 impl LeaseGuard {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
@@ -129,7 +169,7 @@ impl LeaseGuard {
                 }
                 let n = self
                     .live
-                    .drop_dead_leases(trunk, &owners, before, &live)
+                    .drop_dead_leases(trunk, &owners, &DropCutoffs::all_before(before), &live)
                     .await
                     .map_err(|e| e.to_string())?;
                 if n > 0 {

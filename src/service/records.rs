@@ -298,10 +298,10 @@ impl Records {
         for (name, trunk) in &self.config.trunk {
             if trunk.switch == node {
                 let budgets = self.live_budgets(name).await?;
-                let dropped = self
-                    .live
-                    .drop_dead_leases(name, &budgets, taken_at, &live)
-                    .await?;
+                let dropped = crate::service::leases::drop_ended_while_away(
+                    &self.live, name, &budgets, taken_at, &live,
+                )
+                .await?;
                 if dropped > 0 {
                     info!(trunk = %name, dropped, "released line leases of channels that ended while disconnected");
                 }

@@ -27,6 +27,10 @@ use super::redis_scripts::{
 pub struct LiveState {
     conn: RedisConn,
     prefix: String,
+    /// Who this process is in the leases it writes (`campaign_lease::holder_id`; empty:
+    /// unknown, as a tool's or a test's): another instance's resync must not take for
+    /// ended a line whose originate this process has on its way.
+    holder: Arc<str>,
     /// Leases this process holds (granted, not yet released), kept so a lease rebuild after
     /// Redis lost its data also counts originates still on their way to the switch.
     held: Arc<Mutex<HashMap<String, Held>>>,
@@ -70,6 +74,35 @@ pub enum LiveWrite<'a> {
     },
 }
 
+/// Which leases [`LiveState::drop_dead_leases`] may release.
+#[derive(Debug, Clone)]
+pub struct DropCutoffs {
+    /// Holders whose leases are known exactly: this process, dead earlier processes.
+    pub settled: Vec<String>,
+    pub settled_before: chrono::DateTime<chrono::Utc>,
+    pub others_before: chrono::DateTime<chrono::Utc>,
+}
+
+impl DropCutoffs {
+    /// One cutoff for every lease, whoever holds it.
+    pub fn all_before(at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            settled: Vec::new(),
+            settled_before: at,
+            others_before: at,
+        }
+    }
+}
+
+/// A lease's budget and holder: `budget|holder|ms`, or `budget|ms` (holder unknown).
+fn parse_lease_value(v: &str) -> (String, Option<String>) {
+    let mut parts = v.split('|');
+    let budget = parts.next().unwrap_or_default().to_string();
+    let rest: Vec<&str> = parts.collect();
+    let holder = (rest.len() == 2 && !rest[0].is_empty()).then(|| rest[0].to_string());
+    (budget, holder)
+}
+
 /// Why a line was not granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineRefused {
@@ -90,10 +123,31 @@ impl LiveState {
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
+            holder: Arc::from(""),
             held: Arc::default(),
             dirty: Arc::default(),
             released: Arc::new(watch::Sender::new(0)),
         })
+    }
+
+    /// The same state, its leases written as `holder`'s.
+    pub fn held_by(mut self, holder: &str) -> Self {
+        self.holder = Arc::from(holder);
+        self
+    }
+
+    /// Who this process is in its leases.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// A lease's value: its budget, its holder, when it was granted (ms).
+    fn lease_value(&self, budget: &str, at_ms: i64) -> String {
+        if self.holder.is_empty() {
+            format!("{budget}|{at_ms}")
+        } else {
+            format!("{budget}|{}|{at_ms}", self.holder)
+        }
     }
 
     /// A handle on the connection, for the adapters that keep their own keys here
@@ -188,10 +242,7 @@ impl LiveState {
             .arg(uuid)
             .arg(trunk_cap)
             .arg(budget_cap)
-            .arg(format!(
-                "{budget}|{}",
-                chrono::Utc::now().timestamp_millis()
-            ))
+            .arg(self.lease_value(budget, chrono::Utc::now().timestamp_millis()))
             .invoke_async(&mut c)
             .await;
         let refused = match r {
@@ -366,12 +417,14 @@ impl LiveState {
         self.unavailable("budget", budget).await
     }
 
-    /// After a resync: leases whose channel the switch no longer has are released.
+    /// Leases of `trunk` whose channel the switch no longer lists (not in `live`) are
+    /// released: those granted before `cut.settled_before` to a holder in `cut.settled` (or
+    /// an unknown one), those granted before `cut.others_before` to any other.
     pub async fn drop_dead_leases(
         &self,
         trunk: &str,
         budgets: &[String],
-        taken_at: chrono::DateTime<chrono::Utc>,
+        cut: &DropCutoffs,
         live: &[String],
     ) -> Result<usize, StoreError> {
         let mut c = self.conn.clone();
@@ -380,7 +433,12 @@ impl LiveState {
         for b in budgets {
             inv.key(self.key(&["budget", b, "leases"]));
         }
-        inv.arg(taken_at.timestamp_millis());
+        inv.arg(cut.settled_before.timestamp_millis())
+            .arg(cut.others_before.timestamp_millis())
+            .arg(cut.settled.len());
+        for h in &cut.settled {
+            inv.arg(h);
+        }
         for u in live {
             inv.arg(u);
         }
@@ -389,22 +447,38 @@ impl LiveState {
 
     /// Distinct budgets (campaigns) holding leases on `trunk`.
     pub async fn lease_owners(&self, trunk: &str) -> Result<Vec<String>, StoreError> {
+        let mut owners: Vec<String> = self
+            .lease_values(trunk)
+            .await?
+            .into_iter()
+            .map(|(budget, _)| budget)
+            .collect();
+        owners.sort();
+        owners.dedup();
+        Ok(owners)
+    }
+
+    /// Distinct holders of leases on `trunk` (known ones: written with a holder).
+    pub async fn lease_holders(&self, trunk: &str) -> Result<Vec<String>, StoreError> {
+        let mut holders: Vec<String> = self
+            .lease_values(trunk)
+            .await?
+            .into_iter()
+            .filter_map(|(_, holder)| holder)
+            .collect();
+        holders.sort();
+        holders.dedup();
+        Ok(holders)
+    }
+
+    /// Each lease of `trunk` as (budget, holder if written).
+    async fn lease_values(&self, trunk: &str) -> Result<Vec<(String, Option<String>)>, StoreError> {
         let mut c = self.conn.clone();
         let values: Vec<String> = redis::cmd("HVALS")
             .arg(self.key(&["trunk", trunk, "leases"]))
             .query_async(&mut c)
             .await?;
-        let mut owners: Vec<String> = values
-            .iter()
-            .map(|v| {
-                v.rsplit_once('|')
-                    .map_or(v.as_str(), |(b, _)| b)
-                    .to_string()
-            })
-            .collect();
-        owners.sort();
-        owners.dedup();
-        Ok(owners)
+        Ok(values.iter().map(|v| parse_lease_value(v)).collect())
     }
 
     /// Asks for a rebuild of the leases before they are trusted again.
@@ -499,11 +573,22 @@ impl LiveState {
         }
         inv.arg(&self.prefix);
         let now = chrono::Utc::now().timestamp_millis();
+        let held: std::collections::HashSet<String> = self
+            .held
+            .lock()
+            .expect("held lock")
+            .keys()
+            .cloned()
+            .collect();
         for l in leases {
-            inv.arg(&l.trunk)
-                .arg(&l.budget)
-                .arg(&l.uuid)
-                .arg(format!("{}|{now}", l.budget));
+            // this process's originates keep its name; a channel found on a switch is
+            // live, whoever placed it
+            let value = if held.contains(&l.uuid) {
+                self.lease_value(&l.budget, now)
+            } else {
+                format!("{}|{now}", l.budget)
+            };
+            inv.arg(&l.trunk).arg(&l.budget).arg(&l.uuid).arg(value);
         }
         Ok(inv.invoke_async::<usize>(&mut c).await?)
     }

@@ -4,7 +4,7 @@
 pub(super) const ACQUIRE_LINE: &str = r"
 -- KEYS[1] trunk leases, KEYS[2] budget leases, KEYS[3] the 'leases trusted' mark,
 -- KEYS[4], KEYS[5] the trunk's and the budget's channels still clearing (uuid -> ms they
--- are free at); ARGV uuid, trunk cap, budget cap, owner|acquired_ms.
+-- are free at); ARGV uuid, trunk cap, budget cap, budget|holder|acquired_ms.
 -- Without the mark (Redis restarted empty, or a rebuild is under way) the lease counts
 -- cannot be trusted: nothing is granted until they are rebuilt from the switches.
 if redis.call('EXISTS', KEYS[3]) == 0 then return -3 end
@@ -57,19 +57,34 @@ return redis.call('HLEN', KEYS[1])
 
 pub(super) const DROP_DEAD_LEASES: &str = r"
 -- KEYS[1] trunk leases, KEYS[2..] budget hashes to clean too;
--- ARGV[1] snapshot time (ms), ARGV[2..] live uuids. A lease granted after the snapshot was
--- taken is for a call the snapshot could not know about yet: it stays.
-local taken = tonumber(ARGV[1])
+-- ARGV[1] cutoff (ms) for the leases of the settled holders, ARGV[2] cutoff for the others,
+-- ARGV[3] k, ARGV[4 .. 3+k] the settled holders, then the live uuids. A lease is
+-- `budget|holder|ms` (or `budget|ms`, holder unknown: settled). A lease granted after its
+-- cutoff may be for a call the switch does not list yet (its originate on its way): it
+-- stays. A settled holder's leases are known exactly (this process's, or a dead earlier
+-- process's); another live holder's originate may be on its way for a while.
+local settled_before = tonumber(ARGV[1])
+local others_before = tonumber(ARGV[2])
+local k = tonumber(ARGV[3])
+local settled = {}
+for i = 4, 3 + k do settled[ARGV[i]] = true end
 local live = {}
-for i = 2, #ARGV do live[ARGV[i]] = true end
+for i = 4 + k, #ARGV do live[ARGV[i]] = true end
 local dropped = 0
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local u = all[i]
-  local at = tonumber(string.match(all[i + 1], '|(%d+)$') or '0')
-  if not live[u] and at < taken then
+  local holder, at = string.match(all[i + 1], '^[^|]*|([^|]*)|(%d+)$')
+  if not holder then
+    holder = ''
+    at = string.match(all[i + 1], '|(%d+)$')
+  end
+  at = tonumber(at or '0')
+  local before = others_before
+  if holder == '' or settled[holder] then before = settled_before end
+  if not live[u] and at < before then
     redis.call('HDEL', KEYS[1], u)
-    for k = 2, #KEYS do redis.call('HDEL', KEYS[k], u) end
+    for j = 2, #KEYS do redis.call('HDEL', KEYS[j], u) end
     dropped = dropped + 1
   end
 end
@@ -78,7 +93,7 @@ return dropped
 
 pub(super) const REBUILD_LEASES: &str = r"
 -- KEYS[1] the 'leases trusted' mark, KEYS[2..] every lease hash to replace;
--- ARGV: prefix, then trunk, budget, uuid, owner|ms per lease.
+-- ARGV: prefix, then trunk, budget, uuid, budget|holder|ms per lease.
 for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 local n = 0
 for i = 2, #ARGV, 4 do

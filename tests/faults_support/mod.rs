@@ -218,6 +218,13 @@ impl Drop for Daemon {
                 self.log_tail(40)
             );
         }
+        // the whole log outlives the test's directory when asked (a failure's full story)
+        if let Some(dir) = std::env::var_os("CONTACTD_KEEP_LOGS") {
+            let dir = std::path::PathBuf::from(dir);
+            let _ = std::fs::create_dir_all(&dir);
+            let name = format!("{}-{}.log", self.config.daemon.instance, std::process::id());
+            let _ = std::fs::copy(&self.log, dir.join(name));
+        }
     }
 }
 
