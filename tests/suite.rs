@@ -30,6 +30,7 @@ mod acd_http;
 mod acd_hungup_by;
 mod acd_login;
 mod acd_model_vs_redis;
+mod acd_orphan_legs;
 mod acd_reserve_race;
 mod amd_classify;
 mod amd_limits;

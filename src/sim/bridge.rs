@@ -44,6 +44,10 @@ fn bridge_events(a: &Sess, b_uuid: &str) {
         s.set_var("bridge_uuid", b_uuid);
     });
     let me = a.uuid();
+    // switch_ivr_multi_threaded_bridge names each leg's peer on both channels
+    if let Some(b) = a.core.chan(b_uuid) {
+        lock(&b.st).set_var("bridge_uuid", &me);
+    }
     a.fire(
         "CHANNEL_BRIDGE",
         (

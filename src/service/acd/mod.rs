@@ -32,6 +32,7 @@ pub mod hangup;
 mod kicks;
 mod offer;
 mod operators;
+mod orphans;
 mod rebuild;
 mod scanner;
 mod transfer;

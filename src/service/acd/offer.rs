@@ -225,8 +225,17 @@ pub async fn run(
             () = tokio::time::sleep(limit) => {
                 let blip = link_status.has_changed().unwrap_or(true);
                 if !blip && missed_campaign_offer(&acd, &queue, &r, leg.as_str(), Some(&mut logged)).await {
-                    // its reply (the leg cancelled) is of no further use
-                    let _ = sent.await;
+                    // The cancel can reach the switch before the leg exists (its originate
+                    // still queued there): the phone then answers after all, into music
+                    // nobody would ever bridge, with the operator offered the next call.
+                    if matches!(&sent.await, Ok(b) if b.trim_start().starts_with("+OK")) {
+                        warn!(call = %r.call, operator = %r.agent, "acd: missed offer's phone answered after its cancel: hung up");
+                        let _ = acd
+                            .inner
+                            .link
+                            .hangup(leg.as_str(), freeswitch_types::HangupCause::NormalClearing)
+                            .await;
+                    }
                     return;
                 }
                 sent.await

@@ -420,7 +420,16 @@ pub(super) async fn heal(acd: &Acd) -> Result<(), AcdError> {
             continue;
         }
         let Some(queue) = queue else {
-            // The call already left the ACD: only the operator is to be freed.
+            // The call already left the ACD: the operator is freed, and their leg, which
+            // nobody will bridge now, hung up (else they would sit in its music, offered
+            // the next call on top); one bridged already is a talk, left alone.
+            if !acd.inner.link.bridged(&leg).await {
+                let _ = acd
+                    .inner
+                    .link
+                    .hangup(&leg, freeswitch_types::HangupCause::NormalClearing)
+                    .await;
+            }
             if talking {
                 acd.end_talk(&call, &agent, now).await;
             } else {

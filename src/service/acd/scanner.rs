@@ -1,5 +1,5 @@
 //! The scanner: this instance's alive mark, after-call work that is over, callers nobody
-//! drives, offers and talks to heal, callbacks to dial.
+//! drives, offers and talks to heal, callbacks to dial, operator legs nobody carries on.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -24,6 +24,7 @@ impl Acd {
         // next beat (an operator is ready again on time).
         let mut wrap_up: Option<tokio::time::Instant> = None;
         let mut n: u64 = 0;
+        let mut orphans = super::orphans::Orphans::default();
         loop {
             let until = wrap_up.map_or(beat, |w| w.min(beat));
             tokio::select! {
@@ -67,6 +68,11 @@ impl Acd {
             }
             if let Err(e) = self.dial_callbacks().await {
                 warn!("acd: callbacks: {e}");
+            }
+            if n % 4 == 0 {
+                if let Err(e) = orphans.sweep(&self).await {
+                    warn!("acd: checking operator legs: {e}");
+                }
             }
         }
     }
