@@ -1,6 +1,6 @@
 //! An operator leg no offer carries on (its offer missed, withdrawn or taken over, its
 //! instance killed between the answer and the hang-up) is hung up by the ACD's scanner
-//! within seconds, so the operator does not sit in its music for good while being offered
+//! within about 5 s, so the operator does not sit in its music for good while being offered
 //! the next call; a leg bridged to a caller, whatever Redis says of it, is a talk and stays.
 use crate::acd_support;
 use crate::common;
@@ -89,7 +89,7 @@ async fn an_operator_leg_no_offer_carries_on_is_hung_up_and_a_bridged_one_stays(
     );
     let after = started.elapsed();
     // not at the first look: an offer being handed over gets its seconds
-    assert!(after >= Duration::from_secs(5), "hung up after {after:?}");
+    assert!(after >= Duration::from_secs(2), "hung up after {after:?}");
     assert_eq!(
         on_phone(&sim, "1001", &orphan).1.as_deref(),
         Some("NORMAL_CLEARING")
@@ -100,8 +100,8 @@ async fn an_operator_leg_no_offer_carries_on_is_hung_up_and_a_bridged_one_stays(
         "the caller was cut off"
     );
 
-    // two more sweeps: the talk goes on
-    tokio::time::sleep(Duration::from_secs(9)).await;
+    // more sweeps than the orphan had: the talk goes on
+    tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(
         on_phone(&sim, "1002", &talk),
         (true, None),

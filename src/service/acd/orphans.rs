@@ -15,46 +15,62 @@ use super::channels::switch_channels;
 use super::{Acd, AcdError};
 
 /// How long a leg stays unclaimed and unbridged before it is hung up. An answered offer is
-/// bridged within milliseconds; this covers an offer being handed over between instances.
-const UNCLAIMED_FOR: Duration = Duration::from_secs(8);
+/// bridged within milliseconds, and every offer names its leg in Redis before its
+/// originate; this covers a hand-over (an attended transfer's last step) in between.
+const UNCLAIMED_FOR: Duration = Duration::from_secs(3);
 
-/// The legs seen unclaimed at the last sweeps, with when each was first seen so.
+/// The switch's answered outbound legs as the last sweeps saw them.
 #[derive(Default)]
 pub(super) struct Orphans {
+    /// Each leg's operator and the call it was rung for (None: not an operator's leg),
+    /// read from the switch once per leg.
+    known: HashMap<String, Option<(String, String)>>,
+    /// The legs seen unclaimed, with when each was first seen so.
     seen: HashMap<String, tokio::time::Instant>,
 }
 
 impl Orphans {
-    /// Looks at the switch's answered outbound legs once; hangs up those unclaimed for
-    /// [`UNCLAIMED_FOR`]. Returns how many.
+    /// Looks at the switch's answered outbound legs once; hangs up the operator legs
+    /// unclaimed for [`UNCLAIMED_FOR`]. Returns how many.
     pub(super) async fn sweep(&mut self, acd: &Acd) -> Result<usize, AcdError> {
         let link = &acd.inner.link;
         let now = acd.clock().instant();
-        let mut still = HashMap::new();
+        let mut known = HashMap::new();
+        let mut seen = HashMap::new();
         let mut hung_up = 0;
         let switch = |e: crate::esl::control::LinkError| AcdError::Switch(e.to_string());
         for ch in switch_channels(acd).await? {
             if ch.direction != "outbound" || !ch.answered {
                 continue;
             }
-            let Some(op) = link
-                .getvar(&ch.uuid, "contactd_operator")
-                .await
-                .map_err(switch)?
-            else {
+            let whose = match self.known.remove(&ch.uuid) {
+                Some(w) => w,
+                None => match link
+                    .getvar(&ch.uuid, "contactd_operator")
+                    .await
+                    .map_err(switch)?
+                {
+                    None => None,
+                    Some(op) => {
+                        let call = link
+                            .getvar(&ch.uuid, "contactd_acd_call")
+                            .await
+                            .map_err(switch)?
+                            .unwrap_or_default();
+                        Some((op, call))
+                    }
+                },
+            };
+            known.insert(ch.uuid.clone(), whose.clone());
+            let Some((op, call)) = whose else {
                 continue; // not an operator's leg
             };
-            let call = link
-                .getvar(&ch.uuid, "contactd_acd_call")
-                .await
-                .map_err(switch)?
-                .unwrap_or_default();
             if link.bridged(&ch.uuid).await || claimed(acd, &call, &op, &ch.uuid).await? {
                 continue;
             }
             let first = self.seen.get(&ch.uuid).copied().unwrap_or(now);
             if now.duration_since(first) < UNCLAIMED_FOR {
-                still.insert(ch.uuid.clone(), first);
+                seen.insert(ch.uuid.clone(), first);
                 continue;
             }
             warn!(leg = %ch.uuid, operator = %op, %call, "acd: operator leg no offer carries on, not bridged: hung up");
@@ -63,7 +79,8 @@ impl Orphans {
                 .await;
             hung_up += 1;
         }
-        self.seen = still;
+        self.known = known;
+        self.seen = seen;
         Ok(hung_up)
     }
 }

@@ -69,7 +69,7 @@ impl Acd {
             if let Err(e) = self.dial_callbacks().await {
                 warn!("acd: callbacks: {e}");
             }
-            if n % 4 == 0 {
+            if n % 2 == 1 {
                 if let Err(e) = orphans.sweep(&self).await {
                     warn!("acd: checking operator legs: {e}");
                 }
