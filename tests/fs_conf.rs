@@ -683,19 +683,20 @@ fn readme_documents_the_site_switches() {
     }
 }
 
-/// A trunk call whose `socket` returns with the call up (contactd down, or its connection
-/// dropped) goes to `contactd-reconnect`: 15 tries, each cancelling the channel's scheduled
-/// tasks (after running what the drop left queued), the wait tone, then the socket again;
-/// then NORMAL_TEMPORARY_FAILURE. The simulator's copy of that context
+/// A call to contactd (a trunk's, or an office phone's service or operator code) whose
+/// `socket` returns with the call up (contactd down, or its connection dropped) goes to
+/// `contactd-reconnect`: 15 tries, each cancelling the channel's scheduled tasks (after
+/// running what the drop left queued), the wait tone, then the socket again; then
+/// NORMAL_TEMPORARY_FAILURE. The simulator's copy of that context
 /// (`sim::dialplan::contactd_reconnect`) must be this file's.
 #[test]
-fn trunk_calls_reconnect_to_contactd_fifteen_times_then_fail() {
+fn calls_to_contactd_reconnect_fifteen_times_then_fail() {
     let first = format!(
         "{} XML {}",
         contactd::sim::dialplan::RECONNECT_FIRST,
         contactd::sim::dialplan::CONTACTD_RECONNECT
     );
-    for en in ENTRIES.iter().filter(|e| e.context == "from-trunk") {
+    for en in ENTRIES {
         let t = debug(en.context, en.number);
         let at = t.socket_index().unwrap();
         let after: Vec<(String, String)> = t.actions[at + 1..]

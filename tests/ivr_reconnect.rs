@@ -16,7 +16,9 @@
 //!   spool, replayed once contactd has started);
 //! - a call that reaches the running IVR while PostgreSQL is away has its row once it is back;
 //! - a held caller whose contactd dies, and who hangs up in the switch's reconnect loop, is on
-//!   record once contactd is up again.
+//!   record once contactd is up again;
+//! - a manager on an office phone's short code (`dialplans/internal.xml`) is held the same
+//!   way, and the service starts over.
 use crate::acd_support;
 use crate::common;
 
@@ -65,7 +67,7 @@ fn main_number_caller(sim: &Simulator, outbound: u16, number: &str) -> String {
             CallerStep::WaitMs(1500),
             CallerStep::Dtmf("0".into()),
         ],
-        from_trunk: true,
+        reconnects: true,
         start_over_on: Some("ivr_greeting".into()),
         ..Default::default()
     })
@@ -148,6 +150,88 @@ async fn sigkill_in_the_menu_the_switch_holds_the_caller_and_connects_again() {
         r.max_dead_air_ms
     );
     sim.hangup(&caller, "NORMAL_CLEARING");
+    d.sigkill().await;
+}
+
+/// A manager on an office phone (`dialplans/internal.xml`, short code 301) whose contactd
+/// is SIGKILLed while they are asked for their PIN: held by the switch as a trunk caller is,
+/// and the service starts over with the restarted contactd (PIN, then the recording's
+/// instructions), instead of a cut-off in the middle of recording a notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_on_a_short_code_is_held_through_a_restart_and_starts_over() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let manager = "[managers.boss]\nphone = \"201\"\npin = \"4321\"\n";
+    let mut d = Proc::start_with(&env, &sim, manager).await;
+    let call = sim
+        .inbound_call(sim::InboundCall {
+            connect_to: format!("127.0.0.1:{}", d.outbound),
+            caller_number: "201".into(),
+            destination: "301".into(),
+            channel_name: Some("sofia/internal/201@192.0.2.2".into()),
+            vars: vec![
+                ("contactd_entry".into(), "service".into()),
+                ("contactd_code".into(), "301".into()),
+            ],
+            script: vec![
+                CallerStep::WaitForAnswer,
+                CallerStep::WaitForPlay("enter_pin".into()),
+                CallerStep::WaitMs(1500),
+                CallerStep::Dtmf("4321#".into()),
+            ],
+            reconnects: true,
+            start_over_on: Some("enter_pin".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        common::eventually(WAIT, || async {
+            times_heard(&record(&sim, &call), "enter_pin") > 0
+        })
+        .await,
+        "the manager was never asked for their PIN:\n{}",
+        d.log_tail(30)
+    );
+    d.sigkill().await;
+    let first = format!("reconnect-x@{}", dialplan::CONTACTD_RECONNECT);
+    assert!(
+        common::eventually(WAIT, || async {
+            record(&sim, &call).transfers.contains(&first)
+        })
+        .await,
+        "never sent to contactd-reconnect: {:?}",
+        record(&sim, &call)
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let r = record(&sim, &call);
+    assert_eq!(
+        r.hangup_cause, None,
+        "the switch hung the manager up: {r:?}"
+    );
+    assert!(
+        r.played.iter().any(|p| p == dialplan::WAIT_TONE),
+        "no wait tone while contactd was down: {r:?}"
+    );
+
+    d.spawn().await;
+    assert!(
+        common::eventually(WAIT, || async {
+            let r = record(&sim, &call);
+            times_heard(&r, "enter_pin") >= 2 && times_heard(&r, "attention_recording") >= 1
+        })
+        .await,
+        "the service did not start over: {:?}\n{}",
+        record(&sim, &call),
+        d.log_tail(40)
+    );
+    let r = record(&sim, &call);
+    assert_eq!(r.hangup_cause, None, "{r:?}");
+    assert!(
+        r.max_dead_air_ms <= SILENT_MS,
+        "{} ms of silence at once: {r:?}",
+        r.max_dead_air_ms
+    );
+    sim.hangup(&call, "NORMAL_CLEARING");
     d.sigkill().await;
 }
 
@@ -412,7 +496,7 @@ async fn a_call_to_the_ivr_while_postgres_is_away_is_recorded_once_it_is_back() 
                 CallerStep::WaitForPlay("main_menu".into()),
                 CallerStep::Hangup,
             ],
-            from_trunk: true,
+            reconnects: true,
             ..Default::default()
         })
         .unwrap();

@@ -222,7 +222,7 @@ async fn answered_on_socket(
         .inbound_call(contactd::sim::InboundCall {
             connect_to: l.local_addr().unwrap().to_string(),
             script: vec![contactd::sim::CallerStep::WaitForAnswer],
-            from_trunk,
+            reconnects: from_trunk,
             ..Default::default()
         })
         .unwrap();

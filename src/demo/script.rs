@@ -62,7 +62,7 @@ pub(crate) fn trunk_caller(
             ("contactd_did".into(), did.into()),
         ],
         script,
-        from_trunk: true,
+        reconnects: true,
         start_over_on: Some("ivr_greeting".into()),
         ..Default::default()
     })

@@ -173,7 +173,7 @@ pub struct ChanState {
     pub socket_closed: bool,
     /// `$${contactd_socket}` of the `from-trunk` context this call runs in (None: not
     /// routed by it), for its reconnect extension
-    pub trunk_socket: Option<String>,
+    pub reconnect_socket: Option<String>,
 }
 
 /// Caller profile fields.
@@ -279,7 +279,7 @@ impl ChanState {
             air_since: None,
             in_socket: false,
             socket_closed: false,
-            trunk_socket: None,
+            reconnect_socket: None,
         }
     }
 

@@ -369,11 +369,12 @@ pub struct InboundCall {
     pub script: Vec<CallerStep>,
     /// extra channel variables
     pub vars: Vec<(String, String)>,
-    /// run as `dialplans/from-trunk.xml` does: when the `socket` application returns with
-    /// the call still up (contactd down, or its connection dropped), the extension
-    /// `contactd_reconnect` holds the caller with the wait tone and connects again
-    /// ([`super::dialplan::from_trunk`]). false: nothing follows the `socket`
-    pub from_trunk: bool,
+    /// run as contactd's entries in `dialplans/from-trunk.xml` and `dialplans/internal.xml`
+    /// do: when the `socket` application returns with the call still up (contactd down, or
+    /// its connection dropped), the context `contactd-reconnect` holds the caller with the
+    /// wait tone and connects again ([`super::dialplan::contactd_reconnect`]). false:
+    /// nothing follows the `socket`
+    pub reconnects: bool,
     /// the person starts the script over when they hear this prompt (a file whose name
     /// begins so) again: what a caller does when the menu starts again after a reconnect
     pub start_over_on: Option<String>,
@@ -390,7 +391,7 @@ impl Default for InboundCall {
             trunk: None,
             script: vec![CallerStep::WaitForAnswer],
             vars: Vec::new(),
-            from_trunk: false,
+            reconnects: false,
             start_over_on: None,
         }
     }

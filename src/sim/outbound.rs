@@ -210,7 +210,7 @@ pub fn inbound_call(core: &Arc<Core>, call: InboundCall) -> Result<String, Strin
     let now = core.now_us();
     let mut cs = ChanState::new(&uuid, &name, "inbound", now);
     cs.trunk = call.trunk.clone();
-    cs.trunk_socket = call.from_trunk.then(|| call.connect_to.clone());
+    cs.reconnect_socket = call.reconnects.then(|| call.connect_to.clone());
     cs.codec = (true, true);
     cs.has_profile = true;
     cs.hit_dialplan = true;
@@ -300,7 +300,7 @@ pub fn inbound_call(core: &Arc<Core>, call: InboundCall) -> Result<String, Strin
         "socket".to_string(),
         format!("{} async full", call.connect_to),
     ));
-    if call.from_trunk {
+    if call.reconnects {
         apps.push((
             "transfer".to_string(),
             format!(

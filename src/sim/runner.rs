@@ -23,7 +23,7 @@ pub fn resolve(sess: &Sess, ext: &str, ctx: &str) -> Option<Apps> {
     if ctx == dialplan::CONTACTD_RECONNECT {
         // `$${contactd_socket}` is a global of the switch's config; the simulator keeps the
         // one the call was started with
-        if let Some(socket) = sess.with(|s| s.trunk_socket.clone()) {
+        if let Some(socket) = sess.with(|s| s.reconnect_socket.clone()) {
             return Some(dialplan::contactd_reconnect(ext, &socket));
         }
     }

@@ -195,7 +195,7 @@ fn trunk_call(
         script,
         // dialplans/from-trunk.xml: held and connected again while contactd restarts; the
         // person starts over when the greeting comes again
-        from_trunk: true,
+        reconnects: true,
         start_over_on: Some("ivr_greeting".into()),
         ..Default::default()
     })
