@@ -1,0 +1,133 @@
+//! An offer nobody saw through (its originate reply lost with the link, its instance dead)
+//! carried on from what the switch shows.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::{answered, missed, Carried};
+use crate::core::acd::agent::{Command, StateName};
+use crate::core::channels::SwitchEvent;
+use crate::esl::control::WatchEvent;
+use crate::service::acd::bridging::{requeued_music, OwnScript};
+use crate::service::acd::{ms_to_time, Acd, Unstored};
+use crate::store::acd::Reservation;
+
+/// Carries on an offer whose outcome nobody saw — its originate reply lost with the link,
+/// or its instance dead (`rebuild::heal`): the caller and the operator leg are looked up on
+/// the switch. Bridged already: settled. Answered: bridged now. Ringing: its answer or end
+/// is waited for. Gone: the caller back at the head of the queue (the operator "missed"
+/// only if their phone rang out), or, the caller gone, the operator free again.
+pub(in crate::service::acd) async fn resume(
+    acd: Acd,
+    queue: String,
+    r: Reservation,
+    leg: String,
+    talking: bool,
+) {
+    let _carried = Carried::new(&acd, &r, &leg, talking);
+    let store = &acd.inner.store;
+    let link = &acd.inner.link;
+    let mut watch = link.watch_call(&leg);
+    let chans = match crate::service::acd::channels::switch_channels(&acd).await {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(call = %r.call, "acd: offer not looked up: {e}");
+            return;
+        }
+    };
+    let caller = chans.iter().find(|c| c.uuid == r.call);
+    let op = chans.iter().find(|c| c.uuid == leg);
+    let now = acd.now_ms();
+    match (caller, op) {
+        (None, op) => {
+            if op.is_some() {
+                let _ = link
+                    .hangup(&leg, freeswitch_types::HangupCause::OriginatorCancel)
+                    .await;
+            }
+            if talking {
+                // The caller's own end (its task, or whoever adopts it) closes the record;
+                // with nobody left to do so the operator is freed here.
+                if matches!(store.meta(&r.call).await, Ok(None)) {
+                    acd.end_talk(&r.call, &r.agent, now).await;
+                }
+            } else {
+                store
+                    .abandon(&queue, &r.call)
+                    .await
+                    .or_log(&r.call, &format!("the caller leaving queue {queue}"));
+            }
+            acd.kick();
+        }
+        (Some(_), None) => {
+            if talking {
+                // Answered, but the leg was gone before the bridge (else the caller would
+                // have been hung up with it): the caller back to the head, operator ready.
+                if store
+                    .bridge_failed(&queue, &r.call, &r.agent, now)
+                    .await
+                    .unwrap_or(false)
+                {
+                    store
+                        .agent_command(&r.agent, Command::GoReady, now)
+                        .await
+                        .or_log(&r.call, &format!("operator {} ready again", r.agent));
+                    acd.log_state(&r.agent, StateName::Ready, "", ms_to_time(now))
+                        .await;
+                    requeued_music(&acd, &r.call, OwnScript::UNKNOWN).await;
+                    warn!(call = %r.call, operator = %r.agent, "acd: operator leg gone before the bridge, caller requeued");
+                }
+                acd.kick();
+            } else {
+                // The phone stopped ringing unseen: rang out or was refused.
+                missed(&acd, &queue, &r, "ENDED_UNSEEN").await;
+            }
+        }
+        (Some(c), Some(o)) => {
+            if c.application == "uuid_bridge" {
+                // Already bridged: the talk is on.
+                if !talking {
+                    store
+                        .answer(&r, now)
+                        .await
+                        .or_log(&r.call, &format!("operator {} talking", r.agent));
+                }
+                store.settle_offer(&r.call).await.or_log(
+                    &r.call,
+                    "the offer settled (another instance may carry it on)",
+                );
+                info!(call = %r.call, operator = %r.agent, "acd: offer found bridged");
+                return;
+            }
+            if o.answered {
+                answered(&acd, &r, &leg, false, None, talking, OwnScript::UNKNOWN).await;
+                return;
+            }
+            // Still ringing: its answer or its end comes through the watch.
+            let limit = Duration::from_secs(acd.cfg().ring_timeout_seconds + 5);
+            let outcome = tokio::time::timeout(limit, async {
+                while let Some(ev) = watch.recv().await {
+                    match ev {
+                        WatchEvent::Switch(SwitchEvent::Answer { .. }) => return true,
+                        WatchEvent::Switch(SwitchEvent::Hangup(_)) => return false,
+                        _ => {}
+                    }
+                }
+                false
+            })
+            .await;
+            drop(watch);
+            match outcome {
+                Ok(true) => answered(&acd, &r, &leg, false, None, false, OwnScript::UNKNOWN).await,
+                Ok(false) => missed(&acd, &queue, &r, "NO_ANSWER").await,
+                Err(_) => {
+                    let _ = link
+                        .hangup(&leg, freeswitch_types::HangupCause::NormalClearing)
+                        .await;
+                    missed(&acd, &queue, &r, "NO_ANSWER").await;
+                }
+            }
+        }
+    }
+}
