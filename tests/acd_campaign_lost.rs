@@ -120,23 +120,8 @@ async fn the_scanner_adopts_a_dead_instances_caller_but_leaves_its_waiting_campa
     let app = acd_support::start_app(&env, &sim, &acd_support::Setup::default()).await;
     let link = app.link("fs1").unwrap().clone();
     // answered and parked on the switch, as a dead instance's calls are
-    let park = |number: &'static str| {
-        let link = link.clone();
-        async move {
-            let uuid = uuid::Uuid::new_v4().to_string();
-            let reply = link
-                .bgapi(
-                    &format!("originate {{origination_uuid={uuid}}}freetdm/1/a/{number} &park()"),
-                    std::time::Duration::from_secs(10),
-                )
-                .await
-                .unwrap();
-            assert!(reply.starts_with("+OK"), "{number}: {reply}");
-            uuid
-        }
-    };
-    let campaign_call = park("89160000010").await;
-    let caller = park("89160000011").await;
+    let campaign_call = acd_support::parked_on_trunk(&link, "89160000010").await;
+    let caller = acd_support::parked_on_trunk(&link, "89160000011").await;
     let config = &app.shared.config;
     let store = AcdStore::connect_to(RedisTarget::of(&config.redis), &config.redis.prefix)
         .await

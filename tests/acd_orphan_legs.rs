@@ -10,20 +10,6 @@ use std::time::Duration;
 use contactd::esl::control::SwitchLink;
 use contactd::sim::Simulator;
 
-/// A caller answered and parked on the trunk, as a dead instance leaves them.
-async fn parked_caller(link: &SwitchLink, number: &str) -> String {
-    let uuid = uuid::Uuid::new_v4().to_string();
-    let reply = link
-        .bgapi(
-            &format!("originate {{origination_uuid={uuid}}}freetdm/1/a/{number} &park()"),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    assert!(reply.starts_with("+OK"), "{number}: {reply}");
-    uuid
-}
-
 /// An operator leg as an offer places it (auto-answered, music while it waits), for `call`.
 async fn operator_leg(link: &SwitchLink, ext: &str, call: &str) -> String {
     let leg = uuid::Uuid::new_v4().to_string();
@@ -67,10 +53,10 @@ async fn an_operator_leg_no_offer_carries_on_is_hung_up_and_a_bridged_one_stays(
     let link = app.link("fs1").unwrap().clone();
 
     // op1001's phone answered an offer nobody carries on: its caller waits elsewhere
-    let waiting = parked_caller(&link, "89160000020").await;
+    let waiting = acd_support::parked_on_trunk(&link, "89160000020").await;
     let orphan = operator_leg(&link, "1001", &waiting).await;
     // op1002's leg was bridged to its caller before its instance died
-    let talking = parked_caller(&link, "89160000021").await;
+    let talking = acd_support::parked_on_trunk(&link, "89160000021").await;
     let talk = operator_leg(&link, "1002", &talking).await;
     let bridged = link
         .api(&format!("uuid_bridge {talking} {talk}"))

@@ -90,6 +90,27 @@ fn record(sim: &Simulator, uuid: &str) -> PartyRecord {
         .unwrap_or_else(|| panic!("no ground truth for {uuid}"))
 }
 
+/// With contactd gone, the switch sends `call` to `contactd-reconnect` and holds it there:
+/// not hung up, hearing the wait tone.
+async fn held_by_the_switch(sim: &Simulator, call: &str) {
+    let first = format!("reconnect-x@{}", dialplan::CONTACTD_RECONNECT);
+    assert!(
+        common::eventually(WAIT, || async {
+            record(sim, call).transfers.contains(&first)
+        })
+        .await,
+        "never sent to contactd-reconnect: {:?}",
+        record(sim, call)
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let r = record(sim, call);
+    assert_eq!(r.hangup_cause, None, "the switch hung the caller up: {r:?}");
+    assert!(
+        r.played.iter().any(|p| p == dialplan::WAIT_TONE),
+        "no wait tone while contactd was down: {r:?}"
+    );
+}
+
 fn times_heard(r: &PartyRecord, prompt: &str) -> usize {
     r.played.iter().filter(|p| p.contains(prompt)).count()
 }
@@ -113,22 +134,7 @@ async fn sigkill_in_the_menu_the_switch_holds_the_caller_and_connects_again() {
     d.sigkill().await;
     // The menu that was playing runs to its end (the socket's park ends after it), then
     // the switch holds the caller with the wait tone.
-    let first = format!("reconnect-x@{}", dialplan::CONTACTD_RECONNECT);
-    assert!(
-        common::eventually(WAIT, || async {
-            record(&sim, &caller).transfers.contains(&first)
-        })
-        .await,
-        "never sent to contactd-reconnect: {:?}",
-        record(&sim, &caller)
-    );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let r = record(&sim, &caller);
-    assert_eq!(r.hangup_cause, None, "the switch hung the caller up: {r:?}");
-    assert!(
-        r.played.iter().any(|p| p == dialplan::WAIT_TONE),
-        "no wait tone while contactd was down: {r:?}"
-    );
+    held_by_the_switch(&sim, &caller).await;
     assert!(sim.bridged_to(&caller).is_none());
 
     d.spawn().await;
@@ -193,25 +199,7 @@ async fn a_manager_on_a_short_code_is_held_through_a_restart_and_starts_over() {
         d.log_tail(30)
     );
     d.sigkill().await;
-    let first = format!("reconnect-x@{}", dialplan::CONTACTD_RECONNECT);
-    assert!(
-        common::eventually(WAIT, || async {
-            record(&sim, &call).transfers.contains(&first)
-        })
-        .await,
-        "never sent to contactd-reconnect: {:?}",
-        record(&sim, &call)
-    );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let r = record(&sim, &call);
-    assert_eq!(
-        r.hangup_cause, None,
-        "the switch hung the manager up: {r:?}"
-    );
-    assert!(
-        r.played.iter().any(|p| p == dialplan::WAIT_TONE),
-        "no wait tone while contactd was down: {r:?}"
-    );
+    held_by_the_switch(&sim, &call).await;
 
     d.spawn().await;
     assert!(

@@ -403,3 +403,17 @@ pub async fn hungup_by_both(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A call on the trunk answered and parked, as a dead instance leaves its callers: its uuid.
+pub async fn parked_on_trunk(link: &contactd::esl::control::SwitchLink, number: &str) -> String {
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let reply = link
+        .bgapi(
+            &format!("originate {{origination_uuid={uuid}}}freetdm/1/a/{number} &park()"),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(reply.starts_with("+OK"), "{number}: {reply}");
+    uuid
+}
