@@ -53,3 +53,21 @@ pub(crate) async fn switch_channels(acd: &Acd) -> Result<Vec<Chan>, AcdError> {
         })
         .collect())
 }
+
+/// Whose operator leg channel `uuid` is, as its offer's originate named it: the operator and
+/// the call it was rung for (None: not an operator's leg).
+pub(crate) async fn operator_leg(
+    acd: &Acd,
+    uuid: &str,
+) -> Result<Option<(String, Option<String>)>, AcdError> {
+    let link = &acd.inner.link;
+    let var = |name: &'static str| async move {
+        link.getvar(uuid, name)
+            .await
+            .map_err(|e| AcdError::Switch(e.to_string()))
+    };
+    let Some(op) = var("contactd_operator").await? else {
+        return Ok(None);
+    };
+    Ok(Some((op, var("contactd_acd_call").await?)))
+}

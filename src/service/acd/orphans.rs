@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use super::channels::switch_channels;
+use super::channels::{operator_leg, switch_channels};
 use super::{Acd, AcdError};
 
 /// How long a leg stays unclaimed and unbridged before it is hung up. An answered offer is
@@ -38,28 +38,15 @@ impl Orphans {
         let mut known = HashMap::new();
         let mut seen = HashMap::new();
         let mut hung_up = 0;
-        let switch = |e: crate::esl::control::LinkError| AcdError::Switch(e.to_string());
         for ch in switch_channels(acd).await? {
             if ch.direction != "outbound" || !ch.answered {
                 continue;
             }
             let whose = match self.known.remove(&ch.uuid) {
                 Some(w) => w,
-                None => match link
-                    .getvar(&ch.uuid, "contactd_operator")
-                    .await
-                    .map_err(switch)?
-                {
-                    None => None,
-                    Some(op) => {
-                        let call = link
-                            .getvar(&ch.uuid, "contactd_acd_call")
-                            .await
-                            .map_err(switch)?
-                            .unwrap_or_default();
-                        Some((op, call))
-                    }
-                },
+                None => operator_leg(acd, &ch.uuid)
+                    .await?
+                    .map(|(op, call)| (op, call.unwrap_or_default())),
             };
             known.insert(ch.uuid.clone(), whose.clone());
             let Some((op, call)) = whose else {

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
-use super::channels::{switch_channels, Chan};
+use super::channels::{operator_leg, switch_channels, Chan};
 use super::{offer, Acd, AcdError, CallerSnap, Meta, Unstored, LEASE_MS};
 use crate::core::acd::agent::{Command, Since, StateName};
 use crate::core::acd::queue::offer_is_stale;
@@ -204,19 +204,10 @@ fn fresh_info(acd: &Acd, queue: &str, entered_ms: i64) -> CallInfo {
 /// on the switch, else from their last logged period.
 async fn restore_operators(acd: &Acd, chans: &[Chan]) -> Result<(), AcdError> {
     let store = &acd.inner.store;
-    let link = &acd.inner.link;
     let now = acd.now_ms();
     let mut on_call: HashMap<String, (String, Option<String>)> = HashMap::new();
     for ch in chans.iter().filter(|c| c.direction == "outbound") {
-        let op = link
-            .getvar(&ch.uuid, "contactd_operator")
-            .await
-            .map_err(|e| AcdError::Switch(e.to_string()))?;
-        if let Some(op) = op {
-            let call = link
-                .getvar(&ch.uuid, "contactd_acd_call")
-                .await
-                .map_err(|e| AcdError::Switch(e.to_string()))?;
+        if let Some((op, call)) = operator_leg(acd, &ch.uuid).await? {
             on_call.insert(op, (ch.uuid.clone(), call));
         }
     }
