@@ -278,7 +278,6 @@ async fn a_resync_leaves_another_instances_line_whose_originate_is_on_its_way() 
     let alpha = env.live_state().await.held_by(&holder_id("alpha"));
     let beta = env.live_state().await.held_by(&holder_id("beta"));
     alpha.rebuild_leases(&[]).await.unwrap(); // trusted, empty
-    let budgets = [BUDGET.to_string()];
 
     // alpha takes the span's one line; its originate is not on the switch yet
     alpha
@@ -297,7 +296,7 @@ async fn a_resync_leaves_another_instances_line_whose_originate_is_on_its_way() 
         .collect();
     assert!(listed.is_empty());
     let taken_at = chrono::Utc::now();
-    let dropped = drop_ended_while_away(&beta, "e1", &budgets, taken_at, &listed)
+    let dropped = drop_ended_while_away(&beta, "e1", taken_at, &listed)
         .await
         .unwrap();
     assert_eq!(dropped, 0, "beta's resync released alpha's line");
@@ -313,7 +312,7 @@ async fn a_resync_leaves_another_instances_line_whose_originate_is_on_its_way() 
     assert!(sim.hangup(IN_FLIGHT, "NORMAL_CLEARING"));
     let later = chrono::Utc::now() + chrono::TimeDelta::milliseconds(1);
     assert_eq!(
-        drop_ended_while_away(&alpha, "e1", &budgets, later, &[])
+        drop_ended_while_away(&alpha, "e1", later, &[])
             .await
             .unwrap(),
         1,
@@ -328,7 +327,7 @@ async fn a_resync_leaves_another_instances_line_whose_originate_is_on_its_way() 
         .unwrap();
     let much_later = chrono::Utc::now() + chrono::TimeDelta::seconds(21);
     assert_eq!(
-        drop_ended_while_away(&beta, "e1", &budgets, much_later, &[])
+        drop_ended_while_away(&beta, "e1", much_later, &[])
             .await
             .unwrap(),
         1
@@ -349,16 +348,12 @@ async fn a_resync_leaves_another_instances_line_whose_originate_is_on_its_way() 
         .unwrap();
     let now = chrono::Utc::now() + chrono::TimeDelta::milliseconds(1);
     assert_eq!(
-        drop_ended_while_away(&alpha, "e1", &budgets, now, &[])
-            .await
-            .unwrap(),
+        drop_ended_while_away(&alpha, "e1", now, &[]).await.unwrap(),
         0,
         "beta's predecessor is not alpha's to settle"
     );
     assert_eq!(
-        drop_ended_while_away(&beta, "e1", &budgets, now, &[])
-            .await
-            .unwrap(),
+        drop_ended_while_away(&beta, "e1", now, &[]).await.unwrap(),
         1,
         "beta's dead predecessor's line"
     );

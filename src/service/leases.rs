@@ -61,14 +61,12 @@ pub const STALE: Duration = Duration::from_secs(60);
 pub async fn drop_ended_while_away(
     state: &LiveState,
     trunk: &str,
-    budgets: &[String],
     taken_at: chrono::DateTime<chrono::Utc>,
     live: &[String],
 ) -> Result<usize, StoreError> {
     let me = state.holder().to_string();
-    let mut settled: Vec<String> = state
-        .lease_holders(trunk)
-        .await?
+    let (budgets, holders) = state.lease_parties(trunk).await?;
+    let mut settled: Vec<String> = holders
         .into_iter()
         .filter(|h| {
             *h == me
@@ -87,7 +85,7 @@ pub async fn drop_ended_while_away(
         settled_before: taken_at,
         others_before: taken_at - chrono::TimeDelta::from_std(IN_FLIGHT).expect("seconds"),
     };
-    state.drop_dead_leases(trunk, budgets, &cut, live).await
+    state.drop_dead_leases(trunk, &budgets, &cut, live).await
 }
 
 impl LeaseGuard {

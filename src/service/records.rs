@@ -297,9 +297,8 @@ impl Records {
         let live: Vec<String> = rows.iter().map(|r| r.uuid.clone()).collect();
         for (name, trunk) in &self.config.trunk {
             if trunk.switch == node {
-                let budgets = self.live_budgets(name).await?;
                 let dropped = crate::service::leases::drop_ended_while_away(
-                    &self.live, name, &budgets, taken_at, &live,
+                    &self.live, name, taken_at, &live,
                 )
                 .await?;
                 if dropped > 0 {
@@ -308,10 +307,5 @@ impl Records {
             }
         }
         Ok(())
-    }
-
-    /// Budgets that hold leases on `trunk` (the campaign names stored as lease values).
-    async fn live_budgets(&self, trunk: &str) -> Result<Vec<String>, StoreError> {
-        self.live.lease_owners(trunk).await
     }
 }

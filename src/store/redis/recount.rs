@@ -70,28 +70,23 @@ impl LiveState {
 
     /// Distinct budgets (campaigns) holding leases on `trunk`.
     pub async fn lease_owners(&self, trunk: &str) -> Result<Vec<String>, StoreError> {
-        let mut owners: Vec<String> = self
-            .lease_values(trunk)
-            .await?
-            .into_iter()
-            .map(|(budget, _)| budget)
-            .collect();
-        owners.sort();
-        owners.dedup();
-        Ok(owners)
+        Ok(self.lease_parties(trunk).await?.0)
     }
 
-    /// Distinct holders of leases on `trunk` (known ones: written with a holder).
-    pub async fn lease_holders(&self, trunk: &str) -> Result<Vec<String>, StoreError> {
-        let mut holders: Vec<String> = self
-            .lease_values(trunk)
-            .await?
-            .into_iter()
-            .filter_map(|(_, holder)| holder)
-            .collect();
-        holders.sort();
-        holders.dedup();
-        Ok(holders)
+    /// From one read of `trunk`'s leases: the distinct budgets (campaigns) holding them, and
+    /// their distinct holders (the known ones: written with a holder).
+    pub async fn lease_parties(
+        &self,
+        trunk: &str,
+    ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let (mut budgets, holders): (Vec<String>, Vec<Option<String>>) =
+            self.lease_values(trunk).await?.into_iter().unzip();
+        let mut holders: Vec<String> = holders.into_iter().flatten().collect();
+        for v in [&mut budgets, &mut holders] {
+            v.sort();
+            v.dedup();
+        }
+        Ok((budgets, holders))
     }
 
     /// Each lease of `trunk` as (budget, holder if written).
