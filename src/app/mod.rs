@@ -292,7 +292,8 @@ impl App {
         )
         .with_messages(messages.clone())
         .with_trunks(trunks.clone());
-        let holder = crate::service::campaign_lease::holder_id(&config.daemon.instance);
+        // this process in every lease it holds: the line leases' name for it (`open_stores`)
+        let holder = shared.live.holder().to_string();
         let notice_drivers = crate::service::campaign_lease::Drivers::new(
             shared.live.clone(),
             shared.pool.clone(),
