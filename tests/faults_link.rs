@@ -150,3 +150,83 @@ async fn control_link_dropped_5_times_strands_no_call_and_redials_nobody_who_ans
         DROP_GAPS_MS.len() + 1
     ));
 }
+
+/// The link drops while contactd listens to what answered a notice call (call progress)
+/// and is redialed only 8 s later, once: meanwhile the switch's own script plays the whole
+/// message and hangs up. Once the link is back, the call's follower looks it up (the
+/// switch noted the message's result) and records `listened_full` at once — not after its
+/// flow's deadline, minutes away for a message of unknown length. The classifier used to
+/// take the link's one loss for itself, and the follower then waited for events that were
+/// lost with the link (`faults_link::control_link_dropped_5_times…` failed so, rarely).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_lost_while_a_notice_call_is_classified_is_looked_up_once_back() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim::SimConfig {
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        // "hello" 300 ms after the answer: a person, told about a second after it
+        default_behaviour: Behaviour::Answer {
+            ring_ms: 500,
+            after: AfterAnswer::Person {
+                after_ms: 300,
+                speak_ms: 500,
+                hangup_ms: None,
+            },
+        },
+        media_ms: faults_support::message(2000),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // one reconnect, 8 s after the drop: one loss told to the call's watch
+    let mut daemon = Daemon::start(DaemonOpts {
+        reconnect_ms: (8000, 8000),
+        ..DaemonOpts::new(&env, &sim)
+    })
+    .await;
+    let pool = contactd::store::postgres::pool(env.db_url(), 2).unwrap();
+    let phone = faults_support::number(300, 0);
+    let id = faults_support::start_campaign(&pool, &daemon.config, 3, &[phone], 1).await;
+
+    let answered = common::eventually(Duration::from_secs(30), || async {
+        sim.ground_truth().iter().any(|p| p.answered)
+    })
+    .await;
+    assert!(answered, "the subscriber was not answered");
+    sim.drop_esl_connections();
+    // the switch goes on alone: the listening, its 2.5 s wait, the message, the hang-up
+    let ended = common::eventually(Duration::from_secs(8), || async {
+        sim.ground_truth().iter().all(|p| p.ended_at_ms.is_some())
+    })
+    .await;
+    let truth = sim.ground_truth();
+    let finished = faults_support::wait_finished(&pool, &[id], Duration::from_secs(20)).await;
+
+    let db = env.pg().await;
+    let summary = faults_support::campaign_summary(&pool, id).await;
+    let recorded = faults_support::outcomes(&db, id).await;
+    daemon.stop().await;
+    let shown: Vec<_> = truth.iter().map(faults_support::show).collect();
+    assert!(
+        ended,
+        "the call did not end while the link was down: {shown:?}"
+    );
+    assert!(
+        truth.len() == 1 && truth[0].playbacks_completed == 1,
+        "the switch's script did not play the message to its end: {shown:?}"
+    );
+    assert!(
+        finished,
+        "campaign not finished within 20 s of the drop (the link back after 8 s): {summary}; \
+         {recorded:?}"
+    );
+    let dialed = faults_support::dialed(300, 0);
+    assert_eq!(
+        recorded.get(&dialed).cloned().flatten().as_deref(),
+        Some("listened_full"),
+        "{recorded:?}"
+    );
+}

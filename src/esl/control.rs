@@ -147,6 +147,13 @@ impl CallWatch {
         ev
     }
 
+    /// Leaves `ev` to be received first again: a reader that stops at a `LinkLost` it does
+    /// not handle (a classifier) hands it to the follower that goes on with the call, which
+    /// must look the call up, since events were lost while the link was down.
+    pub fn put_back(&mut self, ev: WatchEvent) {
+        self.looked.push_front(ev);
+    }
+
     /// When the first playback on the channel started, among the events received so far
     /// (whoever received them): a wait that began late still knows it.
     pub fn playback_started_us(&self) -> Option<i64> {

@@ -167,7 +167,17 @@ pub async fn classify_call(
     loop {
         let ev = match tokio::time::timeout_at(deadline, watch.recv()).await {
             Ok(Some(WatchEvent::Switch(ev))) => ev,
-            Ok(Some(WatchEvent::LinkLost)) | Ok(None) => {
+            Ok(Some(WatchEvent::LinkLost)) => {
+                // the call's follower must look it up: events were lost meanwhile
+                watch.put_back(WatchEvent::LinkLost);
+                return Classified {
+                    detection: Detection::Person,
+                    hangup: None,
+                    lost: true,
+                    early_media,
+                };
+            }
+            Ok(None) => {
                 return Classified {
                     detection: Detection::Person,
                     hangup: None,
@@ -275,7 +285,11 @@ pub async fn wait_beep(
             // the script's own fallback started the message: stop waiting
             Ok(Some(WatchEvent::Switch(SwitchEvent::PlaybackStart { .. }))) => return Some(false),
             Ok(Some(WatchEvent::Switch(_))) => {}
-            Ok(Some(WatchEvent::LinkLost)) | Ok(None) => return None,
+            Ok(Some(WatchEvent::LinkLost)) => {
+                watch.put_back(WatchEvent::LinkLost);
+                return None;
+            }
+            Ok(None) => return None,
         }
     }
 }
