@@ -8,8 +8,13 @@
 //!   left in silence for more than 5 s, and no call is left up on the switch at the end;
 //! - in PostgreSQL: the campaign finishes, every attempt has its outcome, everyone who heard
 //!   the whole message is `listened_full` (and nobody else is).
+//!
+//! Two single drops follow, each told to a call's watch once and at a moment where a step
+//! that is not the call's follower reads it (the call-progress classifier of a notice, the
+//! wait for an operator of an operator campaign): the follower still looks the call up.
 use crate::common;
 use crate::faults_support;
+use crate::opcamp_support;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -229,4 +234,67 @@ async fn a_link_lost_while_a_notice_call_is_classified_is_looked_up_once_back() 
         Some("listened_full"),
         "{recorded:?}"
     );
+}
+
+/// An operator-campaign call whose control link drops while it waits for an operator, and
+/// whose subscriber hangs up before the link is back (once, 8 s later): the call is looked
+/// up once the link is back and its attempt ends then — not about two minutes later, when
+/// the wait for the abandon message would run out. The wait for an operator used to take
+/// the link's loss for itself, and the abandon message's follower then waited for a
+/// hang-up that was lost with the link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_lost_while_a_campaign_call_waits_for_an_operator_is_looked_up_once_back() {
+    let env = common::TestEnv::new().await;
+    // the operator's phone is not answered in time: nobody takes the call
+    let slow = Behaviour::Answer {
+        ring_ms: 4000,
+        after: AfterAnswer::Stay,
+    };
+    // answers after 400 ms, hangs up 1.2 s later: while the link is down
+    let rules = vec![opcamp_support::rule(0, opcamp_support::person(400, 1200))];
+    let once_after_8_s = |t: String| {
+        t.replace(
+            "reconnect_min_ms = 100\nreconnect_max_ms = 500",
+            "reconnect_min_ms = 8000\nreconnect_max_ms = 8000",
+        )
+    };
+    let (sim, app) =
+        opcamp_support::start_edited(&env, &[("1001", slow)], rules, "", once_after_8_s).await;
+    opcamp_support::operators(&app, &["1001"]).await;
+    let id = opcamp_support::campaign(&app, 2, 1, "progressive", 1).await;
+    let answered = common::eventually(Duration::from_secs(30), || async {
+        opcamp_support::subscriber(&sim, 0).is_some_and(|p| p.answered)
+    })
+    .await;
+    assert!(answered, "the subscriber was not answered");
+    sim.drop_esl_connections();
+    let db = env.pg().await;
+    let ended = common::eventually(Duration::from_secs(20), || async {
+        faults_support::targets_dialing(&db, id).await.is_empty()
+            && faults_support::attempts_without_outcome(&db, id)
+                .await
+                .is_empty()
+    })
+    .await;
+    let left = (
+        faults_support::targets_dialing(&db, id).await,
+        faults_support::attempts_without_outcome(&db, id).await,
+    );
+    let truth = sim.ground_truth();
+    app.shutdown(Duration::from_secs(2)).await;
+    let party = opcamp_support::subscriber(&sim, 0).unwrap();
+    assert_eq!(
+        party.hangup_by.as_deref(),
+        Some("party"),
+        "the subscriber did not hang up: {party:?}"
+    );
+    assert!(
+        ended,
+        "attempt not ended within 20 s of the drop (the link back after 8 s): {left:?}"
+    );
+    let dialed = truth
+        .iter()
+        .filter(|p| p.number.ends_with(&party.number))
+        .count();
+    assert_eq!(dialed, 1, "the subscriber was dialed again");
 }

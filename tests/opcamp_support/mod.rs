@@ -55,6 +55,18 @@ pub async fn start(
     rules: Vec<SubscriberRule>,
     extra: &str,
 ) -> (Simulator, App) {
+    start_edited(env, agents, rules, extra, |t| t).await
+}
+
+/// [`start`] with the config text passed through `edit` first (keys of a section the base
+/// config has already, e.g. the switch's reconnect delays).
+pub async fn start_edited(
+    env: &TestEnv,
+    agents: &[(&str, Behaviour)],
+    rules: Vec<SubscriberRule>,
+    extra: &str,
+    edit: impl FnOnce(String) -> String,
+) -> (Simulator, App) {
     // RUST_LOG=contactd=debug shows what contactd did when a test fails.
     common::logs::init();
     let agents: HashMap<String, Behaviour> = agents
@@ -104,7 +116,7 @@ queue = "general"
 {extra}
 "#
     ));
-    let cfg = contactd::config::Config::from_toml(&text).unwrap();
+    let cfg = contactd::config::Config::from_toml(&edit(text)).unwrap();
     cfg.validate().unwrap();
     let app = App::start(cfg).await.unwrap();
     assert!(app.wait_ready(Duration::from_secs(10)).await);

@@ -279,7 +279,13 @@ impl OpRunner {
                 Abandon::Heard(message_at) => {
                     self.log_write(self.ops.abandoned(id, now, message_at).await);
                     self.with_pacing(c.id, |p| p.pacer.handle_abandoned(now));
-                    info!(campaign = c.id, %id, "abandoned: no operator in time, the switch played the message");
+                    match message_at {
+                        Some(_) => {
+                            info!(campaign = c.id, %id, "abandoned: no operator in time, the switch played the message")
+                        }
+                        // a hang-up or a link drop hid it (abandon_heard said which)
+                        None => info!(campaign = c.id, %id, "abandoned: no operator in time"),
+                    }
                     return end_with(ABANDONED, None);
                 }
             },
@@ -359,65 +365,77 @@ impl OpRunner {
             warn!(%call, %queue, "not queued for an operator: {e}");
             return Reached::Nobody;
         }
-        // A callback for its operator: offered to them alone, as soon as they are ready.
-        let mut offer_to = only;
-        loop {
-            if let Some(login) = offer_to {
-                match self.acd.offer_to(&queue, &op.queue, login).await {
-                    Ok(true) => offer_to = None,
-                    Ok(false) => {}
-                    Err(e) => debug!(%call, "callback not offered yet: {e}"),
-                }
-            }
-            let again = offer_to.is_some();
-            let retry = async move {
-                if again {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                } else {
-                    std::future::pending().await
-                }
-            };
-            tokio::select! {
-                () = retry => {}
-                ev = watch.recv() => match ev {
-                    Some(WatchEvent::Switch(SwitchEvent::Bridge { .. })) => {
-                        return match self.acd.operator_of(&call).await {
-                            Some(login) => Reached::Operator(login),
-                            None => Reached::Operator(String::new()),
-                        };
+        // A link lost meanwhile is left on the watch for what follows (the talk, the
+        // abandon message): the call's end may have been lost with it.
+        let mut lost = false;
+        let reached = async {
+            // A callback for its operator: offered to them alone, as soon as they are ready.
+            let mut offer_to = only;
+            loop {
+                if let Some(login) = offer_to {
+                    match self.acd.offer_to(&queue, &op.queue, login).await {
+                        Ok(true) => offer_to = None,
+                        Ok(false) => {}
+                        Err(e) => debug!(%call, "callback not offered yet: {e}"),
                     }
-                    Some(WatchEvent::Switch(SwitchEvent::Hangup(_))) | None => {
-                        let _ = self.acd.withdraw_campaign_call(&queue, &call).await;
-                        return Reached::HungUp;
+                }
+                let again = offer_to.is_some();
+                let retry = async move {
+                    if again {
+                        tokio::time::sleep(Duration::from_millis(100)).await
+                    } else {
+                        std::future::pending().await
                     }
-                    _ => {}
-                },
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        match self.acd.withdraw_campaign_call(&queue, &call).await {
-            Ok(true) => return Reached::Nobody,
-            Ok(false) => {}
-            Err(e) => {
-                warn!(%call, "campaign call not withdrawn from the ACD: {e}");
-                return Reached::Nobody;
-            }
-        }
-        // An operator answered just in time: the bridge is under way.
-        let until = self.clock.instant() + BRIDGE_GRACE;
-        loop {
-            match tokio::time::timeout_at(until, watch.recv()).await {
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Bridge { .. }))) => {
-                    let login = self.acd.operator_of(&call).await.unwrap_or_default();
-                    return Reached::Operator(login);
+                };
+                tokio::select! {
+                    () = retry => {}
+                    ev = watch.recv() => match ev {
+                        Some(WatchEvent::Switch(SwitchEvent::Bridge { .. })) => {
+                            return match self.acd.operator_of(&call).await {
+                                Some(login) => Reached::Operator(login),
+                                None => Reached::Operator(String::new()),
+                            };
+                        }
+                        Some(WatchEvent::Switch(SwitchEvent::Hangup(_))) | None => {
+                            let _ = self.acd.withdraw_campaign_call(&queue, &call).await;
+                            return Reached::HungUp;
+                        }
+                        Some(WatchEvent::LinkLost) => lost = true,
+                        _ => {}
+                    },
+                    _ = tokio::time::sleep_until(deadline) => break,
                 }
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) | Ok(None) => {
-                    return Reached::HungUp
+            }
+            match self.acd.withdraw_campaign_call(&queue, &call).await {
+                Ok(true) => return Reached::Nobody,
+                Ok(false) => {}
+                Err(e) => {
+                    warn!(%call, "campaign call not withdrawn from the ACD: {e}");
+                    return Reached::Nobody;
                 }
-                Ok(Some(_)) => {}
-                Err(_) => return Reached::Nobody,
+            }
+            // An operator answered just in time: the bridge is under way.
+            let until = self.clock.instant() + BRIDGE_GRACE;
+            loop {
+                match tokio::time::timeout_at(until, watch.recv()).await {
+                    Ok(Some(WatchEvent::Switch(SwitchEvent::Bridge { .. }))) => {
+                        let login = self.acd.operator_of(&call).await.unwrap_or_default();
+                        return Reached::Operator(login);
+                    }
+                    Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) | Ok(None) => {
+                        return Reached::HungUp
+                    }
+                    Ok(Some(WatchEvent::LinkLost)) => lost = true,
+                    Ok(Some(_)) => {}
+                    Err(_) => return Reached::Nobody,
+                }
             }
         }
+        .await;
+        if lost {
+            watch.put_back(WatchEvent::LinkLost);
+        }
+        reached
     }
 
     async fn card(&self, c: &Campaign, op: &OpCampaign, t: &Target) -> CampaignCard {
