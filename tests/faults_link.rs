@@ -9,9 +9,11 @@
 //! - in PostgreSQL: the campaign finishes, every attempt has its outcome, everyone who heard
 //!   the whole message is `listened_full` (and nobody else is).
 //!
-//! Two single drops follow, each told to a call's watch once and at a moment where a step
-//! that is not the call's follower reads it (the call-progress classifier of a notice, the
-//! wait for an operator of an operator campaign): the follower still looks the call up.
+//! Single drops follow, each told to a call's watch once, at a moment where a step that
+//! does not end the call reads it (the call-progress classifier of a notice, the wait for an
+//! operator of an operator campaign, the callback offer to a caller of a full queue): the
+//! call is looked up once the link is back, and its end recorded then.
+use crate::acd_support;
 use crate::common;
 use crate::faults_support;
 use crate::opcamp_support;
@@ -297,4 +299,72 @@ async fn a_link_lost_while_a_campaign_call_waits_for_an_operator_is_looked_up_on
         .filter(|p| p.number.ends_with(&party.number))
         .count();
     assert_eq!(dialed, 1, "the subscriber was dialed again");
+}
+
+/// A caller offered a callback (the queue is full) hangs up while the control link is down
+/// (once, redialed 8 s later): the call's record is closed once the link is back — not
+/// two minutes later, when the wait for the caller's key would have run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_gone_while_the_link_is_down_during_the_callback_offer_is_closed_once_back() {
+    use acd_support::{acd_row, start_app, start_sim, trunk_call, waiting, Setup};
+    use contactd::sim::CallerStep;
+    let env = common::TestEnv::new().await;
+    let sim = start_sim(&[]).await;
+    let app = start_app(
+        &env,
+        &sim,
+        &Setup {
+            max_waiting: 1,
+            reconnect_ms: Some((8000, 8000)),
+            ..Setup::default()
+        },
+    )
+    .await;
+    // nobody logged in: one caller fills the queue
+    trunk_call(&sim, &app, "queue_general", "5550111", vec![]);
+    assert!(
+        common::eventually(Duration::from_secs(30), || async {
+            waiting(&app, "general").await == 1
+        })
+        .await
+    );
+    let full = trunk_call(
+        &sim,
+        &app,
+        "queue_general",
+        "5550112",
+        vec![
+            CallerStep::WaitForAnswer,
+            CallerStep::WaitForPlay("acd_callback_offer".into()),
+            CallerStep::WaitMs(1500),
+            CallerStep::Hangup,
+        ],
+    );
+    let asked = common::eventually(Duration::from_secs(30), || async {
+        sim.ground_truth()
+            .iter()
+            .any(|p| p.uuid == full && p.played.iter().any(|f| f.contains("acd_callback_offer")))
+    })
+    .await;
+    assert!(asked, "the callback offer was not played");
+    sim.drop_esl_connections();
+    let closed = common::eventually(Duration::from_secs(20), || async {
+        acd_row(&env, &full)
+            .await
+            .and_then(|r| r.get::<_, Option<String>>(3))
+            .is_some()
+    })
+    .await;
+    let party = sim.ground_truth().into_iter().find(|p| p.uuid == full);
+    app.shutdown(Duration::from_secs(2)).await;
+    let party = party.expect("the caller's record");
+    assert_eq!(
+        party.hangup_by.as_deref(),
+        Some("party"),
+        "the caller did not hang up: {party:?}"
+    );
+    assert!(
+        closed,
+        "the caller's record not closed within 20 s of the drop (the link back after 8 s)"
+    );
 }

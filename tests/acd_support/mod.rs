@@ -35,6 +35,8 @@ pub struct Setup {
     pub max_wait: u64,
     /// Where the switch records the calls (`daemon.recordings_dir`).
     pub recordings_dir: String,
+    /// The control link's reconnect delays (real ms), if not the tests' usual 100-500.
+    pub reconnect_ms: Option<(u64, u64)>,
 }
 
 impl Default for Setup {
@@ -44,6 +46,7 @@ impl Default for Setup {
             trunk: false,
             max_wait: 0,
             recordings_dir: RECORDINGS.into(),
+            reconnect_ms: None,
         }
     }
 }
@@ -141,6 +144,12 @@ pub async fn start_app_with_db(
     let mut text = env
         .config_toml(sim.esl_addr(), "ClueCon", trunks)
         .replace(env.db_url(), db_url);
+    if let Some((min, max)) = s.reconnect_ms {
+        text = text.replace(
+            "reconnect_min_ms = 100\nreconnect_max_ms = 500",
+            &format!("reconnect_min_ms = {min}\nreconnect_max_ms = {max}"),
+        );
+    }
     // Each instance its own name (and so its own write spool), as on a real site.
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -64,13 +64,27 @@ impl Caller {
     }
 
     /// Runs one `play_and_get_digits` and returns the digits, or None (no valid entry,
-    /// or the caller hung up).
+    /// or the caller hung up). Asked again once if the control link dropped meanwhile: the
+    /// answer was lost with the link.
     pub(super) async fn collect(&mut self, args: String) -> Option<String> {
-        let app = self
+        for _ in 0..2 {
+            match self.collect_once(&args).await {
+                Asked::Answered(digits) => return digits,
+                Asked::Lost if self.still_there_after_loss().await => self.break_media().await,
+                Asked::Lost => return None,
+            }
+        }
+        None
+    }
+
+    async fn collect_once(&mut self, args: &str) -> Asked {
+        let Ok(app) = self
             .link()
-            .execute(&self.call, "play_and_get_digits", &args)
+            .execute(&self.call, "play_and_get_digits", args)
             .await
-            .ok()?;
+        else {
+            return Asked::Answered(None);
+        };
         let deadline = self.acd.clock().instant() + Duration::from_secs(120);
         loop {
             match tokio::time::timeout_at(deadline, self.watch.recv()).await {
@@ -80,19 +94,23 @@ impl Caller {
                     read_result,
                     ..
                 }))) if application_uuid.as_deref() == Some(app.as_str()) => {
-                    return digits.filter(|_| crate::core::flow::read_ok(read_result.as_deref()));
+                    let ok = crate::core::flow::read_ok(read_result.as_deref());
+                    return Asked::Answered(digits.filter(|_| ok));
                 }
                 Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => {
                     self.hung_up = true;
                     self.ended_by = Some(EndedBy::caller_hung_up(&h.cause));
-                    return None;
+                    return Asked::Answered(None);
                 }
+                Ok(Some(WatchEvent::LinkLost)) => return Asked::Lost,
                 Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return None,
+                Ok(None) | Err(_) => return Asked::Answered(None),
             }
         }
     }
 
+    /// Plays `file` to the caller and waits for its end (or the caller's hang-up; after a
+    /// dropped link, until the caller is found there or gone).
     pub(super) async fn play_and_wait(&mut self, file: &str) {
         let Ok(app) = self.link().execute(&self.call, "playback", file).await else {
             return;
@@ -108,8 +126,31 @@ impl Caller {
                     self.ended_by = Some(EndedBy::caller_hung_up(&h.cause));
                     return;
                 }
+                // the prompt's end may have been lost with the link: on with the flow
+                WatchEvent::LinkLost => {
+                    self.still_there_after_loss().await;
+                    return;
+                }
                 _ => {}
             }
+        }
+    }
+
+    /// The control link dropped during a prompt: once it is back, is the caller still on
+    /// the line? Gone: hung up unseen. Not back within a minute: false, and the flow ends
+    /// as if the caller had not answered.
+    async fn still_there_after_loss(&mut self) -> bool {
+        let back = self
+            .link()
+            .back_and_exists(&self.call, Duration::from_secs(60));
+        match back.await {
+            Some(true) => true,
+            Some(false) => {
+                self.hung_up = true;
+                self.ended_by = Some(EndedBy::Unknown);
+                false
+            }
+            None => false,
         }
     }
 
@@ -221,4 +262,12 @@ impl Caller {
                 .or_log(&self.call, &format!("call record end ({outcome})"));
         }
     }
+}
+
+/// What one question to the caller came to.
+enum Asked {
+    /// The digits keyed (None: no valid entry, or the caller hung up).
+    Answered(Option<String>),
+    /// The control link dropped before the answer was seen.
+    Lost,
 }
