@@ -40,12 +40,24 @@ async fn attended_setup() -> (
     String,
     String,
 ) {
+    attended_setup_with(Setup::default()).await
+}
+
+async fn attended_setup_with(
+    setup: Setup,
+) -> (
+    common::TestEnv,
+    sim::Simulator,
+    contactd::app::App,
+    String,
+    String,
+) {
     let env = common::TestEnv::new().await;
     let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
     let (sim, app) = start(
         &env,
         &agents,
-        &Setup::default(),
+        &setup,
         &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
     )
     .await;
@@ -134,6 +146,44 @@ async fn attended_transfer_cancelled_when_the_target_hangs_up() {
     assert_eq!(answered_by(&env, &c).await.as_deref(), Some("op1001"));
     assert_eq!(state_of(&app, "op1001").await, "talking");
     assert!(common::eventually(WAIT, || async { state_of(&app, "op1009").await == "ready" }).await);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+/// The specialist hangs up while the control link is down (once, redialed 8 s later): the
+/// consult's end is found once the link is back, and the caller returns to the first
+/// operator then. The consult used to wait for a hang-up event lost with the link, for
+/// ever, with the caller on hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_cancelled_while_the_link_is_down_is_seen_once_it_is_back() {
+    let (env, sim, app, c, leg_a) = attended_setup_with(Setup {
+        reconnect_ms: Some((8000, 8000)),
+        ..Setup::default()
+    })
+    .await;
+    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    sim.drop_esl_connections();
+    let link = app.shared.acd.link().clone();
+    assert!(
+        common::eventually(WAIT, || async {
+            link.status() != contactd::esl::control::LinkStatus::Connected
+        })
+        .await
+    );
+    assert!(sim.hangup(&leg_s, "NORMAL_CLEARING"));
+    assert!(
+        common::eventually(Duration::from_secs(20), || async {
+            sim.bridged_to(&c) == Some(leg_a.clone())
+        })
+        .await,
+        "caller not back with the first operator within 20 s of the drop"
+    );
+    assert_eq!(answered_by(&env, &c).await.as_deref(), Some("op1001"));
+    assert!(
+        common::eventually(WAIT, || async {
+            state_of(&app, "op1001").await == "talking"
+        })
+        .await
+    );
     app.shutdown(Duration::from_secs(2)).await;
 }
 

@@ -40,6 +40,27 @@ impl SwitchLink {
             .await
     }
 
+    /// [`Self::bridge`] that outlasts a dropped link: a bridge lost on the way (the link
+    /// down, or dropping as it was sent) is sent again once the link is back, up to 3 times
+    /// within a minute each. uuid_bridge of two legs already bridged together does no harm.
+    pub async fn bridge_once_linked(&self, a: &str, b: &str) -> Result<String, LinkError> {
+        let mut tries = 0;
+        loop {
+            match self.bridge(a, b).await {
+                Err(e) if e.is_retryable() && tries < 3 => {
+                    tries += 1;
+                    if !self
+                        .wait_connected(std::time::Duration::from_secs(60))
+                        .await
+                    {
+                        return Err(e);
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// `uuid_record <uuid> start <path>`: the api form of `record_session` (one
     /// switch_ivr_record_session_event: the directory is made, the file opened and a media
     /// bug added before the reply), so the reply says whether the recording runs: `+OK

@@ -113,18 +113,27 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
         return;
     }
     info!(%call, from = %first, to = %r.agent, "acd: consulting");
-    let hung = |ev: Option<crate::esl::control::WatchEvent>| {
-        matches!(
-            ev,
-            None | Some(crate::esl::control::WatchEvent::Switch(
-                crate::core::channels::SwitchEvent::Hangup(_)
-            ))
-        )
-    };
+    use crate::core::channels::SwitchEvent;
+    use crate::esl::control::WatchEvent;
     let first_left = loop {
-        tokio::select! {
-            ev = watch_a.recv() => if hung(ev) { break true },
-            ev = watch_b.recv() => if hung(ev) { break false },
+        let ev = tokio::select! {
+            ev = watch_a.recv() => (true, ev),
+            ev = watch_b.recv() => (false, ev),
+        };
+        match ev {
+            (a, None | Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) => break a,
+            // A hang-up may have been lost with the link: both legs looked up once it is
+            // back (each watch tells the loss; the second look finds the same).
+            (_, Some(WatchEvent::LinkLost)) => {
+                let back = std::time::Duration::from_secs(60);
+                if link.back_and_exists(&leg_a, back).await == Some(false) {
+                    break true;
+                }
+                if link.exists(leg_b).await.ok() == Some(false) {
+                    break false;
+                }
+            }
+            _ => {}
         }
     };
     store
@@ -134,7 +143,7 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
     if first_left {
         // Complete: the caller to the target operator.
         let ok = matches!(
-            link.bridge(&call, leg_b).await,
+            link.bridge_once_linked(&call, leg_b).await,
             Ok(b) if b.starts_with("+OK")
         );
         let moved = ok
@@ -175,7 +184,9 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
         info!(%call, from = %first, to = %r.agent, "acd: attended transfer completed");
     } else {
         // Cancelled: the caller back to the first operator.
-        let _ = link.bridge(&call, &leg_a).await;
+        if let Err(e) = link.bridge_once_linked(&call, &leg_a).await {
+            warn!(%call, "acd: the caller not put back to the first operator: {e}");
+        }
         let _ = link.setvar(&leg_a, "park_after_bridge", "false").await;
         end_item("target hung up").await;
     }
