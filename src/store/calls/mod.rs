@@ -120,7 +120,7 @@ impl Calls {
         self.writer
             .write(Write::new(
                 format!("call {} arrived", c.uuid),
-                INSERT_CALL,
+                INSERT_ARRIVAL,
                 vec![
                     c.uuid.into(),
                     c.node.into(),
@@ -130,6 +130,9 @@ impl Calls {
                     c.number.into(),
                     c.entry.into(),
                     c.state.into(),
+                    // when it arrived, not when the journal replays it: the reconcile of a
+                    // link's snapshot closes only rows made before the snapshot
+                    Utc::now().into(),
                 ],
             ))
             .await
@@ -328,6 +331,12 @@ impl Calls {
 const INSERT_CALL: &str =
     "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, entry, state)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (uuid) DO NOTHING";
+
+/// [`INSERT_CALL`] with the time the call arrived (a journaled write may reach PostgreSQL
+/// well after it).
+const INSERT_ARRIVAL: &str =
+    "INSERT INTO calls (uuid, node, direction, purpose, trunk, number, entry, state, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (uuid) DO NOTHING";
 
 /// Idempotent end of a call: the first end recorded wins, later reports only fill in what
 /// is missing. Returns whether this closed the row.
