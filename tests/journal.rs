@@ -191,3 +191,58 @@ async fn operator_states_written_through_the_spool_land_in_their_place_in_the_ti
     let _ = stop_tx.send(true);
     let _ = replayer.await;
 }
+
+/// A call that arrives while PostgreSQL is away keeps, once its row is replayed, the time it
+/// arrived: a link's reconcile closes the open rows made before its channel snapshot, so a
+/// row stamped with the replay's time was left open for good when the snapshot came first
+/// (`ivr_reconnect`'s held caller, in CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_row_replayed_from_the_spool_keeps_the_time_the_call_arrived() {
+    use contactd::store::calls::{Calls, NewCall};
+    let env = common::TestEnv::new().await;
+    migrate::run(&pool(env.db_url(), 2).unwrap()).await.unwrap();
+    let (proxy, via) = FaultProxy::for_url(env.db_url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(
+        &spool_path(dir.path(), "test", &via),
+        pool(&via, 2).unwrap(),
+    )
+    .unwrap();
+    let calls = Calls::with_journal(j.clone());
+
+    proxy.cut().await;
+    let uuid = uuid::Uuid::new_v4();
+    calls
+        .record_arrival(&NewCall {
+            uuid,
+            node: "fs-test",
+            direction: "inbound",
+            purpose: "ivr",
+            trunk: None,
+            number: Some("5551108"),
+            entry: Some("trunk:main"),
+            state: "answered",
+        })
+        .await
+        .expect("durable while PostgreSQL is away");
+    assert_eq!(j.backlog(), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // the link's snapshot, taken before the spool is replayed
+    let snapshot = Utc::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    proxy.restore().await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let replayer = tokio::spawn(j.clone().run(stop_rx));
+    assert!(
+        common::eventually(Duration::from_secs(15), || async { j.backlog() == 0 }).await,
+        "spool not replayed"
+    );
+    let open = calls.open_on("fs-test", snapshot).await.unwrap();
+    assert_eq!(
+        open,
+        vec![uuid],
+        "the replayed row is not one the reconcile closes"
+    );
+    let _ = stop_tx.send(true);
+    let _ = replayer.await;
+}
