@@ -41,6 +41,35 @@ async fn rows(env: &common::TestEnv) -> Vec<i32> {
         .collect()
 }
 
+/// A journal writing to the test's database through a fault proxy, its spool in `dir`.
+async fn through_proxy(env: &common::TestEnv, dir: &std::path::Path) -> (FaultProxy, Journal) {
+    let (proxy, via) = FaultProxy::for_url(env.db_url()).await;
+    let j = Journal::open(&spool_path(dir, "test", &via), pool(&via, 2).unwrap()).unwrap();
+    (proxy, j)
+}
+
+/// `Journal::run` over a journal, until [`Replayer::stop`].
+struct Replayer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Replayer {
+    /// Starts replaying `j`; true once its spool is empty (15 s at most).
+    async fn start(j: &Journal) -> (Self, bool) {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(j.clone().run(stop_rx));
+        let empty =
+            common::eventually(Duration::from_secs(15), || async { j.backlog() == 0 }).await;
+        (Self { stop, task }, empty)
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_wait_in_the_spool_survive_a_crash_and_arrive_in_order() {
     let env = common::TestEnv::new().await;
@@ -68,29 +97,18 @@ async fn writes_wait_in_the_spool_survive_a_crash_and_arrive_in_order() {
     assert_eq!(j.backlog(), 5, "the spool is read back at start");
     // A write made after the restart queues behind the spooled ones.
     j.write(insert_link(7)).await.unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let replayer = tokio::spawn(j.clone().run(stop_rx));
-    assert!(
-        common::eventually(Duration::from_secs(15), || async { j.backlog() == 0 }).await,
-        "spool not replayed: {} left",
-        j.backlog()
-    );
+    let (replayer, empty) = Replayer::start(&j).await;
+    assert!(empty, "spool not replayed: {} left", j.backlog());
     assert_eq!(rows(&env).await, vec![1, 2, 3, 4, 5, 6, 7]);
-    let _ = stop_tx.send(true);
-    let _ = replayer.await;
+    replayer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_postgres_refuses_is_kept_as_a_dead_letter_and_the_rest_go_on() {
     let env = common::TestEnv::new().await;
     migrate::run(&pool(env.db_url(), 2).unwrap()).await.unwrap();
-    let (proxy, via) = FaultProxy::for_url(env.db_url()).await;
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(
-        &spool_path(dir.path(), "test", &via),
-        pool(&via, 2).unwrap(),
-    )
-    .unwrap();
+    let (proxy, j) = through_proxy(&env, dir.path()).await;
     // Refused straight away while the server is up: the caller hears of it.
     let bad = Write::new(
         "bad row",
@@ -104,16 +122,11 @@ async fn a_write_postgres_refuses_is_kept_as_a_dead_letter_and_the_rest_go_on() 
     j.write(bad).await.unwrap();
     j.write(insert_link(2)).await.unwrap();
     proxy.restore().await;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let replayer = tokio::spawn(j.clone().run(stop_rx));
-    assert!(
-        common::eventually(Duration::from_secs(15), || async { j.backlog() == 0 }).await,
-        "spool not replayed"
-    );
+    let (replayer, empty) = Replayer::start(&j).await;
+    assert!(empty, "spool not replayed");
     assert_eq!(rows(&env).await, vec![1, 2]);
     assert_eq!(j.dead_letters(), 1);
-    let _ = stop_tx.send(true);
-    let _ = replayer.await;
+    replayer.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,13 +135,8 @@ async fn operator_states_written_through_the_spool_land_in_their_place_in_the_ti
     let direct_pool = pool(env.db_url(), 2).unwrap();
     migrate::run(&direct_pool).await.unwrap();
     let direct = Operators::new(direct_pool.clone());
-    let (proxy, via) = FaultProxy::for_url(env.db_url()).await;
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(
-        &spool_path(dir.path(), "test", &via),
-        pool(&via, 2).unwrap(),
-    )
-    .unwrap();
+    let (proxy, j) = through_proxy(&env, dir.path()).await;
     let spooled = Operators::with_journal(j.clone());
 
     let a = direct.create("anna", "Anna", "user/1001").await.unwrap();
@@ -152,9 +160,8 @@ async fn operator_states_written_through_the_spool_land_in_their_place_in_the_ti
     }
     assert_eq!(j.backlog(), changes.len() as u64);
     proxy.restore().await;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let replayer = tokio::spawn(j.clone().run(stop_rx));
-    assert!(common::eventually(Duration::from_secs(15), || async { j.backlog() == 0 }).await);
+    let (replayer, empty) = Replayer::start(&j).await;
+    assert!(empty, "spool not replayed");
     let periods = |op: i64| {
         let env = &env;
         async move {
@@ -188,8 +195,7 @@ async fn operator_states_written_through_the_spool_land_in_their_place_in_the_ti
         pa,
         "the spooled log differs from the direct one"
     );
-    let _ = stop_tx.send(true);
-    let _ = replayer.await;
+    replayer.stop().await;
 }
 
 /// A call that arrives while PostgreSQL is away keeps, once its row is replayed, the time it
@@ -201,13 +207,8 @@ async fn a_call_row_replayed_from_the_spool_keeps_the_time_the_call_arrived() {
     use contactd::store::calls::{Calls, NewCall};
     let env = common::TestEnv::new().await;
     migrate::run(&pool(env.db_url(), 2).unwrap()).await.unwrap();
-    let (proxy, via) = FaultProxy::for_url(env.db_url()).await;
     let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(
-        &spool_path(dir.path(), "test", &via),
-        pool(&via, 2).unwrap(),
-    )
-    .unwrap();
+    let (proxy, j) = through_proxy(&env, dir.path()).await;
     let calls = Calls::with_journal(j.clone());
 
     proxy.cut().await;
@@ -231,18 +232,13 @@ async fn a_call_row_replayed_from_the_spool_keeps_the_time_the_call_arrived() {
     let snapshot = Utc::now();
     tokio::time::sleep(Duration::from_millis(200)).await;
     proxy.restore().await;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let replayer = tokio::spawn(j.clone().run(stop_rx));
-    assert!(
-        common::eventually(Duration::from_secs(15), || async { j.backlog() == 0 }).await,
-        "spool not replayed"
-    );
+    let (replayer, empty) = Replayer::start(&j).await;
+    assert!(empty, "spool not replayed");
     let open = calls.open_on("fs-test", snapshot).await.unwrap();
     assert_eq!(
         open,
         vec![uuid],
         "the replayed row is not one the reconcile closes"
     );
-    let _ = stop_tx.send(true);
-    let _ = replayer.await;
+    replayer.stop().await;
 }
