@@ -286,22 +286,30 @@ impl Caller {
     /// caller's media). Once it is back: is the caller still there, is its talk still on,
     /// and if it waits, does it hear its music?
     async fn link_lost(&mut self) -> Next {
-        match self
-            .link()
-            .back_and_exists(&self.call, Duration::from_secs(60))
-            .await
-        {
+        match self.there_once_back().await {
             Some(true) => self.resume().await,
             Some(false) => {
-                // Gone while the link was down: who hung up was not seen.
-                self.hung_up = true;
-                self.ended_by = Some(EndedBy::Unknown);
                 self.caller_left().await;
                 Next::Done
             }
             // Leave the caller to whoever adopts it when the switch is reachable again.
             None => Next::LetGo,
         }
+    }
+
+    /// After a link drop: once the link is back (a minute at most), is the caller still on
+    /// the line? Gone: hung up while the link was down, by whom was not seen (noted so).
+    /// None: the link did not come back.
+    async fn there_once_back(&mut self) -> Option<bool> {
+        let back = self
+            .link()
+            .back_and_exists(&self.call, Duration::from_secs(60));
+        let there = back.await;
+        if there == Some(false) {
+            self.hung_up = true;
+            self.ended_by = Some(EndedBy::Unknown);
+        }
+        there
     }
 
     /// After a gap in what this task saw (adopted, link back): a talk that ended unseen is

@@ -70,7 +70,10 @@ impl Caller {
         for _ in 0..2 {
             match self.collect_once(&args).await {
                 Asked::Answered(digits) => return digits,
-                Asked::Lost if self.still_there_after_loss().await => self.break_media().await,
+                // not back within a minute: the flow ends as if the caller had not answered
+                Asked::Lost if self.there_once_back().await == Some(true) => {
+                    self.break_media().await
+                }
                 Asked::Lost => return None,
             }
         }
@@ -128,29 +131,11 @@ impl Caller {
                 }
                 // the prompt's end may have been lost with the link: on with the flow
                 WatchEvent::LinkLost => {
-                    self.still_there_after_loss().await;
+                    self.there_once_back().await;
                     return;
                 }
                 _ => {}
             }
-        }
-    }
-
-    /// The control link dropped during a prompt: once it is back, is the caller still on
-    /// the line? Gone: hung up unseen. Not back within a minute: false, and the flow ends
-    /// as if the caller had not answered.
-    async fn still_there_after_loss(&mut self) -> bool {
-        let back = self
-            .link()
-            .back_and_exists(&self.call, Duration::from_secs(60));
-        match back.await {
-            Some(true) => true,
-            Some(false) => {
-                self.hung_up = true;
-                self.ended_by = Some(EndedBy::Unknown);
-                false
-            }
-            None => false,
         }
     }
 
