@@ -167,23 +167,17 @@ pub async fn classify_call(
     loop {
         let ev = match tokio::time::timeout_at(deadline, watch.recv()).await {
             Ok(Some(WatchEvent::Switch(ev))) => ev,
-            Ok(Some(WatchEvent::LinkLost)) => {
-                // the call's follower must look it up: events were lost meanwhile
-                watch.put_back(WatchEvent::LinkLost);
+            Ok(ev @ (Some(WatchEvent::LinkLost) | None)) => {
+                if ev.is_some() {
+                    // the call's follower must look it up: events were lost meanwhile
+                    watch.put_back(WatchEvent::LinkLost);
+                }
                 return Classified {
                     detection: Detection::Person,
                     hangup: None,
                     lost: true,
                     early_media,
                 };
-            }
-            Ok(None) => {
-                return Classified {
-                    detection: Detection::Person,
-                    hangup: None,
-                    lost: true,
-                    early_media,
-                }
             }
             Err(_) => {
                 // no end of the first utterance reported at all: nobody to talk to
