@@ -11,7 +11,8 @@
 //! - Redis restarted empty: the operators' states (from PostgreSQL and the switch) and the
 //!   waiting callers (in their old order) are rebuilt before anyone is routed;
 //! - the control link dropped while an operator's phone rings: the offer is looked up and
-//!   carried on (bridged when answered), never rung again.
+//!   carried on (bridged when answered), never rung again; and looked up again when the
+//!   link drops once more while the looked-up phone still rings.
 //!
 //! Nobody, caller or operator, hears more than 5 simulated seconds of silence.
 use crate::acd_support;
@@ -48,12 +49,24 @@ fn sim_config(agents: &[(&str, Behaviour)]) -> sim::SimConfig {
 
 /// contactd in this process, reaching Redis at `redis` (a fault proxy).
 async fn app_via(env: &common::TestEnv, sim: &Simulator, redis: &str, instance: &str) -> App {
+    app_edited(env, sim, redis, instance, |t| t).await
+}
+
+/// [`app_via`] with its config text changed by `edit` first.
+async fn app_edited(
+    env: &common::TestEnv,
+    sim: &Simulator,
+    redis: &str,
+    instance: &str,
+    edit: impl FnOnce(String) -> String,
+) -> App {
     // RUST_LOG=contactd=debug shows what contactd did when a test fails.
     common::logs::init();
     let mut text = env
         .config_toml(sim.esl_addr(), "ClueCon", &[])
         .replace(&common::redis_url(), redis);
     text.push_str(&acd_section(instance));
+    let text = edit(text);
     std::fs::create_dir_all("/tmp/contactd-test-recordings").unwrap();
     let cfg = contactd::config::Config::from_toml(&text).unwrap();
     cfg.validate().unwrap();
@@ -432,5 +445,60 @@ async fn a_link_drop_while_the_phone_rings_carries_the_offer_on() {
     let mut all = vec![c];
     all.extend(operator_legs(&sim, &["1001"]));
     assert_no_silence(&sim, &all);
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+/// The link drops while an operator's phone rings, and once more after the offer was looked
+/// up and found still ringing: the operator answers while the link is down the second time.
+/// The offer is looked up again once the link is back and bridged then — the wait for the
+/// ringing phone used to take the second loss for nothing, miss the answer lost with the
+/// link, and hang the operator up at the ring timeout (65 s here) as a missed offer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_link_drop_while_the_resumed_offer_rings_is_looked_up_again() {
+    let env = common::TestEnv::new().await;
+    // rings 35 simulated s (7 s real): through both drops
+    let sim = Simulator::start(sim_config(&[("1001", answers(35_000, None))]))
+        .await
+        .unwrap();
+    // each drop keeps the link down 4 s; the phone may ring a minute
+    let slow_link = |t: String| {
+        t.replace(
+            "reconnect_min_ms = 100\nreconnect_max_ms = 500",
+            "reconnect_min_ms = 4000\nreconnect_max_ms = 4000",
+        )
+        .replace("ring_timeout_seconds = 10", "ring_timeout_seconds = 60")
+    };
+    let app = app_edited(&env, &sim, &common::redis_url(), "acd-link2", slow_link).await;
+    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    login(&app, "1001").await;
+    let c = caller(&sim, &app, "general", "5554002", None);
+    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1001").is_empty() }).await);
+    let rang = std::time::Instant::now();
+    // the originate's reply is lost: the offer is looked up once the link is back (4 s)
+    sim.drop_esl_connections();
+    let n = sim.api_log_len();
+    assert!(
+        common::eventually(WAIT, || async { sim.api_log_len() > n }).await,
+        "the link never came back"
+    );
+    // the look-up found the phone ringing and waits for its answer; the link drops again
+    // and stays down over the answer (7 s after the ring began)
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sim.drop_esl_connections();
+    let down_at = rang.elapsed();
+    assert!(
+        down_at < Duration::from_millis(6500),
+        "the second drop came {down_at:?} into the ring, too late for this test's timing"
+    );
+    assert!(
+        common::eventually(Duration::from_secs(20), || async {
+            sim.bridged_to(&c).is_some()
+        })
+        .await,
+        "never bridged after the second drop (the operator answered while the link was down)"
+    );
+    assert_eq!(sim.agent_offers("1001").len(), 1, "rung once only");
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    sim.hangup(&c, "NORMAL_CLEARING");
     app.shutdown(Duration::from_secs(2)).await;
 }

@@ -16,7 +16,7 @@ use crate::store::acd::Reservation;
 /// Carries on an offer whose outcome nobody saw — its originate reply lost with the link,
 /// or its instance dead (`rebuild::heal`): the caller and the operator leg are looked up on
 /// the switch. Bridged already: settled. Answered: bridged now. Ringing: its answer or end
-/// is waited for. Gone: the caller back at the head of the queue (the operator "missed"
+/// is waited for (looked up again if the link drops meanwhile). Gone: the caller back at the head of the queue (the operator "missed"
 /// only if their phone rang out), or, the caller gone, the operator free again.
 pub(in crate::service::acd) async fn resume(
     acd: Acd,
@@ -109,18 +109,29 @@ pub(in crate::service::acd) async fn resume(
             let outcome = tokio::time::timeout(limit, async {
                 while let Some(ev) = watch.recv().await {
                     match ev {
-                        WatchEvent::Switch(SwitchEvent::Answer { .. }) => return true,
-                        WatchEvent::Switch(SwitchEvent::Hangup(_)) => return false,
+                        WatchEvent::Switch(SwitchEvent::Answer { .. }) => return Ringing::Answered,
+                        WatchEvent::Switch(SwitchEvent::Hangup(_)) => return Ringing::Ended,
+                        // the answer or the end may have been lost with the link
+                        WatchEvent::LinkLost => return Ringing::LinkLost,
                         _ => {}
                     }
                 }
-                false
+                Ringing::Ended
             })
             .await;
             drop(watch);
             match outcome {
-                Ok(true) => answered(&acd, &r, &leg, false, None, false, OwnScript::UNKNOWN).await,
-                Ok(false) => missed(&acd, &queue, &r, "NO_ANSWER").await,
+                Ok(Ringing::Answered) => {
+                    answered(&acd, &r, &leg, false, None, false, OwnScript::UNKNOWN).await
+                }
+                Ok(Ringing::Ended) => missed(&acd, &queue, &r, "NO_ANSWER").await,
+                Ok(Ringing::LinkLost) => {
+                    warn!(call = %r.call, operator = %r.agent, "acd: link lost while the operator's phone rang: looking the leg up once it is back");
+                    if link.wait_connected(Duration::from_secs(30)).await {
+                        Box::pin(resume(acd.clone(), queue, r, leg, talking)).await;
+                    }
+                    // else: the switch is away; `rebuild::heal` takes the offer over later
+                }
                 Err(_) => {
                     let _ = link
                         .hangup(&leg, freeswitch_types::HangupCause::NormalClearing)
@@ -130,4 +141,11 @@ pub(in crate::service::acd) async fn resume(
             }
         }
     }
+}
+
+/// How the wait for a resumed offer's ringing phone ended.
+enum Ringing {
+    Answered,
+    Ended,
+    LinkLost,
 }
