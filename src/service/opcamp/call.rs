@@ -1,7 +1,7 @@
 //! One operator-campaign call: placed through the safe dialer path, and once answered the
 //! detector's verdict (machines, announcements, fax and silence never reach an operator),
 //! then for a person the ACD's reservation of a ready operator (auto-answer phone, bridge)
-//! within `connect_within` of the answer — or, when no operator is reached in time, the
+//! within `connect_within` of the answer ([`super::connect`]) — or, when no operator is reached in time, the
 //! campaign's abandon message, which the call's own script plays on the switch
 //! ([`super::message`]), and the hang-up.
 
@@ -12,16 +12,16 @@ use freeswitch_types::HangupCause;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::connect::Reached;
 use super::ends::{end_with, wait_hangup, ABANDONED, CONNECTED, HUNG_UP};
 use super::message::Abandon;
 use super::reattach::Found;
 use super::{budget_of, detect, CampaignCard, OpRunner};
 use crate::core::campaign::outcome::{self, Outcome, RetryPolicy};
 use crate::core::campaign::pacer::NotDialed;
-use crate::core::channels::SwitchEvent;
 use crate::core::dialer::AnsweredBy;
 use crate::core::values::ChannelUuid;
-use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
+use crate::esl::control::{CallWatch, SwitchLink};
 use crate::service::dialer::{place_call, CallRequest, DialError, DialResult};
 use crate::store::campaigns::{AttemptEnd, Campaign, Target};
 use crate::store::op_campaigns::{OpCallback, OpCampaign};
@@ -29,8 +29,6 @@ use crate::store::op_campaigns::{OpCallback, OpCampaign};
 /// Offers to operators stop this long before `connect_within` is up: a bridge under way
 /// then still ends the call's `sleep` before the switch starts the abandon message.
 const MESSAGE_MARGIN: Duration = Duration::from_millis(300);
-/// An operator answered as the time ran out: how long the bridge may still take.
-const BRIDGE_GRACE: Duration = Duration::from_secs(5);
 
 impl OpRunner {
     /// Calls one subscriber (or an operator's callback) and records the attempt.
@@ -339,105 +337,6 @@ impl OpRunner {
         });
     }
 
-    /// Waits in the ACD for an operator until `deadline`; then takes the call back.
-    #[allow(clippy::too_many_arguments)]
-    async fn connect(
-        &self,
-        op: &OpCampaign,
-        id: Uuid,
-        watch: &mut CallWatch,
-        number: &str,
-        card: CampaignCard,
-        deadline: tokio::time::Instant,
-        only: Option<&str>,
-    ) -> Reached {
-        let call = id.to_string();
-        let priority = self.config.campaigns.operator.outbound_priority;
-        let queue = match only {
-            Some(login) => crate::service::acd::Acd::personal_queue(login),
-            None => op.queue.clone(),
-        };
-        if let Err(e) = self
-            .acd
-            .queue_campaign_call(&call, &queue, &op.queue, priority, number, card)
-            .await
-        {
-            warn!(%call, %queue, "not queued for an operator: {e}");
-            return Reached::Nobody;
-        }
-        // A link lost meanwhile is left on the watch for what follows (the talk, the
-        // abandon message): the call's end may have been lost with it.
-        let mut lost = false;
-        let reached = async {
-            // A callback for its operator: offered to them alone, as soon as they are ready.
-            let mut offer_to = only;
-            loop {
-                if let Some(login) = offer_to {
-                    match self.acd.offer_to(&queue, &op.queue, login).await {
-                        Ok(true) => offer_to = None,
-                        Ok(false) => {}
-                        Err(e) => debug!(%call, "callback not offered yet: {e}"),
-                    }
-                }
-                let again = offer_to.is_some();
-                let retry = async move {
-                    if again {
-                        tokio::time::sleep(Duration::from_millis(100)).await
-                    } else {
-                        std::future::pending().await
-                    }
-                };
-                tokio::select! {
-                    () = retry => {}
-                    ev = watch.recv() => match ev {
-                        Some(WatchEvent::Switch(SwitchEvent::Bridge { .. })) => {
-                            return match self.acd.operator_of(&call).await {
-                                Some(login) => Reached::Operator(login),
-                                None => Reached::Operator(String::new()),
-                            };
-                        }
-                        Some(WatchEvent::Switch(SwitchEvent::Hangup(_))) | None => {
-                            let _ = self.acd.withdraw_campaign_call(&queue, &call).await;
-                            return Reached::HungUp;
-                        }
-                        Some(WatchEvent::LinkLost) => lost = true,
-                        _ => {}
-                    },
-                    _ = tokio::time::sleep_until(deadline) => break,
-                }
-            }
-            match self.acd.withdraw_campaign_call(&queue, &call).await {
-                Ok(true) => return Reached::Nobody,
-                Ok(false) => {}
-                Err(e) => {
-                    warn!(%call, "campaign call not withdrawn from the ACD: {e}");
-                    return Reached::Nobody;
-                }
-            }
-            // An operator answered just in time: the bridge is under way.
-            let until = self.clock.instant() + BRIDGE_GRACE;
-            loop {
-                match tokio::time::timeout_at(until, watch.recv()).await {
-                    Ok(Some(WatchEvent::Switch(SwitchEvent::Bridge { .. }))) => {
-                        let login = self.acd.operator_of(&call).await.unwrap_or_default();
-                        return Reached::Operator(login);
-                    }
-                    Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) | Ok(None) => {
-                        return Reached::HungUp
-                    }
-                    Ok(Some(WatchEvent::LinkLost)) => lost = true,
-                    Ok(Some(_)) => {}
-                    Err(_) => return Reached::Nobody,
-                }
-            }
-        }
-        .await;
-        if lost {
-            watch.put_back(WatchEvent::LinkLost);
-        }
-        reached
-    }
-
     async fn card(&self, c: &Campaign, op: &OpCampaign, t: &Target) -> CampaignCard {
         let contact = match self.ops.contact(t.contact_id).await {
             Ok(Some(r)) => r.into(),
@@ -536,10 +435,4 @@ impl OpRunner {
                 .await,
         );
     }
-}
-
-pub(super) enum Reached {
-    Operator(String),
-    Nobody,
-    HungUp,
 }

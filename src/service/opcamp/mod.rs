@@ -11,6 +11,7 @@
 
 mod call;
 pub mod callbacks;
+mod connect;
 mod detect;
 mod ends;
 mod message;

@@ -24,7 +24,7 @@ use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::call::Reached;
+use super::connect::Reached;
 use super::ends::{end_with, wait_hangup, CONNECTED};
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
