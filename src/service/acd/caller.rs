@@ -11,17 +11,16 @@ use uuid::Uuid;
 
 use super::hangup::{self, EndedBy};
 use super::{ms_to_time, Acd, Meta, Unstored, LEASE_MS};
-use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::outcome::AcdOutcome;
-use crate::core::acd::queue::offer_is_stale;
 use crate::core::acd::timeline::{Step, Timeline, TimelineConfig, Wait};
 use crate::core::channels::SwitchEvent;
-use crate::core::speech;
 use crate::esl::control::{CallWatch, WatchEvent};
 use crate::store::acd::Abandoned;
 
 mod ended;
+mod media;
 mod options;
+mod unseen;
 
 /// How long the steps that end a caller's part keep trying while Redis is unreachable
 /// (stopped, frozen, restarting): giving up would leave an operator "talking" or a caller
@@ -394,85 +393,6 @@ impl Caller {
         Next::Continue
     }
 
-    /// An offer whose instance stopped while the phone rang never gets its answer: after
-    /// the ring timeout and a margin it is released (not the operator's fault).
-    async fn check_offer(&self, queue: &str) {
-        let store = &self.acd.inner.store;
-        let Ok(Some(agent)) = store.offered_to(&self.call).await else {
-            return;
-        };
-        let Ok(Some(info)) = store.agent_info(&agent).await else {
-            return;
-        };
-        let ring = Duration::from_secs(self.acd.cfg().ring_timeout_seconds);
-        if info.state != StateName::Offered || !offer_is_stale(info.at_ms, self.acd.now_ms(), ring)
-        {
-            return;
-        }
-        if let Ok(Some(leg)) = store.leg(&self.call).await {
-            let _ = self
-                .link()
-                .hangup(&leg, freeswitch_types::HangupCause::NormalClearing)
-                .await;
-        }
-        let r = crate::store::acd::Reservation {
-            call: self.call.clone(),
-            agent: agent.clone(),
-            offer: info.offer.unwrap_or_default(),
-        };
-        if let Ok(Some(_)) = store.release_missed(queue, &r, self.acd.now_ms()).await {
-            let idle = info.idle_ms.unwrap_or_else(|| self.acd.now_ms());
-            store
-                .agent_command(&agent, Command::GoReady, idle)
-                .await
-                .or_log(
-                    &self.call,
-                    &format!("operator {agent} ready again (idle since {idle} ms)"),
-                );
-            warn!(call = %self.call, operator = %agent, "acd: offer left unfinished, caller requeued");
-            self.acd.kick();
-        }
-    }
-
-    /// Talking per Redis but the operator's leg is gone: the talk ended unseen. (A talk still
-    /// being set up — its offer not settled — is left to the offer, or to `rebuild::heal`
-    /// if the instance that made it is gone.)
-    async fn check_talk(&mut self) -> Next {
-        let store = &self.acd.inner.store;
-        if !matches!(store.offer_by(&self.call).await, Ok(None)) {
-            return Next::Continue;
-        }
-        let talking = match store.offered_to(&self.call).await {
-            Ok(Some(agent)) => store
-                .agent_info(&agent)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|i| i.state == StateName::Talking),
-            _ => false,
-        };
-        if !talking {
-            return Next::Continue;
-        }
-        let Ok(Some(leg)) = store.leg(&self.call).await else {
-            return Next::Continue;
-        };
-        match self.link().exists(&leg).await {
-            Ok(false) => self.operator_left().await,
-            _ => Next::Continue,
-        }
-    }
-
-    /// Starts the music; false if the switch refused it (or the link was down).
-    async fn music(&self) -> bool {
-        let moh = self.acd.cfg().music_on_hold.clone();
-        if let Err(e) = self.link().execute(&self.call, "playback", &moh).await {
-            debug!(call = %self.call, "acd: music: {e}");
-            return false;
-        }
-        true
-    }
-
     /// A caller admitted while Redis was unreachable is queued once it answers (true: it is
     /// queued, or was not waiting for that; the lease was taken with it).
     async fn queue_pending(&mut self) -> bool {
@@ -521,49 +441,6 @@ impl Caller {
             Err(e) => {
                 debug!(call = %self.call, "acd: not queued yet: {e}");
                 false
-            }
-        }
-    }
-
-    /// Music again, from whatever the caller hears now (the hold extension's music, the end
-    /// of an announcement, or nothing): `uuid_break` first, so nothing is run inside the
-    /// music the dialplan plays.
-    async fn hold_music(&self) {
-        self.break_media().await;
-        self.music().await;
-    }
-
-    async fn break_media(&self) {
-        if let Err(e) = self.link().break_all(&self.call).await {
-            debug!(call = %self.call, "acd: uuid_break: {e}");
-        }
-    }
-
-    /// "You are number N in the queue; the expected wait is M minutes", then music again.
-    async fn announce(&self, queue: &str, position: u64) {
-        let wait = self.acd.estimated_wait(queue, position).await;
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let prompts = &self.acd.inner.config.prompts;
-        let lang = prompts.speech_lang();
-        let spoken = |words: Vec<String>| prompts.spoken(&words);
-        self.break_media().await;
-        let steps = [
-            ("playback", self.acd.prompt("acd_position")),
-            (
-                "playback",
-                spoken(speech::number(lang, position, speech::Gender::Masc)),
-            ),
-            ("playback", self.acd.prompt("acd_wait_minutes")),
-            (
-                "playback",
-                spoken(speech::count(lang, minutes, speech::MINUTE)),
-            ),
-            ("playback", self.acd.cfg().music_on_hold.clone()),
-        ];
-        for (app, arg) in steps {
-            if let Err(e) = self.link().execute(&self.call, app, &arg).await {
-                debug!(call = %self.call, "acd: announce: {e}");
-                return;
             }
         }
     }
