@@ -5,6 +5,7 @@ use super::{Sess, Vars};
 use crate::sim::channel::{ChanState, Cs};
 use crate::sim::core::lock;
 use crate::sim::headers::q850;
+use crate::sim::{api, bridge, ivr, tables};
 
 impl Sess {
     /// Hang up with a cause. Fires CHANNEL_HANGUP; the session task then runs the
@@ -83,7 +84,7 @@ impl Sess {
         // now (its bridged leg decides what comes next); the other leg itself is hung up
         // by this one's CS_HANGUP handler (`report`)
         if let Some(ch) = partner.as_ref().and_then(|u| self.core.chan(u)) {
-            crate::sim::bridge::leave_bridge(&Sess::new(self.core.clone(), ch), None);
+            bridge::leave_bridge(&Sess::new(self.core.clone(), ch), None);
         }
     }
 
@@ -126,7 +127,7 @@ impl Sess {
         self.core.hangup_trunk_channel(&self.uuid());
         self.hangup_partner();
         // CS_HANGUP removes the media bugs: a record_session file is closed here
-        crate::sim::ivr::stop_record_session(self, None);
+        ivr::stop_record_session(self, None);
         self.set_running(Cs::Reporting);
         let now = self.core.now_us();
         self.modify(|s| {
@@ -170,14 +171,14 @@ impl Sess {
         match cmd.as_str() {
             // mod_db and mod_hash answer at once: done within the hang-up, as on the switch
             "db" => {
-                crate::sim::tables::db_op(&self.core, &arg);
+                tables::db_op(&self.core, &arg);
             }
             "hash" => {
-                crate::sim::tables::hash_op(&self.core, &arg);
+                tables::hash_op(&self.core, &arg);
             }
             _ => {
                 let core = self.core.clone();
-                tokio::spawn(async move { crate::sim::api::run(&core, &cmd, &arg).await });
+                tokio::spawn(async move { api::run(&core, &cmd, &arg).await });
             }
         }
     }
