@@ -12,7 +12,9 @@
 //!   waiting callers (in their old order) are rebuilt before anyone is routed;
 //! - the control link dropped while an operator's phone rings: the offer is looked up and
 //!   carried on (bridged when answered), never rung again; and looked up again when the
-//!   link drops once more while the looked-up phone still rings.
+//!   link drops once more while the looked-up phone still rings;
+//! - the control link dropped while a stored callback's customer is dialed, who answers
+//!   while it is down: bridged to the waiting operator once it is back, never dialed again.
 //!
 //! Nobody, caller or operator, hears more than 5 simulated seconds of silence.
 use crate::acd_support;
@@ -500,5 +502,80 @@ async fn a_second_link_drop_while_the_resumed_offer_rings_is_looked_up_again() {
     assert_eq!(sim.agent_offers("1001").len(), 1, "rung once only");
     assert_eq!(wait_answered(&env, &c).await, "op1001");
     sim.hangup(&c, "NORMAL_CLEARING");
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+/// A stored callback's customer is dialed once the operator answered, and the control link
+/// drops before the originate's reply: the customer answers while the link is down. The
+/// call is looked up once the link is back and bridged to the waiting operator — it used to
+/// count as not reached: the customer was left in the park's silence, the operator's leg
+/// hung up, and the callback put back to be dialed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_customer_who_answers_while_the_link_is_down_is_bridged_once_back() {
+    let env = common::TestEnv::new().await;
+    let number = "84952223355";
+    let sim = Simulator::start(sim::SimConfig {
+        time_scale: 1.0,
+        agents: [("1001".to_string(), answers(100, None))].into(),
+        // the customer answers 1 s after the originate, while the link is down
+        default_behaviour: answers(1000, None),
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let setup = Setup {
+        trunk: true,
+        // the link back 2.5 s after the drop
+        reconnect_ms: Some((2500, 2500)),
+        ..Setup::default()
+    };
+    let app = start_app(&env, &sim, &setup).await;
+    add_operators(&app, &[("1001", &[("general", 5)])]).await;
+    env.pg()
+        .await
+        .execute(
+            "INSERT INTO acd_callbacks (queue, number) VALUES ('general', $1)",
+            &[&number],
+        )
+        .await
+        .unwrap();
+    let dialed = || {
+        sim.api_log()
+            .iter()
+            .filter(|c| c.contains("originate") && c.contains(&format!("freetdm/1/a/{number}")))
+            .count()
+    };
+    login(&app, "1001").await;
+    assert!(
+        common::eventually(WAIT, || async { dialed() == 1 }).await,
+        "the customer was never dialed"
+    );
+    sim.drop_esl_connections();
+    assert!(
+        callback_reaches(&env, number, "general", "done").await,
+        "callback not connected after the link came back: {:?}",
+        callback_of(&env, number).await
+    );
+    let truth = sim.ground_truth();
+    let customer = truth
+        .iter()
+        .find(|p| p.number.ends_with(number))
+        .expect("the customer's call")
+        .clone();
+    assert!(
+        customer.answered,
+        "the customer never answered: {customer:?}"
+    );
+    assert!(
+        sim.bridged_to(&customer.uuid).is_some(),
+        "the customer was not bridged to the operator: {customer:?}"
+    );
+    assert_eq!(dialed(), 1, "the customer was dialed again");
+    sim.hangup(&customer.uuid, "NORMAL_CLEARING");
     app.shutdown(Duration::from_secs(2)).await;
 }

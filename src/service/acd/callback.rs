@@ -1,14 +1,20 @@
 //! Stored callbacks: a due one waits in its queue like a caller of the lowest priority;
 //! when an operator answers its offer, the customer is dialed and bridged to them.
 
+use std::time::Duration;
+
+use freeswitch_types::HangupCause;
 use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::{Acd, Meta, Unstored};
 use crate::core::acd::outcome::{AcdOutcome, CallbackState};
 use crate::core::acd::queue::CallKind;
+use crate::core::channels::SwitchEvent;
 use crate::core::values::ChannelUuid;
 use crate::esl::commands::AfterAnswer;
+use crate::esl::control::WatchEvent;
+use crate::service::dialer::{DialError, DialResult};
 use crate::store::acd::Reservation;
 use crate::store::acd_calls::Callback;
 
@@ -75,33 +81,46 @@ pub(super) async fn dial_customer(acd: &Acd, r: &Reservation, leg: &str) {
         .execute(leg, "playback", "tone_stream://%(1000,4000,425);loops=-1")
         .await;
     let result = match (trunk, &acd.inner.dialing) {
-        (Some((name, t)), Some((calls, live))) => crate::service::dialer::place_call(
-            &acd.inner.link,
-            acd.clock(),
-            calls,
-            live,
-            crate::service::dialer::CallRequest {
-                uuid: ChannelUuid::parse(&r.call).unwrap_or_else(|_| ChannelUuid::new_random()),
-                caller_id: None,
-                trunk_name: name,
-                trunk: t,
-                number: &number,
-                then: AfterAnswer::Park,
-                purpose: "callback",
-                budget: "acd_callbacks",
-                budget_lines: t.channels,
-                ring_secs: 40,
-            },
-        )
-        .await
-        .map_err(|e| e.to_string()),
+        (Some((name, t)), Some((calls, live))) => {
+            let placed = crate::service::dialer::place_call(
+                &acd.inner.link,
+                acd.clock(),
+                calls,
+                live,
+                crate::service::dialer::CallRequest {
+                    uuid: ChannelUuid::parse(&r.call).unwrap_or_else(|_| ChannelUuid::new_random()),
+                    caller_id: None,
+                    trunk_name: name,
+                    trunk: t,
+                    number: &number,
+                    then: AfterAnswer::Park,
+                    purpose: "callback",
+                    budget: "acd_callbacks",
+                    budget_lines: t.channels,
+                    ring_secs: RING_SECS,
+                },
+            )
+            .await;
+            match placed {
+                Ok(DialResult::Answered(_)) => Ok(()),
+                Ok(DialResult::Failed { cause, .. }) => Err(cause),
+                // the customer's phone may ring, or have answered into the park
+                Err(DialError::Unconfirmed { uuid, reason }) => {
+                    warn!(callback = id, %uuid, "acd: callback's originate not confirmed ({reason}): looking the customer's call up");
+                    customer_looked_up(acd, &uuid.to_string()).await
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
         _ => Err("no trunk on this switch".to_string()),
     };
     let link = &acd.inner.link;
     let outcome = match result {
-        Ok(crate::service::dialer::DialResult::Answered(_)) => {
+        Ok(()) => {
+            // a bridge lost on a dropping link is sent again once it is back: the customer
+            // must not stay in the park's silence
             let bridged = link
-                .bridge(&r.call, leg)
+                .bridge_once_linked(&r.call, leg)
                 .await
                 .map(|b| b.starts_with("+OK"));
             if matches!(bridged, Ok(true)) {
@@ -129,7 +148,6 @@ pub(super) async fn dial_customer(acd: &Acd, r: &Reservation, leg: &str) {
             }
             format!("bridge failed: {bridged:?}")
         }
-        Ok(crate::service::dialer::DialResult::Failed { cause, .. }) => cause,
         Err(e) => e,
     };
     warn!(callback = id, "acd: callback not connected: {outcome}");
@@ -151,6 +169,46 @@ pub(super) async fn dial_customer(acd: &Acd, r: &Reservation, leg: &str) {
         .del_meta(&r.call)
         .await
         .or_log(&r.call, "forgetting the callback leg");
+}
+
+/// How long the customer's phone rings.
+const RING_SECS: u32 = 40;
+/// How long a dropped link may take to come back while the customer's call is looked up.
+const LINK_BACK: Duration = Duration::from_secs(60);
+
+/// The customer's originate was sent but its reply was lost with the link: the call is
+/// looked up once the link is back. Answered (while nobody watched, or now): Ok, to be
+/// bridged. Still ringing: followed until it answers or ends (looked up again after
+/// another drop). Gone, or the switch unreachable: not reached (a call the switch may still
+/// have is hung up).
+async fn customer_looked_up(acd: &Acd, uuid: &str) -> Result<(), String> {
+    let link = &acd.inner.link;
+    // before the look-up, so that an answer between the two is not missed
+    let mut watch = link.watch_call(uuid);
+    let until = acd.clock().instant() + Duration::from_secs(u64::from(RING_SECS) + 30);
+    loop {
+        match link.find_channel(uuid, LINK_BACK).await {
+            Err(why) => {
+                let _ = link.kill(uuid, HangupCause::NormalClearing).await;
+                return Err(why);
+            }
+            Ok(None) => return Err("the customer's call ended unseen".to_string()),
+            Ok(Some(row)) if row.answered => return Ok(()),
+            Ok(Some(_)) => {}
+        }
+        loop {
+            match tokio::time::timeout_at(until, watch.recv()).await {
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Answer { .. }))) => return Ok(()),
+                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => return Err(h.cause),
+                Ok(Some(WatchEvent::LinkLost)) => break,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => {
+                    let _ = link.kill(uuid, HangupCause::NoAnswer).await;
+                    return Err(HangupCause::NoAnswer.to_string());
+                }
+            }
+        }
+    }
 }
 
 async fn meta_attempts_left(acd: &Acd, id: i64) -> bool {
