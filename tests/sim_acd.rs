@@ -700,6 +700,33 @@ async fn uuid_bridge_moves_the_caller_and_the_old_operator_leg_hangs_up() {
     eventually("all gone", || sim.live_channels().is_empty()).await;
 }
 
+/// uuid_bridge of two legs already bridged together (a bridge sent again after its reply
+/// was lost): both leave their bridge for a new one between them (switch_ivr_uuid_bridge
+/// flags CF_TRANSFER on both, so no after-bridge action runs), and stay bridged.
+#[tokio::test]
+async fn uuid_bridge_of_two_legs_already_bridged_bridges_them_again() {
+    let sim = Simulator::start(cfg(&[("1001", stay(300))])).await.unwrap();
+    let mut c = Client::control(&sim).await;
+    let call = acd_caller(&sim, "general", Leave::Close).await;
+    let l1 = operator_leg(&mut c, "1001", &call).await;
+    c.api(&format!("uuid_bridge {call} {l1}")).await;
+    c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
+    assert_eq!(
+        c.api(&format!("uuid_bridge {call} {l1}")).await,
+        format!("+OK {l1}\n")
+    );
+    let ub = c.wait(&[&ev("CHANNEL_UNBRIDGE"), &uid(&call)]).await;
+    assert_eq!(header(&ub, "Bridge-B-Unique-ID"), Some(l1.as_str()));
+    let br = c.wait(&[&ev("CHANNEL_BRIDGE"), &uid(&call)]).await;
+    assert_eq!(header(&br, "Bridge-B-Unique-ID"), Some(l1.as_str()));
+    assert_eq!(sim.bridged_to(&call), Some(l1.clone()));
+    assert_eq!(sim.bridged_to(&l1), Some(call.clone()));
+    // still one bridge: the operator's hang-up reaches the caller's side as before
+    assert!(sim.hangup(&l1, "NORMAL_CLEARING"));
+    c.wait(&[&ev("CHANNEL_UNBRIDGE"), &uid(&call)]).await;
+    eventually("all gone", || sim.live_channels().is_empty()).await;
+}
+
 /// `call`, recording to `path`, is bridged to operator 1001 and talks 5 simulated seconds,
 /// then hangs up: the recording ran through the bridge and was written only at its end.
 async fn bridge_talk_and_hang_up(sim: &Simulator, c: &mut Client, call: &str, path: &str) {

@@ -332,7 +332,10 @@ pub async fn bridged_wait(sess: &Sess, other: &str) {
     .await;
     let moved = sess.with(|s| s.bridge_req.is_some() || s.transfer.is_some());
     sess.modify(|s| {
-        if s.bridge_peer.as_deref() == Some(other) {
+        // uuid_bridge of the same two legs again: they leave this bridge for a new one
+        // between them (switch_ivr_uuid_bridge), so the peer it named stays
+        let again = s.bridge_req.as_deref() == Some(other);
+        if s.bridge_peer.as_deref() == Some(other) && !again {
             s.bridge_peer = None;
         }
         s.peer_gone = false;

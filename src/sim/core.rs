@@ -127,6 +127,9 @@ pub struct CoreSt {
     pub agent_live: HashMap<String, u32>,
     /// most legs ringing or up at once on each agent phone
     pub agent_peak: HashMap<String, u32>,
+    /// A network drop armed for the next control-link command whose line holds this text
+    /// (`Simulator::drop_esl_on_command`).
+    pub drop_on: Option<super::esl::DropOn>,
     /// the core that replaced this one (`Simulator::restart`): ground truth written by this
     /// core's channels after the restart (a playback cut by the crash, ...) goes there
     pub successor: Option<Arc<Core>>,

@@ -10,11 +10,11 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::api::{self, Effect};
-use super::channel::ChanMsg;
 use super::core::{lock, Core, Ctl, Sub};
 use super::event::{Event, KNOWN_EVENTS, MYEVENTS};
-use super::session::Sess;
 use super::wire::{self, ClientCmd, CmdReader};
+
+mod sendmsg;
 
 /// Per-connection settings shared with the outbound socket app.
 #[derive(Debug, Default)]
@@ -23,6 +23,14 @@ pub struct ConnShared {
     pub json: bool,
     /// linger: None = no, Some(-1) = for ever, Some(n) = n seconds
     pub linger: Option<i64>,
+}
+
+/// A network drop at one command of contactd's control link: the command is lost on the
+/// way (`executed` false), or the switch runs it and the reply is lost (`executed` true).
+#[derive(Debug, Clone)]
+pub struct DropOn {
+    pub pattern: String,
+    pub executed: bool,
 }
 
 /// Marker header of a raw write queued through the event queue.
@@ -60,11 +68,13 @@ pub struct Conn {
     /// outbound: controlled channel uuid
     pub outbound: Option<String>,
     listener_id: u64,
+    /// the network dropped: nothing written reaches the client
+    cut: bool,
 }
 
 impl Conn {
     async fn send(&mut self, b: &[u8]) -> bool {
-        self.wr.write_all(b).await.is_ok()
+        self.cut || self.wr.write_all(b).await.is_ok()
     }
 
     async fn reply(&mut self, t: &str) -> bool {
@@ -107,6 +117,7 @@ impl Conn {
             shared,
             outbound: ob_uuid,
             listener_id: lid,
+            cut: false,
         };
         if c.outbound.is_none() && !c.send(b"Content-Type: auth/request\n\n").await {
             core.unlisten(lid);
@@ -125,6 +136,15 @@ impl Conn {
                         break;
                     };
                     let read_at = std::time::Instant::now();
+                    if let Some(d) = c.drop_armed(&cmd.line) {
+                        if d.executed {
+                            c.cut = true;
+                            c.handle(cmd, read_at).await;
+                        }
+                        // the network is gone for every connection of the control link
+                        let _ = core.ctl.send(Ctl::Drop);
+                        break;
+                    }
                     if !c.handle(cmd, read_at).await { break; }
                 }
                 ev = rx.recv() => {
@@ -162,6 +182,19 @@ impl Conn {
         }
         core.unlisten(lid);
         let _ = c.wr.shutdown().await;
+    }
+
+    /// The drop armed for this command of the control link, taken (it fires once).
+    fn drop_armed(&self, line: &str) -> Option<DropOn> {
+        if self.outbound.is_some() {
+            return None;
+        }
+        let mut st = lock(&self.core.st);
+        let hit = st
+            .drop_on
+            .as_ref()
+            .is_some_and(|d| line.contains(&d.pattern));
+        hit.then(|| st.drop_on.take()).flatten()
     }
 
     /// Handle one command (read off the socket at `read_at`); false = close the connection.
@@ -381,81 +414,6 @@ impl Conn {
             "sendmsg" => self.sendmsg(&rest, &cmd, read_at).await,
             _ => self.reply("-ERR command not found").await,
         }
-    }
-
-    async fn sendmsg(&mut self, rest: &str, cmd: &ClientCmd, read_at: std::time::Instant) -> bool {
-        let u = if rest.is_empty() {
-            self.outbound.clone().unwrap_or_default()
-        } else {
-            rest.to_string()
-        };
-        self.core.log_api(
-            read_at,
-            format!(
-                "sendmsg {u} {}",
-                cmd.headers
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        );
-        let Some(ch) = self.core.chan(&u) else {
-            return self.reply(&format!("-ERR invalid session id [{u}]")).await;
-        };
-        let sess = Sess::new(self.core.clone(), ch);
-        if let Some(at) = sess.modify(|s| s.hash_at.take()) {
-            lock(&self.core.st).hash_to_command.push(at.elapsed());
-        }
-        match cmd.header("call-command").unwrap_or("") {
-            "execute" => {
-                let app = cmd.header("execute-app-name").unwrap_or("").to_string();
-                let arg = match (cmd.header("execute-app-arg"), &cmd.body) {
-                    (Some(a), _) => a.to_string(),
-                    (None, Some(b)) => b.trim_end().to_string(),
-                    _ => String::new(),
-                };
-                let loops = cmd
-                    .header("loops")
-                    .and_then(|l| l.parse::<u32>().ok())
-                    .unwrap_or(1)
-                    .max(1);
-                let id = cmd
-                    .header("Event-UUID")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                let name = cmd.header("Event-UUID-Name").map(str::to_string);
-                let command = command_headers(cmd);
-                sess.modify(|s| {
-                    for _ in 0..loops {
-                        s.queue.push_back(ChanMsg::Execute {
-                            app: app.clone(),
-                            arg: arg.clone(),
-                            app_uuid: id.clone(),
-                            app_uuid_name: name.clone(),
-                            broadcast: false,
-                            command: command.clone(),
-                        });
-                    }
-                });
-            }
-            "hangup" => {
-                let c = cmd
-                    .header("hangup-cause")
-                    .unwrap_or("NORMAL_CLEARING")
-                    .to_string();
-                let s2 = sess.clone();
-                let command = command_headers(cmd);
-                tokio::spawn(async move {
-                    s2.core.sleep(20).await;
-                    s2.hangup(&c, "switch");
-                    super::apps::fire_private_command(&s2, &command);
-                });
-            }
-            "unicast" | "nomedia" | "xferext" => {}
-            _ => {}
-        }
-        self.reply("+OK").await
     }
 
     /// Listener id of this connection.

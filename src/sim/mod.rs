@@ -128,6 +128,16 @@ impl Simulator {
         let _ = self.core().ctl.send(Ctl::Drop);
     }
 
+    /// Arms a network drop at the next command of contactd's control link whose line holds
+    /// `pattern` (e.g. `uuid_bridge`): every control connection closes there, the command
+    /// lost on the way (`executed` false) or run by the switch with its reply lost (true).
+    pub fn drop_esl_on_command(&self, pattern: &str, executed: bool) {
+        lock(&self.core().st).drop_on = Some(esl::DropOn {
+            pattern: pattern.to_string(),
+            executed,
+        });
+    }
+
     /// Refuse (true: the port is closed) or accept connections again.
     pub async fn refuse_connections(&self, refuse: bool) {
         let core = self.core();
