@@ -187,6 +187,87 @@ async fn attended_transfer_cancelled_while_the_link_is_down_is_seen_once_it_is_b
     app.shutdown(Duration::from_secs(2)).await;
 }
 
+/// The control link drops at the consult's bridge (the first operator to the specialist who
+/// answered): the bridge lost on the way (`executed` false), or made with its reply lost.
+/// Once the link is back the consult goes on: the operator talks with the specialist, the
+/// caller holds, and the first operator's hang-up hands the caller over. The consult used to
+/// count either as a failed bridge: the transfer was dropped, and with a bridge made the
+/// caller stayed on hold with nobody following the consult.
+async fn consult_bridge_dropped(executed: bool) {
+    let env = common::TestEnv::new().await;
+    let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
+    let (sim, app) = start(
+        &env,
+        &agents,
+        &Setup::default(),
+        &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
+    )
+    .await;
+    login(&app, "1001").await;
+    login(&app, "1009").await;
+    let c = caller(&sim, &app, "general", "5550062", None);
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    let leg_a = sim.agent_offers("1001")[0].uuid.clone();
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_a.clone()) }).await);
+    sim.drop_esl_on_command("uuid_bridge", executed);
+    app.shared
+        .acd
+        .transfer(&c, "specialists", TransferMode::Attended)
+        .await
+        .unwrap();
+    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1009").is_empty() }).await);
+    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.bridged_to(&leg_a) == Some(leg_s.clone()) && sim.bridged_to(&c).is_none()
+        })
+        .await,
+        "operator not consulting the specialist after the drop (executed: {executed})"
+    );
+    // The first operator hangs up once contactd has sent the bridge again (a hang-up during
+    // the outage itself races the switch's own end of the target's leg: not covered here).
+    let consult = format!("uuid_bridge {leg_a} {leg_s}");
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.api_log()
+                .iter()
+                .filter(|l| l.contains(&consult))
+                .count()
+                == 1 + usize::from(executed)
+        })
+        .await,
+        "the consult bridge was not sent once the link was back"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_s.clone()) }).await,
+        "caller not handed over to the specialist (executed: {executed})"
+    );
+    assert!(
+        common::eventually(WAIT, || async {
+            answered_by(&env, &c).await.as_deref() == Some("op1009")
+        })
+        .await
+    );
+    assert_eq!(
+        sim.agent_offers("1009").len(),
+        1,
+        "the specialist rung once only"
+    );
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_whose_consult_bridge_is_lost_on_a_dropping_link_goes_on() {
+    consult_bridge_dropped(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_whose_consult_bridge_reply_is_lost_goes_on() {
+    consult_bridge_dropped(true).await;
+}
+
 /// An operator dials a feature code from their own phone.
 fn feature_code(sim: &sim::Simulator, app: &contactd::app::App, phone: &str, code: &str) -> String {
     sim.inbound_call(sim::InboundCall {

@@ -49,6 +49,14 @@ impl SwitchLink {
             match self.bridge(a, b).await {
                 Err(e) if e.is_retryable() && tries < 3 => {
                     tries += 1;
+                    // the link may not have noticed its loss yet (it would still say
+                    // connected): a moment for it to, then until it is back
+                    let mut status = self.watch_status();
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(1),
+                        status.wait_for(|s| *s != super::control::LinkStatus::Connected),
+                    )
+                    .await;
                     if !self
                         .wait_connected(std::time::Duration::from_secs(60))
                         .await

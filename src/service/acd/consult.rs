@@ -99,8 +99,17 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
         .set_transfer(&call, &format!("consulting:{queue}"))
         .await
         .or_log(&call, &format!("transfer noted as consulting {queue}"));
-    let bridged = link.bridge(&leg_a, leg_b).await;
-    if !matches!(&bridged, Ok(b) if b.starts_with("+OK")) {
+    // a bridge lost on a dropping link (or its reply) is sent again once the link is back
+    let bridged = link.bridge_once_linked(&leg_a, leg_b).await;
+    let made = matches!(&bridged, Ok(b) if b.starts_with("+OK"));
+    // Refused when sent again after its reply was lost: the first try may have been made
+    // and the first operator hung up since (the retry then names a gone leg). Their
+    // consult is over: the caller goes to the target, as when they hang up while consulting.
+    let left_meanwhile = !made
+        && matches!(&bridged, Ok(b) if b.starts_with("-ERR"))
+        && link.exists(&leg_a).await.ok() == Some(false)
+        && link.exists(leg_b).await.ok() == Some(true);
+    if !made && !left_meanwhile {
         warn!(%call, "acd: consult bridge failed: {bridged:?}");
         let _ = link
             .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
@@ -112,30 +121,35 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
         end_item("bridge failed").await;
         return;
     }
-    info!(%call, from = %first, to = %r.agent, "acd: consulting");
     use crate::core::channels::SwitchEvent;
     use crate::esl::control::WatchEvent;
-    let first_left = loop {
-        let ev = tokio::select! {
-            ev = watch_a.recv() => (true, ev),
-            ev = watch_b.recv() => (false, ev),
-        };
-        match ev {
-            (a, None | Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) => break a,
-            // A hang-up may have been lost with the link: both legs looked up once it is
-            // back (each watch tells the loss; the second look finds the same).
-            (_, Some(WatchEvent::LinkLost)) => {
-                let back = std::time::Duration::from_secs(60);
-                if link.back_and_exists(&leg_a, back).await == Some(false) {
-                    break true;
+    if left_meanwhile {
+        warn!(%call, from = %first, to = %r.agent, "acd: consult bridge refused when sent again, the first operator gone: completing the transfer");
+    } else {
+        info!(%call, from = %first, to = %r.agent, "acd: consulting");
+    }
+    let first_left = left_meanwhile
+        || loop {
+            let ev = tokio::select! {
+                ev = watch_a.recv() => (true, ev),
+                ev = watch_b.recv() => (false, ev),
+            };
+            match ev {
+                (a, None | Some(WatchEvent::Switch(SwitchEvent::Hangup(_)))) => break a,
+                // A hang-up may have been lost with the link: both legs looked up once it is
+                // back (each watch tells the loss; the second look finds the same).
+                (_, Some(WatchEvent::LinkLost)) => {
+                    let back = std::time::Duration::from_secs(60);
+                    if link.back_and_exists(&leg_a, back).await == Some(false) {
+                        break true;
+                    }
+                    if link.exists(leg_b).await.ok() == Some(false) {
+                        break false;
+                    }
                 }
-                if link.exists(leg_b).await.ok() == Some(false) {
-                    break false;
-                }
+                _ => {}
             }
-            _ => {}
-        }
-    };
+        };
     store
         .del_transfer(&call)
         .await
