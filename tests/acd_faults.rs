@@ -514,20 +514,8 @@ async fn a_second_link_drop_while_the_resumed_offer_rings_is_looked_up_again() {
 async fn a_callback_customer_who_answers_while_the_link_is_down_is_bridged_once_back() {
     let env = common::TestEnv::new().await;
     let number = "84952223355";
-    let sim = Simulator::start(sim::SimConfig {
-        time_scale: 1.0,
-        agents: [("1001".to_string(), answers(100, None))].into(),
-        // the customer answers 1 s after the originate, while the link is down
-        default_behaviour: answers(1000, None),
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    // the customer answers 1 s after the originate, while the link is down
+    let sim = start_sim_with(&[("1001", answers(100, None))], answers(1000, None)).await;
     let setup = Setup {
         trunk: true,
         // the link back 2.5 s after the drop

@@ -43,7 +43,9 @@ async fn attended_setup() -> (
     attended_setup_with(Setup::default()).await
 }
 
-async fn attended_setup_with(
+/// Operators 1001 (`general`) and 1009 (`specialists`) logged in; a caller talks with 1001:
+/// the environment, the switch, contactd, the caller's uuid and 1001's leg.
+async fn talking_setup(
     setup: Setup,
 ) -> (
     common::TestEnv,
@@ -67,6 +69,19 @@ async fn attended_setup_with(
     assert_eq!(wait_answered(&env, &c).await, "op1001");
     let leg_a = sim.agent_offers("1001")[0].uuid.clone();
     assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_a.clone()) }).await);
+    (env, sim, app, c, leg_a)
+}
+
+async fn attended_setup_with(
+    setup: Setup,
+) -> (
+    common::TestEnv,
+    sim::Simulator,
+    contactd::app::App,
+    String,
+    String,
+) {
+    let (env, sim, app, c, leg_a) = talking_setup(setup).await;
     app.shared
         .acd
         .transfer(&c, "specialists", TransferMode::Attended)
@@ -194,21 +209,7 @@ async fn attended_transfer_cancelled_while_the_link_is_down_is_seen_once_it_is_b
 /// count either as a failed bridge: the transfer was dropped, and with a bridge made the
 /// caller stayed on hold with nobody following the consult.
 async fn consult_bridge_dropped(executed: bool) {
-    let env = common::TestEnv::new().await;
-    let agents = [("1001", answers(100, None)), ("1009", answers(100, None))];
-    let (sim, app) = start(
-        &env,
-        &agents,
-        &Setup::default(),
-        &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
-    )
-    .await;
-    login(&app, "1001").await;
-    login(&app, "1009").await;
-    let c = caller(&sim, &app, "general", "5550062", None);
-    assert_eq!(wait_answered(&env, &c).await, "op1001");
-    let leg_a = sim.agent_offers("1001")[0].uuid.clone();
-    assert!(common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_a.clone()) }).await);
+    let (env, sim, app, c, leg_a) = talking_setup(Setup::default()).await;
     sim.drop_esl_on_command("uuid_bridge", executed);
     app.shared
         .acd

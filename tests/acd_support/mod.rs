@@ -78,6 +78,11 @@ pub async fn start_one_operator(env: &common::TestEnv, setup: &Setup) -> (Simula
 }
 
 pub async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
+    start_sim_with(agents, answers(300, None)).await
+}
+
+/// [`start_sim`] whose numbers dialed on the trunk (customers) do `customers`.
+pub async fn start_sim_with(agents: &[(&str, Behaviour)], customers: Behaviour) -> Simulator {
     let agents: HashMap<String, Behaviour> = agents
         .iter()
         .map(|(e, b)| (e.to_string(), b.clone()))
@@ -85,7 +90,7 @@ pub async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
     Simulator::start(sim::SimConfig {
         time_scale: 1.0,
         agents,
-        default_behaviour: answers(300, None),
+        default_behaviour: customers,
         trunks: vec![sim::TrunkConfig {
             name: "1".into(),
             kind: sim::TrunkKind::Freetdm,
