@@ -6,3 +6,4 @@ pub mod control;
 pub mod events;
 pub mod outbound;
 pub mod span_alarm;
+pub mod unconfirmed;

@@ -10,10 +10,9 @@ use uuid::Uuid;
 use super::{Acd, Meta, Unstored};
 use crate::core::acd::outcome::{AcdOutcome, CallbackState};
 use crate::core::acd::queue::CallKind;
-use crate::core::channels::SwitchEvent;
 use crate::core::values::ChannelUuid;
 use crate::esl::commands::AfterAnswer;
-use crate::esl::control::WatchEvent;
+use crate::esl::unconfirmed::Unconfirmed;
 use crate::service::dialer::{DialError, DialResult};
 use crate::store::acd::Reservation;
 use crate::store::acd_calls::Callback;
@@ -178,36 +177,20 @@ const LINK_BACK: Duration = Duration::from_secs(60);
 
 /// The customer's originate was sent but its reply was lost with the link: the call is
 /// looked up once the link is back. Answered (while nobody watched, or now): Ok, to be
-/// bridged. Still ringing: followed until it answers or ends (looked up again after
-/// another drop). Gone, or the switch unreachable: not reached (a call the switch may still
-/// have is hung up).
+/// bridged. Otherwise not reached, with why.
 async fn customer_looked_up(acd: &Acd, uuid: &str) -> Result<(), String> {
     let link = &acd.inner.link;
-    // before the look-up, so that an answer between the two is not missed
     let mut watch = link.watch_call(uuid);
-    let until = acd.clock().instant() + Duration::from_secs(u64::from(RING_SECS) + 30);
-    loop {
-        match link.find_channel(uuid, LINK_BACK).await {
-            Err(why) => {
-                let _ = link.kill(uuid, HangupCause::NormalClearing).await;
-                return Err(why);
-            }
-            Ok(None) => return Err("the customer's call ended unseen".to_string()),
-            Ok(Some(row)) if row.answered => return Ok(()),
-            Ok(Some(_)) => {}
+    let ring = Duration::from_secs(u64::from(RING_SECS) + 30);
+    match link.follow_unconfirmed(&mut watch, ring, LINK_BACK).await {
+        Unconfirmed::Answered | Unconfirmed::AnsweredUnseen => Ok(()),
+        Unconfirmed::Ended(h) => Err(h.cause),
+        Unconfirmed::Gone => Err("the customer's call ended unseen".to_string()),
+        Unconfirmed::Unreachable(why) => {
+            let _ = link.kill(uuid, HangupCause::NormalClearing).await;
+            Err(why)
         }
-        loop {
-            match tokio::time::timeout_at(until, watch.recv()).await {
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Answer { .. }))) => return Ok(()),
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => return Err(h.cause),
-                Ok(Some(WatchEvent::LinkLost)) => break,
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => {
-                    let _ = link.kill(uuid, HangupCause::NoAnswer).await;
-                    return Err(HangupCause::NoAnswer.to_string());
-                }
-            }
-        }
+        Unconfirmed::NoAnswer => Err(HangupCause::NoAnswer.to_string()),
     }
 }
 

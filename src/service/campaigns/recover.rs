@@ -13,8 +13,7 @@ use uuid::Uuid;
 use super::call::not_sent;
 use super::CampaignRunner;
 use crate::core::campaign::outcome::{self, Outcome};
-use crate::core::channels::SwitchEvent;
-use crate::esl::control::WatchEvent;
+use crate::esl::unconfirmed::Unconfirmed;
 use crate::service::notice_call;
 use crate::service::witnessed::{witnessed, Witnessed};
 use crate::store::campaigns::{AttemptEnd, Campaign};
@@ -40,55 +39,31 @@ impl CampaignRunner {
             return unknown();
         };
         let link = &link;
-        let uuid = id.to_string();
+        let ring = Duration::from_secs(c.ring_s.max(5) as u64 + 30);
         // how long to wait for a dropped link before the call is left to the sweep
-        let row = match link.find_channel(&uuid, Duration::from_secs(60)).await {
-            Ok(row) => row,
+        let link_back = Duration::from_secs(60);
+        match link.follow_unconfirmed(&mut watch, ring, link_back).await {
             // Left to the sweep that runs once the link is back (the call, if it lives,
             // then gets its message or is hung up).
-            Err(why) => {
+            Unconfirmed::Unreachable(why) => {
                 warn!(campaign = c.id, %id, "{why}; outcome unknown");
-                return unknown();
+                unknown()
             }
-        };
-        let Some(row) = row else {
-            return self.ended_unseen(c, id, message_sent).await;
-        };
-        if row.answered {
-            return self.play(c, id, link, watch, true).await;
-        }
-        // Still ringing: its answer or hang-up comes through the watch.
-        let ring = Duration::from_secs(c.ring_s.max(5) as u64 + 30);
-        let until = self.clock.instant() + ring;
-        loop {
-            match tokio::time::timeout_at(until, watch.recv()).await {
-                // The script runs from the answer on: follow it from its start.
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Answer { .. }))) => {
-                    return self.play(c, id, link, watch, false).await
-                }
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => {
-                    return AttemptEnd {
-                        outcome: outcome::unanswered(&h.cause).as_str().into(),
-                        cause: Some(h.cause),
-                        q850: h.q850,
-                        ..Default::default()
-                    }
-                }
-                Ok(Some(WatchEvent::LinkLost)) => {
-                    return Box::pin(self.reattach(c, id, watch, message_sent)).await
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => {
-                    if let Err(e) = link.kill(&uuid, HangupCause::NoAnswer).await {
-                        warn!(campaign = c.id, %uuid, "could not end a call seen no more: {e}");
-                    }
-                    return AttemptEnd {
-                        outcome: Outcome::NoAnswer.as_str().into(),
-                        cause: Some(HangupCause::NoAnswer.to_string()),
-                        ..Default::default()
-                    };
-                }
-            }
+            Unconfirmed::Gone => self.ended_unseen(c, id, message_sent).await,
+            Unconfirmed::AnsweredUnseen => self.play(c, id, link, watch, true).await,
+            // The script runs from the answer on: follow it from its start.
+            Unconfirmed::Answered => self.play(c, id, link, watch, false).await,
+            Unconfirmed::Ended(h) => AttemptEnd {
+                outcome: outcome::unanswered(&h.cause).as_str().into(),
+                cause: Some(h.cause),
+                q850: h.q850,
+                ..Default::default()
+            },
+            Unconfirmed::NoAnswer => AttemptEnd {
+                outcome: Outcome::NoAnswer.as_str().into(),
+                cause: Some(HangupCause::NoAnswer.to_string()),
+                ..Default::default()
+            },
         }
     }
 

@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::ends::end_with;
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
-use crate::core::channels::SwitchEvent;
-use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
+use crate::esl::control::{CallWatch, SwitchLink};
+use crate::esl::unconfirmed::Unconfirmed;
 use crate::store::campaigns::{AttemptEnd, Campaign};
 
 /// How long the link may take to come back before the call counts as lost.
@@ -38,47 +38,28 @@ impl OpRunner {
         link: &SwitchLink,
         mut watch: CallWatch,
     ) -> Found {
-        let uuid = id.to_string();
-        let row = match link.find_channel(&uuid, LINK_BACK).await {
-            Ok(row) => row,
-            Err(why) => {
+        let ring = Duration::from_secs(c.ring_s.max(5) as u64 + 30);
+        match link.follow_unconfirmed(&mut watch, ring, LINK_BACK).await {
+            Unconfirmed::Unreachable(why) => {
                 warn!(campaign = c.id, %id, "{why}; outcome unknown");
-                let _ = link.kill(&uuid, HangupCause::NormalClearing).await;
-                return Found::End(end_with(Outcome::Unknown.as_str(), None));
+                let _ = link
+                    .kill(&id.to_string(), HangupCause::NormalClearing)
+                    .await;
+                Found::End(end_with(Outcome::Unknown.as_str(), None))
             }
-        };
-        let Some(row) = row else {
-            return Found::End(self.ended_unseen(id).await);
-        };
-        if row.answered {
-            return Found::End(self.answered_unseen(c, id, link, &mut watch).await);
-        }
-        let until = self.clock.instant() + Duration::from_secs(c.ring_s.max(5) as u64 + 30);
-        loop {
-            match tokio::time::timeout_at(until, watch.recv()).await {
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Answer { .. }))) => {
-                    return Found::Answered(watch)
-                }
-                Ok(Some(WatchEvent::Switch(SwitchEvent::Hangup(h)))) => {
-                    return Found::End(end_with(
-                        outcome::unanswered(&h.cause).as_str(),
-                        Some(h.cause),
-                    ))
-                }
-                Ok(Some(WatchEvent::LinkLost)) => {
-                    return Box::pin(self.reattach(c, id, link, watch)).await
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => {
-                    if let Err(e) = link.kill(&uuid, HangupCause::NoAnswer).await {
-                        warn!(campaign = c.id, %uuid, "could not end a call seen no more: {e}");
-                    }
-                    return Found::End(end_with(
-                        Outcome::NoAnswer.as_str(),
-                        Some(HangupCause::NoAnswer.to_string()),
-                    ));
-                }
+            Unconfirmed::Gone => Found::End(self.ended_unseen(id).await),
+            Unconfirmed::AnsweredUnseen => {
+                Found::End(self.answered_unseen(c, id, link, &mut watch).await)
             }
+            Unconfirmed::Answered => Found::Answered(watch),
+            Unconfirmed::Ended(h) => Found::End(end_with(
+                outcome::unanswered(&h.cause).as_str(),
+                Some(h.cause),
+            )),
+            Unconfirmed::NoAnswer => Found::End(end_with(
+                Outcome::NoAnswer.as_str(),
+                Some(HangupCause::NoAnswer.to_string()),
+            )),
         }
     }
 

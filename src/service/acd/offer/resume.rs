@@ -16,8 +16,9 @@ use crate::store::acd::Reservation;
 /// Carries on an offer whose outcome nobody saw — its originate reply lost with the link,
 /// or its instance dead (`rebuild::heal`): the caller and the operator leg are looked up on
 /// the switch. Bridged already: settled. Answered: bridged now. Ringing: its answer or end
-/// is waited for (looked up again if the link drops meanwhile). Gone: the caller back at the head of the queue (the operator "missed"
-/// only if their phone rang out), or, the caller gone, the operator free again.
+/// is waited for (looked up again if the link drops meanwhile). Gone: the caller back at
+/// the head of the queue (the operator "missed" only if their phone rang out), or, the
+/// caller gone, the operator free again.
 pub(in crate::service::acd) async fn resume(
     acd: Acd,
     queue: String,
