@@ -225,8 +225,8 @@ async fn consult_bridge_dropped(executed: bool) {
         .await,
         "operator not consulting the specialist after the drop (executed: {executed})"
     );
-    // The first operator hangs up once contactd has sent the bridge again (a hang-up during
-    // the outage itself races the switch's own end of the target's leg: not covered here).
+    // The first operator hangs up once contactd has sent the bridge again (during the outage
+    // itself: `attended_transfer_whose_first_operator_hangs_up_during_the_outage_goes_to_the_target`).
     let consult = format!("uuid_bridge {leg_a} {leg_s}");
     assert!(
         common::eventually(WAIT, || async {
@@ -267,6 +267,54 @@ async fn attended_transfer_whose_consult_bridge_is_lost_on_a_dropping_link_goes_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attended_transfer_whose_consult_bridge_reply_is_lost_goes_on() {
     consult_bridge_dropped(true).await;
+}
+
+/// The first operator hangs up while the link is down, after the switch made the consult
+/// bridge whose reply was lost: once the link is back the caller goes to the target (the
+/// caller's own task, looking at its talk after the drop, must not end the call meanwhile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_whose_first_operator_hangs_up_during_the_outage_goes_to_the_target() {
+    let (env, sim, app, c, leg_a) = talking_setup(Setup {
+        reconnect_ms: Some((1500, 1500)),
+        ..Setup::default()
+    })
+    .await;
+    sim.drop_esl_on_command("uuid_bridge", true);
+    app.shared
+        .acd
+        .transfer(&c, "specialists", TransferMode::Attended)
+        .await
+        .unwrap();
+    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1009").is_empty() }).await);
+    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.bridged_to(&leg_a) == Some(leg_s.clone())
+        })
+        .await
+    );
+    // the link is down for 1.5 s from the bridge on
+    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_s.clone()) }).await,
+        "caller not handed over to the specialist"
+    );
+    assert!(
+        common::eventually(WAIT, || async {
+            answered_by(&env, &c).await.as_deref() == Some("op1009")
+        })
+        .await
+    );
+    // a while later the caller and the specialist still talk
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let live = sim.live_channels();
+    assert!(
+        live.contains(&c),
+        "the caller was hung up after the transfer"
+    );
+    assert!(live.contains(&leg_s), "the specialist was hung up");
+    assert_eq!(sim.bridged_to(&c), Some(leg_s.clone()));
+    app.shutdown(Duration::from_secs(2)).await;
 }
 
 /// An operator dials a feature code from their own phone.

@@ -150,10 +150,15 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
                 _ => {}
             }
         };
-    store
-        .del_transfer(&call)
-        .await
-        .or_log(&call, "clearing the done transfer");
+    // The caller's own task leaves the caller to this one while the flag says `consulting:`
+    // (after a link drop it may look at the talk before the caller is moved): cleared only
+    // once the caller is with the target or back with the first operator.
+    let done = || async {
+        store
+            .del_transfer(&call)
+            .await
+            .or_log(&call, "clearing the done transfer");
+    };
     if first_left {
         // Complete: the caller to the target operator.
         let ok = matches!(
@@ -169,6 +174,7 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
             let _ = link
                 .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
                 .await;
+            done().await;
             end_item("caller gone").await;
             return;
         }
@@ -176,6 +182,7 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
             &call,
             &format!("operator leg {leg_b} of the transferred call"),
         );
+        done().await;
         store
             .del_meta(&item)
             .await
@@ -202,6 +209,7 @@ pub(super) async fn answered(acd: &Acd, r: &Reservation, leg_b: &str, meta: &Met
             warn!(%call, "acd: the caller not put back to the first operator: {e}");
         }
         let _ = link.setvar(&leg_a, "park_after_bridge", "false").await;
+        done().await;
         end_item("target hung up").await;
     }
 }

@@ -74,6 +74,13 @@ impl Caller {
         let Ok(Some(leg)) = store.leg(&self.call).await else {
             return Next::Continue;
         };
+        // An attended transfer's consult owns the caller until it has moved it (its first
+        // operator's leg may be gone while the caller is being handed to the target).
+        if let Ok(Some(t)) = store.transfer_target(&self.call).await {
+            if t.starts_with("consulting:") {
+                return Next::Continue;
+            }
+        }
         match self.link().exists(&leg).await {
             Ok(false) => self.operator_left().await,
             _ => Next::Continue,
