@@ -269,6 +269,55 @@ async fn attended_transfer_whose_consult_bridge_reply_is_lost_goes_on() {
     consult_bridge_dropped(true).await;
 }
 
+/// The link drops while the specialist's phone rings for a consult (the originate's reply
+/// lost with it): the consult's offer is looked up once the link is back and carried on. It
+/// used to be looked up as a caller's offer, its consult item taken for a caller gone: the
+/// specialist's phone was hung up and the consult lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attended_transfer_whose_consult_rings_through_a_link_drop_goes_on() {
+    let env = common::TestEnv::new().await;
+    // the specialist's phone rings 1.5 s (the ring timeout is 2 s)
+    let agents = [("1001", answers(100, None)), ("1009", answers(1500, None))];
+    let (sim, app) = start(
+        &env,
+        &agents,
+        &Setup::default(),
+        &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
+    )
+    .await;
+    login(&app, "1001").await;
+    login(&app, "1009").await;
+    let c = caller(&sim, &app, "general", "5550062", None);
+    assert_eq!(wait_answered(&env, &c).await, "op1001");
+    let leg_a = sim.agent_offers("1001")[0].uuid.clone();
+    app.shared
+        .acd
+        .transfer(&c, "specialists", TransferMode::Attended)
+        .await
+        .unwrap();
+    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1009").is_empty() }).await);
+    sim.drop_esl_connections();
+    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.bridged_to(&leg_a) == Some(leg_s.clone())
+        })
+        .await,
+        "the operators never consulted after the drop"
+    );
+    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
+    assert!(
+        common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_s.clone()) }).await,
+        "caller not handed over to the specialist"
+    );
+    assert_eq!(
+        sim.agent_offers("1009").len(),
+        1,
+        "the specialist rung once only"
+    );
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
 /// The first operator hangs up while the link is down, after the switch made the consult
 /// bridge whose reply was lost: once the link is back the caller goes to the target (the
 /// caller's own task, looking at its talk after the drop, must not end the call meanwhile).

@@ -22,6 +22,7 @@ mod wallboard_support;
 
 mod acd_campaign_lost;
 mod acd_card;
+mod acd_consult_kill;
 mod acd_e2e;
 mod acd_endpoints;
 mod acd_faults;

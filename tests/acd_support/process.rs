@@ -131,6 +131,22 @@ impl Proc {
         assert!(resp.status().is_success(), "{:?}", resp.text().await);
     }
 
+    /// An operator's transfer of `call` to queue `to` (`blind` or `attended`) over the API.
+    pub async fn transfer(&self, call: &str, to: &str, mode: &str) {
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{}/api/v1/acd/calls/{call}/transfer",
+                self.http
+            ))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"to": "{to}", "mode": "{mode}"}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    }
+
     /// A caller to the general queue's own number, waiting until hung up.
     pub fn caller(&self, sim: &Simulator, number: &str) -> String {
         sim.inbound_call(sim::InboundCall {
@@ -157,6 +173,11 @@ impl Drop for Proc {
 }
 
 pub async fn add_operator(env: &common::TestEnv, ext: &str) {
+    add_operator_in(env, ext, "general").await
+}
+
+/// Operator `op<ext>` on `user/<ext>`, skilled for `group`'s queue.
+pub async fn add_operator_in(env: &common::TestEnv, ext: &str, group: &str) {
     let pool = contactd::store::postgres::pool(env.db_url(), 1).unwrap();
     let store = contactd::store::operators::Operators::new(pool);
     let login = format!("op{ext}");
@@ -164,5 +185,5 @@ pub async fn add_operator(env: &common::TestEnv, ext: &str) {
         .create(&login, &login, &format!("user/{ext}"))
         .await
         .unwrap();
-    store.set_skill(id, "general", 5).await.unwrap();
+    store.set_skill(id, group, 5).await.unwrap();
 }

@@ -18,7 +18,7 @@ use crate::esl::commands::{AfterAnswer, Originate};
 use crate::store::acd::{OfferStart, Reservation};
 
 mod resume;
-pub(super) use resume::resume;
+pub(super) use resume::{resume, wait_ringing, Ringing};
 
 /// Marks an offer as carried on by this instance for as long as it lives (`rebuild::heal`
 /// leaves it alone, a rebuild puts it back as it is).
@@ -323,7 +323,7 @@ pub(super) async fn missed_campaign_offer(
 }
 
 /// The phone did not answer (or could not ring): "not ready (missed)", caller to the head.
-async fn missed(acd: &Acd, queue: &str, r: &Reservation, cause: &str) {
+pub(super) async fn missed(acd: &Acd, queue: &str, r: &Reservation, cause: &str) {
     match acd.inner.store.release_missed(queue, r, acd.now_ms()).await {
         Ok(Some(_)) => {
             info!(call = %r.call, operator = %r.agent, cause, "acd: ring missed, caller requeued at the head");

@@ -10,7 +10,8 @@ use crate::core::acd::agent::{Command, StateName};
 use crate::core::channels::SwitchEvent;
 use crate::esl::control::WatchEvent;
 use crate::service::acd::bridging::{requeued_music, OwnScript};
-use crate::service::acd::{ms_to_time, Acd, Unstored};
+use crate::service::acd::consult::take_over;
+use crate::service::acd::{ms_to_time, Acd, Meta, Unstored};
 use crate::store::acd::Reservation;
 
 /// Carries on an offer whose outcome nobody saw — its originate reply lost with the link,
@@ -29,7 +30,15 @@ pub(in crate::service::acd) async fn resume(
     let _carried = Carried::new(&acd, &r, &leg, talking);
     let store = &acd.inner.store;
     let link = &acd.inner.link;
-    let mut watch = link.watch_call(&leg);
+    // An attended transfer's consult item is not a channel: its own look-up.
+    let meta: Option<Meta> = match store.meta(&r.call).await {
+        Ok(m) => m.and_then(|m| serde_json::from_str(&m).ok()),
+        Err(_) => None,
+    };
+    if let Some(meta) = meta.filter(|m| m.consult.is_some()) {
+        return take_over(&acd, &queue, &r, &leg, talking, &meta).await;
+    }
+    let watch = link.watch_call(&leg);
     let chans = match crate::service::acd::channels::switch_channels(&acd).await {
         Ok(c) => c,
         Err(e) => {
@@ -106,46 +115,60 @@ pub(in crate::service::acd) async fn resume(
                 return;
             }
             // Still ringing: its answer or its end comes through the watch.
-            let limit = Duration::from_secs(acd.cfg().ring_timeout_seconds + 5);
-            let outcome = tokio::time::timeout(limit, async {
-                while let Some(ev) = watch.recv().await {
-                    match ev {
-                        WatchEvent::Switch(SwitchEvent::Answer { .. }) => return Ringing::Answered,
-                        WatchEvent::Switch(SwitchEvent::Hangup(_)) => return Ringing::Ended,
-                        // the answer or the end may have been lost with the link
-                        WatchEvent::LinkLost => return Ringing::LinkLost,
-                        _ => {}
-                    }
-                }
-                Ringing::Ended
-            })
-            .await;
-            drop(watch);
-            match outcome {
-                Ok(Ringing::Answered) => {
+            match wait_ringing(&acd, watch, &leg).await {
+                Ringing::Answered => {
                     answered(&acd, &r, &leg, false, None, false, OwnScript::UNKNOWN).await
                 }
-                Ok(Ringing::Ended) => missed(&acd, &queue, &r, "NO_ANSWER").await,
-                Ok(Ringing::LinkLost) => {
+                Ringing::Ended => missed(&acd, &queue, &r, "NO_ANSWER").await,
+                Ringing::LinkLost => {
                     warn!(call = %r.call, operator = %r.agent, "acd: link lost while the operator's phone rang: looking the leg up once it is back");
                     if link.wait_connected(Duration::from_secs(30)).await {
                         Box::pin(resume(acd.clone(), queue, r, leg, talking)).await;
                     }
                     // else: the switch is away; `rebuild::heal` takes the offer over later
                 }
-                Err(_) => {
-                    let _ = link
-                        .hangup(&leg, freeswitch_types::HangupCause::NormalClearing)
-                        .await;
-                    missed(&acd, &queue, &r, "NO_ANSWER").await;
-                }
             }
         }
     }
 }
 
+/// Waits for a looked-up operator phone that still rings: its answer, or its end (hung up
+/// here once it has rung past the ring timeout); a link drop meanwhile is told, since the
+/// answer or the end may have been lost with it.
+pub(in crate::service::acd) async fn wait_ringing(
+    acd: &Acd,
+    mut watch: crate::esl::control::CallWatch,
+    leg: &str,
+) -> Ringing {
+    let limit = Duration::from_secs(acd.cfg().ring_timeout_seconds + 5);
+    let outcome = tokio::time::timeout(limit, async {
+        while let Some(ev) = watch.recv().await {
+            match ev {
+                WatchEvent::Switch(SwitchEvent::Answer { .. }) => return Ringing::Answered,
+                WatchEvent::Switch(SwitchEvent::Hangup(_)) => return Ringing::Ended,
+                WatchEvent::LinkLost => return Ringing::LinkLost,
+                _ => {}
+            }
+        }
+        Ringing::Ended
+    })
+    .await;
+    drop(watch);
+    match outcome {
+        Ok(o) => o,
+        Err(_) => {
+            let _ = acd
+                .inner
+                .link
+                .hangup(leg, freeswitch_types::HangupCause::NormalClearing)
+                .await;
+            Ringing::Ended
+        }
+    }
+}
+
 /// How the wait for a resumed offer's ringing phone ended.
-enum Ringing {
+pub(in crate::service::acd) enum Ringing {
     Answered,
     Ended,
     LinkLost,
