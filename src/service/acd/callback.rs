@@ -1,5 +1,8 @@
 //! Stored callbacks: a due one waits in its queue like a caller of the lowest priority;
-//! when an operator answers its offer, the customer is dialed and bridged to them.
+//! when an operator answers its offer, the customer is dialed and bridged to them; carried
+//! on by another process (or after a lost reply) in [`take_over`].
+
+mod take_over;
 
 use std::time::Duration;
 
@@ -16,6 +19,8 @@ use crate::esl::unconfirmed::Unconfirmed;
 use crate::service::dialer::{DialError, DialResult};
 use crate::store::acd::Reservation;
 use crate::store::acd_calls::Callback;
+
+pub(super) use take_over::take_over;
 
 /// A stored callback is due and an operator of its queue is free: it waits in the queue as
 /// a call of the lowest priority, so callers on the line go first; when an operator
@@ -66,7 +71,6 @@ pub(super) async fn dial_customer(acd: &Acd, r: &Reservation, leg: &str) {
     let (Some(id), Some(number)) = (meta.callback, meta.caller.clone()) else {
         return;
     };
-    let op = acd.operator_id(&r.agent).await;
     let trunk = acd
         .inner
         .config
@@ -113,6 +117,21 @@ pub(super) async fn dial_customer(acd: &Acd, r: &Reservation, leg: &str) {
         }
         _ => Err("no trunk on this switch".to_string()),
     };
+    connect(acd, r, leg, meta, id, result).await;
+}
+
+/// The customer's call reached (Ok) or not: bridged to the operator and handed to a caller
+/// task, or the operator freed and the callback put back (or failed after its attempts).
+async fn connect(
+    acd: &Acd,
+    r: &Reservation,
+    leg: &str,
+    meta: Meta,
+    id: i64,
+    result: Result<(), String>,
+) {
+    let store = &acd.inner.store;
+    let op = acd.operator_id(&r.agent).await;
     let link = &acd.inner.link;
     let outcome = match result {
         Ok(()) => {

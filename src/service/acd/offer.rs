@@ -339,7 +339,7 @@ pub(super) async fn missed(acd: &Acd, queue: &str, r: &Reservation, cause: &str)
 /// The operator answered: the caller is recorded and bridged to them at once; the state
 /// change is logged after (`logged`: the offer's own records, which must be in first).
 /// `talking`: the answer was already noted in Redis (an offer taken over after it).
-async fn answered(
+pub(super) async fn answered(
     acd: &Acd,
     r: &Reservation,
     leg: &str,

@@ -7,9 +7,11 @@ use tracing::{info, warn};
 
 use super::{answered, missed, Carried};
 use crate::core::acd::agent::{Command, StateName};
+use crate::core::acd::queue::CallKind;
 use crate::core::channels::SwitchEvent;
 use crate::esl::control::WatchEvent;
 use crate::service::acd::bridging::{requeued_music, OwnScript};
+use crate::service::acd::callback;
 use crate::service::acd::consult::take_over;
 use crate::service::acd::{ms_to_time, Acd, Meta, Unstored};
 use crate::store::acd::Reservation;
@@ -30,13 +32,21 @@ pub(in crate::service::acd) async fn resume(
     let _carried = Carried::new(&acd, &r, &leg, talking);
     let store = &acd.inner.store;
     let link = &acd.inner.link;
-    // An attended transfer's consult item is not a channel: its own look-up.
+    // An attended transfer's consult item is not a channel, nor a callback's before its
+    // customer is dialed: their own look-ups.
     let meta: Option<Meta> = match store.meta(&r.call).await {
         Ok(m) => m.and_then(|m| serde_json::from_str(&m).ok()),
         Err(_) => None,
     };
-    if let Some(meta) = meta.filter(|m| m.consult.is_some()) {
-        return take_over(&acd, &queue, &r, &leg, talking, &meta).await;
+    match meta {
+        Some(m) if m.consult.is_some() => {
+            return take_over(&acd, &queue, &r, &leg, talking, &m).await;
+        }
+        // a callback's call is the customer's, dialed only once the operator answers
+        Some(m) if m.kind == CallKind::CallbackDial => {
+            return callback::take_over(&acd, &queue, &r, &leg, talking, m).await;
+        }
+        _ => {}
     }
     let watch = link.watch_call(&leg);
     let chans = match crate::service::acd::channels::switch_channels(&acd).await {
