@@ -202,10 +202,30 @@ async fn run_all(chosen: Vec<Scenario>) -> (usize, usize) {
             passed += 1;
         } else {
             failed += 1;
+            // a failure in CI is read from its output alone: contactd's warnings with it
+            show_warnings(&logs_dir().join(format!("{}.log", sc.name)));
         }
     }
     drop(pg);
     (passed, failed)
+}
+
+/// The last 40 warnings and errors of contactd's log (its processes one after another).
+fn show_warnings(log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let bad: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    note(format!(
+        "the last {} of {} warnings and errors in {}:",
+        bad.len().min(40),
+        bad.len(),
+        log.display()
+    ));
+    for l in &bad[bad.len().saturating_sub(40)..] {
+        eprintln!("    {l}");
+    }
 }
 
 fn failed_setup(e: &str) -> Metrics {
