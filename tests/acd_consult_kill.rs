@@ -144,8 +144,9 @@ async fn the_next_process_returns_the_caller_when_the_specialist_hangs_up() {
     d.sigkill().await;
 }
 
-/// The first operator hangs up while no contactd runs: the specialist's leg is parked and
-/// the caller holds; the next process completes the transfer.
+/// The first operator hangs up while no contactd runs: the specialist's leg goes to the
+/// hold music (it used to be parked, in silence) and the caller holds; the next process
+/// completes the transfer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_operator_leaving_while_contactd_is_down_completes_the_transfer() {
     let env = common::TestEnv::new().await;
@@ -166,6 +167,49 @@ async fn the_first_operator_leaving_while_contactd_is_down_completes_the_transfe
         })
         .await,
         "the call's record does not name the specialist"
+    );
+    // the specialist waited with music, not in silence, until the caller came
+    let truth = sim.ground_truth();
+    let r = truth.iter().find(|r| r.uuid == leg_s).unwrap();
+    assert!(
+        r.dead_air_ms <= 5000,
+        "the specialist heard {} ms of silence: {:?}",
+        r.dead_air_ms,
+        r.played
+    );
+    sim.hangup(&c, "NORMAL_CLEARING");
+    d.sigkill().await;
+}
+
+/// Both operators hang up while no contactd runs (the first one, then the specialist, left
+/// alone with the hold music): the next process finds neither, and the transfer goes on as a blind
+/// one — the caller, holding with the switch's music, is queued first for the specialists
+/// and gets the next one free. It used to try to put the caller back with the first
+/// operator, gone, and leave them on hold for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_operators_leaving_while_contactd_is_down_queue_the_caller_for_the_specialists() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config()).await.unwrap();
+    let mut d = Proc::start(&env, &sim).await;
+    let (c, leg_a, leg_s) = consulting_then_killed(&env, &sim, &mut d).await;
+    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sim.hangup(&leg_s, "NORMAL_CLEARING"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    d.spawn().await;
+    assert!(
+        common::eventually(WAIT, || async { sim.agent_offers("2009").len() == 2 }).await,
+        "the specialist was never offered the caller again\n{}",
+        d.log_tail(40)
+    );
+    let again = sim.agent_offers("2009")[1].uuid.clone();
+    talk_stays(&sim, &c, &again, &d).await;
+    let truth = sim.ground_truth();
+    let r = truth.iter().find(|r| r.uuid == c).unwrap();
+    assert!(
+        r.dead_air_ms <= 5000,
+        "the caller heard {} ms of silence",
+        r.dead_air_ms
     );
     sim.hangup(&c, "NORMAL_CLEARING");
     d.sigkill().await;

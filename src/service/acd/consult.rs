@@ -160,11 +160,29 @@ impl<'a> Consult<'a> {
             .or_log(&self.call, "clearing the done transfer");
     }
 
+    /// Neither operator is there for the caller any more: the transfer goes on as a blind
+    /// one, the caller first in line in the target queue (holding with the switch's music
+    /// meanwhile), as when the first operator hangs up before anyone took the consult.
+    async fn blind(&self) {
+        let (acd, call) = (self.acd, &self.call);
+        if !acd
+            .move_to_queue(call, &self.first, self.queue, acd.now_ms())
+            .await
+        {
+            warn!(%call, "acd: the caller could not be queued for {}", self.queue);
+            self.transfer_done().await;
+        }
+    }
+
     /// The first operator to the target (the caller holds), then [`Consult::follow`].
     async fn bridge_and_follow(&self, mut w: Watches) {
         let (store, link, call) = (&self.acd.inner.store, &self.acd.inner.link, &self.call);
         let (leg_a, leg_b) = (&self.leg_a, self.leg_b);
-        let _ = link.setvar(leg_a, "park_after_bridge", "true").await;
+        // The first operator hears music, not silence, if the target leaves while contactd
+        // is away (`acd-hold`, as for a caller; used up when the consult bridge ends).
+        if let Err(e) = self.acd.arm_hold(leg_a).await {
+            warn!(%call, "acd: first operator's leg not set to hold: {e}");
+        }
         // From here the caller's bridge ends because of the consult: it holds, not hangs up.
         store
             .set_transfer(call, &format!("consulting:{}", self.queue))
@@ -237,10 +255,16 @@ impl<'a> Consult<'a> {
         let (acd, store, link) = (self.acd, &self.acd.inner.store, &self.acd.inner.link);
         let (call, leg_b, item, r) = (&self.call, self.leg_b, &self.r.call, self.r);
         if !first_left {
-            if let Err(e) = link.bridge_once_linked(call, &self.leg_a).await {
-                warn!(%call, "acd: the caller not put back to the first operator: {e}");
+            let back = link.bridge_once_linked(call, &self.leg_a).await;
+            if !matches!(&back, Ok(b) if b.starts_with("+OK")) {
+                warn!(%call, "acd: the caller not put back to the first operator: {back:?}");
+                if link.exists(&self.leg_a).await.ok() == Some(false) {
+                    // both operators gone (seen together after an outage)
+                    self.blind().await;
+                    self.end_item("both operators gone").await;
+                    return;
+                }
             }
-            let _ = link.setvar(&self.leg_a, "park_after_bridge", "false").await;
             self.transfer_done().await;
             self.end_item("target hung up").await;
             return;
@@ -258,8 +282,14 @@ impl<'a> Consult<'a> {
             let _ = link
                 .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
                 .await;
-            self.transfer_done().await;
-            self.end_item("caller gone").await;
+            if !ok && link.exists(call).await.ok() == Some(true) {
+                // the target gone as well (seen together after an outage)
+                self.blind().await;
+                self.end_item("both operators gone").await;
+            } else {
+                self.transfer_done().await;
+                self.end_item("caller gone").await;
+            }
             return;
         }
         store.set_leg(call, leg_b).await.or_log(

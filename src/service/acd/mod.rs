@@ -79,6 +79,11 @@ pub const CONTEXT: &str = "contactd-acd";
 /// Its extension that plays `${contactd_moh}` and parks: where a caller goes when contactd
 /// moves it out of a bridge.
 pub const HOLD_EXTENSION: &str = "acd-hold";
+
+/// `transfer_after_bridge`'s value that sends a leg to [`HOLD_EXTENSION`].
+pub(crate) fn hold_extension() -> String {
+    format!("{HOLD_EXTENSION}:XML:{CONTEXT}")
+}
 /// The switch's own music for a caller handed to the ACD, scheduled (`sched_broadcast`,
 /// whole seconds: it plays 1–2.5 s later) before the transfer: the park is silent, and
 /// should this instance die before it takes the caller, nobody else would start the music

@@ -193,8 +193,11 @@ pub async fn run(
         vars.push(("sip_auto_answer", "true".into()));
     }
     if consult {
-        // If the first operator hangs up during the consult, this leg must stay for the caller.
-        vars.push(("park_after_bridge", "true".into()));
+        // If the first operator hangs up during the consult, this leg must stay for the
+        // caller, and hear music until the caller is bridged to it (even if contactd is
+        // down meanwhile): `acd-hold`, as for a caller on hold.
+        vars.push(("transfer_after_bridge", super::hold_extension()));
+        vars.push(("contactd_moh", acd.cfg().music_on_hold.clone()));
     }
     for (k, v) in vars {
         match orig.var(k, &v) {

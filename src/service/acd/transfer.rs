@@ -1,8 +1,8 @@
 //! Transfers of a talking call to another queue, blind or attended.
 
-use tracing::info;
+use tracing::{info, warn};
 
-use super::{consult, Acd, AcdError, TransferMode, CONTEXT, HOLD_EXTENSION};
+use super::{consult, ms_to_time, Acd, AcdError, TransferMode, Unstored, TRANSFER_PRIORITY};
 use crate::core::acd::agent::StateName;
 
 impl Acd {
@@ -76,10 +76,56 @@ impl Acd {
         Ok(())
     }
 
+    /// A blind transfer's move, once the operator's leg has gone: the caller leaves
+    /// `agent` (to after-call work) for `queue`, first in line, and the transfer is done.
+    /// False if the call was not talking with them (or Redis did not answer).
+    pub(crate) async fn move_to_queue(
+        &self,
+        call: &str,
+        agent: &str,
+        queue: &str,
+        now: i64,
+    ) -> bool {
+        let store = &self.inner.store;
+        let moved = match store
+            .transfer(call, agent, queue, TRANSFER_PRIORITY, now)
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(%call, "acd: transfer to {queue} not stored: {e}");
+                false
+            }
+        };
+        if !moved {
+            return false;
+        }
+        store
+            .del_transfer(call)
+            .await
+            .or_log(call, "clearing the done transfer");
+        self.log_state(agent, StateName::WrapUp, "", ms_to_time(now))
+            .await;
+        if let Ok(u) = uuid::Uuid::parse_str(call) {
+            let records = &self.inner.records;
+            records.talk_ended(u, ms_to_time(now)).await.or_log(
+                call,
+                &format!("call record: talk ended at {}", ms_to_time(now)),
+            );
+            records
+                .moved(u, queue)
+                .await
+                .or_log(call, &format!("call record: moved to {queue}"));
+        }
+        info!(%call, from = %agent, to = queue, "acd: transferred");
+        self.kick();
+        true
+    }
+
     /// When the caller's current bridge ends, the switch sends it to `acd-hold` (music,
     /// then park) instead of hanging it up (`dialplans/contactd-acd.xml`).
     pub(crate) async fn arm_hold(&self, call: &str) -> Result<(), AcdError> {
-        let hold = format!("{HOLD_EXTENSION}:XML:{CONTEXT}");
+        let hold = super::hold_extension();
         for (k, v) in [
             ("contactd_moh", self.cfg().music_on_hold.as_str()),
             ("transfer_after_bridge", hold.as_str()),

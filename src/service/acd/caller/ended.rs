@@ -6,10 +6,9 @@ use tracing::info;
 use uuid::Uuid;
 
 use super::{finish_talk, persist, Caller, Next};
-use crate::core::acd::agent::StateName;
 use crate::core::acd::outcome::AcdOutcome;
 use crate::service::acd::hangup::EndedBy;
-use crate::service::acd::{ms_to_time, Unstored, TRANSFER_PRIORITY};
+use crate::service::acd::{ms_to_time, Unstored};
 use crate::store::acd::Abandoned;
 
 impl Caller {
@@ -122,40 +121,8 @@ impl Caller {
                 self.hold_music().await;
                 return Next::Continue;
             }
-            let moved = persist!(
-                "transfer",
-                self.call,
-                store.transfer(&self.call, &agent, t, TRANSFER_PRIORITY, now)
-            )
-            .unwrap_or(false);
-            if moved {
-                store
-                    .del_transfer(&self.call)
-                    .await
-                    .or_log(&self.call, "clearing the done transfer");
-                self.acd
-                    .log_state(&agent, StateName::WrapUp, "", ms_to_time(now))
-                    .await;
-                if let Ok(u) = Uuid::parse_str(&self.call) {
-                    self.acd
-                        .inner
-                        .records
-                        .talk_ended(u, ms_to_time(now))
-                        .await
-                        .or_log(
-                            &self.call,
-                            &format!("call record: talk ended at {}", ms_to_time(now)),
-                        );
-                    self.acd
-                        .inner
-                        .records
-                        .moved(u, t)
-                        .await
-                        .or_log(&self.call, &format!("call record: moved to {t}"));
-                }
-                info!(call = %self.call, from = %agent, to = t, "acd: transferred");
+            if self.acd.move_to_queue(&self.call, &agent, t, now).await {
                 self.hold_music().await;
-                self.acd.kick();
                 return Next::Continue;
             }
         }
