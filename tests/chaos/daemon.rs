@@ -124,7 +124,7 @@ max_wait_seconds = 0
         lines = CAMPAIGN_LINES,
         smtp = e.smtp_port,
         prompts = crate::prompts::dir().display(),
-        opcamp = crate::opcamp::config_text(&e.dir),
+        opcamp = crate::opcamp::config_text(&e.dir) + &crate::transfers::config_text(),
     );
     // the trunks' release guard: the simulated channels' clearing, on the simulator's clock
     let guard_ms = contactd::sim::trunk_guard_ms(crate::traffic::TIME_SCALE);

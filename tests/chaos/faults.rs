@@ -61,6 +61,11 @@ impl Scenario {
         self.name.starts_with("opcamp_")
     }
 
+    /// The general operators transfer every talk to the specialists (`transfers_*`).
+    pub fn transfers(&self) -> bool {
+        self.name.starts_with("transfers_")
+    }
+
     /// When the last action runs (s after the fault starts).
     pub fn span(&self) -> f64 {
         self.timeline.iter().map(|x| x.0).fold(0.0, f64::max)
@@ -122,6 +127,14 @@ pub fn matrix() -> Vec<Scenario> {
         },
         Scenario {
             name: "opcamp_link_drop_x5",
+            timeline: every(5, 4.0, LinkDrop),
+        },
+        Scenario {
+            name: "transfers_sigkill_x3",
+            timeline: every(3, 8.0, KillContactd),
+        },
+        Scenario {
+            name: "transfers_link_drop_x5",
             timeline: every(5, 4.0, LinkDrop),
         },
         Scenario {

@@ -24,6 +24,7 @@ mod opcamp;
 mod prompts;
 mod services;
 mod traffic;
+mod transfers;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -504,6 +505,10 @@ async fn drive(
         return Err("contactd did not become healthy in 30 s (see its log)".into());
     }
     let msg = setup(cfg, dir, daemon.http_port).await?;
+    if sc.transfers() {
+        daemon::add_group_operators(daemon.http_port, "specialists", &transfers::SPECIALISTS)
+            .await?;
+    }
     let callers = traffic::Callers::default();
     let gave_up = Arc::new(Mutex::new(Vec::new()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -532,6 +537,11 @@ async fn drive(
             disposed.clone(),
             desk_rx,
         )
+    });
+    let transferred = transfers::Transferred::default();
+    let (xfer_stop, xfer_rx) = tokio::sync::watch::channel(false);
+    let xfer_desk = sc.transfers().then(|| {
+        transfers::spawn_desk(sim.clone(), daemon.http_port, transferred.clone(), xfer_rx)
     });
     let t0 = Instant::now();
     let fault_t0 = t0 + Duration::from_secs_f64(FAULT_AT);
@@ -576,6 +586,11 @@ async fn drive(
             sc.name,
             limit.as_secs_f64()
         )),
+    }
+    // no new transfers once no new callers come
+    let _ = xfer_stop.send(true);
+    if let Some(d) = xfer_desk {
+        let _ = d.await;
     }
     let _ = stream_tx.send(true);
     let _ = stream.await;
@@ -683,6 +698,21 @@ async fn drive(
         m.why.extend(o.why.iter().cloned());
         m.notes.extend(o.notes.iter().cloned());
         m.op = Some(o);
+    }
+    if sc.transfers() {
+        let specialists: Vec<_> = transfers::SPECIALISTS
+            .iter()
+            .flat_map(|e| sim.agent_offers(e))
+            .collect();
+        let all = transferred.all();
+        let lost = transfers::lost(&truth, &specialists, &all);
+        if !lost.is_empty() {
+            m.why.push(format!(
+                "lost_transfers: never reached a specialist: {}",
+                lost.join(", ")
+            ));
+        }
+        m.transfers = Some((all.len(), lost.len()));
     }
     Ok(m)
 }

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub resume_s: f64,
     /// the operator campaign's counts (`opcamp_*` scenarios)
     pub op: Option<crate::opcamp::OpMetrics>,
+    /// transfers accepted, and of them lost (`transfers_*` scenarios)
+    pub transfers: Option<(usize, usize)>,
     /// one line per non-zero count (and a stalled resume)
     pub why: Vec<String>,
     /// what else is worth knowing when reading the log (not counted)
@@ -89,6 +91,10 @@ impl Metrics {
             self.cut_off_callers,
             self.resume_s
         ) + &self.op.as_ref().map(|o| o.line_part()).unwrap_or_default()
+            + &self
+                .transfers
+                .map(|(n, lost)| format!(" transfers={n} lost_transfers={lost}"))
+                .unwrap_or_default()
     }
 
     pub fn passed(&self) -> bool {
@@ -103,6 +109,7 @@ impl Metrics {
             && self.lost_acd_callers == 0
             && self.cut_off_callers == 0
             && self.op.as_ref().is_none_or(|o| o.passed())
+            && self.transfers.is_none_or(|(_, lost)| lost == 0)
     }
 }
 

@@ -87,6 +87,7 @@ pub fn sim_config() -> SimConfig {
         })
         .collect();
     agents.extend(crate::opcamp::agents());
+    agents.extend(crate::transfers::agents());
     SimConfig {
         time_scale: TIME_SCALE,
         trunks: vec![
