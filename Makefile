@@ -44,7 +44,7 @@ test: services tools
 	# the scale-out scenario alone afterwards: five processes of its own on 2 cores
 	$(CARGO) test --test suite scale_e2e:: -- --ignored --test-threads=1
 
-## The fault matrix (tests/chaos): every scenario, one CHAOS line each (about 12 minutes).
+## The fault matrix (tests/chaos): every scenario, one CHAOS line each (about 14 minutes).
 ## One alone: cargo test --test chaos -- --scenario NAME
 chaos: services tools
 	$(CARGO) test --test chaos -- --all
