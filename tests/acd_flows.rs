@@ -72,6 +72,31 @@ async fn talking_setup(
     (env, sim, app, c, leg_a)
 }
 
+/// op1001 (`leg_a`) starts an attended transfer of `c` to the specialists; returns the
+/// specialist's leg once the two operators are bridged.
+async fn start_consult(
+    sim: &sim::Simulator,
+    app: &contactd::app::App,
+    c: &str,
+    leg_a: &str,
+) -> String {
+    app.shared
+        .acd
+        .transfer(c, "specialists", TransferMode::Attended)
+        .await
+        .unwrap();
+    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1009").is_empty() }).await);
+    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.bridged_to(leg_a).as_deref() == Some(leg_s.as_str())
+        })
+        .await,
+        "the operators never consulted"
+    );
+    leg_s
+}
+
 async fn attended_setup_with(
     setup: Setup,
 ) -> (
@@ -82,19 +107,10 @@ async fn attended_setup_with(
     String,
 ) {
     let (env, sim, app, c, leg_a) = talking_setup(setup).await;
-    app.shared
-        .acd
-        .transfer(&c, "specialists", TransferMode::Attended)
-        .await
-        .unwrap();
     // The specialist answers and talks with the first operator; the caller is on hold.
-    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1009").is_empty() }).await);
-    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    start_consult(&sim, &app, &c, &leg_a).await;
     assert!(
-        common::eventually(WAIT, || async {
-            sim.bridged_to(&leg_a) == Some(leg_s.clone()) && sim.bridged_to(&c).is_none()
-        })
-        .await,
+        common::eventually(WAIT, || async { sim.bridged_to(&c).is_none() }).await,
         "operator consulting the specialist, caller on hold"
     );
     assert!(
@@ -202,6 +218,37 @@ async fn attended_transfer_cancelled_while_the_link_is_down_is_seen_once_it_is_b
     app.shutdown(Duration::from_secs(2)).await;
 }
 
+/// The first operator hangs up (`leg_a`): the caller must end with the specialist
+/// (`leg_s`, op1009), rung once only.
+async fn first_leaves_caller_to_specialist(
+    env: &common::TestEnv,
+    sim: &sim::Simulator,
+    c: &str,
+    leg_a: &str,
+    leg_s: &str,
+) {
+    assert!(sim.hangup(leg_a, "NORMAL_CLEARING"));
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.bridged_to(c).as_deref() == Some(leg_s)
+        })
+        .await,
+        "caller not handed over to the specialist"
+    );
+    assert!(
+        common::eventually(WAIT, || async {
+            answered_by(env, c).await.as_deref() == Some("op1009")
+        })
+        .await,
+        "the call's record does not name the specialist"
+    );
+    assert_eq!(
+        sim.agent_offers("1009").len(),
+        1,
+        "the specialist rung once only"
+    );
+}
+
 /// The control link drops at the consult's bridge (the first operator to the specialist who
 /// answered): the bridge lost on the way (`executed` false), or made with its reply lost.
 /// Once the link is back the consult goes on: the operator talks with the specialist, the
@@ -211,19 +258,10 @@ async fn attended_transfer_cancelled_while_the_link_is_down_is_seen_once_it_is_b
 async fn consult_bridge_dropped(executed: bool) {
     let (env, sim, app, c, leg_a) = talking_setup(Setup::default()).await;
     sim.drop_esl_on_command("uuid_bridge", executed);
-    app.shared
-        .acd
-        .transfer(&c, "specialists", TransferMode::Attended)
-        .await
-        .unwrap();
-    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1009").is_empty() }).await);
-    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
+    let leg_s = start_consult(&sim, &app, &c, &leg_a).await;
     assert!(
-        common::eventually(WAIT, || async {
-            sim.bridged_to(&leg_a) == Some(leg_s.clone()) && sim.bridged_to(&c).is_none()
-        })
-        .await,
-        "operator not consulting the specialist after the drop (executed: {executed})"
+        common::eventually(WAIT, || async { sim.bridged_to(&c).is_none() }).await,
+        "the caller not on hold after the drop (executed: {executed})"
     );
     // The first operator hangs up once contactd has sent the bridge again (during the outage
     // itself: `attended_transfer_whose_first_operator_hangs_up_during_the_outage_goes_to_the_target`).
@@ -240,22 +278,7 @@ async fn consult_bridge_dropped(executed: bool) {
         "the consult bridge was not sent once the link was back"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
-    assert!(
-        common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_s.clone()) }).await,
-        "caller not handed over to the specialist (executed: {executed})"
-    );
-    assert!(
-        common::eventually(WAIT, || async {
-            answered_by(&env, &c).await.as_deref() == Some("op1009")
-        })
-        .await
-    );
-    assert_eq!(
-        sim.agent_offers("1009").len(),
-        1,
-        "the specialist rung once only"
-    );
+    first_leaves_caller_to_specialist(&env, &sim, &c, &leg_a, &leg_s).await;
     app.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -306,16 +329,7 @@ async fn attended_transfer_whose_consult_rings_through_a_link_drop_goes_on() {
         .await,
         "the operators never consulted after the drop"
     );
-    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
-    assert!(
-        common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_s.clone()) }).await,
-        "caller not handed over to the specialist"
-    );
-    assert_eq!(
-        sim.agent_offers("1009").len(),
-        1,
-        "the specialist rung once only"
-    );
+    first_leaves_caller_to_specialist(&env, &sim, &c, &leg_a, &leg_s).await;
     app.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -330,31 +344,9 @@ async fn attended_transfer_whose_first_operator_hangs_up_during_the_outage_goes_
     })
     .await;
     sim.drop_esl_on_command("uuid_bridge", true);
-    app.shared
-        .acd
-        .transfer(&c, "specialists", TransferMode::Attended)
-        .await
-        .unwrap();
-    assert!(common::eventually(WAIT, || async { !sim.agent_offers("1009").is_empty() }).await);
-    let leg_s = sim.agent_offers("1009")[0].uuid.clone();
-    assert!(
-        common::eventually(WAIT, || async {
-            sim.bridged_to(&leg_a) == Some(leg_s.clone())
-        })
-        .await
-    );
+    let leg_s = start_consult(&sim, &app, &c, &leg_a).await;
     // the link is down for 1.5 s from the bridge on
-    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
-    assert!(
-        common::eventually(WAIT, || async { sim.bridged_to(&c) == Some(leg_s.clone()) }).await,
-        "caller not handed over to the specialist"
-    );
-    assert!(
-        common::eventually(WAIT, || async {
-            answered_by(&env, &c).await.as_deref() == Some("op1009")
-        })
-        .await
-    );
+    first_leaves_caller_to_specialist(&env, &sim, &c, &leg_a, &leg_s).await;
     // a while later the caller and the specialist still talk
     tokio::time::sleep(Duration::from_secs(2)).await;
     let live = sim.live_channels();
