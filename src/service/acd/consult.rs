@@ -7,7 +7,7 @@ mod take_over;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{ms_to_time, Acd, AcdError, Meta, Unstored};
+use super::{ms_to_time, Acd, AcdError, Meta, Unstored, CONSULTING};
 use crate::core::acd::agent::StateName;
 use crate::core::acd::queue::CallKind;
 use crate::core::channels::SwitchEvent;
@@ -160,10 +160,11 @@ impl<'a> Consult<'a> {
             .or_log(&self.call, "clearing the done transfer");
     }
 
-    /// Neither operator is there for the caller any more: the transfer goes on as a blind
-    /// one, the caller first in line in the target queue (holding with the switch's music
-    /// meanwhile), as when the first operator hangs up before anyone took the consult.
-    async fn blind(&self) {
+    /// Neither operator is there for the caller any more (both seen gone together after an
+    /// outage): the transfer goes on as a blind one, the caller first in line in the target
+    /// queue (holding with the switch's music meanwhile), as when the first operator hangs
+    /// up before anyone took the consult.
+    async fn both_gone(&self) {
         let (acd, call) = (self.acd, &self.call);
         if !acd
             .move_to_queue(call, &self.first, self.queue, acd.now_ms())
@@ -172,6 +173,7 @@ impl<'a> Consult<'a> {
             warn!(%call, "acd: the caller could not be queued for {}", self.queue);
             self.transfer_done().await;
         }
+        self.end_item("both operators gone").await;
     }
 
     /// The first operator to the target (the caller holds), then [`Consult::follow`].
@@ -185,7 +187,7 @@ impl<'a> Consult<'a> {
         }
         // From here the caller's bridge ends because of the consult: it holds, not hangs up.
         store
-            .set_transfer(call, &format!("consulting:{}", self.queue))
+            .set_transfer(call, &format!("{CONSULTING}{}", self.queue))
             .await
             .or_log(
                 call,
@@ -259,9 +261,7 @@ impl<'a> Consult<'a> {
             if !matches!(&back, Ok(b) if b.starts_with("+OK")) {
                 warn!(%call, "acd: the caller not put back to the first operator: {back:?}");
                 if link.exists(&self.leg_a).await.ok() == Some(false) {
-                    // both operators gone (seen together after an outage)
-                    self.blind().await;
-                    self.end_item("both operators gone").await;
+                    self.both_gone().await;
                     return;
                 }
             }
@@ -283,9 +283,7 @@ impl<'a> Consult<'a> {
                 .hangup(leg_b, freeswitch_types::HangupCause::NormalClearing)
                 .await;
             if !ok && link.exists(call).await.ok() == Some(true) {
-                // the target gone as well (seen together after an outage)
-                self.blind().await;
-                self.end_item("both operators gone").await;
+                self.both_gone().await;
             } else {
                 self.transfer_done().await;
                 self.end_item("caller gone").await;

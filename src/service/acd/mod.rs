@@ -84,6 +84,11 @@ pub const HOLD_EXTENSION: &str = "acd-hold";
 pub(crate) fn hold_extension() -> String {
     format!("{HOLD_EXTENSION}:XML:{CONTEXT}")
 }
+
+/// A call's transfer flag while its attended transfer's consult runs (`consulting:<queue>`):
+/// the consult moves the caller, not the caller's own task.
+pub(crate) const CONSULTING: &str = "consulting:";
+
 /// The switch's own music for a caller handed to the ACD, scheduled (`sched_broadcast`,
 /// whole seconds: it plays 1–2.5 s later) before the transfer: the park is silent, and
 /// should this instance die before it takes the caller, nobody else would start the music

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{finish_talk, persist, Caller, Next};
 use crate::core::acd::outcome::AcdOutcome;
 use crate::service::acd::hangup::EndedBy;
-use crate::service::acd::{ms_to_time, Unstored};
+use crate::service::acd::{ms_to_time, Unstored, CONSULTING};
 use crate::store::acd::Abandoned;
 
 impl Caller {
@@ -115,7 +115,7 @@ impl Caller {
             target = Some(q);
         }
         if let Some(t) = target.as_deref() {
-            if t.starts_with("consulting:") {
+            if t.starts_with(CONSULTING) {
                 // The operator is consulting the target: the caller is on hold meanwhile
                 // (the switch gave it the hold music; contactd's own takes over).
                 self.hold_music().await;

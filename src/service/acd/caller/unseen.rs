@@ -8,7 +8,7 @@ use tracing::warn;
 use super::{Caller, Next};
 use crate::core::acd::agent::{Command, StateName};
 use crate::core::acd::queue::offer_is_stale;
-use crate::service::acd::Unstored;
+use crate::service::acd::{Unstored, CONSULTING};
 
 impl Caller {
     /// An offer whose instance stopped while the phone rang never gets its answer: after
@@ -77,7 +77,7 @@ impl Caller {
         // An attended transfer's consult owns the caller until it has moved it (its first
         // operator's leg may be gone while the caller is being handed to the target).
         if let Ok(Some(t)) = store.transfer_target(&self.call).await {
-            if t.starts_with("consulting:") {
+            if t.starts_with(CONSULTING) {
                 return Next::Continue;
             }
         }

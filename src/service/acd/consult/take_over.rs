@@ -31,7 +31,7 @@ pub(in crate::service::acd) async fn take_over(
         return;
     };
     let link = &acd.inner.link;
-    let w = c.watches();
+    let mut w = c.watches();
     let chans = match switch_channels(acd).await {
         Ok(x) => x,
         Err(e) => {
@@ -64,7 +64,6 @@ pub(in crate::service::acd) async fn take_over(
         }
         Some(_) if !a_there => c.finish(true).await,
         Some(_) => {
-            let mut w = w;
             let with = link.getvar(leg_b, "bridge_uuid").await;
             if matches!(&with, Ok(Some(u)) if *u == c.leg_a) {
                 let first_left = c.follow(&mut w).await;
