@@ -24,17 +24,7 @@ dial = \"freetdm/1/a/{number}\"
 
 /// Operator 2001's phone and the customers' (1 real s is 5 simulated).
 fn sim_config(operator: Behaviour, customer: Behaviour) -> sim::SimConfig {
-    sim::SimConfig {
-        time_scale: 0.2,
-        agents: [("2001".to_string(), operator)].into(),
-        default_behaviour: customer,
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        ..Default::default()
-    }
+    scaled_sim_config(&[("2001", operator)], customer)
 }
 
 fn dialed(sim: &Simulator) -> usize {

@@ -13,20 +13,10 @@ use acd_support::*;
 use contactd::sim::{self, Simulator};
 
 fn sim_config() -> sim::SimConfig {
-    sim::SimConfig {
-        time_scale: 0.2,
-        agents: [("2001", answers(500, None)), ("2009", answers(500, None))]
-            .into_iter()
-            .map(|(e, b)| (e.to_string(), b))
-            .collect(),
-        default_behaviour: answers(1000, None),
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        ..Default::default()
-    }
+    scaled_sim_config(
+        &[("2001", answers(500, None)), ("2009", answers(500, None))],
+        answers(1000, None),
+    )
 }
 
 /// A consult interrupted by a SIGKILL: a caller talking to op2001, who has started an

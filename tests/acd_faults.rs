@@ -33,20 +33,7 @@ use contactd::sim::{self, Behaviour, Simulator};
 const SILENT_MS: u64 = 5000;
 
 fn sim_config(agents: &[(&str, Behaviour)]) -> sim::SimConfig {
-    sim::SimConfig {
-        time_scale: 0.2,
-        agents: agents
-            .iter()
-            .map(|(e, b)| (e.to_string(), b.clone()))
-            .collect(),
-        default_behaviour: answers(1000, None),
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        ..Default::default()
-    }
+    scaled_sim_config(agents, answers(1000, None))
 }
 
 /// contactd in this process, reaching Redis at `redis` (a fault proxy).

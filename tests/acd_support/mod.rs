@@ -102,6 +102,25 @@ pub async fn start_sim_with(agents: &[(&str, Behaviour)], customers: Behaviour) 
     .unwrap()
 }
 
+/// The switch of the fault tests (1 real second is 5 simulated): operator phones `agents`,
+/// numbers dialed on trunk span 1 (customers) do `customers`.
+pub fn scaled_sim_config(agents: &[(&str, Behaviour)], customers: Behaviour) -> sim::SimConfig {
+    sim::SimConfig {
+        time_scale: 0.2,
+        agents: agents
+            .iter()
+            .map(|(e, b)| (e.to_string(), b.clone()))
+            .collect(),
+        default_behaviour: customers,
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        ..Default::default()
+    }
+}
+
 pub fn acd_toml(max_waiting: usize, max_wait: u64) -> String {
     format!(
         r#"

@@ -68,6 +68,14 @@ pub fn subscriber(i: usize) -> Behaviour {
     }
 }
 
+/// An operator's phone: answers after a ring, hangs up when the talk is over.
+pub fn operator_phone() -> Behaviour {
+    Behaviour::Answer {
+        ring_ms: 1000,
+        after: AfterAnswer::HangupAfter { ms: TALK_MS },
+    }
+}
+
 pub fn sim_config() -> SimConfig {
     let numbers: HashMap<String, Behaviour> = (0..SUBSCRIBERS)
         .map(|i| (dialed(i), subscriber(i)))
@@ -76,15 +84,7 @@ pub fn sim_config() -> SimConfig {
     numbers.extend(crate::opcamp::numbers());
     let mut agents: HashMap<String, Behaviour> = crate::daemon::OPERATORS
         .iter()
-        .map(|e| {
-            (
-                e.to_string(),
-                Behaviour::Answer {
-                    ring_ms: 1000,
-                    after: AfterAnswer::HangupAfter { ms: TALK_MS },
-                },
-            )
-        })
+        .map(|e| (e.to_string(), operator_phone()))
         .collect();
     agents.extend(crate::opcamp::agents());
     agents.extend(crate::transfers::agents());

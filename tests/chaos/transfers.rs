@@ -7,9 +7,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use contactd::sim::{AfterAnswer, AgentOffer, Behaviour, PartyRecord, Simulator};
-
-use crate::traffic::TALK_MS;
+use contactd::sim::{AgentOffer, Behaviour, PartyRecord, Simulator};
 
 /// The specialists' phones (group and queue `specialists`).
 pub const SPECIALISTS: [&str; 2] = ["2004", "2005"];
@@ -19,19 +17,11 @@ pub fn config_text() -> String {
         .into()
 }
 
-/// The specialists answer after a ring and talk as long as the general operators.
+/// The specialists' phones are the general operators' (a ring, then a talk).
 pub fn agents() -> Vec<(String, Behaviour)> {
     SPECIALISTS
         .iter()
-        .map(|e| {
-            (
-                e.to_string(),
-                Behaviour::Answer {
-                    ring_ms: 1000,
-                    after: AfterAnswer::HangupAfter { ms: TALK_MS },
-                },
-            )
-        })
+        .map(|e| (e.to_string(), crate::traffic::operator_phone()))
         .collect()
 }
 
