@@ -5,7 +5,6 @@
 
 pub mod process;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use contactd::app::App;
@@ -83,20 +82,9 @@ pub async fn start_sim(agents: &[(&str, Behaviour)]) -> Simulator {
 
 /// [`start_sim`] whose numbers dialed on the trunk (customers) do `customers`.
 pub async fn start_sim_with(agents: &[(&str, Behaviour)], customers: Behaviour) -> Simulator {
-    let agents: HashMap<String, Behaviour> = agents
-        .iter()
-        .map(|(e, b)| (e.to_string(), b.clone()))
-        .collect();
     Simulator::start(sim::SimConfig {
         time_scale: 1.0,
-        agents,
-        default_behaviour: customers,
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        ..Default::default()
+        ..scaled_sim_config(agents, customers)
     })
     .await
     .unwrap()
