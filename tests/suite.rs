@@ -20,6 +20,7 @@ mod sim_support;
 mod trunks_support;
 mod wallboard_support;
 
+mod acd_answer_kill;
 mod acd_callback_kill;
 mod acd_campaign_lost;
 mod acd_card;

@@ -61,6 +61,10 @@ impl Caller {
                     self.acd.kick();
                 }
                 Some(Abandoned::NotFound) => {
+                    // the leg goes before its operator is free for the next call
+                    if let Some(leg) = self.leg_never_bridged().await {
+                        self.hang_up_unbridged(&leg).await;
+                    }
                     outcome = finish_talk(&self.acd, &self.call, now)
                         .await
                         .unwrap_or(AcdOutcome::Lost);
@@ -80,6 +84,50 @@ impl Caller {
                 );
         }
         info!(call = %self.call, %outcome, "acd: caller left");
+    }
+
+    /// The operator's leg of a talk whose offer nobody settled — its instance died, or the
+    /// link dropped, between the operator's answer and the bridge — if it is still up and
+    /// bridged to nobody. An offer a live task carries (here or in another instance) ends
+    /// its own leg, and a transfer's legs are the transfer's.
+    async fn leg_never_bridged(&self) -> Option<String> {
+        let store = &self.acd.inner.store;
+        if self
+            .acd
+            .inner
+            .offers
+            .lock()
+            .expect("offers")
+            .contains_key(&self.call)
+        {
+            return None;
+        }
+        let by = store.offer_by(&self.call).await.ok().flatten()?;
+        if by != self.acd.inner.instance && !self.acd.gone(&by).await.unwrap_or(false) {
+            return None;
+        }
+        if !matches!(store.transfer_target(&self.call).await, Ok(None)) {
+            return None;
+        }
+        let leg = store.leg(&self.call).await.ok().flatten()?;
+        (!self.link().bridged(&leg).await).then_some(leg)
+    }
+
+    /// The caller left before their operator's answered leg was bridged to them: that leg
+    /// is hung up (else the operator, freed for the next call, would sit in its silence
+    /// with a second call on top until the orphan sweep) and the offer settled.
+    async fn hang_up_unbridged(&self, leg: &str) {
+        let _ = self
+            .link()
+            .hangup(leg, freeswitch_types::HangupCause::NormalClearing)
+            .await;
+        self.acd
+            .inner
+            .store
+            .settle_offer(&self.call)
+            .await
+            .or_log(&self.call, "the offer settled");
+        info!(call = %self.call, %leg, "acd: caller left before the bridge, operator's leg hung up");
     }
 
     /// The operator's leg left the bridge: a transfer goes on, anything else ends the call.
