@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
+use crate::core::acd::agent::StateName;
 use crate::service::acd::OperatorCommand;
 use crate::service::opcamp::operator::Disposition;
 use crate::sim;
@@ -225,25 +226,32 @@ async fn start(app: &App) -> Result<i64, DemoError> {
 }
 
 /// The operators' desk software sets a disposition as soon as a call ends, and they go
-/// ready again.
+/// ready again. Not before the end: a disposition set during the talk leaves nothing owed
+/// after it, and the operator would sit out the whole after-call work time.
 async fn dispose(app: &App) {
     let acd = &app.shared.acd;
     for (login, _) in OPERATORS {
-        let Ok(Some(call)) = acd.disposition_due(login).await else {
+        if !matches!(
+            acd.operator_state(login).await,
+            Some((StateName::WrapUp, _))
+        ) {
             continue;
-        };
-        let Ok(call) = uuid::Uuid::parse_str(&call) else {
-            continue;
-        };
-        let d = Disposition {
-            call,
-            code: "sale".into(),
-            callback_at: None,
-            callback_number: None,
-        };
-        if app.opcamp.set_disposition(login, d).await.is_ok() {
-            let _ = acd.command(login, OperatorCommand::Ready).await;
         }
+        if let Ok(Some(call)) = acd.disposition_due(login).await {
+            let Ok(call) = uuid::Uuid::parse_str(&call) else {
+                continue;
+            };
+            let d = Disposition {
+                call,
+                code: "sale".into(),
+                callback_at: None,
+                callback_number: None,
+            };
+            if app.opcamp.set_disposition(login, d).await.is_err() {
+                continue;
+            }
+        }
+        let _ = acd.command(login, OperatorCommand::Ready).await;
     }
 }
 
