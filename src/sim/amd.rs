@@ -13,22 +13,8 @@ use super::core::{lock, Core};
 use super::frame_order::{detectors_caught_up, Due};
 use super::session::{Sess, Vars};
 
-mod sounds;
-pub use sounds::{after_apps, early_media, sounds, Seg, Sound};
-
-/// Detectors running on channels.
-#[derive(Debug, Clone, Default)]
-pub struct Detectors {
-    /// mod_avmd running (its generation: a stopped one's task fires nothing)
-    pub avmd: Option<u64>,
-    /// tone detection running: (descriptor, generation)
-    pub tones: Option<(String, u64)>,
-    /// The next event each running detector will fire (by generation), ms after the answer.
-    /// The switch runs the detectors and `wait_for_silence` on the channel's one media
-    /// thread, frame by frame, so their events come in frame order; the simulator's tasks
-    /// wake in any order on a loaded machine, so `wait_for_silence` waits for these first.
-    pub due: std::collections::HashMap<u64, u64>,
-}
+pub mod sounds;
+pub use sounds::{after_apps, sounds, Seg, Sound};
 
 /// The party's sounds and when they start (sim ms since start): its early media, else its
 /// answer. The answer is the channel's own (its ground truth is written a moment after
@@ -57,17 +43,29 @@ fn party(core: &Core, uuid: &str) -> Option<(Vec<Seg>, u64)> {
     Some((sounds(&core.cfg.behaviour_for(&number)), answered))
 }
 
-/// The party answered: note when a machine's beep ends (it records from there).
-pub fn note_answer(core: &Core, uuid: &str, answered_ms: u64) {
-    let number = match lock(&core.st).truth.get(uuid) {
-        Some(r) => r.number.clone(),
-        None => return,
-    };
-    let beep = sounds(&core.cfg.behaviour_for(&number))
-        .into_iter()
-        .find(|s| matches!(s.sound, Sound::Beep { .. }));
-    if let Some(b) = beep {
-        core.truth_if(uuid, |r| r.beep_end_ms = Some(answered_ms + b.to));
+/// Early media from the far end (switch_channel_perform_mark_pre_answered): the sounds of
+/// an unanswered call are timed from here.
+pub fn early_media(a: &Sess) {
+    let now = a.core.now_us();
+    let first = a.modify(|s| {
+        let first = s.caller.progress_media_us == 0 && s.caller.answered_us == 0;
+        if first {
+            s.caller.progress_media_us = now;
+        }
+        first && !s.is_hungup()
+    });
+    if first {
+        a.fire(
+            "CHANNEL_PROGRESS_MEDIA",
+            (
+                "switch_channel.c",
+                "switch_channel_perform_mark_pre_answered",
+                3652,
+            ),
+            Vars::Yes,
+            &[],
+            &[],
+        );
     }
 }
 

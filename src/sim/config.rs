@@ -314,7 +314,7 @@ impl SimConfig {
             return b.clone();
         }
         for r in &self.rules {
-            if let Some(re) = super::dialplan::regex(&r.pattern) {
+            if let Some(re) = regex(&r.pattern) {
                 if re.is_match(number) {
                     return r.behaviour.clone();
                 }
@@ -395,4 +395,19 @@ impl Default for InboundCall {
             start_over_on: None,
         }
     }
+}
+
+/// A compiled regex, kept for the next call with the same pattern (dialplan conditions,
+/// subscriber rules and digit patterns are matched over and over); None if it is invalid.
+pub fn regex(pattern: &str) -> Option<regex::Regex> {
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Option<regex::Regex>>>,
+    > = std::sync::OnceLock::new();
+    let mut c = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    c.entry(pattern.to_string())
+        .or_insert_with(|| regex::Regex::new(pattern).ok())
+        .clone()
 }

@@ -1,9 +1,9 @@
 //! The simulated switch core: the simulated clock (time_scale), the channel
 //! registry, the event bus with per-listener bounded queues, connection control
-//! (drop/shutdown/crash), the ground-truth party records and the api log. Trunk
-//! occupancy is in `trunk_use`.
+//! (drop/shutdown/crash) and the api log. Trunk occupancy is in `trunk_use`, the
+//! ground-truth records' updates in `core_truth`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +13,6 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::channel::ChanState;
 use super::config::{Behaviour, SimConfig};
 use super::event::Event;
-use super::trunk_use::{take_trunk_channel, TrunkUse};
 use super::truth::{AgentOffer, PartyRecord};
 
 /// Lock a std mutex, ignoring poisoning (a panicked task must not wedge the sim).
@@ -34,6 +33,67 @@ impl Chan {
     pub fn bump(&self) {
         self.tick.send_modify(|v| *v = v.wrapping_add(1));
     }
+}
+
+impl Chan {
+    /// The trunk channel this channel holds, once: (trunk, channel number), None if it
+    /// holds none or it was freed already.
+    pub fn take_trunk_channel(&self) -> Option<(String, u32)> {
+        let mut s = lock(&self.st);
+        let n = s.var("sim_trunk_channel")?.parse::<u32>().ok()?;
+        let t = s.trunk.clone()?;
+        if std::mem::replace(&mut s.trunk_freed, true) {
+            return None;
+        }
+        Some((t, n))
+    }
+}
+
+/// Trunk occupancy.
+#[derive(Debug, Default, Clone)]
+pub struct TrunkUse {
+    /// channels (1-based) in use
+    pub busy: BTreeSet<u32>,
+    /// capacity
+    pub limit: u32,
+    /// peak simultaneous
+    pub peak: u32,
+    /// round-robin cursor
+    pub rr: u32,
+    /// FreeTDM span in alarm (`Simulator::span_alarm`): no channel can be hunted
+    pub alarm: bool,
+    /// calls refused because every channel was busy (not for an alarm): what the switch
+    /// answers a caller that asks for more lines than the trunk has
+    pub refused_full: u32,
+    /// when each of those was refused (simulated ms since the start)
+    pub refused_full_at: Vec<u64>,
+    /// of those, how many of the busy channels were only clearing then (hung up, not yet
+    /// free: `hangup_trunk_channel`)
+    pub refused_clearing: Vec<u32>,
+    /// busy channels that are clearing, and when each is free (simulated ms)
+    pub clearing: BTreeMap<u32, u64>,
+}
+
+/// A network drop at one command of contactd's control link: the command is lost on the
+/// way (`executed` false), or the switch runs it and the reply is lost (`executed` true).
+#[derive(Debug, Clone)]
+pub struct DropOn {
+    pub pattern: String,
+    pub executed: bool,
+}
+
+/// Detectors running on channels.
+#[derive(Debug, Clone, Default)]
+pub struct Detectors {
+    /// mod_avmd running (its generation: a stopped one's task fires nothing)
+    pub avmd: Option<u64>,
+    /// tone detection running: (descriptor, generation)
+    pub tones: Option<(String, u64)>,
+    /// The next event each running detector will fire (by generation), ms after the answer.
+    /// The switch runs the detectors and `wait_for_silence` on the channel's one media
+    /// thread, frame by frame, so their events come in frame order; the simulator's tasks
+    /// wake in any order on a loaded machine, so `wait_for_silence` waits for these first.
+    pub due: std::collections::HashMap<u64, u64>,
 }
 
 /// What a listener (ESL connection) is subscribed to.
@@ -129,7 +189,7 @@ pub struct CoreSt {
     pub agent_peak: HashMap<String, u32>,
     /// A network drop armed for the next control-link command whose line holds this text
     /// (`Simulator::drop_esl_on_command`).
-    pub drop_on: Option<super::esl::DropOn>,
+    pub drop_on: Option<DropOn>,
     /// the core that replaced this one (`Simulator::restart`): ground truth written by this
     /// core's channels after the restart (a playback cut by the crash, ...) goes there
     pub successor: Option<Arc<Core>>,
@@ -139,7 +199,7 @@ pub struct CoreSt {
     /// database, kept across a restart
     pub db_data: HashMap<String, String>,
     /// call progress detectors running, by channel uuid
-    pub detectors: HashMap<String, super::amd::Detectors>,
+    pub detectors: HashMap<String, Detectors>,
     /// scheduled tasks not yet run (`scheduler`): id → group
     pub sched: HashMap<u32, String>,
     /// the last task id given
@@ -365,139 +425,10 @@ impl Core {
     pub fn remove_chan(&self, uuid: &str) {
         let mut st = lock(&self.st);
         if let Some(c) = st.chans.remove(uuid) {
-            if let Some((t, n)) = take_trunk_channel(&c) {
+            if let Some((t, n)) = c.take_trunk_channel() {
                 if let Some(tu) = st.trunks.get_mut(&t) {
                     tu.busy.remove(&n);
                 }
-            }
-        }
-    }
-
-    /// Update (or create) the ground-truth record of a party.
-    pub fn truth<F: FnOnce(&mut PartyRecord)>(&self, uuid: &str, f: F) {
-        let mut st = lock(&self.st);
-        if let Some(next) = st.successor.clone() {
-            drop(st);
-            return next.truth(uuid, f);
-        }
-        if !st.truth.contains_key(uuid) {
-            st.truth_order.push(uuid.to_string());
-            st.truth.insert(
-                uuid.to_string(),
-                PartyRecord {
-                    uuid: uuid.to_string(),
-                    ..Default::default()
-                },
-            );
-        }
-        if let Some(r) = st.truth.get_mut(uuid) {
-            f(r);
-        }
-    }
-
-    /// Update the ground-truth record of a party if it has one (a loopback B-leg has none).
-    pub fn truth_if<F: FnOnce(&mut PartyRecord)>(&self, uuid: &str, f: F) {
-        let mut st = lock(&self.st);
-        if let Some(next) = st.successor.clone() {
-            drop(st);
-            return next.truth_if(uuid, f);
-        }
-        if let Some(r) = st.truth.get_mut(uuid) {
-            f(r);
-        }
-    }
-
-    /// Rename a ground-truth key.
-    pub fn truth_rename(&self, old: &str, new: &str) {
-        let mut st = lock(&self.st);
-        if let Some(next) = st.successor.clone() {
-            drop(st);
-            return next.truth_rename(old, new);
-        }
-        if let Some(mut r) = st.truth.remove(old) {
-            r.uuid = new.to_string();
-            st.truth.insert(new.to_string(), r);
-            for k in st.truth_order.iter_mut() {
-                if k == old {
-                    *k = new.to_string();
-                }
-            }
-        }
-    }
-
-    /// Does a ground-truth record exist for this uuid?
-    pub fn has_truth(&self, uuid: &str) -> bool {
-        let st = lock(&self.st);
-        if let Some(next) = st.successor.clone() {
-            drop(st);
-            return next.has_truth(uuid);
-        }
-        st.truth.contains_key(uuid)
-    }
-
-    /// What the agent phone `user/<ext>` does now; None = not registered.
-    pub fn agent_behaviour(&self, ext: &str) -> Option<Behaviour> {
-        lock(&self.st).agents.get(ext).cloned()
-    }
-
-    /// A leg starts ringing agent phone `ext`.
-    pub fn agent_offer_start(&self, ext: &str, uuid: &str, vars: Vec<(String, String)>) {
-        let now = self.now_us();
-        let mut st = lock(&self.st);
-        st.offers
-            .entry(ext.to_string())
-            .or_default()
-            .push(AgentOffer {
-                uuid: uuid.to_string(),
-                ext: ext.to_string(),
-                rang_at_us: now,
-                vars,
-                ..Default::default()
-            });
-        let live = {
-            let n = st.agent_live.entry(ext.to_string()).or_insert(0);
-            *n += 1;
-            *n
-        };
-        let peak = st.agent_peak.entry(ext.to_string()).or_insert(0);
-        *peak = (*peak).max(live);
-    }
-
-    fn agent_offer<F: FnOnce(&mut AgentOffer)>(st: &mut CoreSt, ext: &str, uuid: &str, f: F) {
-        if let Some(o) = st
-            .offers
-            .get_mut(ext)
-            .and_then(|v| v.iter_mut().rev().find(|o| o.uuid == uuid))
-        {
-            f(o);
-        }
-    }
-
-    /// The agent phone answered the leg `uuid`.
-    pub fn agent_offer_answered(&self, ext: &str, uuid: &str) {
-        let now = self.now_us();
-        let mut st = lock(&self.st);
-        Self::agent_offer(&mut st, ext, uuid, |o| {
-            o.answered = true;
-            o.answered_at_us = Some(now);
-        });
-    }
-
-    /// The leg `uuid` on agent phone `ext` hung up.
-    pub fn agent_offer_end(&self, ext: &str, uuid: &str, cause: &str) {
-        let now = self.now_us();
-        let mut st = lock(&self.st);
-        let mut ended = false;
-        Self::agent_offer(&mut st, ext, uuid, |o| {
-            if o.ended_at_us.is_none() {
-                o.ended_at_us = Some(now);
-                o.hangup_cause = Some(cause.to_string());
-                ended = true;
-            }
-        });
-        if ended {
-            if let Some(n) = st.agent_live.get_mut(ext) {
-                *n = n.saturating_sub(1);
             }
         }
     }

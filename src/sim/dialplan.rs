@@ -5,7 +5,7 @@
 //! the application list that the far end runs (on a loopback B-leg for real, or as
 //! a phantom for FreeTDM/SIP).
 
-use super::config::{AfterAnswer, Behaviour, SimConfig};
+use super::config::{regex, AfterAnswer, Behaviour, SimConfig};
 
 /// An application list.
 pub type Apps = Vec<(String, String)>;
@@ -31,18 +31,6 @@ pub fn route(cfg: &SimConfig, ext: &str, ctx: &str) -> Option<Apps> {
         return contactd_acd(ext);
     }
     Some(behaviour_apps(&cfg.behaviour_for(ext)))
-}
-
-/// A compiled regex, kept for the next call with the same pattern (dialplan conditions,
-/// subscriber rules and digit patterns are matched over and over); None if it is invalid.
-pub fn regex(pattern: &str) -> Option<regex::Regex> {
-    static CACHE: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<String, Option<regex::Regex>>>,
-    > = std::sync::OnceLock::new();
-    let mut c = super::core::lock(CACHE.get_or_init(Default::default));
-    c.entry(pattern.to_string())
-        .or_insert_with(|| regex::Regex::new(pattern).ok())
-        .clone()
 }
 
 /// A context of `SimConfig::contexts` (None: not configured): the actions of the first

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::api::{self, Effect};
-use super::core::{lock, Core, Ctl, Sub};
+use super::core::{lock, Core, Ctl, DropOn, Sub};
 use super::event::{Event, KNOWN_EVENTS, MYEVENTS};
 use super::wire::{self, ClientCmd, CmdReader};
 
@@ -23,14 +23,6 @@ pub struct ConnShared {
     pub json: bool,
     /// linger: None = no, Some(-1) = for ever, Some(n) = n seconds
     pub linger: Option<i64>,
-}
-
-/// A network drop at one command of contactd's control link: the command is lost on the
-/// way (`executed` false), or the switch runs it and the reply is lost (`executed` true).
-#[derive(Debug, Clone)]
-pub struct DropOn {
-    pub pattern: String,
-    pub executed: bool,
 }
 
 /// Marker header of a raw write queued through the event queue.

@@ -1,14 +1,14 @@
 //! The switch runs a channel's call progress detectors and `wait_for_silence` on the
 //! channel's one media thread, frame by frame, so what they report comes in frame order.
 //! The simulator runs them as tasks that wake in any order on a loaded machine: each
-//! detector notes its next event's time ([`Due`], in `amd::Detectors::due`) before its task
+//! detector notes its next event's time ([`Due`], in `core::Detectors::due`) before its task
 //! runs, and `wait_for_silence` returns only once those due before its end are out.
 
 use std::sync::Arc;
 
 use super::core::{lock, Core};
 
-/// A detector's entry in `amd::Detectors::due`, removed when its task ends whatever way.
+/// A detector's entry in `core::Detectors::due`, removed when its task ends whatever way.
 pub(super) struct Due {
     core: Arc<Core>,
     uuid: String,
@@ -44,7 +44,7 @@ impl Drop for Due {
 }
 
 /// Waits until no detector of the channel has an event due at or before `at_ms` (after the
-/// answer) still to fire: see `amd::Detectors::due`. Bounded, in case a task is gone for good.
+/// answer) still to fire: see `core::Detectors::due`. Bounded, in case a task is gone for good.
 pub(super) async fn detectors_caught_up(core: &Core, uuid: &str, at_ms: u64) {
     let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
     while lock(&core.st)

@@ -44,7 +44,7 @@ pub async fn play_and_get_digits(sess: &Sess, arg: &str) {
     let invalid = a.get(6).copied().unwrap_or("");
     let var = a.get(7).copied().unwrap_or("");
     // switch_regex_match: PCRE, not anchored
-    let re = a.get(8).and_then(|r| super::dialplan::regex(r));
+    let re = a.get(8).and_then(|r| super::config::regex(r));
     let digit_timeout = match a.get(9).map(|v| atoi(v)) {
         Some(d) if d > 0 => d as u64,
         _ => timeout,

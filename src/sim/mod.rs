@@ -11,7 +11,9 @@ pub mod bridge;
 pub mod channel;
 pub mod config;
 pub mod core;
+mod core_truth;
 pub mod dialplan;
+pub mod endpoint;
 pub mod esl;
 pub mod event;
 mod filter;
@@ -24,6 +26,7 @@ pub mod media;
 pub mod originate;
 pub mod origparse;
 pub mod outbound;
+pub mod parsed;
 pub mod playback;
 pub mod runner;
 pub mod say;
@@ -132,7 +135,7 @@ impl Simulator {
     /// `pattern` (e.g. `uuid_bridge`): every control connection closes there, the command
     /// lost on the way (`executed` false) or run by the switch with its reply lost (true).
     pub fn drop_esl_on_command(&self, pattern: &str, executed: bool) {
-        lock(&self.core().st).drop_on = Some(esl::DropOn {
+        lock(&self.core().st).drop_on = Some(core::DropOn {
             pattern: pattern.to_string(),
             executed,
         });

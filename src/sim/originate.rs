@@ -1,8 +1,7 @@
-//! `originate`: argument parsing (`{vars}url exten|&app(args) ...`), endpoints
-//! (loopback with its two legs, freetdm spans with hunting and congestion,
-//! sofia gateways with a limit, user/ agent phones), the originate wait
-//! (originate_timeout / leg_timeout / leg_progress_timeout) and the hand-over to
-//! the A-leg's session once the BACKGROUND_JOB / api reply has been sent.
+//! `originate`: the A-leg on the endpoint its URL names (`endpoint`; argument parsing
+//! in `origparse`), loopback's B-leg, the originate wait (originate_timeout / leg_timeout
+//! / leg_progress_timeout) and the hand-over to the A-leg's session once the
+//! BACKGROUND_JOB / api reply has been sent.
 
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use super::channel::{ChanState, Cs};
 use super::config::Behaviour;
 use super::core::Core;
 use super::dialplan::{self, Apps};
+use super::endpoint::{resolve as resolve_endpoint, Elsewhere, Endpoint};
 use super::origparse::{dest_apps, var};
 pub use super::origparse::{inline_apps, parse, OrigReq, USAGE};
 use super::runner::{resolve, run_channel, run_phantom};
@@ -52,7 +52,6 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
         Ok(r) => r,
         Err(u) => return (u, After::Nothing),
     };
-    let segs: Vec<&str> = req.url.split('/').collect();
     let now = core.now_us();
     let want_uuid = var(&req, "origination_uuid").map(str::to_string);
     let uuid = want_uuid
@@ -64,115 +63,20 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
     let cid_name = var(&req, "origination_caller_id_name")
         .unwrap_or("")
         .to_string();
-    // the network refuses the call the channel places (the far end is not consulted)
-    let mut refused: Option<&str> = None;
-    let (kind, number, name, trunk, tchan, loop_ctx) = match segs.as_slice() {
-        ["loopback", ext, rest @ ..] => {
-            let ctx = rest.first().copied().unwrap_or("default").to_string();
-            (
-                "loopback",
-                ext.to_string(),
-                format!("loopback/{ext}-a"),
-                None,
-                None,
-                Some(ctx),
-            )
-        }
-        ["freetdm", span, hunt, num] => {
-            if !core
-                .cfg
-                .trunks
-                .iter()
-                .any(|t| t.kind == super::config::TrunkKind::Freetdm)
-            {
-                return ("-ERR CHAN_NOT_IMPLEMENTED\n".into(), After::Nothing);
-            }
-            let span = if *span == "0" {
-                core.cfg
-                    .trunks
-                    .iter()
-                    .filter(|t| t.kind == super::config::TrunkKind::Freetdm)
-                    .find(|t| {
-                        let st = super::core::lock(&core.st);
-                        st.trunks
-                            .get(&t.name)
-                            .map(|u| (u.busy.len() as u32) < u.limit)
-                            .unwrap_or(false)
-                    })
-                    .map(|t| t.name.clone())
-                    .unwrap_or_else(|| "0".into())
-            } else {
-                span.to_string()
-            };
-            match core.seize(&span, hunt) {
-                Ok(c) => (
-                    "freetdm",
-                    num.to_string(),
-                    format!("FreeTDM/{span}:{c}/{num}"),
-                    Some(span.clone()),
-                    Some(c),
-                    None,
-                ),
-                Err(cause) => return (format!("-ERR {cause}\n"), After::Nothing),
-            }
-        }
-        ["sofia", "gateway", gw, num] => {
-            if !core
-                .cfg
-                .trunks
-                .iter()
-                .any(|t| t.kind == super::config::TrunkKind::Gateway && t.name == *gw)
-            {
-                // sofia: unknown gateway
-                return ("-ERR INVALID_GATEWAY\n".into(), After::Nothing);
-            }
-            let seized = core.seize(gw, "a").ok();
-            if seized.is_none() {
-                // the carrier answers 503 to a call over the contracted limit: the channel
-                // is placed and hung up with the cause sofia maps 503 to
-                refused = Some("NORMAL_TEMPORARY_FAILURE");
-            }
-            (
-                "gateway",
-                num.to_string(),
-                format!("sofia/gateway/{gw}/{num}"),
-                Some(gw.to_string()),
-                seized,
-                None,
-            )
-        }
-        ["user", ext] if core.cfg.users.contains_key(user_id(ext)) => {
-            // mod_dptools' user endpoint: the directory user's dial-string is originated
-            // in its place (its channel is what the caller gets)
-            let id = user_id(ext);
-            let dial = core.cfg.users[id].clone();
-            // the domain: as dialed, else $${domain} ($${local_ip_v4})
-            let domain = ext.split_once('@').map(|x| x.1).unwrap_or("127.0.0.1");
-            let mut vars: Vec<String> = vec![
-                format!("dialed_user={id}"),
-                format!("dialed_domain={domain}"),
-                format!("presence_id={id}@{domain}"),
-            ];
-            vars.extend(req.vars.iter().map(|(k, v)| format!("{k}={v}")));
-            let arg = format!(
-                "{{{}}}{dial} {} {} {}",
-                vars.join(","),
-                req.dest,
-                req.dialplan,
-                req.context
-            );
-            return Box::pin(originate(core, &arg)).await;
-        }
-        ["user", ext] => (
-            "user",
-            ext.to_string(),
-            format!("sofia/internal/{ext}@sim"),
-            None,
-            None,
-            None,
-        ),
-        _ => return ("-ERR CHAN_NOT_IMPLEMENTED\n".into(), After::Nothing),
+    let ep = match resolve_endpoint(core, &req) {
+        Ok(ep) => ep,
+        Err(Elsewhere::Refused(body)) => return (body, After::Nothing),
+        Err(Elsewhere::Redial(arg)) => return Box::pin(originate(core, &arg)).await,
     };
+    let Endpoint {
+        kind,
+        number,
+        name,
+        trunk,
+        tchan,
+        loop_ctx,
+        refused,
+    } = ep;
     let agent_beh = if kind == "user" {
         match core.agent_behaviour(&number) {
             Some(b) => Some(b),
@@ -294,48 +198,12 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
     );
     a.set_running(Cs::Init);
     // ---- B-leg (loopback only)
-    let b_uuid = uuid::Uuid::new_v4().to_string();
-    let b = if let Some(ctx) = &loop_ctx {
-        let mut bs = ChanState::new(&b_uuid, &format!("loopback/{number}-b"), "inbound", now);
-        bs.far_end = true;
-        bs.partner = Some(uuid.clone());
-        let b = Sess::new(core.clone(), core.add_chan(bs));
-        codec_events(&b);
-        b.modify(|s| {
-            s.codec = (true, true);
-            s.has_profile = true;
-            s.hit_dialplan = true;
-            s.caller.cid_name = cid_name.clone();
-            s.caller.cid_num = cid_num.clone();
-            s.caller.orig_cid_name = cid_name.clone();
-            s.caller.orig_cid_num = cid_num.clone();
-            s.caller.callee_name = "Outbound Call".into();
-            s.caller.callee_num = ctx.clone();
-            s.caller.ani = cid_num.clone();
-            s.caller.dest = number.clone();
-            s.caller.source = "mod_loopback".into();
-            s.caller.context = ctx.clone();
-            s.set_var("direction", "inbound");
-            s.set_var("uuid", &b_uuid);
-            s.set_var("call_uuid", &b_uuid);
-            s.set_var("session_id", &s.session_id.to_string());
-            s.set_var("channel_name", &format!("loopback/{number}-b"));
-            s.set_var("read_codec", "L16");
-            s.set_var("read_rate", "8000");
-            s.set_var("write_codec", "L16");
-            s.set_var("write_rate", "8000");
-            for (k, v) in &req.vars {
-                let own = !k.starts_with("originate_") && !k.starts_with("leg_");
-                if own && super::origparse::settable(&req, v) {
-                    s.set_var(k, v);
-                }
-            }
-            s.set_var("other_loopback_leg_uuid", &uuid);
-            s.set_var("loopback_leg", "B");
-        });
-        Some(b)
-    } else {
-        None
+    let (b_uuid, b) = match &loop_ctx {
+        Some(ctx) => {
+            let (u, b) = loopback_b_leg(core, &req, &number, ctx, &uuid, (&cid_name, &cid_num));
+            (u, Some(b))
+        }
+        None => (String::new(), None),
     };
     a.modify(|s| {
         for (k, v) in req
@@ -453,9 +321,55 @@ pub async fn originate(core: &Arc<Core>, arg: &str) -> (String, After) {
     (format!("+OK {uuid}\n"), After::Run(a, apps))
 }
 
-/// `<id>` of `user/<id>[@<domain>]`.
-fn user_id(ext: &str) -> &str {
-    ext.split('@').next().unwrap_or(ext)
+/// mod_loopback's B-leg of `a_uuid`: an inbound channel that runs `number` in `ctx`.
+fn loopback_b_leg(
+    core: &Arc<Core>,
+    req: &OrigReq,
+    number: &str,
+    ctx: &str,
+    a_uuid: &str,
+    (cid_name, cid_num): (&str, &str),
+) -> (String, Sess) {
+    let now = core.now_us();
+    let b_uuid = uuid::Uuid::new_v4().to_string();
+    let mut bs = ChanState::new(&b_uuid, &format!("loopback/{number}-b"), "inbound", now);
+    bs.far_end = true;
+    bs.partner = Some(a_uuid.to_string());
+    let b = Sess::new(core.clone(), core.add_chan(bs));
+    codec_events(&b);
+    b.modify(|s| {
+        s.codec = (true, true);
+        s.has_profile = true;
+        s.hit_dialplan = true;
+        s.caller.cid_name = cid_name.into();
+        s.caller.cid_num = cid_num.into();
+        s.caller.orig_cid_name = cid_name.into();
+        s.caller.orig_cid_num = cid_num.into();
+        s.caller.callee_name = "Outbound Call".into();
+        s.caller.callee_num = ctx.into();
+        s.caller.ani = cid_num.into();
+        s.caller.dest = number.into();
+        s.caller.source = "mod_loopback".into();
+        s.caller.context = ctx.into();
+        s.set_var("direction", "inbound");
+        s.set_var("uuid", &b_uuid);
+        s.set_var("call_uuid", &b_uuid);
+        s.set_var("session_id", &s.session_id.to_string());
+        s.set_var("channel_name", &format!("loopback/{number}-b"));
+        s.set_var("read_codec", "L16");
+        s.set_var("read_rate", "8000");
+        s.set_var("write_codec", "L16");
+        s.set_var("write_rate", "8000");
+        for (k, v) in &req.vars {
+            let own = !k.starts_with("originate_") && !k.starts_with("leg_");
+            if own && super::origparse::settable(req, v) {
+                s.set_var(k, v);
+            }
+        }
+        s.set_var("other_loopback_leg_uuid", a_uuid);
+        s.set_var("loopback_leg", "B");
+    });
+    (b_uuid, b)
 }
 
 /// Wait for the A-leg to be answered or hung up. false: the originate's own timeout hung it

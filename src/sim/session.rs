@@ -242,7 +242,7 @@ impl Sess {
             r.answered = true;
             r.answered_at_ms = Some(ms);
         });
-        super::amd::note_answer(&self.core, &uuid, ms);
+        super::amd::sounds::note_answer(&self.core, &uuid, ms);
         if let Some(ext) = agent {
             self.core.agent_offer_answered(&ext, &uuid);
         }

@@ -2,35 +2,9 @@
 //! seizing one by a hunt order, refusing a call when all are busy, and FreeTDM's clearing
 //! time after a hang-up, by the simulator's clock.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::core::{lock, Chan, Core};
-
-/// Trunk occupancy.
-#[derive(Debug, Default, Clone)]
-pub struct TrunkUse {
-    /// channels (1-based) in use
-    pub busy: BTreeSet<u32>,
-    /// capacity
-    pub limit: u32,
-    /// peak simultaneous
-    pub peak: u32,
-    /// round-robin cursor
-    pub rr: u32,
-    /// FreeTDM span in alarm (`Simulator::span_alarm`): no channel can be hunted
-    pub alarm: bool,
-    /// calls refused because every channel was busy (not for an alarm): what the switch
-    /// answers a caller that asks for more lines than the trunk has
-    pub refused_full: u32,
-    /// when each of those was refused (simulated ms since the start)
-    pub refused_full_at: Vec<u64>,
-    /// of those, how many of the busy channels were only clearing then (hung up, not yet
-    /// free: `hangup_trunk_channel`)
-    pub refused_clearing: Vec<u32>,
-    /// busy channels that are clearing, and when each is free (simulated ms)
-    pub clearing: BTreeMap<u32, u64>,
-}
+use super::core::{lock, Core};
 
 impl Core {
     /// The endpoint's on_hangup (CS_HANGUP) for a channel on a trunk. mod_freetdm hangs up
@@ -42,7 +16,7 @@ impl Core {
         let Some(c) = self.chan(uuid) else {
             return;
         };
-        let Some((t, n)) = take_trunk_channel(&c) else {
+        let Some((t, n)) = c.take_trunk_channel() else {
             return;
         };
         let freetdm = self
@@ -149,14 +123,3 @@ impl Core {
 
 /// ftmod_analog: a channel the user hung up stays in HANGUP this long (sim ms) before DOWN.
 pub const FREETDM_HANGUP_MS: u64 = 500;
-
-/// The trunk channel a channel holds, taken from it (it frees it once only).
-pub(super) fn take_trunk_channel(c: &Chan) -> Option<(String, u32)> {
-    let mut s = lock(&c.st);
-    let n = s.var("sim_trunk_channel")?.parse::<u32>().ok()?;
-    let t = s.trunk.clone()?;
-    if std::mem::replace(&mut s.trunk_freed, true) {
-        return None;
-    }
-    Some((t, n))
-}

@@ -16,6 +16,10 @@ use crate::core::meter::{
     ReadingRules,
 };
 
+#[path = "meter_state.rs"]
+mod state;
+use state::State;
+
 /// Failed entries (menu key, account number, reading) before the operators take over.
 const MAX_TRIES: u32 = 3;
 
@@ -65,40 +69,6 @@ pub struct MeterFlowOptions {
     pub readings: ReadingRules,
     /// Where `0` and every hand-over go (validated at config load).
     pub operator: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Start,
-    Answered,
-    Greeted,
-    AfterHours,
-    Menu,
-    LookupCaller,
-    OfferEnding,
-    OfferDigits,
-    Offer,
-    AccountEntry,
-    AccountInvalid,
-    Lookup,
-    UnknownAccount,
-    BalanceIs,
-    BalanceSaid,
-    MeterChoice,
-    ZoneEntry,
-    ReadingRefused,
-    ReadBack,
-    SaidBack,
-    Confirm,
-    Storing,
-    Accepted,
-    HandoverAccount,
-    HandoverStep,
-    Bridged,
-    OperatorDone,
-    Closing,
-    Said,
-    Done,
 }
 
 pub struct MeterFlow {
@@ -511,24 +481,7 @@ impl Flow for MeterFlow {
     }
 
     fn step_name(&self) -> &'static str {
-        use State::*;
-        match self.state {
-            Start => "start",
-            Answered => "answer",
-            Greeted | AfterHours => "greeting",
-            Menu => "menu",
-            LookupCaller | OfferEnding | OfferDigits | Offer => "account_offer",
-            AccountEntry | AccountInvalid | Lookup | UnknownAccount => "account",
-            BalanceIs | BalanceSaid => "balance",
-            MeterChoice => "meter",
-            ZoneEntry | ReadingRefused => "reading",
-            ReadBack | SaidBack => "say_back",
-            Confirm => "confirm",
-            Storing => "store",
-            Accepted => "stored",
-            HandoverAccount | HandoverStep | Bridged | OperatorDone => "operator",
-            Closing | Said | Done => "goodbye",
-        }
+        self.state.name()
     }
 }
 

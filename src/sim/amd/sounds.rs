@@ -2,7 +2,7 @@
 //! stretches the detectors in [`super`] listen to, and the applications it runs meanwhile.
 
 use crate::sim::config::{AfterAnswer, Behaviour};
-use crate::sim::session::{Sess, Vars};
+use crate::sim::core::{lock, Core};
 
 /// What the far end sends during one stretch.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,32 +97,6 @@ fn announcement(tone: &str, voice_ms: u64) -> Vec<Seg> {
     }
 }
 
-/// Early media from the far end (switch_channel_perform_mark_pre_answered): the sounds of
-/// an unanswered call are timed from here.
-pub fn early_media(a: &Sess) {
-    let now = a.core.now_us();
-    let first = a.modify(|s| {
-        let first = s.caller.progress_media_us == 0 && s.caller.answered_us == 0;
-        if first {
-            s.caller.progress_media_us = now;
-        }
-        first && !s.is_hungup()
-    });
-    if first {
-        a.fire(
-            "CHANNEL_PROGRESS_MEDIA",
-            (
-                "switch_channel.c",
-                "switch_channel_perform_mark_pre_answered",
-                3652,
-            ),
-            Vars::Yes,
-            &[],
-            &[],
-        );
-    }
-}
-
 /// The far end's applications after its answer for the call-progress behaviours.
 pub fn after_apps(after: &AfterAnswer) -> Vec<(&'static str, String)> {
     let stay_or_hang = |ms: Option<u64>| match ms {
@@ -146,5 +120,19 @@ pub fn after_apps(after: &AfterAnswer) -> Vec<(&'static str, String)> {
         AfterAnswer::Announcement { voice_ms, .. } => stay_or_hang(Some(1200 + voice_ms + 200)),
         AfterAnswer::Fax { hangup_ms } => stay_or_hang(Some(*hangup_ms)),
         _ => Vec::new(),
+    }
+}
+
+/// The party answered: note when a machine's beep ends (it records from there).
+pub fn note_answer(core: &Core, uuid: &str, answered_ms: u64) {
+    let number = match lock(&core.st).truth.get(uuid) {
+        Some(r) => r.number.clone(),
+        None => return,
+    };
+    let beep = sounds(&core.cfg.behaviour_for(&number))
+        .into_iter()
+        .find(|s| matches!(s.sound, Sound::Beep { .. }));
+    if let Some(b) = beep {
+        core.truth_if(uuid, |r| r.beep_end_ms = Some(answered_ms + b.to));
     }
 }

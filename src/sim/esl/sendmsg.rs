@@ -2,9 +2,9 @@
 //! channel named or, on an outbound socket, the controlled one.
 
 use super::{command_headers, Conn};
-use crate::sim::apps;
 use crate::sim::channel::ChanMsg;
 use crate::sim::core::lock;
+use crate::sim::parsed;
 use crate::sim::session::Sess;
 use crate::sim::wire::ClientCmd;
 
@@ -80,7 +80,7 @@ impl Conn {
                 tokio::spawn(async move {
                     s2.core.sleep(20).await;
                     s2.hangup(&c, "switch");
-                    apps::fire_private_command(&s2, &command);
+                    parsed::fire_private_command(&s2, &command);
                 });
             }
             "unicast" | "nomedia" | "xferext" => {}

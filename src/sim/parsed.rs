@@ -1,0 +1,51 @@
+//! What a channel fires once it has parsed a message queued on it
+//! (switch_ivr_parse_next_event): a `sendmsg`'s PRIVATE_COMMAND, a broadcast's COMMAND.
+
+use super::session::{Sess, Vars};
+
+/// switch_ivr_parse_next_event: a private event (sendmsg) is fired again once the channel
+/// has parsed it, as PRIVATE_COMMAND: the command's own headers first, then the channel's
+/// (no variables).
+pub fn fire_private_command(sess: &Sess, command: &[(String, String)]) {
+    let inner = sess.event(
+        "PRIVATE_COMMAND",
+        ("switch_ivr.c", "switch_ivr_parse_next_event", 804),
+        Vars::No,
+        &[],
+        &[],
+    );
+    let mut ev = super::event::Event {
+        headers: command.to_vec(),
+        ..Default::default()
+    };
+    ev.headers.extend(inner.headers);
+    ev.chan_uuid = inner.chan_uuid;
+    sess.core.fire(ev);
+}
+
+/// The event uuid_broadcast queued on the channel (`Event-Name: COMMAND`, with the
+/// `call-command` headers), fired once the channel has run it: FreeSWITCH adds
+/// a second header block (`Event-Name: PRIVATE_COMMAND` and the channel data).
+pub fn fire_broadcast_command(sess: &Sess, app: &str, arg: &str) {
+    let mut ev = sess.core.new_event(
+        "COMMAND",
+        "switch_ivr_async.c",
+        "switch_ivr_broadcast",
+        5731,
+    );
+    ev.add("call-command", "execute");
+    ev.add("execute-app-name", app);
+    ev.add("execute-app-arg", arg);
+    ev.add("event-lock", "true");
+    ev.add("lead-frames", "5");
+    let inner = sess.event(
+        "PRIVATE_COMMAND",
+        ("switch_ivr.c", "switch_ivr_parse_next_event", 804),
+        Vars::No,
+        &[],
+        &[],
+    );
+    ev.headers.extend(inner.headers);
+    ev.chan_uuid = inner.chan_uuid;
+    sess.core.fire(ev);
+}
