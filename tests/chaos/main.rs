@@ -22,12 +22,12 @@ mod metrics;
 mod opcamp;
 #[path = "../common/prompts.rs"]
 mod prompts;
+mod records;
+mod report;
 mod services;
 mod traffic;
 mod transfers;
 
-use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -37,7 +37,9 @@ use contactd::sim::Simulator;
 
 use daemon::{Daemon, Endpoints};
 use faults::Scenario;
-use metrics::{Input, Metrics, Records};
+use metrics::{Input, Metrics};
+use records::{campaign_state, read_records, settled};
+use report::{dump, failed_setup, report, show_warnings};
 use services::{Pg, Redis};
 
 /// Real seconds after the campaign starts when the fault begins.
@@ -211,243 +213,6 @@ async fn run_all(chosen: Vec<Scenario>) -> (usize, usize) {
     (passed, failed)
 }
 
-/// The last 40 warnings and errors of contactd's log (its processes one after another).
-fn show_warnings(log: &Path) {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let bad: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-        .collect();
-    note(format!(
-        "the last {} of {} warnings and errors in {}:",
-        bad.len().min(40),
-        bad.len(),
-        log.display()
-    ));
-    for l in &bad[bad.len().saturating_sub(40)..] {
-        eprintln!("    {l}");
-    }
-}
-
-fn failed_setup(e: &str) -> Metrics {
-    Metrics {
-        why: vec![format!("setup failed: {e}")],
-        ..Default::default()
-    }
-}
-
-fn report(name: &str, m: &Metrics) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", m.line(name));
-    for w in m.why.iter().chain(&m.notes) {
-        let _ = writeln!(out, "  {w}");
-    }
-    let _ = out.flush();
-}
-
-/// The ground truth and the switch's command log next to the contactd log, for debugging.
-fn dump(
-    name: &str,
-    truth: &[contactd::sim::PartyRecord],
-    api_log: &[(Instant, String)],
-    t0: Instant,
-) {
-    let json = serde_json::to_string_pretty(truth).unwrap_or_default();
-    let _ = std::fs::write(logs_dir().join(format!("{name}.truth.json")), json);
-    let log: String = api_log
-        .iter()
-        .map(|(t, l)| {
-            let s = if *t >= t0 {
-                t.duration_since(t0).as_secs_f64()
-            } else {
-                -t0.duration_since(*t).as_secs_f64()
-            };
-            format!("{s:8.3} {l}\n")
-        })
-        .collect();
-    let _ = std::fs::write(logs_dir().join(format!("{name}.switch.log")), log);
-}
-
-/// A time zone where it is about noon now, so the campaign's calling window is open whenever
-/// the matrix runs.
-fn noon_zone() -> String {
-    use chrono::Timelike;
-    let n = 12 - chrono::Utc::now().hour() as i32;
-    match n {
-        0 => "Etc/GMT".into(),
-        n if n > 0 => format!("Etc/GMT-{n}"),
-        n => format!("Etc/GMT+{}", -n),
-    }
-}
-
-async fn pg_client(url: &str) -> Option<tokio_postgres::Client> {
-    let (c, conn) = tokio::time::timeout(
-        Duration::from_secs(3),
-        tokio_postgres::connect(url, tokio_postgres::NoTls),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    tokio::spawn(conn);
-    Some(c)
-}
-
-async fn campaign_state(url: &str, id: i64) -> Option<String> {
-    let c = pg_client(url).await?;
-    let r = c
-        .query_opt("SELECT state FROM campaigns WHERE id = $1", &[&id])
-        .await
-        .ok()??;
-    Some(r.get(0))
-}
-
-/// A campaign's attempts (uuid → outcome) and its targets not done (phone, status).
-pub(crate) async fn campaign_rows(
-    c: &tokio_postgres::Client,
-    id: i64,
-) -> Result<(HashMap<String, Option<String>>, Vec<(String, String)>), String> {
-    let e = |x: tokio_postgres::Error| services::pg_error(&x);
-    let attempts = c
-        .query(
-            "SELECT uuid::text, outcome FROM attempts WHERE campaign_id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(e)?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    let stranded = c
-        .query(
-            "SELECT phone, status FROM campaign_targets WHERE campaign_id = $1 AND status <> 'done'
-             ORDER BY phone",
-            &[&id],
-        )
-        .await
-        .map_err(e)?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    Ok((attempts, stranded))
-}
-
-async fn read_records(url: &str, id: i64, finished: bool) -> Result<Records, String> {
-    let c = pg_client(url).await.ok_or("PostgreSQL unreachable")?;
-    let e = |x: tokio_postgres::Error| services::pg_error(&x);
-    let mut r = Records {
-        finished,
-        ..Default::default()
-    };
-    (r.attempts, r.stranded) = campaign_rows(&c, id).await?;
-    for row in c
-        .query(
-            "SELECT uuid::text, state FROM calls
-             WHERE direction = 'inbound' AND state NOT IN ('ended', 'failed')",
-            &[],
-        )
-        .await
-        .map_err(e)?
-    {
-        r.open_calls.push((row.get(0), row.get(1)));
-    }
-    for row in c
-        .query(
-            "SELECT call_uuid::text FROM acd_calls WHERE ended_at IS NULL",
-            &[],
-        )
-        .await
-        .map_err(e)?
-    {
-        r.open_acd.push(row.get(0));
-    }
-    for row in c
-        .query(
-            "SELECT call_uuid::text FROM meter_readings WHERE call_uuid IS NOT NULL",
-            &[],
-        )
-        .await
-        .map_err(e)?
-    {
-        r.readings.insert(row.get(0));
-    }
-    Ok(r)
-}
-
-/// The records are complete when nothing in them is left open (contactd may still be
-/// writing what it spooled while PostgreSQL was away).
-fn settled(r: &Records, truth: &[contactd::sim::PartyRecord], budget: &str) -> bool {
-    let campaign_ok = truth
-        .iter()
-        .filter(|p| p.var("contactd_budget") == Some(budget))
-        .all(|p| matches!(r.attempts.get(&p.uuid), Some(Some(_))));
-    campaign_ok && r.open_calls.is_empty() && r.open_acd.is_empty() && r.stranded.is_empty()
-}
-
-/// The list, the accounts, the operators (logged in) and the message file; its path.
-async fn setup(cfg: &Path, dir: &Path, http: u16) -> Result<String, String> {
-    let list = dir.join("list.csv");
-    std::fs::write(&list, traffic::list_csv()).map_err(|e| e.to_string())?;
-    daemon::cli(
-        cfg,
-        &[
-            "lists",
-            "import",
-            list.to_str().unwrap(),
-            "--number",
-            "1",
-            "--name",
-            "chaos",
-        ],
-    )
-    .await?;
-    let accounts = dir.join("accounts.csv");
-    std::fs::write(&accounts, traffic::accounts_csv()).map_err(|e| e.to_string())?;
-    daemon::cli(cfg, &["accounts", "import", accounts.to_str().unwrap()]).await?;
-    daemon::add_operators(http).await?;
-    let msg = dir.join("campaigns").join("notice.wav");
-    let msg = msg.to_str().unwrap().to_string();
-    if !contactd::sim::media::write_wav(&msg, traffic::MESSAGE_MS) {
-        return Err(format!("cannot write {msg}"));
-    }
-    Ok(msg)
-}
-
-async fn create_campaign(cfg: &Path, msg: &str) -> Result<i64, String> {
-    let lines = daemon::CAMPAIGN_LINES.to_string();
-    let tz = noon_zone();
-    let out = daemon::cli(
-        cfg,
-        &[
-            "campaigns",
-            "create",
-            "--list",
-            "1",
-            "--audio",
-            msg,
-            "--name",
-            "chaos",
-            "--lines",
-            &lines,
-            "--days",
-            "mon-sun",
-            "--from",
-            "00:00",
-            "--until",
-            "23:59",
-            "--time-zone",
-            &tz,
-            "--max-attempts",
-            "2",
-        ],
-    )
-    .await?;
-    // "campaign 1 started: 300 subscribers, 10 lines"
-    out.split_whitespace()
-        .nth(1)
-        .and_then(|x| x.parse::<i64>().ok())
-        .ok_or_else(|| format!("campaigns create said: {out}"))
-}
-
 async fn run_scenario(sc: &Scenario, pg: &Pg, root: &Path) -> Result<Metrics, String> {
     let dir = root.join(sc.name);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -504,7 +269,7 @@ async fn drive(
     if !daemon.wait_healthy(Duration::from_secs(30)).await {
         return Err("contactd did not become healthy in 30 s (see its log)".into());
     }
-    let msg = setup(cfg, dir, daemon.http_port).await?;
+    let msg = traffic::setup(cfg, dir, daemon.http_port).await?;
     if sc.transfers() {
         daemon::add_group_operators(daemon.http_port, "specialists", &transfers::SPECIALISTS)
             .await?;
@@ -520,7 +285,7 @@ async fn drive(
         callers.clone(),
         stream_rx,
     );
-    let id = create_campaign(cfg, &msg).await?;
+    let id = traffic::create_campaign(cfg, &msg).await?;
     let budget = contactd::service::campaigns::budget_of(id);
     let disposed = opcamp::Disposed::default();
     let (desk_stop, desk_rx) = tokio::sync::watch::channel(false);

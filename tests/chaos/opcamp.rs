@@ -6,14 +6,17 @@
 //! PostgreSQL is away). What the subscribers and the operators experienced is counted from
 //! the simulator's ground truth ([`compute`]); the rules are in the README ("Fault matrix").
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use contactd::sim::{AfterAnswer, AgentOffer, Behaviour, PartyRecord};
+use contactd::sim::{AfterAnswer, Behaviour, PartyRecord};
 
 use crate::daemon;
+
+mod measure;
+pub use measure::{compute, OpInput, OpMetrics};
 
 /// The simulator's span the campaign's trunk dials on.
 pub const SPAN: &str = "3";
@@ -193,7 +196,7 @@ pub fn spawn_desk(
             if *stop.borrow() {
                 return;
             }
-            if let Some(c) = crate::pg_client(&pg_url).await {
+            if let Some(c) = crate::records::pg_client(&pg_url).await {
                 let rows = c
                     .query(
                         "SELECT uuid::text, operator FROM operator_calls
@@ -259,15 +262,15 @@ pub struct OpRecords {
 }
 
 pub async fn read_records(url: &str, id: i64) -> Result<OpRecords, String> {
-    let c = crate::pg_client(url)
+    let c = crate::records::pg_client(url)
         .await
         .ok_or("PostgreSQL unreachable")?;
     let e = |x: tokio_postgres::Error| crate::services::pg_error(&x);
     let mut r = OpRecords {
-        finished: crate::campaign_state(url, id).await.as_deref() == Some("finished"),
+        finished: crate::records::campaign_state(url, id).await.as_deref() == Some("finished"),
         ..Default::default()
     };
-    (r.attempts, r.stranded) = crate::campaign_rows(&c, id).await?;
+    (r.attempts, r.stranded) = crate::records::campaign_rows(&c, id).await?;
     for row in c
         .query(
             "SELECT uuid::text FROM operator_calls
@@ -292,285 +295,4 @@ pub fn settled(r: &OpRecords, truth: &[PartyRecord], budget: &str, disposed: &Di
         .all(|p| matches!(r.attempts.get(&p.uuid), Some(Some(_))))
         && r.stranded.is_empty()
         && acc.iter().all(|c| r.disposed.contains(c))
-}
-
-/// The counts of the operator campaign (README, "Fault matrix").
-#[derive(Default, Debug)]
-pub struct OpMetrics {
-    pub finished: bool,
-    /// a subscriber dialed again after an operator talked with them or they heard the
-    /// abandon message
-    pub double_dials: usize,
-    /// an answered subscriber who got neither an operator nor the abandon message
-    pub unserved: usize,
-    /// an answered subscriber left in silence longer than the law allows before an operator
-    /// or the abandon message (2 s, `connect_within`), in all
-    pub silent: usize,
-    /// a subscriber talking with an operator hung up by the switch side (contactd), not by
-    /// themselves
-    pub cut_off: usize,
-    /// calls without an outcome, and dispositions accepted (200) but not stored
-    pub lost_outcomes: usize,
-    /// channels at once above trunk `e2`'s channels or the campaign's lines
-    pub over_cap: u32,
-    /// an operator phone carrying two campaign calls at once
-    pub double_booked: usize,
-    pub stranded: usize,
-    /// operators not ready at the end (the harness never takes them out of ready)
-    pub not_ready: usize,
-    pub why: Vec<String>,
-    pub notes: Vec<String>,
-}
-
-impl OpMetrics {
-    pub fn line_part(&self) -> String {
-        format!(
-            " op_finished={} op_double_dials={} op_unserved={} op_silent={} op_cut_off={} \
-             op_lost_outcomes={} op_over_cap={} op_double_booked={} op_stranded={} \
-             op_not_ready={}",
-            if self.finished { "yes" } else { "no" },
-            self.double_dials,
-            self.unserved,
-            self.silent,
-            self.cut_off,
-            self.lost_outcomes,
-            self.over_cap,
-            self.double_booked,
-            self.stranded,
-            self.not_ready
-        )
-    }
-
-    pub fn passed(&self) -> bool {
-        self.finished
-            && self.double_dials == 0
-            && self.unserved == 0
-            && self.silent == 0
-            && self.cut_off == 0
-            && self.lost_outcomes == 0
-            && self.over_cap == 0
-            && self.double_booked == 0
-            && self.stranded == 0
-            && self.not_ready == 0
-    }
-}
-
-fn short(u: &str) -> &str {
-    u.get(..8).unwrap_or(u)
-}
-
-fn served(r: &PartyRecord, abandon: &str) -> bool {
-    !r.bridged_to.is_empty() || r.played.iter().any(|p| p == abandon)
-}
-
-pub struct OpInput<'a> {
-    pub truth: &'a [PartyRecord],
-    pub budget: &'a str,
-    pub dir: &'a Path,
-    pub offers: &'a [AgentOffer],
-    pub records: &'a OpRecords,
-    pub disposed: &'a Disposed,
-    /// the operators' states at the end
-    pub states: &'a [(String, String)],
-    /// simulated ms per real ms
-    pub time_scale: f64,
-}
-
-pub fn compute(i: &OpInput) -> OpMetrics {
-    let abandon = abandon_path(i.dir);
-    let mut m = OpMetrics {
-        finished: i.records.finished,
-        ..Default::default()
-    };
-    let now_ms = i
-        .truth
-        .iter()
-        .filter_map(|r| r.ended_at_ms)
-        .max()
-        .unwrap_or(0);
-    let calls: Vec<&PartyRecord> = i
-        .truth
-        .iter()
-        .filter(|r| r.var("contactd_budget") == Some(i.budget))
-        .collect();
-
-    let mut by_number: BTreeMap<&str, Vec<&PartyRecord>> = BTreeMap::new();
-    for r in &calls {
-        by_number.entry(r.number.as_str()).or_default().push(r);
-    }
-    let mut dd = Vec::new();
-    for (n, cs) in by_number.iter_mut() {
-        cs.sort_by_key(|r| r.dialed_at_ms);
-        let last = cs.len().saturating_sub(1);
-        if let Some(c) = cs[..last].iter().find(|c| served(c, &abandon)) {
-            dd.push(format!(
-                "{n} ({} calls; served on {})",
-                cs.len(),
-                short(&c.uuid)
-            ));
-        }
-    }
-    m.double_dials = dd.len();
-    if !dd.is_empty() {
-        m.why.push(format!("op_double_dials: {}", dd.join(", ")));
-    }
-
-    let unserved: Vec<String> = calls
-        .iter()
-        .filter(|r| r.answered && !served(r, &abandon))
-        .map(|r| {
-            format!(
-                "{} {} (hung up by {}, {} ms dead air)",
-                short(&r.uuid),
-                r.number,
-                r.hangup_by.as_deref().unwrap_or("nobody"),
-                r.dead_air_ms
-            )
-        })
-        .collect();
-    m.unserved = unserved.len();
-    if !unserved.is_empty() {
-        m.why.push(format!("op_unserved: {}", unserved.join(", ")));
-    }
-
-    // the 2 s a person may wait for an operator, on the simulated clock
-    let limit_ms = (2000.0 / i.time_scale) as u64;
-    let silent: Vec<String> = calls
-        .iter()
-        .filter(|r| r.answered && r.dead_air_ms > limit_ms)
-        .map(|r| {
-            format!(
-                "{} {} {} ms (real {:.1} s)",
-                short(&r.uuid),
-                r.number,
-                r.dead_air_ms,
-                r.dead_air_ms as f64 * i.time_scale / 1000.0
-            )
-        })
-        .collect();
-    m.silent = silent.len();
-    if !silent.is_empty() {
-        m.why.push(format!("op_silent: {}", silent.join(", ")));
-    }
-
-    let cut: Vec<String> = calls
-        .iter()
-        .filter(|r| !r.bridged_to.is_empty())
-        .filter(|r| matches!(r.hangup_by.as_deref(), Some("switch" | "system")))
-        .map(|r| {
-            format!(
-                "{} {} ({})",
-                short(&r.uuid),
-                r.number,
-                r.hangup_cause.as_deref().unwrap_or("-")
-            )
-        })
-        .collect();
-    m.cut_off = cut.len();
-    if !cut.is_empty() {
-        m.why.push(format!("op_cut_off: {}", cut.join(", ")));
-    }
-
-    // not a count: the abandon message later than 2 s (real) after the answer; a SIGKILL
-    // while a person is connecting makes that unavoidable (contactd is away ≥ 2 s)
-    let late: Vec<String> = calls
-        .iter()
-        .filter_map(|r| {
-            let k = r.played.iter().position(|p| *p == abandon)?;
-            let sim_ms = r.played_at_ms[k].saturating_sub(r.answered_at_ms?);
-            let real_ms = sim_ms as f64 * i.time_scale;
-            (real_ms > 2000.0).then(|| format!("{} after {real_ms:.0} ms", short(&r.uuid)))
-        })
-        .collect();
-    let abandoned = calls.iter().filter(|r| r.played.contains(&abandon)).count();
-    let talked = calls.iter().filter(|r| !r.bridged_to.is_empty()).count();
-    let not_ready: Vec<String> = OPERATORS
-        .iter()
-        .map(|e| format!("op{e}"))
-        .filter_map(|l| match i.states.iter().find(|(x, _)| *x == l) {
-            Some((_, s)) if s == "ready" => None,
-            Some((_, s)) => Some(format!("{l} {s}")),
-            None => Some(format!("{l} not listed")),
-        })
-        .collect();
-    m.not_ready = not_ready.len();
-    if !not_ready.is_empty() {
-        m.why
-            .push(format!("op_not_ready: {}", not_ready.join(", ")));
-    }
-    m.notes.push(format!(
-        "note: operator campaign: {} calls, {talked} talked with an operator, {abandoned} heard \
-         the abandon message ({} of them later than 2 s{}{})",
-        calls.len(),
-        late.len(),
-        if late.is_empty() { "" } else { ": " },
-        late.join(", ")
-    ));
-
-    let mut lost: Vec<String> = calls
-        .iter()
-        .filter(|r| !matches!(i.records.attempts.get(&r.uuid), Some(Some(_))))
-        .map(|r| format!("{} without an outcome", short(&r.uuid)))
-        .collect();
-    let acc = i.disposed.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    lost.extend(
-        acc.iter()
-            .filter(|c| !i.records.disposed.contains(*c))
-            .map(|c| format!("{} disposition accepted, not stored", short(c))),
-    );
-    m.lost_outcomes = lost.len();
-    if !lost.is_empty() {
-        m.why.push(format!("op_lost_outcomes: {}", lost.join(", ")));
-    }
-
-    let iv = |rs: &mut dyn Iterator<Item = &PartyRecord>| -> Vec<(u64, u64)> {
-        rs.map(|r| (r.dialed_at_ms, r.ended_at_ms.unwrap_or(now_ms)))
-            .collect()
-    };
-    let span = iv(&mut i.truth.iter().filter(|r| r.trunk.as_deref() == Some(SPAN)));
-    let own = iv(&mut calls.iter().copied());
-    let (pt, pb) = (crate::metrics::peak(span), crate::metrics::peak(own));
-    m.over_cap = pt.saturating_sub(TRUNK_CAP).max(pb.saturating_sub(LINES));
-    if m.over_cap > 0 {
-        m.why.push(format!(
-            "op_over_cap: {pt} channels at once on span {SPAN} (cap {TRUNK_CAP}), {pb} of the \
-             campaign (lines {LINES})"
-        ));
-    }
-
-    // an operator's phone carrying two answered campaign legs at once
-    let mut booked = Vec::new();
-    for ext in OPERATORS {
-        let legs: Vec<(u64, u64)> = i
-            .offers
-            .iter()
-            .filter(|o| o.ext == ext && o.answered)
-            .filter_map(|o| {
-                let a = o.answered_at_us?.max(0) as u64;
-                Some((a, o.ended_at_us.map_or(u64::MAX, |e| e.max(0) as u64)))
-            })
-            .collect();
-        if crate::metrics::peak(legs) > 1 {
-            booked.push(ext.to_string());
-        }
-    }
-    m.double_booked = booked.len();
-    if !booked.is_empty() {
-        m.why.push(format!(
-            "op_double_booked: operators on two calls at once: {}",
-            booked.join(", ")
-        ));
-    }
-
-    m.stranded = i.records.stranded.len();
-    if m.stranded > 0 {
-        let s: Vec<String> = i
-            .records
-            .stranded
-            .iter()
-            .map(|(p, s)| format!("{p} {s}"))
-            .collect();
-        m.why.push(format!("op_stranded: {}", s.join(", ")));
-    }
-    m
 }

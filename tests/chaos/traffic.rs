@@ -6,9 +6,11 @@
 //! person would.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::daemon;
 use contactd::sim::{
     AfterAnswer, Behaviour, CallerStep, InboundCall, SimConfig, Simulator, TrunkConfig, TrunkKind,
 };
@@ -306,3 +308,80 @@ pub fn spawn_patience(
 
 /// The prompt contactd plays once a reading is stored (`core::flows::meter`).
 pub const READING_ACCEPTED: &str = "reading_accepted";
+
+/// The list, the accounts, the operators (logged in) and the message file; its path.
+pub async fn setup(cfg: &Path, dir: &Path, http: u16) -> Result<String, String> {
+    let list = dir.join("list.csv");
+    std::fs::write(&list, list_csv()).map_err(|e| e.to_string())?;
+    daemon::cli(
+        cfg,
+        &[
+            "lists",
+            "import",
+            list.to_str().unwrap(),
+            "--number",
+            "1",
+            "--name",
+            "chaos",
+        ],
+    )
+    .await?;
+    let accounts = dir.join("accounts.csv");
+    std::fs::write(&accounts, accounts_csv()).map_err(|e| e.to_string())?;
+    daemon::cli(cfg, &["accounts", "import", accounts.to_str().unwrap()]).await?;
+    daemon::add_operators(http).await?;
+    let msg = dir.join("campaigns").join("notice.wav");
+    let msg = msg.to_str().unwrap().to_string();
+    if !contactd::sim::media::write_wav(&msg, MESSAGE_MS) {
+        return Err(format!("cannot write {msg}"));
+    }
+    Ok(msg)
+}
+
+pub async fn create_campaign(cfg: &Path, msg: &str) -> Result<i64, String> {
+    let lines = daemon::CAMPAIGN_LINES.to_string();
+    let tz = noon_zone();
+    let out = daemon::cli(
+        cfg,
+        &[
+            "campaigns",
+            "create",
+            "--list",
+            "1",
+            "--audio",
+            msg,
+            "--name",
+            "chaos",
+            "--lines",
+            &lines,
+            "--days",
+            "mon-sun",
+            "--from",
+            "00:00",
+            "--until",
+            "23:59",
+            "--time-zone",
+            &tz,
+            "--max-attempts",
+            "2",
+        ],
+    )
+    .await?;
+    // "campaign 1 started: 300 subscribers, 10 lines"
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse::<i64>().ok())
+        .ok_or_else(|| format!("campaigns create said: {out}"))
+}
+
+/// A time zone where it is about noon now, so the campaign's calling window is open whenever
+/// the matrix runs.
+fn noon_zone() -> String {
+    use chrono::Timelike;
+    let n = 12 - chrono::Utc::now().hour() as i32;
+    match n {
+        0 => "Etc/GMT".into(),
+        n if n > 0 => format!("Etc/GMT-{n}"),
+        n => format!("Etc/GMT+{}", -n),
+    }
+}
