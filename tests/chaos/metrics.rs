@@ -113,7 +113,7 @@ impl Metrics {
     }
 }
 
-fn short(u: &str) -> &str {
+pub fn short(u: &str) -> &str {
     u.get(..8).unwrap_or(u)
 }
 
@@ -149,31 +149,46 @@ pub fn peak(mut iv: Vec<(u64, u64)>) -> u32 {
     max.max(0) as u32
 }
 
+/// When the last party ended (simulated ms): the end of what is still on at the end.
+pub fn last_end_ms(truth: &[PartyRecord]) -> u64 {
+    truth
+        .iter()
+        .filter_map(|r| r.ended_at_ms)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The calls a campaign placed (those carrying its line budget `budget`).
+pub fn budget_calls<'a>(truth: &'a [PartyRecord], budget: &str) -> Vec<&'a PartyRecord> {
+    truth
+        .iter()
+        .filter(|r| r.var("contactd_budget") == Some(budget))
+        .collect()
+}
+
+/// Each subscriber's calls, in the order they were dialed.
+pub fn by_number<'a>(calls: &[&'a PartyRecord]) -> BTreeMap<&'a str, Vec<&'a PartyRecord>> {
+    let mut by: BTreeMap<&str, Vec<&PartyRecord>> = BTreeMap::new();
+    for r in calls {
+        by.entry(r.number.as_str()).or_default().push(r);
+    }
+    for cs in by.values_mut() {
+        cs.sort_by_key(|r| r.dialed_at_ms);
+    }
+    by
+}
+
 pub fn compute(i: &Input) -> Metrics {
     let mut m = Metrics {
         finished: i.records.finished,
         ..Default::default()
     };
-    let now_ms = i
-        .truth
-        .iter()
-        .filter_map(|r| r.ended_at_ms)
-        .max()
-        .unwrap_or(0);
-    let campaign: Vec<&PartyRecord> = i
-        .truth
-        .iter()
-        .filter(|r| r.var("contactd_budget") == Some(i.budget))
-        .collect();
+    let now_ms = last_end_ms(i.truth);
+    let campaign = budget_calls(i.truth, i.budget);
 
     // double_dials / dead_air_redials: per subscriber, calls in the order they were dialed
-    let mut by_number: BTreeMap<&str, Vec<&PartyRecord>> = BTreeMap::new();
-    for r in &campaign {
-        by_number.entry(r.number.as_str()).or_default().push(r);
-    }
     let (mut dd, mut dar) = (Vec::new(), Vec::new());
-    for (n, calls) in by_number.iter_mut() {
-        calls.sort_by_key(|r| r.dialed_at_ms);
+    for (n, calls) in by_number(&campaign) {
         let last = calls.len().saturating_sub(1);
         let earlier = &calls[..last];
         if let Some(c) = earlier.iter().find(|c| heard(c, i.message)) {

@@ -1,10 +1,11 @@
 //! What the operator campaign's subscribers and operators experienced, counted from the
 //! simulator's ground truth and the records (README, "Fault matrix").
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use contactd::sim::{AgentOffer, PartyRecord};
+
+use crate::metrics::{budget_calls, by_number, last_end_ms, short};
 
 use super::{abandon_path, Disposed, OpRecords, LINES, OPERATORS, SPAN, TRUNK_CAP};
 
@@ -69,10 +70,6 @@ impl OpMetrics {
     }
 }
 
-fn short(u: &str) -> &str {
-    u.get(..8).unwrap_or(u)
-}
-
 fn served(r: &PartyRecord, abandon: &str) -> bool {
     !r.bridged_to.is_empty() || r.played.iter().any(|p| p == abandon)
 }
@@ -96,25 +93,11 @@ pub fn compute(i: &OpInput) -> OpMetrics {
         finished: i.records.finished,
         ..Default::default()
     };
-    let now_ms = i
-        .truth
-        .iter()
-        .filter_map(|r| r.ended_at_ms)
-        .max()
-        .unwrap_or(0);
-    let calls: Vec<&PartyRecord> = i
-        .truth
-        .iter()
-        .filter(|r| r.var("contactd_budget") == Some(i.budget))
-        .collect();
+    let now_ms = last_end_ms(i.truth);
+    let calls = budget_calls(i.truth, i.budget);
 
-    let mut by_number: BTreeMap<&str, Vec<&PartyRecord>> = BTreeMap::new();
-    for r in &calls {
-        by_number.entry(r.number.as_str()).or_default().push(r);
-    }
     let mut dd = Vec::new();
-    for (n, cs) in by_number.iter_mut() {
-        cs.sort_by_key(|r| r.dialed_at_ms);
+    for (n, cs) in by_number(&calls) {
         let last = cs.len().saturating_sub(1);
         if let Some(c) = cs[..last].iter().find(|c| served(c, &abandon)) {
             dd.push(format!(
