@@ -26,7 +26,7 @@ use acd_support::process::{acd_section, add_operator, Proc};
 use acd_support::*;
 use common::faultproxy::FaultProxy;
 use contactd::app::App;
-use contactd::service::acd::OperatorCommand;
+use contactd::service::acd::{OperatorCommand, TransferMode};
 use contactd::sim::{self, Behaviour, Simulator};
 
 /// Simulated ms of silence nobody should hear (the fault matrix's rule).
@@ -552,5 +552,69 @@ async fn a_callback_customer_who_answers_while_the_link_is_down_is_bridged_once_
     );
     assert_eq!(dialed(), 1, "the customer was dialed again");
     sim.hangup(&customer.uuid, "NORMAL_CLEARING");
+    app.shutdown(Duration::from_secs(2)).await;
+}
+
+/// Redis stops just as the blind transfer's move reaches it (the operator has hung up; the
+/// move into the target queue is lost on the way): the move is tried again until Redis is
+/// back, and the caller reaches the specialist. A single try used to give up, and the
+/// caller was hung up as if the operator had ended the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_transfer_whose_move_meets_a_stopped_redis_reaches_the_target() {
+    let env = common::TestEnv::new().await;
+    let sim = Simulator::start(sim_config(&[
+        ("1001", answers(500, None)),
+        ("1009", answers(500, None)),
+    ]))
+    .await
+    .unwrap();
+    let redis = FaultProxy::start(
+        common::redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches("/0"),
+    )
+    .await;
+    let url = format!("redis://{}/0", redis.addr());
+    let app = app_via(&env, &sim, &url, "acd-blind-redis").await;
+    add_operators(
+        &app,
+        &[("1001", &[("general", 5)]), ("1009", &[("specialists", 7)])],
+    )
+    .await;
+    login(&app, "1001").await;
+    login(&app, "1009").await;
+    let c = caller(&sim, &app, "general", "5552101", None);
+    assert!(common::eventually(WAIT, || async { sim.bridged_to(&c).is_some() }).await);
+    let leg_a = sim.agent_offers("1001")[0].uuid.clone();
+    app.shared
+        .acd
+        .transfer(&c, "specialists", TransferMode::Blind)
+        .await
+        .unwrap();
+    // the move names the call and its target queue (the transfer's note, with the same
+    // two, was written above)
+    redis.cut_on(&[c.as_str(), "specialists"]);
+    assert!(sim.hangup(&leg_a, "NORMAL_CLEARING"));
+    assert!(
+        common::eventually(WAIT, || async { redis.cut_on_fired() }).await,
+        "the move never reached Redis"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        sim.live_channels().contains(&c),
+        "the caller was hung up while Redis was away"
+    );
+    redis.restore().await;
+    assert!(
+        common::eventually(WAIT, || async {
+            sim.agent_offers("1009")
+                .first()
+                .is_some_and(|o| sim.bridged_to(&c).as_deref() == Some(o.uuid.as_str()))
+        })
+        .await,
+        "the caller never reached the specialist: bridged to {:?}",
+        sim.bridged_to(&c)
+    );
+    sim.hangup(&c, "NORMAL_CLEARING");
     app.shutdown(Duration::from_secs(2)).await;
 }

@@ -6,6 +6,8 @@
 //! - [`FaultProxy::stall`]: the server is frozen (SIGSTOP, a stuck disk). Connections stay
 //!   open and new ones are accepted, but not a byte moves either way until `restore`; what
 //!   was sent meanwhile is delivered then, as the kernel's buffers would.
+//! - [`FaultProxy::cut_on`]: the server stops just as a given command reaches it: the
+//!   command is lost, then as `cut`.
 //!
 //! contactd is given [`FaultProxy::addr`] instead of the server's address; the test's own
 //! checks go to the real server directly.
@@ -32,10 +34,14 @@ pub enum Mode {
     Stall,
 }
 
+type Trap = Arc<Mutex<Option<Vec<Vec<u8>>>>>;
+
 pub struct FaultProxy {
     addr: SocketAddr,
     target: SocketAddr,
-    mode: watch::Sender<Mode>,
+    mode: Arc<watch::Sender<Mode>>,
+    /// `cut_on`'s armed patterns: all in one chunk from the client
+    trap: Trap,
     accept: Mutex<Option<JoinHandle<()>>>,
     live: Arc<AtomicUsize>,
     accepted: Arc<AtomicUsize>,
@@ -53,7 +59,8 @@ impl FaultProxy {
         let proxy = FaultProxy {
             addr,
             target,
-            mode,
+            mode: Arc::new(mode),
+            trap: Arc::default(),
             accept: Mutex::new(None),
             live: Arc::default(),
             accepted: Arc::default(),
@@ -105,6 +112,17 @@ impl FaultProxy {
         }
     }
 
+    /// Arms a cut at the next chunk from a client that holds every one of `all_of`: that
+    /// chunk is dropped (the command lost on the way), then everything goes as after `cut`.
+    pub fn cut_on(&self, all_of: &[&str]) {
+        *self.trap.lock().unwrap() = Some(all_of.iter().map(|p| p.as_bytes().to_vec()).collect());
+    }
+
+    /// Whether an armed `cut_on` has fired.
+    pub fn cut_on_fired(&self) -> bool {
+        self.trap.lock().unwrap().is_none() && self.mode() == Mode::Cut
+    }
+
     /// The server freezes: nothing forwarded either way, connections (old and new) held open.
     pub fn stall(&self) {
         self.mode.send_replace(Mode::Stall);
@@ -137,6 +155,7 @@ impl FaultProxy {
         let target = self.target;
         let live = self.live.clone();
         let accepted = self.accepted.clone();
+        let trap = (self.trap.clone(), self.mode.clone());
         let h = tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -149,8 +168,9 @@ impl FaultProxy {
                         live.fetch_add(1, Ordering::SeqCst);
                         let rx = mode.clone();
                         let live = live.clone();
+                        let trap = trap.clone();
                         tokio::spawn(async move {
-                            forward(client, target, rx).await;
+                            forward(client, target, rx, trap).await;
                             live.fetch_sub(1, Ordering::SeqCst);
                         });
                     }
@@ -182,7 +202,12 @@ async fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// One client connection: connects to the target (when not cut) and pumps both ways until
 /// either side closes or the proxy is cut.
-async fn forward(client: TcpStream, target: SocketAddr, mut mode: watch::Receiver<Mode>) {
+async fn forward(
+    client: TcpStream,
+    target: SocketAddr,
+    mut mode: watch::Receiver<Mode>,
+    trap: (Trap, Arc<watch::Sender<Mode>>),
+) {
     let _ = client.set_nodelay(true);
     let server = tokio::select! {
         r = TcpStream::connect(target) => match r {
@@ -194,8 +219,8 @@ async fn forward(client: TcpStream, target: SocketAddr, mut mode: watch::Receive
     let _ = server.set_nodelay(true);
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
-    let up = pump(cr, sw, mode.clone());
-    let down = pump(sr, cw, mode.clone());
+    let up = pump(cr, sw, mode.clone(), Some(trap));
+    let down = pump(sr, cw, mode.clone(), None);
     tokio::select! {
         _ = up => {}
         _ = down => {}
@@ -204,11 +229,13 @@ async fn forward(client: TcpStream, target: SocketAddr, mut mode: watch::Receive
     // both sockets dropped: the client sees the connection closed
 }
 
-/// Copies `from` to `to`, holding each chunk while the proxy is stalled.
+/// Copies `from` to `to`, holding each chunk while the proxy is stalled; with `trap`, a
+/// chunk that holds the armed patterns is dropped and the proxy cut.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut mode: watch::Receiver<Mode>,
+    trap: Option<(Trap, Arc<watch::Sender<Mode>>)>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -222,6 +249,19 @@ async fn pump(
         };
         if mode.wait_for(|m| *m == Mode::Pass).await.is_err() {
             return;
+        }
+        if let Some((armed, cut)) = &trap {
+            let mut armed = armed.lock().unwrap();
+            let chunk = &buf[..n];
+            let hit = armed.as_ref().is_some_and(|ps| {
+                ps.iter()
+                    .all(|p| chunk.windows(p.len()).any(|w| w == p.as_slice()))
+            });
+            if hit {
+                *armed = None;
+                cut.send_replace(Mode::Cut);
+                return;
+            }
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return;

@@ -1,6 +1,6 @@
 //! Transfers of a talking call to another queue, blind or attended.
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{consult, ms_to_time, Acd, AcdError, TransferMode, Unstored, TRANSFER_PRIORITY};
 use crate::core::acd::agent::StateName;
@@ -78,7 +78,8 @@ impl Acd {
 
     /// A blind transfer's move, once the operator's leg has gone: the caller leaves
     /// `agent` (to after-call work) for `queue`, first in line, and the transfer is done.
-    /// False if the call was not talking with them (or Redis did not answer).
+    /// False if the call was not talking with them (or Redis did not answer for
+    /// [`super::caller::PERSIST`]).
     pub(crate) async fn move_to_queue(
         &self,
         call: &str,
@@ -87,16 +88,13 @@ impl Acd {
         now: i64,
     ) -> bool {
         let store = &self.inner.store;
-        let moved = match store
-            .transfer(call, agent, queue, TRANSFER_PRIORITY, now)
-            .await
-        {
-            Ok(m) => m,
-            Err(e) => {
-                warn!(%call, "acd: transfer to {queue} not stored: {e}");
-                false
-            }
-        };
+        // Kept trying while Redis is away: giving up would end the caller's call.
+        let moved = super::caller::persist!(
+            "transfer",
+            call,
+            store.transfer(call, agent, queue, TRANSFER_PRIORITY, now)
+        )
+        .unwrap_or(false);
         if !moved {
             return false;
         }
