@@ -87,6 +87,7 @@ mod meter_import;
 mod meter_ivr;
 mod migrations;
 mod opcamp_abandon;
+mod opcamp_answer_kill;
 mod opcamp_durable;
 mod opcamp_missed;
 mod opcamp_preview;

@@ -147,6 +147,27 @@ impl Proc {
         assert!(resp.status().is_success(), "{:?}", resp.text().await);
     }
 
+    /// `contactd --config <its config> <args>` (a CLI command): its standard output.
+    pub async fn cli(&self, args: &[&str]) -> String {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+            .arg("--config")
+            .arg(&self.cfg)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "contactd {}: {}\n{text}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+
     /// A caller to the general queue's own number, waiting until hung up.
     pub fn caller(&self, sim: &Simulator, number: &str) -> String {
         sim.inbound_call(sim::InboundCall {

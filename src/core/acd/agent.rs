@@ -151,10 +151,14 @@ pub enum AgentInput {
     WrapUpDone,
     /// The operator answered but their leg was gone before the bridge: as if they missed it.
     BridgeFailed,
+    /// The operator answered, but the call left before it was bridged to them (its caller
+    /// hung up, or a campaign's person was given the abandon message): no talk, and no
+    /// fault of theirs, so no after-call work either.
+    NotBridged,
 }
 
 impl AgentInput {
-    pub const ALL: [AgentInput; 12] = [
+    pub const ALL: [AgentInput; 13] = [
         AgentInput::LogIn,
         AgentInput::LogOut,
         AgentInput::GoReady,
@@ -167,6 +171,7 @@ impl AgentInput {
         AgentInput::HangUp,
         AgentInput::WrapUpDone,
         AgentInput::BridgeFailed,
+        AgentInput::NotBridged,
     ];
 
     /// Its name in the scripts' transition table.
@@ -184,6 +189,7 @@ impl AgentInput {
             AgentInput::HangUp => "hang_up",
             AgentInput::WrapUpDone => "wrap_up_done",
             AgentInput::BridgeFailed => "bridge_failed",
+            AgentInput::NotBridged => "not_bridged",
         }
     }
 
@@ -193,6 +199,7 @@ impl AgentInput {
             AgentInput::LogIn
             | AgentInput::GoReady
             | AgentInput::CallerGone
+            | AgentInput::NotBridged
             | AgentInput::WrapUpDone => StateName::Ready,
             AgentInput::LogOut => StateName::LoggedOut,
             AgentInput::TakeBreak => StateName::Break,
@@ -282,7 +289,7 @@ pub fn next(from: StateName, input: AgentInput) -> Result<StateName, AgentError>
         I::GoAbsent => from == S::Ready || (away && from != S::Absent),
         I::Offer => from == S::Ready,
         I::Answer | I::RingTimeout | I::CallerGone => from == S::Offered,
-        I::HangUp | I::BridgeFailed => from == S::Talking,
+        I::HangUp | I::BridgeFailed | I::NotBridged => from == S::Talking,
         I::WrapUpDone => from == S::WrapUp,
     };
     if ok {
@@ -335,6 +342,13 @@ mod tests {
         assert_eq!(next(S::Missed, I::GoReady), Ok(S::Ready));
         // A caller who hung up while it rang is not the operator's fault.
         assert_eq!(walk(&[I::LogIn, I::Offer, I::CallerGone]), Ok(S::Ready));
+        // Nor one gone after the answer but before the bridge: no talk, no wrap-up.
+        assert_eq!(
+            walk(&[I::LogIn, I::Offer, I::Answer, I::NotBridged]),
+            Ok(S::Ready)
+        );
+        assert!(next(S::Offered, I::NotBridged).is_err(), "never answered");
+        assert!(next(S::WrapUp, I::NotBridged).is_err(), "a talk that ended");
     }
 
     #[test]

@@ -18,6 +18,14 @@ use crate::core::acd::agent::StateName;
 use crate::core::acd::queue::CallKind;
 use crate::store::acd::Abandoned;
 
+/// Whether a campaign call's own script (`service::opcamp::message`: a wait, then the
+/// abandon message, then the hang-up) is past its wait, from the switch's
+/// `current_application` (`show channels`' `application`): the person is hearing the
+/// message, or has heard it, and an operator bridged now would cut it off mid-sentence.
+pub fn message_begun(current_application: &str) -> bool {
+    matches!(current_application, "playback" | "hangup")
+}
+
 /// An offer rung this recently (ms) cannot have been answered yet: withdrawing its call is
 /// not the operator's miss.
 const JUST_OFFERED_MS: i64 = 100;
@@ -246,6 +254,58 @@ impl Acd {
                 )
                 .await;
         }
+        Ok(true)
+    }
+
+    /// A campaign call offered to an operator (ringing, or answered) but never bridged to
+    /// them, that now will not be: its person is given the abandon message, or left. The
+    /// operator's leg is hung up and they are ready again (no talk, so no after-call work
+    /// and no disposition), and the call leaves the ACD, recorded abandoned. False if it is
+    /// bridged after all, or no operator has it (nothing changed).
+    pub async fn drop_unbridged_campaign_call(&self, call: &str) -> Result<bool, AcdError> {
+        let store = &self.inner.store;
+        let Some(agent) = store.offered_to(call).await? else {
+            return Ok(false);
+        };
+        let leg = store.leg(call).await?;
+        if let Some(l) = &leg {
+            if self.inner.link.bridged(l).await {
+                return Ok(false);
+            }
+        }
+        let talking = store
+            .agent_info(&agent)
+            .await?
+            .is_some_and(|i| i.state == StateName::Talking && i.call.as_deref() == Some(call));
+        let released = match (&leg, talking) {
+            (Some(l), true) => self.release_unbridged(call, &agent, l).await,
+            _ => {
+                // still ringing (or its answer not noted): not the operator's fault either
+                if let Some(l) = &leg {
+                    let _ = self
+                        .inner
+                        .link
+                        .hangup(l, freeswitch_types::HangupCause::OriginatorCancel)
+                        .await;
+                }
+                let gone = store.abandon("", call).await? == Abandoned::WasRinging;
+                self.kick();
+                gone
+            }
+        };
+        store.del_meta(call).await?;
+        if let Ok(u) = uuid::Uuid::parse_str(call) {
+            let _ = self
+                .inner
+                .records
+                .ended(
+                    u,
+                    crate::core::acd::outcome::AcdOutcome::Abandoned,
+                    self.clock().now(),
+                )
+                .await;
+        }
+        info!(%call, operator = %agent, released, "acd: campaign call given up before its bridge");
         Ok(true)
     }
 

@@ -60,7 +60,7 @@ use crate::esl::control::SwitchLink;
 use crate::store::acd::AcdStore;
 use crate::store::acd_calls::AcdCalls;
 use crate::store::operators::Operators;
-pub use campaign_call::QueueFloor;
+pub use campaign_call::{message_begun, QueueFloor};
 pub use types::*;
 
 /// How long a caller's lease lasts without renewal. A caller whose instance is known dead

@@ -156,6 +156,37 @@ impl Acd {
         true
     }
 
+    /// `agent` answered `call`, but it will never be bridged to them (its caller left, or a
+    /// campaign's person is given the abandon message): their leg `leg` is hung up, since
+    /// nothing else would end it, and they are ready again at once — no talk, so no
+    /// after-call work and nothing to dispose. False if they were no longer on that call.
+    pub(crate) async fn release_unbridged(&self, call: &str, agent: &str, leg: &str) -> bool {
+        let _ = self
+            .inner
+            .link
+            .hangup(leg, freeswitch_types::HangupCause::NormalClearing)
+            .await;
+        let now = self.now_ms();
+        let store = &self.inner.store;
+        let freed = caller::persist!(
+            "operator ready again",
+            call,
+            store.not_bridged(call, agent, now)
+        );
+        store
+            .settle_offer(call)
+            .await
+            .or_log(call, "the offer settled");
+        if freed != Some(true) {
+            return false;
+        }
+        self.log_state(agent, StateName::Ready, "", ms_to_time(now))
+            .await;
+        self.kick();
+        info!(%call, operator = agent, %leg, "acd: answered leg never bridged: hung up, operator ready");
+        true
+    }
+
     /// An operator's own change of state (feature code or API), as the core's table allows
     /// it from their live state. Returns the new state's key. Asking for ready while ready
     /// changes nothing and is not an error (a second press of the feature code).

@@ -28,7 +28,9 @@ use super::connect::Reached;
 use super::ends::{end_with, wait_hangup, CONNECTED};
 use super::OpRunner;
 use crate::core::campaign::outcome::{self, Outcome};
-use crate::esl::control::{CallWatch, SwitchLink};
+use crate::core::channels::SwitchEvent;
+use crate::esl::control::{CallWatch, SwitchLink, WatchEvent};
+use crate::service::acd::message_begun;
 use crate::service::witnessed::{witnessed, Witnessed};
 use crate::store::campaigns::{AttemptEnd, Campaign, Stranded};
 use crate::store::op_campaigns::OpCallback;
@@ -366,10 +368,13 @@ impl OpRunner {
     }
 
     /// A call answered while nobody followed it (a restart, a lost link), found without an
-    /// operator: taken out of the ACD so that none is rung for it later — unless one has
-    /// answered already, when it is a talk — then the switch's message. Its answer was
-    /// not seen, so a talk is counted as connected past the limit (the cautious side of
-    /// the legal figure).
+    /// operator: taken out of the ACD so that none is rung for it later, then the switch's
+    /// message. One an operator was rung for or answered, but never bridged to (the process
+    /// died, or the link dropped, between the answer and the bridge), is a talk only if the
+    /// ACD bridges it before its message begins (`Acd::message_begun`); else it is the
+    /// abandon the person heard, and the operator is let go without a disposition to set.
+    /// Its answer was not seen, so a talk is counted as connected past the limit (the
+    /// cautious side of the legal figure).
     pub(super) async fn settle_lost_call(
         self: &Arc<Self>,
         c: &Campaign,
@@ -378,18 +383,72 @@ impl OpRunner {
         watch: &mut CallWatch,
     ) -> AttemptEnd {
         let call = id.to_string();
-        let reached = match self.acd.withdraw_lost_campaign_call(&call).await {
-            Ok(true) => Reached::Operator(self.acd.operator_of(&call).await.unwrap_or_default()),
-            Ok(false) => Reached::Nobody,
+        let held = match self.acd.withdraw_lost_campaign_call(&call).await {
+            Ok(held) => held,
             Err(e) => {
                 warn!(campaign = c.id, %call, "lost call not withdrawn from the ACD: {e}");
-                Reached::Nobody
+                false
             }
         };
+        if held {
+            let app = link.getvar(&call, "current_application").await;
+            let begun = app.ok().flatten().is_some_and(|a| message_begun(&a));
+            // not begun: the operator waits on their leg until the ACD bridges them or the
+            // message begins, when they are let go at once
+            if begun || self.message_begins(watch).await {
+                self.let_operator_go(c, &call).await;
+            }
+        }
         let late = self.config.campaigns.operator.connect_within() + Duration::from_millis(1);
         let now = self.clock.instant();
         let answered = now.checked_sub(late).unwrap_or(now);
-        self.after_reached(c, id, link, watch, answered, reached)
-            .await
+        let end = self
+            .after_reached(c, id, link, watch, answered, Reached::Nobody)
+            .await;
+        if held && end.outcome != CONNECTED {
+            // the call ended unbridged while its operator still waited for it
+            self.let_operator_go(c, &call).await;
+        }
+        end
+    }
+
+    /// Waits for the call's abandon message to begin (its script's `playback`): true then;
+    /// false if it was bridged, ended, or lost sight of first (those events are left on the
+    /// watch for what follows), or nothing happened in time.
+    async fn message_begins(&self, watch: &mut CallWatch) -> bool {
+        let o = &self.config.campaigns.operator;
+        let limit = Duration::from_millis(o.abandon_message_after_ms()) + Duration::from_secs(1);
+        let until = self.clock.instant() + limit;
+        let mut seen = Vec::new();
+        let begun = loop {
+            match tokio::time::timeout_at(until, watch.recv()).await {
+                Ok(Some(WatchEvent::Switch(SwitchEvent::PlaybackStart { .. }))) => break true,
+                Ok(Some(
+                    ev @ (WatchEvent::Switch(SwitchEvent::Bridge { .. } | SwitchEvent::Hangup(_))
+                    | WatchEvent::LinkLost),
+                )) => {
+                    seen.push(ev);
+                    break false;
+                }
+                Ok(Some(ev)) => seen.push(ev),
+                Ok(None) | Err(_) => break false,
+            }
+        };
+        for ev in seen.into_iter().rev() {
+            watch.put_back(ev);
+        }
+        begun
+    }
+
+    /// The operator an unbridged lost call was offered to is let go: their leg hung up,
+    /// ready again, nothing to dispose.
+    async fn let_operator_go(&self, c: &Campaign, call: &str) {
+        match self.acd.drop_unbridged_campaign_call(call).await {
+            Ok(true) => {
+                info!(campaign = c.id, %call, "its operator never bridged to it: let go")
+            }
+            Ok(false) => {}
+            Err(e) => warn!(campaign = c.id, %call, "operator of a lost call not let go: {e}"),
+        }
     }
 }

@@ -5,7 +5,9 @@ use redis::Script;
 use crate::core::acd::agent::Command;
 use crate::store::StoreError;
 
-use super::scripts::{script, AGENT_COMMAND, ANSWER, FINISH, SET_SKILLS, WRAP_UP_DONE};
+use super::scripts::{
+    script, AGENT_COMMAND, ANSWER, FINISH, NOT_BRIDGED, SET_SKILLS, WRAP_UP_DONE,
+};
 use super::{AcdStore, AgentInfo, Reservation};
 
 impl AcdStore {
@@ -33,6 +35,30 @@ impl AcdStore {
             .key(self.key("agents"))
             .key(self.key("offers"))
             .key(self.key("calls"))
+            .arg(call)
+            .arg(agent)
+            .arg(now_ms)
+            .invoke_async(&mut c)
+            .await?;
+        self.changed_call_end();
+        Ok(n == 1)
+    }
+
+    /// `agent` answered `call`, but it left before it was bridged to them: it leaves the
+    /// ACD and they are ready again at once (no talk, no after-call work). False if they
+    /// are no longer talking on it.
+    pub async fn not_bridged(
+        &self,
+        call: &str,
+        agent: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = script!(NOT_BRIDGED)
+            .key(self.key("agents"))
+            .key(self.key("offers"))
+            .key(self.key("calls"))
+            .key(self.key("ready"))
             .arg(call)
             .arg(agent)
             .arg(now_ms)

@@ -232,6 +232,20 @@ redis.call('ZADD', KEYS[1], queue_score(prio, seq), ARGV[1])
 return redis.call('INCR', KEYS[5])
 ";
 
+pub(super) const NOT_BRIDGED: &str = r"
+-- KEYS agents, offers, calls, ready; ARGV call, agent, now_ms
+-- The operator answered, but the call left before it was bridged to them: the call leaves
+-- the ACD and they are ready again, idle from now, with no after-call work.
+local st = agent_state(KEYS[1], ARGV[2])
+local to = change(st, @I(not_bridged))
+if not to or st.call ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], to .. '|' .. ARGV[3] .. '|' .. ARGV[3] .. '||')
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+";
+
 pub(super) const CLAIM: &str = r"
 -- KEYS owner; ARGV instance, ttl_ms
 local cur = redis.call('GET', KEYS[1])
@@ -373,7 +387,7 @@ pub(super) use script;
 mod tests {
     use super::*;
 
-    const AGENT_SCRIPTS: [&str; 12] = [
+    const AGENT_SCRIPTS: [&str; 13] = [
         ENQUEUE,
         RESERVE,
         RELEASE_MISSED,
@@ -385,6 +399,7 @@ mod tests {
         WRAP_UP_DONE,
         CONSULT_COMPLETE,
         BRIDGE_FAILED,
+        NOT_BRIDGED,
         RESTORE_CALL,
     ];
 

@@ -33,6 +33,10 @@ pub struct OpMetrics {
     pub stranded: usize,
     /// operators not ready at the end (the harness never takes them out of ready)
     pub not_ready: usize,
+    /// calls whose recorded outcome says otherwise than what the customer lived: `connected`
+    /// (a disposition owed) though no operator was ever bridged to them, or `abandoned`
+    /// though one was
+    pub wrong_outcome: usize,
     pub why: Vec<String>,
     pub notes: Vec<String>,
 }
@@ -42,7 +46,7 @@ impl OpMetrics {
         format!(
             " op_finished={} op_double_dials={} op_unserved={} op_silent={} op_cut_off={} \
              op_lost_outcomes={} op_over_cap={} op_double_booked={} op_stranded={} \
-             op_not_ready={}",
+             op_not_ready={} op_wrong_outcome={}",
             if self.finished { "yes" } else { "no" },
             self.double_dials,
             self.unserved,
@@ -52,7 +56,8 @@ impl OpMetrics {
             self.over_cap,
             self.double_booked,
             self.stranded,
-            self.not_ready
+            self.not_ready,
+            self.wrong_outcome
         )
     }
 
@@ -67,6 +72,7 @@ impl OpMetrics {
             && self.double_booked == 0
             && self.stranded == 0
             && self.not_ready == 0
+            && self.wrong_outcome == 0
     }
 }
 
@@ -257,6 +263,36 @@ pub fn compute(i: &OpInput) -> OpMetrics {
             "op_double_booked: operators on two calls at once: {}",
             booked.join(", ")
         ));
+    }
+
+    let wrong: Vec<String> = calls
+        .iter()
+        .filter_map(|r| {
+            let outcome = i.records.attempts.get(&r.uuid)?.as_deref()?;
+            let talked = !r.bridged_to.is_empty();
+            let wrong = match outcome {
+                "connected" => !talked,
+                "abandoned" => talked,
+                _ => false,
+            };
+            wrong.then(|| {
+                format!(
+                    "{} {} recorded {outcome}, {}",
+                    short(&r.uuid),
+                    r.number,
+                    if talked {
+                        "talked with an operator"
+                    } else {
+                        "never bridged to an operator"
+                    }
+                )
+            })
+        })
+        .collect();
+    m.wrong_outcome = wrong.len();
+    if !wrong.is_empty() {
+        m.why
+            .push(format!("op_wrong_outcome: {}", wrong.join(", ")));
     }
 
     m.stranded = i.records.stranded.len();

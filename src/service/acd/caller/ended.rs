@@ -62,12 +62,16 @@ impl Caller {
                 }
                 Some(Abandoned::NotFound) => {
                     // the leg goes before its operator is free for the next call
-                    if let Some(leg) = self.leg_never_bridged().await {
-                        self.hang_up_unbridged(&leg).await;
-                    }
-                    outcome = finish_talk(&self.acd, &self.call, now)
-                        .await
-                        .unwrap_or(AcdOutcome::Lost);
+                    outcome = match self.leg_never_bridged().await {
+                        Some((agent, leg)) => {
+                            self.acd.release_unbridged(&self.call, &agent, &leg).await;
+                            info!(call = %self.call, %leg, "acd: caller left before the bridge");
+                            AcdOutcome::Abandoned
+                        }
+                        None => finish_talk(&self.acd, &self.call, now)
+                            .await
+                            .unwrap_or(AcdOutcome::Lost),
+                    };
                 }
                 None => {}
             }
@@ -86,11 +90,11 @@ impl Caller {
         info!(call = %self.call, %outcome, "acd: caller left");
     }
 
-    /// The operator's leg of a talk whose offer nobody settled — its instance died, or the
-    /// link dropped, between the operator's answer and the bridge — if it is still up and
-    /// bridged to nobody. An offer a live task carries (here or in another instance) ends
-    /// its own leg, and a transfer's legs are the transfer's.
-    async fn leg_never_bridged(&self) -> Option<String> {
+    /// The operator and their leg, for a talk whose offer nobody settled — its instance
+    /// died, or the link dropped, between the operator's answer and the bridge — if the leg
+    /// is still up and bridged to nobody. An offer a live task carries (here or in another
+    /// instance) ends its own leg, and a transfer's legs are the transfer's.
+    async fn leg_never_bridged(&self) -> Option<(String, String)> {
         let store = &self.acd.inner.store;
         if self
             .acd
@@ -109,25 +113,9 @@ impl Caller {
         if !matches!(store.transfer_target(&self.call).await, Ok(None)) {
             return None;
         }
+        let agent = store.offered_to(&self.call).await.ok().flatten()?;
         let leg = store.leg(&self.call).await.ok().flatten()?;
-        (!self.link().bridged(&leg).await).then_some(leg)
-    }
-
-    /// The caller left before their operator's answered leg was bridged to them: that leg
-    /// is hung up (else the operator, freed for the next call, would sit in its silence
-    /// with a second call on top until the orphan sweep) and the offer settled.
-    async fn hang_up_unbridged(&self, leg: &str) {
-        let _ = self
-            .link()
-            .hangup(leg, freeswitch_types::HangupCause::NormalClearing)
-            .await;
-        self.acd
-            .inner
-            .store
-            .settle_offer(&self.call)
-            .await
-            .or_log(&self.call, "the offer settled");
-        info!(call = %self.call, %leg, "acd: caller left before the bridge, operator's leg hung up");
+        (!self.link().bridged(&leg).await).then_some((agent, leg))
     }
 
     /// The operator's leg left the bridge: a transfer goes on, anything else ends the call.

@@ -38,6 +38,7 @@ pub(in crate::service::acd) async fn resume(
         Ok(m) => m.and_then(|m| serde_json::from_str(&m).ok()),
         Err(_) => None,
     };
+    let campaign = meta.as_ref().is_some_and(|m| m.campaign.is_some());
     match meta {
         Some(m) if m.consult.is_some() => {
             return take_over(&acd, &queue, &r, &leg, talking, &m).await;
@@ -118,6 +119,14 @@ pub(in crate::service::acd) async fn resume(
                     "the offer settled (another instance may carry it on)",
                 );
                 info!(call = %r.call, operator = %r.agent, "acd: offer found bridged");
+                return;
+            }
+            if campaign && crate::service::acd::message_begun(&c.application) {
+                // Too late for an operator: the person is hearing the abandon message
+                // (their call's own script went on while the offer was not carried on).
+                if let Err(e) = acd.drop_unbridged_campaign_call(&r.call).await {
+                    warn!(call = %r.call, "acd: campaign call not given up: {e}");
+                }
                 return;
             }
             if o.answered {
