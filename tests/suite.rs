@@ -88,6 +88,7 @@ mod meter_ivr;
 mod migrations;
 mod opcamp_abandon;
 mod opcamp_answer_kill;
+mod opcamp_bridge_unseen;
 mod opcamp_durable;
 mod opcamp_missed;
 mod opcamp_preview;

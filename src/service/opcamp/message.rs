@@ -80,11 +80,15 @@ impl OpRunner {
                 match ev {
                     WatchEvent::Switch(SwitchEvent::Hangup(_)) => return false,
                     WatchEvent::Switch(SwitchEvent::Bridge { .. }) => return true,
-                    WatchEvent::LinkLost
-                        if link.back_and_exists(&call, Duration::from_secs(60)).await
-                            != Some(true) =>
-                    {
-                        return false
+                    WatchEvent::LinkLost => {
+                        if link.back_and_exists(&call, Duration::from_secs(60)).await != Some(true)
+                        {
+                            return false;
+                        }
+                        // a bridge made while the link was down sent its event into the void
+                        if link.bridged(&call).await {
+                            return true;
+                        }
                     }
                     _ => {}
                 }
