@@ -91,6 +91,7 @@ mod opcamp_answer_kill;
 mod opcamp_bridge_unseen;
 mod opcamp_durable;
 mod opcamp_missed;
+mod opcamp_pg_outage;
 mod opcamp_preview;
 mod opcamp_progressive;
 mod opcamp_supervision;

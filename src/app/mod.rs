@@ -312,7 +312,7 @@ impl App {
         tasks.push(tokio::spawn(runner.run(final_rx.clone())));
         let opcamp = crate::service::opcamp::OpRunner::new(
             shared.campaigns.clone(),
-            crate::store::op_campaigns::OpCampaigns::new(shared.pool.clone()),
+            crate::store::op_campaigns::OpCampaigns::with_journal(journal.clone()),
             shared.calls.clone(),
             shared.live.clone(),
             shared.links.clone(),

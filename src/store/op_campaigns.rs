@@ -9,6 +9,7 @@ use deadpool_postgres::Pool;
 use uuid::Uuid;
 
 use super::campaigns::NewCampaign;
+use super::journal::{Journal, Param, Write, Writer};
 use super::StoreError;
 
 /// What makes a campaign an operator campaign.
@@ -56,11 +57,26 @@ pub struct OpFigures {
 #[derive(Clone)]
 pub struct OpCampaigns {
     pool: Pool,
+    /// What a call lived (answer, connect, abandon, talk end) and the callbacks' states:
+    /// through the journal in the daemon, so that a PostgreSQL outage loses none of it.
+    writer: Writer,
 }
 
 impl OpCampaigns {
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self {
+            writer: Writer::Direct(pool.clone()),
+            pool,
+        }
+    }
+
+    /// Calls' records and callbacks' states go through `journal` (kept while PostgreSQL is
+    /// away, replayed in order once it is back).
+    pub fn with_journal(journal: Journal) -> Self {
+        Self {
+            pool: journal.pool().clone(),
+            writer: Writer::Journal(journal),
+        }
     }
 
     pub fn pool(&self) -> &Pool {
@@ -156,11 +172,12 @@ impl OpCampaigns {
         by: Option<&str>,
         kind: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.exec(
+        self.write(
+            format!("operator call {uuid} answered"),
             "UPDATE operator_calls SET answered_at = COALESCE(answered_at, $2),
                     answered_by = COALESCE($3, answered_by), detected_kind = COALESCE($4, detected_kind)
              WHERE uuid = $1",
-            &[&uuid, &at, &by, &kind],
+            vec![uuid.into(), at.into(), by.into(), kind.into()],
         )
         .await
     }
@@ -171,10 +188,11 @@ impl OpCampaigns {
         at: DateTime<Utc>,
         operator: &str,
     ) -> Result<(), StoreError> {
-        self.exec(
+        self.write(
+            format!("operator call {uuid} connected to {operator}"),
             "UPDATE operator_calls SET connected_at = COALESCE(connected_at, $2), operator = $3
              WHERE uuid = $1",
-            &[&uuid, &at, &operator],
+            vec![uuid.into(), at.into(), operator.into()],
         )
         .await
     }
@@ -186,11 +204,12 @@ impl OpCampaigns {
         at: DateTime<Utc>,
         message_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        self.exec(
+        self.write(
+            format!("operator call {uuid} abandoned"),
             "UPDATE operator_calls SET abandoned_at = COALESCE(abandoned_at, $2),
                     message_started_at = COALESCE(message_started_at, $3)
              WHERE uuid = $1",
-            &[&uuid, &at, &message_at],
+            vec![uuid.into(), at.into(), message_at.into()],
         )
         .await
     }
@@ -208,10 +227,11 @@ impl OpCampaigns {
     }
 
     pub async fn talk_ended(&self, uuid: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.exec(
+        self.write(
+            format!("operator call {uuid} talk ended"),
             "UPDATE operator_calls SET talk_ended_at = COALESCE(talk_ended_at, $2)
              WHERE uuid = $1 AND connected_at IS NOT NULL",
-            &[&uuid, &at],
+            vec![uuid.into(), at.into()],
         )
         .await
     }
@@ -300,11 +320,12 @@ impl OpCampaigns {
         due_at: Option<DateTime<Utc>>,
         call: Option<Uuid>,
     ) -> Result<(), StoreError> {
-        self.exec(
+        self.write(
+            format!("operator callback {id} {state}"),
             "UPDATE operator_callbacks SET state = $2, due_at = COALESCE($3, due_at),
                     call_uuid = COALESCE($4, call_uuid)
              WHERE id = $1",
-            &[&id, &state, &due_at, &call],
+            vec![id.into(), state.into(), due_at.into(), call.into()],
         )
         .await
     }
@@ -361,14 +382,8 @@ impl OpCampaigns {
         })
     }
 
-    async fn exec(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<(), StoreError> {
-        let db = self.pool.get().await?;
-        db.execute(sql, params).await?;
-        Ok(())
+    async fn write(&self, what: String, sql: &str, params: Vec<Param>) -> Result<(), StoreError> {
+        self.writer.write(Write::new(what, sql, params)).await
     }
 }
 

@@ -130,6 +130,18 @@ pub fn matrix() -> Vec<Scenario> {
             timeline: every(5, 4.0, LinkDrop),
         },
         Scenario {
+            name: "opcamp_pg_stop_10s",
+            timeline: vec![(0.0, PgStop), (10.0, PgStart)],
+        },
+        Scenario {
+            name: "opcamp_redis_stop_10s",
+            timeline: vec![(0.0, RedisStopSave), (10.0, RedisStart)],
+        },
+        Scenario {
+            name: "opcamp_redis_restart_empty",
+            timeline: vec![(0.0, RedisStopEmpty), (0.5, RedisStart)],
+        },
+        Scenario {
             name: "transfers_sigkill_x3",
             timeline: every(3, 8.0, KillContactd),
         },
