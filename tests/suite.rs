@@ -89,6 +89,7 @@ mod migrations;
 mod opcamp_abandon;
 mod opcamp_answer_kill;
 mod opcamp_bridge_unseen;
+mod opcamp_dispose_retry;
 mod opcamp_durable;
 mod opcamp_missed;
 mod opcamp_pg_outage;

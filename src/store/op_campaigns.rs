@@ -12,6 +12,17 @@ use super::campaigns::NewCampaign;
 use super::journal::{Journal, Param, Write, Writer};
 use super::StoreError;
 
+/// What a disposition did ([`OpCampaigns::dispose`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disposed {
+    pub campaign: i64,
+    pub contact: i64,
+    /// The callback it scheduled.
+    pub callback: Option<i64>,
+    /// It had been set already, with the same code: nothing changed now.
+    pub repeated: bool,
+}
+
 /// What makes a campaign an operator campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpCampaign {
@@ -236,17 +247,23 @@ impl OpCampaigns {
         .await
     }
 
-    /// Sets the disposition of `call` talked by `operator`; the campaign and contact, or None
-    /// if it is not that operator's campaign call (or already has one).
-    pub async fn set_disposition(
+    /// Sets the disposition of `call` talked by `operator` and schedules the callback it
+    /// asks for (`callback`: when, and the number, None for the contact's own), in one
+    /// transaction: a disposition is never kept without its callback. A repeat of a
+    /// disposition set already with the same code — a retry whose answer was lost, or
+    /// whose next step failed — changes nothing and returns what the first one did. None
+    /// if it is not that operator's campaign call, or it has another disposition.
+    pub async fn dispose(
         &self,
         call: Uuid,
         operator: &str,
         code: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        let db = self.pool.get().await?;
-        let row = db
+        callback: Option<(DateTime<Utc>, Option<&str>)>,
+    ) -> Result<Option<Disposed>, StoreError> {
+        let mut db = self.pool.get().await?;
+        let tx = db.transaction().await?;
+        let set = tx
             .query_opt(
                 "UPDATE operator_calls SET disposition = $3, disposed_at = $4
                  WHERE uuid = $1 AND operator = $2 AND disposition IS NULL
@@ -254,20 +271,51 @@ impl OpCampaigns {
                 &[&call, &operator, &code, &at],
             )
             .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
-    }
-
-    /// Schedules a callback (with the disposition that asked for it).
-    pub async fn schedule_callback(&self, cb: &OpCallback, from: Uuid) -> Result<i64, StoreError> {
-        let db = self.pool.get().await?;
-        let row = db
-            .query_one(
-                "INSERT INTO operator_callbacks (campaign_id, contact_id, operator, number, due_at, from_call)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[&cb.campaign_id, &cb.contact_id, &cb.operator, &cb.number, &cb.due_at, &from],
-            )
-            .await?;
-        Ok(row.get(0))
+        let Some(row) = set else {
+            let before = tx
+                .query_opt(
+                    "SELECT o.campaign_id, o.contact_id,
+                            (SELECT min(id) FROM operator_callbacks WHERE from_call = o.uuid)
+                     FROM operator_calls o
+                     WHERE o.uuid = $1 AND o.operator = $2 AND o.disposition = $3",
+                    &[&call, &operator, &code],
+                )
+                .await?;
+            return Ok(before.map(|r| Disposed {
+                campaign: r.get(0),
+                contact: r.get(1),
+                callback: r.get(2),
+                repeated: true,
+            }));
+        };
+        let (campaign, contact): (i64, i64) = (row.get(0), row.get(1));
+        let mut id = None;
+        if let Some((due_at, number)) = callback {
+            let number = match number {
+                Some(n) => n.to_string(),
+                None => tx
+                    .query_opt("SELECT phone FROM contacts WHERE id = $1", &[&contact])
+                    .await?
+                    .map(|r| r.get::<_, String>(0))
+                    .ok_or_else(|| StoreError::NotFound(format!("contact {contact}")))?,
+            };
+            let row = tx
+                .query_one(
+                    "INSERT INTO operator_callbacks
+                            (campaign_id, contact_id, operator, number, due_at, from_call)
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    &[&campaign, &contact, &operator, &number, &due_at, &call],
+                )
+                .await?;
+            id = Some(row.get(0));
+        }
+        tx.commit().await?;
+        Ok(Some(Disposed {
+            campaign,
+            contact,
+            callback: id,
+            repeated: false,
+        }))
     }
 
     /// Takes the callbacks due by `now` of running campaigns (marked `dialing`).

@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::{ContactCard, OpRunner};
 use crate::core::campaign::pacer::{CampaignRules, DncVerdict, WindowVerdict};
 use crate::store::campaigns::Target;
-use crate::store::op_campaigns::OpCallback;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -87,9 +86,20 @@ impl OpRunner {
             }
             (true, Some(_), n) => Some(n.clone()),
         };
-        let Some((campaign, contact)) = self
+        let number = match number.flatten() {
+            Some(n) => Some(
+                crate::core::numbers::normalize(&n, &self.config.dialing)
+                    .map_err(|e| OpError::Invalid(format!("callback_number {n:?}: {e}")))?,
+            ),
+            None => None,
+        };
+        let callback = d
+            .callback_at
+            .filter(|_| callback)
+            .map(|at| (at, number.as_deref()));
+        let Some(done) = self
             .ops
-            .set_disposition(d.call, login, &d.code, now)
+            .dispose(d.call, login, &d.code, now, callback)
             .await?
         else {
             return Err(OpError::NotFound(format!(
@@ -97,30 +107,12 @@ impl OpRunner {
                 d.call
             )));
         };
-        let mut id = None;
-        if let (Some(number), Some(at)) = (number, d.callback_at) {
-            let number = match number {
-                Some(n) => crate::core::numbers::normalize(&n, &self.config.dialing)
-                    .map_err(|e| OpError::Invalid(format!("callback_number {n:?}: {e}")))?,
-                None => self
-                    .ops
-                    .contact(contact)
-                    .await?
-                    .map(|c| c.phone)
-                    .ok_or_else(|| OpError::NotFound(format!("contact {contact}")))?,
-            };
-            let cb = OpCallback {
-                id: 0,
-                campaign_id: campaign,
-                contact_id: contact,
-                operator: login.to_string(),
-                number,
-                due_at: at,
-                to_operator: true,
-            };
-            id = Some(self.ops.schedule_callback(&cb, d.call).await?);
+        if let (Some(at), false) = (d.callback_at, done.repeated) {
+            let (campaign, contact) = (done.campaign, done.contact);
             info!(operator = login, campaign, contact, due_at = %at, "callback scheduled");
         }
+        let id = done.callback;
+        // Also on a repeat: the first may have been stored, and this step lost (Redis away).
         self.acd.disposition_set(login, &d.call.to_string()).await?;
         info!(operator = login, call = %d.call, code = %d.code, "disposition set");
         Ok(id)
