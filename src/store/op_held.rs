@@ -257,3 +257,16 @@ pub async fn disposition_owed(pool: &Pool, operator: &str) -> Result<Option<Uuid
     let row = db.query_opt(&query, &[&operator]).await?;
     Ok(row.filter(|r| r.get::<_, bool>(1)).map(|r| r.get(0)))
 }
+
+/// Of `calls`, those whose disposition is stored: PostgreSQL's word against a note in
+/// Redis that a disposition is still owed (a step after the stored one may have failed).
+pub async fn disposed(pool: &Pool, calls: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+    let db = pool.get().await?;
+    let rows = db
+        .query(
+            "SELECT uuid FROM operator_calls WHERE uuid = ANY($1) AND disposition IS NOT NULL",
+            &[&calls],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

@@ -348,10 +348,15 @@ impl Acd {
 
     /// The campaign call `operator` owes a disposition for, if any.
     /// Redis holds it while it has its data; PostgreSQL's call records are the truth (Redis
-    /// restarted empty, or the note was lost): found there, it is noted in Redis again.
+    /// restarted empty, or the note was lost): found there, it is noted in Redis again; a
+    /// note for a call whose disposition PostgreSQL has is cleared.
     pub async fn disposition_due(&self, operator: &str) -> Result<Option<String>, AcdError> {
         if let Some(call) = self.inner.store.disposition_due(operator).await? {
-            return Ok(Some(call));
+            let owed = [(operator.to_string(), call.clone())];
+            if self.clear_disposed(&owed).await.is_empty() {
+                return Ok(Some(call));
+            }
+            return Ok(None);
         }
         match crate::store::op_held::disposition_owed(self.pool(), operator).await {
             Ok(Some(u)) => {
@@ -368,6 +373,42 @@ impl Acd {
                 Ok(None)
             }
         }
+    }
+
+    /// Of the dispositions Redis notes as owed (`(operator, call)`), those PostgreSQL holds
+    /// already — stored, and the step that should have cleared the note failed (Redis away
+    /// just then) — are cleared; the operators so freed. PostgreSQL slow or away: none
+    /// (the notes stand, asked again later).
+    pub(super) async fn clear_disposed(&self, owed: &[(String, String)]) -> Vec<String> {
+        let calls: Vec<uuid::Uuid> = owed
+            .iter()
+            .filter_map(|(_, c)| uuid::Uuid::parse_str(c).ok())
+            .collect();
+        let ask = crate::store::op_held::disposed(self.pool(), &calls);
+        let done = match tokio::time::timeout(Duration::from_secs(1), ask).await {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => {
+                tracing::debug!("acd: dispositions owed not checked: {e}");
+                return Vec::new();
+            }
+            Err(_) => return Vec::new(),
+        };
+        let mut freed = Vec::new();
+        for (operator, call) in owed {
+            if !done.iter().any(|u| u.to_string() == *call) {
+                continue;
+            }
+            match self.inner.store.clear_disposition_due(operator, call).await {
+                Ok(()) => {
+                    info!(operator = %operator, %call, "acd: disposition stored, its note in Redis cleared late");
+                    freed.push(operator.clone());
+                }
+                Err(e) => {
+                    warn!(operator = %operator, %call, "acd: disposition note not cleared: {e}")
+                }
+            }
+        }
+        freed
     }
 
     /// An operator's live state and how long they have been in it (None: logged out/unknown).

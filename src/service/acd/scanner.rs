@@ -109,15 +109,19 @@ impl Acd {
         let wrap = Duration::from_secs(self.cfg().wrap_up_seconds);
         let now = self.now_ms();
         let mut next = None;
+        let mut owed = Vec::new();
         for (agent, info) in self.inner.store.agents().await? {
             if info.state != StateName::WrapUp {
                 continue;
             }
+            let ends = wrap_up_ends(info.at_ms, wrap);
             // An operator-campaign call's disposition is owed: they stay until it is set.
-            if matches!(self.inner.store.disposition_due(&agent).await, Ok(Some(_))) {
+            if let Ok(Some(call)) = self.inner.store.disposition_due(&agent).await {
+                if ends <= now {
+                    owed.push((agent, call));
+                }
                 continue;
             }
-            let ends = wrap_up_ends(info.at_ms, wrap);
             if ends > now {
                 next = Some(next.map_or(ends, |n: i64| n.min(ends)));
                 continue;
@@ -133,6 +137,10 @@ impl Acd {
                 self.log_state(&agent, StateName::Ready, "", ms_to_time(now))
                     .await;
             }
+        }
+        // set, but the note in Redis outlived it: those operators end their wrap-up next
+        if !owed.is_empty() && !self.clear_disposed(&owed).await.is_empty() {
+            next = Some(now);
         }
         Ok(next)
     }

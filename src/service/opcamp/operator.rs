@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tracing::info;
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::{ContactCard, OpRunner};
@@ -112,8 +112,11 @@ impl OpRunner {
             info!(operator = login, campaign, contact, due_at = %at, "callback scheduled");
         }
         let id = done.callback;
-        // Also on a repeat: the first may have been stored, and this step lost (Redis away).
-        self.acd.disposition_set(login, &d.call.to_string()).await?;
+        // Stored: accepted. Routing is told now, and again on a repeat; if Redis does not
+        // answer, the ACD finds the stored disposition itself once it does.
+        if let Err(e) = self.acd.disposition_set(login, &d.call.to_string()).await {
+            warn!(operator = login, call = %d.call, "disposition stored, routing not told yet: {e}");
+        }
         info!(operator = login, call = %d.call, code = %d.code, "disposition set");
         Ok(id)
     }
