@@ -95,6 +95,7 @@ mod opcamp_missed;
 mod opcamp_pg_outage;
 mod opcamp_preview;
 mod opcamp_progressive;
+mod opcamp_redis_wipe;
 mod opcamp_supervision;
 mod operators;
 mod outbound_flow;

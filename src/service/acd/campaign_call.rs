@@ -331,6 +331,10 @@ impl Acd {
             Ok(true)
         ) {
             self.spawn_caller(call.to_string(), meta, caller::Start::Adopted);
+            // bridged before its task began: a rebuild of Redis must know it as a talk
+            if let Ok(Some(leg)) = store.leg(call).await {
+                self.note_caller(call, |s| s.talk = Some((operator.to_string(), leg)));
+            }
             info!(%call, operator, "acd: campaign call connected");
         }
     }

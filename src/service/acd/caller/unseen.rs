@@ -59,15 +59,15 @@ impl Caller {
         if !matches!(store.offer_by(&self.call).await, Ok(None)) {
             return Next::Continue;
         }
-        let talking = match store.offered_to(&self.call).await {
-            Ok(Some(agent)) => store
-                .agent_info(&agent)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|i| i.state == StateName::Talking),
-            _ => false,
+        let Ok(Some(agent)) = store.offered_to(&self.call).await else {
+            return Next::Continue;
         };
+        let talking = store
+            .agent_info(&agent)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|i| i.state == StateName::Talking);
         if !talking {
             return Next::Continue;
         }
@@ -83,7 +83,14 @@ impl Caller {
         }
         match self.link().exists(&leg).await {
             Ok(false) => self.operator_left().await,
-            _ => Next::Continue,
+            _ => {
+                // Its bridge came before this task (adopted, or an operator-campaign call
+                // handed over bridged): remembered, so that a Redis that lost its data gets
+                // it back as a talk, not as a caller waiting for the next operator.
+                self.acd
+                    .note_caller(&self.call, |s| s.talk = Some((agent, leg)));
+                Next::Continue
+            }
         }
     }
 }
