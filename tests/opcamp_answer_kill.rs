@@ -8,15 +8,15 @@
 //! `connected`, with a disposition owed, and the operator bridged into the message.
 use crate::acd_support;
 use crate::common;
+use crate::opcamp_support;
 
 use std::time::Duration;
 
 use acd_support::process::{add_operator, Proc};
 use acd_support::WAIT;
-use contactd::sim::{self, AfterAnswer, Behaviour, Simulator, SubscriberRule};
+use contactd::sim::{self, Simulator, SubscriberRule};
+use opcamp_support::ABANDON;
 
-/// The abandon message: a virtual file of the simulator, 1.5 s long.
-const ABANDON: &str = "/var/lib/contactd/prompts/abandon_test.wav";
 const PHONE: &str = "+79162990001";
 /// The same number as the switch dials it.
 const DIALED: &str = "89162990001";
@@ -64,33 +64,16 @@ async fn attempt(env: &common::TestEnv) -> Option<(Option<String>, bool, bool, O
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_whose_operator_was_never_bridged_before_a_kill_is_an_abandon_not_a_talk() {
     let env = common::TestEnv::new().await;
-    let sim = Simulator::start(sim::SimConfig {
-        agents: [(
-            "2001".to_string(),
-            Behaviour::Answer {
-                ring_ms: 0,
-                after: AfterAnswer::Stay,
-            },
-        )]
-        .into(),
-        // stays on the line well past the message: the switch's script hangs up
-        rules: vec![SubscriberRule {
-            pattern: "2990001$".into(),
-            behaviour: Behaviour::Answer {
-                ring_ms: 300,
-                after: AfterAnswer::HangupAfter { ms: 20_000 },
-            },
-        }],
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        media_ms: [(ABANDON.to_string(), 1500)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    // stays on the line well past the message: the switch's script hangs up
+    let person = opcamp_support::person(300, 20_000);
+    let rules = vec![SubscriberRule {
+        pattern: "2990001$".into(),
+        behaviour: person,
+    }];
+    let agents = [("2001", opcamp_support::auto_answer())];
+    let sim = Simulator::start(opcamp_support::sim_config(&agents, rules))
+        .await
+        .unwrap();
     let mut d = Proc::start_with(&env, &sim, &extra()).await;
     add_operator(&env, "2001").await;
     d.login("op2001").await;

@@ -5,7 +5,6 @@
 //! abandon message started).
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use contactd::app::App;
@@ -49,6 +48,28 @@ pub fn rule(i: usize, b: Behaviour) -> SubscriberRule {
     }
 }
 
+/// The switch of these tests, on the real-time clock: operator phones `agents`,
+/// subscribers by `rules` (others answer after 0.3 s and talk 2 s), a 30-channel E1 span
+/// `1`, and the abandon message [`ABANDON`].
+pub fn sim_config(agents: &[(&str, Behaviour)], rules: Vec<SubscriberRule>) -> sim::SimConfig {
+    sim::SimConfig {
+        time_scale: 1.0,
+        agents: agents
+            .iter()
+            .map(|(e, b)| (e.to_string(), b.clone()))
+            .collect(),
+        rules,
+        default_behaviour: person(300, 2000),
+        trunks: vec![sim::TrunkConfig {
+            name: "1".into(),
+            kind: sim::TrunkKind::Freetdm,
+            channels: 30,
+        }],
+        media_ms: [(ABANDON.to_string(), 1500)].into(),
+        ..Default::default()
+    }
+}
+
 pub async fn start(
     env: &TestEnv,
     agents: &[(&str, Behaviour)],
@@ -69,25 +90,7 @@ pub async fn start_edited(
 ) -> (Simulator, App) {
     // RUST_LOG=contactd=debug shows what contactd did when a test fails.
     common::logs::init();
-    let agents: HashMap<String, Behaviour> = agents
-        .iter()
-        .map(|(e, b)| (e.to_string(), b.clone()))
-        .collect();
-    let sim = Simulator::start(sim::SimConfig {
-        time_scale: 1.0,
-        agents,
-        rules,
-        default_behaviour: person(300, 2000),
-        trunks: vec![sim::TrunkConfig {
-            name: "1".into(),
-            kind: sim::TrunkKind::Freetdm,
-            channels: 30,
-        }],
-        media_ms: [(ABANDON.to_string(), 1500)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Simulator::start(sim_config(agents, rules)).await.unwrap();
     let mut text = env.config_toml(
         sim.esl_addr(),
         "ClueCon",

@@ -241,20 +241,21 @@ impl Acd {
         if let Err(e) = store.del_meta(call).await {
             warn!(%call, "acd: campaign call's record not removed: {e}");
         }
+        self.record_abandoned(call).await;
+        Ok(true)
+    }
+
+    /// No operator reached the campaign call: its ACD record ends abandoned (the campaign's
+    /// legal figure is `operator_calls`; this row is the ACD's view of the same call).
+    async fn record_abandoned(&self, call: &str) {
         if let Ok(u) = uuid::Uuid::parse_str(call) {
-            // No operator reached them: abandoned (the campaign's legal figure is
-            // `operator_calls`; this row is the ACD's view of the same call).
+            let now = self.clock().now();
             let _ = self
                 .inner
                 .records
-                .ended(
-                    u,
-                    crate::core::acd::outcome::AcdOutcome::Abandoned,
-                    self.clock().now(),
-                )
+                .ended(u, crate::core::acd::outcome::AcdOutcome::Abandoned, now)
                 .await;
         }
-        Ok(true)
     }
 
     /// A campaign call offered to an operator (ringing, or answered) but never bridged to
@@ -294,17 +295,7 @@ impl Acd {
             }
         };
         store.del_meta(call).await?;
-        if let Ok(u) = uuid::Uuid::parse_str(call) {
-            let _ = self
-                .inner
-                .records
-                .ended(
-                    u,
-                    crate::core::acd::outcome::AcdOutcome::Abandoned,
-                    self.clock().now(),
-                )
-                .await;
-        }
+        self.record_abandoned(call).await;
         info!(%call, operator = %agent, released, "acd: campaign call given up before its bridge");
         Ok(true)
     }
