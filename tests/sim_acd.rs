@@ -988,3 +988,21 @@ async fn agent_that_hangs_up_after_talking_and_one_that_stays() {
     assert_eq!(c.api(&format!("uuid_kill {l2}")).await, "+OK\n");
     eventually("l2 gone", || sim.live_channels().is_empty()).await;
 }
+
+/// A switch crash takes the operators' legs with it: their offers end in the ground truth
+/// (a leg left "up" there would make the phone look booked twice once it is rung again).
+#[tokio::test]
+async fn a_crash_ends_the_operators_legs_too() {
+    let sim = Simulator::start(cfg(&[("1001", stay(0))])).await.unwrap();
+    let mut c = Client::control(&sim).await;
+    let leg = operator_leg(&mut c, "1001", "x").await;
+    eventually("the phone answers", || {
+        sim.agent_offers("1001").first().is_some_and(|o| o.answered)
+    })
+    .await;
+    sim.crash();
+    let o = &sim.agent_offers("1001")[0];
+    assert_eq!(o.uuid, leg);
+    assert!(o.ended_at_us.is_some(), "{o:?}");
+    assert_eq!(o.hangup_cause.as_deref(), Some("CRASH"));
+}

@@ -172,4 +172,14 @@ pub fn crash(core: &Arc<Core>) {
         });
         c.bump();
     }
+    // the operators' phones lose their legs with the switch as well
+    let now_us = core.now_us();
+    let mut st = lock(&core.st);
+    for o in st.offers.values_mut().flatten() {
+        if o.ended_at_us.is_none() {
+            o.ended_at_us = Some(now_us);
+            o.hangup_cause = Some("CRASH".into());
+        }
+    }
+    st.agent_live.values_mut().for_each(|n| *n = 0);
 }

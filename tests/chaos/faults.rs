@@ -130,6 +130,10 @@ pub fn matrix() -> Vec<Scenario> {
             timeline: every(5, 4.0, LinkDrop),
         },
         Scenario {
+            name: "opcamp_switch_restart_x5",
+            timeline: every(5, 4.0, SwitchRestart),
+        },
+        Scenario {
             name: "opcamp_pg_stop_10s",
             timeline: vec![(0.0, PgStop), (10.0, PgStart)],
         },

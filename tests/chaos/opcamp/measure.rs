@@ -160,6 +160,8 @@ pub fn compute(i: &OpInput) -> OpMetrics {
         .iter()
         .filter(|r| !r.bridged_to.is_empty())
         .filter(|r| matches!(r.hangup_by.as_deref(), Some("switch" | "system")))
+        // a switch crash ends every call: the fault itself, not contactd cutting anyone off
+        .filter(|r| r.hangup_cause.as_deref() != Some("CRASH"))
         .map(|r| {
             format!(
                 "{} {} ({})",
