@@ -161,11 +161,16 @@ impl Acd {
     /// nothing else would end it, and they are ready again at once — no talk, so no
     /// after-call work and nothing to dispose. False if they were no longer on that call.
     pub(crate) async fn release_unbridged(&self, call: &str, agent: &str, leg: &str) -> bool {
-        let _ = self
-            .inner
-            .link
+        let link = &self.inner.link;
+        let _ = link
             .hangup(leg, freeswitch_types::HangupCause::NormalClearing)
             .await;
+        // Gone from the switch before the operator is free: the next offer must not ring
+        // a phone still holding this leg (the switch answers the kill before the hang-up).
+        let until = self.clock().instant() + std::time::Duration::from_secs(2);
+        while matches!(link.exists(leg).await, Ok(true)) && self.clock().instant() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         let now = self.now_ms();
         let store = &self.inner.store;
         let freed = caller::persist!(
