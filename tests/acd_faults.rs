@@ -271,13 +271,7 @@ async fn redis_away(frozen: bool) {
     let sim = Simulator::start(sim_config(&[("1001", answers(500, Some(6000)))]))
         .await
         .unwrap();
-    let redis = FaultProxy::start(
-        common::redis_url()
-            .trim_start_matches("redis://")
-            .trim_end_matches("/0"),
-    )
-    .await;
-    let url = format!("redis://{}/0", redis.addr());
+    let (redis, url) = FaultProxy::for_url(&common::redis_url()).await;
     let app = app_via(&env, &sim, &url, "acd-redis").await;
     add_operators(&app, &[("1001", &[("general", 5)])]).await;
     login(&app, "1001").await;
@@ -336,13 +330,7 @@ async fn redis_restarted_empty_is_rebuilt_before_routing() {
     ]))
     .await
     .unwrap();
-    let redis = FaultProxy::start(
-        common::redis_url()
-            .trim_start_matches("redis://")
-            .trim_end_matches("/0"),
-    )
-    .await;
-    let url = format!("redis://{}/0", redis.addr());
+    let (redis, url) = FaultProxy::for_url(&common::redis_url()).await;
     let app = app_via(&env, &sim, &url, "acd-empty").await;
     let ops: [(&str, &[(&str, i16)]); 3] = [
         ("1001", &[("general", 5)]),
@@ -568,13 +556,7 @@ async fn a_blind_transfer_whose_move_meets_a_stopped_redis_reaches_the_target() 
     ]))
     .await
     .unwrap();
-    let redis = FaultProxy::start(
-        common::redis_url()
-            .trim_start_matches("redis://")
-            .trim_end_matches("/0"),
-    )
-    .await;
-    let url = format!("redis://{}/0", redis.addr());
+    let (redis, url) = FaultProxy::for_url(&common::redis_url()).await;
     let app = app_via(&env, &sim, &url, "acd-blind-redis").await;
     add_operators(
         &app,
